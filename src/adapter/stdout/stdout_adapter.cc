@@ -1,0 +1,57 @@
+#include "adapter/stdout/stdout_adapter.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "config/config.h"
+
+namespace pgcdc::stdoutsink {
+
+StdoutAdapter::StdoutAdapter(int fd, size_t flush_bytes) : fd_(fd), flush_bytes_(flush_bytes) {
+  buffer_.reserve(flush_bytes_ + 4096);
+}
+
+Status StdoutAdapter::Deliver(std::span<const Event* const> events) {
+  for (const Event* e : events) {
+    const std::string& json = e->Json();
+    buffer_.append(json);
+    buffer_.push_back('\n');
+    if (buffer_.size() >= flush_bytes_) {
+      if (auto st = Flush(); !st) return st;
+    }
+  }
+  return Ok();
+}
+
+Status StdoutAdapter::Flush() {
+  size_t off = 0;
+  while (off < buffer_.size()) {
+    ssize_t n = ::write(fd_, buffer_.data() + off, buffer_.size() - off);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      const int err = errno;
+      buffer_.clear();
+      if (err == EPIPE) return Fail(ErrorCode::kClosed, "stdout closed");
+      return Fail(ErrorCode::kIo, std::string("write stdout: ") + std::strerror(err));
+    }
+    off += static_cast<size_t>(n);
+  }
+  buffer_.clear();
+  return Ok();
+}
+
+ConnectorInfo Connector() {
+  ConnectorInfo info;
+  info.kind = ConnectorKind::kAdapter;
+  info.name = "stdout";
+  info.description =
+      "Writes each event as one compact JSON line to standard output (logs go to stderr).";
+  info.make_adapter = [](const config::Config&) -> Result<adapter::AdapterPtr> {
+    return std::make_unique<StdoutAdapter>();
+  };
+  return info;
+}
+
+}  // namespace pgcdc::stdoutsink

@@ -1,0 +1,55 @@
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli/cli.h"
+#include "core/json.h"
+
+#ifndef PGCDC_VERSION
+#define PGCDC_VERSION "0.0.0"
+#endif
+#ifndef PGCDC_GIT_COMMIT
+#define PGCDC_GIT_COMMIT "unknown"
+#endif
+#ifndef PGCDC_BUILD_TYPE
+#define PGCDC_BUILD_TYPE "unknown"
+#endif
+
+namespace pgcdc::cli {
+
+void AddVersionCommand(CLI::App& root) {
+  auto* cmd = root.add_subcommand("version", "Print version, commit, build type and compiler");
+  auto format = std::make_shared<std::string>("table");
+  cmd->add_option("-o,--output", *format, "table | json")->check(CLI::IsMember({"table", "json"}));
+  cmd->callback([format] {
+#if defined(__clang__)
+    const std::string compiler = std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+    const std::string compiler = std::string("gcc ") + __VERSION__;
+#else
+    const std::string compiler = "unknown";
+#endif
+    if (*format == "json") {
+      std::string out;
+      json::Writer w(out);
+      w.BeginObject();
+      w.Key("version");
+      w.String(PGCDC_VERSION);
+      w.Key("commit");
+      w.String(PGCDC_GIT_COMMIT);
+      w.Key("build_type");
+      w.String(PGCDC_BUILD_TYPE);
+      w.Key("compiler");
+      w.String(compiler);
+      w.EndObject();
+      std::cout << out << "\n";
+      return;
+    }
+    std::cout << "pgcdc " << PGCDC_VERSION << "\n"
+              << "commit:     " << PGCDC_GIT_COMMIT << "\n"
+              << "build type: " << PGCDC_BUILD_TYPE << "\n"
+              << "compiler:   " << compiler << "\n";
+  });
+}
+
+}  // namespace pgcdc::cli

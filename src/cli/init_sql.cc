@@ -1,0 +1,85 @@
+#include "cli/init_sql.h"
+
+#include <regex>
+
+#include "pg/conn.h"
+
+namespace pgcdc::cli {
+
+namespace {
+const std::regex& TableRe() {
+  static const std::regex re("^[A-Za-z_][A-Za-z0-9_]*$");
+  return re;
+}
+const std::regex& ChannelRe() {
+  static const std::regex re(R"(^[A-Za-z_][A-Za-z0-9_:.\-]*$)");
+  return re;
+}
+}  // namespace
+
+Result<std::string> GenerateInitSql(const InitOptions& o) {
+  using pg::QuoteIdentifier;
+  using pg::QuoteLiteral;
+  if (o.detector != "listen_notify" && o.detector != "wal") {
+    return Fail(ErrorCode::kConfig,
+                "--detector must be listen_notify or wal (got \"" + o.detector + "\")");
+  }
+  if (o.all_tables) {
+    if (o.detector != "wal") return Fail(ErrorCode::kConfig, "--all-tables needs --detector wal");
+  } else if (o.table.empty()) {
+    return Fail(ErrorCode::kConfig, "--table is required");
+  }
+  if (!o.table.empty() && (!std::regex_match(o.table, TableRe()) || o.table.size() > 63)) {
+    return Fail(ErrorCode::kConfig, "invalid table name \"" + o.table +
+                                        "\" (use letters, digits and _, not starting with a "
+                                        "digit, at most 63 bytes)");
+  }
+  std::string out;
+  if (o.detector == "wal") {
+    std::string pub = o.publication;
+    if (pub.empty()) pub = o.all_tables ? "all" : "pgcdc_" + o.table;
+    if (!std::regex_match(pub, TableRe()) || pub.size() > 63) {
+      return Fail(ErrorCode::kConfig, "invalid publication name \"" + pub + "\"");
+    }
+    out += "-- Prerequisites for the wal detector:\n";
+    out += "--   wal_level = logical (postgresql.conf; restart required)\n";
+    out += "--   max_replication_slots >= 1 and max_wal_senders >= 1\n";
+    out += "--   a role with the REPLICATION attribute (or a superuser)\n";
+    if (o.all_tables) {
+      out += "CREATE PUBLICATION " + QuoteIdentifier(pub) + " FOR ALL TABLES;\n";
+    } else {
+      out += "CREATE PUBLICATION " + QuoteIdentifier(pub) + " FOR TABLE " +
+             QuoteIdentifier(o.table) + ";\n";
+    }
+    return out;
+  }
+  const std::string channel = o.channel.empty() ? "pgcdc:" + o.table : o.channel;
+  if (!std::regex_match(channel, ChannelRe()) || channel.size() > 63) {
+    return Fail(ErrorCode::kConfig, "invalid channel name \"" + channel +
+                                        "\" (use letters, digits, _ : . -, at most 63 bytes)");
+  }
+  const std::string fn = QuoteIdentifier("pgcdc_notify_" + o.table);
+  const std::string trigger = QuoteIdentifier("pgcdc_" + o.table + "_trigger");
+  out += "-- pgcdc: LISTEN/NOTIFY capture for table " + o.table + " on channel " + channel + "\n";
+  out += "-- Each row change sends {\"op\",\"table\",\"row\",\"old\"} as JSON (payload limit 8000 "
+         "bytes).\n";
+  out += "CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger\n";
+  out += "LANGUAGE plpgsql AS $pgcdc$\n";
+  out += "BEGIN\n";
+  out += "  PERFORM pg_notify(" + QuoteLiteral(channel) + ", json_build_object(\n";
+  out += "    'op', TG_OP,\n";
+  out += "    'table', TG_TABLE_NAME,\n";
+  out += "    'row', CASE WHEN TG_OP = 'DELETE' THEN row_to_json(OLD) ELSE row_to_json(NEW) END,\n";
+  out += "    'old', CASE WHEN TG_OP = 'UPDATE' THEN row_to_json(OLD) ELSE NULL END\n";
+  out += "  )::text);\n";
+  out += "  RETURN COALESCE(NEW, OLD);\n";
+  out += "END;\n";
+  out += "$pgcdc$;\n\n";
+  out += "DROP TRIGGER IF EXISTS " + trigger + " ON " + QuoteIdentifier(o.table) + ";\n";
+  out += "CREATE TRIGGER " + trigger + "\n";
+  out += "  AFTER INSERT OR UPDATE OR DELETE ON " + QuoteIdentifier(o.table) + "\n";
+  out += "  FOR EACH ROW EXECUTE FUNCTION " + fn + "();\n";
+  return out;
+}
+
+}  // namespace pgcdc::cli

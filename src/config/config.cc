@@ -1,0 +1,548 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <set>
+
+namespace pgcdc::config {
+
+namespace {
+
+std::string Trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+std::vector<std::string> SplitCommas(std::string_view s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string_view::npos) comma = s.size();
+    std::string item = Trim(s.substr(start, comma - start));
+    if (!item.empty()) out.push_back(std::move(item));
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+}  // namespace
+
+std::string_view OriginName(Origin origin) {
+  switch (origin) {
+    case Origin::kUnset: return "unset";
+    case Origin::kDefault: return "default";
+    case Origin::kYaml: return "yaml";
+    case Origin::kEnv: return "env";
+    case Origin::kFlag: return "flag";
+  }
+  return "unset";
+}
+
+Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
+  std::string s = Trim(text);
+  if (s.empty()) return Fail(ErrorCode::kConfig, "empty duration");
+  if (s == "0") return std::chrono::nanoseconds(0);
+  if (s[0] == '-') return Fail(ErrorCode::kConfig, "invalid duration " + Quote(s) + ": negative");
+  if (s[0] == '+') s.erase(0, 1);
+  long double total = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t num_start = i;
+    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
+    if (i == num_start) {
+      return Fail(ErrorCode::kConfig,
+                  "invalid duration " + Quote(text) + " (expected e.g. 500ms, 5s, 1m30s)");
+    }
+    std::string num = s.substr(num_start, i - num_start);
+    size_t unit_start = i;
+    while (i < s.size() && !std::isdigit(static_cast<unsigned char>(s[i])) && s[i] != '.') ++i;
+    std::string unit = s.substr(unit_start, i - unit_start);
+    long double mult = 0;
+    if (unit == "ns") mult = 1;
+    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") mult = 1e3;
+    else if (unit == "ms") mult = 1e6;
+    else if (unit == "s") mult = 1e9;
+    else if (unit == "m") mult = 60e9;
+    else if (unit == "h") mult = 3600e9;
+    else {
+      return Fail(ErrorCode::kConfig,
+                  "invalid duration " + Quote(text) +
+                      (unit.empty() ? " (missing unit: use ns, us, ms, s, m or h)"
+                                    : " (unknown unit " + Quote(unit) + ")"));
+    }
+    char* end = nullptr;
+    long double v = std::strtold(num.c_str(), &end);
+    if (end != num.c_str() + num.size() || std::count(num.begin(), num.end(), '.') > 1) {
+      return Fail(ErrorCode::kConfig, "invalid duration " + Quote(text));
+    }
+    total += v * mult;
+  }
+  if (total > 9.2e18L) return Fail(ErrorCode::kConfig, "duration " + Quote(text) + " too large");
+  return std::chrono::nanoseconds(static_cast<int64_t>(std::llround(total)));
+}
+
+std::string FormatDuration(std::chrono::nanoseconds d) {
+  int64_t ns = d.count();
+  if (ns == 0) return "0s";
+  std::string out;
+  if (ns < 0) {
+    out = "-";
+    ns = -ns;
+  }
+  if (ns % 1'000'000'000 != 0 && ns < 1'000'000'000) {
+    if (ns % 1'000'000 == 0) return out + std::to_string(ns / 1'000'000) + "ms";
+    if (ns % 1'000 == 0) return out + std::to_string(ns / 1'000) + "us";
+    return out + std::to_string(ns) + "ns";
+  }
+  int64_t h = ns / 3'600'000'000'000;
+  ns %= 3'600'000'000'000;
+  int64_t m = ns / 60'000'000'000;
+  ns %= 60'000'000'000;
+  if (h > 0) out += std::to_string(h) + "h";
+  if (m > 0) out += std::to_string(m) + "m";
+  if (ns > 0) {
+    if (ns % 1'000'000'000 == 0) {
+      out += std::to_string(ns / 1'000'000'000) + "s";
+    } else {
+      std::string frac = std::to_string(ns % 1'000'000'000);
+      frac.insert(0, 9 - frac.size(), '0');
+      while (!frac.empty() && frac.back() == '0') frac.pop_back();
+      out += std::to_string(ns / 1'000'000'000) + "." + frac + "s";
+    }
+  }
+  return out;
+}
+
+Result<bool> ParseBool(std::string_view text) {
+  std::string s = Trim(text);
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "0" || s == "no" || s == "off") return false;
+  return Fail(ErrorCode::kConfig, "invalid boolean " + Quote(text) + " (expected true or false)");
+}
+
+Result<Value> ParseText(const ParamSpec& spec, std::string_view text) {
+  switch (spec.type) {
+    case ParamType::kString: return Value(std::string(text));
+    case ParamType::kInt: {
+      std::string s = Trim(text);
+      int64_t v = 0;
+      auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) {
+        return Fail(ErrorCode::kConfig, "invalid integer " + Quote(text));
+      }
+      return Value(v);
+    }
+    case ParamType::kBool: {
+      auto b = ParseBool(text);
+      if (!b) return Fail(b.error());
+      return Value(*b);
+    }
+    case ParamType::kDuration: {
+      auto d = ParseDuration(text);
+      if (!d) return Fail(d.error());
+      return Value(*d);
+    }
+    case ParamType::kStringList: return Value(SplitCommas(text));
+    case ParamType::kRouteMap: {
+      RouteMap routes;
+      const size_t eq = text.find('=');
+      if (eq == std::string_view::npos) {
+        return Fail(ErrorCode::kConfig,
+                    "invalid route " + Quote(text) + " (expected adapter=channel1,channel2)");
+      }
+      std::string adapter = Trim(text.substr(0, eq));
+      auto channels = SplitCommas(text.substr(eq + 1));
+      if (adapter.empty() || channels.empty()) {
+        return Fail(ErrorCode::kConfig,
+                    "invalid route " + Quote(text) + " (expected adapter=channel1,channel2)");
+      }
+      routes[adapter] = std::move(channels);
+      return Value(std::move(routes));
+    }
+  }
+  return Fail(ErrorCode::kConfig, "unsupported parameter type");
+}
+
+std::string ValueToText(const Value& value) {
+  struct Visitor {
+    std::string operator()(std::monostate) const { return ""; }
+    std::string operator()(const std::string& s) const { return s; }
+    std::string operator()(int64_t v) const { return std::to_string(v); }
+    std::string operator()(bool v) const { return v ? "true" : "false"; }
+    std::string operator()(std::chrono::nanoseconds d) const { return FormatDuration(d); }
+    std::string operator()(const std::vector<std::string>& v) const {
+      std::string out;
+      for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+      return out;
+    }
+    std::string operator()(const RouteMap& m) const {
+      std::string out;
+      for (const auto& [k, v] : m) {
+        if (!out.empty()) out += " ";
+        out += k + "=" + (*this)(v);
+      }
+      return out;
+    }
+  };
+  return std::visit(Visitor{}, value);
+}
+
+// ---- Config ----------------------------------------------------------------
+
+void Config::Set(const std::string& key, Value value, Origin origin, std::string origin_detail) {
+  values_[key] = std::move(value);
+  origins_[key] = Entry{origin, std::move(origin_detail)};
+}
+
+const Value* Config::Find(std::string_view key) const {
+  auto it = values_.find(key);
+  return it == values_.end() ? nullptr : &it->second;
+}
+
+bool Config::Has(std::string_view key) const {
+  const Value* v = Find(key);
+  if (v == nullptr || std::holds_alternative<std::monostate>(*v)) return false;
+  if (auto* s = std::get_if<std::string>(v)) return !s->empty();
+  if (auto* l = std::get_if<std::vector<std::string>>(v)) return !l->empty();
+  if (auto* r = std::get_if<RouteMap>(v)) return !r->empty();
+  return true;
+}
+
+Origin Config::origin(std::string_view key) const {
+  auto it = origins_.find(key);
+  return it == origins_.end() ? Origin::kUnset : it->second.origin;
+}
+
+std::string Config::OriginDetail(std::string_view key) const {
+  auto it = origins_.find(key);
+  if (it == origins_.end()) return "unset";
+  return it->second.detail.empty() ? std::string(OriginName(it->second.origin)) : it->second.detail;
+}
+
+std::string Config::GetString(std::string_view key) const {
+  const Value* v = Find(key);
+  if (v == nullptr) return {};
+  if (auto* s = std::get_if<std::string>(v)) return *s;
+  return {};
+}
+int64_t Config::GetInt(std::string_view key) const {
+  const Value* v = Find(key);
+  if (auto* i = v ? std::get_if<int64_t>(v) : nullptr) return *i;
+  return 0;
+}
+bool Config::GetBool(std::string_view key) const {
+  const Value* v = Find(key);
+  if (auto* b = v ? std::get_if<bool>(v) : nullptr) return *b;
+  return false;
+}
+std::chrono::nanoseconds Config::GetDuration(std::string_view key) const {
+  const Value* v = Find(key);
+  if (auto* d = v ? std::get_if<std::chrono::nanoseconds>(v) : nullptr) return *d;
+  return std::chrono::nanoseconds(0);
+}
+std::vector<std::string> Config::GetList(std::string_view key) const {
+  const Value* v = Find(key);
+  if (auto* l = v ? std::get_if<std::vector<std::string>>(v) : nullptr) return *l;
+  return {};
+}
+RouteMap Config::GetRoutes(std::string_view key) const {
+  const Value* v = Find(key);
+  if (auto* r = v ? std::get_if<RouteMap>(v) : nullptr) return *r;
+  return {};
+}
+
+// ---- YAML --------------------------------------------------------------------
+
+namespace {
+
+std::string YamlWhere(const std::string& file, const YAML::Node& node) {
+  const auto mark = node.Mark();
+  if (mark.line < 0) return file;
+  return file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+// Converts the YAML node for `spec` to a Value, or explains why it can't.
+Result<Value> FromYaml(const ParamSpec& spec, const YAML::Node& node, const std::string& where) {
+  auto bad = [&](std::string what) {
+    return Fail(ErrorCode::kConfig, spec.key + ": " + what + " (" + where + ")");
+  };
+  try {
+    switch (spec.type) {
+      case ParamType::kStringList: {
+        if (node.IsNull()) return Value(std::vector<std::string>{});
+        if (node.IsScalar()) return ParseText(spec, node.Scalar());
+        if (!node.IsSequence()) return bad("expected a list of strings");
+        std::vector<std::string> out;
+        for (const auto& item : node) {
+          if (!item.IsScalar()) return bad("expected a list of strings");
+          out.push_back(item.Scalar());
+        }
+        return Value(std::move(out));
+      }
+      case ParamType::kRouteMap: {
+        if (node.IsNull()) return Value(RouteMap{});
+        if (!node.IsMap()) return bad("expected a map of adapter: [channels]");
+        RouteMap routes;
+        for (const auto& kv : node) {
+          const std::string adapter = kv.first.as<std::string>();
+          std::vector<std::string> chans;
+          if (kv.second.IsScalar()) {
+            chans = SplitCommas(kv.second.Scalar());
+          } else if (kv.second.IsSequence()) {
+            for (const auto& c : kv.second) {
+              if (!c.IsScalar()) return bad("route channels must be strings");
+              chans.push_back(c.Scalar());
+            }
+          } else {
+            return bad("route for " + Quote(adapter) + " must be a list of channels");
+          }
+          routes[adapter] = std::move(chans);
+        }
+        return Value(std::move(routes));
+      }
+      default: {
+        if (node.IsNull()) return Value(std::monostate{});
+        if (!node.IsScalar()) return bad("expected a single value");
+        auto v = ParseText(spec, node.Scalar());
+        if (!v) return bad(v.error().message());
+        return v;
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return bad(e.what());
+  }
+}
+
+// Walks the YAML tree; reports keys no spec knows about.
+void FindUnknownKeys(const YAML::Node& node, const std::string& prefix,
+                     const std::set<std::string>& leaf_keys, const std::set<std::string>& prefixes,
+                     const std::vector<std::string>& reserved, const std::string& file,
+                     std::vector<std::string>& errors, std::vector<std::string>& warnings) {
+  if (!node.IsMap()) return;
+  for (const auto& kv : node) {
+    std::string name;
+    try {
+      name = kv.first.as<std::string>();
+    } catch (const YAML::Exception&) {
+      continue;
+    }
+    const std::string key = prefix.empty() ? name : prefix + "." + name;
+    if (leaf_keys.count(key)) continue;
+    if (prefixes.count(key)) {
+      FindUnknownKeys(kv.second, key, leaf_keys, prefixes, reserved, file, errors, warnings);
+      continue;
+    }
+    const std::string top = key.substr(0, key.find('.'));
+    if (std::find(reserved.begin(), reserved.end(), top) != reserved.end()) {
+      if (key == top) {
+        warnings.push_back("config key " + Quote(key) + " (" + YamlWhere(file, kv.first) +
+                           ") belongs to a feature not implemented in this version; ignored");
+      }
+      continue;
+    }
+    errors.push_back("unknown config key " + Quote(key) + " (" + YamlWhere(file, kv.first) + ")");
+  }
+}
+
+YAML::Node Lookup(const YAML::Node& root, const std::string& key) {
+  YAML::Node cur = root;
+  size_t start = 0;
+  while (true) {
+    if (!cur.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    const size_t dot = key.find('.', start);
+    const std::string part = key.substr(start, dot == std::string::npos ? dot : dot - start);
+    YAML::Node next = cur[part];
+    if (!next.IsDefined()) return next;
+    cur = next;
+    if (dot == std::string::npos) return cur;
+    start = dot + 1;
+  }
+}
+
+}  // namespace
+
+LoadResult Load(const std::vector<ParamSpec>& specs, const Sources& sources) {
+  LoadResult result;
+  auto getenv = sources.getenv;
+  if (!getenv) {
+    getenv = [](const std::string& name) -> std::optional<std::string> {
+      const char* v = std::getenv(name.c_str());
+      if (v == nullptr) return std::nullopt;
+      return std::string(v);
+    };
+  }
+
+  YAML::Node root;
+  bool have_yaml = false;
+  if (!sources.yaml_path.empty()) {
+    try {
+      root = YAML::LoadFile(sources.yaml_path);
+      have_yaml = true;
+      if (!root.IsNull() && !root.IsMap()) {
+        result.errors.push_back(sources.yaml_path + ": top level must be a map of settings");
+        have_yaml = false;
+      }
+    } catch (const YAML::BadFile&) {
+      if (sources.yaml_required) {
+        result.errors.push_back("cannot read config file " + Quote(sources.yaml_path));
+      }
+    } catch (const YAML::ParserException& e) {
+      result.errors.push_back(sources.yaml_path + ":" + std::to_string(e.mark.line + 1) + ":" +
+                              std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
+    } catch (const YAML::Exception& e) {
+      result.errors.push_back(sources.yaml_path + ": invalid YAML: " + e.what());
+    }
+  }
+
+  if (have_yaml && root.IsMap()) {
+    std::set<std::string> leafs, prefixes;
+    for (const auto& s : specs) {
+      leafs.insert(s.key);
+      for (size_t p = s.key.find('.'); p != std::string::npos; p = s.key.find('.', p + 1)) {
+        prefixes.insert(s.key.substr(0, p));
+      }
+    }
+    FindUnknownKeys(root, "", leafs, prefixes, sources.reserved_sections, sources.yaml_path,
+                    result.errors, result.warnings);
+  }
+
+  Config& cfg = result.config;
+  for (const auto& spec : specs) {
+    Value value;
+    Origin origin = Origin::kUnset;
+    std::string detail;
+    if (!spec.default_value.empty()) {
+      auto v = ParseText(spec, spec.default_value);
+      if (v) {
+        value = std::move(*v);
+        origin = Origin::kDefault;
+      } else {
+        result.errors.push_back(spec.key + ": bad built-in default: " + v.error().message());
+      }
+    }
+    if (have_yaml) {
+      YAML::Node node = Lookup(root, spec.key);
+      if (node.IsDefined()) {
+        const std::string where = YamlWhere(sources.yaml_path, node);
+        auto v = FromYaml(spec, node, where);
+        if (v) {
+          value = std::move(*v);
+          origin = Origin::kYaml;
+          detail = where;
+        } else {
+          result.errors.push_back(v.error().message());
+        }
+      }
+    }
+    const std::string env_name = EnvName(spec);
+    if (auto env = getenv(env_name)) {
+      auto v = ParseText(spec, *env);
+      if (v) {
+        value = std::move(*v);
+        origin = Origin::kEnv;
+        detail = "env " + env_name;
+      } else {
+        result.errors.push_back(spec.key + ": " + v.error().message() + " (from env " + env_name +
+                                ")");
+      }
+    }
+    if (auto it = sources.flags.find(spec.key); it != sources.flags.end() && !it->second.empty()) {
+      const std::string flag = FlagName(spec);
+      bool ok = true;
+      Value merged;
+      if (spec.type == ParamType::kStringList) {
+        std::vector<std::string> all;
+        for (const auto& raw : it->second) {
+          for (auto& s : SplitCommas(raw)) all.push_back(std::move(s));
+        }
+        merged = std::move(all);
+      } else if (spec.type == ParamType::kRouteMap) {
+        // CLI routes win per adapter over YAML/env routes.
+        RouteMap routes;
+        if (auto* prev = std::get_if<RouteMap>(&value)) routes = *prev;
+        for (const auto& raw : it->second) {
+          auto v = ParseText(spec, raw);
+          if (!v) {
+            result.errors.push_back(spec.key + ": " + v.error().message() + " (from flag " + flag +
+                                    ")");
+            ok = false;
+            continue;
+          }
+          for (auto& [k, chans] : std::get<RouteMap>(*v)) routes[k] = chans;
+        }
+        merged = std::move(routes);
+      } else {
+        auto v = ParseText(spec, it->second.back());
+        if (v) {
+          merged = std::move(*v);
+        } else {
+          result.errors.push_back(spec.key + ": " + v.error().message() + " (from flag " + flag +
+                                  ")");
+          ok = false;
+        }
+      }
+      if (ok) {
+        value = std::move(merged);
+        origin = Origin::kFlag;
+        detail = "flag " + flag;
+      }
+    }
+    cfg.Set(spec.key, std::move(value), origin, detail);
+
+    // Per-spec checks.
+    const std::string from = origin == Origin::kDefault ? "default" : cfg.OriginDetail(spec.key);
+    if (spec.required && !cfg.Has(spec.key)) {
+      result.errors.push_back(spec.key + ": required (set " + FlagName(spec) + ", " + env_name +
+                              " or " + spec.key + " in the config file)");
+      continue;
+    }
+    if (!spec.choices.empty() && cfg.Has(spec.key)) {
+      auto check = [&](const std::string& v) {
+        if (std::find(spec.choices.begin(), spec.choices.end(), v) == spec.choices.end()) {
+          std::string allowed;
+          for (const auto& c : spec.choices) allowed += (allowed.empty() ? "" : ", ") + c;
+          result.errors.push_back(spec.key + ": invalid value " + Quote(v) + " (from " + from +
+                                  "; allowed: " + allowed + ")");
+        }
+      };
+      if (spec.type == ParamType::kStringList) {
+        for (const auto& v : cfg.GetList(spec.key)) check(v);
+      } else {
+        check(ValueToText(cfg.values().find(spec.key)->second));
+      }
+    }
+    if ((spec.min || spec.max) && cfg.Has(spec.key)) {
+      int64_t v = spec.type == ParamType::kDuration
+                      ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                            cfg.GetDuration(spec.key))
+                            .count()
+                      : cfg.GetInt(spec.key);
+      auto render = [&](int64_t x) {
+        return spec.type == ParamType::kDuration
+                   ? FormatDuration(std::chrono::milliseconds(x))
+                   : std::to_string(x);
+      };
+      if (spec.min && v < *spec.min) {
+        result.errors.push_back(spec.key + ": must be >= " + render(*spec.min) + " (got " +
+                                render(v) + " from " + from + ")");
+      } else if (spec.max && v > *spec.max) {
+        result.errors.push_back(spec.key + ": must be <= " + render(*spec.max) + " (got " +
+                                render(v) + " from " + from + ")");
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace pgcdc::config

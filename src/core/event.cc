@@ -1,0 +1,103 @@
+#include "core/event.h"
+
+#include "core/json.h"
+#include "core/time.h"
+
+namespace pgcdc {
+
+Event::Event(const Event& other)
+    : id(other.id),
+      channel(other.channel),
+      operation(other.operation),
+      payload(other.payload),
+      source(other.source),
+      created_at_ns(other.created_at_ns),
+      transaction(other.transaction),
+      lsn(other.lsn) {}
+
+Event& Event::operator=(const Event& other) {
+  if (this != &other) {
+    id = other.id;
+    channel = other.channel;
+    operation = other.operation;
+    payload = other.payload;
+    source = other.source;
+    created_at_ns = other.created_at_ns;
+    transaction = other.transaction;
+    lsn = other.lsn;
+    ResetCache();
+  }
+  return *this;
+}
+
+Event::Event(Event&& other) noexcept
+    : id(other.id),
+      channel(std::move(other.channel)),
+      operation(std::move(other.operation)),
+      payload(std::move(other.payload)),
+      source(other.source),
+      created_at_ns(other.created_at_ns),
+      transaction(other.transaction),
+      lsn(other.lsn),
+      json_cache_(other.json_cache_.exchange(nullptr, std::memory_order_acq_rel)) {}
+
+Event& Event::operator=(Event&& other) noexcept {
+  if (this != &other) {
+    id = other.id;
+    channel = std::move(other.channel);
+    operation = std::move(other.operation);
+    payload = std::move(other.payload);
+    source = other.source;
+    created_at_ns = other.created_at_ns;
+    transaction = other.transaction;
+    lsn = other.lsn;
+    delete json_cache_.exchange(other.json_cache_.exchange(nullptr, std::memory_order_acq_rel),
+                                std::memory_order_acq_rel);
+  }
+  return *this;
+}
+
+Event::~Event() { ResetCache(); }
+
+void Event::ResetCache() { delete json_cache_.exchange(nullptr, std::memory_order_acq_rel); }
+
+const std::string& Event::Json() const {
+  std::string* cached = json_cache_.load(std::memory_order_acquire);
+  if (cached != nullptr) return *cached;
+  auto fresh = std::make_unique<std::string>();
+  fresh->reserve(160 + channel.size() + payload.size());
+  AppendEventJson(*this, *fresh);
+  std::string* expected = nullptr;
+  if (json_cache_.compare_exchange_strong(expected, fresh.get(), std::memory_order_acq_rel)) {
+    return *fresh.release();
+  }
+  return *expected;  // another thread won the race; ours is discarded
+}
+
+void AppendEventJson(const Event& event, std::string& out) {
+  out.append("{\"id\":\"");
+  event.id.AppendTo(out);
+  out.append("\",\"channel\":");
+  json::AppendString(out, event.channel);
+  out.append(",\"operation\":");
+  json::AppendString(out, event.operation);
+  out.append(",\"payload\":");
+  out.append(event.payload);
+  out.append(",\"source\":");
+  json::AppendString(out, event.source);
+  out.append(",\"created_at\":\"");
+  AppendRfc3339Nano(event.created_at_ns, out);
+  out.push_back('"');
+  if (event.transaction) {
+    out.append(",\"transaction\":{\"xid\":");
+    out.append(std::to_string(event.transaction->xid));
+    out.append(",\"commit_time\":\"");
+    AppendRfc3339Nano(event.transaction->commit_time_ns, out);
+    out.append("\",\"seq\":");
+    out.append(std::to_string(event.transaction->seq));
+    out.push_back('}');
+  }
+  out.push_back('}');
+}
+
+}  // namespace pgcdc

@@ -1,0 +1,66 @@
+// Event: one change travelling through pgcdc (SPEC §1).
+//
+// An Event is created by a detector, then shared read-only between adapters
+// inside an EventBatch. Its JSON encoding is produced at most once and cached
+// (thread-safe); sinks write the cached bytes.
+//
+// Invariant: `payload` always holds valid, compact JSON text.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/uuid.h"
+
+namespace pgcdc {
+
+struct TransactionInfo {
+  uint32_t xid = 0;
+  int64_t commit_time_ns = 0;
+  int64_t seq = 0;
+};
+
+class Event {
+ public:
+  Event() = default;
+  Event(const Event& other);
+  Event& operator=(const Event& other);
+  Event(Event&& other) noexcept;
+  Event& operator=(Event&& other) noexcept;
+  ~Event();
+
+  Uuid id;
+  std::string channel;
+  std::string operation;
+  std::string payload = "null";  // compact JSON text
+  // Points to static storage (a source name literal such as "listen_notify").
+  std::string_view source;
+  int64_t created_at_ns = 0;
+  std::optional<TransactionInfo> transaction;
+  uint64_t lsn = 0;  // 0 for non-WAL sources
+
+  // The compact envelope JSON (no trailing newline), encoded on first use.
+  // Safe to call concurrently from several threads. Callers must not modify
+  // the event after the first call.
+  const std::string& Json() const;
+
+ private:
+  void ResetCache();
+  mutable std::atomic<std::string*> json_cache_{nullptr};
+};
+
+// Encodes the envelope with keys in SPEC order: id, channel, operation,
+// payload, source, created_at, transaction (omitted when absent).
+void AppendEventJson(const Event& event, std::string& out);
+
+struct EventBatch {
+  std::vector<Event> events;
+};
+using BatchPtr = std::shared_ptr<const EventBatch>;
+
+}  // namespace pgcdc

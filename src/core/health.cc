@@ -1,0 +1,68 @@
+#include "core/health.h"
+
+#include "core/json.h"
+#include "core/time.h"
+
+namespace pgcdc {
+
+std::string_view HealthStatusName(HealthStatus s) {
+  switch (s) {
+    case HealthStatus::kDown: return "down";
+    case HealthStatus::kDegraded: return "degraded";
+    case HealthStatus::kUp: return "up";
+  }
+  return "down";
+}
+
+void Health::Register(const std::string& component) {
+  std::lock_guard lock(mu_);
+  components_.try_emplace(component);
+}
+
+void Health::Set(const std::string& component, HealthStatus status, std::string last_error) {
+  std::lock_guard lock(mu_);
+  auto& c = components_[component];
+  c.status = status;
+  if (!last_error.empty() || status == HealthStatus::kUp) c.last_error = std::move(last_error);
+  c.last_seen_ns = NowUnixNanos();
+}
+
+HealthStatus Health::Overall() const {
+  std::lock_guard lock(mu_);
+  HealthStatus overall = HealthStatus::kUp;
+  for (const auto& [name, c] : components_) {
+    if (c.status == HealthStatus::kDown) return HealthStatus::kDown;
+    if (c.status == HealthStatus::kDegraded) overall = HealthStatus::kDegraded;
+  }
+  return overall;
+}
+
+std::string Health::ToJson() const {
+  const HealthStatus overall = Overall();
+  std::lock_guard lock(mu_);
+  std::string out;
+  json::Writer w(out);
+  w.BeginObject();
+  w.Key("status");
+  w.String(HealthStatusName(overall));
+  w.Key("components");
+  w.BeginObject();
+  for (const auto& [name, c] : components_) {
+    w.Key(name);
+    w.BeginObject();
+    w.Key("status");
+    w.String(HealthStatusName(c.status));
+    if (!c.last_error.empty()) {
+      w.Key("last_error");
+      w.String(c.last_error);
+    }
+    w.Key("last_seen");
+    w.String(c.last_seen_ns == 0 ? "0001-01-01T00:00:00Z" : FormatRfc3339Nano(c.last_seen_ns));
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  return out;
+}
+
+}  // namespace pgcdc

@@ -1,0 +1,602 @@
+#include "core/json.h"
+
+#include <array>
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+namespace pgcdc::json {
+namespace {
+
+constexpr char kHexLower[] = "0123456789abcdef";
+constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";  // U+FFFD
+
+// Byte classes for string scanning: 0 = copy as is; anything else needs a
+// closer look (control character, '"', '\\', or a non-ASCII lead byte).
+constexpr std::array<uint8_t, 256> kSpecialByte = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = 1;
+  t['"'] = 1;
+  t['\\'] = 1;
+  for (int c = 0x80; c < 0x100; ++c) t[c] = 1;
+  return t;
+}();
+
+// Escape for an ASCII byte that needs one: a short escape letter, or 'u' for
+// the \u00XX form.
+constexpr std::array<char, 128> kEscapeLetter = [] {
+  std::array<char, 128> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = 'u';
+  t['\b'] = 'b';
+  t['\f'] = 'f';
+  t['\n'] = 'n';
+  t['\r'] = 'r';
+  t['\t'] = 't';
+  t['"'] = '"';
+  t['\\'] = '\\';
+  return t;
+}();
+
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+
+// High bit set in every byte lane that holds a byte < 0x20, '"', '\\' or
+// >= 0x80. Borrow propagation may flag lanes above a true hit, but never below
+// one, so the lowest flagged lane is exact (little-endian load).
+inline uint64_t SpecialLanes(uint64_t v) {
+  const uint64_t control = (v - kOnes * 0x20) & ~v;
+  const uint64_t q = v ^ (kOnes * '"');
+  const uint64_t quote = (q - kOnes) & ~q;
+  const uint64_t b = v ^ (kOnes * '\\');
+  const uint64_t backslash = (b - kOnes) & ~b;
+  return (control | quote | backslash | v) & kHighBits;
+}
+
+// Returns the first byte in [p, end) that is not plain printable ASCII.
+inline const char* ScanPlain(const char* p, const char* end) {
+  if constexpr (std::endian::native == std::endian::little) {
+    while (end - p >= 8) {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      const uint64_t lanes = SpecialLanes(v);
+      if (lanes != 0) return p + (std::countr_zero(lanes) >> 3);
+      p += 8;
+    }
+  }
+  while (p < end && kSpecialByte[static_cast<uint8_t>(*p)] == 0) ++p;
+  return p;
+}
+
+// `p` points at a byte >= 0x80. Returns the length of the well-formed UTF-8
+// sequence starting there, or the negated length of its maximal ill-formed
+// subpart (Unicode §3.9: each such subpart becomes one U+FFFD). Rejects
+// overlong forms, UTF-16 surrogates (ED A0..BF) and code points > U+10FFFF.
+inline int Utf8Sequence(const char* p, const char* end) {
+  const auto* s = reinterpret_cast<const unsigned char*>(p);
+  const unsigned lead = s[0];
+  int trail;
+  unsigned lo = 0x80;
+  unsigned hi = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    trail = 1;
+  } else if (lead == 0xE0) {
+    trail = 2;
+    lo = 0xA0;
+  } else if (lead == 0xED) {
+    trail = 2;
+    hi = 0x9F;
+  } else if (lead >= 0xE1 && lead <= 0xEF) {
+    trail = 2;
+  } else if (lead == 0xF0) {
+    trail = 3;
+    lo = 0x90;
+  } else if (lead >= 0xF1 && lead <= 0xF3) {
+    trail = 3;
+  } else if (lead == 0xF4) {
+    trail = 3;
+    hi = 0x8F;
+  } else {
+    return -1;  // continuation byte, C0/C1 or F5..FF
+  }
+  const ptrdiff_t avail = end - p - 1;
+  for (int i = 1; i <= trail; ++i) {
+    if (i > avail) return -i;  // truncated
+    const unsigned c = s[i];
+    if (c < lo || c > hi) return -i;
+    lo = 0x80;
+    hi = 0xBF;
+  }
+  return trail + 1;
+}
+
+void AppendUtf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+void AppendAsciiEscape(std::string& out, unsigned char c) {
+  const char letter = kEscapeLetter[c];
+  if (letter == 'u') {
+    const char buf[6] = {'\\', 'u', '0', '0', kHexLower[c >> 4], kHexLower[c & 0xF]};
+    out.append(buf, sizeof(buf));
+  } else {
+    const char buf[2] = {'\\', letter};
+    out.append(buf, sizeof(buf));
+  }
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Validating compactor. Uses an explicit container stack, so hostile input
+// cannot exhaust the call stack whatever max_depth is.
+class Compactor {
+ public:
+  Compactor(std::string_view in, std::string& out, const CompactOptions& opts)
+      : begin_(in.data()), p_(in.data()), end_(in.data() + in.size()), out_(out), opts_(opts) {}
+
+  bool Run(CompactInfo& info);
+
+  size_t error_offset() const { return error_offset_; }
+  const std::string& error_message() const { return error_message_; }
+
+ private:
+  enum class State { kValue, kKey, kAfterValue };
+
+  bool Fail(const char* at, std::string message) {
+    error_offset_ = static_cast<size_t>(at - begin_);
+    error_message_ = std::move(message);
+    return false;
+  }
+  bool FailAtCurrent(std::string_view what) {
+    if (p_ == end_) return Fail(p_, "unexpected end of input");
+    return Fail(p_, std::string(what));
+  }
+
+  void SkipWhitespace() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+
+  bool String(std::string* decoded);
+  bool Number();
+  bool Literal(std::string_view word);
+
+  const char* begin_;
+  const char* p_;
+  const char* end_;
+  std::string& out_;
+  const CompactOptions& opts_;
+  size_t error_offset_ = 0;
+  std::string error_message_;
+};
+
+// p_ is at the opening quote. Copies the string to out_ with escapes kept as
+// written and ill-formed UTF-8 replaced; when `decoded` is set, also appends
+// the unescaped value (unpaired surrogate escapes decode to U+FFFD).
+bool Compactor::String(std::string* decoded) {
+  const char* const quote = p_;
+  ++p_;
+  const char* segment = p_;
+  auto flush = [&] {
+    out_.append(segment, static_cast<size_t>(p_ - segment));
+    if (decoded != nullptr) decoded->append(segment, static_cast<size_t>(p_ - segment));
+  };
+  out_.push_back('"');
+  for (;;) {
+    p_ = ScanPlain(p_, end_);
+    if (p_ == end_) return Fail(quote, "unterminated string");
+    const auto c = static_cast<unsigned char>(*p_);
+    if (c == '"') {
+      flush();
+      out_.push_back('"');
+      ++p_;
+      return true;
+    }
+    if (c == '\\') {
+      flush();
+      if (end_ - p_ < 2) return Fail(quote, "unterminated string");
+      const char e = p_[1];
+      char simple = 0;
+      switch (e) {
+        case '"':
+          simple = '"';
+          break;
+        case '\\':
+          simple = '\\';
+          break;
+        case '/':
+          simple = '/';
+          break;
+        case 'b':
+          simple = '\b';
+          break;
+        case 'f':
+          simple = '\f';
+          break;
+        case 'n':
+          simple = '\n';
+          break;
+        case 'r':
+          simple = '\r';
+          break;
+        case 't':
+          simple = '\t';
+          break;
+        case 'u':
+          break;
+        default:
+          return Fail(p_, "invalid escape sequence");
+      }
+      if (simple != 0) {
+        out_.append(p_, 2);
+        if (decoded != nullptr) decoded->push_back(simple);
+        p_ += 2;
+      } else {
+        uint32_t cp = 0;
+        for (int i = 2; i < 6; ++i) {
+          if (p_ + i >= end_) return Fail(p_, "invalid \\u escape");
+          const int h = HexValue(p_[i]);
+          if (h < 0) return Fail(p_, "invalid \\u escape");
+          cp = cp << 4 | static_cast<uint32_t>(h);
+        }
+        out_.append(p_, 6);
+        p_ += 6;
+        if (decoded != nullptr) {
+          if (cp >= 0xD800 && cp <= 0xDBFF && end_ - p_ >= 6 && p_[0] == '\\' && p_[1] == 'u') {
+            uint32_t low = 0;
+            bool hex_ok = true;
+            for (int i = 2; i < 6 && hex_ok; ++i) {
+              const int h = HexValue(p_[i]);
+              hex_ok = h >= 0;
+              low = low << 4 | static_cast<uint32_t>(h);
+            }
+            if (hex_ok && low >= 0xDC00 && low <= 0xDFFF) {
+              out_.append(p_, 6);
+              p_ += 6;
+              cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            }
+          }
+          if (cp >= 0xD800 && cp <= 0xDFFF) {
+            decoded->append(kReplacementChar);
+          } else {
+            AppendUtf8(*decoded, cp);
+          }
+        }
+      }
+      segment = p_;
+      continue;
+    }
+    if (c < 0x20) return Fail(p_, "control character in string");
+    const int n = Utf8Sequence(p_, end_);
+    if (n > 0) {
+      p_ += n;
+    } else {
+      flush();
+      out_.append(kReplacementChar);
+      if (decoded != nullptr) decoded->append(kReplacementChar);
+      p_ += -n;
+      segment = p_;
+    }
+  }
+}
+
+bool Compactor::Number() {
+  const char* const start = p_;
+  if (*p_ == '-') ++p_;
+  if (p_ == end_ || !IsDigit(*p_)) return FailAtCurrent("invalid number: expected digit");
+  if (*p_ == '0') {
+    ++p_;
+    if (p_ < end_ && IsDigit(*p_)) return Fail(start, "invalid number: leading zero");
+  } else {
+    while (p_ < end_ && IsDigit(*p_)) ++p_;
+  }
+  if (p_ < end_ && *p_ == '.') {
+    ++p_;
+    if (p_ == end_ || !IsDigit(*p_)) return FailAtCurrent("invalid number: expected digit");
+    while (p_ < end_ && IsDigit(*p_)) ++p_;
+  }
+  if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+    ++p_;
+    if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+    if (p_ == end_ || !IsDigit(*p_)) return FailAtCurrent("invalid number: expected digit");
+    while (p_ < end_ && IsDigit(*p_)) ++p_;
+  }
+  out_.append(start, static_cast<size_t>(p_ - start));
+  return true;
+}
+
+bool Compactor::Literal(std::string_view word) {
+  if (static_cast<size_t>(end_ - p_) < word.size() ||
+      std::memcmp(p_, word.data(), word.size()) != 0) {
+    return Fail(p_, "invalid literal");
+  }
+  out_.append(word);
+  p_ += word.size();
+  return true;
+}
+
+bool Compactor::Run(CompactInfo& info) {
+  // One byte per open container: '{' or '['.
+  std::string stack;
+  const size_t max_depth = opts_.max_depth > 0 ? static_cast<size_t>(opts_.max_depth) : 0;
+  const bool want_key = !opts_.find_key.empty();
+  bool key_seen = false;       // the first top-level member named find_key was reached
+  bool capture_value = false;  // the next value belongs to that member
+  std::string key;
+  State state = State::kValue;
+  for (;;) {
+    switch (state) {
+      case State::kValue: {
+        SkipWhitespace();
+        if (p_ == end_) return Fail(p_, "unexpected end of input");
+        const bool capture = capture_value;
+        capture_value = false;
+        const char c = *p_;
+        Kind kind;
+        if (c == '{' || c == '[') {
+          if (stack.size() >= max_depth) {
+            return Fail(p_, "nesting depth exceeds maximum of " + std::to_string(max_depth));
+          }
+          kind = c == '{' ? Kind::kObject : Kind::kArray;
+          if (stack.empty()) info.kind = kind;
+          stack.push_back(c);
+          out_.push_back(c);
+          ++p_;
+          SkipWhitespace();
+          const char close = c == '{' ? '}' : ']';
+          if (p_ < end_ && *p_ == close) {
+            out_.push_back(close);
+            ++p_;
+            stack.pop_back();
+            state = State::kAfterValue;
+          } else {
+            state = c == '{' ? State::kKey : State::kValue;
+          }
+          continue;
+        }
+        bool ok;
+        if (c == '"') {
+          kind = Kind::kString;
+          if (capture) {
+            info.found_string.emplace();
+            ok = String(&*info.found_string);
+          } else {
+            ok = String(nullptr);
+          }
+        } else if (c == '-' || IsDigit(c)) {
+          kind = Kind::kNumber;
+          ok = Number();
+        } else if (c == 't') {
+          kind = Kind::kBool;
+          ok = Literal("true");
+        } else if (c == 'f') {
+          kind = Kind::kBool;
+          ok = Literal("false");
+        } else if (c == 'n') {
+          kind = Kind::kNull;
+          ok = Literal("null");
+        } else {
+          return Fail(p_, "expected value");
+        }
+        if (!ok) return false;
+        if (stack.empty()) info.kind = kind;
+        state = State::kAfterValue;
+        continue;
+      }
+      case State::kKey: {
+        // Whitespace before the key has been skipped.
+        if (p_ == end_) return Fail(p_, "unexpected end of input");
+        if (*p_ != '"') return Fail(p_, "expected string key");
+        if (want_key && !key_seen && stack.size() == 1) {
+          key.clear();
+          if (!String(&key)) return false;
+          if (key == opts_.find_key) {
+            key_seen = true;
+            capture_value = true;
+          }
+        } else if (!String(nullptr)) {
+          return false;
+        }
+        SkipWhitespace();
+        if (p_ == end_ || *p_ != ':') return FailAtCurrent("expected ':'");
+        out_.push_back(':');
+        ++p_;
+        state = State::kValue;
+        continue;
+      }
+      case State::kAfterValue: {
+        SkipWhitespace();
+        if (stack.empty()) {
+          if (p_ != end_) return Fail(p_, "unexpected data after top-level value");
+          return true;
+        }
+        if (p_ == end_) return Fail(p_, "unexpected end of input");
+        const char top = stack.back();
+        const char close = top == '{' ? '}' : ']';
+        if (*p_ == ',') {
+          out_.push_back(',');
+          ++p_;
+          if (top == '{') {
+            SkipWhitespace();
+            state = State::kKey;
+          } else {
+            state = State::kValue;
+          }
+        } else if (*p_ == close) {
+          out_.push_back(close);
+          ++p_;
+          stack.pop_back();
+        } else {
+          return Fail(p_, top == '{' ? "expected ',' or '}'" : "expected ',' or ']'");
+        }
+        continue;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void AppendString(std::string& out, std::string_view s) {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  const char* run = p;  // start of bytes not yet copied
+  out.push_back('"');
+  for (;;) {
+    p = ScanPlain(p, end);
+    if (p == end) break;
+    const auto c = static_cast<unsigned char>(*p);
+    if (c < 0x80) {
+      out.append(run, static_cast<size_t>(p - run));
+      AppendAsciiEscape(out, c);
+      run = ++p;
+      continue;
+    }
+    const int n = Utf8Sequence(p, end);
+    if (n > 0) {
+      p += n;  // well-formed: stays part of the current run
+    } else {
+      out.append(run, static_cast<size_t>(p - run));
+      out.append(kReplacementChar);
+      p += -n;
+      run = p;
+    }
+  }
+  out.append(run, static_cast<size_t>(p - run));
+  out.push_back('"');
+}
+
+void Writer::Separate() {
+  if (need_comma_) out_.push_back(',');
+}
+
+void Writer::BeginObject() {
+  Separate();
+  out_.push_back('{');
+  need_comma_ = false;
+}
+
+void Writer::EndObject() {
+  out_.push_back('}');
+  need_comma_ = true;
+}
+
+void Writer::BeginArray() {
+  Separate();
+  out_.push_back('[');
+  need_comma_ = false;
+}
+
+void Writer::EndArray() {
+  out_.push_back(']');
+  need_comma_ = true;
+}
+
+void Writer::Key(std::string_view key) {
+  Separate();
+  AppendString(out_, key);
+  out_.push_back(':');
+  need_comma_ = false;
+}
+
+void Writer::String(std::string_view value) {
+  Separate();
+  AppendString(out_, value);
+  need_comma_ = true;
+}
+
+void Writer::Int(int64_t value) {
+  Separate();
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), value);
+  out_.append(buf, r.ptr);
+  need_comma_ = true;
+}
+
+void Writer::Uint(uint64_t value) {
+  Separate();
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), value);
+  out_.append(buf, r.ptr);
+  need_comma_ = true;
+}
+
+void Writer::Double(double value) {
+  Separate();
+  need_comma_ = true;
+  if (!std::isfinite(value)) {
+    out_.append("null");
+    return;
+  }
+  // Shortest round-trip digits. Like Go's encoding/json and JavaScript: plain
+  // notation for 1e-6 <= |x| < 1e21, exponent notation outside that range
+  // with a two-digit negative exponent shortened ("1e-07" -> "1e-7").
+  char buf[64];
+  const double a = std::fabs(value);
+  const bool scientific = a != 0 && (a < 1e-6 || a >= 1e21);
+  const auto r =
+      std::to_chars(buf, buf + sizeof(buf), value,
+                    scientific ? std::chars_format::scientific : std::chars_format::fixed);
+  char* end = r.ptr;
+  const ptrdiff_t n = end - buf;
+  if (scientific && n >= 4 && end[-4] == 'e' && end[-3] == '-' && end[-2] == '0') {
+    end[-2] = end[-1];
+    --end;
+  }
+  out_.append(buf, end);
+}
+
+void Writer::Bool(bool value) {
+  Separate();
+  out_.append(value ? "true" : "false");
+  need_comma_ = true;
+}
+
+void Writer::Null() {
+  Separate();
+  out_.append("null");
+  need_comma_ = true;
+}
+
+void Writer::Raw(std::string_view json) {
+  Separate();
+  out_.append(json);
+  need_comma_ = true;
+}
+
+Result<CompactInfo> Compact(std::string_view in, std::string& out, const CompactOptions& opts) {
+  const size_t original_size = out.size();
+  out.reserve(original_size + in.size());
+  CompactInfo info;
+  Compactor compactor(in, out, opts);
+  if (!compactor.Run(info)) {
+    out.resize(original_size);
+    return Fail(ErrorCode::kParse, "invalid JSON at offset " +
+                                       std::to_string(compactor.error_offset()) + ": " +
+                                       compactor.error_message());
+  }
+  return info;
+}
+
+}  // namespace pgcdc::json

@@ -1,0 +1,69 @@
+// Hand-tuned JSON helpers for the event hot path.
+//
+// JsonWriter appends compact JSON to a std::string. Strings are escaped per
+// RFC 8259 (control characters as \u00XX or short escapes); invalid UTF-8 is
+// replaced with U+FFFD so output is always valid UTF-8. No HTML escaping.
+//
+// CompactJson validates arbitrary JSON text (RFC 8259, nesting depth capped)
+// and appends it without insignificant whitespace, repairing invalid UTF-8
+// inside strings. It reports the top-level value kind and, for objects, the
+// value of a top-level string key when asked (used for the NOTIFY "op" key).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+
+namespace pgcdc::json {
+
+// Appends `s` as a quoted, escaped JSON string.
+void AppendString(std::string& out, std::string_view s);
+
+// Minimal streaming writer. The caller is responsible for structure (keys
+// inside objects etc.); commas are inserted automatically.
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out) {}
+  void BeginObject();
+  void EndObject();
+  void BeginArray();
+  void EndArray();
+  void Key(std::string_view key);
+  void String(std::string_view value);
+  void Int(int64_t value);
+  void Uint(uint64_t value);
+  void Double(double value);  // non-finite values are written as null
+  void Bool(bool value);
+  void Null();
+  // Appends pre-encoded, valid, compact JSON as a value.
+  void Raw(std::string_view json);
+
+ private:
+  void Separate();
+  std::string& out_;
+  bool need_comma_ = false;
+};
+
+enum class Kind { kObject, kArray, kString, kNumber, kBool, kNull };
+
+struct CompactInfo {
+  Kind kind = Kind::kNull;
+  // When CompactOptions::find_key is set and the top-level value is an object
+  // holding that key with a string value: the unescaped string value.
+  std::optional<std::string> found_string;
+};
+
+struct CompactOptions {
+  std::string_view find_key;  // empty = do not look
+  int max_depth = 512;
+};
+
+// On success appends the compacted document to `out`. On failure `out` is
+// left as it was and a kParse error describes the first problem and its byte
+// offset.
+Result<CompactInfo> Compact(std::string_view in, std::string& out, const CompactOptions& opts = {});
+
+}  // namespace pgcdc::json

@@ -1,0 +1,39 @@
+// Detector: a change source. Runs on its own thread (client libraries block),
+// turns source changes into EventBatches and hands them to the bus.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+#include "core/event.h"
+
+namespace pgcdc {
+class Health;
+}
+
+namespace pgcdc::detector {
+
+struct RunContext {
+  std::stop_token stop;
+  // Hands a batch to the bus; blocks under backpressure; false once the bus
+  // no longer accepts events (shutting down).
+  std::function<bool(EventBatch&&)> publish;
+  Health* health = nullptr;     // component name "detector"
+  std::string health_name = "detector";
+};
+
+class Detector {
+ public:
+  virtual ~Detector() = default;
+  virtual std::string_view Name() const = 0;
+  // Runs until ctx.stop is requested (returns Ok) or a non-recoverable error
+  // occurs. Recoverable errors (connection loss) are retried internally.
+  virtual Status Run(RunContext& ctx) = 0;
+};
+using DetectorPtr = std::unique_ptr<Detector>;
+
+}  // namespace pgcdc::detector

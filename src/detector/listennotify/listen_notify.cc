@@ -1,0 +1,221 @@
+#include "detector/listennotify/listen_notify.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <regex>
+
+#include "config/config.h"
+#include "core/health.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/time.h"
+#include "detector/listennotify/notify_event.h"
+#include "pg/conn.h"
+
+namespace pgcdc::listennotify {
+
+namespace {
+
+// Wakes poll() when a stop is requested.
+class StopWaker {
+ public:
+  explicit StopWaker(std::stop_token token)
+      : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+        callback_(token, [this] {
+          uint64_t one = 1;
+          [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+        }) {}
+  ~StopWaker() { ::close(fd_); }
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+  std::stop_callback<std::function<void()>> callback_;
+};
+
+// Sleeps up to `d`; returns early (false) when stop is requested.
+bool SleepUnlessStopped(const StopWaker& waker, std::stop_token stop,
+                        std::chrono::milliseconds d) {
+  if (stop.stop_requested()) return false;
+  pollfd p{waker.fd(), POLLIN, 0};
+  ::poll(&p, 1, static_cast<int>(d.count()));
+  return !stop.stop_requested();
+}
+
+struct Metrics {
+  metrics::Counter* errors;
+  metrics::Counter* reconnects;
+  metrics::Counter* notifications;
+  metrics::Gauge* connected;
+  Metrics() {
+    auto& r = metrics::Default();
+    errors = &r.AddCounter("pgcdc_listennotify_errors_total",
+                           "LISTEN/NOTIFY connection errors.")
+                  .Get();
+    reconnects = &r.AddCounter("pgcdc_detector_reconnects_total",
+                               "Reconnections after a lost source connection.", {"detector"})
+                      .With({"listen_notify"});
+    notifications = &r.AddCounter("pgcdc_listennotify_notifications_total",
+                                  "Notifications received.")
+                         .Get();
+    connected = &r.AddGauge("pgcdc_detector_connected",
+                            "1 while the detector holds a live source connection.", {"detector"})
+                     .With({"listen_notify"});
+  }
+};
+
+}  // namespace
+
+ListenNotifyDetector::ListenNotifyDetector(Options options) : options_(std::move(options)) {}
+
+Status ListenNotifyDetector::Run(detector::RunContext& ctx) {
+  static Metrics m;
+  StopWaker waker(ctx.stop);
+  Backoff backoff(options_.backoff);
+  bool ever_connected = false;
+  const std::string redacted = pg::RedactUrl(options_.database_url);
+
+  while (!ctx.stop.stop_requested()) {
+    // ---- connect and LISTEN ----
+    auto conn = pg::Conn::Open(options_.database_url);
+    Status st = conn ? Ok() : Fail(conn.error());
+    if (st) {
+      for (const auto& ch : options_.channels) {
+        st = conn->Exec("LISTEN " + pg::QuoteIdentifier(ch));
+        if (!st) {
+          st = Fail(st.error().Wrap("listen " + ch));
+          break;
+        }
+      }
+    }
+    if (st) {
+      if (ever_connected) m.reconnects->Inc();
+      ever_connected = true;
+      backoff.Reset();
+      m.connected->Set(1);
+      if (ctx.health != nullptr) ctx.health->Up(ctx.health_name);
+      log::Info("listening", {{"detector", "listen_notify"},
+                              {"channels", std::to_string(options_.channels.size())},
+                              {"db", redacted}});
+      st = [&]() -> Status {
+        PGconn* c = conn->raw();
+        EventBatch batch;
+        while (!ctx.stop.stop_requested()) {
+          pollfd fds[2] = {{PQsocket(c), POLLIN, 0}, {waker.fd(), POLLIN, 0}};
+          int rc = ::poll(fds, 2, -1);
+          if (rc < 0) {
+            if (errno == EINTR) continue;
+            return Fail(ErrorCode::kIo, std::string("poll: ") + std::strerror(errno));
+          }
+          if (ctx.stop.stop_requested()) return Ok();
+          if (PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK) {
+            return Fail(ErrorCode::kConnection, conn->ErrorMessage());
+          }
+          // Drain results of anything pending (e.g. an error the server sent).
+          while (PGnotify* n = PQnotifies(c)) {
+            batch.events.push_back(MakeNotifyEvent(n->relname, n->extra, NowUnixNanos()));
+            PQfreemem(n);
+            if (batch.events.size() >= options_.max_batch) {
+              m.notifications->Inc(batch.events.size());
+              if (!ctx.publish(std::move(batch))) return Ok();
+              batch = EventBatch{};
+            }
+            PQconsumeInput(c);
+          }
+          if (!batch.events.empty()) {
+            m.notifications->Inc(batch.events.size());
+            if (!ctx.publish(std::move(batch))) return Ok();
+            batch = EventBatch{};
+          }
+          if (PQstatus(c) != CONNECTION_OK) {
+            return Fail(ErrorCode::kConnection, conn->ErrorMessage());
+          }
+        }
+        return Ok();
+      }();
+      m.connected->Set(0);
+      if (st || ctx.stop.stop_requested()) return Ok();
+    }
+    if (ctx.stop.stop_requested()) return Ok();
+    // Configuration problems (bad channel, auth) are still retried: the
+    // database may be fixed while we wait, and the error is visible in health.
+    m.errors->Inc();
+    if (ctx.health != nullptr) ctx.health->Down(ctx.health_name, st.error().message());
+    const auto delay = backoff.Next();
+    log::Warn("connection lost, reconnecting",
+              {{"detector", "listen_notify"},
+               {"error", st.error().message()},
+               {"attempt", backoff.attempt()},
+               {"retry_in_ms", static_cast<int64_t>(delay.count())}});
+    if (!SleepUnlessStopped(waker, ctx.stop, delay)) return Ok();
+  }
+  return Ok();
+}
+
+ConnectorInfo Connector() {
+  ConnectorInfo info;
+  info.kind = ConnectorKind::kDetector;
+  info.name = "listen_notify";
+  info.description =
+      "PostgreSQL LISTEN/NOTIFY: one dedicated connection LISTENs on each channel; pair with the "
+      "trigger from `pgcdc init --table T`. At-most-once (notifications sent while disconnected "
+      "are lost).";
+  info.params = {
+      {.key = "database_url",
+       .type = ParamType::kString,
+       .description = "PostgreSQL connection string (URI or key=value)",
+       .flag = "db"},
+      {.key = "channels",
+       .type = ParamType::kStringList,
+       .description = "channel(s) to LISTEN on (repeatable or comma-separated)",
+       .flag = "channel",
+       .short_flag = "c"},
+      {.key = "detector.backoff_base",
+       .type = ParamType::kDuration,
+       .default_value = "5s",
+       .description = "reconnect backoff base (full jitter, doubles per attempt)",
+       .min = 1},
+      {.key = "detector.backoff_cap",
+       .type = ParamType::kDuration,
+       .default_value = "60s",
+       .description = "reconnect backoff cap",
+       .min = 1},
+  };
+  info.validate = [](const config::Config& cfg, std::vector<std::string>& errors) {
+    if (!cfg.Has("database_url")) {
+      errors.push_back(
+          "database_url: required for detector listen_notify (--db, PGCDC_DATABASE_URL or "
+          "database_url in the config file)");
+    }
+    if (cfg.GetList("channels").empty()) {
+      errors.push_back("channels: listen_notify needs at least one channel (-c/--channel)");
+    }
+    for (const auto& ch : cfg.GetList("channels")) {
+      if (ch.size() > 63) {
+        errors.push_back("channels: \"" + ch +
+                         "\" is longer than PostgreSQL's 63-byte identifier limit");
+      }
+    }
+    if (cfg.GetDuration("detector.backoff_cap") < cfg.GetDuration("detector.backoff_base")) {
+      errors.push_back("detector.backoff_cap: must be >= detector.backoff_base");
+    }
+  };
+  info.make_detector = [](const config::Config& cfg) -> Result<detector::DetectorPtr> {
+    Options o;
+    o.database_url = cfg.GetString("database_url");
+    o.channels = cfg.GetList("channels");
+    o.backoff.base =
+        std::chrono::duration_cast<std::chrono::milliseconds>(cfg.GetDuration("detector.backoff_base"));
+    o.backoff.cap =
+        std::chrono::duration_cast<std::chrono::milliseconds>(cfg.GetDuration("detector.backoff_cap"));
+    return std::make_unique<ListenNotifyDetector>(std::move(o));
+  };
+  return info;
+}
+
+}  // namespace pgcdc::listennotify

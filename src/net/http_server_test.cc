@@ -1,0 +1,431 @@
+#include "net/http_server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace pgcdc::net {
+namespace {
+
+struct RawResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-cased names
+  std::string body;
+};
+
+uint16_t PortOf(const std::string& hostport) {
+  return static_cast<uint16_t>(std::stoi(hostport.substr(hostport.rfind(':') + 1)));
+}
+
+// Minimal blocking HTTP/1.1 client over a POSIX socket (5 s receive timeout).
+class Client {
+ public:
+  explicit Client(uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+  }
+  ~Client() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool connected() const { return connected_; }
+
+  bool Send(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  std::optional<RawResponse> Read(bool head = false) {
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill()) return std::nullopt;
+    }
+    RawResponse r;
+    const std::string head_text = buf_.substr(0, end);
+    buf_.erase(0, end + 4);
+    size_t line_end = head_text.find("\r\n");
+    const std::string status_line = head_text.substr(0, line_end);
+    r.status = std::stoi(status_line.substr(status_line.find(' ') + 1, 3));
+    while (line_end != std::string::npos) {
+      const size_t start = line_end + 2;
+      line_end = head_text.find("\r\n", start);
+      const std::string line = head_text.substr(start, line_end - start);
+      const size_t colon = line.find(':');
+      std::string name = line.substr(0, colon);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      r.headers[name] = value;
+    }
+    size_t length = 0;
+    if (!head && r.headers.contains("content-length")) {
+      length = std::stoul(r.headers["content-length"]);
+    }
+    while (buf_.size() < length) {
+      if (!Fill()) return std::nullopt;
+    }
+    r.body = buf_.substr(0, length);
+    buf_.erase(0, length);
+    return r;
+  }
+
+  // True when the server closes the connection (EOF or reset) within the
+  // receive timeout.
+  bool WaitClosed() {
+    char c;
+    const ssize_t n = recv(fd_, &c, 1, 0);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+  }
+
+ private:
+  bool Fill() {
+    char tmp[4096];
+    const ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string buf_;
+};
+
+std::optional<RawResponse> Roundtrip(uint16_t port, const std::string& request, bool head = false) {
+  Client c(port);
+  if (!c.connected() || !c.Send(request)) return std::nullopt;
+  return c.Read(head);
+}
+
+std::string Get(std::string_view target, std::string_view extra_headers = "") {
+  std::string r = "GET ";
+  r.append(target).append(" HTTP/1.1\r\nHost: test\r\n").append(extra_headers).append("\r\n");
+  return r;
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.Handle("GET", "/hello", [](const HttpRequest& req) {
+      HttpResponse r;
+      r.content_type = "text/plain; charset=utf-8";
+      r.body = "hello";
+      r.headers["X-Test"] = "yes";
+      return r;
+    });
+    server_.Handle("GET", "/echo", [](const HttpRequest& req) {
+      HttpResponse r;
+      r.content_type = "text/plain";
+      r.body = "method=" + req.method + "\npath=" + req.path + "\ntarget=" + req.target + "\n";
+      for (const auto& [k, v] : req.query) r.body += "q:" + k + "=" + v + "\n";
+      auto it = req.headers.find("x-custom-header");
+      if (it != req.headers.end()) r.body += "h:" + it->second + "\n";
+      r.body += "body=" + req.body;
+      return r;
+    });
+    server_.Handle("POST", "/echo", [](const HttpRequest& req) {
+      HttpResponse r;
+      r.status = 201;
+      r.body = "{\"len\":" + std::to_string(req.body.size()) + "}";
+      return r;
+    });
+    server_.Handle("GET", "/throw",
+                   [](const HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); });
+    auto bound = server_.Start(ListenAddress{"127.0.0.1", 0});
+    ASSERT_TRUE(bound.has_value()) << bound.error().message();
+    address_ = *bound;
+    port_ = PortOf(address_);
+  }
+
+  HttpServer server_{"test"};
+  std::string address_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(HttpServerTest, ReportsBoundAddress) {
+  EXPECT_TRUE(address_.starts_with("127.0.0.1:")) << address_;
+  EXPECT_NE(port_, 0);
+}
+
+TEST_F(HttpServerTest, GetRoute) {
+  auto r = Roundtrip(port_, Get("/hello"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "hello");
+  EXPECT_EQ(r->headers["content-type"], "text/plain; charset=utf-8");
+  EXPECT_EQ(r->headers["content-length"], "5");
+  EXPECT_EQ(r->headers["x-test"], "yes");
+}
+
+TEST_F(HttpServerTest, HeadLikeGetWithoutBody) {
+  Client c(port_);
+  ASSERT_TRUE(c.Send("HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto r = c.Read(/*head=*/true);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->headers["content-length"], "5");
+  // No body bytes follow: the next response on the connection starts at once.
+  ASSERT_TRUE(c.Send(Get("/hello")));
+  auto r2 = c.Read();
+  ASSERT_TRUE(r2.has_value());
+  EXPECT_EQ(r2->status, 200);
+  EXPECT_EQ(r2->body, "hello");
+}
+
+TEST_F(HttpServerTest, NotFound) {
+  auto r = Roundtrip(port_, Get("/nope"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(r->body, "{\"error\":\"not found\"}");
+  EXPECT_EQ(r->headers["content-type"], "application/json");
+}
+
+TEST_F(HttpServerTest, MethodNotAllowed) {
+  auto r = Roundtrip(port_, "DELETE /echo HTTP/1.1\r\nHost: t\r\n\r\n");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->headers["allow"], "GET, POST, HEAD");
+  EXPECT_EQ(r->body, "{\"error\":\"method not allowed\"}");
+
+  auto r2 = Roundtrip(port_, "POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_TRUE(r2.has_value());
+  EXPECT_EQ(r2->status, 405);
+  EXPECT_EQ(r2->headers["allow"], "GET, HEAD");
+}
+
+TEST_F(HttpServerTest, QueryHeadersAndBody) {
+  auto r = Roundtrip(
+      port_, Get("/echo?a=1&b=hello+world&c=%2F%3D%26&d&e=%zz&a=2", "X-Custom-Header: v1\r\n"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body,
+            "method=GET\npath=/echo\ntarget=/echo?a=1&b=hello+world&c=%2F%3D%26&d&e=%zz&a=2\n"
+            "q:a=1\nq:b=hello world\nq:c=/=&\nq:d=\nq:e=%zz\nh:v1\nbody=");
+
+  auto p =
+      Roundtrip(port_, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->status, 201);
+  EXPECT_EQ(p->body, "{\"len\":11}");
+}
+
+TEST_F(HttpServerTest, KeepAliveTwoRequestsOneConnection) {
+  Client c(port_);
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.Send(Get("/hello")));
+  auto r1 = c.Read();
+  ASSERT_TRUE(r1.has_value());
+  EXPECT_EQ(r1->status, 200);
+  ASSERT_TRUE(c.Send(Get("/echo?x=y")));
+  auto r2 = c.Read();
+  ASSERT_TRUE(r2.has_value());
+  EXPECT_EQ(r2->status, 200);
+  EXPECT_NE(r2->body.find("q:x=y"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, PipelinedRequests) {
+  Client c(port_);
+  ASSERT_TRUE(c.Send(Get("/hello") + Get("/nope")));
+  auto r1 = c.Read();
+  auto r2 = c.Read();
+  ASSERT_TRUE(r1.has_value() && r2.has_value());
+  EXPECT_EQ(r1->status, 200);
+  EXPECT_EQ(r2->status, 404);
+}
+
+TEST_F(HttpServerTest, ConnectionCloseHonoured) {
+  Client c(port_);
+  ASSERT_TRUE(c.Send(Get("/hello", "Connection: close\r\n")));
+  auto r = c.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->headers["connection"], "close");
+  EXPECT_TRUE(c.WaitClosed());
+}
+
+TEST_F(HttpServerTest, HandlerExceptionBecomes500) {
+  auto r = Roundtrip(port_, Get("/throw"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 500);
+  EXPECT_EQ(r->body, "{\"error\":\"internal server error\"}");
+  // The server still works afterwards.
+  auto again = Roundtrip(port_, Get("/hello"));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->status, 200);
+}
+
+TEST_F(HttpServerTest, BodyTooLarge) {
+  auto r = Roundtrip(port_, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 413);
+}
+
+TEST_F(HttpServerTest, MalformedRequestIs400) {
+  auto r = Roundtrip(port_, "THIS IS NOT HTTP\r\n\r\n");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 400);
+}
+
+TEST_F(HttpServerTest, StartTwiceFails) {
+  auto again = server_.Start(ListenAddress{"127.0.0.1", 0});
+  EXPECT_FALSE(again.has_value());
+}
+
+TEST_F(HttpServerTest, BindErrorWhenPortInUse) {
+  HttpServer other("other");
+  auto r = other.Start(ListenAddress{"127.0.0.1", port_});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kIo);
+  EXPECT_EQ(r.error().message(),
+            "http: bind 127.0.0.1:" + std::to_string(port_) + ": Address already in use");
+}
+
+TEST_F(HttpServerTest, StopWithIdleConnectionIsPrompt) {
+  Client idle(port_);
+  ASSERT_TRUE(idle.connected());
+  Client kept(port_);
+  ASSERT_TRUE(kept.Send(Get("/hello")));
+  ASSERT_TRUE(kept.Read().has_value());  // keep-alive connection now idle too
+  const auto t0 = std::chrono::steady_clock::now();
+  server_.Stop();
+  const auto elapsed = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(elapsed, std::chrono::seconds(1));
+  EXPECT_TRUE(idle.WaitClosed());
+  EXPECT_TRUE(kept.WaitClosed());
+  server_.Stop();  // idempotent
+  // The port is released.
+  Client refused(port_);
+  EXPECT_FALSE(refused.connected());
+}
+
+TEST_F(HttpServerTest, RestartAfterStop) {
+  server_.Stop();
+  auto bound = server_.Start(ListenAddress{"127.0.0.1", 0});
+  ASSERT_TRUE(bound.has_value()) << bound.error().message();
+  auto r = Roundtrip(PortOf(*bound), Get("/hello"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST(HttpServerStandaloneTest, StopBeforeStartAndDestructor) {
+  HttpServer s("x");
+  s.Stop();
+  s.Stop();
+}
+
+TEST(HttpServerStandaloneTest, AllInterfacesAndRoutesAddedAfterStart) {
+  HttpServer s("x");
+  auto bound = s.Start(ListenAddress{"", 0});
+  ASSERT_TRUE(bound.has_value()) << bound.error().message();
+  EXPECT_TRUE(bound->starts_with("0.0.0.0:")) << *bound;
+  s.Handle("GET", "/late", [](const HttpRequest&) {
+    HttpResponse r;
+    r.body = "{}";
+    return r;
+  });
+  auto r = Roundtrip(PortOf(*bound), Get("/late"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "{}");
+}
+
+TEST(HttpServerStandaloneTest, ResolvesHostNames) {
+  HttpServer s("x");
+  s.Handle("GET", "/", [](const HttpRequest&) { return HttpResponse{}; });
+  auto bound = s.Start(ListenAddress{"localhost", 0});
+  ASSERT_TRUE(bound.has_value()) << bound.error().message();
+  EXPECT_TRUE(bound->starts_with("127.0.0.1:")) << *bound;
+  auto r = Roundtrip(PortOf(*bound), Get("/"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+
+  HttpServer bad("y");
+  auto err = bad.Start(ListenAddress{"no-such-host.invalid", 0});
+  ASSERT_FALSE(err.has_value());
+  EXPECT_EQ(err.error().code(), ErrorCode::kIo);
+  EXPECT_TRUE(err.error().message().starts_with("http: resolve no-such-host.invalid:0: "))
+      << err.error().message();
+}
+
+TEST(HttpServerStandaloneTest, StopFromHandler) {
+  HttpServer s("x");
+  std::atomic<bool> called{false};
+  s.Handle("POST", "/quit", [&](const HttpRequest&) {
+    called = true;
+    s.Stop();
+    return HttpResponse{};
+  });
+  auto bound = s.Start(ListenAddress{"127.0.0.1", 0});
+  ASSERT_TRUE(bound.has_value());
+  Client c(PortOf(*bound));
+  ASSERT_TRUE(c.Send("POST /quit HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"));
+  c.Read();  // may or may not arrive; must not hang past the timeout
+  EXPECT_TRUE(called);
+  // Destructor joins the I/O thread.
+}
+
+TEST(ParseListenAddressTest, Valid) {
+  auto a = ParseListenAddress(":8080");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->host, "");
+  EXPECT_EQ(a->port, 8080);
+
+  a = ParseListenAddress("127.0.0.1:0");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 0);
+
+  a = ParseListenAddress("[::1]:9000");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->host, "::1");
+  EXPECT_EQ(a->port, 9000);
+
+  a = ParseListenAddress("localhost:80");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->host, "localhost");
+  EXPECT_EQ(a->port, 80);
+
+  a = ParseListenAddress("0.0.0.0:65535");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->port, 65535);
+}
+
+TEST(ParseListenAddressTest, Invalid) {
+  for (const char* bad :
+       {"", "8080", "localhost", "localhost:", ":", "host:abc", "host:80x", "host:-1", "host:65536",
+        "host:99999999999", "::1:9000", "[::1]", "[::1]9000", "[::1:9000", "[]:80", "[::1]:"}) {
+    auto r = ParseListenAddress(bad);
+    EXPECT_FALSE(r.has_value()) << bad;
+    if (!r.has_value()) {
+      EXPECT_NE(r.error().message().find("invalid listen address"), std::string::npos) << bad;
+    }
+  }
+}
+
+TEST(HttpServerIpv6Test, BindsLoopbackV6) {
+  HttpServer s("v6");
+  auto bound = s.Start(ListenAddress{"::1", 0});
+  if (!bound.has_value()) GTEST_SKIP() << "no IPv6 loopback: " << bound.error().message();
+  EXPECT_TRUE(bound->starts_with("[::1]:")) << *bound;
+}
+
+}  // namespace
+}  // namespace pgcdc::net

@@ -1,0 +1,123 @@
+#include "pg/conn.h"
+
+#include <libpq-fe.h>
+
+#include <regex>
+
+namespace pgcdc::pg {
+
+std::string QuoteIdentifier(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string QuoteLiteral(std::string_view value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'') out.push_back('\'');
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+namespace {
+std::string TrimMessage(const char* msg) {
+  std::string s = msg == nullptr ? "" : msg;
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+}  // namespace
+
+Result<Conn> Conn::Open(const std::string& url) {
+  PGconn* c = PQconnectdb(url.c_str());
+  if (c == nullptr) return Fail(ErrorCode::kConnection, "connect: out of memory");
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string msg = TrimMessage(PQerrorMessage(c));
+    PQfinish(c);
+    return Fail(ErrorCode::kConnection, "connect: " + msg);
+  }
+  return Conn(c);
+}
+
+Conn::Conn(Conn&& other) noexcept : conn_(other.conn_) { other.conn_ = nullptr; }
+Conn& Conn::operator=(Conn&& other) noexcept {
+  if (this != &other) {
+    if (conn_ != nullptr) PQfinish(conn_);
+    conn_ = other.conn_;
+    other.conn_ = nullptr;
+  }
+  return *this;
+}
+Conn::~Conn() {
+  if (conn_ != nullptr) PQfinish(conn_);
+}
+
+bool Conn::ok() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+int Conn::socket() const { return conn_ == nullptr ? -1 : PQsocket(conn_); }
+std::string Conn::ErrorMessage() const {
+  return conn_ == nullptr ? "not connected" : TrimMessage(PQerrorMessage(conn_));
+}
+
+Status Conn::Exec(const std::string& sql) {
+  if (conn_ == nullptr) return Fail(ErrorCode::kConnection, "not connected");
+  PGresult* r = PQexec(conn_, sql.c_str());
+  const auto st = PQresultStatus(r);
+  std::string err = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK
+                        ? std::string()
+                        : TrimMessage(r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
+  PQclear(r);
+  if (!err.empty() || st == PGRES_FATAL_ERROR) {
+    return Fail(ok() ? ErrorCode::kInvalidArgument : ErrorCode::kConnection, err);
+  }
+  return Ok();
+}
+
+Result<std::vector<Row>> Conn::Query(const std::string& sql,
+                                     const std::vector<std::optional<std::string>>& params) {
+  if (conn_ == nullptr) return Fail(ErrorCode::kConnection, "not connected");
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  PGresult* r = PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                             values.data(), nullptr, nullptr, 0);
+  const auto st = PQresultStatus(r);
+  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+    std::string err = TrimMessage(r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
+    PQclear(r);
+    return Fail(ok() ? ErrorCode::kInvalidArgument : ErrorCode::kConnection, err);
+  }
+  std::vector<Row> rows;
+  const int n = PQntuples(r), m = PQnfields(r);
+  rows.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    Row row;
+    row.reserve(m);
+    for (int j = 0; j < m; ++j) {
+      if (PQgetisnull(r, i, j)) {
+        row.emplace_back(std::nullopt);
+      } else {
+        row.emplace_back(std::string(PQgetvalue(r, i, j), PQgetlength(r, i, j)));
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  PQclear(r);
+  return rows;
+}
+
+std::string RedactUrl(std::string_view url) {
+  static const std::regex uri_password(R"(^([a-z]+://[^:/@]*:)[^@]*@)");
+  static const std::regex kv_password(R"((password\s*=\s*)('[^']*'|\S+))");
+  std::string s(url);
+  s = std::regex_replace(s, uri_password, "$1***@");
+  s = std::regex_replace(s, kv_password, "$1***");
+  return s;
+}
+
+}  // namespace pgcdc::pg

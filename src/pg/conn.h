@@ -1,0 +1,58 @@
+// Thin RAII wrappers over libpq. Identifiers are quoted, values are always
+// bound as parameters.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+
+struct pg_conn;
+struct pg_result;
+
+namespace pgcdc::pg {
+
+// Quotes an SQL identifier: "name" with embedded quotes doubled. Equivalent to
+// PQescapeIdentifier for UTF-8 input; usable without a connection (e.g. for
+// `pgcdc init`).
+std::string QuoteIdentifier(std::string_view name);
+// Quotes an SQL string literal ('it''s'); for generated scripts only —
+// queries bind values as parameters instead.
+std::string QuoteLiteral(std::string_view value);
+
+using Row = std::vector<std::optional<std::string>>;
+
+class Conn {
+ public:
+  // Connects (blocking). `url` is a libpq URI or key=value string.
+  static Result<Conn> Open(const std::string& url);
+
+  Conn() = default;
+  Conn(Conn&& other) noexcept;
+  Conn& operator=(Conn&& other) noexcept;
+  ~Conn();
+
+  // Runs one statement (or several, simple protocol) and discards results.
+  Status Exec(const std::string& sql);
+  // Runs one parameterised statement and returns rows as text.
+  Result<std::vector<Row>> Query(const std::string& sql,
+                                 const std::vector<std::optional<std::string>>& params = {});
+
+  bool ok() const;
+  int socket() const;
+  pg_conn* raw() { return conn_; }
+  // Last error message from libpq, trimmed.
+  std::string ErrorMessage() const;
+
+ private:
+  explicit Conn(pg_conn* c) : conn_(c) {}
+  pg_conn* conn_ = nullptr;
+};
+
+// Hides the password in a connection string for logs.
+std::string RedactUrl(std::string_view url);
+
+}  // namespace pgcdc::pg

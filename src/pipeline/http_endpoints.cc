@@ -1,0 +1,32 @@
+#include "pipeline/http_endpoints.h"
+
+#include "core/health.h"
+#include "core/metrics.h"
+#include "net/http_server.h"
+
+namespace pgcdc::pipeline {
+
+void MountCoreEndpoints(net::HttpServer& server, const Health& health,
+                        std::function<bool()> ready) {
+  server.Handle("GET", "/healthz", [&health](const net::HttpRequest&) {
+    net::HttpResponse r;
+    r.status = health.Overall() == HealthStatus::kDown ? 503 : 200;
+    r.body = health.ToJson();
+    return r;
+  });
+  server.Handle("GET", "/readyz", [ready](const net::HttpRequest&) {
+    net::HttpResponse r;
+    const bool ok = ready();
+    r.status = ok ? 200 : 503;
+    r.body = ok ? "{\"ready\":true}" : "{\"ready\":false}";
+    return r;
+  });
+  server.Handle("GET", "/metrics", [](const net::HttpRequest&) {
+    net::HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics::Default().Expose();
+    return r;
+  });
+}
+
+}  // namespace pgcdc::pipeline

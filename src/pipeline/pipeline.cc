@@ -1,0 +1,265 @@
+#include "pipeline/pipeline.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <thread>
+
+#include "core/health.h"
+#include "core/log.h"
+#include "core/metrics.h"
+
+namespace pgcdc::pipeline {
+
+struct Pipeline::Worker {
+  adapter::Adapter* adapter = nullptr;
+  std::string name;
+  bus::BatchQueue* queue = nullptr;
+  bool routed = false;
+  std::vector<std::string> channels;  // sorted, when routed
+  std::thread thread;
+  metrics::Counter* delivered = nullptr;
+  metrics::Counter* skipped = nullptr;
+  metrics::Counter* failed = nullptr;
+  metrics::Gauge* depth = nullptr;
+  uint64_t undelivered = 0;
+};
+
+Pipeline::Pipeline(Options options, detector::DetectorPtr detector,
+                   std::vector<adapter::AdapterPtr> adapters, Health& health)
+    : options_(std::move(options)),
+      detector_(std::move(detector)),
+      adapters_(std::move(adapters)),
+      health_(health) {
+  health_.Register("detector");
+  health_.Register("bus");
+  for (const auto& a : adapters_) health_.Register(std::string(a->Name()));
+}
+
+Pipeline::~Pipeline() {
+  // Normally everything is joined by Run(); this covers early returns.
+  RequestStop();
+  if (bus_) bus_->CloseIngest();
+  for (auto& w : workers_) {
+    w->queue->Close();
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+void Pipeline::RequestStop() {
+  internal_stop_.request_stop();
+  cv_.notify_all();
+}
+
+void Pipeline::RecordFailure(Error error) {
+  {
+    std::lock_guard lock(mu_);
+    if (!failure_) failure_ = std::move(error);
+  }
+  RequestStop();
+}
+
+void Pipeline::RunWorker(Worker& w) {
+  health_.Up(w.name);
+  std::vector<bus::BatchSlice> slices;
+  std::vector<const Event*> events;
+  auto fail = [&](const Error& e) {
+    if (e.code() == ErrorCode::kClosed) {
+      log::Info("sink closed, stopping pipeline", {{"adapter", w.name}, {"reason", e.message()}});
+      RequestStop();
+    } else {
+      w.failed->Inc(events.size());
+      health_.Down(w.name, e.message());
+      RecordFailure(e.Wrap("adapter " + w.name));
+    }
+  };
+  bool ok = true;
+  while (ok) {
+    slices.clear();
+    const bool open = w.queue->PopAll(slices, options_.poll_interval);
+    if (abandon_.load()) {
+      for (const auto& slice : slices) w.undelivered += slice.size();
+      break;
+    }
+    for (size_t si = 0; si < slices.size(); ++si) {
+      const auto& slice = slices[si];
+      if (abandon_.load()) {
+        for (size_t r = si; r < slices.size(); ++r) w.undelivered += slices[r].size();
+        ok = false;
+        break;
+      }
+      events.clear();
+      for (const Event& e : slice.events()) {
+        if (w.routed && !std::binary_search(w.channels.begin(), w.channels.end(), e.channel)) {
+          w.skipped->Inc();
+          continue;
+        }
+        events.push_back(&e);
+      }
+      if (events.empty()) continue;
+      if (auto st = w.adapter->Deliver(events); !st) {
+        fail(st.error());
+        ok = false;
+        break;
+      }
+      w.delivered->Inc(events.size());
+    }
+    if (!ok) break;
+    const size_t depth = w.queue->size_events();
+    w.depth->Set(static_cast<double>(depth));
+    if (depth == 0) {
+      if (auto st = w.adapter->Flush(); !st) {
+        events.clear();
+        fail(st.error());
+        break;
+      }
+    }
+    if (!open) break;
+  }
+  if (ok && !abandon_.load()) {
+    if (auto st = w.adapter->Flush(); !st) fail(st.error());
+  }
+  // Stop receiving: the dispatcher skips a closed queue instead of blocking on it.
+  w.queue->Close();
+  w.undelivered += w.queue->size_events();
+  w.adapter->Close();
+  health_.Down(w.name);
+  {
+    std::lock_guard lock(mu_);
+    ++workers_done_;
+  }
+  cv_.notify_all();
+}
+
+Status Pipeline::Run(std::stop_token stop) {
+  using Clock = std::chrono::steady_clock;
+  auto& reg = metrics::Default();
+
+  for (auto& a : adapters_) {
+    if (auto st = a->Open(); !st) {
+      return Fail(st.error().Wrap("adapter " + std::string(a->Name()) + ": open"));
+    }
+  }
+
+  bus_ = std::make_unique<bus::Bus>(options_.bus);
+  for (auto& a : adapters_) {
+    auto w = std::make_unique<Worker>();
+    w->adapter = a.get();
+    w->name = std::string(a->Name());
+    w->queue = &bus_->Subscribe(w->name);
+    if (auto it = options_.routes.find(w->name); it != options_.routes.end()) {
+      w->routed = true;
+      w->channels = it->second;
+      std::sort(w->channels.begin(), w->channels.end());
+    }
+    w->delivered = &reg.AddCounter("pgcdc_events_delivered_total",
+                                   "Events handed to an adapter successfully.", {"adapter"})
+                        .With({w->name});
+    w->skipped = &reg.AddCounter("pgcdc_events_skipped_total",
+                                 "Events not sent to an adapter because of its route.", {"adapter"})
+                      .With({w->name});
+    w->failed = &reg.AddCounter("pgcdc_events_failed_total",
+                                "Events an adapter failed to deliver.", {"adapter"})
+                     .With({w->name});
+    w->depth = &reg.AddGauge("pgcdc_adapter_queue_depth", "Events waiting in an adapter's queue.",
+                             {"adapter"})
+                    .With({w->name});
+    workers_.push_back(std::move(w));
+  }
+
+  std::stop_callback forward(stop, [this] { RequestStop(); });
+  bus_->Start();
+  health_.Up("bus");
+  for (auto& w : workers_) {
+    Worker* raw = w.get();
+    w->thread = std::thread([this, raw] { RunWorker(*raw); });
+  }
+
+  bool detector_done = false;
+  detector::RunContext ctx;
+  ctx.stop = internal_stop_.get_token();
+  ctx.publish = [this](EventBatch&& batch) { return bus_->Publish(std::move(batch)); };
+  ctx.health = &health_;
+  std::thread detector_thread([&] {
+    Status st = detector_->Run(ctx);
+    health_.Down("detector", st ? std::string() : st.error().message());
+    if (!st) {
+      RecordFailure(st.error().Wrap("detector " + std::string(detector_->Name())));
+    } else if (!internal_stop_.stop_requested()) {
+      log::Info("detector finished", {{"detector", detector_->Name()}});
+      RequestStop();
+    }
+    {
+      std::lock_guard lock(mu_);
+      detector_done = true;
+    }
+    cv_.notify_all();
+  });
+
+  ready_ = true;
+  log::Info("pipeline started", {{"detector", detector_->Name()},
+                                 {"adapters", std::to_string(adapters_.size())},
+                                 {"bus_mode", bus::ModeName(options_.bus.mode)}});
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return internal_stop_.stop_requested(); });
+  }
+  ready_ = false;
+  const auto deadline = Clock::now() + options_.shutdown_timeout;
+  log::Info("shutting down", {{"timeout", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                          options_.shutdown_timeout)
+                                                          .count()) +
+                                                      "ms"}});
+
+  // 1. Detector: give it until the deadline to return (it may be blocked
+  //    handing a batch to a full bus); then close the ingest to unblock it.
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait_until(lock, deadline, [&] { return detector_done; });
+  }
+  bus_->CloseIngest();
+  detector_thread.join();
+
+  // 2./3. Bus drains into adapter queues; workers finish.
+  bool drained = false;
+  {
+    std::unique_lock lock(mu_);
+    drained = cv_.wait_until(lock, deadline, [&] { return workers_done_ == workers_.size(); });
+  }
+  if (!drained) {
+    abandon_ = true;
+    for (auto& w : workers_) w->queue->Close();
+    std::unique_lock lock(mu_);
+    drained = cv_.wait_for(lock, std::chrono::milliseconds(500),
+                           [&] { return workers_done_ == workers_.size(); });
+  }
+  bus_->Join();
+  health_.Down("bus");
+  if (!drained) {
+    timed_out_ = true;
+    uint64_t left = 0;
+    for (auto& w : workers_) left += w->queue->size_events();
+    for (auto& w : workers_) {
+      if (w->thread.joinable()) w->thread.detach();
+    }
+    return Fail(ErrorCode::kTimeout, "shutdown timeout exceeded with " + std::to_string(left) +
+                                         " events not delivered (an adapter is stuck)");
+  }
+  uint64_t undelivered = 0;
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+    undelivered += w->undelivered;
+  }
+  std::lock_guard lock(mu_);
+  if (failure_) return Fail(*failure_);
+  if (abandon_.load() && undelivered > 0) {
+    return Fail(ErrorCode::kTimeout, "shutdown timeout exceeded with " +
+                                         std::to_string(undelivered) + " events not delivered");
+  }
+  if (undelivered > 0) {
+    log::Warn("events left undelivered after a sink closed",
+              {{"events", static_cast<uint64_t>(undelivered)}});
+  }
+  return Ok();
+}
+
+}  // namespace pgcdc::pipeline

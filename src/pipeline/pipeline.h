@@ -1,0 +1,81 @@
+// Pipeline: wires one detector, the bus and N adapters, runs them on their
+// own threads and shuts them down in order (DESIGN "Lifecycle").
+//
+// Threads: Run() is called on the owner's thread and blocks; it starts the
+// detector thread, the bus dispatcher and one worker per adapter.
+//
+// Shutdown (stop requested, detector failure or a sink closing):
+//   1. the detector is asked to stop and joined (its last batch reaches the bus);
+//   2. the bus ingest closes, the dispatcher forwards what is queued;
+//   3. adapter workers deliver what is left and flush, bounded by
+//      shutdown_timeout. If the deadline passes, Run() returns kTimeout with the
+//      number of undelivered events; the caller must then exit the process
+//      without destroying the Pipeline (a worker may be stuck in a sink).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "adapter/adapter.h"
+#include "bus/bus.h"
+#include "core/error.h"
+#include "detector/detector.h"
+
+namespace pgcdc {
+class Health;
+}
+
+namespace pgcdc::pipeline {
+
+struct Options {
+  bus::Options bus;
+  std::chrono::nanoseconds shutdown_timeout{std::chrono::seconds(5)};
+  // adapter name -> channels it receives; adapters without an entry get everything.
+  std::map<std::string, std::vector<std::string>> routes;
+  // How long an adapter worker waits for events before checking for shutdown.
+  std::chrono::milliseconds poll_interval{100};
+};
+
+class Pipeline {
+ public:
+  Pipeline(Options options, detector::DetectorPtr detector,
+           std::vector<adapter::AdapterPtr> adapters, Health& health);
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Blocks until `stop` is requested (Ok), a sink closes (Ok), or a
+  // component fails (its error).
+  Status Run(std::stop_token stop);
+
+  // True while events flow (after start-up, before shutdown begins).
+  bool ready() const { return ready_.load(); }
+
+ private:
+  struct Worker;
+  void RunWorker(Worker& w);
+  void RecordFailure(Error error);
+  void RequestStop();
+
+  Options options_;
+  detector::DetectorPtr detector_;
+  std::vector<adapter::AdapterPtr> adapters_;
+  Health& health_;
+  std::unique_ptr<bus::Bus> bus_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::stop_source internal_stop_;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> abandon_{false};
+  std::mutex mu_;
+  std::condition_variable_any cv_;
+  std::optional<Error> failure_;
+  size_t workers_done_ = 0;
+  bool timed_out_ = false;
+};
+
+}  // namespace pgcdc::pipeline

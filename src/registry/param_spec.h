@@ -1,0 +1,43 @@
+// ParamSpec: the single description of a configuration parameter. It drives
+// CLI flags, PGCDC_* environment variables, YAML keys, `pgcdc describe`,
+// `pgcdc config init` and validation, so they can never disagree.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgcdc {
+
+enum class ParamType {
+  kString,
+  kInt,
+  kBool,
+  kDuration,    // Go syntax: 500ms, 5s, 1m30s, 2h
+  kStringList,  // repeatable flag / comma list / YAML sequence
+  kRouteMap,    // adapter=ch1,ch2 (flag) / {adapter: [ch1, ch2]} (YAML)
+};
+
+std::string_view ParamTypeName(ParamType type);
+
+struct ParamSpec {
+  std::string key;            // YAML path, dotted: "bus.buffer_size"
+  ParamType type = ParamType::kString;
+  std::string default_value;  // textual default; empty = none
+  std::string description;
+  bool required = false;
+  std::string flag;        // long flag without dashes; empty = derived from key
+  std::string short_flag;  // one letter, optional
+  std::vector<std::string> choices;  // allowed values (strings)
+  std::optional<int64_t> min;        // ints; durations in milliseconds
+  std::optional<int64_t> max;
+};
+
+// "--" + flag, derived from the key when not set: "bus.buffer_size" -> "bus-buffer-size".
+std::string FlagName(const ParamSpec& spec);
+// "PGCDC_" + key upper-cased with '.' and '-' -> '_': "PGCDC_BUS_BUFFER_SIZE".
+std::string EnvName(const ParamSpec& spec);
+
+}  // namespace pgcdc

@@ -1,0 +1,80 @@
+#include "registry/registry.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace pgcdc {
+
+std::string_view ParamTypeName(ParamType type) {
+  switch (type) {
+    case ParamType::kString: return "string";
+    case ParamType::kInt: return "int";
+    case ParamType::kBool: return "bool";
+    case ParamType::kDuration: return "duration";
+    case ParamType::kStringList: return "list";
+    case ParamType::kRouteMap: return "routes";
+  }
+  return "string";
+}
+
+std::string FlagName(const ParamSpec& spec) {
+  std::string f = spec.flag;
+  if (f.empty()) {
+    f = spec.key;
+    std::replace(f.begin(), f.end(), '.', '-');
+    std::replace(f.begin(), f.end(), '_', '-');
+  }
+  return "--" + f;
+}
+
+std::string EnvName(const ParamSpec& spec) {
+  std::string e = "PGCDC_";
+  for (char c : spec.key) {
+    e.push_back(c == '.' || c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  return e;
+}
+
+std::string_view ConnectorKindName(ConnectorKind kind) {
+  switch (kind) {
+    case ConnectorKind::kDetector: return "detector";
+    case ConnectorKind::kAdapter: return "adapter";
+    case ConnectorKind::kTransform: return "transform";
+  }
+  return "adapter";
+}
+
+Status Registry::Add(ConnectorInfo info) {
+  if (Find(info.kind, info.name) != nullptr) {
+    return Fail(ErrorCode::kConfig, "registry: duplicate " +
+                                        std::string(ConnectorKindName(info.kind)) + " \"" +
+                                        info.name + "\"");
+  }
+  connectors_.push_back(std::move(info));
+  return Ok();
+}
+
+const ConnectorInfo* Registry::Find(ConnectorKind kind, std::string_view name) const {
+  for (const auto& c : connectors_) {
+    if (c.kind == kind && c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+const ConnectorInfo* Registry::FindAny(std::string_view name) const {
+  for (const auto& c : connectors_) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+std::vector<const ConnectorInfo*> Registry::List(ConnectorKind kind) const {
+  std::vector<const ConnectorInfo*> out;
+  for (const auto& c : connectors_) {
+    if (c.kind == kind) out.push_back(&c);
+  }
+  std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->name < b->name; });
+  return out;
+}
+
+}  // namespace pgcdc
