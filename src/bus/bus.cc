@@ -62,6 +62,11 @@ bool Bus::Publish(EventBatch batch) {
   return ingest_.Push(BatchSlice::Whole(std::move(ptr)));
 }
 
+bool Bus::Publish(BatchPtr batch) {
+  if (!batch || batch->events.empty()) return true;
+  return ingest_.Push(BatchSlice::Whole(std::move(batch)));
+}
+
 void Bus::CloseIngest() { ingest_.Close(); }
 
 void Bus::Join() {

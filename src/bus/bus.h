@@ -57,6 +57,8 @@ class Bus {
   // false (and drops nothing silently: the caller still owns the decision)
   // once CloseIngest() was called.
   bool Publish(EventBatch batch);
+  // Same, for a batch that is already shared (e.g. re-published or replayed).
+  bool Publish(BatchPtr batch);
 
   void CloseIngest();
   void Join();

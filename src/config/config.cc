@@ -356,15 +356,18 @@ void FindUnknownKeys(const YAML::Node& node, const std::string& prefix,
 }
 
 YAML::Node Lookup(const YAML::Node& root, const std::string& key) {
-  YAML::Node cur = root;
+  YAML::Node cur;
+  cur.reset(root);
   size_t start = 0;
   while (true) {
     if (!cur.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
     const size_t dot = key.find('.', start);
     const std::string part = key.substr(start, dot == std::string::npos ? dot : dot - start);
+    // Note: yaml-cpp's Node::operator= assigns content into the tree; reset()
+    // rebinds the handle, which is what walking needs.
     YAML::Node next = cur[part];
     if (!next.IsDefined()) return next;
-    cur = next;
+    cur.reset(next);
     if (dot == std::string::npos) return cur;
     start = dot + 1;
   }

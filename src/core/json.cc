@@ -1,5 +1,6 @@
 #include "core/json.h"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <charconv>
@@ -149,17 +150,57 @@ int HexValue(char c) {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
+// Appends to a std::string through a raw pointer. The string is pre-sized
+// for the expected output (compact JSON is never longer than its input except
+// where U+FFFD repairs grow it), so the per-byte path is a compare and a store.
+class OutBuffer {
+ public:
+  OutBuffer(std::string& s, size_t expected) : s_(s), pos_(s.size()) {
+    s_.resize(pos_ + expected);
+    data_ = s_.data();
+    size_ = s_.size();
+  }
+
+  [[gnu::always_inline]] void Put(char c) {
+    if (pos_ == size_) [[unlikely]]
+      Grow(1);
+    data_[pos_++] = c;
+  }
+  [[gnu::always_inline]] void Append(const char* p, size_t n) {
+    if (size_ - pos_ < n) [[unlikely]]
+      Grow(n);
+    std::memcpy(data_ + pos_, p, n);
+    pos_ += n;
+  }
+  void Append(std::string_view v) { Append(v.data(), v.size()); }
+
+  // Shrinks the string to what was written.
+  void Finish() { s_.resize(pos_); }
+
+ private:
+  [[gnu::noinline]] void Grow(size_t n) {
+    s_.resize(std::max(s_.size() * 2, pos_ + n + 64));
+    data_ = s_.data();
+    size_ = s_.size();
+  }
+
+  std::string& s_;
+  size_t pos_;
+  char* data_;
+  size_t size_;
+};
+
 // Validating compactor. Uses an explicit container stack, so hostile input
 // cannot exhaust the call stack whatever max_depth is.
 class Compactor {
  public:
-  Compactor(std::string_view in, std::string& out, const CompactOptions& opts)
+  Compactor(std::string_view in, OutBuffer& out, const CompactOptions& opts)
       : begin_(in.data()), p_(in.data()), end_(in.data() + in.size()), out_(out), opts_(opts) {}
 
   bool Run(CompactInfo& info);
 
-  size_t error_offset() const { return error_offset_; }
-  const std::string& error_message() const { return error_message_; }
+  size_t ErrorOffset() const { return error_offset_; }
+  const std::string& ErrorMessage() const { return error_message_; }
 
  private:
   enum class State { kValue, kKey, kAfterValue };
@@ -185,7 +226,7 @@ class Compactor {
   const char* begin_;
   const char* p_;
   const char* end_;
-  std::string& out_;
+  OutBuffer& out_;
   const CompactOptions& opts_;
   size_t error_offset_ = 0;
   std::string error_message_;
@@ -199,17 +240,17 @@ bool Compactor::String(std::string* decoded) {
   ++p_;
   const char* segment = p_;
   auto flush = [&] {
-    out_.append(segment, static_cast<size_t>(p_ - segment));
+    out_.Append(segment, static_cast<size_t>(p_ - segment));
     if (decoded != nullptr) decoded->append(segment, static_cast<size_t>(p_ - segment));
   };
-  out_.push_back('"');
+  out_.Put('"');
   for (;;) {
     p_ = ScanPlain(p_, end_);
     if (p_ == end_) return Fail(quote, "unterminated string");
     const auto c = static_cast<unsigned char>(*p_);
     if (c == '"') {
       flush();
-      out_.push_back('"');
+      out_.Put('"');
       ++p_;
       return true;
     }
@@ -249,7 +290,7 @@ bool Compactor::String(std::string* decoded) {
           return Fail(p_, "invalid escape sequence");
       }
       if (simple != 0) {
-        out_.append(p_, 2);
+        out_.Append(p_, 2);
         if (decoded != nullptr) decoded->push_back(simple);
         p_ += 2;
       } else {
@@ -260,7 +301,7 @@ bool Compactor::String(std::string* decoded) {
           if (h < 0) return Fail(p_, "invalid \\u escape");
           cp = cp << 4 | static_cast<uint32_t>(h);
         }
-        out_.append(p_, 6);
+        out_.Append(p_, 6);
         p_ += 6;
         if (decoded != nullptr) {
           if (cp >= 0xD800 && cp <= 0xDBFF && end_ - p_ >= 6 && p_[0] == '\\' && p_[1] == 'u') {
@@ -272,7 +313,7 @@ bool Compactor::String(std::string* decoded) {
               low = low << 4 | static_cast<uint32_t>(h);
             }
             if (hex_ok && low >= 0xDC00 && low <= 0xDFFF) {
-              out_.append(p_, 6);
+              out_.Append(p_, 6);
               p_ += 6;
               cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
             }
@@ -293,7 +334,7 @@ bool Compactor::String(std::string* decoded) {
       p_ += n;
     } else {
       flush();
-      out_.append(kReplacementChar);
+      out_.Append(kReplacementChar);
       if (decoded != nullptr) decoded->append(kReplacementChar);
       p_ += -n;
       segment = p_;
@@ -322,7 +363,7 @@ bool Compactor::Number() {
     if (p_ == end_ || !IsDigit(*p_)) return FailAtCurrent("invalid number: expected digit");
     while (p_ < end_ && IsDigit(*p_)) ++p_;
   }
-  out_.append(start, static_cast<size_t>(p_ - start));
+  out_.Append(start, static_cast<size_t>(p_ - start));
   return true;
 }
 
@@ -331,7 +372,7 @@ bool Compactor::Literal(std::string_view word) {
       std::memcmp(p_, word.data(), word.size()) != 0) {
     return Fail(p_, "invalid literal");
   }
-  out_.append(word);
+  out_.Append(word);
   p_ += word.size();
   return true;
 }
@@ -361,12 +402,12 @@ bool Compactor::Run(CompactInfo& info) {
           kind = c == '{' ? Kind::kObject : Kind::kArray;
           if (stack.empty()) info.kind = kind;
           stack.push_back(c);
-          out_.push_back(c);
+          out_.Put(c);
           ++p_;
           SkipWhitespace();
           const char close = c == '{' ? '}' : ']';
           if (p_ < end_ && *p_ == close) {
-            out_.push_back(close);
+            out_.Put(close);
             ++p_;
             stack.pop_back();
             state = State::kAfterValue;
@@ -420,7 +461,7 @@ bool Compactor::Run(CompactInfo& info) {
         }
         SkipWhitespace();
         if (p_ == end_ || *p_ != ':') return FailAtCurrent("expected ':'");
-        out_.push_back(':');
+        out_.Put(':');
         ++p_;
         state = State::kValue;
         continue;
@@ -435,7 +476,7 @@ bool Compactor::Run(CompactInfo& info) {
         const char top = stack.back();
         const char close = top == '{' ? '}' : ']';
         if (*p_ == ',') {
-          out_.push_back(',');
+          out_.Put(',');
           ++p_;
           if (top == '{') {
             SkipWhitespace();
@@ -444,7 +485,7 @@ bool Compactor::Run(CompactInfo& info) {
             state = State::kValue;
           }
         } else if (*p_ == close) {
-          out_.push_back(close);
+          out_.Put(close);
           ++p_;
           stack.pop_back();
         } else {
@@ -587,15 +628,16 @@ void Writer::Raw(std::string_view json) {
 
 Result<CompactInfo> Compact(std::string_view in, std::string& out, const CompactOptions& opts) {
   const size_t original_size = out.size();
-  out.reserve(original_size + in.size());
   CompactInfo info;
-  Compactor compactor(in, out, opts);
+  OutBuffer buffer(out, in.size());
+  Compactor compactor(in, buffer, opts);
   if (!compactor.Run(info)) {
     out.resize(original_size);
     return Fail(ErrorCode::kParse, "invalid JSON at offset " +
-                                       std::to_string(compactor.error_offset()) + ": " +
-                                       compactor.error_message());
+                                       std::to_string(compactor.ErrorOffset()) + ": " +
+                                       compactor.ErrorMessage());
   }
+  buffer.Finish();
   return info;
 }
 

@@ -10,6 +10,15 @@
 #include <cstring>
 
 namespace pgcdc {
+
+namespace uuid_internal {
+
+// The monotonic step, exposed (undeclared in the header) for tests. States
+// are (unix_ms << 12) | counter12.
+uint64_t NextMonotonicState(uint64_t last_state, uint64_t now_ms);
+
+}  // namespace uuid_internal
+
 namespace {
 
 constexpr char kHexDigits[] = "0123456789abcdef";
@@ -88,6 +97,11 @@ Xoshiro256& ThreadRng() {
   return rng;
 }
 
+void StoreBigEndian64(uint64_t v, uint8_t* dst) {
+  if constexpr (std::endian::native == std::endian::little) v = std::byteswap(v);
+  std::memcpy(dst, &v, sizeof(v));
+}
+
 uint64_t NowUnixMillis() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -116,25 +130,34 @@ std::string Uuid::ToString() const {
 }
 
 Uuid MakeUuidV7(uint64_t unix_ms, uint16_t counter12, uint64_t random62) {
+  // Big-endian layout: unix_ts_ms(48) | ver(4)=7 | rand_a(12)=counter |
+  // var(2)=0b10 | rand_b(62).
+  const uint64_t hi = (unix_ms & kMsMask) << 16 | 0x7000 | (counter12 & 0x0fff);
+  const uint64_t lo = uint64_t{0x8000000000000000} | (random62 & kRandom62Mask);
   Uuid u;
-  unix_ms &= kMsMask;
-  for (int i = 0; i < 6; ++i) u.bytes[i] = static_cast<uint8_t>(unix_ms >> (40 - 8 * i));
-  u.bytes[6] = static_cast<uint8_t>(0x70 | ((counter12 >> 8) & 0x0f));
-  u.bytes[7] = static_cast<uint8_t>(counter12 & 0xff);
-  random62 &= kRandom62Mask;
-  u.bytes[8] = static_cast<uint8_t>(0x80 | (random62 >> 56));
-  for (int i = 9; i < 16; ++i) u.bytes[i] = static_cast<uint8_t>(random62 >> (8 * (15 - i)));
+  StoreBigEndian64(hi, u.bytes.data());
+  StoreBigEndian64(lo, u.bytes.data() + 8);
   return u;
 }
 
+namespace uuid_internal {
+
+uint64_t NextMonotonicState(uint64_t last_state, uint64_t now_ms) {
+  // A newer millisecond restarts the counter at 0; the same or an older one
+  // (clock stepped back) keeps the last millisecond and bumps the counter,
+  // carrying into the millisecond when the counter overflows.
+  const uint64_t candidate = (now_ms & kMsMask) << 12;
+  return candidate > last_state ? candidate : last_state + 1;
+}
+
+}  // namespace uuid_internal
+
 Uuid NewUuidV7() {
-  const uint64_t candidate = (NowUnixMillis() & kMsMask) << 12;
+  const uint64_t now_ms = NowUnixMillis();
   uint64_t last = g_last_state.load(std::memory_order_relaxed);
   uint64_t next;
   do {
-    // A newer millisecond restarts the counter at 0; the same or an older one
-    // (clock stepped back) keeps the last millisecond and bumps the counter.
-    next = candidate > last ? candidate : last + 1;
+    next = uuid_internal::NextMonotonicState(last, now_ms);
   } while (!g_last_state.compare_exchange_weak(last, next, std::memory_order_relaxed));
   return MakeUuidV7(next >> 12, static_cast<uint16_t>(next & 0xfff), ThreadRng().Next());
 }

@@ -11,6 +11,9 @@
 #include "core/time.h"
 
 namespace pgcdc {
+namespace uuid_internal {
+uint64_t NextMonotonicState(uint64_t last_state, uint64_t now_ms);
+}  // namespace uuid_internal
 namespace {
 
 uint64_t TimestampMs(const Uuid& u) {
@@ -84,6 +87,39 @@ TEST(UuidTest, StrictlyIncreasingOver100kIds) {
     ASSERT_LT(ids[i - 1], ids[i]) << i;
     // Byte order and string order agree.
     ASSERT_LT(ids[i - 1].ToString(), ids[i].ToString()) << i;
+  }
+}
+
+TEST(UuidTest, MonotonicStateSteps) {
+  using uuid_internal::NextMonotonicState;
+  constexpr uint64_t kMs = 1750000000123;
+  // New millisecond: counter restarts at 0.
+  EXPECT_EQ(NextMonotonicState(0, kMs), kMs << 12);
+  EXPECT_EQ(NextMonotonicState((kMs - 1) << 12 | 77, kMs), kMs << 12);
+  // Same millisecond: counter bumps.
+  EXPECT_EQ(NextMonotonicState(kMs << 12, kMs), kMs << 12 | 1);
+  EXPECT_EQ(NextMonotonicState(kMs << 12 | 41, kMs), kMs << 12 | 42);
+  // Clock stepped back: keep the last millisecond, bump the counter.
+  EXPECT_EQ(NextMonotonicState(kMs << 12 | 5, kMs - 1000), kMs << 12 | 6);
+  EXPECT_EQ(NextMonotonicState(kMs << 12 | 5, 0), kMs << 12 | 6);
+  // Counter overflow advances the millisecond (ahead of the clock).
+  EXPECT_EQ(NextMonotonicState(kMs << 12 | 0xfff, kMs), (kMs + 1) << 12);
+  EXPECT_EQ(NextMonotonicState((kMs + 1) << 12, kMs), (kMs + 1) << 12 | 1);
+  // Once the clock passes the borrowed millisecond, it takes over again.
+  EXPECT_EQ(NextMonotonicState((kMs + 1) << 12 | 9, kMs + 2), (kMs + 2) << 12);
+}
+
+TEST(UuidTest, ConsecutiveIdsBumpCounterOrStartNewMillisecond) {
+  Uuid prev = NewUuidV7();
+  for (int i = 0; i < 100'000; ++i) {
+    const Uuid cur = NewUuidV7();
+    const uint64_t a = TimestampMs(prev) << 12 | Counter(prev);
+    const uint64_t b = TimestampMs(cur) << 12 | Counter(cur);
+    ASSERT_GT(b, a);
+    if (b != a + 1) {
+      ASSERT_EQ(Counter(cur), 0) << i;  // jumped to a newer clock millisecond
+    }
+    prev = cur;
   }
 }
 

@@ -32,6 +32,8 @@ class Detector {
   virtual std::string_view Name() const = 0;
   // Runs until ctx.stop is requested (returns Ok) or a non-recoverable error
   // occurs. Recoverable errors (connection loss) are retried internally.
+  // Contract: report ctx.health Up once the source is connected and Down
+  // (with the error) while it is not; the pipeline marks it Down on return.
   virtual Status Run(RunContext& ctx) = 0;
 };
 using DetectorPtr = std::unique_ptr<Detector>;

@@ -4,6 +4,8 @@
 
 #include <regex>
 
+#include "core/log.h"
+
 namespace pgcdc::pg {
 
 std::string QuoteIdentifier(std::string_view name) {
@@ -32,6 +34,11 @@ std::string TrimMessage(const char* msg) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
 }
+
+// Server NOTICE/WARNING messages go to the structured log instead of raw stderr.
+void LogNotice(void*, const char* message) {
+  log::Debug("postgres notice", {{"message", TrimMessage(message)}});
+}
 }  // namespace
 
 Result<Conn> Conn::Open(const std::string& url) {
@@ -42,6 +49,7 @@ Result<Conn> Conn::Open(const std::string& url) {
     PQfinish(c);
     return Fail(ErrorCode::kConnection, "connect: " + msg);
   }
+  PQsetNoticeProcessor(c, LogNotice, nullptr);
   return Conn(c);
 }
 

@@ -20,6 +20,7 @@ class FakeDetector : public detector::Detector {
       : count_(count), channels_(std::move(channels)), fail_(fail) {}
   std::string_view Name() const override { return "fake"; }
   Status Run(detector::RunContext& ctx) override {
+    if (ctx.health != nullptr) ctx.health->Up(ctx.health_name);
     for (size_t i = 0; i < count_; i += 10) {
       EventBatch b;
       for (size_t j = i; j < std::min(count_, i + 10); ++j) {

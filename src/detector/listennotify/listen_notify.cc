@@ -79,6 +79,10 @@ Status ListenNotifyDetector::Run(detector::RunContext& ctx) {
   Backoff backoff(options_.backoff);
   bool ever_connected = false;
   const std::string redacted = pg::RedactUrl(options_.database_url);
+  std::string channel_list;
+  for (const auto& ch : options_.channels) channel_list += (channel_list.empty() ? "" : ",") + ch;
+  log::Info("starting detector",
+            {{"detector", "listen_notify"}, {"db", redacted}, {"channels", channel_list}});
 
   while (!ctx.stop.stop_requested()) {
     // ---- connect and LISTEN ----
@@ -99,9 +103,7 @@ Status ListenNotifyDetector::Run(detector::RunContext& ctx) {
       backoff.Reset();
       m.connected->Set(1);
       if (ctx.health != nullptr) ctx.health->Up(ctx.health_name);
-      log::Info("listening", {{"detector", "listen_notify"},
-                              {"channels", std::to_string(options_.channels.size())},
-                              {"db", redacted}});
+      log::Info("listening", {{"detector", "listen_notify"}, {"channels", channel_list}});
       st = [&]() -> Status {
         PGconn* c = conn->raw();
         EventBatch batch;

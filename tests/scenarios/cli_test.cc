@@ -1,0 +1,248 @@
+// User journey: configure pgcdc (flags, env, YAML) and get clear answers for
+// mistakes; discover connectors with list/describe; generate setup SQL.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "harness.h"
+#include "json_util.h"
+
+namespace pgcdc::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "pgcdc-cli-XXXXXX").string();
+    path = ::mkdtemp(t.data());
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::ofstream(path + "/" + name) << text;
+    return path + "/" + name;
+  }
+};
+
+// Runs pgcdc to completion; returns {exit code, stdout lines, stderr}.
+struct Ran {
+  int code = -1;
+  std::vector<std::string> out;
+  std::string err;
+};
+Ran RunPgcdc(std::vector<std::string> args, std::map<std::string, std::string> env = {},
+             std::string cwd = {}) {
+  auto p = Process::Start({.args = std::move(args), .env = std::move(env), .cwd = std::move(cwd)});
+  Ran r;
+  if (!p) return r;
+  auto code = p->Wait(20s);
+  r.code = code.value_or(-1);
+  r.out = p->StdoutLines();
+  r.err = p->Stderr();
+  return r;
+}
+
+size_t Count(const std::string& s, const std::string& needle) {
+  size_t n = 0;
+  for (size_t pos = s.find(needle); pos != std::string::npos; pos = s.find(needle, pos + 1)) ++n;
+  return n;
+}
+
+TEST(CliScenario, UnknownFlagIsOneClearUsageError) {
+  auto r = RunPgcdc({"listen", "--no-such-flag"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_NE(r.err.find("--no-such-flag"), std::string::npos) << r.err;
+  EXPECT_EQ(Count(r.err, "\n"), 2u) << r.err;  // message + hint, no stack trace
+}
+
+TEST(CliScenario, AllValidationErrorsReportedTogetherWithExit2) {
+  auto r = RunPgcdc({"listen", "--bus-mode", "turbo", "--bus-buffer", "0", "-a", "stdout,nope",
+                     "--route", "webhook=pgcdc:x", "--shutdown-timeout", "soon"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("invalid configuration (7 errors)"), std::string::npos) << r.err;
+  for (const char* m : {"bus.mode: invalid value \"turbo\"", "bus.buffer_size: must be >= 1",
+                        "adapter \"nope\"", "route for \"webhook\"", "database_url: required",
+                        "channels: listen_notify needs at least one channel",
+                        "shutdown_timeout: invalid duration \"soon\""}) {
+    EXPECT_NE(r.err.find(m), std::string::npos) << m << "\n" << r.err;
+  }
+}
+
+TEST(CliScenario, BadYamlIsReportedWithPosition) {
+  TempDir d;
+  auto bad = d.Write("bad.yaml", "database_url: postgres://x\nchannels: [a, b\n");
+  auto r = RunPgcdc({"--config", bad, "listen"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("bad.yaml:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("invalid YAML"), std::string::npos) << r.err;
+
+  auto typo = d.Write("typo.yaml",
+                      "database_url: postgres://x\nchannels: [a]\nbus:\n  bufer_size: 10\n"
+                      "shutdown_timeout: 5\n");
+  r = RunPgcdc({"--config", typo, "listen"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown config key \"bus.bufer_size\" (" + typo + ":4:3)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("shutdown_timeout: invalid duration \"5\""), std::string::npos) << r.err;
+
+  r = RunPgcdc({"--config", d.path + "/missing.yaml", "listen"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("cannot read config file"), std::string::npos) << r.err;
+}
+
+TEST(CliScenario, PrecedenceFlagOverEnvOverYaml) {
+  // Observable through describe-free means: `config validate` reads only the
+  // file, `listen` would connect; use an unreachable DB and read the log.
+  TempDir d;
+  d.Write("pgcdc.yaml",
+          "database_url: postgresql://postgres@127.0.0.1:1/fromyaml?connect_timeout=1\n"
+          "channels: [fromyaml]\nlog_level: debug\nhttp_addr: \"\"\n"
+          "detector:\n  backoff_base: 100ms\n  backoff_cap: 100ms\n");
+  auto p = Process::Start(
+      {.args = {"listen", "-c", "fromflag"},
+       .env = {{"PGCDC_DATABASE_URL",
+                "postgresql://postgres@127.0.0.1:1/fromenv?connect_timeout=1"},
+               {"PGCDC_CHANNELS", "fromenv"}},
+       .cwd = d.path});
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->WaitForStderr("connection lost")) << p->Stderr();
+  p->Signal(SIGTERM);
+  ASSERT_EQ(p->Wait(), 0) << p->Stderr();
+  auto err = p->Stderr();
+  EXPECT_NE(err.find("/fromenv"), std::string::npos) << "env beats yaml for database_url\n" << err;
+  EXPECT_EQ(err.find("/fromyaml"), std::string::npos) << err;
+  EXPECT_NE(err.find("channels=fromflag"), std::string::npos) << "flag beats env\n" << err;
+  EXPECT_EQ(err.find("http server listening"), std::string::npos) << "yaml disabled http\n" << err;
+}
+
+TEST(CliScenario, ListAndDescribe) {
+  auto r = RunPgcdc({"list"});
+  ASSERT_EQ(r.code, 0);
+  std::string all;
+  for (auto& l : r.out) all += l + "\n";
+  EXPECT_NE(all.find("listen_notify"), std::string::npos);
+  EXPECT_NE(all.find("stdout"), std::string::npos);
+
+  r = RunPgcdc({"list", "adapters", "-o", "json"});
+  ASSERT_EQ(r.code, 0);
+  ASSERT_EQ(r.out.size(), 1u);
+  auto arr = ParseJson(r.out[0]).as_array();
+  ASSERT_GE(arr.size(), 1u);
+  EXPECT_EQ(arr[0].as_object().at("kind").as_string(), "adapter");
+
+  r = RunPgcdc({"describe", "listen_notify", "-o", "json"});
+  ASSERT_EQ(r.code, 0);
+  auto d = ParseJson(r.out[0]).as_object();
+  EXPECT_EQ(d["kind"].as_string(), "detector");
+  bool found_channel = false;
+  for (auto& param : d["params"].as_array()) {
+    auto o = param.as_object();
+    if (o["key"].as_string() == "channels") {
+      found_channel = true;
+      EXPECT_EQ(o["flag"].as_string(), "--channel");
+      EXPECT_EQ(o["env"].as_string(), "PGCDC_CHANNELS");
+      EXPECT_EQ(o["type"].as_string(), "list");
+    }
+  }
+  EXPECT_TRUE(found_channel);
+
+  r = RunPgcdc({"describe", "pipeline"});
+  ASSERT_EQ(r.code, 0);
+  all.clear();
+  for (auto& l : r.out) all += l + "\n";
+  EXPECT_NE(all.find("--bus-mode"), std::string::npos) << all;
+  EXPECT_NE(all.find("PGCDC_BUS_BUFFER_SIZE"), std::string::npos) << all;
+
+  r = RunPgcdc({"describe", "kafka"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown connector \"kafka\""), std::string::npos);
+}
+
+TEST(CliScenario, ListenHelpShowsGeneratedFlags) {
+  auto r = RunPgcdc({"listen", "--help"});
+  ASSERT_EQ(r.code, 0);
+  std::string all;
+  for (auto& l : r.out) all += l + "\n";
+  for (const char* f : {"--db", "-c,--channel", "--bus-mode", "--bus-buffer", "--route",
+                        "--shutdown-timeout", "--http-addr", "--metrics-addr",
+                        "--detector-backoff-base", "-a,--adapter"}) {
+    EXPECT_NE(all.find(f), std::string::npos) << f << "\n" << all;
+  }
+}
+
+TEST(CliScenario, ConfigInitThenValidate) {
+  TempDir d;
+  auto r = RunPgcdc({"config", "init", "-o", d.path + "/pgcdc.yaml"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  // The template has no database yet: validation says exactly what is missing.
+  r = RunPgcdc({"config", "validate", d.path + "/pgcdc.yaml"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("database_url: required"), std::string::npos) << r.err;
+  // Refuses to overwrite.
+  r = RunPgcdc({"config", "init", "-o", d.path + "/pgcdc.yaml"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("already exists"), std::string::npos);
+
+  std::string text;
+  {
+    std::ifstream in(d.path + "/pgcdc.yaml");
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto pos = text.find("# database_url:");
+  ASSERT_NE(pos, std::string::npos) << text;
+  text.replace(pos, 2, "");
+  pos = text.find("# channels:");
+  ASSERT_NE(pos, std::string::npos) << text;
+  text.replace(pos, 2, "");
+  d.Write("filled.yaml", text);
+  r = RunPgcdc({"config", "validate", d.path + "/filled.yaml"});
+  EXPECT_EQ(r.code, 0) << r.err << "\n" << text;
+  ASSERT_EQ(r.out.size(), 1u);
+  EXPECT_NE(r.out[0].find("valid (detector listen_notify, adapters stdout)"), std::string::npos);
+}
+
+TEST(CliScenario, InitValidatesNames) {
+  auto r = RunPgcdc({"init", "--table", "orders; DROP TABLE users"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("invalid table name"), std::string::npos);
+  r = RunPgcdc({"init", "--table", "orders"});
+  EXPECT_EQ(r.code, 0);
+  r = RunPgcdc({"init"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--table is required"), std::string::npos) << r.err;
+}
+
+TEST(CliScenario, Version) {
+  auto r = RunPgcdc({"version", "-o", "json"});
+  ASSERT_EQ(r.code, 0);
+  auto v = ParseJson(r.out[0]).as_object();
+  for (const char* k : {"version", "commit", "build_type", "compiler"}) {
+    EXPECT_TRUE(v.contains(k)) << k;
+    EXPECT_FALSE(v[k].as_string().empty()) << k;
+  }
+}
+
+TEST(CliScenario, HttpBindFailureIsClear) {
+  // Occupy a port, then ask pgcdc to use it.
+  auto first = Process::Start({.args = {"listen", "--db", "postgresql://127.0.0.1:1/x", "-c", "c",
+                                        "--http-addr", "127.0.0.1:0", "--detector-backoff-base",
+                                        "1s"}});
+  ASSERT_TRUE(first);
+  auto addr = first->HttpAddr();
+  ASSERT_TRUE(addr);
+  auto r = RunPgcdc({"listen", "--db", "postgresql://127.0.0.1:1/x", "-c", "c", "--http-addr",
+                     *addr});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("cannot start http server"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("in use"), std::string::npos) << r.err;
+  first->Signal(SIGTERM);
+  EXPECT_EQ(first->Wait(), 0);
+}
+
+}  // namespace
+}  // namespace pgcdc::testing

@@ -1,0 +1,112 @@
+// Scenario-test harness: runs the real pgcdc binary as a child process with
+// captured stdout/stderr, talks to it over HTTP, and shares one temporary
+// PostgreSQL cluster per test binary. Everything waits for conditions with
+// deadlines; nothing sleeps a fixed time to synchronise.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pg/cluster.h"
+#include "pg/conn.h"
+
+namespace pgcdc::testing {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Path of the binary under test ($PGCDC_BIN, set by CTest).
+std::string PgcdcBinary();
+
+// Polls `pred` every few milliseconds until it holds or `timeout` passes.
+bool Eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 15s);
+
+// A child process with stdout and stderr captured line by line.
+class Process {
+ public:
+  struct Options {
+    std::vector<std::string> args;          // argv[1..]; argv[0] is the binary
+    std::map<std::string, std::string> env;  // added to (and overriding) the environment
+    std::string cwd;                          // empty = inherit
+    std::string binary;                       // empty = pgcdc
+  };
+  static std::unique_ptr<Process> Start(Options options);
+  ~Process();  // kills the child if still running
+
+  pid_t pid() const { return pid_; }
+  void Signal(int sig);
+  // Exit code (or 128+signal) once the child ended within `timeout`.
+  std::optional<int> Wait(std::chrono::milliseconds timeout = 20s);
+
+  std::vector<std::string> StdoutLines();
+  std::string Stderr();
+  // Waits for at least n stdout lines.
+  bool WaitForLines(size_t n, std::chrono::milliseconds timeout = 15s);
+  // Waits until stderr contains `needle` at least `times` times.
+  bool WaitForStderr(const std::string& needle, std::chrono::milliseconds timeout = 15s,
+                     size_t times = 1);
+
+  // Stops reading stdout (so the child's writes block once the pipe fills)
+  // and resumes it.
+  void PauseStdout();
+  void ResumeStdout();
+  // Closes our end of the child's stdout pipe (child then gets EPIPE).
+  void CloseStdout();
+
+  // The HTTP address the child logged ("http server listening … addr=H:P").
+  std::optional<std::string> HttpAddr(const std::string& server = "http",
+                                      std::chrono::milliseconds timeout = 15s);
+
+ private:
+  Process() = default;
+  void ReadLoop(int fd, bool is_stdout);
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  std::optional<int> exit_code_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string out_partial_;
+  std::vector<std::string> out_lines_;
+  std::string err_;
+  bool paused_ = false;
+  bool stdout_closed_ = false;
+  std::thread out_thread_;
+  std::thread err_thread_;
+};
+
+struct HttpResult {
+  int status = 0;
+  std::string headers;
+  std::string body;
+};
+// Minimal HTTP/1.1 GET over a plain socket (Connection: close).
+std::optional<HttpResult> HttpGet(const std::string& host_port, const std::string& path,
+                                  std::chrono::milliseconds timeout = 5s);
+
+// Runs a command, returns exit code and combined output.
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text = {});
+
+// One PostgreSQL cluster for the whole test binary (started lazily, stopped
+// at exit even when tests fail).
+pg::TempCluster& SharedCluster();
+// A fresh connection to the shared cluster (fails the test on error).
+pg::Conn Connect();
+void ExecOrFail(pg::Conn& conn, const std::string& sql);
+
+// Extracts the value of a metric line ("name{labels} value") from an exposition.
+std::optional<double> MetricValue(const std::string& exposition, const std::string& series);
+
+}  // namespace pgcdc::testing
