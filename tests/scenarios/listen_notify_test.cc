@@ -217,7 +217,7 @@ TEST(ListenNotifyScenario, StuckSinkHitsShutdownTimeoutAndSecondSignalExitsAtOnc
   ASSERT_TRUE(addr);
   p->PauseStdout();
   auto conn = Connect();
-  ExecOrFail(conn, "SELECT pg_notify('pgcdc:stuck', repeat('x', 1000)) FROM generate_series(1, 3000)");
+  ExecOrFail(conn, "SELECT pg_notify('pgcdc:stuck', repeat('x', 1000) || g) FROM generate_series(1, 3000) g");
   ASSERT_TRUE(Eventually([&] {
     auto m = HttpGet(*addr, "/metrics");
     return m && MetricValue(m->body, "pgcdc_events_received_total") == 3000;
@@ -235,7 +235,7 @@ TEST(ListenNotifyScenario, StuckSinkHitsShutdownTimeoutAndSecondSignalExitsAtOnc
   auto qaddr = q->HttpAddr();
   ASSERT_TRUE(qaddr);
   q->PauseStdout();
-  ExecOrFail(conn, "SELECT pg_notify('pgcdc:stuck', repeat('x', 1000)) FROM generate_series(1, 3000)");
+  ExecOrFail(conn, "SELECT pg_notify('pgcdc:stuck', repeat('x', 1000) || g) FROM generate_series(1, 3000) g");
   ASSERT_TRUE(Eventually([&] {
     auto m = HttpGet(*qaddr, "/metrics");
     return m && MetricValue(m->body, "pgcdc_events_received_total") == 3000;
