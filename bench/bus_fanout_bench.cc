@@ -52,7 +52,8 @@ void BM_BusFanOut(benchmark::State& state) {
     for (auto& t : consumers) t.join();
     total_delivered += delivered.load();
   }
-  const double produced = static_cast<double>(state.iterations() * kBatchesPerIteration * batch_size);
+  const double produced =
+      static_cast<double>(state.iterations() * kBatchesPerIteration * batch_size);
   state.counters["events/s"] = benchmark::Counter(produced, benchmark::Counter::kIsRate);
   state.counters["deliveries/s"] =
       benchmark::Counter(static_cast<double>(total_delivered), benchmark::Counter::kIsRate);

@@ -33,10 +33,11 @@ Bus::~Bus() {
 BatchQueue& Bus::Subscribe(std::string name) {
   auto& reg = metrics::Default();
   auto sub = std::make_unique<Subscriber>();
-  sub->dropped = &reg.AddCounter("pgcdc_events_dropped_total",
-                                 "Events dropped for a subscriber whose queue was full (fast mode).",
-                                 {"adapter"})
-                      .With({name});
+  sub->dropped =
+      &reg.AddCounter("pgcdc_events_dropped_total",
+                      "Events dropped for a subscriber whose queue was full (fast mode).",
+                      {"adapter"})
+           .With({name});
   sub->backpressure = &reg.AddCounter("pgcdc_bus_backpressure_total",
                                       "Times the dispatcher waited for a full subscriber "
                                       "(reliable mode).",

@@ -1,6 +1,5 @@
 // `pgcdc list` and `pgcdc describe`: the registry as tables or JSON.
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <iostream>
 
@@ -122,8 +121,8 @@ void AddCatalogCommands(CLI::App& root) {
     for (auto k : kinds) {
       auto items = reg.List(k);
       if (items.empty()) {
-        rows.push_back({std::string(ConnectorKindName(k)), "(none yet)",
-                        "not implemented in this version"});
+        rows.push_back(
+            {std::string(ConnectorKindName(k)), "(none yet)", "not implemented in this version"});
       }
       for (const auto* c : items) {
         rows.push_back({std::string(ConnectorKindName(k)), c->name, c->description});
@@ -133,8 +132,8 @@ void AddCatalogCommands(CLI::App& root) {
   });
 
   // ---- describe ----
-  auto* describe =
-      root.add_subcommand("describe", "Show a connector's parameters (or 'pipeline' for core ones)");
+  auto* describe = root.add_subcommand(
+      "describe", "Show a connector's parameters (or 'pipeline' for core ones)");
   auto name = std::make_shared<std::string>();
   auto dformat = std::make_shared<std::string>("table");
   describe->add_option("name", *name, "connector name, e.g. listen_notify, stdout, pipeline")

@@ -1,7 +1,6 @@
 // `pgcdc config init` (commented YAML template generated from the parameter
 // specs) and `pgcdc config validate` (offline validation of a file).
 #include <CLI/CLI.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -24,7 +23,8 @@ std::string YamlValue(const ParamSpec& p) {
   switch (p.type) {
     case ParamType::kInt:
     case ParamType::kBool:
-    case ParamType::kDuration: return p.default_value;
+    case ParamType::kDuration:
+      return p.default_value;
     case ParamType::kStringList: {
       auto v = config::ParseText(p, p.default_value);
       std::string out = "[";
@@ -37,8 +37,10 @@ std::string YamlValue(const ParamSpec& p) {
       }
       return out + "]";
     }
-    case ParamType::kRouteMap: return "{}";
-    case ParamType::kString: return YamlQuote(p.default_value);
+    case ParamType::kRouteMap:
+      return "{}";
+    case ParamType::kString:
+      return YamlQuote(p.default_value);
   }
   return YamlQuote(p.default_value);
 }
@@ -113,8 +115,8 @@ void AddConfigCommands(CLI::App& root, GlobalFlags& global) {
       CommandExitCode() = kExitUsage;
       return;
     }
-    std::vector<std::string> ads = adapters->empty() ? std::vector<std::string>{"stdout"}
-                                                     : *adapters;
+    std::vector<std::string> ads =
+        adapters->empty() ? std::vector<std::string>{"stdout"} : *adapters;
     for (const auto& a : ads) {
       if (reg.Find(ConnectorKind::kAdapter, a) == nullptr) {
         std::cerr << "pgcdc config init: unknown adapter \"" << a << "\"\n";
@@ -166,9 +168,9 @@ void AddConfigCommands(CLI::App& root, GlobalFlags& global) {
       CommandExitCode() = ReportConfigErrors(loaded.errors);
       return;
     }
-    std::cout << g.config_path << ": valid (detector "
-              << loaded.config.GetString("detector.type") << ", adapters "
-              << config::ValueToText(loaded.config.values().at("adapters")) << ")\n";
+    std::cout << g.config_path << ": valid (detector " << loaded.config.GetString("detector.type")
+              << ", adapters " << config::ValueToText(loaded.config.values().at("adapters"))
+              << ")\n";
   });
 }
 

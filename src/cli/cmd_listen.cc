@@ -1,5 +1,4 @@
 #include <CLI/CLI.hpp>
-
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -25,8 +24,7 @@ struct HttpListener {
 };
 
 Result<std::unique_ptr<net::HttpServer>> StartHttp(const std::string& name, const std::string& addr,
-                                                   Health& health,
-                                                   std::function<bool()> ready) {
+                                                   Health& health, std::function<bool()> ready) {
   auto parsed = net::ParseListenAddress(addr);
   if (!parsed) return Fail(parsed.error().Wrap(name + " address \"" + addr + "\""));
   auto server = std::make_unique<net::HttpServer>(name);

@@ -3,7 +3,6 @@
 // an `orders` table with the `pgcdc init` trigger, changes rows on a timer and
 // streams the events to stdout until Ctrl-C, then removes everything.
 #include <CLI/CLI.hpp>
-
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
@@ -58,8 +57,8 @@ void WriteDemoRows(const std::string& url, std::chrono::nanoseconds interval,
           conn->Query("UPDATE orders SET status = $1 WHERE id = (SELECT max(id) FROM orders)",
                       {std::string(kStatuses[rng() % 4])}));
     } else {
-      const std::string amount = std::to_string(5 + rng() % 200) + "." +
-                                 std::to_string(10 + rng() % 90);
+      const std::string amount =
+          std::to_string(5 + rng() % 200) + "." + std::to_string(10 + rng() % 90);
       st = Discard(conn->Query("INSERT INTO orders (customer, amount) VALUES ($1, $2)",
                                {std::string(kCustomers[rng() % 6]), amount}));
     }
@@ -135,7 +134,8 @@ void AddPlaygroundCommand(CLI::App& root, GlobalFlags& global) {
     }
     log::Info("playground: streaming changes of table orders (Ctrl-C to stop)",
               {{"every", *interval}});
-    std::jthread writer([url, every = *every](std::stop_token st) { WriteDemoRows(url, every, st); });
+    std::jthread writer(
+        [url, every = *every](std::stop_token st) { WriteDemoRows(url, every, st); });
     CommandExitCode() = RunPipeline(Builtins(), loaded.config, stop);
     writer.request_stop();
     writer.join();

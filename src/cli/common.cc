@@ -1,6 +1,6 @@
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -85,9 +85,15 @@ void AddSpecFlags(CLI::App& cmd, const std::vector<ParamSpec>& specs, FlagStore&
         case ParamType::kRouteMap:
           opt->type_name(spec.type == ParamType::kRouteMap ? "ADAPTER=CH,..." : "VALUE,...");
           break;
-        case ParamType::kInt: opt->type_name("INT"); break;
-        case ParamType::kDuration: opt->type_name("DURATION"); break;
-        default: opt->type_name("TEXT"); break;
+        case ParamType::kInt:
+          opt->type_name("INT");
+          break;
+        case ParamType::kDuration:
+          opt->type_name("DURATION");
+          break;
+        default:
+          opt->type_name("TEXT");
+          break;
       }
       if (!spec.choices.empty()) {
         std::string choices;

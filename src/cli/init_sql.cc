@@ -61,8 +61,9 @@ Result<std::string> GenerateInitSql(const InitOptions& o) {
   const std::string fn = QuoteIdentifier("pgcdc_notify_" + o.table);
   const std::string trigger = QuoteIdentifier("pgcdc_" + o.table + "_trigger");
   out += "-- pgcdc: LISTEN/NOTIFY capture for table " + o.table + " on channel " + channel + "\n";
-  out += "-- Each row change sends {\"op\",\"table\",\"row\",\"old\"} as JSON (payload limit 8000 "
-         "bytes).\n";
+  out +=
+      "-- Each row change sends {\"op\",\"table\",\"row\",\"old\"} as JSON (payload limit 8000 "
+      "bytes).\n";
   out += "CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger\n";
   out += "LANGUAGE plpgsql AS $pgcdc$\n";
   out += "BEGIN\n";

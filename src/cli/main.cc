@@ -1,7 +1,6 @@
 // pgcdc entry point: builds the command tree and maps outcomes to exit codes
 // (0 ok, 1 runtime failure, 2 usage/configuration error).
 #include <CLI/CLI.hpp>
-
 #include <exception>
 #include <iostream>
 

@@ -39,11 +39,16 @@ std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 std::string_view OriginName(Origin origin) {
   switch (origin) {
-    case Origin::kUnset: return "unset";
-    case Origin::kDefault: return "default";
-    case Origin::kYaml: return "yaml";
-    case Origin::kEnv: return "env";
-    case Origin::kFlag: return "flag";
+    case Origin::kUnset:
+      return "unset";
+    case Origin::kDefault:
+      return "default";
+    case Origin::kYaml:
+      return "yaml";
+    case Origin::kEnv:
+      return "env";
+    case Origin::kFlag:
+      return "flag";
   }
   return "unset";
 }
@@ -68,12 +73,18 @@ Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
     while (i < s.size() && !std::isdigit(static_cast<unsigned char>(s[i])) && s[i] != '.') ++i;
     std::string unit = s.substr(unit_start, i - unit_start);
     long double mult = 0;
-    if (unit == "ns") mult = 1;
-    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") mult = 1e3;
-    else if (unit == "ms") mult = 1e6;
-    else if (unit == "s") mult = 1e9;
-    else if (unit == "m") mult = 60e9;
-    else if (unit == "h") mult = 3600e9;
+    if (unit == "ns")
+      mult = 1;
+    else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs")
+      mult = 1e3;
+    else if (unit == "ms")
+      mult = 1e6;
+    else if (unit == "s")
+      mult = 1e9;
+    else if (unit == "m")
+      mult = 60e9;
+    else if (unit == "h")
+      mult = 3600e9;
     else {
       return Fail(ErrorCode::kConfig,
                   "invalid duration " + Quote(text) +
@@ -133,7 +144,8 @@ Result<bool> ParseBool(std::string_view text) {
 
 Result<Value> ParseText(const ParamSpec& spec, std::string_view text) {
   switch (spec.type) {
-    case ParamType::kString: return Value(std::string(text));
+    case ParamType::kString:
+      return Value(std::string(text));
     case ParamType::kInt: {
       std::string s = Trim(text);
       int64_t v = 0;
@@ -153,7 +165,8 @@ Result<Value> ParseText(const ParamSpec& spec, std::string_view text) {
       if (!d) return Fail(d.error());
       return Value(*d);
     }
-    case ParamType::kStringList: return Value(SplitCommas(text));
+    case ParamType::kStringList:
+      return Value(SplitCommas(text));
     case ParamType::kRouteMap: {
       RouteMap routes;
       const size_t eq = text.find('=');
@@ -526,15 +539,14 @@ LoadResult Load(const std::vector<ParamSpec>& specs, const Sources& sources) {
       }
     }
     if ((spec.min || spec.max) && cfg.Has(spec.key)) {
-      int64_t v = spec.type == ParamType::kDuration
-                      ? std::chrono::duration_cast<std::chrono::milliseconds>(
-                            cfg.GetDuration(spec.key))
-                            .count()
-                      : cfg.GetInt(spec.key);
+      int64_t v =
+          spec.type == ParamType::kDuration
+              ? std::chrono::duration_cast<std::chrono::milliseconds>(cfg.GetDuration(spec.key))
+                    .count()
+              : cfg.GetInt(spec.key);
       auto render = [&](int64_t x) {
-        return spec.type == ParamType::kDuration
-                   ? FormatDuration(std::chrono::milliseconds(x))
-                   : std::to_string(x);
+        return spec.type == ParamType::kDuration ? FormatDuration(std::chrono::milliseconds(x))
+                                                 : std::to_string(x);
       };
       if (spec.min && v < *spec.min) {
         result.errors.push_back(spec.key + ": must be >= " + render(*spec.min) + " (got " +

@@ -16,14 +16,14 @@ enum class ErrorCode {
   kUnknown,
   kInvalidArgument,  // bad input from a user or a peer
   kNotFound,
-  kIo,            // local I/O failure (files, pipes)
-  kClosed,        // the other side went away cleanly (EPIPE, closed queue)
-  kConnection,    // network / database connection failure (retryable)
-  kProtocol,      // peer spoke something we do not understand
+  kIo,          // local I/O failure (files, pipes)
+  kClosed,      // the other side went away cleanly (EPIPE, closed queue)
+  kConnection,  // network / database connection failure (retryable)
+  kProtocol,    // peer spoke something we do not understand
   kTimeout,
-  kCancelled,     // stop requested
-  kParse,         // malformed data
-  kConfig,        // configuration error (usage error, exit code 2)
+  kCancelled,  // stop requested
+  kParse,      // malformed data
+  kConfig,     // configuration error (usage error, exit code 2)
   kUnimplemented,
 };
 

@@ -7,9 +7,12 @@ namespace pgcdc {
 
 std::string_view HealthStatusName(HealthStatus s) {
   switch (s) {
-    case HealthStatus::kDown: return "down";
-    case HealthStatus::kDegraded: return "degraded";
-    case HealthStatus::kUp: return "up";
+    case HealthStatus::kDown:
+      return "down";
+    case HealthStatus::kDegraded:
+      return "degraded";
+    case HealthStatus::kUp:
+      return "up";
   }
   return "down";
 }

@@ -17,6 +17,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "core/json.h"
+
 namespace pgcdc::log {
 
 namespace {
@@ -29,170 +31,32 @@ std::mutex& WriteMutex() {
   return *mu;
 }
 
-constexpr char kHex[] = "0123456789abcdef";
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid
-// (overlong forms, surrogates and code points above U+10FFFF are invalid).
-size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  auto cont = [&](size_t k) {
-    return i + k < s.size() && (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-  };
-  if (b0 < 0x80) return 1;
-  if (b0 >= 0xC2 && b0 <= 0xDF) return cont(1) ? 2 : 0;
-  if (b0 >= 0xE0 && b0 <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    const auto b1 = static_cast<unsigned char>(s[i + 1]);
-    if (b0 == 0xE0 && b1 < 0xA0) return 0;   // overlong
-    if (b0 == 0xED && b1 >= 0xA0) return 0;  // surrogate
-    return 3;
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    const auto b1 = static_cast<unsigned char>(s[i + 1]);
-    if (b0 == 0xF0 && b1 < 0x90) return 0;   // overlong
-    if (b0 == 0xF4 && b1 >= 0x90) return 0;  // > U+10FFFF
-    return 4;
-  }
-  return 0;
-}
-
-// JSON string body (no surrounding quotes) per RFC 8259; invalid UTF-8 is
-// replaced with U+FFFD so the line is always valid JSON.
-void AppendJsonEscaped(std::string& out, std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      const size_t n = Utf8SequenceLength(s, i);
-      if (n == 0) {
-        out += "\\ufffd";
-        ++i;
-      } else {
-        out.append(s.substr(i, n));
-        i += n;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-    ++i;
-  }
-}
-
-void AppendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  AppendJsonEscaped(out, s);
-  out += '"';
-}
-
-// Go %q-like escaping of the string body: \" \\ \n \r \t, other control
-// characters and invalid UTF-8 bytes as \xNN. Valid UTF-8 passes through.
-void AppendGoEscaped(std::string& out, std::string_view s, bool escape_quotes) {
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      const size_t n = Utf8SequenceLength(s, i);
-      if (n == 0) {
-        out += "\\x";
-        out += kHex[c >> 4];
-        out += kHex[c & 0xF];
-        ++i;
-      } else {
-        out.append(s.substr(i, n));
-        i += n;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        if (escape_quotes) {
-          out += "\\\"";
-        } else {
-          out += '"';
-        }
-        break;
-      case '\\':
-        if (escape_quotes) {
-          out += "\\\\";
-        } else {
-          out += '\\';
-        }
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          out += "\\x";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-    ++i;
-  }
-}
-
+// Text values are written bare when they are plain printable ASCII without
+// separators; otherwise they are quoted with JSON string escaping (which also
+// replaces invalid UTF-8), so a record is always exactly one parseable line.
 bool NeedsQuoting(std::string_view s) {
   if (s.empty()) return true;
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == ' ' || c == '"' || c == '=' || c == '\\' || c < 0x20 || c == 0x7F) return true;
-    if (c >= 0x80) {
-      const size_t n = Utf8SequenceLength(s, i);
-      if (n == 0) return true;
-      i += n;
-      continue;
-    }
-    ++i;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7F) return true;
+  }
+  return false;
+}
+
+bool HasControlOrNonAscii(std::string_view s) {
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7F) return true;
   }
   return false;
 }
 
 void AppendTextValue(std::string& out, std::string_view v) {
-  if (!NeedsQuoting(v)) {
+  if (NeedsQuoting(v)) {
+    json::AppendString(out, v);
+  } else {
     out += v;
-    return;
   }
-  out += '"';
-  AppendGoEscaped(out, v, /*escape_quotes=*/true);
-  out += '"';
 }
 
 // "2025-06-15T12:00:00.123Z"
@@ -211,36 +75,16 @@ void AppendTimestamp(std::string& out) {
   if (n > 0) out.append(buf, static_cast<size_t>(n));
 }
 
-std::string_view TextLevel(Level level) {
-  switch (level) {
-    case Level::kDebug:
-      return "DEBUG";
-    case Level::kInfo:
-      return "INFO ";
-    case Level::kWarn:
-      return "WARN ";
-    case Level::kError:
-      return "ERROR";
-    case Level::kOff:
-      break;
-  }
-  return "?????";
-}
+struct LevelNames {
+  std::string_view text;  // padded to 5 columns
+  std::string_view json;
+};
 
-std::string_view JsonLevel(Level level) {
-  switch (level) {
-    case Level::kDebug:
-      return "debug";
-    case Level::kInfo:
-      return "info";
-    case Level::kWarn:
-      return "warn";
-    case Level::kError:
-      return "error";
-    case Level::kOff:
-      break;
-  }
-  return "unknown";
+LevelNames NamesOf(Level level) {
+  static constexpr LevelNames kNames[] = {
+      {"DEBUG", "debug"}, {"INFO ", "info"}, {"WARN ", "warn"}, {"ERROR", "error"}};
+  const auto i = static_cast<size_t>(level);
+  return i < std::size(kNames) ? kNames[i] : LevelNames{"?????", "unknown"};
 }
 
 void WriteAll(std::string_view line) {
@@ -317,15 +161,15 @@ void Write(Level level, std::string_view msg, std::initializer_list<Field> field
     line += "{\"time\":\"";
     AppendTimestamp(line);
     line += "\",\"level\":\"";
-    line += JsonLevel(level);
+    line += NamesOf(level).json;
     line += "\",\"msg\":";
-    AppendJsonString(line, msg);
+    json::AppendString(line, msg);
     for (const Field& f : fields) {
       line += ',';
-      AppendJsonString(line, f.key);
+      json::AppendString(line, f.key);
       line += ':';
       if (f.quoted) {
-        AppendJsonString(line, f.value);
+        json::AppendString(line, f.value);
       } else {
         line += f.value;
       }
@@ -334,11 +178,14 @@ void Write(Level level, std::string_view msg, std::initializer_list<Field> field
   } else {
     AppendTimestamp(line);
     line += ' ';
-    line += TextLevel(level);
+    line += NamesOf(level).text;
     line += ' ';
-    // The message is not quoted, but control characters are escaped so a
-    // record is always exactly one line.
-    AppendGoEscaped(line, msg, /*escape_quotes=*/false);
+    // The message is bare unless it holds control or non-ASCII bytes.
+    if (HasControlOrNonAscii(msg)) {
+      json::AppendString(line, msg);
+    } else {
+      line += msg;
+    }
     for (const Field& f : fields) {
       line += ' ';
       line += f.key;

@@ -22,7 +22,7 @@ struct RunContext {
   // Hands a batch to the bus; blocks under backpressure; false once the bus
   // no longer accepts events (shutting down).
   std::function<bool(EventBatch&&)> publish;
-  Health* health = nullptr;     // component name "detector"
+  Health* health = nullptr;  // component name "detector"
   std::string health_name = "detector";
 };
 

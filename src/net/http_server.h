@@ -18,10 +18,10 @@
 namespace pgcdc::net {
 
 struct HttpRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // raw target including the query string
-  std::string path;    // target without the query string
-  std::map<std::string, std::string> query;  // decoded query parameters
+  std::string method;                          // "GET", "POST", ...
+  std::string target;                          // raw target including the query string
+  std::string path;                            // target without the query string
+  std::map<std::string, std::string> query;    // decoded query parameters
   std::map<std::string, std::string> headers;  // lower-cased names
   std::string body;
 };

@@ -71,7 +71,8 @@ Result<int> RunAndWait(const std::vector<std::string>& argv, const std::string& 
   }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return Fail(ErrorCode::kIo, std::string("waitpid: ") + std::strerror(errno));
+    if (errno != EINTR)
+      return Fail(ErrorCode::kIo, std::string("waitpid: ") + std::strerror(errno));
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
@@ -181,9 +182,9 @@ Status TempCluster::StartServer() {
 Status TempCluster::StopServer() {
   if (!running_) return Ok();
   running_ = false;
-  return RunTool({bin_dir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "-t", "60",
-                  "stop"},
-                 "pg_ctl stop");
+  return RunTool(
+      {bin_dir_ + "/pg_ctl", "-D", dir_ + "/data", "-m", "fast", "-w", "-t", "60", "stop"},
+      "pg_ctl stop");
 }
 
 Status TempCluster::Stop() {

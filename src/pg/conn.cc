@@ -45,8 +45,8 @@ Result<Conn> Conn::Open(const std::string& url) {
   // TCP keepalives so a silently dead peer (no RST) is noticed in about a
   // minute instead of the OS default of hours; settings in `url` win because
   // the expanded dbname comes last.
-  const char* keys[] = {"keepalives", "keepalives_idle", "keepalives_interval",
-                        "keepalives_count", "dbname", nullptr};
+  const char* keys[] = {"keepalives",       "keepalives_idle", "keepalives_interval",
+                        "keepalives_count", "dbname",          nullptr};
   const char* values[] = {"1", "30", "10", "3", url.c_str(), nullptr};
   PGconn* c = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (c == nullptr) return Fail(ErrorCode::kConnection, "connect: out of memory");
@@ -82,9 +82,10 @@ Status Conn::Exec(const std::string& sql) {
   if (conn_ == nullptr) return Fail(ErrorCode::kConnection, "not connected");
   PGresult* r = PQexec(conn_, sql.c_str());
   const auto st = PQresultStatus(r);
-  std::string err = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK
-                        ? std::string()
-                        : TrimMessage(r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
+  std::string err =
+      st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK
+          ? std::string()
+          : TrimMessage(r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
   PQclear(r);
   if (!err.empty() || st == PGRES_FATAL_ERROR) {
     return Fail(ok() ? ErrorCode::kInvalidArgument : ErrorCode::kConnection, err);

@@ -36,7 +36,8 @@ Pipeline::Pipeline(Options options, detector::DetectorPtr detector,
 }
 
 Pipeline::~Pipeline() {
-  // Normally everything is joined by Run(); this covers early returns.
+  // Normally everything is joined by Run(); this covers early returns and,
+  // after a shutdown timeout, waits for workers still inside a sink.
   RequestStop();
   if (bus_) bus_->CloseIngest();
   for (auto& w : workers_) {
@@ -157,8 +158,8 @@ Status Pipeline::Run(std::stop_token stop) {
     w->skipped = &reg.AddCounter("pgcdc_events_skipped_total",
                                  "Events not sent to an adapter because of its route.", {"adapter"})
                       .With({w->name});
-    w->failed = &reg.AddCounter("pgcdc_events_failed_total",
-                                "Events an adapter failed to deliver.", {"adapter"})
+    w->failed = &reg.AddCounter("pgcdc_events_failed_total", "Events an adapter failed to deliver.",
+                                {"adapter"})
                      .With({w->name});
     w->depth = &reg.AddGauge("pgcdc_adapter_queue_depth", "Events waiting in an adapter's queue.",
                              {"adapter"})
@@ -205,10 +206,11 @@ Status Pipeline::Run(std::stop_token stop) {
   }
   ready_ = false;
   const auto deadline = Clock::now() + options_.shutdown_timeout;
-  log::Info("shutting down", {{"timeout", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                          options_.shutdown_timeout)
-                                                          .count()) +
-                                                      "ms"}});
+  log::Info("shutting down",
+            {{"timeout", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            options_.shutdown_timeout)
+                                            .count()) +
+                             "ms"}});
 
   // 1. Detector: give it until the deadline to return (it may be blocked
   //    handing a batch to a full bus); then close the ingest to unblock it.
@@ -238,9 +240,6 @@ Status Pipeline::Run(std::stop_token stop) {
     timed_out_ = true;
     uint64_t left = 0;
     for (auto& w : workers_) left += w->queue->size_events();
-    for (auto& w : workers_) {
-      if (w->thread.joinable()) w->thread.detach();
-    }
     return Fail(ErrorCode::kTimeout, "shutdown timeout exceeded with " + std::to_string(left) +
                                          " events not delivered (an adapter is stuck)");
   }

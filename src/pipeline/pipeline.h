@@ -9,8 +9,9 @@
 //   2. the bus ingest closes, the dispatcher forwards what is queued;
 //   3. adapter workers deliver what is left and flush, bounded by
 //      shutdown_timeout. If the deadline passes, Run() returns kTimeout with the
-//      number of undelivered events; the caller must then exit the process
-//      without destroying the Pipeline (a worker may be stuck in a sink).
+//      number of undelivered events. Workers still inside a sink are not
+//      interrupted; the destructor waits for them, so a process that must end
+//      now should exit without destroying the Pipeline (the CLI does).
 #pragma once
 
 #include <atomic>

@@ -184,9 +184,8 @@ TEST(PipelineTest, StuckAdapterHitsShutdownTimeout) {
   Options opts;
   opts.bus = {.buffer_size = 1000, .mode = bus::Mode::kReliable};
   opts.shutdown_timeout = 100ms;
-  // Leaked on purpose: after a timeout the pipeline may have detached workers.
-  auto* health = new Health();
-  auto* p = new Pipeline(opts, std::move(det), std::move(adapters), *health);
+  Health health;
+  auto p = std::make_unique<Pipeline>(opts, std::move(det), std::move(adapters), health);
   std::stop_source stop;
   Status result;
   std::thread runner([&] { result = p->Run(stop.get_token()); });
@@ -195,6 +194,7 @@ TEST(PipelineTest, StuckAdapterHitsShutdownTimeout) {
   runner.join();
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code(), ErrorCode::kTimeout);
+  p.reset();  // waits for the worker to come back from the slow sink
 }
 
 }  // namespace

@@ -23,13 +23,13 @@ enum class ParamType {
 std::string_view ParamTypeName(ParamType type);
 
 struct ParamSpec {
-  std::string key;            // YAML path, dotted: "bus.buffer_size"
+  std::string key;  // YAML path, dotted: "bus.buffer_size"
   ParamType type = ParamType::kString;
   std::string default_value;  // textual default; empty = none
   std::string description;
   bool required = false;
-  std::string flag;        // long flag without dashes; empty = derived from key
-  std::string short_flag;  // one letter, optional
+  std::string flag;                  // long flag without dashes; empty = derived from key
+  std::string short_flag;            // one letter, optional
   std::vector<std::string> choices;  // allowed values (strings)
   std::optional<int64_t> min;        // ints; durations in milliseconds
   std::optional<int64_t> max;

@@ -7,12 +7,18 @@ namespace pgcdc {
 
 std::string_view ParamTypeName(ParamType type) {
   switch (type) {
-    case ParamType::kString: return "string";
-    case ParamType::kInt: return "int";
-    case ParamType::kBool: return "bool";
-    case ParamType::kDuration: return "duration";
-    case ParamType::kStringList: return "list";
-    case ParamType::kRouteMap: return "routes";
+    case ParamType::kString:
+      return "string";
+    case ParamType::kInt:
+      return "int";
+    case ParamType::kBool:
+      return "bool";
+    case ParamType::kDuration:
+      return "duration";
+    case ParamType::kStringList:
+      return "list";
+    case ParamType::kRouteMap:
+      return "routes";
   }
   return "string";
 }
@@ -30,16 +36,21 @@ std::string FlagName(const ParamSpec& spec) {
 std::string EnvName(const ParamSpec& spec) {
   std::string e = "PGCDC_";
   for (char c : spec.key) {
-    e.push_back(c == '.' || c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    e.push_back(c == '.' || c == '-'
+                    ? '_'
+                    : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   }
   return e;
 }
 
 std::string_view ConnectorKindName(ConnectorKind kind) {
   switch (kind) {
-    case ConnectorKind::kDetector: return "detector";
-    case ConnectorKind::kAdapter: return "adapter";
-    case ConnectorKind::kTransform: return "transform";
+    case ConnectorKind::kDetector:
+      return "detector";
+    case ConnectorKind::kAdapter:
+      return "adapter";
+    case ConnectorKind::kTransform:
+      return "transform";
   }
   return "adapter";
 }

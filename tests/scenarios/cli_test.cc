@@ -103,12 +103,11 @@ TEST(CliScenario, PrecedenceFlagOverEnvOverYaml) {
           "database_url: postgresql://postgres@127.0.0.1:1/fromyaml?connect_timeout=1\n"
           "channels: [fromyaml]\nlog_level: debug\nhttp_addr: \"\"\n"
           "detector:\n  backoff_base: 100ms\n  backoff_cap: 100ms\n");
-  auto p = Process::Start(
-      {.args = {"listen", "-c", "fromflag"},
-       .env = {{"PGCDC_DATABASE_URL",
-                "postgresql://postgres@127.0.0.1:1/fromenv?connect_timeout=1"},
-               {"PGCDC_CHANNELS", "fromenv"}},
-       .cwd = d.path});
+  auto p = Process::Start({.args = {"listen", "-c", "fromflag"},
+                           .env = {{"PGCDC_DATABASE_URL",
+                                    "postgresql://postgres@127.0.0.1:1/fromenv?connect_timeout=1"},
+                                   {"PGCDC_CHANNELS", "fromenv"}},
+                           .cwd = d.path});
   ASSERT_TRUE(p);
   ASSERT_TRUE(p->WaitForStderr("connection lost")) << p->Stderr();
   p->Signal(SIGTERM);
@@ -168,9 +167,9 @@ TEST(CliScenario, ListenHelpShowsGeneratedFlags) {
   ASSERT_EQ(r.code, 0);
   std::string all;
   for (auto& l : r.out) all += l + "\n";
-  for (const char* f : {"--db", "-c,--channel", "--bus-mode", "--bus-buffer", "--route",
-                        "--shutdown-timeout", "--http-addr", "--metrics-addr",
-                        "--detector-backoff-base", "-a,--adapter"}) {
+  for (const char* f :
+       {"--db", "-c,--channel", "--bus-mode", "--bus-buffer", "--route", "--shutdown-timeout",
+        "--http-addr", "--metrics-addr", "--detector-backoff-base", "-a,--adapter"}) {
     EXPECT_NE(all.find(f), std::string::npos) << f << "\n" << all;
   }
 }
@@ -229,14 +228,14 @@ TEST(CliScenario, Version) {
 
 TEST(CliScenario, HttpBindFailureIsClear) {
   // Occupy a port, then ask pgcdc to use it.
-  auto first = Process::Start({.args = {"listen", "--db", "postgresql://127.0.0.1:1/x", "-c", "c",
-                                        "--http-addr", "127.0.0.1:0", "--detector-backoff-base",
-                                        "1s"}});
+  auto first =
+      Process::Start({.args = {"listen", "--db", "postgresql://127.0.0.1:1/x", "-c", "c",
+                               "--http-addr", "127.0.0.1:0", "--detector-backoff-base", "1s"}});
   ASSERT_TRUE(first);
   auto addr = first->HttpAddr();
   ASSERT_TRUE(addr);
-  auto r = RunPgcdc({"listen", "--db", "postgresql://127.0.0.1:1/x", "-c", "c", "--http-addr",
-                     *addr});
+  auto r =
+      RunPgcdc({"listen", "--db", "postgresql://127.0.0.1:1/x", "-c", "c", "--http-addr", *addr});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("cannot start http server"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("in use"), std::string::npos) << r.err;

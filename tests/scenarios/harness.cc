@@ -62,7 +62,7 @@ std::unique_ptr<Process> Process::Start(Options options) {
   // Keep the child's configuration hermetic: no PGCDC_* from the caller.
   for (auto it = env_map.begin(); it != env_map.end();) {
     it = it->first.rfind("PGCDC_", 0) == 0 && it->first != "PGCDC_BIN" ? env_map.erase(it)
-                                                                          : std::next(it);
+                                                                       : std::next(it);
   }
   for (auto& [k, v] : options.env) env_map[k] = v;
   std::vector<std::string> env_s;
@@ -255,8 +255,8 @@ std::optional<HttpResult> HttpGet(const std::string& host_port, const std::strin
     ::close(fd);
     return std::nullopt;
   }
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + host_port +
-                          "\r\nConnection: close\r\n\r\n";
+  const std::string req =
+      "GET " + path + " HTTP/1.1\r\nHost: " + host_port + "\r\nConnection: close\r\n\r\n";
   if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
     ::close(fd);
     return std::nullopt;

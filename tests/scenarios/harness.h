@@ -33,10 +33,10 @@ bool Eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
 class Process {
  public:
   struct Options {
-    std::vector<std::string> args;          // argv[1..]; argv[0] is the binary
+    std::vector<std::string> args;           // argv[1..]; argv[0] is the binary
     std::map<std::string, std::string> env;  // added to (and overriding) the environment
-    std::string cwd;                          // empty = inherit
-    std::string binary;                       // empty = pgcdc
+    std::string cwd;                         // empty = inherit
+    std::string binary;                      // empty = pgcdc
   };
   static std::unique_ptr<Process> Start(Options options);
   ~Process();  // kills the child if still running

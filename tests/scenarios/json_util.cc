@@ -1,7 +1,8 @@
 #include "json_util.h"
 
-#include <boost/json/src.hpp>
 #include <gtest/gtest.h>
+
+#include <boost/json/src.hpp>
 
 namespace pgcdc::testing {
 

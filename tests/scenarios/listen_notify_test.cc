@@ -16,9 +16,15 @@ namespace {
 // it is listening.
 std::unique_ptr<Process> StartListen(std::vector<std::string> extra,
                                      std::map<std::string, std::string> env = {}) {
-  std::vector<std::string> args = {"listen", "--db", SharedCluster().Url(),
-                                   "--http-addr", "127.0.0.1:0", "--detector-backoff-base",
-                                   "100ms", "--detector-backoff-cap", "500ms"};
+  std::vector<std::string> args = {"listen",
+                                   "--db",
+                                   SharedCluster().Url(),
+                                   "--http-addr",
+                                   "127.0.0.1:0",
+                                   "--detector-backoff-base",
+                                   "100ms",
+                                   "--detector-backoff-cap",
+                                   "500ms"};
   for (auto& a : extra) args.push_back(a);
   auto p = Process::Start({.args = args, .env = env});
   EXPECT_TRUE(p != nullptr);
@@ -32,6 +38,31 @@ void Notify(const std::string& channel, const std::string& payload) {
   auto conn = Connect();
   auto r = conn.Query("SELECT pg_notify($1, $2)", {channel, payload});
   ASSERT_TRUE(r) << r.error().message();
+}
+
+// Starts pgcdc with a huge queue and a paused stdout reader, sends `count`
+// distinct notifications and waits until pgcdc has received all of them, so
+// they sit undelivered inside pgcdc.
+std::unique_ptr<Process> StartWithBacklog(const std::string& channel, int count,
+                                          const std::string& shutdown_timeout,
+                                          const std::string& payload_sql = "g::text") {
+  auto p = StartListen(
+      {"-c", channel, "--bus-buffer", "100000", "--shutdown-timeout", shutdown_timeout});
+  if (!p) return p;
+  auto addr = p->HttpAddr();
+  EXPECT_TRUE(addr);
+  if (!addr) return nullptr;
+  p->PauseStdout();
+  auto conn = Connect();
+  auto r = conn.Query("SELECT pg_notify($1, " + payload_sql + ") FROM generate_series(1, " +
+                          std::to_string(count) + ") g",
+                      {channel});
+  EXPECT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(Eventually([&] {
+    auto m = HttpGet(*addr, "/metrics");
+    return m && MetricValue(m->body, "pgcdc_events_received_total") == count;
+  })) << p->Stderr();
+  return p;
 }
 
 const std::regex kUuidV7("^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
@@ -58,7 +89,8 @@ std::string CheckEnvelope(const std::string& line, const std::string& channel,
 TEST(ListenNotifyScenario, PayloadShapesBecomeExactEnvelopes) {
   auto p = StartListen({"-c", "pgcdc:shapes"});
   ASSERT_TRUE(p);
-  Notify("pgcdc:shapes", R"({"op": "INSERT", "table": "orders", "row": {"id": 1, "amount": 12.5}, "old": null})");
+  Notify("pgcdc:shapes",
+         R"({"op": "INSERT", "table": "orders", "row": {"id": 1, "amount": 12.5}, "old": null})");
   Notify("pgcdc:shapes", R"({ "hello" : [1, 2, {"x": true}] })");
   Notify("pgcdc:shapes", "plain text with \"quotes\", a tab\tand üñí€ode");
   Notify("pgcdc:shapes", R"({"op": "", "k": 1})");  // empty op is not an operation
@@ -90,12 +122,15 @@ TEST(ListenNotifyScenario, InitTriggerCapturesInsertUpdateDelete) {
   ExecOrFail(conn, "DELETE FROM items WHERE id = 1");
   ASSERT_TRUE(p->WaitForLines(3)) << p->Stderr();
   auto lines = p->StdoutLines();
-  EXPECT_EQ(CheckEnvelope(lines[0], "pgcdc:items", "INSERT"),
-            R"({"op":"INSERT","table":"items","row":{"id":1,"name":"widget <&>","price":9.99,"tags":{"a":[1,2]}},"old":null})");
-  EXPECT_EQ(CheckEnvelope(lines[1], "pgcdc:items", "UPDATE"),
-            R"({"op":"UPDATE","table":"items","row":{"id":1,"name":"widget <&>","price":12,"tags":{"a":[1,2]}},"old":{"id":1,"name":"widget <&>","price":9.99,"tags":{"a":[1,2]}}})");
-  EXPECT_EQ(CheckEnvelope(lines[2], "pgcdc:items", "DELETE"),
-            R"({"op":"DELETE","table":"items","row":{"id":1,"name":"widget <&>","price":12,"tags":{"a":[1,2]}},"old":null})");
+  EXPECT_EQ(
+      CheckEnvelope(lines[0], "pgcdc:items", "INSERT"),
+      R"({"op":"INSERT","table":"items","row":{"id":1,"name":"widget <&>","price":9.99,"tags":{"a":[1,2]}},"old":null})");
+  EXPECT_EQ(
+      CheckEnvelope(lines[1], "pgcdc:items", "UPDATE"),
+      R"({"op":"UPDATE","table":"items","row":{"id":1,"name":"widget <&>","price":12,"tags":{"a":[1,2]}},"old":{"id":1,"name":"widget <&>","price":9.99,"tags":{"a":[1,2]}}})");
+  EXPECT_EQ(
+      CheckEnvelope(lines[2], "pgcdc:items", "DELETE"),
+      R"({"op":"DELETE","table":"items","row":{"id":1,"name":"widget <&>","price":12,"tags":{"a":[1,2]}},"old":null})");
   p->Signal(SIGINT);
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
 }
@@ -116,9 +151,9 @@ TEST(ListenNotifyScenario, MultipleChannelsIncludingOddNames) {
     auto v = ParseJson(l).as_object();
     got.emplace_back(std::string(v["channel"].as_string()), boost::json::serialize(v["payload"]));
   }
-  EXPECT_EQ(got, (std::vector<std::pair<std::string, std::string>>{
-                     {"alpha", "1"}, {"pgcdc:beta.v2", "2"}, {"Weird \"Chan\"", "3"},
-                     {"alpha", "5"}}));
+  EXPECT_EQ(got,
+            (std::vector<std::pair<std::string, std::string>>{
+                {"alpha", "1"}, {"pgcdc:beta.v2", "2"}, {"Weird \"Chan\"", "3"}, {"alpha", "5"}}));
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0);
 }
@@ -132,7 +167,8 @@ TEST(ListenNotifyScenario, ReconnectsAfterBackendTerminated) {
   ASSERT_TRUE(p->WaitForLines(1));
   auto conn = Connect();
   auto killed = conn.Query(
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN %reconnect%'");
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN "
+      "%reconnect%'");
   ASSERT_TRUE(killed) << killed.error().message();
   ASSERT_EQ(killed->size(), 1u);
   ASSERT_TRUE(p->WaitForStderr("connection lost, reconnecting")) << p->Stderr();
@@ -142,8 +178,9 @@ TEST(ListenNotifyScenario, ReconnectsAfterBackendTerminated) {
   EXPECT_NE(p->StdoutLines()[1].find("\"payload\":\"after\""), std::string::npos);
   auto metrics = HttpGet(*addr, "/metrics");
   ASSERT_TRUE(metrics);
-  EXPECT_EQ(MetricValue(metrics->body, "pgcdc_detector_reconnects_total{detector=\"listen_notify\"}"),
-            1.0)
+  EXPECT_EQ(
+      MetricValue(metrics->body, "pgcdc_detector_reconnects_total{detector=\"listen_notify\"}"),
+      1.0)
       << metrics->body;
   EXPECT_EQ(MetricValue(metrics->body, "pgcdc_listennotify_errors_total"), 1.0);
   p->Signal(SIGTERM);
@@ -164,8 +201,8 @@ TEST(ListenNotifyScenario, ReconnectsAfterServerRestartAndReportsHealth) {
   // While the database is down the detector is down and /healthz says so.
   ASSERT_TRUE(Eventually([&] {
     auto h = HttpGet(*addr, "/healthz");
-    return h && h->status == 503 && h->body.find("\"detector\":{\"status\":\"down\"") !=
-                                        std::string::npos;
+    return h && h->status == 503 &&
+           h->body.find("\"detector\":{\"status\":\"down\"") != std::string::npos;
   })) << HttpGet(*addr, "/healthz")->body;
   ASSERT_TRUE(SharedCluster().StartServer());
   ASSERT_TRUE(p->WaitForStderr("listening detector=listen_notify", 20s, 2)) << p->Stderr();
@@ -181,20 +218,9 @@ TEST(ListenNotifyScenario, ReconnectsAfterServerRestartAndReportsHealth) {
 TEST(ListenNotifyScenario, SigtermDrainsQueuedEventsAndExitsZero) {
   // A large queue and a paused reader: events pile up inside pgcdc; SIGTERM
   // must still deliver every one of them before exiting 0.
-  auto p = StartListen({"-c", "pgcdc:drain", "--bus-buffer", "100000", "--shutdown-timeout",
-                        "30s"});
-  ASSERT_TRUE(p);
-  auto addr = p->HttpAddr();
-  ASSERT_TRUE(addr);
-  p->PauseStdout();
   constexpr int kEvents = 5000;
-  auto conn = Connect();
-  ExecOrFail(conn, "SELECT pg_notify('pgcdc:drain', g::text) FROM generate_series(1, " +
-                       std::to_string(kEvents) + ") g");
-  ASSERT_TRUE(Eventually([&] {
-    auto m = HttpGet(*addr, "/metrics");
-    return m && MetricValue(m->body, "pgcdc_events_received_total") == kEvents;
-  }));
+  auto p = StartWithBacklog("pgcdc:drain", kEvents, "30s");
+  ASSERT_TRUE(p);
   p->Signal(SIGTERM);
   ASSERT_TRUE(p->WaitForStderr("shutting down"));
   p->ResumeStdout();
@@ -210,18 +236,9 @@ TEST(ListenNotifyScenario, SigtermDrainsQueuedEventsAndExitsZero) {
 }
 
 TEST(ListenNotifyScenario, StuckSinkHitsShutdownTimeoutAndSecondSignalExitsAtOnce) {
-  auto p = StartListen({"-c", "pgcdc:stuck", "--bus-buffer", "100000", "--shutdown-timeout",
-                        "300ms"});
+  const std::string big = "repeat('x', 1000) || g";
+  auto p = StartWithBacklog("pgcdc:stuck", 3000, "300ms", big);
   ASSERT_TRUE(p);
-  auto addr = p->HttpAddr();
-  ASSERT_TRUE(addr);
-  p->PauseStdout();
-  auto conn = Connect();
-  ExecOrFail(conn, "SELECT pg_notify('pgcdc:stuck', repeat('x', 1000) || g) FROM generate_series(1, 3000) g");
-  ASSERT_TRUE(Eventually([&] {
-    auto m = HttpGet(*addr, "/metrics");
-    return m && MetricValue(m->body, "pgcdc_events_received_total") == 3000;
-  }));
   p->Signal(SIGTERM);
   auto code = p->Wait(10s);
   ASSERT_TRUE(code) << "pgcdc did not give up after the shutdown timeout";
@@ -229,17 +246,8 @@ TEST(ListenNotifyScenario, StuckSinkHitsShutdownTimeoutAndSecondSignalExitsAtOnc
   EXPECT_NE(p->Stderr().find("shutdown timeout exceeded"), std::string::npos) << p->Stderr();
 
   // Second signal: exits immediately even though the sink is stuck.
-  auto q = StartListen({"-c", "pgcdc:stuck", "--bus-buffer", "100000", "--shutdown-timeout",
-                        "60s"});
+  auto q = StartWithBacklog("pgcdc:stuck", 3000, "60s", big);
   ASSERT_TRUE(q);
-  auto qaddr = q->HttpAddr();
-  ASSERT_TRUE(qaddr);
-  q->PauseStdout();
-  ExecOrFail(conn, "SELECT pg_notify('pgcdc:stuck', repeat('x', 1000) || g) FROM generate_series(1, 3000) g");
-  ASSERT_TRUE(Eventually([&] {
-    auto m = HttpGet(*qaddr, "/metrics");
-    return m && MetricValue(m->body, "pgcdc_events_received_total") == 3000;
-  }));
   q->Signal(SIGTERM);
   ASSERT_TRUE(q->WaitForStderr("shutting down"));
   q->Signal(SIGTERM);

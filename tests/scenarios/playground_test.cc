@@ -33,8 +33,8 @@ TEST(PlaygroundScenario, StreamsDemoChangesAndCleansUp) {
   const std::string needle = "cluster ready dir=";
   auto pos = err.find(needle);
   ASSERT_NE(pos, std::string::npos) << err;
-  const std::string dir = err.substr(pos + needle.size(), err.find(' ', pos + needle.size()) -
-                                                              pos - needle.size());
+  const std::string dir =
+      err.substr(pos + needle.size(), err.find(' ', pos + needle.size()) - pos - needle.size());
   ASSERT_TRUE(std::filesystem::exists(dir)) << dir;
   p->Signal(SIGINT);
   auto code = p->Wait(60s);

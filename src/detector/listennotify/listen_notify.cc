@@ -25,8 +25,7 @@ namespace {
 class StopWaker {
  public:
   explicit StopWaker(std::stop_token token)
-      : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-        callback_(token, [this] {
+      : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), callback_(token, [this] {
           uint64_t one = 1;
           [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
         }) {}
@@ -39,8 +38,7 @@ class StopWaker {
 };
 
 // Sleeps up to `d`; returns early (false) when stop is requested.
-bool SleepUnlessStopped(const StopWaker& waker, std::stop_token stop,
-                        std::chrono::milliseconds d) {
+bool SleepUnlessStopped(const StopWaker& waker, std::stop_token stop, std::chrono::milliseconds d) {
   if (stop.stop_requested()) return false;
   pollfd p{waker.fd(), POLLIN, 0};
   ::poll(&p, 1, static_cast<int>(d.count()));
@@ -54,15 +52,13 @@ struct Metrics {
   metrics::Gauge* connected;
   Metrics() {
     auto& r = metrics::Default();
-    errors = &r.AddCounter("pgcdc_listennotify_errors_total",
-                           "LISTEN/NOTIFY connection errors.")
-                  .Get();
+    errors =
+        &r.AddCounter("pgcdc_listennotify_errors_total", "LISTEN/NOTIFY connection errors.").Get();
     reconnects = &r.AddCounter("pgcdc_detector_reconnects_total",
                                "Reconnections after a lost source connection.", {"detector"})
                       .With({"listen_notify"});
-    notifications = &r.AddCounter("pgcdc_listennotify_notifications_total",
-                                  "Notifications received.")
-                         .Get();
+    notifications =
+        &r.AddCounter("pgcdc_listennotify_notifications_total", "Notifications received.").Get();
     connected = &r.AddGauge("pgcdc_detector_connected",
                             "1 while the detector holds a live source connection.", {"detector"})
                      .With({"listen_notify"});
@@ -211,10 +207,10 @@ ConnectorInfo Connector() {
     Options o;
     o.database_url = cfg.GetString("database_url");
     o.channels = cfg.GetList("channels");
-    o.backoff.base =
-        std::chrono::duration_cast<std::chrono::milliseconds>(cfg.GetDuration("detector.backoff_base"));
-    o.backoff.cap =
-        std::chrono::duration_cast<std::chrono::milliseconds>(cfg.GetDuration("detector.backoff_cap"));
+    o.backoff.base = std::chrono::duration_cast<std::chrono::milliseconds>(
+        cfg.GetDuration("detector.backoff_base"));
+    o.backoff.cap = std::chrono::duration_cast<std::chrono::milliseconds>(
+        cfg.GetDuration("detector.backoff_cap"));
     return std::make_unique<ListenNotifyDetector>(std::move(o));
   };
   return info;

@@ -1,0 +1,117 @@
+#include "core/log.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+namespace pgcdc::log {
+namespace {
+
+// Captures everything written to fd 2 while alive.
+class StderrCapture {
+ public:
+  StderrCapture() {
+    fflush(stderr);
+    saved_ = dup(STDERR_FILENO);
+    char tmpl[] = "/tmp/pgcdc_log_test_XXXXXX";
+    fd_ = mkstemp(tmpl);
+    path_ = tmpl;
+    dup2(fd_, STDERR_FILENO);
+  }
+  ~StderrCapture() { Restore(); }
+  std::string Take() {
+    Restore();
+    std::ifstream f(path_);
+    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    unlink(path_.c_str());
+    return s;
+  }
+
+ private:
+  void Restore() {
+    if (saved_ >= 0) {
+      dup2(saved_, STDERR_FILENO);
+      close(saved_);
+      close(fd_);
+      saved_ = -1;
+    }
+  }
+  int saved_ = -1;
+  int fd_ = -1;
+  std::string path_;
+};
+
+class LogTest : public ::testing::Test {
+ protected:
+  void TearDown() override { Configure(Level::kInfo, Format::kText); }
+};
+
+TEST_F(LogTest, ParseLevelAndFormat) {
+  Level l;
+  EXPECT_TRUE(ParseLevel("debug", &l));
+  EXPECT_EQ(l, Level::kDebug);
+  EXPECT_TRUE(ParseLevel("warn", &l));
+  EXPECT_EQ(l, Level::kWarn);
+  EXPECT_TRUE(ParseLevel("error", &l));
+  EXPECT_EQ(l, Level::kError);
+  EXPECT_FALSE(ParseLevel("loud", &l));
+  Format f;
+  EXPECT_TRUE(ParseFormat("json", &f));
+  EXPECT_EQ(f, Format::kJson);
+  EXPECT_TRUE(ParseFormat("auto", &f));
+  EXPECT_EQ(f, Format::kText);
+  EXPECT_FALSE(ParseFormat("xml", &f));
+}
+
+TEST_F(LogTest, TextLine) {
+  Configure(Level::kInfo, Format::kText);
+  StderrCapture cap;
+  Debug("hidden");
+  Info("started", {{"slot", "pgcdc_slot"},
+                   {"note", "two words"},
+                   {"empty", ""},
+                   {"q", "say \"hi\"\n"},
+                   {"n", 3},
+                   {"ratio", 0.5},
+                   {"ok", true}});
+  Warn("careful");
+  const std::string out = cap.Take();
+  // 2025-06-15T12:00:00.123Z INFO  started ...
+  ASSERT_GE(out.size(), 26u) << out;
+  EXPECT_EQ(out[4], '-');
+  EXPECT_EQ(out[10], 'T');
+  EXPECT_EQ(out[19], '.');
+  EXPECT_EQ(out[23], 'Z');
+  const size_t nl = out.find('\n');
+  EXPECT_EQ(out.substr(25, nl - 25),
+            "INFO  started slot=pgcdc_slot note=\"two words\" empty=\"\" "
+            "q=\"say \\\"hi\\\"\\n\" n=3 ratio=0.5 ok=true");
+  EXPECT_EQ(out.substr(nl + 1 + 25), "WARN  careful\n");
+}
+
+TEST_F(LogTest, JsonLine) {
+  Configure(Level::kDebug, Format::kJson);
+  StderrCapture cap;
+  Debug("hello \"world\"", {{"key", "va\tlue"}, {"n", int64_t{-3}}, {"nan", std::nan("")}});
+  const std::string out = cap.Take();
+  ASSERT_TRUE(out.starts_with("{\"time\":\"")) << out;
+  EXPECT_EQ(out.substr(33),
+            "\",\"level\":\"debug\",\"msg\":\"hello \\\"world\\\"\",\"key\":\"va\\tlue\","
+            "\"n\":-3,\"nan\":\"NaN\"}\n");
+}
+
+TEST_F(LogTest, LevelOffSilences) {
+  Configure(Level::kOff, Format::kText);
+  EXPECT_FALSE(Enabled(Level::kError));
+  StderrCapture cap;
+  Error("nope");
+  EXPECT_EQ(cap.Take(), "");
+}
+
+}  // namespace
+}  // namespace pgcdc::log
