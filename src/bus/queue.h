@@ -48,6 +48,7 @@ class BatchQueue {
 
   // Moves every queued slice into `out` (appending). Waits up to `timeout`
   // for at least one. Returns false once the queue is closed and empty.
+  // Only one thread may consume.
   bool PopAll(std::vector<BatchSlice>& out, std::chrono::milliseconds timeout);
 
   // After Close(), pushes fail and PopAll drains what is left, then ends.
@@ -64,6 +65,8 @@ class BatchQueue {
   std::deque<BatchSlice> items_;
   size_t events_ = 0;
   bool closed_ = false;
+  bool consumer_waiting_ = false;  // single consumer (see PopAll)
+  int producers_waiting_ = 0;
 };
 
 }  // namespace pgcdc::bus
