@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <regex>
 
 #include "config/config.h"
@@ -24,17 +25,23 @@ namespace {
 // Wakes poll() when a stop is requested.
 class StopWaker {
  public:
-  explicit StopWaker(std::stop_token token)
-      : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), callback_(token, [this] {
-          uint64_t one = 1;
-          [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
-        }) {}
-  ~StopWaker() { ::close(fd_); }
+  explicit StopWaker(std::stop_token token) : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    callback_.emplace(token, [this] {
+      uint64_t one = 1;
+      [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+    });
+  }
+  ~StopWaker() {
+    // Deregister first: it waits for a callback running on another thread,
+    // so the fd is never closed under it.
+    callback_.reset();
+    ::close(fd_);
+  }
   int fd() const { return fd_; }
 
  private:
   int fd_;
-  std::stop_callback<std::function<void()>> callback_;
+  std::optional<std::stop_callback<std::function<void()>>> callback_;
 };
 
 // Sleeps up to `d`; returns early (false) when stop is requested.
