@@ -44,6 +44,10 @@ void AddSpecFlags(CLI::App& cmd, const std::vector<ParamSpec>& specs, FlagStore&
 config::LoadResult LoadConfig(const GlobalFlags& global, const std::vector<ParamSpec>& specs,
                               const FlagStore& flags, bool use_env = true);
 
+// Applies implications between settings (--all-tables => wal detector,
+// --persistent-slot => reliable bus, …) before validation.
+void NormalizePipelineConfig(config::Config& cfg);
+
 // Cross-field validation for a pipeline configuration (detector/adapters
 // known, routes valid, per-connector checks). Appends to errors.
 void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg,

@@ -162,6 +162,7 @@ void AddConfigCommands(CLI::App& root, GlobalFlags& global) {
     if (!file->empty()) g.config_path = *file;
     if (g.config_path.empty()) g.config_path = "pgcdc.yaml";
     auto loaded = LoadConfig(g, AllParams(Builtins()), {}, /*use_env=*/false);
+    NormalizePipelineConfig(loaded.config);
     ValidatePipelineConfig(Builtins(), loaded.config, loaded.errors);
     for (const auto& w : loaded.warnings) std::cerr << "warning: " << w << "\n";
     if (!loaded.errors.empty()) {

@@ -109,6 +109,7 @@ void AddListenCommand(CLI::App& root, GlobalFlags& global) {
   cmd->callback([&global, flags, specs] {
     auto loaded = LoadConfig(global, *specs, *flags);
     ApplyLogging(loaded.config);
+    NormalizePipelineConfig(loaded.config);
     ValidatePipelineConfig(Builtins(), loaded.config, loaded.errors);
     if (!loaded.errors.empty()) {
       CommandExitCode() = ReportConfigErrors(loaded.errors);

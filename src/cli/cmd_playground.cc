@@ -127,6 +127,7 @@ void AddPlaygroundCommand(CLI::App& root, GlobalFlags& global) {
     auto loaded = LoadConfig(g, AllParams(Builtins()), flags);
     // An empty --http-addr must disable the server even if a config file sets one.
     if (http_addr->empty()) loaded.config.Set("http_addr", std::string(), config::Origin::kFlag);
+    NormalizePipelineConfig(loaded.config);
     ValidatePipelineConfig(Builtins(), loaded.config, loaded.errors);
     if (!loaded.errors.empty()) {
       CommandExitCode() = ReportConfigErrors(loaded.errors);

@@ -13,6 +13,9 @@
 #if PGCDC_WITH_LISTEN_NOTIFY
 #include "detector/listennotify/listen_notify.h"
 #endif
+#if PGCDC_WITH_WAL
+#include "detector/wal/wal_detector.h"
+#endif
 #if PGCDC_WITH_STDOUT
 #include "adapter/stdout/stdout_adapter.h"
 #endif
@@ -30,6 +33,9 @@ const Registry& Builtins() {
     std::vector<ConnectorInfo> all;
 #if PGCDC_WITH_LISTEN_NOTIFY
     all.push_back(listennotify::Connector());
+#endif
+#if PGCDC_WITH_WAL
+    all.push_back(wal::Connector());
 #endif
 #if PGCDC_WITH_STDOUT
     all.push_back(stdoutsink::Connector());
@@ -123,6 +129,28 @@ config::LoadResult LoadConfig(const GlobalFlags& global, const std::vector<Param
   }
   sources.reserved_sections = config::ReservedSections();
   return config::Load(specs, sources);
+}
+
+void NormalizePipelineConfig(config::Config& cfg) {
+  using config::Origin;
+  // --all-tables implies the wal detector and the "all" publication.
+  if (cfg.GetBool("detector.all_tables")) {
+    if (cfg.origin("detector.type") == Origin::kDefault) {
+      cfg.Set("detector.type", std::string("wal"), Origin::kDefault, "implied by --all-tables");
+    }
+    if (!cfg.Has("detector.publication")) {
+      cfg.Set("detector.publication", std::string("all"), Origin::kDefault,
+              "implied by --all-tables");
+    }
+  }
+  if (cfg.GetBool("detector.tx_markers")) {
+    cfg.Set("detector.tx_metadata", true, Origin::kDefault, "implied by --tx-markers");
+  }
+  // A persistent slot must never skip events: block instead of dropping.
+  if (cfg.GetBool("detector.persistent_slot") && cfg.origin("bus.mode") == Origin::kDefault) {
+    cfg.Set("bus.mode", std::string("reliable"), Origin::kDefault,
+            "implied by --persistent-slot");
+  }
 }
 
 void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg,

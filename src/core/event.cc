@@ -13,7 +13,8 @@ Event::Event(const Event& other)
       source(other.source),
       created_at_ns(other.created_at_ns),
       transaction(other.transaction),
-      lsn(other.lsn) {}
+      lsn(other.lsn),
+      seq(other.seq) {}
 
 Event& Event::operator=(const Event& other) {
   if (this != &other) {
@@ -25,6 +26,7 @@ Event& Event::operator=(const Event& other) {
     created_at_ns = other.created_at_ns;
     transaction = other.transaction;
     lsn = other.lsn;
+    seq = other.seq;
     ResetCache();
   }
   return *this;
@@ -39,6 +41,7 @@ Event::Event(Event&& other) noexcept
       created_at_ns(other.created_at_ns),
       transaction(other.transaction),
       lsn(other.lsn),
+      seq(other.seq),
       json_cache_(other.json_cache_.exchange(nullptr, std::memory_order_acq_rel)) {}
 
 Event& Event::operator=(Event&& other) noexcept {
@@ -51,6 +54,7 @@ Event& Event::operator=(Event&& other) noexcept {
     created_at_ns = other.created_at_ns;
     transaction = other.transaction;
     lsn = other.lsn;
+    seq = other.seq;
     delete json_cache_.exchange(other.json_cache_.exchange(nullptr, std::memory_order_acq_rel),
                                 std::memory_order_acq_rel);
   }

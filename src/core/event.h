@@ -43,6 +43,10 @@ class Event {
   int64_t created_at_ns = 0;
   std::optional<TransactionInfo> transaction;
   uint64_t lsn = 0;  // 0 for non-WAL sources
+  // Acknowledgement ordinal assigned by checkpointing detectors: strictly
+  // increasing in publish order, 0 = not tracked. Adapters report the highest
+  // seq they have finished with (see pipeline/ack_tracker.h).
+  uint64_t seq = 0;
 
   // The compact envelope JSON (no trailing newline), encoded on first use.
   // Safe to call concurrently from several threads. Callers must not modify

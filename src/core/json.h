@@ -22,6 +22,12 @@ namespace pgcdc::json {
 // Appends `s` as a quoted, escaped JSON string.
 void AppendString(std::string& out, std::string_view s);
 
+// True when `s` is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
+// Appends standard base64 (RFC 4648, with padding).
+void AppendBase64(std::string& out, std::string_view bytes);
+
 // Minimal streaming writer. The caller is responsible for structure (keys
 // inside objects etc.); commas are inserted automatically.
 class Writer {

@@ -744,3 +744,32 @@ TEST(JsonCompactTest, RandomMutationsNeverCrashAndStayIdempotent) {
 
 }  // namespace
 }  // namespace pgcdc::json
+
+namespace pgcdc::json {
+namespace {
+
+TEST(Utf8ValidityTest, AcceptsWellFormedRejectsBroken) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("\xC3\xBC\xE2\x82\xAC\xF0\x9F\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("\xC3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));          // overlong
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // > U+10FFFF
+  EXPECT_FALSE(IsValidUtf8(std::string_view("\x80", 1)));
+}
+
+TEST(Base64Test, Rfc4648Vectors) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+      {std::string("\0\xFF\xFE", 3), "AP/+"}};
+  for (const auto& [in, want] : cases) {
+    std::string out;
+    AppendBase64(out, in);
+    EXPECT_EQ(out, want) << in;
+  }
+}
+
+}  // namespace
+}  // namespace pgcdc::json

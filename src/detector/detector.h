@@ -13,7 +13,10 @@
 
 namespace pgcdc {
 class Health;
+namespace pipeline {
+class AckTracker;
 }
+}  // namespace pgcdc
 
 namespace pgcdc::detector {
 
@@ -23,6 +26,8 @@ struct RunContext {
   // no longer accepts events (shutting down).
   std::function<bool(EventBatch&&)> publish;
   Health* health = nullptr;  // component name "detector"
+  // How far every adapter has finished (by Event::seq); for checkpointing.
+  const pipeline::AckTracker* acks = nullptr;
   std::string health_name = "detector";
 };
 

@@ -11,6 +11,7 @@
 namespace pgcdc::pipeline {
 
 struct Pipeline::Worker {
+  size_t index = 0;
   adapter::Adapter* adapter = nullptr;
   std::string name;
   bus::BatchQueue* queue = nullptr;
@@ -74,6 +75,20 @@ void Pipeline::RunWorker(Worker& w) {
     }
   };
   bool ok = true;
+  // Highest Event::seq handled since the last flush; acknowledged once the
+  // sink has flushed (only then is the data really out of our hands).
+  uint64_t pending_ack = 0;
+  auto last_flush = std::chrono::steady_clock::now();
+  auto flush = [&]() -> bool {
+    if (auto st = w.adapter->Flush(); !st) {
+      events.clear();
+      fail(st.error());
+      return false;
+    }
+    last_flush = std::chrono::steady_clock::now();
+    if (pending_ack != 0) acks_->Ack(w.index, pending_ack);
+    return true;
+  };
   while (ok) {
     slices.clear();
     const bool open = w.queue->PopAll(slices, options_.poll_interval);
@@ -90,6 +105,7 @@ void Pipeline::RunWorker(Worker& w) {
       }
       events.clear();
       for (const Event& e : slice.events()) {
+        if (e.seq > pending_ack) pending_ack = e.seq;
         if (w.routed && !std::binary_search(w.channels.begin(), w.channels.end(), e.channel)) {
           w.skipped->Inc();
           continue;
@@ -107,18 +123,13 @@ void Pipeline::RunWorker(Worker& w) {
     if (!ok) break;
     const size_t depth = w.queue->size_events();
     w.depth->Set(static_cast<double>(depth));
-    if (depth == 0) {
-      if (auto st = w.adapter->Flush(); !st) {
-        events.clear();
-        fail(st.error());
-        break;
-      }
+    if (depth == 0 ||
+        std::chrono::steady_clock::now() - last_flush >= options_.max_flush_interval) {
+      if (!flush()) break;
     }
     if (!open) break;
   }
-  if (ok && !abandon_.load()) {
-    if (auto st = w.adapter->Flush(); !st) fail(st.error());
-  }
+  if (ok && !abandon_.load()) flush();
   // Stop receiving: the dispatcher skips a closed queue instead of blocking on it.
   w.queue->Close();
   w.undelivered += w.queue->size_events();
@@ -142,8 +153,10 @@ Status Pipeline::Run(std::stop_token stop) {
   }
 
   bus_ = std::make_unique<bus::Bus>(options_.bus);
+  acks_ = std::make_unique<AckTracker>(adapters_.size());
   for (auto& a : adapters_) {
     auto w = std::make_unique<Worker>();
+    w->index = workers_.size();
     w->adapter = a.get();
     w->name = std::string(a->Name());
     w->queue = &bus_->Subscribe(w->name);
@@ -180,6 +193,7 @@ Status Pipeline::Run(std::stop_token stop) {
   ctx.stop = internal_stop_.get_token();
   ctx.publish = [this](EventBatch&& batch) { return bus_->Publish(std::move(batch)); };
   ctx.health = &health_;
+  ctx.acks = acks_.get();
   std::thread detector_thread([&] {
     Status st = detector_->Run(ctx);
     health_.Down("detector", st ? std::string() : st.error().message());

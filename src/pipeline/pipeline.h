@@ -26,6 +26,7 @@
 #include "bus/bus.h"
 #include "core/error.h"
 #include "detector/detector.h"
+#include "pipeline/ack_tracker.h"
 
 namespace pgcdc {
 class Health;
@@ -40,6 +41,9 @@ struct Options {
   std::map<std::string, std::vector<std::string>> routes;
   // How long an adapter worker waits for events before checking for shutdown.
   std::chrono::milliseconds poll_interval{100};
+  // Under continuous load an adapter's queue may never run empty; flush (and
+  // acknowledge) at least this often anyway.
+  std::chrono::milliseconds max_flush_interval{200};
 };
 
 class Pipeline {
@@ -68,6 +72,7 @@ class Pipeline {
   std::vector<adapter::AdapterPtr> adapters_;
   Health& health_;
   std::unique_ptr<bus::Bus> bus_;
+  std::unique_ptr<AckTracker> acks_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::stop_source internal_stop_;
   std::atomic<bool> ready_{false};

@@ -78,6 +78,12 @@ struct XLogData {
   uint64_t wal_end = 0;    // current end of WAL on the server
   int64_t server_time_ns = 0;
   std::span<const uint8_t> payload;  // borrows from the input
+
+  // Payloads compare by identity (same bytes in the same buffer).
+  bool operator==(const XLogData& o) const {
+    return wal_start == o.wal_start && wal_end == o.wal_end && server_time_ns == o.server_time_ns &&
+           payload.data() == o.payload.data() && payload.size() == o.payload.size();
+  }
 };
 
 // 'k': keepalive. reply_requested asks for an immediate status update.
@@ -85,6 +91,8 @@ struct PrimaryKeepalive {
   uint64_t wal_end = 0;
   int64_t server_time_ns = 0;
   bool reply_requested = false;
+
+  bool operator==(const PrimaryKeepalive&) const = default;
 };
 
 using ReplicationMessage = std::variant<XLogData, PrimaryKeepalive>;
@@ -101,6 +109,8 @@ struct StandbyStatusUpdate {
   uint64_t applied = 0;
   int64_t client_time_ns = 0;
   bool reply_requested = false;
+
+  bool operator==(const StandbyStatusUpdate&) const = default;
 };
 
 // Size of an encoded Standby Status Update: 'r' + 4 x Int64 + Byte1.
@@ -141,10 +151,14 @@ struct ColumnValue {
   // Text or binary bytes for kText/kBinary (empty otherwise). Borrows from
   // the input; text values carry no trailing NUL.
   std::string_view data;
+
+  bool operator==(const ColumnValue&) const = default;
 };
 
 struct TupleData {
   std::vector<ColumnValue> columns;
+
+  bool operator==(const TupleData&) const = default;
 };
 
 // 'B'
@@ -152,6 +166,8 @@ struct Begin {
   uint64_t final_lsn = 0;
   int64_t commit_time_ns = 0;
   uint32_t xid = 0;
+
+  bool operator==(const Begin&) const = default;
 };
 
 // 'C'
@@ -160,12 +176,16 @@ struct Commit {
   uint64_t commit_lsn = 0;
   uint64_t end_lsn = 0;
   int64_t commit_time_ns = 0;
+
+  bool operator==(const Commit&) const = default;
 };
 
 // 'O'
 struct Origin {
   uint64_t lsn = 0;  // commit LSN on the origin server
   std::string name;
+
+  bool operator==(const Origin&) const = default;
 };
 
 struct RelationColumn {
@@ -175,6 +195,8 @@ struct RelationColumn {
   int32_t type_modifier = -1;
 
   bool is_key() const { return (flags & 1) != 0; }
+
+  bool operator==(const RelationColumn&) const = default;
 };
 
 // 'R'
@@ -185,6 +207,8 @@ struct Relation {
   std::string name;
   char replica_identity = 'd';  // relreplident: 'd'efault, 'n'othing, 'f'ull, 'i'ndex
   std::vector<RelationColumn> columns;
+
+  bool operator==(const Relation&) const = default;
 };
 
 // 'Y'
@@ -193,6 +217,8 @@ struct Type {
   uint32_t oid = 0;
   std::string namespace_name;
   std::string name;
+
+  bool operator==(const Type&) const = default;
 };
 
 // 'I'
@@ -200,6 +226,8 @@ struct Insert {
   std::optional<uint32_t> xid;
   uint32_t relation_id = 0;
   TupleData new_tuple;
+
+  bool operator==(const Insert&) const = default;
 };
 
 // Which old row image an Update/Delete carries.
@@ -215,6 +243,8 @@ struct Update {
   std::optional<OldTupleKind> old_kind;  // unset when no old row was sent
   TupleData old_tuple;                   // empty unless old_kind is set
   TupleData new_tuple;
+
+  bool operator==(const Update&) const = default;
 };
 
 // 'D'
@@ -223,6 +253,8 @@ struct Delete {
   uint32_t relation_id = 0;
   OldTupleKind old_kind = OldTupleKind::kKey;
   TupleData old_tuple;
+
+  bool operator==(const Delete&) const = default;
 };
 
 // 'T'
@@ -236,25 +268,34 @@ struct Truncate {
 
   bool cascade() const { return (options & kCascade) != 0; }
   bool restart_identity() const { return (options & kRestartIdentity) != 0; }
+
+  bool operator==(const Truncate&) const = default;
 };
 
 // 'M': pg_logical_emit_message() output (needs the "messages" option).
 struct LogicalMessage {
   std::optional<uint32_t> xid;
-  bool transactional = false;
+  uint8_t flags = 0;           // raw flags byte; bit 0 = transactional
+  bool transactional = false;  // flags & 1
   uint64_t lsn = 0;
   std::string_view prefix;   // borrows from the input
   std::string_view content;  // borrows from the input; arbitrary bytes
+
+  bool operator==(const LogicalMessage&) const = default;
 };
 
 // 'S' (protocol >= 2)
 struct StreamStart {
   uint32_t xid = 0;
   bool first_segment = false;
+
+  bool operator==(const StreamStart&) const = default;
 };
 
 // 'E' (protocol >= 2)
-struct StreamStop {};
+struct StreamStop {
+  bool operator==(const StreamStop&) const = default;
+};
 
 // 'c' (protocol >= 2)
 struct StreamCommit {
@@ -263,6 +304,8 @@ struct StreamCommit {
   uint64_t commit_lsn = 0;
   uint64_t end_lsn = 0;
   int64_t commit_time_ns = 0;
+
+  bool operator==(const StreamCommit&) const = default;
 };
 
 // 'A' (protocol >= 2). With protocol >= 4 and streaming = parallel the server
@@ -273,6 +316,8 @@ struct StreamAbort {
   uint32_t subxid = 0;  // equals xid when the top-level transaction aborted
   std::optional<uint64_t> abort_lsn;
   std::optional<int64_t> abort_time_ns;
+
+  bool operator==(const StreamAbort&) const = default;
 };
 
 // Two-phase commit messages (protocol >= 3, two_phase option).
@@ -284,6 +329,8 @@ struct BeginPrepare {
   int64_t prepare_time_ns = 0;
   uint32_t xid = 0;
   std::string gid;
+
+  bool operator==(const BeginPrepare&) const = default;
 };
 
 // 'P'
@@ -294,6 +341,8 @@ struct Prepare {
   int64_t prepare_time_ns = 0;
   uint32_t xid = 0;
   std::string gid;
+
+  bool operator==(const Prepare&) const = default;
 };
 
 // 'K'
@@ -304,6 +353,8 @@ struct CommitPrepared {
   int64_t commit_time_ns = 0;
   uint32_t xid = 0;
   std::string gid;
+
+  bool operator==(const CommitPrepared&) const = default;
 };
 
 // 'r'
@@ -315,6 +366,8 @@ struct RollbackPrepared {
   int64_t rollback_time_ns = 0;
   uint32_t xid = 0;
   std::string gid;
+
+  bool operator==(const RollbackPrepared&) const = default;
 };
 
 // 'p'
@@ -325,6 +378,8 @@ struct StreamPrepare {
   int64_t prepare_time_ns = 0;
   uint32_t xid = 0;
   std::string gid;
+
+  bool operator==(const StreamPrepare&) const = default;
 };
 
 using Message =

@@ -2,18 +2,17 @@
 
 #include <libpq-fe.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <optional>
 #include <regex>
 
 #include "config/config.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/stop_waker.h"
 #include "core/time.h"
 #include "detector/listennotify/notify_event.h"
 #include "pg/conn.h"
@@ -21,36 +20,6 @@
 namespace pgcdc::listennotify {
 
 namespace {
-
-// Wakes poll() when a stop is requested.
-class StopWaker {
- public:
-  explicit StopWaker(std::stop_token token) : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-    callback_.emplace(token, [this] {
-      uint64_t one = 1;
-      [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
-    });
-  }
-  ~StopWaker() {
-    // Deregister first: it waits for a callback running on another thread,
-    // so the fd is never closed under it.
-    callback_.reset();
-    ::close(fd_);
-  }
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-  std::optional<std::stop_callback<std::function<void()>>> callback_;
-};
-
-// Sleeps up to `d`; returns early (false) when stop is requested.
-bool SleepUnlessStopped(const StopWaker& waker, std::stop_token stop, std::chrono::milliseconds d) {
-  if (stop.stop_requested()) return false;
-  pollfd p{waker.fd(), POLLIN, 0};
-  ::poll(&p, 1, static_cast<int>(d.count()));
-  return !stop.stop_requested();
-}
 
 struct Metrics {
   metrics::Counter* errors;
@@ -157,7 +126,7 @@ Status ListenNotifyDetector::Run(detector::RunContext& ctx) {
                {"error", st.error().message()},
                {"attempt", backoff.attempt()},
                {"retry_in_ms", static_cast<int64_t>(delay.count())}});
-    if (!SleepUnlessStopped(waker, ctx.stop, delay)) return Ok();
+    if (!waker.SleepFor(delay)) return Ok();
   }
   return Ok();
 }

@@ -1,0 +1,560 @@
+#include "detector/wal/change_builder.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/json.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "core/uuid.h"
+
+namespace pgcdc::wal {
+
+namespace {
+
+constexpr std::string_view kSource = "wal_replication";
+constexpr const char* kTxnChannel = "pgcdc:_txn";
+constexpr const char* kSchemaChannel = "pgcdc:_schema";
+constexpr const char* kMessageChannel = "pgcdc:_message";
+
+// The xid a message carries, if any (streamed changes carry their
+// (sub)transaction's xid).
+std::optional<uint32_t> XidOf(const pgoutput::Message& m) {
+  return std::visit(
+      [](const auto& v) -> std::optional<uint32_t> {
+        if constexpr (requires { v.xid; }) {
+          return v.xid;
+        } else {
+          return std::nullopt;
+        }
+      },
+      m);
+}
+
+std::string ColumnsJson(const std::vector<pgoutput::RelationColumn>& cols) {
+  std::string out;
+  json::Writer w(out);
+  w.BeginArray();
+  for (const auto& c : cols) {
+    w.BeginObject();
+    w.Key("name");
+    w.String(c.name);
+    w.Key("type_name");
+    const std::string_view tn = pgtypes::TypeName(c.type_oid);
+    w.String(tn.empty() ? "oid:" + std::to_string(c.type_oid) : std::string(tn));
+    w.Key("type_oid");
+    w.Uint(c.type_oid);
+    w.EndObject();
+  }
+  w.EndArray();
+  return out;
+}
+
+}  // namespace
+
+std::string ChannelFor(std::string_view namespace_name, std::string_view table) {
+  std::string ch = "pgcdc:";
+  if (!namespace_name.empty() && namespace_name != "public") {
+    ch.append(namespace_name).push_back('.');
+  }
+  ch.append(table);
+  return ch;
+}
+
+// ---- Spool -------------------------------------------------------------------
+
+// Buffered messages of one streamed transaction: records (xid, lsn, bytes)
+// in memory, then appended to an unlinked temp file once the shared memory
+// budget is used up. Replay yields them in arrival order.
+class ChangeBuilder::TxSpool {
+ public:
+  struct Record {
+    uint32_t xid;
+    uint64_t lsn;
+    std::string bytes;
+  };
+
+  ~TxSpool() {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+
+  Status Add(uint32_t xid, uint64_t lsn, std::span<const uint8_t> bytes, bool to_file,
+             const std::string& dir) {
+    if (!to_file && file_ == nullptr) {
+      memory_.push_back(Record{xid, lsn, std::string(reinterpret_cast<const char*>(bytes.data()),
+                                                     bytes.size())});
+      memory_bytes_ += bytes.size() + sizeof(Record);
+      return Ok();
+    }
+    if (file_ == nullptr) {
+      std::string tmpl = dir + "/pgcdc-spool-XXXXXX";
+      const int fd = ::mkstemp(tmpl.data());
+      if (fd < 0) {
+        return Fail(ErrorCode::kIo, "spool: mkstemp " + tmpl + ": " + std::strerror(errno));
+      }
+      ::unlink(tmpl.c_str());  // disappears with the process, even on a crash
+      file_ = ::fdopen(fd, "w+b");
+      if (file_ == nullptr) {
+        ::close(fd);
+        return Fail(ErrorCode::kIo, std::string("spool: fdopen: ") + std::strerror(errno));
+      }
+    }
+    const uint32_t len = static_cast<uint32_t>(bytes.size());
+    if (std::fwrite(&xid, sizeof xid, 1, file_) != 1 ||
+        std::fwrite(&lsn, sizeof lsn, 1, file_) != 1 ||
+        std::fwrite(&len, sizeof len, 1, file_) != 1 ||
+        (len > 0 && std::fwrite(bytes.data(), 1, len, file_) != len)) {
+      return Fail(ErrorCode::kIo, std::string("spool: write: ") + std::strerror(errno));
+    }
+    file_bytes_ += len + 16;
+    ++file_records_;
+    return Ok();
+  }
+
+  void MarkAborted(uint32_t subxid) { aborted_.insert(subxid); }
+  const std::set<uint32_t>& aborted() const { return aborted_; }
+  size_t memory_bytes() const { return memory_bytes_; }
+  uint64_t file_bytes() const { return file_bytes_; }
+
+  // Calls fn(record) for every record in order; stops at the first error.
+  template <class Fn>
+  Status ForEach(Fn&& fn) {
+    for (const auto& r : memory_) {
+      if (auto st = fn(r); !st) return st;
+    }
+    if (file_ == nullptr) return Ok();
+    std::fflush(file_);
+    std::rewind(file_);
+    Record r;
+    for (uint64_t i = 0; i < file_records_; ++i) {
+      uint32_t len = 0;
+      if (std::fread(&r.xid, sizeof r.xid, 1, file_) != 1 ||
+          std::fread(&r.lsn, sizeof r.lsn, 1, file_) != 1 ||
+          std::fread(&len, sizeof len, 1, file_) != 1) {
+        return Fail(ErrorCode::kIo, "spool: short read");
+      }
+      r.bytes.resize(len);
+      if (len > 0 && std::fread(r.bytes.data(), 1, len, file_) != len) {
+        return Fail(ErrorCode::kIo, "spool: short read");
+      }
+      if (auto st = fn(r); !st) return st;
+    }
+    return Ok();
+  }
+
+ private:
+  std::vector<Record> memory_;
+  size_t memory_bytes_ = 0;
+  std::FILE* file_ = nullptr;
+  uint64_t file_bytes_ = 0;
+  uint64_t file_records_ = 0;
+  std::set<uint32_t> aborted_;
+};
+
+// ---- ChangeBuilder -------------------------------------------------------------
+
+ChangeBuilder::ChangeBuilder(BuilderOptions options, pgtypes::TypeCatalog& catalog,
+                             ChangeSink& sink)
+    : options_(std::move(options)), catalog_(catalog), sink_(sink) {
+  if (options_.tx_markers) options_.tx_metadata = true;
+  if (options_.spool_dir.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    options_.spool_dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  }
+  ctx_.protocol_version = 2;
+}
+
+ChangeBuilder::~ChangeBuilder() = default;
+
+uint64_t ChangeBuilder::spooled_bytes() const {
+  uint64_t total = 0;
+  for (const auto& [xid, s] : spools_) total += s->memory_bytes() + s->file_bytes();
+  return total;
+}
+
+Status ChangeBuilder::Handle(const pgoutput::XLogData& data) {
+  auto decoded = pgoutput::DecodeMessage(data.payload, ctx_);
+  if (!decoded) return Fail(decoded.error());
+  const pgoutput::Message& m = *decoded;
+  // Inside a stream block every change belongs to the streamed transaction:
+  // buffer it until Stream Commit / Stream Abort.
+  if (ctx_.in_stream && !std::holds_alternative<pgoutput::StreamStart>(m) &&
+      !std::holds_alternative<pgoutput::StreamStop>(m)) {
+    return SpoolMessage(ctx_.stream_xid, m, data.payload, data.wal_start);
+  }
+  return Apply(m, data.wal_start, relations_, nullptr);
+}
+
+Status ChangeBuilder::SpoolMessage(uint32_t top_xid, const pgoutput::Message& m,
+                            std::span<const uint8_t> payload, uint64_t lsn) {
+  auto& spool = spools_[top_xid];
+  if (!spool) spool = std::make_unique<TxSpool>();
+  const uint32_t xid = XidOf(m).value_or(top_xid);
+  const bool to_file = spool_memory_used_ + payload.size() > options_.spool_memory_bytes;
+  const size_t before = spool->memory_bytes();
+  const uint64_t file_before = spool->file_bytes();
+  if (auto st = spool->Add(xid, lsn, payload, to_file, options_.spool_dir); !st) return st;
+  spool_memory_used_ += spool->memory_bytes() - before;
+  stats_.spilled_bytes += spool->file_bytes() - file_before;
+  return Ok();
+}
+
+Status ChangeBuilder::Apply(const pgoutput::Message& m, uint64_t lsn, RelationMap& relations,
+                            const std::set<uint32_t>* aborted) {
+  using namespace pgoutput;
+  // During replay, skip changes of aborted subtransactions.
+  if (aborted != nullptr) {
+    if (auto xid = XidOf(m); xid && aborted->count(*xid)) return Ok();
+  }
+  const bool global = &relations == &relations_;
+  auto find = [&](uint32_t relid) -> const RelationInfo* {
+    if (auto it = relations.find(relid); it != relations.end()) return &it->second;
+    if (!global) {
+      if (auto it = relations_.find(relid); it != relations_.end()) return &it->second;
+    }
+    return nullptr;
+  };
+
+  if (const auto* b = std::get_if<Begin>(&m)) {
+    tx_ = TxState{true, b->xid, b->commit_time_ns, 0};
+    if (options_.tx_markers) return EmitMarker("BEGIN", b->xid, b->commit_time_ns, 0);
+    return Ok();
+  }
+  if (const auto* c = std::get_if<Commit>(&m)) {
+    Status st = Ok();
+    if (options_.tx_markers && tx_.active) {
+      st = EmitMarker("COMMIT", tx_.xid, tx_.commit_time_ns, tx_.count);
+    }
+    tx_ = TxState{};
+    sink_.Boundary(c->end_lsn);
+    return st;
+  }
+  if (const auto* r = std::get_if<Relation>(&m)) return OnRelation(*r, relations, global);
+  if (const auto* i = std::get_if<Insert>(&m)) {
+    return EmitRow(find(i->relation_id), i->relation_id, "INSERT", &i->new_tuple, nullptr, lsn);
+  }
+  if (const auto* u = std::get_if<Update>(&m)) {
+    return EmitRow(find(u->relation_id), u->relation_id, "UPDATE", &u->new_tuple,
+                   u->old_kind ? &u->old_tuple : nullptr, lsn);
+  }
+  if (const auto* d = std::get_if<Delete>(&m)) {
+    return EmitRow(find(d->relation_id), d->relation_id, "DELETE", &d->old_tuple, nullptr, lsn);
+  }
+  if (const auto* t = std::get_if<Truncate>(&m)) {
+    for (uint32_t relid : t->relation_ids) {
+      if (auto st = EmitRow(find(relid), relid, "TRUNCATE", nullptr, nullptr, lsn); !st) {
+        return st;
+      }
+    }
+    return Ok();
+  }
+  if (const auto* lm = std::get_if<LogicalMessage>(&m)) {
+    Status st = Ok();
+    if (lm->prefix != options_.heartbeat_prefix) st = EmitMessage(*lm, lsn);
+    // A non-transactional message outside a transaction is a safe point:
+    // every commit before it has been sent.
+    if (st && !lm->transactional && !tx_.active && aborted == nullptr) sink_.Boundary(lm->lsn);
+    return st;
+  }
+  if (const auto* s = std::get_if<StreamCommit>(&m)) return Replay(s->xid, *s);
+  if (const auto* a = std::get_if<StreamAbort>(&m)) {
+    auto it = spools_.find(a->xid);
+    if (a->subxid == a->xid || a->subxid == 0) {
+      if (it != spools_.end()) {
+        spool_memory_used_ -= std::min(spool_memory_used_, it->second->memory_bytes());
+        spools_.erase(it);
+      }
+      ++stats_.aborted_txns;
+    } else if (it != spools_.end()) {
+      it->second->MarkAborted(a->subxid);
+    }
+    return Ok();
+  }
+  if (std::holds_alternative<StreamStart>(m) || std::holds_alternative<StreamStop>(m) ||
+      std::holds_alternative<Type>(m) || std::holds_alternative<Origin>(m)) {
+    return Ok();
+  }
+  return Fail(ErrorCode::kUnimplemented,
+              "wal: unexpected message " + std::string(MessageName(m)) +
+                  " (two-phase transactions are not enabled)");
+}
+
+Status ChangeBuilder::OnRelation(const pgoutput::Relation& r, RelationMap& relations,
+                                 bool global) {
+  std::vector<uint32_t> oids;
+  for (const auto& c : r.columns) oids.push_back(c.type_oid);
+  if (auto missing = catalog_.Missing(oids); !missing.empty()) sink_.ResolveTypes(missing);
+
+  RelationInfo info;
+  info.namespace_name = r.namespace_name;
+  info.name = r.name;
+  info.channel = ChannelFor(r.namespace_name, r.name);
+  info.replica_identity = r.replica_identity;
+  info.columns = r.columns;
+  for (const auto& c : r.columns) {
+    std::string k;
+    json::AppendString(k, c.name);
+    k.push_back(':');
+    info.keys.push_back(std::move(k));
+  }
+  if (options_.include_schema) info.columns_json = ColumnsJson(r.columns);
+
+  Status st = Ok();
+  auto it = relations.find(r.relation_id);
+  if (global && options_.schema_events && it != relations.end()) {
+    // Diff against the previous definition, in table order.
+    const auto& old_cols = it->second.columns;
+    std::string changes;
+    json::Writer w(changes);
+    w.BeginArray();
+    bool any = false;
+    auto find_col = [](const std::vector<pgoutput::RelationColumn>& cols, const std::string& n)
+        -> const pgoutput::RelationColumn* {
+      for (const auto& c : cols) {
+        if (c.name == n) return &c;
+      }
+      return nullptr;
+    };
+    auto type_name = [](uint32_t oid) {
+      std::string_view n = pgtypes::TypeName(oid);
+      return n.empty() ? "oid:" + std::to_string(oid) : std::string(n);
+    };
+    for (const auto& c : r.columns) {
+      const auto* prev = find_col(old_cols, c.name);
+      if (prev == nullptr) {
+        w.BeginObject();
+        w.Key("type");
+        w.String("column_added");
+        w.Key("column");
+        w.String(c.name);
+        w.Key("type_name");
+        w.String(type_name(c.type_oid));
+        w.EndObject();
+        any = true;
+      } else if (prev->type_oid != c.type_oid) {
+        w.BeginObject();
+        w.Key("type");
+        w.String("column_type_changed");
+        w.Key("column");
+        w.String(c.name);
+        w.Key("old_type");
+        w.String(type_name(prev->type_oid));
+        w.Key("new_type");
+        w.String(type_name(c.type_oid));
+        w.EndObject();
+        any = true;
+      }
+    }
+    for (const auto& c : old_cols) {
+      if (find_col(r.columns, c.name) == nullptr) {
+        w.BeginObject();
+        w.Key("type");
+        w.String("column_removed");
+        w.Key("column");
+        w.String(c.name);
+        w.EndObject();
+        any = true;
+      }
+    }
+    w.EndArray();
+    if (any) {
+      std::string payload;
+      json::Writer p(payload);
+      p.BeginObject();
+      p.Key("changes");
+      p.Raw(changes);
+      p.Key("op");
+      p.String("SCHEMA_CHANGE");
+      p.Key("schema");
+      p.String(r.namespace_name);
+      p.Key("table");
+      p.String(r.name);
+      p.EndObject();
+      st = EmitEvent(kSchemaChannel, "SCHEMA_CHANGE", std::move(payload), 0, false);
+    }
+  }
+  relations[r.relation_id] = std::move(info);
+  return st;
+}
+
+void ChangeBuilder::AppendTuple(const RelationInfo& rel, const pgoutput::TupleData& t,
+                                std::string& out, std::vector<std::string>* unchanged_toast) {
+  out.push_back('{');
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    if (i < rel.keys.size()) {
+      out.append(rel.keys[i]);
+    } else {
+      // More values than described columns: keep the data under a positional name.
+      json::AppendString(out, "col_" + std::to_string(i));
+      out.push_back(':');
+    }
+    const auto& v = t.columns[i];
+    switch (v.kind) {
+      case pgoutput::ColumnKind::kNull: out.append("null"); break;
+      case pgoutput::ColumnKind::kUnchangedToast:
+        out.append("null");
+        if (unchanged_toast != nullptr && i < rel.columns.size()) {
+          unchanged_toast->push_back(rel.columns[i].name);
+        }
+        break;
+      case pgoutput::ColumnKind::kText: {
+        const uint32_t oid = i < rel.columns.size() ? rel.columns[i].type_oid : 25;
+        if (!pgtypes::AppendValueJson(catalog_, oid, v.data, out)) ++stats_.value_errors;
+        break;
+      }
+      case pgoutput::ColumnKind::kBinary:
+        // Not requested (text mode); keep the bytes rather than lose them.
+        out.append("{\"base64\":\"");
+        json::AppendBase64(out, v.data);
+        out.append("\"}");
+        break;
+    }
+  }
+  out.push_back('}');
+}
+
+Status ChangeBuilder::EmitRow(const RelationInfo* rel, uint32_t relid, std::string_view op,
+                              const pgoutput::TupleData* row, const pgoutput::TupleData* old,
+                              uint64_t lsn) {
+  if (rel == nullptr) {
+    ++stats_.unknown_relations;
+    log::Warn("wal: change for an undescribed relation skipped",
+              {{"relation_id", relid}, {"op", op}});
+    return Ok();
+  }
+  std::string row_json, old_json;
+  std::vector<std::string> unchanged;
+  if (row != nullptr) AppendTuple(*rel, *row, row_json, op == "UPDATE" ? &unchanged : nullptr);
+  if (old != nullptr) AppendTuple(*rel, *old, old_json, nullptr);
+
+  std::string payload;
+  payload.reserve(64 + row_json.size() + old_json.size() + rel->columns_json.size());
+  payload.push_back('{');
+  if (!unchanged.empty()) {
+    payload.append("\"_unchanged_toast_columns\":[");
+    for (size_t i = 0; i < unchanged.size(); ++i) {
+      if (i > 0) payload.push_back(',');
+      json::AppendString(payload, unchanged[i]);
+    }
+    payload.append("],");
+  }
+  if (options_.include_schema) {
+    payload.append("\"columns\":").append(rel->columns_json).push_back(',');
+  }
+  payload.append("\"old\":").append(old != nullptr ? old_json : "null");
+  payload.append(",\"op\":\"").append(op).append("\",\"row\":");
+  payload.append(row != nullptr ? row_json : "null");
+  if (options_.include_schema) {
+    payload.append(",\"schema\":");
+    json::AppendString(payload, rel->namespace_name);
+  }
+  payload.append(",\"table\":");
+  json::AppendString(payload, rel->name);
+  payload.push_back('}');
+  return EmitEvent(rel->channel, op, std::move(payload), lsn, true);
+}
+
+Status ChangeBuilder::EmitMessage(const pgoutput::LogicalMessage& m, uint64_t lsn) {
+  std::string payload;
+  json::Writer w(payload);
+  w.BeginObject();
+  if (json::IsValidUtf8(m.content)) {
+    w.Key("content");
+    w.String(m.content);
+  } else {
+    w.Key("content_base64");
+    std::string b64;
+    json::AppendBase64(b64, m.content);
+    w.String(b64);
+  }
+  w.Key("lsn");
+  w.String(pgoutput::FormatLsn(m.lsn));
+  w.Key("prefix");
+  w.String(m.prefix);
+  w.Key("transactional");
+  w.Bool(m.transactional);
+  w.EndObject();
+  return EmitEvent(kMessageChannel, "MESSAGE", std::move(payload), lsn, false);
+}
+
+Status ChangeBuilder::EmitMarker(std::string_view op, uint32_t xid, int64_t commit_time_ns,
+                                 int64_t count) {
+  std::string payload = "{\"commit_time\":\"";
+  AppendRfc3339Nano(commit_time_ns, payload);
+  payload.push_back('"');
+  if (op == "COMMIT") payload.append(",\"event_count\":").append(std::to_string(count));
+  payload.append(",\"xid\":").append(std::to_string(xid)).push_back('}');
+  Event e;
+  e.id = NewUuidV7();
+  e.channel = kTxnChannel;
+  e.operation = std::string(op);
+  e.payload = std::move(payload);
+  e.source = kSource;
+  e.created_at_ns = NowUnixNanos();
+  if (!sink_.Emit(std::move(e))) return Fail(ErrorCode::kCancelled, "pipeline stopping");
+  return Ok();
+}
+
+Status ChangeBuilder::EmitEvent(std::string channel, std::string_view op, std::string payload,
+                                uint64_t lsn, bool row_event) {
+  Event e;
+  e.id = NewUuidV7();
+  e.channel = std::move(channel);
+  e.operation = std::string(op);
+  e.payload = std::move(payload);
+  e.source = kSource;
+  e.created_at_ns = NowUnixNanos();
+  e.lsn = lsn;
+  if (row_event && tx_.active) {
+    ++tx_.count;
+    if (options_.tx_metadata) e.transaction = TransactionInfo{tx_.xid, tx_.commit_time_ns, tx_.count};
+  }
+  if (!sink_.Emit(std::move(e))) return Fail(ErrorCode::kCancelled, "pipeline stopping");
+  return Ok();
+}
+
+Status ChangeBuilder::Replay(uint32_t xid, const pgoutput::StreamCommit& c) {
+  auto it = spools_.find(xid);
+  std::unique_ptr<TxSpool> spool;
+  if (it != spools_.end()) {
+    spool = std::move(it->second);
+    spools_.erase(it);
+    spool_memory_used_ -= std::min(spool_memory_used_, spool->memory_bytes());
+  }
+  ++stats_.streamed_txns;
+  tx_ = TxState{true, xid, c.commit_time_ns, 0};
+  if (options_.tx_markers) {
+    if (auto st = EmitMarker("BEGIN", xid, c.commit_time_ns, 0); !st) return st;
+  }
+  if (spool) {
+    RelationMap overlay;  // relation definitions sent inside this transaction
+    pgoutput::DecodeContext rctx;
+    rctx.protocol_version = ctx_.protocol_version;
+    rctx.in_stream = true;
+    rctx.stream_xid = xid;
+    const std::set<uint32_t>& aborted = spool->aborted();
+    auto st = spool->ForEach([&](const TxSpool::Record& r) -> Status {
+      auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(r.bytes.data()),
+                                            r.bytes.size());
+      auto m = pgoutput::DecodeMessage(bytes, rctx);
+      if (!m) return Fail(m.error().Wrap("spool replay"));
+      return Apply(*m, r.lsn, overlay, &aborted);
+    });
+    if (!st) {
+      tx_ = TxState{};
+      return st;
+    }
+  }
+  Status st = Ok();
+  if (options_.tx_markers) st = EmitMarker("COMMIT", xid, c.commit_time_ns, tx_.count);
+  tx_ = TxState{};
+  sink_.Boundary(c.end_lsn);
+  return st;
+}
+
+}  // namespace pgcdc::wal

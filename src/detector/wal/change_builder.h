@@ -1,0 +1,138 @@
+// ChangeBuilder: turns decoded pgoutput messages into pgcdc events (SPEC
+// §1.5.2, §1.5.5, §1.5.6) and marks where the source may be confirmed.
+//
+// Owns the relation cache, the transaction state and the spools of streamed
+// (in-progress) transactions. Streamed transactions are buffered until their
+// Stream Commit — events of an aborted transaction or subtransaction are
+// never emitted — in memory up to a budget, then in an unlinked temp file, so
+// a transaction of any size never has to fit in RAM. On Stream Commit the
+// spool is replayed with the relation definitions that were valid inside it.
+//
+// Pure with respect to I/O besides the spill files: no sockets, no libpq. One
+// owner thread (the wal detector's).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "codec/pgoutput/pgoutput.h"
+#include "codec/pgtypes/pgtypes.h"
+#include "core/error.h"
+#include "core/event.h"
+
+namespace pgcdc::wal {
+
+struct BuilderOptions {
+  bool tx_metadata = false;  // `transaction` block on row events
+  bool tx_markers = false;   // BEGIN/COMMIT events on pgcdc:_txn
+  bool include_schema = false;
+  bool schema_events = false;
+  // Messages with this prefix are the detector's own heartbeats: they move the
+  // confirmed position but are not emitted.
+  std::string heartbeat_prefix = "pgcdc_heartbeat";
+  // Bytes of streamed-transaction data kept in memory (all spools together)
+  // before spilling to temp files.
+  size_t spool_memory_bytes = 64u << 20;
+  std::string spool_dir;  // empty = $TMPDIR or /tmp
+};
+
+// Where the builder sends its output.
+class ChangeSink {
+ public:
+  virtual ~ChangeSink() = default;
+  // Takes an event; returns false when the pipeline no longer accepts events.
+  virtual bool Emit(Event&& event) = 0;
+  // Everything emitted so far completes the source up to `lsn`: once those
+  // events are delivered, `lsn` may be confirmed to the server.
+  virtual void Boundary(uint64_t lsn) = 0;
+  // Called when relations reference type OIDs the catalog does not know; the
+  // detector looks them up (a catalog query) before values are converted.
+  virtual void ResolveTypes(const std::vector<uint32_t>& oids) = 0;
+};
+
+struct BuilderStats {
+  uint64_t value_errors = 0;       // values that fell back to strings
+  uint64_t unknown_relations = 0;  // changes for a relation never described
+  uint64_t streamed_txns = 0;
+  uint64_t aborted_txns = 0;
+  uint64_t spilled_bytes = 0;
+};
+
+class ChangeBuilder {
+ public:
+  ChangeBuilder(BuilderOptions options, pgtypes::TypeCatalog& catalog, ChangeSink& sink);
+  ~ChangeBuilder();
+
+  // Handles one XLogData payload. Errors are protocol/parse problems; the
+  // caller should reconnect (the server will resend from the confirmed LSN).
+  // Returns kCancelled when the sink refused an event (shutting down).
+  Status Handle(const pgoutput::XLogData& data);
+
+  // True between Begin and Commit of a non-streamed transaction.
+  bool in_transaction() const { return tx_.active; }
+  // Bytes buffered for open streamed transactions (memory + files).
+  uint64_t spooled_bytes() const;
+  const BuilderStats& stats() const { return stats_; }
+  const pgoutput::DecodeContext& decode_context() const { return ctx_; }
+  void set_protocol_version(uint32_t v) { ctx_.protocol_version = v; }
+
+  struct RelationInfo {
+    std::string namespace_name;
+    std::string name;
+    std::string channel;
+    char replica_identity = 'd';
+    std::vector<pgoutput::RelationColumn> columns;
+    std::vector<std::string> keys;  // pre-encoded `"name":`
+    std::string columns_json;       // `columns` array for --include-schema
+  };
+
+ private:
+  class TxSpool;
+  struct TxState {
+    bool active = false;
+    uint32_t xid = 0;
+    int64_t commit_time_ns = 0;
+    int64_t count = 0;  // row events so far
+  };
+  using RelationMap = std::unordered_map<uint32_t, RelationInfo>;
+
+  // Applies one decoded message. `relations` is the relation map to use
+  // (the global cache, or a replay overlay), `lsn` the message's position.
+  Status Apply(const pgoutput::Message& m, uint64_t lsn, RelationMap& relations,
+               const std::set<uint32_t>* aborted_subxids);
+  Status OnRelation(const pgoutput::Relation& r, RelationMap& relations, bool global);
+  Status EmitRow(const RelationInfo* rel, uint32_t relid, std::string_view op,
+                 const pgoutput::TupleData* row, const pgoutput::TupleData* old, uint64_t lsn);
+  Status EmitMessage(const pgoutput::LogicalMessage& m, uint64_t lsn);
+  Status EmitMarker(std::string_view op, uint32_t xid, int64_t commit_time_ns, int64_t count);
+  Status EmitEvent(std::string channel, std::string_view op, std::string payload, uint64_t lsn,
+                   bool row_event);
+  Status SpoolMessage(uint32_t xid, const pgoutput::Message& m,
+                      std::span<const uint8_t> payload, uint64_t lsn);
+  Status Replay(uint32_t xid, const pgoutput::StreamCommit& c);
+  void AppendTuple(const RelationInfo& rel, const pgoutput::TupleData& t, std::string& out,
+                   std::vector<std::string>* unchanged_toast);
+
+  BuilderOptions options_;
+  pgtypes::TypeCatalog& catalog_;
+  ChangeSink& sink_;
+  pgoutput::DecodeContext ctx_;
+  RelationMap relations_;
+  TxState tx_;
+  std::map<uint32_t, std::unique_ptr<TxSpool>> spools_;
+  size_t spool_memory_used_ = 0;
+  BuilderStats stats_;
+};
+
+// Channel for a relation: pgcdc:<table> in `public` (or no namespace),
+// pgcdc:<schema>.<table> otherwise.
+std::string ChannelFor(std::string_view namespace_name, std::string_view table);
+
+}  // namespace pgcdc::wal

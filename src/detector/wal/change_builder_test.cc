@@ -1,0 +1,304 @@
+#include "detector/wal/change_builder.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+
+namespace pgcdc::wal {
+namespace {
+
+// ---- a tiny pgoutput encoder for tests -----------------------------------------
+
+class Msg {
+ public:
+  explicit Msg(char type) { bytes_.push_back(static_cast<uint8_t>(type)); }
+  Msg& U8(uint8_t v) {
+    bytes_.push_back(v);
+    return *this;
+  }
+  Msg& U16(uint16_t v) { return Be(v, 2); }
+  Msg& U32(uint32_t v) { return Be(v, 4); }
+  Msg& U64(uint64_t v) { return Be(v, 8); }
+  Msg& Str(std::string_view s) {
+    bytes_.insert(bytes_.end(), s.begin(), s.end());
+    bytes_.push_back(0);
+    return *this;
+  }
+  Msg& Raw(std::string_view s) {
+    bytes_.insert(bytes_.end(), s.begin(), s.end());
+    return *this;
+  }
+  // TupleData: values as nullopt (null), "\x01u" (unchanged toast) or text.
+  Msg& Tuple(const std::vector<std::optional<std::string>>& cols) {
+    U16(static_cast<uint16_t>(cols.size()));
+    for (const auto& c : cols) {
+      if (!c) {
+        U8('n');
+      } else if (*c == "\x01u") {
+        U8('u');
+      } else {
+        U8('t').U32(static_cast<uint32_t>(c->size())).Raw(*c);
+      }
+    }
+    return *this;
+  }
+  const std::vector<uint8_t>& bytes() const { return bytes_; }
+
+ private:
+  Msg& Be(uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; --i) bytes_.push_back(static_cast<uint8_t>(v >> (8 * i)));
+    return *this;
+  }
+  std::vector<uint8_t> bytes_;
+};
+
+struct Col {
+  std::string name;
+  uint32_t oid;
+  bool key = false;
+};
+
+Msg Relation(uint32_t relid, std::string ns, std::string name, const std::vector<Col>& cols,
+             std::optional<uint32_t> xid = std::nullopt) {
+  Msg m('R');
+  if (xid) m.U32(*xid);
+  m.U32(relid).Str(ns).Str(name).U8('d').U16(static_cast<uint16_t>(cols.size()));
+  for (const auto& c : cols) m.U8(c.key ? 1 : 0).Str(c.name).U32(c.oid).U32(0xFFFFFFFF);
+  return m;
+}
+Msg Begin(uint64_t final_lsn, uint32_t xid) {
+  return std::move(Msg('B').U64(final_lsn).U64(0).U32(xid));
+}
+Msg Commit(uint64_t commit_lsn, uint64_t end_lsn) {
+  return std::move(Msg('C').U8(0).U64(commit_lsn).U64(end_lsn).U64(0));
+}
+Msg Insert(uint32_t relid, const std::vector<std::optional<std::string>>& row,
+           std::optional<uint32_t> xid = std::nullopt) {
+  Msg m('I');
+  if (xid) m.U32(*xid);
+  m.U32(relid).U8('N').Tuple(row);
+  return m;
+}
+
+struct Captured : ChangeSink {
+  std::vector<Event> events;
+  std::vector<std::pair<size_t, uint64_t>> boundaries;  // (events so far, lsn)
+  std::vector<uint32_t> resolved;
+  bool accept = true;
+  bool Emit(Event&& e) override {
+    if (!accept) return false;
+    events.push_back(std::move(e));
+    return true;
+  }
+  void Boundary(uint64_t lsn) override { boundaries.emplace_back(events.size(), lsn); }
+  void ResolveTypes(const std::vector<uint32_t>& oids) override {
+    resolved.insert(resolved.end(), oids.begin(), oids.end());
+  }
+};
+
+class ChangeBuilderTest : public ::testing::Test {
+ protected:
+  void Make(BuilderOptions o = {}) {
+    o.spool_dir = ::testing::TempDir();
+    builder_ = std::make_unique<ChangeBuilder>(o, catalog_, sink_);
+  }
+  void Feed(const Msg& m, uint64_t lsn = 0x100) {
+    pgoutput::XLogData x;
+    x.wal_start = lsn;
+    x.payload = std::span<const uint8_t>(m.bytes());
+    auto st = builder_->Handle(x);
+    ASSERT_TRUE(st) << st.error().message();
+  }
+  void Orders() {
+    Feed(Relation(16384, "public", "orders",
+                  {{"id", 23, true}, {"status", 25}, {"amount", 1700}, {"tags", 3802}}));
+  }
+  pgtypes::TypeCatalog catalog_;
+  Captured sink_;
+  std::unique_ptr<ChangeBuilder> builder_;
+};
+
+TEST_F(ChangeBuilderTest, InsertBecomesTypedEventInTableOrder) {
+  Make();
+  Feed(Begin(0x200, 7));
+  Orders();
+  Feed(Insert(16384, {"1", "new", "12.50", R"({"a": [1, 2]})"}), 0x150);
+  EXPECT_TRUE(builder_->in_transaction());
+  Feed(Commit(0x200, 0x210));
+  ASSERT_EQ(sink_.events.size(), 1u);
+  const Event& e = sink_.events[0];
+  EXPECT_EQ(e.channel, "pgcdc:orders");
+  EXPECT_EQ(e.operation, "INSERT");
+  EXPECT_EQ(e.source, "wal_replication");
+  EXPECT_EQ(e.lsn, 0x150u);
+  EXPECT_FALSE(e.transaction);
+  EXPECT_EQ(e.payload,
+            R"({"old":null,"op":"INSERT","row":{"id":1,"status":"new","amount":12.50,"tags":{"a":[1,2]}},"table":"orders"})");
+  ASSERT_EQ(sink_.boundaries.size(), 1u);
+  EXPECT_EQ(sink_.boundaries[0], (std::pair<size_t, uint64_t>{1, 0x210}));
+  EXPECT_FALSE(builder_->in_transaction());
+}
+
+TEST_F(ChangeBuilderTest, UpdateDeleteTruncateAndToast) {
+  Make();
+  Feed(Begin(0x300, 8));
+  Orders();
+  Feed(Relation(16390, "sales", "items", {{"sku", 25, true}}));
+  // UPDATE with full old image and an unchanged TOASTed column.
+  Msg u('U');
+  u.U32(16384).U8('O').Tuple({"1", "new", "12.50", std::nullopt}).U8('N').Tuple(
+      {"1", "paid", "12.50", "\x01u"});
+  Feed(u);
+  Msg d('D');
+  d.U32(16384).U8('K').Tuple({"1", std::nullopt, std::nullopt, std::nullopt});
+  Feed(d);
+  Msg t('T');
+  t.U32(2).U8(0).U32(16384).U32(16390);
+  Feed(t);
+  Feed(Commit(0x300, 0x310));
+  ASSERT_EQ(sink_.events.size(), 4u);
+  EXPECT_EQ(sink_.events[0].payload,
+            R"({"_unchanged_toast_columns":["tags"],"old":{"id":1,"status":"new","amount":12.50,"tags":null},"op":"UPDATE","row":{"id":1,"status":"paid","amount":12.50,"tags":null},"table":"orders"})");
+  EXPECT_EQ(sink_.events[1].payload,
+            R"({"old":null,"op":"DELETE","row":{"id":1,"status":null,"amount":null,"tags":null},"table":"orders"})");
+  EXPECT_EQ(sink_.events[2].operation, "TRUNCATE");
+  EXPECT_EQ(sink_.events[2].payload, R"({"old":null,"op":"TRUNCATE","row":null,"table":"orders"})");
+  EXPECT_EQ(sink_.events[3].channel, "pgcdc:sales.items");
+}
+
+TEST_F(ChangeBuilderTest, TxMarkersAndMetadata) {
+  Make({.tx_markers = true});
+  Feed(Begin(0x400, 42));
+  Orders();
+  Feed(Insert(16384, {"1", "a", "1", std::nullopt}));
+  Feed(Insert(16384, {"2", "b", "2", std::nullopt}));
+  Feed(Commit(0x400, 0x410));
+  ASSERT_EQ(sink_.events.size(), 4u);
+  EXPECT_EQ(sink_.events[0].channel, "pgcdc:_txn");
+  EXPECT_EQ(sink_.events[0].operation, "BEGIN");
+  EXPECT_EQ(sink_.events[0].payload, R"({"commit_time":"2000-01-01T00:00:00Z","xid":42})");
+  ASSERT_TRUE(sink_.events[2].transaction);
+  EXPECT_EQ(sink_.events[2].transaction->xid, 42u);
+  EXPECT_EQ(sink_.events[2].transaction->seq, 2);
+  EXPECT_EQ(sink_.events[3].operation, "COMMIT");
+  EXPECT_EQ(sink_.events[3].payload,
+            R"({"commit_time":"2000-01-01T00:00:00Z","event_count":2,"xid":42})");
+  EXPECT_FALSE(sink_.events[3].transaction);
+}
+
+TEST_F(ChangeBuilderTest, IncludeSchemaAndSchemaEvents) {
+  Make({.include_schema = true, .schema_events = true});
+  Feed(Relation(1, "public", "t", {{"id", 23, true}, {"old_col", 25}}));
+  Feed(Begin(0x500, 1));
+  Feed(Relation(1, "public", "t", {{"id", 20, true}, {"new_col", 1184}}));
+  Feed(Insert(1, {"5", "2026-11-24 02:34:37.9+00"}));
+  Feed(Commit(0x500, 0x510));
+  ASSERT_EQ(sink_.events.size(), 2u);
+  EXPECT_EQ(sink_.events[0].channel, "pgcdc:_schema");
+  EXPECT_EQ(sink_.events[0].payload,
+            R"({"changes":[{"type":"column_type_changed","column":"id","old_type":"int4","new_type":"int8"},{"type":"column_added","column":"new_col","type_name":"timestamptz"},{"type":"column_removed","column":"old_col"}],"op":"SCHEMA_CHANGE","schema":"public","table":"t"})");
+  EXPECT_EQ(sink_.events[1].payload,
+            R"({"columns":[{"name":"id","type_name":"int8","type_oid":20},{"name":"new_col","type_name":"timestamptz","type_oid":1184}],"old":null,"op":"INSERT","row":{"id":5,"new_col":"2026-11-24T02:34:37.9+00:00"},"schema":"public","table":"t"})");
+}
+
+TEST_F(ChangeBuilderTest, UnknownTypesAreResolvedOnRelation) {
+  Make();
+  Feed(Relation(2, "public", "u", {{"id", 23}, {"mood", 99999}}));
+  EXPECT_EQ(sink_.resolved, (std::vector<uint32_t>{99999}));
+}
+
+// Streamed (in-progress) transactions: nothing is emitted before Stream
+// Commit; aborted (sub)transactions emit nothing.
+class StreamingTest : public ChangeBuilderTest,
+                      public ::testing::WithParamInterface<size_t /*memory budget*/> {};
+
+TEST_P(StreamingTest, CommitReplaysAbortDiscards) {
+  Make({.spool_memory_bytes = GetParam()});
+  Orders();
+  // Transaction 100: two stream blocks, a subtransaction 101 that aborts.
+  Feed(Msg('S').U32(100).U8(1));
+  Feed(Relation(16384, "public", "orders",
+                {{"id", 23, true}, {"status", 25}, {"amount", 1700}, {"tags", 3802}}, 100));
+  for (int i = 0; i < 50; ++i) Feed(Insert(16384, {std::to_string(i), "s", "1", std::nullopt}, 100));
+  Feed(Msg('E'));
+  // An unrelated normal transaction in between commits first.
+  Feed(Begin(0x600, 200));
+  Feed(Insert(16384, {"999", "other", "1", std::nullopt}));
+  Feed(Commit(0x600, 0x610));
+  ASSERT_EQ(sink_.events.size(), 1u);
+  Feed(Msg('S').U32(100).U8(0));
+  Feed(Insert(16384, {"1000", "sub", "1", std::nullopt}, 101));
+  Feed(Insert(16384, {"50", "s", "1", std::nullopt}, 100));
+  Feed(Msg('E'));
+  Feed(Msg('A').U32(100).U32(101));  // subtransaction 101 aborted
+  EXPECT_GT(builder_->spooled_bytes(), 0u);
+  ASSERT_EQ(sink_.events.size(), 1u) << "nothing streamed may be emitted before commit";
+  Feed(Msg('c').U32(100).U8(0).U64(0x700).U64(0x710).U64(0));
+  ASSERT_EQ(sink_.events.size(), 52u);
+  for (int i = 0; i <= 50; ++i) {
+    EXPECT_NE(sink_.events[1 + i].payload.find("\"id\":" + std::to_string(i) + ","),
+              std::string::npos)
+        << i << " " << sink_.events[1 + i].payload;
+  }
+  EXPECT_EQ(sink_.boundaries.back(), (std::pair<size_t, uint64_t>{52, 0x710}));
+  EXPECT_EQ(builder_->spooled_bytes(), 0u);
+
+  // Transaction 300 aborts as a whole: nothing at all.
+  Feed(Msg('S').U32(300).U8(1));
+  for (int i = 0; i < 20; ++i) Feed(Insert(16384, {"7", "x", "1", std::nullopt}, 300));
+  Feed(Msg('E'));
+  Feed(Msg('A').U32(300).U32(300));
+  EXPECT_EQ(sink_.events.size(), 52u);
+  EXPECT_EQ(builder_->stats().aborted_txns, 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(InMemoryAndSpilled, StreamingTest, ::testing::Values(64u << 20, 64u));
+
+TEST_F(ChangeBuilderTest, LogicalMessagesAndHeartbeats) {
+  Make();
+  Msg m('M');
+  m.U8(0).U64(0x800).Str("app").U32(5).Raw("hello");
+  Feed(m);
+  Msg bin('M');
+  bin.U8(0).U64(0x810).Str("bin").U32(2).Raw(std::string_view("\xFF\x00", 2));
+  Feed(bin);
+  Msg hb('M');
+  hb.U8(0).U64(0x820).Str("pgcdc_heartbeat").U32(0);
+  Feed(hb);
+  ASSERT_EQ(sink_.events.size(), 2u);
+  EXPECT_EQ(sink_.events[0].channel, "pgcdc:_message");
+  EXPECT_EQ(sink_.events[0].operation, "MESSAGE");
+  EXPECT_EQ(sink_.events[0].payload,
+            R"({"content":"hello","lsn":"0/800","prefix":"app","transactional":false})");
+  EXPECT_EQ(sink_.events[1].payload,
+            R"({"content_base64":"/wA=","lsn":"0/810","prefix":"bin","transactional":false})");
+  ASSERT_EQ(sink_.boundaries.size(), 3u);
+  EXPECT_EQ(sink_.boundaries[2], (std::pair<size_t, uint64_t>{2, 0x820}));
+}
+
+TEST_F(ChangeBuilderTest, RefusedEventIsCancelled) {
+  Make();
+  Orders();
+  sink_.accept = false;
+  Feed(Begin(0x900, 1));
+  pgoutput::XLogData x;
+  Msg ins = Insert(16384, {"1", "a", "1", std::nullopt});
+  x.payload = std::span<const uint8_t>(ins.bytes());
+  auto st = builder_->Handle(x);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), ErrorCode::kCancelled);
+}
+
+TEST_F(ChangeBuilderTest, GarbageIsAnErrorNotACrash) {
+  Make();
+  pgoutput::XLogData x;
+  const uint8_t junk[] = {'I', 0, 0};
+  x.payload = junk;
+  EXPECT_FALSE(builder_->Handle(x));
+  EXPECT_EQ(ChannelFor("", "t"), "pgcdc:t");
+  EXPECT_EQ(ChannelFor("public", "t"), "pgcdc:t");
+  EXPECT_EQ(ChannelFor("s", "t"), "pgcdc:s.t");
+}
+
+}  // namespace
+}  // namespace pgcdc::wal

@@ -1,0 +1,188 @@
+#include "detector/wal/replication.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "codec/pgoutput/pgoutput.h"
+#include "pg/conn.h"
+
+namespace pgcdc::wal {
+
+namespace {
+std::string Trim(const char* msg) {
+  std::string s = msg == nullptr ? "" : msg;
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+std::string SqlState(const PGresult* r) {
+  const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  return s == nullptr ? "" : s;
+}
+}  // namespace
+
+Result<ReplicationConn> ReplicationConn::Open(const std::string& url) {
+  const char* keys[] = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                        "dbname", "replication", "options", "application_name", nullptr};
+  const char* values[] = {"1",
+                          "30",
+                          "10",
+                          "3",
+                          url.c_str(),
+                          "database",
+                          "-c DateStyle=ISO,MDY -c TimeZone=UTC -c IntervalStyle=postgres "
+                          "-c extra_float_digits=1",
+                          "pgcdc",
+                          nullptr};
+  PGconn* c = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  if (c == nullptr) return Fail(ErrorCode::kConnection, "replication connect: out of memory");
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string msg = Trim(PQerrorMessage(c));
+    PQfinish(c);
+    return Fail(ErrorCode::kConnection, "replication connect: " + msg);
+  }
+  return ReplicationConn(c);
+}
+
+ReplicationConn::ReplicationConn(ReplicationConn&& o) noexcept
+    : conn_(o.conn_), buffer_(o.buffer_) {
+  o.conn_ = nullptr;
+  o.buffer_ = nullptr;
+}
+
+ReplicationConn& ReplicationConn::operator=(ReplicationConn&& o) noexcept {
+  if (this != &o) {
+    FreeBuffer();
+    if (conn_ != nullptr) PQfinish(conn_);
+    conn_ = o.conn_;
+    buffer_ = o.buffer_;
+    o.conn_ = nullptr;
+    o.buffer_ = nullptr;
+  }
+  return *this;
+}
+
+ReplicationConn::~ReplicationConn() {
+  FreeBuffer();
+  if (conn_ != nullptr) PQfinish(conn_);
+}
+
+void ReplicationConn::FreeBuffer() {
+  if (buffer_ != nullptr) {
+    PQfreemem(buffer_);
+    buffer_ = nullptr;
+  }
+}
+
+int ReplicationConn::socket() const { return conn_ == nullptr ? -1 : PQsocket(conn_); }
+std::string ReplicationConn::ErrorMessage() const {
+  return conn_ == nullptr ? "not connected" : Trim(PQerrorMessage(conn_));
+}
+
+Result<uint64_t> ReplicationConn::IdentifySystem() {
+  PGresult* r = PQexec(conn_, "IDENTIFY_SYSTEM");
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 3) {
+    std::string err = Trim(PQresultErrorMessage(r));
+    PQclear(r);
+    return Fail(ErrorCode::kProtocol, "IDENTIFY_SYSTEM: " + err);
+  }
+  auto lsn = pgoutput::ParseLsn(PQgetvalue(r, 0, 2));
+  PQclear(r);
+  if (!lsn) return Fail(lsn.error().Wrap("IDENTIFY_SYSTEM"));
+  return *lsn;
+}
+
+Result<SlotInfo> ReplicationConn::CreateSlot(const std::string& name, bool temporary,
+                                             bool export_snapshot, bool* exists) {
+  *exists = false;
+  std::string sql = "CREATE_REPLICATION_SLOT " + pg::QuoteIdentifier(name) +
+                    (temporary ? " TEMPORARY" : "") + " LOGICAL pgoutput (SNAPSHOT '" +
+                    (export_snapshot ? "export" : "nothing") + "')";
+  PGresult* r = PQexec(conn_, sql.c_str());
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    const std::string state = SqlState(r);
+    std::string err = Trim(PQresultErrorMessage(r));
+    PQclear(r);
+    if (state == "42710") {  // duplicate_object: reuse the existing slot
+      *exists = true;
+      return SlotInfo{name, 0, {}};
+    }
+    return Fail(state.empty() ? ErrorCode::kConnection : ErrorCode::kInvalidArgument,
+                "create slot " + name + ": " + err);
+  }
+  SlotInfo info;
+  info.name = PQgetvalue(r, 0, 0);
+  auto lsn = pgoutput::ParseLsn(PQgetvalue(r, 0, 1));
+  if (!PQgetisnull(r, 0, 2)) info.snapshot_name = PQgetvalue(r, 0, 2);
+  PQclear(r);
+  if (!lsn) return Fail(lsn.error().Wrap("create slot"));
+  info.consistent_point = *lsn;
+  return info;
+}
+
+Status ReplicationConn::StartReplication(const std::string& slot, uint64_t start_lsn,
+                                         const std::vector<std::string>& publications,
+                                         int proto_version) {
+  // publication_names is a comma-separated list of identifiers inside a
+  // string literal: quote each identifier, then quote the whole literal.
+  std::string pubs;
+  for (const auto& p : publications) {
+    if (!pubs.empty()) pubs += ",";
+    pubs += pg::QuoteIdentifier(p);
+  }
+  std::string sql = "START_REPLICATION SLOT " + pg::QuoteIdentifier(slot) + " LOGICAL " +
+                    pgoutput::FormatLsn(start_lsn) + " (proto_version '" +
+                    std::to_string(proto_version) + "', publication_names " +
+                    pg::QuoteLiteral(pubs) + ", messages 'true'" +
+                    (proto_version >= 2 ? ", streaming 'on'" : "") + ")";
+  PGresult* r = PQexec(conn_, sql.c_str());
+  const auto st = PQresultStatus(r);
+  std::string err = st == PGRES_COPY_BOTH ? "" : Trim(PQresultErrorMessage(r));
+  const std::string state = SqlState(r);
+  PQclear(r);
+  if (st != PGRES_COPY_BOTH) {
+    return Fail(state.empty() ? ErrorCode::kConnection : ErrorCode::kInvalidArgument,
+                "start replication: " + err);
+  }
+  return Ok();
+}
+
+Result<std::optional<std::string_view>> ReplicationConn::Receive(std::chrono::milliseconds timeout,
+                                                                 int wake_fd) {
+  FreeBuffer();
+  while (true) {
+    int n = PQgetCopyData(conn_, &buffer_, /*async=*/1);
+    if (n > 0) return std::optional<std::string_view>(std::string_view(buffer_, n));
+    if (n == -1) {
+      // Stream ended: fetch the final result for its error message.
+      PGresult* r = PQgetResult(conn_);
+      std::string err = r != nullptr ? Trim(PQresultErrorMessage(r)) : "";
+      PQclear(r);
+      return Fail(ErrorCode::kConnection,
+                  "replication stream ended" + (err.empty() ? std::string() : ": " + err));
+    }
+    if (n == -2) return Fail(ErrorCode::kConnection, "replication: " + ErrorMessage());
+    // n == 0: nothing buffered; wait for the socket (or the wake fd).
+    pollfd fds[2] = {{PQsocket(conn_), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    int rc = ::poll(fds, wake_fd >= 0 ? 2 : 1, static_cast<int>(timeout.count()));
+    if (rc < 0 && errno != EINTR) {
+      return Fail(ErrorCode::kIo, std::string("poll: ") + std::strerror(errno));
+    }
+    if (rc <= 0 || (wake_fd >= 0 && (fds[1].revents & POLLIN))) return std::nullopt;
+    if (PQconsumeInput(conn_) == 0) {
+      return Fail(ErrorCode::kConnection, "replication: " + ErrorMessage());
+    }
+  }
+}
+
+Status ReplicationConn::Send(const std::string& copy_data) {
+  if (PQputCopyData(conn_, copy_data.data(), static_cast<int>(copy_data.size())) != 1 ||
+      PQflush(conn_) != 0) {
+    return Fail(ErrorCode::kConnection, "replication send: " + ErrorMessage());
+  }
+  return Ok();
+}
+
+}  // namespace pgcdc::wal

@@ -1,0 +1,63 @@
+// ReplicationConn: a libpq connection in logical replication mode
+// (`replication=database`) speaking the walsender command protocol:
+// IDENTIFY_SYSTEM, CREATE_REPLICATION_SLOT, START_REPLICATION and the COPY
+// BOTH stream (raw CopyData in, standby status updates out). Decoding of the
+// bytes lives in codec/pgoutput. One owner thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+struct pg_conn;
+
+namespace pgcdc::wal {
+
+struct SlotInfo {
+  std::string name;
+  uint64_t consistent_point = 0;
+  std::string snapshot_name;  // empty unless exported
+};
+
+class ReplicationConn {
+ public:
+  // Connects with replication=database and session settings that make
+  // PostgreSQL's text output stable (ISO dates, UTC, …).
+  static Result<ReplicationConn> Open(const std::string& url);
+
+  ReplicationConn() = default;
+  ReplicationConn(ReplicationConn&& o) noexcept;
+  ReplicationConn& operator=(ReplicationConn&& o) noexcept;
+  ~ReplicationConn();
+
+  // Current server WAL insert position.
+  Result<uint64_t> IdentifySystem();
+  // Creates a logical slot using pgoutput. `exists` is set (and Ok returned
+  // with only the name filled) when a persistent slot of that name exists.
+  Result<SlotInfo> CreateSlot(const std::string& name, bool temporary, bool export_snapshot,
+                              bool* exists);
+  // START_REPLICATION … LOGICAL lsn (proto_version '2', streaming, messages).
+  Status StartReplication(const std::string& slot, uint64_t start_lsn,
+                          const std::vector<std::string>& publications, int proto_version);
+
+  // Receives one CopyData message, waiting at most `timeout`. Returns an empty
+  // optional on timeout, an error when the stream ended or the connection
+  // broke. The returned bytes are valid until the next call.
+  Result<std::optional<std::string_view>> Receive(std::chrono::milliseconds timeout, int wake_fd);
+  Status Send(const std::string& copy_data);
+
+  int socket() const;
+  std::string ErrorMessage() const;
+
+ private:
+  explicit ReplicationConn(pg_conn* c) : conn_(c) {}
+  void FreeBuffer();
+  pg_conn* conn_ = nullptr;
+  char* buffer_ = nullptr;
+};
+
+}  // namespace pgcdc::wal

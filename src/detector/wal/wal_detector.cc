@@ -1,0 +1,460 @@
+#include "detector/wal/wal_detector.h"
+
+#include <deque>
+#include <random>
+
+#include "codec/pgoutput/pgoutput.h"
+#include "codec/pgtypes/pgtypes.h"
+#include "config/config.h"
+#include "core/health.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/stop_waker.h"
+#include "core/time.h"
+#include "detector/wal/replication.h"
+#include "pg/checkpoint_store.h"
+#include "pg/conn.h"
+#include "pipeline/ack_tracker.h"
+
+namespace pgcdc::wal {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct Metrics {
+  metrics::Counter* errors;
+  metrics::Counter* reconnects;
+  metrics::Counter* events;
+  metrics::Counter* value_errors;
+  metrics::Gauge* connected;
+  metrics::Gauge* received_lsn;
+  metrics::Gauge* confirmed_lsn;
+  metrics::Gauge* spool_bytes;
+  metrics::Counter* checkpoints;
+  Metrics() {
+    auto& r = metrics::Default();
+    errors = &r.AddCounter("pgcdc_walreplication_errors_total",
+                           "WAL replication cycles that ended in an error.")
+                  .Get();
+    reconnects = &r.AddCounter("pgcdc_detector_reconnects_total",
+                               "Reconnections after a lost source connection.", {"detector"})
+                      .With({"wal"});
+    events = &r.AddCounter("pgcdc_wal_events_total", "Events produced by the wal detector.").Get();
+    value_errors = &r.AddCounter("pgcdc_wal_value_errors_total",
+                                 "Column values that could not be typed and were emitted as "
+                                 "strings.")
+                        .Get();
+    connected = &r.AddGauge("pgcdc_detector_connected",
+                            "1 while the detector holds a live source connection.", {"detector"})
+                     .With({"wal"});
+    received_lsn = &r.AddGauge("pgcdc_wal_received_lsn", "Highest WAL position received.").Get();
+    confirmed_lsn = &r.AddGauge("pgcdc_wal_confirmed_lsn",
+                                "WAL position confirmed to the server (all events up to it "
+                                "delivered).")
+                         .Get();
+    spool_bytes = &r.AddGauge("pgcdc_wal_spool_bytes",
+                              "Bytes buffered for open streamed transactions.")
+                       .Get();
+    checkpoints = &r.AddCounter("pgcdc_checkpoint_total", "Checkpoints saved.").Get();
+  }
+};
+
+Metrics& M() {
+  static Metrics m;
+  return m;
+}
+
+std::string RandomSlotName() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::random_device rd;
+  std::string name = "pgcdc_";
+  for (int i = 0; i < 8; ++i) name.push_back(kHex[rd() % 16]);
+  return name;
+}
+
+}  // namespace
+
+// State of one connect-and-stream cycle; also the builder's sink.
+struct WalDetector::Cycle : ChangeSink {
+  Cycle(WalDetector& d, detector::RunContext& c) : det(d), ctx(c) {}
+
+  bool Emit(Event&& e) override {
+    e.seq = ++det.next_seq_;
+    batch.events.push_back(std::move(e));
+    if (batch.events.size() >= det.options_.max_batch) return Publish();
+    return true;
+  }
+  void Boundary(uint64_t lsn) override { pending.push_back({det.next_seq_, lsn}); }
+  void ResolveTypes(const std::vector<uint32_t>& oids) override {
+    if (meta == nullptr) return;
+    auto rows = meta->Query(std::string(pgtypes::TypeCatalog::DescriptorQuery()),
+                            {pgtypes::TypeCatalog::OidArrayLiteral(oids)});
+    if (!rows) {
+      log::Warn("wal: cannot look up column types; values will be strings",
+                {{"error", rows.error().message()}});
+      return;
+    }
+    if (auto st = catalog.ApplyDescriptorRows(*rows); !st) {
+      log::Warn("wal: some type descriptors were malformed", {{"error", st.error().message()}});
+    }
+  }
+  bool Publish() {
+    if (batch.events.empty()) return true;
+    M().events->Inc(batch.events.size());
+    const bool ok = ctx.publish(std::move(batch));
+    batch = EventBatch{};
+    return ok;
+  }
+
+  // Moves `confirmed` forward as far as delivered events allow.
+  bool Advance(bool in_tx) {
+    const uint64_t through =
+        ctx.acks != nullptr ? ctx.acks->DeliveredThrough() : det.next_seq_;
+    uint64_t c = det.confirmed_;
+    while (!pending.empty() && pending.front().first <= through) {
+      c = std::max(c, pending.front().second);
+      pending.pop_front();
+    }
+    // Nothing outstanding: everything the server has sent (keepalive
+    // position) is done.
+    if (pending.empty() && !in_tx && batch.events.empty() && through >= det.next_seq_) {
+      c = std::max(c, keepalive_end);
+    }
+    if (c == det.confirmed_) return false;
+    det.confirmed_ = c;
+    return true;
+  }
+
+  WalDetector& det;
+  detector::RunContext& ctx;
+  pgtypes::TypeCatalog catalog;
+  pg::Conn* meta = nullptr;
+  EventBatch batch;
+  std::deque<std::pair<uint64_t, uint64_t>> pending;  // (last seq, lsn to confirm)
+  uint64_t keepalive_end = 0;
+  uint64_t received = 0;
+};
+
+WalDetector::WalDetector(Options options) : options_(std::move(options)) {
+  if (options_.slot_name.empty()) options_.slot_name = "pgcdc_" + options_.publication;
+  if (options_.checkpoint_db.empty()) options_.checkpoint_db = options_.database_url;
+}
+
+Status WalDetector::Run(detector::RunContext& ctx) {
+  StopWaker waker(ctx.stop);
+  Backoff backoff(options_.backoff);
+  bool ever_streamed = false;
+  log::Info("starting detector", {{"detector", "wal"},
+                                  {"db", pg::RedactUrl(options_.database_url)},
+                                  {"publication", options_.publication},
+                                  {"slot", options_.persistent_slot ? options_.slot_name
+                                                                    : std::string("(temporary)")}});
+  while (!ctx.stop.stop_requested()) {
+    bool streamed = false;
+    Status st = RunCycle(ctx, waker.fd(), &streamed);
+    M().connected->Set(0);
+    if (ctx.stop.stop_requested() || st) return Ok();
+    if (st.error().code() == ErrorCode::kCancelled) return Ok();
+    if (streamed) {
+      if (ever_streamed) M().reconnects->Inc();
+      ever_streamed = true;
+      backoff.Reset();
+    }
+    // Mistakes a retry cannot fix (missing publication, bad slot name, no
+    // permission) end the detector before it ever streamed.
+    if (!ever_streamed && st.error().code() == ErrorCode::kInvalidArgument) {
+      return Fail(st.error());
+    }
+    M().errors->Inc();
+    if (ctx.health != nullptr) ctx.health->Down(ctx.health_name, st.error().message());
+    const auto delay = backoff.Next();
+    log::Warn("connection lost, reconnecting",
+              {{"detector", "wal"},
+               {"error", st.error().message()},
+               {"attempt", backoff.attempt()},
+               {"retry_in_ms", static_cast<int64_t>(delay.count())}});
+    if (!waker.SleepFor(delay)) return Ok();
+  }
+  return Ok();
+}
+
+Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* streamed) {
+  auto& m = M();
+  // Regular connection: publication check, type lookups, heartbeats.
+  auto meta = pg::Conn::Open(options_.database_url);
+  if (!meta) return Fail(meta.error());
+  if (options_.all_tables) {
+    auto st = meta->Exec("CREATE PUBLICATION " + pg::QuoteIdentifier(options_.publication) +
+                         " FOR ALL TABLES");
+    if (!st && st.error().message().find("already exists") == std::string::npos) {
+      return Fail(st.error().Wrap("create publication " + options_.publication));
+    }
+  } else {
+    auto rows = meta->Query("SELECT 1 FROM pg_publication WHERE pubname = $1",
+                            {options_.publication});
+    if (!rows) return Fail(rows.error());
+    if (rows->empty()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "publication \"" + options_.publication +
+                      "\" does not exist (create it, e.g. `pgcdc init --detector wal --table T "
+                      "--publication " +
+                      options_.publication + " | psql`, or use --all-tables)");
+    }
+  }
+
+  std::unique_ptr<pg::CheckpointStore> store;
+  uint64_t start = 0;
+  if (options_.persistent_slot) {
+    auto s = pg::CheckpointStore::Open(options_.checkpoint_db);
+    if (!s) return Fail(s.error());
+    store = std::move(*s);
+  }
+
+  auto repl = ReplicationConn::Open(options_.database_url);
+  if (!repl) return Fail(repl.error());
+  const std::string slot =
+      options_.persistent_slot ? options_.slot_name : RandomSlotName();
+  bool exists = false;
+  auto info = repl->CreateSlot(slot, /*temporary=*/!options_.persistent_slot,
+                               /*export_snapshot=*/false, &exists);
+  if (!info) return Fail(info.error());
+  if (options_.persistent_slot) {
+    auto saved = store->Load(slot);
+    if (!saved) return Fail(saved.error());
+    // The server never streams from before the slot's confirmed position, so
+    // an older checkpoint is harmless; a newer one skips nothing delivered.
+    start = *saved != 0 ? *saved : (exists ? 0 : info->consistent_point);
+  } else {
+    start = info->consistent_point;
+  }
+  if (auto st = repl->StartReplication(slot, start, {options_.publication}, 2); !st) return st;
+
+  Cycle cycle(*this, ctx);
+  cycle.meta = &*meta;
+  if (confirmed_ < start) confirmed_ = start;
+  BuilderOptions bopts = options_.builder;
+  ChangeBuilder builder(bopts, cycle.catalog, cycle);
+  builder.set_protocol_version(2);
+  value_errors_exported_ = 0;
+
+  *streamed = true;
+  m.connected->Set(1);
+  if (ctx.health != nullptr) ctx.health->Up(ctx.health_name);
+  log::Info("streaming", {{"detector", "wal"},
+                          {"slot", slot},
+                          {"start_lsn", pgoutput::FormatLsn(start)},
+                          {"created", !exists}});
+
+  auto last_status = Clock::now();
+  auto last_heartbeat = Clock::now();
+  uint64_t last_sent_confirmed = 0;
+  constexpr milliseconds kMinStatusGap{500};
+  auto send_status = [&](bool reply) -> Status {
+    const auto msg = pgoutput::EncodeStandbyStatusUpdate(
+        std::max(cycle.received, confirmed_), confirmed_, confirmed_, NowUnixNanos(), reply);
+    if (auto st = repl->Send(msg); !st) return st;
+    last_status = Clock::now();
+    last_sent_confirmed = confirmed_;
+    m.confirmed_lsn->Set(static_cast<double>(confirmed_));
+    if (store) {
+      if (auto st = store->Save(slot, confirmed_); !st) {
+        log::Warn("wal: checkpoint save failed", {{"error", st.error().message()}});
+      } else {
+        m.checkpoints->Inc();
+      }
+    }
+    return Ok();
+  };
+
+  while (!ctx.stop.stop_requested()) {
+    auto msg = repl->Receive(milliseconds(100), wake_fd);
+    if (!msg) return Fail(msg.error());
+    bool reply_requested = false;
+    if (msg->has_value()) {
+      auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>((*msg)->data()),
+                                            (*msg)->size());
+      auto rm = pgoutput::DecodeReplicationMessage(bytes);
+      if (!rm) return Fail(rm.error());
+      if (const auto* x = std::get_if<pgoutput::XLogData>(&*rm)) {
+        cycle.received = std::max(cycle.received, x->wal_start);
+        auto st = builder.Handle(*x);
+        if (!st) return st;
+      } else if (const auto* k = std::get_if<pgoutput::PrimaryKeepalive>(&*rm)) {
+        cycle.keepalive_end = std::max(cycle.keepalive_end, k->wal_end);
+        cycle.received = std::max(cycle.received, k->wal_end);
+        reply_requested = k->reply_requested;
+      }
+    } else {
+      // Nothing buffered right now: hand what we have to the bus.
+      if (!cycle.Publish()) return Fail(ErrorCode::kCancelled, "pipeline stopping");
+    }
+    m.received_lsn->Set(static_cast<double>(cycle.received));
+    m.spool_bytes->Set(static_cast<double>(builder.spooled_bytes()));
+    if (builder.stats().value_errors > 0) {
+      // Counted per cycle in the builder; export the delta.
+      m.value_errors->Inc(builder.stats().value_errors - value_errors_exported_);
+      value_errors_exported_ = builder.stats().value_errors;
+    }
+
+    const bool advanced = cycle.Advance(builder.in_transaction());
+    const auto now = Clock::now();
+    if (reply_requested || now - last_status >= options_.status_interval ||
+        (advanced && confirmed_ != last_sent_confirmed && now - last_status >= kMinStatusGap)) {
+      if (auto st = send_status(reply_requested); !st) return st;
+    }
+    if (options_.heartbeat_interval.count() > 0 &&
+        now - last_heartbeat >= options_.heartbeat_interval) {
+      last_heartbeat = now;
+      // A non-transactional logical message: travels through the slot without
+      // touching any table, so an idle database's slot keeps advancing.
+      auto hb = meta->Query("SELECT pg_logical_emit_message(false, $1, '')",
+                            {options_.builder.heartbeat_prefix});
+      if (!hb) log::Warn("wal: heartbeat failed", {{"error", hb.error().message()}});
+    }
+  }
+  // Orderly stop: publish what we have and report the final position.
+  cycle.Publish();
+  cycle.Advance(builder.in_transaction());
+  (void)send_status(false);
+  return Ok();
+}
+
+ConnectorInfo Connector() {
+  ConnectorInfo info;
+  info.kind = ConnectorKind::kDetector;
+  info.name = "wal";
+  info.description =
+      "PostgreSQL logical replication (pgoutput v2): typed row values, streamed large "
+      "transactions, TRUNCATE, logical messages. With --persistent-slot the slot only advances "
+      "past events every adapter has delivered: at-least-once across crashes.";
+  using PT = ParamType;
+  info.params = {
+      {.key = "database_url",
+       .type = PT::kString,
+       .description = "PostgreSQL connection string (URI or key=value)",
+       .flag = "db"},
+      {.key = "detector.publication",
+       .type = PT::kString,
+       .description = "publication to stream (required unless --all-tables)",
+       .flag = "publication"},
+      {.key = "detector.all_tables",
+       .type = PT::kBool,
+       .default_value = "false",
+       .description = "create (if missing) and stream a FOR ALL TABLES publication",
+       .flag = "all-tables"},
+      {.key = "detector.persistent_slot",
+       .type = PT::kBool,
+       .default_value = "false",
+       .description = "use a named, durable slot and resume from the last delivered position",
+       .flag = "persistent-slot"},
+      {.key = "detector.slot_name",
+       .type = PT::kString,
+       .description = "persistent slot name (default pgcdc_<publication>)",
+       .flag = "slot-name"},
+      {.key = "detector.checkpoint_db",
+       .type = PT::kString,
+       .description = "database holding pgcdc_checkpoints (default --db)",
+       .flag = "checkpoint-db"},
+      {.key = "detector.tx_metadata",
+       .type = PT::kBool,
+       .default_value = "false",
+       .description = "add a transaction block (xid, commit_time, seq) to row events",
+       .flag = "tx-metadata"},
+      {.key = "detector.tx_markers",
+       .type = PT::kBool,
+       .default_value = "false",
+       .description = "emit BEGIN/COMMIT events on pgcdc:_txn (implies --tx-metadata)",
+       .flag = "tx-markers"},
+      {.key = "detector.include_schema",
+       .type = PT::kBool,
+       .default_value = "false",
+       .description = "add schema and columns (name, type) to row payloads",
+       .flag = "include-schema"},
+      {.key = "detector.schema_events",
+       .type = PT::kBool,
+       .default_value = "false",
+       .description = "emit SCHEMA_CHANGE events on pgcdc:_schema when a table's columns change",
+       .flag = "schema-events"},
+      {.key = "detector.heartbeat_interval",
+       .type = PT::kDuration,
+       .default_value = "30s",
+       .description = "emit a logical message this often so an idle slot keeps advancing (0 "
+                      "disables)",
+       .flag = "heartbeat-interval"},
+      {.key = "detector.status_interval",
+       .type = PT::kDuration,
+       .default_value = "10s",
+       .description = "longest time between standby status updates to the server",
+       .min = 100},
+      {.key = "detector.cooperative_checkpoint",
+       .type = PT::kBool,
+       .default_value = "false",
+       .description = "accepted for compatibility: the slot always advances only past events "
+                      "every adapter acknowledged",
+       .flag = "cooperative-checkpoint"},
+      {.key = "detector.stream_memory",
+       .type = PT::kInt,
+       .default_value = "67108864",
+       .description = "bytes of in-progress streamed transactions kept in memory before "
+                      "spilling to temp files",
+       .min = 0},
+      {.key = "detector.backoff_base",
+       .type = PT::kDuration,
+       .default_value = "5s",
+       .description = "reconnect backoff base (full jitter, doubles per attempt)",
+       .min = 1},
+      {.key = "detector.backoff_cap",
+       .type = PT::kDuration,
+       .default_value = "60s",
+       .description = "reconnect backoff cap",
+       .min = 1},
+  };
+  info.validate = [](const config::Config& cfg, std::vector<std::string>& errors) {
+    if (!cfg.Has("database_url")) {
+      errors.push_back("database_url: required for detector wal (--db or PGCDC_DATABASE_URL)");
+    }
+    if (!cfg.Has("detector.publication") && !cfg.GetBool("detector.all_tables")) {
+      errors.push_back(
+          "detector.publication: required for detector wal (--publication P, or --all-tables)");
+    }
+    if (cfg.GetBool("detector.persistent_slot") && cfg.GetString("bus.mode") == "fast") {
+      errors.push_back(
+          "bus.mode: fast mode drops events when an adapter falls behind, which would leave "
+          "gaps behind a persistent slot; use --bus-mode reliable (the default with "
+          "--persistent-slot)");
+    }
+    if (cfg.GetBool("detector.cooperative_checkpoint") &&
+        !cfg.GetBool("detector.persistent_slot")) {
+      errors.push_back("detector.cooperative_checkpoint: requires --persistent-slot");
+    }
+    if (cfg.GetDuration("detector.backoff_cap") < cfg.GetDuration("detector.backoff_base")) {
+      errors.push_back("detector.backoff_cap: must be >= detector.backoff_base");
+    }
+  };
+  info.make_detector = [](const config::Config& cfg) -> Result<detector::DetectorPtr> {
+    using std::chrono::duration_cast;
+    Options o;
+    o.database_url = cfg.GetString("database_url");
+    o.all_tables = cfg.GetBool("detector.all_tables");
+    o.publication = cfg.GetString("detector.publication");
+    if (o.publication.empty() && o.all_tables) o.publication = "all";
+    o.persistent_slot = cfg.GetBool("detector.persistent_slot");
+    o.slot_name = cfg.GetString("detector.slot_name");
+    o.checkpoint_db = cfg.GetString("detector.checkpoint_db");
+    o.builder.tx_metadata = cfg.GetBool("detector.tx_metadata");
+    o.builder.tx_markers = cfg.GetBool("detector.tx_markers");
+    o.builder.include_schema = cfg.GetBool("detector.include_schema");
+    o.builder.schema_events = cfg.GetBool("detector.schema_events");
+    o.builder.spool_memory_bytes = static_cast<size_t>(cfg.GetInt("detector.stream_memory"));
+    o.heartbeat_interval = duration_cast<milliseconds>(cfg.GetDuration("detector.heartbeat_interval"));
+    o.status_interval = duration_cast<milliseconds>(cfg.GetDuration("detector.status_interval"));
+    o.backoff.base = duration_cast<milliseconds>(cfg.GetDuration("detector.backoff_base"));
+    o.backoff.cap = duration_cast<milliseconds>(cfg.GetDuration("detector.backoff_cap"));
+    return std::make_unique<WalDetector>(std::move(o));
+  };
+  return info;
+}
+
+}  // namespace pgcdc::wal
