@@ -148,8 +148,7 @@ void NormalizePipelineConfig(config::Config& cfg) {
   }
   // A persistent slot must never skip events: block instead of dropping.
   if (cfg.GetBool("detector.persistent_slot") && cfg.origin("bus.mode") == Origin::kDefault) {
-    cfg.Set("bus.mode", std::string("reliable"), Origin::kDefault,
-            "implied by --persistent-slot");
+    cfg.Set("bus.mode", std::string("reliable"), Origin::kDefault, "implied by --persistent-slot");
   }
 }
 

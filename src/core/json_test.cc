@@ -760,10 +760,14 @@ TEST(Utf8ValidityTest, AcceptsWellFormedRejectsBroken) {
 }
 
 TEST(Base64Test, Rfc4648Vectors) {
-  const std::pair<std::string, std::string> cases[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
-      {std::string("\0\xFF\xFE", 3), "AP/+"}};
+  const std::pair<std::string, std::string> cases[] = {{"", ""},
+                                                       {"f", "Zg=="},
+                                                       {"fo", "Zm8="},
+                                                       {"foo", "Zm9v"},
+                                                       {"foob", "Zm9vYg=="},
+                                                       {"fooba", "Zm9vYmE="},
+                                                       {"foobar", "Zm9vYmFy"},
+                                                       {std::string("\0\xFF\xFE", 3), "AP/+"}};
   for (const auto& [in, want] : cases) {
     std::string out;
     AppendBase64(out, in);

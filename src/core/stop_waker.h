@@ -3,6 +3,7 @@
 // deregistered before the fd is closed, so it never writes to a closed fd.
 #pragma once
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -11,8 +12,6 @@
 #include <functional>
 #include <optional>
 #include <stop_token>
-
-#include <poll.h>
 
 namespace pgcdc {
 

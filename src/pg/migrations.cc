@@ -30,9 +30,9 @@ Result<int> Migrate(Conn& conn) {
   if (auto r = conn.Query(std::string("SELECT pg_advisory_xact_lock(") + kLockKey + ")"); !r) {
     return fail(r.error());
   }
-  if (auto st = conn.Exec(
-          "CREATE TABLE IF NOT EXISTS pgcdc_schema_migrations (version INT PRIMARY KEY, "
-          "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+  if (auto st =
+          conn.Exec("CREATE TABLE IF NOT EXISTS pgcdc_schema_migrations (version INT PRIMARY KEY, "
+                    "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
       !st) {
     return fail(st.error());
   }

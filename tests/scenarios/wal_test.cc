@@ -76,11 +76,20 @@ TEST(WalScenario, InsertUpdateDeleteTruncateWithDefaultAndFullIdentity) {
   auto ev = Events(*p);
   EXPECT_EQ(ev[0]["channel"].as_string(), "pgcdc:w_basic");
   EXPECT_EQ(ev[0]["source"].as_string(), "wal_replication");
-  EXPECT_EQ(payload(0), R"({"old":null,"op":"INSERT","row":{"id":1,"status":"new","amount":12.50},"table":"w_basic"})");
-  EXPECT_EQ(payload(1), R"({"old":null,"op":"UPDATE","row":{"id":1,"status":"paid","amount":12.50},"table":"w_basic"})");
-  EXPECT_EQ(payload(2), R"({"old":null,"op":"DELETE","row":{"id":1,"status":null,"amount":null},"table":"w_basic"})");
-  EXPECT_EQ(payload(4), R"({"old":{"id":1,"status":"a"},"op":"UPDATE","row":{"id":1,"status":"b"},"table":"w_full"})");
-  EXPECT_EQ(payload(5), R"({"old":null,"op":"DELETE","row":{"id":1,"status":"b"},"table":"w_full"})");
+  EXPECT_EQ(
+      payload(0),
+      R"({"old":null,"op":"INSERT","row":{"id":1,"status":"new","amount":12.50},"table":"w_basic"})");
+  EXPECT_EQ(
+      payload(1),
+      R"({"old":null,"op":"UPDATE","row":{"id":1,"status":"paid","amount":12.50},"table":"w_basic"})");
+  EXPECT_EQ(
+      payload(2),
+      R"({"old":null,"op":"DELETE","row":{"id":1,"status":null,"amount":null},"table":"w_basic"})");
+  EXPECT_EQ(
+      payload(4),
+      R"({"old":{"id":1,"status":"a"},"op":"UPDATE","row":{"id":1,"status":"b"},"table":"w_full"})");
+  EXPECT_EQ(payload(5),
+            R"({"old":null,"op":"DELETE","row":{"id":1,"status":"b"},"table":"w_full"})");
   EXPECT_EQ(ev[6]["operation"].as_string(), "TRUNCATE");
   EXPECT_EQ(ev[7]["operation"].as_string(), "TRUNCATE");
   p->Signal(SIGTERM);
@@ -148,7 +157,8 @@ TEST(WalScenario, TxMarkersSchemaEventsAndLogicalMessages) {
   ExecOrFail(conn, "CREATE PUBLICATION p_tx FOR TABLE w_tx");
   auto p = StartWal("p_tx", {"--tx-markers", "--schema-events"});
   ASSERT_TRUE(p);
-  ExecOrFail(conn, "BEGIN; INSERT INTO w_tx VALUES (1, 'a'); INSERT INTO w_tx VALUES (2, 'b'); COMMIT");
+  ExecOrFail(conn,
+             "BEGIN; INSERT INTO w_tx VALUES (1, 'a'); INSERT INTO w_tx VALUES (2, 'b'); COMMIT");
   ExecOrFail(conn, "ALTER TABLE w_tx ADD COLUMN extra int");
   ExecOrFail(conn, "INSERT INTO w_tx VALUES (3, 'c', 7)");
   ExecOrFail(conn, "SELECT pg_logical_emit_message(true, 'app', '{\"k\":1}')");
@@ -171,6 +181,88 @@ TEST(WalScenario, TxMarkersSchemaEventsAndLogicalMessages) {
   EXPECT_EQ(ev[9]["payload"].as_object()["content"].as_string(), "{\"k\":1}");
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+}
+
+TEST(WalScenario, ToastHitAndMiss) {
+  auto conn = Connect();
+  ExecOrFail(conn, "DROP TABLE IF EXISTS w_toast CASCADE");
+  ExecOrFail(conn, "CREATE TABLE w_toast (id int PRIMARY KEY, status text, doc text)");
+  ExecOrFail(conn, "ALTER TABLE w_toast ALTER COLUMN doc SET STORAGE EXTERNAL");
+  ExecOrFail(conn, "DROP PUBLICATION IF EXISTS p_toast");
+  ExecOrFail(conn, "CREATE PUBLICATION p_toast FOR TABLE w_toast");
+  // Row 1 existed before pgcdc started (cache miss); row 2 is inserted while
+  // it runs (cache hit).
+  ExecOrFail(conn, "INSERT INTO w_toast VALUES (1, 'old', repeat('x', 10000))");
+  auto p = StartWal("p_toast", {"--toast-cache"});
+  ASSERT_TRUE(p);
+  ExecOrFail(conn, "INSERT INTO w_toast VALUES (2, 'new', repeat('y', 10000))");
+  ExecOrFail(conn, "UPDATE w_toast SET status = 'changed' WHERE id = 1");
+  ExecOrFail(conn, "UPDATE w_toast SET status = 'changed' WHERE id = 2");
+  ASSERT_TRUE(p->WaitForLines(3)) << p->Stderr();
+  auto ev = Events(*p);
+  auto miss = ev[1]["payload"].as_object();
+  EXPECT_EQ(boost::json::serialize(miss["_unchanged_toast_columns"]), R"(["doc"])");
+  EXPECT_TRUE(miss["row"].as_object()["doc"].is_null());
+  auto hit = ev[2]["payload"].as_object();
+  EXPECT_FALSE(hit.contains("_unchanged_toast_columns"));
+  EXPECT_EQ(hit["row"].as_object()["doc"].as_string(), std::string(10000, 'y'));
+  auto addr = p->HttpAddr();
+  ASSERT_TRUE(addr);
+  auto m = HttpGet(*addr, "/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(MetricValue(m->body, "pgcdc_toast_cache_hits_total"), 1.0);
+  EXPECT_EQ(MetricValue(m->body, "pgcdc_toast_cache_misses_total"), 1.0);
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0);
+}
+
+// Confirmed position of a slot, as an LSN string.
+std::string ConfirmedFlush(pg::Conn& conn, const std::string& slot) {
+  auto r = conn.Query(
+      "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", {slot});
+  if (!r || r->empty() || !r->at(0).at(0)) return "";
+  return *r->at(0).at(0);
+}
+
+TEST(WalScenario, HeartbeatAdvancesAnIdleSlotAndTerminatedWalsenderResumes) {
+  auto conn = Connect();
+  ExecOrFail(conn, "DROP TABLE IF EXISTS w_idle CASCADE");
+  ExecOrFail(conn, "CREATE TABLE w_idle (id int PRIMARY KEY)");
+  ExecOrFail(conn, "DROP PUBLICATION IF EXISTS p_idle");
+  ExecOrFail(conn, "CREATE PUBLICATION p_idle FOR TABLE w_idle");
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_idle')");
+  auto p = StartWal("p_idle", {"--persistent-slot", "--heartbeat-interval", "200ms"});
+  ASSERT_TRUE(p);
+  const std::string first = ConfirmedFlush(conn, "pgcdc_p_idle");
+  // Other databases' activity moves WAL; only the heartbeat moves this slot
+  // while its tables are idle.
+  ExecOrFail(conn, "CREATE TABLE IF NOT EXISTS w_unrelated (x int)");
+  ExecOrFail(conn, "INSERT INTO w_unrelated SELECT generate_series(1, 1000)");
+  ASSERT_TRUE(Eventually([&] { return ConfirmedFlush(conn, "pgcdc_p_idle") != first; }, 20s))
+      << "slot stayed at " << first;
+
+  // Kill the walsender: pgcdc reconnects to the same slot and loses nothing.
+  ExecOrFail(conn, "INSERT INTO w_idle VALUES (1)");
+  ASSERT_TRUE(p->WaitForLines(1));
+  auto killed = conn.Query(
+      "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = "
+      "'pgcdc_p_idle'");
+  ASSERT_TRUE(killed) << killed.error().message();
+  ExecOrFail(conn, "INSERT INTO w_idle VALUES (2)");
+  ASSERT_TRUE(p->WaitForStderr("connection lost, reconnecting")) << p->Stderr();
+  ASSERT_TRUE(p->WaitForStderr("streaming detector=wal", 20s, 2)) << p->Stderr();
+  ExecOrFail(conn, "INSERT INTO w_idle VALUES (3)");
+  std::set<int> ids;
+  ASSERT_TRUE(Eventually([&] {
+    ids.clear();
+    for (auto& e : Events(*p)) {
+      ids.insert(static_cast<int>(e["payload"].as_object()["row"].as_object()["id"].as_int64()));
+    }
+    return ids.size() == 3;
+  })) << p->Stderr();
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0);
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_idle')");
 }
 
 // Reads VmHWM (peak RSS) of a process in kB.
@@ -239,8 +331,8 @@ TEST(WalScenario, MissingPublicationIsAClearError) {
 }
 
 TEST(WalScenario, PersistentSlotWithFastBusIsRejected) {
-  auto p = Process::Start(
-      {.args = WalArgs("p_basic", {"--persistent-slot", "--bus-mode", "fast"})});
+  auto p =
+      Process::Start({.args = WalArgs("p_basic", {"--persistent-slot", "--bus-mode", "fast"})});
   ASSERT_TRUE(p);
   EXPECT_EQ(p->Wait(), 2);
   EXPECT_NE(p->Stderr().find("fast mode drops events"), std::string::npos) << p->Stderr();
@@ -267,8 +359,8 @@ TEST(WalScenario, KillNineAndRestartLosesNothing) {
     writer = std::thread([&] {
       auto w = Connect();
       for (int i = 1; i <= kRows; i += kPerTx) {
-        auto st = w.Exec("INSERT INTO w_crash SELECT g FROM generate_series(" +
-                         std::to_string(i) + ", " + std::to_string(i + kPerTx - 1) + ") g");
+        auto st = w.Exec("INSERT INTO w_crash SELECT g FROM generate_series(" + std::to_string(i) +
+                         ", " + std::to_string(i + kPerTx - 1) + ") g");
         if (!st) ADD_FAILURE() << st.error().message();
       }
       writer_done = true;

@@ -34,6 +34,14 @@
 //    2000-01-01 UTC to int64 nanoseconds since the Unix epoch, saturating at
 //    the int64 range (PostgreSQL's +/-infinity map to INT64_MAX/INT64_MIN).
 //  * DecodeContext is updated only when a message decodes successfully.
+//    DecodeMessage with protocol_version 0 is a kInvalidArgument error.
+//  * Two-phase messages (Begin Prepare, Prepare, Commit Prepared, Rollback
+//    Prepared, Stream Prepare) are fully decoded, not kUnimplemented: they are
+//    small fixed layouts, and a consumer that did not ask for two_phase never
+//    sees them.
+//  * Flag bytes PostgreSQL documents as unused (Commit, Stream Commit, the
+//    two-phase messages) and unknown Logical Message / Truncate flag bits are
+//    passed through raw, not rejected, so newer servers do not break us.
 //
 // Not thread-safe per DecodeContext; the free functions are otherwise
 // reentrant.
@@ -132,7 +140,9 @@ struct DecodeContext {
   // decode like 4).
   uint32_t protocol_version = 1;
   // True between Stream Start and Stream Stop. Inside a block Relation, Type,
-  // Insert, Update, Delete, Truncate and Logical Message carry a leading xid.
+  // Insert, Update, Delete, Truncate and Logical Message carry a leading xid,
+  // which may be a subtransaction of stream_xid (observed on PostgreSQL 15).
+  // Stream Commit/Abort/Prepare arrive outside blocks and are not checked.
   bool in_stream = false;
   // xid of the open stream block (valid while in_stream).
   uint32_t stream_xid = 0;

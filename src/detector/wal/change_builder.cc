@@ -85,8 +85,8 @@ class ChangeBuilder::TxSpool {
   Status Add(uint32_t xid, uint64_t lsn, std::span<const uint8_t> bytes, bool to_file,
              const std::string& dir) {
     if (!to_file && file_ == nullptr) {
-      memory_.push_back(Record{xid, lsn, std::string(reinterpret_cast<const char*>(bytes.data()),
-                                                     bytes.size())});
+      memory_.push_back(
+          Record{xid, lsn, std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size())});
       memory_bytes_ += bytes.size() + sizeof(Record);
       return Ok();
     }
@@ -166,6 +166,35 @@ ChangeBuilder::ChangeBuilder(BuilderOptions options, pgtypes::TypeCatalog& catal
     options_.spool_dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
   }
   ctx_.protocol_version = 2;
+  if (options_.toast_cache) {
+    toast_ = std::make_unique<ToastCache>(options_.toast_cache_max_entries);
+  }
+}
+
+std::string ChangeBuilder::PrimaryKey(const RelationInfo& rel, const pgoutput::TupleData& t) {
+  std::string pk;
+  for (size_t i = 0; i < rel.columns.size() && i < t.columns.size(); ++i) {
+    if (!rel.columns[i].is_key()) continue;
+    const auto& v = t.columns[i];
+    if (v.kind != pgoutput::ColumnKind::kText) return {};
+    if (!pk.empty()) pk.push_back(':');
+    pk.append(std::to_string(v.data.size())).push_back(':');
+    pk.append(v.data);
+  }
+  return pk;
+}
+
+ToastCache::Row ChangeBuilder::ToRow(const pgoutput::TupleData& t) {
+  ToastCache::Row row;
+  row.reserve(t.columns.size());
+  for (const auto& v : t.columns) {
+    if (v.kind == pgoutput::ColumnKind::kText || v.kind == pgoutput::ColumnKind::kBinary) {
+      row.emplace_back(std::string(v.data));
+    } else {
+      row.emplace_back(std::nullopt);
+    }
+  }
+  return row;
 }
 
 ChangeBuilder::~ChangeBuilder() = default;
@@ -190,7 +219,7 @@ Status ChangeBuilder::Handle(const pgoutput::XLogData& data) {
 }
 
 Status ChangeBuilder::SpoolMessage(uint32_t top_xid, const pgoutput::Message& m,
-                            std::span<const uint8_t> payload, uint64_t lsn) {
+                                   std::span<const uint8_t> payload, uint64_t lsn) {
   auto& spool = spools_[top_xid];
   if (!spool) spool = std::make_unique<TxSpool>();
   const uint32_t xid = XidOf(m).value_or(top_xid);
@@ -235,17 +264,72 @@ Status ChangeBuilder::Apply(const pgoutput::Message& m, uint64_t lsn, RelationMa
   }
   if (const auto* r = std::get_if<Relation>(&m)) return OnRelation(*r, relations, global);
   if (const auto* i = std::get_if<Insert>(&m)) {
-    return EmitRow(find(i->relation_id), i->relation_id, "INSERT", &i->new_tuple, nullptr, lsn);
+    const RelationInfo* rel = find(i->relation_id);
+    if (toast_ && rel != nullptr) {
+      if (auto pk = PrimaryKey(*rel, i->new_tuple); !pk.empty()) {
+        toast_->Put(i->relation_id, pk, ToRow(i->new_tuple));
+      }
+    }
+    return EmitRow(rel, i->relation_id, "INSERT", &i->new_tuple, nullptr, lsn);
   }
   if (const auto* u = std::get_if<Update>(&m)) {
-    return EmitRow(find(u->relation_id), u->relation_id, "UPDATE", &u->new_tuple,
+    const RelationInfo* rel = find(u->relation_id);
+    if (toast_ && rel != nullptr) {
+      // Back-fill unchanged TOAST columns from the cached row image.
+      const auto& key_tuple = u->old_kind ? u->old_tuple : u->new_tuple;
+      const std::string pk = PrimaryKey(*rel, key_tuple);
+      const std::string new_pk = PrimaryKey(*rel, u->new_tuple);
+      bool has_unchanged = false;
+      for (const auto& v : u->new_tuple.columns) {
+        has_unchanged |= v.kind == pgoutput::ColumnKind::kUnchangedToast;
+      }
+      const ToastCache::Row* cached = pk.empty() ? nullptr : toast_->Get(u->relation_id, pk);
+      pgoutput::TupleData merged = u->new_tuple;
+      if (has_unchanged) {
+        if (cached != nullptr) {
+          ++stats_.toast_hits;
+          for (size_t c = 0; c < merged.columns.size() && c < cached->size(); ++c) {
+            auto& v = merged.columns[c];
+            if (v.kind != pgoutput::ColumnKind::kUnchangedToast) continue;
+            if ((*cached)[c]) {
+              v.kind = pgoutput::ColumnKind::kText;
+              v.data = *(*cached)[c];
+            } else {
+              v.kind = pgoutput::ColumnKind::kNull;
+            }
+          }
+        } else {
+          ++stats_.toast_misses;
+        }
+      }
+      Status st = EmitRow(rel, u->relation_id, "UPDATE", &merged,
+                          u->old_kind ? &u->old_tuple : nullptr, lsn);
+      ToastCache::Row row = ToRow(merged);
+      bool complete = true;
+      for (const auto& v : merged.columns) {
+        complete &= v.kind != pgoutput::ColumnKind::kUnchangedToast;
+      }
+      if (!pk.empty() && new_pk != pk) toast_->Erase(u->relation_id, pk);
+      if (complete && !new_pk.empty()) {
+        toast_->Put(u->relation_id, new_pk, std::move(row));
+      } else if (!new_pk.empty()) {
+        toast_->Erase(u->relation_id, new_pk);
+      }
+      return st;
+    }
+    return EmitRow(rel, u->relation_id, "UPDATE", &u->new_tuple,
                    u->old_kind ? &u->old_tuple : nullptr, lsn);
   }
   if (const auto* d = std::get_if<Delete>(&m)) {
-    return EmitRow(find(d->relation_id), d->relation_id, "DELETE", &d->old_tuple, nullptr, lsn);
+    const RelationInfo* rel = find(d->relation_id);
+    if (toast_ && rel != nullptr) {
+      if (auto pk = PrimaryKey(*rel, d->old_tuple); !pk.empty()) toast_->Erase(d->relation_id, pk);
+    }
+    return EmitRow(rel, d->relation_id, "DELETE", &d->old_tuple, nullptr, lsn);
   }
   if (const auto* t = std::get_if<Truncate>(&m)) {
     for (uint32_t relid : t->relation_ids) {
+      if (toast_) toast_->EvictRelation(relid);
       if (auto st = EmitRow(find(relid), relid, "TRUNCATE", nullptr, nullptr, lsn); !st) {
         return st;
       }
@@ -278,13 +362,11 @@ Status ChangeBuilder::Apply(const pgoutput::Message& m, uint64_t lsn, RelationMa
       std::holds_alternative<Type>(m) || std::holds_alternative<Origin>(m)) {
     return Ok();
   }
-  return Fail(ErrorCode::kUnimplemented,
-              "wal: unexpected message " + std::string(MessageName(m)) +
-                  " (two-phase transactions are not enabled)");
+  return Fail(ErrorCode::kUnimplemented, "wal: unexpected message " + std::string(MessageName(m)) +
+                                             " (two-phase transactions are not enabled)");
 }
 
-Status ChangeBuilder::OnRelation(const pgoutput::Relation& r, RelationMap& relations,
-                                 bool global) {
+Status ChangeBuilder::OnRelation(const pgoutput::Relation& r, RelationMap& relations, bool global) {
   std::vector<uint32_t> oids;
   for (const auto& c : r.columns) oids.push_back(c.type_oid);
   if (auto missing = catalog_.Missing(oids); !missing.empty()) sink_.ResolveTypes(missing);
@@ -312,8 +394,8 @@ Status ChangeBuilder::OnRelation(const pgoutput::Relation& r, RelationMap& relat
     json::Writer w(changes);
     w.BeginArray();
     bool any = false;
-    auto find_col = [](const std::vector<pgoutput::RelationColumn>& cols, const std::string& n)
-        -> const pgoutput::RelationColumn* {
+    auto find_col = [](const std::vector<pgoutput::RelationColumn>& cols,
+                       const std::string& n) -> const pgoutput::RelationColumn* {
       for (const auto& c : cols) {
         if (c.name == n) return &c;
       }
@@ -377,6 +459,7 @@ Status ChangeBuilder::OnRelation(const pgoutput::Relation& r, RelationMap& relat
       st = EmitEvent(kSchemaChannel, "SCHEMA_CHANGE", std::move(payload), 0, false);
     }
   }
+  if (global && toast_) toast_->EvictRelation(r.relation_id);
   relations[r.relation_id] = std::move(info);
   return st;
 }
@@ -395,7 +478,9 @@ void ChangeBuilder::AppendTuple(const RelationInfo& rel, const pgoutput::TupleDa
     }
     const auto& v = t.columns[i];
     switch (v.kind) {
-      case pgoutput::ColumnKind::kNull: out.append("null"); break;
+      case pgoutput::ColumnKind::kNull:
+        out.append("null");
+        break;
       case pgoutput::ColumnKind::kUnchangedToast:
         out.append("null");
         if (unchanged_toast != nullptr && i < rel.columns.size()) {
@@ -512,7 +597,8 @@ Status ChangeBuilder::EmitEvent(std::string channel, std::string_view op, std::s
   e.lsn = lsn;
   if (row_event && tx_.active) {
     ++tx_.count;
-    if (options_.tx_metadata) e.transaction = TransactionInfo{tx_.xid, tx_.commit_time_ns, tx_.count};
+    if (options_.tx_metadata)
+      e.transaction = TransactionInfo{tx_.xid, tx_.commit_time_ns, tx_.count};
   }
   if (!sink_.Emit(std::move(e))) return Fail(ErrorCode::kCancelled, "pipeline stopping");
   return Ok();

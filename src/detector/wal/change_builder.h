@@ -26,6 +26,7 @@
 #include "codec/pgtypes/pgtypes.h"
 #include "core/error.h"
 #include "core/event.h"
+#include "detector/wal/toast_cache.h"
 
 namespace pgcdc::wal {
 
@@ -40,6 +41,9 @@ struct BuilderOptions {
   // Bytes of streamed-transaction data kept in memory (all spools together)
   // before spilling to temp files.
   size_t spool_memory_bytes = 64u << 20;
+  // Back-fill unchanged TOAST columns of UPDATEs from recently seen rows.
+  bool toast_cache = false;
+  size_t toast_cache_max_entries = 100000;
   std::string spool_dir;  // empty = $TMPDIR or /tmp
 };
 
@@ -63,6 +67,8 @@ struct BuilderStats {
   uint64_t streamed_txns = 0;
   uint64_t aborted_txns = 0;
   uint64_t spilled_bytes = 0;
+  uint64_t toast_hits = 0;
+  uint64_t toast_misses = 0;
 };
 
 class ChangeBuilder {
@@ -114,9 +120,13 @@ class ChangeBuilder {
   Status EmitMarker(std::string_view op, uint32_t xid, int64_t commit_time_ns, int64_t count);
   Status EmitEvent(std::string channel, std::string_view op, std::string payload, uint64_t lsn,
                    bool row_event);
-  Status SpoolMessage(uint32_t xid, const pgoutput::Message& m,
-                      std::span<const uint8_t> payload, uint64_t lsn);
+  Status SpoolMessage(uint32_t xid, const pgoutput::Message& m, std::span<const uint8_t> payload,
+                      uint64_t lsn);
   Status Replay(uint32_t xid, const pgoutput::StreamCommit& c);
+  // Primary-key string of a tuple ("<len>:<text>" per key column), empty when
+  // the relation has no key or a key value is missing.
+  static std::string PrimaryKey(const RelationInfo& rel, const pgoutput::TupleData& t);
+  static ToastCache::Row ToRow(const pgoutput::TupleData& t);
   void AppendTuple(const RelationInfo& rel, const pgoutput::TupleData& t, std::string& out,
                    std::vector<std::string>* unchanged_toast);
 
@@ -129,6 +139,7 @@ class ChangeBuilder {
   std::map<uint32_t, std::unique_ptr<TxSpool>> spools_;
   size_t spool_memory_used_ = 0;
   BuilderStats stats_;
+  std::unique_ptr<ToastCache> toast_;
 };
 
 // Channel for a relation: pgcdc:<table> in `public` (or no namespace),

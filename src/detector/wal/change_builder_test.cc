@@ -132,8 +132,9 @@ TEST_F(ChangeBuilderTest, InsertBecomesTypedEventInTableOrder) {
   EXPECT_EQ(e.source, "wal_replication");
   EXPECT_EQ(e.lsn, 0x150u);
   EXPECT_FALSE(e.transaction);
-  EXPECT_EQ(e.payload,
-            R"({"old":null,"op":"INSERT","row":{"id":1,"status":"new","amount":12.50,"tags":{"a":[1,2]}},"table":"orders"})");
+  EXPECT_EQ(
+      e.payload,
+      R"({"old":null,"op":"INSERT","row":{"id":1,"status":"new","amount":12.50,"tags":{"a":[1,2]}},"table":"orders"})");
   ASSERT_EQ(sink_.boundaries.size(), 1u);
   EXPECT_EQ(sink_.boundaries[0], (std::pair<size_t, uint64_t>{1, 0x210}));
   EXPECT_FALSE(builder_->in_transaction());
@@ -146,8 +147,11 @@ TEST_F(ChangeBuilderTest, UpdateDeleteTruncateAndToast) {
   Feed(Relation(16390, "sales", "items", {{"sku", 25, true}}));
   // UPDATE with full old image and an unchanged TOASTed column.
   Msg u('U');
-  u.U32(16384).U8('O').Tuple({"1", "new", "12.50", std::nullopt}).U8('N').Tuple(
-      {"1", "paid", "12.50", "\x01u"});
+  u.U32(16384)
+      .U8('O')
+      .Tuple({"1", "new", "12.50", std::nullopt})
+      .U8('N')
+      .Tuple({"1", "paid", "12.50", "\x01u"});
   Feed(u);
   Msg d('D');
   d.U32(16384).U8('K').Tuple({"1", std::nullopt, std::nullopt, std::nullopt});
@@ -157,13 +161,66 @@ TEST_F(ChangeBuilderTest, UpdateDeleteTruncateAndToast) {
   Feed(t);
   Feed(Commit(0x300, 0x310));
   ASSERT_EQ(sink_.events.size(), 4u);
-  EXPECT_EQ(sink_.events[0].payload,
-            R"({"_unchanged_toast_columns":["tags"],"old":{"id":1,"status":"new","amount":12.50,"tags":null},"op":"UPDATE","row":{"id":1,"status":"paid","amount":12.50,"tags":null},"table":"orders"})");
-  EXPECT_EQ(sink_.events[1].payload,
-            R"({"old":null,"op":"DELETE","row":{"id":1,"status":null,"amount":null,"tags":null},"table":"orders"})");
+  EXPECT_EQ(
+      sink_.events[0].payload,
+      R"({"_unchanged_toast_columns":["tags"],"old":{"id":1,"status":"new","amount":12.50,"tags":null},"op":"UPDATE","row":{"id":1,"status":"paid","amount":12.50,"tags":null},"table":"orders"})");
+  EXPECT_EQ(
+      sink_.events[1].payload,
+      R"({"old":null,"op":"DELETE","row":{"id":1,"status":null,"amount":null,"tags":null},"table":"orders"})");
   EXPECT_EQ(sink_.events[2].operation, "TRUNCATE");
   EXPECT_EQ(sink_.events[2].payload, R"({"old":null,"op":"TRUNCATE","row":null,"table":"orders"})");
   EXPECT_EQ(sink_.events[3].channel, "pgcdc:sales.items");
+}
+
+TEST_F(ChangeBuilderTest, ToastCacheBackFillsUnchangedColumns) {
+  Make({.toast_cache = true, .toast_cache_max_entries = 10});
+  Orders();
+  Feed(Begin(0x300, 8));
+  Feed(Insert(16384, {"1", "new", "1", R"({"big": 1})"}));
+  Msg hit('U');
+  hit.U32(16384).U8('N').Tuple({"1", "paid", "1", "\x01u"});
+  Feed(hit);
+  Msg again('U');  // the merged row was cached again
+  again.U32(16384).U8('N').Tuple({"1", "sent", "1", "\x01u"});
+  Feed(again);
+  Msg miss('U');
+  miss.U32(16384).U8('N').Tuple({"2", "paid", "1", "\x01u"});
+  Feed(miss);
+  Msg del('D');
+  del.U32(16384).U8('K').Tuple({"1", std::nullopt, std::nullopt, std::nullopt});
+  Feed(del);
+  Msg after('U');  // deleted: no longer cached
+  after.U32(16384).U8('N').Tuple({"1", "zombie", "1", "\x01u"});
+  Feed(after);
+  Feed(Commit(0x300, 0x310));
+  ASSERT_EQ(sink_.events.size(), 6u);
+  EXPECT_EQ(
+      sink_.events[1].payload,
+      R"({"old":null,"op":"UPDATE","row":{"id":1,"status":"paid","amount":1,"tags":{"big":1}},"table":"orders"})");
+  EXPECT_EQ(
+      sink_.events[2].payload,
+      R"({"old":null,"op":"UPDATE","row":{"id":1,"status":"sent","amount":1,"tags":{"big":1}},"table":"orders"})");
+  EXPECT_EQ(
+      sink_.events[3].payload,
+      R"({"_unchanged_toast_columns":["tags"],"old":null,"op":"UPDATE","row":{"id":2,"status":"paid","amount":1,"tags":null},"table":"orders"})");
+  EXPECT_NE(sink_.events[5].payload.find("_unchanged_toast_columns"), std::string::npos);
+  EXPECT_EQ(builder_->stats().toast_hits, 2u);
+  EXPECT_EQ(builder_->stats().toast_misses, 2u);
+}
+
+TEST(ToastCacheTest, LruEvictionAndRelationEviction) {
+  ToastCache c(2);
+  c.Put(1, "a", {std::string("1")});
+  c.Put(1, "b", {std::string("2")});
+  ASSERT_NE(c.Get(1, "a"), nullptr);  // a is now most recent
+  c.Put(2, "c", {std::string("3")});  // evicts b
+  EXPECT_EQ(c.Get(1, "b"), nullptr);
+  EXPECT_NE(c.Get(1, "a"), nullptr);
+  EXPECT_EQ(c.evictions(), 1u);
+  c.EvictRelation(1);
+  EXPECT_EQ(c.Get(1, "a"), nullptr);
+  EXPECT_NE(c.Get(2, "c"), nullptr);
+  EXPECT_EQ(c.size(), 1u);
 }
 
 TEST_F(ChangeBuilderTest, TxMarkersAndMetadata) {
@@ -195,10 +252,12 @@ TEST_F(ChangeBuilderTest, IncludeSchemaAndSchemaEvents) {
   Feed(Commit(0x500, 0x510));
   ASSERT_EQ(sink_.events.size(), 2u);
   EXPECT_EQ(sink_.events[0].channel, "pgcdc:_schema");
-  EXPECT_EQ(sink_.events[0].payload,
-            R"({"changes":[{"type":"column_type_changed","column":"id","old_type":"int4","new_type":"int8"},{"type":"column_added","column":"new_col","type_name":"timestamptz"},{"type":"column_removed","column":"old_col"}],"op":"SCHEMA_CHANGE","schema":"public","table":"t"})");
-  EXPECT_EQ(sink_.events[1].payload,
-            R"({"columns":[{"name":"id","type_name":"int8","type_oid":20},{"name":"new_col","type_name":"timestamptz","type_oid":1184}],"old":null,"op":"INSERT","row":{"id":5,"new_col":"2026-11-24T02:34:37.9+00:00"},"schema":"public","table":"t"})");
+  EXPECT_EQ(
+      sink_.events[0].payload,
+      R"({"changes":[{"type":"column_type_changed","column":"id","old_type":"int4","new_type":"int8"},{"type":"column_added","column":"new_col","type_name":"timestamptz"},{"type":"column_removed","column":"old_col"}],"op":"SCHEMA_CHANGE","schema":"public","table":"t"})");
+  EXPECT_EQ(
+      sink_.events[1].payload,
+      R"({"columns":[{"name":"id","type_name":"int8","type_oid":20},{"name":"new_col","type_name":"timestamptz","type_oid":1184}],"old":null,"op":"INSERT","row":{"id":5,"new_col":"2026-11-24T02:34:37.9+00:00"},"schema":"public","table":"t"})");
 }
 
 TEST_F(ChangeBuilderTest, UnknownTypesAreResolvedOnRelation) {
@@ -219,7 +278,8 @@ TEST_P(StreamingTest, CommitReplaysAbortDiscards) {
   Feed(Msg('S').U32(100).U8(1));
   Feed(Relation(16384, "public", "orders",
                 {{"id", 23, true}, {"status", 25}, {"amount", 1700}, {"tags", 3802}}, 100));
-  for (int i = 0; i < 50; ++i) Feed(Insert(16384, {std::to_string(i), "s", "1", std::nullopt}, 100));
+  for (int i = 0; i < 50; ++i)
+    Feed(Insert(16384, {std::to_string(i), "s", "1", std::nullopt}, 100));
   Feed(Msg('E'));
   // An unrelated normal transaction in between commits first.
   Feed(Begin(0x600, 200));

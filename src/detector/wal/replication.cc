@@ -24,8 +24,9 @@ std::string SqlState(const PGresult* r) {
 }  // namespace
 
 Result<ReplicationConn> ReplicationConn::Open(const std::string& url) {
-  const char* keys[] = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
-                        "dbname", "replication", "options", "application_name", nullptr};
+  const char* keys[] = {"keepalives",       "keepalives_idle",  "keepalives_interval",
+                        "keepalives_count", "dbname",           "replication",
+                        "options",          "application_name", nullptr};
   const char* values[] = {"1",
                           "30",
                           "10",

@@ -33,6 +33,9 @@ struct Metrics {
   metrics::Gauge* confirmed_lsn;
   metrics::Gauge* spool_bytes;
   metrics::Counter* checkpoints;
+  metrics::Gauge* slot_lag;
+  metrics::Counter* toast_hits;
+  metrics::Counter* toast_misses;
   Metrics() {
     auto& r = metrics::Default();
     errors = &r.AddCounter("pgcdc_walreplication_errors_total",
@@ -54,10 +57,19 @@ struct Metrics {
                                 "WAL position confirmed to the server (all events up to it "
                                 "delivered).")
                          .Get();
-    spool_bytes = &r.AddGauge("pgcdc_wal_spool_bytes",
-                              "Bytes buffered for open streamed transactions.")
-                       .Get();
+    spool_bytes =
+        &r.AddGauge("pgcdc_wal_spool_bytes", "Bytes buffered for open streamed transactions.")
+             .Get();
     checkpoints = &r.AddCounter("pgcdc_checkpoint_total", "Checkpoints saved.").Get();
+    slot_lag = &r.AddGauge("pgcdc_slot_lag_bytes",
+                           "Bytes of WAL the persistent slot has not confirmed yet.")
+                    .Get();
+    toast_hits = &r.AddCounter("pgcdc_toast_cache_hits_total",
+                               "Unchanged TOAST columns back-filled from the cache.")
+                      .Get();
+    toast_misses = &r.AddCounter("pgcdc_toast_cache_misses_total",
+                                 "UPDATEs with unchanged TOAST columns not found in the cache.")
+                        .Get();
   }
 };
 
@@ -110,8 +122,7 @@ struct WalDetector::Cycle : ChangeSink {
 
   // Moves `confirmed` forward as far as delivered events allow.
   bool Advance(bool in_tx) {
-    const uint64_t through =
-        ctx.acks != nullptr ? ctx.acks->DeliveredThrough() : det.next_seq_;
+    const uint64_t through = ctx.acks != nullptr ? ctx.acks->DeliveredThrough() : det.next_seq_;
     uint64_t c = det.confirmed_;
     while (!pending.empty() && pending.front().first <= through) {
       c = std::max(c, pending.front().second);
@@ -146,11 +157,11 @@ Status WalDetector::Run(detector::RunContext& ctx) {
   StopWaker waker(ctx.stop);
   Backoff backoff(options_.backoff);
   bool ever_streamed = false;
-  log::Info("starting detector", {{"detector", "wal"},
-                                  {"db", pg::RedactUrl(options_.database_url)},
-                                  {"publication", options_.publication},
-                                  {"slot", options_.persistent_slot ? options_.slot_name
-                                                                    : std::string("(temporary)")}});
+  log::Info("starting detector",
+            {{"detector", "wal"},
+             {"db", pg::RedactUrl(options_.database_url)},
+             {"publication", options_.publication},
+             {"slot", options_.persistent_slot ? options_.slot_name : std::string("(temporary)")}});
   while (!ctx.stop.stop_requested()) {
     bool streamed = false;
     Status st = RunCycle(ctx, waker.fd(), &streamed);
@@ -192,8 +203,8 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
       return Fail(st.error().Wrap("create publication " + options_.publication));
     }
   } else {
-    auto rows = meta->Query("SELECT 1 FROM pg_publication WHERE pubname = $1",
-                            {options_.publication});
+    auto rows =
+        meta->Query("SELECT 1 FROM pg_publication WHERE pubname = $1", {options_.publication});
     if (!rows) return Fail(rows.error());
     if (rows->empty()) {
       return Fail(ErrorCode::kInvalidArgument,
@@ -214,8 +225,7 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
 
   auto repl = ReplicationConn::Open(options_.database_url);
   if (!repl) return Fail(repl.error());
-  const std::string slot =
-      options_.persistent_slot ? options_.slot_name : RandomSlotName();
+  const std::string slot = options_.persistent_slot ? options_.slot_name : RandomSlotName();
   bool exists = false;
   auto info = repl->CreateSlot(slot, /*temporary=*/!options_.persistent_slot,
                                /*export_snapshot=*/false, &exists);
@@ -237,7 +247,7 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
   BuilderOptions bopts = options_.builder;
   ChangeBuilder builder(bopts, cycle.catalog, cycle);
   builder.set_protocol_version(2);
-  value_errors_exported_ = 0;
+  BuilderStats exported;
 
   *streamed = true;
   m.connected->Set(1);
@@ -249,6 +259,8 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
 
   auto last_status = Clock::now();
   auto last_heartbeat = Clock::now();
+  auto last_lag_check = Clock::now() - options_.status_interval;
+  auto last_lag_warn = Clock::time_point{};
   uint64_t last_sent_confirmed = 0;
   constexpr milliseconds kMinStatusGap{500};
   auto send_status = [&](bool reply) -> Status {
@@ -292,10 +304,13 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
     }
     m.received_lsn->Set(static_cast<double>(cycle.received));
     m.spool_bytes->Set(static_cast<double>(builder.spooled_bytes()));
-    if (builder.stats().value_errors > 0) {
-      // Counted per cycle in the builder; export the delta.
-      m.value_errors->Inc(builder.stats().value_errors - value_errors_exported_);
-      value_errors_exported_ = builder.stats().value_errors;
+    {
+      // The builder counts per cycle; export the deltas.
+      const auto& bs = builder.stats();
+      m.value_errors->Inc(bs.value_errors - exported.value_errors);
+      m.toast_hits->Inc(bs.toast_hits - exported.toast_hits);
+      m.toast_misses->Inc(bs.toast_misses - exported.toast_misses);
+      exported = bs;
     }
 
     const bool advanced = cycle.Advance(builder.in_transaction());
@@ -303,6 +318,25 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
     if (reply_requested || now - last_status >= options_.status_interval ||
         (advanced && confirmed_ != last_sent_confirmed && now - last_status >= kMinStatusGap)) {
       if (auto st = send_status(reply_requested); !st) return st;
+    }
+    if (options_.persistent_slot && now - last_lag_check >= options_.status_interval) {
+      last_lag_check = now;
+      auto lag = meta->Query(
+          "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text "
+          "FROM pg_replication_slots WHERE slot_name = $1",
+          {slot});
+      if (lag && !lag->empty() && lag->at(0).at(0)) {
+        const double bytes = std::stod(*lag->at(0).at(0));
+        m.slot_lag->Set(bytes);
+        if (options_.slot_lag_warn > 0 && bytes > static_cast<double>(options_.slot_lag_warn) &&
+            now - last_lag_warn >= std::chrono::minutes(1)) {
+          last_lag_warn = now;
+          log::Warn("wal: replication slot is lagging",
+                    {{"slot", slot},
+                     {"lag_bytes", static_cast<int64_t>(bytes)},
+                     {"threshold", static_cast<uint64_t>(options_.slot_lag_warn)}});
+        }
+      }
     }
     if (options_.heartbeat_interval.count() > 0 &&
         now - last_heartbeat >= options_.heartbeat_interval) {
@@ -400,6 +434,24 @@ ConnectorInfo Connector() {
        .description = "bytes of in-progress streamed transactions kept in memory before "
                       "spilling to temp files",
        .min = 0},
+      {.key = "detector.toast_cache",
+       .type = PT::kBool,
+       .default_value = "false",
+       .description = "back-fill unchanged TOAST columns of UPDATEs from recently seen rows",
+       .flag = "toast-cache"},
+      {.key = "detector.toast_cache_max_entries",
+       .type = PT::kInt,
+       .default_value = "100000",
+       .description = "rows kept by the TOAST cache (LRU)",
+       .flag = "toast-cache-max-entries",
+       .min = 1},
+      {.key = "detector.slot_lag_warn",
+       .type = PT::kInt,
+       .default_value = "104857600",
+       .description = "warn when the persistent slot lags the server by more than this many "
+                      "bytes",
+       .flag = "slot-lag-warn",
+       .min = 0},
       {.key = "detector.backoff_base",
        .type = PT::kDuration,
        .default_value = "5s",
@@ -448,7 +500,12 @@ ConnectorInfo Connector() {
     o.builder.include_schema = cfg.GetBool("detector.include_schema");
     o.builder.schema_events = cfg.GetBool("detector.schema_events");
     o.builder.spool_memory_bytes = static_cast<size_t>(cfg.GetInt("detector.stream_memory"));
-    o.heartbeat_interval = duration_cast<milliseconds>(cfg.GetDuration("detector.heartbeat_interval"));
+    o.builder.toast_cache = cfg.GetBool("detector.toast_cache");
+    o.builder.toast_cache_max_entries =
+        static_cast<size_t>(cfg.GetInt("detector.toast_cache_max_entries"));
+    o.slot_lag_warn = static_cast<uint64_t>(cfg.GetInt("detector.slot_lag_warn"));
+    o.heartbeat_interval =
+        duration_cast<milliseconds>(cfg.GetDuration("detector.heartbeat_interval"));
     o.status_interval = duration_cast<milliseconds>(cfg.GetDuration("detector.status_interval"));
     o.backoff.base = duration_cast<milliseconds>(cfg.GetDuration("detector.backoff_base"));
     o.backoff.cap = duration_cast<milliseconds>(cfg.GetDuration("detector.backoff_cap"));

@@ -37,6 +37,7 @@ struct Options {
   std::chrono::milliseconds status_interval{10000};
   BackoffPolicy backoff;
   size_t max_batch = 1024;
+  uint64_t slot_lag_warn = 100u << 20;  // bytes; persistent slots only
 };
 
 class WalDetector : public detector::Detector {
@@ -51,7 +52,6 @@ class WalDetector : public detector::Detector {
   Options options_;
   uint64_t next_seq_ = 0;   // Event::seq counter, monotonic across cycles
   uint64_t confirmed_ = 0;  // last position confirmed to the server
-  uint64_t value_errors_exported_ = 0;
 };
 
 ConnectorInfo Connector();
