@@ -70,6 +70,7 @@ void AddInitCommand(CLI::App& root);
 void AddCatalogCommands(CLI::App& root);
 void AddConfigCommands(CLI::App& root, GlobalFlags& global);
 void AddVersionCommand(CLI::App& root);
+void AddSlotCommands(CLI::App& root, GlobalFlags& global);
 void AddPlaygroundCommand(CLI::App& root, GlobalFlags& global);
 
 // Result of a command callback (CLI11 callbacks cannot return values).

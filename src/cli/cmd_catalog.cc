@@ -4,32 +4,13 @@
 #include <iostream>
 
 #include "cli/cli.h"
+#include "cli/output.h"
 #include "config/core_params.h"
 #include "core/json.h"
 
 namespace pgcdc::cli {
 
 namespace {
-
-// Renders rows as aligned columns.
-std::string Table(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  for (const auto& r : rows) {
-    if (widths.size() < r.size()) widths.resize(r.size(), 0);
-    for (size_t i = 0; i < r.size(); ++i) widths[i] = std::max(widths[i], r[i].size());
-  }
-  std::string out;
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(widths[i] - r[i].size() + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line + "\n";
-  }
-  return out;
-}
 
 void WriteParamsJson(json::Writer& w, const std::vector<ParamSpec>& params) {
   w.BeginArray();
@@ -128,7 +109,7 @@ void AddCatalogCommands(CLI::App& root) {
         rows.push_back({std::string(ConnectorKindName(k)), c->name, c->description});
       }
     }
-    std::cout << Table(rows);
+    std::cout << RenderTable(rows);
   });
 
   // ---- describe ----
@@ -177,7 +158,7 @@ void AddCatalogCommands(CLI::App& root) {
     if (params.empty()) {
       std::cout << "No parameters.\n";
     } else {
-      std::cout << Table(ParamRows(params));
+      std::cout << RenderTable(ParamRows(params));
     }
   });
 }

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   AddPlaygroundCommand(app, global);
   AddCatalogCommands(app);
   AddConfigCommands(app, global);
+  AddSlotCommands(app, global);
   AddVersionCommand(app);
 
   // Log settings from flags/env apply before configuration loading so early

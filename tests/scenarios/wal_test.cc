@@ -265,6 +265,69 @@ TEST(WalScenario, HeartbeatAdvancesAnIdleSlotAndTerminatedWalsenderResumes) {
   (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_idle')");
 }
 
+TEST(WalScenario, SlotCommandsAndRewind) {
+  auto conn = Connect();
+  ExecOrFail(conn, "DROP TABLE IF EXISTS w_slot CASCADE");
+  ExecOrFail(conn, "CREATE TABLE w_slot (id int PRIMARY KEY)");
+  ExecOrFail(conn, "DROP PUBLICATION IF EXISTS p_slot");
+  ExecOrFail(conn, "CREATE PUBLICATION p_slot FOR TABLE w_slot");
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_slot')");
+  auto p = StartWal("p_slot", {"--persistent-slot"});
+  ASSERT_TRUE(p);
+  ExecOrFail(conn, "INSERT INTO w_slot SELECT generate_series(1, 100)");
+  ASSERT_TRUE(p->WaitForLines(100));
+  const std::string db = SharedCluster().Url();
+  // The checkpoint is saved once the events are delivered.
+  ASSERT_TRUE(Eventually([&] {
+    auto r = conn.Query("SELECT lsn FROM pgcdc_checkpoints WHERE slot_name = 'pgcdc_p_slot'");
+    return r && !r->empty();
+  }));
+
+  auto list = RunCommand({PgcdcBinary(), "slot", "list", "--db", db, "-o", "json"});
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  bool found = false;
+  const auto slots = ParseJson(list.output);
+  ASSERT_TRUE(slots.is_array()) << list.output;
+  for (auto& s : slots.as_array()) {
+    auto o = s.as_object();
+    if (o["slot_name"].as_string() == "pgcdc_p_slot") {
+      found = true;
+      EXPECT_EQ(o["plugin"].as_string(), "pgoutput");
+      EXPECT_TRUE(o["active"].as_bool());
+      EXPECT_TRUE(o["lag_bytes"].is_int64());
+    }
+  }
+  EXPECT_TRUE(found) << list.output;
+
+  auto status = RunCommand({PgcdcBinary(), "slot", "status", "--db", db, "--name", "pgcdc_p_slot"});
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_NE(status.output.find("pgcdc_p_slot"), std::string::npos);
+
+  // An active slot cannot be dropped: a clear error, exit 1.
+  auto busy = RunCommand({PgcdcBinary(), "slot", "drop", "--db", db, "--name", "pgcdc_p_slot"});
+  EXPECT_EQ(busy.exit_code, 1);
+  EXPECT_NE(busy.output.find("is active"), std::string::npos) << busy.output;
+
+  p->Signal(SIGTERM);
+  ASSERT_EQ(p->Wait(), 0);
+
+  auto rw = RunCommand({PgcdcBinary(), "rewind", "--db", db, "--slot-name", "pgcdc_p_slot", "--lsn",
+                        "0/1", "--force", "-o", "json"});
+  ASSERT_EQ(rw.exit_code, 0) << rw.output;
+  EXPECT_NE(rw.output.find("\"new_lsn\":\"0/1\""), std::string::npos) << rw.output;
+  auto again = RunCommand({PgcdcBinary(), "rewind", "--db", db, "--slot-name", "pgcdc_p_slot",
+                           "--lsn", "0/1", "--force"});
+  EXPECT_EQ(again.exit_code, 1) << "not before the current checkpoint";
+  auto none = RunCommand({PgcdcBinary(), "rewind", "--db", db, "--slot-name", "pgcdc_p_slot"});
+  EXPECT_EQ(none.exit_code, 2);
+
+  auto drop = RunCommand({PgcdcBinary(), "slot", "drop", "--db", db, "--name", "pgcdc_p_slot"});
+  EXPECT_EQ(drop.exit_code, 0) << drop.output;
+  auto gone = RunCommand({PgcdcBinary(), "slot", "status", "--db", db, "--name", "pgcdc_p_slot"});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_NE(gone.output.find("no replication slot named"), std::string::npos);
+}
+
 // Reads VmHWM (peak RSS) of a process in kB.
 long PeakRssKb(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
