@@ -72,6 +72,7 @@ void AddConfigCommands(CLI::App& root, GlobalFlags& global);
 void AddVersionCommand(CLI::App& root);
 void AddSlotCommands(CLI::App& root, GlobalFlags& global);
 void AddPlaygroundCommand(CLI::App& root, GlobalFlags& global);
+void AddSnapshotCommand(CLI::App& root, GlobalFlags& global);
 
 // Result of a command callback (CLI11 callbacks cannot return values).
 int& CommandExitCode();

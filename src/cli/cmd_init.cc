@@ -17,6 +17,9 @@ void AddInitCommand(CLI::App& root) {
   cmd->add_option("--publication", opts->publication,
                   "publication name for --detector wal (default pgcdc_<table>)");
   cmd->add_flag("--all-tables", opts->all_tables, "wal: publication FOR ALL TABLES");
+  cmd->add_option("--adapter", opts->adapter,
+                  "print a table instead of the capture setup: outbox (the outbox detector's "
+                  "table; --table may be schema.table)");
   cmd->callback([opts] {
     auto sql = GenerateInitSql(*opts);
     if (!sql) {

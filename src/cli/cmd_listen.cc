@@ -62,6 +62,17 @@ int RunPipeline(const Registry& registry, const config::Config& cfg, std::stop_s
   opts.routes = cfg.GetRoutes("routes");
 
   Health health;
+  if (cfg.GetBool("backpressure.enabled")) {
+    pipeline::BackpressureOptions bo;
+    bo.warn_bytes = cfg.GetInt("backpressure.warn_threshold");
+    bo.critical_bytes = cfg.GetInt("backpressure.critical_threshold");
+    bo.max_throttle = std::chrono::duration_cast<std::chrono::milliseconds>(
+        cfg.GetDuration("backpressure.max_throttle"));
+    opts.backpressure = std::make_shared<pipeline::BackpressureController>(bo, &health);
+    for (const auto& [adapter, prio] : cfg.GetRoutes("backpressure.adapter_priorities")) {
+      opts.priorities[adapter] = *pipeline::ParsePriority(prio.at(0));
+    }
+  }
   // Heap-allocated and released on purpose: after a shutdown timeout a worker
   // may still be inside a sink, so the pipeline must outlive this function.
   auto* pipe = new pipeline::Pipeline(opts, std::move(*det), std::move(adapters), health);

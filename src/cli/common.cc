@@ -9,12 +9,16 @@
 #include "cli/cli.h"
 #include "config/core_params.h"
 #include "core/log.h"
+#include "pipeline/backpressure.h"
 
 #if PGCDC_WITH_LISTEN_NOTIFY
 #include "detector/listennotify/listen_notify.h"
 #endif
 #if PGCDC_WITH_WAL
 #include "detector/wal/wal_detector.h"
+#endif
+#if PGCDC_WITH_OUTBOX
+#include "detector/outbox/outbox_detector.h"
 #endif
 #if PGCDC_WITH_STDOUT
 #include "adapter/stdout/stdout_adapter.h"
@@ -36,6 +40,9 @@ const Registry& Builtins() {
 #endif
 #if PGCDC_WITH_WAL
     all.push_back(wal::Connector());
+#endif
+#if PGCDC_WITH_OUTBOX
+    all.push_back(outbox::Connector());
 #endif
 #if PGCDC_WITH_STDOUT
     all.push_back(stdoutsink::Connector());
@@ -184,6 +191,26 @@ void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg,
                        "\" (available: " + known + ")");
     } else if (c->validate) {
       c->validate(cfg, errors);
+    }
+  }
+  if (cfg.GetBool("backpressure.enabled")) {
+    if (det != "wal" || !cfg.GetBool("detector.persistent_slot")) {
+      errors.push_back("backpressure.enabled: needs --detector wal with --persistent-slot");
+    }
+    if (cfg.GetInt("backpressure.critical_threshold") <=
+        cfg.GetInt("backpressure.warn_threshold")) {
+      errors.push_back(
+          "backpressure.critical_threshold: must be greater than backpressure.warn_threshold");
+    }
+  }
+  for (const auto& [adapter, prio] : cfg.GetRoutes("backpressure.adapter_priorities")) {
+    if (!seen.count(adapter)) {
+      errors.push_back("backpressure.adapter_priorities: \"" + adapter +
+                       "\" is not an enabled adapter");
+    }
+    if (prio.size() != 1 || !pipeline::ParsePriority(prio[0])) {
+      errors.push_back("backpressure.adapter_priorities: " + adapter +
+                       " must be one of critical, normal, best-effort");
     }
   }
   for (const auto& [adapter, channels] : cfg.GetRoutes("routes")) {

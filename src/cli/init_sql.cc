@@ -1,6 +1,7 @@
 #include "cli/init_sql.h"
 
 #include <regex>
+#include <vector>
 
 #include "pg/conn.h"
 
@@ -17,9 +18,64 @@ const std::regex& ChannelRe() {
 }
 }  // namespace
 
+Result<std::string> GenerateOutboxSql(const std::string& table) {
+  using pg::QuoteIdentifier;
+  if (table.empty()) return Fail(ErrorCode::kConfig, "--table is required");
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    const size_t dot = table.find('.', start);
+    parts.push_back(table.substr(start, dot == std::string::npos ? dot : dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  for (const auto& part : parts) {
+    if (parts.size() > 2 || !std::regex_match(part, TableRe()) || part.size() > 63) {
+      return Fail(ErrorCode::kConfig, "invalid table name \"" + table +
+                                          "\" (table or schema.table; use letters, digits and "
+                                          "_, not starting with a digit, at most 63 bytes each)");
+    }
+  }
+  std::string quoted;
+  for (const auto& part : parts) quoted += (quoted.empty() ? "" : ".") + QuoteIdentifier(part);
+  const std::string index = QuoteIdentifier(parts.back() + "_pending_idx");
+
+  std::string out;
+  out += "-- pgcdc: transactional outbox table for\n";
+  out += "--   pgcdc listen --detector outbox --outbox-table " + table + "\n";
+  out += "-- Write each event in the same transaction as the change it describes, so it\n";
+  out += "-- exists exactly when that change commits:\n";
+  out += "--\n";
+  out += "--   BEGIN;\n";
+  out += "--   UPDATE orders SET status = 'paid' WHERE id = 42;\n";
+  out += "--   INSERT INTO " + quoted + " (channel, operation, payload)\n";
+  out += "--     VALUES ('pgcdc:orders', 'UPDATE', '{\"id\": 42, \"status\": \"paid\"}');\n";
+  out += "--   COMMIT;\n";
+  out += "--\n";
+  out += "-- pgcdc emits one event per row (channel, operation and payload as stored) in\n";
+  out += "-- created_at order and deletes the row once every adapter has delivered it\n";
+  out += "-- (--outbox-keep-processed sets processed_at instead).\n";
+  out += "CREATE TABLE IF NOT EXISTS " + quoted +
+         " (id UUID PRIMARY KEY DEFAULT gen_random_uuid(), channel TEXT NOT NULL, operation TEXT "
+         "NOT NULL DEFAULT 'NOTIFY', payload JSONB NOT NULL, created_at TIMESTAMPTZ NOT NULL "
+         "DEFAULT now(), processed_at TIMESTAMPTZ);\n";
+  out += "-- Pending rows in poll order.\n";
+  out += "CREATE INDEX IF NOT EXISTS " + index + " ON " + quoted +
+         " (created_at, id) WHERE processed_at IS NULL;\n";
+  return out;
+}
+
 Result<std::string> GenerateInitSql(const InitOptions& o) {
   using pg::QuoteIdentifier;
   using pg::QuoteLiteral;
+  if (!o.adapter.empty()) {
+    if (o.adapter != "outbox") {
+      return Fail(ErrorCode::kConfig,
+                  "--adapter must be outbox (got \"" + o.adapter +
+                      "\"; the pg_table, embedding and signal tables are not available yet)");
+    }
+    if (o.all_tables) return Fail(ErrorCode::kConfig, "--all-tables cannot be used with --adapter");
+    return GenerateOutboxSql(o.table);
+  }
   if (o.detector != "listen_notify" && o.detector != "wal") {
     return Fail(ErrorCode::kConfig,
                 "--detector must be listen_notify or wal (got \"" + o.detector + "\")");

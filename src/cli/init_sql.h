@@ -13,10 +13,19 @@ struct InitOptions {
   std::string detector = "listen_notify";
   std::string publication;
   bool all_tables = false;
+  // Non-empty: print the table an adapter or detector needs instead of the
+  // capture setup ("outbox": the outbox detector's table; `table` may then be
+  // schema-qualified, schema.table). --detector is ignored.
+  std::string adapter;
 };
 
 // Validates names (^[A-Za-z_][A-Za-z0-9_]*$ for tables and publications,
 // ^[A-Za-z_][A-Za-z0-9_:.\-]*$ for channels) and renders the script.
 Result<std::string> GenerateInitSql(const InitOptions& options);
+
+// The outbox table for `pgcdc listen --detector outbox` (SPEC §2.3): DDL with
+// a partial index for the pending rows and a usage comment. `table` is
+// "table" or "schema.table" (each part validated like --table).
+Result<std::string> GenerateOutboxSql(const std::string& table);
 
 }  // namespace pgcdc::cli

@@ -42,5 +42,62 @@ TEST(InitSqlTest, WalPublication) {
   EXPECT_FALSE(GenerateInitSql({.all_tables = true}));  // needs wal
 }
 
+TEST(InitSqlTest, OutboxTable) {
+  auto sql = GenerateInitSql({.table = "pgcdc_outbox", .adapter = "outbox"});
+  ASSERT_TRUE(sql) << sql.error().message();
+  EXPECT_NE(sql->find("CREATE TABLE IF NOT EXISTS \"pgcdc_outbox\" (id UUID PRIMARY KEY DEFAULT "
+                      "gen_random_uuid(), channel TEXT NOT NULL, operation TEXT NOT NULL DEFAULT "
+                      "'NOTIFY', payload JSONB NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT "
+                      "now(), processed_at TIMESTAMPTZ);\n"),
+            std::string::npos)
+      << *sql;
+  EXPECT_NE(sql->find("CREATE INDEX IF NOT EXISTS \"pgcdc_outbox_pending_idx\" ON "
+                      "\"pgcdc_outbox\" (created_at, id) WHERE processed_at IS NULL;\n"),
+            std::string::npos)
+      << *sql;
+  // Usage comment: the application inserts inside its own transaction.
+  EXPECT_NE(sql->find("--   BEGIN;\n"), std::string::npos);
+  EXPECT_NE(sql->find("--   INSERT INTO \"pgcdc_outbox\" (channel, operation, payload)\n"),
+            std::string::npos);
+  // No trigger or publication: --detector is irrelevant with --adapter.
+  EXPECT_EQ(sql->find("TRIGGER"), std::string::npos);
+  EXPECT_EQ(sql->find("PUBLICATION"), std::string::npos);
+  // Every non-comment line is a complete statement.
+  size_t pos = 0;
+  while (pos < sql->size()) {
+    const size_t end = sql->find('\n', pos);
+    ASSERT_NE(end, std::string::npos) << "missing final newline";
+    const std::string line = sql->substr(pos, end - pos);
+    if (line.rfind("--", 0) != 0) {
+      EXPECT_EQ(line.back(), ';') << line;
+    }
+    pos = end + 1;
+  }
+}
+
+TEST(InitSqlTest, OutboxTableSchemaQualified) {
+  auto sql = GenerateInitSql({.table = "app.Events", .detector = "wal", .adapter = "outbox"});
+  ASSERT_TRUE(sql) << sql.error().message();
+  EXPECT_NE(sql->find("CREATE TABLE IF NOT EXISTS \"app\".\"Events\" (id UUID"), std::string::npos);
+  EXPECT_NE(sql->find("CREATE INDEX IF NOT EXISTS \"Events_pending_idx\" ON \"app\".\"Events\""),
+            std::string::npos);
+}
+
+TEST(InitSqlTest, OutboxRejectsBadInput) {
+  EXPECT_FALSE(GenerateInitSql({.adapter = "outbox"}));  // --table required
+  for (const char* bad : {"a.b.c", ".t", "s.", "a b", "s.1t", "t;drop", "\"t\""}) {
+    auto e = GenerateInitSql({.table = bad, .adapter = "outbox"});
+    ASSERT_FALSE(e) << bad;
+    EXPECT_NE(e.error().message().find("invalid table name"), std::string::npos);
+  }
+  EXPECT_FALSE(GenerateInitSql({.table = std::string(64, 'a'), .adapter = "outbox"}));
+  EXPECT_FALSE(GenerateInitSql({.table = "t", .all_tables = true, .adapter = "outbox"}));
+  auto e = GenerateInitSql({.table = "t", .adapter = "kafka"});
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().message().find("--adapter must be outbox"), std::string::npos);
+  // Plain capture still refuses schema-qualified names.
+  EXPECT_FALSE(GenerateInitSql({.table = "app.t"}));
+}
+
 }  // namespace
 }  // namespace pgcdc::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   AddListenCommand(app, global);
   AddInitCommand(app);
   AddPlaygroundCommand(app, global);
+  AddSnapshotCommand(app, global);
   AddCatalogCommands(app);
   AddConfigCommands(app, global);
   AddSlotCommands(app, global);

@@ -15,7 +15,8 @@ namespace pgcdc {
 class Health;
 namespace pipeline {
 class AckTracker;
-}
+class BackpressureController;
+}  // namespace pipeline
 }  // namespace pgcdc
 
 namespace pgcdc::detector {
@@ -28,6 +29,9 @@ struct RunContext {
   Health* health = nullptr;  // component name "detector"
   // How far every adapter has finished (by Event::seq); for checkpointing.
   const pipeline::AckTracker* acks = nullptr;
+  // Source-aware backpressure, when enabled: the detector reports lag to it
+  // and throttles/pauses reading as it says.
+  pipeline::BackpressureController* backpressure = nullptr;
   std::string health_name = "detector";
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <optional>
 #include <thread>
 
 #include "core/health.h"
@@ -21,6 +22,8 @@ struct Pipeline::Worker {
   metrics::Counter* delivered = nullptr;
   metrics::Counter* skipped = nullptr;
   metrics::Counter* failed = nullptr;
+  metrics::Counter* shed = nullptr;
+  std::optional<Priority> priority;  // set: may be shed under backpressure
   metrics::Gauge* depth = nullptr;
   uint64_t undelivered = 0;
 };
@@ -104,6 +107,14 @@ void Pipeline::RunWorker(Worker& w) {
         break;
       }
       events.clear();
+      // Shed under backpressure: skip (and acknowledge) the whole slice.
+      if (w.priority && options_.backpressure && options_.backpressure->ShouldShed(*w.priority)) {
+        for (const Event& e : slice.events()) {
+          if (e.seq > pending_ack) pending_ack = e.seq;
+        }
+        w.shed->Inc(slice.size());
+        continue;
+      }
       for (const Event& e : slice.events()) {
         if (e.seq > pending_ack) pending_ack = e.seq;
         if (w.routed && !std::binary_search(w.channels.begin(), w.channels.end(), e.channel)) {
@@ -174,6 +185,13 @@ Status Pipeline::Run(std::stop_token stop) {
     w->failed = &reg.AddCounter("pgcdc_events_failed_total", "Events an adapter failed to deliver.",
                                 {"adapter"})
                      .With({w->name});
+    w->shed =
+        &reg.AddCounter("pgcdc_backpressure_load_shed_total",
+                        "Events an adapter skipped because backpressure shed it.", {"adapter"})
+             .With({w->name});
+    if (auto it = options_.priorities.find(w->name); it != options_.priorities.end()) {
+      w->priority = it->second;
+    }
     w->depth = &reg.AddGauge("pgcdc_adapter_queue_depth", "Events waiting in an adapter's queue.",
                              {"adapter"})
                     .With({w->name});
@@ -194,6 +212,7 @@ Status Pipeline::Run(std::stop_token stop) {
   ctx.publish = [this](EventBatch&& batch) { return bus_->Publish(std::move(batch)); };
   ctx.health = &health_;
   ctx.acks = acks_.get();
+  ctx.backpressure = options_.backpressure.get();
   std::thread detector_thread([&] {
     Status st = detector_->Run(ctx);
     health_.Down("detector", st ? std::string() : st.error().message());

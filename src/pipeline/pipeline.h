@@ -27,6 +27,7 @@
 #include "core/error.h"
 #include "detector/detector.h"
 #include "pipeline/ack_tracker.h"
+#include "pipeline/backpressure.h"
 
 namespace pgcdc {
 class Health;
@@ -44,6 +45,10 @@ struct Options {
   // Under continuous load an adapter's queue may never run empty; flush (and
   // acknowledge) at least this often anyway.
   std::chrono::milliseconds max_flush_interval{200};
+  // Optional source-aware backpressure: the detector updates it, adapters
+  // with a priority below `critical` are shed by zone.
+  std::shared_ptr<BackpressureController> backpressure;
+  std::map<std::string, Priority> priorities;
 };
 
 class Pipeline {

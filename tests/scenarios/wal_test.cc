@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <sstream>
@@ -327,6 +328,118 @@ TEST(WalScenario, SlotCommandsAndRewind) {
   auto gone = RunCommand({PgcdcBinary(), "slot", "status", "--db", db, "--name", "pgcdc_p_slot"});
   EXPECT_EQ(gone.exit_code, 1);
   EXPECT_NE(gone.output.find("no replication slot named"), std::string::npos);
+}
+
+TEST(WalScenario, SnapshotFirstHasNoGapAndNoOverlap) {
+  auto conn = Connect();
+  ExecOrFail(conn, "DROP TABLE IF EXISTS w_snap CASCADE");
+  ExecOrFail(conn, "CREATE TABLE w_snap (id int PRIMARY KEY, v text)");
+  ExecOrFail(conn, "INSERT INTO w_snap SELECT g, 'pre' FROM generate_series(1, 5000) g");
+  ExecOrFail(conn, "DROP PUBLICATION IF EXISTS p_snap");
+  ExecOrFail(conn, "CREATE PUBLICATION p_snap FOR TABLE w_snap");
+  // Writes keep going while pgcdc starts, snapshots and begins streaming.
+  std::atomic<bool> stop{false};
+  std::atomic<int> written{5000};
+  std::thread writer([&] {
+    auto w = Connect();
+    while (!stop && written < 8000) {
+      const int id = written + 1;
+      if (!w.Exec("INSERT INTO w_snap VALUES (" + std::to_string(id) + ", 'live')")) break;
+      written = id;
+    }
+  });
+  auto p = Process::Start({.args = WalArgs("p_snap", {"--snapshot-first", "--snapshot-table",
+                                                      "w_snap", "--persistent-slot"})});
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->WaitForStderr("snapshot-first complete", 60s)) << p->Stderr();
+  writer.join();
+  ASSERT_EQ(written.load(), 8000);
+  std::map<int, int> seen;
+  int snapshot_rows = 0;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        seen.clear();
+        snapshot_rows = 0;
+        for (auto& e : Events(*p)) {
+          const auto op = e["operation"].as_string();
+          if (op == "SNAPSHOT") ++snapshot_rows;
+          seen[static_cast<int>(e["payload"].as_object()["row"].as_object()["id"].as_int64())]++;
+        }
+        return seen.size() == 8000;
+      },
+      60s))
+      << seen.size() << " " << p->Stderr();
+  for (auto& [id, n] : seen) ASSERT_EQ(n, 1) << "id " << id << " delivered " << n << " times";
+  EXPECT_GE(snapshot_rows, 5000);
+  auto first = ParseJson(p->StdoutLines()[0]).as_object();
+  EXPECT_EQ(first["source"].as_string(), "snapshot");
+  EXPECT_EQ(first["channel"].as_string(), "pgcdc:w_snap");
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  // A restart does not snapshot again: the slot has a checkpoint now.
+  auto again = Process::Start({.args = WalArgs("p_snap", {"--snapshot-first", "--snapshot-table",
+                                                          "w_snap", "--persistent-slot"})});
+  ASSERT_TRUE(again);
+  ASSERT_TRUE(again->WaitForStderr("streaming detector=wal")) << again->Stderr();
+  ExecOrFail(conn, "INSERT INTO w_snap VALUES (9001, 'after')");
+  ASSERT_TRUE(again->WaitForLines(1));
+  EXPECT_EQ(again->Stderr().find("snapshot-first complete"), std::string::npos);
+  again->Signal(SIGTERM);
+  EXPECT_EQ(again->Wait(), 0);
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_snap')");
+}
+
+TEST(WalScenario, BackpressureShedsBestEffortAdaptersAndPausesInRed) {
+  auto conn = Connect();
+  ExecOrFail(conn, "DROP TABLE IF EXISTS w_bp CASCADE");
+  ExecOrFail(conn, "CREATE TABLE w_bp (id int PRIMARY KEY)");
+  ExecOrFail(conn, "DROP PUBLICATION IF EXISTS p_bp");
+  ExecOrFail(conn, "CREATE PUBLICATION p_bp FOR TABLE w_bp");
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_bp')");
+  // Yellow from the first byte of lag: the best-effort stdout adapter is shed.
+  auto p = StartWal("p_bp", {"--persistent-slot", "--backpressure", "--bp-warn-threshold", "1",
+                             "--bp-critical-threshold", "1000000000", "--bp-poll-interval", "50ms",
+                             "--adapter-priority", "stdout=best-effort"});
+  ASSERT_TRUE(p);
+  auto addr = p->HttpAddr();
+  ASSERT_TRUE(addr);
+  ExecOrFail(conn, "INSERT INTO w_bp SELECT generate_series(1, 500)");
+  ASSERT_TRUE(Eventually([&] {
+    auto m = HttpGet(*addr, "/metrics");
+    return m && MetricValue(m->body, "pgcdc_backpressure_load_shed_total{adapter=\"stdout\"}") > 0;
+  })) << HttpGet(*addr, "/metrics")->body;
+  auto m = HttpGet(*addr, "/metrics");
+  EXPECT_EQ(MetricValue(m->body, "pgcdc_backpressure_state"), 1.0);
+  auto h = HttpGet(*addr, "/healthz");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  EXPECT_NE(h->body.find("\"status\":\"degraded\""), std::string::npos) << h->body;
+  EXPECT_LT(p->StdoutLines().size(), 500u);
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+
+  // Red: reading WAL pauses; nothing is delivered, the process stays healthy
+  // and exits cleanly.
+  auto red = StartWal("p_bp", {"--persistent-slot", "--backpressure", "--bp-warn-threshold", "1",
+                               "--bp-critical-threshold", "2", "--bp-poll-interval", "50ms"});
+  ASSERT_TRUE(red);
+  auto raddr = red->HttpAddr();
+  ASSERT_TRUE(raddr);
+  ExecOrFail(conn, "INSERT INTO w_bp SELECT generate_series(501, 600)");
+  ASSERT_TRUE(Eventually([&] {
+    auto mm = HttpGet(*raddr, "/metrics");
+    return mm && MetricValue(mm->body, "pgcdc_backpressure_state") == 2.0;
+  }));
+  EXPECT_TRUE(red->WaitForStderr("backpressure zone changed"));
+  red->Signal(SIGTERM);
+  EXPECT_EQ(red->Wait(), 0) << red->Stderr();
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_bp')");
+
+  // Misuse is a configuration error.
+  auto bad = Process::Start({.args = WalArgs("p_bp", {"--backpressure"})});
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->Wait(), 2);
+  EXPECT_NE(bad->Stderr().find("needs --detector wal with --persistent-slot"), std::string::npos);
 }
 
 // Reads VmHWM (peak RSS) of a process in kB.

@@ -123,6 +123,18 @@ Result<SlotInfo> ReplicationConn::CreateSlot(const std::string& name, bool tempo
   return info;
 }
 
+Status ReplicationConn::DropSlot(const std::string& name) {
+  const std::string sql = "DROP_REPLICATION_SLOT " + pg::QuoteIdentifier(name);
+  PGresult* r = PQexec(conn_, sql.c_str());
+  const auto st = PQresultStatus(r);
+  std::string err = Trim(PQresultErrorMessage(r));
+  PQclear(r);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    return Fail(ErrorCode::kConnection, "drop slot " + name + ": " + err);
+  }
+  return Ok();
+}
+
 Status ReplicationConn::StartReplication(const std::string& slot, uint64_t start_lsn,
                                          const std::vector<std::string>& publications,
                                          int proto_version) {

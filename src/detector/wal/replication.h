@@ -40,6 +40,8 @@ class ReplicationConn {
   // with only the name filled) when a persistent slot of that name exists.
   Result<SlotInfo> CreateSlot(const std::string& name, bool temporary, bool export_snapshot,
                               bool* exists);
+  // DROP_REPLICATION_SLOT (the slot must not be in use).
+  Status DropSlot(const std::string& name);
   // START_REPLICATION … LOGICAL lsn (proto_version '2', streaming, messages).
   Status StartReplication(const std::string& slot, uint64_t start_lsn,
                           const std::vector<std::string>& publications, int proto_version);

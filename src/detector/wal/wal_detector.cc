@@ -1,5 +1,7 @@
 #include "detector/wal/wal_detector.h"
 
+#include <poll.h>
+
 #include <deque>
 #include <random>
 
@@ -15,6 +17,8 @@
 #include "pg/checkpoint_store.h"
 #include "pg/conn.h"
 #include "pipeline/ack_tracker.h"
+#include "pipeline/backpressure.h"
+#include "snapshot/table_snapshot.h"
 
 namespace pgcdc::wal {
 
@@ -191,6 +195,47 @@ Status WalDetector::Run(detector::RunContext& ctx) {
   return Ok();
 }
 
+Status WalDetector::RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_name,
+                                     detector::RunContext& ctx) {
+  const auto started = Clock::now();
+  auto conn = pg::Conn::Open(options_.database_url);
+  if (!conn) return Fail(conn.error().Wrap("snapshot-first"));
+  if (auto st = snapshot::PrepareSession(*conn); !st)
+    return Fail(st.error().Wrap("snapshot-first"));
+  if (auto st = snapshot::BeginSnapshotTransaction(*conn, snapshot_name); !st) {
+    return Fail(st.error().Wrap("snapshot-first"));
+  }
+  snapshot::SnapshotOptions so;
+  so.table = options_.snapshot_table;
+  so.where = options_.snapshot_where;
+  so.batch_size = options_.max_batch;
+  snapshot::TableSnapshot ts(*conn, cycle.catalog, so);
+  if (auto st = ts.Describe(); !st) {
+    (void)conn->Exec("ROLLBACK");
+    // A missing table or bad WHERE will not fix itself: stop.
+    return Fail(ErrorCode::kInvalidArgument, "snapshot-first: " + st.error().message());
+  }
+  auto stats = ts.Run(
+      [&](EventBatch&& batch) {
+        for (auto& e : batch.events) {
+          if (!cycle.Emit(std::move(e))) return false;
+        }
+        return true;
+      },
+      {}, ctx.stop);
+  (void)conn->Exec(stats && stats->completed ? "COMMIT" : "ROLLBACK");
+  if (!stats) return Fail(stats.error().Wrap("snapshot-first"));
+  if (!stats->completed) return Fail(ErrorCode::kCancelled, "snapshot-first interrupted");
+  if (!cycle.Publish()) return Fail(ErrorCode::kCancelled, "pipeline stopping");
+  log::Info(
+      "snapshot-first complete",
+      {{"table", options_.snapshot_table},
+       {"rows", stats->rows},
+       {"ms", static_cast<int64_t>(
+                  std::chrono::duration_cast<milliseconds>(Clock::now() - started).count())}});
+  return Ok();
+}
+
 Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* streamed) {
   auto& m = M();
   // Regular connection: publication check, type lookups, heartbeats.
@@ -216,7 +261,6 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
   }
 
   std::unique_ptr<pg::CheckpointStore> store;
-  uint64_t start = 0;
   if (options_.persistent_slot) {
     auto s = pg::CheckpointStore::Open(options_.checkpoint_db);
     if (!s) return Fail(s.error());
@@ -226,24 +270,55 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
   auto repl = ReplicationConn::Open(options_.database_url);
   if (!repl) return Fail(repl.error());
   const std::string slot = options_.persistent_slot ? options_.slot_name : RandomSlotName();
+  uint64_t saved = 0;
+  if (options_.persistent_slot) {
+    auto loaded = store->Load(slot);
+    if (!loaded) return Fail(loaded.error());
+    saved = *loaded;
+  }
+  // --snapshot-first: once per process, and for a persistent slot only until
+  // its first checkpoint (which is saved only after the snapshot's events
+  // were delivered).
+  const bool want_snapshot = options_.snapshot_first && !snapshot_done_ && saved == 0;
   bool exists = false;
   auto info = repl->CreateSlot(slot, /*temporary=*/!options_.persistent_slot,
-                               /*export_snapshot=*/false, &exists);
+                               /*export_snapshot=*/want_snapshot, &exists);
   if (!info) return Fail(info.error());
+  if (want_snapshot && exists) {
+    // Left over from a run whose snapshot never completed: nothing was
+    // confirmed past its start, so recreate it to get a snapshot that meets
+    // the stream exactly.
+    log::Info("wal: recreating slot for --snapshot-first", {{"slot", slot}});
+    if (auto st = repl->DropSlot(slot); !st) return st;
+    info = repl->CreateSlot(slot, false, true, &exists);
+    if (!info) return Fail(info.error());
+  }
+  uint64_t start = 0;
   if (options_.persistent_slot) {
-    auto saved = store->Load(slot);
-    if (!saved) return Fail(saved.error());
     // The server never streams from before the slot's confirmed position, so
     // an older checkpoint is harmless; a newer one skips nothing delivered.
-    start = *saved != 0 ? *saved : (exists ? 0 : info->consistent_point);
+    start = saved != 0 ? saved : (exists ? 0 : info->consistent_point);
   } else {
     start = info->consistent_point;
   }
-  if (auto st = repl->StartReplication(slot, start, {options_.publication}, 2); !st) return st;
 
   Cycle cycle(*this, ctx);
   cycle.meta = &*meta;
-  if (confirmed_ < start) confirmed_ = start;
+  if (want_snapshot) {
+    // The exported snapshot shows the database exactly at the slot's
+    // consistent point: rows from it, then the stream from that point, gives
+    // no gap and no overlap. The replication connection must stay idle until
+    // the snapshot transaction has started.
+    if (auto st = RunSnapshotFirst(cycle, info->snapshot_name, ctx); !st) return st;
+    // Confirm the start only once every snapshot event has been delivered.
+    cycle.Boundary(info->consistent_point);
+    confirmed_ = 0;
+    snapshot_done_ = true;
+  } else if (confirmed_ < start) {
+    confirmed_ = start;
+  }
+  if (auto st = repl->StartReplication(slot, start, {options_.publication}, 2); !st) return st;
+
   BuilderOptions bopts = options_.builder;
   ChangeBuilder builder(bopts, cycle.catalog, cycle);
   builder.set_protocol_version(2);
@@ -280,8 +355,21 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
     return Ok();
   };
 
+  auto* bp = ctx.backpressure;
+  auto sleep_unless_stopped = [&](milliseconds d) {
+    pollfd p{wake_fd, POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(d.count()));
+  };
   while (!ctx.stop.stop_requested()) {
-    auto msg = repl->Receive(milliseconds(100), wake_fd);
+    // Backpressure: in red stop reading WAL (but keep reporting status);
+    // in yellow slow down in proportion to the lag.
+    const bool paused = bp != nullptr && bp->Paused();
+    if (bp != nullptr && !paused) {
+      if (const auto t = bp->Throttle(); t.count() > 0) sleep_unless_stopped(t);
+    }
+    if (paused) sleep_unless_stopped(milliseconds(100));
+    auto msg = paused ? Result<std::optional<std::string_view>>(std::nullopt)
+                      : repl->Receive(milliseconds(100), wake_fd);
     if (!msg) return Fail(msg.error());
     bool reply_requested = false;
     if (msg->has_value()) {
@@ -319,7 +407,10 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
         (advanced && confirmed_ != last_sent_confirmed && now - last_status >= kMinStatusGap)) {
       if (auto st = send_status(reply_requested); !st) return st;
     }
-    if (options_.persistent_slot && now - last_lag_check >= options_.status_interval) {
+    const auto lag_interval = bp != nullptr
+                                  ? std::min(options_.status_interval, options_.lag_poll_interval)
+                                  : options_.status_interval;
+    if (options_.persistent_slot && now - last_lag_check >= lag_interval) {
       last_lag_check = now;
       auto lag = meta->Query(
           "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text "
@@ -328,6 +419,7 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
       if (lag && !lag->empty() && lag->at(0).at(0)) {
         const double bytes = std::stod(*lag->at(0).at(0));
         m.slot_lag->Set(bytes);
+        if (bp != nullptr) bp->Update(static_cast<int64_t>(bytes));
         if (options_.slot_lag_warn > 0 && bytes > static_cast<double>(options_.slot_lag_warn) &&
             now - last_lag_warn >= std::chrono::minutes(1)) {
           last_lag_warn = now;
@@ -434,6 +526,20 @@ ConnectorInfo Connector() {
        .description = "bytes of in-progress streamed transactions kept in memory before "
                       "spilling to temp files",
        .min = 0},
+      {.key = "detector.snapshot_first",
+       .type = PT::kBool,
+       .default_value = "false",
+       .description = "before streaming, export --snapshot-table from the slot's own snapshot "
+                      "(no gap, no overlap)",
+       .flag = "snapshot-first"},
+      {.key = "snapshot.table",
+       .type = PT::kString,
+       .description = "table exported by --snapshot-first (schema.table allowed)",
+       .flag = "snapshot-table"},
+      {.key = "snapshot.where",
+       .type = PT::kString,
+       .description = "optional SQL condition for --snapshot-first (trusted input)",
+       .flag = "snapshot-where"},
       {.key = "detector.toast_cache",
        .type = PT::kBool,
        .default_value = "false",
@@ -477,6 +583,9 @@ ConnectorInfo Connector() {
           "gaps behind a persistent slot; use --bus-mode reliable (the default with "
           "--persistent-slot)");
     }
+    if (cfg.GetBool("detector.snapshot_first") && !cfg.Has("snapshot.table")) {
+      errors.push_back("snapshot.table: --snapshot-first needs --snapshot-table");
+    }
     if (cfg.GetBool("detector.cooperative_checkpoint") &&
         !cfg.GetBool("detector.persistent_slot")) {
       errors.push_back("detector.cooperative_checkpoint: requires --persistent-slot");
@@ -501,6 +610,13 @@ ConnectorInfo Connector() {
     o.builder.schema_events = cfg.GetBool("detector.schema_events");
     o.builder.spool_memory_bytes = static_cast<size_t>(cfg.GetInt("detector.stream_memory"));
     o.builder.toast_cache = cfg.GetBool("detector.toast_cache");
+    if (cfg.Has("backpressure.poll_interval")) {
+      o.lag_poll_interval =
+          duration_cast<milliseconds>(cfg.GetDuration("backpressure.poll_interval"));
+    }
+    o.snapshot_first = cfg.GetBool("detector.snapshot_first");
+    o.snapshot_table = cfg.GetString("snapshot.table");
+    o.snapshot_where = cfg.GetString("snapshot.where");
     o.builder.toast_cache_max_entries =
         static_cast<size_t>(cfg.GetInt("detector.toast_cache_max_entries"));
     o.slot_lag_warn = static_cast<uint64_t>(cfg.GetInt("detector.slot_lag_warn"));

@@ -37,7 +37,11 @@ struct Options {
   std::chrono::milliseconds status_interval{10000};
   BackoffPolicy backoff;
   size_t max_batch = 1024;
-  uint64_t slot_lag_warn = 100u << 20;  // bytes; persistent slots only
+  uint64_t slot_lag_warn = 100u << 20;                 // bytes; persistent slots only
+  std::chrono::milliseconds lag_poll_interval{10000};  // with backpressure
+  bool snapshot_first = false;
+  std::string snapshot_table;
+  std::string snapshot_where;
 };
 
 class WalDetector : public detector::Detector {
@@ -49,9 +53,12 @@ class WalDetector : public detector::Detector {
  private:
   struct Cycle;
   Status RunCycle(detector::RunContext& ctx, int wake_fd, bool* streamed);
+  Status RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_name,
+                          detector::RunContext& ctx);
   Options options_;
   uint64_t next_seq_ = 0;   // Event::seq counter, monotonic across cycles
   uint64_t confirmed_ = 0;  // last position confirmed to the server
+  bool snapshot_done_ = false;
 };
 
 ConnectorInfo Connector();
