@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -52,6 +53,11 @@ void NormalizePipelineConfig(config::Config& cfg);
 // known, routes valid, per-connector checks). Appends to errors.
 void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg,
                             std::vector<std::string>& errors);
+
+// Checks the `adapters` list (known, not repeated, per-adapter rules);
+// returns the enabled adapter names.
+std::set<std::string> ValidateAdapters(const Registry& registry, const config::Config& cfg,
+                                       std::vector<std::string>& errors);
 
 // Prints errors as one block to stderr; returns kExitUsage.
 int ReportConfigErrors(const std::vector<std::string>& errors);

@@ -74,26 +74,7 @@ void ValidateSnapshotConfig(const Registry& registry, const config::Config& cfg,
     errors.push_back("--snapshot-name: \"" + flags.snapshot_name +
                      "\" is not an exported snapshot id (e.g. 00000003-0000001B-1)");
   }
-  const auto adapters = cfg.GetList("adapters");
-  if (adapters.empty()) errors.push_back("adapters: at least one adapter is required");
-  std::set<std::string> seen;
-  for (const auto& a : adapters) {
-    if (!seen.insert(a).second) {
-      errors.push_back("adapters: \"" + a + "\" listed twice");
-      continue;
-    }
-    const ConnectorInfo* c = registry.Find(ConnectorKind::kAdapter, a);
-    if (c == nullptr) {
-      std::string known;
-      for (const auto* k : registry.List(ConnectorKind::kAdapter)) {
-        known += (known.empty() ? "" : ", ") + k->name;
-      }
-      errors.push_back("adapters: unknown or not implemented adapter \"" + a +
-                       "\" (available: " + known + ")");
-    } else if (c->validate) {
-      c->validate(cfg, errors);
-    }
-  }
+  const std::set<std::string> seen = ValidateAdapters(registry, cfg, errors);
   for (const auto& [adapter, channels] : cfg.GetRoutes("routes")) {
     if (!seen.count(adapter)) {
       errors.push_back("routes: route for \"" + adapter + "\" but that adapter is not enabled");

@@ -138,6 +138,31 @@ config::LoadResult LoadConfig(const GlobalFlags& global, const std::vector<Param
   return config::Load(specs, sources);
 }
 
+std::set<std::string> ValidateAdapters(const Registry& registry, const config::Config& cfg,
+                                       std::vector<std::string>& errors) {
+  const auto adapters = cfg.GetList("adapters");
+  if (adapters.empty()) errors.push_back("adapters: at least one adapter is required");
+  std::set<std::string> seen;
+  for (const auto& a : adapters) {
+    if (!seen.insert(a).second) {
+      errors.push_back("adapters: \"" + a + "\" listed twice");
+      continue;
+    }
+    const ConnectorInfo* c = registry.Find(ConnectorKind::kAdapter, a);
+    if (c == nullptr) {
+      std::string known;
+      for (const auto* k : registry.List(ConnectorKind::kAdapter)) {
+        known += (known.empty() ? "" : ", ") + k->name;
+      }
+      errors.push_back("adapters: unknown or not implemented adapter \"" + a +
+                       "\" (available: " + known + ")");
+    } else if (c->validate) {
+      c->validate(cfg, errors);
+    }
+  }
+  return seen;
+}
+
 void NormalizePipelineConfig(config::Config& cfg) {
   using config::Origin;
   // --all-tables implies the wal detector and the "all" publication.
@@ -173,26 +198,7 @@ void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg,
   } else if (d->validate) {
     d->validate(cfg, errors);
   }
-  const auto adapters = cfg.GetList("adapters");
-  if (adapters.empty()) errors.push_back("adapters: at least one adapter is required");
-  std::set<std::string> seen;
-  for (const auto& a : adapters) {
-    if (!seen.insert(a).second) {
-      errors.push_back("adapters: \"" + a + "\" listed twice");
-      continue;
-    }
-    const ConnectorInfo* c = registry.Find(ConnectorKind::kAdapter, a);
-    if (c == nullptr) {
-      std::string known;
-      for (const auto* k : registry.List(ConnectorKind::kAdapter)) {
-        known += (known.empty() ? "" : ", ") + k->name;
-      }
-      errors.push_back("adapters: unknown or not implemented adapter \"" + a +
-                       "\" (available: " + known + ")");
-    } else if (c->validate) {
-      c->validate(cfg, errors);
-    }
-  }
+  const std::set<std::string> seen = ValidateAdapters(registry, cfg, errors);
   if (cfg.GetBool("backpressure.enabled")) {
     if (det != "wal" || !cfg.GetBool("detector.persistent_slot")) {
       errors.push_back("backpressure.enabled: needs --detector wal with --persistent-slot");

@@ -370,6 +370,14 @@ void ExecOrFail(pg::Conn& conn, const std::string& sql) {
   ASSERT_TRUE(st) << sql << ": " << st.error().message();
 }
 
+std::optional<double> ScrapeMetric(Process& p, const std::string& series) {
+  auto addr = p.HttpAddr();
+  if (!addr) return std::nullopt;
+  auto m = HttpGet(*addr, "/metrics");
+  if (!m) return std::nullopt;
+  return MetricValue(m->body, series);
+}
+
 std::optional<double> MetricValue(const std::string& exposition, const std::string& series) {
   std::istringstream in(exposition);
   std::string line;

@@ -106,6 +106,9 @@ pg::TempCluster& SharedCluster();
 pg::Conn Connect();
 void ExecOrFail(pg::Conn& conn, const std::string& sql);
 
+// Scrapes the child's /metrics (its logged http address) and returns one series.
+std::optional<double> ScrapeMetric(Process& p, const std::string& series);
+
 // Extracts the value of a metric line ("name{labels} value") from an exposition.
 std::optional<double> MetricValue(const std::string& exposition, const std::string& series);
 

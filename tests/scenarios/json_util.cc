@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/src.hpp>
+#include <regex>
 
 namespace pgcdc::testing {
 
@@ -19,6 +20,25 @@ std::vector<std::string> ObjectKeys(const std::string& text) {
   if (!v.is_object()) return keys;
   for (const auto& kv : v.as_object()) keys.emplace_back(kv.key());
   return keys;
+}
+
+std::string CheckEnvelope(const std::string& line, const std::string& channel,
+                          const std::string& operation, const std::string& source) {
+  static const std::regex kUuidV7(
+      "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
+  static const std::regex kRfc3339Nano(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$)");
+  EXPECT_EQ(ObjectKeys(line), (std::vector<std::string>{"id", "channel", "operation", "payload",
+                                                        "source", "created_at"}))
+      << line;
+  auto v = ParseJson(line).as_object();
+  EXPECT_TRUE(std::regex_match(std::string(v["id"].as_string()), kUuidV7)) << line;
+  EXPECT_EQ(v["channel"].as_string(), channel) << line;
+  EXPECT_EQ(v["operation"].as_string(), operation) << line;
+  EXPECT_EQ(v["source"].as_string(), source) << line;
+  EXPECT_TRUE(std::regex_match(std::string(v["created_at"].as_string()), kRfc3339Nano)) << line;
+  auto start = line.find("\"payload\":") + 10;
+  auto end = line.rfind(",\"source\":");
+  return line.substr(start, end - start);
 }
 
 }  // namespace pgcdc::testing

@@ -56,14 +56,6 @@ int64_t Scalar(pg::Conn& conn, const std::string& sql) {
   return std::stoll(*(*r)[0][0]);
 }
 
-std::optional<double> Metric(Process& p, const std::string& series) {
-  auto addr = p.HttpAddr();
-  if (!addr) return std::nullopt;
-  auto m = HttpGet(*addr, "/metrics");
-  if (!m) return std::nullopt;
-  return MetricValue(m->body, series);
-}
-
 // The "n" member of each event payload, in output order.
 std::vector<int64_t> PayloadNumbers(Process& p) {
   std::vector<int64_t> out;
@@ -71,26 +63,6 @@ std::vector<int64_t> PayloadNumbers(Process& p) {
     out.push_back(ParseJson(l).as_object()["payload"].as_object()["n"].as_int64());
   }
   return out;
-}
-
-const std::regex kUuidV7("^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
-const std::regex kRfc3339Nano(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$)");
-
-// Checks the fixed envelope and returns the payload's raw JSON text.
-std::string CheckEnvelope(const std::string& line, const std::string& channel,
-                          const std::string& operation) {
-  EXPECT_EQ(ObjectKeys(line), (std::vector<std::string>{"id", "channel", "operation", "payload",
-                                                        "source", "created_at"}))
-      << line;
-  auto v = ParseJson(line).as_object();
-  EXPECT_TRUE(std::regex_match(std::string(v["id"].as_string()), kUuidV7)) << line;
-  EXPECT_EQ(v["channel"].as_string(), channel) << line;
-  EXPECT_EQ(v["operation"].as_string(), operation) << line;
-  EXPECT_EQ(v["source"].as_string(), "outbox") << line;
-  EXPECT_TRUE(std::regex_match(std::string(v["created_at"].as_string()), kRfc3339Nano)) << line;
-  auto start = line.find("\"payload\":") + 10;
-  auto end = line.rfind(",\"source\":");
-  return line.substr(start, end - start);
 }
 
 TEST(OutboxScenario, RowsBecomeEventsInCreatedAtOrderAndAreDeleted) {
@@ -120,24 +92,26 @@ TEST(OutboxScenario, RowsBecomeEventsInCreatedAtOrderAndAreDeleted) {
              "INSERT INTO ob_happy (channel, operation, payload) VALUES ('pgcdc:orders', "
              "'DELETE', '{\"id\": 1}')");
   ASSERT_TRUE(p->WaitForLines(4)) << p->Stderr();
-  ASSERT_TRUE(Eventually([&] { return Metric(*p, "pgcdc_outbox_rows_committed_total") == 4; }))
-      << p->Stderr();
+  ASSERT_TRUE(Eventually([&] {
+    return ScrapeMetric(*p, "pgcdc_outbox_rows_committed_total") == 4;
+  })) << p->Stderr();
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM ob_happy"), 0);
 
   auto lines = p->StdoutLines();
   ASSERT_EQ(lines.size(), 4u);
   // jsonb stores objects with its own key order (shorter keys first); the
   // payload is that text, compacted.
-  EXPECT_EQ(CheckEnvelope(lines[0], "pgcdc:orders", "order.updated"),
+  EXPECT_EQ(CheckEnvelope(lines[0], "pgcdc:orders", "order.updated", "outbox"),
             R"({"a":{"x":true},"b":[1,2.50,null]})");
-  EXPECT_EQ(CheckEnvelope(lines[1], "pgcdc:orders", "INSERT"), R"({"id":1,"note":"<&> üñí€"})");
-  EXPECT_EQ(CheckEnvelope(lines[2], "audit", "NOTIFY"), R"("just text")");
-  EXPECT_EQ(CheckEnvelope(lines[3], "pgcdc:orders", "DELETE"), R"({"id":1})");
+  EXPECT_EQ(CheckEnvelope(lines[1], "pgcdc:orders", "INSERT", "outbox"),
+            R"({"id":1,"note":"<&> üñí€"})");
+  EXPECT_EQ(CheckEnvelope(lines[2], "audit", "NOTIFY", "outbox"), R"("just text")");
+  EXPECT_EQ(CheckEnvelope(lines[3], "pgcdc:orders", "DELETE", "outbox"), R"({"id":1})");
 
-  EXPECT_EQ(Metric(*p, "pgcdc_outbox_events_total"), 4.0);
-  EXPECT_EQ(Metric(*p, "pgcdc_outbox_invalid_rows_total"), 0.0);
-  EXPECT_EQ(Metric(*p, "pgcdc_detector_connected{detector=\"outbox\"}"), 1.0);
-  EXPECT_GE(Metric(*p, "pgcdc_outbox_polls_total").value_or(0), 2.0);
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_outbox_events_total"), 4.0);
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_outbox_invalid_rows_total"), 0.0);
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_detector_connected{detector=\"outbox\"}"), 1.0);
+  EXPECT_GE(ScrapeMetric(*p, "pgcdc_outbox_polls_total").value_or(0), 2.0);
   auto health = HttpGet(*p->HttpAddr(), "/healthz");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200) << health->body;
@@ -159,8 +133,9 @@ TEST(OutboxScenario, KeepProcessedMarksRowsInsteadOfDeleting) {
     return Scalar(conn, "SELECT count(*) FROM ob_keep WHERE processed_at IS NOT NULL") == 3;
   })) << p->Stderr();
   ExecOrFail(conn, "INSERT INTO ob_keep (channel, payload) VALUES ('k', '{\"n\": 4}')");
-  ASSERT_TRUE(Eventually([&] { return Metric(*p, "pgcdc_outbox_rows_committed_total") == 4; }))
-      << p->Stderr();
+  ASSERT_TRUE(Eventually([&] {
+    return ScrapeMetric(*p, "pgcdc_outbox_rows_committed_total") == 4;
+  })) << p->Stderr();
   // Marked rows stay, and are never emitted again.
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM ob_keep"), 4);
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM ob_keep WHERE processed_at >= created_at"), 4);
@@ -170,7 +145,7 @@ TEST(OutboxScenario, KeepProcessedMarksRowsInsteadOfDeleting) {
   // A restart does not deliver processed rows again.
   auto q = StartOutbox("ob_keep", {"--outbox-keep-processed"});
   ASSERT_TRUE(q);
-  ASSERT_TRUE(Eventually([&] { return Metric(*q, "pgcdc_outbox_polls_total") >= 2; }));
+  ASSERT_TRUE(Eventually([&] { return ScrapeMetric(*q, "pgcdc_outbox_polls_total") >= 2; }));
   EXPECT_EQ(q->StdoutLines().size(), 0u);
   q->Signal(SIGTERM);
   EXPECT_EQ(q->Wait(), 0) << q->Stderr();
@@ -190,7 +165,7 @@ TEST(OutboxScenario, TwoInstancesShareATableAndDeliverEachRowOnce) {
   ExecOrFail(conn,
              "INSERT INTO ob_pair (channel, payload) SELECT 'pair', jsonb_build_object('n', g, "
              "'pad', repeat('x', 50000)) FROM generate_series(1, 100) g");
-  ASSERT_TRUE(Eventually([&] { return Metric(*a, "pgcdc_outbox_inflight_rows") == 20; }))
+  ASSERT_TRUE(Eventually([&] { return ScrapeMetric(*a, "pgcdc_outbox_inflight_rows") == 20; }))
       << a->Stderr();
   // A holds its 20 rows locked.
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM (SELECT 1 FROM ob_pair FOR UPDATE SKIP LOCKED) s"),
@@ -251,9 +226,9 @@ TEST(OutboxScenario, KillNineBeforeDeliveryLosesNoRow) {
              "INSERT INTO ob_crash (channel, operation, payload, created_at) SELECT 'crash', "
              "'INSERT', jsonb_build_object('n', g, 'pad', repeat('y', 50000)), "
              "'2000-01-01'::timestamptz + g * interval '1 second' FROM generate_series(1, 30) g");
-  ASSERT_TRUE(Eventually([&] { return Metric(*p, "pgcdc_outbox_inflight_rows") == 10; }))
+  ASSERT_TRUE(Eventually([&] { return ScrapeMetric(*p, "pgcdc_outbox_inflight_rows") == 10; }))
       << p->Stderr();
-  EXPECT_EQ(Metric(*p, "pgcdc_outbox_rows_committed_total"), 0.0);
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_outbox_rows_committed_total"), 0.0);
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM (SELECT 1 FROM ob_crash FOR UPDATE SKIP LOCKED) s"),
             20);
   p->Signal(SIGKILL);
@@ -283,7 +258,7 @@ TEST(OutboxScenario, GracefulStopCommitsABatchTheSinkFinishes) {
   ExecOrFail(conn,
              "INSERT INTO ob_stop (channel, payload) SELECT 'stop', jsonb_build_object('n', g, "
              "'pad', repeat('z', 50000)) FROM generate_series(1, 10) g");
-  ASSERT_TRUE(Eventually([&] { return Metric(*p, "pgcdc_outbox_inflight_rows") == 10; }))
+  ASSERT_TRUE(Eventually([&] { return ScrapeMetric(*p, "pgcdc_outbox_inflight_rows") == 10; }))
       << p->Stderr();
   p->Signal(SIGTERM);
   ASSERT_TRUE(p->WaitForStderr("shutting down")) << p->Stderr();
@@ -310,16 +285,16 @@ TEST(OutboxScenario, InvalidRowsAreEmittedOnTheInvalidChannelNotDropped) {
     ('00000000-0000-4000-8000-000000000004', 'c4', 'UPDATE', NULL, '2000-01-01 00:00:04+00'))");
   ASSERT_TRUE(p->WaitForLines(4)) << p->Stderr();
   auto lines = p->StdoutLines();
-  EXPECT_EQ(CheckEnvelope(lines[0], "ok", "INSERT"), R"({"a":1})");
-  EXPECT_EQ(CheckEnvelope(lines[1], "pgcdc:_outbox_invalid", "INVALID"),
+  EXPECT_EQ(CheckEnvelope(lines[0], "ok", "INSERT", "outbox"), R"({"a":1})");
+  EXPECT_EQ(CheckEnvelope(lines[1], "pgcdc:_outbox_invalid", "INVALID", "outbox"),
             R"({"outbox_id":"00000000-0000-4000-8000-000000000002","table":"ob_invalid",)"
             R"("reason":"channel is NULL","channel":null,"operation":"INSERT","payload":{"b":2}})");
-  EXPECT_EQ(CheckEnvelope(lines[2], "pgcdc:_outbox_invalid", "INVALID"),
+  EXPECT_EQ(CheckEnvelope(lines[2], "pgcdc:_outbox_invalid", "INVALID", "outbox"),
             R"({"outbox_id":"00000000-0000-4000-8000-000000000003","table":"ob_invalid",)"
             R"("reason":"operation is empty","channel":"c3","operation":"","payload":3})");
-  EXPECT_EQ(CheckEnvelope(lines[3], "c4", "UPDATE"), "null");
+  EXPECT_EQ(CheckEnvelope(lines[3], "c4", "UPDATE", "outbox"), "null");
   ASSERT_TRUE(Eventually([&] { return Scalar(conn, "SELECT count(*) FROM ob_invalid") == 0; }));
-  EXPECT_EQ(Metric(*p, "pgcdc_outbox_invalid_rows_total"), 2.0);
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_outbox_invalid_rows_total"), 2.0);
   EXPECT_TRUE(p->WaitForStderr("invalid row", 5s, 2)) << p->Stderr();
   EXPECT_NE(p->Stderr().find("00000000-0000-4000-8000-000000000002"), std::string::npos);
   p->Signal(SIGTERM);
@@ -355,7 +330,8 @@ TEST(OutboxScenario, ReconnectsAfterBackendTerminated) {
   ASSERT_TRUE(p->WaitForLines(1)) << p->Stderr();
   // Terminate between polls: a connection lost before the commit would (by
   // design) deliver row 1 again.
-  ASSERT_TRUE(Eventually([&] { return Metric(*p, "pgcdc_outbox_rows_committed_total") == 1; }));
+  ASSERT_TRUE(
+      Eventually([&] { return ScrapeMetric(*p, "pgcdc_outbox_rows_committed_total") == 1; }));
   auto killed = conn.Query(
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
       "'ob_reconnect'");
@@ -366,8 +342,8 @@ TEST(OutboxScenario, ReconnectsAfterBackendTerminated) {
   ExecOrFail(conn, "INSERT INTO ob_reconnect (channel, payload) VALUES ('r', '{\"n\": 2}')");
   ASSERT_TRUE(p->WaitForLines(2)) << p->Stderr();
   EXPECT_EQ(PayloadNumbers(*p), (std::vector<int64_t>{1, 2}));
-  EXPECT_EQ(Metric(*p, "pgcdc_detector_reconnects_total{detector=\"outbox\"}"), 1.0);
-  EXPECT_EQ(Metric(*p, "pgcdc_outbox_errors_total"), 1.0);
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_detector_reconnects_total{detector=\"outbox\"}"), 1.0);
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_outbox_errors_total"), 1.0);
   ASSERT_TRUE(Eventually([&] {
     auto h = HttpGet(*p->HttpAddr(), "/healthz");
     return h && h->status == 200;
