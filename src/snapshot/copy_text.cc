@@ -265,4 +265,42 @@ Result<CopyRow> ParseCopyTextRow(std::string_view line) {
   return row;
 }
 
+void AppendCopyTextRow(std::string& out, const CopyRow& row) {
+  for (size_t i = 0; i < row.size(); ++i) {
+    if (i > 0) out.push_back('\t');
+    if (!row[i]) {
+      out += "\\N";
+      continue;
+    }
+    for (unsigned char c : *row[i]) {
+      switch (c) {
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        case '\v':
+          out += "\\v";
+          break;
+        default:
+          out.push_back(static_cast<char>(c));
+      }
+    }
+  }
+  out.push_back('\n');
+}
+
 }  // namespace pgcdc::snapshot

@@ -106,4 +106,9 @@ class CopyTextParser {
 // already split lines. Same rules and errors as CopyTextParser.
 Result<CopyRow> ParseCopyTextRow(std::string_view line);
 
+// The encoder side: appends one row the way COPY TO (text) writes it
+// (\N for NULL, backslash escapes for \\ \n \r \t \b \f \v, tab-separated,
+// trailing newline). ParseCopyTextRow(AppendCopyTextRow(row)) == row.
+void AppendCopyTextRow(std::string& out, const CopyRow& row);
+
 }  // namespace pgcdc::snapshot

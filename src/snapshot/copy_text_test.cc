@@ -47,47 +47,9 @@ std::vector<std::string> SplitAt(const std::string& data, std::vector<size_t> cu
   return out;
 }
 
-// What PostgreSQL's COPY TO (text) writes for a value (test-only encoder).
-std::string Escape(const std::optional<std::string>& v) {
-  if (!v) return "\\N";
-  std::string out;
-  for (unsigned char c : *v) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\v':
-        out += "\\v";
-        break;
-      default:
-        out.push_back(static_cast<char>(c));
-    }
-  }
-  return out;
-}
-
 std::string EncodeRow(const CopyRow& row) {
   std::string out;
-  for (size_t i = 0; i < row.size(); ++i) {
-    if (i > 0) out.push_back('\t');
-    out += Escape(row[i]);
-  }
-  out.push_back('\n');
+  AppendCopyTextRow(out, row);
   return out;
 }
 

@@ -98,34 +98,7 @@ Outcome Parse(std::string_view data, const std::vector<size_t>& cuts, size_t cap
 
 std::string Encode(const std::vector<CopyRow>& rows) {
   std::string out;
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) {
-      if (i > 0) out.push_back('\t');
-      if (!row[i]) {
-        out += "\\N";
-        continue;
-      }
-      for (unsigned char c : *row[i]) {
-        switch (c) {
-          case '\\':
-            out += "\\\\";
-            break;
-          case '\n':
-            out += "\\n";
-            break;
-          case '\r':
-            out += "\\r";
-            break;
-          case '\t':
-            out += "\\t";
-            break;
-          default:
-            out.push_back(static_cast<char>(c));
-        }
-      }
-    }
-    out.push_back('\n');
-  }
+  for (const auto& row : rows) pgcdc::snapshot::AppendCopyTextRow(out, row);
   return out;
 }
 
