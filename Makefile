@@ -44,18 +44,24 @@ tsan: bootstrap
 	cmake --build build/tsan -j $(JOBS)
 	ctest --test-dir build/tsan --output-on-failure -L unit -j $(CTEST_JOBS)
 
-# Runs each libFuzzer target for FUZZ_SECONDS (default 60).
+# Runs each libFuzzer target for FUZZ_SECONDS (default 60); new corpus
+# entries go to build/fuzz/corpus/<target>, the checked-in seeds are read too.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := notify_payload pgoutput copy_text
 fuzz: bootstrap
 	cmake --preset fuzz >/dev/null
-	cmake --build build/fuzz --target notify_payload_fuzz -j $(JOBS)
-	mkdir -p build/fuzz/corpus/notify_payload
-	build/fuzz/tests/fuzz/notify_payload_fuzz -max_total_time=$(FUZZ_SECONDS) \
-	  -dict=tests/fuzz/notify_payload.dict build/fuzz/corpus/notify_payload tests/fuzz/corpus/notify_payload
+	cmake --build build/fuzz --target $(addsuffix _fuzz,$(FUZZ_TARGETS)) -j $(JOBS)
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus/$$t && \
+	  build/fuzz/tests/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) \
+	    build/fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
 
 bench: bootstrap build/release/build.ninja
-	cmake --build build/release --target bus_fanout_bench -j $(JOBS)
+	cmake --build build/release --target bus_fanout_bench event_json_bench pgoutput_bench -j $(JOBS)
 	build/release/bench/bus_fanout_bench
+	build/release/bench/event_json_bench
+	build/release/src/codec/pgoutput/pgoutput_bench
 
 format:
 	find src tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
