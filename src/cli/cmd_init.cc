@@ -19,7 +19,8 @@ void AddInitCommand(CLI::App& root) {
   cmd->add_flag("--all-tables", opts->all_tables, "wal: publication FOR ALL TABLES");
   cmd->add_option("--adapter", opts->adapter,
                   "print a table instead of the capture setup: outbox (the outbox detector's "
-                  "table; --table may be schema.table)");
+                  "table) or signal (the wal detector's incremental-snapshot signal table, "
+                  "default pgcdc_signals); --table may be schema.table");
   cmd->callback([opts] {
     auto sql = GenerateInitSql(*opts);
     if (!sql) {

@@ -23,6 +23,9 @@
 #if PGCDC_WITH_STDOUT
 #include "adapter/stdout/stdout_adapter.h"
 #endif
+#if PGCDC_WITH_FILE
+#include "adapter/file/file_adapter.h"
+#endif
 
 namespace pgcdc::cli {
 
@@ -46,6 +49,9 @@ const Registry& Builtins() {
 #endif
 #if PGCDC_WITH_STDOUT
     all.push_back(stdoutsink::Connector());
+#endif
+#if PGCDC_WITH_FILE
+    all.push_back(filesink::Connector());
 #endif
     for (auto& c : all) {
       if (auto st = r.Add(std::move(c)); !st) {

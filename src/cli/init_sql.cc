@@ -16,10 +16,9 @@ const std::regex& ChannelRe() {
   static const std::regex re(R"(^[A-Za-z_][A-Za-z0-9_:.\-]*$)");
   return re;
 }
-}  // namespace
 
-Result<std::string> GenerateOutboxSql(const std::string& table) {
-  using pg::QuoteIdentifier;
+// Splits and validates "table" or "schema.table"; returns the parts.
+Result<std::vector<std::string>> QualifiedTableParts(const std::string& table) {
   if (table.empty()) return Fail(ErrorCode::kConfig, "--table is required");
   std::vector<std::string> parts;
   for (size_t start = 0;;) {
@@ -35,6 +34,24 @@ Result<std::string> GenerateOutboxSql(const std::string& table) {
                                           "_, not starting with a digit, at most 63 bytes each)");
     }
   }
+  return parts;
+}
+
+std::string QuoteParts(const std::vector<std::string>& parts) {
+  std::string quoted;
+  for (const auto& part : parts) {
+    quoted += (quoted.empty() ? "" : ".") + pg::QuoteIdentifier(part);
+  }
+  return quoted;
+}
+
+}  // namespace
+
+Result<std::string> GenerateOutboxSql(const std::string& table) {
+  using pg::QuoteIdentifier;
+  auto split = QualifiedTableParts(table);
+  if (!split) return Fail(split.error());
+  const std::vector<std::string>& parts = *split;
   std::string quoted;
   for (const auto& part : parts) quoted += (quoted.empty() ? "" : ".") + QuoteIdentifier(part);
   const std::string index = QuoteIdentifier(parts.back() + "_pending_idx");
@@ -64,17 +81,45 @@ Result<std::string> GenerateOutboxSql(const std::string& table) {
   return out;
 }
 
+Result<std::string> GenerateSignalSql(const std::string& table) {
+  const std::string name = table.empty() ? "pgcdc_signals" : table;
+  auto parts = QualifiedTableParts(name);
+  if (!parts) return Fail(parts.error());
+  const std::string quoted = QuoteParts(*parts);
+  std::string out;
+  out += "-- pgcdc: signal table for incremental snapshots\n";
+  out += "--   pgcdc listen --detector wal --publication P --incremental-snapshot";
+  out += name == "pgcdc_signals" ? "\n" : " --snapshot-signal-table " + name + "\n";
+  out += "-- Add it to the publication the detector streams, e.g.\n";
+  out += "--   ALTER PUBLICATION P ADD TABLE " + quoted + ";\n";
+  out += "-- (not needed for a FOR ALL TABLES publication).\n";
+  out += "--\n";
+  out += "-- Start a chunked snapshot of a table (schema.table allowed; snapshot_id is\n";
+  out += "-- optional, a UUIDv7 is generated otherwise):\n";
+  out += "--   INSERT INTO " + quoted + " (signal, payload)\n";
+  out += "--     VALUES ('execute-snapshot', '{\"table\": \"public.orders\"}');\n";
+  out += "-- Stop it (it stays stopped, also across restarts):\n";
+  out += "--   INSERT INTO " + quoted + " (signal, payload)\n";
+  out += "--     VALUES ('stop-snapshot', '{\"table\": \"public.orders\"}');\n";
+  out += "-- Signals act once their transaction commits; progress is kept in\n";
+  out += "-- pgcdc_snapshot_progress.\n";
+  out += "CREATE TABLE IF NOT EXISTS " + quoted +
+         " (id UUID PRIMARY KEY DEFAULT gen_random_uuid(), signal TEXT NOT NULL, payload JSONB "
+         "NOT NULL DEFAULT '{}', created_at TIMESTAMPTZ NOT NULL DEFAULT now());\n";
+  return out;
+}
+
 Result<std::string> GenerateInitSql(const InitOptions& o) {
   using pg::QuoteIdentifier;
   using pg::QuoteLiteral;
   if (!o.adapter.empty()) {
-    if (o.adapter != "outbox") {
+    if (o.adapter != "outbox" && o.adapter != "signal") {
       return Fail(ErrorCode::kConfig,
-                  "--adapter must be outbox (got \"" + o.adapter +
-                      "\"; the pg_table, embedding and signal tables are not available yet)");
+                  "--adapter must be outbox or signal (got \"" + o.adapter +
+                      "\"; the pg_table and embedding tables are not available yet)");
     }
     if (o.all_tables) return Fail(ErrorCode::kConfig, "--all-tables cannot be used with --adapter");
-    return GenerateOutboxSql(o.table);
+    return o.adapter == "signal" ? GenerateSignalSql(o.table) : GenerateOutboxSql(o.table);
   }
   if (o.detector != "listen_notify" && o.detector != "wal") {
     return Fail(ErrorCode::kConfig,

@@ -14,8 +14,10 @@ struct InitOptions {
   std::string publication;
   bool all_tables = false;
   // Non-empty: print the table an adapter or detector needs instead of the
-  // capture setup ("outbox": the outbox detector's table; `table` may then be
-  // schema-qualified, schema.table). --detector is ignored.
+  // capture setup ("outbox": the outbox detector's table; "signal": the wal
+  // detector's incremental-snapshot signal table, default pgcdc_signals;
+  // `table` may then be schema-qualified, schema.table). --detector is
+  // ignored.
   std::string adapter;
 };
 
@@ -27,5 +29,10 @@ Result<std::string> GenerateInitSql(const InitOptions& options);
 // a partial index for the pending rows and a usage comment. `table` is
 // "table" or "schema.table" (each part validated like --table).
 Result<std::string> GenerateOutboxSql(const std::string& table);
+
+// The signal table for `pgcdc listen --detector wal --incremental-snapshot`
+// (SPEC §2.2, §8.1) with usage comments. `table` as for GenerateOutboxSql;
+// empty = pgcdc_signals.
+Result<std::string> GenerateSignalSql(const std::string& table);
 
 }  // namespace pgcdc::cli

@@ -94,9 +94,28 @@ TEST(InitSqlTest, OutboxRejectsBadInput) {
   EXPECT_FALSE(GenerateInitSql({.table = "t", .all_tables = true, .adapter = "outbox"}));
   auto e = GenerateInitSql({.table = "t", .adapter = "kafka"});
   ASSERT_FALSE(e);
-  EXPECT_NE(e.error().message().find("--adapter must be outbox"), std::string::npos);
+  EXPECT_NE(e.error().message().find("--adapter must be outbox or signal"), std::string::npos);
   // Plain capture still refuses schema-qualified names.
   EXPECT_FALSE(GenerateInitSql({.table = "app.t"}));
+}
+
+TEST(InitSqlTest, SignalTableDefaultsAndQualifiedNames) {
+  auto sql = GenerateInitSql({.adapter = "signal"});
+  ASSERT_TRUE(sql) << sql.error().message();
+  EXPECT_NE(sql->find("CREATE TABLE IF NOT EXISTS \"pgcdc_signals\" (id UUID PRIMARY KEY DEFAULT "
+                      "gen_random_uuid(), signal TEXT NOT NULL, payload JSONB NOT NULL DEFAULT "
+                      "'{}', created_at TIMESTAMPTZ NOT NULL DEFAULT now());\n"),
+            std::string::npos)
+      << *sql;
+  EXPECT_NE(sql->find("'execute-snapshot'"), std::string::npos);
+  EXPECT_NE(sql->find("'stop-snapshot'"), std::string::npos);
+  EXPECT_NE(sql->find("ALTER PUBLICATION P ADD TABLE \"pgcdc_signals\""), std::string::npos);
+  auto q = GenerateInitSql({.table = "ops.sig", .adapter = "signal"});
+  ASSERT_TRUE(q);
+  EXPECT_NE(q->find("CREATE TABLE IF NOT EXISTS \"ops\".\"sig\" (id UUID"), std::string::npos);
+  EXPECT_NE(q->find("--snapshot-signal-table ops.sig"), std::string::npos);
+  EXPECT_FALSE(GenerateInitSql({.table = "a.b.c", .adapter = "signal"}));
+  EXPECT_FALSE(GenerateInitSql({.table = "t;x", .adapter = "signal"}));
 }
 
 }  // namespace
