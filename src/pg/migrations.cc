@@ -17,6 +17,15 @@ const std::vector<Migration>& Migrations() {
        "  lsn BIGINT NOT NULL,\n"
        "  updated_at TIMESTAMPTZ NOT NULL DEFAULT now()\n"
        ")"},
+      {2, "snapshot_progress",
+       "CREATE TABLE IF NOT EXISTS pgcdc_snapshot_progress (\n"
+       "  snapshot_id TEXT PRIMARY KEY,\n"
+       "  table_name TEXT NOT NULL,\n"
+       "  last_pk JSONB,\n"
+       "  rows_processed BIGINT NOT NULL DEFAULT 0,\n"
+       "  status TEXT NOT NULL DEFAULT 'pending',\n"
+       "  updated_at TIMESTAMPTZ NOT NULL DEFAULT now()\n"
+       ")"},
   };
   return migrations;
 }

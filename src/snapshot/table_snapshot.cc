@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -183,6 +184,31 @@ Result<int64_t> EstimateRows(pg::Conn& conn, std::string_view table) {
   return static_cast<int64_t>(v + 0.5);
 }
 
+std::string BuildKeysetQuery(const TableName& table, std::string_view where,
+                             const std::vector<std::string>& key_columns, bool has_after,
+                             size_t limit) {
+  std::string cols;
+  std::string params;
+  for (size_t i = 0; i < key_columns.size(); ++i) {
+    if (i > 0) {
+      cols.append(", ");
+      params.append(", ");
+    }
+    cols.append(pg::QuoteIdentifier(key_columns[i]));
+    params.append("$").append(std::to_string(i + 1));
+  }
+  std::string sql = "SELECT * FROM " + table.Quoted();
+  if (!where.empty() || has_after) sql.append(" WHERE ");
+  if (!where.empty()) {
+    sql.append("(").append(where).append("\n)");
+    if (has_after) sql.append(" AND ");
+  }
+  if (has_after) sql.append("(").append(cols).append(") > (").append(params).append(")");
+  sql.append(" ORDER BY ").append(cols);
+  sql.append(" LIMIT ").append(std::to_string(limit == 0 ? 1 : limit));
+  return sql;
+}
+
 // ---- TableSnapshot -------------------------------------------------------------
 
 TableSnapshot::TableSnapshot(pg::Conn& conn, pgtypes::TypeCatalog& catalog, SnapshotOptions options)
@@ -270,7 +296,7 @@ void TableSnapshot::AppendRowEvent(std::span<const std::optional<std::string_vie
   e.id = NewUuidV7();
   e.channel = channel_;
   e.operation = std::string(kOperation);
-  e.source = kSource;
+  e.source = options_.source;
   e.created_at_ns = NowUnixNanos();
   std::string& p = e.payload;
   p.clear();
@@ -313,9 +339,71 @@ Status TableSnapshot::CancelCopy() {
   return Ok();
 }
 
+Result<SnapshotStats> TableSnapshot::RunKeyset(const BatchFn& on_batch,
+                                               const ProgressFn& on_progress,
+                                               std::stop_token stop) {
+  const auto& keys = options_.key_columns;
+  if (!options_.after.empty() && options_.after.size() != keys.size()) {
+    return Fail(ErrorCode::kInvalidArgument, "table \"" + options_.table + "\": resume key has " +
+                                                 std::to_string(options_.after.size()) +
+                                                 " values, expected " +
+                                                 std::to_string(keys.size()));
+  }
+  std::vector<size_t> key_index;
+  for (const auto& k : keys) {
+    size_t i = 0;
+    while (i < columns_.size() && columns_[i].name != k) ++i;
+    if (i == columns_.size()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "table \"" + options_.table + "\" has no column \"" + k + "\"");
+    }
+    key_index.push_back(i);
+  }
+  const std::string sql =
+      BuildKeysetQuery(table_, options_.where, keys, !options_.after.empty(), options_.limit);
+  std::vector<std::optional<std::string>> params(options_.after.begin(), options_.after.end());
+  auto rows = conn_.Query(sql, params);
+  if (!rows) return Fail(rows.error().Wrap("read " + options_.table));
+
+  SnapshotStats stats;
+  EventBatch batch;
+  batch.events.reserve(std::min(options_.batch_size, rows->size()));
+  std::vector<std::optional<std::string_view>> fields;
+  auto flush = [&]() -> bool {
+    if (batch.events.empty()) return true;
+    const size_t n = batch.events.size();
+    if (stop.stop_requested() || !on_batch(std::move(batch))) return false;
+    stats.rows += n;
+    batch = EventBatch{};
+    if (on_progress) on_progress(stats.rows);
+    return true;
+  };
+  for (const auto& row : *rows) {
+    if (row.size() != columns_.size()) {
+      return Fail(ErrorCode::kProtocol, "read " + options_.table + ": row has " +
+                                            std::to_string(row.size()) + " columns, expected " +
+                                            std::to_string(columns_.size()));
+    }
+    fields.clear();
+    for (const auto& v : row) {
+      fields.push_back(v ? std::optional<std::string_view>(*v) : std::nullopt);
+      if (v) stats.bytes += v->size();
+    }
+    AppendRowEvent(fields, batch, stats);
+    if (batch.events.size() >= options_.batch_size && !flush()) return stats;
+  }
+  if (!flush()) return stats;
+  if (!rows->empty()) {
+    for (size_t i : key_index) stats.last_key.push_back(rows->back()[i].value_or(""));
+  }
+  stats.completed = true;
+  return stats;
+}
+
 Result<SnapshotStats> TableSnapshot::Run(const BatchFn& on_batch, const ProgressFn& on_progress,
                                          std::stop_token stop) {
   if (auto st = Describe(); !st) return Fail(st.error());
+  if (!options_.key_columns.empty()) return RunKeyset(on_batch, on_progress, stop);
   PGconn* pc = conn_.raw();
   SnapshotStats stats;
 

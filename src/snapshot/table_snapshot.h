@@ -4,7 +4,8 @@
 //
 // Event shape:
 //   channel   "pgcdc:" + the table string exactly as given (SPEC §1.4)
-//   operation "SNAPSHOT", source "snapshot", lsn 0, seq 0 (callers stamp seq)
+//   operation "SNAPSHOT", source "snapshot" (or SnapshotOptions::source), lsn
+//   0, seq 0 (callers stamp seq)
 //   payload   {"old":null,"op":"SNAPSHOT","row":{<columns in table order>},
 //              ["snapshot_id":"<id>",]"table":"<name without schema>"}
 // Column values are typed exactly like the WAL detector's, i.e. like
@@ -82,7 +83,23 @@ struct SnapshotOptions {
   std::string snapshot_id;   // adds "snapshot_id" to payloads when not empty
   size_t batch_size = 1000;  // events per batch callback (>= 1)
   size_t max_row_bytes = size_t{256} << 20;  // COPY text of one row
+  std::string_view source = kSource;         // envelope `source`; must be static storage
+  // Keyset mode (one chunk of an incremental snapshot): when `key_columns` is
+  // not empty, Run() reads at most `limit` rows ordered by these columns and,
+  // when `after` is not empty, strictly after that key (text values, bound as
+  // parameters), with a plain SELECT (see BuildKeysetQuery) instead of COPY.
+  // SnapshotStats::last_key then holds the key of the last row read.
+  std::vector<std::string> key_columns;
+  std::vector<std::string> after;  // empty or one value per key column
+  size_t limit = 1000;
 };
+
+// The keyset chunk query: SELECT * FROM <table> [WHERE [(<where>) AND]
+// ("k1", "k2") > ($1, $2)] ORDER BY "k1", "k2" LIMIT <limit>. Identifiers are
+// quoted; the key values are parameters $1..$n (present when `has_after`).
+std::string BuildKeysetQuery(const TableName& table, std::string_view where,
+                             const std::vector<std::string>& key_columns, bool has_after,
+                             size_t limit);
 
 struct SnapshotColumn {
   std::string name;
@@ -94,6 +111,9 @@ struct SnapshotStats {
   uint64_t bytes = 0;         // COPY text bytes received
   uint64_t value_errors = 0;  // values emitted as strings because they did not parse
   bool completed = false;     // false: stopped early
+  // Keyset mode: text values of the key columns of the last row read (empty
+  // when the chunk was empty).
+  std::vector<std::string> last_key;
 };
 
 class TableSnapshot {
@@ -123,6 +143,8 @@ class TableSnapshot {
  private:
   void AppendRowEvent(std::span<const std::optional<std::string_view>> fields, EventBatch& batch,
                       SnapshotStats& stats);
+  Result<SnapshotStats> RunKeyset(const BatchFn& on_batch, const ProgressFn& on_progress,
+                                  std::stop_token stop);
   Status CancelCopy();
 
   pg::Conn& conn_;

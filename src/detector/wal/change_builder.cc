@@ -541,7 +541,20 @@ Status ChangeBuilder::EmitRow(const RelationInfo* rel, uint32_t relid, std::stri
   payload.append(",\"table\":");
   json::AppendString(payload, rel->name);
   payload.push_back('}');
-  return EmitEvent(rel->channel, op, std::move(payload), lsn, true);
+  if (auto st = EmitEvent(rel->channel, op, std::move(payload), lsn, true); !st) return st;
+  if (options_.signal_table && row != nullptr && op == "INSERT" &&
+      options_.signal_table->Matches(rel->namespace_name, rel->name)) {
+    auto text = [&](std::string_view name) -> std::optional<std::string_view> {
+      for (size_t i = 0; i < rel->columns.size() && i < row->columns.size(); ++i) {
+        if (rel->columns[i].name == name && row->columns[i].kind == pgoutput::ColumnKind::kText) {
+          return row->columns[i].data;
+        }
+      }
+      return std::nullopt;
+    };
+    sink_.OnSignal(text("signal"), text("payload"));
+  }
+  return Ok();
 }
 
 Status ChangeBuilder::EmitMessage(const pgoutput::LogicalMessage& m, uint64_t lsn) {

@@ -26,6 +26,7 @@
 #include "codec/pgtypes/pgtypes.h"
 #include "core/error.h"
 #include "core/event.h"
+#include "detector/wal/signal.h"
 #include "detector/wal/toast_cache.h"
 
 namespace pgcdc::wal {
@@ -45,6 +46,9 @@ struct BuilderOptions {
   bool toast_cache = false;
   size_t toast_cache_max_entries = 100000;
   std::string spool_dir;  // empty = $TMPDIR or /tmp
+  // Incremental snapshots: INSERTs into this table are emitted as usual and
+  // also handed to ChangeSink::OnSignal.
+  std::optional<SignalTable> signal_table;
 };
 
 // Where the builder sends its output.
@@ -59,6 +63,12 @@ class ChangeSink {
   // Called when relations reference type OIDs the catalog does not know; the
   // detector looks them up (a catalog query) before values are converted.
   virtual void ResolveTypes(const std::vector<uint32_t>& oids) = 0;
+  // An INSERT into the signal table (BuilderOptions::signal_table), called
+  // right after its event was emitted: the text of its `signal` and `payload`
+  // columns (nullopt for NULL or a missing column). The transaction is
+  // committed once the next Boundary() is reached.
+  virtual void OnSignal(std::optional<std::string_view> signal,
+                        std::optional<std::string_view> payload) {}
 };
 
 struct BuilderStats {

@@ -102,7 +102,31 @@ struct WalDetector::Cycle : ChangeSink {
     if (batch.events.size() >= det.options_.max_batch) return Publish();
     return true;
   }
-  void Boundary(uint64_t lsn) override { pending.push_back({det.next_seq_, lsn}); }
+  void Boundary(uint64_t lsn) override {
+    pending.push_back({det.next_seq_, lsn});
+    if (signals.empty()) return;
+    // The transaction that inserted the signals has committed. Publish its
+    // events first so the signal row precedes the snapshot's events.
+    Publish();
+    auto committed = std::move(signals);
+    signals.clear();
+    if (det.incremental_ == nullptr) return;
+    for (const auto& s : committed) det.incremental_->HandleSignal(s);
+  }
+  void OnSignal(std::optional<std::string_view> signal,
+                std::optional<std::string_view> payload) override {
+    if (!signal) {
+      log::Warn("incremental snapshot: signal row without a signal name ignored");
+      return;
+    }
+    auto parsed = ParseSignal(*signal, payload);
+    if (!parsed) {
+      log::Warn("incremental snapshot: invalid signal ignored",
+                {{"signal", *signal}, {"error", parsed.error().message()}});
+      return;
+    }
+    signals.push_back(std::move(*parsed));
+  }
   void ResolveTypes(const std::vector<uint32_t>& oids) override {
     if (meta == nullptr) return;
     auto rows = meta->Query(std::string(pgtypes::TypeCatalog::DescriptorQuery()),
@@ -150,6 +174,7 @@ struct WalDetector::Cycle : ChangeSink {
   std::deque<std::pair<uint64_t, uint64_t>> pending;  // (last seq, lsn to confirm)
   uint64_t keepalive_end = 0;
   uint64_t received = 0;
+  std::vector<Signal> signals;  // of the transaction being received
 };
 
 WalDetector::WalDetector(Options options) : options_(std::move(options)) {
@@ -160,6 +185,14 @@ WalDetector::WalDetector(Options options) : options_(std::move(options)) {
 Status WalDetector::Run(detector::RunContext& ctx) {
   StopWaker waker(ctx.stop);
   Backoff backoff(options_.backoff);
+  if (options_.incremental.enabled) {
+    incremental_ = std::make_unique<IncrementalSnapshots>(options_.incremental, ctx.publish);
+  }
+  // Stops and joins the snapshot threads whichever way Run() returns.
+  struct Reset {
+    std::unique_ptr<IncrementalSnapshots>& p;
+    ~Reset() { p.reset(); }
+  } reset_incremental{incremental_};
   bool ever_streamed = false;
   log::Info("starting detector",
             {{"detector", "wal"},
@@ -331,6 +364,8 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
                           {"slot", slot},
                           {"start_lsn", pgoutput::FormatLsn(start)},
                           {"created", !exists}});
+  // (Re)connected: carry on with snapshots a crash or disconnect interrupted.
+  if (incremental_ != nullptr) incremental_->ResumeRunning();
 
   auto last_status = Clock::now();
   auto last_heartbeat = Clock::now();
@@ -558,6 +593,33 @@ ConnectorInfo Connector() {
                       "bytes",
        .flag = "slot-lag-warn",
        .min = 0},
+      {.key = "incremental_snapshot.enabled",
+       .type = PT::kBool,
+       .default_value = "false",
+       .description = "act on execute-snapshot/stop-snapshot rows inserted into the signal "
+                      "table (chunked snapshots next to the stream)",
+       .flag = "incremental-snapshot"},
+      {.key = "incremental_snapshot.signal_table",
+       .type = PT::kString,
+       .default_value = "pgcdc_signals",
+       .description = "signal table (schema.table allowed; must be in the publication)",
+       .flag = "snapshot-signal-table"},
+      {.key = "incremental_snapshot.chunk_size",
+       .type = PT::kInt,
+       .default_value = "1000",
+       .description = "rows per incremental snapshot chunk",
+       .flag = "snapshot-chunk-size",
+       .min = 1},
+      {.key = "incremental_snapshot.chunk_delay",
+       .type = PT::kDuration,
+       .default_value = "0s",
+       .description = "pause between incremental snapshot chunks",
+       .flag = "snapshot-chunk-delay",
+       .min = 0},
+      {.key = "incremental_snapshot.progress_db",
+       .type = PT::kString,
+       .description = "database holding pgcdc_snapshot_progress (default --db)",
+       .flag = "snapshot-progress-db"},
       {.key = "detector.backoff_base",
        .type = PT::kDuration,
        .default_value = "5s",
@@ -589,6 +651,11 @@ ConnectorInfo Connector() {
     if (cfg.GetBool("detector.cooperative_checkpoint") &&
         !cfg.GetBool("detector.persistent_slot")) {
       errors.push_back("detector.cooperative_checkpoint: requires --persistent-slot");
+    }
+    if (cfg.GetBool("incremental_snapshot.enabled")) {
+      if (auto t = ParseSignalTable(cfg.GetString("incremental_snapshot.signal_table")); !t) {
+        errors.push_back("incremental_snapshot.signal_table: " + t.error().message());
+      }
     }
     if (cfg.GetDuration("detector.backoff_cap") < cfg.GetDuration("detector.backoff_base")) {
       errors.push_back("detector.backoff_cap: must be >= detector.backoff_base");
@@ -623,6 +690,18 @@ ConnectorInfo Connector() {
     o.heartbeat_interval =
         duration_cast<milliseconds>(cfg.GetDuration("detector.heartbeat_interval"));
     o.status_interval = duration_cast<milliseconds>(cfg.GetDuration("detector.status_interval"));
+    o.incremental.enabled = cfg.GetBool("incremental_snapshot.enabled");
+    o.incremental.signal_table = cfg.GetString("incremental_snapshot.signal_table");
+    o.incremental.chunk_size = static_cast<size_t>(cfg.GetInt("incremental_snapshot.chunk_size"));
+    o.incremental.chunk_delay =
+        duration_cast<milliseconds>(cfg.GetDuration("incremental_snapshot.chunk_delay"));
+    o.incremental.database_url = o.database_url;
+    o.incremental.progress_db = cfg.GetString("incremental_snapshot.progress_db");
+    if (o.incremental.enabled) {
+      auto t = ParseSignalTable(o.incremental.signal_table);
+      if (!t) return Fail(t.error());
+      o.builder.signal_table = std::move(*t);
+    }
     o.backoff.base = duration_cast<milliseconds>(cfg.GetDuration("detector.backoff_base"));
     o.backoff.cap = duration_cast<milliseconds>(cfg.GetDuration("detector.backoff_cap"));
     return std::make_unique<WalDetector>(std::move(o));

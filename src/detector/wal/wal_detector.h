@@ -12,6 +12,10 @@
 // disappears with the connection, so changes made while pgcdc is down are not
 // seen — use --persistent-slot for durable capture.
 //
+// With --incremental-snapshot, committed INSERTs into the signal table start
+// and stop chunked table snapshots that run on their own threads next to the
+// stream (see incremental_snapshot.h).
+//
 // Thread: Run() executes on the pipeline's detector thread.
 #pragma once
 
@@ -21,6 +25,7 @@
 #include "core/backoff.h"
 #include "detector/detector.h"
 #include "detector/wal/change_builder.h"
+#include "detector/wal/incremental_snapshot.h"
 #include "registry/registry.h"
 
 namespace pgcdc::wal {
@@ -42,6 +47,7 @@ struct Options {
   bool snapshot_first = false;
   std::string snapshot_table;
   std::string snapshot_where;
+  IncrementalOptions incremental;  // signal-table snapshots
 };
 
 class WalDetector : public detector::Detector {
@@ -59,6 +65,8 @@ class WalDetector : public detector::Detector {
   uint64_t next_seq_ = 0;   // Event::seq counter, monotonic across cycles
   uint64_t confirmed_ = 0;  // last position confirmed to the server
   bool snapshot_done_ = false;
+  // Signal-table snapshots (when enabled); lives for one Run().
+  std::unique_ptr<IncrementalSnapshots> incremental_;
 };
 
 ConnectorInfo Connector();

@@ -1,0 +1,472 @@
+#include "detector/wal/incremental_snapshot.h"
+
+#include <atomic>
+#include <thread>
+
+#include "codec/pgtypes/pgtypes.h"
+#include "core/backoff.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/stop_waker.h"
+#include "core/time.h"
+#include "core/uuid.h"
+#include "pg/migrations.h"
+#include "snapshot/table_snapshot.h"
+
+namespace pgcdc::wal {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct Metrics {
+  metrics::Counter* rows;
+  metrics::Counter* chunks;
+  metrics::Counter* unknown_signals;
+  Metrics() {
+    auto& r = metrics::Default();
+    rows = &r.AddCounter("pgcdc_incremental_snapshot_rows_exported_total",
+                         "Rows exported by incremental (signal-table) snapshots.")
+                .Get();
+    chunks = &r.AddCounter("pgcdc_incremental_snapshot_chunks_total",
+                           "Chunks read by incremental (signal-table) snapshots.")
+                  .Get();
+    unknown_signals = &r.AddCounter("pgcdc_incremental_snapshot_unknown_signals_total",
+                                    "Signal-table rows with a signal name pgcdc does not know.")
+                           .Get();
+  }
+};
+
+Metrics& M() {
+  static Metrics m;
+  return m;
+}
+
+// Snapshots of the same table share this key: schema (public when not given)
+// and name.
+std::string TableKey(std::string_view table) {
+  auto t = snapshot::ParseTableName(table);
+  if (!t) return std::string(table);
+  return (t->schema.empty() ? std::string("public") : t->schema) + "\x1f" + t->name;
+}
+
+Event ControlEvent(std::string_view operation, std::string payload) {
+  Event e;
+  e.id = NewUuidV7();
+  e.channel = std::string(kSnapshotControlChannel);
+  e.operation = std::string(operation);
+  e.payload = std::move(payload);
+  e.source = kIncrementalSource;
+  e.created_at_ns = NowUnixNanos();
+  return e;
+}
+
+constexpr const char* kPrimaryKeyQuery =
+    "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND "
+    "a.attnum = ANY(i.indkey) WHERE i.indrelid = $1::regclass AND i.indisprimary "
+    "ORDER BY array_position(i.indkey::int2[], a.attnum)";
+
+}  // namespace
+
+std::string EncodeKey(const std::vector<std::string>& key) {
+  std::string out;
+  json::Writer w(out);
+  w.BeginArray();
+  for (const auto& v : key) w.String(v);
+  w.EndArray();
+  return out;
+}
+
+std::string StartedPayload(size_t chunk_size, std::string_view snapshot_id,
+                           std::string_view table) {
+  std::string out;
+  json::Writer w(out);
+  w.BeginObject();
+  w.Key("chunk_size");
+  w.Uint(chunk_size);
+  w.Key("snapshot_id");
+  w.String(snapshot_id);
+  w.Key("table");
+  w.String(table);
+  w.EndObject();
+  return out;
+}
+
+std::string CompletedPayload(int64_t duration_ms, uint64_t rows, std::string_view snapshot_id,
+                             std::string_view table) {
+  std::string out;
+  json::Writer w(out);
+  w.BeginObject();
+  w.Key("duration_ms");
+  w.Int(duration_ms);
+  w.Key("rows");
+  w.Uint(rows);
+  w.Key("snapshot_id");
+  w.String(snapshot_id);
+  w.Key("table");
+  w.String(table);
+  w.EndObject();
+  return out;
+}
+
+// One snapshot thread's state. `done` is set by the thread as its last act;
+// everything else is written before the thread starts.
+struct IncrementalSnapshots::Job {
+  std::string id;
+  std::string table;
+  std::atomic<bool> done{false};
+  std::jthread thread;  // last member: joined first on destruction
+};
+
+IncrementalSnapshots::IncrementalSnapshots(IncrementalOptions options, PublishFn publish)
+    : options_(std::move(options)), publish_(std::move(publish)) {
+  if (options_.progress_db.empty()) options_.progress_db = options_.database_url;
+  if (options_.chunk_size == 0) options_.chunk_size = 1;
+}
+
+IncrementalSnapshots::~IncrementalSnapshots() {
+  for (auto& [key, job] : jobs_) job->thread.request_stop();
+  jobs_.clear();  // joins
+}
+
+size_t IncrementalSnapshots::active() {
+  Reap();
+  return jobs_.size();
+}
+
+void IncrementalSnapshots::Reap() {
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    if (it->second->done.load()) {
+      it = jobs_.erase(it);  // joins a thread that already finished
+    } else {
+      ++it;
+    }
+  }
+}
+
+IncrementalSnapshots::Job* IncrementalSnapshots::Active(const std::string& key) {
+  Reap();
+  auto it = jobs_.find(key);
+  return it == jobs_.end() ? nullptr : it->second.get();
+}
+
+Status IncrementalSnapshots::EnsureControl() {
+  if (control_ && control_->ok()) return Ok();
+  control_.reset();
+  auto conn = pg::Conn::Open(options_.progress_db);
+  if (!conn) return Fail(conn.error().Wrap("snapshot progress database"));
+  if (auto m = pg::Migrate(*conn); !m) return Fail(m.error());
+  control_ = std::move(*conn);
+  return Ok();
+}
+
+void IncrementalSnapshots::StartJob(std::string snapshot_id, std::string table) {
+  auto job = std::make_unique<Job>();
+  job->id = std::move(snapshot_id);
+  job->table = std::move(table);
+  Job* j = job.get();
+  jobs_[TableKey(j->table)] = std::move(job);
+  j->thread = std::jthread([this, j](std::stop_token stop) {
+    RunJob(*j, stop);
+    j->done.store(true);
+  });
+}
+
+void IncrementalSnapshots::HandleSignal(const Signal& signal) {
+  if (signal.kind == SignalKind::kUnknown) {
+    M().unknown_signals->Inc();
+    log::Warn("incremental snapshot: unknown signal ignored", {{"signal", signal.name}});
+    return;
+  }
+  if (auto st = EnsureControl(); !st) {
+    log::Error("incremental snapshot: signal not handled",
+               {{"signal", signal.name}, {"table", signal.table}, {"error", st.error().message()}});
+    return;
+  }
+  const std::string key = TableKey(signal.table);
+  Job* job = Active(key);
+  if (signal.kind == SignalKind::kStopSnapshot) {
+    // The progress row decides: a `stopped` snapshot is never resumed, and a
+    // running thread notices at its next chunk even if the stop request
+    // below raced with it.
+    auto rows = control_->Query(
+        "UPDATE pgcdc_snapshot_progress SET status = 'stopped', updated_at = now() "
+        "WHERE (snapshot_id = $1 OR table_name = $2) AND status IN ('pending', 'running') "
+        "RETURNING snapshot_id",
+        {job != nullptr ? job->id : std::string(), signal.table});
+    if (!rows) {
+      log::Error("incremental snapshot: stop failed",
+                 {{"table", signal.table}, {"error", rows.error().message()}});
+      return;
+    }
+    if (job != nullptr) job->thread.request_stop();
+    if (rows->empty() && job == nullptr) {
+      log::Info("incremental snapshot: stop-snapshot ignored, no active snapshot",
+                {{"table", signal.table}});
+      return;
+    }
+    for (const auto& r : *rows) {
+      log::Info("incremental snapshot stopped",
+                {{"table", signal.table}, {"snapshot_id", r.at(0).value_or("")}});
+    }
+    return;
+  }
+  if (job != nullptr) {
+    log::Info("incremental snapshot: execute-snapshot ignored, one is already active",
+              {{"table", signal.table}, {"snapshot_id", job->id}});
+    return;
+  }
+  std::string id = signal.snapshot_id.empty() ? NewUuidV7().ToString() : signal.snapshot_id;
+  // Re-using an id starts that snapshot over.
+  auto ins = control_->Query(
+      "INSERT INTO pgcdc_snapshot_progress (snapshot_id, table_name, status) "
+      "VALUES ($1, $2, 'running') ON CONFLICT (snapshot_id) DO UPDATE SET "
+      "table_name = EXCLUDED.table_name, last_pk = NULL, rows_processed = 0, "
+      "status = 'running', updated_at = now()",
+      {id, signal.table});
+  if (!ins) {
+    log::Error("incremental snapshot: cannot record progress",
+               {{"table", signal.table}, {"error", ins.error().message()}});
+    return;
+  }
+  log::Info("incremental snapshot requested", {{"table", signal.table}, {"snapshot_id", id}});
+  StartJob(std::move(id), signal.table);
+}
+
+void IncrementalSnapshots::ResumeRunning() {
+  if (auto st = EnsureControl(); !st) {
+    log::Error("incremental snapshot: cannot look for snapshots to resume",
+               {{"error", st.error().message()}});
+    return;
+  }
+  auto rows = control_->Query(
+      "SELECT snapshot_id, table_name FROM pgcdc_snapshot_progress WHERE status = 'running' "
+      "ORDER BY updated_at, snapshot_id");
+  if (!rows) {
+    log::Error("incremental snapshot: cannot look for snapshots to resume",
+               {{"error", rows.error().message()}});
+    return;
+  }
+  for (auto& r : *rows) {
+    std::string id = r.at(0).value_or("");
+    std::string table = r.at(1).value_or("");
+    if (Job* job = Active(TableKey(table)); job != nullptr) {
+      if (job->id != id) {
+        log::Warn("incremental snapshot: another snapshot of the table is active; not resumed",
+                  {{"table", table}, {"snapshot_id", id}, {"active", job->id}});
+      }
+      continue;
+    }
+    log::Info("incremental snapshot resuming", {{"table", table}, {"snapshot_id", id}});
+    StartJob(std::move(id), std::move(table));
+  }
+}
+
+namespace {
+
+// Runs one snapshot on the calling (snapshot) thread; see the class comment.
+class Runner {
+ public:
+  enum class Outcome { kFinished, kInterrupted };
+
+  Runner(const IncrementalOptions& o, const IncrementalSnapshots::PublishFn& publish,
+         std::string id, std::string table, std::stop_token stop)
+      : o_(o),
+        publish_(publish),
+        id_(std::move(id)),
+        table_(std::move(table)),
+        stop_(stop),
+        waker_(stop) {}
+
+  void Run() {
+    Backoff backoff({.base = milliseconds(500), .cap = milliseconds(30000)});
+    while (!stop_.stop_requested()) {
+      auto r = Attempt();
+      if (r) return;
+      // A lost connection is retried; anything else (no such table, no
+      // primary key, bad resume key) will not fix itself.
+      const bool lost = r.error().code() == ErrorCode::kConnection || (data_ && !data_->ok()) ||
+                        (progress_ && !progress_->ok());
+      if (!lost) {
+        log::Error("incremental snapshot failed",
+                   {{"table", table_}, {"snapshot_id", id_}, {"error", r.error().message()}});
+        MarkFailed();
+        return;
+      }
+      data_.reset();
+      progress_.reset();
+      const auto delay = backoff.Next();
+      log::Warn("incremental snapshot: connection lost, retrying",
+                {{"table", table_},
+                 {"snapshot_id", id_},
+                 {"error", r.error().message()},
+                 {"retry_in_ms", static_cast<int64_t>(delay.count())}});
+      if (!waker_.SleepFor(delay)) return;
+    }
+  }
+
+ private:
+  Result<Outcome> Attempt() {
+    if (!progress_) {
+      auto c = pg::Conn::Open(o_.progress_db);
+      if (!c) return Fail(c.error().Wrap("snapshot progress database"));
+      progress_ = std::move(*c);
+    }
+    if (!data_) {
+      auto c = pg::Conn::Open(o_.database_url);
+      if (!c) return Fail(c.error());
+      if (auto st = snapshot::PrepareSession(*c); !st) return Fail(st.error());
+      data_ = std::move(*c);
+    }
+    if (!loaded_) {
+      auto st = Load();
+      if (!st) return Fail(st.error());
+      if (!*st) return Outcome::kFinished;
+      loaded_ = true;
+    }
+    if (!announced_) {
+      EventBatch b;
+      b.events.push_back(
+          ControlEvent("SNAPSHOT_STARTED", StartedPayload(o_.chunk_size, id_, table_)));
+      if (!publish_(std::move(b))) return Outcome::kInterrupted;
+      announced_ = true;
+      log::Info("incremental snapshot started", {{"table", table_},
+                                                 {"snapshot_id", id_},
+                                                 {"key", EncodeKey(key_columns_)},
+                                                 {"resume_after", EncodeKey(last_key_)}});
+    }
+    for (;;) {
+      if (stop_.stop_requested()) return Outcome::kInterrupted;
+      if (auto st = snapshot::BeginSnapshotTransaction(*data_); !st) return Fail(st.error());
+      snapshot::SnapshotOptions so;
+      so.table = table_;
+      so.snapshot_id = id_;
+      so.batch_size = o_.chunk_size;
+      so.source = kIncrementalSource;
+      so.key_columns = key_columns_;
+      so.after = last_key_;
+      so.limit = o_.chunk_size;
+      snapshot::TableSnapshot ts(*data_, catalog_, so);
+      auto stats = ts.Run(publish_, {}, stop_);
+      (void)data_->Exec(stats && stats->completed ? "COMMIT" : "ROLLBACK");
+      if (!stats) return Fail(stats.error());
+      if (!stats->completed) return Outcome::kInterrupted;
+      M().chunks->Inc();
+      M().rows->Inc(stats->rows);
+      rows_ += stats->rows;
+      if (!stats->last_key.empty()) last_key_ = stats->last_key;
+      auto saved = progress_->Query(
+          "UPDATE pgcdc_snapshot_progress SET last_pk = $2::jsonb, rows_processed = $3::bigint, "
+          "updated_at = now() WHERE snapshot_id = $1 AND status = 'running' RETURNING 1",
+          {id_, last_key_.empty() ? std::nullopt : std::optional(EncodeKey(last_key_)),
+           std::to_string(rows_)});
+      if (!saved) return Fail(saved.error().Wrap("save progress"));
+      if (saved->empty()) {
+        log::Info("incremental snapshot no longer running (stopped)",
+                  {{"table", table_}, {"snapshot_id", id_}});
+        return Outcome::kFinished;
+      }
+      if (stats->rows < o_.chunk_size) break;
+      if (o_.chunk_delay.count() > 0 && !waker_.SleepFor(o_.chunk_delay)) {
+        return Outcome::kInterrupted;
+      }
+    }
+    auto done = progress_->Query(
+        "UPDATE pgcdc_snapshot_progress SET status = 'completed', updated_at = now() "
+        "WHERE snapshot_id = $1 AND status = 'running' RETURNING 1",
+        {id_});
+    if (!done) return Fail(done.error().Wrap("save progress"));
+    if (done->empty()) return Outcome::kFinished;  // stopped at the last moment
+    const auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - started_).count();
+    EventBatch b;
+    b.events.push_back(ControlEvent(
+        "SNAPSHOT_COMPLETED", CompletedPayload(static_cast<int64_t>(ms), rows_, id_, table_)));
+    (void)publish_(std::move(b));
+    log::Info("incremental snapshot completed", {{"table", table_},
+                                                 {"snapshot_id", id_},
+                                                 {"rows", rows_},
+                                                 {"ms", static_cast<int64_t>(ms)}});
+    return Outcome::kFinished;
+  }
+
+  // Reads the progress row and the primary key. false: not `running` (any
+  // more): nothing to do.
+  Result<bool> Load() {
+    auto row = progress_->Query(
+        "SELECT status, rows_processed::text FROM pgcdc_snapshot_progress "
+        "WHERE snapshot_id = $1",
+        {id_});
+    if (!row) return Fail(row.error().Wrap("load progress"));
+    if (row->empty() || row->at(0).at(0).value_or("") != "running") return false;
+    rows_ = std::stoull(row->at(0).at(1).value_or("0"));
+    auto key = progress_->Query(
+        "SELECT e FROM pgcdc_snapshot_progress p, "
+        "jsonb_array_elements_text(COALESCE(p.last_pk, '[]'::jsonb)) WITH ORDINALITY AS t(e, n) "
+        "WHERE p.snapshot_id = $1 ORDER BY n",
+        {id_});
+    if (!key) return Fail(key.error().Wrap("load progress"));
+    last_key_.clear();
+    for (auto& r : *key) last_key_.push_back(r.at(0).value_or(""));
+
+    auto name = snapshot::ParseTableName(table_);
+    if (!name) return Fail(name.error());
+    auto cols = data_->Query(kPrimaryKeyQuery, {name->Quoted()});
+    if (!cols) return Fail(cols.error().Wrap("table \"" + table_ + "\""));
+    key_columns_.clear();
+    for (auto& r : *cols) key_columns_.push_back(r.at(0).value_or(""));
+    if (key_columns_.empty()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "table \"" + table_ +
+                      "\" has no primary key (incremental snapshots read it in key order)");
+    }
+    if (!last_key_.empty() && last_key_.size() != key_columns_.size()) {
+      return Fail(ErrorCode::kInvalidArgument, "saved last_pk " + EncodeKey(last_key_) +
+                                                   " does not match the primary key " +
+                                                   EncodeKey(key_columns_));
+    }
+    return true;
+  }
+
+  void MarkFailed() {
+    if (!progress_ || !progress_->ok()) {
+      progress_.reset();
+      auto c = pg::Conn::Open(o_.progress_db);
+      if (!c) return;
+      progress_ = std::move(*c);
+    }
+    auto r = progress_->Query(
+        "UPDATE pgcdc_snapshot_progress SET status = 'failed', updated_at = now() "
+        "WHERE snapshot_id = $1 AND status = 'running'",
+        {id_});
+    if (!r) {
+      log::Warn("incremental snapshot: cannot mark failed",
+                {{"snapshot_id", id_}, {"error", r.error().message()}});
+    }
+  }
+
+  const IncrementalOptions& o_;
+  const IncrementalSnapshots::PublishFn& publish_;
+  const std::string id_;
+  const std::string table_;
+  std::stop_token stop_;
+  StopWaker waker_;
+  const Clock::time_point started_ = Clock::now();
+  std::optional<pg::Conn> data_;
+  std::optional<pg::Conn> progress_;
+  pgtypes::TypeCatalog catalog_;
+  bool loaded_ = false;
+  bool announced_ = false;
+  std::vector<std::string> key_columns_;
+  std::vector<std::string> last_key_;
+  uint64_t rows_ = 0;
+};
+
+}  // namespace
+
+void IncrementalSnapshots::RunJob(Job& job, std::stop_token stop) {
+  Runner(options_, publish_, job.id, job.table, stop).Run();
+}
+
+}  // namespace pgcdc::wal
