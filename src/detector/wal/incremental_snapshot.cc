@@ -120,8 +120,9 @@ struct IncrementalSnapshots::Job {
   std::jthread thread;  // last member: joined first on destruction
 };
 
-IncrementalSnapshots::IncrementalSnapshots(IncrementalOptions options, PublishFn publish)
-    : options_(std::move(options)), publish_(std::move(publish)) {
+IncrementalSnapshots::IncrementalSnapshots(IncrementalOptions options, PublishFn publish,
+                                           WaitFn wait_delivered)
+    : options_(std::move(options)), publish_(std::move(publish)), wait_(std::move(wait_delivered)) {
   if (options_.progress_db.empty()) options_.progress_db = options_.database_url;
   if (options_.chunk_size == 0) options_.chunk_size = 1;
 }
@@ -272,9 +273,11 @@ class Runner {
   enum class Outcome { kFinished, kInterrupted };
 
   Runner(const IncrementalOptions& o, const IncrementalSnapshots::PublishFn& publish,
-         std::string id, std::string table, std::stop_token stop)
+         const IncrementalSnapshots::WaitFn& wait, std::string id, std::string table,
+         std::stop_token stop)
       : o_(o),
         publish_(publish),
+        wait_(wait),
         id_(std::move(id)),
         table_(std::move(table)),
         stop_(stop),
@@ -357,6 +360,9 @@ class Runner {
       M().rows->Inc(stats->rows);
       rows_ += stats->rows;
       if (!stats->last_key.empty()) last_key_ = stats->last_key;
+      // Save progress only for rows every sink has delivered: a crash then
+      // re-reads anything that was still in flight.
+      if (wait_ && !wait_(stop_)) return Outcome::kInterrupted;
       auto saved = progress_->Query(
           "UPDATE pgcdc_snapshot_progress SET last_pk = $2::jsonb, rows_processed = $3::bigint, "
           "updated_at = now() WHERE snapshot_id = $1 AND status = 'running' RETURNING 1",
@@ -448,6 +454,7 @@ class Runner {
 
   const IncrementalOptions& o_;
   const IncrementalSnapshots::PublishFn& publish_;
+  const IncrementalSnapshots::WaitFn& wait_;
   const std::string id_;
   const std::string table_;
   std::stop_token stop_;
@@ -466,7 +473,7 @@ class Runner {
 }  // namespace
 
 void IncrementalSnapshots::RunJob(Job& job, std::stop_token stop) {
-  Runner(options_, publish_, job.id, job.table, stop).Run();
+  Runner(options_, publish_, wait_, job.id, job.table, stop).Run();
 }
 
 }  // namespace pgcdc::wal

@@ -16,11 +16,11 @@
 // source of truth: `running` snapshots are resumed on (re)connect from
 // `last_pk`; `stopped`, `completed` and `failed` never run again.
 //
-// Events go through RunContext::publish from the snapshot threads with
-// seq 0: they never hold back (or advance) WAL confirmation. Progress is
-// saved once a chunk was handed to the bus, so after a crash the rows of
-// chunks still queued inside the process may be missing from the sinks
-// (rows after last_pk are always re-read; rows of the last chunk may repeat).
+// Events are handed to the wal detector (PublishFn), which stamps them with
+// Event::seq on its own thread, in order with WAL events. A chunk's progress
+// is saved only once every adapter has delivered it (WaitFn), so after a
+// crash nothing is missing: rows after last_pk are re-read, and only rows of
+// the chunk in flight may repeat.
 //
 // The destructor stops every snapshot thread and joins it; their progress
 // stays `running`, so the next start resumes them.
@@ -65,9 +65,13 @@ std::string CompletedPayload(int64_t duration_ms, uint64_t rows, std::string_vie
 class IncrementalSnapshots {
  public:
   using PublishFn = std::function<bool(EventBatch&&)>;
+  // Blocks until everything published so far has been delivered by every
+  // adapter; false when stopping.
+  using WaitFn = std::function<bool(std::stop_token)>;
 
-  // `publish` must stay callable (from any thread) until destruction.
-  IncrementalSnapshots(IncrementalOptions options, PublishFn publish);
+  // `publish` and `wait_delivered` must stay callable (from any thread) until
+  // destruction. A chunk's progress is saved only after wait_delivered.
+  IncrementalSnapshots(IncrementalOptions options, PublishFn publish, WaitFn wait_delivered = {});
   ~IncrementalSnapshots();
   IncrementalSnapshots(const IncrementalSnapshots&) = delete;
   IncrementalSnapshots& operator=(const IncrementalSnapshots&) = delete;
@@ -91,6 +95,7 @@ class IncrementalSnapshots {
 
   IncrementalOptions options_;
   PublishFn publish_;
+  WaitFn wait_;
   std::optional<pg::Conn> control_;                   // detector thread only
   std::map<std::string, std::unique_ptr<Job>> jobs_;  // by normalised table; detector thread
 };

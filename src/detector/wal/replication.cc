@@ -163,7 +163,7 @@ Status ReplicationConn::StartReplication(const std::string& slot, uint64_t start
 }
 
 Result<std::optional<std::string_view>> ReplicationConn::Receive(std::chrono::milliseconds timeout,
-                                                                 int wake_fd) {
+                                                                 int wake_fd, int extra_fd) {
   FreeBuffer();
   while (true) {
     int n = PQgetCopyData(conn_, &buffer_, /*async=*/1);
@@ -178,12 +178,12 @@ Result<std::optional<std::string_view>> ReplicationConn::Receive(std::chrono::mi
     }
     if (n == -2) return Fail(ErrorCode::kConnection, "replication: " + ErrorMessage());
     // n == 0: nothing buffered; wait for the socket (or the wake fd).
-    pollfd fds[2] = {{PQsocket(conn_), POLLIN, 0}, {wake_fd, POLLIN, 0}};
-    int rc = ::poll(fds, wake_fd >= 0 ? 2 : 1, static_cast<int>(timeout.count()));
+    pollfd fds[3] = {{PQsocket(conn_), POLLIN, 0}, {wake_fd, POLLIN, 0}, {extra_fd, POLLIN, 0}};
+    int rc = ::poll(fds, 3, static_cast<int>(timeout.count()));  // negative fds are ignored
     if (rc < 0 && errno != EINTR) {
       return Fail(ErrorCode::kIo, std::string("poll: ") + std::strerror(errno));
     }
-    if (rc <= 0 || (wake_fd >= 0 && (fds[1].revents & POLLIN))) return std::nullopt;
+    if (rc <= 0 || (fds[1].revents & POLLIN) || (fds[2].revents & POLLIN)) return std::nullopt;
     if (PQconsumeInput(conn_) == 0) {
       return Fail(ErrorCode::kConnection, "replication: " + ErrorMessage());
     }

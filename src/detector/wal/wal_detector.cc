@@ -1,9 +1,12 @@
 #include "detector/wal/wal_detector.h"
 
 #include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <deque>
 #include <random>
+#include <thread>
 
 #include "codec/pgoutput/pgoutput.h"
 #include "codec/pgtypes/pgtypes.h"
@@ -186,7 +189,13 @@ Status WalDetector::Run(detector::RunContext& ctx) {
   StopWaker waker(ctx.stop);
   Backoff backoff(options_.backoff);
   if (options_.incremental.enabled) {
-    incremental_ = std::make_unique<IncrementalSnapshots>(options_.incremental, ctx.publish);
+    incremental_ = std::make_unique<IncrementalSnapshots>(
+        options_.incremental,
+        [this](EventBatch&& b) {
+          feed_.Push(std::move(b));
+          return true;
+        },
+        [this, &ctx](std::stop_token stop) { return WaitFedDelivered(ctx, stop); });
   }
   // Stops and joins the snapshot threads whichever way Run() returns.
   struct Reset {
@@ -226,6 +235,44 @@ Status WalDetector::Run(detector::RunContext& ctx) {
     if (!waker.SleepFor(delay)) return Ok();
   }
   return Ok();
+}
+
+WalDetector::SnapshotFeed::SnapshotFeed() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+WalDetector::SnapshotFeed::~SnapshotFeed() { ::close(fd_); }
+
+void WalDetector::SnapshotFeed::Push(EventBatch&& batch) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(batch));
+    ++pushed;
+  }
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+}
+
+void WalDetector::SnapshotFeed::Drain(std::vector<EventBatch>& out) {
+  uint64_t v;
+  [[maybe_unused]] auto n = ::read(fd_, &v, sizeof v);
+  std::lock_guard lock(mu_);
+  for (auto& b : queue_) out.push_back(std::move(b));
+  queue_.clear();
+}
+
+bool WalDetector::WaitFedDelivered(detector::RunContext& ctx, std::stop_token stop) {
+  const uint64_t target_batches = feed_.pushed.load();
+  // First the WAL thread must have stamped them (it may be reconnecting),
+  // then every adapter must have finished with them.
+  while (feed_.drained.load() < target_batches) {
+    if (stop.stop_requested() || ctx.stop.stop_requested()) return false;
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  const uint64_t target_seq = feed_.fed_through.load();
+  while (ctx.acks != nullptr && ctx.acks->DeliveredThrough() < target_seq) {
+    if (stop.stop_requested() || ctx.stop.stop_requested()) return false;
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  return true;
 }
 
 Status WalDetector::RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_name,
@@ -391,6 +438,7 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
   };
 
   auto* bp = ctx.backpressure;
+  std::vector<EventBatch> fed;
   auto sleep_unless_stopped = [&](milliseconds d) {
     pollfd p{wake_fd, POLLIN, 0};
     ::poll(&p, 1, static_cast<int>(d.count()));
@@ -403,8 +451,21 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
       if (const auto t = bp->Throttle(); t.count() > 0) sleep_unless_stopped(t);
     }
     if (paused) sleep_unless_stopped(milliseconds(100));
+    // Incremental-snapshot chunks: stamp and publish them from this thread.
+    fed.clear();
+    feed_.Drain(fed);
+    if (!fed.empty()) {
+      for (auto& b : fed) {
+        for (auto& e : b.events) {
+          if (!cycle.Emit(std::move(e))) return Fail(ErrorCode::kCancelled, "pipeline stopping");
+        }
+      }
+      if (!cycle.Publish()) return Fail(ErrorCode::kCancelled, "pipeline stopping");
+      feed_.fed_through = next_seq_;
+      feed_.drained += fed.size();
+    }
     auto msg = paused ? Result<std::optional<std::string_view>>(std::nullopt)
-                      : repl->Receive(milliseconds(100), wake_fd);
+                      : repl->Receive(milliseconds(100), wake_fd, feed_.fd());
     if (!msg) return Fail(msg.error());
     bool reply_requested = false;
     if (msg->has_value()) {

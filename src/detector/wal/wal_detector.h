@@ -19,8 +19,11 @@
 // Thread: Run() executes on the pipeline's detector thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/backoff.h"
 #include "detector/detector.h"
@@ -67,6 +70,31 @@ class WalDetector : public detector::Detector {
   bool snapshot_done_ = false;
   // Signal-table snapshots (when enabled); lives for one Run().
   std::unique_ptr<IncrementalSnapshots> incremental_;
+
+  // Incremental-snapshot events travel through the WAL thread so they get
+  // Event::seq numbers in publish order; their threads can then wait until
+  // a chunk is delivered before saving its progress. Any thread may Push();
+  // only the WAL thread drains.
+  class SnapshotFeed {
+   public:
+    SnapshotFeed();
+    ~SnapshotFeed();
+    void Push(EventBatch&& batch);
+    // Moves everything queued into `out`; resets the wake fd.
+    void Drain(std::vector<EventBatch>& out);
+    int fd() const { return fd_; }
+    std::atomic<uint64_t> pushed{0};       // batches pushed
+    std::atomic<uint64_t> drained{0};      // batches stamped by the WAL thread
+    std::atomic<uint64_t> fed_through{0};  // highest seq given to fed events
+
+   private:
+    int fd_;
+    std::mutex mu_;
+    std::vector<EventBatch> queue_;
+  };
+  SnapshotFeed feed_;
+  // Blocks until every batch pushed so far is delivered by every adapter.
+  bool WaitFedDelivered(detector::RunContext& ctx, std::stop_token stop);
 };
 
 ConnectorInfo Connector();
