@@ -2,6 +2,7 @@
 
 #include "core/json.h"
 #include "core/time.h"
+#include "core/uuid.h"
 
 namespace pgcdc {
 
@@ -76,6 +77,18 @@ const std::string& Event::Json() const {
     return *fresh.release();
   }
   return *expected;  // another thread won the race; ours is discarded
+}
+
+Event MakeEvent(std::string channel, std::string operation, std::string payload,
+                std::string_view source) {
+  Event e;
+  e.id = NewUuidV7();
+  e.channel = std::move(channel);
+  e.operation = std::move(operation);
+  e.payload = std::move(payload);
+  e.source = source;
+  e.created_at_ns = NowUnixNanos();
+  return e;
 }
 
 void AppendEventJson(const Event& event, std::string& out) {

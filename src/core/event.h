@@ -58,6 +58,11 @@ class Event {
   mutable std::atomic<std::string*> json_cache_{nullptr};
 };
 
+// A new event with a fresh UUIDv7 id and created_at = now. `source` must
+// point to static storage.
+Event MakeEvent(std::string channel, std::string operation, std::string payload,
+                std::string_view source);
+
 // Encodes the envelope with keys in SPEC order: id, channel, operation,
 // payload, source, created_at, transaction (omitted when absent).
 void AppendEventJson(const Event& event, std::string& out);

@@ -370,6 +370,24 @@ void ExecOrFail(pg::Conn& conn, const std::string& sql) {
   ASSERT_TRUE(st) << sql << ": " << st.error().message();
 }
 
+void FreshPublishedTable(pg::Conn& conn, const std::string& table, const std::string& columns,
+                         const std::string& publication, const std::string& slot) {
+  ExecOrFail(conn, "DROP TABLE IF EXISTS " + pg::QuoteIdentifier(table) + " CASCADE");
+  ExecOrFail(conn, "CREATE TABLE " + pg::QuoteIdentifier(table) + " (" + columns + ")");
+  ExecOrFail(conn, "DROP PUBLICATION IF EXISTS " + pg::QuoteIdentifier(publication));
+  ExecOrFail(conn, "CREATE PUBLICATION " + pg::QuoteIdentifier(publication) + " FOR TABLE " +
+                       pg::QuoteIdentifier(table));
+  if (!slot.empty()) {
+    (void)conn.Query(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+        {slot});
+    (void)conn.Query(
+        "DELETE FROM pgcdc_checkpoints WHERE slot_name = $1 AND "
+        "to_regclass('pgcdc_checkpoints') IS NOT NULL",
+        {slot});
+  }
+}
+
 std::optional<double> ScrapeMetric(Process& p, const std::string& series) {
   auto addr = p.HttpAddr();
   if (!addr) return std::nullopt;

@@ -106,6 +106,11 @@ pg::TempCluster& SharedCluster();
 pg::Conn Connect();
 void ExecOrFail(pg::Conn& conn, const std::string& sql);
 
+// (Re)creates `table` with `columns` (SQL column list) and a publication for
+// it, and forgets slot `slot` and its checkpoint if they exist.
+void FreshPublishedTable(pg::Conn& conn, const std::string& table, const std::string& columns,
+                         const std::string& publication, const std::string& slot = {});
+
 // Scrapes the child's /metrics (its logged http address) and returns one series.
 std::optional<double> ScrapeMetric(Process& p, const std::string& series);
 

@@ -525,12 +525,7 @@ TEST(WalScenario, PersistentSlotWithFastBusIsRejected) {
 // appearance must follow commit order.
 TEST(WalScenario, KillNineAndRestartLosesNothing) {
   auto conn = Connect();
-  ExecOrFail(conn, "DROP TABLE IF EXISTS w_crash CASCADE");
-  ExecOrFail(conn, "CREATE TABLE w_crash (id int PRIMARY KEY)");
-  ExecOrFail(conn, "DROP PUBLICATION IF EXISTS p_crash");
-  ExecOrFail(conn, "CREATE PUBLICATION p_crash FOR TABLE w_crash");
-  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_crash')");
-  (void)conn.Exec("DELETE FROM pgcdc_checkpoints WHERE slot_name = 'pgcdc_p_crash'");
+  FreshPublishedTable(conn, "w_crash", "id int PRIMARY KEY", "p_crash", "pgcdc_p_crash");
 
   constexpr int kRows = 200000;
   constexpr int kPerTx = 10;

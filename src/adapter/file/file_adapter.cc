@@ -44,11 +44,23 @@ Status FileAdapter::Open() {
 }
 
 Status FileAdapter::OpenFile() {
-  fd_ = ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  fd_ = ::open(options_.path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) return Fail(Errno("file: open " + options_.path));
   struct stat st {};
   if (::fstat(fd_, &st) != 0) return Fail(Errno("file: stat " + options_.path));
   size_ = static_cast<uint64_t>(st.st_size);
+  // A crash in the middle of a write can leave a partial last line; end it
+  // so the next event starts on a line of its own (the partial line stays
+  // behind as one line that is not valid JSON).
+  if (size_ > 0) {
+    char last = '\n';
+    if (::pread(fd_, &last, 1, static_cast<off_t>(size_ - 1)) == 1 && last != '\n') {
+      if (::write(fd_, "\n", 1) != 1) return Fail(Errno("file: write " + options_.path));
+      ++size_;
+      log::Warn("file: terminated a partial last line left by an earlier crash",
+                {{"path", options_.path}});
+    }
+  }
   return Ok();
 }
 

@@ -78,6 +78,18 @@ TEST_F(FileAdapterTest, RotatesBySizeAndKeepsMaxFiles) {
               Slurp(path + ".1").find("\"i\":39") != std::string::npos);
 }
 
+TEST_F(FileAdapterTest, PartialLastLineFromACrashIsTerminated) {
+  const std::string path = (dir_ / "out.jsonl").string();
+  { std::ofstream(path) << "{\"whole\":1}\n{\"cut"; }
+  FileAdapter a({.path = path});
+  ASSERT_TRUE(a.Open());
+  Event e = MakeEvent(7);
+  const Event* evs[] = {&e};
+  ASSERT_TRUE(a.Deliver(evs));
+  ASSERT_TRUE(a.Flush());
+  EXPECT_EQ(Slurp(path), "{\"whole\":1}\n{\"cut\n" + e.Json() + "\n");
+}
+
 TEST_F(FileAdapterTest, MissingDirectoryIsAClearError) {
   FileAdapter a({.path = (dir_ / "nope" / "out.jsonl").string()});
   auto st = a.Open();

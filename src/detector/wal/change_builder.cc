@@ -587,26 +587,14 @@ Status ChangeBuilder::EmitMarker(std::string_view op, uint32_t xid, int64_t comm
   payload.push_back('"');
   if (op == "COMMIT") payload.append(",\"event_count\":").append(std::to_string(count));
   payload.append(",\"xid\":").append(std::to_string(xid)).push_back('}');
-  Event e;
-  e.id = NewUuidV7();
-  e.channel = kTxnChannel;
-  e.operation = std::string(op);
-  e.payload = std::move(payload);
-  e.source = kSource;
-  e.created_at_ns = NowUnixNanos();
+  Event e = MakeEvent(kTxnChannel, std::string(op), std::move(payload), kSource);
   if (!sink_.Emit(std::move(e))) return Fail(ErrorCode::kCancelled, "pipeline stopping");
   return Ok();
 }
 
 Status ChangeBuilder::EmitEvent(std::string channel, std::string_view op, std::string payload,
                                 uint64_t lsn, bool row_event) {
-  Event e;
-  e.id = NewUuidV7();
-  e.channel = std::move(channel);
-  e.operation = std::string(op);
-  e.payload = std::move(payload);
-  e.source = kSource;
-  e.created_at_ns = NowUnixNanos();
+  Event e = MakeEvent(std::move(channel), std::string(op), std::move(payload), kSource);
   e.lsn = lsn;
   if (row_event && tx_.active) {
     ++tx_.count;

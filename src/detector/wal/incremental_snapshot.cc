@@ -53,14 +53,8 @@ std::string TableKey(std::string_view table) {
 }
 
 Event ControlEvent(std::string_view operation, std::string payload) {
-  Event e;
-  e.id = NewUuidV7();
-  e.channel = std::string(kSnapshotControlChannel);
-  e.operation = std::string(operation);
-  e.payload = std::move(payload);
-  e.source = kIncrementalSource;
-  e.created_at_ns = NowUnixNanos();
-  return e;
+  return MakeEvent(std::string(kSnapshotControlChannel), std::string(operation), std::move(payload),
+                   kIncrementalSource);
 }
 
 constexpr const char* kPrimaryKeyQuery =
