@@ -500,6 +500,33 @@ TEST(WalScenario, LargeStreamedTransactionWithBoundedMemoryAndAbortDeliversNothi
   std::cerr << "peak RSS for a " << kRows << "-row streamed transaction: " << rss_kb << " kB\n";
 }
 
+TEST(WalScenario, AllTablesCreatesThePublicationAndIncludeSchema) {
+  auto conn = Connect();
+  ExecOrFail(conn, "DROP PUBLICATION IF EXISTS \"all\"");
+  ExecOrFail(conn, "DROP TABLE IF EXISTS w_all CASCADE");
+  ExecOrFail(conn, "CREATE TABLE w_all (id int PRIMARY KEY, note text)");
+  // --all-tables alone selects the wal detector and the "all" publication.
+  auto p = Process::Start({.args = {"listen", "--all-tables", "--db", SharedCluster().Url(),
+                                    "--include-schema", "--http-addr", ""}});
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->WaitForStderr("streaming detector=wal")) << p->Stderr();
+  ExecOrFail(conn, "INSERT INTO w_all VALUES (1, 'x')");
+  ASSERT_TRUE(p->WaitForLines(1)) << p->Stderr();
+  auto ev = Events(*p);
+  auto payload = ev[0]["payload"].as_object();
+  EXPECT_EQ(payload["table"].as_string(), "w_all");
+  EXPECT_EQ(payload["schema"].as_string(), "public");
+  EXPECT_EQ(
+      boost::json::serialize(payload["columns"]),
+      R"([{"name":"id","type_name":"int4","type_oid":23},{"name":"note","type_name":"text","type_oid":25}])");
+  auto pub = conn.Query("SELECT puballtables::text FROM pg_publication WHERE pubname = 'all'");
+  ASSERT_TRUE(pub && pub->size() == 1);
+  EXPECT_EQ(*pub->at(0).at(0), "true");
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  ExecOrFail(conn, "DROP PUBLICATION \"all\"");
+}
+
 TEST(WalScenario, MissingPublicationIsAClearError) {
   auto p = Process::Start({.args = WalArgs("no_such_pub")});
   ASSERT_TRUE(p);
