@@ -48,13 +48,11 @@ std::string QuoteParts(const std::vector<std::string>& parts) {
 }  // namespace
 
 Result<std::string> GenerateOutboxSql(const std::string& table) {
-  using pg::QuoteIdentifier;
   auto split = QualifiedTableParts(table);
   if (!split) return Fail(split.error());
   const std::vector<std::string>& parts = *split;
-  std::string quoted;
-  for (const auto& part : parts) quoted += (quoted.empty() ? "" : ".") + QuoteIdentifier(part);
-  const std::string index = QuoteIdentifier(parts.back() + "_pending_idx");
+  const std::string quoted = QuoteParts(parts);
+  const std::string index = pg::QuoteIdentifier(parts.back() + "_pending_idx");
 
   std::string out;
   out += "-- pgcdc: transactional outbox table for\n";
