@@ -1,7 +1,15 @@
 // Adapter: a sink. The pipeline runs one worker thread per adapter that pops
 // batches from the adapter's bus queue, applies the route filter and calls
 // Deliver(); Flush() is called whenever the queue runs empty, and once more
-// before Close() at shutdown. All calls come from that one worker thread.
+// before Close() at shutdown. All calls come from that one worker thread,
+// except Attach() (before Open, on the owner's thread) and Interrupt().
+//
+// Acknowledgement contract: when Deliver() and the following Flush() return
+// Ok, the adapter is completely done with those events (delivered, or
+// dead-lettered through the DLQ from Services). The pipeline then confirms
+// them to the source (checkpoint). An adapter that cannot deliver an event
+// and cannot dead-letter it must return an error: the event is then never
+// confirmed and is replayed after a restart (no silent loss).
 #pragma once
 
 #include <memory>
@@ -11,13 +19,36 @@
 #include "core/error.h"
 #include "core/event.h"
 
+namespace pgcdc {
+namespace net {
+class HttpServer;
+}
+namespace dlq {
+class DeadLetterQueue;
+}
+}  // namespace pgcdc
+
 namespace pgcdc::adapter {
+
+// Shared services the pipeline hands to every adapter before Open().
+struct Services {
+  // Where events that can never be delivered go (never null; the "none"
+  // backend discards and counts). Thread-safe.
+  dlq::DeadLetterQueue* dlq = nullptr;
+  // The main HTTP server (--http-addr) for adapters that serve clients (sse,
+  // ws, inspector); null when disabled. Routes must be added in Attach(),
+  // before the server starts.
+  net::HttpServer* http = nullptr;
+};
 
 class Adapter {
  public:
   virtual ~Adapter() = default;
   // Registry name; keys routes, metrics labels and health.
   virtual std::string_view Name() const = 0;
+  // Receives the shared services; called once, before Open(). Adapters that
+  // need HTTP routes mount them here and may fail when `http` is null.
+  virtual Status Attach(const Services& services) { return Ok(); }
   // Acquire resources before events flow (a failure aborts start-up).
   virtual Status Open() { return Ok(); }
   // Delivers events in order. An error with code kClosed means the sink went
@@ -25,6 +56,10 @@ class Adapter {
   // other error stops the pipeline with that error.
   virtual Status Deliver(std::span<const Event* const> events) = 0;
   virtual Status Flush() { return Ok(); }
+  // Called from another thread when shutdown gives up waiting (the shutdown
+  // timeout passed): a Deliver() blocked in a retry/backoff/breaker wait
+  // should return kCancelled promptly. Must be thread-safe and idempotent.
+  virtual void Interrupt() {}
   virtual void Close() {}
 };
 using AdapterPtr = std::unique_ptr<Adapter>;

@@ -26,6 +26,21 @@
 #if PGCDC_WITH_FILE
 #include "adapter/file/file_adapter.h"
 #endif
+#if PGCDC_WITH_WEBHOOK
+#include "adapter/webhook/webhook_adapter.h"
+#endif
+#if PGCDC_WITH_SSE
+#include "adapter/sse/sse_adapter.h"
+#endif
+#if PGCDC_WITH_WS
+#include "adapter/ws/ws_adapter.h"
+#endif
+#if PGCDC_WITH_EXEC
+#include "adapter/exec/exec_adapter.h"
+#endif
+#if PGCDC_WITH_PG_TABLE
+#include "adapter/pg_table/pg_table_adapter.h"
+#endif
 
 namespace pgcdc::cli {
 
@@ -52,6 +67,21 @@ const Registry& Builtins() {
 #endif
 #if PGCDC_WITH_FILE
     all.push_back(filesink::Connector());
+#endif
+#if PGCDC_WITH_WEBHOOK
+    all.push_back(webhooksink::Connector());
+#endif
+#if PGCDC_WITH_SSE
+    all.push_back(ssesink::Connector());
+#endif
+#if PGCDC_WITH_WS
+    all.push_back(wssink::Connector());
+#endif
+#if PGCDC_WITH_EXEC
+    all.push_back(execsink::Connector());
+#endif
+#if PGCDC_WITH_PG_TABLE
+    all.push_back(pgtablesink::Connector());
 #endif
     for (auto& c : all) {
       if (auto st = r.Add(std::move(c)); !st) {

@@ -1,0 +1,1 @@
+#include "adapter/middleware/middleware.h"
