@@ -2,6 +2,7 @@
 // header; each command lives in its own cmd_*.cc file.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <set>
 #include <stop_token>
@@ -66,9 +67,14 @@ void ReportWarnings(const std::vector<std::string>& warnings);
 // Applies log_level/log_format from the configuration.
 void ApplyLogging(const config::Config& cfg);
 
-// Runs a listen pipeline from a validated configuration until `stop`.
+// Re-reads and validates the configuration (SIGHUP).
+using ReloadFunc = std::function<Result<config::Config>()>;
+
+// Runs a listen pipeline from a validated configuration until `stop`
+// (SIGINT/SIGTERM are watched here; SIGHUP calls `reload` when given).
 // Returns the process exit code.
-int RunPipeline(const Registry& registry, const config::Config& cfg, std::stop_source stop);
+int RunPipeline(const Registry& registry, const config::Config& cfg, std::stop_source stop,
+                ReloadFunc reload = {});
 
 // Command registration.
 void AddListenCommand(CLI::App& root, GlobalFlags& global);
@@ -79,6 +85,7 @@ void AddVersionCommand(CLI::App& root);
 void AddSlotCommands(CLI::App& root, GlobalFlags& global);
 void AddPlaygroundCommand(CLI::App& root, GlobalFlags& global);
 void AddSnapshotCommand(CLI::App& root, GlobalFlags& global);
+void AddDlqCommands(CLI::App& root, GlobalFlags& global);
 
 // Result of a command callback (CLI11 callbacks cannot return values).
 int& CommandExitCode();

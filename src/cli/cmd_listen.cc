@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "adapter/adapter.h"
@@ -9,7 +10,9 @@
 #include "cli/cli.h"
 #include "core/health.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "detector/detector.h"
+#include "dlq/dlq.h"
 #include "net/http_server.h"
 #include "pipeline/http_endpoints.h"
 #include "pipeline/pipeline.h"
@@ -19,25 +22,28 @@ namespace pgcdc::cli {
 
 namespace {
 
-struct HttpListener {
-  std::unique_ptr<net::HttpServer> server;
-};
-
-Result<std::unique_ptr<net::HttpServer>> StartHttp(const std::string& name, const std::string& addr,
-                                                   Health& health, std::function<bool()> ready) {
-  auto parsed = net::ParseListenAddress(addr);
-  if (!parsed) return Fail(parsed.error().Wrap(name + " address \"" + addr + "\""));
+std::unique_ptr<net::HttpServer> MakeHttp(const std::string& name, Health& health,
+                                          std::function<bool()> ready) {
   auto server = std::make_unique<net::HttpServer>(name);
   pipeline::MountCoreEndpoints(*server, health, std::move(ready));
-  auto bound = server->Start(*parsed);
-  if (!bound) return Fail(bound.error());
-  log::Info("http server listening", {{"server", name}, {"addr", *bound}});
   return server;
+}
+
+std::string RoutesText(const config::RouteMap& routes) {
+  if (routes.empty()) return "(none)";
+  std::string out;
+  for (const auto& [adapter, channels] : routes) {
+    if (!out.empty()) out += "; ";
+    out += adapter + "=";
+    for (size_t i = 0; i < channels.size(); ++i) out += (i ? "," : "") + channels[i];
+  }
+  return out;
 }
 
 }  // namespace
 
-int RunPipeline(const Registry& registry, const config::Config& cfg, std::stop_source stop) {
+int RunPipeline(const Registry& registry, const config::Config& cfg, std::stop_source stop,
+                ReloadFunc reload) {
   const ConnectorInfo* det_info =
       registry.Find(ConnectorKind::kDetector, cfg.GetString("detector.type"));
   auto det = det_info->make_detector(cfg);
@@ -53,6 +59,17 @@ int RunPipeline(const Registry& registry, const config::Config& cfg, std::stop_s
       return kExitFailure;
     }
     adapters.push_back(std::move(*a));
+  }
+
+  dlq::Options dlq_options;
+  dlq_options.type = cfg.GetString("dlq.type");
+  dlq_options.table = cfg.GetString("dlq.table");
+  dlq_options.db_url =
+      cfg.Has("dlq.db") ? cfg.GetString("dlq.db") : cfg.GetString("database_url");
+  auto dead_letters = dlq::Make(dlq_options);
+  if (!dead_letters) {
+    log::Error("cannot create dead letter queue", {{"error", dead_letters.error().message()}});
+    return kExitFailure;
   }
 
   pipeline::Options opts;
@@ -73,32 +90,96 @@ int RunPipeline(const Registry& registry, const config::Config& cfg, std::stop_s
       opts.priorities[adapter] = *pipeline::ParsePriority(prio.at(0));
     }
   }
-  // Heap-allocated and released on purpose: after a shutdown timeout a worker
-  // may still be inside a sink, so the pipeline must outlive this function.
-  auto* pipe = new pipeline::Pipeline(opts, std::move(*det), std::move(adapters), health);
-  auto ready = [pipe] { return pipe->ready(); };
 
-  std::vector<std::unique_ptr<net::HttpServer>> servers;
+  // HTTP servers exist before the adapters attach (sinks such as sse mount
+  // routes on the main server) and start before events flow.
+  std::atomic<pipeline::Pipeline*> pipe_ptr{nullptr};
+  auto ready = [&pipe_ptr] {
+    auto* p = pipe_ptr.load();
+    return p != nullptr && p->ready();
+  };
+  struct Listener {
+    std::unique_ptr<net::HttpServer> server;
+    std::string name;
+    std::string addr;
+  };
+  std::vector<Listener> servers;
   for (const auto& [key, name] : {std::pair{"http_addr", "http"}, {"metrics_addr", "metrics"}}) {
     const std::string addr = cfg.GetString(key);
     if (addr.empty()) continue;
-    auto server = StartHttp(name, addr, health, ready);
-    if (!server) {
-      log::Error("cannot start http server", {{"error", server.error().message()}});
-      delete pipe;
+    servers.push_back({MakeHttp(name, health, ready), name, addr});
+  }
+  adapter::Services services;
+  services.dlq = dead_letters->get();
+  if (!servers.empty() && servers.front().name == "http") services.http = servers.front().server.get();
+  for (auto& a : adapters) {
+    if (auto st = a->Attach(services); !st) {
+      log::Error("cannot attach adapter",
+                 {{"adapter", a->Name()}, {"error", st.error().message()}});
       return kExitFailure;
     }
-    servers.push_back(std::move(*server));
+  }
+  for (auto& l : servers) {
+    auto parsed = net::ParseListenAddress(l.addr);
+    Result<std::string> bound = parsed ? l.server->Start(*parsed) : Fail(parsed.error());
+    if (!bound) {
+      log::Error("cannot start http server", {{"server", l.name},
+                                              {"addr", l.addr},
+                                              {"error", bound.error().message()}});
+      return kExitFailure;
+    }
+    log::Info("http server listening", {{"server", l.name}, {"addr", *bound}});
   }
 
-  Status st = pipe->Run(stop.get_token());
-  for (auto& s : servers) s->Stop();
+  // Heap-allocated and released on purpose: after a shutdown timeout a worker
+  // may still be inside a sink, so the pipeline must outlive this function.
+  auto* pipe = new pipeline::Pipeline(opts, std::move(*det), std::move(adapters), health);
+  pipe_ptr = pipe;
+
+  auto& reloads = metrics::Default()
+                      .AddCounter("pgcdc_config_reloads_total", "Successful SIGHUP reloads.")
+                      .Get();
+  auto& reload_errors =
+      metrics::Default()
+          .AddCounter("pgcdc_config_reload_errors_total", "SIGHUP reloads that failed.")
+          .Get();
+  config::RouteMap current_routes = opts.routes;
+  std::mutex reload_mu;
+  auto on_hup = [&] {
+    std::lock_guard lock(reload_mu);
+    if (!reload) {
+      log::Warn("SIGHUP ignored: nothing to reload");
+      return;
+    }
+    auto next = reload();
+    if (!next) {
+      reload_errors.Inc();
+      log::Error("config reload failed; keeping the running configuration",
+                 {{"error", next.error().message()}});
+      return;
+    }
+    config::RouteMap routes = next->GetRoutes("routes");
+    const std::string before = RoutesText(current_routes);
+    const std::string after = RoutesText(routes);
+    pipe->SetRoutes(routes);
+    current_routes = routes;
+    reloads.Inc();
+    log::Info("config reloaded",
+              {{"routes", before == after ? std::string("unchanged") : before + " -> " + after}});
+  };
+  Status st;
+  {
+    pipeline::SignalWatcher watcher(stop, on_hup);
+    st = pipe->Run(stop.get_token());
+  }
+  for (auto& l : servers) l.server->Stop();
   if (!st && st.error().code() == ErrorCode::kTimeout) {
     log::Error("shutdown incomplete", {{"error", st.error().message()}});
     std::cout.flush();
     std::_Exit(kExitFailure);
   }
   delete pipe;
+  (*dead_letters)->Close();
   if (!st) {
     log::Error("pipeline failed", {{"error", st.error().message()}});
     return kExitFailure;
@@ -129,8 +210,20 @@ void AddListenCommand(CLI::App& root, GlobalFlags& global) {
     ReportWarnings(loaded.warnings);
     pipeline::BlockSignals();
     std::stop_source stop;
-    pipeline::SignalWatcher watcher(stop);
-    CommandExitCode() = RunPipeline(Builtins(), loaded.config, stop);
+    // SIGHUP: re-read flags/env/config file; routes (and, later, transforms)
+    // are swapped atomically, everything else needs a restart.
+    auto reload = [&global, flags, specs]() -> Result<config::Config> {
+      auto next = LoadConfig(global, *specs, *flags);
+      NormalizePipelineConfig(next.config);
+      ValidatePipelineConfig(Builtins(), next.config, next.errors);
+      if (!next.errors.empty()) {
+        std::string msg;
+        for (const auto& e : next.errors) msg += (msg.empty() ? "" : "; ") + e;
+        return Fail(ErrorCode::kConfig, msg);
+      }
+      return std::move(next.config);
+    };
+    CommandExitCode() = RunPipeline(Builtins(), loaded.config, stop, reload);
   });
 }
 

@@ -11,13 +11,18 @@
 
 namespace pgcdc::pipeline {
 
+// What a worker applies to each event; swapped as a whole on reload.
+struct Pipeline::WorkerConfig {
+  bool routed = false;
+  std::vector<std::string> channels;  // sorted, when routed
+};
+
 struct Pipeline::Worker {
   size_t index = 0;
   adapter::Adapter* adapter = nullptr;
   std::string name;
   bus::BatchQueue* queue = nullptr;
-  bool routed = false;
-  std::vector<std::string> channels;  // sorted, when routed
+  std::atomic<std::shared_ptr<const WorkerConfig>> config;
   std::thread thread;
   metrics::Counter* delivered = nullptr;
   metrics::Counter* skipped = nullptr;
@@ -37,6 +42,23 @@ Pipeline::Pipeline(Options options, detector::DetectorPtr detector,
   health_.Register("detector");
   health_.Register("bus");
   for (const auto& a : adapters_) health_.Register(std::string(a->Name()));
+}
+
+std::shared_ptr<const Pipeline::WorkerConfig> Pipeline::MakeWorkerConfig(
+    const std::map<std::string, std::vector<std::string>>& routes, const std::string& name) {
+  auto cfg = std::make_shared<WorkerConfig>();
+  if (auto it = routes.find(name); it != routes.end()) {
+    cfg->routed = true;
+    cfg->channels = it->second;
+    std::sort(cfg->channels.begin(), cfg->channels.end());
+  }
+  return cfg;
+}
+
+void Pipeline::SetRoutes(const std::map<std::string, std::vector<std::string>>& routes) {
+  std::lock_guard lock(mu_);
+  options_.routes = routes;
+  for (auto& w : workers_) w->config.store(MakeWorkerConfig(routes, w->name));
 }
 
 Pipeline::~Pipeline() {
@@ -115,9 +137,12 @@ void Pipeline::RunWorker(Worker& w) {
         w.shed->Inc(slice.size());
         continue;
       }
+      // One snapshot per slice: every event sees exactly one configuration.
+      const std::shared_ptr<const WorkerConfig> cfg = w.config.load();
       for (const Event& e : slice.events()) {
         if (e.seq > pending_ack) pending_ack = e.seq;
-        if (w.routed && !std::binary_search(w.channels.begin(), w.channels.end(), e.channel)) {
+        if (cfg->routed &&
+            !std::binary_search(cfg->channels.begin(), cfg->channels.end(), e.channel)) {
           w.skipped->Inc();
           continue;
         }
@@ -165,17 +190,14 @@ Status Pipeline::Run(std::stop_token stop) {
 
   bus_ = std::make_unique<bus::Bus>(options_.bus);
   acks_ = std::make_unique<AckTracker>(adapters_.size());
+  std::unique_lock workers_lock(mu_);  // SetRoutes() may run concurrently
   for (auto& a : adapters_) {
     auto w = std::make_unique<Worker>();
     w->index = workers_.size();
     w->adapter = a.get();
     w->name = std::string(a->Name());
     w->queue = &bus_->Subscribe(w->name);
-    if (auto it = options_.routes.find(w->name); it != options_.routes.end()) {
-      w->routed = true;
-      w->channels = it->second;
-      std::sort(w->channels.begin(), w->channels.end());
-    }
+    w->config.store(MakeWorkerConfig(options_.routes, w->name));
     w->delivered = &reg.AddCounter("pgcdc_events_delivered_total",
                                    "Events handed to an adapter successfully.", {"adapter"})
                         .With({w->name});
@@ -197,6 +219,7 @@ Status Pipeline::Run(std::stop_token stop) {
                     .With({w->name});
     workers_.push_back(std::move(w));
   }
+  workers_lock.unlock();
 
   std::stop_callback forward(stop, [this] { RequestStop(); });
   bus_->Start();
@@ -262,6 +285,8 @@ Status Pipeline::Run(std::stop_token stop) {
   }
   if (!drained) {
     abandon_ = true;
+    // Wake adapters blocked in retry/backoff/breaker waits.
+    for (auto& a : adapters_) a->Interrupt();
     for (auto& w : workers_) w->queue->Close();
     std::unique_lock lock(mu_);
     drained = cv_.wait_for(lock, std::chrono::milliseconds(500),

@@ -66,8 +66,17 @@ class Pipeline {
   // True while events flow (after start-up, before shutdown begins).
   bool ready() const { return ready_.load(); }
 
+  // Replaces the route filters of running adapters atomically (SIGHUP). Each
+  // event is filtered by exactly one snapshot — the old or the new one — so
+  // nothing is lost or delivered twice. Adapters not named receive everything;
+  // names of adapters that do not exist are ignored. Thread-safe.
+  void SetRoutes(const std::map<std::string, std::vector<std::string>>& routes);
+
  private:
   struct Worker;
+  struct WorkerConfig;
+  static std::shared_ptr<const WorkerConfig> MakeWorkerConfig(
+      const std::map<std::string, std::vector<std::string>>& routes, const std::string& name);
   void RunWorker(Worker& w);
   void RecordFailure(Error error);
   void RequestStop();

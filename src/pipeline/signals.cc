@@ -49,10 +49,14 @@ void SignalWatcher::Loop() {
       if (on_hup_) {
         on_hup_();
       } else {
-        log::Warn("SIGHUP received; configuration reload is not implemented yet, ignoring");
+        log::Warn("SIGHUP ignored: this command has nothing to reload");
       }
       continue;
     }
+    // Several watchers may share one stop source (a command that watches
+    // signals around RunPipeline's own watcher): a stop already requested
+    // means this is the second signal.
+    if (stop_.stop_requested()) ++stops;
     ++stops;
     if (stops == 1) {
       log::Info("signal received, shutting down (send again to exit immediately)",

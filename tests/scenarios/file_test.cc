@@ -19,23 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> ReadLines(const std::string& path) {
-  std::vector<std::string> lines;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(line);
-  return lines;
-}
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "pgcdc-file-XXXXXX").string();
-    path = ::mkdtemp(t.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
 TEST(FileScenario, KillNineWithPersistentSlotAndFileAdapterLosesNothing) {
   auto conn = Connect();
   FreshPublishedTable(conn, "f_crash", "id int PRIMARY KEY", "p_fcrash", "pgcdc_p_fcrash");
@@ -83,9 +66,9 @@ TEST(FileScenario, KillNineWithPersistentSlotAndFileAdapterLosesNothing) {
         writer_done = true;
       });
     }
-    const size_t before = ReadLines(out).size();
+    const size_t before = ReadFileLines(out).size();
     const size_t want = before + 1000 + rng() % 40000;
-    Eventually([&] { return ReadLines(out).size() >= want || writer_done; }, 60s);
+    Eventually([&] { return ReadFileLines(out).size() >= want || writer_done; }, 60s);
     p->Signal(SIGKILL);
     p->Wait();
   }
@@ -98,7 +81,7 @@ TEST(FileScenario, KillNineWithPersistentSlotAndFileAdapterLosesNothing) {
   ASSERT_TRUE(Eventually(
       [&] {
         ids.clear();
-        for (auto& l : ReadLines(out)) {
+        for (auto& l : ReadFileLines(out)) {
           // A line cut by SIGKILL mid-write is terminated at the next start;
           // skip anything that is not a whole JSON document.
           boost::system::error_code ec;
@@ -119,7 +102,7 @@ TEST(FileScenario, KillNineWithPersistentSlotAndFileAdapterLosesNothing) {
   std::set<int> seen;
   int last = 0;
   size_t lines = 0;
-  for (auto& l : ReadLines(out)) {
+  for (auto& l : ReadFileLines(out)) {
     boost::system::error_code ec;
     auto parsed = boost::json::parse(l, ec);
     if (ec || !parsed.is_object()) continue;
@@ -154,7 +137,7 @@ TEST(FileScenario, RotationAndMissingDirectory) {
   EXPECT_TRUE(fs::exists(out + ".2"));
   EXPECT_FALSE(fs::exists(out + ".3"));
   for (const auto& f : {out, out + ".1", out + ".2"}) {
-    for (auto& l : ReadLines(f))
+    for (auto& l : ReadFileLines(f))
       EXPECT_EQ(ParseJson(l).as_object()["channel"].as_string(), "pgcdc:rot");
   }
 

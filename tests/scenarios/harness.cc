@@ -1,6 +1,9 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+
+#include <filesystem>
+#include <fstream>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netdb.h>
@@ -18,6 +21,24 @@
 extern char** environ;
 
 namespace pgcdc::testing {
+
+TempDir::TempDir() {
+  std::string t = (std::filesystem::temp_directory_path() / "pgcdc-test-XXXXXX").string();
+  if (::mkdtemp(t.data()) == nullptr) std::abort();
+  path = t;
+}
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
+std::vector<std::string> ReadFileLines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
 
 std::string PgcdcBinary() {
   const char* bin = std::getenv("PGCDC_BIN");

@@ -23,6 +23,18 @@ namespace pgcdc::testing {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+// A temporary directory removed (recursively) at scope exit.
+struct TempDir {
+  std::string path;
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
+// Reads a text file's lines (no trailing newline characters).
+std::vector<std::string> ReadFileLines(const std::string& path);
+
 // Path of the binary under test ($PGCDC_BIN, set by CTest).
 std::string PgcdcBinary();
 

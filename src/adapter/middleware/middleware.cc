@@ -1,1 +1,503 @@
 #include "adapter/middleware/middleware.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/backoff.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/time.h"
+#include "dlq/dlq.h"
+
+namespace pgcdc::middleware {
+
+namespace {
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+}  // namespace
+
+std::vector<std::string> Validate(const Options& o, std::string_view prefix) {
+  std::vector<std::string> errors;
+  const std::string p(prefix);
+  if (o.concurrency < 1) errors.push_back(p + "concurrency: must be >= 1");
+  if (o.batch_size < 1) errors.push_back(p + "batch_size: must be >= 1");
+  if (o.max_attempts < 1) errors.push_back(p + "max_retries: must be >= 1 (total attempts)");
+  if (o.attempt_timeout <= milliseconds::zero()) errors.push_back(p + "timeout: must be > 0");
+  if (o.backoff_base <= milliseconds::zero()) errors.push_back(p + "backoff_base: must be > 0");
+  if (o.backoff_cap < o.backoff_base) {
+    errors.push_back(p + "backoff_cap: must be >= backoff_base");
+  }
+  if (o.breaker_failures < 0) errors.push_back(p + "cb_max_failures: must be >= 0");
+  if (o.breaker_failures > 0 && o.breaker_reset <= milliseconds::zero()) {
+    errors.push_back(p + "cb_reset_timeout: must be > 0 when the circuit breaker is on");
+  }
+  if (o.rate_limit < 0) errors.push_back(p + "rate_limit: must be >= 0");
+  if (o.rate_limit > 0 && o.rate_burst < 1) {
+    errors.push_back(p + "rate_limit_burst: must be >= 1 when a rate limit is set (a burst of 0 "
+                         "would never admit an event)");
+  }
+  return errors;
+}
+
+// ---- CircuitBreaker -------------------------------------------------------
+
+CircuitBreaker::CircuitBreaker(int failures, Clock::duration reset)
+    : failures_(failures), reset_(reset) {}
+
+CircuitBreaker::Permit CircuitBreaker::Acquire(Clock::time_point now) {
+  if (failures_ <= 0) return {.allowed = true};
+  switch (state_) {
+    case State::kClosed:
+      return {.allowed = true};
+    case State::kOpen:
+      if (now - opened_at_ < reset_) {
+        return {.allowed = false, .wait = reset_ - (now - opened_at_)};
+      }
+      state_ = State::kHalfOpen;
+      probe_in_flight_ = true;
+      return {.allowed = true, .probe = true};
+    case State::kHalfOpen:
+      if (!probe_in_flight_) {
+        probe_in_flight_ = true;
+        return {.allowed = true, .probe = true};
+      }
+      // Another lane is probing; check back soon.
+      return {.allowed = false, .wait = std::min<Clock::duration>(reset_, milliseconds(50))};
+  }
+  return {.allowed = true};
+}
+
+void CircuitBreaker::OnSuccess(bool probe) {
+  if (failures_ <= 0) return;
+  consecutive_ = 0;
+  if (probe) probe_in_flight_ = false;
+  // Any success (a probe, or a lane that was already in flight) proves the
+  // peer answers again.
+  state_ = State::kClosed;
+}
+
+void CircuitBreaker::OnFailure(bool probe, Clock::time_point now) {
+  if (failures_ <= 0) return;
+  if (probe) probe_in_flight_ = false;
+  if (state_ == State::kHalfOpen && probe) {
+    state_ = State::kOpen;
+    opened_at_ = now;
+    return;
+  }
+  if (state_ == State::kOpen) {
+    opened_at_ = now;  // an attempt already in flight failed: restart the timer
+    return;
+  }
+  if (state_ == State::kClosed && ++consecutive_ >= failures_) {
+    state_ = State::kOpen;
+    opened_at_ = now;
+    consecutive_ = 0;
+  }
+}
+
+std::string_view BreakerStateName(CircuitBreaker::State state) {
+  switch (state) {
+    case CircuitBreaker::State::kClosed:
+      return "closed";
+    case CircuitBreaker::State::kOpen:
+      return "open";
+    case CircuitBreaker::State::kHalfOpen:
+      return "half_open";
+  }
+  return "closed";
+}
+
+// ---- TokenBucket ----------------------------------------------------------
+
+TokenBucket::TokenBucket(double rate, int burst)
+    : rate_(rate), burst_(std::max(1, burst)), tokens_(std::max(1, burst)) {}
+
+Clock::duration TokenBucket::Take(Clock::time_point now) {
+  if (rate_ <= 0) return Clock::duration::zero();
+  if (!started_) {
+    started_ = true;
+    last_ = now;
+  }
+  if (now > last_) {
+    tokens_ = std::min(burst_, tokens_ + Seconds(now - last_) * rate_);
+    last_ = now;
+  }
+  tokens_ -= 1.0;
+  if (tokens_ >= 0) return Clock::duration::zero();
+  return duration_cast<Clock::duration>(std::chrono::duration<double>(-tokens_ / rate_));
+}
+
+// ---- ReliableAdapter ------------------------------------------------------
+
+struct ReliableAdapter::Impl {
+  Impl(std::string adapter_name, Options opts, DelivererPtr del)
+      : name(std::move(adapter_name)),
+        o(opts),
+        deliverer(std::move(del)),
+        breaker(o.breaker_failures, o.breaker_reset),
+        bucket(o.rate_limit, o.rate_burst) {
+    auto& reg = metrics::Default();
+    attempts = &reg.AddCounter("pgcdc_delivery_attempts_total",
+                               "Send attempts made by an adapter's delivery middleware.",
+                               {"adapter"})
+                    .With({name});
+    retries = &reg.AddCounter("pgcdc_delivery_retries_total",
+                              "Send attempts that were retries of a failed attempt.", {"adapter"})
+                   .With({name});
+    auto& failures_family =
+        reg.AddCounter("pgcdc_delivery_failures_total",
+                       "Failed send attempts by kind (retryable: network, timeout, 408/429/5xx; "
+                       "permanent: rejected content).",
+                       {"adapter", "kind"});
+    failed_retryable = &failures_family.With({name, "retryable"});
+    failed_permanent = &failures_family.With({name, "permanent"});
+    sent = &reg.AddCounter("pgcdc_delivery_events_sent_total",
+                           "Events the peer accepted (dead-lettered events are not counted).",
+                           {"adapter"})
+                .With({name});
+    dead_lettered = &reg.AddCounter("pgcdc_delivery_events_dead_lettered_total",
+                                    "Events an adapter gave up on and sent to the DLQ.",
+                                    {"adapter"})
+                         .With({name});
+    duration = &reg.AddHistogram("pgcdc_middleware_delivery_duration_seconds",
+                                 "Duration of one send attempt.", metrics::DefaultBuckets(),
+                                 {"adapter"})
+                    .With({name});
+    lag = &reg.AddHistogram("pgcdc_event_delivery_lag_seconds",
+                            "Time from event creation to acceptance by the peer.",
+                            {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600}, {"adapter"})
+               .With({name});
+    breaker_state = &reg.AddGauge("pgcdc_circuit_breaker_state",
+                                  "Circuit breaker state: 0 closed, 1 open, 2 half-open.",
+                                  {"adapter"})
+                         .With({name});
+    auto& transitions = reg.AddCounter("pgcdc_circuit_breaker_transitions_total",
+                                       "Circuit breaker state changes by the state entered.",
+                                       {"adapter", "state"});
+    to_open = &transitions.With({name, "open"});
+    to_half_open = &transitions.With({name, "half_open"});
+    to_closed = &transitions.With({name, "closed"});
+    rate_waits = &reg.AddCounter("pgcdc_rate_limit_waits_total",
+                                 "Events that waited for the adapter's rate limit.", {"adapter"})
+                      .With({name});
+  }
+
+  // Sleeps up to `d`; false when interrupted or aborted.
+  bool Sleep(Clock::duration d) {
+    std::unique_lock lock(sleep_mu);
+    return !sleep_cv.wait_for(lock, d, [&] { return interrupted.load() || aborted.load(); });
+  }
+  bool Stopping() const { return interrupted.load() || aborted.load(); }
+
+  // Records a breaker transition (metrics + log); call with state_mu held.
+  void NoteState(CircuitBreaker::State before) {
+    const auto after = breaker.state();
+    breaker_state->Set(static_cast<double>(after));
+    if (before == after) return;
+    switch (after) {
+      case CircuitBreaker::State::kOpen:
+        to_open->Inc();
+        log::Warn("circuit breaker open: holding deliveries",
+                  {{"adapter", name},
+                   {"reset_after_ms", static_cast<uint64_t>(o.breaker_reset.count())}});
+        break;
+      case CircuitBreaker::State::kHalfOpen:
+        to_half_open->Inc();
+        break;
+      case CircuitBreaker::State::kClosed:
+        to_closed->Inc();
+        log::Info("circuit breaker closed: deliveries resumed", {{"adapter", name}});
+        break;
+    }
+  }
+
+  Status DeadLetter(std::span<const Event* const> unit, const std::string& why) {
+    if (dlq == nullptr) {
+      return Fail(ErrorCode::kUnknown, "no dead letter queue configured for adapter " + name);
+    }
+    for (const Event* e : unit) {
+      // A DLQ that cannot take the record means we may not acknowledge the
+      // event: retry a few times, then fail the adapter (the source keeps it).
+      Backoff backoff({.base = milliseconds(200), .cap = milliseconds(5000)});
+      for (int tries = 1;; ++tries) {
+        auto st = dlq->Record(*e, name, why);
+        if (st) break;
+        if (tries >= 5 || Stopping()) {
+          return Fail(st.error().Wrap("adapter " + name + ": dead letter queue"));
+        }
+        log::Warn("dead letter queue write failed, retrying",
+                  {{"adapter", name}, {"error", st.error().message()}});
+        if (!Sleep(backoff.Next())) return Fail(ErrorCode::kCancelled, "interrupted");
+      }
+      log::Warn("event sent to the dead letter queue",
+                {{"adapter", name}, {"event_id", e->id.ToString()}, {"error", why}});
+    }
+    dead_lettered->Inc(unit.size());
+    return Ok();
+  }
+
+  // The whole chain for one unit (1..batch_size events of one lane).
+  Status SendUnit(size_t lane, std::span<const Event* const> unit) {
+    if (o.rate_limit > 0) {
+      Clock::duration wait{};
+      {
+        std::lock_guard lock(state_mu);
+        for (size_t i = 0; i < unit.size(); ++i) wait = bucket.Take(Clock::now());
+      }
+      if (wait > Clock::duration::zero()) {
+        rate_waits->Inc(unit.size());
+        if (!Sleep(wait)) return Fail(ErrorCode::kCancelled, "interrupted");
+      }
+    }
+    Backoff backoff({.base = o.backoff_base,
+                     .cap = o.backoff_cap,
+                     .floor = std::min(o.backoff_base, milliseconds(100))});
+    int attempts = 0;  // attempts that count against the retry budget
+    bool retrying = false;
+    std::string last_error;
+    while (true) {
+      if (Stopping()) return Fail(ErrorCode::kCancelled, "interrupted");
+      CircuitBreaker::Permit permit;
+      {
+        std::lock_guard lock(state_mu);
+        const auto before = breaker.state();
+        permit = breaker.Acquire(Clock::now());
+        NoteState(before);
+      }
+      if (!permit.allowed) {
+        if (!Sleep(permit.wait)) return Fail(ErrorCode::kCancelled, "interrupted");
+        continue;
+      }
+      if (retrying) retries->Inc();
+      attempts_total_inc();
+      const auto start = Clock::now();
+      SendResult r = deliverer->Send(lane, unit, start + o.attempt_timeout);
+      const auto end = Clock::now();
+      duration->Observe(Seconds(end - start));
+      if (r) {
+        {
+          std::lock_guard lock(state_mu);
+          const auto before = breaker.state();
+          breaker.OnSuccess(permit.probe);
+          NoteState(before);
+        }
+        sent->Inc(unit.size());
+        const int64_t now_ns = NowUnixNanos();
+        for (const Event* e : unit) {
+          if (e->created_at_ns > 0) lag->Observe(static_cast<double>(now_ns - e->created_at_ns) / 1e9);
+        }
+        return Ok();
+      }
+      const SendError& err = r.error();
+      if (err.kind == SendError::Kind::kPermanent) {
+        failed_permanent->Inc();
+        {
+          // The peer answered: it is up, whatever it thought of this content.
+          std::lock_guard lock(state_mu);
+          const auto before = breaker.state();
+          breaker.OnSuccess(permit.probe);
+          NoteState(before);
+        }
+        return DeadLetter(unit, "rejected: " + err.message);
+      }
+      failed_retryable->Inc();
+      {
+        std::lock_guard lock(state_mu);
+        const auto before = breaker.state();
+        breaker.OnFailure(permit.probe, end);
+        NoteState(before);
+      }
+      // Probes measure the peer, not this event: they do not use its budget.
+      if (!permit.probe) ++attempts;
+      last_error = err.message;
+      if (attempts >= o.max_attempts) {
+        return DeadLetter(unit, "gave up after " + std::to_string(attempts) +
+                                    (attempts == 1 ? " attempt: " : " attempts: ") + last_error);
+      }
+      if (!retrying) {
+        log::Warn("delivery failed, will retry",
+                  {{"adapter", name}, {"event_id", unit.front()->id.ToString()},
+                   {"error", err.message}});
+      }
+      retrying = true;
+      Clock::duration delay = backoff.Next();
+      if (err.retry_after) delay = std::min<Clock::duration>(*err.retry_after, o.max_retry_after);
+      if (!Sleep(delay)) return Fail(ErrorCode::kCancelled, "interrupted");
+    }
+  }
+  void attempts_total_inc() { attempts->Inc(); }
+
+  Status RunLane(size_t lane, const std::vector<const Event*>& work) {
+    std::span<const Event* const> all(work);
+    for (size_t i = 0; i < all.size(); i += o.batch_size) {
+      auto unit = all.subspan(i, std::min(o.batch_size, all.size() - i));
+      if (auto st = SendUnit(lane, unit); !st) return st;
+    }
+    return Ok();
+  }
+
+  // Lane threads (lanes 1..concurrency-1; lane 0 runs on the caller).
+  struct Lane {
+    std::vector<const Event*> work;
+    Status result;
+    bool has_work = false;
+  };
+  void LaneLoop(size_t index) {
+    Lane& l = lanes[index];
+    std::unique_lock lock(pool_mu);
+    while (true) {
+      pool_cv.wait(lock, [&] { return quit || l.has_work; });
+      if (quit && !l.has_work) return;
+      lock.unlock();
+      Status st = RunLane(index, l.work);
+      if (!st) {
+        aborted = true;  // let the other lanes stop waiting
+        sleep_cv.notify_all();
+      }
+      lock.lock();
+      l.result = std::move(st);
+      l.has_work = false;
+      --busy;
+      done_cv.notify_all();
+    }
+  }
+
+  std::string name;
+  Options o;
+  DelivererPtr deliverer;
+  dlq::DeadLetterQueue* dlq = nullptr;
+
+  std::mutex state_mu;  // breaker + bucket
+  CircuitBreaker breaker;
+  TokenBucket bucket;
+
+  std::atomic<bool> interrupted{false};
+  std::atomic<bool> aborted{false};
+  std::mutex sleep_mu;
+  std::condition_variable sleep_cv;
+
+  std::mutex pool_mu;
+  std::condition_variable pool_cv;
+  std::condition_variable done_cv;
+  std::vector<Lane> lanes;
+  std::vector<std::thread> threads;
+  size_t busy = 0;
+  bool quit = false;
+  bool opened = false;
+
+  metrics::Counter* attempts;
+  metrics::Counter* retries;
+  metrics::Counter* failed_retryable;
+  metrics::Counter* failed_permanent;
+  metrics::Counter* sent;
+  metrics::Counter* dead_lettered;
+  metrics::Histogram* duration;
+  metrics::Histogram* lag;
+  metrics::Gauge* breaker_state;
+  metrics::Counter* to_open;
+  metrics::Counter* to_half_open;
+  metrics::Counter* to_closed;
+  metrics::Counter* rate_waits;
+};
+
+ReliableAdapter::ReliableAdapter(std::string name, Options options, DelivererPtr deliverer)
+    : name_(name), impl_(std::make_unique<Impl>(std::move(name), options, std::move(deliverer))) {
+  impl_->o.concurrency = std::max<size_t>(1, impl_->o.concurrency);
+  impl_->o.batch_size = std::max<size_t>(1, impl_->o.batch_size);
+  impl_->o.max_attempts = std::max(1, impl_->o.max_attempts);
+}
+
+ReliableAdapter::~ReliableAdapter() { Close(); }
+
+Status ReliableAdapter::Attach(const adapter::Services& services) {
+  impl_->dlq = services.dlq;
+  return Ok();
+}
+
+Status ReliableAdapter::Open() {
+  if (impl_->dlq == nullptr) {
+    return Fail(ErrorCode::kConfig, "adapter " + name_ + ": no dead letter queue attached");
+  }
+  if (auto st = impl_->deliverer->Open(impl_->o.concurrency); !st) return st;
+  impl_->lanes.resize(impl_->o.concurrency);
+  for (size_t i = 1; i < impl_->o.concurrency; ++i) {
+    impl_->threads.emplace_back([this, i] { impl_->LaneLoop(i); });
+  }
+  impl_->opened = true;
+  return Ok();
+}
+
+Status ReliableAdapter::Deliver(std::span<const Event* const> events) {
+  Impl& m = *impl_;
+  if (events.empty()) return Ok();
+  if (m.o.concurrency == 1) {
+    m.lanes.resize(1);
+    m.lanes[0].work.assign(events.begin(), events.end());
+    return m.RunLane(0, m.lanes[0].work);
+  }
+  for (auto& l : m.lanes) l.work.clear();
+  std::hash<std::string_view> hasher;
+  for (const Event* e : events) {
+    m.lanes[hasher(e->channel) % m.o.concurrency].work.push_back(e);
+  }
+  {
+    std::lock_guard lock(m.pool_mu);
+    for (size_t i = 1; i < m.lanes.size(); ++i) {
+      if (m.lanes[i].work.empty()) continue;
+      m.lanes[i].has_work = true;
+      m.lanes[i].result = Ok();
+      ++m.busy;
+    }
+  }
+  m.pool_cv.notify_all();
+  Status first = m.lanes[0].work.empty() ? Status(Ok()) : m.RunLane(0, m.lanes[0].work);
+  if (!first) {
+    m.aborted = true;
+    m.sleep_cv.notify_all();
+  }
+  {
+    std::unique_lock lock(m.pool_mu);
+    m.done_cv.wait(lock, [&] { return m.busy == 0; });
+  }
+  if (first) {
+    for (size_t i = 1; i < m.lanes.size(); ++i) {
+      if (!m.lanes[i].result) {
+        first = m.lanes[i].result;
+        break;
+      }
+    }
+  }
+  m.aborted = false;
+  return first;
+}
+
+void ReliableAdapter::Interrupt() {
+  impl_->interrupted = true;
+  impl_->sleep_cv.notify_all();
+}
+
+void ReliableAdapter::Close() {
+  Impl& m = *impl_;
+  {
+    std::lock_guard lock(m.pool_mu);
+    m.quit = true;
+  }
+  m.pool_cv.notify_all();
+  for (auto& t : m.threads) {
+    if (t.joinable()) t.join();
+  }
+  m.threads.clear();
+  if (m.opened) {
+    m.opened = false;
+    m.deliverer->Close();
+  }
+}
+
+}  // namespace pgcdc::middleware
