@@ -20,7 +20,8 @@ void AddInitCommand(CLI::App& root) {
   cmd->add_option("--adapter", opts->adapter,
                   "print a table instead of the capture setup: outbox (the outbox detector's "
                   "table) or signal (the wal detector's incremental-snapshot signal table, "
-                  "default pgcdc_signals); --table may be schema.table");
+                  "default pgcdc_signals) or pg_table (the pg_table sink's events table, default "
+                  "pgcdc_events); --table may be schema.table");
   cmd->callback([opts] {
     auto sql = GenerateInitSql(*opts);
     if (!sql) {

@@ -8,6 +8,7 @@
 #include "adapter/adapter.h"
 #include "bus/bus.h"
 #include "cli/cli.h"
+#include "console/console.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -109,9 +110,21 @@ int RunPipeline(const Registry& registry, const config::Config& cfg, std::stop_s
     if (addr.empty()) continue;
     servers.push_back({MakeHttp(name, health, ready), name, addr});
   }
+  const size_t inspect_buffer = static_cast<size_t>(cfg.GetInt("inspector.buffer_size"));
+  // Always present so /inspect can say it is disabled; records nothing at 0.
+  opts.inspector = std::make_shared<pipeline::Inspector>(inspect_buffer);
   adapter::Services services;
   services.dlq = dead_letters->get();
   if (!servers.empty() && servers.front().name == "http") services.http = servers.front().server.get();
+  if (services.http != nullptr) {
+    if (opts.inspector) opts.inspector->Mount(*services.http);
+    if (cfg.GetBool("console.enabled")) {
+      console::Mount(*services.http, [&pipe_ptr] {
+        auto* p = pipe_ptr.load();
+        return p != nullptr ? p->StatsJson() : std::string(R"({"ready":false,"adapters":[]})");
+      });
+    }
+  }
   for (auto& a : adapters) {
     if (auto st = a->Attach(services); !st) {
       log::Error("cannot attach adapter",
@@ -172,6 +185,7 @@ int RunPipeline(const Registry& registry, const config::Config& cfg, std::stop_s
     pipeline::SignalWatcher watcher(stop, on_hup);
     st = pipe->Run(stop.get_token());
   }
+  if (opts.inspector) opts.inspector->Close();
   for (auto& l : servers) l.server->Stop();
   if (!st && st.error().code() == ErrorCode::kTimeout) {
     log::Error("shutdown incomplete", {{"error", st.error().message()}});

@@ -107,16 +107,36 @@ Result<std::string> GenerateSignalSql(const std::string& table) {
   return out;
 }
 
+Result<std::string> GeneratePgTableSql(const std::string& table) {
+  const std::string name = table.empty() ? "pgcdc_events" : table;
+  auto parts = QualifiedTableParts(name);
+  if (!parts) return Fail(parts.error());
+  const std::string quoted = QuoteParts(*parts);
+  std::string out;
+  out += "-- pgcdc: events table for\n";
+  out += "--   pgcdc listen -a pg_table";
+  out += name == "pgcdc_events" ? "\n" : " --pg-table-name " + name + "\n";
+  out += "CREATE TABLE IF NOT EXISTS " + quoted +
+         " (id TEXT PRIMARY KEY, channel TEXT NOT NULL, operation TEXT NOT NULL, payload JSONB "
+         "NOT NULL, source TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL);\n";
+  out += "CREATE INDEX IF NOT EXISTS " + pg::QuoteIdentifier(parts->back() + "_channel_idx") +
+         " ON " + quoted + " (channel);\n";
+  out += "CREATE INDEX IF NOT EXISTS " + pg::QuoteIdentifier(parts->back() + "_created_at_idx") +
+         " ON " + quoted + " (created_at);\n";
+  return out;
+}
+
 Result<std::string> GenerateInitSql(const InitOptions& o) {
   using pg::QuoteIdentifier;
   using pg::QuoteLiteral;
   if (!o.adapter.empty()) {
-    if (o.adapter != "outbox" && o.adapter != "signal") {
+    if (o.adapter != "outbox" && o.adapter != "signal" && o.adapter != "pg_table") {
       return Fail(ErrorCode::kConfig,
-                  "--adapter must be outbox or signal (got \"" + o.adapter +
-                      "\"; the pg_table and embedding tables are not available yet)");
+                  "--adapter must be outbox, signal or pg_table (got \"" + o.adapter +
+                      "\"; the embedding table is not available yet)");
     }
     if (o.all_tables) return Fail(ErrorCode::kConfig, "--all-tables cannot be used with --adapter");
+    if (o.adapter == "pg_table") return GeneratePgTableSql(o.table);
     return o.adapter == "signal" ? GenerateSignalSql(o.table) : GenerateOutboxSql(o.table);
   }
   if (o.detector != "listen_notify" && o.detector != "wal") {

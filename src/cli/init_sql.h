@@ -35,4 +35,8 @@ Result<std::string> GenerateOutboxSql(const std::string& table);
 // empty = pgcdc_signals.
 Result<std::string> GenerateSignalSql(const std::string& table);
 
+// The events table for `-a pg_table` (SPEC §5.7) with indexes on channel and
+// created_at. Empty `table` = pgcdc_events.
+Result<std::string> GeneratePgTableSql(const std::string& table);
+
 }  // namespace pgcdc::cli

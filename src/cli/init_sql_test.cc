@@ -94,7 +94,7 @@ TEST(InitSqlTest, OutboxRejectsBadInput) {
   EXPECT_FALSE(GenerateInitSql({.table = "t", .all_tables = true, .adapter = "outbox"}));
   auto e = GenerateInitSql({.table = "t", .adapter = "kafka"});
   ASSERT_FALSE(e);
-  EXPECT_NE(e.error().message().find("--adapter must be outbox or signal"), std::string::npos);
+  EXPECT_NE(e.error().message().find("--adapter must be outbox, signal or pg_table"), std::string::npos);
   // Plain capture still refuses schema-qualified names.
   EXPECT_FALSE(GenerateInitSql({.table = "app.t"}));
 }
@@ -116,6 +116,23 @@ TEST(InitSqlTest, SignalTableDefaultsAndQualifiedNames) {
   EXPECT_NE(q->find("--snapshot-signal-table ops.sig"), std::string::npos);
   EXPECT_FALSE(GenerateInitSql({.table = "a.b.c", .adapter = "signal"}));
   EXPECT_FALSE(GenerateInitSql({.table = "t;x", .adapter = "signal"}));
+}
+
+TEST(InitSqlTest, PgTableEventsTable) {
+  auto sql = GenerateInitSql({.adapter = "pg_table"});
+  ASSERT_TRUE(sql) << sql.error().message();
+  EXPECT_NE(sql->find("CREATE TABLE IF NOT EXISTS \"pgcdc_events\" (id TEXT PRIMARY KEY, channel "
+                      "TEXT NOT NULL, operation TEXT NOT NULL, payload JSONB NOT NULL, source TEXT "
+                      "NOT NULL, created_at TIMESTAMPTZ NOT NULL);\n"),
+            std::string::npos)
+      << *sql;
+  EXPECT_NE(sql->find("\"pgcdc_events_channel_idx\" ON \"pgcdc_events\" (channel)"),
+            std::string::npos);
+  auto q = GenerateInitSql({.table = "audit.events", .adapter = "pg_table"});
+  ASSERT_TRUE(q);
+  EXPECT_NE(q->find("\"audit\".\"events\""), std::string::npos);
+  EXPECT_NE(q->find("--pg-table-name audit.events"), std::string::npos);
+  EXPECT_FALSE(GenerateInitSql({.table = "x;y", .adapter = "pg_table"}));
 }
 
 }  // namespace

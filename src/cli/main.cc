@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   AddInitCommand(app);
   AddPlaygroundCommand(app, global);
   AddSnapshotCommand(app, global);
+  AddDlqCommands(app, global);
   AddCatalogCommands(app);
   AddConfigCommands(app, global);
   AddSlotCommands(app, global);

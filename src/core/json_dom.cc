@@ -7,7 +7,10 @@ namespace pgcdc::json {
 
 Result<boost::json::value> ParseDom(std::string_view text) {
   boost::system::error_code ec;
-  boost::json::stream_parser p;
+  // Boost's default nesting limit (32) is below what real payloads use.
+  boost::json::parse_options opts;
+  opts.max_depth = 512;
+  boost::json::stream_parser p({}, opts);
   const size_t n = p.write_some(text.data(), text.size(), ec);
   if (!ec && n < text.size()) ec = boost::json::error::extra_data;
   if (!ec) p.finish(ec);

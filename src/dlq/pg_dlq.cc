@@ -1,9 +1,106 @@
+// pg_table backend: one row per record in the dead letter table (see
+// store.h), replayable with `pgcdc dlq replay`.
+//
+// Connects on the first Record() (a pipeline that never dead-letters never
+// touches the database) and creates the table when missing. Record() returns
+// Ok only after the INSERT committed (autocommit). On failure it reconnects
+// once and retries; if that fails too it returns the error, and the caller
+// must not acknowledge the event. A retry after a lost reply may store a
+// record twice (at-least-once). Thread-safe: one connection behind a mutex.
+#include <mutex>
+#include <optional>
+
+#include "core/log.h"
+#include "core/metrics.h"
 #include "dlq/dlq.h"
+#include "dlq/store.h"
+#include "pg/conn.h"
 
 namespace pgcdc::dlq {
 
+namespace {
+
+metrics::Counter& RecordsFor(std::string_view adapter) {
+  return metrics::Default()
+      .AddCounter("pgcdc_dlq_records_total", "Events written to the dead letter queue.",
+                  {"adapter"})
+      .With({std::string(adapter)});
+}
+
+metrics::Counter& Errors() {
+  static metrics::Counter& c =
+      metrics::Default()
+          .AddCounter("pgcdc_dlq_errors_total",
+                      "Dead letter queue writes that failed (the event was not acknowledged).", {})
+          .With({});
+  return c;
+}
+
+class PgTableDlq final : public DeadLetterQueue {
+ public:
+  PgTableDlq(std::string url, TableName table) : url_(std::move(url)), table_(std::move(table)) {
+    Errors();  // expose the family at 0
+  }
+
+  std::string_view Kind() const override { return "pg_table"; }
+
+  Status Record(const Event& event, std::string_view adapter, std::string_view error) override {
+    std::lock_guard lock(mu_);
+    Status st = Ok();
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (attempt > 0) {
+        log::Warn("dlq: write failed, reconnecting once",
+                  {{"table", table_.Display()}, {"error", st.error().message()}});
+      }
+      st = TryRecord(event, adapter, error);
+      if (st) {
+        RecordsFor(adapter).Inc();
+        return Ok();
+      }
+      conn_.reset();  // a fresh connection (and table check) for the retry
+    }
+    Errors().Inc();
+    log::Error("dlq: cannot record event", {{"table", table_.Display()},
+                                            {"event_id", event.id.ToString()},
+                                            {"adapter", adapter},
+                                            {"error", st.error().message()}});
+    return Fail(st.error().Wrap("dlq pg_table " + table_.Display()));
+  }
+
+  void Close() override {
+    std::lock_guard lock(mu_);
+    conn_.reset();
+  }
+
+ private:
+  Status TryRecord(const Event& event, std::string_view adapter, std::string_view error) {
+    if (!conn_) {
+      auto c = pg::Conn::Open(url_);
+      if (!c) return Fail(c.error().Wrap(pg::RedactUrl(url_)));
+      conn_.emplace(std::move(*c));
+      Store store(*conn_, table_);
+      if (auto st = store.EnsureTable(); !st) return st;
+      log::Info("dlq: connected", {{"table", table_.Display()}, {"db", pg::RedactUrl(url_)}});
+    }
+    return Store(*conn_, table_).Insert(event, adapter, error);
+  }
+
+  const std::string url_;
+  const TableName table_;
+  std::mutex mu_;
+  std::optional<pg::Conn> conn_;
+};
+
+}  // namespace
+
 Result<DeadLetterQueuePtr> MakePgTable(const Options& options) {
-  return Fail(ErrorCode::kUnimplemented, "dlq: pg_table backend is not implemented yet");
+  if (options.db_url.empty()) {
+    return Fail(ErrorCode::kConfig,
+                "dlq pg_table: no database (set --dlq-db, or --db for the detector's database)");
+  }
+  auto table = ParseTableName(options.table);
+  if (!table) return Fail(ErrorCode::kConfig, "dlq.table: " + table.error().message());
+  return std::make_unique<PgTableDlq>(options.db_url, std::move(*table));
 }
 
 }  // namespace pgcdc::dlq

@@ -44,10 +44,12 @@ void LogNotice(void*, const char* message) {
 Result<Conn> Conn::Open(const std::string& url) {
   // TCP keepalives so a silently dead peer (no RST) is noticed in about a
   // minute instead of the OS default of hours; settings in `url` win because
-  // the expanded dbname comes last.
+  // the expanded dbname comes last. A connect timeout bounds a connection
+  // attempt to a host that silently drops packets.
   const char* keys[] = {"keepalives",       "keepalives_idle", "keepalives_interval",
-                        "keepalives_count", "dbname",          nullptr};
-  const char* values[] = {"1", "30", "10", "3", url.c_str(), nullptr};
+                        "keepalives_count", "connect_timeout", "dbname",
+                        nullptr};
+  const char* values[] = {"1", "30", "10", "3", "10", url.c_str(), nullptr};
   PGconn* c = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (c == nullptr) return Fail(ErrorCode::kConnection, "connect: out of memory");
   if (PQstatus(c) != CONNECTION_OK) {

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/health.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -59,6 +60,42 @@ void Pipeline::SetRoutes(const std::map<std::string, std::vector<std::string>>& 
   std::lock_guard lock(mu_);
   options_.routes = routes;
   for (auto& w : workers_) w->config.store(MakeWorkerConfig(routes, w->name));
+}
+
+std::string Pipeline::StatsJson() const {
+  std::string out;
+  json::Writer w(out);
+  w.BeginObject();
+  w.Key("ready");
+  w.Bool(ready_.load());
+  w.Key("adapters");
+  w.BeginArray();
+  std::lock_guard lock(mu_);
+  for (const auto& wk : workers_) {
+    w.BeginObject();
+    w.Key("name");
+    w.String(wk->name);
+    w.Key("delivered");
+    w.Uint(wk->delivered->Value());
+    w.Key("skipped");
+    w.Uint(wk->skipped->Value());
+    w.Key("failed");
+    w.Uint(wk->failed->Value());
+    w.Key("shed");
+    w.Uint(wk->shed->Value());
+    w.Key("dead_lettered");
+    w.Uint(metrics::Default()
+               .AddCounter("pgcdc_dlq_records_total", "Events written to the dead letter queue.",
+                           {"adapter"})
+               .With({wk->name})
+               .Value());
+    w.Key("queue_depth");
+    w.Uint(wk->queue->size_events());
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return out;
 }
 
 Pipeline::~Pipeline() {
@@ -149,6 +186,11 @@ void Pipeline::RunWorker(Worker& w) {
         events.push_back(&e);
       }
       if (events.empty()) continue;
+      if (options_.inspector && options_.inspector->enabled()) {
+        // No transforms yet: what leaves the chain is what the sink gets.
+        options_.inspector->Record(TapPoint::kPostTransform, w.name, events);
+        options_.inspector->Record(TapPoint::kPreAdapter, w.name, events);
+      }
       if (auto st = w.adapter->Deliver(events); !st) {
         fail(st.error());
         ok = false;
@@ -232,7 +274,12 @@ Status Pipeline::Run(std::stop_token stop) {
   bool detector_done = false;
   detector::RunContext ctx;
   ctx.stop = internal_stop_.get_token();
-  ctx.publish = [this](EventBatch&& batch) { return bus_->Publish(std::move(batch)); };
+  ctx.publish = [this](EventBatch&& batch) {
+    if (options_.inspector && options_.inspector->enabled()) {
+      options_.inspector->Record(TapPoint::kPostDetector, {}, std::span<const Event>(batch.events));
+    }
+    return bus_->Publish(std::move(batch));
+  };
   ctx.health = &health_;
   ctx.acks = acks_.get();
   ctx.backpressure = options_.backpressure.get();

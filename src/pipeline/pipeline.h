@@ -28,6 +28,7 @@
 #include "detector/detector.h"
 #include "pipeline/ack_tracker.h"
 #include "pipeline/backpressure.h"
+#include "pipeline/inspector.h"
 
 namespace pgcdc {
 class Health;
@@ -49,6 +50,8 @@ struct Options {
   // with a priority below `critical` are shed by zone.
   std::shared_ptr<BackpressureController> backpressure;
   std::map<std::string, Priority> priorities;
+  // Optional event taps for /inspect (after the detector, before each adapter).
+  std::shared_ptr<Inspector> inspector;
 };
 
 class Pipeline {
@@ -72,6 +75,10 @@ class Pipeline {
   // names of adapters that do not exist are ignored. Thread-safe.
   void SetRoutes(const std::map<std::string, std::vector<std::string>>& routes);
 
+  // Per-adapter counters for the web console and /api/stats:
+  // {"adapters":[{"name","delivered","skipped","failed","shed","queue_depth"}]}.
+  std::string StatsJson() const;
+
  private:
   struct Worker;
   struct WorkerConfig;
@@ -91,7 +98,7 @@ class Pipeline {
   std::stop_source internal_stop_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> abandon_{false};
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable_any cv_;
   std::optional<Error> failure_;
   size_t workers_done_ = 0;

@@ -1,19 +1,578 @@
 #include "adapter/pg_table/pg_table_adapter.h"
 
-#include "adapter/adapter.h"
+#include <libpq-fe.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "config/config.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/time.h"
+#include "dlq/dlq.h"
 
 namespace pgcdc::pgtablesink {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr std::string_view kAdapter = "pg_table";
+// Set when the connection string names no application_name, so operators
+// can find the session in pg_stat_activity.
+constexpr const char* kApplicationName = "pgcdc_pg_table";
+constexpr const char* kColumns[] = {"id",      "channel", "operation",
+                                    "payload", "source",  "created_at"};
+constexpr size_t kColumnCount = std::size(kColumns);
+
+struct Metrics {
+  metrics::Counter* inserted;
+  metrics::Counter* dead_lettered;
+  metrics::Counter* reconnects;
+};
+
+const Metrics& M() {
+  static const Metrics m = [] {
+    auto& r = metrics::Default();
+    return Metrics{
+        &r.AddCounter("pgcdc_pg_table_rows_inserted_total",
+                      "Rows the pg_table adapter committed (including rows found already "
+                      "present after a retry).")
+             .Get(),
+        &r.AddCounter("pgcdc_pg_table_rows_dead_lettered_total",
+                      "Events the pg_table adapter sent to the DLQ because the server rejected "
+                      "their row.")
+             .Get(),
+        &r.AddCounter("pgcdc_pg_table_reconnects_total",
+                      "Times the pg_table adapter reconnected after losing its connection.")
+             .Get(),
+    };
+  }();
+  return m;
+}
+
+std::string Trim(const char* s) {
+  std::string out = s == nullptr ? "" : s;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+Error Cancelled() { return Error(ErrorCode::kCancelled, "pg_table: interrupted"); }
+
+}  // namespace
+
+struct PgTableAdapter::Outcome {
+  bool ok = true;
+  bool cancelled = false;
+  Failure failure = Failure::kTransient;
+  std::string sqlstate;
+  std::string message;
+  std::vector<pg::Row> rows;
+
+  static Outcome Failed(Failure f, std::string msg, std::string state = {}) {
+    Outcome o;
+    o.ok = false;
+    o.failure = f;
+    o.message = std::move(msg);
+    o.sqlstate = std::move(state);
+    return o;
+  }
+};
+
+Result<std::string> QuoteTableName(std::string_view table) {
+  std::string out;
+  size_t parts = 0;
+  size_t start = 0;
+  for (;;) {
+    const size_t dot = table.find('.', start);
+    const std::string_view part =
+        table.substr(start, dot == std::string_view::npos ? dot : dot - start);
+    if (part.empty() || ++parts > 2) {
+      return Fail(ErrorCode::kConfig, "invalid table name \"" + std::string(table) +
+                                          "\" (expected table or schema.table)");
+    }
+    if (!out.empty()) out.push_back('.');
+    out += pg::QuoteIdentifier(part);
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return out;
+}
+
+std::string InsertSql(const std::string& quoted_table, size_t rows) {
+  std::string sql = "INSERT INTO " + quoted_table + " (";
+  for (size_t c = 0; c < kColumnCount; ++c) {
+    if (c > 0) sql += ", ";
+    sql += pg::QuoteIdentifier(kColumns[c]);
+  }
+  sql += ") VALUES ";
+  size_t n = 1;
+  for (size_t r = 0; r < rows; ++r) {
+    sql += r == 0 ? "(" : ", (";
+    for (size_t c = 0; c < kColumnCount; ++c) {
+      if (c > 0) sql += ", ";
+      sql += "$" + std::to_string(n++);
+    }
+    sql += ")";
+  }
+  return sql;
+}
+
+Failure ClassifyFailure(std::string_view sqlstate, bool connection_ok) {
+  if (!connection_ok) return Failure::kConnection;
+  if (sqlstate.size() != 5) return Failure::kTransient;  // client-side (e.g. out of memory)
+  const std::string_view cls = sqlstate.substr(0, 2);
+  // Connection exceptions; admin/crash shutdown; a read-only server (after
+  // a failover a new session may reach the new primary).
+  if (cls == "08" || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03" ||
+      sqlstate == "25006") {
+    return Failure::kConnection;
+  }
+  // Errors about the content of a row: data exceptions, integrity
+  // constraints, WITH CHECK OPTION, trigger RAISE, a too large index row.
+  if (cls == "22" || cls == "23" || cls == "44" || cls == "P0" || sqlstate == "54000") {
+    return Failure::kRow;
+  }
+  return Failure::kTransient;
+}
+
+std::vector<std::string> RowValues(const Event& event) {
+  return {event.id.ToString(),       event.channel,
+          event.operation,           event.payload,
+          std::string(event.source), FormatRfc3339Nano(event.created_at_ns)};
+}
+
+PgTableAdapter::PgTableAdapter(Options options)
+    : options_(std::move(options)),
+      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      backoff_(options_.backoff) {
+  if (options_.batch_size == 0) options_.batch_size = 1;
+  M();
+}
+
+PgTableAdapter::~PgTableAdapter() {
+  Close();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+Status PgTableAdapter::Attach(const adapter::Services& services) {
+  dlq_ = services.dlq;
+  return Ok();
+}
+
+Status PgTableAdapter::Connect() {
+  Disconnect();
+  auto c = pg::Conn::Open(options_.url);
+  if (!c) return Fail(c.error());
+  PGconn* raw = c->raw();
+  if (PQsetnonblocking(raw, 1) != 0) {
+    return Fail(ErrorCode::kConnection, "connect: set non-blocking: " + c->ErrorMessage());
+  }
+  conn_.emplace(std::move(*c));
+  const char* app = PQparameterStatus(raw, "application_name");
+  if (app == nullptr || *app == '\0') {
+    Outcome o = Run("SELECT set_config('application_name', $1, false)", {kApplicationName});
+    if (o.cancelled) return Fail(Cancelled());
+    if (!o.ok) return Fail(ErrorCode::kConnection, "connect: " + o.message);
+  }
+  return Ok();
+}
+
+void PgTableAdapter::Disconnect() { conn_.reset(); }
+
+PgTableAdapter::Outcome PgTableAdapter::Run(const std::string& sql,
+                                            const std::vector<std::string>& params) {
+  if (!conn_ || !conn_->ok()) return Outcome::Failed(Failure::kConnection, "not connected");
+  PGconn* c = conn_->raw();
+  auto broken = [&](const std::string& what) {
+    const bool ok = PQstatus(c) == CONNECTION_OK;
+    return Outcome::Failed(ok ? Failure::kTransient : Failure::kConnection,
+                           what + ": " + Trim(PQerrorMessage(c)));
+  };
+  auto cancelled = [&] {
+    // The session is in the middle of a statement; drop it (the server
+    // rolls the statement back unless it already committed, and the rows
+    // are not acknowledged either way).
+    Disconnect();
+    Outcome o = Outcome::Failed(Failure::kConnection, "interrupted");
+    o.cancelled = true;
+    return o;
+  };
+  // Waits until the socket is readable (and writable when `write`), or
+  // Interrupt(). Returns false when interrupted.
+  auto wait = [&](bool write) {
+    pollfd fds[2] = {{PQsocket(c), static_cast<short>(POLLIN | (write ? POLLOUT : 0)), 0},
+                     {wake_fd_, POLLIN, 0}};
+    while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
+    }
+    return !interrupted();
+  };
+
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p.c_str());
+  if (PQsendQueryParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                        nullptr, nullptr, 0) == 0) {
+    return broken("send");
+  }
+  for (;;) {
+    const int f = PQflush(c);
+    if (f < 0) return broken("send");
+    if (f == 0) break;
+    if (!wait(true)) return cancelled();
+    if (PQconsumeInput(c) == 0) return broken("receive");
+  }
+  Outcome out;
+  for (;;) {
+    while (PQisBusy(c) != 0) {
+      if (!wait(false)) return cancelled();
+      if (PQconsumeInput(c) == 0) return broken("receive");
+    }
+    PGresult* r = PQgetResult(c);
+    if (r == nullptr) break;
+    const ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK) {
+      const int n = PQntuples(r), m = PQnfields(r);
+      for (int i = 0; i < n; ++i) {
+        pg::Row row;
+        for (int j = 0; j < m; ++j) {
+          if (PQgetisnull(r, i, j)) {
+            row.emplace_back(std::nullopt);
+          } else {
+            row.emplace_back(std::string(PQgetvalue(r, i, j), PQgetlength(r, i, j)));
+          }
+        }
+        out.rows.push_back(std::move(row));
+      }
+    } else if (st != PGRES_COMMAND_OK && out.ok) {
+      out.ok = false;
+      const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      out.sqlstate = state != nullptr ? state : "";
+      const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+      out.message = primary != nullptr ? Trim(primary) : Trim(PQresultErrorMessage(r));
+      if (!out.sqlstate.empty()) out.message += " (SQLSTATE " + out.sqlstate + ")";
+      if (const char* detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)) {
+        out.message += ": " + Trim(detail);
+      }
+    }
+    PQclear(r);
+  }
+  if (!out.ok) out.failure = ClassifyFailure(out.sqlstate, PQstatus(c) == CONNECTION_OK);
+  return out;
+}
+
+Status PgTableAdapter::Open() {
+  auto quoted = QuoteTableName(options_.table);
+  if (!quoted) return Fail(quoted.error().Wrap("pg_table"));
+  quoted_table_ = *quoted;
+  const std::string where = " (database " + pg::RedactUrl(options_.url) + ")";
+  if (auto st = Connect(); !st) return Fail(st.error().Wrap("pg_table" + where));
+
+  Outcome found =
+      Run("SELECT c.oid::oid::text, has_table_privilege(c.oid, 'INSERT') FROM "
+          "(SELECT to_regclass($1::text) AS oid) c",
+          {quoted_table_});
+  if (found.cancelled) return Fail(Cancelled());
+  if (!found.ok) return Fail(ErrorCode::kConnection, "pg_table: look up table: " + found.message);
+  if (found.rows.empty() || !found.rows[0][0]) {
+    return Fail(ErrorCode::kNotFound,
+                "pg_table: table \"" + options_.table + "\" does not exist" + where +
+                    "; create it with the SQL from `pgcdc init --adapter pg_table --table " +
+                    options_.table + "`");
+  }
+  const std::string oid = *found.rows[0][0];
+  if (found.rows[0][1] != std::optional<std::string>("t")) {
+    return Fail(ErrorCode::kConfig,
+                "pg_table: no INSERT privilege on table \"" + options_.table + "\"" + where);
+  }
+  Outcome cols =
+      Run("SELECT attname::text FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT "
+          "attisdropped",
+          {oid});
+  if (cols.cancelled) return Fail(Cancelled());
+  if (!cols.ok) return Fail(ErrorCode::kConnection, "pg_table: read columns: " + cols.message);
+  std::set<std::string> have;
+  for (auto& r : cols.rows) have.insert(r[0].value_or(""));
+  std::string missing;
+  for (const char* col : kColumns) {
+    if (!have.count(col)) missing += (missing.empty() ? "" : ", ") + std::string(col);
+  }
+  if (!missing.empty()) {
+    return Fail(ErrorCode::kConfig,
+                "pg_table: table \"" + options_.table + "\" has no column(s) " + missing +
+                    " (needs id, channel, operation, payload, source, created_at; see `pgcdc "
+                    "init --adapter pg_table`)");
+  }
+  log::Info("pg_table ready", {{"adapter", kAdapter},
+                               {"table", options_.table},
+                               {"db", pg::RedactUrl(options_.url)},
+                               {"batch_size", static_cast<uint64_t>(options_.batch_size)}});
+  return Ok();
+}
+
+Status PgTableAdapter::Deliver(std::span<const Event* const> events) {
+  if (interrupted()) return Fail(Cancelled());
+  for (const Event* e : events) rows_.push_back(Row{*e, false});
+  if (rows_.size() >= options_.batch_size) return WriteBuffered();
+  return Ok();
+}
+
+Status PgTableAdapter::Flush() {
+  if (rows_.empty()) return Ok();
+  if (interrupted()) return Fail(Cancelled());
+  return WriteBuffered();
+}
+
+Status PgTableAdapter::WriteBuffered() {
+  for (size_t begin = 0; begin < rows_.size(); begin += options_.batch_size) {
+    const size_t end = std::min(rows_.size(), begin + options_.batch_size);
+    if (auto st = WriteChunk(begin, end); !st) {
+      // Keep what is not done for a later Flush (after a cancelled attempt
+      // the pipeline stops anyway; nothing here is acknowledged).
+      std::erase_if(rows_, [](const Row& r) { return r.done; });
+      return st;
+    }
+  }
+  rows_.clear();
+  return Ok();
+}
+
+Status PgTableAdapter::WriteChunk(size_t begin, size_t end) {
+  // libpq passes text parameters as C strings: a NUL byte cannot be sent.
+  for (size_t i = begin; i < end; ++i) {
+    if (rows_[i].done) continue;
+    for (const auto& v : RowValues(rows_[i].event)) {
+      if (v.find('\0') != std::string::npos) {
+        Outcome stopped;
+        if (auto st = HandleRejected(
+                rows_[i], Outcome::Failed(Failure::kRow, "a value contains a NUL byte"), stopped);
+            !st) {
+          return st;
+        }
+        break;
+      }
+    }
+  }
+  for (;;) {
+    if (interrupted()) return Fail(Cancelled());
+    std::vector<size_t> pending;
+    for (size_t i = begin; i < end; ++i) {
+      if (!rows_[i].done) pending.push_back(i);
+    }
+    if (pending.empty()) {
+      backoff_.Reset();
+      return Ok();
+    }
+    if (!conn_ || !conn_->ok()) {
+      if (auto st = Connect(); !st) {
+        if (st.error().code() == ErrorCode::kCancelled) return st;
+        lost_connection_ = true;
+        const milliseconds delay = backoff_.Next();
+        log::Warn("pg_table: cannot connect; retrying",
+                  {{"adapter", kAdapter},
+                   {"error", st.error().message()},
+                   {"pending_rows", static_cast<uint64_t>(pending.size())},
+                   {"retry_in_ms", static_cast<int64_t>(delay.count())}});
+        if (!Sleep(delay)) return Fail(Cancelled());
+        continue;
+      }
+      if (lost_connection_) {
+        lost_connection_ = false;
+        M().reconnects->Inc();
+        log::Info("pg_table: reconnected", {{"adapter", kAdapter}, {"table", options_.table}});
+      }
+    }
+    Outcome stopped;
+    if (auto st = InsertSet(pending, stopped); !st) return st;
+    if (stopped.ok) continue;  // all done (or dead-lettered); loop confirms
+    if (stopped.failure == Failure::kConnection) {
+      Disconnect();
+      lost_connection_ = true;
+    }
+    const milliseconds delay = backoff_.Next();
+    const bool connection = stopped.failure == Failure::kConnection;
+    const log::Level level = connection ? log::Level::kWarn : log::Level::kError;
+    if (log::Enabled(level)) {
+      log::Write(level,
+                 connection ? "pg_table: connection lost; retrying the rows not yet committed"
+                            : "pg_table: insert failed; retrying",
+                 {{"adapter", kAdapter},
+                  {"table", options_.table},
+                  {"error", stopped.message},
+                  {"pending_rows", static_cast<uint64_t>(pending.size())},
+                  {"retry_in_ms", static_cast<int64_t>(delay.count())}});
+    }
+    if (!Sleep(delay)) return Fail(Cancelled());
+  }
+}
+
+Status PgTableAdapter::InsertSet(std::span<const size_t> idx, Outcome& stopped) {
+  std::vector<std::string> params;
+  params.reserve(idx.size() * kColumnCount);
+  for (size_t i : idx) {
+    for (auto& v : RowValues(rows_[i].event)) params.push_back(std::move(v));
+  }
+  Outcome o = Run(InsertSql(quoted_table_, idx.size()), params);
+  if (o.cancelled) return Fail(Cancelled());
+  if (o.ok) {
+    for (size_t i : idx) rows_[i].done = true;
+    M().inserted->Inc(idx.size());
+    return Ok();
+  }
+  if (o.failure != Failure::kRow) {
+    stopped = std::move(o);
+    return Ok();
+  }
+  if (idx.size() == 1) return HandleRejected(rows_[idx[0]], o, stopped);
+  // Some row is rejected: split until the offending rows are alone; the
+  // halves without them are inserted (in order).
+  const size_t mid = idx.size() / 2;
+  if (auto st = InsertSet(idx.first(mid), stopped); !st || !stopped.ok) return st;
+  return InsertSet(idx.subspan(mid), stopped);
+}
+
+Status PgTableAdapter::HandleRejected(Row& row, const Outcome& failure, Outcome& stopped) {
+  if (failure.sqlstate == "23505") {
+    // A retry after a connection lost the reply to a committed INSERT finds
+    // its own row: identical values mean the event is already stored.
+    std::string sql = "SELECT 1 FROM " + quoted_table_ + " WHERE ";
+    for (size_t c = 0; c < kColumnCount; ++c) {
+      const std::string col = pg::QuoteIdentifier(kColumns[c]);
+      const std::string p = "$" + std::to_string(c + 1);
+      if (c > 0) sql += " AND ";
+      sql += std::string_view(kColumns[c]) == "payload" ? col + "::jsonb = " + p + "::jsonb"
+                                                        : col + " = " + p;
+    }
+    sql += " LIMIT 1";
+    Outcome same = Run(sql, RowValues(row.event));
+    if (same.cancelled) return Fail(Cancelled());
+    if (same.ok && !same.rows.empty()) {
+      row.done = true;
+      M().inserted->Inc();
+      log::Info("pg_table: row already present with identical values; not inserted again",
+                {{"adapter", kAdapter}, {"event_id", row.event.id.ToString()}});
+      return Ok();
+    }
+    if (!same.ok && same.failure != Failure::kRow) {
+      stopped = std::move(same);
+      return Ok();
+    }
+  }
+  const std::string id = row.event.id.ToString();
+  if (dlq_ == nullptr) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "pg_table: event " + id + " was rejected (" + failure.message +
+                    ") and no dead letter queue is attached to record it");
+  }
+  if (auto st = dlq_->Record(row.event, kAdapter, failure.message); !st) {
+    return Fail(st.error().Wrap("pg_table: dead-letter event " + id +
+                                " (rejected: " + failure.message + ")"));
+  }
+  row.done = true;
+  M().dead_lettered->Inc();
+  log::Warn("pg_table: row rejected; event sent to the dead letter queue",
+            {{"adapter", kAdapter},
+             {"table", options_.table},
+             {"event_id", id},
+             {"error", failure.message}});
+  return Ok();
+}
+
+bool PgTableAdapter::Sleep(milliseconds d) {
+  if (interrupted()) return false;
+  pollfd p{wake_fd_, POLLIN, 0};
+  ::poll(&p, 1, static_cast<int>(d.count()));
+  return !interrupted();
+}
+
+void PgTableAdapter::Interrupt() {
+  interrupted_.store(true, std::memory_order_release);
+  if (wake_fd_ >= 0) {
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+  }
+}
+
+void PgTableAdapter::Close() {
+  size_t left = 0;
+  for (const auto& r : rows_) left += r.done ? 0 : 1;
+  if (left > 0) {
+    log::Warn("pg_table: closing with rows not written (not acknowledged; the source keeps them)",
+              {{"adapter", kAdapter}, {"rows", static_cast<uint64_t>(left)}});
+  }
+  rows_.clear();
+  Disconnect();
+}
 
 ConnectorInfo Connector() {
   ConnectorInfo info;
   info.kind = ConnectorKind::kAdapter;
   info.name = "pg_table";
-  info.description = "Inserts events into a PostgreSQL table in batches. (not implemented yet)";
-  info.validate = [](const config::Config&, std::vector<std::string>& errors) {
-    errors.push_back("adapters: \"pg_table\" is not implemented yet");
+  info.description =
+      "Inserts events as rows (id, channel, operation, payload, source, created_at) into a "
+      "PostgreSQL table in batches; retries after connection loss, rejected rows go to the DLQ.";
+  info.params = {
+      {.key = "database_url",
+       .type = ParamType::kString,
+       .description = "PostgreSQL connection string (URI or key=value)",
+       .flag = "db"},
+      {.key = "pg_table.url",
+       .type = ParamType::kString,
+       .description = "database to write to (default: --db)",
+       .flag = "pg-table-url"},
+      {.key = "pg_table.table",
+       .type = ParamType::kString,
+       .default_value = "pgcdc_events",
+       .description = "target table, table or schema.table (case-sensitive, used as given)",
+       .flag = "pg-table-name"},
+      {.key = "pg_table.batch_size",
+       .type = ParamType::kInt,
+       .default_value = "100",
+       .description = "rows per INSERT statement",
+       .flag = "pg-table-batch-size",
+       .min = 1,
+       .max = 10000},
+      {.key = "pg_table.backoff_base",
+       .type = ParamType::kDuration,
+       .default_value = "1s",
+       .description = "first retry delay after a failed insert or connect (jittered, doubling)",
+       .flag = "pg-table-backoff-base",
+       .min = 1},
+      {.key = "pg_table.backoff_cap",
+       .type = ParamType::kDuration,
+       .default_value = "30s",
+       .description = "longest retry delay",
+       .flag = "pg-table-backoff-cap",
+       .min = 1},
   };
-  info.make_adapter = [](const config::Config&) -> Result<adapter::AdapterPtr> {
-    return Fail(ErrorCode::kUnimplemented, "adapter pg_table is not implemented yet");
+  info.validate = [](const config::Config& cfg, std::vector<std::string>& errors) {
+    if (!cfg.Has("pg_table.url") && !cfg.Has("database_url")) {
+      errors.push_back(
+          "pg_table.url: required for adapter pg_table (--pg-table-url, or --db / "
+          "PGCDC_DATABASE_URL)");
+    }
+    if (auto q = QuoteTableName(cfg.GetString("pg_table.table")); !q) {
+      errors.push_back("pg_table.table: " + q.error().message());
+    }
+    if (cfg.GetDuration("pg_table.backoff_cap") < cfg.GetDuration("pg_table.backoff_base")) {
+      errors.push_back("pg_table.backoff_cap: must be >= pg_table.backoff_base");
+    }
+  };
+  info.make_adapter = [](const config::Config& cfg) -> Result<adapter::AdapterPtr> {
+    using std::chrono::duration_cast;
+    Options o;
+    o.url = cfg.Has("pg_table.url") ? cfg.GetString("pg_table.url") : cfg.GetString("database_url");
+    o.table = cfg.GetString("pg_table.table");
+    o.batch_size = static_cast<size_t>(cfg.GetInt("pg_table.batch_size"));
+    o.backoff.base = duration_cast<milliseconds>(cfg.GetDuration("pg_table.backoff_base"));
+    o.backoff.cap = duration_cast<milliseconds>(cfg.GetDuration("pg_table.backoff_cap"));
+    o.backoff.floor = std::min(o.backoff.floor, o.backoff.base);
+    return std::make_unique<PgTableAdapter>(std::move(o));
   };
   return info;
 }

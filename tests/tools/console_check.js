@@ -1,0 +1,67 @@
+// Drives the pgcdc web console in headless Debian Chromium (playwright-core,
+// no downloaded browser). Usage: node console_check.js <base-url> <screenshot.png>
+// The scenario test keeps sending NOTIFYs on con:a and con:b while this runs.
+// Prints "OK" and exits 0 when every check passed; otherwise prints why, exits 1.
+"use strict";
+const { chromium } = require("playwright-core");
+const fs = require("fs");
+
+async function main() {
+  const [base, shot] = process.argv.slice(2);
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(base + "/");
+    const t = { timeout: 20000 };
+    // Adapter table fills from /api/stats and /healthz.
+    await page.waitForSelector('tr[data-adapter="stdout"] .health.up', t);
+    await page.waitForFunction(() =>
+      Number(document.querySelector('tr[data-adapter="stdout"] .delivered').textContent) > 0, null, t);
+    await page.waitForFunction(() => document.getElementById("status").textContent === "up", null, t);
+    // Live stream shows events of both channels.
+    await page.waitForFunction(() => {
+      const chans = new Set([...document.querySelectorAll("#events li")].map((li) => li.dataset.channel));
+      return chans.has("con:a") && chans.has("con:b");
+    }, null, t);
+    // Channel filter: only con:b from now on.
+    await page.fill("#channel", "con:b");
+    await page.click("#apply");
+    await page.waitForFunction(() => document.querySelectorAll("#events li").length >= 5, null, t);
+    const chans = await page.$$eval("#events li", (lis) => lis.map((li) => li.dataset.channel));
+    if (chans.some((c) => c !== "con:b")) throw new Error("filter leaked: " + chans.join(","));
+    // Pause: the list stops changing while events keep arriving.
+    await page.click("#pause");
+    const frozen = await page.$$eval("#events li", (lis) => lis.map((li) => li.dataset.id).join());
+    await page.waitForFunction(() => Number(document.getElementById("held").textContent) >= 5, null, t);
+    const after = await page.$$eval("#events li", (lis) => lis.map((li) => li.dataset.id).join());
+    if (after !== frozen) throw new Error("list changed while paused");
+    if (await page.isHidden("#paused-banner")) throw new Error("paused banner not shown");
+    // Resume: new events appear again.
+    await page.click("#pause");
+    await page.waitForFunction((old) =>
+      [...document.querySelectorAll("#events li")].map((li) => li.dataset.id).join() !== old, frozen, t);
+    // Screenshot: a real rendering of the page, not a blank one.
+    const png = await page.screenshot({ path: shot, fullPage: false });
+    if (png.readUInt32BE(0) !== 0x89504e47) throw new Error("screenshot is not a PNG");
+    const width = png.readUInt32BE(16), height = png.readUInt32BE(20);
+    if (width !== 1280 || height !== 800) throw new Error(`screenshot is ${width}x${height}`);
+    if (fs.statSync(shot).size < 20000) throw new Error("screenshot looks blank (too small)");
+    const box = await page.locator("#events").boundingBox();
+    if (!box || box.height < 50) throw new Error("event list not visible");
+    if (errors.length) throw new Error("page errors: " + errors.join("; "));
+    console.log("OK");
+  } finally {
+    await browser.close();
+  }
+}
+
+main().catch((e) => {
+  console.log("FAIL " + (e && e.stack ? e.stack : e));
+  process.exit(1);
+});
