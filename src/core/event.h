@@ -53,6 +53,11 @@ class Event {
   // the event after the first call.
   const std::string& Json() const;
 
+  // Drops the cached JSON after the event was changed (transforms change
+  // `payload` on their own copy of an event). Not thread-safe: only for an
+  // event no other thread can see.
+  void InvalidateJson() { ResetCache(); }
+
  private:
   void ResetCache();
   mutable std::atomic<std::string*> json_cache_{nullptr};
