@@ -51,7 +51,9 @@ class Adapter {
   virtual Status Attach(const Services& services) { return Ok(); }
   // Acquire resources before events flow (a failure aborts start-up).
   virtual Status Open() { return Ok(); }
-  // Delivers events in order. An error with code kClosed means the sink went
+  // Delivers events in order. The events are only guaranteed to live until
+  // this call returns: a sink that buffers until Flush() keeps copies (or
+  // the encoded bytes). An error with code kClosed means the sink went
   // away for good (e.g. stdout closed) and ends the pipeline cleanly; any
   // other error stops the pipeline with that error.
   virtual Status Deliver(std::span<const Event* const> events) = 0;

@@ -81,18 +81,7 @@ const std::vector<ParamSpec>& AllSpecs() {
 
 // One line on stderr: multi-line libpq messages are joined with spaces.
 int Report(const std::string& command, const std::string& message) {
-  std::string line;
-  bool space = false;
-  for (char c : message) {
-    if (c == '\n' || c == '\r' || c == '\t') {
-      space = !line.empty();
-      continue;
-    }
-    if (space && c != ' ') line.push_back(' ');
-    space = false;
-    line.push_back(c);
-  }
-  std::cerr << "pgcdc dlq " << command << ": " << line << "\n" << std::flush;
+  std::cerr << "pgcdc dlq " << command << ": " << OneLine(message) << "\n" << std::flush;
   return kExitFailure;
 }
 

@@ -22,6 +22,7 @@
 #include "adapter/adapter.h"
 #include "bus/bus.h"
 #include "cli/cli.h"
+#include "cli/output.h"
 #include "config/core_params.h"
 #include "core/health.h"
 #include "core/log.h"
@@ -85,18 +86,7 @@ void ValidateSnapshotConfig(const Registry& registry, const config::Config& cfg,
 // Prints one line: multi-line libpq messages ("...refused\n\tIs the server
 // running...") are joined with spaces.
 int Report(const std::string& message) {
-  std::string line;
-  bool space = false;
-  for (char c : message) {
-    if (c == '\n' || c == '\r' || c == '\t') {
-      space = !line.empty();
-      continue;
-    }
-    if (space && c != ' ') line.push_back(' ');
-    space = false;
-    line.push_back(c);
-  }
-  std::cerr << "pgcdc snapshot: " << line << "\n" << std::flush;
+  std::cerr << "pgcdc snapshot: " << OneLine(message) << "\n" << std::flush;
   return kExitFailure;
 }
 

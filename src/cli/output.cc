@@ -23,4 +23,19 @@ std::string RenderTable(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
+std::string OneLine(const std::string& message) {
+  std::string line;
+  bool space = false;
+  for (char c : message) {
+    if (c == '\n' || c == '\r' || c == '\t') {
+      space = !line.empty();
+      continue;
+    }
+    if (space && c != ' ') line.push_back(' ');
+    space = false;
+    line.push_back(c);
+  }
+  return line;
+}
+
 }  // namespace pgcdc::cli

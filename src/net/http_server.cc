@@ -10,16 +10,19 @@
 // the next request (keep-alive) or shut the connection down. The server keeps
 // weak references to live sessions so Stop() can close them.
 //
-// Extension point for streaming: Session::OnRead() is where, after the
-// request head is known, a WebSocket upgrade (beast::websocket::is_upgrade)
-// or a streaming (SSE) route would take ownership of the tcp_stream and the
-// leftover read buffer and hand them to a different session type, instead of
-// the request/response cycle below. Such long-lived sessions should register
-// with Impl::sessions the same way so Stop() closes them.
+// Streaming: when a request resolves to a stream route (SSE, or a WebSocket
+// upgrade), the Session writes nothing itself; it releases the socket (with
+// any bytes already read) to a StreamSession, which writes the response head
+// or 101 handshake and then frames pushed from any thread through its bounded
+// queue. StreamSessions register in Impl::sessions too, so Stop() ends them:
+// queued frames are flushed, a WebSocket gets close 1000 "server shutting
+// down", an SSE body its last chunk, all bounded by close_linger.
 
 #include "net/http_server.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -29,6 +32,8 @@
 #include <boost/beast/http.hpp>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
+#include <deque>
 #include <exception>
 #include <future>
 #include <mutex>
@@ -182,27 +187,52 @@ Result<ListenAddress> ParseListenAddress(std::string_view addr) {
 
 struct HttpServer::Impl {
   class Session;
+  class StreamSession;
 
-  explicit Impl(std::string n) : name(std::move(n)) {}
+  // Anything Stop() must end: plain sessions close at once, streams get a
+  // bounded graceful close.
+  class Conn {
+   public:
+    virtual ~Conn() = default;
+    virtual void Shutdown() = 0;  // I/O thread
+  };
 
-  // Returns the response for a parsed request (never throws).
-  HttpResponse Dispatch(const HttpRequest& req);
+  struct Route {
+    std::map<std::string, HttpHandler> methods;
+    StreamHandler stream;  // GET opens a stream when set
+    StreamKind stream_kind = StreamKind::kEventStream;
+  };
+
+  // What a request resolved to.
+  struct Dispatched {
+    HttpResponse response;
+    bool stream = false;
+    StreamKind kind = StreamKind::kEventStream;
+    StreamSpec spec;
+  };
+
+  Impl(std::string n, HttpServerOptions o) : name(std::move(n)), options(o) {}
+
+  // Resolves a request to a response or a stream (never throws).
+  Dispatched Dispatch(const HttpRequest& req);
   void DoAccept();
   void CloseAll();  // I/O thread only
 
   const std::string name;
+  const HttpServerOptions options;
 
   std::mutex routes_mu;
-  // path -> method -> handler
-  std::map<std::string, std::map<std::string, HttpHandler>, std::less<>> routes;
+  std::map<std::string, Route, std::less<>> routes;         // exact path
+  std::map<std::string, Route, std::less<>> prefix_routes;  // path prefix
 
   std::mutex lifecycle_mu;  // serialises Start()/Stop()
   bool running = false;
+  std::atomic<size_t> stream_count{0};
 
   // I/O-thread state. Declared before io_context so it outlives handlers that
   // the io_context destroys (sessions unregister in their destructors).
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
-  bool closing = false;
+  std::unordered_map<Conn*, std::weak_ptr<Conn>> sessions;
+  std::atomic<bool> closing{false};
 
   asio::io_context ioc{1};
   std::optional<tcp::acceptor> acceptor;
@@ -210,16 +240,50 @@ struct HttpServer::Impl {
   std::thread thread;
 };
 
-class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
+namespace {
+
+bool HeaderHasToken(const std::map<std::string, std::string>& headers, const std::string& name,
+                    std::string_view token) {
+  auto it = headers.find(name);
+  if (it == headers.end()) return false;
+  const std::string value = ToLower(it->second);
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t comma = value.find(',', start);
+    if (comma == std::string::npos) comma = value.size();
+    std::string_view part(value.data() + start, comma - start);
+    while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
+    while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
+    if (part == token) return true;
+    start = comma + 1;
+  }
+  return false;
+}
+
+void AppendHeaderLine(std::string& out, std::string_view name, std::string_view value) {
+  for (char c : name) out += (c == '\r' || c == '\n' || c == ':') ? '-' : c;
+  out += ": ";
+  for (char c : value) out += (c == '\r' || c == '\n') ? ' ' : c;
+  out += "\r\n";
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Request/response session.
+
+class HttpServer::Impl::Session : public Conn, public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Impl* server) : stream_(std::move(socket)), server_(server) {}
 
-  ~Session() { server_->sessions.erase(this); }
+  ~Session() override { server_->sessions.erase(static_cast<Conn*>(this)); }
 
   void Start() {
-    server_->sessions.emplace(this, weak_from_this());
+    server_->sessions.emplace(static_cast<Conn*>(this), weak_from_this());
     DoRead();
   }
+
+  void Shutdown() override { Close(); }
 
   // I/O thread only. Aborts pending operations; their handlers see errors and
   // drop the last references.
@@ -240,51 +304,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
-  void OnRead(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
-        ec == beast::error::timeout || ec == asio::error::connection_reset ||
-        ec == asio::error::eof) {
-      Close();
-      return;
-    }
-    if (ec == http::error::body_limit) {
-      WriteError(413, "request body too large");
-      return;
-    }
-    if (ec == http::error::header_limit) {
-      WriteError(431, "request header fields too large");
-      return;
-    }
-    if (ec) {
-      if (server_->closing) {
-        Close();
-        return;
-      }
-      // Malformed request or transport error: answer 400 if we can, then close.
-      WriteError(400, "bad request");
-      return;
-    }
-
-    // (Streaming/WebSocket hook: inspect parser_->get() here, see file comment.)
-    const auto& msg = parser_->get();
-    HttpRequest req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    const size_t qpos = req.target.find('?');
-    req.path = req.target.substr(0, qpos);
-    if (qpos != std::string::npos)
-      req.query = ParseQuery(std::string_view(req.target).substr(qpos + 1));
-    for (const auto& field : msg) {
-      std::string name = ToLower(field.name_string());
-      auto [it, inserted] = req.headers.emplace(std::move(name), std::string(field.value()));
-      if (!inserted) it->second.append(", ").append(field.value());
-    }
-    req.body = msg.body();
-
-    const bool head = msg.method() == http::verb::head;
-    HttpResponse res = server_->Dispatch(req);
-    Write(std::move(res), msg.version(), msg.keep_alive(), head);
-  }
+  void OnRead(beast::error_code ec);
 
   void WriteError(int status, std::string_view message) {
     Write(JsonError(status, message), 11, /*keep_alive=*/false, /*head=*/false);
@@ -298,7 +318,12 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     if (!r.content_type.empty()) res->set(http::field::content_type, r.content_type);
     for (const auto& [k, v] : r.headers) res->set(k, v);
     res->keep_alive(keep_alive);
-    if (head) {
+    // 1xx, 204 and 304 carry no body (Beast refuses to serialise one).
+    const bool no_body = r.status < 200 || r.status == 204 || r.status == 304;
+    if (no_body) {
+      r.body.clear();
+      res->erase(http::field::content_type);
+    } else if (head) {
       // Same headers as GET, no body.
       res->content_length(r.body.size());
     } else {
@@ -327,39 +352,611 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   Impl* server_;
 };
 
-HttpResponse HttpServer::Impl::Dispatch(const HttpRequest& req) {
+// ---------------------------------------------------------------------------
+// Streaming session (SSE or WebSocket) that took over a connection.
+//
+// Threads: Push*/Close/queued() from any thread (they take mu_ and post to the
+// I/O thread); everything else runs on the I/O thread. kick_pending_ is true
+// while a write is in flight or a kick is posted, so producers post at most
+// once per idle->busy transition. Each write sends every queued frame (up to a
+// batch cap) in one gathered write; SSE frames are wrapped in one HTTP chunk.
+
+class HttpServer::Impl::StreamSession final : public Stream,
+                                              public Conn,
+                                              public std::enable_shared_from_this<StreamSession> {
+ public:
+  static constexpr size_t kMaxBatchFrames = 512;
+  static constexpr size_t kMaxBatchBytes = 1 << 20;
+
+  StreamSession(Impl* server, tcp::socket socket, StreamKind kind, StreamSpec spec, bool chunked)
+      : server_(server),
+        socket_(std::move(socket)),
+        kind_(kind),
+        spec_(std::move(spec)),
+        chunked_(chunked),
+        capacity_(std::max<size_t>(1, spec_.queue_capacity)),
+        keepalive_timer_(server->ioc),
+        write_timer_(server->ioc),
+        linger_timer_(server->ioc) {
+    beast::error_code ec;
+    const auto ep = socket_.remote_endpoint(ec);
+    peer_ = ec ? std::string("?") : FormatEndpoint(ep);
+    if (server->options.stream_send_buffer > 0) {
+      socket_.set_option(asio::socket_base::send_buffer_size(server->options.stream_send_buffer),
+                         ec);
+    }
+  }
+
+  void Start(std::string head, std::string leftover) {
+    server_->sessions.emplace(static_cast<Conn*>(this), weak_from_this());
+    server_->stream_count.fetch_add(1);
+    head_ = std::move(head);
+    if (kind_ == StreamKind::kWebSocket) rx_ = std::move(leftover);
+    writing_ = true;
+    ArmWriteTimer();
+    asio::async_write(
+        socket_, asio::buffer(head_),
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeadWritten(ec); });
+  }
+
+  // Stream
+  PushResult Push(SharedFrame frame) override { return Enqueue(std::move(frame), true); }
+  PushResult PushUnbounded(SharedFrame frame) override { return Enqueue(std::move(frame), false); }
+  PushResult PushMany(std::span<const SharedFrame> frames, size_t& queued) override {
+    bool kick = false;
+    {
+      std::lock_guard lock(mu_);
+      queued = 0;
+      if (closing_) return PushResult::kClosed;
+      if (queue_.size() >= capacity_) return PushResult::kFull;
+      queue_.insert(queue_.end(), frames.begin(), frames.end());
+      if (!frames.empty() && !kick_pending_) kick = kick_pending_ = true;
+    }
+    if (kick) PostKick();
+    queued = frames.size();
+    return PushResult::kQueued;
+  }
+  void Close(uint16_t code, std::string_view reason, bool drop_queued) override {
+    {
+      std::lock_guard lock(mu_);
+      if (closing_) return;
+      closing_ = true;
+      if (drop_queued) queue_.clear();
+      close_code_ = code;
+      close_reason_ = std::string(reason);
+    }
+    asio::post(server_->ioc, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->OnCloseRequested();
+    });
+  }
+  StreamKind kind() const override { return kind_; }
+  const std::string& peer() const override { return peer_; }
+  size_t queued() const override {
+    std::lock_guard lock(mu_);
+    return queue_.size();
+  }
+
+  // Conn
+  void Shutdown() override { Close(kWsCloseNormal, "server shutting down", false); }
+
+ private:
+  PushResult Enqueue(SharedFrame frame, bool bounded) {
+    bool kick = false;
+    {
+      std::lock_guard lock(mu_);
+      if (closing_) return PushResult::kClosed;
+      if (bounded && queue_.size() >= capacity_) return PushResult::kFull;
+      queue_.push_back(std::move(frame));
+      if (!kick_pending_) kick = kick_pending_ = true;
+    }
+    if (kick) PostKick();
+    return PushResult::kQueued;
+  }
+
+  void PostKick() {
+    asio::post(server_->ioc, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->StartWrite();
+    });
+  }
+
+  void OnHeadWritten(beast::error_code ec) {
+    writing_ = false;
+    write_timer_.cancel();
+    if (terminated_) return;
+    if (ec) {
+      Terminate(StreamEnd::kClientClosed);
+      return;
+    }
+    auto self = shared_from_this();
+    if (spec_.on_open) spec_.on_open(self);
+    DoRead();
+    if (kind_ == StreamKind::kWebSocket && !rx_.empty()) ParseFrames();
+    ArmKeepalive();
+    StartWrite();
+  }
+
+  void OnCloseRequested() {
+    if (terminated_) return;
+    if (server_->options.close_linger.count() > 0) {
+      linger_timer_.expires_after(server_->options.close_linger);
+      linger_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (!ec) self->Terminate(self->end_reason_);
+      });
+    }
+    StartWrite();
+  }
+
+  void StartWrite() {
+    if (writing_ || terminated_) return;
+    bool finish = false;
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.empty()) {
+        kick_pending_ = false;
+        finish = closing_;
+      } else {
+        size_t bytes = 0;
+        while (!queue_.empty() && inflight_.size() < kMaxBatchFrames && bytes < kMaxBatchBytes) {
+          bytes += queue_.front()->size();
+          inflight_.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+    }
+    if (inflight_.empty()) {
+      if (finish) FinishClose();
+      return;
+    }
+    bufs_.clear();
+    if (chunked_) {
+      size_t total = 0;
+      for (const auto& f : inflight_) total += f->size();
+      char hex[24];
+      const int n = std::snprintf(hex, sizeof hex, "%zx\r\n", total);
+      chunk_head_.assign(hex, static_cast<size_t>(n));
+      bufs_.emplace_back(chunk_head_.data(), chunk_head_.size());
+    }
+    for (const auto& f : inflight_) bufs_.emplace_back(f->data(), f->size());
+    if (chunked_) bufs_.emplace_back("\r\n", 2);
+    writing_ = true;
+    ArmWriteTimer();
+    asio::async_write(socket_, bufs_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->OnWrite(ec);
+    });
+  }
+
+  void OnWrite(beast::error_code ec) {
+    writing_ = false;
+    write_timer_.cancel();
+    inflight_.clear();
+    if (terminated_) return;
+    if (ec) {
+      Terminate(final_started_ ? end_reason_ : StreamEnd::kClientClosed);
+      return;
+    }
+    wrote_since_keepalive_ = true;
+    StartWrite();
+  }
+
+  // Queue drained while closing: send the final bytes, then end.
+  void FinishClose() {
+    if (final_started_ || terminated_) return;
+    final_started_ = true;
+    keepalive_timer_.cancel();
+    if (kind_ == StreamKind::kWebSocket) {
+      if (!peer_closed_) {
+        std::lock_guard lock(mu_);
+        final_ = EncodeWebSocketClose(close_code_, close_reason_);
+      } else {
+        // Echo the client's close (RFC 6455 §5.5.1).
+        final_ = EncodeWebSocketClose(peer_close_code_, "");
+      }
+    } else if (chunked_) {
+      final_ = "0\r\n\r\n";
+    }
+    if (final_.empty()) {
+      Terminate(end_reason_);
+      return;
+    }
+    writing_ = true;
+    ArmWriteTimer();
+    asio::async_write(socket_, asio::buffer(final_),
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        self->writing_ = false;
+                        self->write_timer_.cancel();
+                        if (self->terminated_) return;
+                        if (ec || self->kind_ != StreamKind::kWebSocket || self->peer_closed_) {
+                          self->Terminate(self->end_reason_);
+                          return;
+                        }
+                        // Wait (bounded by the linger) for the client's close
+                        // frame or EOF; stop sending.
+                        beast::error_code ignored;
+                        self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
+                      });
+  }
+
+  void Terminate(StreamEnd why) {
+    if (terminated_) return;
+    terminated_ = true;
+    {
+      std::lock_guard lock(mu_);
+      closing_ = true;
+      queue_.clear();
+    }
+    beast::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+    keepalive_timer_.cancel();
+    write_timer_.cancel();
+    linger_timer_.cancel();
+    server_->sessions.erase(static_cast<Conn*>(this));
+    server_->stream_count.fetch_sub(1);
+    auto on_close = std::move(spec_.on_close);
+    spec_.on_close = nullptr;
+    spec_.on_open = nullptr;
+    if (on_close) on_close(shared_from_this(), why);
+  }
+
+  void ArmWriteTimer() {
+    const auto timeout = server_->options.stream_write_timeout;
+    if (timeout.count() <= 0) return;
+    const uint64_t gen = ++write_gen_;
+    write_timer_.expires_after(timeout);
+    write_timer_.async_wait([self = shared_from_this(), gen](beast::error_code ec) {
+      if (!ec && self->writing_ && self->write_gen_ == gen) self->Terminate(StreamEnd::kSlowClient);
+    });
+  }
+
+  void ArmKeepalive() {
+    if (spec_.keepalive.count() <= 0 || terminated_) return;
+    keepalive_timer_.expires_after(spec_.keepalive);
+    keepalive_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec && !self->terminated_ && !self->final_started_) self->OnKeepalive();
+    });
+  }
+
+  void OnKeepalive() {
+    static const SharedFrame kSseComment = std::make_shared<const std::string>(": keep-alive\n\n");
+    static const SharedFrame kPing =
+        std::make_shared<const std::string>(EncodeWebSocketFrame(0x9, ""));
+    if (kind_ == StreamKind::kWebSocket) {
+      if (awaiting_pong_ && !rx_since_ping_) {
+        // No pong and nothing else since the last ping: the peer is gone or
+        // not reading (then our ping is stuck behind unsent data).
+        Terminate(writing_ ? StreamEnd::kSlowClient : StreamEnd::kError);
+        return;
+      }
+      awaiting_pong_ = true;
+      rx_since_ping_ = false;
+      Enqueue(kPing, false);
+    } else {
+      if (!wrote_since_keepalive_) Enqueue(kSseComment, false);
+      wrote_since_keepalive_ = false;
+    }
+    ArmKeepalive();
+  }
+
+  void DoRead() {
+    socket_.async_read_some(
+        asio::buffer(rbuf_),
+        [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnRead(ec, n); });
+  }
+
+  void OnRead(beast::error_code ec, size_t n) {
+    if (terminated_) return;
+    if (ec) {
+      Terminate(final_started_ ? end_reason_ : StreamEnd::kClientClosed);
+      return;
+    }
+    rx_since_ping_ = true;
+    if (kind_ == StreamKind::kWebSocket && !discard_input_) {
+      rx_.append(rbuf_.data(), n);
+      ParseFrames();
+      if (terminated_) return;
+    }
+    DoRead();
+  }
+
+  void ProtocolError(uint16_t code, std::string_view reason) {
+    discard_input_ = true;
+    rx_.clear();
+    end_reason_ = StreamEnd::kError;
+    log::Warn("http: websocket protocol error",
+              {{"server", server_->name}, {"peer", peer_}, {"error", reason}});
+    Close(code, reason, true);
+  }
+
+  // Handles every complete client frame in rx_.
+  void ParseFrames() {
+    const size_t max_frame = server_->options.ws_max_client_frame;
+    while (!discard_input_ && !terminated_) {
+      if (rx_.size() < 2) return;
+      const auto b0 = static_cast<uint8_t>(rx_[0]);
+      const auto b1 = static_cast<uint8_t>(rx_[1]);
+      const uint8_t opcode = b0 & 0x0F;
+      const bool fin = (b0 & 0x80) != 0;
+      uint64_t len = b1 & 0x7F;
+      size_t hdr = 2;
+      if (len == 126) {
+        if (rx_.size() < 4) return;
+        len = (static_cast<uint64_t>(static_cast<uint8_t>(rx_[2])) << 8) |
+              static_cast<uint8_t>(rx_[3]);
+        hdr = 4;
+      } else if (len == 127) {
+        if (rx_.size() < 10) return;
+        len = 0;
+        for (size_t i = 2; i < 10; ++i) len = (len << 8) | static_cast<uint8_t>(rx_[i]);
+        hdr = 10;
+      }
+      if ((b1 & 0x80) == 0) return ProtocolError(kWsCloseProtocol, "unmasked client frame");
+      if ((b0 & 0x70) != 0) return ProtocolError(kWsCloseProtocol, "reserved bits set");
+      if ((opcode & 0x8) != 0 && (!fin || len > 125)) {
+        return ProtocolError(kWsCloseProtocol, "invalid control frame");
+      }
+      if (len > max_frame) return ProtocolError(kWsCloseTooBig, "client frame too large");
+      if (rx_.size() < hdr + 4 + len) return;
+      const char* mask = rx_.data() + hdr;
+      std::string payload(rx_.data() + hdr + 4, static_cast<size_t>(len));
+      for (size_t i = 0; i < payload.size(); ++i) payload[i] ^= mask[i % 4];
+      rx_.erase(0, hdr + 4 + static_cast<size_t>(len));
+      switch (opcode) {
+        case 0x8: {  // close
+          peer_closed_ = true;
+          peer_close_code_ = payload.size() >= 2
+                                 ? static_cast<uint16_t>((static_cast<uint8_t>(payload[0]) << 8) |
+                                                         static_cast<uint8_t>(payload[1]))
+                                 : kWsCloseNormal;
+          if (peer_close_code_ < 1000 || peer_close_code_ == 1005 || peer_close_code_ == 1006) {
+            peer_close_code_ = kWsCloseNormal;
+          }
+          if (final_started_) {
+            Terminate(end_reason_);
+            return;
+          }
+          end_reason_ = StreamEnd::kClientClosed;
+          discard_input_ = true;
+          Close(peer_close_code_, "", true);
+          return;
+        }
+        case 0x9:  // ping
+          Enqueue(std::make_shared<const std::string>(EncodeWebSocketFrame(0xA, payload)), false);
+          break;
+        case 0xA:  // pong
+          awaiting_pong_ = false;
+          break;
+        case 0x0:
+        case 0x1:
+        case 0x2:
+          break;  // client messages are ignored
+        default:
+          return ProtocolError(kWsCloseProtocol, "unknown opcode");
+      }
+    }
+  }
+
+  Impl* const server_;
+  tcp::socket socket_;
+  const StreamKind kind_;
+  StreamSpec spec_;
+  const bool chunked_;
+  const size_t capacity_;
+  std::string peer_;
+
+  mutable std::mutex mu_;
+  std::deque<SharedFrame> queue_;
+  bool kick_pending_ = false;
+  bool closing_ = false;
+  uint16_t close_code_ = kWsCloseNormal;
+  std::string close_reason_;
+
+  // I/O thread only.
+  asio::steady_timer keepalive_timer_;
+  asio::steady_timer write_timer_;
+  asio::steady_timer linger_timer_;
+  uint64_t write_gen_ = 0;
+  bool writing_ = false;
+  bool terminated_ = false;
+  bool final_started_ = false;
+  bool wrote_since_keepalive_ = false;
+  bool awaiting_pong_ = false;
+  bool rx_since_ping_ = false;
+  bool peer_closed_ = false;
+  bool discard_input_ = false;
+  uint16_t peer_close_code_ = kWsCloseNormal;
+  StreamEnd end_reason_ = StreamEnd::kServerClosed;
+  std::string head_;
+  std::string final_;
+  std::string chunk_head_;
+  std::vector<SharedFrame> inflight_;
+  std::vector<asio::const_buffer> bufs_;
+  std::array<char, 4096> rbuf_{};
+  std::string rx_;
+};
+
+void HttpServer::Impl::Session::OnRead(beast::error_code ec) {
+  if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+      ec == beast::error::timeout || ec == asio::error::connection_reset ||
+      ec == asio::error::eof) {
+    Close();
+    return;
+  }
+  if (ec == http::error::body_limit) {
+    WriteError(413, "request body too large");
+    return;
+  }
+  if (ec == http::error::header_limit) {
+    WriteError(431, "request header fields too large");
+    return;
+  }
+  if (ec) {
+    if (server_->closing) {
+      Close();
+      return;
+    }
+    // Malformed request or transport error: answer 400 if we can, then close.
+    WriteError(400, "bad request");
+    return;
+  }
+
+  const auto& msg = parser_->get();
+  HttpRequest req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  const size_t qpos = req.target.find('?');
+  req.path = req.target.substr(0, qpos);
+  if (qpos != std::string::npos)
+    req.query = ParseQuery(std::string_view(req.target).substr(qpos + 1));
+  for (const auto& field : msg) {
+    std::string name = ToLower(field.name_string());
+    auto [it, inserted] = req.headers.emplace(std::move(name), std::string(field.value()));
+    if (!inserted) it->second.append(", ").append(field.value());
+  }
+  req.body = msg.body();
+
+  const bool head = msg.method() == http::verb::head;
+  Dispatched d = server_->Dispatch(req);
+  if (!d.stream) {
+    Write(std::move(d.response), msg.version(), msg.keep_alive(), head);
+    return;
+  }
+
+  // Hand the connection to a streaming session.
+  std::string head_bytes;
+  bool chunked = false;
+  if (d.kind == StreamKind::kWebSocket) {
+    head_bytes =
+        "HTTP/1.1 101 Switching Protocols\r\nServer: pgcdc\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\n";
+    AppendHeaderLine(head_bytes, "Sec-WebSocket-Accept",
+                     WebSocketAcceptKey(req.headers["sec-websocket-key"]));
+  } else {
+    chunked = msg.version() >= 11;
+    head_bytes = chunked ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.0 200 OK\r\n";
+    head_bytes +=
+        "Server: pgcdc\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+        "X-Accel-Buffering: no\r\n";
+    head_bytes += chunked ? "Connection: keep-alive\r\nTransfer-Encoding: chunked\r\n"
+                          : "Connection: close\r\n";
+  }
+  for (const auto& [k, v] : d.spec.headers) AppendHeaderLine(head_bytes, k, v);
+  head_bytes += "\r\n";
+
+  std::string leftover(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+  buffer_.clear();
+  stream_.expires_never();
+  auto s = std::make_shared<StreamSession>(server_, stream_.release_socket(), d.kind,
+                                           std::move(d.spec), chunked);
+  s->Start(std::move(head_bytes), std::move(leftover));
+}
+
+HttpServer::Impl::Dispatched HttpServer::Impl::Dispatch(const HttpRequest& req) {
+  Dispatched out;
   HttpHandler handler;
+  StreamHandler stream_handler;
+  StreamKind kind = StreamKind::kEventStream;
   std::string allow;
   bool path_known = false;
   {
     std::lock_guard lock(routes_mu);
-    auto it = routes.find(req.path);
-    if (it != routes.end()) {
-      path_known = true;
-      const auto& methods = it->second;
-      auto m = methods.find(req.method);
-      if (m == methods.end() && req.method == "HEAD") m = methods.find("GET");
-      if (m != methods.end()) {
-        handler = m->second;
-      } else {
-        bool has_head = false;
-        for (const auto& [method, h] : methods) {
-          if (!allow.empty()) allow += ", ";
-          allow += method;
-          if (method == "HEAD") has_head = true;
+    const Route* route = nullptr;
+    if (auto it = routes.find(req.path); it != routes.end()) {
+      route = &it->second;
+    } else {
+      size_t best = 0;
+      for (const auto& [prefix, r] : prefix_routes) {
+        if (prefix.size() >= best && req.path.size() >= prefix.size() &&
+            req.path.compare(0, prefix.size(), prefix) == 0) {
+          best = prefix.size();
+          route = &r;
         }
-        if (!has_head && methods.contains("GET")) allow += ", HEAD";
+      }
+    }
+    if (route != nullptr) {
+      path_known = true;
+      const auto& methods = route->methods;
+      if (route->stream && req.method == "GET") {
+        stream_handler = route->stream;
+        kind = route->stream_kind;
+      } else {
+        auto m = methods.find(req.method);
+        if (m == methods.end() && req.method == "HEAD" && !route->stream) m = methods.find("GET");
+        if (m != methods.end()) {
+          handler = m->second;
+        } else {
+          bool has_head = false;
+          bool has_get = route->stream != nullptr;
+          for (const auto& [method, h] : methods) {
+            if (!allow.empty()) allow += ", ";
+            allow += method;
+            if (method == "HEAD") has_head = true;
+            if (method == "GET") has_get = true;
+          }
+          if (route->stream && !methods.contains("GET")) {
+            allow += allow.empty() ? "GET" : ", GET";
+          } else if (!has_head && has_get) {
+            allow += ", HEAD";
+          }
+        }
       }
     }
   }
-  if (!path_known) return JsonError(404, "not found");
+  if (!path_known) {
+    out.response = JsonError(404, "not found");
+    return out;
+  }
+  if (stream_handler) {
+    if (kind == StreamKind::kWebSocket) {
+      if (!HeaderHasToken(req.headers, "upgrade", "websocket")) {
+        out.response = JsonError(426, "websocket upgrade required");
+        out.response.headers["Upgrade"] = "websocket";
+        out.response.headers["Connection"] = "Upgrade";
+        return out;
+      }
+      auto version = req.headers.find("sec-websocket-version");
+      if (version == req.headers.end() || version->second != "13") {
+        out.response = JsonError(426, "unsupported websocket version");
+        out.response.headers["Sec-WebSocket-Version"] = "13";
+        return out;
+      }
+      auto key = req.headers.find("sec-websocket-key");
+      if (key == req.headers.end() || key->second.empty()) {
+        out.response = JsonError(400, "missing Sec-WebSocket-Key");
+        return out;
+      }
+    }
+    if (closing) {
+      out.response = JsonError(503, "server shutting down");
+      return out;
+    }
+    try {
+      StreamDecision decision = stream_handler(req);
+      if (!decision.accept) {
+        out.response = std::move(decision.response);
+        return out;
+      }
+      out.stream = true;
+      out.kind = kind;
+      out.spec = std::move(decision.spec);
+      return out;
+    } catch (const std::exception& e) {
+      log::Error("http: stream handler threw",
+                 {{"server", name}, {"path", req.path}, {"error", e.what()}});
+    } catch (...) {
+      log::Error("http: stream handler threw",
+                 {{"server", name}, {"path", req.path}, {"error", "unknown"}});
+    }
+    out.response = JsonError(500, "internal server error");
+    return out;
+  }
   if (!handler) {
-    HttpResponse r = JsonError(405, "method not allowed");
-    r.headers["Allow"] = allow;
-    return r;
+    out.response = JsonError(405, "method not allowed");
+    out.response.headers["Allow"] = allow;
+    return out;
   }
   try {
-    return handler(req);
+    out.response = handler(req);
+    return out;
   } catch (const std::exception& e) {
     log::Error("http: handler threw",
                {{"server", name}, {"method", req.method}, {"path", req.path}, {"error", e.what()}});
@@ -368,7 +965,8 @@ HttpResponse HttpServer::Impl::Dispatch(const HttpRequest& req) {
         "http: handler threw",
         {{"server", name}, {"method", req.method}, {"path", req.path}, {"error", "unknown"}});
   }
-  return JsonError(500, "internal server error");
+  out.response = JsonError(500, "internal server error");
+  return out;
 }
 
 void HttpServer::Impl::DoAccept() {
@@ -396,24 +994,46 @@ void HttpServer::Impl::CloseAll() {
   if (acceptor) acceptor->close(ec);
   if (accept_retry) accept_retry->cancel();
   // Hold strong references while closing so the map cannot change under us.
-  std::vector<std::shared_ptr<Session>> live;
+  std::vector<std::shared_ptr<Conn>> live;
   live.reserve(sessions.size());
   for (auto& [ptr, weak] : sessions) {
     if (auto s = weak.lock()) live.push_back(std::move(s));
   }
-  for (auto& s : live) s->Close();
+  for (auto& s : live) s->Shutdown();
 }
 
 // ---------------------------------------------------------------------------
 
-HttpServer::HttpServer(std::string name) : impl_(std::make_unique<Impl>(std::move(name))) {}
+HttpServer::HttpServer(std::string name, HttpServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(name), options)) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Handle(std::string method, std::string path, HttpHandler handler) {
   std::lock_guard lock(impl_->routes_mu);
-  impl_->routes[std::move(path)][std::move(method)] = std::move(handler);
+  impl_->routes[std::move(path)].methods[std::move(method)] = std::move(handler);
 }
+
+void HttpServer::HandlePrefix(std::string method, std::string prefix, HttpHandler handler) {
+  std::lock_guard lock(impl_->routes_mu);
+  impl_->prefix_routes[std::move(prefix)].methods[std::move(method)] = std::move(handler);
+}
+
+void HttpServer::HandleEventStream(std::string path, StreamHandler handler, bool prefix) {
+  std::lock_guard lock(impl_->routes_mu);
+  auto& route = prefix ? impl_->prefix_routes[std::move(path)] : impl_->routes[std::move(path)];
+  route.stream = std::move(handler);
+  route.stream_kind = StreamKind::kEventStream;
+}
+
+void HttpServer::HandleWebSocket(std::string path, StreamHandler handler, bool prefix) {
+  std::lock_guard lock(impl_->routes_mu);
+  auto& route = prefix ? impl_->prefix_routes[std::move(path)] : impl_->routes[std::move(path)];
+  route.stream = std::move(handler);
+  route.stream_kind = StreamKind::kWebSocket;
+}
+
+size_t HttpServer::StreamCount() const { return impl_->stream_count.load(); }
 
 Result<std::string> HttpServer::Start(const ListenAddress& addr) {
   Impl& im = *impl_;

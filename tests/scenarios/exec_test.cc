@@ -25,14 +25,6 @@ std::vector<std::string> ReadLines(const std::string& path) {
   return lines;
 }
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "pgcdc-exec-XXXXXX").string();
-    path = ::mkdtemp(t.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 std::unique_ptr<Process> StartExec(const std::string& channel, const std::string& command,
                                    std::vector<std::string> extra = {}) {

@@ -32,6 +32,12 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path, ec);
 }
 
+std::string TempDir::Write(const std::string& name, const std::string& text) const {
+  const std::string file = path + "/" + name;
+  std::ofstream(file, std::ios::trunc) << text;
+  return file;
+}
+
 std::vector<std::string> ReadFileLines(const std::string& path) {
   std::vector<std::string> lines;
   std::ifstream in(path);

@@ -30,6 +30,8 @@ struct TempDir {
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
+  // Writes (replaces) a file in the directory; returns its path.
+  std::string Write(const std::string& name, const std::string& text) const;
 };
 
 // Reads a text file's lines (no trailing newline characters).

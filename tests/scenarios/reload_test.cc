@@ -15,11 +15,6 @@
 namespace pgcdc::testing {
 namespace {
 
-void WriteYaml(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-}
-
 // payload "<channel-letter>:<n>" -> (letter, n)
 std::pair<std::string, int> Parse(const std::string& line) {
   auto v = ParseJson(line);
@@ -30,9 +25,8 @@ std::pair<std::string, int> Parse(const std::string& line) {
 
 TEST(ReloadScenario, SighupSwapsRoutesWithoutLossOrDuplicates) {
   TempDir dir;
-  const std::string yaml = dir.path + "/pgcdc.yaml";
+  const std::string yaml = dir.Write("pgcdc.yaml", "routes:\n  stdout: [\"rl:a\"]\n");
   const std::string file = dir.path + "/all.jsonl";
-  WriteYaml(yaml, "routes:\n  stdout: [\"rl:a\"]\n");
   auto p = Process::Start({.args = {"--config", yaml, "listen", "--db", SharedCluster().Url(),
                                     "-c", "rl:a", "-c", "rl:b", "-a", "stdout", "-a", "file",
                                     "--file-path", file, "--http-addr", "127.0.0.1:0"}});
@@ -52,7 +46,7 @@ TEST(ReloadScenario, SighupSwapsRoutesWithoutLossOrDuplicates) {
     }
   });
   ASSERT_TRUE(Eventually([&] { return sent.load() > 300; }));
-  WriteYaml(yaml, "routes:\n  stdout: [\"rl:b\"]\n");
+  dir.Write("pgcdc.yaml", "routes:\n  stdout: [\"rl:b\"]\n");
   p->Signal(SIGHUP);
   ASSERT_TRUE(p->WaitForStderr("config reloaded")) << p->Stderr();
   const int sent_at_reload = sent.load();
@@ -91,14 +85,13 @@ TEST(ReloadScenario, SighupSwapsRoutesWithoutLossOrDuplicates) {
 
 TEST(ReloadScenario, InvalidConfigOnSighupKeepsRunningConfiguration) {
   TempDir dir;
-  const std::string yaml = dir.path + "/pgcdc.yaml";
-  WriteYaml(yaml, "routes:\n  stdout: [\"rv:a\"]\n");
+  const std::string yaml = dir.Write("pgcdc.yaml", "routes:\n  stdout: [\"rv:a\"]\n");
   auto p = Process::Start({.args = {"--config", yaml, "listen", "--db", SharedCluster().Url(),
                                     "-c", "rv:a", "-c", "rv:b", "--http-addr", "127.0.0.1:0"}});
   ASSERT_TRUE(p);
   ASSERT_TRUE(p->WaitForStderr("listening detector=listen_notify")) << p->Stderr();
   // A route for an adapter that is not enabled is a validation error.
-  WriteYaml(yaml, "routes:\n  webhookx: [\"rv:b\"]\n  stdout: [\"rv:b\"]\n");
+  dir.Write("pgcdc.yaml", "routes:\n  webhookx: [\"rv:b\"]\n  stdout: [\"rv:b\"]\n");
   p->Signal(SIGHUP);
   ASSERT_TRUE(p->WaitForStderr("config reload failed")) << p->Stderr();
   EXPECT_EQ(ScrapeMetric(*p, "pgcdc_config_reload_errors_total"), 1);

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -256,9 +257,9 @@ struct ReliableAdapter::Impl {
         if (!Sleep(wait)) return Fail(ErrorCode::kCancelled, "interrupted");
       }
     }
-    Backoff backoff({.base = o.backoff_base,
-                     .cap = o.backoff_cap,
-                     .floor = std::min(o.backoff_base, milliseconds(100))});
+    // Built on the first retry only: seeding its generator is not free and
+    // almost every unit succeeds at once.
+    std::optional<Backoff> backoff;
     int attempts = 0;  // attempts that count against the retry budget
     bool retrying = false;
     std::string last_error;
@@ -327,7 +328,12 @@ struct ReliableAdapter::Impl {
                    {"error", err.message}});
       }
       retrying = true;
-      Clock::duration delay = backoff.Next();
+      if (!backoff) {
+        backoff.emplace(BackoffPolicy{.base = o.backoff_base,
+                                      .cap = o.backoff_cap,
+                                      .floor = std::min(o.backoff_base, milliseconds(100))});
+      }
+      Clock::duration delay = backoff->Next();
       if (err.retry_after) delay = std::min<Clock::duration>(*err.retry_after, o.max_retry_after);
       if (!Sleep(delay)) return Fail(ErrorCode::kCancelled, "interrupted");
     }
@@ -481,6 +487,7 @@ Status ReliableAdapter::Deliver(std::span<const Event* const> events) {
 void ReliableAdapter::Interrupt() {
   impl_->interrupted = true;
   impl_->sleep_cv.notify_all();
+  impl_->deliverer->Interrupt();
 }
 
 void ReliableAdapter::Close() {

@@ -73,6 +73,9 @@ class Deliverer {
   // `deadline` (return a retryable error). Never throws.
   virtual SendResult Send(size_t lane, std::span<const Event* const> events,
                           Clock::time_point deadline) = 0;
+  // From another thread when shutdown gives up waiting: a Send() in flight
+  // should return (retryable error) promptly. Thread-safe, idempotent.
+  virtual void Interrupt() {}
   // Called at shutdown after the last Send.
   virtual void Close() {}
 };

@@ -1,19 +1,648 @@
 #include "adapter/webhook/webhook_adapter.h"
 
-#include "adapter/adapter.h"
+#include <curl/curl.h>
+#include <netdb.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/params.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+
+#include "config/config.h"
+#include "core/log.h"
+#include "core/metrics.h"
+
+#ifndef PGCDC_VERSION
+#define PGCDC_VERSION "0.0.0"
+#endif
 
 namespace pgcdc::webhooksink {
+
+namespace {
+
+using middleware::SendError;
+using middleware::SendResult;
+
+constexpr size_t kResponseSnippet = 256;  // response bytes kept for error messages
+constexpr std::string_view kUserAgent = "pgcdc/" PGCDC_VERSION;
+
+void CurlGlobalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
+// RFC 9110 token characters.
+bool IsTokenChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+}
+
+// Header values must not carry line breaks (header injection).
+std::string SafeHeaderValue(std::string_view v) {
+  std::string out(v);
+  for (char& c : out) {
+    if (c == '\r' || c == '\n' || c == '\0') c = ' ';
+  }
+  return out;
+}
+
+// Requests by outcome class: 2xx, 3xx, 4xx, 5xx, error (no HTTP response).
+struct RequestCounters {
+  metrics::Counter* by_class[6];
+  RequestCounters() {
+    auto& f = metrics::Default().AddCounter("pgcdc_webhook_requests_total",
+                                            "Webhook HTTP requests by outcome class (2xx, 3xx, "
+                                            "4xx, 5xx, or error when no response arrived).",
+                                            {"class"});
+    static constexpr const char* kNames[6] = {"error", "1xx", "2xx", "3xx", "4xx", "5xx"};
+    for (int i = 0; i < 6; ++i) by_class[i] = &f.With({kNames[i]});
+  }
+  void Count(long status) {
+    const long c = status / 100;
+    by_class[c >= 1 && c <= 5 ? c : 0]->Inc();
+  }
+};
+
+RequestCounters& Requests() {
+  static RequestCounters counters;
+  return counters;
+}
+
+size_t OnBody(char* data, size_t size, size_t n, void* user);
+size_t OnHeader(char* data, size_t size, size_t n, void* user);
+
+}  // namespace
+
+struct WebhookDeliverer::Lane {
+  CURL* curl = nullptr;
+  std::string body;         // batch body (array of envelopes)
+  std::string response;     // first kResponseSnippet bytes of the response body
+  std::string retry_after;  // Retry-After of the final response
+  std::string header_scratch;
+  char error[CURL_ERROR_SIZE] = {};
+  // HMAC-SHA256 context keyed once with the signing key (re-initialised per
+  // request without a new key, which skips OpenSSL's algorithm lookup).
+  EVP_MAC_CTX* hmac = nullptr;
+  ~Lane() {
+    if (curl != nullptr) curl_easy_cleanup(curl);
+    if (hmac != nullptr) EVP_MAC_CTX_free(hmac);
+  }
+};
+
+namespace {
+
+size_t OnBody(char* data, size_t size, size_t n, void* user) {
+  auto* lane = static_cast<WebhookDeliverer::Lane*>(user);
+  const size_t len = size * n;
+  if (lane->response.size() < kResponseSnippet) {
+    lane->response.append(data, std::min(len, kResponseSnippet - lane->response.size()));
+  }
+  return len;
+}
+
+size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  auto* lane = static_cast<WebhookDeliverer::Lane*>(user);
+  const size_t len = size * n;
+  std::string_view line(data, len);
+  if (line.starts_with("HTTP/")) {
+    // A new response (after a redirect or a 100 Continue): forget the old one.
+    lane->retry_after.clear();
+    lane->response.clear();
+    return len;
+  }
+  constexpr std::string_view kName = "retry-after:";
+  if (line.size() > kName.size() && EqualsIgnoreCase(line.substr(0, kName.size()), kName)) {
+    lane->retry_after = Trim(line.substr(kName.size()));
+  }
+  return len;
+}
+
+// scheme://host[:port]/path: the URL without credentials and query, for
+// messages and logs (a query often carries a token).
+std::string DisplayUrl(std::string_view url) {
+  CURLU* u = curl_url();
+  std::string out(url);
+  if (curl_url_set(u, CURLUPART_URL, std::string(url).c_str(), 0) == CURLUE_OK) {
+    auto part = [&](CURLUPart p) {
+      char* v = nullptr;
+      std::string s;
+      if (curl_url_get(u, p, &v, 0) == CURLUE_OK && v != nullptr) s = v;
+      curl_free(v);
+      return s;
+    };
+    out = part(CURLUPART_SCHEME) + "://" + part(CURLUPART_HOST);
+    if (const std::string port = part(CURLUPART_PORT); !port.empty()) out += ":" + port;
+    out += part(CURLUPART_PATH);
+  }
+  curl_url_cleanup(u);
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> CheckUrl(std::string_view url) {
+  if (url.empty()) return Fail(ErrorCode::kConfig, "webhook.url: required (--url)");
+  CURLU* u = curl_url();
+  auto done = [&](Result<std::string> r) {
+    curl_url_cleanup(u);
+    return r;
+  };
+  const std::string s(url);
+  if (CURLUcode rc = curl_url_set(u, CURLUPART_URL, s.c_str(), 0); rc != CURLUE_OK) {
+    return done(Fail(ErrorCode::kConfig,
+                     "webhook.url: invalid URL \"" + s + "\": " + curl_url_strerror(rc)));
+  }
+  char* scheme = nullptr;
+  char* host = nullptr;
+  std::string scheme_s, host_s;
+  if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK && scheme) scheme_s = scheme;
+  if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host) host_s = host;
+  curl_free(scheme);
+  curl_free(host);
+  if (scheme_s != "http" && scheme_s != "https") {
+    return done(
+        Fail(ErrorCode::kConfig, "webhook.url: \"" + s + "\" must be an http:// or https:// URL"));
+  }
+  if (host_s.empty()) {
+    return done(Fail(ErrorCode::kConfig, "webhook.url: \"" + s + "\" has no host"));
+  }
+  return done(host_s);
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> ParseHeaders(
+    const std::vector<std::string>& entries) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& raw : entries) {
+    const size_t colon = raw.find(':');
+    if (colon == std::string::npos) {
+      if (!out.empty() && !Trim(raw).empty()) {
+        // "Accept: a, b" given as a flag arrives split at the comma.
+        out.back().second += ", " + Trim(raw);
+        continue;
+      }
+      return Fail(ErrorCode::kConfig,
+                  "webhook.headers: invalid header \"" + raw + "\" (expected \"Name: value\")");
+    }
+    std::string name = Trim(std::string_view(raw).substr(0, colon));
+    std::string value = Trim(std::string_view(raw).substr(colon + 1));
+    if (name.empty() || !std::all_of(name.begin(), name.end(), IsTokenChar)) {
+      return Fail(ErrorCode::kConfig, "webhook.headers: invalid header name in \"" + raw + "\"");
+    }
+    if (value.find_first_of("\r\n") != std::string::npos) {
+      return Fail(ErrorCode::kConfig,
+                  "webhook.headers: header \"" + name + "\" contains a line break");
+    }
+    out.emplace_back(std::move(name), std::move(value));
+  }
+  return out;
+}
+
+namespace {
+
+void AppendHex(const unsigned char* data, size_t len, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (size_t i = 0; i < len; ++i) {
+    out.push_back(kHex[data[i] >> 4]);
+    out.push_back(kHex[data[i] & 0xf]);
+  }
+}
+
+// A reusable HMAC-SHA256 context keyed with `key`; null on failure.
+EVP_MAC_CTX* NewHmac(std::string_view key) {
+  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (mac == nullptr) return nullptr;
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
+  EVP_MAC_free(mac);  // the context keeps its own reference
+  if (ctx == nullptr) return nullptr;
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_END};
+  if (EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) !=
+      1) {
+    EVP_MAC_CTX_free(ctx);
+    return nullptr;
+  }
+  return ctx;
+}
+
+// Appends the hex HMAC of `body` with the context's key; false on failure.
+bool AppendHmacHex(EVP_MAC_CTX* ctx, std::string_view body, std::string& out) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  size_t md_len = 0;
+  if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1 ||
+      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(body.data()), body.size()) != 1 ||
+      EVP_MAC_final(ctx, md, &md_len, sizeof md) != 1) {
+    return false;
+  }
+  AppendHex(md, md_len, out);
+  return true;
+}
+
+}  // namespace
+
+std::string HmacSha256Hex(std::string_view key, std::string_view body) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), md, &md_len);
+  std::string out;
+  AppendHex(md, md_len, out);
+  return out;
+}
+
+std::optional<std::chrono::milliseconds> ParseRetryAfter(std::string_view value, int64_t now) {
+  const std::string v = Trim(value);
+  if (v.empty()) return std::nullopt;
+  if (std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (v.size() > 9) return std::chrono::milliseconds(999'999'999'000);  // absurdly large
+    return std::chrono::milliseconds(std::stoll(v) * 1000);
+  }
+  const time_t t = curl_getdate(v.c_str(), nullptr);
+  if (t == -1) return std::nullopt;
+  const int64_t delta = static_cast<int64_t>(t) - now;
+  return std::chrono::milliseconds(std::max<int64_t>(0, delta) * 1000);
+}
+
+WebhookDeliverer::WebhookDeliverer(Options options) : options_(std::move(options)) {}
+
+WebhookDeliverer::~WebhookDeliverer() { Close(); }
+
+Status WebhookDeliverer::Open(size_t lanes) {
+  CurlGlobalInit();
+  auto host = CheckUrl(options_.url);
+  if (!host) return Fail(host.error());
+  display_url_ = DisplayUrl(options_.url);
+  // Pre-flight: a typo in the host is a start-up error, not an endless retry.
+  std::string name = *host;
+  if (name.size() > 2 && name.front() == '[' && name.back() == ']') {
+    name = name.substr(1, name.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = ::getaddrinfo(name.c_str(), nullptr, &hints, &res); rc != 0) {
+    return Fail(ErrorCode::kConnection, "webhook: cannot resolve host \"" + name + "\" of " +
+                                            display_url_ + ": " + gai_strerror(rc));
+  }
+  ::freeaddrinfo(res);
+  for (const auto& [what, path] : {std::pair{"CA file", &options_.ca_file},
+                                   {"client certificate", &options_.cert_file},
+                                   {"client key", &options_.key_file}}) {
+    if (!path->empty() && ::access(path->c_str(), R_OK) != 0) {
+      return Fail(ErrorCode::kConfig, std::string("webhook: cannot read ") + what + " " + *path +
+                                          ": " + std::strerror(errno));
+    }
+  }
+  if (options_.insecure_skip_verify) {
+    log::Warn(
+        "webhook: TLS certificate verification is DISABLED "
+        "(webhook.tls_insecure_skip_verify); anyone on the path can read and alter events",
+        {{"url", display_url_}});
+  }
+
+  lanes_.clear();
+  for (size_t i = 0; i < std::max<size_t>(1, lanes); ++i) {
+    auto lane = std::make_unique<Lane>();
+    CURL* c = curl_easy_init();
+    if (c == nullptr) return Fail(ErrorCode::kUnknown, "webhook: curl_easy_init failed");
+    lane->curl = c;
+    curl_easy_setopt(c, CURLOPT_URL, options_.url.c_str());
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, lane->error);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnBody);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, lane.get());
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &OnHeader);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, lane.get());
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, options_.max_redirects > 0 ? 1L : 0L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
+    curl_easy_setopt(c, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_ALL));
+    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
+    if (!options_.cert_file.empty()) {
+      curl_easy_setopt(c, CURLOPT_SSLCERT, options_.cert_file.c_str());
+    }
+    if (!options_.key_file.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, options_.key_file.c_str());
+    if (options_.insecure_skip_verify) {
+      curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (!options_.signing_key.empty()) {
+      lane->hmac = NewHmac(options_.signing_key);
+      if (lane->hmac == nullptr) {
+        return Fail(ErrorCode::kUnknown, "webhook: cannot set up HMAC-SHA256 (OpenSSL)");
+      }
+    }
+    lanes_.push_back(std::move(lane));
+  }
+  log::Info("webhook: ready", {{"url", display_url_},
+                               {"lanes", static_cast<uint64_t>(lanes_.size())},
+                               {"batch", options_.batch},
+                               {"signed", !options_.signing_key.empty()}});
+  return Ok();
+}
+
+SendResult WebhookDeliverer::Send(size_t lane_index, std::span<const Event* const> events,
+                                  middleware::Clock::time_point deadline) {
+  if (events.empty()) return {};
+  if (lane_index >= lanes_.size()) {
+    return std::unexpected(
+        SendError::Retryable("webhook: lane " + std::to_string(lane_index) + " was not opened"));
+  }
+  Lane& lane = *lanes_[lane_index];
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - middleware::Clock::now());
+  if (left.count() <= 0) {
+    return std::unexpected(SendError::Retryable("webhook: attempt deadline passed before sending"));
+  }
+
+  // Body: the cached envelope itself for one event, an array for a batch.
+  const bool array = options_.batch || events.size() > 1;
+  std::string_view body;
+  if (array) {
+    lane.body.clear();
+    lane.body.push_back('[');
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (i > 0) lane.body.push_back(',');
+      lane.body.append(events[i]->Json());
+    }
+    lane.body.push_back(']');
+    body = lane.body;
+  } else {
+    body = events[0]->Json();
+  }
+
+  // Headers in SPEC order; configured headers replace built-ins of the same
+  // name; the signature always comes last.
+  std::vector<std::pair<std::string_view, std::string>> headers;
+  headers.reserve(8 + options_.headers.size());
+  headers.emplace_back("Content-Type", "application/json");
+  headers.emplace_back("User-Agent", std::string(kUserAgent));
+  headers.emplace_back("X-PGCDC-Event-ID", events[0]->id.ToString());
+  const std::string& channel = events[0]->channel;
+  const bool one_channel = std::all_of(events.begin(), events.end(),
+                                       [&](const Event* e) { return e->channel == channel; });
+  if (one_channel) headers.emplace_back("X-PGCDC-Channel", SafeHeaderValue(channel));
+  if (array) headers.emplace_back("X-PGCDC-Batch-Size", std::to_string(events.size()));
+  for (const auto& [name, value] : options_.headers) {
+    auto it = std::find_if(headers.begin(), headers.end(),
+                           [&](const auto& h) { return EqualsIgnoreCase(h.first, name); });
+    if (it != headers.end()) {
+      it->second = value;
+    } else {
+      headers.emplace_back(name, value);
+    }
+  }
+  if (!options_.signing_key.empty()) {
+    std::erase_if(headers,
+                  [](const auto& h) { return EqualsIgnoreCase(h.first, "X-PGCDC-Signature"); });
+    std::string signature = "sha256=";
+    if (!AppendHmacHex(lane.hmac, body, signature)) {
+      return std::unexpected(SendError::Retryable("webhook: HMAC-SHA256 failed (OpenSSL)"));
+    }
+    headers.emplace_back("X-PGCDC-Signature", std::move(signature));
+  }
+  curl_slist* list = nullptr;
+  std::string line;
+  for (const auto& [name, value] : headers) {
+    line.assign(name);
+    // "Name;" sends an empty header; "Name:" would remove it.
+    if (value.empty()) {
+      line.push_back(';');
+    } else {
+      line.append(": ").append(value);
+    }
+    list = curl_slist_append(list, line.c_str());
+  }
+  list = curl_slist_append(list, "Expect:");  // no 100-continue round trip
+
+  CURL* c = lane.curl;
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(left.count()));
+  lane.response.clear();
+  lane.retry_after.clear();
+  lane.error[0] = '\0';
+  const CURLcode rc = curl_easy_perform(c);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
+  curl_slist_free_all(list);
+
+  const std::string& target = display_url_;
+  if (rc != CURLE_OK) {
+    Requests().Count(0);
+    std::string msg = "webhook: POST " + target + ": " +
+                      (lane.error[0] != '\0' ? std::string(lane.error) : curl_easy_strerror(rc));
+    if (rc == CURLE_TOO_MANY_REDIRECTS) return std::unexpected(SendError::Permanent(msg));
+    return std::unexpected(SendError::Retryable(std::move(msg)));
+  }
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  Requests().Count(status);
+  if (status >= 200 && status < 300) return {};
+
+  std::string msg = "webhook: POST " + target + ": HTTP " + std::to_string(status);
+  if (!lane.response.empty()) msg += ": " + SafeHeaderValue(lane.response);
+  if (status == 408 || status == 429 || status >= 500) {
+    SendError err = SendError::Retryable(std::move(msg));
+    if (!lane.retry_after.empty()) {
+      err.retry_after = ParseRetryAfter(lane.retry_after, static_cast<int64_t>(::time(nullptr)));
+    }
+    return std::unexpected(std::move(err));
+  }
+  if (status >= 300 && status < 400) msg += " (redirect not followed or redirect limit reached)";
+  return std::unexpected(SendError::Permanent(std::move(msg)));
+}
+
+void WebhookDeliverer::Close() { lanes_.clear(); }
+
+middleware::Options MiddlewareOptions(const config::Config& cfg) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  middleware::Options o;
+  o.concurrency = static_cast<size_t>(std::max<int64_t>(0, cfg.GetInt("webhook.concurrency")));
+  o.batch_size = static_cast<size_t>(std::max<int64_t>(0, cfg.GetInt("webhook.batch_size")));
+  o.max_attempts = static_cast<int>(cfg.GetInt("webhook.max_retries"));
+  o.attempt_timeout = duration_cast<milliseconds>(cfg.GetDuration("webhook.timeout"));
+  o.backoff_base = duration_cast<milliseconds>(cfg.GetDuration("webhook.backoff_base"));
+  o.backoff_cap = duration_cast<milliseconds>(cfg.GetDuration("webhook.backoff_cap"));
+  o.breaker_failures = static_cast<int>(cfg.GetInt("webhook.cb_max_failures"));
+  o.breaker_reset = duration_cast<milliseconds>(cfg.GetDuration("webhook.cb_reset_timeout"));
+  o.rate_limit = static_cast<double>(cfg.GetInt("webhook.rate_limit"));
+  o.rate_burst = cfg.Has("webhook.rate_limit_burst")
+                     ? static_cast<int>(cfg.GetInt("webhook.rate_limit_burst"))
+                     : static_cast<int>(std::max(1.0, std::ceil(o.rate_limit)));
+  return o;
+}
+
+namespace {
+
+Result<Options> WebhookOptions(const config::Config& cfg) {
+  Options o;
+  o.url = cfg.GetString("webhook.url");
+  auto headers = ParseHeaders(cfg.GetList("webhook.headers"));
+  if (!headers) return Fail(headers.error());
+  o.headers = std::move(*headers);
+  o.signing_key = cfg.GetString("webhook.signing_key");
+  o.batch = cfg.GetInt("webhook.batch_size") > 1;
+  o.ca_file = cfg.GetString("webhook.tls_ca_file");
+  o.cert_file = cfg.GetString("webhook.tls_cert_file");
+  o.key_file = cfg.GetString("webhook.tls_key_file");
+  o.insecure_skip_verify = cfg.GetBool("webhook.tls_insecure_skip_verify");
+  return o;
+}
+
+}  // namespace
 
 ConnectorInfo Connector() {
   ConnectorInfo info;
   info.kind = ConnectorKind::kAdapter;
   info.name = "webhook";
-  info.description = "POSTs each event (or a JSON array batch) to an HTTP endpoint with HMAC signing, retries, circuit breaker and DLQ. (not implemented yet)";
-  info.validate = [](const config::Config&, std::vector<std::string>& errors) {
-    errors.push_back("adapters: \"webhook\" is not implemented yet");
+  info.description =
+      "POSTs each event (or a JSON array batch) to an HTTP(S) endpoint with HMAC signing, "
+      "retries with backoff and Retry-After, a circuit breaker, rate limiting, parallel lanes "
+      "that keep per-channel order, and the DLQ for rejected events.";
+  info.params = {
+      {.key = "webhook.url",
+       .type = ParamType::kString,
+       .description = "endpoint to POST events to (http:// or https://)",
+       .flag = "url",
+       .short_flag = "u"},
+      {.key = "webhook.headers",
+       .type = ParamType::kStringList,
+       .description = "extra request header \"Name: value\" (repeatable); overrides a built-in "
+                      "header of the same name",
+       .flag = "webhook-header"},
+      {.key = "webhook.signing_key",
+       .type = ParamType::kString,
+       .description = "HMAC-SHA256 key; adds X-PGCDC-Signature: sha256=<hex> over the exact body",
+       .flag = "signing-key"},
+      {.key = "webhook.max_retries",
+       .type = ParamType::kInt,
+       .default_value = "5",
+       .description = "total delivery attempts per event (or batch), the first included",
+       .flag = "retries",
+       .min = 1},
+      {.key = "webhook.timeout",
+       .type = ParamType::kDuration,
+       .default_value = "10s",
+       .description = "deadline of one HTTP attempt (connect + send + response)",
+       .flag = "webhook-timeout",
+       .min = 1},
+      {.key = "webhook.backoff_base",
+       .type = ParamType::kDuration,
+       .default_value = "1s",
+       .description = "first retry backoff (full jitter, doubling up to backoff_cap)",
+       .flag = "webhook-backoff-base",
+       .min = 1},
+      {.key = "webhook.backoff_cap",
+       .type = ParamType::kDuration,
+       .default_value = "32s",
+       .description = "largest retry backoff",
+       .flag = "webhook-backoff-cap",
+       .min = 1},
+      {.key = "webhook.cb_max_failures",
+       .type = ParamType::kInt,
+       .default_value = "0",
+       .description = "consecutive failed attempts that open the circuit breaker (0 = off)",
+       .flag = "webhook-cb-failures",
+       .min = 0},
+      {.key = "webhook.cb_reset_timeout",
+       .type = ParamType::kDuration,
+       .default_value = "60s",
+       .description = "how long the open breaker waits before a probe request",
+       .flag = "webhook-cb-reset",
+       .min = 1},
+      {.key = "webhook.rate_limit",
+       .type = ParamType::kInt,
+       .default_value = "0",
+       .description = "events per second (0 = unlimited)",
+       .flag = "webhook-rate-limit",
+       .min = 0},
+      {.key = "webhook.rate_limit_burst",
+       .type = ParamType::kInt,
+       .description = "token bucket size for --webhook-rate-limit (default max(1, rate); must "
+                      "be >= 1)",
+       .flag = "webhook-rate-burst",
+       .min = 0},
+      {.key = "webhook.concurrency",
+       .type = ParamType::kInt,
+       .default_value = "1",
+       .description = "requests in flight; events are spread over lanes by channel, so each "
+                      "channel stays in order",
+       .flag = "webhook-concurrency",
+       .min = 1,
+       .max = 256},
+      {.key = "webhook.batch_size",
+       .type = ParamType::kInt,
+       .default_value = "1",
+       .description = "events per request; > 1 sends a JSON array of envelopes",
+       .flag = "webhook-batch-size",
+       .min = 1,
+       .max = 10000},
+      {.key = "webhook.tls_ca_file",
+       .type = ParamType::kString,
+       .description = "PEM CA bundle to verify the server with (default: system store)",
+       .flag = "webhook-tls-ca-file"},
+      {.key = "webhook.tls_cert_file",
+       .type = ParamType::kString,
+       .description = "PEM client certificate (mutual TLS)",
+       .flag = "webhook-tls-cert"},
+      {.key = "webhook.tls_key_file",
+       .type = ParamType::kString,
+       .description = "PEM client private key (mutual TLS)",
+       .flag = "webhook-tls-key"},
+      {.key = "webhook.tls_insecure_skip_verify",
+       .type = ParamType::kBool,
+       .default_value = "false",
+       .description = "do not verify the server certificate (testing only; logs a warning)",
+       .flag = "webhook-tls-insecure-skip-verify"},
   };
-  info.make_adapter = [](const config::Config&) -> Result<adapter::AdapterPtr> {
-    return Fail(ErrorCode::kUnimplemented, "adapter webhook is not implemented yet");
+  info.validate = [](const config::Config& cfg, std::vector<std::string>& errors) {
+    if (!cfg.Has("webhook.url")) {
+      errors.push_back("webhook.url: required for adapter webhook (--url)");
+    } else if (auto u = CheckUrl(cfg.GetString("webhook.url")); !u) {
+      errors.push_back(u.error().message());
+    }
+    if (auto h = ParseHeaders(cfg.GetList("webhook.headers")); !h) {
+      errors.push_back(h.error().message());
+    }
+    if (cfg.Has("webhook.tls_key_file") && !cfg.Has("webhook.tls_cert_file")) {
+      errors.push_back("webhook.tls_key_file: needs webhook.tls_cert_file (--webhook-tls-cert)");
+    }
+    for (auto& m : middleware::Validate(MiddlewareOptions(cfg), "webhook.")) {
+      errors.push_back(std::move(m));
+    }
+  };
+  info.make_adapter = [](const config::Config& cfg) -> Result<adapter::AdapterPtr> {
+    auto o = WebhookOptions(cfg);
+    if (!o) return Fail(o.error());
+    return std::make_unique<middleware::ReliableAdapter>(
+        "webhook", MiddlewareOptions(cfg), std::make_unique<WebhookDeliverer>(std::move(*o)));
   };
   return info;
 }

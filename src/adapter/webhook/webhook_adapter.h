@@ -1,9 +1,89 @@
-// webhook adapter. NOT IMPLEMENTED YET: placeholder registration only.
+// webhook adapter (SPEC §5.2): POSTs each event's envelope JSON (or, with
+// batching, a JSON array of envelopes) to an HTTP(S) endpoint.
+//
+// WebhookDeliverer is a middleware::Deliverer: retries, backoff, Retry-After,
+// the circuit breaker, rate limiting, per-channel ordering across
+// `concurrency` lanes and the DLQ all come from middleware::ReliableAdapter.
+// This class only turns one unit of events into one HTTP request and says how
+// it went:
+//   2xx                          -> delivered
+//   408, 429, 5xx, network error -> retryable (Retry-After honoured)
+//   any other 4xx, 3xx (after following redirects) -> permanent (DLQ)
+//
+// Each lane owns one libcurl easy handle, reused for every request of that
+// lane, so a lane keeps its keep-alive connection. Send() for different lanes
+// runs concurrently; a lane is never used by two threads at once.
+// libcurl and OpenSSL headers stay in the .cc.
 #pragma once
 
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "adapter/middleware/middleware.h"
 #include "registry/registry.h"
 
 namespace pgcdc::webhooksink {
+
+struct Options {
+  std::string url;
+  // Extra request headers in configured order ("Name", "value"); they
+  // override the built-in headers of the same name (except the signature).
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string signing_key;  // empty = no X-PGCDC-Signature
+  // Array bodies (batch mode) even for a unit of one event.
+  bool batch = false;
+  // TLS.
+  std::string ca_file;    // trust these CAs instead of the system store
+  std::string cert_file;  // client certificate (PEM)
+  std::string key_file;   // client key (PEM)
+  bool insecure_skip_verify = false;
+  int max_redirects = 5;
+};
+
+class WebhookDeliverer final : public middleware::Deliverer {
+ public:
+  explicit WebhookDeliverer(Options options);
+  ~WebhookDeliverer() override;
+  std::string_view Name() const override { return "webhook"; }
+  // Checks the URL, resolves its host (a clear error when it does not
+  // resolve) and creates one curl handle per lane.
+  Status Open(size_t lanes) override;
+  middleware::SendResult Send(size_t lane, std::span<const Event* const> events,
+                              middleware::Clock::time_point deadline) override;
+  void Close() override;
+
+  struct Lane;
+
+ private:
+  Options options_;
+  std::string display_url_;  // the URL without credentials and query, for messages
+  std::vector<std::unique_ptr<Lane>> lanes_;
+};
+
+// "Name: value" -> {"Name", "value"}; errors name the bad entry. Pieces of a
+// flag value that was split at commas (a value without ':' following a
+// header) are joined back to the previous header's value with ", ".
+Result<std::vector<std::pair<std::string, std::string>>> ParseHeaders(
+    const std::vector<std::string>& entries);
+
+// Checks that `url` is an absolute http:// or https:// URL with a host.
+// Returns the host.
+Result<std::string> CheckUrl(std::string_view url);
+
+// Lower-case hex HMAC-SHA256 of `body` with `key`.
+std::string HmacSha256Hex(std::string_view key, std::string_view body);
+
+// HTTP Retry-After: delta-seconds or an HTTP-date (relative to `now`, Unix
+// seconds). nullopt when unparseable; a date in the past gives zero.
+std::optional<std::chrono::milliseconds> ParseRetryAfter(std::string_view value, int64_t now);
+
+// Middleware options from the webhook.* configuration.
+middleware::Options MiddlewareOptions(const config::Config& cfg);
 
 ConnectorInfo Connector();
 

@@ -1,9 +1,49 @@
-// ws adapter. NOT IMPLEMENTED YET: placeholder registration only.
+// ws adapter (SPEC §5.4): WebSocket on GET /ws (all channels) and
+// /ws/<channel> (plus ?channel=a,b filters). One text message per event: the
+// compact envelope JSON, framed once and shared by every client. Deliver()
+// only queues to the clients' bounded queues (net::Broadcaster); a client
+// that falls behind is disconnected with close code 1013 ("try again later"),
+// the pipeline never waits for a socket. Pings every --ws-ping-interval; a
+// client that answers neither that ping nor anything else by the next one is
+// dropped. At shutdown clients get close 1000 "server shutting down". Events
+// are acknowledged once queued (best-effort for clients not connected).
+//
+// Serves on the main HTTP server (Services::http) unless --ws-addr names
+// another address; then the adapter runs its own server.
+// Threads: Deliver()/Close() on the adapter worker; route handlers on the
+// HTTP server's I/O thread.
 #pragma once
 
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "adapter/adapter.h"
 #include "registry/registry.h"
 
 namespace pgcdc::wssink {
+
+struct Options {
+  std::string addr;       // own listener; empty or == http_addr: the main server
+  std::string http_addr;  // the main server's configured address
+  std::chrono::milliseconds ping_interval{std::chrono::seconds(15)};
+  size_t client_queue = 1024;
+};
+
+class WsAdapter : public adapter::Adapter {
+ public:
+  explicit WsAdapter(Options options);
+  ~WsAdapter() override;
+  std::string_view Name() const override { return "ws"; }
+  Status Attach(const adapter::Services& services) override;
+  Status Open() override;
+  Status Deliver(std::span<const Event* const> events) override;
+  void Close() override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 ConnectorInfo Connector();
 

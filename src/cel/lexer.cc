@@ -1,0 +1,387 @@
+#include "cel/lexer.h"
+
+#include <array>
+
+namespace pgcdc::cel {
+
+namespace {
+
+bool IsIdentStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsHex(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+int HexValue(char c) {
+  if (IsDigit(c)) return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return c - 'A' + 10;
+}
+
+void AppendUtf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// Length of a valid UTF-8 sequence at s[i], or 0.
+size_t Utf8Length(std::string_view s, size_t i) {
+  unsigned char c = s[i];
+  size_t n;
+  uint32_t cp;
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0) {
+    n = 2;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    unsigned char cc = s[i + k];
+    if ((cc & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+      cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+    return 0;
+  }
+  return n;
+}
+
+constexpr std::array<std::string_view, 18> kReserved = {
+    "as",  "break", "const",   "continue",  "else",   "for", "function", "if",    "import",
+    "let", "loop",  "package", "namespace", "return", "var", "void",     "while", "in"};
+
+}  // namespace
+
+bool IsReservedWord(std::string_view ident) {
+  for (std::string_view r : kReserved) {
+    if (r == ident) return true;
+  }
+  return false;
+}
+
+Token Lexer::Next() {
+  // Skip whitespace and // comments.
+  while (pos_ < input_.size()) {
+    char c = input_[pos_];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+      ++pos_;
+    } else if (c == '/' && pos_ + 1 < input_.size() && input_[pos_ + 1] == '/') {
+      while (pos_ < input_.size() && input_[pos_] != '\n') ++pos_;
+    } else {
+      break;
+    }
+  }
+  uint32_t start = static_cast<uint32_t>(pos_);
+  if (pos_ >= input_.size()) return Make(Tok::kEof, start);
+  char c = input_[pos_];
+  auto peek = [&](size_t k) -> char { return pos_ + k < input_.size() ? input_[pos_ + k] : '\0'; };
+
+  // String / bytes literals with optional r/b prefixes.
+  {
+    bool raw = false, bytes = false;
+    size_t p = 0;
+    for (int i = 0; i < 2; ++i) {
+      char pc = peek(p);
+      if ((pc == 'r' || pc == 'R') && !raw) {
+        raw = true;
+        ++p;
+      } else if ((pc == 'b' || pc == 'B') && !bytes) {
+        bytes = true;
+        ++p;
+      }
+    }
+    char q = peek(p);
+    if (q == '"' || q == '\'') {
+      pos_ += p;
+      return LexString(start, raw, bytes);
+    }
+  }
+  if (IsIdentStart(c)) {
+    while (pos_ < input_.size() && (IsIdentStart(input_[pos_]) || IsDigit(input_[pos_]))) ++pos_;
+    std::string_view word = input_.substr(start, pos_ - start);
+    if (word == "true") return Make(Tok::kTrue, start);
+    if (word == "false") return Make(Tok::kFalse, start);
+    if (word == "null") return Make(Tok::kNull, start);
+    if (word == "in") return Make(Tok::kIn, start);
+    return Make(Tok::kIdent, start, std::string(word));
+  }
+  if (IsDigit(c) || (c == '.' && IsDigit(peek(1)))) return LexNumber(start);
+
+  if (c == '`') {
+    size_t end = input_.find('`', pos_ + 1);
+    size_t nl = input_.find('\n', pos_ + 1);
+    if (end == std::string_view::npos || end == pos_ + 1 ||
+        (nl != std::string_view::npos && nl < end)) {
+      ++pos_;
+      return Make(Tok::kError, start, "unterminated quoted identifier");
+    }
+    std::string text(input_.substr(pos_ + 1, end - pos_ - 1));
+    pos_ = end + 1;
+    return Make(Tok::kQuotedIdent, start, std::move(text));
+  }
+  ++pos_;
+  switch (c) {
+    case '(':
+      return Make(Tok::kLParen, start);
+    case ')':
+      return Make(Tok::kRParen, start);
+    case '[':
+      return Make(Tok::kLBracket, start);
+    case ']':
+      return Make(Tok::kRBracket, start);
+    case '{':
+      return Make(Tok::kLBrace, start);
+    case '}':
+      return Make(Tok::kRBrace, start);
+    case '.':
+      return Make(Tok::kDot, start);
+    case ',':
+      return Make(Tok::kComma, start);
+    case ':':
+      return Make(Tok::kColon, start);
+    case '?':
+      return Make(Tok::kQuestion, start);
+    case '+':
+      return Make(Tok::kPlus, start);
+    case '-':
+      return Make(Tok::kMinus, start);
+    case '*':
+      return Make(Tok::kStar, start);
+    case '/':
+      return Make(Tok::kSlash, start);
+    case '%':
+      return Make(Tok::kPercent, start);
+    case '!':
+      if (peek(0) == '=') {
+        ++pos_;
+        return Make(Tok::kNotEq, start);
+      }
+      return Make(Tok::kNot, start);
+    case '<':
+      if (peek(0) == '=') {
+        ++pos_;
+        return Make(Tok::kLessEq, start);
+      }
+      return Make(Tok::kLess, start);
+    case '>':
+      if (peek(0) == '=') {
+        ++pos_;
+        return Make(Tok::kGreaterEq, start);
+      }
+      return Make(Tok::kGreater, start);
+    case '=':
+      if (peek(0) == '=') {
+        ++pos_;
+        return Make(Tok::kEqEq, start);
+      }
+      return Make(Tok::kError, start, "unexpected '=' (did you mean '=='?)");
+    case '&':
+      if (peek(0) == '&') {
+        ++pos_;
+        return Make(Tok::kAndAnd, start);
+      }
+      return Make(Tok::kError, start, "unexpected '&' (did you mean '&&'?)");
+    case '|':
+      if (peek(0) == '|') {
+        ++pos_;
+        return Make(Tok::kOrOr, start);
+      }
+      return Make(Tok::kError, start, "unexpected '|' (did you mean '||'?)");
+    default:
+      break;
+  }
+  std::string msg = "unexpected character '";
+  if (static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7F) {
+    msg.push_back(c);
+  } else {
+    msg += "\\x";
+    static constexpr char kHex[] = "0123456789abcdef";
+    msg.push_back(kHex[(static_cast<unsigned char>(c) >> 4) & 0xF]);
+    msg.push_back(kHex[static_cast<unsigned char>(c) & 0xF]);
+  }
+  msg += "'";
+  return Make(Tok::kError, start, msg);
+}
+
+Token Lexer::LexNumber(uint32_t start) {
+  auto at = [&](size_t p) -> char { return p < input_.size() ? input_[p] : '\0'; };
+  // Hex integers.
+  if (at(pos_) == '0' && (at(pos_ + 1) == 'x' || at(pos_ + 1) == 'X')) {
+    pos_ += 2;
+    size_t digits_start = pos_;
+    while (IsHex(at(pos_))) ++pos_;
+    if (pos_ == digits_start) return Make(Tok::kError, start, "invalid hex literal");
+    std::string text(input_.substr(start, pos_ - start));
+    if (at(pos_) == 'u' || at(pos_) == 'U') {
+      ++pos_;
+      return Make(Tok::kUint, start, text);
+    }
+    if (IsIdentStart(at(pos_))) return Make(Tok::kError, start, "invalid numeric literal");
+    return Make(Tok::kInt, start, text);
+  }
+  bool is_double = false;
+  while (IsDigit(at(pos_))) ++pos_;
+  if (at(pos_) == '.' && IsDigit(at(pos_ + 1))) {
+    is_double = true;
+    ++pos_;
+    while (IsDigit(at(pos_))) ++pos_;
+  }
+  if (at(pos_) == 'e' || at(pos_) == 'E') {
+    size_t p = pos_ + 1;
+    if (at(p) == '+' || at(p) == '-') ++p;
+    if (IsDigit(at(p))) {
+      is_double = true;
+      pos_ = p;
+      while (IsDigit(at(pos_))) ++pos_;
+    } else {
+      return Make(Tok::kError, start, "invalid exponent in numeric literal");
+    }
+  }
+  std::string text(input_.substr(start, pos_ - start));
+  if (is_double) {
+    if (IsIdentStart(at(pos_))) return Make(Tok::kError, start, "invalid numeric literal");
+    return Make(Tok::kDouble, start, text);
+  }
+  if (at(pos_) == 'u' || at(pos_) == 'U') {
+    ++pos_;
+    if (IsIdentStart(at(pos_)) || IsDigit(at(pos_))) {
+      return Make(Tok::kError, start, "invalid numeric literal");
+    }
+    return Make(Tok::kUint, start, text);
+  }
+  if (IsIdentStart(at(pos_))) return Make(Tok::kError, start, "invalid numeric literal");
+  return Make(Tok::kInt, start, text);
+}
+
+Token Lexer::LexString(uint32_t start, bool raw, bool bytes) {
+  char quote = input_[pos_];
+  bool triple = pos_ + 2 < input_.size() && input_[pos_ + 1] == quote && input_[pos_ + 2] == quote;
+  pos_ += triple ? 3 : 1;
+  std::string out;
+  auto bad = [&](const char* msg) { return Make(Tok::kError, start, msg); };
+  while (true) {
+    if (pos_ >= input_.size()) return bad("unterminated string literal");
+    char c = input_[pos_];
+    if (c == quote) {
+      if (!triple) {
+        ++pos_;
+        break;
+      }
+      if (pos_ + 2 < input_.size() && input_[pos_ + 1] == quote && input_[pos_ + 2] == quote) {
+        pos_ += 3;
+        break;
+      }
+    }
+    if (!triple && (c == '\n' || c == '\r')) return bad("newline in string literal");
+    if (c == '\\' && !raw) {
+      ++pos_;
+      if (pos_ >= input_.size()) return bad("unterminated string literal");
+      char e = input_[pos_++];
+      switch (e) {
+        case 'a':
+          out.push_back('\a');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'v':
+          out.push_back('\v');
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '\'':
+          out.push_back('\'');
+          break;
+        case '"':
+          out.push_back('"');
+          break;
+        case '`':
+          out.push_back('`');
+          break;
+        case '?':
+          out.push_back('?');
+          break;
+        case 'x':
+        case 'X':
+        case 'u':
+        case 'U': {
+          size_t n = (e == 'x' || e == 'X') ? 2 : (e == 'u' ? 4 : 8);
+          if (bytes && (e == 'u' || e == 'U')) return bad("\\u escape is not allowed in bytes");
+          uint32_t cp = 0;
+          for (size_t i = 0; i < n; ++i) {
+            if (pos_ >= input_.size() || !IsHex(input_[pos_])) return bad("invalid escape");
+            cp = cp * 16 + HexValue(input_[pos_++]);
+          }
+          if (bytes && n == 2) {
+            out.push_back(static_cast<char>(cp));
+          } else {
+            if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+              return bad("invalid unicode code point in escape");
+            }
+            AppendUtf8(out, cp);
+          }
+          break;
+        }
+        case '0':
+        case '1':
+        case '2':
+        case '3': {
+          uint32_t v = e - '0';
+          for (int i = 0; i < 2; ++i) {
+            if (pos_ >= input_.size() || input_[pos_] < '0' || input_[pos_] > '7') {
+              return bad("invalid octal escape");
+            }
+            v = v * 8 + (input_[pos_++] - '0');
+          }
+          if (bytes) {
+            out.push_back(static_cast<char>(v));
+          } else {
+            AppendUtf8(out, v);
+          }
+          break;
+        }
+        default:
+          return bad("invalid escape sequence");
+      }
+      continue;
+    }
+    size_t n = Utf8Length(input_, pos_);
+    if (n == 0) return bad("invalid UTF-8 in string literal");
+    out.append(input_.substr(pos_, n));
+    pos_ += n;
+  }
+  return Make(bytes ? Tok::kBytes : Tok::kString, start, std::move(out));
+}
+
+}  // namespace pgcdc::cel

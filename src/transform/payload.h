@@ -1,0 +1,131 @@
+// The working document a chain's transforms share for one event.
+//
+// The payload (compact JSON text) is parsed lazily, one object level at a
+// time: an object's members keep their values as raw JSON slices of the
+// original text, and a nested object is only parsed when a transform asks
+// for it (Child()). Untouched values are copied back byte for byte, so
+// numbers keep their exact text (12.50 stays 12.50, big integers keep every
+// digit) and member order is preserved. Serialisation happens once, when the
+// chain is done (PayloadContext::Commit).
+//
+// Not thread-safe: a PayloadContext belongs to the one call that created it.
+#pragma once
+
+#include <forward_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "core/event.h"
+
+namespace pgcdc::transform {
+
+// Stable storage for strings the document's views point into.
+class Arena {
+ public:
+  std::string_view Intern(std::string s) { return strings_.emplace_front(std::move(s)); }
+  void Clear() { strings_.clear(); }
+
+ private:
+  std::forward_list<std::string> strings_;  // no allocation until first use
+};
+
+// One level of a JSON object, members in document order.
+class JsonObject {
+ public:
+  struct Member {
+    std::string_view key;               // unescaped
+    std::string_view raw;               // the value's JSON text; stale once `child` is set
+    std::unique_ptr<JsonObject> child;  // parsed nested object (authoritative)
+  };
+
+  // Parses the object `text` (views point into `text` or `arena`, which must
+  // outlive the object). kParse error when `text` is not a JSON object.
+  static Result<std::unique_ptr<JsonObject>> Parse(std::string_view text, Arena& arena);
+
+  Member* Find(std::string_view key);
+  const Member* Find(std::string_view key) const;
+  // Removes `key`, keeping the order of the others. False when absent.
+  bool Erase(std::string_view key);
+  // Replaces the value of `key` (in place) or appends it. `raw` must be valid
+  // compact JSON with storage that outlives the object.
+  void Set(std::string_view key, std::string_view raw);
+  // Renames `from` to `to` in place; an existing `to` member is removed
+  // first. False when `from` is absent (or equals `to`).
+  bool Rename(std::string_view from, std::string_view to);
+  // The nested object under `key`, parsed on first use; nullptr when the key
+  // is absent or its value is not an object.
+  Result<JsonObject*> Child(std::string_view key, Arena& arena);
+
+  // Appends the object as compact JSON.
+  void AppendTo(std::string& out) const;
+  // A member's current JSON text (renders a parsed child into `scratch`).
+  static std::string_view ValueText(const Member& m, std::string& scratch);
+
+  std::vector<Member>& members() { return members_; }
+  const std::vector<Member>& members() const { return members_; }
+
+ private:
+  std::vector<Member> members_;
+};
+
+// "%v"-like text of a JSON value: a string's contents (unescaped), otherwise
+// the JSON text itself (numbers exactly as written, true/false/null, compact
+// objects and arrays).
+std::string StringifyJson(std::string_view raw);
+
+// Returns the end offset of the JSON value starting at `pos` (leading
+// whitespace skipped), or a kParse error. Validates structure and strings
+// but not number grammar.
+Result<size_t> SkipJsonValue(std::string_view text, size_t pos);
+
+// A chain's view of one event while its transforms run.
+class PayloadContext {
+ public:
+  explicit PayloadContext(Event& event) : event_(event), text_(event.payload) {}
+  PayloadContext(const PayloadContext&) = delete;
+  PayloadContext& operator=(const PayloadContext&) = delete;
+
+  Event& event() { return event_; }
+  const Event& event() const { return event_; }
+
+  // The payload as an object, parsed on first use; nullptr when the payload
+  // is not a JSON object; kParse error when it is malformed.
+  Result<JsonObject*> Root();
+  // True when the payload is an object with `op` and `row` keys.
+  Result<bool> Structured();
+  // Objects field transforms act on: `row` and `old` (those that are objects)
+  // for structured payloads, the root for other objects, none otherwise.
+  Result<std::vector<JsonObject*>> FieldTargets();
+  // The primary row image for field filters: `row` of a structured payload
+  // (DELETE payloads carry the deleted row there too), else the root.
+  Result<JsonObject*> PrimaryImage();
+
+  Arena& arena() { return arena_; }
+  // Call after editing the document.
+  void MarkChanged();
+  // Replaces the whole payload (envelopes). `json` must be valid compact JSON.
+  void ReplacePayload(std::string json);
+  // The current payload text (serialises the document after edits; cached).
+  std::string_view PayloadText();
+  bool changed() const { return changed_; }
+
+  // Stores the result in the event (payload + InvalidateJson) if changed.
+  void Commit();
+
+ private:
+  Event& event_;
+  std::string_view text_;  // current base text: event_.payload or replaced_
+  std::string replaced_;
+  std::unique_ptr<JsonObject> root_;
+  Arena arena_;
+  std::string rendered_;
+  bool parsed_ = false;
+  bool changed_ = false;      // the payload differs from event_.payload
+  bool doc_dirty_ = false;    // root_ was edited since text_
+  bool rendered_ok_ = false;  // rendered_ reflects root_
+};
+
+}  // namespace pgcdc::transform
