@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "registry/registry.h"
+#include "transform/transform.h"
 
 namespace CLI {
 class App;
@@ -41,6 +42,9 @@ std::vector<ParamSpec> AllParams(const Registry& registry);
 
 // One CLI11 option per spec (except the root log flags), writing into store.
 void AddSpecFlags(CLI::App& cmd, const std::vector<ParamSpec>& specs, FlagStore& store);
+
+// The YAML file a command reads: --config, else ./pgcdc.yaml if present, else "".
+std::string ConfigFilePath(const GlobalFlags& global);
 
 // Loads the layered configuration for a command.
 config::LoadResult LoadConfig(const GlobalFlags& global, const std::vector<ParamSpec>& specs,
@@ -73,8 +77,9 @@ using ReloadFunc = std::function<Result<config::Config>()>;
 // Runs a listen pipeline from a validated configuration until `stop`
 // (SIGINT/SIGTERM are watched here; SIGHUP calls `reload` when given).
 // Returns the process exit code.
-int RunPipeline(const Registry& registry, const config::Config& cfg, std::stop_source stop,
-                ReloadFunc reload = {});
+int RunPipeline(const Registry& registry, const config::Config& cfg,
+                transform::ChainSet transforms, std::stop_source stop, ReloadFunc reload = {},
+                std::string yaml_path = {});
 
 // Command registration.
 void AddListenCommand(CLI::App& root, GlobalFlags& global);

@@ -164,6 +164,10 @@ void AddConfigCommands(CLI::App& root, GlobalFlags& global) {
     auto loaded = LoadConfig(g, AllParams(Builtins()), {}, /*use_env=*/false);
     NormalizePipelineConfig(loaded.config);
     ValidatePipelineConfig(Builtins(), loaded.config, loaded.errors);
+    if (std::filesystem::exists(g.config_path)) {
+      auto chains = transform::Build(loaded.config, g.config_path, nullptr, &loaded.errors);
+      if (!chains && loaded.errors.empty()) loaded.errors.push_back(chains.error().message());
+    }
     for (const auto& w : loaded.warnings) std::cerr << "warning: " << w << "\n";
     if (!loaded.errors.empty()) {
       CommandExitCode() = ReportConfigErrors(loaded.errors);

@@ -43,8 +43,9 @@ std::string RoutesText(const config::RouteMap& routes) {
 
 }  // namespace
 
-int RunPipeline(const Registry& registry, const config::Config& cfg, std::stop_source stop,
-                ReloadFunc reload) {
+int RunPipeline(const Registry& registry, const config::Config& cfg,
+                transform::ChainSet transforms, std::stop_source stop, ReloadFunc reload,
+                std::string yaml_path) {
   const ConnectorInfo* det_info =
       registry.Find(ConnectorKind::kDetector, cfg.GetString("detector.type"));
   auto det = det_info->make_detector(cfg);
@@ -78,6 +79,7 @@ int RunPipeline(const Registry& registry, const config::Config& cfg, std::stop_s
   opts.bus.mode = *bus::ParseMode(cfg.GetString("bus.mode"));  // validated by choices
   opts.shutdown_timeout = cfg.GetDuration("shutdown_timeout");
   opts.routes = cfg.GetRoutes("routes");
+  opts.transforms = transforms;
 
   Health health;
   if (cfg.GetBool("backpressure.enabled")) {
@@ -115,6 +117,7 @@ int RunPipeline(const Registry& registry, const config::Config& cfg, std::stop_s
   opts.inspector = std::make_shared<pipeline::Inspector>(inspect_buffer);
   adapter::Services services;
   services.dlq = dead_letters->get();
+  opts.dlq = services.dlq;
   if (!servers.empty() && servers.front().name == "http") services.http = servers.front().server.get();
   if (services.http != nullptr) {
     if (opts.inspector) opts.inspector->Mount(*services.http);
@@ -157,6 +160,10 @@ int RunPipeline(const Registry& registry, const config::Config& cfg, std::stop_s
           .AddCounter("pgcdc_config_reload_errors_total", "SIGHUP reloads that failed.")
           .Get();
   config::RouteMap current_routes = opts.routes;
+  transform::ChainSet current_chains = transforms;
+  if (!transforms.Describe().empty()) {
+    log::Info("transforms", {{"chains", transforms.Describe()}});
+  }
   std::mutex reload_mu;
   auto on_hup = [&] {
     std::lock_guard lock(reload_mu);
@@ -165,20 +172,27 @@ int RunPipeline(const Registry& registry, const config::Config& cfg, std::stop_s
       return;
     }
     auto next = reload();
-    if (!next) {
+    Result<transform::ChainSet> chains =
+        next ? transform::Build(*next, yaml_path, &current_chains) : Fail(next.error());
+    if (!chains) {
       reload_errors.Inc();
       log::Error("config reload failed; keeping the running configuration",
-                 {{"error", next.error().message()}});
+                 {{"error", chains.error().message()}});
       return;
     }
     config::RouteMap routes = next->GetRoutes("routes");
     const std::string before = RoutesText(current_routes);
     const std::string after = RoutesText(routes);
-    pipe->SetRoutes(routes);
+    const std::string chains_before = current_chains.Describe();
+    const std::string chains_after = chains->Describe();
+    pipe->Reconfigure(routes, *chains);
     current_routes = routes;
+    current_chains = *chains;
     reloads.Inc();
     log::Info("config reloaded",
-              {{"routes", before == after ? std::string("unchanged") : before + " -> " + after}});
+              {{"routes", before == after ? std::string("unchanged") : before + " -> " + after},
+               {"transforms", chains_before == chains_after ? std::string("unchanged")
+                                                           : chains_before + " -> " + chains_after}});
   };
   Status st;
   {
@@ -217,7 +231,10 @@ void AddListenCommand(CLI::App& root, GlobalFlags& global) {
     ApplyLogging(loaded.config);
     NormalizePipelineConfig(loaded.config);
     ValidatePipelineConfig(Builtins(), loaded.config, loaded.errors);
-    if (!loaded.errors.empty()) {
+    const std::string yaml_path = ConfigFilePath(global);
+    auto chains = transform::Build(loaded.config, yaml_path, nullptr, &loaded.errors);
+    if (!loaded.errors.empty() || !chains) {
+      if (loaded.errors.empty()) loaded.errors.push_back(chains.error().message());
       CommandExitCode() = ReportConfigErrors(loaded.errors);
       return;
     }
@@ -237,7 +254,8 @@ void AddListenCommand(CLI::App& root, GlobalFlags& global) {
       }
       return std::move(next.config);
     };
-    CommandExitCode() = RunPipeline(Builtins(), loaded.config, stop, reload);
+    CommandExitCode() =
+        RunPipeline(Builtins(), loaded.config, std::move(*chains), stop, reload, yaml_path);
   });
 }
 

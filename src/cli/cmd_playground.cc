@@ -137,7 +137,13 @@ void AddPlaygroundCommand(CLI::App& root, GlobalFlags& global) {
               {{"every", *interval}});
     std::jthread writer(
         [url, every = *every](std::stop_token st) { WriteDemoRows(url, every, st); });
-    CommandExitCode() = RunPipeline(Builtins(), loaded.config, stop);
+    auto chains = transform::Build(loaded.config, {}, nullptr);
+    if (!chains) {
+      log::Error("playground: transforms", {{"error", chains.error().message()}});
+      CommandExitCode() = kExitUsage;
+      return;
+    }
+    CommandExitCode() = RunPipeline(Builtins(), loaded.config, std::move(*chains), stop);
     writer.request_stop();
     writer.join();
     const std::string dir = (*cluster)->dir();

@@ -10,6 +10,7 @@
 #include "config/core_params.h"
 #include "core/log.h"
 #include "pipeline/backpressure.h"
+#include "transform/transform.h"
 
 #if PGCDC_WITH_LISTEN_NOTIFY
 #include "detector/listennotify/listen_notify.h"
@@ -83,6 +84,7 @@ const Registry& Builtins() {
 #if PGCDC_WITH_PG_TABLE
     all.push_back(pgtablesink::Connector());
 #endif
+    for (auto& c : transform::Connectors()) all.push_back(std::move(c));
     for (auto& c : all) {
       if (auto st = r.Add(std::move(c)); !st) {
         std::cerr << "pgcdc: internal error: " << st.error().message() << "\n";
@@ -153,15 +155,17 @@ void AddSpecFlags(CLI::App& cmd, const std::vector<ParamSpec>& specs, FlagStore&
   }
 }
 
+std::string ConfigFilePath(const GlobalFlags& global) {
+  if (!global.config_path.empty()) return global.config_path;
+  if (std::filesystem::exists("pgcdc.yaml")) return "pgcdc.yaml";
+  return {};
+}
+
 config::LoadResult LoadConfig(const GlobalFlags& global, const std::vector<ParamSpec>& specs,
                               const FlagStore& flags, bool use_env) {
   config::Sources sources;
-  if (!global.config_path.empty()) {
-    sources.yaml_path = global.config_path;
-    sources.yaml_required = true;
-  } else if (std::filesystem::exists("pgcdc.yaml")) {
-    sources.yaml_path = "pgcdc.yaml";
-  }
+  sources.yaml_path = ConfigFilePath(global);
+  sources.yaml_required = !global.config_path.empty();
   for (const auto& [key, values] : flags) {
     if (!values.empty()) sources.flags[key] = values;
   }

@@ -1,6 +1,7 @@
 #include "pipeline/pipeline.h"
 
 #include <algorithm>
+#include <deque>
 #include <condition_variable>
 #include <optional>
 #include <thread>
@@ -9,6 +10,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "dlq/dlq.h"
 
 namespace pgcdc::pipeline {
 
@@ -16,6 +18,7 @@ namespace pgcdc::pipeline {
 struct Pipeline::WorkerConfig {
   bool routed = false;
   std::vector<std::string> channels;  // sorted, when routed
+  transform::ChainPtr chain;          // the adapter's own chain; null = none
 };
 
 struct Pipeline::Worker {
@@ -46,8 +49,11 @@ Pipeline::Pipeline(Options options, detector::DetectorPtr detector,
 }
 
 std::shared_ptr<const Pipeline::WorkerConfig> Pipeline::MakeWorkerConfig(
-    const std::map<std::string, std::vector<std::string>>& routes, const std::string& name) {
+    const std::map<std::string, std::vector<std::string>>& routes,
+    const transform::ChainSet& transforms, const std::string& name) {
   auto cfg = std::make_shared<WorkerConfig>();
+  cfg->chain = transforms.ForAdapter(name);
+  if (cfg->chain && cfg->chain->empty()) cfg->chain = nullptr;
   if (auto it = routes.find(name); it != routes.end()) {
     cfg->routed = true;
     cfg->channels = it->second;
@@ -56,10 +62,39 @@ std::shared_ptr<const Pipeline::WorkerConfig> Pipeline::MakeWorkerConfig(
   return cfg;
 }
 
-void Pipeline::SetRoutes(const std::map<std::string, std::vector<std::string>>& routes) {
+void Pipeline::Reconfigure(const std::map<std::string, std::vector<std::string>>& routes,
+                           const transform::ChainSet& transforms) {
   std::lock_guard lock(mu_);
   options_.routes = routes;
-  for (auto& w : workers_) w->config.store(MakeWorkerConfig(routes, w->name));
+  options_.transforms = transforms;
+  global_chain_.store(transforms.global);
+  for (auto& w : workers_) w->config.store(MakeWorkerConfig(routes, transforms, w->name));
+}
+
+bool Pipeline::ApplyChain(const transform::Chain& chain, Event& event, const std::string& scope) {
+  auto& reg = metrics::Default();
+  auto r = chain.Apply(event);
+  if (r && *r == transform::Verdict::kKeep) return true;
+  if (r) {
+    reg.AddCounter("pgcdc_transform_dropped_total", "Events a transform chain dropped.",
+                   {"adapter"})
+        .With({scope})
+        .Inc();
+    return false;
+  }
+  reg.AddCounter("pgcdc_transform_errors_total",
+                 "Events a transform failed on (sent to the DLQ, then skipped).", {"adapter"})
+      .With({scope})
+      .Inc();
+  log::Warn("transform failed; event sent to the dead letter queue",
+            {{"adapter", scope}, {"event_id", event.id.ToString()}, {"error", r.error().message()}});
+  if (options_.dlq != nullptr) {
+    if (auto st = options_.dlq->Record(event, scope, "transform: " + r.error().message()); !st) {
+      log::Error("dead letter queue write failed for a transform error",
+                 {{"adapter", scope}, {"error", st.error().message()}});
+    }
+  }
+  return false;
 }
 
 std::string Pipeline::StatsJson() const {
@@ -126,6 +161,7 @@ void Pipeline::RunWorker(Worker& w) {
   health_.Up(w.name);
   std::vector<bus::BatchSlice> slices;
   std::vector<const Event*> events;
+  std::deque<Event> owned;  // per-adapter transformed copies (stable addresses)
   auto fail = [&](const Error& e) {
     if (e.code() == ErrorCode::kClosed) {
       log::Info("sink closed, stopping pipeline", {{"adapter", w.name}, {"reason", e.message()}});
@@ -176,11 +212,23 @@ void Pipeline::RunWorker(Worker& w) {
       }
       // One snapshot per slice: every event sees exactly one configuration.
       const std::shared_ptr<const WorkerConfig> cfg = w.config.load();
+      owned.clear();
       for (const Event& e : slice.events()) {
         if (e.seq > pending_ack) pending_ack = e.seq;
         if (cfg->routed &&
             !std::binary_search(cfg->channels.begin(), cfg->channels.end(), e.channel)) {
           w.skipped->Inc();
+          continue;
+        }
+        if (cfg->chain) {
+          // The adapter's own chain works on a private copy: other adapters
+          // share `e` and must never see this adapter's changes.
+          Event& copy = owned.emplace_back(e);
+          if (ApplyChain(*cfg->chain, copy, w.name)) {
+            events.push_back(&copy);
+          } else {
+            owned.pop_back();
+          }
           continue;
         }
         events.push_back(&e);
@@ -230,6 +278,7 @@ Status Pipeline::Run(std::stop_token stop) {
     }
   }
 
+  global_chain_.store(options_.transforms.global);
   bus_ = std::make_unique<bus::Bus>(options_.bus);
   acks_ = std::make_unique<AckTracker>(adapters_.size());
   std::unique_lock workers_lock(mu_);  // SetRoutes() may run concurrently
@@ -239,7 +288,7 @@ Status Pipeline::Run(std::stop_token stop) {
     w->adapter = a.get();
     w->name = std::string(a->Name());
     w->queue = &bus_->Subscribe(w->name);
-    w->config.store(MakeWorkerConfig(options_.routes, w->name));
+    w->config.store(MakeWorkerConfig(options_.routes, options_.transforms, w->name));
     w->delivered = &reg.AddCounter("pgcdc_events_delivered_total",
                                    "Events handed to an adapter successfully.", {"adapter"})
                         .With({w->name});
@@ -277,6 +326,19 @@ Status Pipeline::Run(std::stop_token stop) {
   ctx.publish = [this](EventBatch&& batch) {
     if (options_.inspector && options_.inspector->enabled()) {
       options_.inspector->Record(TapPoint::kPostDetector, {}, std::span<const Event>(batch.events));
+    }
+    // The global chain runs once, in place, before the batch is shared.
+    if (auto chain = global_chain_.load(); chain && !chain->empty()) {
+      static const std::string kGlobal = "global";
+      auto& events = batch.events;
+      size_t kept = 0;
+      for (size_t i = 0; i < events.size(); ++i) {
+        if (!ApplyChain(*chain, events[i], kGlobal)) continue;
+        if (kept != i) events[kept] = std::move(events[i]);
+        ++kept;
+      }
+      events.resize(kept);
+      if (events.empty()) return true;
     }
     return bus_->Publish(std::move(batch));
   };

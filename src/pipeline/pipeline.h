@@ -29,10 +29,14 @@
 #include "pipeline/ack_tracker.h"
 #include "pipeline/backpressure.h"
 #include "pipeline/inspector.h"
+#include "transform/transform.h"
 
 namespace pgcdc {
 class Health;
+namespace dlq {
+class DeadLetterQueue;
 }
+}  // namespace pgcdc
 
 namespace pgcdc::pipeline {
 
@@ -52,6 +56,13 @@ struct Options {
   std::map<std::string, Priority> priorities;
   // Optional event taps for /inspect (after the detector, before each adapter).
   std::shared_ptr<Inspector> inspector;
+  // Transform chains: the global one runs once per event before fan-out (on
+  // the detector thread), each adapter's own chain on a private copy in that
+  // adapter's worker, so one adapter's transforms never change what another
+  // sees.
+  transform::ChainSet transforms;
+  // Where events a transform fails on are recorded (may be null: log only).
+  dlq::DeadLetterQueue* dlq = nullptr;
 };
 
 class Pipeline {
@@ -69,11 +80,13 @@ class Pipeline {
   // True while events flow (after start-up, before shutdown begins).
   bool ready() const { return ready_.load(); }
 
-  // Replaces the route filters of running adapters atomically (SIGHUP). Each
-  // event is filtered by exactly one snapshot — the old or the new one — so
-  // nothing is lost or delivered twice. Adapters not named receive everything;
-  // names of adapters that do not exist are ignored. Thread-safe.
-  void SetRoutes(const std::map<std::string, std::vector<std::string>>& routes);
+  // Replaces the route filters and transform chains of running adapters
+  // atomically (SIGHUP). Each event is handled by exactly one snapshot — the
+  // old or the new one — so nothing is lost or delivered twice. Adapters not
+  // named in `routes` receive everything; names of adapters that do not exist
+  // are ignored. Thread-safe.
+  void Reconfigure(const std::map<std::string, std::vector<std::string>>& routes,
+                   const transform::ChainSet& transforms);
 
   // Per-adapter counters for the web console and /api/stats:
   // {"adapters":[{"name","delivered","skipped","failed","shed","queue_depth"}]}.
@@ -83,7 +96,11 @@ class Pipeline {
   struct Worker;
   struct WorkerConfig;
   static std::shared_ptr<const WorkerConfig> MakeWorkerConfig(
-      const std::map<std::string, std::vector<std::string>>& routes, const std::string& name);
+      const std::map<std::string, std::vector<std::string>>& routes,
+      const transform::ChainSet& transforms, const std::string& name);
+  // Runs a chain on `event`; false when the event is to be skipped (dropped,
+  // or failed and dead-lettered).
+  bool ApplyChain(const transform::Chain& chain, Event& event, const std::string& scope);
   void RunWorker(Worker& w);
   void RecordFailure(Error error);
   void RequestStop();
@@ -94,6 +111,7 @@ class Pipeline {
   Health& health_;
   std::unique_ptr<bus::Bus> bus_;
   std::unique_ptr<AckTracker> acks_;
+  std::atomic<std::shared_ptr<const transform::Chain>> global_chain_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::stop_source internal_stop_;
   std::atomic<bool> ready_{false};

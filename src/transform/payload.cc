@@ -334,18 +334,43 @@ Result<bool> PayloadContext::Structured() {
   return *root != nullptr && (*root)->Find("op") != nullptr && (*root)->Find("row") != nullptr;
 }
 
+// Where the row images are: pgcdc's own shape (`row`/`old`), a Debezium
+// envelope (`after`/`before`, so per-adapter field transforms still work after
+// a global --debezium-envelope), or a CloudEvents envelope whose `data` holds
+// one of those (or is itself the free-form object).
+Result<PayloadContext::PayloadShape> PayloadContext::Shape() {
+  auto root = Root();
+  if (!root) return Fail(root.error());
+  PayloadShape shape;
+  JsonObject* obj = *root;
+  if (obj == nullptr) return shape;
+  if (obj->Find("specversion") != nullptr && obj->Find("data") != nullptr) {
+    auto data = obj->Child("data", arena_);
+    if (!data) return Fail(data.error());
+    if (*data == nullptr) return shape;
+    obj = *data;
+  }
+  shape.object = obj;
+  if (obj->Find("op") != nullptr && obj->Find("row") != nullptr) {
+    shape.images = {"row", "old"};
+  } else if (obj->Find("op") != nullptr && obj->Find("source") != nullptr &&
+             (obj->Find("after") != nullptr || obj->Find("before") != nullptr)) {
+    shape.images = {"after", "before"};
+  }
+  return shape;
+}
+
 Result<std::vector<JsonObject*>> PayloadContext::FieldTargets() {
   std::vector<JsonObject*> out;
-  auto structured = Structured();
-  if (!structured) return Fail(structured.error());
-  JsonObject* root = root_.get();
-  if (root == nullptr) return out;
-  if (!*structured) {
-    out.push_back(root);
+  auto shape = Shape();
+  if (!shape) return Fail(shape.error());
+  if (shape->object == nullptr) return out;
+  if (shape->images[0] == nullptr) {
+    out.push_back(shape->object);
     return out;
   }
-  for (std::string_view image : {"row", "old"}) {
-    auto child = root->Child(image, arena_);
+  for (const char* image : shape->images) {
+    auto child = shape->object->Child(image, arena_);
     if (!child) return Fail(child.error());
     if (*child != nullptr) out.push_back(*child);
   }
@@ -353,11 +378,17 @@ Result<std::vector<JsonObject*>> PayloadContext::FieldTargets() {
 }
 
 Result<JsonObject*> PayloadContext::PrimaryImage() {
-  auto structured = Structured();
-  if (!structured) return Fail(structured.error());
-  if (root_ == nullptr) return nullptr;
-  if (!*structured) return root_.get();
-  return root_->Child("row", arena_);
+  auto shape = Shape();
+  if (!shape) return Fail(shape.error());
+  if (shape->object == nullptr) return nullptr;
+  if (shape->images[0] == nullptr) return shape->object;
+  auto primary = shape->object->Child(shape->images[0], arena_);
+  if (!primary) return Fail(primary.error());
+  // A Debezium DELETE has only `before`.
+  if (*primary == nullptr && std::string_view(shape->images[0]) == "after") {
+    return shape->object->Child(shape->images[1], arena_);
+  }
+  return *primary;
 }
 
 void PayloadContext::MarkChanged() {

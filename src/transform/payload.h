@@ -11,6 +11,7 @@
 // Not thread-safe: a PayloadContext belongs to the one call that created it.
 #pragma once
 
+#include <array>
 #include <forward_list>
 #include <memory>
 #include <string>
@@ -94,16 +95,27 @@ class PayloadContext {
   // The payload as an object, parsed on first use; nullptr when the payload
   // is not a JSON object; kParse error when it is malformed.
   Result<JsonObject*> Root();
-  // True when the payload is an object with `op` and `row` keys.
+  // True when the payload is pgcdc's structured shape: an object with `op`
+  // and `row` keys.
   Result<bool> Structured();
   // Objects field transforms act on: `row` and `old` (those that are objects)
-  // for structured payloads, the root for other objects, none otherwise.
+  // for structured payloads — or `after`/`before` of a Debezium envelope, or
+  // those inside a CloudEvents envelope's `data`, so per-adapter field
+  // transforms still work after a global envelope — the root for other
+  // objects, none otherwise.
   Result<std::vector<JsonObject*>> FieldTargets();
   // The primary row image for field filters: `row` of a structured payload
   // (DELETE payloads carry the deleted row there too), else the root.
   Result<JsonObject*> PrimaryImage();
 
   Arena& arena() { return arena_; }
+
+  struct PayloadShape {
+    JsonObject* object = nullptr;  // the object holding the images (or the fields)
+    // Image keys, primary first ({"row","old"} / {"after","before"}); null = none.
+    std::array<const char*, 2> images{nullptr, nullptr};
+  };
+  Result<PayloadShape> Shape();
   // Call after editing the document.
   void MarkChanged();
   // Replaces the whole payload (envelopes). `json` must be valid compact JSON.

@@ -1,99 +1,27 @@
 // User journey: browsers and scripts follow changes live over Server-Sent
 // Events. Real clients: npm "eventsource" v3 (tests/tools/sse_clients.js),
 // curl, and raw sockets for a client that never reads.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
 
 #include "harness.h"
 #include "json_util.h"
+#include "stream_clients.h"
 
 namespace pgcdc::testing {
 namespace {
 
-std::string ToolsDir() {
-  const char* src = std::getenv("PGCDC_SOURCE_DIR");
-  return std::string(src != nullptr ? src : ".") + "/tests/tools";
-}
-
 // pgcdc listen with the sse adapter. `sse_own` = serve on its own listener
 // (--sse-addr) instead of the main HTTP server.
 std::unique_ptr<Process> StartSse(std::vector<std::string> extra, bool sse_own = false) {
-  std::vector<std::string> args = {"listen", "--db",        SharedCluster().Url(), "-a",
-                                   "sse",    "--http-addr", "127.0.0.1:0"};
   if (sse_own) {
-    args.push_back("--sse-addr");
-    args.push_back("localhost:0");  // a different address than --http-addr: own listener
+    // A different address than --http-addr: own listener.
+    extra.insert(extra.begin(), {"--sse-addr", "localhost:0"});
   }
-  for (auto& a : extra) args.push_back(a);
-  auto p = Process::Start({.args = args});
-  EXPECT_TRUE(p != nullptr);
-  if (p) EXPECT_TRUE(p->WaitForStderr("listening detector=listen_notify")) << p->Stderr();
-  return p;
+  return StartStreamSink("sse", extra);
 }
-
-std::unique_ptr<Process> StartNode(const std::string& script, std::vector<std::string> args) {
-  args.insert(args.begin(), script);
-  return Process::Start({.args = args, .cwd = ToolsDir(), .binary = "/usr/bin/node"});
-}
-
-// The last stdout line of a node client that parses as an object with `key`.
-std::optional<boost::json::object> LastWith(Process& p, const std::string& key) {
-  auto lines = p.StdoutLines();
-  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
-    boost::system::error_code ec;
-    auto v = boost::json::parse(*it, ec);
-    if (!ec && v.is_object() && v.as_object().contains(key)) return v.as_object();
-  }
-  return std::nullopt;
-}
-
-bool WaitFor(Process& p, const std::string& key, std::chrono::milliseconds timeout = 20s) {
-  return Eventually([&] { return LastWith(p, key).has_value(); }, timeout);
-}
-
-void NotifyMany(const std::string& channel, int count, int pad = 0) {
-  auto conn = Connect();
-  auto r = conn.Query("SELECT pg_notify($1, json_build_object('i', g, 'pad', repeat('x', " +
-                          std::to_string(pad) + "))::text) FROM generate_series(1, " +
-                          std::to_string(count) + ") g",
-                      {channel});
-  ASSERT_TRUE(r) << r.error().message();
-}
-
-// A raw TCP client that sends a request and then never reads (tiny receive
-// buffer), i.e. a stalled consumer.
-class StalledClient {
- public:
-  StalledClient(const std::string& host_port, const std::string& request) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    int small = 4096;
-    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port =
-        htons(static_cast<uint16_t>(std::stoi(host_port.substr(host_port.rfind(':') + 1))));
-    inet_pton(AF_INET, host_port.substr(0, host_port.rfind(':')).c_str(), &sa.sin_addr);
-    ok_ = connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
-          send(fd_, request.data(), request.size(), MSG_NOSIGNAL) ==
-              static_cast<ssize_t>(request.size());
-  }
-  ~StalledClient() { Close(); }
-  void Close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  bool ok() const { return ok_; }
-
- private:
-  int fd_ = -1;
-  bool ok_ = false;
-};
 
 TEST(SseScenario, EventSourceAndCurlGetEnvelopesFilteredByChannel) {
   auto p = StartSse({"-c", "sse_a", "-c", "sse_b"});

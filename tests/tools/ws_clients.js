@@ -1,68 +1,35 @@
 // Opens N WebSocket clients (npm "ws") against a pgcdc WebSocket URL and
-// reports, as JSON lines on stdout:
-//   {"open":N}                       once every client is connected
-//   {"progress":[counts...]}         every 500 ms
+// reports JSON lines on stdout as described in clients_common.js, plus
 //   {"close":{"client":i,"code":C,"reason":R}}  when the server closes one
-//   {"done":true,"counts":[...],"messages":[...first client's...],"closes":[...]}
-//                                    when every client has --expect messages,
-//                                    when all are closed, or at --timeout-ms
+//   {"error":E,"client":i}                      on a client error
+// The done line adds "messages" (the first client's) and "closes"; it also
+// comes once every client is closed.
 // Usage: node ws_clients.js --url URL [--clients N] [--expect M] [--timeout-ms T]
 'use strict';
 const WebSocket = require('ws');
+const { emit, ClientRun } = require('./clients_common');
 
-function arg(name, def) {
-  const i = process.argv.indexOf('--' + name);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
-const url = arg('url');
-const clients = Number(arg('clients', '1'));
-const expect = Number(arg('expect', '0'));
-const timeoutMs = Number(arg('timeout-ms', '30000'));
-const keep = Number(arg('keep', '100000'));
-
-const counts = new Array(clients).fill(0);
 const messages = [];
 const closes = [];
-let opened = 0;
 let closed = 0;
-let finished = false;
 const sockets = [];
+const run = new ClientRun({
+  report: () => ({ messages, closes }),
+  close: () => sockets.forEach((s) => s.terminate()),
+});
 
-function finish() {
-  if (finished) return;
-  finished = true;
-  process.stdout.write(JSON.stringify({ done: true, counts, messages, closes }) + '\n');
-  for (const s of sockets) s.terminate();
-  setTimeout(() => process.exit(0), 50);
-}
-
-for (let i = 0; i < clients; i++) {
-  const ws = new WebSocket(url);
+for (let i = 0; i < run.clients; i++) {
+  const ws = new WebSocket(run.url);
   sockets.push(ws);
-  ws.on('open', () => {
-    opened++;
-    if (opened === clients) process.stdout.write(JSON.stringify({ open: opened }) + '\n');
-  });
-  ws.on('message', (data, isBinary) => {
-    counts[i]++;
-    if (i === 0 && messages.length < keep) messages.push(data.toString());
-    if (expect > 0 && counts.every((c) => c >= expect)) finish();
-  });
+  ws.on('open', () => run.open());
+  ws.on('message', (data) => run.received(i, data.toString(), messages));
   ws.on('close', (code, reason) => {
     const c = { client: i, code, reason: reason.toString() };
     closes.push(c);
-    process.stdout.write(JSON.stringify({ close: c }) + '\n');
+    emit({ close: c });
     closed++;
-    if (closed === clients) finish();
+    if (closed === run.clients) run.finish();
   });
-  ws.on('error', (e) => {
-    process.stdout.write(JSON.stringify({ error: String(e.message), client: i }) + '\n');
-  });
+  ws.on('error', (e) => emit({ error: String(e.message), client: i }));
 }
-
-const progress = setInterval(() => {
-  if (!finished) process.stdout.write(JSON.stringify({ progress: counts }) + '\n');
-}, Number(arg('progress-ms', '500')));
-progress.unref();
-setTimeout(finish, timeoutMs).unref();
-setInterval(() => {}, 1000);
+run.run();

@@ -13,45 +13,11 @@
 // HTTP server's I/O thread.
 #pragma once
 
-#include <chrono>
-#include <memory>
-#include <string>
-#include <vector>
-
-#include "adapter/adapter.h"
 #include "registry/registry.h"
-
-namespace pgcdc::net {
-class Broadcaster;
-struct BroadcastFrame;
-}  // namespace pgcdc::net
 
 namespace pgcdc::ssesink {
 
-struct Options {
-  std::string addr;       // own listener; empty or == http_addr: the main server
-  std::string http_addr;  // the main server's configured address
-  std::chrono::milliseconds heartbeat{std::chrono::seconds(15)};
-  size_t client_queue = 1024;
-  size_t replay_buffer = 1024;
-  std::vector<std::string> cors_origins{"*"};
-};
-
-class SseAdapter : public adapter::Adapter {
- public:
-  explicit SseAdapter(Options options);
-  ~SseAdapter() override;
-  std::string_view Name() const override { return "sse"; }
-  Status Attach(const adapter::Services& services) override;
-  Status Open() override;
-  Status Deliver(std::span<const Event* const> events) override;
-  void Close() override;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
+// The adapter itself is a streamsink::BroadcastSink (adapter/stream).
 ConnectorInfo Connector();
 
 }  // namespace pgcdc::ssesink

@@ -14,37 +14,11 @@
 // HTTP server's I/O thread.
 #pragma once
 
-#include <chrono>
-#include <memory>
-#include <string>
-
-#include "adapter/adapter.h"
 #include "registry/registry.h"
 
 namespace pgcdc::wssink {
 
-struct Options {
-  std::string addr;       // own listener; empty or == http_addr: the main server
-  std::string http_addr;  // the main server's configured address
-  std::chrono::milliseconds ping_interval{std::chrono::seconds(15)};
-  size_t client_queue = 1024;
-};
-
-class WsAdapter : public adapter::Adapter {
- public:
-  explicit WsAdapter(Options options);
-  ~WsAdapter() override;
-  std::string_view Name() const override { return "ws"; }
-  Status Attach(const adapter::Services& services) override;
-  Status Open() override;
-  Status Deliver(std::span<const Event* const> events) override;
-  void Close() override;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
+// The adapter itself is a streamsink::BroadcastSink (adapter/stream).
 ConnectorInfo Connector();
 
 }  // namespace pgcdc::wssink

@@ -1,0 +1,161 @@
+#include "adapter/stream/broadcast_sink.h"
+
+#include <algorithm>
+#include <map>
+
+#include "config/config.h"
+#include "core/log.h"
+#include "net/broadcaster.h"
+#include "net/http_server.h"
+
+namespace pgcdc::streamsink {
+
+namespace {
+
+net::HttpResponse JsonError(int status, const std::string& message) {
+  // Messages are fixed texts chosen by us (no user input): no escaping needed.
+  net::HttpResponse r;
+  r.status = status;
+  r.body = "{\"error\":\"" + message + "\"}";
+  return r;
+}
+
+// CORS headers for an event-stream response: "*" allows any origin,
+// otherwise the request's Origin is echoed when listed.
+std::map<std::string, std::string> CorsHeaders(const std::vector<std::string>& origins,
+                                               const net::HttpRequest& req) {
+  std::map<std::string, std::string> headers;
+  if (std::find(origins.begin(), origins.end(), "*") != origins.end()) {
+    headers["Access-Control-Allow-Origin"] = "*";
+  } else if (auto o = req.headers.find("origin");
+             o != req.headers.end() &&
+             std::find(origins.begin(), origins.end(), o->second) != origins.end()) {
+    headers["Access-Control-Allow-Origin"] = o->second;
+    headers["Vary"] = "Origin";
+  }
+  return headers;
+}
+
+}  // namespace
+
+struct BroadcastSink::Impl {
+  Options options;
+  std::shared_ptr<net::Broadcaster> broadcaster;
+  std::unique_ptr<net::HttpServer> own_server;  // when `addr` is its own listener
+  bool mounted = false;
+  std::vector<net::BroadcastFrame> frames;  // Deliver() scratch
+
+  bool OwnServer() const { return !options.addr.empty() && options.addr != options.http_addr; }
+
+  void Mount(net::HttpServer& server) {
+    const std::string prefix = options.path + "/";
+    auto handler = [b = broadcaster, prefix, route = options.route, cors = options.cors_origins](
+                       const net::HttpRequest& req) -> net::StreamDecision {
+      const bool has_path =
+          req.path.size() >= prefix.size() && req.path.compare(0, prefix.size(), prefix) == 0;
+      const std::string path_channel =
+          has_path ? net::DecodePathComponent(std::string_view(req.path).substr(prefix.size()))
+                   : std::string();
+      auto q = req.query.find("channel");
+      auto filter = net::ParseChannelFilter(path_channel, has_path,
+                                            q == req.query.end() ? nullptr : &q->second);
+      if (!filter.ok) {
+        return net::StreamDecision::Refuse(JsonError(400, "bad channel filter: " + filter.error));
+      }
+      if (b->closed()) return net::StreamDecision::Refuse(JsonError(503, "server shutting down"));
+      if (route == Route::kWebSocket) {
+        return net::StreamDecision::Accept(b->Subscribe(std::move(filter.channels), {}));
+      }
+      std::string last_id;
+      if (auto h = req.headers.find("last-event-id"); h != req.headers.end()) last_id = h->second;
+      return net::StreamDecision::Accept(
+          b->Subscribe(std::move(filter.channels), std::move(last_id), CorsHeaders(cors, req)));
+    };
+    if (options.route == Route::kWebSocket) {
+      server.HandleWebSocket(options.path, handler);
+      server.HandleWebSocket(prefix, handler, /*prefix=*/true);
+    } else {
+      server.HandleEventStream(options.path, handler);
+      server.HandleEventStream(prefix, handler, /*prefix=*/true);
+    }
+    mounted = true;
+  }
+};
+
+BroadcastSink::BroadcastSink(Options options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  net::Broadcaster::Options bo;
+  bo.name = impl_->options.name;
+  bo.client_queue = impl_->options.client_queue;
+  bo.replay_capacity = impl_->options.replay_buffer;
+  bo.keepalive = impl_->options.keepalive;
+  impl_->broadcaster = std::make_shared<net::Broadcaster>(bo);
+}
+
+BroadcastSink::~BroadcastSink() { Close(); }
+
+std::string_view BroadcastSink::Name() const { return impl_->options.name; }
+
+Status BroadcastSink::Attach(const adapter::Services& services) {
+  if (impl_->OwnServer()) return Ok();  // started in Open()
+  if (services.http == nullptr) {
+    const auto& o = impl_->options;
+    return Fail(ErrorCode::kConfig, o.name + ": no HTTP server to serve " + o.path +
+                                        " on: set --http-addr (the main server) or " + o.flag);
+  }
+  impl_->Mount(*services.http);
+  return Ok();
+}
+
+Status BroadcastSink::Open() {
+  const auto& o = impl_->options;
+  if (impl_->OwnServer() && !impl_->own_server) {
+    impl_->own_server = std::make_unique<net::HttpServer>(o.name);
+    impl_->Mount(*impl_->own_server);
+  }
+  if (!impl_->mounted) {
+    return Fail(ErrorCode::kConfig, o.name + ": not attached to an HTTP server (internal wiring)");
+  }
+  if (impl_->own_server) {
+    auto addr = net::ParseListenAddress(o.addr);
+    if (!addr) return Fail(addr.error().Wrap(o.name + " address"));
+    auto bound = impl_->own_server->Start(*addr);
+    if (!bound) return Fail(bound.error());
+    log::Info("http server listening", {{"server", o.name}, {"addr", *bound}});
+  }
+  return Ok();
+}
+
+Status BroadcastSink::Deliver(std::span<const Event* const> events) {
+  auto& frames = impl_->frames;
+  frames.clear();
+  for (const Event* e : events) {
+    net::BroadcastFrame f;
+    f.channel = e->channel;
+    impl_->options.encode(*e, f);
+    frames.push_back(std::move(f));
+  }
+  impl_->broadcaster->Publish(frames);
+  frames.clear();
+  return Ok();
+}
+
+void BroadcastSink::Close() {
+  impl_->broadcaster->CloseAll();
+  if (impl_->own_server) impl_->own_server->Stop();
+}
+
+void ValidateListener(const config::Config& cfg, std::string_view name, std::string_view addr_key,
+                      std::string_view flag, std::vector<std::string>& errors) {
+  const std::string key(addr_key);
+  if (cfg.GetString(key).empty() && cfg.GetString("http_addr").empty()) {
+    errors.push_back(std::string(name) + ": needs an HTTP server: set --http-addr (the main " +
+                     "server) or " + std::string(flag));
+  } else if (cfg.Has(key)) {
+    if (auto a = net::ParseListenAddress(cfg.GetString(key)); !a) {
+      errors.push_back(key + ": " + a.error().message());
+    }
+  }
+}
+
+}  // namespace pgcdc::streamsink
