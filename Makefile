@@ -47,7 +47,7 @@ tsan: bootstrap
 # Runs each libFuzzer target for FUZZ_SECONDS (default 60); new corpus
 # entries go to build/fuzz/corpus/<target>, the checked-in seeds are read too.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := notify_payload pgoutput copy_text
+FUZZ_TARGETS := notify_payload pgoutput copy_text cel_parser cel_json
 fuzz: bootstrap
 	cmake --preset fuzz >/dev/null
 	cmake --build build/fuzz --target $(addsuffix _fuzz,$(FUZZ_TARGETS)) -j $(JOBS)
@@ -58,10 +58,15 @@ fuzz: bootstrap
 	done
 
 bench: bootstrap build/release/build.ninja
-	cmake --build build/release --target bus_fanout_bench event_json_bench pgoutput_bench -j $(JOBS)
+	cmake --build build/release --target bus_fanout_bench event_json_bench pgoutput_bench \
+	  cel_bench transform_bench webhook_bench sse_fanout_bench -j $(JOBS)
 	build/release/bench/bus_fanout_bench
 	build/release/bench/event_json_bench
 	build/release/src/codec/pgoutput/pgoutput_bench
+	build/release/bench/cel/cel_bench
+	build/release/bench/transform/transform_bench
+	build/release/bench/webhook/webhook_bench --events 100000
+	build/release/bench/sse_fanout/sse_fanout_bench --clients 1000 --events 20000 --payload 300
 
 format:
 	find src tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i

@@ -77,9 +77,8 @@ using ReloadFunc = std::function<Result<config::Config>()>;
 // Runs a listen pipeline from a validated configuration until `stop`
 // (SIGINT/SIGTERM are watched here; SIGHUP calls `reload` when given).
 // Returns the process exit code.
-int RunPipeline(const Registry& registry, const config::Config& cfg,
-                transform::ChainSet transforms, std::stop_source stop, ReloadFunc reload = {},
-                std::string yaml_path = {});
+int RunPipeline(const Registry& registry, const config::Config& cfg, transform::ChainSet transforms,
+                std::stop_source stop, ReloadFunc reload = {}, std::string yaml_path = {});
 
 // Command registration.
 void AddListenCommand(CLI::App& root, GlobalFlags& global);

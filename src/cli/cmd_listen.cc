@@ -43,9 +43,8 @@ std::string RoutesText(const config::RouteMap& routes) {
 
 }  // namespace
 
-int RunPipeline(const Registry& registry, const config::Config& cfg,
-                transform::ChainSet transforms, std::stop_source stop, ReloadFunc reload,
-                std::string yaml_path) {
+int RunPipeline(const Registry& registry, const config::Config& cfg, transform::ChainSet transforms,
+                std::stop_source stop, ReloadFunc reload, std::string yaml_path) {
   const ConnectorInfo* det_info =
       registry.Find(ConnectorKind::kDetector, cfg.GetString("detector.type"));
   auto det = det_info->make_detector(cfg);
@@ -66,8 +65,7 @@ int RunPipeline(const Registry& registry, const config::Config& cfg,
   dlq::Options dlq_options;
   dlq_options.type = cfg.GetString("dlq.type");
   dlq_options.table = cfg.GetString("dlq.table");
-  dlq_options.db_url =
-      cfg.Has("dlq.db") ? cfg.GetString("dlq.db") : cfg.GetString("database_url");
+  dlq_options.db_url = cfg.Has("dlq.db") ? cfg.GetString("dlq.db") : cfg.GetString("database_url");
   auto dead_letters = dlq::Make(dlq_options);
   if (!dead_letters) {
     log::Error("cannot create dead letter queue", {{"error", dead_letters.error().message()}});
@@ -118,7 +116,8 @@ int RunPipeline(const Registry& registry, const config::Config& cfg,
   adapter::Services services;
   services.dlq = dead_letters->get();
   opts.dlq = services.dlq;
-  if (!servers.empty() && servers.front().name == "http") services.http = servers.front().server.get();
+  if (!servers.empty() && servers.front().name == "http")
+    services.http = servers.front().server.get();
   if (services.http != nullptr) {
     if (opts.inspector) opts.inspector->Mount(*services.http);
     if (cfg.GetBool("console.enabled")) {
@@ -139,9 +138,8 @@ int RunPipeline(const Registry& registry, const config::Config& cfg,
     auto parsed = net::ParseListenAddress(l.addr);
     Result<std::string> bound = parsed ? l.server->Start(*parsed) : Fail(parsed.error());
     if (!bound) {
-      log::Error("cannot start http server", {{"server", l.name},
-                                              {"addr", l.addr},
-                                              {"error", bound.error().message()}});
+      log::Error("cannot start http server",
+                 {{"server", l.name}, {"addr", l.addr}, {"error", bound.error().message()}});
       return kExitFailure;
     }
     log::Info("http server listening", {{"server", l.name}, {"addr", *bound}});
@@ -189,10 +187,11 @@ int RunPipeline(const Registry& registry, const config::Config& cfg,
     current_routes = routes;
     current_chains = *chains;
     reloads.Inc();
-    log::Info("config reloaded",
-              {{"routes", before == after ? std::string("unchanged") : before + " -> " + after},
-               {"transforms", chains_before == chains_after ? std::string("unchanged")
-                                                           : chains_before + " -> " + chains_after}});
+    log::Info(
+        "config reloaded",
+        {{"routes", before == after ? std::string("unchanged") : before + " -> " + after},
+         {"transforms", chains_before == chains_after ? std::string("unchanged")
+                                                      : chains_before + " -> " + chains_after}});
   };
   Status st;
   {

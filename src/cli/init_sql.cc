@@ -131,9 +131,9 @@ Result<std::string> GenerateInitSql(const InitOptions& o) {
   using pg::QuoteLiteral;
   if (!o.adapter.empty()) {
     if (o.adapter != "outbox" && o.adapter != "signal" && o.adapter != "pg_table") {
-      return Fail(ErrorCode::kConfig,
-                  "--adapter must be outbox, signal or pg_table (got \"" + o.adapter +
-                      "\"; the embedding table is not available yet)");
+      return Fail(ErrorCode::kConfig, "--adapter must be outbox, signal or pg_table (got \"" +
+                                          o.adapter +
+                                          "\"; the embedding table is not available yet)");
     }
     if (o.all_tables) return Fail(ErrorCode::kConfig, "--all-tables cannot be used with --adapter");
     if (o.adapter == "pg_table") return GeneratePgTableSql(o.table);

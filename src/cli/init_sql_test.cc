@@ -94,7 +94,8 @@ TEST(InitSqlTest, OutboxRejectsBadInput) {
   EXPECT_FALSE(GenerateInitSql({.table = "t", .all_tables = true, .adapter = "outbox"}));
   auto e = GenerateInitSql({.table = "t", .adapter = "kafka"});
   ASSERT_FALSE(e);
-  EXPECT_NE(e.error().message().find("--adapter must be outbox, signal or pg_table"), std::string::npos);
+  EXPECT_NE(e.error().message().find("--adapter must be outbox, signal or pg_table"),
+            std::string::npos);
   // Plain capture still refuses schema-qualified names.
   EXPECT_FALSE(GenerateInitSql({.table = "app.t"}));
 }

@@ -123,11 +123,8 @@ const std::vector<ParamSpec>& CoreParams() {
 }
 
 const std::vector<std::string>& ReservedSections() {
-  static const std::vector<std::string> sections = {"webhook",
-                                                    "sse",
+  static const std::vector<std::string> sections = {"sse",
                                                     "websocket",
-                                                    "exec",
-                                                    "pg_table",
                                                     "embedding",
                                                     "search",
                                                     "redis",

@@ -15,7 +15,8 @@ Result<boost::json::value> ParseDom(std::string_view text) {
   if (!ec && n < text.size()) ec = boost::json::error::extra_data;
   if (!ec) p.finish(ec);
   if (ec) {
-    return Fail(ErrorCode::kParse, "invalid JSON at byte " + std::to_string(n) + ": " + ec.message());
+    return Fail(ErrorCode::kParse,
+                "invalid JSON at byte " + std::to_string(n) + ": " + ec.message());
   }
   return p.release();
 }

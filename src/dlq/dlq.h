@@ -31,9 +31,9 @@ class DeadLetterQueue {
 using DeadLetterQueuePtr = std::unique_ptr<DeadLetterQueue>;
 
 struct Options {
-  std::string type = "stderr";            // stderr | pg_table | none
+  std::string type = "stderr";               // stderr | pg_table | none
   std::string table = "pgcdc_dead_letters";  // pg_table: target table (may be schema-qualified)
-  std::string db_url;                     // pg_table: connection string
+  std::string db_url;                        // pg_table: connection string
 };
 
 // Builds the configured backend. pg_table connects lazily (first Record).

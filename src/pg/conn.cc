@@ -46,8 +46,12 @@ Result<Conn> Conn::Open(const std::string& url) {
   // minute instead of the OS default of hours; settings in `url` win because
   // the expanded dbname comes last. A connect timeout bounds a connection
   // attempt to a host that silently drops packets.
-  const char* keys[] = {"keepalives",       "keepalives_idle", "keepalives_interval",
-                        "keepalives_count", "connect_timeout", "dbname",
+  const char* keys[] = {"keepalives",
+                        "keepalives_idle",
+                        "keepalives_interval",
+                        "keepalives_count",
+                        "connect_timeout",
+                        "dbname",
                         nullptr};
   const char* values[] = {"1", "30", "10", "3", "10", url.c_str(), nullptr};
   PGconn* c = PQconnectdbParams(keys, values, /*expand_dbname=*/1);

@@ -94,8 +94,8 @@ struct Inspector::State {
         if (live) {
           frames.push_back({.id = {},
                             .channel = e.channel,
-                            .bytes = std::make_shared<const std::string>(net::EncodeSseEvent(
-                                {}, TapPointName(point), Frame(slot)))});
+                            .bytes = std::make_shared<const std::string>(
+                                net::EncodeSseEvent({}, TapPointName(point), Frame(slot)))});
         }
       }
     }

@@ -1,8 +1,8 @@
 #include "pipeline/pipeline.h"
 
 #include <algorithm>
-#include <deque>
 #include <condition_variable>
+#include <deque>
 #include <optional>
 #include <thread>
 
@@ -86,8 +86,9 @@ bool Pipeline::ApplyChain(const transform::Chain& chain, Event& event, const std
                  "Events a transform failed on (sent to the DLQ, then skipped).", {"adapter"})
       .With({scope})
       .Inc();
-  log::Warn("transform failed; event sent to the dead letter queue",
-            {{"adapter", scope}, {"event_id", event.id.ToString()}, {"error", r.error().message()}});
+  log::Warn(
+      "transform failed; event sent to the dead letter queue",
+      {{"adapter", scope}, {"event_id", event.id.ToString()}, {"error", r.error().message()}});
   if (options_.dlq != nullptr) {
     if (auto st = options_.dlq->Record(event, scope, "transform: " + r.error().message()); !st) {
       log::Error("dead letter queue write failed for a transform error",

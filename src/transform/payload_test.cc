@@ -80,21 +80,21 @@ TEST(PayloadContextTest, TargetsByShape) {
     const char* payload;
     size_t targets;
     bool structured;
-  } cases[] = {{fixtures::kWalUpdate, 2, true},
-               {fixtures::kTrigger, 2, true},
-               {R"({"op":"INSERT","table":"t","row":{"a":1},"old":null})", 1, true},
-               {R"({"op":"TRUNCATE","table":"t","row":null,"old":null})", 0, true},
-               {fixtures::kFreeForm, 1, false},
-               {fixtures::kNonObject, 0, false},
-               {R"("text")", 0, false},
-               {"null", 0, false},
-               // Debezium envelope: after/before (a DELETE has only before).
-               {R"({"after":{"a":1},"before":{"a":0},"op":"u","source":{"db":""}})", 2, false},
-               {R"({"after":null,"before":{"a":0},"op":"d","source":{}})", 1, false},
-               // CloudEvents: the images inside data; free-form data is the target.
-               {R"({"data":{"op":"INSERT","row":{"a":1},"old":null},"specversion":"1.0"})", 1,
-                false},
-               {R"({"data":{"x":1},"specversion":"1.0"})", 1, false}};
+  } cases[] = {
+      {fixtures::kWalUpdate, 2, true},
+      {fixtures::kTrigger, 2, true},
+      {R"({"op":"INSERT","table":"t","row":{"a":1},"old":null})", 1, true},
+      {R"({"op":"TRUNCATE","table":"t","row":null,"old":null})", 0, true},
+      {fixtures::kFreeForm, 1, false},
+      {fixtures::kNonObject, 0, false},
+      {R"("text")", 0, false},
+      {"null", 0, false},
+      // Debezium envelope: after/before (a DELETE has only before).
+      {R"({"after":{"a":1},"before":{"a":0},"op":"u","source":{"db":""}})", 2, false},
+      {R"({"after":null,"before":{"a":0},"op":"d","source":{}})", 1, false},
+      // CloudEvents: the images inside data; free-form data is the target.
+      {R"({"data":{"op":"INSERT","row":{"a":1},"old":null},"specversion":"1.0"})", 1, false},
+      {R"({"data":{"x":1},"specversion":"1.0"})", 1, false}};
   for (const auto& c : cases) {
     Event e = TestEvent("UPDATE", c.payload);
     PayloadContext ctx(e);

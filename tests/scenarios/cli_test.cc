@@ -14,7 +14,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-
 // Runs pgcdc to completion; returns {exit code, stdout lines, stderr}.
 struct Ran {
   int code = -1;

@@ -20,8 +20,8 @@ std::string ToolsDir() {
 }
 
 std::unique_ptr<Process> StartListen(std::vector<std::string> extra) {
-  std::vector<std::string> args = {"listen",   "--db", SharedCluster().Url(), "-c", "con:a",
-                                   "-c",       "con:b", "--http-addr", "127.0.0.1:0"};
+  std::vector<std::string> args = {"listen", "--db",  SharedCluster().Url(), "-c",         "con:a",
+                                   "-c",     "con:b", "--http-addr",         "127.0.0.1:0"};
   for (auto& a : extra) args.push_back(a);
   auto p = Process::Start({.args = args});
   EXPECT_TRUE(p);
@@ -40,8 +40,7 @@ TEST(ConsoleScenario, LiveStreamFilterPauseAndCountersInChromium) {
     auto conn = Connect();
     for (int n = 1; !stop.load(); ++n) {
       const std::string ch = n % 2 ? "con:a" : "con:b";
-      auto r = conn.Query("SELECT pg_notify($1, $2)",
-                          {ch, "{\"n\":" + std::to_string(n) + "}"});
+      auto r = conn.Query("SELECT pg_notify($1, $2)", {ch, "{\"n\":" + std::to_string(n) + "}"});
       if (!r) break;
       // Pace the writer so the page sees a steady stream, not a flood; the
       // wait is on the browser's conditions, not on this interval.

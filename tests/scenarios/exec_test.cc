@@ -25,7 +25,6 @@ std::vector<std::string> ReadLines(const std::string& path) {
   return lines;
 }
 
-
 std::unique_ptr<Process> StartExec(const std::string& channel, const std::string& command,
                                    std::vector<std::string> extra = {}) {
   std::vector<std::string> args = {"listen",

@@ -1,9 +1,6 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
-
-#include <filesystem>
-#include <fstream>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netdb.h>
@@ -16,6 +13,8 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 extern char** environ;

@@ -27,8 +27,8 @@ TEST(ReloadScenario, SighupSwapsRoutesWithoutLossOrDuplicates) {
   TempDir dir;
   const std::string yaml = dir.Write("pgcdc.yaml", "routes:\n  stdout: [\"rl:a\"]\n");
   const std::string file = dir.path + "/all.jsonl";
-  auto p = Process::Start({.args = {"--config", yaml, "listen", "--db", SharedCluster().Url(),
-                                    "-c", "rl:a", "-c", "rl:b", "-a", "stdout", "-a", "file",
+  auto p = Process::Start({.args = {"--config", yaml, "listen", "--db", SharedCluster().Url(), "-c",
+                                    "rl:a", "-c", "rl:b", "-a", "stdout", "-a", "file",
                                     "--file-path", file, "--http-addr", "127.0.0.1:0"}});
   ASSERT_TRUE(p);
   ASSERT_TRUE(p->WaitForStderr("listening detector=listen_notify")) << p->Stderr();
@@ -86,8 +86,8 @@ TEST(ReloadScenario, SighupSwapsRoutesWithoutLossOrDuplicates) {
 TEST(ReloadScenario, InvalidConfigOnSighupKeepsRunningConfiguration) {
   TempDir dir;
   const std::string yaml = dir.Write("pgcdc.yaml", "routes:\n  stdout: [\"rv:a\"]\n");
-  auto p = Process::Start({.args = {"--config", yaml, "listen", "--db", SharedCluster().Url(),
-                                    "-c", "rv:a", "-c", "rv:b", "--http-addr", "127.0.0.1:0"}});
+  auto p = Process::Start({.args = {"--config", yaml, "listen", "--db", SharedCluster().Url(), "-c",
+                                    "rv:a", "-c", "rv:b", "--http-addr", "127.0.0.1:0"}});
   ASSERT_TRUE(p);
   ASSERT_TRUE(p->WaitForStderr("listening detector=listen_notify")) << p->Stderr();
   // A route for an adapter that is not enabled is a validation error.

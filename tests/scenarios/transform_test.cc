@@ -19,18 +19,20 @@ std::vector<boost::json::object> Objects(const std::vector<std::string>& lines) 
 }
 
 TEST(TransformScenario, NotifyTriggerFormatDropColumnsAndCelFilter) {
-  auto p = Process::Start(
-      {.args = {"listen", "--db", SharedCluster().Url(), "-c", "tf:users", "--http-addr", "",
-                "--drop-columns", "email",
-                "--filter-cel", "operation == \"INSERT\" || row.status != old.status"}});
+  auto p = Process::Start({.args = {"listen", "--db", SharedCluster().Url(), "-c", "tf:users",
+                                    "--http-addr", "", "--drop-columns", "email", "--filter-cel",
+                                    "operation == \"INSERT\" || row.status != old.status"}});
   ASSERT_TRUE(p);
   ASSERT_TRUE(p->WaitForStderr("listening detector=listen_notify")) << p->Stderr();
   auto conn = Connect();
   const std::vector<std::pair<std::string, std::string>> notes = {
-      {"INSERT", R"({"op":"INSERT","table":"users","row":{"id":1,"email":"a@x","status":"new"},"old":null})"},
+      {"INSERT",
+       R"({"op":"INSERT","table":"users","row":{"id":1,"email":"a@x","status":"new"},"old":null})"},
       // status unchanged: filtered out by CEL
-      {"UPDATE", R"({"op":"UPDATE","table":"users","row":{"id":1,"email":"b@x","status":"new"},"old":{"id":1,"email":"a@x","status":"new"}})"},
-      {"UPDATE", R"({"op":"UPDATE","table":"users","row":{"id":1,"email":"b@x","status":"paid"},"old":{"id":1,"email":"b@x","status":"new"}})"},
+      {"UPDATE",
+       R"({"op":"UPDATE","table":"users","row":{"id":1,"email":"b@x","status":"new"},"old":{"id":1,"email":"a@x","status":"new"}})"},
+      {"UPDATE",
+       R"({"op":"UPDATE","table":"users","row":{"id":1,"email":"b@x","status":"paid"},"old":{"id":1,"email":"b@x","status":"new"}})"},
   };
   for (const auto& [op, payload] : notes) {
     ASSERT_TRUE(conn.Query("SELECT pg_notify('tf:users', $1)", {payload}));
@@ -64,10 +66,26 @@ TEST(TransformScenario, WalDebeziumGlobalAndPerAdapterMaskStayIsolated) {
     file:
       - {type: mask, fields: [{field: email, mode: hash}]}
 )");
-  auto p = Process::Start({.args = {"--config", yaml, "listen", "--detector", "wal", "--db",
-                                    SharedCluster().Url(), "--publication", "p_tf", "-a",
-                                    "stdout", "-a", "file", "--file-path", file, "--http-addr", "",
-                                    "--debezium-envelope", "--debezium-database", "shop"}});
+  auto p = Process::Start({.args = {"--config",
+                                    yaml,
+                                    "listen",
+                                    "--detector",
+                                    "wal",
+                                    "--db",
+                                    SharedCluster().Url(),
+                                    "--publication",
+                                    "p_tf",
+                                    "-a",
+                                    "stdout",
+                                    "-a",
+                                    "file",
+                                    "--file-path",
+                                    file,
+                                    "--http-addr",
+                                    "",
+                                    "--debezium-envelope",
+                                    "--debezium-database",
+                                    "shop"}});
   ASSERT_TRUE(p);
   ASSERT_TRUE(p->WaitForStderr("streaming detector=wal")) << p->Stderr();
   ExecOrFail(conn, "INSERT INTO tf_users VALUES (1, 'ada@example.com', 'new')");
@@ -118,8 +136,8 @@ TEST(TransformScenario, InvalidExpressionsAreStartupErrorsWithPosition) {
     stdout:
       - {type: mask, fields: [{field: email, mode: hash}]}
 )");
-  r = RunCommand({PgcdcBinary(), "--config", yaml, "listen", "--db", SharedCluster().Url(), "-c",
-                  "x"});
+  r = RunCommand(
+      {PgcdcBinary(), "--config", yaml, "listen", "--db", SharedCluster().Url(), "-c", "x"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("no_such_transform"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(":3:"), std::string::npos) << r.output;  // YAML line
@@ -135,13 +153,15 @@ TEST(TransformScenario, SighupSwapsChainsAndKeepsThemOnError) {
   auto conn = Connect();
   ASSERT_TRUE(conn.Query("SELECT pg_notify('tf:hup', '{\"a\":1,\"secret\":2}')", {}));
   ASSERT_TRUE(p->WaitForLines(1));
-  dir.Write("pgcdc.yaml", "transforms:\n  global:\n    - {type: drop_columns, columns: [secret]}\n");
+  dir.Write("pgcdc.yaml",
+            "transforms:\n  global:\n    - {type: drop_columns, columns: [secret]}\n");
   p->Signal(SIGHUP);
   ASSERT_TRUE(p->WaitForStderr("config reloaded")) << p->Stderr();
   ASSERT_TRUE(conn.Query("SELECT pg_notify('tf:hup', '{\"a\":2,\"secret\":3}')", {}));
   ASSERT_TRUE(p->WaitForLines(2));
   // A broken file is refused; the drop_columns chain stays in force.
-  dir.Write("pgcdc.yaml", "transforms:\n  global:\n    - {type: cel_filter, expression: 'a ==='}\n");
+  dir.Write("pgcdc.yaml",
+            "transforms:\n  global:\n    - {type: cel_filter, expression: 'a ==='}\n");
   p->Signal(SIGHUP);
   ASSERT_TRUE(p->WaitForStderr("config reload failed")) << p->Stderr();
   ASSERT_TRUE(conn.Query("SELECT pg_notify('tf:hup', '{\"a\":3,\"secret\":4}')", {}));

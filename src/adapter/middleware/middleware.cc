@@ -41,8 +41,9 @@ std::vector<std::string> Validate(const Options& o, std::string_view prefix) {
   }
   if (o.rate_limit < 0) errors.push_back(p + "rate_limit: must be >= 0");
   if (o.rate_limit > 0 && o.rate_burst < 1) {
-    errors.push_back(p + "rate_limit_burst: must be >= 1 when a rate limit is set (a burst of 0 "
-                         "would never admit an event)");
+    errors.push_back(p +
+                     "rate_limit_burst: must be >= 1 when a rate limit is set (a burst of 0 "
+                     "would never admit an event)");
   }
   return errors;
 }
@@ -145,10 +146,10 @@ struct ReliableAdapter::Impl {
         breaker(o.breaker_failures, o.breaker_reset),
         bucket(o.rate_limit, o.rate_burst) {
     auto& reg = metrics::Default();
-    attempts = &reg.AddCounter("pgcdc_delivery_attempts_total",
-                               "Send attempts made by an adapter's delivery middleware.",
-                               {"adapter"})
-                    .With({name});
+    attempts =
+        &reg.AddCounter("pgcdc_delivery_attempts_total",
+                        "Send attempts made by an adapter's delivery middleware.", {"adapter"})
+             .With({name});
     retries = &reg.AddCounter("pgcdc_delivery_retries_total",
                               "Send attempts that were retries of a failed attempt.", {"adapter"})
                    .With({name});
@@ -163,25 +164,25 @@ struct ReliableAdapter::Impl {
                            "Events the peer accepted (dead-lettered events are not counted).",
                            {"adapter"})
                 .With({name});
-    dead_lettered = &reg.AddCounter("pgcdc_delivery_events_dead_lettered_total",
-                                    "Events an adapter gave up on and sent to the DLQ.",
-                                    {"adapter"})
-                         .With({name});
-    duration = &reg.AddHistogram("pgcdc_middleware_delivery_duration_seconds",
-                                 "Duration of one send attempt.", metrics::DefaultBuckets(),
-                                 {"adapter"})
-                    .With({name});
+    dead_lettered =
+        &reg.AddCounter("pgcdc_delivery_events_dead_lettered_total",
+                        "Events an adapter gave up on and sent to the DLQ.", {"adapter"})
+             .With({name});
+    duration =
+        &reg.AddHistogram("pgcdc_middleware_delivery_duration_seconds",
+                          "Duration of one send attempt.", metrics::DefaultBuckets(), {"adapter"})
+             .With({name});
     lag = &reg.AddHistogram("pgcdc_event_delivery_lag_seconds",
                             "Time from event creation to acceptance by the peer.",
                             {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600}, {"adapter"})
                .With({name});
-    breaker_state = &reg.AddGauge("pgcdc_circuit_breaker_state",
-                                  "Circuit breaker state: 0 closed, 1 open, 2 half-open.",
-                                  {"adapter"})
-                         .With({name});
-    auto& transitions = reg.AddCounter("pgcdc_circuit_breaker_transitions_total",
-                                       "Circuit breaker state changes by the state entered.",
-                                       {"adapter", "state"});
+    breaker_state =
+        &reg.AddGauge("pgcdc_circuit_breaker_state",
+                      "Circuit breaker state: 0 closed, 1 open, 2 half-open.", {"adapter"})
+             .With({name});
+    auto& transitions =
+        reg.AddCounter("pgcdc_circuit_breaker_transitions_total",
+                       "Circuit breaker state changes by the state entered.", {"adapter", "state"});
     to_open = &transitions.With({name, "open"});
     to_half_open = &transitions.With({name, "half_open"});
     to_closed = &transitions.With({name, "closed"});
@@ -292,7 +293,8 @@ struct ReliableAdapter::Impl {
         sent->Inc(unit.size());
         const int64_t now_ns = NowUnixNanos();
         for (const Event* e : unit) {
-          if (e->created_at_ns > 0) lag->Observe(static_cast<double>(now_ns - e->created_at_ns) / 1e9);
+          if (e->created_at_ns > 0)
+            lag->Observe(static_cast<double>(now_ns - e->created_at_ns) / 1e9);
         }
         return Ok();
       }
@@ -323,9 +325,9 @@ struct ReliableAdapter::Impl {
                                     (attempts == 1 ? " attempt: " : " attempts: ") + last_error);
       }
       if (!retrying) {
-        log::Warn("delivery failed, will retry",
-                  {{"adapter", name}, {"event_id", unit.front()->id.ToString()},
-                   {"error", err.message}});
+        log::Warn(
+            "delivery failed, will retry",
+            {{"adapter", name}, {"event_id", unit.front()->id.ToString()}, {"error", err.message}});
       }
       retrying = true;
       if (!backoff) {

@@ -109,7 +109,7 @@ class CircuitBreaker {
   enum class State { kClosed = 0, kOpen = 1, kHalfOpen = 2 };
   struct Permit {
     bool allowed = false;
-    bool probe = false;  // this attempt is the half-open probe
+    bool probe = false;      // this attempt is the half-open probe
     Clock::duration wait{};  // when not allowed: time until a probe may start
   };
   CircuitBreaker(int failures, Clock::duration reset);

@@ -136,8 +136,8 @@ class FakeDeliverer : public Deliverer {
 std::vector<Event> MakeEvents(int n, int channels = 1) {
   std::vector<Event> out;
   for (int i = 0; i < n; ++i) {
-    out.push_back(MakeEvent("ch" + std::to_string(i % channels), "INSERT", std::to_string(i),
-                            "test"));
+    out.push_back(
+        MakeEvent("ch" + std::to_string(i % channels), "INSERT", std::to_string(i), "test"));
   }
   return out;
 }
@@ -160,8 +160,8 @@ struct Harness {
   Harness(Options o, FakeDeliverer::Script script) {
     auto d = std::make_unique<FakeDeliverer>(std::move(script));
     fake = d.get();
-    adapter = std::make_unique<ReliableAdapter>("test_" + std::to_string(++counter), o,
-                                                std::move(d));
+    adapter =
+        std::make_unique<ReliableAdapter>("test_" + std::to_string(++counter), o, std::move(d));
     adapter::Services s;
     s.dlq = &dlq;
     EXPECT_TRUE(adapter->Attach(s));
