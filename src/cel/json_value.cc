@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cel/cel.h"
+#include "core/json.h"
 
 namespace pgcdc::cel {
 
@@ -141,41 +142,16 @@ class JsonParser {
     return true;
   }
 
-  static int Hex(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  }
-
   bool Hex4(uint32_t& cp) {
     if (pos_ + 4 > s_.size()) return Bad("truncated \\u escape");
     cp = 0;
     for (int i = 0; i < 4; ++i) {
-      int h = Hex(s_[pos_ + i]);
+      int h = json::HexValue(s_[pos_ + i]);
       if (h < 0) return Bad("invalid \\u escape");
       cp = cp * 16 + h;
     }
     pos_ += 4;
     return true;
-  }
-
-  static void AppendUtf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
   }
 
   // Validates one UTF-8 sequence at pos_ and advances; false when invalid.
@@ -289,7 +265,7 @@ class JsonParser {
           } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
             return Bad("unpaired surrogate in \\u escape");
           }
-          AppendUtf8(decoded, cp);
+          json::AppendUtf8(decoded, cp);
           break;
         }
         default:

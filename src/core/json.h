@@ -25,6 +25,11 @@ void AppendString(std::string& out, std::string_view s);
 // True when `s` is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF).
 bool IsValidUtf8(std::string_view s);
 
+// Appends code point `cp` (<= 0x10FFFF) as UTF-8.
+void AppendUtf8(std::string& out, uint32_t cp);
+// Value of a hexadecimal digit, -1 for anything else.
+int HexValue(char c);
+
 // Appends standard base64 (RFC 4648, with padding).
 void AppendBase64(std::string& out, std::string_view bytes);
 
