@@ -77,3 +77,45 @@ BENCHMARK(BM_Debezium);
 }  // namespace
 
 BENCHMARK_MAIN();
+// TEMP profiling
+#include "transform/payload.h"
+namespace {
+void BM_P_Copy(benchmark::State& state) {
+  const Event original = WalUpdate();
+  for (auto _ : state) { Event e = original; benchmark::DoNotOptimize(e); }
+}
+BENCHMARK(BM_P_Copy);
+void BM_P_Root(benchmark::State& state) {
+  Event e = WalUpdate();
+  for (auto _ : state) { PayloadContext ctx(e); auto r = ctx.Root(); benchmark::DoNotOptimize(r); }
+}
+BENCHMARK(BM_P_Root);
+void BM_P_Targets(benchmark::State& state) {
+  Event e = WalUpdate();
+  for (auto _ : state) { PayloadContext ctx(e); auto r = ctx.FieldTargets(); benchmark::DoNotOptimize(r); }
+}
+BENCHMARK(BM_P_Targets);
+void BM_P_TargetsRender(benchmark::State& state) {
+  Event e = WalUpdate();
+  for (auto _ : state) { PayloadContext ctx(e); auto r = ctx.FieldTargets(); ctx.MarkChanged(); auto t = ctx.PayloadText(); benchmark::DoNotOptimize(t); }
+}
+BENCHMARK(BM_P_TargetsRender);
+void BM_P_Mask(benchmark::State& state) {
+  auto m = MakeMask({{"email", MaskMode::kHash}});
+  Event e = WalUpdate();
+  for (auto _ : state) { PayloadContext ctx(e); auto r = m->ApplyTo(ctx); benchmark::DoNotOptimize(r); }
+}
+BENCHMARK(BM_P_Mask);
+void BM_P_Cel(benchmark::State& state) {
+  auto m = Must(MakeCelFilter(R"(operation == "UPDATE" && row.status != old.status)"));
+  Event e = WalUpdate();
+  for (auto _ : state) { PayloadContext ctx(e); auto r = m->ApplyTo(ctx); benchmark::DoNotOptimize(r); }
+}
+BENCHMARK(BM_P_Cel);
+void BM_P_CelEnv(benchmark::State& state) {
+  auto m = Must(MakeCelFilter(R"(operation != "DELETE" && channel.startsWith("pgcdc:"))"));
+  Event e = WalUpdate();
+  for (auto _ : state) { PayloadContext ctx(e); auto r = m->ApplyTo(ctx); benchmark::DoNotOptimize(r); }
+}
+BENCHMARK(BM_P_CelEnv);
+}
