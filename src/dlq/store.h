@@ -24,19 +24,12 @@
 #include "core/error.h"
 #include "core/event.h"
 #include "pg/conn.h"
+#include "pg/table_name.h"
 
 namespace pgcdc::dlq {
 
-// A table name, optionally schema-qualified: name, schema.name, "Quoted"."x.y".
-struct TableName {
-  std::string schema;  // empty = search_path
-  std::string name;
-  // "schema"."name" (or "name") for SQL text.
-  std::string Quoted() const;
-  // schema.name as typed by users, for messages.
-  std::string Display() const;
-};
-Result<TableName> ParseTableName(std::string_view text);
+using pg::ParseTableName;
+using pg::TableName;
 
 // Row selection shared by list, replay and purge. All conditions are ANDed.
 struct Filter {

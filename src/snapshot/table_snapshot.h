@@ -40,23 +40,16 @@
 #include "core/error.h"
 #include "core/event.h"
 #include "pg/conn.h"
+#include "pg/table_name.h"
 
 namespace pgcdc::snapshot {
 
 inline constexpr std::string_view kSource = "snapshot";
 inline constexpr std::string_view kOperation = "SNAPSHOT";
 
-// A table reference: "table" or "schema.table"; either part may be written in
-// double quotes (`"My.Schema"."Orders"`, with "" for a quote) to contain dots.
-// Unquoted parts are taken verbatim (no lower-casing), like the reference
-// tool, which quotes whatever it is given.
-struct TableName {
-  std::string schema;  // empty = resolved through search_path
-  std::string name;
-  // Each part quoted separately: "s1"."items".
-  std::string Quoted() const;
-};
-Result<TableName> ParseTableName(std::string_view text);
+// Table references (see pg/table_name.h).
+using pg::ParseTableName;
+using pg::TableName;
 
 // Sets the session parameters PostgreSQL's text output must be produced under
 // for pgtypes to type it like to_json(): DateStyle 'ISO, MDY', TimeZone 'UTC',

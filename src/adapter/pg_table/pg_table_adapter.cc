@@ -15,6 +15,7 @@
 #include "core/metrics.h"
 #include "core/time.h"
 #include "dlq/dlq.h"
+#include "pg/table_name.h"
 
 namespace pgcdc::pgtablesink {
 
@@ -85,23 +86,9 @@ struct PgTableAdapter::Outcome {
 };
 
 Result<std::string> QuoteTableName(std::string_view table) {
-  std::string out;
-  size_t parts = 0;
-  size_t start = 0;
-  for (;;) {
-    const size_t dot = table.find('.', start);
-    const std::string_view part =
-        table.substr(start, dot == std::string_view::npos ? dot : dot - start);
-    if (part.empty() || ++parts > 2) {
-      return Fail(ErrorCode::kConfig, "invalid table name \"" + std::string(table) +
-                                          "\" (expected table or schema.table)");
-    }
-    if (!out.empty()) out.push_back('.');
-    out += pg::QuoteIdentifier(part);
-    if (dot == std::string_view::npos) break;
-    start = dot + 1;
-  }
-  return out;
+  auto name = pg::ParseTableName(table);
+  if (!name) return Fail(ErrorCode::kConfig, "invalid " + name.error().message());
+  return name->Quoted();
 }
 
 std::string InsertSql(const std::string& quoted_table, size_t rows) {

@@ -10,8 +10,9 @@ namespace {
 TEST(PgTableSql, QuotesPlainAndSchemaQualifiedNames) {
   EXPECT_EQ(*QuoteTableName("pgcdc_events"), "\"pgcdc_events\"");
   EXPECT_EQ(*QuoteTableName("audit.Events"), "\"audit\".\"Events\"");
-  EXPECT_EQ(*QuoteTableName("we\"ird"), "\"we\"\"ird\"");
-  for (const char* bad : {"", ".t", "s.", "a.b.c", "s..t"}) {
+  EXPECT_EQ(*QuoteTableName("\"we\"\"ird\""), "\"we\"\"ird\"");
+  EXPECT_EQ(*QuoteTableName("\"a.b\".t"), "\"a.b\".\"t\"");
+  for (const char* bad : {"", ".t", "s.", "a.b.c", "s..t", "we\"ird"}) {
     auto q = QuoteTableName(bad);
     ASSERT_FALSE(q) << bad;
     EXPECT_NE(q.error().message().find("invalid table name"), std::string::npos);
