@@ -119,3 +119,19 @@ void BM_P_CelEnv(benchmark::State& state) {
 }
 BENCHMARK(BM_P_CelEnv);
 }
+namespace {
+void BM_P_Skip(benchmark::State& state) {
+  Event e = WalUpdate();
+  for (auto _ : state) { auto r = SkipJsonValue(e.payload, 0); benchmark::DoNotOptimize(r); }
+}
+BENCHMARK(BM_P_Skip);
+void BM_P_ParseFlat(benchmark::State& state) {
+  Event e = WalUpdate();
+  for (auto _ : state) { Arena a; auto r = JsonObject::Parse(e.payload, a); benchmark::DoNotOptimize(r); }
+}
+BENCHMARK(BM_P_ParseFlat);
+void BM_P_Alloc(benchmark::State& state) {
+  for (auto _ : state) { auto o = std::make_unique<std::vector<JsonObject::Member>>(); o->reserve(16); benchmark::DoNotOptimize(o); }
+}
+BENCHMARK(BM_P_Alloc);
+}

@@ -54,26 +54,37 @@ class RenameFields final : public Transform {
   std::vector<std::pair<std::string, std::string>> mapping_;
 };
 
-std::string Sha256Hex(std::string_view salt, std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
+// Appends `"<lowercase hex SHA-256 of salt + text>"` (a JSON string) to
+// `out`; false when OpenSSL fails.
+bool AppendSha256HexJson(std::string_view salt, std::string_view text, std::string& out) {
   // Fetched once: an implicit fetch per digest costs more than the hashing.
   static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  EVP_MD_CTX* md = EVP_MD_CTX_new();
-  bool ok = md != nullptr && sha256 != nullptr && EVP_DigestInit_ex(md, sha256, nullptr) == 1 &&
-            EVP_DigestUpdate(md, salt.data(), salt.size()) == 1 &&
-            EVP_DigestUpdate(md, text.data(), text.size()) == 1 &&
-            EVP_DigestFinal_ex(md, digest, &len) == 1;
-  EVP_MD_CTX_free(md);
-  if (!ok) return {};
+  // One context per thread, reinitialised per digest (creating one per value
+  // costs several allocations).
+  struct Ctx {
+    EVP_MD_CTX* md = EVP_MD_CTX_new();
+    ~Ctx() { EVP_MD_CTX_free(md); }
+  };
+  thread_local Ctx ctx;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  const bool ok = ctx.md != nullptr && sha256 != nullptr &&
+                  EVP_DigestInit_ex2(ctx.md, sha256, nullptr) == 1 &&
+                  EVP_DigestUpdate(ctx.md, salt.data(), salt.size()) == 1 &&
+                  EVP_DigestUpdate(ctx.md, text.data(), text.size()) == 1 &&
+                  EVP_DigestFinal_ex(ctx.md, digest, &len) == 1;
+  if (!ok) return false;
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
+  const size_t at = out.size();
+  out.resize(at + len * 2 + 2);
+  char* p = out.data() + at;
+  *p++ = '"';
   for (unsigned i = 0; i < len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0xF]);
+    *p++ = kHex[digest[i] >> 4];
+    *p++ = kHex[digest[i] & 0xF];
   }
-  return out;
+  *p = '"';
+  return true;
 }
 
 // Byte length of the UTF-8 sequence starting with `lead` (1 for stray bytes).
@@ -85,16 +96,18 @@ size_t Utf8Len(unsigned char lead) {
 }
 
 std::string Partial(std::string_view text) {
-  std::vector<std::string_view> runes;
+  size_t runes = 0, first_len = 0, last_start = 0;
   for (size_t i = 0; i < text.size();) {
     const size_t n = std::min(Utf8Len(static_cast<unsigned char>(text[i])), text.size() - i);
-    runes.push_back(text.substr(i, n));
+    if (runes == 0) first_len = n;
+    last_start = i;
+    ++runes;
     i += n;
   }
-  if (runes.size() < 3) return std::string(runes.size(), '*');
-  std::string out(runes.front());
-  out.append(runes.size() - 2, '*');
-  out.append(runes.back());
+  if (runes < 3) return std::string(runes, '*');
+  std::string out(text.substr(0, first_len));
+  out.append(runes - 2, '*');
+  out.append(text.substr(last_start));
   return out;
 }
 
@@ -108,26 +121,42 @@ class Mask final : public Transform {
     auto targets = ctx.FieldTargets();
     if (!targets) return Fail(targets.error());
     bool changed = false;
-    std::string scratch;
-    for (JsonObject* obj : *targets) {
-      for (const auto& f : fields_) {
+    std::string scratch, raw;
+    for (const auto& f : fields_) {
+      // The same value in `row` and `old` (typical for UPDATEs) is masked once.
+      std::string_view prev_in, prev_out;
+      for (JsonObject* obj : *targets) {
         JsonObject::Member* m = obj->Find(f.field);
         if (m == nullptr || (!m->child && m->raw == "null")) continue;
-        std::string masked;
-        switch (f.mode) {
-          case MaskMode::kRedact:
-            masked = "***REDACTED***";
-            break;
-          case MaskMode::kHash:
-            masked = Sha256Hex(salt_, StringifyJson(JsonObject::ValueText(*m, scratch)));
-            break;
-          case MaskMode::kPartial:
-            masked = Partial(StringifyJson(JsonObject::ValueText(*m, scratch)));
-            break;
+        std::string_view masked_json;
+        if (!m->child && prev_out.data() != nullptr && m->raw == prev_in) {
+          masked_json = prev_out;
+        } else {
+          raw.clear();
+          switch (f.mode) {
+            case MaskMode::kRedact:
+              raw = "\"***REDACTED***\"";
+              break;
+            case MaskMode::kHash:
+              if (!AppendSha256HexJson(salt_, StringifyJson(JsonObject::ValueText(*m, scratch)),
+                                       raw)) {
+                raw = "\"\"";
+              }
+              break;
+            case MaskMode::kPartial:
+              json::AppendString(raw,
+                                 Partial(StringifyJson(JsonObject::ValueText(*m, scratch))));
+              break;
+          }
+          masked_json = ctx.arena().Intern(raw);
+          if (!m->child) {
+            prev_in = m->raw;
+            prev_out = masked_json;
+          } else {
+            prev_out = {};
+          }
         }
-        std::string raw;
-        json::AppendString(raw, masked);
-        obj->Set(m->key, ctx.arena().Intern(std::move(raw)));
+        obj->Set(m->key, masked_json);
         changed = true;
       }
     }

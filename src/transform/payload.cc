@@ -1,6 +1,8 @@
 #include "transform/payload.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cstring>
 
 #include "core/json.h"
@@ -23,28 +25,74 @@ std::unexpected<Error> ParseError(std::string_view what, size_t pos) {
               "payload: " + std::string(what) + " at byte " + std::to_string(pos));
 }
 
-// End of the string starting at `pos` (which must hold '"'); sets
-// `has_escape` when a backslash occurs. Payloads are valid JSON by invariant,
-// so this only finds the closing quote (memchr) and skips escaped ones.
-Result<size_t> SkipString(std::string_view s, size_t pos, bool* has_escape) {
-  size_t i = pos + 1;
-  while (i < s.size()) {
-    const void* q = std::memchr(s.data() + i, '"', s.size() - i);
-    if (q == nullptr) break;
-    const size_t quote = static_cast<const char*>(q) - s.data();
-    size_t backslashes = 0;
-    while (quote - backslashes > i && s[quote - backslashes - 1] == '\\') ++backslashes;
-    if (backslashes > 0 && has_escape != nullptr) *has_escape = true;
-    if (backslashes % 2 == 0) {
-      if (has_escape != nullptr && !*has_escape &&
-          std::memchr(s.data() + pos + 1, '\\', quote - pos - 1) != nullptr) {
-        *has_escape = true;
-      }
-      return quote + 1;
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+
+// The first '"' or '\\' in [p, end), or `end`. Eight bytes at a time: the
+// lowest flagged lane of the zero-byte test is exact (little-endian load).
+inline const char* FindQuoteOrBackslash(const char* p, const char* end) {
+  if constexpr (std::endian::native == std::endian::little) {
+    while (end - p >= 8) {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      const uint64_t q = v ^ (kOnes * '"');
+      const uint64_t b = v ^ (kOnes * '\\');
+      const uint64_t lanes = (((q - kOnes) & ~q) | ((b - kOnes) & ~b)) & kHighBits;
+      if (lanes != 0) return p + (std::countr_zero(lanes) >> 3);
+      p += 8;
     }
-    i = quote + 1;
   }
-  return ParseError("unterminated string", pos);
+  while (p < end && *p != '"' && *p != '\\') ++p;
+  return p;
+}
+
+constexpr size_t kFailed = static_cast<size_t>(-1);
+
+// Where and why a scan failed (turned into an Error only at the API edge).
+struct ScanError {
+  const char* what = "";
+  size_t pos = 0;
+};
+
+size_t Failed(ScanError& err, const char* what, size_t pos) {
+  err = {what, pos};
+  return kFailed;
+}
+
+// End of the string starting at `pos` (which must hold '"'), or kFailed; sets
+// `has_escape` when a backslash occurs. Payloads are valid JSON by invariant,
+// so this only finds the closing quote and steps over escapes.
+size_t ScanString(std::string_view s, size_t pos, bool* has_escape, ScanError& err) {
+  const char* p = s.data() + pos + 1;
+  const char* const end = s.data() + s.size();
+  while (true) {
+    p = FindQuoteOrBackslash(p, end);
+    if (p == end) break;
+    if (*p == '"') return static_cast<size_t>(p + 1 - s.data());
+    if (has_escape != nullptr) *has_escape = true;
+    if (end - p < 2) break;
+    p += 2;
+  }
+  return Failed(err, "unterminated string", pos);
+}
+
+// Bytes the bracket matcher has to look at.
+constexpr std::array<bool, 256> kStructural = [] {
+  std::array<bool, 256> t{};
+  for (unsigned char c : {'"', '{', '}', '[', ']'}) t[c] = true;
+  return t;
+}();
+
+// True when json::AppendString renders the (unescaped) key as the key itself
+// in quotes: no control characters and valid UTF-8.
+bool CanonicalKey(std::string_view key) {
+  bool ascii = true;
+  for (char c : key) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20) return false;
+    if (u >= 0x80) ascii = false;
+  }
+  return ascii || json::IsValidUtf8(key);
 }
 
 int HexValue(char c) {
@@ -144,34 +192,40 @@ std::string Unescape(std::string_view body) {
 
 }  // namespace
 
-Result<size_t> SkipJsonValue(std::string_view s, size_t pos) {
+namespace {
+
+// End of the JSON value starting at `pos` (leading whitespace skipped), or
+// kFailed with `err` set.
+size_t ScanValue(std::string_view s, size_t pos, int max_depth, ScanError& err) {
   pos = SkipSpace(s, pos);
-  if (pos >= s.size()) return ParseError("unexpected end", pos);
+  if (pos >= s.size()) return Failed(err, "unexpected end", pos);
   const char c = s[pos];
-  if (c == '"') return SkipString(s, pos, nullptr);
+  if (c == '"') return ScanString(s, pos, nullptr, err);
   if (c == '{' || c == '[') {
     // Iterative bracket matching; strings are skipped as units.
-    char stack[kMaxDepth];
+    char stack[kMaxDepth];  // max_depth <= kMaxDepth
     int depth = 0;
     size_t i = pos;
-    while (i < s.size()) {
+    const size_t n = s.size();
+    while (true) {
+      while (i < n && !kStructural[static_cast<unsigned char>(s[i])]) ++i;
+      if (i >= n) break;
       const char d = s[i];
       if (d == '"') {
-        auto end = SkipString(s, i, nullptr);
-        if (!end) return Fail(end.error());
-        i = *end;
+        i = ScanString(s, i, nullptr, err);
+        if (i == kFailed) return kFailed;
         continue;
       }
       if (d == '{' || d == '[') {
-        if (depth == kMaxDepth) return ParseError("nesting too deep", i);
+        if (depth == max_depth) return Failed(err, "nesting too deep", i);
         stack[depth++] = d == '{' ? '}' : ']';
-      } else if (d == '}' || d == ']') {
-        if (depth == 0 || stack[depth - 1] != d) return ParseError("mismatched bracket", i);
+      } else {
+        if (depth == 0 || stack[depth - 1] != d) return Failed(err, "mismatched bracket", i);
         if (--depth == 0) return i + 1;
       }
       ++i;
     }
-    return ParseError("unterminated value", pos);
+    return Failed(err, "unterminated value", pos);
   }
   // Number or literal: the run of characters up to a delimiter.
   size_t i = pos;
@@ -182,14 +236,23 @@ Result<size_t> SkipJsonValue(std::string_view s, size_t pos) {
   const std::string_view tok = s.substr(pos, i - pos);
   if (tok == "true" || tok == "false" || tok == "null") return i;
   if (tok.empty() || !(tok[0] == '-' || (tok[0] >= '0' && tok[0] <= '9'))) {
-    return ParseError("unexpected character", pos);
+    return Failed(err, "unexpected character", pos);
   }
   for (char t : tok) {
     if (!((t >= '0' && t <= '9') || t == '-' || t == '+' || t == '.' || t == 'e' || t == 'E')) {
-      return ParseError("invalid number", pos);
+      return Failed(err, "invalid number", pos);
     }
   }
   return i;
+}
+
+}  // namespace
+
+Result<size_t> SkipJsonValue(std::string_view s, size_t pos) {
+  ScanError err;
+  const size_t end = ScanValue(s, pos, kMaxDepth, err);
+  if (end == kFailed) return ParseError(err.what, err.pos);
+  return end;
 }
 
 std::string StringifyJson(std::string_view raw) {
@@ -201,36 +264,83 @@ std::string StringifyJson(std::string_view raw) {
 
 // ---- JsonObject -------------------------------------------------------------
 
-Result<std::unique_ptr<JsonObject>> JsonObject::Parse(std::string_view s, Arena& arena) {
+Result<std::unique_ptr<JsonObject>> JsonObject::Parse(std::string_view s, Arena& arena,
+                                                      bool prefetch_children) {
   size_t i = SkipSpace(s, 0);
   if (i >= s.size() || s[i] != '{') return ParseError("not an object", i);
+  auto obj = ParseAt(s, i, arena, prefetch_children, kMaxDepth);
+  if (!obj) return Fail(obj.error());
+  if (SkipSpace(s, i) != s.size()) return ParseError("trailing data", i);
+  return obj;
+}
+
+// Parses the object whose '{' is at `pos`; on success `pos` is just past its
+// '}'. Values are skipped, except object values when `prefetch_children`
+// (parsed into Member::prefetched; on any problem the value is skipped
+// instead, so errors surface exactly as with lazy parsing).
+Result<std::unique_ptr<JsonObject>> JsonObject::ParseAt(std::string_view s, size_t& pos,
+                                                        Arena& arena, bool prefetch_children,
+                                                        int value_depth) {
   auto obj = std::make_unique<JsonObject>();
-  obj->members_.reserve(8);
-  i = SkipSpace(s, i + 1);
+  bool canonical = true;
+  auto skip_space = [&](size_t at) {
+    const size_t next = SkipSpace(s, at);
+    if (next != at) canonical = false;
+    return next;
+  };
+  size_t i = skip_space(pos + 1);
   if (i < s.size() && s[i] == '}') {
-    if (SkipSpace(s, i + 1) != s.size()) return ParseError("trailing data", i + 1);
+    obj->text_ = s.substr(pos, i + 1 - pos);
+    obj->canonical_ = canonical;
+    pos = i + 1;
     return obj;
   }
+  obj->members_.reserve(16);
   while (true) {
     if (i >= s.size() || s[i] != '"') return ParseError("expected a key", i);
     bool escaped = false;
-    auto key_end = SkipString(s, i, &escaped);
-    if (!key_end) return Fail(key_end.error());
-    std::string_view key = s.substr(i + 1, *key_end - i - 2);
-    if (escaped) key = arena.Intern(Unescape(key));
-    i = SkipSpace(s, *key_end);
+    ScanError err;
+    const size_t key_end = ScanString(s, i, &escaped, err);
+    if (key_end == kFailed) return ParseError(err.what, err.pos);
+    std::string_view key = s.substr(i + 1, key_end - i - 2);
+    std::string_view key_json;
+    if (escaped) {
+      key = arena.Intern(Unescape(key));
+      canonical = false;
+    } else if (CanonicalKey(key)) {
+      key_json = s.substr(i, key_end - i);
+    } else {
+      canonical = false;
+    }
+    i = skip_space(key_end);
     if (i >= s.size() || s[i] != ':') return ParseError("expected ':'", i);
-    const size_t value_start = SkipSpace(s, i + 1);
-    auto value_end = SkipJsonValue(s, value_start);
-    if (!value_end) return Fail(value_end.error());
-    obj->members_.push_back(Member{key, s.substr(value_start, *value_end - value_start), nullptr});
-    i = SkipSpace(s, *value_end);
+    const size_t value_start = skip_space(i + 1);
+    size_t value_end = 0;
+    std::unique_ptr<JsonObject> prefetched;
+    if (prefetch_children && value_start < s.size() && s[value_start] == '{') {
+      size_t child_end = value_start;
+      // The child's own level counts against SkipJsonValue's depth limit.
+      auto child = ParseAt(s, child_end, arena, false, value_depth - 1);
+      if (child) {
+        prefetched = std::move(*child);
+        value_end = child_end;
+      }
+    }
+    if (!prefetched) {
+      value_end = ScanValue(s, value_start, value_depth, err);
+      if (value_end == kFailed) return ParseError(err.what, err.pos);
+    }
+    obj->members_.push_back(Member{key, s.substr(value_start, value_end - value_start), nullptr,
+                                   key_json, std::move(prefetched)});
+    i = skip_space(value_end);
     if (i < s.size() && s[i] == ',') {
-      i = SkipSpace(s, i + 1);
+      i = skip_space(i + 1);
       continue;
     }
     if (i < s.size() && s[i] == '}') {
-      if (SkipSpace(s, i + 1) != s.size()) return ParseError("trailing data", i + 1);
+      obj->text_ = s.substr(pos, i + 1 - pos);
+      obj->canonical_ = canonical;
+      pos = i + 1;
       return obj;
     }
     return ParseError("expected ',' or '}'", i);
@@ -256,13 +366,16 @@ bool JsonObject::Erase(std::string_view key) {
       std::find_if(members_.begin(), members_.end(), [&](const Member& m) { return m.key == key; });
   if (it == members_.end()) return false;
   members_.erase(it);
+  edited_ = true;
   return true;
 }
 
 void JsonObject::Set(std::string_view key, std::string_view raw) {
+  edited_ = true;
   if (Member* m = Find(key)) {
     m->raw = raw;
     m->child.reset();
+    m->prefetched.reset();
     return;
   }
   members_.push_back(Member{key, raw, nullptr});
@@ -271,7 +384,10 @@ void JsonObject::Set(std::string_view key, std::string_view raw) {
 bool JsonObject::Rename(std::string_view from, std::string_view to) {
   if (from == to || Find(from) == nullptr) return false;
   Erase(to);
-  Find(from)->key = to;
+  Member* m = Find(from);
+  m->key = to;
+  m->key_json = {};
+  edited_ = true;
   return true;
 }
 
@@ -279,6 +395,10 @@ Result<JsonObject*> JsonObject::Child(std::string_view key, Arena& arena) {
   Member* m = Find(key);
   if (m == nullptr) return nullptr;
   if (m->child) return m->child.get();
+  if (m->prefetched) {
+    m->child = std::move(m->prefetched);
+    return m->child.get();
+  }
   if (m->raw.empty() || m->raw.front() != '{') return nullptr;
   auto parsed = Parse(m->raw, arena);
   if (!parsed) return Fail(parsed.error());
@@ -286,13 +406,55 @@ Result<JsonObject*> JsonObject::Child(std::string_view key, Arena& arena) {
   return m->child.get();
 }
 
+bool JsonObject::Pristine() const {
+  if (edited_ || !canonical_) return false;
+  for (const auto& m : members_) {
+    if (m.child && !m.child->Pristine()) return false;
+  }
+  return true;
+}
+
 void JsonObject::AppendTo(std::string& out) const {
+  if (Pristine()) {
+    out.append(text_);
+    return;
+  }
   out.push_back('{');
   bool first = true;
-  for (const auto& m : members_) {
+  // A run of members that sit next to each other in the source, unchanged and
+  // canonical, is copied as one slice (their separating commas included).
+  const char* run_begin = nullptr;
+  const char* run_end = nullptr;
+  auto flush = [&] {
+    if (run_begin == nullptr) return;
     if (!first) out.push_back(',');
     first = false;
-    json::AppendString(out, m.key);
+    out.append(run_begin, static_cast<size_t>(run_end - run_begin));
+    run_begin = nullptr;
+  };
+  for (const auto& m : members_) {
+    const bool as_written = !m.key_json.empty() && (!m.child || m.child->Pristine()) &&
+                            m.raw.data() == m.key_json.data() + m.key_json.size() + 1;
+    if (as_written) {
+      const char* begin = m.key_json.data();
+      const char* end = m.raw.data() + m.raw.size();
+      if (run_begin != nullptr && begin == run_end + 1 && *run_end == ',') {
+        run_end = end;
+      } else {
+        flush();
+        run_begin = begin;
+        run_end = end;
+      }
+      continue;
+    }
+    flush();
+    if (!first) out.push_back(',');
+    first = false;
+    if (m.key_json.empty()) {
+      json::AppendString(out, m.key);
+    } else {
+      out.append(m.key_json);
+    }
     out.push_back(':');
     if (m.child) {
       m.child->AppendTo(out);
@@ -300,11 +462,12 @@ void JsonObject::AppendTo(std::string& out) const {
       out.append(m.raw);
     }
   }
+  flush();
   out.push_back('}');
 }
 
 std::string_view JsonObject::ValueText(const Member& m, std::string& scratch) {
-  if (!m.child) return m.raw;
+  if (!m.child || m.child->Pristine()) return m.raw;
   scratch.clear();
   m.child->AppendTo(scratch);
   return scratch;
@@ -317,7 +480,7 @@ Result<JsonObject*> PayloadContext::Root() {
     parsed_ = true;
     const size_t first = SkipSpace(text_, 0);
     if (first < text_.size() && text_[first] == '{') {
-      auto obj = JsonObject::Parse(text_, arena_);
+      auto obj = JsonObject::Parse(text_, arena_, /*prefetch_children=*/true);
       if (!obj) {
         parsed_ = false;
         return Fail(obj.error());
@@ -360,19 +523,19 @@ Result<PayloadContext::PayloadShape> PayloadContext::Shape() {
   return shape;
 }
 
-Result<std::vector<JsonObject*>> PayloadContext::FieldTargets() {
-  std::vector<JsonObject*> out;
+Result<PayloadContext::Targets> PayloadContext::FieldTargets() {
+  Targets out;
   auto shape = Shape();
   if (!shape) return Fail(shape.error());
   if (shape->object == nullptr) return out;
   if (shape->images[0] == nullptr) {
-    out.push_back(shape->object);
+    out.items[out.count++] = shape->object;
     return out;
   }
   for (const char* image : shape->images) {
     auto child = shape->object->Child(image, arena_);
     if (!child) return Fail(child.error());
-    if (*child != nullptr) out.push_back(*child);
+    if (*child != nullptr) out.items[out.count++] = *child;
   }
   return out;
 }

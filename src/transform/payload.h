@@ -40,11 +40,21 @@ class JsonObject {
     std::string_view key;               // unescaped
     std::string_view raw;               // the value's JSON text; stale once `child` is set
     std::unique_ptr<JsonObject> child;  // parsed nested object (authoritative)
+    // The key exactly as written (quotes included) when that is also how
+    // json::AppendString renders `key`; empty otherwise (or after a rename).
+    std::string_view key_json = {};
+    // `raw` parsed ahead of time (root level only, see Parse); Child() moves
+    // it into `child`. Never consulted for rendering.
+    std::unique_ptr<JsonObject> prefetched = {};
   };
 
   // Parses the object `text` (views point into `text` or `arena`, which must
   // outlive the object). kParse error when `text` is not a JSON object.
-  static Result<std::unique_ptr<JsonObject>> Parse(std::string_view text, Arena& arena);
+  // With `prefetch_children`, object values one level down are parsed in the
+  // same pass (so Child() on them costs nothing); they only become children
+  // (and rendering-relevant) when Child() asks for them.
+  static Result<std::unique_ptr<JsonObject>> Parse(std::string_view text, Arena& arena,
+                                                   bool prefetch_children = false);
 
   Member* Find(std::string_view key);
   const Member* Find(std::string_view key) const;
@@ -60,16 +70,26 @@ class JsonObject {
   // is absent or its value is not an object.
   Result<JsonObject*> Child(std::string_view key, Arena& arena);
 
-  // Appends the object as compact JSON.
+  // Appends the object as compact JSON. Unedited stretches of members are
+  // copied from the source text in one piece.
   void AppendTo(std::string& out) const;
+  // True when AppendTo would reproduce the source text exactly (nothing
+  // edited here or in a parsed child, keys and spacing already canonical).
+  bool Pristine() const;
   // A member's current JSON text (renders a parsed child into `scratch`).
   static std::string_view ValueText(const Member& m, std::string& scratch);
 
-  std::vector<Member>& members() { return members_; }
   const std::vector<Member>& members() const { return members_; }
 
  private:
+  static Result<std::unique_ptr<JsonObject>> ParseAt(std::string_view s, size_t& pos,
+                                                     Arena& arena, bool prefetch_children,
+                                                     int value_depth);
+
   std::vector<Member> members_;
+  std::string_view text_;   // the source text of this object
+  bool canonical_ = true;   // source is compact with canonical keys
+  bool edited_ = false;     // a member was erased, set or renamed
 };
 
 // "%v"-like text of a JSON value: a string's contents (unescaped), otherwise
@@ -103,7 +123,14 @@ class PayloadContext {
   // those inside a CloudEvents envelope's `data`, so per-adapter field
   // transforms still work after a global envelope — the root for other
   // objects, none otherwise.
-  Result<std::vector<JsonObject*>> FieldTargets();
+  struct Targets {
+    std::array<JsonObject*, 2> items{nullptr, nullptr};
+    size_t count = 0;
+    JsonObject** begin() { return items.data(); }
+    JsonObject** end() { return items.data() + count; }
+    size_t size() const { return count; }
+  };
+  Result<Targets> FieldTargets();
   // The primary row image for field filters: `row` of a structured payload
   // (DELETE payloads carry the deleted row there too), else the root.
   Result<JsonObject*> PrimaryImage();
