@@ -2,7 +2,6 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <cctype>
 
 #include "core/json.h"
 #include "transform/builtins.h"
@@ -144,8 +143,7 @@ class Mask final : public Transform {
               }
               break;
             case MaskMode::kPartial:
-              json::AppendString(raw,
-                                 Partial(StringifyJson(JsonObject::ValueText(*m, scratch))));
+              json::AppendString(raw, Partial(StringifyJson(JsonObject::ValueText(*m, scratch))));
               break;
           }
           masked_json = ctx.arena().Intern(raw);
@@ -169,10 +167,11 @@ class Mask final : public Transform {
   std::string salt_;
 };
 
+char AsciiUpper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - ('a' - 'A')) : c; }
+
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::toupper(static_cast<unsigned char>(x)) ==
-                  std::toupper(static_cast<unsigned char>(y));
+           return AsciiUpper(x) == AsciiUpper(y);
          });
 }
 

@@ -83,6 +83,35 @@ constexpr std::array<bool, 256> kStructural = [] {
   return t;
 }();
 
+// Fast path for keys: the end of the string starting at `pos` when its body
+// is plain printable ASCII (no escapes, control bytes or bytes >= 0x80, so
+// json::AppendString renders it as written), else kFailed.
+size_t ScanPlainKey(std::string_view s, size_t pos) {
+  const char* p = s.data() + pos + 1;
+  const char* const end = s.data() + s.size();
+  if constexpr (std::endian::native == std::endian::little) {
+    while (end - p >= 8) {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      const uint64_t control = (v - kOnes * 0x20) & ~v;
+      const uint64_t q = v ^ (kOnes * '"');
+      const uint64_t b = v ^ (kOnes * '\\');
+      const uint64_t lanes = (control | ((q - kOnes) & ~q) | ((b - kOnes) & ~b) | v) & kHighBits;
+      if (lanes != 0) {
+        const char* hit = p + (std::countr_zero(lanes) >> 3);
+        return *hit == '"' ? static_cast<size_t>(hit + 1 - s.data()) : kFailed;
+      }
+      p += 8;
+    }
+  }
+  for (; p < end; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c == '"') return static_cast<size_t>(p + 1 - s.data());
+    if (c < 0x20 || c >= 0x80 || c == '\\') return kFailed;
+  }
+  return kFailed;
+}
+
 // True when json::AppendString renders the (unescaped) key as the key itself
 // in quotes: no control characters and valid UTF-8.
 bool CanonicalKey(std::string_view key) {
@@ -140,7 +169,12 @@ std::string Unescape(std::string_view body) {
   for (size_t i = 0; i < body.size(); ++i) {
     const char c = body[i];
     if (c != '\\' || i + 1 >= body.size()) {
-      out.push_back(c);
+      // Copy the run up to the next backslash in one go.
+      const size_t next = body.find('\\', i + 1);
+      const size_t stop =
+          next == std::string_view::npos || next + 1 >= body.size() ? body.size() : next;
+      out.append(body.substr(i, stop - i));
+      i = stop - 1;
       continue;
     }
     const char e = body[++i];
@@ -264,6 +298,66 @@ std::string StringifyJson(std::string_view raw) {
 
 // ---- JsonObject -------------------------------------------------------------
 
+namespace {
+
+// Per-thread spare storage for JsonObject (see operator new). Bounded, so a
+// burst of large documents does not pin memory.
+constexpr size_t kMaxSpares = 32;
+constexpr size_t kMaxSpareMembers = 64;
+
+struct Spares {
+  std::vector<std::vector<JsonObject::Member>> member_arrays;
+  std::vector<void*> blocks;
+  ~Spares();
+};
+thread_local bool spares_gone = false;  // trivially destructible: readable at thread exit
+thread_local Spares spares;
+
+Spares::~Spares() {
+  spares_gone = true;
+  for (void* b : blocks) ::operator delete(b);
+}
+
+std::vector<JsonObject::Member> TakeMemberArray() {
+  if (spares_gone || spares.member_arrays.empty()) {
+    std::vector<JsonObject::Member> fresh;
+    fresh.reserve(8);
+    return fresh;
+  }
+  std::vector<JsonObject::Member> v = std::move(spares.member_arrays.back());
+  spares.member_arrays.pop_back();
+  return v;
+}
+
+}  // namespace
+
+void* JsonObject::operator new(size_t size) {
+  if (size == sizeof(JsonObject) && !spares_gone && !spares.blocks.empty()) {
+    void* p = spares.blocks.back();
+    spares.blocks.pop_back();
+    return p;
+  }
+  return ::operator new(size);
+}
+
+void JsonObject::operator delete(void* p) {
+  if (p == nullptr) return;
+  if (!spares_gone && spares.blocks.size() < kMaxSpares) {
+    spares.blocks.push_back(p);
+    return;
+  }
+  ::operator delete(p);
+}
+
+JsonObject::~JsonObject() {
+  if (spares_gone || spares.member_arrays.size() >= kMaxSpares || members_.capacity() == 0 ||
+      members_.capacity() > kMaxSpareMembers) {
+    return;
+  }
+  members_.clear();  // destroys nested objects first
+  spares.member_arrays.push_back(std::move(members_));
+}
+
 Result<std::unique_ptr<JsonObject>> JsonObject::Parse(std::string_view s, Arena& arena,
                                                       bool prefetch_children) {
   size_t i = SkipSpace(s, 0);
@@ -282,6 +376,7 @@ Result<std::unique_ptr<JsonObject>> JsonObject::ParseAt(std::string_view s, size
                                                         Arena& arena, bool prefetch_children,
                                                         int value_depth) {
   auto obj = std::make_unique<JsonObject>();
+  obj->members_ = TakeMemberArray();
   bool canonical = true;
   auto skip_space = [&](size_t at) {
     const size_t next = SkipSpace(s, at);
@@ -295,22 +390,27 @@ Result<std::unique_ptr<JsonObject>> JsonObject::ParseAt(std::string_view s, size
     pos = i + 1;
     return obj;
   }
-  obj->members_.reserve(16);
   while (true) {
     if (i >= s.size() || s[i] != '"') return ParseError("expected a key", i);
-    bool escaped = false;
     ScanError err;
-    const size_t key_end = ScanString(s, i, &escaped, err);
-    if (key_end == kFailed) return ParseError(err.what, err.pos);
-    std::string_view key = s.substr(i + 1, key_end - i - 2);
-    std::string_view key_json;
-    if (escaped) {
-      key = arena.Intern(Unescape(key));
-      canonical = false;
-    } else if (CanonicalKey(key)) {
+    size_t key_end = ScanPlainKey(s, i);
+    std::string_view key, key_json;
+    if (key_end != kFailed) {
+      key = s.substr(i + 1, key_end - i - 2);
       key_json = s.substr(i, key_end - i);
     } else {
-      canonical = false;
+      bool escaped = false;
+      key_end = ScanString(s, i, &escaped, err);
+      if (key_end == kFailed) return ParseError(err.what, err.pos);
+      key = s.substr(i + 1, key_end - i - 2);
+      if (escaped) {
+        key = arena.Intern(Unescape(key));
+        canonical = false;
+      } else if (CanonicalKey(key)) {
+        key_json = s.substr(i, key_end - i);
+      } else {
+        canonical = false;
+      }
     }
     i = skip_space(key_end);
     if (i >= s.size() || s[i] != ':') return ParseError("expected ':'", i);
@@ -327,11 +427,17 @@ Result<std::unique_ptr<JsonObject>> JsonObject::ParseAt(std::string_view s, size
       }
     }
     if (!prefetched) {
-      value_end = ScanValue(s, value_start, value_depth, err);
+      // Strings (most values) go straight to the string scanner.
+      value_end = value_start < s.size() && s[value_start] == '"'
+                      ? ScanString(s, value_start, nullptr, err)
+                      : ScanValue(s, value_start, value_depth, err);
       if (value_end == kFailed) return ParseError(err.what, err.pos);
     }
-    obj->members_.push_back(Member{key, s.substr(value_start, value_end - value_start), nullptr,
-                                   key_json, std::move(prefetched)});
+    Member& m = obj->members_.emplace_back();
+    m.key = key;
+    m.raw = s.substr(value_start, value_end - value_start);
+    m.key_json = key_json;
+    m.prefetched = std::move(prefetched);
     i = skip_space(value_end);
     if (i < s.size() && s[i] == ',') {
       i = skip_space(i + 1);
@@ -347,23 +453,34 @@ Result<std::unique_ptr<JsonObject>> JsonObject::ParseAt(std::string_view s, size
   }
 }
 
+namespace {
+
+// Key equality with the length and first byte checked inline (most keys
+// differ there), the rest by memcmp.
+inline bool KeyEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         (a.empty() || (a[0] == b[0] && std::memcmp(a.data(), b.data(), a.size()) == 0));
+}
+
+}  // namespace
+
 JsonObject::Member* JsonObject::Find(std::string_view key) {
   for (auto& m : members_) {
-    if (m.key == key) return &m;
+    if (KeyEquals(m.key, key)) return &m;
   }
   return nullptr;
 }
 
 const JsonObject::Member* JsonObject::Find(std::string_view key) const {
   for (const auto& m : members_) {
-    if (m.key == key) return &m;
+    if (KeyEquals(m.key, key)) return &m;
   }
   return nullptr;
 }
 
 bool JsonObject::Erase(std::string_view key) {
-  auto it =
-      std::find_if(members_.begin(), members_.end(), [&](const Member& m) { return m.key == key; });
+  auto it = std::find_if(members_.begin(), members_.end(),
+                         [&](const Member& m) { return KeyEquals(m.key, key); });
   if (it == members_.end()) return false;
   members_.erase(it);
   edited_ = true;
@@ -475,12 +592,17 @@ std::string_view JsonObject::ValueText(const Member& m, std::string& scratch) {
 
 // ---- PayloadContext ---------------------------------------------------------
 
-Result<JsonObject*> PayloadContext::Root() {
+Result<JsonObject*> PayloadContext::Root() { return ParseRoot(false); }
+
+// `images`: the caller is about to look inside the row images, so object
+// values one level down are parsed in the same pass (saves scanning them
+// twice); envelope-only users (debezium, cel_filter on table/schema) skip it.
+Result<JsonObject*> PayloadContext::ParseRoot(bool images) {
   if (!parsed_) {
     parsed_ = true;
     const size_t first = SkipSpace(text_, 0);
     if (first < text_.size() && text_[first] == '{') {
-      auto obj = JsonObject::Parse(text_, arena_, /*prefetch_children=*/true);
+      auto obj = JsonObject::Parse(text_, arena_, images);
       if (!obj) {
         parsed_ = false;
         return Fail(obj.error());
@@ -502,7 +624,7 @@ Result<bool> PayloadContext::Structured() {
 // a global --debezium-envelope), or a CloudEvents envelope whose `data` holds
 // one of those (or is itself the free-form object).
 Result<PayloadContext::PayloadShape> PayloadContext::Shape() {
-  auto root = Root();
+  auto root = ParseRoot(/*images=*/true);
   if (!root) return Fail(root.error());
   PayloadShape shape;
   JsonObject* obj = *root;

@@ -3,10 +3,12 @@
 // The payload (compact JSON text) is parsed lazily, one object level at a
 // time: an object's members keep their values as raw JSON slices of the
 // original text, and a nested object is only parsed when a transform asks
-// for it (Child()). Untouched values are copied back byte for byte, so
-// numbers keep their exact text (12.50 stays 12.50, big integers keep every
-// digit) and member order is preserved. Serialisation happens once, when the
-// chain is done (PayloadContext::Commit).
+// for it (Child()) — or, when a transform asks for the row images, in the
+// same pass as the top level. Untouched values are copied back byte for byte
+// (unedited stretches of members in one piece), so numbers keep their exact
+// text (12.50 stays 12.50, big integers keep every digit) and member order is
+// preserved. Serialisation happens once, when the chain is done
+// (PayloadContext::Commit).
 //
 // Not thread-safe: a PayloadContext belongs to the one call that created it.
 #pragma once
@@ -48,6 +50,15 @@ class JsonObject {
     std::unique_ptr<JsonObject> prefetched = {};
   };
 
+  JsonObject() = default;
+  JsonObject(const JsonObject&) = delete;
+  JsonObject& operator=(const JsonObject&) = delete;
+  ~JsonObject();
+  // Objects and their member arrays are recycled per thread (a chain parses
+  // the same few objects for every event).
+  static void* operator new(size_t size);
+  static void operator delete(void* p);
+
   // Parses the object `text` (views point into `text` or `arena`, which must
   // outlive the object). kParse error when `text` is not a JSON object.
   // With `prefetch_children`, object values one level down are parsed in the
@@ -82,14 +93,13 @@ class JsonObject {
   const std::vector<Member>& members() const { return members_; }
 
  private:
-  static Result<std::unique_ptr<JsonObject>> ParseAt(std::string_view s, size_t& pos,
-                                                     Arena& arena, bool prefetch_children,
-                                                     int value_depth);
+  static Result<std::unique_ptr<JsonObject>> ParseAt(std::string_view s, size_t& pos, Arena& arena,
+                                                     bool prefetch_children, int value_depth);
 
   std::vector<Member> members_;
-  std::string_view text_;   // the source text of this object
-  bool canonical_ = true;   // source is compact with canonical keys
-  bool edited_ = false;     // a member was erased, set or renamed
+  std::string_view text_;  // the source text of this object
+  bool canonical_ = true;  // source is compact with canonical keys
+  bool edited_ = false;    // a member was erased, set or renamed
 };
 
 // "%v"-like text of a JSON value: a string's contents (unescaped), otherwise
@@ -155,6 +165,8 @@ class PayloadContext {
   void Commit();
 
  private:
+  Result<JsonObject*> ParseRoot(bool images);
+
   Event& event_;
   std::string_view text_;  // current base text: event_.payload or replaced_
   std::string replaced_;

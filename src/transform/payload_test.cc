@@ -105,6 +105,48 @@ TEST(PayloadContextTest, TargetsByShape) {
   }
 }
 
+// Rendering copies unedited stretches from the source; the output must still
+// equal a member-by-member re-encoding of what was parsed.
+TEST(PayloadContextTest, EditedImagesRenderCanonically) {
+  struct Case {
+    const char* payload;
+    const char* want;
+  } cases[] = {
+      // Spacing and escaped keys inside an edited image are normalised.
+      {R"({"op":"UPDATE","row":{ "a" : 1, "b\u0041":2 , "c":3},"old":null})",
+       R"({"op":"UPDATE","row":{"a":1,"bA":2},"old":null})"},
+      // Objects the field transforms never look at stay byte for byte.
+      {R"({"op":"INSERT","row":{"a":1,"c":2},"meta":{"k\u0041":{ "c" :1}}})",
+       R"({"op":"INSERT","row":{"a":1},"meta":{"k\u0041":{ "c" :1}}})"},
+      // First, middle and last members dropped; nested values kept as written.
+      {R"({"op":"INSERT","row":{"c":0,"a":{"c":1},"c":9,"b":[1.50,"x"],"c":3}})",
+       R"({"op":"INSERT","row":{"a":{"c":1},"c":9,"b":[1.50,"x"],"c":3}})"},
+      {R"({"op":"INSERT","row":{"c":0}})", R"({"op":"INSERT","row":{}})"},
+  };
+  for (const auto& c : cases) {
+    Event e = TestEvent("INSERT", c.payload);
+    PayloadContext ctx(e);
+    auto targets = ctx.FieldTargets();
+    ASSERT_TRUE(targets) << c.payload;
+    for (JsonObject* obj : *targets) obj->Erase("c");
+    ctx.MarkChanged();
+    ctx.Commit();
+    EXPECT_EQ(e.payload, c.want) << c.payload;
+  }
+}
+
+TEST(PayloadContextTest, DepthLimitUnchangedByPrefetch) {
+  // SkipJsonValue's limit (512 open brackets) counts from the root's values,
+  // whether or not the image is parsed ahead of time.
+  for (int inner : {510, 511, 512}) {
+    const std::string payload =
+        R"({"op":"INSERT","row":{"x":)" + std::string(inner, '[') + std::string(inner, ']') + "}}";
+    Event e = TestEvent("INSERT", payload);
+    PayloadContext ctx(e);
+    EXPECT_EQ(ctx.Root().has_value(), inner < 512) << inner;
+  }
+}
+
 TEST(PayloadContextTest, ReplaceThenEditThenCommit) {
   Event e = TestEvent("INSERT", R"({"a":1})");
   (void)e.Json();
