@@ -156,31 +156,8 @@ class JsonParser {
 
   // Validates one UTF-8 sequence at pos_ and advances; false when invalid.
   bool SkipUtf8() {
-    unsigned char c = s_[pos_];
-    size_t n;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      n = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 4;
-      cp = c & 0x07;
-    } else {
-      return Bad("invalid UTF-8 in string");
-    }
-    if (pos_ + n > s_.size()) return Bad("invalid UTF-8 in string");
-    for (size_t k = 1; k < n; ++k) {
-      unsigned char cc = s_[pos_ + k];
-      if ((cc & 0xC0) != 0x80) return Bad("invalid UTF-8 in string");
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return Bad("invalid UTF-8 in string");
-    }
+    const size_t n = json::Utf8Length(s_, pos_);
+    if (n < 2) return Bad("invalid UTF-8 in string");  // only called for bytes >= 0x80
     pos_ += n;
     return true;
   }

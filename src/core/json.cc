@@ -684,4 +684,10 @@ int HexValue(char c) {
   return -1;
 }
 
+size_t Utf8Length(std::string_view s, size_t i) {
+  if (static_cast<unsigned char>(s[i]) < 0x80) return 1;
+  const int n = Utf8Sequence(s.data() + i, s.data() + s.size());
+  return n < 0 ? 0 : static_cast<size_t>(n);
+}
+
 }  // namespace pgcdc::json

@@ -25,6 +25,11 @@ void AppendString(std::string& out, std::string_view s);
 // True when `s` is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF).
 bool IsValidUtf8(std::string_view s);
 
+// Length (1-4) of the well-formed UTF-8 sequence at s[i] (i < s.size()), or
+// 0 when it is ill-formed: overlong, a UTF-16 surrogate, above U+10FFFF, a
+// stray continuation byte or truncated.
+size_t Utf8Length(std::string_view s, size_t i);
+
 // Appends code point `cp` (<= 0x10FFFF) as UTF-8.
 void AppendUtf8(std::string& out, uint32_t cp);
 // Value of a hexadecimal digit, -1 for anything else.
