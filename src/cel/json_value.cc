@@ -86,6 +86,7 @@ class JsonParser {
       out = Value::Map(std::make_shared<const MapValue>());
       return true;
     }
+    entries.reserve(8);  // typical row images: avoid regrowing from 1
     while (true) {
       SkipSpace();
       if (pos_ >= s_.size() || s_[pos_] != '"') return Bad("expected an object key");
