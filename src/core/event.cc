@@ -15,7 +15,8 @@ Event::Event(const Event& other)
       created_at_ns(other.created_at_ns),
       transaction(other.transaction),
       lsn(other.lsn),
-      seq(other.seq) {}
+      seq(other.seq),
+      filtered(other.filtered) {}
 
 Event& Event::operator=(const Event& other) {
   if (this != &other) {
@@ -28,6 +29,7 @@ Event& Event::operator=(const Event& other) {
     transaction = other.transaction;
     lsn = other.lsn;
     seq = other.seq;
+    filtered = other.filtered;
     ResetCache();
   }
   return *this;
@@ -43,6 +45,7 @@ Event::Event(Event&& other) noexcept
       transaction(other.transaction),
       lsn(other.lsn),
       seq(other.seq),
+      filtered(other.filtered),
       json_cache_(other.json_cache_.exchange(nullptr, std::memory_order_acq_rel)) {}
 
 Event& Event::operator=(Event&& other) noexcept {
@@ -56,6 +59,7 @@ Event& Event::operator=(Event&& other) noexcept {
     transaction = other.transaction;
     lsn = other.lsn;
     seq = other.seq;
+    filtered = other.filtered;
     delete json_cache_.exchange(other.json_cache_.exchange(nullptr, std::memory_order_acq_rel),
                                 std::memory_order_acq_rel);
   }

@@ -47,6 +47,10 @@ class Event {
   // increasing in publish order, 0 = not tracked. Adapters report the highest
   // seq they have finished with (see pipeline/ack_tracker.h).
   uint64_t seq = 0;
+  // Set by the global transform chain for an event it dropped. The event
+  // stays in its batch so adapters still acknowledge its `seq` (the source's
+  // checkpoint moves past it), but no adapter delivers it.
+  bool filtered = false;
 
   // The compact envelope JSON (no trailing newline), encoded on first use.
   // Safe to call concurrently from several threads. Callers must not modify

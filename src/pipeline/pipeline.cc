@@ -216,6 +216,7 @@ void Pipeline::RunWorker(Worker& w) {
       owned.clear();
       for (const Event& e : slice.events()) {
         if (e.seq > pending_ack) pending_ack = e.seq;
+        if (e.filtered) continue;  // dropped by the global chain (counted there)
         if (cfg->routed &&
             !std::binary_search(cfg->channels.begin(), cfg->channels.end(), e.channel)) {
           w.skipped->Inc();
@@ -236,7 +237,7 @@ void Pipeline::RunWorker(Worker& w) {
       }
       if (events.empty()) continue;
       if (options_.inspector && options_.inspector->enabled()) {
-        // No transforms yet: what leaves the chain is what the sink gets.
+        // After the adapter's chain, post-transform and pre-adapter hold the same events.
         options_.inspector->Record(TapPoint::kPostTransform, w.name, events);
         options_.inspector->Record(TapPoint::kPreAdapter, w.name, events);
       }
@@ -329,17 +330,21 @@ Status Pipeline::Run(std::stop_token stop) {
       options_.inspector->Record(TapPoint::kPostDetector, {}, std::span<const Event>(batch.events));
     }
     // The global chain runs once, in place, before the batch is shared.
+    // Dropped events stay in the batch, marked, so their seq is still
+    // acknowledged by every adapter (the checkpoint never stalls on them).
     if (auto chain = global_chain_.load(); chain && !chain->empty()) {
       static const std::string kGlobal = "global";
-      auto& events = batch.events;
+      bool any_tracked = false;
       size_t kept = 0;
-      for (size_t i = 0; i < events.size(); ++i) {
-        if (!ApplyChain(*chain, events[i], kGlobal)) continue;
-        if (kept != i) events[kept] = std::move(events[i]);
-        ++kept;
+      for (auto& e : batch.events) {
+        if (ApplyChain(*chain, e, kGlobal)) {
+          ++kept;
+        } else {
+          e.filtered = true;
+          any_tracked = any_tracked || e.seq != 0;
+        }
       }
-      events.resize(kept);
-      if (events.empty()) return true;
+      if (kept == 0 && !any_tracked) return true;  // nothing to deliver or acknowledge
     }
     return bus_->Publish(std::move(batch));
   };

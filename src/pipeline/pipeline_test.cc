@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/health.h"
+#include "transform/payload.h"
 
 namespace pgcdc::pipeline {
 namespace {
@@ -157,6 +158,58 @@ TEST(PipelineTest, AcksReachTheLastEventOnlyAfterEveryAdapterFlushed) {
   stop.request_stop();
   runner.join();
   ASSERT_TRUE(result);
+}
+
+// Drops events of one channel.
+class DropChannel : public transform::Transform {
+ public:
+  explicit DropChannel(std::string channel) : channel_(std::move(channel)) {}
+  std::string_view Type() const override { return "drop_channel"; }
+  Result<transform::Verdict> ApplyTo(transform::PayloadContext& ctx) override {
+    return ctx.event().channel == channel_ ? transform::Verdict::kDrop : transform::Verdict::kKeep;
+  }
+
+ private:
+  std::string channel_;
+};
+
+transform::ChainPtr DropChain(const std::string& channel) {
+  return std::make_shared<const transform::Chain>(
+      std::vector<transform::TransformPtr>{std::make_shared<DropChannel>(channel)});
+}
+
+TEST(PipelineTest, GlobalDropsAreAcknowledgedAndAdapterChainsAreIsolated) {
+  // 300 events alternate a/b; the global chain drops every "b" event, and the
+  // last events of the stream are "b" ones, so the checkpoint must still reach
+  // the very last seq. Adapter "no_a" additionally drops "a" on its own copy.
+  auto det = std::make_unique<FakeDetector>(300, std::vector<std::string>{"a", "b"});
+  auto* det_raw = det.get();
+  auto all = std::make_unique<RecordingAdapter>("all");
+  auto none = std::make_unique<RecordingAdapter>("no_a");
+  auto* all_raw = all.get();
+  auto* none_raw = none.get();
+  std::vector<adapter::AdapterPtr> adapters;
+  adapters.push_back(std::move(all));
+  adapters.push_back(std::move(none));
+  Options opts;
+  opts.bus = {.buffer_size = 64, .mode = bus::Mode::kReliable};
+  opts.transforms.global = DropChain("b");
+  opts.transforms.per_adapter["no_a"] = DropChain("a");
+  Health health;
+  Pipeline p(opts, std::move(det), std::move(adapters), health);
+  std::stop_source stop;
+  Status result;
+  std::thread runner([&] { result = p.Run(stop.get_token()); });
+  ASSERT_TRUE(WaitFor([&] { return det_raw->published.load(); }));
+  ASSERT_TRUE(WaitFor([&] { return det_raw->acks->DeliveredThrough() == 300; }))
+      << det_raw->acks->DeliveredThrough();
+  stop.request_stop();
+  runner.join();
+  ASSERT_TRUE(result);
+  auto chans = all_raw->channels();
+  EXPECT_EQ(chans.size(), 150u);
+  for (auto& c : chans) ASSERT_EQ(c, "a");
+  EXPECT_TRUE(none_raw->seen().empty());
 }
 
 TEST(AckTrackerTest, MinimumOverAdaptersAndMonotonic) {
