@@ -75,12 +75,23 @@ struct Inspector::State {
   std::array<Ring, 3> rings;
   std::array<std::unique_ptr<net::Broadcaster>, 3> streams;
 
+  // post-transform and pre-adapter hold the same events (the adapter gets
+  // exactly what leaves its chain): one ring serves both points.
+  static size_t RingIndex(TapPoint point) {
+    return static_cast<size_t>(point == TapPoint::kPostTransform ? TapPoint::kPreAdapter : point);
+  }
+
   template <class Span, class Get>
   void Record(TapPoint point, std::string_view adapter, const Span& events, Get get) {
-    const size_t p = static_cast<size_t>(point);
-    Ring& ring = rings[p];
-    const bool live = streams[p]->clients() > 0;
-    std::vector<net::BroadcastFrame> frames;
+    const size_t r = RingIndex(point);
+    Ring& ring = rings[r];
+    // Live streams fed by this ring, each with its own `event:` name.
+    std::vector<TapPoint> live;
+    for (size_t p = 0; p < streams.size(); ++p) {
+      const auto tp = static_cast<TapPoint>(p);
+      if (RingIndex(tp) == r && streams[p]->clients() > 0) live.push_back(tp);
+    }
+    std::vector<std::vector<net::BroadcastFrame>> frames(live.size());
     {
       std::lock_guard lock(mu);
       for (const auto& item : events) {
@@ -91,15 +102,19 @@ struct Inspector::State {
         slot.json.assign(e.Json());
         ring.next = (ring.next + 1) % ring.slots.size();
         if (ring.size < ring.slots.size()) ++ring.size;
-        if (live) {
-          frames.push_back({.id = {},
-                            .channel = e.channel,
-                            .bytes = std::make_shared<const std::string>(
-                                net::EncodeSseEvent({}, TapPointName(point), Frame(slot)))});
+        if (live.empty()) continue;
+        const std::string data = Frame(slot);
+        for (size_t i = 0; i < live.size(); ++i) {
+          frames[i].push_back({.id = {},
+                               .channel = e.channel,
+                               .bytes = std::make_shared<const std::string>(
+                                   net::EncodeSseEvent({}, TapPointName(live[i]), data))});
         }
       }
     }
-    if (!frames.empty()) streams[p]->Publish(frames);
+    for (size_t i = 0; i < live.size(); ++i) {
+      streams[static_cast<size_t>(live[i])]->Publish(frames[i]);
+    }
   }
 };
 
@@ -124,7 +139,7 @@ std::string Inspector::Snapshot(TapPoint point, size_t limit, std::string_view a
   std::vector<std::string> picked;  // newest first
   {
     std::lock_guard lock(state_->mu);
-    const Ring& ring = state_->rings[static_cast<size_t>(point)];
+    const Ring& ring = state_->rings[State::RingIndex(point)];
     for (size_t i = 0; i < ring.size && picked.size() < limit; ++i) {
       const size_t idx = (ring.next + ring.slots.size() - 1 - i) % ring.slots.size();
       const Entry& e = ring.slots[idx];

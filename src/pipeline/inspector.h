@@ -5,7 +5,8 @@
 //   post-detector   every event as the detector published it (recorded once,
 //                   not once per adapter as upstream does)
 //   post-transform  per adapter, after its route filter and transforms
-//   pre-adapter     per adapter, exactly what is handed to the sink
+//   pre-adapter     per adapter, exactly what is handed to the sink (the same
+//                   events as post-transform, so both share one ring)
 // HTTP: GET /inspect?point=&limit=&adapter=&channel= (JSON) and
 // GET /inspect/stream?point=&adapter=&channel= (SSE, `event: <point>`,
 // `data: {"adapter":…,"event":<envelope>}`).
@@ -40,7 +41,8 @@ class Inspector {
   Inspector& operator=(const Inspector&) = delete;
 
   bool enabled() const { return capacity_ > 0; }
-  // `adapter` is empty for post-detector.
+  // `adapter` is empty for post-detector. Recording post-transform or
+  // pre-adapter fills the one ring both points read.
   void Record(TapPoint point, std::string_view adapter, std::span<const Event* const> events);
   void Record(TapPoint point, std::string_view adapter, std::span<const Event> events);
 

@@ -237,8 +237,7 @@ void Pipeline::RunWorker(Worker& w) {
       }
       if (events.empty()) continue;
       if (options_.inspector && options_.inspector->enabled()) {
-        // After the adapter's chain, post-transform and pre-adapter hold the same events.
-        options_.inspector->Record(TapPoint::kPostTransform, w.name, events);
+        // Serves both post-transform and pre-adapter (the same events).
         options_.inspector->Record(TapPoint::kPreAdapter, w.name, events);
       }
       if (auto st = w.adapter->Deliver(events); !st) {
