@@ -32,7 +32,8 @@ struct Pipeline::Worker {
   metrics::Counter* skipped = nullptr;
   metrics::Counter* failed = nullptr;
   metrics::Counter* shed = nullptr;
-  std::optional<Priority> priority;  // set: may be shed under backpressure
+  std::unique_ptr<ChainScope> chain_scope;  // counters of the adapter's own chain
+  std::optional<Priority> priority;         // set: may be shed under backpressure
   metrics::Gauge* depth = nullptr;
   uint64_t undelivered = 0;
 };
@@ -71,28 +72,33 @@ void Pipeline::Reconfigure(const std::map<std::string, std::vector<std::string>>
   for (auto& w : workers_) w->config.store(MakeWorkerConfig(routes, transforms, w->name));
 }
 
-bool Pipeline::ApplyChain(const transform::Chain& chain, Event& event, const std::string& scope) {
+Pipeline::ChainScope::ChainScope(std::string scope_name) : name(std::move(scope_name)) {
   auto& reg = metrics::Default();
+  dropped = &reg.AddCounter("pgcdc_transform_dropped_total", "Events a transform chain dropped.",
+                            {"adapter"})
+                 .With({name});
+  errors =
+      &reg.AddCounter("pgcdc_transform_errors_total",
+                      "Events a transform failed on (sent to the DLQ, then skipped).", {"adapter"})
+           .With({name});
+}
+
+bool Pipeline::ApplyChain(const transform::Chain& chain, Event& event, const ChainScope& scope) {
   auto r = chain.Apply(event);
   if (r && *r == transform::Verdict::kKeep) return true;
   if (r) {
-    reg.AddCounter("pgcdc_transform_dropped_total", "Events a transform chain dropped.",
-                   {"adapter"})
-        .With({scope})
-        .Inc();
+    scope.dropped->Inc();
     return false;
   }
-  reg.AddCounter("pgcdc_transform_errors_total",
-                 "Events a transform failed on (sent to the DLQ, then skipped).", {"adapter"})
-      .With({scope})
-      .Inc();
+  scope.errors->Inc();
   log::Warn(
       "transform failed; event sent to the dead letter queue",
-      {{"adapter", scope}, {"event_id", event.id.ToString()}, {"error", r.error().message()}});
+      {{"adapter", scope.name}, {"event_id", event.id.ToString()}, {"error", r.error().message()}});
   if (options_.dlq != nullptr) {
-    if (auto st = options_.dlq->Record(event, scope, "transform: " + r.error().message()); !st) {
+    if (auto st = options_.dlq->Record(event, scope.name, "transform: " + r.error().message());
+        !st) {
       log::Error("dead letter queue write failed for a transform error",
-                 {{"adapter", scope}, {"error", st.error().message()}});
+                 {{"adapter", scope.name}, {"error", st.error().message()}});
     }
   }
   return false;
@@ -226,7 +232,7 @@ void Pipeline::RunWorker(Worker& w) {
           // The adapter's own chain works on a private copy: other adapters
           // share `e` and must never see this adapter's changes.
           Event& copy = owned.emplace_back(e);
-          if (ApplyChain(*cfg->chain, copy, w.name)) {
+          if (ApplyChain(*cfg->chain, copy, *w.chain_scope)) {
             events.push_back(&copy);
           } else {
             owned.pop_back();
@@ -303,6 +309,7 @@ Status Pipeline::Run(std::stop_token stop) {
         &reg.AddCounter("pgcdc_backpressure_load_shed_total",
                         "Events an adapter skipped because backpressure shed it.", {"adapter"})
              .With({w->name});
+    w->chain_scope = std::make_unique<ChainScope>(w->name);
     if (auto it = options_.priorities.find(w->name); it != options_.priorities.end()) {
       w->priority = it->second;
     }
@@ -332,11 +339,10 @@ Status Pipeline::Run(std::stop_token stop) {
     // Dropped events stay in the batch, marked, so their seq is still
     // acknowledged by every adapter (the checkpoint never stalls on them).
     if (auto chain = global_chain_.load(); chain && !chain->empty()) {
-      static const std::string kGlobal = "global";
       bool any_tracked = false;
       size_t kept = 0;
       for (auto& e : batch.events) {
-        if (ApplyChain(*chain, e, kGlobal)) {
+        if (ApplyChain(*chain, e, global_scope_)) {
           ++kept;
         } else {
           e.filtered = true;

@@ -25,6 +25,7 @@
 #include "adapter/adapter.h"
 #include "bus/bus.h"
 #include "core/error.h"
+#include "core/metrics.h"
 #include "detector/detector.h"
 #include "pipeline/ack_tracker.h"
 #include "pipeline/backpressure.h"
@@ -98,9 +99,17 @@ class Pipeline {
   static std::shared_ptr<const WorkerConfig> MakeWorkerConfig(
       const std::map<std::string, std::vector<std::string>>& routes,
       const transform::ChainSet& transforms, const std::string& name);
+  // Where a chain's outcomes are counted: "global" or an adapter name, with
+  // its counters looked up once (not per event).
+  struct ChainScope {
+    explicit ChainScope(std::string name);
+    std::string name;
+    metrics::Counter* dropped;
+    metrics::Counter* errors;
+  };
   // Runs a chain on `event`; false when the event is to be skipped (dropped,
   // or failed and dead-lettered).
-  bool ApplyChain(const transform::Chain& chain, Event& event, const std::string& scope);
+  bool ApplyChain(const transform::Chain& chain, Event& event, const ChainScope& scope);
   void RunWorker(Worker& w);
   void RecordFailure(Error error);
   void RequestStop();
@@ -112,6 +121,7 @@ class Pipeline {
   std::unique_ptr<bus::Bus> bus_;
   std::unique_ptr<AckTracker> acks_;
   std::atomic<std::shared_ptr<const transform::Chain>> global_chain_;
+  ChainScope global_scope_{"global"};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::stop_source internal_stop_;
   std::atomic<bool> ready_{false};
