@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "net/test_socket.h"
+
 namespace pgcdc::net {
 namespace {
 
@@ -28,31 +30,9 @@ uint16_t PortOf(const std::string& hostport) {
 }
 
 // Minimal blocking HTTP/1.1 client over a POSIX socket (5 s receive timeout).
-class Client {
+class Client : public testing::LoopbackSocket {
  public:
-  explicit Client(uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{5, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-  }
-  ~Client() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool connected() const { return connected_; }
-
-  bool Send(std::string_view data) {
-    while (!data.empty()) {
-      const ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
+  using LoopbackSocket::LoopbackSocket;
 
   std::optional<RawResponse> Read(bool head = false) {
     size_t end;
@@ -105,8 +85,6 @@ class Client {
     return true;
   }
 
-  int fd_ = -1;
-  bool connected_ = false;
   std::string buf_;
 };
 

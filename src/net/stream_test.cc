@@ -16,6 +16,7 @@
 #include "core/metrics.h"
 #include "net/broadcaster.h"
 #include "net/http_server.h"
+#include "net/test_socket.h"
 
 namespace pgcdc::net {
 namespace {
@@ -35,31 +36,10 @@ bool Eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
   return pred();
 }
 
-class Sock {
+class Sock : public testing::LoopbackSocket {
  public:
-  explicit Sock(uint16_t port, int rcvbuf = 0) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    if (rcvbuf > 0) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    timeval tv{5, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok_ = connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
-  }
-  ~Sock() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool ok() const { return ok_; }
-  bool Send(std::string_view data) {
-    while (!data.empty()) {
-      const ssize_t n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
+  using LoopbackSocket::LoopbackSocket;
+  bool ok() const { return connected(); }
   // Reads until `pred(buffer)` or EOF/timeout. Returns pred's final value.
   bool ReadUntil(const std::function<bool(const std::string&)>& pred) {
     while (!pred(buf_)) {
@@ -83,8 +63,6 @@ class Sock {
   std::string& buf() { return buf_; }
 
  private:
-  int fd_ = -1;
-  bool ok_ = false;
   bool eof_ = false;
   std::string buf_;
 };
