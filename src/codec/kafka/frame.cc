@@ -1,0 +1,1 @@
+#include "codec/kafka/frame.h"
