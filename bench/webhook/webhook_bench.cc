@@ -12,7 +12,7 @@
 //         scenario tests' receiver.
 //
 // Usage: webhook_bench [--events N] [--receiver raw|beast] [--deliver-size N]
-//                      [--only c1|c4|c16|b100|b100c4]
+//                      [--only c1|c4|c16|b100|b100c4|p32|p32c4|p64c16]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -85,35 +85,39 @@ class RawReceiver {
       workers_.emplace_back([this, fd] { Serve(fd); });
     }
   }
+  // Answers every complete request in the buffer, then writes all their
+  // responses at once (as servers do with pipelined requests).
   void Serve(int fd) {
     static constexpr std::string_view kReply =
         "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n";
     std::string buf;
+    std::string out;
     char chunk[65536];
+    size_t pos = 0;  // start of the next unparsed request in buf
     while (true) {
-      // One request: head up to CRLFCRLF, then Content-Length bytes.
-      size_t head_end;
-      while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
-        const ssize_t n = ::read(fd, chunk, sizeof chunk);
-        if (n <= 0) return Done(fd);
-        buf.append(chunk, static_cast<size_t>(n));
-      }
-      size_t length = 0;
-      for (const char* name : {"Content-Length:", "content-length:"}) {
-        const size_t p = buf.find(name);
-        if (p != std::string::npos && p < head_end) {
-          length = std::strtoul(buf.c_str() + p + std::strlen(name), nullptr, 10);
+      const ssize_t n = ::read(fd, chunk, sizeof chunk);
+      if (n <= 0) return Done(fd);
+      buf.append(chunk, static_cast<size_t>(n));
+      out.clear();
+      while (true) {
+        const size_t head_end = buf.find("\r\n\r\n", pos);
+        if (head_end == std::string::npos) break;
+        size_t length = 0;
+        for (const char* name : {"Content-Length:", "content-length:"}) {
+          const size_t p = buf.find(name, pos);
+          if (p != std::string::npos && p < head_end) {
+            length = std::strtoul(buf.c_str() + p + std::strlen(name), nullptr, 10);
+          }
         }
+        const size_t total = head_end + 4 + length;
+        if (buf.size() < total) break;
+        pos = total;
+        requests_.fetch_add(1, std::memory_order_relaxed);
+        out.append(kReply);
       }
-      const size_t total = head_end + 4 + length;
-      while (buf.size() < total) {
-        const ssize_t n = ::read(fd, chunk, sizeof chunk);
-        if (n <= 0) return Done(fd);
-        buf.append(chunk, static_cast<size_t>(n));
-      }
-      buf.erase(0, total);
-      requests_.fetch_add(1, std::memory_order_relaxed);
-      if (::write(fd, kReply.data(), kReply.size()) != static_cast<ssize_t>(kReply.size())) {
+      buf.erase(0, pos);
+      pos = 0;
+      if (!out.empty() && ::write(fd, out.data(), out.size()) != static_cast<ssize_t>(out.size())) {
         return Done(fd);
       }
     }
@@ -136,6 +140,7 @@ struct Config {
   const char* label;
   size_t concurrency;
   size_t batch;
+  size_t pipeline = 1;
 };
 
 struct Result {
@@ -153,6 +158,7 @@ Result Run(const std::string& url, const Config& c, const std::vector<const pgcd
   wo.url = url;
   wo.signing_key = "bench-signing-key";  // include the HMAC cost
   wo.batch = c.batch > 1;
+  wo.pipeline = c.pipeline;
   auto dlq = pgcdc::dlq::Make({.type = "none"});
   pgcdc::middleware::ReliableAdapter adapter(
       "webhook", mo, std::make_unique<pgcdc::webhooksink::WebhookDeliverer>(wo));
@@ -239,8 +245,9 @@ int main(int argc, char** argv) {
     received = [&] { return raw->requests(); };
   }
 
-  const Config configs[] = {
-      {"c1", 1, 1}, {"c4", 4, 1}, {"c16", 16, 1}, {"b100", 1, 100}, {"b100c4", 4, 100}};
+  const Config configs[] = {{"c1", 1, 1},        {"c4", 4, 1},         {"c16", 16, 1},
+                            {"b100", 1, 100},    {"b100c4", 4, 100},   {"p32", 1, 1, 32},
+                            {"p32c4", 4, 1, 32}, {"p64c16", 16, 1, 64}};
   std::printf("receiver=%s events=%zu deliver_size=%zu\n", receiver.c_str(), events, deliver_size);
   std::printf("%-8s %12s %6s %14s %14s\n", "config", "concurrency", "batch", "events/s",
               "requests/s");

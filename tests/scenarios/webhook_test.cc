@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -241,6 +243,84 @@ TEST(WebhookScenario, RejectedEventGoesToTheDlqAndLaterEventsFlow) {
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
 }
 
+// Pipelined delivery (--webhook-pipeline): many requests in flight per lane on
+// one keep-alive connection. Every event arrives exactly once with a valid
+// signature even though the peer fails some requests in the middle of a
+// window; a rejected event goes to the DLQ; per channel, events whose first
+// attempt succeeded arrive in order.
+TEST(WebhookScenario, PipelinedDeliverySurvivesFailuresInsideAWindow) {
+  HttpReceiver rx;
+  ASSERT_TRUE(rx.ok());
+  std::mutex mu;
+  std::map<std::string, int> seen;  // body -> attempts
+  rx.SetResponder([&](const HttpReceiver::Request& r) {
+    std::lock_guard lock(mu);
+    const int attempt = ++seen[r.body];
+    const auto events = Events(r);
+    const int64_t n = events.empty() ? -1 : PayloadNumber(events[0]);
+    if (n < 0) return Reply{400, "{\"error\":\"not a number\"}", {}};
+    if (n % 25 == 7 && attempt < 3) return Reply{503, "{}", {}};
+    return Reply{200, "{}", {}};
+  });
+  auto p = StartPgcdc({"-c",
+                       "pgcdc:wh_pipe_a",
+                       "-c",
+                       "pgcdc:wh_pipe_b",
+                       "-a",
+                       "webhook",
+                       "-u",
+                       rx.Url(),
+                       "--signing-key",
+                       "pk",
+                       "--webhook-pipeline",
+                       "16",
+                       "--webhook-concurrency",
+                       "2",
+                       "--retries",
+                       "5",
+                       "--webhook-backoff-base",
+                       "10ms",
+                       "--webhook-backoff-cap",
+                       "50ms",
+                       "--dlq",
+                       "stderr"});
+  ASSERT_TRUE(p);
+  NotifyRange("pgcdc:wh_pipe_a", 1, 200);
+  Notify("pgcdc:wh_pipe_b", "\"oops\"");
+  NotifyRange("pgcdc:wh_pipe_b", 1001, 1200);
+  ASSERT_TRUE(Eventually([&] { return Accepted(rx).size() >= 400; }, 60s))
+      << Accepted(rx).size() << "\n"
+      << p->Stderr();
+  for (const auto& r : rx.Requests()) {
+    EXPECT_EQ(r.Header("x-pgcdc-signature"), "sha256=" + TestHmacSha256Hex("pk", r.body));
+  }
+  auto a = Accepted(rx, "pgcdc:wh_pipe_a");
+  auto b = Accepted(rx, "pgcdc:wh_pipe_b");
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  EXPECT_EQ(a, Range(1, 200));  // each exactly once
+  EXPECT_EQ(b, Range(1001, 1200));
+  // Events that were not retried keep their channel order.
+  std::vector<int64_t> first_try;
+  for (int64_t n : Accepted(rx, "pgcdc:wh_pipe_a")) {
+    if (n % 25 != 7) first_try.push_back(n);
+  }
+  EXPECT_TRUE(std::is_sorted(first_try.begin(), first_try.end()));
+  auto addr = p->HttpAddr();
+  ASSERT_TRUE(addr);
+  EXPECT_TRUE(Eventually([&] {
+    auto m = HttpGet(*addr, "/metrics");
+    return m &&
+           MetricValue(m->body, Series("pgcdc_delivery_events_dead_lettered_total",
+                                       "adapter=\"webhook\"")) == 1 &&
+           MetricValue(m->body,
+                       Series("pgcdc_delivery_events_sent_total", "adapter=\"webhook\"")) == 400;
+  })) << p->Stderr();
+  EXPECT_NE(p->Stderr().find("oops"), std::string::npos);  // the stderr DLQ record
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+}
+
 TEST(WebhookScenario, BadConfigurationFailsAtStartup) {
   struct Case {
     std::vector<std::string> args;
@@ -259,6 +339,12 @@ TEST(WebhookScenario, BadConfigurationFailsAtStartup) {
        "burst",
        true},
       {{"-a", "webhook", "-u", "http://no-such-host.invalid/hook"}, "cannot resolve host", false},
+      {{"-a", "webhook", "-u", "http://user:pw@127.0.0.1/x", "--webhook-pipeline", "8"},
+       "credentials in the URL",
+       true},
+      {{"-a", "webhook", "-u", "http://127.0.0.1/x", "--webhook-pipeline", "0"},
+       "webhook-pipeline",
+       true},
   };
   for (const auto& c : cases) {
     auto args = BaseArgs();

@@ -245,19 +245,43 @@ struct ReliableAdapter::Impl {
     return Ok();
   }
 
-  // The whole chain for one unit (1..batch_size events of one lane).
-  Status SendUnit(size_t lane, std::span<const Event* const> unit) {
-    if (o.rate_limit > 0) {
-      Clock::duration wait{};
-      {
-        std::lock_guard lock(state_mu);
-        for (size_t i = 0; i < unit.size(); ++i) wait = bucket.Take(Clock::now());
-      }
-      if (wait > Clock::duration::zero()) {
-        rate_waits->Inc(unit.size());
-        if (!Sleep(wait)) return Fail(ErrorCode::kCancelled, "interrupted");
-      }
+  // Takes rate-limit tokens for `events` events and waits for them.
+  Status RateLimit(size_t events) {
+    if (o.rate_limit <= 0) return Ok();
+    Clock::duration wait{};
+    {
+      std::lock_guard lock(state_mu);
+      for (size_t i = 0; i < events; ++i) wait = bucket.Take(Clock::now());
     }
+    if (wait > Clock::duration::zero()) {
+      rate_waits->Inc(events);
+      if (!Sleep(wait)) return Fail(ErrorCode::kCancelled, "interrupted");
+    }
+    return Ok();
+  }
+
+  // Bookkeeping for a unit the peer accepted.
+  void PeerAnswered(bool probe) {
+    std::lock_guard lock(state_mu);
+    const auto before = breaker.state();
+    breaker.OnSuccess(probe);
+    NoteState(before);
+  }
+  void Delivered(std::span<const Event* const> unit, bool probe) {
+    PeerAnswered(probe);
+    sent->Inc(unit.size());
+    const int64_t now_ns = NowUnixNanos();
+    for (const Event* e : unit) {
+      if (e->created_at_ns > 0) lag->Observe(static_cast<double>(now_ns - e->created_at_ns) / 1e9);
+    }
+  }
+
+  // The whole chain for one unit (1..batch_size events of one lane). With
+  // `first_failure`, the unit's first attempt already happened (pipelined)
+  // and failed retryably: the chain continues with its retries.
+  // The caller has taken the unit's rate-limit tokens.
+  Status SendUnit(size_t lane, std::span<const Event* const> unit,
+                  std::optional<SendError> first_failure = std::nullopt) {
     // Built on the first retry only: seeding its generator is not free and
     // almost every unit succeeds at once.
     std::optional<Backoff> backoff;
@@ -265,6 +289,26 @@ struct ReliableAdapter::Impl {
     bool retrying = false;
     std::string last_error;
     while (true) {
+      if (first_failure) {
+        // Breaker and failure counters were updated by the pipelined caller.
+        SendError err = std::move(*first_failure);
+        first_failure.reset();
+        ++attempts;
+        last_error = err.message;
+        if (attempts >= o.max_attempts) {
+          return DeadLetter(unit, "gave up after 1 attempt: " + last_error);
+        }
+        log::Warn(
+            "delivery failed, will retry",
+            {{"adapter", name}, {"event_id", unit.front()->id.ToString()}, {"error", err.message}});
+        retrying = true;
+        backoff.emplace(BackoffPolicy{.base = o.backoff_base,
+                                      .cap = o.backoff_cap,
+                                      .floor = std::min(o.backoff_base, milliseconds(100))});
+        Clock::duration delay = backoff->Next();
+        if (err.retry_after) delay = std::min<Clock::duration>(*err.retry_after, o.max_retry_after);
+        if (!Sleep(delay)) return Fail(ErrorCode::kCancelled, "interrupted");
+      }
       if (Stopping()) return Fail(ErrorCode::kCancelled, "interrupted");
       CircuitBreaker::Permit permit;
       {
@@ -284,30 +328,13 @@ struct ReliableAdapter::Impl {
       const auto end = Clock::now();
       duration->Observe(Seconds(end - start));
       if (r) {
-        {
-          std::lock_guard lock(state_mu);
-          const auto before = breaker.state();
-          breaker.OnSuccess(permit.probe);
-          NoteState(before);
-        }
-        sent->Inc(unit.size());
-        const int64_t now_ns = NowUnixNanos();
-        for (const Event* e : unit) {
-          if (e->created_at_ns > 0)
-            lag->Observe(static_cast<double>(now_ns - e->created_at_ns) / 1e9);
-        }
+        Delivered(unit, permit.probe);
         return Ok();
       }
       const SendError& err = r.error();
       if (err.kind == SendError::Kind::kPermanent) {
         failed_permanent->Inc();
-        {
-          // The peer answered: it is up, whatever it thought of this content.
-          std::lock_guard lock(state_mu);
-          const auto before = breaker.state();
-          breaker.OnSuccess(permit.probe);
-          NoteState(before);
-        }
+        PeerAnswered(permit.probe);  // it is up, whatever it thought of this content
         return DeadLetter(unit, "rejected: " + err.message);
       }
       failed_retryable->Inc();
@@ -344,9 +371,76 @@ struct ReliableAdapter::Impl {
 
   Status RunLane(size_t lane, const std::vector<const Event*>& work) {
     std::span<const Event* const> all(work);
-    for (size_t i = 0; i < all.size(); i += o.batch_size) {
-      auto unit = all.subspan(i, std::min(o.batch_size, all.size() - i));
-      if (auto st = SendUnit(lane, unit); !st) return st;
+    const size_t depth = deliverer->PipelineDepth();
+    std::vector<std::span<const Event* const>> units;
+    std::vector<SendResult> results;
+    for (size_t i = 0; i < all.size();) {
+      units.clear();
+      size_t j = i;
+      while (j < all.size() && units.size() < std::max<size_t>(1, depth)) {
+        units.push_back(all.subspan(j, std::min(o.batch_size, all.size() - j)));
+        j += units.back().size();
+      }
+      if (units.size() == 1) {
+        if (auto st = RateLimit(units[0].size()); !st) return st;
+        if (auto st = SendUnit(lane, units[0]); !st) return st;
+      } else if (auto st = SendWindow(lane, units, results); !st) {
+        return st;
+      }
+      i = j;
+    }
+    return Ok();
+  }
+
+  // Pipelined: several units in flight at once while the breaker is closed.
+  Status SendWindow(size_t lane, std::span<const std::span<const Event* const>> units,
+                    std::vector<SendResult>& results) {
+    size_t events = 0;
+    for (auto u : units) events += u.size();
+    if (auto st = RateLimit(events); !st) return st;
+    if (Stopping()) return Fail(ErrorCode::kCancelled, "interrupted");
+    bool closed;
+    {
+      std::lock_guard lock(state_mu);
+      closed = breaker.state() == CircuitBreaker::State::kClosed;
+    }
+    if (!closed) {
+      // Open or probing: one unit at a time through the breaker gate (their
+      // rate-limit tokens were taken above).
+      for (auto u : units) {
+        if (auto st = SendUnit(lane, u); !st) return st;
+      }
+      return Ok();
+    }
+    attempts->Inc(units.size());
+    const auto start = Clock::now();
+    deliverer->SendPipelined(lane, units, start + o.attempt_timeout, results);
+    const auto end = Clock::now();
+    for (size_t k = 0; k < units.size(); ++k) {
+      duration->Observe(Seconds(end - start));
+      if (k >= results.size()) {
+        results.push_back(
+            std::unexpected(SendError::Retryable("deliverer returned no result for this unit")));
+      }
+      SendResult& r = results[k];
+      if (r) {
+        Delivered(units[k], false);
+        continue;
+      }
+      if (r.error().kind == SendError::Kind::kPermanent) {
+        failed_permanent->Inc();
+        PeerAnswered(false);  // it is up, whatever it thought of this content
+        if (auto st = DeadLetter(units[k], "rejected: " + r.error().message); !st) return st;
+        continue;
+      }
+      failed_retryable->Inc();
+      {
+        std::lock_guard lock(state_mu);
+        const auto before = breaker.state();
+        breaker.OnFailure(false, end);
+        NoteState(before);
+      }
+      if (auto st = SendUnit(lane, units[k], std::move(r.error())); !st) return st;
     }
     return Ok();
   }

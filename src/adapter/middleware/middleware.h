@@ -29,6 +29,14 @@
 // its share (or one failed fatally), so the acknowledgement contract of
 // adapter.h holds. A Deliverer's Send() is called concurrently for different
 // lanes, never concurrently for the same lane.
+//
+// Pipelining: a Deliverer with PipelineDepth() > 1 gets up to that many units
+// of a lane at once (SendPipelined) while the breaker is closed; their
+// results are then handled one by one in order. A unit that fails retryably
+// is retried (backoff, breaker, DLQ as above) before the results of the
+// units after it are handled, but those units were already sent: a retried
+// event can therefore arrive after later events of its channel. With a depth
+// of 1 per-channel order is strict.
 #pragma once
 
 #include <chrono>
@@ -38,6 +46,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "adapter/adapter.h"
 #include "core/error.h"
@@ -73,6 +82,17 @@ class Deliverer {
   // `deadline` (return a retryable error). Never throws.
   virtual SendResult Send(size_t lane, std::span<const Event* const> events,
                           Clock::time_point deadline) = 0;
+  // How many units one lane may have in flight at once (HTTP/1.1 pipelining).
+  // 1 (the default) means Send() only.
+  virtual size_t PipelineDepth() const { return 1; }
+  // Sends 2..PipelineDepth() units in order without waiting for each answer
+  // and reports one result per unit, in order, in `results`. Only called when
+  // PipelineDepth() > 1. The default sends them one by one.
+  virtual void SendPipelined(size_t lane, std::span<const std::span<const Event* const>> units,
+                             Clock::time_point deadline, std::vector<SendResult>& results) {
+    results.clear();
+    for (auto unit : units) results.push_back(Send(lane, unit, deadline));
+  }
   // From another thread when shutdown gives up waiting: a Send() in flight
   // should return (retryable error) promptly. Thread-safe, idempotent.
   virtual void Interrupt() {}

@@ -124,8 +124,24 @@ class FakeDeliverer : public Deliverer {
     std::lock_guard lock(mu_);
     return batches_;
   }
+  // Pipelining: windows of units seen by SendPipelined.
+  size_t depth = 1;
+  size_t PipelineDepth() const override { return depth; }
+  void SendPipelined(size_t lane, std::span<const std::span<const Event* const>> units,
+                     Clock::time_point deadline, std::vector<SendResult>& results) override {
+    {
+      std::lock_guard lock(mu_);
+      windows_.push_back(units.size());
+    }
+    Deliverer::SendPipelined(lane, units, deadline, results);
+  }
+  std::vector<size_t> windows() {
+    std::lock_guard lock(mu_);
+    return windows_;
+  }
 
  private:
+  std::vector<size_t> windows_;
   Script script_;
   std::mutex mu_;
   std::map<std::string, int> attempts_;
@@ -157,8 +173,9 @@ Options Fast() {
 }
 
 struct Harness {
-  Harness(Options o, FakeDeliverer::Script script) {
+  Harness(Options o, FakeDeliverer::Script script, size_t depth = 1) {
     auto d = std::make_unique<FakeDeliverer>(std::move(script));
+    d->depth = depth;
     fake = d.get();
     adapter =
         std::make_unique<ReliableAdapter>("test_" + std::to_string(++counter), o, std::move(d));
@@ -184,6 +201,47 @@ TEST(ReliableAdapter, RetriesUntilSuccess) {
   EXPECT_EQ(h.fake->delivered(), (std::vector<std::string>{"ch0/0", "ch0/1", "ch0/2"}));
   EXPECT_EQ(h.fake->attempts("1"), 3);
   EXPECT_TRUE(h.dlq.records.empty());
+}
+
+TEST(ReliableAdapter, PipelinedWindowsRetryAndDeadLetterPerUnit) {
+  Harness h(
+      Fast(),
+      [](const std::string& p, int attempt) -> SendResult {
+        if (p == "1" && attempt < 3) return std::unexpected(SendError::Retryable("503"));
+        if (p == "5") return std::unexpected(SendError::Permanent("HTTP 400"));
+        return {};
+      },
+      4);
+  auto events = MakeEvents(10);
+  ASSERT_TRUE(h.adapter->Deliver(Ptrs(events)));
+  // Event 1 failed in its window and was retried before the rest of the
+  // window's results were handled; it arrives after 2 and 3 (sent with it).
+  EXPECT_EQ(h.fake->delivered(),
+            (std::vector<std::string>{"ch0/0", "ch0/2", "ch0/3", "ch0/1", "ch0/4", "ch0/6", "ch0/7",
+                                      "ch0/8", "ch0/9"}));
+  EXPECT_EQ(h.fake->attempts("1"), 3);
+  EXPECT_EQ(h.fake->windows(), (std::vector<size_t>{4, 4, 2}));
+  ASSERT_EQ(h.dlq.records.size(), 1u);
+  EXPECT_EQ(h.dlq.records[0].first, "5");
+}
+
+TEST(ReliableAdapter, PipelinedRetryableFailuresExhaustToTheDlq) {
+  Options o = Fast();
+  o.max_attempts = 2;
+  Harness h(
+      o,
+      [](const std::string& p, int) -> SendResult {
+        if (p == "2") return std::unexpected(SendError::Retryable("503"));
+        return {};
+      },
+      8);
+  auto events = MakeEvents(4);
+  ASSERT_TRUE(h.adapter->Deliver(Ptrs(events)));
+  EXPECT_EQ(h.fake->attempts("2"), 2);
+  ASSERT_EQ(h.dlq.records.size(), 1u);
+  EXPECT_NE(h.dlq.records[0].second.find("gave up after 2 attempts"), std::string::npos)
+      << h.dlq.records[0].second;
+  EXPECT_EQ(h.fake->delivered().size(), 3u);
 }
 
 TEST(ReliableAdapter, PermanentFailureGoesToDlqAndFlowContinues) {

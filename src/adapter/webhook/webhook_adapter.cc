@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "net/http1_client.h"
 
 #ifndef PGCDC_VERSION
 #define PGCDC_VERSION "0.0.0"
@@ -95,6 +96,11 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user);
 
 struct WebhookDeliverer::Lane {
   CURL* curl = nullptr;
+  // Pipelined mode (options.pipeline > 1) instead of `curl`.
+  std::unique_ptr<net::Http1Connection> conn;
+  std::vector<std::string> heads;   // per unit of a window
+  std::vector<std::string> bodies;  // array bodies per unit of a window
+  std::vector<net::Http1Response> responses;
   std::string body;         // batch body (array of envelopes)
   std::string response;     // first kResponseSnippet bytes of the response body
   std::string retry_after;  // Retry-After of the final response
@@ -322,7 +328,38 @@ Status WebhookDeliverer::Open(size_t lanes) {
   }
 
   lanes_.clear();
-  for (size_t i = 0; i < std::max<size_t>(1, lanes); ++i) {
+  if (options_.pipeline > 1) {
+    auto url = net::ParseHttp1Url(options_.url);
+    if (!url) return Fail(url.error().Wrap("webhook.url (with webhook.pipeline > 1)"));
+    for (const char* var :
+         {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
+      const char* v = std::getenv(var);
+      if (v != nullptr && *v != '\0') {
+        return Fail(ErrorCode::kConfig,
+                    std::string("webhook.pipeline > 1 connects directly and cannot use the "
+                                "proxy in $") +
+                        var + "; unset it or use --webhook-pipeline 1");
+      }
+    }
+    target_ = url->target;
+    host_header_ = url->host_header;
+    for (size_t i = 0; i < std::max<size_t>(1, lanes); ++i) {
+      auto lane = std::make_unique<Lane>();
+      lane->conn = std::make_unique<net::Http1Connection>(
+          *url, net::Http1TlsOptions{.ca_file = options_.ca_file,
+                                     .cert_file = options_.cert_file,
+                                     .key_file = options_.key_file,
+                                     .insecure_skip_verify = options_.insecure_skip_verify});
+      if (!options_.signing_key.empty()) {
+        lane->hmac = NewHmac(options_.signing_key);
+        if (lane->hmac == nullptr) {
+          return Fail(ErrorCode::kUnknown, "webhook: cannot set up HMAC-SHA256 (OpenSSL)");
+        }
+      }
+      lanes_.push_back(std::move(lane));
+    }
+  }
+  for (size_t i = 0; i < std::max<size_t>(1, lanes) && options_.pipeline <= 1; ++i) {
     auto lane = std::make_unique<Lane>();
     CURL* c = curl_easy_init();
     if (c == nullptr) return Fail(ErrorCode::kUnknown, "webhook: curl_easy_init failed");
@@ -362,8 +399,81 @@ Status WebhookDeliverer::Open(size_t lanes) {
   log::Info("webhook: ready", {{"url", display_url_},
                                {"lanes", static_cast<uint64_t>(lanes_.size())},
                                {"batch", options_.batch},
+                               {"pipeline", static_cast<uint64_t>(options_.pipeline)},
                                {"signed", !options_.signing_key.empty()}});
   return Ok();
+}
+
+namespace {
+
+// The request body: the cached envelope itself for one event, an array for a
+// batch (built in `scratch`).
+std::string_view BodyOf(std::span<const Event* const> events, bool batch, std::string& scratch) {
+  if (!batch && events.size() == 1) return events[0]->Json();
+  scratch.clear();
+  scratch.push_back('[');
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (i > 0) scratch.push_back(',');
+    scratch.append(events[i]->Json());
+  }
+  scratch.push_back(']');
+  return scratch;
+}
+
+// What an HTTP status means for delivery.
+SendResult Classify(long status, const std::string& response, const std::string& retry_after,
+                    const std::string& target) {
+  Requests().Count(status);
+  if (status >= 200 && status < 300) return {};
+  std::string msg = "webhook: POST " + target + ": HTTP " + std::to_string(status);
+  if (!response.empty()) msg += ": " + SafeHeaderValue(response);
+  if (status == 408 || status == 429 || status >= 500) {
+    SendError err = SendError::Retryable(std::move(msg));
+    if (!retry_after.empty()) {
+      err.retry_after = ParseRetryAfter(retry_after, static_cast<int64_t>(::time(nullptr)));
+    }
+    return std::unexpected(std::move(err));
+  }
+  if (status >= 300 && status < 400) msg += " (redirect not followed or redirect limit reached)";
+  return std::unexpected(SendError::Permanent(std::move(msg)));
+}
+
+}  // namespace
+
+// Headers in SPEC order; configured headers replace built-ins of the same
+// name; the signature always comes last. Calls emit(name, value) for each.
+template <typename Emit>
+static bool ForEachHeader(const Options& options, EVP_MAC_CTX* hmac,
+                          std::span<const Event* const> events, std::string_view body, bool array,
+                          Emit&& emit) {
+  std::vector<std::pair<std::string_view, std::string>> headers;
+  headers.reserve(8 + options.headers.size());
+  headers.emplace_back("Content-Type", "application/json");
+  headers.emplace_back("User-Agent", std::string(kUserAgent));
+  headers.emplace_back("X-PGCDC-Event-ID", events[0]->id.ToString());
+  const std::string& channel = events[0]->channel;
+  const bool one_channel = std::all_of(events.begin(), events.end(),
+                                       [&](const Event* e) { return e->channel == channel; });
+  if (one_channel) headers.emplace_back("X-PGCDC-Channel", SafeHeaderValue(channel));
+  if (array) headers.emplace_back("X-PGCDC-Batch-Size", std::to_string(events.size()));
+  for (const auto& [name, value] : options.headers) {
+    auto it = std::find_if(headers.begin(), headers.end(),
+                           [&](const auto& h) { return EqualsIgnoreCase(h.first, name); });
+    if (it != headers.end()) {
+      it->second = value;
+    } else {
+      headers.emplace_back(name, value);
+    }
+  }
+  if (!options.signing_key.empty()) {
+    std::erase_if(headers,
+                  [](const auto& h) { return EqualsIgnoreCase(h.first, "X-PGCDC-Signature"); });
+    std::string signature = "sha256=";
+    if (!AppendHmacHex(hmac, body, signature)) return false;
+    headers.emplace_back("X-PGCDC-Signature", std::move(signature));
+  }
+  for (const auto& [name, value] : headers) emit(name, value);
+  return true;
 }
 
 SendResult WebhookDeliverer::Send(size_t lane_index, std::span<const Event* const> events,
@@ -374,69 +484,36 @@ SendResult WebhookDeliverer::Send(size_t lane_index, std::span<const Event* cons
         SendError::Retryable("webhook: lane " + std::to_string(lane_index) + " was not opened"));
   }
   Lane& lane = *lanes_[lane_index];
+  if (lane.conn) {
+    std::vector<SendResult> results;
+    const std::span<const Event* const> unit[1] = {events};
+    SendPipelined(lane_index, unit, deadline, results);
+    return std::move(results.front());
+  }
   const auto left =
       std::chrono::duration_cast<std::chrono::milliseconds>(deadline - middleware::Clock::now());
   if (left.count() <= 0) {
     return std::unexpected(SendError::Retryable("webhook: attempt deadline passed before sending"));
   }
 
-  // Body: the cached envelope itself for one event, an array for a batch.
   const bool array = options_.batch || events.size() > 1;
-  std::string_view body;
-  if (array) {
-    lane.body.clear();
-    lane.body.push_back('[');
-    for (size_t i = 0; i < events.size(); ++i) {
-      if (i > 0) lane.body.push_back(',');
-      lane.body.append(events[i]->Json());
-    }
-    lane.body.push_back(']');
-    body = lane.body;
-  } else {
-    body = events[0]->Json();
-  }
-
-  // Headers in SPEC order; configured headers replace built-ins of the same
-  // name; the signature always comes last.
-  std::vector<std::pair<std::string_view, std::string>> headers;
-  headers.reserve(8 + options_.headers.size());
-  headers.emplace_back("Content-Type", "application/json");
-  headers.emplace_back("User-Agent", std::string(kUserAgent));
-  headers.emplace_back("X-PGCDC-Event-ID", events[0]->id.ToString());
-  const std::string& channel = events[0]->channel;
-  const bool one_channel = std::all_of(events.begin(), events.end(),
-                                       [&](const Event* e) { return e->channel == channel; });
-  if (one_channel) headers.emplace_back("X-PGCDC-Channel", SafeHeaderValue(channel));
-  if (array) headers.emplace_back("X-PGCDC-Batch-Size", std::to_string(events.size()));
-  for (const auto& [name, value] : options_.headers) {
-    auto it = std::find_if(headers.begin(), headers.end(),
-                           [&](const auto& h) { return EqualsIgnoreCase(h.first, name); });
-    if (it != headers.end()) {
-      it->second = value;
-    } else {
-      headers.emplace_back(name, value);
-    }
-  }
-  if (!options_.signing_key.empty()) {
-    std::erase_if(headers,
-                  [](const auto& h) { return EqualsIgnoreCase(h.first, "X-PGCDC-Signature"); });
-    std::string signature = "sha256=";
-    if (!AppendHmacHex(lane.hmac, body, signature)) {
-      return std::unexpected(SendError::Retryable("webhook: HMAC-SHA256 failed (OpenSSL)"));
-    }
-    headers.emplace_back("X-PGCDC-Signature", std::move(signature));
-  }
+  const std::string_view body = BodyOf(events, options_.batch, lane.body);
   curl_slist* list = nullptr;
   std::string line;
-  for (const auto& [name, value] : headers) {
-    line.assign(name);
-    // "Name;" sends an empty header; "Name:" would remove it.
-    if (value.empty()) {
-      line.push_back(';');
-    } else {
-      line.append(": ").append(value);
-    }
-    list = curl_slist_append(list, line.c_str());
+  const bool signed_ok = ForEachHeader(options_, lane.hmac, events, body, array,
+                                       [&](std::string_view name, const std::string& value) {
+                                         line.assign(name);
+                                         // "Name;" sends an empty header; "Name:" would remove it.
+                                         if (value.empty()) {
+                                           line.push_back(';');
+                                         } else {
+                                           line.append(": ").append(value);
+                                         }
+                                         list = curl_slist_append(list, line.c_str());
+                                       });
+  if (!signed_ok) {
+    curl_slist_free_all(list);
+    return std::unexpected(SendError::Retryable("webhook: HMAC-SHA256 failed (OpenSSL)"));
   }
   list = curl_slist_append(list, "Expect:");  // no 100-continue round trip
 
@@ -452,30 +529,75 @@ SendResult WebhookDeliverer::Send(size_t lane_index, std::span<const Event* cons
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
   curl_slist_free_all(list);
 
-  const std::string& target = display_url_;
   if (rc != CURLE_OK) {
     Requests().Count(0);
-    std::string msg = "webhook: POST " + target + ": " +
+    std::string msg = "webhook: POST " + display_url_ + ": " +
                       (lane.error[0] != '\0' ? std::string(lane.error) : curl_easy_strerror(rc));
     if (rc == CURLE_TOO_MANY_REDIRECTS) return std::unexpected(SendError::Permanent(msg));
     return std::unexpected(SendError::Retryable(std::move(msg)));
   }
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  Requests().Count(status);
-  if (status >= 200 && status < 300) return {};
+  return Classify(status, lane.response, lane.retry_after, display_url_);
+}
 
-  std::string msg = "webhook: POST " + target + ": HTTP " + std::to_string(status);
-  if (!lane.response.empty()) msg += ": " + SafeHeaderValue(lane.response);
-  if (status == 408 || status == 429 || status >= 500) {
-    SendError err = SendError::Retryable(std::move(msg));
-    if (!lane.retry_after.empty()) {
-      err.retry_after = ParseRetryAfter(lane.retry_after, static_cast<int64_t>(::time(nullptr)));
+void WebhookDeliverer::SendPipelined(size_t lane_index,
+                                     std::span<const std::span<const Event* const>> units,
+                                     middleware::Clock::time_point deadline,
+                                     std::vector<SendResult>& results) {
+  results.clear();
+  if (lane_index >= lanes_.size() || !lanes_[lane_index]->conn) {
+    for (size_t k = 0; k < units.size(); ++k) {
+      results.push_back(std::unexpected(SendError::Retryable(
+          "webhook: lane " + std::to_string(lane_index) + " was not opened for pipelining")));
     }
-    return std::unexpected(std::move(err));
+    return;
   }
-  if (status >= 300 && status < 400) msg += " (redirect not followed or redirect limit reached)";
-  return std::unexpected(SendError::Permanent(std::move(msg)));
+  Lane& lane = *lanes_[lane_index];
+  if (lane.heads.size() < units.size()) {
+    lane.heads.resize(units.size());
+    lane.bodies.resize(units.size());
+  }
+  std::vector<net::Http1Connection::Request> requests;
+  requests.reserve(units.size());
+  for (size_t k = 0; k < units.size(); ++k) {
+    const auto events = units[k];
+    const bool array = options_.batch || events.size() > 1;
+    const std::string_view body = BodyOf(events, options_.batch, lane.bodies[k]);
+    std::string& head = lane.heads[k];
+    head.assign("POST ").append(target_).append(" HTTP/1.1\r\nHost: ").append(host_header_);
+    head.append("\r\n");
+    const bool signed_ok =
+        ForEachHeader(options_, lane.hmac, events, body, array,
+                      [&](std::string_view name, const std::string& value) {
+                        head.append(name).append(": ").append(value).append("\r\n");
+                      });
+    if (!signed_ok) {
+      results.assign(
+          units.size(),
+          std::unexpected(SendError::Retryable("webhook: HMAC-SHA256 failed (OpenSSL)")));
+      return;
+    }
+    head.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
+    requests.push_back({head, body});
+  }
+  auto st = lane.conn->Exchange(requests, lane.responses, deadline);
+  for (size_t k = 0; k < units.size(); ++k) {
+    if (k < lane.responses.size()) {
+      const auto& r = lane.responses[k];
+      results.push_back(Classify(r.status, r.body, r.retry_after, display_url_));
+    } else {
+      Requests().Count(0);
+      results.push_back(std::unexpected(SendError::Retryable(
+          "webhook: POST " + display_url_ + ": " + (st ? "no response" : st.error().message()))));
+    }
+  }
+}
+
+void WebhookDeliverer::Interrupt() {
+  for (auto& lane : lanes_) {
+    if (lane->conn) lane->conn->Interrupt();
+  }
 }
 
 void WebhookDeliverer::Close() { lanes_.clear(); }
@@ -513,6 +635,7 @@ Result<Options> WebhookOptions(const config::Config& cfg) {
   o.cert_file = cfg.GetString("webhook.tls_cert_file");
   o.key_file = cfg.GetString("webhook.tls_key_file");
   o.insecure_skip_verify = cfg.GetBool("webhook.tls_insecure_skip_verify");
+  o.pipeline = static_cast<size_t>(std::max<int64_t>(1, cfg.GetInt("webhook.pipeline")));
   return o;
 }
 
@@ -604,6 +727,15 @@ ConnectorInfo Connector() {
        .flag = "webhook-batch-size",
        .min = 1,
        .max = 10000},
+      {.key = "webhook.pipeline",
+       .type = ParamType::kInt,
+       .default_value = "1",
+       .description = "requests in flight per lane (HTTP/1.1 pipelining on one keep-alive "
+                      "connection); > 1 uses pgcdc's own HTTP/1.1 client: no redirects or "
+                      "proxies, and a retried event may arrive after later events of its channel",
+       .flag = "webhook-pipeline",
+       .min = 1,
+       .max = 1024},
       {.key = "webhook.tls_ca_file",
        .type = ParamType::kString,
        .description = "PEM CA bundle to verify the server with (default: system store)",
@@ -630,6 +762,11 @@ ConnectorInfo Connector() {
     }
     if (auto h = ParseHeaders(cfg.GetList("webhook.headers")); !h) {
       errors.push_back(h.error().message());
+    }
+    if (cfg.GetInt("webhook.pipeline") > 1) {
+      if (auto u = net::ParseHttp1Url(cfg.GetString("webhook.url")); !u) {
+        errors.push_back("webhook.url (with webhook.pipeline > 1): " + u.error().message());
+      }
     }
     if (cfg.Has("webhook.tls_key_file") && !cfg.Has("webhook.tls_cert_file")) {
       errors.push_back("webhook.tls_key_file: needs webhook.tls_cert_file (--webhook-tls-cert)");

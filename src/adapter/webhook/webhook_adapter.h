@@ -11,7 +11,9 @@
 //   any other 4xx, 3xx (after following redirects) -> permanent (DLQ)
 //
 // Each lane owns one libcurl easy handle, reused for every request of that
-// lane, so a lane keeps its keep-alive connection. Send() for different lanes
+// lane, so a lane keeps its keep-alive connection. With pipeline > 1 a lane
+// owns a net::Http1Connection instead and keeps up to `pipeline` requests in
+// flight on it (see middleware.h for what that means for ordering). Send() for different lanes
 // runs concurrently; a lane is never used by two threads at once.
 // libcurl and OpenSSL headers stay in the .cc.
 #pragma once
@@ -43,6 +45,10 @@ struct Options {
   std::string key_file;   // client key (PEM)
   bool insecure_skip_verify = false;
   int max_redirects = 5;
+  // Requests in flight per lane (HTTP/1.1 pipelining on one keep-alive
+  // connection). 1 = libcurl, one request at a time (redirects, proxies);
+  // > 1 = our own HTTP/1.1 client (no redirects, no proxies).
+  size_t pipeline = 1;
 };
 
 class WebhookDeliverer final : public middleware::Deliverer {
@@ -55,6 +61,11 @@ class WebhookDeliverer final : public middleware::Deliverer {
   Status Open(size_t lanes) override;
   middleware::SendResult Send(size_t lane, std::span<const Event* const> events,
                               middleware::Clock::time_point deadline) override;
+  size_t PipelineDepth() const override { return options_.pipeline; }
+  void SendPipelined(size_t lane, std::span<const std::span<const Event* const>> units,
+                     middleware::Clock::time_point deadline,
+                     std::vector<middleware::SendResult>& results) override;
+  void Interrupt() override;
   void Close() override;
 
   struct Lane;
@@ -62,6 +73,8 @@ class WebhookDeliverer final : public middleware::Deliverer {
  private:
   Options options_;
   std::string display_url_;  // the URL without credentials and query, for messages
+  std::string target_;       // pipelined mode: request target and Host header
+  std::string host_header_;
   std::vector<std::unique_ptr<Lane>> lanes_;
 };
 
