@@ -1,0 +1,178 @@
+#include "adapter/kafkaserver/batch_format.h"
+
+#include <array>
+
+#include "adapter/kafkaserver/kafka_errors.h"
+
+namespace pgcdc::kafkaserver {
+
+std::string_view KafkaErrorName(KafkaError e) {
+  switch (e) {
+    case KafkaError::kUnknownServerError:
+      return "UNKNOWN_SERVER_ERROR";
+    case KafkaError::kNone:
+      return "NONE";
+    case KafkaError::kOffsetOutOfRange:
+      return "OFFSET_OUT_OF_RANGE";
+    case KafkaError::kCorruptMessage:
+      return "CORRUPT_MESSAGE";
+    case KafkaError::kUnknownTopicOrPartition:
+      return "UNKNOWN_TOPIC_OR_PARTITION";
+    case KafkaError::kMessageTooLarge:
+      return "MESSAGE_TOO_LARGE";
+    case KafkaError::kOffsetMetadataTooLarge:
+      return "OFFSET_METADATA_TOO_LARGE";
+    case KafkaError::kCoordinatorNotAvailable:
+      return "COORDINATOR_NOT_AVAILABLE";
+    case KafkaError::kNotCoordinator:
+      return "NOT_COORDINATOR";
+    case KafkaError::kInvalidTopic:
+      return "INVALID_TOPIC_EXCEPTION";
+    case KafkaError::kIllegalGeneration:
+      return "ILLEGAL_GENERATION";
+    case KafkaError::kInconsistentGroupProtocol:
+      return "INCONSISTENT_GROUP_PROTOCOL";
+    case KafkaError::kInvalidGroupId:
+      return "INVALID_GROUP_ID";
+    case KafkaError::kUnknownMemberId:
+      return "UNKNOWN_MEMBER_ID";
+    case KafkaError::kInvalidSessionTimeout:
+      return "INVALID_SESSION_TIMEOUT";
+    case KafkaError::kRebalanceInProgress:
+      return "REBALANCE_IN_PROGRESS";
+    case KafkaError::kKafkaStorageError:
+      return "KAFKA_STORAGE_ERROR";
+    case KafkaError::kGroupIdNotFound:
+      return "GROUP_ID_NOT_FOUND";
+    case KafkaError::kMemberIdRequired:
+      return "MEMBER_ID_REQUIRED";
+    case KafkaError::kGroupMaxSizeReached:
+      return "GROUP_MAX_SIZE_REACHED";
+    case KafkaError::kFencedInstanceId:
+      return "FENCED_INSTANCE_ID";
+  }
+  return "UNKNOWN";
+}
+
+namespace {
+
+// Castagnoli polynomial, reflected.
+constexpr uint32_t kPoly = 0x82F63B78u;
+
+struct Tables {
+  std::array<std::array<uint32_t, 256>, 8> t{};
+  constexpr Tables() {
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ kPoly : c >> 1;
+      t[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; ++i) {
+      for (size_t s = 1; s < 8; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFF];
+    }
+  }
+};
+
+constexpr Tables kTables{};
+
+inline uint32_t Load32Le(const unsigned char* p) {
+  return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
+}
+
+}  // namespace
+
+uint32_t Crc32c(std::string_view data, uint32_t crc) {
+  const auto& t = kTables.t;
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  size_t n = data.size();
+  uint32_t c = ~crc;
+  while (n >= 8) {
+    const uint32_t lo = Load32Le(p) ^ c;
+    const uint32_t hi = Load32Le(p + 4);
+    c = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^
+        t[3][hi & 0xFF] ^ t[2][(hi >> 8) & 0xFF] ^ t[1][(hi >> 16) & 0xFF] ^ t[0][hi >> 24];
+    p += 8;
+    n -= 8;
+  }
+  while (n-- > 0) c = (c >> 8) ^ t[0][(c ^ *p++) & 0xFF];
+  return ~c;
+}
+
+int64_t LoadBe64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return static_cast<int64_t>(v);
+}
+int32_t LoadBe32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return static_cast<int32_t>(v);
+}
+int16_t LoadBe16(const char* p) {
+  return static_cast<int16_t>((static_cast<unsigned char>(p[0]) << 8) |
+                              static_cast<unsigned char>(p[1]));
+}
+void StoreBe64(char* p, int64_t v) {
+  auto u = static_cast<uint64_t>(v);
+  for (int i = 7; i >= 0; --i) {
+    p[i] = static_cast<char>(u & 0xFF);
+    u >>= 8;
+  }
+}
+void StoreBe32(char* p, int32_t v) {
+  auto u = static_cast<uint32_t>(v);
+  for (int i = 3; i >= 0; --i) {
+    p[i] = static_cast<char>(u & 0xFF);
+    u >>= 8;
+  }
+}
+
+Result<BatchHeader> ParseBatchHeader(std::string_view bytes, size_t max_batch_bytes) {
+  if (bytes.size() < kBatchHeaderSize) {
+    return Fail(ErrorCode::kParse,
+                "record batch header truncated: " + std::to_string(bytes.size()) + " bytes");
+  }
+  const char* p = bytes.data();
+  BatchHeader h;
+  h.base_offset = LoadBe64(p);
+  h.batch_length = LoadBe32(p + 8);
+  h.partition_leader_epoch = LoadBe32(p + 12);
+  h.magic = static_cast<int8_t>(p[16]);
+  h.crc = static_cast<uint32_t>(LoadBe32(p + 17));
+  h.attributes = LoadBe16(p + 21);
+  h.last_offset_delta = LoadBe32(p + 23);
+  h.base_timestamp = LoadBe64(p + 27);
+  h.max_timestamp = LoadBe64(p + 35);
+  h.producer_id = LoadBe64(p + 43);
+  h.producer_epoch = LoadBe16(p + 51);
+  h.base_sequence = LoadBe32(p + 53);
+  h.records_count = LoadBe32(p + 57);
+  if (h.magic != 2) {
+    return Fail(ErrorCode::kParse, "record batch magic " + std::to_string(h.magic) + " (want 2)");
+  }
+  constexpr int32_t kMinLength = static_cast<int32_t>(kBatchHeaderSize - kBatchLogOverhead);
+  if (h.batch_length < kMinLength ||
+      static_cast<uint64_t>(h.batch_length) + kBatchLogOverhead > max_batch_bytes) {
+    return Fail(ErrorCode::kParse,
+                "record batch length " + std::to_string(h.batch_length) + " out of range");
+  }
+  if (h.last_offset_delta < 0) {
+    return Fail(ErrorCode::kParse, "record batch lastOffsetDelta " +
+                                       std::to_string(h.last_offset_delta) + " is negative");
+  }
+  return h;
+}
+
+bool BatchCrcOk(std::string_view batch) {
+  if (batch.size() < kBatchHeaderSize) return false;
+  const auto stored = static_cast<uint32_t>(LoadBe32(batch.data() + 17));
+  return Crc32c(batch.substr(kBatchCrcStart)) == stored;
+}
+
+void SetBatchBaseOffset(std::string& batch, int64_t base_offset) {
+  StoreBe64(batch.data(), base_offset);
+}
+
+void SetBatchLeaderEpoch(std::string& batch, int32_t epoch) { StoreBe32(batch.data() + 12, epoch); }
+
+}  // namespace pgcdc::kafkaserver
