@@ -12,7 +12,9 @@
 // confirmed and is replayed after a restart (no silent loss).
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -58,6 +60,14 @@ class Adapter {
   // other error stops the pipeline with that error.
   virtual Status Deliver(std::span<const Event* const> events) = 0;
   virtual Status Flush() { return Ok(); }
+  // Deferred acknowledgement (optional). An adapter that still needs events
+  // after Deliver()+Flush() returned Ok — the Kafka-protocol server keeps
+  // them until every consumer group has committed past them — returns the
+  // lowest Event::seq it still holds (0 is never a valid seq). The pipeline
+  // then confirms to the source only the events below it. nullopt (the
+  // default) = nothing held. Called on the worker thread after every
+  // Flush(), which happens at least every poll interval while idle.
+  virtual std::optional<uint64_t> OldestHeldSeq() const { return std::nullopt; }
   // Called from another thread when shutdown gives up waiting (the shutdown
   // timeout passed): a Deliver() blocked in a retry/backoff/breaker wait
   // should return kCancelled promptly. Must be thread-safe and idempotent.

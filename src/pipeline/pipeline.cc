@@ -191,7 +191,10 @@ void Pipeline::RunWorker(Worker& w) {
       return false;
     }
     last_flush = std::chrono::steady_clock::now();
-    if (pending_ack != 0) acks_->Ack(w.index, pending_ack);
+    uint64_t ack = pending_ack;
+    // Events the adapter still holds (deferred acknowledgement) stay unconfirmed.
+    if (const auto held = w.adapter->OldestHeldSeq(); held && *held <= ack) ack = *held - 1;
+    if (ack != 0) acks_->Ack(w.index, ack);
     return true;
   };
   while (ok) {

@@ -160,6 +160,54 @@ TEST(PipelineTest, AcksReachTheLastEventOnlyAfterEveryAdapterFlushed) {
   ASSERT_TRUE(result);
 }
 
+// Holds every event it received until released (like a broker waiting for
+// consumers to commit).
+class HoldingAdapter : public RecordingAdapter {
+ public:
+  using RecordingAdapter::RecordingAdapter;
+  Status Deliver(std::span<const Event* const> events) override {
+    for (auto* e : events) {
+      uint64_t cur = oldest.load();
+      if (cur == 0) oldest.compare_exchange_strong(cur, e->seq);
+    }
+    return RecordingAdapter::Deliver(events);
+  }
+  std::optional<uint64_t> OldestHeldSeq() const override {
+    const uint64_t v = oldest.load();
+    return v == 0 ? std::nullopt : std::optional<uint64_t>(v);
+  }
+  std::atomic<uint64_t> oldest{0};
+};
+
+TEST(PipelineTest, DeferredAcknowledgementHoldsTheSourceBack) {
+  auto det = std::make_unique<FakeDetector>(100, std::vector<std::string>{"a"});
+  auto* det_raw = det.get();
+  auto holder = std::make_unique<HoldingAdapter>("holder");
+  auto* holder_raw = holder.get();
+  std::vector<adapter::AdapterPtr> adapters;
+  adapters.push_back(std::move(holder));
+  Options opts;
+  opts.bus = {.buffer_size = 64, .mode = bus::Mode::kReliable};
+  opts.poll_interval = 5ms;
+  Health health;
+  Pipeline p(opts, std::move(det), std::move(adapters), health);
+  std::stop_source stop;
+  Status result;
+  std::thread runner([&] { result = p.Run(stop.get_token()); });
+  ASSERT_TRUE(WaitFor([&] { return holder_raw->seen().size() == 100; }));
+  // Seq 1 is held: nothing may be confirmed, however often the worker flushes.
+  const int flushes = holder_raw->flushes_.load();
+  ASSERT_TRUE(WaitFor([&] { return holder_raw->flushes_.load() > flushes + 3; }));
+  EXPECT_EQ(det_raw->acks->DeliveredThrough(), 0u);
+  holder_raw->oldest = 41;  // consumers passed seq 40
+  ASSERT_TRUE(WaitFor([&] { return det_raw->acks->DeliveredThrough() == 40; }));
+  holder_raw->oldest = 0;  // nothing held any more
+  ASSERT_TRUE(WaitFor([&] { return det_raw->acks->DeliveredThrough() == 100; }));
+  stop.request_stop();
+  runner.join();
+  ASSERT_TRUE(result);
+}
+
 // Drops events of one channel.
 class DropChannel : public transform::Transform {
  public:
