@@ -11,6 +11,7 @@ Event::Event(const Event& other)
       channel(other.channel),
       operation(other.operation),
       payload(other.payload),
+      key(other.key),
       source(other.source),
       created_at_ns(other.created_at_ns),
       transaction(other.transaction),
@@ -24,6 +25,7 @@ Event& Event::operator=(const Event& other) {
     channel = other.channel;
     operation = other.operation;
     payload = other.payload;
+    key = other.key;
     source = other.source;
     created_at_ns = other.created_at_ns;
     transaction = other.transaction;
@@ -40,6 +42,7 @@ Event::Event(Event&& other) noexcept
       channel(std::move(other.channel)),
       operation(std::move(other.operation)),
       payload(std::move(other.payload)),
+      key(std::move(other.key)),
       source(other.source),
       created_at_ns(other.created_at_ns),
       transaction(other.transaction),
@@ -54,6 +57,7 @@ Event& Event::operator=(Event&& other) noexcept {
     channel = std::move(other.channel);
     operation = std::move(other.operation);
     payload = std::move(other.payload);
+    key = std::move(other.key);
     source = other.source;
     created_at_ns = other.created_at_ns;
     transaction = other.transaction;

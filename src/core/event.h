@@ -38,6 +38,11 @@ class Event {
   std::string channel;
   std::string operation;
   std::string payload = "null";  // compact JSON text
+  // The row's key, for sinks that key records (Kafka): for WAL row events the
+  // replica identity key of the row — one column: its value as text (strings
+  // unquoted); several: a compact JSON object {"column":value,...}. Empty when
+  // the source has no key for the event. Not part of the envelope JSON.
+  std::string key;
   // Points to static storage (a source name literal such as "listen_notify").
   std::string_view source;
   int64_t created_at_ns = 0;

@@ -116,6 +116,22 @@ TEST(EventTest, CopiesReEncode) {
   EXPECT_NE(&assigned.Json(), &cached);
 }
 
+TEST(EventTest, KeyTravelsWithCopiesAndMovesButNotIntoTheEnvelope) {
+  Event e = SampleEvent();
+  e.key = "42";
+  EXPECT_EQ(e.Json(), kSampleJson);  // not part of the envelope
+  Event copy(e);
+  EXPECT_EQ(copy.key, "42");
+  Event assigned;
+  assigned = e;
+  EXPECT_EQ(assigned.key, "42");
+  Event moved(std::move(copy));
+  EXPECT_EQ(moved.key, "42");
+  Event move_assigned;
+  move_assigned = std::move(moved);
+  EXPECT_EQ(move_assigned.key, "42");
+}
+
 TEST(EventTest, MovesCarryTheCache) {
   Event original = SampleEvent();
   const std::string* cached = &original.Json();

@@ -541,7 +541,15 @@ Status ChangeBuilder::EmitRow(const RelationInfo* rel, uint32_t relid, std::stri
   payload.append(",\"table\":");
   json::AppendString(payload, rel->name);
   payload.push_back('}');
-  if (auto st = EmitEvent(rel->channel, op, std::move(payload), lsn, true); !st) return st;
+  // Record key (Event::key): the replica identity key of the new image, or
+  // of the old one for DELETE.
+  std::string key;
+  if (const pgoutput::TupleData* t = row != nullptr ? row : old; t != nullptr) {
+    AppendRowKey(*rel, *t, key);
+  }
+  if (auto st = EmitEvent(rel->channel, op, std::move(payload), lsn, true, std::move(key)); !st) {
+    return st;
+  }
   if (options_.signal_table && row != nullptr && op == "INSERT" &&
       options_.signal_table->Matches(rel->namespace_name, rel->name)) {
     auto text = [&](std::string_view name) -> std::optional<std::string_view> {
@@ -592,10 +600,40 @@ Status ChangeBuilder::EmitMarker(std::string_view op, uint32_t xid, int64_t comm
   return Ok();
 }
 
+void ChangeBuilder::AppendRowKey(const RelationInfo& rel, const pgoutput::TupleData& t,
+                                 std::string& out) {
+  size_t keys = 0, last = 0;
+  for (size_t i = 0; i < rel.columns.size() && i < t.columns.size(); ++i) {
+    if (!rel.columns[i].is_key()) continue;
+    // A key column without a value (unchanged TOAST, NULL): no usable key.
+    if (t.columns[i].kind != pgoutput::ColumnKind::kText) return;
+    ++keys;
+    last = i;
+  }
+  if (keys == 0) return;
+  if (keys == 1) {
+    out.assign(t.columns[last].data);
+    return;
+  }
+  out.push_back('{');
+  bool first = true;
+  for (size_t i = 0; i < rel.columns.size() && i < t.columns.size(); ++i) {
+    if (!rel.columns[i].is_key()) continue;
+    if (!first) out.push_back(',');
+    first = false;
+    out.append(rel.keys[i]);
+    if (!pgtypes::AppendValueJson(catalog_, rel.columns[i].type_oid, t.columns[i].data, out)) {
+      ++stats_.value_errors;
+    }
+  }
+  out.push_back('}');
+}
+
 Status ChangeBuilder::EmitEvent(std::string channel, std::string_view op, std::string payload,
-                                uint64_t lsn, bool row_event) {
+                                uint64_t lsn, bool row_event, std::string key) {
   Event e = MakeEvent(std::move(channel), std::string(op), std::move(payload), kSource);
   e.lsn = lsn;
+  e.key = std::move(key);
   if (row_event && tx_.active) {
     ++tx_.count;
     if (options_.tx_metadata)

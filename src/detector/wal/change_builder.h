@@ -129,7 +129,10 @@ class ChangeBuilder {
   Status EmitMessage(const pgoutput::LogicalMessage& m, uint64_t lsn);
   Status EmitMarker(std::string_view op, uint32_t xid, int64_t commit_time_ns, int64_t count);
   Status EmitEvent(std::string channel, std::string_view op, std::string payload, uint64_t lsn,
-                   bool row_event);
+                   bool row_event, std::string key = {});
+  // Event::key of a row image: one key column's text, or a JSON object of
+  // several; nothing when the relation has no key or a key value is missing.
+  void AppendRowKey(const RelationInfo& rel, const pgoutput::TupleData& t, std::string& out);
   Status SpoolMessage(uint32_t xid, const pgoutput::Message& m, std::span<const uint8_t> payload,
                       uint64_t lsn);
   Status Replay(uint32_t xid, const pgoutput::StreamCommit& c);

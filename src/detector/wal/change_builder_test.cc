@@ -131,6 +131,7 @@ TEST_F(ChangeBuilderTest, InsertBecomesTypedEventInTableOrder) {
   EXPECT_EQ(e.operation, "INSERT");
   EXPECT_EQ(e.source, "wal_replication");
   EXPECT_EQ(e.lsn, 0x150u);
+  EXPECT_EQ(e.key, "1");  // the replica identity key
   EXPECT_FALSE(e.transaction);
   EXPECT_EQ(
       e.payload,
@@ -170,6 +171,24 @@ TEST_F(ChangeBuilderTest, UpdateDeleteTruncateAndToast) {
   EXPECT_EQ(sink_.events[2].operation, "TRUNCATE");
   EXPECT_EQ(sink_.events[2].payload, R"({"old":null,"op":"TRUNCATE","row":null,"table":"orders"})");
   EXPECT_EQ(sink_.events[3].channel, "pgcdc:sales.items");
+  EXPECT_EQ(sink_.events[0].key, "1");
+  EXPECT_EQ(sink_.events[1].key, "1");  // DELETE: from the key image
+  EXPECT_EQ(sink_.events[2].key, "");   // TRUNCATE has no row
+}
+
+TEST_F(ChangeBuilderTest, CompositeAndMissingKeys) {
+  Make();
+  Feed(Begin(0x300, 9));
+  Feed(Relation(16400, "public", "lines", {{"order_id", 23, true}, {"sku", 25, true}, {"n", 23}}));
+  Feed(Relation(16401, "public", "nokey", {{"v", 25}}));
+  Feed(Insert(16400, {"7", "a\"b", "3"}));
+  Feed(Insert(16400, {std::nullopt, "x", "3"}));
+  Feed(Insert(16401, {"v"}));
+  Feed(Commit(0x300, 0x310));
+  ASSERT_EQ(sink_.events.size(), 3u);
+  EXPECT_EQ(sink_.events[0].key, R"({"order_id":7,"sku":"a\"b"})");
+  EXPECT_EQ(sink_.events[1].key, "");  // a NULL key column: no usable key
+  EXPECT_EQ(sink_.events[2].key, "");  // no replica identity key
 }
 
 TEST_F(ChangeBuilderTest, ToastCacheBackFillsUnchangedColumns) {
