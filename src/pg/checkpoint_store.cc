@@ -47,4 +47,69 @@ Status CheckpointStore::Save(const std::string& slot, uint64_t lsn) {
   return Fail(ErrorCode::kConnection, "checkpoint save: connection lost");
 }
 
+Status CheckpointStore::RunInTransaction(
+    const std::vector<std::pair<std::string, std::vector<std::optional<std::string>>>>& statements,
+    const char* what) {
+  if (statements.empty()) return Ok();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (auto st = EnsureConnected(); !st) return st;
+    Status result = conn_.Exec("BEGIN");
+    for (size_t i = 0; result && i < statements.size(); ++i) {
+      auto r = conn_.Query(statements[i].first, statements[i].second);
+      if (!r) result = Fail(r.error());
+    }
+    if (result) result = conn_.Exec("COMMIT");
+    if (result) return Ok();
+    if (conn_.ok()) {
+      (void)conn_.Exec("ROLLBACK");
+      return Fail(result.error().Wrap(what));
+    }
+  }
+  return Fail(ErrorCode::kConnection, std::string(what) + ": connection lost");
+}
+
+Status CheckpointStore::SaveValues(const std::vector<std::pair<std::string, int64_t>>& values) {
+  std::vector<std::pair<std::string, std::vector<std::optional<std::string>>>> statements;
+  statements.reserve(values.size());
+  for (const auto& [key, value] : values) {
+    statements.push_back(
+        {"INSERT INTO pgcdc_checkpoints (slot_name, lsn, updated_at) VALUES ($1, $2, now()) "
+         "ON CONFLICT (slot_name) DO UPDATE SET lsn = EXCLUDED.lsn, updated_at = now()",
+         {key, std::to_string(value)}});
+  }
+  return RunInTransaction(statements, "checkpoint save values");
+}
+
+Status CheckpointStore::DeleteValues(const std::vector<std::string>& keys) {
+  std::vector<std::pair<std::string, std::vector<std::optional<std::string>>>> statements;
+  statements.reserve(keys.size());
+  for (const auto& key : keys) {
+    statements.push_back({"DELETE FROM pgcdc_checkpoints WHERE slot_name = $1", {key}});
+  }
+  return RunInTransaction(statements, "checkpoint delete values");
+}
+
+Result<std::vector<std::pair<std::string, int64_t>>> CheckpointStore::LoadPrefix(
+    const std::string& prefix) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (auto st = EnsureConnected(); !st) return Fail(st.error());
+    auto rows = conn_.Query(
+        "SELECT slot_name, lsn::text FROM pgcdc_checkpoints WHERE starts_with(slot_name, $1) "
+        "ORDER BY slot_name",
+        {prefix});
+    if (!rows) {
+      if (conn_.ok()) return Fail(rows.error().Wrap("checkpoint load prefix"));
+      continue;
+    }
+    std::vector<std::pair<std::string, int64_t>> out;
+    out.reserve(rows->size());
+    for (const auto& row : *rows) {
+      if (row.size() < 2 || !row[0] || !row[1]) continue;
+      out.emplace_back(*row[0], std::stoll(*row[1]));
+    }
+    return out;
+  }
+  return Fail(ErrorCode::kConnection, "checkpoint load prefix: connection lost");
+}
+
 }  // namespace pgcdc::pg

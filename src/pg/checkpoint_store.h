@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "pg/conn.h"
@@ -23,9 +25,25 @@ class CheckpointStore {
   // if the connection was lost.
   Status Save(const std::string& slot, uint64_t lsn);
 
+  // Generic keyed int64 values in the same table, for other components (the
+  // kafkaserver's committed offsets live under "kafka:<group>:<topic>:<p>").
+  // Unlike Save, every value (0 included) is written. SaveValues upserts and
+  // DeleteValues deletes all keys in one transaction; both reconnect once if
+  // the connection was lost.
+  Status SaveValues(const std::vector<std::pair<std::string, int64_t>>& values);
+  Status DeleteValues(const std::vector<std::string>& keys);
+  // Every (key, value) whose key starts with `prefix`, ordered by key.
+  Result<std::vector<std::pair<std::string, int64_t>>> LoadPrefix(const std::string& prefix);
+
  private:
   CheckpointStore(std::string url, Conn conn) : url_(std::move(url)), conn_(std::move(conn)) {}
   Status EnsureConnected();
+  // Runs `statements` (sql, params) in one transaction, retrying once on a
+  // lost connection.
+  Status RunInTransaction(
+      const std::vector<std::pair<std::string, std::vector<std::optional<std::string>>>>&
+          statements,
+      const char* what);
   std::string url_;
   Conn conn_;
   uint64_t last_saved_ = 0;
