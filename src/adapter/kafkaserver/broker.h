@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +38,7 @@
 namespace pgcdc::kafkaserver {
 
 class OffsetStore;
+struct PendingFetch;
 
 // Runs closures and timers on the broker thread: the server's io_context in
 // production, a manual fake in tests.
@@ -86,7 +88,7 @@ struct BrokerConnection {
   bool authenticated = false;
   enum class Sasl { kNone, kHandshakeDone, kRawToken } sasl = Sasl::kNone;
   // The pending Fetch long poll, if any (broker-private).
-  std::shared_ptr<struct PendingFetch> fetch;
+  std::shared_ptr<PendingFetch> fetch;
 };
 using BrokerConnectionPtr = std::shared_ptr<BrokerConnection>;
 
@@ -115,6 +117,8 @@ class Broker {
   const BrokerOptions& options() const { return options_; }
   // Updates the announced address (the server learns the port at bind time).
   void SetAdvertised(std::string host, int32_t port);
+  // Called (broker thread) after an OffsetCommit was stored.
+  void OnCommit(std::function<void()> fn) { on_commit_ = std::move(fn); }
 
   struct Metrics;
 
@@ -125,6 +129,7 @@ class Broker {
   void FinishFetch(const std::shared_ptr<PendingFetch>& fetch);
   void CancelFetch(PendingFetch& fetch);
   void UpdateGroupGauges();
+  bool CheckPlain(std::string_view token) const;
 
   BrokerOptions options_;
   TopicStore& topics_;
@@ -134,6 +139,7 @@ class Broker {
   uint64_t next_connection_id_ = 1;
   std::map<uint64_t, std::weak_ptr<BrokerConnection>> connections_;
   Metrics* metrics_;
+  std::function<void()> on_commit_;
   struct Handlers;
   friend struct Handlers;
 };

@@ -1,0 +1,105 @@
+// kafkaserver adapter (SPEC §5.14, issue 7): a built-in Kafka-protocol
+// broker. Every event becomes a record of topic `channel` (':' -> '.'),
+// keyed by the row's key, in partition murmur2(key) like Kafka's default
+// partitioner; any Kafka client (kcat, librdkafka, kafkajs, Java) consumes
+// it, alone or in consumer groups with committed offsets, and may produce to
+// topics too.
+//
+// Record: key = --kafkaserver-key-column's value (from the payload's `row`,
+// then `old` image, else its top level) or, by default, the event's replica
+// identity key (Event::key), then the `id` column, then the event id; value
+// = the envelope JSON (or only the payload); headers pgcdc-channel,
+// pgcdc-operation, pgcdc-event-id; timestamp = created_at.
+//
+// Acknowledgement (--kafkaserver-ack):
+//  committed (default): the adapter holds events (OldestHeldSeq) until every
+//    consumer group that has committed offsets on the event's topic has
+//    committed past it, or retention evicted it. Topics nobody has committed
+//    on hold nothing.
+//  stored: events are acknowledged once appended (fsynced with a data dir).
+//
+// Threads: Deliver()/Flush()/OldestHeldSeq()/Close() on the adapter worker;
+// the server runs on its own I/O thread (server.h).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "adapter/adapter.h"
+#include "registry/registry.h"
+
+namespace pgcdc::kafkaserver {
+
+class TopicStore;
+class Topic;
+class OffsetStore;
+class Server;
+
+struct AdapterOptions {
+  std::string addr = ":9092";
+  int32_t partitions = 8;
+  int64_t buffer_size = 10000;  // records kept in memory per partition
+  std::chrono::milliseconds session_timeout{30000};
+  // Empty: Event::key, then the `id` column.
+  std::string key_column;
+  enum class Value { kEvent, kPayload } value = Value::kEvent;
+  std::string data_dir;
+  enum class Ack { kCommitted, kStored } ack = Ack::kCommitted;
+  std::string advertised_host;
+  std::string sasl_user;
+  std::string sasl_password;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::chrono::milliseconds rebalance_delay{3000};
+  // Where committed offsets live: a PostgreSQL URL (pgcdc_checkpoints), else
+  // the data dir's __consumer_offsets.json, else memory.
+  std::string checkpoint_db;
+};
+
+// "pgcdc:orders" -> "pgcdc.orders"; characters Kafka does not allow in topic
+// names become '_' (and the name is cut to 249 characters).
+std::string TopicForChannel(std::string_view channel);
+
+// The record key of an event (see the file comment). `key_column` empty =
+// the default order.
+std::string RecordKey(const Event& event, std::string_view key_column);
+
+class KafkaServerAdapter final : public adapter::Adapter {
+ public:
+  explicit KafkaServerAdapter(AdapterOptions options);
+  ~KafkaServerAdapter() override;
+
+  std::string_view Name() const override { return "kafkaserver"; }
+  // Opens the topic store (recovering a data dir), the offset store, binds
+  // and starts serving.
+  Status Open() override;
+  Status Deliver(std::span<const Event* const> events) override;
+  std::optional<uint64_t> OldestHeldSeq() const override;
+  void Close() override;
+
+  // For tests: the bound listen address after Open().
+  const std::string& BoundAddress() const { return bound_; }
+  TopicStore* topics() const { return topics_.get(); }
+  OffsetStore* offsets() const { return offsets_.get(); }
+
+ private:
+  Result<Topic*> TopicFor(const std::string& channel);
+
+  AdapterOptions options_;
+  std::unique_ptr<TopicStore> topics_;
+  std::unique_ptr<OffsetStore> offsets_;
+  std::unique_ptr<Server> server_;
+  std::string bound_;
+  // Worker-thread caches.
+  std::unordered_map<std::string, std::shared_ptr<Topic>> topic_cache_;
+};
+
+ConnectorInfo Connector();
+
+}  // namespace pgcdc::kafkaserver
