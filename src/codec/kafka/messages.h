@@ -67,6 +67,9 @@ enum class ApiKey : int16_t {
 std::string_view ApiName(int16_t api_key);
 
 // Kafka protocol error codes (org.apache.kafka.common.protocol.Errors).
+// NOTE: inside namespace pgcdc::codec::kafka this name hides pgcdc::ErrorCode
+// (Status/Result codes); code in this namespace spells that one
+// pgcdc::ErrorCode.
 enum class ErrorCode : int16_t {
   kUnknownServerError = -1,
   kNone = 0,
