@@ -161,7 +161,11 @@ Status EncodeRecordBatch(int64_t base_offset, std::span<const Record> records,
       return Fail(ErrorCode::kInvalidArgument, "record batch: records larger than 2 GiB");
     }
     max_ts = std::max(max_ts, r.timestamp_ms);
-    EncodeRecord(r, r.timestamp_ms - first_ts, static_cast<int32_t>(i), body, section);
+    // Wrapping subtraction (as Java's long arithmetic): the decoder's wrapping
+    // addition restores any timestamp exactly.
+    const auto ts_delta = static_cast<int64_t>(static_cast<uint64_t>(r.timestamp_ms) -
+                                               static_cast<uint64_t>(first_ts));
+    EncodeRecord(r, ts_delta, static_cast<int32_t>(i), body, section);
   }
   std::string payload = section.Take();
   if (options.compression != Compression::kNone) {
@@ -275,6 +279,10 @@ Result<std::vector<BatchView>> SplitRecordBatches(std::string_view data,
                                  " inconsistent with " + std::to_string(h->record_count) +
                                  " records");
     }
+    if (h->base_offset > std::numeric_limits<int64_t>::max() - h->last_offset_delta) {
+      return BatchError(
+          pos, "base offset " + std::to_string(h->base_offset) + " + last offset delta overflows");
+    }
     if (h->compression() > Compression::kZstd) {
       return BatchError(
           pos, "unknown compression type " + std::to_string(static_cast<int>(h->compression())));
@@ -360,8 +368,11 @@ Status DecodeRecords(std::string_view section, const BatchHeader& h, size_t at,
       return BatchError(at, "record " + std::to_string(i) + ": offset delta " +
                                 std::to_string(offset_delta) + " outside the batch");
     }
-    out_rec.offset = h.base_offset + offset_delta;
-    out_rec.timestamp_ms = h.log_append_time() ? h.max_timestamp : h.first_timestamp + ts_delta;
+    out_rec.offset = h.base_offset + offset_delta;  // no overflow: checked by Split
+    out_rec.timestamp_ms = h.log_append_time()
+                               ? h.max_timestamp
+                               : static_cast<int64_t>(static_cast<uint64_t>(h.first_timestamp) +
+                                                      static_cast<uint64_t>(ts_delta));
     out.push_back(std::move(out_rec));
   }
   if (!r.ok()) return BatchError(at, "records: " + r.error());
