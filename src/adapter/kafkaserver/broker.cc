@@ -30,7 +30,7 @@ Uuid FromWireUuid(const k::Uuid& id) {
   return u;
 }
 
-int16_t Code(ErrorCode e) { return static_cast<int16_t>(e); }
+using k::Code;
 int16_t Code(KafkaError e) { return ToWire(e); }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
@@ -604,7 +604,7 @@ struct Broker::Handlers {
     }
     // Per-partition checks first; the valid rest is stored all or nothing.
     std::vector<std::vector<int16_t>> codes;
-    std::vector<OffsetCommit> commits;
+    std::vector<kafkaserver::OffsetCommit> commits;
     for (const auto& rt : req->topics) {
       auto& tc = codes.emplace_back();
       for (const auto& rp : rt.partitions) {

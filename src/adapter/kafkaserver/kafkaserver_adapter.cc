@@ -25,8 +25,8 @@ using std::chrono::milliseconds;
 namespace {
 
 bool TopicChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '.' || c == '_' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
 }
 
 // Looks `column` up in `obj`; the value as text (strings unquoted), nullopt
@@ -212,8 +212,8 @@ Status KafkaServerAdapter::Deliver(std::span<const Event* const> events) {
       return Fail(st.error().Wrap("kafkaserver: encoding a record batch"));
     }
     PartitionLog* log = g.topic->partition(g.partition);
-    auto off = log->Append(std::move(batch), static_cast<int32_t>(g.records.size()), g.max_ts,
-                           g.max_seq);
+    auto off =
+        log->Append(std::move(batch), static_cast<int32_t>(g.records.size()), g.max_ts, g.max_seq);
     if (!off) {
       return Fail(off.error().Wrap("kafkaserver: appending to " + g.topic->name() + "-" +
                                    std::to_string(g.partition)));
@@ -284,7 +284,8 @@ Result<AdapterOptions> OptionsFrom(const config::Config& cfg) {
   o.rebalance_delay = duration_cast<milliseconds>(cfg.GetDuration("kafkaserver.rebalance_delay"));
   o.checkpoint_db = cfg.GetString("kafkaserver.checkpoint_db");
   // SPEC default: the source database, unless offsets live in the data dir.
-  if (o.checkpoint_db.empty() && o.data_dir.empty()) o.checkpoint_db = cfg.GetString("database_url");
+  if (o.checkpoint_db.empty() && o.data_dir.empty())
+    o.checkpoint_db = cfg.GetString("database_url");
   return o;
 }
 
