@@ -42,6 +42,9 @@
 #if PGCDC_WITH_PG_TABLE
 #include "adapter/pg_table/pg_table_adapter.h"
 #endif
+#if PGCDC_WITH_KAFKASERVER
+#include "adapter/kafkaserver/kafkaserver_adapter.h"
+#endif
 
 namespace pgcdc::cli {
 
@@ -83,6 +86,9 @@ const Registry& Builtins() {
 #endif
 #if PGCDC_WITH_PG_TABLE
     all.push_back(pgtablesink::Connector());
+#endif
+#if PGCDC_WITH_KAFKASERVER
+    all.push_back(kafkaserver::Connector());
 #endif
     for (auto& c : transform::Connectors()) all.push_back(std::move(c));
     for (auto& c : all) {
