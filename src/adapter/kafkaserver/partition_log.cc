@@ -471,13 +471,35 @@ Result<ReadInfo> PartitionLog::Read(int64_t offset, int32_t max_bytes,
       info.bytes += size;
     }
   }
-  for (auto& r : plan) {
-    std::string buf(static_cast<size_t>(r.size), '\0');
-    if (auto st = PreadAll(r.file->fd, buf.data(), buf.size(), r.position); !st) {
-      out.resize(plan.front().out_index);
-      return Fail(st.error().Wrap("read " + r.path));
+  // Adjacent batches of one segment are read with a single pread.
+  std::string chunk;
+  for (size_t i = 0; i < plan.size();) {
+    size_t j = i + 1;
+    int64_t end = plan[i].position + plan[i].size;
+    while (j < plan.size() && plan[j].file == plan[i].file && plan[j].position == end) {
+      end += plan[j].size;
+      ++j;
     }
-    out[r.out_index] = std::make_shared<const std::string>(std::move(buf));
+    if (j == i + 1) {
+      std::string buf(static_cast<size_t>(plan[i].size), '\0');
+      if (auto st = PreadAll(plan[i].file->fd, buf.data(), buf.size(), plan[i].position); !st) {
+        out.resize(plan.front().out_index);
+        return Fail(st.error().Wrap("read " + plan[i].path));
+      }
+      out[plan[i].out_index] = std::make_shared<const std::string>(std::move(buf));
+    } else {
+      chunk.resize(static_cast<size_t>(end - plan[i].position));
+      if (auto st = PreadAll(plan[i].file->fd, chunk.data(), chunk.size(), plan[i].position); !st) {
+        out.resize(plan.front().out_index);
+        return Fail(st.error().Wrap("read " + plan[i].path));
+      }
+      for (size_t k = i; k < j; ++k) {
+        out[plan[k].out_index] = std::make_shared<const std::string>(
+            chunk, static_cast<size_t>(plan[k].position - plan[i].position),
+            static_cast<size_t>(plan[k].size));
+      }
+    }
+    i = j;
   }
   return info;
 }
