@@ -94,6 +94,19 @@ q "CREATE PUBLICATION bench_pub FOR TABLE bench_t"
 q "SELECT pg_create_logical_replication_slot('s_pgcdc', 'pgoutput')" >/dev/null
 q "SELECT pg_create_logical_replication_slot('s_raw', 'pgoutput')" >/dev/null
 q "SELECT pg_create_logical_replication_slot('s_w2j', 'wal2json')" >/dev/null
+# CHAIN=1: a fourth contender, pgcdc with a 3-transform global chain
+# (drop_columns + mask hash + filter by operation), to measure what the chain
+# adds to WAL -> stdout (issue 5 target: <= 20 % more client CPU).
+if [[ ${CHAIN:-} == 1 ]]; then
+  q "SELECT pg_create_logical_replication_slot('s_chain', 'pgoutput')" >/dev/null
+  cat >"$T/chain.yaml" <<'YAML'
+transforms:
+  global:
+    - {type: drop_columns, columns: [c]}
+    - {type: mask, fields: [{field: b, mode: hash}], salt: "s3cret"}
+    - {type: filter, filter: {operations: [INSERT, UPDATE]}}
+YAML
+fi
 
 # --- contenders ---------------------------------------------------------------
 # pgcdc runs until its slot's confirmed_flush_lsn reaches END (it has no end
@@ -118,16 +131,25 @@ drain() {
   base=$(quiesce_ticks)
   tf="$T/time.$name"
   t0=$(now)
+  local slot=s_pgcdc args=("${PGCDC_ARGS[@]}")
+  if [[ $name == chain ]]; then
+    slot=s_chain
+    args=("${PGCDC_ARGS[@]/s_pgcdc/s_chain}" --config "$T/chain.yaml")
+  fi
   case $name in
-    pgcdc)
-      /usr/bin/time -o "$tf" -f '%U %S %M' "$PGCDC" "${PGCDC_ARGS[@]}" >/dev/null 2>"$T/pgcdc.err" &
+    pgcdc|chain)
+      # CALLGRIND=1: count instructions (valgrind) instead of trusting CPU
+      # seconds on a shared machine; the chain comparison uses them.
+      local wrap=()
+      [[ ${CALLGRIND:-} == 1 ]] && wrap=(valgrind --tool=callgrind "--callgrind-out-file=$T/cg.$name")
+      /usr/bin/time -o "$tf" -f '%U %S %M' "${wrap[@]}" "$PGCDC" "${args[@]}" >/dev/null 2>"$T/pgcdc.err" &
       local tpid=$!
       while [[ -z $pgcdc_pid ]]; do pgcdc_pid=$(pgrep -P "$tpid" || true); sleep 0.01; done
       if [[ ${PERF:-} == "$3" ]]; then
         perf record -g -o "$T/perf.data" -p "$pgcdc_pid" >/dev/null 2>&1 &
         local perf_pid=$!
       fi
-      until [[ $(poll "SELECT coalesce(confirmed_flush_lsn >= '$end', false) FROM pg_replication_slots WHERE slot_name = 's_pgcdc'") == t ]]; do
+      until [[ $(poll "SELECT coalesce(confirmed_flush_lsn >= '$end', false) FROM pg_replication_slots WHERE slot_name = '$slot'") == t ]]; do
         kill -0 "$pgcdc_pid" 2>/dev/null || { cat "$T/pgcdc.err" >&2; exit 1; }
         sleep 0.05
       done
@@ -139,6 +161,8 @@ drain() {
         log "perf report written to $here/perf_report.txt"
       fi
       kill -TERM "$pgcdc_pid"; wait "$tpid" || true; pgcdc_pid=""
+      r_ir=0
+      [[ ${CALLGRIND:-} == 1 ]] && r_ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$T/cg.$name")
       ;;
     raw)
       /usr/bin/time -o "$tf" -f '%U %S %M' pg_recvlogical -d "$DSN" --slot s_raw --start \
@@ -172,11 +196,12 @@ run_workload() {
   q "$sql"
   end=$(q "SELECT pg_current_wal_lsn()")
   log "  generated in $(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}') s, end LSN $end"
-  declare -A wall cpu ws rss
+  declare -A wall cpu ws rss ir
   # The drain order rotates between workloads, so no contender always goes first.
+  [[ ${CHAIN:-} == 1 ]] && order="$order chain"
   for c in $order; do
     drain "$c" "$end" "$w"
-    wall[$c]=$r_wall cpu[$c]=$r_cpu ws[$c]=$r_ws rss[$c]=$r_rss
+    wall[$c]=$r_wall cpu[$c]=$r_cpu ws[$c]=$r_ws rss[$c]=$r_rss ir[$c]=${r_ir:-0}
     [[ $c == pgcdc ]] && log "  pgcdc_wal_events_total = $r_events (expected $n)"
     log "  $c: ${r_wall}s"
   done
@@ -189,6 +214,17 @@ run_workload() {
       printf "| (%s) | %d | %s | %.2f | %.0f K | %.2f× | %.2f× | %.2f | %.2f | %.1f MB |\n",
         w, n, c, t, n/t/1000, tr/t, tw/t, cpu, ws, rss/1024 }'
   done
+  if [[ ${CHAIN:-} == 1 ]]; then
+    if [[ ${CALLGRIND:-} == 1 ]]; then
+      awk -v w="$w" -v n="$n" -v i0="${ir[pgcdc]}" -v i1="${ir[chain]}" 'BEGIN{
+        printf "| (%s) | %d | instructions (callgrind) per change: pgcdc → stdout %.0f, with the chain %.0f: %+.1f %% |\n",
+          w, n, i0/n, i1/n, (i1/i0-1)*100 }'
+    fi
+    awk -v w="$w" -v n="$n" -v t="${wall[chain]}" -v cpu="${cpu[chain]}" -v base="${cpu[pgcdc]}" \
+        -v rss="${rss[chain]}" 'BEGIN{
+      printf "| (%s) | %d | pgcdc → stdout + 3-transform chain | %.2f | %.0f K | client CPU %+.0f %% vs pgcdc → stdout | | %.2f | | %.1f MB |\n",
+        w, n, t, n/t/1000, (cpu/base-1)*100, cpu, rss/1024 }'
+  fi
 }
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -6,6 +6,7 @@
 #include "core/json.h"
 #include "transform/builtins.h"
 #include "transform/payload.h"
+#include "transform/stream_plan.h"
 
 namespace pgcdc::transform {
 
@@ -26,6 +27,11 @@ class DropColumns final : public Transform {
     }
     if (changed) ctx.MarkChanged();
     return Verdict::kKeep;
+  }
+
+  bool AddTo(StreamPlan& plan) const override {
+    for (const auto& c : columns_) plan.Drop(c);
+    return true;
   }
 
  private:
@@ -132,20 +138,7 @@ class Mask final : public Transform {
           masked_json = prev_out;
         } else {
           raw.clear();
-          switch (f.mode) {
-            case MaskMode::kRedact:
-              raw = "\"***REDACTED***\"";
-              break;
-            case MaskMode::kHash:
-              if (!AppendSha256HexJson(salt_, StringifyJson(JsonObject::ValueText(*m, scratch)),
-                                       raw)) {
-                raw = "\"\"";
-              }
-              break;
-            case MaskMode::kPartial:
-              json::AppendString(raw, Partial(StringifyJson(JsonObject::ValueText(*m, scratch))));
-              break;
-          }
+          AppendMasked(f.mode, salt_, JsonObject::ValueText(*m, scratch), raw);
           masked_json = ctx.arena().Intern(raw);
           if (!m->child) {
             prev_in = m->raw;
@@ -160,6 +153,37 @@ class Mask final : public Transform {
     }
     if (changed) ctx.MarkChanged();
     return Verdict::kKeep;
+  }
+
+  bool AddTo(StreamPlan& plan) const override {
+    for (const auto& f : fields_) {
+      plan.Rewrite(f.field,
+                   [mode = f.mode, salt = salt_](std::string_view value, std::string& out) {
+                     AppendMasked(mode, salt, value, out);
+                   });
+    }
+    return true;
+  }
+
+  // Appends the masked form of the JSON value `value` (not null).
+  static void AppendMasked(MaskMode mode, std::string_view salt, std::string_view value,
+                           std::string& out) {
+    switch (mode) {
+      case MaskMode::kRedact:
+        out.append("\"***REDACTED***\"");
+        break;
+      case MaskMode::kHash: {
+        const size_t at = out.size();
+        if (!AppendSha256HexJson(salt, StringifyJson(value), out)) {
+          out.resize(at);
+          out.append("\"\"");
+        }
+        break;
+      }
+      case MaskMode::kPartial:
+        json::AppendString(out, Partial(StringifyJson(value)));
+        break;
+    }
   }
 
  private:
@@ -197,6 +221,17 @@ class Filter final : public Transform {
     if (o_.equals) return value == *o_.equals ? Verdict::kKeep : Verdict::kDrop;
     return std::find(o_.in.begin(), o_.in.end(), value) != o_.in.end() ? Verdict::kKeep
                                                                        : Verdict::kDrop;
+  }
+
+  bool AddTo(StreamPlan& plan) const override {
+    if (o_.operations.empty()) return false;  // field filters need the document
+    plan.Filter([ops = o_.operations](const Event& e) {
+      for (const auto& op : ops) {
+        if (EqualsIgnoreCase(op, e.operation)) return true;
+      }
+      return false;
+    });
+    return true;
   }
 
  private:

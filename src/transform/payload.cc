@@ -571,6 +571,140 @@ std::string_view JsonObject::ValueText(const Member& m, std::string& scratch) {
 
 // ---- PayloadContext ---------------------------------------------------------
 
+namespace {
+
+// One image object of StreamEditImages: `s[pos]` is its '{'. Appends the
+// edited object to `out`; returns the end offset or kFailed (fall back).
+size_t StreamEditImage(std::string_view s, size_t pos, const StreamEditRule* rules,
+                       size_t rule_count, StreamRewrite rewrite, const void* context,
+                       std::string& out, bool& changed) {
+  ScanError err;
+  uint64_t seen = 0;  // rules matched in this image (a second match falls back)
+  out.push_back('{');
+  bool first = true;  // nothing written into the object yet
+  // Kept members that sit next to each other are copied as one slice.
+  size_t run_begin = 0, run_end = 0;
+  auto flush = [&] {
+    if (run_end == 0) return;
+    if (!first) out.push_back(',');
+    first = false;
+    out.append(s.data() + run_begin, run_end - run_begin);
+    run_end = 0;
+  };
+  size_t i = pos + 1;
+  if (i < s.size() && s[i] == '}') {
+    out.push_back('}');
+    return i + 1;
+  }
+  while (true) {
+    if (i >= s.size() || s[i] != '"') return kFailed;
+    const size_t member = i;
+    const size_t key_end = ScanPlainKey(s, i);
+    if (key_end == kFailed || key_end >= s.size() || s[key_end] != ':') return kFailed;
+    const std::string_view key = s.substr(i + 1, key_end - i - 2);
+    const size_t value_start = key_end + 1;
+    if (value_start >= s.size()) return kFailed;
+    const size_t value_end = s[value_start] == '"' ? ScanString(s, value_start, nullptr, err)
+                                                   : ScanValue(s, value_start, kMaxDepth - 1, err);
+    if (value_end == kFailed || value_end >= s.size()) return kFailed;
+    size_t rule = rule_count;
+    for (size_t r = 0; r < rule_count; ++r) {
+      if (KeyEquals(rules[r].key, key)) {
+        rule = r;
+        break;
+      }
+    }
+    const std::string_view value = s.substr(value_start, value_end - value_start);
+    if (rule < rule_count) {
+      if (seen & (uint64_t{1} << rule)) return kFailed;
+      seen |= uint64_t{1} << rule;
+    }
+    if (rule == rule_count || (!rules[rule].drop && value == "null")) {
+      if (run_end == 0) {
+        run_begin = member;
+      } else if (run_end + 1 != member) {
+        flush();
+        run_begin = member;
+      }
+      run_end = value_end;
+    } else {
+      flush();
+      changed = true;
+      if (!rules[rule].drop) {
+        if (!first) out.push_back(',');
+        first = false;
+        out.append(s.data() + member, value_start - member);
+        rewrite(context, rule, value, out);
+      }
+    }
+    i = value_end;
+    if (s[i] == ',') {
+      ++i;
+      continue;
+    }
+    if (s[i] != '}') return kFailed;
+    flush();
+    out.push_back('}');
+    return i + 1;
+  }
+}
+
+}  // namespace
+
+StreamEditResult StreamEditImages(std::string_view s, const StreamEditRule* rules,
+                                  size_t rule_count, StreamRewrite rewrite, const void* context,
+                                  std::string& out) {
+  if (rule_count > 64 || s.size() < 2 || s[0] != '{') return StreamEditResult::kFallback;
+  ScanError err;
+  out.clear();
+  out.reserve(s.size());
+  out.push_back('{');
+  bool changed = false, has_op = false, has_row = false, has_old = false;
+  size_t i = 1;
+  size_t copied = 1;                                    // s[0..copied) is already in `out`
+  if (s[i] == '}') return StreamEditResult::kFallback;  // not structured
+  while (true) {
+    if (i >= s.size() || s[i] != '"') return StreamEditResult::kFallback;
+    const size_t key_end = ScanPlainKey(s, i);
+    if (key_end == kFailed || key_end >= s.size() || s[key_end] != ':') {
+      return StreamEditResult::kFallback;
+    }
+    const std::string_view key = s.substr(i + 1, key_end - i - 2);
+    const size_t value_start = key_end + 1;
+    if (value_start >= s.size()) return StreamEditResult::kFallback;
+    size_t value_end;
+    if ((key == "row" || key == "old") && s[value_start] == '{') {
+      out.append(s.data() + copied, value_start - copied);
+      value_end =
+          StreamEditImage(s, value_start, rules, rule_count, rewrite, context, out, changed);
+      copied = value_end;
+    } else {
+      if (key == "specversion") return StreamEditResult::kFallback;  // CloudEvents
+      value_end = s[value_start] == '"' ? ScanString(s, value_start, nullptr, err)
+                                        : ScanValue(s, value_start, kMaxDepth, err);
+    }
+    if (value_end == kFailed || value_end >= s.size()) return StreamEditResult::kFallback;
+    if (key == "row" || key == "old") {
+      // The document path edits the first of duplicate image keys only.
+      bool& seen = key == "row" ? has_row : has_old;
+      if (seen) return StreamEditResult::kFallback;
+      seen = true;
+    }
+    has_op |= key == "op";
+    i = value_end;
+    if (s[i] == ',') {
+      ++i;
+      continue;
+    }
+    if (s[i] != '}' || i + 1 != s.size()) return StreamEditResult::kFallback;
+    break;
+  }
+  if (!has_op || !has_row) return StreamEditResult::kFallback;
+  if (!changed) return StreamEditResult::kUnchanged;
+  out.append(s.data() + copied, s.size() - copied);
+  return StreamEditResult::kChanged;
+}
+
 Result<JsonObject*> PayloadContext::Root() { return ParseRoot(false); }
 
 // `images`: the caller is about to look inside the row images, so object

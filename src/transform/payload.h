@@ -112,6 +112,27 @@ std::string StringifyJson(std::string_view raw);
 // but not number grammar.
 Result<size_t> SkipJsonValue(std::string_view text, size_t pos);
 
+// Streaming edit of the row images (`row`, `old`) of a structured payload,
+// without building a document: the fast path of chains made only of
+// drop_columns, mask and operation filters (Chain::Apply). Each rule names an
+// image key to drop, or to rewrite (rewrite(rule index, value JSON, out)
+// appends the new value; never called for a null value). The result is
+// byte-identical to the document path. kFallback (nothing written that
+// matters) when the payload is not something this path handles exactly:
+// not a compact structured object with plain keys, a CloudEvents envelope,
+// a rule key occurring twice in an image, or malformed JSON — the caller
+// then runs the document path, which also produces the exact error.
+struct StreamEditRule {
+  std::string_view key;
+  bool drop = false;
+};
+enum class StreamEditResult { kUnchanged, kChanged, kFallback };
+using StreamRewrite = void (*)(const void* context, size_t rule, std::string_view value,
+                               std::string& out);
+StreamEditResult StreamEditImages(std::string_view payload, const StreamEditRule* rules,
+                                  size_t rule_count, StreamRewrite rewrite, const void* context,
+                                  std::string& out);
+
 // A chain's view of one event while its transforms run.
 class PayloadContext {
  public:

@@ -39,6 +39,7 @@ class Config;
 namespace pgcdc::transform {
 
 class PayloadContext;
+struct StreamPlan;
 
 enum class Verdict { kKeep, kDrop };
 
@@ -56,19 +57,31 @@ class Transform {
 
   // Chain step: works on the chain's shared working document.
   virtual Result<Verdict> ApplyTo(PayloadContext& ctx) = 0;
+
+  // Adds what this transform does to a chain's streaming plan and returns
+  // true, or returns false when it cannot be expressed there (the chain then
+  // always uses the document path). Only drop_columns, mask and operation
+  // filters can.
+  virtual bool AddTo(StreamPlan& plan) const { return false; }
 };
 using TransformPtr = std::shared_ptr<Transform>;
 
 class Chain {
  public:
   Chain() = default;
-  explicit Chain(std::vector<TransformPtr> transforms) : transforms_(std::move(transforms)) {}
+  explicit Chain(std::vector<TransformPtr> transforms);
+  ~Chain();
 
   // Runs every transform on `event` (the caller's own copy). Stops at the
   // first drop or error; the error names the failing transform. On kKeep the
   // event holds the transformed payload (cached JSON invalidated if changed).
   // On kDrop or error the event's contents are unspecified.
+  // Chains of only drop_columns, mask and operation filters edit structured
+  // payloads in one streaming pass (same bytes as the document path).
   Result<Verdict> Apply(Event& event) const;
+  // The document path only (for tests and benchmarks of the fast path).
+  Result<Verdict> ApplyDocument(Event& event) const;
+  bool streaming() const { return plan_ != nullptr; }
 
   bool empty() const { return transforms_.empty(); }
   size_t size() const { return transforms_.size(); }
@@ -77,6 +90,7 @@ class Chain {
 
  private:
   std::vector<TransformPtr> transforms_;
+  std::shared_ptr<const StreamPlan> plan_;  // null: no streaming fast path
 };
 using ChainPtr = std::shared_ptr<const Chain>;
 
