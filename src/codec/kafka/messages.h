@@ -197,6 +197,8 @@ ApiVersionsResponse MakeApiVersionsResponse(ErrorCode error = ErrorCode::kNone);
 // ---------------------------------------------------------------------------
 // Metadata (3), v0-12, flexible >= 9.
 
+// Topics: nullopt = all topics (v1+ null array, v0 empty array); an EMPTY
+// vector (v1+) = no topics, only brokers (librdkafka's first request).
 struct MetadataRequest {
   struct Topic {
     Uuid topic_id = kZeroUuid;        // v10+
@@ -505,6 +507,8 @@ struct FindCoordinatorRequest {
 };
 Result<FindCoordinatorRequest> DecodeFindCoordinatorRequest(std::string_view body, int16_t version);
 
+// v0-3 write coordinators[0] (COORDINATOR_NOT_AVAILABLE if empty); v4 writes
+// one entry per requested key.
 struct FindCoordinatorResponse {
   struct Coordinator {
     std::string key;  // v4+

@@ -84,9 +84,10 @@ struct BatchEncodeOptions {
 };
 
 // Appends one batch holding `records` (must be non-empty) to `out`. first
-// timestamp = records[0].timestamp_ms, timestamp deltas relative to it, max
-// timestamp = the largest. Errors only if a compressor fails or a field does
-// not fit its wire type (kInvalidArgument); `out` is unchanged on error.
+// timestamp = records[0].timestamp_ms, timestamp deltas relative to it (64-bit
+// wrapping, as Java), max timestamp = the largest; record attributes 0;
+// offset deltas 0..n-1, so last_offset_delta = n - 1. Errors only if a compressor fails or a field
+// does not fit its wire type (kInvalidArgument); `out` is unchanged on error.
 Status EncodeRecordBatch(int64_t base_offset, std::span<const Record> records,
                          const BatchEncodeOptions& options, std::string& out);
 inline Status EncodeRecordBatch(int64_t base_offset, std::span<const Record> records,
@@ -151,7 +152,10 @@ Result<BatchHeader> ParseBatchHeader(std::string_view data);
 
 // Splits a records blob (a Produce partition's records, or a segment file)
 // into its batches without decoding records: validates magic, lengths, CRC
-// (per options) and that last_offset_delta/record_count are consistent.
+// (per options), the compression type, that last_offset_delta/record_count
+// are consistent (0 <= count-1 <= last_offset_delta) and that
+// base_offset + last_offset_delta does not overflow. A producer's batch has
+// last_offset_delta == record_count - 1; enforcing that is the broker's call.
 Result<std::vector<BatchView>> SplitRecordBatches(std::string_view data,
                                                   const DecodeOptions& options = {});
 

@@ -143,9 +143,9 @@ def main():
         write('records_kcat_' + codec, bytes([0x01 | 0x08 | (((i + 1) % 5) << 4)]) + rec)
     write('records_kafkajs_gzip',
           b'\x09' + produce_records(read('kafkajs_produce_v7_gzip')))
-    # A mock Fetch response's records, cut short (partial tail allowed: bit 2).
+    # A mock Fetch response's records plus a cut-off batch (partial tail allowed: bit 2).
     recs = fetch_records(read('mock_fetch_v11_resp_kcat_data'))
-    write('records_fetch_tail', b'\x0d' + recs[:-10])
+    write('records_fetch_tail', b'\x0d' + recs + recs[:30])
     write('stream_three_frames', b'\x0a' + b''.join(
         i32(len(f)) + f for f in (read('kcat_apiversions_v3_req'), read('kcat_metadata_v2_req'),
                                   read('kafkajs_heartbeat_v3_req'))))
