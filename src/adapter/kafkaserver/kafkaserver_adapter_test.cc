@@ -1,0 +1,172 @@
+// The adapter without a detector: record keys, topics, partitions and the
+// deferred acknowledgement against committed offsets.
+#include "adapter/kafkaserver/kafkaserver_adapter.h"
+
+#include <gtest/gtest.h>
+
+#include "adapter/kafkaserver/offset_store.h"
+#include "adapter/kafkaserver/topic_store.h"
+#include "codec/kafka/murmur2.h"
+#include "codec/kafka/record_batch.h"
+
+namespace pgcdc::kafkaserver {
+namespace {
+
+namespace k = codec::kafka;
+
+Event Ev(std::string channel, std::string payload, std::string key = {}, uint64_t seq = 0) {
+  Event e = MakeEvent(std::move(channel), "INSERT", std::move(payload), "test");
+  e.key = std::move(key);
+  e.seq = seq;
+  return e;
+}
+
+TEST(KafkaServerTopics, ChannelToTopic) {
+  EXPECT_EQ(TopicForChannel("pgcdc:orders"), "pgcdc.orders");
+  EXPECT_EQ(TopicForChannel("pgcdc:public.orders"), "pgcdc.public.orders");
+  EXPECT_EQ(TopicForChannel("weird chan/é"), "weird_chan___");
+  EXPECT_EQ(TopicForChannel("."), "_.");
+  EXPECT_EQ(TopicForChannel(std::string(300, 'a')).size(), 249u);
+  EXPECT_TRUE(IsValidTopicName(TopicForChannel("a b:c")));
+}
+
+TEST(KafkaServerKeys, DefaultOrderAndKeyColumn) {
+  // Event::key (the replica identity key) wins by default.
+  EXPECT_EQ(RecordKey(Ev("c", R"({"op":"INSERT","row":{"id":1,"sku":"x"},"old":null})", "42"), ""),
+            "42");
+  // Then the id column of the row image.
+  EXPECT_EQ(RecordKey(Ev("c", R"({"op":"INSERT","row":{"id":7,"sku":"x"},"old":null})"), ""), "7");
+  // Old image when the row has no such column; strings unquoted.
+  EXPECT_EQ(RecordKey(Ev("c", R"({"op":"DELETE","row":{"x":1},"old":{"id":"a-1"}})"), ""), "a-1");
+  // Top level for plain payloads (NOTIFY).
+  EXPECT_EQ(RecordKey(Ev("c", R"({"id":true,"v":1})"), ""), "true");
+  // An explicit column beats Event::key.
+  EXPECT_EQ(RecordKey(Ev("c", R"({"op":"INSERT","row":{"id":1,"sku":"x-9"}})", "1"), "sku"), "x-9");
+  EXPECT_EQ(RecordKey(Ev("c", R"({"sku":12.50})"), "sku"), "12.50");
+  // Nothing found: the event id.
+  Event e = Ev("c", R"([1,2])");
+  EXPECT_EQ(RecordKey(e, ""), e.id.ToString());
+  Event n = Ev("c", R"({"id":null})");
+  EXPECT_EQ(RecordKey(n, ""), n.id.ToString());
+}
+
+class AdapterTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<KafkaServerAdapter> Open(AdapterOptions::Ack ack) {
+    AdapterOptions o;
+    o.addr = "127.0.0.1:0";
+    o.partitions = 4;
+    o.ack = ack;
+    auto a = std::make_unique<KafkaServerAdapter>(o);
+    auto st = a->Open();
+    EXPECT_TRUE(st) << (st ? "" : st.error().message());
+    return a;
+  }
+  Status Deliver(KafkaServerAdapter& a, const std::vector<Event>& events) {
+    std::vector<const Event*> ptrs;
+    for (const auto& e : events) ptrs.push_back(&e);
+    return a.Deliver(ptrs);
+  }
+};
+
+TEST_F(AdapterTest, RecordsLandInMurmur2PartitionsWithHeaders) {
+  auto a = Open(AdapterOptions::Ack::kStored);
+  std::vector<Event> events;
+  for (int i = 0; i < 20; ++i) {
+    events.push_back(Ev("pgcdc:t", R"({"id":)" + std::to_string(i) + "}", "", 0));
+  }
+  ASSERT_TRUE(Deliver(*a, events));
+  auto topic = a->topics()->Find("pgcdc.t");
+  ASSERT_TRUE(topic);
+  int64_t total = 0;
+  for (int32_t p = 0; p < 4; ++p) {
+    std::vector<std::shared_ptr<const std::string>> out;
+    auto info = topic->partition(p)->Read(0, 1 << 20, out);
+    ASSERT_TRUE(info);
+    // One batch per partition per Deliver call.
+    EXPECT_LE(out.size(), 1u);
+    for (const auto& b : out) {
+      auto decoded = k::DecodeRecordBatches(*b);
+      ASSERT_TRUE(decoded) << decoded.error().message();
+      for (const auto& r : (*decoded)[0].records) {
+        ++total;
+        ASSERT_TRUE(r.key);
+        EXPECT_EQ(k::DefaultPartition(*r.key, 4), p);
+        ASSERT_EQ(r.headers.size(), 3u);
+        EXPECT_EQ(r.headers[0].key, "pgcdc-channel");
+        EXPECT_EQ(r.headers[0].value, "pgcdc:t");
+        EXPECT_EQ(r.headers[1].value, "INSERT");
+        ASSERT_TRUE(r.value);
+        EXPECT_NE(r.value->find(*r.headers[2].value), std::string::npos);  // envelope id
+      }
+    }
+  }
+  EXPECT_EQ(total, 20);
+  EXPECT_FALSE(a->OldestHeldSeq());  // stored: nothing held
+  a->Close();
+}
+
+TEST_F(AdapterTest, CommittedAckHoldsEventsUntilEveryGroupCommitted) {
+  auto a = Open(AdapterOptions::Ack::kCommitted);
+  // Keys "a" and "b": find two keys that land in different partitions.
+  std::vector<Event> events;
+  for (uint64_t seq = 1; seq <= 8; ++seq) {
+    events.push_back(Ev("c", "{}", "k" + std::to_string(seq), seq));
+  }
+  ASSERT_TRUE(Deliver(*a, events));
+  // Nobody committed on the topic: nothing is held.
+  EXPECT_FALSE(a->OldestHeldSeq());
+
+  auto topic = a->topics()->Find("c");
+  ASSERT_TRUE(topic);
+  // Group g1 commits every partition's high watermark except the one
+  // holding seq 1.
+  const int32_t p1 = k::DefaultPartition("k1", 4);
+  std::vector<OffsetCommit> commits;
+  for (int32_t p = 0; p < 4; ++p) {
+    const int64_t hwm = topic->partition(p)->HighWatermark();
+    commits.push_back({.topic = "c", .partition = p, .offset = p == p1 ? 0 : hwm});
+  }
+  ASSERT_TRUE(a->offsets()->Commit("g1", commits, 0));
+  EXPECT_EQ(a->OldestHeldSeq(), std::optional<uint64_t>(1));
+  // Fully committed: released.
+  commits[p1].offset = topic->partition(p1)->HighWatermark();
+  ASSERT_TRUE(a->offsets()->Commit("g1", commits, 0));
+  EXPECT_FALSE(a->OldestHeldSeq());
+  // A second group that has consumed nothing of a partition holds it.
+  ASSERT_TRUE(a->offsets()->Commit("g2", {{.topic = "c", .partition = p1, .offset = 0}}, 0));
+  auto held = a->OldestHeldSeq();
+  ASSERT_TRUE(held);
+  EXPECT_EQ(*held, 1u);
+  // New events above every commit are held from their own seq on.
+  ASSERT_TRUE(a->offsets()->Commit(
+      "g2", {{.topic = "c", .partition = p1, .offset = topic->partition(p1)->HighWatermark()}}, 0));
+  for (int32_t p = 0; p < 4; ++p) {
+    ASSERT_TRUE(a->offsets()->Commit(
+        "g2", {{.topic = "c", .partition = p, .offset = topic->partition(p)->HighWatermark()}}, 0));
+  }
+  EXPECT_FALSE(a->OldestHeldSeq());
+  ASSERT_TRUE(Deliver(*a, {Ev("c", "{}", "k1", 9), Ev("c", "{}", "k2", 10)}));
+  // Batches carry their highest seq, so the bound is conservative: just above
+  // the last seq already committed in k1's partition.
+  uint64_t last_committed_in_p1 = 0;
+  for (uint64_t seq = 1; seq <= 8; ++seq) {
+    if (k::DefaultPartition("k" + std::to_string(seq), 4) == p1) last_committed_in_p1 = seq;
+  }
+  EXPECT_EQ(a->OldestHeldSeq(), std::optional<uint64_t>(last_committed_in_p1 + 1));
+  a->Close();
+}
+
+TEST_F(AdapterTest, PortInUseIsAClearError) {
+  auto first = Open(AdapterOptions::Ack::kStored);
+  AdapterOptions o;
+  o.addr = first->BoundAddress();
+  KafkaServerAdapter second(o);
+  auto st = second.Open();
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message().find("address already in use"), std::string::npos)
+      << st.error().message();
+}
+
+}  // namespace
+}  // namespace pgcdc::kafkaserver
