@@ -21,7 +21,6 @@ SCALE=${SCALE:-1}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 PGCDC=${PGCDC_BIN:-$root/build/release/pgcdc}
-PGBIN=/usr/lib/postgresql/15/bin
 [[ -x $PGCDC ]] || { echo "pgcdc binary not found: $PGCDC" >&2; exit 1; }
 
 n_tx=$(awk -v s="$SCALE" 'BEGIN{printf "%d", 1000*s}')   # (a) transactions of 1,000 rows
@@ -30,46 +29,20 @@ n_upd=$(awk -v s="$SCALE" 'BEGIN{printf "%d", 300000*s}')  # (b) single-row UPDA
 n_big=$(awk -v s="$SCALE" 'BEGIN{printf "%d", 1000000*s}') # (c) rows in one transaction
 ((n_upd <= n_ins)) || n_upd=$n_ins
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }          # utime + stime of a process
 child_ticks() { awk '{print $16 + $17}' "/proc/$1/stat"; }    # cutime + cstime (reaped children)
 hz=$(getconf CLK_TCK)
 
-T=$(mktemp -d /tmp/walbench.XXXXXX)
-chown postgres "$T"
-PORT=$(free_port)
-HTTP_PORT=$(free_port)
-DSN="host=127.0.0.1 port=$PORT user=postgres dbname=postgres"
 pgcdc_pid=""
-
-cleanup() {
+bench_on_exit() {
   [[ -n $pgcdc_pid ]] && kill "$pgcdc_pid" 2>/dev/null || true
   [[ -n ${POLL_PID:-} ]] && kill "$POLL_PID" 2>/dev/null || true
-  runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/data" -m immediate -w stop >/dev/null 2>&1 || true
-  rm -rf "$T"
 }
-trap cleanup EXIT
-
-log() { echo "# $*" >&2; }
-
 # --- cluster: the same settings for every contender ------------------------
-# Debian's 15.20 restricts output plugins (output_plugin_libraries, default
-# pgoutput,test_decoding); 15.18 has no such setting.
-plugins=""
-if runuser -u postgres -- "$PGBIN/postgres" --describe-config 2>/dev/null | grep -q '^output_plugin_libraries'; then
-  plugins="-c output_plugin_libraries=pgoutput,test_decoding,wal2json"
-fi
-runuser -u postgres -- "$PGBIN/initdb" -D "$T/data" -U postgres -A trust -E UTF8 --no-locale >/dev/null
-runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/data" -l "$T/pg.log" -w -o "-c listen_addresses=127.0.0.1 \
-  -p $PORT -k $T -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20 \
-  $plugins -c fsync=off \
-  -c synchronous_commit=off -c full_page_writes=off -c autovacuum=off \
-  -c shared_buffers=256MB -c max_wal_size=8GB -c checkpoint_timeout=1h" start >/dev/null \
-  || { cat "$T/pg.log" >&2; exit 1; }
-postmaster=$(head -1 "$T/data/postmaster.pid")
-
-q() { psql -qAtX -v ON_ERROR_STOP=1 -d "$DSN" -c "$1"; }
+PG_SETTINGS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c autovacuum=off \
+  -c shared_buffers=256MB -c max_wal_size=8GB -c checkpoint_timeout=1h"
+source "$root/bench/lib/pg_cluster.sh"
+HTTP_PORT=$(free_port)
 
 # One long-lived psql for polling, so polling starts and ends no backends
 # (every reaped backend's CPU lands in the postmaster's cutime, which is how

@@ -464,8 +464,12 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
       feed_.fed_through = next_seq_;
       feed_.drained += fed.size();
     }
+    // With events waiting, only take what is already buffered: when the
+    // socket runs dry they are published at once instead of after the next
+    // message or a full batch (latency under a steady trickle).
+    const milliseconds wait = cycle.batch.events.empty() ? milliseconds(100) : milliseconds(0);
     auto msg = paused ? Result<std::optional<std::string_view>>(std::nullopt)
-                      : repl->Receive(milliseconds(100), wake_fd, feed_.fd());
+                      : repl->Receive(wait, wake_fd, feed_.fd());
     if (!msg) return Fail(msg.error());
     bool reply_requested = false;
     if (msg->has_value()) {
