@@ -62,7 +62,7 @@ size_t Failed(ScanError& err, const char* what, size_t pos) {
 // End of the string starting at `pos` (which must hold '"'), or kFailed; sets
 // `has_escape` when a backslash occurs. Payloads are valid JSON by invariant,
 // so this only finds the closing quote and steps over escapes.
-size_t ScanString(std::string_view s, size_t pos, bool* has_escape, ScanError& err) {
+[[gnu::always_inline]] inline size_t ScanString(std::string_view s, size_t pos, bool* has_escape, ScanError& err) {
   const char* p = s.data() + pos + 1;
   const char* const end = s.data() + s.size();
   while (true) {
@@ -86,7 +86,7 @@ constexpr std::array<bool, 256> kStructural = [] {
 // Fast path for keys: the end of the string starting at `pos` when its body
 // is plain printable ASCII (no escapes, control bytes or bytes >= 0x80, so
 // json::AppendString renders it as written), else kFailed.
-size_t ScanPlainKey(std::string_view s, size_t pos) {
+[[gnu::always_inline]] inline size_t ScanPlainKey(std::string_view s, size_t pos) {
   const char* p = s.data() + pos + 1;
   const char* const end = s.data() + s.size();
   if constexpr (std::endian::native == std::endian::little) {
@@ -579,6 +579,10 @@ size_t StreamEditImage(std::string_view s, size_t pos, const StreamEditRule* rul
                        size_t rule_count, StreamRewrite rewrite, const void* context,
                        std::string& out, bool& changed) {
   ScanError err;
+  uint64_t length_mask = 0;  // bit n: some rule key has n bytes (n < 64)
+  for (size_t r = 0; r < rule_count; ++r) {
+    length_mask |= rules[r].key.size() < 64 ? uint64_t{1} << rules[r].key.size() : 0;
+  }
   uint64_t seen = 0;  // rules matched in this image (a second match falls back)
   out.push_back('{');
   bool first = true;  // nothing written into the object yet
@@ -608,10 +612,13 @@ size_t StreamEditImage(std::string_view s, size_t pos, const StreamEditRule* rul
                                                    : ScanValue(s, value_start, kMaxDepth - 1, err);
     if (value_end == kFailed || value_end >= s.size()) return kFailed;
     size_t rule = rule_count;
-    for (size_t r = 0; r < rule_count; ++r) {
-      if (KeyEquals(rules[r].key, key)) {
-        rule = r;
-        break;
+    // Most keys match no rule: a key whose length no rule has skips the loop.
+    if (key.size() >= 64 || (length_mask >> key.size()) & 1) {
+      for (size_t r = 0; r < rule_count; ++r) {
+        if (KeyEquals(rules[r].key, key)) {
+          rule = r;
+          break;
+        }
       }
     }
     const std::string_view value = s.substr(value_start, value_end - value_start);
