@@ -1,8 +1,9 @@
 // Bus: the fan-out between one detector and N adapters (DESIGN "Runtime model").
 //
-// Detector thread(s) Publish() batches into the ingest queue; one dispatcher
-// thread offers each batch to every subscriber queue, sharing the batch
-// (no event copies). Modes:
+// Detector thread(s) Publish() batches; each batch is offered to every
+// subscriber queue, sharing the batch (no event copies). In reliable mode a
+// dispatcher thread does the offering from an ingest queue; in fast mode the
+// publisher does it inline (nothing can block there). Modes:
 //   fast      a full subscriber loses the overflow (pgcdc_events_dropped_total{adapter})
 //   reliable  the dispatcher waits for space (pgcdc_bus_backpressure_total{adapter}),
 //             which transitively slows the detector; nothing is dropped.
@@ -16,6 +17,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -84,6 +86,10 @@ class Bus {
   metrics::Counter* received_ = nullptr;
   std::thread dispatcher_;
   std::atomic<bool> started_{false};
+  // Fast mode: publishers fan out themselves, one at a time (so every
+  // subscriber sees batches in the same order).
+  std::mutex inline_mu_;
+  bool ingest_closed_ = false;
 };
 
 }  // namespace pgcdc::bus
