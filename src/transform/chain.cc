@@ -19,6 +19,7 @@ Chain::Chain(std::vector<TransformPtr> transforms) : transforms_(std::move(trans
     if (!t->AddTo(*plan)) return;
   }
   if (plan->keys.size() > 64) return;
+  plan->Finish();
   plan_ = std::move(plan);
 }
 
@@ -72,16 +73,12 @@ Result<Verdict> Chain::Apply(Event& event) const {
       break;
     }
     if (plan_->keys.empty()) return drop ? Verdict::kDrop : Verdict::kKeep;
-    StreamEditRule rules[64];
-    for (size_t i = 0; i < plan_->keys.size(); ++i) {
-      rules[i] = {plan_->keys[i].key, plan_->keys[i].drop};
-    }
     // The new payload is built in a per-thread buffer that then trades places
     // with the event's old payload, so steady state allocates nothing.
     thread_local std::string buffer;
     RewriteContext context{plan_.get()};
-    const auto r =
-        StreamEditImages(event.payload, rules, plan_->keys.size(), &RewriteValue, &context, buffer);
+    const auto r = StreamEditImages(event.payload, plan_->rules.data(), plan_->rules.size(),
+                                    &RewriteValue, &context, buffer);
     if (r != StreamEditResult::kFallback) {
       if (drop) return Verdict::kDrop;
       if (r == StreamEditResult::kChanged) {

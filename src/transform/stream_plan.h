@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/event.h"
+#include "transform/payload.h"
 
 namespace pgcdc::transform {
 
@@ -30,6 +31,13 @@ struct StreamPlan {
   };
   std::vector<KeyRule> keys;
   std::vector<OpFilter> filters;
+  // keys as StreamEditImages rules (views into `keys`), built once the plan
+  // is complete (Finish).
+  std::vector<StreamEditRule> rules;
+  void Finish() {
+    rules.clear();
+    for (const auto& k : keys) rules.push_back({k.key, k.drop});
+  }
 
   KeyRule& Key(std::string_view key) {
     for (auto& k : keys) {
