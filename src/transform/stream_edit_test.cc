@@ -69,8 +69,27 @@ class PayloadGen {
   int Pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
 
   std::string Key() {
-    static const char* kKeys[] = {"id", "email", "name", "n", "note", "a", "b", "e\\u006dail"};
-    return kKeys[Pick(Pick(10) == 0 ? 8 : 7)];
+    // Long keys take the 16-byte scanning path; the non-ASCII one and the
+    // escaped one make the fast path fall back.
+    static const char* kKeys[] = {"id",
+                                  "email",
+                                  "name",
+                                  "n",
+                                  "note",
+                                  "a",
+                                  "b",
+                                  "a_rather_long_column_name_2",
+                                  "customer_email_address",
+                                  "cl\xc3\xa9_longue_colonne",
+                                  "e\\u006dail"};
+    return kKeys[Pick(Pick(10) == 0 ? 11 : 9)];
+  }
+  // A string of `n` characters with an escape or a quote at a random place.
+  std::string LongString() {
+    std::string body(8 + Pick(60), 'x');
+    const size_t at = static_cast<size_t>(Pick(static_cast<int>(body.size())));
+    body.replace(at, 1, Pick(2) ? "\\\"" : "\\\\");
+    return "\"" + body + "\"";
   }
   std::string Value(int depth = 0) {
     switch (Pick(depth > 2 ? 5 : 8)) {
@@ -81,7 +100,7 @@ class PayloadGen {
       case 2:
         return Pick(2) ? "true" : "false";
       case 3:
-        return "\"plain\"";
+        return Pick(2) ? "\"plain\"" : LongString();
       case 4:
         return Pick(2) ? "\"caf\xc3\xa9 \\\"q\\\" \\n\"" : "\"\"";
       case 5:
