@@ -90,12 +90,12 @@ const std::string& Event::Json() const {
 Event MakeEvent(std::string channel, std::string operation, std::string payload,
                 std::string_view source) {
   Event e;
-  e.id = NewUuidV7();
+  e.created_at_ns = NowUnixNanos();
+  e.id = NewUuidV7At(static_cast<uint64_t>(e.created_at_ns / 1'000'000));
   e.channel = std::move(channel);
   e.operation = std::move(operation);
   e.payload = std::move(payload);
   e.source = source;
-  e.created_at_ns = NowUnixNanos();
   return e;
 }
 

@@ -152,8 +152,9 @@ uint64_t NextMonotonicState(uint64_t last_state, uint64_t now_ms) {
 
 }  // namespace uuid_internal
 
-Uuid NewUuidV7() {
-  const uint64_t now_ms = NowUnixMillis();
+Uuid NewUuidV7() { return NewUuidV7At(NowUnixMillis()); }
+
+Uuid NewUuidV7At(uint64_t now_ms) {
   uint64_t last = g_last_state.load(std::memory_order_relaxed);
   uint64_t next;
   do {
