@@ -117,6 +117,7 @@ Status KafkaServerAdapter::Open() {
   to.auto_create = true;
   to.log.buffer_records = options_.buffer_size;
   to.log.leader_epoch = 0;
+  to.log.retention_bytes = options_.retention_bytes;
   to.log.fsync = !options_.data_dir.empty() && options_.ack == AdapterOptions::Ack::kStored;
   auto topics = TopicStore::Open(std::move(to));
   if (!topics) return Fail(topics.error().Wrap("kafkaserver: topic store"));
@@ -274,6 +275,7 @@ Result<AdapterOptions> OptionsFrom(const config::Config& cfg) {
   o.value = cfg.GetString("kafkaserver.value") == "payload" ? AdapterOptions::Value::kPayload
                                                             : AdapterOptions::Value::kEvent;
   o.data_dir = cfg.GetString("kafkaserver.data_dir");
+  o.retention_bytes = cfg.GetInt("kafkaserver.retention_bytes");
   o.ack = cfg.GetString("kafkaserver.ack") == "stored" ? AdapterOptions::Ack::kStored
                                                        : AdapterOptions::Ack::kCommitted;
   o.advertised_host = cfg.GetString("kafkaserver.advertised_host");
@@ -350,6 +352,13 @@ ConnectorInfo Connector() {
        .description = "directory for segment files (topics survive restarts; consumers catch "
                       "up from disk) and committed offsets; empty = memory only",
        .flag = "kafkaserver-data-dir"},
+      {.key = "kafkaserver.retention_bytes",
+       .type = PT::kInt,
+       .default_value = "1073741824",
+       .description = "with a data dir: per partition, the oldest segment files are deleted "
+                      "while the partition's files exceed this many bytes (0 = keep everything)",
+       .flag = "kafkaserver-retention-bytes",
+       .min = 0},
       {.key = "kafkaserver.ack",
        .type = PT::kString,
        .default_value = "committed",

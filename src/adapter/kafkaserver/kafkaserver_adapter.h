@@ -50,6 +50,9 @@ struct AdapterOptions {
   std::string key_column;
   enum class Value { kEvent, kPayload } value = Value::kEvent;
   std::string data_dir;
+  // With a data dir: the oldest segments of a partition are deleted while
+  // its files exceed this many bytes (0 = keep everything).
+  int64_t retention_bytes = 1ll << 30;
   enum class Ack { kCommitted, kStored } ack = Ack::kCommitted;
   std::string advertised_host;
   std::string sasl_user;
