@@ -53,7 +53,8 @@ struct ServerMetrics {
   metrics::Gauge& connections =
       reg.AddGauge("pgcdc_kafkaserver_connections", "Open Kafka client connections").Get();
   metrics::Counter& connections_total =
-      reg.AddCounter("pgcdc_kafkaserver_connections_total", "Kafka client connections accepted")
+      reg.AddCounter("pgcdc_kafkaserver_connections_accepted_total",
+                     "Kafka client connections accepted")
           .Get();
   metrics::Counter& bytes_in =
       reg.AddCounter("pgcdc_kafkaserver_received_bytes_total", "Bytes received from Kafka clients")
