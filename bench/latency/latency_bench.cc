@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -322,6 +323,16 @@ int main(int argc, char** argv) {
         label.c_str(), path, rate, static_cast<double>(s.sent) / actual_s, s.sent, s.received,
         s.p50, s.p95, s.p99, s.max);
   };
+  if (const char* dump = std::getenv("LATENCY_DUMP")) {
+    // id, commit and stdout arrival (ns, monotonic) for offline analysis.
+    if (FILE* f = std::fopen(dump, "w")) {
+      for (size_t id = warmup + 1; id < n; ++id) {
+        std::fprintf(f, "%zu %lld %lld\n", id, static_cast<long long>(committed.At(id)),
+                     static_cast<long long>(stdout_at.At(id)));
+      }
+      std::fclose(f);
+    }
+  }
   row("commit → stdout", stdout_at);
   if (receiver) row("commit → webhook", webhook_at);
   if (late.load() > 0) {
