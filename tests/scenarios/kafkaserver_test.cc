@@ -121,7 +121,9 @@ std::unique_ptr<Process> StartNotify(const std::string& channel, std::vector<std
   for (auto& a : KafkaArgs(std::move(extra))) args.push_back(a);
   auto p = Process::Start({.args = args});
   EXPECT_TRUE(p);
-  if (p) EXPECT_TRUE(p->WaitForStderr("listening detector=listen_notify")) << p->Stderr();
+  if (p) {
+    EXPECT_TRUE(p->WaitForStderr("listening detector=listen_notify")) << p->Stderr();
+  }
   return p;
 }
 
@@ -133,7 +135,9 @@ std::unique_ptr<Process> StartWal(const std::string& publication, std::vector<st
   for (auto& a : KafkaArgs(std::move(extra))) args.push_back(a);
   auto p = Process::Start({.args = args});
   EXPECT_TRUE(p);
-  if (p) EXPECT_TRUE(p->WaitForStderr("streaming detector=wal")) << p->Stderr();
+  if (p) {
+    EXPECT_TRUE(p->WaitForStderr("streaming detector=wal")) << p->Stderr();
+  }
   return p;
 }
 
@@ -696,9 +700,7 @@ TEST(KafkaServerScenario, DataDirKeepsRecordsAndOffsetsAcrossRestarts) {
   // ...offsets continue, and the group's committed offsets survived.
   auto next = ConsumeGroup(addr, "disk-grp", "ks_disk");
   ASSERT_EQ(next.size(), 5u);
-  int64_t total = 0;
-  for (const auto& r : ConsumeAll(addr, "ks_disk")) total += 1;
-  EXPECT_EQ(total, 25);
+  EXPECT_EQ(ConsumeAll(addr, "ks_disk").size(), 25u);
   Stop(*p);
 }
 
