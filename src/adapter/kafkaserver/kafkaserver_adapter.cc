@@ -24,6 +24,20 @@ using std::chrono::milliseconds;
 
 namespace {
 
+// --kafkaserver-compression (validated by the registry's choices).
+codec::kafka::Compression CompressionOf(std::string_view name) {
+  using C = codec::kafka::Compression;
+  if (name == "gzip") return C::kGzip;
+  if (name == "snappy") return C::kSnappy;
+  if (name == "lz4") return C::kLz4;
+  if (name == "zstd") return C::kZstd;
+  return C::kNone;
+}
+
+}  // namespace
+
+namespace {
+
 bool TopicChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
          c == '_' || c == '-';
@@ -209,7 +223,8 @@ Status KafkaServerAdapter::Deliver(std::span<const Event* const> events) {
   std::string batch;
   for (auto& g : groups) {
     batch.clear();
-    if (auto st = k::EncodeRecordBatch(0, g.records, k::Compression::kNone, batch); !st) {
+    if (auto st = k::EncodeRecordBatch(0, g.records, CompressionOf(options_.compression), batch);
+        !st) {
       return Fail(st.error().Wrap("kafkaserver: encoding a record batch"));
     }
     PartitionLog* log = g.topic->partition(g.partition);
@@ -274,6 +289,7 @@ Result<AdapterOptions> OptionsFrom(const config::Config& cfg) {
   o.key_column = cfg.GetString("kafkaserver.key_column");
   o.value = cfg.GetString("kafkaserver.value") == "payload" ? AdapterOptions::Value::kPayload
                                                             : AdapterOptions::Value::kEvent;
+  o.compression = cfg.GetString("kafkaserver.compression");
   o.data_dir = cfg.GetString("kafkaserver.data_dir");
   o.retention_bytes = cfg.GetInt("kafkaserver.retention_bytes");
   o.ack = cfg.GetString("kafkaserver.ack") == "stored" ? AdapterOptions::Ack::kStored
@@ -347,6 +363,13 @@ ConnectorInfo Connector() {
        .description = "record value: the event envelope JSON, or only its payload",
        .flag = "kafkaserver-value",
        .choices = {"event", "payload"}},
+      {.key = "kafkaserver.compression",
+       .type = PT::kString,
+       .default_value = "none",
+       .description = "codec of the record batches written for events (consumers decompress; "
+                      "produced batches keep their own codec)",
+       .flag = "kafkaserver-compression",
+       .choices = {"none", "gzip", "snappy", "lz4", "zstd"}},
       {.key = "kafkaserver.data_dir",
        .type = PT::kString,
        .description = "directory for segment files (topics survive restarts; consumers catch "

@@ -49,6 +49,9 @@ struct AdapterOptions {
   // Empty: Event::key, then the `id` column.
   std::string key_column;
   enum class Value { kEvent, kPayload } value = Value::kEvent;
+  // Codec of the record batches pgcdc writes for events (consumers
+  // decompress; produced batches keep the producer's codec).
+  std::string compression = "none";  // none|gzip|snappy|lz4|zstd
   std::string data_dir;
   // With a data dir: the oldest segments of a partition are deleted while
   // its files exceed this many bytes (0 = keep everything).
