@@ -162,7 +162,7 @@ Status ReplicationConn::StartReplication(const std::string& slot, uint64_t start
   return Ok();
 }
 
-Result<std::optional<std::string_view>> ReplicationConn::Receive(std::chrono::milliseconds timeout,
+Result<std::optional<std::string_view>> ReplicationConn::Receive(std::chrono::microseconds timeout,
                                                                  int wake_fd, int extra_fd) {
   FreeBuffer();
   while (true) {
@@ -179,7 +179,11 @@ Result<std::optional<std::string_view>> ReplicationConn::Receive(std::chrono::mi
     if (n == -2) return Fail(ErrorCode::kConnection, "replication: " + ErrorMessage());
     // n == 0: nothing buffered; wait for the socket (or the wake fd).
     pollfd fds[3] = {{PQsocket(conn_), POLLIN, 0}, {wake_fd, POLLIN, 0}, {extra_fd, POLLIN, 0}};
-    int rc = ::poll(fds, 3, static_cast<int>(timeout.count()));  // negative fds are ignored
+    // ppoll: microsecond timeouts (the detector lingers for a fraction of a
+    // millisecond to batch a busy trickle). Negative fds are ignored.
+    const timespec ts{static_cast<time_t>(timeout.count() / 1'000'000),
+                      static_cast<long>(timeout.count() % 1'000'000) * 1000};
+    int rc = ::ppoll(fds, 3, &ts, nullptr);
     if (rc < 0 && errno != EINTR) {
       return Fail(ErrorCode::kIo, std::string("poll: ") + std::strerror(errno));
     }

@@ -50,7 +50,7 @@ class ReplicationConn {
   // optional on timeout, an error when the stream ended or the connection
   // broke. The returned bytes are valid until the next call.
   // `wake_fd` and `extra_fd` (optional, -1) end the wait early when readable.
-  Result<std::optional<std::string_view>> Receive(std::chrono::milliseconds timeout, int wake_fd,
+  Result<std::optional<std::string_view>> Receive(std::chrono::microseconds timeout, int wake_fd,
                                                   int extra_fd = -1);
   Status Send(const std::string& copy_data);
 

@@ -28,6 +28,10 @@ namespace pgcdc::wal {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+// Batching under load (see the receive loop): a batch may wait up to kLinger
+// for more events when the previous one was published less than kBusyGap ago.
+constexpr std::chrono::microseconds kLinger{250};
+constexpr std::chrono::microseconds kBusyGap{600};
 using std::chrono::milliseconds;
 
 struct Metrics {
@@ -101,6 +105,7 @@ struct WalDetector::Cycle : ChangeSink {
 
   bool Emit(Event&& e) override {
     e.seq = ++det.next_seq_;
+    if (batch.events.empty()) batch_started = Clock::now();
     batch.events.push_back(std::move(e));
     if (batch.events.size() >= det.options_.max_batch) return Publish();
     return true;
@@ -145,6 +150,7 @@ struct WalDetector::Cycle : ChangeSink {
   }
   bool Publish() {
     if (batch.events.empty()) return true;
+    last_publish = Clock::now();
     M().events->Inc(batch.events.size());
     const bool ok = ctx.publish(std::move(batch));
     batch = EventBatch{};
@@ -174,6 +180,8 @@ struct WalDetector::Cycle : ChangeSink {
   pgtypes::TypeCatalog catalog;
   pg::Conn* meta = nullptr;
   EventBatch batch;
+  Clock::time_point batch_started{};  // when the first event of `batch` was added
+  Clock::time_point last_publish{};
   std::deque<std::pair<uint64_t, uint64_t>> pending;  // (last seq, lsn to confirm)
   uint64_t keepalive_end = 0;
   uint64_t received = 0;
@@ -466,8 +474,19 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
     }
     // With events waiting, only take what is already buffered: when the
     // socket runs dry they are published at once instead of after the next
-    // message or a full batch (latency under a steady trickle).
-    const milliseconds wait = cycle.batch.events.empty() ? milliseconds(100) : milliseconds(0);
+    // message or a full batch (latency under a steady trickle). Exception: if
+    // the previous batch went out very recently (thousands of commits per
+    // second), wait up to kLinger from this batch's first event for more, so
+    // several events share one hand-off instead of one thread wake-up each.
+    std::chrono::microseconds wait = milliseconds(100);
+    if (!cycle.batch.events.empty()) {
+      const auto now = Clock::now();
+      const auto age = now - cycle.batch_started;
+      wait = std::chrono::microseconds(0);
+      if (now - cycle.last_publish < kBusyGap && age < kLinger) {
+        wait = std::chrono::duration_cast<std::chrono::microseconds>(kLinger - age);
+      }
+    }
     auto msg = paused ? Result<std::optional<std::string_view>>(std::nullopt)
                       : repl->Receive(wait, wake_fd, feed_.fd());
     if (!msg) return Fail(msg.error());
