@@ -314,8 +314,8 @@ ConnectorInfo Connector() {
   info.kind = ConnectorKind::kAdapter;
   info.name = "kafkaserver";
   info.description =
-      "Built-in Kafka-protocol broker: any Kafka client (kcat, librdkafka, kafkajs, Java) "
-      "consumes events as records of topic <channel> (':' -> '.'), keyed by the row key and "
+      "Built-in Kafka-protocol broker: Kafka clients (tested: kcat/librdkafka, kafkajs) "
+      "consume events as records of topic <channel> (':' -> '.'), keyed by the row key and "
       "partitioned like Kafka's default partitioner; consumer groups, committed offsets, "
       "Produce, optional segment files, SASL/PLAIN and TLS.";
   using PT = ParamType;

@@ -1,7 +1,7 @@
 // kafkaserver adapter (SPEC §5.14, issue 7): a built-in Kafka-protocol
 // broker. Every event becomes a record of topic `channel` (':' -> '.'),
 // keyed by the row's key, in partition murmur2(key) like Kafka's default
-// partitioner; any Kafka client (kcat, librdkafka, kafkajs, Java) consumes
+// partitioner; Kafka clients (tested: kcat/librdkafka, kafkajs) consume
 // it, alone or in consumer groups with committed offsets, and may produce to
 // topics too.
 //
