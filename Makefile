@@ -57,9 +57,11 @@ fuzz: bootstrap
 	    build/fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
 
+# In-process benchmarks, then the side-by-side scripts (as root: they start
+# their own PostgreSQL clusters). Results and commands: BENCHMARKS.md.
 bench: bootstrap build/release/build.ninja
-	cmake --build build/release --target bus_fanout_bench event_json_bench pgoutput_bench \
-	  cel_bench transform_bench webhook_bench sse_fanout_bench -j $(JOBS)
+	cmake --build build/release --target pgcdc bus_fanout_bench event_json_bench pgoutput_bench \
+	  cel_bench transform_bench webhook_bench sse_fanout_bench latency_bench -j $(JOBS)
 	build/release/bench/bus_fanout_bench
 	build/release/bench/event_json_bench
 	build/release/src/codec/pgoutput/pgoutput_bench
@@ -67,6 +69,9 @@ bench: bootstrap build/release/build.ninja
 	build/release/bench/transform/transform_bench
 	build/release/bench/webhook/webhook_bench --events 100000
 	build/release/bench/sse_fanout/sse_fanout_bench --clients 1000 --events 20000 --payload 300
+	bench/wal/wal_bench.sh
+	bench/latency/latency_bench.sh
+	bench/kafkaserver/kafkaserver_bench.sh
 
 format:
 	find src tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
