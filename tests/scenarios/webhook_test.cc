@@ -556,46 +556,53 @@ TEST(WebhookScenario, TlsWithCaFileClientCertificateAndInsecureMode) {
   ASSERT_TRUE(tls.Setup()) << (tls.server ? tls.server->Stderr() : "");
   const std::string& d = tls.dir;
   size_t delivered = 0;
-  auto deliver = [&](std::vector<std::string> extra, const std::string& payload) {
-    std::vector<std::string> args = {"-c", "pgcdc:wh_tls", "-a", "webhook", "-u", tls.url};
-    for (auto& a : extra) args.push_back(a);
-    auto p = StartPgcdc(args);
-    if (!p) return p;
-    Notify("pgcdc:wh_tls", payload);
-    return p;
-  };
-  {  // Verified server, client certificate presented.
-    auto p = deliver({"--webhook-tls-ca-file", d + "/ca.pem", "--webhook-tls-cert",
-                      d + "/client.pem", "--webhook-tls-key", d + "/client.key"},
-                     "mtls");
-    ASSERT_TRUE(p);
-    ASSERT_TRUE(Eventually([&] { return tls.Requests().size() > delivered; })) << p->Stderr();
-    auto r = tls.Requests().back();
-    EXPECT_EQ(r.at("client").as_string(), "pgcdc-client");
-    EXPECT_EQ(CheckEnvelope(std::string(r.at("body").as_string()), "pgcdc:wh_tls", "NOTIFY",
-                            "listen_notify"),
-              "\"mtls\"");
-    delivered = tls.Requests().size();
-    p->Signal(SIGTERM);
-    EXPECT_EQ(p->Wait(), 0) << p->Stderr();
-  }
-  {  // Unknown CA: the handshake fails, the event is retried, then dead-lettered.
-    auto p = deliver({"--retries", "2", "--webhook-backoff-base", "10ms"}, "untrusted");
-    ASSERT_TRUE(p);
-    ASSERT_TRUE(p->WaitForStderr("\"adapter\":\"webhook\"")) << p->Stderr();
-    EXPECT_NE(p->Stderr().find("certificate"), std::string::npos) << p->Stderr();
-    EXPECT_EQ(tls.Requests().size(), delivered);
-    p->Signal(SIGTERM);
-    EXPECT_EQ(p->Wait(), 0) << p->Stderr();
-  }
-  {  // Insecure mode delivers and warns.
-    auto p = deliver({"--webhook-tls-insecure-skip-verify"}, "insecure");
-    ASSERT_TRUE(p);
-    ASSERT_TRUE(Eventually([&] { return tls.Requests().size() > delivered; })) << p->Stderr();
-    EXPECT_EQ(tls.Requests().back().at("client").as_string(), "-");
-    EXPECT_NE(p->Stderr().find("TLS certificate verification is DISABLED"), std::string::npos);
-    p->Signal(SIGTERM);
-    EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  // libcurl (pipeline 1) and pgcdc's own HTTP/1.1 client (pipeline > 1) must
+  // behave the same: verification, client certificate, insecure mode.
+  for (const char* pipeline : {"1", "4"}) {
+    SCOPED_TRACE(std::string("--webhook-pipeline ") + pipeline);
+    auto deliver = [&](std::vector<std::string> extra, const std::string& payload) {
+      std::vector<std::string> args = {"-c",    "pgcdc:wh_tls",       "-a",    "webhook", "-u",
+                                       tls.url, "--webhook-pipeline", pipeline};
+      for (auto& a : extra) args.push_back(a);
+      auto p = StartPgcdc(args);
+      if (!p) return p;
+      Notify("pgcdc:wh_tls", payload);
+      return p;
+    };
+    {  // Verified server, client certificate presented.
+      auto p = deliver({"--webhook-tls-ca-file", d + "/ca.pem", "--webhook-tls-cert",
+                        d + "/client.pem", "--webhook-tls-key", d + "/client.key"},
+                       "mtls");
+      ASSERT_TRUE(p);
+      ASSERT_TRUE(Eventually([&] { return tls.Requests().size() > delivered; })) << p->Stderr();
+      auto r = tls.Requests().back();
+      EXPECT_EQ(r.at("client").as_string(), "pgcdc-client");
+      EXPECT_EQ(CheckEnvelope(std::string(r.at("body").as_string()), "pgcdc:wh_tls", "NOTIFY",
+                              "listen_notify"),
+                "\"mtls\"");
+      delivered = tls.Requests().size();
+      p->Signal(SIGTERM);
+      EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+    }
+    {  // Unknown CA: the handshake fails, the event is retried, then dead-lettered.
+      auto p = deliver({"--retries", "2", "--webhook-backoff-base", "10ms"}, "untrusted");
+      ASSERT_TRUE(p);
+      ASSERT_TRUE(p->WaitForStderr("\"adapter\":\"webhook\"")) << p->Stderr();
+      EXPECT_NE(p->Stderr().find("certificate"), std::string::npos) << p->Stderr();
+      EXPECT_EQ(tls.Requests().size(), delivered);
+      p->Signal(SIGTERM);
+      EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+    }
+    {  // Insecure mode delivers and warns.
+      auto p = deliver({"--webhook-tls-insecure-skip-verify"}, "insecure");
+      ASSERT_TRUE(p);
+      ASSERT_TRUE(Eventually([&] { return tls.Requests().size() > delivered; })) << p->Stderr();
+      EXPECT_EQ(tls.Requests().back().at("client").as_string(), "-");
+      EXPECT_NE(p->Stderr().find("TLS certificate verification is DISABLED"), std::string::npos);
+      delivered = tls.Requests().size();
+      p->Signal(SIGTERM);
+      EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+    }
   }
 }
 
