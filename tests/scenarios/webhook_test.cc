@@ -321,6 +321,23 @@ TEST(WebhookScenario, PipelinedDeliverySurvivesFailuresInsideAWindow) {
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
 }
 
+// The pipelined client connects directly: with a proxy configured in the
+// environment it refuses to start instead of silently bypassing the proxy.
+TEST(WebhookScenario, PipelineRefusesToBypassAProxy) {
+  auto args = BaseArgs();
+  for (const char* a : {"-c", "pgcdc:wh_proxy", "-a", "webhook", "-u", "http://127.0.0.1:9/hook",
+                        "--webhook-pipeline", "8"}) {
+    args.push_back(a);
+  }
+  auto p = Process::Start({.args = args, .env = {{"https_proxy", "http://proxy.invalid:3128"}}});
+  ASSERT_TRUE(p);
+  auto code = p->Wait(30s);
+  ASSERT_TRUE(code) << p->Stderr();
+  EXPECT_NE(*code, 0);
+  EXPECT_NE(p->Stderr().find("cannot use the proxy in $https_proxy"), std::string::npos)
+      << p->Stderr();
+}
+
 TEST(WebhookScenario, BadConfigurationFailsAtStartup) {
   struct Case {
     std::vector<std::string> args;
