@@ -63,7 +63,8 @@ per_partition=$(( ROWS / PARTITIONS * 2 + 100000 ))
 "$PGCDC" listen --detector wal --db "$DSN" --publication bench_kpub \
   --http-addr "127.0.0.1:$HTTP_PORT" -a kafkaserver --kafkaserver-addr "$BROKER" \
   --kafkaserver-partitions "$PARTITIONS" --kafkaserver-buffer-size "$per_partition" \
-  --kafkaserver-ack stored --kafkaserver-value "$VALUE" --bus-mode reliable 2>"$T/pgcdc.log" &
+  --kafkaserver-buffer-bytes 0 --kafkaserver-ack stored --kafkaserver-value "$VALUE" \
+  --bus-mode reliable 2>"$T/pgcdc.log" &
 pgcdc_pid=$!
 until grep -q "streaming detector=wal" "$T/pgcdc.log"; do
   kill -0 "$pgcdc_pid" 2>/dev/null || { cat "$T/pgcdc.log" >&2; exit 1; }

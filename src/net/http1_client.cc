@@ -624,6 +624,10 @@ Status Http1Connection::Exchange(std::span<const Request> requests,
                           " of " + std::to_string(requests.size()) + " requests unanswered)");
   };
   while (responses.size() < requests.size()) {
+    // Checked here too, not only when waiting: a peer that never stops
+    // sending must not keep us past the deadline or a shutdown.
+    if (m.interrupted.load()) return fail(ErrorCode::kCancelled, "interrupted");
+    if (Clock::now() >= deadline) return fail(ErrorCode::kTimeout, "timed out");
     bool blocked_write = written == m.out.size();
     bool blocked_read = false;
     short want = POLLIN;
@@ -681,7 +685,9 @@ Status Http1Connection::Exchange(std::span<const Request> requests,
         return fail(st.error().code(), st.error().message());
     }
   }
-  if (responses.back().close || eof) m.Drop();
+  // A final answer before the whole request was written (e.g. 413 while the
+  // body was still going out) leaves the stream out of step: drop it.
+  if (responses.back().close || eof || written < m.out.size()) m.Drop();
   return Ok();
 }
 

@@ -297,6 +297,35 @@ TEST(Http1Connection, SilentServerTimesOutAndInterruptIsPrompt) {
   release = true;
 }
 
+// A peer that never stops sending (a body that runs until close) must not
+// keep Exchange() past its deadline.
+TEST(Http1Connection, EndlessResponseStopsAtTheDeadline) {
+  std::atomic<bool> stop{false};
+  ScriptedServer server([&](int fd, int) {
+    ScriptedServer::ReadRequests(fd, 1);
+    ScriptedServer::Write(fd, "HTTP/1.1 200 OK\r\n\r\n");
+    const std::string chunk(16 * 1024, 'z');
+    while (!stop) {
+      if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) < 0) break;
+    }
+    return false;
+  });
+  auto u = ParseHttp1Url(server.Url());
+  ASSERT_TRUE(u);
+  Http1Connection conn(*u, {});
+  std::vector<std::string> heads;
+  auto reqs = EmptyPosts(*u, 1, heads);
+  std::vector<Http1Response> out;
+  const auto start = Http1Connection::Clock::now();
+  auto st = conn.Exchange(reqs, out, start + 300ms);
+  const auto took = Http1Connection::Clock::now() - start;
+  stop = true;
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), ErrorCode::kTimeout) << st.error().message();
+  EXPECT_LT(took, 5s);
+  EXPECT_FALSE(conn.connected());
+}
+
 TEST(Http1Connection, UnreachablePeerIsAConnectionError) {
   // Bind a port, then close it so nothing listens there.
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

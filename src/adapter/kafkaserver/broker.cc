@@ -114,6 +114,9 @@ struct Broker::Metrics {
 // ---------------------------------------------------------------------------
 // Fetch long poll.
 
+// Upper bound of one Fetch response (Kafka's fetch.max.bytes default).
+constexpr size_t kMaxFetchBytes = 50u << 20;
+
 struct PendingFetch {
   std::weak_ptr<BrokerConnection> conn;
   k::RequestHeader header;
@@ -122,6 +125,10 @@ struct PendingFetch {
   GroupTime deadline;
   std::vector<std::pair<PartitionLog*, uint64_t>> waiters;
   std::vector<std::shared_ptr<Topic>> keep;  // keeps the waited-on logs alive
+  // High watermark each partition had when RunFetch last read it: a retry
+  // waits for data beyond it (not at fetch_offset, where data may already be
+  // and would wake the fetch again at once: a busy loop with min_bytes).
+  std::vector<std::pair<PartitionLog*, int64_t>> seen_hwm;
   uint64_t timer = 0;
   bool armed = false;  // counted in pending_fetches
   bool finished = false;
@@ -965,8 +972,12 @@ void Broker::RunFetch(const std::shared_ptr<PendingFetch>& f, bool final_attempt
   std::vector<std::shared_ptr<Topic>> topics;
   size_t total = 0;
   bool error = false;
-  const size_t max_bytes = static_cast<size_t>(std::max<int32_t>(req.max_bytes, 0));
+  // The client's max_bytes, capped like Kafka's fetch.max.bytes: old
+  // versions default it to INT32_MAX.
+  const size_t max_bytes =
+      std::min<size_t>(static_cast<size_t>(std::max<int32_t>(req.max_bytes, 0)), kMaxFetchBytes);
   int64_t records = 0;
+  f->seen_hwm.clear();
   for (const auto& rt : req.topics) {
     k::FetchResponse::Topic out;
     std::shared_ptr<Topic> topic;
@@ -1015,6 +1026,7 @@ void Broker::RunFetch(const std::shared_ptr<PendingFetch>& f, bool final_attempt
           info.log_start_offset = log->LogStartOffset();
         }
         if (p.error_code == 0) {
+          f->seen_hwm.emplace_back(log, info.high_watermark);
           p.high_watermark = info.high_watermark;
           p.last_stable_offset = info.high_watermark;
           p.log_start_offset = info.log_start_offset;
@@ -1085,7 +1097,11 @@ void Broker::ArmFetch(const std::shared_ptr<PendingFetch>& f) {
       for (const auto& rp : rt.partitions) {
         PartitionLog* log = t->partition(rp.partition);
         if (log == nullptr) continue;
-        const uint64_t id = log->AddWaiter(rp.fetch_offset, wake);
+        int64_t at = rp.fetch_offset;
+        for (const auto& [seen_log, hwm] : f->seen_hwm) {
+          if (seen_log == log) at = std::max(at, hwm);
+        }
+        const uint64_t id = log->AddWaiter(at, wake);
         if (id == 0) {
           ready = true;
         } else {

@@ -130,6 +130,7 @@ Status KafkaServerAdapter::Open() {
   to.default_partitions = options_.partitions;
   to.auto_create = true;
   to.log.buffer_records = options_.buffer_size;
+  to.log.buffer_bytes = options_.buffer_bytes;
   to.log.leader_epoch = 0;
   to.log.retention_bytes = options_.retention_bytes;
   to.log.fsync = !options_.data_dir.empty() && options_.ack == AdapterOptions::Ack::kStored;
@@ -198,7 +199,12 @@ Status KafkaServerAdapter::Deliver(std::span<const Event* const> events) {
     std::vector<k::Record> records;
     int64_t max_ts = 0;
     uint64_t max_seq = 0;
+    size_t bytes = 0;  // key + value + headers of `records`
   };
+  // Large rows are split over several batches of about this size, so no
+  // batch exceeds what the log or a consumer (receive.message.max.bytes)
+  // accepts; a single record larger than this still gets a batch of its own.
+  constexpr size_t kBatchBytes = 1u << 20;
   std::vector<Group> groups;
   std::map<std::pair<Topic*, int32_t>, size_t> index;
   for (const Event* e : events) {
@@ -213,9 +219,18 @@ Status KafkaServerAdapter::Deliver(std::span<const Event* const> events) {
     r.headers.push_back({"pgcdc-channel", e->channel});
     r.headers.push_back({"pgcdc-operation", e->operation});
     r.headers.push_back({"pgcdc-event-id", e->id.ToString()});
+    size_t bytes = r.key->size() + (r.value ? r.value->size() : 0) + 64;
+    for (const auto& h : r.headers) bytes += h.key.size() + (h.value ? h.value->size() : 0);
     auto [it, inserted] = index.try_emplace({*topic, partition}, groups.size());
-    if (inserted) groups.push_back(Group{*topic, partition, {}, 0, 0});
+    if (inserted) {
+      groups.push_back(Group{*topic, partition, {}, 0, 0, 0});
+    } else if (groups[it->second].bytes + bytes > kBatchBytes) {
+      // Partition order is kept: groups are appended in vector order.
+      it->second = groups.size();
+      groups.push_back(Group{*topic, partition, {}, 0, 0, 0});
+    }
     Group& g = groups[it->second];
+    g.bytes += bytes;
     g.max_ts = std::max(g.max_ts, r.timestamp_ms);
     g.max_seq = std::max(g.max_seq, e->seq);
     g.records.push_back(std::move(r));
@@ -285,6 +300,7 @@ Result<AdapterOptions> OptionsFrom(const config::Config& cfg) {
   o.addr = cfg.GetString("kafkaserver.addr");
   o.partitions = static_cast<int32_t>(cfg.GetInt("kafkaserver.partition_count"));
   o.buffer_size = cfg.GetInt("kafkaserver.buffer_size");
+  o.buffer_bytes = cfg.GetInt("kafkaserver.buffer_bytes");
   o.session_timeout = duration_cast<milliseconds>(cfg.GetDuration("kafkaserver.session_timeout"));
   o.key_column = cfg.GetString("kafkaserver.key_column");
   o.value = cfg.GetString("kafkaserver.value") == "payload" ? AdapterOptions::Value::kPayload
@@ -339,6 +355,14 @@ ConnectorInfo Connector() {
        .flag = "kafkaserver-buffer-size",
        .min = 1,
        .max = 1'000'000'000},
+      {.key = "kafkaserver.buffer_bytes",
+       .type = PT::kInt,
+       .default_value = "67108864",
+       .description = "bytes of record batches kept in memory per partition (besides "
+                      "--kafkaserver-buffer-size records); bounds memory when rows or produced "
+                      "batches are large (0 = no byte limit)",
+       .flag = "kafkaserver-buffer-bytes",
+       .min = 0},
       {.key = "kafkaserver.session_timeout",
        .type = PT::kDuration,
        .default_value = "30s",

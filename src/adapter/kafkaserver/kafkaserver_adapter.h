@@ -44,7 +44,8 @@ class Server;
 struct AdapterOptions {
   std::string addr = ":9092";
   int32_t partitions = 8;
-  int64_t buffer_size = 10000;  // records kept in memory per partition
+  int64_t buffer_size = 10000;        // records kept in memory per partition
+  int64_t buffer_bytes = 64ll << 20;  // and at most this many bytes (0 = no byte cap)
   std::chrono::milliseconds session_timeout{30000};
   // Empty: Event::key, then the `id` column.
   std::string key_column;

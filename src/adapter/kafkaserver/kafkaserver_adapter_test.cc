@@ -106,6 +106,43 @@ TEST_F(AdapterTest, RecordsLandInMurmur2PartitionsWithHeaders) {
   a->Close();
 }
 
+// Large rows are split over several batches of about 1 MiB (a batch over the
+// log's limit would fail the pipeline; consumers cap message sizes too), in
+// order, every record once.
+TEST_F(AdapterTest, LargeRowsAreSplitIntoBoundedBatchesInOrder) {
+  auto a = Open(AdapterOptions::Ack::kStored);
+  std::vector<Event> events;
+  const std::string big(300 * 1024, 'x');
+  for (int i = 0; i < 12; ++i) {
+    // One key: every record lands in the same partition.
+    events.push_back(Ev(
+        "pgcdc:big", R"({"id":7,"n":)" + std::to_string(i) + R"(,"pad":")" + big + R"("})", "", 0));
+  }
+  ASSERT_TRUE(Deliver(*a, events));
+  auto topic = a->topics()->Find("pgcdc.big");
+  ASSERT_TRUE(topic);
+  int64_t n = 0;
+  size_t batches = 0;
+  for (int32_t p = 0; p < topic->partition_count(); ++p) {
+    std::vector<std::shared_ptr<const std::string>> out;
+    ASSERT_TRUE(topic->partition(p)->Read(0, 64 << 20, out));
+    for (const auto& b : out) {
+      ++batches;
+      EXPECT_LE(b->size(), (1u << 20) + 400 * 1024);  // one record may overshoot the target
+      auto decoded = k::DecodeRecordBatches(*b);
+      ASSERT_TRUE(decoded) << decoded.error().message();
+      for (const auto& r : (*decoded)[0].records) {
+        ASSERT_TRUE(r.value);
+        EXPECT_NE(r.value->find("\"n\":" + std::to_string(n) + ","), std::string::npos);
+        ++n;
+      }
+    }
+  }
+  EXPECT_EQ(n, 12);
+  EXPECT_GE(batches, 4u);
+  a->Close();
+}
+
 TEST_F(AdapterTest, CommittedAckHoldsEventsUntilEveryGroupCommitted) {
   auto a = Open(AdapterOptions::Ack::kCommitted);
   // Keys "a" and "b": find two keys that land in different partitions.

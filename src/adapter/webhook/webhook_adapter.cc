@@ -595,12 +595,17 @@ void WebhookDeliverer::SendPipelined(size_t lane_index,
 }
 
 void WebhookDeliverer::Interrupt() {
+  // From the shutdown thread while a worker may be in Close().
+  std::lock_guard lock(lanes_mu_);
   for (auto& lane : lanes_) {
     if (lane->conn) lane->conn->Interrupt();
   }
 }
 
-void WebhookDeliverer::Close() { lanes_.clear(); }
+void WebhookDeliverer::Close() {
+  std::lock_guard lock(lanes_mu_);
+  lanes_.clear();
+}
 
 middleware::Options MiddlewareOptions(const config::Config& cfg) {
   using std::chrono::duration_cast;

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -76,6 +77,7 @@ class WebhookDeliverer final : public middleware::Deliverer {
   std::string target_;       // pipelined mode: request target and Host header
   std::string host_header_;
   std::vector<std::unique_ptr<Lane>> lanes_;
+  std::mutex lanes_mu_;  // Interrupt() vs Close(); Send() never overlaps Close()
 };
 
 // "Name: value" -> {"Name", "value"}; errors name the bad entry. Pieces of a
