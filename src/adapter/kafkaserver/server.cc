@@ -267,6 +267,12 @@ class Connection final : public ConnBase {
     asio::async_write(stream_, asio::buffer(writes_.front()),
                       [this, self](const error_code& ec, size_t n) {
                         writing_ = false;
+                        // Closed meanwhile (e.g. server shutdown): the queue
+                        // was kept alive for this write; drop it now.
+                        if (closing_) {
+                          writes_.clear();
+                          return;
+                        }
                         if (ec) {
                           Close("write failed: " + ec.message(), false);
                           return;
@@ -296,7 +302,9 @@ class Connection final : public ConnBase {
     error_code ignored;
     Socket().shutdown(tcp::socket::shutdown_both, ignored);
     Socket().close(ignored);
-    writes_.clear();
+    // An async_write in flight still points into writes_.front(): its
+    // handler clears the queue once the write has finished or failed.
+    if (!writing_) writes_.clear();
     srv_.Unregister(this);
   }
 
