@@ -1,8 +1,7 @@
 #include "adapter/kafkaserver/batch_format.h"
 
-#include <array>
-
 #include "adapter/kafkaserver/kafka_errors.h"
+#include "codec/kafka/record_batch.h"
 
 namespace pgcdc::kafkaserver {
 
@@ -54,49 +53,8 @@ std::string_view KafkaErrorName(KafkaError e) {
   return "UNKNOWN";
 }
 
-namespace {
-
-// Castagnoli polynomial, reflected.
-constexpr uint32_t kPoly = 0x82F63B78u;
-
-struct Tables {
-  std::array<std::array<uint32_t, 256>, 8> t{};
-  constexpr Tables() {
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ kPoly : c >> 1;
-      t[0][i] = c;
-    }
-    for (uint32_t i = 0; i < 256; ++i) {
-      for (size_t s = 1; s < 8; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFF];
-    }
-  }
-};
-
-constexpr Tables kTables{};
-
-inline uint32_t Load32Le(const unsigned char* p) {
-  return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
-}
-
-}  // namespace
-
-uint32_t Crc32c(std::string_view data, uint32_t crc) {
-  const auto& t = kTables.t;
-  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
-  size_t n = data.size();
-  uint32_t c = ~crc;
-  while (n >= 8) {
-    const uint32_t lo = Load32Le(p) ^ c;
-    const uint32_t hi = Load32Le(p + 4);
-    c = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^
-        t[3][hi & 0xFF] ^ t[2][(hi >> 8) & 0xFF] ^ t[1][(hi >> 16) & 0xFF] ^ t[0][hi >> 24];
-    p += 8;
-    n -= 8;
-  }
-  while (n-- > 0) c = (c >> 8) ^ t[0][(c ^ *p++) & 0xFF];
-  return ~c;
-}
+// The codec's CRC-32C (SSE4.2 when available): one implementation for both.
+uint32_t Crc32c(std::string_view data, uint32_t crc) { return codec::kafka::Crc32c(data, crc); }
 
 int64_t LoadBe64(const char* p) {
   uint64_t v = 0;
