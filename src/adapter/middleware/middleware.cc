@@ -288,27 +288,37 @@ struct ReliableAdapter::Impl {
     int attempts = 0;  // attempts that count against the retry budget
     bool retrying = false;
     std::string last_error;
-    while (true) {
-      if (first_failure) {
-        // Breaker and failure counters were updated by the pipelined caller.
-        SendError err = std::move(*first_failure);
-        first_failure.reset();
-        ++attempts;
-        last_error = err.message;
-        if (attempts >= o.max_attempts) {
-          return DeadLetter(unit, "gave up after 1 attempt: " + last_error);
-        }
+    // After a retryable failure: count it (unless a probe), give up to the
+    // DLQ when the budget is spent, else wait (backoff or Retry-After).
+    // Returns a status when SendUnit must return it.
+    auto after_failure = [&](const SendError& err, bool counts) -> std::optional<Status> {
+      if (counts) ++attempts;
+      last_error = err.message;
+      if (attempts >= o.max_attempts) {
+        return DeadLetter(unit, "gave up after " + std::to_string(attempts) +
+                                    (attempts == 1 ? " attempt: " : " attempts: ") + last_error);
+      }
+      if (!retrying) {
         log::Warn(
             "delivery failed, will retry",
             {{"adapter", name}, {"event_id", unit.front()->id.ToString()}, {"error", err.message}});
-        retrying = true;
+      }
+      retrying = true;
+      if (!backoff) {
         backoff.emplace(BackoffPolicy{.base = o.backoff_base,
                                       .cap = o.backoff_cap,
                                       .floor = std::min(o.backoff_base, milliseconds(100))});
-        Clock::duration delay = backoff->Next();
-        if (err.retry_after) delay = std::min<Clock::duration>(*err.retry_after, o.max_retry_after);
-        if (!Sleep(delay)) return Fail(ErrorCode::kCancelled, "interrupted");
       }
+      Clock::duration delay = backoff->Next();
+      if (err.retry_after) delay = std::min<Clock::duration>(*err.retry_after, o.max_retry_after);
+      if (!Sleep(delay)) return Status(Fail(ErrorCode::kCancelled, "interrupted"));
+      return std::nullopt;
+    };
+    // The pipelined caller already updated the breaker and failure counters.
+    if (first_failure) {
+      if (auto st = after_failure(*first_failure, true)) return *st;
+    }
+    while (true) {
       if (Stopping()) return Fail(ErrorCode::kCancelled, "interrupted");
       CircuitBreaker::Permit permit;
       {
@@ -345,26 +355,7 @@ struct ReliableAdapter::Impl {
         NoteState(before);
       }
       // Probes measure the peer, not this event: they do not use its budget.
-      if (!permit.probe) ++attempts;
-      last_error = err.message;
-      if (attempts >= o.max_attempts) {
-        return DeadLetter(unit, "gave up after " + std::to_string(attempts) +
-                                    (attempts == 1 ? " attempt: " : " attempts: ") + last_error);
-      }
-      if (!retrying) {
-        log::Warn(
-            "delivery failed, will retry",
-            {{"adapter", name}, {"event_id", unit.front()->id.ToString()}, {"error", err.message}});
-      }
-      retrying = true;
-      if (!backoff) {
-        backoff.emplace(BackoffPolicy{.base = o.backoff_base,
-                                      .cap = o.backoff_cap,
-                                      .floor = std::min(o.backoff_base, milliseconds(100))});
-      }
-      Clock::duration delay = backoff->Next();
-      if (err.retry_after) delay = std::min<Clock::duration>(*err.retry_after, o.max_retry_after);
-      if (!Sleep(delay)) return Fail(ErrorCode::kCancelled, "interrupted");
+      if (auto st = after_failure(err, !permit.probe)) return *st;
     }
   }
   void attempts_total_inc() { attempts->Inc(); }
