@@ -478,17 +478,20 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
     // the previous batch went out very recently (thousands of commits per
     // second), wait up to kLinger from this batch's first event for more, so
     // several events share one hand-off instead of one thread wake-up each.
-    std::chrono::microseconds wait = milliseconds(100);
-    if (!cycle.batch.events.empty()) {
-      const auto now = Clock::now();
-      const auto age = now - cycle.batch_started;
-      wait = std::chrono::microseconds(0);
-      if (now - cycle.last_publish < kBusyGap && age < kLinger) {
-        wait = std::chrono::duration_cast<std::chrono::microseconds>(kLinger - age);
-      }
-    }
+    const std::chrono::microseconds wait =
+        cycle.batch.events.empty() ? milliseconds(100) : milliseconds(0);
     auto msg = paused ? Result<std::optional<std::string_view>>(std::nullopt)
                       : repl->Receive(wait, wake_fd, feed_.fd());
+    if (msg && !msg->has_value() && !paused && !cycle.batch.events.empty()) {
+      // Dry socket with events waiting (the clock is read only here, not per
+      // message while data is buffered): linger under load.
+      const auto now = Clock::now();
+      const auto age = now - cycle.batch_started;
+      if (now - cycle.last_publish < kBusyGap && age < kLinger) {
+        msg = repl->Receive(std::chrono::duration_cast<std::chrono::microseconds>(kLinger - age),
+                            wake_fd, feed_.fd());
+      }
+    }
     if (!msg) return Fail(msg.error());
     bool reply_requested = false;
     if (msg->has_value()) {
