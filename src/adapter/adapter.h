@@ -68,6 +68,11 @@ class Adapter {
   // default) = nothing held. Called on the worker thread after every
   // Flush(), which happens at least every poll interval while idle.
   virtual std::optional<uint64_t> OldestHeldSeq() const { return std::nullopt; }
+  // Serving adapters (sse, ws, kafkaserver) deliver only to attached
+  // clients: they report how many are attached; nullopt (the default) = not
+  // a serving adapter. Called from any thread (e.g. `pgcdc snapshot` waits
+  // for a first client before exporting); must be thread-safe.
+  virtual std::optional<size_t> Subscribers() const { return std::nullopt; }
   // Called from another thread when shutdown gives up waiting (the shutdown
   // timeout passed): a Deliver() blocked in a retry/backoff/breaker wait
   // should return kCancelled promptly. Must be thread-safe and idempotent.

@@ -4,17 +4,27 @@
 
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <stop_token>
 #include <string>
 #include <vector>
 
+#include "bus/bus.h"
 #include "config/config.h"
+#include "config/core_params.h"
 #include "registry/registry.h"
 #include "transform/transform.h"
 
 namespace CLI {
 class App;
+}
+namespace pgcdc::detector {
+class Detector;
+}
+namespace pgcdc::adapter {
+class Adapter;
 }
 
 namespace pgcdc::cli {
@@ -54,15 +64,34 @@ config::LoadResult LoadConfig(const GlobalFlags& global, const std::vector<Param
 // --persistent-slot => reliable bus, …) before validation.
 void NormalizePipelineConfig(config::Config& cfg);
 
-// Cross-field validation for a pipeline configuration (detector/adapters
-// known, routes valid, per-connector checks). Appends to errors.
+// Cross-field validation for a pipeline configuration (detector — for
+// kListen — and adapters known, routes and priorities valid, per-connector
+// checks). Appends to errors.
 void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg,
-                            std::vector<std::string>& errors);
+                            PipelineKind kind, std::vector<std::string>& errors);
 
-// Checks the `adapters` list (known, not repeated, per-adapter rules);
-// returns the enabled adapter names.
-std::set<std::string> ValidateAdapters(const Registry& registry, const config::Config& cfg,
-                                       std::vector<std::string>& errors);
+enum class PipelineKind {
+  kListen,    // detector.type names the detector; everything is validated
+  kSnapshot,  // the command brings its own detector; detector settings are ignored
+};
+
+// Load + normalise + validate (no output). Errors are in the result.
+config::LoadResult LoadValidated(const GlobalFlags& global, const std::vector<ParamSpec>& specs,
+                                 const FlagStore& flags, PipelineKind kind);
+
+struct PreparedPipeline {
+  config::Config values;
+  transform::ChainSet transforms;
+};
+// LoadValidated, logging applied, transforms built; on any error prints the
+// errors, sets CommandExitCode() to kExitUsage and returns nullopt. Warnings
+// are logged.
+// `extra` adds command-specific checks to the same error report.
+using ExtraValidation = std::function<void(const config::Config&, std::vector<std::string>&)>;
+std::optional<PreparedPipeline> PreparePipeline(const GlobalFlags& global,
+                                                const std::vector<ParamSpec>& specs,
+                                                const FlagStore& flags, PipelineKind kind,
+                                                const ExtraValidation& extra = {});
 
 // Prints errors as one block to stderr; returns kExitUsage.
 int ReportConfigErrors(const std::vector<std::string>& errors);
@@ -74,11 +103,37 @@ void ApplyLogging(const config::Config& cfg);
 // Re-reads and validates the configuration (SIGHUP).
 using ReloadFunc = std::function<Result<config::Config>()>;
 
-// Runs a listen pipeline from a validated configuration until `stop`
-// (SIGINT/SIGTERM are watched here; SIGHUP calls `reload` when given).
-// Returns the process exit code.
-int RunPipeline(const Registry& registry, const config::Config& cfg, transform::ChainSet transforms,
-                std::stop_source stop, ReloadFunc reload = {}, std::string yaml_path = {});
+// How a command customises the one pipeline assembly (cli/assembly.cc).
+struct RunOptions {
+  // A detector the command built itself (snapshot); null = the registry's
+  // detector named by detector.type.
+  std::unique_ptr<detector::Detector> detector;
+  transform::ChainSet transforms;
+  // Overrides bus.mode (snapshot: always reliable).
+  std::optional<bus::Mode> bus_mode;
+  // The main HTTP server (http_addr: health, metrics, inspector, console and
+  // the routes of sse/ws): kAlways (listen), or kWhenUsed — only when an
+  // adapter mounts routes on it (snapshot into sse/ws). metrics_addr is
+  // always honoured.
+  enum class MainHttp { kAlways, kWhenUsed };
+  MainHttp main_http = MainHttp::kAlways;
+  // SIGHUP: re-read the configuration (routes and transforms are swapped).
+  ReloadFunc reload;
+  std::string yaml_path;
+  // Called once the adapters exist, before events flow (e.g. to wait for
+  // subscribers). The pointers stay valid until RunPipeline returns.
+  std::function<void(const std::vector<adapter::Adapter*>&)> on_adapters;
+  // Maps the pipeline's result to the exit code, before teardown (the
+  // detector is still alive). Default: 0 on Ok, 1 otherwise (logged).
+  std::function<int(const Status&)> finish;
+};
+
+// Runs a pipeline from a validated configuration until `stop` or the
+// detector ends (SIGINT/SIGTERM are watched here; SIGHUP calls
+// `run.reload`). Returns the process exit code. `listen`, `snapshot` and
+// `playground` all start their pipelines here.
+int RunPipeline(const Registry& registry, const config::Config& values, RunOptions run,
+                std::stop_source stop);
 
 // Command registration.
 void AddListenCommand(CLI::App& root, GlobalFlags& global);

@@ -38,6 +38,7 @@ std::string YamlValue(const ParamSpec& p) {
       return out + "]";
     }
     case ParamType::kRouteMap:
+    case ParamType::kTree:
       return "{}";
     case ParamType::kString:
       return YamlQuote(p.default_value);
@@ -163,7 +164,7 @@ void AddConfigCommands(CLI::App& root, GlobalFlags& global) {
     if (g.config_path.empty()) g.config_path = "pgcdc.yaml";
     auto loaded = LoadConfig(g, AllParams(Builtins()), {}, /*use_env=*/false);
     NormalizePipelineConfig(loaded.config);
-    ValidatePipelineConfig(Builtins(), loaded.config, loaded.errors);
+    ValidatePipelineConfig(Builtins(), loaded.config, PipelineKind::kListen, loaded.errors);
     if (std::filesystem::exists(g.config_path)) {
       auto chains = transform::Build(loaded.config, g.config_path, nullptr, &loaded.errors);
       if (!chains && loaded.errors.empty()) loaded.errors.push_back(chains.error().message());
@@ -173,9 +174,9 @@ void AddConfigCommands(CLI::App& root, GlobalFlags& global) {
       CommandExitCode() = ReportConfigErrors(loaded.errors);
       return;
     }
-    std::cout << g.config_path << ": valid (detector " << loaded.config.GetString("detector.type")
-              << ", adapters " << config::ValueToText(loaded.config.values().at("adapters"))
-              << ")\n";
+    const config::CoreSettings core = config::BindCore(loaded.config);
+    std::cout << g.config_path << ": valid (detector " << core.detector_type << ", adapters "
+              << config::ValueToText(config::Value(core.adapters)) << ")\n";
   });
 }
 

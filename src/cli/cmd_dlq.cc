@@ -26,6 +26,7 @@
 
 #include "adapter/adapter.h"
 #include "cli/cli.h"
+#include "config/core_params.h"
 #include "cli/output.h"
 #include "core/json.h"
 #include "core/time.h"
@@ -110,13 +111,13 @@ std::optional<Loaded> Load(const GlobalFlags& global, const DlqFlags& f) {
   auto loaded = LoadConfig(global, AllSpecs(), f.store);
   ApplyLogging(loaded.config);
   Loaded out;
-  out.db_url = loaded.config.Has("dlq.db") ? loaded.config.GetString("dlq.db")
-                                           : loaded.config.GetString("database_url");
+  const config::CoreSettings core = config::BindCore(loaded.config);
+  out.db_url = core.dlq.db.empty() ? core.database_url : core.dlq.db;
   if (out.db_url.empty()) {
     loaded.errors.push_back(
         "database_url: required (--db, PGCDC_DATABASE_URL or database_url; or --dlq-db)");
   }
-  auto table = dlq::ParseTableName(loaded.config.GetString("dlq.table"));
+  auto table = dlq::ParseTableName(core.dlq.table);
   if (!table) {
     loaded.errors.push_back("dlq.table: " + table.error().message());
   } else {
@@ -364,7 +365,7 @@ class Replayer {
       sink.broken = "adapter \"" + target + "\" is not available";
       return;
     }
-    auto a = info->make_adapter(cfg_);
+    auto a = info->make_adapter(cfg_, config::BindCore(cfg_));
     if (!a) {
       sink.broken = "cannot create adapter " + target + ": " + a.error().message();
       return;
@@ -432,7 +433,7 @@ int RunReplay(const Loaded& l, const DlqFlags& f) {
                        "); replay them with --to <adapter> or leave them out with --adapter");
     } else if (info->validate) {
       std::vector<std::string> own;
-      info->validate(l.config, own);
+      info->validate(l.config, config::BindCore(l.config), own);
       for (auto& e : own) {
         errors.push_back(e + " (needed to replay " + std::to_string(n) + " record(s) to " + name +
                          ")");

@@ -128,7 +128,7 @@ void AddPlaygroundCommand(CLI::App& root, GlobalFlags& global) {
     // An empty --http-addr must disable the server even if a config file sets one.
     if (http_addr->empty()) loaded.config.Set("http_addr", std::string(), config::Origin::kFlag);
     NormalizePipelineConfig(loaded.config);
-    ValidatePipelineConfig(Builtins(), loaded.config, loaded.errors);
+    ValidatePipelineConfig(Builtins(), loaded.config, PipelineKind::kListen, loaded.errors);
     if (!loaded.errors.empty()) {
       CommandExitCode() = ReportConfigErrors(loaded.errors);
       return;
@@ -143,7 +143,9 @@ void AddPlaygroundCommand(CLI::App& root, GlobalFlags& global) {
       CommandExitCode() = kExitUsage;
       return;
     }
-    CommandExitCode() = RunPipeline(Builtins(), loaded.config, std::move(*chains), stop);
+    RunOptions run;
+    run.transforms = std::move(*chains);
+    CommandExitCode() = RunPipeline(Builtins(), loaded.config, std::move(run), stop);
     writer.request_stop();
     writer.join();
     const std::string dir = (*cluster)->dir();

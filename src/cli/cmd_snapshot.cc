@@ -2,12 +2,15 @@
 // events through the normal pipeline (bus -> adapters), then exit.
 //
 // Configuration: the same layering as `listen` (flag > PGCDC_* env > YAML >
-// default) for database_url, adapters and their settings, bus buffer,
-// shutdown timeout, metrics listener and logging; a pgcdc.yaml written for
-// `listen` is accepted as is (detector settings are ignored). Own flags:
-// --table (required), --where, --batch-size, --snapshot-name.
-// The bus always runs in reliable mode (nothing is dropped) and the command
-// exits only after every adapter acknowledged every row.
+// default) and the same pipeline assembly (RunPipeline: adapters, DLQ,
+// transforms, routes, HTTP), so every adapter works here as under `listen`;
+// a pgcdc.yaml written for `listen` is accepted as is (detector settings are
+// ignored). Own flags: --table (required), --where, --batch-size,
+// --snapshot-name. The bus always runs in reliable mode (nothing is dropped)
+// and the command exits only after every adapter acknowledged every row.
+// Serving adapters (sse, ws, kafkaserver) wait for a first client before the
+// export starts; kafkaserver then holds the process until the consumer
+// groups have committed every row.
 //
 // Exit codes: 0 all rows exported and delivered; 1 runtime failure (unknown
 // table, bad WHERE, connection refused, adapter failure, interrupted);
@@ -24,6 +27,7 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "config/core_params.h"
+#include "core/stop_waker.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "net/http_server.h"
@@ -45,16 +49,21 @@ struct SnapshotFlags {
   int64_t batch_size = 1000;
 };
 
-// The subset of the pipeline parameters that mean something for a one-shot
-// export: connection, adapters and their settings, bus buffer, shutdown
-// timeout, routes, metrics listener. Detector settings, the bus mode (always
-// reliable) and the always-on HTTP server of `listen` are left out.
+// The pipeline parameters that mean something for a one-shot export: core
+// settings except the detector's, the bus mode (always reliable) and
+// backpressure, plus every adapter's and every transform's.
 std::vector<ParamSpec> SnapshotFlagSpecs(const Registry& registry,
                                          const std::vector<ParamSpec>& all) {
-  std::set<std::string> keys = {"database_url",     "adapters", "bus.buffer_size",
-                                "shutdown_timeout", "routes",   "metrics_addr"};
-  for (const auto* a : registry.List(ConnectorKind::kAdapter)) {
-    for (const auto& p : a->params) keys.insert(p.key);
+  std::set<std::string> keys;
+  for (const auto& p : config::CoreParams()) {
+    if (p.key != "detector.type" && p.key != "bus.mode" && !p.key.starts_with("backpressure.")) {
+      keys.insert(p.key);
+    }
+  }
+  for (auto kind : {ConnectorKind::kAdapter, ConnectorKind::kTransform}) {
+    for (const auto* c : registry.List(kind)) {
+      for (const auto& p : c->params) keys.insert(p.key);
+    }
   }
   std::vector<ParamSpec> out;
   for (const auto& p : all) {
@@ -63,9 +72,9 @@ std::vector<ParamSpec> SnapshotFlagSpecs(const Registry& registry,
   return out;
 }
 
-void ValidateSnapshotConfig(const Registry& registry, const config::Config& cfg,
-                            const SnapshotFlags& flags, std::vector<std::string>& errors) {
-  if (!cfg.Has("database_url")) {
+void ValidateSnapshotFlags(const config::Config& cfg, const SnapshotFlags& flags,
+                           std::vector<std::string>& errors) {
+  if (config::BindCore(cfg).database_url.empty()) {
     errors.push_back("database_url: required (--db, PGCDC_DATABASE_URL or database_url in YAML)");
   }
   if (auto t = snapshot::ParseTableName(flags.table); !t) {
@@ -74,12 +83,6 @@ void ValidateSnapshotConfig(const Registry& registry, const config::Config& cfg,
   if (!flags.snapshot_name.empty() && !snapshot::IsValidSnapshotName(flags.snapshot_name)) {
     errors.push_back("--snapshot-name: \"" + flags.snapshot_name +
                      "\" is not an exported snapshot id (e.g. 00000003-0000001B-1)");
-  }
-  const std::set<std::string> seen = ValidateAdapters(registry, cfg, errors);
-  for (const auto& [adapter, channels] : cfg.GetRoutes("routes")) {
-    if (!seen.count(adapter)) {
-      errors.push_back("routes: route for \"" + adapter + "\" but that adapter is not enabled");
-    }
   }
 }
 
@@ -90,17 +93,44 @@ int Report(const std::string& message) {
   return kExitFailure;
 }
 
-int RunSnapshot(const config::Config& cfg, const SnapshotFlags& flags) {
+// Serving adapters (sse, ws, kafkaserver) only deliver to attached clients:
+// the export waits until each has one, so no row goes to nobody.
+bool AwaitSubscribers(const std::vector<adapter::Adapter*>& adapters, std::stop_token stop) {
+  bool announced = false;
+  StopWaker waker(stop);
+  while (!stop.stop_requested()) {
+    std::string waiting;
+    for (const auto* a : adapters) {
+      if (auto n = a->Subscribers(); n && *n == 0) {
+        waiting += (waiting.empty() ? "" : ", ") + std::string(a->Name());
+      }
+    }
+    if (waiting.empty()) return true;
+    if (!announced) {
+      log::Info("snapshot: waiting for a client to connect before exporting",
+                {{"adapters", waiting}});
+      announced = true;
+    }
+    waker.SleepFor(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+int RunSnapshot(PreparedPipeline prepared, const SnapshotFlags& flags) {
+  const config::CoreSettings core = config::BindCore(prepared.values);
   const bool tty = ::isatty(STDERR_FILENO) == 1;
   auto progress = std::make_shared<snapshot::ProgressReporter>(snapshot::ProgressReporter::Options{
       .table = flags.table, .tty = tty, .log_every_rows = static_cast<uint64_t>(flags.batch_size)});
 
+  // Filled by on_adapters before the detector thread starts.
+  auto adapters = std::make_shared<std::vector<adapter::Adapter*>>();
   snapshot::SnapshotDetectorOptions dopts;
-  dopts.database_url = cfg.GetString("database_url");
+  dopts.database_url = core.database_url;
   dopts.snapshot.table = flags.table;
   dopts.snapshot.where = flags.where;
   dopts.snapshot.batch_size = static_cast<size_t>(flags.batch_size);
   dopts.snapshot_name = flags.snapshot_name;
+  dopts.await_start = [adapters](std::stop_token stop) { return AwaitSubscribers(*adapters, stop); };
   dopts.on_start = [progress](int64_t estimate) {
     progress->SetEstimate(estimate);
     progress->Start();
@@ -115,65 +145,27 @@ int RunSnapshot(const config::Config& cfg, const SnapshotFlags& flags) {
   // before any adapter opens or any event exists.
   if (auto st = detector->Prepare(); !st) return Report(st.error().message());
 
-  std::vector<adapter::AdapterPtr> adapters;
-  for (const auto& name : cfg.GetList("adapters")) {
-    auto a = Builtins().Find(ConnectorKind::kAdapter, name)->make_adapter(cfg);
-    if (!a) return Report("adapter " + name + ": " + a.error().message());
-    adapters.push_back(std::move(*a));
-  }
-
-  pipeline::Options opts;
-  opts.bus.buffer_size = static_cast<size_t>(cfg.GetInt("bus.buffer_size"));
-  opts.bus.mode = bus::Mode::kReliable;  // an export must not drop rows
-  opts.shutdown_timeout = cfg.GetDuration("shutdown_timeout");
-  opts.routes = cfg.GetRoutes("routes");
-
   pipeline::BlockSignals();
   std::stop_source stop;
-  pipeline::SignalWatcher watcher(stop);
-
-  Health health;
-  // Released on purpose after a shutdown timeout (a worker may still be
-  // inside a sink), as in `listen`.
-  auto* pipe = new pipeline::Pipeline(opts, std::move(det), std::move(adapters), health);
-  std::unique_ptr<net::HttpServer> metrics_server;
-  if (const std::string addr = cfg.GetString("metrics_addr"); !addr.empty()) {
-    auto parsed = net::ParseListenAddress(addr);
-    if (!parsed) {
-      delete pipe;
-      return Report("metrics address \"" + addr + "\": " + parsed.error().message());
+  RunOptions run;
+  run.detector = std::move(det);
+  run.transforms = std::move(prepared.transforms);
+  run.bus_mode = bus::Mode::kReliable;  // an export must not drop rows
+  run.main_http = RunOptions::MainHttp::kWhenUsed;
+  run.on_adapters = [adapters](const std::vector<adapter::Adapter*>& all) { *adapters = all; };
+  run.finish = [detector](const Status& st) {
+    if (!st) return Report(st.error().message());
+    if (!detector->completed()) {
+      return Report("export incomplete: stopped after " + std::to_string(detector->rows()) +
+                    " rows (interrupted, or a sink closed)");
     }
-    metrics_server = std::make_unique<net::HttpServer>("metrics");
-    pipeline::MountCoreEndpoints(*metrics_server, health, [pipe] { return pipe->ready(); });
-    auto bound = metrics_server->Start(*parsed);
-    if (!bound) {
-      delete pipe;
-      return Report("metrics server: " + bound.error().message());
+    if (!detector->delivered()) {
+      return Report("exported " + std::to_string(detector->rows()) +
+                    " rows, but not every adapter received all of them (a sink closed early)");
     }
-    log::Info("http server listening", {{"server", "metrics"}, {"addr", *bound}});
-  }
-
-  Status st = pipe->Run(stop.get_token());
-  if (metrics_server) metrics_server->Stop();
-  if (!st && st.error().code() == ErrorCode::kTimeout) {
-    Report(st.error().message());
-    std::cout.flush();
-    std::_Exit(kExitFailure);
-  }
-  const bool completed = detector->completed();
-  const bool delivered = detector->delivered();
-  const uint64_t rows = detector->rows();
-  delete pipe;  // also destroys the detector
-  if (!st) return Report(st.error().message());
-  if (!completed) {
-    return Report("export incomplete: stopped after " + std::to_string(rows) +
-                  " rows (interrupted, or a sink closed)");
-  }
-  if (!delivered) {
-    return Report("exported " + std::to_string(rows) +
-                  " rows, but not every adapter received all of them (a sink closed early)");
-  }
-  return kExitOk;
+    return kExitOk;
+  };
+  return RunPipeline(Builtins(), prepared.values, std::move(run), stop);
 }
 
 }  // namespace
@@ -211,19 +203,17 @@ void AddSnapshotCommand(CLI::App& root, GlobalFlags& global) {
       "Example: pgcdc snapshot --db postgres://localhost/app --table public.orders \\\n"
       "           --where \"created_at > now() - interval '1 day'\"");
   cmd->callback([&global, flags, own, specs] {
-    auto loaded = LoadConfig(global, *specs, *flags);
-    ApplyLogging(loaded.config);
-    ValidateSnapshotConfig(Builtins(), loaded.config, *own, loaded.errors);
-    if (!loaded.errors.empty()) {
-      CommandExitCode() = ReportConfigErrors(loaded.errors);
-      return;
-    }
-    ReportWarnings(loaded.warnings);
-    if (loaded.config.GetString("bus.mode") == "fast" &&
-        loaded.config.origin("bus.mode") != config::Origin::kDefault) {
+    auto prepared = PreparePipeline(
+        global, *specs, *flags, PipelineKind::kSnapshot,
+        [own](const config::Config& cfg, std::vector<std::string>& errors) {
+          ValidateSnapshotFlags(cfg, *own, errors);
+        });
+    if (!prepared) return;
+    if (prepared->values.GetString("bus.mode") == "fast" &&
+        prepared->values.origin("bus.mode") != config::Origin::kDefault) {
       log::Info("snapshot always uses the reliable bus mode; bus.mode=fast ignored");
     }
-    CommandExitCode() = RunSnapshot(loaded.config, *own);
+    CommandExitCode() = RunSnapshot(std::move(*prepared), *own);
   });
 }
 

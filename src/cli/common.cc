@@ -12,39 +12,8 @@
 #include "pipeline/backpressure.h"
 #include "transform/transform.h"
 
-#if PGCDC_WITH_LISTEN_NOTIFY
-#include "detector/listennotify/listen_notify.h"
-#endif
-#if PGCDC_WITH_WAL
-#include "detector/wal/wal_detector.h"
-#endif
-#if PGCDC_WITH_OUTBOX
-#include "detector/outbox/outbox_detector.h"
-#endif
-#if PGCDC_WITH_STDOUT
-#include "adapter/stdout/stdout_adapter.h"
-#endif
-#if PGCDC_WITH_FILE
-#include "adapter/file/file_adapter.h"
-#endif
-#if PGCDC_WITH_WEBHOOK
-#include "adapter/webhook/webhook_adapter.h"
-#endif
-#if PGCDC_WITH_SSE
-#include "adapter/sse/sse_adapter.h"
-#endif
-#if PGCDC_WITH_WS
-#include "adapter/ws/ws_adapter.h"
-#endif
-#if PGCDC_WITH_EXEC
-#include "adapter/exec/exec_adapter.h"
-#endif
-#if PGCDC_WITH_PG_TABLE
-#include "adapter/pg_table/pg_table_adapter.h"
-#endif
-#if PGCDC_WITH_KAFKASERVER
-#include "adapter/kafkaserver/kafkaserver_adapter.h"
-#endif
+#include "config/upstream_keys.h"
+#include "registry/builtin.h"
 
 namespace pgcdc::cli {
 
@@ -56,40 +25,7 @@ int& CommandExitCode() {
 const Registry& Builtins() {
   static const Registry registry = [] {
     Registry r;
-    std::vector<ConnectorInfo> all;
-#if PGCDC_WITH_LISTEN_NOTIFY
-    all.push_back(listennotify::Connector());
-#endif
-#if PGCDC_WITH_WAL
-    all.push_back(wal::Connector());
-#endif
-#if PGCDC_WITH_OUTBOX
-    all.push_back(outbox::Connector());
-#endif
-#if PGCDC_WITH_STDOUT
-    all.push_back(stdoutsink::Connector());
-#endif
-#if PGCDC_WITH_FILE
-    all.push_back(filesink::Connector());
-#endif
-#if PGCDC_WITH_WEBHOOK
-    all.push_back(webhooksink::Connector());
-#endif
-#if PGCDC_WITH_SSE
-    all.push_back(ssesink::Connector());
-#endif
-#if PGCDC_WITH_WS
-    all.push_back(wssink::Connector());
-#endif
-#if PGCDC_WITH_EXEC
-    all.push_back(execsink::Connector());
-#endif
-#if PGCDC_WITH_PG_TABLE
-    all.push_back(pgtablesink::Connector());
-#endif
-#if PGCDC_WITH_KAFKASERVER
-    all.push_back(kafkaserver::Connector());
-#endif
+    std::vector<ConnectorInfo> all = BuiltinConnectors();
     for (auto& c : transform::Connectors()) all.push_back(std::move(c));
     for (auto& c : all) {
       if (auto st = r.Add(std::move(c)); !st) {
@@ -127,6 +63,7 @@ std::vector<ParamSpec> AllParams(const Registry& registry) {
 void AddSpecFlags(CLI::App& cmd, const std::vector<ParamSpec>& specs, FlagStore& store) {
   for (const auto& spec : specs) {
     if (spec.key == "log_level" || spec.key == "log_format") continue;  // root flags
+    if (spec.type == ParamType::kTree) continue;                         // YAML only
     std::string names = FlagName(spec);
     if (!spec.short_flag.empty()) names = "-" + spec.short_flag + "," + names;
     std::string desc = spec.description;
@@ -180,33 +117,9 @@ config::LoadResult LoadConfig(const GlobalFlags& global, const std::vector<Param
   if (!use_env) {
     sources.getenv = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
   }
-  sources.reserved_sections = config::ReservedSections();
+  sources.schema = AllParams(Builtins());
+  sources.upstream_keys = config::UpstreamKeys();
   return config::Load(specs, sources);
-}
-
-std::set<std::string> ValidateAdapters(const Registry& registry, const config::Config& cfg,
-                                       std::vector<std::string>& errors) {
-  const auto adapters = cfg.GetList("adapters");
-  if (adapters.empty()) errors.push_back("adapters: at least one adapter is required");
-  std::set<std::string> seen;
-  for (const auto& a : adapters) {
-    if (!seen.insert(a).second) {
-      errors.push_back("adapters: \"" + a + "\" listed twice");
-      continue;
-    }
-    const ConnectorInfo* c = registry.Find(ConnectorKind::kAdapter, a);
-    if (c == nullptr) {
-      std::string known;
-      for (const auto* k : registry.List(ConnectorKind::kAdapter)) {
-        known += (known.empty() ? "" : ", ") + k->name;
-      }
-      errors.push_back("adapters: unknown or not implemented adapter \"" + a +
-                       "\" (available: " + known + ")");
-    } else if (c->validate) {
-      c->validate(cfg, errors);
-    }
-  }
-  return seen;
 }
 
 void NormalizePipelineConfig(config::Config& cfg) {
@@ -230,32 +143,66 @@ void NormalizePipelineConfig(config::Config& cfg) {
   }
 }
 
-void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg,
-                            std::vector<std::string>& errors) {
-  const std::string det = cfg.GetString("detector.type");
-  const ConnectorInfo* d = registry.Find(ConnectorKind::kDetector, det);
-  if (d == nullptr) {
-    std::string known;
-    for (const auto* c : registry.List(ConnectorKind::kDetector)) {
-      known += (known.empty() ? "" : ", ") + c->name;
+namespace {
+
+std::string Known(const Registry& registry, ConnectorKind kind) {
+  std::string known;
+  for (const auto* c : registry.List(kind)) known += (known.empty() ? "" : ", ") + c->name;
+  return known;
+}
+
+// Checks the `adapters` list (known, not repeated, per-adapter rules);
+// returns the enabled adapter names.
+std::set<std::string> ValidateAdapters(const Registry& registry, const config::Config& cfg,
+                                       const config::CoreSettings& core,
+                                       std::vector<std::string>& errors) {
+  if (core.adapters.empty()) errors.push_back("adapters: at least one adapter is required");
+  std::set<std::string> seen;
+  for (const auto& a : core.adapters) {
+    if (!seen.insert(a).second) {
+      errors.push_back("adapters: \"" + a + "\" listed twice");
+      continue;
     }
-    errors.push_back("detector.type: unknown or not implemented detector \"" + det +
-                     "\" (available: " + known + ")");
-  } else if (d->validate) {
-    d->validate(cfg, errors);
+    const ConnectorInfo* c = registry.Find(ConnectorKind::kAdapter, a);
+    if (c == nullptr) {
+      errors.push_back("adapters: unknown or not implemented adapter \"" + a +
+                       "\" (available: " + Known(registry, ConnectorKind::kAdapter) + ")");
+    } else if (c->validate) {
+      c->validate(cfg, core, errors);
+    }
   }
-  const std::set<std::string> seen = ValidateAdapters(registry, cfg, errors);
-  if (cfg.GetBool("backpressure.enabled")) {
-    if (det != "wal" || !cfg.GetBool("detector.persistent_slot")) {
+  return seen;
+}
+
+void ValidateDetector(const Registry& registry, const config::Config& cfg,
+                      const config::CoreSettings& core, std::vector<std::string>& errors) {
+  const ConnectorInfo* d = registry.Find(ConnectorKind::kDetector, core.detector_type);
+  if (d == nullptr) {
+    errors.push_back("detector.type: unknown or not implemented detector \"" +
+                     core.detector_type +
+                     "\" (available: " + Known(registry, ConnectorKind::kDetector) + ")");
+  } else if (d->validate) {
+    d->validate(cfg, core, errors);
+  }
+  if (core.backpressure.enabled) {
+    if (core.detector_type != "wal" || !cfg.GetBool("detector.persistent_slot")) {
       errors.push_back("backpressure.enabled: needs --detector wal with --persistent-slot");
     }
-    if (cfg.GetInt("backpressure.critical_threshold") <=
-        cfg.GetInt("backpressure.warn_threshold")) {
+    if (core.backpressure.critical_threshold <= core.backpressure.warn_threshold) {
       errors.push_back(
           "backpressure.critical_threshold: must be greater than backpressure.warn_threshold");
     }
   }
-  for (const auto& [adapter, prio] : cfg.GetRoutes("backpressure.adapter_priorities")) {
+}
+
+}  // namespace
+
+void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg,
+                            PipelineKind kind, std::vector<std::string>& errors) {
+  const config::CoreSettings core = config::BindCore(cfg);
+  if (kind == PipelineKind::kListen) ValidateDetector(registry, cfg, core, errors);
+  const std::set<std::string> seen = ValidateAdapters(registry, cfg, core, errors);
+  for (const auto& [adapter, prio] : core.backpressure.adapter_priorities) {
     if (!seen.count(adapter)) {
       errors.push_back("backpressure.adapter_priorities: \"" + adapter +
                        "\" is not an enabled adapter");
@@ -265,16 +212,41 @@ void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg,
                        " must be one of critical, normal, best-effort");
     }
   }
-  for (const auto& [adapter, channels] : cfg.GetRoutes("routes")) {
+  for (const auto& [adapter, channels] : core.routes) {
     if (!seen.count(adapter)) {
       errors.push_back("routes: route for \"" + adapter + "\" but that adapter is not enabled");
     }
   }
 }
 
+config::LoadResult LoadValidated(const GlobalFlags& global, const std::vector<ParamSpec>& specs,
+                                 const FlagStore& flags, PipelineKind kind) {
+  auto loaded = LoadConfig(global, specs, flags);
+  if (kind == PipelineKind::kListen) NormalizePipelineConfig(loaded.config);
+  ValidatePipelineConfig(Builtins(), loaded.config, kind, loaded.errors);
+  return loaded;
+}
+
+std::optional<PreparedPipeline> PreparePipeline(const GlobalFlags& global,
+                                                const std::vector<ParamSpec>& specs,
+                                                const FlagStore& flags, PipelineKind kind,
+                                                const ExtraValidation& extra) {
+  auto loaded = LoadValidated(global, specs, flags, kind);
+  if (extra) extra(loaded.config, loaded.errors);
+  ApplyLogging(loaded.config);
+  auto chains = transform::Build(loaded.config, ConfigFilePath(global), nullptr, &loaded.errors);
+  if (!loaded.errors.empty() || !chains) {
+    if (loaded.errors.empty()) loaded.errors.push_back(chains.error().message());
+    CommandExitCode() = ReportConfigErrors(loaded.errors);
+    return std::nullopt;
+  }
+  ReportWarnings(loaded.warnings);
+  return PreparedPipeline{std::move(loaded.config), std::move(*chains)};
+}
+
 int ReportConfigErrors(const std::vector<std::string>& errors) {
-  std::string out = "pgcdc: invalid configuration (" + std::to_string(errors.size()) +
-                    (errors.size() == 1 ? " error" : " errors") + "):\n";
+  std::string out = "pgcdc: config validation: " + std::to_string(errors.size()) +
+                    (errors.size() == 1 ? " error" : " errors") + "\n";
   for (const auto& e : errors) out += "  - " + e + "\n";
   std::cerr << out << std::flush;
   return kExitUsage;
@@ -285,10 +257,11 @@ void ReportWarnings(const std::vector<std::string>& warnings) {
 }
 
 void ApplyLogging(const config::Config& cfg) {
+  const config::CoreSettings core = config::BindCore(cfg);
   log::Level level = log::Level::kInfo;
   log::Format format = log::Format::kText;
-  log::ParseLevel(cfg.GetString("log_level"), &level);
-  log::ParseFormat(cfg.GetString("log_format"), &format);
+  log::ParseLevel(core.log_level, &level);
+  log::ParseFormat(core.log_format, &format);
   log::Configure(level, format);
 }
 

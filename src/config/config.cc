@@ -183,6 +183,8 @@ Result<Value> ParseText(const ParamSpec& spec, std::string_view text) {
       routes[adapter] = std::move(channels);
       return Value(std::move(routes));
     }
+    case ParamType::kTree:
+      return Fail(ErrorCode::kConfig, "can only be set in the YAML file");
   }
   return Fail(ErrorCode::kConfig, "unsupported parameter type");
 }
@@ -337,11 +339,99 @@ Result<Value> FromYaml(const ParamSpec& spec, const YAML::Node& node, const std:
   }
 }
 
-// Walks the YAML tree; reports keys no spec knows about.
-void FindUnknownKeys(const YAML::Node& node, const std::string& prefix,
-                     const std::set<std::string>& leaf_keys, const std::set<std::string>& prefixes,
-                     const std::vector<std::string>& reserved, const std::string& file,
-                     std::vector<std::string>& errors, std::vector<std::string>& warnings) {
+// Edit distance (insert/delete/substitute), for "did you mean" hints.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The YAML schema of a build: declared keys (leaves and their parents),
+// free-form subtrees, and the reference tool's keys nobody here declares.
+struct Schema {
+  std::set<std::string> leaves;       // declared keys and aliases
+  std::set<std::string> parents;      // proper prefixes of declared keys
+  std::set<std::string> trees;        // declared kTree keys
+  std::set<std::string> upstream;     // upstream leaves not declared
+  std::set<std::string> up_parents;   // prefixes of upstream keys
+  std::set<std::string> up_trees;     // upstream "x.*" whose x has no declaration
+
+  static void AddPrefixes(const std::string& key, std::set<std::string>& out) {
+    for (size_t p = key.find('.'); p != std::string::npos; p = key.find('.', p + 1)) {
+      out.insert(key.substr(0, p));
+    }
+  }
+
+  Schema(const std::vector<ParamSpec>& specs, const std::vector<std::string>& upstream_keys) {
+    for (const auto& s : specs) {
+      (s.type == ParamType::kTree ? trees : leaves).insert(s.key);
+      AddPrefixes(s.key, parents);
+      for (const auto& a : s.aliases) {
+        leaves.insert(a);
+        AddPrefixes(a, parents);
+      }
+    }
+    for (const auto& k : upstream_keys) {
+      if (k.ends_with(".*")) {
+        std::string base = k.substr(0, k.size() - 2);
+        if (!leaves.count(base) && !parents.count(base) && !trees.count(base)) {
+          up_trees.insert(base);
+          AddPrefixes(base, up_parents);
+        }
+      } else if (!leaves.count(k) && !trees.count(k)) {
+        upstream.insert(k);
+        AddPrefixes(k, up_parents);
+      }
+    }
+  }
+
+  // Names one level below `prefix` ("" = top level) that are valid.
+  std::vector<std::string> Children(const std::string& prefix) const {
+    std::set<std::string> out;
+    for (const auto* set : {&leaves, &parents, &trees, &upstream, &up_parents, &up_trees}) {
+      for (const auto& k : *set) {
+        if (!prefix.empty() && !(k.starts_with(prefix) && k.size() > prefix.size() &&
+                                 k[prefix.size()] == '.')) {
+          continue;
+        }
+        std::string rest = prefix.empty() ? k : k.substr(prefix.size() + 1);
+        out.insert(rest.substr(0, rest.find('.')));
+      }
+    }
+    return {out.begin(), out.end()};
+  }
+};
+
+// " (did you mean `addr`?)" when a sibling name is close enough.
+std::string Suggestion(const std::string& name, const std::vector<std::string>& siblings) {
+  std::string best;
+  size_t best_d = std::string::npos;
+  for (const auto& c : siblings) {
+    const size_t d = EditDistance(name, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  const size_t limit = std::max<size_t>(2, name.size() / 3);
+  if (best.empty() || best_d > limit) return "";
+  return " (did you mean `" + best + "`?)";
+}
+
+// Walks the YAML tree; every key the schema does not know is an error with a
+// suggestion; keys only the reference tool knows are a warning.
+void FindUnknownKeys(const YAML::Node& node, const std::string& prefix, const Schema& schema,
+                     const std::string& file, std::vector<std::string>& errors,
+                     std::vector<std::string>& warnings) {
   if (!node.IsMap()) return;
   for (const auto& kv : node) {
     std::string name;
@@ -351,20 +441,23 @@ void FindUnknownKeys(const YAML::Node& node, const std::string& prefix,
       continue;
     }
     const std::string key = prefix.empty() ? name : prefix + "." + name;
-    if (leaf_keys.count(key)) continue;
-    if (prefixes.count(key)) {
-      FindUnknownKeys(kv.second, key, leaf_keys, prefixes, reserved, file, errors, warnings);
+    const std::string where = YamlWhere(file, kv.first);
+    if (schema.leaves.count(key) || schema.trees.count(key)) continue;
+    if (schema.parents.count(key)) {
+      FindUnknownKeys(kv.second, key, schema, file, errors, warnings);
       continue;
     }
-    const std::string top = key.substr(0, key.find('.'));
-    if (std::find(reserved.begin(), reserved.end(), top) != reserved.end()) {
-      if (key == top) {
-        warnings.push_back("config key " + Quote(key) + " (" + YamlWhere(file, kv.first) +
-                           ") belongs to a feature not implemented in this version; ignored");
-      }
+    if (schema.upstream.count(key) || schema.up_trees.count(key)) {
+      warnings.push_back(where + ": config key " + Quote(key) +
+                         " is not supported by this build of pgcdc; ignored");
       continue;
     }
-    errors.push_back("unknown config key " + Quote(key) + " (" + YamlWhere(file, kv.first) + ")");
+    if (schema.up_parents.count(key)) {
+      FindUnknownKeys(kv.second, key, schema, file, errors, warnings);
+      continue;
+    }
+    errors.push_back(where + ": unknown key `" + key + "`" +
+                     Suggestion(name, schema.Children(prefix)));
   }
 }
 
@@ -422,19 +515,13 @@ LoadResult Load(const std::vector<ParamSpec>& specs, const Sources& sources) {
   }
 
   if (have_yaml && root.IsMap()) {
-    std::set<std::string> leafs, prefixes;
-    for (const auto& s : specs) {
-      leafs.insert(s.key);
-      for (size_t p = s.key.find('.'); p != std::string::npos; p = s.key.find('.', p + 1)) {
-        prefixes.insert(s.key.substr(0, p));
-      }
-    }
-    FindUnknownKeys(root, "", leafs, prefixes, sources.reserved_sections, sources.yaml_path,
-                    result.errors, result.warnings);
+    const Schema schema(sources.schema.empty() ? specs : sources.schema, sources.upstream_keys);
+    FindUnknownKeys(root, "", schema, sources.yaml_path, result.errors, result.warnings);
   }
 
   Config& cfg = result.config;
   for (const auto& spec : specs) {
+    if (spec.type == ParamType::kTree) continue;  // read from the file by its owner
     Value value;
     Origin origin = Origin::kUnset;
     std::string detail;
@@ -447,8 +534,16 @@ LoadResult Load(const std::vector<ParamSpec>& specs, const Sources& sources) {
         result.errors.push_back(spec.key + ": bad built-in default: " + v.error().message());
       }
     }
-    if (have_yaml) {
+    if (have_yaml && spec.type != ParamType::kTree) {
       YAML::Node node = Lookup(root, spec.key);
+      for (size_t a = 0; !node.IsDefined() && a < spec.aliases.size(); ++a) {
+        node.reset(Lookup(root, spec.aliases[a]));
+        if (node.IsDefined()) {
+          result.warnings.push_back(YamlWhere(sources.yaml_path, node) + ": " + spec.aliases[a] +
+                                    " is the reference tool's name; pgcdc reads it as " +
+                                    spec.key);
+        }
+      }
       if (node.IsDefined()) {
         const std::string where = YamlWhere(sources.yaml_path, node);
         auto v = FromYaml(spec, node, where);

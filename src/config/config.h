@@ -17,13 +17,11 @@
 #include <vector>
 
 #include "core/error.h"
+#include "config/value.h"
 #include "registry/param_spec.h"
 
 namespace pgcdc::config {
 
-using RouteMap = std::map<std::string, std::vector<std::string>>;
-using Value = std::variant<std::monostate, std::string, int64_t, bool, std::chrono::nanoseconds,
-                           std::vector<std::string>, RouteMap>;
 
 enum class Origin { kUnset, kDefault, kYaml, kEnv, kFlag };
 std::string_view OriginName(Origin origin);
@@ -75,8 +73,12 @@ struct Sources {
   std::map<std::string, std::vector<std::string>> flags;
   // Environment lookup (defaults to getenv).
   std::function<std::optional<std::string>(const std::string&)> getenv;
-  // Top-level YAML sections accepted but not implemented yet: a warning, not an error.
-  std::vector<std::string> reserved_sections;
+  // Every parameter of the build (all connectors), for unknown-key checks;
+  // empty = the specs passed to Load().
+  std::vector<ParamSpec> schema;
+  // The reference tool's keys (config/upstream_keys.h): accepted with a
+  // warning when nothing in this build declares them.
+  std::vector<std::string> upstream_keys;
 };
 
 struct LoadResult {

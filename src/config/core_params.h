@@ -1,18 +1,56 @@
-// Parameters of the pipeline itself (not of a connector): logging, adapters,
-// detector selection, bus, HTTP, shutdown, routes.
+// Parameters of the pipeline itself (not of a connector): connection,
+// logging, adapters, detector selection, bus, HTTP, shutdown, routes, DLQ,
+// backpressure. Declared once in CoreParams(), bound into CoreSettings.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "config/value.h"
 #include "registry/param_spec.h"
 
 namespace pgcdc::config {
 
-const std::vector<ParamSpec>& CoreParams();
+class Config;
 
-// Top-level YAML sections of features that exist in the reference tool but
-// are not implemented here yet (accepted with a warning).
-const std::vector<std::string>& ReservedSections();
+struct BackpressureSettings {
+  bool enabled = false;
+  int64_t warn_threshold = 524'288'000;
+  int64_t critical_threshold = 2'147'483'648;
+  std::chrono::milliseconds max_throttle{500};
+  std::chrono::milliseconds poll_interval{10'000};
+  RouteMap adapter_priorities;  // adapter -> [critical|normal|best-effort]
+};
+
+struct DlqSettings {
+  std::string type = "stderr";
+  std::string table = "pgcdc_dead_letters";
+  std::string db;  // empty = database_url
+};
+
+// The typed core configuration every command and connector factory sees.
+struct CoreSettings {
+  std::string database_url;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::string detector_type = "listen_notify";
+  std::vector<std::string> adapters = {"stdout"};
+  int64_t bus_buffer_size = 1024;
+  std::string bus_mode = "fast";
+  RouteMap routes;
+  std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(5);
+  std::string http_addr = ":8080";
+  std::string metrics_addr;
+  BackpressureSettings backpressure;
+  DlqSettings dlq;
+  int64_t inspector_buffer_size = 100;
+  bool console_enabled = true;
+};
+
+const std::vector<ParamSpec>& CoreParams();
+// Binds the core parameters of a loaded configuration.
+CoreSettings BindCore(const Config& values);
 
 }  // namespace pgcdc::config

@@ -1035,6 +1035,11 @@ void HttpServer::HandleWebSocket(std::string path, StreamHandler handler, bool p
 
 size_t HttpServer::StreamCount() const { return impl_->stream_count.load(); }
 
+size_t HttpServer::RouteCount() const {
+  std::lock_guard lock(impl_->routes_mu);
+  return impl_->routes.size() + impl_->prefix_routes.size();
+}
+
 Result<std::string> HttpServer::Start(const ListenAddress& addr) {
   Impl& im = *impl_;
   std::lock_guard lock(im.lifecycle_mu);

@@ -108,6 +108,9 @@ class HttpServer {
 
   // Open streams (SSE + WebSocket), for tests and diagnostics.
   size_t StreamCount() const;
+  // Registered exact and prefix routes (an owner can tell whether anyone
+  // mounted something after its own routes).
+  size_t RouteCount() const;
 
  private:
   struct Impl;

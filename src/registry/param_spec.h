@@ -4,10 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 #include <vector>
+
+#include "config/value.h"
 
 namespace pgcdc {
 
@@ -18,6 +22,7 @@ enum class ParamType {
   kDuration,    // Go syntax: 500ms, 5s, 1m30s, 2h
   kStringList,  // repeatable flag / comma list / YAML sequence
   kRouteMap,    // adapter=ch1,ch2 (flag) / {adapter: [ch1, ch2]} (YAML)
+  kTree,        // free-form YAML subtree read by its owner (no flag, no env)
 };
 
 std::string_view ParamTypeName(ParamType type);
@@ -33,6 +38,14 @@ struct ParamSpec {
   std::vector<std::string> choices;  // allowed values (strings)
   std::optional<int64_t> min;        // ints; durations in milliseconds
   std::optional<int64_t> max;
+  // Other YAML keys accepted for this one (upstream spellings SPEC lists);
+  // full dotted paths. Using one gives a deprecation warning.
+  std::vector<std::string> aliases;
+  // Writes the resolved value into a connector's typed config struct. Set by
+  // Param<Cfg>() (registry/define.h); `bind_type` is typeid(Cfg), checked
+  // before the void* is used.
+  std::function<void(void* target, const config::Value& value)> bind;
+  const std::type_info* bind_type = nullptr;
 };
 
 // "--" + flag, derived from the key when not set: "bus.buffer_size" -> "bus-buffer-size".

@@ -19,6 +19,8 @@ std::string_view ParamTypeName(ParamType type) {
       return "list";
     case ParamType::kRouteMap:
       return "routes";
+    case ParamType::kTree:
+      return "yaml";
   }
   return "string";
 }
@@ -60,6 +62,18 @@ Status Registry::Add(ConnectorInfo info) {
     return Fail(ErrorCode::kConfig, "registry: duplicate " +
                                         std::string(ConnectorKindName(info.kind)) + " \"" +
                                         info.name + "\"");
+  }
+  for (const auto& p : info.params) {
+    for (const auto& other : connectors_) {
+      for (const auto& q : other.params) {
+        if (q.key != p.key) continue;
+        if (q.type != p.type || q.default_value != p.default_value || FlagName(q) != FlagName(p)) {
+          return Fail(ErrorCode::kConfig, "registry: key \"" + p.key + "\" of " + info.name +
+                                              " differs from its declaration in " + other.name +
+                                              " (type, default or flag)");
+        }
+      }
+    }
   }
   connectors_.push_back(std::move(info));
   return Ok();

@@ -1,7 +1,10 @@
 // Connector registry: every detector, adapter and transform announces itself
-// with a ConnectorInfo (name, parameters, factory). The binary builds one
-// Registry from an explicit list (registry/builtin.cc); duplicate names are a
-// start-up error. Read-only after construction, so any thread may use it.
+// with a ConnectorInfo (name, parameters, factory), normally written with the
+// typed helpers of registry/define.h. The binary builds one Registry from the
+// generated list of connectors in the build (src/connectors.cmake ->
+// builtin_connectors.cc); duplicate names, and one key declared differently by
+// two connectors, are start-up errors. Read-only after construction, so any
+// thread may use it.
 #pragma once
 
 #include <functional>
@@ -16,7 +19,8 @@
 namespace pgcdc {
 namespace config {
 class Config;
-}
+struct CoreSettings;
+}  // namespace config
 namespace detector {
 class Detector;
 }
@@ -33,14 +37,25 @@ struct ConnectorInfo {
   std::string description;
   std::vector<ParamSpec> params;
   // Cross-field checks beyond what ParamSpec expresses; appends messages.
-  std::function<void(const config::Config&, std::vector<std::string>&)> validate;
-  std::function<Result<std::unique_ptr<detector::Detector>>(const config::Config&)> make_detector;
-  std::function<Result<std::unique_ptr<adapter::Adapter>>(const config::Config&)> make_adapter;
+  // The Config holds the layered values; the typed helpers bind them into the
+  // connector's struct before calling the connector's own code.
+  std::function<void(const config::Config&, const config::CoreSettings&,
+                     std::vector<std::string>&)>
+      validate;
+  std::function<Result<std::unique_ptr<detector::Detector>>(const config::Config&,
+                                                            const config::CoreSettings&)>
+      make_detector;
+  std::function<Result<std::unique_ptr<adapter::Adapter>>(const config::Config&,
+                                                          const config::CoreSettings&)>
+      make_adapter;
 };
 
 class Registry {
  public:
-  Status Add(ConnectorInfo info);
+  // Fails on a duplicate name, or on a parameter key another connector
+  // declares with a different type, default or flag (shared keys such as
+  // detector.backoff_base must mean the same everywhere).
+  [[nodiscard]] Status Add(ConnectorInfo info);
   const ConnectorInfo* Find(ConnectorKind kind, std::string_view name) const;
   // Searches every kind.
   const ConnectorInfo* FindAny(std::string_view name) const;

@@ -71,6 +71,11 @@ Status SnapshotDetector::Run(detector::RunContext& ctx) {
   const auto start = std::chrono::steady_clock::now();
   if (auto st = Prepare(); !st) return st;
   if (ctx.health != nullptr) ctx.health->Up(ctx.health_name);
+  if (options_.await_start && !options_.await_start(ctx.stop)) {
+    (void)conn_.Exec("ROLLBACK");
+    if (options_.on_finish) options_.on_finish(0, false);
+    return Ok();  // stopped before the export began: completed() stays false
+  }
   log::Info("snapshot started", {{"table", options_.snapshot.table},
                                  {"estimated_rows", estimated_rows_.load()},
                                  {"columns", static_cast<uint64_t>(snapshot_->columns().size())}});

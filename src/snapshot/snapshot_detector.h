@@ -46,6 +46,10 @@ struct SnapshotDetectorOptions {
   // rows published so far, on_finish once at the end (completed=false when
   // interrupted or failed; after the delivery wait when completed).
   std::function<void(int64_t estimated_rows)> on_start;
+  // Called on the detector thread before the first row is read: blocks
+  // until the export may start (e.g. a serving sink has a client); false =
+  // stop requested, nothing is exported.
+  std::function<bool(std::stop_token)> await_start;
   std::function<void(uint64_t rows)> on_progress;
   std::function<void(uint64_t rows, bool completed)> on_finish;
 };

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 
-#include "config/config.h"
 #include "core/log.h"
 #include "net/broadcaster.h"
 #include "net/http_server.h"
@@ -140,20 +139,22 @@ Status BroadcastSink::Deliver(std::span<const Event* const> events) {
   return Ok();
 }
 
+std::optional<size_t> BroadcastSink::Subscribers() const { return impl_->broadcaster->clients(); }
+
 void BroadcastSink::Close() {
   impl_->broadcaster->CloseAll();
   if (impl_->own_server) impl_->own_server->Stop();
 }
 
-void ValidateListener(const config::Config& cfg, std::string_view name, std::string_view addr_key,
-                      std::string_view flag, std::vector<std::string>& errors) {
-  const std::string key(addr_key);
-  if (cfg.GetString(key).empty() && cfg.GetString("http_addr").empty()) {
+void ValidateListener(std::string_view name, const std::string& addr, std::string_view addr_key,
+                      std::string_view flag, const std::string& http_addr,
+                      std::vector<std::string>& errors) {
+  if (addr.empty() && http_addr.empty()) {
     errors.push_back(std::string(name) + ": needs an HTTP server: set --http-addr (the main " +
                      "server) or " + std::string(flag));
-  } else if (cfg.Has(key)) {
-    if (auto a = net::ParseListenAddress(cfg.GetString(key)); !a) {
-      errors.push_back(key + ": " + a.error().message());
+  } else if (!addr.empty()) {
+    if (auto a = net::ParseListenAddress(addr); !a) {
+      errors.push_back(std::string(addr_key) + ": " + a.error().message());
     }
   }
 }

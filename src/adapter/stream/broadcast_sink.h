@@ -20,10 +20,6 @@
 
 #include "adapter/adapter.h"
 
-namespace pgcdc::config {
-class Config;
-}  // namespace pgcdc::config
-
 namespace pgcdc::net {
 struct BroadcastFrame;
 }  // namespace pgcdc::net
@@ -60,6 +56,7 @@ class BroadcastSink final : public adapter::Adapter {
   Status Attach(const adapter::Services& services) override;
   Status Open() override;
   Status Deliver(std::span<const Event* const> events) override;
+  std::optional<size_t> Subscribers() const override;
   void Close() override;
 
  private:
@@ -68,8 +65,10 @@ class BroadcastSink final : public adapter::Adapter {
 };
 
 // Connector validation shared by the sinks: an HTTP server is needed (the
-// main one or `addr_key`), and a set `addr_key` must be a listen address.
-void ValidateListener(const config::Config& cfg, std::string_view name, std::string_view addr_key,
-                      std::string_view flag, std::vector<std::string>& errors);
+// main one, `http_addr`, or the sink's own `addr`), and a set `addr` must be
+// a listen address. `addr_key` and `flag` name the setting in messages.
+void ValidateListener(std::string_view name, const std::string& addr, std::string_view addr_key,
+                      std::string_view flag, const std::string& http_addr,
+                      std::vector<std::string>& errors);
 
 }  // namespace pgcdc::streamsink

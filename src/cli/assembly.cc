@@ -1,0 +1,276 @@
+// The one pipeline assembly every command uses (`listen`, `snapshot`,
+// `playground`, later `serve`): detector (from the registry, or one the
+// command built), adapters from the registry, dead letter queue, HTTP servers
+// (main + metrics), inspector and console, backpressure, SIGHUP reloads, then
+// Pipeline::Run until stopped, then an orderly teardown.
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "adapter/adapter.h"
+#include "bus/bus.h"
+#include "cli/cli.h"
+#include "console/console.h"
+#include "core/health.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "detector/detector.h"
+#include "dlq/dlq.h"
+#include "net/http_server.h"
+#include "pipeline/http_endpoints.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/signals.h"
+
+namespace pgcdc::cli {
+
+namespace {
+
+std::string RoutesText(const config::RouteMap& routes) {
+  if (routes.empty()) return "(none)";
+  std::string out;
+  for (const auto& [adapter, channels] : routes) {
+    if (!out.empty()) out += "; ";
+    out += adapter + "=";
+    for (size_t i = 0; i < channels.size(); ++i) out += (i ? "," : "") + channels[i];
+  }
+  return out;
+}
+
+// What RunPipeline builds before events flow; torn down in reverse.
+struct Assembly {
+  detector::DetectorPtr detector;
+  std::vector<adapter::AdapterPtr> adapters;
+  std::unique_ptr<dlq::DeadLetterQueue> dead_letters;
+  pipeline::Options options;
+  struct Listener {
+    std::unique_ptr<net::HttpServer> server;
+    std::string name;
+    std::string addr;
+  };
+  std::vector<Listener> servers;
+};
+
+Status MakeConnectors(const Registry& registry, const config::Config& values,
+                      const config::CoreSettings& core, RunOptions& run, Assembly& out) {
+  if (run.detector) {
+    out.detector = std::move(run.detector);
+  } else {
+    const ConnectorInfo* info = registry.Find(ConnectorKind::kDetector, core.detector_type);
+    if (info == nullptr) return Fail(ErrorCode::kConfig, "unknown detector " + core.detector_type);
+    auto det = info->make_detector(values, core);
+    if (!det) return Fail(det.error().code(), "cannot create detector: " + det.error().message());
+    out.detector = std::move(*det);
+  }
+  for (const auto& name : core.adapters) {
+    const ConnectorInfo* info = registry.Find(ConnectorKind::kAdapter, name);
+    if (info == nullptr) return Fail(ErrorCode::kConfig, "unknown adapter " + name);
+    auto a = info->make_adapter(values, core);
+    if (!a) {
+      return Fail(a.error().code(), "cannot create adapter " + name + ": " + a.error().message());
+    }
+    out.adapters.push_back(std::move(*a));
+  }
+  dlq::Options dlq_options;
+  dlq_options.type = core.dlq.type;
+  dlq_options.table = core.dlq.table;
+  dlq_options.db_url = core.dlq.db.empty() ? core.database_url : core.dlq.db;
+  auto dead_letters = dlq::Make(dlq_options);
+  if (!dead_letters) {
+    return Fail(dead_letters.error().code(),
+                "cannot create dead letter queue: " + dead_letters.error().message());
+  }
+  out.dead_letters = std::move(*dead_letters);
+  return Ok();
+}
+
+pipeline::Options PipelineOptions(const config::CoreSettings& core, const RunOptions& run,
+                                  Health& health) {
+  pipeline::Options opts;
+  opts.bus.buffer_size = static_cast<size_t>(core.bus_buffer_size);
+  opts.bus.mode = run.bus_mode ? *run.bus_mode : *bus::ParseMode(core.bus_mode);  // by choices
+  opts.shutdown_timeout = core.shutdown_timeout;
+  opts.routes = core.routes;
+  opts.transforms = run.transforms;
+  if (core.backpressure.enabled) {
+    pipeline::BackpressureOptions bo;
+    bo.warn_bytes = core.backpressure.warn_threshold;
+    bo.critical_bytes = core.backpressure.critical_threshold;
+    bo.max_throttle = core.backpressure.max_throttle;
+    opts.backpressure = std::make_shared<pipeline::BackpressureController>(bo, &health);
+    for (const auto& [adapter, prio] : core.backpressure.adapter_priorities) {
+      opts.priorities[adapter] = *pipeline::ParsePriority(prio.at(0));  // validated
+    }
+  }
+  // Always present so /inspect can say it is disabled; records nothing at 0.
+  opts.inspector =
+      std::make_shared<pipeline::Inspector>(static_cast<size_t>(core.inspector_buffer_size));
+  return opts;
+}
+
+// HTTP servers exist before the adapters attach (sinks such as sse mount
+// routes on the main server) and start before events flow.
+Status AttachAndServe(const config::CoreSettings& core, const RunOptions& run, Health& health,
+                      std::atomic<pipeline::Pipeline*>& pipe_ptr, Assembly& a) {
+  auto ready = [&pipe_ptr] {
+    auto* p = pipe_ptr.load();
+    return p != nullptr && p->ready();
+  };
+  for (const auto& [addr, name] :
+       {std::pair{core.http_addr, "http"}, {core.metrics_addr, "metrics"}}) {
+    if (addr.empty()) continue;
+    auto server = std::make_unique<net::HttpServer>(name);
+    pipeline::MountCoreEndpoints(*server, health, ready);
+    a.servers.push_back({std::move(server), name, addr});
+  }
+  adapter::Services services;
+  services.dlq = a.dead_letters.get();
+  a.options.dlq = services.dlq;
+  size_t own_routes = 0;
+  if (!a.servers.empty() && a.servers.front().name == "http") {
+    services.http = a.servers.front().server.get();
+    a.options.inspector->Mount(*services.http);
+    if (core.console_enabled) {
+      console::Mount(*services.http, [&pipe_ptr] {
+        auto* p = pipe_ptr.load();
+        return p != nullptr ? p->StatsJson() : std::string(R"({"ready":false,"adapters":[]})");
+      });
+    }
+    own_routes = services.http->RouteCount();
+  }
+  for (auto& adapter : a.adapters) {
+    if (auto st = adapter->Attach(services); !st) {
+      return Fail(st.error().code(), "cannot attach adapter " + std::string(adapter->Name()) +
+                                         ": " + st.error().message());
+    }
+  }
+  if (services.http != nullptr && run.main_http == RunOptions::MainHttp::kWhenUsed &&
+      services.http->RouteCount() == own_routes) {
+    a.servers.erase(a.servers.begin());  // no adapter serves on it
+  }
+  for (auto& l : a.servers) {
+    auto parsed = net::ParseListenAddress(l.addr);
+    Result<std::string> bound = parsed ? l.server->Start(*parsed) : Fail(parsed.error());
+    if (!bound) {
+      return Fail(bound.error().code(), "cannot start " + l.name + " server on " + l.addr + ": " +
+                                            bound.error().message());
+    }
+    log::Info("http server listening", {{"server", l.name}, {"addr", *bound}});
+  }
+  return Ok();
+}
+
+// SIGHUP: re-read flags/env/config file; routes and transforms are swapped
+// atomically, everything else needs a restart.
+class Reloader {
+ public:
+  Reloader(pipeline::Pipeline* pipe, const RunOptions& run, config::RouteMap routes)
+      : pipe_(pipe), reload_(run.reload), yaml_path_(run.yaml_path),
+        routes_(std::move(routes)), chains_(run.transforms) {}
+
+  void operator()() {
+    std::lock_guard lock(mu_);
+    if (!reload_) {
+      log::Warn("SIGHUP ignored: nothing to reload");
+      return;
+    }
+    auto next = reload_();
+    Result<transform::ChainSet> chains =
+        next ? transform::Build(*next, yaml_path_, &chains_) : Fail(next.error());
+    if (!chains) {
+      errors_.Inc();
+      log::Error("config reload failed; keeping the running configuration",
+                 {{"error", chains.error().message()}});
+      return;
+    }
+    config::RouteMap routes = config::BindCore(*next).routes;
+    const std::string before = RoutesText(routes_);
+    const std::string after = RoutesText(routes);
+    const std::string chains_before = chains_.Describe();
+    const std::string chains_after = chains->Describe();
+    pipe_->Reconfigure(routes, *chains);
+    routes_ = routes;
+    chains_ = *chains;
+    reloads_.Inc();
+    log::Info("config reloaded",
+              {{"routes", before == after ? std::string("unchanged") : before + " -> " + after},
+               {"transforms", chains_before == chains_after
+                                  ? std::string("unchanged")
+                                  : chains_before + " -> " + chains_after}});
+  }
+
+ private:
+  pipeline::Pipeline* pipe_;
+  ReloadFunc reload_;
+  std::string yaml_path_;
+  config::RouteMap routes_;
+  transform::ChainSet chains_;
+  std::mutex mu_;
+  metrics::Counter& reloads_ =
+      metrics::Default()
+          .AddCounter("pgcdc_config_reloads_total", "Successful SIGHUP reloads.")
+          .Get();
+  metrics::Counter& errors_ =
+      metrics::Default()
+          .AddCounter("pgcdc_config_reload_errors_total", "SIGHUP reloads that failed.")
+          .Get();
+};
+
+}  // namespace
+
+int RunPipeline(const Registry& registry, const config::Config& values, RunOptions run,
+                std::stop_source stop) {
+  const config::CoreSettings core = config::BindCore(values);
+  Assembly a;
+  if (auto st = MakeConnectors(registry, values, core, run, a); !st) {
+    log::Error("cannot start pipeline", {{"error", st.error().message()}});
+    return kExitFailure;
+  }
+  Health health;
+  a.options = PipelineOptions(core, run, health);
+  std::atomic<pipeline::Pipeline*> pipe_ptr{nullptr};
+  if (auto st = AttachAndServe(core, run, health, pipe_ptr, a); !st) {
+    log::Error("cannot start pipeline", {{"error", st.error().message()}});
+    for (auto& l : a.servers) l.server->Stop();
+    return kExitFailure;
+  }
+  if (run.on_adapters) {
+    std::vector<adapter::Adapter*> raw;
+    for (auto& ad : a.adapters) raw.push_back(ad.get());
+    run.on_adapters(raw);
+  }
+  auto inspector = a.options.inspector;
+  // Heap-allocated and released on purpose: after a shutdown timeout a worker
+  // may still be inside a sink, so the pipeline must outlive this function.
+  auto* pipe =
+      new pipeline::Pipeline(a.options, std::move(a.detector), std::move(a.adapters), health);
+  pipe_ptr = pipe;
+  if (!run.transforms.Describe().empty()) {
+    log::Info("transforms", {{"chains", run.transforms.Describe()}});
+  }
+  Reloader reloader(pipe, run, core.routes);
+  Status st;
+  {
+    pipeline::SignalWatcher watcher(stop, [&reloader] { reloader(); });
+    st = pipe->Run(stop.get_token());
+  }
+  const int code = run.finish ? run.finish(st) : (st ? kExitOk : kExitFailure);
+  inspector->Close();
+  for (auto& l : a.servers) l.server->Stop();
+  if (!st && st.error().code() == ErrorCode::kTimeout) {
+    log::Error("shutdown incomplete", {{"error", st.error().message()}});
+    std::cout.flush();
+    std::_Exit(kExitFailure);
+  }
+  delete pipe;
+  a.dead_letters->Close();
+  if (!st) {
+    if (!run.finish) log::Error("pipeline failed", {{"error", st.error().message()}});
+    return code == kExitOk ? kExitFailure : code;
+  }
+  if (code == kExitOk) log::Info("shutdown complete");
+  return code;
+}
+
+}  // namespace pgcdc::cli

@@ -1,0 +1,16 @@
+// The connectors compiled into this binary, in src/connectors.cmake order.
+// Defined by the generated builtin_connectors.cc (src/cli/CMakeLists.txt).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "registry/registry.h"
+
+namespace pgcdc {
+
+std::vector<ConnectorInfo> BuiltinConnectors();
+// "<kind>/<folder>" of each, for the consistency check.
+std::vector<std::string> BuiltinConnectorFolders();
+
+}  // namespace pgcdc

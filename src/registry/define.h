@@ -1,0 +1,259 @@
+// Typed connector declarations. A connector declares a plain config struct
+// (usually its Options) and binds each parameter to a field of it:
+//
+//   ConnectorInfo Connector() {  // in namespace pgcdc::adapter::file
+//     return DefineAdapter<Options>({
+//         .name = "file",
+//         .description = "...",
+//         .params = {Param("file.path", &Options::path, "file to append to",
+//                          {.flag = "file-path", .required = true})},
+//         .make = [](Options o, const Context&) -> Result<AdapterPtr> { ... },
+//     });
+//   }
+//   PGCDC_REGISTER_CONNECTOR(adapter, file, pgcdc::adapter::file::Connector)
+//
+// The parameter's type and default come from the field (its default member
+// initializer), so defaults are written once. Flags, env vars, YAML keys,
+// `describe`, `config init` and docs derive from these declarations. The
+// loader resolves values by key (config/config.h); the connector only ever
+// sees its filled struct, never a key string.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include "adapter/adapter.h"
+#include "config/config.h"
+#include "config/core_params.h"
+#include "detector/detector.h"
+#include "registry/registry.h"
+
+namespace pgcdc {
+
+// Everything a factory may use besides its own struct.
+struct Context {
+  const config::CoreSettings& core;
+};
+
+// Optional attributes of a parameter (designated initializers).
+struct ParamOptions {
+  std::string flag;        // long flag without dashes; empty = derived from the key
+  std::string short_flag;  // one letter
+  std::vector<std::string> choices;
+  std::optional<int64_t> min;  // ints; durations in milliseconds
+  std::optional<int64_t> max;
+  bool required = false;
+  std::vector<std::string> aliases;  // upstream YAML spellings (full dotted paths)
+  // Text shown as the default instead of the field's initial value (rare:
+  // e.g. a default computed at run time). Empty = render the field.
+  std::string default_text;
+};
+
+namespace param_detail {
+
+template <class T>
+struct IsDuration : std::false_type {};
+template <class R, class P>
+struct IsDuration<std::chrono::duration<R, P>> : std::true_type {};
+
+template <class T>
+struct IsOptional : std::false_type {};
+template <class T>
+struct IsOptional<std::optional<T>> : std::true_type {};
+
+// Type mapping for a field type T (without optional<>).
+template <class T>
+constexpr ParamType TypeOf() {
+  if constexpr (std::is_same_v<T, bool>) {
+    return ParamType::kBool;
+  } else if constexpr (std::is_integral_v<T>) {
+    return ParamType::kInt;
+  } else if constexpr (IsDuration<T>::value) {
+    return ParamType::kDuration;
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    return ParamType::kStringList;
+  } else if constexpr (std::is_same_v<T, config::RouteMap>) {
+    return ParamType::kRouteMap;
+  } else {
+    static_assert(std::is_same_v<T, std::string>, "unsupported parameter field type");
+    return ParamType::kString;
+  }
+}
+
+template <class T>
+std::string Render(const T& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v ? "true" : "false";
+  } else if constexpr (std::is_integral_v<T>) {
+    return std::to_string(v);
+  } else if constexpr (IsDuration<T>::value) {
+    return config::FormatDuration(std::chrono::duration_cast<std::chrono::nanoseconds>(v));
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    std::string out;
+    for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+    return out;
+  } else if constexpr (std::is_same_v<T, config::RouteMap>) {
+    return config::ValueToText(config::Value(v));
+  } else {
+    return v;
+  }
+}
+
+// Writes `value` into `field`; a value of another alternative (or unset)
+// resets the field to its zero value, as an empty setting means.
+template <class T>
+void Assign(T& field, const config::Value& value) {
+  if constexpr (std::is_same_v<T, bool>) {
+    const bool* b = std::get_if<bool>(&value);
+    field = b != nullptr && *b;
+  } else if constexpr (std::is_integral_v<T>) {
+    const int64_t* i = std::get_if<int64_t>(&value);
+    field = i != nullptr ? static_cast<T>(*i) : T{};
+  } else if constexpr (IsDuration<T>::value) {
+    const auto* d = std::get_if<std::chrono::nanoseconds>(&value);
+    field = d != nullptr ? std::chrono::duration_cast<T>(*d) : T{};
+  } else {
+    const T* v = std::get_if<T>(&value);
+    field = v != nullptr ? *v : T{};
+  }
+}
+
+}  // namespace param_detail
+
+// Declares parameter `key` bound to the field `proj` selects in Cfg: a
+// callable Cfg& -> T& for nested fields
+// (ParamAt<Options>("x.base", [](Options& o) -> auto& { return o.retry.base; }, ...)).
+template <class Cfg, class Proj>
+ParamSpec ParamAt(std::string key, Proj proj, std::string description, ParamOptions opts = {}) {
+  using Field = std::remove_cvref_t<std::invoke_result_t<Proj, Cfg&>>;
+  ParamSpec spec;
+  spec.key = std::move(key);
+  spec.description = std::move(description);
+  spec.flag = std::move(opts.flag);
+  spec.short_flag = std::move(opts.short_flag);
+  spec.choices = std::move(opts.choices);
+  spec.min = opts.min;
+  spec.max = opts.max;
+  spec.required = opts.required;
+  spec.aliases = std::move(opts.aliases);
+  spec.bind_type = &typeid(Cfg);
+  Cfg defaults{};
+  if constexpr (param_detail::IsOptional<Field>::value) {
+    using Inner = typename Field::value_type;
+    spec.type = param_detail::TypeOf<Inner>();
+    const Field& d = std::invoke(proj, defaults);
+    if (d) spec.default_value = param_detail::Render(*d);
+    spec.bind = [proj](void* target, const config::Value& value) {
+      Field& field = std::invoke(proj, *static_cast<Cfg*>(target));
+      if (std::holds_alternative<std::monostate>(value)) {
+        field.reset();
+      } else {
+        param_detail::Assign(field.emplace(), value);
+      }
+    };
+  } else {
+    spec.type = param_detail::TypeOf<Field>();
+    spec.default_value = param_detail::Render(std::invoke(proj, defaults));
+    spec.bind = [proj](void* target, const config::Value& value) {
+      param_detail::Assign(std::invoke(proj, *static_cast<Cfg*>(target)), value);
+    };
+  }
+  if (!opts.default_text.empty()) spec.default_value = std::move(opts.default_text);
+  // A bool's "false" and an int's "0" are real defaults; an empty string or
+  // list means "no default" (shown as "-").
+  return spec;
+}
+
+// The common case: a data member (Param("file.path", &Options::path, ...)).
+template <class Cfg, class T>
+ParamSpec Param(std::string key, T Cfg::*member, std::string description, ParamOptions opts = {}) {
+  return ParamAt<Cfg>(std::move(key), member, std::move(description), std::move(opts));
+}
+
+// Fills a Cfg from loaded values: every parameter bound to Cfg is written.
+template <class Cfg>
+Cfg BindConfig(const std::vector<ParamSpec>& params, const config::Config& values) {
+  Cfg cfg{};
+  for (const auto& p : params) {
+    if (!p.bind || p.bind_type == nullptr || *p.bind_type != typeid(Cfg)) continue;
+    auto it = values.values().find(p.key);
+    if (it != values.values().end()) p.bind(&cfg, it->second);
+  }
+  return cfg;
+}
+
+using Errors = std::vector<std::string>;
+
+template <class Cfg>
+struct DetectorDef {
+  std::string name;
+  std::string description;
+  std::vector<ParamSpec> params;
+  // Cross-field checks beyond what ParamSpec expresses; appends messages.
+  std::function<void(const Cfg&, const Context&, Errors&)> validate;
+  std::function<Result<detector::DetectorPtr>(Cfg, const Context&)> make;
+};
+
+template <class Cfg>
+struct AdapterDef {
+  std::string name;
+  std::string description;
+  std::vector<ParamSpec> params;
+  std::function<void(const Cfg&, const Context&, Errors&)> validate;
+  std::function<Result<adapter::AdapterPtr>(Cfg, const Context&)> make;
+};
+
+namespace param_detail {
+template <class Cfg, class Def>
+void FillCommon(ConnectorInfo& info, ConnectorKind kind, Def& def) {
+  info.kind = kind;
+  info.name = std::move(def.name);
+  info.description = std::move(def.description);
+  info.params = std::move(def.params);
+  if (def.validate) {
+    info.validate = [params = info.params, fn = std::move(def.validate)](
+                        const config::Config& values, const config::CoreSettings& core,
+                        Errors& errors) {
+      fn(BindConfig<Cfg>(params, values), Context{core}, errors);
+    };
+  }
+}
+}  // namespace param_detail
+
+template <class Cfg>
+ConnectorInfo DefineDetector(DetectorDef<Cfg> def) {
+  ConnectorInfo info;
+  param_detail::FillCommon<Cfg>(info, ConnectorKind::kDetector, def);
+  info.make_detector = [params = info.params, fn = std::move(def.make)](
+                           const config::Config& values, const config::CoreSettings& core) {
+    return fn(BindConfig<Cfg>(params, values), Context{core});
+  };
+  return info;
+}
+
+template <class Cfg>
+ConnectorInfo DefineAdapter(AdapterDef<Cfg> def) {
+  ConnectorInfo info;
+  param_detail::FillCommon<Cfg>(info, ConnectorKind::kAdapter, def);
+  info.make_adapter = [params = info.params, fn = std::move(def.make)](
+                          const config::Config& values, const config::CoreSettings& core) {
+    return fn(BindConfig<Cfg>(params, values), Context{core});
+  };
+  return info;
+}
+
+}  // namespace pgcdc
+
+// The registration entry the generated registry (src/connectors.cmake ->
+// builtin_connectors.cc) calls for the connector in src/<kind>/<folder>/.
+// Write it once, at global scope, in the connector's .cc:
+//   PGCDC_REGISTER_CONNECTOR(adapter, sse, pgcdc::adapter::sse::Connector)
+// Token pasting keeps folder names such as `stdout` (a macro) intact.
+#define PGCDC_REGISTER_CONNECTOR(kind, folder, function) \
+  ::pgcdc::ConnectorInfo pgcdc_connector_##kind##_##folder() { return function(); }
