@@ -126,7 +126,7 @@ TEST(ConfigTest, AllErrorsReportedTogether) {
   ASSERT_EQ(r.errors.size(), 5u);
   std::string all;
   for (auto& e : r.errors) all += e + "\n";
-  EXPECT_NE(all.find("unknown config key \"bogus_key\""), std::string::npos) << all;
+  EXPECT_NE(all.find("unknown key `bogus_key`"), std::string::npos) << all;
   EXPECT_NE(all.find("bus.buffer_size: invalid integer \"lots\""), std::string::npos) << all;
   EXPECT_NE(all.find("bus.mode: invalid value \"turbo\""), std::string::npos) << all;
   EXPECT_NE(all.find("shutdown_timeout"), std::string::npos) << all;
@@ -163,14 +163,89 @@ TEST(ConfigTest, MissingExplicitFileIsAnErrorMissingDefaultIsNot) {
   EXPECT_EQ(Load(Specs(), f.sources).errors.size(), 1u);
 }
 
-TEST(ConfigTest, ReservedSectionsWarn) {
+// Regression: a typo under a section used to be ignored silently (the
+// section was "reserved"); every unknown key at any depth is an error naming
+// the file position and the nearest valid sibling.
+TEST(ConfigTest, UnknownKeysAtAnyDepthAreErrorsWithSuggestions) {
   Fixture f;
-  f.WriteYaml("webhook:\n  url: http://x\n");
-  f.sources.reserved_sections = {"webhook"};
+  f.WriteYaml("bus:\n  bufer_size: 10\nbsu: {mode: fast}\nrouts: {}\n");
   auto r = Load(Specs(), f.sources);
-  EXPECT_TRUE(r.errors.empty());
+  ASSERT_EQ(r.errors.size(), 3u) << r.errors[0];
+  EXPECT_NE(r.errors[0].find(".yaml:2:3: unknown key `bus.bufer_size` (did you mean "
+                             "`buffer_size`?)"),
+            std::string::npos)
+      << r.errors[0];
+  EXPECT_NE(r.errors[1].find("unknown key `bsu` (did you mean `bus`?)"), std::string::npos)
+      << r.errors[1];
+  EXPECT_NE(r.errors[2].find("unknown key `routs` (did you mean `routes`?)"), std::string::npos)
+      << r.errors[2];
+}
+
+TEST(ConfigTest, NoSuggestionWhenNothingIsClose) {
+  Fixture f;
+  f.WriteYaml("zzzzzzzz: 1\n");
+  auto r = Load(Specs(), f.sources);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].find("did you mean"), std::string::npos) << r.errors[0];
+}
+
+// Keys of the reference tool that this build does not declare load with a
+// warning; a typo in such a section is still an error.
+TEST(ConfigTest, UpstreamKeysWarnTyposInThemFail) {
+  Fixture f;
+  f.WriteYaml("nats:\n  url: nats://x\n  subjct: a\nviews:\n  - {name: v}\n");
+  f.sources.upstream_keys = {"nats.url", "nats.subject", "views.*"};
+  auto r = Load(Specs(), f.sources);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find("unknown key `nats.subjct` (did you mean `subject`?)"),
+            std::string::npos)
+      << r.errors[0];
+  ASSERT_EQ(r.warnings.size(), 2u);
+  EXPECT_NE(r.warnings[0].find("nats.url\" is not supported by this build"), std::string::npos)
+      << r.warnings[0];
+  EXPECT_NE(r.warnings[1].find("views"), std::string::npos) << r.warnings[1];
+}
+
+// An upstream wildcard never hides a declared section's typos.
+TEST(ConfigTest, UpstreamWildcardDoesNotCoverDeclaredSections) {
+  Fixture f;
+  f.WriteYaml("bus:\n  mdoe: fast\n");
+  f.sources.upstream_keys = {"bus.*"};
+  auto r = Load(Specs(), f.sources);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find("`bus.mdoe` (did you mean `mode`?)"), std::string::npos);
+}
+
+TEST(ConfigTest, AliasesAreReadWithAWarning) {
+  Fixture f;
+  f.WriteYaml("dlq:\n  db_url: postgres://dlq\n");
+  std::vector<ParamSpec> specs = {
+      {.key = "dlq.db", .type = ParamType::kString, .aliases = {"dlq.db_url"}}};
+  auto r = Load(specs, f.sources);
+  EXPECT_TRUE(r.errors.empty()) << r.errors[0];
+  EXPECT_EQ(r.config.GetString("dlq.db"), "postgres://dlq");
   ASSERT_EQ(r.warnings.size(), 1u);
-  EXPECT_NE(r.warnings[0].find("not implemented"), std::string::npos);
+  EXPECT_NE(r.warnings[0].find("pgcdc reads it as dlq.db"), std::string::npos);
+}
+
+TEST(ConfigTest, TreeKeysAreLeftToTheirOwner) {
+  Fixture f;
+  f.WriteYaml("transforms:\n  global:\n    - {type: anything, deep: {x: 1}}\n");
+  std::vector<ParamSpec> specs = {{.key = "transforms.global", .type = ParamType::kTree}};
+  auto r = Load(specs, f.sources);
+  EXPECT_TRUE(r.errors.empty()) << r.errors[0];
+  EXPECT_TRUE(r.warnings.empty());
+}
+
+// The schema may be wider than the specs being loaded (all connectors of the
+// build): a key of an unselected connector is valid.
+TEST(ConfigTest, SchemaCoversUnselectedConnectors) {
+  Fixture f;
+  f.WriteYaml("webhook: {url: http://x}\n");
+  f.sources.schema = Specs();
+  f.sources.schema.push_back({.key = "webhook.url", .type = ParamType::kString});
+  auto r = Load(Specs(), f.sources);
+  EXPECT_TRUE(r.errors.empty()) << r.errors[0];
 }
 
 TEST(ConfigTest, EnvNamesAndFlagNames) {

@@ -176,6 +176,54 @@ ParamSpec Param(std::string key, T Cfg::*member, std::string description, ParamO
   return ParamAt<Cfg>(std::move(key), member, std::move(description), std::move(opts));
 }
 
+// A free-form YAML subtree its owner reads from the file itself (e.g.
+// transforms.global): known to the strict key check, no flag, no env var.
+inline ParamSpec TreeParam(std::string key, std::string description) {
+  ParamSpec spec;
+  spec.key = std::move(key);
+  spec.type = ParamType::kTree;
+  spec.description = std::move(description);
+  return spec;
+}
+
+// The pair <section>.backoff_base / <section>.backoff_cap every retrying
+// connector has, bound to a policy with `base` and `cap` fields (defaults
+// from the policy's initializers). `flag_prefix` "exec" gives
+// --exec-backoff-base; empty derives flags from the keys.
+template <class Cfg, class Proj>
+std::vector<ParamSpec> BackoffParams(const std::string& section, const std::string& flag_prefix,
+                                     Proj policy, const std::string& what) {
+  auto flag = [&](const char* leaf) {
+    return flag_prefix.empty() ? std::string() : flag_prefix + "-backoff-" + leaf;
+  };
+  return {
+      ParamAt<Cfg>(
+          section + ".backoff_base",
+          [policy](Cfg& c) -> auto& { return std::invoke(policy, c).base; },
+          "first " + what + " delay (full jitter, doubling per attempt up to the cap)",
+          {.flag = flag("base"), .min = 1}),
+      ParamAt<Cfg>(
+          section + ".backoff_cap", [policy](Cfg& c) -> auto& { return std::invoke(policy, c).cap; },
+          "longest " + what + " delay", {.flag = flag("cap"), .min = 1}),
+  };
+}
+
+// The check that goes with BackoffParams.
+template <class Policy>
+void ValidateBackoff(const std::string& section, const Policy& policy,
+                     std::vector<std::string>& errors) {
+  if (policy.cap < policy.base) {
+    errors.push_back(section + ".backoff_cap: must be >= " + section + ".backoff_base");
+  }
+}
+
+// Concatenates parameter lists (a connector's own plus shared groups).
+inline std::vector<ParamSpec> Params(std::initializer_list<std::vector<ParamSpec>> groups) {
+  std::vector<ParamSpec> out;
+  for (const auto& g : groups) out.insert(out.end(), g.begin(), g.end());
+  return out;
+}
+
 // Fills a Cfg from loaded values: every parameter bound to Cfg is written.
 template <class Cfg>
 Cfg BindConfig(const std::vector<ParamSpec>& params, const config::Config& values) {

@@ -7,6 +7,8 @@
 #include <set>
 
 #include "config/config.h"
+#include "config/core_params.h"
+#include "registry/define.h"
 #include "transform/builtins.h"
 
 namespace pgcdc::transform {
@@ -19,64 +21,69 @@ std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 }  // namespace
 
+namespace {
+
+// The CLI shortcut parameters (transforms.<x>), bound once into this struct.
+struct Shortcuts {
+  std::vector<std::string> drop_columns;
+  std::vector<std::string> filter_operations;
+  std::string filter_cel;
+  DedupOptions dedup;
+  bool debezium = false;
+  DebeziumOptions debezium_options;
+  bool cloudevents = false;
+  CloudEventsOptions cloudevents_options;
+};
+
+}  // namespace
+
 const std::vector<ParamSpec>& Params() {
+  using S = Shortcuts;
   static const std::vector<ParamSpec> params = {
-      {.key = "transforms.drop_columns",
-       .type = ParamType::kStringList,
-       .description = "drop these keys from every event's row images (global transform)",
-       .flag = "drop-columns"},
-      {.key = "transforms.filter_operations",
-       .type = ParamType::kStringList,
-       .description = "keep only events with these operations, e.g. INSERT,UPDATE",
-       .flag = "filter-operations"},
-      {.key = "transforms.filter_cel",
-       .type = ParamType::kString,
-       .description = "keep only events for which this CEL expression is true (docs/cel.md)",
-       .flag = "filter-cel"},
-      {.key = "transforms.dedup.key",
-       .type = ParamType::kString,
-       .description = "dedup key: dot path into the payload, e.g. row.id (empty = event id)",
-       .flag = "dedup-key"},
-      {.key = "transforms.dedup.window",
-       .type = ParamType::kDuration,
-       .default_value = "0",
-       .description = "drop events whose dedup key was seen within this window (0 = off)",
-       .flag = "dedup-window"},
-      {.key = "transforms.dedup.max_keys",
-       .type = ParamType::kInt,
-       .default_value = "100000",
-       .description = "dedup cache capacity (least recently used keys are evicted)",
-       .flag = "dedup-max-keys",
-       .min = 1},
-      {.key = "transforms.debezium.enabled",
-       .type = ParamType::kBool,
-       .default_value = "false",
-       .description = "wrap payloads in a Debezium change envelope",
-       .flag = "debezium-envelope"},
-      {.key = "transforms.debezium.connector_name",
-       .type = ParamType::kString,
-       .default_value = "pgcdc",
-       .description = "Debezium source.name",
-       .flag = "debezium-connector-name"},
-      {.key = "transforms.debezium.database",
-       .type = ParamType::kString,
-       .description = "Debezium source.db",
-       .flag = "debezium-database"},
-      {.key = "transforms.cloudevents.enabled",
-       .type = ParamType::kBool,
-       .default_value = "false",
-       .description = "wrap payloads in a CloudEvents 1.0 structured envelope",
-       .flag = "cloudevents-envelope"},
-      {.key = "transforms.cloudevents.source",
-       .type = ParamType::kString,
-       .default_value = "/pgcdc",
-       .description = "CloudEvents source attribute",
-       .flag = "cloudevents-source"},
-      {.key = "transforms.cloudevents.type_prefix",
-       .type = ParamType::kString,
-       .default_value = "io.pgcdc.change",
-       .description = "CloudEvents type prefix (type = <prefix>.<operation>)",
-       .flag = "cloudevents-type-prefix"},
+      Param("transforms.drop_columns", &S::drop_columns,
+            "drop these keys from every event's row images (global transform)",
+            {.flag = "drop-columns"}),
+      Param("transforms.filter_operations", &S::filter_operations,
+            "keep only events with these operations, e.g. INSERT,UPDATE",
+            {.flag = "filter-operations"}),
+      Param("transforms.filter_cel", &S::filter_cel,
+            "keep only events for which this CEL expression is true (docs/cel.md)",
+            {.flag = "filter-cel"}),
+      ParamAt<S>(
+          "transforms.dedup.key", [](S& s) -> auto& { return s.dedup.key_path; },
+          "dedup key: dot path into the payload, e.g. row.id (empty = event id)",
+          {.flag = "dedup-key"}),
+      ParamAt<S>(
+          "transforms.dedup.window", [](S& s) -> auto& { return s.dedup.window; },
+          "drop events whose dedup key was seen within this window (0 = off)",
+          {.flag = "dedup-window"}),
+      ParamAt<S>(
+          "transforms.dedup.max_keys", [](S& s) -> auto& { return s.dedup.max_keys; },
+          "dedup cache capacity (least recently used keys are evicted)",
+          {.flag = "dedup-max-keys", .min = 1}),
+      Param("transforms.debezium.enabled", &S::debezium,
+            "wrap payloads in a Debezium change envelope", {.flag = "debezium-envelope"}),
+      ParamAt<S>(
+          "transforms.debezium.connector_name",
+          [](S& s) -> auto& { return s.debezium_options.connector_name; },
+          "Debezium source.name", {.flag = "debezium-connector-name"}),
+      ParamAt<S>(
+          "transforms.debezium.database", [](S& s) -> auto& { return s.debezium_options.database; },
+          "Debezium source.db", {.flag = "debezium-database"}),
+      Param("transforms.cloudevents.enabled", &S::cloudevents,
+            "wrap payloads in a CloudEvents 1.0 structured envelope",
+            {.flag = "cloudevents-envelope"}),
+      ParamAt<S>(
+          "transforms.cloudevents.source",
+          [](S& s) -> auto& { return s.cloudevents_options.source; },
+          "CloudEvents source attribute", {.flag = "cloudevents-source"}),
+      ParamAt<S>(
+          "transforms.cloudevents.type_prefix",
+          [](S& s) -> auto& { return s.cloudevents_options.type_prefix; },
+          "CloudEvents type prefix (type = <prefix>.<operation>)",
+          {.flag = "cloudevents-type-prefix"}),
+      TreeParam("transforms.global", "transform chain applied to every event (YAML list)"),
+      TreeParam("transforms.adapter", "transform chains per adapter (YAML map of lists)"),
   };
   return params;
 }
@@ -98,14 +105,15 @@ std::vector<ParamSpec> ParamsWithPrefix(std::string_view prefix) {
   return out;
 }
 
+Shortcuts BindShortcuts(const config::Config& cfg) { return BindConfig<Shortcuts>(Params(), cfg); }
+
 // Shortcut-flag problems shared by Build() and the connectors' validate.
-void ValidateShortcuts(const config::Config& cfg, std::vector<std::string>& errors) {
-  const std::string cel = cfg.GetString("transforms.filter_cel");
-  if (!cel.empty()) {
-    auto t = MakeCelFilter(cel);
+void ValidateShortcuts(const Shortcuts& s, std::vector<std::string>& errors) {
+  if (!s.filter_cel.empty()) {
+    auto t = MakeCelFilter(s.filter_cel);
     if (!t) errors.push_back("transforms.filter_cel (--filter-cel): " + t.error().message());
   }
-  if (cfg.GetDuration("transforms.dedup.window").count() == 0 && cfg.Has("transforms.dedup.key")) {
+  if (s.dedup.window.count() == 0 && !s.dedup.key_path.empty()) {
     errors.push_back("transforms.dedup.key (--dedup-key): needs --dedup-window greater than 0");
   }
 }
@@ -139,9 +147,10 @@ std::vector<ConnectorInfo> Connectors() {
     if (e.params_prefix != nullptr) info.params = ParamsWithPrefix(e.params_prefix);
     if (info.name == "cel_filter" || info.name == "dedup") {
       const std::string name = info.name;
-      info.validate = [name](const config::Config& cfg, std::vector<std::string>& errors) {
+      info.validate = [name](const config::Config& cfg, const config::CoreSettings&,
+                             std::vector<std::string>& errors) {
         std::vector<std::string> all;
-        ValidateShortcuts(cfg, all);
+        ValidateShortcuts(BindShortcuts(cfg), all);
         const std::string mine =
             name == "cel_filter" ? "transforms.filter_cel" : "transforms.dedup";
         for (auto& msg : all) {
@@ -161,27 +170,27 @@ namespace {
 class Builder {
  public:
   Builder(const config::Config& cfg, std::string file, const ChainSet* previous)
-      : cfg_(cfg), file_(std::move(file)), previous_(previous) {}
+      : shortcuts_(BindShortcuts(cfg)),
+        adapters_(config::BindCore(cfg).adapters),
+        file_(std::move(file)),
+        previous_(previous) {}
 
   std::vector<std::string> errors;
 
   void AddCliHead(std::vector<TransformPtr>& out) {
-    ValidateShortcuts(cfg_, errors);
-    if (auto cols = cfg_.GetList("transforms.drop_columns"); !cols.empty()) {
-      out.push_back(MakeDropColumns(std::move(cols)));
-    }
-    if (auto ops = cfg_.GetList("transforms.filter_operations"); !ops.empty()) {
-      auto f = MakeFilter(FilterOptions{.operations = std::move(ops)});
+    const Shortcuts& s = shortcuts_;
+    ValidateShortcuts(s, errors);
+    if (!s.drop_columns.empty()) out.push_back(MakeDropColumns(s.drop_columns));
+    if (!s.filter_operations.empty()) {
+      auto f = MakeFilter(FilterOptions{.operations = s.filter_operations});
       if (f) out.push_back(*f);
     }
-    if (auto cel = cfg_.GetString("transforms.filter_cel"); !cel.empty()) {
-      auto f = MakeCelFilter(cel);
+    if (!s.filter_cel.empty()) {
+      auto f = MakeCelFilter(s.filter_cel);
       if (f) out.push_back(*f);  // the error was reported by ValidateShortcuts
     }
-    if (auto window = cfg_.GetDuration("transforms.dedup.window"); window.count() > 0) {
-      DedupOptions o{.key_path = cfg_.GetString("transforms.dedup.key"),
-                     .window = window,
-                     .max_keys = cfg_.GetInt("transforms.dedup.max_keys")};
+    if (s.dedup.window.count() > 0) {
+      DedupOptions o = s.dedup;
       if (o.max_keys <= 0) o.max_keys = 100000;
       auto d = Dedup(std::move(o), "cli");
       if (!d) {
@@ -193,16 +202,8 @@ class Builder {
   }
 
   void AddCliTail(std::vector<TransformPtr>& out) {
-    if (cfg_.GetBool("transforms.debezium.enabled")) {
-      out.push_back(MakeDebezium(
-          DebeziumOptions{.connector_name = cfg_.GetString("transforms.debezium.connector_name"),
-                          .database = cfg_.GetString("transforms.debezium.database")}));
-    }
-    if (cfg_.GetBool("transforms.cloudevents.enabled")) {
-      out.push_back(MakeCloudEvents(
-          CloudEventsOptions{.source = cfg_.GetString("transforms.cloudevents.source"),
-                             .type_prefix = cfg_.GetString("transforms.cloudevents.type_prefix")}));
-    }
+    if (shortcuts_.debezium) out.push_back(MakeDebezium(shortcuts_.debezium_options));
+    if (shortcuts_.cloudevents) out.push_back(MakeCloudEvents(shortcuts_.cloudevents_options));
   }
 
   // Reads the `transforms:` section; fills `global` and `per_adapter`.
@@ -237,7 +238,7 @@ class Builder {
         leafs.insert(k);
       }
     }
-    const std::vector<std::string> adapters = cfg_.GetList("adapters");
+    const std::vector<std::string>& adapters = adapters_;
     for (auto it = section.begin(); it != section.end(); ++it) {
       const std::string name = Scalar(it->first);
       const YAML::Node value = it->second;
@@ -537,7 +538,8 @@ class Builder {
     return errors.size() == errors_before ? result : nullptr;
   }
 
-  const config::Config& cfg_;
+  Shortcuts shortcuts_;
+  std::vector<std::string> adapters_;
   std::string file_;
   const ChainSet* previous_;
   std::map<std::string, int> dedup_count_;

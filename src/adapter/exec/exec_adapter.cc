@@ -1,5 +1,7 @@
 #include "adapter/exec/exec_adapter.h"
 
+#include "registry/define.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,7 +24,7 @@
 
 extern char** environ;
 
-namespace pgcdc::execsink {
+namespace pgcdc::adapter::exec {
 
 namespace {
 
@@ -414,66 +416,56 @@ void ExecAdapter::Close() {
             {{"adapter", "exec"}, {"pid", static_cast<int64_t>(pid)}, {"status", last_exit_}});
 }
 
+namespace {
+
+// The exec section: the adapter's Options plus the stdout policy by name.
+struct Config {
+  Options options;
+  std::string child_stdout = "stderr";
+};
+
+}  // namespace
+
 ConnectorInfo Connector() {
-  ConnectorInfo info;
-  info.kind = ConnectorKind::kAdapter;
-  info.name = "exec";
-  info.description =
-      "Writes one JSON line per event to the stdin of `sh -c <command>`, restarting it with "
-      "backoff when it exits; events its stdin never read go to the next child.";
-  info.params = {
-      {.key = "exec.command",
-       .type = ParamType::kString,
-       .description = "shell command that reads JSON lines on stdin (run with sh -c)",
-       .flag = "exec-command"},
-      {.key = "exec.backoff_base",
-       .type = ParamType::kDuration,
-       .default_value = "1s",
-       .description = "first restart delay (jittered, doubling up to the cap)",
-       .flag = "exec-backoff-base",
-       .min = 1},
-      {.key = "exec.backoff_cap",
-       .type = ParamType::kDuration,
-       .default_value = "30s",
-       .description = "longest restart delay",
-       .flag = "exec-backoff-cap",
-       .min = 1},
-      {.key = "exec.stdout",
-       .type = ParamType::kString,
-       .default_value = "stderr",
-       .description = "where the child's stdout goes: stderr (pgcdc's stderr) or discard; "
-                      "pgcdc's stdout carries only events",
-       .flag = "exec-stdout",
-       .choices = {"stderr", "discard"}},
-      {.key = "exec.stop_timeout",
-       .type = ParamType::kDuration,
-       .default_value = "5s",
-       .description = "at shutdown, time the child gets to exit after its stdin closes (then "
-                      "SIGTERM, then SIGKILL after as long again)",
-       .flag = "exec-stop-timeout",
-       .min = 0},
-  };
-  info.validate = [](const config::Config& cfg, std::vector<std::string>& errors) {
-    if (!cfg.Has("exec.command")) {
-      errors.push_back("exec.command: required for adapter exec (--exec-command)");
-    }
-    if (cfg.GetDuration("exec.backoff_cap") < cfg.GetDuration("exec.backoff_base")) {
-      errors.push_back("exec.backoff_cap: must be >= exec.backoff_base");
-    }
-  };
-  info.make_adapter = [](const config::Config& cfg) -> Result<adapter::AdapterPtr> {
-    using std::chrono::duration_cast;
-    Options o;
-    o.command = cfg.GetString("exec.command");
-    o.backoff.base = duration_cast<milliseconds>(cfg.GetDuration("exec.backoff_base"));
-    o.backoff.cap = duration_cast<milliseconds>(cfg.GetDuration("exec.backoff_cap"));
-    o.backoff.floor = std::min(o.backoff.floor, o.backoff.base);
-    o.child_stdout =
-        cfg.GetString("exec.stdout") == "discard" ? ChildStdout::kDiscard : ChildStdout::kStderr;
-    o.stop_timeout = duration_cast<milliseconds>(cfg.GetDuration("exec.stop_timeout"));
-    return std::make_unique<ExecAdapter>(std::move(o));
-  };
-  return info;
+  using C = Config;
+  return DefineAdapter<Config>({
+      .name = "exec",
+      .description =
+          "Writes one JSON line per event to the stdin of `sh -c <command>`, restarting it with "
+          "backoff when it exits; events its stdin never read go to the next child.",
+      .params = Params({
+          {ParamAt<C>(
+              "exec.command", [](C& c) -> auto& { return c.options.command; },
+              "shell command that reads JSON lines on stdin (run with sh -c)",
+              {.flag = "exec-command"})},
+          BackoffParams<C>(
+              "exec", "exec", [](C& c) -> auto& { return c.options.backoff; }, "restart"),
+          {Param("exec.stdout", &C::child_stdout,
+                 "where the child's stdout goes: stderr (pgcdc's stderr) or discard; pgcdc's "
+                 "stdout carries only events",
+                 {.flag = "exec-stdout", .choices = {"stderr", "discard"}}),
+           ParamAt<C>(
+               "exec.stop_timeout", [](C& c) -> auto& { return c.options.stop_timeout; },
+               "at shutdown, time the child gets to exit after its stdin closes (then SIGTERM, "
+               "then SIGKILL after as long again)",
+               {.flag = "exec-stop-timeout", .min = 0})},
+      }),
+      .validate =
+          [](const C& c, const Context&, Errors& errors) {
+            if (c.options.command.empty()) {
+              errors.push_back("exec.command: required for adapter exec (--exec-command)");
+            }
+            ValidateBackoff("exec", c.options.backoff, errors);
+          },
+      .make = [](C c, const Context&) -> Result<AdapterPtr> {
+        c.options.backoff.floor = std::min(c.options.backoff.floor, c.options.backoff.base);
+        c.options.child_stdout =
+            c.child_stdout == "discard" ? ChildStdout::kDiscard : ChildStdout::kStderr;
+        return std::make_unique<ExecAdapter>(std::move(c.options));
+      },
+  });
 }
 
-}  // namespace pgcdc::execsink
+}  // namespace pgcdc::adapter::exec
+
+PGCDC_REGISTER_CONNECTOR(adapter, exec, pgcdc::adapter::exec::Connector)

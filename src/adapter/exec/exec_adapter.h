@@ -40,7 +40,7 @@
 #include "core/backoff.h"
 #include "registry/registry.h"
 
-namespace pgcdc::execsink {
+namespace pgcdc::adapter::exec {
 
 enum class ChildStdout { kStderr, kDiscard };
 
@@ -59,7 +59,7 @@ struct Options {
 // Returns its full path, or an empty string.
 std::string FindInPath(const std::string& name, const std::string& path);
 
-class ExecAdapter : public adapter::Adapter {
+class ExecAdapter : public Adapter {
  public:
   explicit ExecAdapter(Options options);
   ~ExecAdapter() override;
@@ -120,4 +120,4 @@ class ExecAdapter : public adapter::Adapter {
 
 ConnectorInfo Connector();
 
-}  // namespace pgcdc::execsink
+}  // namespace pgcdc::adapter::exec

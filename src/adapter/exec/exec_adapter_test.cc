@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-namespace pgcdc::execsink {
+namespace pgcdc::adapter::exec {
 namespace {
 
 namespace fs = std::filesystem;
@@ -270,4 +270,4 @@ TEST_F(ExecAdapterTest, PreflightErrors) {
 }
 
 }  // namespace
-}  // namespace pgcdc::execsink
+}  // namespace pgcdc::adapter::exec

@@ -1,5 +1,7 @@
 #include "adapter/file/file_adapter.h"
 
+#include "registry/define.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,7 +15,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 
-namespace pgcdc::filesink {
+namespace pgcdc::adapter::file {
 
 namespace {
 
@@ -135,55 +137,55 @@ void FileAdapter::Close() {
   }
 }
 
+namespace {
+
+// The file section: the adapter's Options plus the fsync policy by name.
+struct Config {
+  Options options;
+  std::string fsync = "flush";
+};
+
+}  // namespace
+
 ConnectorInfo Connector() {
-  ConnectorInfo info;
-  info.kind = ConnectorKind::kAdapter;
-  info.name = "file";
-  info.description =
-      "Appends one JSON line per event to a file, rotated by size and count; events are "
-      "acknowledged after write + fsync.";
-  info.params = {
-      {.key = "file.path",
-       .type = ParamType::kString,
-       .description = "file to append to (its directory must exist)",
-       .flag = "file-path"},
-      {.key = "file.max_size",
-       .type = ParamType::kInt,
-       .default_value = "104857600",
-       .description = "rotate when the file reaches this many bytes (0 = never)",
-       .flag = "file-max-size",
-       .min = 0},
-      {.key = "file.max_files",
-       .type = ParamType::kInt,
-       .default_value = "5",
-       .description = "rotated files to keep (<path>.1 … <path>.N)",
-       .flag = "file-max-files",
-       .min = 0},
-      {.key = "file.fsync",
-       .type = ParamType::kString,
-       .default_value = "flush",
-       .description = "flush: fsync each written batch before acknowledging; always: after "
-                      "every event; never: leave it to the OS",
-       .flag = "file-fsync",
-       .choices = {"flush", "always", "never"}},
-  };
-  info.validate = [](const config::Config& cfg, std::vector<std::string>& errors) {
-    if (!cfg.Has("file.path")) {
-      errors.push_back("file.path: required for adapter file (--file-path)");
-    }
-  };
-  info.make_adapter = [](const config::Config& cfg) -> Result<adapter::AdapterPtr> {
-    Options o;
-    o.path = cfg.GetString("file.path");
-    o.max_size = static_cast<uint64_t>(cfg.GetInt("file.max_size"));
-    o.max_files = static_cast<int>(cfg.GetInt("file.max_files"));
-    const std::string f = cfg.GetString("file.fsync");
-    o.fsync = f == "always"  ? FsyncPolicy::kAlways
-              : f == "never" ? FsyncPolicy::kNever
-                             : FsyncPolicy::kFlush;
-    return std::make_unique<FileAdapter>(std::move(o));
-  };
-  return info;
+  using C = Config;
+  return DefineAdapter<Config>({
+      .name = "file",
+      .description = "Appends one JSON line per event to a file, rotated by size and count; "
+                     "events are acknowledged after write + fsync.",
+      .params =
+          {
+              ParamAt<C>(
+                  "file.path", [](C& c) -> auto& { return c.options.path; },
+                  "file to append to (its directory must exist)", {.flag = "file-path"}),
+              ParamAt<C>(
+                  "file.max_size", [](C& c) -> auto& { return c.options.max_size; },
+                  "rotate when the file reaches this many bytes (0 = never)",
+                  {.flag = "file-max-size", .min = 0}),
+              ParamAt<C>(
+                  "file.max_files", [](C& c) -> auto& { return c.options.max_files; },
+                  "rotated files to keep (<path>.1 … <path>.N)",
+                  {.flag = "file-max-files", .min = 0}),
+              Param("file.fsync", &C::fsync,
+                    "flush: fsync each written batch before acknowledging; always: after every "
+                    "event; never: leave it to the OS",
+                    {.flag = "file-fsync", .choices = {"flush", "always", "never"}}),
+          },
+      .validate =
+          [](const C& c, const Context&, Errors& errors) {
+            if (c.options.path.empty()) {
+              errors.push_back("file.path: required for adapter file (--file-path)");
+            }
+          },
+      .make = [](C c, const Context&) -> Result<AdapterPtr> {
+        c.options.fsync = c.fsync == "always"  ? FsyncPolicy::kAlways
+                          : c.fsync == "never" ? FsyncPolicy::kNever
+                                               : FsyncPolicy::kFlush;
+        return std::make_unique<FileAdapter>(std::move(c.options));
+      },
+  });
 }
 
-}  // namespace pgcdc::filesink
+}  // namespace pgcdc::adapter::file
+
+PGCDC_REGISTER_CONNECTOR(adapter, file, pgcdc::adapter::file::Connector)

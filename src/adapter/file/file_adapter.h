@@ -20,7 +20,7 @@
 #include "adapter/adapter.h"
 #include "registry/registry.h"
 
-namespace pgcdc::filesink {
+namespace pgcdc::adapter::file {
 
 enum class FsyncPolicy { kFlush, kAlways, kNever };
 
@@ -31,7 +31,7 @@ struct Options {
   FsyncPolicy fsync = FsyncPolicy::kFlush;
 };
 
-class FileAdapter : public adapter::Adapter {
+class FileAdapter : public Adapter {
  public:
   explicit FileAdapter(Options options);
   ~FileAdapter() override;
@@ -53,4 +53,4 @@ class FileAdapter : public adapter::Adapter {
 
 ConnectorInfo Connector();
 
-}  // namespace pgcdc::filesink
+}  // namespace pgcdc::adapter::file

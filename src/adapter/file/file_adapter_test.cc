@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace pgcdc::filesink {
+namespace pgcdc::adapter::file {
 namespace {
 
 namespace fs = std::filesystem;
@@ -98,4 +98,4 @@ TEST_F(FileAdapterTest, MissingDirectoryIsAClearError) {
 }
 
 }  // namespace
-}  // namespace pgcdc::filesink
+}  // namespace pgcdc::adapter::file

@@ -1,5 +1,7 @@
 #include "adapter/pg_table/pg_table_adapter.h"
 
+#include "registry/define.h"
+
 #include <libpq-fe.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -17,7 +19,7 @@
 #include "dlq/dlq.h"
 #include "pg/table_name.h"
 
-namespace pgcdc::pgtablesink {
+namespace pgcdc::adapter::pg_table {
 
 namespace {
 
@@ -497,71 +499,42 @@ void PgTableAdapter::Close() {
 }
 
 ConnectorInfo Connector() {
-  ConnectorInfo info;
-  info.kind = ConnectorKind::kAdapter;
-  info.name = "pg_table";
-  info.description =
-      "Inserts events as rows (id, channel, operation, payload, source, created_at) into a "
-      "PostgreSQL table in batches; retries after connection loss, rejected rows go to the DLQ.";
-  info.params = {
-      {.key = "database_url",
-       .type = ParamType::kString,
-       .description = "PostgreSQL connection string (URI or key=value)",
-       .flag = "db"},
-      {.key = "pg_table.url",
-       .type = ParamType::kString,
-       .description = "database to write to (default: --db)",
-       .flag = "pg-table-url"},
-      {.key = "pg_table.table",
-       .type = ParamType::kString,
-       .default_value = "pgcdc_events",
-       .description = "target table, table or schema.table (case-sensitive, used as given)",
-       .flag = "pg-table-name"},
-      {.key = "pg_table.batch_size",
-       .type = ParamType::kInt,
-       .default_value = "100",
-       .description = "rows per INSERT statement",
-       .flag = "pg-table-batch-size",
-       .min = 1,
-       .max = 10000},
-      {.key = "pg_table.backoff_base",
-       .type = ParamType::kDuration,
-       .default_value = "1s",
-       .description = "first retry delay after a failed insert or connect (jittered, doubling)",
-       .flag = "pg-table-backoff-base",
-       .min = 1},
-      {.key = "pg_table.backoff_cap",
-       .type = ParamType::kDuration,
-       .default_value = "30s",
-       .description = "longest retry delay",
-       .flag = "pg-table-backoff-cap",
-       .min = 1},
-  };
-  info.validate = [](const config::Config& cfg, std::vector<std::string>& errors) {
-    if (!cfg.Has("pg_table.url") && !cfg.Has("database_url")) {
-      errors.push_back(
-          "pg_table.url: required for adapter pg_table (--pg-table-url, or --db / "
-          "PGCDC_DATABASE_URL)");
-    }
-    if (auto q = QuoteTableName(cfg.GetString("pg_table.table")); !q) {
-      errors.push_back("pg_table.table: " + q.error().message());
-    }
-    if (cfg.GetDuration("pg_table.backoff_cap") < cfg.GetDuration("pg_table.backoff_base")) {
-      errors.push_back("pg_table.backoff_cap: must be >= pg_table.backoff_base");
-    }
-  };
-  info.make_adapter = [](const config::Config& cfg) -> Result<adapter::AdapterPtr> {
-    using std::chrono::duration_cast;
-    Options o;
-    o.url = cfg.Has("pg_table.url") ? cfg.GetString("pg_table.url") : cfg.GetString("database_url");
-    o.table = cfg.GetString("pg_table.table");
-    o.batch_size = static_cast<size_t>(cfg.GetInt("pg_table.batch_size"));
-    o.backoff.base = duration_cast<milliseconds>(cfg.GetDuration("pg_table.backoff_base"));
-    o.backoff.cap = duration_cast<milliseconds>(cfg.GetDuration("pg_table.backoff_cap"));
-    o.backoff.floor = std::min(o.backoff.floor, o.backoff.base);
-    return std::make_unique<PgTableAdapter>(std::move(o));
-  };
-  return info;
+  using O = Options;
+  return DefineAdapter<Options>({
+      .name = "pg_table",
+      .description = "Inserts events as rows (id, channel, operation, payload, source, "
+                     "created_at) into a PostgreSQL table in batches; retries after connection "
+                     "loss, rejected rows go to the DLQ.",
+      .params = Params({
+          {Param("pg_table.url", &O::url, "database to write to (default: --db)",
+                 {.flag = "pg-table-url"}),
+           Param("pg_table.table", &O::table,
+                 "target table, table or schema.table (case-sensitive, used as given)",
+                 {.flag = "pg-table-name"}),
+           Param("pg_table.batch_size", &O::batch_size, "rows per INSERT statement",
+                 {.flag = "pg-table-batch-size", .min = 1, .max = 10000})},
+          BackoffParams<O>("pg_table", "pg-table", &O::backoff, "retry (failed insert or connect)"),
+      }),
+      .validate =
+          [](const O& o, const Context& ctx, Errors& errors) {
+            if (o.url.empty() && ctx.core.database_url.empty()) {
+              errors.push_back(
+                  "pg_table.url: required for adapter pg_table (--pg-table-url, or --db / "
+                  "PGCDC_DATABASE_URL)");
+            }
+            if (auto q = QuoteTableName(o.table); !q) {
+              errors.push_back("pg_table.table: " + q.error().message());
+            }
+            ValidateBackoff("pg_table", o.backoff, errors);
+          },
+      .make = [](O o, const Context& ctx) -> Result<AdapterPtr> {
+        if (o.url.empty()) o.url = ctx.core.database_url;
+        o.backoff.floor = std::min(o.backoff.floor, o.backoff.base);
+        return std::make_unique<PgTableAdapter>(std::move(o));
+      },
+  });
 }
 
-}  // namespace pgcdc::pgtablesink
+}  // namespace pgcdc::adapter::pg_table
+
+PGCDC_REGISTER_CONNECTOR(adapter, pg_table, pgcdc::adapter::pg_table::Connector)

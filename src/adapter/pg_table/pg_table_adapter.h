@@ -36,7 +36,7 @@
 #include "pg/conn.h"
 #include "registry/registry.h"
 
-namespace pgcdc::pgtablesink {
+namespace pgcdc::adapter::pg_table {
 
 struct Options {
   std::string url;
@@ -66,7 +66,7 @@ Failure ClassifyFailure(std::string_view sqlstate, bool connection_ok);
 // The six bound values of an event's row.
 std::vector<std::string> RowValues(const Event& event);
 
-class PgTableAdapter : public adapter::Adapter {
+class PgTableAdapter : public Adapter {
  public:
   explicit PgTableAdapter(Options options);
   ~PgTableAdapter() override;
@@ -121,4 +121,4 @@ class PgTableAdapter : public adapter::Adapter {
 
 ConnectorInfo Connector();
 
-}  // namespace pgcdc::pgtablesink
+}  // namespace pgcdc::adapter::pg_table

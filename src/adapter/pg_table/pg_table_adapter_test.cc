@@ -1,10 +1,11 @@
 #include "adapter/pg_table/pg_table_adapter.h"
+#include "registry/test_util.h"
 
 #include <gtest/gtest.h>
 
 #include "config/config.h"
 
-namespace pgcdc::pgtablesink {
+namespace pgcdc::adapter::pg_table {
 namespace {
 
 TEST(PgTableSql, QuotesPlainAndSchemaQualifiedNames) {
@@ -65,42 +66,34 @@ TEST(PgTableSql, RowValuesFollowTheEnvelope) {
   EXPECT_EQ(v[5], "2025-06-15T15:06:40.123456789Z");
 }
 
-config::Config Load(std::map<std::string, std::vector<std::string>> flags) {
-  config::Sources s;
-  s.flags = std::move(flags);
-  s.getenv = [](const std::string&) { return std::nullopt; };
-  auto r = config::Load(Connector().params, s);
+testing::LoadedConfig Load(std::map<std::string, std::vector<std::string>> flags) {
+  auto r = testing::LoadConnectorConfig(Connector(), std::move(flags));
   EXPECT_TRUE(r.errors.empty()) << r.errors[0];
-  return r.config;
+  return r;
 }
 
 TEST(PgTableConnector, UrlDefaultsToDbAndTableNameIsValidated) {
   const ConnectorInfo info = Connector();
-  std::vector<std::string> errors;
-  info.validate(Load({}), errors);
+  auto errors = testing::Validate(info, Load({}));
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find("pg_table.url: required"), std::string::npos);
 
-  errors.clear();
-  info.validate(Load({{"database_url", {"postgres://db"}}, {"pg_table.table", {"a.b.c"}}}), errors);
+  errors = testing::Validate(
+      info, Load({{"database_url", {"postgres://db"}}, {"pg_table.table", {"a.b.c"}}}));
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find("pg_table.table: invalid table name"), std::string::npos);
 
-  errors.clear();
-  info.validate(Load({{"database_url", {"postgres://db"}},
-                      {"pg_table.backoff_base", {"5s"}},
-                      {"pg_table.backoff_cap", {"1s"}}}),
-                errors);
+  errors = testing::Validate(info, Load({{"database_url", {"postgres://db"}},
+                                         {"pg_table.backoff_base", {"5s"}},
+                                         {"pg_table.backoff_cap", {"1s"}}}));
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find("backoff_cap"), std::string::npos);
 
-  errors.clear();
   auto cfg = Load({{"database_url", {"postgres://db"}}});
-  info.validate(cfg, errors);
-  EXPECT_TRUE(errors.empty());
-  EXPECT_EQ(cfg.GetString("pg_table.table"), "pgcdc_events");
-  EXPECT_EQ(cfg.GetInt("pg_table.batch_size"), 100);
-  auto adapter = info.make_adapter(cfg);
+  EXPECT_TRUE(testing::Validate(info, cfg).empty());
+  EXPECT_EQ(cfg.values.GetString("pg_table.table"), "pgcdc_events");
+  EXPECT_EQ(cfg.values.GetInt("pg_table.batch_size"), 100);
+  auto adapter = info.make_adapter(cfg.values, cfg.core);
   ASSERT_TRUE(adapter);
   EXPECT_EQ((*adapter)->Name(), "pg_table");
 }
@@ -115,4 +108,4 @@ TEST(PgTableAdapter, OpenFailsClearlyWhenTheDatabaseIsUnreachable) {
 }
 
 }  // namespace
-}  // namespace pgcdc::pgtablesink
+}  // namespace pgcdc::adapter::pg_table

@@ -1,5 +1,7 @@
 #include "adapter/stdout/stdout_adapter.h"
 
+#include "registry/define.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -7,7 +9,7 @@
 
 #include "config/config.h"
 
-namespace pgcdc::stdoutsink {
+namespace pgcdc::adapter::stdout_sink {
 
 StdoutAdapter::StdoutAdapter(int fd, size_t flush_bytes) : fd_(fd), flush_bytes_(flush_bytes) {
   buffer_.reserve(flush_bytes_ + 4096);
@@ -42,16 +44,21 @@ Status StdoutAdapter::Flush() {
   return Ok();
 }
 
+namespace {
+struct NoConfig {};
+}  // namespace
+
 ConnectorInfo Connector() {
-  ConnectorInfo info;
-  info.kind = ConnectorKind::kAdapter;
-  info.name = "stdout";
-  info.description =
-      "Writes each event as one compact JSON line to standard output (logs go to stderr).";
-  info.make_adapter = [](const config::Config&) -> Result<adapter::AdapterPtr> {
-    return std::make_unique<StdoutAdapter>();
-  };
-  return info;
+  return DefineAdapter<NoConfig>({
+      .name = "stdout",
+      .description =
+          "Writes each event as one compact JSON line to standard output (logs go to stderr).",
+      .make = [](NoConfig, const Context&) -> Result<AdapterPtr> {
+        return std::make_unique<StdoutAdapter>();
+      },
+  });
 }
 
-}  // namespace pgcdc::stdoutsink
+}  // namespace pgcdc::adapter::stdout_sink
+
+PGCDC_REGISTER_CONNECTOR(adapter, stdout, pgcdc::adapter::stdout_sink::Connector)

@@ -10,9 +10,10 @@
 #include "adapter/adapter.h"
 #include "registry/registry.h"
 
-namespace pgcdc::stdoutsink {
+// Namespace `stdout_sink`: `stdout` itself is a macro of <cstdio>.
+namespace pgcdc::adapter::stdout_sink {
 
-class StdoutAdapter : public adapter::Adapter {
+class StdoutAdapter : public Adapter {
  public:
   explicit StdoutAdapter(int fd = 1, size_t flush_bytes = 64 * 1024);
   std::string_view Name() const override { return "stdout"; }
@@ -27,4 +28,4 @@ class StdoutAdapter : public adapter::Adapter {
 
 ConnectorInfo Connector();
 
-}  // namespace pgcdc::stdoutsink
+}  // namespace pgcdc::adapter::stdout_sink

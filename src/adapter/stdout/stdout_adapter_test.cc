@@ -4,7 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-namespace pgcdc::stdoutsink {
+namespace pgcdc::adapter::stdout_sink {
 namespace {
 
 std::string ReadAll(int fd) {
@@ -65,4 +65,4 @@ TEST(StdoutAdapterTest, ClosedReaderIsReportedAsClosed) {
 }
 
 }  // namespace
-}  // namespace pgcdc::stdoutsink
+}  // namespace pgcdc::adapter::stdout_sink

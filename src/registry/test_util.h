@@ -1,0 +1,42 @@
+// Test helper: loads a connector's parameters (plus the core ones) from
+// flag-style values, as the CLI would, without environment or file.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "config/core_params.h"
+#include "registry/registry.h"
+
+namespace pgcdc::testing {
+
+struct LoadedConfig {
+  config::Config values;
+  config::CoreSettings core;
+  std::vector<std::string> errors;  // loader errors (bad values, min/max)
+};
+
+inline LoadedConfig LoadConnectorConfig(const ConnectorInfo& info,
+                                        std::map<std::string, std::vector<std::string>> flags) {
+  config::Sources s;
+  s.flags = std::move(flags);
+  s.getenv = [](const std::string&) { return std::nullopt; };
+  std::vector<ParamSpec> specs = config::CoreParams();
+  specs.insert(specs.end(), info.params.begin(), info.params.end());
+  auto r = config::Load(specs, s);
+  LoadedConfig out{r.config, config::BindCore(r.config), r.errors};
+  return out;
+}
+
+// Runs the connector's validation; returns its messages.
+inline std::vector<std::string> Validate(const ConnectorInfo& info, const LoadedConfig& cfg) {
+  std::vector<std::string> errors = cfg.errors;
+  if (info.validate) info.validate(cfg.values, cfg.core, errors);
+  return errors;
+}
+
+}  // namespace pgcdc::testing
