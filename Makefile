@@ -5,7 +5,7 @@
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: all bootstrap build test unit scenario demo asan tsan fuzz bench format clean
+.PHONY: all bootstrap build test unit scenario demo asan tsan fuzz bench format clean docs lint
 
 all: build
 
@@ -47,11 +47,11 @@ tsan: bootstrap
 # Runs each libFuzzer target for FUZZ_SECONDS (default 60); new corpus
 # entries go to build/fuzz/corpus/<target>, the checked-in seeds are read too.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := notify_payload pgoutput copy_text cel_parser cel_json
+# The target list is derived from tests/fuzz/CMakeLists.txt (build/fuzz/fuzz_targets.txt).
 fuzz: bootstrap
 	cmake --preset fuzz >/dev/null
-	cmake --build build/fuzz --target $(addsuffix _fuzz,$(FUZZ_TARGETS)) -j $(JOBS)
-	for t in $(FUZZ_TARGETS); do \
+	cmake --build build/fuzz --target fuzz_all -j $(JOBS)
+	for t in $$(cat build/fuzz/fuzz_targets.txt); do \
 	  mkdir -p build/fuzz/corpus/$$t && \
 	  build/fuzz/tests/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) \
 	    build/fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
@@ -72,6 +72,10 @@ bench: bootstrap build/release/build.ninja
 	bench/wal/wal_bench.sh
 	bench/latency/latency_bench.sh
 	bench/kafkaserver/kafkaserver_bench.sh
+
+# Regenerates docs/connectors.md from the connectors' declarations.
+docs: build
+	build/release/pgcdc describe --all -o markdown > docs/connectors.md
 
 format:
 	find src tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i

@@ -24,17 +24,12 @@ struct DbFlags {
 
 std::vector<ParamSpec> DbSpecs() {
   std::vector<ParamSpec> specs;
-  for (const auto& p : config::CoreParams()) {
-    if (p.key == "log_level" || p.key == "log_format") specs.push_back(p);
+  for (const auto& p : AllParams(Builtins())) {
+    if (p.key == "log_level" || p.key == "log_format" || p.key == "database_url" ||
+        p.key == "detector.checkpoint_db") {
+      specs.push_back(p);
+    }
   }
-  specs.push_back({.key = "database_url",
-                   .type = ParamType::kString,
-                   .description = "PostgreSQL connection string",
-                   .flag = "db"});
-  specs.push_back({.key = "detector.checkpoint_db",
-                   .type = ParamType::kString,
-                   .description = "database holding pgcdc_checkpoints (default --db)",
-                   .flag = "checkpoint-db"});
   return specs;
 }
 

@@ -5,7 +5,39 @@
 #include <iostream>
 
 #include "cli/cli.h"
+#include "config/config.h"
 #include "core/log.h"
+
+namespace {
+
+// Long option names of `app` and of the subcommands the user chose.
+void CollectFlags(const CLI::App& app, std::vector<std::string>& out) {
+  for (const CLI::Option* opt : app.get_options()) {
+    for (const auto& l : opt->get_lnames()) out.push_back("--" + l);
+  }
+  for (const CLI::App* sub : app.get_subcommands()) CollectFlags(*sub, out);
+}
+
+// "\n  unknown flag --sse-adr: did you mean --sse-addr?" per unexpected flag.
+std::string UnknownFlagHints(const CLI::App& app, const std::string& message) {
+  std::vector<std::string> flags;
+  CollectFlags(app, flags);
+  std::string hints;
+  size_t pos = message.find(':');
+  while (pos != std::string::npos && pos < message.size()) {
+    const size_t start = message.find("--", pos);
+    if (start == std::string::npos) break;
+    size_t end = message.find_first_of(" =", start);
+    if (end == std::string::npos) end = message.size();
+    const std::string flag = message.substr(start, end - start);
+    const std::string best = pgcdc::config::DidYouMean(flag, flags);
+    if (!best.empty()) hints += "\n  unknown flag " + flag + ": did you mean " + best + "?";
+    pos = end;
+  }
+  return hints;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace pgcdc::cli;
@@ -36,6 +68,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    std::cerr << "pgcdc: " << e.what() << UnknownFlagHints(app, e.what())
+              << "\nRun 'pgcdc --help' (or 'pgcdc <command> --help') for usage.\n";
+    return kExitUsage;
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
     std::cerr << "pgcdc: " << e.what() << "\nRun 'pgcdc --help' (or 'pgcdc <command> --help') "

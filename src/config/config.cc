@@ -213,6 +213,40 @@ std::string ValueToText(const Value& value) {
   return std::visit(Visitor{}, value);
 }
 
+namespace {
+
+// Edit distance (insert/delete/substitute), for "did you mean" hints.
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string DidYouMean(std::string_view name, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = std::string::npos;
+  for (const auto& c : candidates) {
+    const size_t d = EditDistance(name, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  const size_t limit = std::max<size_t>(2, name.size() / 3);
+  return best_d <= limit ? best : std::string();
+}
+
 // ---- Config ----------------------------------------------------------------
 
 void Config::Set(const std::string& key, Value value, Origin origin, std::string origin_detail) {
@@ -339,22 +373,6 @@ Result<Value> FromYaml(const ParamSpec& spec, const YAML::Node& node, const std:
   }
 }
 
-// Edit distance (insert/delete/substitute), for "did you mean" hints.
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 // The YAML schema of a build: declared keys (leaves and their parents),
 // free-form subtrees, and the reference tool's keys nobody here declares.
 struct Schema {
@@ -413,18 +431,8 @@ struct Schema {
 
 // " (did you mean `addr`?)" when a sibling name is close enough.
 std::string Suggestion(const std::string& name, const std::vector<std::string>& siblings) {
-  std::string best;
-  size_t best_d = std::string::npos;
-  for (const auto& c : siblings) {
-    const size_t d = EditDistance(name, c);
-    if (d < best_d) {
-      best_d = d;
-      best = c;
-    }
-  }
-  const size_t limit = std::max<size_t>(2, name.size() / 3);
-  if (best.empty() || best_d > limit) return "";
-  return " (did you mean `" + best + "`?)";
+  const std::string best = DidYouMean(name, siblings);
+  return best.empty() ? std::string() : " (did you mean `" + best + "`?)";
 }
 
 // Walks the YAML tree; every key the schema does not know is an error with a

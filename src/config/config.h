@@ -91,6 +91,10 @@ struct LoadResult {
 // applies per-spec checks (required, choices, min/max).
 LoadResult Load(const std::vector<ParamSpec>& specs, const Sources& sources);
 
+// The candidate closest to `name` by edit distance, if close enough to be a
+// likely typo (at most max(2, len/3) edits); "" otherwise.
+std::string DidYouMean(std::string_view name, const std::vector<std::string>& candidates);
+
 // Renders a value back to text (for describe, config init, diffs).
 std::string ValueToText(const Value& value);
 
