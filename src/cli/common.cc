@@ -119,6 +119,20 @@ config::LoadResult LoadConfig(const GlobalFlags& global, const std::vector<Param
   }
   sources.schema = AllParams(Builtins());
   sources.upstream_keys = config::UpstreamKeys();
+  // "wal: {...}" -> the wal detector's settings live under detector:.
+  for (auto kind : {ConnectorKind::kDetector, ConnectorKind::kAdapter}) {
+    for (const auto* c : Builtins().List(kind)) {
+      std::map<std::string, int> sections;  // the section most of its keys use
+      for (const auto& p : c->params) {
+        if (p.key.find('.') != std::string::npos) ++sections[p.key.substr(0, p.key.find('.'))];
+      }
+      auto best = std::max_element(sections.begin(), sections.end(),
+                                   [](auto& a, auto& b) { return a.second < b.second; });
+      if (best != sections.end() && best->first != c->name) {
+        sources.section_hints.emplace(c->name, best->first);
+      }
+    }
+  }
   return config::Load(specs, sources);
 }
 

@@ -438,8 +438,9 @@ std::string Suggestion(const std::string& name, const std::vector<std::string>& 
 // Walks the YAML tree; every key the schema does not know is an error with a
 // suggestion; keys only the reference tool knows are a warning.
 void FindUnknownKeys(const YAML::Node& node, const std::string& prefix, const Schema& schema,
-                     const std::string& file, std::vector<std::string>& errors,
+                     const Sources& sources, std::vector<std::string>& errors,
                      std::vector<std::string>& warnings) {
+  const std::string& file = sources.yaml_path;
   if (!node.IsMap()) return;
   for (const auto& kv : node) {
     std::string name;
@@ -452,7 +453,7 @@ void FindUnknownKeys(const YAML::Node& node, const std::string& prefix, const Sc
     const std::string where = YamlWhere(file, kv.first);
     if (schema.leaves.count(key) || schema.trees.count(key)) continue;
     if (schema.parents.count(key)) {
-      FindUnknownKeys(kv.second, key, schema, file, errors, warnings);
+      FindUnknownKeys(kv.second, key, schema, sources, errors, warnings);
       continue;
     }
     if (schema.upstream.count(key) || schema.up_trees.count(key)) {
@@ -461,11 +462,15 @@ void FindUnknownKeys(const YAML::Node& node, const std::string& prefix, const Sc
       continue;
     }
     if (schema.up_parents.count(key)) {
-      FindUnknownKeys(kv.second, key, schema, file, errors, warnings);
+      FindUnknownKeys(kv.second, key, schema, sources, errors, warnings);
       continue;
     }
-    errors.push_back(where + ": unknown key `" + key + "`" +
-                     Suggestion(name, schema.Children(prefix)));
+    std::string hint = Suggestion(name, schema.Children(prefix));
+    if (auto h = sources.section_hints.find(key); prefix.empty() && h != sources.section_hints.end()) {
+      hint = " (did you mean `" + h->second + "`? " + name + "'s settings are " + h->second +
+             ".*)";
+    }
+    errors.push_back(where + ": unknown key `" + key + "`" + hint);
   }
 }
 
@@ -524,7 +529,7 @@ LoadResult Load(const std::vector<ParamSpec>& specs, const Sources& sources) {
 
   if (have_yaml && root.IsMap()) {
     const Schema schema(sources.schema.empty() ? specs : sources.schema, sources.upstream_keys);
-    FindUnknownKeys(root, "", schema, sources.yaml_path, result.errors, result.warnings);
+    FindUnknownKeys(root, "", schema, sources, result.errors, result.warnings);
   }
 
   Config& cfg = result.config;

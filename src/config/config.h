@@ -79,6 +79,9 @@ struct Sources {
   // The reference tool's keys (config/upstream_keys.h): accepted with a
   // warning when nothing in this build declares them.
   std::vector<std::string> upstream_keys;
+  // A connector name that is not its YAML section ("wal" -> "detector",
+  // "ws" -> "websocket"): the hint for a top-level key of that name.
+  std::map<std::string, std::string> section_hints;
 };
 
 struct LoadResult {
