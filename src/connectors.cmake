@@ -19,4 +19,5 @@ set(PGCDC_CONNECTORS
   adapter/exec
   adapter/pg_table
   adapter/kafkaserver
+  adapter/null
 )

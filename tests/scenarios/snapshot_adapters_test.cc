@@ -66,6 +66,27 @@ TEST(SnapshotAdapters, File) {
   ExpectAllRows(RowIds(lines), lines.size());
 }
 
+TEST(SnapshotAdapters, Exec) {
+  MakeTable("snap_a_exec");
+  TempDir d;
+  const std::string path = d.path + "/exec.jsonl";
+  auto p = StartSnapshot("snap_a_exec", {"-a", "exec", "--exec-command", "cat >> " + path});
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->Wait(60s), 0) << p->Stderr();
+  auto lines = ReadFileLines(path);
+  ExpectAllRows(RowIds(lines), lines.size());
+}
+
+TEST(SnapshotAdapters, NullCountsEveryRow) {
+  MakeTable("snap_a_null");
+  auto p = StartSnapshot("snap_a_null", {"-a", "null"});
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->Wait(60s), 0) << p->Stderr();
+  EXPECT_NE(p->Stderr().find("null adapter closed events=" + std::to_string(kRows)),
+            std::string::npos)
+      << p->Stderr();
+}
+
 TEST(SnapshotAdapters, PgTable) {
   MakeTable("snap_a_pg");
   auto conn = Connect();
