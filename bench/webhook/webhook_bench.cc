@@ -61,14 +61,14 @@ Result Run(const std::string& url, const Config& c, const std::vector<const pgcd
   pgcdc::middleware::Options mo;
   mo.concurrency = c.concurrency;
   mo.batch_size = c.batch;
-  pgcdc::webhooksink::Options wo;
+  pgcdc::adapter::webhook::Options wo;
   wo.url = url;
   wo.signing_key = "bench-signing-key";  // include the HMAC cost
   wo.batch = c.batch > 1;
   wo.pipeline = c.pipeline;
   auto dlq = pgcdc::dlq::Make({.type = "none"});
   pgcdc::middleware::ReliableAdapter adapter(
-      "webhook", mo, std::make_unique<pgcdc::webhooksink::WebhookDeliverer>(wo));
+      "webhook", mo, std::make_unique<pgcdc::adapter::webhook::WebhookDeliverer>(wo));
   pgcdc::adapter::Services services;
   services.dlq = dlq->get();
   if (!adapter.Attach(services) || !adapter.Open()) {

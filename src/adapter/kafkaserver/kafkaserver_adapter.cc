@@ -1,6 +1,7 @@
 #include "adapter/kafkaserver/kafkaserver_adapter.h"
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <vector>
@@ -10,16 +11,15 @@
 #include "adapter/kafkaserver/topic_store.h"
 #include "codec/kafka/murmur2.h"
 #include "codec/kafka/record_batch.h"
-#include "config/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/http_server.h"
+#include "registry/define.h"
 #include "transform/payload.h"
 
 namespace pgcdc::kafkaserver {
 
 namespace k = codec::kafka;
-using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
 namespace {
@@ -117,67 +117,89 @@ std::string RecordKey(const Event& event, std::string_view key_column) {
 
 // ---------------------------------------------------------------------------
 
-KafkaServerAdapter::KafkaServerAdapter(AdapterOptions options) : options_(std::move(options)) {}
+namespace {
+
+Result<std::unique_ptr<TopicStore>> OpenTopics(const AdapterOptions& o) {
+  TopicStoreOptions to;
+  to.data_dir = o.data_dir;
+  to.default_partitions = o.partitions;
+  to.auto_create = true;
+  to.log.buffer_records = o.buffer_size;
+  to.log.buffer_bytes = o.buffer_bytes;
+  to.log.leader_epoch = 0;
+  to.log.retention_bytes = o.retention_bytes;
+  to.log.fsync = !o.data_dir.empty() && o.ack == "stored";
+  auto topics = TopicStore::Open(std::move(to));
+  if (!topics) return Fail(topics.error().Wrap("kafkaserver: topic store"));
+  return topics;
+}
+
+// Committed offsets: PostgreSQL, else the data dir, else memory.
+Result<std::unique_ptr<OffsetStore>> OpenOffsets(const AdapterOptions& o) {
+  if (!o.checkpoint_db.empty()) {
+    auto store = OffsetStore::OpenPostgres(o.checkpoint_db);
+    if (!store) return Fail(store.error().Wrap("kafkaserver: committed offsets (PostgreSQL)"));
+    return store;
+  }
+  if (!o.data_dir.empty()) {
+    auto store = OffsetStore::OpenFile(o.data_dir);
+    if (!store) return Fail(store.error().Wrap("kafkaserver: committed offsets"));
+    return store;
+  }
+  return OffsetStore::InMemory();
+}
+
+ServerOptions ServerOptionsFor(const AdapterOptions& o, const net::ListenAddress& addr) {
+  ServerOptions so;
+  so.host = addr.host;
+  so.port = addr.port;
+  so.tls_cert_file = o.tls_cert_file;
+  so.tls_key_file = o.tls_key_file;
+  so.broker.advertised_host = o.advertised_host;
+  so.broker.advertised_port = 0;
+  so.broker.sasl = !o.sasl_user.empty();
+  so.broker.sasl_user = o.sasl_user;
+  so.broker.sasl_password = o.sasl_password;
+  so.broker.session_timeout_cap = o.session_timeout;
+  so.broker.groups.initial_rebalance_delay = o.rebalance_delay;
+  so.broker.groups.min_session_timeout =
+      std::min<milliseconds>(so.broker.groups.min_session_timeout, o.session_timeout);
+  return so;
+}
+
+}  // namespace
+
+KafkaServerAdapter::KafkaServerAdapter(AdapterOptions options)
+    : options_(std::move(options)),
+      payload_values_(options_.value == "payload"),
+      hold_until_committed_(options_.ack != "stored") {}
 
 KafkaServerAdapter::~KafkaServerAdapter() { Close(); }
 
 Status KafkaServerAdapter::Open() {
   auto addr = net::ParseListenAddress(options_.addr);
   if (!addr) return Fail(addr.error().Wrap("kafkaserver"));
-
-  TopicStoreOptions to;
-  to.data_dir = options_.data_dir;
-  to.default_partitions = options_.partitions;
-  to.auto_create = true;
-  to.log.buffer_records = options_.buffer_size;
-  to.log.buffer_bytes = options_.buffer_bytes;
-  to.log.leader_epoch = 0;
-  to.log.retention_bytes = options_.retention_bytes;
-  to.log.fsync = !options_.data_dir.empty() && options_.ack == AdapterOptions::Ack::kStored;
-  auto topics = TopicStore::Open(std::move(to));
-  if (!topics) return Fail(topics.error().Wrap("kafkaserver: topic store"));
+  auto topics = OpenTopics(options_);
+  if (!topics) return Fail(topics.error());
   topics_ = std::move(*topics);
+  auto offsets = OpenOffsets(options_);
+  if (!offsets) return Fail(offsets.error());
+  offsets_ = std::move(*offsets);
 
-  if (!options_.checkpoint_db.empty()) {
-    auto o = OffsetStore::OpenPostgres(options_.checkpoint_db);
-    if (!o) return Fail(o.error().Wrap("kafkaserver: committed offsets (PostgreSQL)"));
-    offsets_ = std::move(*o);
-  } else if (!options_.data_dir.empty()) {
-    auto o = OffsetStore::OpenFile(options_.data_dir);
-    if (!o) return Fail(o.error().Wrap("kafkaserver: committed offsets"));
-    offsets_ = std::move(*o);
-  } else {
-    offsets_ = OffsetStore::InMemory();
-  }
-
-  ServerOptions so;
-  so.host = addr->host;
-  so.port = addr->port;
-  so.tls_cert_file = options_.tls_cert_file;
-  so.tls_key_file = options_.tls_key_file;
-  so.broker.advertised_host = options_.advertised_host;
-  so.broker.advertised_port = 0;
-  so.broker.sasl = !options_.sasl_user.empty();
-  so.broker.sasl_user = options_.sasl_user;
-  so.broker.sasl_password = options_.sasl_password;
-  so.broker.session_timeout_cap = options_.session_timeout;
-  so.broker.groups.initial_rebalance_delay = options_.rebalance_delay;
-  so.broker.groups.min_session_timeout =
-      std::min<milliseconds>(so.broker.groups.min_session_timeout, options_.session_timeout);
-  server_ = std::make_unique<Server>(std::move(so), *topics_, offsets_.get());
-  auto bound = server_->Start();
-  if (!bound) {
-    server_.reset();
-    return Fail(bound.error());
-  }
+  auto server =
+      std::make_unique<Server>(ServerOptionsFor(options_, *addr), *topics_, offsets_.get());
+  auto bound = server->Start();
+  if (!bound) return Fail(bound.error());
   bound_ = *bound;
   log::Info("kafkaserver: serving",
             {{"addr", bound_},
-             {"advertised", server_->Advertised()},
+             {"advertised", server->Advertised()},
              {"partitions", static_cast<int64_t>(options_.partitions)},
              {"offsets", std::string(offsets_->backend_name())},
              {"data_dir", options_.data_dir.empty() ? "(memory)" : options_.data_dir},
-             {"ack", options_.ack == AdapterOptions::Ack::kCommitted ? "committed" : "stored"}});
+             {"ack", options_.ack}});
+  std::lock_guard lock(server_mu_);
+  server_ = std::move(server);
   return Ok();
 }
 
@@ -214,7 +236,7 @@ Status KafkaServerAdapter::Deliver(std::span<const Event* const> events) {
     r.key = RecordKey(*e, options_.key_column);
     const int32_t partition = k::DefaultPartition(*r.key, (*topic)->partition_count());
     r.timestamp_ms = e->created_at_ns / 1'000'000;
-    r.value = options_.value == AdapterOptions::Value::kPayload ? e->payload : e->Json();
+    r.value = payload_values_ ? e->payload : e->Json();
     r.headers.reserve(3);
     r.headers.push_back({"pgcdc-channel", e->channel});
     r.headers.push_back({"pgcdc-operation", e->operation});
@@ -256,9 +278,7 @@ Status KafkaServerAdapter::Deliver(std::span<const Event* const> events) {
 }
 
 std::optional<uint64_t> KafkaServerAdapter::OldestHeldSeq() const {
-  if (options_.ack != AdapterOptions::Ack::kCommitted || !topics_ || !offsets_) {
-    return std::nullopt;
-  }
+  if (!hold_until_committed_ || !topics_ || !offsets_) return std::nullopt;
   uint64_t oldest = std::numeric_limits<uint64_t>::max();
   for (const auto& topic : topics_->All()) {
     for (int32_t p = 0; p < topic->partition_count(); ++p) {
@@ -284,185 +304,154 @@ std::optional<uint64_t> KafkaServerAdapter::OldestHeldSeq() const {
   return oldest;
 }
 
-void KafkaServerAdapter::Close() {
-  if (server_) {
-    server_->Stop();
-    server_.reset();
-  }
+std::optional<size_t> KafkaServerAdapter::Subscribers() const {
+  std::lock_guard lock(server_mu_);
+  return server_ ? server_->ConnectionCount() : 0;
 }
 
-// ---------------------------------------------------------------------------
+void KafkaServerAdapter::Close() {
+  std::unique_ptr<Server> server;
+  {
+    std::lock_guard lock(server_mu_);
+    server = std::move(server_);
+  }
+  if (server) server->Stop();
+}
+
+}  // namespace pgcdc::kafkaserver
+
+namespace pgcdc::adapter::kafkaserver {
 
 namespace {
 
-Result<AdapterOptions> OptionsFrom(const config::Config& cfg) {
-  AdapterOptions o;
-  o.addr = cfg.GetString("kafkaserver.addr");
-  o.partitions = static_cast<int32_t>(cfg.GetInt("kafkaserver.partition_count"));
-  o.buffer_size = cfg.GetInt("kafkaserver.buffer_size");
-  o.buffer_bytes = cfg.GetInt("kafkaserver.buffer_bytes");
-  o.session_timeout = duration_cast<milliseconds>(cfg.GetDuration("kafkaserver.session_timeout"));
-  o.key_column = cfg.GetString("kafkaserver.key_column");
-  o.value = cfg.GetString("kafkaserver.value") == "payload" ? AdapterOptions::Value::kPayload
-                                                            : AdapterOptions::Value::kEvent;
-  o.compression = cfg.GetString("kafkaserver.compression");
-  o.data_dir = cfg.GetString("kafkaserver.data_dir");
-  o.retention_bytes = cfg.GetInt("kafkaserver.retention_bytes");
-  o.ack = cfg.GetString("kafkaserver.ack") == "stored" ? AdapterOptions::Ack::kStored
-                                                       : AdapterOptions::Ack::kCommitted;
-  o.advertised_host = cfg.GetString("kafkaserver.advertised_host");
-  o.sasl_user = cfg.GetString("kafkaserver.sasl_user");
-  o.sasl_password = cfg.GetString("kafkaserver.sasl_password");
-  o.tls_cert_file = cfg.GetString("kafkaserver.tls_cert");
-  o.tls_key_file = cfg.GetString("kafkaserver.tls_key");
-  o.rebalance_delay = duration_cast<milliseconds>(cfg.GetDuration("kafkaserver.rebalance_delay"));
-  o.checkpoint_db = cfg.GetString("kafkaserver.checkpoint_db");
+using pgcdc::kafkaserver::AdapterOptions;
+using pgcdc::kafkaserver::KafkaServerAdapter;
+using O = AdapterOptions;
+
+// Listener, partitions and consumer groups.
+std::vector<ParamSpec> BrokerParams() {
+  return {
+      Param("kafkaserver.addr", &O::addr, "listen address HOST:PORT (empty host = all interfaces)",
+            {.flag = "kafkaserver-addr"}),
+      Param("kafkaserver.partition_count", &O::partitions,
+            "partitions of every topic created by the broker",
+            {.flag = "kafkaserver-partitions", .min = 1, .max = 10000}),
+      Param("kafkaserver.buffer_size", &O::buffer_size,
+            "records kept in memory per partition (the retention without a data dir)",
+            {.flag = "kafkaserver-buffer-size", .min = 1, .max = 1'000'000'000}),
+      Param("kafkaserver.buffer_bytes", &O::buffer_bytes,
+            "bytes of record batches kept in memory per partition (besides "
+            "--kafkaserver-buffer-size records); bounds memory when rows or produced batches are "
+            "large (0 = no byte limit)",
+            {.flag = "kafkaserver-buffer-bytes", .min = 0}),
+      Param("kafkaserver.session_timeout", &O::session_timeout,
+            "longest consumer session timeout applied: group members not heard from within "
+            "min(their session.timeout.ms, this) are removed (rebalance)",
+            {.flag = "kafkaserver-session-timeout", .min = 1}),
+  };
+}
+
+// What a record holds, where topics and offsets are stored, when events count
+// as delivered.
+std::vector<ParamSpec> RecordParams() {
+  return {
+      Param("kafkaserver.key_column", &O::key_column,
+            "column whose value keys the records (looked up in the row, then the old image, else "
+            "the payload's top level); default: the row's replica identity key for WAL events, "
+            "then the `id` column, then the event id",
+            {.flag = "kafkaserver-key-column"}),
+      Param("kafkaserver.checkpoint_db", &O::checkpoint_db,
+            "PostgreSQL URL storing committed offsets in pgcdc_checkpoints (default: --db, unless "
+            "--kafkaserver-data-dir is set: then the data dir)",
+            {.flag = "kafkaserver-checkpoint-db"}),
+      Param("kafkaserver.value", &O::value,
+            "record value: the event envelope JSON, or only its payload",
+            {.flag = "kafkaserver-value", .choices = {"event", "payload"}}),
+      Param("kafkaserver.compression", &O::compression,
+            "codec of the record batches written for events (consumers decompress; produced "
+            "batches keep their own codec)",
+            {.flag = "kafkaserver-compression",
+             .choices = {"none", "gzip", "snappy", "lz4", "zstd"}}),
+      Param("kafkaserver.data_dir", &O::data_dir,
+            "directory for segment files (topics survive restarts; consumers catch up from disk) "
+            "and committed offsets; empty = memory only",
+            {.flag = "kafkaserver-data-dir"}),
+      Param("kafkaserver.retention_bytes", &O::retention_bytes,
+            "with a data dir: per partition, the oldest segment files are deleted while the "
+            "partition's files exceed this many bytes (0 = keep everything)",
+            {.flag = "kafkaserver-retention-bytes", .min = 0}),
+      Param("kafkaserver.ack", &O::ack,
+            "when events count as delivered: committed = once every consumer group that "
+            "committed offsets on the topic has committed past them (or retention evicted "
+            "them); stored = once appended (fsynced with a data dir)",
+            {.flag = "kafkaserver-ack", .choices = {"committed", "stored"}}),
+  };
+}
+
+// What clients see and must present.
+std::vector<ParamSpec> ClientParams() {
+  return {
+      Param("kafkaserver.advertised_host", &O::advertised_host,
+            "host announced to clients in Metadata (default: the listen host, or localhost when "
+            "listening on all interfaces)",
+            {.flag = "kafkaserver-advertised-host"}),
+      Param("kafkaserver.sasl_user", &O::sasl_user,
+            "require SASL/PLAIN authentication with this user name",
+            {.flag = "kafkaserver-sasl-user"}),
+      Param("kafkaserver.sasl_password", &O::sasl_password,
+            "SASL/PLAIN password (with --kafkaserver-sasl-user)",
+            {.flag = "kafkaserver-sasl-password"}),
+      Param("kafkaserver.tls_cert", &O::tls_cert_file,
+            "PEM certificate (chain): the listener speaks TLS", {.flag = "kafkaserver-tls-cert"}),
+      Param("kafkaserver.tls_key", &O::tls_key_file, "PEM private key for --kafkaserver-tls-cert",
+            {.flag = "kafkaserver-tls-key"}),
+      Param("kafkaserver.rebalance_delay", &O::rebalance_delay,
+            "initial rebalance delay of a new consumer group (waits for more members to join; "
+            "Kafka's group.initial.rebalance.delay.ms)",
+            {.flag = "kafkaserver-rebalance-delay", .min = 0}),
+  };
+}
+
+void Validate(const AdapterOptions& o, const Context&, Errors& errors) {
+  if (auto a = net::ParseListenAddress(o.addr); !a) {
+    errors.push_back("kafkaserver.addr: " + a.error().message());
+  }
+  if (o.sasl_user.empty() != o.sasl_password.empty()) {
+    errors.push_back(
+        "kafkaserver.sasl_user: --kafkaserver-sasl-user and --kafkaserver-sasl-password go "
+        "together");
+  }
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    errors.push_back(
+        "kafkaserver.tls_cert: --kafkaserver-tls-cert and --kafkaserver-tls-key go together");
+  }
+}
+
+Result<AdapterPtr> Make(AdapterOptions o, const Context& ctx) {
   // SPEC default: the source database, unless offsets live in the data dir.
-  if (o.checkpoint_db.empty() && o.data_dir.empty())
-    o.checkpoint_db = cfg.GetString("database_url");
-  return o;
+  if (o.checkpoint_db.empty() && o.data_dir.empty()) o.checkpoint_db = ctx.core.database_url;
+  return std::make_unique<KafkaServerAdapter>(std::move(o));
 }
 
 }  // namespace
 
 ConnectorInfo Connector() {
-  ConnectorInfo info;
-  info.kind = ConnectorKind::kAdapter;
-  info.name = "kafkaserver";
-  info.description =
-      "Built-in Kafka-protocol broker: Kafka clients (tested: kcat/librdkafka, kafkajs) "
-      "consume events as records of topic <channel> (':' -> '.'), keyed by the row key and "
-      "partitioned like Kafka's default partitioner; consumer groups, committed offsets, "
-      "Produce, optional segment files, SASL/PLAIN and TLS.";
-  using PT = ParamType;
-  info.params = {
-      {.key = "kafkaserver.addr",
-       .type = PT::kString,
-       .default_value = ":9092",
-       .description = "listen address HOST:PORT (empty host = all interfaces)",
-       .flag = "kafkaserver-addr"},
-      {.key = "kafkaserver.partition_count",
-       .type = PT::kInt,
-       .default_value = "8",
-       .description = "partitions of every topic created by the broker",
-       .flag = "kafkaserver-partitions",
-       .min = 1,
-       .max = 10000},
-      {.key = "kafkaserver.buffer_size",
-       .type = PT::kInt,
-       .default_value = "10000",
-       .description = "records kept in memory per partition (the retention without a data dir)",
-       .flag = "kafkaserver-buffer-size",
-       .min = 1,
-       .max = 1'000'000'000},
-      {.key = "kafkaserver.buffer_bytes",
-       .type = PT::kInt,
-       .default_value = "67108864",
-       .description = "bytes of record batches kept in memory per partition (besides "
-                      "--kafkaserver-buffer-size records); bounds memory when rows or produced "
-                      "batches are large (0 = no byte limit)",
-       .flag = "kafkaserver-buffer-bytes",
-       .min = 0},
-      {.key = "kafkaserver.session_timeout",
-       .type = PT::kDuration,
-       .default_value = "30s",
-       .description = "longest consumer session timeout applied: group members not heard from "
-                      "within min(their session.timeout.ms, this) are removed (rebalance)",
-       .flag = "kafkaserver-session-timeout",
-       .min = 1},
-      {.key = "kafkaserver.key_column",
-       .type = PT::kString,
-       .description = "column whose value keys the records (looked up in the row, then the old "
-                      "image, else the payload's top level); default: the row's replica "
-                      "identity key for WAL events, then the `id` column, then the event id",
-       .flag = "kafkaserver-key-column"},
-      {.key = "kafkaserver.checkpoint_db",
-       .type = PT::kString,
-       .description = "PostgreSQL URL storing committed offsets in pgcdc_checkpoints (default: "
-                      "--db, unless --kafkaserver-data-dir is set: then the data dir)",
-       .flag = "kafkaserver-checkpoint-db"},
-      {.key = "kafkaserver.value",
-       .type = PT::kString,
-       .default_value = "event",
-       .description = "record value: the event envelope JSON, or only its payload",
-       .flag = "kafkaserver-value",
-       .choices = {"event", "payload"}},
-      {.key = "kafkaserver.compression",
-       .type = PT::kString,
-       .default_value = "none",
-       .description = "codec of the record batches written for events (consumers decompress; "
-                      "produced batches keep their own codec)",
-       .flag = "kafkaserver-compression",
-       .choices = {"none", "gzip", "snappy", "lz4", "zstd"}},
-      {.key = "kafkaserver.data_dir",
-       .type = PT::kString,
-       .description = "directory for segment files (topics survive restarts; consumers catch "
-                      "up from disk) and committed offsets; empty = memory only",
-       .flag = "kafkaserver-data-dir"},
-      {.key = "kafkaserver.retention_bytes",
-       .type = PT::kInt,
-       .default_value = "1073741824",
-       .description = "with a data dir: per partition, the oldest segment files are deleted "
-                      "while the partition's files exceed this many bytes (0 = keep everything)",
-       .flag = "kafkaserver-retention-bytes",
-       .min = 0},
-      {.key = "kafkaserver.ack",
-       .type = PT::kString,
-       .default_value = "committed",
-       .description = "when events count as delivered: committed = once every consumer group "
-                      "that committed offsets on the topic has committed past them (or "
-                      "retention evicted them); stored = once appended (fsynced with a data dir)",
-       .flag = "kafkaserver-ack",
-       .choices = {"committed", "stored"}},
-      {.key = "kafkaserver.advertised_host",
-       .type = PT::kString,
-       .description = "host announced to clients in Metadata (default: the listen host, or "
-                      "localhost when listening on all interfaces)",
-       .flag = "kafkaserver-advertised-host"},
-      {.key = "kafkaserver.sasl_user",
-       .type = PT::kString,
-       .description = "require SASL/PLAIN authentication with this user name",
-       .flag = "kafkaserver-sasl-user"},
-      {.key = "kafkaserver.sasl_password",
-       .type = PT::kString,
-       .description = "SASL/PLAIN password (with --kafkaserver-sasl-user)",
-       .flag = "kafkaserver-sasl-password"},
-      {.key = "kafkaserver.tls_cert",
-       .type = PT::kString,
-       .description = "PEM certificate (chain): the listener speaks TLS",
-       .flag = "kafkaserver-tls-cert"},
-      {.key = "kafkaserver.tls_key",
-       .type = PT::kString,
-       .description = "PEM private key for --kafkaserver-tls-cert",
-       .flag = "kafkaserver-tls-key"},
-      {.key = "kafkaserver.rebalance_delay",
-       .type = PT::kDuration,
-       .default_value = "3s",
-       .description = "initial rebalance delay of a new consumer group (waits for more members "
-                      "to join; Kafka's group.initial.rebalance.delay.ms)",
-       .flag = "kafkaserver-rebalance-delay",
-       .min = 0},
-  };
-  info.validate = [](const config::Config& cfg, std::vector<std::string>& errors) {
-    if (auto a = net::ParseListenAddress(cfg.GetString("kafkaserver.addr")); !a) {
-      errors.push_back("kafkaserver.addr: " + a.error().message());
-    }
-    if (cfg.Has("kafkaserver.sasl_user") != cfg.Has("kafkaserver.sasl_password")) {
-      errors.push_back(
-          "kafkaserver.sasl_user: --kafkaserver-sasl-user and --kafkaserver-sasl-password go "
-          "together");
-    }
-    if (cfg.Has("kafkaserver.tls_cert") != cfg.Has("kafkaserver.tls_key")) {
-      errors.push_back(
-          "kafkaserver.tls_cert: --kafkaserver-tls-cert and --kafkaserver-tls-key go together");
-    }
-  };
-  info.make_adapter = [](const config::Config& cfg) -> Result<adapter::AdapterPtr> {
-    auto o = OptionsFrom(cfg);
-    if (!o) return Fail(o.error());
-    return std::make_unique<KafkaServerAdapter>(std::move(*o));
-  };
-  return info;
+  std::vector<ParamSpec> params = BrokerParams();
+  std::ranges::move(RecordParams(), std::back_inserter(params));
+  std::ranges::move(ClientParams(), std::back_inserter(params));
+  return DefineAdapter<AdapterOptions>({
+      .name = "kafkaserver",
+      .description =
+          "Built-in Kafka-protocol broker: Kafka clients (tested: kcat/librdkafka, kafkajs) "
+          "consume events as records of topic <channel> (':' -> '.'), keyed by the row key and "
+          "partitioned like Kafka's default partitioner; consumer groups, committed offsets, "
+          "Produce, optional segment files, SASL/PLAIN and TLS.",
+      .params = std::move(params),
+      .validate = Validate,
+      .make = Make,
+  });
 }
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver
+
+PGCDC_REGISTER_CONNECTOR(adapter, kafkaserver, pgcdc::adapter::kafkaserver::Connector)

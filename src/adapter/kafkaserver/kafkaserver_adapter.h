@@ -18,14 +18,20 @@
 //    on hold nothing.
 //  stored: events are acknowledged once appended (fsynced with a data dir).
 //
-// Threads: Deliver()/Flush()/OldestHeldSeq()/Close() on the adapter worker;
-// the server runs on its own I/O thread (server.h).
+// Threads: Open()/Deliver()/Flush()/OldestHeldSeq()/Close() on the adapter
+// worker; Subscribers() from any thread; the server runs on its own I/O
+// thread (server.h).
+//
+// Namespaces: the broker (this folder's other files) and the adapter class
+// live in pgcdc::kafkaserver; the registry entry, Connector(), in
+// pgcdc::adapter::kafkaserver like every other adapter's.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +47,8 @@ class Topic;
 class OffsetStore;
 class Server;
 
+// The kafkaserver section (YAML `kafkaserver:`): Connector() binds every
+// kafkaserver.* key to a field; the initial values are the defaults.
 struct AdapterOptions {
   std::string addr = ":9092";
   int32_t partitions = 8;
@@ -49,7 +57,8 @@ struct AdapterOptions {
   std::chrono::milliseconds session_timeout{30000};
   // Empty: Event::key, then the `id` column.
   std::string key_column;
-  enum class Value { kEvent, kPayload } value = Value::kEvent;
+  // Record value: "event" (the envelope JSON) or "payload" (only the payload).
+  std::string value = "event";
   // Codec of the record batches pgcdc writes for events (consumers
   // decompress; produced batches keep the producer's codec).
   std::string compression = "none";  // none|gzip|snappy|lz4|zstd
@@ -57,7 +66,8 @@ struct AdapterOptions {
   // With a data dir: the oldest segments of a partition are deleted while
   // its files exceed this many bytes (0 = keep everything).
   int64_t retention_bytes = 1ll << 30;
-  enum class Ack { kCommitted, kStored } ack = Ack::kCommitted;
+  // When events count as delivered: "committed" or "stored" (file comment).
+  std::string ack = "committed";
   std::string advertised_host;
   std::string sasl_user;
   std::string sasl_password;
@@ -65,7 +75,8 @@ struct AdapterOptions {
   std::string tls_key_file;
   std::chrono::milliseconds rebalance_delay{3000};
   // Where committed offsets live: a PostgreSQL URL (pgcdc_checkpoints), else
-  // the data dir's __consumer_offsets.json, else memory.
+  // the data dir's __consumer_offsets.json, else memory. The connector fills
+  // in database_url when both this and data_dir are empty (SPEC default).
   std::string checkpoint_db;
 };
 
@@ -88,6 +99,12 @@ class KafkaServerAdapter final : public adapter::Adapter {
   Status Open() override;
   Status Deliver(std::span<const Event* const> events) override;
   std::optional<uint64_t> OldestHeldSeq() const override;
+  // Open Kafka client connections (any client: consumers, producers, admin
+  // tools; a consumer opens one before it fetches or joins a group), so
+  // `pgcdc snapshot -a kafkaserver` waits for a first client before it
+  // exports. 0 before Open() and after Close(). Thread-safe: called from
+  // other threads while the worker opens and closes the server.
+  std::optional<size_t> Subscribers() const override;
   void Close() override;
 
   // For tests: the bound listen address after Open().
@@ -99,14 +116,25 @@ class KafkaServerAdapter final : public adapter::Adapter {
   Result<Topic*> TopicFor(const std::string& channel);
 
   AdapterOptions options_;
+  // Resolved from options_.value / options_.ack once.
+  bool payload_values_ = false;
+  bool hold_until_committed_ = true;
   std::unique_ptr<TopicStore> topics_;
   std::unique_ptr<OffsetStore> offsets_;
+  // Set in Open() and reset in Close() under server_mu_, which Subscribers()
+  // takes to read it from another thread.
+  mutable std::mutex server_mu_;
   std::unique_ptr<Server> server_;
   std::string bound_;
   // Worker-thread caches.
   std::unordered_map<std::string, std::shared_ptr<Topic>> topic_cache_;
 };
 
+}  // namespace pgcdc::kafkaserver
+
+namespace pgcdc::adapter::kafkaserver {
+
+// The registry entry: parameters bound to pgcdc::kafkaserver::AdapterOptions.
 ConnectorInfo Connector();
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

@@ -2,12 +2,22 @@
 // deferred acknowledgement against committed offsets.
 #include "adapter/kafkaserver/kafkaserver_adapter.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
 
 #include "adapter/kafkaserver/offset_store.h"
 #include "adapter/kafkaserver/topic_store.h"
 #include "codec/kafka/murmur2.h"
 #include "codec/kafka/record_batch.h"
+#include "config/config.h"
+#include "config/core_params.h"
+#include "registry/define.h"
 
 namespace pgcdc::kafkaserver {
 namespace {
@@ -52,7 +62,7 @@ TEST(KafkaServerKeys, DefaultOrderAndKeyColumn) {
 
 class AdapterTest : public ::testing::Test {
  protected:
-  std::unique_ptr<KafkaServerAdapter> Open(AdapterOptions::Ack ack) {
+  std::unique_ptr<KafkaServerAdapter> Open(const std::string& ack) {
     AdapterOptions o;
     o.addr = "127.0.0.1:0";
     o.partitions = 4;
@@ -70,7 +80,7 @@ class AdapterTest : public ::testing::Test {
 };
 
 TEST_F(AdapterTest, RecordsLandInMurmur2PartitionsWithHeaders) {
-  auto a = Open(AdapterOptions::Ack::kStored);
+  auto a = Open("stored");
   std::vector<Event> events;
   for (int i = 0; i < 20; ++i) {
     events.push_back(Ev("pgcdc:t", R"({"id":)" + std::to_string(i) + "}", "", 0));
@@ -110,7 +120,7 @@ TEST_F(AdapterTest, RecordsLandInMurmur2PartitionsWithHeaders) {
 // log's limit would fail the pipeline; consumers cap message sizes too), in
 // order, every record once.
 TEST_F(AdapterTest, LargeRowsAreSplitIntoBoundedBatchesInOrder) {
-  auto a = Open(AdapterOptions::Ack::kStored);
+  auto a = Open("stored");
   std::vector<Event> events;
   const std::string big(300 * 1024, 'x');
   for (int i = 0; i < 12; ++i) {
@@ -144,7 +154,7 @@ TEST_F(AdapterTest, LargeRowsAreSplitIntoBoundedBatchesInOrder) {
 }
 
 TEST_F(AdapterTest, CommittedAckHoldsEventsUntilEveryGroupCommitted) {
-  auto a = Open(AdapterOptions::Ack::kCommitted);
+  auto a = Open("committed");
   // Keys "a" and "b": find two keys that land in different partitions.
   std::vector<Event> events;
   for (uint64_t seq = 1; seq <= 8; ++seq) {
@@ -195,7 +205,7 @@ TEST_F(AdapterTest, CommittedAckHoldsEventsUntilEveryGroupCommitted) {
 }
 
 TEST_F(AdapterTest, PortInUseIsAClearError) {
-  auto first = Open(AdapterOptions::Ack::kStored);
+  auto first = Open("stored");
   AdapterOptions o;
   o.addr = first->BoundAddress();
   KafkaServerAdapter second(o);
@@ -205,5 +215,89 @@ TEST_F(AdapterTest, PortInUseIsAClearError) {
       << st.error().message();
 }
 
+TEST_F(AdapterTest, SubscribersCountsClientConnections) {
+  KafkaServerAdapter closed(AdapterOptions{});
+  EXPECT_EQ(closed.Subscribers(), std::optional<size_t>(0));  // not open: nobody
+  auto a = Open("committed");
+  EXPECT_EQ(a->Subscribers(), std::optional<size_t>(0));
+  const std::string& bound = a->BoundAddress();
+  const int port = std::stoi(bound.substr(bound.rfind(':') + 1));
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  // Read from this thread while the server's I/O thread accepts.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (a->Subscribers() != std::optional<size_t>(1) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(a->Subscribers(), std::optional<size_t>(1));
+  a->Close();
+  EXPECT_EQ(a->Subscribers(), std::optional<size_t>(0));
+  ::close(fd);
+}
+
 }  // namespace
 }  // namespace pgcdc::kafkaserver
+
+namespace pgcdc::adapter::kafkaserver {
+namespace {
+
+using pgcdc::kafkaserver::AdapterOptions;
+
+TEST(KafkaServerConnector, DefaultsValidationAndOffsetsDefault) {
+  const ConnectorInfo info = Connector();
+  EXPECT_EQ(info.name, "kafkaserver");
+  config::CoreSettings core;
+  core.database_url = "postgres://localhost/src";
+  auto load = [&](std::vector<std::pair<std::string, std::string>> flags) {
+    config::Sources src;
+    for (auto& [k, v] : flags) src.flags[k].push_back(v);
+    src.getenv = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+    auto r = config::Load(info.params, src);
+    std::vector<std::string> errors = r.errors;
+    info.validate(r.config, core, errors);
+    return std::pair{BindConfig<AdapterOptions>(info.params, r.config), errors};
+  };
+  {
+    auto [o, errors] = load({});
+    EXPECT_TRUE(errors.empty()) << errors[0];
+    const AdapterOptions defaults;
+    EXPECT_EQ(o.addr, defaults.addr);
+    EXPECT_EQ(o.partitions, 8);
+    EXPECT_EQ(o.buffer_bytes, 64 << 20);
+    EXPECT_EQ(o.session_timeout, std::chrono::seconds(30));
+    EXPECT_EQ(o.value, "event");
+    EXPECT_EQ(o.ack, "committed");
+    EXPECT_EQ(o.retention_bytes, 1 << 30);
+    EXPECT_EQ(o.rebalance_delay, std::chrono::seconds(3));
+    EXPECT_EQ(o.checkpoint_db, "");  // database_url is filled in by make, not bound
+  }
+  for (const auto& p : info.params) {
+    if (p.key == "kafkaserver.partition_count") {
+      EXPECT_EQ(p.flag, "kafkaserver-partitions");
+    } else if (p.key == "kafkaserver.buffer_bytes") {
+      EXPECT_EQ(p.default_value, "67108864");
+    } else if (p.key == "kafkaserver.checkpoint_db") {
+      EXPECT_EQ(p.default_value, "");
+    }
+    EXPECT_NE(p.key, "database_url");  // a core parameter
+  }
+  {
+    auto [o, errors] = load({{"kafkaserver.value", "payload"}, {"kafkaserver.ack", "stored"}});
+    EXPECT_TRUE(errors.empty());
+    EXPECT_EQ(o.value, "payload");
+    EXPECT_EQ(o.ack, "stored");
+  }
+  EXPECT_FALSE(load({{"kafkaserver.value", "row"}}).second.empty());
+  EXPECT_FALSE(load({{"kafkaserver.addr", "nope"}}).second.empty());
+  EXPECT_FALSE(load({{"kafkaserver.sasl_user", "u"}}).second.empty());
+  EXPECT_FALSE(load({{"kafkaserver.tls_key", "k.pem"}}).second.empty());
+}
+
+}  // namespace
+}  // namespace pgcdc::adapter::kafkaserver

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -24,6 +25,11 @@ using std::chrono::milliseconds;
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 }  // namespace
 
+int RateBurst(const Options& o) {
+  if (o.rate_burst) return *o.rate_burst;
+  return static_cast<int>(std::clamp<int64_t>(o.rate_limit, 1, std::numeric_limits<int>::max()));
+}
+
 std::vector<std::string> Validate(const Options& o, std::string_view prefix) {
   std::vector<std::string> errors;
   const std::string p(prefix);
@@ -40,7 +46,7 @@ std::vector<std::string> Validate(const Options& o, std::string_view prefix) {
     errors.push_back(p + "cb_reset_timeout: must be > 0 when the circuit breaker is on");
   }
   if (o.rate_limit < 0) errors.push_back(p + "rate_limit: must be >= 0");
-  if (o.rate_limit > 0 && o.rate_burst < 1) {
+  if (o.rate_limit > 0 && RateBurst(o) < 1) {
     errors.push_back(p +
                      "rate_limit_burst: must be >= 1 when a rate limit is set (a burst of 0 "
                      "would never admit an event)");
@@ -144,7 +150,7 @@ struct ReliableAdapter::Impl {
         o(opts),
         deliverer(std::move(del)),
         breaker(o.breaker_failures, o.breaker_reset),
-        bucket(o.rate_limit, o.rate_burst) {
+        bucket(static_cast<double>(o.rate_limit), RateBurst(o)) {
     auto& reg = metrics::Default();
     attempts =
         &reg.AddCounter("pgcdc_delivery_attempts_total",

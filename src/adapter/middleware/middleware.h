@@ -112,9 +112,13 @@ struct Options {
   std::chrono::milliseconds max_retry_after{300'000};
   int breaker_failures = 0;  // consecutive failed attempts that open the breaker; 0 = off
   std::chrono::milliseconds breaker_reset{60'000};
-  double rate_limit = 0;  // events/s; 0 = unlimited
-  int rate_burst = 0;     // bucket size; must be >= 1 when rate_limit > 0
+  int64_t rate_limit = 0;  // events/s; 0 = unlimited
+  // Bucket size; unset = max(1, rate_limit). Must be >= 1 when rate_limit > 0.
+  std::optional<int> rate_burst;
 };
+
+// The token bucket size in effect: rate_burst, else max(1, rate_limit).
+int RateBurst(const Options& options);
 
 // Returns a message for each invalid option (empty when valid), prefixed with
 // `prefix` (e.g. "webhook.").

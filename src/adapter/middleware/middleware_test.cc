@@ -65,6 +65,16 @@ TEST(TokenBucket, BurstThenRate) {
   EXPECT_EQ(tb.Take(t + std::chrono::seconds(2)), Clock::duration::zero());
 }
 
+TEST(Validate, BurstDefaultsToTheRate) {
+  Options o;
+  EXPECT_EQ(RateBurst(o), 1);
+  o.rate_limit = 50;
+  EXPECT_EQ(RateBurst(o), 50);
+  EXPECT_TRUE(Validate(o, "x.").empty());
+  o.rate_burst = 3;
+  EXPECT_EQ(RateBurst(o), 3);
+}
+
 TEST(Validate, ZeroBurstWithRateIsAnError) {
   Options o;
   o.rate_limit = 100;

@@ -13,18 +13,21 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <mutex>
 
+#include "adapter/middleware/params.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/http1_client.h"
+#include "registry/define.h"
 
 #ifndef PGCDC_VERSION
 #define PGCDC_VERSION "0.0.0"
 #endif
 
-namespace pgcdc::webhooksink {
+namespace pgcdc::adapter::webhook {
 
 namespace {
 
@@ -293,107 +296,129 @@ WebhookDeliverer::WebhookDeliverer(Options options) : options_(std::move(options
 
 WebhookDeliverer::~WebhookDeliverer() { Close(); }
 
-Status WebhookDeliverer::Open(size_t lanes) {
-  CurlGlobalInit();
-  auto host = CheckUrl(options_.url);
-  if (!host) return Fail(host.error());
-  display_url_ = DisplayUrl(options_.url);
-  // Pre-flight: a typo in the host is a start-up error, not an endless retry.
-  std::string name = *host;
-  if (name.size() > 2 && name.front() == '[' && name.back() == ']') {
-    name = name.substr(1, name.size() - 2);
+namespace {
+
+// Start-up checks after the URL parsed: a typo in the host or an unreadable
+// TLS file is a start-up error, not an endless retry.
+Status Preflight(const Options& options, std::string host, const std::string& display_url) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
   }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
-  if (int rc = ::getaddrinfo(name.c_str(), nullptr, &hints, &res); rc != 0) {
-    return Fail(ErrorCode::kConnection, "webhook: cannot resolve host \"" + name + "\" of " +
-                                            display_url_ + ": " + gai_strerror(rc));
+  if (int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res); rc != 0) {
+    return Fail(ErrorCode::kConnection, "webhook: cannot resolve host \"" + host + "\" of " +
+                                            display_url + ": " + gai_strerror(rc));
   }
   ::freeaddrinfo(res);
-  for (const auto& [what, path] : {std::pair{"CA file", &options_.ca_file},
-                                   {"client certificate", &options_.cert_file},
-                                   {"client key", &options_.key_file}}) {
+  for (const auto& [what, path] : {std::pair{"CA file", &options.ca_file},
+                                   {"client certificate", &options.cert_file},
+                                   {"client key", &options.key_file}}) {
     if (!path->empty() && ::access(path->c_str(), R_OK) != 0) {
       return Fail(ErrorCode::kConfig, std::string("webhook: cannot read ") + what + " " + *path +
                                           ": " + std::strerror(errno));
     }
   }
-  if (options_.insecure_skip_verify) {
+  if (options.insecure_skip_verify) {
     log::Warn(
         "webhook: TLS certificate verification is DISABLED "
         "(webhook.tls_insecure_skip_verify); anyone on the path can read and alter events",
-        {{"url", display_url_}});
+        {{"url", display_url}});
   }
+  return Ok();
+}
 
-  lanes_.clear();
-  if (options_.pipeline > 1) {
-    auto url = net::ParseHttp1Url(options_.url);
-    if (!url) return Fail(url.error().Wrap("webhook.url (with webhook.pipeline > 1)"));
-    for (const char* var :
-         {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
-      const char* v = std::getenv(var);
-      if (v != nullptr && *v != '\0') {
-        return Fail(ErrorCode::kConfig,
-                    std::string("webhook.pipeline > 1 connects directly and cannot use the "
-                                "proxy in $") +
-                        var + "; unset it or use --webhook-pipeline 1");
-      }
+// Pipelined mode: our own HTTP/1.1 client, which cannot go through a proxy.
+Result<net::Http1Url> PipelineUrl(const Options& options) {
+  auto url = net::ParseHttp1Url(options.url);
+  if (!url) return Fail(url.error().Wrap("webhook.url (with webhook.pipeline > 1)"));
+  for (const char* var :
+       {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
+    const char* v = std::getenv(var);
+    if (v != nullptr && *v != '\0') {
+      return Fail(ErrorCode::kConfig,
+                  std::string("webhook.pipeline > 1 connects directly and cannot use the "
+                              "proxy in $") +
+                      var + "; unset it or use --webhook-pipeline 1");
     }
+  }
+  return url;
+}
+
+// The lane's HMAC context, keyed once, when events are signed.
+Status SetUpSigning(const Options& options, WebhookDeliverer::Lane& lane) {
+  if (options.signing_key.empty()) return Ok();
+  lane.hmac = NewHmac(options.signing_key);
+  if (lane.hmac == nullptr) {
+    return Fail(ErrorCode::kUnknown, "webhook: cannot set up HMAC-SHA256 (OpenSSL)");
+  }
+  return Ok();
+}
+
+Status SetUpPipelinedLane(const Options& options, const net::Http1Url& url,
+                          WebhookDeliverer::Lane& lane) {
+  lane.conn = std::make_unique<net::Http1Connection>(
+      url, net::Http1TlsOptions{.ca_file = options.ca_file,
+                                .cert_file = options.cert_file,
+                                .key_file = options.key_file,
+                                .insecure_skip_verify = options.insecure_skip_verify});
+  return SetUpSigning(options, lane);
+}
+
+// One libcurl easy handle, reused for every request of the lane (keep-alive).
+Status SetUpCurlLane(const Options& options, WebhookDeliverer::Lane& lane) {
+  CURL* c = curl_easy_init();
+  if (c == nullptr) return Fail(ErrorCode::kUnknown, "webhook: curl_easy_init failed");
+  lane.curl = c;
+  curl_easy_setopt(c, CURLOPT_URL, options.url.c_str());
+  curl_easy_setopt(c, CURLOPT_POST, 1L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, lane.error);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &lane);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &OnHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &lane);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, options.max_redirects > 0 ? 1L : 0L);
+  curl_easy_setopt(c, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects));
+  curl_easy_setopt(c, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_ALL));
+  curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (!options.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options.ca_file.c_str());
+  if (!options.cert_file.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, options.cert_file.c_str());
+  if (!options.key_file.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, options.key_file.c_str());
+  if (options.insecure_skip_verify) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  return SetUpSigning(options, lane);
+}
+
+}  // namespace
+
+Status WebhookDeliverer::Open(size_t lanes) {
+  CurlGlobalInit();
+  auto host = CheckUrl(options_.url);
+  if (!host) return Fail(host.error());
+  display_url_ = DisplayUrl(options_.url);
+  if (auto st = Preflight(options_, std::move(*host), display_url_); !st) return st;
+
+  std::optional<net::Http1Url> url;  // pipelined mode only
+  if (options_.pipeline > 1) {
+    auto parsed = PipelineUrl(options_);
+    if (!parsed) return Fail(parsed.error());
+    url = std::move(*parsed);
     target_ = url->target;
     host_header_ = url->host_header;
-    for (size_t i = 0; i < std::max<size_t>(1, lanes); ++i) {
-      auto lane = std::make_unique<Lane>();
-      lane->conn = std::make_unique<net::Http1Connection>(
-          *url, net::Http1TlsOptions{.ca_file = options_.ca_file,
-                                     .cert_file = options_.cert_file,
-                                     .key_file = options_.key_file,
-                                     .insecure_skip_verify = options_.insecure_skip_verify});
-      if (!options_.signing_key.empty()) {
-        lane->hmac = NewHmac(options_.signing_key);
-        if (lane->hmac == nullptr) {
-          return Fail(ErrorCode::kUnknown, "webhook: cannot set up HMAC-SHA256 (OpenSSL)");
-        }
-      }
-      lanes_.push_back(std::move(lane));
-    }
   }
-  for (size_t i = 0; i < std::max<size_t>(1, lanes) && options_.pipeline <= 1; ++i) {
+  lanes_.clear();
+  for (size_t i = 0; i < std::max<size_t>(1, lanes); ++i) {
     auto lane = std::make_unique<Lane>();
-    CURL* c = curl_easy_init();
-    if (c == nullptr) return Fail(ErrorCode::kUnknown, "webhook: curl_easy_init failed");
-    lane->curl = c;
-    curl_easy_setopt(c, CURLOPT_URL, options_.url.c_str());
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, lane->error);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &OnBody);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, lane.get());
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &OnHeader);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, lane.get());
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, options_.max_redirects > 0 ? 1L : 0L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
-    curl_easy_setopt(c, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_ALL));
-    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
-    if (!options_.cert_file.empty()) {
-      curl_easy_setopt(c, CURLOPT_SSLCERT, options_.cert_file.c_str());
-    }
-    if (!options_.key_file.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, options_.key_file.c_str());
-    if (options_.insecure_skip_verify) {
-      curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (!options_.signing_key.empty()) {
-      lane->hmac = NewHmac(options_.signing_key);
-      if (lane->hmac == nullptr) {
-        return Fail(ErrorCode::kUnknown, "webhook: cannot set up HMAC-SHA256 (OpenSSL)");
-      }
-    }
+    auto st = url ? SetUpPipelinedLane(options_, *url, *lane) : SetUpCurlLane(options_, *lane);
+    if (!st) return st;
     lanes_.push_back(std::move(lane));
   }
   log::Info("webhook: ready", {{"url", display_url_},
@@ -607,186 +632,99 @@ void WebhookDeliverer::Close() {
   lanes_.clear();
 }
 
-middleware::Options MiddlewareOptions(const config::Config& cfg) {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
-  middleware::Options o;
-  o.concurrency = static_cast<size_t>(std::max<int64_t>(0, cfg.GetInt("webhook.concurrency")));
-  o.batch_size = static_cast<size_t>(std::max<int64_t>(0, cfg.GetInt("webhook.batch_size")));
-  o.max_attempts = static_cast<int>(cfg.GetInt("webhook.max_retries"));
-  o.attempt_timeout = duration_cast<milliseconds>(cfg.GetDuration("webhook.timeout"));
-  o.backoff_base = duration_cast<milliseconds>(cfg.GetDuration("webhook.backoff_base"));
-  o.backoff_cap = duration_cast<milliseconds>(cfg.GetDuration("webhook.backoff_cap"));
-  o.breaker_failures = static_cast<int>(cfg.GetInt("webhook.cb_max_failures"));
-  o.breaker_reset = duration_cast<milliseconds>(cfg.GetDuration("webhook.cb_reset_timeout"));
-  o.rate_limit = static_cast<double>(cfg.GetInt("webhook.rate_limit"));
-  o.rate_burst = cfg.Has("webhook.rate_limit_burst")
-                     ? static_cast<int>(cfg.GetInt("webhook.rate_limit_burst"))
-                     : static_cast<int>(std::max(1.0, std::ceil(o.rate_limit)));
-  return o;
-}
-
 namespace {
 
-Result<Options> WebhookOptions(const config::Config& cfg) {
-  Options o;
-  o.url = cfg.GetString("webhook.url");
-  auto headers = ParseHeaders(cfg.GetList("webhook.headers"));
+void Validate(const Config& c, const Context&, Errors& errors) {
+  if (c.http.url.empty()) {
+    errors.push_back("webhook.url: required for adapter webhook (--url)");
+  } else if (auto u = CheckUrl(c.http.url); !u) {
+    errors.push_back(u.error().message());
+  }
+  if (auto h = ParseHeaders(c.headers); !h) errors.push_back(h.error().message());
+  if (c.http.pipeline > 1) {
+    if (auto u = net::ParseHttp1Url(c.http.url); !u) {
+      errors.push_back("webhook.url (with webhook.pipeline > 1): " + u.error().message());
+    }
+  }
+  if (!c.http.key_file.empty() && c.http.cert_file.empty()) {
+    errors.push_back("webhook.tls_key_file: needs webhook.tls_cert_file (--webhook-tls-cert)");
+  }
+  for (auto& m : middleware::Validate(c.delivery, "webhook.")) errors.push_back(std::move(m));
+}
+
+Result<AdapterPtr> Make(Config c, const Context&) {
+  auto headers = ParseHeaders(c.headers);
   if (!headers) return Fail(headers.error());
-  o.headers = std::move(*headers);
-  o.signing_key = cfg.GetString("webhook.signing_key");
-  o.batch = cfg.GetInt("webhook.batch_size") > 1;
-  o.ca_file = cfg.GetString("webhook.tls_ca_file");
-  o.cert_file = cfg.GetString("webhook.tls_cert_file");
-  o.key_file = cfg.GetString("webhook.tls_key_file");
-  o.insecure_skip_verify = cfg.GetBool("webhook.tls_insecure_skip_verify");
-  o.pipeline = static_cast<size_t>(std::max<int64_t>(1, cfg.GetInt("webhook.pipeline")));
-  return o;
+  c.http.headers = std::move(*headers);
+  c.http.batch = c.delivery.batch_size > 1;
+  c.http.pipeline = std::max<size_t>(1, c.http.pipeline);
+  return std::make_unique<middleware::ReliableAdapter>(
+      "webhook", c.delivery, std::make_unique<WebhookDeliverer>(std::move(c.http)));
 }
 
 }  // namespace
 
 ConnectorInfo Connector() {
-  ConnectorInfo info;
-  info.kind = ConnectorKind::kAdapter;
-  info.name = "webhook";
-  info.description =
-      "POSTs each event (or a JSON array batch) to an HTTP(S) endpoint with HMAC signing, "
-      "retries with backoff and Retry-After, a circuit breaker, rate limiting, parallel lanes "
-      "that keep per-channel order, and the DLQ for rejected events.";
-  info.params = {
-      {.key = "webhook.url",
-       .type = ParamType::kString,
-       .description = "endpoint to POST events to (http:// or https://)",
-       .flag = "url",
-       .short_flag = "u"},
-      {.key = "webhook.headers",
-       .type = ParamType::kStringList,
-       .description = "extra request header \"Name: value\" (repeatable); overrides a built-in "
-                      "header of the same name",
-       .flag = "webhook-header"},
-      {.key = "webhook.signing_key",
-       .type = ParamType::kString,
-       .description = "HMAC-SHA256 key; adds X-PGCDC-Signature: sha256=<hex> over the exact body",
-       .flag = "signing-key"},
-      {.key = "webhook.max_retries",
-       .type = ParamType::kInt,
-       .default_value = "5",
-       .description = "total delivery attempts per event (or batch), the first included",
-       .flag = "retries",
-       .min = 1},
-      {.key = "webhook.timeout",
-       .type = ParamType::kDuration,
-       .default_value = "10s",
-       .description = "deadline of one HTTP attempt (connect + send + response)",
-       .flag = "webhook-timeout",
-       .min = 1},
-      {.key = "webhook.backoff_base",
-       .type = ParamType::kDuration,
-       .default_value = "1s",
-       .description = "first retry backoff (full jitter, doubling up to backoff_cap)",
-       .flag = "webhook-backoff-base",
-       .min = 1},
-      {.key = "webhook.backoff_cap",
-       .type = ParamType::kDuration,
-       .default_value = "32s",
-       .description = "largest retry backoff",
-       .flag = "webhook-backoff-cap",
-       .min = 1},
-      {.key = "webhook.cb_max_failures",
-       .type = ParamType::kInt,
-       .default_value = "0",
-       .description = "consecutive failed attempts that open the circuit breaker (0 = off)",
-       .flag = "webhook-cb-failures",
-       .min = 0},
-      {.key = "webhook.cb_reset_timeout",
-       .type = ParamType::kDuration,
-       .default_value = "60s",
-       .description = "how long the open breaker waits before a probe request",
-       .flag = "webhook-cb-reset",
-       .min = 1},
-      {.key = "webhook.rate_limit",
-       .type = ParamType::kInt,
-       .default_value = "0",
-       .description = "events per second (0 = unlimited)",
-       .flag = "webhook-rate-limit",
-       .min = 0},
-      {.key = "webhook.rate_limit_burst",
-       .type = ParamType::kInt,
-       .description = "token bucket size for --webhook-rate-limit (default max(1, rate); must "
-                      "be >= 1)",
-       .flag = "webhook-rate-burst",
-       .min = 0},
-      {.key = "webhook.concurrency",
-       .type = ParamType::kInt,
-       .default_value = "1",
-       .description = "requests in flight; events are spread over lanes by channel, so each "
+  // Projections to the nested fields: http(&Options::url) binds c.http.url.
+  auto http = [](auto field) {
+    return [field](Config & c) -> auto& { return c.http.*field; };
+  };
+  auto delivery = [](auto field) {
+    return [field](Config & c) -> auto& { return c.delivery.*field; };
+  };
+  std::vector<ParamSpec> params = {
+      ParamAt<Config>("webhook.url", http(&Options::url),
+                      "endpoint to POST events to (http:// or https://)",
+                      {.flag = "url", .short_flag = "u"}),
+      Param("webhook.headers", &Config::headers,
+            "extra request header \"Name: value\" (repeatable); overrides a built-in header of "
+            "the same name",
+            {.flag = "webhook-header"}),
+      ParamAt<Config>("webhook.signing_key", http(&Options::signing_key),
+                      "HMAC-SHA256 key; adds X-PGCDC-Signature: sha256=<hex> over the exact body",
+                      {.flag = "signing-key"}),
+      ParamAt<Config>("webhook.concurrency", delivery(&middleware::Options::concurrency),
+                      "requests in flight; events are spread over lanes by channel, so each "
                       "channel stays in order",
-       .flag = "webhook-concurrency",
-       .min = 1,
-       .max = 256},
-      {.key = "webhook.batch_size",
-       .type = ParamType::kInt,
-       .default_value = "1",
-       .description = "events per request; > 1 sends a JSON array of envelopes",
-       .flag = "webhook-batch-size",
-       .min = 1,
-       .max = 10000},
-      {.key = "webhook.pipeline",
-       .type = ParamType::kInt,
-       .default_value = "1",
-       .description = "requests in flight per lane (HTTP/1.1 pipelining on one keep-alive "
+                      {.flag = "webhook-concurrency", .min = 1, .max = 256}),
+      ParamAt<Config>("webhook.batch_size", delivery(&middleware::Options::batch_size),
+                      "events per request; > 1 sends a JSON array of envelopes",
+                      {.flag = "webhook-batch-size", .min = 1, .max = 10000}),
+      ParamAt<Config>("webhook.pipeline", http(&Options::pipeline),
+                      "requests in flight per lane (HTTP/1.1 pipelining on one keep-alive "
                       "connection); > 1 uses pgcdc's own HTTP/1.1 client: no redirects or "
                       "proxies, and a retried event may arrive after later events of its channel",
-       .flag = "webhook-pipeline",
-       .min = 1,
-       .max = 1024},
-      {.key = "webhook.tls_ca_file",
-       .type = ParamType::kString,
-       .description = "PEM CA bundle to verify the server with (default: system store)",
-       .flag = "webhook-tls-ca-file"},
-      {.key = "webhook.tls_cert_file",
-       .type = ParamType::kString,
-       .description = "PEM client certificate (mutual TLS)",
-       .flag = "webhook-tls-cert"},
-      {.key = "webhook.tls_key_file",
-       .type = ParamType::kString,
-       .description = "PEM client private key (mutual TLS)",
-       .flag = "webhook-tls-key"},
-      {.key = "webhook.tls_insecure_skip_verify",
-       .type = ParamType::kBool,
-       .default_value = "false",
-       .description = "do not verify the server certificate (testing only; logs a warning)",
-       .flag = "webhook-tls-insecure-skip-verify"},
+                      {.flag = "webhook-pipeline", .min = 1, .max = 1024}),
+      ParamAt<Config>("webhook.tls_ca_file", http(&Options::ca_file),
+                      "PEM CA bundle to verify the server with (default: system store)",
+                      {.flag = "webhook-tls-ca-file"}),
+      ParamAt<Config>("webhook.tls_cert_file", http(&Options::cert_file),
+                      "PEM client certificate (mutual TLS)", {.flag = "webhook-tls-cert"}),
+      ParamAt<Config>("webhook.tls_key_file", http(&Options::key_file),
+                      "PEM client private key (mutual TLS)", {.flag = "webhook-tls-key"}),
+      ParamAt<Config>("webhook.tls_insecure_skip_verify", http(&Options::insecure_skip_verify),
+                      "do not verify the server certificate (testing only; logs a warning)",
+                      {.flag = "webhook-tls-insecure-skip-verify"}),
   };
-  info.validate = [](const config::Config& cfg, std::vector<std::string>& errors) {
-    if (!cfg.Has("webhook.url")) {
-      errors.push_back("webhook.url: required for adapter webhook (--url)");
-    } else if (auto u = CheckUrl(cfg.GetString("webhook.url")); !u) {
-      errors.push_back(u.error().message());
-    }
-    if (auto h = ParseHeaders(cfg.GetList("webhook.headers")); !h) {
-      errors.push_back(h.error().message());
-    }
-    if (cfg.GetInt("webhook.pipeline") > 1) {
-      if (auto u = net::ParseHttp1Url(cfg.GetString("webhook.url")); !u) {
-        errors.push_back("webhook.url (with webhook.pipeline > 1): " + u.error().message());
-      }
-    }
-    if (cfg.Has("webhook.tls_key_file") && !cfg.Has("webhook.tls_cert_file")) {
-      errors.push_back("webhook.tls_key_file: needs webhook.tls_cert_file (--webhook-tls-cert)");
-    }
-    for (auto& m : middleware::Validate(MiddlewareOptions(cfg), "webhook.")) {
-      errors.push_back(std::move(m));
-    }
-  };
-  info.make_adapter = [](const config::Config& cfg) -> Result<adapter::AdapterPtr> {
-    auto o = WebhookOptions(cfg);
-    if (!o) return Fail(o.error());
-    return std::make_unique<middleware::ReliableAdapter>(
-        "webhook", MiddlewareOptions(cfg), std::make_unique<WebhookDeliverer>(std::move(*o)));
-  };
-  return info;
+  // webhook.max_retries, timeout, backoff_base/cap, cb_max_failures,
+  // cb_reset_timeout, rate_limit, rate_limit_burst.
+  std::ranges::move(
+      middleware::DeliveryParams<Config>(
+          "webhook", &Config::delivery,
+          {.retries_flag = "retries", .attempt = "one HTTP attempt (connect + send + response)"}),
+      std::back_inserter(params));
+  return DefineAdapter<Config>({
+      .name = "webhook",
+      .description =
+          "POSTs each event (or a JSON array batch) to an HTTP(S) endpoint with HMAC signing, "
+          "retries with backoff and Retry-After, a circuit breaker, rate limiting, parallel "
+          "lanes that keep per-channel order, and the DLQ for rejected events.",
+      .params = std::move(params),
+      .validate = Validate,
+      .make = Make,
+  });
 }
 
-}  // namespace pgcdc::webhooksink
+}  // namespace pgcdc::adapter::webhook
+
+PGCDC_REGISTER_CONNECTOR(adapter, webhook, pgcdc::adapter::webhook::Connector)

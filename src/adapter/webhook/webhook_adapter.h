@@ -30,7 +30,7 @@
 #include "adapter/middleware/middleware.h"
 #include "registry/registry.h"
 
-namespace pgcdc::webhooksink {
+namespace pgcdc::adapter::webhook {
 
 struct Options {
   std::string url;
@@ -50,6 +50,19 @@ struct Options {
   // connection). 1 = libcurl, one request at a time (redirects, proxies);
   // > 1 = our own HTTP/1.1 client (no redirects, no proxies).
   size_t pipeline = 1;
+};
+
+// The webhook section (YAML `webhook:`); defaults are the parameter defaults.
+// Connector() binds every webhook.* key to a field of it.
+struct Config {
+  // url, signing_key, pipeline, tls_*; `headers` and `batch` are derived
+  // from the fields below when the adapter is made.
+  Options http;
+  // max_retries, timeout, backoff_*, cb_*, rate_limit*, concurrency and
+  // batch_size: the delivery middleware's options (adapter/middleware).
+  middleware::Options delivery;
+  // "Name: value" entries (repeatable flag), parsed into http.headers.
+  std::vector<std::string> headers;
 };
 
 class WebhookDeliverer final : public middleware::Deliverer {
@@ -97,9 +110,7 @@ std::string HmacSha256Hex(std::string_view key, std::string_view body);
 // seconds). nullopt when unparseable; a date in the past gives zero.
 std::optional<std::chrono::milliseconds> ParseRetryAfter(std::string_view value, int64_t now);
 
-// Middleware options from the webhook.* configuration.
-middleware::Options MiddlewareOptions(const config::Config& cfg);
-
+// The adapter is a middleware::ReliableAdapter around a WebhookDeliverer.
 ConnectorInfo Connector();
 
-}  // namespace pgcdc::webhooksink
+}  // namespace pgcdc::adapter::webhook

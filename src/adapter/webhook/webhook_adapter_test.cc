@@ -7,9 +7,11 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/core_params.h"
 #include "net/http_server.h"
+#include "registry/define.h"
 
-namespace pgcdc::webhooksink {
+namespace pgcdc::adapter::webhook {
 namespace {
 
 using namespace std::chrono_literals;
@@ -284,38 +286,69 @@ TEST(WebhookConnector, ParamsAndValidation) {
                         "webhook.concurrency", "webhook.batch_size", "webhook.headers"}) {
     EXPECT_NE(std::find(keys.begin(), keys.end(), k), keys.end()) << k;
   }
+  const config::CoreSettings core;
   auto load = [&](std::vector<std::pair<std::string, std::string>> flags) {
     config::Sources src;
     for (auto& [k, v] : flags) src.flags[k].push_back(v);
     src.getenv = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
     auto r = config::Load(info.params, src);
     std::vector<std::string> errors = r.errors;
-    info.validate(r.config, errors);
-    return std::pair{r.config, errors};
+    info.validate(r.config, core, errors);
+    return std::pair{BindConfig<Config>(info.params, r.config), errors};
   };
   {
-    auto [cfg, errors] = load({{"webhook.url", "http://localhost/x"}});
+    auto [c, errors] = load({{"webhook.url", "http://localhost/x"}});
     EXPECT_TRUE(errors.empty()) << errors[0];
-    auto mo = MiddlewareOptions(cfg);
-    EXPECT_EQ(mo.max_attempts, 5);
-    EXPECT_EQ(mo.attempt_timeout, 10s);
-    EXPECT_EQ(mo.backoff_base, 1s);
-    EXPECT_EQ(mo.backoff_cap, 32s);
-    EXPECT_EQ(mo.breaker_failures, 0);
-    EXPECT_EQ(mo.breaker_reset, 60s);
-    EXPECT_EQ(mo.concurrency, 1u);
-    EXPECT_EQ(mo.batch_size, 1u);
-    EXPECT_EQ(mo.rate_limit, 0);
+    EXPECT_EQ(c.http.url, "http://localhost/x");
+    EXPECT_EQ(c.delivery.max_attempts, 5);
+    EXPECT_EQ(c.delivery.attempt_timeout, 10s);
+    EXPECT_EQ(c.delivery.backoff_base, 1s);
+    EXPECT_EQ(c.delivery.backoff_cap, 32s);
+    EXPECT_EQ(c.delivery.breaker_failures, 0);
+    EXPECT_EQ(c.delivery.breaker_reset, 60s);
+    EXPECT_EQ(c.delivery.concurrency, 1u);
+    EXPECT_EQ(c.delivery.batch_size, 1u);
+    EXPECT_EQ(c.delivery.rate_limit, 0);
+    EXPECT_FALSE(c.delivery.rate_burst);
+    EXPECT_EQ(c.http.pipeline, 1u);
+    EXPECT_FALSE(c.http.insecure_skip_verify);
   }
   {
-    auto [cfg, errors] =
-        load({{"webhook.url", "http://localhost/x"}, {"webhook.rate_limit", "50"}});
+    auto [c, errors] = load({{"webhook.url", "http://localhost/x"},
+                             {"webhook.rate_limit", "50"},
+                             {"webhook.batch_size", "10"},
+                             {"webhook.headers", "X-A: 1"},
+                             {"webhook.signing_key", "k"}});
     EXPECT_TRUE(errors.empty());
-    EXPECT_EQ(MiddlewareOptions(cfg).rate_burst, 50);
+    EXPECT_EQ(middleware::RateBurst(c.delivery), 50);
+    EXPECT_EQ(c.delivery.batch_size, 10u);
+    EXPECT_EQ(c.headers, std::vector<std::string>{"X-A: 1"});
+    EXPECT_EQ(c.http.signing_key, "k");
+  }
+  // Flags and defaults come from the declarations.
+  for (const auto& p : info.params) {
+    if (p.key == "webhook.max_retries") {
+      EXPECT_EQ(p.flag, "retries");
+      EXPECT_EQ(p.default_value, "5");
+    } else if (p.key == "webhook.cb_reset_timeout") {
+      EXPECT_EQ(p.flag, "webhook-cb-reset");
+    } else if (p.key == "webhook.rate_limit_burst") {
+      EXPECT_EQ(p.default_value, "");
+    }
+  }
+  {
+    config::Sources src;
+    src.flags["webhook.url"] = {"http://localhost/x"};
+    src.getenv = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+    auto a = info.make_adapter(config::Load(info.params, src).config, core);
+    ASSERT_TRUE(a) << a.error().message();
+    EXPECT_EQ((*a)->Name(), "webhook");
   }
   EXPECT_FALSE(load({}).second.empty());
   EXPECT_FALSE(load({{"webhook.url", "ftp://x/"}}).second.empty());
   EXPECT_FALSE(load({{"webhook.url", "http://x/"}, {"webhook.headers", "oops"}}).second.empty());
+  EXPECT_FALSE(
+      load({{"webhook.url", "http://x/"}, {"webhook.tls_key_file", "k.pem"}}).second.empty());
   EXPECT_FALSE(load({{"webhook.url", "http://x/"},
                      {"webhook.rate_limit", "10"},
                      {"webhook.rate_limit_burst", "0"}})
@@ -323,4 +356,4 @@ TEST(WebhookConnector, ParamsAndValidation) {
 }
 
 }  // namespace
-}  // namespace pgcdc::webhooksink
+}  // namespace pgcdc::adapter::webhook
