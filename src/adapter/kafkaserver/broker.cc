@@ -689,6 +689,7 @@ struct Broker::Handlers {
         for (const auto& rt : *rg.topics) {
           k::OffsetFetchResponse::Topic t;
           t.name = rt.name;
+          b.offsets_->NoteConsumer(rg.group_id, rt.name);
           for (int32_t idx : rt.partition_indexes) {
             k::OffsetFetchResponse::Partition p;
             p.partition_index = idx;

@@ -306,7 +306,11 @@ std::optional<uint64_t> KafkaServerAdapter::OldestHeldSeq() const {
 
 std::optional<size_t> KafkaServerAdapter::Subscribers() const {
   std::lock_guard lock(server_mu_);
-  return server_ ? server_->ConnectionCount() : 0;
+  if (!server_) return 0;
+  // With ack=committed only a consumer group that asked for its offsets will
+  // hold (and so surely receive) the records; any connection otherwise.
+  if (hold_until_committed_ && offsets_) return offsets_->ConsumerGroupCount();
+  return server_->ConnectionCount();
 }
 
 void KafkaServerAdapter::Close() {

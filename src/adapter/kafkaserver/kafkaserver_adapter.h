@@ -99,11 +99,12 @@ class KafkaServerAdapter final : public adapter::Adapter {
   Status Open() override;
   Status Deliver(std::span<const Event* const> events) override;
   std::optional<uint64_t> OldestHeldSeq() const override;
-  // Open Kafka client connections (any client: consumers, producers, admin
-  // tools; a consumer opens one before it fetches or joins a group), so
-  // `pgcdc snapshot -a kafkaserver` waits for a first client before it
-  // exports. 0 before Open() and after Close(). Thread-safe: called from
-  // other threads while the worker opens and closes the server.
+  // With ack=committed: consumer groups that asked for their committed
+  // offsets (OffsetFetch) and so hold records until they commit; with
+  // ack=stored: open client connections. `pgcdc snapshot -a kafkaserver`
+  // waits for one before it exports, so no row is acknowledged before a
+  // consumer can receive it. 0 before Open() and after Close(). Thread-safe:
+  // called from other threads while the worker opens and closes the server.
   std::optional<size_t> Subscribers() const override;
   void Close() override;
 

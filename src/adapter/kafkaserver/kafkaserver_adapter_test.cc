@@ -215,10 +215,10 @@ TEST_F(AdapterTest, PortInUseIsAClearError) {
       << st.error().message();
 }
 
-TEST_F(AdapterTest, SubscribersCountsClientConnections) {
+TEST_F(AdapterTest, SubscribersCountsClientConnectionsWhenAckIsStored) {
   KafkaServerAdapter closed(AdapterOptions{});
   EXPECT_EQ(closed.Subscribers(), std::optional<size_t>(0));  // not open: nobody
-  auto a = Open("committed");
+  auto a = Open("stored");
   EXPECT_EQ(a->Subscribers(), std::optional<size_t>(0));
   const std::string& bound = a->BoundAddress();
   const int port = std::stoi(bound.substr(bound.rfind(':') + 1));

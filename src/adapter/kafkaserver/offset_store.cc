@@ -436,10 +436,25 @@ OffsetMap OffsetStore::Snapshot() const {
   return offsets_;
 }
 
+void OffsetStore::NoteConsumer(std::string_view group, std::string_view topic) {
+  std::lock_guard lock(mu_);
+  consumers_.emplace(std::string(group), std::string(topic));
+}
+
+size_t OffsetStore::ConsumerGroupCount() const {
+  std::lock_guard lock(mu_);
+  std::set<std::string_view> groups;
+  for (const auto& [group, topic] : consumers_) groups.insert(group);
+  return groups.size();
+}
+
 std::optional<int64_t> OffsetStore::MinCommitted(std::string_view topic, int32_t partition) const {
   std::lock_guard lock(mu_);
   // group → its offset for `partition` (0 until seen) for groups on `topic`.
   std::map<std::string_view, int64_t> per_group;
+  for (const auto& [group, t] : consumers_) {
+    if (t == topic) per_group.try_emplace(group, 0);
+  }
   for (const auto& [k, v] : offsets_) {
     if (k.topic != topic) continue;
     auto [it, inserted] = per_group.try_emplace(k.group, 0);
@@ -453,6 +468,7 @@ std::optional<int64_t> OffsetStore::MinCommitted(std::string_view topic, int32_t
 
 Status OffsetStore::DeleteGroup(std::string_view group) {
   std::lock_guard lock(mu_);
+  std::erase_if(consumers_, [&](const auto& c) { return c.first == group; });
   std::vector<std::pair<OffsetKey, CommittedOffset>> removed_entries;
   for (auto it = offsets_.lower_bound(OffsetKey{std::string(group), "", INT32_MIN});
        it != offsets_.end() && it->first.group == group;) {

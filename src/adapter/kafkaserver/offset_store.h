@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,10 +95,19 @@ class OffsetStore {
   std::vector<std::string> Groups() const;
   OffsetMap Snapshot() const;
 
+  // Records that `group` consumes `topic` (it asked for its committed
+  // offsets there) before it has committed anything: from then on the group
+  // holds the topic's records from offset 0 until it commits (so a consumer
+  // that joined early is never overtaken by acknowledgements). In memory
+  // only; a consumer asks again after a restart.
+  void NoteConsumer(std::string_view group, std::string_view topic);
+  // Distinct groups noted by NoteConsumer() (thread-safe).
+  size_t ConsumerGroupCount() const;
+
   // Acknowledgement helper: the smallest committed offset for (topic,
-  // partition) over every group that has committed anything for `topic` (a
-  // group without a commit for this partition counts as 0); nullopt when no
-  // group has committed for the topic.
+  // partition) over every group that has committed anything for `topic` or
+  // was noted as its consumer (a group without a commit for this partition
+  // counts as 0); nullopt when no group consumes the topic.
   std::optional<int64_t> MinCommitted(std::string_view topic, int32_t partition) const;
 
   // Forgets every offset of `group` (in the backend too).
@@ -111,6 +121,7 @@ class OffsetStore {
   std::unique_ptr<OffsetBackend> backend_;
   mutable std::mutex mu_;
   OffsetMap offsets_;
+  std::set<std::pair<std::string, std::string>, std::less<>> consumers_;  // (group, topic)
 };
 
 using OffsetStorePtr = std::unique_ptr<OffsetStore>;

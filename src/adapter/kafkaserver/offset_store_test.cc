@@ -117,6 +117,24 @@ TEST(OffsetStore, MinCommittedOverGroupsOfATopic) {
   EXPECT_EQ(store->MinCommitted("t", 1), 50);
 }
 
+// A group that asked for its offsets on a topic holds it from offset 0 until
+// it commits (a consumer that joined early is never overtaken by acks).
+TEST(OffsetStore, NotedConsumersHoldFromTheStart) {
+  auto store = OffsetStore::InMemory();
+  EXPECT_EQ(store->ConsumerGroupCount(), 0u);
+  store->NoteConsumer("early", "t");
+  store->NoteConsumer("early", "u");
+  EXPECT_EQ(store->ConsumerGroupCount(), 1u);
+  EXPECT_EQ(store->MinCommitted("t", 0), 0);
+  EXPECT_FALSE(store->MinCommitted("v", 0).has_value());
+  ASSERT_TRUE(store->Commit("early", {C("t", 0, 7)}, 0));
+  EXPECT_EQ(store->MinCommitted("t", 0), 7);
+  EXPECT_EQ(store->MinCommitted("t", 1), 0);
+  ASSERT_TRUE(store->DeleteGroup("early"));
+  EXPECT_FALSE(store->MinCommitted("t", 0).has_value());
+  EXPECT_EQ(store->ConsumerGroupCount(), 0u);
+}
+
 TEST(OffsetStore, BackendFailureLeavesMemoryUnchanged) {
   auto backend = std::make_unique<FlakyBackend>();
   FlakyBackend* flaky = backend.get();
