@@ -13,8 +13,8 @@ const char* kTriggerPayload =
 void BM_NotifyToEventJson(benchmark::State& state) {
   size_t bytes = 0;
   for (auto _ : state) {
-    pgcdc::Event e = pgcdc::listennotify::MakeNotifyEvent("pgcdc:orders", kTriggerPayload,
-                                                          pgcdc::NowUnixNanos());
+    pgcdc::Event e = pgcdc::detector::listennotify::MakeNotifyEvent("pgcdc:orders", kTriggerPayload,
+                                                                    pgcdc::NowUnixNanos());
     const std::string& json = e.Json();
     bytes += json.size();
     benchmark::DoNotOptimize(json.data());
@@ -25,8 +25,8 @@ void BM_NotifyToEventJson(benchmark::State& state) {
 BENCHMARK(BM_NotifyToEventJson);
 
 void BM_EnvelopeOnly(benchmark::State& state) {
-  pgcdc::Event e =
-      pgcdc::listennotify::MakeNotifyEvent("pgcdc:orders", kTriggerPayload, pgcdc::NowUnixNanos());
+  pgcdc::Event e = pgcdc::detector::listennotify::MakeNotifyEvent("pgcdc:orders", kTriggerPayload,
+                                                                  pgcdc::NowUnixNanos());
   std::string out;
   for (auto _ : state) {
     out.clear();

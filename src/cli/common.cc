@@ -198,6 +198,12 @@ void ValidateDetector(const Registry& registry, const config::Config& cfg,
   } else if (d->validate) {
     d->validate(cfg, core, errors);
   }
+  // --all-tables is a wal setting (it implies --detector wal unless another
+  // detector was chosen explicitly); no other detector can honour it.
+  if (cfg.GetBool("detector.all_tables") && core.detector_type != "wal") {
+    errors.push_back("detector.all_tables: --all-tables cannot be used with detector " +
+                     core.detector_type);
+  }
   if (core.backpressure.enabled) {
     if (core.detector_type != "wal" || !cfg.GetBool("detector.persistent_slot")) {
       errors.push_back("backpressure.enabled: needs --detector wal with --persistent-slot");

@@ -50,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const pgcdc::Event event =
-      pgcdc::listennotify::MakeNotifyEvent(channel, payload, 1750000000123456000);
+      pgcdc::detector::listennotify::MakeNotifyEvent(channel, payload, 1750000000123456000);
   Check(!event.operation.empty(), "operation is non-empty");
   Check(event.channel == channel, "channel is kept verbatim");
   Check(event.source == "listen_notify", "source");

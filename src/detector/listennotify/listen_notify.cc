@@ -8,7 +8,6 @@
 #include <cstring>
 #include <regex>
 
-#include "config/config.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -16,8 +15,9 @@
 #include "core/time.h"
 #include "detector/listennotify/notify_event.h"
 #include "pg/conn.h"
+#include "registry/define.h"
 
-namespace pgcdc::listennotify {
+namespace pgcdc::detector::listennotify {
 
 namespace {
 
@@ -41,12 +41,17 @@ struct Metrics {
   }
 };
 
+Metrics& M() {
+  static Metrics m;
+  return m;
+}
+
 }  // namespace
 
 ListenNotifyDetector::ListenNotifyDetector(Options options) : options_(std::move(options)) {}
 
-Status ListenNotifyDetector::Run(detector::RunContext& ctx) {
-  static Metrics m;
+Status ListenNotifyDetector::Run(RunContext& ctx) {
+  auto& m = M();
   StopWaker waker(ctx.stop);
   Backoff backoff(options_.backoff);
   bool ever_connected = false;
@@ -76,42 +81,7 @@ Status ListenNotifyDetector::Run(detector::RunContext& ctx) {
       m.connected->Set(1);
       if (ctx.health != nullptr) ctx.health->Up(ctx.health_name);
       log::Info("listening", {{"detector", "listen_notify"}, {"channels", channel_list}});
-      st = [&]() -> Status {
-        PGconn* c = conn->raw();
-        EventBatch batch;
-        while (!ctx.stop.stop_requested()) {
-          pollfd fds[2] = {{PQsocket(c), POLLIN, 0}, {waker.fd(), POLLIN, 0}};
-          int rc = ::poll(fds, 2, -1);
-          if (rc < 0) {
-            if (errno == EINTR) continue;
-            return Fail(ErrorCode::kIo, std::string("poll: ") + std::strerror(errno));
-          }
-          if (ctx.stop.stop_requested()) return Ok();
-          if (PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK) {
-            return Fail(ErrorCode::kConnection, conn->ErrorMessage());
-          }
-          // Drain results of anything pending (e.g. an error the server sent).
-          while (PGnotify* n = PQnotifies(c)) {
-            batch.events.push_back(MakeNotifyEvent(n->relname, n->extra, NowUnixNanos()));
-            PQfreemem(n);
-            if (batch.events.size() >= options_.max_batch) {
-              m.notifications->Inc(batch.events.size());
-              if (!ctx.publish(std::move(batch))) return Ok();
-              batch = EventBatch{};
-            }
-            PQconsumeInput(c);
-          }
-          if (!batch.events.empty()) {
-            m.notifications->Inc(batch.events.size());
-            if (!ctx.publish(std::move(batch))) return Ok();
-            batch = EventBatch{};
-          }
-          if (PQstatus(c) != CONNECTION_OK) {
-            return Fail(ErrorCode::kConnection, conn->ErrorMessage());
-          }
-        }
-        return Ok();
-      }();
+      st = Receive(ctx, *conn, waker.fd());
       m.connected->Set(0);
       if (st || ctx.stop.stop_requested()) return Ok();
     }
@@ -131,65 +101,90 @@ Status ListenNotifyDetector::Run(detector::RunContext& ctx) {
   return Ok();
 }
 
-ConnectorInfo Connector() {
-  ConnectorInfo info;
-  info.kind = ConnectorKind::kDetector;
-  info.name = "listen_notify";
-  info.description =
-      "PostgreSQL LISTEN/NOTIFY: one dedicated connection LISTENs on each channel; pair with the "
-      "trigger from `pgcdc init --table T`. At-most-once (notifications sent while disconnected "
-      "are lost).";
-  info.params = {
-      {.key = "database_url",
-       .type = ParamType::kString,
-       .description = "PostgreSQL connection string (URI or key=value)",
-       .flag = "db"},
-      {.key = "channels",
-       .type = ParamType::kStringList,
-       .description = "channel(s) to LISTEN on (repeatable or comma-separated)",
-       .flag = "channel",
-       .short_flag = "c"},
-      {.key = "detector.backoff_base",
-       .type = ParamType::kDuration,
-       .default_value = "5s",
-       .description = "reconnect backoff base (full jitter, doubles per attempt)",
-       .min = 1},
-      {.key = "detector.backoff_cap",
-       .type = ParamType::kDuration,
-       .default_value = "60s",
-       .description = "reconnect backoff cap",
-       .min = 1},
-  };
-  info.validate = [](const config::Config& cfg, std::vector<std::string>& errors) {
-    if (!cfg.Has("database_url")) {
-      errors.push_back(
-          "database_url: required for detector listen_notify (--db, PGCDC_DATABASE_URL or "
-          "database_url in the config file)");
+Status ListenNotifyDetector::Receive(RunContext& ctx, pg::Conn& conn, int wake_fd) {
+  auto& m = M();
+  PGconn* c = conn.raw();
+  EventBatch batch;
+  while (!ctx.stop.stop_requested()) {
+    pollfd fds[2] = {{PQsocket(c), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    int rc = ::poll(fds, 2, -1);
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      return Fail(ErrorCode::kIo, std::string("poll: ") + std::strerror(errno));
     }
-    if (cfg.GetList("channels").empty()) {
-      errors.push_back("channels: listen_notify needs at least one channel (-c/--channel)");
+    if (ctx.stop.stop_requested()) return Ok();
+    if (PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK) {
+      return Fail(ErrorCode::kConnection, conn.ErrorMessage());
     }
-    for (const auto& ch : cfg.GetList("channels")) {
-      if (ch.size() > 63) {
-        errors.push_back("channels: \"" + ch +
-                         "\" is longer than PostgreSQL's 63-byte identifier limit");
+    // Drain results of anything pending (e.g. an error the server sent).
+    while (PGnotify* n = PQnotifies(c)) {
+      batch.events.push_back(MakeNotifyEvent(n->relname, n->extra, NowUnixNanos()));
+      PQfreemem(n);
+      if (batch.events.size() >= options_.max_batch) {
+        m.notifications->Inc(batch.events.size());
+        if (!ctx.publish(std::move(batch))) return Ok();
+        batch = EventBatch{};
       }
+      PQconsumeInput(c);
     }
-    if (cfg.GetDuration("detector.backoff_cap") < cfg.GetDuration("detector.backoff_base")) {
-      errors.push_back("detector.backoff_cap: must be >= detector.backoff_base");
+    if (!batch.events.empty()) {
+      m.notifications->Inc(batch.events.size());
+      if (!ctx.publish(std::move(batch))) return Ok();
+      batch = EventBatch{};
     }
-  };
-  info.make_detector = [](const config::Config& cfg) -> Result<detector::DetectorPtr> {
-    Options o;
-    o.database_url = cfg.GetString("database_url");
-    o.channels = cfg.GetList("channels");
-    o.backoff.base = std::chrono::duration_cast<std::chrono::milliseconds>(
-        cfg.GetDuration("detector.backoff_base"));
-    o.backoff.cap = std::chrono::duration_cast<std::chrono::milliseconds>(
-        cfg.GetDuration("detector.backoff_cap"));
-    return std::make_unique<ListenNotifyDetector>(std::move(o));
-  };
-  return info;
+    if (PQstatus(c) != CONNECTION_OK) {
+      return Fail(ErrorCode::kConnection, conn.ErrorMessage());
+    }
+  }
+  return Ok();
 }
 
-}  // namespace pgcdc::listennotify
+ConnectorInfo Connector() {
+  return DefineDetector<Options>({
+      .name = "listen_notify",
+      .description =
+          "PostgreSQL LISTEN/NOTIFY: one dedicated connection LISTENs on each channel; pair with "
+          "the trigger from `pgcdc init --table T`. At-most-once (notifications sent while "
+          "disconnected are lost).",
+      .params =
+          {
+              Param("channels", &Options::channels,
+                    "channel(s) to LISTEN on (repeatable or comma-separated)",
+                    {.flag = "channel", .short_flag = "c"}),
+              ParamAt<Options>(
+                  "detector.backoff_base", [](auto& o) -> auto& { return o.backoff.base; },
+                  "reconnect backoff base (full jitter, doubles per attempt)", {.min = 1}),
+              ParamAt<Options>("detector.backoff_cap",
+                               [](auto& o) -> auto& { return o.backoff.cap; },
+                               "reconnect backoff cap", {.min = 1}),
+          },
+      .validate =
+          [](const Options& o, const Context& ctx, Errors& errors) {
+            if (ctx.core.database_url.empty()) {
+              errors.push_back(
+                  "database_url: required for detector listen_notify (--db, PGCDC_DATABASE_URL "
+                  "or database_url in the config file)");
+            }
+            if (o.channels.empty()) {
+              errors.push_back("channels: listen_notify needs at least one channel (-c/--channel)");
+            }
+            for (const auto& ch : o.channels) {
+              if (ch.size() > 63) {
+                errors.push_back("channels: \"" + ch +
+                                 "\" is longer than PostgreSQL's 63-byte identifier limit");
+              }
+            }
+            if (o.backoff.cap < o.backoff.base) {
+              errors.push_back("detector.backoff_cap: must be >= detector.backoff_base");
+            }
+          },
+      .make = [](Options o, const Context& ctx) -> Result<DetectorPtr> {
+        o.database_url = ctx.core.database_url;
+        return std::make_unique<ListenNotifyDetector>(std::move(o));
+      },
+  });
+}
+
+}  // namespace pgcdc::detector::listennotify
+
+PGCDC_REGISTER_CONNECTOR(detector, listennotify, pgcdc::detector::listennotify::Connector)

@@ -11,34 +11,42 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <vector>
 
 #include "core/backoff.h"
 #include "detector/detector.h"
-#include "registry/registry.h"
 
-namespace pgcdc::listennotify {
+namespace pgcdc::pg {
+class Conn;
+}  // namespace pgcdc::pg
 
+namespace pgcdc::detector::listennotify {
+
+// Also the connector's config struct: its parameters (channels,
+// detector.backoff_*) bind to these fields, whose initializers are the
+// defaults. database_url comes from the core settings.
 struct Options {
   std::string database_url;
   std::vector<std::string> channels;
-  BackoffPolicy backoff;
+  BackoffPolicy backoff;  // detector.backoff_base / detector.backoff_cap
   // Largest batch handed to the bus at once.
   size_t max_batch = 1024;
 };
 
-class ListenNotifyDetector : public detector::Detector {
+class ListenNotifyDetector : public Detector {
  public:
   explicit ListenNotifyDetector(Options options);
   std::string_view Name() const override { return "listen_notify"; }
-  Status Run(detector::RunContext& ctx) override;
+  Status Run(RunContext& ctx) override;
 
  private:
+  // Receives notifications on a connection that LISTENs until a stop (Ok),
+  // the bus refusing a batch (Ok) or a connection error.
+  Status Receive(RunContext& ctx, pg::Conn& conn, int wake_fd);
+
   Options options_;
 };
 
-// Registry entry (name, parameters, factory).
-ConnectorInfo Connector();
-
-}  // namespace pgcdc::listennotify
+}  // namespace pgcdc::detector::listennotify

@@ -6,7 +6,7 @@
 #include "core/json.h"
 #include "core/uuid.h"
 
-namespace pgcdc::listennotify {
+namespace pgcdc::detector::listennotify {
 
 namespace {
 constexpr std::string_view kSource = "listen_notify";
@@ -41,4 +41,4 @@ Event MakeNotifyEvent(std::string_view channel, std::string_view payload, int64_
   return event;
 }
 
-}  // namespace pgcdc::listennotify
+}  // namespace pgcdc::detector::listennotify

@@ -6,7 +6,7 @@
 
 #include "core/event.h"
 
-namespace pgcdc::listennotify {
+namespace pgcdc::detector::listennotify {
 
 // Builds the event for a notification on `channel` carrying `payload`:
 //  * payload is a JSON object with a non-empty string member "op" (the first
@@ -18,4 +18,4 @@ namespace pgcdc::listennotify {
 // fresh UUIDv7 and created_at `now_ns`. Never fails.
 Event MakeNotifyEvent(std::string_view channel, std::string_view payload, int64_t now_ns);
 
-}  // namespace pgcdc::listennotify
+}  // namespace pgcdc::detector::listennotify

@@ -6,7 +6,7 @@
 
 #include "core/json.h"
 
-namespace pgcdc::listennotify {
+namespace pgcdc::detector::listennotify {
 namespace {
 
 using namespace std::string_literals;
@@ -159,4 +159,4 @@ TEST(NotifyEventTest, MaximumNotifyPayload) {
 }
 
 }  // namespace
-}  // namespace pgcdc::listennotify
+}  // namespace pgcdc::detector::listennotify

@@ -5,7 +5,6 @@
 #include <utility>
 #include <vector>
 
-#include "config/config.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -13,8 +12,9 @@
 #include "core/time.h"
 #include "pg/conn.h"
 #include "pipeline/ack_tracker.h"
+#include "registry/define.h"
 
-namespace pgcdc::outbox {
+namespace pgcdc::detector::outbox {
 
 namespace {
 
@@ -83,7 +83,7 @@ OutboxDetector::OutboxDetector(Options options) : options_(std::move(options)) {
   sql_ = MakeOutboxSql(quoted_table_, options_.keep_processed);
 }
 
-Status OutboxDetector::Run(detector::RunContext& ctx) {
+Status OutboxDetector::Run(RunContext& ctx) {
   StopWaker waker(ctx.stop);
   Backoff backoff(options_.backoff);
   log::Info("starting detector", {{"detector", "outbox"},
@@ -120,7 +120,7 @@ Status OutboxDetector::Run(detector::RunContext& ctx) {
   return Ok();
 }
 
-Status OutboxDetector::RunCycle(detector::RunContext& ctx, const StopWaker& waker, bool* polled) {
+Status OutboxDetector::RunCycle(RunContext& ctx, const StopWaker& waker, bool* polled) {
   auto conn = pg::Conn::Open(options_.database_url);
   if (!conn) return Fail(conn.error());
   if (auto st = CheckTable(*conn); !st) return st;
@@ -189,7 +189,7 @@ Status OutboxDetector::CheckTable(pg::Conn& conn) {
   return Ok();
 }
 
-Status OutboxDetector::PollOnce(detector::RunContext& ctx, const StopWaker& waker, pg::Conn& conn,
+Status OutboxDetector::PollOnce(RunContext& ctx, const StopWaker& waker, pg::Conn& conn,
                                 size_t* rows, bool* stopped) {
   auto& m = M();
   if (auto st = conn.Exec("BEGIN"); !st) return Fail(st.error().Wrap("begin"));
@@ -253,7 +253,7 @@ Status OutboxDetector::PollOnce(detector::RunContext& ctx, const StopWaker& wake
   return Ok();
 }
 
-bool OutboxDetector::WaitDelivered(detector::RunContext& ctx, const StopWaker& waker, uint64_t seq,
+bool OutboxDetector::WaitDelivered(RunContext& ctx, const StopWaker& waker, uint64_t seq,
                                    size_t rows) {
   if (ctx.acks == nullptr || ctx.acks->size() == 0) return true;
   auto delivered = [&] { return ctx.acks->DeliveredThrough() >= seq; };
@@ -292,92 +292,65 @@ bool OutboxDetector::WaitDelivered(detector::RunContext& ctx, const StopWaker& w
 }
 
 ConnectorInfo Connector() {
-  using PT = ParamType;
-  ConnectorInfo info;
-  info.kind = ConnectorKind::kDetector;
-  info.name = "outbox";
-  info.description =
-      "Transactional outbox: polls a table filled by applications in their own transactions "
-      "(`pgcdc init --table T --adapter outbox`) with FOR UPDATE SKIP LOCKED; rows are deleted "
-      "(or marked processed) only after every adapter delivered them. At-least-once; several "
-      "instances may share a table.";
-  info.params = {
-      {.key = "database_url",
-       .type = PT::kString,
-       .description = "PostgreSQL connection string (URI or key=value)",
-       .flag = "db"},
-      {.key = "outbox.table",
-       .type = PT::kString,
-       .default_value = "pgcdc_outbox",
-       .description = "outbox table, table or schema.table (case-sensitive; pgcdc quotes it)"},
-      {.key = "outbox.poll_interval",
-       .type = PT::kDuration,
-       .default_value = "500ms",
-       .description = "pause between polls that found less than a full batch",
-       .min = 1},
-      {.key = "outbox.batch_size",
-       .type = PT::kInt,
-       .default_value = "100",
-       .description = "rows per poll transaction (all stay locked until delivered)",
-       .min = 1,
-       .max = 100000},
-      {.key = "outbox.keep_processed",
-       .type = PT::kBool,
-       .default_value = "false",
-       .description = "set processed_at on delivered rows instead of deleting them"},
-      {.key = "outbox.backoff_base",
-       .type = PT::kDuration,
-       .default_value = "1s",
-       .description = "reconnect backoff base (full jitter, doubles per attempt)",
-       .min = 1},
-      {.key = "outbox.backoff_cap",
-       .type = PT::kDuration,
-       .default_value = "30s",
-       .description = "reconnect backoff cap",
-       .min = 1},
-  };
-  info.validate = [](const config::Config& cfg, std::vector<std::string>& errors) {
-    if (!cfg.Has("database_url")) {
-      errors.push_back(
-          "database_url: required for detector outbox (--db, PGCDC_DATABASE_URL or database_url "
-          "in the config file)");
-    }
-    if (auto q = QuoteTableName(cfg.GetString("outbox.table")); !q) {
-      errors.push_back("outbox.table: " + q.error().message());
-    }
-    if (cfg.GetBool("detector.all_tables")) {
-      errors.push_back("detector.all_tables: --all-tables cannot be used with detector outbox");
-    }
-    // One batch is in flight at a time and the adapter queues are empty when
-    // it is published; if it fits, fast mode never drops outbox events.
-    if (cfg.GetString("bus.mode") == "fast" &&
-        cfg.GetInt("outbox.batch_size") > cfg.GetInt("bus.buffer_size")) {
-      errors.push_back("outbox.batch_size: " + std::to_string(cfg.GetInt("outbox.batch_size")) +
-                       " is larger than bus.buffer_size (" +
-                       std::to_string(cfg.GetInt("bus.buffer_size")) +
-                       "); fast mode would drop the rest of a batch (lower --outbox-batch-size, "
-                       "raise --bus-buffer or use --bus-mode reliable)");
-    }
-    if (cfg.GetDuration("outbox.backoff_cap") < cfg.GetDuration("outbox.backoff_base")) {
-      errors.push_back("outbox.backoff_cap: must be >= outbox.backoff_base");
-    }
-  };
-  info.make_detector = [](const config::Config& cfg) -> Result<detector::DetectorPtr> {
-    using std::chrono::duration_cast;
-    Options o;
-    o.database_url = cfg.GetString("database_url");
-    o.table = cfg.GetString("outbox.table");
-    o.poll_interval = duration_cast<milliseconds>(cfg.GetDuration("outbox.poll_interval"));
-    o.batch_size = cfg.GetInt("outbox.batch_size");
-    o.keep_processed = cfg.GetBool("outbox.keep_processed");
-    o.backoff.base = duration_cast<milliseconds>(cfg.GetDuration("outbox.backoff_base"));
-    o.backoff.cap = duration_cast<milliseconds>(cfg.GetDuration("outbox.backoff_cap"));
-    // Leave the adapters the other half of the shutdown budget.
-    o.stop_grace = duration_cast<milliseconds>(cfg.GetDuration("shutdown_timeout")) / 2;
-    if (auto q = QuoteTableName(o.table); !q) return Fail(q.error());
-    return std::make_unique<OutboxDetector>(std::move(o));
-  };
-  return info;
+  return DefineDetector<Options>({
+      .name = "outbox",
+      .description =
+          "Transactional outbox: polls a table filled by applications in their own transactions "
+          "(`pgcdc init --table T --adapter outbox`) with FOR UPDATE SKIP LOCKED; rows are "
+          "deleted (or marked processed) only after every adapter delivered them. At-least-once; "
+          "several instances may share a table.",
+      .params =
+          {
+              Param("outbox.table", &Options::table,
+                    "outbox table, table or schema.table (case-sensitive; pgcdc quotes it)"),
+              Param("outbox.poll_interval", &Options::poll_interval,
+                    "pause between polls that found less than a full batch", {.min = 1}),
+              Param("outbox.batch_size", &Options::batch_size,
+                    "rows per poll transaction (all stay locked until delivered)",
+                    {.min = 1, .max = 100000}),
+              Param("outbox.keep_processed", &Options::keep_processed,
+                    "set processed_at on delivered rows instead of deleting them"),
+              ParamAt<Options>(
+                  "outbox.backoff_base", [](auto& o) -> auto& { return o.backoff.base; },
+                  "reconnect backoff base (full jitter, doubles per attempt)", {.min = 1}),
+              ParamAt<Options>("outbox.backoff_cap", [](auto& o) -> auto& { return o.backoff.cap; },
+                               "reconnect backoff cap", {.min = 1}),
+          },
+      .validate =
+          [](const Options& o, const Context& ctx, Errors& errors) {
+            if (ctx.core.database_url.empty()) {
+              errors.push_back(
+                  "database_url: required for detector outbox (--db, PGCDC_DATABASE_URL or "
+                  "database_url in the config file)");
+            }
+            if (auto q = QuoteTableName(o.table); !q) {
+              errors.push_back("outbox.table: " + q.error().message());
+            }
+            // One batch is in flight at a time and the adapter queues are
+            // empty when it is published; if it fits, fast mode never drops
+            // outbox events.
+            if (ctx.core.bus_mode == "fast" && o.batch_size > ctx.core.bus_buffer_size) {
+              errors.push_back("outbox.batch_size: " + std::to_string(o.batch_size) +
+                               " is larger than bus.buffer_size (" +
+                               std::to_string(ctx.core.bus_buffer_size) +
+                               "); fast mode would drop the rest of a batch (lower "
+                               "--outbox-batch-size, raise --bus-buffer or use --bus-mode "
+                               "reliable)");
+            }
+            if (o.backoff.cap < o.backoff.base) {
+              errors.push_back("outbox.backoff_cap: must be >= outbox.backoff_base");
+            }
+          },
+      .make = [](Options o, const Context& ctx) -> Result<DetectorPtr> {
+        o.database_url = ctx.core.database_url;
+        // Leave the adapters the other half of the shutdown budget.
+        o.stop_grace = std::chrono::duration_cast<milliseconds>(ctx.core.shutdown_timeout) / 2;
+        if (auto q = QuoteTableName(o.table); !q) return Fail(q.error());
+        return std::make_unique<OutboxDetector>(std::move(o));
+      },
+  });
 }
 
-}  // namespace pgcdc::outbox
+}  // namespace pgcdc::detector::outbox
+
+PGCDC_REGISTER_CONNECTOR(detector, outbox, pgcdc::detector::outbox::Connector)

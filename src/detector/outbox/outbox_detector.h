@@ -35,7 +35,6 @@
 #include "core/backoff.h"
 #include "detector/detector.h"
 #include "detector/outbox/outbox_event.h"
-#include "registry/registry.h"
 
 namespace pgcdc {
 class StopWaker;
@@ -44,40 +43,44 @@ class Conn;
 }
 }  // namespace pgcdc
 
-namespace pgcdc::outbox {
+namespace pgcdc::detector::outbox {
 
+// Also the connector's config struct: its outbox.* parameters bind to these
+// fields, whose initializers are the defaults. database_url and stop_grace
+// come from the core settings.
 struct Options {
   std::string database_url;
   std::string table = "pgcdc_outbox";  // "table" or "schema.table", unquoted
   std::chrono::milliseconds poll_interval{500};
   int64_t batch_size = 100;
   bool keep_processed = false;
-  BackoffPolicy backoff{.base = std::chrono::seconds(1), .cap = std::chrono::seconds(30)};
+  BackoffPolicy backoff{.base = std::chrono::seconds(1),   // outbox.backoff_base
+                        .cap = std::chrono::seconds(30)};  // outbox.backoff_cap
   // After a stop request, how long a batch already published may still wait
   // for the adapters' confirmation so it can be committed instead of being
   // re-delivered after the restart.
   std::chrono::milliseconds stop_grace{2500};
 };
 
-class OutboxDetector : public detector::Detector {
+class OutboxDetector : public Detector {
  public:
   explicit OutboxDetector(Options options);
   std::string_view Name() const override { return "outbox"; }
-  Status Run(detector::RunContext& ctx) override;
+  Status Run(RunContext& ctx) override;
 
  private:
   // One connect-and-poll cycle. Returns Ok when stopped, else the error that
   // ended it. Sets *polled once a poll succeeded.
-  Status RunCycle(detector::RunContext& ctx, const StopWaker& waker, bool* polled);
+  Status RunCycle(RunContext& ctx, const StopWaker& waker, bool* polled);
   // Verifies that the table exists and that the statements we run work on it.
   Status CheckTable(pg::Conn& conn);
   // One poll transaction. *rows = rows handled; *stopped = a stop ended it
   // (the transaction was rolled back, nothing lost).
-  Status PollOnce(detector::RunContext& ctx, const StopWaker& waker, pg::Conn& conn, size_t* rows,
+  Status PollOnce(RunContext& ctx, const StopWaker& waker, pg::Conn& conn, size_t* rows,
                   bool* stopped);
   // Waits until every adapter has finished with events up to `seq`. False
   // when a stop request (plus stop_grace) came first.
-  bool WaitDelivered(detector::RunContext& ctx, const StopWaker& waker, uint64_t seq, size_t rows);
+  bool WaitDelivered(RunContext& ctx, const StopWaker& waker, uint64_t seq, size_t rows);
 
   Options options_;
   std::string quoted_table_;
@@ -87,7 +90,4 @@ class OutboxDetector : public detector::Detector {
   bool ever_connected_ = false;
 };
 
-// Registry entry (name, parameters, validation, factory).
-ConnectorInfo Connector();
-
-}  // namespace pgcdc::outbox
+}  // namespace pgcdc::detector::outbox

@@ -6,7 +6,7 @@
 #include "core/uuid.h"
 #include "pg/conn.h"
 
-namespace pgcdc::outbox {
+namespace pgcdc::detector::outbox {
 
 namespace {
 
@@ -140,4 +140,4 @@ RowEvent MakeOutboxEvent(const OutboxRow& row, std::string_view table, int64_t n
   return out;
 }
 
-}  // namespace pgcdc::outbox
+}  // namespace pgcdc::detector::outbox

@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "core/event.h"
 
-namespace pgcdc::outbox {
+namespace pgcdc::detector::outbox {
 
 // Event::source of every outbox event.
 inline constexpr std::string_view kSource = "outbox";
@@ -71,4 +71,4 @@ struct RowEvent {
 // `table` is the configured (unquoted) table name. Never fails.
 RowEvent MakeOutboxEvent(const OutboxRow& row, std::string_view table, int64_t now_ns);
 
-}  // namespace pgcdc::outbox
+}  // namespace pgcdc::detector::outbox

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace pgcdc::outbox {
+namespace pgcdc::detector::outbox {
 namespace {
 
 constexpr int64_t kNow = 1750000000123456000;
@@ -135,4 +135,4 @@ TEST(OutboxEventTest, EnvelopeJson) {
 }
 
 }  // namespace
-}  // namespace pgcdc::outbox
+}  // namespace pgcdc::detector::outbox

@@ -12,7 +12,7 @@
 #include "core/time.h"
 #include "core/uuid.h"
 
-namespace pgcdc::wal {
+namespace pgcdc::detector::wal {
 
 namespace {
 
@@ -682,4 +682,4 @@ Status ChangeBuilder::Replay(uint32_t xid, const pgoutput::StreamCommit& c) {
   return st;
 }
 
-}  // namespace pgcdc::wal
+}  // namespace pgcdc::detector::wal

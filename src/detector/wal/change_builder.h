@@ -29,7 +29,7 @@
 #include "detector/wal/signal.h"
 #include "detector/wal/toast_cache.h"
 
-namespace pgcdc::wal {
+namespace pgcdc::detector::wal {
 
 struct BuilderOptions {
   bool tx_metadata = false;  // `transaction` block on row events
@@ -159,4 +159,4 @@ class ChangeBuilder {
 // pgcdc:<schema>.<table> otherwise.
 std::string ChannelFor(std::string_view namespace_name, std::string_view table);
 
-}  // namespace pgcdc::wal
+}  // namespace pgcdc::detector::wal

@@ -4,7 +4,7 @@
 
 #include <optional>
 
-namespace pgcdc::wal {
+namespace pgcdc::detector::wal {
 namespace {
 
 // ---- a tiny pgoutput encoder for tests -----------------------------------------
@@ -380,4 +380,4 @@ TEST_F(ChangeBuilderTest, GarbageIsAnErrorNotACrash) {
 }
 
 }  // namespace
-}  // namespace pgcdc::wal
+}  // namespace pgcdc::detector::wal

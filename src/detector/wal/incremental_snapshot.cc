@@ -14,7 +14,7 @@
 #include "pg/migrations.h"
 #include "snapshot/table_snapshot.h"
 
-namespace pgcdc::wal {
+namespace pgcdc::detector::wal {
 
 namespace {
 
@@ -470,4 +470,4 @@ void IncrementalSnapshots::RunJob(Job& job, std::stop_token stop) {
   Runner(options_, publish_, wait_, job.id, job.table, stop).Run();
 }
 
-}  // namespace pgcdc::wal
+}  // namespace pgcdc::detector::wal

@@ -40,7 +40,7 @@
 #include "detector/wal/signal.h"
 #include "pg/conn.h"
 
-namespace pgcdc::wal {
+namespace pgcdc::detector::wal {
 
 inline constexpr std::string_view kIncrementalSource = "incremental_snapshot";
 inline constexpr std::string_view kSnapshotControlChannel = "pgcdc:_snapshot";
@@ -100,4 +100,4 @@ class IncrementalSnapshots {
   std::map<std::string, std::unique_ptr<Job>> jobs_;  // by normalised table; detector thread
 };
 
-}  // namespace pgcdc::wal
+}  // namespace pgcdc::detector::wal

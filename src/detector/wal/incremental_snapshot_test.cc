@@ -7,7 +7,7 @@
 #include "detector/wal/signal.h"
 #include "snapshot/table_snapshot.h"
 
-namespace pgcdc::wal {
+namespace pgcdc::detector::wal {
 namespace {
 
 TEST(SignalTest, ExecuteWithTableAndId) {
@@ -79,4 +79,4 @@ TEST(IncrementalPayloadTest, KeysAndPayloadsAreSortedJson) {
 }
 
 }  // namespace
-}  // namespace pgcdc::wal
+}  // namespace pgcdc::detector::wal

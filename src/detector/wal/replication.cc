@@ -9,7 +9,7 @@
 #include "codec/pgoutput/pgoutput.h"
 #include "pg/conn.h"
 
-namespace pgcdc::wal {
+namespace pgcdc::detector::wal {
 
 namespace {
 std::string Trim(const char* msg) {
@@ -202,4 +202,4 @@ Status ReplicationConn::Send(const std::string& copy_data) {
   return Ok();
 }
 
-}  // namespace pgcdc::wal
+}  // namespace pgcdc::detector::wal

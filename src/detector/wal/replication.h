@@ -15,7 +15,7 @@
 
 struct pg_conn;
 
-namespace pgcdc::wal {
+namespace pgcdc::detector::wal {
 
 struct SlotInfo {
   std::string name;
@@ -64,4 +64,4 @@ class ReplicationConn {
   char* buffer_ = nullptr;
 };
 
-}  // namespace pgcdc::wal
+}  // namespace pgcdc::detector::wal

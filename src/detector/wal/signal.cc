@@ -3,7 +3,7 @@
 #include "core/json.h"
 #include "snapshot/table_snapshot.h"
 
-namespace pgcdc::wal {
+namespace pgcdc::detector::wal {
 
 namespace {
 
@@ -59,4 +59,4 @@ Result<SignalTable> ParseSignalTable(std::string_view text) {
   return t;
 }
 
-}  // namespace pgcdc::wal
+}  // namespace pgcdc::detector::wal

@@ -13,7 +13,7 @@
 
 #include "core/error.h"
 
-namespace pgcdc::wal {
+namespace pgcdc::detector::wal {
 
 enum class SignalKind { kExecuteSnapshot, kStopSnapshot, kUnknown };
 
@@ -43,4 +43,4 @@ struct SignalTable {
 // snapshot::ParseTableName).
 Result<SignalTable> ParseSignalTable(std::string_view text);
 
-}  // namespace pgcdc::wal
+}  // namespace pgcdc::detector::wal

@@ -1,6 +1,6 @@
 #include "detector/wal/toast_cache.h"
 
-namespace pgcdc::wal {
+namespace pgcdc::detector::wal {
 
 std::string ToastCache::Key(uint32_t relid, const std::string& pk) {
   std::string k = std::to_string(relid);
@@ -52,4 +52,4 @@ void ToastCache::EvictRelation(uint32_t relid) {
   }
 }
 
-}  // namespace pgcdc::wal
+}  // namespace pgcdc::detector::wal

@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace pgcdc::wal {
+namespace pgcdc::detector::wal {
 
 class ToastCache {
  public:
@@ -41,4 +41,4 @@ class ToastCache {
   uint64_t evictions_ = 0;
 };
 
-}  // namespace pgcdc::wal
+}  // namespace pgcdc::detector::wal

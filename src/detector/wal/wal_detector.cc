@@ -10,7 +10,6 @@
 
 #include "codec/pgoutput/pgoutput.h"
 #include "codec/pgtypes/pgtypes.h"
-#include "config/config.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -21,9 +20,10 @@
 #include "pg/conn.h"
 #include "pipeline/ack_tracker.h"
 #include "pipeline/backpressure.h"
+#include "registry/define.h"
 #include "snapshot/table_snapshot.h"
 
-namespace pgcdc::wal {
+namespace pgcdc::detector::wal {
 
 namespace {
 
@@ -33,6 +33,11 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::microseconds kLinger{250};
 constexpr std::chrono::microseconds kBusyGap{600};
 using std::chrono::milliseconds;
+// Shortest gap between two status updates sent because the confirmed
+// position moved (the server asking, or status_interval, always send one).
+constexpr milliseconds kMinStatusGap{500};
+// A lagging persistent slot is reported at most this often.
+constexpr std::chrono::minutes kLagWarnInterval{1};
 
 struct Metrics {
   metrics::Counter* errors;
@@ -97,11 +102,91 @@ std::string RandomSlotName() {
   return name;
 }
 
+// Creates the FOR ALL TABLES publication (--all-tables) or checks that the
+// configured one exists.
+Status EnsurePublication(pg::Conn& meta, const Options& o) {
+  if (o.all_tables) {
+    auto st =
+        meta.Exec("CREATE PUBLICATION " + pg::QuoteIdentifier(o.publication) + " FOR ALL TABLES");
+    if (!st && st.error().message().find("already exists") == std::string::npos) {
+      return Fail(st.error().Wrap("create publication " + o.publication));
+    }
+    return Ok();
+  }
+  auto rows = meta.Query("SELECT 1 FROM pg_publication WHERE pubname = $1", {o.publication});
+  if (!rows) return Fail(rows.error());
+  if (rows->empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "publication \"" + o.publication +
+                    "\" does not exist (create it, e.g. `pgcdc init --detector wal --table T "
+                    "--publication " +
+                    o.publication + " | psql`, or use --all-tables)");
+  }
+  return Ok();
+}
+
+// The replication side of one cycle: connection, slot and start position.
+struct SlotSession {
+  std::unique_ptr<pg::CheckpointStore> store;  // --persistent-slot only
+  ReplicationConn repl;
+  std::string name;
+  SlotInfo info;
+  bool exists = false;         // a persistent slot of that name was there
+  bool want_snapshot = false;  // --snapshot-first runs in this cycle
+  uint64_t start = 0;          // START_REPLICATION position
+};
+
+// Opens the checkpoint store and the replication connection, and creates
+// (or reuses) the slot. `snapshot_done`: --snapshot-first already ran.
+Result<SlotSession> OpenSlot(const Options& o, bool snapshot_done) {
+  SlotSession s;
+  if (o.persistent_slot) {
+    auto store = pg::CheckpointStore::Open(o.checkpoint_db);
+    if (!store) return Fail(store.error());
+    s.store = std::move(*store);
+  }
+  auto repl = ReplicationConn::Open(o.database_url);
+  if (!repl) return Fail(repl.error());
+  s.repl = std::move(*repl);
+  s.name = o.persistent_slot ? o.slot_name : RandomSlotName();
+  uint64_t saved = 0;
+  if (o.persistent_slot) {
+    auto loaded = s.store->Load(s.name);
+    if (!loaded) return Fail(loaded.error());
+    saved = *loaded;
+  }
+  // --snapshot-first: once per process, and for a persistent slot only until
+  // its first checkpoint (which is saved only after the snapshot's events
+  // were delivered).
+  s.want_snapshot = o.snapshot_first && !snapshot_done && saved == 0;
+  auto info = s.repl.CreateSlot(s.name, /*temporary=*/!o.persistent_slot,
+                                /*export_snapshot=*/s.want_snapshot, &s.exists);
+  if (!info) return Fail(info.error());
+  if (s.want_snapshot && s.exists) {
+    // Left over from a run whose snapshot never completed: nothing was
+    // confirmed past its start, so recreate it to get a snapshot that meets
+    // the stream exactly.
+    log::Info("wal: recreating slot for --snapshot-first", {{"slot", s.name}});
+    if (auto st = s.repl.DropSlot(s.name); !st) return Fail(st.error());
+    info = s.repl.CreateSlot(s.name, false, true, &s.exists);
+    if (!info) return Fail(info.error());
+  }
+  s.info = std::move(*info);
+  if (o.persistent_slot) {
+    // The server never streams from before the slot's confirmed position, so
+    // an older checkpoint is harmless; a newer one skips nothing delivered.
+    s.start = saved != 0 ? saved : (s.exists ? 0 : s.info.consistent_point);
+  } else {
+    s.start = s.info.consistent_point;
+  }
+  return s;
+}
+
 }  // namespace
 
 // State of one connect-and-stream cycle; also the builder's sink.
 struct WalDetector::Cycle : ChangeSink {
-  Cycle(WalDetector& d, detector::RunContext& c) : det(d), ctx(c) {}
+  Cycle(WalDetector& d, RunContext& c) : det(d), ctx(c) {}
 
   bool Emit(Event&& e) override {
     e.seq = ++det.next_seq_;
@@ -175,10 +260,163 @@ struct WalDetector::Cycle : ChangeSink {
     return true;
   }
 
+  // ---- steps of RunCycle's receive loop ----
+
+  // Stamps and publishes the incremental-snapshot chunks queued by their
+  // threads. Fails (kCancelled) when the pipeline stops accepting events.
+  Status PublishFed(std::vector<EventBatch>& fed) {
+    fed.clear();
+    det.feed_.Drain(fed);
+    if (fed.empty()) return Ok();
+    for (auto& b : fed) {
+      for (auto& e : b.events) {
+        if (!Emit(std::move(e))) return Fail(ErrorCode::kCancelled, "pipeline stopping");
+      }
+    }
+    if (!Publish()) return Fail(ErrorCode::kCancelled, "pipeline stopping");
+    det.feed_.fed_through = det.next_seq_;
+    det.feed_.drained += fed.size();
+    return Ok();
+  }
+
+  // The next message, or none after the wait. With events waiting, only
+  // takes what is already buffered: when the socket runs dry they are
+  // published at once instead of after the next message or a full batch
+  // (latency under a steady trickle). Exception: if the previous batch went
+  // out very recently (thousands of commits per second), waits up to kLinger
+  // from this batch's first event for more, so several events share one
+  // hand-off instead of one thread wake-up each.
+  Result<std::optional<std::string_view>> Receive(bool paused, int wake_fd) {
+    if (paused) return std::optional<std::string_view>{};
+    const std::chrono::microseconds wait =
+        batch.events.empty() ? milliseconds(100) : milliseconds(0);
+    auto msg = repl->Receive(wait, wake_fd, det.feed_.fd());
+    if (msg && !msg->has_value() && !batch.events.empty()) {
+      // Dry socket with events waiting (the clock is read only here, not per
+      // message while data is buffered): linger under load.
+      const auto now = Clock::now();
+      const auto age = now - batch_started;
+      if (now - last_publish < kBusyGap && age < kLinger) {
+        msg = repl->Receive(std::chrono::duration_cast<std::chrono::microseconds>(kLinger - age),
+                            wake_fd, det.feed_.fd());
+      }
+    }
+    return msg;
+  }
+
+  // Decodes one CopyData message and feeds it to the builder.
+  Status Handle(ChangeBuilder& builder, std::string_view msg, bool* reply_requested) {
+    auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(msg.data()), msg.size());
+    auto rm = pgoutput::DecodeReplicationMessage(bytes);
+    if (!rm) return Fail(rm.error());
+    if (const auto* x = std::get_if<pgoutput::XLogData>(&*rm)) {
+      received = std::max(received, x->wal_start);
+      return builder.Handle(*x);
+    }
+    if (const auto* k = std::get_if<pgoutput::PrimaryKeepalive>(&*rm)) {
+      keepalive_end = std::max(keepalive_end, k->wal_end);
+      received = std::max(received, k->wal_end);
+      *reply_requested = k->reply_requested;
+    }
+    return Ok();
+  }
+
+  void ExportStats(const ChangeBuilder& builder) {
+    auto& m = M();
+    m.received_lsn->Set(static_cast<double>(received));
+    m.spool_bytes->Set(static_cast<double>(builder.spooled_bytes()));
+    // The builder counts per cycle; export the deltas.
+    const auto& bs = builder.stats();
+    m.value_errors->Inc(bs.value_errors - exported.value_errors);
+    m.toast_hits->Inc(bs.toast_hits - exported.toast_hits);
+    m.toast_misses->Inc(bs.toast_misses - exported.toast_misses);
+    exported = bs;
+  }
+
+  // Sends a standby status update with the confirmed position and saves it
+  // as the checkpoint (persistent slot).
+  Status SendStatus(bool reply) {
+    auto& m = M();
+    const uint64_t confirmed = det.confirmed_;
+    const auto msg = pgoutput::EncodeStandbyStatusUpdate(std::max(received, confirmed), confirmed,
+                                                         confirmed, NowUnixNanos(), reply);
+    if (auto st = repl->Send(msg); !st) return st;
+    last_status = Clock::now();
+    last_sent_confirmed = confirmed;
+    m.confirmed_lsn->Set(static_cast<double>(confirmed));
+    if (store != nullptr) {
+      if (auto st = store->Save(slot, confirmed); !st) {
+        log::Warn("wal: checkpoint save failed", {{"error", st.error().message()}});
+      } else {
+        m.checkpoints->Inc();
+      }
+    }
+    return Ok();
+  }
+
+  // After each message (or wait): advances the confirmed position, sends a
+  // status update when due, measures the slot lag and emits heartbeats.
+  Status ReportProgress(bool in_tx, bool reply_requested) {
+    const auto& o = det.options_;
+    const bool advanced = Advance(in_tx);
+    const auto now = Clock::now();
+    if (reply_requested || now - last_status >= o.status_interval ||
+        (advanced && det.confirmed_ != last_sent_confirmed && now - last_status >= kMinStatusGap)) {
+      if (auto st = SendStatus(reply_requested); !st) return st;
+    }
+    CheckSlotLag(now);
+    if (o.heartbeat_interval.count() > 0 && now - last_heartbeat >= o.heartbeat_interval) {
+      last_heartbeat = now;
+      // A non-transactional logical message: travels through the slot without
+      // touching any table, so an idle database's slot keeps advancing.
+      auto hb = meta->Query("SELECT pg_logical_emit_message(false, $1, '')",
+                            {o.builder.heartbeat_prefix});
+      if (!hb) log::Warn("wal: heartbeat failed", {{"error", hb.error().message()}});
+    }
+    return Ok();
+  }
+
+  // Persistent slot: how far the slot trails the server (metric, warning,
+  // and the backpressure controller's input).
+  void CheckSlotLag(Clock::time_point now) {
+    const auto& o = det.options_;
+    auto* bp = ctx.backpressure;
+    const auto lag_interval =
+        bp != nullptr ? std::min(o.status_interval, o.lag_poll_interval) : o.status_interval;
+    if (!o.persistent_slot || now - last_lag_check < lag_interval) return;
+    last_lag_check = now;
+    auto lag = meta->Query(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text "
+        "FROM pg_replication_slots WHERE slot_name = $1",
+        {slot});
+    if (!lag || lag->empty() || !lag->at(0).at(0)) return;
+    const double bytes = std::stod(*lag->at(0).at(0));
+    M().slot_lag->Set(bytes);
+    if (bp != nullptr) bp->Update(static_cast<int64_t>(bytes));
+    if (o.slot_lag_warn > 0 && bytes > static_cast<double>(o.slot_lag_warn) &&
+        now - last_lag_warn >= kLagWarnInterval) {
+      last_lag_warn = now;
+      log::Warn("wal: replication slot is lagging",
+                {{"slot", slot},
+                 {"lag_bytes", static_cast<int64_t>(bytes)},
+                 {"threshold", static_cast<uint64_t>(o.slot_lag_warn)}});
+    }
+  }
+
   WalDetector& det;
-  detector::RunContext& ctx;
+  RunContext& ctx;
   pgtypes::TypeCatalog catalog;
   pg::Conn* meta = nullptr;
+  ReplicationConn* repl = nullptr;
+  pg::CheckpointStore* store = nullptr;  // --persistent-slot only
+  std::string slot;
+  // Clocks of the periodic duties (ReportProgress).
+  Clock::time_point last_status{};
+  Clock::time_point last_heartbeat{};
+  Clock::time_point last_lag_check{};
+  Clock::time_point last_lag_warn{};
+  uint64_t last_sent_confirmed = 0;
+  BuilderStats exported;  // builder stats already added to the metrics
   EventBatch batch;
   Clock::time_point batch_started{};  // when the first event of `batch` was added
   Clock::time_point last_publish{};
@@ -193,7 +431,7 @@ WalDetector::WalDetector(Options options) : options_(std::move(options)) {
   if (options_.checkpoint_db.empty()) options_.checkpoint_db = options_.database_url;
 }
 
-Status WalDetector::Run(detector::RunContext& ctx) {
+Status WalDetector::Run(RunContext& ctx) {
   StopWaker waker(ctx.stop);
   Backoff backoff(options_.backoff);
   if (options_.incremental.enabled) {
@@ -267,7 +505,7 @@ void WalDetector::SnapshotFeed::Drain(std::vector<EventBatch>& out) {
   queue_.clear();
 }
 
-bool WalDetector::WaitFedDelivered(detector::RunContext& ctx, std::stop_token stop) {
+bool WalDetector::WaitFedDelivered(RunContext& ctx, std::stop_token stop) {
   const uint64_t target_batches = feed_.pushed.load();
   // First the WAL thread must have stamped them (it may be reconnecting),
   // then every adapter must have finished with them.
@@ -284,7 +522,7 @@ bool WalDetector::WaitFedDelivered(detector::RunContext& ctx, std::stop_token st
 }
 
 Status WalDetector::RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_name,
-                                     detector::RunContext& ctx) {
+                                     RunContext& ctx) {
   const auto started = Clock::now();
   auto conn = pg::Conn::Open(options_.database_url);
   if (!conn) return Fail(conn.error().Wrap("snapshot-first"));
@@ -324,93 +562,42 @@ Status WalDetector::RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_n
   return Ok();
 }
 
-Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* streamed) {
+Status WalDetector::RunCycle(RunContext& ctx, int wake_fd, bool* streamed) {
   auto& m = M();
   // Regular connection: publication check, type lookups, heartbeats.
   auto meta = pg::Conn::Open(options_.database_url);
   if (!meta) return Fail(meta.error());
-  if (options_.all_tables) {
-    auto st = meta->Exec("CREATE PUBLICATION " + pg::QuoteIdentifier(options_.publication) +
-                         " FOR ALL TABLES");
-    if (!st && st.error().message().find("already exists") == std::string::npos) {
-      return Fail(st.error().Wrap("create publication " + options_.publication));
-    }
-  } else {
-    auto rows =
-        meta->Query("SELECT 1 FROM pg_publication WHERE pubname = $1", {options_.publication});
-    if (!rows) return Fail(rows.error());
-    if (rows->empty()) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "publication \"" + options_.publication +
-                      "\" does not exist (create it, e.g. `pgcdc init --detector wal --table T "
-                      "--publication " +
-                      options_.publication + " | psql`, or use --all-tables)");
-    }
-  }
-
-  std::unique_ptr<pg::CheckpointStore> store;
-  if (options_.persistent_slot) {
-    auto s = pg::CheckpointStore::Open(options_.checkpoint_db);
-    if (!s) return Fail(s.error());
-    store = std::move(*s);
-  }
-
-  auto repl = ReplicationConn::Open(options_.database_url);
-  if (!repl) return Fail(repl.error());
-  const std::string slot = options_.persistent_slot ? options_.slot_name : RandomSlotName();
-  uint64_t saved = 0;
-  if (options_.persistent_slot) {
-    auto loaded = store->Load(slot);
-    if (!loaded) return Fail(loaded.error());
-    saved = *loaded;
-  }
-  // --snapshot-first: once per process, and for a persistent slot only until
-  // its first checkpoint (which is saved only after the snapshot's events
-  // were delivered).
-  const bool want_snapshot = options_.snapshot_first && !snapshot_done_ && saved == 0;
-  bool exists = false;
-  auto info = repl->CreateSlot(slot, /*temporary=*/!options_.persistent_slot,
-                               /*export_snapshot=*/want_snapshot, &exists);
-  if (!info) return Fail(info.error());
-  if (want_snapshot && exists) {
-    // Left over from a run whose snapshot never completed: nothing was
-    // confirmed past its start, so recreate it to get a snapshot that meets
-    // the stream exactly.
-    log::Info("wal: recreating slot for --snapshot-first", {{"slot", slot}});
-    if (auto st = repl->DropSlot(slot); !st) return st;
-    info = repl->CreateSlot(slot, false, true, &exists);
-    if (!info) return Fail(info.error());
-  }
-  uint64_t start = 0;
-  if (options_.persistent_slot) {
-    // The server never streams from before the slot's confirmed position, so
-    // an older checkpoint is harmless; a newer one skips nothing delivered.
-    start = saved != 0 ? saved : (exists ? 0 : info->consistent_point);
-  } else {
-    start = info->consistent_point;
-  }
+  if (auto st = EnsurePublication(*meta, options_); !st) return st;
+  auto session = OpenSlot(options_, snapshot_done_);
+  if (!session) return Fail(session.error());
+  const std::string& slot = session->name;
+  const uint64_t start = session->start;
 
   Cycle cycle(*this, ctx);
   cycle.meta = &*meta;
-  if (want_snapshot) {
+  cycle.repl = &session->repl;
+  cycle.store = session->store.get();
+  cycle.slot = slot;
+  if (session->want_snapshot) {
     // The exported snapshot shows the database exactly at the slot's
     // consistent point: rows from it, then the stream from that point, gives
     // no gap and no overlap. The replication connection must stay idle until
     // the snapshot transaction has started.
-    if (auto st = RunSnapshotFirst(cycle, info->snapshot_name, ctx); !st) return st;
+    if (auto st = RunSnapshotFirst(cycle, session->info.snapshot_name, ctx); !st) return st;
     // Confirm the start only once every snapshot event has been delivered.
-    cycle.Boundary(info->consistent_point);
+    cycle.Boundary(session->info.consistent_point);
     confirmed_ = 0;
     snapshot_done_ = true;
   } else if (confirmed_ < start) {
     confirmed_ = start;
   }
-  if (auto st = repl->StartReplication(slot, start, {options_.publication}, 2); !st) return st;
+  if (auto st = session->repl.StartReplication(slot, start, {options_.publication}, 2); !st) {
+    return st;
+  }
 
   BuilderOptions bopts = options_.builder;
   ChangeBuilder builder(bopts, cycle.catalog, cycle);
   builder.set_protocol_version(2);
-  BuilderStats exported;
 
   *streamed = true;
   m.connected->Set(1);
@@ -418,32 +605,13 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
   log::Info("streaming", {{"detector", "wal"},
                           {"slot", slot},
                           {"start_lsn", pgoutput::FormatLsn(start)},
-                          {"created", !exists}});
+                          {"created", !session->exists}});
   // (Re)connected: carry on with snapshots a crash or disconnect interrupted.
   if (incremental_ != nullptr) incremental_->ResumeRunning();
 
-  auto last_status = Clock::now();
-  auto last_heartbeat = Clock::now();
-  auto last_lag_check = Clock::now() - options_.status_interval;
-  auto last_lag_warn = Clock::time_point{};
-  uint64_t last_sent_confirmed = 0;
-  constexpr milliseconds kMinStatusGap{500};
-  auto send_status = [&](bool reply) -> Status {
-    const auto msg = pgoutput::EncodeStandbyStatusUpdate(
-        std::max(cycle.received, confirmed_), confirmed_, confirmed_, NowUnixNanos(), reply);
-    if (auto st = repl->Send(msg); !st) return st;
-    last_status = Clock::now();
-    last_sent_confirmed = confirmed_;
-    m.confirmed_lsn->Set(static_cast<double>(confirmed_));
-    if (store) {
-      if (auto st = store->Save(slot, confirmed_); !st) {
-        log::Warn("wal: checkpoint save failed", {{"error", st.error().message()}});
-      } else {
-        m.checkpoints->Inc();
-      }
-    }
-    return Ok();
-  };
+  cycle.last_status = Clock::now();
+  cycle.last_heartbeat = Clock::now();
+  cycle.last_lag_check = Clock::now() - options_.status_interval;
 
   auto* bp = ctx.backpressure;
   std::vector<EventBatch> fed;
@@ -460,340 +628,173 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, int wake_fd, bool* strea
     }
     if (paused) sleep_unless_stopped(milliseconds(100));
     // Incremental-snapshot chunks: stamp and publish them from this thread.
-    fed.clear();
-    feed_.Drain(fed);
-    if (!fed.empty()) {
-      for (auto& b : fed) {
-        for (auto& e : b.events) {
-          if (!cycle.Emit(std::move(e))) return Fail(ErrorCode::kCancelled, "pipeline stopping");
-        }
-      }
-      if (!cycle.Publish()) return Fail(ErrorCode::kCancelled, "pipeline stopping");
-      feed_.fed_through = next_seq_;
-      feed_.drained += fed.size();
-    }
-    // With events waiting, only take what is already buffered: when the
-    // socket runs dry they are published at once instead of after the next
-    // message or a full batch (latency under a steady trickle). Exception: if
-    // the previous batch went out very recently (thousands of commits per
-    // second), wait up to kLinger from this batch's first event for more, so
-    // several events share one hand-off instead of one thread wake-up each.
-    const std::chrono::microseconds wait =
-        cycle.batch.events.empty() ? milliseconds(100) : milliseconds(0);
-    auto msg = paused ? Result<std::optional<std::string_view>>(std::nullopt)
-                      : repl->Receive(wait, wake_fd, feed_.fd());
-    if (msg && !msg->has_value() && !paused && !cycle.batch.events.empty()) {
-      // Dry socket with events waiting (the clock is read only here, not per
-      // message while data is buffered): linger under load.
-      const auto now = Clock::now();
-      const auto age = now - cycle.batch_started;
-      if (now - cycle.last_publish < kBusyGap && age < kLinger) {
-        msg = repl->Receive(std::chrono::duration_cast<std::chrono::microseconds>(kLinger - age),
-                            wake_fd, feed_.fd());
-      }
-    }
+    if (auto st = cycle.PublishFed(fed); !st) return st;
+    auto msg = cycle.Receive(paused, wake_fd);
     if (!msg) return Fail(msg.error());
     bool reply_requested = false;
     if (msg->has_value()) {
-      auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>((*msg)->data()),
-                                            (*msg)->size());
-      auto rm = pgoutput::DecodeReplicationMessage(bytes);
-      if (!rm) return Fail(rm.error());
-      if (const auto* x = std::get_if<pgoutput::XLogData>(&*rm)) {
-        cycle.received = std::max(cycle.received, x->wal_start);
-        auto st = builder.Handle(*x);
-        if (!st) return st;
-      } else if (const auto* k = std::get_if<pgoutput::PrimaryKeepalive>(&*rm)) {
-        cycle.keepalive_end = std::max(cycle.keepalive_end, k->wal_end);
-        cycle.received = std::max(cycle.received, k->wal_end);
-        reply_requested = k->reply_requested;
-      }
+      if (auto st = cycle.Handle(builder, **msg, &reply_requested); !st) return st;
     } else {
       // Nothing buffered right now: hand what we have to the bus.
       if (!cycle.Publish()) return Fail(ErrorCode::kCancelled, "pipeline stopping");
     }
-    m.received_lsn->Set(static_cast<double>(cycle.received));
-    m.spool_bytes->Set(static_cast<double>(builder.spooled_bytes()));
-    {
-      // The builder counts per cycle; export the deltas.
-      const auto& bs = builder.stats();
-      m.value_errors->Inc(bs.value_errors - exported.value_errors);
-      m.toast_hits->Inc(bs.toast_hits - exported.toast_hits);
-      m.toast_misses->Inc(bs.toast_misses - exported.toast_misses);
-      exported = bs;
-    }
-
-    const bool advanced = cycle.Advance(builder.in_transaction());
-    const auto now = Clock::now();
-    if (reply_requested || now - last_status >= options_.status_interval ||
-        (advanced && confirmed_ != last_sent_confirmed && now - last_status >= kMinStatusGap)) {
-      if (auto st = send_status(reply_requested); !st) return st;
-    }
-    const auto lag_interval = bp != nullptr
-                                  ? std::min(options_.status_interval, options_.lag_poll_interval)
-                                  : options_.status_interval;
-    if (options_.persistent_slot && now - last_lag_check >= lag_interval) {
-      last_lag_check = now;
-      auto lag = meta->Query(
-          "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text "
-          "FROM pg_replication_slots WHERE slot_name = $1",
-          {slot});
-      if (lag && !lag->empty() && lag->at(0).at(0)) {
-        const double bytes = std::stod(*lag->at(0).at(0));
-        m.slot_lag->Set(bytes);
-        if (bp != nullptr) bp->Update(static_cast<int64_t>(bytes));
-        if (options_.slot_lag_warn > 0 && bytes > static_cast<double>(options_.slot_lag_warn) &&
-            now - last_lag_warn >= std::chrono::minutes(1)) {
-          last_lag_warn = now;
-          log::Warn("wal: replication slot is lagging",
-                    {{"slot", slot},
-                     {"lag_bytes", static_cast<int64_t>(bytes)},
-                     {"threshold", static_cast<uint64_t>(options_.slot_lag_warn)}});
-        }
-      }
-    }
-    if (options_.heartbeat_interval.count() > 0 &&
-        now - last_heartbeat >= options_.heartbeat_interval) {
-      last_heartbeat = now;
-      // A non-transactional logical message: travels through the slot without
-      // touching any table, so an idle database's slot keeps advancing.
-      auto hb = meta->Query("SELECT pg_logical_emit_message(false, $1, '')",
-                            {options_.builder.heartbeat_prefix});
-      if (!hb) log::Warn("wal: heartbeat failed", {{"error", hb.error().message()}});
-    }
+    cycle.ExportStats(builder);
+    if (auto st = cycle.ReportProgress(builder.in_transaction(), reply_requested); !st) return st;
   }
   // Orderly stop: publish what we have and report the final position.
   cycle.Publish();
   cycle.Advance(builder.in_transaction());
-  (void)send_status(false);
+  (void)cycle.SendStatus(false);
   return Ok();
 }
 
-ConnectorInfo Connector() {
-  ConnectorInfo info;
-  info.kind = ConnectorKind::kDetector;
-  info.name = "wal";
-  info.description =
-      "PostgreSQL logical replication (pgoutput v2): typed row values, streamed large "
-      "transactions, TRUNCATE, logical messages. With --persistent-slot the slot only advances "
-      "past events every adapter has delivered: at-least-once across crashes.";
-  using PT = ParamType;
-  info.params = {
-      {.key = "database_url",
-       .type = PT::kString,
-       .description = "PostgreSQL connection string (URI or key=value)",
-       .flag = "db"},
-      {.key = "detector.publication",
-       .type = PT::kString,
-       .description = "publication to stream (required unless --all-tables)",
-       .flag = "publication"},
-      {.key = "detector.all_tables",
-       .type = PT::kBool,
-       .default_value = "false",
-       .description = "create (if missing) and stream a FOR ALL TABLES publication",
-       .flag = "all-tables"},
-      {.key = "detector.persistent_slot",
-       .type = PT::kBool,
-       .default_value = "false",
-       .description = "use a named, durable slot and resume from the last delivered position",
-       .flag = "persistent-slot"},
-      {.key = "detector.slot_name",
-       .type = PT::kString,
-       .description = "persistent slot name (default pgcdc_<publication>)",
-       .flag = "slot-name"},
-      {.key = "detector.checkpoint_db",
-       .type = PT::kString,
-       .description = "database holding pgcdc_checkpoints (default --db)",
-       .flag = "checkpoint-db"},
-      {.key = "detector.tx_metadata",
-       .type = PT::kBool,
-       .default_value = "false",
-       .description = "add a transaction block (xid, commit_time, seq) to row events",
-       .flag = "tx-metadata"},
-      {.key = "detector.tx_markers",
-       .type = PT::kBool,
-       .default_value = "false",
-       .description = "emit BEGIN/COMMIT events on pgcdc:_txn (implies --tx-metadata)",
-       .flag = "tx-markers"},
-      {.key = "detector.include_schema",
-       .type = PT::kBool,
-       .default_value = "false",
-       .description = "add schema and columns (name, type) to row payloads",
-       .flag = "include-schema"},
-      {.key = "detector.schema_events",
-       .type = PT::kBool,
-       .default_value = "false",
-       .description = "emit SCHEMA_CHANGE events on pgcdc:_schema when a table's columns change",
-       .flag = "schema-events"},
-      {.key = "detector.heartbeat_interval",
-       .type = PT::kDuration,
-       .default_value = "30s",
-       .description = "emit a logical message this often so an idle slot keeps advancing (0 "
-                      "disables)",
-       .flag = "heartbeat-interval"},
-      {.key = "detector.status_interval",
-       .type = PT::kDuration,
-       .default_value = "10s",
-       .description = "longest time between standby status updates to the server",
-       .min = 100},
-      {.key = "detector.cooperative_checkpoint",
-       .type = PT::kBool,
-       .default_value = "false",
-       .description = "accepted for compatibility: the slot always advances only past events "
-                      "every adapter acknowledged",
-       .flag = "cooperative-checkpoint"},
-      {.key = "detector.stream_memory",
-       .type = PT::kInt,
-       .default_value = "67108864",
-       .description = "bytes of in-progress streamed transactions kept in memory before "
-                      "spilling to temp files",
-       .min = 0},
-      {.key = "detector.snapshot_first",
-       .type = PT::kBool,
-       .default_value = "false",
-       .description = "before streaming, export --snapshot-table from the slot's own snapshot "
-                      "(no gap, no overlap)",
-       .flag = "snapshot-first"},
-      {.key = "snapshot.table",
-       .type = PT::kString,
-       .description = "table exported by --snapshot-first (schema.table allowed)",
-       .flag = "snapshot-table"},
-      {.key = "snapshot.where",
-       .type = PT::kString,
-       .description = "optional SQL condition for --snapshot-first (trusted input)",
-       .flag = "snapshot-where"},
-      {.key = "detector.toast_cache",
-       .type = PT::kBool,
-       .default_value = "false",
-       .description = "back-fill unchanged TOAST columns of UPDATEs from recently seen rows",
-       .flag = "toast-cache"},
-      {.key = "detector.toast_cache_max_entries",
-       .type = PT::kInt,
-       .default_value = "100000",
-       .description = "rows kept by the TOAST cache (LRU)",
-       .flag = "toast-cache-max-entries",
-       .min = 1},
-      {.key = "detector.slot_lag_warn",
-       .type = PT::kInt,
-       .default_value = "104857600",
-       .description = "warn when the persistent slot lags the server by more than this many "
-                      "bytes",
-       .flag = "slot-lag-warn",
-       .min = 0},
-      {.key = "incremental_snapshot.enabled",
-       .type = PT::kBool,
-       .default_value = "false",
-       .description = "act on execute-snapshot/stop-snapshot rows inserted into the signal "
-                      "table (chunked snapshots next to the stream)",
-       .flag = "incremental-snapshot"},
-      {.key = "incremental_snapshot.signal_table",
-       .type = PT::kString,
-       .default_value = "pgcdc_signals",
-       .description = "signal table (schema.table allowed; must be in the publication)",
-       .flag = "snapshot-signal-table"},
-      {.key = "incremental_snapshot.chunk_size",
-       .type = PT::kInt,
-       .default_value = "1000",
-       .description = "rows per incremental snapshot chunk",
-       .flag = "snapshot-chunk-size",
-       .min = 1},
-      {.key = "incremental_snapshot.chunk_delay",
-       .type = PT::kDuration,
-       .default_value = "0s",
-       .description = "pause between incremental snapshot chunks",
-       .flag = "snapshot-chunk-delay",
-       .min = 0},
-      {.key = "incremental_snapshot.progress_db",
-       .type = PT::kString,
-       .description = "database holding pgcdc_snapshot_progress (default --db)",
-       .flag = "snapshot-progress-db"},
-      {.key = "detector.backoff_base",
-       .type = PT::kDuration,
-       .default_value = "5s",
-       .description = "reconnect backoff base (full jitter, doubles per attempt)",
-       .min = 1},
-      {.key = "detector.backoff_cap",
-       .type = PT::kDuration,
-       .default_value = "60s",
-       .description = "reconnect backoff cap",
-       .min = 1},
+namespace {
+
+using O = Options;
+
+std::vector<ParamSpec> Params() {
+  return {
+      Param("detector.publication", &O::publication,
+            "publication to stream (required unless --all-tables)", {.flag = "publication"}),
+      Param("detector.all_tables", &O::all_tables,
+            "create (if missing) and stream a FOR ALL TABLES publication", {.flag = "all-tables"}),
+      Param("detector.persistent_slot", &O::persistent_slot,
+            "use a named, durable slot and resume from the last delivered position",
+            {.flag = "persistent-slot"}),
+      Param("detector.slot_name", &O::slot_name,
+            "persistent slot name (default pgcdc_<publication>)", {.flag = "slot-name"}),
+      Param("detector.checkpoint_db", &O::checkpoint_db,
+            "database holding pgcdc_checkpoints (default --db)", {.flag = "checkpoint-db"}),
+      ParamAt<O>("detector.tx_metadata", [](auto& o) -> auto& { return o.builder.tx_metadata; },
+                 "add a transaction block (xid, commit_time, seq) to row events",
+                 {.flag = "tx-metadata"}),
+      ParamAt<O>("detector.tx_markers", [](auto& o) -> auto& { return o.builder.tx_markers; },
+                 "emit BEGIN/COMMIT events on pgcdc:_txn (implies --tx-metadata)",
+                 {.flag = "tx-markers"}),
+      ParamAt<O>("detector.include_schema",
+                 [](auto& o) -> auto& { return o.builder.include_schema; },
+                 "add schema and columns (name, type) to row payloads", {.flag = "include-schema"}),
+      ParamAt<O>("detector.schema_events", [](auto& o) -> auto& { return o.builder.schema_events; },
+                 "emit SCHEMA_CHANGE events on pgcdc:_schema when a table's columns change",
+                 {.flag = "schema-events"}),
+      Param("detector.heartbeat_interval", &O::heartbeat_interval,
+            "emit a logical message this often so an idle slot keeps advancing (0 disables)",
+            {.flag = "heartbeat-interval"}),
+      Param("detector.status_interval", &O::status_interval,
+            "longest time between standby status updates to the server", {.min = 100}),
+      Param("detector.cooperative_checkpoint", &O::cooperative_checkpoint,
+            "accepted for compatibility: the slot always advances only past events every "
+            "adapter acknowledged",
+            {.flag = "cooperative-checkpoint"}),
+      ParamAt<O>(
+          "detector.stream_memory", [](auto& o) -> auto& { return o.builder.spool_memory_bytes; },
+          "bytes of in-progress streamed transactions kept in memory before spilling to temp "
+          "files",
+          {.min = 0}),
+      Param("detector.snapshot_first", &O::snapshot_first,
+            "before streaming, export --snapshot-table from the slot's own snapshot (no gap, no "
+            "overlap)",
+            {.flag = "snapshot-first"}),
+      Param("snapshot.table", &O::snapshot_table,
+            "table exported by --snapshot-first (schema.table allowed)",
+            {.flag = "snapshot-table"}),
+      Param("snapshot.where", &O::snapshot_where,
+            "optional SQL condition for --snapshot-first (trusted input)",
+            {.flag = "snapshot-where"}),
+      ParamAt<O>("detector.toast_cache", [](auto& o) -> auto& { return o.builder.toast_cache; },
+                 "back-fill unchanged TOAST columns of UPDATEs from recently seen rows",
+                 {.flag = "toast-cache"}),
+      ParamAt<O>("detector.toast_cache_max_entries",
+                 [](auto& o) -> auto& { return o.builder.toast_cache_max_entries; },
+                 "rows kept by the TOAST cache (LRU)",
+                 {.flag = "toast-cache-max-entries", .min = 1}),
+      Param("detector.slot_lag_warn", &O::slot_lag_warn,
+            "warn when the persistent slot lags the server by more than this many bytes",
+            {.flag = "slot-lag-warn", .min = 0}),
+      ParamAt<O>(
+          "incremental_snapshot.enabled", [](auto& o) -> auto& { return o.incremental.enabled; },
+          "act on execute-snapshot/stop-snapshot rows inserted into the signal table (chunked "
+          "snapshots next to the stream)",
+          {.flag = "incremental-snapshot"}),
+      ParamAt<O>("incremental_snapshot.signal_table",
+                 [](auto& o) -> auto& { return o.incremental.signal_table; },
+                 "signal table (schema.table allowed; must be in the publication)",
+                 {.flag = "snapshot-signal-table"}),
+      ParamAt<O>("incremental_snapshot.chunk_size",
+                 [](auto& o) -> auto& { return o.incremental.chunk_size; },
+                 "rows per incremental snapshot chunk", {.flag = "snapshot-chunk-size", .min = 1}),
+      ParamAt<O>("incremental_snapshot.chunk_delay",
+                 [](auto& o) -> auto& { return o.incremental.chunk_delay; },
+                 "pause between incremental snapshot chunks",
+                 {.flag = "snapshot-chunk-delay", .min = 0}),
+      ParamAt<O>("incremental_snapshot.progress_db",
+                 [](auto& o) -> auto& { return o.incremental.progress_db; },
+                 "database holding pgcdc_snapshot_progress (default --db)",
+                 {.flag = "snapshot-progress-db"}),
+      ParamAt<O>("detector.backoff_base", [](auto& o) -> auto& { return o.backoff.base; },
+                 "reconnect backoff base (full jitter, doubles per attempt)", {.min = 1}),
+      ParamAt<O>("detector.backoff_cap", [](auto& o) -> auto& { return o.backoff.cap; },
+                 "reconnect backoff cap", {.min = 1}),
   };
-  info.validate = [](const config::Config& cfg, std::vector<std::string>& errors) {
-    if (!cfg.Has("database_url")) {
-      errors.push_back("database_url: required for detector wal (--db or PGCDC_DATABASE_URL)");
-    }
-    if (!cfg.Has("detector.publication") && !cfg.GetBool("detector.all_tables")) {
-      errors.push_back(
-          "detector.publication: required for detector wal (--publication P, or --all-tables)");
-    }
-    if (cfg.GetBool("detector.persistent_slot") && cfg.GetString("bus.mode") == "fast") {
-      errors.push_back(
-          "bus.mode: fast mode drops events when an adapter falls behind, which would leave "
-          "gaps behind a persistent slot; use --bus-mode reliable (the default with "
-          "--persistent-slot)");
-    }
-    if (cfg.GetBool("detector.snapshot_first") && !cfg.Has("snapshot.table")) {
-      errors.push_back("snapshot.table: --snapshot-first needs --snapshot-table");
-    }
-    if (cfg.GetBool("detector.cooperative_checkpoint") &&
-        !cfg.GetBool("detector.persistent_slot")) {
-      errors.push_back("detector.cooperative_checkpoint: requires --persistent-slot");
-    }
-    if (cfg.GetBool("incremental_snapshot.enabled")) {
-      if (auto t = ParseSignalTable(cfg.GetString("incremental_snapshot.signal_table")); !t) {
-        errors.push_back("incremental_snapshot.signal_table: " + t.error().message());
-      }
-    }
-    if (cfg.GetDuration("detector.backoff_cap") < cfg.GetDuration("detector.backoff_base")) {
-      errors.push_back("detector.backoff_cap: must be >= detector.backoff_base");
-    }
-  };
-  info.make_detector = [](const config::Config& cfg) -> Result<detector::DetectorPtr> {
-    using std::chrono::duration_cast;
-    Options o;
-    o.database_url = cfg.GetString("database_url");
-    o.all_tables = cfg.GetBool("detector.all_tables");
-    o.publication = cfg.GetString("detector.publication");
-    if (o.publication.empty() && o.all_tables) o.publication = "all";
-    o.persistent_slot = cfg.GetBool("detector.persistent_slot");
-    o.slot_name = cfg.GetString("detector.slot_name");
-    o.checkpoint_db = cfg.GetString("detector.checkpoint_db");
-    o.builder.tx_metadata = cfg.GetBool("detector.tx_metadata");
-    o.builder.tx_markers = cfg.GetBool("detector.tx_markers");
-    o.builder.include_schema = cfg.GetBool("detector.include_schema");
-    o.builder.schema_events = cfg.GetBool("detector.schema_events");
-    o.builder.spool_memory_bytes = static_cast<size_t>(cfg.GetInt("detector.stream_memory"));
-    o.builder.toast_cache = cfg.GetBool("detector.toast_cache");
-    if (cfg.Has("backpressure.poll_interval")) {
-      o.lag_poll_interval =
-          duration_cast<milliseconds>(cfg.GetDuration("backpressure.poll_interval"));
-    }
-    o.snapshot_first = cfg.GetBool("detector.snapshot_first");
-    o.snapshot_table = cfg.GetString("snapshot.table");
-    o.snapshot_where = cfg.GetString("snapshot.where");
-    o.builder.toast_cache_max_entries =
-        static_cast<size_t>(cfg.GetInt("detector.toast_cache_max_entries"));
-    o.slot_lag_warn = static_cast<uint64_t>(cfg.GetInt("detector.slot_lag_warn"));
-    o.heartbeat_interval =
-        duration_cast<milliseconds>(cfg.GetDuration("detector.heartbeat_interval"));
-    o.status_interval = duration_cast<milliseconds>(cfg.GetDuration("detector.status_interval"));
-    o.incremental.enabled = cfg.GetBool("incremental_snapshot.enabled");
-    o.incremental.signal_table = cfg.GetString("incremental_snapshot.signal_table");
-    o.incremental.chunk_size = static_cast<size_t>(cfg.GetInt("incremental_snapshot.chunk_size"));
-    o.incremental.chunk_delay =
-        duration_cast<milliseconds>(cfg.GetDuration("incremental_snapshot.chunk_delay"));
-    o.incremental.database_url = o.database_url;
-    o.incremental.progress_db = cfg.GetString("incremental_snapshot.progress_db");
-    if (o.incremental.enabled) {
-      auto t = ParseSignalTable(o.incremental.signal_table);
-      if (!t) return Fail(t.error());
-      o.builder.signal_table = std::move(*t);
-    }
-    o.backoff.base = duration_cast<milliseconds>(cfg.GetDuration("detector.backoff_base"));
-    o.backoff.cap = duration_cast<milliseconds>(cfg.GetDuration("detector.backoff_cap"));
-    return std::make_unique<WalDetector>(std::move(o));
-  };
-  return info;
 }
 
-}  // namespace pgcdc::wal
+void Validate(const O& o, const Context& ctx, Errors& errors) {
+  if (ctx.core.database_url.empty()) {
+    errors.push_back("database_url: required for detector wal (--db or PGCDC_DATABASE_URL)");
+  }
+  if (o.publication.empty() && !o.all_tables) {
+    errors.push_back(
+        "detector.publication: required for detector wal (--publication P, or --all-tables)");
+  }
+  if (o.persistent_slot && ctx.core.bus_mode == "fast") {
+    errors.push_back(
+        "bus.mode: fast mode drops events when an adapter falls behind, which would leave gaps "
+        "behind a persistent slot; use --bus-mode reliable (the default with --persistent-slot)");
+  }
+  if (o.snapshot_first && o.snapshot_table.empty()) {
+    errors.push_back("snapshot.table: --snapshot-first needs --snapshot-table");
+  }
+  if (o.cooperative_checkpoint && !o.persistent_slot) {
+    errors.push_back("detector.cooperative_checkpoint: requires --persistent-slot");
+  }
+  if (o.incremental.enabled) {
+    if (auto t = ParseSignalTable(o.incremental.signal_table); !t) {
+      errors.push_back("incremental_snapshot.signal_table: " + t.error().message());
+    }
+  }
+  if (o.backoff.cap < o.backoff.base) {
+    errors.push_back("detector.backoff_cap: must be >= detector.backoff_base");
+  }
+}
+
+Result<DetectorPtr> Make(O o, const Context& ctx) {
+  o.database_url = ctx.core.database_url;
+  if (o.publication.empty() && o.all_tables) o.publication = "all";
+  o.lag_poll_interval = ctx.core.backpressure.poll_interval;
+  o.incremental.database_url = o.database_url;
+  if (o.incremental.enabled) {
+    auto t = ParseSignalTable(o.incremental.signal_table);
+    if (!t) return Fail(t.error());
+    o.builder.signal_table = std::move(*t);
+  }
+  return std::make_unique<WalDetector>(std::move(o));
+}
+
+}  // namespace
+
+ConnectorInfo Connector() {
+  return DefineDetector<Options>({
+      .name = "wal",
+      .description =
+          "PostgreSQL logical replication (pgoutput v2): typed row values, streamed large "
+          "transactions, TRUNCATE, logical messages. With --persistent-slot the slot only "
+          "advances past events every adapter has delivered: at-least-once across crashes.",
+      .params = Params(),
+      .validate = Validate,
+      .make = Make,
+  });
+}
+
+}  // namespace pgcdc::detector::wal
+
+PGCDC_REGISTER_CONNECTOR(detector, wal, pgcdc::detector::wal::Connector)

@@ -29,41 +29,45 @@
 #include "detector/detector.h"
 #include "detector/wal/change_builder.h"
 #include "detector/wal/incremental_snapshot.h"
-#include "registry/registry.h"
 
-namespace pgcdc::wal {
+namespace pgcdc::detector::wal {
 
+// Also the connector's config struct: its parameters bind to these fields
+// (nested ones too), whose initializers are the defaults. database_url and
+// lag_poll_interval come from the core settings.
 struct Options {
   std::string database_url;
-  std::string publication;
+  std::string publication;  // "all" with all_tables and none given
   bool all_tables = false;
   bool persistent_slot = false;
   std::string slot_name;      // persistent slot name (default pgcdc_<publication>)
   std::string checkpoint_db;  // default: database_url
+  // Accepted for compatibility (needs persistent_slot): the slot always
+  // advances only past events every adapter acknowledged.
+  bool cooperative_checkpoint = false;
   BuilderOptions builder;
   std::chrono::milliseconds heartbeat_interval{30000};  // 0 disables
   std::chrono::milliseconds status_interval{10000};
   BackoffPolicy backoff;
   size_t max_batch = 1024;
   uint64_t slot_lag_warn = 100u << 20;                 // bytes; persistent slots only
-  std::chrono::milliseconds lag_poll_interval{10000};  // with backpressure
+  std::chrono::milliseconds lag_poll_interval{10000};  // with backpressure (core setting)
   bool snapshot_first = false;
   std::string snapshot_table;
   std::string snapshot_where;
   IncrementalOptions incremental;  // signal-table snapshots
 };
 
-class WalDetector : public detector::Detector {
+class WalDetector : public Detector {
  public:
   explicit WalDetector(Options options);
   std::string_view Name() const override { return "wal"; }
-  Status Run(detector::RunContext& ctx) override;
+  Status Run(RunContext& ctx) override;
 
  private:
   struct Cycle;
-  Status RunCycle(detector::RunContext& ctx, int wake_fd, bool* streamed);
-  Status RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_name,
-                          detector::RunContext& ctx);
+  Status RunCycle(RunContext& ctx, int wake_fd, bool* streamed);
+  Status RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_name, RunContext& ctx);
   Options options_;
   uint64_t next_seq_ = 0;   // Event::seq counter, monotonic across cycles
   uint64_t confirmed_ = 0;  // last position confirmed to the server
@@ -94,9 +98,7 @@ class WalDetector : public detector::Detector {
   };
   SnapshotFeed feed_;
   // Blocks until every batch pushed so far is delivered by every adapter.
-  bool WaitFedDelivered(detector::RunContext& ctx, std::stop_token stop);
+  bool WaitFedDelivered(RunContext& ctx, std::stop_token stop);
 };
 
-ConnectorInfo Connector();
-
-}  // namespace pgcdc::wal
+}  // namespace pgcdc::detector::wal
