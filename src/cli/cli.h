@@ -14,14 +14,12 @@
 #include "bus/bus.h"
 #include "config/config.h"
 #include "config/core_params.h"
+#include "detector/detector.h"
 #include "registry/registry.h"
 #include "transform/transform.h"
 
 namespace CLI {
 class App;
-}
-namespace pgcdc::detector {
-class Detector;
 }
 namespace pgcdc::adapter {
 class Adapter;
@@ -60,6 +58,11 @@ std::string ConfigFilePath(const GlobalFlags& global);
 config::LoadResult LoadConfig(const GlobalFlags& global, const std::vector<ParamSpec>& specs,
                               const FlagStore& flags, bool use_env = true);
 
+enum class PipelineKind {
+  kListen,    // detector.type names the detector; everything is validated
+  kSnapshot,  // the command brings its own detector; detector settings are ignored
+};
+
 // Applies implications between settings (--all-tables => wal detector,
 // --persistent-slot => reliable bus, …) before validation.
 void NormalizePipelineConfig(config::Config& cfg);
@@ -69,11 +72,6 @@ void NormalizePipelineConfig(config::Config& cfg);
 // checks). Appends to errors.
 void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg,
                             PipelineKind kind, std::vector<std::string>& errors);
-
-enum class PipelineKind {
-  kListen,    // detector.type names the detector; everything is validated
-  kSnapshot,  // the command brings its own detector; detector settings are ignored
-};
 
 // Load + normalise + validate (no output). Errors are in the result.
 config::LoadResult LoadValidated(const GlobalFlags& global, const std::vector<ParamSpec>& specs,
