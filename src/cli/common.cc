@@ -57,7 +57,15 @@ std::vector<ParamSpec> AllParams(const Registry& registry) {
   for (auto kind : {ConnectorKind::kDetector, ConnectorKind::kAdapter, ConnectorKind::kTransform}) {
     for (const auto* c : registry.List(kind)) names.push_back(c->name);
   }
-  return ParamsFor(registry, names);
+  std::vector<ParamSpec> out = ParamsFor(registry, names);
+  // The transform module's own keys (the YAML chains under transforms.global
+  // and transforms.adapter) belong to no single transform.
+  for (const auto& p : transform::Params()) {
+    if (std::none_of(out.begin(), out.end(), [&](const ParamSpec& q) { return q.key == p.key; })) {
+      out.push_back(p);
+    }
+  }
+  return out;
 }
 
 void AddSpecFlags(CLI::App& cmd, const std::vector<ParamSpec>& specs, FlagStore& store) {

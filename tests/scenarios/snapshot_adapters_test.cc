@@ -91,13 +91,18 @@ TEST(SnapshotAdapters, PgTable) {
   MakeTable("snap_a_pg");
   auto conn = Connect();
   ExecOrFail(conn, "DROP TABLE IF EXISTS snap_a_sink");
+  auto init = RunCommand({PgcdcBinary(), "init", "--adapter", "pg_table", "--table", "snap_a_sink"});
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  ExecOrFail(conn, init.output);
   auto p = StartSnapshot("snap_a_pg", {"-a", "pg_table", "--pg-table-name", "snap_a_sink"});
   ASSERT_TRUE(p);
   ASSERT_EQ(p->Wait(60s), 0) << p->Stderr();
   auto rows = conn.Query("SELECT payload::text FROM snap_a_sink");
   ASSERT_TRUE(rows) << rows.error().message();
   std::set<int64_t> ids;
-  for (auto& r : *rows) ids.insert(ParseJson(r[0]).as_object()["row"].as_object()["id"].as_int64());
+  for (auto& r : *rows) {
+    ids.insert(ParseJson(r[0].value_or("")).as_object()["row"].as_object()["id"].as_int64());
+  }
   ExpectAllRows(ids, rows->size());
 }
 
@@ -107,7 +112,7 @@ TEST(SnapshotAdapters, Webhook) {
   MakeTable("snap_a_hook");
   HttpReceiver hook;
   ASSERT_TRUE(hook.ok());
-  auto p = StartSnapshot("snap_a_hook", {"-a", "webhook", "--webhook-url", hook.Url()});
+  auto p = StartSnapshot("snap_a_hook", {"-a", "webhook", "--url", hook.Url()});
   ASSERT_TRUE(p);
   ASSERT_EQ(p->Wait(60s), 0) << p->Stderr();
   std::vector<std::string> bodies;
@@ -131,8 +136,7 @@ TEST(SnapshotAdapters, WebhookRejectingRowsDeadLettersThem) {
   HttpReceiver hook;
   ASSERT_TRUE(hook.ok());
   hook.SetResponder([](const HttpReceiver::Request&) { return HttpReceiver::Reply{.status = 400}; });
-  auto p = StartSnapshot("snap_a_hook_bad", {"-a", "webhook", "--webhook-url", hook.Url(),
-                                             "--webhook-max-retries", "1"});
+  auto p = StartSnapshot("snap_a_hook_bad", {"-a", "webhook", "--url", hook.Url(), "--retries", "1"});
   ASSERT_TRUE(p);
   ASSERT_EQ(p->Wait(60s), 0) << p->Stderr();
   std::vector<std::string> dead;
