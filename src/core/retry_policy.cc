@@ -9,7 +9,7 @@ std::vector<std::string> RetryPolicy::Validate(std::string_view prefix) const {
   if (base <= milliseconds::zero()) errors.push_back(p + "backoff_base: must be > 0");
   if (cap < base) errors.push_back(p + "backoff_cap: must be >= backoff_base");
   if (floor < milliseconds::zero()) errors.push_back(p + "backoff_floor: must be >= 0");
-  if (floor > cap) errors.push_back(p + "backoff_floor: must be <= backoff_cap");
+  if (floor > cap && cap >= base) errors.push_back(p + "backoff_floor: must be <= backoff_cap");
   if (healthy_reset < milliseconds::zero()) errors.push_back(p + "healthy_reset: must be >= 0");
   return errors;
 }
