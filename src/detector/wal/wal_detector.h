@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/backoff.h"
+#include "core/supervisor.h"
 #include "detector/detector.h"
 #include "detector/wal/change_builder.h"
 #include "detector/wal/incremental_snapshot.h"
@@ -61,7 +62,8 @@ class WalDetector : public detector::Detector {
 
  private:
   struct Cycle;
-  Status RunCycle(detector::RunContext& ctx, int wake_fd, bool* streamed);
+  // One connect-and-stream cycle (run by the Supervisor).
+  Status RunCycle(detector::RunContext& ctx, Supervisor::Session& session);
   Status RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_name,
                           detector::RunContext& ctx);
   Options options_;
