@@ -50,6 +50,7 @@
 
 #include "adapter/adapter.h"
 #include "core/error.h"
+#include "core/retry_policy.h"
 
 namespace pgcdc::middleware {
 
@@ -114,6 +115,11 @@ struct Options {
   std::chrono::milliseconds breaker_reset{60'000};
   double rate_limit = 0;  // events/s; 0 = unlimited
   int rate_burst = 0;     // bucket size; must be >= 1 when rate_limit > 0
+
+  // The retry settings above as the shared RetryPolicy (floor: 100 ms, or
+  // less when base or cap is smaller). Probes of an open breaker do not use
+  // up max_attempts (see the file comment).
+  RetryPolicy Retry() const;
 };
 
 // Returns a message for each invalid option (empty when valid), prefixed with
