@@ -3,15 +3,14 @@
 // an `orders` table with the `pgcdc init` trigger, changes rows on a timer and
 // streams the events to stdout until Ctrl-C, then removes everything.
 #include <CLI/CLI.hpp>
-#include <condition_variable>
 #include <iostream>
-#include <mutex>
 #include <random>
 #include <thread>
 
 #include "cli/cli.h"
 #include "cli/init_sql.h"
 #include "core/log.h"
+#include "core/sleep.h"
 #include "pg/cluster.h"
 #include "pg/conn.h"
 #include "pipeline/signals.h"
@@ -46,8 +45,7 @@ void WriteDemoRows(const std::string& url, std::chrono::nanoseconds interval,
   static const char* kCustomers[] = {"ada", "grace", "linus", "barbara", "ken", "margaret"};
   static const char* kStatuses[] = {"paid", "packed", "shipped", "delivered"};
   std::mt19937 rng(std::random_device{}());
-  std::mutex mu;
-  std::condition_variable_any cv;
+  const Sleeper sleeper(stop);
   for (uint64_t tick = 0; !stop.stop_requested(); ++tick) {
     Status st;
     if (tick % 4 == 3) {
@@ -63,8 +61,7 @@ void WriteDemoRows(const std::string& url, std::chrono::nanoseconds interval,
                                {std::string(kCustomers[rng() % 6]), amount}));
     }
     if (!st) log::Warn("playground write failed", {{"error", st.error().message()}});
-    std::unique_lock lock(mu);
-    cv.wait_for(lock, stop, interval, [] { return false; });
+    if (!sleeper.SleepFor(interval)) return;
   }
 }
 

@@ -153,7 +153,7 @@ bool Enabled(Level level) {
   return level != Level::kOff && static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
 }
 
-void Write(Level level, std::string_view msg, std::initializer_list<Field> fields) {
+void Write(Level level, std::string_view msg, std::span<const Field> fields) {
   if (!Enabled(level)) return;
   std::string line;
   line.reserve(128 + msg.size());

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -38,7 +39,10 @@ bool ParseFormat(std::string_view name, Format* out);
 void Configure(Level level, Format format);
 bool Enabled(Level level);
 
-void Write(Level level, std::string_view msg, std::initializer_list<Field> fields = {});
+void Write(Level level, std::string_view msg, std::span<const Field> fields);
+inline void Write(Level level, std::string_view msg, std::initializer_list<Field> fields = {}) {
+  Write(level, msg, std::span<const Field>(fields.begin(), fields.size()));
+}
 
 inline void Debug(std::string_view msg, std::initializer_list<Field> f = {}) {
   if (Enabled(Level::kDebug)) Write(Level::kDebug, msg, f);

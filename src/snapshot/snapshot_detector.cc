@@ -1,9 +1,8 @@
 #include "snapshot/snapshot_detector.h"
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 
+#include "core/ack_poll.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -12,6 +11,10 @@
 namespace pgcdc::snapshot {
 
 namespace {
+
+// The wait for the last acknowledgement looks at the tracker at most this
+// far apart.
+constexpr std::chrono::milliseconds kAckPollMax{5};
 
 struct Metrics {
   metrics::Counter* rows;
@@ -117,14 +120,9 @@ Status SnapshotDetector::Run(detector::RunContext& ctx) {
   // "delivered", whatever the shutdown timeout.
   bool delivered = true;
   if (ctx.acks != nullptr && seq > 0) {
-    std::mutex mu;
-    std::condition_variable_any cv;
-    std::unique_lock lock(mu);
-    while (ctx.acks->DeliveredThrough() < seq && !ctx.stop.stop_requested()) {
-      // Wakes early on a stop request; otherwise polls the lock-free tracker.
-      cv.wait_for(lock, ctx.stop, std::chrono::milliseconds(5), [] { return false; });
-    }
-    delivered = ctx.acks->DeliveredThrough() >= seq;
+    // Ends early on a stop request.
+    delivered =
+        WaitForAck(*ctx.acks, seq, ctx.stop, {.max_pause = kAckPollMax}) == WaitResult::kDone;
   }
   delivered_ = delivered;
   const double secs =

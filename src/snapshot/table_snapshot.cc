@@ -11,7 +11,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
-#include "core/stop_waker.h"
+#include "core/sleep.h"
 #include "core/time.h"
 #include "core/uuid.h"
 #include "snapshot/copy_text.h"
@@ -355,7 +355,7 @@ Result<SnapshotStats> TableSnapshot::Run(const BatchFn& on_batch, const Progress
   EventBatch batch;
   batch.events.reserve(options_.batch_size);
   const size_t ncols = columns_.size();
-  StopWaker waker(stop);
+  Sleeper waker(stop);
   Status failure = Ok();
 
   auto flush = [&]() -> bool {

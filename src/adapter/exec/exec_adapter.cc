@@ -6,7 +6,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -92,23 +91,18 @@ std::string FindInPath(const std::string& name, const std::string& path) {
 }
 
 ExecAdapter::ExecAdapter(Options options)
-    : options_(std::move(options)),
-      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-      backoff_(options_.backoff) {
+    : options_(std::move(options)), backoff_(options_.backoff) {
   RestartsMetric();
   ResentMetric();
 }
 
-ExecAdapter::~ExecAdapter() {
-  Close();
-  if (wake_fd_ >= 0) ::close(wake_fd_);
-}
+ExecAdapter::~ExecAdapter() { Close(); }
 
 Status ExecAdapter::Open() {
   if (options_.command.empty()) {
     return Fail(ErrorCode::kConfig, "exec: the command is empty (--exec-command)");
   }
-  if (wake_fd_ < 0) {
+  if (sleeper_.fd() < 0) {
     return Fail(ErrorCode::kIo, std::string("exec: eventfd: ") + std::strerror(errno));
   }
   const char* env_path = std::getenv("PATH");
@@ -233,7 +227,7 @@ Status ExecAdapter::Pump() {
     if (n < 0 && errno == EAGAIN) {
       // Pipe full: wait for room, for the reader to go away, or Interrupt().
       TrimConsumed();
-      pollfd fds[2] = {{fd_, POLLOUT, 0}, {wake_fd_, POLLIN, 0}};
+      pollfd fds[2] = {{fd_, POLLOUT, 0}, {sleeper_.fd(), POLLIN, 0}};
       if (::poll(fds, 2, -1) < 0 && errno != EINTR) {
         return Fail(ErrorCode::kIo, std::string("exec: poll: ") + std::strerror(errno));
       }
@@ -274,7 +268,7 @@ Status ExecAdapter::Flush() {
     TrimConsumed();
     if (lines_.empty()) return Ok();
     // Sleep until the reader goes away (POLLERR), Interrupt(), or the next look.
-    pollfd fds[2] = {{fd_, 0, 0}, {wake_fd_, POLLIN, 0}};
+    pollfd fds[2] = {{fd_, 0, 0}, {sleeper_.fd(), POLLIN, 0}};
     const timespec ts{static_cast<time_t>(wait.count() / 1'000'000),
                       static_cast<long>(wait.count() % 1'000'000) * 1000};
     if (::ppoll(fds, 2, &ts, nullptr) < 0 && errno != EINTR) {
@@ -317,7 +311,7 @@ Status ExecAdapter::Restart(std::string_view reason) {
                {"unread_events", static_cast<uint64_t>(unread_events)},
                {"pending_events", static_cast<uint64_t>(lines_.size())},
                {"restart_in_ms", static_cast<int64_t>(delay.count())}});
-    if (!Sleep(delay)) return Fail(Cancelled());
+    if (!sleeper_.SleepFor(delay)) return Fail(Cancelled());
     auto st = Spawn();
     if (st) break;
     log::Error("exec: could not start the child",
@@ -329,13 +323,6 @@ Status ExecAdapter::Restart(std::string_view reason) {
   RestartsMetric().Inc();
   if (unread_events > 0) ResentMetric().Inc(unread_events);
   return Ok();
-}
-
-bool ExecAdapter::Sleep(milliseconds d) {
-  if (interrupted()) return false;
-  pollfd p{wake_fd_, POLLIN, 0};
-  ::poll(&p, 1, static_cast<int>(d.count()));
-  return !interrupted();
 }
 
 bool ExecAdapter::WaitChild(milliseconds d, bool interruptible) {
@@ -359,7 +346,7 @@ bool ExecAdapter::WaitChild(milliseconds d, bool interruptible) {
     const auto left = std::chrono::duration_cast<milliseconds>(deadline - now) + milliseconds(1);
     const milliseconds step = std::min(kReapPoll, left);
     if (interruptible) {
-      if (!Sleep(step)) return false;
+      if (!sleeper_.SleepFor(step)) return false;
     } else {
       ::usleep(static_cast<useconds_t>(step.count() * 1000));
     }
@@ -392,13 +379,7 @@ void ExecAdapter::StopChild(bool graceful) {
   }
 }
 
-void ExecAdapter::Interrupt() {
-  interrupted_.store(true, std::memory_order_release);
-  if (wake_fd_ >= 0) {
-    uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
-  }
-}
+void ExecAdapter::Interrupt() { sleeper_.Interrupt(); }
 
 void ExecAdapter::Close() {
   if (fd_ < 0 && pid_ <= 0) return;

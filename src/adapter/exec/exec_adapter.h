@@ -38,6 +38,7 @@
 
 #include "adapter/adapter.h"
 #include "core/backoff.h"
+#include "core/sleep.h"
 #include "registry/registry.h"
 
 namespace pgcdc::adapter::exec {
@@ -92,16 +93,13 @@ class ExecAdapter : public Adapter {
   void StopChild(bool graceful);
   // Waits up to `d` for the child to exit; true when it was reaped.
   bool WaitChild(std::chrono::milliseconds d, bool interruptible);
-  // Sleeps up to `d`; false when interrupted.
-  bool Sleep(std::chrono::milliseconds d);
-  bool interrupted() const { return interrupted_.load(std::memory_order_acquire); }
+  bool interrupted() const { return sleeper_.woken(); }
 
   Options options_;
   std::string sh_;  // resolved path of sh
   pid_t pid_ = -1;
-  int fd_ = -1;       // write end of the child's stdin pipe (non-blocking)
-  int wake_fd_ = -1;  // eventfd signalled by Interrupt()
-  std::atomic<bool> interrupted_{false};
+  int fd_ = -1;      // write end of the child's stdin pipe (non-blocking)
+  Sleeper sleeper_;  // restart backoff and poll() wake-ups; Interrupt() wakes it
   Backoff backoff_;
   std::atomic<uint64_t> restarts_{0};
   std::string last_exit_;  // how the last child ended ("exit code 3")

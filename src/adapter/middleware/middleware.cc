@@ -13,6 +13,7 @@
 #include "core/backoff.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/sleep.h"
 #include "core/time.h"
 #include "dlq/dlq.h"
 
@@ -23,11 +24,27 @@ using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// Smallest retry delay (unless backoff_base is smaller).
+constexpr milliseconds kFloor{100};
+// Writing to the DLQ: a few tries, then the adapter fails (the source keeps
+// the event).
+constexpr RetryPolicy kDlqRetry{
+    .base = milliseconds(200), .cap = milliseconds(5000), .floor = kFloor, .max_attempts = 5};
 }  // namespace
 
 int RateBurst(const Options& o) {
   if (o.rate_burst) return *o.rate_burst;
   return static_cast<int>(std::clamp<int64_t>(o.rate_limit, 1, std::numeric_limits<int>::max()));
+}
+
+RetryPolicy Options::Retry() const {
+  return RetryPolicy{
+      .base = backoff_base,
+      .cap = backoff_cap,
+      .floor = std::max(milliseconds::zero(), std::min({backoff_base, backoff_cap, kFloor})),
+      .max_attempts = static_cast<uint32_t>(std::max(max_attempts, 0)),
+  };
 }
 
 std::vector<std::string> Validate(const Options& o, std::string_view prefix) {
@@ -37,10 +54,7 @@ std::vector<std::string> Validate(const Options& o, std::string_view prefix) {
   if (o.batch_size < 1) errors.push_back(p + "batch_size: must be >= 1");
   if (o.max_attempts < 1) errors.push_back(p + "max_retries: must be >= 1 (total attempts)");
   if (o.attempt_timeout <= milliseconds::zero()) errors.push_back(p + "timeout: must be > 0");
-  if (o.backoff_base <= milliseconds::zero()) errors.push_back(p + "backoff_base: must be > 0");
-  if (o.backoff_cap < o.backoff_base) {
-    errors.push_back(p + "backoff_cap: must be >= backoff_base");
-  }
+  for (auto& e : o.Retry().Validate(p)) errors.push_back(std::move(e));
   if (o.breaker_failures < 0) errors.push_back(p + "cb_max_failures: must be >= 0");
   if (o.breaker_failures > 0 && o.breaker_reset <= milliseconds::zero()) {
     errors.push_back(p + "cb_reset_timeout: must be > 0 when the circuit breaker is on");
@@ -198,10 +212,7 @@ struct ReliableAdapter::Impl {
   }
 
   // Sleeps up to `d`; false when interrupted or aborted.
-  bool Sleep(Clock::duration d) {
-    std::unique_lock lock(sleep_mu);
-    return !sleep_cv.wait_for(lock, d, [&] { return interrupted.load() || aborted.load(); });
-  }
+  bool Sleep(Clock::duration d) { return sleeper.SleepFor(d); }
   bool Stopping() const { return interrupted.load() || aborted.load(); }
 
   // Records a breaker transition (metrics + log); call with state_mu held.
@@ -233,16 +244,17 @@ struct ReliableAdapter::Impl {
     for (const Event* e : unit) {
       // A DLQ that cannot take the record means we may not acknowledge the
       // event: retry a few times, then fail the adapter (the source keeps it).
-      Backoff backoff({.base = milliseconds(200), .cap = milliseconds(5000)});
-      for (int tries = 1;; ++tries) {
+      Backoff backoff(kDlqRetry);
+      for (;;) {
         auto st = dlq->Record(*e, name, why);
         if (st) break;
-        if (tries >= 5 || Stopping()) {
+        const auto delay = backoff.Next();
+        if (backoff.exhausted() || Stopping()) {
           return Fail(st.error().Wrap("adapter " + name + ": dead letter queue"));
         }
         log::Warn("dead letter queue write failed, retrying",
                   {{"adapter", name}, {"error", st.error().message()}});
-        if (!Sleep(backoff.Next())) return Fail(ErrorCode::kCancelled, "interrupted");
+        if (!Sleep(delay)) return Fail(ErrorCode::kCancelled, "interrupted");
       }
       log::Warn("event sent to the dead letter queue",
                 {{"adapter", name}, {"event_id", e->id.ToString()}, {"error", why}});
@@ -310,11 +322,7 @@ struct ReliableAdapter::Impl {
             {{"adapter", name}, {"event_id", unit.front()->id.ToString()}, {"error", err.message}});
       }
       retrying = true;
-      if (!backoff) {
-        backoff.emplace(BackoffPolicy{.base = o.backoff_base,
-                                      .cap = o.backoff_cap,
-                                      .floor = std::min(o.backoff_base, milliseconds(100))});
-      }
+      if (!backoff) backoff.emplace(o.Retry());
       Clock::duration delay = backoff->Next();
       if (err.retry_after) delay = std::min<Clock::duration>(*err.retry_after, o.max_retry_after);
       if (!Sleep(delay)) return Status(Fail(ErrorCode::kCancelled, "interrupted"));
@@ -458,7 +466,7 @@ struct ReliableAdapter::Impl {
       Status st = RunLane(index, l.work);
       if (!st) {
         aborted = true;  // let the other lanes stop waiting
-        sleep_cv.notify_all();
+        sleeper.Interrupt();
       }
       lock.lock();
       l.result = std::move(st);
@@ -479,8 +487,7 @@ struct ReliableAdapter::Impl {
 
   std::atomic<bool> interrupted{false};
   std::atomic<bool> aborted{false};
-  std::mutex sleep_mu;
-  std::condition_variable sleep_cv;
+  Sleeper sleeper;  // woken by Interrupt() and by a lane that failed (aborted)
 
   std::mutex pool_mu;
   std::condition_variable pool_cv;
@@ -559,7 +566,7 @@ Status ReliableAdapter::Deliver(std::span<const Event* const> events) {
   Status first = m.lanes[0].work.empty() ? Status(Ok()) : m.RunLane(0, m.lanes[0].work);
   if (!first) {
     m.aborted = true;
-    m.sleep_cv.notify_all();
+    m.sleeper.Interrupt();
   }
   {
     std::unique_lock lock(m.pool_mu);
@@ -573,13 +580,18 @@ Status ReliableAdapter::Deliver(std::span<const Event* const> events) {
       }
     }
   }
-  m.aborted = false;
+  if (m.aborted.exchange(false)) {
+    // Every lane is idle now. An Interrupt() racing with the reset is
+    // re-applied (it set `interrupted` before waking the sleeper).
+    m.sleeper.Reset();
+    if (m.interrupted.load()) m.sleeper.Interrupt();
+  }
   return first;
 }
 
 void ReliableAdapter::Interrupt() {
   impl_->interrupted = true;
-  impl_->sleep_cv.notify_all();
+  impl_->sleeper.Interrupt();
   impl_->deliverer->Interrupt();
 }
 

@@ -50,6 +50,7 @@
 
 #include "adapter/adapter.h"
 #include "core/error.h"
+#include "core/retry_policy.h"
 
 namespace pgcdc::middleware {
 
@@ -115,6 +116,11 @@ struct Options {
   int64_t rate_limit = 0;  // events/s; 0 = unlimited
   // Bucket size; unset = max(1, rate_limit). Must be >= 1 when rate_limit > 0.
   std::optional<int> rate_burst;
+
+  // The retry settings above as the shared RetryPolicy (floor: 100 ms, or
+  // less when base or cap is smaller). Probes of an open breaker do not use
+  // up max_attempts (see the file comment).
+  RetryPolicy Retry() const;
 };
 
 // The token bucket size in effect: rate_burst, else max(1, rate_limit).

@@ -4,8 +4,6 @@
 
 #include <libpq-fe.h>
 #include <poll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -137,17 +135,12 @@ std::vector<std::string> RowValues(const Event& event) {
 }
 
 PgTableAdapter::PgTableAdapter(Options options)
-    : options_(std::move(options)),
-      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-      backoff_(options_.backoff) {
+    : options_(std::move(options)), backoff_(options_.backoff) {
   if (options_.batch_size == 0) options_.batch_size = 1;
   M();
 }
 
-PgTableAdapter::~PgTableAdapter() {
-  Close();
-  if (wake_fd_ >= 0) ::close(wake_fd_);
-}
+PgTableAdapter::~PgTableAdapter() { Close(); }
 
 Status PgTableAdapter::Attach(const adapter::Services& services) {
   dlq_ = services.dlq;
@@ -196,7 +189,7 @@ PgTableAdapter::Outcome PgTableAdapter::Run(const std::string& sql,
   // Interrupt(). Returns false when interrupted.
   auto wait = [&](bool write) {
     pollfd fds[2] = {{PQsocket(c), static_cast<short>(POLLIN | (write ? POLLOUT : 0)), 0},
-                     {wake_fd_, POLLIN, 0}};
+                     {sleeper_.fd(), POLLIN, 0}};
     while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
     }
     return !interrupted();
@@ -367,7 +360,7 @@ Status PgTableAdapter::WriteChunk(size_t begin, size_t end) {
                    {"error", st.error().message()},
                    {"pending_rows", static_cast<uint64_t>(pending.size())},
                    {"retry_in_ms", static_cast<int64_t>(delay.count())}});
-        if (!Sleep(delay)) return Fail(Cancelled());
+        if (!sleeper_.SleepFor(delay)) return Fail(Cancelled());
         continue;
       }
       if (lost_connection_) {
@@ -396,7 +389,7 @@ Status PgTableAdapter::WriteChunk(size_t begin, size_t end) {
                   {"pending_rows", static_cast<uint64_t>(pending.size())},
                   {"retry_in_ms", static_cast<int64_t>(delay.count())}});
     }
-    if (!Sleep(delay)) return Fail(Cancelled());
+    if (!sleeper_.SleepFor(delay)) return Fail(Cancelled());
   }
 }
 
@@ -472,20 +465,7 @@ Status PgTableAdapter::HandleRejected(Row& row, const Outcome& failure, Outcome&
   return Ok();
 }
 
-bool PgTableAdapter::Sleep(milliseconds d) {
-  if (interrupted()) return false;
-  pollfd p{wake_fd_, POLLIN, 0};
-  ::poll(&p, 1, static_cast<int>(d.count()));
-  return !interrupted();
-}
-
-void PgTableAdapter::Interrupt() {
-  interrupted_.store(true, std::memory_order_release);
-  if (wake_fd_ >= 0) {
-    uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
-  }
-}
+void PgTableAdapter::Interrupt() { sleeper_.Interrupt(); }
 
 void PgTableAdapter::Close() {
   size_t left = 0;

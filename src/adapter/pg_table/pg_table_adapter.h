@@ -33,6 +33,7 @@
 
 #include "adapter/adapter.h"
 #include "core/backoff.h"
+#include "core/sleep.h"
 #include "pg/conn.h"
 #include "registry/registry.h"
 
@@ -105,15 +106,13 @@ class PgTableAdapter : public Adapter {
   Status Connect();
   Outcome Run(const std::string& sql, const std::vector<std::string>& params);
   void Disconnect();
-  bool Sleep(std::chrono::milliseconds d);
-  bool interrupted() const { return interrupted_.load(std::memory_order_acquire); }
+  bool interrupted() const { return sleeper_.woken(); }
 
   Options options_;
   std::string quoted_table_;
   dlq::DeadLetterQueue* dlq_ = nullptr;
   std::optional<pg::Conn> conn_;
-  int wake_fd_ = -1;  // eventfd signalled by Interrupt()
-  std::atomic<bool> interrupted_{false};
+  Sleeper sleeper_;  // retry backoff and poll() wake-ups; Interrupt() wakes it
   Backoff backoff_;
   bool lost_connection_ = false;  // the next successful connect is a reconnect
   std::vector<Row> rows_;

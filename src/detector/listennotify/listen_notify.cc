@@ -11,7 +11,7 @@
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "core/stop_waker.h"
+#include "core/supervisor.h"
 #include "core/time.h"
 #include "detector/listennotify/notify_event.h"
 #include "pg/conn.h"
@@ -23,21 +23,13 @@ namespace {
 
 struct Metrics {
   metrics::Counter* errors;
-  metrics::Counter* reconnects;
   metrics::Counter* notifications;
-  metrics::Gauge* connected;
   Metrics() {
     auto& r = metrics::Default();
     errors =
         &r.AddCounter("pgcdc_listennotify_errors_total", "LISTEN/NOTIFY connection errors.").Get();
-    reconnects = &r.AddCounter("pgcdc_detector_reconnects_total",
-                               "Reconnections after a lost source connection.", {"detector"})
-                      .With({"listen_notify"});
     notifications =
         &r.AddCounter("pgcdc_listennotify_notifications_total", "Notifications received.").Get();
-    connected = &r.AddGauge("pgcdc_detector_connected",
-                            "1 while the detector holds a live source connection.", {"detector"})
-                     .With({"listen_notify"});
   }
 };
 
@@ -46,59 +38,75 @@ Metrics& M() {
   return m;
 }
 
+// Connects, LISTENs on every channel and turns notifications into events
+// until the connection breaks (error) or a stop (Ok).
+Status ListenAndServe(const Options& options, const std::string& channel_list,
+                      detector::RunContext& ctx, Supervisor::Session& session) {
+  auto conn = pg::Conn::Open(options.database_url);
+  if (!conn) return Fail(conn.error());
+  for (const auto& ch : options.channels) {
+    if (auto st = conn->Exec("LISTEN " + pg::QuoteIdentifier(ch)); !st) {
+      return Fail(st.error().Wrap("listen " + ch));
+    }
+  }
+  session.Up();
+  log::Info("listening", {{"detector", "listen_notify"}, {"channels", channel_list}});
+  PGconn* c = conn->raw();
+  EventBatch batch;
+  auto publish = [&] {
+    M().notifications->Inc(batch.events.size());
+    const bool ok = ctx.publish(std::move(batch));
+    batch = EventBatch{};
+    return ok;
+  };
+  while (!session.stop_requested()) {
+    pollfd fds[2] = {{PQsocket(c), POLLIN, 0}, {session.sleeper().fd(), POLLIN, 0}};
+    int rc = ::poll(fds, 2, -1);
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      return Fail(ErrorCode::kIo, std::string("poll: ") + std::strerror(errno));
+    }
+    if (session.stop_requested()) return Ok();
+    if (PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK) {
+      return Fail(ErrorCode::kConnection, conn->ErrorMessage());
+    }
+    // Drain results of anything pending (e.g. an error the server sent).
+    while (PGnotify* n = PQnotifies(c)) {
+      batch.events.push_back(MakeNotifyEvent(n->relname, n->extra, NowUnixNanos()));
+      PQfreemem(n);
+      if (batch.events.size() >= options.max_batch && !publish()) return Ok();
+      PQconsumeInput(c);
+    }
+    if (!batch.events.empty() && !publish()) return Ok();
+    if (PQstatus(c) != CONNECTION_OK) {
+      return Fail(ErrorCode::kConnection, conn->ErrorMessage());
+    }
+  }
+  return Ok();
+}
+
 }  // namespace
 
 ListenNotifyDetector::ListenNotifyDetector(Options options) : options_(std::move(options)) {}
 
-Status ListenNotifyDetector::Run(RunContext& ctx) {
-  auto& m = M();
-  StopWaker waker(ctx.stop);
-  Backoff backoff(options_.backoff);
-  bool ever_connected = false;
+Status ListenNotifyDetector::Run(detector::RunContext& ctx) {
   const std::string redacted = pg::RedactUrl(options_.database_url);
   std::string channel_list;
   for (const auto& ch : options_.channels) channel_list += (channel_list.empty() ? "" : ",") + ch;
   log::Info("starting detector",
             {{"detector", "listen_notify"}, {"db", redacted}, {"channels", channel_list}});
-
-  while (!ctx.stop.stop_requested()) {
-    // ---- connect and LISTEN ----
-    auto conn = pg::Conn::Open(options_.database_url);
-    Status st = conn ? Ok() : Fail(conn.error());
-    if (st) {
-      for (const auto& ch : options_.channels) {
-        st = conn->Exec("LISTEN " + pg::QuoteIdentifier(ch));
-        if (!st) {
-          st = Fail(st.error().Wrap("listen " + ch));
-          break;
-        }
-      }
-    }
-    if (st) {
-      if (ever_connected) m.reconnects->Inc();
-      ever_connected = true;
-      backoff.Reset();
-      m.connected->Set(1);
-      if (ctx.health != nullptr) ctx.health->Up(ctx.health_name);
-      log::Info("listening", {{"detector", "listen_notify"}, {"channels", channel_list}});
-      st = Receive(ctx, *conn, waker.fd());
-      m.connected->Set(0);
-      if (st || ctx.stop.stop_requested()) return Ok();
-    }
-    if (ctx.stop.stop_requested()) return Ok();
-    // Configuration problems (bad channel, auth) are still retried: the
-    // database may be fixed while we wait, and the error is visible in health.
-    m.errors->Inc();
-    if (ctx.health != nullptr) ctx.health->Down(ctx.health_name, st.error().message());
-    const auto delay = backoff.Next();
-    log::Warn("connection lost, reconnecting",
-              {{"detector", "listen_notify"},
-               {"error", st.error().message()},
-               {"attempt", backoff.attempt()},
-               {"retry_in_ms", static_cast<int64_t>(delay.count())}});
-    if (!waker.SleepFor(delay)) return Ok();
-  }
-  return Ok();
+  // Configuration problems (bad channel, auth) are retried too: the database
+  // may be fixed while we wait, and the error is visible in health.
+  SupervisorOptions so;
+  so.component = "listen_notify";
+  so.failures = M().errors;
+  so.retry = options_.backoff;
+  so.health = ctx.health;
+  so.health_name = ctx.health_name;
+  Supervisor supervisor(std::move(so), ctx.stop);
+  return supervisor.Run([&](Supervisor::Session& session) {
+    return ListenAndServe(options_, channel_list, ctx, session);
+  });
 }
 
 Status ListenNotifyDetector::Receive(RunContext& ctx, pg::Conn& conn, int wake_fd) {

@@ -1,14 +1,15 @@
 #include "detector/outbox/outbox_detector.h"
 
 #include <algorithm>
-#include <thread>
 #include <utility>
 #include <vector>
 
+#include "config/config.h"
+#include "core/ack_poll.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "core/stop_waker.h"
+#include "core/sleep.h"
 #include "core/time.h"
 #include "pg/conn.h"
 #include "pipeline/ack_tracker.h"
@@ -18,15 +19,15 @@ namespace pgcdc::detector::outbox {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// While a batch waits for the adapters, the ack watermark is re-read with an
-// exponentially growing pause up to this bound.
+// While a batch waits for the adapters, the ack watermark is re-read with a
+// pause that starts short (sinks usually confirm within a fraction of a
+// millisecond) and doubles up to kAckPollMax.
+constexpr std::chrono::microseconds kAckFirstPause{50};
 constexpr milliseconds kAckPollMax{20};
-// Before that, a few short pauses catch the common fast confirmation.
-constexpr int kAckSpins = 20;
-constexpr std::chrono::microseconds kAckSpinPause{50};
+// After a stop request, the grace wait looks this often.
+constexpr milliseconds kGracePoll{2};
 // A batch waiting longer than this is reported (and again at this interval).
 constexpr milliseconds kAckWarnInterval{30000};
 
@@ -36,9 +37,7 @@ struct Metrics {
   metrics::Counter* committed;
   metrics::Counter* invalid;
   metrics::Counter* errors;
-  metrics::Counter* reconnects;
   metrics::Gauge* inflight;
-  metrics::Gauge* connected;
   Metrics() {
     auto& r = metrics::Default();
     polls = &r.AddCounter("pgcdc_outbox_polls_total", "Outbox poll transactions run.").Get();
@@ -54,15 +53,9 @@ struct Metrics {
     errors =
         &r.AddCounter("pgcdc_outbox_errors_total", "Outbox poll cycles that ended in an error.")
              .Get();
-    reconnects = &r.AddCounter("pgcdc_detector_reconnects_total",
-                               "Reconnections after a lost source connection.", {"detector"})
-                      .With({"outbox"});
     inflight = &r.AddGauge("pgcdc_outbox_inflight_rows",
                            "Outbox rows locked and published, waiting for the adapters.")
                     .Get();
-    connected = &r.AddGauge("pgcdc_detector_connected",
-                            "1 while the detector holds a live source connection.", {"detector"})
-                     .With({"outbox"});
   }
 };
 
@@ -83,9 +76,7 @@ OutboxDetector::OutboxDetector(Options options) : options_(std::move(options)) {
   sql_ = MakeOutboxSql(quoted_table_, options_.keep_processed);
 }
 
-Status OutboxDetector::Run(RunContext& ctx) {
-  StopWaker waker(ctx.stop);
-  Backoff backoff(options_.backoff);
+Status OutboxDetector::Run(detector::RunContext& ctx) {
   log::Info("starting detector", {{"detector", "outbox"},
                                   {"db", pg::RedactUrl(options_.database_url)},
                                   {"table", options_.table},
@@ -96,31 +87,26 @@ Status OutboxDetector::Run(RunContext& ctx) {
         "published",
         {{"detector", "outbox"}});
   }
-  while (!ctx.stop.stop_requested()) {
-    bool polled = false;
-    Status st = RunCycle(ctx, waker, &polled);
-    M().connected->Set(0);
+  SupervisorOptions so;
+  so.component = "outbox";
+  so.failures = M().errors;
+  so.retry = options_.backoff;
+  so.health = ctx.health;
+  so.health_name = ctx.health_name;
+  // A missing or unusable table is a setup mistake: report it instead of
+  // retrying forever. Once the table was verified, everything is retried.
+  so.is_fatal = [this](const Error& error, bool) {
+    return !table_checked_ && error.code() == ErrorCode::kInvalidArgument;
+  };
+  Supervisor supervisor(std::move(so), ctx.stop);
+  return supervisor.Run([&](Supervisor::Session& session) {
+    Status st = RunCycle(ctx, session);
     M().inflight->Set(0);
-    if (st || ctx.stop.stop_requested()) return Ok();
-    if (polled) backoff.Reset();
-    // A missing or unusable table is a setup mistake: report it instead of
-    // retrying forever. Once the table was verified, everything is retried.
-    if (!table_checked_ && st.error().code() == ErrorCode::kInvalidArgument) {
-      return Fail(st.error());
-    }
-    M().errors->Inc();
-    if (ctx.health != nullptr) ctx.health->Down(ctx.health_name, st.error().message());
-    const auto delay = backoff.Next();
-    log::Warn("connection lost, reconnecting", {{"detector", "outbox"},
-                                                {"error", st.error().message()},
-                                                {"attempt", backoff.attempt()},
-                                                {"retry_in_ms", Millis(delay)}});
-    if (!waker.SleepFor(delay)) return Ok();
-  }
-  return Ok();
+    return st;
+  });
 }
 
-Status OutboxDetector::RunCycle(RunContext& ctx, const StopWaker& waker, bool* polled) {
+Status OutboxDetector::RunCycle(detector::RunContext& ctx, Supervisor::Session& session) {
   auto conn = pg::Conn::Open(options_.database_url);
   if (!conn) return Fail(conn.error());
   if (auto st = CheckTable(*conn); !st) return st;
@@ -131,24 +117,21 @@ Status OutboxDetector::RunCycle(RunContext& ctx, const StopWaker& waker, bool* p
   if (auto st = conn->Exec("SET idle_in_transaction_session_timeout = 0"); !st) {
     return Fail(st.error().Wrap("configure session"));
   }
-  if (ever_connected_) M().reconnects->Inc();
-  ever_connected_ = true;
-  M().connected->Set(1);
-  if (ctx.health != nullptr) ctx.health->Up(ctx.health_name);
+  session.Up();
   log::Info("polling", {{"detector", "outbox"},
                         {"table", options_.table},
                         {"batch_size", options_.batch_size},
                         {"poll_interval_ms", Millis(options_.poll_interval)}});
 
-  while (!ctx.stop.stop_requested()) {
+  const Sleeper& sleeper = session.sleeper();
+  while (!sleeper.woken()) {
     size_t rows = 0;
     bool stopped = false;
-    if (auto st = PollOnce(ctx, waker, *conn, &rows, &stopped); !st) return st;
+    if (auto st = PollOnce(ctx, sleeper, *conn, &rows, &stopped); !st) return st;
     if (stopped) return Ok();
-    *polled = true;
     // A full batch suggests more rows are waiting: poll again at once.
     if (rows < static_cast<size_t>(options_.batch_size) &&
-        !waker.SleepFor(options_.poll_interval)) {
+        !sleeper.SleepFor(options_.poll_interval)) {
       return Ok();
     }
   }
@@ -189,7 +172,7 @@ Status OutboxDetector::CheckTable(pg::Conn& conn) {
   return Ok();
 }
 
-Status OutboxDetector::PollOnce(RunContext& ctx, const StopWaker& waker, pg::Conn& conn,
+Status OutboxDetector::PollOnce(detector::RunContext& ctx, const Sleeper& sleeper, pg::Conn& conn,
                                 size_t* rows, bool* stopped) {
   auto& m = M();
   if (auto st = conn.Exec("BEGIN"); !st) return Fail(st.error().Wrap("begin"));
@@ -236,7 +219,7 @@ Status OutboxDetector::PollOnce(RunContext& ctx, const StopWaker& waker, pg::Con
     *stopped = true;
     return Ok();
   }
-  if (!WaitDelivered(ctx, waker, last_seq, ids.size())) {
+  if (!WaitDelivered(ctx, sleeper, last_seq, ids.size())) {
     (void)conn.Exec("ROLLBACK");
     log::Info(
         "outbox: stopped before the adapters confirmed the last batch; its rows stay in "
@@ -253,42 +236,29 @@ Status OutboxDetector::PollOnce(RunContext& ctx, const StopWaker& waker, pg::Con
   return Ok();
 }
 
-bool OutboxDetector::WaitDelivered(RunContext& ctx, const StopWaker& waker, uint64_t seq,
+bool OutboxDetector::WaitDelivered(detector::RunContext& ctx, const Sleeper& sleeper, uint64_t seq,
                                    size_t rows) {
   if (ctx.acks == nullptr || ctx.acks->size() == 0) return true;
-  auto delivered = [&] { return ctx.acks->DeliveredThrough() >= seq; };
-  milliseconds pause{1};
-  int spins = 0;
-  auto next_warn = Clock::now() + kAckWarnInterval;
-  while (!delivered()) {
-    if (ctx.stop.stop_requested()) {
-      // Adapters keep draining during shutdown: give them a moment so the
-      // batch can still be committed rather than re-delivered.
-      const auto deadline = Clock::now() + options_.stop_grace;
-      while (!delivered()) {
-        if (Clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(milliseconds(2));
-      }
-      return true;
-    }
-    if (spins < kAckSpins) {
-      // Sinks usually confirm within a fraction of a millisecond.
-      ++spins;
-      std::this_thread::sleep_for(kAckSpinPause);
-      continue;
-    }
-    waker.SleepFor(pause);
-    pause = std::min(pause * 2, kAckPollMax);
-    if (Clock::now() >= next_warn) {
-      log::Warn("outbox: still waiting for the adapters to confirm a batch; its rows stay locked",
-                {{"detector", "outbox"},
-                 {"rows", static_cast<uint64_t>(rows)},
-                 {"delivered_seq", ctx.acks->DeliveredThrough()},
-                 {"batch_seq", seq}});
-      next_warn = Clock::now() + kAckWarnInterval;
-    }
-  }
-  return true;
+  PollOptions wait{.first_pause = kAckFirstPause,
+                   .max_pause = kAckPollMax,
+                   .slow_every = kAckWarnInterval,
+                   .on_slow = [&](Clock::Duration) {
+                     log::Warn(
+                         "outbox: still waiting for the adapters to confirm a batch; its rows "
+                         "stay locked",
+                         {{"detector", "outbox"},
+                          {"rows", static_cast<uint64_t>(rows)},
+                          {"delivered_seq", ctx.acks->DeliveredThrough()},
+                          {"batch_seq", seq}});
+                   }};
+  if (WaitForAck(*ctx.acks, seq, sleeper, wait) == WaitResult::kDone) return true;
+  // Stopping. Adapters keep draining during shutdown: give them a moment so
+  // the batch can still be committed rather than re-delivered.
+  Sleeper grace({}, &sleeper.clock());
+  const PollOptions grace_wait{.first_pause = kAckFirstPause,
+                               .max_pause = kGracePoll,
+                               .deadline = sleeper.clock().Now() + options_.stop_grace};
+  return WaitForAck(*ctx.acks, seq, grace, grace_wait) == WaitResult::kDone;
 }
 
 ConnectorInfo Connector() {

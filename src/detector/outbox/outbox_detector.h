@@ -33,15 +33,13 @@
 #include <string>
 
 #include "core/backoff.h"
+#include "core/supervisor.h"
 #include "detector/detector.h"
 #include "detector/outbox/outbox_event.h"
 
-namespace pgcdc {
-class StopWaker;
-namespace pg {
+namespace pgcdc::pg {
 class Conn;
-}
-}  // namespace pgcdc
+}  // namespace pgcdc::pg
 
 namespace pgcdc::detector::outbox {
 
@@ -69,25 +67,24 @@ class OutboxDetector : public Detector {
   Status Run(RunContext& ctx) override;
 
  private:
-  // One connect-and-poll cycle. Returns Ok when stopped, else the error that
-  // ended it. Sets *polled once a poll succeeded.
-  Status RunCycle(RunContext& ctx, const StopWaker& waker, bool* polled);
+  // One connect-and-poll cycle (run by the Supervisor). Returns Ok when
+  // stopped, else the error that ended it.
+  Status RunCycle(detector::RunContext& ctx, Supervisor::Session& session);
   // Verifies that the table exists and that the statements we run work on it.
   Status CheckTable(pg::Conn& conn);
   // One poll transaction. *rows = rows handled; *stopped = a stop ended it
   // (the transaction was rolled back, nothing lost).
-  Status PollOnce(RunContext& ctx, const StopWaker& waker, pg::Conn& conn, size_t* rows,
+  Status PollOnce(detector::RunContext& ctx, const Sleeper& sleeper, pg::Conn& conn, size_t* rows,
                   bool* stopped);
   // Waits until every adapter has finished with events up to `seq`. False
   // when a stop request (plus stop_grace) came first.
-  bool WaitDelivered(RunContext& ctx, const StopWaker& waker, uint64_t seq, size_t rows);
+  bool WaitDelivered(detector::RunContext& ctx, const Sleeper& sleeper, uint64_t seq, size_t rows);
 
   Options options_;
   std::string quoted_table_;
   OutboxSql sql_;
   uint64_t next_seq_ = 0;       // Event::seq counter, monotonic across cycles
   bool table_checked_ = false;  // the startup check passed once
-  bool ever_connected_ = false;
 };
 
 }  // namespace pgcdc::detector::outbox

@@ -4,11 +4,10 @@
 #include <thread>
 
 #include "codec/pgtypes/pgtypes.h"
-#include "core/backoff.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "core/stop_waker.h"
+#include "core/supervisor.h"
 #include "core/time.h"
 #include "core/uuid.h"
 #include "pg/migrations.h"
@@ -274,38 +273,43 @@ class Runner {
         wait_(wait),
         id_(std::move(id)),
         table_(std::move(table)),
-        stop_(stop),
-        waker_(stop) {}
+        stop_(stop) {}
 
   void Run() {
-    Backoff backoff({.base = milliseconds(500), .cap = milliseconds(30000)});
-    while (!stop_.stop_requested()) {
-      auto r = Attempt();
-      if (r) return;
-      // A lost connection is retried; anything else (no such table, no
-      // primary key, bad resume key) will not fix itself.
-      const bool lost = r.error().code() == ErrorCode::kConnection || (data_ && !data_->ok()) ||
-                        (progress_ && !progress_->ok());
-      if (!lost) {
-        log::Error("incremental snapshot failed",
-                   {{"table", table_}, {"snapshot_id", id_}, {"error", r.error().message()}});
-        MarkFailed();
-        return;
+    SupervisorOptions so;
+    so.component = table_;
+    so.label = "table";
+    so.metric_prefix = "pgcdc_incremental_snapshot";
+    so.retry = kRetry;
+    so.log_message = "incremental snapshot: connection lost, retrying";
+    so.log_fields = {{"snapshot_id", id_}};
+    // A lost connection is retried; anything else (no such table, no
+    // primary key, bad resume key) will not fix itself.
+    so.is_fatal = [this](const Error&, bool) { return !lost_; };
+    Supervisor supervisor(std::move(so), stop_);
+    Status st = supervisor.Run([this](Supervisor::Session& session) -> Status {
+      auto r = Attempt(session);
+      if (r) return Ok();
+      lost_ = r.error().code() == ErrorCode::kConnection || (data_ && !data_->ok()) ||
+              (progress_ && !progress_->ok());
+      if (lost_) {
+        data_.reset();
+        progress_.reset();
       }
-      data_.reset();
-      progress_.reset();
-      const auto delay = backoff.Next();
-      log::Warn("incremental snapshot: connection lost, retrying",
-                {{"table", table_},
-                 {"snapshot_id", id_},
-                 {"error", r.error().message()},
-                 {"retry_in_ms", static_cast<int64_t>(delay.count())}});
-      if (!waker_.SleepFor(delay)) return;
+      return Fail(r.error());
+    });
+    if (!st) {
+      log::Error("incremental snapshot failed",
+                 {{"table", table_}, {"snapshot_id", id_}, {"error", st.error().message()}});
+      MarkFailed();
     }
   }
 
  private:
-  Result<Outcome> Attempt() {
+  // First reconnect delay and cap for a snapshot thread.
+  static constexpr RetryPolicy kRetry{.base = milliseconds(500), .cap = milliseconds(30000)};
+
+  Result<Outcome> Attempt(Supervisor::Session& session) {
     if (!progress_) {
       auto c = pg::Conn::Open(o_.progress_db);
       if (!c) return Fail(c.error().Wrap("snapshot progress database"));
@@ -317,6 +321,7 @@ class Runner {
       if (auto st = snapshot::PrepareSession(*c); !st) return Fail(st.error());
       data_ = std::move(*c);
     }
+    session.Up();
     if (!loaded_) {
       auto st = Load();
       if (!st) return Fail(st.error());
@@ -369,7 +374,7 @@ class Runner {
         return Outcome::kFinished;
       }
       if (stats->rows < o_.chunk_size) break;
-      if (o_.chunk_delay.count() > 0 && !waker_.SleepFor(o_.chunk_delay)) {
+      if (o_.chunk_delay.count() > 0 && !session.sleeper().SleepFor(o_.chunk_delay)) {
         return Outcome::kInterrupted;
       }
     }
@@ -452,7 +457,7 @@ class Runner {
   const std::string id_;
   const std::string table_;
   std::stop_token stop_;
-  StopWaker waker_;
+  bool lost_ = false;  // the last failure was a lost connection
   const Clock::time_point started_ = Clock::now();
   std::optional<pg::Conn> data_;
   std::optional<pg::Conn> progress_;

@@ -6,14 +6,15 @@
 
 #include <deque>
 #include <random>
-#include <thread>
 
 #include "codec/pgoutput/pgoutput.h"
 #include "codec/pgtypes/pgtypes.h"
+#include "config/config.h"
+#include "core/ack_poll.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "core/stop_waker.h"
+#include "core/sleep.h"
 #include "core/time.h"
 #include "detector/wal/replication.h"
 #include "pg/checkpoint_store.h"
@@ -38,13 +39,15 @@ using std::chrono::milliseconds;
 constexpr milliseconds kMinStatusGap{500};
 // A lagging persistent slot is reported at most this often.
 constexpr std::chrono::minutes kLagWarnInterval{1};
+// An incremental-snapshot thread waiting for its chunk to be delivered looks
+// this often (doubling from the first to the max pause).
+constexpr std::chrono::microseconds kFeedPollFirst{100};
+constexpr milliseconds kFeedPollMax{2};
 
 struct Metrics {
   metrics::Counter* errors;
-  metrics::Counter* reconnects;
   metrics::Counter* events;
   metrics::Counter* value_errors;
-  metrics::Gauge* connected;
   metrics::Gauge* received_lsn;
   metrics::Gauge* confirmed_lsn;
   metrics::Gauge* spool_bytes;
@@ -57,17 +60,11 @@ struct Metrics {
     errors = &r.AddCounter("pgcdc_walreplication_errors_total",
                            "WAL replication cycles that ended in an error.")
                   .Get();
-    reconnects = &r.AddCounter("pgcdc_detector_reconnects_total",
-                               "Reconnections after a lost source connection.", {"detector"})
-                      .With({"wal"});
     events = &r.AddCounter("pgcdc_wal_events_total", "Events produced by the wal detector.").Get();
     value_errors = &r.AddCounter("pgcdc_wal_value_errors_total",
                                  "Column values that could not be typed and were emitted as "
                                  "strings.")
                         .Get();
-    connected = &r.AddGauge("pgcdc_detector_connected",
-                            "1 while the detector holds a live source connection.", {"detector"})
-                     .With({"wal"});
     received_lsn = &r.AddGauge("pgcdc_wal_received_lsn", "Highest WAL position received.").Get();
     confirmed_lsn = &r.AddGauge("pgcdc_wal_confirmed_lsn",
                                 "WAL position confirmed to the server (all events up to it "
@@ -431,9 +428,7 @@ WalDetector::WalDetector(Options options) : options_(std::move(options)) {
   if (options_.checkpoint_db.empty()) options_.checkpoint_db = options_.database_url;
 }
 
-Status WalDetector::Run(RunContext& ctx) {
-  StopWaker waker(ctx.stop);
-  Backoff backoff(options_.backoff);
+Status WalDetector::Run(detector::RunContext& ctx) {
   if (options_.incremental.enabled) {
     incremental_ = std::make_unique<IncrementalSnapshots>(
         options_.incremental,
@@ -448,39 +443,22 @@ Status WalDetector::Run(RunContext& ctx) {
     std::unique_ptr<IncrementalSnapshots>& p;
     ~Reset() { p.reset(); }
   } reset_incremental{incremental_};
-  bool ever_streamed = false;
   log::Info("starting detector",
             {{"detector", "wal"},
              {"db", pg::RedactUrl(options_.database_url)},
              {"publication", options_.publication},
              {"slot", options_.persistent_slot ? options_.slot_name : std::string("(temporary)")}});
-  while (!ctx.stop.stop_requested()) {
-    bool streamed = false;
-    Status st = RunCycle(ctx, waker.fd(), &streamed);
-    M().connected->Set(0);
-    if (ctx.stop.stop_requested() || st) return Ok();
-    if (st.error().code() == ErrorCode::kCancelled) return Ok();
-    if (streamed) {
-      if (ever_streamed) M().reconnects->Inc();
-      ever_streamed = true;
-      backoff.Reset();
-    }
-    // Mistakes a retry cannot fix (missing publication, bad slot name, no
-    // permission) end the detector before it ever streamed.
-    if (!ever_streamed && st.error().code() == ErrorCode::kInvalidArgument) {
-      return Fail(st.error());
-    }
-    M().errors->Inc();
-    if (ctx.health != nullptr) ctx.health->Down(ctx.health_name, st.error().message());
-    const auto delay = backoff.Next();
-    log::Warn("connection lost, reconnecting",
-              {{"detector", "wal"},
-               {"error", st.error().message()},
-               {"attempt", backoff.attempt()},
-               {"retry_in_ms", static_cast<int64_t>(delay.count())}});
-    if (!waker.SleepFor(delay)) return Ok();
-  }
-  return Ok();
+  SupervisorOptions so;
+  so.component = "wal";
+  so.failures = M().errors;
+  so.retry = options_.backoff;
+  so.health = ctx.health;
+  so.health_name = ctx.health_name;
+  // Mistakes a retry cannot fix (missing publication, bad slot name, no
+  // permission) end the detector before it ever streamed.
+  so.is_fatal = FatalBeforeUp(ErrorCode::kInvalidArgument);
+  Supervisor supervisor(std::move(so), ctx.stop);
+  return supervisor.Run([&](Supervisor::Session& session) { return RunCycle(ctx, session); });
 }
 
 WalDetector::SnapshotFeed::SnapshotFeed() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
@@ -505,20 +483,20 @@ void WalDetector::SnapshotFeed::Drain(std::vector<EventBatch>& out) {
   queue_.clear();
 }
 
-bool WalDetector::WaitFedDelivered(RunContext& ctx, std::stop_token stop) {
+bool WalDetector::WaitFedDelivered(detector::RunContext& ctx, std::stop_token stop) {
+  // Ends on the snapshot thread's stop or the detector's.
+  Sleeper sleeper(std::move(stop));
+  std::stop_callback detector_stop(ctx.stop, [&sleeper] { sleeper.Interrupt(); });
+  const PollOptions poll{.first_pause = kFeedPollFirst, .max_pause = kFeedPollMax};
   const uint64_t target_batches = feed_.pushed.load();
   // First the WAL thread must have stamped them (it may be reconnecting),
   // then every adapter must have finished with them.
-  while (feed_.drained.load() < target_batches) {
-    if (stop.stop_requested() || ctx.stop.stop_requested()) return false;
-    std::this_thread::sleep_for(milliseconds(2));
+  if (PollUntil([&] { return feed_.drained.load() >= target_batches; }, sleeper, poll) !=
+      WaitResult::kDone) {
+    return false;
   }
-  const uint64_t target_seq = feed_.fed_through.load();
-  while (ctx.acks != nullptr && ctx.acks->DeliveredThrough() < target_seq) {
-    if (stop.stop_requested() || ctx.stop.stop_requested()) return false;
-    std::this_thread::sleep_for(milliseconds(2));
-  }
-  return true;
+  if (ctx.acks == nullptr) return true;
+  return WaitForAck(*ctx.acks, feed_.fed_through.load(), sleeper, poll) == WaitResult::kDone;
 }
 
 Status WalDetector::RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_name,
@@ -562,36 +540,38 @@ Status WalDetector::RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_n
   return Ok();
 }
 
-Status WalDetector::RunCycle(RunContext& ctx, int wake_fd, bool* streamed) {
+Status WalDetector::RunCycle(detector::RunContext& ctx, Supervisor::Session& session) {
   auto& m = M();
+  const Sleeper& sleeper = session.sleeper();
+  const int wake_fd = sleeper.fd();
   // Regular connection: publication check, type lookups, heartbeats.
   auto meta = pg::Conn::Open(options_.database_url);
   if (!meta) return Fail(meta.error());
   if (auto st = EnsurePublication(*meta, options_); !st) return st;
-  auto session = OpenSlot(options_, snapshot_done_);
-  if (!session) return Fail(session.error());
-  const std::string& slot = session->name;
-  const uint64_t start = session->start;
+  auto opened = OpenSlot(options_, snapshot_done_);
+  if (!opened) return Fail(opened.error());
+  const std::string& slot = opened->name;
+  const uint64_t start = opened->start;
 
   Cycle cycle(*this, ctx);
   cycle.meta = &*meta;
-  cycle.repl = &session->repl;
-  cycle.store = session->store.get();
+  cycle.repl = &opened->repl;
+  cycle.store = opened->store.get();
   cycle.slot = slot;
-  if (session->want_snapshot) {
+  if (opened->want_snapshot) {
     // The exported snapshot shows the database exactly at the slot's
     // consistent point: rows from it, then the stream from that point, gives
     // no gap and no overlap. The replication connection must stay idle until
     // the snapshot transaction has started.
-    if (auto st = RunSnapshotFirst(cycle, session->info.snapshot_name, ctx); !st) return st;
+    if (auto st = RunSnapshotFirst(cycle, opened->info.snapshot_name, ctx); !st) return st;
     // Confirm the start only once every snapshot event has been delivered.
-    cycle.Boundary(session->info.consistent_point);
+    cycle.Boundary(opened->info.consistent_point);
     confirmed_ = 0;
     snapshot_done_ = true;
   } else if (confirmed_ < start) {
     confirmed_ = start;
   }
-  if (auto st = session->repl.StartReplication(slot, start, {options_.publication}, 2); !st) {
+  if (auto st = opened->repl.StartReplication(slot, start, {options_.publication}, 2); !st) {
     return st;
   }
 
@@ -599,13 +579,11 @@ Status WalDetector::RunCycle(RunContext& ctx, int wake_fd, bool* streamed) {
   ChangeBuilder builder(bopts, cycle.catalog, cycle);
   builder.set_protocol_version(2);
 
-  *streamed = true;
-  m.connected->Set(1);
-  if (ctx.health != nullptr) ctx.health->Up(ctx.health_name);
+  session.Up();
   log::Info("streaming", {{"detector", "wal"},
                           {"slot", slot},
                           {"start_lsn", pgoutput::FormatLsn(start)},
-                          {"created", !session->exists}});
+                          {"created", !opened->exists}});
   // (Re)connected: carry on with snapshots a crash or disconnect interrupted.
   if (incremental_ != nullptr) incremental_->ResumeRunning();
 
@@ -615,10 +593,8 @@ Status WalDetector::RunCycle(RunContext& ctx, int wake_fd, bool* streamed) {
 
   auto* bp = ctx.backpressure;
   std::vector<EventBatch> fed;
-  auto sleep_unless_stopped = [&](milliseconds d) {
-    pollfd p{wake_fd, POLLIN, 0};
-    ::poll(&p, 1, static_cast<int>(d.count()));
-  };
+  // The loop below notices a stop itself.
+  auto sleep_unless_stopped = [&](milliseconds d) { (void)sleeper.SleepFor(d); };
   while (!ctx.stop.stop_requested()) {
     // Backpressure: in red stop reading WAL (but keep reporting status);
     // in yellow slow down in proportion to the lag.

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/backoff.h"
+#include "core/supervisor.h"
 #include "detector/detector.h"
 #include "detector/wal/change_builder.h"
 #include "detector/wal/incremental_snapshot.h"
@@ -66,8 +67,10 @@ class WalDetector : public Detector {
 
  private:
   struct Cycle;
-  Status RunCycle(RunContext& ctx, int wake_fd, bool* streamed);
-  Status RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_name, RunContext& ctx);
+  // One connect-and-stream cycle (run by the Supervisor).
+  Status RunCycle(detector::RunContext& ctx, Supervisor::Session& session);
+  Status RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_name,
+                          detector::RunContext& ctx);
   Options options_;
   uint64_t next_seq_ = 0;   // Event::seq counter, monotonic across cycles
   uint64_t confirmed_ = 0;  // last position confirmed to the server
