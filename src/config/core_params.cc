@@ -27,7 +27,7 @@ const std::vector<ParamSpec>& CoreParams() {
       Param("bus.mode", &S::bus_mode,
             "fast: a full adapter queue drops events (counted); reliable: block the detector "
             "instead (loss-free)",
-            {.flag = "bus-mode", .choices = {"fast", "reliable"}}),
+            {.choices = {"fast", "reliable"}}),
       Param("routes", &S::routes,
             "send only these channels to an adapter: adapter=ch1,ch2 (repeatable)",
             {.flag = "route"}),
@@ -67,11 +67,10 @@ const std::vector<ParamSpec>& CoreParams() {
           {.flag = "dlq", .choices = {"stderr", "pg_table", "none"}}),
       ParamAt<S>(
           "dlq.table", [](S& s) -> auto& { return s.dlq.table; },
-          "table for --dlq pg_table (created if missing; may be schema-qualified)",
-          {.flag = "dlq-table"}),
+          "table for --dlq pg_table (created if missing; may be schema-qualified)"),
       ParamAt<S>(
           "dlq.db", [](S& s) -> auto& { return s.dlq.db; },
-          "database for --dlq pg_table (default: --db)", {.flag = "dlq-db", .aliases = {"dlq.db_url"}}),
+          "database for --dlq pg_table (default: --db)", {.aliases = {"dlq.db_url"}}),
       Param("inspector.buffer_size", &S::inspector_buffer_size,
             "events kept per inspector tap for /inspect, /inspect/stream and the web console (0 "
             "disables the taps)",

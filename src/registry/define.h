@@ -6,7 +6,7 @@
 //         .name = "file",
 //         .description = "...",
 //         .params = {Param("file.path", &Options::path, "file to append to",
-//                          {.flag = "file-path", .required = true})},
+//                          {.required = true})},
 //         .make = [](Options o, const Context&) -> Result<AdapterPtr> { ... },
 //     });
 //   }
@@ -222,6 +222,35 @@ inline std::vector<ParamSpec> Params(std::initializer_list<std::vector<ParamSpec
   std::vector<ParamSpec> out;
   for (const auto& g : groups) out.insert(out.end(), g.begin(), g.end());
   return out;
+}
+
+// An enum field set by name: `names` maps each choice to its value (the
+// choices shown by describe and checked by the loader, in this order).
+template <class Cfg, class E>
+ParamSpec ParamEnum(std::string key, E Cfg::*member, std::vector<std::pair<std::string, E>> names,
+                    std::string description, ParamOptions opts = {}) {
+  static_assert(std::is_enum_v<E>);
+  ParamSpec spec;
+  spec.key = std::move(key);
+  spec.type = ParamType::kString;
+  spec.description = std::move(description);
+  spec.flag = std::move(opts.flag);
+  spec.short_flag = std::move(opts.short_flag);
+  spec.required = opts.required;
+  spec.aliases = std::move(opts.aliases);
+  spec.bind_type = &typeid(Cfg);
+  const Cfg defaults{};
+  for (const auto& [name, value] : names) {
+    spec.choices.push_back(name);
+    if (value == defaults.*member) spec.default_value = name;
+  }
+  spec.bind = [member, names = std::move(names)](void* target, const config::Value& value) {
+    const auto* text = std::get_if<std::string>(&value);
+    for (const auto& [name, e] : names) {
+      if (text != nullptr && *text == name) static_cast<Cfg*>(target)->*member = e;
+    }
+  };
+  return spec;
 }
 
 // Fills a Cfg from loaded values: every parameter bound to Cfg is written.

@@ -30,7 +30,7 @@ struct Sample {
 std::vector<ParamSpec> SampleParams() {
   using S = Sample;
   return Params({
-      {Param("s.url", &S::url, "url", {.flag = "s-url", .required = false}),
+      {Param("s.url", &S::url, "url", {.required = false}),
        Param("s.mode", &S::mode, "mode", {.choices = {"fast", "slow"}}),
        Param("s.size", &S::size, "size", {.min = 1}), Param("s.small", &S::small, "small"),
        Param("s.on", &S::on, "on"), Param("s.timeout", &S::timeout, "timeout"),
@@ -107,6 +107,26 @@ TEST(DefineTest, DefaultsRoundTripWhenNothingIsSet) {
   EXPECT_EQ(s.timeout, d.timeout);
   EXPECT_EQ(s.tags, d.tags);
   EXPECT_FALSE(s.limit);
+}
+
+enum class Mode { kA, kB };
+struct WithEnum {
+  Mode mode = Mode::kB;
+};
+
+TEST(DefineTest, EnumsBindByName) {
+  const std::vector<ParamSpec> params = {ParamEnum(
+      "e.mode", &WithEnum::mode, {{"a", Mode::kA}, {"b", Mode::kB}}, "mode")};
+  EXPECT_EQ(params[0].default_value, "b");
+  EXPECT_EQ(params[0].choices, (std::vector<std::string>{"a", "b"}));
+  config::Sources src;
+  src.getenv = [](const std::string&) { return std::nullopt; };
+  src.flags = {{"e.mode", {"a"}}};
+  auto r = config::Load(params, src);
+  ASSERT_TRUE(r.errors.empty());
+  EXPECT_EQ(BindConfig<WithEnum>(params, r.config).mode, Mode::kA);
+  src.flags = {{"e.mode", {"c"}}};
+  EXPECT_EQ(config::Load(params, src).errors.size(), 1u);  // choices are enforced
 }
 
 // A trivial sink declared the way every connector is, in a test: the whole

@@ -397,52 +397,36 @@ void ExecAdapter::Close() {
             {{"adapter", "exec"}, {"pid", static_cast<int64_t>(pid)}, {"status", last_exit_}});
 }
 
-namespace {
-
-// The exec section: the adapter's Options plus the stdout policy by name.
-struct Config {
-  Options options;
-  std::string child_stdout = "stderr";
-};
-
-}  // namespace
-
 ConnectorInfo Connector() {
-  using C = Config;
-  return DefineAdapter<Config>({
+  using O = Options;
+  return DefineAdapter<Options>({
       .name = "exec",
       .description =
           "Writes one JSON line per event to the stdin of `sh -c <command>`, restarting it with "
           "backoff when it exits; events its stdin never read go to the next child.",
       .params = Params({
-          {ParamAt<C>(
-              "exec.command", [](C& c) -> auto& { return c.options.command; },
-              "shell command that reads JSON lines on stdin (run with sh -c)",
-              {.flag = "exec-command"})},
-          BackoffParams<C>(
-              "exec", "exec", [](C& c) -> auto& { return c.options.backoff; }, "restart"),
-          {Param("exec.stdout", &C::child_stdout,
-                 "where the child's stdout goes: stderr (pgcdc's stderr) or discard; pgcdc's "
-                 "stdout carries only events",
-                 {.flag = "exec-stdout", .choices = {"stderr", "discard"}}),
-           ParamAt<C>(
-               "exec.stop_timeout", [](C& c) -> auto& { return c.options.stop_timeout; },
-               "at shutdown, time the child gets to exit after its stdin closes (then SIGTERM, "
-               "then SIGKILL after as long again)",
-               {.flag = "exec-stop-timeout", .min = 0})},
+          {Param("exec.command", &O::command,
+                 "shell command that reads JSON lines on stdin (run with sh -c)")},
+          BackoffParams<O>("exec", "exec", &O::backoff, "restart"),
+          {ParamEnum("exec.stdout", &O::child_stdout,
+                     {{"stderr", ChildStdout::kStderr}, {"discard", ChildStdout::kDiscard}},
+                     "where the child's stdout goes: stderr (pgcdc's stderr) or discard; "
+                     "pgcdc's stdout carries only events"),
+           Param("exec.stop_timeout", &O::stop_timeout,
+                 "at shutdown, time the child gets to exit after its stdin closes (then SIGTERM, "
+                 "then SIGKILL after as long again)",
+                 {.min = 0})},
       }),
       .validate =
-          [](const C& c, const Context&, Errors& errors) {
-            if (c.options.command.empty()) {
+          [](const O& o, const Context&, Errors& errors) {
+            if (o.command.empty()) {
               errors.push_back("exec.command: required for adapter exec (--exec-command)");
             }
-            ValidateBackoff("exec", c.options.backoff, errors);
+            ValidateBackoff("exec", o.backoff, errors);
           },
-      .make = [](C c, const Context&) -> Result<AdapterPtr> {
-        c.options.backoff.floor = std::min(c.options.backoff.floor, c.options.backoff.base);
-        c.options.child_stdout =
-            c.child_stdout == "discard" ? ChildStdout::kDiscard : ChildStdout::kStderr;
-        return std::make_unique<ExecAdapter>(std::move(c.options));
+      .make = [](O o, const Context&) -> Result<AdapterPtr> {
+        o.backoff.floor = std::min(o.backoff.floor, o.backoff.base);
+        return std::make_unique<ExecAdapter>(std::move(o));
       },
   });
 }

@@ -137,51 +137,32 @@ void FileAdapter::Close() {
   }
 }
 
-namespace {
-
-// The file section: the adapter's Options plus the fsync policy by name.
-struct Config {
-  Options options;
-  std::string fsync = "flush";
-};
-
-}  // namespace
-
 ConnectorInfo Connector() {
-  using C = Config;
-  return DefineAdapter<Config>({
+  using O = Options;
+  return DefineAdapter<Options>({
       .name = "file",
       .description = "Appends one JSON line per event to a file, rotated by size and count; "
                      "events are acknowledged after write + fsync.",
       .params =
           {
-              ParamAt<C>(
-                  "file.path", [](C& c) -> auto& { return c.options.path; },
-                  "file to append to (its directory must exist)", {.flag = "file-path"}),
-              ParamAt<C>(
-                  "file.max_size", [](C& c) -> auto& { return c.options.max_size; },
-                  "rotate when the file reaches this many bytes (0 = never)",
-                  {.flag = "file-max-size", .min = 0}),
-              ParamAt<C>(
-                  "file.max_files", [](C& c) -> auto& { return c.options.max_files; },
-                  "rotated files to keep (<path>.1 … <path>.N)",
-                  {.flag = "file-max-files", .min = 0}),
-              Param("file.fsync", &C::fsync,
-                    "flush: fsync each written batch before acknowledging; always: after every "
-                    "event; never: leave it to the OS",
-                    {.flag = "file-fsync", .choices = {"flush", "always", "never"}}),
+              Param("file.path", &O::path, "file to append to (its directory must exist)"),
+              Param("file.max_size", &O::max_size,
+                    "rotate when the file reaches this many bytes (0 = never)", {.min = 0}),
+              Param("file.max_files", &O::max_files,
+                    "rotated files to keep (<path>.1 … <path>.N)", {.min = 0}),
+              ParamEnum("file.fsync", &O::fsync,
+                        {{"flush", FsyncPolicy::kFlush},
+                         {"always", FsyncPolicy::kAlways},
+                         {"never", FsyncPolicy::kNever}},
+                        "flush: fsync each written batch before acknowledging; always: after "
+                        "every event; never: leave it to the OS"),
           },
       .validate =
-          [](const C& c, const Context&, Errors& errors) {
-            if (c.options.path.empty()) {
-              errors.push_back("file.path: required for adapter file (--file-path)");
-            }
+          [](const O& o, const Context&, Errors& errors) {
+            if (o.path.empty()) errors.push_back("file.path: required for adapter file (--file-path)");
           },
-      .make = [](C c, const Context&) -> Result<AdapterPtr> {
-        c.options.fsync = c.fsync == "always"  ? FsyncPolicy::kAlways
-                          : c.fsync == "never" ? FsyncPolicy::kNever
-                                               : FsyncPolicy::kFlush;
-        return std::make_unique<FileAdapter>(std::move(c.options));
+      .make = [](O o, const Context&) -> Result<AdapterPtr> {
+        return std::make_unique<FileAdapter>(std::move(o));
       },
   });
 }

@@ -335,23 +335,22 @@ using O = AdapterOptions;
 // Listener, partitions and consumer groups.
 std::vector<ParamSpec> BrokerParams() {
   return {
-      Param("kafkaserver.addr", &O::addr, "listen address HOST:PORT (empty host = all interfaces)",
-            {.flag = "kafkaserver-addr"}),
+      Param("kafkaserver.addr", &O::addr, "listen address HOST:PORT (empty host = all interfaces)"),
       Param("kafkaserver.partition_count", &O::partitions,
             "partitions of every topic created by the broker",
             {.flag = "kafkaserver-partitions", .min = 1, .max = 10000}),
       Param("kafkaserver.buffer_size", &O::buffer_size,
             "records kept in memory per partition (the retention without a data dir)",
-            {.flag = "kafkaserver-buffer-size", .min = 1, .max = 1'000'000'000}),
+            {.min = 1, .max = 1'000'000'000}),
       Param("kafkaserver.buffer_bytes", &O::buffer_bytes,
             "bytes of record batches kept in memory per partition (besides "
             "--kafkaserver-buffer-size records); bounds memory when rows or produced batches are "
             "large (0 = no byte limit)",
-            {.flag = "kafkaserver-buffer-bytes", .min = 0}),
+            {.min = 0}),
       Param("kafkaserver.session_timeout", &O::session_timeout,
             "longest consumer session timeout applied: group members not heard from within "
             "min(their session.timeout.ms, this) are removed (rebalance)",
-            {.flag = "kafkaserver-session-timeout", .min = 1}),
+            {.min = 1}),
   };
 }
 
@@ -362,15 +361,13 @@ std::vector<ParamSpec> RecordParams() {
       Param("kafkaserver.key_column", &O::key_column,
             "column whose value keys the records (looked up in the row, then the old image, else "
             "the payload's top level); default: the row's replica identity key for WAL events, "
-            "then the `id` column, then the event id",
-            {.flag = "kafkaserver-key-column"}),
+            "then the `id` column, then the event id"),
       Param("kafkaserver.checkpoint_db", &O::checkpoint_db,
             "PostgreSQL URL storing committed offsets in pgcdc_checkpoints (default: --db, unless "
-            "--kafkaserver-data-dir is set: then the data dir)",
-            {.flag = "kafkaserver-checkpoint-db"}),
+            "--kafkaserver-data-dir is set: then the data dir)"),
       Param("kafkaserver.value", &O::value,
             "record value: the event envelope JSON, or only its payload",
-            {.flag = "kafkaserver-value", .choices = {"event", "payload"}}),
+            {.choices = {"event", "payload"}}),
       Param("kafkaserver.compression", &O::compression,
             "codec of the record batches written for events (consumers decompress; produced "
             "batches keep their own codec)",
@@ -378,17 +375,16 @@ std::vector<ParamSpec> RecordParams() {
              .choices = {"none", "gzip", "snappy", "lz4", "zstd"}}),
       Param("kafkaserver.data_dir", &O::data_dir,
             "directory for segment files (topics survive restarts; consumers catch up from disk) "
-            "and committed offsets; empty = memory only",
-            {.flag = "kafkaserver-data-dir"}),
+            "and committed offsets; empty = memory only"),
       Param("kafkaserver.retention_bytes", &O::retention_bytes,
             "with a data dir: per partition, the oldest segment files are deleted while the "
             "partition's files exceed this many bytes (0 = keep everything)",
-            {.flag = "kafkaserver-retention-bytes", .min = 0}),
+            {.min = 0}),
       Param("kafkaserver.ack", &O::ack,
             "when events count as delivered: committed = once every consumer group that "
             "committed offsets on the topic has committed past them (or retention evicted "
             "them); stored = once appended (fsynced with a data dir)",
-            {.flag = "kafkaserver-ack", .choices = {"committed", "stored"}}),
+            {.choices = {"committed", "stored"}}),
   };
 }
 
@@ -397,22 +393,18 @@ std::vector<ParamSpec> ClientParams() {
   return {
       Param("kafkaserver.advertised_host", &O::advertised_host,
             "host announced to clients in Metadata (default: the listen host, or localhost when "
-            "listening on all interfaces)",
-            {.flag = "kafkaserver-advertised-host"}),
+            "listening on all interfaces)"),
       Param("kafkaserver.sasl_user", &O::sasl_user,
-            "require SASL/PLAIN authentication with this user name",
-            {.flag = "kafkaserver-sasl-user"}),
+            "require SASL/PLAIN authentication with this user name"),
       Param("kafkaserver.sasl_password", &O::sasl_password,
-            "SASL/PLAIN password (with --kafkaserver-sasl-user)",
-            {.flag = "kafkaserver-sasl-password"}),
+            "SASL/PLAIN password (with --kafkaserver-sasl-user)"),
       Param("kafkaserver.tls_cert", &O::tls_cert_file,
-            "PEM certificate (chain): the listener speaks TLS", {.flag = "kafkaserver-tls-cert"}),
-      Param("kafkaserver.tls_key", &O::tls_key_file, "PEM private key for --kafkaserver-tls-cert",
-            {.flag = "kafkaserver-tls-key"}),
+            "PEM certificate (chain): the listener speaks TLS"),
+      Param("kafkaserver.tls_key", &O::tls_key_file, "PEM private key for --kafkaserver-tls-cert"),
       Param("kafkaserver.rebalance_delay", &O::rebalance_delay,
             "initial rebalance delay of a new consumer group (waits for more members to join; "
             "Kafka's group.initial.rebalance.delay.ms)",
-            {.flag = "kafkaserver-rebalance-delay", .min = 0}),
+            {.min = 0}),
   };
 }
 

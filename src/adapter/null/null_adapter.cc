@@ -41,7 +41,7 @@ ConnectorInfo Connector() {
                      "(benchmarks, dry runs).",
       .params = {Param("null.log_every", &Options::log_every,
                        "log a progress line every this many events (0 = never)",
-                       {.flag = "null-log-every", .min = 0})},
+                       {.min = 0})},
       .make = [](Options o, const Context&) -> Result<AdapterPtr> {
         return std::make_unique<NullAdapter>(o);
       },

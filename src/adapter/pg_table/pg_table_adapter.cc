@@ -486,13 +486,12 @@ ConnectorInfo Connector() {
                      "created_at) into a PostgreSQL table in batches; retries after connection "
                      "loss, rejected rows go to the DLQ.",
       .params = Params({
-          {Param("pg_table.url", &O::url, "database to write to (default: --db)",
-                 {.flag = "pg-table-url"}),
+          {Param("pg_table.url", &O::url, "database to write to (default: --db)"),
            Param("pg_table.table", &O::table,
                  "target table, table or schema.table (case-sensitive, used as given)",
                  {.flag = "pg-table-name"}),
            Param("pg_table.batch_size", &O::batch_size, "rows per INSERT statement",
-                 {.flag = "pg-table-batch-size", .min = 1, .max = 10000})},
+                 {.min = 1, .max = 10000})},
           BackoffParams<O>("pg_table", "pg-table", &O::backoff, "retry (failed insert or connect)"),
       }),
       .validate =

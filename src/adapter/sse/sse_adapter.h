@@ -13,25 +13,12 @@
 // HTTP server's I/O thread.
 #pragma once
 
-#include <chrono>
-#include <cstdint>
-#include <string>
-#include <vector>
-
 #include "registry/registry.h"
 
 namespace pgcdc::adapter::sse {
 
-// The sse section (YAML `sse:`); defaults are the parameter defaults.
-struct Config {
-  std::string addr;  // own listener; empty = the main HTTP server
-  std::chrono::milliseconds heartbeat_interval{std::chrono::seconds(15)};
-  int64_t client_queue = 1024;
-  int64_t replay_buffer = 1024;
-  std::vector<std::string> cors_origins;  // empty = no CORS header
-};
-
-// The adapter itself is a streamsink::BroadcastSink (adapter/stream).
+// The adapter is a streamsink::BroadcastSink (adapter/stream), configured by
+// the `sse:` section.
 ConnectorInfo Connector();
 
 }  // namespace pgcdc::adapter::sse

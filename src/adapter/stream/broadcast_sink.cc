@@ -1,5 +1,7 @@
 #include "adapter/stream/broadcast_sink.h"
 
+#include "registry/define.h"
+
 #include <algorithm>
 #include <map>
 
@@ -146,17 +148,61 @@ void BroadcastSink::Close() {
   if (impl_->own_server) impl_->own_server->Stop();
 }
 
-void ValidateListener(std::string_view name, const std::string& addr, std::string_view addr_key,
-                      std::string_view flag, const std::string& http_addr,
-                      std::vector<std::string>& errors) {
-  if (addr.empty() && http_addr.empty()) {
-    errors.push_back(std::string(name) + ": needs an HTTP server: set --http-addr (the main " +
-                     "server) or " + std::string(flag));
-  } else if (!addr.empty()) {
-    if (auto a = net::ParseListenAddress(addr); !a) {
-      errors.push_back(std::string(addr_key) + ": " + a.error().message());
-    }
-  }
+namespace {
+
+// "ws" + "ping_interval" -> "ws-ping-interval".
+std::string FlagFor(const std::string& prefix, std::string key) {
+  std::replace(key.begin(), key.end(), '_', '-');
+  return prefix + "-" + key;
+}
+
+}  // namespace
+
+ConnectorInfo DefineStreamConnector(StreamConnector spec) {
+  const std::string sec = spec.section;
+  const std::string addr_key = sec + ".addr";
+  const std::string addr_flag = "--" + spec.flag_prefix + "-addr";
+  std::vector<ParamSpec> params = {
+      Param(addr_key, &Options::addr,
+            "own listener for " + spec.path + " (HOST:PORT); empty = the main HTTP server "
+            "(--http-addr)",
+            {.flag = spec.flag_prefix + "-addr"}),
+      Param(sec + "." + spec.keepalive_key, &Options::keepalive, spec.keepalive_description,
+            {.flag = FlagFor(spec.flag_prefix, spec.keepalive_key), .min = 1}),
+      Param(sec + ".client_queue", &Options::client_queue, spec.queue_description,
+            {.flag = FlagFor(spec.flag_prefix, "client_queue"), .min = 1, .max = 10'000'000}),
+  };
+  params.insert(params.end(), spec.extra.begin(), spec.extra.end());
+  const bool replay = std::any_of(spec.extra.begin(), spec.extra.end(),
+                                  [&](const ParamSpec& p) { return p.key == sec + ".replay_buffer"; });
+  return DefineAdapter<Options>({
+      .name = spec.name,
+      .description = spec.description,
+      .params = std::move(params),
+      .validate =
+          [name = spec.name, addr_key, addr_flag](const Options& o, const Context& ctx,
+                                                  Errors& errors) {
+            if (o.addr.empty() && ctx.core.http_addr.empty()) {
+              errors.push_back(name + ": needs an HTTP server: set --http-addr (the main " +
+                               "server) or " + addr_flag);
+            } else if (!o.addr.empty()) {
+              if (auto a = net::ParseListenAddress(o.addr); !a) {
+                errors.push_back(addr_key + ": " + a.error().message());
+              }
+            }
+          },
+      .make = [spec, addr_flag, replay](Options o,
+                                        const Context& ctx) -> Result<adapter::AdapterPtr> {
+        o.name = spec.name;
+        o.flag = addr_flag;
+        o.path = spec.path;
+        o.route = spec.route;
+        o.encode = spec.encode;
+        o.http_addr = ctx.core.http_addr;
+        if (!replay) o.replay_buffer = 0;
+        return std::make_unique<BroadcastSink>(std::move(o));
+      },
+  });
 }
 
 }  // namespace pgcdc::streamsink

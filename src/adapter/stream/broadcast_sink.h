@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "adapter/adapter.h"
+#include "registry/registry.h"
 
 namespace pgcdc::net {
 struct BroadcastFrame;
@@ -44,7 +45,7 @@ struct Options {
   std::string http_addr;  // the main server's configured address
   std::chrono::milliseconds keepalive{std::chrono::seconds(15)};
   size_t client_queue = 1024;
-  size_t replay_buffer = 0;               // frames kept for resumes; 0 = off
+  size_t replay_buffer = 1024;            // frames kept for resumes; 0 = off
   std::vector<std::string> cors_origins;  // kEventStream only; empty = no CORS header
 };
 
@@ -64,11 +65,25 @@ class BroadcastSink final : public adapter::Adapter {
   std::unique_ptr<Impl> impl_;
 };
 
-// Connector validation shared by the sinks: an HTTP server is needed (the
-// main one, `http_addr`, or the sink's own `addr`), and a set `addr` must be
-// a listen address. `addr_key` and `flag` name the setting in messages.
-void ValidateListener(std::string_view name, const std::string& addr, std::string_view addr_key,
-                      std::string_view flag, const std::string& http_addr,
-                      std::vector<std::string>& errors);
+// What differs between the streaming sinks' connector declarations.
+struct StreamConnector {
+  std::string name;         // registry and metric name ("sse")
+  std::string description;  // for `pgcdc list`
+  std::string section;      // YAML section ("sse", "websocket")
+  std::string flag_prefix;  // "sse" -> --sse-addr, --sse-client-queue
+  std::string path;         // route root ("/events")
+  Route route = Route::kEventStream;
+  EncodeFn encode = nullptr;
+  std::string keepalive_key;  // "heartbeat_interval", "ping_interval"
+  std::string keepalive_description;
+  std::string queue_description;
+  // Route-specific parameters bound to Options (e.g. sse's replay buffer).
+  std::vector<ParamSpec> extra;
+};
+
+// The declaration of a streaming sink: <section>.addr, the keepalive, the
+// per-client queue and `extra`, all bound to Options; validation (an HTTP
+// server must exist) and the factory are shared.
+ConnectorInfo DefineStreamConnector(StreamConnector spec);
 
 }  // namespace pgcdc::streamsink

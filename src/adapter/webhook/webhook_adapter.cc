@@ -686,25 +686,23 @@ ConnectorInfo Connector() {
       ParamAt<Config>("webhook.concurrency", delivery(&middleware::Options::concurrency),
                       "requests in flight; events are spread over lanes by channel, so each "
                       "channel stays in order",
-                      {.flag = "webhook-concurrency", .min = 1, .max = 256}),
+                      {.min = 1, .max = 256}),
       ParamAt<Config>("webhook.batch_size", delivery(&middleware::Options::batch_size),
                       "events per request; > 1 sends a JSON array of envelopes",
-                      {.flag = "webhook-batch-size", .min = 1, .max = 10000}),
+                      {.min = 1, .max = 10000}),
       ParamAt<Config>("webhook.pipeline", http(&Options::pipeline),
                       "requests in flight per lane (HTTP/1.1 pipelining on one keep-alive "
                       "connection); > 1 uses pgcdc's own HTTP/1.1 client: no redirects or "
                       "proxies, and a retried event may arrive after later events of its channel",
-                      {.flag = "webhook-pipeline", .min = 1, .max = 1024}),
+                      {.min = 1, .max = 1024}),
       ParamAt<Config>("webhook.tls_ca_file", http(&Options::ca_file),
-                      "PEM CA bundle to verify the server with (default: system store)",
-                      {.flag = "webhook-tls-ca-file"}),
+                      "PEM CA bundle to verify the server with (default: system store)"),
       ParamAt<Config>("webhook.tls_cert_file", http(&Options::cert_file),
                       "PEM client certificate (mutual TLS)", {.flag = "webhook-tls-cert"}),
       ParamAt<Config>("webhook.tls_key_file", http(&Options::key_file),
                       "PEM client private key (mutual TLS)", {.flag = "webhook-tls-key"}),
       ParamAt<Config>("webhook.tls_insecure_skip_verify", http(&Options::insecure_skip_verify),
-                      "do not verify the server certificate (testing only; logs a warning)",
-                      {.flag = "webhook-tls-insecure-skip-verify"}),
+                      "do not verify the server certificate (testing only; logs a warning)"),
   };
   // webhook.max_retries, timeout, backoff_base/cap, cb_max_failures,
   // cb_reset_timeout, rate_limit, rate_limit_burst.

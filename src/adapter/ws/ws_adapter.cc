@@ -16,44 +16,21 @@ void EncodeFrame(const Event& e, net::BroadcastFrame& f) {
 }  // namespace
 
 ConnectorInfo Connector() {
-  return DefineAdapter<Config>({
+  return streamsink::DefineStreamConnector({
       .name = "ws",
       .description =
           "WebSocket: GET /ws and /ws/<channel> on the main HTTP server, one text message per "
           "event; pings; slow clients are disconnected (close 1013).",
-      .params =
-          {
-              Param("websocket.addr", &Config::addr,
-                    "own listener for /ws (HOST:PORT); empty = the main HTTP server "
-                    "(--http-addr)",
-                    {.flag = "ws-addr"}),
-              Param("websocket.ping_interval", &Config::ping_interval,
-                    "ping every client this often; one that has not answered by the next ping "
-                    "is dropped",
-                    {.flag = "ws-ping-interval", .min = 1}),
-              Param("websocket.client_queue", &Config::client_queue,
-                    "messages queued per client; a client that falls this far behind is "
-                    "disconnected (close 1013)",
-                    {.flag = "ws-client-queue", .min = 1, .max = 10'000'000}),
-          },
-      .validate =
-          [](const Config& c, const Context& ctx, Errors& errors) {
-            streamsink::ValidateListener("ws", c.addr, "websocket.addr", "--ws-addr",
-                                         ctx.core.http_addr, errors);
-          },
-      .make = [](Config c, const Context& ctx) -> Result<AdapterPtr> {
-        streamsink::Options o;
-        o.name = "ws";
-        o.flag = "--ws-addr";
-        o.path = "/ws";
-        o.route = streamsink::Route::kWebSocket;
-        o.encode = EncodeFrame;
-        o.addr = std::move(c.addr);
-        o.http_addr = ctx.core.http_addr;
-        o.keepalive = c.ping_interval;
-        o.client_queue = static_cast<size_t>(c.client_queue);
-        return std::make_unique<streamsink::BroadcastSink>(std::move(o));
-      },
+      .section = "websocket",
+      .flag_prefix = "ws",
+      .path = "/ws",
+      .route = streamsink::Route::kWebSocket,
+      .encode = EncodeFrame,
+      .keepalive_key = "ping_interval",
+      .keepalive_description = "ping every client this often; one that has not answered by the "
+                               "next ping is dropped",
+      .queue_description = "messages queued per client; a client that falls this far behind is "
+                           "disconnected (close 1013)",
   });
 }
 

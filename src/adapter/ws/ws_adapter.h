@@ -16,22 +16,10 @@
 
 #include "registry/registry.h"
 
-#include <chrono>
-#include <cstdint>
-#include <string>
-
-#include "registry/registry.h"
-
 namespace pgcdc::adapter::ws {
 
-// The websocket section (YAML `websocket:`, SPEC's name).
-struct Config {
-  std::string addr;  // own listener; empty = the main HTTP server
-  std::chrono::milliseconds ping_interval{std::chrono::seconds(15)};
-  int64_t client_queue = 1024;
-};
-
-// The adapter itself is a streamsink::BroadcastSink (adapter/stream).
+// The adapter is a streamsink::BroadcastSink (adapter/stream), configured by
+// the `websocket:` section.
 ConnectorInfo Connector();
 
 }  // namespace pgcdc::adapter::ws
