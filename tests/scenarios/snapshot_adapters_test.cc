@@ -66,6 +66,29 @@ TEST(SnapshotAdapters, File) {
   ExpectAllRows(RowIds(lines), lines.size());
 }
 
+// SPEC's snapshot --drop-columns / --filter-operations: the same transforms
+// as listen (a filter that keeps only INSERTs drops every SNAPSHOT row).
+TEST(SnapshotAdapters, TransformFlagsApply) {
+  MakeTable("snap_a_tx");
+  TempDir d;
+  const std::string path = d.path + "/rows.jsonl";
+  auto p = StartSnapshot("snap_a_tx", {"-a", "file", "--file-path", path, "--drop-columns", "name"});
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->Wait(60s), 0) << p->Stderr();
+  auto lines = ReadFileLines(path);
+  ExpectAllRows(RowIds(lines), lines.size());
+  for (const auto& l : lines) {
+    ASSERT_FALSE(ParseJson(l).as_object()["payload"].as_object()["row"].as_object().contains("name"))
+        << l;
+  }
+  const std::string none = d.path + "/none.jsonl";
+  p = StartSnapshot("snap_a_tx",
+                    {"-a", "file", "--file-path", none, "--filter-operations", "INSERT"});
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->Wait(60s), 0) << p->Stderr();
+  EXPECT_TRUE(ReadFileLines(none).empty());
+}
+
 TEST(SnapshotAdapters, Exec) {
   MakeTable("snap_a_exec");
   TempDir d;
