@@ -345,10 +345,9 @@ struct FetchResponse {
     int64_t high_watermark = 0;
     int64_t last_stable_offset = -1;  // v4+
     int64_t log_start_offset = -1;    // v5+
-    // v4+; we never have aborted transactions, written as an empty array
-    // (or null when aborted_transactions_null).
-    std::vector<AbortedTransaction> aborted_transactions;
-    bool aborted_transactions_null = false;
+    // v4+; we never have aborted transactions: an empty array (nullopt: a
+    // null array).
+    std::optional<std::vector<AbortedTransaction>> aborted_transactions{std::in_place};
     int32_t preferred_read_replica = -1;  // v11+
     // Concatenated RecordBatch bytes, written back to back as one records
     // field. Views: the caller keeps the buffers alive during encoding.
