@@ -1,57 +1,8 @@
 #include "adapter/kafkaserver/batch_format.h"
 
-#include "adapter/kafkaserver/kafka_errors.h"
 #include "codec/kafka/record_batch.h"
 
 namespace pgcdc::kafkaserver {
-
-std::string_view KafkaErrorName(KafkaError e) {
-  switch (e) {
-    case KafkaError::kUnknownServerError:
-      return "UNKNOWN_SERVER_ERROR";
-    case KafkaError::kNone:
-      return "NONE";
-    case KafkaError::kOffsetOutOfRange:
-      return "OFFSET_OUT_OF_RANGE";
-    case KafkaError::kCorruptMessage:
-      return "CORRUPT_MESSAGE";
-    case KafkaError::kUnknownTopicOrPartition:
-      return "UNKNOWN_TOPIC_OR_PARTITION";
-    case KafkaError::kMessageTooLarge:
-      return "MESSAGE_TOO_LARGE";
-    case KafkaError::kOffsetMetadataTooLarge:
-      return "OFFSET_METADATA_TOO_LARGE";
-    case KafkaError::kCoordinatorNotAvailable:
-      return "COORDINATOR_NOT_AVAILABLE";
-    case KafkaError::kNotCoordinator:
-      return "NOT_COORDINATOR";
-    case KafkaError::kInvalidTopic:
-      return "INVALID_TOPIC_EXCEPTION";
-    case KafkaError::kIllegalGeneration:
-      return "ILLEGAL_GENERATION";
-    case KafkaError::kInconsistentGroupProtocol:
-      return "INCONSISTENT_GROUP_PROTOCOL";
-    case KafkaError::kInvalidGroupId:
-      return "INVALID_GROUP_ID";
-    case KafkaError::kUnknownMemberId:
-      return "UNKNOWN_MEMBER_ID";
-    case KafkaError::kInvalidSessionTimeout:
-      return "INVALID_SESSION_TIMEOUT";
-    case KafkaError::kRebalanceInProgress:
-      return "REBALANCE_IN_PROGRESS";
-    case KafkaError::kKafkaStorageError:
-      return "KAFKA_STORAGE_ERROR";
-    case KafkaError::kGroupIdNotFound:
-      return "GROUP_ID_NOT_FOUND";
-    case KafkaError::kMemberIdRequired:
-      return "MEMBER_ID_REQUIRED";
-    case KafkaError::kGroupMaxSizeReached:
-      return "GROUP_MAX_SIZE_REACHED";
-    case KafkaError::kFencedInstanceId:
-      return "FENCED_INSTANCE_ID";
-  }
-  return "UNKNOWN";
-}
 
 // The codec's CRC-32C (SSE4.2 when available): one implementation for both.
 uint32_t Crc32c(std::string_view data, uint32_t crc) { return codec::kafka::Crc32c(data, crc); }

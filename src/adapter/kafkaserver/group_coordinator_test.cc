@@ -4,11 +4,14 @@
 
 #include <memory>
 
+namespace pgcdc::codec::kafka {
+
+// Readable gtest output for error codes (found by ADL, so next to the enum).
+void PrintTo(ErrorCode e, std::ostream* os) { *os << ErrorName(Code(e)); }
+
+}  // namespace pgcdc::codec::kafka
+
 namespace pgcdc::kafkaserver {
-
-// Readable gtest output for error codes.
-void PrintTo(KafkaError e, std::ostream* os) { *os << KafkaErrorName(e); }
-
 namespace {
 
 using namespace std::chrono_literals;
