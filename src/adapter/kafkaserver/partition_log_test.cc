@@ -13,6 +13,7 @@
 
 #include "adapter/kafkaserver/batch_format.h"
 #include "adapter/kafkaserver/test_batches.h"
+#include "adapter/kafkaserver/test_temp_dir.h"
 
 namespace pgcdc::kafkaserver {
 namespace {
@@ -22,16 +23,9 @@ using testing::BaseOffsetOf;
 using testing::MakeBatch;
 using Batches = std::vector<std::shared_ptr<const std::string>>;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/pgcdc-kafkalog-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+// A fresh directory per test.
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("pgcdc-kafkalog") {}
 };
 
 std::string Value(int i) { return "value-" + std::to_string(i); }
