@@ -20,15 +20,12 @@
 #include <vector>
 
 #include "codec/kafka/record_batch.h"
+#include "codec/kafka/testdata.h"
 
 namespace pgcdc::codec::kafka {
 namespace {
 
-std::string ReadTestdata(const std::string& name) {
-  std::ifstream in(std::string(KAFKA_TESTDATA_DIR) + "/" + name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << name;
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using testing::ReadTestdata;
 
 struct Frame {
   RequestHeader header;
