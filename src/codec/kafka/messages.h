@@ -83,6 +83,13 @@ bool IsSupported(int16_t api_key, int16_t version);
 // header v1 except ApiVersions). Unknown keys: false.
 bool IsFlexible(int16_t api_key, int16_t version);
 
+// A topic's name and its per-partition entries: how most messages nest.
+template <class Partition>
+struct TopicPartitions {
+  std::string name;
+  std::vector<Partition> partitions;
+};
+
 // ---------------------------------------------------------------------------
 // Headers and framing.
 
@@ -198,10 +205,7 @@ struct ProduceRequest {
     int32_t index = 0;
     std::optional<std::string> records;
   };
-  struct Topic {
-    std::string name;
-    std::vector<Partition> partitions;
-  };
+  using Topic = TopicPartitions<Partition>;
   std::optional<std::string> transactional_id;  // v3+
   int16_t acks = -1;                            // 0: no response, 1: leader, -1: all
   int32_t timeout_ms = 0;
@@ -224,10 +228,7 @@ struct ProduceResponse {
     std::vector<RecordError> record_errors;    // v8+
     std::optional<std::string> error_message;  // v8+
   };
-  struct Topic {
-    std::string name;
-    std::vector<Partition> partitions;
-  };
+  using Topic = TopicPartitions<Partition>;
   std::vector<Topic> topics;
   int32_t throttle_time_ms = 0;  // v1+ (written after the topics)
 };
@@ -319,10 +320,7 @@ struct ListOffsetsRequest {
     int64_t timestamp = kLatestTimestamp;
     int32_t max_num_offsets = 1;  // v0 only
   };
-  struct Topic {
-    std::string name;
-    std::vector<Partition> partitions;
-  };
+  using Topic = TopicPartitions<Partition>;
   int32_t replica_id = -1;
   int8_t isolation_level = 0;  // v2+
   std::vector<Topic> topics;
@@ -339,10 +337,7 @@ struct ListOffsetsResponse {
     int64_t offset = -1;                     // v1+
     int32_t leader_epoch = -1;               // v4+
   };
-  struct Topic {
-    std::string name;
-    std::vector<Partition> partitions;
-  };
+  using Topic = TopicPartitions<Partition>;
   int32_t throttle_time_ms = 0;  // v2+
   std::vector<Topic> topics;
 };
@@ -359,10 +354,7 @@ struct OffsetCommitRequest {
     int64_t commit_timestamp = -1;        // v1 only
     std::optional<std::string> committed_metadata;
   };
-  struct Topic {
-    std::string name;
-    std::vector<Partition> partitions;
-  };
+  using Topic = TopicPartitions<Partition>;
   std::string group_id;
   int32_t generation_id = -1;                    // v1+
   std::string member_id;                         // v1+
@@ -377,10 +369,7 @@ struct OffsetCommitResponse {
     int32_t partition_index = 0;
     int16_t error_code = 0;
   };
-  struct Topic {
-    std::string name;
-    std::vector<Partition> partitions;
-  };
+  using Topic = TopicPartitions<Partition>;
   int32_t throttle_time_ms = 0;  // v3+
   std::vector<Topic> topics;
 };
@@ -415,10 +404,7 @@ struct OffsetFetchResponse {
     std::optional<std::string> metadata;
     int16_t error_code = 0;
   };
-  struct Topic {
-    std::string name;
-    std::vector<Partition> partitions;
-  };
+  using Topic = TopicPartitions<Partition>;
   struct Group {
     std::string group_id;  // v8+
     std::vector<Topic> topics;
