@@ -41,27 +41,12 @@ Result<BatchHeader> ParseBatchHeader(std::string_view bytes, size_t max_batch_by
     return Fail(ErrorCode::kParse,
                 "record batch header truncated: " + std::to_string(bytes.size()) + " bytes");
   }
-  const char* p = bytes.data();
-  BatchHeader h;
-  h.base_offset = LoadBe64(p);
-  h.batch_length = LoadBe32(p + 8);
-  h.partition_leader_epoch = LoadBe32(p + 12);
-  h.magic = static_cast<int8_t>(p[16]);
-  h.crc = static_cast<uint32_t>(LoadBe32(p + 17));
-  h.attributes = LoadBe16(p + 21);
-  h.last_offset_delta = LoadBe32(p + 23);
-  h.base_timestamp = LoadBe64(p + 27);
-  h.max_timestamp = LoadBe64(p + 35);
-  h.producer_id = LoadBe64(p + 43);
-  h.producer_epoch = LoadBe16(p + 51);
-  h.base_sequence = LoadBe32(p + 53);
-  h.records_count = LoadBe32(p + 57);
-  if (h.magic != 2) {
-    return Fail(ErrorCode::kParse, "record batch magic " + std::to_string(h.magic) + " (want 2)");
-  }
-  constexpr int32_t kMinLength = static_cast<int32_t>(kBatchHeaderSize - kBatchLogOverhead);
-  if (h.batch_length < kMinLength ||
-      static_cast<uint64_t>(h.batch_length) + kBatchLogOverhead > max_batch_bytes) {
+  // The fixed header only, so the codec does not compute the CRC.
+  auto parsed = codec::kafka::ParseBatchHeader(bytes.substr(0, kBatchHeaderSize));
+  if (!parsed) return Fail(parsed.error());
+  BatchHeader h = *parsed;
+  h.crc_ok = false;
+  if (static_cast<uint64_t>(h.batch_length) + kBatchLogOverhead > max_batch_bytes) {
     return Fail(ErrorCode::kParse,
                 "record batch length " + std::to_string(h.batch_length) + " out of range");
   }
