@@ -130,25 +130,12 @@ class Decoder {
   // string named `name`) is surfaced; others are skipped.
   void TagsWithString(uint32_t tag, const char* name, std::optional<std::string>& value) {
     if (!f) return;
-    const uint32_t count = r.UnsignedVarInt();
-    if (count > r.remaining() / 2) r.Fail("tagged field count exceeds the remaining bytes");
-    int64_t last = -1;
-    for (uint32_t i = 0; i < count && r.ok(); ++i) {
-      const uint32_t t = r.UnsignedVarInt();
-      const uint32_t size = r.UnsignedVarInt();
-      if (!r.ok()) break;
-      if (static_cast<int64_t>(t) <= last) {
-        r.Fail("tagged fields out of order");
-        break;
-      }
-      last = t;
-      const std::string_view data = r.Raw(size);
-      if (t == tag && r.ok()) {
-        Reader sub(data);
-        value = OptStr(sub.CompactNullableString());
-        if (!sub.ok() || !sub.AtEnd()) r.Fail(std::string("malformed ") + name + " tagged field");
-      }
-    }
+    r.TaggedFields([&](uint32_t t, std::string_view data) {
+      if (t != tag) return;
+      Reader sub(data);
+      value = OptStr(sub.CompactNullableString());
+      if (!sub.ok() || !sub.AtEnd()) r.Fail(std::string("malformed ") + name + " tagged field");
+    });
   }
   // A records field: one view into the body (none when null or empty).
   void Records(std::vector<std::string_view>& out) {
