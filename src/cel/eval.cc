@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "cel/tz.h"
+#include "core/escape.h"
 #include "core/json.h"
 
 namespace pgcdc::cel {
@@ -640,38 +641,10 @@ Value StringExt(Fn fn, const Value* args, size_t n) {
     }
     case Fn::kQuote: {
       std::string out = "\"";
-      for (size_t i = 0; i < str.size(); ++i) {
-        switch (str[i]) {
-          case '\a':
-            out += "\\a";
-            break;
-          case '\b':
-            out += "\\b";
-            break;
-          case '\f':
-            out += "\\f";
-            break;
-          case '\n':
-            out += "\\n";
-            break;
-          case '\r':
-            out += "\\r";
-            break;
-          case '\t':
-            out += "\\t";
-            break;
-          case '\v':
-            out += "\\v";
-            break;
-          case '\\':
-            out += "\\\\";
-            break;
-          case '"':
-            out += "\\\"";
-            break;
-          default:
-            out.push_back(str[i]);
-        }
+      for (const char c : str) {
+        const char letter = EscapeLetter(c, kCEscapes);
+        if (letter != 0 || c == '\\' || c == '"') out.push_back('\\');
+        out.push_back(letter != 0 ? letter : c);
       }
       out.push_back('"');
       return Value::String(std::move(out));

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cel/cel.h"
+#include "core/escape.h"
 #include "core/json.h"
 
 namespace pgcdc::cel {
@@ -203,6 +204,10 @@ class JsonParser {
       }
       if (++pos_ >= s_.size()) break;
       char e = s_[pos_++];
+      if (const char control = UnescapeLetter(e, kJsonEscapes)) {
+        decoded.push_back(control);
+        continue;
+      }
       switch (e) {
         case '"':
           decoded.push_back('"');
@@ -212,21 +217,6 @@ class JsonParser {
           break;
         case '/':
           decoded.push_back('/');
-          break;
-        case 'b':
-          decoded.push_back('\b');
-          break;
-        case 'f':
-          decoded.push_back('\f');
-          break;
-        case 'n':
-          decoded.push_back('\n');
-          break;
-        case 'r':
-          decoded.push_back('\r');
-          break;
-        case 't':
-          decoded.push_back('\t');
           break;
         case 'u': {
           uint32_t cp;

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "core/escape.h"
 #include "core/json.h"
 
 namespace pgcdc::cel {
@@ -13,7 +14,7 @@ using json::HexValue;
 
 bool IsIdentStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsHex(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool IsHex(char c) { return HexValue(c) >= 0; }
 
 using json::Utf8Length;
 
@@ -248,28 +249,11 @@ Token Lexer::LexString(uint32_t start, bool raw, bool bytes) {
       ++pos_;
       if (pos_ >= input_.size()) return bad("unterminated string literal");
       char e = input_[pos_++];
+      if (const char control = UnescapeLetter(e, kCEscapes)) {
+        out.push_back(control);
+        continue;
+      }
       switch (e) {
-        case 'a':
-          out.push_back('\a');
-          break;
-        case 'b':
-          out.push_back('\b');
-          break;
-        case 'f':
-          out.push_back('\f');
-          break;
-        case 'n':
-          out.push_back('\n');
-          break;
-        case 'r':
-          out.push_back('\r');
-          break;
-        case 't':
-          out.push_back('\t');
-          break;
-        case 'v':
-          out.push_back('\v');
-          break;
         case '\\':
           out.push_back('\\');
           break;

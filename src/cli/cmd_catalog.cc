@@ -16,30 +16,24 @@ void WriteParamsJson(json::Writer& w, const std::vector<ParamSpec>& params) {
   w.BeginArray();
   for (const auto& p : params) {
     w.BeginObject();
-    w.Key("key");
-    w.String(p.key);
-    w.Key("flag");
-    w.String(FlagName(p));
-    w.Key("env");
-    w.String(EnvName(p));
-    w.Key("type");
-    w.String(ParamTypeName(p.type));
+    w.StringField("key", p.key);
+    w.StringField("flag", FlagName(p));
+    w.StringField("env", EnvName(p));
+    w.StringField("type", ParamTypeName(p.type));
     w.Key("default");
     if (p.default_value.empty()) {
       w.Null();
     } else {
       w.String(p.default_value);
     }
-    w.Key("required");
-    w.Bool(p.required);
+    w.BoolField("required", p.required);
     if (!p.choices.empty()) {
       w.Key("choices");
       w.BeginArray();
       for (const auto& c : p.choices) w.String(c);
       w.EndArray();
     }
-    w.Key("description");
-    w.String(p.description);
+    w.StringField("description", p.description);
     w.EndObject();
   }
   w.EndArray();
@@ -141,12 +135,9 @@ void AddCatalogCommands(CLI::App& root) {
       for (auto k : kinds) {
         for (const auto* c : reg.List(k)) {
           w.BeginObject();
-          w.Key("kind");
-          w.String(ConnectorKindName(k));
-          w.Key("name");
-          w.String(c->name);
-          w.Key("description");
-          w.String(c->description);
+          w.StringField("kind", ConnectorKindName(k));
+          w.StringField("name", c->name);
+          w.StringField("description", c->description);
           w.EndObject();
         }
       }
@@ -214,12 +205,9 @@ void AddCatalogCommands(CLI::App& root) {
       std::string out;
       json::Writer w(out);
       w.BeginObject();
-      w.Key("name");
-      w.String(*name);
-      w.Key("kind");
-      w.String(kind_name);
-      w.Key("description");
-      w.String(description);
+      w.StringField("name", *name);
+      w.StringField("kind", kind_name);
+      w.StringField("description", description);
       w.Key("params");
       WriteParamsJson(w, params);
       w.EndObject();

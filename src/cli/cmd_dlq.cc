@@ -193,14 +193,10 @@ void PrintRecordsJson(const std::vector<dlq::Record>& records) {
   w.BeginArray();
   for (const auto& r : records) {
     w.BeginObject();
-    w.Key("id");
-    w.Int(r.id);
-    w.Key("event_id");
-    w.String(r.event_id);
-    w.Key("adapter");
-    w.String(r.adapter);
-    w.Key("error");
-    w.String(r.error);
+    w.IntField("id", r.id);
+    w.StringField("event_id", r.event_id);
+    w.StringField("adapter", r.adapter);
+    w.StringField("error", r.error);
     w.Key("payload");
     std::string compact;
     if (json::Compact(r.payload, compact)) {
@@ -208,8 +204,7 @@ void PrintRecordsJson(const std::vector<dlq::Record>& records) {
     } else {
       w.String(r.payload);
     }
-    w.Key("created_at");
-    w.String(FormatRfc3339Nano(r.created_at_ns));
+    w.StringField("created_at", FormatRfc3339Nano(r.created_at_ns));
     w.Key("replayed_at");
     if (r.replayed_at_ns) {
       w.String(FormatRfc3339Nano(*r.replayed_at_ns));

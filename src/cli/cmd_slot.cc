@@ -52,9 +52,14 @@ std::optional<config::Config> LoadDb(const GlobalFlags& global, const DbFlags& f
   return loaded.config;
 }
 
-int Failure(const std::string& what, const Error& e) {
-  std::cerr << "pgcdc " << what << ": " << e.message() << "\n";
-  return kExitFailure;
+// Whether `result` holds a value; when not, reports its error for the
+// command `what` and sets the exit code.
+template <class R>
+bool Succeeded(const R& result, const std::string& what) {
+  if (result) return true;
+  std::cerr << "pgcdc " << what << ": " << result.error().message() << "\n";
+  CommandExitCode() = kExitFailure;
+  return false;
 }
 
 constexpr const char* kSlotQuery =
@@ -115,16 +120,10 @@ void AddSlotCommands(CLI::App& root, GlobalFlags& global) {
     auto cfg = LoadDb(global, *list_flags);
     if (!cfg) return;
     auto conn = pg::Conn::Open(cfg->GetString("database_url"));
-    if (!conn) {
-      CommandExitCode() = Failure("slot list", conn.error());
-      return;
-    }
+    if (!Succeeded(conn, "slot list")) return;
     auto rows = conn->Query(std::string(kSlotQuery) +
                             "WHERE slot_name LIKE 'pgcdc\\_%' ORDER BY slot_name");
-    if (!rows) {
-      CommandExitCode() = Failure("slot list", rows.error());
-      return;
-    }
+    if (!Succeeded(rows, "slot list")) return;
     PrintSlots(*rows, list_flags->output);
   });
 
@@ -137,15 +136,9 @@ void AddSlotCommands(CLI::App& root, GlobalFlags& global) {
     auto cfg = LoadDb(global, *status_flags);
     if (!cfg) return;
     auto conn = pg::Conn::Open(cfg->GetString("database_url"));
-    if (!conn) {
-      CommandExitCode() = Failure("slot status", conn.error());
-      return;
-    }
+    if (!Succeeded(conn, "slot status")) return;
     auto rows = conn->Query(std::string(kSlotQuery) + "WHERE slot_name = $1", {*status_name});
-    if (!rows) {
-      CommandExitCode() = Failure("slot status", rows.error());
-      return;
-    }
+    if (!Succeeded(rows, "slot status")) return;
     if (rows->empty()) {
       std::cerr << "pgcdc slot status: no replication slot named \"" << *status_name << "\"\n";
       CommandExitCode() = kExitFailure;
@@ -163,15 +156,9 @@ void AddSlotCommands(CLI::App& root, GlobalFlags& global) {
     auto cfg = LoadDb(global, *drop_flags);
     if (!cfg) return;
     auto conn = pg::Conn::Open(cfg->GetString("database_url"));
-    if (!conn) {
-      CommandExitCode() = Failure("slot drop", conn.error());
-      return;
-    }
+    if (!Succeeded(conn, "slot drop")) return;
     auto r = conn->Query("SELECT pg_drop_replication_slot($1)", {*drop_name});
-    if (!r) {
-      CommandExitCode() = Failure("slot drop", r.error());
-      return;
-    }
+    if (!Succeeded(r, "slot drop")) return;
     // A checkpoint for a dropped slot would make a new slot of the same name
     // start from a stale position; forget it.
     const std::string ckpt_db = cfg->Has("detector.checkpoint_db")
@@ -220,15 +207,9 @@ void AddSlotCommands(CLI::App& root, GlobalFlags& global) {
     const std::string ckpt_db =
         cfg->Has("detector.checkpoint_db") ? cfg->GetString("detector.checkpoint_db") : db;
     auto store = pg::CheckpointStore::Open(ckpt_db);
-    if (!store) {
-      CommandExitCode() = Failure("rewind", store.error());
-      return;
-    }
+    if (!Succeeded(store, "rewind")) return;
     auto current = (*store)->Load(*rw_slot);
-    if (!current) {
-      CommandExitCode() = Failure("rewind", current.error());
-      return;
-    }
+    if (!Succeeded(current, "rewind")) return;
     uint64_t target = 0;
     std::string method;
     if (!rw_lsn->empty()) {
@@ -245,10 +226,7 @@ void AddSlotCommands(CLI::App& root, GlobalFlags& global) {
       // WAL has no time index: --ago and --to-beginning both go back to the
       // oldest position the slot still retains.
       auto conn = pg::Conn::Open(db);
-      if (!conn) {
-        CommandExitCode() = Failure("rewind", conn.error());
-        return;
-      }
+      if (!Succeeded(conn, "rewind")) return;
       auto r = conn->Query(
           "SELECT restart_lsn::text FROM pg_replication_slots WHERE slot_name = $1", {*rw_slot});
       if (!r || r->empty() || !r->at(0).at(0)) {
@@ -287,10 +265,7 @@ void AddSlotCommands(CLI::App& root, GlobalFlags& global) {
         return;
       }
     }
-    if (auto st = (*store)->Save(*rw_slot, target); !st) {
-      CommandExitCode() = Failure("rewind", st.error());
-      return;
-    }
+    if (!Succeeded((*store)->Save(*rw_slot, target), "rewind")) return;
     std::cerr << "note: PostgreSQL never streams a logical slot from before its "
                  "confirmed_flush_lsn; the rewound checkpoint only matters for a slot that is "
                  "recreated\n";
@@ -298,14 +273,10 @@ void AddSlotCommands(CLI::App& root, GlobalFlags& global) {
       std::string out;
       json::Writer w(out);
       w.BeginObject();
-      w.Key("slot_name");
-      w.String(*rw_slot);
-      w.Key("previous_lsn");
-      w.String(prev);
-      w.Key("new_lsn");
-      w.String(pgoutput::FormatLsn(target));
-      w.Key("method");
-      w.String(method);
+      w.StringField("slot_name", *rw_slot);
+      w.StringField("previous_lsn", prev);
+      w.StringField("new_lsn", pgoutput::FormatLsn(target));
+      w.StringField("method", method);
       w.EndObject();
       std::cout << out << "\n";
     } else {

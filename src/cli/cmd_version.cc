@@ -32,14 +32,10 @@ void AddVersionCommand(CLI::App& root) {
       std::string out;
       json::Writer w(out);
       w.BeginObject();
-      w.Key("version");
-      w.String(PGCDC_VERSION);
-      w.Key("commit");
-      w.String(PGCDC_GIT_COMMIT);
-      w.Key("build_type");
-      w.String(PGCDC_BUILD_TYPE);
-      w.Key("compiler");
-      w.String(compiler);
+      w.StringField("version", PGCDC_VERSION);
+      w.StringField("commit", PGCDC_GIT_COMMIT);
+      w.StringField("build_type", PGCDC_BUILD_TYPE);
+      w.StringField("compiler", compiler);
       w.EndObject();
       std::cout << out << "\n";
       return;

@@ -1,6 +1,9 @@
 #include "cli/init_sql.h"
 
+#include <initializer_list>
 #include <regex>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "pg/conn.h"
@@ -45,30 +48,70 @@ std::string QuoteParts(const std::vector<std::string>& parts) {
   return quoted;
 }
 
+// `text` with each ${name} replaced by its value in `vars`.
+std::string Fill(std::string_view text,
+                 std::initializer_list<std::pair<std::string_view, std::string_view>> vars) {
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    const size_t at = text.find("${", i);
+    out.append(text.substr(i, at == std::string_view::npos ? at : at - i));
+    if (at == std::string_view::npos) break;
+    const size_t end = text.find('}', at);
+    const std::string_view name = text.substr(at + 2, end - at - 2);
+    for (const auto& [key, value] : vars) {
+      if (key == name) out.append(value);
+    }
+    i = end + 1;
+  }
+  return out;
+}
+
+// A table script being generated: the table it creates and the text so far.
+struct Script {
+  std::string quoted;  // the table, quoted and qualified
+  std::string last;    // its unqualified name (for index names)
+  std::string out;
+};
+
+// Starts a script for `table` (`default_name` when empty) with what it
+// creates, for the command line that uses it (`flag` naming the table unless
+// it is the default).
+Result<Script> BeginScript(const std::string& table, std::string_view default_name,
+                           std::string_view what, std::string_view command, std::string_view flag) {
+  const std::string name = table.empty() ? std::string(default_name) : table;
+  auto parts = QualifiedTableParts(name);
+  if (!parts) return Fail(parts.error());
+  Script s{.quoted = QuoteParts(*parts), .last = parts->back()};
+  s.out = "-- pgcdc: " + std::string(what) + "\n--   " + std::string(command);
+  if (name != default_name) s.out += " " + std::string(flag) + " " + name;
+  s.out += "\n";
+  return s;
+}
+
 }  // namespace
 
 Result<std::string> GenerateOutboxSql(const std::string& table) {
-  auto split = QualifiedTableParts(table);
-  if (!split) return Fail(split.error());
-  const std::vector<std::string>& parts = *split;
-  const std::string quoted = QuoteParts(parts);
-  const std::string index = pg::QuoteIdentifier(parts.back() + "_pending_idx");
-
-  std::string out;
-  out += "-- pgcdc: transactional outbox table for\n";
-  out += "--   pgcdc listen --detector outbox --outbox-table " + table + "\n";
-  out += "-- Write each event in the same transaction as the change it describes, so it\n";
-  out += "-- exists exactly when that change commits:\n";
-  out += "--\n";
-  out += "--   BEGIN;\n";
-  out += "--   UPDATE orders SET status = 'paid' WHERE id = 42;\n";
-  out += "--   INSERT INTO " + quoted + " (channel, operation, payload)\n";
-  out += "--     VALUES ('pgcdc:orders', 'UPDATE', '{\"id\": 42, \"status\": \"paid\"}');\n";
-  out += "--   COMMIT;\n";
-  out += "--\n";
-  out += "-- pgcdc emits one event per row (channel, operation and payload as stored) in\n";
-  out += "-- created_at order and deletes the row once every adapter has delivered it\n";
-  out += "-- (--outbox-keep-processed sets processed_at instead).\n";
+  // No default name: --table is required.
+  auto script = BeginScript(table, "", "transactional outbox table for",
+                            "pgcdc listen --detector outbox", "--outbox-table");
+  if (!script) return Fail(script.error());
+  const std::string& quoted = script->quoted;
+  const std::string index = pg::QuoteIdentifier(script->last + "_pending_idx");
+  std::string& out = script->out;
+  out += Fill(R"(-- Write each event in the same transaction as the change it describes, so it
+-- exists exactly when that change commits:
+--
+--   BEGIN;
+--   UPDATE orders SET status = 'paid' WHERE id = 42;
+--   INSERT INTO ${table} (channel, operation, payload)
+--     VALUES ('pgcdc:orders', 'UPDATE', '{"id": 42, "status": "paid"}');
+--   COMMIT;
+--
+-- pgcdc emits one event per row (channel, operation and payload as stored) in
+-- created_at order and deletes the row once every adapter has delivered it
+-- (--outbox-keep-processed sets processed_at instead).
+)",
+              {{"table", quoted}});
   out += "CREATE TABLE IF NOT EXISTS " + quoted +
          " (id UUID PRIMARY KEY DEFAULT gen_random_uuid(), channel TEXT NOT NULL, operation TEXT "
          "NOT NULL DEFAULT 'NOTIFY', payload JSONB NOT NULL, created_at TIMESTAMPTZ NOT NULL "
@@ -76,54 +119,51 @@ Result<std::string> GenerateOutboxSql(const std::string& table) {
   out += "-- Pending rows in poll order.\n";
   out += "CREATE INDEX IF NOT EXISTS " + index + " ON " + quoted +
          " (created_at, id) WHERE processed_at IS NULL;\n";
-  return out;
+  return std::move(out);
 }
 
 Result<std::string> GenerateSignalSql(const std::string& table) {
-  const std::string name = table.empty() ? "pgcdc_signals" : table;
-  auto parts = QualifiedTableParts(name);
-  if (!parts) return Fail(parts.error());
-  const std::string quoted = QuoteParts(*parts);
-  std::string out;
-  out += "-- pgcdc: signal table for incremental snapshots\n";
-  out += "--   pgcdc listen --detector wal --publication P --incremental-snapshot";
-  out += name == "pgcdc_signals" ? "\n" : " --snapshot-signal-table " + name + "\n";
-  out += "-- Add it to the publication the detector streams, e.g.\n";
-  out += "--   ALTER PUBLICATION P ADD TABLE " + quoted + ";\n";
-  out += "-- (not needed for a FOR ALL TABLES publication).\n";
-  out += "--\n";
-  out += "-- Start a chunked snapshot of a table (schema.table allowed; snapshot_id is\n";
-  out += "-- optional, a UUIDv7 is generated otherwise):\n";
-  out += "--   INSERT INTO " + quoted + " (signal, payload)\n";
-  out += "--     VALUES ('execute-snapshot', '{\"table\": \"public.orders\"}');\n";
-  out += "-- Stop it (it stays stopped, also across restarts):\n";
-  out += "--   INSERT INTO " + quoted + " (signal, payload)\n";
-  out += "--     VALUES ('stop-snapshot', '{\"table\": \"public.orders\"}');\n";
-  out += "-- Signals act once their transaction commits; progress is kept in\n";
-  out += "-- pgcdc_snapshot_progress.\n";
+  auto script = BeginScript(table, "pgcdc_signals", "signal table for incremental snapshots",
+                            "pgcdc listen --detector wal --publication P --incremental-snapshot",
+                            "--snapshot-signal-table");
+  if (!script) return Fail(script.error());
+  const std::string& quoted = script->quoted;
+  std::string& out = script->out;
+  out += Fill(R"(-- Add it to the publication the detector streams, e.g.
+--   ALTER PUBLICATION P ADD TABLE ${table};
+-- (not needed for a FOR ALL TABLES publication).
+--
+-- Start a chunked snapshot of a table (schema.table allowed; snapshot_id is
+-- optional, a UUIDv7 is generated otherwise):
+--   INSERT INTO ${table} (signal, payload)
+--     VALUES ('execute-snapshot', '{"table": "public.orders"}');
+-- Stop it (it stays stopped, also across restarts):
+--   INSERT INTO ${table} (signal, payload)
+--     VALUES ('stop-snapshot', '{"table": "public.orders"}');
+-- Signals act once their transaction commits; progress is kept in
+-- pgcdc_snapshot_progress.
+)",
+              {{"table", quoted}});
   out += "CREATE TABLE IF NOT EXISTS " + quoted +
          " (id UUID PRIMARY KEY DEFAULT gen_random_uuid(), signal TEXT NOT NULL, payload JSONB "
          "NOT NULL DEFAULT '{}', created_at TIMESTAMPTZ NOT NULL DEFAULT now());\n";
-  return out;
+  return std::move(out);
 }
 
 Result<std::string> GeneratePgTableSql(const std::string& table) {
-  const std::string name = table.empty() ? "pgcdc_events" : table;
-  auto parts = QualifiedTableParts(name);
-  if (!parts) return Fail(parts.error());
-  const std::string quoted = QuoteParts(*parts);
-  std::string out;
-  out += "-- pgcdc: events table for\n";
-  out += "--   pgcdc listen -a pg_table";
-  out += name == "pgcdc_events" ? "\n" : " --pg-table-name " + name + "\n";
+  auto script = BeginScript(table, "pgcdc_events", "events table for", "pgcdc listen -a pg_table",
+                            "--pg-table-name");
+  if (!script) return Fail(script.error());
+  const std::string& quoted = script->quoted;
+  std::string& out = script->out;
   out += "CREATE TABLE IF NOT EXISTS " + quoted +
          " (id TEXT PRIMARY KEY, channel TEXT NOT NULL, operation TEXT NOT NULL, payload JSONB "
          "NOT NULL, source TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL);\n";
-  out += "CREATE INDEX IF NOT EXISTS " + pg::QuoteIdentifier(parts->back() + "_channel_idx") +
+  out += "CREATE INDEX IF NOT EXISTS " + pg::QuoteIdentifier(script->last + "_channel_idx") +
          " ON " + quoted + " (channel);\n";
-  out += "CREATE INDEX IF NOT EXISTS " + pg::QuoteIdentifier(parts->back() + "_created_at_idx") +
+  out += "CREATE INDEX IF NOT EXISTS " + pg::QuoteIdentifier(script->last + "_created_at_idx") +
          " ON " + quoted + " (created_at);\n";
-  return out;
+  return std::move(out);
 }
 
 Result<std::string> GenerateInitSql(const InitOptions& o) {
@@ -177,28 +217,32 @@ Result<std::string> GenerateInitSql(const InitOptions& o) {
     return Fail(ErrorCode::kConfig, "invalid channel name \"" + channel +
                                         "\" (use letters, digits, _ : . -, at most 63 bytes)");
   }
-  const std::string fn = QuoteIdentifier("pgcdc_notify_" + o.table);
-  const std::string trigger = QuoteIdentifier("pgcdc_" + o.table + "_trigger");
-  out += "-- pgcdc: LISTEN/NOTIFY capture for table " + o.table + " on channel " + channel + "\n";
-  out +=
-      "-- Each row change sends {\"op\",\"table\",\"row\",\"old\"} as JSON (payload limit 8000 "
-      "bytes).\n";
-  out += "CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger\n";
-  out += "LANGUAGE plpgsql AS $pgcdc$\n";
-  out += "BEGIN\n";
-  out += "  PERFORM pg_notify(" + QuoteLiteral(channel) + ", json_build_object(\n";
-  out += "    'op', TG_OP,\n";
-  out += "    'table', TG_TABLE_NAME,\n";
-  out += "    'row', CASE WHEN TG_OP = 'DELETE' THEN row_to_json(OLD) ELSE row_to_json(NEW) END,\n";
-  out += "    'old', CASE WHEN TG_OP = 'UPDATE' THEN row_to_json(OLD) ELSE NULL END\n";
-  out += "  )::text);\n";
-  out += "  RETURN COALESCE(NEW, OLD);\n";
-  out += "END;\n";
-  out += "$pgcdc$;\n\n";
-  out += "DROP TRIGGER IF EXISTS " + trigger + " ON " + QuoteIdentifier(o.table) + ";\n";
-  out += "CREATE TRIGGER " + trigger + "\n";
-  out += "  AFTER INSERT OR UPDATE OR DELETE ON " + QuoteIdentifier(o.table) + "\n";
-  out += "  FOR EACH ROW EXECUTE FUNCTION " + fn + "();\n";
+  out += Fill(R"(-- pgcdc: LISTEN/NOTIFY capture for table ${name} on channel ${channel}
+-- Each row change sends {"op","table","row","old"} as JSON (payload limit 8000 bytes).
+CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger
+LANGUAGE plpgsql AS $pgcdc$
+BEGIN
+  PERFORM pg_notify(${channel_literal}, json_build_object(
+    'op', TG_OP,
+    'table', TG_TABLE_NAME,
+    'row', CASE WHEN TG_OP = 'DELETE' THEN row_to_json(OLD) ELSE row_to_json(NEW) END,
+    'old', CASE WHEN TG_OP = 'UPDATE' THEN row_to_json(OLD) ELSE NULL END
+  )::text);
+  RETURN COALESCE(NEW, OLD);
+END;
+$pgcdc$;
+
+DROP TRIGGER IF EXISTS ${trigger} ON ${table};
+CREATE TRIGGER ${trigger}
+  AFTER INSERT OR UPDATE OR DELETE ON ${table}
+  FOR EACH ROW EXECUTE FUNCTION ${fn}();
+)",
+              {{"name", o.table},
+               {"channel", channel},
+               {"channel_literal", QuoteLiteral(channel)},
+               {"fn", QuoteIdentifier("pgcdc_notify_" + o.table)},
+               {"trigger", QuoteIdentifier("pgcdc_" + o.table + "_trigger")},
+               {"table", QuoteIdentifier(o.table)}});
   return out;
 }
 

@@ -6,82 +6,14 @@
 
 namespace pgcdc {
 
-Event::Event(const Event& other)
-    : id(other.id),
-      channel(other.channel),
-      operation(other.operation),
-      payload(other.payload),
-      key(other.key),
-      source(other.source),
-      created_at_ns(other.created_at_ns),
-      transaction(other.transaction),
-      lsn(other.lsn),
-      seq(other.seq),
-      filtered(other.filtered) {}
-
-Event& Event::operator=(const Event& other) {
-  if (this != &other) {
-    id = other.id;
-    channel = other.channel;
-    operation = other.operation;
-    payload = other.payload;
-    key = other.key;
-    source = other.source;
-    created_at_ns = other.created_at_ns;
-    transaction = other.transaction;
-    lsn = other.lsn;
-    seq = other.seq;
-    filtered = other.filtered;
-    ResetCache();
-  }
-  return *this;
-}
-
-Event::Event(Event&& other) noexcept
-    : id(other.id),
-      channel(std::move(other.channel)),
-      operation(std::move(other.operation)),
-      payload(std::move(other.payload)),
-      key(std::move(other.key)),
-      source(other.source),
-      created_at_ns(other.created_at_ns),
-      transaction(other.transaction),
-      lsn(other.lsn),
-      seq(other.seq),
-      filtered(other.filtered),
-      json_cache_(other.json_cache_.exchange(nullptr, std::memory_order_acq_rel)) {}
-
-Event& Event::operator=(Event&& other) noexcept {
-  if (this != &other) {
-    id = other.id;
-    channel = std::move(other.channel);
-    operation = std::move(other.operation);
-    payload = std::move(other.payload);
-    key = std::move(other.key);
-    source = other.source;
-    created_at_ns = other.created_at_ns;
-    transaction = other.transaction;
-    lsn = other.lsn;
-    seq = other.seq;
-    filtered = other.filtered;
-    delete json_cache_.exchange(other.json_cache_.exchange(nullptr, std::memory_order_acq_rel),
-                                std::memory_order_acq_rel);
-  }
-  return *this;
-}
-
-Event::~Event() { ResetCache(); }
-
-void Event::ResetCache() { delete json_cache_.exchange(nullptr, std::memory_order_acq_rel); }
-
 const std::string& Event::Json() const {
-  std::string* cached = json_cache_.load(std::memory_order_acquire);
+  std::string* cached = json_cache_.ptr.load(std::memory_order_acquire);
   if (cached != nullptr) return *cached;
   auto fresh = std::make_unique<std::string>();
   fresh->reserve(160 + channel.size() + payload.size());
   AppendEventJson(*this, *fresh);
   std::string* expected = nullptr;
-  if (json_cache_.compare_exchange_strong(expected, fresh.get(), std::memory_order_acq_rel)) {
+  if (json_cache_.ptr.compare_exchange_strong(expected, fresh.get(), std::memory_order_acq_rel)) {
     return *fresh.release();
   }
   return *expected;  // another thread won the race; ours is discarded

@@ -27,13 +27,6 @@ struct TransactionInfo {
 
 class Event {
  public:
-  Event() = default;
-  Event(const Event& other);
-  Event& operator=(const Event& other);
-  Event(Event&& other) noexcept;
-  Event& operator=(Event&& other) noexcept;
-  ~Event();
-
   Uuid id;
   std::string channel;
   std::string operation;
@@ -65,11 +58,32 @@ class Event {
   // Drops the cached JSON after the event was changed (transforms change
   // `payload` on their own copy of an event). Not thread-safe: only for an
   // event no other thread can see.
-  void InvalidateJson() { ResetCache(); }
+  void InvalidateJson() { json_cache_.Reset(); }
 
  private:
-  void ResetCache();
-  mutable std::atomic<std::string*> json_cache_{nullptr};
+  // The cached JSON: owned, published once with a CAS. A copied event starts
+  // without one (the copy may be changed); a moved-from event hands it over.
+  class JsonCache {
+   public:
+    JsonCache() = default;
+    JsonCache(const JsonCache&) {}
+    JsonCache& operator=(const JsonCache& other) {
+      if (this != &other) Reset();
+      return *this;
+    }
+    JsonCache(JsonCache&& other) noexcept : ptr(other.Release()) {}
+    JsonCache& operator=(JsonCache&& other) noexcept {
+      if (this != &other) delete ptr.exchange(other.Release(), std::memory_order_acq_rel);
+      return *this;
+    }
+    ~JsonCache() { Reset(); }
+
+    void Reset() { delete Release(); }
+    std::string* Release() { return ptr.exchange(nullptr, std::memory_order_acq_rel); }
+
+    std::atomic<std::string*> ptr{nullptr};
+  };
+  mutable JsonCache json_cache_;
 };
 
 // A new event with a fresh UUIDv7 id and created_at = now. `source` must

@@ -46,21 +46,18 @@ std::string Health::ToJson() const {
   std::string out;
   json::Writer w(out);
   w.BeginObject();
-  w.Key("status");
-  w.String(HealthStatusName(overall));
+  w.StringField("status", HealthStatusName(overall));
   w.Key("components");
   w.BeginObject();
   for (const auto& [name, c] : components_) {
     w.Key(name);
     w.BeginObject();
-    w.Key("status");
-    w.String(HealthStatusName(c.status));
+    w.StringField("status", HealthStatusName(c.status));
     if (!c.last_error.empty()) {
-      w.Key("last_error");
-      w.String(c.last_error);
+      w.StringField("last_error", c.last_error);
     }
-    w.Key("last_seen");
-    w.String(c.last_seen_ns == 0 ? "0001-01-01T00:00:00Z" : FormatRfc3339Nano(c.last_seen_ns));
+    w.StringField("last_seen",
+                  c.last_seen_ns == 0 ? "0001-01-01T00:00:00Z" : FormatRfc3339Nano(c.last_seen_ns));
     w.EndObject();
   }
   w.EndObject();

@@ -585,19 +585,26 @@ void Writer::String(std::string_view value) {
   need_comma_ = true;
 }
 
-void Writer::Int(int64_t value) {
-  Separate();
+namespace {
+
+template <class Integer>
+void AppendInteger(std::string& out, Integer value) {
   char buf[24];
   const auto r = std::to_chars(buf, buf + sizeof(buf), value);
-  out_.append(buf, r.ptr);
+  out.append(buf, r.ptr);
+}
+
+}  // namespace
+
+void Writer::Int(int64_t value) {
+  Separate();
+  AppendInteger(out_, value);
   need_comma_ = true;
 }
 
 void Writer::Uint(uint64_t value) {
   Separate();
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof(buf), value);
-  out_.append(buf, r.ptr);
+  AppendInteger(out_, value);
   need_comma_ = true;
 }
 

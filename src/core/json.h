@@ -56,6 +56,23 @@ class Writer {
   void Null();
   // Appends pre-encoded, valid, compact JSON as a value.
   void Raw(std::string_view json);
+  // An object member in one call: Key(key) and the value.
+  void StringField(std::string_view key, std::string_view value) {
+    Key(key);
+    String(value);
+  }
+  void IntField(std::string_view key, int64_t value) {
+    Key(key);
+    Int(value);
+  }
+  void UintField(std::string_view key, uint64_t value) {
+    Key(key);
+    Uint(value);
+  }
+  void BoolField(std::string_view key, bool value) {
+    Key(key);
+    Bool(value);
+  }
 
  private:
   void Separate();

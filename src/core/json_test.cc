@@ -303,6 +303,18 @@ TEST(JsonWriterTest, Integers) {
   EXPECT_EQ(out, "[0,-1,-9223372036854775808,9223372036854775807,0]");
 }
 
+TEST(JsonWriterTest, FieldsWriteKeyAndValue) {
+  std::string out;
+  Writer w(out);
+  w.BeginObject();
+  w.StringField("s", "a\"b");
+  w.IntField("i", -1);
+  w.UintField("u", std::numeric_limits<uint64_t>::max());
+  w.BoolField("b", true);
+  w.EndObject();
+  EXPECT_EQ(out, R"({"s":"a\"b","i":-1,"u":18446744073709551615,"b":true})");
+}
+
 std::string Dbl(double v) {
   std::string out;
   Writer w(out);

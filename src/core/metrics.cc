@@ -255,35 +255,33 @@ class FamilyBase {
   }
 
   // Appends the family's exposition; takes the child mutex.
+  // One "name{labels} value" line per counter or gauge ("name 0" for an
+  // unlabelled family that has none yet).
+  template <class Samples, class Value>
+  void ExposeSamples(std::string& out, const Samples& samples,
+                     void (*append_value)(std::string&, Value)) const {
+    if (samples.empty() && labels_.empty()) {
+      out += name_;
+      out += " 0\n";
+    }
+    for (const auto& [key, sample] : samples) {
+      out += name_;
+      AppendLabels(out, labels_, key);
+      out += ' ';
+      append_value(out, sample->Value());
+      out += '\n';
+    }
+  }
+
   void Expose(std::string& out) const {
     AppendHeader(out, name_, help_, type_);
     std::lock_guard lock(mu_);
     switch (type_) {
       case Type::kCounter:
-        if (counters_.empty() && labels_.empty()) {
-          out += name_;
-          out += " 0\n";
-        }
-        for (const auto& [key, c] : counters_) {
-          out += name_;
-          AppendLabels(out, labels_, key);
-          out += ' ';
-          AppendUint(out, c->Value());
-          out += '\n';
-        }
+        ExposeSamples(out, counters_, AppendUint);
         break;
       case Type::kGauge:
-        if (gauges_.empty() && labels_.empty()) {
-          out += name_;
-          out += " 0\n";
-        }
-        for (const auto& [key, g] : gauges_) {
-          out += name_;
-          AppendLabels(out, labels_, key);
-          out += ' ';
-          AppendDouble(out, g->Value());
-          out += '\n';
-        }
+        ExposeSamples(out, gauges_, AppendDouble);
         break;
       case Type::kHistogram:
         if (histograms_.empty() && labels_.empty()) {

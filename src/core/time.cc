@@ -4,16 +4,9 @@
 
 #include <cstdlib>
 
+#include "core/time_internal.h"
+
 namespace pgcdc {
-
-namespace time_internal {
-
-// Formats `unix_seconds` + `nanos` (0..999'999'999) as RFC 3339 UTC. Exposed
-// (undeclared in the header) so tests can reach dates outside the int64
-// nanosecond range, such as 0001-01-01.
-void AppendRfc3339Parts(int64_t unix_seconds, uint32_t nanos, std::string& out);
-
-}  // namespace time_internal
 
 namespace {
 

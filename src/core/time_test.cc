@@ -7,10 +7,9 @@
 #include <cstdio>
 #include <limits>
 
+#include "core/time_internal.h"
+
 namespace pgcdc {
-namespace time_internal {
-void AppendRfc3339Parts(int64_t unix_seconds, uint32_t nanos, std::string& out);
-}  // namespace time_internal
 namespace {
 
 constexpr int64_t kSec = 1'000'000'000;

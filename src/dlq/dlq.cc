@@ -14,14 +14,15 @@ namespace pgcdc::dlq {
 // Defined in pg_dlq.cc.
 Result<DeadLetterQueuePtr> MakePgTable(const Options& options);
 
-namespace {
-
+// pgcdc_dlq_records_total{adapter}, shared by every DLQ kind.
 metrics::Counter& RecordsFor(std::string_view adapter) {
   return metrics::Default()
       .AddCounter("pgcdc_dlq_records_total", "Events written to the dead letter queue.",
                   {"adapter"})
       .With({std::string(adapter)});
 }
+
+namespace {
 
 // One JSON line per record on stderr, written with a single write(2) so
 // records never interleave with log lines from other threads.
@@ -68,12 +69,9 @@ std::string StderrLine(const Event& event, std::string_view adapter, std::string
   w.BeginObject();
   w.Key("event");
   w.Raw(event.Json());
-  w.Key("adapter");
-  w.String(adapter);
-  w.Key("error");
-  w.String(error);
-  w.Key("timestamp");
-  w.String(FormatRfc3339Nano(now_ns));
+  w.StringField("adapter", adapter);
+  w.StringField("error", error);
+  w.StringField("timestamp", FormatRfc3339Nano(now_ns));
   w.EndObject();
   return out;
 }

@@ -13,12 +13,7 @@ namespace pgcdc::dlq {
 
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using json::HexValue;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 

@@ -18,14 +18,10 @@
 
 namespace pgcdc::dlq {
 
-namespace {
+// Defined in dlq.cc.
+metrics::Counter& RecordsFor(std::string_view adapter);
 
-metrics::Counter& RecordsFor(std::string_view adapter) {
-  return metrics::Default()
-      .AddCounter("pgcdc_dlq_records_total", "Events written to the dead letter queue.",
-                  {"adapter"})
-      .With({std::string(adapter)});
-}
+namespace {
 
 metrics::Counter& Errors() {
   static metrics::Counter& c =

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -15,12 +16,7 @@ namespace {
 constexpr size_t kMaxFilterChannels = 64;
 constexpr size_t kMaxChannelBytes = 256;
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using json::HexValue;
 
 }  // namespace
 

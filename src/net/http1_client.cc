@@ -20,6 +20,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/json.h"
+
 namespace pgcdc::net {
 
 namespace {
@@ -241,16 +243,8 @@ Status Http1ResponseParser::Line(std::string_view line, std::vector<Http1Respons
       if (hex.empty() || hex.size() > 15) return Fail(ProtocolError("bad chunk size"));
       int64_t n = 0;
       for (char c : hex) {
-        int d;
-        if (c >= '0' && c <= '9') {
-          d = c - '0';
-        } else if (c >= 'a' && c <= 'f') {
-          d = c - 'a' + 10;
-        } else if (c >= 'A' && c <= 'F') {
-          d = c - 'A' + 10;
-        } else {
-          return Fail(ProtocolError("bad chunk size"));
-        }
+        const int d = json::HexValue(c);
+        if (d < 0) return Fail(ProtocolError("bad chunk size"));
         n = n * 16 + d;
       }
       if (n == 0) {

@@ -21,26 +21,28 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(Http1Url, ParsesHostPortAndTarget) {
-  auto u = ParseHttp1Url("http://example.com/hook?x=1#frag");
-  ASSERT_TRUE(u) << u.error().message();
-  EXPECT_FALSE(u->tls);
-  EXPECT_EQ(u->host, "example.com");
-  EXPECT_EQ(u->port, 80);
-  EXPECT_EQ(u->target, "/hook?x=1");
-  EXPECT_EQ(u->host_header, "example.com");
-
-  u = ParseHttp1Url("HTTPS://[::1]:8443");
-  ASSERT_TRUE(u) << u.error().message();
-  EXPECT_TRUE(u->tls);
-  EXPECT_EQ(u->host, "::1");
-  EXPECT_EQ(u->port, 8443);
-  EXPECT_EQ(u->target, "/");
-  EXPECT_EQ(u->host_header, "[::1]:8443");
-
-  u = ParseHttp1Url("http://h:8080?q");
-  ASSERT_TRUE(u);
-  EXPECT_EQ(u->target, "/?q");
-  EXPECT_EQ(u->host_header, "h:8080");
+  struct Case {
+    const char* url;
+    bool tls;
+    const char* host;
+    int port;
+    const char* target;
+    const char* host_header;
+  };
+  for (const Case& c : {
+           Case{"http://example.com/hook?x=1#frag", false, "example.com", 80, "/hook?x=1",
+                "example.com"},
+           Case{"HTTPS://[::1]:8443", true, "::1", 8443, "/", "[::1]:8443"},
+           Case{"http://h:8080?q", false, "h", 8080, "/?q", "h:8080"},
+       }) {
+    auto u = ParseHttp1Url(c.url);
+    ASSERT_TRUE(u) << c.url << ": " << u.error().message();
+    EXPECT_EQ(u->tls, c.tls) << c.url;
+    EXPECT_EQ(u->host, c.host) << c.url;
+    EXPECT_EQ(u->port, c.port) << c.url;
+    EXPECT_EQ(u->target, c.target) << c.url;
+    EXPECT_EQ(u->host_header, c.host_header) << c.url;
+  }
 }
 
 TEST(Http1Url, RejectsWhatItCannotSend) {
@@ -241,6 +243,22 @@ std::vector<Http1Connection::Request> EmptyPosts(const Http1Url& u, int n,
   return reqs;
 }
 
+// A connection to `url` with `n` empty POSTs ready to send.
+struct PostingClient {
+  PostingClient(const std::string& url, int n)
+      : parsed(ParseHttp1Url(url).value()), conn(parsed, {}), reqs(EmptyPosts(parsed, n, heads)) {}
+
+  Status Exchange(Http1Connection::Clock::time_point deadline) {
+    return conn.Exchange(reqs, out, deadline);
+  }
+
+  Http1Url parsed;
+  Http1Connection conn;
+  std::vector<std::string> heads;
+  std::vector<Http1Connection::Request> reqs;
+  std::vector<Http1Response> out;
+};
+
 TEST(Http1Connection, ConnectionCloseMidPipelineReportsTheAnsweredPrefix) {
   ScriptedServer server([](int fd, int conn) {
     ScriptedServer::ReadRequests(fd, 5);
@@ -249,22 +267,17 @@ TEST(Http1Connection, ConnectionCloseMidPipelineReportsTheAnsweredPrefix) {
                           "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     return conn == 0;  // serve a second connection too
   });
-  auto u = ParseHttp1Url(server.Url());
-  ASSERT_TRUE(u);
-  Http1Connection conn(*u, {});
-  std::vector<std::string> heads;
-  auto reqs = EmptyPosts(*u, 5, heads);
-  std::vector<Http1Response> out;
-  auto st = conn.Exchange(reqs, out, Http1Connection::Clock::now() + 5s);
+  PostingClient c(server.Url(), 5);
+  auto st = c.Exchange(Http1Connection::Clock::now() + 5s);
   ASSERT_FALSE(st);
-  EXPECT_EQ(out.size(), 2u);
+  EXPECT_EQ(c.out.size(), 2u);
   EXPECT_NE(st.error().message().find("3 of 5 requests unanswered"), std::string::npos)
       << st.error().message();
-  EXPECT_FALSE(conn.connected());
+  EXPECT_FALSE(c.conn.connected());
   // The next exchange reconnects.
-  st = conn.Exchange(reqs, out, Http1Connection::Clock::now() + 5s);
+  st = c.Exchange(Http1Connection::Clock::now() + 5s);
   EXPECT_FALSE(st);
-  EXPECT_EQ(conn.connects(), 2u);
+  EXPECT_EQ(c.conn.connects(), 2u);
 }
 
 TEST(Http1Connection, SilentServerTimesOutAndInterruptIsPrompt) {
@@ -274,23 +287,18 @@ TEST(Http1Connection, SilentServerTimesOutAndInterruptIsPrompt) {
     while (!release) std::this_thread::sleep_for(5ms);
     return false;
   });
-  auto u = ParseHttp1Url(server.Url());
-  ASSERT_TRUE(u);
-  Http1Connection conn(*u, {});
-  std::vector<std::string> heads;
-  auto reqs = EmptyPosts(*u, 1, heads);
-  std::vector<Http1Response> out;
-  auto st = conn.Exchange(reqs, out, Http1Connection::Clock::now() + 200ms);
+  PostingClient c(server.Url(), 1);
+  auto st = c.Exchange(Http1Connection::Clock::now() + 200ms);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code(), ErrorCode::kTimeout) << st.error().message();
 
   // Interrupt from another thread ends a long wait early.
   std::thread t([&] {
     std::this_thread::sleep_for(100ms);
-    conn.Interrupt();
+    c.conn.Interrupt();
   });
   const auto start = Http1Connection::Clock::now();
-  st = conn.Exchange(reqs, out, start + 30s);
+  st = c.Exchange(start + 30s);
   t.join();
   ASSERT_FALSE(st);
   EXPECT_LT(Http1Connection::Clock::now() - start, 10s);
@@ -310,20 +318,15 @@ TEST(Http1Connection, EndlessResponseStopsAtTheDeadline) {
     }
     return false;
   });
-  auto u = ParseHttp1Url(server.Url());
-  ASSERT_TRUE(u);
-  Http1Connection conn(*u, {});
-  std::vector<std::string> heads;
-  auto reqs = EmptyPosts(*u, 1, heads);
-  std::vector<Http1Response> out;
+  PostingClient c(server.Url(), 1);
   const auto start = Http1Connection::Clock::now();
-  auto st = conn.Exchange(reqs, out, start + 300ms);
+  auto st = c.Exchange(start + 300ms);
   const auto took = Http1Connection::Clock::now() - start;
   stop = true;
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code(), ErrorCode::kTimeout) << st.error().message();
   EXPECT_LT(took, 5s);
-  EXPECT_FALSE(conn.connected());
+  EXPECT_FALSE(c.conn.connected());
 }
 
 TEST(Http1Connection, UnreachablePeerIsAConnectionError) {
@@ -336,13 +339,8 @@ TEST(Http1Connection, UnreachablePeerIsAConnectionError) {
   socklen_t len = sizeof sa;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
   ::close(fd);
-  auto u = ParseHttp1Url("http://127.0.0.1:" + std::to_string(ntohs(sa.sin_port)) + "/");
-  ASSERT_TRUE(u);
-  Http1Connection conn(*u, {});
-  std::vector<std::string> heads;
-  auto reqs = EmptyPosts(*u, 1, heads);
-  std::vector<Http1Response> out;
-  auto st = conn.Exchange(reqs, out, Http1Connection::Clock::now() + 2s);
+  PostingClient c("http://127.0.0.1:" + std::to_string(ntohs(sa.sin_port)) + "/", 1);
+  auto st = c.Exchange(Http1Connection::Clock::now() + 2s);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code(), ErrorCode::kConnection);
   EXPECT_NE(st.error().message().find("cannot connect"), std::string::npos);

@@ -43,6 +43,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/json.h"
 #include "core/log.h"
 
 namespace pgcdc::net {
@@ -75,12 +76,7 @@ HttpResponse JsonError(int status, std::string_view message) {
   return r;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using json::HexValue;
 
 // application/x-www-form-urlencoded decoding: '+' is a space, %XX a byte.
 // Malformed escapes are kept literally.

@@ -8,25 +8,25 @@
 
 namespace pgcdc::pg {
 
-std::string QuoteIdentifier(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out.push_back('"');
+namespace {
+
+// `text` between `quote` characters, each `quote` inside doubled: SQL's rule
+// for identifiers and for string literals alike.
+std::string QuoteDoubling(std::string_view text, char quote) {
+  std::string out(1, quote);
+  for (char c : text) {
+    if (c == quote) out.push_back(quote);
     out.push_back(c);
   }
-  out.push_back('"');
+  out.push_back(quote);
   return out;
 }
 
-std::string QuoteLiteral(std::string_view value) {
-  std::string out = "'";
-  for (char c : value) {
-    if (c == '\'') out.push_back('\'');
-    out.push_back(c);
-  }
-  out.push_back('\'');
-  return out;
-}
+}  // namespace
+
+std::string QuoteIdentifier(std::string_view name) { return QuoteDoubling(name, '"'); }
+
+std::string QuoteLiteral(std::string_view value) { return QuoteDoubling(value, '\''); }
 
 namespace {
 std::string TrimMessage(const char* msg) {

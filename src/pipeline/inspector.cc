@@ -51,8 +51,7 @@ std::string Frame(const Entry& e) {
   data.reserve(e.json.size() + e.adapter.size() + 24);
   json::Writer w(data);
   w.BeginObject();
-  w.Key("adapter");
-  w.String(e.adapter);
+  w.StringField("adapter", e.adapter);
   w.Key("event");
   w.Raw(e.json);
   w.EndObject();
@@ -151,10 +150,8 @@ std::string Inspector::Snapshot(TapPoint point, size_t limit, std::string_view a
   std::string out;
   json::Writer w(out);
   w.BeginObject();
-  w.Key("point");
-  w.String(TapPointName(point));
-  w.Key("count");
-  w.Uint(picked.size());
+  w.StringField("point", TapPointName(point));
+  w.UintField("count", picked.size());
   w.Key("events");
   w.BeginArray();
   for (auto it = picked.rbegin(); it != picked.rend(); ++it) w.Raw(*it);  // oldest first
@@ -214,8 +211,7 @@ void Inspector::Mount(net::HttpServer& server) {
       std::string body;
       json::Writer w(body);
       w.BeginObject();
-      w.Key("error");
-      w.String(filter.error);
+      w.StringField("error", filter.error);
       w.EndObject();
       r.body = body;
       return net::StreamDecision::Refuse(r);

@@ -108,31 +108,24 @@ std::string Pipeline::StatsJson() const {
   std::string out;
   json::Writer w(out);
   w.BeginObject();
-  w.Key("ready");
-  w.Bool(ready_.load());
+  w.BoolField("ready", ready_.load());
   w.Key("adapters");
   w.BeginArray();
   std::lock_guard lock(mu_);
   for (const auto& wk : workers_) {
     w.BeginObject();
-    w.Key("name");
-    w.String(wk->name);
-    w.Key("delivered");
-    w.Uint(wk->delivered->Value());
-    w.Key("skipped");
-    w.Uint(wk->skipped->Value());
-    w.Key("failed");
-    w.Uint(wk->failed->Value());
-    w.Key("shed");
-    w.Uint(wk->shed->Value());
+    w.StringField("name", wk->name);
+    w.UintField("delivered", wk->delivered->Value());
+    w.UintField("skipped", wk->skipped->Value());
+    w.UintField("failed", wk->failed->Value());
+    w.UintField("shed", wk->shed->Value());
     w.Key("dead_lettered");
     w.Uint(metrics::Default()
                .AddCounter("pgcdc_dlq_records_total", "Events written to the dead letter queue.",
                            {"adapter"})
                .With({wk->name})
                .Value());
-    w.Key("queue_depth");
-    w.Uint(wk->queue->size_events());
+    w.UintField("queue_depth", wk->queue->size_events());
     w.EndObject();
   }
   w.EndArray();

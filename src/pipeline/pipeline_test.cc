@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/health.h"
@@ -97,67 +99,100 @@ bool WaitFor(Pred pred, std::chrono::milliseconds deadline = 5000ms) {
   return pred();
 }
 
-TEST(PipelineTest, ReliableModeDeliversEverythingAndRoutesFilter) {
-  auto det = std::make_unique<FakeDetector>(1000, std::vector<std::string>{"a", "b"});
-  auto* det_raw = det.get();
-  auto all = std::make_unique<RecordingAdapter>("all");
-  auto only_a = std::make_unique<RecordingAdapter>("only_a");
-  auto* all_raw = all.get();
-  auto* a_raw = only_a.get();
-  std::vector<adapter::AdapterPtr> adapters;
-  adapters.push_back(std::move(all));
-  adapters.push_back(std::move(only_a));
+// A pipeline under test: a FakeDetector, the adapters added before Start()
+// (or Run()), and the pipeline's Run() on a thread from Start() to Stop(). The
+// detector and adapter pointers stay valid while the harness lives.
+class Harness {
+ public:
+  explicit Harness(size_t count, std::vector<std::string> channels, bool fail = false)
+      : owned_detector_(std::make_unique<FakeDetector>(count, std::move(channels), fail)),
+        det_(owned_detector_.get()) {}
+  ~Harness() {
+    if (runner_.joinable()) Stop();
+  }
+
+  template <class A = RecordingAdapter, class... Args>
+  A* Add(Args&&... args) {
+    auto adapter = std::make_unique<A>(std::forward<Args>(args)...);
+    A* raw = adapter.get();
+    adapters_.push_back(std::move(adapter));
+    return raw;
+  }
+
+  // Runs the pipeline on this thread (for runs that end by themselves).
+  Status Run() {
+    Build();
+    return pipeline_->Run(stop_.get_token());
+  }
+  void Start() {
+    Build();
+    runner_ = std::thread([this] { result_ = pipeline_->Run(stop_.get_token()); });
+  }
+  // Requests a stop and waits for Run() to return; its status.
+  Status Stop() {
+    stop_.request_stop();
+    runner_.join();
+    return result_;
+  }
+  FakeDetector* det() const { return det_; }
+  Pipeline& pipeline() { return *pipeline_; }
+  // Destroys the pipeline (waits for its workers).
+  void Destroy() { pipeline_.reset(); }
+
   Options opts;
-  opts.bus = {.buffer_size = 16, .mode = bus::Mode::kReliable};
-  opts.routes["only_a"] = {"a"};
   Health health;
-  Pipeline p(opts, std::move(det), std::move(adapters), health);
-  std::stop_source stop;
-  Status result;
-  std::thread runner([&] { result = p.Run(stop.get_token()); });
-  ASSERT_TRUE(WaitFor([&] { return det_raw->published.load() && all_raw->seen().size() == 1000; }));
-  EXPECT_TRUE(p.ready());
-  EXPECT_EQ(health.Overall(), HealthStatus::kUp);
-  stop.request_stop();
-  runner.join();
+
+ private:
+  void Build() {
+    pipeline_.emplace(opts, std::move(owned_detector_), std::move(adapters_), health);
+  }
+
+  std::unique_ptr<FakeDetector> owned_detector_;
+  std::vector<adapter::AdapterPtr> adapters_;
+  std::optional<Pipeline> pipeline_;
+  std::stop_source stop_;
+  std::thread runner_;
+  Status result_;
+  FakeDetector* const det_;
+};
+
+TEST(PipelineTest, ReliableModeDeliversEverythingAndRoutesFilter) {
+  Harness h(1000, {"a", "b"});
+  auto* all = h.Add("all");
+  auto* only_a = h.Add("only_a");
+  h.opts.bus = {.buffer_size = 16, .mode = bus::Mode::kReliable};
+  h.opts.routes["only_a"] = {"a"};
+  h.Start();
+  ASSERT_TRUE(WaitFor([&] { return h.det()->published.load() && all->seen().size() == 1000; }));
+  EXPECT_TRUE(h.pipeline().ready());
+  EXPECT_EQ(h.health.Overall(), HealthStatus::kUp);
+  const Status result = h.Stop();
   ASSERT_TRUE(result) << result.error().message();
-  EXPECT_FALSE(p.ready());
-  auto seen = all_raw->seen();
+  EXPECT_FALSE(h.pipeline().ready());
+  auto seen = all->seen();
   for (size_t i = 0; i < seen.size(); ++i) ASSERT_EQ(seen[i], i);
-  auto chans = a_raw->channels();
+  auto chans = only_a->channels();
   EXPECT_EQ(chans.size(), 500u);
   for (auto& c : chans) ASSERT_EQ(c, "a");
-  EXPECT_GT(all_raw->flushes_.load(), 0);
+  EXPECT_GT(all->flushes_.load(), 0);
 }
 
 TEST(PipelineTest, AcksReachTheLastEventOnlyAfterEveryAdapterFlushed) {
-  auto det = std::make_unique<FakeDetector>(300, std::vector<std::string>{"a", "b"});
-  auto* det_raw = det.get();
-  auto fast = std::make_unique<RecordingAdapter>("fast_sink");
-  auto slow = std::make_unique<RecordingAdapter>("slow_sink", 5ms);
-  auto* slow_raw = slow.get();
-  std::vector<adapter::AdapterPtr> adapters;
-  adapters.push_back(std::move(fast));
-  adapters.push_back(std::move(slow));
-  Options opts;
-  opts.bus = {.buffer_size = 64, .mode = bus::Mode::kReliable};
-  opts.routes["fast_sink"] = {"a"};  // route-skipped events count as handled
-  Health health;
-  Pipeline p(opts, std::move(det), std::move(adapters), health);
-  std::stop_source stop;
-  Status result;
-  std::thread runner([&] { result = p.Run(stop.get_token()); });
-  ASSERT_TRUE(WaitFor([&] { return det_raw->published.load(); }));
+  Harness h(300, {"a", "b"});
+  h.Add("fast_sink");
+  auto* slow = h.Add("slow_sink", 5ms);
+  h.opts.bus = {.buffer_size = 64, .mode = bus::Mode::kReliable};
+  h.opts.routes["fast_sink"] = {"a"};  // route-skipped events count as handled
+  h.Start();
+  ASSERT_TRUE(WaitFor([&] { return h.det()->published.load(); }));
   // Never ahead of what the slow adapter has actually received.
   for (int i = 0; i < 50; ++i) {
-    const uint64_t through = det_raw->acks->DeliveredThrough();
-    EXPECT_LE(through, slow_raw->seen().size());
+    const uint64_t through = h.det()->acks->DeliveredThrough();
+    EXPECT_LE(through, slow->seen().size());
     std::this_thread::sleep_for(1ms);
   }
-  ASSERT_TRUE(WaitFor([&] { return det_raw->acks->DeliveredThrough() == 300; }));
-  stop.request_stop();
-  runner.join();
-  ASSERT_TRUE(result);
+  ASSERT_TRUE(WaitFor([&] { return h.det()->acks->DeliveredThrough() == 300; }));
+  ASSERT_TRUE(h.Stop());
 }
 
 // Holds every event it received until released (like a broker waiting for
@@ -180,32 +215,21 @@ class HoldingAdapter : public RecordingAdapter {
 };
 
 TEST(PipelineTest, DeferredAcknowledgementHoldsTheSourceBack) {
-  auto det = std::make_unique<FakeDetector>(100, std::vector<std::string>{"a"});
-  auto* det_raw = det.get();
-  auto holder = std::make_unique<HoldingAdapter>("holder");
-  auto* holder_raw = holder.get();
-  std::vector<adapter::AdapterPtr> adapters;
-  adapters.push_back(std::move(holder));
-  Options opts;
-  opts.bus = {.buffer_size = 64, .mode = bus::Mode::kReliable};
-  opts.poll_interval = 5ms;
-  Health health;
-  Pipeline p(opts, std::move(det), std::move(adapters), health);
-  std::stop_source stop;
-  Status result;
-  std::thread runner([&] { result = p.Run(stop.get_token()); });
-  ASSERT_TRUE(WaitFor([&] { return holder_raw->seen().size() == 100; }));
+  Harness h(100, {"a"});
+  auto* holder = h.Add<HoldingAdapter>("holder");
+  h.opts.bus = {.buffer_size = 64, .mode = bus::Mode::kReliable};
+  h.opts.poll_interval = 5ms;
+  h.Start();
+  ASSERT_TRUE(WaitFor([&] { return holder->seen().size() == 100; }));
   // Seq 1 is held: nothing may be confirmed, however often the worker flushes.
-  const int flushes = holder_raw->flushes_.load();
-  ASSERT_TRUE(WaitFor([&] { return holder_raw->flushes_.load() > flushes + 3; }));
-  EXPECT_EQ(det_raw->acks->DeliveredThrough(), 0u);
-  holder_raw->oldest = 41;  // consumers passed seq 40
-  ASSERT_TRUE(WaitFor([&] { return det_raw->acks->DeliveredThrough() == 40; }));
-  holder_raw->oldest = 0;  // nothing held any more
-  ASSERT_TRUE(WaitFor([&] { return det_raw->acks->DeliveredThrough() == 100; }));
-  stop.request_stop();
-  runner.join();
-  ASSERT_TRUE(result);
+  const int flushes = holder->flushes_.load();
+  ASSERT_TRUE(WaitFor([&] { return holder->flushes_.load() > flushes + 3; }));
+  EXPECT_EQ(h.det()->acks->DeliveredThrough(), 0u);
+  holder->oldest = 41;  // consumers passed seq 40
+  ASSERT_TRUE(WaitFor([&] { return h.det()->acks->DeliveredThrough() == 40; }));
+  holder->oldest = 0;  // nothing held any more
+  ASSERT_TRUE(WaitFor([&] { return h.det()->acks->DeliveredThrough() == 100; }));
+  ASSERT_TRUE(h.Stop());
 }
 
 // Drops events of one channel.
@@ -230,34 +254,21 @@ TEST(PipelineTest, GlobalDropsAreAcknowledgedAndAdapterChainsAreIsolated) {
   // 300 events alternate a/b; the global chain drops every "b" event, and the
   // last events of the stream are "b" ones, so the checkpoint must still reach
   // the very last seq. Adapter "no_a" additionally drops "a" on its own copy.
-  auto det = std::make_unique<FakeDetector>(300, std::vector<std::string>{"a", "b"});
-  auto* det_raw = det.get();
-  auto all = std::make_unique<RecordingAdapter>("all");
-  auto none = std::make_unique<RecordingAdapter>("no_a");
-  auto* all_raw = all.get();
-  auto* none_raw = none.get();
-  std::vector<adapter::AdapterPtr> adapters;
-  adapters.push_back(std::move(all));
-  adapters.push_back(std::move(none));
-  Options opts;
-  opts.bus = {.buffer_size = 64, .mode = bus::Mode::kReliable};
-  opts.transforms.global = DropChain("b");
-  opts.transforms.per_adapter["no_a"] = DropChain("a");
-  Health health;
-  Pipeline p(opts, std::move(det), std::move(adapters), health);
-  std::stop_source stop;
-  Status result;
-  std::thread runner([&] { result = p.Run(stop.get_token()); });
-  ASSERT_TRUE(WaitFor([&] { return det_raw->published.load(); }));
-  ASSERT_TRUE(WaitFor([&] { return det_raw->acks->DeliveredThrough() == 300; }))
-      << det_raw->acks->DeliveredThrough();
-  stop.request_stop();
-  runner.join();
-  ASSERT_TRUE(result);
-  auto chans = all_raw->channels();
+  Harness h(300, {"a", "b"});
+  auto* all = h.Add("all");
+  auto* none = h.Add("no_a");
+  h.opts.bus = {.buffer_size = 64, .mode = bus::Mode::kReliable};
+  h.opts.transforms.global = DropChain("b");
+  h.opts.transforms.per_adapter["no_a"] = DropChain("a");
+  h.Start();
+  ASSERT_TRUE(WaitFor([&] { return h.det()->published.load(); }));
+  ASSERT_TRUE(WaitFor([&] { return h.det()->acks->DeliveredThrough() == 300; }))
+      << h.det()->acks->DeliveredThrough();
+  ASSERT_TRUE(h.Stop());
+  auto chans = all->channels();
   EXPECT_EQ(chans.size(), 150u);
   for (auto& c : chans) ASSERT_EQ(c, "a");
-  EXPECT_TRUE(none_raw->seen().empty());
+  EXPECT_TRUE(none->seen().empty());
 }
 
 TEST(AckTrackerTest, MinimumOverAdaptersAndMonotonic) {
@@ -277,72 +288,44 @@ TEST(AckTrackerTest, MinimumOverAdaptersAndMonotonic) {
 TEST(PipelineTest, ShutdownDrainsQueuedEvents) {
   // A slow adapter still receives everything already published when stop
   // is requested, within the shutdown timeout.
-  auto det = std::make_unique<FakeDetector>(200, std::vector<std::string>{"a"});
-  auto* det_raw = det.get();
-  auto slow = std::make_unique<RecordingAdapter>("slow", 2ms);
-  auto* slow_raw = slow.get();
-  std::vector<adapter::AdapterPtr> adapters;
-  adapters.push_back(std::move(slow));
-  Options opts;
-  opts.bus = {.buffer_size = 1000, .mode = bus::Mode::kReliable};
-  opts.shutdown_timeout = 10s;
-  Health health;
-  Pipeline p(opts, std::move(det), std::move(adapters), health);
-  std::stop_source stop;
-  Status result;
-  std::thread runner([&] { result = p.Run(stop.get_token()); });
-  ASSERT_TRUE(WaitFor([&] { return det_raw->published.load(); }));
-  stop.request_stop();
-  runner.join();
+  Harness h(200, {"a"});
+  auto* slow = h.Add("slow", 2ms);
+  h.opts.bus = {.buffer_size = 1000, .mode = bus::Mode::kReliable};
+  h.opts.shutdown_timeout = 10s;
+  h.Start();
+  ASSERT_TRUE(WaitFor([&] { return h.det()->published.load(); }));
+  const Status result = h.Stop();
   ASSERT_TRUE(result) << result.error().message();
-  EXPECT_EQ(slow_raw->seen().size(), 200u);
+  EXPECT_EQ(slow->seen().size(), 200u);
 }
 
 TEST(PipelineTest, DetectorFailureStopsPipelineWithItsError) {
-  auto det = std::make_unique<FakeDetector>(5, std::vector<std::string>{"a"}, /*fail=*/true);
-  std::vector<adapter::AdapterPtr> adapters;
-  adapters.push_back(std::make_unique<RecordingAdapter>("sink"));
-  Health health;
-  Pipeline p(Options{}, std::move(det), std::move(adapters), health);
-  std::stop_source stop;
-  auto result = p.Run(stop.get_token());
+  Harness h(5, {"a"}, /*fail=*/true);
+  h.Add("sink");
+  auto result = h.Run();
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().message(), "detector fake: boom");
 }
 
 TEST(PipelineTest, ClosedSinkEndsPipelineCleanly) {
-  auto det = std::make_unique<FakeDetector>(100, std::vector<std::string>{"a"});
-  std::vector<adapter::AdapterPtr> adapters;
-  adapters.push_back(std::make_unique<RecordingAdapter>("closing", 0ms, /*close_after=*/10));
-  Options opts;
-  opts.bus.mode = bus::Mode::kReliable;
-  Health health;
-  Pipeline p(opts, std::move(det), std::move(adapters), health);
-  std::stop_source stop;  // never requested: the sink closing must end Run
-  auto result = p.Run(stop.get_token());
+  Harness h(100, {"a"});
+  h.Add("closing", 0ms, /*close_after=*/10);
+  h.opts.bus.mode = bus::Mode::kReliable;
+  auto result = h.Run();  // no stop is requested: the sink closing must end Run
   EXPECT_TRUE(result) << result.error().message();
 }
 
 TEST(PipelineTest, StuckAdapterHitsShutdownTimeout) {
-  auto det = std::make_unique<FakeDetector>(50, std::vector<std::string>{"a"});
-  auto* det_raw = det.get();
-  std::vector<adapter::AdapterPtr> adapters;
-  auto slow = std::make_unique<RecordingAdapter>("stuck", 300ms);
-  adapters.push_back(std::move(slow));
-  Options opts;
-  opts.bus = {.buffer_size = 1000, .mode = bus::Mode::kReliable};
-  opts.shutdown_timeout = 100ms;
-  Health health;
-  auto p = std::make_unique<Pipeline>(opts, std::move(det), std::move(adapters), health);
-  std::stop_source stop;
-  Status result;
-  std::thread runner([&] { result = p->Run(stop.get_token()); });
-  ASSERT_TRUE(WaitFor([&] { return det_raw->published.load(); }));
-  stop.request_stop();
-  runner.join();
+  Harness h(50, {"a"});
+  h.Add("stuck", 300ms);
+  h.opts.bus = {.buffer_size = 1000, .mode = bus::Mode::kReliable};
+  h.opts.shutdown_timeout = 100ms;
+  h.Start();
+  ASSERT_TRUE(WaitFor([&] { return h.det()->published.load(); }));
+  const Status result = h.Stop();
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code(), ErrorCode::kTimeout);
-  p.reset();  // waits for the worker to come back from the slow sink
+  h.Destroy();  // waits for the worker to come back from the slow sink
 }
 
 }  // namespace

@@ -2,18 +2,16 @@
 
 #include <cstring>
 
+#include "core/escape.h"
+#include "core/json.h"
+
 namespace pgcdc::snapshot {
 
 namespace {
 
 int OctalValue(char c) { return c >= '0' && c <= '7' ? c - '0' : -1; }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using json::HexValue;
 
 // Appends the unescaped form of one raw column. Precondition: `raw` does not
 // end in an unpaired backslash (the caller checked).
@@ -28,25 +26,11 @@ void Unescape(std::string_view raw, std::string& out) {
     if (stop >= n) break;
     i = stop + 1;  // the escaped character; exists by precondition
     const char c = raw[i++];
+    if (const char control = UnescapeLetter(c, kCopyTextEscapes)) {
+      out.push_back(control);
+      continue;
+    }
     switch (c) {
-      case 'b':
-        out.push_back('\b');
-        break;
-      case 'f':
-        out.push_back('\f');
-        break;
-      case 'n':
-        out.push_back('\n');
-        break;
-      case 'r':
-        out.push_back('\r');
-        break;
-      case 't':
-        out.push_back('\t');
-        break;
-      case 'v':
-        out.push_back('\v');
-        break;
       case 'x': {
         int v = i < n ? HexValue(raw[i]) : -1;
         if (v < 0) {
@@ -272,32 +256,10 @@ void AppendCopyTextRow(std::string& out, const CopyRow& row) {
       out += "\\N";
       continue;
     }
-    for (unsigned char c : *row[i]) {
-      switch (c) {
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '\b':
-          out += "\\b";
-          break;
-        case '\f':
-          out += "\\f";
-          break;
-        case '\v':
-          out += "\\v";
-          break;
-        default:
-          out.push_back(static_cast<char>(c));
-      }
+    for (const char c : *row[i]) {
+      const char letter = EscapeLetter(c, kCopyTextEscapes);
+      if (letter != 0 || c == '\\') out.push_back('\\');
+      out.push_back(letter != 0 ? letter : c);
     }
   }
   out.push_back('\n');

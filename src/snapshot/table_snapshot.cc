@@ -64,6 +64,46 @@ ResultPtr ExecParams(PGconn* conn, const std::string& sql) {
   return ResultPtr(PQexecParams(conn, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0));
 }
 
+// Collects the row events of a run into batches of `batch_size` and hands
+// each full one to on_batch, counting its rows (stats.rows, on_progress).
+class Batcher {
+ public:
+  Batcher(const TableSnapshot::BatchFn& on_batch, const TableSnapshot::ProgressFn& on_progress,
+          std::stop_token stop, size_t batch_size, size_t reserve, SnapshotStats& stats)
+      : on_batch_(on_batch),
+        on_progress_(on_progress),
+        stop_(std::move(stop)),
+        batch_size_(batch_size),
+        stats_(stats) {
+    batch.events.reserve(reserve);
+  }
+
+  // After a row event was appended to `batch`: hands it over when full.
+  // False: stop (stop requested, or on_batch declined).
+  bool RowAdded() { return batch.events.size() < batch_size_ || Flush(); }
+
+  // Hands over what `batch` holds; false as for RowAdded.
+  bool Flush() {
+    if (batch.events.empty()) return true;
+    const size_t n = batch.events.size();
+    if (stop_.stop_requested() || !on_batch_(std::move(batch))) return false;
+    stats_.rows += n;
+    batch = EventBatch{};
+    batch.events.reserve(batch_size_);
+    if (on_progress_) on_progress_(stats_.rows);
+    return true;
+  }
+
+  EventBatch batch;
+
+ private:
+  const TableSnapshot::BatchFn& on_batch_;
+  const TableSnapshot::ProgressFn& on_progress_;
+  std::stop_token stop_;
+  const size_t batch_size_;
+  SnapshotStats& stats_;
+};
+
 }  // namespace
 
 // ---- Names, session, transaction ---------------------------------------------
@@ -302,18 +342,9 @@ Result<SnapshotStats> TableSnapshot::RunKeyset(const BatchFn& on_batch,
   if (!rows) return Fail(rows.error().Wrap("read " + options_.table));
 
   SnapshotStats stats;
-  EventBatch batch;
-  batch.events.reserve(std::min(options_.batch_size, rows->size()));
+  Batcher batcher(on_batch, on_progress, stop, options_.batch_size,
+                  std::min(options_.batch_size, rows->size()), stats);
   std::vector<std::optional<std::string_view>> fields;
-  auto flush = [&]() -> bool {
-    if (batch.events.empty()) return true;
-    const size_t n = batch.events.size();
-    if (stop.stop_requested() || !on_batch(std::move(batch))) return false;
-    stats.rows += n;
-    batch = EventBatch{};
-    if (on_progress) on_progress(stats.rows);
-    return true;
-  };
   for (const auto& row : *rows) {
     if (row.size() != columns_.size()) {
       return Fail(ErrorCode::kProtocol, "read " + options_.table + ": row has " +
@@ -325,10 +356,10 @@ Result<SnapshotStats> TableSnapshot::RunKeyset(const BatchFn& on_batch,
       fields.push_back(v ? std::optional<std::string_view>(*v) : std::nullopt);
       if (v) stats.bytes += v->size();
     }
-    AppendRowEvent(fields, batch, stats);
-    if (batch.events.size() >= options_.batch_size && !flush()) return stats;
+    AppendRowEvent(fields, batcher.batch, stats);
+    if (!batcher.RowAdded()) return stats;
   }
-  if (!flush()) return stats;
+  if (!batcher.Flush()) return stats;
   if (!rows->empty()) {
     for (size_t i : key_index) stats.last_key.push_back(rows->back()[i].value_or(""));
   }
@@ -352,22 +383,10 @@ Result<SnapshotStats> TableSnapshot::Run(const BatchFn& on_batch, const Progress
   }
 
   CopyTextParser parser(options_.max_row_bytes);
-  EventBatch batch;
-  batch.events.reserve(options_.batch_size);
+  Batcher batcher(on_batch, on_progress, stop, options_.batch_size, options_.batch_size, stats);
   const size_t ncols = columns_.size();
   Sleeper waker(stop);
   Status failure = Ok();
-
-  auto flush = [&]() -> bool {
-    if (batch.events.empty()) return true;
-    const size_t n = batch.events.size();
-    if (stop.stop_requested() || !on_batch(std::move(batch))) return false;
-    stats.rows += n;
-    batch = EventBatch{};
-    batch.events.reserve(options_.batch_size);
-    if (on_progress) on_progress(stats.rows);
-    return true;
-  };
 
   // Handles one CopyData chunk; false = stop (failure or early stop set).
   auto consume = [&](std::string_view chunk) -> bool {
@@ -395,8 +414,8 @@ Result<SnapshotStats> TableSnapshot::Run(const BatchFn& on_batch, const Progress
                                                  " columns, expected " + std::to_string(ncols));
         return false;
       }
-      AppendRowEvent(fields, batch, stats);
-      if (batch.events.size() >= options_.batch_size && !flush()) return false;
+      AppendRowEvent(fields, batcher.batch, stats);
+      if (!batcher.RowAdded()) return false;
     }
   };
 
@@ -454,7 +473,7 @@ Result<SnapshotStats> TableSnapshot::Run(const BatchFn& on_batch, const Progress
   }
   if (!final_status) return Fail(final_status.error());
   if (auto st = parser.Finish(); !st) return Fail(st.error().Wrap("copy " + options_.table));
-  if (!flush()) {
+  if (!batcher.Flush()) {
     stats.completed = false;
     return stats;
   }

@@ -73,44 +73,30 @@ class Debezium final : public Transform {
     w.Raw(after);
     w.Key("before");
     w.Raw(before);
-    w.Key("op");
-    w.String(DebeziumOp(e.operation));
+    w.StringField("op", DebeziumOp(e.operation));
     w.Key("source");
     w.BeginObject();
-    w.Key("connector");
-    w.String("pgcdc");
-    w.Key("db");
-    w.String(o_.database);
-    w.Key("lsn");
-    w.Uint(e.lsn);
-    w.Key("name");
-    w.String(o_.connector_name);
-    w.Key("schema");
-    w.String(StringMember(root, "schema", "public"));
-    w.Key("snapshot");
-    w.Bool(e.operation == "SNAPSHOT");
-    w.Key("table");
-    w.String(StringMember(root, "table", StringMember(root, "collection", "")));
-    w.Key("ts_ms");
-    w.Int((e.transaction ? e.transaction->commit_time_ns : e.created_at_ns) / kNanosPerMilli);
-    w.Key("txId");
-    w.Uint(e.transaction ? e.transaction->xid : 0);
-    w.Key("version");
-    w.String("pgcdc");
+    w.StringField("connector", "pgcdc");
+    w.StringField("db", o_.database);
+    w.UintField("lsn", e.lsn);
+    w.StringField("name", o_.connector_name);
+    w.StringField("schema", StringMember(root, "schema", "public"));
+    w.BoolField("snapshot", e.operation == "SNAPSHOT");
+    w.StringField("table", StringMember(root, "table", StringMember(root, "collection", "")));
+    w.IntField("ts_ms",
+               (e.transaction ? e.transaction->commit_time_ns : e.created_at_ns) / kNanosPerMilli);
+    w.UintField("txId", e.transaction ? e.transaction->xid : 0);
+    w.StringField("version", "pgcdc");
     w.EndObject();
     if (e.transaction) {
       w.Key("transaction");
       w.BeginObject();
-      w.Key("data_collection_order");
-      w.Int(e.transaction->seq);
-      w.Key("id");
-      w.String(std::to_string(e.transaction->xid) + ":" + std::to_string(e.lsn));
-      w.Key("total_order");
-      w.Int(e.transaction->seq);
+      w.IntField("data_collection_order", e.transaction->seq);
+      w.StringField("id", std::to_string(e.transaction->xid) + ":" + std::to_string(e.lsn));
+      w.IntField("total_order", e.transaction->seq);
       w.EndObject();
     }
-    w.Key("ts_ms");
-    w.Int(e.created_at_ns / kNanosPerMilli);
+    w.IntField("ts_ms", e.created_at_ns / kNanosPerMilli);
     w.EndObject();
     ctx.ReplacePayload(std::move(out));
     return Verdict::kKeep;
@@ -134,29 +120,21 @@ class CloudEvents final : public Transform {
     w.BeginObject();
     w.Key("data");
     w.Raw(data.empty() ? std::string_view("null") : data);
-    w.Key("datacontenttype");
-    w.String("application/json");
-    w.Key("id");
-    w.String(e.id.ToString());
+    w.StringField("datacontenttype", "application/json");
+    w.StringField("id", e.id.ToString());
     if (e.lsn > 0) {
-      w.Key("pgcdclsn");
-      w.Uint(e.lsn);
+      w.UintField("pgcdclsn", e.lsn);
     }
     if (e.transaction && e.transaction->xid > 0) {
-      w.Key("pgcdctxid");
-      w.Uint(e.transaction->xid);
+      w.UintField("pgcdctxid", e.transaction->xid);
     }
-    w.Key("source");
-    w.String(o_.source);
-    w.Key("specversion");
-    w.String("1.0");
-    w.Key("subject");
-    w.String(e.channel);
+    w.StringField("source", o_.source);
+    w.StringField("specversion", "1.0");
+    w.StringField("subject", e.channel);
     w.Key("time");
     const bool commit = e.transaction && e.transaction->commit_time_ns != 0;
     w.String(FormatRfc3339Nano(commit ? e.transaction->commit_time_ns : e.created_at_ns));
-    w.Key("type");
-    w.String(o_.type_prefix + "." + e.operation);
+    w.StringField("type", o_.type_prefix + "." + e.operation);
     w.EndObject();
     ctx.ReplacePayload(std::move(out));
     return Verdict::kKeep;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/escape.h"
 #include "core/json.h"
 
 namespace pgcdc::transform {
@@ -191,22 +192,11 @@ std::string Unescape(std::string_view body) {
       continue;
     }
     const char e = body[++i];
+    if (const char control = UnescapeLetter(e, kJsonEscapes)) {
+      out.push_back(control);
+      continue;
+    }
     switch (e) {
-      case 'b':
-        out.push_back('\b');
-        break;
-      case 'f':
-        out.push_back('\f');
-        break;
-      case 'n':
-        out.push_back('\n');
-        break;
-      case 'r':
-        out.push_back('\r');
-        break;
-      case 't':
-        out.push_back('\t');
-        break;
       case 'u': {
         uint32_t cp = 0;
         if (!ReadHex4(body, i + 1, &cp)) {

@@ -1,57 +1,8 @@
 #include "adapter/kafkaserver/batch_format.h"
 
-#include "adapter/kafkaserver/kafka_errors.h"
 #include "codec/kafka/record_batch.h"
 
 namespace pgcdc::kafkaserver {
-
-std::string_view KafkaErrorName(KafkaError e) {
-  switch (e) {
-    case KafkaError::kUnknownServerError:
-      return "UNKNOWN_SERVER_ERROR";
-    case KafkaError::kNone:
-      return "NONE";
-    case KafkaError::kOffsetOutOfRange:
-      return "OFFSET_OUT_OF_RANGE";
-    case KafkaError::kCorruptMessage:
-      return "CORRUPT_MESSAGE";
-    case KafkaError::kUnknownTopicOrPartition:
-      return "UNKNOWN_TOPIC_OR_PARTITION";
-    case KafkaError::kMessageTooLarge:
-      return "MESSAGE_TOO_LARGE";
-    case KafkaError::kOffsetMetadataTooLarge:
-      return "OFFSET_METADATA_TOO_LARGE";
-    case KafkaError::kCoordinatorNotAvailable:
-      return "COORDINATOR_NOT_AVAILABLE";
-    case KafkaError::kNotCoordinator:
-      return "NOT_COORDINATOR";
-    case KafkaError::kInvalidTopic:
-      return "INVALID_TOPIC_EXCEPTION";
-    case KafkaError::kIllegalGeneration:
-      return "ILLEGAL_GENERATION";
-    case KafkaError::kInconsistentGroupProtocol:
-      return "INCONSISTENT_GROUP_PROTOCOL";
-    case KafkaError::kInvalidGroupId:
-      return "INVALID_GROUP_ID";
-    case KafkaError::kUnknownMemberId:
-      return "UNKNOWN_MEMBER_ID";
-    case KafkaError::kInvalidSessionTimeout:
-      return "INVALID_SESSION_TIMEOUT";
-    case KafkaError::kRebalanceInProgress:
-      return "REBALANCE_IN_PROGRESS";
-    case KafkaError::kKafkaStorageError:
-      return "KAFKA_STORAGE_ERROR";
-    case KafkaError::kGroupIdNotFound:
-      return "GROUP_ID_NOT_FOUND";
-    case KafkaError::kMemberIdRequired:
-      return "MEMBER_ID_REQUIRED";
-    case KafkaError::kGroupMaxSizeReached:
-      return "GROUP_MAX_SIZE_REACHED";
-    case KafkaError::kFencedInstanceId:
-      return "FENCED_INSTANCE_ID";
-  }
-  return "UNKNOWN";
-}
 
 // The codec's CRC-32C (SSE4.2 when available): one implementation for both.
 uint32_t Crc32c(std::string_view data, uint32_t crc) { return codec::kafka::Crc32c(data, crc); }
@@ -90,27 +41,12 @@ Result<BatchHeader> ParseBatchHeader(std::string_view bytes, size_t max_batch_by
     return Fail(ErrorCode::kParse,
                 "record batch header truncated: " + std::to_string(bytes.size()) + " bytes");
   }
-  const char* p = bytes.data();
-  BatchHeader h;
-  h.base_offset = LoadBe64(p);
-  h.batch_length = LoadBe32(p + 8);
-  h.partition_leader_epoch = LoadBe32(p + 12);
-  h.magic = static_cast<int8_t>(p[16]);
-  h.crc = static_cast<uint32_t>(LoadBe32(p + 17));
-  h.attributes = LoadBe16(p + 21);
-  h.last_offset_delta = LoadBe32(p + 23);
-  h.base_timestamp = LoadBe64(p + 27);
-  h.max_timestamp = LoadBe64(p + 35);
-  h.producer_id = LoadBe64(p + 43);
-  h.producer_epoch = LoadBe16(p + 51);
-  h.base_sequence = LoadBe32(p + 53);
-  h.records_count = LoadBe32(p + 57);
-  if (h.magic != 2) {
-    return Fail(ErrorCode::kParse, "record batch magic " + std::to_string(h.magic) + " (want 2)");
-  }
-  constexpr int32_t kMinLength = static_cast<int32_t>(kBatchHeaderSize - kBatchLogOverhead);
-  if (h.batch_length < kMinLength ||
-      static_cast<uint64_t>(h.batch_length) + kBatchLogOverhead > max_batch_bytes) {
+  // The fixed header only, so the codec does not compute the CRC.
+  auto parsed = codec::kafka::ParseBatchHeader(bytes.substr(0, kBatchHeaderSize));
+  if (!parsed) return Fail(parsed.error());
+  BatchHeader h = *parsed;
+  h.crc_ok = false;
+  if (static_cast<uint64_t>(h.batch_length) + kBatchLogOverhead > max_batch_bytes) {
     return Fail(ErrorCode::kParse,
                 "record batch length " + std::to_string(h.batch_length) + " out of range");
   }

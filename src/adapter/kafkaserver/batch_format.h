@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "codec/kafka/record_batch.h"
 #include "core/error.h"
 
 namespace pgcdc::kafkaserver {
@@ -34,31 +35,15 @@ inline constexpr size_t kBatchHeaderSize = 61;
 inline constexpr size_t kBatchLogOverhead = 12;
 inline constexpr size_t kBatchCrcStart = 21;
 
-struct BatchHeader {
-  int64_t base_offset = 0;
-  int32_t batch_length = 0;
-  int32_t partition_leader_epoch = 0;
-  int8_t magic = 0;
-  uint32_t crc = 0;
-  int16_t attributes = 0;
-  int32_t last_offset_delta = 0;
-  int64_t base_timestamp = 0;
-  int64_t max_timestamp = 0;
-  int64_t producer_id = 0;
-  int16_t producer_epoch = 0;
-  int32_t base_sequence = 0;
-  int32_t records_count = 0;
-
-  // Whole batch size on the wire / on disk.
-  size_t total_size() const { return kBatchLogOverhead + static_cast<size_t>(batch_length); }
-  // Number of offsets the batch occupies.
-  int64_t offset_span() const { return int64_t{last_offset_delta} + 1; }
-};
+// The codec's parsed RecordBatch header (size(): the whole batch;
+// offset_span(): the offsets it occupies).
+using BatchHeader = codec::kafka::BatchHeader;
 
 // Parses the fixed header at the start of `bytes` (which may hold more than
-// one batch, or only the header). Fails (kParse) when fewer than 61 bytes are
-// given, magic != 2, batchLength < 49 or > max_batch_bytes - 12, or
-// lastOffsetDelta < 0. Does not check the CRC or that the whole batch is present.
+// one batch, or only the header) with the codec's parser, plus the log's
+// limits. Fails (kParse) when fewer than 61 bytes are given, magic != 2,
+// batchLength < 49 or > max_batch_bytes - 12, or lastOffsetDelta < 0. Does not
+// check the CRC (crc_ok stays false) or that the whole batch is present.
 Result<BatchHeader> ParseBatchHeader(std::string_view bytes, size_t max_batch_bytes);
 
 // CRC32C (Castagnoli), software slicing-by-8. `crc` continues a running value

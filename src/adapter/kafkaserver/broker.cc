@@ -31,7 +31,6 @@ Uuid FromWireUuid(const k::Uuid& id) {
 }
 
 using k::Code;
-int16_t Code(KafkaError e) { return ToWire(e); }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   unsigned char diff = a.size() == b.size() ? 0 : 1;

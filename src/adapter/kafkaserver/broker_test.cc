@@ -89,6 +89,15 @@ class BrokerTest : public ::testing::Test {
  protected:
   void SetUp() override { Make({}); }
 
+  // A broker that requires SASL/PLAIN as user/password.
+  void MakeSaslPlain(const std::string& user, const std::string& password) {
+    BrokerOptions o;
+    o.sasl = true;
+    o.sasl_user = user;
+    o.sasl_password = password;
+    Make(o);
+  }
+
   void Make(BrokerOptions options) {
     broker_.reset();
     TopicStoreOptions to;
@@ -483,11 +492,7 @@ std::string MetadataAll() {
 }
 
 TEST_F(BrokerTest, SaslPlainGatesEveryOtherRequest) {
-  BrokerOptions o;
-  o.sasl = true;
-  o.sasl_user = "alice";
-  o.sasl_password = "s3cret";
-  Make(o);
+  MakeSaslPlain("alice", "s3cret");
   // Before authentication only ApiVersions and SASL requests are allowed.
   Send(MetadataAll());
   Reply r = Only();
@@ -522,11 +527,7 @@ TEST_F(BrokerTest, SaslPlainGatesEveryOtherRequest) {
 }
 
 TEST_F(BrokerTest, SaslHandshakeV0TakesARawToken) {
-  BrokerOptions o;
-  o.sasl = true;
-  o.sasl_user = "u";
-  o.sasl_password = "p";
-  Make(o);
+  MakeSaslPlain("u", "p");
   Send(Request(k::ApiKey::kSaslHandshake, 0, [&](k::Writer& w) { w.String("PLAIN"); }));
   Only();
   Send(std::string("\0u\0p", 4));  // bare token, no Kafka header

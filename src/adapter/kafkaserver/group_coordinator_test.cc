@@ -2,13 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <memory>
 
+namespace pgcdc::codec::kafka {
+
+// Readable gtest output for error codes (found by ADL, so next to the enum).
+void PrintTo(ErrorCode e, std::ostream* os) { *os << ErrorName(Code(e)); }
+
+}  // namespace pgcdc::codec::kafka
+
 namespace pgcdc::kafkaserver {
-
-// Readable gtest output for error codes.
-void PrintTo(KafkaError e, std::ostream* os) { *os << KafkaErrorName(e); }
-
 namespace {
 
 using namespace std::chrono_literals;
@@ -69,6 +73,13 @@ class GroupTest : public ::testing::Test {
     return s;
   }
   JoinSlot Join(const std::string& member_id) { return Join(Args(member_id)); }
+  // A JoinGroup v4+ join (KIP-394): a member without an id gets
+  // MEMBER_ID_REQUIRED and an id to join again with.
+  JoinSlot JoinKnown(const std::string& member_id) {
+    JoinArgs a = Args(member_id);
+    a.require_known_member_id = true;
+    return Join(std::move(a));
+  }
 
   SyncSlot Sync(const std::string& member_id, int32_t generation,
                 std::vector<SyncAssignment> assignments = {}, const std::string& group = "g") {
@@ -94,6 +105,18 @@ class GroupTest : public ::testing::Test {
 
   // A new member joins (no MEMBER_ID_REQUIRED); returns its slot.
   JoinSlot JoinNew() { return Join(Args("")); }
+
+  // N new members join within a 1 s initial rebalance delay; returns their
+  // JoinGroup slots, leader first (answered: the group is CompletingRebalance).
+  template <size_t N>
+  std::array<JoinSlot, N> JoinWithinDelay() {
+    Reset(1000ms);
+    std::array<JoinSlot, N> slots;
+    for (JoinSlot& s : slots) s = JoinNew();
+    Advance(1000ms);
+    Advance(1000ms);
+    return slots;
+  }
 
   // Forms a Stable group of n members (joined within the initial delay) and
   // returns their ids, leader first.
@@ -294,18 +317,14 @@ TEST_F(GroupTest, LeaveRebalancesAndTheLastLeaveEmptiesTheGroup) {
 }
 
 TEST_F(GroupTest, MemberIdRequiredHandshake) {
-  JoinArgs first = Args("");
-  first.require_known_member_id = true;
-  auto j = Join(first);
+  auto j = JoinKnown("");
   ASSERT_TRUE(j.ready());
   EXPECT_EQ(j->error, E::kMemberIdRequired);
   ASSERT_FALSE(j->member_id.empty());
   EXPECT_EQ(gc_->StateOf("g"), GroupState::kEmpty) << "a pending member does not rebalance";
   EXPECT_EQ(Heartbeat(j->member_id, 0), E::kUnknownMemberId);
 
-  JoinArgs second = Args(j->member_id);
-  second.require_known_member_id = true;
-  auto k = Join(second);
+  auto k = JoinKnown(j->member_id);
   ASSERT_TRUE(k.ready());
   EXPECT_EQ(k->error, E::kNone);
   EXPECT_EQ(k->member_id, j->member_id);
@@ -320,54 +339,50 @@ TEST_F(GroupTest, MemberIdRequiredHandshake) {
   EXPECT_EQ(bogus_group->error, E::kUnknownMemberId);
 }
 
-TEST_F(GroupTest, PendingMemberBlocksTheRebalanceUntilItExpires) {
-  auto ids = FormStableGroup(1);
-  ASSERT_EQ(ids.size(), 1u);
-  const int32_t gen = gc_->GenerationOf("g");
-  JoinArgs v4 = Args("");
-  v4.require_known_member_id = true;
-  auto pending = Join(v4);
-  ASSERT_EQ(pending->error, E::kMemberIdRequired);
+// A Stable group of one member (ids_[0], generation gen_) and a JoinGroup v4
+// joiner that was handed an id (pending_) and has not joined again yet.
+class PendingMemberTest : public GroupTest {
+ protected:
+  void SetUp() override {
+    ids_ = FormStableGroup(1);
+    ASSERT_EQ(ids_.size(), 1u);
+    gen_ = gc_->GenerationOf("g");
+    pending_ = JoinKnown("");
+    ASSERT_EQ(pending_->error, E::kMemberIdRequired);
+  }
+
+  std::vector<std::string> ids_;
+  int32_t gen_ = 0;
+  JoinSlot pending_;
+};
+
+TEST_F(PendingMemberTest, BlocksTheRebalanceUntilItExpires) {
   EXPECT_EQ(gc_->StateOf("g"), GroupState::kStable);
-  auto leader = Join(ids[0]);
+  auto leader = Join(ids_[0]);
   EXPECT_FALSE(leader.ready()) << "waits for the member that was handed an id";
   Advance(9s);
-  EXPECT_EQ(Heartbeat(ids[0], gen), E::kRebalanceInProgress);
+  EXPECT_EQ(Heartbeat(ids_[0], gen_), E::kRebalanceInProgress);
   EXPECT_FALSE(leader.ready());
   Advance(1s);  // the pending member's session timeout
   ASSERT_TRUE(leader.ready());
-  EXPECT_EQ(leader->generation_id, gen + 1);
+  EXPECT_EQ(leader->generation_id, gen_ + 1);
   EXPECT_EQ(leader->members.size(), 1u);
 }
 
-TEST_F(GroupTest, PendingMemberThatReturnsJoinsTheRebalance) {
-  auto ids = FormStableGroup(1);
-  ASSERT_EQ(ids.size(), 1u);
-  const int32_t gen = gc_->GenerationOf("g");
-  JoinArgs v4 = Args("");
-  v4.require_known_member_id = true;
-  auto pending = Join(v4);
-  ASSERT_EQ(pending->error, E::kMemberIdRequired);
-  JoinArgs again = Args(pending->member_id);
-  again.require_known_member_id = true;
-  auto joined = Join(again);
+TEST_F(PendingMemberTest, ThatReturnsJoinsTheRebalance) {
+  auto joined = JoinKnown(pending_->member_id);
   EXPECT_FALSE(joined.ready()) << "waits for the existing member";
-  EXPECT_EQ(Heartbeat(ids[0], gen), E::kRebalanceInProgress);
-  auto leader = Join(ids[0]);
+  EXPECT_EQ(Heartbeat(ids_[0], gen_), E::kRebalanceInProgress);
+  auto leader = Join(ids_[0]);
   ASSERT_TRUE(leader.ready());
   ASSERT_TRUE(joined.ready());
-  EXPECT_EQ(joined->generation_id, gen + 1);
+  EXPECT_EQ(joined->generation_id, gen_ + 1);
   EXPECT_EQ(leader->members.size(), 2u);
-  EXPECT_EQ(leader->leader_id, ids[0]);
+  EXPECT_EQ(leader->leader_id, ids_[0]);
 }
 
 TEST_F(GroupTest, FollowersSyncGroupWaitsForTheLeader) {
-  Reset(1000ms);
-  auto a = JoinNew();
-  auto b = JoinNew();
-  auto c = JoinNew();
-  Advance(1000ms);
-  Advance(1000ms);
+  auto [a, b, c] = JoinWithinDelay<3>();
   ASSERT_TRUE(a.ready() && b.ready() && c.ready());
   const int32_t gen = a->generation_id;
   auto sb = Sync(b->member_id, gen);
@@ -389,11 +404,7 @@ TEST_F(GroupTest, FollowersSyncGroupWaitsForTheLeader) {
 }
 
 TEST_F(GroupTest, PendingSyncIsCancelledByARebalance) {
-  Reset(1000ms);
-  auto a = JoinNew();
-  auto b = JoinNew();
-  Advance(1000ms);
-  Advance(1000ms);
+  auto [a, b] = JoinWithinDelay<2>();
   ASSERT_TRUE(a.ready() && b.ready());
   auto sb = Sync(b->member_id, a->generation_id);
   EXPECT_FALSE(sb.ready());
@@ -405,11 +416,7 @@ TEST_F(GroupTest, PendingSyncIsCancelledByARebalance) {
 }
 
 TEST_F(GroupTest, MembersThatNeverSyncAreRemoved) {
-  Reset(1000ms);
-  auto a = JoinNew();
-  auto b = JoinNew();
-  Advance(1000ms);
-  Advance(1000ms);
+  auto [a, b] = JoinWithinDelay<2>();
   ASSERT_TRUE(a.ready() && b.ready());
   const int32_t gen = a->generation_id;
   auto sb = Sync(b->member_id, gen);  // the leader (a) heartbeats but never syncs
@@ -430,11 +437,7 @@ TEST_F(GroupTest, MembersThatNeverSyncAreRemoved) {
 }
 
 TEST_F(GroupTest, LeaderSessionExpiryCancelsPendingSync) {
-  Reset(1000ms);
-  auto a = JoinNew();
-  auto b = JoinNew();
-  Advance(1000ms);
-  Advance(1000ms);
+  auto [a, b] = JoinWithinDelay<2>();
   ASSERT_TRUE(a.ready() && b.ready());
   auto sb = Sync(b->member_id, a->generation_id);
   Advance(9s);
@@ -503,11 +506,7 @@ TEST_F(GroupTest, ProtocolIsChosenByVoteAmongCommonOnes) {
 }
 
 TEST_F(GroupTest, KnownMemberRejoiningWithSameMetadataGetsTheCurrentGeneration) {
-  Reset(1000ms);
-  auto a = JoinNew();
-  auto b = JoinNew();
-  Advance(1000ms);
-  Advance(1000ms);
+  auto [a, b] = JoinWithinDelay<2>();
   ASSERT_TRUE(a.ready() && b.ready());
   // In CompletingRebalance: the answer is resent (the leader with members).
   auto a2 = Join(Args(a->member_id, {{"range", "meta-"}}));
@@ -596,11 +595,7 @@ TEST_F(GroupTest, ValidateCommitFollowsKafkasRules) {
   EXPECT_EQ(gc_->ValidateCommit("unknown", "m", std::nullopt, 3, now_), E::kIllegalGeneration);
   EXPECT_FALSE(gc_->StateOf("unknown").has_value());
 
-  Reset(1000ms);
-  auto a = JoinNew();
-  auto b = JoinNew();
-  Advance(1000ms);
-  Advance(1000ms);
+  auto [a, b] = JoinWithinDelay<2>();
   ASSERT_TRUE(a.ready() && b.ready());
   const int32_t gen = a->generation_id;
   EXPECT_EQ(gc_->ValidateCommit("g", a->member_id, std::nullopt, gen, now_),

@@ -1,42 +1,21 @@
-// Kafka protocol error codes used by the broker's storage and group logic.
-//
-// The numeric values are the wire values (Kafka's Errors enum); the server
-// converts with static_cast<int16_t>. Kept here, not in the codec, so the
-// pure broker logic does not depend on the wire codec.
+// Kafka protocol error codes used by the broker's storage and group logic:
+// the codec's enum (wire values, Kafka's names) under the broker's names. The
+// pure broker logic takes only this small header from the codec, not the
+// message codec itself.
 #pragma once
 
 #include <cstdint>
 #include <string_view>
 
+#include "codec/kafka/errors.h"
+
 namespace pgcdc::kafkaserver {
 
-enum class KafkaError : int16_t {
-  kUnknownServerError = -1,
-  kNone = 0,
-  kOffsetOutOfRange = 1,
-  kCorruptMessage = 2,
-  kUnknownTopicOrPartition = 3,
-  kMessageTooLarge = 10,
-  kOffsetMetadataTooLarge = 12,
-  kCoordinatorNotAvailable = 15,
-  kNotCoordinator = 16,
-  kInvalidTopic = 17,
-  kIllegalGeneration = 22,
-  kInconsistentGroupProtocol = 23,
-  kInvalidGroupId = 24,
-  kUnknownMemberId = 25,
-  kInvalidSessionTimeout = 26,
-  kRebalanceInProgress = 27,
-  kKafkaStorageError = 56,
-  kGroupIdNotFound = 69,
-  kMemberIdRequired = 79,
-  kGroupMaxSizeReached = 81,
-  kFencedInstanceId = 82,
-};
+using KafkaError = codec::kafka::ErrorCode;
 
-inline int16_t ToWire(KafkaError e) { return static_cast<int16_t>(e); }
+inline int16_t ToWire(KafkaError e) { return codec::kafka::Code(e); }
 
 // Upper-case Kafka name ("REBALANCE_IN_PROGRESS"), for logs and test output.
-std::string_view KafkaErrorName(KafkaError e);
+inline std::string_view KafkaErrorName(KafkaError e) { return codec::kafka::ErrorName(ToWire(e)); }
 
 }  // namespace pgcdc::kafkaserver

@@ -28,8 +28,7 @@ constexpr size_t kMaxFileBytes = size_t{256} << 20;
 // round-trip exactly (JSON strings cannot hold arbitrary bytes).
 void WriteBytesField(json::Writer& w, std::string_view name, std::string_view value) {
   if (json::IsValidUtf8(value)) {
-    w.Key(name);
-    w.String(value);
+    w.StringField(name, value);
     return;
   }
   static constexpr char kHex[] = "0123456789abcdef";
@@ -39,8 +38,7 @@ void WriteBytesField(json::Writer& w, std::string_view name, std::string_view va
     hex.push_back(kHex[c >> 4]);
     hex.push_back(kHex[c & 0x0F]);
   }
-  w.Key(std::string(name) + "_hex");
-  w.String(hex);
+  w.StringField(std::string(name) + "_hex", hex);
 }
 
 Result<std::string> ReadBytesField(const boost::json::object& o, std::string_view name,
@@ -236,15 +234,11 @@ std::string EncodeOffsetsJson(const OffsetMap& offsets) {
     w.BeginObject();
     WriteBytesField(w, "group", k.group);
     WriteBytesField(w, "topic", k.topic);
-    w.Key("partition");
-    w.Int(k.partition);
-    w.Key("offset");
-    w.Int(v.offset);
-    w.Key("leader_epoch");
-    w.Int(v.leader_epoch);
+    w.IntField("partition", k.partition);
+    w.IntField("offset", v.offset);
+    w.IntField("leader_epoch", v.leader_epoch);
     WriteBytesField(w, "metadata", v.metadata);
-    w.Key("commit_timestamp");
-    w.Int(v.commit_timestamp_ms);
+    w.IntField("commit_timestamp", v.commit_timestamp_ms);
     w.EndObject();
   }
   out += "\n]}\n";

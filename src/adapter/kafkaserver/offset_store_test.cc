@@ -7,21 +7,16 @@
 #include <fstream>
 #include <sstream>
 
+#include "adapter/kafkaserver/test_temp_dir.h"
+
 namespace pgcdc::kafkaserver {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/pgcdc-kafkaoffsets-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+// A fresh directory per test.
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("pgcdc-kafkaoffsets") {}
 };
 
 std::string ReadFile(const std::string& path) {

@@ -192,7 +192,7 @@ Status PartitionLog::ScanSegment(Segment& seg, bool& torn) {
         reason = h.error().message();
         break;
       }
-      if (h->total_size() > rest.size()) {
+      if (h->size() > rest.size()) {
         reason = "batch extends past the end of the file";
         break;
       }
@@ -201,7 +201,7 @@ Status PartitionLog::ScanSegment(Segment& seg, bool& torn) {
                  std::to_string(expected) + " was expected";
         break;
       }
-      const std::string_view batch = rest.substr(0, h->total_size());
+      const std::string_view batch = rest.substr(0, h->size());
       if (!BatchCrcOk(batch)) {
         reason = "CRC32C mismatch";
         break;
@@ -314,9 +314,9 @@ Result<int64_t> PartitionLog::Append(std::string batch, int32_t records, int64_t
                                      uint64_t tag) {
   auto h = ParseBatchHeader(batch, options_.max_batch_bytes);
   if (!h) return Fail(ErrorCode::kInvalidArgument, "append: " + h.error().message());
-  if (h->total_size() != batch.size()) {
+  if (h->size() != batch.size()) {
     return Fail(ErrorCode::kInvalidArgument, "append: batch length field says " +
-                                                 std::to_string(h->total_size()) + " bytes, got " +
+                                                 std::to_string(h->size()) + " bytes, got " +
                                                  std::to_string(batch.size()));
   }
   if (records != h->offset_span()) {

@@ -13,6 +13,7 @@
 
 #include "adapter/kafkaserver/batch_format.h"
 #include "adapter/kafkaserver/test_batches.h"
+#include "adapter/kafkaserver/test_temp_dir.h"
 
 namespace pgcdc::kafkaserver {
 namespace {
@@ -22,16 +23,9 @@ using testing::BaseOffsetOf;
 using testing::MakeBatch;
 using Batches = std::vector<std::shared_ptr<const std::string>>;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/pgcdc-kafkalog-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+// A fresh directory per test.
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("pgcdc-kafkalog") {}
 };
 
 std::string Value(int i) { return "value-" + std::to_string(i); }
@@ -88,14 +82,14 @@ TEST(BatchFormat, ParsesHeaderOfHandBuiltBatch) {
   auto h = ParseBatchHeader(b, 1 << 20);
   ASSERT_TRUE(h) << h.error().message();
   EXPECT_EQ(h->base_offset, 42);
-  EXPECT_EQ(h->total_size(), b.size());
+  EXPECT_EQ(h->size(), b.size());
   EXPECT_EQ(h->magic, 2);
   EXPECT_EQ(h->last_offset_delta, 2);
   EXPECT_EQ(h->offset_span(), 3);
-  EXPECT_EQ(h->base_timestamp, 5000);
+  EXPECT_EQ(h->first_timestamp, 5000);
   EXPECT_EQ(h->max_timestamp, 5002);
   EXPECT_EQ(h->producer_id, -1);
-  EXPECT_EQ(h->records_count, 3);
+  EXPECT_EQ(h->record_count, 3);
   EXPECT_TRUE(BatchCrcOk(b));
 }
 

@@ -8,22 +8,16 @@
 #include <set>
 
 #include "adapter/kafkaserver/test_batches.h"
+#include "adapter/kafkaserver/test_temp_dir.h"
 
 namespace pgcdc::kafkaserver {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/pgcdc-kafkatopics-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+// A fresh directory per test.
+struct TempDir : testing::TempDir {
+  TempDir() : testing::TempDir("pgcdc-kafkatopics") {}
 };
 
 void Append(PartitionLog& log, const std::string& value) {

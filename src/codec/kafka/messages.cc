@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <concepts>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 namespace pgcdc::codec::kafka {
 
@@ -31,7 +33,7 @@ constexpr std::array<ApiVersionRange, 16> kSupportedApis = {{
     {36, 0, 2, 2},       // SaslAuthenticate
 }};
 
-std::string Str(std::string_view v) { return std::string(v); }
+std::string Copy(std::string_view v) { return std::string(v); }
 std::optional<std::string> OptStr(const std::optional<std::string_view>& v) {
   if (!v) return std::nullopt;
   return std::string(*v);
@@ -45,70 +47,811 @@ std::string Context(ApiKey key, int16_t version) {
   return std::string(ApiName(static_cast<int16_t>(key))) + " v" + std::to_string(version);
 }
 
-// Shared decoder prologue/epilogue.
-Status CheckVersion(ApiKey key, int16_t version) {
+bool Flex(ApiKey key, int16_t version) { return IsFlexible(static_cast<int16_t>(key), version); }
+
+// ---------------------------------------------------------------------------
+// One field list per message serves both directions. A message's Walk()
+// visits its fields in wire order through an Io, which is either
+//  * a Decoder: reads each field into a mutable message, strictly (the
+//    Reader's failure is sticky; a non-nullable null array fails; array
+//    counts are checked against the bytes left times a minimum element size);
+//  * an Encoder: writes each field of a const message.
+// Both carry the version (v) and whether it is flexible (f). Struct array
+// elements end with a tagged-field section; Walk() writes the message's own.
+
+class Decoder {
+ public:
+  static constexpr bool kDecoding = true;
+
+  Decoder(Reader& reader, int16_t version, bool flexible) : r(reader), v(version), f(flexible) {}
+
+  void Int8(int8_t& x) { x = r.Int8(); }
+  void Bool(bool& x) { x = r.Bool(); }
+  void Int16(int16_t& x) { x = r.Int16(); }
+  void Int32(int32_t& x) { x = r.Int32(); }
+  void Int64(int64_t& x) { x = r.Int64(); }
+  void Id(Uuid& x) { x = r.ReadUuid(); }
+  void Str(std::string& s) { s = Copy(r.Str(f)); }
+  void NullableStr(std::optional<std::string>& s) { s = OptStr(r.NullableStr(f)); }
+  // A string that is nullable only when `nullable` (the version allows it).
+  void MaybeNullStr(std::optional<std::string>& s, bool nullable) {
+    if (nullable) {
+      NullableStr(s);
+    } else {
+      s = Copy(r.Str(f));
+    }
+  }
+  void Bytes(std::string& s) { s = Copy(r.ByteString(f)); }
+  void NullableBytes(std::optional<std::string>& s) { s = OptStr(r.NullableByteString(f)); }
+
+  void Int32s(std::vector<int32_t>& out, const char* field) {
+    Primitives(out, 4, field, &Reader::Int32);
+  }
+  void Int64s(std::vector<int64_t>& out, const char* field) {
+    Primitives(out, 8, field, &Reader::Int64);
+  }
+  void Strs(std::vector<std::string>& out, const char* field) {
+    const int32_t n = Count(f ? 1 : 2, field);
+    for (int32_t i = 0; i < n && r.ok(); ++i) out.push_back(Copy(r.Str(f)));
+  }
+
+  // A non-nullable array of structs; `each` walks one element.
+  template <class T, class Fn>
+  void Array(std::vector<T>& out, size_t min_element_size, const char* field, Fn&& each) {
+    Elements(out, Count(min_element_size, field), each);
+  }
+  // A nullable array (nullopt <-> null). Where the version has no null
+  // (`nullable` false) a null fails, and an empty array means nullopt when
+  // `empty_is_null`.
+  template <class T, class Fn>
+  void NullableArray(std::optional<std::vector<T>>& out, size_t min_element_size, const char* field,
+                     bool nullable, bool empty_is_null, Fn&& each) {
+    out.reset();
+    const int32_t n = r.ArrayLen(f, min_element_size);
+    if (n < 0) {
+      if (!nullable) {
+        r.Fail(std::string("null ") + field + " array in version " + std::to_string(v));
+      }
+      return;
+    }
+    if (n == 0 && empty_is_null) return;
+    Elements(out.emplace(), n, each);
+  }
+  // Old versions carry one element at top level where newer ones carry an
+  // array: it is decoded as the only element.
+  template <class T, class Fn>
+  void One(std::vector<T>& out, const T& /*absent*/, Fn&& each) {
+    T x{};
+    each(x);
+    out.push_back(std::move(x));
+  }
+
+  // Message-level tagged fields of which tag `tag` (a compact nullable
+  // string named `name`) is surfaced; others are skipped.
+  void TagsWithString(uint32_t tag, const char* name, std::optional<std::string>& value) {
+    if (!f) return;
+    r.TaggedFields([&](uint32_t t, std::string_view data) {
+      if (t != tag) return;
+      Reader sub(data);
+      value = OptStr(sub.CompactNullableString());
+      if (!sub.ok() || !sub.AtEnd()) r.Fail(std::string("malformed ") + name + " tagged field");
+    });
+  }
+  // A records field: one view into the body (none when null or empty).
+  void Records(std::vector<std::string_view>& out) {
+    auto records = r.NullableByteString(f);
+    if (records && !records->empty()) out.push_back(*records);
+  }
+
+  void Tags() { r.Tags(f); }
+
+  Reader& r;
+  const int16_t v;
+  const bool f;
+
+ private:
+  // A non-nullable array's count; null fails.
+  int32_t Count(size_t min_element_size, const char* field) {
+    const int32_t n = r.ArrayLen(f, min_element_size);
+    if (n < 0) {
+      r.Fail(std::string("null array for non-nullable field ") + field);
+      return 0;
+    }
+    return n;
+  }
+  template <class T, class Fn>
+  void Elements(std::vector<T>& out, int32_t n, Fn& each) {
+    for (int32_t i = 0; i < n && r.ok(); ++i) {
+      T x{};
+      each(x);
+      r.Tags(f);
+      out.push_back(std::move(x));
+    }
+  }
+  template <class T>
+  void Primitives(std::vector<T>& out, size_t size, const char* field, T (Reader::*read)()) {
+    const int32_t n = Count(size, field);
+    out.reserve(static_cast<size_t>(n));
+    for (int32_t i = 0; i < n && r.ok(); ++i) out.push_back((r.*read)());
+  }
+};
+
+class Encoder {
+ public:
+  static constexpr bool kDecoding = false;
+
+  Encoder(Writer& writer, int16_t version, bool flexible) : w(writer), v(version), f(flexible) {}
+
+  void Int8(int8_t x) { w.Int8(x); }
+  void Bool(bool x) { w.Bool(x); }
+  void Int16(int16_t x) { w.Int16(x); }
+  void Int32(int32_t x) { w.Int32(x); }
+  void Int64(int64_t x) { w.Int64(x); }
+  void Id(const Uuid& x) { w.WriteUuid(x); }
+  void Str(const std::string& s) { w.Str(s, f); }
+  void NullableStr(const std::optional<std::string>& s) { w.NullableStr(View(s), f); }
+  // Where the version does not allow a null, a null is written as "".
+  void MaybeNullStr(const std::optional<std::string>& s, bool nullable) {
+    if (nullable) {
+      NullableStr(s);
+    } else {
+      w.Str(s ? std::string_view(*s) : std::string_view(), f);
+    }
+  }
+  void Bytes(const std::string& s) { w.ByteString(s, f); }
+  void NullableBytes(const std::optional<std::string>& s) { w.NullableByteString(View(s), f); }
+
+  void Int32s(const std::vector<int32_t>& in, const char* /*field*/) {
+    w.ArrayLen(static_cast<int32_t>(in.size()), f);
+    for (int32_t x : in) w.Int32(x);
+  }
+  void Int64s(const std::vector<int64_t>& in, const char* /*field*/) {
+    w.ArrayLen(static_cast<int32_t>(in.size()), f);
+    for (int64_t x : in) w.Int64(x);
+  }
+  void Strs(const std::vector<std::string>& in, const char* /*field*/) {
+    w.ArrayLen(static_cast<int32_t>(in.size()), f);
+    for (const std::string& s : in) w.Str(s, f);
+  }
+
+  template <class T, class Fn>
+  void Array(const std::vector<T>& in, size_t /*min_element_size*/, const char* /*field*/,
+             Fn&& each) {
+    w.ArrayLen(static_cast<int32_t>(in.size()), f);
+    for (const T& x : in) {
+      each(x);
+      w.Tags(f);
+    }
+  }
+  // nullopt is written as a null array, or as an empty one where the version
+  // has no null.
+  template <class T, class Fn>
+  void NullableArray(const std::optional<std::vector<T>>& in, size_t min_element_size,
+                     const char* field, bool nullable, bool /*empty_is_null*/, Fn&& each) {
+    if (in) {
+      Array(*in, min_element_size, field, each);
+    } else {
+      w.ArrayLen(nullable ? -1 : 0, f);
+    }
+  }
+  // The first element in the old single-element layout (`absent` when none).
+  template <class T, class Fn>
+  void One(const std::vector<T>& in, const T& absent, Fn&& each) {
+    each(in.empty() ? absent : in[0]);
+  }
+
+  void TagsWithString(uint32_t tag, const char* /*name*/, const std::optional<std::string>& value) {
+    if (!f) return;
+    if (!value) {
+      w.EmptyTaggedFields();
+      return;
+    }
+    Writer sub;
+    sub.CompactNullableString(View(value));
+    w.UnsignedVarInt(1);
+    w.UnsignedVarInt(tag);
+    w.UnsignedVarInt(static_cast<uint32_t>(sub.size()));
+    w.Raw(sub.buffer());
+  }
+  // The pieces written back to back as one records field.
+  void Records(const std::vector<std::string_view>& pieces) {
+    size_t total = 0;
+    for (std::string_view piece : pieces) total += piece.size();
+    if (f) {
+      w.UnsignedVarInt(static_cast<uint32_t>(total) + 1);
+    } else {
+      w.Int32(static_cast<int32_t>(total));
+    }
+    for (std::string_view piece : pieces) w.Raw(piece);
+  }
+
+  void Tags() { w.Tags(f); }
+
+  Writer& w;
+  const int16_t v;
+  const bool f;
+};
+
+// Walk(io, message) overloads: one per message type, M being T or const T.
+template <class M, class T>
+concept Is = std::same_as<std::remove_const_t<M>, T>;
+
+template <class T>
+Result<T> Decode(ApiKey key, std::string_view body, int16_t version) {
   if (!IsSupported(static_cast<int16_t>(key), version)) {
     return Fail(pgcdc::ErrorCode::kParse, Context(key, version) + ": unsupported version");
   }
-  return Ok();
-}
-
-template <class T>
-Result<T> Finish(Reader& r, T value, ApiKey key, int16_t version) {
+  Reader r(body);
+  Decoder io(r, version, Flex(key, version));
+  T out;
+  Walk(io, out);
   if (r.ok() && !r.AtEnd()) {
     r.Fail(std::to_string(r.remaining()) + " unexpected trailing bytes at offset " +
            std::to_string(r.position()));
   }
   if (!r.ok()) return Fail(pgcdc::ErrorCode::kParse, Context(key, version) + ": " + r.error());
-  return value;
+  return out;
 }
 
-// A non-nullable array's count; null fails.
-int32_t Count(Reader& r, bool flex, size_t min_element_size, const char* field) {
-  const int32_t n = r.ArrayLen(flex, min_element_size);
-  if (n < 0) {
-    r.Fail(std::string("null array for non-nullable field ") + field);
-    return 0;
+template <class T>
+void Encode(ApiKey key, const T& message, int16_t version, Writer& w) {
+  Encoder io(w, version, Flex(key, version));
+  Walk(io, message);
+}
+
+// ---------------------------------------------------------------------------
+// ApiVersions
+
+template <class Io, Is<ApiVersionsRequest> M>
+void Walk(Io& io, M& m) {
+  if (io.v >= 3) {
+    io.Str(m.client_software_name);
+    io.Str(m.client_software_version);
   }
-  return n;
+  io.Tags();
 }
 
-std::vector<int32_t> Int32Array(Reader& r, bool flex, const char* field) {
-  std::vector<int32_t> out;
-  const int32_t n = Count(r, flex, 4, field);
-  out.reserve(static_cast<size_t>(n));
-  for (int32_t i = 0; i < n && r.ok(); ++i) out.push_back(r.Int32());
-  return out;
+template <class Io, Is<ApiVersionsResponse> M>
+void Walk(Io& io, M& m) {
+  io.Int16(m.error_code);
+  io.Array(m.api_keys, 6, "api_keys", [&](auto& a) {
+    io.Int16(a.api_key);
+    io.Int16(a.min_version);
+    io.Int16(a.max_version);
+    if constexpr (Io::kDecoding) a.first_flexible_version = kNever;  // not sent
+  });
+  if (io.v >= 1) io.Int32(m.throttle_time_ms);
+  io.Tags();
 }
 
-std::vector<std::string> StringArray(Reader& r, bool flex, const char* field) {
-  std::vector<std::string> out;
-  const int32_t n = Count(r, flex, flex ? 1 : 2, field);
-  for (int32_t i = 0; i < n && r.ok(); ++i) out.push_back(Str(r.Str(flex)));
-  return out;
+// ---------------------------------------------------------------------------
+// Metadata
+
+template <class Io, Is<MetadataRequest> M>
+void Walk(Io& io, M& m) {
+  // v0 has no null array: an empty one means all topics.
+  io.NullableArray(m.topics, 1, "topics", io.v >= 1, io.v == 0, [&](auto& t) {
+    if (io.v >= 10) io.Id(t.topic_id);
+    io.MaybeNullStr(t.name, io.v >= 10);
+  });
+  if (io.v >= 4) io.Bool(m.allow_auto_topic_creation);
+  if (io.v >= 8 && io.v <= 10) io.Bool(m.include_cluster_authorized_operations);
+  if (io.v >= 8) io.Bool(m.include_topic_authorized_operations);
+  io.Tags();
 }
 
-void WriteInt32Array(Writer& w, const std::vector<int32_t>& v, bool flex) {
-  w.ArrayLen(static_cast<int32_t>(v.size()), flex);
-  for (int32_t x : v) w.Int32(x);
+template <class Io, Is<MetadataResponse> M>
+void Walk(Io& io, M& m) {
+  if (io.v >= 3) io.Int32(m.throttle_time_ms);
+  io.Array(m.brokers, 8, "brokers", [&](auto& b) {
+    io.Int32(b.node_id);
+    io.Str(b.host);
+    io.Int32(b.port);
+    if (io.v >= 1) io.NullableStr(b.rack);
+  });
+  if (io.v >= 2) io.NullableStr(m.cluster_id);
+  if (io.v >= 1) io.Int32(m.controller_id);
+  io.Array(m.topics, 4, "topics", [&](auto& t) {
+    io.Int16(t.error_code);
+    io.MaybeNullStr(t.name, io.v >= 12);
+    if (io.v >= 10) io.Id(t.topic_id);
+    if (io.v >= 1) io.Bool(t.is_internal);
+    io.Array(t.partitions, 10, "partitions", [&](auto& p) {
+      io.Int16(p.error_code);
+      io.Int32(p.partition_index);
+      io.Int32(p.leader_id);
+      if (io.v >= 7) io.Int32(p.leader_epoch);
+      io.Int32s(p.replica_nodes, "replica_nodes");
+      io.Int32s(p.isr_nodes, "isr_nodes");
+      if (io.v >= 5) io.Int32s(p.offline_replicas, "offline_replicas");
+    });
+    if (io.v >= 8) io.Int32(t.topic_authorized_operations);
+  });
+  if (io.v >= 8 && io.v <= 10) io.Int32(m.cluster_authorized_operations);
+  io.Tags();
 }
 
-void WriteStringArray(Writer& w, const std::vector<std::string>& v, bool flex) {
-  w.ArrayLen(static_cast<int32_t>(v.size()), flex);
-  for (const std::string& s : v) w.Str(s, flex);
+// ---------------------------------------------------------------------------
+// Produce
+
+template <class Io, Is<ProduceRequest> M>
+void Walk(Io& io, M& m) {
+  if (io.v >= 3) io.NullableStr(m.transactional_id);
+  io.Int16(m.acks);
+  io.Int32(m.timeout_ms);
+  io.Array(m.topics, io.f ? 3 : 6, "topic_data", [&](auto& t) {
+    io.Str(t.name);
+    io.Array(t.partitions, io.f ? 6 : 8, "partition_data", [&](auto& p) {
+      io.Int32(p.index);
+      io.NullableBytes(p.records);
+    });
+  });
+  io.Tags();
 }
 
-// Some pre-flexible fields are non-nullable strings in old versions and
-// nullable later; a null value written in an old version becomes "".
-void WriteMaybeNullStr(Writer& w, const std::optional<std::string>& s, bool nullable, bool flex) {
-  if (nullable) {
-    w.NullableStr(View(s), flex);
+template <class Io, Is<ProduceResponse> M>
+void Walk(Io& io, M& m) {
+  io.Array(m.topics, 3, "responses", [&](auto& t) {
+    io.Str(t.name);
+    io.Array(t.partitions, 14, "partition_responses", [&](auto& p) {
+      io.Int32(p.index);
+      io.Int16(p.error_code);
+      io.Int64(p.base_offset);
+      if (io.v >= 2) io.Int64(p.log_append_time_ms);
+      if (io.v >= 5) io.Int64(p.log_start_offset);
+      if (io.v >= 8) {
+        io.Array(p.record_errors, 5, "record_errors", [&](auto& e) {
+          io.Int32(e.batch_index);
+          io.NullableStr(e.batch_index_error_message);
+        });
+        io.NullableStr(p.error_message);
+      }
+    });
+  });
+  if (io.v >= 1) io.Int32(m.throttle_time_ms);
+  io.Tags();
+}
+
+// ---------------------------------------------------------------------------
+// Fetch
+
+// v13 names topics by id, earlier versions by name.
+template <class Io, class T>
+void FetchTopic(Io& io, T& t) {
+  if (io.v >= 13) {
+    io.Id(t.topic_id);
   } else {
-    w.Str(s ? std::string_view(*s) : std::string_view(), flex);
+    io.Str(t.topic);
   }
 }
 
-bool Flex(ApiKey key, int16_t version) { return IsFlexible(static_cast<int16_t>(key), version); }
+template <class Io, Is<FetchRequest> M>
+void Walk(Io& io, M& m) {
+  io.Int32(m.replica_id);
+  io.Int32(m.max_wait_ms);
+  io.Int32(m.min_bytes);
+  if (io.v >= 3) io.Int32(m.max_bytes);
+  if (io.v >= 4) io.Int8(m.isolation_level);
+  if (io.v >= 7) {
+    io.Int32(m.session_id);
+    io.Int32(m.session_epoch);
+  }
+  io.Array(m.topics, 2, "topics", [&](auto& t) {
+    FetchTopic(io, t);
+    io.Array(t.partitions, 16, "partitions", [&](auto& p) {
+      io.Int32(p.partition);
+      if (io.v >= 9) io.Int32(p.current_leader_epoch);
+      io.Int64(p.fetch_offset);
+      if (io.v >= 12) io.Int32(p.last_fetched_epoch);
+      if (io.v >= 5) io.Int64(p.log_start_offset);
+      io.Int32(p.partition_max_bytes);
+    });
+  });
+  if (io.v >= 7) {
+    io.Array(m.forgotten_topics_data, 2, "forgotten_topics_data", [&](auto& t) {
+      FetchTopic(io, t);
+      io.Int32s(t.partitions, "partitions");
+    });
+  }
+  if (io.v >= 11) io.Str(m.rack_id);
+  io.TagsWithString(0, "ClusterId", m.cluster_id);  // KIP-595
+}
+
+template <class Io, Is<FetchResponse> M>
+void Walk(Io& io, M& m) {
+  if (io.v >= 1) io.Int32(m.throttle_time_ms);
+  if (io.v >= 7) {
+    io.Int16(m.error_code);
+    io.Int32(m.session_id);
+  }
+  io.Array(m.responses, 2, "responses", [&](auto& t) {
+    FetchTopic(io, t);
+    io.Array(t.partitions, 15, "partitions", [&](auto& p) {
+      io.Int32(p.partition_index);
+      io.Int16(p.error_code);
+      io.Int64(p.high_watermark);
+      if (io.v >= 4) io.Int64(p.last_stable_offset);
+      if (io.v >= 5) io.Int64(p.log_start_offset);
+      if (io.v >= 4) {
+        io.NullableArray(p.aborted_transactions, 16, "aborted_transactions", true, false,
+                         [&](auto& a) {
+                           io.Int64(a.producer_id);
+                           io.Int64(a.first_offset);
+                         });
+      }
+      if (io.v >= 11) io.Int32(p.preferred_read_replica);
+      io.Records(p.records);
+    });
+  });
+  io.Tags();
+}
+
+// ---------------------------------------------------------------------------
+// ListOffsets
+
+template <class Io, Is<ListOffsetsRequest> M>
+void Walk(Io& io, M& m) {
+  io.Int32(m.replica_id);
+  if (io.v >= 2) io.Int8(m.isolation_level);
+  io.Array(m.topics, 2, "topics", [&](auto& t) {
+    io.Str(t.name);
+    io.Array(t.partitions, 12, "partitions", [&](auto& p) {
+      io.Int32(p.partition_index);
+      if (io.v >= 4) io.Int32(p.current_leader_epoch);
+      io.Int64(p.timestamp);
+      if (io.v == 0) io.Int32(p.max_num_offsets);
+    });
+  });
+  io.Tags();
+}
+
+template <class Io, Is<ListOffsetsResponse> M>
+void Walk(Io& io, M& m) {
+  if (io.v >= 2) io.Int32(m.throttle_time_ms);
+  io.Array(m.topics, 2, "topics", [&](auto& t) {
+    io.Str(t.name);
+    io.Array(t.partitions, 6, "partitions", [&](auto& p) {
+      io.Int32(p.partition_index);
+      io.Int16(p.error_code);
+      if (io.v == 0) {
+        io.Int64s(p.old_style_offsets, "old_style_offsets");
+      } else {
+        io.Int64(p.timestamp);
+        io.Int64(p.offset);
+        if (io.v >= 4) io.Int32(p.leader_epoch);
+      }
+    });
+  });
+  io.Tags();
+}
+
+// ---------------------------------------------------------------------------
+// OffsetCommit
+
+template <class Io, Is<OffsetCommitRequest> M>
+void Walk(Io& io, M& m) {
+  io.Str(m.group_id);
+  if (io.v >= 1) {
+    io.Int32(m.generation_id);
+    io.Str(m.member_id);
+  }
+  if (io.v >= 7) io.NullableStr(m.group_instance_id);
+  if (io.v >= 2 && io.v <= 4) io.Int64(m.retention_time_ms);
+  io.Array(m.topics, 2, "topics", [&](auto& t) {
+    io.Str(t.name);
+    io.Array(t.partitions, 13, "partitions", [&](auto& p) {
+      io.Int32(p.partition_index);
+      io.Int64(p.committed_offset);
+      if (io.v >= 6) io.Int32(p.committed_leader_epoch);
+      if (io.v == 1) io.Int64(p.commit_timestamp);
+      io.NullableStr(p.committed_metadata);
+    });
+  });
+  io.Tags();
+}
+
+template <class Io, Is<OffsetCommitResponse> M>
+void Walk(Io& io, M& m) {
+  if (io.v >= 3) io.Int32(m.throttle_time_ms);
+  io.Array(m.topics, 2, "topics", [&](auto& t) {
+    io.Str(t.name);
+    io.Array(t.partitions, 6, "partitions", [&](auto& p) {
+      io.Int32(p.partition_index);
+      io.Int16(p.error_code);
+    });
+  });
+  io.Tags();
+}
+
+// ---------------------------------------------------------------------------
+// OffsetFetch: v0-7 carry one group at top level, v8 an array of groups.
+
+template <class Io, Is<OffsetFetchRequest> M>
+void Walk(Io& io, M& m) {
+  // Topics: null (all committed offsets) from v2.
+  auto group = [&](auto& g) {
+    io.Str(g.group_id);
+    io.NullableArray(g.topics, 2, "topics", io.v >= 2, false, [&](auto& t) {
+      io.Str(t.name);
+      io.Int32s(t.partition_indexes, "partition_indexes");
+    });
+  };
+  if (io.v <= 7) {
+    io.One(m.groups, OffsetFetchRequest::Group{}, group);
+  } else {
+    io.Array(m.groups, 2, "groups", group);
+  }
+  if (io.v >= 7) io.Bool(m.require_stable);
+  io.Tags();
+}
+
+template <class Io, Is<OffsetFetchResponse> M>
+void Walk(Io& io, M& m) {
+  auto topics = [&](auto& g) {
+    io.Array(g.topics, 2, "topics", [&](auto& t) {
+      io.Str(t.name);
+      io.Array(t.partitions, 15, "partitions", [&](auto& p) {
+        io.Int32(p.partition_index);
+        io.Int64(p.committed_offset);
+        if (io.v >= 5) io.Int32(p.committed_leader_epoch);
+        io.NullableStr(p.metadata);
+        io.Int16(p.error_code);
+      });
+    });
+  };
+  if (io.v >= 3) io.Int32(m.throttle_time_ms);
+  if (io.v <= 7) {
+    io.One(m.groups, OffsetFetchResponse::Group{}, [&](auto& g) {
+      topics(g);
+      if (io.v >= 2) io.Int16(g.error_code);
+    });
+  } else {
+    io.Array(m.groups, 5, "groups", [&](auto& g) {
+      io.Str(g.group_id);
+      topics(g);
+      io.Int16(g.error_code);
+    });
+  }
+  io.Tags();
+}
+
+// ---------------------------------------------------------------------------
+// FindCoordinator: v0-3 carry one key / coordinator at top level, v4 arrays.
+
+template <class Io, Is<FindCoordinatorRequest> M>
+void Walk(Io& io, M& m) {
+  if (io.v <= 3) io.One(m.coordinator_keys, std::string(), [&](auto& key) { io.Str(key); });
+  if (io.v >= 1) io.Int8(m.key_type);
+  if (io.v >= 4) io.Strs(m.coordinator_keys, "coordinator_keys");
+  io.Tags();
+}
+
+template <class Io, Is<FindCoordinatorResponse> M>
+void Walk(Io& io, M& m) {
+  static const FindCoordinatorResponse::Coordinator kNone = [] {
+    FindCoordinatorResponse::Coordinator c;
+    c.error_code = Code(ErrorCode::kCoordinatorNotAvailable);
+    return c;
+  }();
+  if (io.v >= 1) io.Int32(m.throttle_time_ms);
+  if (io.v <= 3) {
+    io.One(m.coordinators, kNone, [&](auto& c) {
+      io.Int16(c.error_code);
+      if (io.v >= 1) io.NullableStr(c.error_message);
+      io.Int32(c.node_id);
+      io.Str(c.host);
+      io.Int32(c.port);
+    });
+  } else {
+    io.Array(m.coordinators, 12, "coordinators", [&](auto& c) {
+      io.Str(c.key);
+      io.Int32(c.node_id);
+      io.Str(c.host);
+      io.Int32(c.port);
+      io.Int16(c.error_code);
+      io.NullableStr(c.error_message);
+    });
+  }
+  io.Tags();
+}
+
+// ---------------------------------------------------------------------------
+// Group membership
+
+template <class Io, Is<JoinGroupRequest> M>
+void Walk(Io& io, M& m) {
+  io.Str(m.group_id);
+  io.Int32(m.session_timeout_ms);
+  if (io.v >= 1) {
+    io.Int32(m.rebalance_timeout_ms);
+  } else if constexpr (Io::kDecoding) {
+    m.rebalance_timeout_ms = m.session_timeout_ms;  // v0: one timeout for both
+  }
+  io.Str(m.member_id);
+  if (io.v >= 5) io.NullableStr(m.group_instance_id);
+  io.Str(m.protocol_type);
+  io.Array(m.protocols, io.f ? 2 : 6, "protocols", [&](auto& p) {
+    io.Str(p.name);
+    io.Bytes(p.metadata);
+  });
+  if (io.v >= 8) io.NullableStr(m.reason);
+  io.Tags();
+}
+
+template <class Io, Is<JoinGroupResponse> M>
+void Walk(Io& io, M& m) {
+  if (io.v >= 2) io.Int32(m.throttle_time_ms);
+  io.Int16(m.error_code);
+  io.Int32(m.generation_id);
+  if (io.v >= 7) io.NullableStr(m.protocol_type);
+  io.MaybeNullStr(m.protocol_name, io.v >= 7);
+  io.Str(m.leader);
+  if (io.v >= 9) io.Bool(m.skip_assignment);
+  io.Str(m.member_id);
+  io.Array(m.members, io.f ? 3 : 6, "members", [&](auto& member) {
+    io.Str(member.member_id);
+    if (io.v >= 5) io.NullableStr(member.group_instance_id);
+    io.Bytes(member.metadata);
+  });
+  io.Tags();
+}
+
+// The membership fields Heartbeat and SyncGroup requests start with.
+template <class Io, class M>
+void Member(Io& io, M& m) {
+  io.Str(m.group_id);
+  io.Int32(m.generation_id);
+  io.Str(m.member_id);
+  if (io.v >= 3) io.NullableStr(m.group_instance_id);
+}
+
+template <class Io, Is<HeartbeatRequest> M>
+void Walk(Io& io, M& m) {
+  Member(io, m);
+  io.Tags();
+}
+
+template <class Io, Is<HeartbeatResponse> M>
+void Walk(Io& io, M& m) {
+  if (io.v >= 1) io.Int32(m.throttle_time_ms);
+  io.Int16(m.error_code);
+  io.Tags();
+}
+
+// v0-2 carry one member_id at top level, v3 an array of members.
+template <class Io, Is<LeaveGroupRequest> M>
+void Walk(Io& io, M& m) {
+  io.Str(m.group_id);
+  if (io.v <= 2) {
+    io.One(m.members, LeaveGroupRequest::Member{}, [&](auto& member) { io.Str(member.member_id); });
+  } else {
+    io.Array(m.members, 2, "members", [&](auto& member) {
+      io.Str(member.member_id);
+      io.NullableStr(member.group_instance_id);
+      if (io.v >= 5) io.NullableStr(member.reason);
+    });
+  }
+  io.Tags();
+}
+
+template <class Io, Is<LeaveGroupResponse> M>
+void Walk(Io& io, M& m) {
+  if (io.v >= 1) io.Int32(m.throttle_time_ms);
+  io.Int16(m.error_code);
+  if (io.v >= 3) {
+    io.Array(m.members, 4, "members", [&](auto& member) {
+      io.Str(member.member_id);
+      io.NullableStr(member.group_instance_id);
+      io.Int16(member.error_code);
+    });
+  }
+  io.Tags();
+}
+
+template <class Io, Is<SyncGroupRequest> M>
+void Walk(Io& io, M& m) {
+  Member(io, m);
+  if (io.v >= 5) {
+    io.NullableStr(m.protocol_type);
+    io.NullableStr(m.protocol_name);
+  }
+  io.Array(m.assignments, io.f ? 2 : 6, "assignments", [&](auto& a) {
+    io.Str(a.member_id);
+    io.Bytes(a.assignment);
+  });
+  io.Tags();
+}
+
+template <class Io, Is<SyncGroupResponse> M>
+void Walk(Io& io, M& m) {
+  if (io.v >= 1) io.Int32(m.throttle_time_ms);
+  io.Int16(m.error_code);
+  if (io.v >= 5) {
+    io.NullableStr(m.protocol_type);
+    io.NullableStr(m.protocol_name);
+  }
+  io.Bytes(m.assignment);
+  io.Tags();
+}
+
+// ---------------------------------------------------------------------------
+// Group listing
+
+template <class Io, Is<DescribeGroupsRequest> M>
+void Walk(Io& io, M& m) {
+  io.Strs(m.groups, "groups");
+  if (io.v >= 3) io.Bool(m.include_authorized_operations);
+  io.Tags();
+}
+
+template <class Io, Is<DescribeGroupsResponse> M>
+void Walk(Io& io, M& m) {
+  if (io.v >= 1) io.Int32(m.throttle_time_ms);
+  io.Array(m.groups, 7, "groups", [&](auto& g) {
+    io.Int16(g.error_code);
+    io.Str(g.group_id);
+    io.Str(g.group_state);
+    io.Str(g.protocol_type);
+    io.Str(g.protocol_data);
+    io.Array(g.members, 10, "members", [&](auto& member) {
+      io.Str(member.member_id);
+      if (io.v >= 4) io.NullableStr(member.group_instance_id);
+      io.Str(member.client_id);
+      io.Str(member.client_host);
+      io.Bytes(member.member_metadata);
+      io.Bytes(member.member_assignment);
+    });
+    if (io.v >= 3) io.Int32(g.authorized_operations);
+  });
+  io.Tags();
+}
+
+template <class Io, Is<ListGroupsRequest> M>
+void Walk(Io& io, M& m) {
+  if (io.v >= 4) io.Strs(m.states_filter, "states_filter");
+  io.Tags();
+}
+
+template <class Io, Is<ListGroupsResponse> M>
+void Walk(Io& io, M& m) {
+  if (io.v >= 1) io.Int32(m.throttle_time_ms);
+  io.Int16(m.error_code);
+  io.Array(m.groups, 2, "groups", [&](auto& g) {
+    io.Str(g.group_id);
+    io.Str(g.protocol_type);
+    if (io.v >= 4) io.Str(g.group_state);
+  });
+  io.Tags();
+}
+
+// ---------------------------------------------------------------------------
+// SASL (SaslHandshake is never flexible)
+
+template <class Io, Is<SaslHandshakeRequest> M>
+void Walk(Io& io, M& m) {
+  io.Str(m.mechanism);
+}
+
+template <class Io, Is<SaslHandshakeResponse> M>
+void Walk(Io& io, M& m) {
+  io.Int16(m.error_code);
+  io.Strs(m.mechanisms, "mechanisms");
+}
+
+template <class Io, Is<SaslAuthenticateRequest> M>
+void Walk(Io& io, M& m) {
+  io.Bytes(m.auth_bytes);
+  io.Tags();
+}
+
+template <class Io, Is<SaslAuthenticateResponse> M>
+void Walk(Io& io, M& m) {
+  io.Int16(m.error_code);
+  io.NullableStr(m.error_message);
+  io.Bytes(m.auth_bytes);
+  if (io.v >= 1) io.Int64(m.session_lifetime_ms);
+  io.Tags();
+}
 
 }  // namespace
 
@@ -152,112 +895,6 @@ std::string_view ApiName(int16_t api_key) {
     default:
       return "Unknown";
   }
-}
-
-std::string_view ErrorName(int16_t code) {
-  switch (static_cast<ErrorCode>(code)) {
-    case ErrorCode::kUnknownServerError:
-      return "UNKNOWN_SERVER_ERROR";
-    case ErrorCode::kNone:
-      return "NONE";
-    case ErrorCode::kOffsetOutOfRange:
-      return "OFFSET_OUT_OF_RANGE";
-    case ErrorCode::kCorruptMessage:
-      return "CORRUPT_MESSAGE";
-    case ErrorCode::kUnknownTopicOrPartition:
-      return "UNKNOWN_TOPIC_OR_PARTITION";
-    case ErrorCode::kInvalidFetchSize:
-      return "INVALID_FETCH_SIZE";
-    case ErrorCode::kLeaderNotAvailable:
-      return "LEADER_NOT_AVAILABLE";
-    case ErrorCode::kNotLeaderOrFollower:
-      return "NOT_LEADER_OR_FOLLOWER";
-    case ErrorCode::kRequestTimedOut:
-      return "REQUEST_TIMED_OUT";
-    case ErrorCode::kMessageTooLarge:
-      return "MESSAGE_TOO_LARGE";
-    case ErrorCode::kCoordinatorLoadInProgress:
-      return "COORDINATOR_LOAD_IN_PROGRESS";
-    case ErrorCode::kCoordinatorNotAvailable:
-      return "COORDINATOR_NOT_AVAILABLE";
-    case ErrorCode::kNotCoordinator:
-      return "NOT_COORDINATOR";
-    case ErrorCode::kInvalidTopic:
-      return "INVALID_TOPIC_EXCEPTION";
-    case ErrorCode::kRecordListTooLarge:
-      return "RECORD_LIST_TOO_LARGE";
-    case ErrorCode::kInvalidRequiredAcks:
-      return "INVALID_REQUIRED_ACKS";
-    case ErrorCode::kIllegalGeneration:
-      return "ILLEGAL_GENERATION";
-    case ErrorCode::kInconsistentGroupProtocol:
-      return "INCONSISTENT_GROUP_PROTOCOL";
-    case ErrorCode::kInvalidGroupId:
-      return "INVALID_GROUP_ID";
-    case ErrorCode::kUnknownMemberId:
-      return "UNKNOWN_MEMBER_ID";
-    case ErrorCode::kInvalidSessionTimeout:
-      return "INVALID_SESSION_TIMEOUT";
-    case ErrorCode::kRebalanceInProgress:
-      return "REBALANCE_IN_PROGRESS";
-    case ErrorCode::kInvalidCommitOffsetSize:
-      return "INVALID_COMMIT_OFFSET_SIZE";
-    case ErrorCode::kTopicAuthorizationFailed:
-      return "TOPIC_AUTHORIZATION_FAILED";
-    case ErrorCode::kGroupAuthorizationFailed:
-      return "GROUP_AUTHORIZATION_FAILED";
-    case ErrorCode::kClusterAuthorizationFailed:
-      return "CLUSTER_AUTHORIZATION_FAILED";
-    case ErrorCode::kInvalidTimestamp:
-      return "INVALID_TIMESTAMP";
-    case ErrorCode::kUnsupportedSaslMechanism:
-      return "UNSUPPORTED_SASL_MECHANISM";
-    case ErrorCode::kIllegalSaslState:
-      return "ILLEGAL_SASL_STATE";
-    case ErrorCode::kUnsupportedVersion:
-      return "UNSUPPORTED_VERSION";
-    case ErrorCode::kInvalidPartitions:
-      return "INVALID_PARTITIONS";
-    case ErrorCode::kInvalidRequest:
-      return "INVALID_REQUEST";
-    case ErrorCode::kUnsupportedForMessageFormat:
-      return "UNSUPPORTED_FOR_MESSAGE_FORMAT";
-    case ErrorCode::kPolicyViolation:
-      return "POLICY_VIOLATION";
-    case ErrorCode::kTransactionalIdAuthorizationFailed:
-      return "TRANSACTIONAL_ID_AUTHORIZATION_FAILED";
-    case ErrorCode::kSaslAuthenticationFailed:
-      return "SASL_AUTHENTICATION_FAILED";
-    case ErrorCode::kNonEmptyGroup:
-      return "NON_EMPTY_GROUP";
-    case ErrorCode::kGroupIdNotFound:
-      return "GROUP_ID_NOT_FOUND";
-    case ErrorCode::kFetchSessionIdNotFound:
-      return "FETCH_SESSION_ID_NOT_FOUND";
-    case ErrorCode::kInvalidFetchSessionEpoch:
-      return "INVALID_FETCH_SESSION_EPOCH";
-    case ErrorCode::kFencedLeaderEpoch:
-      return "FENCED_LEADER_EPOCH";
-    case ErrorCode::kUnknownLeaderEpoch:
-      return "UNKNOWN_LEADER_EPOCH";
-    case ErrorCode::kUnsupportedCompressionType:
-      return "UNSUPPORTED_COMPRESSION_TYPE";
-    case ErrorCode::kOffsetNotAvailable:
-      return "OFFSET_NOT_AVAILABLE";
-    case ErrorCode::kMemberIdRequired:
-      return "MEMBER_ID_REQUIRED";
-    case ErrorCode::kGroupMaxSizeReached:
-      return "GROUP_MAX_SIZE_REACHED";
-    case ErrorCode::kFencedInstanceId:
-      return "FENCED_INSTANCE_ID";
-    case ErrorCode::kInvalidRecord:
-      return "INVALID_RECORD";
-    case ErrorCode::kUnknownTopicId:
-      return "UNKNOWN_TOPIC_ID";
-    case ErrorCode::kInconsistentTopicId:
-      return "INCONSISTENT_TOPIC_ID";
-  }
-  return "UNKNOWN";
 }
 
 std::span<const ApiVersionRange> SupportedApis() { return kSupportedApis; }
@@ -322,66 +959,6 @@ std::string FrameResponse(const RequestHeader& request, std::string_view body) {
   return w.Take();
 }
 
-// ---------------------------------------------------------------------------
-// ApiVersions
-
-Result<ApiVersionsRequest> DecodeApiVersionsRequest(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kApiVersions;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  Reader r(body);
-  ApiVersionsRequest out;
-  if (version >= 3) {
-    out.client_software_name = Str(r.CompactString());
-    out.client_software_version = Str(r.CompactString());
-    r.SkipTaggedFields();
-  }
-  return Finish(r, std::move(out), kKey, version);
-}
-
-void EncodeApiVersionsRequest(const ApiVersionsRequest& req, int16_t version, Writer& w) {
-  if (version >= 3) {
-    w.CompactString(req.client_software_name);
-    w.CompactString(req.client_software_version);
-    w.EmptyTaggedFields();
-  }
-}
-
-void EncodeApiVersionsResponse(const ApiVersionsResponse& resp, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kApiVersions, version);
-  w.Int16(resp.error_code);
-  w.ArrayLen(static_cast<int32_t>(resp.api_keys.size()), f);
-  for (const ApiVersionRange& a : resp.api_keys) {
-    w.Int16(a.api_key);
-    w.Int16(a.min_version);
-    w.Int16(a.max_version);
-    w.Tags(f);
-  }
-  if (version >= 1) w.Int32(resp.throttle_time_ms);
-  w.Tags(f);
-}
-
-Result<ApiVersionsResponse> DecodeApiVersionsResponse(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kApiVersions;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  ApiVersionsResponse out;
-  out.error_code = r.Int16();
-  const int32_t n = Count(r, f, 6, "api_keys");
-  for (int32_t i = 0; i < n && r.ok(); ++i) {
-    ApiVersionRange a{};
-    a.api_key = r.Int16();
-    a.min_version = r.Int16();
-    a.max_version = r.Int16();
-    a.first_flexible_version = kNever;
-    r.Tags(f);
-    out.api_keys.push_back(a);
-  }
-  if (version >= 1) out.throttle_time_ms = r.Int32();
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
-}
-
 ApiVersionsResponse MakeApiVersionsResponse(ErrorCode error) {
   ApiVersionsResponse r;
   r.error_code = Code(error);
@@ -390,1081 +967,176 @@ ApiVersionsResponse MakeApiVersionsResponse(ErrorCode error) {
 }
 
 // ---------------------------------------------------------------------------
-// Metadata
+// Messages: each a Walk() above.
+
+Result<ApiVersionsRequest> DecodeApiVersionsRequest(std::string_view body, int16_t version) {
+  return Decode<ApiVersionsRequest>(ApiKey::kApiVersions, body, version);
+}
+
+void EncodeApiVersionsRequest(const ApiVersionsRequest& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kApiVersions, m, version, w);
+}
+
+Result<ApiVersionsResponse> DecodeApiVersionsResponse(std::string_view body, int16_t version) {
+  return Decode<ApiVersionsResponse>(ApiKey::kApiVersions, body, version);
+}
+
+void EncodeApiVersionsResponse(const ApiVersionsResponse& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kApiVersions, m, version, w);
+}
 
 Result<MetadataRequest> DecodeMetadataRequest(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kMetadata;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  MetadataRequest out;
-  const int32_t n = r.ArrayLen(f, 1);
-  if (n < 0) {
-    if (version == 0) r.Fail("null topics array in version 0");
-  } else if (n == 0 && version == 0) {
-    // v0: an empty array means all topics.
-  } else {
-    out.topics.emplace();
-    for (int32_t i = 0; i < n && r.ok(); ++i) {
-      MetadataRequest::Topic t;
-      if (version >= 10) {
-        t.topic_id = r.ReadUuid();
-        t.name = OptStr(r.NullableStr(f));
-      } else {
-        t.name = Str(r.Str(f));
-      }
-      r.Tags(f);
-      out.topics->push_back(std::move(t));
-    }
-  }
-  if (version >= 4) out.allow_auto_topic_creation = r.Bool();
-  if (version >= 8 && version <= 10) out.include_cluster_authorized_operations = r.Bool();
-  if (version >= 8) out.include_topic_authorized_operations = r.Bool();
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<MetadataRequest>(ApiKey::kMetadata, body, version);
 }
 
-void EncodeMetadataRequest(const MetadataRequest& req, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kMetadata, version);
-  if (!req.topics) {
-    w.ArrayLen(version == 0 ? 0 : -1, f);
-  } else {
-    w.ArrayLen(static_cast<int32_t>(req.topics->size()), f);
-    for (const MetadataRequest::Topic& t : *req.topics) {
-      if (version >= 10) {
-        w.WriteUuid(t.topic_id);
-        w.NullableStr(View(t.name), f);
-      } else {
-        w.Str(t.name ? std::string_view(*t.name) : std::string_view(), f);
-      }
-      w.Tags(f);
-    }
-  }
-  if (version >= 4) w.Bool(req.allow_auto_topic_creation);
-  if (version >= 8 && version <= 10) w.Bool(req.include_cluster_authorized_operations);
-  if (version >= 8) w.Bool(req.include_topic_authorized_operations);
-  w.Tags(f);
-}
-
-void EncodeMetadataResponse(const MetadataResponse& resp, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kMetadata, version);
-  if (version >= 3) w.Int32(resp.throttle_time_ms);
-  w.ArrayLen(static_cast<int32_t>(resp.brokers.size()), f);
-  for (const MetadataResponse::Broker& b : resp.brokers) {
-    w.Int32(b.node_id);
-    w.Str(b.host, f);
-    w.Int32(b.port);
-    if (version >= 1) w.NullableStr(View(b.rack), f);
-    w.Tags(f);
-  }
-  if (version >= 2) w.NullableStr(View(resp.cluster_id), f);
-  if (version >= 1) w.Int32(resp.controller_id);
-  w.ArrayLen(static_cast<int32_t>(resp.topics.size()), f);
-  for (const MetadataResponse::Topic& t : resp.topics) {
-    w.Int16(t.error_code);
-    WriteMaybeNullStr(w, t.name, version >= 12, f);
-    if (version >= 10) w.WriteUuid(t.topic_id);
-    if (version >= 1) w.Bool(t.is_internal);
-    w.ArrayLen(static_cast<int32_t>(t.partitions.size()), f);
-    for (const MetadataResponse::Partition& p : t.partitions) {
-      w.Int16(p.error_code);
-      w.Int32(p.partition_index);
-      w.Int32(p.leader_id);
-      if (version >= 7) w.Int32(p.leader_epoch);
-      WriteInt32Array(w, p.replica_nodes, f);
-      WriteInt32Array(w, p.isr_nodes, f);
-      if (version >= 5) WriteInt32Array(w, p.offline_replicas, f);
-      w.Tags(f);
-    }
-    if (version >= 8) w.Int32(t.topic_authorized_operations);
-    w.Tags(f);
-  }
-  if (version >= 8 && version <= 10) w.Int32(resp.cluster_authorized_operations);
-  w.Tags(f);
+void EncodeMetadataRequest(const MetadataRequest& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kMetadata, m, version, w);
 }
 
 Result<MetadataResponse> DecodeMetadataResponse(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kMetadata;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  MetadataResponse out;
-  if (version >= 3) out.throttle_time_ms = r.Int32();
-  const int32_t nb = Count(r, f, 8, "brokers");
-  for (int32_t i = 0; i < nb && r.ok(); ++i) {
-    MetadataResponse::Broker b;
-    b.node_id = r.Int32();
-    b.host = Str(r.Str(f));
-    b.port = r.Int32();
-    if (version >= 1) b.rack = OptStr(r.NullableStr(f));
-    r.Tags(f);
-    out.brokers.push_back(std::move(b));
-  }
-  if (version >= 2) out.cluster_id = OptStr(r.NullableStr(f));
-  if (version >= 1) out.controller_id = r.Int32();
-  const int32_t nt = Count(r, f, 4, "topics");
-  for (int32_t i = 0; i < nt && r.ok(); ++i) {
-    MetadataResponse::Topic t;
-    t.error_code = r.Int16();
-    t.name = version >= 12 ? OptStr(r.NullableStr(f)) : std::optional<std::string>(Str(r.Str(f)));
-    if (version >= 10) t.topic_id = r.ReadUuid();
-    if (version >= 1) t.is_internal = r.Bool();
-    const int32_t np = Count(r, f, 10, "partitions");
-    for (int32_t k = 0; k < np && r.ok(); ++k) {
-      MetadataResponse::Partition p;
-      p.error_code = r.Int16();
-      p.partition_index = r.Int32();
-      p.leader_id = r.Int32();
-      if (version >= 7) p.leader_epoch = r.Int32();
-      p.replica_nodes = Int32Array(r, f, "replica_nodes");
-      p.isr_nodes = Int32Array(r, f, "isr_nodes");
-      if (version >= 5) p.offline_replicas = Int32Array(r, f, "offline_replicas");
-      r.Tags(f);
-      t.partitions.push_back(std::move(p));
-    }
-    if (version >= 8) t.topic_authorized_operations = r.Int32();
-    r.Tags(f);
-    out.topics.push_back(std::move(t));
-  }
-  if (version >= 8 && version <= 10) out.cluster_authorized_operations = r.Int32();
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<MetadataResponse>(ApiKey::kMetadata, body, version);
 }
 
-// ---------------------------------------------------------------------------
-// Produce
+void EncodeMetadataResponse(const MetadataResponse& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kMetadata, m, version, w);
+}
 
 Result<ProduceRequest> DecodeProduceRequest(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kProduce;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  ProduceRequest out;
-  if (version >= 3) out.transactional_id = OptStr(r.NullableStr(f));
-  out.acks = r.Int16();
-  out.timeout_ms = r.Int32();
-  const int32_t nt = Count(r, f, f ? 3 : 6, "topic_data");
-  for (int32_t i = 0; i < nt && r.ok(); ++i) {
-    ProduceRequest::Topic t;
-    t.name = Str(r.Str(f));
-    const int32_t np = Count(r, f, f ? 6 : 8, "partition_data");
-    for (int32_t k = 0; k < np && r.ok(); ++k) {
-      ProduceRequest::Partition p;
-      p.index = r.Int32();
-      p.records = OptStr(r.NullableByteString(f));
-      r.Tags(f);
-      t.partitions.push_back(std::move(p));
-    }
-    r.Tags(f);
-    out.topics.push_back(std::move(t));
-  }
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<ProduceRequest>(ApiKey::kProduce, body, version);
 }
 
-void EncodeProduceRequest(const ProduceRequest& req, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kProduce, version);
-  if (version >= 3) w.NullableStr(View(req.transactional_id), f);
-  w.Int16(req.acks);
-  w.Int32(req.timeout_ms);
-  w.ArrayLen(static_cast<int32_t>(req.topics.size()), f);
-  for (const ProduceRequest::Topic& t : req.topics) {
-    w.Str(t.name, f);
-    w.ArrayLen(static_cast<int32_t>(t.partitions.size()), f);
-    for (const ProduceRequest::Partition& p : t.partitions) {
-      w.Int32(p.index);
-      w.NullableByteString(View(p.records), f);
-      w.Tags(f);
-    }
-    w.Tags(f);
-  }
-  w.Tags(f);
-}
-
-void EncodeProduceResponse(const ProduceResponse& resp, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kProduce, version);
-  w.ArrayLen(static_cast<int32_t>(resp.topics.size()), f);
-  for (const ProduceResponse::Topic& t : resp.topics) {
-    w.Str(t.name, f);
-    w.ArrayLen(static_cast<int32_t>(t.partitions.size()), f);
-    for (const ProduceResponse::Partition& p : t.partitions) {
-      w.Int32(p.index);
-      w.Int16(p.error_code);
-      w.Int64(p.base_offset);
-      if (version >= 2) w.Int64(p.log_append_time_ms);
-      if (version >= 5) w.Int64(p.log_start_offset);
-      if (version >= 8) {
-        w.ArrayLen(static_cast<int32_t>(p.record_errors.size()), f);
-        for (const ProduceResponse::RecordError& e : p.record_errors) {
-          w.Int32(e.batch_index);
-          w.NullableStr(View(e.batch_index_error_message), f);
-          w.Tags(f);
-        }
-        w.NullableStr(View(p.error_message), f);
-      }
-      w.Tags(f);
-    }
-    w.Tags(f);
-  }
-  if (version >= 1) w.Int32(resp.throttle_time_ms);
-  w.Tags(f);
+void EncodeProduceRequest(const ProduceRequest& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kProduce, m, version, w);
 }
 
 Result<ProduceResponse> DecodeProduceResponse(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kProduce;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  ProduceResponse out;
-  const int32_t nt = Count(r, f, 3, "responses");
-  for (int32_t i = 0; i < nt && r.ok(); ++i) {
-    ProduceResponse::Topic t;
-    t.name = Str(r.Str(f));
-    const int32_t np = Count(r, f, 14, "partition_responses");
-    for (int32_t k = 0; k < np && r.ok(); ++k) {
-      ProduceResponse::Partition p;
-      p.index = r.Int32();
-      p.error_code = r.Int16();
-      p.base_offset = r.Int64();
-      if (version >= 2) p.log_append_time_ms = r.Int64();
-      if (version >= 5) p.log_start_offset = r.Int64();
-      if (version >= 8) {
-        const int32_t ne = Count(r, f, 5, "record_errors");
-        for (int32_t e = 0; e < ne && r.ok(); ++e) {
-          ProduceResponse::RecordError re;
-          re.batch_index = r.Int32();
-          re.batch_index_error_message = OptStr(r.NullableStr(f));
-          r.Tags(f);
-          p.record_errors.push_back(std::move(re));
-        }
-        p.error_message = OptStr(r.NullableStr(f));
-      }
-      r.Tags(f);
-      t.partitions.push_back(std::move(p));
-    }
-    r.Tags(f);
-    out.topics.push_back(std::move(t));
-  }
-  if (version >= 1) out.throttle_time_ms = r.Int32();
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<ProduceResponse>(ApiKey::kProduce, body, version);
 }
 
-// ---------------------------------------------------------------------------
-// Fetch
+void EncodeProduceResponse(const ProduceResponse& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kProduce, m, version, w);
+}
 
 Result<FetchRequest> DecodeFetchRequest(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kFetch;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  FetchRequest out;
-  out.replica_id = r.Int32();
-  out.max_wait_ms = r.Int32();
-  out.min_bytes = r.Int32();
-  if (version >= 3) out.max_bytes = r.Int32();
-  if (version >= 4) out.isolation_level = r.Int8();
-  if (version >= 7) {
-    out.session_id = r.Int32();
-    out.session_epoch = r.Int32();
-  }
-  const int32_t nt = Count(r, f, 2, "topics");
-  for (int32_t i = 0; i < nt && r.ok(); ++i) {
-    FetchRequest::Topic t;
-    if (version >= 13) {
-      t.topic_id = r.ReadUuid();
-    } else {
-      t.topic = Str(r.Str(f));
-    }
-    const int32_t np = Count(r, f, 16, "partitions");
-    for (int32_t k = 0; k < np && r.ok(); ++k) {
-      FetchRequest::Partition p;
-      p.partition = r.Int32();
-      if (version >= 9) p.current_leader_epoch = r.Int32();
-      p.fetch_offset = r.Int64();
-      if (version >= 12) p.last_fetched_epoch = r.Int32();
-      if (version >= 5) p.log_start_offset = r.Int64();
-      p.partition_max_bytes = r.Int32();
-      r.Tags(f);
-      t.partitions.push_back(p);
-    }
-    r.Tags(f);
-    out.topics.push_back(std::move(t));
-  }
-  if (version >= 7) {
-    const int32_t nf = Count(r, f, 2, "forgotten_topics_data");
-    for (int32_t i = 0; i < nf && r.ok(); ++i) {
-      FetchRequest::ForgottenTopic t;
-      if (version >= 13) {
-        t.topic_id = r.ReadUuid();
-      } else {
-        t.topic = Str(r.Str(f));
-      }
-      t.partitions = Int32Array(r, f, "partitions");
-      r.Tags(f);
-      out.forgotten_topics_data.push_back(std::move(t));
-    }
-  }
-  if (version >= 11) out.rack_id = Str(r.Str(f));
-  if (f) {
-    // Request-level tagged fields: tag 0 = ClusterId (KIP-595), others skipped.
-    const uint32_t count = r.UnsignedVarInt();
-    if (count > r.remaining() / 2) r.Fail("tagged field count exceeds the remaining bytes");
-    int64_t last = -1;
-    for (uint32_t i = 0; i < count && r.ok(); ++i) {
-      const uint32_t tag = r.UnsignedVarInt();
-      const uint32_t size = r.UnsignedVarInt();
-      if (!r.ok()) break;
-      if (static_cast<int64_t>(tag) <= last) {
-        r.Fail("tagged fields out of order");
-        break;
-      }
-      last = tag;
-      const std::string_view data = r.Raw(size);
-      if (tag == 0 && r.ok()) {
-        Reader sub(data);
-        out.cluster_id = OptStr(sub.CompactNullableString());
-        if (!sub.ok() || !sub.AtEnd()) r.Fail("malformed ClusterId tagged field");
-      }
-    }
-  }
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<FetchRequest>(ApiKey::kFetch, body, version);
 }
 
-void EncodeFetchRequest(const FetchRequest& req, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kFetch, version);
-  w.Int32(req.replica_id);
-  w.Int32(req.max_wait_ms);
-  w.Int32(req.min_bytes);
-  if (version >= 3) w.Int32(req.max_bytes);
-  if (version >= 4) w.Int8(req.isolation_level);
-  if (version >= 7) {
-    w.Int32(req.session_id);
-    w.Int32(req.session_epoch);
-  }
-  w.ArrayLen(static_cast<int32_t>(req.topics.size()), f);
-  for (const FetchRequest::Topic& t : req.topics) {
-    if (version >= 13) {
-      w.WriteUuid(t.topic_id);
-    } else {
-      w.Str(t.topic, f);
-    }
-    w.ArrayLen(static_cast<int32_t>(t.partitions.size()), f);
-    for (const FetchRequest::Partition& p : t.partitions) {
-      w.Int32(p.partition);
-      if (version >= 9) w.Int32(p.current_leader_epoch);
-      w.Int64(p.fetch_offset);
-      if (version >= 12) w.Int32(p.last_fetched_epoch);
-      if (version >= 5) w.Int64(p.log_start_offset);
-      w.Int32(p.partition_max_bytes);
-      w.Tags(f);
-    }
-    w.Tags(f);
-  }
-  if (version >= 7) {
-    w.ArrayLen(static_cast<int32_t>(req.forgotten_topics_data.size()), f);
-    for (const FetchRequest::ForgottenTopic& t : req.forgotten_topics_data) {
-      if (version >= 13) {
-        w.WriteUuid(t.topic_id);
-      } else {
-        w.Str(t.topic, f);
-      }
-      WriteInt32Array(w, t.partitions, f);
-      w.Tags(f);
-    }
-  }
-  if (version >= 11) w.Str(req.rack_id, f);
-  if (f) {
-    if (req.cluster_id) {
-      Writer sub;
-      sub.CompactNullableString(View(req.cluster_id));
-      w.UnsignedVarInt(1);
-      w.UnsignedVarInt(0);
-      w.UnsignedVarInt(static_cast<uint32_t>(sub.size()));
-      w.Raw(sub.buffer());
-    } else {
-      w.EmptyTaggedFields();
-    }
-  }
-}
-
-void EncodeFetchResponse(const FetchResponse& resp, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kFetch, version);
-  if (version >= 1) w.Int32(resp.throttle_time_ms);
-  if (version >= 7) {
-    w.Int16(resp.error_code);
-    w.Int32(resp.session_id);
-  }
-  w.ArrayLen(static_cast<int32_t>(resp.responses.size()), f);
-  for (const FetchResponse::Topic& t : resp.responses) {
-    if (version >= 13) {
-      w.WriteUuid(t.topic_id);
-    } else {
-      w.Str(t.topic, f);
-    }
-    w.ArrayLen(static_cast<int32_t>(t.partitions.size()), f);
-    for (const FetchResponse::Partition& p : t.partitions) {
-      w.Int32(p.partition_index);
-      w.Int16(p.error_code);
-      w.Int64(p.high_watermark);
-      if (version >= 4) w.Int64(p.last_stable_offset);
-      if (version >= 5) w.Int64(p.log_start_offset);
-      if (version >= 4) {
-        if (p.aborted_transactions_null) {
-          w.ArrayLen(-1, f);
-        } else {
-          w.ArrayLen(static_cast<int32_t>(p.aborted_transactions.size()), f);
-          for (const FetchResponse::AbortedTransaction& a : p.aborted_transactions) {
-            w.Int64(a.producer_id);
-            w.Int64(a.first_offset);
-            w.Tags(f);
-          }
-        }
-      }
-      if (version >= 11) w.Int32(p.preferred_read_replica);
-      size_t total = 0;
-      for (std::string_view piece : p.records) total += piece.size();
-      if (f) {
-        w.UnsignedVarInt(static_cast<uint32_t>(total) + 1);
-      } else {
-        w.Int32(static_cast<int32_t>(total));
-      }
-      for (std::string_view piece : p.records) w.Raw(piece);
-      w.Tags(f);
-    }
-    w.Tags(f);
-  }
-  w.Tags(f);
+void EncodeFetchRequest(const FetchRequest& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kFetch, m, version, w);
 }
 
 Result<FetchResponse> DecodeFetchResponse(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kFetch;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  FetchResponse out;
-  if (version >= 1) out.throttle_time_ms = r.Int32();
-  if (version >= 7) {
-    out.error_code = r.Int16();
-    out.session_id = r.Int32();
-  }
-  const int32_t nt = Count(r, f, 2, "responses");
-  for (int32_t i = 0; i < nt && r.ok(); ++i) {
-    FetchResponse::Topic t;
-    if (version >= 13) {
-      t.topic_id = r.ReadUuid();
-    } else {
-      t.topic = Str(r.Str(f));
-    }
-    const int32_t np = Count(r, f, 15, "partitions");
-    for (int32_t k = 0; k < np && r.ok(); ++k) {
-      FetchResponse::Partition p;
-      p.partition_index = r.Int32();
-      p.error_code = r.Int16();
-      p.high_watermark = r.Int64();
-      if (version >= 4) p.last_stable_offset = r.Int64();
-      if (version >= 5) p.log_start_offset = r.Int64();
-      if (version >= 4) {
-        const int32_t na = r.ArrayLen(f, 16);
-        p.aborted_transactions_null = na < 0;
-        for (int32_t a = 0; a < na && r.ok(); ++a) {
-          FetchResponse::AbortedTransaction at;
-          at.producer_id = r.Int64();
-          at.first_offset = r.Int64();
-          r.Tags(f);
-          p.aborted_transactions.push_back(at);
-        }
-      }
-      if (version >= 11) p.preferred_read_replica = r.Int32();
-      auto records = r.NullableByteString(f);
-      if (records && !records->empty()) p.records.push_back(*records);
-      r.Tags(f);
-      t.partitions.push_back(std::move(p));
-    }
-    r.Tags(f);
-    out.responses.push_back(std::move(t));
-  }
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<FetchResponse>(ApiKey::kFetch, body, version);
 }
 
-// ---------------------------------------------------------------------------
-// ListOffsets
+void EncodeFetchResponse(const FetchResponse& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kFetch, m, version, w);
+}
 
 Result<ListOffsetsRequest> DecodeListOffsetsRequest(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kListOffsets;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  ListOffsetsRequest out;
-  out.replica_id = r.Int32();
-  if (version >= 2) out.isolation_level = r.Int8();
-  const int32_t nt = Count(r, f, 2, "topics");
-  for (int32_t i = 0; i < nt && r.ok(); ++i) {
-    ListOffsetsRequest::Topic t;
-    t.name = Str(r.Str(f));
-    const int32_t np = Count(r, f, 12, "partitions");
-    for (int32_t k = 0; k < np && r.ok(); ++k) {
-      ListOffsetsRequest::Partition p;
-      p.partition_index = r.Int32();
-      if (version >= 4) p.current_leader_epoch = r.Int32();
-      p.timestamp = r.Int64();
-      if (version == 0) p.max_num_offsets = r.Int32();
-      r.Tags(f);
-      t.partitions.push_back(p);
-    }
-    r.Tags(f);
-    out.topics.push_back(std::move(t));
-  }
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<ListOffsetsRequest>(ApiKey::kListOffsets, body, version);
 }
 
-void EncodeListOffsetsRequest(const ListOffsetsRequest& req, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kListOffsets, version);
-  w.Int32(req.replica_id);
-  if (version >= 2) w.Int8(req.isolation_level);
-  w.ArrayLen(static_cast<int32_t>(req.topics.size()), f);
-  for (const ListOffsetsRequest::Topic& t : req.topics) {
-    w.Str(t.name, f);
-    w.ArrayLen(static_cast<int32_t>(t.partitions.size()), f);
-    for (const ListOffsetsRequest::Partition& p : t.partitions) {
-      w.Int32(p.partition_index);
-      if (version >= 4) w.Int32(p.current_leader_epoch);
-      w.Int64(p.timestamp);
-      if (version == 0) w.Int32(p.max_num_offsets);
-      w.Tags(f);
-    }
-    w.Tags(f);
-  }
-  w.Tags(f);
+void EncodeListOffsetsRequest(const ListOffsetsRequest& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kListOffsets, m, version, w);
 }
 
-void EncodeListOffsetsResponse(const ListOffsetsResponse& resp, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kListOffsets, version);
-  if (version >= 2) w.Int32(resp.throttle_time_ms);
-  w.ArrayLen(static_cast<int32_t>(resp.topics.size()), f);
-  for (const ListOffsetsResponse::Topic& t : resp.topics) {
-    w.Str(t.name, f);
-    w.ArrayLen(static_cast<int32_t>(t.partitions.size()), f);
-    for (const ListOffsetsResponse::Partition& p : t.partitions) {
-      w.Int32(p.partition_index);
-      w.Int16(p.error_code);
-      if (version == 0) {
-        w.ArrayLength(static_cast<int32_t>(p.old_style_offsets.size()));
-        for (int64_t o : p.old_style_offsets) w.Int64(o);
-      } else {
-        w.Int64(p.timestamp);
-        w.Int64(p.offset);
-        if (version >= 4) w.Int32(p.leader_epoch);
-      }
-      w.Tags(f);
-    }
-    w.Tags(f);
-  }
-  w.Tags(f);
+void EncodeListOffsetsResponse(const ListOffsetsResponse& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kListOffsets, m, version, w);
 }
-
-// ---------------------------------------------------------------------------
-// OffsetCommit
 
 Result<OffsetCommitRequest> DecodeOffsetCommitRequest(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kOffsetCommit;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  OffsetCommitRequest out;
-  out.group_id = Str(r.Str(f));
-  if (version >= 1) {
-    out.generation_id = r.Int32();
-    out.member_id = Str(r.Str(f));
-  }
-  if (version >= 7) out.group_instance_id = OptStr(r.NullableStr(f));
-  if (version >= 2 && version <= 4) out.retention_time_ms = r.Int64();
-  const int32_t nt = Count(r, f, 2, "topics");
-  for (int32_t i = 0; i < nt && r.ok(); ++i) {
-    OffsetCommitRequest::Topic t;
-    t.name = Str(r.Str(f));
-    const int32_t np = Count(r, f, 13, "partitions");
-    for (int32_t k = 0; k < np && r.ok(); ++k) {
-      OffsetCommitRequest::Partition p;
-      p.partition_index = r.Int32();
-      p.committed_offset = r.Int64();
-      if (version >= 6) p.committed_leader_epoch = r.Int32();
-      if (version == 1) p.commit_timestamp = r.Int64();
-      p.committed_metadata = OptStr(r.NullableStr(f));
-      r.Tags(f);
-      t.partitions.push_back(std::move(p));
-    }
-    r.Tags(f);
-    out.topics.push_back(std::move(t));
-  }
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<OffsetCommitRequest>(ApiKey::kOffsetCommit, body, version);
 }
 
-void EncodeOffsetCommitResponse(const OffsetCommitResponse& resp, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kOffsetCommit, version);
-  if (version >= 3) w.Int32(resp.throttle_time_ms);
-  w.ArrayLen(static_cast<int32_t>(resp.topics.size()), f);
-  for (const OffsetCommitResponse::Topic& t : resp.topics) {
-    w.Str(t.name, f);
-    w.ArrayLen(static_cast<int32_t>(t.partitions.size()), f);
-    for (const OffsetCommitResponse::Partition& p : t.partitions) {
-      w.Int32(p.partition_index);
-      w.Int16(p.error_code);
-      w.Tags(f);
-    }
-    w.Tags(f);
-  }
-  w.Tags(f);
+void EncodeOffsetCommitResponse(const OffsetCommitResponse& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kOffsetCommit, m, version, w);
 }
-
-// ---------------------------------------------------------------------------
-// OffsetFetch
-
-namespace {
-
-std::optional<std::vector<OffsetFetchRequest::Topic>> OffsetFetchTopics(Reader& r, bool f,
-                                                                        bool nullable) {
-  const int32_t n = r.ArrayLen(f, 2);
-  if (n < 0) {
-    if (!nullable) r.Fail("null topics array before version 2");
-    return std::nullopt;
-  }
-  std::vector<OffsetFetchRequest::Topic> topics;
-  for (int32_t i = 0; i < n && r.ok(); ++i) {
-    OffsetFetchRequest::Topic t;
-    t.name = Str(r.Str(f));
-    t.partition_indexes = Int32Array(r, f, "partition_indexes");
-    r.Tags(f);
-    topics.push_back(std::move(t));
-  }
-  return topics;
-}
-
-void WriteOffsetFetchTopics(Writer& w,
-                            const std::optional<std::vector<OffsetFetchRequest::Topic>>& t,
-                            bool f) {
-  if (!t) {
-    w.ArrayLen(-1, f);
-    return;
-  }
-  w.ArrayLen(static_cast<int32_t>(t->size()), f);
-  for (const OffsetFetchRequest::Topic& x : *t) {
-    w.Str(x.name, f);
-    WriteInt32Array(w, x.partition_indexes, f);
-    w.Tags(f);
-  }
-}
-
-void WriteOffsetFetchResponseTopics(Writer& w, const std::vector<OffsetFetchResponse::Topic>& ts,
-                                    int16_t version, bool f) {
-  w.ArrayLen(static_cast<int32_t>(ts.size()), f);
-  for (const OffsetFetchResponse::Topic& t : ts) {
-    w.Str(t.name, f);
-    w.ArrayLen(static_cast<int32_t>(t.partitions.size()), f);
-    for (const OffsetFetchResponse::Partition& p : t.partitions) {
-      w.Int32(p.partition_index);
-      w.Int64(p.committed_offset);
-      if (version >= 5) w.Int32(p.committed_leader_epoch);
-      w.NullableStr(View(p.metadata), f);
-      w.Int16(p.error_code);
-      w.Tags(f);
-    }
-    w.Tags(f);
-  }
-}
-
-}  // namespace
 
 Result<OffsetFetchRequest> DecodeOffsetFetchRequest(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kOffsetFetch;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  OffsetFetchRequest out;
-  if (version <= 7) {
-    OffsetFetchRequest::Group g;
-    g.group_id = Str(r.Str(f));
-    g.topics = OffsetFetchTopics(r, f, version >= 2);
-    out.groups.push_back(std::move(g));
-  } else {
-    const int32_t ng = Count(r, f, 2, "groups");
-    for (int32_t i = 0; i < ng && r.ok(); ++i) {
-      OffsetFetchRequest::Group g;
-      g.group_id = Str(r.Str(f));
-      g.topics = OffsetFetchTopics(r, f, true);
-      r.Tags(f);
-      out.groups.push_back(std::move(g));
-    }
-  }
-  if (version >= 7) out.require_stable = r.Bool();
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<OffsetFetchRequest>(ApiKey::kOffsetFetch, body, version);
 }
 
-void EncodeOffsetFetchRequest(const OffsetFetchRequest& req, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kOffsetFetch, version);
-  if (version <= 7) {
-    static const OffsetFetchRequest::Group kEmpty;
-    const OffsetFetchRequest::Group& g = req.groups.empty() ? kEmpty : req.groups[0];
-    w.Str(g.group_id, f);
-    if (!g.topics && version < 2) {
-      w.ArrayLen(0, f);
-    } else {
-      WriteOffsetFetchTopics(w, g.topics, f);
-    }
-  } else {
-    w.ArrayLen(static_cast<int32_t>(req.groups.size()), f);
-    for (const OffsetFetchRequest::Group& g : req.groups) {
-      w.Str(g.group_id, f);
-      WriteOffsetFetchTopics(w, g.topics, f);
-      w.Tags(f);
-    }
-  }
-  if (version >= 7) w.Bool(req.require_stable);
-  w.Tags(f);
+void EncodeOffsetFetchRequest(const OffsetFetchRequest& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kOffsetFetch, m, version, w);
 }
 
-void EncodeOffsetFetchResponse(const OffsetFetchResponse& resp, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kOffsetFetch, version);
-  if (version >= 3) w.Int32(resp.throttle_time_ms);
-  if (version <= 7) {
-    static const OffsetFetchResponse::Group kEmpty;
-    const OffsetFetchResponse::Group& g = resp.groups.empty() ? kEmpty : resp.groups[0];
-    WriteOffsetFetchResponseTopics(w, g.topics, version, f);
-    if (version >= 2) w.Int16(g.error_code);
-  } else {
-    w.ArrayLen(static_cast<int32_t>(resp.groups.size()), f);
-    for (const OffsetFetchResponse::Group& g : resp.groups) {
-      w.Str(g.group_id, f);
-      WriteOffsetFetchResponseTopics(w, g.topics, version, f);
-      w.Int16(g.error_code);
-      w.Tags(f);
-    }
-  }
-  w.Tags(f);
+void EncodeOffsetFetchResponse(const OffsetFetchResponse& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kOffsetFetch, m, version, w);
 }
-
-// ---------------------------------------------------------------------------
-// FindCoordinator
 
 Result<FindCoordinatorRequest> DecodeFindCoordinatorRequest(std::string_view body,
                                                             int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kFindCoordinator;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  FindCoordinatorRequest out;
-  std::string key;
-  if (version <= 3) key = Str(r.Str(f));
-  if (version >= 1) out.key_type = r.Int8();
-  if (version >= 4) {
-    out.coordinator_keys = StringArray(r, f, "coordinator_keys");
-  } else {
-    out.coordinator_keys.push_back(std::move(key));
-  }
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<FindCoordinatorRequest>(ApiKey::kFindCoordinator, body, version);
 }
 
-void EncodeFindCoordinatorResponse(const FindCoordinatorResponse& resp, int16_t version,
-                                   Writer& w) {
-  const bool f = Flex(ApiKey::kFindCoordinator, version);
-  if (version >= 1) w.Int32(resp.throttle_time_ms);
-  if (version <= 3) {
-    static const FindCoordinatorResponse::Coordinator kNone = [] {
-      FindCoordinatorResponse::Coordinator c;
-      c.error_code = Code(ErrorCode::kCoordinatorNotAvailable);
-      return c;
-    }();
-    const FindCoordinatorResponse::Coordinator& c =
-        resp.coordinators.empty() ? kNone : resp.coordinators[0];
-    w.Int16(c.error_code);
-    if (version >= 1) w.NullableStr(View(c.error_message), f);
-    w.Int32(c.node_id);
-    w.Str(c.host, f);
-    w.Int32(c.port);
-  } else {
-    w.ArrayLen(static_cast<int32_t>(resp.coordinators.size()), f);
-    for (const FindCoordinatorResponse::Coordinator& c : resp.coordinators) {
-      w.Str(c.key, f);
-      w.Int32(c.node_id);
-      w.Str(c.host, f);
-      w.Int32(c.port);
-      w.Int16(c.error_code);
-      w.NullableStr(View(c.error_message), f);
-      w.Tags(f);
-    }
-  }
-  w.Tags(f);
+void EncodeFindCoordinatorResponse(const FindCoordinatorResponse& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kFindCoordinator, m, version, w);
 }
-
-// ---------------------------------------------------------------------------
-// JoinGroup
 
 Result<JoinGroupRequest> DecodeJoinGroupRequest(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kJoinGroup;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  JoinGroupRequest out;
-  out.group_id = Str(r.Str(f));
-  out.session_timeout_ms = r.Int32();
-  out.rebalance_timeout_ms = version >= 1 ? r.Int32() : out.session_timeout_ms;
-  out.member_id = Str(r.Str(f));
-  if (version >= 5) out.group_instance_id = OptStr(r.NullableStr(f));
-  out.protocol_type = Str(r.Str(f));
-  const int32_t n = Count(r, f, f ? 2 : 6, "protocols");
-  for (int32_t i = 0; i < n && r.ok(); ++i) {
-    JoinGroupRequest::Protocol p;
-    p.name = Str(r.Str(f));
-    p.metadata = Str(r.ByteString(f));
-    r.Tags(f);
-    out.protocols.push_back(std::move(p));
-  }
-  if (version >= 8) out.reason = OptStr(r.NullableStr(f));
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<JoinGroupRequest>(ApiKey::kJoinGroup, body, version);
 }
 
-void EncodeJoinGroupResponse(const JoinGroupResponse& resp, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kJoinGroup, version);
-  if (version >= 2) w.Int32(resp.throttle_time_ms);
-  w.Int16(resp.error_code);
-  w.Int32(resp.generation_id);
-  if (version >= 7) w.NullableStr(View(resp.protocol_type), f);
-  WriteMaybeNullStr(w, resp.protocol_name, version >= 7, f);
-  w.Str(resp.leader, f);
-  if (version >= 9) w.Bool(resp.skip_assignment);
-  w.Str(resp.member_id, f);
-  w.ArrayLen(static_cast<int32_t>(resp.members.size()), f);
-  for (const JoinGroupResponse::Member& m : resp.members) {
-    w.Str(m.member_id, f);
-    if (version >= 5) w.NullableStr(View(m.group_instance_id), f);
-    w.ByteString(m.metadata, f);
-    w.Tags(f);
-  }
-  w.Tags(f);
+void EncodeJoinGroupResponse(const JoinGroupResponse& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kJoinGroup, m, version, w);
 }
-
-// ---------------------------------------------------------------------------
-// Heartbeat
 
 Result<HeartbeatRequest> DecodeHeartbeatRequest(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kHeartbeat;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  HeartbeatRequest out;
-  out.group_id = Str(r.Str(f));
-  out.generation_id = r.Int32();
-  out.member_id = Str(r.Str(f));
-  if (version >= 3) out.group_instance_id = OptStr(r.NullableStr(f));
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<HeartbeatRequest>(ApiKey::kHeartbeat, body, version);
 }
 
-void EncodeHeartbeatResponse(const HeartbeatResponse& resp, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kHeartbeat, version);
-  if (version >= 1) w.Int32(resp.throttle_time_ms);
-  w.Int16(resp.error_code);
-  w.Tags(f);
+void EncodeHeartbeatResponse(const HeartbeatResponse& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kHeartbeat, m, version, w);
 }
-
-// ---------------------------------------------------------------------------
-// LeaveGroup
 
 Result<LeaveGroupRequest> DecodeLeaveGroupRequest(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kLeaveGroup;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  LeaveGroupRequest out;
-  out.group_id = Str(r.Str(f));
-  if (version <= 2) {
-    LeaveGroupRequest::Member m;
-    m.member_id = Str(r.Str(f));
-    out.members.push_back(std::move(m));
-  } else {
-    const int32_t n = Count(r, f, 2, "members");
-    for (int32_t i = 0; i < n && r.ok(); ++i) {
-      LeaveGroupRequest::Member m;
-      m.member_id = Str(r.Str(f));
-      m.group_instance_id = OptStr(r.NullableStr(f));
-      if (version >= 5) m.reason = OptStr(r.NullableStr(f));
-      r.Tags(f);
-      out.members.push_back(std::move(m));
-    }
-  }
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<LeaveGroupRequest>(ApiKey::kLeaveGroup, body, version);
 }
 
-void EncodeLeaveGroupResponse(const LeaveGroupResponse& resp, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kLeaveGroup, version);
-  if (version >= 1) w.Int32(resp.throttle_time_ms);
-  w.Int16(resp.error_code);
-  if (version >= 3) {
-    w.ArrayLen(static_cast<int32_t>(resp.members.size()), f);
-    for (const LeaveGroupResponse::Member& m : resp.members) {
-      w.Str(m.member_id, f);
-      w.NullableStr(View(m.group_instance_id), f);
-      w.Int16(m.error_code);
-      w.Tags(f);
-    }
-  }
-  w.Tags(f);
+void EncodeLeaveGroupResponse(const LeaveGroupResponse& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kLeaveGroup, m, version, w);
 }
-
-// ---------------------------------------------------------------------------
-// SyncGroup
 
 Result<SyncGroupRequest> DecodeSyncGroupRequest(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kSyncGroup;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  SyncGroupRequest out;
-  out.group_id = Str(r.Str(f));
-  out.generation_id = r.Int32();
-  out.member_id = Str(r.Str(f));
-  if (version >= 3) out.group_instance_id = OptStr(r.NullableStr(f));
-  if (version >= 5) {
-    out.protocol_type = OptStr(r.NullableStr(f));
-    out.protocol_name = OptStr(r.NullableStr(f));
-  }
-  const int32_t n = Count(r, f, f ? 2 : 6, "assignments");
-  for (int32_t i = 0; i < n && r.ok(); ++i) {
-    SyncGroupRequest::Assignment a;
-    a.member_id = Str(r.Str(f));
-    a.assignment = Str(r.ByteString(f));
-    r.Tags(f);
-    out.assignments.push_back(std::move(a));
-  }
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<SyncGroupRequest>(ApiKey::kSyncGroup, body, version);
 }
 
-void EncodeSyncGroupResponse(const SyncGroupResponse& resp, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kSyncGroup, version);
-  if (version >= 1) w.Int32(resp.throttle_time_ms);
-  w.Int16(resp.error_code);
-  if (version >= 5) {
-    w.NullableStr(View(resp.protocol_type), f);
-    w.NullableStr(View(resp.protocol_name), f);
-  }
-  w.ByteString(resp.assignment, f);
-  w.Tags(f);
+void EncodeSyncGroupResponse(const SyncGroupResponse& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kSyncGroup, m, version, w);
 }
-
-// ---------------------------------------------------------------------------
-// DescribeGroups
 
 Result<DescribeGroupsRequest> DecodeDescribeGroupsRequest(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kDescribeGroups;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  DescribeGroupsRequest out;
-  out.groups = StringArray(r, f, "groups");
-  if (version >= 3) out.include_authorized_operations = r.Bool();
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<DescribeGroupsRequest>(ApiKey::kDescribeGroups, body, version);
 }
 
-void EncodeDescribeGroupsResponse(const DescribeGroupsResponse& resp, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kDescribeGroups, version);
-  if (version >= 1) w.Int32(resp.throttle_time_ms);
-  w.ArrayLen(static_cast<int32_t>(resp.groups.size()), f);
-  for (const DescribeGroupsResponse::Group& g : resp.groups) {
-    w.Int16(g.error_code);
-    w.Str(g.group_id, f);
-    w.Str(g.group_state, f);
-    w.Str(g.protocol_type, f);
-    w.Str(g.protocol_data, f);
-    w.ArrayLen(static_cast<int32_t>(g.members.size()), f);
-    for (const DescribeGroupsResponse::Member& m : g.members) {
-      w.Str(m.member_id, f);
-      if (version >= 4) w.NullableStr(View(m.group_instance_id), f);
-      w.Str(m.client_id, f);
-      w.Str(m.client_host, f);
-      w.ByteString(m.member_metadata, f);
-      w.ByteString(m.member_assignment, f);
-      w.Tags(f);
-    }
-    if (version >= 3) w.Int32(g.authorized_operations);
-    w.Tags(f);
-  }
-  w.Tags(f);
+void EncodeDescribeGroupsResponse(const DescribeGroupsResponse& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kDescribeGroups, m, version, w);
 }
-
-// ---------------------------------------------------------------------------
-// ListGroups
 
 Result<ListGroupsRequest> DecodeListGroupsRequest(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kListGroups;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  ListGroupsRequest out;
-  if (version >= 4) out.states_filter = StringArray(r, f, "states_filter");
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<ListGroupsRequest>(ApiKey::kListGroups, body, version);
 }
 
-void EncodeListGroupsResponse(const ListGroupsResponse& resp, int16_t version, Writer& w) {
-  const bool f = Flex(ApiKey::kListGroups, version);
-  if (version >= 1) w.Int32(resp.throttle_time_ms);
-  w.Int16(resp.error_code);
-  w.ArrayLen(static_cast<int32_t>(resp.groups.size()), f);
-  for (const ListGroupsResponse::Group& g : resp.groups) {
-    w.Str(g.group_id, f);
-    w.Str(g.protocol_type, f);
-    if (version >= 4) w.Str(g.group_state, f);
-    w.Tags(f);
-  }
-  w.Tags(f);
+void EncodeListGroupsResponse(const ListGroupsResponse& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kListGroups, m, version, w);
 }
-
-// ---------------------------------------------------------------------------
-// SASL
 
 Result<SaslHandshakeRequest> DecodeSaslHandshakeRequest(std::string_view body, int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kSaslHandshake;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  Reader r(body);
-  SaslHandshakeRequest out;
-  out.mechanism = Str(r.String());
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<SaslHandshakeRequest>(ApiKey::kSaslHandshake, body, version);
 }
 
-void EncodeSaslHandshakeResponse(const SaslHandshakeResponse& resp, int16_t version, Writer& w) {
-  w.Int16(resp.error_code);
-  WriteStringArray(w, resp.mechanisms, false);
+void EncodeSaslHandshakeResponse(const SaslHandshakeResponse& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kSaslHandshake, m, version, w);
 }
 
 Result<SaslAuthenticateRequest> DecodeSaslAuthenticateRequest(std::string_view body,
                                                               int16_t version) {
-  constexpr ApiKey kKey = ApiKey::kSaslAuthenticate;
-  if (auto s = CheckVersion(kKey, version); !s) return std::unexpected(s.error());
-  const bool f = Flex(kKey, version);
-  Reader r(body);
-  SaslAuthenticateRequest out;
-  out.auth_bytes = Str(r.ByteString(f));
-  r.Tags(f);
-  return Finish(r, std::move(out), kKey, version);
+  return Decode<SaslAuthenticateRequest>(ApiKey::kSaslAuthenticate, body, version);
 }
 
-void EncodeSaslAuthenticateResponse(const SaslAuthenticateResponse& resp, int16_t version,
-                                    Writer& w) {
-  const bool f = Flex(ApiKey::kSaslAuthenticate, version);
-  w.Int16(resp.error_code);
-  w.NullableStr(View(resp.error_message), f);
-  w.ByteString(resp.auth_bytes, f);
-  if (version >= 1) w.Int64(resp.session_lifetime_ms);
-  w.Tags(f);
+void EncodeSaslAuthenticateResponse(const SaslAuthenticateResponse& m, int16_t version, Writer& w) {
+  Encode(ApiKey::kSaslAuthenticate, m, version, w);
 }
 
 Result<SaslPlainCredentials> ParseSaslPlain(std::string_view token) {
@@ -1480,9 +1152,9 @@ Result<SaslPlainCredentials> ParseSaslPlain(std::string_view token) {
     return Fail(pgcdc::ErrorCode::kParse, "SASL/PLAIN: too many NUL separators");
   }
   SaslPlainCredentials c;
-  c.authzid = Str(token.substr(0, a));
-  c.username = Str(token.substr(a + 1, b - a - 1));
-  c.password = Str(token.substr(b + 1));
+  c.authzid = Copy(token.substr(0, a));
+  c.username = Copy(token.substr(a + 1, b - a - 1));
+  c.password = Copy(token.substr(b + 1));
   if (c.username.empty()) return Fail(pgcdc::ErrorCode::kParse, "SASL/PLAIN: empty username");
   return c;
 }

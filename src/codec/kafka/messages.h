@@ -36,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "codec/kafka/errors.h"
 #include "codec/kafka/wire.h"
 #include "core/error.h"
 
@@ -66,69 +67,6 @@ enum class ApiKey : int16_t {
 // "Produce", "Fetch", ...; "Unknown" for other keys.
 std::string_view ApiName(int16_t api_key);
 
-// Kafka protocol error codes (org.apache.kafka.common.protocol.Errors).
-// NOTE: inside namespace pgcdc::codec::kafka this name hides pgcdc::ErrorCode
-// (Status/Result codes); code in this namespace spells that one
-// pgcdc::ErrorCode.
-enum class ErrorCode : int16_t {
-  kUnknownServerError = -1,
-  kNone = 0,
-  kOffsetOutOfRange = 1,
-  kCorruptMessage = 2,
-  kUnknownTopicOrPartition = 3,
-  kInvalidFetchSize = 4,
-  kLeaderNotAvailable = 5,
-  kNotLeaderOrFollower = 6,
-  kRequestTimedOut = 7,
-  kMessageTooLarge = 10,
-  kCoordinatorLoadInProgress = 14,
-  kCoordinatorNotAvailable = 15,
-  kNotCoordinator = 16,
-  kInvalidTopic = 17,
-  kRecordListTooLarge = 18,
-  kInvalidRequiredAcks = 21,
-  kIllegalGeneration = 22,
-  kInconsistentGroupProtocol = 23,
-  kInvalidGroupId = 24,
-  kUnknownMemberId = 25,
-  kInvalidSessionTimeout = 26,
-  kRebalanceInProgress = 27,
-  kInvalidCommitOffsetSize = 28,
-  kTopicAuthorizationFailed = 29,
-  kGroupAuthorizationFailed = 30,
-  kClusterAuthorizationFailed = 31,
-  kInvalidTimestamp = 32,
-  kUnsupportedSaslMechanism = 33,
-  kIllegalSaslState = 34,
-  kUnsupportedVersion = 35,
-  kInvalidPartitions = 37,
-  kInvalidRequest = 42,
-  kUnsupportedForMessageFormat = 43,
-  kPolicyViolation = 44,
-  kTransactionalIdAuthorizationFailed = 53,
-  kSaslAuthenticationFailed = 58,
-  kNonEmptyGroup = 68,
-  kGroupIdNotFound = 69,
-  kFetchSessionIdNotFound = 70,
-  kInvalidFetchSessionEpoch = 71,
-  kFencedLeaderEpoch = 74,
-  kUnknownLeaderEpoch = 75,
-  kUnsupportedCompressionType = 76,
-  kOffsetNotAvailable = 78,
-  kMemberIdRequired = 79,
-  kGroupMaxSizeReached = 81,
-  kFencedInstanceId = 82,
-  kInvalidRecord = 87,
-  kUnknownTopicId = 100,
-  kInconsistentTopicId = 103,
-};
-// Convenience aliases with the names used in KAFKA.md.
-inline constexpr ErrorCode kNotLeader = ErrorCode::kNotLeaderOrFollower;
-
-// "NONE", "OFFSET_OUT_OF_RANGE", ... (Kafka's names); "UNKNOWN" otherwise.
-std::string_view ErrorName(int16_t code);
-inline int16_t Code(ErrorCode e) { return static_cast<int16_t>(e); }
-
 struct ApiVersionRange {
   int16_t api_key;
   int16_t min_version;
@@ -144,6 +82,13 @@ bool IsSupported(int16_t api_key, int16_t version);
 // Whether (key, version) uses flexible encoding (request header v2, response
 // header v1 except ApiVersions). Unknown keys: false.
 bool IsFlexible(int16_t api_key, int16_t version);
+
+// A topic's name and its per-partition entries: how most messages nest.
+template <class Partition>
+struct TopicPartitions {
+  std::string name;
+  std::vector<Partition> partitions;
+};
 
 // ---------------------------------------------------------------------------
 // Headers and framing.
@@ -260,10 +205,7 @@ struct ProduceRequest {
     int32_t index = 0;
     std::optional<std::string> records;
   };
-  struct Topic {
-    std::string name;
-    std::vector<Partition> partitions;
-  };
+  using Topic = TopicPartitions<Partition>;
   std::optional<std::string> transactional_id;  // v3+
   int16_t acks = -1;                            // 0: no response, 1: leader, -1: all
   int32_t timeout_ms = 0;
@@ -286,10 +228,7 @@ struct ProduceResponse {
     std::vector<RecordError> record_errors;    // v8+
     std::optional<std::string> error_message;  // v8+
   };
-  struct Topic {
-    std::string name;
-    std::vector<Partition> partitions;
-  };
+  using Topic = TopicPartitions<Partition>;
   std::vector<Topic> topics;
   int32_t throttle_time_ms = 0;  // v1+ (written after the topics)
 };
@@ -345,10 +284,9 @@ struct FetchResponse {
     int64_t high_watermark = 0;
     int64_t last_stable_offset = -1;  // v4+
     int64_t log_start_offset = -1;    // v5+
-    // v4+; we never have aborted transactions, written as an empty array
-    // (or null when aborted_transactions_null).
-    std::vector<AbortedTransaction> aborted_transactions;
-    bool aborted_transactions_null = false;
+    // v4+; we never have aborted transactions: an empty array (nullopt: a
+    // null array).
+    std::optional<std::vector<AbortedTransaction>> aborted_transactions{std::in_place};
     int32_t preferred_read_replica = -1;  // v11+
     // Concatenated RecordBatch bytes, written back to back as one records
     // field. Views: the caller keeps the buffers alive during encoding.
@@ -382,10 +320,7 @@ struct ListOffsetsRequest {
     int64_t timestamp = kLatestTimestamp;
     int32_t max_num_offsets = 1;  // v0 only
   };
-  struct Topic {
-    std::string name;
-    std::vector<Partition> partitions;
-  };
+  using Topic = TopicPartitions<Partition>;
   int32_t replica_id = -1;
   int8_t isolation_level = 0;  // v2+
   std::vector<Topic> topics;
@@ -402,10 +337,7 @@ struct ListOffsetsResponse {
     int64_t offset = -1;                     // v1+
     int32_t leader_epoch = -1;               // v4+
   };
-  struct Topic {
-    std::string name;
-    std::vector<Partition> partitions;
-  };
+  using Topic = TopicPartitions<Partition>;
   int32_t throttle_time_ms = 0;  // v2+
   std::vector<Topic> topics;
 };
@@ -422,10 +354,7 @@ struct OffsetCommitRequest {
     int64_t commit_timestamp = -1;        // v1 only
     std::optional<std::string> committed_metadata;
   };
-  struct Topic {
-    std::string name;
-    std::vector<Partition> partitions;
-  };
+  using Topic = TopicPartitions<Partition>;
   std::string group_id;
   int32_t generation_id = -1;                    // v1+
   std::string member_id;                         // v1+
@@ -440,10 +369,7 @@ struct OffsetCommitResponse {
     int32_t partition_index = 0;
     int16_t error_code = 0;
   };
-  struct Topic {
-    std::string name;
-    std::vector<Partition> partitions;
-  };
+  using Topic = TopicPartitions<Partition>;
   int32_t throttle_time_ms = 0;  // v3+
   std::vector<Topic> topics;
 };
@@ -478,10 +404,7 @@ struct OffsetFetchResponse {
     std::optional<std::string> metadata;
     int16_t error_code = 0;
   };
-  struct Topic {
-    std::string name;
-    std::vector<Partition> partitions;
-  };
+  using Topic = TopicPartitions<Partition>;
   struct Group {
     std::string group_id;  // v8+
     std::vector<Topic> topics;

@@ -20,15 +20,12 @@
 #include <vector>
 
 #include "codec/kafka/record_batch.h"
+#include "codec/kafka/testdata.h"
 
 namespace pgcdc::codec::kafka {
 namespace {
 
-std::string ReadTestdata(const std::string& name) {
-  std::ifstream in(std::string(KAFKA_TESTDATA_DIR) + "/" + name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << name;
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using testing::ReadTestdata;
 
 struct Frame {
   RequestHeader header;
@@ -711,10 +708,10 @@ TEST(KafkaFetch, ResponseBytes) {
     EXPECT_EQ(back->responses[0].partitions[0].records[0], batch1 + batch2);
   }
   // Null aborted transactions (v4+).
-  r.responses[0].partitions[0].aborted_transactions_null = true;
+  r.responses[0].partitions[0].aborted_transactions.reset();
   auto n = DecodeFetchResponse(Encode(r, 11, EncodeFetchResponse), 11);
   ASSERT_TRUE(n.has_value());
-  EXPECT_TRUE(n->responses[0].partitions[0].aborted_transactions_null);
+  EXPECT_FALSE(n->responses[0].partitions[0].aborted_transactions.has_value());
 }
 
 TEST(KafkaFetch, DecodesMockResponsesWithRealBatches) {
@@ -731,7 +728,7 @@ TEST(KafkaFetch, DecodesMockResponsesWithRealBatches) {
     for (const auto& p : r->responses[0].partitions) {
       EXPECT_EQ(p.error_code, 0);
       EXPECT_EQ(p.preferred_read_replica, -1);
-      EXPECT_FALSE(p.aborted_transactions_null);
+      EXPECT_TRUE(p.aborted_transactions.has_value());
       for (std::string_view recs : p.records) {
         DecodeOptions o;
         o.allow_partial_tail = true;

@@ -123,6 +123,8 @@ struct BatchHeader {
   // Total bytes of this batch on the wire (12 + batch_length).
   size_t size() const { return kBatchLogOverhead + static_cast<size_t>(batch_length); }
   int64_t last_offset() const { return base_offset + last_offset_delta; }
+  // Number of offsets the batch occupies.
+  int64_t offset_span() const { return int64_t{last_offset_delta} + 1; }
 };
 
 struct DecodedBatch : BatchHeader {

@@ -11,16 +11,13 @@
 #include <vector>
 
 #include "codec/kafka/murmur2.h"
+#include "codec/kafka/testdata.h"
 #include "codec/kafka/wire.h"
 
 namespace pgcdc::codec::kafka {
 namespace {
 
-std::string ReadTestdata(const std::string& name) {
-  std::ifstream in(std::string(KAFKA_TESTDATA_DIR) + "/" + name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << name;
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using testing::ReadTestdata;
 
 struct PartitionRecords {
   int32_t partition;

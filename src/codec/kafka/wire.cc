@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cstring>
+#include <limits>
 #include <string>
 
 namespace pgcdc::codec::kafka {
@@ -160,93 +161,85 @@ std::string_view Reader::Raw(size_t n) {
   return v;
 }
 
+namespace {
+
+// The bytes after a classic length `n` (read at offset `at`): -1 is null
+// (nullopt), which fails unless `nullable`; other negative lengths fail.
+// `what`: "string" or "bytes", for the error.
+std::optional<std::string_view> ClassicField(Reader& r, int32_t n, size_t at, bool nullable,
+                                             std::string_view what) {
+  if (!r.ok() || (n == -1 && nullable)) return std::nullopt;
+  if (n < 0) {
+    r.Fail((nullable ? "negative " + std::string(what) + " length"
+                     : "null or negative-length " + std::string(what)) +
+           " at offset " + std::to_string(at));
+    return std::nullopt;
+  }
+  return r.Raw(static_cast<size_t>(n));
+}
+
+// The bytes after a compact length `n` (length + 1, read at offset `at`): 0
+// is null (nullopt), which fails unless `nullable`; longer than `max` fails.
+std::optional<std::string_view> CompactField(Reader& r, uint32_t n, size_t at, bool nullable,
+                                             std::string_view what, size_t max) {
+  if (!r.ok()) return std::nullopt;
+  if (n == 0) {
+    if (!nullable) r.Fail("null compact " + std::string(what) + " at offset " + std::to_string(at));
+    return std::nullopt;
+  }
+  if (n - 1 > max) {
+    r.Fail("compact " + std::string(what) + " longer than " + std::to_string(max) +
+           " bytes at offset " + std::to_string(at));
+    return std::nullopt;
+  }
+  return r.Raw(n - 1);
+}
+
+constexpr size_t kMaxStringBytes = 0x7fff;
+constexpr size_t kMaxBytes = std::numeric_limits<uint32_t>::max();
+
+}  // namespace
+
 std::string_view Reader::String() {
   const size_t at = pos_;
-  const int16_t n = Int16();
-  if (!ok()) return {};
-  if (n < 0) {
-    Fail("null or negative-length string at offset " + std::to_string(at));
-    return {};
-  }
-  return Raw(static_cast<size_t>(n));
+  return ClassicField(*this, Int16(), at, false, "string").value_or(std::string_view());
 }
 
 std::optional<std::string_view> Reader::NullableString() {
   const size_t at = pos_;
-  const int16_t n = Int16();
-  if (!ok()) return std::nullopt;
-  if (n == -1) return std::nullopt;
-  if (n < 0) {
-    Fail("negative string length at offset " + std::to_string(at));
-    return std::nullopt;
-  }
-  return Raw(static_cast<size_t>(n));
+  return ClassicField(*this, Int16(), at, true, "string");
 }
 
 std::string_view Reader::CompactString() {
   const size_t at = pos_;
-  const uint32_t n = UnsignedVarInt();
-  if (!ok()) return {};
-  if (n == 0) {
-    Fail("null compact string at offset " + std::to_string(at));
-    return {};
-  }
-  if (n - 1 > 0x7fff) {
-    Fail("compact string longer than 32767 bytes at offset " + std::to_string(at));
-    return {};
-  }
-  return Raw(n - 1);
+  return CompactField(*this, UnsignedVarInt(), at, false, "string", kMaxStringBytes)
+      .value_or(std::string_view());
 }
 
 std::optional<std::string_view> Reader::CompactNullableString() {
   const size_t at = pos_;
-  const uint32_t n = UnsignedVarInt();
-  if (!ok() || n == 0) return std::nullopt;
-  if (n - 1 > 0x7fff) {
-    Fail("compact string longer than 32767 bytes at offset " + std::to_string(at));
-    return std::nullopt;
-  }
-  return Raw(n - 1);
+  return CompactField(*this, UnsignedVarInt(), at, true, "string", kMaxStringBytes);
 }
 
 std::string_view Reader::Bytes() {
   const size_t at = pos_;
-  const int32_t n = Int32();
-  if (!ok()) return {};
-  if (n < 0) {
-    Fail("null or negative-length bytes at offset " + std::to_string(at));
-    return {};
-  }
-  return Raw(static_cast<size_t>(n));
+  return ClassicField(*this, Int32(), at, false, "bytes").value_or(std::string_view());
 }
 
 std::optional<std::string_view> Reader::NullableBytes() {
   const size_t at = pos_;
-  const int32_t n = Int32();
-  if (!ok()) return std::nullopt;
-  if (n == -1) return std::nullopt;
-  if (n < 0) {
-    Fail("negative bytes length at offset " + std::to_string(at));
-    return std::nullopt;
-  }
-  return Raw(static_cast<size_t>(n));
+  return ClassicField(*this, Int32(), at, true, "bytes");
 }
 
 std::string_view Reader::CompactBytes() {
   const size_t at = pos_;
-  const uint32_t n = UnsignedVarInt();
-  if (!ok()) return {};
-  if (n == 0) {
-    Fail("null compact bytes at offset " + std::to_string(at));
-    return {};
-  }
-  return Raw(n - 1);
+  return CompactField(*this, UnsignedVarInt(), at, false, "bytes", kMaxBytes)
+      .value_or(std::string_view());
 }
 
 std::optional<std::string_view> Reader::CompactNullableBytes() {
-  const uint32_t n = UnsignedVarInt();
-  if (!ok() || n == 0) return std::nullopt;
-  return Raw(n - 1);
+  const size_t at = pos_;
+  return CompactField(*this, UnsignedVarInt(), at, true, "bytes", kMaxBytes);
 }
 
 int32_t Reader::ArrayLength(size_t min_element_size) {
@@ -282,7 +275,8 @@ int32_t Reader::CompactArrayLength(size_t min_element_size) {
   return static_cast<int32_t>(n);
 }
 
-void Reader::SkipTaggedFields() {
+void Reader::TaggedFields(
+    const std::function<void(uint32_t tag, std::string_view data)>& on_field) {
   const uint32_t count = UnsignedVarInt();
   if (!ok()) return;
   // Each field takes at least two bytes (tag, size).
@@ -300,9 +294,12 @@ void Reader::SkipTaggedFields() {
       return;
     }
     last_tag = tag;
-    Raw(size);
+    const std::string_view data = Raw(size);
+    if (on_field && ok()) on_field(tag, data);
   }
 }
+
+void Reader::SkipTaggedFields() { TaggedFields(nullptr); }
 
 // ---------------------------------------------------------------------------
 // Writer
@@ -353,11 +350,7 @@ void Writer::String(std::string_view s) {
 }
 
 void Writer::NullableString(const std::optional<std::string_view>& s) {
-  if (!s) {
-    Int16(-1);
-    return;
-  }
-  String(*s);
+  s ? String(*s) : Int16(-1);
 }
 
 void Writer::CompactString(std::string_view s) {
@@ -366,11 +359,7 @@ void Writer::CompactString(std::string_view s) {
 }
 
 void Writer::CompactNullableString(const std::optional<std::string_view>& s) {
-  if (!s) {
-    UnsignedVarInt(0);
-    return;
-  }
-  CompactString(*s);
+  s ? CompactString(*s) : UnsignedVarInt(0);
 }
 
 void Writer::Bytes(std::string_view b) {
@@ -378,25 +367,13 @@ void Writer::Bytes(std::string_view b) {
   out_.append(b);
 }
 
-void Writer::NullableBytes(const std::optional<std::string_view>& b) {
-  if (!b) {
-    Int32(-1);
-    return;
-  }
-  Bytes(*b);
-}
+void Writer::NullableBytes(const std::optional<std::string_view>& b) { b ? Bytes(*b) : Int32(-1); }
 
-void Writer::CompactBytes(std::string_view b) {
-  UnsignedVarInt(static_cast<uint32_t>(b.size()) + 1);
-  out_.append(b);
-}
+// Compact bytes are encoded exactly as compact strings.
+void Writer::CompactBytes(std::string_view b) { CompactString(b); }
 
 void Writer::CompactNullableBytes(const std::optional<std::string_view>& b) {
-  if (!b) {
-    UnsignedVarInt(0);
-    return;
-  }
-  CompactBytes(*b);
+  CompactNullableString(b);
 }
 
 void Writer::ArrayLength(int32_t n) { Int32(n < 0 ? -1 : n); }

@@ -29,6 +29,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -102,7 +103,10 @@ class Reader {
   int32_t ArrayLength(size_t min_element_size = 1);
   int32_t CompactArrayLength(size_t min_element_size = 1);
 
-  // Skips a tagged-field section (count, then tag/size/bytes each).
+  // Reads a tagged-field section (count, then tag/size/bytes each; tags
+  // strictly increasing), calling on_field(tag, bytes) for each field.
+  void TaggedFields(const std::function<void(uint32_t tag, std::string_view data)>& on_field);
+  // Skips a tagged-field section.
   void SkipTaggedFields();
 
   // Version-dependent helpers: compact forms when `flexible`.

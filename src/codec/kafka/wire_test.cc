@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "codec/kafka/frame.h"
@@ -57,6 +58,22 @@ TEST(KafkaWire, TruncationIsStickyAndNamed) {
   EXPECT_EQ(s.error().message(), "Fetch v4: truncated int32 at offset 2");
 }
 
+// Writes `v` with `write`, expects `bytes` (when given) and the size `size`
+// predicts, and reads `v` back with `read`.
+template <class T>
+void ExpectVarintRoundTrip(T v, const std::optional<std::string>& bytes, void (Writer::*write)(T),
+                           size_t (*size)(T), T (Reader::*read)()) {
+  Writer w;
+  (w.*write)(v);
+  if (bytes) {
+    EXPECT_EQ(w.buffer(), *bytes) << v;
+  }
+  EXPECT_EQ(size(v), w.size()) << v;
+  Reader r(w.buffer());
+  EXPECT_EQ((r.*read)(), v);
+  EXPECT_TRUE(r.ok() && r.AtEnd()) << v;
+}
+
 TEST(KafkaWire, UnsignedVarIntKnownEncodings) {
   // Protobuf-style base-128 varints.
   struct Case {
@@ -72,13 +89,8 @@ TEST(KafkaWire, UnsignedVarIntKnownEncodings) {
       {0xffffffffu, Bytes({0xff, 0xff, 0xff, 0xff, 0x0f})},
   };
   for (const Case& c : cases) {
-    Writer w;
-    w.UnsignedVarInt(c.v);
-    EXPECT_EQ(w.buffer(), c.bytes) << c.v;
-    EXPECT_EQ(UnsignedVarIntSize(c.v), c.bytes.size());
-    Reader r(c.bytes);
-    EXPECT_EQ(r.UnsignedVarInt(), c.v);
-    EXPECT_TRUE(r.ok() && r.AtEnd());
+    ExpectVarintRoundTrip(c.v, c.bytes, &Writer::UnsignedVarInt, UnsignedVarIntSize,
+                          &Reader::UnsignedVarInt);
   }
 }
 
@@ -99,22 +111,11 @@ TEST(KafkaWire, ZigZagVarIntAndVarLong) {
       {std::numeric_limits<int32_t>::min(), Bytes({0xff, 0xff, 0xff, 0xff, 0x0f})},
   };
   for (const Case& c : cases) {
-    Writer w;
-    w.VarInt(c.v);
-    EXPECT_EQ(w.buffer(), c.bytes) << c.v;
-    EXPECT_EQ(VarIntSize(c.v), c.bytes.size());
-    Reader r(c.bytes);
-    EXPECT_EQ(r.VarInt(), c.v);
-    EXPECT_TRUE(r.ok() && r.AtEnd());
+    ExpectVarintRoundTrip(c.v, c.bytes, &Writer::VarInt, VarIntSize, &Reader::VarInt);
   }
   for (int64_t v : {int64_t{0}, int64_t{-1}, int64_t{1} << 40, -(int64_t{1} << 40),
                     std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}) {
-    Writer w;
-    w.VarLong(v);
-    EXPECT_EQ(VarLongSize(v), w.size());
-    Reader r(w.buffer());
-    EXPECT_EQ(r.VarLong(), v);
-    EXPECT_TRUE(r.ok() && r.AtEnd());
+    ExpectVarintRoundTrip(v, std::nullopt, &Writer::VarLong, VarLongSize, &Reader::VarLong);
   }
   Writer w;
   w.VarLong(std::numeric_limits<int64_t>::min());

@@ -16,6 +16,8 @@
 #include <limits>
 #include <utility>
 
+#include "core/json.h"
+
 namespace pgcdc::pgoutput {
 namespace {
 
@@ -534,16 +536,8 @@ Result<uint64_t> ParseLsn(std::string_view text) {
     if (part.empty() || part.size() > 8) return bad("each half needs 1 to 8 hex digits");
     uint64_t v = 0;
     for (const char c : part) {
-      int d;
-      if (c >= '0' && c <= '9') {
-        d = c - '0';
-      } else if (c >= 'A' && c <= 'F') {
-        d = c - 'A' + 10;
-      } else if (c >= 'a' && c <= 'f') {
-        d = c - 'a' + 10;
-      } else {
-        return bad("non-hex character");
-      }
+      const int d = json::HexValue(c);
+      if (d < 0) return bad("non-hex character");
       v = (v << 4) | static_cast<uint64_t>(d);
     }
     halves[h] = v;

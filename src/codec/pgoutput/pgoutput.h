@@ -332,25 +332,26 @@ struct StreamAbort {
 
 // Two-phase commit messages (protocol >= 3, two_phase option).
 
-// 'b'
-struct BeginPrepare {
+// The fields Begin Prepare, Prepare and Stream Prepare share (one layout; the
+// latter two send a flags byte first).
+struct PreparedTransaction {
   uint64_t prepare_lsn = 0;
   uint64_t end_lsn = 0;
   int64_t prepare_time_ns = 0;
   uint32_t xid = 0;
   std::string gid;
 
+  bool operator==(const PreparedTransaction&) const = default;
+};
+
+// 'b'
+struct BeginPrepare : PreparedTransaction {
   bool operator==(const BeginPrepare&) const = default;
 };
 
 // 'P'
-struct Prepare {
+struct Prepare : PreparedTransaction {
   uint8_t flags = 0;
-  uint64_t prepare_lsn = 0;
-  uint64_t end_lsn = 0;
-  int64_t prepare_time_ns = 0;
-  uint32_t xid = 0;
-  std::string gid;
 
   bool operator==(const Prepare&) const = default;
 };
@@ -380,14 +381,9 @@ struct RollbackPrepared {
   bool operator==(const RollbackPrepared&) const = default;
 };
 
-// 'p'
-struct StreamPrepare {
+// 'p': Prepare inside a stream.
+struct StreamPrepare : PreparedTransaction {
   uint8_t flags = 0;
-  uint64_t prepare_lsn = 0;
-  uint64_t end_lsn = 0;
-  int64_t prepare_time_ns = 0;
-  uint32_t xid = 0;
-  std::string gid;
 
   bool operator==(const StreamPrepare&) const = default;
 };

@@ -1,0 +1,38 @@
+// The C-style one-letter backslash escapes (\a \b \f \n \r \t \v), shared by
+// the decoders and encoders of CEL string literals, JSON strings and
+// PostgreSQL COPY text. Each format accepts a subset, named below.
+#pragma once
+
+#include <string_view>
+
+namespace pgcdc {
+
+inline constexpr std::string_view kCEscapes = "abfnrtv";
+inline constexpr std::string_view kCopyTextEscapes = "bfnrtv";
+inline constexpr std::string_view kJsonEscapes = "bfnrt";
+
+namespace escape_internal {
+// The escaped control characters are exactly '\a' (7) to '\r' (13).
+inline constexpr std::string_view kLetterByCode = "abtnvfr";
+}  // namespace escape_internal
+
+// The control character that `letter` stands for after a backslash ('n' ->
+// '\n') when `letter` is one of `letters`; 0 otherwise.
+constexpr char UnescapeLetter(char letter, std::string_view letters = kCEscapes) {
+  if (letters.find(letter) == std::string_view::npos) return 0;
+  const size_t i = escape_internal::kLetterByCode.find(letter);
+  return i == std::string_view::npos ? 0 : static_cast<char>('\a' + i);
+}
+
+// The letter that escapes control character `c` ('\n' -> 'n') when that
+// letter is one of `letters`; 0 otherwise. Cheap for ordinary characters.
+constexpr char EscapeLetter(char c, std::string_view letters = kCEscapes) {
+  if (c < '\a' || c > '\r') return 0;
+  const char letter = escape_internal::kLetterByCode[c - '\a'];
+  return letters.find(letter) == std::string_view::npos ? 0 : letter;
+}
+
+static_assert(UnescapeLetter('n') == '\n' && EscapeLetter('\v') == 'v');
+static_assert(UnescapeLetter('a', kJsonEscapes) == 0 && EscapeLetter('\a', kCopyTextEscapes) == 0);
+
+}  // namespace pgcdc
