@@ -57,6 +57,31 @@ Error ProtocolError(std::string what) {
   return Error(ErrorCode::kProtocol, "HTTP response: " + std::move(what));
 }
 
+// A Content-Length value: 1 to 18 decimal digits.
+std::optional<int64_t> ParseContentLength(std::string_view value) {
+  if (value.empty() || value.size() > 18 ||
+      !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  int64_t n = 0;
+  for (char c : value) n = n * 10 + (c - '0');
+  return n;
+}
+
+// The size on a chunk-size line (1 to 15 hex digits, extensions after ';'
+// ignored).
+std::optional<int64_t> ParseChunkSize(std::string_view line) {
+  const std::string_view hex = TrimView(line.substr(0, line.find(';')));
+  if (hex.empty() || hex.size() > 15) return std::nullopt;
+  int64_t n = 0;
+  for (char c : hex) {
+    const int d = json::HexValue(c);
+    if (d < 0) return std::nullopt;
+    n = n * 16 + d;
+  }
+  return n;
+}
+
 }  // namespace
 
 // ---- URL ------------------------------------------------------------------
@@ -157,104 +182,12 @@ bool Http1ResponseParser::Eof(std::vector<Http1Response>& out) {
 
 Status Http1ResponseParser::Line(std::string_view line, std::vector<Http1Response>& out) {
   switch (state_) {
-    case State::kStatus: {
-      if (line.empty()) return Ok();  // tolerate stray empty lines between responses
-      // HTTP/1.x SP 3DIGIT [SP reason]
-      if (line.size() < 12 || !line.starts_with("HTTP/1.") || line[8] != ' ' ||
-          !std::isdigit(static_cast<unsigned char>(line[9])) ||
-          !std::isdigit(static_cast<unsigned char>(line[10])) ||
-          !std::isdigit(static_cast<unsigned char>(line[11])) ||
-          (line.size() > 12 && line[12] != ' ')) {
-        return Fail(ProtocolError("bad status line \"" + std::string(line.substr(0, 64)) + "\""));
-      }
-      cur_ = {};
-      cur_.status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
-      if (line[7] == '0') cur_.close = true;  // HTTP/1.0 without keep-alive
-      chunked_ = until_close_ = has_length_ = false;
-      remaining_ = 0;
-      state_ = State::kHeaders;
-      header_bytes_ = 0;
-      return Ok();
-    }
-    case State::kHeaders: {
-      if (!line.empty()) {
-        header_bytes_ += line.size();
-        if (header_bytes_ > kMaxHeaders) return Fail(ProtocolError("headers too large"));
-        const size_t colon = line.find(':');
-        if (colon == std::string_view::npos || colon == 0) {
-          return Fail(ProtocolError("bad header line"));
-        }
-        const std::string_view name = line.substr(0, colon);
-        const std::string_view value = TrimView(line.substr(colon + 1));
-        if (IEquals(name, "content-length")) {
-          if (value.empty() || value.size() > 18 ||
-              !std::all_of(value.begin(), value.end(),
-                           [](char c) { return c >= '0' && c <= '9'; })) {
-            return Fail(ProtocolError("bad Content-Length"));
-          }
-          int64_t n = 0;
-          for (char c : value) n = n * 10 + (c - '0');
-          if (has_length_ && n != remaining_) {
-            return Fail(ProtocolError("conflicting Content-Length headers"));
-          }
-          has_length_ = true;
-          remaining_ = n;
-        } else if (IEquals(name, "transfer-encoding")) {
-          chunked_ = HasToken(value, "chunked");
-          if (!chunked_) until_close_ = true;  // another coding: body runs until close
-        } else if (IEquals(name, "connection")) {
-          if (HasToken(value, "close")) cur_.close = true;
-          if (HasToken(value, "keep-alive")) cur_.close = false;
-        } else if (IEquals(name, "retry-after")) {
-          cur_.retry_after = std::string(value);
-        }
-        return Ok();
-      }
-      // End of the headers.
-      if (cur_.status >= 100 && cur_.status < 200) {
-        if (cur_.status == 101) return Fail(ProtocolError("unexpected protocol switch (101)"));
-        cur_ = {};  // interim response: the real one follows
-        state_ = State::kStatus;
-        return Ok();
-      }
-      if (cur_.status == 204 || cur_.status == 304) {
-        Finish(out);
-        return Ok();
-      }
-      if (chunked_) {
-        state_ = State::kChunkSize;
-        return Ok();
-      }
-      if (until_close_ || !has_length_) {
-        until_close_ = true;
-        cur_.close = true;
-        state_ = State::kBody;
-        return Ok();
-      }
-      if (remaining_ == 0) {
-        Finish(out);
-      } else {
-        state_ = State::kBody;
-      }
-      return Ok();
-    }
-    case State::kChunkSize: {
-      const std::string_view hex = TrimView(line.substr(0, line.find(';')));
-      if (hex.empty() || hex.size() > 15) return Fail(ProtocolError("bad chunk size"));
-      int64_t n = 0;
-      for (char c : hex) {
-        const int d = json::HexValue(c);
-        if (d < 0) return Fail(ProtocolError("bad chunk size"));
-        n = n * 16 + d;
-      }
-      if (n == 0) {
-        state_ = State::kTrailers;
-      } else {
-        remaining_ = n;
-        state_ = State::kChunkData;
-      }
-      return Ok();
-    }
+    case State::kStatus:
+      return StatusLine(line);
+    case State::kHeaders:
+      return line.empty() ? EndOfHeaders(out) : HeaderLine(line);
+    case State::kChunkSize:
+      return ChunkSizeLine(line);
     case State::kChunkDataEnd:
       if (!line.empty()) return Fail(ProtocolError("missing CRLF after chunk data"));
       state_ = State::kChunkSize;
@@ -267,6 +200,90 @@ Status Http1ResponseParser::Line(std::string_view line, std::vector<Http1Respons
       break;
   }
   return Fail(ProtocolError("parser state error"));
+}
+
+Status Http1ResponseParser::StatusLine(std::string_view line) {
+  if (line.empty()) return Ok();  // tolerate stray empty lines between responses
+  // HTTP/1.x SP 3DIGIT [SP reason]
+  if (line.size() < 12 || !line.starts_with("HTTP/1.") || line[8] != ' ' ||
+      !std::isdigit(static_cast<unsigned char>(line[9])) ||
+      !std::isdigit(static_cast<unsigned char>(line[10])) ||
+      !std::isdigit(static_cast<unsigned char>(line[11])) ||
+      (line.size() > 12 && line[12] != ' ')) {
+    return Fail(ProtocolError("bad status line \"" + std::string(line.substr(0, 64)) + "\""));
+  }
+  cur_ = {};
+  cur_.status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+  if (line[7] == '0') cur_.close = true;  // HTTP/1.0 without keep-alive
+  chunked_ = until_close_ = has_length_ = false;
+  remaining_ = 0;
+  state_ = State::kHeaders;
+  header_bytes_ = 0;
+  return Ok();
+}
+
+Status Http1ResponseParser::HeaderLine(std::string_view line) {
+  header_bytes_ += line.size();
+  if (header_bytes_ > kMaxHeaders) return Fail(ProtocolError("headers too large"));
+  const size_t colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return Fail(ProtocolError("bad header line"));
+  }
+  const std::string_view name = line.substr(0, colon);
+  const std::string_view value = TrimView(line.substr(colon + 1));
+  if (IEquals(name, "content-length")) {
+    const std::optional<int64_t> n = ParseContentLength(value);
+    if (!n) return Fail(ProtocolError("bad Content-Length"));
+    if (has_length_ && *n != remaining_) {
+      return Fail(ProtocolError("conflicting Content-Length headers"));
+    }
+    has_length_ = true;
+    remaining_ = *n;
+  } else if (IEquals(name, "transfer-encoding")) {
+    chunked_ = HasToken(value, "chunked");
+    if (!chunked_) until_close_ = true;  // another coding: body runs until close
+  } else if (IEquals(name, "connection")) {
+    if (HasToken(value, "close")) cur_.close = true;
+    if (HasToken(value, "keep-alive")) cur_.close = false;
+  } else if (IEquals(name, "retry-after")) {
+    cur_.retry_after = std::string(value);
+  }
+  return Ok();
+}
+
+Status Http1ResponseParser::EndOfHeaders(std::vector<Http1Response>& out) {
+  if (cur_.status >= 100 && cur_.status < 200) {
+    if (cur_.status == 101) return Fail(ProtocolError("unexpected protocol switch (101)"));
+    cur_ = {};  // interim response: the real one follows
+    state_ = State::kStatus;
+    return Ok();
+  }
+  if (cur_.status == 204 || cur_.status == 304) {
+    Finish(out);
+  } else if (chunked_) {
+    state_ = State::kChunkSize;
+  } else if (until_close_ || !has_length_) {
+    until_close_ = true;
+    cur_.close = true;
+    state_ = State::kBody;
+  } else if (remaining_ == 0) {
+    Finish(out);
+  } else {
+    state_ = State::kBody;
+  }
+  return Ok();
+}
+
+Status Http1ResponseParser::ChunkSizeLine(std::string_view line) {
+  const std::optional<int64_t> n = ParseChunkSize(line);
+  if (!n) return Fail(ProtocolError("bad chunk size"));
+  if (*n == 0) {
+    state_ = State::kTrailers;
+  } else {
+    remaining_ = *n;
+    state_ = State::kChunkData;
+  }
+  return Ok();
 }
 
 Status Http1ResponseParser::Feed(std::string_view data, std::vector<Http1Response>& out) {
@@ -565,6 +582,24 @@ struct Http1Connection::Impl {
         return Io::kError;
     }
   }
+
+  // Exchange()'s I/O loop: `out` holds `expected` pipelined requests; writes
+  // them and reads responses until each has its answer. Any error drops the
+  // connection and says how many requests went unanswered.
+  Status RunExchange(size_t expected, std::vector<Http1Response>& responses,
+                     Clock::time_point deadline);
+  // What one pass of that loop could not make progress on.
+  struct Blocked {
+    bool write = false;  // nothing (more) to write, or the write would block
+    bool read = false;   // the read would block
+    short want = POLLIN;
+  };
+  // Writes more of `out` from `written`; false on a fatal error (in `error`).
+  bool WriteSome(size_t& written, Blocked& blocked, std::string& error);
+  // Reads what is there into the parser; sets `eof` at the end of the
+  // stream. An error carries the code and reason the exchange fails with.
+  Status ReadSome(size_t expected, std::vector<Http1Response>& responses, Blocked& blocked,
+                  bool& eof, std::string& error);
 };
 
 Http1Connection::Http1Connection(Http1Url url, Http1TlsOptions tls)
@@ -608,80 +643,98 @@ Status Http1Connection::Exchange(std::span<const Request> requests,
     m.out.append(r.head);
     m.out.append(r.body);
   }
+  return m.RunExchange(requests.size(), responses, deadline);
+}
+
+Status Http1Connection::Impl::RunExchange(size_t expected, std::vector<Http1Response>& responses,
+                                          Clock::time_point deadline) {
   size_t written = 0;
   bool eof = false;
   std::string error;
   auto fail = [&](ErrorCode code, std::string why) {
-    m.Drop();
-    const size_t missing = requests.size() - responses.size();
-    return Fail(code, "POST to " + m.Where() + ": " + why + " (" + std::to_string(missing) +
-                          " of " + std::to_string(requests.size()) + " requests unanswered)");
+    Drop();
+    const size_t missing = expected - responses.size();
+    return Fail(code, "POST to " + Where() + ": " + why + " (" + std::to_string(missing) + " of " +
+                          std::to_string(expected) + " requests unanswered)");
   };
-  while (responses.size() < requests.size()) {
+  while (responses.size() < expected) {
     // Checked here too, not only when waiting: a peer that never stops
     // sending must not keep us past the deadline or a shutdown.
-    if (m.interrupted.load()) return fail(ErrorCode::kCancelled, "interrupted");
+    if (interrupted.load()) return fail(ErrorCode::kCancelled, "interrupted");
     if (Clock::now() >= deadline) return fail(ErrorCode::kTimeout, "timed out");
-    bool blocked_write = written == m.out.size();
-    bool blocked_read = false;
-    short want = POLLIN;
-    if (written < m.out.size()) {
-      switch (m.Write(written, error)) {
-        case Impl::Io::kProgress:
-          break;
-        case Impl::Io::kWouldBlockWrite:
-          blocked_write = true;
-          want |= POLLOUT;
-          break;
-        case Impl::Io::kWouldBlockRead:  // TLS renegotiation: wait to read
-          blocked_write = true;
-          break;
-        case Impl::Io::kEof:
-        case Impl::Io::kError:
-          return fail(ErrorCode::kConnection, error.empty() ? "connection closed" : error);
-      }
-    }
-    size_t got = 0;
-    switch (m.Read(got, error)) {
-      case Impl::Io::kProgress: {
-        if (got == 0) break;
-        auto st = m.parser.Feed(std::string_view(m.in, got), responses);
-        if (!st) return fail(ErrorCode::kProtocol, st.error().message());
-        if (responses.size() > requests.size()) {
-          return fail(ErrorCode::kProtocol, "more responses than requests");
-        }
-        // A response that announces a close ends the exchange early.
-        if (!responses.empty() && responses.back().close && responses.size() < requests.size()) {
-          return fail(ErrorCode::kConnection, "server closed the connection (Connection: close)");
-        }
-        continue;
-      }
-      case Impl::Io::kWouldBlockRead:
-        blocked_read = true;
-        break;
-      case Impl::Io::kWouldBlockWrite:
-        blocked_read = true;
-        want |= POLLOUT;
-        break;
-      case Impl::Io::kEof:
-        eof = true;
-        break;
-      case Impl::Io::kError:
-        return fail(ErrorCode::kConnection, error);
+    Blocked blocked;
+    if (!WriteSome(written, blocked, error)) return fail(ErrorCode::kConnection, error);
+    if (auto st = ReadSome(expected, responses, blocked, eof, error); !st) {
+      return fail(st.error().code(), st.error().message());
     }
     if (eof) {
-      m.parser.Eof(responses);
-      if (responses.size() >= requests.size()) break;
+      parser.Eof(responses);
+      if (responses.size() >= expected) break;
       return fail(ErrorCode::kConnection, "connection closed by the server");
     }
-    if (blocked_read && blocked_write) {
-      if (auto st = m.Wait(want, deadline); !st)
+    if (blocked.read && blocked.write) {
+      if (auto st = Wait(blocked.want, deadline); !st) {
         return fail(st.error().code(), st.error().message());
+      }
     }
   }
   // A final answer before the whole request was written (e.g. 413 while the
   // body was still going out) leaves the stream out of step: drop it.
-  if (responses.back().close || eof || written < m.out.size()) m.Drop();
+  if (responses.back().close || eof || written < out.size()) Drop();
+  return Ok();
+}
+
+bool Http1Connection::Impl::WriteSome(size_t& written, Blocked& blocked, std::string& error) {
+  blocked.write = written == out.size();
+  if (written == out.size()) return true;
+  switch (Write(written, error)) {
+    case Io::kProgress:
+      break;
+    case Io::kWouldBlockWrite:
+      blocked.write = true;
+      blocked.want |= POLLOUT;
+      break;
+    case Io::kWouldBlockRead:  // TLS renegotiation: wait to read
+      blocked.write = true;
+      break;
+    case Io::kEof:
+    case Io::kError:
+      if (error.empty()) error = "connection closed";
+      return false;
+  }
+  return true;
+}
+
+Status Http1Connection::Impl::ReadSome(size_t expected, std::vector<Http1Response>& responses,
+                                       Blocked& blocked, bool& eof, std::string& error) {
+  size_t got = 0;
+  switch (Read(got, error)) {
+    case Io::kProgress: {
+      if (got == 0) break;
+      auto st = parser.Feed(std::string_view(in, got), responses);
+      if (!st) return Fail(ErrorCode::kProtocol, st.error().message());
+      if (responses.size() > expected) {
+        return Fail(ErrorCode::kProtocol, "more responses than requests");
+      }
+      // A response that announces a close ends the exchange early.
+      if (!responses.empty() && responses.back().close && responses.size() < expected) {
+        return Fail(ErrorCode::kConnection, "server closed the connection (Connection: close)");
+      }
+      break;
+    }
+    case Io::kWouldBlockRead:
+      blocked.read = true;
+      break;
+    case Io::kWouldBlockWrite:
+      blocked.read = true;
+      blocked.want |= POLLOUT;
+      break;
+    case Io::kEof:
+      eof = true;
+      break;
+    case Io::kError:
+      return Fail(ErrorCode::kConnection, error);
+  }
   return Ok();
 }
 

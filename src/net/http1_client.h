@@ -70,6 +70,11 @@ class Http1ResponseParser {
  private:
   enum class State { kStatus, kHeaders, kBody, kChunkSize, kChunkData, kChunkDataEnd, kTrailers };
   Status Line(std::string_view line, std::vector<Http1Response>& out);
+  // Line()'s steps, by state.
+  Status StatusLine(std::string_view line);
+  Status HeaderLine(std::string_view line);  // a non-empty header line
+  Status EndOfHeaders(std::vector<Http1Response>& out);
+  Status ChunkSizeLine(std::string_view line);
   void Finish(std::vector<Http1Response>& out);
   void KeepBody(std::string_view data);
 

@@ -211,6 +211,25 @@ struct HttpServer::Impl {
 
   // Resolves a request to a response or a stream (never throws).
   Dispatched Dispatch(const HttpRequest& req);
+
+  // What a request's path and method matched, copied out of the route tables
+  // so handlers run without routes_mu.
+  struct Match {
+    bool path_known = false;
+    HttpHandler handler;   // set: the handler for the method
+    StreamHandler stream;  // set: a GET on a stream route
+    StreamKind kind = StreamKind::kEventStream;
+    std::string allow;  // neither set: the methods the path accepts (Allow header)
+  };
+  // Dispatch()'s steps.
+  Match MatchRoute(const HttpRequest& req);  // takes routes_mu
+  // The exact route for `path`, else the longest matching prefix route (the
+  // caller holds routes_mu).
+  const Route* FindRoute(const std::string& path) const;
+  // Checks the upgrade, then asks the stream handler to accept the stream.
+  Dispatched OpenStream(const HttpRequest& req, const Match& match);
+  // Runs a plain handler; a 500 response when it throws.
+  HttpResponse CallHandler(const HttpHandler& handler, const HttpRequest& req);
   void DoAccept();
   void CloseAll();  // I/O thread only
 
@@ -254,6 +273,48 @@ bool HeaderHasToken(const std::map<std::string, std::string>& headers, const std
     start = comma + 1;
   }
   return false;
+}
+
+// The Allow header for a path with these methods (and a GET stream when
+// `has_stream`), for a request whose method it does not handle.
+std::string AllowedMethods(const std::map<std::string, HttpHandler>& methods, bool has_stream) {
+  std::string allow;
+  bool has_head = false;
+  bool has_get = has_stream;
+  for (const auto& [method, h] : methods) {
+    if (!allow.empty()) allow += ", ";
+    allow += method;
+    if (method == "HEAD") has_head = true;
+    if (method == "GET") has_get = true;
+  }
+  if (has_stream && !methods.contains("GET")) {
+    allow += allow.empty() ? "GET" : ", GET";
+  } else if (!has_head && has_get) {
+    allow += ", HEAD";
+  }
+  return allow;
+}
+
+// For a WebSocket stream route: the error response when `req` is not a
+// version-13 WebSocket upgrade with a key, nothing when it is one.
+std::optional<HttpResponse> WebSocketUpgradeError(const HttpRequest& req) {
+  if (!HeaderHasToken(req.headers, "upgrade", "websocket")) {
+    HttpResponse r = JsonError(426, "websocket upgrade required");
+    r.headers["Upgrade"] = "websocket";
+    r.headers["Connection"] = "Upgrade";
+    return r;
+  }
+  auto version = req.headers.find("sec-websocket-version");
+  if (version == req.headers.end() || version->second != "13") {
+    HttpResponse r = JsonError(426, "unsupported websocket version");
+    r.headers["Sec-WebSocket-Version"] = "13";
+    return r;
+  }
+  auto key = req.headers.find("sec-websocket-key");
+  if (key == req.headers.end() || key->second.empty()) {
+    return JsonError(400, "missing Sec-WebSocket-Key");
+  }
+  return std::nullopt;
 }
 
 void AppendHeaderLine(std::string& out, std::string_view name, std::string_view value) {
@@ -847,112 +908,76 @@ void HttpServer::Impl::Session::OnRead(beast::error_code ec) {
 }
 
 HttpServer::Impl::Dispatched HttpServer::Impl::Dispatch(const HttpRequest& req) {
-  Dispatched out;
-  HttpHandler handler;
-  StreamHandler stream_handler;
-  StreamKind kind = StreamKind::kEventStream;
-  std::string allow;
-  bool path_known = false;
-  {
-    std::lock_guard lock(routes_mu);
-    const Route* route = nullptr;
-    if (auto it = routes.find(req.path); it != routes.end()) {
-      route = &it->second;
-    } else {
-      size_t best = 0;
-      for (const auto& [prefix, r] : prefix_routes) {
-        if (prefix.size() >= best && req.path.size() >= prefix.size() &&
-            req.path.compare(0, prefix.size(), prefix) == 0) {
-          best = prefix.size();
-          route = &r;
-        }
-      }
-    }
-    if (route != nullptr) {
-      path_known = true;
-      const auto& methods = route->methods;
-      if (route->stream && req.method == "GET") {
-        stream_handler = route->stream;
-        kind = route->stream_kind;
-      } else {
-        auto m = methods.find(req.method);
-        if (m == methods.end() && req.method == "HEAD" && !route->stream) m = methods.find("GET");
-        if (m != methods.end()) {
-          handler = m->second;
-        } else {
-          bool has_head = false;
-          bool has_get = route->stream != nullptr;
-          for (const auto& [method, h] : methods) {
-            if (!allow.empty()) allow += ", ";
-            allow += method;
-            if (method == "HEAD") has_head = true;
-            if (method == "GET") has_get = true;
-          }
-          if (route->stream && !methods.contains("GET")) {
-            allow += allow.empty() ? "GET" : ", GET";
-          } else if (!has_head && has_get) {
-            allow += ", HEAD";
-          }
-        }
-      }
-    }
-  }
-  if (!path_known) {
-    out.response = JsonError(404, "not found");
+  const Match match = MatchRoute(req);
+  if (!match.path_known) return {.response = JsonError(404, "not found")};
+  if (match.stream) return OpenStream(req, match);
+  if (!match.handler) {
+    Dispatched out{.response = JsonError(405, "method not allowed")};
+    out.response.headers["Allow"] = match.allow;
     return out;
   }
-  if (stream_handler) {
-    if (kind == StreamKind::kWebSocket) {
-      if (!HeaderHasToken(req.headers, "upgrade", "websocket")) {
-        out.response = JsonError(426, "websocket upgrade required");
-        out.response.headers["Upgrade"] = "websocket";
-        out.response.headers["Connection"] = "Upgrade";
-        return out;
-      }
-      auto version = req.headers.find("sec-websocket-version");
-      if (version == req.headers.end() || version->second != "13") {
-        out.response = JsonError(426, "unsupported websocket version");
-        out.response.headers["Sec-WebSocket-Version"] = "13";
-        return out;
-      }
-      auto key = req.headers.find("sec-websocket-key");
-      if (key == req.headers.end() || key->second.empty()) {
-        out.response = JsonError(400, "missing Sec-WebSocket-Key");
-        return out;
-      }
-    }
-    if (closing) {
-      out.response = JsonError(503, "server shutting down");
-      return out;
-    }
-    try {
-      StreamDecision decision = stream_handler(req);
-      if (!decision.accept) {
-        out.response = std::move(decision.response);
-        return out;
-      }
-      out.stream = true;
-      out.kind = kind;
-      out.spec = std::move(decision.spec);
-      return out;
-    } catch (const std::exception& e) {
-      log::Error("http: stream handler threw",
-                 {{"server", name}, {"path", req.path}, {"error", e.what()}});
-    } catch (...) {
-      log::Error("http: stream handler threw",
-                 {{"server", name}, {"path", req.path}, {"error", "unknown"}});
-    }
-    out.response = JsonError(500, "internal server error");
-    return out;
+  return {.response = CallHandler(match.handler, req)};
+}
+
+HttpServer::Impl::Match HttpServer::Impl::MatchRoute(const HttpRequest& req) {
+  Match match;
+  std::lock_guard lock(routes_mu);
+  const Route* route = FindRoute(req.path);
+  if (route == nullptr) return match;
+  match.path_known = true;
+  if (route->stream && req.method == "GET") {
+    match.stream = route->stream;
+    match.kind = route->stream_kind;
+    return match;
   }
-  if (!handler) {
-    out.response = JsonError(405, "method not allowed");
-    out.response.headers["Allow"] = allow;
-    return out;
+  const auto& methods = route->methods;
+  auto m = methods.find(req.method);
+  if (m == methods.end() && req.method == "HEAD" && !route->stream) m = methods.find("GET");
+  if (m != methods.end()) {
+    match.handler = m->second;
+  } else {
+    match.allow = AllowedMethods(methods, route->stream != nullptr);
   }
+  return match;
+}
+
+const HttpServer::Impl::Route* HttpServer::Impl::FindRoute(const std::string& path) const {
+  if (auto it = routes.find(path); it != routes.end()) return &it->second;
+  const Route* route = nullptr;
+  size_t best = 0;
+  for (const auto& [prefix, r] : prefix_routes) {
+    if (prefix.size() >= best && path.size() >= prefix.size() &&
+        path.compare(0, prefix.size(), prefix) == 0) {
+      best = prefix.size();
+      route = &r;
+    }
+  }
+  return route;
+}
+
+HttpServer::Impl::Dispatched HttpServer::Impl::OpenStream(const HttpRequest& req,
+                                                          const Match& match) {
+  if (match.kind == StreamKind::kWebSocket) {
+    if (auto error = WebSocketUpgradeError(req)) return {.response = std::move(*error)};
+  }
+  if (closing) return {.response = JsonError(503, "server shutting down")};
   try {
-    out.response = handler(req);
-    return out;
+    StreamDecision decision = match.stream(req);
+    if (!decision.accept) return {.response = std::move(decision.response)};
+    return {.stream = true, .kind = match.kind, .spec = std::move(decision.spec)};
+  } catch (const std::exception& e) {
+    log::Error("http: stream handler threw",
+               {{"server", name}, {"path", req.path}, {"error", e.what()}});
+  } catch (...) {
+    log::Error("http: stream handler threw",
+               {{"server", name}, {"path", req.path}, {"error", "unknown"}});
+  }
+  return {.response = JsonError(500, "internal server error")};
+}
+
+HttpResponse HttpServer::Impl::CallHandler(const HttpHandler& handler, const HttpRequest& req) {
+  try {
+    return handler(req);
   } catch (const std::exception& e) {
     log::Error("http: handler threw",
                {{"server", name}, {"method", req.method}, {"path", req.path}, {"error", e.what()}});
@@ -961,8 +986,7 @@ HttpServer::Impl::Dispatched HttpServer::Impl::Dispatch(const HttpRequest& req) 
         "http: handler threw",
         {{"server", name}, {"method", req.method}, {"path", req.path}, {"error", "unknown"}});
   }
-  out.response = JsonError(500, "internal server error");
-  return out;
+  return JsonError(500, "internal server error");
 }
 
 void HttpServer::Impl::DoAccept() {

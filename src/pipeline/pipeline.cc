@@ -36,6 +36,15 @@ struct Pipeline::Worker {
   std::optional<Priority> priority;         // set: may be shed under backpressure
   metrics::Gauge* depth = nullptr;
   uint64_t undelivered = 0;
+
+  // RunWorker()'s state; only the worker thread touches it.
+  std::vector<bus::BatchSlice> slices;
+  std::vector<const Event*> events;  // the slice's events this adapter receives
+  std::deque<Event> owned;           // per-adapter transformed copies (stable addresses)
+  // Highest Event::seq handled since the last flush; acknowledged once the
+  // sink has flushed (only then is the data really out of our hands).
+  uint64_t pending_ack = 0;
+  std::chrono::steady_clock::time_point last_flush;
 };
 
 Pipeline::Pipeline(Options options, detector::DetectorPtr detector,
@@ -159,106 +168,125 @@ void Pipeline::RecordFailure(Error error) {
 
 void Pipeline::RunWorker(Worker& w) {
   health_.Up(w.name);
-  std::vector<bus::BatchSlice> slices;
-  std::vector<const Event*> events;
-  std::deque<Event> owned;  // per-adapter transformed copies (stable addresses)
-  auto fail = [&](const Error& e) {
-    if (e.code() == ErrorCode::kClosed) {
-      log::Info("sink closed, stopping pipeline", {{"adapter", w.name}, {"reason", e.message()}});
-      RequestStop();
-    } else {
-      w.failed->Inc(events.size());
-      health_.Down(w.name, e.message());
-      RecordFailure(e.Wrap("adapter " + w.name));
-    }
-  };
+  w.last_flush = std::chrono::steady_clock::now();
   bool ok = true;
-  // Highest Event::seq handled since the last flush; acknowledged once the
-  // sink has flushed (only then is the data really out of our hands).
-  uint64_t pending_ack = 0;
-  auto last_flush = std::chrono::steady_clock::now();
-  auto flush = [&]() -> bool {
-    if (auto st = w.adapter->Flush(); !st) {
-      events.clear();
-      fail(st.error());
-      return false;
-    }
-    last_flush = std::chrono::steady_clock::now();
-    uint64_t ack = pending_ack;
-    // Events the adapter still holds (deferred acknowledgement) stay unconfirmed.
-    if (const auto held = w.adapter->OldestHeldSeq(); held && *held <= ack) ack = *held - 1;
-    if (ack != 0) acks_->Ack(w.index, ack);
-    return true;
-  };
   while (ok) {
-    slices.clear();
-    const bool open = w.queue->PopAll(slices, options_.poll_interval);
+    w.slices.clear();
+    const bool open = w.queue->PopAll(w.slices, options_.poll_interval);
     if (abandon_.load()) {
-      for (const auto& slice : slices) w.undelivered += slice.size();
+      for (const auto& slice : w.slices) w.undelivered += slice.size();
       break;
     }
-    for (size_t si = 0; si < slices.size(); ++si) {
-      const auto& slice = slices[si];
-      if (abandon_.load()) {
-        for (size_t r = si; r < slices.size(); ++r) w.undelivered += slices[r].size();
-        ok = false;
-        break;
-      }
-      events.clear();
-      // Shed under backpressure: skip (and acknowledge) the whole slice.
-      if (w.priority && options_.backpressure && options_.backpressure->ShouldShed(*w.priority)) {
-        for (const Event& e : slice.events()) {
-          if (e.seq > pending_ack) pending_ack = e.seq;
-        }
-        w.shed->Inc(slice.size());
-        continue;
-      }
-      // One snapshot per slice: every event sees exactly one configuration.
-      const std::shared_ptr<const WorkerConfig> cfg = w.config.load();
-      owned.clear();
-      for (const Event& e : slice.events()) {
-        if (e.seq > pending_ack) pending_ack = e.seq;
-        if (e.filtered) continue;  // dropped by the global chain (counted there)
-        if (cfg->routed &&
-            !std::binary_search(cfg->channels.begin(), cfg->channels.end(), e.channel)) {
-          w.skipped->Inc();
-          continue;
-        }
-        if (cfg->chain) {
-          // The adapter's own chain works on a private copy: other adapters
-          // share `e` and must never see this adapter's changes.
-          Event& copy = owned.emplace_back(e);
-          if (ApplyChain(*cfg->chain, copy, *w.chain_scope)) {
-            events.push_back(&copy);
-          } else {
-            owned.pop_back();
-          }
-          continue;
-        }
-        events.push_back(&e);
-      }
-      if (events.empty()) continue;
-      if (options_.inspector && options_.inspector->enabled()) {
-        // Serves both post-transform and pre-adapter (the same events).
-        options_.inspector->Record(TapPoint::kPreAdapter, w.name, events);
-      }
-      if (auto st = w.adapter->Deliver(events); !st) {
-        fail(st.error());
-        ok = false;
-        break;
-      }
-      w.delivered->Inc(events.size());
-    }
+    ok = DeliverSlices(w);
     if (!ok) break;
-    const size_t depth = w.queue->size_events();
-    w.depth->Set(static_cast<double>(depth));
-    if (depth == 0 ||
-        std::chrono::steady_clock::now() - last_flush >= options_.max_flush_interval) {
-      if (!flush()) break;
-    }
+    if (!FlushIfDue(w)) break;
     if (!open) break;
   }
-  if (ok && !abandon_.load()) flush();
+  if (ok && !abandon_.load()) FlushWorker(w);
+  FinishWorker(w);
+}
+
+bool Pipeline::DeliverSlices(Worker& w) {
+  for (size_t si = 0; si < w.slices.size(); ++si) {
+    if (abandon_.load()) {
+      for (size_t r = si; r < w.slices.size(); ++r) w.undelivered += w.slices[r].size();
+      return false;
+    }
+    if (!DeliverSlice(w, w.slices[si])) return false;
+  }
+  return true;
+}
+
+bool Pipeline::DeliverSlice(Worker& w, const bus::BatchSlice& slice) {
+  w.events.clear();
+  // Shed under backpressure: skip (and acknowledge) the whole slice.
+  if (w.priority && options_.backpressure && options_.backpressure->ShouldShed(*w.priority)) {
+    for (const Event& e : slice.events()) {
+      if (e.seq > w.pending_ack) w.pending_ack = e.seq;
+    }
+    w.shed->Inc(slice.size());
+    return true;
+  }
+  SelectEvents(w, slice);
+  if (w.events.empty()) return true;
+  if (options_.inspector && options_.inspector->enabled()) {
+    // Serves both post-transform and pre-adapter (the same events).
+    options_.inspector->Record(TapPoint::kPreAdapter, w.name, w.events);
+  }
+  if (auto st = w.adapter->Deliver(w.events); !st) {
+    WorkerFailed(w, st.error());
+    return false;
+  }
+  w.delivered->Inc(w.events.size());
+  return true;
+}
+
+void Pipeline::SelectEvents(Worker& w, const bus::BatchSlice& slice) {
+  // One snapshot per slice: every event sees exactly one configuration.
+  const std::shared_ptr<const WorkerConfig> cfg = w.config.load();
+  w.owned.clear();
+  for (const Event& e : slice.events()) {
+    if (e.seq > w.pending_ack) w.pending_ack = e.seq;
+    if (e.filtered) continue;  // dropped by the global chain (counted there)
+    if (cfg->routed && !std::binary_search(cfg->channels.begin(), cfg->channels.end(), e.channel)) {
+      w.skipped->Inc();
+      continue;
+    }
+    if (cfg->chain) {
+      // The adapter's own chain works on a private copy: other adapters
+      // share `e` and must never see this adapter's changes.
+      Event& copy = w.owned.emplace_back(e);
+      if (ApplyChain(*cfg->chain, copy, *w.chain_scope)) {
+        w.events.push_back(&copy);
+      } else {
+        w.owned.pop_back();
+      }
+      continue;
+    }
+    w.events.push_back(&e);
+  }
+}
+
+bool Pipeline::FlushIfDue(Worker& w) {
+  const size_t depth = w.queue->size_events();
+  w.depth->Set(static_cast<double>(depth));
+  if (depth == 0 ||
+      std::chrono::steady_clock::now() - w.last_flush >= options_.max_flush_interval) {
+    return FlushWorker(w);
+  }
+  return true;
+}
+
+bool Pipeline::FlushWorker(Worker& w) {
+  if (auto st = w.adapter->Flush(); !st) {
+    w.events.clear();
+    WorkerFailed(w, st.error());
+    return false;
+  }
+  w.last_flush = std::chrono::steady_clock::now();
+  uint64_t ack = w.pending_ack;
+  // Events the adapter still holds (deferred acknowledgement) stay unconfirmed.
+  if (const auto held = w.adapter->OldestHeldSeq(); held && *held <= ack) ack = *held - 1;
+  if (ack != 0) acks_->Ack(w.index, ack);
+  return true;
+}
+
+void Pipeline::WorkerFailed(Worker& w, const Error& e) {
+  if (e.code() == ErrorCode::kClosed) {
+    log::Info("sink closed, stopping pipeline", {{"adapter", w.name}, {"reason", e.message()}});
+    RequestStop();
+  } else {
+    w.failed->Inc(w.events.size());
+    health_.Down(w.name, e.message());
+    RecordFailure(e.Wrap("adapter " + w.name));
+  }
+}
+
+void Pipeline::FinishWorker(Worker& w) {
+  // Release the batches (and transformed copies) the worker still references.
+  w.slices.clear();
+  w.events.clear();
+  w.owned.clear();
   // Stop receiving: the dispatcher skips a closed queue instead of blocking on it.
   w.queue->Close();
   w.undelivered += w.queue->size_events();
@@ -272,49 +300,8 @@ void Pipeline::RunWorker(Worker& w) {
 }
 
 Status Pipeline::Run(std::stop_token stop) {
-  using Clock = std::chrono::steady_clock;
-  auto& reg = metrics::Default();
-
-  for (auto& a : adapters_) {
-    if (auto st = a->Open(); !st) {
-      return Fail(st.error().Wrap("adapter " + std::string(a->Name()) + ": open"));
-    }
-  }
-
-  global_chain_.store(options_.transforms.global);
-  bus_ = std::make_unique<bus::Bus>(options_.bus);
-  acks_ = std::make_unique<AckTracker>(adapters_.size());
-  std::unique_lock workers_lock(mu_);  // SetRoutes() may run concurrently
-  for (auto& a : adapters_) {
-    auto w = std::make_unique<Worker>();
-    w->index = workers_.size();
-    w->adapter = a.get();
-    w->name = std::string(a->Name());
-    w->queue = &bus_->Subscribe(w->name);
-    w->config.store(MakeWorkerConfig(options_.routes, options_.transforms, w->name));
-    w->delivered = &reg.AddCounter("pgcdc_events_delivered_total",
-                                   "Events handed to an adapter successfully.", {"adapter"})
-                        .With({w->name});
-    w->skipped = &reg.AddCounter("pgcdc_events_skipped_total",
-                                 "Events not sent to an adapter because of its route.", {"adapter"})
-                      .With({w->name});
-    w->failed = &reg.AddCounter("pgcdc_events_failed_total", "Events an adapter failed to deliver.",
-                                {"adapter"})
-                     .With({w->name});
-    w->shed =
-        &reg.AddCounter("pgcdc_backpressure_load_shed_total",
-                        "Events an adapter skipped because backpressure shed it.", {"adapter"})
-             .With({w->name});
-    w->chain_scope = std::make_unique<ChainScope>(w->name);
-    if (auto it = options_.priorities.find(w->name); it != options_.priorities.end()) {
-      w->priority = it->second;
-    }
-    w->depth = &reg.AddGauge("pgcdc_adapter_queue_depth", "Events waiting in an adapter's queue.",
-                             {"adapter"})
-                    .With({w->name});
-    workers_.push_back(std::move(w));
-  }
-  workers_lock.unlock();
+  if (auto st = OpenAdapters(); !st) return st;
+  CreateWorkers();
 
   std::stop_callback forward(stop, [this] { RequestStop(); });
   bus_->Start();
@@ -324,49 +311,9 @@ Status Pipeline::Run(std::stop_token stop) {
     w->thread = std::thread([this, raw] { RunWorker(*raw); });
   }
 
-  bool detector_done = false;
-  detector::RunContext ctx;
-  ctx.stop = internal_stop_.get_token();
-  ctx.publish = [this](EventBatch&& batch) {
-    if (options_.inspector && options_.inspector->enabled()) {
-      options_.inspector->Record(TapPoint::kPostDetector, {}, std::span<const Event>(batch.events));
-    }
-    // The global chain runs once, in place, before the batch is shared.
-    // Dropped events stay in the batch, marked, so their seq is still
-    // acknowledged by every adapter (the checkpoint never stalls on them).
-    if (auto chain = global_chain_.load(); chain && !chain->empty()) {
-      bool any_tracked = false;
-      size_t kept = 0;
-      for (auto& e : batch.events) {
-        if (ApplyChain(*chain, e, global_scope_)) {
-          ++kept;
-        } else {
-          e.filtered = true;
-          any_tracked = any_tracked || e.seq != 0;
-        }
-      }
-      if (kept == 0 && !any_tracked) return true;  // nothing to deliver or acknowledge
-    }
-    return bus_->Publish(std::move(batch));
-  };
-  ctx.health = &health_;
-  ctx.acks = acks_.get();
-  ctx.backpressure = options_.backpressure.get();
-  std::thread detector_thread([&] {
-    Status st = detector_->Run(ctx);
-    health_.Down("detector", st ? std::string() : st.error().message());
-    if (!st) {
-      RecordFailure(st.error().Wrap("detector " + std::string(detector_->Name())));
-    } else if (!internal_stop_.stop_requested()) {
-      log::Info("detector finished", {{"detector", detector_->Name()}});
-      RequestStop();
-    }
-    {
-      std::lock_guard lock(mu_);
-      detector_done = true;
-    }
-    cv_.notify_all();
-  });
+  bool detector_done = false;  // guarded by mu_
+  detector::RunContext ctx = MakeRunContext();
+  std::thread detector_thread([&] { RunDetector(ctx, detector_done); });
 
   ready_ = true;
   log::Info("pipeline started", {{"detector", detector_->Name()},
@@ -377,7 +324,7 @@ Status Pipeline::Run(std::stop_token stop) {
     cv_.wait(lock, [&] { return internal_stop_.stop_requested(); });
   }
   ready_ = false;
-  const auto deadline = Clock::now() + options_.shutdown_timeout;
+  const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_timeout;
   log::Info("shutting down",
             {{"timeout", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                             options_.shutdown_timeout)
@@ -394,22 +341,125 @@ Status Pipeline::Run(std::stop_token stop) {
   detector_thread.join();
 
   // 2./3. Bus drains into adapter queues; workers finish.
+  const bool drained = WaitForWorkers(deadline);
+  bus_->Join();
+  health_.Down("bus");
+  return ShutdownResult(drained);
+}
+
+Status Pipeline::OpenAdapters() {
+  for (auto& a : adapters_) {
+    if (auto st = a->Open(); !st) {
+      return Fail(st.error().Wrap("adapter " + std::string(a->Name()) + ": open"));
+    }
+  }
+  return Ok();
+}
+
+void Pipeline::CreateWorkers() {
+  global_chain_.store(options_.transforms.global);
+  bus_ = std::make_unique<bus::Bus>(options_.bus);
+  acks_ = std::make_unique<AckTracker>(adapters_.size());
+  std::lock_guard workers_lock(mu_);  // SetRoutes() may run concurrently
+  for (auto& a : adapters_) workers_.push_back(MakeWorker(*a));
+}
+
+std::unique_ptr<Pipeline::Worker> Pipeline::MakeWorker(adapter::Adapter& adapter) {
+  auto& reg = metrics::Default();
+  auto w = std::make_unique<Worker>();
+  w->index = workers_.size();
+  w->adapter = &adapter;
+  w->name = std::string(adapter.Name());
+  w->queue = &bus_->Subscribe(w->name);
+  w->config.store(MakeWorkerConfig(options_.routes, options_.transforms, w->name));
+  w->delivered = &reg.AddCounter("pgcdc_events_delivered_total",
+                                 "Events handed to an adapter successfully.", {"adapter"})
+                      .With({w->name});
+  w->skipped = &reg.AddCounter("pgcdc_events_skipped_total",
+                               "Events not sent to an adapter because of its route.", {"adapter"})
+                    .With({w->name});
+  w->failed = &reg.AddCounter("pgcdc_events_failed_total", "Events an adapter failed to deliver.",
+                              {"adapter"})
+                   .With({w->name});
+  w->shed = &reg.AddCounter("pgcdc_backpressure_load_shed_total",
+                            "Events an adapter skipped because backpressure shed it.", {"adapter"})
+                 .With({w->name});
+  w->chain_scope = std::make_unique<ChainScope>(w->name);
+  if (auto it = options_.priorities.find(w->name); it != options_.priorities.end()) {
+    w->priority = it->second;
+  }
+  w->depth = &reg.AddGauge("pgcdc_adapter_queue_depth", "Events waiting in an adapter's queue.",
+                           {"adapter"})
+                  .With({w->name});
+  return w;
+}
+
+detector::RunContext Pipeline::MakeRunContext() {
+  detector::RunContext ctx;
+  ctx.stop = internal_stop_.get_token();
+  ctx.publish = [this](EventBatch&& batch) { return Publish(std::move(batch)); };
+  ctx.health = &health_;
+  ctx.acks = acks_.get();
+  ctx.backpressure = options_.backpressure.get();
+  return ctx;
+}
+
+bool Pipeline::Publish(EventBatch&& batch) {
+  if (options_.inspector && options_.inspector->enabled()) {
+    options_.inspector->Record(TapPoint::kPostDetector, {}, std::span<const Event>(batch.events));
+  }
+  // The global chain runs once, in place, before the batch is shared.
+  // Dropped events stay in the batch, marked, so their seq is still
+  // acknowledged by every adapter (the checkpoint never stalls on them).
+  if (auto chain = global_chain_.load(); chain && !chain->empty()) {
+    bool any_tracked = false;
+    size_t kept = 0;
+    for (auto& e : batch.events) {
+      if (ApplyChain(*chain, e, global_scope_)) {
+        ++kept;
+      } else {
+        e.filtered = true;
+        any_tracked = any_tracked || e.seq != 0;
+      }
+    }
+    if (kept == 0 && !any_tracked) return true;  // nothing to deliver or acknowledge
+  }
+  return bus_->Publish(std::move(batch));
+}
+
+void Pipeline::RunDetector(detector::RunContext& ctx, bool& done) {
+  Status st = detector_->Run(ctx);
+  health_.Down("detector", st ? std::string() : st.error().message());
+  if (!st) {
+    RecordFailure(st.error().Wrap("detector " + std::string(detector_->Name())));
+  } else if (!internal_stop_.stop_requested()) {
+    log::Info("detector finished", {{"detector", detector_->Name()}});
+    RequestStop();
+  }
+  {
+    std::lock_guard lock(mu_);
+    done = true;
+  }
+  cv_.notify_all();
+}
+
+bool Pipeline::WaitForWorkers(std::chrono::steady_clock::time_point deadline) {
   bool drained = false;
   {
     std::unique_lock lock(mu_);
     drained = cv_.wait_until(lock, deadline, [&] { return workers_done_ == workers_.size(); });
   }
-  if (!drained) {
-    abandon_ = true;
-    // Wake adapters blocked in retry/backoff/breaker waits.
-    for (auto& a : adapters_) a->Interrupt();
-    for (auto& w : workers_) w->queue->Close();
-    std::unique_lock lock(mu_);
-    drained = cv_.wait_for(lock, std::chrono::milliseconds(500),
-                           [&] { return workers_done_ == workers_.size(); });
-  }
-  bus_->Join();
-  health_.Down("bus");
+  if (drained) return true;
+  abandon_ = true;
+  // Wake adapters blocked in retry/backoff/breaker waits.
+  for (auto& a : adapters_) a->Interrupt();
+  for (auto& w : workers_) w->queue->Close();
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, std::chrono::milliseconds(500),
+                      [&] { return workers_done_ == workers_.size(); });
+}
+
+Status Pipeline::ShutdownResult(bool drained) {
   if (!drained) {
     timed_out_ = true;
     uint64_t left = 0;

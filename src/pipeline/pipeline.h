@@ -111,6 +111,38 @@ class Pipeline {
   // or failed and dead-lettered).
   bool ApplyChain(const transform::Chain& chain, Event& event, const ChainScope& scope);
   void RunWorker(Worker& w);
+
+  // RunWorker()'s steps (worker thread). Those returning bool return false
+  // when the worker is to stop (abandoned at the deadline, or the sink failed).
+  bool DeliverSlices(Worker& w);  // w.slices, each through DeliverSlice()
+  bool DeliverSlice(Worker& w, const bus::BatchSlice& slice);
+  // Fills w.events with the slice's events this adapter receives (route
+  // filter, then its own chain on private copies in w.owned).
+  void SelectEvents(Worker& w, const bus::BatchSlice& slice);
+  // Updates the depth gauge; flushes when the queue ran empty or the last
+  // flush is max_flush_interval old.
+  bool FlushIfDue(Worker& w);
+  // Flushes the sink, then acknowledges what it no longer holds.
+  bool FlushWorker(Worker& w);
+  // A Deliver/Flush error: a closed sink stops the pipeline, anything else fails it.
+  void WorkerFailed(Worker& w, const Error& e);
+  // Drops the batches it holds, closes its queue and adapter, reports it done.
+  void FinishWorker(Worker& w);
+
+  // Run()'s steps (owner thread), in order.
+  Status OpenAdapters();
+  void CreateWorkers();  // bus, ack tracker and one Worker per adapter
+  std::unique_ptr<Worker> MakeWorker(adapter::Adapter& adapter);
+  detector::RunContext MakeRunContext();
+  // ctx.publish (detector thread): inspector tap, global chain, bus.
+  bool Publish(EventBatch&& batch);
+  // The detector thread's body; sets `done` (under mu_) when it returns.
+  void RunDetector(detector::RunContext& ctx, bool& done);
+  // True when every worker finished by `deadline`; otherwise abandons the
+  // rest (interrupts adapters, closes queues) and gives them a last 500 ms.
+  bool WaitForWorkers(std::chrono::steady_clock::time_point deadline);
+  // Joins the workers and turns failures and undelivered events into Run()'s result.
+  Status ShutdownResult(bool drained);
   void RecordFailure(Error error);
   void RequestStop();
 

@@ -54,6 +54,68 @@ std::string ColumnsJson(const std::vector<pgoutput::RelationColumn>& cols) {
   return out;
 }
 
+std::string TypeNameOrOid(uint32_t oid) {
+  std::string_view n = pgtypes::TypeName(oid);
+  return n.empty() ? "oid:" + std::to_string(oid) : std::string(n);
+}
+
+const pgoutput::RelationColumn* FindColumn(const std::vector<pgoutput::RelationColumn>& cols,
+                                           const std::string& name) {
+  for (const auto& c : cols) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+// Opens one entry of a SCHEMA_CHANGE `changes` array: {"type":…,"column":…
+// (the caller adds its fields and closes it).
+void BeginColumnChange(json::Writer& w, std::string_view type, const std::string& column) {
+  w.BeginObject();
+  w.Key("type");
+  w.String(type);
+  w.Key("column");
+  w.String(column);
+}
+
+// The `changes` array of a SCHEMA_CHANGE event: columns added or retyped (in
+// the new table order), then columns removed. Empty when both definitions
+// have the same columns (by name) with the same types.
+std::string SchemaChanges(const std::vector<pgoutput::RelationColumn>& old_cols,
+                          const std::vector<pgoutput::RelationColumn>& new_cols) {
+  std::string changes;
+  json::Writer w(changes);
+  w.BeginArray();
+  bool any = false;
+  for (const auto& c : new_cols) {
+    const auto* prev = FindColumn(old_cols, c.name);
+    if (prev == nullptr) {
+      BeginColumnChange(w, "column_added", c.name);
+      w.Key("type_name");
+      w.String(TypeNameOrOid(c.type_oid));
+      w.EndObject();
+      any = true;
+    } else if (prev->type_oid != c.type_oid) {
+      BeginColumnChange(w, "column_type_changed", c.name);
+      w.Key("old_type");
+      w.String(TypeNameOrOid(prev->type_oid));
+      w.Key("new_type");
+      w.String(TypeNameOrOid(c.type_oid));
+      w.EndObject();
+      any = true;
+    }
+  }
+  for (const auto& c : old_cols) {
+    if (FindColumn(new_cols, c.name) == nullptr) {
+      BeginColumnChange(w, "column_removed", c.name);
+      w.EndObject();
+      any = true;
+    }
+  }
+  w.EndArray();
+  if (!any) changes.clear();
+  return changes;
+}
+
 }  // namespace
 
 std::string ChannelFor(std::string_view namespace_name, std::string_view table) {
@@ -239,123 +301,25 @@ Status ChangeBuilder::Apply(const pgoutput::Message& m, uint64_t lsn, RelationMa
   if (aborted != nullptr) {
     if (auto xid = XidOf(m); xid && aborted->count(*xid)) return Ok();
   }
-  const bool global = &relations == &relations_;
-  auto find = [&](uint32_t relid) -> const RelationInfo* {
-    if (auto it = relations.find(relid); it != relations.end()) return &it->second;
-    if (!global) {
-      if (auto it = relations_.find(relid); it != relations_.end()) return &it->second;
-    }
-    return nullptr;
-  };
-
   if (const auto* b = std::get_if<Begin>(&m)) {
     tx_ = TxState{true, b->xid, b->commit_time_ns, 0};
     if (options_.tx_markers) return EmitMarker("BEGIN", b->xid, b->commit_time_ns, 0);
     return Ok();
   }
-  if (const auto* c = std::get_if<Commit>(&m)) {
-    Status st = Ok();
-    if (options_.tx_markers && tx_.active) {
-      st = EmitMarker("COMMIT", tx_.xid, tx_.commit_time_ns, tx_.count);
-    }
-    tx_ = TxState{};
-    sink_.Boundary(c->end_lsn);
-    return st;
+  if (const auto* c = std::get_if<Commit>(&m)) return OnCommit(*c);
+  if (const auto* r = std::get_if<Relation>(&m)) {
+    return OnRelation(*r, relations, &relations == &relations_);
   }
-  if (const auto* r = std::get_if<Relation>(&m)) return OnRelation(*r, relations, global);
-  if (const auto* i = std::get_if<Insert>(&m)) {
-    const RelationInfo* rel = find(i->relation_id);
-    if (toast_ && rel != nullptr) {
-      if (auto pk = PrimaryKey(*rel, i->new_tuple); !pk.empty()) {
-        toast_->Put(i->relation_id, pk, ToRow(i->new_tuple));
-      }
-    }
-    return EmitRow(rel, i->relation_id, "INSERT", &i->new_tuple, nullptr, lsn);
-  }
-  if (const auto* u = std::get_if<Update>(&m)) {
-    const RelationInfo* rel = find(u->relation_id);
-    if (toast_ && rel != nullptr) {
-      // Back-fill unchanged TOAST columns from the cached row image.
-      const auto& key_tuple = u->old_kind ? u->old_tuple : u->new_tuple;
-      const std::string pk = PrimaryKey(*rel, key_tuple);
-      const std::string new_pk = PrimaryKey(*rel, u->new_tuple);
-      bool has_unchanged = false;
-      for (const auto& v : u->new_tuple.columns) {
-        has_unchanged |= v.kind == pgoutput::ColumnKind::kUnchangedToast;
-      }
-      const ToastCache::Row* cached = pk.empty() ? nullptr : toast_->Get(u->relation_id, pk);
-      pgoutput::TupleData merged = u->new_tuple;
-      if (has_unchanged) {
-        if (cached != nullptr) {
-          ++stats_.toast_hits;
-          for (size_t c = 0; c < merged.columns.size() && c < cached->size(); ++c) {
-            auto& v = merged.columns[c];
-            if (v.kind != pgoutput::ColumnKind::kUnchangedToast) continue;
-            if ((*cached)[c]) {
-              v.kind = pgoutput::ColumnKind::kText;
-              v.data = *(*cached)[c];
-            } else {
-              v.kind = pgoutput::ColumnKind::kNull;
-            }
-          }
-        } else {
-          ++stats_.toast_misses;
-        }
-      }
-      Status st = EmitRow(rel, u->relation_id, "UPDATE", &merged,
-                          u->old_kind ? &u->old_tuple : nullptr, lsn);
-      ToastCache::Row row = ToRow(merged);
-      bool complete = true;
-      for (const auto& v : merged.columns) {
-        complete &= v.kind != pgoutput::ColumnKind::kUnchangedToast;
-      }
-      if (!pk.empty() && new_pk != pk) toast_->Erase(u->relation_id, pk);
-      if (complete && !new_pk.empty()) {
-        toast_->Put(u->relation_id, new_pk, std::move(row));
-      } else if (!new_pk.empty()) {
-        toast_->Erase(u->relation_id, new_pk);
-      }
-      return st;
-    }
-    return EmitRow(rel, u->relation_id, "UPDATE", &u->new_tuple,
-                   u->old_kind ? &u->old_tuple : nullptr, lsn);
-  }
-  if (const auto* d = std::get_if<Delete>(&m)) {
-    const RelationInfo* rel = find(d->relation_id);
-    if (toast_ && rel != nullptr) {
-      if (auto pk = PrimaryKey(*rel, d->old_tuple); !pk.empty()) toast_->Erase(d->relation_id, pk);
-    }
-    return EmitRow(rel, d->relation_id, "DELETE", &d->old_tuple, nullptr, lsn);
-  }
-  if (const auto* t = std::get_if<Truncate>(&m)) {
-    for (uint32_t relid : t->relation_ids) {
-      if (toast_) toast_->EvictRelation(relid);
-      if (auto st = EmitRow(find(relid), relid, "TRUNCATE", nullptr, nullptr, lsn); !st) {
-        return st;
-      }
-    }
-    return Ok();
-  }
+  if (const auto* i = std::get_if<Insert>(&m)) return OnInsert(*i, lsn, relations);
+  if (const auto* u = std::get_if<Update>(&m)) return OnUpdate(*u, lsn, relations);
+  if (const auto* d = std::get_if<Delete>(&m)) return OnDelete(*d, lsn, relations);
+  if (const auto* t = std::get_if<Truncate>(&m)) return OnTruncate(*t, lsn, relations);
   if (const auto* lm = std::get_if<LogicalMessage>(&m)) {
-    Status st = Ok();
-    if (lm->prefix != options_.heartbeat_prefix) st = EmitMessage(*lm, lsn);
-    // A non-transactional message outside a transaction is a safe point:
-    // every commit before it has been sent.
-    if (st && !lm->transactional && !tx_.active && aborted == nullptr) sink_.Boundary(lm->lsn);
-    return st;
+    return OnLogicalMessage(*lm, lsn, /*replaying=*/aborted != nullptr);
   }
   if (const auto* s = std::get_if<StreamCommit>(&m)) return Replay(s->xid, *s);
   if (const auto* a = std::get_if<StreamAbort>(&m)) {
-    auto it = spools_.find(a->xid);
-    if (a->subxid == a->xid || a->subxid == 0) {
-      if (it != spools_.end()) {
-        spool_memory_used_ -= std::min(spool_memory_used_, it->second->memory_bytes());
-        spools_.erase(it);
-      }
-      ++stats_.aborted_txns;
-    } else if (it != spools_.end()) {
-      it->second->MarkAborted(a->subxid);
-    }
+    OnStreamAbort(*a);
     return Ok();
   }
   if (std::holds_alternative<StreamStart>(m) || std::holds_alternative<StreamStop>(m) ||
@@ -366,11 +330,155 @@ Status ChangeBuilder::Apply(const pgoutput::Message& m, uint64_t lsn, RelationMa
                                              " (two-phase transactions are not enabled)");
 }
 
+const ChangeBuilder::RelationInfo* ChangeBuilder::FindRelation(const RelationMap& relations,
+                                                               uint32_t relid) const {
+  if (auto it = relations.find(relid); it != relations.end()) return &it->second;
+  if (&relations != &relations_) {
+    if (auto it = relations_.find(relid); it != relations_.end()) return &it->second;
+  }
+  return nullptr;
+}
+
+Status ChangeBuilder::OnCommit(const pgoutput::Commit& c) {
+  Status st = Ok();
+  if (options_.tx_markers && tx_.active) {
+    st = EmitMarker("COMMIT", tx_.xid, tx_.commit_time_ns, tx_.count);
+  }
+  tx_ = TxState{};
+  sink_.Boundary(c.end_lsn);
+  return st;
+}
+
+Status ChangeBuilder::OnInsert(const pgoutput::Insert& i, uint64_t lsn,
+                               const RelationMap& relations) {
+  const RelationInfo* rel = FindRelation(relations, i.relation_id);
+  if (toast_ && rel != nullptr) {
+    if (auto pk = PrimaryKey(*rel, i.new_tuple); !pk.empty()) {
+      toast_->Put(i.relation_id, pk, ToRow(i.new_tuple));
+    }
+  }
+  return EmitRow(rel, i.relation_id, "INSERT", &i.new_tuple, nullptr, lsn);
+}
+
+Status ChangeBuilder::OnUpdate(const pgoutput::Update& u, uint64_t lsn,
+                               const RelationMap& relations) {
+  const RelationInfo* rel = FindRelation(relations, u.relation_id);
+  const pgoutput::TupleData* old = u.old_kind ? &u.old_tuple : nullptr;
+  if (!toast_ || rel == nullptr)
+    return EmitRow(rel, u.relation_id, "UPDATE", &u.new_tuple, old, lsn);
+  // Back-fill unchanged TOAST columns from the cached row image.
+  const std::string pk = PrimaryKey(*rel, u.old_kind ? u.old_tuple : u.new_tuple);
+  const std::string new_pk = PrimaryKey(*rel, u.new_tuple);
+  pgoutput::TupleData merged = u.new_tuple;
+  BackfillToast(u.relation_id, pk, merged);
+  Status st = EmitRow(rel, u.relation_id, "UPDATE", &merged, old, lsn);
+  RememberUpdatedRow(u.relation_id, pk, new_pk, merged);
+  return st;
+}
+
+void ChangeBuilder::BackfillToast(uint32_t relid, const std::string& pk, pgoutput::TupleData& row) {
+  bool has_unchanged = false;
+  for (const auto& v : row.columns) {
+    has_unchanged |= v.kind == pgoutput::ColumnKind::kUnchangedToast;
+  }
+  const ToastCache::Row* cached = pk.empty() ? nullptr : toast_->Get(relid, pk);
+  if (!has_unchanged) return;
+  if (cached == nullptr) {
+    ++stats_.toast_misses;
+    return;
+  }
+  ++stats_.toast_hits;
+  for (size_t c = 0; c < row.columns.size() && c < cached->size(); ++c) {
+    auto& v = row.columns[c];
+    if (v.kind != pgoutput::ColumnKind::kUnchangedToast) continue;
+    if ((*cached)[c]) {
+      v.kind = pgoutput::ColumnKind::kText;
+      v.data = *(*cached)[c];
+    } else {
+      v.kind = pgoutput::ColumnKind::kNull;
+    }
+  }
+}
+
+void ChangeBuilder::RememberUpdatedRow(uint32_t relid, const std::string& pk,
+                                       const std::string& new_pk, const pgoutput::TupleData& row) {
+  ToastCache::Row cached = ToRow(row);
+  bool complete = true;
+  for (const auto& v : row.columns) {
+    complete &= v.kind != pgoutput::ColumnKind::kUnchangedToast;
+  }
+  if (!pk.empty() && new_pk != pk) toast_->Erase(relid, pk);
+  if (complete && !new_pk.empty()) {
+    toast_->Put(relid, new_pk, std::move(cached));
+  } else if (!new_pk.empty()) {
+    toast_->Erase(relid, new_pk);
+  }
+}
+
+Status ChangeBuilder::OnDelete(const pgoutput::Delete& d, uint64_t lsn,
+                               const RelationMap& relations) {
+  const RelationInfo* rel = FindRelation(relations, d.relation_id);
+  if (toast_ && rel != nullptr) {
+    if (auto pk = PrimaryKey(*rel, d.old_tuple); !pk.empty()) toast_->Erase(d.relation_id, pk);
+  }
+  return EmitRow(rel, d.relation_id, "DELETE", &d.old_tuple, nullptr, lsn);
+}
+
+Status ChangeBuilder::OnTruncate(const pgoutput::Truncate& t, uint64_t lsn,
+                                 const RelationMap& relations) {
+  for (uint32_t relid : t.relation_ids) {
+    if (toast_) toast_->EvictRelation(relid);
+    if (auto st = EmitRow(FindRelation(relations, relid), relid, "TRUNCATE", nullptr, nullptr, lsn);
+        !st) {
+      return st;
+    }
+  }
+  return Ok();
+}
+
+Status ChangeBuilder::OnLogicalMessage(const pgoutput::LogicalMessage& lm, uint64_t lsn,
+                                       bool replaying) {
+  Status st = Ok();
+  if (lm.prefix != options_.heartbeat_prefix) st = EmitMessage(lm, lsn);
+  // A non-transactional message outside a transaction is a safe point:
+  // every commit before it has been sent.
+  if (st && !lm.transactional && !tx_.active && !replaying) sink_.Boundary(lm.lsn);
+  return st;
+}
+
+void ChangeBuilder::OnStreamAbort(const pgoutput::StreamAbort& a) {
+  auto it = spools_.find(a.xid);
+  if (a.subxid == a.xid || a.subxid == 0) {
+    if (it != spools_.end()) {
+      spool_memory_used_ -= std::min(spool_memory_used_, it->second->memory_bytes());
+      spools_.erase(it);
+    }
+    ++stats_.aborted_txns;
+  } else if (it != spools_.end()) {
+    it->second->MarkAborted(a.subxid);
+  }
+}
+
 Status ChangeBuilder::OnRelation(const pgoutput::Relation& r, RelationMap& relations, bool global) {
   std::vector<uint32_t> oids;
   for (const auto& c : r.columns) oids.push_back(c.type_oid);
   if (auto missing = catalog_.Missing(oids); !missing.empty()) sink_.ResolveTypes(missing);
 
+  RelationInfo info = MakeRelationInfo(r);
+  Status st = Ok();
+  auto it = relations.find(r.relation_id);
+  if (global && options_.schema_events && it != relations.end()) {
+    // Diff against the previous definition, in table order.
+    if (std::string changes = SchemaChanges(it->second.columns, r.columns); !changes.empty()) {
+      st = EmitSchemaChange(r, changes);
+    }
+  }
+  if (global && toast_) toast_->EvictRelation(r.relation_id);
+  relations[r.relation_id] = std::move(info);
+  return st;
+}
+
+ChangeBuilder::RelationInfo ChangeBuilder::MakeRelationInfo(const pgoutput::Relation& r) const {
   RelationInfo info;
   info.namespace_name = r.namespace_name;
   info.name = r.name;
@@ -384,84 +492,23 @@ Status ChangeBuilder::OnRelation(const pgoutput::Relation& r, RelationMap& relat
     info.keys.push_back(std::move(k));
   }
   if (options_.include_schema) info.columns_json = ColumnsJson(r.columns);
+  return info;
+}
 
-  Status st = Ok();
-  auto it = relations.find(r.relation_id);
-  if (global && options_.schema_events && it != relations.end()) {
-    // Diff against the previous definition, in table order.
-    const auto& old_cols = it->second.columns;
-    std::string changes;
-    json::Writer w(changes);
-    w.BeginArray();
-    bool any = false;
-    auto find_col = [](const std::vector<pgoutput::RelationColumn>& cols,
-                       const std::string& n) -> const pgoutput::RelationColumn* {
-      for (const auto& c : cols) {
-        if (c.name == n) return &c;
-      }
-      return nullptr;
-    };
-    auto type_name = [](uint32_t oid) {
-      std::string_view n = pgtypes::TypeName(oid);
-      return n.empty() ? "oid:" + std::to_string(oid) : std::string(n);
-    };
-    for (const auto& c : r.columns) {
-      const auto* prev = find_col(old_cols, c.name);
-      if (prev == nullptr) {
-        w.BeginObject();
-        w.Key("type");
-        w.String("column_added");
-        w.Key("column");
-        w.String(c.name);
-        w.Key("type_name");
-        w.String(type_name(c.type_oid));
-        w.EndObject();
-        any = true;
-      } else if (prev->type_oid != c.type_oid) {
-        w.BeginObject();
-        w.Key("type");
-        w.String("column_type_changed");
-        w.Key("column");
-        w.String(c.name);
-        w.Key("old_type");
-        w.String(type_name(prev->type_oid));
-        w.Key("new_type");
-        w.String(type_name(c.type_oid));
-        w.EndObject();
-        any = true;
-      }
-    }
-    for (const auto& c : old_cols) {
-      if (find_col(r.columns, c.name) == nullptr) {
-        w.BeginObject();
-        w.Key("type");
-        w.String("column_removed");
-        w.Key("column");
-        w.String(c.name);
-        w.EndObject();
-        any = true;
-      }
-    }
-    w.EndArray();
-    if (any) {
-      std::string payload;
-      json::Writer p(payload);
-      p.BeginObject();
-      p.Key("changes");
-      p.Raw(changes);
-      p.Key("op");
-      p.String("SCHEMA_CHANGE");
-      p.Key("schema");
-      p.String(r.namespace_name);
-      p.Key("table");
-      p.String(r.name);
-      p.EndObject();
-      st = EmitEvent(kSchemaChannel, "SCHEMA_CHANGE", std::move(payload), 0, false);
-    }
-  }
-  if (global && toast_) toast_->EvictRelation(r.relation_id);
-  relations[r.relation_id] = std::move(info);
-  return st;
+Status ChangeBuilder::EmitSchemaChange(const pgoutput::Relation& r, std::string_view changes) {
+  std::string payload;
+  json::Writer p(payload);
+  p.BeginObject();
+  p.Key("changes");
+  p.Raw(changes);
+  p.Key("op");
+  p.String("SCHEMA_CHANGE");
+  p.Key("schema");
+  p.String(r.namespace_name);
+  p.Key("table");
+  p.String(r.name);
+  p.EndObject();
+  return EmitEvent(kSchemaChannel, "SCHEMA_CHANGE", std::move(payload), 0, false);
 }
 
 void ChangeBuilder::AppendTuple(const RelationInfo& rel, const pgoutput::TupleData& t,

@@ -123,7 +123,29 @@ class ChangeBuilder {
   // (the global cache, or a replay overlay), `lsn` the message's position.
   Status Apply(const pgoutput::Message& m, uint64_t lsn, RelationMap& relations,
                const std::set<uint32_t>* aborted_subxids);
+  // Apply()'s handlers, one per message type. `relations` as for Apply().
+  Status OnCommit(const pgoutput::Commit& c);
+  Status OnInsert(const pgoutput::Insert& i, uint64_t lsn, const RelationMap& relations);
+  Status OnUpdate(const pgoutput::Update& u, uint64_t lsn, const RelationMap& relations);
+  Status OnDelete(const pgoutput::Delete& d, uint64_t lsn, const RelationMap& relations);
+  Status OnTruncate(const pgoutput::Truncate& t, uint64_t lsn, const RelationMap& relations);
+  // `replaying`: inside a Stream Commit replay (never a confirmable point).
+  Status OnLogicalMessage(const pgoutput::LogicalMessage& lm, uint64_t lsn, bool replaying);
+  void OnStreamAbort(const pgoutput::StreamAbort& a);
+  // Caches the relation (in `relations`; `global` = the global cache, which
+  // also emits SCHEMA_CHANGE events and evicts the TOAST cache).
   Status OnRelation(const pgoutput::Relation& r, RelationMap& relations, bool global);
+  RelationInfo MakeRelationInfo(const pgoutput::Relation& r) const;
+  Status EmitSchemaChange(const pgoutput::Relation& r, std::string_view changes);
+  // `relations` first, then (for a replay overlay) the global cache; null if unknown.
+  const RelationInfo* FindRelation(const RelationMap& relations, uint32_t relid) const;
+  // TOAST cache (options_.toast_cache) around an UPDATE: fills the row's
+  // unchanged-TOAST columns from the row cached under `pk`, if any ...
+  void BackfillToast(uint32_t relid, const std::string& pk, pgoutput::TupleData& row);
+  // ... and afterwards caches the row under its (possibly new) key `new_pk`
+  // when it is complete, forgetting it otherwise.
+  void RememberUpdatedRow(uint32_t relid, const std::string& pk, const std::string& new_pk,
+                          const pgoutput::TupleData& row);
   Status EmitRow(const RelationInfo* rel, uint32_t relid, std::string_view op,
                  const pgoutput::TupleData* row, const pgoutput::TupleData* old, uint64_t lsn);
   Status EmitMessage(const pgoutput::LogicalMessage& m, uint64_t lsn);
