@@ -27,7 +27,8 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "config/core_params.h"
-#include "core/stop_waker.h"
+#include "core/ack_poll.h"
+#include "core/sleep.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "net/http_server.h"
@@ -96,24 +97,22 @@ int Report(const std::string& message) {
 // Serving adapters (sse, ws, kafkaserver) only deliver to attached clients:
 // the export waits until each has one, so no row goes to nobody.
 bool AwaitSubscribers(const std::vector<adapter::Adapter*>& adapters, std::stop_token stop) {
-  bool announced = false;
-  StopWaker waker(stop);
-  while (!stop.stop_requested()) {
-    std::string waiting;
+  auto waiting = [&] {
+    std::string names;
     for (const auto* a : adapters) {
       if (auto n = a->Subscribers(); n && *n == 0) {
-        waiting += (waiting.empty() ? "" : ", ") + std::string(a->Name());
+        names += (names.empty() ? "" : ", ") + std::string(a->Name());
       }
     }
-    if (waiting.empty()) return true;
-    if (!announced) {
-      log::Info("snapshot: waiting for a client to connect before exporting",
-                {{"adapters", waiting}});
-      announced = true;
-    }
-    waker.SleepFor(std::chrono::milliseconds(20));
-  }
-  return false;
+    return names;
+  };
+  const std::string first = waiting();
+  if (first.empty()) return true;
+  log::Info("snapshot: waiting for a client to connect before exporting", {{"adapters", first}});
+  Sleeper sleeper(std::move(stop));
+  return PollUntil([&] { return waiting().empty(); }, sleeper,
+                   {.first_pause = std::chrono::milliseconds(1),
+                    .max_pause = std::chrono::milliseconds(20)}) == WaitResult::kDone;
 }
 
 int RunSnapshot(PreparedPipeline prepared, const SnapshotFlags& flags) {

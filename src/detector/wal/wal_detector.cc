@@ -541,7 +541,6 @@ Status WalDetector::RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_n
 }
 
 Status WalDetector::RunCycle(detector::RunContext& ctx, Supervisor::Session& session) {
-  auto& m = M();
   const Sleeper& sleeper = session.sleeper();
   const int wake_fd = sleeper.fd();
   // Regular connection: publication check, type lookups, heartbeats.
