@@ -166,8 +166,11 @@ Status AttachAndServe(const config::CoreSettings& core, const RunOptions& run, H
 class Reloader {
  public:
   Reloader(pipeline::Pipeline* pipe, const RunOptions& run, config::RouteMap routes)
-      : pipe_(pipe), reload_(run.reload), yaml_path_(run.yaml_path),
-        routes_(std::move(routes)), chains_(run.transforms) {}
+      : pipe_(pipe),
+        reload_(run.reload),
+        yaml_path_(run.yaml_path),
+        routes_(std::move(routes)),
+        chains_(run.transforms) {}
 
   void operator()() {
     std::lock_guard lock(mu_);
@@ -193,11 +196,11 @@ class Reloader {
     routes_ = routes;
     chains_ = *chains;
     reloads_.Inc();
-    log::Info("config reloaded",
-              {{"routes", before == after ? std::string("unchanged") : before + " -> " + after},
-               {"transforms", chains_before == chains_after
-                                  ? std::string("unchanged")
-                                  : chains_before + " -> " + chains_after}});
+    log::Info(
+        "config reloaded",
+        {{"routes", before == after ? std::string("unchanged") : before + " -> " + after},
+         {"transforms", chains_before == chains_after ? std::string("unchanged")
+                                                      : chains_before + " -> " + chains_after}});
   }
 
  private:

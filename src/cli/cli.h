@@ -70,8 +70,8 @@ void NormalizePipelineConfig(config::Config& cfg);
 // Cross-field validation for a pipeline configuration (detector — for
 // kListen — and adapters known, routes and priorities valid, per-connector
 // checks). Appends to errors.
-void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg,
-                            PipelineKind kind, std::vector<std::string>& errors);
+void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg, PipelineKind kind,
+                            std::vector<std::string>& errors);
 
 // Load + normalise + validate (no output). Errors are in the result.
 config::LoadResult LoadValidated(const GlobalFlags& global, const std::vector<ParamSpec>& specs,

@@ -26,8 +26,8 @@
 
 #include "adapter/adapter.h"
 #include "cli/cli.h"
-#include "config/core_params.h"
 #include "cli/output.h"
+#include "config/core_params.h"
 #include "core/json.h"
 #include "core/time.h"
 #include "dlq/dlq.h"

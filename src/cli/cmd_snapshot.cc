@@ -28,9 +28,9 @@
 #include "cli/output.h"
 #include "config/core_params.h"
 #include "core/ack_poll.h"
-#include "core/sleep.h"
 #include "core/health.h"
 #include "core/log.h"
+#include "core/sleep.h"
 #include "net/http_server.h"
 #include "pipeline/http_endpoints.h"
 #include "pipeline/pipeline.h"
@@ -129,7 +129,9 @@ int RunSnapshot(PreparedPipeline prepared, const SnapshotFlags& flags) {
   dopts.snapshot.where = flags.where;
   dopts.snapshot.batch_size = static_cast<size_t>(flags.batch_size);
   dopts.snapshot_name = flags.snapshot_name;
-  dopts.await_start = [adapters](std::stop_token stop) { return AwaitSubscribers(*adapters, stop); };
+  dopts.await_start = [adapters](std::stop_token stop) {
+    return AwaitSubscribers(*adapters, stop);
+  };
   dopts.on_start = [progress](int64_t estimate) {
     progress->SetEstimate(estimate);
     progress->Start();
@@ -202,11 +204,11 @@ void AddSnapshotCommand(CLI::App& root, GlobalFlags& global) {
       "Example: pgcdc snapshot --db postgres://localhost/app --table public.orders \\\n"
       "           --where \"created_at > now() - interval '1 day'\"");
   cmd->callback([&global, flags, own, specs] {
-    auto prepared = PreparePipeline(
-        global, *specs, *flags, PipelineKind::kSnapshot,
-        [own](const config::Config& cfg, std::vector<std::string>& errors) {
-          ValidateSnapshotFlags(cfg, *own, errors);
-        });
+    auto prepared =
+        PreparePipeline(global, *specs, *flags, PipelineKind::kSnapshot,
+                        [own](const config::Config& cfg, std::vector<std::string>& errors) {
+                          ValidateSnapshotFlags(cfg, *own, errors);
+                        });
     if (!prepared) return;
     if (prepared->values.GetString("bus.mode") == "fast" &&
         prepared->values.origin("bus.mode") != config::Origin::kDefault) {

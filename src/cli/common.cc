@@ -8,12 +8,11 @@
 
 #include "cli/cli.h"
 #include "config/core_params.h"
+#include "config/upstream_keys.h"
 #include "core/log.h"
 #include "pipeline/backpressure.h"
-#include "transform/transform.h"
-
-#include "config/upstream_keys.h"
 #include "registry/builtin.h"
+#include "transform/transform.h"
 
 namespace pgcdc::cli {
 
@@ -71,7 +70,7 @@ std::vector<ParamSpec> AllParams(const Registry& registry) {
 void AddSpecFlags(CLI::App& cmd, const std::vector<ParamSpec>& specs, FlagStore& store) {
   for (const auto& spec : specs) {
     if (spec.key == "log_level" || spec.key == "log_format") continue;  // root flags
-    if (spec.type == ParamType::kTree) continue;                         // YAML only
+    if (spec.type == ParamType::kTree) continue;                        // YAML only
     std::string names = FlagName(spec);
     if (!spec.short_flag.empty()) names = "-" + spec.short_flag + "," + names;
     std::string desc = spec.description;
@@ -200,8 +199,7 @@ void ValidateDetector(const Registry& registry, const config::Config& cfg,
                       const config::CoreSettings& core, std::vector<std::string>& errors) {
   const ConnectorInfo* d = registry.Find(ConnectorKind::kDetector, core.detector_type);
   if (d == nullptr) {
-    errors.push_back("detector.type: unknown or not implemented detector \"" +
-                     core.detector_type +
+    errors.push_back("detector.type: unknown or not implemented detector \"" + core.detector_type +
                      "\" (available: " + Known(registry, ConnectorKind::kDetector) + ")");
   } else if (d->validate) {
     d->validate(cfg, core, errors);
@@ -225,8 +223,8 @@ void ValidateDetector(const Registry& registry, const config::Config& cfg,
 
 }  // namespace
 
-void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg,
-                            PipelineKind kind, std::vector<std::string>& errors) {
+void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg, PipelineKind kind,
+                            std::vector<std::string>& errors) {
   const config::CoreSettings core = config::BindCore(cfg);
   if (kind == PipelineKind::kListen) ValidateDetector(registry, cfg, core, errors);
   const std::set<std::string> seen = ValidateAdapters(registry, cfg, core, errors);

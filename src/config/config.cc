@@ -376,12 +376,12 @@ Result<Value> FromYaml(const ParamSpec& spec, const YAML::Node& node, const std:
 // The YAML schema of a build: declared keys (leaves and their parents),
 // free-form subtrees, and the reference tool's keys nobody here declares.
 struct Schema {
-  std::set<std::string> leaves;       // declared keys and aliases
-  std::set<std::string> parents;      // proper prefixes of declared keys
-  std::set<std::string> trees;        // declared kTree keys
-  std::set<std::string> upstream;     // upstream leaves not declared
-  std::set<std::string> up_parents;   // prefixes of upstream keys
-  std::set<std::string> up_trees;     // upstream "x.*" whose x has no declaration
+  std::set<std::string> leaves;      // declared keys and aliases
+  std::set<std::string> parents;     // proper prefixes of declared keys
+  std::set<std::string> trees;       // declared kTree keys
+  std::set<std::string> upstream;    // upstream leaves not declared
+  std::set<std::string> up_parents;  // prefixes of upstream keys
+  std::set<std::string> up_trees;    // upstream "x.*" whose x has no declaration
 
   static void AddPrefixes(const std::string& key, std::set<std::string>& out) {
     for (size_t p = key.find('.'); p != std::string::npos; p = key.find('.', p + 1)) {
@@ -417,8 +417,8 @@ struct Schema {
     std::set<std::string> out;
     for (const auto* set : {&leaves, &parents, &trees, &upstream, &up_parents, &up_trees}) {
       for (const auto& k : *set) {
-        if (!prefix.empty() && !(k.starts_with(prefix) && k.size() > prefix.size() &&
-                                 k[prefix.size()] == '.')) {
+        if (!prefix.empty() &&
+            !(k.starts_with(prefix) && k.size() > prefix.size() && k[prefix.size()] == '.')) {
           continue;
         }
         std::string rest = prefix.empty() ? k : k.substr(prefix.size() + 1);
@@ -466,9 +466,9 @@ void FindUnknownKeys(const YAML::Node& node, const std::string& prefix, const Sc
       continue;
     }
     std::string hint = Suggestion(name, schema.Children(prefix));
-    if (auto h = sources.section_hints.find(key); prefix.empty() && h != sources.section_hints.end()) {
-      hint = " (did you mean `" + h->second + "`? " + name + "'s settings are " + h->second +
-             ".*)";
+    if (auto h = sources.section_hints.find(key);
+        prefix.empty() && h != sources.section_hints.end()) {
+      hint = " (did you mean `" + h->second + "`? " + name + "'s settings are " + h->second + ".*)";
     }
     errors.push_back(where + ": unknown key `" + key + "`" + hint);
   }
@@ -553,8 +553,7 @@ LoadResult Load(const std::vector<ParamSpec>& specs, const Sources& sources) {
         node.reset(Lookup(root, spec.aliases[a]));
         if (node.IsDefined()) {
           result.warnings.push_back(YamlWhere(sources.yaml_path, node) + ": " + spec.aliases[a] +
-                                    " is the reference tool's name; pgcdc reads it as " +
-                                    spec.key);
+                                    " is the reference tool's name; pgcdc reads it as " + spec.key);
         }
       }
       if (node.IsDefined()) {

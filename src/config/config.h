@@ -16,12 +16,11 @@
 #include <variant>
 #include <vector>
 
-#include "core/error.h"
 #include "config/value.h"
+#include "core/error.h"
 #include "registry/param_spec.h"
 
 namespace pgcdc::config {
-
 
 enum class Origin { kUnset, kDefault, kYaml, kEnv, kFlag };
 std::string_view OriginName(Origin origin);

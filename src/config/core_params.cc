@@ -36,41 +36,39 @@ const std::vector<ParamSpec>& CoreParams() {
       Param("http_addr", &S::http_addr,
             "HTTP server for /healthz, /readyz, /metrics (HOST:PORT; empty disables)"),
       ParamAt<S>(
-          "backpressure.enabled", [](S& s) -> auto& { return s.backpressure.enabled; },
+          "backpressure.enabled", [](auto& s) -> auto& { return s.backpressure.enabled; },
           "throttle/pause the wal detector and shed low-priority adapters when the persistent "
           "slot lags (needs --persistent-slot)",
           {.flag = "backpressure"}),
-      ParamAt<S>(
-          "backpressure.warn_threshold", [](S& s) -> auto& { return s.backpressure.warn_threshold; },
-          "slot lag (bytes) where the yellow zone starts", {.flag = "bp-warn-threshold", .min = 1}),
-      ParamAt<S>(
-          "backpressure.critical_threshold",
-          [](S& s) -> auto& { return s.backpressure.critical_threshold; },
-          "slot lag (bytes) where the red zone starts",
-          {.flag = "bp-critical-threshold", .min = 1}),
-      ParamAt<S>(
-          "backpressure.max_throttle", [](S& s) -> auto& { return s.backpressure.max_throttle; },
-          "longest pause before each WAL read in the yellow/red zones",
-          {.flag = "bp-max-throttle"}),
-      ParamAt<S>(
-          "backpressure.poll_interval", [](S& s) -> auto& { return s.backpressure.poll_interval; },
-          "how often the slot lag is measured", {.flag = "bp-poll-interval", .min = 10}),
+      ParamAt<S>("backpressure.warn_threshold",
+                 [](auto& s) -> auto& { return s.backpressure.warn_threshold; },
+                 "slot lag (bytes) where the yellow zone starts",
+                 {.flag = "bp-warn-threshold", .min = 1}),
+      ParamAt<S>("backpressure.critical_threshold",
+                 [](auto& s) -> auto& { return s.backpressure.critical_threshold; },
+                 "slot lag (bytes) where the red zone starts",
+                 {.flag = "bp-critical-threshold", .min = 1}),
+      ParamAt<S>("backpressure.max_throttle",
+                 [](auto& s) -> auto& { return s.backpressure.max_throttle; },
+                 "longest pause before each WAL read in the yellow/red zones",
+                 {.flag = "bp-max-throttle"}),
+      ParamAt<S>("backpressure.poll_interval",
+                 [](auto& s) -> auto& { return s.backpressure.poll_interval; },
+                 "how often the slot lag is measured", {.flag = "bp-poll-interval", .min = 10}),
       ParamAt<S>(
           "backpressure.adapter_priorities",
-          [](S& s) -> auto& { return s.backpressure.adapter_priorities; },
+          [](auto& s) -> auto& { return s.backpressure.adapter_priorities; },
           "adapter=critical|normal|best-effort (repeatable); adapters without one are never shed",
           {.flag = "adapter-priority"}),
+      ParamAt<S>("dlq.type", [](auto& s) -> auto& { return s.dlq.type; },
+                 "dead letter queue for events an adapter can never deliver: stderr (one JSON line "
+                 "each), pg_table (replayable with `pgcdc dlq replay`), none",
+                 {.flag = "dlq", .choices = {"stderr", "pg_table", "none"}}),
       ParamAt<S>(
-          "dlq.type", [](S& s) -> auto& { return s.dlq.type; },
-          "dead letter queue for events an adapter can never deliver: stderr (one JSON line "
-          "each), pg_table (replayable with `pgcdc dlq replay`), none",
-          {.flag = "dlq", .choices = {"stderr", "pg_table", "none"}}),
-      ParamAt<S>(
-          "dlq.table", [](S& s) -> auto& { return s.dlq.table; },
+          "dlq.table", [](auto& s) -> auto& { return s.dlq.table; },
           "table for --dlq pg_table (created if missing; may be schema-qualified)"),
-      ParamAt<S>(
-          "dlq.db", [](S& s) -> auto& { return s.dlq.db; },
-          "database for --dlq pg_table (default: --db)", {.aliases = {"dlq.db_url"}}),
+      ParamAt<S>("dlq.db", [](auto& s) -> auto& { return s.dlq.db; },
+                 "database for --dlq pg_table (default: --db)", {.aliases = {"dlq.db_url"}}),
       Param("inspector.buffer_size", &S::inspector_buffer_size,
             "events kept per inspector tap for /inspect, /inspect/stream and the web console (0 "
             "disables the taps)",
@@ -83,6 +81,8 @@ const std::vector<ParamSpec>& CoreParams() {
   return params;
 }
 
-CoreSettings BindCore(const Config& values) { return BindConfig<CoreSettings>(CoreParams(), values); }
+CoreSettings BindCore(const Config& values) {
+  return BindConfig<CoreSettings>(CoreParams(), values);
+}
 
 }  // namespace pgcdc::config

@@ -128,7 +128,7 @@ void Assign(T& field, const config::Value& value) {
 
 // Declares parameter `key` bound to the field `proj` selects in Cfg: a
 // callable Cfg& -> T& for nested fields
-// (ParamAt<Options>("x.base", [](Options& o) -> auto& { return o.retry.base; }, ...)).
+// (ParamAt<Options>("x.base", [](auto& o) -> auto& { return o.retry.base; }, ...)).
 template <class Cfg, class Proj>
 ParamSpec ParamAt(std::string key, Proj proj, std::string description, ParamOptions opts = {}) {
   using Field = std::remove_cvref_t<std::invoke_result_t<Proj, Cfg&>>;
@@ -197,14 +197,13 @@ std::vector<ParamSpec> BackoffParams(const std::string& section, const std::stri
     return flag_prefix.empty() ? std::string() : flag_prefix + "-backoff-" + leaf;
   };
   return {
-      ParamAt<Cfg>(
-          section + ".backoff_base",
-          [policy](Cfg& c) -> auto& { return std::invoke(policy, c).base; },
-          "first " + what + " delay (full jitter, doubling per attempt up to the cap)",
-          {.flag = flag("base"), .min = 1}),
-      ParamAt<Cfg>(
-          section + ".backoff_cap", [policy](Cfg& c) -> auto& { return std::invoke(policy, c).cap; },
-          "longest " + what + " delay", {.flag = flag("cap"), .min = 1}),
+      ParamAt<Cfg>(section + ".backoff_base",
+                   [policy](auto& c) -> auto& { return std::invoke(policy, c).base; },
+                   "first " + what + " delay (full jitter, doubling per attempt up to the cap)",
+                   {.flag = flag("base"), .min = 1}),
+      ParamAt<Cfg>(section + ".backoff_cap",
+                   [policy](auto& c) -> auto& { return std::invoke(policy, c).cap; },
+                   "longest " + what + " delay", {.flag = flag("cap"), .min = 1}),
   };
 }
 

@@ -70,8 +70,8 @@ TEST(DefineTest, TypesAndDefaultsComeFromTheStruct) {
 TEST(DefineTest, BindingFillsTheStructFromLayeredValues) {
   config::Sources src;
   src.getenv = [](const std::string&) { return std::nullopt; };
-  src.flags = {{"s.url", {"http://x"}},    {"s.size", {"9"}},        {"s.on", {"false"}},
-               {"s.timeout", {"1m30s"}},   {"s.tags", {"x,y,z"}},    {"s.limit", {"3"}},
+  src.flags = {{"s.url", {"http://x"}},    {"s.size", {"9"}},     {"s.on", {"false"}},
+               {"s.timeout", {"1m30s"}},   {"s.tags", {"x,y,z"}}, {"s.limit", {"3"}},
                {"s.backoff_cap", {"45s"}}, {"s.small", {"11"}}};
   auto r = config::Load(SampleParams(), src);
   ASSERT_TRUE(r.errors.empty()) << r.errors[0];
@@ -115,8 +115,8 @@ struct WithEnum {
 };
 
 TEST(DefineTest, EnumsBindByName) {
-  const std::vector<ParamSpec> params = {ParamEnum(
-      "e.mode", &WithEnum::mode, {{"a", Mode::kA}, {"b", Mode::kB}}, "mode")};
+  const std::vector<ParamSpec> params = {
+      ParamEnum("e.mode", &WithEnum::mode, {{"a", Mode::kA}, {"b", Mode::kB}}, "mode")};
   EXPECT_EQ(params[0].default_value, "b");
   EXPECT_EQ(params[0].choices, (std::vector<std::string>{"a", "b"}));
   config::Sources src;
@@ -181,8 +181,8 @@ TEST(DefineTest, ATrivialAdapterNeedsOnlyItsDeclaration) {
 TEST(RegistryTest, SharedKeysMustBeDeclaredAlike) {
   Registry r;
   ConnectorInfo a{.kind = ConnectorKind::kDetector, .name = "a"};
-  a.params = {{.key = "detector.backoff_base", .type = ParamType::kDuration,
-               .default_value = "5s"}};
+  a.params = {
+      {.key = "detector.backoff_base", .type = ParamType::kDuration, .default_value = "5s"}};
   ConnectorInfo b = a;
   b.name = "b";
   ConnectorInfo c = a;

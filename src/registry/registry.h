@@ -39,8 +39,7 @@ struct ConnectorInfo {
   // Cross-field checks beyond what ParamSpec expresses; appends messages.
   // The Config holds the layered values; the typed helpers bind them into the
   // connector's struct before calling the connector's own code.
-  std::function<void(const config::Config&, const config::CoreSettings&,
-                     std::vector<std::string>&)>
+  std::function<void(const config::Config&, const config::CoreSettings&, std::vector<std::string>&)>
       validate;
   std::function<Result<std::unique_ptr<detector::Detector>>(const config::Config&,
                                                             const config::CoreSettings&)>

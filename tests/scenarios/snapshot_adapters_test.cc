@@ -24,8 +24,7 @@ void MakeTable(const std::string& table) {
   auto conn = Connect();
   ExecOrFail(conn, "DROP TABLE IF EXISTS " + table);
   ExecOrFail(conn, "CREATE TABLE " + table + " (id int PRIMARY KEY, name text)");
-  ExecOrFail(conn, "INSERT INTO " + table +
-                       " SELECT g, 'row ' || g FROM generate_series(1, " +
+  ExecOrFail(conn, "INSERT INTO " + table + " SELECT g, 'row ' || g FROM generate_series(1, " +
                        std::to_string(kRows) + ") g");
 }
 
@@ -72,13 +71,15 @@ TEST(SnapshotAdapters, TransformFlagsApply) {
   MakeTable("snap_a_tx");
   TempDir d;
   const std::string path = d.path + "/rows.jsonl";
-  auto p = StartSnapshot("snap_a_tx", {"-a", "file", "--file-path", path, "--drop-columns", "name"});
+  auto p =
+      StartSnapshot("snap_a_tx", {"-a", "file", "--file-path", path, "--drop-columns", "name"});
   ASSERT_TRUE(p);
   ASSERT_EQ(p->Wait(60s), 0) << p->Stderr();
   auto lines = ReadFileLines(path);
   ExpectAllRows(RowIds(lines), lines.size());
   for (const auto& l : lines) {
-    ASSERT_FALSE(ParseJson(l).as_object()["payload"].as_object()["row"].as_object().contains("name"))
+    ASSERT_FALSE(
+        ParseJson(l).as_object()["payload"].as_object()["row"].as_object().contains("name"))
         << l;
   }
   const std::string none = d.path + "/none.jsonl";
@@ -114,7 +115,8 @@ TEST(SnapshotAdapters, PgTable) {
   MakeTable("snap_a_pg");
   auto conn = Connect();
   ExecOrFail(conn, "DROP TABLE IF EXISTS snap_a_sink");
-  auto init = RunCommand({PgcdcBinary(), "init", "--adapter", "pg_table", "--table", "snap_a_sink"});
+  auto init =
+      RunCommand({PgcdcBinary(), "init", "--adapter", "pg_table", "--table", "snap_a_sink"});
   ASSERT_EQ(init.exit_code, 0) << init.output;
   ExecOrFail(conn, init.output);
   auto p = StartSnapshot("snap_a_pg", {"-a", "pg_table", "--pg-table-name", "snap_a_sink"});
@@ -158,8 +160,10 @@ TEST(SnapshotAdapters, WebhookRejectingRowsDeadLettersThem) {
   MakeTable("snap_a_hook_bad");
   HttpReceiver hook;
   ASSERT_TRUE(hook.ok());
-  hook.SetResponder([](const HttpReceiver::Request&) { return HttpReceiver::Reply{.status = 400}; });
-  auto p = StartSnapshot("snap_a_hook_bad", {"-a", "webhook", "--url", hook.Url(), "--retries", "1"});
+  hook.SetResponder(
+      [](const HttpReceiver::Request&) { return HttpReceiver::Reply{.status = 400}; });
+  auto p =
+      StartSnapshot("snap_a_hook_bad", {"-a", "webhook", "--url", hook.Url(), "--retries", "1"});
   ASSERT_TRUE(p);
   ASSERT_EQ(p->Wait(60s), 0) << p->Stderr();
   std::vector<std::string> dead;
@@ -213,10 +217,10 @@ TEST(SnapshotAdapters, Sse) {
   ASSERT_TRUE(p);
   auto addr = p->HttpAddr();
   ASSERT_TRUE(addr) << p->Stderr();
-  auto client = StartNode("sse_clients.js",
-                          {"--url", "http://" + *addr + "/events", "--channels",
-                           "pgcdc:snap_a_sse", "--expect", std::to_string(kRows), "--keep",
-                           std::to_string(kRows), "--timeout-ms", "60000"});
+  auto client =
+      StartNode("sse_clients.js", {"--url", "http://" + *addr + "/events", "--channels",
+                                   "pgcdc:snap_a_sse", "--expect", std::to_string(kRows), "--keep",
+                                   std::to_string(kRows), "--timeout-ms", "60000"});
   ASSERT_TRUE(client);
   ExpectClientGotAllRows(*client, *p);
 }
@@ -226,9 +230,9 @@ TEST(SnapshotAdapters, WebSocket) {
   ASSERT_TRUE(p);
   auto addr = p->HttpAddr();
   ASSERT_TRUE(addr) << p->Stderr();
-  auto client = StartNode("ws_clients.js", {"--url", "ws://" + *addr + "/ws", "--expect",
-                                            std::to_string(kRows), "--keep",
-                                            std::to_string(kRows), "--timeout-ms", "60000"});
+  auto client = StartNode("ws_clients.js",
+                          {"--url", "ws://" + *addr + "/ws", "--expect", std::to_string(kRows),
+                           "--keep", std::to_string(kRows), "--timeout-ms", "60000"});
   ASSERT_TRUE(client);
   ExpectClientGotAllRows(*client, *p);
 }
@@ -244,9 +248,9 @@ TEST(SnapshotAdapters, KafkaServer) {
   ASSERT_TRUE(std::regex_search(err, m, std::regex("kafkaserver listening addr=([^ ]+)")));
   const std::optional<std::string> addr = m[1].str();
   auto consumer =
-      StartNode("kafkajs_consume.js", {"--brokers", *addr, "--topic", "pgcdc.snap_a_ks", "--group",
-                                       "snap-grp", "--expect", std::to_string(kRows),
-                                       "--from-beginning", "--timeout-ms", "60000"});
+      StartNode("kafkajs_consume.js",
+                {"--brokers", *addr, "--topic", "pgcdc.snap_a_ks", "--group", "snap-grp",
+                 "--expect", std::to_string(kRows), "--from-beginning", "--timeout-ms", "60000"});
   ASSERT_TRUE(consumer);
   ASSERT_TRUE(WaitFor(*consumer, "done", 90s)) << consumer->Stderr() << p->Stderr();
   std::vector<std::string> events;

@@ -1,7 +1,5 @@
 #include "adapter/exec/exec_adapter.h"
 
-#include "registry/define.h"
-
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,6 +18,7 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "registry/define.h"
 
 extern char** environ;
 

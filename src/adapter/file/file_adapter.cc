@@ -1,7 +1,5 @@
 #include "adapter/file/file_adapter.h"
 
-#include "registry/define.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +12,7 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "registry/define.h"
 
 namespace pgcdc::adapter::file {
 
@@ -148,8 +147,8 @@ ConnectorInfo Connector() {
               Param("file.path", &O::path, "file to append to (its directory must exist)"),
               Param("file.max_size", &O::max_size,
                     "rotate when the file reaches this many bytes (0 = never)", {.min = 0}),
-              Param("file.max_files", &O::max_files,
-                    "rotated files to keep (<path>.1 … <path>.N)", {.min = 0}),
+              Param("file.max_files", &O::max_files, "rotated files to keep (<path>.1 … <path>.N)",
+                    {.min = 0}),
               ParamEnum("file.fsync", &O::fsync,
                         {{"flush", FsyncPolicy::kFlush},
                          {"always", FsyncPolicy::kAlways},
@@ -159,7 +158,8 @@ ConnectorInfo Connector() {
           },
       .validate =
           [](const O& o, const Context&, Errors& errors) {
-            if (o.path.empty()) errors.push_back("file.path: required for adapter file (--file-path)");
+            if (o.path.empty())
+              errors.push_back("file.path: required for adapter file (--file-path)");
           },
       .make = [](O o, const Context&) -> Result<AdapterPtr> {
         return std::make_unique<FileAdapter>(std::move(o));

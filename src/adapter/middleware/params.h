@@ -38,7 +38,7 @@ struct ParamText {
 template <class Cfg, class Proj>
 std::vector<ParamSpec> DeliveryParams(const std::string& sink, Proj options, ParamText text = {}) {
   auto field = [options](auto member) {
-    return [ options, member ](Cfg & c) -> auto& { return std::invoke(options, c).*member; };
+    return [ options, member ](auto& c) -> auto& { return std::invoke(options, c).*member; };
   };
   const std::string key = sink + ".";
   const std::string flag = sink + "-";

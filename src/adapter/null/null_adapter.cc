@@ -40,8 +40,7 @@ ConnectorInfo Connector() {
       .description = "Acknowledges and counts every event without writing it anywhere "
                      "(benchmarks, dry runs).",
       .params = {Param("null.log_every", &Options::log_every,
-                       "log a progress line every this many events (0 = never)",
-                       {.min = 0})},
+                       "log a progress line every this many events (0 = never)", {.min = 0})},
       .make = [](Options o, const Context&) -> Result<AdapterPtr> {
         return std::make_unique<NullAdapter>(o);
       },

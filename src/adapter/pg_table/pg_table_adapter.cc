@@ -1,7 +1,5 @@
 #include "adapter/pg_table/pg_table_adapter.h"
 
-#include "registry/define.h"
-
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -16,6 +14,7 @@
 #include "core/time.h"
 #include "dlq/dlq.h"
 #include "pg/table_name.h"
+#include "registry/define.h"
 
 namespace pgcdc::adapter::pg_table {
 

@@ -1,9 +1,9 @@
 #include "adapter/pg_table/pg_table_adapter.h"
-#include "registry/test_util.h"
 
 #include <gtest/gtest.h>
 
 #include "config/config.h"
+#include "registry/test_util.h"
 
 namespace pgcdc::adapter::pg_table {
 namespace {

@@ -1,13 +1,12 @@
 #include "adapter/stdout/stdout_adapter.h"
 
-#include "registry/define.h"
-
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "config/config.h"
+#include "registry/define.h"
 
 namespace pgcdc::adapter::stdout_sink {
 

@@ -1,13 +1,12 @@
 #include "adapter/stream/broadcast_sink.h"
 
-#include "registry/define.h"
-
 #include <algorithm>
 #include <map>
 
 #include "core/log.h"
 #include "net/broadcaster.h"
 #include "net/http_server.h"
+#include "registry/define.h"
 
 namespace pgcdc::streamsink {
 
@@ -164,8 +163,9 @@ ConnectorInfo DefineStreamConnector(StreamConnector spec) {
   const std::string addr_flag = "--" + spec.flag_prefix + "-addr";
   std::vector<ParamSpec> params = {
       Param(addr_key, &Options::addr,
-            "own listener for " + spec.path + " (HOST:PORT); empty = the main HTTP server "
-            "(--http-addr)",
+            "own listener for " + spec.path +
+                " (HOST:PORT); empty = the main HTTP server "
+                "(--http-addr)",
             {.flag = spec.flag_prefix + "-addr"}),
       Param(sec + "." + spec.keepalive_key, &Options::keepalive, spec.keepalive_description,
             {.flag = FlagFor(spec.flag_prefix, spec.keepalive_key), .min = 1}),
@@ -173,8 +173,9 @@ ConnectorInfo DefineStreamConnector(StreamConnector spec) {
             {.flag = FlagFor(spec.flag_prefix, "client_queue"), .min = 1, .max = 10'000'000}),
   };
   params.insert(params.end(), spec.extra.begin(), spec.extra.end());
-  const bool replay = std::any_of(spec.extra.begin(), spec.extra.end(),
-                                  [&](const ParamSpec& p) { return p.key == sec + ".replay_buffer"; });
+  const bool replay = std::any_of(spec.extra.begin(), spec.extra.end(), [&](const ParamSpec& p) {
+    return p.key == sec + ".replay_buffer";
+  });
   return DefineAdapter<Options>({
       .name = spec.name,
       .description = spec.description,

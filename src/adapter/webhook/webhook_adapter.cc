@@ -667,10 +667,10 @@ Result<AdapterPtr> Make(Config c, const Context&) {
 ConnectorInfo Connector() {
   // Projections to the nested fields: http(&Options::url) binds c.http.url.
   auto http = [](auto field) {
-    return [field](Config & c) -> auto& { return c.http.*field; };
+    return [field](auto& c) -> auto& { return c.http.*field; };
   };
   auto delivery = [](auto field) {
-    return [field](Config & c) -> auto& { return c.delivery.*field; };
+    return [field](auto& c) -> auto& { return c.delivery.*field; };
   };
   std::vector<ParamSpec> params = {
       ParamAt<Config>("webhook.url", http(&Options::url),
