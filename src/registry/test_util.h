@@ -6,10 +6,12 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
 #include "config/core_params.h"
+#include "registry/define.h"
 #include "registry/registry.h"
 
 namespace pgcdc::testing {
@@ -37,6 +39,22 @@ inline std::vector<std::string> Validate(const ConnectorInfo& info, const Loaded
   std::vector<std::string> errors = cfg.errors;
   if (info.validate) info.validate(cfg.values, cfg.core, errors);
   return errors;
+}
+
+// Loads `flags` (key, value pairs; a key may repeat) for the connector with
+// the given core settings, validates, and binds the connector's struct T:
+// {struct, loader + validation errors}.
+template <class T>
+std::pair<T, std::vector<std::string>> BindForTest(
+    const ConnectorInfo& info, const std::vector<std::pair<std::string, std::string>>& flags,
+    const config::CoreSettings& core = {}) {
+  config::Sources s;
+  for (const auto& [k, v] : flags) s.flags[k].push_back(v);
+  s.getenv = [](const std::string&) { return std::nullopt; };
+  auto r = config::Load(info.params, s);
+  std::vector<std::string> errors = r.errors;
+  if (info.validate) info.validate(r.config, core, errors);
+  return {BindConfig<T>(info.params, r.config), errors};
 }
 
 }  // namespace pgcdc::testing

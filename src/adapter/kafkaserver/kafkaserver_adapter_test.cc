@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "config/core_params.h"
 #include "registry/define.h"
+#include "registry/test_util.h"
 
 namespace pgcdc::kafkaserver {
 namespace {
@@ -255,13 +256,7 @@ TEST(KafkaServerConnector, DefaultsValidationAndOffsetsDefault) {
   config::CoreSettings core;
   core.database_url = "postgres://localhost/src";
   auto load = [&](std::vector<std::pair<std::string, std::string>> flags) {
-    config::Sources src;
-    for (auto& [k, v] : flags) src.flags[k].push_back(v);
-    src.getenv = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
-    auto r = config::Load(info.params, src);
-    std::vector<std::string> errors = r.errors;
-    info.validate(r.config, core, errors);
-    return std::pair{BindConfig<AdapterOptions>(info.params, r.config), errors};
+    return testing::BindForTest<AdapterOptions>(info, flags, core);
   };
   {
     auto [o, errors] = load({});

@@ -10,6 +10,7 @@
 #include "config/core_params.h"
 #include "net/http_server.h"
 #include "registry/define.h"
+#include "registry/test_util.h"
 
 namespace pgcdc::adapter::webhook {
 namespace {
@@ -288,13 +289,7 @@ TEST(WebhookConnector, ParamsAndValidation) {
   }
   const config::CoreSettings core;
   auto load = [&](std::vector<std::pair<std::string, std::string>> flags) {
-    config::Sources src;
-    for (auto& [k, v] : flags) src.flags[k].push_back(v);
-    src.getenv = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
-    auto r = config::Load(info.params, src);
-    std::vector<std::string> errors = r.errors;
-    info.validate(r.config, core, errors);
-    return std::pair{BindConfig<Config>(info.params, r.config), errors};
+    return testing::BindForTest<Config>(info, flags, core);
   };
   {
     auto [c, errors] = load({{"webhook.url", "http://localhost/x"}});
