@@ -302,7 +302,7 @@ Status ChangeBuilder::Apply(const pgoutput::Message& m, uint64_t lsn, RelationMa
     if (auto xid = XidOf(m); xid && aborted->count(*xid)) return Ok();
   }
   if (const auto* b = std::get_if<Begin>(&m)) {
-    tx_ = TxState{true, b->xid, b->commit_time_ns, 0};
+    tx_ = TxState{true, b->xid, b->commit_time_ns, 0, b->final_lsn};
     if (options_.tx_markers) return EmitMarker("BEGIN", b->xid, b->commit_time_ns, 0);
     return Ok();
   }
@@ -632,7 +632,9 @@ Status ChangeBuilder::EmitMessage(const pgoutput::LogicalMessage& m, uint64_t ls
   w.Key("transactional");
   w.Bool(m.transactional);
   w.EndObject();
-  return EmitEvent(kMessageChannel, "MESSAGE", std::move(payload), lsn, false);
+  // A non-transactional message is its own position (its id derives from it).
+  return EmitEvent(kMessageChannel, "MESSAGE", std::move(payload),
+                   m.transactional || m.lsn == 0 ? lsn : m.lsn, false);
 }
 
 Status ChangeBuilder::EmitMarker(std::string_view op, uint32_t xid, int64_t commit_time_ns,
@@ -643,6 +645,8 @@ Status ChangeBuilder::EmitMarker(std::string_view op, uint32_t xid, int64_t comm
   if (op == "COMMIT") payload.append(",\"event_count\":").append(std::to_string(count));
   payload.append(",\"xid\":").append(std::to_string(xid)).push_back('}');
   Event e = MakeEvent(kTxnChannel, std::string(op), std::move(payload), kSource);
+  // BEGIN sorts before the transaction's changes, COMMIT after them.
+  e.id = PositionId(tx_.commit_lsn, op == "COMMIT" ? UINT32_MAX : 0);
   if (!sink_.Emit(std::move(e))) return Fail(ErrorCode::kCancelled, "pipeline stopping");
   return Ok();
 }
@@ -681,6 +685,10 @@ Status ChangeBuilder::EmitEvent(std::string channel, std::string_view op, std::s
   Event e = MakeEvent(std::move(channel), std::string(op), std::move(payload), kSource);
   e.lsn = lsn;
   e.key = std::move(key);
+  // A change or logical message (lsn != 0; schema events pass 0 and keep their
+  // random id: they are re-emitted after a restart, not redelivered). Outside a
+  // transaction only a non-transactional message: its own LSN is the position.
+  if (lsn != 0) e.id = tx_.active ? PositionId(tx_.commit_lsn, ++tx_.ordinal) : PositionId(lsn, 1);
   if (row_event && tx_.active) {
     ++tx_.count;
     if (options_.tx_metadata)
@@ -688,6 +696,12 @@ Status ChangeBuilder::EmitEvent(std::string channel, std::string_view op, std::s
   }
   if (!sink_.Emit(std::move(e))) return Fail(ErrorCode::kCancelled, "pipeline stopping");
   return Ok();
+}
+
+Uuid ChangeBuilder::PositionId(uint64_t lsn, uint32_t ordinal) const {
+  // WAL records start at 8-byte aligned positions and are at least 24 bytes
+  // long, so two records' LSNs differ in the bits above the lowest four.
+  return MakePositionUuid(lsn >> 4, ordinal, options_.id_origin);
 }
 
 Status ChangeBuilder::Replay(uint32_t xid, const pgoutput::StreamCommit& c) {
@@ -699,7 +713,7 @@ Status ChangeBuilder::Replay(uint32_t xid, const pgoutput::StreamCommit& c) {
     spool_memory_used_ -= std::min(spool_memory_used_, spool->memory_bytes());
   }
   ++stats_.streamed_txns;
-  tx_ = TxState{true, xid, c.commit_time_ns, 0};
+  tx_ = TxState{true, xid, c.commit_time_ns, 0, c.commit_lsn};
   if (options_.tx_markers) {
     if (auto st = EmitMarker("BEGIN", xid, c.commit_time_ns, 0); !st) return st;
   }

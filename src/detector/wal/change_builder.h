@@ -46,6 +46,11 @@ struct BuilderOptions {
   bool toast_cache = false;
   size_t toast_cache_max_entries = 100000;
   std::string spool_dir;  // empty = $TMPDIR or /tmp
+  // Origin of the deterministic event ids (core/uuid.h MakePositionUuid):
+  // row events, logical messages and transaction markers get ids derived
+  // from (commit LSN, ordinal in the transaction, origin), so a transaction
+  // redelivered after a restart carries the ids of its first delivery.
+  uint32_t id_origin = 0;
   // Incremental snapshots: INSERTs into this table are emitted as usual and
   // also handed to ChangeSink::OnSignal.
   std::optional<SignalTable> signal_table;
@@ -116,8 +121,13 @@ class ChangeBuilder {
     uint32_t xid = 0;
     int64_t commit_time_ns = 0;
     int64_t count = 0;  // row events so far
+    uint64_t commit_lsn = 0;
+    uint32_t ordinal = 0;  // events with positional ids so far (markers excluded)
   };
   using RelationMap = std::unordered_map<uint32_t, RelationInfo>;
+
+  // The deterministic id for position `lsn` and `ordinal` (BuilderOptions::id_origin).
+  Uuid PositionId(uint64_t lsn, uint32_t ordinal) const;
 
   // Applies one decoded message. `relations` is the relation map to use
   // (the global cache, or a replay overlay), `lsn` the message's position.
