@@ -73,16 +73,6 @@ std::optional<std::string> PercentDecode(std::string_view s) {
   return out;
 }
 
-// The command name of an encoded command (for the metric label).
-std::string_view CommandName(const Plan& plan) {
-  // "*<n>\r\n$<len>\r\n<NAME>\r\n"
-  const std::string& c = plan.command;
-  const size_t a = c.find("\r\n", c.find("\r\n") + 2);
-  if (a == std::string::npos) return "unknown";
-  const size_t b = c.find("\r\n", a + 2);
-  return b == std::string::npos ? "unknown" : std::string_view(c).substr(a + 2, b - a - 2);
-}
-
 }  // namespace
 
 // ---- URL -----------------------------------------------------------------------
@@ -213,6 +203,7 @@ Plan PlanEvent(const Options& options, const Event& event) {
   Plan plan;
   if (options.mode == Mode::kStream) {
     plan.kind = Plan::Kind::kCommand;
+    plan.label = "xadd";
     plan.key = options.key_prefix + event.channel;
     const std::string id = event.id.ToString();
     const std::string maxlen = std::to_string(options.stream_maxlen);
@@ -250,6 +241,7 @@ Plan PlanEvent(const Options& options, const Event& event) {
   plan.key = options.key_prefix + transform::StringifyJson(id->raw);
   if (options.mode == Mode::kInvalidate || event.operation == "DELETE") {
     plan.kind = Plan::Kind::kCommand;
+    plan.label = "del";
     AppendCommand(plan.command, {"DEL", plan.key});
     return plan;
   }
@@ -262,10 +254,12 @@ Plan PlanEvent(const Options& options, const Event& event) {
   }
   if (!plan.toast_columns.empty()) {
     plan.kind = Plan::Kind::kMergeToast;
+    plan.label = "set";
     plan.row_json = std::string(row_text);
     return plan;
   }
   plan.kind = Plan::Kind::kCommand;
+  plan.label = "set";
   AppendCommand(plan.command, {"SET", plan.key, row_text});
   return plan;
 }
@@ -529,8 +523,7 @@ Status RedisAdapter::Run(std::vector<Pending>& pending) {
           continue;
         }
         p.done = true;
-        M().commands->With({p.plan.kind == Plan::Kind::kMergeToast ? "set" : CommandName(p.plan)})
-            .Inc();
+        M().commands->With({p.plan.label}).Inc();
       }
       if (!st) {
         failure = st.error().message();

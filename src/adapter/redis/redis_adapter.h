@@ -82,7 +82,8 @@ struct Plan {
   Kind kind = Kind::kSkip;
   std::string skip_reason;  // kSkip: "no_id", "truncate"
   std::string key;
-  std::string command;  // kCommand: the encoded RESP command
+  std::string command;     // kCommand: the encoded RESP command
+  std::string_view label;  // metric label of the write: "set", "del", "xadd"
   // kMergeToast: the row JSON and the columns to take from the stored value.
   std::string row_json;
   std::vector<std::string> toast_columns;
