@@ -53,7 +53,7 @@ struct Options {
   std::string key_prefix;
   std::string id_column = "id";
   int64_t stream_maxlen = 1'000'000;  // XADD MAXLEN ~; 0 = unbounded
-  size_t batch_size = 256;            // commands per round trip
+  size_t batch_size = 1024;           // commands per round trip
   std::chrono::milliseconds timeout{10'000};
   std::string tls_ca_file;
   bool tls_insecure = false;

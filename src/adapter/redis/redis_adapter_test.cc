@@ -161,7 +161,7 @@ TEST(RedisConfigTest, DeclarationBindsAndValidates) {
   EXPECT_EQ(o.mode, Mode::kSync);
   EXPECT_EQ(o.key_prefix, "p:");
   EXPECT_EQ(o.id_column, "id");
-  EXPECT_EQ(o.batch_size, 256u);
+  EXPECT_EQ(o.batch_size, 1024u);
   auto bad = testing::BindForTest<Options>(Connector(), {{"redis.url", "http://nope"}}).second;
   ASSERT_EQ(bad.size(), 1u);
   EXPECT_NE(bad[0].find("redis.url: invalid redis URL"), std::string::npos) << bad[0];
