@@ -492,6 +492,11 @@ ChangeBuilder::RelationInfo ChangeBuilder::MakeRelationInfo(const pgoutput::Rela
     info.keys.push_back(std::move(k));
   }
   if (options_.include_schema) info.columns_json = ColumnsJson(r.columns);
+  auto schema = std::make_shared<RowSchema>();
+  schema->namespace_name = r.namespace_name;
+  schema->table = r.name;
+  for (const auto& c : r.columns) schema->columns.push_back({c.name, c.type_oid, c.is_key()});
+  info.schema = std::move(schema);
   return info;
 }
 
@@ -594,7 +599,9 @@ Status ChangeBuilder::EmitRow(const RelationInfo* rel, uint32_t relid, std::stri
   if (const pgoutput::TupleData* t = row != nullptr ? row : old; t != nullptr) {
     AppendRowKey(*rel, *t, key);
   }
-  if (auto st = EmitEvent(rel->channel, op, std::move(payload), lsn, true, std::move(key)); !st) {
+  if (auto st =
+          EmitEvent(rel->channel, op, std::move(payload), lsn, true, std::move(key), rel->schema);
+      !st) {
     return st;
   }
   if (options_.signal_table && row != nullptr && op == "INSERT" &&
@@ -681,10 +688,12 @@ void ChangeBuilder::AppendRowKey(const RelationInfo& rel, const pgoutput::TupleD
 }
 
 Status ChangeBuilder::EmitEvent(std::string channel, std::string_view op, std::string payload,
-                                uint64_t lsn, bool row_event, std::string key) {
+                                uint64_t lsn, bool row_event, std::string key,
+                                std::shared_ptr<const RowSchema> schema) {
   Event e = MakeEvent(std::move(channel), std::string(op), std::move(payload), kSource);
   e.lsn = lsn;
   e.key = std::move(key);
+  e.schema = std::move(schema);
   // A change or logical message (lsn != 0; schema events pass 0 and keep their
   // random id: they are re-emitted after a restart, not redelivered). Outside a
   // transaction only a non-transactional message: its own LSN is the position.

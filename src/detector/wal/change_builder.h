@@ -110,8 +110,9 @@ class ChangeBuilder {
     std::string channel;
     char replica_identity = 'd';
     std::vector<pgoutput::RelationColumn> columns;
-    std::vector<std::string> keys;  // pre-encoded `"name":`
-    std::string columns_json;       // `columns` array for --include-schema
+    std::vector<std::string> keys;            // pre-encoded `"name":`
+    std::string columns_json;                 // `columns` array for --include-schema
+    std::shared_ptr<const RowSchema> schema;  // Event::schema of its row events
   };
 
  private:
@@ -161,7 +162,8 @@ class ChangeBuilder {
   Status EmitMessage(const pgoutput::LogicalMessage& m, uint64_t lsn);
   Status EmitMarker(std::string_view op, uint32_t xid, int64_t commit_time_ns, int64_t count);
   Status EmitEvent(std::string channel, std::string_view op, std::string payload, uint64_t lsn,
-                   bool row_event, std::string key = {});
+                   bool row_event, std::string key = {},
+                   std::shared_ptr<const RowSchema> schema = nullptr);
   // Event::key of a row image: one key column's text, or a JSON object of
   // several; nothing when the relation has no key or a key value is missing.
   void AppendRowKey(const RelationInfo& rel, const pgoutput::TupleData& t, std::string& out);

@@ -141,6 +141,16 @@ TEST_F(ChangeBuilderTest, InsertBecomesTypedEventInTableOrder) {
   ASSERT_EQ(sink_.boundaries.size(), 1u);
   EXPECT_EQ(sink_.boundaries[0], (std::pair<size_t, uint64_t>{1, 0x210}));
   EXPECT_FALSE(builder_->in_transaction());
+  // The row's schema travels with the event, for typed encoders.
+  ASSERT_NE(e.schema, nullptr);
+  EXPECT_EQ(e.schema->namespace_name, "public");
+  EXPECT_EQ(e.schema->table, "orders");
+  ASSERT_EQ(e.schema->columns.size(), 4u);
+  EXPECT_EQ(e.schema->columns[0].name, "id");
+  EXPECT_EQ(e.schema->columns[0].type_oid, 23u);
+  EXPECT_TRUE(e.schema->columns[0].key);
+  EXPECT_EQ(e.schema->columns[2].type_oid, 1700u);
+  EXPECT_FALSE(e.schema->columns[2].key);
 }
 
 TEST_F(ChangeBuilderTest, UpdateDeleteTruncateAndToast) {
