@@ -11,6 +11,7 @@
 #include <string>
 
 #include "adapter/encoding/avro.h"
+#include "adapter/encoding/protobuf.h"
 #include "core/json_dom.h"
 
 namespace pgcdc::encoding::avro {
@@ -21,15 +22,18 @@ std::string SourceDir() {
   return d != nullptr ? d : ".";
 }
 
-std::string RunDecoder(const std::string& schema, const std::string& data) {
+// Runs tests/tools/<script> with a schema file, optional extra arguments
+// and a data file; returns its output.
+std::string RunNode(const std::string& script, const std::string& schema, const std::string& data,
+                    const std::string& extra = {}) {
   char dir[] = "/tmp/pgcdc-avro-XXXXXX";
   EXPECT_NE(::mkdtemp(dir), nullptr);
   const std::string schema_file = std::string(dir) + "/schema.json";
   const std::string data_file = std::string(dir) + "/data.bin";
   std::ofstream(schema_file) << schema;
   std::ofstream(data_file, std::ios::binary) << data;
-  const std::string cmd = "node " + SourceDir() + "/tests/tools/avro_decode.js " + schema_file +
-                          " " + data_file + " 2>&1";
+  const std::string cmd = "node " + SourceDir() + "/tests/tools/" + script + " " + schema_file +
+                          " " + extra + " " + data_file + " 2>&1";
   std::string out;
   if (FILE* p = ::popen(cmd.c_str(), "r")) {
     char buf[4096];
@@ -69,7 +73,7 @@ TEST(AvroAvscTest, AnIndependentDecoderReadsEveryType) {
   std::string data;
   ASSERT_TRUE(Encode(insert, *schema, data));
   ASSERT_TRUE(Encode(del, *cache.For(del), data));
-  const std::string out = RunDecoder(schema->json, data);
+  const std::string out = RunNode("avro_decode.js", schema->json, data);
   std::vector<boost::json::object> records;
   size_t start = 0;
   for (size_t nl; (nl = out.find('\n', start)) != std::string::npos; start = nl + 1) {
@@ -116,7 +120,7 @@ TEST(AvroAvscTest, OpaqueRecordsCarryThePayloadBytes) {
   const Event e = MakeEvent("c", "NOTIFY", R"("just text")", "listen_notify");
   std::string data;
   ASSERT_TRUE(Encode(e, *OpaqueSchema(), data));
-  const std::string out = RunDecoder(OpaqueSchema()->json, data);
+  const std::string out = RunNode("avro_decode.js", OpaqueSchema()->json, data);
   std::string hex;
   for (unsigned char c : std::string(R"("just text")")) {
     static constexpr char kDigits[] = "0123456789abcdef";
@@ -124,6 +128,29 @@ TEST(AvroAvscTest, OpaqueRecordsCarryThePayloadBytes) {
     hex += kDigits[c & 15];
   }
   EXPECT_EQ(out, R"({"payload":")" + hex + "\"}\n");
+}
+
+TEST(ProtobufCrossCheck, ProtobufjsReadsTheEventMessage) {
+  Event e = MakeEvent("pgcdc:orders", "UPDATE", R"({"id":1})", "wal");
+  e.transaction =
+      TransactionInfo{.xid = 4000000000u, .commit_time_ns = 1765000000123456789, .seq = 3};
+  std::string data;
+  protobuf::Encode(e, e.payload, data);
+  const std::string out = RunNode("protobuf_decode.js", protobuf::EventProto(), data,
+                                  std::string(protobuf::kEventMessage));
+  auto v = json::ParseDom(out);
+  ASSERT_TRUE(v && v->is_object()) << out;
+  auto& o = v->as_object();
+  EXPECT_EQ(o["id"].as_string(), e.id.ToString());
+  EXPECT_EQ(o["channel"].as_string(), "pgcdc:orders");
+  EXPECT_EQ(o["operation"].as_string(), "UPDATE");
+  EXPECT_EQ(o["payload"].as_string(), "7b226964223a317d");  // {"id":1}
+  EXPECT_EQ(o["source"].as_string(), "wal");
+  EXPECT_EQ(o["created_at_unix_ns"].as_string(), std::to_string(e.created_at_ns));
+  auto& tx = o["transaction"].as_object();
+  EXPECT_EQ(tx["xid"].to_number<uint64_t>(), 4000000000u);
+  EXPECT_EQ(tx["commit_time_unix_ns"].as_string(), "1765000000123456789");
+  EXPECT_EQ(tx["seq"].to_number<int64_t>(), 3);
 }
 
 }  // namespace
