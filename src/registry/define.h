@@ -224,10 +224,11 @@ inline std::vector<ParamSpec> Params(std::initializer_list<std::vector<ParamSpec
 }
 
 // An enum field set by name: `names` maps each choice to its value (the
-// choices shown by describe and checked by the loader, in this order).
-template <class Cfg, class E>
-ParamSpec ParamEnum(std::string key, E Cfg::*member, std::vector<std::pair<std::string, E>> names,
-                    std::string description, ParamOptions opts = {}) {
+// choices shown by describe and checked by the loader, in this order). `proj`
+// selects the field in Cfg (a member pointer or a callable Cfg& -> E&).
+template <class Cfg, class Proj, class E = std::remove_cvref_t<std::invoke_result_t<Proj, Cfg&>>>
+ParamSpec ParamEnumAt(std::string key, Proj proj, std::vector<std::pair<std::string, E>> names,
+                      std::string description, ParamOptions opts = {}) {
   static_assert(std::is_enum_v<E>);
   ParamSpec spec;
   spec.key = std::move(key);
@@ -238,18 +239,25 @@ ParamSpec ParamEnum(std::string key, E Cfg::*member, std::vector<std::pair<std::
   spec.required = opts.required;
   spec.aliases = std::move(opts.aliases);
   spec.bind_type = &typeid(Cfg);
-  const Cfg defaults{};
+  Cfg defaults{};
   for (const auto& [name, value] : names) {
     spec.choices.push_back(name);
-    if (value == defaults.*member) spec.default_value = name;
+    if (value == std::invoke(proj, defaults)) spec.default_value = name;
   }
-  spec.bind = [member, names = std::move(names)](void* target, const config::Value& value) {
+  spec.bind = [proj, names = std::move(names)](void* target, const config::Value& value) {
     const auto* text = std::get_if<std::string>(&value);
     for (const auto& [name, e] : names) {
-      if (text != nullptr && *text == name) static_cast<Cfg*>(target)->*member = e;
+      if (text != nullptr && *text == name) std::invoke(proj, *static_cast<Cfg*>(target)) = e;
     }
   };
   return spec;
+}
+
+template <class Cfg, class E>
+ParamSpec ParamEnum(std::string key, E Cfg::*member, std::vector<std::pair<std::string, E>> names,
+                    std::string description, ParamOptions opts = {}) {
+  return ParamEnumAt<Cfg>(std::move(key), member, std::move(names), std::move(description),
+                          std::move(opts));
 }
 
 // Fills a Cfg from loaded values: every parameter bound to Cfg is written.

@@ -6,56 +6,11 @@
 #include <map>
 #include <mutex>
 
+#include "adapter/encoding/fake_registry.h"
 #include "core/json_dom.h"
-#include "net/http_server.h"
 
 namespace pgcdc::encoding {
 namespace {
-
-// A FAKE schema registry (no registry server is packaged for Debian): stores
-// each (subject, schema) and answers with ids the way Confluent's does.
-class FakeRegistry {
- public:
-  FakeRegistry() : server_("fake-registry") {
-    server_.HandlePrefix("POST", "/prefix/subjects/", [this](const net::HttpRequest& r) {
-      std::lock_guard lock(mu_);
-      requests_.push_back(r);
-      if (status_ != 200) return net::HttpResponse{.status = status_, .body = R"({"error":1})"};
-      auto body = json::ParseDom(r.body);
-      if (!body || !body->is_object()) return net::HttpResponse{.status = 400};
-      const std::string schema(body->as_object().at("schema").as_string());
-      if (schema.find("INCOMPATIBLE") != std::string::npos) {
-        return net::HttpResponse{
-            .status = 409,
-            .body = R"({"error_code":409,"message":"Schema being registered is incompatible"})"};
-      }
-      auto [it, added] = ids_.emplace(schema, static_cast<uint32_t>(ids_.size() + 1));
-      return net::HttpResponse{.status = 200,
-                               .body = "{\"id\":" + std::to_string(it->second) + "}"};
-    });
-    auto addr = server_.Start({"127.0.0.1", 0});
-    EXPECT_TRUE(addr);
-    url_ = "http://" + *addr + "/prefix/";
-  }
-  ~FakeRegistry() { server_.Stop(); }
-  const std::string& url() const { return url_; }
-  void set_status(int s) {
-    std::lock_guard lock(mu_);
-    status_ = s;
-  }
-  std::vector<net::HttpRequest> requests() {
-    std::lock_guard lock(mu_);
-    return requests_;
-  }
-
- private:
-  net::HttpServer server_;
-  std::string url_;
-  std::mutex mu_;
-  int status_ = 200;
-  std::map<std::string, uint32_t> ids_;
-  std::vector<net::HttpRequest> requests_;
-};
 
 TEST(SchemaRegistryTest, SubjectsFollowTheTopicName) {
   EXPECT_EQ(SubjectFor("pgcdc:orders"), "pgcdc.orders-value");
@@ -63,7 +18,7 @@ TEST(SchemaRegistryTest, SubjectsFollowTheTopicName) {
 }
 
 TEST(SchemaRegistryTest, RegistersOnceAndCaches) {
-  FakeRegistry fake;
+  testing::FakeRegistry fake;
   auto reg = SchemaRegistry::Open({.url = fake.url(), .username = "u", .password = "p:w"});
   ASSERT_TRUE(reg) << reg.error().message();
   auto id = (*reg)->Register("pgcdc.orders-value", R"({"type":"string"})", "AVRO");
@@ -85,7 +40,7 @@ TEST(SchemaRegistryTest, RegistersOnceAndCaches) {
 }
 
 TEST(SchemaRegistryTest, RejectionsAreContentErrorsOutagesAreRetryable) {
-  FakeRegistry fake;
+  testing::FakeRegistry fake;
   auto reg = SchemaRegistry::Open({.url = fake.url()});
   ASSERT_TRUE(reg);
   auto bad = (*reg)->Register("s-value", R"({"INCOMPATIBLE":1})", "AVRO");
