@@ -23,16 +23,24 @@ int FreeTcpPort() {
   return port;
 }
 
-RedisServer::RedisServer(bool persistent) : persistent_(persistent), port_(FreeTcpPort()) {
+RedisServer::RedisServer(bool persistent, std::string tls_dir)
+    : persistent_(persistent), tls_dir_(std::move(tls_dir)), port_(FreeTcpPort()) {
   EXPECT_TRUE(Start()) << "redis-server did not start on port " << port_;
 }
 
 RedisServer::~RedisServer() { Kill(); }
 
 bool RedisServer::Start() {
-  std::vector<std::string> args = {
-      "--port",  std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--dir",
-      dir_.path, "--daemonize",         "no"};
+  std::vector<std::string> args = {"--bind", "127.0.0.1", "--save",      "",
+                                   "--dir",  dir_.path,   "--daemonize", "no"};
+  if (tls_dir_.empty()) {
+    args.insert(args.end(), {"--port", std::to_string(port_)});
+  } else {
+    args.insert(args.end(),
+                {"--port", "0", "--tls-port", std::to_string(port_), "--tls-cert-file",
+                 tls_dir_ + "/server.pem", "--tls-key-file", tls_dir_ + "/server.key",
+                 "--tls-ca-cert-file", tls_dir_ + "/ca.pem", "--tls-auth-clients", "no"});
+  }
   if (persistent_) {
     for (const char* a : {"--appendonly", "yes", "--appendfsync", "always"}) args.push_back(a);
   }
@@ -50,6 +58,7 @@ void RedisServer::Kill() {
 
 std::string RedisServer::Cli(const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {"redis-cli", "-h", "127.0.0.1", "-p", std::to_string(port_)};
+  if (!tls_dir_.empty()) argv.insert(argv.end(), {"--tls", "--cacert", tls_dir_ + "/ca.pem"});
   argv.insert(argv.end(), args.begin(), args.end());
   std::string out = RunCommand(argv).output;
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();

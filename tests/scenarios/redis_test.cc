@@ -19,6 +19,7 @@
 #include "harness.h"
 #include "json_util.h"
 #include "redis_server.h"
+#include "test_certs.h"
 
 namespace pgcdc::testing {
 namespace {
@@ -209,6 +210,42 @@ TEST(RedisScenario, KillNineWithPersistentSlotLosesNothing) {
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0);
   (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_rcrash')");
+}
+
+TEST(RedisScenario, TlsVerifiesTheServerCertificate) {
+  TestCertificates certs;
+  ASSERT_TRUE(certs.Generate());
+  RedisServer redis(/*persistent=*/false, certs.dir);
+  ASSERT_EQ(redis.Cli({"PING"}), "PONG");
+  auto run = [&](std::vector<std::string> tls_args) {
+    std::vector<std::string> args = {
+        "listen",      "--db",      SharedCluster().Url(), "-c",     "pgcdc:tls",   "-a", "redis",
+        "--redis-url", redis.Url(), "--redis-mode",        "stream", "--http-addr", ""};
+    for (auto& a : tls_args) args.push_back(std::move(a));
+    return Process::Start({.args = args});
+  };
+  // Verified with the test CA: events arrive.
+  auto p = run({"--redis-tls-ca-file", certs.dir + "/ca.pem"});
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->WaitForStderr("listening detector=listen_notify")) << p->Stderr();
+  auto conn = Connect();
+  ExecOrFail(conn, "SELECT pg_notify('pgcdc:tls', g::text) FROM generate_series(1, 10) g");
+  ASSERT_TRUE(Eventually([&] { return redis.CliInt({"XLEN", "pgcdc:tls"}) == 10; })) << p->Stderr();
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0);
+  // Not trusted by the system store: refused at start, with the reason.
+  auto untrusted = run({});
+  ASSERT_TRUE(untrusted);
+  EXPECT_NE(untrusted->Wait(), 0);
+  EXPECT_NE(untrusted->Stderr().find("certificate"), std::string::npos) << untrusted->Stderr();
+  // Explicitly insecure: works.
+  auto insecure = run({"--redis-tls-insecure"});
+  ASSERT_TRUE(insecure);
+  ASSERT_TRUE(insecure->WaitForStderr("listening detector=listen_notify")) << insecure->Stderr();
+  ExecOrFail(conn, "SELECT pg_notify('pgcdc:tls', 'x')");
+  ASSERT_TRUE(Eventually([&] { return redis.CliInt({"XLEN", "pgcdc:tls"}) == 11; }));
+  insecure->Signal(SIGTERM);
+  EXPECT_EQ(insecure->Wait(), 0);
 }
 
 TEST(RedisScenario, BadConfigurationIsAClearError) {

@@ -17,6 +17,7 @@
 #include "harness.h"
 #include "http_receiver.h"
 #include "json_util.h"
+#include "test_certs.h"
 
 namespace pgcdc::testing {
 namespace {
@@ -495,41 +496,14 @@ TEST(WebhookScenario, BatchModeSendsSignedArrays) {
 // --- TLS: a node https server with a test CA, server and client certificates.
 
 struct TlsFixture {
+  TestCertificates certs;
   std::string dir;
   std::unique_ptr<Process> server;
   std::string url;
 
   bool Setup() {
-    std::string t = (std::filesystem::temp_directory_path() / "pgcdc-whtls-XXXXXX").string();
-    dir = ::mkdtemp(t.data());
-    auto run = [&](std::vector<std::string> argv) {
-      auto r = RunCommand(argv);
-      EXPECT_EQ(r.exit_code, 0) << r.output;
-      return r.exit_code == 0;
-    };
-    const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt",
-                                         "ec_paramgen_curve:prime256v1", "-nodes"};
-    auto req = [&](const std::string& name, const std::string& cn) {
-      std::vector<std::string> a = {"openssl", "req"};
-      a.insert(a.end(), ec.begin(), ec.end());
-      a.insert(a.end(), {"-keyout", dir + "/" + name + ".key", "-out", dir + "/" + name + ".csr",
-                         "-subj", "/CN=" + cn});
-      return run(a);
-    };
-    auto sign = [&](const std::string& name, const std::string& ext) {
-      std::ofstream(dir + "/" + name + ".ext") << ext << "\n";
-      return run({"openssl", "x509", "-req", "-in", dir + "/" + name + ".csr", "-CA",
-                  dir + "/ca.pem", "-CAkey", dir + "/ca.key", "-CAcreateserial", "-days", "1",
-                  "-out", dir + "/" + name + ".pem", "-extfile", dir + "/" + name + ".ext"});
-    };
-    std::vector<std::string> ca = {"openssl", "req", "-x509"};
-    ca.insert(ca.end(), ec.begin(), ec.end());
-    ca.insert(ca.end(), {"-keyout", dir + "/ca.key", "-out", dir + "/ca.pem", "-days", "1", "-subj",
-                         "/CN=pgcdc test CA"});
-    if (!run(ca) || !req("server", "127.0.0.1") || !sign("server", "subjectAltName=IP:127.0.0.1") ||
-        !req("client", "pgcdc-client") || !sign("client", "extendedKeyUsage=clientAuth")) {
-      return false;
-    }
+    if (!certs.Generate()) return false;
+    dir = certs.dir;
     std::ofstream(dir + "/server.js") << R"JS(
 const https = require('https');
 const fs = require('fs');
@@ -555,10 +529,7 @@ srv.listen(0, '127.0.0.1', () => console.log('listening ' + srv.address().port))
     url = "https://127.0.0.1:" + first.substr(first.find(' ') + 1) + "/hook";
     return true;
   }
-  ~TlsFixture() {
-    server.reset();
-    if (!dir.empty()) std::filesystem::remove_all(dir);
-  }
+  ~TlsFixture() { server.reset(); }
   // Requests the server logged (after the "listening" line).
   std::vector<boost::json::object> Requests() {
     std::vector<boost::json::object> out;
