@@ -236,7 +236,7 @@ TEST(RedisScenario, TlsVerifiesTheServerCertificate) {
   // Not trusted by the system store: refused at start, with the reason.
   auto untrusted = run({});
   ASSERT_TRUE(untrusted);
-  EXPECT_NE(untrusted->Wait(), 0);
+  EXPECT_EQ(untrusted->Wait(), 1);
   EXPECT_NE(untrusted->Stderr().find("certificate"), std::string::npos) << untrusted->Stderr();
   // Explicitly insecure: works.
   auto insecure = run({"--redis-tls-insecure"});
@@ -246,6 +246,33 @@ TEST(RedisScenario, TlsVerifiesTheServerCertificate) {
   ASSERT_TRUE(Eventually([&] { return redis.CliInt({"XLEN", "pgcdc:tls"}) == 11; }));
   insecure->Signal(SIGTERM);
   EXPECT_EQ(insecure->Wait(), 0);
+}
+
+TEST(RedisScenario, AclUserAndDatabaseFromTheUrl) {
+  RedisServer redis;
+  ASSERT_EQ(redis.Cli({"ACL", "SETUSER", "app", "on", ">p@ss word", "~*", "+@all"}), "OK");
+  const std::string base = "redis://app:p%40ss%20word@127.0.0.1:" + std::to_string(redis.port());
+  auto p = Process::Start(
+      {.args = {"listen", "--db", SharedCluster().Url(), "-c", "pgcdc:acl", "-a", "redis",
+                "--redis-url", base + "/3", "--redis-mode", "stream", "--http-addr", ""}});
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->WaitForStderr("listening detector=listen_notify")) << p->Stderr();
+  auto conn = Connect();
+  ExecOrFail(conn, "SELECT pg_notify('pgcdc:acl', '1')");
+  ASSERT_TRUE(Eventually([&] {
+    return redis.CliInt({"-n", "3", "XLEN", "pgcdc:acl"}) == 1;
+  })) << p->Stderr();
+  EXPECT_EQ(redis.CliInt({"XLEN", "pgcdc:acl"}), 0) << "database 3, not 0";
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0);
+  auto wrong = Process::Start(
+      {.args = {"listen", "--db", SharedCluster().Url(), "-c", "pgcdc:acl", "-a", "redis",
+                "--redis-url", "redis://app:nope@127.0.0.1:" + std::to_string(redis.port()),
+                "--http-addr", ""}});
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->Wait(), 1) << "a clean start-up failure, not a crash";
+  EXPECT_NE(wrong->Stderr().find("WRONGPASS"), std::string::npos) << wrong->Stderr();
+  EXPECT_EQ(wrong->Stderr().find("nope"), std::string::npos) << "password leaked";
 }
 
 TEST(RedisScenario, BadConfigurationIsAClearError) {
@@ -270,7 +297,7 @@ TEST(RedisScenario, BadConfigurationIsAClearError) {
   const int closed = FreeTcpPort();
   std::tie(code, err) =
       run({"--redis-url", "redis://u:hunter2@127.0.0.1:" + std::to_string(closed)});
-  EXPECT_NE(code, 0);
+  EXPECT_EQ(code, 1);
   EXPECT_NE(err.find("redis: cannot use redis://u:xxx@127.0.0.1:"), std::string::npos) << err;
   EXPECT_EQ(err.find("hunter2"), std::string::npos) << "password leaked: " << err;
 }

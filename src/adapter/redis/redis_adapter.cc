@@ -389,8 +389,9 @@ Status RedisAdapter::Connect() {
   }
   for (const Reply& r : conn_->replies) {
     if (r.is_error()) {
-      conn_.reset();
-      return Fail(ErrorCode::kConnection, "handshake refused: " + r.text);
+      std::string why = "handshake refused: " + r.text;
+      conn_.reset();  // owns `r`
+      return Fail(ErrorCode::kConnection, std::move(why));
     }
   }
   return Ok();
