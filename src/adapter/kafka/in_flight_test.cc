@@ -1,0 +1,133 @@
+#include "adapter/kafka/in_flight.h"
+
+#include <gtest/gtest.h>
+
+namespace pgcdc::adapter::kafka {
+namespace {
+
+Record Rec(uint64_t seq, std::string key = "k", std::string topic = "t") {
+  Record r;
+  r.event.seq = seq;
+  r.key = std::move(key);
+  r.topic = std::move(topic);
+  return r;
+}
+
+TEST(InFlight, AcknowledgesOnlyTheContiguousConfirmedPrefix) {
+  InFlight w;
+  Record& a = w.Add(Rec(1));
+  Record& b = w.Add(Rec(2));
+  Record& c = w.Add(Rec(3));
+  EXPECT_EQ(w.OldestHeldSeq(), 1u);
+  // Reports arrive out of order (different partitions).
+  w.Delivered(c, false);
+  w.Delivered(b, false);
+  EXPECT_EQ(w.Release(), 0u);
+  EXPECT_EQ(w.OldestHeldSeq(), 1u) << "2 and 3 are confirmed, 1 is not: nothing is acknowledged";
+  w.Delivered(a, false);
+  EXPECT_EQ(w.OldestHeldSeq(), std::nullopt);
+  EXPECT_EQ(w.Release(), 3u);
+  EXPECT_TRUE(w.empty());
+}
+
+TEST(InFlight, HoldsFromTheFirstUnfinishedRecord) {
+  InFlight w;
+  Record& a = w.Add(Rec(10));
+  w.Add(Rec(11));
+  Record& c = w.Add(Rec(12));
+  w.Delivered(a, false);
+  w.Delivered(c, false);
+  EXPECT_EQ(w.Release(), 1u);
+  EXPECT_EQ(w.OldestHeldSeq(), 11u);
+  EXPECT_EQ(w.in_flight(), 1u);
+  EXPECT_EQ(w.unfinished(), 1u);
+}
+
+TEST(InFlight, UntrackedEventsHoldNothing) {
+  InFlight w;
+  w.Add(Rec(0));
+  EXPECT_EQ(w.OldestHeldSeq(), std::nullopt);
+  EXPECT_EQ(w.unfinished(), 1u);
+}
+
+TEST(InFlight, FailedRecordsAreProducedAgainWithLaterRecordsOfTheirKey) {
+  InFlight w;
+  Record& a1 = w.Add(Rec(1, "a"));
+  Record& b1 = w.Add(Rec(2, "b"));
+  Record& a2 = w.Add(Rec(3, "a"));
+  Record& b2 = w.Add(Rec(4, "b"));
+  Record& a3 = w.Add(Rec(5, "a", "other"));  // same key, other topic: independent
+  w.Failed(a1, "timed out");
+  w.Delivered(b1, false);
+  w.Delivered(a2, false);  // landed before a1 will: must follow it again
+  w.Delivered(b2, false);
+  w.Delivered(a3, false);
+  EXPECT_EQ(w.retrying(), 1u);
+  auto round = w.RetryRound();
+  ASSERT_EQ(round.size(), 2u);
+  EXPECT_EQ(round[0], &a1);
+  EXPECT_EQ(round[1], &a2);
+  EXPECT_EQ(a1.failures, 1u);
+  EXPECT_EQ(a1.error, "timed out");
+  for (Record* r : round) w.Resent(*r);
+  EXPECT_EQ(w.in_flight(), 2u);
+  EXPECT_EQ(w.OldestHeldSeq(), 1u);
+  w.Delivered(a2, false);
+  w.Delivered(a1, false);
+  EXPECT_EQ(w.OldestHeldSeq(), std::nullopt);
+  EXPECT_EQ(w.Release(), 5u);
+}
+
+TEST(InFlight, RejectedRecordsWaitForTheDeadLetterQueue) {
+  InFlight w;
+  Record& a = w.Add(Rec(1));
+  Record& b = w.Add(Rec(2));
+  w.Rejected(a, "Broker: Message size too large");
+  w.Delivered(b, false);
+  EXPECT_TRUE(w.has_rejected());
+  EXPECT_EQ(w.OldestHeldSeq(), 1u) << "not acknowledged before it is in the DLQ";
+  auto rejected = w.TakeRejected();
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0]->error, "Broker: Message size too large");
+  EXPECT_FALSE(w.has_rejected());
+  w.Finish(*rejected[0]);
+  EXPECT_EQ(w.Release(), 2u);
+}
+
+TEST(InFlight, TransactionsFinishRecordsOnlyAtCommit) {
+  InFlight w;
+  Record& a = w.Add(Rec(1));
+  Record& b = w.Add(Rec(2));
+  w.Delivered(a, true);
+  w.Delivered(b, true);
+  EXPECT_EQ(w.delivered_uncommitted(), 2u);
+  EXPECT_EQ(w.OldestHeldSeq(), 1u);
+  // An abort sends both again.
+  w.RetryDelivered("transaction aborted");
+  EXPECT_EQ(w.retrying(), 2u);
+  auto round = w.RetryRound();
+  ASSERT_EQ(round.size(), 2u);
+  for (Record* r : round) w.Resent(*r);
+  w.Delivered(a, true);
+  w.Delivered(b, true);
+  w.CommitDelivered();
+  EXPECT_EQ(w.delivered_uncommitted(), 0u);
+  EXPECT_EQ(w.OldestHeldSeq(), std::nullopt);
+  EXPECT_EQ(w.Release(), 2u);
+}
+
+TEST(InFlight, LateReportsAfterAStateChangeAreIgnored) {
+  InFlight w;
+  Record& a = w.Add(Rec(1));
+  w.FailInFlight("producer closed");
+  EXPECT_EQ(w.retrying(), 1u);
+  w.Delivered(a, false);  // a purge report arriving late
+  EXPECT_EQ(w.retrying(), 1u);
+  EXPECT_EQ(w.OldestHeldSeq(), 1u);
+  w.Clear();
+  EXPECT_TRUE(w.empty());
+  EXPECT_EQ(w.unfinished(), 0u);
+}
+
+}  // namespace
+}  // namespace pgcdc::adapter::kafka
