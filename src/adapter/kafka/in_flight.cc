@@ -1,14 +1,27 @@
 #include "adapter/kafka/in_flight.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
 namespace pgcdc::adapter::kafka {
 
-Record& InFlight::Add(Record record) {
-  record.state = RecordState::kInFlight;
+InFlight::InFlight(size_t capacity) : slots_(std::max<size_t>(capacity, 1)) {}
+
+Record& InFlight::Add(const Event& event) {
+  Record& r = slots_[(head_ + count_) % slots_.size()];
+  ++count_;
+  r.event = event;  // reuses the slot's string capacity
+  r.topic.clear();
+  r.key.clear();
+  r.id.clear();
+  r.value.clear();
+  r.value_is_payload = true;
+  r.error.clear();
+  r.failures = 0;
+  r.state = RecordState::kInFlight;
   ++in_flight_;
-  return records_.emplace_back(std::move(record));
+  return r;
 }
 
 void InFlight::Leave(Record& r) {
@@ -74,14 +87,15 @@ void InFlight::Resent(Record& r) {
 
 void InFlight::FailInFlight(const std::string& error) {
   if (in_flight_ == 0) return;
-  for (auto& r : records_) {
-    if (r.state == RecordState::kInFlight) Failed(r, error);
+  for (size_t i = 0; i < count_; ++i) {
+    if (at(i).state == RecordState::kInFlight) Failed(at(i), error);
   }
 }
 
 void InFlight::CommitDelivered() {
   if (delivered_ == 0) return;
-  for (auto& r : records_) {
+  for (size_t i = 0; i < count_; ++i) {
+    Record& r = at(i);
     if (r.state == RecordState::kDelivered) {
       r.state = RecordState::kDone;
       ++done_;
@@ -92,7 +106,8 @@ void InFlight::CommitDelivered() {
 
 void InFlight::RetryDelivered(const std::string& error) {
   if (delivered_ == 0) return;
-  for (auto& r : records_) {
+  for (size_t i = 0; i < count_; ++i) {
+    Record& r = at(i);
     if (r.state == RecordState::kDelivered) {
       r.state = RecordState::kRetry;
       r.error = error;
@@ -109,7 +124,8 @@ std::vector<Record*> InFlight::RetryRound() {
   // (topic, key) of every failed record seen so far: a delivered record of
   // the same key after it must follow it again.
   std::set<std::pair<std::string_view, std::string_view>> failed_keys;
-  for (auto& r : records_) {
+  for (size_t i = 0; i < count_; ++i) {
+    Record& r = at(i);
     if (r.state == RecordState::kRetry) {
       failed_keys.emplace(r.topic, r.key);
       out.push_back(&r);
@@ -128,8 +144,9 @@ std::vector<Record*> InFlight::TakeRejected() { return std::exchange(rejected_, 
 
 size_t InFlight::Release() {
   size_t n = 0;
-  while (!records_.empty() && records_.front().state == RecordState::kDone) {
-    records_.pop_front();
+  while (count_ > 0 && slots_[head_].state == RecordState::kDone) {
+    head_ = (head_ + 1) % slots_.size();
+    --count_;
     --done_;
     ++n;
   }
@@ -137,15 +154,24 @@ size_t InFlight::Release() {
 }
 
 std::optional<uint64_t> InFlight::OldestHeldSeq() const {
-  for (const auto& r : records_) {
+  for (size_t i = 0; i < count_; ++i) {
+    const Record& r = at(i);
     if (r.state == RecordState::kDone) continue;
     if (r.event.seq != 0) return r.event.seq;
   }
   return std::nullopt;
 }
 
+std::string InFlight::LastRetryError() const {
+  std::string last;
+  for (size_t i = 0; i < count_; ++i) {
+    if (at(i).state == RecordState::kRetry) last = at(i).error;
+  }
+  return last;
+}
+
 void InFlight::Clear() {
-  records_.clear();
+  head_ = count_ = 0;
   rejected_.clear();
   in_flight_ = delivered_ = retry_ = done_ = 0;
 }

@@ -16,9 +16,13 @@
 // Release() drops the finished prefix. Records keep a copy of their event
 // (the pipeline's events only live until Deliver() returns; the DLQ and a
 // retry need them later), and their value bytes, which the producer
-// references without copying until the delivery report. Records never move:
-// std::deque keeps references stable when adding at the back and removing
-// at the front, so a record's address is the producer's opaque.
+// references without copying until the delivery report.
+//
+// Storage: a ring of `capacity` records allocated once. Records never move
+// (a record's address is the producer's opaque), and a released slot is
+// reused with its strings' capacity, so a steady stream copies events
+// without allocating. At most `capacity` records are held: Add() requires
+// !full().
 //
 // Thread: one (the adapter worker; delivery reports are served by
 // rd_kafka_poll on that thread).
@@ -26,7 +30,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,8 +56,12 @@ struct Record {
 
 class InFlight {
  public:
-  // Appends a record (state kInFlight) and returns its stable address.
-  Record& Add(Record record);
+  explicit InFlight(size_t capacity);
+
+  // The next record slot (state kInFlight), for the caller to fill: its
+  // event is the event it carries; topic, key, id and value are cleared.
+  // Requires !full().
+  Record& Add(const Event& event);
 
   // State changes reported by the producer.
   void Delivered(Record& r, bool in_transaction);
@@ -89,22 +96,29 @@ class InFlight {
   // every record is finished or untracked.
   std::optional<uint64_t> OldestHeldSeq() const;
 
-  size_t size() const { return records_.size(); }
-  bool empty() const { return records_.empty(); }
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  bool full() const { return count_ == slots_.size(); }
+  size_t capacity() const { return slots_.size(); }
   size_t in_flight() const { return in_flight_; }
   size_t retrying() const { return retry_; }
   size_t delivered_uncommitted() const { return delivered_; }
   bool has_rejected() const { return !rejected_.empty(); }
   // Everything not yet finished (the drain at shutdown waits for this).
-  size_t unfinished() const { return records_.size() - done_; }
-  // Every record (produce order), e.g. to purge or to report what is left.
-  const std::deque<Record>& records() const { return records_; }
+  size_t unfinished() const { return count_ - done_; }
+  // The i-th held record in produce order (i < size()).
+  Record& at(size_t i) { return slots_[(head_ + i) % slots_.size()]; }
+  const Record& at(size_t i) const { return slots_[(head_ + i) % slots_.size()]; }
+  // The error of the newest record waiting to be produced again.
+  std::string LastRetryError() const;
   void Clear();
 
  private:
   void Leave(Record& r);  // leaves the counted state r is in
 
-  std::deque<Record> records_;
+  std::vector<Record> slots_;
+  size_t head_ = 0;   // index of the oldest held record
+  size_t count_ = 0;  // records held
   std::vector<Record*> rejected_;
   size_t in_flight_ = 0;
   size_t delivered_ = 0;

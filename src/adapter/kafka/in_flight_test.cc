@@ -5,19 +5,20 @@
 namespace pgcdc::adapter::kafka {
 namespace {
 
-Record Rec(uint64_t seq, std::string key = "k", std::string topic = "t") {
-  Record r;
-  r.event.seq = seq;
+Record& Add(InFlight& w, uint64_t seq, std::string key = "k", std::string topic = "t") {
+  Event e;
+  e.seq = seq;
+  Record& r = w.Add(e);
   r.key = std::move(key);
   r.topic = std::move(topic);
   return r;
 }
 
 TEST(InFlight, AcknowledgesOnlyTheContiguousConfirmedPrefix) {
-  InFlight w;
-  Record& a = w.Add(Rec(1));
-  Record& b = w.Add(Rec(2));
-  Record& c = w.Add(Rec(3));
+  InFlight w(16);
+  Record& a = Add(w, 1);
+  Record& b = Add(w, 2);
+  Record& c = Add(w, 3);
   EXPECT_EQ(w.OldestHeldSeq(), 1u);
   // Reports arrive out of order (different partitions).
   w.Delivered(c, false);
@@ -31,10 +32,10 @@ TEST(InFlight, AcknowledgesOnlyTheContiguousConfirmedPrefix) {
 }
 
 TEST(InFlight, HoldsFromTheFirstUnfinishedRecord) {
-  InFlight w;
-  Record& a = w.Add(Rec(10));
-  w.Add(Rec(11));
-  Record& c = w.Add(Rec(12));
+  InFlight w(16);
+  Record& a = Add(w, 10);
+  Add(w, 11);
+  Record& c = Add(w, 12);
   w.Delivered(a, false);
   w.Delivered(c, false);
   EXPECT_EQ(w.Release(), 1u);
@@ -44,19 +45,19 @@ TEST(InFlight, HoldsFromTheFirstUnfinishedRecord) {
 }
 
 TEST(InFlight, UntrackedEventsHoldNothing) {
-  InFlight w;
-  w.Add(Rec(0));
+  InFlight w(16);
+  Add(w, 0);
   EXPECT_EQ(w.OldestHeldSeq(), std::nullopt);
   EXPECT_EQ(w.unfinished(), 1u);
 }
 
 TEST(InFlight, FailedRecordsAreProducedAgainWithLaterRecordsOfTheirKey) {
-  InFlight w;
-  Record& a1 = w.Add(Rec(1, "a"));
-  Record& b1 = w.Add(Rec(2, "b"));
-  Record& a2 = w.Add(Rec(3, "a"));
-  Record& b2 = w.Add(Rec(4, "b"));
-  Record& a3 = w.Add(Rec(5, "a", "other"));  // same key, other topic: independent
+  InFlight w(16);
+  Record& a1 = Add(w, 1, "a");
+  Record& b1 = Add(w, 2, "b");
+  Record& a2 = Add(w, 3, "a");
+  Record& b2 = Add(w, 4, "b");
+  Record& a3 = Add(w, 5, "a", "other");  // same key, other topic: independent
   w.Failed(a1, "timed out");
   w.Delivered(b1, false);
   w.Delivered(a2, false);  // landed before a1 will: must follow it again
@@ -79,9 +80,9 @@ TEST(InFlight, FailedRecordsAreProducedAgainWithLaterRecordsOfTheirKey) {
 }
 
 TEST(InFlight, RejectedRecordsWaitForTheDeadLetterQueue) {
-  InFlight w;
-  Record& a = w.Add(Rec(1));
-  Record& b = w.Add(Rec(2));
+  InFlight w(16);
+  Record& a = Add(w, 1);
+  Record& b = Add(w, 2);
   w.Rejected(a, "Broker: Message size too large");
   w.Delivered(b, false);
   EXPECT_TRUE(w.has_rejected());
@@ -95,9 +96,9 @@ TEST(InFlight, RejectedRecordsWaitForTheDeadLetterQueue) {
 }
 
 TEST(InFlight, TransactionsFinishRecordsOnlyAtCommit) {
-  InFlight w;
-  Record& a = w.Add(Rec(1));
-  Record& b = w.Add(Rec(2));
+  InFlight w(16);
+  Record& a = Add(w, 1);
+  Record& b = Add(w, 2);
   w.Delivered(a, true);
   w.Delivered(b, true);
   EXPECT_EQ(w.delivered_uncommitted(), 2u);
@@ -116,9 +117,32 @@ TEST(InFlight, TransactionsFinishRecordsOnlyAtCommit) {
   EXPECT_EQ(w.Release(), 2u);
 }
 
+TEST(InFlight, TheRingIsBoundedAndReusesSlots) {
+  InFlight w(2);
+  Record& a = Add(w, 1, "a");
+  Record& b = Add(w, 2, "b");
+  EXPECT_TRUE(w.full());
+  w.Delivered(b, false);
+  EXPECT_EQ(w.Release(), 0u) << "b is done but a holds the front";
+  EXPECT_TRUE(w.full());
+  w.Delivered(a, false);
+  EXPECT_EQ(w.Release(), 2u);
+  Record& c = Add(w, 3, "c");
+  EXPECT_EQ(&c, &a) << "slot reused";
+  EXPECT_EQ(c.key, "c");
+  EXPECT_EQ(c.state, RecordState::kInFlight);
+  EXPECT_EQ(c.failures, 0u);
+  Record& d = Add(w, 4, "d");
+  EXPECT_EQ(&d, &b);
+  EXPECT_EQ(w.at(0).event.seq, 3u);
+  EXPECT_EQ(w.at(1).event.seq, 4u);
+  w.Failed(d, "x");
+  EXPECT_EQ(w.LastRetryError(), "x");
+}
+
 TEST(InFlight, LateReportsAfterAStateChangeAreIgnored) {
-  InFlight w;
-  Record& a = w.Add(Rec(1));
+  InFlight w(16);
+  Record& a = Add(w, 1);
   w.FailInFlight("producer closed");
   EXPECT_EQ(w.retrying(), 1u);
   w.Delivered(a, false);  // a purge report arriving late

@@ -191,13 +191,15 @@ std::vector<std::string> ValidateOptions(const Options& o) {
 // ---------------------------------------------------------------------------
 
 struct KafkaAdapter::Impl {
-  explicit Impl(Options options) : o(std::move(options)), backoff(o.backoff) {}
+  explicit Impl(Options options)
+      : o(std::move(options)), window(std::max<size_t>(o.max_in_flight, 1)), backoff(o.backoff) {}
 
   Options o;
   dlq::DeadLetterQueue* dlq = nullptr;
   Health* health = nullptr;
   rd_kafka_t* rk = nullptr;
   std::unordered_map<std::string, rd_kafka_topic_t*> topics;  // by topic name
+  std::unordered_map<std::string, std::string> topic_names;   // channel -> topic
   InFlight window;
   Sleeper sleeper;
   Backoff backoff;
@@ -355,17 +357,18 @@ struct KafkaAdapter::Impl {
   }
 
   // ---- producing ----
-  Record MakeRecord(const Event& e) const {
-    Record r;
-    r.event = e;
-    r.id = e.id.ToString();
-    r.topic = TopicFor(e, o.topic);
-    r.key = std::string(RecordKey(e, o.key, r.id));
+  // Topic, key, id and (envelope) value of a record made from `e`; the
+  // envelope is the shared event's cached encoding.
+  void FillRecord(Record& r, const Event& e) {
+    e.id.AppendTo(r.id);
+    auto [it, fresh] = topic_names.try_emplace(e.channel);
+    if (fresh) it->second = TopicFor(e, o.topic);
+    r.topic.assign(it->second);
+    r.key.assign(RecordKey(e, o.key, r.id));
     if (o.value == ValueMode::kEnvelope) {
-      r.value = e.Json();  // the shared event's cached encoding
+      r.value.assign(e.Json());
       r.value_is_payload = false;
     }
-    return r;
   }
 
   // Hands `r` (state kInFlight) to the producer; a synchronous failure is
@@ -461,10 +464,7 @@ struct KafkaAdapter::Impl {
       if (auto st = Settle(); !st) return st;
       if (window.retrying() == 0) break;
       const milliseconds delay = backoff.Next();
-      std::string last_error;
-      for (const auto& r : window.records()) {
-        if (r.state == RecordState::kRetry) last_error = r.error;
-      }
+      const std::string last_error = window.LastRetryError();
       Degrade(last_error);
       log::Warn("kafka: records failed; producing them again",
                 {{"adapter", kAdapter},
@@ -498,12 +498,13 @@ struct KafkaAdapter::Impl {
     if (interrupted()) return Fail(Cancelled());
     for (const Event* e : events) {
       // Bounded: wait for confirmations while too many records are out.
-      while (window.unfinished() >= o.max_in_flight) {
+      while (window.full()) {
         if (interrupted()) return Fail(Cancelled());
         if (auto st = Service(kPollSlice); !st) return st;
         if (auto st = Settled(); !st) return st;
       }
-      Record& r = window.Add(MakeRecord(*e));
+      Record& r = window.Add(*e);
+      FillRecord(r, *e);
       if (auto st = Produce(r); !st) return st;
     }
     return Settled();
