@@ -21,4 +21,5 @@ set(PGCDC_CONNECTORS
   adapter/kafka
   adapter/kafkaserver
   adapter/null
+  adapter/redis
 )
