@@ -295,6 +295,104 @@ TEST(KafkaScenario, KillNineWithPersistentSlotLosesNothing) {
   (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_kcrash')");
 }
 
+// The built-in broker (-a kafkaserver) in its own pgcdc process; it speaks
+// the transactional protocol, read_committed included.
+std::unique_ptr<Process> StartBroker(std::string& addr) {
+  auto broker = Process::Start(
+      {.args = {"listen", "--db", SharedCluster().Url(), "-c", "k_unused", "--http-addr", "", "-a",
+                "kafkaserver", "--kafkaserver-addr", "127.0.0.1:0", "--kafkaserver-partitions", "3",
+                "--kafkaserver-buffer-size", "1000000"}});
+  EXPECT_TRUE(broker);
+  if (!broker) return nullptr;
+  EXPECT_TRUE(broker->WaitForStderr("kafkaserver listening")) << broker->Stderr();
+  std::smatch m;
+  const std::string err = broker->Stderr();
+  if (std::regex_search(err, m, std::regex("kafkaserver listening addr=([^ ]+)"))) addr = m[1];
+  return broker;
+}
+
+// Exactly-once: Kafka transactions that carry the source position. pgcdc is
+// killed with SIGKILL three times mid-stream (open transactions die with it);
+// a read_committed consumer then sees every row exactly once, while a
+// read_uncommitted one also sees what the aborted transactions wrote.
+TEST(KafkaScenario, ExactlyOnceAcrossKillNineForReadCommittedConsumers) {
+  std::string addr;
+  auto broker = StartBroker(addr);
+  ASSERT_TRUE(broker);
+  auto conn = Connect();
+  FreshPublishedTable(conn, "k_eos", "id int PRIMARY KEY", "p_keos", "pgcdc_p_keos");
+  const auto args =
+      WalArgs("p_keos", addr,
+              {"--persistent-slot", "--kafka-transactional-id", "eos-test",
+               "--kafka-transaction-max-events", "300", "--detector-status-interval", "2s"});
+
+  constexpr int kRows = 20000;
+  constexpr int kPerTx = 10;
+  std::thread writer;
+  std::atomic<bool> writer_done{false};
+  std::mt19937 rng(77);
+  double skipped = 0;
+  for (int round = 0; round < 3; ++round) {
+    auto p = StartWal(args);
+    ASSERT_TRUE(p);
+    ASSERT_TRUE(p->WaitForStderr("kafka exactly-once: transactional producer ready"))
+        << p->Stderr();
+    if (round == 0) {
+      writer = std::thread([&] {
+        auto w = Connect();
+        for (int i = 1; i <= kRows; i += kPerTx) {
+          auto st = w.Exec("INSERT INTO k_eos SELECT g FROM generate_series(" + std::to_string(i) +
+                           ", " + std::to_string(i + kPerTx - 1) + ") g");
+          if (!st) ADD_FAILURE() << st.error().message();
+        }
+        writer_done = true;
+      });
+    }
+    const double want = 1000 + rng() % 4000;
+    Eventually([&] { return Metric(*p, "pgcdc_kafka_records_delivered_total") >= want; }, 60s);
+    skipped += std::max(0.0, Metric(*p, "pgcdc_kafka_events_skipped_total"));
+    p->Signal(SIGKILL);
+    p->Wait();
+  }
+  writer.join();
+  ASSERT_TRUE(writer_done);
+
+  auto p = StartWal(args);
+  ASSERT_TRUE(p);
+  std::vector<KRecord> committed;
+  std::set<int64_t> ids;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        committed = ConsumeAll(addr, "pgcdc.k_eos", {"-X", "isolation.level=read_committed"});
+        ids.clear();
+        for (const auto& r : committed) ids.insert(std::stoll(r.key));
+        return ids.size() == static_cast<size_t>(kRows);
+      },
+      180s))
+      << ids.size() << " of " << kRows << "\n"
+      << p->Stderr();
+  skipped += std::max(0.0, Metric(*p, "pgcdc_kafka_events_skipped_total"));
+  EXPECT_EQ(committed.size(), static_cast<size_t>(kRows)) << "no duplicates for read_committed";
+  const auto all = ConsumeAll(addr, "pgcdc.k_eos", {"-X", "isolation.level=read_uncommitted"});
+  EXPECT_GE(all.size(), committed.size());
+  // The position is committed in the same transactions.
+  size_t positions = 0;
+  for (const auto& r :
+       ConsumeAll(addr, "__pgcdc_offsets", {"-X", "isolation.level=read_committed"})) {
+    EXPECT_EQ(r.key, "eos-test");
+    EXPECT_NE(r.value.find("\"event_id\""), std::string::npos) << r.value;
+    ++positions;
+  }
+  EXPECT_GT(positions, 0u);
+  std::cerr << "exactly-once: " << committed.size() << " committed records for " << kRows
+            << " rows; " << all.size() << " records including aborted transactions; " << skipped
+            << " replayed events skipped as already committed; " << positions
+            << " committed positions\n";
+  Stop(*p);
+  Stop(*broker);
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_keos')");
+}
+
 TEST(KafkaScenario, RejectedRecordsGoToTheDeadLetterQueue) {
   // The broker rejects the first Produce request with MESSAGE_TOO_LARGE (10),
   // as a broker with a smaller limit than the client's would. (An
@@ -342,16 +440,9 @@ TEST(KafkaScenario, RejectedRecordsGoToTheDeadLetterQueue) {
 
 TEST(KafkaScenario, ProducesToPgcdcsOwnKafkaServer) {
   // A second pgcdc process is the broker (idle LISTEN/NOTIFY source).
-  auto broker =
-      Process::Start({.args = {"listen", "--db", SharedCluster().Url(), "-c", "k_unused",
-                               "--http-addr", "", "-a", "kafkaserver", "--kafkaserver-addr",
-                               "127.0.0.1:0", "--kafkaserver-partitions", "3"}});
+  std::string addr;
+  auto broker = StartBroker(addr);
   ASSERT_TRUE(broker);
-  ASSERT_TRUE(broker->WaitForStderr("kafkaserver listening")) << broker->Stderr();
-  std::smatch m;
-  const std::string err = broker->Stderr();
-  ASSERT_TRUE(std::regex_search(err, m, std::regex("kafkaserver listening addr=([^ ]+)")));
-  const std::string addr = m[1];
 
   auto conn = Connect();
   FreshPublishedTable(conn, "k_ks", "id int PRIMARY KEY, name text", "p_kks");

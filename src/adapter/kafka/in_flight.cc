@@ -118,7 +118,7 @@ void InFlight::RetryDelivered(const std::string& error) {
   delivered_ = 0;
 }
 
-std::vector<Record*> InFlight::RetryRound() {
+std::vector<Record*> InFlight::RetryRound(bool follow_keys) {
   std::vector<Record*> out;
   if (retry_ == 0) return out;
   // (topic, key) of every failed record seen so far: a delivered record of
@@ -129,7 +129,8 @@ std::vector<Record*> InFlight::RetryRound() {
     if (r.state == RecordState::kRetry) {
       failed_keys.emplace(r.topic, r.key);
       out.push_back(&r);
-    } else if ((r.state == RecordState::kDone || r.state == RecordState::kDelivered) &&
+    } else if (follow_keys &&
+               (r.state == RecordState::kDone || r.state == RecordState::kDelivered) &&
                !failed_keys.empty() && failed_keys.count({r.topic, r.key}) != 0) {
       Leave(r);
       r.state = RecordState::kRetry;

@@ -80,13 +80,15 @@ class InFlight {
   // The transaction aborted: kDelivered records must be produced again.
   void RetryDelivered(const std::string& error);
 
-  // The records to produce again, in produce order: every kRetry record, and
-  // every later record already delivered (kDone or kDelivered, not yet
-  // released) with the same topic and key as a failed one — a failed record
-  // that is produced again lands after them, so they are sent again after it
-  // to keep each key's last record the newest (duplicates are allowed,
-  // reordering a key is not). Records returned are set to kRetry.
-  std::vector<Record*> RetryRound();
+  // The records to produce again, in produce order: every kRetry record,
+  // and with `follow_keys` every later record already delivered (kDone or
+  // kDelivered, not yet released) with the same topic and key as a failed
+  // one — a failed record that is produced again lands after them, so they
+  // are sent again after it to keep each key's last record the newest
+  // (duplicates are allowed, reordering a key is not). Records returned are
+  // set to kRetry. Transactions pass false: an aborted transaction's records
+  // are all invisible, so only they are produced again.
+  std::vector<Record*> RetryRound(bool follow_keys = true);
   // Rejected records waiting for the DLQ, in produce order (cleared).
   std::vector<Record*> TakeRejected();
 

@@ -7,12 +7,15 @@
 #include <utility>
 
 #include "adapter/kafka/in_flight.h"
+#include "adapter/kafka/offsets_topic.h"
+#include "adapter/kafka/position.h"
 #include "codec/kafka/topic_name.h"
 #include "config/config.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/sleep.h"
+#include "core/time.h"
 #include "dlq/dlq.h"
 #include "registry/define.h"
 
@@ -38,6 +41,9 @@ struct Metrics {
   metrics::Counter* client_errors;
   metrics::Counter* restarts;
   metrics::Gauge* in_flight;
+  metrics::Counter* txn_committed;
+  metrics::Counter* txn_aborted;
+  metrics::Counter* skipped;
 };
 
 const Metrics& M() {
@@ -62,6 +68,16 @@ const Metrics& M() {
              .Get(),
         &r.AddGauge("pgcdc_kafka_records_in_flight",
                     "Records produced and not yet confirmed and acknowledged.")
+             .Get(),
+        &r.AddCounter("pgcdc_kafka_transactions_total",
+                      "Kafka transactions of the exactly-once mode, by outcome.", {"result"})
+             .With({"committed"}),
+        &r.AddCounter("pgcdc_kafka_transactions_total",
+                      "Kafka transactions of the exactly-once mode, by outcome.", {"result"})
+             .With({"aborted"}),
+        &r.AddCounter("pgcdc_kafka_events_skipped_total",
+                      "Events not produced again after a restart because a committed Kafka "
+                      "transaction already holds them (exactly-once mode).")
              .Get(),
     };
   }();
@@ -114,7 +130,6 @@ Result<ConfPtr> BuildConf(const Options& o) {
 std::vector<std::pair<std::string, std::string>> ProducerProperties(const Options& o) {
   std::vector<std::pair<std::string, std::string>> p = {
       {"client.id", "pgcdc"},
-      {"bootstrap.servers", o.brokers},
       {"acks", "all"},
       {"enable.idempotence", "true"},
       {"linger.ms", std::to_string(o.linger.count())},
@@ -130,6 +145,12 @@ std::vector<std::pair<std::string, std::string>> ProducerProperties(const Option
     p.emplace_back("transaction.timeout.ms", std::to_string(o.transaction_timeout.count()));
   }
   p.emplace_back("message.timeout.ms", std::to_string(timeout.count()));
+  for (auto& kv : ClientProperties(o)) p.push_back(std::move(kv));
+  return p;
+}
+
+std::vector<std::pair<std::string, std::string>> ClientProperties(const Options& o) {
+  std::vector<std::pair<std::string, std::string>> p = {{"bootstrap.servers", o.brokers}};
   const bool sasl = !o.sasl_mechanism.empty();
   p.emplace_back("security.protocol",
                  std::string(sasl ? "sasl_" : "") + (o.tls ? "ssl" : "plaintext"));
@@ -169,9 +190,6 @@ std::vector<std::string> ValidateOptions(const Options& o) {
   if (!o.tls_ca_file.empty() && !o.tls) {
     errors.push_back("kafka.tls_ca_file: needs kafka.tls (--kafka-tls)");
   }
-  if (!o.transactional_id.empty()) {
-    errors.push_back("kafka.transactional_id: exactly-once transactions are not implemented yet");
-  }
   if (!o.offsets_topic.empty() && !codec::kafka::IsValidTopicName(o.offsets_topic)) {
     errors.push_back("kafka.offsets_topic: \"" + o.offsets_topic +
                      "\" is not a valid Kafka topic name");
@@ -207,6 +225,18 @@ struct KafkaAdapter::Impl {
   std::string fatal_error;
   bool degraded = false;
   SteadyClock::time_point last_probe{};
+  // Exactly-once (a transactional id is set).
+  struct Position {
+    Uuid id;
+    uint64_t lsn = 0;
+    uint64_t seq = 0;
+  };
+  std::optional<Uuid> committed;     // read back at Open(): skip events at or before it
+  bool txn_open = false;             // a Kafka transaction is open
+  size_t txn_events = 0;             // records produced in it
+  std::optional<Position> txn_last;  // the newest position it covers
+
+  bool transactional() const { return !o.transactional_id.empty(); }
 
   bool interrupted() const { return sleeper.woken(); }
   static Error Cancelled() { return Error(ErrorCode::kCancelled, "kafka: interrupted"); }
@@ -236,7 +266,7 @@ struct KafkaAdapter::Impl {
   }
   void Delivered(Record& r, rd_kafka_resp_err_t err) {
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      window.Delivered(r, false);
+      window.Delivered(r, transactional());
       M().delivered->Inc();
       Recovered();
       return;
@@ -442,6 +472,7 @@ struct KafkaAdapter::Impl {
     rd_kafka_poll(rk, static_cast<int>(wait.count()));
     if (auto st = DeadLetterRejected(); !st) return st;
     if (fatal) {
+      if (transactional()) return Fail(TxnFatal(fatal_error));
       if (auto st = RestartProducer(); !st) return st;
     }
     return Ok();
@@ -482,12 +513,187 @@ struct KafkaAdapter::Impl {
     return Ok();
   }
 
+  // ---- exactly-once: Kafka transactions ----
+
+  // An error object from the transactional API, as text, destroyed.
+  static std::string Take(rd_kafka_error_t* e) {
+    std::string text = rd_kafka_error_string(e);
+    rd_kafka_error_destroy(e);
+    return text;
+  }
+  Error TxnFatal(const std::string& what) const {
+    return Error(ErrorCode::kConnection,
+                 "kafka: transactional producer " + o.transactional_id + ": " + what +
+                     " (fenced by another instance with the same transactional id, or the "
+                     "transaction timed out); nothing of the open transaction is acknowledged");
+  }
+
+  Status BeginTxn() {
+    if (rd_kafka_error_t* e = rd_kafka_begin_transaction(rk)) {
+      return Fail(TxnFatal("begin transaction: " + Take(e)));
+    }
+    txn_open = true;
+    txn_events = 0;
+    return Ok();
+  }
+
+  // The offsets record: the newest position of this transaction, committed
+  // with it.
+  Status ProduceOffsets(const Position& pos) {
+    Event last;
+    last.id = pos.id;
+    last.lsn = pos.lsn;
+    last.seq = pos.seq;
+    const std::string value = EncodeCommitted(o.transactional_id, last, NowUnixNanos());
+    for (;;) {
+      const rd_kafka_resp_err_t err = rd_kafka_producev(
+          rk, RD_KAFKA_V_TOPIC(o.offsets_topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_KEY(o.transactional_id.data(), o.transactional_id.size()),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+          RD_KAFKA_V_OPAQUE(nullptr), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Ok();
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        return Fail(ErrorCode::kConnection,
+                    std::string("kafka: producing the offsets record: ") + rd_kafka_err2str(err));
+      }
+      if (interrupted()) return Fail(Cancelled());
+      rd_kafka_poll(rk, static_cast<int>(kPollSlice.count()));
+    }
+  }
+
+  // Commits the open transaction with its position. A failed commit that
+  // needs an abort aborts and produces the transaction's records again in a
+  // new one (AbortAndRetry); a transient failure commits again after a
+  // backoff; a fatal one (fenced) fails the adapter.
+  Status CommitTxn() {
+    while (txn_open) {
+      if (interrupted()) return Fail(Cancelled());
+      std::string failure;
+      if (txn_last) {
+        if (auto st = ProduceOffsets(*txn_last); !st) {
+          if (st.error().code() == ErrorCode::kCancelled) return st;
+          failure = st.error().message();
+        }
+      }
+      rd_kafka_error_t* e = nullptr;
+      if (failure.empty()) {
+        e = rd_kafka_commit_transaction(rk, static_cast<int>(o.transaction_timeout.count()));
+      }
+      // The commit flushed: reports were served; rejected records go to the DLQ.
+      if (auto st = DeadLetterRejected(); !st) {
+        if (e != nullptr) rd_kafka_error_destroy(e);
+        return st;
+      }
+      if (failure.empty() && e == nullptr && window.retrying() == 0) {
+        window.CommitDelivered();
+        txn_open = false;
+        txn_events = 0;
+        txn_last.reset();
+        M().txn_committed->Inc();
+        backoff.Reset();
+        Recovered();
+        window.Release();
+        return Ok();
+      }
+      if (e != nullptr && rd_kafka_error_is_fatal(e)) return Fail(TxnFatal("commit: " + Take(e)));
+      if (e != nullptr && !rd_kafka_error_txn_requires_abort(e) && rd_kafka_error_is_retriable(e)) {
+        const std::string text = Take(e);
+        Degrade(text);
+        const milliseconds delay = backoff.Next();
+        log::Warn("kafka: transaction commit failed; committing again",
+                  {{"adapter", kAdapter},
+                   {"error", text},
+                   {"retry_in_ms", static_cast<int64_t>(delay.count())}});
+        if (!sleeper.SleepFor(delay)) return Fail(Cancelled());
+        continue;
+      }
+      if (e != nullptr) failure = Take(e);
+      if (failure.empty())
+        failure = "records of the transaction failed: " + window.LastRetryError();
+      if (auto st = AbortAndRetry(failure); !st) return st;
+    }
+    return Ok();
+  }
+
+  // Aborts the open transaction (none of its records become visible to
+  // read_committed consumers) and produces its unfinished records again, in
+  // order, in a new transaction after a backoff.
+  Status AbortAndRetry(const std::string& why) {
+    Degrade(why);
+    M().txn_aborted->Inc();
+    for (;;) {
+      rd_kafka_error_t* e =
+          rd_kafka_abort_transaction(rk, static_cast<int>(o.transaction_timeout.count()));
+      if (e == nullptr) break;
+      if (rd_kafka_error_is_fatal(e)) return Fail(TxnFatal("abort: " + Take(e)));
+      const std::string text = Take(e);
+      const milliseconds delay = backoff.Next();
+      log::Warn("kafka: transaction abort failed; trying again",
+                {{"adapter", kAdapter},
+                 {"error", text},
+                 {"retry_in_ms", static_cast<int64_t>(delay.count())}});
+      if (!sleeper.SleepFor(delay)) return Fail(Cancelled());
+    }
+    rd_kafka_poll(rk, 0);  // purge reports
+    if (auto st = DeadLetterRejected(); !st) return st;
+    window.RetryDelivered("transaction aborted: " + why);
+    window.FailInFlight("transaction aborted: " + why);
+    txn_open = false;
+    const milliseconds delay = backoff.Next();
+    log::Warn("kafka: transaction aborted; producing its records again in a new one",
+              {{"adapter", kAdapter},
+               {"records", static_cast<uint64_t>(window.retrying())},
+               {"error", why},
+               {"retry_in_ms", static_cast<int64_t>(delay.count())}});
+    if (!sleeper.SleepFor(delay)) return Fail(Cancelled());
+    if (auto st = BeginTxn(); !st) return st;
+    for (Record* r : window.RetryRound(/*follow_keys=*/false)) {
+      window.Resent(*r);
+      M().retried->Inc();
+      ++txn_events;
+      if (auto st = Produce(*r); !st) return st;
+    }
+    return Ok();
+  }
+
+  // Whether a committed transaction (before a restart) already holds `e`.
+  bool AlreadyCommitted(const Event& e) const { return committed && AtOrBefore(e.id, *committed); }
+
+  // Start-up in exactly-once mode: fence older instances (their open
+  // transaction is aborted), then read the committed position.
+  Status InitTransactions() {
+    if (rd_kafka_error_t* e =
+            rd_kafka_init_transactions(rk, static_cast<int>(o.connect_timeout.count()))) {
+      return Fail(ErrorCode::kConnection,
+                  "kafka: init transactions for " + o.transactional_id + ": " + Take(e));
+    }
+    OffsetsTopic t{ClientProperties(o), o.offsets_topic, o.transactional_id, o.connect_timeout};
+    if (auto st = EnsureOffsetsTopic(t); !st) return st;
+    auto pos = ReadCommittedPosition(t);
+    if (!pos) return Fail(pos.error());
+    committed = *pos;
+    log::Info(
+        "kafka exactly-once: transactional producer ready",
+        {{"adapter", kAdapter},
+         {"transactional_id", o.transactional_id},
+         {"offsets_topic", o.offsets_topic},
+         {"resume_after", committed ? committed->ToString() : std::string("<nothing committed>")}});
+    return Ok();
+  }
+
   // After produce calls or polls: dead letters, retries, the released
   // prefix and the gauge.
   Status Settled() {
     if (auto st = Service(milliseconds(0)); !st) return st;
     if (window.retrying() > 0) {
-      if (auto st = Recover(); !st) return st;
+      if (transactional()) {
+        // A failed record dooms the transaction: abort and redo it now.
+        if (txn_open) {
+          if (auto st = AbortAndRetry(window.LastRetryError()); !st) return st;
+        }
+      } else if (auto st = Recover(); !st) {
+        return st;
+      }
     }
     window.Release();
     M().in_flight->Set(static_cast<double>(window.size()));
@@ -497,21 +703,42 @@ struct KafkaAdapter::Impl {
   Status Deliver(std::span<const Event* const> events) {
     if (interrupted()) return Fail(Cancelled());
     for (const Event* e : events) {
-      // Bounded: wait for confirmations while too many records are out.
+      if (transactional() && AlreadyCommitted(*e)) {
+        M().skipped->Inc();
+        continue;
+      }
+      // Bounded: wait for confirmations while too many records are out (a
+      // transaction's records are finished by its commit).
       while (window.full()) {
         if (interrupted()) return Fail(Cancelled());
-        if (auto st = Service(kPollSlice); !st) return st;
+        if (transactional() && txn_open) {
+          if (auto st = CommitTxn(); !st) return st;
+        } else if (auto st = Service(kPollSlice); !st) {
+          return st;
+        }
         if (auto st = Settled(); !st) return st;
+      }
+      if (transactional() && !txn_open) {
+        if (auto st = BeginTxn(); !st) return st;
       }
       Record& r = window.Add(*e);
       FillRecord(r, *e);
       if (auto st = Produce(r); !st) return st;
+      if (transactional()) {
+        if (IsPositionId(e->id)) txn_last = Position{e->id, e->lsn, e->seq};
+        if (++txn_events >= o.transaction_max_events) {
+          if (auto st = CommitTxn(); !st) return st;
+        }
+      }
     }
     return Settled();
   }
 
   Status Flush() {
     if (auto st = Settled(); !st) return st;
+    if (transactional() && txn_open) {
+      if (auto st = CommitTxn(); !st) return st;
+    }
     // Idle and degraded: ask the brokers now and then whether they are back.
     if (degraded && window.in_flight() == 0 &&
         SteadyClock::now() - last_probe >=
@@ -524,6 +751,15 @@ struct KafkaAdapter::Impl {
 
   void Close() {
     if (rk == nullptr) return;
+    if (transactional() && txn_open) {
+      // Shutdown gave up before the last commit: abort (the source replays it).
+      if (rd_kafka_error_t* e = rd_kafka_abort_transaction(
+              rk, static_cast<int>(std::min(o.drain_timeout, o.transaction_timeout).count()))) {
+        log::Warn("kafka: aborting the open transaction at shutdown failed",
+                  {{"adapter", kAdapter}, {"error", Take(e)}});
+      }
+      txn_open = false;
+    }
     const auto deadline = SteadyClock::now() + o.drain_timeout;
     // Records in flight get until the drain timeout to be confirmed.
     while (window.in_flight() > 0 && SteadyClock::now() < deadline && !interrupted()) {
@@ -562,6 +798,12 @@ Status KafkaAdapter::Open() {
     return Fail(ErrorCode::kConnection, "kafka: no broker of " + s.o.brokers + " answered within " +
                                             std::to_string(s.o.connect_timeout.count()) +
                                             "ms: " + *err);
+  }
+  if (s.transactional()) {
+    if (auto st = s.InitTransactions(); !st) {
+      s.DestroyProducer();
+      return st;
+    }
   }
   log::Info("kafka producer ready",
             {{"adapter", kAdapter},

@@ -79,6 +79,10 @@ struct Options {
 // secrets are included. Pure; unit tested.
 std::vector<std::pair<std::string, std::string>> ProducerProperties(const Options& o);
 
+// The connection and security properties (bootstrap servers, TLS, SASL, the
+// extra properties): shared by the producer and the offsets reader.
+std::vector<std::pair<std::string, std::string>> ClientProperties(const Options& o);
+
 // Checks what the loader cannot (cross-field rules, property syntax, and
 // that librdkafka accepts every property). One message per problem.
 std::vector<std::string> ValidateOptions(const Options& o);
