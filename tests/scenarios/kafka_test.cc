@@ -39,21 +39,7 @@ std::vector<std::string> KafkaSinkArgs(const std::string& brokers,
 
 std::vector<std::string> WalArgs(const std::string& publication, const std::string& brokers,
                                  const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {"listen",
-                                   "--detector",
-                                   "wal",
-                                   "--db",
-                                   SharedCluster().Url(),
-                                   "--publication",
-                                   publication,
-                                   "--http-addr",
-                                   "127.0.0.1:0",
-                                   "--detector-status-interval",
-                                   "200ms",
-                                   "--detector-backoff-base",
-                                   "100ms"};
-  for (auto& a : KafkaSinkArgs(brokers, extra)) args.push_back(a);
-  return args;
+  return WalListenArgs(publication, KafkaSinkArgs(brokers, extra));
 }
 
 std::unique_ptr<Process> StartWal(const std::vector<std::string>& args) {
@@ -69,6 +55,8 @@ double Metric(Process& p, const std::string& series) {
   auto v = ScrapeMetric(p, series);
   return v ? *v : -1;
 }
+
+double Delivered(Process& p) { return Metric(p, "pgcdc_kafka_records_delivered_total"); }
 
 bool WaitDelivered(Process& p, double n, std::chrono::milliseconds timeout = 30s) {
   return Eventually([&] { return Metric(p, "pgcdc_kafka_records_delivered_total") >= n; }, timeout);
@@ -250,31 +238,9 @@ TEST(KafkaScenario, KillNineWithPersistentSlotLosesNothing) {
   const auto args = WalArgs("p_kcrash", mock->bootstrap(), {"--persistent-slot"});
 
   constexpr int kRows = 30000;
-  constexpr int kPerTx = 10;
-  std::thread writer;
-  std::atomic<bool> writer_done{false};
-  std::mt19937 rng(1414);
-  for (int round = 0; round < 3; ++round) {
-    auto p = StartWal(args);
-    ASSERT_TRUE(p);
-    if (round == 0) {
-      writer = std::thread([&] {
-        auto w = Connect();
-        for (int i = 1; i <= kRows; i += kPerTx) {
-          auto st = w.Exec("INSERT INTO k_crash SELECT g FROM generate_series(" +
-                           std::to_string(i) + ", " + std::to_string(i + kPerTx - 1) + ") g");
-          if (!st) ADD_FAILURE() << st.error().message();
-        }
-        writer_done = true;
-      });
-    }
-    const double want = 500 + rng() % 5000;
-    Eventually([&] { return Metric(*p, "pgcdc_kafka_records_delivered_total") >= want; }, 60s);
-    p->Signal(SIGKILL);
-    p->Wait();
-  }
-  writer.join();
-  ASSERT_TRUE(writer_done);
+  RunKillNineRounds(
+      {.table = "k_crash", .rows = kRows, .seed = 1414, .min_progress = 500},
+      [&] { return StartWal(args); }, Delivered);
 
   auto p = StartWal(args);
   ASSERT_TRUE(p);
@@ -327,35 +293,17 @@ TEST(KafkaScenario, ExactlyOnceAcrossKillNineForReadCommittedConsumers) {
                "--kafka-transaction-max-events", "300", "--detector-status-interval", "2s"});
 
   constexpr int kRows = 20000;
-  constexpr int kPerTx = 10;
-  std::thread writer;
-  std::atomic<bool> writer_done{false};
-  std::mt19937 rng(77);
-  double skipped = 0;
-  for (int round = 0; round < 3; ++round) {
-    auto p = StartWal(args);
-    ASSERT_TRUE(p);
-    ASSERT_TRUE(p->WaitForStderr("kafka exactly-once: transactional producer ready"))
-        << p->Stderr();
-    if (round == 0) {
-      writer = std::thread([&] {
-        auto w = Connect();
-        for (int i = 1; i <= kRows; i += kPerTx) {
-          auto st = w.Exec("INSERT INTO k_eos SELECT g FROM generate_series(" + std::to_string(i) +
-                           ", " + std::to_string(i + kPerTx - 1) + ") g");
-          if (!st) ADD_FAILURE() << st.error().message();
+  RunKillNineRounds(
+      {.table = "k_eos", .rows = kRows, .seed = 77, .spread = 4000},
+      [&] {
+        auto p = StartWal(args);
+        if (p) {
+          EXPECT_TRUE(p->WaitForStderr("kafka exactly-once: transactional producer ready"))
+              << p->Stderr();
         }
-        writer_done = true;
-      });
-    }
-    const double want = 1000 + rng() % 4000;
-    Eventually([&] { return Metric(*p, "pgcdc_kafka_records_delivered_total") >= want; }, 60s);
-    skipped += std::max(0.0, Metric(*p, "pgcdc_kafka_events_skipped_total"));
-    p->Signal(SIGKILL);
-    p->Wait();
-  }
-  writer.join();
-  ASSERT_TRUE(writer_done);
+        return p;
+      },
+      Delivered);
 
   auto p = StartWal(args);
   ASSERT_TRUE(p);
@@ -371,7 +319,7 @@ TEST(KafkaScenario, ExactlyOnceAcrossKillNineForReadCommittedConsumers) {
       180s))
       << ids.size() << " of " << kRows << "\n"
       << p->Stderr();
-  skipped += std::max(0.0, Metric(*p, "pgcdc_kafka_events_skipped_total"));
+  const double skipped = Metric(*p, "pgcdc_kafka_events_skipped_total");
   EXPECT_EQ(committed.size(), static_cast<size_t>(kRows)) << "no duplicates for read_committed";
   const auto all = ConsumeAll(addr, "pgcdc.k_eos", {"-X", "isolation.level=read_uncommitted"});
   EXPECT_GE(all.size(), committed.size());

@@ -66,14 +66,24 @@ Transactions::ProducerId Transactions::InitProducerId(
   return {kNone, txn.producer_id, txn.epoch};
 }
 
-int16_t Transactions::AddPartition(const std::string& transactional_id, int64_t producer_id,
-                                   int16_t epoch, const TxnPartition& partition, TimePoint now) {
+int16_t Transactions::Current(const std::string& transactional_id, int64_t producer_id,
+                              int16_t epoch, Txn** txn) {
   auto it = txns_.find(transactional_id);
   if (it == txns_.end() || it->second.producer_id != producer_id) {
     return kInvalidProducerIdMapping;
   }
-  Txn& txn = it->second;
-  if (epoch != txn.epoch) return kInvalidProducerEpoch;
+  if (epoch != it->second.epoch) return kInvalidProducerEpoch;
+  *txn = &it->second;
+  return kNone;
+}
+
+int16_t Transactions::AddPartition(const std::string& transactional_id, int64_t producer_id,
+                                   int16_t epoch, const TxnPartition& partition, TimePoint now) {
+  Txn* found = nullptr;
+  if (const int16_t err = Current(transactional_id, producer_id, epoch, &found); err != kNone) {
+    return err;
+  }
+  Txn& txn = *found;
   if (!txn.ongoing) {
     txn.ongoing = true;
     txn.started = now;
@@ -84,12 +94,11 @@ int16_t Transactions::AddPartition(const std::string& transactional_id, int64_t 
 
 int16_t Transactions::EndTxn(const std::string& transactional_id, int64_t producer_id,
                              int16_t epoch, bool commit) {
-  auto it = txns_.find(transactional_id);
-  if (it == txns_.end() || it->second.producer_id != producer_id) {
-    return kInvalidProducerIdMapping;
+  Txn* found = nullptr;
+  if (const int16_t err = Current(transactional_id, producer_id, epoch, &found); err != kNone) {
+    return err;
   }
-  Txn& txn = it->second;
-  if (epoch != txn.epoch) return kInvalidProducerEpoch;
+  Txn& txn = *found;
   if (!txn.ongoing) {
     // Nothing was written (or it was aborted by a timeout): committing is an
     // error only when records could be lost, i.e. after a timeout abort —

@@ -102,6 +102,9 @@ class Transactions {
     std::map<int64_t, int64_t> open;  // producer id -> first offset of its open transaction
     std::vector<AbortedRange> aborted;
   };
+  // The transaction of (id, producer, epoch), or the Kafka error why not.
+  int16_t Current(const std::string& transactional_id, int64_t producer_id, int16_t epoch,
+                  Txn** txn);
   // Writes markers to the transaction's partitions and closes it.
   int16_t Finish(Txn& txn, bool commit);
   Txn* ByProducer(int64_t producer_id);
