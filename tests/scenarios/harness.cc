@@ -440,7 +440,8 @@ std::vector<std::string> WalListenArgs(const std::string& publication,
 
 void RunKillNineRounds(const KillNineRun& run,
                        const std::function<std::unique_ptr<Process>()>& start,
-                       const std::function<double(Process&)>& progress) {
+                       const std::function<double(Process&)>& progress,
+                       const std::function<void(Process&)>& before_kill) {
   std::thread writer;
   std::atomic<bool> writer_done{false};
   std::mt19937 rng(run.seed);
@@ -464,7 +465,21 @@ void RunKillNineRounds(const KillNineRun& run,
     }
     const double target =
         progress(*p) + run.min_progress + rng() % std::max<uint32_t>(run.spread, 1);
-    Eventually([&] { return progress(*p) >= target || writer_done; }, 60s);
+    // Until the target, or until the writer is done and the process caught
+    // up (its progress stopped moving: the target was beyond what is left).
+    double last = -1;
+    auto moved = Clock::now();
+    Eventually(
+        [&] {
+          const double now = progress(*p);
+          if (now != last) {
+            last = now;
+            moved = Clock::now();
+          }
+          return now >= target || (writer_done && Clock::now() - moved > 1s);
+        },
+        60s);
+    if (before_kill) before_kill(*p);
     p->Signal(SIGKILL);
     p->Wait();
   }

@@ -135,7 +135,8 @@ std::vector<std::string> WalListenArgs(const std::string& publication,
 // ids 1..rows into `table` (one int column) in transactions of `per_tx` rows
 // while `rounds` pgcdc processes are started one after the other, each killed
 // with SIGKILL once its progress passed a random target (progress when it
-// started + min_progress + up to `spread`), or the writer finished.
+// started + min_progress + up to `spread`), or once the writer finished and
+// the process caught up.
 struct KillNineRun {
   std::string table;
   int rows = 0;
@@ -147,10 +148,12 @@ struct KillNineRun {
 };
 // Returns once the writer finished (test failures are recorded with gtest).
 // `start` returns a started process (null fails the test); `progress` reads
-// how far it got (lines written, records delivered, ...).
+// how far it got (lines written, records delivered, ...); `before_kill`
+// (optional) sees each process just before its SIGKILL.
 void RunKillNineRounds(const KillNineRun& run,
                        const std::function<std::unique_ptr<Process>()>& start,
-                       const std::function<double(Process&)>& progress);
+                       const std::function<double(Process&)>& progress,
+                       const std::function<void(Process&)>& before_kill = {});
 
 // Scrapes the child's /metrics (its logged http address) and returns one series.
 std::optional<double> ScrapeMetric(Process& p, const std::string& series);

@@ -33,6 +33,9 @@ constexpr milliseconds kPollSlice{100};
 // Polls (of kPollSlice) that purged records get to report back before the
 // producer is destroyed.
 constexpr int kPurgePolls = 20;
+// Longest single blocking call of the transactional API; a call that times
+// out is resumed, so shutdown interrupts are noticed within this.
+constexpr milliseconds kTxnCallSlice{1000};
 
 struct Metrics {
   metrics::Counter* delivered;
@@ -234,6 +237,7 @@ struct KafkaAdapter::Impl {
   std::optional<Uuid> committed;     // read back at Open(): skip events at or before it
   bool txn_open = false;             // a Kafka transaction is open
   size_t txn_events = 0;             // records produced in it
+  bool offsets_sent = false;         // its offsets record is produced
   std::optional<Position> txn_last;  // the newest position it covers
 
   bool transactional() const { return !o.transactional_id.empty(); }
@@ -534,6 +538,7 @@ struct KafkaAdapter::Impl {
     }
     txn_open = true;
     txn_events = 0;
+    offsets_sent = false;
     return Ok();
   }
 
@@ -569,15 +574,22 @@ struct KafkaAdapter::Impl {
     while (txn_open) {
       if (interrupted()) return Fail(Cancelled());
       std::string failure;
-      if (txn_last) {
+      if (txn_last && !offsets_sent) {
         if (auto st = ProduceOffsets(*txn_last); !st) {
           if (st.error().code() == ErrorCode::kCancelled) return st;
           failure = st.error().message();
         }
+        offsets_sent = failure.empty();
       }
       rd_kafka_error_t* e = nullptr;
       if (failure.empty()) {
-        e = rd_kafka_commit_transaction(rk, static_cast<int>(o.transaction_timeout.count()));
+        // In slices, so an interrupt is noticed; a timed-out call is resumed.
+        e = rd_kafka_commit_transaction(rk, static_cast<int>(kTxnCallSlice.count()));
+        if (e != nullptr && rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__TIMED_OUT &&
+            !rd_kafka_error_txn_requires_abort(e) && !rd_kafka_error_is_fatal(e)) {
+          rd_kafka_error_destroy(e);
+          continue;
+        }
       }
       // The commit flushed: reports were served; rejected records go to the DLQ.
       if (auto st = DeadLetterRejected(); !st) {
@@ -622,9 +634,13 @@ struct KafkaAdapter::Impl {
     Degrade(why);
     M().txn_aborted->Inc();
     for (;;) {
-      rd_kafka_error_t* e =
-          rd_kafka_abort_transaction(rk, static_cast<int>(o.transaction_timeout.count()));
+      if (interrupted()) return Fail(Cancelled());
+      rd_kafka_error_t* e = rd_kafka_abort_transaction(rk, static_cast<int>(kTxnCallSlice.count()));
       if (e == nullptr) break;
+      if (rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__TIMED_OUT && !rd_kafka_error_is_fatal(e)) {
+        rd_kafka_error_destroy(e);
+        continue;  // still aborting: resume
+      }
       if (rd_kafka_error_is_fatal(e)) return Fail(TxnFatal("abort: " + Take(e)));
       const std::string text = Take(e);
       const milliseconds delay = backoff.Next();

@@ -75,11 +75,14 @@ Result<int> Partitions(rd_kafka_t* rk, const OffsetsTopic& t, int* brokers) {
     return Fail(ErrorCode::kConnection,
                 "kafka: metadata of the offsets topic " + t.topic + ": " + rd_kafka_err2str(err));
   }
+  // Brokers may answer with more topics than asked for: find ours.
   int n = 0;
-  rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (md->topic_cnt == 1) {
-    topic_err = md->topics[0].err;
-    n = md->topics[0].partition_cnt;
+  rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    if (t.topic == md->topics[i].topic) {
+      topic_err = md->topics[i].err;
+      n = md->topics[i].partition_cnt;
+    }
   }
   if (brokers != nullptr) *brokers = md->broker_cnt;
   rd_kafka_metadata_destroy(md);
@@ -171,6 +174,7 @@ Result<std::optional<Uuid>> ReadCommittedPosition(const OffsetsTopic& t) {
   std::map<int32_t, Uuid> newest;
   std::map<int32_t, bool> at_end;
   std::string last_error;
+  uint64_t records = 0, ours = 0;
   const auto deadline = SteadyClock::now() + t.timeout;
   while (static_cast<int>(at_end.size()) < *partitions) {
     if (SteadyClock::now() >= deadline) {
@@ -181,6 +185,7 @@ Result<std::optional<Uuid>> ReadCommittedPosition(const OffsetsTopic& t) {
     }
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk->get(), kPollMs);
     if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) ++records;
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       at_end[m->partition] = true;
     } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -189,6 +194,7 @@ Result<std::optional<Uuid>> ReadCommittedPosition(const OffsetsTopic& t) {
                                                      m->key_len) == t.transactional_id) {
       auto id = DecodeCommitted(std::string_view(static_cast<const char*>(m->payload),
                                                  m->payload != nullptr ? m->len : 0));
+      ++ours;
       if (id) newest[m->partition] = *id;
     }
     rd_kafka_message_destroy(m);
@@ -197,6 +203,13 @@ Result<std::optional<Uuid>> ReadCommittedPosition(const OffsetsTopic& t) {
   for (const auto& [p, id] : newest) {
     if (!best || AtOrBefore(*best, id)) best = id;
   }
+  log::Debug("kafka: offsets topic read",
+             {{"adapter", kAdapter},
+              {"topic", t.topic},
+              {"partitions", static_cast<int64_t>(*partitions)},
+              {"records", static_cast<uint64_t>(records)},
+              {"ours", static_cast<uint64_t>(ours)},
+              {"committed", best ? best->ToString() : std::string("none")}});
   return best;
 }
 
