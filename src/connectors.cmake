@@ -18,6 +18,7 @@ set(PGCDC_CONNECTORS
   adapter/ws
   adapter/exec
   adapter/pg_table
+  adapter/kafka
   adapter/kafkaserver
   adapter/null
   adapter/redis

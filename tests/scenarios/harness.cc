@@ -11,10 +11,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 extern char** environ;
@@ -412,6 +415,76 @@ void FreshPublishedTable(pg::Conn& conn, const std::string& table, const std::st
         "to_regclass('pgcdc_checkpoints') IS NOT NULL",
         {slot});
   }
+}
+
+std::vector<std::string> WalListenArgs(const std::string& publication,
+                                       const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"listen",
+                                   "--detector",
+                                   "wal",
+                                   "--db",
+                                   SharedCluster().Url(),
+                                   "--publication",
+                                   publication,
+                                   "--http-addr",
+                                   "127.0.0.1:0",
+                                   "--detector-backoff-base",
+                                   "100ms",
+                                   "--detector-backoff-cap",
+                                   "500ms",
+                                   "--detector-status-interval",
+                                   "200ms"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+void RunKillNineRounds(const KillNineRun& run,
+                       const std::function<std::unique_ptr<Process>()>& start,
+                       const std::function<double(Process&)>& progress,
+                       const std::function<void(Process&)>& before_kill) {
+  std::thread writer;
+  std::atomic<bool> writer_done{false};
+  std::mt19937 rng(run.seed);
+  for (int round = 0; round < run.rounds; ++round) {
+    auto p = start();
+    if (!p) {
+      ADD_FAILURE() << "round " << round << ": pgcdc did not start";
+      break;
+    }
+    if (round == 0) {
+      writer = std::thread([&] {
+        auto w = Connect();
+        for (int i = 1; i <= run.rows; i += run.per_tx) {
+          const int last = std::min(run.rows, i + run.per_tx - 1);
+          auto st = w.Exec("INSERT INTO " + run.table + " SELECT g FROM generate_series(" +
+                           std::to_string(i) + ", " + std::to_string(last) + ") g");
+          if (!st) ADD_FAILURE() << st.error().message();
+        }
+        writer_done = true;
+      });
+    }
+    const double target =
+        progress(*p) + run.min_progress + rng() % std::max<uint32_t>(run.spread, 1);
+    // Until the target, or until the writer is done and the process caught
+    // up (its progress stopped moving: the target was beyond what is left).
+    double last = -1;
+    auto moved = Clock::now();
+    Eventually(
+        [&] {
+          const double now = progress(*p);
+          if (now != last) {
+            last = now;
+            moved = Clock::now();
+          }
+          return now >= target || (writer_done && Clock::now() - moved > 1s);
+        },
+        60s);
+    if (before_kill) before_kill(*p);
+    p->Signal(SIGKILL);
+    p->Wait();
+  }
+  if (writer.joinable()) writer.join();
+  EXPECT_TRUE(writer_done);
 }
 
 std::optional<double> ScrapeMetric(Process& p, const std::string& series) {

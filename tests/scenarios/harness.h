@@ -125,6 +125,36 @@ void ExecOrFail(pg::Conn& conn, const std::string& sql);
 void FreshPublishedTable(pg::Conn& conn, const std::string& table, const std::string& columns,
                          const std::string& publication, const std::string& slot = {});
 
+// `pgcdc listen --detector wal --db <shared cluster> --publication P
+// --http-addr 127.0.0.1:0` with quick reconnects (backoff 100 ms .. 500 ms) and
+// status updates every 200 ms, followed by `extra`.
+std::vector<std::string> WalListenArgs(const std::string& publication,
+                                       const std::vector<std::string>& extra = {});
+
+// The crash journeys (kill -9 with a persistent slot): a writer thread inserts
+// ids 1..rows into `table` (one int column) in transactions of `per_tx` rows
+// while `rounds` pgcdc processes are started one after the other, each killed
+// with SIGKILL once its progress passed a random target (progress when it
+// started + min_progress + up to `spread`), or once the writer finished and
+// the process caught up.
+struct KillNineRun {
+  std::string table;
+  int rows = 0;
+  int per_tx = 10;
+  int rounds = 3;
+  uint32_t seed = 1;
+  double min_progress = 1000;
+  uint32_t spread = 5000;
+};
+// Returns once the writer finished (test failures are recorded with gtest).
+// `start` returns a started process (null fails the test); `progress` reads
+// how far it got (lines written, records delivered, ...); `before_kill`
+// (optional) sees each process just before its SIGKILL.
+void RunKillNineRounds(const KillNineRun& run,
+                       const std::function<std::unique_ptr<Process>()>& start,
+                       const std::function<double(Process&)>& progress,
+                       const std::function<void(Process&)>& before_kill = {});
+
 // Scrapes the child's /metrics (its logged http address) and returns one series.
 std::optional<double> ScrapeMetric(Process& p, const std::string& series);
 

@@ -21,6 +21,7 @@
 
 #include "harness.h"
 #include "json_util.h"
+#include "kafka_clients.h"
 #include "stream_clients.h"
 
 #ifndef KAFKA_GROUP_CONSUMER  // librdkafka C++ headers missing: the test fails clearly
@@ -29,73 +30,6 @@
 
 namespace pgcdc::testing {
 namespace {
-
-const std::string kFormat = "R\t%t\t%p\t%o\t%k\t%h\t%s\n";
-
-struct KRecord {
-  std::string topic;
-  int partition = -1;
-  int64_t offset = -1;
-  std::string key;
-  std::map<std::string, std::string> headers;
-  std::string value;
-};
-
-std::vector<std::string> Split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  std::istringstream in(s);
-  while (std::getline(in, cur, sep)) out.push_back(cur);
-  return out;
-}
-
-// Records printed by kcat with kFormat (other lines ignored).
-std::vector<KRecord> ParseRecords(const std::string& output) {
-  std::vector<KRecord> out;
-  for (const auto& line : Split(output, '\n')) {
-    if (line.rfind("R\t", 0) != 0) continue;
-    auto f = Split(line, '\t');
-    if (f.size() < 7) continue;
-    KRecord r;
-    r.topic = f[1];
-    r.partition = std::stoi(f[2]);
-    r.offset = std::stoll(f[3]);
-    r.key = f[4];
-    for (const auto& h : Split(f[5], ',')) {
-      const auto eq = h.find('=');
-      if (eq != std::string::npos) r.headers[h.substr(0, eq)] = h.substr(eq + 1);
-    }
-    r.value = f[6];
-    out.push_back(std::move(r));
-  }
-  return out;
-}
-
-CommandResult Kcat(std::vector<std::string> args, const std::string& stdin_text = {}) {
-  args.insert(args.begin(), {"timeout", "60", "kcat"});
-  return RunCommand(args, stdin_text);
-}
-
-// Every record of `topic` from the beginning (kcat -C -e).
-std::vector<KRecord> ConsumeAll(const std::string& addr, const std::string& topic,
-                                std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"-b",        addr, "-C", "-t", topic,  "-o",
-                                   "beginning", "-e", "-q", "-f", kFormat};
-  args.insert(args.end(), extra.begin(), extra.end());
-  auto r = Kcat(args);
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  return ParseRecords(r.output);
-}
-
-// One balanced-consumer run of group `group` until the end of every
-// assigned partition (kcat -G ... -e); offsets are committed on exit.
-std::vector<KRecord> ConsumeGroup(const std::string& addr, const std::string& group,
-                                  const std::string& topic) {
-  auto r = Kcat({"-b", addr, "-G", group, "-X", "auto.offset.reset=earliest", "-e", "-q", "-f",
-                 kFormat, topic});
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  return ParseRecords(r.output);
-}
 
 // The broker address pgcdc logged ("kafkaserver listening addr=H:P").
 std::string KafkaAddr(Process& p) {

@@ -17,30 +17,9 @@
 namespace pgcdc::testing {
 namespace {
 
-std::vector<std::string> WalArgs(const std::string& publication,
-                                 std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"listen",
-                                   "--detector",
-                                   "wal",
-                                   "--db",
-                                   SharedCluster().Url(),
-                                   "--publication",
-                                   publication,
-                                   "--http-addr",
-                                   "127.0.0.1:0",
-                                   "--detector-backoff-base",
-                                   "100ms",
-                                   "--detector-backoff-cap",
-                                   "500ms",
-                                   "--detector-status-interval",
-                                   "200ms"};
-  for (auto& a : extra) args.push_back(a);
-  return args;
-}
-
 std::unique_ptr<Process> StartWal(const std::string& publication,
                                   std::vector<std::string> extra = {}) {
-  auto p = Process::Start({.args = WalArgs(publication, std::move(extra))});
+  auto p = Process::Start({.args = WalListenArgs(publication, std::move(extra))});
   EXPECT_TRUE(p);
   if (p) {
     EXPECT_TRUE(p->WaitForStderr("streaming detector=wal")) << p->Stderr();
@@ -350,8 +329,8 @@ TEST(WalScenario, SnapshotFirstHasNoGapAndNoOverlap) {
       written = id;
     }
   });
-  auto p = Process::Start({.args = WalArgs("p_snap", {"--snapshot-first", "--snapshot-table",
-                                                      "w_snap", "--persistent-slot"})});
+  auto p = Process::Start({.args = WalListenArgs("p_snap", {"--snapshot-first", "--snapshot-table",
+                                                            "w_snap", "--persistent-slot"})});
   ASSERT_TRUE(p);
   ASSERT_TRUE(p->WaitForStderr("snapshot-first complete", 60s)) << p->Stderr();
   writer.join();
@@ -379,8 +358,9 @@ TEST(WalScenario, SnapshotFirstHasNoGapAndNoOverlap) {
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
   // A restart does not snapshot again: the slot has a checkpoint now.
-  auto again = Process::Start({.args = WalArgs("p_snap", {"--snapshot-first", "--snapshot-table",
-                                                          "w_snap", "--persistent-slot"})});
+  auto again =
+      Process::Start({.args = WalListenArgs("p_snap", {"--snapshot-first", "--snapshot-table",
+                                                       "w_snap", "--persistent-slot"})});
   ASSERT_TRUE(again);
   ASSERT_TRUE(again->WaitForStderr("streaming detector=wal")) << again->Stderr();
   ExecOrFail(conn, "INSERT INTO w_snap VALUES (9001, 'after')");
@@ -438,7 +418,7 @@ TEST(WalScenario, BackpressureShedsBestEffortAdaptersAndPausesInRed) {
   (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_bp')");
 
   // Misuse is a configuration error.
-  auto bad = Process::Start({.args = WalArgs("p_bp", {"--backpressure"})});
+  auto bad = Process::Start({.args = WalListenArgs("p_bp", {"--backpressure"})});
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->Wait(), 2);
   EXPECT_NE(bad->Stderr().find("needs --detector wal with --persistent-slot"), std::string::npos);
@@ -532,7 +512,7 @@ TEST(WalScenario, AllTablesCreatesThePublicationAndIncludeSchema) {
 }
 
 TEST(WalScenario, MissingPublicationIsAClearError) {
-  auto p = Process::Start({.args = WalArgs("no_such_pub")});
+  auto p = Process::Start({.args = WalListenArgs("no_such_pub")});
   ASSERT_TRUE(p);
   auto code = p->Wait(20s);
   ASSERT_TRUE(code);
@@ -543,8 +523,8 @@ TEST(WalScenario, MissingPublicationIsAClearError) {
 }
 
 TEST(WalScenario, PersistentSlotWithFastBusIsRejected) {
-  auto p =
-      Process::Start({.args = WalArgs("p_basic", {"--persistent-slot", "--bus-mode", "fast"})});
+  auto p = Process::Start(
+      {.args = WalListenArgs("p_basic", {"--persistent-slot", "--bus-mode", "fast"})});
   ASSERT_TRUE(p);
   EXPECT_EQ(p->Wait(), 2);
   EXPECT_NE(p->Stderr().find("fast mode drops events"), std::string::npos) << p->Stderr();
@@ -576,7 +556,7 @@ TEST(WalScenario, KillNineAndRestartLosesNothing) {
 
   std::vector<std::string> all_lines;
   std::mt19937 rng(12345);
-  auto args = WalArgs("p_crash", {"--persistent-slot"});
+  auto args = WalListenArgs("p_crash", {"--persistent-slot"});
   for (int round = 0; round < 3; ++round) {
     auto p = Process::Start({.args = args});
     ASSERT_TRUE(p);

@@ -44,6 +44,12 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 }
 
 // Records in a stored batch (recordsCount field of the v2 header).
+int64_t BatchBaseOffset(const std::string& batch) {
+  if (batch.size() < kBatchHeaderSize) return 0;
+  return static_cast<int64_t>((static_cast<uint64_t>(LoadBe32(batch.data())) << 32) |
+                              LoadBe32(batch.data() + 4));
+}
+
 int64_t BatchRecords(const std::string& batch) {
   if (batch.size() < kBatchHeaderSize) return 0;
   return LoadBe32(batch.data() + 57);
@@ -250,9 +256,10 @@ struct Broker::Handlers {
     for (const auto& key : req->coordinator_keys) {
       k::FindCoordinatorResponse::Coordinator c;
       c.key = key;
-      if (req->key_type != k::kCoordinatorKeyGroup) {
+      if (req->key_type != k::kCoordinatorKeyGroup &&
+          req->key_type != k::kCoordinatorKeyTransaction) {
         c.error_code = Code(ErrorCode::kCoordinatorNotAvailable);
-        c.error_message = "transactions are not supported";
+        c.error_message = "unknown coordinator key type";
       } else if (key.empty()) {
         c.error_code = Code(ErrorCode::kInvalidGroupId);
       } else {
@@ -284,7 +291,12 @@ struct Broker::Handlers {
         if (log == nullptr) {
           p.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
         } else {
-          const auto r = log->ListOffsets(rp.timestamp);
+          auto r = log->ListOffsets(rp.timestamp);
+          if (req->isolation_level == 1 && rp.timestamp == PartitionLog::kLatest) {
+            // read_committed: the end is the last stable offset.
+            r.offset =
+                b.txns_.LastStableOffset(TxnPartition{rt.name, rp.partition_index}, r.offset);
+          }
           p.offset = r.offset;
           p.timestamp = r.timestamp;
           p.leader_epoch = 0;
@@ -316,8 +328,6 @@ struct Broker::Handlers {
       int16_t topic_error = 0;
       if (!acks_ok) {
         topic_error = Code(ErrorCode::kInvalidRequiredAcks);
-      } else if (req->transactional_id) {
-        topic_error = Code(ErrorCode::kTransactionalIdAuthorizationFailed);
       } else if (!IsValidTopicName(rt.name)) {
         topic_error = Code(ErrorCode::kInvalidTopic);
       } else {
@@ -338,7 +348,9 @@ struct Broker::Handlers {
         if (p.error_code == 0 && log == nullptr) {
           p.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
         }
-        if (p.error_code == 0) produced += AppendProduced(*log, rp.records, p);
+        if (p.error_code == 0) {
+          produced += AppendProduced(*log, TxnPartition{rt.name, rp.index}, rp.records, p);
+        }
         CountError(p.error_code);
         out.partitions.push_back(std::move(p));
       }
@@ -355,7 +367,8 @@ struct Broker::Handlers {
   }
 
   // Validates and appends one partition's records; fills the response entry.
-  int64_t AppendProduced(PartitionLog& log, const std::optional<std::string>& records,
+  int64_t AppendProduced(PartitionLog& log, const TxnPartition& where,
+                         const std::optional<std::string>& records,
                          k::ProduceResponse::Partition& p) {
     if (!records || records->empty()) {
       p.error_code = Code(ErrorCode::kInvalidRecord);
@@ -394,10 +407,24 @@ struct Broker::Handlers {
       p.error_message = decoded.error().message();
       return 0;
     }
+    // Transactional batches only into a partition of the producer's ongoing
+    // transaction, with its current epoch.
+    b.txns_.Expire(b.executor_.Now());
+    for (const auto& v : *views) {
+      if (!v.header.transactional()) continue;
+      if (const int16_t err =
+              b.txns_.CheckProduce(where, v.header.producer_id, v.header.producer_epoch);
+          err != 0) {
+        p.error_code = err;
+        p.error_message = "transactional batch outside an ongoing transaction of this producer";
+        return 0;
+      }
+    }
     int64_t appended = 0;
     bool first = true;
     for (const auto& v : *views) {
       auto off = log.Append(std::string(v.bytes), v.header.record_count, v.header.max_timestamp);
+      if (off && v.header.transactional()) b.txns_.OnAppend(where, v.header.producer_id, *off);
       if (!off) {
         p.error_code = Code(off.error().code() == pgcdc::ErrorCode::kIo
                                 ? static_cast<ErrorCode>(56)  // KAFKA_STORAGE_ERROR
@@ -426,6 +453,63 @@ struct Broker::Handlers {
         milliseconds(std::max<int32_t>(f->request.max_wait_ms, 0)), b.options_.max_fetch_wait);
     f->deadline = b.executor_.Now() + wait;
     b.RunFetch(f, wait.count() == 0);
+  }
+
+  // -------------------------------------------------------------------------
+  // Producer ids and transactions (transactions.h).
+
+  void InitProducerId() {
+    auto req = k::DecodeInitProducerIdRequest(body, version());
+    if (!Decoded(req)) return;
+    const auto r = b.txns_.InitProducerId(req->transactional_id, req->transaction_timeout_ms,
+                                          b.executor_.Now());
+    k::InitProducerIdResponse resp;
+    resp.error_code = r.error;
+    resp.producer_id = r.id;
+    resp.producer_epoch = r.epoch;
+    CountError(resp.error_code);
+    k::Writer w;
+    k::EncodeInitProducerIdResponse(resp, version(), w);
+    Respond(w);
+  }
+
+  void AddPartitionsToTxn() {
+    auto req = k::DecodeAddPartitionsToTxnRequest(body, version());
+    if (!Decoded(req)) return;
+    k::AddPartitionsToTxnResponse resp;
+    for (const auto& t : req->topics) {
+      k::AddPartitionsToTxnResponse::Topic out;
+      out.name = t.name;
+      auto topic = IsValidTopicName(t.name) ? b.topics_.FindOrAutoCreate(t.name)
+                                            : Result<std::shared_ptr<Topic>>(nullptr);
+      for (const int32_t p : t.partitions) {
+        int16_t err = 0;
+        if (!topic || !*topic || (*topic)->partition(p) == nullptr) {
+          err = Code(ErrorCode::kUnknownTopicOrPartition);
+        } else {
+          err = b.txns_.AddPartition(req->transactional_id, req->producer_id, req->producer_epoch,
+                                     TxnPartition{t.name, p}, b.executor_.Now());
+        }
+        CountError(err);
+        out.results.push_back({p, err});
+      }
+      resp.results.push_back(std::move(out));
+    }
+    k::Writer w;
+    k::EncodeAddPartitionsToTxnResponse(resp, version(), w);
+    Respond(w);
+  }
+
+  void EndTxn() {
+    auto req = k::DecodeEndTxnRequest(body, version());
+    if (!Decoded(req)) return;
+    k::EndTxnResponse resp;
+    resp.error_code = b.txns_.EndTxn(req->transactional_id, req->producer_id, req->producer_epoch,
+                                     req->committed);
+    CountError(resp.error_code);
+    k::Writer w;
+    k::EncodeEndTxnResponse(resp, version(), w);
+    Respond(w);
   }
 
   // -------------------------------------------------------------------------
@@ -776,7 +860,42 @@ Broker::Broker(BrokerOptions options, TopicStore& topics, OffsetStore* offsets, 
       offsets_(offsets),
       executor_(executor),
       groups_(options_.groups),
+      txns_([this](const TxnPartition& p, int64_t pid, int16_t epoch, bool commit) {
+        return WriteMarker(p, pid, epoch, commit);
+      }),
       metrics_(new Metrics()) {}
+
+Result<int64_t> Broker::WriteMarker(const TxnPartition& partition, int64_t producer_id,
+                                    int16_t epoch, bool commit) {
+  auto topic = topics_.Find(partition.topic);
+  PartitionLog* log = topic ? topic->partition(partition.partition) : nullptr;
+  if (log == nullptr) return Fail(pgcdc::ErrorCode::kNotFound, "no such partition");
+  // Control record: key = version 0 + type (0 abort, 1 commit); value =
+  // version 0 + coordinator epoch.
+  std::string key, value;
+  k::Writer kw;
+  kw.Int16(0);
+  kw.Int16(commit ? 1 : 0);
+  k::Writer vw;
+  vw.Int16(0);
+  vw.Int32(0);
+  k::Record marker;
+  marker.timestamp_ms =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  marker.key = kw.Take();
+  marker.value = vw.Take();
+  k::BatchEncodeOptions opts;
+  opts.producer_id = producer_id;
+  opts.producer_epoch = epoch;
+  opts.transactional = true;
+  opts.control = true;
+  std::string batch;
+  if (auto st = k::EncodeRecordBatch(0, std::span<const k::Record>(&marker, 1), opts, batch); !st) {
+    return Fail(st.error());
+  }
+  return log->Append(std::move(batch), 1, marker.timestamp_ms);
+}
 
 Broker::~Broker() {
   Shutdown();
@@ -953,6 +1072,15 @@ void Broker::Dispatch(const BrokerConnectionPtr& conn, std::string frame, ReplyF
     case ApiKey::kSaslAuthenticate:
       h.SaslAuthenticate();
       break;
+    case ApiKey::kInitProducerId:
+      h.InitProducerId();
+      break;
+    case ApiKey::kAddPartitionsToTxn:
+      h.AddPartitionsToTxn();
+      break;
+    case ApiKey::kEndTxn:
+      h.EndTxn();
+      break;
     default:
       close("unknown_api", "unhandled API key " + std::to_string(key));
       break;
@@ -1027,8 +1155,22 @@ void Broker::RunFetch(const std::shared_ptr<PendingFetch>& f, bool final_attempt
         }
         if (p.error_code == 0) {
           f->seen_hwm.emplace_back(log, info.high_watermark);
+          const TxnPartition where{topic->name(), rp.partition};
+          const int64_t lso = txns_.LastStableOffset(where, info.high_watermark);
+          if (req.isolation_level == 1) {
+            // read_committed: nothing at or after the last stable offset,
+            // and the aborted transactions of the range.
+            size_t keep = before;
+            while (keep < buffers.size() && BatchBaseOffset(*buffers[keep]) < lso) ++keep;
+            for (size_t i = keep; i < buffers.size(); ++i) info.bytes -= buffers[i]->size();
+            buffers.resize(keep);
+            p.aborted_transactions.emplace();
+            for (const auto& a : txns_.Aborted(where, rp.fetch_offset, lso)) {
+              p.aborted_transactions->push_back({a.producer_id, a.first_offset});
+            }
+          }
           p.high_watermark = info.high_watermark;
-          p.last_stable_offset = info.high_watermark;
+          p.last_stable_offset = lso;
           p.log_start_offset = info.log_start_offset;
           if (info.out_of_range) {
             p.error_code = Code(ErrorCode::kOffsetOutOfRange);

@@ -33,6 +33,7 @@
 
 #include "adapter/kafkaserver/group_coordinator.h"
 #include "adapter/kafkaserver/topic_store.h"
+#include "adapter/kafkaserver/transactions.h"
 #include "core/error.h"
 
 namespace pgcdc::kafkaserver {
@@ -130,12 +131,16 @@ class Broker {
   void CancelFetch(PendingFetch& fetch);
   void UpdateGroupGauges();
   bool CheckPlain(std::string_view token) const;
+  // Appends a transaction marker (control batch) to a partition.
+  Result<int64_t> WriteMarker(const TxnPartition& partition, int64_t producer_id, int16_t epoch,
+                              bool commit);
 
   BrokerOptions options_;
   TopicStore& topics_;
   OffsetStore* offsets_;
   Executor& executor_;
   GroupCoordinator groups_;
+  Transactions txns_;
   uint64_t next_connection_id_ = 1;
   std::map<uint64_t, std::weak_ptr<BrokerConnection>> connections_;
   Metrics* metrics_;

@@ -132,9 +132,10 @@ class BrokerTest : public ::testing::Test {
   }
 
   std::string FetchFrame(const std::string& topic, int64_t offset, int32_t max_wait_ms,
-                         int16_t version = 12, int32_t min_bytes = 1) {
+                         int16_t version = 12, int32_t min_bytes = 1, int8_t isolation = 0) {
     return Request(k::ApiKey::kFetch, version, [&](k::Writer& w) {
       k::FetchRequest f;
+      f.isolation_level = isolation;
       f.max_wait_ms = max_wait_ms;
       f.min_bytes = min_bytes;
       f.max_bytes = 1 << 20;
@@ -382,6 +383,106 @@ TEST_F(BrokerTest, ProduceAppendsValidatedBatchesAndRejectsBadCrc) {
   resp = k::DecodeProduceResponse(ResponseBody(Only().bytes, true), 9);
   ASSERT_TRUE(resp);
   EXPECT_EQ(resp->topics[0].partitions[0].error_code, 3);
+}
+
+// A transactional producer (librdkafka's order of requests): init, add the
+// partition, produce, end. read_committed fetches stop at the last stable
+// offset while a transaction is open and list aborted transactions.
+TEST_F(BrokerTest, TransactionsCommitAbortAndReadCommittedFetch) {
+  auto init = [&](const char* txn_id) {
+    Send(Request(k::ApiKey::kInitProducerId, 4, [&](k::Writer& w) {
+      k::InitProducerIdRequest r;
+      if (txn_id != nullptr) r.transactional_id = txn_id;
+      r.transaction_timeout_ms = 60000;
+      k::EncodeInitProducerIdRequest(r, 4, w);
+    }));
+    auto resp = k::DecodeInitProducerIdResponse(ResponseBody(Only().bytes, true), 4);
+    EXPECT_TRUE(resp);
+    return resp ? *resp : k::InitProducerIdResponse{};
+  };
+  auto add = [&](const k::InitProducerIdResponse& pid) {
+    Send(Request(k::ApiKey::kAddPartitionsToTxn, 3, [&](k::Writer& w) {
+      k::AddPartitionsToTxnRequest r{"tx", pid.producer_id, pid.producer_epoch, {{"x", {0}}}};
+      k::EncodeAddPartitionsToTxnRequest(r, 3, w);
+    }));
+    auto resp = k::DecodeAddPartitionsToTxnResponse(ResponseBody(Only().bytes, true), 3);
+    return resp ? resp->results[0].results[0].error_code : int16_t{-1};
+  };
+  auto end = [&](const k::InitProducerIdResponse& pid, bool commit) {
+    Send(Request(k::ApiKey::kEndTxn, 3, [&](k::Writer& w) {
+      k::EndTxnRequest r{"tx", pid.producer_id, pid.producer_epoch, commit};
+      k::EncodeEndTxnRequest(r, 3, w);
+    }));
+    auto resp = k::DecodeEndTxnResponse(ResponseBody(Only().bytes, true), 3);
+    return resp ? resp->error_code : int16_t{-1};
+  };
+  auto batch = [&](const k::InitProducerIdResponse& pid, std::vector<std::string> values) {
+    std::vector<k::Record> records;
+    for (auto& v : values) records.push_back({.timestamp_ms = 1000, .value = v});
+    k::BatchEncodeOptions o;
+    o.producer_id = pid.producer_id;
+    o.producer_epoch = pid.producer_epoch;
+    o.base_sequence = 0;
+    o.transactional = true;
+    std::string out;
+    EXPECT_TRUE(k::EncodeRecordBatch(0, records, o, out));
+    return out;
+  };
+  auto produce = [&](std::string records) {
+    Send(ProduceFrame("x", 0, std::move(records)));
+    auto resp = k::DecodeProduceResponse(ResponseBody(Only().bytes, true), 9);
+    return resp ? resp->topics[0].partitions[0].error_code : int16_t{-1};
+  };
+
+  const auto idem = init(nullptr);
+  EXPECT_EQ(idem.error_code, 0);
+  EXPECT_GE(idem.producer_id, 0);
+  const auto pid = init("tx");
+  ASSERT_EQ(pid.error_code, 0);
+  EXPECT_NE(pid.producer_id, idem.producer_id);
+  EXPECT_EQ(produce(batch(pid, {"early"})), 48) << "partition not in a transaction yet";
+  ASSERT_EQ(add(pid), 0);
+  ASSERT_EQ(produce(batch(pid, {"a", "b"})), 0);  // offsets 0, 1
+  // Open transaction: read_committed sees nothing yet, read_uncommitted all.
+  Send(FetchFrame("x", 0, 0, 12, 1, 1));
+  auto open = FetchPartition(Only());
+  EXPECT_EQ(open.last_stable_offset, 0);
+  EXPECT_EQ(open.high_watermark, 2);
+  EXPECT_TRUE(open.records.empty());
+  Send(FetchFrame("x", 0, 0, 12, 1, 0));
+  EXPECT_EQ(FetchPartition(Only()).records.size(), 1u);
+  ASSERT_EQ(end(pid, false), 0);  // abort: marker at offset 2
+
+  ASSERT_EQ(add(pid), 0);
+  ASSERT_EQ(produce(batch(pid, {"c"})), 0);  // offset 3
+  ASSERT_EQ(end(pid, true), 0);              // commit: marker at offset 4
+  EXPECT_EQ(Log("x", 0)->HighWatermark(), 5);
+
+  Send(FetchFrame("x", 0, 0, 12, 1, 1));
+  auto done = FetchPartition(Only());
+  EXPECT_EQ(done.last_stable_offset, 5);
+  ASSERT_TRUE(done.aborted_transactions);
+  ASSERT_EQ(done.aborted_transactions->size(), 1u);
+  EXPECT_EQ((*done.aborted_transactions)[0].producer_id, pid.producer_id);
+  EXPECT_EQ((*done.aborted_transactions)[0].first_offset, 0);
+  // Batches: data, abort marker, data, commit marker.
+  std::vector<bool> control;
+  for (const auto& piece : done.records) {
+    auto batches = k::DecodeRecordBatches(piece);
+    ASSERT_TRUE(batches) << batches.error().message();
+    for (const auto& b : *batches) {
+      EXPECT_TRUE(b.transactional());
+      control.push_back(b.control());
+    }
+  }
+  EXPECT_EQ(control, (std::vector<bool>{false, true, false, true}));
+
+  // A new incarnation fences the old epoch.
+  const auto again = init("tx");
+  EXPECT_EQ(again.producer_id, pid.producer_id);
+  EXPECT_EQ(again.producer_epoch, pid.producer_epoch + 1);
+  EXPECT_EQ(add(pid), 47);
+  EXPECT_EQ(end(pid, true), 47);
 }
 
 TEST_F(BrokerTest, ProduceWithAcksZeroSendsNoResponse) {

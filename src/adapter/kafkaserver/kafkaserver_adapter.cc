@@ -38,11 +38,6 @@ codec::kafka::Compression CompressionOf(std::string_view name) {
 
 namespace {
 
-bool TopicChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '_' || c == '-';
-}
-
 // Looks `column` up in `obj`; the value as text (strings unquoted), nullopt
 // when absent or JSON null.
 std::optional<std::string> MemberText(const transform::JsonObject& obj, std::string_view column) {
@@ -89,21 +84,6 @@ AdapterMetrics& Metrics() {
 }
 
 }  // namespace
-
-std::string TopicForChannel(std::string_view channel) {
-  std::string out;
-  out.reserve(channel.size());
-  for (char c : channel) {
-    if (c == ':') {
-      out.push_back('.');
-    } else {
-      out.push_back(TopicChar(c) ? c : '_');
-    }
-  }
-  if (out.size() > 249) out.resize(249);
-  if (out.empty() || out == "." || out == "..") out = "_" + out;
-  return out;
-}
 
 std::string RecordKey(const Event& event, std::string_view key_column) {
   if (key_column.empty()) {

@@ -38,6 +38,7 @@
 #include <unordered_map>
 
 #include "adapter/adapter.h"
+#include "codec/kafka/topic_name.h"
 #include "registry/registry.h"
 
 namespace pgcdc::kafkaserver {
@@ -80,9 +81,8 @@ struct AdapterOptions {
   std::string checkpoint_db;
 };
 
-// "pgcdc:orders" -> "pgcdc.orders"; characters Kafka does not allow in topic
-// names become '_' (and the name is cut to 249 characters).
-std::string TopicForChannel(std::string_view channel);
+// "pgcdc:orders" -> "pgcdc.orders" (shared with the kafka producer sink).
+using codec::kafka::TopicForChannel;
 
 // The record key of an event (see the file comment). `key_column` empty =
 // the default order.

@@ -15,16 +15,6 @@ namespace pgcdc::kafkaserver {
 
 namespace fs = std::filesystem;
 
-bool IsValidTopicName(std::string_view name) {
-  if (name.empty() || name.size() > 249 || name == "." || name == "..") return false;
-  for (const char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 namespace {
 
 uint64_t Fnv1a64(std::string_view s, uint64_t seed) {

@@ -25,13 +25,14 @@
 #include <vector>
 
 #include "adapter/kafkaserver/partition_log.h"
+#include "codec/kafka/topic_name.h"
 #include "core/error.h"
 #include "core/uuid.h"
 
 namespace pgcdc::kafkaserver {
 
-// Kafka's topic name rule: 1..249 characters of [a-zA-Z0-9._-], not "." or "..".
-bool IsValidTopicName(std::string_view name);
+// Kafka's topic name rule (shared with the kafka producer sink).
+using codec::kafka::IsValidTopicName;
 
 // Deterministic, non-zero topic id for a name (RFC 9562 version-8 layout).
 Uuid TopicIdFor(std::string_view name);

@@ -14,7 +14,7 @@ namespace {
 constexpr int16_t kNever = std::numeric_limits<int16_t>::max();
 
 // Ordered by api key.
-constexpr std::array<ApiVersionRange, 16> kSupportedApis = {{
+constexpr std::array<ApiVersionRange, 19> kSupportedApis = {{
     {0, 0, 9, 9},        // Produce
     {1, 0, 13, 12},      // Fetch
     {2, 0, 7, 6},        // ListOffsets
@@ -30,6 +30,9 @@ constexpr std::array<ApiVersionRange, 16> kSupportedApis = {{
     {16, 0, 4, 3},       // ListGroups
     {17, 0, 1, kNever},  // SaslHandshake
     {18, 0, 3, 3},       // ApiVersions
+    {22, 0, 4, 2},       // InitProducerId
+    {24, 0, 3, 3},       // AddPartitionsToTxn
+    {26, 0, 3, 3},       // EndTxn
     {36, 0, 2, 2},       // SaslAuthenticate
 }};
 
@@ -853,6 +856,70 @@ void Walk(Io& io, M& m) {
   io.Tags();
 }
 
+// ---------------------------------------------------------------------------
+// Producer ids and transactions.
+
+template <class Io, Is<InitProducerIdRequest> M>
+void Walk(Io& io, M& m) {
+  io.NullableStr(m.transactional_id);
+  io.Int32(m.transaction_timeout_ms);
+  if (io.v >= 3) {
+    io.Int64(m.producer_id);
+    io.Int16(m.producer_epoch);
+  }
+  io.Tags();
+}
+
+template <class Io, Is<InitProducerIdResponse> M>
+void Walk(Io& io, M& m) {
+  io.Int32(m.throttle_time_ms);
+  io.Int16(m.error_code);
+  io.Int64(m.producer_id);
+  io.Int16(m.producer_epoch);
+  io.Tags();
+}
+
+template <class Io, Is<AddPartitionsToTxnRequest> M>
+void Walk(Io& io, M& m) {
+  io.Str(m.transactional_id);
+  io.Int64(m.producer_id);
+  io.Int16(m.producer_epoch);
+  io.Array(m.topics, io.f ? 2 : 6, "topics", [&](auto& t) {
+    io.Str(t.name);
+    io.Int32s(t.partitions, "partitions");
+  });
+  io.Tags();
+}
+
+template <class Io, Is<AddPartitionsToTxnResponse> M>
+void Walk(Io& io, M& m) {
+  io.Int32(m.throttle_time_ms);
+  io.Array(m.results, io.f ? 2 : 6, "results", [&](auto& t) {
+    io.Str(t.name);
+    io.Array(t.results, 6, "results", [&](auto& p) {
+      io.Int32(p.partition_index);
+      io.Int16(p.error_code);
+    });
+  });
+  io.Tags();
+}
+
+template <class Io, Is<EndTxnRequest> M>
+void Walk(Io& io, M& m) {
+  io.Str(m.transactional_id);
+  io.Int64(m.producer_id);
+  io.Int16(m.producer_epoch);
+  io.Bool(m.committed);
+  io.Tags();
+}
+
+template <class Io, Is<EndTxnResponse> M>
+void Walk(Io& io, M& m) {
+  io.Int32(m.throttle_time_ms);
+  io.Int16(m.error_code);
+  io.Tags();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -890,6 +957,12 @@ std::string_view ApiName(int16_t api_key) {
       return "SaslHandshake";
     case 18:
       return "ApiVersions";
+    case 22:
+      return "InitProducerId";
+    case 24:
+      return "AddPartitionsToTxn";
+    case 26:
+      return "EndTxn";
     case 36:
       return "SaslAuthenticate";
     default:
@@ -1138,6 +1211,24 @@ Result<SaslAuthenticateRequest> DecodeSaslAuthenticateRequest(std::string_view b
 void EncodeSaslAuthenticateResponse(const SaslAuthenticateResponse& m, int16_t version, Writer& w) {
   Encode(ApiKey::kSaslAuthenticate, m, version, w);
 }
+
+#define PGCDC_KAFKA_CODEC_PAIR(Name)                                                      \
+  Result<Name##Request> Decode##Name##Request(std::string_view body, int16_t version) {   \
+    return Decode<Name##Request>(ApiKey::k##Name, body, version);                         \
+  }                                                                                       \
+  void Encode##Name##Request(const Name##Request& m, int16_t version, Writer& w) {        \
+    Encode(ApiKey::k##Name, m, version, w);                                               \
+  }                                                                                       \
+  Result<Name##Response> Decode##Name##Response(std::string_view body, int16_t version) { \
+    return Decode<Name##Response>(ApiKey::k##Name, body, version);                        \
+  }                                                                                       \
+  void Encode##Name##Response(const Name##Response& m, int16_t version, Writer& w) {      \
+    Encode(ApiKey::k##Name, m, version, w);                                               \
+  }
+PGCDC_KAFKA_CODEC_PAIR(InitProducerId)
+PGCDC_KAFKA_CODEC_PAIR(AddPartitionsToTxn)
+PGCDC_KAFKA_CODEC_PAIR(EndTxn)
+#undef PGCDC_KAFKA_CODEC_PAIR
 
 Result<SaslPlainCredentials> ParseSaslPlain(std::string_view token) {
   const size_t a = token.find('\0');

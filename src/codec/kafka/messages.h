@@ -61,6 +61,9 @@ enum class ApiKey : int16_t {
   kListGroups = 16,
   kSaslHandshake = 17,
   kApiVersions = 18,
+  kInitProducerId = 22,
+  kAddPartitionsToTxn = 24,
+  kEndTxn = 26,
   kSaslAuthenticate = 36,
 };
 
@@ -638,6 +641,83 @@ struct SaslAuthenticateResponse {
   int64_t session_lifetime_ms = 0;  // v1+
 };
 void EncodeSaslAuthenticateResponse(const SaslAuthenticateResponse& r, int16_t version, Writer& w);
+
+// ---------------------------------------------------------------------------
+// InitProducerId (22), v0-4, flexible >= 2: a producer id and epoch for an
+// idempotent producer (no transactional id) or a transactional one.
+
+struct InitProducerIdRequest {
+  std::optional<std::string> transactional_id;
+  int32_t transaction_timeout_ms = 0;
+  int64_t producer_id = -1;     // v3+: the current id, to bump its epoch
+  int16_t producer_epoch = -1;  // v3+
+};
+Result<InitProducerIdRequest> DecodeInitProducerIdRequest(std::string_view body, int16_t version);
+void EncodeInitProducerIdRequest(const InitProducerIdRequest& r, int16_t version, Writer& w);
+
+struct InitProducerIdResponse {
+  int32_t throttle_time_ms = 0;
+  int16_t error_code = 0;
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+};
+Result<InitProducerIdResponse> DecodeInitProducerIdResponse(std::string_view body, int16_t version);
+void EncodeInitProducerIdResponse(const InitProducerIdResponse& r, int16_t version, Writer& w);
+
+// ---------------------------------------------------------------------------
+// AddPartitionsToTxn (24), v0-3, flexible >= 3: partitions a transactional
+// producer is about to write to.
+
+struct AddPartitionsToTxnRequest {
+  struct Topic {
+    std::string name;
+    std::vector<int32_t> partitions;
+  };
+  std::string transactional_id;
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  std::vector<Topic> topics;
+};
+Result<AddPartitionsToTxnRequest> DecodeAddPartitionsToTxnRequest(std::string_view body,
+                                                                  int16_t version);
+void EncodeAddPartitionsToTxnRequest(const AddPartitionsToTxnRequest& r, int16_t version,
+                                     Writer& w);
+
+struct AddPartitionsToTxnResponse {
+  struct Partition {
+    int32_t partition_index = 0;
+    int16_t error_code = 0;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> results;
+  };
+  int32_t throttle_time_ms = 0;
+  std::vector<Topic> results;
+};
+Result<AddPartitionsToTxnResponse> DecodeAddPartitionsToTxnResponse(std::string_view body,
+                                                                    int16_t version);
+void EncodeAddPartitionsToTxnResponse(const AddPartitionsToTxnResponse& r, int16_t version,
+                                      Writer& w);
+
+// ---------------------------------------------------------------------------
+// EndTxn (26), v0-3, flexible >= 3: commit or abort the ongoing transaction.
+
+struct EndTxnRequest {
+  std::string transactional_id;
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  bool committed = false;
+};
+Result<EndTxnRequest> DecodeEndTxnRequest(std::string_view body, int16_t version);
+void EncodeEndTxnRequest(const EndTxnRequest& r, int16_t version, Writer& w);
+
+struct EndTxnResponse {
+  int32_t throttle_time_ms = 0;
+  int16_t error_code = 0;
+};
+Result<EndTxnResponse> DecodeEndTxnResponse(std::string_view body, int16_t version);
+void EncodeEndTxnResponse(const EndTxnResponse& r, int16_t version, Writer& w);
 
 // SASL/PLAIN token (RFC 4616): [authzid] NUL authcid NUL passwd.
 struct SaslPlainCredentials {

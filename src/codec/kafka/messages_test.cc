@@ -110,10 +110,10 @@ void ExpectStrict(const std::string& body, int16_t version, Fn decode) {
 TEST(KafkaApis, SupportedTable) {
   struct Want {
     int16_t key, min, max, flex;
-  } want[] = {{0, 0, 9, 9},  {1, 0, 13, 12},        {2, 0, 7, 6},  {3, 0, 12, 9},
-              {8, 0, 8, 8},  {9, 0, 8, 6},          {10, 0, 4, 3}, {11, 0, 9, 6},
-              {12, 0, 4, 4}, {13, 0, 5, 4},         {14, 0, 5, 4}, {15, 0, 5, 5},
-              {16, 0, 4, 3}, {17, 0, 1, INT16_MAX}, {18, 0, 3, 3}, {36, 0, 2, 2}};
+  } want[] = {{0, 0, 9, 9},  {1, 0, 13, 12}, {2, 0, 7, 6},  {3, 0, 12, 9},         {8, 0, 8, 8},
+              {9, 0, 8, 6},  {10, 0, 4, 3},  {11, 0, 9, 6}, {12, 0, 4, 4},         {13, 0, 5, 4},
+              {14, 0, 5, 4}, {15, 0, 5, 5},  {16, 0, 4, 3}, {17, 0, 1, INT16_MAX}, {18, 0, 3, 3},
+              {22, 0, 4, 2}, {24, 0, 3, 3},  {26, 0, 3, 3}, {36, 0, 2, 2}};
   auto apis = SupportedApis();
   ASSERT_EQ(apis.size(), std::size(want));
   for (size_t i = 0; i < apis.size(); ++i) {
@@ -291,16 +291,16 @@ TEST(KafkaApiVersions, UnsupportedVersionAnswer) {
   EncodeApiVersionsResponse(r, 0, w);
   RequestHeader h{18, 4, 9, "x", true};
   const std::string framed = FrameResponse(h, w.buffer());
-  // size, correlation id (header v0: no tagged fields), error 35, 16 entries.
+  // size, correlation id (header v0: no tagged fields), error 35, 19 entries.
   EXPECT_EQ(Hex(framed.substr(0, 14)),
-            "0000006a"
+            "0000007c"
             "00000009"
             "0023"
-            "00000010");
-  EXPECT_EQ(framed.size(), 4 + 4 + 2 + 4 + 16 * 6u);
+            "00000013");
+  EXPECT_EQ(framed.size(), 4 + 4 + 2 + 4 + 19 * 6u);
   auto back = DecodeApiVersionsResponse(w.buffer(), 0);
   ASSERT_TRUE(back.has_value());
-  EXPECT_EQ(back->api_keys.size(), 16u);
+  EXPECT_EQ(back->api_keys.size(), 19u);
   EXPECT_EQ(back->api_keys[14].api_key, 18);
   EXPECT_EQ(back->api_keys[14].max_version, 3);
 }
@@ -1601,6 +1601,73 @@ TEST(KafkaMessages, EveryCapturedRequestDecodesAndEveryPrefixFails) {
     }
   }
   EXPECT_EQ(decoded, 29);
+}
+
+// --- Producer ids and transactions --------------------------------------
+
+TEST(KafkaInitProducerId, RequestsAndResponses) {
+  B v0;
+  v0.nstr(std::nullopt).i32(60000);
+  auto r0 = DecodeInitProducerIdRequest(v0.str(), 0);
+  ASSERT_TRUE(r0.has_value()) << r0.error().message();
+  EXPECT_EQ(r0->transactional_id, std::nullopt);
+  EXPECT_EQ(r0->transaction_timeout_ms, 60000);
+  ExpectStrict(v0.str(), 0, DecodeInitProducerIdRequest);
+  B v4(true);
+  v4.nstr("tx-1").i32(9000).i64(42).i16(3).tags();
+  auto r4 = DecodeInitProducerIdRequest(v4.str(), 4);
+  ASSERT_TRUE(r4.has_value()) << r4.error().message();
+  EXPECT_EQ(r4->transactional_id, "tx-1");
+  EXPECT_EQ(r4->producer_id, 42);
+  EXPECT_EQ(r4->producer_epoch, 3);
+  ExpectStrict(v4.str(), 4, DecodeInitProducerIdRequest);
+  EXPECT_EQ(Encode(*r4, 4, EncodeInitProducerIdRequest), v4.str());
+  InitProducerIdResponse resp{0, 0, 7, 1};
+  EXPECT_EQ(Hex(Encode(resp, 1, EncodeInitProducerIdResponse)), "00000000000000000000000000070001");
+  EXPECT_EQ(Hex(Encode(resp, 2, EncodeInitProducerIdResponse)),
+            "0000000000000000000000000007000100");
+  auto back = DecodeInitProducerIdResponse(Encode(resp, 2, EncodeInitProducerIdResponse), 2);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->producer_id, 7);
+}
+
+TEST(KafkaAddPartitionsToTxn, RequestsAndResponses) {
+  for (int16_t v : {0, 3}) {
+    B b(v >= 3);
+    b.str("tx").i64(9).i16(2).arr(1).str("t").arr(2).i32(0).i32(3).tags().tags();
+    auto r = DecodeAddPartitionsToTxnRequest(b.str(), v);
+    ASSERT_TRUE(r.has_value()) << r.error().message();
+    EXPECT_EQ(r->transactional_id, "tx");
+    EXPECT_EQ(r->producer_id, 9);
+    ASSERT_EQ(r->topics.size(), 1u);
+    EXPECT_EQ(r->topics[0].partitions, (std::vector<int32_t>{0, 3}));
+    ExpectStrict(b.str(), v, DecodeAddPartitionsToTxnRequest);
+    EXPECT_EQ(Encode(*r, v, EncodeAddPartitionsToTxnRequest), b.str());
+    AddPartitionsToTxnResponse resp;
+    resp.results.push_back({"t", {{0, 0}, {3, 48}}});
+    B want(v >= 3);
+    want.i32(0).arr(1).str("t").arr(2).i32(0).i16(0).tags().i32(3).i16(48).tags().tags().tags();
+    EXPECT_EQ(Hex(Encode(resp, v, EncodeAddPartitionsToTxnResponse)), Hex(want.str()));
+  }
+}
+
+TEST(KafkaEndTxn, RequestsAndResponses) {
+  for (int16_t v : {0, 3}) {
+    B b(v >= 3);
+    b.str("tx").i64(9).i16(2).b(true).tags();
+    auto r = DecodeEndTxnRequest(b.str(), v);
+    ASSERT_TRUE(r.has_value()) << r.error().message();
+    EXPECT_TRUE(r->committed);
+    EXPECT_EQ(r->producer_epoch, 2);
+    ExpectStrict(b.str(), v, DecodeEndTxnRequest);
+    EndTxnResponse resp{0, 47};
+    B want(v >= 3);
+    want.i32(0).i16(47).tags();
+    EXPECT_EQ(Hex(Encode(resp, v, EncodeEndTxnResponse)), Hex(want.str()));
+  }
+  EXPECT_EQ(ApiName(22), "InitProducerId");
+  EXPECT_EQ(ApiName(24), "AddPartitionsToTxn");
+  EXPECT_EQ(ApiName(26), "EndTxn");
 }
 
 }  // namespace

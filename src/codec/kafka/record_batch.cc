@@ -180,6 +180,7 @@ Status EncodeRecordBatch(int64_t base_offset, std::span<const Record> records,
   int16_t attributes = static_cast<int16_t>(options.compression) & kAttrCompressionMask;
   if (options.log_append_time) attributes |= kAttrLogAppendTime;
   if (options.transactional) attributes |= kAttrTransactional;
+  if (options.control) attributes |= kAttrControl;
 
   Writer w;
   w.buffer().reserve(kRecordBatchOverhead + payload.size());

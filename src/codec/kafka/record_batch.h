@@ -81,6 +81,7 @@ struct BatchEncodeOptions {
   int16_t producer_epoch = -1;
   int32_t base_sequence = -1;
   bool transactional = false;
+  bool control = false;  // a control batch (transaction marker)
 };
 
 // Appends one batch holding `records` (must be non-empty) to `out`. first
