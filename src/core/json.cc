@@ -605,27 +605,21 @@ void Writer::Separate() {
   if (need_comma_) out_.push_back(',');
 }
 
-void Writer::BeginObject() {
+void Writer::Open(char bracket) {
   Separate();
-  out_.push_back('{');
+  out_.push_back(bracket);
   need_comma_ = false;
 }
 
-void Writer::EndObject() {
-  out_.push_back('}');
+void Writer::Close(char bracket) {
+  out_.push_back(bracket);
   need_comma_ = true;
 }
 
-void Writer::BeginArray() {
-  Separate();
-  out_.push_back('[');
-  need_comma_ = false;
-}
-
-void Writer::EndArray() {
-  out_.push_back(']');
-  need_comma_ = true;
-}
+void Writer::BeginObject() { Open('{'); }
+void Writer::EndObject() { Close('}'); }
+void Writer::BeginArray() { Open('['); }
+void Writer::EndArray() { Close(']'); }
 
 void Writer::Key(std::string_view key) {
   Separate();

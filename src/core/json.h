@@ -76,6 +76,9 @@ class Writer {
 
  private:
   void Separate();
+  // A value that opens a container ('{' or '['), and the end of one.
+  void Open(char bracket);
+  void Close(char bracket);
   std::string& out_;
   bool need_comma_ = false;
 };
