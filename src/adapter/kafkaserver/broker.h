@@ -35,7 +35,7 @@
 #include "adapter/kafkaserver/topic_store.h"
 #include "core/error.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 class OffsetStore;
 struct PendingFetch;
@@ -144,4 +144,4 @@ class Broker {
   friend struct Handlers;
 };
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

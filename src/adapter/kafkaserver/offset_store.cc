@@ -15,7 +15,7 @@
 #include "core/log.h"
 #include "pg/checkpoint_store.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 namespace fs = std::filesystem;
 
@@ -479,4 +479,4 @@ Status OffsetStore::DeleteGroup(std::string_view group) {
   return Ok();
 }
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

@@ -28,7 +28,7 @@
 #include "core/error.h"
 #include "core/uuid.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 // Kafka's topic name rule: 1..249 characters of [a-zA-Z0-9._-], not "." or "..".
 bool IsValidTopicName(std::string_view name);
@@ -103,4 +103,4 @@ class TopicStore {
 
 using TopicStorePtr = std::unique_ptr<TopicStore>;
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver
