@@ -50,12 +50,12 @@ TEST(TableNameTest, Rejects) {
 }
 
 TEST(SnapshotNameTest, Validation) {
-  EXPECT_TRUE(IsValidSnapshotName("00000003-0000001B-1"));
-  EXPECT_TRUE(IsValidSnapshotName("0/16B3748:ab"));
-  EXPECT_FALSE(IsValidSnapshotName(""));
-  EXPECT_FALSE(IsValidSnapshotName("00000003-0000001B-1'; DROP TABLE x; --"));
-  EXPECT_FALSE(IsValidSnapshotName("snap shot"));
-  EXPECT_FALSE(IsValidSnapshotName("xyz"));
+  for (const char* good : {"00000003-0000001B-1", "0/16B3748:ab"}) {
+    EXPECT_TRUE(IsValidSnapshotName(good)) << good;
+  }
+  for (const char* bad : {"", "00000003-0000001B-1'; DROP TABLE x; --", "snap shot", "xyz"}) {
+    EXPECT_FALSE(IsValidSnapshotName(bad)) << bad;
+  }
 }
 
 TEST(SnapshotNameTest, BeginRejectsBadNameBeforeTouchingTheConnection) {
