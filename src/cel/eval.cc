@@ -595,7 +595,7 @@ size_t SpaceLength(std::string_view s, size_t i) {
 // The string extension functions, one per Fn; `args` are checked by
 // StringExt (args[0] is the receiver `str`).
 
-Value ChangeCase(Fn fn, std::string_view str) {
+Value ChangeCase(Fn fn, std::string_view str, const Value*, size_t) {
   std::string out(str);
   for (char& c : out) {
     if (fn == Fn::kLowerAscii && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
@@ -604,7 +604,7 @@ Value ChangeCase(Fn fn, std::string_view str) {
   return Value::String(std::move(out));
 }
 
-Value Trim(std::string_view str) {
+Value Trim(Fn, std::string_view str, const Value*, size_t) {
   size_t b = 0, e = str.size();
   while (b < e) {
     size_t n = SpaceLength(str, b);
@@ -620,7 +620,7 @@ Value Trim(std::string_view str) {
   return Value::String(std::string(str.substr(b, e - b)));
 }
 
-Value Reverse(std::string_view str) {
+Value Reverse(Fn, std::string_view str, const Value*, size_t) {
   std::string out;
   out.reserve(str.size());
   size_t end = str.size();
@@ -633,7 +633,7 @@ Value Reverse(std::string_view str) {
   return Value::String(std::move(out));
 }
 
-Value Quote(std::string_view str) {
+Value Quote(Fn, std::string_view str, const Value*, size_t) {
   std::string out = "\"";
   for (const char c : str) {
     const char letter = EscapeLetter(c, kCEscapes);
@@ -664,7 +664,7 @@ Value IndexOf(Fn fn, std::string_view str, const Value* args, size_t n) {
   return Value::Int(CodePointCount(str.substr(0, found)));
 }
 
-Value Substring(std::string_view str, const Value* args, size_t n) {
+Value Substring(Fn, std::string_view str, const Value* args, size_t n) {
   int64_t len = CodePointCount(str);
   int64_t b = args[1].int_value();
   int64_t e = n == 3 ? args[2].int_value() : len;
@@ -677,7 +677,7 @@ Value Substring(std::string_view str, const Value* args, size_t n) {
   return Value::String(std::string(str.substr(bo, eo - bo)));
 }
 
-Value CharAt(std::string_view str, const Value* args) {
+Value CharAt(Fn, std::string_view str, const Value* args, size_t) {
   int64_t len = CodePointCount(str);
   int64_t i = args[1].int_value();
   if (i < 0 || i > len) return Value::Error("index out of range: " + std::to_string(i));
@@ -686,7 +686,7 @@ Value CharAt(std::string_view str, const Value* args) {
   return Value::String(std::string(str.substr(bo, eo - bo)));
 }
 
-Value Replace(std::string_view str, const Value* args, size_t n) {
+Value Replace(Fn, std::string_view str, const Value* args, size_t n) {
   std::string_view from = args[1].str(), to = args[2].str();
   int64_t limit = n == 4 ? args[3].int_value() : -1;
   std::string out;
@@ -718,7 +718,7 @@ Value Replace(std::string_view str, const Value* args, size_t n) {
   return Value::String(std::move(out));
 }
 
-Value Split(std::string_view str, const Value* args, size_t n) {
+Value Split(Fn, std::string_view str, const Value* args, size_t n) {
   std::string_view sep = args[1].str();
   int64_t limit = n == 3 ? args[2].int_value() : -1;
   ValueList parts;
@@ -747,6 +747,15 @@ Value Split(std::string_view str, const Value* args, size_t n) {
   return Value::List(std::move(parts));
 }
 
+using StringFn = Value (*)(Fn fn, std::string_view str, const Value* args, size_t n);
+
+constexpr std::pair<Fn, StringFn> kStringFunctions[] = {
+    {Fn::kLowerAscii, ChangeCase}, {Fn::kUpperAscii, ChangeCase}, {Fn::kTrim, Trim},
+    {Fn::kReverse, Reverse},       {Fn::kQuote, Quote},           {Fn::kIndexOf, IndexOf},
+    {Fn::kLastIndexOf, IndexOf},   {Fn::kSubstring, Substring},   {Fn::kCharAt, CharAt},
+    {Fn::kReplace, Replace},       {Fn::kSplit, Split},
+};
+
 // The argument kind string function `fn` takes at position i (> 0).
 Kind StringArgKind(Fn fn, size_t i) {
   if ((fn == Fn::kIndexOf || fn == Fn::kLastIndexOf) && i == 2) return Kind::kInt;
@@ -761,31 +770,10 @@ Value StringExt(Fn fn, const Value* args, size_t n) {
   for (size_t i = 1; i < n; ++i) {
     if (args[i].kind() != StringArgKind(fn, i)) return NoOverload("string function", s, args[i]);
   }
-  std::string_view str = s.str();
-  switch (fn) {
-    case Fn::kLowerAscii:
-    case Fn::kUpperAscii:
-      return ChangeCase(fn, str);
-    case Fn::kTrim:
-      return Trim(str);
-    case Fn::kReverse:
-      return Reverse(str);
-    case Fn::kQuote:
-      return Quote(str);
-    case Fn::kIndexOf:
-    case Fn::kLastIndexOf:
-      return IndexOf(fn, str, args, n);
-    case Fn::kSubstring:
-      return Substring(str, args, n);
-    case Fn::kCharAt:
-      return CharAt(str, args);
-    case Fn::kReplace:
-      return Replace(str, args, n);
-    case Fn::kSplit:
-      return Split(str, args, n);
-    default:
-      return Value::Error("unknown string function");
+  for (const auto& [f, call] : kStringFunctions) {
+    if (f == fn) return call(fn, s.str(), args, n);
   }
+  return Value::Error("unknown string function");
 }
 
 Value Join(const Value* args, size_t n) {
@@ -1067,8 +1055,16 @@ constexpr std::pair<Fn, Value (*)(const Value&)> kUnaryFunctions[] = {
     {Fn::kDuration, ToDuration},
 };
 constexpr std::pair<Fn, Value (*)(const Value&, const Value&)> kBinaryFunctions[] = {
-    {Fn::kIn, In},   {Fn::kAdd, Add},     {Fn::kSub, Sub},
-    {Fn::kMul, Mul}, {Fn::kIndex, Index}, {Fn::kFormat, Format},
+    {Fn::kEq, [](const Value& a, const Value& b) { return Value::Bool(ValuesEqual(a, b)); }},
+    {Fn::kNe, [](const Value& a, const Value& b) { return Value::Bool(!ValuesEqual(a, b)); }},
+    {Fn::kIn, In},
+    {Fn::kAdd, Add},
+    {Fn::kSub, Sub},
+    {Fn::kMul, Mul},
+    {Fn::kDiv, [](const Value& a, const Value& b) { return DivMod(a, b, false); }},
+    {Fn::kMod, [](const Value& a, const Value& b) { return DivMod(a, b, true); }},
+    {Fn::kIndex, Index},
+    {Fn::kFormat, Format},
 };
 
 // A strict function (every argument evaluated, none an error) applied to
@@ -1084,27 +1080,12 @@ Value CallStrict(const Expr& e, const Value* args, size_t n) {
   for (const auto& [fn, call] : kBinaryFunctions) {
     if (fn == e.fn) return call(a, b);
   }
+  if (e.fn >= Fn::kLt && e.fn <= Fn::kGe) return Relational(e, a, b);
+  if (e.fn >= Fn::kContains && e.fn <= Fn::kEndsWith) return StringPredicate(e, a, b);
   switch (e.fn) {
     case Fn::kNot:
       if (!a.IsBool()) return NoOverload("!_", a);
       return Value::Bool(!a.bool_value());
-    case Fn::kEq:
-      return Value::Bool(ValuesEqual(a, b));
-    case Fn::kNe:
-      return Value::Bool(!ValuesEqual(a, b));
-    case Fn::kLt:
-    case Fn::kLe:
-    case Fn::kGt:
-    case Fn::kGe:
-      return Relational(e, a, b);
-    case Fn::kDiv:
-      return DivMod(a, b, false);
-    case Fn::kMod:
-      return DivMod(a, b, true);
-    case Fn::kContains:
-    case Fn::kStartsWith:
-    case Fn::kEndsWith:
-      return StringPredicate(e, a, b);
     case Fn::kMatches:
       return Matches(e, a, b);
     case Fn::kToBytes:
