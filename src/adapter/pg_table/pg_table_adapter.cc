@@ -48,6 +48,35 @@ using pg::TrimMessage;
 
 Error Cancelled() { return Error(ErrorCode::kCancelled, "pg_table: interrupted"); }
 
+// The rows of a PGRES_TUPLES_OK result, appended to `rows`.
+void AppendRows(const PGresult* r, std::vector<pg::Row>& rows) {
+  const int n = PQntuples(r), m = PQnfields(r);
+  for (int i = 0; i < n; ++i) {
+    pg::Row row;
+    for (int j = 0; j < m; ++j) {
+      if (PQgetisnull(r, i, j)) {
+        row.emplace_back(std::nullopt);
+      } else {
+        row.emplace_back(std::string(PQgetvalue(r, i, j), PQgetlength(r, i, j)));
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+}
+
+// A failed result's message: the primary message (or libpq's), the SQLSTATE
+// and the detail.
+std::string ErrorText(const PGresult* r, const std::string& sqlstate) {
+  const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+  std::string message =
+      primary != nullptr ? TrimMessage(primary) : TrimMessage(PQresultErrorMessage(r));
+  if (!sqlstate.empty()) message += " (SQLSTATE " + sqlstate + ")";
+  if (const char* detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)) {
+    message += ": " + TrimMessage(detail);
+  }
+  return message;
+}
+
 }  // namespace
 
 struct PgTableAdapter::Outcome {
@@ -202,29 +231,12 @@ PgTableAdapter::Outcome PgTableAdapter::Run(const std::string& sql,
     if (r == nullptr) break;
     const ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_TUPLES_OK) {
-      const int n = PQntuples(r), m = PQnfields(r);
-      for (int i = 0; i < n; ++i) {
-        pg::Row row;
-        for (int j = 0; j < m; ++j) {
-          if (PQgetisnull(r, i, j)) {
-            row.emplace_back(std::nullopt);
-          } else {
-            row.emplace_back(std::string(PQgetvalue(r, i, j), PQgetlength(r, i, j)));
-          }
-        }
-        out.rows.push_back(std::move(row));
-      }
+      AppendRows(r, out.rows);
     } else if (st != PGRES_COMMAND_OK && out.ok) {
       out.ok = false;
       const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
       out.sqlstate = state != nullptr ? state : "";
-      const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-      out.message =
-          primary != nullptr ? TrimMessage(primary) : TrimMessage(PQresultErrorMessage(r));
-      if (!out.sqlstate.empty()) out.message += " (SQLSTATE " + out.sqlstate + ")";
-      if (const char* detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)) {
-        out.message += ": " + TrimMessage(detail);
-      }
+      out.message = ErrorText(r, out.sqlstate);
     }
     PQclear(r);
   }

@@ -166,6 +166,10 @@ Result<SlotSession> OpenSlot(const Options& o, bool snapshot_done) {
 struct WalDetector::Cycle : ChangeSink {
   Cycle(WalDetector& d, RunContext& c) : det(d), ctx(c) {}
 
+  // Streams from the started replication until a stop (Ok) or an error;
+  // on a stop, publishes what is left and reports the final position.
+  Status Stream(ChangeBuilder& builder, const Sleeper& sleeper);
+
   bool Emit(Event&& e) override {
     e.seq = ++det.next_seq_;
     if (batch.events.empty()) batch_started = Clock::now();
@@ -518,7 +522,6 @@ Status WalDetector::RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_n
 
 Status WalDetector::RunCycle(detector::RunContext& ctx, Supervisor::Session& session) {
   const Sleeper& sleeper = session.sleeper();
-  const int wake_fd = sleeper.fd();
   // Regular connection: publication check, type lookups, heartbeats.
   auto meta = pg::Conn::Open(options_.database_url);
   if (!meta) return Fail(meta.error());
@@ -562,9 +565,13 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, Supervisor::Session& ses
   // (Re)connected: carry on with snapshots a crash or disconnect interrupted.
   if (incremental_ != nullptr) incremental_->ResumeRunning();
 
-  cycle.last_status = Clock::now();
-  cycle.last_heartbeat = Clock::now();
-  cycle.last_lag_check = Clock::now() - options_.status_interval;
+  return cycle.Stream(builder, sleeper);
+}
+
+Status WalDetector::Cycle::Stream(ChangeBuilder& builder, const Sleeper& sleeper) {
+  last_status = Clock::now();
+  last_heartbeat = Clock::now();
+  last_lag_check = Clock::now() - det.options_.status_interval;
 
   auto* bp = ctx.backpressure;
   std::vector<EventBatch> fed;
@@ -579,23 +586,23 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, Supervisor::Session& ses
     }
     if (paused) sleep_unless_stopped(milliseconds(100));
     // Incremental-snapshot chunks: stamp and publish them from this thread.
-    if (auto st = cycle.PublishFed(fed); !st) return st;
-    auto msg = cycle.Receive(paused, wake_fd);
+    if (auto st = PublishFed(fed); !st) return st;
+    auto msg = Receive(paused, sleeper.fd());
     if (!msg) return Fail(msg.error());
     bool reply_requested = false;
     if (msg->has_value()) {
-      if (auto st = cycle.Handle(builder, **msg, &reply_requested); !st) return st;
+      if (auto st = Handle(builder, **msg, &reply_requested); !st) return st;
     } else {
       // Nothing buffered right now: hand what we have to the bus.
-      if (!cycle.Publish()) return Fail(ErrorCode::kCancelled, "pipeline stopping");
+      if (!Publish()) return Fail(ErrorCode::kCancelled, "pipeline stopping");
     }
-    cycle.ExportStats(builder);
-    if (auto st = cycle.ReportProgress(builder.in_transaction(), reply_requested); !st) return st;
+    ExportStats(builder);
+    if (auto st = ReportProgress(builder.in_transaction(), reply_requested); !st) return st;
   }
   // Orderly stop: publish what we have and report the final position.
-  cycle.Publish();
-  cycle.Advance(builder.in_transaction());
-  (void)cycle.SendStatus(false);
+  Publish();
+  Advance(builder.in_transaction());
+  (void)SendStatus(false);
   return Ok();
 }
 
