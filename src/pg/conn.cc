@@ -34,6 +34,23 @@ std::string TrimMessage(const char* msg) {
   return s;
 }
 
+void AppendRows(const PGresult* r, std::vector<Row>& rows) {
+  const int n = PQntuples(r), m = PQnfields(r);
+  rows.reserve(rows.size() + n);
+  for (int i = 0; i < n; ++i) {
+    Row row;
+    row.reserve(m);
+    for (int j = 0; j < m; ++j) {
+      if (PQgetisnull(r, i, j)) {
+        row.emplace_back(std::nullopt);
+      } else {
+        row.emplace_back(std::string(PQgetvalue(r, i, j), PQgetlength(r, i, j)));
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+}
+
 Result<PGconn*> ConnectRaw(const std::string& url, std::string_view what,
                            const ConnSettings& defaults, const ConnSettings& overrides) {
   // The expanded dbname overrides what comes before it, not what follows.
@@ -128,20 +145,7 @@ Result<std::vector<Row>> Conn::Query(const std::string& sql,
     return Fail(ok() ? ErrorCode::kInvalidArgument : ErrorCode::kConnection, err);
   }
   std::vector<Row> rows;
-  const int n = PQntuples(r), m = PQnfields(r);
-  rows.reserve(n);
-  for (int i = 0; i < n; ++i) {
-    Row row;
-    row.reserve(m);
-    for (int j = 0; j < m; ++j) {
-      if (PQgetisnull(r, i, j)) {
-        row.emplace_back(std::nullopt);
-      } else {
-        row.emplace_back(std::string(PQgetvalue(r, i, j), PQgetlength(r, i, j)));
-      }
-    }
-    rows.push_back(std::move(row));
-  }
+  AppendRows(r, rows);
   PQclear(r);
   return rows;
 }

@@ -29,6 +29,10 @@ using Row = std::vector<std::optional<std::string>>;
 // A libpq message without its trailing newline (and spaces); "" for null.
 std::string TrimMessage(const char* msg);
 
+// The rows of a PGRES_TUPLES_OK result (text values, NULL as nullopt),
+// appended to `rows`.
+void AppendRows(const pg_result* result, std::vector<Row>& rows);
+
 // libpq connection keywords and their values.
 using ConnSettings = std::vector<std::pair<const char*, const char*>>;
 

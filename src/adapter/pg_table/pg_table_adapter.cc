@@ -48,22 +48,6 @@ using pg::TrimMessage;
 
 Error Cancelled() { return Error(ErrorCode::kCancelled, "pg_table: interrupted"); }
 
-// The rows of a PGRES_TUPLES_OK result, appended to `rows`.
-void AppendRows(const PGresult* r, std::vector<pg::Row>& rows) {
-  const int n = PQntuples(r), m = PQnfields(r);
-  for (int i = 0; i < n; ++i) {
-    pg::Row row;
-    for (int j = 0; j < m; ++j) {
-      if (PQgetisnull(r, i, j)) {
-        row.emplace_back(std::nullopt);
-      } else {
-        row.emplace_back(std::string(PQgetvalue(r, i, j), PQgetlength(r, i, j)));
-      }
-    }
-    rows.push_back(std::move(row));
-  }
-}
-
 // A failed result's message: the primary message (or libpq's), the SQLSTATE
 // and the detail.
 std::string ErrorText(const PGresult* r, const std::string& sqlstate) {
@@ -231,7 +215,7 @@ PgTableAdapter::Outcome PgTableAdapter::Run(const std::string& sql,
     if (r == nullptr) break;
     const ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_TUPLES_OK) {
-      AppendRows(r, out.rows);
+      pg::AppendRows(r, out.rows);
     } else if (st != PGRES_COMMAND_OK && out.ok) {
       out.ok = false;
       const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
