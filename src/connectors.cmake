@@ -20,4 +20,5 @@ set(PGCDC_CONNECTORS
   adapter/pg_table
   adapter/kafkaserver
   adapter/null
+  adapter/redis
 )

@@ -22,6 +22,7 @@
 #include "core/event.h"
 
 namespace pgcdc {
+class Health;
 namespace net {
 class HttpServer;
 }
@@ -41,6 +42,11 @@ struct Services {
   // ws, inspector); null when disabled. Routes must be added in Attach(),
   // before the server starts.
   net::HttpServer* http = nullptr;
+  // The process's health (/healthz). An adapter may report its own component
+  // (its Name()) degraded while its peer is unreachable and up again after;
+  // the pipeline sets it up when the adapter starts and down when it fails.
+  // Null in tools that run an adapter outside a pipeline.
+  Health* health = nullptr;
 };
 
 class Adapter {

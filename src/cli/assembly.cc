@@ -126,6 +126,7 @@ Status AttachAndServe(const config::CoreSettings& core, const RunOptions& run, H
   }
   adapter::Services services;
   services.dlq = a.dead_letters.get();
+  services.health = &health;
   a.options.dlq = services.dlq;
   size_t own_routes = 0;
   if (!a.servers.empty() && a.servers.front().name == "http") {

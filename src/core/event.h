@@ -19,6 +19,20 @@
 
 namespace pgcdc {
 
+// The columns of the table a row event comes from (WAL row events): what
+// schema-aware encoders (Avro, …) type the row images by. Shared by every
+// event of the relation until its definition changes; immutable.
+struct RowSchema {
+  struct Column {
+    std::string name;
+    uint32_t type_oid = 0;
+    bool key = false;  // part of the replica identity key
+  };
+  std::string namespace_name;  // PostgreSQL schema, e.g. "public"
+  std::string table;
+  std::vector<Column> columns;  // in table order
+};
+
 struct TransactionInfo {
   uint32_t xid = 0;
   int64_t commit_time_ns = 0;
@@ -41,6 +55,8 @@ class Event {
   int64_t created_at_ns = 0;
   std::optional<TransactionInfo> transaction;
   uint64_t lsn = 0;  // 0 for non-WAL sources
+  // WAL row events: the relation's columns (null for other events).
+  std::shared_ptr<const RowSchema> schema;
   // Acknowledgement ordinal assigned by checkpointing detectors: strictly
   // increasing in publish order, 0 = not tracked. Adapters report the highest
   // seq they have finished with (see pipeline/ack_tracker.h).

@@ -140,6 +140,57 @@ Uuid MakeUuidV7(uint64_t unix_ms, uint16_t counter12, uint64_t random62) {
   return u;
 }
 
+Uuid MakePositionUuid(uint64_t position60, uint32_t ordinal, uint32_t origin30) {
+  constexpr uint64_t kPositionMask = (uint64_t{1} << 60) - 1;
+  constexpr uint64_t kOriginMask = (uint64_t{1} << 30) - 1;
+  const uint64_t pos = position60 & kPositionMask;
+  const uint64_t hi = (pos >> 12) << 16 | 0x8000 | (pos & 0x0fff);
+  const uint64_t lo =
+      uint64_t{0x8000000000000000} | uint64_t{ordinal} << 30 | (origin30 & kOriginMask);
+  Uuid u;
+  StoreBigEndian64(hi, u.bytes.data());
+  StoreBigEndian64(lo, u.bytes.data() + 8);
+  return u;
+}
+
+uint32_t PositionOrigin(std::string_view scope) {
+  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64
+  for (const char c : scope) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return static_cast<uint32_t>((h ^ (h >> 30) ^ (h >> 60)) & ((uint64_t{1} << 30) - 1));
+}
+
+std::optional<Uuid> ParseUuid(std::string_view text) {
+  if (text.size() != 36) return std::nullopt;
+  Uuid u;
+  size_t pos = 0;
+  for (size_t i = 0; i < 16; ++i) {
+    if (pos == 8 || pos == 13 || pos == 18 || pos == 23) {
+      if (text[pos] != '-') return std::nullopt;
+      ++pos;
+    }
+    uint8_t byte = 0;
+    for (int half = 0; half < 2; ++half) {
+      const char c = text[pos++];
+      uint8_t v;
+      if (c >= '0' && c <= '9') {
+        v = static_cast<uint8_t>(c - '0');
+      } else if (c >= 'a' && c <= 'f') {
+        v = static_cast<uint8_t>(c - 'a' + 10);
+      } else if (c >= 'A' && c <= 'F') {
+        v = static_cast<uint8_t>(c - 'A' + 10);
+      } else {
+        return std::nullopt;
+      }
+      byte = static_cast<uint8_t>(byte << 4 | v);
+    }
+    u.bytes[i] = byte;
+  }
+  return u;
+}
+
 namespace uuid_internal {
 
 uint64_t NextMonotonicState(uint64_t last_state, uint64_t now_ms) {

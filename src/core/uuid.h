@@ -5,7 +5,9 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace pgcdc {
 
@@ -27,5 +29,16 @@ Uuid NewUuidV7At(uint64_t now_ms);
 
 // Builds a v7 UUID from explicit parts (for tests).
 Uuid MakeUuidV7(uint64_t unix_ms, uint16_t counter12, uint64_t random62);
+
+// Deterministic ids for changes read at a durable source position, so a change
+// redelivered after a crash carries the id of its first delivery (docs/events.md,
+// "Event ids"). UUID version 8 (RFC 9562 §5.8), big-endian layout:
+//   position (60 bits, split 48 | ver=8 | 12) | var=0b10 | ordinal (32) | origin (30)
+// Ids of one origin sort by (position, ordinal). `position` must fit 60 bits.
+Uuid MakePositionUuid(uint64_t position60, uint32_t ordinal, uint32_t origin30);
+// The 30-bit origin for a scope string (FNV-1a 64, folded).
+uint32_t PositionOrigin(std::string_view scope);
+// Canonical 8-4-4-4-12 hex (either case); nullopt for anything else.
+std::optional<Uuid> ParseUuid(std::string_view text);
 
 }  // namespace pgcdc

@@ -155,5 +155,53 @@ TEST(UuidTest, RandomBitsDiffer) {
   EXPECT_FALSE(std::equal(a.bytes.begin() + 8, a.bytes.end(), b.bytes.begin() + 8));
 }
 
+TEST(UuidTest, PositionUuidLayout) {
+  // position 0x123456789abcdef, ordinal 7, origin 0x2aaaaaaa.
+  const Uuid u = MakePositionUuid(0x123456789abcdefULL, 7, 0x2aaaaaaa);
+  EXPECT_EQ(u.ToString(), "12345678-9abc-8def-8000-0001eaaaaaaa");
+  // Deterministic, and the version/variant bits never leak into the fields.
+  EXPECT_EQ(u, MakePositionUuid(0x123456789abcdefULL, 7, 0x2aaaaaaa));
+  const std::regex re("^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
+  EXPECT_TRUE(std::regex_match(MakePositionUuid(~0ULL, ~0U, ~0U).ToString(), re));
+  EXPECT_TRUE(std::regex_match(MakePositionUuid(0, 0, 0).ToString(), re));
+}
+
+TEST(UuidTest, PositionUuidsSortByPositionThenOrdinal) {
+  std::vector<Uuid> ids;
+  for (uint64_t pos : {1ULL, 2ULL, 0xfffULL, 0x1000ULL, 0xfffffffffffffffULL}) {
+    for (uint32_t ord : {0U, 1U, 2U, 0xffffffffU}) ids.push_back(MakePositionUuid(pos, ord, 99));
+  }
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end());
+  // Another origin gives other ids for the same positions.
+  EXPECT_NE(MakePositionUuid(5, 1, PositionOrigin("a")),
+            MakePositionUuid(5, 1, PositionOrigin("b")));
+}
+
+TEST(UuidTest, PositionOriginIsStableAndFitsThirtyBits) {
+  EXPECT_EQ(PositionOrigin("7312345678901234567/app/pgcdc_pub"),
+            PositionOrigin("7312345678901234567/app/pgcdc_pub"));
+  std::set<uint32_t> seen;
+  for (int i = 0; i < 10000; ++i) {
+    const uint32_t o = PositionOrigin("scope-" + std::to_string(i));
+    EXPECT_LT(o, 1U << 30);
+    seen.insert(o);
+  }
+  EXPECT_EQ(seen.size(), 10000u);
+}
+
+TEST(UuidTest, ParseRoundTripsAndRejectsJunk) {
+  const Uuid u = NewUuidV7();
+  ASSERT_TRUE(ParseUuid(u.ToString()).has_value());
+  EXPECT_EQ(*ParseUuid(u.ToString()), u);
+  EXPECT_EQ(ParseUuid("0195B3C2-7A10-7C3E-9F11-2B3C4D5E6F70")->ToString(),
+            "0195b3c2-7a10-7c3e-9f11-2b3c4d5e6f70");
+  for (const char* bad :
+       {"", "0195b3c2-7a10-7c3e-9f11-2b3c4d5e6f7", "0195b3c2-7a10-7c3e-9f11-2b3c4d5e6f7g",
+        "0195b3c27a10-7c3e-9f11-2b3c4d5e6f70a", "{0195b3c2-7a10-7c3e-9f11-2b3c4d5e6f}"}) {
+    EXPECT_FALSE(ParseUuid(bad).has_value()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace pgcdc

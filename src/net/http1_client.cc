@@ -1,24 +1,8 @@
 #include "net/http1_client.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <cctype>
-#include <cerrno>
 #include <cstring>
-#include <mutex>
 
 #include "core/json.h"
 
@@ -336,290 +320,56 @@ Status Http1ResponseParser::Feed(std::string_view data, std::vector<Http1Respons
 
 namespace {
 
-std::string SslErrors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "unknown TLS error" : out;
-}
+// Reads the answers to `expected` pipelined requests.
+class ResponseReader final : public ClientSocket::Reader {
+ public:
+  ResponseReader(Http1ResponseParser& parser, size_t expected,
+                 std::vector<Http1Response>& responses)
+      : parser_(parser), expected_(expected), responses_(responses) {}
 
-bool IsIpLiteral(const std::string& host) {
-  in6_addr a6;
-  in_addr a4;
-  return inet_pton(AF_INET, host.c_str(), &a4) == 1 || inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+  Status OnData(std::string_view data) override {
+    auto st = parser_.Feed(data, responses_);
+    if (!st) return Fail(ErrorCode::kProtocol, st.error().message());
+    if (responses_.size() > expected_) {
+      return Fail(ErrorCode::kProtocol, "more responses than requests");
+    }
+    // A response that announces a close ends the exchange early.
+    if (!responses_.empty() && responses_.back().close && responses_.size() < expected_) {
+      return Fail(ErrorCode::kConnection, "server closed the connection (Connection: close)");
+    }
+    return Ok();
+  }
+  void OnEof() override { parser_.Eof(responses_); }
+  bool Done() const override { return responses_.size() >= expected_; }
+
+ private:
+  Http1ResponseParser& parser_;
+  size_t expected_;
+  std::vector<Http1Response>& responses_;
+};
+
+Endpoint EndpointOf(const Http1Url& url) {
+  return Endpoint{.host = url.host, .port = url.port, .tls = url.tls, .display = url.host_header};
 }
 
 }  // namespace
 
 struct Http1Connection::Impl {
+  Impl(const Http1Url& u, Http1TlsOptions tls) : url(u), socket(EndpointOf(u), std::move(tls)) {}
   Http1Url url;
-  Http1TlsOptions tls_options;
-  int fd = -1;
-  int wake_fd = -1;
-  std::atomic<bool> interrupted{false};
-  SSL_CTX* ctx = nullptr;
-  SSL* ssl = nullptr;
+  ClientSocket socket;
   Http1ResponseParser parser{256};
   std::string out;  // pending request bytes
-  char in[64 * 1024];
-
-  ~Impl() {
-    Drop();
-    if (ctx != nullptr) SSL_CTX_free(ctx);
-    if (wake_fd >= 0) ::close(wake_fd);
-  }
-
-  void Drop() {
-    if (ssl != nullptr) {
-      SSL_free(ssl);
-      ssl = nullptr;
-    }
-    if (fd >= 0) {
-      ::close(fd);
-      fd = -1;
-    }
-    parser.Reset();
-  }
-
-  std::string Where() const { return url.host_header; }
-
-  // Waits for `events` on the socket (or an interrupt) until the deadline.
-  Status Wait(short events, Clock::time_point deadline) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return Fail(ErrorCode::kTimeout, "timed out talking to " + Where());
-    pollfd p[2] = {{fd, events, 0}, {wake_fd, POLLIN, 0}};
-    const int rc = ::poll(p, 2, static_cast<int>(std::min<int64_t>(left + 1, 60'000)));
-    if (rc < 0 && errno != EINTR) {
-      return Fail(ErrorCode::kConnection, std::string("poll: ") + std::strerror(errno));
-    }
-    if (interrupted.load()) return Fail(ErrorCode::kCancelled, "interrupted");
-    return Ok();
-  }
-
-  Status InitTls() {
-    if (ctx != nullptr) return Ok();
-    ctx = SSL_CTX_new(TLS_client_method());
-    if (ctx == nullptr) return Fail(ErrorCode::kUnknown, "TLS: " + SslErrors());
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    if (tls_options.insecure_skip_verify) {
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
-    } else {
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-      const bool loaded =
-          tls_options.ca_file.empty()
-              ? SSL_CTX_set_default_verify_paths(ctx) == 1
-              : SSL_CTX_load_verify_locations(ctx, tls_options.ca_file.c_str(), nullptr) == 1;
-      if (!loaded) return Fail(ErrorCode::kConfig, "TLS: cannot load CA: " + SslErrors());
-    }
-    if (!tls_options.cert_file.empty()) {
-      if (SSL_CTX_use_certificate_chain_file(ctx, tls_options.cert_file.c_str()) != 1) {
-        return Fail(ErrorCode::kConfig, "TLS: cannot load client certificate " +
-                                            tls_options.cert_file + ": " + SslErrors());
-      }
-      const std::string& key =
-          tls_options.key_file.empty() ? tls_options.cert_file : tls_options.key_file;
-      if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
-        return Fail(ErrorCode::kConfig, "TLS: cannot load client key " + key + ": " + SslErrors());
-      }
-    }
-    return Ok();
-  }
-
-  Status Connect(Clock::time_point deadline) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    const std::string port = std::to_string(url.port);
-    if (int rc = ::getaddrinfo(url.host.c_str(), port.c_str(), &hints, &res); rc != 0) {
-      return Fail(ErrorCode::kConnection,
-                  "cannot resolve " + url.host + ": " + std::string(gai_strerror(rc)));
-    }
-    std::string last = "no address";
-    for (addrinfo* a = res; a != nullptr && fd < 0; a = a->ai_next) {
-      fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-      if (fd < 0) {
-        last = std::strerror(errno);
-        continue;
-      }
-      int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-      if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
-        if (errno != EINPROGRESS) {
-          last = std::strerror(errno);
-          ::close(fd);
-          fd = -1;
-          continue;
-        }
-        Status st = Wait(POLLOUT, deadline);
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (st) ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (!st || err != 0) {
-          last = st ? std::strerror(err) : st.error().message();
-          ::close(fd);
-          fd = -1;
-          if (!st && st.error().code() == ErrorCode::kCancelled) break;
-          continue;
-        }
-      }
-    }
-    ::freeaddrinfo(res);
-    if (fd < 0) {
-      return Fail(ErrorCode::kConnection, "cannot connect to " + Where() + ": " + last);
-    }
-    if (url.tls) {
-      if (auto st = InitTls(); !st) {
-        Drop();
-        return st;
-      }
-      ssl = SSL_new(ctx);
-      SSL_set_fd(ssl, fd);
-      if (!IsIpLiteral(url.host)) SSL_set_tlsext_host_name(ssl, url.host.c_str());
-      if (!tls_options.insecure_skip_verify) {
-        if (IsIpLiteral(url.host)) {
-          X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), url.host.c_str());
-        } else {
-          SSL_set1_host(ssl, url.host.c_str());
-        }
-      }
-      while (true) {
-        ERR_clear_error();
-        const int rc = SSL_connect(ssl);
-        if (rc == 1) break;
-        const int e = SSL_get_error(ssl, rc);
-        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-          if (auto st = Wait(e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline); !st) {
-            Drop();
-            return st;
-          }
-          continue;
-        }
-        std::string why = SslErrors();
-        const long verify = SSL_get_verify_result(ssl);
-        if (verify != X509_V_OK) why = X509_verify_cert_error_string(verify);
-        Drop();
-        return Fail(ErrorCode::kConnection, "TLS handshake with " + Where() + " failed: " + why);
-      }
-    }
-    return Ok();
-  }
-
-  // Non-blocking write of out[*written..]. Returns false on a fatal error.
-  enum class Io { kProgress, kWouldBlockRead, kWouldBlockWrite, kEof, kError };
-  Io Write(size_t& written, std::string& error) {
-    const char* p = out.data() + written;
-    const size_t n = out.size() - written;
-    if (ssl != nullptr) {
-      ERR_clear_error();
-      const int rc = SSL_write(ssl, p, static_cast<int>(std::min<size_t>(n, 1 << 30)));
-      if (rc > 0) {
-        written += static_cast<size_t>(rc);
-        return Io::kProgress;
-      }
-      return SslStatus(rc, error);
-    }
-    const ssize_t rc = ::send(fd, p, n, MSG_NOSIGNAL);
-    if (rc >= 0) {
-      written += static_cast<size_t>(rc);
-      return Io::kProgress;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return Io::kWouldBlockWrite;
-    if (errno == EINTR) return Io::kProgress;
-    error = std::strerror(errno);
-    return Io::kError;
-  }
-
-  Io Read(size_t& got, std::string& error) {
-    if (ssl != nullptr) {
-      ERR_clear_error();
-      const int rc = SSL_read(ssl, in, sizeof in);
-      if (rc > 0) {
-        got = static_cast<size_t>(rc);
-        return Io::kProgress;
-      }
-      return SslStatus(rc, error);
-    }
-    const ssize_t rc = ::recv(fd, in, sizeof in, 0);
-    if (rc > 0) {
-      got = static_cast<size_t>(rc);
-      return Io::kProgress;
-    }
-    if (rc == 0) return Io::kEof;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return Io::kWouldBlockRead;
-    if (errno == EINTR) {
-      got = 0;
-      return Io::kProgress;
-    }
-    error = std::strerror(errno);
-    return Io::kError;
-  }
-
-  Io SslStatus(int rc, std::string& error) {
-    switch (SSL_get_error(ssl, rc)) {
-      case SSL_ERROR_WANT_READ:
-        return Io::kWouldBlockRead;
-      case SSL_ERROR_WANT_WRITE:
-        return Io::kWouldBlockWrite;
-      case SSL_ERROR_ZERO_RETURN:
-        return Io::kEof;
-      case SSL_ERROR_SYSCALL:
-        if (errno == 0 || errno == ECONNRESET || errno == EPIPE) {
-          error = "connection closed by peer";
-          return errno == 0 ? Io::kEof : Io::kError;
-        }
-        error = std::strerror(errno);
-        return Io::kError;
-      default:
-        error = "TLS: " + SslErrors();
-        return Io::kError;
-    }
-  }
-
-  // Exchange()'s I/O loop: `out` holds `expected` pipelined requests; writes
-  // them and reads responses until each has its answer. Any error drops the
-  // connection and says how many requests went unanswered.
-  Status RunExchange(size_t expected, std::vector<Http1Response>& responses,
-                     Clock::time_point deadline);
-  // What one pass of that loop could not make progress on.
-  struct Blocked {
-    bool write = false;  // nothing (more) to write, or the write would block
-    bool read = false;   // the read would block
-    short want = POLLIN;
-  };
-  // Writes more of `out` from `written`; false on a fatal error (in `error`).
-  bool WriteSome(size_t& written, Blocked& blocked, std::string& error);
-  // Reads what is there into the parser; sets `eof` at the end of the
-  // stream. An error carries the code and reason the exchange fails with.
-  Status ReadSome(size_t expected, std::vector<Http1Response>& responses, Blocked& blocked,
-                  bool& eof, std::string& error);
 };
 
 Http1Connection::Http1Connection(Http1Url url, Http1TlsOptions tls)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->url = std::move(url);
-  impl_->tls_options = std::move(tls);
-  impl_->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-}
+    : impl_(std::make_unique<Impl>(url, std::move(tls))) {}
 
 Http1Connection::~Http1Connection() = default;
 
-bool Http1Connection::connected() const { return impl_->fd >= 0; }
-
-void Http1Connection::Interrupt() {
-  impl_->interrupted = true;
-  const uint64_t one = 1;
-  if (impl_->wake_fd >= 0) {
-    [[maybe_unused]] ssize_t n = ::write(impl_->wake_fd, &one, sizeof one);
-  }
-}
+bool Http1Connection::connected() const { return impl_->socket.connected(); }
+uint64_t Http1Connection::connects() const { return impl_->socket.connects(); }
+void Http1Connection::Interrupt() { impl_->socket.Interrupt(); }
 
 Status Http1Connection::Exchange(std::span<const Request> requests,
                                  std::vector<Http1Response>& responses,
@@ -627,113 +377,26 @@ Status Http1Connection::Exchange(std::span<const Request> requests,
   Impl& m = *impl_;
   responses.clear();
   if (requests.empty()) return Ok();
-  if (m.interrupted.load()) return Fail(ErrorCode::kCancelled, "interrupted");
-  // A connection the server closed while idle shows as readable (EOF):
-  // detect that before sending, so a request is not lost to a stale socket.
-  if (m.fd >= 0) {
-    pollfd p{m.fd, POLLIN, 0};
-    if (::poll(&p, 1, 0) > 0) m.Drop();
-  }
-  if (m.fd < 0) {
-    if (auto st = m.Connect(deadline); !st) return st;
-    ++connects_;
+  if (auto st = m.socket.EnsureConnected(deadline); !st) {
+    m.parser.Reset();
+    return st;
   }
   m.out.clear();
   for (const Request& r : requests) {
     m.out.append(r.head);
     m.out.append(r.body);
   }
-  return m.RunExchange(requests.size(), responses, deadline);
-}
-
-Status Http1Connection::Impl::RunExchange(size_t expected, std::vector<Http1Response>& responses,
-                                          Clock::time_point deadline) {
-  size_t written = 0;
-  bool eof = false;
-  std::string error;
-  auto fail = [&](ErrorCode code, std::string why) {
-    Drop();
-    const size_t missing = expected - responses.size();
-    return Fail(code, "POST to " + Where() + ": " + why + " (" + std::to_string(missing) + " of " +
-                          std::to_string(expected) + " requests unanswered)");
-  };
-  while (responses.size() < expected) {
-    // Checked here too, not only when waiting: a peer that never stops
-    // sending must not keep us past the deadline or a shutdown.
-    if (interrupted.load()) return fail(ErrorCode::kCancelled, "interrupted");
-    if (Clock::now() >= deadline) return fail(ErrorCode::kTimeout, "timed out");
-    Blocked blocked;
-    if (!WriteSome(written, blocked, error)) return fail(ErrorCode::kConnection, error);
-    if (auto st = ReadSome(expected, responses, blocked, eof, error); !st) {
-      return fail(st.error().code(), st.error().message());
-    }
-    if (eof) {
-      parser.Eof(responses);
-      if (responses.size() >= expected) break;
-      return fail(ErrorCode::kConnection, "connection closed by the server");
-    }
-    if (blocked.read && blocked.write) {
-      if (auto st = Wait(blocked.want, deadline); !st) {
-        return fail(st.error().code(), st.error().message());
-      }
-    }
+  ResponseReader reader(m.parser, requests.size(), responses);
+  if (auto st = m.socket.Exchange(m.out, reader, deadline); !st) {
+    m.parser.Reset();
+    const size_t missing = requests.size() - responses.size();
+    return Fail(st.error().code(), "POST to " + m.url.host_header + ": " + st.error().message() +
+                                       " (" + std::to_string(missing) + " of " +
+                                       std::to_string(requests.size()) + " requests unanswered)");
   }
-  // A final answer before the whole request was written (e.g. 413 while the
-  // body was still going out) leaves the stream out of step: drop it.
-  if (responses.back().close || eof || written < out.size()) Drop();
-  return Ok();
-}
-
-bool Http1Connection::Impl::WriteSome(size_t& written, Blocked& blocked, std::string& error) {
-  blocked.write = written == out.size();
-  if (written == out.size()) return true;
-  switch (Write(written, error)) {
-    case Io::kProgress:
-      break;
-    case Io::kWouldBlockWrite:
-      blocked.write = true;
-      blocked.want |= POLLOUT;
-      break;
-    case Io::kWouldBlockRead:  // TLS renegotiation: wait to read
-      blocked.write = true;
-      break;
-    case Io::kEof:
-    case Io::kError:
-      if (error.empty()) error = "connection closed";
-      return false;
-  }
-  return true;
-}
-
-Status Http1Connection::Impl::ReadSome(size_t expected, std::vector<Http1Response>& responses,
-                                       Blocked& blocked, bool& eof, std::string& error) {
-  size_t got = 0;
-  switch (Read(got, error)) {
-    case Io::kProgress: {
-      if (got == 0) break;
-      auto st = parser.Feed(std::string_view(in, got), responses);
-      if (!st) return Fail(ErrorCode::kProtocol, st.error().message());
-      if (responses.size() > expected) {
-        return Fail(ErrorCode::kProtocol, "more responses than requests");
-      }
-      // A response that announces a close ends the exchange early.
-      if (!responses.empty() && responses.back().close && responses.size() < expected) {
-        return Fail(ErrorCode::kConnection, "server closed the connection (Connection: close)");
-      }
-      break;
-    }
-    case Io::kWouldBlockRead:
-      blocked.read = true;
-      break;
-    case Io::kWouldBlockWrite:
-      blocked.read = true;
-      blocked.want |= POLLOUT;
-      break;
-    case Io::kEof:
-      eof = true;
-      break;
-    case Io::kError:
-      return Fail(ErrorCode::kConnection, error);
+  if (responses.back().close || !m.socket.connected()) {
+    m.socket.Drop();
+    m.parser.Reset();
   }
   return Ok();
 }

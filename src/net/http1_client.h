@@ -14,8 +14,8 @@
 // reported as failed and the request may or may not have been processed (the
 // usual at-least-once ambiguity of any HTTP retry).
 //
-// One Http1Connection is used by one thread at a time. OpenSSL headers stay
-// in the .cc.
+// One Http1Connection is used by one thread at a time. The transport (TCP,
+// TLS, deadlines, interrupts) is net::ClientSocket.
 #pragma once
 
 #include <chrono>
@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "net/client_socket.h"
 
 namespace pgcdc::net {
 
@@ -89,12 +90,7 @@ class Http1ResponseParser {
   size_t header_bytes_ = 0;
 };
 
-struct Http1TlsOptions {
-  std::string ca_file;    // empty: system trust store
-  std::string cert_file;  // client certificate (PEM)
-  std::string key_file;   // client key (PEM)
-  bool insecure_skip_verify = false;
-};
+using Http1TlsOptions = TlsOptions;
 
 class Http1Connection {
  public:
@@ -122,13 +118,12 @@ class Http1Connection {
   void Interrupt();
   bool connected() const;
   // Connections opened so far (for tests and metrics).
-  uint64_t connects() const { return connects_; }
+  uint64_t connects() const;
 
   struct Impl;
 
  private:
   std::unique_ptr<Impl> impl_;
-  uint64_t connects_ = 0;
 };
 
 }  // namespace pgcdc::net

@@ -2,12 +2,14 @@
 // with a persistent slot writes through the file adapter; pgcdc is killed
 // with SIGKILL at random moments and restarted; the file ends up holding every
 // committed row (duplicates only from unacknowledged tails), in commit order
-// of first appearance.
+// of first appearance, and every duplicate carries the id of its first
+// delivery (so receivers can drop it).
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 
@@ -100,8 +102,10 @@ TEST(FileScenario, KillNineWithPersistentSlotAndFileAdapterLosesNothing) {
   EXPECT_EQ(p->Wait(), 0);
   // Order of first appearance follows commit order (ids were committed ascending).
   std::set<int> seen;
+  std::map<int, std::string> id_of_row;
+  std::set<std::string> event_ids;
   int last = 0;
-  size_t lines = 0;
+  size_t lines = 0, duplicates = 0;
   for (auto& l : ReadFileLines(out)) {
     boost::system::error_code ec;
     auto parsed = boost::json::parse(l, ec);
@@ -109,12 +113,19 @@ TEST(FileScenario, KillNineWithPersistentSlotAndFileAdapterLosesNothing) {
     ++lines;
     auto v = parsed.as_object();
     const int id = static_cast<int>(v["payload"].as_object()["row"].as_object()["id"].as_int64());
+    const std::string event_id(v["id"].as_string());
     if (seen.insert(id).second) {
       ASSERT_GT(id, last);
       last = id;
+      id_of_row[id] = event_id;
+      ASSERT_TRUE(event_ids.insert(event_id).second) << "two rows share event id " << event_id;
+    } else {
+      ++duplicates;
+      ASSERT_EQ(event_id, id_of_row[id]) << "row " << id << " redelivered with another id";
     }
   }
-  std::cerr << "file crash test: " << lines << " lines for " << kRows << " rows\n";
+  std::cerr << "file crash test: " << lines << " lines for " << kRows << " rows, " << duplicates
+            << " redelivered with their first id\n";
   (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_fcrash')");
 }
 

@@ -89,8 +89,8 @@ TEST(OutboxScenario, RowsBecomeEventsInCreatedAtOrderAndAreDeleted) {
              "BEGIN; INSERT INTO ob_happy (channel, operation, payload) VALUES ('x', 'DELETE', "
              "'42'); ROLLBACK");
   ExecOrFail(conn,
-             "INSERT INTO ob_happy (channel, operation, payload) VALUES ('pgcdc:orders', "
-             "'DELETE', '{\"id\": 1}')");
+             "INSERT INTO ob_happy (id, channel, operation, payload) VALUES "
+             "('11111111-2222-4333-8444-555555555555', 'pgcdc:orders', 'DELETE', '{\"id\": 1}')");
   ASSERT_TRUE(p->WaitForLines(4)) << p->Stderr();
   ASSERT_TRUE(Eventually([&] {
     return ScrapeMetric(*p, "pgcdc_outbox_rows_committed_total") == 4;
@@ -107,6 +107,9 @@ TEST(OutboxScenario, RowsBecomeEventsInCreatedAtOrderAndAreDeleted) {
             R"({"id":1,"note":"<&> üñí€"})");
   EXPECT_EQ(CheckEnvelope(lines[2], "audit", "NOTIFY", "outbox"), R"("just text")");
   EXPECT_EQ(CheckEnvelope(lines[3], "pgcdc:orders", "DELETE", "outbox"), R"({"id":1})");
+  // The event id is the outbox row's id (stable if the row is redelivered).
+  EXPECT_EQ(ParseJson(lines[3]).as_object()["id"].as_string(),
+            "11111111-2222-4333-8444-555555555555");
 
   EXPECT_EQ(ScrapeMetric(*p, "pgcdc_outbox_events_total"), 4.0);
   EXPECT_EQ(ScrapeMetric(*p, "pgcdc_outbox_invalid_rows_total"), 0.0);

@@ -1,7 +1,7 @@
 // User journey: `pgcdc snapshot --table t -a <adapter>` exports every row
 // into each adapter that exists, through the same pipeline assembly as
 // `listen` (adapters, DLQ, transforms, HTTP): file, pg_table, webhook, sse,
-// ws and kafkaserver. Serving adapters wait for a first client before the
+// ws, kafkaserver and redis. Serving adapters wait for a first client before the
 // export starts. Failure paths: a sink that rejects rows dead-letters them
 // (nothing lost, exit 0), a misconfigured adapter is a usage error.
 #include <gtest/gtest.h>
@@ -12,6 +12,7 @@
 #include "harness.h"
 #include "http_receiver.h"
 #include "json_util.h"
+#include "redis_server.h"
 #include "stream_clients.h"
 
 namespace pgcdc::testing {
@@ -129,6 +130,23 @@ TEST(SnapshotAdapters, PgTable) {
     ids.insert(ParseJson(r[0].value_or("")).as_object()["row"].as_object()["id"].as_int64());
   }
   ExpectAllRows(ids, rows->size());
+}
+
+TEST(SnapshotAdapters, RedisSync) {
+  MakeTable("snap_a_redis");
+  RedisServer redis;
+  auto p = StartSnapshot("snap_a_redis", {"-a", "redis", "--redis-url", redis.Url(),
+                                          "--redis-mode", "sync", "--redis-key-prefix", "row:"});
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->Wait(60s), 0) << p->Stderr();
+  EXPECT_EQ(redis.CliInt({"DBSIZE"}), kRows);
+  std::set<int64_t> ids;
+  for (int id = 1; id <= kRows; ++id) {
+    auto v = ParseJson(redis.Cli({"GET", "row:" + std::to_string(id)})).as_object();
+    ids.insert(v["id"].as_int64());
+    EXPECT_EQ(v["name"].as_string(), "row " + std::to_string(id));
+  }
+  ExpectAllRows(ids, static_cast<size_t>(redis.CliInt({"DBSIZE"})));
 }
 
 // Regression: `snapshot -a webhook` used to fail with "no dead letter queue

@@ -476,6 +476,14 @@ static bool ForEachHeader(const Options& options, EVP_MAC_CTX* hmac,
   headers.emplace_back("Content-Type", "application/json");
   headers.emplace_back("User-Agent", std::string(kUserAgent));
   headers.emplace_back("X-PGCDC-Event-ID", events[0]->id.ToString());
+  // Receivers drop redeliveries by this key: the event id (deterministic for
+  // WAL and outbox events, docs/events.md), or first:last id for a batch.
+  std::string idempotency_key = events[0]->id.ToString();
+  if (events.size() > 1) {
+    idempotency_key.push_back(':');
+    events.back()->id.AppendTo(idempotency_key);
+  }
+  headers.emplace_back("Idempotency-Key", std::move(idempotency_key));
   const std::string& channel = events[0]->channel;
   const bool one_channel = std::all_of(events.begin(), events.end(),
                                        [&](const Event* e) { return e->channel == channel; });

@@ -138,6 +138,7 @@ TEST(WebhookDeliverer, SignedEventWithHeaders) {
   EXPECT_EQ(r.headers.at("content-type"), "application/json");
   EXPECT_EQ(r.headers.at("user-agent"), "custom-agent");
   EXPECT_EQ(r.headers.at("x-pgcdc-event-id"), s.events[0].id.ToString());
+  EXPECT_EQ(r.headers.at("idempotency-key"), s.events[0].id.ToString());
   EXPECT_EQ(r.headers.at("x-pgcdc-channel"), "pgcdc:orders");
   EXPECT_EQ(r.headers.at("x-tenant"), "acme");
   EXPECT_EQ(r.headers.at("x-pgcdc-signature"), "sha256=" + HmacSha256Hex("s3cret", r.body));
@@ -161,6 +162,8 @@ TEST(WebhookDeliverer, BatchIsAJsonArray) {
             "[" + s.events[0].Json() + "," + s.events[1].Json() + "," + s.events[2].Json() + "]");
   EXPECT_EQ(reqs[0].headers.at("x-pgcdc-batch-size"), "3");
   EXPECT_EQ(reqs[0].headers.at("x-pgcdc-event-id"), s.events[0].id.ToString());
+  EXPECT_EQ(reqs[0].headers.at("idempotency-key"),
+            s.events[0].id.ToString() + ":" + s.events[2].id.ToString());
   EXPECT_EQ(reqs[0].headers.at("x-pgcdc-channel"), "pgcdc:orders");
 }
 

@@ -83,7 +83,10 @@ std::string UuidArrayLiteral(const std::vector<std::string>& ids) {
 RowEvent MakeOutboxEvent(const OutboxRow& row, std::string_view table, int64_t now_ns) {
   RowEvent out;
   Event& e = out.event;
-  e.id = NewUuidV7();
+  // The row's own id: a row redelivered after a crash (claimed but not yet
+  // deleted) arrives with the id of its first delivery.
+  const std::optional<Uuid> row_id = ParseUuid(row.id);
+  e.id = row_id ? *row_id : NewUuidV7();
   e.source = kSource;
   e.created_at_ns = now_ns;
 

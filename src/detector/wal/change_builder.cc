@@ -302,7 +302,7 @@ Status ChangeBuilder::Apply(const pgoutput::Message& m, uint64_t lsn, RelationMa
     if (auto xid = XidOf(m); xid && aborted->count(*xid)) return Ok();
   }
   if (const auto* b = std::get_if<Begin>(&m)) {
-    tx_ = TxState{true, b->xid, b->commit_time_ns, 0};
+    tx_ = TxState{true, b->xid, b->commit_time_ns, 0, b->final_lsn};
     if (options_.tx_markers) return EmitMarker("BEGIN", b->xid, b->commit_time_ns, 0);
     return Ok();
   }
@@ -492,6 +492,11 @@ ChangeBuilder::RelationInfo ChangeBuilder::MakeRelationInfo(const pgoutput::Rela
     info.keys.push_back(std::move(k));
   }
   if (options_.include_schema) info.columns_json = ColumnsJson(r.columns);
+  auto schema = std::make_shared<RowSchema>();
+  schema->namespace_name = r.namespace_name;
+  schema->table = r.name;
+  for (const auto& c : r.columns) schema->columns.push_back({c.name, c.type_oid, c.is_key()});
+  info.schema = std::move(schema);
   return info;
 }
 
@@ -594,7 +599,9 @@ Status ChangeBuilder::EmitRow(const RelationInfo* rel, uint32_t relid, std::stri
   if (const pgoutput::TupleData* t = row != nullptr ? row : old; t != nullptr) {
     AppendRowKey(*rel, *t, key);
   }
-  if (auto st = EmitEvent(rel->channel, op, std::move(payload), lsn, true, std::move(key)); !st) {
+  if (auto st =
+          EmitEvent(rel->channel, op, std::move(payload), lsn, true, std::move(key), rel->schema);
+      !st) {
     return st;
   }
   if (options_.signal_table && row != nullptr && op == "INSERT" &&
@@ -632,7 +639,9 @@ Status ChangeBuilder::EmitMessage(const pgoutput::LogicalMessage& m, uint64_t ls
   w.Key("transactional");
   w.Bool(m.transactional);
   w.EndObject();
-  return EmitEvent(kMessageChannel, "MESSAGE", std::move(payload), lsn, false);
+  // A non-transactional message is its own position (its id derives from it).
+  return EmitEvent(kMessageChannel, "MESSAGE", std::move(payload),
+                   m.transactional || m.lsn == 0 ? lsn : m.lsn, false);
 }
 
 Status ChangeBuilder::EmitMarker(std::string_view op, uint32_t xid, int64_t commit_time_ns,
@@ -643,6 +652,8 @@ Status ChangeBuilder::EmitMarker(std::string_view op, uint32_t xid, int64_t comm
   if (op == "COMMIT") payload.append(",\"event_count\":").append(std::to_string(count));
   payload.append(",\"xid\":").append(std::to_string(xid)).push_back('}');
   Event e = MakeEvent(kTxnChannel, std::string(op), std::move(payload), kSource);
+  // BEGIN sorts before the transaction's changes, COMMIT after them.
+  e.id = PositionId(tx_.commit_lsn, op == "COMMIT" ? UINT32_MAX : 0);
   if (!sink_.Emit(std::move(e))) return Fail(ErrorCode::kCancelled, "pipeline stopping");
   return Ok();
 }
@@ -677,10 +688,16 @@ void ChangeBuilder::AppendRowKey(const RelationInfo& rel, const pgoutput::TupleD
 }
 
 Status ChangeBuilder::EmitEvent(std::string channel, std::string_view op, std::string payload,
-                                uint64_t lsn, bool row_event, std::string key) {
+                                uint64_t lsn, bool row_event, std::string key,
+                                std::shared_ptr<const RowSchema> schema) {
   Event e = MakeEvent(std::move(channel), std::string(op), std::move(payload), kSource);
   e.lsn = lsn;
   e.key = std::move(key);
+  e.schema = std::move(schema);
+  // A change or logical message (lsn != 0; schema events pass 0 and keep their
+  // random id: they are re-emitted after a restart, not redelivered). Outside a
+  // transaction only a non-transactional message: its own LSN is the position.
+  if (lsn != 0) e.id = tx_.active ? PositionId(tx_.commit_lsn, ++tx_.ordinal) : PositionId(lsn, 1);
   if (row_event && tx_.active) {
     ++tx_.count;
     if (options_.tx_metadata)
@@ -688,6 +705,12 @@ Status ChangeBuilder::EmitEvent(std::string channel, std::string_view op, std::s
   }
   if (!sink_.Emit(std::move(e))) return Fail(ErrorCode::kCancelled, "pipeline stopping");
   return Ok();
+}
+
+Uuid ChangeBuilder::PositionId(uint64_t lsn, uint32_t ordinal) const {
+  // WAL records start at 8-byte aligned positions and are at least 24 bytes
+  // long, so two records' LSNs differ in the bits above the lowest four.
+  return MakePositionUuid(lsn >> 4, ordinal, options_.id_origin);
 }
 
 Status ChangeBuilder::Replay(uint32_t xid, const pgoutput::StreamCommit& c) {
@@ -699,7 +722,7 @@ Status ChangeBuilder::Replay(uint32_t xid, const pgoutput::StreamCommit& c) {
     spool_memory_used_ -= std::min(spool_memory_used_, spool->memory_bytes());
   }
   ++stats_.streamed_txns;
-  tx_ = TxState{true, xid, c.commit_time_ns, 0};
+  tx_ = TxState{true, xid, c.commit_time_ns, 0, c.commit_lsn};
   if (options_.tx_markers) {
     if (auto st = EmitMarker("BEGIN", xid, c.commit_time_ns, 0); !st) return st;
   }

@@ -46,6 +46,11 @@ struct BuilderOptions {
   bool toast_cache = false;
   size_t toast_cache_max_entries = 100000;
   std::string spool_dir;  // empty = $TMPDIR or /tmp
+  // Origin of the deterministic event ids (core/uuid.h MakePositionUuid):
+  // row events, logical messages and transaction markers get ids derived
+  // from (commit LSN, ordinal in the transaction, origin), so a transaction
+  // redelivered after a restart carries the ids of its first delivery.
+  uint32_t id_origin = 0;
   // Incremental snapshots: INSERTs into this table are emitted as usual and
   // also handed to ChangeSink::OnSignal.
   std::optional<SignalTable> signal_table;
@@ -105,8 +110,9 @@ class ChangeBuilder {
     std::string channel;
     char replica_identity = 'd';
     std::vector<pgoutput::RelationColumn> columns;
-    std::vector<std::string> keys;  // pre-encoded `"name":`
-    std::string columns_json;       // `columns` array for --include-schema
+    std::vector<std::string> keys;            // pre-encoded `"name":`
+    std::string columns_json;                 // `columns` array for --include-schema
+    std::shared_ptr<const RowSchema> schema;  // Event::schema of its row events
   };
 
  private:
@@ -116,8 +122,13 @@ class ChangeBuilder {
     uint32_t xid = 0;
     int64_t commit_time_ns = 0;
     int64_t count = 0;  // row events so far
+    uint64_t commit_lsn = 0;
+    uint32_t ordinal = 0;  // events with positional ids so far (markers excluded)
   };
   using RelationMap = std::unordered_map<uint32_t, RelationInfo>;
+
+  // The deterministic id for position `lsn` and `ordinal` (BuilderOptions::id_origin).
+  Uuid PositionId(uint64_t lsn, uint32_t ordinal) const;
 
   // Applies one decoded message. `relations` is the relation map to use
   // (the global cache, or a replay overlay), `lsn` the message's position.
@@ -151,7 +162,8 @@ class ChangeBuilder {
   Status EmitMessage(const pgoutput::LogicalMessage& m, uint64_t lsn);
   Status EmitMarker(std::string_view op, uint32_t xid, int64_t commit_time_ns, int64_t count);
   Status EmitEvent(std::string channel, std::string_view op, std::string payload, uint64_t lsn,
-                   bool row_event, std::string key = {});
+                   bool row_event, std::string key = {},
+                   std::shared_ptr<const RowSchema> schema = nullptr);
   // Event::key of a row image: one key column's text, or a JSON object of
   // several; nothing when the relation has no key or a key value is missing.
   void AppendRowKey(const RelationInfo& rel, const pgoutput::TupleData& t, std::string& out);

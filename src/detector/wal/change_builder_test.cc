@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <optional>
+#include <set>
 
 namespace pgcdc::detector::wal {
 namespace {
@@ -139,6 +141,16 @@ TEST_F(ChangeBuilderTest, InsertBecomesTypedEventInTableOrder) {
   ASSERT_EQ(sink_.boundaries.size(), 1u);
   EXPECT_EQ(sink_.boundaries[0], (std::pair<size_t, uint64_t>{1, 0x210}));
   EXPECT_FALSE(builder_->in_transaction());
+  // The row's schema travels with the event, for typed encoders.
+  ASSERT_NE(e.schema, nullptr);
+  EXPECT_EQ(e.schema->namespace_name, "public");
+  EXPECT_EQ(e.schema->table, "orders");
+  ASSERT_EQ(e.schema->columns.size(), 4u);
+  EXPECT_EQ(e.schema->columns[0].name, "id");
+  EXPECT_EQ(e.schema->columns[0].type_oid, 23u);
+  EXPECT_TRUE(e.schema->columns[0].key);
+  EXPECT_EQ(e.schema->columns[2].type_oid, 1700u);
+  EXPECT_FALSE(e.schema->columns[2].key);
 }
 
 TEST_F(ChangeBuilderTest, UpdateDeleteTruncateAndToast) {
@@ -260,6 +272,45 @@ TEST_F(ChangeBuilderTest, TxMarkersAndMetadata) {
   EXPECT_EQ(sink_.events[3].payload,
             R"({"commit_time":"2000-01-01T00:00:00Z","event_count":2,"xid":42})");
   EXPECT_FALSE(sink_.events[3].transaction);
+}
+
+// Ids derive from (commit LSN, ordinal, origin): a redelivered transaction
+// gets the same ids, whether it arrives streamed or in one piece.
+TEST_F(ChangeBuilderTest, EventIdsAreDeterministic) {
+  auto run = [&](bool streamed, uint32_t origin) {
+    sink_.events.clear();
+    Make({.tx_markers = true, .id_origin = origin});
+    Orders();
+    if (streamed) {
+      Feed(Msg('S').U32(7).U8(1));
+      for (int i = 0; i < 3; ++i)
+        Feed(Insert(16384, {std::to_string(i), "s", "1", std::nullopt}, 7));
+      Feed(Msg('E'));
+      Feed(Msg('c').U32(7).U8(0).U64(0x4000).U64(0x4010).U64(0));
+    } else {
+      Feed(Begin(0x4000, 7));
+      for (int i = 0; i < 3; ++i) Feed(Insert(16384, {std::to_string(i), "s", "1", std::nullopt}));
+      Feed(Commit(0x4000, 0x4010));
+    }
+    Msg m('M');  // non-transactional: positioned by its own LSN
+    m.U8(0).U64(0x5000).Str("app").U32(2).Raw("hi");
+    Feed(m);
+    std::vector<std::string> ids;
+    for (const Event& e : sink_.events) ids.push_back(e.id.ToString());
+    return ids;
+  };
+  const auto first = run(false, 12345);
+  ASSERT_EQ(first.size(), 6u);  // BEGIN, 3 rows, COMMIT, message
+  EXPECT_EQ(run(false, 12345), first) << "redelivery must repeat the ids";
+  EXPECT_EQ(run(true, 12345), first) << "streamed or not, the same ids";
+  EXPECT_NE(run(false, 999), first) << "another origin, other ids";
+  EXPECT_TRUE(std::is_sorted(first.begin(), first.end()));
+  EXPECT_EQ(std::set<std::string>(first.begin(), first.end()).size(), first.size());
+  // Layout: commit LSN 0x4000 >> 4 = 0x400 in the position bits, version 8.
+  EXPECT_EQ(first[1], MakePositionUuid(0x400, 1, 12345).ToString());
+  EXPECT_EQ(first[0], MakePositionUuid(0x400, 0, 12345).ToString());
+  EXPECT_EQ(first[4], MakePositionUuid(0x400, UINT32_MAX, 12345).ToString());
+  EXPECT_EQ(first[5], MakePositionUuid(0x500, 1, 12345).ToString());
 }
 
 TEST_F(ChangeBuilderTest, IncludeSchemaAndSchemaEvents) {

@@ -65,17 +65,21 @@ std::string ReplicationConn::ErrorMessage() const {
   return conn_ == nullptr ? "not connected" : TrimMessage(PQerrorMessage(conn_));
 }
 
-Result<uint64_t> ReplicationConn::IdentifySystem() {
+Result<SystemIdentity> ReplicationConn::IdentifySystem() {
   PGresult* r = PQexec(conn_, "IDENTIFY_SYSTEM");
-  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 3) {
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 4) {
     std::string err = TrimMessage(PQresultErrorMessage(r));
     PQclear(r);
     return Fail(ErrorCode::kProtocol, "IDENTIFY_SYSTEM: " + err);
   }
+  SystemIdentity id;
+  id.system_id = PQgetvalue(r, 0, 0);
+  id.dbname = PQgetisnull(r, 0, 3) ? "" : PQgetvalue(r, 0, 3);
   auto lsn = pgoutput::ParseLsn(PQgetvalue(r, 0, 2));
   PQclear(r);
   if (!lsn) return Fail(lsn.error().Wrap("IDENTIFY_SYSTEM"));
-  return *lsn;
+  id.xlogpos = *lsn;
+  return id;
 }
 
 Result<SlotInfo> ReplicationConn::CreateSlot(const std::string& name, bool temporary,

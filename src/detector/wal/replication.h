@@ -23,6 +23,13 @@ struct SlotInfo {
   std::string snapshot_name;  // empty unless exported
 };
 
+// IDENTIFY_SYSTEM's answer.
+struct SystemIdentity {
+  std::string system_id;  // the cluster's system identifier (decimal)
+  uint64_t xlogpos = 0;   // current WAL insert position
+  std::string dbname;     // the database this connection replicates
+};
+
 class ReplicationConn {
  public:
   // Connects with replication=database and session settings that make
@@ -34,8 +41,8 @@ class ReplicationConn {
   ReplicationConn& operator=(ReplicationConn&& o) noexcept;
   ~ReplicationConn();
 
-  // Current server WAL insert position.
-  Result<uint64_t> IdentifySystem();
+  // The server's identity and current WAL insert position.
+  Result<SystemIdentity> IdentifySystem();
   // Creates a logical slot using pgoutput. `exists` is set (and Ok returned
   // with only the name filled) when a persistent slot of that name exists.
   Result<SlotInfo> CreateSlot(const std::string& name, bool temporary, bool export_snapshot,

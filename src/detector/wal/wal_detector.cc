@@ -16,6 +16,7 @@
 #include "core/metrics.h"
 #include "core/sleep.h"
 #include "core/time.h"
+#include "core/uuid.h"
 #include "detector/wal/replication.h"
 #include "pg/checkpoint_store.h"
 #include "pg/conn.h"
@@ -109,6 +110,7 @@ struct SlotSession {
   ReplicationConn repl;
   std::string name;
   SlotInfo info;
+  SystemIdentity identity;
   bool exists = false;         // a persistent slot of that name was there
   bool want_snapshot = false;  // --snapshot-first runs in this cycle
   uint64_t start = 0;          // START_REPLICATION position
@@ -126,6 +128,9 @@ Result<SlotSession> OpenSlot(const Options& o, bool snapshot_done) {
   auto repl = ReplicationConn::Open(o.database_url);
   if (!repl) return Fail(repl.error());
   s.repl = std::move(*repl);
+  auto identity = s.repl.IdentifySystem();
+  if (!identity) return Fail(identity.error());
+  s.identity = std::move(*identity);
   s.name = o.persistent_slot ? o.slot_name : RandomSlotName();
   uint64_t saved = 0;
   if (o.persistent_slot) {
@@ -554,6 +559,10 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, Supervisor::Session& ses
   }
 
   BuilderOptions bopts = options_.builder;
+  // Event ids are stable per database and publication (the publication decides
+  // which changes a transaction has, so the ordinals), whatever the slot.
+  bopts.id_origin = PositionOrigin(opened->identity.system_id + "/" + opened->identity.dbname +
+                                   "/" + options_.publication);
   ChangeBuilder builder(bopts, cycle.catalog, cycle);
   builder.set_protocol_version(2);
 

@@ -1,0 +1,616 @@
+#include "adapter/redis/redis_adapter.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "adapter/redis/resp.h"
+#include "core/health.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "dlq/dlq.h"
+#include "net/client_socket.h"
+#include "registry/define.h"
+#include "transform/payload.h"
+
+namespace pgcdc::adapter::redis {
+
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kAdapter = "redis";
+
+struct Metrics {
+  metrics::Family<metrics::Counter>* commands;
+  metrics::Family<metrics::Counter>* skipped;
+  metrics::Counter* dead_lettered;
+  metrics::Counter* retries;
+  metrics::Counter* reconnects;
+};
+
+const Metrics& M() {
+  static const Metrics m = [] {
+    auto& r = metrics::Default();
+    return Metrics{
+        &r.AddCounter("pgcdc_redis_commands_total",
+                      "Commands the redis adapter had answered successfully, by command.",
+                      {"command"}),
+        &r.AddCounter("pgcdc_redis_skipped_total",
+                      "Events the redis adapter could not map to a key (no_id) or does not "
+                      "apply in its mode (truncate).",
+                      {"reason"}),
+        &r.AddCounter("pgcdc_redis_dead_lettered_total",
+                      "Events sent to the DLQ because Redis rejected their command.")
+             .Get(),
+        &r.AddCounter("pgcdc_redis_retries_total",
+                      "Round trips the redis adapter retried after a connection-class failure.")
+             .Get(),
+        &r.AddCounter("pgcdc_redis_reconnects_total",
+                      "Times the redis adapter reconnected after losing its connection.")
+             .Get(),
+    };
+  }();
+  return m;
+}
+
+Error Cancelled() { return Error(ErrorCode::kCancelled, "redis: interrupted"); }
+
+std::optional<std::string> PercentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    int v = 0;
+    auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+    if (ec != std::errc() || p != s.data() + i + 3) return std::nullopt;
+    out.push_back(static_cast<char>(v));
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- URL -----------------------------------------------------------------------
+
+Result<RedisUrl> ParseRedisUrl(std::string_view url) {
+  RedisUrl out;
+  auto bad = [&](std::string why) {
+    return Fail(ErrorCode::kConfig, "invalid redis URL \"" + RedactRedisUrl(url) + "\": " + why);
+  };
+  std::string_view rest;
+  if (url.starts_with("redis://")) {
+    rest = url.substr(8);
+  } else if (url.starts_with("rediss://")) {
+    out.tls = true;
+    rest = url.substr(9);
+  } else {
+    return bad("expected redis://host[:port][/db] or rediss:// for TLS");
+  }
+  if (rest.find('?') != std::string_view::npos || rest.find('#') != std::string_view::npos) {
+    return bad("query parameters are not supported (use the redis.* settings)");
+  }
+  std::string_view path;
+  if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
+    path = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view user_info = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    std::string_view user = user_info, pass;
+    if (size_t colon = user_info.find(':'); colon != std::string_view::npos) {
+      user = user_info.substr(0, colon);
+      pass = user_info.substr(colon + 1);
+    } else {
+      // redis://secret@host: a lone user-info part is the password (as
+      // redis-cli reads it).
+      pass = user_info;
+      user = {};
+    }
+    auto u = PercentDecode(user);
+    auto p = PercentDecode(pass);
+    if (!u || !p) return bad("bad percent-encoding in the user or password");
+    out.username = std::move(*u);
+    out.password = std::move(*p);
+  }
+  std::string_view port;
+  if (rest.starts_with('[')) {
+    const size_t close = rest.find(']');
+    if (close == std::string_view::npos) return bad("unterminated [IPv6 address]");
+    out.host = std::string(rest.substr(1, close - 1));
+    std::string_view after = rest.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return bad("unexpected text after the IPv6 address");
+      port = after.substr(1);
+    }
+  } else if (size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
+    out.host = std::string(rest.substr(0, colon));
+    port = rest.substr(colon + 1);
+    if (out.host.find(':') != std::string::npos) {
+      return bad("write an IPv6 address in [brackets]");
+    }
+  } else {
+    out.host = std::string(rest);
+  }
+  if (out.host.empty()) return bad("no host");
+  if (!port.empty()) {
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
+    if (ec != std::errc() || p != port.data() + port.size() || v == 0 || v > 65535) {
+      return bad("bad port \"" + std::string(port) + "\"");
+    }
+    out.port = static_cast<uint16_t>(v);
+  }
+  if (!path.empty()) {
+    int db = 0;
+    auto [p, ec] = std::from_chars(path.data(), path.data() + path.size(), db);
+    if (ec != std::errc() || p != path.data() + path.size() || db < 0) {
+      return bad("the path must be a database number, got \"" + std::string(path) + "\"");
+    }
+    out.db = db;
+  }
+  return out;
+}
+
+std::string RedactRedisUrl(std::string_view url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  const size_t start = scheme + 3;
+  const size_t end = std::min(url.find('/', start), url.size());
+  const size_t at = url.substr(0, end).rfind('@');
+  if (at == std::string_view::npos || at < start) return std::string(url);
+  std::string_view info = url.substr(start, at - start);
+  const size_t colon = info.find(':');
+  std::string out(url.substr(0, start));
+  if (colon != std::string_view::npos) {
+    out += std::string(info.substr(0, colon)) + ":xxx";
+  } else {
+    out += "xxx";
+  }
+  out += url.substr(at);
+  return out;
+}
+
+// ---- planning ------------------------------------------------------------------
+
+namespace {
+
+// The names in a JSON array of strings (the `_unchanged_toast_columns`
+// value); malformed parts end the list.
+std::vector<std::string> StringList(std::string_view raw) {
+  std::vector<std::string> out;
+  if (raw.empty() || raw[0] != '[') return out;
+  size_t pos = 1;
+  while (pos < raw.size()) {
+    while (pos < raw.size() && (raw[pos] == ' ' || raw[pos] == ',')) ++pos;
+    if (pos >= raw.size() || raw[pos] == ']') break;
+    auto end = transform::SkipJsonValue(raw, pos);
+    if (!end) break;
+    out.push_back(transform::StringifyJson(raw.substr(pos, *end - pos)));
+    pos = *end;
+  }
+  return out;
+}
+
+}  // namespace
+
+Plan PlanEvent(const Options& options, const Event& event) {
+  Plan plan;
+  if (options.mode == Mode::kStream) {
+    plan.kind = Plan::Kind::kCommand;
+    plan.label = "xadd";
+    plan.key = options.key_prefix + event.channel;
+    const std::string id = event.id.ToString();
+    const std::string maxlen = std::to_string(options.stream_maxlen);
+    if (options.stream_maxlen > 0) {
+      AppendCommand(plan.command, {"XADD", plan.key, "MAXLEN", "~", maxlen, "*", "id", id, "event",
+                                   event.Json()});
+    } else {
+      AppendCommand(plan.command, {"XADD", plan.key, "*", "id", id, "event", event.Json()});
+    }
+    return plan;
+  }
+  transform::Arena arena;
+  auto root = transform::JsonObject::Parse(event.payload, arena);
+  if (!root) {
+    plan.skip_reason = "no_id";  // not an object: nothing to key by
+    return plan;
+  }
+  transform::JsonObject* image = root->get();
+  std::string_view row_text = event.payload;
+  const bool structured = (*root)->Find("op") != nullptr && (*root)->Find("row") != nullptr;
+  if (structured) {
+    auto child = (*root)->Child("row", arena);
+    image = child ? *child : nullptr;
+    if (image == nullptr) {
+      plan.skip_reason = event.operation == "TRUNCATE" ? "truncate" : "no_id";
+      return plan;
+    }
+    row_text = (*root)->Find("row")->raw;
+  }
+  const auto* id = image->Find(options.id_column);
+  if (id == nullptr || id->raw == "null") {
+    plan.skip_reason = "no_id";
+    return plan;
+  }
+  plan.key = options.key_prefix + transform::StringifyJson(id->raw);
+  if (options.mode == Mode::kInvalidate || event.operation == "DELETE") {
+    plan.kind = Plan::Kind::kCommand;
+    plan.label = "del";
+    AppendCommand(plan.command, {"DEL", plan.key});
+    return plan;
+  }
+  if (event.operation == "TRUNCATE") {
+    plan.skip_reason = "truncate";
+    return plan;
+  }
+  if (const auto* toast = (*root)->Find("_unchanged_toast_columns"); toast != nullptr) {
+    plan.toast_columns = StringList(toast->raw);
+  }
+  if (!plan.toast_columns.empty()) {
+    plan.kind = Plan::Kind::kMergeToast;
+    plan.label = "set";
+    plan.row_json = std::string(row_text);
+    return plan;
+  }
+  plan.kind = Plan::Kind::kCommand;
+  plan.label = "set";
+  AppendCommand(plan.command, {"SET", plan.key, row_text});
+  return plan;
+}
+
+std::string MergeToast(std::string_view row_json, std::span<const std::string> columns,
+                       const std::optional<std::string>& stored) {
+  transform::Arena arena;
+  auto row = transform::JsonObject::Parse(row_json, arena);
+  if (!row) return std::string(row_json);
+  std::unique_ptr<transform::JsonObject> old;
+  if (stored) {
+    if (auto parsed = transform::JsonObject::Parse(*stored, arena); parsed)
+      old = std::move(*parsed);
+  }
+  for (const std::string& column : columns) {
+    const auto* m = old ? old->Find(column) : nullptr;
+    if (m != nullptr) {
+      (*row)->Set(column, m->raw);
+    } else {
+      (*row)->Erase(column);  // unknown value: leave it out rather than store null
+    }
+  }
+  std::string out;
+  (*row)->AppendTo(out);
+  return out;
+}
+
+ReplyError ClassifyReplyError(std::string_view message) {
+  // The error code is the first word of the reply.
+  const std::string_view code = message.substr(0, message.find(' '));
+  for (std::string_view transient :
+       {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "OOM", "NOAUTH",
+        "WRONGPASS", "NOPERM", "NOREPLICAS", "MISCONF", "UNBLOCKED"}) {
+    if (code == transient) return ReplyError::kRetry;
+  }
+  return ReplyError::kDeadLetter;
+}
+
+// ---- connection ----------------------------------------------------------------
+
+struct RedisAdapter::Conn {
+  Conn(const RedisUrl& url, net::TlsOptions tls)
+      : socket(net::Endpoint{.host = url.host, .port = url.port, .tls = url.tls}, std::move(tls)) {}
+
+  // Reads `expected` replies.
+  class Reader final : public net::ClientSocket::Reader {
+   public:
+    Reader(ReplyParser& parser, size_t expected, std::vector<Reply>& replies)
+        : parser_(parser), expected_(expected), replies_(replies) {}
+    Status OnData(std::string_view data) override {
+      if (auto st = parser_.Feed(data, replies_); !st) return st;
+      if (replies_.size() > expected_) {
+        return Fail(ErrorCode::kProtocol, "resp: more replies than commands");
+      }
+      return Ok();
+    }
+    bool Done() const override { return replies_.size() >= expected_; }
+
+   private:
+    ReplyParser& parser_;
+    size_t expected_;
+    std::vector<Reply>& replies_;
+  };
+
+  // Sends `out` (`n` commands); the replies (a prefix of them on error) end
+  // up in `replies`.
+  Status Exchange(std::string_view out, size_t n, Clock::time_point deadline) {
+    replies.clear();
+    Reader reader(parser, n, replies);
+    Status st = socket.Exchange(out, reader, deadline);
+    if (!st) parser.Reset();
+    return st;
+  }
+
+  net::ClientSocket socket;
+  ReplyParser parser;
+  std::vector<Reply> replies;
+};
+
+// One event on its way: its plan and how far it got.
+struct RedisAdapter::Pending {
+  const Event* event = nullptr;
+  Plan plan;
+  bool done = false;
+  bool have_stored = false;  // kMergeToast: the GET was answered
+  std::optional<std::string> stored;
+};
+
+RedisAdapter::RedisAdapter(Options options)
+    : options_(std::move(options)), backoff_(options_.backoff) {
+  if (options_.batch_size == 0) options_.batch_size = 1;
+  M();
+}
+
+RedisAdapter::~RedisAdapter() { Close(); }
+
+Status RedisAdapter::Attach(const adapter::Services& services) {
+  dlq_ = services.dlq;
+  health_ = services.health;
+  return Ok();
+}
+
+Status RedisAdapter::Connect() {
+  conn_ =
+      std::make_unique<Conn>(url_, net::TlsOptions{.ca_file = options_.tls_ca_file,
+                                                   .insecure_skip_verify = options_.tls_insecure});
+  std::string out;
+  size_t n = 0;
+  if (!url_.password.empty()) {
+    if (url_.username.empty()) {
+      AppendCommand(out, {"AUTH", url_.password});
+    } else {
+      AppendCommand(out, {"AUTH", url_.username, url_.password});
+    }
+    ++n;
+  }
+  if (url_.db != 0) {
+    AppendCommand(out, {"SELECT", std::to_string(url_.db)});
+    ++n;
+  }
+  AppendCommand(out, {"PING"});
+  ++n;
+  const auto deadline = Clock::now() + options_.timeout;
+  if (auto st = conn_->Exchange(out, n, deadline); !st) {
+    conn_.reset();
+    return st;
+  }
+  for (const Reply& r : conn_->replies) {
+    if (r.is_error()) {
+      conn_.reset();
+      return Fail(ErrorCode::kConnection, "handshake refused: " + r.text);
+    }
+  }
+  return Ok();
+}
+
+Status RedisAdapter::Open() {
+  auto url = ParseRedisUrl(options_.url);
+  if (!url) return Fail(url.error().Wrap("redis"));
+  url_ = *url;
+  if (auto st = Connect(); !st) {
+    if (st.error().code() == ErrorCode::kCancelled) return Fail(Cancelled());
+    return Fail(ErrorCode::kConnection,
+                "redis: cannot use " + RedactRedisUrl(options_.url) + ": " + st.error().message());
+  }
+  static constexpr std::string_view kModes[] = {"invalidate", "sync", "stream"};
+  log::Info("redis ready", {{"adapter", kAdapter},
+                            {"url", RedactRedisUrl(options_.url)},
+                            {"mode", kModes[static_cast<int>(options_.mode)]},
+                            {"batch_size", static_cast<uint64_t>(options_.batch_size)}});
+  return Ok();
+}
+
+Status RedisAdapter::Deliver(std::span<const Event* const> events) {
+  for (size_t begin = 0; begin < events.size(); begin += options_.batch_size) {
+    const size_t n = std::min(options_.batch_size, events.size() - begin);
+    if (auto st = DeliverChunk(events.subspan(begin, n)); !st) return st;
+  }
+  return Ok();
+}
+
+Status RedisAdapter::DeliverChunk(std::span<const Event* const> events) {
+  if (sleeper_.woken()) return Fail(Cancelled());
+  std::vector<Pending> pending;
+  pending.reserve(events.size());
+  for (const Event* e : events) {
+    Plan plan = PlanEvent(options_, *e);
+    if (plan.kind == Plan::Kind::kSkip) {
+      M().skipped->With({plan.skip_reason}).Inc();
+      continue;
+    }
+    pending.push_back(Pending{.event = e, .plan = std::move(plan)});
+  }
+  return Run(pending);
+}
+
+Status RedisAdapter::DeadLetter(const Event& event, const std::string& reason) {
+  const std::string id = event.id.ToString();
+  if (dlq_ == nullptr) {
+    return Fail(ErrorCode::kInvalidArgument, "redis: event " + id + " was rejected (" + reason +
+                                                 ") and no dead letter queue is attached");
+  }
+  if (auto st = dlq_->Record(event, kAdapter, reason); !st) {
+    return Fail(st.error().Wrap("redis: dead-letter event " + id + " (rejected: " + reason + ")"));
+  }
+  M().dead_lettered->Inc();
+  log::Warn("redis: command rejected; event sent to the dead letter queue",
+            {{"adapter", kAdapter}, {"event_id", id}, {"error", reason}});
+  return Ok();
+}
+
+void RedisAdapter::Degraded(const std::string& why) {
+  if (health_ != nullptr) health_->Set(std::string(kAdapter), HealthStatus::kDegraded, why);
+  degraded_ = true;
+}
+
+Status RedisAdapter::Run(std::vector<Pending>& pending) {
+  std::string out;
+  // What each command of a window stands for: (pending index, is the GET).
+  std::vector<std::pair<size_t, bool>> window;
+  size_t first_open = 0;
+  for (;;) {
+    while (first_open < pending.size() && pending[first_open].done) ++first_open;
+    if (first_open == pending.size()) {
+      backoff_.Reset();
+      if (degraded_ && health_ != nullptr) health_->Up(std::string(kAdapter));
+      degraded_ = false;
+      return Ok();
+    }
+    if (sleeper_.woken()) return Fail(Cancelled());
+    std::string failure;
+    if (!conn_) {
+      if (auto st = Connect(); !st) {
+        if (st.error().code() == ErrorCode::kCancelled) return Fail(Cancelled());
+        failure = "connect: " + st.error().message();
+      } else if (degraded_) {
+        M().reconnects->Inc();
+        log::Info("redis: reconnected", {{"adapter", kAdapter}});
+      }
+    }
+    if (failure.empty()) {
+      // A window: commands in event order. A TOAST merge needs its GET's
+      // answer before its SET, so a window ends after a GET.
+      out.clear();
+      window.clear();
+      for (size_t i = first_open; i < pending.size() && window.size() < options_.batch_size; ++i) {
+        Pending& p = pending[i];
+        if (p.done) continue;
+        if (p.plan.kind == Plan::Kind::kMergeToast && !p.have_stored) {
+          AppendCommand(out, {"GET", p.plan.key});
+          window.emplace_back(i, true);
+          break;
+        }
+        if (p.plan.kind == Plan::Kind::kMergeToast) {
+          AppendCommand(out, {"SET", p.plan.key,
+                              MergeToast(p.plan.row_json, p.plan.toast_columns, p.stored)});
+        } else {
+          out += p.plan.command;
+        }
+        window.emplace_back(i, false);
+      }
+      Status st = conn_->Exchange(out, window.size(), Clock::now() + options_.timeout);
+      if (!st && st.error().code() == ErrorCode::kCancelled) return Fail(Cancelled());
+      const std::vector<Reply>& replies = conn_->replies;
+      for (size_t r = 0; r < replies.size(); ++r) {
+        Pending& p = pending[window[r].first];
+        const Reply& reply = replies[r];
+        if (reply.is_error()) {
+          if (ClassifyReplyError(reply.text) == ReplyError::kRetry) {
+            if (failure.empty()) failure = reply.text;
+            continue;
+          }
+          if (auto dl = DeadLetter(*p.event, "redis: " + reply.text); !dl) return dl;
+          p.done = true;
+          continue;
+        }
+        if (window[r].second) {
+          p.have_stored = true;
+          if (reply.type == Reply::Type::kBulk) p.stored = reply.text;
+          M().commands->With({"get"}).Inc();
+          continue;
+        }
+        p.done = true;
+        M().commands->With({p.plan.label}).Inc();
+      }
+      if (!st) {
+        failure = st.error().message();
+        conn_.reset();
+      }
+    }
+    if (failure.empty()) continue;
+    Degraded(failure);
+    M().retries->Inc();
+    const milliseconds delay = backoff_.Next();
+    size_t left = 0;
+    for (const Pending& p : pending) left += p.done ? 0 : 1;
+    log::Warn("redis: delivery failed; retrying the commands not yet answered",
+              {{"adapter", kAdapter},
+               {"error", failure},
+               {"pending_events", static_cast<uint64_t>(left)},
+               {"retry_in_ms", static_cast<int64_t>(delay.count())}});
+    if (!sleeper_.SleepFor(delay)) return Fail(Cancelled());
+  }
+}
+
+void RedisAdapter::Interrupt() {
+  sleeper_.Interrupt();
+  if (conn_) conn_->socket.Interrupt();
+}
+
+void RedisAdapter::Close() { conn_.reset(); }
+
+// ---- declaration ---------------------------------------------------------------
+
+ConnectorInfo Connector() {
+  using O = Options;
+  return DefineAdapter<Options>({
+      .name = "redis",
+      .description = "Keeps Redis in step with row changes: invalidate (DEL) or sync (SET the row "
+                     "JSON) a key per row, or append every event to a stream (XADD); pipelined, "
+                     "retries until Redis answers, rejected commands go to the DLQ.",
+      .params = Params({
+          {Param("redis.url", &O::url,
+                 "redis://[user:password@]host[:port][/db], rediss:// for TLS",
+                 {.flag = "redis-url"}),
+           ParamEnum("redis.mode", &O::mode,
+                     {{"invalidate", Mode::kInvalidate},
+                      {"sync", Mode::kSync},
+                      {"stream", Mode::kStream}},
+                     "invalidate (DEL key), sync (SET key row JSON / DEL) or stream (XADD)",
+                     {.flag = "redis-mode"}),
+           Param("redis.key_prefix", &O::key_prefix,
+                 "prefix of every key (sync/invalidate: prefix + row id; stream: prefix + "
+                 "channel)",
+                 {.flag = "redis-key-prefix"}),
+           Param("redis.id_column", &O::id_column, "row column whose value names the key",
+                 {.flag = "redis-id-column"}),
+           Param("redis.stream_maxlen", &O::stream_maxlen,
+                 "stream mode: approximate length cap (XADD MAXLEN ~; 0 = unbounded)",
+                 {.flag = "redis-stream-maxlen", .min = 0}),
+           Param("redis.batch_size", &O::batch_size, "commands per pipelined round trip",
+                 {.flag = "redis-batch-size", .min = 1, .max = 100000}),
+           Param("redis.timeout", &O::timeout, "deadline of one round trip (connect included)",
+                 {.flag = "redis-timeout", .min = 1}),
+           Param("redis.tls_ca_file", &O::tls_ca_file,
+                 "rediss://: CA bundle to verify the server (default: system store)",
+                 {.flag = "redis-tls-ca-file"}),
+           Param("redis.tls_insecure", &O::tls_insecure,
+                 "rediss://: do not verify the server certificate (testing only)",
+                 {.flag = "redis-tls-insecure"})},
+          BackoffParams<O>("redis", "redis", &O::backoff, "retry (reconnect or resend)"),
+      }),
+      .validate =
+          [](const O& o, const Context&, Errors& errors) {
+            if (o.url.empty()) {
+              errors.push_back("redis.url: required for adapter redis (--redis-url)");
+            } else if (auto u = ParseRedisUrl(o.url); !u) {
+              errors.push_back("redis.url: " + u.error().message());
+            }
+            if (o.mode != Mode::kStream && o.id_column.empty()) {
+              errors.push_back("redis.id_column: must not be empty");
+            }
+            ValidateBackoff("redis", o.backoff, errors);
+          },
+      .make = [](O o, const Context&) -> Result<AdapterPtr> {
+        o.backoff.floor = std::min(o.backoff.floor, o.backoff.base);
+        return std::make_unique<RedisAdapter>(std::move(o));
+      },
+  });
+}
+
+}  // namespace pgcdc::adapter::redis
+
+PGCDC_REGISTER_CONNECTOR(adapter, redis, pgcdc::adapter::redis::Connector)

@@ -1,0 +1,70 @@
+#include "redis_server.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace pgcdc::testing {
+
+int FreeTcpPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  int port = 0;
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  if (fd >= 0) ::close(fd);
+  return port;
+}
+
+RedisServer::RedisServer(bool persistent) : persistent_(persistent), port_(FreeTcpPort()) {
+  EXPECT_TRUE(Start()) << "redis-server did not start on port " << port_;
+}
+
+RedisServer::~RedisServer() { Kill(); }
+
+bool RedisServer::Start() {
+  std::vector<std::string> args = {
+      "--port",  std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--dir",
+      dir_.path, "--daemonize",         "no"};
+  if (persistent_) {
+    for (const char* a : {"--appendonly", "yes", "--appendfsync", "always"}) args.push_back(a);
+  }
+  process_ = Process::Start({.args = args, .binary = "/usr/bin/redis-server"});
+  if (!process_) return false;
+  return Eventually([&] { return Cli({"PING"}) == "PONG"; }, 20s);
+}
+
+void RedisServer::Kill() {
+  if (!process_) return;
+  process_->Signal(SIGKILL);
+  process_->Wait();
+  process_.reset();
+}
+
+std::string RedisServer::Cli(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {"redis-cli", "-h", "127.0.0.1", "-p", std::to_string(port_)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string out = RunCommand(argv).output;
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+long long RedisServer::CliInt(const std::vector<std::string>& args) const {
+  const std::string out = Cli(args);
+  try {
+    size_t used = 0;
+    const long long v = std::stoll(out, &used);
+    return used == out.size() ? v : -1;
+  } catch (...) {
+    return -1;
+  }
+}
+
+}  // namespace pgcdc::testing

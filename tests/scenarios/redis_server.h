@@ -1,0 +1,45 @@
+// A real redis-server for scenario tests (SERVICES.md): loopback only, a
+// free port, its own data directory; stopped (SIGKILL) with the object.
+// Persistent mode (append-only file, fsync always) keeps the data across
+// Kill()/Start(), for outage tests.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+
+namespace pgcdc::testing {
+
+class RedisServer {
+ public:
+  explicit RedisServer(bool persistent = false);
+  ~RedisServer();
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  // Starts (again, on the same port and data directory); true once it
+  // answers PING.
+  bool Start();
+  // SIGKILL, as a crash would.
+  void Kill();
+
+  int port() const { return port_; }
+  std::string Url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  // redis-cli against this server: its output without the final newline.
+  std::string Cli(const std::vector<std::string>& args) const;
+  // An integer reply (DBSIZE, XLEN, …); -1 when the reply is not a number.
+  long long CliInt(const std::vector<std::string>& args) const;
+
+ private:
+  bool persistent_;
+  TempDir dir_;
+  int port_;
+  std::unique_ptr<Process> process_;
+};
+
+// A TCP port nobody listens on right now.
+int FreeTcpPort();
+
+}  // namespace pgcdc::testing
