@@ -129,6 +129,16 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
+void AppendHex(std::string& out, std::string_view bytes) {
+  const size_t at = out.size();
+  out.resize(at + bytes.size() * 2);
+  char* p = out.data() + at;
+  for (const unsigned char c : bytes) {
+    *p++ = kHexLower[c >> 4];
+    *p++ = kHexLower[c & 0xF];
+  }
+}
+
 void AppendBase64(std::string& out, std::string_view bytes) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

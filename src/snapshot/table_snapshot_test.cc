@@ -7,35 +7,30 @@
 namespace pgcdc::snapshot {
 namespace {
 
+// Parses `text` and expects its schema, name and (when given) quoted form.
+void ExpectTableName(const std::string& text, const std::string& schema, const std::string& name,
+                     const std::string& quoted = "") {
+  auto t = ParseTableName(text);
+  ASSERT_TRUE(t) << text << ": " << t.error().message();
+  EXPECT_EQ(t->schema, schema) << text;
+  EXPECT_EQ(t->name, name) << text;
+  if (!quoted.empty()) {
+    EXPECT_EQ(t->Quoted(), quoted) << text;
+  }
+}
+
 TEST(TableNameTest, PlainAndQualified) {
-  auto t = ParseTableName("orders");
-  ASSERT_TRUE(t);
-  EXPECT_EQ(t->schema, "");
-  EXPECT_EQ(t->name, "orders");
-  EXPECT_EQ(t->Quoted(), "\"orders\"");
-
-  t = ParseTableName("public.orders");
-  ASSERT_TRUE(t);
-  EXPECT_EQ(t->schema, "public");
-  EXPECT_EQ(t->name, "orders");
+  ExpectTableName("orders", "", "orders", "\"orders\"");
   // Each part quoted on its own — never "public.orders" as one identifier.
-  EXPECT_EQ(t->Quoted(), "\"public\".\"orders\"");
-
-  t = ParseTableName("Sales.Order Items");
-  ASSERT_TRUE(t);
-  EXPECT_EQ(t->Quoted(), "\"Sales\".\"Order Items\"");  // verbatim, no case folding
+  ExpectTableName("public.orders", "public", "orders", "\"public\".\"orders\"");
+  // Verbatim, no case folding.
+  ExpectTableName("Sales.Order Items", "Sales", "Order Items", "\"Sales\".\"Order Items\"");
 }
 
 TEST(TableNameTest, QuotedPartsMayHoldDotsAndQuotes) {
-  auto t = ParseTableName("\"my.schema\".\"we\"\"ird\"");
-  ASSERT_TRUE(t) << t.error().message();
-  EXPECT_EQ(t->schema, "my.schema");
-  EXPECT_EQ(t->name, "we\"ird");
-  EXPECT_EQ(t->Quoted(), "\"my.schema\".\"we\"\"ird\"");
-  t = ParseTableName("\"a.b\"");
-  ASSERT_TRUE(t);
-  EXPECT_EQ(t->schema, "");
-  EXPECT_EQ(t->name, "a.b");
+  ExpectTableName("\"my.schema\".\"we\"\"ird\"", "my.schema", "we\"ird",
+                  "\"my.schema\".\"we\"\"ird\"");
+  ExpectTableName("\"a.b\"", "", "a.b");
 }
 
 TEST(TableNameTest, Rejects) {

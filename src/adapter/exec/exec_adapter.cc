@@ -420,7 +420,7 @@ ConnectorInfo Connector() {
             ValidateBackoff("exec", o.backoff, errors);
           },
       .make = [](O o, const Context&) -> Result<AdapterPtr> {
-        o.backoff.floor = std::min(o.backoff.floor, o.backoff.base);
+        o.backoff.ClampFloorToBase();
         return std::make_unique<ExecAdapter>(std::move(o));
       },
   });

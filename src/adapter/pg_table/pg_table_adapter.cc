@@ -488,7 +488,7 @@ ConnectorInfo Connector() {
           },
       .make = [](O o, const Context& ctx) -> Result<AdapterPtr> {
         if (o.url.empty()) o.url = ctx.core.database_url;
-        o.backoff.floor = std::min(o.backoff.floor, o.backoff.base);
+        o.backoff.ClampFloorToBase();
         return std::make_unique<PgTableAdapter>(std::move(o));
       },
   });

@@ -18,6 +18,7 @@
 
 #include "adapter/middleware/params.h"
 #include "config/config.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/http1_client.h"
@@ -228,14 +229,6 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseHeaders(
 
 namespace {
 
-void AppendHex(const unsigned char* data, size_t len, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (size_t i = 0; i < len; ++i) {
-    out.push_back(kHex[data[i] >> 4]);
-    out.push_back(kHex[data[i] & 0xf]);
-  }
-}
-
 // A reusable HMAC-SHA256 context keyed with `key`; null on failure.
 EVP_MAC_CTX* NewHmac(std::string_view key) {
   EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
@@ -263,7 +256,7 @@ bool AppendHmacHex(EVP_MAC_CTX* ctx, std::string_view body, std::string& out) {
       EVP_MAC_final(ctx, md, &md_len, sizeof md) != 1) {
     return false;
   }
-  AppendHex(md, md_len, out);
+  json::AppendHex(out, std::string_view(reinterpret_cast<const char*>(md), md_len));
   return true;
 }
 
@@ -275,7 +268,7 @@ std::string HmacSha256Hex(std::string_view key, std::string_view body) {
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(body.data()), body.size(), md, &md_len);
   std::string out;
-  AppendHex(md, md_len, out);
+  json::AppendHex(out, std::string_view(reinterpret_cast<const char*>(md), md_len));
   return out;
 }
 
