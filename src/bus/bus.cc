@@ -21,8 +21,8 @@ Result<Mode> ParseMode(std::string_view name) {
 std::string_view ModeName(Mode mode) { return mode == Mode::kFast ? "fast" : "reliable"; }
 
 Bus::Bus(Options options) : options_(options), ingest_(options.buffer_size) {
-  auto& reg = metrics::Default();
-  received_ = &reg.AddCounter("pgcdc_events_received_total", "Events received by the bus.").Get();
+  received_ =
+      &metrics::DefaultCounter("pgcdc_events_received_total", "Events received by the bus.");
 }
 
 Bus::~Bus() {
@@ -31,23 +31,17 @@ Bus::~Bus() {
 }
 
 BatchQueue& Bus::Subscribe(std::string name) {
-  auto& reg = metrics::Default();
   auto sub = std::make_unique<Subscriber>();
-  sub->dropped =
-      &reg.AddCounter("pgcdc_events_dropped_total",
-                      "Events dropped for a subscriber whose queue was full (fast mode).",
-                      {"adapter"})
-           .With({name});
-  sub->backpressure = &reg.AddCounter("pgcdc_bus_backpressure_total",
-                                      "Times the dispatcher waited for a full subscriber "
-                                      "(reliable mode).",
-                                      {"adapter"})
-                           .With({name});
+  sub->dropped = &metrics::AdapterCounter(
+      "pgcdc_events_dropped_total",
+      "Events dropped for a subscriber whose queue was full (fast mode).", name);
+  sub->backpressure = &metrics::AdapterCounter(
+      "pgcdc_bus_backpressure_total",
+      "Times the dispatcher waited for a full subscriber (reliable mode).", name);
   sub->name = std::move(name);
   sub->queue = std::make_unique<BatchQueue>(options_.buffer_size);
   subscribers_.push_back(std::move(sub));
-  reg.AddGauge("pgcdc_bus_subscribers", "Number of bus subscribers.")
-      .Get()
+  metrics::DefaultGauge("pgcdc_bus_subscribers", "Number of bus subscribers.")
       .Set(static_cast<double>(subscribers_.size()));
   return *subscribers_.back()->queue;
 }

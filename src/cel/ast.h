@@ -106,6 +106,17 @@ enum class Fn : uint8_t {
   kReverse,
 };
 
+// getFullYear() … getMilliseconds().
+constexpr bool IsTimeAccessor(Fn fn) {
+  return fn >= Fn::kGetFullYear && fn <= Fn::kGetMilliseconds;
+}
+
+// The string extension functions on a string receiver: lowerAscii …
+// split, quote and reverse (not join or format).
+constexpr bool IsStringExtension(Fn fn) {
+  return (fn >= Fn::kLowerAscii && fn <= Fn::kSplit) || fn == Fn::kQuote || fn == Fn::kReverse;
+}
+
 // Static types known to the checker. kDyn means "unknown until run time".
 enum class TypeKind : uint8_t {
   kDyn,

@@ -4,39 +4,16 @@
 
 #include <initializer_list>
 
+#include "core/enum_names.h"
+
 namespace pgcdc::cel {
 
-std::string_view TypeKindName(TypeKind t) {
-  switch (t) {
-    case TypeKind::kDyn:
-      return "dyn";
-    case TypeKind::kNull:
-      return "null_type";
-    case TypeKind::kBool:
-      return "bool";
-    case TypeKind::kInt:
-      return "int";
-    case TypeKind::kUint:
-      return "uint";
-    case TypeKind::kDouble:
-      return "double";
-    case TypeKind::kString:
-      return "string";
-    case TypeKind::kBytes:
-      return "bytes";
-    case TypeKind::kList:
-      return "list";
-    case TypeKind::kMap:
-      return "map";
-    case TypeKind::kTimestamp:
-      return "google.protobuf.Timestamp";
-    case TypeKind::kDuration:
-      return "google.protobuf.Duration";
-    case TypeKind::kType:
-      return "type";
-  }
-  return "dyn";
-}
+constexpr EnumNames<TypeKind, TypeKind::kType> kTypeKindNames(
+    {"dyn", "null_type", "bool", "int", "uint", "double", "string", "bytes", "list", "map",
+     "google.protobuf.Timestamp", "google.protobuf.Duration", "type"},
+    "dyn");
+
+std::string_view TypeKindName(TypeKind t) { return kTypeKindNames(t); }
 
 namespace {
 
@@ -109,6 +86,56 @@ constexpr FnDef kFunctions[] = {
     {"strings.quote", false, 1, 1, Fn::kQuote},
     {"format", true, 2, 2, Fn::kFormat},
     {"reverse", true, 1, 1, Fn::kReverse},
+};
+
+// A set of static types, a bit per TypeKind.
+using TypeSet = uint32_t;
+
+constexpr TypeSet TypeBit(TypeKind t) { return TypeSet{1} << static_cast<unsigned>(t); }
+
+constexpr TypeSet Types(std::initializer_list<TypeKind> kinds) {
+  TypeSet set = 0;
+  for (TypeKind t : kinds) set |= TypeBit(t);
+  return set;
+}
+
+// Functions with a fixed result type whose only check is the type of the
+// first argument (the receiver, or the only argument): it must be in `first`
+// (or dyn).
+struct Signature {
+  Fn fn;
+  TypeKind result;
+  TypeSet first;
+};
+
+using T = TypeKind;
+constexpr TypeSet kStringOnly = Types({T::kString});
+
+constexpr Signature kSignatures[] = {
+    {Fn::kNot, T::kBool, Types({T::kBool})},
+    {Fn::kSize, T::kInt, Types({T::kString, T::kBytes, T::kList, T::kMap})},
+    {Fn::kToInt, T::kInt, Types({T::kInt, T::kUint, T::kDouble, T::kString, T::kTimestamp})},
+    {Fn::kToUint, T::kUint, Types({T::kInt, T::kUint, T::kDouble, T::kString})},
+    {Fn::kToDouble, T::kDouble, Types({T::kInt, T::kUint, T::kDouble, T::kString})},
+    {Fn::kToString, T::kString,
+     Types({T::kInt, T::kUint, T::kDouble, T::kString, T::kBytes, T::kBool, T::kTimestamp,
+            T::kDuration})},
+    {Fn::kToBytes, T::kBytes, Types({T::kString, T::kBytes})},
+    {Fn::kToBool, T::kBool, Types({T::kString, T::kBool})},
+    {Fn::kTimestamp, T::kTimestamp, Types({T::kString, T::kInt, T::kTimestamp})},
+    {Fn::kDuration, T::kDuration, Types({T::kString, T::kDuration})},
+    {Fn::kLowerAscii, T::kString, kStringOnly},
+    {Fn::kUpperAscii, T::kString, kStringOnly},
+    {Fn::kTrim, T::kString, kStringOnly},
+    {Fn::kCharAt, T::kString, kStringOnly},
+    {Fn::kReplace, T::kString, kStringOnly},
+    {Fn::kSubstring, T::kString, kStringOnly},
+    {Fn::kIndexOf, T::kInt, kStringOnly},
+    {Fn::kLastIndexOf, T::kInt, kStringOnly},
+    {Fn::kSplit, T::kList, kStringOnly},
+    {Fn::kJoin, T::kString, Types({T::kList})},
+    {Fn::kQuote, T::kString, kStringOnly},
+    {Fn::kReverse, T::kString, kStringOnly},
 };
 
 // Type names usable as identifiers (values of type `type`).
@@ -473,6 +500,11 @@ class Checker {
       }
       return false;
     };
+    for (const Signature& sig : kSignatures) {
+      if (sig.fn != fn) continue;
+      out = sig.result;
+      return t[0] == T::kDyn || (sig.first & TypeBit(t[0])) != 0;
+    }
     bool dyn0 = !t.empty() && t[0] == T::kDyn;
     bool dyn1 = t.size() > 1 && t[1] == T::kDyn;
     switch (fn) {
@@ -480,9 +512,6 @@ class Checker {
       case Fn::kOr:
         out = T::kBool;
         return any({T::kBool}, t[0]) && any({T::kBool}, t[1]);
-      case Fn::kNot:
-        out = T::kBool;
-        return any({T::kBool}, t[0]);
       case Fn::kNeg:
         out = t[0];
         return any({T::kInt, T::kDouble}, t[0]);
@@ -552,47 +581,18 @@ class Checker {
         out = T::kDyn;
         if (t[0] == T::kList) return any({T::kInt, T::kUint, T::kDouble}, t[1]);
         return any({T::kList, T::kMap}, t[0]);
-      case Fn::kSize:
-        out = T::kInt;
-        return any({T::kString, T::kBytes, T::kList, T::kMap}, t[0]);
       case Fn::kContains:
       case Fn::kStartsWith:
       case Fn::kEndsWith:
       case Fn::kMatches:
         out = T::kBool;
         return any({T::kString}, t[0]) && any({T::kString}, t[1]);
-      case Fn::kToInt:
-        out = T::kInt;
-        return any({T::kInt, T::kUint, T::kDouble, T::kString, T::kTimestamp}, t[0]);
-      case Fn::kToUint:
-        out = T::kUint;
-        return any({T::kInt, T::kUint, T::kDouble, T::kString}, t[0]);
-      case Fn::kToDouble:
-        out = T::kDouble;
-        return any({T::kInt, T::kUint, T::kDouble, T::kString}, t[0]);
-      case Fn::kToString:
-        out = T::kString;
-        return any({T::kInt, T::kUint, T::kDouble, T::kString, T::kBytes, T::kBool, T::kTimestamp,
-                    T::kDuration},
-                   t[0]);
-      case Fn::kToBytes:
-        out = T::kBytes;
-        return any({T::kString, T::kBytes}, t[0]);
-      case Fn::kToBool:
-        out = T::kBool;
-        return any({T::kString, T::kBool}, t[0]);
       case Fn::kDyn:
         out = T::kDyn;
         return true;
       case Fn::kTypeOf:
         out = T::kType;
         return true;
-      case Fn::kTimestamp:
-        out = T::kTimestamp;
-        return any({T::kString, T::kInt, T::kTimestamp}, t[0]);
-      case Fn::kDuration:
-        out = T::kDuration;
-        return any({T::kString, T::kDuration}, t[0]);
       case Fn::kGetFullYear:
       case Fn::kGetMonth:
       case Fn::kGetDate:
@@ -608,35 +608,12 @@ class Checker {
         out = T::kInt;
         if (t.size() == 2) return any({T::kTimestamp}, t[0]) && any({T::kString}, t[1]);
         return any({T::kTimestamp, T::kDuration}, t[0]);
-      case Fn::kLowerAscii:
-      case Fn::kUpperAscii:
-      case Fn::kTrim:
-      case Fn::kCharAt:
-      case Fn::kReplace:
-      case Fn::kSubstring:
-        out = T::kString;
-        return any({T::kString}, t[0]);
-      case Fn::kIndexOf:
-      case Fn::kLastIndexOf:
-        out = T::kInt;
-        return any({T::kString}, t[0]);
-      case Fn::kSplit:
-        out = T::kList;
-        return any({T::kString}, t[0]);
-      case Fn::kJoin:
-        out = T::kString;
-        return any({T::kList}, t[0]);
-      case Fn::kQuote:
-      case Fn::kReverse:
-        out = T::kString;
-        return any({T::kString}, t[0]);
       case Fn::kFormat:
         out = T::kString;
         return any({T::kString}, t[0]) && any({T::kList}, t[1]);
-      case Fn::kUnknown:
+      default:  // kUnknown
         return false;
     }
-    return false;
   }
 
   const Declarations& decls_;

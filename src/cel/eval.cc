@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "cel/tz.h"
 #include "core/escape.h"
@@ -591,167 +592,188 @@ size_t SpaceLength(std::string_view s, size_t i) {
   return space ? n : 0;
 }
 
+// The string extension functions, one per Fn; `args` are checked by
+// StringExt (args[0] is the receiver `str`).
+
+Value ChangeCase(Fn fn, std::string_view str, const Value*, size_t) {
+  std::string out(str);
+  for (char& c : out) {
+    if (fn == Fn::kLowerAscii && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (fn == Fn::kUpperAscii && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return Value::String(std::move(out));
+}
+
+Value Trim(Fn, std::string_view str, const Value*, size_t) {
+  size_t b = 0, e = str.size();
+  while (b < e) {
+    size_t n = SpaceLength(str, b);
+    if (n == 0) break;
+    b += n;
+  }
+  while (e > b) {
+    size_t start = e - 1;
+    while (start > b && (static_cast<unsigned char>(str[start]) & 0xC0) == 0x80) --start;
+    if (SpaceLength(str, start) != e - start) break;
+    e = start;
+  }
+  return Value::String(std::string(str.substr(b, e - b)));
+}
+
+Value Reverse(Fn, std::string_view str, const Value*, size_t) {
+  std::string out;
+  out.reserve(str.size());
+  size_t end = str.size();
+  while (end > 0) {
+    size_t start = end - 1;
+    while (start > 0 && (static_cast<unsigned char>(str[start]) & 0xC0) == 0x80) --start;
+    out.append(str.substr(start, end - start));
+    end = start;
+  }
+  return Value::String(std::move(out));
+}
+
+Value Quote(Fn, std::string_view str, const Value*, size_t) {
+  std::string out = "\"";
+  for (const char c : str) {
+    const char letter = EscapeLetter(c, kCEscapes);
+    if (letter != 0 || c == '\\' || c == '"') out.push_back('\\');
+    out.push_back(letter != 0 ? letter : c);
+  }
+  out.push_back('"');
+  return Value::String(std::move(out));
+}
+
+Value IndexOf(Fn fn, std::string_view str, const Value* args, size_t n) {
+  std::string_view sub = args[1].str();
+  int64_t len = CodePointCount(str);
+  if (fn == Fn::kIndexOf) {
+    int64_t start = n == 3 ? args[2].int_value() : 0;
+    if (start < 0 || start > len)
+      return Value::Error("index out of range: " + std::to_string(start));
+    size_t off = ByteOffset(str, start);
+    size_t found = str.find(sub, off);
+    if (found == std::string_view::npos) return Value::Int(-1);
+    return Value::Int(CodePointCount(str.substr(0, found)));
+  }
+  int64_t start = n == 3 ? args[2].int_value() : len;
+  if (start < 0 || start > len) return Value::Error("index out of range: " + std::to_string(start));
+  size_t off = ByteOffset(str, start);
+  size_t found = str.rfind(sub, off);
+  if (found == std::string_view::npos) return Value::Int(-1);
+  return Value::Int(CodePointCount(str.substr(0, found)));
+}
+
+Value Substring(Fn, std::string_view str, const Value* args, size_t n) {
+  int64_t len = CodePointCount(str);
+  int64_t b = args[1].int_value();
+  int64_t e = n == 3 ? args[2].int_value() : len;
+  if (b < 0 || b > len) return Value::Error("index out of range: " + std::to_string(b));
+  if (e < 0 || e > len) return Value::Error("index out of range: " + std::to_string(e));
+  if (e < b)
+    return Value::Error("invalid substring range. start: " + std::to_string(b) +
+                        ", end: " + std::to_string(e));
+  size_t bo = ByteOffset(str, b), eo = ByteOffset(str, e);
+  return Value::String(std::string(str.substr(bo, eo - bo)));
+}
+
+Value CharAt(Fn, std::string_view str, const Value* args, size_t) {
+  int64_t len = CodePointCount(str);
+  int64_t i = args[1].int_value();
+  if (i < 0 || i > len) return Value::Error("index out of range: " + std::to_string(i));
+  if (i == len) return Value::StringView("");
+  size_t bo = ByteOffset(str, i), eo = ByteOffset(str, i + 1);
+  return Value::String(std::string(str.substr(bo, eo - bo)));
+}
+
+Value Replace(Fn, std::string_view str, const Value* args, size_t n) {
+  std::string_view from = args[1].str(), to = args[2].str();
+  int64_t limit = n == 4 ? args[3].int_value() : -1;
+  std::string out;
+  size_t pos = 0;
+  int64_t done = 0;
+  if (from.empty()) {
+    // Go semantics: insert `to` before each code point and at the end.
+    for (size_t i = 0; i <= str.size(); ++i) {
+      if (i == str.size() || (static_cast<unsigned char>(str[i]) & 0xC0) != 0x80) {
+        if (limit >= 0 && done >= limit) {
+          out.append(str.substr(i));
+          return Value::String(std::move(out));
+        }
+        out.append(to);
+        ++done;
+      }
+      if (i < str.size()) out.push_back(str[i]);
+    }
+    return Value::String(std::move(out));
+  }
+  while (limit < 0 || done < limit) {
+    size_t f = str.find(from, pos);
+    if (f == std::string_view::npos) break;
+    out.append(str.substr(pos, f - pos)).append(to);
+    pos = f + from.size();
+    ++done;
+  }
+  out.append(str.substr(pos));
+  return Value::String(std::move(out));
+}
+
+Value Split(Fn, std::string_view str, const Value* args, size_t n) {
+  std::string_view sep = args[1].str();
+  int64_t limit = n == 3 ? args[2].int_value() : -1;
+  ValueList parts;
+  if (limit == 0) return Value::List({});
+  if (sep.empty()) {
+    for (size_t i = 0; i < str.size();) {
+      size_t j = i + 1;
+      while (j < str.size() && (static_cast<unsigned char>(str[j]) & 0xC0) == 0x80) ++j;
+      if (limit > 0 && static_cast<int64_t>(parts.size()) == limit - 1) {
+        parts.push_back(Value::String(std::string(str.substr(i))));
+        return Value::List(std::move(parts));
+      }
+      parts.push_back(Value::String(std::string(str.substr(i, j - i))));
+      i = j;
+    }
+    return Value::List(std::move(parts));
+  }
+  size_t pos = 0;
+  while (limit < 0 || static_cast<int64_t>(parts.size()) < limit - 1) {
+    size_t f = str.find(sep, pos);
+    if (f == std::string_view::npos) break;
+    parts.push_back(Value::String(std::string(str.substr(pos, f - pos))));
+    pos = f + sep.size();
+  }
+  parts.push_back(Value::String(std::string(str.substr(pos))));
+  return Value::List(std::move(parts));
+}
+
+using StringFn = Value (*)(Fn fn, std::string_view str, const Value* args, size_t n);
+
+constexpr std::pair<Fn, StringFn> kStringFunctions[] = {
+    {Fn::kLowerAscii, ChangeCase}, {Fn::kUpperAscii, ChangeCase}, {Fn::kTrim, Trim},
+    {Fn::kReverse, Reverse},       {Fn::kQuote, Quote},           {Fn::kIndexOf, IndexOf},
+    {Fn::kLastIndexOf, IndexOf},   {Fn::kSubstring, Substring},   {Fn::kCharAt, CharAt},
+    {Fn::kReplace, Replace},       {Fn::kSplit, Split},
+};
+
+// The argument kind string function `fn` takes at position i (> 0).
+Kind StringArgKind(Fn fn, size_t i) {
+  if ((fn == Fn::kIndexOf || fn == Fn::kLastIndexOf) && i == 2) return Kind::kInt;
+  if (fn == Fn::kSubstring || fn == Fn::kCharAt) return Kind::kInt;
+  if ((fn == Fn::kReplace && i == 3) || (fn == Fn::kSplit && i == 2)) return Kind::kInt;
+  return Kind::kString;
+}
+
 Value StringExt(Fn fn, const Value* args, size_t n) {
   const Value& s = args[0];
   if (s.kind() != Kind::kString) return NoOverload("string function", s);
   for (size_t i = 1; i < n; ++i) {
-    Kind want = Kind::kString;
-    if ((fn == Fn::kIndexOf || fn == Fn::kLastIndexOf) && i == 2) want = Kind::kInt;
-    if (fn == Fn::kSubstring || fn == Fn::kCharAt) want = Kind::kInt;
-    if ((fn == Fn::kReplace && i == 3) || (fn == Fn::kSplit && i == 2)) want = Kind::kInt;
-    if (args[i].kind() != want) return NoOverload("string function", s, args[i]);
+    if (args[i].kind() != StringArgKind(fn, i)) return NoOverload("string function", s, args[i]);
   }
-  std::string_view str = s.str();
-  switch (fn) {
-    case Fn::kLowerAscii:
-    case Fn::kUpperAscii: {
-      std::string out(str);
-      for (char& c : out) {
-        if (fn == Fn::kLowerAscii && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        if (fn == Fn::kUpperAscii && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-      }
-      return Value::String(std::move(out));
-    }
-    case Fn::kTrim: {
-      size_t b = 0, e = str.size();
-      while (b < e) {
-        size_t n = SpaceLength(str, b);
-        if (n == 0) break;
-        b += n;
-      }
-      while (e > b) {
-        size_t start = e - 1;
-        while (start > b && (static_cast<unsigned char>(str[start]) & 0xC0) == 0x80) --start;
-        if (SpaceLength(str, start) != e - start) break;
-        e = start;
-      }
-      return Value::String(std::string(str.substr(b, e - b)));
-    }
-    case Fn::kReverse: {
-      std::string out;
-      out.reserve(str.size());
-      size_t end = str.size();
-      while (end > 0) {
-        size_t start = end - 1;
-        while (start > 0 && (static_cast<unsigned char>(str[start]) & 0xC0) == 0x80) --start;
-        out.append(str.substr(start, end - start));
-        end = start;
-      }
-      return Value::String(std::move(out));
-    }
-    case Fn::kQuote: {
-      std::string out = "\"";
-      for (const char c : str) {
-        const char letter = EscapeLetter(c, kCEscapes);
-        if (letter != 0 || c == '\\' || c == '"') out.push_back('\\');
-        out.push_back(letter != 0 ? letter : c);
-      }
-      out.push_back('"');
-      return Value::String(std::move(out));
-    }
-    case Fn::kIndexOf:
-    case Fn::kLastIndexOf: {
-      std::string_view sub = args[1].str();
-      int64_t len = CodePointCount(str);
-      if (fn == Fn::kIndexOf) {
-        int64_t start = n == 3 ? args[2].int_value() : 0;
-        if (start < 0 || start > len)
-          return Value::Error("index out of range: " + std::to_string(start));
-        size_t off = ByteOffset(str, start);
-        size_t found = str.find(sub, off);
-        if (found == std::string_view::npos) return Value::Int(-1);
-        return Value::Int(CodePointCount(str.substr(0, found)));
-      }
-      int64_t start = n == 3 ? args[2].int_value() : len;
-      if (start < 0 || start > len)
-        return Value::Error("index out of range: " + std::to_string(start));
-      size_t off = ByteOffset(str, start);
-      size_t found = str.rfind(sub, off);
-      if (found == std::string_view::npos) return Value::Int(-1);
-      return Value::Int(CodePointCount(str.substr(0, found)));
-    }
-    case Fn::kSubstring: {
-      int64_t len = CodePointCount(str);
-      int64_t b = args[1].int_value();
-      int64_t e = n == 3 ? args[2].int_value() : len;
-      if (b < 0 || b > len) return Value::Error("index out of range: " + std::to_string(b));
-      if (e < 0 || e > len) return Value::Error("index out of range: " + std::to_string(e));
-      if (e < b)
-        return Value::Error("invalid substring range. start: " + std::to_string(b) +
-                            ", end: " + std::to_string(e));
-      size_t bo = ByteOffset(str, b), eo = ByteOffset(str, e);
-      return Value::String(std::string(str.substr(bo, eo - bo)));
-    }
-    case Fn::kCharAt: {
-      int64_t len = CodePointCount(str);
-      int64_t i = args[1].int_value();
-      if (i < 0 || i > len) return Value::Error("index out of range: " + std::to_string(i));
-      if (i == len) return Value::StringView("");
-      size_t bo = ByteOffset(str, i), eo = ByteOffset(str, i + 1);
-      return Value::String(std::string(str.substr(bo, eo - bo)));
-    }
-    case Fn::kReplace: {
-      std::string_view from = args[1].str(), to = args[2].str();
-      int64_t limit = n == 4 ? args[3].int_value() : -1;
-      std::string out;
-      size_t pos = 0;
-      int64_t done = 0;
-      if (from.empty()) {
-        // Go semantics: insert `to` before each code point and at the end.
-        for (size_t i = 0; i <= str.size(); ++i) {
-          if (i == str.size() || (static_cast<unsigned char>(str[i]) & 0xC0) != 0x80) {
-            if (limit >= 0 && done >= limit) {
-              out.append(str.substr(i));
-              return Value::String(std::move(out));
-            }
-            out.append(to);
-            ++done;
-          }
-          if (i < str.size()) out.push_back(str[i]);
-        }
-        return Value::String(std::move(out));
-      }
-      while (limit < 0 || done < limit) {
-        size_t f = str.find(from, pos);
-        if (f == std::string_view::npos) break;
-        out.append(str.substr(pos, f - pos)).append(to);
-        pos = f + from.size();
-        ++done;
-      }
-      out.append(str.substr(pos));
-      return Value::String(std::move(out));
-    }
-    case Fn::kSplit: {
-      std::string_view sep = args[1].str();
-      int64_t limit = n == 3 ? args[2].int_value() : -1;
-      ValueList parts;
-      if (limit == 0) return Value::List({});
-      if (sep.empty()) {
-        for (size_t i = 0; i < str.size();) {
-          size_t j = i + 1;
-          while (j < str.size() && (static_cast<unsigned char>(str[j]) & 0xC0) == 0x80) ++j;
-          if (limit > 0 && static_cast<int64_t>(parts.size()) == limit - 1) {
-            parts.push_back(Value::String(std::string(str.substr(i))));
-            return Value::List(std::move(parts));
-          }
-          parts.push_back(Value::String(std::string(str.substr(i, j - i))));
-          i = j;
-        }
-        return Value::List(std::move(parts));
-      }
-      size_t pos = 0;
-      while (limit < 0 || static_cast<int64_t>(parts.size()) < limit - 1) {
-        size_t f = str.find(sep, pos);
-        if (f == std::string_view::npos) break;
-        parts.push_back(Value::String(std::string(str.substr(pos, f - pos))));
-        pos = f + sep.size();
-      }
-      parts.push_back(Value::String(std::string(str.substr(pos))));
-      return Value::List(std::move(parts));
-    }
-    default:
-      return Value::Error("unknown string function");
+  for (const auto& [f, call] : kStringFunctions) {
+    if (f == fn) return call(fn, s.str(), args, n);
   }
+  return Value::Error("unknown string function");
 }
 
 Value Join(const Value* args, size_t n) {
@@ -807,17 +829,9 @@ bool FormatString(const Value& v, std::string& out) {
     case Kind::kDuration:
       out += FormatDuration(v.seconds(), v.nanos());
       return true;
-    case Kind::kList: {
-      out.push_back('[');
-      bool first = true;
-      for (const Value& item : v.list()) {
-        if (!first) out += ", ";
-        first = false;
-        if (!FormatString(item, out)) return false;
-      }
-      out.push_back(']');
-      return true;
-    }
+    case Kind::kList:
+      return AppendSeparated(
+          out, '[', v.list(), [&](const Value& item) { return FormatString(item, out); }, ']');
     case Kind::kMap: {
       std::vector<std::pair<std::string, std::string>> entries;
       for (const auto& [key, value] : v.map().entries()) {
@@ -826,13 +840,13 @@ bool FormatString(const Value& v, std::string& out) {
         entries.emplace_back(std::move(k), std::move(x));
       }
       std::sort(entries.begin(), entries.end());
-      out.push_back('{');
-      for (size_t i = 0; i < entries.size(); ++i) {
-        if (i) out += ", ";
-        out += entries[i].first + ": " + entries[i].second;
-      }
-      out.push_back('}');
-      return true;
+      return AppendSeparated(
+          out, '{', entries,
+          [&](const auto& entry) {
+            out += entry.first + ": " + entry.second;
+            return true;
+          },
+          '}');
     }
     default:
       return false;
@@ -853,6 +867,104 @@ std::string ToBase(uint64_t v, int base, bool upper) {
 Value FormatError(const std::string& what, const Value& v) {
   return Value::Error("error during formatting: " + what + ", was given " +
                       std::string(KindTypeName(v.kind())));
+}
+
+// Appends an int or uint `v` in `base` (with a '-' before a negative int);
+// false for other kinds.
+bool AppendInBase(const Value& v, int base, bool upper, std::string& out) {
+  if (v.kind() == Kind::kInt) {
+    int64_t x = v.int_value();
+    if (x < 0) out.push_back('-');
+    out += ToBase(x < 0 ? 0 - static_cast<uint64_t>(x) : static_cast<uint64_t>(x), base, upper);
+    return true;
+  }
+  if (v.kind() == Kind::kUint) {
+    out += ToBase(v.uint_value(), base, upper);
+    return true;
+  }
+  return false;
+}
+
+// The clauses of format(): each appends `v` and returns nullopt, or returns
+// the error value when `v` does not fit the clause.
+
+std::optional<Value> FormatDecimal(const Value& v, std::string& out) {
+  if (v.kind() == Kind::kInt) {
+    out += std::to_string(v.int_value());
+  } else if (v.kind() == Kind::kUint) {
+    out += std::to_string(v.uint_value());
+  } else if (v.kind() == Kind::kDouble && !std::isfinite(v.double_value())) {
+    out += FormatFloatSpecial(v.double_value());
+  } else {
+    return FormatError("decimal clause can only be used on integers", v);
+  }
+  return std::nullopt;
+}
+
+// %f and %e (default precision 6).
+std::optional<Value> FormatFloating(char verb, int precision, const Value& v, std::string& out) {
+  if (v.kind() != Kind::kDouble) {
+    return FormatError(verb == 'f' ? "fixed-point clause can only be used on doubles"
+                                   : "scientific clause can only be used on doubles",
+                       v);
+  }
+  double d = v.double_value();
+  if (!std::isfinite(d)) {
+    out += FormatFloatSpecial(d);
+    return std::nullopt;
+  }
+  char buf[512];
+  std::snprintf(buf, sizeof(buf), verb == 'f' ? "%.*f" : "%.*e", precision < 0 ? 6 : precision, d);
+  out += buf;
+  return std::nullopt;
+}
+
+// %b and %o.
+std::optional<Value> FormatBinaryOrOctal(char verb, const Value& v, std::string& out) {
+  if (AppendInBase(v, verb == 'b' ? 2 : 8, false, out)) return std::nullopt;
+  if (verb == 'b' && v.kind() == Kind::kBool) {
+    out += v.bool_value() ? "1" : "0";
+    return std::nullopt;
+  }
+  return FormatError(verb == 'b' ? "only integers and bools can be formatted as binary"
+                                 : "octal clause can only be used on integers",
+                     v);
+}
+
+// %x and %X.
+std::optional<Value> FormatHex(char verb, const Value& v, std::string& out) {
+  const bool upper = verb == 'X';
+  if (AppendInBase(v, 16, upper, out)) return std::nullopt;
+  if (v.kind() == Kind::kString || v.kind() == Kind::kBytes) {
+    const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+    for (unsigned char c : v.str()) {
+      out.push_back(digits[c >> 4]);
+      out.push_back(digits[c & 15]);
+    }
+    return std::nullopt;
+  }
+  return FormatError("only integers, byte buffers, and strings can be formatted as hex", v);
+}
+
+std::optional<Value> FormatClause(char verb, int precision, const Value& v, std::string& out) {
+  switch (verb) {
+    case 's':
+      if (FormatString(v, out)) return std::nullopt;
+      return FormatError(
+          "string clause can only be used on strings, bools, bytes, ints, "
+          "doubles, maps, lists, types, durations, and timestamps",
+          v);
+    case 'd':
+      return FormatDecimal(v, out);
+    case 'f':
+    case 'e':
+      return FormatFloating(verb, precision, v, out);
+    case 'b':
+    case 'o':
+      return FormatBinaryOrOctal(verb, v, out);
+    default:  // x / X
+      return FormatHex(verb, v, out);
+  }
 }
 
 Value Format(const Value& fmt, const Value& args) {
@@ -891,83 +1003,7 @@ Value Format(const Value& fmt, const Value& args) {
     if (next >= list.size()) {
       return Value::Error("index " + std::to_string(next) + " out of range");
     }
-    const Value& v = list[next++];
-    switch (verb) {
-      case 's':
-        if (!FormatString(v, out)) {
-          return FormatError(
-              "string clause can only be used on strings, bools, bytes, ints, "
-              "doubles, maps, lists, types, durations, and timestamps",
-              v);
-        }
-        break;
-      case 'd':
-        if (v.kind() == Kind::kInt) {
-          out += std::to_string(v.int_value());
-        } else if (v.kind() == Kind::kUint) {
-          out += std::to_string(v.uint_value());
-        } else if (v.kind() == Kind::kDouble && !std::isfinite(v.double_value())) {
-          out += FormatFloatSpecial(v.double_value());
-        } else {
-          return FormatError("decimal clause can only be used on integers", v);
-        }
-        break;
-      case 'f':
-      case 'e': {
-        if (v.kind() != Kind::kDouble) {
-          return FormatError(verb == 'f' ? "fixed-point clause can only be used on doubles"
-                                         : "scientific clause can only be used on doubles",
-                             v);
-        }
-        double d = v.double_value();
-        if (!std::isfinite(d)) {
-          out += FormatFloatSpecial(d);
-          break;
-        }
-        char buf[512];
-        std::snprintf(buf, sizeof(buf), verb == 'f' ? "%.*f" : "%.*e",
-                      precision < 0 ? 6 : precision, d);
-        out += buf;
-        break;
-      }
-      case 'b':
-      case 'o': {
-        int base = verb == 'b' ? 2 : 8;
-        if (v.kind() == Kind::kInt) {
-          int64_t x = v.int_value();
-          if (x < 0) out.push_back('-');
-          out +=
-              ToBase(x < 0 ? 0 - static_cast<uint64_t>(x) : static_cast<uint64_t>(x), base, false);
-        } else if (v.kind() == Kind::kUint) {
-          out += ToBase(v.uint_value(), base, false);
-        } else if (verb == 'b' && v.kind() == Kind::kBool) {
-          out += v.bool_value() ? "1" : "0";
-        } else {
-          return FormatError(verb == 'b' ? "only integers and bools can be formatted as binary"
-                                         : "octal clause can only be used on integers",
-                             v);
-        }
-        break;
-      }
-      default: {  // x / X
-        bool upper = verb == 'X';
-        if (v.kind() == Kind::kInt) {
-          int64_t x = v.int_value();
-          if (x < 0) out.push_back('-');
-          out += ToBase(x < 0 ? 0 - static_cast<uint64_t>(x) : static_cast<uint64_t>(x), 16, upper);
-        } else if (v.kind() == Kind::kUint) {
-          out += ToBase(v.uint_value(), 16, upper);
-        } else if (v.kind() == Kind::kString || v.kind() == Kind::kBytes) {
-          const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-          for (unsigned char c : v.str()) {
-            out.push_back(digits[c >> 4]);
-            out.push_back(digits[c & 15]);
-          }
-        } else {
-          return FormatError("only integers, byte buffers, and strings can be formatted as hex", v);
-        }
-      }
-    }
+    if (auto error = FormatClause(verb, precision, list[next++], out)) return std::move(*error);
   }
   return Value::String(std::move(out));
 }
@@ -981,6 +1017,90 @@ Value Matches(const Expr& e, const Value& s, const Value& pattern) {
   RE2 re(re2::StringPiece(pattern.str().data(), pattern.str().size()), RE2::Quiet);
   if (!re.ok()) return Value::Error("invalid regular expression: " + re.error());
   return Value::Bool(RE2::PartialMatch(text, re));
+}
+
+// <, <=, >, >= (false for unordered values such as NaN).
+Value Relational(const Expr& e, const Value& a, const Value& b) {
+  int cmp = 0;
+  bool unordered = false;
+  if (!Compare(a, b, cmp, unordered)) return NoOverload(e.name, a, b);
+  if (unordered) return Value::Bool(false);
+  switch (e.fn) {
+    case Fn::kLt:
+      return Value::Bool(cmp < 0);
+    case Fn::kLe:
+      return Value::Bool(cmp <= 0);
+    case Fn::kGt:
+      return Value::Bool(cmp > 0);
+    default:
+      return Value::Bool(cmp >= 0);
+  }
+}
+
+// contains, startsWith, endsWith.
+Value StringPredicate(const Expr& e, const Value& a, const Value& b) {
+  if (a.kind() != Kind::kString || b.kind() != Kind::kString) return NoOverload(e.name, a, b);
+  std::string_view s = a.str(), x = b.str();
+  if (e.fn == Fn::kContains) return Value::Bool(s.find(x) != std::string_view::npos);
+  if (e.fn == Fn::kStartsWith) return Value::Bool(s.starts_with(x));
+  return Value::Bool(s.ends_with(x));
+}
+
+// The strict functions that are one call on their one or two arguments.
+constexpr std::pair<Fn, Value (*)(const Value&)> kUnaryFunctions[] = {
+    {Fn::kNeg, Negate},          {Fn::kSize, Size},
+    {Fn::kToInt, ToInt},         {Fn::kToUint, ToUint},
+    {Fn::kToDouble, ToDouble},   {Fn::kToString, ToString},
+    {Fn::kToBool, ToBool},       {Fn::kTimestamp, ToTimestamp},
+    {Fn::kDuration, ToDuration},
+};
+constexpr std::pair<Fn, Value (*)(const Value&, const Value&)> kBinaryFunctions[] = {
+    {Fn::kEq, [](const Value& a, const Value& b) { return Value::Bool(ValuesEqual(a, b)); }},
+    {Fn::kNe, [](const Value& a, const Value& b) { return Value::Bool(!ValuesEqual(a, b)); }},
+    {Fn::kIn, In},
+    {Fn::kAdd, Add},
+    {Fn::kSub, Sub},
+    {Fn::kMul, Mul},
+    {Fn::kDiv, [](const Value& a, const Value& b) { return DivMod(a, b, false); }},
+    {Fn::kMod, [](const Value& a, const Value& b) { return DivMod(a, b, true); }},
+    {Fn::kIndex, Index},
+    {Fn::kFormat, Format},
+};
+
+// A strict function (every argument evaluated, none an error) applied to
+// its `n` arguments.
+Value CallStrict(const Expr& e, const Value* args, size_t n) {
+  const Value& a = args[0];
+  const Value& b = args[1];
+  if (IsTimeAccessor(e.fn)) return TimeAccessor(e.fn, a, n == 2 ? &b : nullptr);
+  if (IsStringExtension(e.fn)) return StringExt(e.fn, args, n);
+  for (const auto& [fn, call] : kUnaryFunctions) {
+    if (fn == e.fn) return call(a);
+  }
+  for (const auto& [fn, call] : kBinaryFunctions) {
+    if (fn == e.fn) return call(a, b);
+  }
+  if (e.fn >= Fn::kLt && e.fn <= Fn::kGe) return Relational(e, a, b);
+  if (e.fn >= Fn::kContains && e.fn <= Fn::kEndsWith) return StringPredicate(e, a, b);
+  switch (e.fn) {
+    case Fn::kNot:
+      if (!a.IsBool()) return NoOverload("!_", a);
+      return Value::Bool(!a.bool_value());
+    case Fn::kMatches:
+      return Matches(e, a, b);
+    case Fn::kToBytes:
+      if (a.kind() == Kind::kBytes) return a;
+      if (a.kind() == Kind::kString) return Value::Bytes(std::string(a.str()));
+      return NoOverload("bytes", a);
+    case Fn::kDyn:
+      return a;
+    case Fn::kTypeOf:
+      return Value::TypeOf(a.kind());
+    case Fn::kJoin:
+      return Join(args, n);
+    default:
+      return Value::Error("unknown function '" + e.name + "'");
+  }
 }
 
 }  // namespace
@@ -1050,141 +1170,157 @@ Value Evaluator::Eval(const Expr& e) {
   return Value::Error("unknown expression");
 }
 
-Value Evaluator::EvalMacro(const Expr& e) {
-  Value range = Eval(*e.args[0]);
-  if (range.IsError()) return range;
-  const bool two = IsTwoVariableMacro(e.macro);
+// A comprehension's range (a list or a map) and the binding of its
+// iteration variable(s).
+struct Evaluator::Range {
   const ValueList* list = nullptr;
   const MapValue* map = nullptr;
-  size_t count;
-  if (range.kind() == Kind::kList) {
-    list = &range.list();
-    count = list->size();
-  } else if (range.kind() == Kind::kMap) {
-    map = &range.map();
-    count = map->size();
-  } else {
-    return Value::Error("expression of type '" + std::string(KindTypeName(range.kind())) +
-                        "' cannot be range of a comprehension");
-  }
-  if (e.macro == MacroKind::kTransformMap && list != nullptr) {
-    return Value::Error("transformMap requires a map range");
-  }
-  // Binds the iteration variable(s) for element i.
-  auto bind = [&](size_t i) {
+  size_t count = 0;
+  bool two = false;  // two-variable macro: (index, value) or (key, value)
+
+  // Binds the iteration variable(s) of `e` for element i.
+  void Bind(const Expr& e, Value* locals, size_t i) const {
     if (list != nullptr) {
       if (two) {
-        locals_[e.slot] = Value::Int(static_cast<int64_t>(i));
-        locals_[e.slot + 1] = (*list)[i];
+        locals[e.slot] = Value::Int(static_cast<int64_t>(i));
+        locals[e.slot + 1] = (*list)[i];
       } else {
-        locals_[e.slot] = (*list)[i];
+        locals[e.slot] = (*list)[i];
       }
     } else {
-      locals_[e.slot] = map->entries()[i].first;
-      if (two) locals_[e.slot + 1] = map->entries()[i].second;
+      locals[e.slot] = map->entries()[i].first;
+      if (two) locals[e.slot + 1] = map->entries()[i].second;
     }
-  };
-  const Expr& step = *e.args.back();
-  const Expr* filter = e.args.size() == 3 ? e.args[1].get() : nullptr;
+  }
+};
+
+Value Evaluator::EvalMacro(const Expr& e) {
+  Value range_value = Eval(*e.args[0]);
+  if (range_value.IsError()) return range_value;
+  Range range;
+  range.two = IsTwoVariableMacro(e.macro);
+  if (range_value.kind() == Kind::kList) {
+    range.list = &range_value.list();
+    range.count = range.list->size();
+  } else if (range_value.kind() == Kind::kMap) {
+    range.map = &range_value.map();
+    range.count = range.map->size();
+  } else {
+    return Value::Error("expression of type '" + std::string(KindTypeName(range_value.kind())) +
+                        "' cannot be range of a comprehension");
+  }
+  if (e.macro == MacroKind::kTransformMap && range.list != nullptr) {
+    return Value::Error("transformMap requires a map range");
+  }
   switch (e.macro) {
     case MacroKind::kAll:
     case MacroKind::kExists:
     case MacroKind::kAll2:
-    case MacroKind::kExists2: {
-      // exists stops on true, all on false; an error only counts when no
-      // element decides the result.
-      bool stop_on = e.macro == MacroKind::kExists || e.macro == MacroKind::kExists2;
-      Value error;
-      bool have_error = false;
-      for (size_t i = 0; i < count; ++i) {
-        bind(i);
-        Value r = Eval(step);
-        if (r.IsBool()) {
-          if (r.bool_value() == stop_on) return Value::Bool(stop_on);
-        } else if (!have_error) {
-          have_error = true;
-          error = r.IsError() ? r : Value::Error("no matching overload for predicate result");
-        }
-      }
-      if (have_error) return error;
-      return Value::Bool(!stop_on);
-    }
+    case MacroKind::kExists2:
+      return EvalQuantifier(e, range);
     case MacroKind::kExistsOne:
-    case MacroKind::kExistsOne2: {
-      int64_t matches = 0;
-      for (size_t i = 0; i < count; ++i) {
-        bind(i);
-        Value r = Eval(step);
-        if (r.IsError()) return r;
-        if (!r.IsBool()) return Value::Error("no matching overload for predicate result");
-        if (r.bool_value()) ++matches;
-      }
-      return Value::Bool(matches == 1);
-    }
+    case MacroKind::kExistsOne2:
+      return EvalExistsOne(e, range);
     case MacroKind::kMap:
     case MacroKind::kMapFilter:
     case MacroKind::kFilter:
     case MacroKind::kTransformList:
-    case MacroKind::kTransformMap: {
-      if (e.macro == MacroKind::kFilter) {
-        filter = &step;
-      }
-      ValueList out;
-      std::vector<MapValue::Entry> entries;
-      for (size_t i = 0; i < count; ++i) {
-        bind(i);
-        if (filter != nullptr) {
-          Value keep = Eval(*filter);
-          if (keep.IsError()) return keep;
-          if (!keep.IsBool()) return Value::Error("no matching overload for filter predicate");
-          if (!keep.bool_value()) continue;
-        }
-        if (e.macro == MacroKind::kFilter) {
-          out.push_back(locals_[e.slot]);
-          continue;
-        }
-        Value mapped = Eval(step);
-        if (mapped.IsError()) return mapped;
-        if (e.macro == MacroKind::kTransformMap) {
-          entries.emplace_back(map->entries()[i].first, std::move(mapped));
-        } else {
-          out.push_back(std::move(mapped));
-        }
-      }
-      if (e.macro == MacroKind::kTransformMap) {
-        return Value::Map(std::make_shared<const MapValue>(std::move(entries)));
-      }
-      return Value::List(std::move(out));
-    }
+    case MacroKind::kTransformMap:
+      return EvalCollect(e, range);
   }
   return Value::Error("unknown macro");
 }
 
-Value Evaluator::EvalCall(const Expr& e) {
-  switch (e.fn) {
-    case Fn::kAnd:
-    case Fn::kOr: {
-      // Commutative: a decisive operand (false for &&, true for ||) wins over
-      // an error on the other side.
-      bool decisive = e.fn == Fn::kOr;
-      Value l = Eval(*e.args[0]);
-      if (l.IsBool() && l.bool_value() == decisive) return l;
-      Value r = Eval(*e.args[1]);
-      if (r.IsBool() && r.bool_value() == decisive) return r;
-      if (l.IsBool() && r.IsBool()) return Value::Bool(!decisive);
-      if (l.IsError()) return l;
-      if (r.IsError()) return r;
-      return Value::Error("no matching overload for '" + e.name + "'");
+// exists stops on true, all on false; an error only counts when no element
+// decides the result.
+Value Evaluator::EvalQuantifier(const Expr& e, const Range& range) {
+  const Expr& step = *e.args.back();
+  const bool stop_on = e.macro == MacroKind::kExists || e.macro == MacroKind::kExists2;
+  Value error;
+  bool have_error = false;
+  for (size_t i = 0; i < range.count; ++i) {
+    range.Bind(e, locals_, i);
+    Value r = Eval(step);
+    if (r.IsBool()) {
+      if (r.bool_value() == stop_on) return Value::Bool(stop_on);
+    } else if (!have_error) {
+      have_error = true;
+      error = r.IsError() ? r : Value::Error("no matching overload for predicate result");
     }
-    case Fn::kCond: {
-      Value c = Eval(*e.args[0]);
-      if (c.IsError()) return c;
-      if (!c.IsBool()) return NoOverload("_?_:_", c);
-      return Eval(*e.args[c.bool_value() ? 1 : 2]);
-    }
-    default:
-      break;
   }
+  if (have_error) return error;
+  return Value::Bool(!stop_on);
+}
+
+Value Evaluator::EvalExistsOne(const Expr& e, const Range& range) {
+  const Expr& step = *e.args.back();
+  int64_t matches = 0;
+  for (size_t i = 0; i < range.count; ++i) {
+    range.Bind(e, locals_, i);
+    Value r = Eval(step);
+    if (r.IsError()) return r;
+    if (!r.IsBool()) return Value::Error("no matching overload for predicate result");
+    if (r.bool_value()) ++matches;
+  }
+  return Value::Bool(matches == 1);
+}
+
+// map, filter, transformList and transformMap (with an optional filter).
+Value Evaluator::EvalCollect(const Expr& e, const Range& range) {
+  const Expr& step = *e.args.back();
+  const Expr* filter = e.macro == MacroKind::kFilter ? &step
+                       : e.args.size() == 3          ? e.args[1].get()
+                                                     : nullptr;
+  ValueList out;
+  std::vector<MapValue::Entry> entries;
+  for (size_t i = 0; i < range.count; ++i) {
+    range.Bind(e, locals_, i);
+    if (filter != nullptr) {
+      Value keep = Eval(*filter);
+      if (keep.IsError()) return keep;
+      if (!keep.IsBool()) return Value::Error("no matching overload for filter predicate");
+      if (!keep.bool_value()) continue;
+    }
+    if (e.macro == MacroKind::kFilter) {
+      out.push_back(locals_[e.slot]);
+      continue;
+    }
+    Value mapped = Eval(step);
+    if (mapped.IsError()) return mapped;
+    if (e.macro == MacroKind::kTransformMap) {
+      entries.emplace_back(range.map->entries()[i].first, std::move(mapped));
+    } else {
+      out.push_back(std::move(mapped));
+    }
+  }
+  if (e.macro == MacroKind::kTransformMap) {
+    return Value::Map(std::make_shared<const MapValue>(std::move(entries)));
+  }
+  return Value::List(std::move(out));
+}
+
+Value Evaluator::EvalLogical(const Expr& e) {
+  const bool decisive = e.fn == Fn::kOr;
+  Value l = Eval(*e.args[0]);
+  if (l.IsBool() && l.bool_value() == decisive) return l;
+  Value r = Eval(*e.args[1]);
+  if (r.IsBool() && r.bool_value() == decisive) return r;
+  if (l.IsBool() && r.IsBool()) return Value::Bool(!decisive);
+  if (l.IsError()) return l;
+  if (r.IsError()) return r;
+  return Value::Error("no matching overload for '" + e.name + "'");
+}
+
+Value Evaluator::EvalConditional(const Expr& e) {
+  Value c = Eval(*e.args[0]);
+  if (c.IsError()) return c;
+  if (!c.IsBool()) return NoOverload("_?_:_", c);
+  return Eval(*e.args[c.bool_value() ? 1 : 2]);
+}
+
+Value Evaluator::EvalCall(const Expr& e) {
+  if (e.fn == Fn::kAnd || e.fn == Fn::kOr) return EvalLogical(e);
+  if (e.fn == Fn::kCond) return EvalConditional(e);
   // Strict functions: evaluate every argument, the first error wins.
   constexpr size_t kMaxArgs = 4;
   Value args[kMaxArgs];
@@ -1194,116 +1330,7 @@ Value Evaluator::EvalCall(const Expr& e) {
     args[i] = Eval(*e.args[i]);
     if (args[i].IsError()) return args[i];
   }
-  const Value& a = args[0];
-  const Value& b = args[1];
-  switch (e.fn) {
-    case Fn::kNot:
-      if (!a.IsBool()) return NoOverload("!_", a);
-      return Value::Bool(!a.bool_value());
-    case Fn::kNeg:
-      return Negate(a);
-    case Fn::kEq:
-      return Value::Bool(ValuesEqual(a, b));
-    case Fn::kNe:
-      return Value::Bool(!ValuesEqual(a, b));
-    case Fn::kLt:
-    case Fn::kLe:
-    case Fn::kGt:
-    case Fn::kGe: {
-      int cmp = 0;
-      bool unordered = false;
-      if (!Compare(a, b, cmp, unordered)) return NoOverload(e.name, a, b);
-      if (unordered) return Value::Bool(false);
-      switch (e.fn) {
-        case Fn::kLt:
-          return Value::Bool(cmp < 0);
-        case Fn::kLe:
-          return Value::Bool(cmp <= 0);
-        case Fn::kGt:
-          return Value::Bool(cmp > 0);
-        default:
-          return Value::Bool(cmp >= 0);
-      }
-    }
-    case Fn::kIn:
-      return In(a, b);
-    case Fn::kAdd:
-      return Add(a, b);
-    case Fn::kSub:
-      return Sub(a, b);
-    case Fn::kMul:
-      return Mul(a, b);
-    case Fn::kDiv:
-      return DivMod(a, b, false);
-    case Fn::kMod:
-      return DivMod(a, b, true);
-    case Fn::kIndex:
-      return Index(a, b);
-    case Fn::kSize:
-      return Size(a);
-    case Fn::kContains:
-    case Fn::kStartsWith:
-    case Fn::kEndsWith: {
-      if (a.kind() != Kind::kString || b.kind() != Kind::kString) return NoOverload(e.name, a, b);
-      std::string_view s = a.str(), x = b.str();
-      if (e.fn == Fn::kContains) return Value::Bool(s.find(x) != std::string_view::npos);
-      if (e.fn == Fn::kStartsWith) return Value::Bool(s.starts_with(x));
-      return Value::Bool(s.ends_with(x));
-    }
-    case Fn::kMatches:
-      return Matches(e, a, b);
-    case Fn::kToInt:
-      return ToInt(a);
-    case Fn::kToUint:
-      return ToUint(a);
-    case Fn::kToDouble:
-      return ToDouble(a);
-    case Fn::kToString:
-      return ToString(a);
-    case Fn::kToBytes:
-      if (a.kind() == Kind::kBytes) return a;
-      if (a.kind() == Kind::kString) return Value::Bytes(std::string(a.str()));
-      return NoOverload("bytes", a);
-    case Fn::kToBool:
-      return ToBool(a);
-    case Fn::kDyn:
-      return a;
-    case Fn::kTypeOf:
-      return Value::TypeOf(a.kind());
-    case Fn::kTimestamp:
-      return ToTimestamp(a);
-    case Fn::kDuration:
-      return ToDuration(a);
-    case Fn::kGetFullYear:
-    case Fn::kGetMonth:
-    case Fn::kGetDate:
-    case Fn::kGetDayOfMonth:
-    case Fn::kGetDayOfWeek:
-    case Fn::kGetDayOfYear:
-    case Fn::kGetHours:
-    case Fn::kGetMinutes:
-    case Fn::kGetSeconds:
-    case Fn::kGetMilliseconds:
-      return TimeAccessor(e.fn, a, n == 2 ? &b : nullptr);
-    case Fn::kJoin:
-      return Join(args, n);
-    case Fn::kLowerAscii:
-    case Fn::kUpperAscii:
-    case Fn::kTrim:
-    case Fn::kIndexOf:
-    case Fn::kLastIndexOf:
-    case Fn::kSubstring:
-    case Fn::kCharAt:
-    case Fn::kReplace:
-    case Fn::kSplit:
-    case Fn::kQuote:
-    case Fn::kReverse:
-      return StringExt(e.fn, args, n);
-    case Fn::kFormat:
-      return Format(a, b);
-    default:
-      return Value::Error("unknown function '" + e.name + "'");
-  }
+  return CallStrict(e, args, n);
 }
 
 }  // namespace pgcdc::cel

@@ -15,8 +15,17 @@ class Evaluator {
   Value Eval(const Expr& e);
 
  private:
+  struct Range;
   Value EvalMacro(const Expr& e);
+  // EvalMacro's steps, by macro family: all/exists, exists_one, and the
+  // ones that build a list or map (map, filter, transformList/Map).
+  Value EvalQuantifier(const Expr& e, const Range& range);
+  Value EvalExistsOne(const Expr& e, const Range& range);
+  Value EvalCollect(const Expr& e, const Range& range);
   Value EvalCall(const Expr& e);
+  // && and || (commutative: a decisive operand wins over an error), _?_:_.
+  Value EvalLogical(const Expr& e);
+  Value EvalConditional(const Expr& e);
 
   const Activation& activation_;
   Value* locals_;

@@ -208,37 +208,26 @@ class JsonParser {
         decoded.push_back(control);
         continue;
       }
-      switch (e) {
-        case '"':
-          decoded.push_back('"');
-          break;
-        case '\\':
-          decoded.push_back('\\');
-          break;
-        case '/':
-          decoded.push_back('/');
-          break;
-        case 'u': {
-          uint32_t cp;
-          if (!Hex4(cp)) return false;
-          if (cp >= 0xD800 && cp <= 0xDBFF) {
-            uint32_t low;
-            if (pos_ + 2 > s_.size() || s_[pos_] != '\\' || s_[pos_ + 1] != 'u') {
-              return Bad("unpaired surrogate in \\u escape");
-            }
-            pos_ += 2;
-            if (!Hex4(low)) return false;
-            if (low < 0xDC00 || low > 0xDFFF) return Bad("unpaired surrogate in \\u escape");
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-            return Bad("unpaired surrogate in \\u escape");
-          }
-          json::AppendUtf8(decoded, cp);
-          break;
-        }
-        default:
-          return Bad("invalid escape in string");
+      if (e == '"' || e == '\\' || e == '/') {  // stands for itself
+        decoded.push_back(e);
+        continue;
       }
+      if (e != 'u') return Bad("invalid escape in string");
+      uint32_t cp;
+      if (!Hex4(cp)) return false;
+      if (cp >= 0xD800 && cp <= 0xDBFF) {
+        uint32_t low;
+        if (pos_ + 2 > s_.size() || s_[pos_] != '\\' || s_[pos_ + 1] != 'u') {
+          return Bad("unpaired surrogate in \\u escape");
+        }
+        pos_ += 2;
+        if (!Hex4(low)) return false;
+        if (low < 0xDC00 || low > 0xDFFF) return Bad("unpaired surrogate in \\u escape");
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+      } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+        return Bad("unpaired surrogate in \\u escape");
+      }
+      json::AppendUtf8(decoded, cp);
     }
     return Bad("unterminated string");
   }

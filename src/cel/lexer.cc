@@ -1,6 +1,7 @@
 #include "cel/lexer.h"
 
 #include <array>
+#include <utility>
 
 #include "core/escape.h"
 #include "core/json.h"
@@ -31,8 +32,7 @@ bool IsReservedWord(std::string_view ident) {
   return false;
 }
 
-Token Lexer::Next() {
-  // Skip whitespace and // comments.
+void Lexer::SkipSpaceAndComments() {
   while (pos_ < input_.size()) {
     char c = input_[pos_];
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
@@ -43,124 +43,77 @@ Token Lexer::Next() {
       break;
     }
   }
-  uint32_t start = static_cast<uint32_t>(pos_);
-  if (pos_ >= input_.size()) return Make(Tok::kEof, start);
-  char c = input_[pos_];
+}
+
+std::optional<Token> Lexer::TryLexString(uint32_t start) {
   auto peek = [&](size_t k) -> char { return pos_ + k < input_.size() ? input_[pos_ + k] : '\0'; };
+  bool raw = false, bytes = false;
+  size_t p = 0;
+  for (int i = 0; i < 2; ++i) {
+    char pc = peek(p);
+    if ((pc == 'r' || pc == 'R') && !raw) {
+      raw = true;
+      ++p;
+    } else if ((pc == 'b' || pc == 'B') && !bytes) {
+      bytes = true;
+      ++p;
+    }
+  }
+  char q = peek(p);
+  if (q != '"' && q != '\'') return std::nullopt;
+  pos_ += p;
+  return LexString(start, raw, bytes);
+}
 
-  // String / bytes literals with optional r/b prefixes.
-  {
-    bool raw = false, bytes = false;
-    size_t p = 0;
-    for (int i = 0; i < 2; ++i) {
-      char pc = peek(p);
-      if ((pc == 'r' || pc == 'R') && !raw) {
-        raw = true;
-        ++p;
-      } else if ((pc == 'b' || pc == 'B') && !bytes) {
-        bytes = true;
-        ++p;
-      }
-    }
-    char q = peek(p);
-    if (q == '"' || q == '\'') {
-      pos_ += p;
-      return LexString(start, raw, bytes);
-    }
-  }
-  if (IsIdentStart(c)) {
-    while (pos_ < input_.size() && (IsIdentStart(input_[pos_]) || IsDigit(input_[pos_]))) ++pos_;
-    std::string_view word = input_.substr(start, pos_ - start);
-    if (word == "true") return Make(Tok::kTrue, start);
-    if (word == "false") return Make(Tok::kFalse, start);
-    if (word == "null") return Make(Tok::kNull, start);
-    if (word == "in") return Make(Tok::kIn, start);
-    return Make(Tok::kIdent, start, std::string(word));
-  }
-  if (IsDigit(c) || (c == '.' && IsDigit(peek(1)))) return LexNumber(start);
+Token Lexer::LexWord(uint32_t start) {
+  while (pos_ < input_.size() && (IsIdentStart(input_[pos_]) || IsDigit(input_[pos_]))) ++pos_;
+  std::string_view word = input_.substr(start, pos_ - start);
+  if (word == "true") return Make(Tok::kTrue, start);
+  if (word == "false") return Make(Tok::kFalse, start);
+  if (word == "null") return Make(Tok::kNull, start);
+  if (word == "in") return Make(Tok::kIn, start);
+  return Make(Tok::kIdent, start, std::string(word));
+}
 
-  if (c == '`') {
-    size_t end = input_.find('`', pos_ + 1);
-    size_t nl = input_.find('\n', pos_ + 1);
-    if (end == std::string_view::npos || end == pos_ + 1 ||
-        (nl != std::string_view::npos && nl < end)) {
-      ++pos_;
-      return Make(Tok::kError, start, "unterminated quoted identifier");
-    }
-    std::string text(input_.substr(pos_ + 1, end - pos_ - 1));
-    pos_ = end + 1;
-    return Make(Tok::kQuotedIdent, start, std::move(text));
+Token Lexer::LexQuotedIdent(uint32_t start) {
+  size_t end = input_.find('`', pos_ + 1);
+  size_t nl = input_.find('\n', pos_ + 1);
+  if (end == std::string_view::npos || end == pos_ + 1 ||
+      (nl != std::string_view::npos && nl < end)) {
+    ++pos_;
+    return Make(Tok::kError, start, "unterminated quoted identifier");
   }
-  ++pos_;
-  switch (c) {
-    case '(':
-      return Make(Tok::kLParen, start);
-    case ')':
-      return Make(Tok::kRParen, start);
-    case '[':
-      return Make(Tok::kLBracket, start);
-    case ']':
-      return Make(Tok::kRBracket, start);
-    case '{':
-      return Make(Tok::kLBrace, start);
-    case '}':
-      return Make(Tok::kRBrace, start);
-    case '.':
-      return Make(Tok::kDot, start);
-    case ',':
-      return Make(Tok::kComma, start);
-    case ':':
-      return Make(Tok::kColon, start);
-    case '?':
-      return Make(Tok::kQuestion, start);
-    case '+':
-      return Make(Tok::kPlus, start);
-    case '-':
-      return Make(Tok::kMinus, start);
-    case '*':
-      return Make(Tok::kStar, start);
-    case '/':
-      return Make(Tok::kSlash, start);
-    case '%':
-      return Make(Tok::kPercent, start);
-    case '!':
-      if (peek(0) == '=') {
-        ++pos_;
-        return Make(Tok::kNotEq, start);
-      }
-      return Make(Tok::kNot, start);
-    case '<':
-      if (peek(0) == '=') {
-        ++pos_;
-        return Make(Tok::kLessEq, start);
-      }
-      return Make(Tok::kLess, start);
-    case '>':
-      if (peek(0) == '=') {
-        ++pos_;
-        return Make(Tok::kGreaterEq, start);
-      }
-      return Make(Tok::kGreater, start);
-    case '=':
-      if (peek(0) == '=') {
-        ++pos_;
-        return Make(Tok::kEqEq, start);
-      }
-      return Make(Tok::kError, start, "unexpected '=' (did you mean '=='?)");
-    case '&':
-      if (peek(0) == '&') {
-        ++pos_;
-        return Make(Tok::kAndAnd, start);
-      }
-      return Make(Tok::kError, start, "unexpected '&' (did you mean '&&'?)");
-    case '|':
-      if (peek(0) == '|') {
-        ++pos_;
-        return Make(Tok::kOrOr, start);
-      }
-      return Make(Tok::kError, start, "unexpected '|' (did you mean '||'?)");
-    default:
-      break;
+  std::string text(input_.substr(pos_ + 1, end - pos_ - 1));
+  pos_ = end + 1;
+  return Make(Tok::kQuotedIdent, start, std::move(text));
+}
+
+namespace {
+
+// Operators and punctuation, the two-character ones first.
+constexpr std::pair<std::string_view, Tok> kOperators[] = {
+    {"!=", Tok::kNotEq},   {"<=", Tok::kLessEq},  {">=", Tok::kGreaterEq}, {"==", Tok::kEqEq},
+    {"&&", Tok::kAndAnd},  {"||", Tok::kOrOr},    {"(", Tok::kLParen},     {")", Tok::kRParen},
+    {"[", Tok::kLBracket}, {"]", Tok::kRBracket}, {"{", Tok::kLBrace},     {"}", Tok::kRBrace},
+    {".", Tok::kDot},      {",", Tok::kComma},    {":", Tok::kColon},      {"?", Tok::kQuestion},
+    {"+", Tok::kPlus},     {"-", Tok::kMinus},    {"*", Tok::kStar},       {"/", Tok::kSlash},
+    {"%", Tok::kPercent},  {"!", Tok::kNot},      {"<", Tok::kLess},       {">", Tok::kGreater},
+};
+
+}  // namespace
+
+Token Lexer::LexOperator(uint32_t start) {
+  const std::string_view rest = input_.substr(pos_);
+  for (const auto& [text, tok] : kOperators) {
+    if (rest.starts_with(text)) {
+      pos_ += text.size();
+      return Make(tok, start);
+    }
+  }
+  const char c = input_[pos_++];
+  if (c == '=' || c == '&' || c == '|') {
+    return Make(Tok::kError, start,
+                std::string("unexpected '") + c + "' (did you mean '" + c + c + "'?)");
   }
   std::string msg = "unexpected character '";
   if (static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7F) {
@@ -173,6 +126,20 @@ Token Lexer::Next() {
   }
   msg += "'";
   return Make(Tok::kError, start, msg);
+}
+
+Token Lexer::Next() {
+  SkipSpaceAndComments();
+  uint32_t start = static_cast<uint32_t>(pos_);
+  if (pos_ >= input_.size()) return Make(Tok::kEof, start);
+  if (auto string = TryLexString(start)) return std::move(*string);
+  const char c = input_[pos_];
+  if (IsIdentStart(c)) return LexWord(start);
+  if (IsDigit(c) || (c == '.' && pos_ + 1 < input_.size() && IsDigit(input_[pos_ + 1]))) {
+    return LexNumber(start);
+  }
+  if (c == '`') return LexQuotedIdent(start);
+  return LexOperator(start);
 }
 
 Token Lexer::LexNumber(uint32_t start) {
@@ -225,6 +192,53 @@ Token Lexer::LexNumber(uint32_t start) {
   return Make(Tok::kInt, start, text);
 }
 
+const char* Lexer::LexEscape(bool bytes, std::string& out) {
+  if (pos_ >= input_.size()) return "unterminated string literal";
+  char e = input_[pos_++];
+  if (const char control = UnescapeLetter(e, kCEscapes)) {
+    out.push_back(control);
+    return nullptr;
+  }
+  if (std::string_view("\\'\"`?").find(e) != std::string_view::npos) {  // stands for itself
+    out.push_back(e);
+    return nullptr;
+  }
+  if (e == 'x' || e == 'X' || e == 'u' || e == 'U') {
+    size_t n = (e == 'x' || e == 'X') ? 2 : (e == 'u' ? 4 : 8);
+    if (bytes && (e == 'u' || e == 'U')) return "\\u escape is not allowed in bytes";
+    uint32_t cp = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (pos_ >= input_.size() || !IsHex(input_[pos_])) return "invalid escape";
+      cp = cp * 16 + HexValue(input_[pos_++]);
+    }
+    if (bytes && n == 2) {
+      out.push_back(static_cast<char>(cp));
+    } else {
+      if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return "invalid unicode code point in escape";
+      }
+      AppendUtf8(out, cp);
+    }
+    return nullptr;
+  }
+  if (e >= '0' && e <= '3') {
+    uint32_t v = e - '0';
+    for (int i = 0; i < 2; ++i) {
+      if (pos_ >= input_.size() || input_[pos_] < '0' || input_[pos_] > '7') {
+        return "invalid octal escape";
+      }
+      v = v * 8 + (input_[pos_++] - '0');
+    }
+    if (bytes) {
+      out.push_back(static_cast<char>(v));
+    } else {
+      AppendUtf8(out, v);
+    }
+    return nullptr;
+  }
+  return "invalid escape sequence";
+}
+
 Token Lexer::LexString(uint32_t start, bool raw, bool bytes) {
   char quote = input_[pos_];
   bool triple = pos_ + 2 < input_.size() && input_[pos_ + 1] == quote && input_[pos_ + 2] == quote;
@@ -247,70 +261,7 @@ Token Lexer::LexString(uint32_t start, bool raw, bool bytes) {
     if (!triple && (c == '\n' || c == '\r')) return bad("newline in string literal");
     if (c == '\\' && !raw) {
       ++pos_;
-      if (pos_ >= input_.size()) return bad("unterminated string literal");
-      char e = input_[pos_++];
-      if (const char control = UnescapeLetter(e, kCEscapes)) {
-        out.push_back(control);
-        continue;
-      }
-      switch (e) {
-        case '\\':
-          out.push_back('\\');
-          break;
-        case '\'':
-          out.push_back('\'');
-          break;
-        case '"':
-          out.push_back('"');
-          break;
-        case '`':
-          out.push_back('`');
-          break;
-        case '?':
-          out.push_back('?');
-          break;
-        case 'x':
-        case 'X':
-        case 'u':
-        case 'U': {
-          size_t n = (e == 'x' || e == 'X') ? 2 : (e == 'u' ? 4 : 8);
-          if (bytes && (e == 'u' || e == 'U')) return bad("\\u escape is not allowed in bytes");
-          uint32_t cp = 0;
-          for (size_t i = 0; i < n; ++i) {
-            if (pos_ >= input_.size() || !IsHex(input_[pos_])) return bad("invalid escape");
-            cp = cp * 16 + HexValue(input_[pos_++]);
-          }
-          if (bytes && n == 2) {
-            out.push_back(static_cast<char>(cp));
-          } else {
-            if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-              return bad("invalid unicode code point in escape");
-            }
-            AppendUtf8(out, cp);
-          }
-          break;
-        }
-        case '0':
-        case '1':
-        case '2':
-        case '3': {
-          uint32_t v = e - '0';
-          for (int i = 0; i < 2; ++i) {
-            if (pos_ >= input_.size() || input_[pos_] < '0' || input_[pos_] > '7') {
-              return bad("invalid octal escape");
-            }
-            v = v * 8 + (input_[pos_++] - '0');
-          }
-          if (bytes) {
-            out.push_back(static_cast<char>(v));
-          } else {
-            AppendUtf8(out, v);
-          }
-          break;
-        }
-        default:
-          return bad("invalid escape sequence");
-      }
+      if (const char* error = LexEscape(bytes, out)) return bad(error);
       continue;
     }
     size_t n = Utf8Length(input_, pos_);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -60,8 +61,18 @@ class Lexer {
   Token Next();
 
  private:
+  // Next()'s steps.
+  void SkipSpaceAndComments();
+  // A string or bytes literal (with optional r/b prefixes) starting here.
+  std::optional<Token> TryLexString(uint32_t start);
+  Token LexWord(uint32_t start);  // identifier or keyword
+  Token LexQuotedIdent(uint32_t start);
+  Token LexOperator(uint32_t start);  // punctuation, operators, or an error
   Token LexNumber(uint32_t start);
   Token LexString(uint32_t start, bool raw, bool bytes);
+  // The escape sequence after a backslash, appended to `out`; the error
+  // message when it is invalid, else nullptr.
+  const char* LexEscape(bool bytes, std::string& out);
   Token Make(Tok kind, uint32_t start, std::string text = {}) {
     return Token{kind, start, std::move(text)};
   }

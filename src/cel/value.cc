@@ -6,39 +6,16 @@
 #include <cstdio>
 #include <limits>
 
+#include "core/enum_names.h"
+
 namespace pgcdc::cel {
 
-std::string_view KindTypeName(Kind kind) {
-  switch (kind) {
-    case Kind::kNull:
-      return "null_type";
-    case Kind::kBool:
-      return "bool";
-    case Kind::kInt:
-      return "int";
-    case Kind::kUint:
-      return "uint";
-    case Kind::kDouble:
-      return "double";
-    case Kind::kString:
-      return "string";
-    case Kind::kBytes:
-      return "bytes";
-    case Kind::kList:
-      return "list";
-    case Kind::kMap:
-      return "map";
-    case Kind::kTimestamp:
-      return "google.protobuf.Timestamp";
-    case Kind::kDuration:
-      return "google.protobuf.Duration";
-    case Kind::kType:
-      return "type";
-    case Kind::kError:
-      return "error";
-  }
-  return "unknown";
-}
+constexpr EnumNames<Kind, Kind::kError> kKindTypeNames(
+    {"null_type", "bool", "int", "uint", "double", "string", "bytes", "list", "map",
+     "google.protobuf.Timestamp", "google.protobuf.Duration", "type", "error"},
+    "unknown");
+
+std::string_view KindTypeName(Kind kind) { return kKindTypeNames(kind); }
 
 Value Value::OwnedText(Kind kind, std::string s) {
   auto owned = std::make_shared<const std::string>(std::move(s));
@@ -163,30 +140,26 @@ void AppendDebug(std::string& out, const Value& v) {
     case Kind::kBytes:
       AppendQuoted(out, v.str(), 'b');
       break;
-    case Kind::kList: {
-      out.push_back('[');
-      bool first = true;
-      for (const Value& item : v.list()) {
-        if (!first) out += ", ";
-        first = false;
-        AppendDebug(out, item);
-      }
-      out.push_back(']');
+    case Kind::kList:
+      AppendSeparated(
+          out, '[', v.list(),
+          [&](const Value& item) {
+            AppendDebug(out, item);
+            return true;
+          },
+          ']');
       break;
-    }
-    case Kind::kMap: {
-      out.push_back('{');
-      bool first = true;
-      for (const auto& [key, value] : v.map().entries()) {
-        if (!first) out += ", ";
-        first = false;
-        AppendDebug(out, key);
-        out += ": ";
-        AppendDebug(out, value);
-      }
-      out.push_back('}');
+    case Kind::kMap:
+      AppendSeparated(
+          out, '{', v.map().entries(),
+          [&](const auto& entry) {
+            AppendDebug(out, entry.first);
+            out += ": ";
+            AppendDebug(out, entry.second);
+            return true;
+          },
+          '}');
       break;
-    }
     case Kind::kTimestamp:
       out += "timestamp(\"" + FormatTimestamp(v.seconds(), v.nanos()) + "\")";
       break;

@@ -50,26 +50,10 @@ class Value {
   Value() : kind_(Kind::kNull) { i_ = 0; }
 
   static Value Null() { return Value(); }
-  static Value Bool(bool b) {
-    Value v(Kind::kBool);
-    v.b_ = b;
-    return v;
-  }
-  static Value Int(int64_t i) {
-    Value v(Kind::kInt);
-    v.i_ = i;
-    return v;
-  }
-  static Value Uint(uint64_t u) {
-    Value v(Kind::kUint);
-    v.u_ = u;
-    return v;
-  }
-  static Value Double(double d) {
-    Value v(Kind::kDouble);
-    v.d_ = d;
-    return v;
-  }
+  static Value Bool(bool b) { return Holding(Kind::kBool, &Value::b_, b); }
+  static Value Int(int64_t i) { return Holding(Kind::kInt, &Value::i_, i); }
+  static Value Uint(uint64_t u) { return Holding(Kind::kUint, &Value::u_, u); }
+  static Value Double(double d) { return Holding(Kind::kDouble, &Value::d_, d); }
   // Borrowed: `s` must outlive every use of the value (no allocation).
   static Value StringView(std::string_view s) { return Text(Kind::kString, s); }
   static Value BytesView(std::string_view s) { return Text(Kind::kBytes, s); }
@@ -109,11 +93,14 @@ class Value {
 
  private:
   explicit Value(Kind kind) : kind_(kind) { i_ = 0; }
-  static Value Text(Kind kind, std::string_view s) {
+  // A value of `kind` with `x` in `field` (a union member or sv_).
+  template <class T>
+  static Value Holding(Kind kind, T Value::*field, T x) {
     Value v(kind);
-    v.sv_ = s;
+    v.*field = x;
     return v;
   }
+  static Value Text(Kind kind, std::string_view s) { return Holding(kind, &Value::sv_, s); }
   static Value OwnedText(Kind kind, std::string s);
 
   Kind kind_;
@@ -166,5 +153,21 @@ std::string FormatDuration(int64_t seconds, int32_t nanos);
 // Shortest round-trip double formatting (ECMAScript Number#toString layout:
 // fixed notation for exponents in [-7, 21), else "1.5e+21").
 std::string FormatDouble(double d);
+
+// Appends `open`, each of `items` written by `append(item)` separated by
+// ", ", and `close` (the list and map forms of string() and debug output).
+// Stops and returns false as soon as `append` does.
+template <class Range, class Append>
+bool AppendSeparated(std::string& out, char open, const Range& items, Append append, char close) {
+  out.push_back(open);
+  bool first = true;
+  for (const auto& item : items) {
+    if (!first) out += ", ";
+    first = false;
+    if (!append(item)) return false;
+  }
+  out.push_back(close);
+  return true;
+}
 
 }  // namespace pgcdc::cel

@@ -212,13 +212,9 @@ class Reloader {
   transform::ChainSet chains_;
   std::mutex mu_;
   metrics::Counter& reloads_ =
-      metrics::Default()
-          .AddCounter("pgcdc_config_reloads_total", "Successful SIGHUP reloads.")
-          .Get();
+      metrics::DefaultCounter("pgcdc_config_reloads_total", "Successful SIGHUP reloads.");
   metrics::Counter& errors_ =
-      metrics::Default()
-          .AddCounter("pgcdc_config_reload_errors_total", "SIGHUP reloads that failed.")
-          .Get();
+      metrics::DefaultCounter("pgcdc_config_reload_errors_total", "SIGHUP reloads that failed.");
 };
 
 }  // namespace

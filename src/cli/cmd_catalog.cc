@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "config/core_params.h"
+#include "core/escape.h"
 #include "core/json.h"
 
 namespace pgcdc::cli {
@@ -58,15 +59,7 @@ std::vector<std::vector<std::string>> ParamRows(const std::vector<ParamSpec>& pa
 
 std::string MarkdownCell(std::string s) {
   std::string out;
-  for (char c : s) {
-    if (c == '|') {
-      out += "\\|";
-    } else if (c == '\n') {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
+  AppendReplacing(out, s, {{'|', "\\|"}, {'\n', " "}});
   return out;
 }
 

@@ -217,11 +217,7 @@ void PrintRecordsJson(const std::vector<dlq::Record>& records) {
   std::cout << out << "\n";
 }
 
-int RunList(const Loaded& l, const DlqFlags& f) {
-  auto conn = OpenTable("list", l);
-  if (!conn) return CommandExitCode();
-  dlq::Store store(*conn, l.table);
-  dlq::Filter filter = l.filter;
+int RunList(const Loaded& l, const DlqFlags& f, dlq::Store& store, dlq::Filter filter) {
   filter.pending_only = f.pending;
   auto total = store.Count(filter);
   if (!total) return Report("list", total.error().message());
@@ -390,11 +386,7 @@ class Replayer {
   std::map<std::string, Sink> sinks_;
 };
 
-int RunReplay(const Loaded& l, const DlqFlags& f) {
-  auto conn = OpenTable("replay", l);
-  if (!conn) return CommandExitCode();
-  dlq::Store store(*conn, l.table);
-  dlq::Filter filter = l.filter;
+int RunReplay(const Loaded& l, const DlqFlags& f, dlq::Store& store, dlq::Filter filter) {
   filter.pending_only = true;
 
   auto counts = store.CountByAdapter(filter, f.limit);
@@ -468,11 +460,7 @@ int RunReplay(const Loaded& l, const DlqFlags& f) {
   return replayer.Summary() > 0 ? kExitFailure : kExitOk;
 }
 
-int RunPurge(const Loaded& l, const DlqFlags& f) {
-  auto conn = OpenTable("purge", l);
-  if (!conn) return CommandExitCode();
-  dlq::Store store(*conn, l.table);
-  dlq::Filter filter = l.filter;
+int RunPurge(const Loaded& l, const DlqFlags& f, dlq::Store& store, dlq::Filter filter) {
   filter.replayed_only = f.replayed;
   auto counted = store.CountAndMaxId(filter);
   if (!counted) return Report("purge", counted.error().message());
@@ -496,6 +484,23 @@ int RunPurge(const Loaded& l, const DlqFlags& f) {
   if (!purged) return Report("purge", purged.error().message());
   std::cout << "Purged " << *purged << " dead letter queue record(s).\n";
   return kExitOk;
+}
+
+// A subcommand on the dead letter table: its flags, the table's store and the
+// selection filter from the flags; returns the exit code.
+using TableCommand = int (*)(const Loaded& l, const DlqFlags& f, dlq::Store& store,
+                             dlq::Filter filter);
+
+// Loads the configuration, opens the table (reporting failures) and runs
+// `run` on it; sets the exit code.
+void RunOnTable(const GlobalFlags& global, const DlqFlags& f, const std::string& name,
+                TableCommand run) {
+  auto l = Load(global, f);
+  if (!l) return;
+  auto conn = OpenTable(name, *l);
+  if (!conn) return;
+  dlq::Store store(*conn, l->table);
+  CommandExitCode() = run(*l, f, store, l->filter);
 }
 
 }  // namespace
@@ -523,10 +528,7 @@ void AddDlqCommands(CLI::App& root, GlobalFlags& global) {
   list->add_option("-o,--output", lf->output, "table | json")
       ->check(CLI::IsMember({"table", "json"}));
   list->footer(footer);
-  list->callback([&global, lf] {
-    auto l = Load(global, *lf);
-    if (l) CommandExitCode() = RunList(*l, *lf);
-  });
+  list->callback([&global, lf] { RunOnTable(global, *lf, "list", RunList); });
 
   auto* replay = dlq_cmd->add_subcommand(
       "replay", "Deliver pending records again through an adapter and mark them replayed");
@@ -552,10 +554,7 @@ void AddDlqCommands(CLI::App& root, GlobalFlags& global) {
                  "\nAdapter settings are the same flags/env/YAML keys as for `pgcdc listen`.\n"
                  "Example: pgcdc dlq replay --db postgres://localhost/app --adapter webhook \\\n"
                  "           --url https://hooks.example.com/cdc");
-  replay->callback([&global, rf] {
-    auto l = Load(global, *rf);
-    if (l) CommandExitCode() = RunReplay(*l, *rf);
-  });
+  replay->callback([&global, rf] { RunOnTable(global, *rf, "replay", RunReplay); });
 
   auto* purge = dlq_cmd->add_subcommand("purge", "Delete dead letter records");
   purge->fallthrough();
@@ -565,10 +564,7 @@ void AddDlqCommands(CLI::App& root, GlobalFlags& global) {
   purge->add_flag("--replayed", pf->replayed, "only records that were already replayed");
   purge->add_flag("-f,--force", pf->force, "do not ask for confirmation");
   purge->footer(footer);
-  purge->callback([&global, pf] {
-    auto l = Load(global, *pf);
-    if (l) CommandExitCode() = RunPurge(*l, *pf);
-  });
+  purge->callback([&global, pf] { RunOnTable(global, *pf, "purge", RunPurge); });
 }
 
 }  // namespace pgcdc::cli

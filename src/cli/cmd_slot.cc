@@ -107,185 +107,219 @@ void PrintSlots(const std::vector<pg::Row>& rows, const std::string& output) {
   std::cout << RenderTable(table);
 }
 
+// Where the checkpoints live: detector.checkpoint_db, else --db.
+std::string CheckpointDb(const config::Config& cfg) {
+  return cfg.Has("detector.checkpoint_db") ? cfg.GetString("detector.checkpoint_db")
+                                           : cfg.GetString("database_url");
+}
+
+// What a `pgcdc slot` subcommand was given.
+struct SlotArgs {
+  DbFlags db;
+  std::string name;  // --name (status, drop)
+};
+
+using SlotAction = void (*)(const config::Config& cfg, pg::Conn& conn, const SlotArgs& args);
+
+// Adds `pgcdc slot <name>` with the database flags (and a required --name
+// when `named`); when run it loads --db, connects and calls `action`.
+void AddSlotSubcommand(CLI::App& slot, GlobalFlags& global, const std::string& name,
+                       const std::string& description, bool named, SlotAction action) {
+  auto* cmd = slot.add_subcommand(name, description);
+  auto args = std::make_shared<SlotArgs>();
+  AddDbFlags(*cmd, args->db);
+  if (named) cmd->add_option("--name", args->name, "slot name")->required();
+  cmd->callback([&global, args, what = "slot " + name, action] {
+    auto cfg = LoadDb(global, args->db);
+    if (!cfg) return;
+    auto conn = pg::Conn::Open(cfg->GetString("database_url"));
+    if (!Succeeded(conn, what)) return;
+    action(*cfg, *conn, *args);
+  });
+}
+
+void ListSlots(const config::Config&, pg::Conn& conn, const SlotArgs& args) {
+  auto rows =
+      conn.Query(std::string(kSlotQuery) + "WHERE slot_name LIKE 'pgcdc\\_%' ORDER BY slot_name");
+  if (!Succeeded(rows, "slot list")) return;
+  PrintSlots(*rows, args.db.output);
+}
+
+void ShowSlot(const config::Config&, pg::Conn& conn, const SlotArgs& args) {
+  auto rows = conn.Query(std::string(kSlotQuery) + "WHERE slot_name = $1", {args.name});
+  if (!Succeeded(rows, "slot status")) return;
+  if (rows->empty()) {
+    std::cerr << "pgcdc slot status: no replication slot named \"" << args.name << "\"\n";
+    CommandExitCode() = kExitFailure;
+    return;
+  }
+  PrintSlots(*rows, args.db.output);
+}
+
+void DropSlot(const config::Config& cfg, pg::Conn& conn, const SlotArgs& args) {
+  auto r = conn.Query("SELECT pg_drop_replication_slot($1)", {args.name});
+  if (!Succeeded(r, "slot drop")) return;
+  // A checkpoint for a dropped slot would make a new slot of the same name
+  // start from a stale position; forget it.
+  if (auto ck = pg::Conn::Open(CheckpointDb(cfg))) {
+    (void)ck->Query(
+        "DELETE FROM pgcdc_checkpoints WHERE slot_name = $1 AND "
+        "to_regclass('pgcdc_checkpoints') IS NOT NULL",
+        {args.name});
+  }
+  std::cout << "dropped slot " << args.name << "\n";
+}
+
+// What `pgcdc rewind` was given.
+struct RewindArgs {
+  DbFlags db;
+  std::string slot;
+  std::string lsn;
+  std::string ago;
+  bool to_beginning = false;
+  bool force = false;
+};
+
+// Exactly one target, and a valid --ago; reports a usage error otherwise.
+bool CheckRewindTarget(const RewindArgs& a) {
+  if (a.lsn.empty() && a.ago.empty() && !a.to_beginning) {
+    std::cerr << "pgcdc rewind: give exactly one of --lsn, --ago or --to-beginning\n";
+    CommandExitCode() = kExitUsage;
+    return false;
+  }
+  if (!a.ago.empty() && !config::ParseDuration(a.ago)) {
+    std::cerr << "pgcdc rewind: invalid --ago \"" << a.ago << "\"\n";
+    CommandExitCode() = kExitUsage;
+    return false;
+  }
+  return true;
+}
+
+struct RewindTarget {
+  uint64_t lsn = 0;
+  std::string method;  // lsn | ago | to-beginning
+};
+
+// The position to rewind to: --lsn, or (WAL has no time index) for --ago
+// and --to-beginning the oldest position the slot still retains.
+std::optional<RewindTarget> FindRewindTarget(const RewindArgs& a, const std::string& db) {
+  if (!a.lsn.empty()) {
+    auto t = pgoutput::ParseLsn(a.lsn);
+    if (!t) {
+      std::cerr << "pgcdc rewind: invalid --lsn \"" << a.lsn << "\" (expected e.g. 0/16B3748)\n";
+      CommandExitCode() = kExitUsage;
+      return std::nullopt;
+    }
+    return RewindTarget{*t, "lsn"};
+  }
+  auto conn = pg::Conn::Open(db);
+  if (!Succeeded(conn, "rewind")) return std::nullopt;
+  auto r = conn->Query("SELECT restart_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
+                       {a.slot});
+  if (!r || r->empty() || !r->at(0).at(0)) {
+    std::cerr << "pgcdc rewind: slot \"" << a.slot << "\" not found or has no restart_lsn\n";
+    CommandExitCode() = kExitFailure;
+    return std::nullopt;
+  }
+  if (!a.ago.empty()) {
+    std::cerr << "note: WAL has no time index; --ago " << a.ago
+              << " rewinds to the slot's restart_lsn\n";
+  }
+  return RewindTarget{*pgoutput::ParseLsn(*r->at(0).at(0)), a.ago.empty() ? "to-beginning" : "ago"};
+}
+
+// Asks on the terminal unless --force; false (and the exit code set) when
+// the rewind must not happen.
+bool ConfirmRewind(const RewindArgs& a, const std::string& prev, uint64_t target) {
+  if (a.force) return true;
+  if (!::isatty(0)) {
+    std::cerr << "pgcdc rewind: not a terminal; pass --force to confirm\n";
+    CommandExitCode() = kExitFailure;
+    return false;
+  }
+  std::cerr << "Rewind slot \"" << a.slot << "\" from " << prev << " to "
+            << pgoutput::FormatLsn(target) << "? [y/N] ";
+  std::string answer;
+  std::getline(std::cin, answer);
+  if (answer != "y" && answer != "Y" && answer != "yes") {
+    std::cerr << "aborted\n";
+    CommandExitCode() = kExitFailure;
+    return false;
+  }
+  return true;
+}
+
+void PrintRewind(const RewindArgs& a, const std::string& prev, const RewindTarget& target) {
+  if (a.db.output == "json") {
+    std::string out;
+    json::Writer w(out);
+    w.BeginObject();
+    w.StringField("slot_name", a.slot);
+    w.StringField("previous_lsn", prev);
+    w.StringField("new_lsn", pgoutput::FormatLsn(target.lsn));
+    w.StringField("method", target.method);
+    w.EndObject();
+    std::cout << out << "\n";
+  } else {
+    std::cout << RenderTable({{"Slot", a.slot},
+                              {"Previous LSN", prev},
+                              {"New LSN", pgoutput::FormatLsn(target.lsn)},
+                              {"Method", target.method}});
+  }
+}
+
+void Rewind(const GlobalFlags& global, const RewindArgs& a) {
+  if (!CheckRewindTarget(a)) return;
+  auto cfg = LoadDb(global, a.db);
+  if (!cfg) return;
+  auto store = pg::CheckpointStore::Open(CheckpointDb(*cfg));
+  if (!Succeeded(store, "rewind")) return;
+  auto current = (*store)->Load(a.slot);
+  if (!Succeeded(current, "rewind")) return;
+  auto target = FindRewindTarget(a, cfg->GetString("database_url"));
+  if (!target) return;
+  if (*current != 0 && target->lsn >= *current) {
+    std::cerr << "pgcdc rewind: target " << pgoutput::FormatLsn(target->lsn)
+              << " is not before the current checkpoint " << pgoutput::FormatLsn(*current) << "\n";
+    CommandExitCode() = kExitFailure;
+    return;
+  }
+  const std::string prev = *current == 0 ? "(none)" : pgoutput::FormatLsn(*current);
+  if (!ConfirmRewind(a, prev, target->lsn)) return;
+  if (!Succeeded((*store)->Save(a.slot, target->lsn), "rewind")) return;
+  std::cerr << "note: PostgreSQL never streams a logical slot from before its "
+               "confirmed_flush_lsn; the rewound checkpoint only matters for a slot that is "
+               "recreated\n";
+  PrintRewind(a, prev, *target);
+}
+
+void AddRewindCommand(CLI::App& root, GlobalFlags& global) {
+  auto* rewind = root.add_subcommand(
+      "rewind", "Move a slot's stored checkpoint backwards (see the note in docs/wal.md)");
+  auto args = std::make_shared<RewindArgs>();
+  AddDbFlags(*rewind, args->db);
+  rewind->add_option("--slot-name", args->slot, "slot whose checkpoint to move")->required();
+  auto* o_lsn = rewind->add_option("--lsn", args->lsn, "target LSN, e.g. 0/16B3748");
+  auto* o_ago = rewind->add_option("--ago", args->ago, "target: the slot's restart_lsn (logged)");
+  auto* o_beg =
+      rewind->add_flag("--to-beginning", args->to_beginning, "target: the slot's restart_lsn");
+  o_lsn->excludes(o_ago)->excludes(o_beg);
+  o_ago->excludes(o_beg);
+  rewind->add_flag("--force", args->force, "do not ask for confirmation");
+  rewind->callback([&global, args] { Rewind(global, *args); });
+}
+
 }  // namespace
 
 void AddSlotCommands(CLI::App& root, GlobalFlags& global) {
   auto* slot = root.add_subcommand("slot", "Inspect and drop pgcdc replication slots");
   slot->require_subcommand(1);
-
-  auto* list = slot->add_subcommand("list", "List replication slots named pgcdc_*");
-  auto list_flags = std::make_shared<DbFlags>();
-  AddDbFlags(*list, *list_flags);
-  list->callback([&global, list_flags] {
-    auto cfg = LoadDb(global, *list_flags);
-    if (!cfg) return;
-    auto conn = pg::Conn::Open(cfg->GetString("database_url"));
-    if (!Succeeded(conn, "slot list")) return;
-    auto rows = conn->Query(std::string(kSlotQuery) +
-                            "WHERE slot_name LIKE 'pgcdc\\_%' ORDER BY slot_name");
-    if (!Succeeded(rows, "slot list")) return;
-    PrintSlots(*rows, list_flags->output);
-  });
-
-  auto* status = slot->add_subcommand("status", "Show one slot and its lag");
-  auto status_flags = std::make_shared<DbFlags>();
-  auto status_name = std::make_shared<std::string>();
-  AddDbFlags(*status, *status_flags);
-  status->add_option("--name", *status_name, "slot name")->required();
-  status->callback([&global, status_flags, status_name] {
-    auto cfg = LoadDb(global, *status_flags);
-    if (!cfg) return;
-    auto conn = pg::Conn::Open(cfg->GetString("database_url"));
-    if (!Succeeded(conn, "slot status")) return;
-    auto rows = conn->Query(std::string(kSlotQuery) + "WHERE slot_name = $1", {*status_name});
-    if (!Succeeded(rows, "slot status")) return;
-    if (rows->empty()) {
-      std::cerr << "pgcdc slot status: no replication slot named \"" << *status_name << "\"\n";
-      CommandExitCode() = kExitFailure;
-      return;
-    }
-    PrintSlots(*rows, status_flags->output);
-  });
-
-  auto* drop = slot->add_subcommand("drop", "Drop a replication slot (and its stored checkpoint)");
-  auto drop_flags = std::make_shared<DbFlags>();
-  auto drop_name = std::make_shared<std::string>();
-  AddDbFlags(*drop, *drop_flags);
-  drop->add_option("--name", *drop_name, "slot name")->required();
-  drop->callback([&global, drop_flags, drop_name] {
-    auto cfg = LoadDb(global, *drop_flags);
-    if (!cfg) return;
-    auto conn = pg::Conn::Open(cfg->GetString("database_url"));
-    if (!Succeeded(conn, "slot drop")) return;
-    auto r = conn->Query("SELECT pg_drop_replication_slot($1)", {*drop_name});
-    if (!Succeeded(r, "slot drop")) return;
-    // A checkpoint for a dropped slot would make a new slot of the same name
-    // start from a stale position; forget it.
-    const std::string ckpt_db = cfg->Has("detector.checkpoint_db")
-                                    ? cfg->GetString("detector.checkpoint_db")
-                                    : cfg->GetString("database_url");
-    if (auto ck = pg::Conn::Open(ckpt_db)) {
-      (void)ck->Query(
-          "DELETE FROM pgcdc_checkpoints WHERE slot_name = $1 AND "
-          "to_regclass('pgcdc_checkpoints') IS NOT NULL",
-          {*drop_name});
-    }
-    std::cout << "dropped slot " << *drop_name << "\n";
-  });
-
-  // ---- rewind ----
-  auto* rewind = root.add_subcommand(
-      "rewind", "Move a slot's stored checkpoint backwards (see the note in docs/wal.md)");
-  auto rw_flags = std::make_shared<DbFlags>();
-  auto rw_slot = std::make_shared<std::string>();
-  auto rw_lsn = std::make_shared<std::string>();
-  auto rw_ago = std::make_shared<std::string>();
-  auto rw_begin = std::make_shared<bool>(false);
-  auto rw_force = std::make_shared<bool>(false);
-  AddDbFlags(*rewind, *rw_flags);
-  rewind->add_option("--slot-name", *rw_slot, "slot whose checkpoint to move")->required();
-  auto* o_lsn = rewind->add_option("--lsn", *rw_lsn, "target LSN, e.g. 0/16B3748");
-  auto* o_ago = rewind->add_option("--ago", *rw_ago, "target: the slot's restart_lsn (logged)");
-  auto* o_beg = rewind->add_flag("--to-beginning", *rw_begin, "target: the slot's restart_lsn");
-  o_lsn->excludes(o_ago)->excludes(o_beg);
-  o_ago->excludes(o_beg);
-  rewind->add_flag("--force", *rw_force, "do not ask for confirmation");
-  rewind->callback([&global, rw_flags, rw_slot, rw_lsn, rw_ago, rw_begin, rw_force] {
-    if (rw_lsn->empty() && rw_ago->empty() && !*rw_begin) {
-      std::cerr << "pgcdc rewind: give exactly one of --lsn, --ago or --to-beginning\n";
-      CommandExitCode() = kExitUsage;
-      return;
-    }
-    if (!rw_ago->empty() && !config::ParseDuration(*rw_ago)) {
-      std::cerr << "pgcdc rewind: invalid --ago \"" << *rw_ago << "\"\n";
-      CommandExitCode() = kExitUsage;
-      return;
-    }
-    auto cfg = LoadDb(global, *rw_flags);
-    if (!cfg) return;
-    const std::string db = cfg->GetString("database_url");
-    const std::string ckpt_db =
-        cfg->Has("detector.checkpoint_db") ? cfg->GetString("detector.checkpoint_db") : db;
-    auto store = pg::CheckpointStore::Open(ckpt_db);
-    if (!Succeeded(store, "rewind")) return;
-    auto current = (*store)->Load(*rw_slot);
-    if (!Succeeded(current, "rewind")) return;
-    uint64_t target = 0;
-    std::string method;
-    if (!rw_lsn->empty()) {
-      auto t = pgoutput::ParseLsn(*rw_lsn);
-      if (!t) {
-        std::cerr << "pgcdc rewind: invalid --lsn \"" << *rw_lsn
-                  << "\" (expected e.g. 0/16B3748)\n";
-        CommandExitCode() = kExitUsage;
-        return;
-      }
-      target = *t;
-      method = "lsn";
-    } else {
-      // WAL has no time index: --ago and --to-beginning both go back to the
-      // oldest position the slot still retains.
-      auto conn = pg::Conn::Open(db);
-      if (!Succeeded(conn, "rewind")) return;
-      auto r = conn->Query(
-          "SELECT restart_lsn::text FROM pg_replication_slots WHERE slot_name = $1", {*rw_slot});
-      if (!r || r->empty() || !r->at(0).at(0)) {
-        std::cerr << "pgcdc rewind: slot \"" << *rw_slot << "\" not found or has no restart_lsn\n";
-        CommandExitCode() = kExitFailure;
-        return;
-      }
-      target = *pgoutput::ParseLsn(*r->at(0).at(0));
-      method = rw_ago->empty() ? "to-beginning" : "ago";
-      if (!rw_ago->empty()) {
-        std::cerr << "note: WAL has no time index; --ago " << *rw_ago
-                  << " rewinds to the slot's restart_lsn\n";
-      }
-    }
-    if (*current != 0 && target >= *current) {
-      std::cerr << "pgcdc rewind: target " << pgoutput::FormatLsn(target)
-                << " is not before the current checkpoint " << pgoutput::FormatLsn(*current)
-                << "\n";
-      CommandExitCode() = kExitFailure;
-      return;
-    }
-    const std::string prev = *current == 0 ? "(none)" : pgoutput::FormatLsn(*current);
-    if (!*rw_force) {
-      if (!::isatty(0)) {
-        std::cerr << "pgcdc rewind: not a terminal; pass --force to confirm\n";
-        CommandExitCode() = kExitFailure;
-        return;
-      }
-      std::cerr << "Rewind slot \"" << *rw_slot << "\" from " << prev << " to "
-                << pgoutput::FormatLsn(target) << "? [y/N] ";
-      std::string answer;
-      std::getline(std::cin, answer);
-      if (answer != "y" && answer != "Y" && answer != "yes") {
-        std::cerr << "aborted\n";
-        CommandExitCode() = kExitFailure;
-        return;
-      }
-    }
-    if (!Succeeded((*store)->Save(*rw_slot, target), "rewind")) return;
-    std::cerr << "note: PostgreSQL never streams a logical slot from before its "
-                 "confirmed_flush_lsn; the rewound checkpoint only matters for a slot that is "
-                 "recreated\n";
-    if (rw_flags->output == "json") {
-      std::string out;
-      json::Writer w(out);
-      w.BeginObject();
-      w.StringField("slot_name", *rw_slot);
-      w.StringField("previous_lsn", prev);
-      w.StringField("new_lsn", pgoutput::FormatLsn(target));
-      w.StringField("method", method);
-      w.EndObject();
-      std::cout << out << "\n";
-    } else {
-      std::cout << RenderTable({{"Slot", *rw_slot},
-                                {"Previous LSN", prev},
-                                {"New LSN", pgoutput::FormatLsn(target)},
-                                {"Method", method}});
-    }
-  });
+  AddSlotSubcommand(*slot, global, "list", "List replication slots named pgcdc_*", false,
+                    ListSlots);
+  AddSlotSubcommand(*slot, global, "status", "Show one slot and its lag", true, ShowSlot);
+  AddSlotSubcommand(*slot, global, "drop", "Drop a replication slot (and its stored checkpoint)",
+                    true, DropSlot);
+  AddRewindCommand(root, global);
 }
 
 }  // namespace pgcdc::cli

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <set>
 
+#include "core/enum_names.h"
+
 namespace pgcdc::config {
 
 namespace {
@@ -37,21 +39,10 @@ std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 }  // namespace
 
-std::string_view OriginName(Origin origin) {
-  switch (origin) {
-    case Origin::kUnset:
-      return "unset";
-    case Origin::kDefault:
-      return "default";
-    case Origin::kYaml:
-      return "yaml";
-    case Origin::kEnv:
-      return "env";
-    case Origin::kFlag:
-      return "flag";
-  }
-  return "unset";
-}
+constexpr EnumNames<Origin, Origin::kFlag> kOriginNames({"unset", "default", "yaml", "env", "flag"},
+                                                        "unset");
+
+std::string_view OriginName(Origin origin) { return kOriginNames(origin); }
 
 Result<std::chrono::nanoseconds> ParseDuration(std::string_view text) {
   std::string s = Trim(text);
@@ -492,177 +483,208 @@ YAML::Node Lookup(const YAML::Node& root, const std::string& key) {
   }
 }
 
+using GetEnv = std::function<std::optional<std::string>(const std::string&)>;
+
+std::optional<std::string> ProcessEnv(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  if (v == nullptr) return std::nullopt;
+  return std::string(v);
+}
+
+// The config file's root node when a file was read (null for an empty file);
+// problems reading it go to `result`.
+std::optional<YAML::Node> ReadConfigFile(const Sources& sources, LoadResult& result) {
+  if (sources.yaml_path.empty()) return std::nullopt;
+  try {
+    YAML::Node root = YAML::LoadFile(sources.yaml_path);
+    if (!root.IsNull() && !root.IsMap()) {
+      result.errors.push_back(sources.yaml_path + ": top level must be a map of settings");
+      return std::nullopt;
+    }
+    return root;
+  } catch (const YAML::BadFile&) {
+    if (sources.yaml_required) {
+      result.errors.push_back("cannot read config file " + Quote(sources.yaml_path));
+    }
+  } catch (const YAML::ParserException& e) {
+    result.errors.push_back(sources.yaml_path + ":" + std::to_string(e.mark.line + 1) + ":" +
+                            std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
+  } catch (const YAML::Exception& e) {
+    result.errors.push_back(sources.yaml_path + ": invalid YAML: " + e.what());
+  }
+  return std::nullopt;
+}
+
+// One spec's value as resolved so far and where it came from; each layer
+// (default < file < env < flag) replaces it when it has a valid value.
+struct Resolved {
+  Value value;
+  Origin origin = Origin::kUnset;
+  std::string detail;
+
+  void Take(Value v, Origin o, std::string d) {
+    value = std::move(v);
+    origin = o;
+    detail = std::move(d);
+  }
+};
+
+void ResolveDefault(const ParamSpec& spec, Resolved& r, std::vector<std::string>& errors) {
+  if (spec.default_value.empty()) return;
+  auto v = ParseText(spec, spec.default_value);
+  if (v) {
+    r.Take(std::move(*v), Origin::kDefault, "");
+  } else {
+    errors.push_back(spec.key + ": bad built-in default: " + v.error().message());
+  }
+}
+
+// The spec's key in the file, or else one of its aliases (with a warning).
+void ResolveYaml(const ParamSpec& spec, const YAML::Node& root, const std::string& file,
+                 Resolved& r, LoadResult& result) {
+  YAML::Node node = Lookup(root, spec.key);
+  for (size_t a = 0; !node.IsDefined() && a < spec.aliases.size(); ++a) {
+    node.reset(Lookup(root, spec.aliases[a]));
+    if (node.IsDefined()) {
+      result.warnings.push_back(YamlWhere(file, node) + ": " + spec.aliases[a] +
+                                " is the reference tool's name; pgcdc reads it as " + spec.key);
+    }
+  }
+  if (!node.IsDefined()) return;
+  const std::string where = YamlWhere(file, node);
+  auto v = FromYaml(spec, node, where);
+  if (v) {
+    r.Take(std::move(*v), Origin::kYaml, where);
+  } else {
+    result.errors.push_back(v.error().message());
+  }
+}
+
+void ResolveEnv(const ParamSpec& spec, const std::string& env_name, const GetEnv& getenv,
+                Resolved& r, std::vector<std::string>& errors) {
+  auto env = getenv(env_name);
+  if (!env) return;
+  auto v = ParseText(spec, *env);
+  if (v) {
+    r.Take(std::move(*v), Origin::kEnv, "env " + env_name);
+  } else {
+    errors.push_back(spec.key + ": " + v.error().message() + " (from env " + env_name + ")");
+  }
+}
+
+// The flag's values (`raws`, non-empty): lists collect every comma-separated
+// item, routes win per adapter over the earlier layers, anything else takes
+// the last value. Nothing changes when one of them is invalid.
+void ResolveFlags(const ParamSpec& spec, const std::vector<std::string>& raws, Resolved& r,
+                  std::vector<std::string>& errors) {
+  const std::string flag = FlagName(spec);
+  auto bad = [&](const Error& e) {
+    errors.push_back(spec.key + ": " + e.message() + " (from flag " + flag + ")");
+  };
+  Value merged;
+  if (spec.type == ParamType::kStringList) {
+    std::vector<std::string> all;
+    for (const auto& raw : raws) {
+      for (auto& s : SplitCommas(raw)) all.push_back(std::move(s));
+    }
+    merged = std::move(all);
+  } else if (spec.type == ParamType::kRouteMap) {
+    bool ok = true;
+    RouteMap routes;
+    if (auto* prev = std::get_if<RouteMap>(&r.value)) routes = *prev;
+    for (const auto& raw : raws) {
+      auto v = ParseText(spec, raw);
+      if (!v) {
+        bad(v.error());
+        ok = false;
+        continue;
+      }
+      for (auto& [k, chans] : std::get<RouteMap>(*v)) routes[k] = chans;
+    }
+    if (!ok) return;
+    merged = std::move(routes);
+  } else {
+    auto v = ParseText(spec, raws.back());
+    if (!v) return bad(v.error());
+    merged = std::move(*v);
+  }
+  r.Take(std::move(merged), Origin::kFlag, "flag " + flag);
+}
+
+// The value against the spec's choices.
+void CheckChoices(const ParamSpec& spec, const Config& cfg, const std::string& from,
+                  std::vector<std::string>& errors) {
+  auto check = [&](const std::string& v) {
+    if (std::find(spec.choices.begin(), spec.choices.end(), v) == spec.choices.end()) {
+      std::string allowed;
+      for (const auto& c : spec.choices) allowed += (allowed.empty() ? "" : ", ") + c;
+      errors.push_back(spec.key + ": invalid value " + Quote(v) + " (from " + from +
+                       "; allowed: " + allowed + ")");
+    }
+  };
+  if (spec.type == ParamType::kStringList) {
+    for (const auto& v : cfg.GetList(spec.key)) check(v);
+  } else {
+    check(ValueToText(cfg.values().find(spec.key)->second));
+  }
+}
+
+// The value against the spec's min/max (durations in milliseconds).
+void CheckRange(const ParamSpec& spec, const Config& cfg, const std::string& from,
+                std::vector<std::string>& errors) {
+  const bool duration = spec.type == ParamType::kDuration;
+  const int64_t v =
+      duration
+          ? std::chrono::duration_cast<std::chrono::milliseconds>(cfg.GetDuration(spec.key)).count()
+          : cfg.GetInt(spec.key);
+  auto render = [&](int64_t x) {
+    return duration ? FormatDuration(std::chrono::milliseconds(x)) : std::to_string(x);
+  };
+  if (spec.min && v < *spec.min) {
+    errors.push_back(spec.key + ": must be >= " + render(*spec.min) + " (got " + render(v) +
+                     " from " + from + ")");
+  } else if (spec.max && v > *spec.max) {
+    errors.push_back(spec.key + ": must be <= " + render(*spec.max) + " (got " + render(v) +
+                     " from " + from + ")");
+  }
+}
+
+// The per-spec checks of a loaded value: required, choices, min/max.
+void CheckSpec(const ParamSpec& spec, const Config& cfg, Origin origin, const std::string& env_name,
+               std::vector<std::string>& errors) {
+  if (spec.required && !cfg.Has(spec.key)) {
+    errors.push_back(spec.key + ": required (set " + FlagName(spec) + ", " + env_name + " or " +
+                     spec.key + " in the config file)");
+    return;
+  }
+  if (!cfg.Has(spec.key)) return;
+  const std::string from = origin == Origin::kDefault ? "default" : cfg.OriginDetail(spec.key);
+  if (!spec.choices.empty()) CheckChoices(spec, cfg, from, errors);
+  if (spec.min || spec.max) CheckRange(spec, cfg, from, errors);
+}
+
 }  // namespace
 
 LoadResult Load(const std::vector<ParamSpec>& specs, const Sources& sources) {
   LoadResult result;
-  auto getenv = sources.getenv;
-  if (!getenv) {
-    getenv = [](const std::string& name) -> std::optional<std::string> {
-      const char* v = std::getenv(name.c_str());
-      if (v == nullptr) return std::nullopt;
-      return std::string(v);
-    };
-  }
-
-  YAML::Node root;
-  bool have_yaml = false;
-  if (!sources.yaml_path.empty()) {
-    try {
-      root = YAML::LoadFile(sources.yaml_path);
-      have_yaml = true;
-      if (!root.IsNull() && !root.IsMap()) {
-        result.errors.push_back(sources.yaml_path + ": top level must be a map of settings");
-        have_yaml = false;
-      }
-    } catch (const YAML::BadFile&) {
-      if (sources.yaml_required) {
-        result.errors.push_back("cannot read config file " + Quote(sources.yaml_path));
-      }
-    } catch (const YAML::ParserException& e) {
-      result.errors.push_back(sources.yaml_path + ":" + std::to_string(e.mark.line + 1) + ":" +
-                              std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
-    } catch (const YAML::Exception& e) {
-      result.errors.push_back(sources.yaml_path + ": invalid YAML: " + e.what());
-    }
-  }
-
-  if (have_yaml && root.IsMap()) {
+  const GetEnv getenv = sources.getenv ? sources.getenv : GetEnv(ProcessEnv);
+  const std::optional<YAML::Node> root = ReadConfigFile(sources, result);
+  if (root && root->IsMap()) {
     const Schema schema(sources.schema.empty() ? specs : sources.schema, sources.upstream_keys);
-    FindUnknownKeys(root, "", schema, sources, result.errors, result.warnings);
+    FindUnknownKeys(*root, "", schema, sources, result.errors, result.warnings);
   }
-
-  Config& cfg = result.config;
   for (const auto& spec : specs) {
     if (spec.type == ParamType::kTree) continue;  // read from the file by its owner
-    Value value;
-    Origin origin = Origin::kUnset;
-    std::string detail;
-    if (!spec.default_value.empty()) {
-      auto v = ParseText(spec, spec.default_value);
-      if (v) {
-        value = std::move(*v);
-        origin = Origin::kDefault;
-      } else {
-        result.errors.push_back(spec.key + ": bad built-in default: " + v.error().message());
-      }
-    }
-    if (have_yaml && spec.type != ParamType::kTree) {
-      YAML::Node node = Lookup(root, spec.key);
-      for (size_t a = 0; !node.IsDefined() && a < spec.aliases.size(); ++a) {
-        node.reset(Lookup(root, spec.aliases[a]));
-        if (node.IsDefined()) {
-          result.warnings.push_back(YamlWhere(sources.yaml_path, node) + ": " + spec.aliases[a] +
-                                    " is the reference tool's name; pgcdc reads it as " + spec.key);
-        }
-      }
-      if (node.IsDefined()) {
-        const std::string where = YamlWhere(sources.yaml_path, node);
-        auto v = FromYaml(spec, node, where);
-        if (v) {
-          value = std::move(*v);
-          origin = Origin::kYaml;
-          detail = where;
-        } else {
-          result.errors.push_back(v.error().message());
-        }
-      }
-    }
+    Resolved r;
+    ResolveDefault(spec, r, result.errors);
+    if (root) ResolveYaml(spec, *root, sources.yaml_path, r, result);
     const std::string env_name = EnvName(spec);
-    if (auto env = getenv(env_name)) {
-      auto v = ParseText(spec, *env);
-      if (v) {
-        value = std::move(*v);
-        origin = Origin::kEnv;
-        detail = "env " + env_name;
-      } else {
-        result.errors.push_back(spec.key + ": " + v.error().message() + " (from env " + env_name +
-                                ")");
-      }
-    }
+    ResolveEnv(spec, env_name, getenv, r, result.errors);
     if (auto it = sources.flags.find(spec.key); it != sources.flags.end() && !it->second.empty()) {
-      const std::string flag = FlagName(spec);
-      bool ok = true;
-      Value merged;
-      if (spec.type == ParamType::kStringList) {
-        std::vector<std::string> all;
-        for (const auto& raw : it->second) {
-          for (auto& s : SplitCommas(raw)) all.push_back(std::move(s));
-        }
-        merged = std::move(all);
-      } else if (spec.type == ParamType::kRouteMap) {
-        // CLI routes win per adapter over YAML/env routes.
-        RouteMap routes;
-        if (auto* prev = std::get_if<RouteMap>(&value)) routes = *prev;
-        for (const auto& raw : it->second) {
-          auto v = ParseText(spec, raw);
-          if (!v) {
-            result.errors.push_back(spec.key + ": " + v.error().message() + " (from flag " + flag +
-                                    ")");
-            ok = false;
-            continue;
-          }
-          for (auto& [k, chans] : std::get<RouteMap>(*v)) routes[k] = chans;
-        }
-        merged = std::move(routes);
-      } else {
-        auto v = ParseText(spec, it->second.back());
-        if (v) {
-          merged = std::move(*v);
-        } else {
-          result.errors.push_back(spec.key + ": " + v.error().message() + " (from flag " + flag +
-                                  ")");
-          ok = false;
-        }
-      }
-      if (ok) {
-        value = std::move(merged);
-        origin = Origin::kFlag;
-        detail = "flag " + flag;
-      }
+      ResolveFlags(spec, it->second, r, result.errors);
     }
-    cfg.Set(spec.key, std::move(value), origin, detail);
-
-    // Per-spec checks.
-    const std::string from = origin == Origin::kDefault ? "default" : cfg.OriginDetail(spec.key);
-    if (spec.required && !cfg.Has(spec.key)) {
-      result.errors.push_back(spec.key + ": required (set " + FlagName(spec) + ", " + env_name +
-                              " or " + spec.key + " in the config file)");
-      continue;
-    }
-    if (!spec.choices.empty() && cfg.Has(spec.key)) {
-      auto check = [&](const std::string& v) {
-        if (std::find(spec.choices.begin(), spec.choices.end(), v) == spec.choices.end()) {
-          std::string allowed;
-          for (const auto& c : spec.choices) allowed += (allowed.empty() ? "" : ", ") + c;
-          result.errors.push_back(spec.key + ": invalid value " + Quote(v) + " (from " + from +
-                                  "; allowed: " + allowed + ")");
-        }
-      };
-      if (spec.type == ParamType::kStringList) {
-        for (const auto& v : cfg.GetList(spec.key)) check(v);
-      } else {
-        check(ValueToText(cfg.values().find(spec.key)->second));
-      }
-    }
-    if ((spec.min || spec.max) && cfg.Has(spec.key)) {
-      int64_t v =
-          spec.type == ParamType::kDuration
-              ? std::chrono::duration_cast<std::chrono::milliseconds>(cfg.GetDuration(spec.key))
-                    .count()
-              : cfg.GetInt(spec.key);
-      auto render = [&](int64_t x) {
-        return spec.type == ParamType::kDuration ? FormatDuration(std::chrono::milliseconds(x))
-                                                 : std::to_string(x);
-      };
-      if (spec.min && v < *spec.min) {
-        result.errors.push_back(spec.key + ": must be >= " + render(*spec.min) + " (got " +
-                                render(v) + " from " + from + ")");
-      } else if (spec.max && v > *spec.max) {
-        result.errors.push_back(spec.key + ": must be <= " + render(*spec.max) + " (got " +
-                                render(v) + " from " + from + ")");
-      }
-    }
+    result.config.Set(spec.key, std::move(r.value), r.origin, r.detail);
+    CheckSpec(spec, result.config, r.origin, env_name, result.errors);
   }
   return result;
 }

@@ -1,8 +1,12 @@
 // The C-style one-letter backslash escapes (\a \b \f \n \r \t \v), shared by
 // the decoders and encoders of CEL string literals, JSON strings and
-// PostgreSQL COPY text. Each format accepts a subset, named below.
+// PostgreSQL COPY text. Each format accepts a subset, named below. Plus
+// AppendReplacing() for formats that escape a few characters by a table
+// (Prometheus help and label values, Markdown table cells).
 #pragma once
 
+#include <initializer_list>
+#include <string>
 #include <string_view>
 
 namespace pgcdc {
@@ -30,6 +34,27 @@ constexpr char EscapeLetter(char c, std::string_view letters = kCEscapes) {
   if (c < '\a' || c > '\r') return 0;
   const char letter = escape_internal::kLetterByCode[c - '\a'];
   return letters.find(letter) == std::string_view::npos ? 0 : letter;
+}
+
+// A character and the text that stands for it (AppendReplacing).
+struct Replacement {
+  char c;
+  std::string_view with;
+};
+
+// Appends `s` to `out` with every character that `replacements` lists
+// replaced by its text (e.g. {{'\\', "\\\\"}, {'\n', "\\n"}}); other bytes are copied.
+inline void AppendReplacing(std::string& out, std::string_view s,
+                            std::initializer_list<Replacement> replacements) {
+  for (char c : s) {
+    const Replacement* r = replacements.begin();
+    while (r != replacements.end() && r->c != c) ++r;
+    if (r != replacements.end()) {
+      out += r->with;
+    } else {
+      out += c;
+    }
+  }
 }
 
 static_assert(UnescapeLetter('n') == '\n' && EscapeLetter('\v') == 'v');

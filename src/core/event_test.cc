@@ -9,20 +9,20 @@
 #include <vector>
 
 #include "core/json.h"
+#include "core/test_util.h"
 
 namespace pgcdc {
 namespace {
 
 Event SampleEvent() {
-  Event e;
-  e.id = MakeUuidV7(0x0195b3c27a10, 0xc3e, 0x1f112b3c4d5e6f70);
-  e.channel = "pgcdc:orders";
-  e.operation = "INSERT";
-  e.payload = R"({"op":"INSERT","table":"orders","row":{"id":1,"status":"new","amount":12.5},)"
-              R"("old":null})";
-  e.source = "listen_notify";
-  e.created_at_ns = 1750000000123456000;
-  return e;
+  return testing::MakeEvent(
+      {.channel = "pgcdc:orders",
+       .operation = "INSERT",
+       .payload = R"({"op":"INSERT","table":"orders","row":{"id":1,"status":"new","amount":12.5},)"
+                  R"("old":null})",
+       .source = "listen_notify",
+       .id = testing::SampleEventId(),
+       .created_at_ns = 1750000000123456000});
 }
 
 constexpr const char* kSampleJson =

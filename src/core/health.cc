@@ -1,21 +1,15 @@
 #include "core/health.h"
 
+#include "core/enum_names.h"
 #include "core/json.h"
 #include "core/time.h"
 
 namespace pgcdc {
 
-std::string_view HealthStatusName(HealthStatus s) {
-  switch (s) {
-    case HealthStatus::kDown:
-      return "down";
-    case HealthStatus::kDegraded:
-      return "degraded";
-    case HealthStatus::kUp:
-      return "up";
-  }
-  return "down";
-}
+constexpr EnumNames<HealthStatus, HealthStatus::kUp> kHealthStatusNames({"down", "degraded", "up"},
+                                                                        "down");
+
+std::string_view HealthStatusName(HealthStatus s) { return kHealthStatusNames(s); }
 
 void Health::Register(const std::string& component) {
   std::lock_guard lock(mu_);

@@ -129,6 +129,16 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
+void AppendHex(std::string& out, std::string_view bytes) {
+  const size_t at = out.size();
+  out.resize(at + bytes.size() * 2);
+  char* p = out.data() + at;
+  for (const unsigned char c : bytes) {
+    *p++ = kHexLower[c >> 4];
+    *p++ = kHexLower[c & 0xF];
+  }
+}
+
 void AppendBase64(std::string& out, std::string_view bytes) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -605,27 +615,21 @@ void Writer::Separate() {
   if (need_comma_) out_.push_back(',');
 }
 
-void Writer::BeginObject() {
+void Writer::Open(char bracket) {
   Separate();
-  out_.push_back('{');
+  out_.push_back(bracket);
   need_comma_ = false;
 }
 
-void Writer::EndObject() {
-  out_.push_back('}');
+void Writer::Close(char bracket) {
+  out_.push_back(bracket);
   need_comma_ = true;
 }
 
-void Writer::BeginArray() {
-  Separate();
-  out_.push_back('[');
-  need_comma_ = false;
-}
-
-void Writer::EndArray() {
-  out_.push_back(']');
-  need_comma_ = true;
-}
+void Writer::BeginObject() { Open('{'); }
+void Writer::EndObject() { Close('}'); }
+void Writer::BeginArray() { Open('['); }
+void Writer::EndArray() { Close(']'); }
 
 void Writer::Key(std::string_view key) {
   Separate();

@@ -34,6 +34,13 @@ size_t Utf8Length(std::string_view s, size_t i);
 void AppendUtf8(std::string& out, uint32_t cp);
 // Value of a hexadecimal digit, -1 for anything else.
 int HexValue(char c);
+// Appends `bytes` as lowercase hexadecimal, two digits per byte.
+void AppendHex(std::string& out, std::string_view bytes);
+inline std::string ToHex(std::string_view bytes) {
+  std::string out;
+  AppendHex(out, bytes);
+  return out;
+}
 
 // Appends standard base64 (RFC 4648, with padding).
 void AppendBase64(std::string& out, std::string_view bytes);
@@ -76,6 +83,9 @@ class Writer {
 
  private:
   void Separate();
+  // A value that opens a container ('{' or '['), and the end of one.
+  void Open(char bracket);
+  void Close(char bracket);
   std::string& out_;
   bool need_comma_ = false;
 };

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
 
 namespace pgcdc::log {
 namespace {
@@ -52,19 +53,22 @@ class LogTest : public ::testing::Test {
 };
 
 TEST_F(LogTest, ParseLevelAndFormat) {
+  for (const auto& [text, want] :
+       {std::pair{"debug", Level::kDebug}, std::pair{"warn", Level::kWarn},
+        std::pair{"error", Level::kError}}) {
+    Level l;
+    EXPECT_TRUE(ParseLevel(text, &l)) << text;
+    EXPECT_EQ(l, want) << text;
+  }
   Level l;
-  EXPECT_TRUE(ParseLevel("debug", &l));
-  EXPECT_EQ(l, Level::kDebug);
-  EXPECT_TRUE(ParseLevel("warn", &l));
-  EXPECT_EQ(l, Level::kWarn);
-  EXPECT_TRUE(ParseLevel("error", &l));
-  EXPECT_EQ(l, Level::kError);
   EXPECT_FALSE(ParseLevel("loud", &l));
+  for (const auto& [text, want] :
+       {std::pair{"json", Format::kJson}, std::pair{"auto", Format::kText}}) {
+    Format f;
+    EXPECT_TRUE(ParseFormat(text, &f)) << text;
+    EXPECT_EQ(f, want) << text;
+  }
   Format f;
-  EXPECT_TRUE(ParseFormat("json", &f));
-  EXPECT_EQ(f, Format::kJson);
-  EXPECT_TRUE(ParseFormat("auto", &f));
-  EXPECT_EQ(f, Format::kText);
   EXPECT_FALSE(ParseFormat("xml", &f));
 }
 

@@ -29,6 +29,8 @@
 #include <sstream>
 #include <utility>
 
+#include "core/enum_names.h"
+#include "core/escape.h"
 #include "core/log.h"
 
 namespace pgcdc::metrics {
@@ -75,17 +77,10 @@ void ReportMisuse(std::string_view what, std::string_view name) {
   log::Error("metrics: programming error", {{"problem", what}, {"metric", name}});
 }
 
-std::string_view TypeName(Type t) {
-  switch (t) {
-    case Type::kCounter:
-      return "counter";
-    case Type::kGauge:
-      return "gauge";
-    case Type::kHistogram:
-      return "histogram";
-  }
-  return "untyped";
-}
+constexpr EnumNames<Type, Type::kHistogram> kTypeNames({"counter", "gauge", "histogram"},
+                                                       "untyped");
+
+std::string_view TypeName(Type t) { return kTypeNames(t); }
 
 // Shortest round-trip representation; Prometheus spellings for specials.
 void AppendDouble(std::string& out, double v) {
@@ -109,29 +104,11 @@ void AppendUint(std::string& out, uint64_t v) {
 }
 
 void AppendEscapedHelp(std::string& out, std::string_view s) {
-  for (char c : s) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
+  AppendReplacing(out, s, {{'\\', "\\\\"}, {'\n', "\\n"}});
 }
 
 void AppendEscapedLabelValue(std::string& out, std::string_view s) {
-  for (char c : s) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
+  AppendReplacing(out, s, {{'\\', "\\\\"}, {'"', "\\\""}, {'\n', "\\n"}});
 }
 
 void AppendHeader(std::string& out, std::string_view name, std::string_view help, Type type) {
@@ -620,6 +597,33 @@ Registry& Default() {
 
 std::vector<double> DefaultBuckets() {
   return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+}
+
+Counter& DefaultCounter(std::string name, std::string help) {
+  return Default().AddCounter(std::move(name), std::move(help)).Get();
+}
+
+Gauge& DefaultGauge(std::string name, std::string help) {
+  return Default().AddGauge(std::move(name), std::move(help)).Get();
+}
+
+Histogram& DefaultHistogram(std::string name, std::string help, std::vector<double> bounds) {
+  return Default().AddHistogram(std::move(name), std::move(help), std::move(bounds)).Get();
+}
+
+Counter& AdapterCounter(std::string name, std::string help, std::string_view adapter) {
+  return Default().AddCounter(std::move(name), std::move(help), {"adapter"}).With({adapter});
+}
+
+Gauge& AdapterGauge(std::string name, std::string help, std::string_view adapter) {
+  return Default().AddGauge(std::move(name), std::move(help), {"adapter"}).With({adapter});
+}
+
+Histogram& AdapterHistogram(std::string name, std::string help, std::vector<double> bounds,
+                            std::string_view adapter) {
+  return Default()
+      .AddHistogram(std::move(name), std::move(help), std::move(bounds), {"adapter"})
+      .With({adapter});
 }
 
 }  // namespace pgcdc::metrics

@@ -109,4 +109,23 @@ Registry& Default();
 // Default latency buckets (seconds): .005 … 10.
 std::vector<double> DefaultBuckets();
 
+// Shorthands for the usual registrations in Default(): an unlabelled series,
+// or one adapter's series of a family labelled {"adapter"}.
+Counter& DefaultCounter(std::string name, std::string help);
+Gauge& DefaultGauge(std::string name, std::string help);
+Histogram& DefaultHistogram(std::string name, std::string help, std::vector<double> bounds);
+Counter& AdapterCounter(std::string name, std::string help, std::string_view adapter);
+Gauge& AdapterGauge(std::string name, std::string help, std::string_view adapter);
+Histogram& AdapterHistogram(std::string name, std::string help, std::vector<double> bounds,
+                            std::string_view adapter);
+
+// The one instance of a component's struct of series (reference members
+// initialised with DefaultCounter() and the like), built on first use so that
+// only the components a process runs appear on /metrics.
+template <class Series>
+Series& Lazy() {
+  static Series series;
+  return series;
+}
+
 }  // namespace pgcdc::metrics

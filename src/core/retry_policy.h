@@ -10,6 +10,7 @@
 // it freely.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -26,6 +27,9 @@ struct RetryPolicy {
   std::chrono::milliseconds healthy_reset{0};
 
   bool unlimited() const { return max_attempts == 0; }
+  // Lowers the floor to the base when a configured base is below it (an
+  // adapter's retries then start as short as asked).
+  void ClampFloorToBase() { floor = std::min(floor, base); }
   bool operator==(const RetryPolicy&) const = default;
 
   // One message per problem, each starting with `prefix` (e.g. "webhook."):

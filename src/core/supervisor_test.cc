@@ -39,6 +39,11 @@ struct Fixture {
   double Connected() {
     return registry.AddGauge("pgcdc_detector_connected", "", {"detector"}).With({"test"}).Value();
   }
+  // Runs a supervisor built from `options` over `serve` until it returns.
+  Status Run(SupervisorOptions options, const Supervisor::ServeFn& serve) {
+    Supervisor sup(std::move(options), stop.get_token());
+    return sup.Run(serve);
+  }
   double BackoffSeconds() {
     return registry.AddGauge("pgcdc_detector_backoff_seconds", "", {"detector"})
         .With({"test"})
@@ -51,11 +56,17 @@ Status Boom() { return Fail(ErrorCode::kConnection, "boom"); }
 constexpr RetryPolicy kPolicy{
     .base = milliseconds(100), .cap = milliseconds(1000), .floor = milliseconds(10)};
 
+// kPolicy giving up after `max_attempts` failures in a row.
+RetryPolicy GivingUpAfter(uint32_t max_attempts) {
+  RetryPolicy p = kPolicy;
+  p.max_attempts = max_attempts;
+  return p;
+}
+
 TEST(SupervisorTest, RetriesWithCappedFullJitterUntilServeSucceeds) {
   Fixture f;
-  Supervisor sup(f.Options(kPolicy), f.stop.get_token());
   int calls = 0;
-  Status st = sup.Run([&](Supervisor::Session& s) -> Status {
+  Status st = f.Run(f.Options(kPolicy), [&](Supervisor::Session& s) -> Status {
     EXPECT_EQ(s.failures(), static_cast<uint32_t>(calls));
     return ++calls <= 6 ? Boom() : Ok();
   });
@@ -76,9 +87,8 @@ TEST(SupervisorTest, JitterIsDeterministicForASeed) {
     Fixture f;
     auto o = f.Options(kPolicy);
     o.seed = seed;
-    Supervisor sup(o, f.stop.get_token());
     int calls = 0;
-    EXPECT_TRUE(sup.Run([&](Supervisor::Session&) { return ++calls < 10 ? Boom() : Ok(); }));
+    EXPECT_TRUE(f.Run(o, [&](Supervisor::Session&) { return ++calls < 10 ? Boom() : Ok(); }));
     return f.clock.sleeps();
   };
   EXPECT_EQ(run(1), run(1));
@@ -88,13 +98,12 @@ TEST(SupervisorTest, JitterIsDeterministicForASeed) {
 TEST(SupervisorTest, HealthIsUpWhileConnectedAndDownWithTheError) {
   Fixture f;
   f.health.Register("detector");
-  Supervisor sup(f.Options(kPolicy), f.stop.get_token());
   int calls = 0;
   f.clock.set_on_sleep([&](Clock::Duration) {
     EXPECT_EQ(f.health.Overall(), HealthStatus::kDown);
     EXPECT_NE(f.health.ToJson().find("\"last_error\":\"lost it\""), std::string::npos);
   });
-  Status st = sup.Run([&](Supervisor::Session& s) -> Status {
+  Status st = f.Run(f.Options(kPolicy), [&](Supervisor::Session& s) -> Status {
     EXPECT_EQ(f.health.Overall(), HealthStatus::kDown);
     s.Up();
     EXPECT_EQ(f.health.Overall(), HealthStatus::kUp);
@@ -134,10 +143,9 @@ TEST(SupervisorTest, HealthyResetStartsTheBackoffOverOnlyAfterTheHealthyPeriod) 
   Fixture f;
   RetryPolicy p = kPolicy;
   p.healthy_reset = 10s;
-  Supervisor sup(f.Options(p), f.stop.get_token());
   std::vector<uint32_t> failures_seen;
   int calls = 0;
-  Status st = sup.Run([&](Supervisor::Session& s) -> Status {
+  Status st = f.Run(f.Options(p), [&](Supervisor::Session& s) -> Status {
     failures_seen.push_back(s.failures());
     ++calls;
     if (calls <= 2) return Boom();  // connect fails twice
@@ -159,10 +167,9 @@ TEST(SupervisorTest, HealthyResetStartsTheBackoffOverOnlyAfterTheHealthyPeriod) 
 
 TEST(SupervisorTest, ZeroHealthyResetResetsWheneverTheConnectionCameUp) {
   Fixture f;
-  Supervisor sup(f.Options(kPolicy), f.stop.get_token());
   std::vector<uint32_t> failures_seen;
   int calls = 0;
-  Status st = sup.Run([&](Supervisor::Session& s) -> Status {
+  Status st = f.Run(f.Options(kPolicy), [&](Supervisor::Session& s) -> Status {
     failures_seen.push_back(s.failures());
     if (++calls == 3) s.Up();
     return calls < 5 ? Boom() : Ok();
@@ -173,11 +180,10 @@ TEST(SupervisorTest, ZeroHealthyResetResetsWheneverTheConnectionCameUp) {
 
 TEST(SupervisorTest, StopDuringTheBackoffEndsTheLoopAtOnce) {
   Fixture f;
-  Supervisor sup(f.Options(kPolicy), f.stop.get_token());
   int calls = 0;
   f.clock.set_on_sleep([&](Clock::Duration) { f.stop.request_stop(); });
   const auto t0 = f.clock.Now();
-  Status st = sup.Run([&](Supervisor::Session&) {
+  Status st = f.Run(f.Options(kPolicy), [&](Supervisor::Session&) {
     ++calls;
     return Boom();
   });
@@ -189,9 +195,8 @@ TEST(SupervisorTest, StopDuringTheBackoffEndsTheLoopAtOnce) {
 TEST(SupervisorTest, StopBeforeRunDoesNotServe) {
   Fixture f;
   f.stop.request_stop();
-  Supervisor sup(f.Options(), f.stop.get_token());
   bool served = false;
-  EXPECT_TRUE(sup.Run([&](Supervisor::Session&) {
+  EXPECT_TRUE(f.Run(f.Options(), [&](Supervisor::Session&) {
     served = true;
     return Ok();
   }));
@@ -200,8 +205,7 @@ TEST(SupervisorTest, StopBeforeRunDoesNotServe) {
 
 TEST(SupervisorTest, AFailureAfterAStopRequestIsNotRetriedOrCounted) {
   Fixture f;
-  Supervisor sup(f.Options(), f.stop.get_token());
-  Status st = sup.Run([&](Supervisor::Session& s) -> Status {
+  Status st = f.Run(f.Options(), [&](Supervisor::Session& s) -> Status {
     f.stop.request_stop();
     EXPECT_TRUE(s.stop_requested());
     return Boom();
@@ -226,9 +230,9 @@ TEST(SupervisorTest, InterruptFromTheServeEndsTheLoop) {
 
 TEST(SupervisorTest, CancelledMeansThePipelineIsStopping) {
   Fixture f;
-  Supervisor sup(f.Options(), f.stop.get_token());
-  Status st = sup.Run(
-      [](Supervisor::Session&) { return Status(Fail(ErrorCode::kCancelled, "bus closed")); });
+  Status st = f.Run(f.Options(), [](Supervisor::Session&) {
+    return Status(Fail(ErrorCode::kCancelled, "bus closed"));
+  });
   EXPECT_TRUE(st);
   EXPECT_TRUE(f.clock.sleeps().empty());
 }
@@ -238,9 +242,8 @@ TEST(SupervisorTest, FatalErrorEndsTheLoopWithTheError) {
   f.health.Register("detector");
   auto o = f.Options();
   o.is_fatal = [](const Error& e, bool) { return e.code() == ErrorCode::kConfig; };
-  Supervisor sup(o, f.stop.get_token());
   int calls = 0;
-  Status st = sup.Run([&](Supervisor::Session&) -> Status {
+  Status st = f.Run(o, [&](Supervisor::Session&) -> Status {
     return ++calls < 3 ? Boom() : Fail(ErrorCode::kConfig, "bad setting");
   });
   ASSERT_FALSE(st);
@@ -257,15 +260,14 @@ TEST(SupervisorTest, FatalBeforeUpRetriesOnceTheConnectionWasUp) {
   auto o = f.Options();
   o.is_fatal = FatalBeforeUp(ErrorCode::kInvalidArgument);
   {
-    Supervisor sup(o, f.stop.get_token());
-    Status st = sup.Run(
-        [](Supervisor::Session&) { return Status(Fail(ErrorCode::kInvalidArgument, "no table")); });
+    Status st = f.Run(o, [](Supervisor::Session&) {
+      return Status(Fail(ErrorCode::kInvalidArgument, "no table"));
+    });
     ASSERT_FALSE(st);
     EXPECT_EQ(st.error().message(), "no table");
   }
-  Supervisor sup(o, f.stop.get_token());
   int calls = 0;
-  Status st = sup.Run([&](Supervisor::Session& s) -> Status {
+  Status st = f.Run(o, [&](Supervisor::Session& s) -> Status {
     ++calls;
     if (calls == 1) s.Up();
     if (calls < 3) return Fail(ErrorCode::kInvalidArgument, "table dropped");
@@ -277,11 +279,8 @@ TEST(SupervisorTest, FatalBeforeUpRetriesOnceTheConnectionWasUp) {
 
 TEST(SupervisorTest, GivesUpAfterMaxAttemptsInARow) {
   Fixture f;
-  RetryPolicy p = kPolicy;
-  p.max_attempts = 3;
-  Supervisor sup(f.Options(p), f.stop.get_token());
   int calls = 0;
-  Status st = sup.Run([&](Supervisor::Session&) {
+  Status st = f.Run(f.Options(GivingUpAfter(3)), [&](Supervisor::Session&) {
     ++calls;
     return Boom();
   });
@@ -294,11 +293,8 @@ TEST(SupervisorTest, GivesUpAfterMaxAttemptsInARow) {
 
 TEST(SupervisorTest, MaxAttemptsCountsOnlyFailuresInARow) {
   Fixture f;
-  RetryPolicy p = kPolicy;
-  p.max_attempts = 3;
-  Supervisor sup(f.Options(p), f.stop.get_token());
   int calls = 0;
-  Status st = sup.Run([&](Supervisor::Session& s) -> Status {
+  Status st = f.Run(f.Options(GivingUpAfter(3)), [&](Supervisor::Session& s) -> Status {
     ++calls;
     // Every other attempt connects, then fails: that failure is the first of
     // a new row, the next failed connect the second.
@@ -311,8 +307,7 @@ TEST(SupervisorTest, MaxAttemptsCountsOnlyFailuresInARow) {
 
 TEST(SupervisorTest, ServeSleepsThroughTheSessionSleeper) {
   Fixture f;
-  Supervisor sup(f.Options(), f.stop.get_token());
-  Status st = sup.Run([&](Supervisor::Session& s) -> Status {
+  Status st = f.Run(f.Options(), [&](Supervisor::Session& s) -> Status {
     s.Up();
     for (int i = 0; i < 3; ++i) {
       if (!s.sleeper().SleepFor(500ms)) return Ok();

@@ -10,6 +10,9 @@
 
 #include "core/error.h"
 #include "core/event.h"
+#include "core/metrics.h"
+#include "core/retry_policy.h"
+#include "core/supervisor.h"
 
 namespace pgcdc {
 class Health;
@@ -46,5 +49,19 @@ class Detector {
   virtual Status Run(RunContext& ctx) = 0;
 };
 using DetectorPtr = std::unique_ptr<Detector>;
+
+// What every reconnecting detector hands its Supervisor: the component name,
+// its own failure counter (e.g. pgcdc_outbox_errors_total), its backoff, and
+// the run's health reporting. Callers add is_fatal and the like.
+inline SupervisorOptions SupervisorFor(const RunContext& ctx, std::string component,
+                                       metrics::Counter& failures, const RetryPolicy& retry) {
+  SupervisorOptions so;
+  so.component = std::move(component);
+  so.failures = &failures;
+  so.retry = retry;
+  so.health = ctx.health;
+  so.health_name = ctx.health_name;
+  return so;
+}
 
 }  // namespace pgcdc::detector

@@ -14,12 +14,9 @@ namespace pgcdc::dlq {
 // Defined in pg_dlq.cc.
 Result<DeadLetterQueuePtr> MakePgTable(const Options& options);
 
-// pgcdc_dlq_records_total{adapter}, shared by every DLQ kind.
 metrics::Counter& RecordsFor(std::string_view adapter) {
-  return metrics::Default()
-      .AddCounter("pgcdc_dlq_records_total", "Events written to the dead letter queue.",
-                  {"adapter"})
-      .With({std::string(adapter)});
+  return metrics::AdapterCounter("pgcdc_dlq_records_total",
+                                 "Events written to the dead letter queue.", adapter);
 }
 
 namespace {

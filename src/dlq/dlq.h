@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/event.h"
+#include "core/metrics.h"
 
 namespace pgcdc::dlq {
 
@@ -38,6 +39,10 @@ struct Options {
 
 // Builds the configured backend. pg_table connects lazily (first Record).
 Result<DeadLetterQueuePtr> Make(const Options& options);
+
+// pgcdc_dlq_records_total{adapter}: events recorded for `adapter`, by every
+// DLQ kind.
+metrics::Counter& RecordsFor(std::string_view adapter);
 
 // The stderr line for one record:
 // {"event":<envelope>,"adapter":"…","error":"…","timestamp":"<RFC 3339 ns UTC>"}

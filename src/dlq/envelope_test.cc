@@ -4,21 +4,23 @@
 
 #include <string>
 
+#include "core/test_util.h"
 #include "core/time.h"
 
 namespace pgcdc::dlq {
 namespace {
 
 Event Sample() {
-  Event e;
-  e.id = MakeUuidV7(0x0195b3c27a10, 0xc3e, 0x1f112b3c4d5e6f70);
-  e.channel = "pgcdc:orders";
-  e.operation = "UPDATE";
-  // Key order, number spellings, escapes and non-ASCII text must survive.
-  e.payload = R"({"z":1,"a":[1.50,2e3,-0,{"deep":[[[]]]}],"s":"a\"b\\c\u0000\n é <&>","n":null})";
-  e.source = "wal";
-  e.created_at_ns = 1750000000123456789;
-  return e;
+  return testing::MakeEvent({
+      .channel = "pgcdc:orders",
+      .operation = "UPDATE",
+      // Key order, number spellings, escapes and non-ASCII text must survive.
+      .payload =
+          R"({"z":1,"a":[1.50,2e3,-0,{"deep":[[[]]]}],"s":"a\"b\\c\u0000\n é <&>","n":null})",
+      .source = "wal",
+      .id = testing::SampleEventId(),
+      .created_at_ns = 1750000000123456789,
+  });
 }
 
 TEST(EnvelopeTest, RoundTripIsByteIdentical) {

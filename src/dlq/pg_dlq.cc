@@ -18,17 +18,12 @@
 
 namespace pgcdc::dlq {
 
-// Defined in dlq.cc.
-metrics::Counter& RecordsFor(std::string_view adapter);
-
 namespace {
 
 metrics::Counter& Errors() {
-  static metrics::Counter& c =
-      metrics::Default()
-          .AddCounter("pgcdc_dlq_errors_total",
-                      "Dead letter queue writes that failed (the event was not acknowledged).", {})
-          .With({});
+  static metrics::Counter& c = metrics::DefaultCounter(
+      "pgcdc_dlq_errors_total",
+      "Dead letter queue writes that failed (the event was not acknowledged).");
   return c;
 }
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/metrics.h"
+#include "core/test_util.h"
 #include "dlq/dlq.h"
 #include "dlq/envelope.h"
 #include "dlq/store.h"
@@ -13,6 +14,8 @@
 
 namespace pgcdc::dlq {
 namespace {
+
+using pgcdc::testing::MetricValue;
 
 pg::TempCluster& Cluster() {
   static std::unique_ptr<pg::TempCluster> cluster = [] {
@@ -52,22 +55,15 @@ DeadLetterQueuePtr MakeDlq(const std::string& table, std::string url = {}) {
   return d ? std::move(*d) : nullptr;
 }
 
-double Metric(const std::string& series) {
-  const std::string text = metrics::Default().Expose();
-  const size_t at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
-}
-
 TEST(PgDlqTest, CreatesTableAndStoresEnvelope) {
   auto dlq = MakeDlq("pgcdc_dead_letters");
   ASSERT_TRUE(dlq);
   EXPECT_EQ(dlq->Kind(), "pg_table");
   Event e = MakeEvent("pgcdc:orders", "INSERT", R"({"z":1,"a":"nul\u0000 <&>","n":1.50})",
                       "listen_notify");
-  const double before = Metric("pgcdc_dlq_records_total{adapter=\"webhook\"}");
+  const double before = MetricValue("pgcdc_dlq_records_total{adapter=\"webhook\"}");
   ASSERT_TRUE(dlq->Record(e, "webhook", "HTTP 400: bad request"));
-  EXPECT_EQ(Metric("pgcdc_dlq_records_total{adapter=\"webhook\"}"), std::max(before, 0.0) + 1);
+  EXPECT_EQ(MetricValue("pgcdc_dlq_records_total{adapter=\"webhook\"}"), std::max(before, 0.0) + 1);
 
   auto rows = Rows(
       "SELECT event_id, adapter, error, payload::text, replayed_at IS NULL, "
@@ -180,12 +176,12 @@ TEST(PgDlqTest, UnreachableDatabaseIsAnErrorNotALoss) {
   auto dlq = MakeDlq("x", "postgres://postgres:secret@127.0.0.1:" + std::to_string(*port) +
                               "/postgres?connect_timeout=2");
   ASSERT_TRUE(dlq);
-  const double before = std::max(Metric("pgcdc_dlq_errors_total"), 0.0);
+  const double before = std::max(MetricValue("pgcdc_dlq_errors_total"), 0.0);
   auto st = dlq->Record(MakeEvent("c", "INSERT", "1", "test"), "stdout", "x");
   ASSERT_FALSE(st);
   EXPECT_NE(st.error().message().find("dlq pg_table x"), std::string::npos) << st.error().message();
   EXPECT_EQ(st.error().message().find("secret"), std::string::npos) << st.error().message();
-  EXPECT_EQ(Metric("pgcdc_dlq_errors_total"), before + 1);
+  EXPECT_EQ(MetricValue("pgcdc_dlq_errors_total"), before + 1);
 }
 
 TEST(PgDlqTest, ConfigErrors) {

@@ -100,32 +100,26 @@ struct Subscriber {
 
 struct Broadcaster::State {
   explicit State(Options o) : options(std::move(o)) {
-    auto& reg = metrics::Default();
     const std::string p = "pgcdc_" + options.name;
-    active = &reg.AddGauge(p + "_clients_active",
-                           "Connected " + options.name + " clients by channel filter (* = all).",
-                           {"channel"});
-    connected =
-        &reg.AddCounter(p + "_clients_connected_total", options.name + " clients that connected.")
-             .Get();
-    slow = &reg.AddCounter(p + "_slow_client_disconnects_total",
-                           options.name +
-                               " clients disconnected because they did not keep up (send queue "
-                               "full or a write stalled).")
-                .Get();
-    sent = &reg.AddCounter(p + "_events_sent_total",
-                           "Events queued to " + options.name + " clients (one per client).")
-                .Get();
+    active = &metrics::Default().AddGauge(
+        p + "_clients_active",
+        "Connected " + options.name + " clients by channel filter (* = all).", {"channel"});
+    connected = &metrics::DefaultCounter(p + "_clients_connected_total",
+                                         options.name + " clients that connected.");
+    slow = &metrics::DefaultCounter(p + "_slow_client_disconnects_total",
+                                    options.name +
+                                        " clients disconnected because they did not keep up (send "
+                                        "queue full or a write stalled).");
+    sent = &metrics::DefaultCounter(p + "_events_sent_total", "Events queued to " + options.name +
+                                                                  " clients (one per client).");
     if (options.replay_capacity > 0) {
-      replayed =
-          &reg.AddCounter(p + "_replayed_total", "Events re-sent to reconnecting " + options.name +
-                                                     " clients from the replay buffer.")
-               .Get();
-      replay_misses = &reg.AddCounter(p + "_replay_misses_total",
-                                      options.name +
-                                          " reconnects whose last event id was no longer (or "
-                                          "never) in the replay buffer.")
-                           .Get();
+      replayed = &metrics::DefaultCounter(
+          p + "_replayed_total",
+          "Events re-sent to reconnecting " + options.name + " clients from the replay buffer.");
+      replay_misses = &metrics::DefaultCounter(
+          p + "_replay_misses_total",
+          options.name +
+              " reconnects whose last event id was no longer (or never) in the replay buffer.");
     }
   }
 

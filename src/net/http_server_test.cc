@@ -361,29 +361,23 @@ TEST(HttpServerStandaloneTest, StopFromHandler) {
 }
 
 TEST(ParseListenAddressTest, Valid) {
-  auto a = ParseListenAddress(":8080");
-  ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->host, "");
-  EXPECT_EQ(a->port, 8080);
-
-  a = ParseListenAddress("127.0.0.1:0");
-  ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->host, "127.0.0.1");
-  EXPECT_EQ(a->port, 0);
-
-  a = ParseListenAddress("[::1]:9000");
-  ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->host, "::1");
-  EXPECT_EQ(a->port, 9000);
-
-  a = ParseListenAddress("localhost:80");
-  ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->host, "localhost");
-  EXPECT_EQ(a->port, 80);
-
-  a = ParseListenAddress("0.0.0.0:65535");
-  ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->port, 65535);
+  struct Case {
+    const char* text;
+    const char* host;
+    int port;
+  } cases[] = {
+      {":8080", "", 8080},
+      {"127.0.0.1:0", "127.0.0.1", 0},
+      {"[::1]:9000", "::1", 9000},
+      {"localhost:80", "localhost", 80},
+      {"0.0.0.0:65535", "0.0.0.0", 65535},
+  };
+  for (const Case& c : cases) {
+    auto a = ParseListenAddress(c.text);
+    ASSERT_TRUE(a.has_value()) << c.text;
+    EXPECT_EQ(a->host, c.host) << c.text;
+    EXPECT_EQ(a->port, c.port) << c.text;
+  }
 }
 
 TEST(ParseListenAddressTest, Invalid) {

@@ -3,21 +3,15 @@
 
 #include <boost/uuid/detail/sha1.hpp>
 
+#include "core/enum_names.h"
+
 namespace pgcdc::net {
 
-std::string_view StreamEndName(StreamEnd end) {
-  switch (end) {
-    case StreamEnd::kClientClosed:
-      return "client_closed";
-    case StreamEnd::kServerClosed:
-      return "server_closed";
-    case StreamEnd::kSlowClient:
-      return "slow_client";
-    case StreamEnd::kError:
-      return "error";
-  }
-  return "unknown";
-}
+constexpr EnumNames<StreamEnd, StreamEnd::kError> kStreamEndNames({"client_closed", "server_closed",
+                                                                   "slow_client", "error"},
+                                                                  "unknown");
+
+std::string_view StreamEndName(StreamEnd end) { return kStreamEndNames(end); }
 
 namespace {
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/metrics.h"
+#include "core/test_util.h"
 #include "net/broadcaster.h"
 #include "net/http_server.h"
 #include "net/test_socket.h"
@@ -22,18 +23,11 @@ namespace pgcdc::net {
 namespace {
 
 using namespace std::chrono_literals;
+using pgcdc::testing::Eventually;
+using pgcdc::testing::MetricValue;
 
 uint16_t PortOf(const std::string& hostport) {
   return static_cast<uint16_t>(std::stoi(hostport.substr(hostport.rfind(':') + 1)));
-}
-
-bool Eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
 }
 
 class Sock : public testing::LoopbackSocket {
@@ -140,13 +134,6 @@ BroadcastFrame WsText(std::string channel, std::string data) {
   f.bytes = std::make_shared<const std::string>(EncodeWebSocketText(data));
   f.channel = std::move(channel);
   return f;
-}
-
-double MetricOf(const std::string& series) {
-  const std::string text = metrics::Default().Expose();
-  const size_t p = text.find("\n" + series + " ");
-  if (p == std::string::npos) return -1;
-  return std::stod(text.substr(p + series.size() + 2));
 }
 
 // ---------------------------------------------------------------------------
@@ -270,8 +257,8 @@ TEST_F(StreamServerTest, SseHeadersFramesAndChannelFilter) {
   EXPECT_NE(all.buf().find("Cache-Control: no-cache"), std::string::npos);
   EXPECT_NE(all.buf().find("Transfer-Encoding: chunked"), std::string::npos);
   ASSERT_TRUE(Eventually([&] { return sse_->clients() == 3; }));
-  EXPECT_EQ(MetricOf("pgcdc_t1sse_clients_active{channel=\"*\"}"), 1);
-  EXPECT_EQ(MetricOf("pgcdc_t1sse_clients_active{channel=\"ch:b,ch:c\"}"), 1);
+  EXPECT_EQ(MetricValue("pgcdc_t1sse_clients_active{channel=\"*\"}"), 1);
+  EXPECT_EQ(MetricValue("pgcdc_t1sse_clients_active{channel=\"ch:b,ch:c\"}"), 1);
 
   std::vector<BroadcastFrame> frames = {Frame("1", "ch:a", "{\"n\":1}"),
                                         Frame("2", "ch:b", "{\"n\":2}"),
@@ -322,7 +309,7 @@ TEST_F(StreamServerTest, SseLastEventIdReplay) {
   EXPECT_NE(resume.buf().find("id: 4\n"), std::string::npos);
   EXPECT_EQ(resume.buf().find("id: 3\n"), std::string::npos);
   ASSERT_TRUE(Eventually([&] { return sse_->clients() == 2; }));
-  EXPECT_EQ(MetricOf("pgcdc_t3sse_replay_misses_total"), 1);
+  EXPECT_EQ(MetricValue("pgcdc_t3sse_replay_misses_total"), 1);
   std::vector<BroadcastFrame> next = {Frame("6", "c", "{}")};
   sse_->Publish(next);
   ASSERT_TRUE(unknown.ReadContains("id: 6\n"));
@@ -345,7 +332,7 @@ TEST_F(StreamServerTest, SlowClientIsDisconnectedOthersGetEverything) {
   }
   EXPECT_EQ(Count(healthy.buf(), "\ndata: "), 400u);
   EXPECT_TRUE(Eventually([&] { return sse_->clients() == 1; }));
-  EXPECT_EQ(MetricOf("pgcdc_t4sse_slow_client_disconnects_total"), 1);
+  EXPECT_EQ(MetricValue("pgcdc_t4sse_slow_client_disconnects_total"), 1);
   EXPECT_TRUE(stalled.WaitEof());
 }
 
@@ -451,7 +438,7 @@ TEST_F(StreamServerTest, WriteStallTimesOut) {
     sse_->Publish(one);
   }
   EXPECT_TRUE(Eventually([&] { return sse_->clients() == 0; }));
-  EXPECT_EQ(MetricOf("pgcdc_t9sse_slow_client_disconnects_total"), 1);
+  EXPECT_EQ(MetricValue("pgcdc_t9sse_slow_client_disconnects_total"), 1);
 }
 
 }  // namespace

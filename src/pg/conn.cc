@@ -28,12 +28,58 @@ std::string QuoteIdentifier(std::string_view name) { return QuoteDoubling(name, 
 
 std::string QuoteLiteral(std::string_view value) { return QuoteDoubling(value, '\''); }
 
-namespace {
 std::string TrimMessage(const char* msg) {
   std::string s = msg == nullptr ? "" : msg;
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
 }
+
+void AppendRows(const PGresult* r, std::vector<Row>& rows) {
+  const int n = PQntuples(r), m = PQnfields(r);
+  rows.reserve(rows.size() + n);
+  for (int i = 0; i < n; ++i) {
+    Row row;
+    row.reserve(m);
+    for (int j = 0; j < m; ++j) {
+      if (PQgetisnull(r, i, j)) {
+        row.emplace_back(std::nullopt);
+      } else {
+        row.emplace_back(std::string(PQgetvalue(r, i, j), PQgetlength(r, i, j)));
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+}
+
+Result<PGconn*> ConnectRaw(const std::string& url, std::string_view what,
+                           const ConnSettings& defaults, const ConnSettings& overrides) {
+  // The expanded dbname overrides what comes before it, not what follows.
+  std::vector<const char*> keys = {"keepalives", "keepalives_idle", "keepalives_interval",
+                                   "keepalives_count"};
+  std::vector<const char*> values = {"1", "30", "10", "3"};
+  auto add = [&](const ConnSettings& settings) {
+    for (const auto& [k, v] : settings) {
+      keys.push_back(k);
+      values.push_back(v);
+    }
+  };
+  add(defaults);
+  keys.push_back("dbname");
+  values.push_back(url.c_str());
+  add(overrides);
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  PGconn* c = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
+  if (c == nullptr) return Fail(ErrorCode::kConnection, std::string(what) + ": out of memory");
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string msg = TrimMessage(PQerrorMessage(c));
+    PQfinish(c);
+    return Fail(ErrorCode::kConnection, std::string(what) + ": " + msg);
+  }
+  return c;
+}
+
+namespace {
 
 // Server NOTICE/WARNING messages go to the structured log instead of raw stderr.
 void LogNotice(void*, const char* message) {
@@ -42,27 +88,12 @@ void LogNotice(void*, const char* message) {
 }  // namespace
 
 Result<Conn> Conn::Open(const std::string& url) {
-  // TCP keepalives so a silently dead peer (no RST) is noticed in about a
-  // minute instead of the OS default of hours; settings in `url` win because
-  // the expanded dbname comes last. A connect timeout bounds a connection
-  // attempt to a host that silently drops packets.
-  const char* keys[] = {"keepalives",
-                        "keepalives_idle",
-                        "keepalives_interval",
-                        "keepalives_count",
-                        "connect_timeout",
-                        "dbname",
-                        nullptr};
-  const char* values[] = {"1", "30", "10", "3", "10", url.c_str(), nullptr};
-  PGconn* c = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
-  if (c == nullptr) return Fail(ErrorCode::kConnection, "connect: out of memory");
-  if (PQstatus(c) != CONNECTION_OK) {
-    std::string msg = TrimMessage(PQerrorMessage(c));
-    PQfinish(c);
-    return Fail(ErrorCode::kConnection, "connect: " + msg);
-  }
-  PQsetNoticeProcessor(c, LogNotice, nullptr);
-  return Conn(c);
+  // A connect timeout bounds a connection attempt to a host that silently
+  // drops packets; settings in `url` win.
+  auto c = ConnectRaw(url, "connect", {{"connect_timeout", "10"}});
+  if (!c) return Fail(c.error());
+  PQsetNoticeProcessor(*c, LogNotice, nullptr);
+  return Conn(*c);
 }
 
 Conn::Conn(Conn&& other) noexcept : conn_(other.conn_) { other.conn_ = nullptr; }
@@ -114,20 +145,7 @@ Result<std::vector<Row>> Conn::Query(const std::string& sql,
     return Fail(ok() ? ErrorCode::kInvalidArgument : ErrorCode::kConnection, err);
   }
   std::vector<Row> rows;
-  const int n = PQntuples(r), m = PQnfields(r);
-  rows.reserve(n);
-  for (int i = 0; i < n; ++i) {
-    Row row;
-    row.reserve(m);
-    for (int j = 0; j < m; ++j) {
-      if (PQgetisnull(r, i, j)) {
-        row.emplace_back(std::nullopt);
-      } else {
-        row.emplace_back(std::string(PQgetvalue(r, i, j), PQgetlength(r, i, j)));
-      }
-    }
-    rows.push_back(std::move(row));
-  }
+  AppendRows(r, rows);
   PQclear(r);
   return rows;
 }

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -24,6 +25,24 @@ std::string QuoteIdentifier(std::string_view name);
 std::string QuoteLiteral(std::string_view value);
 
 using Row = std::vector<std::optional<std::string>>;
+
+// A libpq message without its trailing newline (and spaces); "" for null.
+std::string TrimMessage(const char* msg);
+
+// The rows of a PGRES_TUPLES_OK result (text values, NULL as nullopt),
+// appended to `rows`.
+void AppendRows(const pg_result* result, std::vector<Row>& rows);
+
+// libpq connection keywords and their values.
+using ConnSettings = std::vector<std::pair<const char*, const char*>>;
+
+// Connects with libpq (blocking) to `url` (a libpq URI or key=value
+// string) with TCP keepalives, so a silently dead peer (no RST) is noticed
+// in about a minute instead of the OS default of hours. `defaults` yield to
+// the URL's own settings, `overrides` win over them. Errors (kConnection)
+// start with `what` ("connect: ..."). The caller owns the connection.
+Result<pg_conn*> ConnectRaw(const std::string& url, std::string_view what,
+                            const ConnSettings& defaults, const ConnSettings& overrides = {});
 
 class Conn {
  public:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/enum_names.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -16,17 +17,9 @@ Result<Priority> ParsePriority(std::string_view name) {
                                       "\" (expected critical, normal or best-effort)");
 }
 
-std::string_view ZoneName(Zone zone) {
-  switch (zone) {
-    case Zone::kGreen:
-      return "green";
-    case Zone::kYellow:
-      return "yellow";
-    case Zone::kRed:
-      return "red";
-  }
-  return "green";
-}
+constexpr EnumNames<Zone, Zone::kRed> kZoneNames({"green", "yellow", "red"}, "green");
+
+std::string_view ZoneName(Zone zone) { return kZoneNames(zone); }
 
 BackpressureController::BackpressureController(BackpressureOptions options, Health* health)
     : options_(options), health_(health) {
@@ -51,9 +44,7 @@ Zone BackpressureController::Update(int64_t lag_bytes) {
     next = Zone::kGreen;
   }
   zone_.store(static_cast<int>(next), std::memory_order_release);
-  metrics::Default()
-      .AddGauge("pgcdc_backpressure_state", "Backpressure zone: 0 green, 1 yellow, 2 red.")
-      .Get()
+  metrics::DefaultGauge("pgcdc_backpressure_state", "Backpressure zone: 0 green, 1 yellow, 2 red.")
       .Set(static_cast<double>(next));
   if (next != before) {
     log::Warn("backpressure zone changed",

@@ -5,23 +5,17 @@
 #include <mutex>
 #include <vector>
 
+#include "core/enum_names.h"
 #include "core/json.h"
 #include "net/broadcaster.h"
 #include "net/http_server.h"
 
 namespace pgcdc::pipeline {
 
-std::string_view TapPointName(TapPoint point) {
-  switch (point) {
-    case TapPoint::kPostDetector:
-      return "post-detector";
-    case TapPoint::kPostTransform:
-      return "post-transform";
-    case TapPoint::kPreAdapter:
-      return "pre-adapter";
-  }
-  return "post-detector";
-}
+constexpr EnumNames<TapPoint, TapPoint::kPreAdapter> kTapPointNames(
+    {"post-detector", "post-transform", "pre-adapter"}, "post-detector");
+
+std::string_view TapPointName(TapPoint point) { return kTapPointNames(point); }
 
 namespace {
 

@@ -82,14 +82,11 @@ void Pipeline::Reconfigure(const std::map<std::string, std::vector<std::string>>
 }
 
 Pipeline::ChainScope::ChainScope(std::string scope_name) : name(std::move(scope_name)) {
-  auto& reg = metrics::Default();
-  dropped = &reg.AddCounter("pgcdc_transform_dropped_total", "Events a transform chain dropped.",
-                            {"adapter"})
-                 .With({name});
-  errors =
-      &reg.AddCounter("pgcdc_transform_errors_total",
-                      "Events a transform failed on (sent to the DLQ, then skipped).", {"adapter"})
-           .With({name});
+  dropped = &metrics::AdapterCounter("pgcdc_transform_dropped_total",
+                                     "Events a transform chain dropped.", name);
+  errors = &metrics::AdapterCounter("pgcdc_transform_errors_total",
+                                    "Events a transform failed on (sent to the DLQ, then skipped).",
+                                    name);
 }
 
 bool Pipeline::ApplyChain(const transform::Chain& chain, Event& event, const ChainScope& scope) {
@@ -129,11 +126,7 @@ std::string Pipeline::StatsJson() const {
     w.UintField("failed", wk->failed->Value());
     w.UintField("shed", wk->shed->Value());
     w.Key("dead_lettered");
-    w.Uint(metrics::Default()
-               .AddCounter("pgcdc_dlq_records_total", "Events written to the dead letter queue.",
-                           {"adapter"})
-               .With({wk->name})
-               .Value());
+    w.Uint(dlq::RecordsFor(wk->name).Value());
     w.UintField("queue_depth", wk->queue->size_events());
     w.EndObject();
   }
@@ -365,32 +358,27 @@ void Pipeline::CreateWorkers() {
 }
 
 std::unique_ptr<Pipeline::Worker> Pipeline::MakeWorker(adapter::Adapter& adapter) {
-  auto& reg = metrics::Default();
   auto w = std::make_unique<Worker>();
   w->index = workers_.size();
   w->adapter = &adapter;
   w->name = std::string(adapter.Name());
   w->queue = &bus_->Subscribe(w->name);
   w->config.store(MakeWorkerConfig(options_.routes, options_.transforms, w->name));
-  w->delivered = &reg.AddCounter("pgcdc_events_delivered_total",
-                                 "Events handed to an adapter successfully.", {"adapter"})
-                      .With({w->name});
-  w->skipped = &reg.AddCounter("pgcdc_events_skipped_total",
-                               "Events not sent to an adapter because of its route.", {"adapter"})
-                    .With({w->name});
-  w->failed = &reg.AddCounter("pgcdc_events_failed_total", "Events an adapter failed to deliver.",
-                              {"adapter"})
-                   .With({w->name});
-  w->shed = &reg.AddCounter("pgcdc_backpressure_load_shed_total",
-                            "Events an adapter skipped because backpressure shed it.", {"adapter"})
-                 .With({w->name});
+  w->delivered = &metrics::AdapterCounter("pgcdc_events_delivered_total",
+                                          "Events handed to an adapter successfully.", w->name);
+  w->skipped = &metrics::AdapterCounter(
+      "pgcdc_events_skipped_total", "Events not sent to an adapter because of its route.", w->name);
+  w->failed = &metrics::AdapterCounter("pgcdc_events_failed_total",
+                                       "Events an adapter failed to deliver.", w->name);
+  w->shed =
+      &metrics::AdapterCounter("pgcdc_backpressure_load_shed_total",
+                               "Events an adapter skipped because backpressure shed it.", w->name);
   w->chain_scope = std::make_unique<ChainScope>(w->name);
   if (auto it = options_.priorities.find(w->name); it != options_.priorities.end()) {
     w->priority = it->second;
   }
-  w->depth = &reg.AddGauge("pgcdc_adapter_queue_depth", "Events waiting in an adapter's queue.",
-                           {"adapter"})
-                  .With({w->name});
+  w->depth = &metrics::AdapterGauge("pgcdc_adapter_queue_depth",
+                                    "Events waiting in an adapter's queue.", w->name);
   return w;
 }
 

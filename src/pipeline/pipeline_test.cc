@@ -8,12 +8,14 @@
 #include <thread>
 
 #include "core/health.h"
+#include "core/test_util.h"
 #include "transform/payload.h"
 
 namespace pgcdc::pipeline {
 namespace {
 
 using namespace std::chrono_literals;
+using pgcdc::testing::Eventually;
 
 // Emits `count` events round-robin over `channels`, then either waits for stop
 // or (fail=true) returns an error.
@@ -89,16 +91,6 @@ class RecordingAdapter : public adapter::Adapter {
   std::vector<std::string> channels_;
 };
 
-template <class Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds deadline = 5000ms) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return pred();
-}
-
 // A pipeline under test: a FakeDetector, the adapters added before Start()
 // (or Run()), and the pipeline's Run() on a thread from Start() to Stop(). The
 // detector and adapter pointers stay valid while the harness lives.
@@ -163,7 +155,7 @@ TEST(PipelineTest, ReliableModeDeliversEverythingAndRoutesFilter) {
   h.opts.bus = {.buffer_size = 16, .mode = bus::Mode::kReliable};
   h.opts.routes["only_a"] = {"a"};
   h.Start();
-  ASSERT_TRUE(WaitFor([&] { return h.det()->published.load() && all->seen().size() == 1000; }));
+  ASSERT_TRUE(Eventually([&] { return h.det()->published.load() && all->seen().size() == 1000; }));
   EXPECT_TRUE(h.pipeline().ready());
   EXPECT_EQ(h.health.Overall(), HealthStatus::kUp);
   const Status result = h.Stop();
@@ -184,14 +176,14 @@ TEST(PipelineTest, AcksReachTheLastEventOnlyAfterEveryAdapterFlushed) {
   h.opts.bus = {.buffer_size = 64, .mode = bus::Mode::kReliable};
   h.opts.routes["fast_sink"] = {"a"};  // route-skipped events count as handled
   h.Start();
-  ASSERT_TRUE(WaitFor([&] { return h.det()->published.load(); }));
+  ASSERT_TRUE(Eventually([&] { return h.det()->published.load(); }));
   // Never ahead of what the slow adapter has actually received.
   for (int i = 0; i < 50; ++i) {
     const uint64_t through = h.det()->acks->DeliveredThrough();
     EXPECT_LE(through, slow->seen().size());
     std::this_thread::sleep_for(1ms);
   }
-  ASSERT_TRUE(WaitFor([&] { return h.det()->acks->DeliveredThrough() == 300; }));
+  ASSERT_TRUE(Eventually([&] { return h.det()->acks->DeliveredThrough() == 300; }));
   ASSERT_TRUE(h.Stop());
 }
 
@@ -220,15 +212,15 @@ TEST(PipelineTest, DeferredAcknowledgementHoldsTheSourceBack) {
   h.opts.bus = {.buffer_size = 64, .mode = bus::Mode::kReliable};
   h.opts.poll_interval = 5ms;
   h.Start();
-  ASSERT_TRUE(WaitFor([&] { return holder->seen().size() == 100; }));
+  ASSERT_TRUE(Eventually([&] { return holder->seen().size() == 100; }));
   // Seq 1 is held: nothing may be confirmed, however often the worker flushes.
   const int flushes = holder->flushes_.load();
-  ASSERT_TRUE(WaitFor([&] { return holder->flushes_.load() > flushes + 3; }));
+  ASSERT_TRUE(Eventually([&] { return holder->flushes_.load() > flushes + 3; }));
   EXPECT_EQ(h.det()->acks->DeliveredThrough(), 0u);
   holder->oldest = 41;  // consumers passed seq 40
-  ASSERT_TRUE(WaitFor([&] { return h.det()->acks->DeliveredThrough() == 40; }));
+  ASSERT_TRUE(Eventually([&] { return h.det()->acks->DeliveredThrough() == 40; }));
   holder->oldest = 0;  // nothing held any more
-  ASSERT_TRUE(WaitFor([&] { return h.det()->acks->DeliveredThrough() == 100; }));
+  ASSERT_TRUE(Eventually([&] { return h.det()->acks->DeliveredThrough() == 100; }));
   ASSERT_TRUE(h.Stop());
 }
 
@@ -261,8 +253,8 @@ TEST(PipelineTest, GlobalDropsAreAcknowledgedAndAdapterChainsAreIsolated) {
   h.opts.transforms.global = DropChain("b");
   h.opts.transforms.per_adapter["no_a"] = DropChain("a");
   h.Start();
-  ASSERT_TRUE(WaitFor([&] { return h.det()->published.load(); }));
-  ASSERT_TRUE(WaitFor([&] { return h.det()->acks->DeliveredThrough() == 300; }))
+  ASSERT_TRUE(Eventually([&] { return h.det()->published.load(); }));
+  ASSERT_TRUE(Eventually([&] { return h.det()->acks->DeliveredThrough() == 300; }))
       << h.det()->acks->DeliveredThrough();
   ASSERT_TRUE(h.Stop());
   auto chans = all->channels();
@@ -293,7 +285,7 @@ TEST(PipelineTest, ShutdownDrainsQueuedEvents) {
   h.opts.bus = {.buffer_size = 1000, .mode = bus::Mode::kReliable};
   h.opts.shutdown_timeout = 10s;
   h.Start();
-  ASSERT_TRUE(WaitFor([&] { return h.det()->published.load(); }));
+  ASSERT_TRUE(Eventually([&] { return h.det()->published.load(); }));
   const Status result = h.Stop();
   ASSERT_TRUE(result) << result.error().message();
   EXPECT_EQ(slow->seen().size(), 200u);
@@ -321,7 +313,7 @@ TEST(PipelineTest, StuckAdapterHitsShutdownTimeout) {
   h.opts.bus = {.buffer_size = 1000, .mode = bus::Mode::kReliable};
   h.opts.shutdown_timeout = 100ms;
   h.Start();
-  ASSERT_TRUE(WaitFor([&] { return h.det()->published.load(); }));
+  ASSERT_TRUE(Eventually([&] { return h.det()->published.load(); }));
   const Status result = h.Stop();
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code(), ErrorCode::kTimeout);

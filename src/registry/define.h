@@ -19,10 +19,12 @@
 // sees its filled struct, never a key string.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
@@ -31,6 +33,7 @@
 #include "adapter/adapter.h"
 #include "config/config.h"
 #include "config/core_params.h"
+#include "core/retry_policy.h"
 #include "detector/detector.h"
 #include "registry/registry.h"
 
@@ -40,6 +43,15 @@ namespace pgcdc {
 struct Context {
   const config::CoreSettings& core;
 };
+
+// The check of a detector that reads the core database_url (--db).
+inline void RequireDatabaseUrl(const Context& ctx, std::string_view detector,
+                               std::vector<std::string>& errors) {
+  if (ctx.core.database_url.empty()) {
+    errors.push_back("database_url: required for detector " + std::string(detector) +
+                     " (--db, PGCDC_DATABASE_URL or database_url in the config file)");
+  }
+}
 
 // Optional attributes of a parameter (designated initializers).
 struct ParamOptions {
@@ -176,6 +188,23 @@ ParamSpec Param(std::string key, T Cfg::*member, std::string description, ParamO
   return ParamAt<Cfg>(std::move(key), member, std::move(description), std::move(opts));
 }
 
+// The projection to `field` of the struct that `outer` selects (a member
+// pointer or a callable Cfg& -> Inner&): Nested(&Options::builder,
+// &BuilderOptions::tx_metadata) selects o.builder.tx_metadata.
+template <class Outer, class Inner, class T>
+auto Nested(Outer outer, T Inner::*field) {
+  return [ outer, field ](auto& c) -> auto& { return std::invoke(outer, c).*field; };
+}
+
+// A field of a nested struct (Param("detector.tx_metadata", &Options::builder,
+// &BuilderOptions::tx_metadata, ...) binds o.builder.tx_metadata).
+template <class Cfg, class Inner, class T>
+ParamSpec Param(std::string key, Inner Cfg::*outer, T Inner::*field, std::string description,
+                ParamOptions opts = {}) {
+  return ParamAt<Cfg>(std::move(key), Nested(outer, field), std::move(description),
+                      std::move(opts));
+}
+
 // A free-form YAML subtree its owner reads from the file itself (e.g.
 // transforms.global): known to the strict key check, no flag, no env var.
 inline ParamSpec TreeParam(std::string key, std::string description) {
@@ -207,6 +236,19 @@ std::vector<ParamSpec> BackoffParams(const std::string& section, const std::stri
   };
 }
 
+// <section>.backoff_base / <section>.backoff_cap of a detector that
+// reconnects through the Supervisor, bound to Cfg::backoff (flags derived
+// from the keys).
+template <class Cfg>
+std::vector<ParamSpec> ReconnectParams(const std::string& section) {
+  return {
+      Param(section + ".backoff_base", &Cfg::backoff, &RetryPolicy::base,
+            "reconnect backoff base (full jitter, doubles per attempt)", {.min = 1}),
+      Param(section + ".backoff_cap", &Cfg::backoff, &RetryPolicy::cap, "reconnect backoff cap",
+            {.min = 1}),
+  };
+}
+
 // The check that goes with BackoffParams.
 template <class Policy>
 void ValidateBackoff(const std::string& section, const Policy& policy,
@@ -214,6 +256,21 @@ void ValidateBackoff(const std::string& section, const Policy& policy,
   if (policy.cap < policy.base) {
     errors.push_back(section + ".backoff_cap: must be >= " + section + ".backoff_base");
   }
+}
+
+// The flags of a group of parameters that are named after their keys: each
+// one without an explicit flag (and not a tree) whose key starts with
+// `strip` gets --<add><rest of the key, '.' and '_' as '-'>. E.g. strip
+// "backpressure.", add "bp-": backpressure.warn_threshold -> --bp-warn-threshold.
+inline std::vector<ParamSpec> FlagsFromKeys(std::string_view strip, std::string_view add,
+                                            std::vector<ParamSpec> group) {
+  for (auto& p : group) {
+    if (!p.flag.empty() || p.type == ParamType::kTree || !p.key.starts_with(strip)) continue;
+    p.flag = std::string(add) + p.key.substr(strip.size());
+    std::replace(p.flag.begin(), p.flag.end(), '.', '-');
+    std::replace(p.flag.begin(), p.flag.end(), '_', '-');
+  }
+  return group;
 }
 
 // Concatenates parameter lists (a connector's own plus shared groups).
@@ -274,28 +331,28 @@ Cfg BindConfig(const std::vector<ParamSpec>& params, const config::Config& value
 
 using Errors = std::vector<std::string>;
 
-template <class Cfg>
-struct DetectorDef {
+// A connector's declaration: what it makes (Made: a DetectorPtr or an
+// AdapterPtr) from its filled struct Cfg.
+template <class Cfg, class Made>
+struct ConnectorDef {
   std::string name;
   std::string description;
   std::vector<ParamSpec> params;
   // Cross-field checks beyond what ParamSpec expresses; appends messages.
   std::function<void(const Cfg&, const Context&, Errors&)> validate;
-  std::function<Result<detector::DetectorPtr>(Cfg, const Context&)> make;
+  std::function<Result<Made>(Cfg, const Context&)> make;
 };
 
 template <class Cfg>
-struct AdapterDef {
-  std::string name;
-  std::string description;
-  std::vector<ParamSpec> params;
-  std::function<void(const Cfg&, const Context&, Errors&)> validate;
-  std::function<Result<adapter::AdapterPtr>(Cfg, const Context&)> make;
-};
+using DetectorDef = ConnectorDef<Cfg, detector::DetectorPtr>;
+template <class Cfg>
+using AdapterDef = ConnectorDef<Cfg, adapter::AdapterPtr>;
 
 namespace param_detail {
-template <class Cfg, class Def>
-void FillCommon(ConnectorInfo& info, ConnectorKind kind, Def& def) {
+// The registry entry for `def`; its factory goes into info.*`make_slot`.
+template <class Cfg, class Made, class MakeSlot>
+ConnectorInfo Define(ConnectorKind kind, ConnectorDef<Cfg, Made> def, MakeSlot make_slot) {
+  ConnectorInfo info;
   info.kind = kind;
   info.name = std::move(def.name);
   info.description = std::move(def.description);
@@ -307,29 +364,24 @@ void FillCommon(ConnectorInfo& info, ConnectorKind kind, Def& def) {
       fn(BindConfig<Cfg>(params, values), Context{core}, errors);
     };
   }
+  info.*make_slot = [params = info.params, fn = std::move(def.make)](
+                        const config::Config& values, const config::CoreSettings& core) {
+    return fn(BindConfig<Cfg>(params, values), Context{core});
+  };
+  return info;
 }
 }  // namespace param_detail
 
 template <class Cfg>
 ConnectorInfo DefineDetector(DetectorDef<Cfg> def) {
-  ConnectorInfo info;
-  param_detail::FillCommon<Cfg>(info, ConnectorKind::kDetector, def);
-  info.make_detector = [params = info.params, fn = std::move(def.make)](
-                           const config::Config& values, const config::CoreSettings& core) {
-    return fn(BindConfig<Cfg>(params, values), Context{core});
-  };
-  return info;
+  return param_detail::Define(ConnectorKind::kDetector, std::move(def),
+                              &ConnectorInfo::make_detector);
 }
 
 template <class Cfg>
 ConnectorInfo DefineAdapter(AdapterDef<Cfg> def) {
-  ConnectorInfo info;
-  param_detail::FillCommon<Cfg>(info, ConnectorKind::kAdapter, def);
-  info.make_adapter = [params = info.params, fn = std::move(def.make)](
-                          const config::Config& values, const config::CoreSettings& core) {
-    return fn(BindConfig<Cfg>(params, values), Context{core});
-  };
-  return info;
+  return param_detail::Define(ConnectorKind::kAdapter, std::move(def),
+                              &ConnectorInfo::make_adapter);
 }
 
 }  // namespace pgcdc

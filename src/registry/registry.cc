@@ -3,27 +3,14 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/enum_names.h"
+
 namespace pgcdc {
 
-std::string_view ParamTypeName(ParamType type) {
-  switch (type) {
-    case ParamType::kString:
-      return "string";
-    case ParamType::kInt:
-      return "int";
-    case ParamType::kBool:
-      return "bool";
-    case ParamType::kDuration:
-      return "duration";
-    case ParamType::kStringList:
-      return "list";
-    case ParamType::kRouteMap:
-      return "routes";
-    case ParamType::kTree:
-      return "yaml";
-  }
-  return "string";
-}
+constexpr EnumNames<ParamType, ParamType::kTree> kParamTypeNames(
+    {"string", "int", "bool", "duration", "list", "routes", "yaml"}, "string");
+
+std::string_view ParamTypeName(ParamType type) { return kParamTypeNames(type); }
 
 std::string FlagName(const ParamSpec& spec) {
   std::string f = spec.flag;
@@ -45,17 +32,10 @@ std::string EnvName(const ParamSpec& spec) {
   return e;
 }
 
-std::string_view ConnectorKindName(ConnectorKind kind) {
-  switch (kind) {
-    case ConnectorKind::kDetector:
-      return "detector";
-    case ConnectorKind::kAdapter:
-      return "adapter";
-    case ConnectorKind::kTransform:
-      return "transform";
-  }
-  return "adapter";
-}
+constexpr EnumNames<ConnectorKind, ConnectorKind::kTransform> kConnectorKindNames(
+    {"detector", "adapter", "transform"}, "adapter");
+
+std::string_view ConnectorKindName(ConnectorKind kind) { return kConnectorKindNames(kind); }
 
 Status Registry::Add(ConnectorInfo info) {
   if (Find(info.kind, info.name) != nullptr) {

@@ -16,31 +16,17 @@ namespace {
 // far apart.
 constexpr std::chrono::milliseconds kAckPollMax{5};
 
-struct Metrics {
-  metrics::Counter* rows;
-  metrics::Histogram* duration;
-  Metrics() {
-    auto& r = metrics::Default();
-    rows = &r.AddCounter("pgcdc_snapshot_rows_exported_total",
-                         "Rows exported by table snapshots (handed to the bus).")
-                .Get();
-    duration = &r.AddHistogram("pgcdc_snapshot_duration_seconds",
-                               "Duration of completed table snapshots, including delivery.",
-                               {1, 5, 10, 30, 60, 120, 300, 600})
-                    .Get();
-  }
-};
-
-Metrics& M() {
-  static Metrics m;
-  return m;
-}
-
 }  // namespace
 
-SnapshotDetector::SnapshotDetector(SnapshotDetectorOptions options) : options_(std::move(options)) {
-  M();  // register the families up front so /metrics shows them from the start
-}
+SnapshotDetector::SnapshotDetector(SnapshotDetectorOptions options)
+    : options_(std::move(options)),
+      rows_metric_(
+          metrics::DefaultCounter("pgcdc_snapshot_rows_exported_total",
+                                  "Rows exported by table snapshots (handed to the bus).")),
+      duration_metric_(
+          metrics::DefaultHistogram("pgcdc_snapshot_duration_seconds",
+                                    "Duration of completed table snapshots, including delivery.",
+                                    {1, 5, 10, 30, 60, 120, 300, 600})) {}
 
 SnapshotDetector::~SnapshotDetector() = default;
 
@@ -90,7 +76,7 @@ Status SnapshotDetector::Run(detector::RunContext& ctx) {
     const size_t n = batch.events.size();
     if (!ctx.publish(std::move(batch))) return false;
     rows_.fetch_add(n);
-    M().rows->Inc(n);
+    rows_metric_.Inc(n);
     return true;
   };
   auto progress = [&](uint64_t rows) {
@@ -130,7 +116,7 @@ Status SnapshotDetector::Run(detector::RunContext& ctx) {
   duration_seconds_ = secs;
   if (options_.on_finish) options_.on_finish(rows_.load(), true);
   if (delivered) {
-    M().duration->Observe(secs);
+    duration_metric_.Observe(secs);
     log::Info("snapshot complete",
               {{"table", options_.snapshot.table},
                {"rows", rows_.load()},

@@ -31,6 +31,7 @@
 #include <string>
 
 #include "codec/pgtypes/pgtypes.h"
+#include "core/metrics.h"
 #include "detector/detector.h"
 #include "pg/conn.h"
 #include "snapshot/table_snapshot.h"
@@ -85,6 +86,9 @@ class SnapshotDetector : public detector::Detector {
   std::atomic<bool> completed_{false};
   std::atomic<bool> delivered_{false};
   std::atomic<double> duration_seconds_{0};
+  // Registered on construction so /metrics shows them from the start.
+  metrics::Counter& rows_metric_;
+  metrics::Histogram& duration_metric_;
 };
 
 }  // namespace pgcdc::snapshot

@@ -36,19 +36,16 @@ struct ResultDeleter {
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
+using pg::TrimMessage;
 
 // The server's primary error message (one line, without "ERROR:" and the
 // LINE/caret context), or libpq's message when there is no result.
 std::string PrimaryMessage(const PGresult* r, PGconn* conn) {
   if (r != nullptr) {
     if (const char* m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY); m != nullptr) return m;
-    if (const char* m = PQresultErrorMessage(r); m != nullptr && *m != '\0') return Trim(m);
+    if (const char* m = PQresultErrorMessage(r); m != nullptr && *m != '\0') return TrimMessage(m);
   }
-  return Trim(PQerrorMessage(conn));
+  return TrimMessage(PQerrorMessage(conn));
 }
 
 std::string SqlState(const PGresult* r) {
@@ -367,6 +364,59 @@ Result<SnapshotStats> TableSnapshot::RunKeyset(const BatchFn& on_batch,
   return stats;
 }
 
+namespace {
+
+// Reads CopyData messages until the end of the COPY (true), or until
+// `consume` returns false, a stop is requested or reading fails (false;
+// `failure` is set for a failure). Non-blocking reads so a stop request is
+// noticed even while the server is still scanning for matching rows.
+bool PumpCopyData(PGconn* pc, const std::string& table, std::stop_token stop,
+                  const std::function<bool(std::string_view)>& consume, Status& failure) {
+  Sleeper waker(stop);
+  for (;;) {
+    char* buf = nullptr;
+    const int n = PQgetCopyData(pc, &buf, /*async=*/1);
+    if (n > 0) {
+      const bool go = consume(std::string_view(buf, static_cast<size_t>(n)));
+      PQfreemem(buf);
+      if (!go) return false;
+      continue;
+    }
+    if (buf != nullptr) PQfreemem(buf);
+    if (n == -1) return true;
+    if (n == -2) {
+      failure = Fail(CodeFor(pc), "copy " + table + ": " + TrimMessage(PQerrorMessage(pc)));
+      return false;
+    }
+    // n == 0: nothing buffered yet; wait for the socket or a stop request.
+    if (stop.stop_requested()) return false;
+    pollfd fds[2] = {{PQsocket(pc), POLLIN, 0}, {waker.fd(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0 && errno != EINTR) {
+      failure = Fail(ErrorCode::kIo, std::string("poll: ") + std::strerror(errno));
+      return false;
+    }
+    if ((fds[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0 && PQconsumeInput(pc) == 0) {
+      failure =
+          Fail(ErrorCode::kConnection, "copy " + table + ": " + TrimMessage(PQerrorMessage(pc)));
+      return false;
+    }
+  }
+}
+
+// The final command status of a COPY whose data was read to the end.
+Status CopyResult(PGconn* pc, const std::string& table) {
+  Status status = Ok();
+  while (PGresult* r = PQgetResult(pc)) {
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && status) {
+      status = Fail(CodeFor(pc), "copy " + table + ": " + PrimaryMessage(r, pc));
+    }
+    PQclear(r);
+  }
+  return status;
+}
+
+}  // namespace
+
 Result<SnapshotStats> TableSnapshot::Run(const BatchFn& on_batch, const ProgressFn& on_progress,
                                          std::stop_token stop) {
   if (auto st = Describe(); !st) return Fail(st.error());
@@ -385,7 +435,6 @@ Result<SnapshotStats> TableSnapshot::Run(const BatchFn& on_batch, const Progress
   CopyTextParser parser(options_.max_row_bytes);
   Batcher batcher(on_batch, on_progress, stop, options_.batch_size, options_.batch_size, stats);
   const size_t ncols = columns_.size();
-  Sleeper waker(stop);
   Status failure = Ok();
 
   // Handles one CopyData chunk; false = stop (failure or early stop set).
@@ -419,42 +468,7 @@ Result<SnapshotStats> TableSnapshot::Run(const BatchFn& on_batch, const Progress
     }
   };
 
-  // Non-blocking reads so a stop request is noticed even while the server is
-  // still scanning for matching rows.
-  bool done = false;
-  while (!done) {
-    char* buf = nullptr;
-    const int n = PQgetCopyData(pc, &buf, /*async=*/1);
-    if (n > 0) {
-      const bool go = consume(std::string_view(buf, static_cast<size_t>(n)));
-      PQfreemem(buf);
-      if (!go) break;
-      continue;
-    }
-    if (buf != nullptr) PQfreemem(buf);
-    if (n == -1) {
-      done = true;
-      break;
-    }
-    if (n == -2) {
-      failure = Fail(CodeFor(pc), "copy " + options_.table + ": " + Trim(PQerrorMessage(pc)));
-      break;
-    }
-    // n == 0: nothing buffered yet; wait for the socket or a stop request.
-    if (stop.stop_requested()) break;
-    pollfd fds[2] = {{PQsocket(pc), POLLIN, 0}, {waker.fd(), POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0 && errno != EINTR) {
-      failure = Fail(ErrorCode::kIo, std::string("poll: ") + std::strerror(errno));
-      break;
-    }
-    if ((fds[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0 && PQconsumeInput(pc) == 0) {
-      failure =
-          Fail(ErrorCode::kConnection, "copy " + options_.table + ": " + Trim(PQerrorMessage(pc)));
-      break;
-    }
-  }
-
-  if (!done) {
+  if (!PumpCopyData(pc, options_.table, stop, consume, failure)) {
     // Stopped early or failed mid-stream: end the COPY so the connection is
     // usable for the caller's ROLLBACK (best effort when the link is gone).
     if (PQstatus(pc) == CONNECTION_OK) (void)CancelCopy();
@@ -462,16 +476,7 @@ Result<SnapshotStats> TableSnapshot::Run(const BatchFn& on_batch, const Progress
     stats.completed = false;
     return stats;
   }
-
-  // End of data: the final command status.
-  Status final_status = Ok();
-  while (PGresult* r = PQgetResult(pc)) {
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && final_status) {
-      final_status = Fail(CodeFor(pc), "copy " + options_.table + ": " + PrimaryMessage(r, pc));
-    }
-    PQclear(r);
-  }
-  if (!final_status) return Fail(final_status.error());
+  if (auto st = CopyResult(pc, options_.table); !st) return Fail(st.error());
   if (auto st = parser.Finish(); !st) return Fail(st.error().Wrap("copy " + options_.table));
   if (!batcher.Flush()) {
     stats.completed = false;

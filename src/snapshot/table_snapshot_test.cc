@@ -7,35 +7,30 @@
 namespace pgcdc::snapshot {
 namespace {
 
+// Parses `text` and expects its schema, name and (when given) quoted form.
+void ExpectTableName(const std::string& text, const std::string& schema, const std::string& name,
+                     const std::string& quoted = "") {
+  auto t = ParseTableName(text);
+  ASSERT_TRUE(t) << text << ": " << t.error().message();
+  EXPECT_EQ(t->schema, schema) << text;
+  EXPECT_EQ(t->name, name) << text;
+  if (!quoted.empty()) {
+    EXPECT_EQ(t->Quoted(), quoted) << text;
+  }
+}
+
 TEST(TableNameTest, PlainAndQualified) {
-  auto t = ParseTableName("orders");
-  ASSERT_TRUE(t);
-  EXPECT_EQ(t->schema, "");
-  EXPECT_EQ(t->name, "orders");
-  EXPECT_EQ(t->Quoted(), "\"orders\"");
-
-  t = ParseTableName("public.orders");
-  ASSERT_TRUE(t);
-  EXPECT_EQ(t->schema, "public");
-  EXPECT_EQ(t->name, "orders");
+  ExpectTableName("orders", "", "orders", "\"orders\"");
   // Each part quoted on its own — never "public.orders" as one identifier.
-  EXPECT_EQ(t->Quoted(), "\"public\".\"orders\"");
-
-  t = ParseTableName("Sales.Order Items");
-  ASSERT_TRUE(t);
-  EXPECT_EQ(t->Quoted(), "\"Sales\".\"Order Items\"");  // verbatim, no case folding
+  ExpectTableName("public.orders", "public", "orders", "\"public\".\"orders\"");
+  // Verbatim, no case folding.
+  ExpectTableName("Sales.Order Items", "Sales", "Order Items", "\"Sales\".\"Order Items\"");
 }
 
 TEST(TableNameTest, QuotedPartsMayHoldDotsAndQuotes) {
-  auto t = ParseTableName("\"my.schema\".\"we\"\"ird\"");
-  ASSERT_TRUE(t) << t.error().message();
-  EXPECT_EQ(t->schema, "my.schema");
-  EXPECT_EQ(t->name, "we\"ird");
-  EXPECT_EQ(t->Quoted(), "\"my.schema\".\"we\"\"ird\"");
-  t = ParseTableName("\"a.b\"");
-  ASSERT_TRUE(t);
-  EXPECT_EQ(t->schema, "");
-  EXPECT_EQ(t->name, "a.b");
+  ExpectTableName("\"my.schema\".\"we\"\"ird\"", "my.schema", "we\"ird",
+                  "\"my.schema\".\"we\"\"ird\"");
+  ExpectTableName("\"a.b\"", "", "a.b");
 }
 
 TEST(TableNameTest, Rejects) {
@@ -50,12 +45,12 @@ TEST(TableNameTest, Rejects) {
 }
 
 TEST(SnapshotNameTest, Validation) {
-  EXPECT_TRUE(IsValidSnapshotName("00000003-0000001B-1"));
-  EXPECT_TRUE(IsValidSnapshotName("0/16B3748:ab"));
-  EXPECT_FALSE(IsValidSnapshotName(""));
-  EXPECT_FALSE(IsValidSnapshotName("00000003-0000001B-1'; DROP TABLE x; --"));
-  EXPECT_FALSE(IsValidSnapshotName("snap shot"));
-  EXPECT_FALSE(IsValidSnapshotName("xyz"));
+  for (const char* good : {"00000003-0000001B-1", "0/16B3748:ab"}) {
+    EXPECT_TRUE(IsValidSnapshotName(good)) << good;
+  }
+  for (const char* bad : {"", "00000003-0000001B-1'; DROP TABLE x; --", "snap shot", "xyz"}) {
+    EXPECT_FALSE(IsValidSnapshotName(bad)) << bad;
+  }
 }
 
 TEST(SnapshotNameTest, BeginRejectsBadNameBeforeTouchingTheConnection) {

@@ -16,11 +16,8 @@ namespace {
 constexpr int64_t kErrorLogIntervalNs = 10'000'000'000;  // one warning per 10 s
 
 metrics::Counter& EvalErrors() {
-  static metrics::Counter& c =
-      metrics::Default()
-          .AddCounter("pgcdc_cel_eval_errors_total",
-                      "cel_filter evaluations that failed (the event was kept).")
-          .Get();
+  static metrics::Counter& c = metrics::DefaultCounter(
+      "pgcdc_cel_eval_errors_total", "cel_filter evaluations that failed (the event was kept).");
   return c;
 }
 

@@ -13,16 +13,14 @@ namespace pgcdc::transform {
 namespace {
 
 metrics::Counter& DroppedCounter() {
-  static metrics::Counter& c =
-      metrics::Default()
-          .AddCounter("pgcdc_dedup_dropped_total", "Events dropped by dedup as duplicates.")
-          .Get();
+  static metrics::Counter& c = metrics::DefaultCounter("pgcdc_dedup_dropped_total",
+                                                       "Events dropped by dedup as duplicates.");
   return c;
 }
 
 metrics::Gauge& CacheSizeGauge() {
   static metrics::Gauge& g =
-      metrics::Default().AddGauge("pgcdc_dedup_cache_size", "Keys held by all dedup caches.").Get();
+      metrics::DefaultGauge("pgcdc_dedup_cache_size", "Keys held by all dedup caches.");
   return g;
 }
 

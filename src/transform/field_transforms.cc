@@ -79,16 +79,9 @@ bool AppendSha256HexJson(std::string_view salt, std::string_view text, std::stri
                   EVP_DigestUpdate(ctx.md, text.data(), text.size()) == 1 &&
                   EVP_DigestFinal_ex(ctx.md, digest, &len) == 1;
   if (!ok) return false;
-  static constexpr char kHex[] = "0123456789abcdef";
-  const size_t at = out.size();
-  out.resize(at + len * 2 + 2);
-  char* p = out.data() + at;
-  *p++ = '"';
-  for (unsigned i = 0; i < len; ++i) {
-    *p++ = kHex[digest[i] >> 4];
-    *p++ = kHex[digest[i] & 0xF];
-  }
-  *p = '"';
+  out.push_back('"');
+  json::AppendHex(out, std::string_view(reinterpret_cast<const char*>(digest), len));
+  out.push_back('"');
   return true;
 }
 

@@ -5,23 +5,17 @@
 #include <memory>
 #include <string>
 
+#include "core/json.h"
+
 namespace pgcdc::encoding::avro {
 namespace {
 
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
+using json::ToHex;
 
 std::string Long(int64_t v) {
   std::string out;
   AppendLong(v, out);
-  return Hex(out);
+  return ToHex(out);
 }
 
 std::shared_ptr<const RowSchema> Table(std::vector<RowSchema::Column> columns) {
@@ -48,7 +42,7 @@ Result<std::string> Value(uint32_t oid, std::string json) {
   // op "INSERT" (1+6), table (1+6), schema (1+6), row union 02, field union 02, value…,
   // old 00, toast array 00.
   const size_t head = 7 + 7 + 7 + 1 + 1;
-  return Hex(out.substr(head, out.size() - head - 2));
+  return ToHex(out.substr(head, out.size() - head - 2));
 }
 
 TEST(AvroTest, ZigZagVarints) {
@@ -64,7 +58,7 @@ TEST(AvroTest, ZigZagVarints) {
 TEST(AvroTest, ConfluentHeader) {
   std::string out;
   AppendConfluentHeader(0x01020304, out);
-  EXPECT_EQ(Hex(out), "0001020304");
+  EXPECT_EQ(ToHex(out), "0001020304");
 }
 
 TEST(AvroTest, ValuesByPostgresType) {
@@ -74,8 +68,8 @@ TEST(AvroTest, ValuesByPostgresType) {
   EXPECT_EQ(Value(701, "1.5").value(), "000000000000f83f");
   EXPECT_EQ(Value(700, "1.5").value(), "0000c03f");
   EXPECT_EQ(Value(701, R"("NaN")").value(), "000000000000f87f");
-  EXPECT_EQ(Value(25, R"("h\u00e9")").value(), "06" + Hex("h\xc3\xa9"));
-  EXPECT_EQ(Value(3802, R"({"a":[1,2]})").value(), "16" + Hex(R"({"a":[1,2]})"));
+  EXPECT_EQ(Value(25, R"("h\u00e9")").value(), "06" + ToHex("h\xc3\xa9"));
+  EXPECT_EQ(Value(3802, R"({"a":[1,2]})").value(), "16" + ToHex(R"({"a":[1,2]})"));
   EXPECT_EQ(Value(17, R"("\\x00ff")").value(), "0400ff");
   EXPECT_EQ(Value(1082, R"("1970-01-02")").value(), Long(1));
   EXPECT_EQ(Value(1082, R"("1969-12-31")").value(), Long(-1));
@@ -86,7 +80,7 @@ TEST(AvroTest, ValuesByPostgresType) {
   EXPECT_EQ(Value(1083, R"("01:00:00.000001")").value(), Long(3'600'000'001));
   EXPECT_EQ(Value(1266, R"("01:00:00+02")").value(), Long(23LL * 3'600'000'000));
   EXPECT_EQ(Value(2950, R"("0195b3c2-7a10-7c3e-9f11-2b3c4d5e6f70")").value(),
-            "48" + Hex("0195b3c2-7a10-7c3e-9f11-2b3c4d5e6f70"));
+            "48" + ToHex("0195b3c2-7a10-7c3e-9f11-2b3c4d5e6f70"));
 }
 
 TEST(AvroTest, DecimalsAreScaledTwosComplement) {
@@ -146,7 +140,8 @@ TEST(AvroTest, WholeEventAndCacheAndOpaque) {
   EXPECT_EQ(cache.For(e), s) << "cached per table";
   std::string out;
   ASSERT_TRUE(Encode(e, *s, out));
-  const std::string expect = "0c" + Hex("UPDATE") + "0c" + Hex("orders") + "0c" + Hex("public") +
+  const std::string expect = "0c" + ToHex("UPDATE") + "0c" + ToHex("orders") + "0c" +
+                             ToHex("public") +
                              "02"
                              "02"
                              "04"
@@ -157,8 +152,8 @@ TEST(AvroTest, WholeEventAndCacheAndOpaque) {
                              "00" +  // old: id=1, note=null
                              "02"
                              "08" +
-                             Hex("note") + "00";
-  EXPECT_EQ(Hex(out), expect);
+                             ToHex("note") + "00";
+  EXPECT_EQ(ToHex(out), expect);
 
   // No schema, or a payload that is no longer the structured shape: opaque.
   Event plain = MakeEvent("c", "NOTIFY", R"({"a":1})", "listen_notify");
@@ -167,7 +162,7 @@ TEST(AvroTest, WholeEventAndCacheAndOpaque) {
   EXPECT_TRUE(cache.For(enveloped)->opaque);
   out.clear();
   ASSERT_TRUE(Encode(plain, *OpaqueSchema(), out));
-  EXPECT_EQ(Hex(out), "0e" + Hex(R"({"a":1})"));
+  EXPECT_EQ(ToHex(out), "0e" + ToHex(R"({"a":1})"));
 
   // An error leaves `out` as it was.
   out = "keep";

@@ -12,6 +12,7 @@
 
 #include "adapter/encoding/avro.h"
 #include "adapter/encoding/protobuf.h"
+#include "core/json.h"
 #include "core/json_dom.h"
 
 namespace pgcdc::encoding::avro {
@@ -121,13 +122,7 @@ TEST(AvroAvscTest, OpaqueRecordsCarryThePayloadBytes) {
   std::string data;
   ASSERT_TRUE(Encode(e, *OpaqueSchema(), data));
   const std::string out = RunNode("avro_decode.js", OpaqueSchema()->json, data);
-  std::string hex;
-  for (unsigned char c : std::string(R"("just text")")) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    hex += kDigits[c >> 4];
-    hex += kDigits[c & 15];
-  }
-  EXPECT_EQ(out, R"({"payload":")" + hex + "\"}\n");
+  EXPECT_EQ(out, R"({"payload":")" + json::ToHex(R"("just text")") + "\"}\n");
 }
 
 TEST(ProtobufCrossCheck, ProtobufjsReadsTheEventMessage) {

@@ -2,18 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include "core/json.h"
+
 namespace pgcdc::encoding::protobuf {
 namespace {
 
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
+using json::ToHex;
 
 TEST(ProtobufTest, EncodesTheEventMessage) {
   Event e = MakeEvent("c", "OP", "{}", "wal");
@@ -22,24 +16,24 @@ TEST(ProtobufTest, EncodesTheEventMessage) {
   std::string out;
   Encode(e, "{}", out);
   const std::string id = e.id.ToString();
-  EXPECT_EQ(Hex(out), "0a24" + Hex(id) + "1201" + Hex("c") + "1a02" + Hex("OP") + "2202" +
-                          Hex("{}") + "2a03" + Hex("wal") + "30ac02");
+  EXPECT_EQ(ToHex(out), "0a24" + ToHex(id) + "1201" + ToHex("c") + "1a02" + ToHex("OP") + "2202" +
+                            ToHex("{}") + "2a03" + ToHex("wal") + "30ac02");
   // A transaction block; a negative int32 takes ten bytes.
   e.transaction = TransactionInfo{.xid = 5, .commit_time_ns = 1, .seq = -1};
   out.clear();
   Encode(e, "", out);
   EXPECT_TRUE(
-      Hex(out).ends_with("3a0f"
-                         "0805"
-                         "1001"
-                         "18ffffffffffffffffff01"))
-      << Hex(out);
+      ToHex(out).ends_with("3a0f"
+                           "0805"
+                           "1001"
+                           "18ffffffffffffffffff01"))
+      << ToHex(out);
 }
 
 TEST(ProtobufTest, ConfluentHeaderHasTheMessageIndex) {
   std::string out;
   AppendConfluentHeader(7, out);
-  EXPECT_EQ(Hex(out), "000000000700");
+  EXPECT_EQ(ToHex(out), "000000000700");
   EXPECT_NE(EventProto().find("message Event {"), std::string::npos);
 }
 

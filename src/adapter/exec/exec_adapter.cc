@@ -40,21 +40,17 @@ constexpr int kMaxIov = 256;
 constexpr const char* kDefaultPath = "/bin:/usr/bin";
 
 metrics::Counter& RestartsMetric() {
-  static metrics::Counter& c =
-      metrics::Default()
-          .AddCounter("pgcdc_exec_restarts_total",
-                      "Times the exec adapter started a new child after the previous one exited.")
-          .Get();
+  static metrics::Counter& c = metrics::DefaultCounter(
+      "pgcdc_exec_restarts_total",
+      "Times the exec adapter started a new child after the previous one exited.");
   return c;
 }
 
 metrics::Counter& ResentMetric() {
   static metrics::Counter& c =
-      metrics::Default()
-          .AddCounter("pgcdc_exec_resent_events_total",
-                      "Events written again to a new exec child because the previous one "
-                      "exited before reading them.")
-          .Get();
+      metrics::DefaultCounter("pgcdc_exec_resent_events_total",
+                              "Events written again to a new exec child because the previous one "
+                              "exited before reading them.");
   return c;
 }
 
@@ -424,7 +420,7 @@ ConnectorInfo Connector() {
             ValidateBackoff("exec", o.backoff, errors);
           },
       .make = [](O o, const Context&) -> Result<AdapterPtr> {
-        o.backoff.floor = std::min(o.backoff.floor, o.backoff.base);
+        o.backoff.ClampFloorToBase();
         return std::make_unique<ExecAdapter>(std::move(o));
       },
   });

@@ -12,11 +12,14 @@
 #include <sstream>
 #include <thread>
 
+#include "core/test_util.h"
+
 namespace pgcdc::adapter::exec {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using pgcdc::testing::Eventually;
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path);
@@ -28,12 +31,11 @@ std::string Slurp(const std::string& path) {
 std::vector<Event> MakeEvents(int n, size_t pad = 0) {
   std::vector<Event> events;
   for (int i = 0; i < n; ++i) {
-    Event e;
-    e.channel = "c";
-    e.operation = "INSERT";
-    e.payload = "{\"i\":" + std::to_string(i) + ",\"pad\":\"" + std::string(pad, 'x') + "\"}";
-    e.source = "test";
-    events.push_back(std::move(e));
+    events.push_back(testing::MakeEvent(
+        {.channel = "c",
+         .operation = "INSERT",
+         .payload = "{\"i\":" + std::to_string(i) + ",\"pad\":\"" + std::string(pad, 'x') + "\"}",
+         .source = "test"}));
   }
   return events;
 }
@@ -56,15 +58,6 @@ Options Fast(std::string command) {
   o.backoff = {.base = 10ms, .cap = 50ms, .floor = 1ms};
   o.stop_timeout = 2s;
   return o;
-}
-
-bool Eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
 }
 
 class ExecAdapterTest : public ::testing::Test {

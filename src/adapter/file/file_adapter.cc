@@ -24,7 +24,7 @@ Error Errno(const std::string& what) {
 
 metrics::Counter& Rotations() {
   static metrics::Counter& c =
-      metrics::Default().AddCounter("pgcdc_file_rotations_total", "File adapter rotations.").Get();
+      metrics::DefaultCounter("pgcdc_file_rotations_total", "File adapter rotations.");
   return c;
 }
 

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/test_util.h"
+
 namespace pgcdc::adapter::file {
 namespace {
 
@@ -19,12 +21,10 @@ std::string Slurp(const std::string& path) {
 }
 
 Event MakeEvent(int i) {
-  Event e;
-  e.channel = "c";
-  e.operation = "INSERT";
-  e.payload = "{\"i\":" + std::to_string(i) + "}";
-  e.source = "test";
-  return e;
+  return testing::MakeEvent({.channel = "c",
+                             .operation = "INSERT",
+                             .payload = "{\"i\":" + std::to_string(i) + "}",
+                             .source = "test"});
 }
 
 class FileAdapterTest : public ::testing::Test {

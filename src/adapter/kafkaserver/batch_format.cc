@@ -2,10 +2,7 @@
 
 #include "codec/kafka/record_batch.h"
 
-namespace pgcdc::kafkaserver {
-
-// The codec's CRC-32C (SSE4.2 when available): one implementation for both.
-uint32_t Crc32c(std::string_view data, uint32_t crc) { return codec::kafka::Crc32c(data, crc); }
+namespace pgcdc::adapter::kafkaserver {
 
 int64_t LoadBe64(const char* p) {
   uint64_t v = 0;
@@ -69,4 +66,4 @@ void SetBatchBaseOffset(std::string& batch, int64_t base_offset) {
 
 void SetBatchLeaderEpoch(std::string& batch, int32_t epoch) { StoreBe32(batch.data() + 12, epoch); }
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

@@ -28,7 +28,7 @@
 #include "codec/kafka/record_batch.h"
 #include "core/error.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 inline constexpr size_t kBatchHeaderSize = 61;
 // Bytes before the part counted by batchLength (baseOffset + batchLength).
@@ -46,9 +46,9 @@ using BatchHeader = codec::kafka::BatchHeader;
 // check the CRC (crc_ok stays false) or that the whole batch is present.
 Result<BatchHeader> ParseBatchHeader(std::string_view bytes, size_t max_batch_bytes);
 
-// CRC32C (Castagnoli), software slicing-by-8. `crc` continues a running value
-// (start with 0).
-uint32_t Crc32c(std::string_view data, uint32_t crc = 0);
+// CRC32C (Castagnoli): the codec's, one implementation for both. `crc`
+// continues a running value (start with 0).
+using codec::kafka::Crc32c;
 
 // True when `batch` (exactly one whole batch) carries a matching CRC.
 bool BatchCrcOk(std::string_view batch);
@@ -66,4 +66,4 @@ int16_t LoadBe16(const char* p);
 void StoreBe64(char* p, int64_t v);
 void StoreBe32(char* p, int32_t v);
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

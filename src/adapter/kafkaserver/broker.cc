@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <utility>
 
 #include "adapter/kafkaserver/batch_format.h"
 #include "adapter/kafkaserver/offset_store.h"
@@ -12,7 +13,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 namespace k = codec::kafka;
 using k::ApiKey;
@@ -80,29 +81,22 @@ struct Broker::Metrics {
   metrics::Family<metrics::Counter>& protocol_errors = reg.AddCounter(
       "pgcdc_kafkaserver_protocol_errors_total",
       "Connections closed by the broker for a protocol violation, by reason", {"reason"});
-  metrics::Counter& records_produced = reg.AddCounter("pgcdc_kafkaserver_records_produced_total",
-                                                      "Records appended by Kafka clients (Produce)")
-                                           .Get();
+  metrics::Counter& records_produced = metrics::DefaultCounter(
+      "pgcdc_kafkaserver_records_produced_total", "Records appended by Kafka clients (Produce)");
   metrics::Counter& records_fetched =
-      reg.AddCounter("pgcdc_kafkaserver_records_fetched_total",
-                     "Records returned to Kafka clients by Fetch (whole batches)")
-          .Get();
-  metrics::Counter& bytes_fetched =
-      reg.AddCounter("pgcdc_kafkaserver_fetch_bytes_total", "Record batch bytes returned by Fetch")
-          .Get();
+      metrics::DefaultCounter("pgcdc_kafkaserver_records_fetched_total",
+                              "Records returned to Kafka clients by Fetch (whole batches)");
+  metrics::Counter& bytes_fetched = metrics::DefaultCounter("pgcdc_kafkaserver_fetch_bytes_total",
+                                                            "Record batch bytes returned by Fetch");
   metrics::Counter& fetch_waits =
-      reg.AddCounter("pgcdc_kafkaserver_fetch_waits_total",
-                     "Fetch requests that long-polled because no data was available")
-          .Get();
-  metrics::Gauge& pending_fetches =
-      reg.AddGauge("pgcdc_kafkaserver_pending_fetches", "Fetch requests currently long-polling")
-          .Get();
-  metrics::Gauge& groups =
-      reg.AddGauge("pgcdc_kafkaserver_consumer_groups", "Consumer groups known to the broker")
-          .Get();
-  metrics::Gauge& group_members =
-      reg.AddGauge("pgcdc_kafkaserver_consumer_group_members", "Members of all consumer groups")
-          .Get();
+      metrics::DefaultCounter("pgcdc_kafkaserver_fetch_waits_total",
+                              "Fetch requests that long-polled because no data was available");
+  metrics::Gauge& pending_fetches = metrics::DefaultGauge("pgcdc_kafkaserver_pending_fetches",
+                                                          "Fetch requests currently long-polling");
+  metrics::Gauge& groups = metrics::DefaultGauge("pgcdc_kafkaserver_consumer_groups",
+                                                 "Consumer groups known to the broker");
+  metrics::Gauge& group_members = metrics::DefaultGauge("pgcdc_kafkaserver_consumer_group_members",
+                                                        "Members of all consumer groups");
   std::array<metrics::Counter*, kMaxApiKey> by_api{};
 
   metrics::Counter& Request(int16_t key) {
@@ -166,6 +160,38 @@ struct Broker::Handlers {
     return false;
   }
   void CountError(int16_t code) { b.metrics_->Error(hdr.api_key, code); }
+
+  // Runs the handler of API `key`; false when the broker serves no such API.
+  bool Serve(ApiKey key) {
+    static constexpr std::pair<ApiKey, void (Handlers::*)()> kApis[] = {
+        {ApiKey::kApiVersions, &Handlers::ApiVersions},
+        {ApiKey::kMetadata, &Handlers::Metadata},
+        {ApiKey::kProduce, &Handlers::Produce},
+        {ApiKey::kFetch, &Handlers::Fetch},
+        {ApiKey::kListOffsets, &Handlers::ListOffsets},
+        {ApiKey::kFindCoordinator, &Handlers::FindCoordinator},
+        {ApiKey::kJoinGroup, &Handlers::JoinGroup},
+        {ApiKey::kSyncGroup, &Handlers::SyncGroup},
+        {ApiKey::kHeartbeat, &Handlers::Heartbeat},
+        {ApiKey::kLeaveGroup, &Handlers::LeaveGroup},
+        {ApiKey::kOffsetCommit, &Handlers::OffsetCommit},
+        {ApiKey::kOffsetFetch, &Handlers::OffsetFetch},
+        {ApiKey::kDescribeGroups, &Handlers::DescribeGroups},
+        {ApiKey::kListGroups, &Handlers::ListGroups},
+        {ApiKey::kSaslHandshake, &Handlers::SaslHandshake},
+        {ApiKey::kSaslAuthenticate, &Handlers::SaslAuthenticate},
+        {ApiKey::kInitProducerId, &Handlers::InitProducerId},
+        {ApiKey::kAddPartitionsToTxn, &Handlers::AddPartitionsToTxn},
+        {ApiKey::kEndTxn, &Handlers::EndTxn},
+    };
+    for (const auto& [api, handler] : kApis) {
+      if (api == key) {
+        (this->*handler)();
+        return true;
+      }
+    }
+    return false;
+  }
 
   // -------------------------------------------------------------------------
   void ApiVersions() {
@@ -1023,72 +1049,99 @@ void Broker::Dispatch(const BrokerConnectionPtr& conn, std::string frame, ReplyF
     return;
   }
   Handlers h{*this, conn, *hdr, std::string_view(frame).substr(body_offset), done};
-  switch (static_cast<ApiKey>(key)) {
-    case ApiKey::kApiVersions:
-      h.ApiVersions();
-      break;
-    case ApiKey::kMetadata:
-      h.Metadata();
-      break;
-    case ApiKey::kProduce:
-      h.Produce();
-      break;
-    case ApiKey::kFetch:
-      h.Fetch();
-      break;
-    case ApiKey::kListOffsets:
-      h.ListOffsets();
-      break;
-    case ApiKey::kFindCoordinator:
-      h.FindCoordinator();
-      break;
-    case ApiKey::kJoinGroup:
-      h.JoinGroup();
-      break;
-    case ApiKey::kSyncGroup:
-      h.SyncGroup();
-      break;
-    case ApiKey::kHeartbeat:
-      h.Heartbeat();
-      break;
-    case ApiKey::kLeaveGroup:
-      h.LeaveGroup();
-      break;
-    case ApiKey::kOffsetCommit:
-      h.OffsetCommit();
-      break;
-    case ApiKey::kOffsetFetch:
-      h.OffsetFetch();
-      break;
-    case ApiKey::kDescribeGroups:
-      h.DescribeGroups();
-      break;
-    case ApiKey::kListGroups:
-      h.ListGroups();
-      break;
-    case ApiKey::kSaslHandshake:
-      h.SaslHandshake();
-      break;
-    case ApiKey::kSaslAuthenticate:
-      h.SaslAuthenticate();
-      break;
-    case ApiKey::kInitProducerId:
-      h.InitProducerId();
-      break;
-    case ApiKey::kAddPartitionsToTxn:
-      h.AddPartitionsToTxn();
-      break;
-    case ApiKey::kEndTxn:
-      h.EndTxn();
-      break;
-    default:
-      close("unknown_api", "unhandled API key " + std::to_string(key));
-      break;
+  if (!h.Serve(static_cast<ApiKey>(key))) {
+    close("unknown_api", "unhandled API key " + std::to_string(key));
   }
 }
 
 // ---------------------------------------------------------------------------
 // Fetch.
+
+namespace {
+
+// What one Fetch attempt has gathered so far.
+struct FetchGather {
+  size_t max_bytes = 0;  // the request's cap (see RunFetch)
+  size_t total = 0;      // bytes of the batches taken
+  int64_t records = 0;
+  bool error = false;  // some partition answered with an error
+  std::vector<std::shared_ptr<const std::string>> buffers;
+};
+
+// Reads partition `rp` of `topic` (null, or `topic_error` set, when the topic
+// is unknown) for one Fetch attempt into `p`, within the request's budget.
+// `txns` gives the last stable offset and the aborted transactions; with
+// isolation level 1 (read_committed) nothing at or after the last stable
+// offset is returned.
+void FetchPartition(PendingFetch& f, Topic* topic, int16_t topic_error,
+                    const k::FetchRequest::Partition& rp, const Transactions& txns,
+                    int8_t isolation_level, FetchGather& g, k::FetchResponse::Partition& p) {
+  p.partition_index = rp.partition;
+  p.high_watermark = -1;
+  p.last_stable_offset = -1;
+  p.log_start_offset = -1;
+  PartitionLog* log = topic ? topic->partition(rp.partition) : nullptr;
+  if (topic_error != 0 || log == nullptr) {
+    p.error_code = topic_error != 0 ? topic_error : Code(ErrorCode::kUnknownTopicOrPartition);
+    g.error = true;
+    return;
+  }
+  const size_t before = g.buffers.size();
+  const size_t budget =
+      g.total >= g.max_bytes
+          ? 0
+          : std::min<size_t>(g.max_bytes - g.total, std::max<int32_t>(rp.partition_max_bytes, 0));
+  ReadInfo info;
+  if (budget > 0 || g.total == 0) {
+    auto r = log->Read(rp.fetch_offset, static_cast<int32_t>(std::min<size_t>(budget, INT32_MAX)),
+                       g.buffers);
+    if (!r) {
+      log::Warn(
+          "kafkaserver: reading partition failed",
+          {{"topic", topic->name()}, {"partition", rp.partition}, {"error", r.error().message()}});
+      p.error_code = static_cast<int16_t>(56);  // KAFKA_STORAGE_ERROR
+      g.error = true;
+      g.buffers.resize(before);
+      return;
+    }
+    info = *r;
+  } else {
+    info.high_watermark = log->HighWatermark();
+    info.log_start_offset = log->LogStartOffset();
+  }
+  f.seen_hwm.emplace_back(log, info.high_watermark);
+  const TxnPartition where{topic->name(), rp.partition};
+  const int64_t lso = txns.LastStableOffset(where, info.high_watermark);
+  if (isolation_level == 1) {
+    // read_committed: nothing at or after the last stable offset, and the
+    // aborted transactions of the range.
+    size_t keep = before;
+    while (keep < g.buffers.size() && BatchBaseOffset(*g.buffers[keep]) < lso) ++keep;
+    for (size_t i = keep; i < g.buffers.size(); ++i) info.bytes -= g.buffers[i]->size();
+    g.buffers.resize(keep);
+    p.aborted_transactions.emplace();
+    for (const auto& a : txns.Aborted(where, rp.fetch_offset, lso)) {
+      p.aborted_transactions->push_back({a.producer_id, a.first_offset});
+    }
+  }
+  p.high_watermark = info.high_watermark;
+  p.last_stable_offset = lso;
+  p.log_start_offset = info.log_start_offset;
+  if (info.out_of_range) {
+    p.error_code = Code(ErrorCode::kOffsetOutOfRange);
+    g.error = true;
+  } else if (info.bytes > 0 && g.total > 0 && g.total + info.bytes > g.max_bytes) {
+    g.buffers.resize(before);  // only the first partition may exceed max_bytes
+  } else {
+    g.total += info.bytes;
+    for (size_t i = before; i < g.buffers.size(); ++i) {
+      p.records.push_back(*g.buffers[i]);
+      g.records += BatchRecords(*g.buffers[i]);
+    }
+  }
+}
+
+}  // namespace
 
 void Broker::RunFetch(const std::shared_ptr<PendingFetch>& f, bool final_attempt) {
   auto conn = f->conn.lock();
@@ -1096,15 +1149,12 @@ void Broker::RunFetch(const std::shared_ptr<PendingFetch>& f, bool final_attempt
   const auto& req = f->request;
   const int16_t version = f->header.api_version;
   k::FetchResponse resp;
-  std::vector<std::shared_ptr<const std::string>> buffers;
   std::vector<std::shared_ptr<Topic>> topics;
-  size_t total = 0;
-  bool error = false;
+  FetchGather g;
   // The client's max_bytes, capped like Kafka's fetch.max.bytes: old
   // versions default it to INT32_MAX.
-  const size_t max_bytes =
+  g.max_bytes =
       std::min<size_t>(static_cast<size_t>(std::max<int32_t>(req.max_bytes, 0)), kMaxFetchBytes);
-  int64_t records = 0;
   f->seen_hwm.clear();
   for (const auto& rt : req.topics) {
     k::FetchResponse::Topic out;
@@ -1120,87 +1170,22 @@ void Broker::RunFetch(const std::shared_ptr<PendingFetch>& f, bool final_attempt
       if (!topic) topic_error = Code(ErrorCode::kUnknownTopicOrPartition);
     }
     for (const auto& rp : rt.partitions) {
-      k::FetchResponse::Partition p;
-      p.partition_index = rp.partition;
-      p.high_watermark = -1;
-      p.last_stable_offset = -1;
-      p.log_start_offset = -1;
-      PartitionLog* log = topic ? topic->partition(rp.partition) : nullptr;
-      if (topic_error != 0 || log == nullptr) {
-        p.error_code = topic_error != 0 ? topic_error : Code(ErrorCode::kUnknownTopicOrPartition);
-        error = true;
-      } else {
-        const size_t before = buffers.size();
-        const size_t budget =
-            total >= max_bytes
-                ? 0
-                : std::min<size_t>(max_bytes - total, std::max<int32_t>(rp.partition_max_bytes, 0));
-        ReadInfo info;
-        if (budget > 0 || total == 0) {
-          auto r = log->Read(rp.fetch_offset,
-                             static_cast<int32_t>(std::min<size_t>(budget, INT32_MAX)), buffers);
-          if (!r) {
-            log::Warn("kafkaserver: reading partition failed", {{"topic", topic->name()},
-                                                                {"partition", rp.partition},
-                                                                {"error", r.error().message()}});
-            p.error_code = static_cast<int16_t>(56);  // KAFKA_STORAGE_ERROR
-            error = true;
-            buffers.resize(before);
-          } else {
-            info = *r;
-          }
-        } else {
-          info.high_watermark = log->HighWatermark();
-          info.log_start_offset = log->LogStartOffset();
-        }
-        if (p.error_code == 0) {
-          f->seen_hwm.emplace_back(log, info.high_watermark);
-          const TxnPartition where{topic->name(), rp.partition};
-          const int64_t lso = txns_.LastStableOffset(where, info.high_watermark);
-          if (req.isolation_level == 1) {
-            // read_committed: nothing at or after the last stable offset,
-            // and the aborted transactions of the range.
-            size_t keep = before;
-            while (keep < buffers.size() && BatchBaseOffset(*buffers[keep]) < lso) ++keep;
-            for (size_t i = keep; i < buffers.size(); ++i) info.bytes -= buffers[i]->size();
-            buffers.resize(keep);
-            p.aborted_transactions.emplace();
-            for (const auto& a : txns_.Aborted(where, rp.fetch_offset, lso)) {
-              p.aborted_transactions->push_back({a.producer_id, a.first_offset});
-            }
-          }
-          p.high_watermark = info.high_watermark;
-          p.last_stable_offset = lso;
-          p.log_start_offset = info.log_start_offset;
-          if (info.out_of_range) {
-            p.error_code = Code(ErrorCode::kOffsetOutOfRange);
-            error = true;
-          } else if (info.bytes > 0 && total > 0 && total + info.bytes > max_bytes) {
-            buffers.resize(before);  // only the first partition may exceed max_bytes
-          } else {
-            total += info.bytes;
-            for (size_t i = before; i < buffers.size(); ++i) {
-              p.records.push_back(*buffers[i]);
-              records += BatchRecords(*buffers[i]);
-            }
-          }
-        }
-      }
+      k::FetchResponse::Partition& p = out.partitions.emplace_back();
+      FetchPartition(*f, topic.get(), topic_error, rp, txns_, req.isolation_level, g, p);
       metrics_->Error(f->header.api_key, p.error_code);
-      out.partitions.push_back(std::move(p));
     }
     if (topic) topics.push_back(std::move(topic));
     resp.responses.push_back(std::move(out));
   }
   const bool enough =
-      total > 0 && total >= static_cast<size_t>(std::max<int32_t>(req.min_bytes, 1));
-  if (!final_attempt && !enough && !error && executor_.Now() < f->deadline) {
+      g.total > 0 && g.total >= static_cast<size_t>(std::max<int32_t>(req.min_bytes, 1));
+  if (!final_attempt && !enough && !g.error && executor_.Now() < f->deadline) {
     f->keep = std::move(topics);
     ArmFetch(f);
     return;
   }
-  metrics_->records_fetched.Inc(static_cast<uint64_t>(records));
-  metrics_->bytes_fetched.Inc(total);
+  metrics_->records_fetched.Inc(static_cast<uint64_t>(g.records));
+  metrics_->bytes_fetched.Inc(g.total);
   k::Writer w;
   k::EncodeFetchResponse(resp, version, w);
   auto done = std::move(f->done);
@@ -1294,4 +1279,4 @@ void Broker::FinishFetch(const std::shared_ptr<PendingFetch>& f) {
   if (auto c = f->conn.lock(); c && c->fetch == f) c->fetch.reset();
 }
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

@@ -36,7 +36,7 @@
 #include "adapter/kafkaserver/transactions.h"
 #include "core/error.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 class OffsetStore;
 struct PendingFetch;
@@ -149,4 +149,4 @@ class Broker {
   friend struct Handlers;
 };
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

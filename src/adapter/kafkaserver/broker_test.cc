@@ -12,7 +12,7 @@
 #include "codec/kafka/messages.h"
 #include "codec/kafka/record_batch.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 namespace {
 
 namespace k = codec::kafka;
@@ -703,4 +703,4 @@ TEST_F(BrokerTest, JoinSyncHeartbeatOneMember) {
 }
 
 }  // namespace
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

@@ -4,41 +4,26 @@
 #include <cctype>
 #include <set>
 
+#include "core/enum_names.h"
 #include "core/log.h"
 #include "core/uuid.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 using std::chrono::milliseconds;
 
-std::string_view GroupStateName(GroupState state) {
-  switch (state) {
-    case GroupState::kEmpty:
-      return "Empty";
-    case GroupState::kPreparingRebalance:
-      return "PreparingRebalance";
-    case GroupState::kCompletingRebalance:
-      return "CompletingRebalance";
-    case GroupState::kStable:
-      return "Stable";
-    case GroupState::kDead:
-      return "Dead";
-  }
-  return "Dead";
-}
+constexpr EnumNames<GroupState, GroupState::kDead> kGroupStateNames(
+    {"Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead"}, "Dead");
+
+std::string_view GroupStateName(GroupState state) { return kGroupStateNames(state); }
 
 std::optional<GroupState> ParseGroupState(std::string_view name) {
-  auto eq = [](std::string_view a, std::string_view b) {
+  return kGroupStateNames.Find(name, [](std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
              return std::tolower(static_cast<unsigned char>(x)) ==
                     std::tolower(static_cast<unsigned char>(y));
            });
-  };
-  for (GroupState s : {GroupState::kEmpty, GroupState::kPreparingRebalance,
-                       GroupState::kCompletingRebalance, GroupState::kStable, GroupState::kDead}) {
-    if (eq(name, GroupStateName(s))) return s;
-  }
-  return std::nullopt;
+  });
 }
 
 struct GroupCoordinator::Member {
@@ -936,4 +921,4 @@ void GroupCoordinator::Shutdown(KafkaError error) {
   Flush();
 }
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

@@ -48,7 +48,7 @@
 
 #include "adapter/kafkaserver/kafka_errors.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 using GroupClock = std::chrono::steady_clock;
 using GroupTime = GroupClock::time_point;
@@ -251,4 +251,4 @@ class GroupCoordinator {
   bool flushing_ = false;
 };
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

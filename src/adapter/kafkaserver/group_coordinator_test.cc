@@ -12,7 +12,7 @@ void PrintTo(ErrorCode e, std::ostream* os) { *os << ErrorName(Code(e)); }
 
 }  // namespace pgcdc::codec::kafka
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 namespace {
 
 using namespace std::chrono_literals;
@@ -737,4 +737,4 @@ TEST_F(GroupTest, NextDeadlineTracksSessions) {
 }
 
 }  // namespace
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

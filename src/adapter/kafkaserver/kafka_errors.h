@@ -9,7 +9,7 @@
 
 #include "codec/kafka/errors.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 using KafkaError = codec::kafka::ErrorCode;
 
@@ -18,4 +18,4 @@ inline int16_t ToWire(KafkaError e) { return codec::kafka::Code(e); }
 // Upper-case Kafka name ("REBALANCE_IN_PROGRESS"), for logs and test output.
 inline std::string_view KafkaErrorName(KafkaError e) { return codec::kafka::ErrorName(ToWire(e)); }
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

@@ -17,7 +17,7 @@
 #include "registry/define.h"
 #include "transform/payload.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 namespace k = codec::kafka;
 using std::chrono::milliseconds;
@@ -63,24 +63,6 @@ std::optional<std::string> LookupColumn(const Event& e, std::string_view column)
   }
   if (images) return std::nullopt;
   return MemberText(**root, column);
-}
-
-struct AdapterMetrics {
-  metrics::Counter& records =
-      metrics::Default()
-          .AddCounter("pgcdc_kafkaserver_records_stored_total",
-                      "Events appended to the broker's topics by the adapter")
-          .Get();
-  metrics::Gauge& held =
-      metrics::Default()
-          .AddGauge("pgcdc_kafkaserver_oldest_held_seq",
-                    "Oldest event sequence held for consumer groups (0 = none held)")
-          .Get();
-};
-
-AdapterMetrics& Metrics() {
-  static AdapterMetrics m;
-  return m;
 }
 
 }  // namespace
@@ -152,7 +134,13 @@ ServerOptions ServerOptionsFor(const AdapterOptions& o, const net::ListenAddress
 KafkaServerAdapter::KafkaServerAdapter(AdapterOptions options)
     : options_(std::move(options)),
       payload_values_(options_.value == "payload"),
-      hold_until_committed_(options_.ack != "stored") {}
+      hold_until_committed_(options_.ack != "stored"),
+      records_metric_(
+          metrics::DefaultCounter("pgcdc_kafkaserver_records_stored_total",
+                                  "Events appended to the broker's topics by the adapter")),
+      held_metric_(metrics::DefaultGauge(
+          "pgcdc_kafkaserver_oldest_held_seq",
+          "Oldest event sequence held for consumer groups (0 = none held)")) {}
 
 KafkaServerAdapter::~KafkaServerAdapter() { Close(); }
 
@@ -251,7 +239,7 @@ Status KafkaServerAdapter::Deliver(std::span<const Event* const> events) {
       return Fail(off.error().Wrap("kafkaserver: appending to " + g.topic->name() + "-" +
                                    std::to_string(g.partition)));
     }
-    Metrics().records.Inc(g.records.size());
+    records_metric_.Inc(g.records.size());
     batch = std::string();
   }
   return Ok();
@@ -277,10 +265,10 @@ std::optional<uint64_t> KafkaServerAdapter::OldestHeldSeq() const {
     }
   }
   if (oldest == std::numeric_limits<uint64_t>::max()) {
-    Metrics().held.Set(0);
+    held_metric_.Set(0);
     return std::nullopt;
   }
-  Metrics().held.Set(static_cast<double>(oldest));
+  held_metric_.Set(static_cast<double>(oldest));
   return oldest;
 }
 
@@ -302,14 +290,8 @@ void KafkaServerAdapter::Close() {
   if (server) server->Stop();
 }
 
-}  // namespace pgcdc::kafkaserver
-
-namespace pgcdc::adapter::kafkaserver {
-
 namespace {
 
-using pgcdc::kafkaserver::AdapterOptions;
-using pgcdc::kafkaserver::KafkaServerAdapter;
 using O = AdapterOptions;
 
 // Listener, partitions and consumer groups.
@@ -412,9 +394,6 @@ Result<AdapterPtr> Make(AdapterOptions o, const Context& ctx) {
 }  // namespace
 
 ConnectorInfo Connector() {
-  std::vector<ParamSpec> params = BrokerParams();
-  std::ranges::move(RecordParams(), std::back_inserter(params));
-  std::ranges::move(ClientParams(), std::back_inserter(params));
   return DefineAdapter<AdapterOptions>({
       .name = "kafkaserver",
       .description =
@@ -422,7 +401,7 @@ ConnectorInfo Connector() {
           "consume events as records of topic <channel> (':' -> '.'), keyed by the row key and "
           "partitioned like Kafka's default partitioner; consumer groups, committed offsets, "
           "Produce, optional segment files, SASL/PLAIN and TLS.",
-      .params = std::move(params),
+      .params = Params({BrokerParams(), RecordParams(), ClientParams()}),
       .validate = Validate,
       .make = Make,
   });

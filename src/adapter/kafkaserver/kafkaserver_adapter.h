@@ -22,9 +22,9 @@
 // worker; Subscribers() from any thread; the server runs on its own I/O
 // thread (server.h).
 //
-// Namespaces: the broker (this folder's other files) and the adapter class
-// live in pgcdc::kafkaserver; the registry entry, Connector(), in
-// pgcdc::adapter::kafkaserver like every other adapter's.
+// Namespace: the broker (this folder's other files), the adapter class and the
+// registry entry, Connector(), all live in pgcdc::adapter::kafkaserver, like
+// every other adapter's code.
 #pragma once
 
 #include <chrono>
@@ -39,9 +39,10 @@
 
 #include "adapter/adapter.h"
 #include "codec/kafka/topic_name.h"
+#include "core/metrics.h"
 #include "registry/registry.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 class TopicStore;
 class Topic;
@@ -88,7 +89,7 @@ using codec::kafka::TopicForChannel;
 // the default order.
 std::string RecordKey(const Event& event, std::string_view key_column);
 
-class KafkaServerAdapter final : public adapter::Adapter {
+class KafkaServerAdapter final : public Adapter {
  public:
   explicit KafkaServerAdapter(AdapterOptions options);
   ~KafkaServerAdapter() override;
@@ -120,6 +121,8 @@ class KafkaServerAdapter final : public adapter::Adapter {
   // Resolved from options_.value / options_.ack once.
   bool payload_values_ = false;
   bool hold_until_committed_ = true;
+  metrics::Counter& records_metric_;  // events appended by Deliver()
+  metrics::Gauge& held_metric_;       // OldestHeldSeq() (0 = none held)
   std::unique_ptr<TopicStore> topics_;
   std::unique_ptr<OffsetStore> offsets_;
   // Set in Open() and reset in Close() under server_mu_, which Subscribers()
@@ -131,11 +134,7 @@ class KafkaServerAdapter final : public adapter::Adapter {
   std::unordered_map<std::string, std::shared_ptr<Topic>> topic_cache_;
 };
 
-}  // namespace pgcdc::kafkaserver
-
-namespace pgcdc::adapter::kafkaserver {
-
-// The registry entry: parameters bound to pgcdc::kafkaserver::AdapterOptions.
+// The registry entry: parameters bound to AdapterOptions.
 ConnectorInfo Connector();
 
 }  // namespace pgcdc::adapter::kafkaserver

@@ -17,10 +17,11 @@
 #include "codec/kafka/record_batch.h"
 #include "config/config.h"
 #include "config/core_params.h"
+#include "core/test_util.h"
 #include "registry/define.h"
 #include "registry/test_util.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 namespace {
 
 namespace k = codec::kafka;
@@ -231,11 +232,8 @@ TEST_F(AdapterTest, SubscribersCountsClientConnectionsWhenAckIsStored) {
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
   // Read from this thread while the server's I/O thread accepts.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (a->Subscribers() != std::optional<size_t>(1) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  EXPECT_TRUE(
+      pgcdc::testing::Eventually([&] { return a->Subscribers() == std::optional<size_t>(1); }));
   EXPECT_EQ(a->Subscribers(), std::optional<size_t>(1));
   a->Close();
   EXPECT_EQ(a->Subscribers(), std::optional<size_t>(0));
@@ -243,12 +241,8 @@ TEST_F(AdapterTest, SubscribersCountsClientConnectionsWhenAckIsStored) {
 }
 
 }  // namespace
-}  // namespace pgcdc::kafkaserver
 
-namespace pgcdc::adapter::kafkaserver {
 namespace {
-
-using pgcdc::kafkaserver::AdapterOptions;
 
 TEST(KafkaServerConnector, DefaultsValidationAndOffsetsDefault) {
   const ConnectorInfo info = Connector();

@@ -15,7 +15,7 @@
 #include "core/log.h"
 #include "pg/checkpoint_store.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 namespace fs = std::filesystem;
 
@@ -31,14 +31,7 @@ void WriteBytesField(json::Writer& w, std::string_view name, std::string_view va
     w.StringField(name, value);
     return;
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(value.size() * 2);
-  for (const unsigned char c : value) {
-    hex.push_back(kHex[c >> 4]);
-    hex.push_back(kHex[c & 0x0F]);
-  }
-  w.StringField(std::string(name) + "_hex", hex);
+  w.StringField(std::string(name) + "_hex", json::ToHex(value));
 }
 
 Result<std::string> ReadBytesField(const boost::json::object& o, std::string_view name,
@@ -479,4 +472,4 @@ Status OffsetStore::DeleteGroup(std::string_view group) {
   return Ok();
 }
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

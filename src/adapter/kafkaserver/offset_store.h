@@ -32,7 +32,7 @@
 
 #include "core/error.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 struct OffsetKey {
   std::string group;
@@ -133,4 +133,4 @@ Result<OffsetMap> DecodeOffsetsJson(std::string_view text);
 std::string OffsetCheckpointKey(const OffsetKey& key);
 std::optional<OffsetKey> ParseOffsetCheckpointKey(std::string_view key);
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

@@ -7,7 +7,7 @@
 #include "pg/cluster.h"
 #include "pg/conn.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 namespace {
 
 class OffsetStorePg : public ::testing::Test {
@@ -113,4 +113,4 @@ TEST_F(OffsetStorePg, DatabaseOutageFailsTheCommitAndReconnectsAfterwards) {
 }
 
 }  // namespace
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

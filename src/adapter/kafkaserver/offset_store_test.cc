@@ -9,7 +9,7 @@
 
 #include "adapter/kafkaserver/test_temp_dir.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 namespace {
 
 namespace fs = std::filesystem;
@@ -277,4 +277,4 @@ TEST(OffsetJson, EncodeDecodeRoundTrip) {
 }
 
 }  // namespace
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

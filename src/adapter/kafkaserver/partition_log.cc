@@ -14,7 +14,7 @@
 #include "adapter/kafkaserver/batch_format.h"
 #include "core/log.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 namespace fs = std::filesystem;
 
@@ -589,4 +589,4 @@ PartitionLogStats PartitionLog::Stats() const {
   return s;
 }
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

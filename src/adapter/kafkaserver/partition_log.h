@@ -40,7 +40,7 @@
 
 #include "core/error.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 struct PartitionLogOptions {
   // Directory of this partition's segment files; empty = memory only.
@@ -201,4 +201,4 @@ class PartitionLog {
 
 using PartitionLogPtr = std::unique_ptr<PartitionLog>;
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

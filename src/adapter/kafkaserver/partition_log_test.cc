@@ -15,7 +15,7 @@
 #include "adapter/kafkaserver/test_batches.h"
 #include "adapter/kafkaserver/test_temp_dir.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 namespace {
 
 namespace fs = std::filesystem;
@@ -63,19 +63,7 @@ std::vector<std::string> SegmentFiles(const std::string& dir) {
 // ---------------------------------------------------------------------------
 // batch_format
 
-TEST(BatchFormat, Crc32cKnownVectors) {
-  EXPECT_EQ(Crc32c(""), 0u);
-  EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);
-  // RFC 3720 (iSCSI) appendix B.4.
-  EXPECT_EQ(Crc32c(std::string(32, '\0')), 0x8A9136AAu);
-  EXPECT_EQ(Crc32c(std::string(32, '\xFF')), 0x62A8AB43u);
-  std::string inc;
-  for (int i = 0; i < 32; ++i) inc.push_back(static_cast<char>(i));
-  EXPECT_EQ(Crc32c(inc), 0x46DD794Eu);
-  // Running CRC over pieces equals the CRC of the whole (exercise the 8-byte path).
-  const std::string long_text(1000, 'x');
-  EXPECT_EQ(Crc32c(long_text.substr(300), Crc32c(long_text.substr(0, 300))), Crc32c(long_text));
-}
+// Crc32c is the codec's (codec/kafka/record_batch_test.cc: KafkaCrc32c).
 
 TEST(BatchFormat, ParsesHeaderOfHandBuiltBatch) {
   const std::string b = MakeBatch({"a", "bb", "ccc"}, 5000, 42);
@@ -665,4 +653,4 @@ TEST(PartitionLogDisk, IgnoresForeignFilesAndFailsOnUnusableDir) {
 }
 
 }  // namespace
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

@@ -26,7 +26,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
@@ -49,27 +49,20 @@ std::string DefaultAdvertisedHost(const std::string& listen_host) {
 namespace {
 
 struct ServerMetrics {
-  metrics::Registry& reg = metrics::Default();
   metrics::Gauge& connections =
-      reg.AddGauge("pgcdc_kafkaserver_connections", "Open Kafka client connections").Get();
-  metrics::Counter& connections_total =
-      reg.AddCounter("pgcdc_kafkaserver_connections_accepted_total",
-                     "Kafka client connections accepted")
-          .Get();
-  metrics::Counter& bytes_in =
-      reg.AddCounter("pgcdc_kafkaserver_received_bytes_total", "Bytes received from Kafka clients")
-          .Get();
+      metrics::DefaultGauge("pgcdc_kafkaserver_connections", "Open Kafka client connections");
+  metrics::Counter& connections_total = metrics::DefaultCounter(
+      "pgcdc_kafkaserver_connections_accepted_total", "Kafka client connections accepted");
+  metrics::Counter& bytes_in = metrics::DefaultCounter("pgcdc_kafkaserver_received_bytes_total",
+                                                       "Bytes received from Kafka clients");
   metrics::Counter& bytes_out =
-      reg.AddCounter("pgcdc_kafkaserver_sent_bytes_total", "Bytes sent to Kafka clients").Get();
-  metrics::Family<metrics::Counter>& closed_on_error = reg.AddCounter(
+      metrics::DefaultCounter("pgcdc_kafkaserver_sent_bytes_total", "Bytes sent to Kafka clients");
+  metrics::Family<metrics::Counter>& closed_on_error = metrics::Default().AddCounter(
       "pgcdc_kafkaserver_protocol_errors_total",
       "Connections closed by the broker for a protocol violation, by reason", {"reason"});
 };
 
-ServerMetrics& Metrics() {
-  static ServerMetrics m;
-  return m;
-}
+ServerMetrics& Metrics() { return metrics::Lazy<ServerMetrics>(); }
 
 // Executor on the server's io_context.
 class AsioExecutor final : public Executor {
@@ -143,6 +136,13 @@ struct Server::Impl {
   void DoAccept();
   void DoTick();
   void CloseAll();
+  // Start()'s steps: the TLS context (when configured), the listening
+  // socket (the first candidate endpoint that binds) and the broker with its
+  // I/O thread.
+  Status LoadTls();
+  Result<tcp::endpoint> Listen(const std::vector<tcp::endpoint>& candidates,
+                               const std::string& shown);
+  void Run(const tcp::endpoint& bound);
   void Register(const std::shared_ptr<ConnBase>& c) {
     conns.emplace(c.get(), c);
     conn_count.store(conns.size());
@@ -399,35 +399,33 @@ size_t Server::ConnectionCount() const { return impl_->conn_count.load(); }
 
 std::string Server::Advertised() const { return impl_->advertised; }
 
-Result<std::string> Server::Start() {
-  Impl& im = *impl_;
-  std::lock_guard lock(im.lifecycle_mu);
-  if (im.running) return Fail(ErrorCode::kInvalidArgument, "kafkaserver: already started");
-  const auto& o = im.options;
-  const std::string shown = JoinHostPort(o.host.empty() ? "" : o.host, o.port);
-
-  if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
-    if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
-      return Fail(ErrorCode::kConfig, "kafkaserver: TLS needs both a certificate and a key");
-    }
-    im.tls.emplace(ssl::context::tls_server);
-    im.tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    error_code ec;
-    im.tls->use_certificate_chain_file(o.tls_cert_file, ec);
-    if (ec) {
-      return Fail(ErrorCode::kConfig,
-                  "kafkaserver: TLS certificate " + o.tls_cert_file + ": " + ec.message());
-    }
-    im.tls->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
-    if (ec) {
-      return Fail(ErrorCode::kConfig,
-                  "kafkaserver: TLS key " + o.tls_key_file + ": " + ec.message());
-    }
+Status Server::Impl::LoadTls() {
+  const auto& o = options;
+  if (o.tls_cert_file.empty() && o.tls_key_file.empty()) return Ok();
+  if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
+    return Fail(ErrorCode::kConfig, "kafkaserver: TLS needs both a certificate and a key");
   }
+  tls.emplace(ssl::context::tls_server);
+  tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  error_code ec;
+  tls->use_certificate_chain_file(o.tls_cert_file, ec);
+  if (ec) {
+    return Fail(ErrorCode::kConfig,
+                "kafkaserver: TLS certificate " + o.tls_cert_file + ": " + ec.message());
+  }
+  tls->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
+  if (ec) {
+    return Fail(ErrorCode::kConfig, "kafkaserver: TLS key " + o.tls_key_file + ": " + ec.message());
+  }
+  return Ok();
+}
 
-  // Endpoint: an IP literal, a name (first IPv4 address preferred), or all
-  // interfaces (dual-stack "::" when IPv6 is available, else 0.0.0.0).
+namespace {
+
+// Where to listen: an IP literal, a name (its IPv4 addresses first), or all
+// interfaces (dual-stack "::" when IPv6 is available, else 0.0.0.0).
+Result<std::vector<tcp::endpoint>> ListenCandidates(const ServerOptions& o, asio::io_context& ioc) {
   error_code ec;
   std::vector<tcp::endpoint> candidates;
   if (o.host.empty() || o.host == "::" || o.host == "[::]") {
@@ -436,7 +434,7 @@ Result<std::string> Server::Start() {
   } else if (auto ip = asio::ip::make_address(o.host, ec); !ec) {
     candidates.emplace_back(ip, o.port);
   } else {
-    tcp::resolver resolver(im.ioc);
+    tcp::resolver resolver(ioc);
     auto results = resolver.resolve(o.host, std::to_string(o.port),
                                     tcp::resolver::passive | tcp::resolver::numeric_service, ec);
     if (ec || results.empty()) {
@@ -450,21 +448,22 @@ Result<std::string> Server::Start() {
       if (!r.endpoint().address().is_v4()) candidates.push_back(r.endpoint());
     }
   }
+  return candidates;
+}
 
-  if (im.thread.joinable()) im.thread.join();
-  im.ioc.restart();
-  im.closing = false;
+}  // namespace
+
+Result<tcp::endpoint> Server::Impl::Listen(const std::vector<tcp::endpoint>& candidates,
+                                           const std::string& shown) {
   std::string last_error;
-  tcp::endpoint bound;
-  bool ok = false;
-  for (size_t i = 0; i < candidates.size() && !ok; ++i) {
-    const auto& ep = candidates[i];
-    tcp::acceptor& acc = im.acceptor.emplace(im.ioc);
+  for (const auto& ep : candidates) {
+    error_code ec;
+    tcp::acceptor& acc = acceptor.emplace(ioc);
     auto fail = [&](std::string_view what) {
       last_error = std::string(what) + " " + shown + ": " + ec.message();
       error_code ignored;
       acc.close(ignored);
-      im.acceptor.reset();
+      acceptor.reset();
     };
     acc.open(ep.protocol(), ec);
     if (ec) {
@@ -491,35 +490,53 @@ Result<std::string> Server::Start() {
       fail("listen");
       continue;
     }
-    bound = acc.local_endpoint(ec);
+    tcp::endpoint bound = acc.local_endpoint(ec);
     if (ec) {
       fail("getsockname");
       continue;
     }
-    ok = true;
+    return bound;
   }
-  if (!ok) return Fail(ErrorCode::kIo, "kafkaserver: " + last_error);
+  return Fail(ErrorCode::kIo, "kafkaserver: " + last_error);
+}
 
-  BrokerOptions bo = o.broker;
-  if (bo.advertised_host.empty()) bo.advertised_host = DefaultAdvertisedHost(o.host);
+void Server::Impl::Run(const tcp::endpoint& bound) {
+  BrokerOptions bo = options.broker;
+  if (bo.advertised_host.empty()) bo.advertised_host = DefaultAdvertisedHost(options.host);
   if (bo.advertised_port <= 0) bo.advertised_port = bound.port();
-  im.advertised = JoinHostPort(bo.advertised_host, bo.advertised_port);
-  im.broker = std::make_unique<Broker>(std::move(bo), im.topics, im.offsets, im.executor);
-  im.tick.emplace(im.ioc);
-  im.DoTick();
-  im.DoAccept();
-  im.running = true;
-  im.thread = std::thread([&im] {
+  advertised = JoinHostPort(bo.advertised_host, bo.advertised_port);
+  broker = std::make_unique<Broker>(std::move(bo), topics, offsets, executor);
+  tick.emplace(ioc);
+  DoTick();
+  DoAccept();
+  running = true;
+  thread = std::thread([this] {
     for (;;) {
       try {
-        im.ioc.run();
+        ioc.run();
         break;
       } catch (const std::exception& e) {
         log::Error("kafkaserver: I/O thread exception", {{"error", e.what()}});
       }
     }
   });
-  std::string addr = JoinHostPort(bound.address().to_string(), bound.port());
+}
+
+Result<std::string> Server::Start() {
+  Impl& im = *impl_;
+  std::lock_guard lock(im.lifecycle_mu);
+  if (im.running) return Fail(ErrorCode::kInvalidArgument, "kafkaserver: already started");
+  const auto& o = im.options;
+  if (auto st = im.LoadTls(); !st) return Fail(st.error());
+  auto candidates = ListenCandidates(o, im.ioc);
+  if (!candidates) return Fail(candidates.error());
+  if (im.thread.joinable()) im.thread.join();
+  im.ioc.restart();
+  im.closing = false;
+  auto bound = im.Listen(*candidates, JoinHostPort(o.host.empty() ? "" : o.host, o.port));
+  if (!bound) return Fail(bound.error());
+  im.Run(*bound);
+  std::string addr = JoinHostPort(bound->address().to_string(), bound->port());
   log::Info("kafkaserver listening", {{"addr", addr},
                                       {"advertised", im.advertised},
                                       {"tls", im.tls.has_value()},
@@ -542,4 +559,4 @@ void Server::Stop() {
   im.broker.reset();
 }
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

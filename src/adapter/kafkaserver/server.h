@@ -23,7 +23,7 @@
 #include "adapter/kafkaserver/broker.h"
 #include "core/error.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 struct ServerOptions {
   // Listen address; empty host = all interfaces. Port 0 picks a free port.
@@ -72,4 +72,4 @@ std::string JoinHostPort(const std::string& host, int port);
 // host itself, or "localhost" for "", "0.0.0.0" and "::".
 std::string DefaultAdvertisedHost(const std::string& listen_host);
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

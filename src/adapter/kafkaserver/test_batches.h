@@ -8,7 +8,7 @@
 
 #include "adapter/kafkaserver/batch_format.h"
 
-namespace pgcdc::kafkaserver::testing {
+namespace pgcdc::adapter::kafkaserver::testing {
 
 inline void PutVarLong(std::string& out, int64_t v) {
   auto u = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);  // zigzag
@@ -65,4 +65,4 @@ inline std::string MakeBatch(const std::vector<std::string>& values, int64_t bas
 inline int64_t BaseOffsetOf(const std::string& batch) { return LoadBe64(batch.data()); }
 inline int64_t MaxTimestampOf(const std::string& batch) { return LoadBe64(batch.data() + 35); }
 
-}  // namespace pgcdc::kafkaserver::testing
+}  // namespace pgcdc::adapter::kafkaserver::testing

@@ -8,7 +8,7 @@
 #include <string>
 #include <system_error>
 
-namespace pgcdc::kafkaserver::testing {
+namespace pgcdc::adapter::kafkaserver::testing {
 
 struct TempDir {
   explicit TempDir(const std::string& prefix) {
@@ -25,4 +25,4 @@ struct TempDir {
   std::string path;
 };
 
-}  // namespace pgcdc::kafkaserver::testing
+}  // namespace pgcdc::adapter::kafkaserver::testing

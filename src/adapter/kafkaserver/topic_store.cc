@@ -11,7 +11,7 @@
 
 #include "core/log.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 namespace fs = std::filesystem;
 
@@ -198,4 +198,4 @@ size_t TopicStore::size() const {
   return topics_.size();
 }
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

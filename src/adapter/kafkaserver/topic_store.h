@@ -29,7 +29,7 @@
 #include "core/error.h"
 #include "core/uuid.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 // Kafka's topic name rule (shared with the kafka producer sink).
 using codec::kafka::IsValidTopicName;
@@ -104,4 +104,4 @@ class TopicStore {
 
 using TopicStorePtr = std::unique_ptr<TopicStore>;
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

@@ -5,7 +5,7 @@
 
 #include "core/log.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 namespace {
 
@@ -188,4 +188,4 @@ size_t Transactions::open_transactions() const {
   return n;
 }
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

@@ -37,7 +37,7 @@
 
 #include "core/error.h"
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 
 struct TxnPartition {
   std::string topic;
@@ -117,4 +117,4 @@ class Transactions {
   std::map<TxnPartition, PartitionState> partitions_;
 };
 
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

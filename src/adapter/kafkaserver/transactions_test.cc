@@ -5,7 +5,7 @@
 #include <map>
 #include <vector>
 
-namespace pgcdc::kafkaserver {
+namespace pgcdc::adapter::kafkaserver {
 namespace {
 
 using std::chrono::milliseconds;
@@ -123,4 +123,4 @@ TEST(Transactions, EmptyTransactionsAndMissingPartitions) {
 }
 
 }  // namespace
-}  // namespace pgcdc::kafkaserver
+}  // namespace pgcdc::adapter::kafkaserver

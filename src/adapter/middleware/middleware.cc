@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/backoff.h"
+#include "core/enum_names.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/sleep.h"
@@ -124,17 +125,10 @@ void CircuitBreaker::OnFailure(bool probe, Clock::time_point now) {
   }
 }
 
-std::string_view BreakerStateName(CircuitBreaker::State state) {
-  switch (state) {
-    case CircuitBreaker::State::kClosed:
-      return "closed";
-    case CircuitBreaker::State::kOpen:
-      return "open";
-    case CircuitBreaker::State::kHalfOpen:
-      return "half_open";
-  }
-  return "closed";
-}
+constexpr EnumNames<CircuitBreaker::State, CircuitBreaker::State::kHalfOpen> kBreakerStateNames(
+    {"closed", "open", "half_open"}, "closed");
+
+std::string_view BreakerStateName(CircuitBreaker::State state) { return kBreakerStateNames(state); }
 
 // ---- TokenBucket ----------------------------------------------------------
 
@@ -167,12 +161,11 @@ struct ReliableAdapter::Impl {
         bucket(static_cast<double>(o.rate_limit), RateBurst(o)) {
     auto& reg = metrics::Default();
     attempts =
-        &reg.AddCounter("pgcdc_delivery_attempts_total",
-                        "Send attempts made by an adapter's delivery middleware.", {"adapter"})
-             .With({name});
-    retries = &reg.AddCounter("pgcdc_delivery_retries_total",
-                              "Send attempts that were retries of a failed attempt.", {"adapter"})
-                   .With({name});
+        &metrics::AdapterCounter("pgcdc_delivery_attempts_total",
+                                 "Send attempts made by an adapter's delivery middleware.", name);
+    retries =
+        &metrics::AdapterCounter("pgcdc_delivery_retries_total",
+                                 "Send attempts that were retries of a failed attempt.", name);
     auto& failures_family =
         reg.AddCounter("pgcdc_delivery_failures_total",
                        "Failed send attempts by kind (retryable: network, timeout, 408/429/5xx; "
@@ -180,35 +173,29 @@ struct ReliableAdapter::Impl {
                        {"adapter", "kind"});
     failed_retryable = &failures_family.With({name, "retryable"});
     failed_permanent = &failures_family.With({name, "permanent"});
-    sent = &reg.AddCounter("pgcdc_delivery_events_sent_total",
-                           "Events the peer accepted (dead-lettered events are not counted).",
-                           {"adapter"})
-                .With({name});
+    sent = &metrics::AdapterCounter(
+        "pgcdc_delivery_events_sent_total",
+        "Events the peer accepted (dead-lettered events are not counted).", name);
     dead_lettered =
-        &reg.AddCounter("pgcdc_delivery_events_dead_lettered_total",
-                        "Events an adapter gave up on and sent to the DLQ.", {"adapter"})
-             .With({name});
-    duration =
-        &reg.AddHistogram("pgcdc_middleware_delivery_duration_seconds",
-                          "Duration of one send attempt.", metrics::DefaultBuckets(), {"adapter"})
-             .With({name});
-    lag = &reg.AddHistogram("pgcdc_event_delivery_lag_seconds",
-                            "Time from event creation to acceptance by the peer.",
-                            {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600}, {"adapter"})
-               .With({name});
+        &metrics::AdapterCounter("pgcdc_delivery_events_dead_lettered_total",
+                                 "Events an adapter gave up on and sent to the DLQ.", name);
+    duration = &metrics::AdapterHistogram("pgcdc_middleware_delivery_duration_seconds",
+                                          "Duration of one send attempt.",
+                                          metrics::DefaultBuckets(), name);
+    lag = &metrics::AdapterHistogram(
+        "pgcdc_event_delivery_lag_seconds", "Time from event creation to acceptance by the peer.",
+        {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600}, name);
     breaker_state =
-        &reg.AddGauge("pgcdc_circuit_breaker_state",
-                      "Circuit breaker state: 0 closed, 1 open, 2 half-open.", {"adapter"})
-             .With({name});
+        &metrics::AdapterGauge("pgcdc_circuit_breaker_state",
+                               "Circuit breaker state: 0 closed, 1 open, 2 half-open.", name);
     auto& transitions =
         reg.AddCounter("pgcdc_circuit_breaker_transitions_total",
                        "Circuit breaker state changes by the state entered.", {"adapter", "state"});
     to_open = &transitions.With({name, "open"});
     to_half_open = &transitions.With({name, "half_open"});
     to_closed = &transitions.With({name, "closed"});
-    rate_waits = &reg.AddCounter("pgcdc_rate_limit_waits_total",
-                                 "Events that waited for the adapter's rate limit.", {"adapter"})
-                      .With({name});
+    rate_waits = &metrics::AdapterCounter("pgcdc_rate_limit_waits_total",
+                                          "Events that waited for the adapter's rate limit.", name);
   }
 
   // Sleeps up to `d`; false when interrupted or aborted.

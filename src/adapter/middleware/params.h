@@ -37,9 +37,7 @@ struct ParamText {
 // `options` selects in Cfg (a member pointer or a callable Cfg& -> Options&).
 template <class Cfg, class Proj>
 std::vector<ParamSpec> DeliveryParams(const std::string& sink, Proj options, ParamText text = {}) {
-  auto field = [options](auto member) {
-    return [ options, member ](auto& c) -> auto& { return std::invoke(options, c).*member; };
-  };
+  auto field = [options](auto member) { return Nested(options, member); };
   const std::string key = sink + ".";
   const std::string flag = sink + "-";
   return {

@@ -9,10 +9,8 @@ namespace pgcdc::adapter::null {
 namespace {
 
 metrics::Counter& EventsTotal() {
-  static metrics::Counter& c =
-      metrics::Default()
-          .AddCounter("pgcdc_null_events_total", "Events acknowledged by the null adapter.")
-          .Get();
+  static metrics::Counter& c = metrics::DefaultCounter("pgcdc_null_events_total",
+                                                       "Events acknowledged by the null adapter.");
   return c;
 }
 

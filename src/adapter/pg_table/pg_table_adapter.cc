@@ -31,38 +31,35 @@ constexpr const char* kColumns[] = {"id",      "channel", "operation",
 constexpr size_t kColumnCount = std::size(kColumns);
 
 struct Metrics {
-  metrics::Counter* inserted;
-  metrics::Counter* dead_lettered;
-  metrics::Counter* reconnects;
+  metrics::Counter& inserted = metrics::DefaultCounter(
+      "pgcdc_pg_table_rows_inserted_total",
+      "Rows the pg_table adapter committed (including rows found already present after a retry).");
+  metrics::Counter& dead_lettered = metrics::DefaultCounter(
+      "pgcdc_pg_table_rows_dead_lettered_total",
+      "Events the pg_table adapter sent to the DLQ because the server rejected their row.");
+  metrics::Counter& reconnects = metrics::DefaultCounter(
+      "pgcdc_pg_table_reconnects_total",
+      "Times the pg_table adapter reconnected after losing its connection.");
 };
 
-const Metrics& M() {
-  static const Metrics m = [] {
-    auto& r = metrics::Default();
-    return Metrics{
-        &r.AddCounter("pgcdc_pg_table_rows_inserted_total",
-                      "Rows the pg_table adapter committed (including rows found already "
-                      "present after a retry).")
-             .Get(),
-        &r.AddCounter("pgcdc_pg_table_rows_dead_lettered_total",
-                      "Events the pg_table adapter sent to the DLQ because the server rejected "
-                      "their row.")
-             .Get(),
-        &r.AddCounter("pgcdc_pg_table_reconnects_total",
-                      "Times the pg_table adapter reconnected after losing its connection.")
-             .Get(),
-    };
-  }();
-  return m;
-}
+Metrics& M() { return metrics::Lazy<Metrics>(); }
 
-std::string Trim(const char* s) {
-  std::string out = s == nullptr ? "" : s;
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return out;
-}
+using pg::TrimMessage;
 
 Error Cancelled() { return Error(ErrorCode::kCancelled, "pg_table: interrupted"); }
+
+// A failed result's message: the primary message (or libpq's), the SQLSTATE
+// and the detail.
+std::string ErrorText(const PGresult* r, const std::string& sqlstate) {
+  const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+  std::string message =
+      primary != nullptr ? TrimMessage(primary) : TrimMessage(PQresultErrorMessage(r));
+  if (!sqlstate.empty()) message += " (SQLSTATE " + sqlstate + ")";
+  if (const char* detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)) {
+    message += ": " + TrimMessage(detail);
+  }
+  return message;
+}
 
 }  // namespace
 
@@ -173,7 +170,7 @@ PgTableAdapter::Outcome PgTableAdapter::Run(const std::string& sql,
   auto broken = [&](const std::string& what) {
     const bool ok = PQstatus(c) == CONNECTION_OK;
     return Outcome::Failed(ok ? Failure::kTransient : Failure::kConnection,
-                           what + ": " + Trim(PQerrorMessage(c)));
+                           what + ": " + TrimMessage(PQerrorMessage(c)));
   };
   auto cancelled = [&] {
     // The session is in the middle of a statement; drop it (the server
@@ -218,28 +215,12 @@ PgTableAdapter::Outcome PgTableAdapter::Run(const std::string& sql,
     if (r == nullptr) break;
     const ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_TUPLES_OK) {
-      const int n = PQntuples(r), m = PQnfields(r);
-      for (int i = 0; i < n; ++i) {
-        pg::Row row;
-        for (int j = 0; j < m; ++j) {
-          if (PQgetisnull(r, i, j)) {
-            row.emplace_back(std::nullopt);
-          } else {
-            row.emplace_back(std::string(PQgetvalue(r, i, j), PQgetlength(r, i, j)));
-          }
-        }
-        out.rows.push_back(std::move(row));
-      }
+      pg::AppendRows(r, out.rows);
     } else if (st != PGRES_COMMAND_OK && out.ok) {
       out.ok = false;
       const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
       out.sqlstate = state != nullptr ? state : "";
-      const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-      out.message = primary != nullptr ? Trim(primary) : Trim(PQresultErrorMessage(r));
-      if (!out.sqlstate.empty()) out.message += " (SQLSTATE " + out.sqlstate + ")";
-      if (const char* detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)) {
-        out.message += ": " + Trim(detail);
-      }
+      out.message = ErrorText(r, out.sqlstate);
     }
     PQclear(r);
   }
@@ -364,7 +345,7 @@ Status PgTableAdapter::WriteChunk(size_t begin, size_t end) {
       }
       if (lost_connection_) {
         lost_connection_ = false;
-        M().reconnects->Inc();
+        M().reconnects.Inc();
         log::Info("pg_table: reconnected", {{"adapter", kAdapter}, {"table", options_.table}});
       }
     }
@@ -402,7 +383,7 @@ Status PgTableAdapter::InsertSet(std::span<const size_t> idx, Outcome& stopped) 
   if (o.cancelled) return Fail(Cancelled());
   if (o.ok) {
     for (size_t i : idx) rows_[i].done = true;
-    M().inserted->Inc(idx.size());
+    M().inserted.Inc(idx.size());
     return Ok();
   }
   if (o.failure != Failure::kRow) {
@@ -434,7 +415,7 @@ Status PgTableAdapter::HandleRejected(Row& row, const Outcome& failure, Outcome&
     if (same.cancelled) return Fail(Cancelled());
     if (same.ok && !same.rows.empty()) {
       row.done = true;
-      M().inserted->Inc();
+      M().inserted.Inc();
       log::Info("pg_table: row already present with identical values; not inserted again",
                 {{"adapter", kAdapter}, {"event_id", row.event.id.ToString()}});
       return Ok();
@@ -455,7 +436,7 @@ Status PgTableAdapter::HandleRejected(Row& row, const Outcome& failure, Outcome&
                                 " (rejected: " + failure.message + ")"));
   }
   row.done = true;
-  M().dead_lettered->Inc();
+  M().dead_lettered.Inc();
   log::Warn("pg_table: row rejected; event sent to the dead letter queue",
             {{"adapter", kAdapter},
              {"table", options_.table},
@@ -507,7 +488,7 @@ ConnectorInfo Connector() {
           },
       .make = [](O o, const Context& ctx) -> Result<AdapterPtr> {
         if (o.url.empty()) o.url = ctx.core.database_url;
-        o.backoff.floor = std::min(o.backoff.floor, o.backoff.base);
+        o.backoff.ClampFloorToBase();
         return std::make_unique<PgTableAdapter>(std::move(o));
       },
   });

@@ -22,37 +22,26 @@ using Clock = std::chrono::steady_clock;
 constexpr std::string_view kAdapter = "redis";
 
 struct Metrics {
-  metrics::Family<metrics::Counter>* commands;
-  metrics::Family<metrics::Counter>* skipped;
-  metrics::Counter* dead_lettered;
-  metrics::Counter* retries;
-  metrics::Counter* reconnects;
+  metrics::Family<metrics::Counter>& commands = metrics::Default().AddCounter(
+      "pgcdc_redis_commands_total",
+      "Commands the redis adapter had answered successfully, by command.", {"command"});
+  metrics::Family<metrics::Counter>& skipped = metrics::Default().AddCounter(
+      "pgcdc_redis_skipped_total",
+      "Events the redis adapter could not map to a key (no_id) or does not apply in its mode "
+      "(truncate).",
+      {"reason"});
+  metrics::Counter& dead_lettered =
+      metrics::DefaultCounter("pgcdc_redis_dead_lettered_total",
+                              "Events sent to the DLQ because Redis rejected their command.");
+  metrics::Counter& retries = metrics::DefaultCounter(
+      "pgcdc_redis_retries_total",
+      "Round trips the redis adapter retried after a connection-class failure.");
+  metrics::Counter& reconnects =
+      metrics::DefaultCounter("pgcdc_redis_reconnects_total",
+                              "Times the redis adapter reconnected after losing its connection.");
 };
 
-const Metrics& M() {
-  static const Metrics m = [] {
-    auto& r = metrics::Default();
-    return Metrics{
-        &r.AddCounter("pgcdc_redis_commands_total",
-                      "Commands the redis adapter had answered successfully, by command.",
-                      {"command"}),
-        &r.AddCounter("pgcdc_redis_skipped_total",
-                      "Events the redis adapter could not map to a key (no_id) or does not "
-                      "apply in its mode (truncate).",
-                      {"reason"}),
-        &r.AddCounter("pgcdc_redis_dead_lettered_total",
-                      "Events sent to the DLQ because Redis rejected their command.")
-             .Get(),
-        &r.AddCounter("pgcdc_redis_retries_total",
-                      "Round trips the redis adapter retried after a connection-class failure.")
-             .Get(),
-        &r.AddCounter("pgcdc_redis_reconnects_total",
-                      "Times the redis adapter reconnected after losing its connection.")
-             .Get(),
-    };
-  }();
-  return m;
-}
+Metrics& M() { return metrics::Lazy<Metrics>(); }
 
 Error Cancelled() { return Error(ErrorCode::kCancelled, "redis: interrupted"); }
 
@@ -429,7 +418,7 @@ Status RedisAdapter::DeliverChunk(std::span<const Event* const> events) {
   for (const Event* e : events) {
     Plan plan = PlanEvent(options_, *e);
     if (plan.kind == Plan::Kind::kSkip) {
-      M().skipped->With({plan.skip_reason}).Inc();
+      M().skipped.With({plan.skip_reason}).Inc();
       continue;
     }
     pending.push_back(Pending{.event = e, .plan = std::move(plan)});
@@ -446,7 +435,7 @@ Status RedisAdapter::DeadLetter(const Event& event, const std::string& reason) {
   if (auto st = dlq_->Record(event, kAdapter, reason); !st) {
     return Fail(st.error().Wrap("redis: dead-letter event " + id + " (rejected: " + reason + ")"));
   }
-  M().dead_lettered->Inc();
+  M().dead_lettered.Inc();
   log::Warn("redis: command rejected; event sent to the dead letter queue",
             {{"adapter", kAdapter}, {"event_id", id}, {"error", reason}});
   return Ok();
@@ -477,7 +466,7 @@ Status RedisAdapter::Run(std::vector<Pending>& pending) {
         if (st.error().code() == ErrorCode::kCancelled) return Fail(Cancelled());
         failure = "connect: " + st.error().message();
       } else if (degraded_) {
-        M().reconnects->Inc();
+        M().reconnects.Inc();
         log::Info("redis: reconnected", {{"adapter", kAdapter}});
       }
     }
@@ -520,11 +509,11 @@ Status RedisAdapter::Run(std::vector<Pending>& pending) {
         if (window[r].second) {
           p.have_stored = true;
           if (reply.type == Reply::Type::kBulk) p.stored = reply.text;
-          M().commands->With({"get"}).Inc();
+          M().commands.With({"get"}).Inc();
           continue;
         }
         p.done = true;
-        M().commands->With({p.plan.label}).Inc();
+        M().commands.With({p.plan.label}).Inc();
       }
       if (!st) {
         failure = st.error().message();
@@ -533,7 +522,7 @@ Status RedisAdapter::Run(std::vector<Pending>& pending) {
     }
     if (failure.empty()) continue;
     Degraded(failure);
-    M().retries->Inc();
+    M().retries.Inc();
     const milliseconds delay = backoff_.Next();
     size_t left = 0;
     for (const Pending& p : pending) left += p.done ? 0 : 1;
@@ -606,7 +595,7 @@ ConnectorInfo Connector() {
             ValidateBackoff("redis", o.backoff, errors);
           },
       .make = [](O o, const Context&) -> Result<AdapterPtr> {
-        o.backoff.floor = std::min(o.backoff.floor, o.backoff.base);
+        o.backoff.ClampFloorToBase();
         return std::make_unique<RedisAdapter>(std::move(o));
       },
   });

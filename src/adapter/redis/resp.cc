@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "core/json.h"
+
 namespace pgcdc::adapter::redis {
 
 namespace {
@@ -55,11 +57,7 @@ class Cursor {
   size_t pos() const { return pos_; }
 
  private:
-  static std::string Hex(char c) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    const auto b = static_cast<unsigned char>(c);
-    return {kDigits[b >> 4], kDigits[b & 15]};
-  }
+  static std::string Hex(char c) { return json::ToHex(std::string_view(&c, 1)); }
 
   // Ok(false) = the line is not complete yet.
   Result<bool> Line(std::string_view& line) {

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "core/test_util.h"
+
 namespace pgcdc::adapter::stdout_sink {
 namespace {
 
@@ -16,12 +18,8 @@ std::string ReadAll(int fd) {
 }
 
 Event MakeEvent(const std::string& channel) {
-  Event e;
-  e.channel = channel;
-  e.operation = "NOTIFY";
-  e.payload = "{\"a\":1}";
-  e.source = "test";
-  return e;
+  return testing::MakeEvent(
+      {.channel = channel, .operation = "NOTIFY", .payload = "{\"a\":1}", .source = "test"});
 }
 
 TEST(StdoutAdapterTest, WritesOneLinePerEventOnFlush) {

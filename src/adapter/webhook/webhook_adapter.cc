@@ -18,6 +18,7 @@
 
 #include "adapter/middleware/params.h"
 #include "config/config.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/http1_client.h"
@@ -228,14 +229,6 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseHeaders(
 
 namespace {
 
-void AppendHex(const unsigned char* data, size_t len, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (size_t i = 0; i < len; ++i) {
-    out.push_back(kHex[data[i] >> 4]);
-    out.push_back(kHex[data[i] & 0xf]);
-  }
-}
-
 // A reusable HMAC-SHA256 context keyed with `key`; null on failure.
 EVP_MAC_CTX* NewHmac(std::string_view key) {
   EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
@@ -263,7 +256,7 @@ bool AppendHmacHex(EVP_MAC_CTX* ctx, std::string_view body, std::string& out) {
       EVP_MAC_final(ctx, md, &md_len, sizeof md) != 1) {
     return false;
   }
-  AppendHex(md, md_len, out);
+  json::AppendHex(out, std::string_view(reinterpret_cast<const char*>(md), md_len));
   return true;
 }
 
@@ -275,7 +268,7 @@ std::string HmacSha256Hex(std::string_view key, std::string_view body) {
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(body.data()), body.size(), md, &md_len);
   std::string out;
-  AppendHex(md, md_len, out);
+  json::AppendHex(out, std::string_view(reinterpret_cast<const char*>(md), md_len));
   return out;
 }
 
@@ -670,62 +663,56 @@ Result<AdapterPtr> Make(Config c, const Context&) {
       "webhook", c.delivery, std::make_unique<WebhookDeliverer>(std::move(c.http)));
 }
 
-}  // namespace
-
-ConnectorInfo Connector() {
-  // Projections to the nested fields: http(&Options::url) binds c.http.url.
-  auto http = [](auto field) {
-    return [field](auto& c) -> auto& { return c.http.*field; };
-  };
-  auto delivery = [](auto field) {
-    return [field](auto& c) -> auto& { return c.delivery.*field; };
-  };
-  std::vector<ParamSpec> params = {
-      ParamAt<Config>("webhook.url", http(&Options::url),
-                      "endpoint to POST events to (http:// or https://)",
-                      {.flag = "url", .short_flag = "u"}),
+// The request, lanes and TLS (the middleware's parameters come on top).
+std::vector<ParamSpec> HttpParams() {
+  return {
+      Param("webhook.url", &Config::http, &Options::url,
+            "endpoint to POST events to (http:// or https://)", {.flag = "url", .short_flag = "u"}),
       Param("webhook.headers", &Config::headers,
             "extra request header \"Name: value\" (repeatable); overrides a built-in header of "
             "the same name",
             {.flag = "webhook-header"}),
-      ParamAt<Config>("webhook.signing_key", http(&Options::signing_key),
-                      "HMAC-SHA256 key; adds X-PGCDC-Signature: sha256=<hex> over the exact body",
-                      {.flag = "signing-key"}),
-      ParamAt<Config>("webhook.concurrency", delivery(&middleware::Options::concurrency),
-                      "requests in flight; events are spread over lanes by channel, so each "
-                      "channel stays in order",
-                      {.min = 1, .max = 256}),
-      ParamAt<Config>("webhook.batch_size", delivery(&middleware::Options::batch_size),
-                      "events per request; > 1 sends a JSON array of envelopes",
-                      {.min = 1, .max = 10000}),
-      ParamAt<Config>("webhook.pipeline", http(&Options::pipeline),
-                      "requests in flight per lane (HTTP/1.1 pipelining on one keep-alive "
-                      "connection); > 1 uses pgcdc's own HTTP/1.1 client: no redirects or "
-                      "proxies, and a retried event may arrive after later events of its channel",
-                      {.min = 1, .max = 1024}),
-      ParamAt<Config>("webhook.tls_ca_file", http(&Options::ca_file),
-                      "PEM CA bundle to verify the server with (default: system store)"),
-      ParamAt<Config>("webhook.tls_cert_file", http(&Options::cert_file),
-                      "PEM client certificate (mutual TLS)", {.flag = "webhook-tls-cert"}),
-      ParamAt<Config>("webhook.tls_key_file", http(&Options::key_file),
-                      "PEM client private key (mutual TLS)", {.flag = "webhook-tls-key"}),
-      ParamAt<Config>("webhook.tls_insecure_skip_verify", http(&Options::insecure_skip_verify),
-                      "do not verify the server certificate (testing only; logs a warning)"),
+      Param("webhook.signing_key", &Config::http, &Options::signing_key,
+            "HMAC-SHA256 key; adds X-PGCDC-Signature: sha256=<hex> over the exact body",
+            {.flag = "signing-key"}),
+      Param("webhook.concurrency", &Config::delivery, &middleware::Options::concurrency,
+            "requests in flight; events are spread over lanes by channel, so each "
+            "channel stays in order",
+            {.min = 1, .max = 256}),
+      Param("webhook.batch_size", &Config::delivery, &middleware::Options::batch_size,
+            "events per request; > 1 sends a JSON array of envelopes", {.min = 1, .max = 10000}),
+      Param("webhook.pipeline", &Config::http, &Options::pipeline,
+            "requests in flight per lane (HTTP/1.1 pipelining on one keep-alive "
+            "connection); > 1 uses pgcdc's own HTTP/1.1 client: no redirects or "
+            "proxies, and a retried event may arrive after later events of its channel",
+            {.min = 1, .max = 1024}),
+      Param("webhook.tls_ca_file", &Config::http, &Options::ca_file,
+            "PEM CA bundle to verify the server with (default: system store)"),
+      Param("webhook.tls_cert_file", &Config::http, &Options::cert_file,
+            "PEM client certificate (mutual TLS)", {.flag = "webhook-tls-cert"}),
+      Param("webhook.tls_key_file", &Config::http, &Options::key_file,
+            "PEM client private key (mutual TLS)", {.flag = "webhook-tls-key"}),
+      Param("webhook.tls_insecure_skip_verify", &Config::http, &Options::insecure_skip_verify,
+            "do not verify the server certificate (testing only; logs a warning)"),
   };
-  // webhook.max_retries, timeout, backoff_base/cap, cb_max_failures,
-  // cb_reset_timeout, rate_limit, rate_limit_burst.
-  std::ranges::move(
-      middleware::DeliveryParams<Config>(
-          "webhook", &Config::delivery,
-          {.retries_flag = "retries", .attempt = "one HTTP attempt (connect + send + response)"}),
-      std::back_inserter(params));
+}
+
+}  // namespace
+
+ConnectorInfo Connector() {
   return DefineAdapter<Config>({
       .name = "webhook",
       .description =
           "POSTs each event (or a JSON array batch) to an HTTP(S) endpoint with HMAC signing, "
           "retries with backoff and Retry-After, a circuit breaker, rate limiting, parallel "
           "lanes that keep per-channel order, and the DLQ for rejected events.",
-      .params = std::move(params),
+      // webhook.max_retries, timeout, backoff_base/cap, cb_max_failures,
+      // cb_reset_timeout, rate_limit, rate_limit_burst.
+      .params =
+          Params({HttpParams(), middleware::DeliveryParams<Config>(
+                                    "webhook", &Config::delivery,
+                                    {.retries_flag = "retries",
+                                     .attempt = "one HTTP attempt (connect + send + response)"})}),
       .validate = Validate,
       .make = Make,
   });

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "codec/kafka/record_batch.h"
+#include "core/enum_names.h"
 
 namespace pgcdc::codec::kafka {
 
@@ -264,27 +265,14 @@ Result<std::string> ZstdDecompress(std::string_view in, size_t cap) {
 
 }  // namespace
 
-std::string_view CompressionName(Compression c) {
-  switch (c) {
-    case Compression::kNone:
-      return "none";
-    case Compression::kGzip:
-      return "gzip";
-    case Compression::kSnappy:
-      return "snappy";
-    case Compression::kLz4:
-      return "lz4";
-    case Compression::kZstd:
-      return "zstd";
-  }
-  return "unknown";
-}
+constexpr EnumNames<Compression, Compression::kZstd> kCompressionNames({"none", "gzip", "snappy",
+                                                                        "lz4", "zstd"},
+                                                                       "unknown");
+
+std::string_view CompressionName(Compression c) { return kCompressionNames(c); }
 
 Result<Compression> ParseCompression(std::string_view name) {
-  for (Compression c : {Compression::kNone, Compression::kGzip, Compression::kSnappy,
-                        Compression::kLz4, Compression::kZstd}) {
-    if (name == CompressionName(c)) return c;
-  }
+  if (auto c = kCompressionNames.Find(name)) return *c;
   return Fail(ErrorCode::kInvalidArgument, "unknown compression \"" + std::string(name) +
                                                "\" (expected none, gzip, snappy, lz4 or zstd)");
 }

@@ -1,113 +1,73 @@
 #include "codec/kafka/errors.h"
 
+#include <utility>
+
 namespace pgcdc::codec::kafka {
 
+namespace {
+
+// Kafka's names of the error codes pgcdc knows (ErrorCode), as its clients
+// print them.
+constexpr std::pair<ErrorCode, std::string_view> kErrorNames[] = {
+    {ErrorCode::kUnknownServerError, "UNKNOWN_SERVER_ERROR"},
+    {ErrorCode::kNone, "NONE"},
+    {ErrorCode::kOffsetOutOfRange, "OFFSET_OUT_OF_RANGE"},
+    {ErrorCode::kCorruptMessage, "CORRUPT_MESSAGE"},
+    {ErrorCode::kUnknownTopicOrPartition, "UNKNOWN_TOPIC_OR_PARTITION"},
+    {ErrorCode::kInvalidFetchSize, "INVALID_FETCH_SIZE"},
+    {ErrorCode::kLeaderNotAvailable, "LEADER_NOT_AVAILABLE"},
+    {ErrorCode::kNotLeaderOrFollower, "NOT_LEADER_OR_FOLLOWER"},
+    {ErrorCode::kRequestTimedOut, "REQUEST_TIMED_OUT"},
+    {ErrorCode::kMessageTooLarge, "MESSAGE_TOO_LARGE"},
+    {ErrorCode::kOffsetMetadataTooLarge, "OFFSET_METADATA_TOO_LARGE"},
+    {ErrorCode::kCoordinatorLoadInProgress, "COORDINATOR_LOAD_IN_PROGRESS"},
+    {ErrorCode::kCoordinatorNotAvailable, "COORDINATOR_NOT_AVAILABLE"},
+    {ErrorCode::kNotCoordinator, "NOT_COORDINATOR"},
+    {ErrorCode::kInvalidTopic, "INVALID_TOPIC_EXCEPTION"},
+    {ErrorCode::kRecordListTooLarge, "RECORD_LIST_TOO_LARGE"},
+    {ErrorCode::kInvalidRequiredAcks, "INVALID_REQUIRED_ACKS"},
+    {ErrorCode::kIllegalGeneration, "ILLEGAL_GENERATION"},
+    {ErrorCode::kInconsistentGroupProtocol, "INCONSISTENT_GROUP_PROTOCOL"},
+    {ErrorCode::kInvalidGroupId, "INVALID_GROUP_ID"},
+    {ErrorCode::kUnknownMemberId, "UNKNOWN_MEMBER_ID"},
+    {ErrorCode::kInvalidSessionTimeout, "INVALID_SESSION_TIMEOUT"},
+    {ErrorCode::kRebalanceInProgress, "REBALANCE_IN_PROGRESS"},
+    {ErrorCode::kInvalidCommitOffsetSize, "INVALID_COMMIT_OFFSET_SIZE"},
+    {ErrorCode::kTopicAuthorizationFailed, "TOPIC_AUTHORIZATION_FAILED"},
+    {ErrorCode::kGroupAuthorizationFailed, "GROUP_AUTHORIZATION_FAILED"},
+    {ErrorCode::kClusterAuthorizationFailed, "CLUSTER_AUTHORIZATION_FAILED"},
+    {ErrorCode::kInvalidTimestamp, "INVALID_TIMESTAMP"},
+    {ErrorCode::kUnsupportedSaslMechanism, "UNSUPPORTED_SASL_MECHANISM"},
+    {ErrorCode::kIllegalSaslState, "ILLEGAL_SASL_STATE"},
+    {ErrorCode::kUnsupportedVersion, "UNSUPPORTED_VERSION"},
+    {ErrorCode::kInvalidPartitions, "INVALID_PARTITIONS"},
+    {ErrorCode::kInvalidRequest, "INVALID_REQUEST"},
+    {ErrorCode::kUnsupportedForMessageFormat, "UNSUPPORTED_FOR_MESSAGE_FORMAT"},
+    {ErrorCode::kPolicyViolation, "POLICY_VIOLATION"},
+    {ErrorCode::kTransactionalIdAuthorizationFailed, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"},
+    {ErrorCode::kKafkaStorageError, "KAFKA_STORAGE_ERROR"},
+    {ErrorCode::kSaslAuthenticationFailed, "SASL_AUTHENTICATION_FAILED"},
+    {ErrorCode::kNonEmptyGroup, "NON_EMPTY_GROUP"},
+    {ErrorCode::kGroupIdNotFound, "GROUP_ID_NOT_FOUND"},
+    {ErrorCode::kFetchSessionIdNotFound, "FETCH_SESSION_ID_NOT_FOUND"},
+    {ErrorCode::kInvalidFetchSessionEpoch, "INVALID_FETCH_SESSION_EPOCH"},
+    {ErrorCode::kFencedLeaderEpoch, "FENCED_LEADER_EPOCH"},
+    {ErrorCode::kUnknownLeaderEpoch, "UNKNOWN_LEADER_EPOCH"},
+    {ErrorCode::kUnsupportedCompressionType, "UNSUPPORTED_COMPRESSION_TYPE"},
+    {ErrorCode::kOffsetNotAvailable, "OFFSET_NOT_AVAILABLE"},
+    {ErrorCode::kMemberIdRequired, "MEMBER_ID_REQUIRED"},
+    {ErrorCode::kGroupMaxSizeReached, "GROUP_MAX_SIZE_REACHED"},
+    {ErrorCode::kFencedInstanceId, "FENCED_INSTANCE_ID"},
+    {ErrorCode::kInvalidRecord, "INVALID_RECORD"},
+    {ErrorCode::kUnknownTopicId, "UNKNOWN_TOPIC_ID"},
+    {ErrorCode::kInconsistentTopicId, "INCONSISTENT_TOPIC_ID"},
+};
+
+}  // namespace
+
 std::string_view ErrorName(int16_t code) {
-  switch (static_cast<ErrorCode>(code)) {
-    case ErrorCode::kUnknownServerError:
-      return "UNKNOWN_SERVER_ERROR";
-    case ErrorCode::kNone:
-      return "NONE";
-    case ErrorCode::kOffsetOutOfRange:
-      return "OFFSET_OUT_OF_RANGE";
-    case ErrorCode::kCorruptMessage:
-      return "CORRUPT_MESSAGE";
-    case ErrorCode::kUnknownTopicOrPartition:
-      return "UNKNOWN_TOPIC_OR_PARTITION";
-    case ErrorCode::kInvalidFetchSize:
-      return "INVALID_FETCH_SIZE";
-    case ErrorCode::kLeaderNotAvailable:
-      return "LEADER_NOT_AVAILABLE";
-    case ErrorCode::kNotLeaderOrFollower:
-      return "NOT_LEADER_OR_FOLLOWER";
-    case ErrorCode::kRequestTimedOut:
-      return "REQUEST_TIMED_OUT";
-    case ErrorCode::kMessageTooLarge:
-      return "MESSAGE_TOO_LARGE";
-    case ErrorCode::kOffsetMetadataTooLarge:
-      return "OFFSET_METADATA_TOO_LARGE";
-    case ErrorCode::kCoordinatorLoadInProgress:
-      return "COORDINATOR_LOAD_IN_PROGRESS";
-    case ErrorCode::kCoordinatorNotAvailable:
-      return "COORDINATOR_NOT_AVAILABLE";
-    case ErrorCode::kNotCoordinator:
-      return "NOT_COORDINATOR";
-    case ErrorCode::kInvalidTopic:
-      return "INVALID_TOPIC_EXCEPTION";
-    case ErrorCode::kRecordListTooLarge:
-      return "RECORD_LIST_TOO_LARGE";
-    case ErrorCode::kInvalidRequiredAcks:
-      return "INVALID_REQUIRED_ACKS";
-    case ErrorCode::kIllegalGeneration:
-      return "ILLEGAL_GENERATION";
-    case ErrorCode::kInconsistentGroupProtocol:
-      return "INCONSISTENT_GROUP_PROTOCOL";
-    case ErrorCode::kInvalidGroupId:
-      return "INVALID_GROUP_ID";
-    case ErrorCode::kUnknownMemberId:
-      return "UNKNOWN_MEMBER_ID";
-    case ErrorCode::kInvalidSessionTimeout:
-      return "INVALID_SESSION_TIMEOUT";
-    case ErrorCode::kRebalanceInProgress:
-      return "REBALANCE_IN_PROGRESS";
-    case ErrorCode::kInvalidCommitOffsetSize:
-      return "INVALID_COMMIT_OFFSET_SIZE";
-    case ErrorCode::kTopicAuthorizationFailed:
-      return "TOPIC_AUTHORIZATION_FAILED";
-    case ErrorCode::kGroupAuthorizationFailed:
-      return "GROUP_AUTHORIZATION_FAILED";
-    case ErrorCode::kClusterAuthorizationFailed:
-      return "CLUSTER_AUTHORIZATION_FAILED";
-    case ErrorCode::kInvalidTimestamp:
-      return "INVALID_TIMESTAMP";
-    case ErrorCode::kUnsupportedSaslMechanism:
-      return "UNSUPPORTED_SASL_MECHANISM";
-    case ErrorCode::kIllegalSaslState:
-      return "ILLEGAL_SASL_STATE";
-    case ErrorCode::kUnsupportedVersion:
-      return "UNSUPPORTED_VERSION";
-    case ErrorCode::kInvalidPartitions:
-      return "INVALID_PARTITIONS";
-    case ErrorCode::kInvalidRequest:
-      return "INVALID_REQUEST";
-    case ErrorCode::kUnsupportedForMessageFormat:
-      return "UNSUPPORTED_FOR_MESSAGE_FORMAT";
-    case ErrorCode::kPolicyViolation:
-      return "POLICY_VIOLATION";
-    case ErrorCode::kTransactionalIdAuthorizationFailed:
-      return "TRANSACTIONAL_ID_AUTHORIZATION_FAILED";
-    case ErrorCode::kKafkaStorageError:
-      return "KAFKA_STORAGE_ERROR";
-    case ErrorCode::kSaslAuthenticationFailed:
-      return "SASL_AUTHENTICATION_FAILED";
-    case ErrorCode::kNonEmptyGroup:
-      return "NON_EMPTY_GROUP";
-    case ErrorCode::kGroupIdNotFound:
-      return "GROUP_ID_NOT_FOUND";
-    case ErrorCode::kFetchSessionIdNotFound:
-      return "FETCH_SESSION_ID_NOT_FOUND";
-    case ErrorCode::kInvalidFetchSessionEpoch:
-      return "INVALID_FETCH_SESSION_EPOCH";
-    case ErrorCode::kFencedLeaderEpoch:
-      return "FENCED_LEADER_EPOCH";
-    case ErrorCode::kUnknownLeaderEpoch:
-      return "UNKNOWN_LEADER_EPOCH";
-    case ErrorCode::kUnsupportedCompressionType:
-      return "UNSUPPORTED_COMPRESSION_TYPE";
-    case ErrorCode::kOffsetNotAvailable:
-      return "OFFSET_NOT_AVAILABLE";
-    case ErrorCode::kMemberIdRequired:
-      return "MEMBER_ID_REQUIRED";
-    case ErrorCode::kGroupMaxSizeReached:
-      return "GROUP_MAX_SIZE_REACHED";
-    case ErrorCode::kFencedInstanceId:
-      return "FENCED_INSTANCE_ID";
-    case ErrorCode::kInvalidRecord:
-      return "INVALID_RECORD";
-    case ErrorCode::kUnknownTopicId:
-      return "UNKNOWN_TOPIC_ID";
-    case ErrorCode::kInconsistentTopicId:
-      return "INCONSISTENT_TOPIC_ID";
+  for (const auto& [c, name] : kErrorNames) {
+    if (static_cast<int16_t>(c) == code) return name;
   }
   return "UNKNOWN";
 }

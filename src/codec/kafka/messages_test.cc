@@ -21,6 +21,7 @@
 
 #include "codec/kafka/record_batch.h"
 #include "codec/kafka/testdata.h"
+#include "core/json.h"
 
 namespace pgcdc::codec::kafka {
 namespace {
@@ -42,15 +43,7 @@ Frame Split(const std::string& frame) {
 
 Frame Captured(const std::string& name) { return Split(ReadTestdata(name)); }
 
-std::string Hex(std::string_view s) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out.push_back(d[c >> 4]);
-    out.push_back(d[c & 15]);
-  }
-  return out;
-}
+using json::ToHex;
 
 // Small builders for expected bytes, independent of the message codec.
 struct B {
@@ -218,25 +211,25 @@ TEST(KafkaHeader, NullClientIdAndErrors) {
 
 TEST(KafkaHeader, FrameResponseHeaderVersions) {
   RequestHeader meta9{3, 9, 0x01020304, "c", true};
-  EXPECT_EQ(Hex(FrameResponse(meta9, "B")),
+  EXPECT_EQ(ToHex(FrameResponse(meta9, "B")),
             "00000006"
             "01020304"
             "00"
             "42");
   RequestHeader meta8{3, 8, 7, "c", false};
-  EXPECT_EQ(Hex(FrameResponse(meta8, "B")),
+  EXPECT_EQ(ToHex(FrameResponse(meta8, "B")),
             "00000005"
             "00000007"
             "42");
   // ApiVersions always answers with response header v0, even for v3.
   RequestHeader av3{18, 3, 7, "c", true};
-  EXPECT_EQ(Hex(FrameResponse(av3, "B")),
+  EXPECT_EQ(ToHex(FrameResponse(av3, "B")),
             "00000005"
             "00000007"
             "42");
   // SaslAuthenticate v2 is flexible.
   RequestHeader sasl2{36, 2, 7, "c", true};
-  EXPECT_EQ(Hex(FrameResponse(sasl2, "")),
+  EXPECT_EQ(ToHex(FrameResponse(sasl2, "")),
             "00000005"
             "00000007"
             "00");
@@ -259,20 +252,20 @@ TEST(KafkaApiVersions, ResponseBytes) {
   r.api_keys = {{0, 0, 9, 9}, {18, 0, 3, 3}};
   r.throttle_time_ms = 5;
   // v0: error, int32 count, entries; no throttle.
-  EXPECT_EQ(Hex(Encode(r, 0, EncodeApiVersionsResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 0, EncodeApiVersionsResponse)),
             "0000"
             "00000002"
             "000000000009"
             "001200000003");
   // v1/v2: + throttle at the end.
-  EXPECT_EQ(Hex(Encode(r, 2, EncodeApiVersionsResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 2, EncodeApiVersionsResponse)),
             "0000"
             "00000002"
             "000000000009"
             "001200000003"
             "00000005");
   // v3: compact array (n+1), tagged fields per entry and at the end.
-  EXPECT_EQ(Hex(Encode(r, 3, EncodeApiVersionsResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 3, EncodeApiVersionsResponse)),
             "0000"
             "03"
             "00000000000900"
@@ -292,7 +285,7 @@ TEST(KafkaApiVersions, UnsupportedVersionAnswer) {
   RequestHeader h{18, 4, 9, "x", true};
   const std::string framed = FrameResponse(h, w.buffer());
   // size, correlation id (header v0: no tagged fields), error 35, 19 entries.
-  EXPECT_EQ(Hex(framed.substr(0, 14)),
+  EXPECT_EQ(ToHex(framed.substr(0, 14)),
             "0000007c"
             "00000009"
             "0023"
@@ -429,22 +422,22 @@ TEST(KafkaMetadata, ResponseBytesEveryVersion) {
   const MetadataResponse m = SampleMetadata();
   for (int16_t v = 0; v <= 12; ++v) {
     const std::string got = Encode(m, v, EncodeMetadataResponse);
-    EXPECT_EQ(Hex(got), Hex(ExpectedMetadata(v))) << "v" << v;
+    EXPECT_EQ(ToHex(got), ToHex(ExpectedMetadata(v))) << "v" << v;
     auto back = DecodeMetadataResponse(got, v);
     ASSERT_TRUE(back.has_value()) << "v" << v << ": " << back.error().message();
     EXPECT_EQ(back->topics[0].name, "users");
   }
   // v0 literal: brokers, topics (no rack, no controller, no cluster id).
-  EXPECT_EQ(Hex(Encode(m, 0, EncodeMetadataResponse)),
+  EXPECT_EQ(ToHex(Encode(m, 0, EncodeMetadataResponse)),
             "00000001"
             "00000001"
             "0009" +
-                Hex("127.0.0.1") +
+                ToHex("127.0.0.1") +
                 "00002384"
                 "00000001"
                 "0000"
                 "0005" +
-                Hex("users") +
+                ToHex("users") +
                 "00000001"
                 "0000"
                 "00000000"
@@ -557,12 +550,12 @@ TEST(KafkaProduce, ResponseBytes) {
   };
   for (int16_t v = 0; v <= 9; ++v) {
     const std::string got = Encode(r, v, EncodeProduceResponse);
-    EXPECT_EQ(Hex(got), Hex(expected(v))) << "v" << v;
+    EXPECT_EQ(ToHex(got), ToHex(expected(v))) << "v" << v;
     auto back = DecodeProduceResponse(got, v);
     ASSERT_TRUE(back.has_value()) << back.error().message();
     EXPECT_EQ(back->topics[0].partitions[0].base_offset, 100);
   }
-  EXPECT_EQ(Hex(Encode(r, 7, EncodeProduceResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 7, EncodeProduceResponse)),
             "00000001"
             "00017400000001"
             "00000002"
@@ -701,7 +694,7 @@ TEST(KafkaFetch, ResponseBytes) {
   };
   for (int16_t v = 0; v <= 13; ++v) {
     const std::string got = Encode(r, v, EncodeFetchResponse);
-    EXPECT_EQ(Hex(got), Hex(expected(v))) << "v" << v;
+    EXPECT_EQ(ToHex(got), ToHex(expected(v))) << "v" << v;
     auto back = DecodeFetchResponse(got, v);
     ASSERT_TRUE(back.has_value()) << "v" << v << ": " << back.error().message();
     ASSERT_EQ(back->responses[0].partitions[0].records.size(), 1u);
@@ -784,7 +777,7 @@ TEST(KafkaListOffsets, ResponseBytes) {
   p.offset = 5;
   p.leader_epoch = 0;
   r.topics.push_back({"t", {p}});
-  EXPECT_EQ(Hex(Encode(r, 0, EncodeListOffsetsResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 0, EncodeListOffsetsResponse)),
             "00000001"
             "000174"
             "00000001"
@@ -792,7 +785,7 @@ TEST(KafkaListOffsets, ResponseBytes) {
             "0000"
             "00000001"
             "0000000000000005");
-  EXPECT_EQ(Hex(Encode(r, 1, EncodeListOffsetsResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 1, EncodeListOffsetsResponse)),
             "00000001"
             "000174"
             "00000001"
@@ -800,7 +793,7 @@ TEST(KafkaListOffsets, ResponseBytes) {
             "0000"
             "ffffffffffffffff"
             "0000000000000005");
-  EXPECT_EQ(Hex(Encode(r, 4, EncodeListOffsetsResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 4, EncodeListOffsetsResponse)),
             "00000000"
             "00000001"
             "000174"
@@ -810,7 +803,7 @@ TEST(KafkaListOffsets, ResponseBytes) {
             "ffffffffffffffff"
             "0000000000000005"
             "00000000");
-  EXPECT_EQ(Hex(Encode(r, 6, EncodeListOffsetsResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 6, EncodeListOffsetsResponse)),
             "00000000"
             "02"
             "0274"
@@ -873,7 +866,7 @@ TEST(KafkaOffsetCommit, RequestVersions) {
 TEST(KafkaOffsetCommit, ResponseBytes) {
   OffsetCommitResponse r;
   r.topics.push_back({"t", {{0, 0}, {1, Code(ErrorCode::kIllegalGeneration)}}});
-  EXPECT_EQ(Hex(Encode(r, 2, EncodeOffsetCommitResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 2, EncodeOffsetCommitResponse)),
             "00000001"
             "000174"
             "00000002"
@@ -881,7 +874,7 @@ TEST(KafkaOffsetCommit, ResponseBytes) {
             "0000"
             "00000001"
             "0016");
-  EXPECT_EQ(Hex(Encode(r, 3, EncodeOffsetCommitResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 3, EncodeOffsetCommitResponse)),
             "00000000"
             "00000001"
             "000174"
@@ -890,7 +883,7 @@ TEST(KafkaOffsetCommit, ResponseBytes) {
             "0000"
             "00000001"
             "0016");
-  EXPECT_EQ(Hex(Encode(r, 8, EncodeOffsetCommitResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 8, EncodeOffsetCommitResponse)),
             "00000000"
             "02"
             "0274"
@@ -971,23 +964,23 @@ TEST(KafkaOffsetFetch, ResponseBytes) {
       "ffffffffffffffff"
       "ffff"
       "0000";
-  EXPECT_EQ(Hex(Encode(r, 1, EncodeOffsetFetchResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 1, EncodeOffsetFetchResponse)),
             "00000001"
             "000174"
             "00000002" +
                 parts_v1);
-  EXPECT_EQ(Hex(Encode(r, 2, EncodeOffsetFetchResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 2, EncodeOffsetFetchResponse)),
             "00000001"
             "000174"
             "00000002" +
                 parts_v1 + "0000");
-  EXPECT_EQ(Hex(Encode(r, 4, EncodeOffsetFetchResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 4, EncodeOffsetFetchResponse)),
             "00000000"
             "00000001"
             "000174"
             "00000002" +
                 parts_v1 + "0000");
-  EXPECT_EQ(Hex(Encode(r, 5, EncodeOffsetFetchResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 5, EncodeOffsetFetchResponse)),
             "00000000"
             "00000001"
             "000174"
@@ -1003,7 +996,7 @@ TEST(KafkaOffsetFetch, ResponseBytes) {
             "ffff"
             "0000"
             "0000");
-  EXPECT_EQ(Hex(Encode(r, 6, EncodeOffsetFetchResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 6, EncodeOffsetFetchResponse)),
             "00000000"
             "02"
             "0274"
@@ -1023,7 +1016,7 @@ TEST(KafkaOffsetFetch, ResponseBytes) {
             "00"
             "0000"
             "00");
-  EXPECT_EQ(Hex(Encode(r, 8, EncodeOffsetFetchResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 8, EncodeOffsetFetchResponse)),
             "00000000"
             "02"
             "0267"
@@ -1082,19 +1075,19 @@ TEST(KafkaFindCoordinator, ResponseBytes) {
   c.host = "h";
   c.port = 9092;
   r.coordinators.push_back(c);
-  EXPECT_EQ(Hex(Encode(r, 0, EncodeFindCoordinatorResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 0, EncodeFindCoordinatorResponse)),
             "0000"
             "00000001"
             "000168"
             "00002384");
-  EXPECT_EQ(Hex(Encode(r, 2, EncodeFindCoordinatorResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 2, EncodeFindCoordinatorResponse)),
             "00000000"
             "0000"
             "ffff"
             "00000001"
             "000168"
             "00002384");
-  EXPECT_EQ(Hex(Encode(r, 3, EncodeFindCoordinatorResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 3, EncodeFindCoordinatorResponse)),
             "00000000"
             "0000"
             "00"
@@ -1102,7 +1095,7 @@ TEST(KafkaFindCoordinator, ResponseBytes) {
             "0268"
             "00002384"
             "00");
-  EXPECT_EQ(Hex(Encode(r, 4, EncodeFindCoordinatorResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 4, EncodeFindCoordinatorResponse)),
             "00000000"
             "02"
             "0267"
@@ -1167,51 +1160,51 @@ TEST(KafkaJoinGroup, ResponseBytes) {
   r.leader = "m";
   r.member_id = "m";
   r.members.push_back({"m", std::nullopt, "MD"});
-  EXPECT_EQ(Hex(Encode(r, 0, EncodeJoinGroupResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 0, EncodeJoinGroupResponse)),
             "0000"
             "00000001"
             "0005" +
-                Hex("range") +
+                ToHex("range") +
                 "00016d"
                 "00016d"
                 "00000001"
                 "00016d"
                 "00000002" +
-                Hex("MD"));
-  EXPECT_EQ(Hex(Encode(r, 5, EncodeJoinGroupResponse)),
+                ToHex("MD"));
+  EXPECT_EQ(ToHex(Encode(r, 5, EncodeJoinGroupResponse)),
             "00000000"
             "0000"
             "00000001"
             "0005" +
-                Hex("range") +
+                ToHex("range") +
                 "00016d"
                 "00016d"
                 "00000001"
                 "00016d"
                 "ffff"
                 "00000002" +
-                Hex("MD"));
-  EXPECT_EQ(Hex(Encode(r, 7, EncodeJoinGroupResponse)),
+                ToHex("MD"));
+  EXPECT_EQ(ToHex(Encode(r, 7, EncodeJoinGroupResponse)),
             "00000000"
             "0000"
             "00000001"
             "09" +
-                Hex("consumer") + "06" + Hex("range") +
+                ToHex("consumer") + "06" + ToHex("range") +
                 "026d"
                 "026d"
                 "02"
                 "026d"
                 "00"
                 "03" +
-                Hex("MD") +
+                ToHex("MD") +
                 "00"
                 "00");
-  EXPECT_EQ(Hex(Encode(r, 9, EncodeJoinGroupResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 9, EncodeJoinGroupResponse)),
             "00000000"
             "0000"
             "00000001"
             "09" +
-                Hex("consumer") + "06" + Hex("range") +
+                ToHex("consumer") + "06" + ToHex("range") +
                 "026d"
                 "00"
                 "026d"
@@ -1219,14 +1212,14 @@ TEST(KafkaJoinGroup, ResponseBytes) {
                 "026d"
                 "00"
                 "03" +
-                Hex("MD") +
+                ToHex("MD") +
                 "00"
                 "00");
   // MEMBER_ID_REQUIRED answer: null protocol name (v7+), "" before.
   JoinGroupResponse e;
   e.error_code = Code(ErrorCode::kMemberIdRequired);
   e.member_id = "new";
-  EXPECT_EQ(Hex(Encode(e, 7, EncodeJoinGroupResponse)),
+  EXPECT_EQ(ToHex(Encode(e, 7, EncodeJoinGroupResponse)),
             "00000000"
             "004f"
             "ffffffff"
@@ -1234,17 +1227,17 @@ TEST(KafkaJoinGroup, ResponseBytes) {
             "00"
             "01"
             "04" +
-                Hex("new") +
+                ToHex("new") +
                 "01"
                 "00");
-  EXPECT_EQ(Hex(Encode(e, 4, EncodeJoinGroupResponse)),
+  EXPECT_EQ(ToHex(Encode(e, 4, EncodeJoinGroupResponse)),
             "00000000"
             "004f"
             "ffffffff"
             "0000"
             "0000"
             "0003" +
-                Hex("new") + "00000000");
+                ToHex("new") + "00000000");
 }
 
 // --- Heartbeat / LeaveGroup / SyncGroup ----------------------------------------------
@@ -1265,9 +1258,9 @@ TEST(KafkaHeartbeat, RequestsAndResponses) {
   EXPECT_EQ(v4->group_instance_id, "i");
   ExpectStrict(b4.str(), 4, DecodeHeartbeatRequest);
   HeartbeatResponse r{0, Code(ErrorCode::kRebalanceInProgress)};
-  EXPECT_EQ(Hex(Encode(r, 0, EncodeHeartbeatResponse)), "001b");
-  EXPECT_EQ(Hex(Encode(r, 3, EncodeHeartbeatResponse)), "00000000001b");
-  EXPECT_EQ(Hex(Encode(r, 4, EncodeHeartbeatResponse)), "00000000001b00");
+  EXPECT_EQ(ToHex(Encode(r, 0, EncodeHeartbeatResponse)), "001b");
+  EXPECT_EQ(ToHex(Encode(r, 3, EncodeHeartbeatResponse)), "00000000001b");
+  EXPECT_EQ(ToHex(Encode(r, 4, EncodeHeartbeatResponse)), "00000000001b00");
 }
 
 TEST(KafkaLeaveGroup, RequestsAndResponses) {
@@ -1293,22 +1286,22 @@ TEST(KafkaLeaveGroup, RequestsAndResponses) {
 
   LeaveGroupResponse r;
   r.members.push_back({"m1", std::nullopt, 0});
-  EXPECT_EQ(Hex(Encode(r, 0, EncodeLeaveGroupResponse)), "0000");
-  EXPECT_EQ(Hex(Encode(r, 2, EncodeLeaveGroupResponse)), "000000000000");
-  EXPECT_EQ(Hex(Encode(r, 3, EncodeLeaveGroupResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 0, EncodeLeaveGroupResponse)), "0000");
+  EXPECT_EQ(ToHex(Encode(r, 2, EncodeLeaveGroupResponse)), "000000000000");
+  EXPECT_EQ(ToHex(Encode(r, 3, EncodeLeaveGroupResponse)),
             "00000000"
             "0000"
             "00000001"
             "0002" +
-                Hex("m1") +
+                ToHex("m1") +
                 "ffff"
                 "0000");
-  EXPECT_EQ(Hex(Encode(r, 4, EncodeLeaveGroupResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 4, EncodeLeaveGroupResponse)),
             "00000000"
             "0000"
             "02"
             "03" +
-                Hex("m1") +
+                ToHex("m1") +
                 "00"
                 "0000"
                 "00"
@@ -1340,25 +1333,25 @@ TEST(KafkaSyncGroup, RequestsAndResponses) {
   r.protocol_type = "consumer";
   r.protocol_name = "range";
   r.assignment = "AS";
-  EXPECT_EQ(Hex(Encode(r, 0, EncodeSyncGroupResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 0, EncodeSyncGroupResponse)),
             "0000"
             "00000002" +
-                Hex("AS"));
-  EXPECT_EQ(Hex(Encode(r, 3, EncodeSyncGroupResponse)),
+                ToHex("AS"));
+  EXPECT_EQ(ToHex(Encode(r, 3, EncodeSyncGroupResponse)),
             "00000000"
             "0000"
             "00000002" +
-                Hex("AS"));
-  EXPECT_EQ(Hex(Encode(r, 4, EncodeSyncGroupResponse)),
+                ToHex("AS"));
+  EXPECT_EQ(ToHex(Encode(r, 4, EncodeSyncGroupResponse)),
             "00000000"
             "0000"
             "03" +
-                Hex("AS") + "00");
-  EXPECT_EQ(Hex(Encode(r, 5, EncodeSyncGroupResponse)),
+                ToHex("AS") + "00");
+  EXPECT_EQ(ToHex(Encode(r, 5, EncodeSyncGroupResponse)),
             "00000000"
             "0000"
             "09" +
-                Hex("consumer") + "06" + Hex("range") + "03" + Hex("AS") + "00");
+                ToHex("consumer") + "06" + ToHex("range") + "03" + ToHex("AS") + "00");
 }
 
 // --- DescribeGroups / ListGroups -------------------------------------------------------
@@ -1383,33 +1376,34 @@ TEST(KafkaDescribeGroups, RequestsAndResponses) {
   g.members.push_back({"m", std::string("i"), "c", "/h", "MD", "AS"});
   g.authorized_operations = kAuthorizedOperationsOmitted;
   r.groups.push_back(g);
-  const std::string member_v0 = "0001" + Hex("m") + "0001" + Hex("c") + "0002" + Hex("/h") +
-                                "00000002" + Hex("MD") + "00000002" + Hex("AS");
+  const std::string member_v0 = "0001" + ToHex("m") + "0001" + ToHex("c") + "0002" + ToHex("/h") +
+                                "00000002" + ToHex("MD") + "00000002" + ToHex("AS");
   const std::string head_v0 =
       "0000"
       "0001" +
-      Hex("g") + "0006" + Hex("Stable") + "0008" + Hex("consumer") + "0005" + Hex("range") +
+      ToHex("g") + "0006" + ToHex("Stable") + "0008" + ToHex("consumer") + "0005" + ToHex("range") +
       "00000001";
-  EXPECT_EQ(Hex(Encode(r, 0, EncodeDescribeGroupsResponse)), "00000001" + head_v0 + member_v0);
-  EXPECT_EQ(Hex(Encode(r, 3, EncodeDescribeGroupsResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 0, EncodeDescribeGroupsResponse)), "00000001" + head_v0 + member_v0);
+  EXPECT_EQ(ToHex(Encode(r, 3, EncodeDescribeGroupsResponse)),
             "00000000"
             "00000001" +
                 head_v0 + member_v0 + "80000000");
-  EXPECT_EQ(Hex(Encode(r, 4, EncodeDescribeGroupsResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 4, EncodeDescribeGroupsResponse)),
             "00000000"
             "00000001" +
-                head_v0 + "0001" + Hex("m") + "0001" + Hex("i") + "0001" + Hex("c") + "0002" +
-                Hex("/h") + "00000002" + Hex("MD") + "00000002" + Hex("AS") + "80000000");
-  EXPECT_EQ(Hex(Encode(r, 5, EncodeDescribeGroupsResponse)),
+                head_v0 + "0001" + ToHex("m") + "0001" + ToHex("i") + "0001" + ToHex("c") + "0002" +
+                ToHex("/h") + "00000002" + ToHex("MD") + "00000002" + ToHex("AS") + "80000000");
+  EXPECT_EQ(ToHex(Encode(r, 5, EncodeDescribeGroupsResponse)),
             "00000000"
             "02"
             "0000"
             "02" +
-                Hex("g") + "07" + Hex("Stable") + "09" + Hex("consumer") + "06" + Hex("range") +
+                ToHex("g") + "07" + ToHex("Stable") + "09" + ToHex("consumer") + "06" +
+                ToHex("range") +
                 "02"
                 "02" +
-                Hex("m") + "02" + Hex("i") + "02" + Hex("c") + "03" + Hex("/h") + "03" + Hex("MD") +
-                "03" + Hex("AS") + "00" +
+                ToHex("m") + "02" + ToHex("i") + "02" + ToHex("c") + "03" + ToHex("/h") + "03" +
+                ToHex("MD") + "03" + ToHex("AS") + "00" +
                 "80000000"
                 "00"
                 "00");
@@ -1430,31 +1424,31 @@ TEST(KafkaListGroups, RequestsAndResponses) {
 
   ListGroupsResponse r;
   r.groups.push_back({"g", "consumer", "Stable"});
-  EXPECT_EQ(Hex(Encode(r, 0, EncodeListGroupsResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 0, EncodeListGroupsResponse)),
             "0000"
             "00000001"
             "0001" +
-                Hex("g") + "0008" + Hex("consumer"));
-  EXPECT_EQ(Hex(Encode(r, 2, EncodeListGroupsResponse)),
+                ToHex("g") + "0008" + ToHex("consumer"));
+  EXPECT_EQ(ToHex(Encode(r, 2, EncodeListGroupsResponse)),
             "00000000"
             "0000"
             "00000001"
             "0001" +
-                Hex("g") + "0008" + Hex("consumer"));
-  EXPECT_EQ(Hex(Encode(r, 3, EncodeListGroupsResponse)),
+                ToHex("g") + "0008" + ToHex("consumer"));
+  EXPECT_EQ(ToHex(Encode(r, 3, EncodeListGroupsResponse)),
             "00000000"
             "0000"
             "02"
             "02" +
-                Hex("g") + "09" + Hex("consumer") +
+                ToHex("g") + "09" + ToHex("consumer") +
                 "00"
                 "00");
-  EXPECT_EQ(Hex(Encode(r, 4, EncodeListGroupsResponse)),
+  EXPECT_EQ(ToHex(Encode(r, 4, EncodeListGroupsResponse)),
             "00000000"
             "0000"
             "02"
             "02" +
-                Hex("g") + "09" + Hex("consumer") + "07" + Hex("Stable") +
+                ToHex("g") + "09" + ToHex("consumer") + "07" + ToHex("Stable") +
                 "00"
                 "00");
 }
@@ -1466,11 +1460,11 @@ TEST(KafkaSasl, HandshakeAndAuthenticate) {
   ASSERT_TRUE(h.has_value());
   EXPECT_EQ(h->mechanism, "PLAIN");
   SaslHandshakeResponse hr{Code(ErrorCode::kUnsupportedSaslMechanism), {"PLAIN"}};
-  EXPECT_EQ(Hex(Encode(hr, 1, EncodeSaslHandshakeResponse)),
+  EXPECT_EQ(ToHex(Encode(hr, 1, EncodeSaslHandshakeResponse)),
             "0021"
             "00000001"
             "0005" +
-                Hex("PLAIN"));
+                ToHex("PLAIN"));
 
   const std::string token("\0alice\0secret", 13);
   auto a0 = DecodeSaslAuthenticateRequest(B().bytes(token).str(), 0);
@@ -1486,20 +1480,20 @@ TEST(KafkaSasl, HandshakeAndAuthenticate) {
   SaslAuthenticateResponse ar;
   ar.error_code = Code(ErrorCode::kSaslAuthenticationFailed);
   ar.error_message = "bad";
-  EXPECT_EQ(Hex(Encode(ar, 0, EncodeSaslAuthenticateResponse)),
+  EXPECT_EQ(ToHex(Encode(ar, 0, EncodeSaslAuthenticateResponse)),
             "003a"
             "0003" +
-                Hex("bad") + "00000000");
-  EXPECT_EQ(Hex(Encode(ar, 1, EncodeSaslAuthenticateResponse)),
+                ToHex("bad") + "00000000");
+  EXPECT_EQ(ToHex(Encode(ar, 1, EncodeSaslAuthenticateResponse)),
             "003a"
             "0003" +
-                Hex("bad") +
+                ToHex("bad") +
                 "00000000"
                 "0000000000000000");
-  EXPECT_EQ(Hex(Encode(ar, 2, EncodeSaslAuthenticateResponse)),
+  EXPECT_EQ(ToHex(Encode(ar, 2, EncodeSaslAuthenticateResponse)),
             "003a"
             "04" +
-                Hex("bad") +
+                ToHex("bad") +
                 "01"
                 "0000000000000000"
                 "00");
@@ -1623,8 +1617,8 @@ TEST(KafkaInitProducerId, RequestsAndResponses) {
   ExpectStrict(v4.str(), 4, DecodeInitProducerIdRequest);
   EXPECT_EQ(Encode(*r4, 4, EncodeInitProducerIdRequest), v4.str());
   InitProducerIdResponse resp{0, 0, 7, 1};
-  EXPECT_EQ(Hex(Encode(resp, 1, EncodeInitProducerIdResponse)), "00000000000000000000000000070001");
-  EXPECT_EQ(Hex(Encode(resp, 2, EncodeInitProducerIdResponse)),
+  EXPECT_EQ(ToHex(Encode(resp, 1, EncodeInitProducerIdResponse)), "00000000000000000000000000070001");
+  EXPECT_EQ(ToHex(Encode(resp, 2, EncodeInitProducerIdResponse)),
             "0000000000000000000000000007000100");
   auto back = DecodeInitProducerIdResponse(Encode(resp, 2, EncodeInitProducerIdResponse), 2);
   ASSERT_TRUE(back.has_value());
@@ -1647,7 +1641,7 @@ TEST(KafkaAddPartitionsToTxn, RequestsAndResponses) {
     resp.results.push_back({"t", {{0, 0}, {3, 48}}});
     B want(v >= 3);
     want.i32(0).arr(1).str("t").arr(2).i32(0).i16(0).tags().i32(3).i16(48).tags().tags().tags();
-    EXPECT_EQ(Hex(Encode(resp, v, EncodeAddPartitionsToTxnResponse)), Hex(want.str()));
+    EXPECT_EQ(ToHex(Encode(resp, v, EncodeAddPartitionsToTxnResponse)), ToHex(want.str()));
   }
 }
 
@@ -1663,7 +1657,7 @@ TEST(KafkaEndTxn, RequestsAndResponses) {
     EndTxnResponse resp{0, 47};
     B want(v >= 3);
     want.i32(0).i16(47).tags();
-    EXPECT_EQ(Hex(Encode(resp, v, EncodeEndTxnResponse)), Hex(want.str()));
+    EXPECT_EQ(ToHex(Encode(resp, v, EncodeEndTxnResponse)), ToHex(want.str()));
   }
   EXPECT_EQ(ApiName(22), "InitProducerId");
   EXPECT_EQ(ApiName(24), "AddPartitionsToTxn");

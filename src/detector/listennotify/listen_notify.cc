@@ -22,21 +22,13 @@ namespace pgcdc::detector::listennotify {
 namespace {
 
 struct Metrics {
-  metrics::Counter* errors;
-  metrics::Counter* notifications;
-  Metrics() {
-    auto& r = metrics::Default();
-    errors =
-        &r.AddCounter("pgcdc_listennotify_errors_total", "LISTEN/NOTIFY connection errors.").Get();
-    notifications =
-        &r.AddCounter("pgcdc_listennotify_notifications_total", "Notifications received.").Get();
-  }
+  metrics::Counter& errors = metrics::DefaultCounter("pgcdc_listennotify_errors_total",
+                                                     "LISTEN/NOTIFY connection errors.");
+  metrics::Counter& notifications =
+      metrics::DefaultCounter("pgcdc_listennotify_notifications_total", "Notifications received.");
 };
 
-Metrics& M() {
-  static Metrics m;
-  return m;
-}
+Metrics& M() { return metrics::Lazy<Metrics>(); }
 
 // Connects, LISTENs on every channel and turns notifications into events
 // until the connection breaks (error) or a stop (Ok).
@@ -54,7 +46,7 @@ Status ListenAndServe(const Options& options, const std::string& channel_list,
   PGconn* c = conn->raw();
   EventBatch batch;
   auto publish = [&] {
-    M().notifications->Inc(batch.events.size());
+    M().notifications.Inc(batch.events.size());
     const bool ok = ctx.publish(std::move(batch));
     batch = EventBatch{};
     return ok;
@@ -97,13 +89,8 @@ Status ListenNotifyDetector::Run(detector::RunContext& ctx) {
             {{"detector", "listen_notify"}, {"db", redacted}, {"channels", channel_list}});
   // Configuration problems (bad channel, auth) are retried too: the database
   // may be fixed while we wait, and the error is visible in health.
-  SupervisorOptions so;
-  so.component = "listen_notify";
-  so.failures = M().errors;
-  so.retry = options_.backoff;
-  so.health = ctx.health;
-  so.health_name = ctx.health_name;
-  Supervisor supervisor(std::move(so), ctx.stop);
+  Supervisor supervisor(detector::SupervisorFor(ctx, "listen_notify", M().errors, options_.backoff),
+                        ctx.stop);
   return supervisor.Run([&](Supervisor::Session& session) {
     return ListenAndServe(options_, channel_list, ctx, session);
   });
@@ -129,14 +116,14 @@ Status ListenNotifyDetector::Receive(RunContext& ctx, pg::Conn& conn, int wake_f
       batch.events.push_back(MakeNotifyEvent(n->relname, n->extra, NowUnixNanos()));
       PQfreemem(n);
       if (batch.events.size() >= options_.max_batch) {
-        m.notifications->Inc(batch.events.size());
+        m.notifications.Inc(batch.events.size());
         if (!ctx.publish(std::move(batch))) return Ok();
         batch = EventBatch{};
       }
       PQconsumeInput(c);
     }
     if (!batch.events.empty()) {
-      m.notifications->Inc(batch.events.size());
+      m.notifications.Inc(batch.events.size());
       if (!ctx.publish(std::move(batch))) return Ok();
       batch = EventBatch{};
     }
@@ -154,25 +141,15 @@ ConnectorInfo Connector() {
           "PostgreSQL LISTEN/NOTIFY: one dedicated connection LISTENs on each channel; pair with "
           "the trigger from `pgcdc init --table T`. At-most-once (notifications sent while "
           "disconnected are lost).",
-      .params =
-          {
-              Param("channels", &Options::channels,
-                    "channel(s) to LISTEN on (repeatable or comma-separated)",
-                    {.flag = "channel", .short_flag = "c"}),
-              ParamAt<Options>(
-                  "detector.backoff_base", [](auto& o) -> auto& { return o.backoff.base; },
-                  "reconnect backoff base (full jitter, doubles per attempt)", {.min = 1}),
-              ParamAt<Options>("detector.backoff_cap",
-                               [](auto& o) -> auto& { return o.backoff.cap; },
-                               "reconnect backoff cap", {.min = 1}),
-          },
+      .params = Params({
+          {Param("channels", &Options::channels,
+                 "channel(s) to LISTEN on (repeatable or comma-separated)",
+                 {.flag = "channel", .short_flag = "c"})},
+          ReconnectParams<Options>("detector"),
+      }),
       .validate =
           [](const Options& o, const Context& ctx, Errors& errors) {
-            if (ctx.core.database_url.empty()) {
-              errors.push_back(
-                  "database_url: required for detector listen_notify (--db, PGCDC_DATABASE_URL "
-                  "or database_url in the config file)");
-            }
+            RequireDatabaseUrl(ctx, "listen_notify", errors);
             if (o.channels.empty()) {
               errors.push_back("channels: listen_notify needs at least one channel (-c/--channel)");
             }
@@ -182,9 +159,7 @@ ConnectorInfo Connector() {
                                  "\" is longer than PostgreSQL's 63-byte identifier limit");
               }
             }
-            if (o.backoff.cap < o.backoff.base) {
-              errors.push_back("detector.backoff_cap: must be >= detector.backoff_base");
-            }
+            ValidateBackoff("detector", o.backoff, errors);
           },
       .make = [](Options o, const Context& ctx) -> Result<DetectorPtr> {
         o.database_url = ctx.core.database_url;

@@ -32,37 +32,24 @@ constexpr milliseconds kGracePoll{2};
 constexpr milliseconds kAckWarnInterval{30000};
 
 struct Metrics {
-  metrics::Counter* polls;
-  metrics::Counter* events;
-  metrics::Counter* committed;
-  metrics::Counter* invalid;
-  metrics::Counter* errors;
-  metrics::Gauge* inflight;
-  Metrics() {
-    auto& r = metrics::Default();
-    polls = &r.AddCounter("pgcdc_outbox_polls_total", "Outbox poll transactions run.").Get();
-    events = &r.AddCounter("pgcdc_outbox_events_total", "Events published from outbox rows.").Get();
-    committed = &r.AddCounter("pgcdc_outbox_rows_committed_total",
-                              "Outbox rows deleted (or marked processed) after every adapter "
-                              "finished with their events.")
-                     .Get();
-    invalid = &r.AddCounter("pgcdc_outbox_invalid_rows_total",
-                            "Outbox rows with a NULL/empty channel or operation or a non-JSON "
-                            "payload, emitted on pgcdc:_outbox_invalid.")
-                   .Get();
-    errors =
-        &r.AddCounter("pgcdc_outbox_errors_total", "Outbox poll cycles that ended in an error.")
-             .Get();
-    inflight = &r.AddGauge("pgcdc_outbox_inflight_rows",
-                           "Outbox rows locked and published, waiting for the adapters.")
-                    .Get();
-  }
+  metrics::Counter& polls =
+      metrics::DefaultCounter("pgcdc_outbox_polls_total", "Outbox poll transactions run.");
+  metrics::Counter& events =
+      metrics::DefaultCounter("pgcdc_outbox_events_total", "Events published from outbox rows.");
+  metrics::Counter& committed = metrics::DefaultCounter(
+      "pgcdc_outbox_rows_committed_total",
+      "Outbox rows deleted (or marked processed) after every adapter finished with their events.");
+  metrics::Counter& invalid =
+      metrics::DefaultCounter("pgcdc_outbox_invalid_rows_total",
+                              "Outbox rows with a NULL/empty channel or operation or a non-JSON "
+                              "payload, emitted on pgcdc:_outbox_invalid.");
+  metrics::Counter& errors = metrics::DefaultCounter("pgcdc_outbox_errors_total",
+                                                     "Outbox poll cycles that ended in an error.");
+  metrics::Gauge& inflight = metrics::DefaultGauge(
+      "pgcdc_outbox_inflight_rows", "Outbox rows locked and published, waiting for the adapters.");
 };
 
-Metrics& M() {
-  static Metrics m;
-  return m;
-}
+Metrics& M() { return metrics::Lazy<Metrics>(); }
 
 int64_t Millis(milliseconds d) { return static_cast<int64_t>(d.count()); }
 
@@ -87,12 +74,7 @@ Status OutboxDetector::Run(detector::RunContext& ctx) {
         "published",
         {{"detector", "outbox"}});
   }
-  SupervisorOptions so;
-  so.component = "outbox";
-  so.failures = M().errors;
-  so.retry = options_.backoff;
-  so.health = ctx.health;
-  so.health_name = ctx.health_name;
+  SupervisorOptions so = detector::SupervisorFor(ctx, "outbox", M().errors, options_.backoff);
   // A missing or unusable table is a setup mistake: report it instead of
   // retrying forever. Once the table was verified, everything is retried.
   so.is_fatal = [this](const Error& error, bool) {
@@ -101,7 +83,7 @@ Status OutboxDetector::Run(detector::RunContext& ctx) {
   Supervisor supervisor(std::move(so), ctx.stop);
   return supervisor.Run([&](Supervisor::Session& session) {
     Status st = RunCycle(ctx, session);
-    M().inflight->Set(0);
+    M().inflight.Set(0);
     return st;
   });
 }
@@ -178,7 +160,7 @@ Status OutboxDetector::PollOnce(detector::RunContext& ctx, const Sleeper& sleepe
   if (auto st = conn.Exec("BEGIN"); !st) return Fail(st.error().Wrap("begin"));
   auto selected = conn.Query(sql_.select, {std::to_string(options_.batch_size)});
   if (!selected) return Fail(selected.error().Wrap("poll " + options_.table));
-  m.polls->Inc();
+  m.polls.Inc();
   *rows = selected->size();
   if (selected->empty()) {
     if (auto st = conn.Exec("COMMIT"); !st) return Fail(st.error().Wrap("commit"));
@@ -198,7 +180,7 @@ Status OutboxDetector::PollOnce(detector::RunContext& ctx, const Sleeper& sleepe
     row.payload = std::move(r[3]);
     RowEvent re = MakeOutboxEvent(row, options_.table, now);
     if (!re.invalid_reason.empty()) {
-      m.invalid->Inc();
+      m.invalid.Inc();
       log::Warn("outbox: invalid row emitted on " + std::string(kInvalidChannel),
                 {{"detector", "outbox"},
                  {"table", options_.table},
@@ -210,8 +192,8 @@ Status OutboxDetector::PollOnce(detector::RunContext& ctx, const Sleeper& sleepe
     ids.push_back(std::move(row.id));
   }
   const uint64_t last_seq = next_seq_;
-  m.inflight->Set(static_cast<double>(ids.size()));
-  m.events->Inc(ids.size());
+  m.inflight.Set(static_cast<double>(ids.size()));
+  m.events.Inc(ids.size());
   if (!ctx.publish(std::move(batch))) {
     // The bus no longer accepts events: shutting down. Rolling back keeps
     // the rows for the next run.
@@ -231,8 +213,8 @@ Status OutboxDetector::PollOnce(detector::RunContext& ctx, const Sleeper& sleepe
   auto finished = conn.Query(sql_.finish, {UuidArrayLiteral(ids)});
   if (!finished) return Fail(finished.error().Wrap("finish rows in " + options_.table));
   if (auto st = conn.Exec("COMMIT"); !st) return Fail(st.error().Wrap("commit"));
-  m.committed->Inc(ids.size());
-  m.inflight->Set(0);
+  m.committed.Inc(ids.size());
+  m.inflight.Set(0);
   return Ok();
 }
 
@@ -269,7 +251,7 @@ ConnectorInfo Connector() {
           "(`pgcdc init --table T --adapter outbox`) with FOR UPDATE SKIP LOCKED; rows are "
           "deleted (or marked processed) only after every adapter delivered them. At-least-once; "
           "several instances may share a table.",
-      .params =
+      .params = Params({
           {
               Param("outbox.table", &Options::table,
                     "outbox table, table or schema.table (case-sensitive; pgcdc quotes it)"),
@@ -280,19 +262,12 @@ ConnectorInfo Connector() {
                     {.min = 1, .max = 100000}),
               Param("outbox.keep_processed", &Options::keep_processed,
                     "set processed_at on delivered rows instead of deleting them"),
-              ParamAt<Options>(
-                  "outbox.backoff_base", [](auto& o) -> auto& { return o.backoff.base; },
-                  "reconnect backoff base (full jitter, doubles per attempt)", {.min = 1}),
-              ParamAt<Options>("outbox.backoff_cap", [](auto& o) -> auto& { return o.backoff.cap; },
-                               "reconnect backoff cap", {.min = 1}),
           },
+          ReconnectParams<Options>("outbox"),
+      }),
       .validate =
           [](const Options& o, const Context& ctx, Errors& errors) {
-            if (ctx.core.database_url.empty()) {
-              errors.push_back(
-                  "database_url: required for detector outbox (--db, PGCDC_DATABASE_URL or "
-                  "database_url in the config file)");
-            }
+            RequireDatabaseUrl(ctx, "outbox", errors);
             if (auto q = QuoteTableName(o.table); !q) {
               errors.push_back("outbox.table: " + q.error().message());
             }
@@ -307,9 +282,7 @@ ConnectorInfo Connector() {
                                "--outbox-batch-size, raise --bus-buffer or use --bus-mode "
                                "reliable)");
             }
-            if (o.backoff.cap < o.backoff.base) {
-              errors.push_back("outbox.backoff_cap: must be >= outbox.backoff_base");
-            }
+            ValidateBackoff("outbox", o.backoff, errors);
           },
       .make = [](Options o, const Context& ctx) -> Result<DetectorPtr> {
         o.database_url = ctx.core.database_url;

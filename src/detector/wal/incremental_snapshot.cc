@@ -21,27 +21,18 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 struct Metrics {
-  metrics::Counter* rows;
-  metrics::Counter* chunks;
-  metrics::Counter* unknown_signals;
-  Metrics() {
-    auto& r = metrics::Default();
-    rows = &r.AddCounter("pgcdc_incremental_snapshot_rows_exported_total",
-                         "Rows exported by incremental (signal-table) snapshots.")
-                .Get();
-    chunks = &r.AddCounter("pgcdc_incremental_snapshot_chunks_total",
-                           "Chunks read by incremental (signal-table) snapshots.")
-                  .Get();
-    unknown_signals = &r.AddCounter("pgcdc_incremental_snapshot_unknown_signals_total",
-                                    "Signal-table rows with a signal name pgcdc does not know.")
-                           .Get();
-  }
+  metrics::Counter& rows =
+      metrics::DefaultCounter("pgcdc_incremental_snapshot_rows_exported_total",
+                              "Rows exported by incremental (signal-table) snapshots.");
+  metrics::Counter& chunks =
+      metrics::DefaultCounter("pgcdc_incremental_snapshot_chunks_total",
+                              "Chunks read by incremental (signal-table) snapshots.");
+  metrics::Counter& unknown_signals =
+      metrics::DefaultCounter("pgcdc_incremental_snapshot_unknown_signals_total",
+                              "Signal-table rows with a signal name pgcdc does not know.");
 };
 
-Metrics& M() {
-  static Metrics m;
-  return m;
-}
+Metrics& M() { return metrics::Lazy<Metrics>(); }
 
 // Snapshots of the same table share this key: schema (public when not given)
 // and name.
@@ -72,36 +63,36 @@ std::string EncodeKey(const std::vector<std::string>& key) {
   return out;
 }
 
-std::string StartedPayload(size_t chunk_size, std::string_view snapshot_id,
-                           std::string_view table) {
+namespace {
+
+// A snapshot control event's payload: the fields `write` adds, then
+// snapshot_id and table.
+template <class Write>
+std::string ControlPayload(std::string_view snapshot_id, std::string_view table, Write write) {
   std::string out;
   json::Writer w(out);
   w.BeginObject();
-  w.Key("chunk_size");
-  w.Uint(chunk_size);
-  w.Key("snapshot_id");
-  w.String(snapshot_id);
-  w.Key("table");
-  w.String(table);
+  write(w);
+  w.StringField("snapshot_id", snapshot_id);
+  w.StringField("table", table);
   w.EndObject();
   return out;
 }
 
+}  // namespace
+
+std::string StartedPayload(size_t chunk_size, std::string_view snapshot_id,
+                           std::string_view table) {
+  return ControlPayload(snapshot_id, table,
+                        [&](json::Writer& w) { w.UintField("chunk_size", chunk_size); });
+}
+
 std::string CompletedPayload(int64_t duration_ms, uint64_t rows, std::string_view snapshot_id,
                              std::string_view table) {
-  std::string out;
-  json::Writer w(out);
-  w.BeginObject();
-  w.Key("duration_ms");
-  w.Int(duration_ms);
-  w.Key("rows");
-  w.Uint(rows);
-  w.Key("snapshot_id");
-  w.String(snapshot_id);
-  w.Key("table");
-  w.String(table);
-  w.EndObject();
-  return out;
+  return ControlPayload(snapshot_id, table, [&](json::Writer& w) {
+    w.IntField("duration_ms", duration_ms);
+    w.UintField("rows", rows);
+  });
 }
 
 // One snapshot thread's state. `done` is set by the thread as its last act;
@@ -170,7 +161,7 @@ void IncrementalSnapshots::StartJob(std::string snapshot_id, std::string table) 
 
 void IncrementalSnapshots::HandleSignal(const Signal& signal) {
   if (signal.kind == SignalKind::kUnknown) {
-    M().unknown_signals->Inc();
+    M().unknown_signals.Inc();
     log::Warn("incremental snapshot: unknown signal ignored", {{"signal", signal.name}});
     return;
   }
@@ -355,8 +346,8 @@ class Runner {
       (void)data_->Exec(stats && stats->completed ? "COMMIT" : "ROLLBACK");
       if (!stats) return Fail(stats.error());
       if (!stats->completed) return Outcome::kInterrupted;
-      M().chunks->Inc();
-      M().rows->Inc(stats->rows);
+      M().chunks.Inc();
+      M().rows.Inc(stats->rows);
       rows_ += stats->rows;
       if (!stats->last_key.empty()) last_key_ = stats->last_key;
       // Save progress only for rows every sink has delivered: a crash then

@@ -12,11 +12,7 @@
 namespace pgcdc::detector::wal {
 
 namespace {
-std::string Trim(const char* msg) {
-  std::string s = msg == nullptr ? "" : msg;
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
+using pg::TrimMessage;
 std::string SqlState(const PGresult* r) {
   const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
   return s == nullptr ? "" : s;
@@ -24,27 +20,14 @@ std::string SqlState(const PGresult* r) {
 }  // namespace
 
 Result<ReplicationConn> ReplicationConn::Open(const std::string& url) {
-  const char* keys[] = {"keepalives",       "keepalives_idle",  "keepalives_interval",
-                        "keepalives_count", "dbname",           "replication",
-                        "options",          "application_name", nullptr};
-  const char* values[] = {"1",
-                          "30",
-                          "10",
-                          "3",
-                          url.c_str(),
-                          "database",
-                          "-c DateStyle=ISO,MDY -c TimeZone=UTC -c IntervalStyle=postgres "
-                          "-c extra_float_digits=1",
-                          "pgcdc",
-                          nullptr};
-  PGconn* c = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
-  if (c == nullptr) return Fail(ErrorCode::kConnection, "replication connect: out of memory");
-  if (PQstatus(c) != CONNECTION_OK) {
-    std::string msg = Trim(PQerrorMessage(c));
-    PQfinish(c);
-    return Fail(ErrorCode::kConnection, "replication connect: " + msg);
-  }
-  return ReplicationConn(c);
+  auto c = pg::ConnectRaw(url, "replication connect", {},
+                          {{"replication", "database"},
+                           {"options",
+                            "-c DateStyle=ISO,MDY -c TimeZone=UTC -c IntervalStyle=postgres "
+                            "-c extra_float_digits=1"},
+                           {"application_name", "pgcdc"}});
+  if (!c) return Fail(c.error());
+  return ReplicationConn(*c);
 }
 
 ReplicationConn::ReplicationConn(ReplicationConn&& o) noexcept
@@ -79,13 +62,13 @@ void ReplicationConn::FreeBuffer() {
 
 int ReplicationConn::socket() const { return conn_ == nullptr ? -1 : PQsocket(conn_); }
 std::string ReplicationConn::ErrorMessage() const {
-  return conn_ == nullptr ? "not connected" : Trim(PQerrorMessage(conn_));
+  return conn_ == nullptr ? "not connected" : TrimMessage(PQerrorMessage(conn_));
 }
 
 Result<SystemIdentity> ReplicationConn::IdentifySystem() {
   PGresult* r = PQexec(conn_, "IDENTIFY_SYSTEM");
   if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 4) {
-    std::string err = Trim(PQresultErrorMessage(r));
+    std::string err = TrimMessage(PQresultErrorMessage(r));
     PQclear(r);
     return Fail(ErrorCode::kProtocol, "IDENTIFY_SYSTEM: " + err);
   }
@@ -108,7 +91,7 @@ Result<SlotInfo> ReplicationConn::CreateSlot(const std::string& name, bool tempo
   PGresult* r = PQexec(conn_, sql.c_str());
   if (PQresultStatus(r) != PGRES_TUPLES_OK) {
     const std::string state = SqlState(r);
-    std::string err = Trim(PQresultErrorMessage(r));
+    std::string err = TrimMessage(PQresultErrorMessage(r));
     PQclear(r);
     if (state == "42710") {  // duplicate_object: reuse the existing slot
       *exists = true;
@@ -131,7 +114,7 @@ Status ReplicationConn::DropSlot(const std::string& name) {
   const std::string sql = "DROP_REPLICATION_SLOT " + pg::QuoteIdentifier(name);
   PGresult* r = PQexec(conn_, sql.c_str());
   const auto st = PQresultStatus(r);
-  std::string err = Trim(PQresultErrorMessage(r));
+  std::string err = TrimMessage(PQresultErrorMessage(r));
   PQclear(r);
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     return Fail(ErrorCode::kConnection, "drop slot " + name + ": " + err);
@@ -156,7 +139,7 @@ Status ReplicationConn::StartReplication(const std::string& slot, uint64_t start
                     (proto_version >= 2 ? ", streaming 'on'" : "") + ")";
   PGresult* r = PQexec(conn_, sql.c_str());
   const auto st = PQresultStatus(r);
-  std::string err = st == PGRES_COPY_BOTH ? "" : Trim(PQresultErrorMessage(r));
+  std::string err = st == PGRES_COPY_BOTH ? "" : TrimMessage(PQresultErrorMessage(r));
   const std::string state = SqlState(r);
   PQclear(r);
   if (st != PGRES_COPY_BOTH) {
@@ -175,7 +158,7 @@ Result<std::optional<std::string_view>> ReplicationConn::Receive(std::chrono::mi
     if (n == -1) {
       // Stream ended: fetch the final result for its error message.
       PGresult* r = PQgetResult(conn_);
-      std::string err = r != nullptr ? Trim(PQresultErrorMessage(r)) : "";
+      std::string err = r != nullptr ? TrimMessage(PQresultErrorMessage(r)) : "";
       PQclear(r);
       return Fail(ErrorCode::kConnection,
                   "replication stream ended" + (err.empty() ? std::string() : ": " + err));

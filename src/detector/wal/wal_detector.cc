@@ -46,51 +46,32 @@ constexpr std::chrono::microseconds kFeedPollFirst{100};
 constexpr milliseconds kFeedPollMax{2};
 
 struct Metrics {
-  metrics::Counter* errors;
-  metrics::Counter* events;
-  metrics::Counter* value_errors;
-  metrics::Gauge* received_lsn;
-  metrics::Gauge* confirmed_lsn;
-  metrics::Gauge* spool_bytes;
-  metrics::Counter* checkpoints;
-  metrics::Gauge* slot_lag;
-  metrics::Counter* toast_hits;
-  metrics::Counter* toast_misses;
-  Metrics() {
-    auto& r = metrics::Default();
-    errors = &r.AddCounter("pgcdc_walreplication_errors_total",
-                           "WAL replication cycles that ended in an error.")
-                  .Get();
-    events = &r.AddCounter("pgcdc_wal_events_total", "Events produced by the wal detector.").Get();
-    value_errors = &r.AddCounter("pgcdc_wal_value_errors_total",
-                                 "Column values that could not be typed and were emitted as "
-                                 "strings.")
-                        .Get();
-    received_lsn = &r.AddGauge("pgcdc_wal_received_lsn", "Highest WAL position received.").Get();
-    confirmed_lsn = &r.AddGauge("pgcdc_wal_confirmed_lsn",
-                                "WAL position confirmed to the server (all events up to it "
-                                "delivered).")
-                         .Get();
-    spool_bytes =
-        &r.AddGauge("pgcdc_wal_spool_bytes", "Bytes buffered for open streamed transactions.")
-             .Get();
-    checkpoints = &r.AddCounter("pgcdc_checkpoint_total", "Checkpoints saved.").Get();
-    slot_lag = &r.AddGauge("pgcdc_slot_lag_bytes",
-                           "Bytes of WAL the persistent slot has not confirmed yet.")
-                    .Get();
-    toast_hits = &r.AddCounter("pgcdc_toast_cache_hits_total",
-                               "Unchanged TOAST columns back-filled from the cache.")
-                      .Get();
-    toast_misses = &r.AddCounter("pgcdc_toast_cache_misses_total",
-                                 "UPDATEs with unchanged TOAST columns not found in the cache.")
-                        .Get();
-  }
+  metrics::Counter& errors = metrics::DefaultCounter(
+      "pgcdc_walreplication_errors_total", "WAL replication cycles that ended in an error.");
+  metrics::Counter& events =
+      metrics::DefaultCounter("pgcdc_wal_events_total", "Events produced by the wal detector.");
+  metrics::Counter& value_errors =
+      metrics::DefaultCounter("pgcdc_wal_value_errors_total",
+                              "Column values that could not be typed and were emitted as strings.");
+  metrics::Gauge& received_lsn =
+      metrics::DefaultGauge("pgcdc_wal_received_lsn", "Highest WAL position received.");
+  metrics::Gauge& confirmed_lsn = metrics::DefaultGauge(
+      "pgcdc_wal_confirmed_lsn",
+      "WAL position confirmed to the server (all events up to it delivered).");
+  metrics::Gauge& spool_bytes = metrics::DefaultGauge(
+      "pgcdc_wal_spool_bytes", "Bytes buffered for open streamed transactions.");
+  metrics::Counter& checkpoints =
+      metrics::DefaultCounter("pgcdc_checkpoint_total", "Checkpoints saved.");
+  metrics::Gauge& slot_lag = metrics::DefaultGauge(
+      "pgcdc_slot_lag_bytes", "Bytes of WAL the persistent slot has not confirmed yet.");
+  metrics::Counter& toast_hits = metrics::DefaultCounter(
+      "pgcdc_toast_cache_hits_total", "Unchanged TOAST columns back-filled from the cache.");
+  metrics::Counter& toast_misses =
+      metrics::DefaultCounter("pgcdc_toast_cache_misses_total",
+                              "UPDATEs with unchanged TOAST columns not found in the cache.");
 };
 
-Metrics& M() {
-  static Metrics m;
-  return m;
-}
+Metrics& M() { return metrics::Lazy<Metrics>(); }
 
 std::string RandomSlotName() {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -190,6 +171,10 @@ Result<SlotSession> OpenSlot(const Options& o, bool snapshot_done) {
 struct WalDetector::Cycle : ChangeSink {
   Cycle(WalDetector& d, RunContext& c) : det(d), ctx(c) {}
 
+  // Streams from the started replication until a stop (Ok) or an error;
+  // on a stop, publishes what is left and reports the final position.
+  Status Stream(ChangeBuilder& builder, const Sleeper& sleeper);
+
   bool Emit(Event&& e) override {
     e.seq = ++det.next_seq_;
     if (batch.events.empty()) batch_started = Clock::now();
@@ -238,7 +223,7 @@ struct WalDetector::Cycle : ChangeSink {
   bool Publish() {
     if (batch.events.empty()) return true;
     last_publish = Clock::now();
-    M().events->Inc(batch.events.size());
+    M().events.Inc(batch.events.size());
     const bool ok = ctx.publish(std::move(batch));
     batch = EventBatch{};
     return ok;
@@ -325,13 +310,13 @@ struct WalDetector::Cycle : ChangeSink {
 
   void ExportStats(const ChangeBuilder& builder) {
     auto& m = M();
-    m.received_lsn->Set(static_cast<double>(received));
-    m.spool_bytes->Set(static_cast<double>(builder.spooled_bytes()));
+    m.received_lsn.Set(static_cast<double>(received));
+    m.spool_bytes.Set(static_cast<double>(builder.spooled_bytes()));
     // The builder counts per cycle; export the deltas.
     const auto& bs = builder.stats();
-    m.value_errors->Inc(bs.value_errors - exported.value_errors);
-    m.toast_hits->Inc(bs.toast_hits - exported.toast_hits);
-    m.toast_misses->Inc(bs.toast_misses - exported.toast_misses);
+    m.value_errors.Inc(bs.value_errors - exported.value_errors);
+    m.toast_hits.Inc(bs.toast_hits - exported.toast_hits);
+    m.toast_misses.Inc(bs.toast_misses - exported.toast_misses);
     exported = bs;
   }
 
@@ -345,12 +330,12 @@ struct WalDetector::Cycle : ChangeSink {
     if (auto st = repl->Send(msg); !st) return st;
     last_status = Clock::now();
     last_sent_confirmed = confirmed;
-    m.confirmed_lsn->Set(static_cast<double>(confirmed));
+    m.confirmed_lsn.Set(static_cast<double>(confirmed));
     if (store != nullptr) {
       if (auto st = store->Save(slot, confirmed); !st) {
         log::Warn("wal: checkpoint save failed", {{"error", st.error().message()}});
       } else {
-        m.checkpoints->Inc();
+        m.checkpoints.Inc();
       }
     }
     return Ok();
@@ -393,7 +378,7 @@ struct WalDetector::Cycle : ChangeSink {
         {slot});
     if (!lag || lag->empty() || !lag->at(0).at(0)) return;
     const double bytes = std::stod(*lag->at(0).at(0));
-    M().slot_lag->Set(bytes);
+    M().slot_lag.Set(bytes);
     if (bp != nullptr) bp->Update(static_cast<int64_t>(bytes));
     if (o.slot_lag_warn > 0 && bytes > static_cast<double>(o.slot_lag_warn) &&
         now - last_lag_warn >= kLagWarnInterval) {
@@ -453,12 +438,7 @@ Status WalDetector::Run(detector::RunContext& ctx) {
              {"db", pg::RedactUrl(options_.database_url)},
              {"publication", options_.publication},
              {"slot", options_.persistent_slot ? options_.slot_name : std::string("(temporary)")}});
-  SupervisorOptions so;
-  so.component = "wal";
-  so.failures = M().errors;
-  so.retry = options_.backoff;
-  so.health = ctx.health;
-  so.health_name = ctx.health_name;
+  SupervisorOptions so = detector::SupervisorFor(ctx, "wal", M().errors, options_.backoff);
   // Mistakes a retry cannot fix (missing publication, bad slot name, no
   // permission) end the detector before it ever streamed.
   so.is_fatal = FatalBeforeUp(ErrorCode::kInvalidArgument);
@@ -547,7 +527,6 @@ Status WalDetector::RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_n
 
 Status WalDetector::RunCycle(detector::RunContext& ctx, Supervisor::Session& session) {
   const Sleeper& sleeper = session.sleeper();
-  const int wake_fd = sleeper.fd();
   // Regular connection: publication check, type lookups, heartbeats.
   auto meta = pg::Conn::Open(options_.database_url);
   if (!meta) return Fail(meta.error());
@@ -595,9 +574,13 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, Supervisor::Session& ses
   // (Re)connected: carry on with snapshots a crash or disconnect interrupted.
   if (incremental_ != nullptr) incremental_->ResumeRunning();
 
-  cycle.last_status = Clock::now();
-  cycle.last_heartbeat = Clock::now();
-  cycle.last_lag_check = Clock::now() - options_.status_interval;
+  return cycle.Stream(builder, sleeper);
+}
+
+Status WalDetector::Cycle::Stream(ChangeBuilder& builder, const Sleeper& sleeper) {
+  last_status = Clock::now();
+  last_heartbeat = Clock::now();
+  last_lag_check = Clock::now() - det.options_.status_interval;
 
   auto* bp = ctx.backpressure;
   std::vector<EventBatch> fed;
@@ -612,23 +595,23 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, Supervisor::Session& ses
     }
     if (paused) sleep_unless_stopped(milliseconds(100));
     // Incremental-snapshot chunks: stamp and publish them from this thread.
-    if (auto st = cycle.PublishFed(fed); !st) return st;
-    auto msg = cycle.Receive(paused, wake_fd);
+    if (auto st = PublishFed(fed); !st) return st;
+    auto msg = Receive(paused, sleeper.fd());
     if (!msg) return Fail(msg.error());
     bool reply_requested = false;
     if (msg->has_value()) {
-      if (auto st = cycle.Handle(builder, **msg, &reply_requested); !st) return st;
+      if (auto st = Handle(builder, **msg, &reply_requested); !st) return st;
     } else {
       // Nothing buffered right now: hand what we have to the bus.
-      if (!cycle.Publish()) return Fail(ErrorCode::kCancelled, "pipeline stopping");
+      if (!Publish()) return Fail(ErrorCode::kCancelled, "pipeline stopping");
     }
-    cycle.ExportStats(builder);
-    if (auto st = cycle.ReportProgress(builder.in_transaction(), reply_requested); !st) return st;
+    ExportStats(builder);
+    if (auto st = ReportProgress(builder.in_transaction(), reply_requested); !st) return st;
   }
   // Orderly stop: publish what we have and report the final position.
-  cycle.Publish();
-  cycle.Advance(builder.in_transaction());
-  (void)cycle.SendStatus(false);
+  Publish();
+  Advance(builder.in_transaction());
+  (void)SendStatus(false);
   return Ok();
 }
 
@@ -636,88 +619,83 @@ namespace {
 
 using O = Options;
 
-std::vector<ParamSpec> Params() {
-  return {
-      Param("detector.publication", &O::publication,
-            "publication to stream (required unless --all-tables)", {.flag = "publication"}),
-      Param("detector.all_tables", &O::all_tables,
-            "create (if missing) and stream a FOR ALL TABLES publication", {.flag = "all-tables"}),
-      Param("detector.persistent_slot", &O::persistent_slot,
-            "use a named, durable slot and resume from the last delivered position",
-            {.flag = "persistent-slot"}),
-      Param("detector.slot_name", &O::slot_name,
-            "persistent slot name (default pgcdc_<publication>)", {.flag = "slot-name"}),
-      Param("detector.checkpoint_db", &O::checkpoint_db,
-            "database holding pgcdc_checkpoints (default --db)", {.flag = "checkpoint-db"}),
-      ParamAt<O>("detector.tx_metadata", [](auto& o) -> auto& { return o.builder.tx_metadata; },
-                 "add a transaction block (xid, commit_time, seq) to row events",
-                 {.flag = "tx-metadata"}),
-      ParamAt<O>("detector.tx_markers", [](auto& o) -> auto& { return o.builder.tx_markers; },
-                 "emit BEGIN/COMMIT events on pgcdc:_txn (implies --tx-metadata)",
-                 {.flag = "tx-markers"}),
-      ParamAt<O>("detector.include_schema",
-                 [](auto& o) -> auto& { return o.builder.include_schema; },
-                 "add schema and columns (name, type) to row payloads", {.flag = "include-schema"}),
-      ParamAt<O>("detector.schema_events", [](auto& o) -> auto& { return o.builder.schema_events; },
-                 "emit SCHEMA_CHANGE events on pgcdc:_schema when a table's columns change",
-                 {.flag = "schema-events"}),
-      Param("detector.heartbeat_interval", &O::heartbeat_interval,
-            "emit a logical message this often so an idle slot keeps advancing (0 disables)",
-            {.flag = "heartbeat-interval"}),
-      Param("detector.status_interval", &O::status_interval,
-            "longest time between standby status updates to the server", {.min = 100}),
-      Param("detector.cooperative_checkpoint", &O::cooperative_checkpoint,
-            "accepted for compatibility: the slot always advances only past events every "
-            "adapter acknowledged",
-            {.flag = "cooperative-checkpoint"}),
-      ParamAt<O>(
-          "detector.stream_memory", [](auto& o) -> auto& { return o.builder.spool_memory_bytes; },
-          "bytes of in-progress streamed transactions kept in memory before spilling to temp "
-          "files",
-          {.min = 0}),
-      Param("detector.snapshot_first", &O::snapshot_first,
-            "before streaming, export --snapshot-table from the slot's own snapshot (no gap, no "
-            "overlap)",
-            {.flag = "snapshot-first"}),
-      Param("snapshot.table", &O::snapshot_table,
-            "table exported by --snapshot-first (schema.table allowed)"),
-      Param("snapshot.where", &O::snapshot_where,
-            "optional SQL condition for --snapshot-first (trusted input)"),
-      ParamAt<O>("detector.toast_cache", [](auto& o) -> auto& { return o.builder.toast_cache; },
-                 "back-fill unchanged TOAST columns of UPDATEs from recently seen rows",
-                 {.flag = "toast-cache"}),
-      ParamAt<O>("detector.toast_cache_max_entries",
-                 [](auto& o) -> auto& { return o.builder.toast_cache_max_entries; },
-                 "rows kept by the TOAST cache (LRU)",
-                 {.flag = "toast-cache-max-entries", .min = 1}),
-      Param("detector.slot_lag_warn", &O::slot_lag_warn,
-            "warn when the persistent slot lags the server by more than this many bytes",
-            {.flag = "slot-lag-warn", .min = 0}),
-      ParamAt<O>(
-          "incremental_snapshot.enabled", [](auto& o) -> auto& { return o.incremental.enabled; },
-          "act on execute-snapshot/stop-snapshot rows inserted into the signal table (chunked "
-          "snapshots next to the stream)",
-          {.flag = "incremental-snapshot"}),
-      ParamAt<O>("incremental_snapshot.signal_table",
-                 [](auto& o) -> auto& { return o.incremental.signal_table; },
-                 "signal table (schema.table allowed; must be in the publication)",
-                 {.flag = "snapshot-signal-table"}),
-      ParamAt<O>("incremental_snapshot.chunk_size",
-                 [](auto& o) -> auto& { return o.incremental.chunk_size; },
-                 "rows per incremental snapshot chunk", {.flag = "snapshot-chunk-size", .min = 1}),
-      ParamAt<O>("incremental_snapshot.chunk_delay",
-                 [](auto& o) -> auto& { return o.incremental.chunk_delay; },
-                 "pause between incremental snapshot chunks",
-                 {.flag = "snapshot-chunk-delay", .min = 0}),
-      ParamAt<O>("incremental_snapshot.progress_db",
-                 [](auto& o) -> auto& { return o.incremental.progress_db; },
-                 "database holding pgcdc_snapshot_progress (default --db)",
-                 {.flag = "snapshot-progress-db"}),
-      ParamAt<O>("detector.backoff_base", [](auto& o) -> auto& { return o.backoff.base; },
-                 "reconnect backoff base (full jitter, doubles per attempt)", {.min = 1}),
-      ParamAt<O>("detector.backoff_cap", [](auto& o) -> auto& { return o.backoff.cap; },
-                 "reconnect backoff cap", {.min = 1}),
-  };
+// The wal detector's parameters. The detector.* flags are the keys without
+// "detector." (--tx-metadata), the incremental_snapshot.* ones
+// --snapshot-<name>, unless a parameter names its own.
+std::vector<ParamSpec> WalParams() {
+  return Params({
+      FlagsFromKeys(
+          "detector.", "",
+          {
+              Param("detector.publication", &O::publication,
+                    "publication to stream (required unless --all-tables)"),
+              Param("detector.all_tables", &O::all_tables,
+                    "create (if missing) and stream a FOR ALL TABLES publication"),
+              Param("detector.persistent_slot", &O::persistent_slot,
+                    "use a named, durable slot and resume from the last delivered position"),
+              Param("detector.slot_name", &O::slot_name,
+                    "persistent slot name (default pgcdc_<publication>)"),
+              Param("detector.checkpoint_db", &O::checkpoint_db,
+                    "database holding pgcdc_checkpoints (default --db)"),
+              Param("detector.tx_metadata", &O::builder, &BuilderOptions::tx_metadata,
+                    "add a transaction block (xid, commit_time, seq) to row events"),
+              Param("detector.tx_markers", &O::builder, &BuilderOptions::tx_markers,
+                    "emit BEGIN/COMMIT events on pgcdc:_txn (implies --tx-metadata)"),
+              Param("detector.include_schema", &O::builder, &BuilderOptions::include_schema,
+                    "add schema and columns (name, type) to row payloads"),
+              Param("detector.schema_events", &O::builder, &BuilderOptions::schema_events,
+                    "emit SCHEMA_CHANGE events on pgcdc:_schema when a table's columns change"),
+              Param(
+                  "detector.heartbeat_interval", &O::heartbeat_interval,
+                  "emit a logical message this often so an idle slot keeps advancing (0 disables)"),
+              Param("detector.status_interval", &O::status_interval,
+                    "longest time between standby status updates to the server",
+                    {.flag = "detector-status-interval", .min = 100}),
+              Param("detector.cooperative_checkpoint", &O::cooperative_checkpoint,
+                    "accepted for compatibility: the slot always advances only past events every "
+                    "adapter acknowledged"),
+              Param("detector.stream_memory", &O::builder, &BuilderOptions::spool_memory_bytes,
+                    "bytes of in-progress streamed transactions kept in memory before spilling to "
+                    "temp files",
+                    {.flag = "detector-stream-memory", .min = 0}),
+              Param("detector.snapshot_first", &O::snapshot_first,
+                    "before streaming, export --snapshot-table from the slot's own snapshot (no "
+                    "gap, no overlap)"),
+              Param("snapshot.table", &O::snapshot_table,
+                    "table exported by --snapshot-first (schema.table allowed)"),
+              Param("snapshot.where", &O::snapshot_where,
+                    "optional SQL condition for --snapshot-first (trusted input)"),
+              Param("detector.toast_cache", &O::builder, &BuilderOptions::toast_cache,
+                    "back-fill unchanged TOAST columns of UPDATEs from recently seen rows"),
+              Param("detector.toast_cache_max_entries", &O::builder,
+                    &BuilderOptions::toast_cache_max_entries, "rows kept by the TOAST cache (LRU)",
+                    {.min = 1}),
+              Param("detector.slot_lag_warn", &O::slot_lag_warn,
+                    "warn when the persistent slot lags the server by more than this many bytes",
+                    {.min = 0}),
+          }),
+      FlagsFromKeys(
+          "incremental_snapshot.", "snapshot-",
+          {
+              Param("incremental_snapshot.enabled", &O::incremental, &IncrementalOptions::enabled,
+                    "act on execute-snapshot/stop-snapshot rows inserted into the signal table "
+                    "(chunked snapshots next to the stream)",
+                    {.flag = "incremental-snapshot"}),
+              Param("incremental_snapshot.signal_table", &O::incremental,
+                    &IncrementalOptions::signal_table,
+                    "signal table (schema.table allowed; must be in the publication)"),
+              Param("incremental_snapshot.chunk_size", &O::incremental,
+                    &IncrementalOptions::chunk_size, "rows per incremental snapshot chunk",
+                    {.min = 1}),
+              Param("incremental_snapshot.chunk_delay", &O::incremental,
+                    &IncrementalOptions::chunk_delay, "pause between incremental snapshot chunks",
+                    {.min = 0}),
+              Param("incremental_snapshot.progress_db", &O::incremental,
+                    &IncrementalOptions::progress_db,
+                    "database holding pgcdc_snapshot_progress (default --db)"),
+          }),
+      ReconnectParams<O>("detector"),
+  });
 }
 
 void Validate(const O& o, const Context& ctx, Errors& errors) {
@@ -744,9 +722,7 @@ void Validate(const O& o, const Context& ctx, Errors& errors) {
       errors.push_back("incremental_snapshot.signal_table: " + t.error().message());
     }
   }
-  if (o.backoff.cap < o.backoff.base) {
-    errors.push_back("detector.backoff_cap: must be >= detector.backoff_base");
-  }
+  ValidateBackoff("detector", o.backoff, errors);
 }
 
 Result<DetectorPtr> Make(O o, const Context& ctx) {
@@ -771,7 +747,7 @@ ConnectorInfo Connector() {
           "PostgreSQL logical replication (pgoutput v2): typed row values, streamed large "
           "transactions, TRUNCATE, logical messages. With --persistent-slot the slot only "
           "advances past events every adapter has delivered: at-least-once across crashes.",
-      .params = Params(),
+      .params = WalParams(),
       .validate = Validate,
       .make = Make,
   });
