@@ -185,9 +185,9 @@ TEST(CliScenario, ListAndDescribe) {
   EXPECT_NE(all.find("--bus-mode"), std::string::npos) << all;
   EXPECT_NE(all.find("PGCDC_BUS_BUFFER_SIZE"), std::string::npos) << all;
 
-  r = RunPgcdc({"describe", "kafka"});
+  r = RunPgcdc({"describe", "nats"});
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("unknown connector \"kafka\""), std::string::npos);
+  EXPECT_NE(r.err.find("unknown connector \"nats\""), std::string::npos);
 }
 
 TEST(CliScenario, ListenHelpShowsGeneratedFlags) {

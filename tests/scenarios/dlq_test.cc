@@ -368,10 +368,10 @@ TEST(DlqScenario, FailingAdapterLeavesRecordsPending) {
   EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM " + t + " WHERE replayed_at IS NULL"), "2");
 
   // A record for an adapter this build does not have: a usage error, nothing sent.
-  Seed(conn, t, Ev("pgcdc:c", "3"), "kafka", "e");
+  Seed(conn, t, Ev("pgcdc:c", "3"), "nats", "e");
   Outcome unknown = Pgcdc(Dlq("replay", t, {"--file-path", "/tmp/never-written.jsonl"}));
   EXPECT_EQ(unknown.code, 2) << unknown.err;
-  EXPECT_NE(unknown.err.find("adapter \"kafka\" (1 pending record(s)) is not available"),
+  EXPECT_NE(unknown.err.find("adapter \"nats\" (1 pending record(s)) is not available"),
             std::string::npos)
       << unknown.err;
   EXPECT_FALSE(fs::exists("/tmp/never-written.jsonl"));
