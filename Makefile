@@ -61,7 +61,8 @@ fuzz: bootstrap
 # their own PostgreSQL clusters). Results and commands: BENCHMARKS.md.
 bench: bootstrap build/release/build.ninja
 	cmake --build build/release --target pgcdc bus_fanout_bench event_json_bench pgoutput_bench \
-	  cel_bench transform_bench webhook_bench sse_fanout_bench latency_bench -j $(JOBS)
+	  cel_bench transform_bench webhook_bench sse_fanout_bench latency_bench kafka_mock_cluster \
+	  -j $(JOBS)
 	build/release/bench/bus_fanout_bench
 	build/release/bench/event_json_bench
 	build/release/src/codec/pgoutput/pgoutput_bench
@@ -72,6 +73,7 @@ bench: bootstrap build/release/build.ninja
 	bench/wal/wal_bench.sh
 	bench/latency/latency_bench.sh
 	bench/kafkaserver/kafkaserver_bench.sh
+	bench/kafka/kafka_bench.sh
 
 # Regenerates docs/connectors.md from the connectors' declarations.
 docs: build

@@ -61,6 +61,9 @@ q "CREATE TABLE bench_k (id bigint PRIMARY KEY, a integer NOT NULL, b text NOT N
                          c timestamptz NOT NULL, d numeric(12,2) NOT NULL)"
 q "CREATE PUBLICATION bench_kpub FOR TABLE bench_k"
 
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime of a process
+hz=$(getconf CLK_TCK)
+
 metric() {  # value of one metric series (0 when absent)
   curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v s="$1" '$1 == s {print $2; f=1} END {if (!f) print 0}'
 }
@@ -77,6 +80,8 @@ drain() {
   else
     args+=(-a stdout)
   fi
+  local m0
+  m0=$(ticks "$mock_pid")
   t0=$(now)
   /usr/bin/time -o "$T/time" -f '%U %S %M' "$PGCDC" "${args[@]}" >/dev/null 2>"$T/pgcdc.err" &
   tpid=$!
@@ -91,6 +96,7 @@ drain() {
     sleep 0.05
   done
   t1=$(now)
+  r_broker=$(awk -v a="$m0" -v b="$(ticks "$mock_pid")" -v hz="$hz" 'BEGIN{printf "%.2f", (b-a)/hz}')
   if [[ -n $perf_pid ]]; then
     kill -INT "$perf_pid"; wait "$perf_pid" || true
     perf report -i "$T/perf.data" --stdio --no-children -g none --percent-limit 0.7 2>/dev/null \
@@ -110,8 +116,8 @@ drain() {
 
 n_tx=$((ROWS / 1000))
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "| run | changes | contender | wall s | changes/s | kafka / stdout | client CPU s | client peak RSS |"
-echo "|---|---:|---|---:|---:|---:|---:|---:|"
+echo "| run | changes | contender | wall s | changes/s | kafka / stdout | client CPU s | broker CPU s | client peak RSS |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
 ratios=()
 for run in $(seq 1 "$RUNS"); do
   q "TRUNCATE bench_k"
@@ -130,10 +136,10 @@ for run in $(seq 1 "$RUNS"); do
   end=$(q "SELECT pg_current_wal_lsn()")
   order="kafka stdout"
   ((run % 2 == 0)) && order="stdout kafka"
-  declare -A wall cpu rss
+  declare -A wall cpu rss broker
   for c in $order; do
     drain "$c" "s_$c" "$end"
-    wall[$c]=$r_wall cpu[$c]=$r_cpu rss[$c]=$r_rss
+    wall[$c]=$r_wall cpu[$c]=$r_cpu rss[$c]=$r_rss broker[$c]=$r_broker
     log "run $run: $c ${r_wall}s"
   done
   log "run $run: kafka delivered $r_delivered records (expected $ROWS), re-produced $r_retried"
@@ -141,10 +147,10 @@ for run in $(seq 1 "$RUNS"); do
   ratios+=("$ratio")
   for c in kafka stdout; do
     awk -v r="$run" -v n="$ROWS" -v c="$c" -v t="${wall[$c]}" -v ratio="$ratio" -v cpu="${cpu[$c]}" \
-        -v rss="${rss[$c]}" 'BEGIN{
+        -v rss="${rss[$c]}" -v bc="${broker[$c]}" 'BEGIN{
       name = c == "kafka" ? "pgcdc → kafka (mock, acks=all)" : "pgcdc → stdout";
-      printf "| %d | %d | %s | %.2f | %.0f K | %s | %.2f | %.1f MB |\n",
-        r, n, name, t, n/t/1000, c == "kafka" ? ratio "×" : "", cpu, rss/1024 }'
+      printf "| %d | %d | %s | %.2f | %.0f K | %s | %.2f | %s | %.1f MB |\n",
+        r, n, name, t, n/t/1000, c == "kafka" ? ratio "×" : "", cpu, c == "kafka" ? bc : "", rss/1024 }'
   done
   q "SELECT pg_drop_replication_slot('s_kafka')" >/dev/null
   q "SELECT pg_drop_replication_slot('s_stdout')" >/dev/null

@@ -149,6 +149,16 @@ void DecodeBody(int16_t key, int16_t version, std::string_view body) {
     case k::ApiKey::kApiVersions:
       RoundTrip(body, key, version, k::DecodeApiVersionsRequest, k::EncodeApiVersionsRequest);
       break;
+    case k::ApiKey::kInitProducerId:
+      RoundTrip(body, key, version, k::DecodeInitProducerIdRequest, k::EncodeInitProducerIdRequest);
+      break;
+    case k::ApiKey::kAddPartitionsToTxn:
+      RoundTrip(body, key, version, k::DecodeAddPartitionsToTxnRequest,
+                k::EncodeAddPartitionsToTxnRequest);
+      break;
+    case k::ApiKey::kEndTxn:
+      RoundTrip(body, key, version, k::DecodeEndTxnRequest, k::EncodeEndTxnRequest);
+      break;
     case k::ApiKey::kSaslAuthenticate: {
       auto r = k::DecodeSaslAuthenticateRequest(body, version);
       if (!r) {

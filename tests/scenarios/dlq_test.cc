@@ -369,13 +369,15 @@ TEST(DlqScenario, FailingAdapterLeavesRecordsPending) {
 
   // A record for an adapter this build does not have: a usage error, nothing sent.
   Seed(conn, t, Ev("pgcdc:c", "3"), "no_such_sink", "e");
-  fs::remove("/tmp/never-written.jsonl");
-  Outcome unknown = Pgcdc(Dlq("replay", t, {"--file-path", "/tmp/never-written.jsonl"}));
+  // (A private path: /tmp is shared with other test runs on the machine.)
+  TempDir dir;
+  const std::string never = dir.path + "/never-written.jsonl";
+  Outcome unknown = Pgcdc(Dlq("replay", t, {"--file-path", never}));
   EXPECT_EQ(unknown.code, 2) << unknown.err;
   EXPECT_NE(unknown.err.find("adapter \"no_such_sink\" (1 pending record(s)) is not available"),
             std::string::npos)
       << unknown.err;
-  EXPECT_FALSE(fs::exists("/tmp/never-written.jsonl"));
+  EXPECT_FALSE(fs::exists(never));
   // Missing adapter settings are reported the same way.
   Outcome no_path = Pgcdc(Dlq("replay", t, {"--adapter", "file"}));
   EXPECT_EQ(no_path.code, 2) << no_path.err;

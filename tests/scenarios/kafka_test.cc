@@ -4,7 +4,9 @@
 // Kafka-protocol broker (-a kafkaserver in a second pgcdc process). Consumer:
 // kcat. Covers WAL rows with keys, values, headers and topics; per-key order;
 // a broker outage (nothing lost, retries counted, health degraded then up);
-// kill -9 with a persistent slot; rejected records to the DLQ; bad
+// kill -9 with a persistent slot; exactly-once (--kafka-transactional-id)
+// across kill -9 for a read_committed consumer, against kafkaserver (the mock
+// cluster ignores isolation levels); rejected records to the DLQ; bad
 // configuration.
 #include <gtest/gtest.h>
 #include <signal.h>
