@@ -21,4 +21,5 @@ set(PGCDC_CONNECTORS
   adapter/kafkaserver
   adapter/null
   adapter/redis
+  adapter/nats
 )
