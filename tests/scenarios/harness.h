@@ -106,6 +106,10 @@ struct HttpResult {
 std::optional<HttpResult> HttpGet(const std::string& host_port, const std::string& path,
                                   std::chrono::milliseconds timeout = 5s);
 
+// A TCP port nobody listens on right now (for a server a test starts, or
+// as an address where nothing answers).
+int FreeTcpPort();
+
 // Runs a command, returns exit code and combined output.
 struct CommandResult {
   int exit_code = -1;
