@@ -60,6 +60,14 @@ void NatsServer::Kill() {
   process_.reset();
 }
 
+void NatsServer::Pause() {
+  if (process_) process_->Signal(SIGSTOP);
+}
+
+void NatsServer::Resume() {
+  if (process_) process_->Signal(SIGCONT);
+}
+
 std::optional<NatsServer::StreamState> NatsServer::Stream(const std::string& stream) const {
   Client c(Url());
   if (!c.ok()) return std::nullopt;

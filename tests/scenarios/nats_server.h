@@ -31,6 +31,10 @@ class NatsServer {
   bool Start();
   // SIGKILL, as a crash would.
   void Kill();
+  // SIGSTOP / SIGCONT: a server that hangs (connections stay open, nothing
+  // is answered) and comes back.
+  void Pause();
+  void Resume();
 
   int port() const { return port_; }
   std::string Url() const { return "nats://127.0.0.1:" + std::to_string(port_); }

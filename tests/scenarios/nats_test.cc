@@ -11,6 +11,8 @@
 //    so the stream holds every row exactly once;
 //  - nats-server killed mid-stream and restarted on the same store: events
 //    wait (health degraded, retries counted) and arrive after, in order;
+//  - nats-server hanging (SIGSTOP): acks time out, everything is published
+//    again, JetStream keeps each message once;
 //  - bad URL / encoding, unreachable server, a server without JetStream:
 //    clear errors.
 #include <gtest/gtest.h>
@@ -275,6 +277,42 @@ TEST(NatsScenario, AServerOutageHoldsEventsUntilItIsBack) {
   // Nothing lost, nothing twice, and in commit order.
   const auto messages = nats.ReadStream("OUTAGE");
   ASSERT_EQ(messages.size(), 300u);
+  for (size_t i = 0; i < messages.size(); ++i) {
+    EXPECT_EQ(RowId(ParseJson(messages[i].data).as_object()), static_cast<int64_t>(i + 1));
+  }
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0);
+}
+
+// A server that stops answering (SIGSTOP) keeps its connections open: the
+// missing acks time out, pgcdc reconnects and publishes again; once the
+// server runs again the stream holds every row once, in order.
+TEST(NatsScenario, AHangingServerTimesOutAndEverythingIsPublishedAgain) {
+  NatsServer nats;
+  auto conn = Connect();
+  FreshPublishedTable(conn, "n_hang", "id int PRIMARY KEY", "p_nhang");
+  auto p =
+      Process::Start({.args = WalNatsArgs("p_nhang", nats, "HANG", {"--nats-timeout", "300ms"})});
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->WaitForStderr("streaming detector=wal")) << p->Stderr();
+  ExecOrFail(conn, "INSERT INTO n_hang SELECT generate_series(1, 100)");
+  ASSERT_TRUE(Eventually([&] { return nats.StreamMessages("HANG") == 100; })) << p->Stderr();
+
+  nats.Pause();
+  ExecOrFail(conn, "INSERT INTO n_hang SELECT generate_series(101, 1100)");
+  ASSERT_TRUE(Eventually([&] {
+    return ScrapeMetric(*p, "pgcdc_nats_retries_total").value_or(0) >= 2;
+  })) << p->Stderr();
+  EXPECT_NE(p->Stderr().find("no acknowledgement within 300ms"), std::string::npos) << p->Stderr();
+  EXPECT_NE(Healthz(*p).find(R"("nats":{"status":"degraded")"), std::string::npos);
+  nats.Resume();
+  ASSERT_TRUE(Eventually(
+      [&] { return Healthz(*p).find(R"("nats":{"status":"up")") != std::string::npos; }, 30s))
+      << Healthz(*p) << p->Stderr();
+  ASSERT_TRUE(Eventually([&] { return nats.StreamMessages("HANG") == 1100; }))
+      << nats.StreamMessages("HANG");
+  const auto messages = nats.ReadStream("HANG");
+  ASSERT_EQ(messages.size(), 1100u);
   for (size_t i = 0; i < messages.size(); ++i) {
     EXPECT_EQ(RowId(ParseJson(messages[i].data).as_object()), static_cast<int64_t>(i + 1));
   }

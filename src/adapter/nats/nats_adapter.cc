@@ -256,6 +256,11 @@ struct Inbox {
   std::unordered_map<const natsMsg*, size_t> in_flight;  // message → event index
   std::vector<Answer> answers;
   bool closed = false;
+  // The worker sleeps until at most this many messages are still in flight
+  // (or an error or the close arrives): waking it for every ack would cost a
+  // context switch per message.
+  size_t wake_at = 0;
+  bool waiting = false;
 };
 
 // Callbacks find their connection's inbox by the token passed as closure.
@@ -306,8 +311,9 @@ void OnAck(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* err, void* closure)
         a.text = err->ErrText != nullptr ? err->ErrText : natsStatus_GetText(err->Err);
       }
       inbox->in_flight.erase(it);
+      const bool wake = !a.ok || inbox->in_flight.size() <= inbox->wake_at;
       inbox->answers.push_back(std::move(a));
-      inbox->cv.notify_one();
+      if (wake && inbox->waiting) inbox->cv.notify_one();
     }
   }
   natsMsg_Destroy(msg);  // with an AckHandler the message is ours
@@ -511,9 +517,6 @@ void NatsAdapter::Recovered() {
 }
 
 Status NatsAdapter::PublishQueued(std::string& failure) {
-  jsPubOptions po;
-  jsPubOptions_Init(&po);
-  po.MaxWait = options_.timeout.count();  // a missing ack becomes a NATS_TIMEOUT answer
   Inbox& inbox = *conn_->inbox;
   while (auto next = window_.Next(static_cast<size_t>(options_.max_pending))) {
     const size_t i = *next;
@@ -537,8 +540,9 @@ Status NatsAdapter::PublishQueued(std::string& failure) {
       inbox.in_flight[key] = i;
     }
     slot.sent = Clock::now();
+    if (window_.in_flight() == 0) last_progress_ = slot.sent;
     window_.Sent(i);
-    if (s == NATS_OK) s = js_PublishMsgAsync(conn_->js, &msg, &po);
+    if (s == NATS_OK) s = js_PublishMsgAsync(conn_->js, &msg, nullptr);
     if (s == NATS_OK) {  // the library owns the message now
       M().published->Inc();
       continue;
@@ -561,18 +565,26 @@ Status NatsAdapter::PublishQueued(std::string& failure) {
   return Ok();
 }
 
-Status NatsAdapter::TakeAnswers(milliseconds wait, std::string& failure) {
+Status NatsAdapter::TakeAnswers(milliseconds wait, size_t wake_at, std::string& failure) {
   Inbox& inbox = *conn_->inbox;
   std::vector<Answer>& answers = conn_->answers;
   answers.clear();
   bool closed = false;
   {
     std::unique_lock lock(inbox.mu);
-    inbox.cv.wait_for(lock, wait, [&] { return !inbox.answers.empty() || inbox.closed; });
+    inbox.wake_at = wake_at;
+    inbox.waiting = true;
+    inbox.cv.wait_for(lock, wait, [&] {
+      return inbox.in_flight.size() <= wake_at || inbox.closed ||
+             std::any_of(inbox.answers.begin(), inbox.answers.end(),
+                         [](const Answer& a) { return !a.ok; });
+    });
+    inbox.waiting = false;
     answers.swap(inbox.answers);
     closed = inbox.closed;
   }
   const auto now = Clock::now();
+  if (!answers.empty()) last_progress_ = now;
   for (const Answer& a : answers) {
     if (a.ok) {
       if (!window_.Done(a.index)) continue;
@@ -593,6 +605,14 @@ Status NatsAdapter::TakeAnswers(milliseconds wait, std::string& failure) {
   }
   if (closed) {
     if (failure.empty()) failure = "connection closed by the server or the network";
+    Disconnect();
+  } else if (window_.in_flight() > 0 && now - last_progress_ > options_.timeout) {
+    // Nothing answered for a whole timeout: the server or the path to it
+    // hangs. What is in flight is published again on a new connection.
+    M().errors->Inc(window_.in_flight());
+    if (failure.empty()) {
+      failure = "no acknowledgement within " + std::to_string(options_.timeout.count()) + "ms";
+    }
     Disconnect();
   }
   return Ok();
@@ -635,7 +655,12 @@ Status NatsAdapter::Deliver(std::span<const Event* const> events) {
       if (auto st = PublishQueued(failure); !st) return st;
     }
     if (window_.in_flight() > 0) {
-      if (auto st = TakeAnswers(milliseconds(50), failure); !st) return st;
+      // With events still to publish, wake up once half the window is free;
+      // else once everything is answered.
+      const bool more = failure.empty() &&
+                        window_.in_flight() + window_.done() + window_.failed() < window_.size();
+      const size_t wake_at = more ? static_cast<size_t>(options_.max_pending) / 2 : 0;
+      if (auto st = TakeAnswers(milliseconds(50), wake_at, failure); !st) return st;
       continue;
     }
     if (failure.empty()) continue;

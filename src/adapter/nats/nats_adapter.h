@@ -156,9 +156,9 @@ class NatsAdapter : public Adapter {
   // Publishes queued events while the window has room; a failure to hand
   // one to the connection sets `failure`.
   Status PublishQueued(std::string& failure);
-  // Applies the acks and negative acks that arrived (waiting up to `wait`
-  // for the first one).
-  Status TakeAnswers(std::chrono::milliseconds wait, std::string& failure);
+  // Applies the acks and negative acks that arrived, after waiting up to
+  // `wait` until at most `wake_at` messages are in flight (or an error).
+  Status TakeAnswers(std::chrono::milliseconds wait, size_t wake_at, std::string& failure);
   Status DeadLetter(size_t i, const std::string& reason);
   void Degraded(const std::string& why);
   void Recovered();
@@ -174,6 +174,9 @@ class NatsAdapter : public Adapter {
   Backoff backoff_;
   bool degraded_ = false;
   std::chrono::steady_clock::time_point next_probe_{};
+  // Last answer (or first publish with nothing in flight): the ack deadline
+  // runs from here.
+  std::chrono::steady_clock::time_point last_progress_{};
 };
 
 ConnectorInfo Connector();
