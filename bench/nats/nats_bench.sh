@@ -12,7 +12,9 @@
 # acknowledged). After each nats drain the stream's message count (from the
 # server's monitoring endpoint, /jsz) must equal the number of changes. The
 # drain order rotates per run; nats-server starts with an empty store every
-# run (file storage, as users run it).
+# run (file storage, as users run it). The CPU seconds pgcdc and nats-server
+# used during each drain are reported too (on a shared machine the ratio
+# follows the CPU each path needs).
 #
 # Usage (as root; PostgreSQL runs as the postgres user):
 #   bench/nats/nats_bench.sh                 # 200,000 INSERTs, 3 runs
@@ -70,7 +72,9 @@ q "CREATE TABLE bench_n (id bigint PRIMARY KEY, a integer NOT NULL, b text NOT N
                          c timestamptz NOT NULL, d numeric(12,2) NOT NULL)"
 q "CREATE PUBLICATION bench_npub FOR TABLE bench_n"
 
-# drain NAME END -> r_wall (seconds)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user+system, 1/100 s
+
+# drain NAME END -> r_wall (seconds), r_cpu ("<pgcdc cpu s> <nats-server cpu s>")
 drain() {
   local name=$1 end=$2 t0 t1
   local sink_args=(-a stdout)
@@ -85,11 +89,15 @@ drain() {
     --slot-name "s_$name" --heartbeat-interval 0 --detector-status-interval 100ms \
     --http-addr "" "${sink_args[@]}" >/dev/null 2>"$T/pgcdc.err" &
   local pid=$!
+  local nats_cpu0
+  nats_cpu0=$(cpu_ticks "$nats_pid")
   until [[ $(q "SELECT coalesce(confirmed_flush_lsn >= '$end', false) FROM pg_replication_slots WHERE slot_name = 's_$name'") == t ]]; do
     kill -0 "$pid" 2>/dev/null || { cat "$T/pgcdc.err" >&2; exit 1; }
     sleep 0.05
   done
   t1=$(now)
+  r_cpu=$(awk -v p="$(cpu_ticks "$pid")" -v n="$(cpu_ticks "$nats_pid")" -v n0="$nats_cpu0" \
+    'BEGIN{printf "%.2f %.2f", p/100, (n-n0)/100}')
   kill -TERM "$pid"
   wait "$pid" || true
   r_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
@@ -100,7 +108,7 @@ drain() {
   fi
 }
 
-declare -A rates
+declare -A rates pgcdc_cpu nats_cpu
 n=${#contenders[@]}
 for run in $(seq 1 "$RUNS"); do
   start_nats
@@ -122,7 +130,10 @@ for run in $(seq 1 "$RUNS"); do
   for c in "${order[@]}"; do
     drain "$c" "$end"
     rates[$c]+="$(awk -v n="$ROWS" -v t="$r_wall" 'BEGIN{printf "%.0f", n/t}') "
-    log "run $run: $c ${r_wall}s"
+    read -r pc nc <<<"$r_cpu"
+    pgcdc_cpu[$c]+="$pc "
+    nats_cpu[$c]+="$nc "
+    log "run $run: $c ${r_wall}s (cpu: pgcdc ${pc}s, nats-server ${nc}s)"
   done
 done
 
@@ -140,6 +151,12 @@ for c in "${contenders[@]}"; do
   med=$(echo "${rates[$c]}" | median)
   awk -v l="$label" -v lo="$lo" -v hi="$hi" -v m="$med" -v b="$base" \
     'BEGIN{printf "| %s | %.1f K – %.1f K | %s |\n", l, lo/1000, hi/1000, (b > 0 ? sprintf("%.2f×", m/b) : "-")}'
+done
+echo
+echo "| contender | pgcdc CPU s (median) | nats-server CPU s (median) |"
+echo "|---|---:|---:|"
+for c in "${contenders[@]}"; do
+  echo "| $c | $(echo "${pgcdc_cpu[$c]}" | median) | $(echo "${nats_cpu[$c]}" | median) |"
 done
 echo
 echo "PostgreSQL $(q 'SHOW server_version'); nats-server $(nats-server --version | awk '{print $NF}'); $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
