@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <random>
 #include <set>
 
 #include "harness.h"
@@ -49,33 +48,16 @@ TEST(FileScenario, KillNineWithPersistentSlotAndFileAdapterLosesNothing) {
                                          "100ms"};
 
   constexpr int kRows = 200000;
-  constexpr int kPerTx = 10;
-  std::thread writer;
-  std::atomic<bool> writer_done{false};
-  std::mt19937 rng(4242);
-  for (int round = 0; round < 3; ++round) {
-    auto p = Process::Start({.args = args});
-    ASSERT_TRUE(p);
-    ASSERT_TRUE(p->WaitForStderr("streaming detector=wal")) << p->Stderr();
-    if (round == 0) {
-      writer = std::thread([&] {
-        auto w = Connect();
-        for (int i = 1; i <= kRows; i += kPerTx) {
-          auto st = w.Exec("INSERT INTO f_crash SELECT g FROM generate_series(" +
-                           std::to_string(i) + ", " + std::to_string(i + kPerTx - 1) + ") g");
-          if (!st) ADD_FAILURE() << st.error().message();
-        }
-        writer_done = true;
-      });
-    }
-    const size_t before = ReadFileLines(out).size();
-    const size_t want = before + 1000 + rng() % 40000;
-    Eventually([&] { return ReadFileLines(out).size() >= want || writer_done; }, 60s);
-    p->Signal(SIGKILL);
-    p->Wait();
-  }
-  writer.join();
-  ASSERT_TRUE(writer_done);
+  KillNineWhileWriting(
+      {.args = args,
+       .table = "f_crash",
+       .rows = kRows,
+       .per_tx = 10,
+       .delivered = [&] { return static_cast<int64_t>(ReadFileLines(out).size()); },
+       .min_step = 1000,
+       .spread = 40000,
+       .seed = 4242});
+  if (HasFailure()) return;
 
   auto p = Process::Start({.args = args});
   ASSERT_TRUE(p);

@@ -18,10 +18,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <atomic>
-#include <random>
 #include <set>
-#include <thread>
 
 #include "harness.h"
 #include "json_util.h"
@@ -53,13 +50,6 @@ std::vector<std::string> WalNatsArgs(const std::string& publication, const NatsS
                                    "127.0.0.1:0"};
   for (auto& a : extra) args.push_back(std::move(a));
   return args;
-}
-
-std::string Healthz(Process& p) {
-  auto addr = p.HttpAddr();
-  if (!addr) return {};
-  auto h = HttpGet(*addr, "/healthz");
-  return h ? h->body : std::string();
 }
 
 // payload.row.id of a WAL event's envelope.
@@ -183,32 +173,15 @@ TEST(NatsScenario, KillNineWithPersistentSlotStoresEveryRowOnce) {
                                 {"--persistent-slot", "--detector-status-interval", "200ms",
                                  "--nats-duplicate-window", "10m"});
   constexpr int kRows = 50000;
-  std::atomic<bool> writer_done{false};
-  std::thread writer;
-  std::mt19937 rng(11);
-  for (int round = 0; round < 3; ++round) {
-    auto p = Process::Start({.args = args});
-    ASSERT_TRUE(p);
-    ASSERT_TRUE(p->WaitForStderr("streaming detector=wal")) << p->Stderr();
-    if (round == 0) {
-      writer = std::thread([&] {
-        auto w = Connect();
-        for (int i = 1; i <= kRows; i += 20) {
-          auto st = w.Exec("INSERT INTO n_crash SELECT g, g FROM generate_series(" +
-                           std::to_string(i) + ", " + std::to_string(i + 19) + ") g");
-          if (!st) ADD_FAILURE() << st.error().message();
-        }
-        writer_done = true;
-      });
-    }
-    const int64_t before = std::max<int64_t>(nats.StreamMessages("CRASH"), 0);
-    const int64_t want = before + 500 + rng() % 3000;
-    Eventually([&] { return nats.StreamMessages("CRASH") >= want || writer_done; }, 60s);
-    std::cerr << "nats crash test: kill -9 with " << nats.StreamMessages("CRASH") << " messages\n";
-    p->Signal(SIGKILL);
-    p->Wait();
-  }
-  writer.join();
+  KillNineWhileWriting(
+      {.args = args,
+       .table = "n_crash",
+       .values = "g, g",
+       .rows = kRows,
+       .delivered = [&] { return std::max<int64_t>(nats.StreamMessages("CRASH"), 0); },
+       .spread = 3000,
+       .seed = 11});
+  if (HasFailure()) return;
   auto p = Process::Start({.args = args});
   ASSERT_TRUE(p);
   ASSERT_TRUE(Eventually([&] { return nats.StreamMessages("CRASH") >= kRows; }, 120s))
@@ -325,10 +298,7 @@ TEST(NatsScenario, BadConfigurationIsAClearError) {
     std::vector<std::string> args = {"listen", "--db", SharedCluster().Url(), "-c", "x",
                                      "-a",     "nats", "--http-addr",         ""};
     for (auto& a : extra) args.push_back(std::move(a));
-    auto p = Process::Start({.args = args});
-    EXPECT_TRUE(p);
-    const auto code = p->Wait();
-    return std::pair{code.value_or(-1), p->Stderr()};
+    return RunToExit(args);
   };
   auto [code, err] = run({"--nats-url", "localhost:4222"});
   EXPECT_EQ(code, 2);
