@@ -457,6 +457,22 @@ std::pair<int, std::string> RunToExit(const std::vector<std::string>& args) {
   return {code.value_or(-1), p->Stderr()};
 }
 
+std::pair<int, std::string> RunAdapterToExit(const std::string& adapter,
+                                             const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"listen", "--db",  SharedCluster().Url(), "-c", "x",
+                                   "-a",     adapter, "--http-addr",         ""};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return RunToExit(args);
+}
+
+std::vector<std::string> WalListenArgs(const std::string& publication,
+                                       const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {
+      "listen", "--detector", "wal", "--db", SharedCluster().Url(), "--publication", publication};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
 void KillNineWhileWriting(const KillNineOptions& o) {
   std::atomic<bool> writer_done{false};
   std::thread writer;

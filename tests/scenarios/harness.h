@@ -141,6 +141,15 @@ std::string Healthz(Process& p);
 // Runs pgcdc with `args` until it exits: {exit code (-1 if it did not end
 // in time), stderr}.
 std::pair<int, std::string> RunToExit(const std::vector<std::string>& args);
+// `pgcdc listen -c x -a <adapter> <extra...>` (LISTEN/NOTIFY on the shared
+// cluster, no HTTP server) until it exits: for configuration errors.
+std::pair<int, std::string> RunAdapterToExit(const std::string& adapter,
+                                             const std::vector<std::string>& extra);
+
+// `pgcdc listen --detector wal --db <shared cluster> --publication <p>`
+// followed by `extra`.
+std::vector<std::string> WalListenArgs(const std::string& publication,
+                                       const std::vector<std::string>& extra);
 
 // The crash journey of durable sinks. A writer inserts rows 1..rows into
 // `table` (`SELECT <values> FROM generate_series(...) g`) in transactions of

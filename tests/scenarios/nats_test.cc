@@ -29,14 +29,7 @@ namespace {
 
 std::vector<std::string> WalNatsArgs(const std::string& publication, const NatsServer& nats,
                                      const std::string& stream, std::vector<std::string> extra) {
-  std::vector<std::string> args = {"listen",
-                                   "--detector",
-                                   "wal",
-                                   "--db",
-                                   SharedCluster().Url(),
-                                   "--publication",
-                                   publication,
-                                   "-a",
+  std::vector<std::string> sink = {"-a",
                                    "nats",
                                    "--nats-url",
                                    nats.Url(),
@@ -48,8 +41,8 @@ std::vector<std::string> WalNatsArgs(const std::string& publication, const NatsS
                                    "300ms",
                                    "--http-addr",
                                    "127.0.0.1:0"};
-  for (auto& a : extra) args.push_back(std::move(a));
-  return args;
+  sink.insert(sink.end(), extra.begin(), extra.end());
+  return WalListenArgs(publication, sink);
 }
 
 // payload.row.id of a WAL event's envelope.
@@ -294,12 +287,7 @@ TEST(NatsScenario, AHangingServerTimesOutAndEverythingIsPublishedAgain) {
 }
 
 TEST(NatsScenario, BadConfigurationIsAClearError) {
-  auto run = [](std::vector<std::string> extra) {
-    std::vector<std::string> args = {"listen", "--db", SharedCluster().Url(), "-c", "x",
-                                     "-a",     "nats", "--http-addr",         ""};
-    for (auto& a : extra) args.push_back(std::move(a));
-    return RunToExit(args);
-  };
+  auto run = [](const std::vector<std::string>& extra) { return RunAdapterToExit("nats", extra); };
   auto [code, err] = run({"--nats-url", "localhost:4222"});
   EXPECT_EQ(code, 2);
   EXPECT_NE(err.find("nats.url: invalid NATS URL \"localhost:4222\""), std::string::npos) << err;

@@ -21,14 +21,7 @@ namespace {
 
 std::vector<std::string> WalRedisArgs(const std::string& publication, const RedisServer& redis,
                                       std::vector<std::string> extra) {
-  std::vector<std::string> args = {"listen",
-                                   "--detector",
-                                   "wal",
-                                   "--db",
-                                   SharedCluster().Url(),
-                                   "--publication",
-                                   publication,
-                                   "-a",
+  std::vector<std::string> sink = {"-a",
                                    "redis",
                                    "--redis-url",
                                    redis.Url(),
@@ -38,8 +31,8 @@ std::vector<std::string> WalRedisArgs(const std::string& publication, const Redi
                                    "300ms",
                                    "--http-addr",
                                    "127.0.0.1:0"};
-  for (auto& a : extra) args.push_back(std::move(a));
-  return args;
+  sink.insert(sink.end(), extra.begin(), extra.end());
+  return WalListenArgs(publication, sink);
 }
 
 TEST(RedisScenario, SyncMirrorsTheTableAndKeepsUnchangedToastColumns) {
@@ -182,12 +175,7 @@ TEST(RedisScenario, KillNineWithPersistentSlotLosesNothing) {
 }
 
 TEST(RedisScenario, BadConfigurationIsAClearError) {
-  auto run = [](std::vector<std::string> extra) {
-    std::vector<std::string> args = {"listen", "--db",  SharedCluster().Url(), "-c", "x",
-                                     "-a",     "redis", "--http-addr",         ""};
-    for (auto& a : extra) args.push_back(std::move(a));
-    return RunToExit(args);
-  };
+  auto run = [](const std::vector<std::string>& extra) { return RunAdapterToExit("redis", extra); };
   auto [code, err] = run({"--redis-url", "http://localhost"});
   EXPECT_EQ(code, 2);
   EXPECT_NE(err.find("redis.url: invalid redis URL"), std::string::npos) << err;

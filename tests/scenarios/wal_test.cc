@@ -19,14 +19,7 @@ namespace {
 
 std::vector<std::string> WalArgs(const std::string& publication,
                                  std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"listen",
-                                   "--detector",
-                                   "wal",
-                                   "--db",
-                                   SharedCluster().Url(),
-                                   "--publication",
-                                   publication,
-                                   "--http-addr",
+  std::vector<std::string> args = {"--http-addr",
                                    "127.0.0.1:0",
                                    "--detector-backoff-base",
                                    "100ms",
@@ -34,8 +27,8 @@ std::vector<std::string> WalArgs(const std::string& publication,
                                    "500ms",
                                    "--detector-status-interval",
                                    "200ms"};
-  for (auto& a : extra) args.push_back(a);
-  return args;
+  args.insert(args.end(), extra.begin(), extra.end());
+  return WalListenArgs(publication, args);
 }
 
 std::unique_ptr<Process> StartWal(const std::string& publication,
