@@ -74,12 +74,18 @@ const Metrics& M() {
 
 Error Cancelled() { return Error(ErrorCode::kCancelled, "nats: interrupted"); }
 
-// The text of the last libnats error of this thread (it carries details such
-// as the server's -ERR text), or the status's generic text.
+// The text of this thread's last libnats error when it is about `s` (it
+// carries details such as the server's -ERR text), else the status's text.
 std::string NatsError(natsStatus s) {
-  const char* text = nats_GetLastError(nullptr);
-  if (text != nullptr && *text != '\0') return text;
-  return natsStatus_GetText(s);
+  natsStatus last = NATS_OK;
+  const char* text = nats_GetLastError(&last);
+  if (last != s || text == nullptr || *text == '\0') return natsStatus_GetText(s);
+  // libnats prefixes the source location: "(conn.c:2088): No server …".
+  std::string_view t = text;
+  if (t.starts_with('(')) {
+    if (const size_t end = t.find("): "); end != std::string_view::npos) t.remove_prefix(end + 3);
+  }
+  return std::string(t);
 }
 
 int64_t Nanos(milliseconds d) { return std::chrono::nanoseconds(d).count(); }
