@@ -22,4 +22,5 @@ set(PGCDC_CONNECTORS
   adapter/kafkaserver
   adapter/null
   adapter/redis
+  adapter/nats
 )

@@ -51,10 +51,7 @@ const std::vector<std::string>& UpstreamKeys() {
       "embedding.rate_limit", "embedding.rate_limit_burst", "embedding.skip_unchanged",
       "search.engine", "search.url", "search.api_key", "search.index", "search.id_column",
       "search.batch_size", "search.batch_interval", "search.backoff_base", "search.backoff_cap",
-      "grpc.addr", "nats.url", "nats.subject", "nats.stream", "nats.cred_file", "nats.max_age",
-      "nats.backoff_base", "nats.backoff_cap", "nats.encoding",
-
-      "kafka.cb_max_failures", "kafka.cb_reset_timeout", "kafka.rate_limit",
+      "grpc.addr", "kafka.cb_max_failures", "kafka.cb_reset_timeout", "kafka.rate_limit",
       "kafka.rate_limit_burst", "encoding.schema_registry_url", "encoding.schema_registry_username",
       "encoding.schema_registry_password", "kafkaserver.addr", "kafkaserver.partition_count",
       "kafkaserver.buffer_size", "kafkaserver.session_timeout", "kafkaserver.checkpoint_db",

@@ -44,6 +44,13 @@ Result<DeadLetterQueuePtr> Make(const Options& options);
 // DLQ kind.
 metrics::Counter& RecordsFor(std::string_view adapter);
 
+// A sink's peer rejected `event` for its content (it will never accept it):
+// records it in `dlq` and logs a warning naming the event and `reason`. An
+// error (no DLQ attached, or recording failed) means the caller must not
+// acknowledge the event and should stop with that error.
+Status DeadLetterRejected(DeadLetterQueue* dlq, const Event& event, std::string_view adapter,
+                          std::string_view reason);
+
 // The stderr line for one record:
 // {"event":<envelope>,"adapter":"…","error":"…","timestamp":"<RFC 3339 ns UTC>"}
 std::string StderrLine(const Event& event, std::string_view adapter, std::string_view error,

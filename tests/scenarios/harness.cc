@@ -318,6 +318,21 @@ std::optional<HttpResult> HttpGet(const std::string& host_port, const std::strin
   return r;
 }
 
+int FreeTcpPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  int port = 0;
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  if (fd >= 0) ::close(fd);
+  return port;
+}
+
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text) {
   CommandResult result;
   int in[2], out[2];
@@ -493,6 +508,64 @@ std::optional<double> ScrapeMetric(Process& p, const std::string& series) {
   auto m = HttpGet(*addr, "/metrics");
   if (!m) return std::nullopt;
   return MetricValue(m->body, series);
+}
+
+std::string Healthz(Process& p) {
+  auto addr = p.HttpAddr();
+  if (!addr) return {};
+  auto h = HttpGet(*addr, "/healthz");
+  return h ? h->body : std::string();
+}
+
+std::pair<int, std::string> RunToExit(const std::vector<std::string>& args) {
+  auto p = Process::Start({.args = args});
+  if (!p) {
+    ADD_FAILURE() << "cannot start pgcdc";
+    return {-1, ""};
+  }
+  const auto code = p->Wait();
+  return {code.value_or(-1), p->Stderr()};
+}
+
+std::pair<int, std::string> RunAdapterToExit(const std::string& adapter,
+                                             const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"listen", "--db",  SharedCluster().Url(), "-c", "x",
+                                   "-a",     adapter, "--http-addr",         ""};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return RunToExit(args);
+}
+
+void KillNineWhileWriting(const KillNineOptions& o) {
+  std::atomic<bool> writer_done{false};
+  std::thread writer;
+  std::mt19937 rng(o.seed);
+  for (int round = 0; round < o.rounds; ++round) {
+    auto p = Process::Start({.args = o.args});
+    if (!p || !p->WaitForStderr("streaming detector=wal")) {
+      ADD_FAILURE() << "pgcdc did not start streaming: " << (p ? p->Stderr() : "");
+      break;
+    }
+    if (round == 0) {
+      writer = std::thread([&] {
+        auto w = Connect();
+        for (int i = 1; i <= o.rows; i += o.per_tx) {
+          const int last = std::min(o.rows, i + o.per_tx - 1);
+          auto st =
+              w.Exec("INSERT INTO " + o.table + " SELECT " + o.values + " FROM generate_series(" +
+                     std::to_string(i) + ", " + std::to_string(last) + ") g");
+          if (!st) ADD_FAILURE() << st.error().message();
+        }
+        writer_done = true;
+      });
+    }
+    const int64_t want = o.delivered() + o.min_step + static_cast<int64_t>(rng() % o.spread);
+    Eventually([&] { return o.delivered() >= want || writer_done; }, 60s);
+    std::cerr << o.table << ": kill -9 with " << o.delivered() << " delivered\n";
+    p->Signal(SIGKILL);
+    p->Wait();
+  }
+  if (writer.joinable()) writer.join();
+  EXPECT_TRUE(writer_done);
 }
 
 std::optional<double> MetricValue(const std::string& exposition, const std::string& series) {

@@ -106,6 +106,10 @@ struct HttpResult {
 std::optional<HttpResult> HttpGet(const std::string& host_port, const std::string& path,
                                   std::chrono::milliseconds timeout = 5s);
 
+// A TCP port nobody listens on right now (for a server a test starts, or
+// as an address where nothing answers).
+int FreeTcpPort();
+
 // Runs a command, returns exit code and combined output.
 struct CommandResult {
   int exit_code = -1;
@@ -160,5 +164,36 @@ std::optional<double> ScrapeMetric(Process& p, const std::string& series);
 
 // Extracts the value of a metric line ("name{labels} value") from an exposition.
 std::optional<double> MetricValue(const std::string& exposition, const std::string& series);
+
+// The child's /healthz body ("" when it does not answer).
+std::string Healthz(Process& p);
+
+// Runs pgcdc with `args` until it exits: {exit code (-1 if it did not end
+// in time), stderr}.
+std::pair<int, std::string> RunToExit(const std::vector<std::string>& args);
+// `pgcdc listen -c x -a <adapter> <extra...>` (LISTEN/NOTIFY on the shared
+// cluster, no HTTP server) until it exits: for configuration errors.
+std::pair<int, std::string> RunAdapterToExit(const std::string& adapter,
+                                             const std::vector<std::string>& extra);
+
+// The crash journey of durable sinks. A writer inserts rows 1..rows into
+// `table` (`SELECT <values> FROM generate_series(...) g`) in transactions of
+// `per_tx` rows while pgcdc runs with `args`, `rounds` times, each time
+// killed with SIGKILL once `delivered()` grew by min_step + a random part of
+// `spread` (or the writer finished). Returns when the writer is done and the
+// last pgcdc is dead: the caller starts the final run and checks the sink.
+struct KillNineOptions {
+  std::vector<std::string> args;
+  std::string table;
+  std::string values = "g";
+  int rows = 0;
+  int per_tx = 20;
+  std::function<int64_t()> delivered;  // what the sink holds so far
+  int64_t min_step = 500;
+  int64_t spread = 5000;
+  unsigned seed = 1;
+  int rounds = 3;
+};
+void KillNineWhileWriting(const KillNineOptions& o);
 
 }  // namespace pgcdc::testing

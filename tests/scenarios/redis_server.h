@@ -44,7 +44,4 @@ class RedisServer {
   std::unique_ptr<Process> process_;
 };
 
-// A TCP port nobody listens on right now.
-int FreeTcpPort();
-
 }  // namespace pgcdc::testing

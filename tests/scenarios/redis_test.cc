@@ -12,10 +12,6 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <atomic>
-#include <random>
-#include <thread>
-
 #include "harness.h"
 #include "json_util.h"
 #include "redis_server.h"
@@ -26,14 +22,7 @@ namespace {
 
 std::vector<std::string> WalRedisArgs(const std::string& publication, const RedisServer& redis,
                                       std::vector<std::string> extra) {
-  std::vector<std::string> args = {"listen",
-                                   "--detector",
-                                   "wal",
-                                   "--db",
-                                   SharedCluster().Url(),
-                                   "--publication",
-                                   publication,
-                                   "-a",
+  std::vector<std::string> sink = {"-a",
                                    "redis",
                                    "--redis-url",
                                    redis.Url(),
@@ -43,15 +32,8 @@ std::vector<std::string> WalRedisArgs(const std::string& publication, const Redi
                                    "300ms",
                                    "--http-addr",
                                    "127.0.0.1:0"};
-  for (auto& a : extra) args.push_back(std::move(a));
-  return args;
-}
-
-std::string Healthz(Process& p) {
-  auto addr = p.HttpAddr();
-  if (!addr) return {};
-  auto h = HttpGet(*addr, "/healthz");
-  return h ? h->body : std::string();
+  sink.insert(sink.end(), extra.begin(), extra.end());
+  return WalListenArgs(publication, sink);
 }
 
 TEST(RedisScenario, SyncMirrorsTheTableAndKeepsUnchangedToastColumns) {
@@ -173,32 +155,13 @@ TEST(RedisScenario, KillNineWithPersistentSlotLosesNothing) {
       "p_rcrash", redis,
       {"--persistent-slot", "--redis-mode", "sync", "--detector-status-interval", "200ms"});
   constexpr int kRows = 100000;
-  std::atomic<bool> writer_done{false};
-  std::thread writer;
-  std::mt19937 rng(7);
-  for (int round = 0; round < 3; ++round) {
-    auto p = Process::Start({.args = args});
-    ASSERT_TRUE(p);
-    ASSERT_TRUE(p->WaitForStderr("streaming detector=wal")) << p->Stderr();
-    if (round == 0) {
-      writer = std::thread([&] {
-        auto w = Connect();
-        for (int i = 1; i <= kRows; i += 20) {
-          auto st = w.Exec("INSERT INTO r_crash SELECT g, g FROM generate_series(" +
-                           std::to_string(i) + ", " + std::to_string(i + 19) + ") g");
-          if (!st) ADD_FAILURE() << st.error().message();
-        }
-        writer_done = true;
-      });
-    }
-    const long long before = redis.CliInt({"DBSIZE"});
-    const long long want = before + 500 + rng() % 5000;
-    Eventually([&] { return redis.CliInt({"DBSIZE"}) >= want || writer_done; }, 60s);
-    std::cerr << "redis crash test: kill -9 with " << redis.CliInt({"DBSIZE"}) << " keys\n";
-    p->Signal(SIGKILL);
-    p->Wait();
-  }
-  writer.join();
+  KillNineWhileWriting({.args = args,
+                        .table = "r_crash",
+                        .values = "g, g",
+                        .rows = kRows,
+                        .delivered = [&] { return static_cast<int64_t>(redis.CliInt({"DBSIZE"})); },
+                        .seed = 7});
+  if (HasFailure()) return;
   auto p = Process::Start({.args = args});
   ASSERT_TRUE(p);
   ASSERT_TRUE(Eventually([&] { return redis.CliInt({"DBSIZE"}) == kRows; }, 120s))
@@ -276,15 +239,7 @@ TEST(RedisScenario, AclUserAndDatabaseFromTheUrl) {
 }
 
 TEST(RedisScenario, BadConfigurationIsAClearError) {
-  auto run = [](std::vector<std::string> extra) {
-    std::vector<std::string> args = {"listen", "--db",  SharedCluster().Url(), "-c", "x",
-                                     "-a",     "redis", "--http-addr",         ""};
-    for (auto& a : extra) args.push_back(std::move(a));
-    auto p = Process::Start({.args = args});
-    EXPECT_TRUE(p);
-    const auto code = p->Wait();
-    return std::pair{code.value_or(-1), p->Stderr()};
-  };
+  auto run = [](const std::vector<std::string>& extra) { return RunAdapterToExit("redis", extra); };
   auto [code, err] = run({"--redis-url", "http://localhost"});
   EXPECT_EQ(code, 2);
   EXPECT_NE(err.find("redis.url: invalid redis URL"), std::string::npos) << err;

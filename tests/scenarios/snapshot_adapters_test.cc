@@ -1,7 +1,7 @@
 // User journey: `pgcdc snapshot --table t -a <adapter>` exports every row
 // into each adapter that exists, through the same pipeline assembly as
 // `listen` (adapters, DLQ, transforms, HTTP): file, pg_table, webhook, sse,
-// ws, kafkaserver, redis and kafka. Serving adapters wait for a first client before the
+// ws, kafkaserver, redis, kafka and nats. Serving adapters wait for a first client before the
 // export starts. Failure paths: a sink that rejects rows dead-letters them
 // (nothing lost, exit 0), a misconfigured adapter is a usage error.
 #include <gtest/gtest.h>
@@ -13,6 +13,7 @@
 #include "http_receiver.h"
 #include "json_util.h"
 #include "kafka_clients.h"
+#include "nats_server.h"
 #include "redis_server.h"
 #include "stream_clients.h"
 
@@ -136,8 +137,8 @@ TEST(SnapshotAdapters, PgTable) {
 TEST(SnapshotAdapters, RedisSync) {
   MakeTable("snap_a_redis");
   RedisServer redis;
-  auto p = StartSnapshot("snap_a_redis", {"-a", "redis", "--redis-url", redis.Url(),
-                                          "--redis-mode", "sync", "--redis-key-prefix", "row:"});
+  auto p = StartSnapshot("snap_a_redis", {"-a", "redis", "--redis-url", redis.Url(), "--redis-mode",
+                                          "sync", "--redis-key-prefix", "row:"});
   ASSERT_TRUE(p);
   ASSERT_EQ(p->Wait(60s), 0) << p->Stderr();
   EXPECT_EQ(redis.CliInt({"DBSIZE"}), kRows);
@@ -148,6 +149,24 @@ TEST(SnapshotAdapters, RedisSync) {
     EXPECT_EQ(v["name"].as_string(), "row " + std::to_string(id));
   }
   ExpectAllRows(ids, static_cast<size_t>(redis.CliInt({"DBSIZE"})));
+}
+
+// Every row lands in the JetStream stream (read back by our own consumer),
+// once, with its event id as Nats-Msg-Id.
+TEST(SnapshotAdapters, Nats) {
+  MakeTable("snap_a_nats");
+  NatsServer nats;
+  auto p = StartSnapshot("snap_a_nats", {"-a", "nats", "--nats-url", nats.Url(), "--nats-stream",
+                                         "SNAP", "--nats-subject", "snap"});
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->Wait(60s), 0) << p->Stderr();
+  std::vector<std::string> events;
+  for (const auto& m : nats.ReadStream("SNAP")) {
+    EXPECT_EQ(m.subject, "snap.pgcdc.snap_a_nats");
+    EXPECT_EQ(m.msg_id, ParseJson(m.data).as_object()["id"].as_string());
+    events.push_back(m.data);
+  }
+  ExpectAllRows(RowIds(events), events.size());
 }
 
 // Regression: `snapshot -a webhook` used to fail with "no dead letter queue

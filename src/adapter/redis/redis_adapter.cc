@@ -9,6 +9,7 @@
 #include "core/metrics.h"
 #include "dlq/dlq.h"
 #include "net/client_socket.h"
+#include "net/server_url.h"
 #include "registry/define.h"
 #include "transform/payload.h"
 
@@ -45,125 +46,40 @@ Metrics& M() { return metrics::Lazy<Metrics>(); }
 
 Error Cancelled() { return Error(ErrorCode::kCancelled, "redis: interrupted"); }
 
-std::optional<std::string> PercentDecode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    int v = 0;
-    auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
-    if (ec != std::errc() || p != s.data() + i + 3) return std::nullopt;
-    out.push_back(static_cast<char>(v));
-    i += 2;
-  }
-  return out;
-}
-
 }  // namespace
 
 // ---- URL -----------------------------------------------------------------------
 
 Result<RedisUrl> ParseRedisUrl(std::string_view url) {
-  RedisUrl out;
   auto bad = [&](std::string why) {
     return Fail(ErrorCode::kConfig, "invalid redis URL \"" + RedactRedisUrl(url) + "\": " + why);
   };
-  std::string_view rest;
-  if (url.starts_with("redis://")) {
-    rest = url.substr(8);
-  } else if (url.starts_with("rediss://")) {
-    out.tls = true;
-    rest = url.substr(9);
-  } else {
+  if (!url.starts_with("redis://") && !url.starts_with("rediss://")) {
     return bad("expected redis://host[:port][/db] or rediss:// for TLS");
   }
-  if (rest.find('?') != std::string_view::npos || rest.find('#') != std::string_view::npos) {
-    return bad("query parameters are not supported (use the redis.* settings)");
-  }
-  std::string_view path;
-  if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
-    path = rest.substr(slash + 1);
-    rest = rest.substr(0, slash);
-  }
-  if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
-    std::string_view user_info = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    std::string_view user = user_info, pass;
-    if (size_t colon = user_info.find(':'); colon != std::string_view::npos) {
-      user = user_info.substr(0, colon);
-      pass = user_info.substr(colon + 1);
-    } else {
-      // redis://secret@host: a lone user-info part is the password (as
-      // redis-cli reads it).
-      pass = user_info;
-      user = {};
-    }
-    auto u = PercentDecode(user);
-    auto p = PercentDecode(pass);
-    if (!u || !p) return bad("bad percent-encoding in the user or password");
-    out.username = std::move(*u);
-    out.password = std::move(*p);
-  }
-  std::string_view port;
-  if (rest.starts_with('[')) {
-    const size_t close = rest.find(']');
-    if (close == std::string_view::npos) return bad("unterminated [IPv6 address]");
-    out.host = std::string(rest.substr(1, close - 1));
-    std::string_view after = rest.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return bad("unexpected text after the IPv6 address");
-      port = after.substr(1);
-    }
-  } else if (size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
-    out.host = std::string(rest.substr(0, colon));
-    port = rest.substr(colon + 1);
-    if (out.host.find(':') != std::string::npos) {
-      return bad("write an IPv6 address in [brackets]");
-    }
-  } else {
-    out.host = std::string(rest);
-  }
-  if (out.host.empty()) return bad("no host");
-  if (!port.empty()) {
-    unsigned v = 0;
-    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
-    if (ec != std::errc() || p != port.data() + port.size() || v == 0 || v > 65535) {
-      return bad("bad port \"" + std::string(port) + "\"");
-    }
-    out.port = static_cast<uint16_t>(v);
-  }
+  auto parsed = net::ParseServerUrl(url);
+  if (!parsed) return bad(parsed.error().message());
+  RedisUrl out;
+  out.tls = parsed->scheme == "rediss";
+  out.host = std::move(parsed->host);
+  out.port = parsed->port.value_or(6379);
+  // redis://secret@host: a lone user-info part is the password (as
+  // redis-cli reads it).
+  out.username = std::move(parsed->user);
+  out.password = std::move(parsed->password);
+  const std::string& path = parsed->path;
   if (!path.empty()) {
     int db = 0;
     auto [p, ec] = std::from_chars(path.data(), path.data() + path.size(), db);
     if (ec != std::errc() || p != path.data() + path.size() || db < 0) {
-      return bad("the path must be a database number, got \"" + std::string(path) + "\"");
+      return bad("the path must be a database number, got \"" + path + "\"");
     }
     out.db = db;
   }
   return out;
 }
 
-std::string RedactRedisUrl(std::string_view url) {
-  const size_t scheme = url.find("://");
-  if (scheme == std::string_view::npos) return std::string(url);
-  const size_t start = scheme + 3;
-  const size_t end = std::min(url.find('/', start), url.size());
-  const size_t at = url.substr(0, end).rfind('@');
-  if (at == std::string_view::npos || at < start) return std::string(url);
-  std::string_view info = url.substr(start, at - start);
-  const size_t colon = info.find(':');
-  std::string out(url.substr(0, start));
-  if (colon != std::string_view::npos) {
-    out += std::string(info.substr(0, colon)) + ":xxx";
-  } else {
-    out += "xxx";
-  }
-  out += url.substr(at);
-  return out;
-}
+std::string RedactRedisUrl(std::string_view url) { return net::RedactServerUrl(url); }
 
 // ---- planning ------------------------------------------------------------------
 
@@ -427,17 +343,8 @@ Status RedisAdapter::DeliverChunk(std::span<const Event* const> events) {
 }
 
 Status RedisAdapter::DeadLetter(const Event& event, const std::string& reason) {
-  const std::string id = event.id.ToString();
-  if (dlq_ == nullptr) {
-    return Fail(ErrorCode::kInvalidArgument, "redis: event " + id + " was rejected (" + reason +
-                                                 ") and no dead letter queue is attached");
-  }
-  if (auto st = dlq_->Record(event, kAdapter, reason); !st) {
-    return Fail(st.error().Wrap("redis: dead-letter event " + id + " (rejected: " + reason + ")"));
-  }
+  if (auto st = dlq::DeadLetterRejected(dlq_, event, kAdapter, reason); !st) return st;
   M().dead_lettered.Inc();
-  log::Warn("redis: command rejected; event sent to the dead letter queue",
-            {{"adapter", kAdapter}, {"event_id", id}, {"error", reason}});
   return Ok();
 }
 

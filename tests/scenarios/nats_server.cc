@@ -1,0 +1,153 @@
+#include "nats_server.h"
+
+#include <gtest/gtest.h>
+#include <nats/nats.h>
+#include <signal.h>
+
+namespace pgcdc::testing {
+
+namespace {
+
+// One connection and JetStream context of the test's own.
+struct Client {
+  explicit Client(const std::string& url) {
+    if (natsConnection_ConnectTo(&nc, url.c_str()) != NATS_OK) return;
+    if (natsConnection_JetStream(&js, nc, nullptr) != NATS_OK) js = nullptr;
+  }
+  ~Client() {
+    if (js != nullptr) jsCtx_Destroy(js);
+    if (nc != nullptr) natsConnection_Destroy(nc);
+  }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  bool ok() const { return js != nullptr; }
+
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+};
+
+}  // namespace
+
+NatsServer::NatsServer(bool jetstream) : jetstream_(jetstream), port_(FreeTcpPort()) {
+  EXPECT_TRUE(Start()) << "nats-server did not start on port " << port_;
+}
+
+NatsServer::~NatsServer() { Kill(); }
+
+bool NatsServer::Start() {
+  std::vector<std::string> args = {"-a",  "127.0.0.1",        "-p", std::to_string(port_),
+                                   "-sd", dir_.path + "/nats"};
+  if (jetstream_) args.insert(args.begin(), "-js");
+  process_ = Process::Start({.args = args, .binary = "/usr/sbin/nats-server"});
+  if (!process_) return false;
+  return Eventually(
+      [&] {
+        Client c(Url());
+        if (c.nc == nullptr) return false;
+        if (!jetstream_) return true;
+        jsAccountInfo* info = nullptr;
+        const bool ready = c.ok() && js_GetAccountInfo(&info, c.js, nullptr, nullptr) == NATS_OK;
+        jsAccountInfo_Destroy(info);
+        return ready;
+      },
+      20s);
+}
+
+void NatsServer::Kill() {
+  if (!process_) return;
+  process_->Signal(SIGKILL);
+  process_->Wait();
+  process_.reset();
+}
+
+void NatsServer::Pause() {
+  if (process_) process_->Signal(SIGSTOP);
+}
+
+void NatsServer::Resume() {
+  if (process_) process_->Signal(SIGCONT);
+}
+
+std::optional<NatsServer::StreamState> NatsServer::Stream(const std::string& stream) const {
+  Client c(Url());
+  if (!c.ok()) return std::nullopt;
+  jsStreamInfo* info = nullptr;
+  if (js_GetStreamInfo(&info, c.js, stream.c_str(), nullptr, nullptr) != NATS_OK) {
+    return std::nullopt;
+  }
+  StreamState out;
+  out.messages = info->State.Msgs;
+  for (int i = 0; i < info->Config->SubjectsLen; ++i) {
+    out.subjects.emplace_back(info->Config->Subjects[i]);
+  }
+  out.max_age_ns = info->Config->MaxAge;
+  out.duplicates_ns = info->Config->Duplicates;
+  out.max_msg_size = info->Config->MaxMsgSize;
+  jsStreamInfo_Destroy(info);
+  return out;
+}
+
+int64_t NatsServer::StreamMessages(const std::string& stream) const {
+  auto s = Stream(stream);
+  return s ? static_cast<int64_t>(s->messages) : -1;
+}
+
+bool NatsServer::CreateStream(const std::string& stream, const std::string& subject,
+                              int32_t max_msg_size) const {
+  Client c(Url());
+  if (!c.ok()) return false;
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  const char* subjects[] = {subject.c_str()};
+  cfg.Name = stream.c_str();
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  cfg.MaxMsgSize = max_msg_size;
+  cfg.Storage = js_FileStorage;
+  return js_AddStream(nullptr, c.js, &cfg, nullptr, nullptr) == NATS_OK;
+}
+
+std::vector<NatsServer::Message> NatsServer::ReadStream(const std::string& stream) const {
+  std::vector<Message> out;
+  auto state = Stream(stream);
+  if (!state || state->subjects.empty()) {
+    ADD_FAILURE() << "stream " << stream << " not readable";
+    return out;
+  }
+  Client c(Url());
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = stream.c_str();
+  so.Ordered = true;
+  natsSubscription* sub = nullptr;
+  if (!c.ok() ||
+      js_SubscribeSync(&sub, c.js, state->subjects[0].c_str(), nullptr, &so, nullptr) != NATS_OK) {
+    ADD_FAILURE() << "cannot subscribe to stream " << stream << ": " << nats_GetLastError(nullptr);
+    return out;
+  }
+  while (out.size() < state->messages) {
+    natsMsg* msg = nullptr;
+    if (natsSubscription_NextMsg(&msg, sub, 10000) != NATS_OK) {
+      ADD_FAILURE() << "stream " << stream << ": read " << out.size() << " of " << state->messages
+                    << " messages";
+      break;
+    }
+    Message m;
+    m.subject = natsMsg_GetSubject(msg);
+    m.data.assign(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+    const char* id = nullptr;
+    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr) m.msg_id = id;
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+      m.seq = meta->Sequence.Stream;
+      jsMsgMetaData_Destroy(meta);
+    }
+    natsMsg_Destroy(msg);
+    out.push_back(std::move(m));
+  }
+  natsSubscription_Unsubscribe(sub);
+  natsSubscription_Destroy(sub);
+  return out;
+}
+
+}  // namespace pgcdc::testing
