@@ -17,7 +17,6 @@
 #include <boost/asio/write.hpp>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -25,6 +24,7 @@
 #include "codec/kafka/frame.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/mutex.h"
 
 namespace pgcdc::kafkaserver {
 
@@ -135,8 +135,8 @@ struct Server::Impl {
   std::unordered_map<ConnBase*, std::shared_ptr<ConnBase>> conns;  // I/O thread
   std::atomic<size_t> conn_count{0};
   std::thread thread;
-  std::mutex lifecycle_mu;
-  bool running = false;
+  Mutex lifecycle_mu;  // serialises Start()/Stop()
+  bool running GUARDED_BY(lifecycle_mu) = false;
   bool closing = false;  // I/O thread
   std::string advertised;
 
@@ -401,7 +401,7 @@ std::string Server::Advertised() const { return impl_->advertised; }
 
 Result<std::string> Server::Start() {
   Impl& im = *impl_;
-  std::lock_guard lock(im.lifecycle_mu);
+  MutexLock lock(im.lifecycle_mu);
   if (im.running) return Fail(ErrorCode::kInvalidArgument, "kafkaserver: already started");
   const auto& o = im.options;
   const std::string shown = JoinHostPort(o.host.empty() ? "" : o.host, o.port);
@@ -529,7 +529,7 @@ Result<std::string> Server::Start() {
 
 void Server::Stop() {
   Impl& im = *impl_;
-  std::lock_guard lock(im.lifecycle_mu);
+  MutexLock lock(im.lifecycle_mu);
   if (!im.running) return;
   im.running = false;
   asio::post(im.ioc, [&im] { im.CloseAll(); });
