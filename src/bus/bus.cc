@@ -63,7 +63,7 @@ bool Bus::Publish(EventBatch batch) {
 bool Bus::Publish(BatchPtr batch) {
   if (!batch || batch->events.empty()) return true;
   if (options_.mode == Mode::kFast) {
-    std::lock_guard lock(inline_mu_);
+    MutexLock lock(inline_mu_);
     if (ingest_closed_) return false;
     const BatchSlice slice = BatchSlice::Whole(std::move(batch));
     received_->Inc(slice.size());
@@ -78,7 +78,7 @@ void Bus::CloseIngest() {
     // Taking the lock waits for an inline publish in progress; after it no
     // publisher can add to the subscriber queues, which may then close
     // (subscribers still drain what they hold).
-    std::lock_guard lock(inline_mu_);
+    MutexLock lock(inline_mu_);
     ingest_closed_ = true;
     if (started_ && options_.mode == Mode::kFast) {
       for (auto& s : subscribers_) s->queue->Close();

@@ -17,7 +17,6 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -25,6 +24,7 @@
 
 #include "bus/queue.h"
 #include "core/error.h"
+#include "core/mutex.h"
 
 namespace pgcdc::metrics {
 class Counter;
@@ -88,8 +88,8 @@ class Bus {
   std::atomic<bool> started_{false};
   // Fast mode: publishers fan out themselves, one at a time (so every
   // subscriber sees batches in the same order).
-  std::mutex inline_mu_;
-  bool ingest_closed_ = false;
+  Mutex inline_mu_;
+  bool ingest_closed_ GUARDED_BY(inline_mu_) = false;
 };
 
 }  // namespace pgcdc::bus

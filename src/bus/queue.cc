@@ -11,7 +11,7 @@ size_t BatchQueue::TryPushPartial(const BatchSlice& slice) {
   size_t admitted = 0;
   bool wake = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (closed_ || events_ >= capacity_) return 0;
     admitted = std::min(slice.size(), capacity_ - events_);
     BatchSlice part = slice;
@@ -22,7 +22,7 @@ size_t BatchQueue::TryPushPartial(const BatchSlice& slice) {
     // empty queue: wake it only on the empty -> non-empty transition.
     wake = items_.size() == 1 && consumer_waiting_;
   }
-  if (wake) not_empty_.notify_one();
+  if (wake) not_empty_.NotifyOne();
   return admitted;
 }
 
@@ -31,12 +31,14 @@ bool BatchQueue::Push(BatchSlice slice, bool* waited) {
   if (slice.size() == 0) return true;
   bool wake = false;
   {
-    std::unique_lock lock(mu_);
-    auto fits = [&] { return closed_ || events_ == 0 || events_ + slice.size() <= capacity_; };
+    MutexLock lock(mu_);
+    auto fits = [&]() REQUIRES(mu_) {
+      return closed_ || events_ == 0 || events_ + slice.size() <= capacity_;
+    };
     if (!fits()) {
       if (waited != nullptr) *waited = true;
       ++producers_waiting_;
-      not_full_.wait(lock, fits);
+      while (!fits()) not_full_.Wait(mu_);
       --producers_waiting_;
     }
     if (closed_) return false;
@@ -44,15 +46,18 @@ bool BatchQueue::Push(BatchSlice slice, bool* waited) {
     items_.push_back(std::move(slice));
     wake = items_.size() == 1 && consumer_waiting_;
   }
-  if (wake) not_empty_.notify_one();
+  if (wake) not_empty_.NotifyOne();
   return true;
 }
 
 bool BatchQueue::PopAll(std::vector<BatchSlice>& out, std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (items_.empty() && !closed_) {
     consumer_waiting_ = true;
-    not_empty_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); });
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!closed_ && items_.empty()) {
+      if (!not_empty_.WaitUntil(mu_, deadline)) break;
+    }
     consumer_waiting_ = false;
   }
   if (items_.empty()) return !closed_;
@@ -60,27 +65,27 @@ bool BatchQueue::PopAll(std::vector<BatchSlice>& out, std::chrono::milliseconds 
   items_.clear();
   events_ = 0;
   const bool wake = producers_waiting_ > 0;
-  lock.unlock();
-  if (wake) not_full_.notify_all();
+  lock.Unlock();
+  if (wake) not_full_.NotifyAll();
   return true;
 }
 
 void BatchQueue::Close() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     closed_ = true;
   }
-  not_empty_.notify_all();
-  not_full_.notify_all();
+  not_empty_.NotifyAll();
+  not_full_.NotifyAll();
 }
 
 bool BatchQueue::closed() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return closed_;
 }
 
 size_t BatchQueue::size_events() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return events_;
 }
 

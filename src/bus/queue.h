@@ -7,14 +7,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <mutex>
 #include <span>
 #include <vector>
 
 #include "core/event.h"
+#include "core/mutex.h"
 
 namespace pgcdc::bus {
 
@@ -59,14 +58,14 @@ class BatchQueue {
 
  private:
   const size_t capacity_;
-  mutable std::mutex mu_;
-  std::condition_variable not_empty_;
-  std::condition_variable not_full_;
-  std::deque<BatchSlice> items_;
-  size_t events_ = 0;
-  bool closed_ = false;
-  bool consumer_waiting_ = false;  // single consumer (see PopAll)
-  int producers_waiting_ = 0;
+  mutable Mutex mu_;
+  CondVar not_empty_;
+  CondVar not_full_;
+  std::deque<BatchSlice> items_ GUARDED_BY(mu_);
+  size_t events_ GUARDED_BY(mu_) = 0;
+  bool closed_ GUARDED_BY(mu_) = false;
+  bool consumer_waiting_ GUARDED_BY(mu_) = false;  // single consumer (see PopAll)
+  int producers_waiting_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace pgcdc::bus

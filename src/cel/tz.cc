@@ -6,8 +6,9 @@
 #include <iterator>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <vector>
+
+#include "core/mutex.h"
 
 namespace pgcdc::cel {
 
@@ -78,9 +79,9 @@ bool ValidZoneName(std::string_view name) {
 }
 
 const Zone* LoadZone(std::string_view name) {
-  static std::mutex mu;
+  static Mutex mu;
   static std::map<std::string, std::unique_ptr<Zone>, std::less<>> cache;
-  std::lock_guard lock(mu);
+  MutexLock lock(mu);
   auto it = cache.find(name);
   if (it != cache.end()) return it->second.get();
   // Bounded cache (names come from expressions); unknown names are cached too.

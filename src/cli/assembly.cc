@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include "adapter/adapter.h"
@@ -16,6 +15,7 @@
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/mutex.h"
 #include "detector/detector.h"
 #include "dlq/dlq.h"
 #include "net/http_server.h"
@@ -174,7 +174,7 @@ class Reloader {
         chains_(run.transforms) {}
 
   void operator()() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!reload_) {
       log::Warn("SIGHUP ignored: nothing to reload");
       return;
@@ -208,9 +208,9 @@ class Reloader {
   pipeline::Pipeline* pipe_;
   ReloadFunc reload_;
   std::string yaml_path_;
-  config::RouteMap routes_;
-  transform::ChainSet chains_;
-  std::mutex mu_;
+  Mutex mu_;  // one reload at a time
+  config::RouteMap routes_ GUARDED_BY(mu_);
+  transform::ChainSet chains_ GUARDED_BY(mu_);
   metrics::Counter& reloads_ =
       metrics::DefaultCounter("pgcdc_config_reloads_total", "Successful SIGHUP reloads.");
   metrics::Counter& errors_ =

@@ -21,7 +21,6 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 
 #include "adapter/adapter.h"
@@ -29,6 +28,7 @@
 #include "cli/output.h"
 #include "config/core_params.h"
 #include "core/json.h"
+#include "core/mutex.h"
 #include "core/time.h"
 #include "dlq/dlq.h"
 #include "dlq/envelope.h"
@@ -251,18 +251,18 @@ class CaptureDlq final : public dlq::DeadLetterQueue {
  public:
   std::string_view Kind() const override { return "replay"; }
   Status Record(const Event& event, std::string_view, std::string_view error) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     failures_[event.id] = std::string(error);
     return Ok();
   }
   std::map<Uuid, std::string> Take() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return std::exchange(failures_, {});
   }
 
  private:
-  std::mutex mu_;
-  std::map<Uuid, std::string> failures_;
+  Mutex mu_;
+  std::map<Uuid, std::string> failures_ GUARDED_BY(mu_);
 };
 
 // One target adapter of a replay, built on first use.

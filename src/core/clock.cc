@@ -43,37 +43,37 @@ Clock& RealClock() {
 }
 
 Clock::TimePoint FakeClock::Now() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return now_;
 }
 
 bool FakeClock::SleepFor(Duration d, const Sleeper& sleeper) {
   std::function<void(Duration)> hook;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     sleeps_.push_back(d);
     hook = on_sleep_;
   }
   if (sleeper.woken()) return false;
   if (hook) hook(d);
   if (sleeper.woken()) return false;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (d > Duration::zero()) now_ += d;
   return true;
 }
 
 void FakeClock::Advance(Duration d) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   now_ += d;
 }
 
 std::vector<Clock::Duration> FakeClock::sleeps() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return sleeps_;
 }
 
 void FakeClock::set_on_sleep(std::function<void(Duration)> hook) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   on_sleep_ = std::move(hook);
 }
 

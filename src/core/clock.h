@@ -6,8 +6,9 @@
 
 #include <chrono>
 #include <functional>
-#include <mutex>
 #include <vector>
+
+#include "core/mutex.h"
 
 namespace pgcdc {
 
@@ -50,10 +51,10 @@ class FakeClock final : public Clock {
   void set_on_sleep(std::function<void(Duration)> hook);
 
  private:
-  mutable std::mutex mu_;
-  TimePoint now_;
-  std::vector<Duration> sleeps_;
-  std::function<void(Duration)> on_sleep_;
+  mutable Mutex mu_;
+  TimePoint now_ GUARDED_BY(mu_);
+  std::vector<Duration> sleeps_ GUARDED_BY(mu_);
+  std::function<void(Duration)> on_sleep_ GUARDED_BY(mu_);
 };
 
 }  // namespace pgcdc

@@ -12,12 +12,12 @@ constexpr EnumNames<HealthStatus, HealthStatus::kUp> kHealthStatusNames({"down",
 std::string_view HealthStatusName(HealthStatus s) { return kHealthStatusNames(s); }
 
 void Health::Register(const std::string& component) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   components_.try_emplace(component);
 }
 
 void Health::Set(const std::string& component, HealthStatus status, std::string last_error) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto& c = components_[component];
   c.status = status;
   if (!last_error.empty() || status == HealthStatus::kUp) c.last_error = std::move(last_error);
@@ -25,7 +25,7 @@ void Health::Set(const std::string& component, HealthStatus status, std::string 
 }
 
 HealthStatus Health::Overall() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   HealthStatus overall = HealthStatus::kUp;
   for (const auto& [name, c] : components_) {
     if (c.status == HealthStatus::kDown) return HealthStatus::kDown;
@@ -36,7 +36,7 @@ HealthStatus Health::Overall() const {
 
 std::string Health::ToJson() const {
   const HealthStatus overall = Overall();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::string out;
   json::Writer w(out);
   w.BeginObject();

@@ -6,8 +6,9 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
+
+#include "core/mutex.h"
 
 namespace pgcdc {
 
@@ -34,8 +35,8 @@ class Health {
     std::string last_error;
     int64_t last_seen_ns = 0;  // 0 = never updated
   };
-  mutable std::mutex mu_;
-  std::map<std::string, Component> components_;
+  mutable Mutex mu_;
+  std::map<std::string, Component> components_ GUARDED_BY(mu_);
 };
 
 }  // namespace pgcdc

@@ -15,9 +15,9 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
-#include <mutex>
 
 #include "core/json.h"
+#include "core/mutex.h"
 
 namespace pgcdc::log {
 
@@ -26,8 +26,8 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
 std::atomic<int> g_format{static_cast<int>(Format::kText)};
 
-std::mutex& WriteMutex() {
-  static std::mutex* mu = new std::mutex();  // leaked: usable during static destruction
+Mutex& WriteMutex() {
+  static Mutex* mu = new Mutex();  // leaked: usable during static destruction
   return *mu;
 }
 
@@ -88,7 +88,7 @@ LevelNames NamesOf(Level level) {
 }
 
 void WriteAll(std::string_view line) {
-  std::lock_guard lock(WriteMutex());
+  MutexLock lock(WriteMutex());
   const char* p = line.data();
   size_t left = line.size();
   while (left > 0) {

@@ -24,7 +24,6 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <span>
 #include <sstream>
 #include <utility>
@@ -32,6 +31,7 @@
 #include "core/enum_names.h"
 #include "core/escape.h"
 #include "core/log.h"
+#include "core/mutex.h"
 
 namespace pgcdc::metrics {
 
@@ -222,8 +222,8 @@ class FamilyBase {
       fixed.resize(labels_.size());
       vals = fixed;
     }
+    MutexLock lock(mu_);
     auto& children = Children<M>();
-    std::lock_guard lock(mu_);
     auto it = children.find(vals);
     if (it == children.end()) {
       it = children.emplace(Key(vals.begin(), vals.end()), MakeChild<M>()).first;
@@ -252,7 +252,7 @@ class FamilyBase {
 
   void Expose(std::string& out) const {
     AppendHeader(out, name_, help_, type_);
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     switch (type_) {
       case Type::kCounter:
         ExposeSamples(out, counters_, AppendUint);
@@ -282,7 +282,7 @@ class FamilyBase {
   using ChildMap = std::map<Key, std::unique_ptr<M>, KeyLess>;
 
   template <class M>
-  ChildMap<M>& Children() {
+  ChildMap<M>& Children() REQUIRES(mu_) {
     if constexpr (std::is_same_v<M, Counter>) return counters_;
     if constexpr (std::is_same_v<M, Gauge>) return gauges_;
     if constexpr (std::is_same_v<M, Histogram>) return histograms_;
@@ -336,10 +336,10 @@ class FamilyBase {
   const std::vector<std::string> labels_;
   const std::vector<double> bounds_;
 
-  mutable std::mutex mu_;
-  ChildMap<Counter> counters_;
-  ChildMap<Gauge> gauges_;
-  ChildMap<Histogram> histograms_;
+  mutable Mutex mu_;
+  ChildMap<Counter> counters_ GUARDED_BY(mu_);
+  ChildMap<Gauge> gauges_ GUARDED_BY(mu_);
+  ChildMap<Histogram> histograms_ GUARDED_BY(mu_);
 
   Family<Counter> counter_family_{this};
   Family<Gauge> gauge_family_{this};
@@ -491,11 +491,11 @@ std::vector<Block> ProcessBlocks() {
 // Registry
 
 struct Registry::Impl {
-  mutable std::mutex mu;
-  std::map<std::string, std::unique_ptr<FamilyBase>, std::less<>> families;
+  mutable Mutex mu;
+  std::map<std::string, std::unique_ptr<FamilyBase>, std::less<>> families GUARDED_BY(mu);
   // Families handed out for conflicting re-registrations; never exposed.
-  std::vector<std::unique_ptr<FamilyBase>> detached;
-  bool process_metrics = false;
+  std::vector<std::unique_ptr<FamilyBase>> detached GUARDED_BY(mu);
+  bool process_metrics GUARDED_BY(mu) = false;
 
   template <class M>
   Family<M>& Add(Type type, std::string name, std::string help, std::vector<std::string> labels,
@@ -509,7 +509,7 @@ struct Registry::Impl {
         ReportMisuse("invalid label name " + l, name);
       }
     }
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     auto it = families.find(name);
     if (it != families.end()) {
       FamilyBase& f = *it->second;
@@ -552,7 +552,7 @@ Family<Histogram>& Registry::AddHistogram(std::string name, std::string help,
 }
 
 void Registry::EnableProcessMetrics(bool enable) {
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   impl_->process_metrics = enable;
 }
 
@@ -560,14 +560,14 @@ std::string Registry::Expose() const {
   std::vector<Block> extra;
   bool process_metrics;
   {
-    std::lock_guard lock(impl_->mu);
+    MutexLock lock(impl_->mu);
     process_metrics = impl_->process_metrics;
   }
   if (process_metrics) extra = ProcessBlocks();
 
   std::string out;
   out.reserve(4096);
-  std::lock_guard lock(impl_->mu);
+  MutexLock lock(impl_->mu);
   // Merge registered families (already sorted) with the process blocks
   // (sorted here); a registered family shadows a process metric of the same
   // name.

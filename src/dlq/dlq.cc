@@ -3,10 +3,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <mutex>
 
 #include "core/json.h"
 #include "core/metrics.h"
+#include "core/mutex.h"
 #include "core/time.h"
 
 namespace pgcdc::dlq {
@@ -29,7 +29,7 @@ class StderrDlq final : public DeadLetterQueue {
   Status Record(const Event& event, std::string_view adapter, std::string_view error) override {
     std::string line = StderrLine(event, adapter, error, NowUnixNanos());
     line.push_back('\n');
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     size_t off = 0;
     while (off < line.size()) {
       const ssize_t n = ::write(STDERR_FILENO, line.data() + off, line.size() - off);
@@ -44,7 +44,7 @@ class StderrDlq final : public DeadLetterQueue {
   }
 
  private:
-  std::mutex mu_;
+  Mutex mu_;
 };
 
 class NoneDlq final : public DeadLetterQueue {

@@ -2,12 +2,12 @@
 
 #include <functional>
 #include <limits>
-#include <mutex>
 #include <set>
 #include <string>
 
 #include "core/json.h"
 #include "core/json_dom.h"
+#include "core/mutex.h"
 
 namespace pgcdc::dlq {
 
@@ -191,10 +191,10 @@ Result<int64_t> ParseRfc3339(std::string_view s) {
 }
 
 std::string_view InternSource(std::string_view source) {
-  static std::mutex mu;
+  static Mutex mu;
   // Never destroyed: events may outlive static destruction order.
   static auto* pool = new std::set<std::string, std::less<>>();
-  std::lock_guard lock(mu);
+  MutexLock lock(mu);
   auto it = pool->find(source);
   if (it == pool->end()) it = pool->emplace(source).first;
   return *it;

@@ -7,11 +7,11 @@
 // once and retries; if that fails too it returns the error, and the caller
 // must not acknowledge the event. A retry after a lost reply may store a
 // record twice (at-least-once). Thread-safe: one connection behind a mutex.
-#include <mutex>
 #include <optional>
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/mutex.h"
 #include "dlq/dlq.h"
 #include "dlq/store.h"
 #include "pg/conn.h"
@@ -36,7 +36,7 @@ class PgTableDlq final : public DeadLetterQueue {
   std::string_view Kind() const override { return "pg_table"; }
 
   Status Record(const Event& event, std::string_view adapter, std::string_view error) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Status st = Ok();
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (attempt > 0) {
@@ -59,12 +59,13 @@ class PgTableDlq final : public DeadLetterQueue {
   }
 
   void Close() override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     conn_.reset();
   }
 
  private:
-  Status TryRecord(const Event& event, std::string_view adapter, std::string_view error) {
+  Status TryRecord(const Event& event, std::string_view adapter, std::string_view error)
+      REQUIRES(mu_) {
     if (!conn_) {
       auto c = pg::Conn::Open(url_);
       if (!c) return Fail(c.error().Wrap(pg::RedactUrl(url_)));
@@ -78,8 +79,8 @@ class PgTableDlq final : public DeadLetterQueue {
 
   const std::string url_;
   const TableName table_;
-  std::mutex mu_;
-  std::optional<pg::Conn> conn_;
+  Mutex mu_;
+  std::optional<pg::Conn> conn_ GUARDED_BY(mu_);
 };
 
 }  // namespace

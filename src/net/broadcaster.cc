@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <deque>
-#include <mutex>
 #include <unordered_map>
 
 #include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/mutex.h"
 
 namespace pgcdc::net {
 
@@ -123,8 +123,7 @@ struct Broadcaster::State {
     }
   }
 
-  // mu held.
-  void Deactivate(Subscriber& s) {
+  void Deactivate(Subscriber& s) REQUIRES(mu) {
     if (!s.active) return;
     s.active = false;
     s.gauge->Add(-1);
@@ -136,8 +135,7 @@ struct Broadcaster::State {
     }
   }
 
-  // mu held.
-  void Remember(const BroadcastFrame& f) {
+  void Remember(const BroadcastFrame& f) REQUIRES(mu) {
     ring.push_back(f);
     if (!f.id.empty()) index[f.id] = ring_first + ring.size() - 1;
     while (ring.size() > options.replay_capacity) {
@@ -159,15 +157,17 @@ struct Broadcaster::State {
   metrics::Counter* replayed = nullptr;
   metrics::Counter* replay_misses = nullptr;
 
-  mutable std::mutex mu;
-  bool closed = false;
-  std::vector<std::shared_ptr<Subscriber>> subs;
-  std::deque<BroadcastFrame> ring;
-  uint64_t ring_first = 0;  // sequence number of ring.front()
-  std::unordered_map<std::string, uint64_t> index;
-  // Publish() scratch space (mu held).
-  std::vector<SharedFrame> all;
-  std::vector<SharedFrame> some;
+  // Also guards the Subscriber objects in `subs` (their stream, active and
+  // gauge fields change only under it).
+  mutable Mutex mu;
+  bool closed GUARDED_BY(mu) = false;
+  std::vector<std::shared_ptr<Subscriber>> subs GUARDED_BY(mu);
+  std::deque<BroadcastFrame> ring GUARDED_BY(mu);
+  uint64_t ring_first GUARDED_BY(mu) = 0;  // sequence number of ring.front()
+  std::unordered_map<std::string, uint64_t> index GUARDED_BY(mu);
+  // Publish() scratch space.
+  std::vector<SharedFrame> all GUARDED_BY(mu);
+  std::vector<SharedFrame> some GUARDED_BY(mu);
 };
 
 Broadcaster::Broadcaster(Options options) : state_(std::make_shared<State>(std::move(options))) {}
@@ -193,7 +193,7 @@ StreamSpec Broadcaster::Subscribe(std::vector<std::string> channels, std::string
   spec.keepalive = state_->options.keepalive;
   spec.headers = std::move(headers);
   spec.on_open = [state = state_, sub, last = std::move(last_event_id)](const StreamPtr& stream) {
-    std::lock_guard lock(state->mu);
+    MutexLock lock(state->mu);
     if (state->closed) {
       stream->Close(state->options.shutdown_close_code, state->options.shutdown_close_reason,
                     false);
@@ -226,7 +226,7 @@ StreamSpec Broadcaster::Subscribe(std::vector<std::string> channels, std::string
         {{"server", state->options.name}, {"peer", stream->peer()}, {"channel", sub->label}});
   };
   spec.on_close = [state = state_, sub](const StreamPtr& stream, StreamEnd why) {
-    std::lock_guard lock(state->mu);
+    MutexLock lock(state->mu);
     if (why == StreamEnd::kSlowClient && sub->active) {
       state->slow->Inc();
       log::Warn(
@@ -245,7 +245,7 @@ StreamSpec Broadcaster::Subscribe(std::vector<std::string> channels, std::string
 void Broadcaster::Publish(std::span<const BroadcastFrame> frames) {
   if (frames.empty()) return;
   State& st = *state_;
-  std::lock_guard lock(st.mu);
+  MutexLock lock(st.mu);
   if (st.options.replay_capacity > 0) {
     for (const auto& f : frames) st.Remember(f);
   }
@@ -294,7 +294,7 @@ void Broadcaster::Publish(std::span<const BroadcastFrame> frames) {
 
 void Broadcaster::CloseAll() {
   State& st = *state_;
-  std::lock_guard lock(st.mu);
+  MutexLock lock(st.mu);
   st.closed = true;
   for (auto& sub : st.subs) {
     sub->stream->Close(st.options.shutdown_close_code, st.options.shutdown_close_reason, false);
@@ -302,12 +302,12 @@ void Broadcaster::CloseAll() {
 }
 
 bool Broadcaster::closed() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->closed;
 }
 
 size_t Broadcaster::clients() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->subs.size();
 }
 

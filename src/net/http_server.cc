@@ -36,7 +36,6 @@
 #include <deque>
 #include <exception>
 #include <future>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -45,6 +44,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "core/mutex.h"
 
 namespace pgcdc::net {
 
@@ -223,9 +223,8 @@ struct HttpServer::Impl {
   };
   // Dispatch()'s steps.
   Match MatchRoute(const HttpRequest& req);  // takes routes_mu
-  // The exact route for `path`, else the longest matching prefix route (the
-  // caller holds routes_mu).
-  const Route* FindRoute(const std::string& path) const;
+  // The exact route for `path`, else the longest matching prefix route.
+  const Route* FindRoute(const std::string& path) const REQUIRES(routes_mu);
   // Checks the upgrade, then asks the stream handler to accept the stream.
   Dispatched OpenStream(const HttpRequest& req, const Match& match);
   // Runs a plain handler; a 500 response when it throws.
@@ -236,12 +235,12 @@ struct HttpServer::Impl {
   const std::string name;
   const HttpServerOptions options;
 
-  std::mutex routes_mu;
-  std::map<std::string, Route, std::less<>> routes;         // exact path
-  std::map<std::string, Route, std::less<>> prefix_routes;  // path prefix
+  Mutex routes_mu;
+  std::map<std::string, Route, std::less<>> routes GUARDED_BY(routes_mu);         // exact path
+  std::map<std::string, Route, std::less<>> prefix_routes GUARDED_BY(routes_mu);  // path prefix
 
-  std::mutex lifecycle_mu;  // serialises Start()/Stop()
-  bool running = false;
+  Mutex lifecycle_mu;  // serialises Start()/Stop()
+  bool running GUARDED_BY(lifecycle_mu) = false;
   std::atomic<size_t> stream_count{0};
 
   // I/O-thread state. Declared before io_context so it outlives handlers that
@@ -462,7 +461,7 @@ class HttpServer::Impl::StreamSession final : public Stream,
   PushResult PushMany(std::span<const SharedFrame> frames, size_t& queued) override {
     bool kick = false;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       queued = 0;
       if (closing_) return PushResult::kClosed;
       if (queue_.size() >= capacity_) return PushResult::kFull;
@@ -475,7 +474,7 @@ class HttpServer::Impl::StreamSession final : public Stream,
   }
   void Close(uint16_t code, std::string_view reason, bool drop_queued) override {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (closing_) return;
       closing_ = true;
       if (drop_queued) queue_.clear();
@@ -489,7 +488,7 @@ class HttpServer::Impl::StreamSession final : public Stream,
   StreamKind kind() const override { return kind_; }
   const std::string& peer() const override { return peer_; }
   size_t queued() const override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return queue_.size();
   }
 
@@ -500,7 +499,7 @@ class HttpServer::Impl::StreamSession final : public Stream,
   PushResult Enqueue(SharedFrame frame, bool bounded) {
     bool kick = false;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (closing_) return PushResult::kClosed;
       if (bounded && queue_.size() >= capacity_) return PushResult::kFull;
       queue_.push_back(std::move(frame));
@@ -547,7 +546,7 @@ class HttpServer::Impl::StreamSession final : public Stream,
     if (writing_ || terminated_) return;
     bool finish = false;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (queue_.empty()) {
         kick_pending_ = false;
         finish = closing_;
@@ -602,7 +601,7 @@ class HttpServer::Impl::StreamSession final : public Stream,
     keepalive_timer_.cancel();
     if (kind_ == StreamKind::kWebSocket) {
       if (!peer_closed_) {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         final_ = EncodeWebSocketClose(close_code_, close_reason_);
       } else {
         // Echo the client's close (RFC 6455 §5.5.1).
@@ -637,7 +636,7 @@ class HttpServer::Impl::StreamSession final : public Stream,
     if (terminated_) return;
     terminated_ = true;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       closing_ = true;
       queue_.clear();
     }
@@ -800,12 +799,12 @@ class HttpServer::Impl::StreamSession final : public Stream,
   const size_t capacity_;
   std::string peer_;
 
-  mutable std::mutex mu_;
-  std::deque<SharedFrame> queue_;
-  bool kick_pending_ = false;
-  bool closing_ = false;
-  uint16_t close_code_ = kWsCloseNormal;
-  std::string close_reason_;
+  mutable Mutex mu_;
+  std::deque<SharedFrame> queue_ GUARDED_BY(mu_);
+  bool kick_pending_ GUARDED_BY(mu_) = false;
+  bool closing_ GUARDED_BY(mu_) = false;
+  uint16_t close_code_ GUARDED_BY(mu_) = kWsCloseNormal;
+  std::string close_reason_ GUARDED_BY(mu_);
 
   // I/O thread only.
   asio::steady_timer keepalive_timer_;
@@ -921,7 +920,7 @@ HttpServer::Impl::Dispatched HttpServer::Impl::Dispatch(const HttpRequest& req) 
 
 HttpServer::Impl::Match HttpServer::Impl::MatchRoute(const HttpRequest& req) {
   Match match;
-  std::lock_guard lock(routes_mu);
+  MutexLock lock(routes_mu);
   const Route* route = FindRoute(req.path);
   if (route == nullptr) return match;
   match.path_known = true;
@@ -1030,24 +1029,24 @@ HttpServer::HttpServer(std::string name, HttpServerOptions options)
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Handle(std::string method, std::string path, HttpHandler handler) {
-  std::lock_guard lock(impl_->routes_mu);
+  MutexLock lock(impl_->routes_mu);
   impl_->routes[std::move(path)].methods[std::move(method)] = std::move(handler);
 }
 
 void HttpServer::HandlePrefix(std::string method, std::string prefix, HttpHandler handler) {
-  std::lock_guard lock(impl_->routes_mu);
+  MutexLock lock(impl_->routes_mu);
   impl_->prefix_routes[std::move(prefix)].methods[std::move(method)] = std::move(handler);
 }
 
 void HttpServer::HandleEventStream(std::string path, StreamHandler handler, bool prefix) {
-  std::lock_guard lock(impl_->routes_mu);
+  MutexLock lock(impl_->routes_mu);
   auto& route = prefix ? impl_->prefix_routes[std::move(path)] : impl_->routes[std::move(path)];
   route.stream = std::move(handler);
   route.stream_kind = StreamKind::kEventStream;
 }
 
 void HttpServer::HandleWebSocket(std::string path, StreamHandler handler, bool prefix) {
-  std::lock_guard lock(impl_->routes_mu);
+  MutexLock lock(impl_->routes_mu);
   auto& route = prefix ? impl_->prefix_routes[std::move(path)] : impl_->routes[std::move(path)];
   route.stream = std::move(handler);
   route.stream_kind = StreamKind::kWebSocket;
@@ -1056,13 +1055,13 @@ void HttpServer::HandleWebSocket(std::string path, StreamHandler handler, bool p
 size_t HttpServer::StreamCount() const { return impl_->stream_count.load(); }
 
 size_t HttpServer::RouteCount() const {
-  std::lock_guard lock(impl_->routes_mu);
+  MutexLock lock(impl_->routes_mu);
   return impl_->routes.size() + impl_->prefix_routes.size();
 }
 
 Result<std::string> HttpServer::Start(const ListenAddress& addr) {
   Impl& im = *impl_;
-  std::lock_guard lock(im.lifecycle_mu);
+  MutexLock lock(im.lifecycle_mu);
   if (im.running) return Fail(ErrorCode::kInvalidArgument, "http: server already started");
 
   const std::string host = addr.host.empty() ? "0.0.0.0" : addr.host;
@@ -1133,7 +1132,7 @@ Result<std::string> HttpServer::Start(const ListenAddress& addr) {
 
 void HttpServer::Stop() {
   Impl& im = *impl_;
-  std::lock_guard lock(im.lifecycle_mu);
+  MutexLock lock(im.lifecycle_mu);
   if (std::this_thread::get_id() == im.thread.get_id()) {
     // Called from a handler on the I/O thread: close everything; run() then
     // returns on its own and the destructor (on another thread) joins.

@@ -2,11 +2,11 @@
 
 #include <array>
 #include <charconv>
-#include <mutex>
 #include <vector>
 
 #include "core/enum_names.h"
 #include "core/json.h"
+#include "core/mutex.h"
 #include "net/broadcaster.h"
 #include "net/http_server.h"
 
@@ -64,8 +64,8 @@ struct Inspector::State {
       streams[i] = std::make_unique<net::Broadcaster>(o);
     }
   }
-  mutable std::mutex mu;
-  std::array<Ring, 3> rings;
+  mutable Mutex mu;
+  std::array<Ring, 3> rings GUARDED_BY(mu);
   std::array<std::unique_ptr<net::Broadcaster>, 3> streams;
 
   // post-transform and pre-adapter hold the same events (the adapter gets
@@ -77,7 +77,6 @@ struct Inspector::State {
   template <class Span, class Get>
   void Record(TapPoint point, std::string_view adapter, const Span& events, Get get) {
     const size_t r = RingIndex(point);
-    Ring& ring = rings[r];
     // Live streams fed by this ring, each with its own `event:` name.
     std::vector<TapPoint> live;
     for (size_t p = 0; p < streams.size(); ++p) {
@@ -86,7 +85,8 @@ struct Inspector::State {
     }
     std::vector<std::vector<net::BroadcastFrame>> frames(live.size());
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
+      Ring& ring = rings[r];
       for (const auto& item : events) {
         const Event& e = get(item);
         Entry& slot = ring.slots[ring.next];
@@ -131,7 +131,7 @@ std::string Inspector::Snapshot(TapPoint point, size_t limit, std::string_view a
                                 std::string_view channel) const {
   std::vector<std::string> picked;  // newest first
   {
-    std::lock_guard lock(state_->mu);
+    MutexLock lock(state_->mu);
     const Ring& ring = state_->rings[State::RingIndex(point)];
     for (size_t i = 0; i < ring.size && picked.size() < limit; ++i) {
       const size_t idx = (ring.next + ring.slots.size() - 1 - i) % ring.slots.size();

@@ -1,7 +1,6 @@
 #include "pipeline/pipeline.h"
 
 #include <algorithm>
-#include <condition_variable>
 #include <deque>
 #include <optional>
 #include <thread>
@@ -52,7 +51,9 @@ Pipeline::Pipeline(Options options, detector::DetectorPtr detector,
     : options_(std::move(options)),
       detector_(std::move(detector)),
       adapters_(std::move(adapters)),
-      health_(health) {
+      health_(health),
+      routes_(std::move(options_.routes)),
+      transforms_(std::move(options_.transforms)) {
   health_.Register("detector");
   health_.Register("bus");
   for (const auto& a : adapters_) health_.Register(std::string(a->Name()));
@@ -74,9 +75,9 @@ std::shared_ptr<const Pipeline::WorkerConfig> Pipeline::MakeWorkerConfig(
 
 void Pipeline::Reconfigure(const std::map<std::string, std::vector<std::string>>& routes,
                            const transform::ChainSet& transforms) {
-  std::lock_guard lock(mu_);
-  options_.routes = routes;
-  options_.transforms = transforms;
+  MutexLock lock(mu_);
+  routes_ = routes;
+  transforms_ = transforms;
   global_chain_.store(transforms.global);
   for (auto& w : workers_) w->config.store(MakeWorkerConfig(routes, transforms, w->name));
 }
@@ -117,7 +118,7 @@ std::string Pipeline::StatsJson() const {
   w.BoolField("ready", ready_.load());
   w.Key("adapters");
   w.BeginArray();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& wk : workers_) {
     w.BeginObject();
     w.StringField("name", wk->name);
@@ -140,20 +141,33 @@ Pipeline::~Pipeline() {
   // after a shutdown timeout, waits for workers still inside a sink.
   RequestStop();
   if (bus_) bus_->CloseIngest();
-  for (auto& w : workers_) {
+  for (Worker* w : Workers()) {
     w->queue->Close();
     if (w->thread.joinable()) w->thread.join();
   }
 }
 
+std::vector<Pipeline::Worker*> Pipeline::Workers() const {
+  MutexLock lock(mu_);
+  std::vector<Worker*> out;
+  out.reserve(workers_.size());
+  for (const auto& w : workers_) out.push_back(w.get());
+  return out;
+}
+
 void Pipeline::RequestStop() {
+  // Stop callbacks (detectors' sleepers) run here, without mu_.
   internal_stop_.request_stop();
-  cv_.notify_all();
+  // Run() checks stop_requested() under mu_ and then blocks. Notifying under
+  // mu_ orders this wake-up after that check: without the lock it could fall
+  // between the check and the wait and be lost (a shutdown hang).
+  MutexLock lock(mu_);
+  cv_.NotifyAll();
 }
 
 void Pipeline::RecordFailure(Error error) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!failure_) failure_ = std::move(error);
   }
   RequestStop();
@@ -285,11 +299,9 @@ void Pipeline::FinishWorker(Worker& w) {
   w.undelivered += w.queue->size_events();
   w.adapter->Close();
   health_.Down(w.name);
-  {
-    std::lock_guard lock(mu_);
-    ++workers_done_;
-  }
-  cv_.notify_all();
+  MutexLock lock(mu_);
+  ++workers_done_;
+  cv_.NotifyAll();
 }
 
 Status Pipeline::Run(std::stop_token stop) {
@@ -299,22 +311,20 @@ Status Pipeline::Run(std::stop_token stop) {
   std::stop_callback forward(stop, [this] { RequestStop(); });
   bus_->Start();
   health_.Up("bus");
-  for (auto& w : workers_) {
-    Worker* raw = w.get();
-    w->thread = std::thread([this, raw] { RunWorker(*raw); });
+  for (Worker* w : Workers()) {
+    w->thread = std::thread([this, w] { RunWorker(*w); });
   }
 
-  bool detector_done = false;  // guarded by mu_
   detector::RunContext ctx = MakeRunContext();
-  std::thread detector_thread([&] { RunDetector(ctx, detector_done); });
+  std::thread detector_thread([this, &ctx] { RunDetector(ctx); });
 
   ready_ = true;
   log::Info("pipeline started", {{"detector", detector_->Name()},
                                  {"adapters", std::to_string(adapters_.size())},
                                  {"bus_mode", bus::ModeName(options_.bus.mode)}});
   {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return internal_stop_.stop_requested(); });
+    MutexLock lock(mu_);
+    while (!internal_stop_.stop_requested()) cv_.Wait(mu_);
   }
   ready_ = false;
   const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_timeout;
@@ -327,8 +337,10 @@ Status Pipeline::Run(std::stop_token stop) {
   // 1. Detector: give it until the deadline to return (it may be blocked
   //    handing a batch to a full bus); then close the ingest to unblock it.
   {
-    std::unique_lock lock(mu_);
-    cv_.wait_until(lock, deadline, [&] { return detector_done; });
+    MutexLock lock(mu_);
+    while (!detector_done_) {
+      if (!cv_.WaitUntil(mu_, deadline)) break;
+    }
   }
   bus_->CloseIngest();
   detector_thread.join();
@@ -350,10 +362,10 @@ Status Pipeline::OpenAdapters() {
 }
 
 void Pipeline::CreateWorkers() {
-  global_chain_.store(options_.transforms.global);
   bus_ = std::make_unique<bus::Bus>(options_.bus);
   acks_ = std::make_unique<AckTracker>(adapters_.size());
-  std::lock_guard workers_lock(mu_);  // SetRoutes() may run concurrently
+  MutexLock lock(mu_);  // Reconfigure() may run concurrently
+  global_chain_.store(transforms_.global);
   for (auto& a : adapters_) workers_.push_back(MakeWorker(*a));
 }
 
@@ -363,7 +375,7 @@ std::unique_ptr<Pipeline::Worker> Pipeline::MakeWorker(adapter::Adapter& adapter
   w->adapter = &adapter;
   w->name = std::string(adapter.Name());
   w->queue = &bus_->Subscribe(w->name);
-  w->config.store(MakeWorkerConfig(options_.routes, options_.transforms, w->name));
+  w->config.store(MakeWorkerConfig(routes_, transforms_, w->name));
   w->delivered = &metrics::AdapterCounter("pgcdc_events_delivered_total",
                                           "Events handed to an adapter successfully.", w->name);
   w->skipped = &metrics::AdapterCounter(
@@ -415,7 +427,7 @@ bool Pipeline::Publish(EventBatch&& batch) {
   return bus_->Publish(std::move(batch));
 }
 
-void Pipeline::RunDetector(detector::RunContext& ctx, bool& done) {
+void Pipeline::RunDetector(detector::RunContext& ctx) {
   Status st = detector_->Run(ctx);
   health_.Down("detector", st ? std::string() : st.error().message());
   if (!st) {
@@ -424,43 +436,45 @@ void Pipeline::RunDetector(detector::RunContext& ctx, bool& done) {
     log::Info("detector finished", {{"detector", detector_->Name()}});
     RequestStop();
   }
-  {
-    std::lock_guard lock(mu_);
-    done = true;
-  }
-  cv_.notify_all();
+  MutexLock lock(mu_);
+  detector_done_ = true;
+  cv_.NotifyAll();
 }
 
 bool Pipeline::WaitForWorkers(std::chrono::steady_clock::time_point deadline) {
-  bool drained = false;
   {
-    std::unique_lock lock(mu_);
-    drained = cv_.wait_until(lock, deadline, [&] { return workers_done_ == workers_.size(); });
+    MutexLock lock(mu_);
+    while (workers_done_ < workers_.size()) {
+      if (!cv_.WaitUntil(mu_, deadline)) break;
+    }
+    if (workers_done_ == workers_.size()) return true;
   }
-  if (drained) return true;
   abandon_ = true;
   // Wake adapters blocked in retry/backoff/breaker waits.
   for (auto& a : adapters_) a->Interrupt();
-  for (auto& w : workers_) w->queue->Close();
-  std::unique_lock lock(mu_);
-  return cv_.wait_for(lock, std::chrono::milliseconds(500),
-                      [&] { return workers_done_ == workers_.size(); });
+  for (Worker* w : Workers()) w->queue->Close();
+  const auto last_chance = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  MutexLock lock(mu_);
+  while (workers_done_ < workers_.size()) {
+    if (!cv_.WaitUntil(mu_, last_chance)) break;
+  }
+  return workers_done_ == workers_.size();
 }
 
 Status Pipeline::ShutdownResult(bool drained) {
+  const std::vector<Worker*> workers = Workers();
   if (!drained) {
-    timed_out_ = true;
     uint64_t left = 0;
-    for (auto& w : workers_) left += w->queue->size_events();
+    for (Worker* w : workers) left += w->queue->size_events();
     return Fail(ErrorCode::kTimeout, "shutdown timeout exceeded with " + std::to_string(left) +
                                          " events not delivered (an adapter is stuck)");
   }
   uint64_t undelivered = 0;
-  for (auto& w : workers_) {
+  for (Worker* w : workers) {
     if (w->thread.joinable()) w->thread.join();
     undelivered += w->undelivered;
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (failure_) return Fail(*failure_);
   if (abandon_.load() && undelivered > 0) {
     return Fail(ErrorCode::kTimeout, "shutdown timeout exceeded with " +

@@ -26,6 +26,7 @@
 #include "bus/bus.h"
 #include "core/error.h"
 #include "core/metrics.h"
+#include "core/mutex.h"
 #include "detector/detector.h"
 #include "pipeline/ack_tracker.h"
 #include "pipeline/backpressure.h"
@@ -131,21 +132,27 @@ class Pipeline {
 
   // Run()'s steps (owner thread), in order.
   Status OpenAdapters();
-  void CreateWorkers();  // bus, ack tracker and one Worker per adapter
-  std::unique_ptr<Worker> MakeWorker(adapter::Adapter& adapter);
+  void CreateWorkers() EXCLUDES(mu_);  // bus, ack tracker and one Worker per adapter
+  std::unique_ptr<Worker> MakeWorker(adapter::Adapter& adapter) REQUIRES(mu_);
+  // The workers, for the owner thread's loops that must not hold mu_ (they
+  // join threads or wait). Workers are never removed before destruction.
+  std::vector<Worker*> Workers() const EXCLUDES(mu_);
   detector::RunContext MakeRunContext();
   // ctx.publish (detector thread): inspector tap, global chain, bus.
   bool Publish(EventBatch&& batch);
-  // The detector thread's body; sets `done` (under mu_) when it returns.
-  void RunDetector(detector::RunContext& ctx, bool& done);
+  // The detector thread's body; sets detector_done_ when it returns.
+  void RunDetector(detector::RunContext& ctx) EXCLUDES(mu_);
   // True when every worker finished by `deadline`; otherwise abandons the
   // rest (interrupts adapters, closes queues) and gives them a last 500 ms.
-  bool WaitForWorkers(std::chrono::steady_clock::time_point deadline);
+  bool WaitForWorkers(std::chrono::steady_clock::time_point deadline) EXCLUDES(mu_);
   // Joins the workers and turns failures and undelivered events into Run()'s result.
-  Status ShutdownResult(bool drained);
-  void RecordFailure(Error error);
-  void RequestStop();
+  Status ShutdownResult(bool drained) EXCLUDES(mu_);
+  void RecordFailure(Error error) EXCLUDES(mu_);
+  // Requests the internal stop and wakes Run() (takes mu_, see there).
+  void RequestStop() EXCLUDES(mu_);
 
+  // Constant after construction, except routes and transforms: those move to
+  // routes_ and transforms_ (Reconfigure() replaces them).
   Options options_;
   detector::DetectorPtr detector_;
   std::vector<adapter::AdapterPtr> adapters_;
@@ -154,15 +161,20 @@ class Pipeline {
   std::unique_ptr<AckTracker> acks_;
   std::atomic<std::shared_ptr<const transform::Chain>> global_chain_;
   ChainScope global_scope_{"global"};
-  std::vector<std::unique_ptr<Worker>> workers_;
   std::stop_source internal_stop_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> abandon_{false};
-  mutable std::mutex mu_;
-  std::condition_variable_any cv_;
-  std::optional<Error> failure_;
-  size_t workers_done_ = 0;
-  bool timed_out_ = false;
+  mutable Mutex mu_;
+  // Signalled (under mu_) when a stop is requested, the detector returns or a
+  // worker finishes.
+  CondVar cv_;
+  std::map<std::string, std::vector<std::string>> routes_ GUARDED_BY(mu_);
+  transform::ChainSet transforms_ GUARDED_BY(mu_);
+  // Created once by Run() (Reconfigure() and StatsJson() may run meanwhile).
+  std::vector<std::unique_ptr<Worker>> workers_ GUARDED_BY(mu_);
+  std::optional<Error> failure_ GUARDED_BY(mu_);
+  size_t workers_done_ GUARDED_BY(mu_) = 0;
+  bool detector_done_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace pgcdc::pipeline

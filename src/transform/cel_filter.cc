@@ -1,10 +1,10 @@
 // cel_filter: keep events for which a CEL expression is true (docs/cel.md).
 #include <atomic>
-#include <mutex>
 
 #include "cel/cel.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/mutex.h"
 #include "core/time.h"
 #include "transform/builtins.h"
 #include "transform/payload.h"
@@ -48,7 +48,7 @@ class CelFilter final : public Transform {
 
   Result<Verdict> ApplyTo(PayloadContext& ctx) override {
     const Event& e = ctx.event();
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     act_.Clear();
     act_.BindString(channel_, e.channel);
     act_.BindString(operation_, e.operation);
@@ -105,10 +105,12 @@ class CelFilter final : public Transform {
       has_record_ = -1, row_ = -1, old_ = -1, payload_ = -1;
   bool needs_id_ = false, needs_doc_ = false, needs_payload_ = false;
 
-  std::mutex mu_;  // guards everything below
-  cel::Activation act_;
-  std::string id_text_, table_text_, schema_text_;
-  int64_t last_log_ns_ = 0;
+  Mutex mu_;
+  cel::Activation act_ GUARDED_BY(mu_);
+  std::string id_text_ GUARDED_BY(mu_);
+  std::string table_text_ GUARDED_BY(mu_);
+  std::string schema_text_ GUARDED_BY(mu_);
+  int64_t last_log_ns_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace

@@ -1,10 +1,10 @@
 // dedup: LRU cache of recently seen keys with a time-to-live (SPEC §6.4).
 #include <chrono>
 #include <list>
-#include <mutex>
 #include <unordered_map>
 
 #include "core/metrics.h"
+#include "core/mutex.h"
 #include "transform/builtins.h"
 #include "transform/payload.h"
 
@@ -50,11 +50,11 @@ struct DedupTransform::State {
     std::string key;
     int64_t expires_at;
   };
-  std::mutex mu;
-  std::list<Entry> lru;  // most recently used first
-  std::unordered_map<std::string_view, std::list<Entry>::iterator> index;
+  Mutex mu;
+  std::list<Entry> lru GUARDED_BY(mu);  // most recently used first
+  std::unordered_map<std::string_view, std::list<Entry>::iterator> index GUARDED_BY(mu);
 
-  void EraseIt(std::list<Entry>::iterator it) {
+  void EraseIt(std::list<Entry>::iterator it) REQUIRES(mu) {
     index.erase(it->key);
     lru.erase(it);
   }
@@ -74,7 +74,7 @@ DedupTransform::~DedupTransform() {
 }
 
 size_t DedupTransform::size() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->lru.size();
 }
 
@@ -102,7 +102,7 @@ Result<Verdict> DedupTransform::ApplyTo(PayloadContext& ctx) {
 
   const int64_t now = options_.clock();
   State& s = *state_;
-  std::lock_guard lock(s.mu);
+  MutexLock lock(s.mu);
   if (auto it = s.index.find(key); it != s.index.end()) {
     if (it->second->expires_at > now) {
       s.lru.splice(s.lru.begin(), s.lru, it->second);  // refresh recency, not expiry

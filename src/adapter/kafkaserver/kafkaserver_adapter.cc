@@ -166,7 +166,7 @@ Status KafkaServerAdapter::Open() {
              {"offsets", std::string(offsets_->backend_name())},
              {"data_dir", options_.data_dir.empty() ? "(memory)" : options_.data_dir},
              {"ack", options_.ack}});
-  std::lock_guard lock(server_mu_);
+  MutexLock lock(server_mu_);
   server_ = std::move(server);
   return Ok();
 }
@@ -273,7 +273,7 @@ std::optional<uint64_t> KafkaServerAdapter::OldestHeldSeq() const {
 }
 
 std::optional<size_t> KafkaServerAdapter::Subscribers() const {
-  std::lock_guard lock(server_mu_);
+  MutexLock lock(server_mu_);
   if (!server_) return 0;
   // With ack=committed only a consumer group that asked for its offsets will
   // hold (and so surely receive) the records; any connection otherwise.
@@ -284,7 +284,7 @@ std::optional<size_t> KafkaServerAdapter::Subscribers() const {
 void KafkaServerAdapter::Close() {
   std::unique_ptr<Server> server;
   {
-    std::lock_guard lock(server_mu_);
+    MutexLock lock(server_mu_);
     server = std::move(server_);
   }
   if (server) server->Stop();

@@ -31,7 +31,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +39,7 @@
 #include "adapter/adapter.h"
 #include "codec/kafka/topic_name.h"
 #include "core/metrics.h"
+#include "core/mutex.h"
 #include "registry/registry.h"
 
 namespace pgcdc::adapter::kafkaserver {
@@ -125,10 +125,10 @@ class KafkaServerAdapter final : public Adapter {
   metrics::Gauge& held_metric_;       // OldestHeldSeq() (0 = none held)
   std::unique_ptr<TopicStore> topics_;
   std::unique_ptr<OffsetStore> offsets_;
-  // Set in Open() and reset in Close() under server_mu_, which Subscribers()
-  // takes to read it from another thread.
-  mutable std::mutex server_mu_;
-  std::unique_ptr<Server> server_;
+  // Set in Open() and reset in Close(); Subscribers() reads it from another
+  // thread.
+  mutable Mutex server_mu_;
+  std::unique_ptr<Server> server_ GUARDED_BY(server_mu_);
   std::string bound_;
   // Worker-thread caches.
   std::unordered_map<std::string, std::shared_ptr<Topic>> topic_cache_;

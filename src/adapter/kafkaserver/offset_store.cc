@@ -331,9 +331,7 @@ std::unique_ptr<OffsetStore> OffsetStore::InMemory() {
 Result<std::unique_ptr<OffsetStore>> OffsetStore::Open(std::unique_ptr<OffsetBackend> backend) {
   auto loaded = backend->Load();
   if (!loaded) return Fail(loaded.error().Wrap("kafkaserver offsets"));
-  std::unique_ptr<OffsetStore> store(new OffsetStore(std::move(backend)));
-  store->offsets_ = std::move(*loaded);
-  return store;
+  return std::unique_ptr<OffsetStore>(new OffsetStore(std::move(backend), std::move(*loaded)));
 }
 
 Result<std::unique_ptr<OffsetStore>> OffsetStore::OpenFile(const std::string& data_dir) {
@@ -360,7 +358,7 @@ Status OffsetStore::Commit(std::string_view group, const std::vector<OffsetCommi
     }
   }
   if (commits.empty()) return Ok();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   // Apply in place, remembering the previous values to roll back on failure.
   std::vector<std::pair<OffsetKey, std::optional<CommittedOffset>>> previous;
   std::vector<OffsetKey> changed;
@@ -392,7 +390,7 @@ Status OffsetStore::Commit(std::string_view group, const std::vector<OffsetCommi
 
 std::optional<CommittedOffset> OffsetStore::Fetch(std::string_view group, std::string_view topic,
                                                   int32_t partition) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = offsets_.find(OffsetKey{std::string(group), std::string(topic), partition});
   if (it == offsets_.end()) return std::nullopt;
   return it->second;
@@ -400,7 +398,7 @@ std::optional<CommittedOffset> OffsetStore::Fetch(std::string_view group, std::s
 
 std::vector<std::pair<OffsetKey, CommittedOffset>> OffsetStore::FetchGroup(
     std::string_view group) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<std::pair<OffsetKey, CommittedOffset>> out;
   for (auto it = offsets_.lower_bound(OffsetKey{std::string(group), "", INT32_MIN});
        it != offsets_.end() && it->first.group == group; ++it) {
@@ -410,7 +408,7 @@ std::vector<std::pair<OffsetKey, CommittedOffset>> OffsetStore::FetchGroup(
 }
 
 std::vector<std::string> OffsetStore::Groups() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<std::string> out;
   for (const auto& [k, v] : offsets_) {
     if (out.empty() || out.back() != k.group) out.push_back(k.group);
@@ -419,24 +417,24 @@ std::vector<std::string> OffsetStore::Groups() const {
 }
 
 OffsetMap OffsetStore::Snapshot() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return offsets_;
 }
 
 void OffsetStore::NoteConsumer(std::string_view group, std::string_view topic) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   consumers_.emplace(std::string(group), std::string(topic));
 }
 
 size_t OffsetStore::ConsumerGroupCount() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::set<std::string_view> groups;
   for (const auto& [group, topic] : consumers_) groups.insert(group);
   return groups.size();
 }
 
 std::optional<int64_t> OffsetStore::MinCommitted(std::string_view topic, int32_t partition) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   // group → its offset for `partition` (0 until seen) for groups on `topic`.
   std::map<std::string_view, int64_t> per_group;
   for (const auto& [group, t] : consumers_) {
@@ -454,7 +452,7 @@ std::optional<int64_t> OffsetStore::MinCommitted(std::string_view topic, int32_t
 }
 
 Status OffsetStore::DeleteGroup(std::string_view group) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::erase_if(consumers_, [&](const auto& c) { return c.first == group; });
   std::vector<std::pair<OffsetKey, CommittedOffset>> removed_entries;
   for (auto it = offsets_.lower_bound(OffsetKey{std::string(group), "", INT32_MIN});

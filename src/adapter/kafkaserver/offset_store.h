@@ -23,7 +23,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -31,6 +30,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/mutex.h"
 
 namespace pgcdc::adapter::kafkaserver {
 
@@ -116,12 +116,14 @@ class OffsetStore {
   std::string_view backend_name() const { return backend_->name(); }
 
  private:
-  explicit OffsetStore(std::unique_ptr<OffsetBackend> backend) : backend_(std::move(backend)) {}
+  explicit OffsetStore(std::unique_ptr<OffsetBackend> backend, OffsetMap offsets = {})
+      : backend_(std::move(backend)), offsets_(std::move(offsets)) {}
 
   std::unique_ptr<OffsetBackend> backend_;
-  mutable std::mutex mu_;
-  OffsetMap offsets_;
-  std::set<std::pair<std::string, std::string>, std::less<>> consumers_;  // (group, topic)
+  mutable Mutex mu_;
+  OffsetMap offsets_ GUARDED_BY(mu_);
+  std::set<std::pair<std::string, std::string>, std::less<>> consumers_
+      GUARDED_BY(mu_);  // (group, topic)
 };
 
 using OffsetStorePtr = std::unique_ptr<OffsetStore>;

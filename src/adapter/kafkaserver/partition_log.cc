@@ -108,6 +108,7 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(PartitionLogOptions opt
   if (options.max_batch_bytes < kBatchHeaderSize) options.max_batch_bytes = kBatchHeaderSize;
   std::unique_ptr<PartitionLog> log(new PartitionLog(std::move(options)));
   if (!log->options_.dir.empty()) {
+    MutexLock lock(log->mu_);  // not shared yet; the lock is for the analysis
     if (auto st = log->Recover(); !st) {
       return Fail(st.error().Wrap("partition log " + log->options_.dir));
     }
@@ -329,7 +330,7 @@ Result<int64_t> PartitionLog::Append(std::string batch, int32_t records, int64_t
   std::vector<std::function<void()>> ready;
   int64_t base = 0;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     base = next_offset_;
     SetBatchBaseOffset(batch, base);
     Entry e;
@@ -445,7 +446,7 @@ Result<ReadInfo> PartitionLog::Read(int64_t offset, int32_t max_bytes,
   std::vector<DiskRead> plan;
   ReadInfo info;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     info.high_watermark = next_offset_;
     info.log_start_offset = LogStartOffsetLocked();
     if (offset < info.log_start_offset || offset > info.high_watermark) {
@@ -505,17 +506,17 @@ Result<ReadInfo> PartitionLog::Read(int64_t offset, int32_t max_bytes,
 }
 
 int64_t PartitionLog::LogStartOffset() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return LogStartOffsetLocked();
 }
 
 int64_t PartitionLog::HighWatermark() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return next_offset_;
 }
 
 OffsetAndTimestamp PartitionLog::ListOffsets(int64_t timestamp) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (timestamp == kLatest) return {next_offset_, -1};
   if (timestamp == kEarliest) return {LogStartOffsetLocked(), -1};
   if (timestamp == kMaxTimestamp) {
@@ -534,7 +535,7 @@ OffsetAndTimestamp PartitionLog::ListOffsets(int64_t timestamp) const {
 }
 
 uint64_t PartitionLog::TagBefore(int64_t offset) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (offset < LogStartOffsetLocked()) return 0;
   // Last entry lying entirely below `offset`.
   auto it = std::partition_point(entries_.begin(), entries_.end(),
@@ -544,7 +545,7 @@ uint64_t PartitionLog::TagBefore(int64_t offset) const {
 }
 
 uint64_t PartitionLog::RemovedTag() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return removed_tag_;
 }
 
@@ -552,7 +553,7 @@ uint64_t PartitionLog::RemovedTag() const {
 // Waiters and stats
 
 uint64_t PartitionLog::AddWaiter(int64_t offset, std::function<void()> callback) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (next_offset_ > offset) return 0;
   const uint64_t id = next_waiter_id_++;
   waiters_.emplace(id, Waiter{offset, std::move(callback)});
@@ -560,21 +561,21 @@ uint64_t PartitionLog::AddWaiter(int64_t offset, std::function<void()> callback)
 }
 
 bool PartitionLog::RemoveWaiter(uint64_t id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return waiters_.erase(id) > 0;
 }
 
 void PartitionLog::WakeAllWaiters() {
   std::map<uint64_t, Waiter> all;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     all.swap(waiters_);
   }
   for (auto& [id, w] : all) w.callback();
 }
 
 PartitionLogStats PartitionLog::Stats() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   PartitionLogStats s;
   s.log_start_offset = LogStartOffsetLocked();
   s.high_watermark = next_offset_;

@@ -34,11 +34,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
+#include "core/mutex.h"
 
 namespace pgcdc::adapter::kafkaserver {
 
@@ -167,36 +167,36 @@ class PartitionLog {
   struct Entry;
 
   explicit PartitionLog(PartitionLogOptions options);
-  Status Recover();
-  Status ScanSegment(Segment& segment, bool& torn);
-  Status RollSegment(int64_t base_offset);
-  Status WriteToActive(const std::string& bytes, int64_t& position);
-  Status LoadCacheFromDisk();
-  void EvictLocked();
-  void ApplyRetentionLocked();
-  void RemoveFrontEntryLocked();
-  int64_t LogStartOffsetLocked() const;
-  size_t CachedBeginLocked() const;
-  const Segment* SegmentForLocked(int64_t offset) const;
-  std::vector<std::function<void()>> TakeReadyWaitersLocked();
+  Status Recover() REQUIRES(mu_);
+  Status ScanSegment(Segment& segment, bool& torn) REQUIRES(mu_);
+  Status RollSegment(int64_t base_offset) REQUIRES(mu_);
+  Status WriteToActive(const std::string& bytes, int64_t& position) REQUIRES(mu_);
+  Status LoadCacheFromDisk() REQUIRES(mu_);
+  void EvictLocked() REQUIRES(mu_);
+  void ApplyRetentionLocked() REQUIRES(mu_);
+  void RemoveFrontEntryLocked() REQUIRES(mu_);
+  int64_t LogStartOffsetLocked() const REQUIRES(mu_);
+  size_t CachedBeginLocked() const REQUIRES(mu_);
+  const Segment* SegmentForLocked(int64_t offset) const REQUIRES(mu_);
+  std::vector<std::function<void()>> TakeReadyWaitersLocked() REQUIRES(mu_);
 
   const PartitionLogOptions options_;
-  mutable std::mutex mu_;
-  std::deque<Entry> entries_;     // every batch in the log, by offset
-  size_t cached_count_ = 0;       // the newest `cached_count_` entries hold bytes
-  std::deque<Segment> segments_;  // by base offset; back() is the active one
-  int64_t next_offset_ = 0;
-  int64_t memory_records_ = 0;
-  int64_t memory_bytes_ = 0;
-  int64_t disk_bytes_ = 0;
-  int64_t truncated_bytes_ = 0;
-  uint64_t removed_tag_ = 0;
+  mutable Mutex mu_;
+  std::deque<Entry> entries_ GUARDED_BY(mu_);     // every batch in the log, by offset
+  size_t cached_count_ GUARDED_BY(mu_) = 0;       // the newest `cached_count_` entries hold bytes
+  std::deque<Segment> segments_ GUARDED_BY(mu_);  // by base offset; back() is the active one
+  int64_t next_offset_ GUARDED_BY(mu_) = 0;
+  int64_t memory_records_ GUARDED_BY(mu_) = 0;
+  int64_t memory_bytes_ GUARDED_BY(mu_) = 0;
+  int64_t disk_bytes_ GUARDED_BY(mu_) = 0;
+  int64_t truncated_bytes_ GUARDED_BY(mu_) = 0;
+  uint64_t removed_tag_ GUARDED_BY(mu_) = 0;
   struct Waiter {
     int64_t offset;
     std::function<void()> callback;
   };
-  std::map<uint64_t, Waiter> waiters_;
-  uint64_t next_waiter_id_ = 1;
+  std::map<uint64_t, Waiter> waiters_ GUARDED_BY(mu_);
+  uint64_t next_waiter_id_ GUARDED_BY(mu_) = 1;
 };
 
 using PartitionLogPtr = std::unique_ptr<PartitionLog>;

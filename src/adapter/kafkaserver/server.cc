@@ -17,7 +17,6 @@
 #include <boost/asio/write.hpp>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -25,6 +24,7 @@
 #include "codec/kafka/frame.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/mutex.h"
 
 namespace pgcdc::adapter::kafkaserver {
 
@@ -128,8 +128,8 @@ struct Server::Impl {
   std::unordered_map<ConnBase*, std::shared_ptr<ConnBase>> conns;  // I/O thread
   std::atomic<size_t> conn_count{0};
   std::thread thread;
-  std::mutex lifecycle_mu;
-  bool running = false;
+  Mutex lifecycle_mu;  // serialises Start()/Stop()
+  bool running GUARDED_BY(lifecycle_mu) = false;
   bool closing = false;  // I/O thread
   std::string advertised;
 
@@ -524,7 +524,7 @@ void Server::Impl::Run(const tcp::endpoint& bound) {
 
 Result<std::string> Server::Start() {
   Impl& im = *impl_;
-  std::lock_guard lock(im.lifecycle_mu);
+  MutexLock lock(im.lifecycle_mu);
   if (im.running) return Fail(ErrorCode::kInvalidArgument, "kafkaserver: already started");
   const auto& o = im.options;
   if (auto st = im.LoadTls(); !st) return Fail(st.error());
@@ -546,7 +546,7 @@ Result<std::string> Server::Start() {
 
 void Server::Stop() {
   Impl& im = *impl_;
-  std::lock_guard lock(im.lifecycle_mu);
+  MutexLock lock(im.lifecycle_mu);
   if (!im.running) return;
   im.running = false;
   asio::post(im.ioc, [&im] { im.CloseAll(); });

@@ -73,7 +73,7 @@ Result<std::unique_ptr<TopicStore>> TopicStore::Open(TopicStoreOptions options) 
 
 TopicStore::~TopicStore() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     topics_.clear();  // close segment files before releasing the lock
   }
   if (lock_fd_ >= 0) ::close(lock_fd_);
@@ -119,7 +119,7 @@ Status TopicStore::Recover() {
     count = std::max(count, p + 1);
   }
   if (ec) return Fail(ErrorCode::kIo, "list " + options_.data_dir + ": " + ec.message());
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [topic, count] : counts) {
     auto t = CreateLocked(topic, count);
     if (!t) return Fail(t.error());
@@ -150,7 +150,7 @@ Result<std::shared_ptr<Topic>> TopicStore::CreateLocked(const std::string& name,
 }
 
 Result<std::shared_ptr<Topic>> TopicStore::GetOrCreate(std::string_view name, int32_t partitions) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = topics_.find(name); it != topics_.end()) return it->second;
   if (!IsValidTopicName(name)) {
     return Fail(ErrorCode::kInvalidArgument,
@@ -172,13 +172,13 @@ Result<std::shared_ptr<Topic>> TopicStore::FindOrAutoCreate(std::string_view nam
 }
 
 std::shared_ptr<Topic> TopicStore::Find(std::string_view name) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = topics_.find(name);
   return it == topics_.end() ? nullptr : it->second;
 }
 
 std::shared_ptr<Topic> TopicStore::FindById(const Uuid& id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [name, topic] : topics_) {
     if (topic->id() == id) return topic;
   }
@@ -186,7 +186,7 @@ std::shared_ptr<Topic> TopicStore::FindById(const Uuid& id) const {
 }
 
 std::vector<std::shared_ptr<Topic>> TopicStore::All() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<std::shared_ptr<Topic>> out;
   out.reserve(topics_.size());
   for (const auto& [name, topic] : topics_) out.push_back(topic);
@@ -194,7 +194,7 @@ std::vector<std::shared_ptr<Topic>> TopicStore::All() const {
 }
 
 size_t TopicStore::size() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return topics_.size();
 }
 

@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +26,7 @@
 #include "adapter/kafkaserver/partition_log.h"
 #include "codec/kafka/topic_name.h"
 #include "core/error.h"
+#include "core/mutex.h"
 #include "core/uuid.h"
 
 namespace pgcdc::adapter::kafkaserver {
@@ -94,12 +94,13 @@ class TopicStore {
   explicit TopicStore(TopicStoreOptions options) : options_(std::move(options)) {}
   Status LockDataDir();
   Status Recover();
-  Result<std::shared_ptr<Topic>> CreateLocked(const std::string& name, int32_t partitions);
+  Result<std::shared_ptr<Topic>> CreateLocked(const std::string& name, int32_t partitions)
+      REQUIRES(mu_);
 
   const TopicStoreOptions options_;
   int lock_fd_ = -1;
-  mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics_;
+  mutable Mutex mu_;
+  std::map<std::string, std::shared_ptr<Topic>, std::less<>> topics_ GUARDED_BY(mu_);
 };
 
 using TopicStorePtr = std::unique_ptr<TopicStore>;

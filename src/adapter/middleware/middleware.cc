@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <limits>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -14,6 +12,7 @@
 #include "core/enum_names.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/mutex.h"
 #include "core/sleep.h"
 #include "core/time.h"
 #include "dlq/dlq.h"
@@ -202,8 +201,8 @@ struct ReliableAdapter::Impl {
   bool Sleep(Clock::duration d) { return sleeper.SleepFor(d); }
   bool Stopping() const { return interrupted.load() || aborted.load(); }
 
-  // Records a breaker transition (metrics + log); call with state_mu held.
-  void NoteState(CircuitBreaker::State before) {
+  // Records a breaker transition (metrics + log).
+  void NoteState(CircuitBreaker::State before) REQUIRES(state_mu) {
     const auto after = breaker.state();
     breaker_state->Set(static_cast<double>(after));
     if (before == after) return;
@@ -255,7 +254,7 @@ struct ReliableAdapter::Impl {
     if (o.rate_limit <= 0) return Ok();
     Clock::duration wait{};
     {
-      std::lock_guard lock(state_mu);
+      MutexLock lock(state_mu);
       for (size_t i = 0; i < events; ++i) wait = bucket.Take(Clock::now());
     }
     if (wait > Clock::duration::zero()) {
@@ -267,7 +266,7 @@ struct ReliableAdapter::Impl {
 
   // Bookkeeping for a unit the peer accepted.
   void PeerAnswered(bool probe) {
-    std::lock_guard lock(state_mu);
+    MutexLock lock(state_mu);
     const auto before = breaker.state();
     breaker.OnSuccess(probe);
     NoteState(before);
@@ -323,7 +322,7 @@ struct ReliableAdapter::Impl {
       if (Stopping()) return Fail(ErrorCode::kCancelled, "interrupted");
       CircuitBreaker::Permit permit;
       {
-        std::lock_guard lock(state_mu);
+        MutexLock lock(state_mu);
         const auto before = breaker.state();
         permit = breaker.Acquire(Clock::now());
         NoteState(before);
@@ -350,7 +349,7 @@ struct ReliableAdapter::Impl {
       }
       failed_retryable->Inc();
       {
-        std::lock_guard lock(state_mu);
+        MutexLock lock(state_mu);
         const auto before = breaker.state();
         breaker.OnFailure(permit.probe, end);
         NoteState(before);
@@ -393,7 +392,7 @@ struct ReliableAdapter::Impl {
     if (Stopping()) return Fail(ErrorCode::kCancelled, "interrupted");
     bool closed;
     {
-      std::lock_guard lock(state_mu);
+      MutexLock lock(state_mu);
       closed = breaker.state() == CircuitBreaker::State::kClosed;
     }
     if (!closed) {
@@ -427,7 +426,7 @@ struct ReliableAdapter::Impl {
       }
       failed_retryable->Inc();
       {
-        std::lock_guard lock(state_mu);
+        MutexLock lock(state_mu);
         const auto before = breaker.state();
         breaker.OnFailure(false, end);
         NoteState(before);
@@ -438,28 +437,31 @@ struct ReliableAdapter::Impl {
   }
 
   // Lane threads (lanes 1..concurrency-1; lane 0 runs on the caller).
+  // `has_work` and `result` change under pool_mu. `work` belongs to
+  // Deliver() while has_work is false and to the lane's thread while it is
+  // true, so neither locks it.
   struct Lane {
     std::vector<const Event*> work;
     Status result;
     bool has_work = false;
   };
-  void LaneLoop(size_t index) {
+  void LaneLoop(size_t index) EXCLUDES(pool_mu) {
     Lane& l = lanes[index];
-    std::unique_lock lock(pool_mu);
+    MutexLock lock(pool_mu);
     while (true) {
-      pool_cv.wait(lock, [&] { return quit || l.has_work; });
+      while (!quit && !l.has_work) pool_cv.Wait(pool_mu);
       if (quit && !l.has_work) return;
-      lock.unlock();
+      lock.Unlock();
       Status st = RunLane(index, l.work);
       if (!st) {
         aborted = true;  // let the other lanes stop waiting
         sleeper.Interrupt();
       }
-      lock.lock();
+      lock.Lock();
       l.result = std::move(st);
       l.has_work = false;
       --busy;
-      done_cv.notify_all();
+      done_cv.NotifyAll();
     }
   }
 
@@ -468,21 +470,21 @@ struct ReliableAdapter::Impl {
   DelivererPtr deliverer;
   dlq::DeadLetterQueue* dlq = nullptr;
 
-  std::mutex state_mu;  // breaker + bucket
-  CircuitBreaker breaker;
-  TokenBucket bucket;
+  Mutex state_mu;
+  CircuitBreaker breaker GUARDED_BY(state_mu);
+  TokenBucket bucket GUARDED_BY(state_mu);
 
   std::atomic<bool> interrupted{false};
   std::atomic<bool> aborted{false};
   Sleeper sleeper;  // woken by Interrupt() and by a lane that failed (aborted)
 
-  std::mutex pool_mu;
-  std::condition_variable pool_cv;
-  std::condition_variable done_cv;
-  std::vector<Lane> lanes;
+  Mutex pool_mu;
+  CondVar pool_cv;          // a lane has work, or quit
+  CondVar done_cv;          // busy reached 0
+  std::vector<Lane> lanes;  // sized by Open() before the threads start
   std::vector<std::thread> threads;
-  size_t busy = 0;
-  bool quit = false;
+  size_t busy GUARDED_BY(pool_mu) = 0;  // lanes with has_work set
+  bool quit GUARDED_BY(pool_mu) = false;
   bool opened = false;
 
   metrics::Counter* attempts;
@@ -541,7 +543,7 @@ Status ReliableAdapter::Deliver(std::span<const Event* const> events) {
     m.lanes[hasher(e->channel) % m.o.concurrency].work.push_back(e);
   }
   {
-    std::lock_guard lock(m.pool_mu);
+    MutexLock lock(m.pool_mu);
     for (size_t i = 1; i < m.lanes.size(); ++i) {
       if (m.lanes[i].work.empty()) continue;
       m.lanes[i].has_work = true;
@@ -549,15 +551,15 @@ Status ReliableAdapter::Deliver(std::span<const Event* const> events) {
       ++m.busy;
     }
   }
-  m.pool_cv.notify_all();
+  m.pool_cv.NotifyAll();
   Status first = m.lanes[0].work.empty() ? Status(Ok()) : m.RunLane(0, m.lanes[0].work);
   if (!first) {
     m.aborted = true;
     m.sleeper.Interrupt();
   }
   {
-    std::unique_lock lock(m.pool_mu);
-    m.done_cv.wait(lock, [&] { return m.busy == 0; });
+    MutexLock lock(m.pool_mu);
+    while (m.busy != 0) m.done_cv.Wait(m.pool_mu);
   }
   if (first) {
     for (size_t i = 1; i < m.lanes.size(); ++i) {
@@ -585,10 +587,10 @@ void ReliableAdapter::Interrupt() {
 void ReliableAdapter::Close() {
   Impl& m = *impl_;
   {
-    std::lock_guard lock(m.pool_mu);
+    MutexLock lock(m.pool_mu);
     m.quit = true;
   }
-  m.pool_cv.notify_all();
+  m.pool_cv.NotifyAll();
   for (auto& t : m.threads) {
     if (t.joinable()) t.join();
   }

@@ -14,13 +14,13 @@
 #include <cmath>
 #include <cstring>
 #include <iterator>
-#include <mutex>
 
 #include "adapter/middleware/params.h"
 #include "config/config.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/mutex.h"
 #include "net/http1_client.h"
 #include "registry/define.h"
 
@@ -407,15 +407,20 @@ Status WebhookDeliverer::Open(size_t lanes) {
     target_ = url->target;
     host_header_ = url->host_header;
   }
-  lanes_.clear();
+  std::vector<std::unique_ptr<Lane>> opened;
   for (size_t i = 0; i < std::max<size_t>(1, lanes); ++i) {
     auto lane = std::make_unique<Lane>();
     auto st = url ? SetUpPipelinedLane(options_, *url, *lane) : SetUpCurlLane(options_, *lane);
     if (!st) return st;
-    lanes_.push_back(std::move(lane));
+    opened.push_back(std::move(lane));
+  }
+  const size_t opened_count = opened.size();
+  {
+    MutexLock lock(lanes_mu_);
+    lanes_ = std::move(opened);
   }
   log::Info("webhook: ready", {{"url", display_url_},
-                               {"lanes", static_cast<uint64_t>(lanes_.size())},
+                               {"lanes", static_cast<uint64_t>(opened_count)},
                                {"batch", options_.batch},
                                {"pipeline", static_cast<uint64_t>(options_.pipeline)},
                                {"signed", !options_.signing_key.empty()}});
@@ -505,11 +510,12 @@ static bool ForEachHeader(const Options& options, EVP_MAC_CTX* hmac,
 SendResult WebhookDeliverer::Send(size_t lane_index, std::span<const Event* const> events,
                                   middleware::Clock::time_point deadline) {
   if (events.empty()) return {};
-  if (lane_index >= lanes_.size()) {
+  Lane* const found = LaneAt(lane_index);
+  if (found == nullptr) {
     return std::unexpected(
         SendError::Retryable("webhook: lane " + std::to_string(lane_index) + " was not opened"));
   }
-  Lane& lane = *lanes_[lane_index];
+  Lane& lane = *found;
   if (lane.conn) {
     std::vector<SendResult> results;
     const std::span<const Event* const> unit[1] = {events};
@@ -572,14 +578,15 @@ void WebhookDeliverer::SendPipelined(size_t lane_index,
                                      middleware::Clock::time_point deadline,
                                      std::vector<SendResult>& results) {
   results.clear();
-  if (lane_index >= lanes_.size() || !lanes_[lane_index]->conn) {
+  Lane* const found = LaneAt(lane_index);
+  if (found == nullptr || !found->conn) {
     for (size_t k = 0; k < units.size(); ++k) {
       results.push_back(std::unexpected(SendError::Retryable(
           "webhook: lane " + std::to_string(lane_index) + " was not opened for pipelining")));
     }
     return;
   }
-  Lane& lane = *lanes_[lane_index];
+  Lane& lane = *found;
   if (lane.heads.size() < units.size()) {
     lane.heads.resize(units.size());
     lane.bodies.resize(units.size());
@@ -620,16 +627,21 @@ void WebhookDeliverer::SendPipelined(size_t lane_index,
   }
 }
 
+WebhookDeliverer::Lane* WebhookDeliverer::LaneAt(size_t index) {
+  MutexLock lock(lanes_mu_);
+  return index < lanes_.size() ? lanes_[index].get() : nullptr;
+}
+
 void WebhookDeliverer::Interrupt() {
   // From the shutdown thread while a worker may be in Close().
-  std::lock_guard lock(lanes_mu_);
+  MutexLock lock(lanes_mu_);
   for (auto& lane : lanes_) {
     if (lane->conn) lane->conn->Interrupt();
   }
 }
 
 void WebhookDeliverer::Close() {
-  std::lock_guard lock(lanes_mu_);
+  MutexLock lock(lanes_mu_);
   lanes_.clear();
 }
 

@@ -20,7 +20,6 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +27,7 @@
 #include <vector>
 
 #include "adapter/middleware/middleware.h"
+#include "core/mutex.h"
 #include "registry/registry.h"
 
 namespace pgcdc::adapter::webhook {
@@ -89,8 +89,13 @@ class WebhookDeliverer final : public middleware::Deliverer {
   std::string display_url_;  // the URL without credentials and query, for messages
   std::string target_;       // pipelined mode: request target and Host header
   std::string host_header_;
-  std::vector<std::unique_ptr<Lane>> lanes_;
-  std::mutex lanes_mu_;  // Interrupt() vs Close(); Send() never overlaps Close()
+  // The lane at `index`, null when it was not opened. A lane lives until
+  // Close(), which never overlaps Send(); lanes_mu_ orders Open() and Close()
+  // against Interrupt() from the shutdown thread.
+  Lane* LaneAt(size_t index) EXCLUDES(lanes_mu_);
+
+  Mutex lanes_mu_;
+  std::vector<std::unique_ptr<Lane>> lanes_ GUARDED_BY(lanes_mu_);
 };
 
 // "Name: value" -> {"Name", "value"}; errors name the bad entry. Pieces of a

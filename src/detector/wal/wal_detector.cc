@@ -452,7 +452,7 @@ WalDetector::SnapshotFeed::~SnapshotFeed() { ::close(fd_); }
 
 void WalDetector::SnapshotFeed::Push(EventBatch&& batch) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     queue_.push_back(std::move(batch));
     ++pushed;
   }
@@ -463,7 +463,7 @@ void WalDetector::SnapshotFeed::Push(EventBatch&& batch) {
 void WalDetector::SnapshotFeed::Drain(std::vector<EventBatch>& out) {
   uint64_t v;
   [[maybe_unused]] auto n = ::read(fd_, &v, sizeof v);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto& b : queue_) out.push_back(std::move(b));
   queue_.clear();
 }

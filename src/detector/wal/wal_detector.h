@@ -21,11 +21,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/backoff.h"
+#include "core/mutex.h"
 #include "core/supervisor.h"
 #include "detector/detector.h"
 #include "detector/wal/change_builder.h"
@@ -96,8 +96,8 @@ class WalDetector : public Detector {
 
    private:
     int fd_;
-    std::mutex mu_;
-    std::vector<EventBatch> queue_;
+    Mutex mu_;
+    std::vector<EventBatch> queue_ GUARDED_BY(mu_);
   };
   SnapshotFeed feed_;
   // Blocks until every batch pushed so far is delivered by every adapter.
