@@ -44,6 +44,7 @@ bench_on_exit() { stop_nats; }
 PG_SETTINGS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c autovacuum=off \
   -c shared_buffers=256MB -c max_wal_size=8GB -c checkpoint_timeout=1h"
 source "$root/bench/lib/pg_cluster.sh"
+source "$root/bench/lib/sink_bench.sh"
 
 NPORT=$(free_port)
 MPORT=$(free_port)
@@ -117,19 +118,11 @@ for run in $(seq 1 "$RUNS"); do
     q "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 's_$c'" >/dev/null
     q "SELECT pg_create_logical_replication_slot('s_$c', 'pgoutput')" >/dev/null
   done
-  q "DO \$\$ BEGIN
-       FOR t IN 0..$((ROWS / 1000 - 1)) LOOP
-         INSERT INTO bench_n SELECT g, g % 1000, 'row ' || g, now(), g / 100.0
-           FROM generate_series(t * 1000 + 1, t * 1000 + 1000) g;
-         COMMIT;
-       END LOOP;
-     END \$\$"
-  end=$(q "SELECT pg_current_wal_lsn()")
-  # Rotate the order so no contender always drains first.
-  order=("${contenders[@]:$(( (run - 1) % n ))}" "${contenders[@]:0:$(( (run - 1) % n ))}")
+  end=$(insert_batches bench_n "$ROWS")
+  read -r -a order <<<"$(rotated "$run" "${contenders[@]}")"
   for c in "${order[@]}"; do
     drain "$c" "$end"
-    rates[$c]+="$(awk -v n="$ROWS" -v t="$r_wall" 'BEGIN{printf "%.0f", n/t}') "
+    rates[$c]+="$(rate "$ROWS" "$r_wall") "
     read -r pc nc <<<"$r_cpu"
     pgcdc_cpu[$c]+="$pc "
     nats_cpu[$c]+="$nc "

@@ -32,6 +32,7 @@ bench_on_exit() { [[ -n $redis_pid ]] && kill "$redis_pid" 2>/dev/null || true; 
 PG_SETTINGS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c autovacuum=off \
   -c shared_buffers=256MB -c max_wal_size=8GB -c checkpoint_timeout=1h"
 source "$root/bench/lib/pg_cluster.sh"
+source "$root/bench/lib/sink_bench.sh"
 
 RPORT=$(free_port)
 redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" \
@@ -121,19 +122,11 @@ for run in $(seq 1 "$RUNS"); do
     q "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 's_$c'" >/dev/null
     if [[ $c == script ]]; then q "$(slot_sql s_script wal2json)" >/dev/null; else q "$(slot_sql "s_$c" pgoutput)" >/dev/null; fi
   done
-  q "DO \$\$ BEGIN
-       FOR t IN 0..$((ROWS / 1000 - 1)) LOOP
-         INSERT INTO bench_r SELECT g, g % 1000, 'row ' || g, now(), g / 100.0
-           FROM generate_series(t * 1000 + 1, t * 1000 + 1000) g;
-         COMMIT;
-       END LOOP;
-     END \$\$"
-  end=$(q "SELECT pg_current_wal_lsn()")
-  # Rotate the order so no contender always drains first.
-  order=("${contenders[@]:$(( (run - 1) % 4 ))}" "${contenders[@]:0:$(( (run - 1) % 4 ))}")
+  end=$(insert_batches bench_r "$ROWS")
+  read -r -a order <<<"$(rotated "$run" "${contenders[@]}")"
   for c in "${order[@]}"; do
     drain "$c" "$end"
-    rates[$c]+="$(awk -v n="$ROWS" -v t="$r_wall" 'BEGIN{printf "%.0f", n/t}') "
+    rates[$c]+="$(rate "$ROWS" "$r_wall") "
     log "run $run: $c ${r_wall}s"
   done
   keys=$(R dbsize); sync_keys=$(R --scan --pattern "[0-9]*" | wc -l); script_keys=$(R --scan --pattern "s:*" | wc -l)

@@ -1,0 +1,29 @@
+# Sourced by the sink benchmarks (after pg_cluster.sh): the shared workload
+# and bookkeeping of "same WAL, several contenders, rotating order" runs.
+
+# insert_batches TABLE ROWS: ROWS single-row changes into TABLE (id, a, b, c, d)
+# in transactions of 1,000; prints the end LSN.
+insert_batches() {
+  local table=$1 rows=$2
+  q "DO \$\$ BEGIN
+       FOR t IN 0..$((rows / 1000 - 1)) LOOP
+         INSERT INTO $table SELECT g, g % 1000, 'row ' || g, now(), g / 100.0
+           FROM generate_series(t * 1000 + 1, t * 1000 + 1000) g;
+         COMMIT;
+       END LOOP;
+     END \$\$"
+  q "SELECT pg_current_wal_lsn()"
+}
+
+# rotated RUN C1 C2 …: the contenders starting at position (RUN - 1) mod n, so
+# no contender always drains first.
+rotated() {
+  local run=$1
+  shift
+  local all=("$@")
+  local k=$(( (run - 1) % ${#all[@]} ))
+  echo "${all[@]:k}" "${all[@]:0:k}"
+}
+
+# rate ROWS SECONDS: changes per second, rounded.
+rate() { awk -v n="$1" -v t="$2" 'BEGIN{printf "%.0f", n/t}'; }
