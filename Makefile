@@ -79,6 +79,10 @@ bench: bootstrap build/release/build.ninja
 docs: build
 	build/release/pgcdc describe --all -o markdown > docs/connectors.md
 
+# clang-tidy-19 and clang's thread-safety analysis over src/ (docs/development.md).
+lint: bootstrap build/release/build.ninja
+	scripts/lint
+
 format:
 	find src tests bench -name '*.cc' -o -name '*.h' | xargs clang-format -i
 

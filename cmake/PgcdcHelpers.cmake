@@ -4,7 +4,7 @@ function(pgcdc_library name)
   add_library(${name} STATIC ${ARG_SOURCES})
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
-  target_compile_options(${name} PRIVATE -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers)
+  target_compile_options(${name} PRIVATE -Wall -Wextra -Werror=unused-result -Wno-unused-parameter -Wno-missing-field-initializers)
 endfunction()
 
 # pgcdc_test(NAME SOURCES ... DEPS ... LABEL unit|scenario): a GoogleTest binary registered with CTest.
@@ -21,7 +21,7 @@ function(pgcdc_test name)
   endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
-  target_compile_options(${name} PRIVATE -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers)
+  target_compile_options(${name} PRIVATE -Wall -Wextra -Werror=unused-result -Wno-unused-parameter -Wno-missing-field-initializers)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
     ENVIRONMENT "PGCDC_BIN=${CMAKE_BINARY_DIR}/pgcdc;PGCDC_SOURCE_DIR=${PROJECT_SOURCE_DIR}")

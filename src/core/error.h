@@ -49,8 +49,18 @@ class Error {
   std::string message_;
 };
 
+// std::expected<T, Error> that must not be ignored: dropping a Result or a
+// Status is a compile warning (an error in CI, -Werror=unused-result). Discard
+// one on purpose with `(void)` and a comment saying why.
 template <class T>
-using Result = std::expected<T, Error>;
+class [[nodiscard]] Result : public std::expected<T, Error> {
+ public:
+  using Base = std::expected<T, Error>;
+  using Base::Base;
+  Result() = default;
+  // NOLINTNEXTLINE(google-explicit-constructor): converts like the base type does.
+  Result(Base base) : Base(std::move(base)) {}
+};
 using Status = Result<void>;
 
 inline std::unexpected<Error> Fail(ErrorCode code, std::string message) {

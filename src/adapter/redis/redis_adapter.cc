@@ -353,6 +353,87 @@ void RedisAdapter::Degraded(const std::string& why) {
   degraded_ = true;
 }
 
+// One window: commands in event order from `first`. A TOAST merge needs its
+// GET's answer before its SET, so a window ends after a GET.
+void RedisAdapter::BuildWindow(std::vector<Pending>& pending, size_t first, std::string& out,
+                               std::vector<std::pair<size_t, bool>>& window) const {
+  out.clear();
+  window.clear();
+  for (size_t i = first; i < pending.size() && window.size() < options_.batch_size; ++i) {
+    Pending& p = pending[i];
+    if (p.done) continue;
+    if (p.plan.kind == Plan::Kind::kMergeToast && !p.have_stored) {
+      AppendCommand(out, {"GET", p.plan.key});
+      window.emplace_back(i, true);
+      break;
+    }
+    if (p.plan.kind == Plan::Kind::kMergeToast) {
+      AppendCommand(
+          out, {"SET", p.plan.key, MergeToast(p.plan.row_json, p.plan.toast_columns, p.stored)});
+    } else {
+      out += p.plan.command;
+    }
+    window.emplace_back(i, false);
+  }
+}
+
+// Marks the events the replies answered; a retriable error reply sets
+// `failure` (its event stays open), another error reply dead-letters.
+Status RedisAdapter::ApplyReplies(std::vector<Pending>& pending,
+                                  const std::vector<std::pair<size_t, bool>>& window,
+                                  std::string& failure) {
+  const std::vector<Reply>& replies = conn_->replies;
+  for (size_t r = 0; r < replies.size(); ++r) {
+    Pending& p = pending[window[r].first];
+    const Reply& reply = replies[r];
+    if (reply.is_error()) {
+      if (ClassifyReplyError(reply.text) == ReplyError::kRetry) {
+        if (failure.empty()) failure = reply.text;
+        continue;
+      }
+      if (auto dl = DeadLetter(*p.event, "redis: " + reply.text); !dl) return dl;
+      p.done = true;
+      continue;
+    }
+    if (window[r].second) {
+      p.have_stored = true;
+      if (reply.type == Reply::Type::kBulk) p.stored = reply.text;
+      M().commands.With({"get"}).Inc();
+      continue;
+    }
+    p.done = true;
+    M().commands.With({p.plan.label}).Inc();
+  }
+  return Ok();
+}
+
+// Connects when needed and sends one window. Returns the failure that calls
+// for a retry ("" when the window went through).
+Result<std::string> RedisAdapter::SendWindow(std::vector<Pending>& pending, size_t first,
+                                             std::string& out,
+                                             std::vector<std::pair<size_t, bool>>& window) {
+  if (!conn_) {
+    if (auto st = Connect(); !st) {
+      if (st.error().code() == ErrorCode::kCancelled) return Fail(Cancelled());
+      return "connect: " + st.error().message();
+    }
+    if (degraded_) {
+      M().reconnects.Inc();
+      log::Info("redis: reconnected", {{"adapter", kAdapter}});
+    }
+  }
+  BuildWindow(pending, first, out, window);
+  Status st = conn_->Exchange(out, window.size(), Clock::now() + options_.timeout);
+  if (!st && st.error().code() == ErrorCode::kCancelled) return Fail(Cancelled());
+  std::string failure;
+  if (auto applied = ApplyReplies(pending, window, failure); !applied) return Fail(applied.error());
+  if (!st) {
+    failure = st.error().message();
+    conn_.reset();
+  }
+  return failure;
+}
+
 Status RedisAdapter::Run(std::vector<Pending>& pending) {
   std::string out;
   // What each command of a window stands for: (pending index, is the GET).
@@ -367,66 +448,9 @@ Status RedisAdapter::Run(std::vector<Pending>& pending) {
       return Ok();
     }
     if (sleeper_.woken()) return Fail(Cancelled());
-    std::string failure;
-    if (!conn_) {
-      if (auto st = Connect(); !st) {
-        if (st.error().code() == ErrorCode::kCancelled) return Fail(Cancelled());
-        failure = "connect: " + st.error().message();
-      } else if (degraded_) {
-        M().reconnects.Inc();
-        log::Info("redis: reconnected", {{"adapter", kAdapter}});
-      }
-    }
-    if (failure.empty()) {
-      // A window: commands in event order. A TOAST merge needs its GET's
-      // answer before its SET, so a window ends after a GET.
-      out.clear();
-      window.clear();
-      for (size_t i = first_open; i < pending.size() && window.size() < options_.batch_size; ++i) {
-        Pending& p = pending[i];
-        if (p.done) continue;
-        if (p.plan.kind == Plan::Kind::kMergeToast && !p.have_stored) {
-          AppendCommand(out, {"GET", p.plan.key});
-          window.emplace_back(i, true);
-          break;
-        }
-        if (p.plan.kind == Plan::Kind::kMergeToast) {
-          AppendCommand(out, {"SET", p.plan.key,
-                              MergeToast(p.plan.row_json, p.plan.toast_columns, p.stored)});
-        } else {
-          out += p.plan.command;
-        }
-        window.emplace_back(i, false);
-      }
-      Status st = conn_->Exchange(out, window.size(), Clock::now() + options_.timeout);
-      if (!st && st.error().code() == ErrorCode::kCancelled) return Fail(Cancelled());
-      const std::vector<Reply>& replies = conn_->replies;
-      for (size_t r = 0; r < replies.size(); ++r) {
-        Pending& p = pending[window[r].first];
-        const Reply& reply = replies[r];
-        if (reply.is_error()) {
-          if (ClassifyReplyError(reply.text) == ReplyError::kRetry) {
-            if (failure.empty()) failure = reply.text;
-            continue;
-          }
-          if (auto dl = DeadLetter(*p.event, "redis: " + reply.text); !dl) return dl;
-          p.done = true;
-          continue;
-        }
-        if (window[r].second) {
-          p.have_stored = true;
-          if (reply.type == Reply::Type::kBulk) p.stored = reply.text;
-          M().commands.With({"get"}).Inc();
-          continue;
-        }
-        p.done = true;
-        M().commands.With({p.plan.label}).Inc();
-      }
-      if (!st) {
-        failure = st.error().message();
-        conn_.reset();
-      }
-    }
+    auto sent = SendWindow(pending, first_open, out, window);
+    if (!sent) return Fail(sent.error());
+    const std::string& failure = *sent;
     if (failure.empty()) continue;
     Degraded(failure);
     M().retries.Inc();

@@ -127,6 +127,12 @@ class RedisAdapter : public Adapter {
   // Sends the commands of `pending` not yet done, handling replies; retries
   // with backoff after connection-class failures until all are done.
   Status Run(std::vector<Pending>& pending);
+  Result<std::string> SendWindow(std::vector<Pending>& pending, size_t first, std::string& out,
+                                 std::vector<std::pair<size_t, bool>>& window);
+  void BuildWindow(std::vector<Pending>& pending, size_t first, std::string& out,
+                   std::vector<std::pair<size_t, bool>>& window) const;
+  Status ApplyReplies(std::vector<Pending>& pending,
+                      const std::vector<std::pair<size_t, bool>>& window, std::string& failure);
   Status Connect();
   Status DeadLetter(const Event& event, const std::string& reason);
   void Degraded(const std::string& why);
