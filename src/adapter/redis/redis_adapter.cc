@@ -4,7 +4,6 @@
 #include <charconv>
 
 #include "adapter/redis/resp.h"
-#include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "dlq/dlq.h"
@@ -254,18 +253,12 @@ struct RedisAdapter::Pending {
 };
 
 RedisAdapter::RedisAdapter(Options options)
-    : options_(std::move(options)), backoff_(options_.backoff) {
+    : RetryingAdapter(kAdapter, options.backoff), options_(std::move(options)) {
   if (options_.batch_size == 0) options_.batch_size = 1;
   M();
 }
 
 RedisAdapter::~RedisAdapter() { Close(); }
-
-Status RedisAdapter::Attach(const adapter::Services& services) {
-  dlq_ = services.dlq;
-  health_ = services.health;
-  return Ok();
-}
 
 Status RedisAdapter::Connect() {
   conn_ =
@@ -328,7 +321,7 @@ Status RedisAdapter::Deliver(std::span<const Event* const> events) {
 }
 
 Status RedisAdapter::DeliverChunk(std::span<const Event* const> events) {
-  if (sleeper_.woken()) return Fail(Cancelled());
+  if (interrupted()) return Fail(Cancelled());
   std::vector<Pending> pending;
   pending.reserve(events.size());
   for (const Event* e : events) {
@@ -343,14 +336,9 @@ Status RedisAdapter::DeliverChunk(std::span<const Event* const> events) {
 }
 
 Status RedisAdapter::DeadLetter(const Event& event, const std::string& reason) {
-  if (auto st = dlq::DeadLetterRejected(dlq_, event, kAdapter, reason); !st) return st;
+  if (auto st = dlq::DeadLetterRejected(dead_letters(), event, kAdapter, reason); !st) return st;
   M().dead_lettered.Inc();
   return Ok();
-}
-
-void RedisAdapter::Degraded(const std::string& why) {
-  if (health_ != nullptr) health_->Set(std::string(kAdapter), HealthStatus::kDegraded, why);
-  degraded_ = true;
 }
 
 Status RedisAdapter::Run(std::vector<Pending>& pending) {
@@ -361,18 +349,17 @@ Status RedisAdapter::Run(std::vector<Pending>& pending) {
   for (;;) {
     while (first_open < pending.size() && pending[first_open].done) ++first_open;
     if (first_open == pending.size()) {
-      backoff_.Reset();
-      if (degraded_ && health_ != nullptr) health_->Up(std::string(kAdapter));
-      degraded_ = false;
+      backoff().Reset();
+      Recovered();
       return Ok();
     }
-    if (sleeper_.woken()) return Fail(Cancelled());
+    if (interrupted()) return Fail(Cancelled());
     std::string failure;
     if (!conn_) {
       if (auto st = Connect(); !st) {
         if (st.error().code() == ErrorCode::kCancelled) return Fail(Cancelled());
         failure = "connect: " + st.error().message();
-      } else if (degraded_) {
+      } else if (degraded()) {
         M().reconnects.Inc();
         log::Info("redis: reconnected", {{"adapter", kAdapter}});
       }
@@ -430,7 +417,7 @@ Status RedisAdapter::Run(std::vector<Pending>& pending) {
     if (failure.empty()) continue;
     Degraded(failure);
     M().retries.Inc();
-    const milliseconds delay = backoff_.Next();
+    const milliseconds delay = backoff().Next();
     size_t left = 0;
     for (const Pending& p : pending) left += p.done ? 0 : 1;
     log::Warn("redis: delivery failed; retrying the commands not yet answered",
@@ -438,12 +425,12 @@ Status RedisAdapter::Run(std::vector<Pending>& pending) {
                {"error", failure},
                {"pending_events", static_cast<uint64_t>(left)},
                {"retry_in_ms", static_cast<int64_t>(delay.count())}});
-    if (!sleeper_.SleepFor(delay)) return Fail(Cancelled());
+    if (!sleeper().SleepFor(delay)) return Fail(Cancelled());
   }
 }
 
 void RedisAdapter::Interrupt() {
-  sleeper_.Interrupt();
+  RetryingAdapter::Interrupt();
   if (conn_) conn_->socket.Interrupt();
 }
 
@@ -501,10 +488,7 @@ ConnectorInfo Connector() {
             }
             ValidateBackoff("redis", o.backoff, errors);
           },
-      .make = [](O o, const Context&) -> Result<AdapterPtr> {
-        o.backoff.ClampFloorToBase();
-        return std::make_unique<RedisAdapter>(std::move(o));
-      },
+      .make = MakeRetryingAdapter<RedisAdapter, O>,
   });
 }
 
