@@ -11,9 +11,7 @@
 namespace pgcdc::cel {
 
 constexpr EnumNames<Kind, Kind::kError> kKindTypeNames(
-    {"null_type", "bool", "int", "uint", "double", "string", "bytes", "list", "map",
-     "google.protobuf.Timestamp", "google.protobuf.Duration", "type", "error"},
-    "unknown");
+    {PGCDC_CEL_VALUE_TYPES(PGCDC_CEL_TYPE_NAME) "error"}, "unknown");
 
 std::string_view KindTypeName(Kind kind) { return kKindTypeNames(kind); }
 
