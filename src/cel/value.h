@@ -154,8 +154,6 @@ bool StrictEqual(const Value& a, const Value& b);
 // Parses RFC 3339 ("2009-02-13T23:31:30.5+01:00").
 bool ParseTimestamp(std::string_view text, int64_t& seconds, int32_t& nanos);
 std::string FormatTimestamp(int64_t seconds, int32_t nanos);
-// Civil date (proleptic Gregorian) of a day count since 1970-01-01.
-void CivilFromDays(int64_t days, int64_t& year, unsigned& month, unsigned& day);
 // Parses a Go-style duration ("1h2m3.5s", "-1.5h", "300ms").
 bool ParseDuration(std::string_view text, int64_t& seconds, int32_t& nanos);
 std::string FormatDuration(int64_t seconds, int32_t nanos);
