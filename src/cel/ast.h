@@ -117,22 +117,15 @@ constexpr bool IsStringExtension(Fn fn) {
   return (fn >= Fn::kLowerAscii && fn <= Fn::kSplit) || fn == Fn::kQuote || fn == Fn::kReverse;
 }
 
-// Static types known to the checker. kDyn means "unknown until run time".
-enum class TypeKind : uint8_t {
-  kDyn,
-  kNull,
-  kBool,
-  kInt,
-  kUint,
-  kDouble,
-  kString,
-  kBytes,
-  kList,
-  kMap,
-  kTimestamp,
-  kDuration,
-  kType,
-};
+// Static types known to the checker: kDyn, "unknown until run time", then
+// the value types in Kind's order (a Kind k is TypeKind k + 1).
+enum class TypeKind : uint8_t { kDyn, PGCDC_CEL_VALUE_TYPES(PGCDC_CEL_TYPE_ENUMERATOR) };
+static_assert(static_cast<int>(TypeKind::kType) == static_cast<int>(Kind::kType) + 1);
+
+// The static type of values of kind `k` (kDyn for kError).
+constexpr TypeKind StaticType(Kind k) {
+  return k == Kind::kError ? TypeKind::kDyn : static_cast<TypeKind>(static_cast<uint8_t>(k) + 1);
+}
 
 std::string_view TypeKindName(TypeKind t);
 

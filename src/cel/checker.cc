@@ -9,9 +9,7 @@
 namespace pgcdc::cel {
 
 constexpr EnumNames<TypeKind, TypeKind::kType> kTypeKindNames(
-    {"dyn", "null_type", "bool", "int", "uint", "double", "string", "bytes", "list", "map",
-     "google.protobuf.Timestamp", "google.protobuf.Duration", "type"},
-    "dyn");
+    {"dyn", PGCDC_CEL_VALUE_TYPES(PGCDC_CEL_TYPE_NAME)}, "dyn");
 
 std::string_view TypeKindName(TypeKind t) { return kTypeKindNames(t); }
 
@@ -272,7 +270,7 @@ class Checker {
           e.name = std::string(e.constant.str());
           e.constant = k == Kind::kString ? Value::StringView(e.name) : Value::BytesView(e.name);
         }
-        e.type = StaticKind(k);
+        e.type = StaticType(k);
         return;
       }
       case ExprKind::kIdent: {
@@ -349,38 +347,6 @@ class Checker {
     }
     e.kind = ExprKind::kConst;
     e.constant = Value::List(std::move(items));
-  }
-
-  static TypeKind StaticKind(Kind k) {
-    switch (k) {
-      case Kind::kNull:
-        return TypeKind::kNull;
-      case Kind::kBool:
-        return TypeKind::kBool;
-      case Kind::kInt:
-        return TypeKind::kInt;
-      case Kind::kUint:
-        return TypeKind::kUint;
-      case Kind::kDouble:
-        return TypeKind::kDouble;
-      case Kind::kString:
-        return TypeKind::kString;
-      case Kind::kBytes:
-        return TypeKind::kBytes;
-      case Kind::kList:
-        return TypeKind::kList;
-      case Kind::kMap:
-        return TypeKind::kMap;
-      case Kind::kTimestamp:
-        return TypeKind::kTimestamp;
-      case Kind::kDuration:
-        return TypeKind::kDuration;
-      case Kind::kType:
-        return TypeKind::kType;
-      case Kind::kError:
-        return TypeKind::kDyn;
-    }
-    return TypeKind::kDyn;
   }
 
   void VisitMacro(Expr& e) {

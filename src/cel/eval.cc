@@ -14,6 +14,7 @@
 #include "cel/tz.h"
 #include "core/escape.h"
 #include "core/json.h"
+#include "core/time.h"
 
 namespace pgcdc::cel {
 
@@ -537,9 +538,7 @@ Value TimeAccessor(Fn fn, const Value& t, const Value* tz) {
   int64_t local = t.seconds() + offset;
   int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
   int64_t secs = local - days * 86400;
-  int64_t year;
-  unsigned month, day;
-  CivilFromDays(days, year, month, day);
+  const auto [year, month, day] = CivilFromDays(days);
   switch (fn) {
     case Fn::kGetFullYear:
       return Value::Int(year);

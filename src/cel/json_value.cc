@@ -78,68 +78,57 @@ class JsonParser {
     }
   }
 
-  bool ParseObject(Value& out, int depth) {
-    ++pos_;  // {
-    std::vector<MapValue::Entry> entries;
+  // Skips space; then consumes `c` when it comes next.
+  bool Eat(char c) {
     SkipSpace();
-    if (pos_ < s_.size() && s_[pos_] == '}') {
-      ++pos_;
-      out = Value::Map(std::make_shared<const MapValue>());
-      return true;
-    }
-    entries.reserve(8);  // typical row images: avoid regrowing from 1
+    if (pos_ >= s_.size() || s_[pos_] != c) return false;
+    ++pos_;
+    return true;
+  }
+
+  // The elements of an object or array, from its opening bracket to `close`:
+  // `element()` parses each (space before it skipped), ',' separates them.
+  template <class Element>
+  bool ParseElements(char close, const char* expected_separator, Element element) {
+    ++pos_;  // { or [
+    if (Eat(close)) return true;
     while (true) {
       SkipSpace();
+      if (!element()) return false;
+      if (Eat(',')) continue;
+      if (Eat(close)) return true;
+      return Bad(expected_separator);
+    }
+  }
+
+  bool ParseObject(Value& out, int depth) {
+    std::vector<MapValue::Entry> entries;
+    const bool ok = ParseElements('}', "expected ',' or '}'", [&] {
+      if (entries.empty()) entries.reserve(8);  // typical row images: avoid regrowing from 1
       if (pos_ >= s_.size() || s_[pos_] != '"') return Bad("expected an object key");
       Value key;
       if (!ParseString(key)) return false;
-      SkipSpace();
-      if (pos_ >= s_.size() || s_[pos_] != ':') return Bad("expected ':'");
-      ++pos_;
+      if (!Eat(':')) return Bad("expected ':'");
       SkipSpace();
       Value value;
       if (!ParseValue(value, depth + 1)) return false;
       entries.emplace_back(std::move(key), std::move(value));
-      SkipSpace();
-      if (pos_ < s_.size() && s_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (pos_ < s_.size() && s_[pos_] == '}') {
-        ++pos_;
-        break;
-      }
-      return Bad("expected ',' or '}'");
-    }
+      return true;
+    });
+    if (!ok) return false;
     out = Value::Map(std::make_shared<const MapValue>(std::move(entries)));
     return true;
   }
 
   bool ParseArray(Value& out, int depth) {
-    ++pos_;  // [
     ValueList items;
-    SkipSpace();
-    if (pos_ < s_.size() && s_[pos_] == ']') {
-      ++pos_;
-      out = Value::List(std::move(items));
-      return true;
-    }
-    while (true) {
-      SkipSpace();
+    const bool ok = ParseElements(']', "expected ',' or ']'", [&] {
       Value item;
       if (!ParseValue(item, depth + 1)) return false;
       items.push_back(std::move(item));
-      SkipSpace();
-      if (pos_ < s_.size() && s_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (pos_ < s_.size() && s_[pos_] == ']') {
-        ++pos_;
-        break;
-      }
-      return Bad("expected ',' or ']'");
-    }
+      return true;
+    });
+    if (!ok) return false;
     out = Value::List(std::move(items));
     return true;
   }

@@ -7,13 +7,12 @@
 #include <limits>
 
 #include "core/enum_names.h"
+#include "core/time.h"
 
 namespace pgcdc::cel {
 
 constexpr EnumNames<Kind, Kind::kError> kKindTypeNames(
-    {"null_type", "bool", "int", "uint", "double", "string", "bytes", "list", "map",
-     "google.protobuf.Timestamp", "google.protobuf.Duration", "type", "error"},
-    "unknown");
+    {PGCDC_CEL_VALUE_TYPES(PGCDC_CEL_TYPE_NAME) "error"}, "unknown");
 
 std::string_view KindTypeName(Kind kind) { return kKindTypeNames(kind); }
 
@@ -328,16 +327,6 @@ bool StrictEqual(const Value& a, const Value& b) {
 
 namespace {
 
-// Days since 1970-01-01 for a proleptic Gregorian civil date.
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
 bool Digits(std::string_view s, size_t pos, size_t n, int& out) {
   if (pos + n > s.size()) return false;
   out = 0;
@@ -350,19 +339,6 @@ bool Digits(std::string_view s, size_t pos, size_t n, int& out) {
 }
 
 }  // namespace
-
-void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2;
-}
 
 bool ParseTimestamp(std::string_view s, int64_t& seconds, int32_t& nanos) {
   int year, month, day, hour, minute, second;
@@ -412,7 +388,8 @@ bool ParseTimestamp(std::string_view s, int64_t& seconds, int32_t& nanos) {
     return false;
   }
   if (pos != s.size()) return false;
-  seconds = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset;
+  seconds = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
+            hour * 3600 + minute * 60 + second - offset;
   nanos = static_cast<int32_t>(frac);
   return seconds >= kMinTimestampSeconds && seconds <= kMaxTimestampSeconds;
 }
@@ -420,13 +397,12 @@ bool ParseTimestamp(std::string_view s, int64_t& seconds, int32_t& nanos) {
 std::string FormatTimestamp(int64_t seconds, int32_t nanos) {
   int64_t days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400;
   int64_t rem = seconds - days * 86400;
-  int64_t y;
-  unsigned m, d;
-  CivilFromDays(days, y, m, d);
+  const CivilDate date = CivilFromDays(days);
   char buf[64];
   int n = std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lld",
-                        static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
-                        static_cast<long long>(rem / 60 % 60), static_cast<long long>(rem % 60));
+                        static_cast<long long>(date.year), date.month, date.day,
+                        static_cast<long long>(rem / 3600), static_cast<long long>(rem / 60 % 60),
+                        static_cast<long long>(rem % 60));
   std::string out(buf, n);
   if (nanos != 0) {
     char frac[16];

@@ -17,19 +17,28 @@
 
 namespace pgcdc::cel {
 
+// The CEL types of values, in order, with their CEL type names: the one list
+// behind the runtime Kind below and the checker's static TypeKind (ast.h),
+// and behind both name tables. X(enumerator, type name) per type.
+#define PGCDC_CEL_VALUE_TYPES(X)             \
+  X(kNull, "null_type")                      \
+  X(kBool, "bool")                           \
+  X(kInt, "int")                             \
+  X(kUint, "uint")                           \
+  X(kDouble, "double")                       \
+  X(kString, "string")                       \
+  X(kBytes, "bytes")                         \
+  X(kList, "list")                           \
+  X(kMap, "map")                             \
+  X(kTimestamp, "google.protobuf.Timestamp") \
+  X(kDuration, "google.protobuf.Duration")   \
+  X(kType, "type")
+// For PGCDC_CEL_VALUE_TYPES: the enumerators, and the type names.
+#define PGCDC_CEL_TYPE_ENUMERATOR(kind, type_name) kind,
+#define PGCDC_CEL_TYPE_NAME(kind, type_name) type_name,
+
 enum class Kind : uint8_t {
-  kNull,
-  kBool,
-  kInt,
-  kUint,
-  kDouble,
-  kString,
-  kBytes,
-  kList,
-  kMap,
-  kTimestamp,
-  kDuration,
-  kType,
+  PGCDC_CEL_VALUE_TYPES(PGCDC_CEL_TYPE_ENUMERATOR)  // the types, then
   kError,
 };
 
@@ -145,8 +154,6 @@ bool StrictEqual(const Value& a, const Value& b);
 // Parses RFC 3339 ("2009-02-13T23:31:30.5+01:00").
 bool ParseTimestamp(std::string_view text, int64_t& seconds, int32_t& nanos);
 std::string FormatTimestamp(int64_t seconds, int32_t nanos);
-// Civil date (proleptic Gregorian) of a day count since 1970-01-01.
-void CivilFromDays(int64_t days, int64_t& year, unsigned& month, unsigned& day);
 // Parses a Go-style duration ("1h2m3.5s", "-1.5h", "300ms").
 bool ParseDuration(std::string_view text, int64_t& seconds, int32_t& nanos);
 std::string FormatDuration(int64_t seconds, int32_t nanos);

@@ -13,39 +13,17 @@ namespace {
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
 constexpr int64_t kSecondsPerDay = 86'400;
 
-struct CivilDate {
-  int64_t year;
-  unsigned month;  // 1..12
-  unsigned day;    // 1..31
-};
-
 int64_t FloorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
   return q;
 }
 
-// Proleptic Gregorian date for a count of days since 1970-01-01. Works on
-// 400-year eras (146097 days) counted from 0000-03-01 so that the leap day is
-// the last day of each computational year.
-CivilDate CivilFromDays(int64_t days) {
-  constexpr int64_t kDaysPerEra = 146'097;
-  constexpr int64_t kEpochShift = 719'468;  // days from 0000-03-01 to 1970-01-01
-  const int64_t z = days + kEpochShift;
-  const int64_t era = FloorDiv(z, kDaysPerEra);
-  const int64_t day_of_era = z - era * kDaysPerEra;  // [0, 146096]
-  const int64_t year_of_era =
-      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) /
-      365;  // [0, 399]
-  const int64_t day_of_year =
-      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);  // [0, 365]
-  const int64_t shifted_month = (5 * day_of_year + 2) / 153;                   // [0, 11], 0 = March
-  const unsigned day = static_cast<unsigned>(day_of_year - (153 * shifted_month + 2) / 5 + 1);
-  const unsigned month =
-      static_cast<unsigned>(shifted_month < 10 ? shifted_month + 3 : shifted_month - 9);
-  const int64_t year = year_of_era + era * 400 + (month <= 2 ? 1 : 0);
-  return {year, month, day};
-}
+// The calendar algorithms (H. Hinnant's) work on 400-year eras (146097 days)
+// counted from 0000-03-01 so that the leap day is the last day of each
+// computational year (which starts in March).
+constexpr int64_t kDaysPerEra = 146'097;
+constexpr int64_t kEpochShift = 719'468;  // days from 0000-03-01 to 1970-01-01
 
 char* PutTwo(char* p, unsigned v) {
   p[0] = static_cast<char>('0' + v / 10);
@@ -73,6 +51,34 @@ char* PutYear(char* p, int64_t year) {
 }
 
 }  // namespace
+
+CivilDate CivilFromDays(int64_t days) {
+  const int64_t z = days + kEpochShift;
+  const int64_t era = FloorDiv(z, kDaysPerEra);
+  const int64_t day_of_era = z - era * kDaysPerEra;  // [0, 146096]
+  const int64_t year_of_era =
+      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) /
+      365;  // [0, 399]
+  const int64_t day_of_year =
+      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);  // [0, 365]
+  const int64_t shifted_month = (5 * day_of_year + 2) / 153;                   // [0, 11], 0 = March
+  const unsigned day = static_cast<unsigned>(day_of_year - (153 * shifted_month + 2) / 5 + 1);
+  const unsigned month =
+      static_cast<unsigned>(shifted_month < 10 ? shifted_month + 3 : shifted_month - 9);
+  const int64_t year = year_of_era + era * 400 + (month <= 2 ? 1 : 0);
+  return {year, month, day};
+}
+
+int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day) {
+  const int64_t march_year = year - (month <= 2 ? 1 : 0);
+  const int64_t era = FloorDiv(march_year, 400);
+  const int64_t year_of_era = march_year - era * 400;                   // [0, 399]
+  const int64_t shifted_month = month > 2 ? month - 3 : month + 9;      // [0, 11], 0 = March
+  const int64_t day_of_year = (153 * shifted_month + 2) / 5 + day - 1;  // [0, 365]
+  const int64_t day_of_era =
+      year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;  // [0, 146096]
+  return era * kDaysPerEra + day_of_era - kEpochShift;
+}
 
 namespace time_internal {
 

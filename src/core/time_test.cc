@@ -78,6 +78,18 @@ TEST(TimeTest, EveryDayRoundTripsThroughChrono) {
   }
 }
 
+TEST(TimeTest, DaysFromCivilInvertsCivilFromDays) {
+  // Every day of ~3000 years, both sides of 0000-03-01 and of the epoch.
+  for (int64_t d = -800'000; d <= 300'000; ++d) {
+    const CivilDate date = CivilFromDays(d);
+    ASSERT_EQ(DaysFromCivil(date.year, date.month, date.day), d)
+        << date.year << "-" << date.month << "-" << date.day;
+  }
+  EXPECT_EQ(DaysFromCivil(1970, 1, 1), 0);
+  EXPECT_EQ(DaysFromCivil(2000, 3, 1), 11017);
+  EXPECT_EQ(DaysFromCivil(1969, 12, 31), -1);
+}
+
 TEST(TimeTest, AppendAppends) {
   std::string s = "t=";
   AppendRfc3339Nano(0, s);

@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/json_dom.h"
 #include "core/mutex.h"
+#include "core/time.h"
 
 namespace pgcdc::dlq {
 
@@ -33,16 +34,6 @@ bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 int DaysInMonth(int y, int m) {
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-int64_t DaysFromCivil(int64_t y, int m, int d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
 }
 
 bool IsWs(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -184,7 +175,8 @@ Result<int64_t> ParseRfc3339(std::string_view s) {
   if (i != s.size()) return bad("trailing characters");
   if (*year < 1678 || *year > 2261) return bad("year outside 1678..2261");
   const int64_t secs =
-      DaysFromCivil(*year, *month, *day) * 86400 + *hour * 3600 + *minute * 60 + *second - offset_s;
+      DaysFromCivil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day)) * 86400 +
+      *hour * 3600 + *minute * 60 + *second - offset_s;
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max() / 1'000'000'000 - 1;
   if (secs > kMax || secs < -kMax) return bad("out of range");
   return secs * 1'000'000'000 + frac_ns;

@@ -94,6 +94,16 @@ std::optional<RawResponse> Roundtrip(uint16_t port, const std::string& request, 
   return c.Read(head);
 }
 
+// The answer to `request` on a new connection to `port`, after checking that
+// one came and has `status` (an empty response when none came).
+RawResponse Answer(uint16_t port, const std::string& request, int status) {
+  auto r = Roundtrip(port, request);
+  EXPECT_TRUE(r.has_value()) << request;
+  if (!r) return {};
+  EXPECT_EQ(r->status, status) << request;
+  return std::move(*r);
+}
+
 std::string Get(std::string_view target, std::string_view extra_headers = "") {
   std::string r = "GET ";
   r.append(target).append(" HTTP/1.1\r\nHost: test\r\n").append(extra_headers).append("\r\n");
@@ -145,13 +155,11 @@ TEST_F(HttpServerTest, ReportsBoundAddress) {
 }
 
 TEST_F(HttpServerTest, GetRoute) {
-  auto r = Roundtrip(port_, Get("/hello"));
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->body, "hello");
-  EXPECT_EQ(r->headers["content-type"], "text/plain; charset=utf-8");
-  EXPECT_EQ(r->headers["content-length"], "5");
-  EXPECT_EQ(r->headers["x-test"], "yes");
+  auto r = Answer(port_, Get("/hello"), 200);
+  EXPECT_EQ(r.body, "hello");
+  EXPECT_EQ(r.headers["content-type"], "text/plain; charset=utf-8");
+  EXPECT_EQ(r.headers["content-length"], "5");
+  EXPECT_EQ(r.headers["x-test"], "yes");
 }
 
 TEST_F(HttpServerTest, HeadLikeGetWithoutBody) {
@@ -170,40 +178,31 @@ TEST_F(HttpServerTest, HeadLikeGetWithoutBody) {
 }
 
 TEST_F(HttpServerTest, NotFound) {
-  auto r = Roundtrip(port_, Get("/nope"));
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status, 404);
-  EXPECT_EQ(r->body, "{\"error\":\"not found\"}");
-  EXPECT_EQ(r->headers["content-type"], "application/json");
+  auto r = Answer(port_, Get("/nope"), 404);
+  EXPECT_EQ(r.body, "{\"error\":\"not found\"}");
+  EXPECT_EQ(r.headers["content-type"], "application/json");
 }
 
 TEST_F(HttpServerTest, MethodNotAllowed) {
-  auto r = Roundtrip(port_, "DELETE /echo HTTP/1.1\r\nHost: t\r\n\r\n");
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status, 405);
-  EXPECT_EQ(r->headers["allow"], "GET, POST, HEAD");
-  EXPECT_EQ(r->body, "{\"error\":\"method not allowed\"}");
+  auto r = Answer(port_, "DELETE /echo HTTP/1.1\r\nHost: t\r\n\r\n", 405);
+  EXPECT_EQ(r.headers["allow"], "GET, POST, HEAD");
+  EXPECT_EQ(r.body, "{\"error\":\"method not allowed\"}");
 
-  auto r2 = Roundtrip(port_, "POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
-  ASSERT_TRUE(r2.has_value());
-  EXPECT_EQ(r2->status, 405);
-  EXPECT_EQ(r2->headers["allow"], "GET, HEAD");
+  auto r2 = Answer(port_, "POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405);
+  EXPECT_EQ(r2.headers["allow"], "GET, HEAD");
 }
 
 TEST_F(HttpServerTest, QueryHeadersAndBody) {
-  auto r = Roundtrip(
-      port_, Get("/echo?a=1&b=hello+world&c=%2F%3D%26&d&e=%zz&a=2", "X-Custom-Header: v1\r\n"));
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->body,
+  auto r = Answer(port_,
+                  Get("/echo?a=1&b=hello+world&c=%2F%3D%26&d&e=%zz&a=2", "X-Custom-Header: v1\r\n"),
+                  200);
+  EXPECT_EQ(r.body,
             "method=GET\npath=/echo\ntarget=/echo?a=1&b=hello+world&c=%2F%3D%26&d&e=%zz&a=2\n"
             "q:a=1\nq:b=hello world\nq:c=/=&\nq:d=\nq:e=%zz\nh:v1\nbody=");
 
   auto p =
-      Roundtrip(port_, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world");
-  ASSERT_TRUE(p.has_value());
-  EXPECT_EQ(p->status, 201);
-  EXPECT_EQ(p->body, "{\"len\":11}");
+      Answer(port_, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world", 201);
+  EXPECT_EQ(p.body, "{\"len\":11}");
 }
 
 TEST_F(HttpServerTest, KeepAliveTwoRequestsOneConnection) {
@@ -240,27 +239,17 @@ TEST_F(HttpServerTest, ConnectionCloseHonoured) {
 }
 
 TEST_F(HttpServerTest, HandlerExceptionBecomes500) {
-  auto r = Roundtrip(port_, Get("/throw"));
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status, 500);
-  EXPECT_EQ(r->body, "{\"error\":\"internal server error\"}");
+  auto r = Answer(port_, Get("/throw"), 500);
+  EXPECT_EQ(r.body, "{\"error\":\"internal server error\"}");
   // The server still works afterwards.
-  auto again = Roundtrip(port_, Get("/hello"));
-  ASSERT_TRUE(again.has_value());
-  EXPECT_EQ(again->status, 200);
+  Answer(port_, Get("/hello"), 200);
 }
 
 TEST_F(HttpServerTest, BodyTooLarge) {
-  auto r = Roundtrip(port_, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n");
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status, 413);
+  Answer(port_, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n", 413);
 }
 
-TEST_F(HttpServerTest, MalformedRequestIs400) {
-  auto r = Roundtrip(port_, "THIS IS NOT HTTP\r\n\r\n");
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status, 400);
-}
+TEST_F(HttpServerTest, MalformedRequestIs400) { Answer(port_, "THIS IS NOT HTTP\r\n\r\n", 400); }
 
 TEST_F(HttpServerTest, StartTwiceFails) {
   auto again = server_.Start(ListenAddress{"127.0.0.1", 0});
@@ -298,9 +287,7 @@ TEST_F(HttpServerTest, RestartAfterStop) {
   server_.Stop();
   auto bound = server_.Start(ListenAddress{"127.0.0.1", 0});
   ASSERT_TRUE(bound.has_value()) << bound.error().message();
-  auto r = Roundtrip(PortOf(*bound), Get("/hello"));
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status, 200);
+  Answer(PortOf(*bound), Get("/hello"), 200);
 }
 
 TEST(HttpServerStandaloneTest, StopBeforeStartAndDestructor) {
@@ -319,10 +306,8 @@ TEST(HttpServerStandaloneTest, AllInterfacesAndRoutesAddedAfterStart) {
     r.body = "{}";
     return r;
   });
-  auto r = Roundtrip(PortOf(*bound), Get("/late"));
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->body, "{}");
+  auto r = Answer(PortOf(*bound), Get("/late"), 200);
+  EXPECT_EQ(r.body, "{}");
 }
 
 TEST(HttpServerStandaloneTest, ResolvesHostNames) {
@@ -331,9 +316,7 @@ TEST(HttpServerStandaloneTest, ResolvesHostNames) {
   auto bound = s.Start(ListenAddress{"localhost", 0});
   ASSERT_TRUE(bound.has_value()) << bound.error().message();
   EXPECT_TRUE(bound->starts_with("127.0.0.1:")) << *bound;
-  auto r = Roundtrip(PortOf(*bound), Get("/"));
-  ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->status, 200);
+  Answer(PortOf(*bound), Get("/"), 200);
 
   HttpServer bad("y");
   auto err = bad.Start(ListenAddress{"no-such-host.invalid", 0});

@@ -48,6 +48,9 @@ class Conn {
  public:
   // Connects (blocking). `url` is a libpq URI or key=value string.
   static Result<Conn> Open(const std::string& url);
+  // Takes ownership of a connection made by ConnectRaw (with settings other
+  // than Open's, e.g. a replication connection).
+  static Conn Adopt(pg_conn* c) { return Conn(c); }
 
   Conn() = default;
   Conn(Conn&& other) noexcept;

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -382,6 +383,15 @@ template <class Cfg>
 ConnectorInfo DefineAdapter(AdapterDef<Cfg> def) {
   return param_detail::Define(ConnectorKind::kAdapter, std::move(def),
                               &ConnectorInfo::make_adapter);
+}
+
+// The `make` of an adapter A built from its Cfg alone whose retries follow
+// Cfg::backoff (BackoffParams): a configured base below the floor lowers the
+// floor (RetryPolicy::ClampFloorToBase), then A(cfg).
+template <class A, class Cfg>
+Result<adapter::AdapterPtr> MakeRetryingAdapter(Cfg cfg, const Context& /*context*/) {
+  cfg.backoff.ClampFloorToBase();
+  return std::make_unique<A>(std::move(cfg));
 }
 
 }  // namespace pgcdc

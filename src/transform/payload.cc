@@ -33,17 +33,21 @@ std::unexpected<Error> ParseError(std::string_view what, size_t pos) {
 constexpr uint64_t kOnes = 0x0101010101010101ULL;
 constexpr uint64_t kHighBits = 0x8080808080808080ULL;
 
-// The first '"' or '\\' in [p, end), or `end`. Eight bytes at a time: the
-// lowest flagged lane of the zero-byte test is exact (little-endian load).
-inline const char* FindQuoteOrBackslash(const char* p, const char* end) {
+// The first byte in [p, end) that is '"' or '\\' or, with kAlsoNotPlain, a
+// control byte (< 0x20) or a byte >= 0x80; `end` when there is none. Sixteen
+// bytes at a time where SSE2 is available (every x86-64), else eight: the
+// lowest flagged lane of the zero-byte tests is exact (little-endian load).
+template <bool kAlsoNotPlain>
+const char* FindSpecial(const char* p, const char* end) {
 #if defined(__SSE2__)
-  // Sixteen bytes at a time where SSE2 is available (every x86-64).
   const __m128i quote = _mm_set1_epi8('"');
   const __m128i backslash = _mm_set1_epi8('\\');
   while (end - p >= 16) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const int m =
-        _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+    __m128i hits = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
+    // A signed compare with 0x20 flags control bytes and bytes >= 0x80 at once.
+    if constexpr (kAlsoNotPlain) hits = _mm_or_si128(hits, _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+    const int m = _mm_movemask_epi8(hits);
     if (m != 0) return p + std::countr_zero(static_cast<unsigned>(m));
     p += 16;
   }
@@ -54,13 +58,23 @@ inline const char* FindQuoteOrBackslash(const char* p, const char* end) {
       std::memcpy(&v, p, 8);
       const uint64_t q = v ^ (kOnes * '"');
       const uint64_t b = v ^ (kOnes * '\\');
-      const uint64_t lanes = (((q - kOnes) & ~q) | ((b - kOnes) & ~b)) & kHighBits;
+      uint64_t lanes = ((q - kOnes) & ~q) | ((b - kOnes) & ~b);
+      if constexpr (kAlsoNotPlain) lanes |= ((v - kOnes * 0x20) & ~v) | v;
+      lanes &= kHighBits;
       if (lanes != 0) return p + (std::countr_zero(lanes) >> 3);
       p += 8;
     }
   }
-  while (p < end && *p != '"' && *p != '\\') ++p;
+  for (; p < end; ++p) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c == '"' || c == '\\' || (kAlsoNotPlain && (c < 0x20 || c >= 0x80))) return p;
+  }
   return p;
+}
+
+// The first '"' or '\\' in [p, end), or `end`.
+inline const char* FindQuoteOrBackslash(const char* p, const char* end) {
+  return FindSpecial<false>(p, end);
 }
 
 constexpr size_t kFailed = static_cast<size_t>(-1);
@@ -105,46 +119,9 @@ constexpr std::array<bool, 256> kStructural = [] {
 // is plain printable ASCII (no escapes, control bytes or bytes >= 0x80, so
 // json::AppendString renders it as written), else kFailed.
 [[gnu::always_inline]] inline size_t ScanPlainKey(std::string_view s, size_t pos) {
-  const char* p = s.data() + pos + 1;
   const char* const end = s.data() + s.size();
-#if defined(__SSE2__)
-  // A signed compare with 0x20 flags control bytes and bytes >= 0x80 at once.
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i space = _mm_set1_epi8(0x20);
-  while (end - p >= 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const int m = _mm_movemask_epi8(
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                     _mm_cmplt_epi8(v, space)));
-    if (m != 0) {
-      const char* hit = p + std::countr_zero(static_cast<unsigned>(m));
-      return *hit == '"' ? static_cast<size_t>(hit + 1 - s.data()) : kFailed;
-    }
-    p += 16;
-  }
-#endif
-  if constexpr (std::endian::native == std::endian::little) {
-    while (end - p >= 8) {
-      uint64_t v;
-      std::memcpy(&v, p, 8);
-      const uint64_t control = (v - kOnes * 0x20) & ~v;
-      const uint64_t q = v ^ (kOnes * '"');
-      const uint64_t b = v ^ (kOnes * '\\');
-      const uint64_t lanes = (control | ((q - kOnes) & ~q) | ((b - kOnes) & ~b) | v) & kHighBits;
-      if (lanes != 0) {
-        const char* hit = p + (std::countr_zero(lanes) >> 3);
-        return *hit == '"' ? static_cast<size_t>(hit + 1 - s.data()) : kFailed;
-      }
-      p += 8;
-    }
-  }
-  for (; p < end; ++p) {
-    const auto c = static_cast<unsigned char>(*p);
-    if (c == '"') return static_cast<size_t>(p + 1 - s.data());
-    if (c < 0x20 || c >= 0x80 || c == '\\') return kFailed;
-  }
-  return kFailed;
+  const char* hit = FindSpecial<true>(s.data() + pos + 1, end);
+  return hit != end && *hit == '"' ? static_cast<size_t>(hit + 1 - s.data()) : kFailed;
 }
 
 // True when json::AppendString renders the (unescaped) key as the key itself

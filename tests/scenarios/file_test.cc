@@ -48,14 +48,8 @@ TEST(FileScenario, KillNineWithPersistentSlotAndFileAdapterLosesNothing) {
                                          "100ms"};
 
   constexpr int kRows = 200000;
-  RunKillNineRounds(
-      {.table = "f_crash", .rows = kRows, .seed = 4242, .spread = 40000},
-      [&] {
-        auto p = Process::Start({.args = args});
-        if (p) EXPECT_TRUE(p->WaitForStderr("streaming detector=wal")) << p->Stderr();
-        return p;
-      },
-      [&](Process&) { return static_cast<double>(ReadFileLines(out).size()); });
+  RunKillNineRounds({.table = "f_crash", .rows = kRows, .seed = 4242, .spread = 40000}, args,
+                    [&](Process&) { return static_cast<double>(ReadFileLines(out).size()); });
 
   auto p = Process::Start({.args = args});
   ASSERT_TRUE(p);

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <sstream>
 
@@ -471,8 +472,9 @@ void RunKillNineRounds(const KillNineRun& run,
         auto w = Connect();
         for (int i = 1; i <= run.rows; i += run.per_tx) {
           const int last = std::min(run.rows, i + run.per_tx - 1);
-          auto st = w.Exec("INSERT INTO " + run.table + " SELECT g FROM generate_series(" +
-                           std::to_string(i) + ", " + std::to_string(last) + ") g");
+          auto st = w.Exec("INSERT INTO " + run.table + " SELECT " + run.values +
+                           " FROM generate_series(" + std::to_string(i) + ", " +
+                           std::to_string(last) + ") g");
           if (!st) ADD_FAILURE() << st.error().message();
         }
         writer_done = true;
@@ -495,11 +497,36 @@ void RunKillNineRounds(const KillNineRun& run,
         },
         60s);
     if (before_kill) before_kill(*p);
+    std::cerr << run.table << ": kill -9 at progress " << progress(*p) << "\n";
     p->Signal(SIGKILL);
     p->Wait();
   }
   if (writer.joinable()) writer.join();
   EXPECT_TRUE(writer_done);
+}
+
+std::unique_ptr<Process> StartStreaming(const std::vector<std::string>& args) {
+  auto p = Process::Start({.args = args});
+  if (!p || !p->WaitForStderr("streaming detector=wal")) {
+    ADD_FAILURE() << "pgcdc did not start streaming: " << (p ? p->Stderr() : "");
+    return nullptr;
+  }
+  return p;
+}
+
+void RunKillNineRounds(const KillNineRun& run, const std::vector<std::string>& args,
+                       const std::function<double(Process&)>& progress) {
+  RunKillNineRounds(
+      run, [&] { return StartStreaming(args); }, progress);
+}
+
+KillNineRun SinkKillNineRun(std::string table, int rows, uint32_t seed) {
+  return {.table = std::move(table),
+          .values = "g, g",
+          .rows = rows,
+          .per_tx = 20,
+          .seed = seed,
+          .min_progress = 500};
 }
 
 std::optional<double> ScrapeMetric(Process& p, const std::string& series) {
@@ -533,39 +560,6 @@ std::pair<int, std::string> RunAdapterToExit(const std::string& adapter,
                                    "-a",     adapter, "--http-addr",         ""};
   args.insert(args.end(), extra.begin(), extra.end());
   return RunToExit(args);
-}
-
-void KillNineWhileWriting(const KillNineOptions& o) {
-  std::atomic<bool> writer_done{false};
-  std::thread writer;
-  std::mt19937 rng(o.seed);
-  for (int round = 0; round < o.rounds; ++round) {
-    auto p = Process::Start({.args = o.args});
-    if (!p || !p->WaitForStderr("streaming detector=wal")) {
-      ADD_FAILURE() << "pgcdc did not start streaming: " << (p ? p->Stderr() : "");
-      break;
-    }
-    if (round == 0) {
-      writer = std::thread([&] {
-        auto w = Connect();
-        for (int i = 1; i <= o.rows; i += o.per_tx) {
-          const int last = std::min(o.rows, i + o.per_tx - 1);
-          auto st =
-              w.Exec("INSERT INTO " + o.table + " SELECT " + o.values + " FROM generate_series(" +
-                     std::to_string(i) + ", " + std::to_string(last) + ") g");
-          if (!st) ADD_FAILURE() << st.error().message();
-        }
-        writer_done = true;
-      });
-    }
-    const int64_t want = o.delivered() + o.min_step + static_cast<int64_t>(rng() % o.spread);
-    Eventually([&] { return o.delivered() >= want || writer_done; }, 60s);
-    std::cerr << o.table << ": kill -9 with " << o.delivered() << " delivered\n";
-    p->Signal(SIGKILL);
-    p->Wait();
-  }
-  if (writer.joinable()) writer.join();
-  EXPECT_TRUE(writer_done);
 }
 
 std::optional<double> MetricValue(const std::string& exposition, const std::string& series) {

@@ -136,13 +136,16 @@ std::vector<std::string> WalListenArgs(const std::string& publication,
                                        const std::vector<std::string>& extra = {});
 
 // The crash journeys (kill -9 with a persistent slot): a writer thread inserts
-// ids 1..rows into `table` (one int column) in transactions of `per_tx` rows
-// while `rounds` pgcdc processes are started one after the other, each killed
-// with SIGKILL once its progress passed a random target (progress when it
-// started + min_progress + up to `spread`), or once the writer finished and
-// the process caught up.
+// rows 1..rows into `table` (`SELECT <values> FROM generate_series(...) g`,
+// so the default fills one int column with the row number) in transactions
+// of `per_tx` rows while `rounds` pgcdc processes are started one after the
+// other, each killed with SIGKILL once its progress passed a random target
+// (progress when it started + min_progress + up to `spread`), or once the
+// writer finished and the process caught up. The caller then starts the final
+// run and checks the sink.
 struct KillNineRun {
   std::string table;
+  std::string values = "g";
   int rows = 0;
   int per_tx = 10;
   int rounds = 3;
@@ -158,6 +161,17 @@ void RunKillNineRounds(const KillNineRun& run,
                        const std::function<std::unique_ptr<Process>()>& start,
                        const std::function<double(Process&)>& progress,
                        const std::function<void(Process&)>& before_kill = {});
+
+// Starts pgcdc with `args` and waits until its wal detector streams. Null
+// (after recording a test failure) when it did not start or stream.
+std::unique_ptr<Process> StartStreaming(const std::vector<std::string>& args);
+// RunKillNineRounds with each process started from `args` (StartStreaming).
+void RunKillNineRounds(const KillNineRun& run, const std::vector<std::string>& args,
+                       const std::function<double(Process&)>& progress);
+// The run of the sink crash journeys (redis, nats): `table` is (id int
+// PRIMARY KEY, v int), filled with v = id 20 rows per transaction; kills come
+// at least 500 rows apart.
+KillNineRun SinkKillNineRun(std::string table, int rows, uint32_t seed);
 
 // Scrapes the child's /metrics (its logged http address) and returns one series.
 std::optional<double> ScrapeMetric(Process& p, const std::string& series);
@@ -175,25 +189,5 @@ std::pair<int, std::string> RunToExit(const std::vector<std::string>& args);
 // cluster, no HTTP server) until it exits: for configuration errors.
 std::pair<int, std::string> RunAdapterToExit(const std::string& adapter,
                                              const std::vector<std::string>& extra);
-
-// The crash journey of durable sinks. A writer inserts rows 1..rows into
-// `table` (`SELECT <values> FROM generate_series(...) g`) in transactions of
-// `per_tx` rows while pgcdc runs with `args`, `rounds` times, each time
-// killed with SIGKILL once `delivered()` grew by min_step + a random part of
-// `spread` (or the writer finished). Returns when the writer is done and the
-// last pgcdc is dead: the caller starts the final run and checks the sink.
-struct KillNineOptions {
-  std::vector<std::string> args;
-  std::string table;
-  std::string values = "g";
-  int rows = 0;
-  int per_tx = 20;
-  std::function<int64_t()> delivered;  // what the sink holds so far
-  int64_t min_step = 500;
-  int64_t spread = 5000;
-  unsigned seed = 1;
-  int rounds = 3;
-};
-void KillNineWhileWriting(const KillNineOptions& o);
 
 }  // namespace pgcdc::testing

@@ -166,14 +166,11 @@ TEST(NatsScenario, KillNineWithPersistentSlotStoresEveryRowOnce) {
                                 {"--persistent-slot", "--detector-status-interval", "200ms",
                                  "--nats-duplicate-window", "10m"});
   constexpr int kRows = 50000;
-  KillNineWhileWriting(
-      {.args = args,
-       .table = "n_crash",
-       .values = "g, g",
-       .rows = kRows,
-       .delivered = [&] { return std::max<int64_t>(nats.StreamMessages("CRASH"), 0); },
-       .spread = 3000,
-       .seed = 11});
+  KillNineRun run = SinkKillNineRun("n_crash", kRows, /*seed=*/11);
+  run.spread = 3000;
+  RunKillNineRounds(run, args, [&](Process&) {
+    return static_cast<double>(std::max<int64_t>(nats.StreamMessages("CRASH"), 0));
+  });
   if (HasFailure()) return;
   auto p = Process::Start({.args = args});
   ASSERT_TRUE(p);

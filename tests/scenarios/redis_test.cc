@@ -155,12 +155,8 @@ TEST(RedisScenario, KillNineWithPersistentSlotLosesNothing) {
       "p_rcrash", redis,
       {"--persistent-slot", "--redis-mode", "sync", "--detector-status-interval", "200ms"});
   constexpr int kRows = 100000;
-  KillNineWhileWriting({.args = args,
-                        .table = "r_crash",
-                        .values = "g, g",
-                        .rows = kRows,
-                        .delivered = [&] { return static_cast<int64_t>(redis.CliInt({"DBSIZE"})); },
-                        .seed = 7});
+  RunKillNineRounds(SinkKillNineRun("r_crash", kRows, /*seed=*/7), args,
+                    [&](Process&) { return static_cast<double>(redis.CliInt({"DBSIZE"})); });
   if (HasFailure()) return;
   auto p = Process::Start({.args = args});
   ASSERT_TRUE(p);

@@ -86,7 +86,7 @@ std::string FindInPath(const std::string& name, const std::string& path) {
 }
 
 ExecAdapter::ExecAdapter(Options options)
-    : options_(std::move(options)), backoff_(options_.backoff) {
+    : RetryingAdapter("exec", options.backoff), options_(std::move(options)) {
   RestartsMetric();
   ResentMetric();
 }
@@ -97,7 +97,7 @@ Status ExecAdapter::Open() {
   if (options_.command.empty()) {
     return Fail(ErrorCode::kConfig, "exec: the command is empty (--exec-command)");
   }
-  if (sleeper_.fd() < 0) {
+  if (sleeper().fd() < 0) {
     return Fail(ErrorCode::kIo, std::string("exec: eventfd: ") + std::strerror(errno));
   }
   const char* env_path = std::getenv("PATH");
@@ -222,7 +222,7 @@ Status ExecAdapter::Pump() {
     if (n < 0 && errno == EAGAIN) {
       // Pipe full: wait for room, for the reader to go away, or Interrupt().
       TrimConsumed();
-      pollfd fds[2] = {{fd_, POLLOUT, 0}, {sleeper_.fd(), POLLIN, 0}};
+      pollfd fds[2] = {{fd_, POLLOUT, 0}, {sleeper().fd(), POLLIN, 0}};
       if (::poll(fds, 2, -1) < 0 && errno != EINTR) {
         return Fail(ErrorCode::kIo, std::string("exec: poll: ") + std::strerror(errno));
       }
@@ -263,7 +263,7 @@ Status ExecAdapter::Flush() {
     TrimConsumed();
     if (lines_.empty()) return Ok();
     // Sleep until the reader goes away (POLLERR), Interrupt(), or the next look.
-    pollfd fds[2] = {{fd_, 0, 0}, {sleeper_.fd(), POLLIN, 0}};
+    pollfd fds[2] = {{fd_, 0, 0}, {sleeper().fd(), POLLIN, 0}};
     const timespec ts{static_cast<time_t>(wait.count() / 1'000'000),
                       static_cast<long>(wait.count() % 1'000'000) * 1000};
     if (::ppoll(fds, 2, &ts, nullptr) < 0 && errno != EINTR) {
@@ -295,9 +295,9 @@ Status ExecAdapter::Restart(std::string_view reason) {
     StopChild(/*graceful=*/true);
     ended = last_exit_;
   }
-  if (progress) backoff_.Reset();
+  if (progress) backoff().Reset();
   for (;;) {
-    const milliseconds delay = backoff_.Next();
+    const milliseconds delay = backoff().Next();
     log::Warn("exec child stopped; restarting",
               {{"adapter", "exec"},
                {"pid", old_pid},
@@ -306,7 +306,7 @@ Status ExecAdapter::Restart(std::string_view reason) {
                {"unread_events", static_cast<uint64_t>(unread_events)},
                {"pending_events", static_cast<uint64_t>(lines_.size())},
                {"restart_in_ms", static_cast<int64_t>(delay.count())}});
-    if (!sleeper_.SleepFor(delay)) return Fail(Cancelled());
+    if (!sleeper().SleepFor(delay)) return Fail(Cancelled());
     auto st = Spawn();
     if (st) break;
     log::Error("exec: could not start the child",
@@ -341,7 +341,7 @@ bool ExecAdapter::WaitChild(milliseconds d, bool interruptible) {
     const auto left = std::chrono::duration_cast<milliseconds>(deadline - now) + milliseconds(1);
     const milliseconds step = std::min(kReapPoll, left);
     if (interruptible) {
-      if (!sleeper_.SleepFor(step)) return false;
+      if (!sleeper().SleepFor(step)) return false;
     } else {
       ::usleep(static_cast<useconds_t>(step.count() * 1000));
     }
@@ -373,8 +373,6 @@ void ExecAdapter::StopChild(bool graceful) {
     pid_ = -1;
   }
 }
-
-void ExecAdapter::Interrupt() { sleeper_.Interrupt(); }
 
 void ExecAdapter::Close() {
   if (fd_ < 0 && pid_ <= 0) return;
@@ -419,10 +417,7 @@ ConnectorInfo Connector() {
             }
             ValidateBackoff("exec", o.backoff, errors);
           },
-      .make = [](O o, const Context&) -> Result<AdapterPtr> {
-        o.backoff.ClampFloorToBase();
-        return std::make_unique<ExecAdapter>(std::move(o));
-      },
+      .make = MakeRetryingAdapter<ExecAdapter, O>,
   });
 }
 

@@ -36,9 +36,7 @@
 #include <deque>
 #include <string>
 
-#include "adapter/adapter.h"
-#include "core/backoff.h"
-#include "core/sleep.h"
+#include "adapter/retrying_adapter.h"
 #include "registry/registry.h"
 
 namespace pgcdc::adapter::exec {
@@ -60,20 +58,16 @@ struct Options {
 // Returns its full path, or an empty string.
 std::string FindInPath(const std::string& name, const std::string& path);
 
-class ExecAdapter : public Adapter {
+class ExecAdapter : public RetryingAdapter {
  public:
   explicit ExecAdapter(Options options);
   ~ExecAdapter() override;
-  ExecAdapter(const ExecAdapter&) = delete;
-  ExecAdapter& operator=(const ExecAdapter&) = delete;
 
-  std::string_view Name() const override { return "exec"; }
   // Pre-flight (command set, `sh` on PATH) and starts the first child.
   Status Open() override;
   Status Deliver(std::span<const Event* const> events) override;
   // Returns once the child has read everything written so far.
   Status Flush() override;
-  void Interrupt() override;
   void Close() override;
 
   // For tests: the current child's pid (-1 when none) and restarts so far.
@@ -93,14 +87,11 @@ class ExecAdapter : public Adapter {
   void StopChild(bool graceful);
   // Waits up to `d` for the child to exit; true when it was reaped.
   bool WaitChild(std::chrono::milliseconds d, bool interruptible);
-  bool interrupted() const { return sleeper_.woken(); }
 
   Options options_;
   std::string sh_;  // resolved path of sh
   pid_t pid_ = -1;
-  int fd_ = -1;      // write end of the child's stdin pipe (non-blocking)
-  Sleeper sleeper_;  // restart backoff and poll() wake-ups; Interrupt() wakes it
-  Backoff backoff_;
+  int fd_ = -1;  // write end of the child's stdin pipe (non-blocking)
   std::atomic<uint64_t> restarts_{0};
   std::string last_exit_;  // how the last child ended ("exit code 3")
 

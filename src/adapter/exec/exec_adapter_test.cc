@@ -71,6 +71,16 @@ class ExecAdapterTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  // Delivers `n` events, waits until the child read them and closes the
+  // adapter (EOF); `out`, where the child writes what it read, must then
+  // hold exactly their lines.
+  static void DeliverAndExpectOutput(ExecAdapter& a, int n, const std::string& out) {
+    auto events = MakeEvents(n);
+    ASSERT_TRUE(a.Deliver(Ptrs(events)));
+    ASSERT_TRUE(a.Flush());
+    a.Close();
+    EXPECT_EQ(Slurp(out), Expected(events));
+  }
   fs::path dir_;
 };
 
@@ -78,11 +88,7 @@ TEST_F(ExecAdapterTest, WritesJsonLinesAndFlushWaitsUntilTheChildReadThem) {
   const std::string out = Path("out");
   ExecAdapter a(Fast("cat > '" + out + "'"));
   ASSERT_TRUE(a.Open());
-  auto events = MakeEvents(500);
-  ASSERT_TRUE(a.Deliver(Ptrs(events)));
-  ASSERT_TRUE(a.Flush());
-  a.Close();  // EOF: cat finishes writing and exits
-  EXPECT_EQ(Slurp(out), Expected(events));
+  DeliverAndExpectOutput(a, 500, out);
   EXPECT_EQ(a.restarts(), 0u);
   EXPECT_EQ(a.child_pid(), -1);
 }
@@ -93,11 +99,7 @@ TEST_F(ExecAdapterTest, ChildExitingAfterThreeLinesGetsTheRestRestartedInOrder) 
   ExecAdapter a(Fast("n=0; while [ $n -lt 3 ] && IFS= read -r l; do printf '%s\\n' \"$l\" >> '" +
                      out + "'; n=$((n+1)); done"));
   ASSERT_TRUE(a.Open());
-  auto events = MakeEvents(20);
-  ASSERT_TRUE(a.Deliver(Ptrs(events)));
-  ASSERT_TRUE(a.Flush());
-  a.Close();
-  EXPECT_EQ(Slurp(out), Expected(events));
+  DeliverAndExpectOutput(a, 20, out);
   EXPECT_GE(a.restarts(), 6u);
 }
 
@@ -163,11 +165,7 @@ TEST_F(ExecAdapterTest, ChildThatClosesStdinAndLingersIsStoppedAndReplaced) {
   ExecAdapter a(o);
   ASSERT_TRUE(a.Open());
   ASSERT_TRUE(Eventually([&] { return fs::exists(marker); }));
-  auto events = MakeEvents(10);
-  ASSERT_TRUE(a.Deliver(Ptrs(events)));
-  ASSERT_TRUE(a.Flush());
-  a.Close();
-  EXPECT_EQ(Slurp(out), Expected(events));
+  DeliverAndExpectOutput(a, 10, out);
   EXPECT_EQ(a.restarts(), 1u);
 }
 

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "adapter/kafkaserver/batch_format.h"
 #include "adapter/kafkaserver/test_batches.h"
@@ -46,6 +47,18 @@ std::unique_ptr<PartitionLog> OpenLog(PartitionLogOptions o = {}) {
   EXPECT_TRUE(log) << log.error().message();
   return log ? std::move(*log) : nullptr;
 }
+
+// Reads from `offset` (up to 1 MiB) into `out`: the read's info (defaults
+// when the read failed, which fails the test).
+ReadInfo ReadFrom(PartitionLog& log, int64_t offset, Batches& out) {
+  auto r = log.Read(offset, 1 << 20, out);
+  EXPECT_TRUE(r) << r.error().message();
+  return r ? *r : ReadInfo{};
+}
+
+// [log start offset, high watermark): the offsets a log holds.
+using Range = std::pair<int64_t, int64_t>;
+Range Offsets(const PartitionLog& log) { return {log.LogStartOffset(), log.HighWatermark()}; }
 
 std::vector<int64_t> BaseOffsets(const Batches& b) {
   std::vector<int64_t> out;
@@ -115,24 +128,21 @@ TEST(BatchFormat, CrcCoversRecordsButNotBaseOffsetOrEpoch) {
 
 TEST(PartitionLog, AppendAssignsContiguousOffsetsAndPatchesBaseOffset) {
   auto log = OpenLog();
-  EXPECT_EQ(log->HighWatermark(), 0);
-  EXPECT_EQ(log->LogStartOffset(), 0);
+  EXPECT_EQ(Offsets(*log), Range(0, 0));
   EXPECT_EQ(AppendN(*log, 2), 0);
   EXPECT_EQ(AppendN(*log, 3), 2);
   EXPECT_EQ(AppendN(*log, 1), 5);
-  EXPECT_EQ(log->HighWatermark(), 6);
-  EXPECT_EQ(log->LogStartOffset(), 0);
+  EXPECT_EQ(Offsets(*log), Range(0, 6));
 
   Batches out;
-  auto r = log->Read(0, 1 << 20, out);
-  ASSERT_TRUE(r);
-  EXPECT_FALSE(r->out_of_range);
-  EXPECT_EQ(r->high_watermark, 6);
+  const ReadInfo r = ReadFrom(*log, 0, out);
+  EXPECT_FALSE(r.out_of_range);
+  EXPECT_EQ(r.high_watermark, 6);
   EXPECT_EQ(BaseOffsets(out), (std::vector<int64_t>{0, 2, 5}));
   for (const auto& b : out) EXPECT_TRUE(BatchCrcOk(*b));
   size_t total = 0;
   for (const auto& b : out) total += b->size();
-  EXPECT_EQ(r->bytes, total);
+  EXPECT_EQ(r.bytes, total);
 }
 
 TEST(PartitionLog, ReadStartsAtTheBatchContainingTheOffset) {
@@ -152,17 +162,14 @@ TEST(PartitionLog, ReadAtHighWatermarkIsEmptyAndBeyondIsOutOfRange) {
   auto log = OpenLog();
   AppendN(*log, 2);
   Batches out;
-  auto at_end = log->Read(2, 1 << 20, out);
-  ASSERT_TRUE(at_end);
-  EXPECT_FALSE(at_end->out_of_range);
+  const ReadInfo at_end = ReadFrom(*log, 2, out);
+  EXPECT_FALSE(at_end.out_of_range);
   EXPECT_TRUE(out.empty());
-  auto beyond = log->Read(3, 1 << 20, out);
-  ASSERT_TRUE(beyond);
-  EXPECT_TRUE(beyond->out_of_range);
+  const ReadInfo beyond = ReadFrom(*log, 3, out);
+  EXPECT_TRUE(beyond.out_of_range);
   EXPECT_TRUE(out.empty());
-  auto negative = log->Read(-1, 1 << 20, out);
-  ASSERT_TRUE(negative);
-  EXPECT_TRUE(negative->out_of_range);
+  const ReadInfo negative = ReadFrom(*log, -1, out);
+  EXPECT_TRUE(negative.out_of_range);
   // An empty log: offset 0 is the end, not out of range.
   auto empty = OpenLog();
   auto r = empty->Read(0, 100, out);
@@ -205,18 +212,14 @@ TEST(PartitionLog, AppendRejectsMalformedBatchesWithoutSideEffects) {
   std::string bad_magic = b;
   bad_magic[16] = 0;
   EXPECT_FALSE(log->Append(bad_magic, 2, 0));
-  PartitionLogOptions small;
-  small.max_batch_bytes = 64;
-  auto capped = OpenLog(small);
+  auto capped = OpenLog({.max_batch_bytes = 64});
   EXPECT_FALSE(capped->Append(MakeBatch({std::string(100, 'x')}), 1, 0));
   EXPECT_EQ(log->HighWatermark(), 1);
   EXPECT_EQ(log->Stats().batches, 1);
 }
 
 TEST(PartitionLog, LeaderEpochIsStampedWhenConfigured) {
-  PartitionLogOptions o;
-  o.leader_epoch = 3;
-  auto log = OpenLog(o);
+  auto log = OpenLog({.leader_epoch = 3});
   AppendN(*log, 1);
   Batches out;
   ASSERT_TRUE(log->Read(0, 1 << 20, out));
@@ -226,19 +229,15 @@ TEST(PartitionLog, LeaderEpochIsStampedWhenConfigured) {
 }
 
 TEST(PartitionLog, MemoryRingEvictsOldestWholeBatches) {
-  PartitionLogOptions o;
-  o.buffer_records = 5;
+  const PartitionLogOptions o{.buffer_records = 5};
   auto log = OpenLog(o);
   for (int i = 0; i < 8; ++i) AppendN(*log, 1);
-  EXPECT_EQ(log->LogStartOffset(), 3);
-  EXPECT_EQ(log->HighWatermark(), 8);
+  EXPECT_EQ(Offsets(*log), Range(3, 8));
   Batches out;
-  auto old = log->Read(2, 1 << 20, out);
-  ASSERT_TRUE(old);
-  EXPECT_TRUE(old->out_of_range);
-  EXPECT_EQ(old->log_start_offset, 3);
-  auto r = log->Read(3, 1 << 20, out);
-  ASSERT_TRUE(r);
+  const ReadInfo old = ReadFrom(*log, 2, out);
+  EXPECT_TRUE(old.out_of_range);
+  EXPECT_EQ(old.log_start_offset, 3);
+  ReadFrom(*log, 3, out);
   EXPECT_EQ(BaseOffsets(out), (std::vector<int64_t>{3, 4, 5, 6, 7}));
   EXPECT_EQ(log->Stats().memory_records, 5);
 
@@ -253,12 +252,9 @@ TEST(PartitionLog, MemoryRingEvictsOldestWholeBatches) {
 }
 
 TEST(PartitionLog, NewestBatchStaysEvenWhenItAloneExceedsTheCap) {
-  PartitionLogOptions o;
-  o.buffer_records = 2;
-  auto log = OpenLog(o);
+  auto log = OpenLog({.buffer_records = 2});
   AppendN(*log, 5);
-  EXPECT_EQ(log->LogStartOffset(), 0);
-  EXPECT_EQ(log->HighWatermark(), 5);
+  EXPECT_EQ(Offsets(*log), Range(0, 5));
   AppendN(*log, 5);
   EXPECT_EQ(log->LogStartOffset(), 5);
   EXPECT_EQ(log->Stats().batches, 1);
@@ -303,9 +299,7 @@ TEST(PartitionLog, ListOffsetsByTimestamp) {
 }
 
 TEST(PartitionLog, TagBeforeAnswersHighestTagOfBatchesEntirelyBelow) {
-  PartitionLogOptions o;
-  o.buffer_records = 6;
-  auto log = OpenLog(o);
+  auto log = OpenLog({.buffer_records = 6});
   EXPECT_EQ(log->TagBefore(0), 0u);
   AppendN(*log, 2, 1000, 10);  // 0-1
   AppendN(*log, 2, 1000, 20);  // 2-3
@@ -381,9 +375,7 @@ TEST(PartitionLog, WaiterWakesAnotherThread) {
 }
 
 TEST(PartitionLog, ConcurrentAppendersAndReadersSeeAContiguousLog) {
-  PartitionLogOptions o;
-  o.buffer_records = 1 << 20;
-  auto log = OpenLog(o);
+  auto log = OpenLog({.buffer_records = 1 << 20});
   constexpr int kThreads = 4;
   constexpr int kPerThread = 500;
   std::atomic<bool> done{false};
@@ -420,10 +412,17 @@ TEST(PartitionLog, ConcurrentAppendersAndReadersSeeAContiguousLog) {
 // ---------------------------------------------------------------------------
 // Segment files
 
-TEST(PartitionLogDisk, ReopenRecoversEveryBatchByteForByte) {
+// A log in a fresh directory: `o` starts with only `dir` set.
+class PartitionLogDisk : public ::testing::Test {
+ protected:
+  // The size of a batch of one record (Value(0)).
+  static int64_t OneRecordBatch() { return static_cast<int64_t>(MakeBatch({Value(0)}).size()); }
+
   TempDir dir;
-  PartitionLogOptions o;
-  o.dir = dir.path + "/t-0";
+  PartitionLogOptions o{.dir = dir.path + "/t-0"};
+};
+
+TEST_F(PartitionLogDisk, ReopenRecoversEveryBatchByteForByte) {
   Batches before;
   {
     auto log = OpenLog(o);
@@ -434,8 +433,7 @@ TEST(PartitionLogDisk, ReopenRecoversEveryBatchByteForByte) {
   }
   auto log = OpenLog(o);
   ASSERT_TRUE(log);
-  EXPECT_EQ(log->HighWatermark(), 19);
-  EXPECT_EQ(log->LogStartOffset(), 0);
+  EXPECT_EQ(Offsets(*log), Range(0, 19));
   Batches after;
   ASSERT_TRUE(log->Read(0, INT32_MAX, after));
   ASSERT_EQ(after.size(), before.size());
@@ -449,10 +447,7 @@ TEST(PartitionLogDisk, ReopenRecoversEveryBatchByteForByte) {
   EXPECT_EQ(AppendN(*log, 1), 19);
 }
 
-TEST(PartitionLogDisk, SegmentsRollAtTheConfiguredSize) {
-  TempDir dir;
-  PartitionLogOptions o;
-  o.dir = dir.path + "/t-0";
+TEST_F(PartitionLogDisk, SegmentsRollAtTheConfiguredSize) {
   const auto one = MakeBatch({Value(0)}).size();
   o.segment_bytes = static_cast<int64_t>(one * 3);
   auto log = OpenLog(o);
@@ -478,11 +473,8 @@ TEST(PartitionLogDisk, SegmentsRollAtTheConfiguredSize) {
   EXPECT_EQ(BaseOffsets(all), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8}));
 }
 
-TEST(PartitionLogDisk, RetentionDeletesOldestSegmentsAndMovesTheLogStart) {
-  TempDir dir;
-  PartitionLogOptions o;
-  o.dir = dir.path + "/t-0";
-  const auto one = static_cast<int64_t>(MakeBatch({Value(0)}).size());
+TEST_F(PartitionLogDisk, RetentionDeletesOldestSegmentsAndMovesTheLogStart) {
+  const int64_t one = OneRecordBatch();
   o.segment_bytes = one * 2;
   o.retention_bytes = one * 5;
   {
@@ -490,26 +482,20 @@ TEST(PartitionLogDisk, RetentionDeletesOldestSegmentsAndMovesTheLogStart) {
     for (int i = 0; i < 10; ++i) AppendN(*log, 1, 1000, 1 + i);
     // Segments hold 2 batches each; after every append the oldest segments go while the
     // files exceed 5 batches, so after 10 appends only [6,8) and [8,10) remain.
-    EXPECT_EQ(log->LogStartOffset(), 6);
-    EXPECT_EQ(log->HighWatermark(), 10);
+    EXPECT_EQ(Offsets(*log), Range(6, 10));
     EXPECT_EQ(SegmentFiles(o.dir),
               (std::vector<std::string>{"00000000000000000006.log", "00000000000000000008.log"}));
     EXPECT_EQ(log->RemovedTag(), 6u);
     EXPECT_EQ(log->TagBefore(6), 6u);
     Batches out;
-    auto r = log->Read(5, 1 << 20, out);
-    ASSERT_TRUE(r);
-    EXPECT_TRUE(r->out_of_range);
+    const ReadInfo r = ReadFrom(*log, 5, out);
+    EXPECT_TRUE(r.out_of_range);
   }
   auto log = OpenLog(o);
-  EXPECT_EQ(log->LogStartOffset(), 6);
-  EXPECT_EQ(log->HighWatermark(), 10);
+  EXPECT_EQ(Offsets(*log), Range(6, 10));
 }
 
-TEST(PartitionLogDisk, BatchesEvictedFromMemoryAreReadFromTheFiles) {
-  TempDir dir;
-  PartitionLogOptions o;
-  o.dir = dir.path + "/t-0";
+TEST_F(PartitionLogDisk, BatchesEvictedFromMemoryAreReadFromTheFiles) {
   o.buffer_records = 2;
   o.segment_bytes = 300;
   auto log = OpenLog(o);
@@ -536,10 +522,7 @@ TEST(PartitionLogDisk, BatchesEvictedFromMemoryAreReadFromTheFiles) {
   EXPECT_EQ(BaseOffsets(out), (std::vector<int64_t>{4, 5}));
 }
 
-TEST(PartitionLogDisk, RecoveryLoadsTheNewestBatchesIntoMemory) {
-  TempDir dir;
-  PartitionLogOptions o;
-  o.dir = dir.path + "/t-0";
+TEST_F(PartitionLogDisk, RecoveryLoadsTheNewestBatchesIntoMemory) {
   o.buffer_records = 3;
   {
     auto log = OpenLog(o);
@@ -552,10 +535,7 @@ TEST(PartitionLogDisk, RecoveryLoadsTheNewestBatchesIntoMemory) {
   EXPECT_EQ(st.batches, 10);
 }
 
-TEST(PartitionLogDisk, TornTailIsTruncatedAndAppendsContinue) {
-  TempDir dir;
-  PartitionLogOptions o;
-  o.dir = dir.path + "/t-0";
+TEST_F(PartitionLogDisk, TornTailIsTruncatedAndAppendsContinue) {
   const std::string seg = o.dir + "/00000000000000000000.log";
   int64_t good_size = 0;
   {
@@ -584,10 +564,7 @@ TEST(PartitionLogDisk, TornTailIsTruncatedAndAppendsContinue) {
   for (const auto& b : all) EXPECT_TRUE(BatchCrcOk(*b));
 }
 
-TEST(PartitionLogDisk, GarbageTailIsTruncated) {
-  TempDir dir;
-  PartitionLogOptions o;
-  o.dir = dir.path + "/t-0";
+TEST_F(PartitionLogDisk, GarbageTailIsTruncated) {
   const std::string seg = o.dir + "/00000000000000000000.log";
   {
     auto log = OpenLog(o);
@@ -603,11 +580,8 @@ TEST(PartitionLogDisk, GarbageTailIsTruncated) {
   EXPECT_EQ(fs::file_size(seg), good);
 }
 
-TEST(PartitionLogDisk, CrcMismatchDropsTheRestOfTheLog) {
-  TempDir dir;
-  PartitionLogOptions o;
-  o.dir = dir.path + "/t-0";
-  const auto one = static_cast<int64_t>(MakeBatch({Value(0)}).size());
+TEST_F(PartitionLogDisk, CrcMismatchDropsTheRestOfTheLog) {
+  const int64_t one = OneRecordBatch();
   o.segment_bytes = one * 2;
   {
     auto log = OpenLog(o);
@@ -633,10 +607,7 @@ TEST(PartitionLogDisk, CrcMismatchDropsTheRestOfTheLog) {
   EXPECT_EQ(AppendN(*log, 1), 3);
 }
 
-TEST(PartitionLogDisk, IgnoresForeignFilesAndFailsOnUnusableDir) {
-  TempDir dir;
-  PartitionLogOptions o;
-  o.dir = dir.path + "/t-0";
+TEST_F(PartitionLogDisk, IgnoresForeignFilesAndFailsOnUnusableDir) {
   fs::create_directories(o.dir);
   { std::ofstream(o.dir + "/notes.txt") << "hello"; }
   { std::ofstream(o.dir + "/0000000000000000000x.log") << "hello"; }

@@ -33,9 +33,23 @@ const TxnPartition kA{"t", 0};
 const TxnPartition kB{"t", 1};
 const auto kNow = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
 
-TEST(Transactions, IdempotentProducersGetFreshIds) {
+// A transaction coordinator writing its markers to `logs`.
+class TransactionsTest : public ::testing::Test {
+ protected:
+  // Transactional producer "tx" (transaction timeout `timeout_ms`) with its
+  // transaction open on kA.
+  Transactions::ProducerId BeginOnA(int32_t timeout_ms) {
+    auto p = t.InitProducerId("tx", timeout_ms, kNow);
+    EXPECT_EQ(p.error, 0);
+    EXPECT_EQ(t.AddPartition("tx", p.id, p.epoch, kA, kNow), 0);
+    return p;
+  }
+
   FakeLogs logs;
-  Transactions t(logs.Writer());
+  Transactions t{logs.Writer()};
+};
+
+TEST_F(TransactionsTest, IdempotentProducersGetFreshIds) {
   auto a = t.InitProducerId(std::nullopt, 0, kNow);
   auto b = t.InitProducerId(std::string(), 0, kNow);
   EXPECT_EQ(a.error, 0);
@@ -43,11 +57,9 @@ TEST(Transactions, IdempotentProducersGetFreshIds) {
   EXPECT_NE(a.id, b.id);
 }
 
-TEST(Transactions, CommitMakesRecordsStableAndAbortRecordsTheRange) {
-  FakeLogs logs;
+TEST_F(TransactionsTest, CommitMakesRecordsStableAndAbortRecordsTheRange) {
   logs.next[kA] = 0;
   logs.next[kB] = 0;
-  Transactions t(logs.Writer());
   auto p = t.InitProducerId("tx", 60000, kNow);
   ASSERT_EQ(p.error, 0);
   EXPECT_EQ(t.CheckProduce(kA, p.id, p.epoch), 48) << "partition not added yet";
@@ -75,12 +87,9 @@ TEST(Transactions, CommitMakesRecordsStableAndAbortRecordsTheRange) {
   EXPECT_EQ(t.open_transactions(), 0u);
 }
 
-TEST(Transactions, ReinitialisingAbortsTheOpenTransactionAndFencesTheOldEpoch) {
-  FakeLogs logs;
+TEST_F(TransactionsTest, ReinitialisingAbortsTheOpenTransactionAndFencesTheOldEpoch) {
   logs.next[kA] = 10;
-  Transactions t(logs.Writer());
-  auto first = t.InitProducerId("tx", 60000, kNow);
-  ASSERT_EQ(t.AddPartition("tx", first.id, first.epoch, kA, kNow), 0);
+  auto first = BeginOnA(60000);
   logs.Append(t, kA, first.id, 5);  // 10..14, never committed (the producer died)
   auto second = t.InitProducerId("tx", 60000, kNow);
   EXPECT_EQ(second.id, first.id);
@@ -97,12 +106,9 @@ TEST(Transactions, ReinitialisingAbortsTheOpenTransactionAndFencesTheOldEpoch) {
   EXPECT_EQ(t.EndTxn("other", first.id, second.epoch, true), 49);
 }
 
-TEST(Transactions, ExpiredTransactionsAreAborted) {
-  FakeLogs logs;
+TEST_F(TransactionsTest, ExpiredTransactionsAreAborted) {
   logs.next[kA] = 0;
-  Transactions t(logs.Writer());
-  auto p = t.InitProducerId("tx", 1000, kNow);
-  ASSERT_EQ(t.AddPartition("tx", p.id, p.epoch, kA, kNow), 0);
+  auto p = BeginOnA(1000);
   logs.Append(t, kA, p.id, 1);
   EXPECT_EQ(t.Expire(kNow + milliseconds(999)), 0u);
   EXPECT_EQ(t.Expire(kNow + milliseconds(1000)), 1u);
@@ -112,9 +118,7 @@ TEST(Transactions, ExpiredTransactionsAreAborted) {
   EXPECT_EQ(t.InitProducerId("tx", 0, kNow).error, 50) << "invalid timeout";
 }
 
-TEST(Transactions, EmptyTransactionsAndMissingPartitions) {
-  FakeLogs logs;
-  Transactions t(logs.Writer());
+TEST_F(TransactionsTest, EmptyTransactionsAndMissingPartitions) {
   auto p = t.InitProducerId("tx", 60000, kNow);
   EXPECT_EQ(t.EndTxn("tx", p.id, p.epoch, true), 0) << "nothing was written";
   ASSERT_EQ(t.AddPartition("tx", p.id, p.epoch, kA, kNow), 0);

@@ -131,17 +131,12 @@ std::vector<std::string> RowValues(const Event& event) {
 }
 
 PgTableAdapter::PgTableAdapter(Options options)
-    : options_(std::move(options)), backoff_(options_.backoff) {
+    : RetryingAdapter(kAdapter, options.backoff), options_(std::move(options)) {
   if (options_.batch_size == 0) options_.batch_size = 1;
   M();
 }
 
 PgTableAdapter::~PgTableAdapter() { Close(); }
-
-Status PgTableAdapter::Attach(const adapter::Services& services) {
-  dlq_ = services.dlq;
-  return Ok();
-}
 
 Status PgTableAdapter::Connect() {
   Disconnect();
@@ -154,9 +149,9 @@ Status PgTableAdapter::Connect() {
   conn_.emplace(std::move(*c));
   const char* app = PQparameterStatus(raw, "application_name");
   if (app == nullptr || *app == '\0') {
-    Outcome o = Run("SELECT set_config('application_name', $1, false)", {kApplicationName});
-    if (o.cancelled) return Fail(Cancelled());
-    if (!o.ok) return Fail(ErrorCode::kConnection, "connect: " + o.message);
+    auto set =
+        Query("connect", "SELECT set_config('application_name', $1, false)", {kApplicationName});
+    if (!set) return Fail(set.error());
   }
   return Ok();
 }
@@ -185,7 +180,7 @@ PgTableAdapter::Outcome PgTableAdapter::Run(const std::string& sql,
   // Interrupt(). Returns false when interrupted.
   auto wait = [&](bool write) {
     pollfd fds[2] = {{PQsocket(c), static_cast<short>(POLLIN | (write ? POLLOUT : 0)), 0},
-                     {sleeper_.fd(), POLLIN, 0}};
+                     {sleeper().fd(), POLLIN, 0}};
     while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
     }
     return !interrupted();
@@ -228,6 +223,14 @@ PgTableAdapter::Outcome PgTableAdapter::Run(const std::string& sql,
   return out;
 }
 
+Result<std::vector<pg::Row>> PgTableAdapter::Query(std::string_view what, const std::string& sql,
+                                                   const std::vector<std::string>& params) {
+  Outcome o = Run(sql, params);
+  if (o.cancelled) return Fail(Cancelled());
+  if (!o.ok) return Fail(ErrorCode::kConnection, std::string(what) + ": " + o.message);
+  return std::move(o.rows);
+}
+
 Status PgTableAdapter::Open() {
   auto quoted = QuoteTableName(options_.table);
   if (!quoted) return Fail(quoted.error().Wrap("pg_table"));
@@ -235,31 +238,29 @@ Status PgTableAdapter::Open() {
   const std::string where = " (database " + pg::RedactUrl(options_.url) + ")";
   if (auto st = Connect(); !st) return Fail(st.error().Wrap("pg_table" + where));
 
-  Outcome found =
-      Run("SELECT c.oid::oid::text, has_table_privilege(c.oid, 'INSERT') FROM "
-          "(SELECT to_regclass($1::text) AS oid) c",
-          {quoted_table_});
-  if (found.cancelled) return Fail(Cancelled());
-  if (!found.ok) return Fail(ErrorCode::kConnection, "pg_table: look up table: " + found.message);
-  if (found.rows.empty() || !found.rows[0][0]) {
+  auto found = Query("pg_table: look up table",
+                     "SELECT c.oid::oid::text, has_table_privilege(c.oid, 'INSERT') FROM "
+                     "(SELECT to_regclass($1::text) AS oid) c",
+                     {quoted_table_});
+  if (!found) return Fail(found.error());
+  if (found->empty() || !(*found)[0][0]) {
     return Fail(ErrorCode::kNotFound,
                 "pg_table: table \"" + options_.table + "\" does not exist" + where +
                     "; create it with the SQL from `pgcdc init --adapter pg_table --table " +
                     options_.table + "`");
   }
-  const std::string oid = *found.rows[0][0];
-  if (found.rows[0][1] != std::optional<std::string>("t")) {
+  const std::string oid = *(*found)[0][0];
+  if ((*found)[0][1] != std::optional<std::string>("t")) {
     return Fail(ErrorCode::kConfig,
                 "pg_table: no INSERT privilege on table \"" + options_.table + "\"" + where);
   }
-  Outcome cols =
-      Run("SELECT attname::text FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT "
-          "attisdropped",
-          {oid});
-  if (cols.cancelled) return Fail(Cancelled());
-  if (!cols.ok) return Fail(ErrorCode::kConnection, "pg_table: read columns: " + cols.message);
+  auto cols = Query("pg_table: read columns",
+                    "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::oid AND attnum > "
+                    "0 AND NOT attisdropped",
+                    {oid});
+  if (!cols) return Fail(cols.error());
   std::set<std::string> have;
-  for (auto& r : cols.rows) have.insert(r[0].value_or(""));
+  for (auto& r : *cols) have.insert(r[0].value_or(""));
   std::string missing;
   for (const char* col : kColumns) {
     if (!have.count(col)) missing += (missing.empty() ? "" : ", ") + std::string(col);
@@ -327,20 +328,20 @@ Status PgTableAdapter::WriteChunk(size_t begin, size_t end) {
       if (!rows_[i].done) pending.push_back(i);
     }
     if (pending.empty()) {
-      backoff_.Reset();
+      backoff().Reset();
       return Ok();
     }
     if (!conn_ || !conn_->ok()) {
       if (auto st = Connect(); !st) {
         if (st.error().code() == ErrorCode::kCancelled) return st;
         lost_connection_ = true;
-        const milliseconds delay = backoff_.Next();
+        const milliseconds delay = backoff().Next();
         log::Warn("pg_table: cannot connect; retrying",
                   {{"adapter", kAdapter},
                    {"error", st.error().message()},
                    {"pending_rows", static_cast<uint64_t>(pending.size())},
                    {"retry_in_ms", static_cast<int64_t>(delay.count())}});
-        if (!sleeper_.SleepFor(delay)) return Fail(Cancelled());
+        if (!sleeper().SleepFor(delay)) return Fail(Cancelled());
         continue;
       }
       if (lost_connection_) {
@@ -356,7 +357,7 @@ Status PgTableAdapter::WriteChunk(size_t begin, size_t end) {
       Disconnect();
       lost_connection_ = true;
     }
-    const milliseconds delay = backoff_.Next();
+    const milliseconds delay = backoff().Next();
     const bool connection = stopped.failure == Failure::kConnection;
     const log::Level level = connection ? log::Level::kWarn : log::Level::kError;
     if (log::Enabled(level)) {
@@ -369,7 +370,7 @@ Status PgTableAdapter::WriteChunk(size_t begin, size_t end) {
                   {"pending_rows", static_cast<uint64_t>(pending.size())},
                   {"retry_in_ms", static_cast<int64_t>(delay.count())}});
     }
-    if (!sleeper_.SleepFor(delay)) return Fail(Cancelled());
+    if (!sleeper().SleepFor(delay)) return Fail(Cancelled());
   }
 }
 
@@ -426,12 +427,12 @@ Status PgTableAdapter::HandleRejected(Row& row, const Outcome& failure, Outcome&
     }
   }
   const std::string id = row.event.id.ToString();
-  if (dlq_ == nullptr) {
+  if (dead_letters() == nullptr) {
     return Fail(ErrorCode::kInvalidArgument,
                 "pg_table: event " + id + " was rejected (" + failure.message +
                     ") and no dead letter queue is attached to record it");
   }
-  if (auto st = dlq_->Record(row.event, kAdapter, failure.message); !st) {
+  if (auto st = dead_letters()->Record(row.event, kAdapter, failure.message); !st) {
     return Fail(st.error().Wrap("pg_table: dead-letter event " + id +
                                 " (rejected: " + failure.message + ")"));
   }
@@ -444,8 +445,6 @@ Status PgTableAdapter::HandleRejected(Row& row, const Outcome& failure, Outcome&
              {"error", failure.message}});
   return Ok();
 }
-
-void PgTableAdapter::Interrupt() { sleeper_.Interrupt(); }
 
 void PgTableAdapter::Close() {
   size_t left = 0;
@@ -488,8 +487,7 @@ ConnectorInfo Connector() {
           },
       .make = [](O o, const Context& ctx) -> Result<AdapterPtr> {
         if (o.url.empty()) o.url = ctx.core.database_url;
-        o.backoff.ClampFloorToBase();
-        return std::make_unique<PgTableAdapter>(std::move(o));
+        return MakeRetryingAdapter<PgTableAdapter>(std::move(o), ctx);
       },
   });
 }

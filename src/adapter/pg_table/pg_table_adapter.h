@@ -31,9 +31,7 @@
 #include <string_view>
 #include <vector>
 
-#include "adapter/adapter.h"
-#include "core/backoff.h"
-#include "core/sleep.h"
+#include "adapter/retrying_adapter.h"
 #include "pg/conn.h"
 #include "registry/registry.h"
 
@@ -67,15 +65,11 @@ Failure ClassifyFailure(std::string_view sqlstate, bool connection_ok);
 // The six bound values of an event's row.
 std::vector<std::string> RowValues(const Event& event);
 
-class PgTableAdapter : public Adapter {
+class PgTableAdapter : public RetryingAdapter {
  public:
   explicit PgTableAdapter(Options options);
   ~PgTableAdapter() override;
-  PgTableAdapter(const PgTableAdapter&) = delete;
-  PgTableAdapter& operator=(const PgTableAdapter&) = delete;
 
-  std::string_view Name() const override { return "pg_table"; }
-  Status Attach(const adapter::Services& services) override;
   // Pre-flight: connect, the table exists with the six columns and we may
   // INSERT into it.
   Status Open() override;
@@ -84,7 +78,6 @@ class PgTableAdapter : public Adapter {
   // Writes what is buffered; returns once every row is committed or
   // dead-lettered.
   Status Flush() override;
-  void Interrupt() override;
   void Close() override;
 
   struct Outcome;  // result of one statement (defined in the .cc)
@@ -105,15 +98,15 @@ class PgTableAdapter : public Adapter {
   Status HandleRejected(Row& row, const Outcome& failure, Outcome& stopped);
   Status Connect();
   Outcome Run(const std::string& sql, const std::vector<std::string>& params);
+  // Run() for a statement whose failure ends the caller: its rows, else
+  // kCancelled when interrupted or kConnection naming `what`.
+  Result<std::vector<pg::Row>> Query(std::string_view what, const std::string& sql,
+                                     const std::vector<std::string>& params);
   void Disconnect();
-  bool interrupted() const { return sleeper_.woken(); }
 
   Options options_;
   std::string quoted_table_;
-  dlq::DeadLetterQueue* dlq_ = nullptr;
   std::optional<pg::Conn> conn_;
-  Sleeper sleeper_;  // retry backoff and poll() wake-ups; Interrupt() wakes it
-  Backoff backoff_;
   bool lost_connection_ = false;  // the next successful connect is a reconnect
   std::vector<Row> rows_;
 };

@@ -4,7 +4,6 @@
 #include <charconv>
 
 #include "adapter/redis/resp.h"
-#include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "dlq/dlq.h"
@@ -254,18 +253,12 @@ struct RedisAdapter::Pending {
 };
 
 RedisAdapter::RedisAdapter(Options options)
-    : options_(std::move(options)), backoff_(options_.backoff) {
+    : RetryingAdapter(kAdapter, options.backoff), options_(std::move(options)) {
   if (options_.batch_size == 0) options_.batch_size = 1;
   M();
 }
 
 RedisAdapter::~RedisAdapter() { Close(); }
-
-Status RedisAdapter::Attach(const adapter::Services& services) {
-  dlq_ = services.dlq;
-  health_ = services.health;
-  return Ok();
-}
 
 Status RedisAdapter::Connect() {
   conn_ =
@@ -328,7 +321,7 @@ Status RedisAdapter::Deliver(std::span<const Event* const> events) {
 }
 
 Status RedisAdapter::DeliverChunk(std::span<const Event* const> events) {
-  if (sleeper_.woken()) return Fail(Cancelled());
+  if (interrupted()) return Fail(Cancelled());
   std::vector<Pending> pending;
   pending.reserve(events.size());
   for (const Event* e : events) {
@@ -343,14 +336,9 @@ Status RedisAdapter::DeliverChunk(std::span<const Event* const> events) {
 }
 
 Status RedisAdapter::DeadLetter(const Event& event, const std::string& reason) {
-  if (auto st = dlq::DeadLetterRejected(dlq_, event, kAdapter, reason); !st) return st;
+  if (auto st = dlq::DeadLetterRejected(dead_letters(), event, kAdapter, reason); !st) return st;
   M().dead_lettered.Inc();
   return Ok();
-}
-
-void RedisAdapter::Degraded(const std::string& why) {
-  if (health_ != nullptr) health_->Set(std::string(kAdapter), HealthStatus::kDegraded, why);
-  degraded_ = true;
 }
 
 // One window: commands in event order from `first`. A TOAST merge needs its
@@ -417,7 +405,7 @@ Result<std::string> RedisAdapter::SendWindow(std::vector<Pending>& pending, size
       if (st.error().code() == ErrorCode::kCancelled) return Fail(Cancelled());
       return "connect: " + st.error().message();
     }
-    if (degraded_) {
+    if (degraded()) {
       M().reconnects.Inc();
       log::Info("redis: reconnected", {{"adapter", kAdapter}});
     }
@@ -442,19 +430,18 @@ Status RedisAdapter::Run(std::vector<Pending>& pending) {
   for (;;) {
     while (first_open < pending.size() && pending[first_open].done) ++first_open;
     if (first_open == pending.size()) {
-      backoff_.Reset();
-      if (degraded_ && health_ != nullptr) health_->Up(std::string(kAdapter));
-      degraded_ = false;
+      backoff().Reset();
+      Recovered();
       return Ok();
     }
-    if (sleeper_.woken()) return Fail(Cancelled());
+    if (interrupted()) return Fail(Cancelled());
     auto sent = SendWindow(pending, first_open, out, window);
     if (!sent) return Fail(sent.error());
     const std::string& failure = *sent;
     if (failure.empty()) continue;
     Degraded(failure);
     M().retries.Inc();
-    const milliseconds delay = backoff_.Next();
+    const milliseconds delay = backoff().Next();
     size_t left = 0;
     for (const Pending& p : pending) left += p.done ? 0 : 1;
     log::Warn("redis: delivery failed; retrying the commands not yet answered",
@@ -462,12 +449,12 @@ Status RedisAdapter::Run(std::vector<Pending>& pending) {
                {"error", failure},
                {"pending_events", static_cast<uint64_t>(left)},
                {"retry_in_ms", static_cast<int64_t>(delay.count())}});
-    if (!sleeper_.SleepFor(delay)) return Fail(Cancelled());
+    if (!sleeper().SleepFor(delay)) return Fail(Cancelled());
   }
 }
 
 void RedisAdapter::Interrupt() {
-  sleeper_.Interrupt();
+  RetryingAdapter::Interrupt();
   if (conn_) conn_->socket.Interrupt();
 }
 
@@ -484,33 +471,26 @@ ConnectorInfo Connector() {
                      "retries until Redis answers, rejected commands go to the DLQ.",
       .params = Params({
           {Param("redis.url", &O::url,
-                 "redis://[user:password@]host[:port][/db], rediss:// for TLS",
-                 {.flag = "redis-url"}),
+                 "redis://[user:password@]host[:port][/db], rediss:// for TLS"),
            ParamEnum("redis.mode", &O::mode,
                      {{"invalidate", Mode::kInvalidate},
                       {"sync", Mode::kSync},
                       {"stream", Mode::kStream}},
-                     "invalidate (DEL key), sync (SET key row JSON / DEL) or stream (XADD)",
-                     {.flag = "redis-mode"}),
+                     "invalidate (DEL key), sync (SET key row JSON / DEL) or stream (XADD)"),
            Param("redis.key_prefix", &O::key_prefix,
                  "prefix of every key (sync/invalidate: prefix + row id; stream: prefix + "
-                 "channel)",
-                 {.flag = "redis-key-prefix"}),
-           Param("redis.id_column", &O::id_column, "row column whose value names the key",
-                 {.flag = "redis-id-column"}),
+                 "channel)"),
+           Param("redis.id_column", &O::id_column, "row column whose value names the key"),
            Param("redis.stream_maxlen", &O::stream_maxlen,
-                 "stream mode: approximate length cap (XADD MAXLEN ~; 0 = unbounded)",
-                 {.flag = "redis-stream-maxlen", .min = 0}),
+                 "stream mode: approximate length cap (XADD MAXLEN ~; 0 = unbounded)", {.min = 0}),
            Param("redis.batch_size", &O::batch_size, "commands per pipelined round trip",
-                 {.flag = "redis-batch-size", .min = 1, .max = 100000}),
+                 {.min = 1, .max = 100000}),
            Param("redis.timeout", &O::timeout, "deadline of one round trip (connect included)",
-                 {.flag = "redis-timeout", .min = 1}),
+                 {.min = 1}),
            Param("redis.tls_ca_file", &O::tls_ca_file,
-                 "rediss://: CA bundle to verify the server (default: system store)",
-                 {.flag = "redis-tls-ca-file"}),
+                 "rediss://: CA bundle to verify the server (default: system store)"),
            Param("redis.tls_insecure", &O::tls_insecure,
-                 "rediss://: do not verify the server certificate (testing only)",
-                 {.flag = "redis-tls-insecure"})},
+                 "rediss://: do not verify the server certificate (testing only)")},
           BackoffParams<O>("redis", "redis", &O::backoff, "retry (reconnect or resend)"),
       }),
       .validate =
@@ -525,10 +505,7 @@ ConnectorInfo Connector() {
             }
             ValidateBackoff("redis", o.backoff, errors);
           },
-      .make = [](O o, const Context&) -> Result<AdapterPtr> {
-        o.backoff.ClampFloorToBase();
-        return std::make_unique<RedisAdapter>(std::move(o));
-      },
+      .make = MakeRetryingAdapter<RedisAdapter, O>,
   });
 }
 

@@ -34,14 +34,8 @@
 #include <string_view>
 #include <vector>
 
-#include "adapter/adapter.h"
-#include "core/backoff.h"
-#include "core/sleep.h"
+#include "adapter/retrying_adapter.h"
 #include "registry/registry.h"
-
-namespace pgcdc {
-class Health;
-}
 
 namespace pgcdc::adapter::redis {
 
@@ -102,15 +96,11 @@ std::string MergeToast(std::string_view row_json, std::span<const std::string> c
 enum class ReplyError { kRetry, kDeadLetter };
 ReplyError ClassifyReplyError(std::string_view message);
 
-class RedisAdapter : public Adapter {
+class RedisAdapter : public RetryingAdapter {
  public:
   explicit RedisAdapter(Options options);
   ~RedisAdapter() override;
-  RedisAdapter(const RedisAdapter&) = delete;
-  RedisAdapter& operator=(const RedisAdapter&) = delete;
 
-  std::string_view Name() const override { return "redis"; }
-  Status Attach(const adapter::Services& services) override;
   // Pre-flight: connect, AUTH, SELECT, PING.
   Status Open() override;
   // Returns once every event's command was answered (or the event skipped or
@@ -135,16 +125,10 @@ class RedisAdapter : public Adapter {
                       const std::vector<std::pair<size_t, bool>>& window, std::string& failure);
   Status Connect();
   Status DeadLetter(const Event& event, const std::string& reason);
-  void Degraded(const std::string& why);
 
   Options options_;
   RedisUrl url_;
-  dlq::DeadLetterQueue* dlq_ = nullptr;
-  Health* health_ = nullptr;
   std::unique_ptr<Conn> conn_;
-  Sleeper sleeper_;
-  Backoff backoff_;
-  bool degraded_ = false;
 };
 
 ConnectorInfo Connector();

@@ -47,9 +47,22 @@ class Cursor {
         return true;
       }
       case '$':
-        return Bulk(line, r);
-      case '*':
-        return Array(line, r, depth);
+      case '*': {
+        // A bulk string's byte count or an array's element count; -1 = null.
+        const bool bulk = kind == '$';
+        auto n = Integer(line);
+        if (!n) return Fail(n.error());
+        if (*n == -1) {
+          r.type = Reply::Type::kNull;
+          return true;
+        }
+        if (*n < 0 || *n > (bulk ? ReplyParser::kMaxBulk : ReplyParser::kMaxArray)) {
+          return Fail(Bad(std::string(bulk ? "bulk string" : "array") + " length " +
+                          std::to_string(*n) + " out of range"));
+        }
+        const auto count = static_cast<size_t>(*n);
+        return bulk ? Bulk(count, r) : Array(count, r, depth);
+      }
       default:
         return Fail(Bad("unexpected reply type byte 0x" + Hex(kind)));
     }
@@ -82,17 +95,7 @@ class Cursor {
     return v;
   }
 
-  Result<bool> Bulk(std::string_view header, Reply& r) {
-    auto n = Integer(header);
-    if (!n) return Fail(n.error());
-    if (*n == -1) {
-      r.type = Reply::Type::kNull;
-      return true;
-    }
-    if (*n < 0 || *n > ReplyParser::kMaxBulk) {
-      return Fail(Bad("bulk string length " + std::to_string(*n) + " out of range"));
-    }
-    const auto len = static_cast<size_t>(*n);
+  Result<bool> Bulk(size_t len, Reply& r) {
     if (data_.size() - pos_ < len + 2) return false;
     if (data_.substr(pos_ + len, 2) != "\r\n") return Fail(Bad("bulk string not followed by CRLF"));
     r.type = Reply::Type::kBulk;
@@ -101,22 +104,13 @@ class Cursor {
     return true;
   }
 
-  Result<bool> Array(std::string_view header, Reply& r, int depth) {
-    auto n = Integer(header);
-    if (!n) return Fail(n.error());
-    if (*n == -1) {
-      r.type = Reply::Type::kNull;
-      return true;
-    }
-    if (*n < 0 || *n > ReplyParser::kMaxArray) {
-      return Fail(Bad("array length " + std::to_string(*n) + " out of range"));
-    }
+  Result<bool> Array(size_t n, Reply& r, int depth) {
     r.type = Reply::Type::kArray;
     r.elements.clear();
     // Elements take at least 3 bytes each: do not reserve more than the
     // bytes at hand could hold.
-    r.elements.reserve(std::min<size_t>(static_cast<size_t>(*n), (data_.size() - pos_) / 3));
-    for (int64_t i = 0; i < *n; ++i) {
+    r.elements.reserve(std::min<size_t>(n, (data_.size() - pos_) / 3));
+    for (size_t i = 0; i < n; ++i) {
       Reply element;
       auto got = Parse(element, depth + 1);
       if (!got) return got;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <limits>
 #include <optional>
 #include <string>
@@ -74,21 +75,24 @@ void ExpectVarintRoundTrip(T v, const std::optional<std::string>& bytes, void (W
   EXPECT_TRUE(r.ok() && r.AtEnd()) << v;
 }
 
+// A value and its known encoding.
+template <class T>
+struct KnownEncoding {
+  T v;
+  std::string bytes;
+};
+
 TEST(KafkaWire, UnsignedVarIntKnownEncodings) {
   // Protobuf-style base-128 varints.
-  struct Case {
-    uint32_t v;
-    std::string bytes;
-  } cases[] = {
-      {0, Bytes({0x00})},
-      {1, Bytes({0x01})},
-      {127, Bytes({0x7f})},
-      {128, Bytes({0x80, 0x01})},
-      {300, Bytes({0xac, 0x02})},
-      {16384, Bytes({0x80, 0x80, 0x01})},
-      {0xffffffffu, Bytes({0xff, 0xff, 0xff, 0xff, 0x0f})},
-  };
-  for (const Case& c : cases) {
+  for (const auto& c : std::initializer_list<KnownEncoding<uint32_t>>{
+           {0, Bytes({0x00})},
+           {1, Bytes({0x01})},
+           {127, Bytes({0x7f})},
+           {128, Bytes({0x80, 0x01})},
+           {300, Bytes({0xac, 0x02})},
+           {16384, Bytes({0x80, 0x80, 0x01})},
+           {0xffffffffu, Bytes({0xff, 0xff, 0xff, 0xff, 0x0f})},
+       }) {
     ExpectVarintRoundTrip(c.v, c.bytes, &Writer::UnsignedVarInt, UnsignedVarIntSize,
                           &Reader::UnsignedVarInt);
   }
@@ -96,21 +100,17 @@ TEST(KafkaWire, UnsignedVarIntKnownEncodings) {
 
 TEST(KafkaWire, ZigZagVarIntAndVarLong) {
   // Zigzag: 0->0, -1->1, 1->2, -2->3, 2147483647->4294967294, -2147483648->4294967295.
-  struct Case {
-    int32_t v;
-    std::string bytes;
-  } cases[] = {
-      {0, Bytes({0x00})},
-      {-1, Bytes({0x01})},
-      {1, Bytes({0x02})},
-      {-2, Bytes({0x03})},
-      {63, Bytes({0x7e})},
-      {-64, Bytes({0x7f})},
-      {64, Bytes({0x80, 0x01})},
-      {std::numeric_limits<int32_t>::max(), Bytes({0xfe, 0xff, 0xff, 0xff, 0x0f})},
-      {std::numeric_limits<int32_t>::min(), Bytes({0xff, 0xff, 0xff, 0xff, 0x0f})},
-  };
-  for (const Case& c : cases) {
+  for (const auto& c : std::initializer_list<KnownEncoding<int32_t>>{
+           {0, Bytes({0x00})},
+           {-1, Bytes({0x01})},
+           {1, Bytes({0x02})},
+           {-2, Bytes({0x03})},
+           {63, Bytes({0x7e})},
+           {-64, Bytes({0x7f})},
+           {64, Bytes({0x80, 0x01})},
+           {std::numeric_limits<int32_t>::max(), Bytes({0xfe, 0xff, 0xff, 0xff, 0x0f})},
+           {std::numeric_limits<int32_t>::min(), Bytes({0xff, 0xff, 0xff, 0xff, 0x0f})},
+       }) {
     ExpectVarintRoundTrip(c.v, c.bytes, &Writer::VarInt, VarIntSize, &Reader::VarInt);
   }
   for (int64_t v : {int64_t{0}, int64_t{-1}, int64_t{1} << 40, -(int64_t{1} << 40),

@@ -96,44 +96,6 @@ Status ListenNotifyDetector::Run(detector::RunContext& ctx) {
   });
 }
 
-Status ListenNotifyDetector::Receive(RunContext& ctx, pg::Conn& conn, int wake_fd) {
-  auto& m = M();
-  PGconn* c = conn.raw();
-  EventBatch batch;
-  while (!ctx.stop.stop_requested()) {
-    pollfd fds[2] = {{PQsocket(c), POLLIN, 0}, {wake_fd, POLLIN, 0}};
-    int rc = ::poll(fds, 2, -1);
-    if (rc < 0) {
-      if (errno == EINTR) continue;
-      return Fail(ErrorCode::kIo, std::string("poll: ") + std::strerror(errno));
-    }
-    if (ctx.stop.stop_requested()) return Ok();
-    if (PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK) {
-      return Fail(ErrorCode::kConnection, conn.ErrorMessage());
-    }
-    // Drain results of anything pending (e.g. an error the server sent).
-    while (PGnotify* n = PQnotifies(c)) {
-      batch.events.push_back(MakeNotifyEvent(n->relname, n->extra, NowUnixNanos()));
-      PQfreemem(n);
-      if (batch.events.size() >= options_.max_batch) {
-        m.notifications.Inc(batch.events.size());
-        if (!ctx.publish(std::move(batch))) return Ok();
-        batch = EventBatch{};
-      }
-      PQconsumeInput(c);
-    }
-    if (!batch.events.empty()) {
-      m.notifications.Inc(batch.events.size());
-      if (!ctx.publish(std::move(batch))) return Ok();
-      batch = EventBatch{};
-    }
-    if (PQstatus(c) != CONNECTION_OK) {
-      return Fail(ErrorCode::kConnection, conn.ErrorMessage());
-    }
-  }
-  return Ok();
-}
-
 ConnectorInfo Connector() {
   return DefineDetector<Options>({
       .name = "listen_notify",

@@ -18,10 +18,6 @@
 #include "core/backoff.h"
 #include "detector/detector.h"
 
-namespace pgcdc::pg {
-class Conn;
-}  // namespace pgcdc::pg
-
 namespace pgcdc::detector::listennotify {
 
 // Also the connector's config struct: its parameters (channels,
@@ -42,10 +38,6 @@ class ListenNotifyDetector : public Detector {
   Status Run(RunContext& ctx) override;
 
  private:
-  // Receives notifications on a connection that LISTENs until a stop (Ok),
-  // the bus refusing a batch (Ok) or a connection error.
-  Status Receive(RunContext& ctx, pg::Conn& conn, int wake_fd);
-
   Options options_;
 };
 

@@ -27,46 +27,13 @@ Result<ReplicationConn> ReplicationConn::Open(const std::string& url) {
                             "-c extra_float_digits=1"},
                            {"application_name", "pgcdc"}});
   if (!c) return Fail(c.error());
-  return ReplicationConn(*c);
+  return ReplicationConn(pg::Conn::Adopt(*c));
 }
 
-ReplicationConn::ReplicationConn(ReplicationConn&& o) noexcept
-    : conn_(o.conn_), buffer_(o.buffer_) {
-  o.conn_ = nullptr;
-  o.buffer_ = nullptr;
-}
-
-ReplicationConn& ReplicationConn::operator=(ReplicationConn&& o) noexcept {
-  if (this != &o) {
-    FreeBuffer();
-    if (conn_ != nullptr) PQfinish(conn_);
-    conn_ = o.conn_;
-    buffer_ = o.buffer_;
-    o.conn_ = nullptr;
-    o.buffer_ = nullptr;
-  }
-  return *this;
-}
-
-ReplicationConn::~ReplicationConn() {
-  FreeBuffer();
-  if (conn_ != nullptr) PQfinish(conn_);
-}
-
-void ReplicationConn::FreeBuffer() {
-  if (buffer_ != nullptr) {
-    PQfreemem(buffer_);
-    buffer_ = nullptr;
-  }
-}
-
-int ReplicationConn::socket() const { return conn_ == nullptr ? -1 : PQsocket(conn_); }
-std::string ReplicationConn::ErrorMessage() const {
-  return conn_ == nullptr ? "not connected" : TrimMessage(PQerrorMessage(conn_));
-}
+void ReplicationConn::FreeCopyData::operator()(char* data) const { PQfreemem(data); }
 
 Result<SystemIdentity> ReplicationConn::IdentifySystem() {
-  PGresult* r = PQexec(conn_, "IDENTIFY_SYSTEM");
+  PGresult* r = PQexec(conn_.raw(), "IDENTIFY_SYSTEM");
   if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 4) {
     std::string err = TrimMessage(PQresultErrorMessage(r));
     PQclear(r);
@@ -88,7 +55,7 @@ Result<SlotInfo> ReplicationConn::CreateSlot(const std::string& name, bool tempo
   std::string sql = "CREATE_REPLICATION_SLOT " + pg::QuoteIdentifier(name) +
                     (temporary ? " TEMPORARY" : "") + " LOGICAL pgoutput (SNAPSHOT '" +
                     (export_snapshot ? "export" : "nothing") + "')";
-  PGresult* r = PQexec(conn_, sql.c_str());
+  PGresult* r = PQexec(conn_.raw(), sql.c_str());
   if (PQresultStatus(r) != PGRES_TUPLES_OK) {
     const std::string state = SqlState(r);
     std::string err = TrimMessage(PQresultErrorMessage(r));
@@ -112,7 +79,7 @@ Result<SlotInfo> ReplicationConn::CreateSlot(const std::string& name, bool tempo
 
 Status ReplicationConn::DropSlot(const std::string& name) {
   const std::string sql = "DROP_REPLICATION_SLOT " + pg::QuoteIdentifier(name);
-  PGresult* r = PQexec(conn_, sql.c_str());
+  PGresult* r = PQexec(conn_.raw(), sql.c_str());
   const auto st = PQresultStatus(r);
   std::string err = TrimMessage(PQresultErrorMessage(r));
   PQclear(r);
@@ -137,7 +104,7 @@ Status ReplicationConn::StartReplication(const std::string& slot, uint64_t start
                     std::to_string(proto_version) + "', publication_names " +
                     pg::QuoteLiteral(pubs) + ", messages 'true'" +
                     (proto_version >= 2 ? ", streaming 'on'" : "") + ")";
-  PGresult* r = PQexec(conn_, sql.c_str());
+  PGresult* r = PQexec(conn_.raw(), sql.c_str());
   const auto st = PQresultStatus(r);
   std::string err = st == PGRES_COPY_BOTH ? "" : TrimMessage(PQresultErrorMessage(r));
   const std::string state = SqlState(r);
@@ -151,13 +118,18 @@ Status ReplicationConn::StartReplication(const std::string& slot, uint64_t start
 
 Result<std::optional<std::string_view>> ReplicationConn::Receive(std::chrono::microseconds timeout,
                                                                  int wake_fd, int extra_fd) {
-  FreeBuffer();
+  buffer_.reset();
+  PGconn* conn = conn_.raw();
   while (true) {
-    int n = PQgetCopyData(conn_, &buffer_, /*async=*/1);
-    if (n > 0) return std::optional<std::string_view>(std::string_view(buffer_, n));
+    char* data = nullptr;
+    int n = PQgetCopyData(conn, &data, /*async=*/1);
+    if (n > 0) {
+      buffer_.reset(data);
+      return std::optional<std::string_view>(std::string_view(data, n));
+    }
     if (n == -1) {
       // Stream ended: fetch the final result for its error message.
-      PGresult* r = PQgetResult(conn_);
+      PGresult* r = PQgetResult(conn);
       std::string err = r != nullptr ? TrimMessage(PQresultErrorMessage(r)) : "";
       PQclear(r);
       return Fail(ErrorCode::kConnection,
@@ -165,7 +137,7 @@ Result<std::optional<std::string_view>> ReplicationConn::Receive(std::chrono::mi
     }
     if (n == -2) return Fail(ErrorCode::kConnection, "replication: " + ErrorMessage());
     // n == 0: nothing buffered; wait for the socket (or the wake fd).
-    pollfd fds[3] = {{PQsocket(conn_), POLLIN, 0}, {wake_fd, POLLIN, 0}, {extra_fd, POLLIN, 0}};
+    pollfd fds[3] = {{PQsocket(conn), POLLIN, 0}, {wake_fd, POLLIN, 0}, {extra_fd, POLLIN, 0}};
     // ppoll: microsecond timeouts (the detector lingers for a fraction of a
     // millisecond to batch a busy trickle). Negative fds are ignored.
     const timespec ts{static_cast<time_t>(timeout.count() / 1'000'000),
@@ -175,15 +147,15 @@ Result<std::optional<std::string_view>> ReplicationConn::Receive(std::chrono::mi
       return Fail(ErrorCode::kIo, std::string("poll: ") + std::strerror(errno));
     }
     if (rc <= 0 || (fds[1].revents & POLLIN) || (fds[2].revents & POLLIN)) return std::nullopt;
-    if (PQconsumeInput(conn_) == 0) {
+    if (PQconsumeInput(conn) == 0) {
       return Fail(ErrorCode::kConnection, "replication: " + ErrorMessage());
     }
   }
 }
 
 Status ReplicationConn::Send(const std::string& copy_data) {
-  if (PQputCopyData(conn_, copy_data.data(), static_cast<int>(copy_data.size())) != 1 ||
-      PQflush(conn_) != 0) {
+  if (PQputCopyData(conn_.raw(), copy_data.data(), static_cast<int>(copy_data.size())) != 1 ||
+      PQflush(conn_.raw()) != 0) {
     return Fail(ErrorCode::kConnection, "replication send: " + ErrorMessage());
   }
   return Ok();

@@ -7,13 +7,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
-
-struct pg_conn;
+#include "pg/conn.h"
 
 namespace pgcdc::detector::wal {
 
@@ -37,9 +37,6 @@ class ReplicationConn {
   static Result<ReplicationConn> Open(const std::string& url);
 
   ReplicationConn() = default;
-  ReplicationConn(ReplicationConn&& o) noexcept;
-  ReplicationConn& operator=(ReplicationConn&& o) noexcept;
-  ~ReplicationConn();
 
   // The server's identity and current WAL insert position.
   Result<SystemIdentity> IdentifySystem();
@@ -61,14 +58,16 @@ class ReplicationConn {
                                                   int extra_fd = -1);
   Status Send(const std::string& copy_data);
 
-  int socket() const;
-  std::string ErrorMessage() const;
+  int socket() const { return conn_.socket(); }
+  std::string ErrorMessage() const { return conn_.ErrorMessage(); }
 
  private:
-  explicit ReplicationConn(pg_conn* c) : conn_(c) {}
-  void FreeBuffer();
-  pg_conn* conn_ = nullptr;
-  char* buffer_ = nullptr;
+  struct FreeCopyData {
+    void operator()(char* data) const;  // PQfreemem
+  };
+  explicit ReplicationConn(pg::Conn conn) : conn_(std::move(conn)) {}
+  pg::Conn conn_;
+  std::unique_ptr<char, FreeCopyData> buffer_;  // the CopyData Receive() returned last
 };
 
 }  // namespace pgcdc::detector::wal
