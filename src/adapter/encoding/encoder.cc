@@ -18,6 +18,18 @@ Result<std::unique_ptr<Encoder>> Encoder::Open(Format format, const RegistrySett
 
 Encoder::~Encoder() = default;
 
+std::string_view FormatName(Format format) {
+  switch (format) {
+    case Format::kAvro:
+      return "avro";
+    case Format::kProtobuf:
+      return "protobuf";
+    case Format::kJson:
+      break;
+  }
+  return "json";
+}
+
 void Encoder::Interrupt() {
   if (registry_) registry_->Interrupt();
 }
