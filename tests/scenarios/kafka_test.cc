@@ -429,9 +429,15 @@ TEST(KafkaScenario, BadConfigurationIsAUsageError) {
     const auto code = p->Wait(30s);
     return std::pair{code.value_or(-1), p->Stderr()};
   };
-  auto [c1, e1] = run({"--kafka-encoding", "avro"});
+  auto [c1, e1] = run({"--kafka-encoding", "xml"});
   EXPECT_EQ(c1, 2) << e1;
-  EXPECT_NE(e1.find("kafka.encoding: avro is not implemented yet"), std::string::npos) << e1;
+  EXPECT_NE(e1.find("kafka.encoding: invalid value \"xml\""), std::string::npos) << e1;
+  auto [c6, e6] = run({"--kafka-rate-limit", "100", "--kafka-rate-burst", "0"});
+  EXPECT_EQ(c6, 2) << e6;
+  EXPECT_NE(e6.find("kafka.rate_limit_burst: must be >= 1"), std::string::npos) << e6;
+  auto [c7, e7] = run({"--kafka-encoding", "avro", "--schema-registry-url", "registry:8081"});
+  EXPECT_EQ(c7, 2) << e7;
+  EXPECT_NE(e7.find("encoding.schema_registry_url: "), std::string::npos) << e7;
   auto [c2, e2] = run({"--kafka-brokers", ""});
   EXPECT_EQ(c2, 2) << e2;
   EXPECT_NE(e2.find("kafka.brokers: required"), std::string::npos) << e2;
