@@ -232,6 +232,58 @@ TEST(KafkaScenario, BrokerOutageLosesNothingCountsRetriesAndReportsHealth) {
   Stop(*p);
 }
 
+// kafka.rate_limit / kafka.cb_* (SPEC's YAML-only keys, here flags too): a
+// rate-limited producer still delivers every event, and an open circuit
+// breaker holds records (probing the brokers) instead of dropping them.
+TEST(KafkaScenario, RateLimitAndCircuitBreakerLoseNothing) {
+  auto mock = MockKafka::Start();
+  ASSERT_TRUE(mock);
+  auto conn = Connect();
+  FreshPublishedTable(conn, "k_flow", "id int PRIMARY KEY", "p_kflow");
+  auto p = StartWal(
+      WalArgs("p_kflow", mock->bootstrap(),
+              {"--kafka-rate-limit", "400", "--kafka-rate-burst", "1", "--kafka-cb-failures", "3",
+               "--kafka-cb-reset", "500ms", "--kafka-delivery-timeout", "1500ms",
+               "--kafka-backoff-base", "200ms", "--kafka-backoff-cap", "1s"}));
+  ASSERT_TRUE(p);
+  const auto start = Clock::now();
+  ExecOrFail(conn, "INSERT INTO k_flow SELECT generate_series(1, 300)");
+  ASSERT_TRUE(WaitDelivered(*p, 300)) << p->Stderr();
+  // 400 events/s with a bucket of one: 299 waits of 2.5 ms at least.
+  EXPECT_GE(Clock::now() - start, 299 * 2500us);
+  EXPECT_GT(Metric(*p, "pgcdc_rate_limit_waits_total{adapter=\"kafka\"}"), 0);
+
+  ASSERT_TRUE(mock->Down());
+  ExecOrFail(conn, "INSERT INTO k_flow SELECT generate_series(301, 400)");
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return Metric(
+                   *p,
+                   "pgcdc_circuit_breaker_transitions_total{adapter=\"kafka\",state=\"open\"}") >=
+               1;
+      },
+      30s))
+      << p->Stderr();
+  EXPECT_EQ(KafkaHealth(*p), "degraded");
+  ASSERT_TRUE(mock->Up());
+  std::set<std::string> keys;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        keys.clear();
+        for (const auto& r : ConsumeAll(mock->bootstrap(), "pgcdc.k_flow")) keys.insert(r.key);
+        return keys.size() == 400;
+      },
+      60s))
+      << keys.size() << "\n"
+      << p->Stderr();
+  ASSERT_TRUE(Eventually([&] {
+    return Metric(*p, "pgcdc_circuit_breaker_state{adapter=\"kafka\"}") == 0;
+  })) << p->Stderr();
+  EXPECT_GE(
+      Metric(*p, "pgcdc_circuit_breaker_transitions_total{adapter=\"kafka\",state=\"closed\"}"), 1);
+  Stop(*p);
+}
+
 TEST(KafkaScenario, KillNineWithPersistentSlotLosesNothing) {
   auto mock = MockKafka::Start({"--brokers", "3"});
   ASSERT_TRUE(mock);
