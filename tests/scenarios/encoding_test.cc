@@ -103,15 +103,6 @@ std::vector<std::string> KafkaArgs(const std::string& publication, const std::st
   return WalListenArgs(publication, sink);
 }
 
-std::unique_ptr<Process> StartWal(const std::vector<std::string>& args) {
-  auto p = Process::Start({.args = args});
-  EXPECT_TRUE(p);
-  if (p) {
-    EXPECT_TRUE(p->WaitForStderr("streaming detector=wal", 30s)) << p->Stderr();
-  }
-  return p;
-}
-
 bool WaitKafkaDelivered(Process& p, double n) {
   return Eventually([&] { return Metric(p, "pgcdc_kafka_records_delivered_total") >= n; }, 30s);
 }
@@ -142,7 +133,7 @@ TEST(EncodingScenario, KafkaAvroRecordsDecodeWithAvscAndTheRegisteredSchema) {
                       "id int PRIMARY KEY, flag bool, big bigint, price numeric(12,2), f8 float8, "
                       "name text, born date, at timestamptz, u uuid, doc jsonb, blob bytea",
                       "p_eavro");
-  auto p = StartWal(KafkaArgs("p_eavro", mock->bootstrap(), registry, {}));
+  auto p = StartWalListen(KafkaArgs("p_eavro", mock->bootstrap(), registry, {}));
   ASSERT_TRUE(p);
   EXPECT_EQ(registry.checks(), 1) << "the registry was checked at start";
   ExecOrFail(conn,
@@ -239,7 +230,7 @@ TEST(EncodingScenario, KafkaRegistryOutageHoldsEventsAndBadValuesGoToTheDlq) {
   // The fake registry refuses a schema with this text in it (HTTP 409).
   ExecOrFail(conn, "CREATE TABLE e_refused (id int PRIMARY KEY, \"INCOMPATIBLE\" text)");
   ExecOrFail(conn, "ALTER PUBLICATION p_ehold ADD TABLE e_hold2, e_refused");
-  auto p = StartWal(KafkaArgs("p_ehold", mock->bootstrap(), registry, {}));
+  auto p = StartWalListen(KafkaArgs("p_ehold", mock->bootstrap(), registry, {}));
   ASSERT_TRUE(p);
   ExecOrFail(conn, "INSERT INTO e_hold SELECT g, g FROM generate_series(1, 10) g");
   ASSERT_TRUE(WaitKafkaDelivered(*p, 10)) << p->Stderr();
@@ -358,7 +349,7 @@ TEST(EncodingScenario, NatsProtobufMessagesDecodeWithProtobufjs) {
   NatsServer nats;
   auto conn = Connect();
   FreshPublishedTable(conn, "e_pb", "id int PRIMARY KEY, v text", "p_epb");
-  auto p = StartWal(NatsArgs("p_epb", nats, "EPB", registry));
+  auto p = StartWalListen(NatsArgs("p_epb", nats, "EPB", registry));
   ASSERT_TRUE(p);
   ExecOrFail(conn, "INSERT INTO e_pb SELECT g, 'v' || g FROM generate_series(1, 30) g");
   ExecOrFail(conn, "UPDATE e_pb SET v = 'changed' WHERE id = 7");
@@ -397,7 +388,7 @@ TEST(EncodingScenario, NatsHoldsMessagesWhileTheRegistryFailsAndDeadLettersRefus
   ExecOrFail(conn, "DROP TABLE IF EXISTS e_nother");
   ExecOrFail(conn, "CREATE TABLE e_nother (id int PRIMARY KEY)");
   ExecOrFail(conn, "ALTER PUBLICATION p_enhold ADD TABLE e_nother");
-  auto p = StartWal(NatsArgs("p_enhold", nats, "ENHOLD", registry));
+  auto p = StartWalListen(NatsArgs("p_enhold", nats, "ENHOLD", registry));
   ASSERT_TRUE(p);
   // Down before the first event: its schema cannot be registered.
   registry.set_status(500);

@@ -44,15 +44,6 @@ std::vector<std::string> WalArgs(const std::string& publication, const std::stri
   return WalListenArgs(publication, KafkaSinkArgs(brokers, extra));
 }
 
-std::unique_ptr<Process> StartWal(const std::vector<std::string>& args) {
-  auto p = Process::Start({.args = args});
-  EXPECT_TRUE(p);
-  if (p) {
-    EXPECT_TRUE(p->WaitForStderr("streaming detector=wal", 30s)) << p->Stderr();
-  }
-  return p;
-}
-
 double Metric(Process& p, const std::string& series) {
   auto v = ScrapeMetric(p, series);
   return v ? *v : -1;
@@ -99,7 +90,7 @@ TEST(KafkaScenario, WalRowsArriveWithKeysValuesHeadersAndPerKeyOrder) {
   ASSERT_TRUE(mock);
   auto conn = Connect();
   FreshPublishedTable(conn, "k_orders", "id int PRIMARY KEY, status text", "p_korders");
-  auto p = StartWal(WalArgs("p_korders", mock->bootstrap(), {}));
+  auto p = StartWalListen(WalArgs("p_korders", mock->bootstrap(), {}));
   ASSERT_TRUE(p);
   for (int t = 0; t < 10; ++t) {
     ExecOrFail(conn, "INSERT INTO k_orders SELECT g, 'new' FROM generate_series(" +
@@ -185,9 +176,9 @@ TEST(KafkaScenario, BrokerOutageLosesNothingCountsRetriesAndReportsHealth) {
   ASSERT_TRUE(mock);
   auto conn = Connect();
   FreshPublishedTable(conn, "k_outage", "id int PRIMARY KEY, v int", "p_koutage");
-  auto p = StartWal(WalArgs("p_koutage", mock->bootstrap(),
-                            {"--kafka-delivery-timeout", "1500ms", "--kafka-backoff-base", "200ms",
-                             "--kafka-backoff-cap", "1s"}));
+  auto p = StartWalListen(WalArgs("p_koutage", mock->bootstrap(),
+                                  {"--kafka-delivery-timeout", "1500ms", "--kafka-backoff-base",
+                                   "200ms", "--kafka-backoff-cap", "1s"}));
   ASSERT_TRUE(p);
   ExecOrFail(conn, "INSERT INTO k_outage SELECT g, 0 FROM generate_series(1, 50) g");
   ASSERT_TRUE(WaitDelivered(*p, 50)) << p->Stderr();
@@ -240,7 +231,7 @@ TEST(KafkaScenario, RateLimitAndCircuitBreakerLoseNothing) {
   ASSERT_TRUE(mock);
   auto conn = Connect();
   FreshPublishedTable(conn, "k_flow", "id int PRIMARY KEY", "p_kflow");
-  auto p = StartWal(
+  auto p = StartWalListen(
       WalArgs("p_kflow", mock->bootstrap(),
               {"--kafka-rate-limit", "400", "--kafka-rate-burst", "1", "--kafka-cb-failures", "3",
                "--kafka-cb-reset", "500ms", "--kafka-delivery-timeout", "1500ms",
@@ -294,9 +285,9 @@ TEST(KafkaScenario, KillNineWithPersistentSlotLosesNothing) {
   constexpr int kRows = 30000;
   RunKillNineRounds(
       {.table = "k_crash", .rows = kRows, .seed = 1414, .min_progress = 500},
-      [&] { return StartWal(args); }, Delivered);
+      [&] { return StartWalListen(args); }, Delivered);
 
-  auto p = StartWal(args);
+  auto p = StartWalListen(args);
   ASSERT_TRUE(p);
   std::vector<KRecord> records;
   std::set<int64_t> ids;
@@ -351,7 +342,7 @@ TEST(KafkaScenario, ExactlyOnceAcrossKillNineForReadCommittedConsumers) {
   RunKillNineRounds(
       {.table = "k_eos", .rows = kRows, .seed = 77, .spread = 4000},
       [&] {
-        auto p = StartWal(args);
+        auto p = StartWalListen(args);
         if (p) {
           EXPECT_TRUE(p->WaitForStderr("kafka exactly-once: transactional producer ready"))
               << p->Stderr();
@@ -361,7 +352,7 @@ TEST(KafkaScenario, ExactlyOnceAcrossKillNineForReadCommittedConsumers) {
       Delivered,
       [&](Process& p) { skipped += std::max(0.0, Metric(p, "pgcdc_kafka_events_skipped_total")); });
 
-  auto p = StartWal(args);
+  auto p = StartWalListen(args);
   ASSERT_TRUE(p);
   std::vector<KRecord> committed;
   std::set<int64_t> ids;
@@ -453,7 +444,7 @@ TEST(KafkaScenario, ProducesToPgcdcsOwnKafkaServer) {
 
   auto conn = Connect();
   FreshPublishedTable(conn, "k_ks", "id int PRIMARY KEY, name text", "p_kks");
-  auto p = StartWal(WalArgs("p_kks", addr, {}));
+  auto p = StartWalListen(WalArgs("p_kks", addr, {}));
   ASSERT_TRUE(p);
   ExecOrFail(conn, "INSERT INTO k_ks SELECT g, 'n' || g FROM generate_series(1, 50) g");
   ExecOrFail(conn, "UPDATE k_ks SET name = 'changed' WHERE id <= 5");
