@@ -70,8 +70,6 @@ Sections SinkSections() {
        {"engine", "url", "api_key", "index", "id_column", "batch_size", "batch_interval",
         "backoff_base", "backoff_cap"}},
       {"grpc", {"addr"}},
-      {"kafka", {"cb_max_failures", "cb_reset_timeout", "rate_limit", "rate_limit_burst"}},
-      {"encoding", {"schema_registry_url", "schema_registry_username", "schema_registry_password"}},
       {"kafkaserver",
        {"addr", "partition_count", "buffer_size", "session_timeout", "checkpoint_db",
         "key_column"}},

@@ -433,6 +433,15 @@ void FreshPublishedTable(pg::Conn& conn, const std::string& table, const std::st
   }
 }
 
+std::unique_ptr<Process> StartWalListen(const std::vector<std::string>& args) {
+  auto p = Process::Start({.args = args});
+  EXPECT_TRUE(p);
+  if (p) {
+    EXPECT_TRUE(p->WaitForStderr("streaming detector=wal", 30s)) << p->Stderr();
+  }
+  return p;
+}
+
 std::vector<std::string> WalListenArgs(const std::string& publication,
                                        const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"listen",

@@ -135,6 +135,10 @@ void FreshPublishedTable(pg::Conn& conn, const std::string& table, const std::st
 std::vector<std::string> WalListenArgs(const std::string& publication,
                                        const std::vector<std::string>& extra = {});
 
+// Starts pgcdc with `args` (a WAL listen, e.g. WalListenArgs(...)) and waits
+// up to 30 s until the WAL detector streams (a test failure otherwise).
+std::unique_ptr<Process> StartWalListen(const std::vector<std::string>& args);
+
 // The crash journeys (kill -9 with a persistent slot): a writer thread inserts
 // rows 1..rows into `table` (`SELECT <values> FROM generate_series(...) g`,
 // so the default fills one int column with the row number) in transactions

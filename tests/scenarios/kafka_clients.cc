@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <optional>
 #include <sstream>
 
 #ifndef KAFKA_MOCK_CLUSTER  // librdkafka missing at configure time: tests fail clearly
@@ -55,6 +57,70 @@ std::vector<KRecord> ConsumeAll(const std::string& addr, const std::string& topi
   auto r = Kcat(args);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return ParseKcatRecords(r.output);
+}
+
+namespace {
+
+// The next `sep`-terminated field of `s` from `pos` (advanced past `sep`).
+std::optional<std::string> Field(const std::string& s, size_t& pos, char sep) {
+  const size_t end = s.find(sep, pos);
+  if (end == std::string::npos) return std::nullopt;
+  std::string f = s.substr(pos, end - pos);
+  pos = end + 1;
+  return f;
+}
+
+// `n` bytes of `s` from `pos` then `sep` (n < 0: kcat's null, no bytes).
+std::optional<std::string> Sized(const std::string& s, size_t& pos, const std::string& n,
+                                 char sep) {
+  const long long size = std::max(0LL, std::stoll(n));
+  if (pos + size >= s.size() || s[pos + size] != sep) return std::nullopt;
+  std::string f = s.substr(pos, size);
+  pos += size + 1;
+  return f;
+}
+
+}  // namespace
+
+std::vector<KRecord> ConsumeAllBinary(const std::string& addr, const std::string& topic) {
+  // "R\t<topic>\t<partition>\t<offset>\t<headers>\t<key size>\t<key>\t<value size>\t<value>\n"
+  auto r = Kcat({"-b", addr, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f",
+                 "R\t%t\t%p\t%o\t%h\t%K\t%k\t%S\t%s\n"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::vector<KRecord> out;
+  const std::string& s = r.output;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    if (s.compare(pos, 2, "R\t") != 0) {
+      ADD_FAILURE() << "unexpected kcat output at byte " << pos << ": " << s.substr(pos, 80);
+      break;
+    }
+    pos += 2;
+    KRecord rec;
+    auto topic_f = Field(s, pos, '\t');
+    auto part = Field(s, pos, '\t');
+    auto offset = Field(s, pos, '\t');
+    auto headers = Field(s, pos, '\t');
+    auto key_size = Field(s, pos, '\t');
+    auto key = key_size ? Sized(s, pos, *key_size, '\t') : std::nullopt;
+    auto value_size = key ? Field(s, pos, '\t') : std::nullopt;
+    auto value = value_size ? Sized(s, pos, *value_size, '\n') : std::nullopt;
+    if (!topic_f || !part || !offset || !headers || !value) {
+      ADD_FAILURE() << "truncated kcat record: " << s.substr(0, 200);
+      break;
+    }
+    rec.topic = *topic_f;
+    rec.partition = std::stoi(*part);
+    rec.offset = std::stoll(*offset);
+    rec.key = *key;
+    for (const auto& h : Split(*headers, ',')) {
+      const auto eq = h.find('=');
+      if (eq != std::string::npos) rec.headers[h.substr(0, eq)] = h.substr(eq + 1);
+    }
+    rec.value = std::move(*value);
+    out.push_back(std::move(rec));
+  }
+  return out;
 }
 
 std::vector<KRecord> ConsumeGroup(const std::string& addr, const std::string& group,

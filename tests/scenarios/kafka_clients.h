@@ -38,6 +38,10 @@ CommandResult Kcat(std::vector<std::string> args, const std::string& stdin_text 
 std::vector<KRecord> ConsumeAll(const std::string& addr, const std::string& topic,
                                 std::vector<std::string> extra = {});
 
+// Like ConsumeAll, for binary values (Avro, Protobuf): kcat prints each
+// key's and value's size, so any byte may occur in them.
+std::vector<KRecord> ConsumeAllBinary(const std::string& addr, const std::string& topic);
+
 // One balanced-consumer run of group `group` until the end of every
 // assigned partition (kcat -G ... -e); offsets are committed on exit.
 std::vector<KRecord> ConsumeGroup(const std::string& addr, const std::string& group,

@@ -137,6 +137,10 @@ std::vector<NatsServer::Message> NatsServer::ReadStream(const std::string& strea
     m.data.assign(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
     const char* id = nullptr;
     if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr) m.msg_id = id;
+    const char* type = nullptr;
+    if (natsMsgHeader_Get(msg, "Content-Type", &type) == NATS_OK && type != nullptr) {
+      m.content_type = type;
+    }
     jsMsgMetaData* meta = nullptr;
     if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
       m.seq = meta->Sequence.Stream;

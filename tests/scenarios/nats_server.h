@@ -43,7 +43,8 @@ class NatsServer {
     uint64_t seq = 0;  // stream sequence
     std::string subject;
     std::string data;
-    std::string msg_id;  // the Nats-Msg-Id header ("" when absent)
+    std::string msg_id;        // the Nats-Msg-Id header ("" when absent)
+    std::string content_type;  // the Content-Type header ("" when absent)
   };
   // Every message of `stream`, in stream order (empty on error, which is
   // reported as a test failure).

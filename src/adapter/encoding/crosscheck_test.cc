@@ -2,51 +2,18 @@
 // implementation (npm avsc, tests/tools/avro_decode.js) with the schema the
 // encoder publishes, and every value comes back as PostgreSQL sent it.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <string>
 
 #include "adapter/encoding/avro.h"
+#include "adapter/encoding/node_decode.h"
 #include "adapter/encoding/protobuf.h"
 #include "core/json.h"
 #include "core/json_dom.h"
 
 namespace pgcdc::encoding::avro {
 namespace {
-
-std::string SourceDir() {
-  const char* d = std::getenv("PGCDC_SOURCE_DIR");
-  return d != nullptr ? d : ".";
-}
-
-// Runs tests/tools/<script> with a schema file, optional extra arguments
-// and a data file; returns its output.
-std::string RunNode(const std::string& script, const std::string& schema, const std::string& data,
-                    const std::string& extra = {}) {
-  char dir[] = "/tmp/pgcdc-avro-XXXXXX";
-  EXPECT_NE(::mkdtemp(dir), nullptr);
-  const std::string schema_file = std::string(dir) + "/schema.json";
-  const std::string data_file = std::string(dir) + "/data.bin";
-  std::ofstream(schema_file) << schema;
-  std::ofstream(data_file, std::ios::binary) << data;
-  const std::string cmd = "node " + SourceDir() + "/tests/tools/" + script + " " + schema_file +
-                          " " + extra + " " + data_file + " 2>&1";
-  std::string out;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    EXPECT_EQ(::pclose(p), 0) << out;
-  }
-  std::remove(schema_file.c_str());
-  std::remove(data_file.c_str());
-  ::rmdir(dir);
-  return out;
-}
 
 TEST(AvroAvscTest, AnIndependentDecoderReadsEveryType) {
   auto table = std::make_shared<RowSchema>();
@@ -74,7 +41,7 @@ TEST(AvroAvscTest, AnIndependentDecoderReadsEveryType) {
   std::string data;
   ASSERT_TRUE(Encode(insert, *schema, data));
   ASSERT_TRUE(Encode(del, *cache.For(del), data));
-  const std::string out = RunNode("avro_decode.js", schema->json, data);
+  const std::string out = testing::DecodeAvro(schema->json, data);
   std::vector<boost::json::object> records;
   size_t start = 0;
   for (size_t nl; (nl = out.find('\n', start)) != std::string::npos; start = nl + 1) {
@@ -121,7 +88,7 @@ TEST(AvroAvscTest, OpaqueRecordsCarryThePayloadBytes) {
   const Event e = MakeEvent("c", "NOTIFY", R"("just text")", "listen_notify");
   std::string data;
   ASSERT_TRUE(Encode(e, *OpaqueSchema(), data));
-  const std::string out = RunNode("avro_decode.js", OpaqueSchema()->json, data);
+  const std::string out = testing::DecodeAvro(OpaqueSchema()->json, data);
   EXPECT_EQ(out, R"({"payload":")" + json::ToHex(R"("just text")") + "\"}\n");
 }
 
@@ -131,8 +98,8 @@ TEST(ProtobufCrossCheck, ProtobufjsReadsTheEventMessage) {
       TransactionInfo{.xid = 4000000000u, .commit_time_ns = 1765000000123456789, .seq = 3};
   std::string data;
   protobuf::Encode(e, e.payload, data);
-  const std::string out = RunNode("protobuf_decode.js", protobuf::EventProto(), data,
-                                  std::string(protobuf::kEventMessage));
+  const std::string out =
+      testing::DecodeProtobuf(protobuf::EventProto(), std::string(protobuf::kEventMessage), data);
   auto v = json::ParseDom(out);
   ASSERT_TRUE(v && v->is_object()) << out;
   auto& o = v->as_object();

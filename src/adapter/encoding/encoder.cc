@@ -1,8 +1,17 @@
 #include "adapter/encoding/encoder.h"
 
 #include "adapter/encoding/protobuf.h"
+#include "core/enum_names.h"
 
 namespace pgcdc::encoding {
+
+namespace {
+
+constexpr EnumNames<Format, Format::kProtobuf> kFormatNames({"json", "avro", "protobuf"}, "json");
+constexpr EnumNames<Format, Format::kProtobuf> kContentTypes(
+    {"application/json", "application/avro", "application/x-protobuf"}, "application/json");
+
+}  // namespace
 
 Result<std::unique_ptr<Encoder>> Encoder::Open(Format format, const RegistrySettings& registry) {
   std::unique_ptr<Encoder> e(new Encoder());
@@ -18,21 +27,13 @@ Result<std::unique_ptr<Encoder>> Encoder::Open(Format format, const RegistrySett
 
 Encoder::~Encoder() = default;
 
+std::string_view FormatName(Format format) { return kFormatNames(format); }
+
 void Encoder::Interrupt() {
   if (registry_) registry_->Interrupt();
 }
 
-std::string_view Encoder::content_type() const {
-  switch (format_) {
-    case Format::kAvro:
-      return "application/avro";
-    case Format::kProtobuf:
-      return "application/x-protobuf";
-    case Format::kJson:
-      break;
-  }
-  return "application/json";
-}
+std::string_view Encoder::content_type() const { return kContentTypes(format_); }
 
 Status Encoder::Encode(const Event& event, std::string_view json, std::string& out) {
   const size_t start = out.size();

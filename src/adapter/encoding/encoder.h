@@ -32,6 +32,14 @@ struct RegistrySettings {
   std::string password;
 };
 
+// A sink's encoding settings (declared by EncodingParams, params.h).
+struct Settings {
+  Format format = Format::kJson;
+  RegistrySettings registry;
+};
+
+std::string_view FormatName(Format format);  // "json", "avro", "protobuf"
+
 class Encoder {
  public:
   static Result<std::unique_ptr<Encoder>> Open(Format format, const RegistrySettings& registry);

@@ -1,7 +1,8 @@
 // Test helper: a FAKE Confluent schema registry (no registry server is
 // packaged for Debian). It stores each schema and answers with ids the way
 // Confluent's registry does; a schema containing "INCOMPATIBLE" is refused
-// with 409, set_status() simulates an outage. Serves on 127.0.0.1; usable
+// with 409, set_status() simulates an outage (or any other answer). It also
+// answers the start-up check GET /schemas/types. Serves on 127.0.0.1; usable
 // from unit tests and from scenario tests (pgcdc connects to url()).
 #pragma once
 
@@ -37,6 +38,12 @@ class FakeRegistry {
       return net::HttpResponse{.status = 200,
                                .body = "{\"id\":" + std::to_string(it->second) + "}"};
     });
+    server_.Handle("GET", "/prefix/schemas/types", [this](const net::HttpRequest&) {
+      std::lock_guard lock(mu_);
+      ++checks_;
+      if (status_ != 200) return net::HttpResponse{.status = status_, .body = R"({"error":1})"};
+      return net::HttpResponse{.status = 200, .body = R"(["JSON","PROTOBUF","AVRO"])"};
+    });
     auto addr = server_.Start({"127.0.0.1", 0});
     EXPECT_TRUE(addr);
     url_ = "http://" + *addr + "/prefix/";
@@ -55,9 +62,15 @@ class FakeRegistry {
     }
     return {};
   }
+  // The registrations (POST) received so far.
   std::vector<net::HttpRequest> requests() {
     std::lock_guard lock(mu_);
     return requests_;
+  }
+  // GET /schemas/types requests (start-up checks) so far.
+  int checks() {
+    std::lock_guard lock(mu_);
+    return checks_;
   }
 
  private:
@@ -65,6 +78,7 @@ class FakeRegistry {
   std::string url_;
   std::mutex mu_;
   int status_ = 200;
+  int checks_ = 0;
   std::map<std::string, uint32_t> ids_;
   std::vector<net::HttpRequest> requests_;
 };

@@ -19,11 +19,6 @@
 
 namespace pgcdc::encoding {
 
-struct Settings {
-  Format format = Format::kJson;
-  RegistrySettings registry;
-};
-
 template <class Cfg, class Proj>
 std::vector<ParamSpec> EncodingParams(const std::string& sink, Proj settings) {
   auto reg = [settings](auto member) {

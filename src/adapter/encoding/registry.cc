@@ -4,11 +4,22 @@
 #include <vector>
 
 #include "core/json.h"
+#include "core/metrics.h"
 #include "net/http1_client.h"
 
 namespace pgcdc::encoding {
 
 namespace {
+
+struct Metrics {
+  metrics::Counter& registrations = metrics::DefaultCounter(
+      "pgcdc_schema_registry_registrations_total",
+      "Schemas registered with the schema registry (once per subject and schema per process).");
+  metrics::Counter& errors = metrics::DefaultCounter(
+      "pgcdc_schema_registry_errors_total",
+      "Schema registry requests that failed (unreachable, refused or malformed answers).");
+};
+Metrics& M() { return metrics::Lazy<Metrics>(); }
 
 // Percent-encodes everything but RFC 3986 unreserved characters.
 std::string PathSegment(std::string_view s) {
@@ -77,6 +88,31 @@ SchemaRegistry::~SchemaRegistry() = default;
 
 void SchemaRegistry::Interrupt() { conn_->Interrupt(); }
 
+Result<net::Http1Response> SchemaRegistry::Exchange(std::string_view method,
+                                                    const std::string& path, std::string_view body,
+                                                    const std::string& what) {
+  std::string head = std::string(method) + " " + base_path_ + path +
+                     " HTTP/1.1\r\nHost: " + host_header_ +
+                     "\r\nAccept: application/vnd.schemaregistry.v1+json\r\n" + auth_header_;
+  if (!body.empty()) {
+    head += "Content-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n";
+  }
+  head += "\r\n";
+  const net::Http1Connection::Request req{head, body};
+  std::vector<net::Http1Response> responses;
+  ++requests_;
+  if (auto st = conn_->Exchange(std::span(&req, 1), responses,
+                                net::Http1Connection::Clock::now() + options_.timeout);
+      !st) {
+    M().errors.Inc();
+    const ErrorCode code =
+        st.error().code() == ErrorCode::kCancelled ? ErrorCode::kCancelled : ErrorCode::kConnection;
+    return Fail(code, what + ": " + st.error().message());
+  }
+  return std::move(responses.front());
+}
+
 Result<uint32_t> SchemaRegistry::Register(const std::string& subject, const std::string& schema,
                                           std::string_view schema_type) {
   auto key = std::make_pair(subject, schema);
@@ -86,34 +122,44 @@ Result<uint32_t> SchemaRegistry::Register(const std::string& subject, const std:
   body += ",\"schemaType\":";
   json::AppendString(body, schema_type);
   body += "}";
-  const std::string head = "POST " + base_path_ + "/subjects/" + PathSegment(subject) +
-                           "/versions HTTP/1.1\r\nHost: " + host_header_ +
-                           "\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\n"
-                           "Accept: application/vnd.schemaregistry.v1+json\r\n" +
-                           auth_header_ + "Content-Length: " + std::to_string(body.size()) +
-                           "\r\n\r\n";
-  const net::Http1Connection::Request req{head, body};
-  std::vector<net::Http1Response> responses;
-  ++requests_;
   const std::string what = "schema registry: register subject " + subject;
-  if (auto st = conn_->Exchange(std::span(&req, 1), responses,
-                                net::Http1Connection::Clock::now() + options_.timeout);
-      !st) {
-    const ErrorCode code =
-        st.error().code() == ErrorCode::kCancelled ? ErrorCode::kCancelled : ErrorCode::kConnection;
-    return Fail(code, what + ": " + st.error().message());
-  }
-  const net::Http1Response& r = responses.front();
-  if (r.status >= 200 && r.status < 300) {
-    auto id = IdOf(r.body);
-    if (!id) return Fail(ErrorCode::kProtocol, what + ": no id in the answer: " + r.body);
+  auto r = Exchange("POST", "/subjects/" + PathSegment(subject) + "/versions", body, what);
+  if (!r) return Fail(r.error());
+  if (r->status >= 200 && r->status < 300) {
+    auto id = IdOf(r->body);
+    if (!id) {
+      M().errors.Inc();
+      return Fail(ErrorCode::kProtocol, what + ": no id in the answer: " + r->body);
+    }
     ids_.emplace(std::move(key), *id);
+    M().registrations.Inc();
     return *id;
   }
-  const ErrorCode code = r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429
+  M().errors.Inc();
+  const ErrorCode code = r->status >= 400 && r->status < 500 && r->status != 408 && r->status != 429
                              ? ErrorCode::kInvalidArgument
                              : ErrorCode::kConnection;
-  return Fail(code, what + ": HTTP " + std::to_string(r.status) + ": " + r.body);
+  return Fail(code, what + ": HTTP " + std::to_string(r->status) + ": " + r->body);
+}
+
+Status SchemaRegistry::Check(std::string_view schema_type) {
+  const std::string what = "schema registry at " + host_header_ + base_path_;
+  auto r = Exchange("GET", "/schemas/types", {}, what);
+  if (!r) return Fail(r.error());
+  if (r->status < 200 || r->status >= 300) {
+    M().errors.Inc();
+    const std::string hint = r->status == 401 || r->status == 403
+                                 ? " (check encoding.schema_registry_username/password)"
+                             : r->status == 404 ? " (is this a Confluent Schema Registry URL?)"
+                                                : "";
+    return Fail(r->status >= 500 ? ErrorCode::kConnection : ErrorCode::kConfig,
+                what + ": GET /schemas/types: HTTP " + std::to_string(r->status) + hint);
+  }
+  if (r->body.find("\"" + std::string(schema_type) + "\"") == std::string::npos) {
+    return Fail(ErrorCode::kConfig, what + " does not accept " + std::string(schema_type) +
+                                        " schemas (it supports " + r->body + ")");
+  }
+  return Ok();
 }
 
 }  // namespace pgcdc::encoding

@@ -20,7 +20,8 @@
 
 namespace pgcdc::net {
 class Http1Connection;
-}
+struct Http1Response;
+}  // namespace pgcdc::net
 
 namespace pgcdc::encoding {
 
@@ -43,12 +44,20 @@ class SchemaRegistry {
   // `schema_type`: "AVRO" or "PROTOBUF".
   Result<uint32_t> Register(const std::string& subject, const std::string& schema,
                             std::string_view schema_type);
+  // Start-up check: the registry answers GET /schemas/types and lists
+  // `schema_type`. kConnection when it cannot be reached (or answers 5xx),
+  // kConfig when it refuses (credentials, not a registry, type unsupported).
+  Status Check(std::string_view schema_type);
   void Interrupt();
   // Registry requests made so far (cache misses), for tests and metrics.
   uint64_t requests() const { return requests_; }
 
  private:
   SchemaRegistry() = default;
+  // One request (`path` below the base path); connection errors are
+  // kConnection (kCancelled when interrupted), prefixed with `what`.
+  Result<net::Http1Response> Exchange(std::string_view method, const std::string& path,
+                                      std::string_view body, const std::string& what);
   RegistryOptions options_;
   std::string base_path_;    // path prefix of the URL, without a trailing '/'
   std::string host_header_;  // Host header value

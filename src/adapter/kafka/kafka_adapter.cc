@@ -6,9 +6,13 @@
 #include <unordered_map>
 #include <utility>
 
+#include "adapter/encoding/params.h"
+#include "adapter/encoding/sink_encoder.h"
 #include "adapter/kafka/in_flight.h"
 #include "adapter/kafka/offsets_topic.h"
 #include "adapter/kafka/position.h"
+#include "adapter/middleware/flow.h"
+#include "adapter/middleware/params.h"
 #include "codec/kafka/topic_name.h"
 #include "config/config.h"
 #include "core/health.h"
@@ -61,7 +65,8 @@ const Metrics& M() {
                       "follow such a record of the same key).")
              .Get(),
         &r.AddCounter("pgcdc_kafka_records_dead_lettered_total",
-                      "Events sent to the DLQ because Kafka will never accept their record.")
+                      "Events sent to the DLQ because Kafka will never accept their record (or "
+                      "their value cannot be encoded).")
              .Get(),
         &r.AddCounter("pgcdc_kafka_client_errors_total",
                       "Errors the Kafka client reported (connection failures included).")
@@ -178,10 +183,8 @@ std::vector<std::string> ValidateOptions(const Options& o) {
     errors.push_back("kafka.topic: \"" + o.topic +
                      "\" is not a valid Kafka topic name (1..249 of [a-zA-Z0-9._-], not . or ..)");
   }
-  if (o.encoding != "json") {
-    errors.push_back("kafka.encoding: " + o.encoding +
-                     " is not implemented yet (only json is; see docs/kafka.md)");
-  }
+  for (auto& e : encoding::ValidateSettings(o.encoding)) errors.push_back(std::move(e));
+  for (auto& e : middleware::ValidateFlow(o.flow, "kafka.")) errors.push_back(std::move(e));
   if (!o.sasl_mechanism.empty() && o.sasl_username.empty()) {
     errors.push_back("kafka.sasl_username: required with kafka.sasl_mechanism " + o.sasl_mechanism);
   }
@@ -213,7 +216,11 @@ std::vector<std::string> ValidateOptions(const Options& o) {
 
 struct KafkaAdapter::Impl {
   explicit Impl(Options options)
-      : o(std::move(options)), window(std::max<size_t>(o.max_in_flight, 1)), backoff(o.backoff) {}
+      : o(std::move(options)),
+        window(std::max<size_t>(o.max_in_flight, 1)),
+        backoff(o.backoff),
+        encoder(std::string(kAdapter), o.encoding),
+        flow(std::string(kAdapter), o.flow) {}
 
   Options o;
   dlq::DeadLetterQueue* dlq = nullptr;
@@ -228,6 +235,13 @@ struct KafkaAdapter::Impl {
   std::string fatal_error;
   bool degraded = false;
   SteadyClock::time_point last_probe{};
+  encoding::SinkEncoder encoder;
+  std::string encoded;  // the value Encode() wrote, until FillRecord() takes it
+  middleware::FlowControl flow;
+  // The record the half-open circuit breaker let through as its probe, and
+  // whether a probe got through (the next round then goes at once).
+  const Record* probe_record = nullptr;
+  bool probe_passed = false;
   // Exactly-once (a transactional id is set).
   struct Position {
     Uuid id;
@@ -248,7 +262,7 @@ struct KafkaAdapter::Impl {
   // ---- health ----
   void Degrade(const std::string& why) {
     if (!degraded) {
-      log::Warn("kafka: brokers unreachable or failing; health degraded",
+      log::Warn("kafka: brokers or schema registry failing; health degraded",
                 {{"adapter", kAdapter}, {"reason", why}});
     }
     degraded = true;
@@ -257,7 +271,7 @@ struct KafkaAdapter::Impl {
   void Recovered() {
     if (!degraded) return;
     degraded = false;
-    log::Info("kafka: brokers answer again; health up", {{"adapter", kAdapter}});
+    log::Info("kafka: delivering again; health up", {{"adapter", kAdapter}});
     if (health != nullptr) health->Up(std::string(kAdapter));
   }
 
@@ -272,15 +286,41 @@ struct KafkaAdapter::Impl {
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       window.Delivered(r, transactional());
       M().delivered->Inc();
+      BreakerSaw(r, true);
       Recovered();
       return;
     }
     Failed(r, err, rd_kafka_err2str(err));
   }
+
+  // ---- circuit breaker ----
+  // The outcome of a record for the breaker: `answered` when the broker took
+  // or refused it, not when it failed transiently.
+  void BreakerSaw(const Record& r, bool answered) {
+    if (!flow.breaker_enabled()) return;
+    const bool probe = &r == probe_record;
+    if (probe) probe_record = nullptr;
+    if (answered) {
+      probe_passed = probe_passed || probe;
+      flow.OnSuccess(probe);
+    } else {
+      flow.OnFailure(probe, SteadyClock::now());
+    }
+  }
+  // A probe that will never report (purged, aborted) failed.
+  void ProbeLost() {
+    if (probe_record == nullptr) return;
+    probe_record = nullptr;
+    flow.OnFailure(true, SteadyClock::now());
+  }
   // A record the producer gave up on (delivery report or produce call).
   void Failed(Record& r, rd_kafka_resp_err_t err, std::string text) {
     char buf[512];
     const bool is_fatal = rd_kafka_fatal_error(rk, buf, sizeof buf) != RD_KAFKA_RESP_ERR_NO_ERROR;
+    // Purged records (producer recreated) say nothing about the brokers.
+    if (err != RD_KAFKA_RESP_ERR__PURGE_QUEUE && err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+      BreakerSaw(r, ClassifyError(err, is_fatal) == Failure::kDeadLetter);
+    }
     switch (ClassifyError(err, is_fatal)) {
       case Failure::kDeadLetter:
         window.Rejected(r, std::move(text));
@@ -349,6 +389,7 @@ struct KafkaAdapter::Impl {
     }
     // Whatever did not report back is unconfirmed all the same.
     window.FailInFlight("producer closed before the broker confirmed the record");
+    ProbeLost();
     for (auto& [name, t] : topics) rd_kafka_topic_destroy(t);
     topics.clear();
     rd_kafka_destroy(rk);
@@ -399,10 +440,106 @@ struct KafkaAdapter::Impl {
     if (fresh) it->second = TopicFor(e, o.topic);
     r.topic.assign(it->second);
     r.key.assign(RecordKey(e, o.key, r.id));
-    if (o.value == ValueMode::kEnvelope) {
+    if (!encoder.passthrough()) {
+      r.value.swap(encoded);  // EncodeValue() wrote it
+      r.value_is_payload = false;
+    } else if (o.value == ValueMode::kEnvelope) {
       r.value.assign(e.Json());
       r.value_is_payload = false;
     }
+  }
+
+  // The record value of `e` in the configured encoding, into `encoded`. A
+  // value that can never be encoded leaves its reason in `rejected` (the
+  // event goes to the DLQ). While the schema registry is unreachable the
+  // event is held: an open transaction is committed first, then pgcdc backs
+  // off (serving the producer) and encodes again.
+  Status EncodeValue(const Event& e, std::optional<std::string>& rejected) {
+    const std::string_view json =
+        o.value == ValueMode::kEnvelope ? std::string_view(e.Json()) : std::string_view(e.payload);
+    bool held = false;
+    for (;;) {
+      auto r = encoder.Encode(e, json, encoded);
+      if (r) {
+        if (held) backoff.Reset();
+        return Ok();
+      }
+      switch (r.error().kind) {
+        case encoding::EncodeFailure::Kind::kDeadLetter:
+          rejected = std::move(r.error().message);
+          return Ok();
+        case encoding::EncodeFailure::Kind::kCancelled:
+          return Fail(Cancelled());
+        case encoding::EncodeFailure::Kind::kRetry:
+          break;
+      }
+      if (transactional() && txn_open) {
+        if (auto st = CommitTxn(); !st) return st;
+      }
+      held = true;
+      Degrade(r.error().message);
+      const milliseconds delay = backoff.Next();
+      log::Warn("kafka: cannot encode the event; holding it and trying again",
+                {{"adapter", kAdapter},
+                 {"event_id", e.id.ToString()},
+                 {"error", r.error().message},
+                 {"retry_in_ms", static_cast<int64_t>(delay.count())}});
+      if (auto st = ServiceFor(delay); !st) return st;
+    }
+  }
+
+  // Serves delivery reports for `wait` (a rate-limit or backoff wait).
+  Status ServiceFor(SteadyClock::duration wait) {
+    const auto until = SteadyClock::now() + wait;
+    for (;;) {
+      if (interrupted()) return Fail(Cancelled());
+      const auto left = until - SteadyClock::now();
+      if (left <= SteadyClock::duration::zero()) return Ok();
+      const auto ms = std::chrono::duration_cast<milliseconds>(left);
+      if (ms.count() == 0) {
+        if (!sleeper.SleepFor(left)) return Fail(Cancelled());
+        continue;
+      }
+      if (auto st = Service(std::min(ms, kPollSlice)); !st) return st;
+    }
+  }
+
+  // One rate-limit token for a new record; waits for it.
+  Status RateLimit() {
+    const auto wait = flow.TakeTokens(1, SteadyClock::now());
+    if (wait <= SteadyClock::duration::zero()) return Ok();
+    return ServiceFor(wait);
+  }
+
+  // Before producing failed records again: the backoff delay, or while the
+  // circuit breaker is open, until it lets a probe through. True when this
+  // round is the probe (one record, or one transaction).
+  Result<bool> AwaitRetry(std::string_view what, const std::string& error) {
+    Degrade(error);
+    if (std::exchange(probe_passed, false)) {
+      backoff.Reset();
+      return false;
+    }
+    if (flow.breaker_enabled() && flow.state() != middleware::CircuitBreaker::State::kClosed) {
+      for (;;) {
+        const auto permit = flow.Acquire(SteadyClock::now());
+        if (permit.allowed) {
+          if (permit.probe) {
+            log::Info("kafka: circuit breaker half-open; producing one probe",
+                      {{"adapter", kAdapter}, {"error", error}});
+          }
+          return permit.probe;
+        }
+        if (!sleeper.SleepFor(permit.wait)) return Fail(Cancelled());
+      }
+    }
+    const milliseconds delay = backoff.Next();
+    log::Warn(what, {{"adapter", kAdapter},
+                     {"records", static_cast<uint64_t>(window.retrying())},
+                     {"error", error},
+                     {"retry_in_ms", static_cast<int64_t>(delay.count())}});
+    if (!sleeper.SleepFor(delay)) return Fail(Cancelled());
+    return false;
   }
 
   // Hands `r` (state kInFlight) to the producer; a synchronous failure is
@@ -416,7 +553,7 @@ struct KafkaAdapter::Impl {
         return Ok();
       }
       const std::string& value = r.Value();
-      const auto headers = RecordHeaders(r.event, r.id);
+      const auto headers = RecordHeaders(r.event, r.id, encoder.content_type());
       const rd_kafka_resp_err_t err =
           rd_kafka_producev(rk, RD_KAFKA_V_RKT(topic),
                             RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
@@ -497,17 +634,17 @@ struct KafkaAdapter::Impl {
   Status Recover() {
     while (window.retrying() > 0) {
       if (auto st = Settle(); !st) return st;
+      ProbeLost();  // every report is in: a probe without one failed
       if (window.retrying() == 0) break;
-      const milliseconds delay = backoff.Next();
-      const std::string last_error = window.LastRetryError();
-      Degrade(last_error);
-      log::Warn("kafka: records failed; producing them again",
-                {{"adapter", kAdapter},
-                 {"records", static_cast<uint64_t>(window.retrying())},
-                 {"error", last_error},
-                 {"retry_in_ms", static_cast<int64_t>(delay.count())}});
-      if (!sleeper.SleepFor(delay)) return Fail(Cancelled());
-      for (Record* r : window.RetryRound()) {
+      auto probe =
+          AwaitRetry("kafka: records failed; producing them again", window.LastRetryError());
+      if (!probe) return Fail(probe.error());
+      auto round = window.RetryRound();
+      if (*probe) {
+        round.resize(1);  // the oldest failed record; the others wait in kRetry
+        probe_record = round.front();
+      }
+      for (Record* r : round) {
         window.Resent(*r);
         M().retried->Inc();
         if (auto st = Produce(*r); !st) return st;
@@ -654,16 +791,15 @@ struct KafkaAdapter::Impl {
     if (auto st = DeadLetterRejected(); !st) return st;
     window.RetryDelivered("transaction aborted: " + why);
     window.FailInFlight("transaction aborted: " + why);
+    ProbeLost();
     txn_open = false;
-    const milliseconds delay = backoff.Next();
-    log::Warn("kafka: transaction aborted; producing its records again in a new one",
-              {{"adapter", kAdapter},
-               {"records", static_cast<uint64_t>(window.retrying())},
-               {"error", why},
-               {"retry_in_ms", static_cast<int64_t>(delay.count())}});
-    if (!sleeper.SleepFor(delay)) return Fail(Cancelled());
+    auto probe =
+        AwaitRetry("kafka: transaction aborted; producing its records again in a new one", why);
+    if (!probe) return Fail(probe.error());
     if (auto st = BeginTxn(); !st) return st;
     for (Record* r : window.RetryRound(/*follow_keys=*/false)) {
+      // The whole transaction is the probe; its first record reports for it.
+      if (*probe && probe_record == nullptr) probe_record = r;
       window.Resent(*r);
       M().retried->Inc();
       ++txn_events;
@@ -734,12 +870,23 @@ struct KafkaAdapter::Impl {
         }
         if (auto st = Settled(); !st) return st;
       }
+      if (flow.rate_limited()) {
+        if (auto st = RateLimit(); !st) return st;
+      }
+      std::optional<std::string> rejected;
+      if (!encoder.passthrough()) {
+        if (auto st = EncodeValue(*e, rejected); !st) return st;
+      }
       if (transactional() && !txn_open) {
         if (auto st = BeginTxn(); !st) return st;
       }
       Record& r = window.Add(*e);
       FillRecord(r, *e);
-      if (auto st = Produce(r); !st) return st;
+      if (rejected) {
+        window.Rejected(r, std::move(*rejected));  // dead-lettered by Settled()
+      } else if (auto st = Produce(r); !st) {
+        return st;
+      }
       if (transactional()) {
         if (IsPositionId(e->id)) txn_last = Position{e->id, e->lsn, e->seq};
         if (++txn_events >= o.transaction_max_events) {
@@ -815,6 +962,10 @@ Status KafkaAdapter::Open() {
                                             std::to_string(s.o.connect_timeout.count()) +
                                             "ms: " + *err);
   }
+  if (auto st = s.encoder.Open(); !st) {
+    s.DestroyProducer();
+    return st;
+  }
   if (s.transactional()) {
     if (auto st = s.InitTransactions(); !st) {
       s.DestroyProducer();
@@ -826,7 +977,8 @@ Status KafkaAdapter::Open() {
              {"brokers", s.o.brokers},
              {"topic", s.o.topic.empty() ? std::string("<per channel>") : s.o.topic},
              {"key", s.o.key == KeyMode::kPk ? "pk" : "id"},
-             {"value", s.o.value == ValueMode::kPayload ? "payload" : "envelope"}});
+             {"value", s.o.value == ValueMode::kPayload ? "payload" : "envelope"},
+             {"encoding", encoding::FormatName(s.o.encoding.format)}});
   return Ok();
 }
 
@@ -840,7 +992,10 @@ std::optional<uint64_t> KafkaAdapter::OldestHeldSeq() const {
   return impl_->window.OldestHeldSeq();
 }
 
-void KafkaAdapter::Interrupt() { impl_->sleeper.Interrupt(); }
+void KafkaAdapter::Interrupt() {
+  impl_->sleeper.Interrupt();
+  impl_->encoder.Interrupt();
+}
 
 void KafkaAdapter::Close() { impl_->Close(); }
 
@@ -866,8 +1021,6 @@ ConnectorInfo Connector() {
                      {{"payload", ValueMode::kPayload}, {"envelope", ValueMode::kEnvelope}},
                      "record value: payload = the event payload JSON; envelope = the whole event "
                      "JSON (id, channel, operation, payload, source, created_at, ...)"),
-           Param("kafka.encoding", &O::encoding, "value encoding (only json is implemented yet)",
-                 {.choices = {"json", "avro", "protobuf"}}),
            Param("kafka.sasl_mechanism", &O::sasl_mechanism, "SASL mechanism (default: none)",
                  {.choices = {"plain", "scram-sha-256", "scram-sha-512"}}),
            Param("kafka.sasl_username", &O::sasl_username, "SASL user name"),
@@ -906,6 +1059,8 @@ ConnectorInfo Connector() {
            Param("kafka.transaction_timeout", &O::transaction_timeout,
                  "exactly-once: transaction.timeout.ms", {.min = 1000})},
           BackoffParams<O>("kafka", "kafka", &O::backoff, "re-produce (after a failed record)"),
+          encoding::EncodingParams<O>("kafka", &O::encoding),
+          middleware::FlowParams<O>("kafka", &O::flow),
       }),
       .validate =
           [](const O& o, const Context&, Errors& errors) {

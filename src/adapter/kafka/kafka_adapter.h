@@ -17,6 +17,14 @@
 //    is then acknowledged. If the DLQ fails the adapter fails (no ack).
 //  - A fatal producer error (idempotence state lost) recreates the producer
 //    and produces every unconfirmed record again.
+//  - Encodings (avro, protobuf): the value is encoded before the record is
+//    made (encoding::SinkEncoder). A value that can never be encoded goes to
+//    the DLQ like a rejected record; while the schema registry is
+//    unreachable the event is held (backoff, producer served meanwhile).
+//  - Rate limit: a token per new record (not for records produced again).
+//    Circuit breaker: cb_max_failures consecutive failed records open it;
+//    while open, failed records are not produced again until
+//    cb_reset_timeout passed, then the oldest one alone goes as a probe.
 //  - Health: degraded while every broker is down or records are failing, up
 //    again when the broker answers.
 //  - Close() waits up to drain_timeout for records in flight.
@@ -37,7 +45,9 @@
 #include <vector>
 
 #include "adapter/adapter.h"
+#include "adapter/encoding/encoder.h"
 #include "adapter/kafka/record.h"
+#include "adapter/middleware/middleware.h"
 #include "core/backoff.h"
 #include "registry/registry.h"
 
@@ -54,7 +64,8 @@ struct Options {
   bool tls = false;
   std::string tls_ca_file;
   std::string transactional_id;  // non-empty: exactly-once transactions
-  std::string encoding = "json";
+  // Value encoding and schema registry (docs/encodings.md).
+  encoding::Settings encoding;
   KeyMode key = KeyMode::kPk;
   ValueMode value = ValueMode::kPayload;
   BackoffPolicy backoff{std::chrono::seconds(1), std::chrono::seconds(30),
@@ -73,6 +84,9 @@ struct Options {
   std::string offsets_topic = "__pgcdc_offsets";
   size_t transaction_max_events = 5000;                  // events per Kafka transaction at most
   std::chrono::milliseconds transaction_timeout{60000};  // transaction.timeout.ms
+  // Circuit breaker and rate limit (kafka.cb_*, kafka.rate_limit*): only
+  // breaker_failures, breaker_reset, rate_limit and rate_burst are used.
+  middleware::Options flow;
 };
 
 // The librdkafka producer properties for `o`, in order (name, value); the

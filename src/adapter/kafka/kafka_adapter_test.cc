@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "registry/define.h"
 #include "registry/test_util.h"
@@ -39,7 +40,7 @@ TEST(KafkaRecord, KeyIsThePrimaryKeyOrTheEventId) {
 TEST(KafkaRecord, HeadersNameChannelOperationIdAndContentType) {
   const Event e = Ev("pgcdc:orders");
   const std::string id = e.id.ToString();
-  const auto h = RecordHeaders(e, id);
+  const auto h = RecordHeaders(e, id, "application/json");
   EXPECT_EQ(h[0].name, "pgcdc-channel");
   EXPECT_EQ(h[0].value, "pgcdc:orders");
   EXPECT_EQ(h[1].name, "pgcdc-operation");
@@ -48,6 +49,7 @@ TEST(KafkaRecord, HeadersNameChannelOperationIdAndContentType) {
   EXPECT_EQ(h[2].value, id);
   EXPECT_EQ(h[3].name, "content-type");
   EXPECT_EQ(h[3].value, "application/json");
+  EXPECT_EQ(RecordHeaders(e, id, "application/avro")[3].value, "application/avro");
 }
 
 TEST(KafkaRecord, ErrorsAreRetriedDeadLetteredOrFatal) {
@@ -120,7 +122,10 @@ TEST(KafkaConfig, DeclarationDefaultsAndValidation) {
   EXPECT_EQ(o.brokers, "localhost:9092");
   EXPECT_EQ(o.key, KeyMode::kPk);
   EXPECT_EQ(o.value, ValueMode::kPayload);
-  EXPECT_EQ(o.encoding, "json");
+  EXPECT_EQ(o.encoding.format, encoding::Format::kJson);
+  EXPECT_TRUE(o.encoding.registry.url.empty());
+  EXPECT_EQ(o.flow.breaker_failures, 0) << "breaker off";
+  EXPECT_EQ(o.flow.rate_limit, 0) << "no rate limit";
   EXPECT_EQ(o.backoff.base, std::chrono::seconds(1));
   EXPECT_EQ(o.backoff.cap, std::chrono::seconds(30));
 
@@ -132,12 +137,60 @@ TEST(KafkaConfig, DeclarationDefaultsAndValidation) {
   EXPECT_EQ(o2.topic, "events");
 }
 
+TEST(KafkaConfig, EncodingBreakerAndRateLimitBind) {
+  const ConnectorInfo info = Connector();
+  auto [o, errors] =
+      testing::BindForTest<Options>(info, {{"kafka.encoding", "avro"},
+                                           {"encoding.schema_registry_url", "http://registry:8081"},
+                                           {"encoding.schema_registry_username", "u"},
+                                           {"encoding.schema_registry_password", "p"},
+                                           {"kafka.cb_max_failures", "5"},
+                                           {"kafka.cb_reset_timeout", "2s"},
+                                           {"kafka.rate_limit", "200"}});
+  EXPECT_TRUE(errors.empty()) << errors.front();
+  EXPECT_EQ(o.encoding.format, encoding::Format::kAvro);
+  EXPECT_EQ(o.encoding.registry.url, "http://registry:8081");
+  EXPECT_EQ(o.encoding.registry.username, "u");
+  EXPECT_EQ(o.encoding.registry.password, "p");
+  EXPECT_EQ(o.flow.breaker_failures, 5);
+  EXPECT_EQ(o.flow.breaker_reset, std::chrono::seconds(2));
+  EXPECT_EQ(o.flow.rate_limit, 200);
+  EXPECT_FALSE(o.flow.rate_burst) << "unset: the bucket holds max(1, rate)";
+  EXPECT_EQ(middleware::RateBurst(o.flow), 200);
+  auto [p, e2] = testing::BindForTest<Options>(info, {{"kafka.encoding", "protobuf"},
+                                                      {"kafka.rate_limit", "1"},
+                                                      {"kafka.rate_limit_burst", "10"}});
+  EXPECT_TRUE(e2.empty()) << e2.front();
+  EXPECT_EQ(p.encoding.format, encoding::Format::kProtobuf);
+  EXPECT_EQ(middleware::RateBurst(p.flow), 10);
+  // The keys SPEC lists (YAML) are declared; the flags follow the key names.
+  std::set<std::string> keys, flags;
+  for (const auto& spec : info.params) {
+    keys.insert(spec.key);
+    flags.insert(spec.flag);
+  }
+  for (const char* k : {"kafka.cb_max_failures", "kafka.cb_reset_timeout", "kafka.rate_limit",
+                        "kafka.rate_limit_burst", "kafka.encoding", "encoding.schema_registry_url",
+                        "encoding.schema_registry_username", "encoding.schema_registry_password"}) {
+    EXPECT_EQ(keys.count(k), 1u) << k;
+  }
+  EXPECT_EQ(flags.count("kafka-encoding"), 1u);
+  EXPECT_EQ(flags.count("schema-registry-url"), 1u);
+}
+
 TEST(KafkaConfig, BadSettingsAreClearErrors) {
   const ConnectorInfo info = Connector();
-  EXPECT_TRUE(HasError(testing::BindForTest<Options>(info, {{"kafka.encoding", "avro"}}).second,
-                       "kafka.encoding: avro is not implemented yet"));
-  EXPECT_TRUE(HasError(testing::BindForTest<Options>(info, {{"kafka.encoding", "protobuf"}}).second,
-                       "not implemented yet"));
+  EXPECT_TRUE(HasError(testing::BindForTest<Options>(info, {{"kafka.encoding", "xml"}}).second,
+                       "kafka.encoding: invalid value"));
+  EXPECT_TRUE(HasError(
+      testing::BindForTest<Options>(info, {{"encoding.schema_registry_url", "registry:8081"}})
+          .second,
+      "encoding.schema_registry_url: "));
+  // SPEC quirk 13: a burst of 0 would admit nothing; it is refused.
+  EXPECT_TRUE(HasError(testing::BindForTest<Options>(
+                           info, {{"kafka.rate_limit", "100"}, {"kafka.rate_limit_burst", "0"}})
+                           .second,
+                       "kafka.rate_limit_burst: must be >= 1 when a rate limit is set"));
   EXPECT_TRUE(HasError(testing::BindForTest<Options>(info, {{"kafka.brokers", ""}}).second,
                        "kafka.brokers: required"));
   EXPECT_TRUE(

@@ -16,11 +16,12 @@ std::string_view RecordKey(const Event& event, KeyMode mode, std::string_view ev
   return event_id;
 }
 
-std::array<Header, 4> RecordHeaders(const Event& event, std::string_view event_id) {
+std::array<Header, 4> RecordHeaders(const Event& event, std::string_view event_id,
+                                    std::string_view content_type) {
   return {{{"pgcdc-channel", event.channel},
            {"pgcdc-operation", event.operation},
            {"pgcdc-event-id", event_id},
-           {"content-type", kContentTypeJson}}};
+           {"content-type", content_type}}};
 }
 
 Failure ClassifyError(int err, bool fatal) {

@@ -9,8 +9,9 @@
 //           id: the event id (SPEC's behaviour).
 //   value   payload (default, SPEC): the event payload JSON.
 //           envelope: the whole event JSON (Event::Json()).
+//           Either one encoded with --kafka-encoding (docs/encodings.md).
 //   headers pgcdc-channel, pgcdc-operation, pgcdc-event-id,
-//           content-type: application/json
+//           content-type (application/json, or the encoding's)
 #pragma once
 
 #include <array>
@@ -34,10 +35,11 @@ struct Header {
   std::string_view name;
   std::string_view value;
 };
-inline constexpr std::string_view kContentTypeJson = "application/json";
 // The four headers, in this order: pgcdc-channel, pgcdc-operation,
-// pgcdc-event-id, content-type. Views into `event` and `event_id`.
-std::array<Header, 4> RecordHeaders(const Event& event, std::string_view event_id);
+// pgcdc-event-id, content-type (the encoding's: application/json,
+// application/avro, application/x-protobuf). Views into the arguments.
+std::array<Header, 4> RecordHeaders(const Event& event, std::string_view event_id,
+                                    std::string_view content_type);
 
 // What a failed record needs.
 enum class Failure {

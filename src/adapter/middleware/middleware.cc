@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "adapter/middleware/flow.h"
 #include "core/backoff.h"
 #include "core/enum_names.h"
 #include "core/log.h"
@@ -55,6 +56,13 @@ std::vector<std::string> Validate(const Options& o, std::string_view prefix) {
   if (o.max_attempts < 1) errors.push_back(p + "max_retries: must be >= 1 (total attempts)");
   if (o.attempt_timeout <= milliseconds::zero()) errors.push_back(p + "timeout: must be > 0");
   for (auto& e : o.Retry().Validate(p)) errors.push_back(std::move(e));
+  for (auto& e : ValidateFlow(o, prefix)) errors.push_back(std::move(e));
+  return errors;
+}
+
+std::vector<std::string> ValidateFlow(const Options& o, std::string_view prefix) {
+  std::vector<std::string> errors;
+  const std::string p(prefix);
   if (o.breaker_failures < 0) errors.push_back(p + "cb_max_failures: must be >= 0");
   if (o.breaker_failures > 0 && o.breaker_reset <= milliseconds::zero()) {
     errors.push_back(p + "cb_reset_timeout: must be > 0 when the circuit breaker is on");
@@ -153,11 +161,7 @@ Clock::duration TokenBucket::Take(Clock::time_point now) {
 
 struct ReliableAdapter::Impl {
   Impl(std::string adapter_name, Options opts, DelivererPtr del)
-      : name(std::move(adapter_name)),
-        o(opts),
-        deliverer(std::move(del)),
-        breaker(o.breaker_failures, o.breaker_reset),
-        bucket(static_cast<double>(o.rate_limit), RateBurst(o)) {
+      : name(std::move(adapter_name)), o(opts), deliverer(std::move(del)), flow(name, o) {
     auto& reg = metrics::Default();
     attempts =
         &metrics::AdapterCounter("pgcdc_delivery_attempts_total",
@@ -184,44 +188,11 @@ struct ReliableAdapter::Impl {
     lag = &metrics::AdapterHistogram(
         "pgcdc_event_delivery_lag_seconds", "Time from event creation to acceptance by the peer.",
         {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600}, name);
-    breaker_state =
-        &metrics::AdapterGauge("pgcdc_circuit_breaker_state",
-                               "Circuit breaker state: 0 closed, 1 open, 2 half-open.", name);
-    auto& transitions =
-        reg.AddCounter("pgcdc_circuit_breaker_transitions_total",
-                       "Circuit breaker state changes by the state entered.", {"adapter", "state"});
-    to_open = &transitions.With({name, "open"});
-    to_half_open = &transitions.With({name, "half_open"});
-    to_closed = &transitions.With({name, "closed"});
-    rate_waits = &metrics::AdapterCounter("pgcdc_rate_limit_waits_total",
-                                          "Events that waited for the adapter's rate limit.", name);
   }
 
   // Sleeps up to `d`; false when interrupted or aborted.
   bool Sleep(Clock::duration d) { return sleeper.SleepFor(d); }
   bool Stopping() const { return interrupted.load() || aborted.load(); }
-
-  // Records a breaker transition (metrics + log).
-  void NoteState(CircuitBreaker::State before) REQUIRES(state_mu) {
-    const auto after = breaker.state();
-    breaker_state->Set(static_cast<double>(after));
-    if (before == after) return;
-    switch (after) {
-      case CircuitBreaker::State::kOpen:
-        to_open->Inc();
-        log::Warn("circuit breaker open: holding deliveries",
-                  {{"adapter", name},
-                   {"reset_after_ms", static_cast<uint64_t>(o.breaker_reset.count())}});
-        break;
-      case CircuitBreaker::State::kHalfOpen:
-        to_half_open->Inc();
-        break;
-      case CircuitBreaker::State::kClosed:
-        to_closed->Inc();
-        log::Info("circuit breaker closed: deliveries resumed", {{"adapter", name}});
-        break;
-    }
-  }
 
   Status DeadLetter(std::span<const Event* const> unit, const std::string& why) {
     if (dlq == nullptr) {
@@ -255,11 +226,10 @@ struct ReliableAdapter::Impl {
     Clock::duration wait{};
     {
       MutexLock lock(state_mu);
-      for (size_t i = 0; i < events; ++i) wait = bucket.Take(Clock::now());
+      wait = flow.TakeTokens(events, Clock::now());
     }
-    if (wait > Clock::duration::zero()) {
-      rate_waits->Inc(events);
-      if (!Sleep(wait)) return Fail(ErrorCode::kCancelled, "interrupted");
+    if (wait > Clock::duration::zero() && !Sleep(wait)) {
+      return Fail(ErrorCode::kCancelled, "interrupted");
     }
     return Ok();
   }
@@ -267,9 +237,7 @@ struct ReliableAdapter::Impl {
   // Bookkeeping for a unit the peer accepted.
   void PeerAnswered(bool probe) {
     MutexLock lock(state_mu);
-    const auto before = breaker.state();
-    breaker.OnSuccess(probe);
-    NoteState(before);
+    flow.OnSuccess(probe);
   }
   void Delivered(std::span<const Event* const> unit, bool probe) {
     PeerAnswered(probe);
@@ -323,9 +291,7 @@ struct ReliableAdapter::Impl {
       CircuitBreaker::Permit permit;
       {
         MutexLock lock(state_mu);
-        const auto before = breaker.state();
-        permit = breaker.Acquire(Clock::now());
-        NoteState(before);
+        permit = flow.Acquire(Clock::now());
       }
       if (!permit.allowed) {
         if (!Sleep(permit.wait)) return Fail(ErrorCode::kCancelled, "interrupted");
@@ -350,9 +316,7 @@ struct ReliableAdapter::Impl {
       failed_retryable->Inc();
       {
         MutexLock lock(state_mu);
-        const auto before = breaker.state();
-        breaker.OnFailure(permit.probe, end);
-        NoteState(before);
+        flow.OnFailure(permit.probe, end);
       }
       // Probes measure the peer, not this event: they do not use its budget.
       if (auto st = after_failure(err, !permit.probe)) return *st;
@@ -393,7 +357,7 @@ struct ReliableAdapter::Impl {
     bool closed;
     {
       MutexLock lock(state_mu);
-      closed = breaker.state() == CircuitBreaker::State::kClosed;
+      closed = flow.state() == CircuitBreaker::State::kClosed;
     }
     if (!closed) {
       // Open or probing: one unit at a time through the breaker gate (their
@@ -427,9 +391,7 @@ struct ReliableAdapter::Impl {
       failed_retryable->Inc();
       {
         MutexLock lock(state_mu);
-        const auto before = breaker.state();
-        breaker.OnFailure(false, end);
-        NoteState(before);
+        flow.OnFailure(false, end);
       }
       if (auto st = SendUnit(lane, units[k], std::move(r.error())); !st) return st;
     }
@@ -471,8 +433,7 @@ struct ReliableAdapter::Impl {
   dlq::DeadLetterQueue* dlq = nullptr;
 
   Mutex state_mu;
-  CircuitBreaker breaker GUARDED_BY(state_mu);
-  TokenBucket bucket GUARDED_BY(state_mu);
+  FlowControl flow GUARDED_BY(state_mu);
 
   std::atomic<bool> interrupted{false};
   std::atomic<bool> aborted{false};
@@ -495,11 +456,6 @@ struct ReliableAdapter::Impl {
   metrics::Counter* dead_lettered;
   metrics::Histogram* duration;
   metrics::Histogram* lag;
-  metrics::Gauge* breaker_state;
-  metrics::Counter* to_open;
-  metrics::Counter* to_half_open;
-  metrics::Counter* to_closed;
-  metrics::Counter* rate_waits;
 };
 
 ReliableAdapter::ReliableAdapter(std::string name, Options options, DelivererPtr deliverer)

@@ -129,6 +129,9 @@ int RateBurst(const Options& options);
 // Returns a message for each invalid option (empty when valid), prefixed with
 // `prefix` (e.g. "webhook.").
 std::vector<std::string> Validate(const Options& options, std::string_view prefix);
+// Only the circuit breaker and rate limit settings (part of Validate): for
+// sinks that use FlowControl (flow.h) without the rest of the chain.
+std::vector<std::string> ValidateFlow(const Options& options, std::string_view prefix);
 
 // Circuit breaker state machine (pure; the caller passes the time).
 //   closed --(failures consecutive failures)--> open

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <thread>
 
+#include "adapter/middleware/flow.h"
+#include "core/metrics.h"
 #include "dlq/dlq.h"
 
 namespace pgcdc::middleware {
@@ -87,6 +89,49 @@ TEST(Validate, ZeroBurstWithRateIsAnError) {
   o.max_attempts = 0;
   o.concurrency = 0;
   EXPECT_EQ(Validate(o, "x.").size(), 2u);
+  EXPECT_TRUE(ValidateFlow(o, "x.").empty()) << "only breaker and rate limit settings";
+  o.rate_burst = 0;
+  o.breaker_failures = -1;
+  EXPECT_EQ(ValidateFlow(o, "kafka.").size(), 2u);
+}
+
+TEST(FlowControl, CountsRateWaitsAndBreakerTransitions) {
+  Options o;
+  o.rate_limit = 10;
+  o.rate_burst = 2;
+  o.breaker_failures = 2;
+  o.breaker_reset = milliseconds(100);
+  FlowControl flow("flow_test", o);
+  EXPECT_TRUE(flow.rate_limited());
+  EXPECT_TRUE(flow.breaker_enabled());
+  const auto t0 = Clock::now();
+  EXPECT_EQ(flow.TakeTokens(2, t0), Clock::duration::zero()) << "the burst";
+  EXPECT_EQ(flow.TakeTokens(1, t0), milliseconds(100)) << "one token every 100 ms";
+  auto& waits = metrics::AdapterCounter("pgcdc_rate_limit_waits_total", "", "flow_test");
+  EXPECT_EQ(waits.Value(), 1u);
+
+  auto& state = metrics::AdapterGauge("pgcdc_circuit_breaker_state", "", "flow_test");
+  flow.OnFailure(false, t0);
+  EXPECT_EQ(flow.state(), CircuitBreaker::State::kClosed);
+  flow.OnFailure(false, t0);
+  EXPECT_EQ(flow.state(), CircuitBreaker::State::kOpen);
+  EXPECT_EQ(state.Value(), 1.0);
+  EXPECT_FALSE(flow.Acquire(t0 + milliseconds(50)).allowed);
+  const auto probe = flow.Acquire(t0 + milliseconds(100));
+  EXPECT_TRUE(probe.allowed && probe.probe);
+  EXPECT_EQ(state.Value(), 2.0);
+  flow.OnSuccess(true);
+  EXPECT_EQ(state.Value(), 0.0);
+  auto& opened =
+      metrics::Default()
+          .AddCounter("pgcdc_circuit_breaker_transitions_total", "", {"adapter", "state"})
+          .With({"flow_test", "open"});
+  EXPECT_EQ(opened.Value(), 1u);
+
+  FlowControl off("flow_test_off", Options{});
+  EXPECT_FALSE(off.rate_limited());
+  EXPECT_FALSE(off.breaker_enabled());
+  EXPECT_EQ(off.TakeTokens(1000, t0), Clock::duration::zero());
 }
 
 // A DLQ that remembers what it got.

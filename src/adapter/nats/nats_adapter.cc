@@ -8,6 +8,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "adapter/encoding/params.h"
+#include "adapter/encoding/sink_encoder.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -24,6 +26,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kAdapter = "nats";
 constexpr const char* kMsgIdHeader = "Nats-Msg-Id";
+constexpr const char* kContentTypeHeader = "Content-Type";
 
 struct Metrics {
   metrics::Counter* published;
@@ -426,7 +429,9 @@ struct NatsAdapter::Conn {
 };
 
 NatsAdapter::NatsAdapter(Options options)
-    : options_(std::move(options)), backoff_(options_.backoff) {
+    : options_(std::move(options)),
+      encoder_(std::make_unique<encoding::SinkEncoder>(std::string(kAdapter), options_.encoding)),
+      backoff_(options_.backoff) {
   if (options_.max_pending < 1) options_.max_pending = 1;
   M();
 }
@@ -494,11 +499,16 @@ Status NatsAdapter::Open() {
     return Fail(st.error().code(),
                 "nats: cannot use " + RedactServers(options_.url) + ": " + st.error().message());
   }
+  if (auto st = encoder_->Open(); !st) {
+    Disconnect();
+    return st;
+  }
   log::Info("nats ready", {{"adapter", kAdapter},
                            {"url", RedactServers(options_.url)},
                            {"stream", options_.stream},
                            {"subjects", options_.subject + ".>"},
-                           {"max_pending", options_.max_pending}});
+                           {"max_pending", options_.max_pending},
+                           {"encoding", encoding::FormatName(options_.encoding.format)}});
   return Ok();
 }
 
@@ -522,12 +532,41 @@ void NatsAdapter::Recovered() {
   degraded_ = false;
 }
 
+Result<const std::string*> NatsAdapter::MessageData(size_t i, std::string& failure) {
+  Slot& slot = slots_[i];
+  if (encoder_->passthrough()) return &slot.event->Json();
+  if (slot.encoded) return &slot.data;
+  auto r = encoder_->Encode(*slot.event, slot.event->Json(), slot.data);
+  if (r) {
+    slot.encoded = true;
+    return &slot.data;
+  }
+  switch (r.error().kind) {
+    case encoding::EncodeFailure::Kind::kDeadLetter:
+      if (auto st = DeadLetter(i, "nats: " + r.error().message); !st) return Fail(st.error());
+      return nullptr;
+    case encoding::EncodeFailure::Kind::kCancelled:
+      return Fail(Cancelled());
+    case encoding::EncodeFailure::Kind::kRetry:
+      break;
+  }
+  failure = r.error().message;
+  encoder_failure_ = true;
+  return nullptr;
+}
+
 Status NatsAdapter::PublishQueued(std::string& failure) {
   Inbox& inbox = *conn_->inbox;
   while (auto next = window_.Next(static_cast<size_t>(options_.max_pending))) {
     const size_t i = *next;
     Slot& slot = slots_[i];
-    const std::string& data = slot.event->Json();
+    auto encoded = MessageData(i, failure);
+    if (!encoded) return Fail(encoded.error());
+    if (*encoded == nullptr) {
+      if (!failure.empty()) return Ok();  // held: retried after a backoff
+      continue;                           // dead-lettered
+    }
+    const std::string& data = **encoded;
     if (data.size() > static_cast<size_t>(INT_MAX)) {
       if (auto st = DeadLetter(i, "nats: message of " + std::to_string(data.size()) +
                                       " bytes is too large to publish");
@@ -540,6 +579,9 @@ Status NatsAdapter::PublishQueued(std::string& failure) {
     natsStatus s = natsMsg_Create(&msg, slot.subject.c_str(), nullptr, data.data(),
                                   static_cast<int>(data.size()));
     if (s == NATS_OK) s = natsMsgHeader_Set(msg, kMsgIdHeader, slot.msg_id.c_str());
+    if (s == NATS_OK && !encoder_->passthrough()) {
+      s = natsMsgHeader_Set(msg, kContentTypeHeader, std::string(encoder_->content_type()).c_str());
+    }
     const natsMsg* key = msg;
     if (s == NATS_OK) {
       std::lock_guard lock(inbox.mu);
@@ -631,10 +673,12 @@ Status NatsAdapter::Deliver(std::span<const Event* const> events) {
   if (window_.in_flight() > 0) Disconnect();
   slots_.resize(events.size());
   window_.Reset(events.size());
+  encoder_failure_ = false;
   for (size_t i = 0; i < events.size(); ++i) {
     Slot& slot = slots_[i];
     slot.event = events[i];
     slot.msg_id = events[i]->id.ToString();
+    slot.encoded = false;
     auto subject = SubjectFor(options_.subject, events[i]->channel);
     if (subject) {
       slot.subject = std::move(*subject);
@@ -671,9 +715,10 @@ Status NatsAdapter::Deliver(std::span<const Event* const> events) {
     }
     if (failure.empty()) continue;
     // Nothing in flight any more: back off, then publish the failed events
-    // again on a fresh connection (which checks the stream again).
+    // again on a fresh connection (which checks the stream again) — or on
+    // the same one when only the schema registry failed.
     Degraded(failure);
-    Disconnect();
+    if (!std::exchange(encoder_failure_, false)) Disconnect();
     M().retries->Inc();
     const milliseconds delay = backoff_.Next();
     log::Warn("nats: publish failed; publishing the events not yet acknowledged again",
@@ -709,7 +754,10 @@ Status NatsAdapter::Flush() {
   return Ok();
 }
 
-void NatsAdapter::Interrupt() { sleeper_.Interrupt(); }
+void NatsAdapter::Interrupt() {
+  sleeper_.Interrupt();
+  encoder_->Interrupt();
+}
 
 void NatsAdapter::Close() { Disconnect(); }
 
@@ -746,11 +794,6 @@ ConnectorInfo Connector() {
                  "stream de-duplication window: a message whose Nats-Msg-Id was stored this "
                  "recently is acknowledged and dropped",
                  {.flag = "nats-duplicate-window", .min = 1}),
-           ParamEnum("nats.encoding", &O::encoding,
-                     {{"json", Encoding::kJson},
-                      {"avro", Encoding::kAvro},
-                      {"protobuf", Encoding::kProtobuf}},
-                     "message encoding (only json is implemented yet)", {.flag = "nats-encoding"}),
            Param("nats.max_pending", &O::max_pending,
                  "messages published and not yet acknowledged, at most (1 = one at a time)",
                  {.flag = "nats-max-pending", .min = 1, .max = 1'000'000}),
@@ -759,6 +802,7 @@ ConnectorInfo Connector() {
                  "acknowledgement",
                  {.flag = "nats-timeout", .min = 1})},
           BackoffParams<O>("nats", "nats", &O::backoff, "retry (reconnect and publish again)"),
+          encoding::EncodingParams<O>("nats", &O::encoding),
       }),
       .validate =
           [](const O& o, const Context&, Errors& errors) {
@@ -773,11 +817,7 @@ ConnectorInfo Connector() {
             if (std::string why = StreamNameProblem(o.stream); !why.empty()) {
               errors.push_back("nats.stream: " + why);
             }
-            if (o.encoding != Encoding::kJson) {
-              errors.push_back(std::string("nats.encoding: ") +
-                               (o.encoding == Encoding::kAvro ? "avro" : "protobuf") +
-                               " is not implemented yet (use json)");
-            }
+            for (auto& e : encoding::ValidateSettings(o.encoding)) errors.push_back(std::move(e));
             for (const auto& [key, path] : {std::pair{"nats.cred_file", &o.cred_file},
                                             {"nats.tls_ca_file", &o.tls_ca_file}}) {
               if (!path->empty() && ::access(path->c_str(), R_OK) != 0) {

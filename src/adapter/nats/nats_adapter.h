@@ -3,9 +3,11 @@
 //
 //   subject  <prefix>.<channel with ':' → '.'> (a channel that already
 //            starts with "<prefix>:" is not prefixed twice)
-//   data     the compact envelope JSON (Event::Json())
+//   data     the compact envelope JSON (Event::Json()), or its Avro /
+//            Protobuf encoding (--nats-encoding; encoding::SinkEncoder)
 //   header   Nats-Msg-Id: <event id>, so JetStream drops a redelivered
-//            event inside the stream's duplicate window
+//            event inside the stream's duplicate window; with avro or
+//            protobuf also Content-Type
 //
 // On Open the adapter connects (client name "pgcdc") and creates the stream
 // {name, subjects ["<prefix>.>"], max_age, duplicate_window}, or updates an
@@ -22,8 +24,11 @@
 //    every event not yet acknowledged, in order and with the same
 //    Nats-Msg-Id. Health is degraded meanwhile.
 //  - a message JetStream or the server can never take (larger than the
-//    server's max_payload or the stream's max_msg_size) or whose channel
-//    maps to an invalid subject: the event goes to the DLQ with the reason.
+//    server's max_payload or the stream's max_msg_size), whose channel
+//    maps to an invalid subject, or whose value cannot be encoded: the
+//    event goes to the DLQ with the reason.
+//  - the schema registry unreachable: the event is held like a failed
+//    publish (backoff and again), without reconnecting to NATS.
 #pragma once
 
 #include <chrono>
@@ -36,6 +41,7 @@
 #include <vector>
 
 #include "adapter/adapter.h"
+#include "adapter/encoding/encoder.h"
 #include "core/backoff.h"
 #include "core/sleep.h"
 #include "registry/registry.h"
@@ -43,10 +49,11 @@
 namespace pgcdc {
 class Health;
 }
+namespace pgcdc::encoding {
+class SinkEncoder;
+}
 
 namespace pgcdc::adapter::nats {
-
-enum class Encoding { kJson, kAvro, kProtobuf };
 
 struct Options {
   std::string url;  // one server URL or a comma-separated list
@@ -56,8 +63,8 @@ struct Options {
   std::string tls_ca_file;
   std::chrono::milliseconds max_age = std::chrono::hours(24);  // 0 = unlimited
   std::chrono::milliseconds duplicate_window = std::chrono::minutes(2);
-  Encoding encoding = Encoding::kJson;
-  int64_t max_pending = 4096;  // messages in flight (published, not yet acknowledged)
+  encoding::Settings encoding;  // message encoding and schema registry (docs/encodings.md)
+  int64_t max_pending = 4096;   // messages in flight (published, not yet acknowledged)
   std::chrono::milliseconds timeout{10'000};  // connect, stream API and ack deadline
   BackoffPolicy backoff{std::chrono::seconds(1), std::chrono::seconds(30),
                         std::chrono::milliseconds(100)};
@@ -149,6 +156,8 @@ class NatsAdapter : public Adapter {
     const Event* event = nullptr;
     std::string subject;
     std::string msg_id;
+    std::string data;      // the encoded message (avro, protobuf)
+    bool encoded = false;  // `data` holds it
     std::chrono::steady_clock::time_point sent;
   };
   Status Connect();
@@ -156,6 +165,10 @@ class NatsAdapter : public Adapter {
   // Publishes queued events while the window has room; a failure to hand
   // one to the connection sets `failure`.
   Status PublishQueued(std::string& failure);
+  // The message data of event i: the envelope JSON, or its encoding (made
+  // once per Deliver). Null when there is none: the event was dead-lettered,
+  // or `failure` is set (registry unreachable; the event stays queued).
+  Result<const std::string*> MessageData(size_t i, std::string& failure);
   // Applies the acks and negative acks that arrived, after waiting up to
   // `wait` until at most `wake_at` messages are in flight (or an error).
   Status TakeAnswers(std::chrono::milliseconds wait, size_t wake_at, std::string& failure);
@@ -168,6 +181,9 @@ class NatsAdapter : public Adapter {
   dlq::DeadLetterQueue* dlq_ = nullptr;
   Health* health_ = nullptr;
   std::unique_ptr<Conn> conn_;
+  std::unique_ptr<encoding::SinkEncoder> encoder_;
+  // The current failure is the encoder's: the retry keeps the connection.
+  bool encoder_failure_ = false;
   std::vector<Slot> slots_;
   AckWindow window_;
   Sleeper sleeper_;

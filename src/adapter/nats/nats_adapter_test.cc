@@ -181,7 +181,7 @@ TEST(NatsConfigTest, DefaultsFollowSpec) {
   EXPECT_EQ(o.stream, "pgcdc");
   EXPECT_EQ(o.max_age, std::chrono::hours(24));
   EXPECT_EQ(o.duplicate_window, std::chrono::minutes(2));
-  EXPECT_EQ(o.encoding, Encoding::kJson);
+  EXPECT_EQ(o.encoding.format, encoding::Format::kJson);
   EXPECT_EQ(o.max_pending, 4096);
   EXPECT_EQ(o.backoff.base, std::chrono::seconds(1));
   EXPECT_EQ(o.backoff.cap, std::chrono::seconds(30));
@@ -195,6 +195,17 @@ TEST(NatsConfigTest, DefaultsFollowSpec) {
   EXPECT_EQ(set.stream, "CDC");
   EXPECT_EQ(set.max_age, std::chrono::hours(1));
   EXPECT_EQ(set.max_pending, 1);
+  auto [enc, e2] = testing::BindForTest<Options>(
+      Connector(), {{"nats.url", "nats://h"},
+                    {"nats.encoding", "protobuf"},
+                    {"encoding.schema_registry_url", "http://sr:8081"}});
+  EXPECT_TRUE(e2.empty()) << e2[0];
+  EXPECT_EQ(enc.encoding.format, encoding::Format::kProtobuf);
+  EXPECT_EQ(enc.encoding.registry.url, "http://sr:8081");
+  EXPECT_EQ(testing::BindForTest<Options>(Connector(),
+                                          {{"nats.url", "nats://h"}, {"nats.encoding", "avro"}})
+                .first.encoding.format,
+            encoding::Format::kAvro);
 }
 
 std::vector<std::string> Errors(std::vector<std::pair<std::string, std::string>> flags) {
@@ -212,10 +223,10 @@ TEST(NatsConfigTest, BadSettingsAreClearErrors) {
   EXPECT_TRUE(Has(Errors({}), "nats.url: required for adapter nats (--nats-url)"));
   EXPECT_TRUE(Has(Errors({{"nats.url", "localhost:4222"}}), "nats.url: invalid NATS URL"));
   const std::string url = "nats://h";
-  EXPECT_TRUE(Has(Errors({{"nats.url", url}, {"nats.encoding", "avro"}}),
-                  "nats.encoding: avro is not implemented yet"));
-  EXPECT_TRUE(Has(Errors({{"nats.url", url}, {"nats.encoding", "protobuf"}}),
-                  "nats.encoding: protobuf is not implemented yet"));
+  EXPECT_TRUE(Has(Errors({{"nats.url", url}, {"encoding.schema_registry_url", "ftp://sr"}}),
+                  "encoding.schema_registry_url: "));
+  EXPECT_TRUE(Has(Errors({{"nats.url", url}, {"encoding.schema_registry_password", "p"}}),
+                  "needs encoding.schema_registry_url"));
   EXPECT_TRUE(Has(Errors({{"nats.url", url}, {"nats.encoding", "xml"}}), "nats.encoding"));
   EXPECT_TRUE(Has(Errors({{"nats.url", url}, {"nats.subject", "a.>"}}), "nats.subject:"));
   EXPECT_TRUE(Has(Errors({{"nats.url", url}, {"nats.stream", "a.b"}}), "nats.stream:"));
