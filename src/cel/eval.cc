@@ -182,9 +182,8 @@ Value Sub(const Value& a, const Value& b) {
       }
       case Kind::kDouble:
         return Value::Double(a.double_value() - b.double_value());
-      case Kind::kDuration:
-        return Value::Duration(a.seconds() - b.seconds(), a.nanos() - b.nanos());
-      case Kind::kTimestamp:
+      case Kind::kDuration:   // duration - duration
+      case Kind::kTimestamp:  // timestamp - timestamp
         return Value::Duration(a.seconds() - b.seconds(), a.nanos() - b.nanos());
       default:
         break;

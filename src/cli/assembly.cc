@@ -220,7 +220,7 @@ class Reloader {
 }  // namespace
 
 int RunPipeline(const Registry& registry, const config::Config& values, RunOptions run,
-                std::stop_source stop) {
+                const std::stop_source& stop) {
   const config::CoreSettings core = config::BindCore(values);
   Assembly a;
   if (auto st = MakeConnectors(registry, values, core, run, a); !st) {

@@ -131,7 +131,7 @@ struct RunOptions {
 // `run.reload`). Returns the process exit code. `listen`, `snapshot` and
 // `playground` all start their pipelines here.
 int RunPipeline(const Registry& registry, const config::Config& values, RunOptions run,
-                std::stop_source stop);
+                const std::stop_source& stop);
 
 // Command registration.
 void AddListenCommand(CLI::App& root, GlobalFlags& global);

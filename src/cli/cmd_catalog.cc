@@ -57,7 +57,7 @@ std::vector<std::vector<std::string>> ParamRows(const std::vector<ParamSpec>& pa
   return rows;
 }
 
-std::string MarkdownCell(std::string s) {
+std::string MarkdownCell(const std::string& s) {
   std::string out;
   AppendReplacing(out, s, {{'|', "\\|"}, {'\n', " "}});
   return out;

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include "cli/cli.h"
 #include "cli/init_sql.h"
@@ -36,7 +37,7 @@ Status Discard(const Result<T>& r) {
 
 // Inserts, updates and deletes orders until stopped.
 void WriteDemoRows(const std::string& url, std::chrono::nanoseconds interval,
-                   std::stop_token stop) {
+                   const std::stop_token& stop) {
   auto conn = pg::Conn::Open(url);
   if (!conn) {
     log::Error("playground writer cannot connect", {{"error", conn.error().message()}});
@@ -120,7 +121,7 @@ void AddPlaygroundCommand(CLI::App& root, GlobalFlags& global) {
     flags["detector.backoff_base"] = {"200ms"};
     flags["detector.backoff_cap"] = {"2s"};
     flags["http_addr"] = {*http_addr};
-    GlobalFlags g = global;
+    const GlobalFlags& g = global;
     auto loaded = LoadConfig(g, AllParams(Builtins()), flags);
     // An empty --http-addr must disable the server even if a config file sets one.
     if (http_addr->empty()) loaded.config.Set("http_addr", std::string(), config::Origin::kFlag);
@@ -133,7 +134,7 @@ void AddPlaygroundCommand(CLI::App& root, GlobalFlags& global) {
     log::Info("playground: streaming changes of table orders (Ctrl-C to stop)",
               {{"every", *interval}});
     std::jthread writer(
-        [url, every = *every](std::stop_token st) { WriteDemoRows(url, every, st); });
+        [url, every = *every](const std::stop_token& st) { WriteDemoRows(url, every, st); });
     auto chains = transform::Build(loaded.config, {}, nullptr);
     if (!chains) {
       log::Error("playground: transforms", {{"error", chains.error().message()}});

@@ -21,6 +21,7 @@
 #include <iostream>
 #include <memory>
 #include <set>
+#include <utility>
 
 #include "adapter/adapter.h"
 #include "bus/bus.h"
@@ -130,7 +131,7 @@ int RunSnapshot(PreparedPipeline prepared, const SnapshotFlags& flags) {
   dopts.snapshot.batch_size = static_cast<size_t>(flags.batch_size);
   dopts.snapshot_name = flags.snapshot_name;
   dopts.await_start = [adapters](std::stop_token stop) {
-    return AwaitSubscribers(*adapters, stop);
+    return AwaitSubscribers(*adapters, std::move(stop));
   };
   dopts.on_start = [progress](int64_t estimate) {
     progress->SetEstimate(estimate);

@@ -1,6 +1,7 @@
 // pgcdc entry point: builds the command tree and maps outcomes to exit codes
 // (0 ok, 1 runtime failure, 2 usage/configuration error).
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <exception>
 #include <iostream>
 
@@ -39,7 +40,9 @@ std::string UnknownFlagHints(const CLI::App& app, const std::string& message) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int Main(int argc, char** argv) {
   using namespace pgcdc::cli;
   CLI::App app{"pgcdc - change data capture from PostgreSQL to anything", "pgcdc"};
   app.require_subcommand(1);
@@ -82,4 +85,15 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
   return CommandExitCode();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (...) {
+    // Commands report their own errors; this is only for a throw that got away.
+    std::fputs("pgcdc: unexpected internal error\n", stderr);
+    return 1;
+  }
 }

@@ -314,7 +314,7 @@ std::string YamlWhere(const std::string& file, const YAML::Node& node) {
 
 // Converts the YAML node for `spec` to a Value, or explains why it can't.
 Result<Value> FromYaml(const ParamSpec& spec, const YAML::Node& node, const std::string& where) {
-  auto bad = [&](std::string what) {
+  auto bad = [&](const std::string& what) {
     return Fail(ErrorCode::kConfig, spec.key + ": " + what + " (" + where + ")");
   };
   try {

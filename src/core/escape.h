@@ -25,7 +25,7 @@ inline constexpr std::string_view kLetterByCode = "abtnvfr";
 constexpr char UnescapeLetter(char letter, std::string_view letters = kCEscapes) {
   if (letters.find(letter) == std::string_view::npos) return 0;
   const size_t i = escape_internal::kLetterByCode.find(letter);
-  return i == std::string_view::npos ? 0 : static_cast<char>('\a' + i);
+  return i == std::string_view::npos ? '\0' : static_cast<char>('\a' + i);
 }
 
 // The letter that escapes control character `c` ('\n' -> 'n') when that
@@ -33,7 +33,7 @@ constexpr char UnescapeLetter(char letter, std::string_view letters = kCEscapes)
 constexpr char EscapeLetter(char c, std::string_view letters = kCEscapes) {
   if (c < '\a' || c > '\r') return 0;
   const char letter = escape_internal::kLetterByCode[c - '\a'];
-  return letters.find(letter) == std::string_view::npos ? 0 : letter;
+  return letters.find(letter) == std::string_view::npos ? '\0' : letter;
 }
 
 // A character and the text that stands for it (AppendReplacing).

@@ -98,7 +98,8 @@ TEST(EventTest, CopiesReEncode) {
   const Event original = SampleEvent();
   const std::string& cached = original.Json();
 
-  Event copy(original);
+  // NOLINTNEXTLINE(performance-unnecessary-copy-initialization): the copy is what is tested.
+  const Event copy(original);
   EXPECT_NE(&copy.Json(), &cached);
   EXPECT_EQ(copy.Json(), cached);
 

@@ -218,7 +218,8 @@ class FamilyBase {
     if (vals.size() != labels_.size()) {
       // Programming error; keep going with a normalised tuple.
       ReportMisuse("label value count does not match label names", name_);
-      fixed.assign(vals.begin(), vals.begin() + std::min(vals.size(), labels_.size()));
+      fixed.assign(vals.begin(), vals.begin() + static_cast<std::ptrdiff_t>(
+                                                    std::min(vals.size(), labels_.size())));
       fixed.resize(labels_.size());
       vals = fixed;
     }

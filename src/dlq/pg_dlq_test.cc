@@ -45,7 +45,7 @@ std::vector<pg::Row> Rows(const std::string& sql) {
   return r ? *r : std::vector<pg::Row>{};
 }
 
-DeadLetterQueuePtr MakeDlq(const std::string& table, std::string url = {}) {
+DeadLetterQueuePtr MakeDlq(const std::string& table, const std::string& url = {}) {
   Options o;
   o.type = "pg_table";
   o.table = table;

@@ -72,7 +72,7 @@ std::optional<int64_t> ParseChunkSize(std::string_view line) {
 
 Result<Http1Url> ParseHttp1Url(std::string_view url) {
   Http1Url u;
-  auto bad = [&](std::string why) {
+  auto bad = [&](const std::string& why) {
     return Fail(ErrorCode::kConfig, "invalid URL \"" + std::string(url) + "\": " + why);
   };
   const size_t sep = url.find("://");
@@ -242,16 +242,15 @@ Status Http1ResponseParser::EndOfHeaders(std::vector<Http1Response>& out) {
     state_ = State::kStatus;
     return Ok();
   }
-  if (cur_.status == 204 || cur_.status == 304) {
-    Finish(out);
+  if (cur_.status == 204 || cur_.status == 304 ||
+      (!chunked_ && !until_close_ && has_length_ && remaining_ == 0)) {
+    Finish(out);  // no body
   } else if (chunked_) {
     state_ = State::kChunkSize;
   } else if (until_close_ || !has_length_) {
     until_close_ = true;
     cur_.close = true;
     state_ = State::kBody;
-  } else if (remaining_ == 0) {
-    Finish(out);
   } else {
     state_ = State::kBody;
   }
@@ -277,7 +276,8 @@ Status Http1ResponseParser::Feed(std::string_view data, std::vector<Http1Respons
         KeepBody(data);
         return Ok();
       }
-      const size_t n = static_cast<size_t>(std::min<int64_t>(remaining_, data.size()));
+      const size_t n =
+          static_cast<size_t>(std::min<int64_t>(remaining_, static_cast<int64_t>(data.size())));
       KeepBody(data.substr(0, n));
       data.remove_prefix(n);
       remaining_ -= static_cast<int64_t>(n);
@@ -285,7 +285,8 @@ Status Http1ResponseParser::Feed(std::string_view data, std::vector<Http1Respons
       continue;
     }
     if (state_ == State::kChunkData) {
-      const size_t n = static_cast<size_t>(std::min<int64_t>(remaining_, data.size()));
+      const size_t n =
+          static_cast<size_t>(std::min<int64_t>(remaining_, static_cast<int64_t>(data.size())));
       KeepBody(data.substr(0, n));
       data.remove_prefix(n);
       remaining_ -= static_cast<int64_t>(n);
@@ -362,7 +363,7 @@ struct Http1Connection::Impl {
   std::string out;  // pending request bytes
 };
 
-Http1Connection::Http1Connection(Http1Url url, Http1TlsOptions tls)
+Http1Connection::Http1Connection(const Http1Url& url, Http1TlsOptions tls)
     : impl_(std::make_unique<Impl>(url, std::move(tls))) {}
 
 Http1Connection::~Http1Connection() = default;

@@ -96,7 +96,7 @@ class Http1Connection {
  public:
   using Clock = std::chrono::steady_clock;
 
-  Http1Connection(Http1Url url, Http1TlsOptions tls);
+  Http1Connection(const Http1Url& url, Http1TlsOptions tls);
   ~Http1Connection();
   Http1Connection(const Http1Connection&) = delete;
   Http1Connection& operator=(const Http1Connection&) = delete;

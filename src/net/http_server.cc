@@ -754,7 +754,9 @@ class HttpServer::Impl::StreamSession final : public Stream,
       if (rx_.size() < hdr + 4 + len) return;
       const char* mask = rx_.data() + hdr;
       std::string payload(rx_.data() + hdr + 4, static_cast<size_t>(len));
-      for (size_t i = 0; i < payload.size(); ++i) payload[i] ^= mask[i % 4];
+      for (size_t i = 0; i < payload.size(); ++i) {
+        payload[i] = static_cast<char>(payload[i] ^ mask[i % 4]);
+      }
       rx_.erase(0, hdr + 4 + static_cast<size_t>(len));
       switch (opcode) {
         case 0x8: {  // close

@@ -121,7 +121,7 @@ size_t Count(const std::string& s, std::string_view needle) {
   return n;
 }
 
-BroadcastFrame Frame(std::string id, std::string channel, std::string data) {
+BroadcastFrame Frame(std::string id, std::string channel, const std::string& data) {
   BroadcastFrame f;
   f.bytes = std::make_shared<const std::string>(EncodeSseEvent(id, channel, data));
   f.id = std::move(id);
@@ -129,7 +129,7 @@ BroadcastFrame Frame(std::string id, std::string channel, std::string data) {
   return f;
 }
 
-BroadcastFrame WsText(std::string channel, std::string data) {
+BroadcastFrame WsText(std::string channel, const std::string& data) {
   BroadcastFrame f;
   f.bytes = std::make_shared<const std::string>(EncodeWebSocketText(data));
   f.channel = std::move(channel);
@@ -190,7 +190,7 @@ TEST(ChannelFilterTest, Parses) {
 
 class StreamServerTest : public ::testing::Test {
  protected:
-  void StartServer(Broadcaster::Options sse_opts, Broadcaster::Options ws_opts,
+  void StartServer(const Broadcaster::Options& sse_opts, const Broadcaster::Options& ws_opts,
                    HttpServerOptions server_opts = {}) {
     server_ = std::make_unique<HttpServer>("stream-test", server_opts);
     sse_ = std::make_shared<Broadcaster>(sse_opts);

@@ -7,7 +7,7 @@
 namespace pgcdc::pipeline {
 
 void MountCoreEndpoints(net::HttpServer& server, const Health& health,
-                        std::function<bool()> ready) {
+                        const std::function<bool()>& ready) {
   server.Handle("GET", "/healthz", [&health](const net::HttpRequest&) {
     net::HttpResponse r;
     r.status = health.Overall() == HealthStatus::kDown ? 503 : 200;

@@ -13,6 +13,7 @@ class HttpServer;
 namespace pgcdc::pipeline {
 
 // `ready` is polled for /readyz.
-void MountCoreEndpoints(net::HttpServer& server, const Health& health, std::function<bool()> ready);
+void MountCoreEndpoints(net::HttpServer& server, const Health& health,
+                        const std::function<bool()>& ready);
 
 }  // namespace pgcdc::pipeline

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <functional>
 #include <vector>
 
 #include "core/enum_names.h"
@@ -124,7 +125,7 @@ void Inspector::Record(TapPoint point, std::string_view adapter,
 
 void Inspector::Record(TapPoint point, std::string_view adapter, std::span<const Event> events) {
   if (capacity_ == 0 || events.empty()) return;
-  state_->Record(point, adapter, events, [](const Event& e) -> const Event& { return e; });
+  state_->Record(point, adapter, events, std::identity{});
 }
 
 std::string Inspector::Snapshot(TapPoint point, size_t limit, std::string_view adapter,

@@ -304,7 +304,7 @@ void Pipeline::FinishWorker(Worker& w) {
   cv_.NotifyAll();
 }
 
-Status Pipeline::Run(std::stop_token stop) {
+Status Pipeline::Run(const std::stop_token& stop) {
   if (auto st = OpenAdapters(); !st) return st;
   CreateWorkers();
 

@@ -77,7 +77,7 @@ class Pipeline {
 
   // Blocks until `stop` is requested (Ok), a sink closes (Ok), or a
   // component fails (its error).
-  Status Run(std::stop_token stop);
+  Status Run(const std::stop_token& stop);
 
   // True while events flow (after start-up, before shutdown begins).
   bool ready() const { return ready_.load(); }

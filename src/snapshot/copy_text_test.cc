@@ -36,7 +36,7 @@ Result<Rows> ParseAll(const std::string& data, size_t cap = 1 << 20) {
 }
 
 // Splits `data` at the given offsets.
-std::vector<std::string> SplitAt(const std::string& data, std::vector<size_t> cuts) {
+std::vector<std::string> SplitAt(const std::string& data, const std::vector<size_t>& cuts) {
   std::vector<std::string> out;
   size_t prev = 0;
   for (size_t c : cuts) {

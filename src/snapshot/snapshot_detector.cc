@@ -121,7 +121,8 @@ Status SnapshotDetector::Run(detector::RunContext& ctx) {
               {{"table", options_.snapshot.table},
                {"rows", rows_.load()},
                {"duration_ms", static_cast<int64_t>(secs * 1000)},
-               {"rows_per_second", static_cast<int64_t>(secs > 0 ? rows_.load() / secs : 0)}});
+               {"rows_per_second",
+                static_cast<int64_t>(secs > 0 ? static_cast<double>(rows_.load()) / secs : 0)}});
   }
   return Ok();
 }

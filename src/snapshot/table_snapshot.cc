@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include "core/json.h"
 #include "core/log.h"
@@ -154,7 +156,7 @@ Result<int64_t> EstimateRows(pg::Conn& conn, std::string_view table) {
   const std::string& text = *rows->front()[0];
   const double v = std::strtod(text.c_str(), &end);
   if (end == text.c_str() || !(v >= 0) || v > 9e18) return int64_t{-1};
-  return static_cast<int64_t>(v + 0.5);
+  return static_cast<int64_t>(std::llround(v));
 }
 
 std::string BuildKeysetQuery(const TableName& table, std::string_view where,
@@ -339,7 +341,7 @@ Result<SnapshotStats> TableSnapshot::RunKeyset(const BatchFn& on_batch,
   if (!rows) return Fail(rows.error().Wrap("read " + options_.table));
 
   SnapshotStats stats;
-  Batcher batcher(on_batch, on_progress, stop, options_.batch_size,
+  Batcher batcher(on_batch, on_progress, std::move(stop), options_.batch_size,
                   std::min(options_.batch_size, rows->size()), stats);
   std::vector<std::optional<std::string_view>> fields;
   for (const auto& row : *rows) {
@@ -370,7 +372,7 @@ namespace {
 // `consume` returns false, a stop is requested or reading fails (false;
 // `failure` is set for a failure). Non-blocking reads so a stop request is
 // noticed even while the server is still scanning for matching rows.
-bool PumpCopyData(PGconn* pc, const std::string& table, std::stop_token stop,
+bool PumpCopyData(PGconn* pc, const std::string& table, const std::stop_token& stop,
                   const std::function<bool(std::string_view)>& consume, Status& failure) {
   Sleeper waker(stop);
   for (;;) {
@@ -418,7 +420,7 @@ Status CopyResult(PGconn* pc, const std::string& table) {
 }  // namespace
 
 Result<SnapshotStats> TableSnapshot::Run(const BatchFn& on_batch, const ProgressFn& on_progress,
-                                         std::stop_token stop) {
+                                         const std::stop_token& stop) {
   if (auto st = Describe(); !st) return Fail(st.error());
   if (!options_.key_columns.empty()) return RunKeyset(on_batch, on_progress, stop);
   PGconn* pc = conn_.raw();

@@ -131,7 +131,7 @@ class TableSnapshot {
   // Streams the rows. Returns the stats (completed=false when stopped
   // early), or an error (connection loss, malformed COPY data, ...).
   Result<SnapshotStats> Run(const BatchFn& on_batch, const ProgressFn& on_progress = {},
-                            std::stop_token stop = {});
+                            const std::stop_token& stop = {});
 
  private:
   void AppendRowEvent(std::span<const std::optional<std::string_view>> fields, EventBatch& batch,

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include "core/metrics.h"
 #include "transform/builtins.h"
 #include "transform/payload.h"
@@ -136,7 +138,7 @@ TEST(CelFilterTest, EnvelopeRowAndPayloadVariables) {
   auto keep = [](std::string_view expr, const std::string& payload, std::string op = "UPDATE") {
     auto t = MakeCelFilter(expr);
     EXPECT_TRUE(t) << t.error().message();
-    return VerdictOf(**t, payload, op) == Verdict::kKeep;
+    return VerdictOf(**t, payload, std::move(op)) == Verdict::kKeep;
   };
   EXPECT_TRUE(keep(R"(operation == "UPDATE" && channel == "pgcdc:orders")", fixtures::kWalUpdate));
   EXPECT_FALSE(keep(R"(operation == "INSERT")", fixtures::kWalUpdate));
@@ -161,7 +163,7 @@ TEST(CelFilterTest, CompileErrorHasPositionAndCaret) {
   auto t = MakeCelFilter("row.x == 1 && rows.y");
   ASSERT_FALSE(t);
   EXPECT_NE(t.error().message().find("1:15"), std::string::npos) << t.error().message();
-  EXPECT_NE(t.error().message().find("^"), std::string::npos) << t.error().message();
+  EXPECT_NE(t.error().message().find('^'), std::string::npos) << t.error().message();
   EXPECT_FALSE(MakeCelFilter("1 + 2"));  // not a bool
 }
 
@@ -232,7 +234,7 @@ TEST(ChainTest, EqualsSequentialApplication) {
 
 TEST(ChainTest, PerAdapterCopyLeavesTheOriginalUntouched) {
   const Event original = TestEvent("UPDATE", fixtures::kTrigger, "pgcdc:orders", "listen_notify");
-  const std::string json = original.Json();  // cached before the copy, as in a shared batch
+  const std::string& json = original.Json();  // cached before the copy, as in a shared batch
   Chain chain(
       {MakeDropColumns({"email"}), MakeMask({{"amount", MaskMode::kHash}}), MakeCloudEvents({})});
   Event copy = original;

@@ -33,7 +33,7 @@ Event RowEvent(std::shared_ptr<const RowSchema> schema, std::string payload) {
 }
 
 // Encodes one column value (row image only) and returns the value's bytes.
-Result<std::string> Value(uint32_t oid, std::string json) {
+Result<std::string> Value(uint32_t oid, const std::string& json) {
   auto table = Table({{"v", oid, false}});
   const Event e = RowEvent(table, R"({"op":"INSERT","row":{"v":)" + json + "}}");
   std::string out;

@@ -74,7 +74,7 @@ std::string FindInPath(const std::string& name, const std::string& path) {
     const size_t colon = path.find(':', start);
     std::string dir = path.substr(start, colon == std::string::npos ? colon : colon - start);
     if (dir.empty()) dir = ".";
-    const std::string candidate = dir + "/" + name;
+    std::string candidate = dir + "/" + name;
     struct stat st {};
     if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
         ::access(candidate.c_str(), X_OK) == 0) {

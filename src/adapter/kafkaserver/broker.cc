@@ -564,7 +564,7 @@ struct Broker::Handlers {
     Broker* broker = &b;
     std::weak_ptr<BrokerConnection> weak = conn;
     b.groups_.Join(std::move(a), b.executor_.Now(),
-                   [broker, v, h, reply = std::move(reply), weak](JoinResult r) {
+                   [broker, v, h, reply = std::move(reply), weak](const JoinResult& r) {
                      auto c = weak.lock();
                      if (!c || c->closed) return;
                      k::JoinGroupResponse resp;
@@ -648,7 +648,7 @@ struct Broker::Handlers {
         k::LeaveGroupResponse::Member m;
         m.member_id = req->members[i].member_id;
         m.group_instance_id = req->members[i].group_instance_id;
-        m.error_code = i < r.member_errors.size() ? Code(r.member_errors[i]) : 0;
+        m.error_code = i < r.member_errors.size() ? Code(r.member_errors[i]) : int16_t{0};
         CountError(m.error_code);
         resp.members.push_back(std::move(m));
       }
@@ -898,7 +898,6 @@ Result<int64_t> Broker::WriteMarker(const TxnPartition& partition, int64_t produ
   if (log == nullptr) return Fail(pgcdc::ErrorCode::kNotFound, "no such partition");
   // Control record: key = version 0 + type (0 abort, 1 commit); value =
   // version 0 + coordinator epoch.
-  std::string key, value;
   k::Writer kw;
   kw.Int16(0);
   kw.Int16(commit ? 1 : 0);
@@ -990,12 +989,12 @@ bool Broker::CheckPlain(std::string_view token) const {
   return user_ok && pass_ok;
 }
 
-void Broker::Handle(const BrokerConnectionPtr& conn, std::string frame, ReplyFn done) {
+void Broker::Handle(const BrokerConnectionPtr& conn, const std::string& frame, ReplyFn done) {
   if (conn->closed) return;
-  Dispatch(conn, std::move(frame), done);
+  Dispatch(conn, frame, done);
 }
 
-void Broker::Dispatch(const BrokerConnectionPtr& conn, std::string frame, ReplyFn& done) {
+void Broker::Dispatch(const BrokerConnectionPtr& conn, const std::string& frame, ReplyFn& done) {
   auto close = [&](std::string_view reason_label, std::string reason) {
     metrics_->protocol_errors.With({reason_label}).Inc();
     Reply r;

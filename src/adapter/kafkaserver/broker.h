@@ -106,7 +106,7 @@ class Broker {
   BrokerConnectionPtr NewConnection(std::string peer);
   // Handles one request frame. `done` runs exactly once unless the
   // connection is closed first.
-  void Handle(const BrokerConnectionPtr& conn, std::string frame, ReplyFn done);
+  void Handle(const BrokerConnectionPtr& conn, const std::string& frame, ReplyFn done);
   // The transport closed: cancels the connection's pending long poll.
   void CloseConnection(const BrokerConnectionPtr& conn);
   // Periodic housekeeping (group session expiry); the server calls it every second.
@@ -124,7 +124,7 @@ class Broker {
   struct Metrics;
 
  private:
-  void Dispatch(const BrokerConnectionPtr& conn, std::string frame, ReplyFn& done);
+  void Dispatch(const BrokerConnectionPtr& conn, const std::string& frame, ReplyFn& done);
   void RunFetch(const std::shared_ptr<PendingFetch>& fetch, bool final_attempt);
   void ArmFetch(const std::shared_ptr<PendingFetch>& fetch);
   void FinishFetch(const std::shared_ptr<PendingFetch>& fetch);

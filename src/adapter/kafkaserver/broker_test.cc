@@ -225,7 +225,7 @@ TEST_F(BrokerTest, UnknownKeyUnsupportedVersionAndGarbageCloseTheConnection) {
 }
 
 TEST_F(BrokerTest, MetadataCreatesUnknownTopicsAndAdvertisesTheBroker) {
-  for (int16_t version : {0, 1, 4, 9, 12}) {
+  for (int16_t version : std::initializer_list<int16_t>{0, 1, 4, 9, 12}) {
     Send(Request(k::ApiKey::kMetadata, version, [&](k::Writer& w) {
       k::MetadataRequest m;
       m.topics = std::vector<k::MetadataRequest::Topic>{{.name = "orders"}};

@@ -52,7 +52,8 @@ class GroupTest : public ::testing::Test {
     gc_ = std::make_unique<GroupCoordinator>(std::move(o));
   }
 
-  static JoinArgs Args(const std::string& member_id, std::vector<JoinProtocol> protocols = {},
+  static JoinArgs Args(const std::string& member_id,
+                       const std::vector<JoinProtocol>& protocols = {},
                        const std::string& group = "g") {
     JoinArgs a;
     a.group_id = group;

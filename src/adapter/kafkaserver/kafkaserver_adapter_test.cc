@@ -249,7 +249,7 @@ TEST(KafkaServerConnector, DefaultsValidationAndOffsetsDefault) {
   EXPECT_EQ(info.name, "kafkaserver");
   config::CoreSettings core;
   core.database_url = "postgres://localhost/src";
-  auto load = [&](std::vector<std::pair<std::string, std::string>> flags) {
+  auto load = [&](const std::vector<std::pair<std::string, std::string>>& flags) {
     return testing::BindForTest<AdapterOptions>(info, flags, core);
   };
   {

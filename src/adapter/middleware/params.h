@@ -61,7 +61,8 @@ struct ParamText {
 // The parameters above for sink `sink`, bound to the middleware::Options that
 // `options` selects in Cfg (a member pointer or a callable Cfg& -> Options&).
 template <class Cfg, class Proj>
-std::vector<ParamSpec> DeliveryParams(const std::string& sink, Proj options, ParamText text = {}) {
+std::vector<ParamSpec> DeliveryParams(const std::string& sink, Proj options,
+                                      const ParamText& text = {}) {
   auto field = [options](auto member) { return Nested(options, member); };
   const std::string key = sink + ".";
   const std::string flag = sink + "-";

@@ -208,7 +208,7 @@ TEST(NatsConfigTest, DefaultsFollowSpec) {
             encoding::Format::kAvro);
 }
 
-std::vector<std::string> Errors(std::vector<std::pair<std::string, std::string>> flags) {
+std::vector<std::string> Errors(const std::vector<std::pair<std::string, std::string>>& flags) {
   return testing::BindForTest<Options>(Connector(), flags).second;
 }
 

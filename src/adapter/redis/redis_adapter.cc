@@ -50,7 +50,7 @@ Error Cancelled() { return Error(ErrorCode::kCancelled, "redis: interrupted"); }
 // ---- URL -----------------------------------------------------------------------
 
 Result<RedisUrl> ParseRedisUrl(std::string_view url) {
-  auto bad = [&](std::string why) {
+  auto bad = [&](const std::string& why) {
     return Fail(ErrorCode::kConfig, "invalid redis URL \"" + RedactRedisUrl(url) + "\": " + why);
   };
   if (!url.starts_with("redis://") && !url.starts_with("rediss://")) {

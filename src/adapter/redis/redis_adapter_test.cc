@@ -141,10 +141,15 @@ TEST(RedisPlanTest, StreamModeAppendsEveryEvent) {
 }
 
 TEST(RedisReplyTest, OutagesRetryContentErrorsDeadLetter) {
-  for (const char* e : {"LOADING Redis is loading", "READONLY You can't write",
-                        "OOM command not "
-                        "allowed",
-                        "NOAUTH Authentication required.", "MASTERDOWN x", "BUSY x"}) {
+  const std::vector<std::string> outages = {
+      "LOADING Redis is loading",
+      "READONLY You can't write",
+      "OOM command not allowed",
+      "NOAUTH Authentication required.",
+      "MASTERDOWN x",
+      "BUSY x",
+  };
+  for (const std::string& e : outages) {
     EXPECT_EQ(ClassifyReplyError(e), ReplyError::kRetry) << e;
   }
   for (const char* e : {"WRONGTYPE Operation against a key", "ERR value is not an integer",

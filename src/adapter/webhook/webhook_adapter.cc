@@ -465,10 +465,11 @@ SendResult Classify(long status, const std::string& response, const std::string&
 
 // Headers in SPEC order; configured headers replace built-ins of the same
 // name; the signature always comes last. Calls emit(name, value) for each.
+namespace {
+
 template <typename Emit>
-static bool ForEachHeader(const Options& options, EVP_MAC_CTX* hmac,
-                          std::span<const Event* const> events, std::string_view body, bool array,
-                          Emit&& emit) {
+bool ForEachHeader(const Options& options, EVP_MAC_CTX* hmac, std::span<const Event* const> events,
+                   std::string_view body, bool array, Emit&& emit) {
   std::vector<std::pair<std::string_view, std::string>> headers;
   headers.reserve(8 + options.headers.size());
   headers.emplace_back("Content-Type", "application/json");
@@ -506,6 +507,8 @@ static bool ForEachHeader(const Options& options, EVP_MAC_CTX* hmac,
   for (const auto& [name, value] : headers) emit(name, value);
   return true;
 }
+
+}  // namespace
 
 SendResult WebhookDeliverer::Send(size_t lane_index, std::span<const Event* const> events,
                                   middleware::Clock::time_point deadline) {
@@ -551,7 +554,9 @@ SendResult WebhookDeliverer::Send(size_t lane_index, std::span<const Event* cons
 
   CURL* c = lane.curl;
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+  // The size is set on the next line, so the body need not be NUL-terminated.
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+                   body.data());  // NOLINT(bugprone-suspicious-stringview-data-usage)
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(left.count()));
   lane.response.clear();

@@ -291,7 +291,7 @@ TEST(WebhookConnector, ParamsAndValidation) {
     EXPECT_NE(std::find(keys.begin(), keys.end(), k), keys.end()) << k;
   }
   const config::CoreSettings core;
-  auto load = [&](std::vector<std::pair<std::string, std::string>> flags) {
+  auto load = [&](const std::vector<std::pair<std::string, std::string>>& flags) {
     return testing::BindForTest<Config>(info, flags, core);
   };
   {

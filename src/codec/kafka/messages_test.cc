@@ -1617,7 +1617,8 @@ TEST(KafkaInitProducerId, RequestsAndResponses) {
   ExpectStrict(v4.str(), 4, DecodeInitProducerIdRequest);
   EXPECT_EQ(Encode(*r4, 4, EncodeInitProducerIdRequest), v4.str());
   InitProducerIdResponse resp{0, 0, 7, 1};
-  EXPECT_EQ(ToHex(Encode(resp, 1, EncodeInitProducerIdResponse)), "00000000000000000000000000070001");
+  EXPECT_EQ(ToHex(Encode(resp, 1, EncodeInitProducerIdResponse)),
+            "00000000000000000000000000070001");
   EXPECT_EQ(ToHex(Encode(resp, 2, EncodeInitProducerIdResponse)),
             "0000000000000000000000000007000100");
   auto back = DecodeInitProducerIdResponse(Encode(resp, 2, EncodeInitProducerIdResponse), 2);
@@ -1626,7 +1627,7 @@ TEST(KafkaInitProducerId, RequestsAndResponses) {
 }
 
 TEST(KafkaAddPartitionsToTxn, RequestsAndResponses) {
-  for (int16_t v : {0, 3}) {
+  for (int16_t v : std::initializer_list<int16_t>{0, 3}) {
     B b(v >= 3);
     b.str("tx").i64(9).i16(2).arr(1).str("t").arr(2).i32(0).i32(3).tags().tags();
     auto r = DecodeAddPartitionsToTxnRequest(b.str(), v);
@@ -1646,7 +1647,7 @@ TEST(KafkaAddPartitionsToTxn, RequestsAndResponses) {
 }
 
 TEST(KafkaEndTxn, RequestsAndResponses) {
-  for (int16_t v : {0, 3}) {
+  for (int16_t v : std::initializer_list<int16_t>{0, 3}) {
     B b(v >= 3);
     b.str("tx").i64(9).i16(2).b(true).tags();
     auto r = DecodeEndTxnRequest(b.str(), v);

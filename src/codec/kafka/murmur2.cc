@@ -33,6 +33,9 @@ int32_t Murmur2(std::string_view data) {
     case 1:
       h ^= uint32_t{p[tail]};
       h *= kM;
+      break;
+    default:  // no tail
+      break;
   }
   h ^= h >> 13;
   h *= kM;

@@ -177,7 +177,8 @@ Status EncodeRecordBatch(int64_t base_offset, std::span<const Record> records,
     return Fail(ErrorCode::kInvalidArgument, "record batch: larger than 2 GiB");
   }
 
-  int16_t attributes = static_cast<int16_t>(options.compression) & kAttrCompressionMask;
+  auto attributes =
+      static_cast<int16_t>(static_cast<int16_t>(options.compression) & kAttrCompressionMask);
   if (options.log_append_time) attributes |= kAttrLogAppendTime;
   if (options.transactional) attributes |= kAttrTransactional;
   if (options.control) attributes |= kAttrControl;

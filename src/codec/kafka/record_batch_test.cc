@@ -435,7 +435,7 @@ TEST(KafkaRecordBatch, EveryBitFlipFailsCleanly) {
   for (size_t i = 0; i < b.size(); ++i) {
     for (int bit = 0; bit < 8; ++bit) {
       std::string c = b;
-      c[i] ^= static_cast<char>(1 << bit);
+      c[i] = static_cast<char>(c[i] ^ (1 << bit));
       (void)DecodeRecordBatches(c, lax);
       auto strict = DecodeRecordBatches(c);
       if (i >= 21 || i == 16) {

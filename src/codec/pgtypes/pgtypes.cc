@@ -625,7 +625,8 @@ bool ValueConverter::Convert(const TypeView& t, std::string_view s, int depth) {
 bool ValueConverter::Date(std::string_view s) {
   if (!IsInfinity(s)) {
     const char* end = s.data() + s.size();
-    const char* p = ScanIsoDate(s.data(), end);
+    const char* p = ScanIsoDate(
+        s.data(), end);  // NOLINT(bugprone-suspicious-stringview-data-usage): bounded by end
     if (p == nullptr) return Fail("date is not in ISO DateStyle");
     if (p != end && std::string_view(p, end - p) != kBc) return Fail("junk after date");
   }

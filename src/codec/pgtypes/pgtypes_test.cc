@@ -407,7 +407,8 @@ TEST(PgTypesCatalog, Missing) {
 }
 
 std::optional<std::string> S(const char* s) { return std::string(s); }
-constexpr std::nullopt_t N = std::nullopt;
+constexpr std::nullopt_t N =
+    std::nullopt;  // NOLINT(readability-identifier-naming): short for tables
 
 TEST(PgTypesCatalog, ApplyDescriptorRows) {
   TypeCatalog c;

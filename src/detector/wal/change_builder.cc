@@ -189,8 +189,9 @@ class ChangeBuilder::TxSpool {
       if (auto st = fn(r); !st) return st;
     }
     if (file_ == nullptr) return Ok();
-    std::fflush(file_);
-    std::rewind(file_);
+    if (std::fflush(file_) != 0 || std::fseek(file_, 0, SEEK_SET) != 0) {
+      return Fail(ErrorCode::kIo, std::string("spool: cannot rewind: ") + std::strerror(errno));
+    }
     Record r;
     for (uint64_t i = 0; i < file_records_; ++i) {
       uint32_t len = 0;

@@ -60,8 +60,8 @@ struct Col {
   bool key = false;
 };
 
-Msg Relation(uint32_t relid, std::string ns, std::string name, const std::vector<Col>& cols,
-             std::optional<uint32_t> xid = std::nullopt) {
+Msg Relation(uint32_t relid, const std::string& ns, const std::string& name,
+             const std::vector<Col>& cols, std::optional<uint32_t> xid = std::nullopt) {
   Msg m('R');
   if (xid) m.U32(*xid);
   m.U32(relid).Str(ns).Str(name).U8('d').U16(static_cast<uint16_t>(cols.size()));

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <thread>
+#include <utility>
 
 #include "codec/pgtypes/pgtypes.h"
 #include "core/json.h"
@@ -154,7 +155,7 @@ void IncrementalSnapshots::StartJob(std::string snapshot_id, std::string table) 
   Job* j = job.get();
   jobs_[TableKey(j->table)] = std::move(job);
   j->thread = std::jthread([this, j](std::stop_token stop) {
-    RunJob(*j, stop);
+    RunJob(*j, std::move(stop));
     j->done.store(true);
   });
 }
@@ -264,7 +265,7 @@ class Runner {
         wait_(wait),
         id_(std::move(id)),
         table_(std::move(table)),
-        stop_(stop) {}
+        stop_(std::move(stop)) {}
 
   void Run() {
     SupervisorOptions so;
@@ -463,7 +464,7 @@ class Runner {
 }  // namespace
 
 void IncrementalSnapshots::RunJob(Job& job, std::stop_token stop) {
-  Runner(options_, publish_, wait_, job.id, job.table, stop).Run();
+  Runner(options_, publish_, wait_, job.id, job.table, std::move(stop)).Run();
 }
 
 }  // namespace pgcdc::detector::wal

@@ -6,6 +6,7 @@
 
 #include <deque>
 #include <random>
+#include <utility>
 
 #include "codec/pgoutput/pgoutput.h"
 #include "codec/pgtypes/pgtypes.h"
@@ -426,7 +427,7 @@ Status WalDetector::Run(detector::RunContext& ctx) {
           feed_.Push(std::move(b));
           return true;
         },
-        [this, &ctx](std::stop_token stop) { return WaitFedDelivered(ctx, stop); });
+        [this, &ctx](std::stop_token stop) { return WaitFedDelivered(ctx, std::move(stop)); });
   }
   // Stops and joins the snapshot threads whichever way Run() returns.
   struct Reset {
