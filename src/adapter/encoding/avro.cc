@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/json.h"
+#include "core/time.h"
 #include "transform/payload.h"
 
 namespace pgcdc::encoding::avro {
@@ -46,16 +47,6 @@ Error BadValue(std::string_view column, std::string what) {
 bool ParseInt64(std::string_view s, int64_t& v) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   return ec == std::errc() && p == s.data() + s.size() && !s.empty();
-}
-
-// Days from 1970-01-01 to the proleptic Gregorian date y-m-d.
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
 // Reads exactly `n` digits at s[pos].
@@ -197,66 +188,50 @@ bool DecimalBytes(std::string_view s, std::string& out) {
 // The JSON text of a value as a string: strings unescaped, the rest as written.
 std::string Text(std::string_view raw) { return transform::StringifyJson(raw); }
 
-Status EncodeValue(const Schema::Field& f, std::string_view raw, std::string& out) {
+// float and double: JSON numbers plus PostgreSQL's NaN and ±Infinity strings.
+Status EncodeFloating(const Schema::Field& f, std::string_view raw, std::string& out) {
+  const std::string_view column = f.column;
+  const std::string t = Text(raw);
+  double d = 0;
+  if (t == "NaN") {
+    d = std::numeric_limits<double>::quiet_NaN();
+  } else if (t == "Infinity" || t == "-Infinity") {
+    d = t[0] == '-' ? -HUGE_VAL : HUGE_VAL;
+  } else {
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), d);
+    if (ec != std::errc() || p != t.data() + t.size()) {
+      return Fail(BadValue(column, "not a number"));
+    }
+  }
+  if (f.type == FieldType::kFloat) {
+    AppendLittleEndian(static_cast<float>(d), out);
+  } else {
+    AppendLittleEndian(d, out);
+  }
+  return Ok();
+}
+
+// bytea in PostgreSQL's hex format (\x...).
+Status EncodeBytea(std::string_view column, std::string_view raw, std::string& out) {
+  const std::string t = Text(raw);
+  if (!t.starts_with("\\x") || t.size() % 2 != 0) {
+    return Fail(BadValue(column, "bytea is not in hex format"));
+  }
+  std::string bytes;
+  bytes.reserve(t.size() / 2 - 1);
+  for (size_t i = 2; i < t.size(); i += 2) {
+    const int hi = json::HexValue(t[i]), lo = json::HexValue(t[i + 1]);
+    if (hi < 0 || lo < 0) return Fail(BadValue(column, "bytea is not in hex format"));
+    bytes.push_back(static_cast<char>(hi << 4 | lo));
+  }
+  AppendBytes(bytes, out);
+  return Ok();
+}
+
+// date, timestamp-micros and time-micros.
+Status EncodeTemporal(const Schema::Field& f, std::string_view raw, std::string& out) {
   const std::string_view column = f.column;
   switch (f.type) {
-    case FieldType::kBoolean:
-      if (raw != "true" && raw != "false") return Fail(BadValue(column, "not a boolean"));
-      out.push_back(raw == "true" ? 1 : 0);
-      return Ok();
-    case FieldType::kInt:
-    case FieldType::kLong: {
-      int64_t v = 0;
-      if (!ParseInt64(raw, v)) return Fail(BadValue(column, "not an integer"));
-      if (f.type == FieldType::kInt &&
-          (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())) {
-        return Fail(BadValue(column, "out of the int range"));
-      }
-      AppendLong(v, out);
-      return Ok();
-    }
-    case FieldType::kFloat:
-    case FieldType::kDouble: {
-      const std::string t = Text(raw);
-      double d = 0;
-      if (t == "NaN") {
-        d = std::numeric_limits<double>::quiet_NaN();
-      } else if (t == "Infinity" || t == "-Infinity") {
-        d = t[0] == '-' ? -HUGE_VAL : HUGE_VAL;
-      } else {
-        auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), d);
-        if (ec != std::errc() || p != t.data() + t.size()) {
-          return Fail(BadValue(column, "not a number"));
-        }
-      }
-      if (f.type == FieldType::kFloat) {
-        AppendLittleEndian(static_cast<float>(d), out);
-      } else {
-        AppendLittleEndian(d, out);
-      }
-      return Ok();
-    }
-    case FieldType::kDecimal:
-      if (!DecimalBytes(Text(raw), out)) {
-        return Fail(BadValue(
-            column, "numeric " + Text(raw).substr(0, 60) + " does not fit decimal(38,18)"));
-      }
-      return Ok();
-    case FieldType::kBytes: {
-      const std::string t = Text(raw);
-      if (!t.starts_with("\\x") || t.size() % 2 != 0) {
-        return Fail(BadValue(column, "bytea is not in hex format"));
-      }
-      std::string bytes;
-      bytes.reserve(t.size() / 2 - 1);
-      for (size_t i = 2; i < t.size(); i += 2) {
-        const int hi = json::HexValue(t[i]), lo = json::HexValue(t[i + 1]);
-        if (hi < 0 || lo < 0) return Fail(BadValue(column, "bytea is not in hex format"));
-        bytes.push_back(static_cast<char>(hi << 4 | lo));
-      }
-      AppendBytes(bytes, out);
-      return Ok();
-    }
     case FieldType::kDate: {
       const std::string t = Text(raw);
       size_t pos = 0;
@@ -288,6 +263,44 @@ Status EncodeValue(const Schema::Field& f, std::string_view raw, std::string& ou
       AppendLong(((*tod - *offset * 1'000'000) % kDay + kDay) % kDay, out);
       return Ok();
     }
+    default:
+      return Fail(BadValue(column, "not a temporal type"));
+  }
+}
+
+Status EncodeValue(const Schema::Field& f, std::string_view raw, std::string& out) {
+  const std::string_view column = f.column;
+  switch (f.type) {
+    case FieldType::kBoolean:
+      if (raw != "true" && raw != "false") return Fail(BadValue(column, "not a boolean"));
+      out.push_back(raw == "true" ? 1 : 0);
+      return Ok();
+    case FieldType::kInt:
+    case FieldType::kLong: {
+      int64_t v = 0;
+      if (!ParseInt64(raw, v)) return Fail(BadValue(column, "not an integer"));
+      if (f.type == FieldType::kInt &&
+          (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())) {
+        return Fail(BadValue(column, "out of the int range"));
+      }
+      AppendLong(v, out);
+      return Ok();
+    }
+    case FieldType::kFloat:
+    case FieldType::kDouble:
+      return EncodeFloating(f, raw, out);
+    case FieldType::kDecimal:
+      if (!DecimalBytes(Text(raw), out)) {
+        return Fail(BadValue(
+            column, "numeric " + Text(raw).substr(0, 60) + " does not fit decimal(38,18)"));
+      }
+      return Ok();
+    case FieldType::kBytes:
+      return EncodeBytea(column, raw, out);
+    case FieldType::kDate:
+    case FieldType::kTimestampMicros:
+    case FieldType::kTimeMicros:
+      return EncodeTemporal(f, raw, out);
     case FieldType::kUuid:
     case FieldType::kString:
       AppendBytes(Text(raw), out);
