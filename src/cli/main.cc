@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   AddPlaygroundCommand(app, global);
   AddSnapshotCommand(app, global);
   AddDlqCommands(app, global);
+  AddVerifyCommand(app, global);
   AddCatalogCommands(app);
   AddConfigCommands(app, global);
   AddSlotCommands(app, global);

@@ -1,6 +1,7 @@
 #include "verify/diff.h"
 
 #include <algorithm>
+#include <map>
 
 namespace pgcdc::verify {
 
@@ -35,6 +36,35 @@ void Differ::SourceRow(const std::string& key, uint64_t hash, const verify::Sour
   } else {
     Note(result_.differing, key, &row, s.toast_mask);
   }
+}
+
+std::vector<std::string> DifferingColumns(std::string_view a, std::string_view b) {
+  JsonTree ta;
+  JsonTree tb;
+  std::vector<std::string> out;
+  if (!ta.Parse(a) || !tb.Parse(b) || !ta.IsObject(ta.root()) || !tb.IsObject(tb.root())) {
+    return out;
+  }
+  // Members as {name: canonical value}; both rows are canonical, so equal
+  // values have equal text.
+  auto members = [](const JsonTree& t) {
+    std::map<std::string, std::string, std::less<>> m;
+    for (NodeId c = t.node(t.root()).first; c != kNone; c = t.node(c).next) {
+      AppendCanonical(t, c, m[std::string(t.key(c))]);
+    }
+    return m;
+  };
+  const auto ma = members(ta);
+  const auto mb = members(tb);
+  for (const auto& [name, value] : ma) {
+    auto it = mb.find(name);
+    if (it == mb.end() || it->second != value) out.push_back(name);
+  }
+  for (const auto& [name, value] : mb) {
+    if (!ma.contains(name)) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 DiffResult Differ::Finish() {

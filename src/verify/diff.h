@@ -18,10 +18,15 @@
 namespace pgcdc::verify {
 
 struct Example {
-  std::string key;         // canonical key (KeyDisplay for users)
-  std::string source_row;  // canonical JSON in the table, "" when absent
-  std::string sink_row;    // canonical JSON in the sink, "" when absent or not captured
+  std::string key;                   // canonical key (KeyDisplay for users)
+  std::string source_row;            // canonical JSON in the table, "" when absent
+  std::string sink_row;              // canonical JSON in the sink, "" when absent or not captured
+  std::vector<std::string> columns;  // differing: the columns whose values differ
 };
+
+// The members of two canonical row objects that differ (present in one
+// only, or with different values), in name order.
+std::vector<std::string> DifferingColumns(std::string_view a, std::string_view b);
 
 struct Category {
   uint64_t count = 0;

@@ -62,6 +62,13 @@ TEST(Differ, SortsRowsIntoMatchingMissingDifferingAndExtra) {
   EXPECT_EQ(res.extra.examples[0].key, "[8]") << "the smallest key";
 }
 
+TEST(Differ, NamesTheColumnsThatDiffer) {
+  EXPECT_EQ(DifferingColumns(R"({"a":1,"b":"x","c":null})", R"({"a":1,"b":"y","d":2})"),
+            (std::vector<std::string>{"b", "c", "d"}));
+  EXPECT_TRUE(DifferingColumns(R"({"a":[1,{"x":2}]})", R"({"a":[1,{"x":2}]})").empty());
+  EXPECT_TRUE(DifferingColumns("not json", "{}").empty());
+}
+
 TEST(Differ, EmptyOnBothSidesMatches) {
   Replay::State state;
   Differ d(state, 10);

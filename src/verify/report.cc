@@ -39,7 +39,11 @@ void TextCategory(std::string& out, const VerifyReport& r, std::string_view titl
   }
   out.append(":\n");
   for (const auto& e : c.examples) {
-    out.append("  ").append(KeyDisplay(r.shape, e.key)).append("\n");
+    out.append("  ").append(KeyDisplay(r.shape, e.key));
+    for (size_t i = 0; i < e.columns.size(); ++i) {
+      out.append(i == 0 ? "  columns: " : ", ").append(e.columns[i]);
+    }
+    out.append("\n");
     if (!e.source_row.empty()) out.append("    table: ").append(e.source_row).append("\n");
     if (!e.sink_row.empty()) out.append("    sink:  ").append(e.sink_row).append("\n");
   }
@@ -130,6 +134,12 @@ void JsonCategory(json::Writer& w, const VerifyReport& r, std::string_view name,
     if (!e.sink_row.empty()) {
       w.Key("sink");
       w.Raw(e.sink_row);
+    }
+    if (!e.columns.empty()) {
+      w.Key("columns");
+      w.BeginArray();
+      for (const auto& c : e.columns) w.String(c);
+      w.EndArray();
     }
     w.EndObject();
   }

@@ -55,6 +55,9 @@ Status CaptureSinkRows(SinkReader& sink, const RowShape& shape, const TableMatch
       if (auto it = again.captured().find(e.key); it != again.captured().end()) {
         e.sink_row = it->second;
       }
+      if (!e.source_row.empty() && !e.sink_row.empty()) {
+        e.columns = DifferingColumns(e.source_row, e.sink_row);
+      }
     }
   }
   return Ok();
