@@ -33,10 +33,13 @@ struct VerifyFlags {
   std::vector<std::string> kafka_properties;
 };
 
+// --db, and the log settings (root flags) so that they apply here too.
 std::vector<ParamSpec> DatabaseSpec() {
   std::vector<ParamSpec> specs;
   for (const auto& p : AllParams(Builtins())) {
-    if (p.key == "database_url") specs.push_back(p);
+    if (p.key == "database_url" || p.key == "log_level" || p.key == "log_format") {
+      specs.push_back(p);
+    }
   }
   return specs;
 }

@@ -17,24 +17,22 @@ void Differ::Note(Category& c, const std::string& key, const verify::SourceRow* 
 
 void Differ::SourceRow(const std::string& key, uint64_t hash, const verify::SourceRow& row) {
   ++result_.source_rows;
-  auto it = state_.find(key);
-  if (it == state_.end() || it->second.deleted) {
+  KeyState* s = state_.Find(key);
+  if (s == nullptr || s->deleted) {
     Note(result_.missing, key, &row, 0);
-    if (it != state_.end()) state_.erase(it);
     return;
   }
-  const KeyState s = it->second;
-  state_.erase(it);
+  s->seen = true;
   uint64_t source_hash = hash;
-  if (s.toast_mask != 0) {
+  if (s->toast_mask != 0) {
     scratch_.clear();
-    row.AppendCanonical(s.toast_mask, scratch_);
+    row.AppendCanonical(s->toast_mask, scratch_);
     source_hash = HashCanonical(scratch_);
   }
-  if (source_hash == s.hash) {
+  if (source_hash == s->hash) {
     ++result_.matching;
   } else {
-    Note(result_.differing, key, &row, s.toast_mask);
+    Note(result_.differing, key, &row, s->toast_mask);
   }
 }
 
@@ -68,15 +66,14 @@ std::vector<std::string> DifferingColumns(std::string_view a, std::string_view b
 }
 
 DiffResult Differ::Finish() {
-  std::vector<const std::string*> extra;
-  for (const auto& [key, s] : state_) {
-    if (!s.deleted) extra.push_back(&key);
-  }
+  std::vector<std::string_view> extra;
+  state_.ForEach([&](std::string_view key, const KeyState& s) {
+    if (!s.deleted && !s.seen) extra.push_back(key);
+  });
   result_.extra.count = extra.size();
   const size_t n = std::min(extra.size(), max_examples_);
-  std::partial_sort(extra.begin(), extra.begin() + static_cast<std::ptrdiff_t>(n), extra.end(),
-                    [](const std::string* a, const std::string* b) { return *a < *b; });
-  for (size_t i = 0; i < n; ++i) result_.extra.examples.push_back({*extra[i], "", ""});
+  std::partial_sort(extra.begin(), extra.begin() + static_cast<std::ptrdiff_t>(n), extra.end());
+  for (size_t i = 0; i < n; ++i) result_.extra.examples.push_back({std::string(extra[i]), "", ""});
   return std::move(result_);
 }
 

@@ -1,9 +1,9 @@
 // Differ: compares the table's rows, as they stream by in key order, with
 // the state a Replay rebuilt from the sink. Each table row is looked up by
-// its canonical key and removed from the state:
+// its canonical key, which is then marked seen:
 //   missing    the table has the key, the sink does not
 //   differing  both have it, the canonical rows' hashes differ
-//   extra      the sink still has the key once the table is read
+//   extra      the sink has a key the table never showed
 // Each category keeps a count and the first `max_examples` keys (for extra:
 // the smallest canonical keys) with the table's canonical row.
 #pragma once
@@ -48,6 +48,8 @@ class Differ {
 
   // One row of the table (key order).
   void SourceRow(const std::string& key, uint64_t hash, const verify::SourceRow& row);
+  // A row a few rows ahead: its key's slot is loaded meanwhile.
+  void Prefetch(std::string_view key) const { state_.Prefetch(key); }
   // What is left in the state becomes `extra`; returns the result.
   DiffResult Finish();
 

@@ -34,13 +34,14 @@ class JsonRow final : public SourceRow {
 
 TEST(Differ, SortsRowsIntoMatchingMissingDifferingAndExtra) {
   Replay::State state;
-  state["[1]"] = {JsonRow(R"({"id":1,"v":"a","doc":null})").Hash(), 0};
-  state["[2]"] = {JsonRow(R"({"id":2,"v":"OLD","doc":null})").Hash(), 0};
-  state["[9]"] = {1, 0};
-  state["[8]"] = {1, 0};
-  state["[4]"] = {JsonRow(R"({"id":4,"v":"x","doc":null})").Hash(), 0, 0, 0, /*deleted=*/true};
+  auto put = [&](std::string_view key, KeyState s) { *state.Upsert(key).first = s; };
+  put("[1]", {.hash = JsonRow(R"({"id":1,"v":"a","doc":null})").Hash()});
+  put("[2]", {.hash = JsonRow(R"({"id":2,"v":"OLD","doc":null})").Hash()});
+  put("[9]", {.hash = 1});
+  put("[8]", {.hash = 1});
+  put("[4]", {.hash = JsonRow(R"({"id":4,"v":"x","doc":null})").Hash(), .deleted = true});
   // Masked: the sink lacks doc (unchanged TOAST); equal without it.
-  state["[5]"] = {JsonRow(R"({"id":5,"v":"t"})").Hash(), Shape().MaskBit("doc")};
+  put("[5]", {.hash = JsonRow(R"({"id":5,"v":"t"})").Hash(), .toast_mask = Shape().MaskBit("doc")});
   Differ d(state, 1);
   for (const char* row : {R"({"id":1,"v":"a","doc":null})", R"({"id":2,"v":"new","doc":null})",
                           R"({"id":3,"v":"c","doc":null})", R"({"id":4,"v":"x","doc":null})",

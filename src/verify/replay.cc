@@ -86,7 +86,7 @@ void Replay::Apply(const SinkEvent& e, const Location& where) {
   ++stats_.row_events;
   if (e.op == RowOp::kTruncate) {
     ++stats_.truncates;
-    state_.clear();
+    state_.Clear();
     captured_.clear();
     return;
   }
@@ -98,42 +98,35 @@ void Replay::Apply(const SinkEvent& e, const Location& where) {
     return;
   }
   if (e.op == RowOp::kDelete) {
-    auto it = state_.find(key);
     captured_.erase(key);
     if (options_.check_order) {
-      if (it == state_.end()) it = state_.emplace(key, KeyState{}).first;
-      CheckOrder(e, it->second, key, where);
-      it->second.deleted = true;
-    } else if (it != state_.end()) {
-      state_.erase(it);
+      KeyState* state = state_.Upsert(key).first;
+      CheckOrder(e, *state, key, where);
+      state->deleted = true;
+    } else if (KeyState* state = state_.Find(key)) {
+      state->deleted = true;
     }
     return;
   }
-  Put(e, std::move(key), where);
+  Put(e, key, where);
 }
 
-void Replay::Put(const SinkEvent& e, std::string&& key, const Location& where) {
+void Replay::Put(const SinkEvent& e, const std::string& key, const Location& where) {
   // A changed key (UPDATE of a key column) removes the row under the old key.
   if (e.old != kNone) {
     std::string old_key;
     if (AppendCanonicalKey(tree_, e.old, shape_, old_key) && old_key != key) {
       captured_.erase(old_key);
-      if (auto it = state_.find(old_key); it != state_.end()) {
-        if (options_.check_order) {
-          it->second.deleted = true;
-        } else {
-          state_.erase(it);
-        }
-      }
+      if (KeyState* state = state_.Find(old_key)) state->deleted = true;
     }
   }
   const uint64_t mask = ToastMask(e);
   scratch_.clear();
   AppendCanonicalRow(tree_, e.row, shape_, mask, scratch_);
   if (!capture_.empty() && capture_.count(key) != 0) captured_[key] = scratch_;
-  auto [it, fresh] = state_.try_emplace(std::move(key));
-  KeyState& s = it->second;
-  if (options_.check_order) CheckOrder(e, s, it->first, where);
+  auto [state, fresh] = state_.Upsert(key);
+  KeyState& s = *state;
+  if (options_.check_order) CheckOrder(e, s, key, where);
   // Columns still missing from an earlier UPDATE stay missing unless this
   // image carries them (an INSERT or UPDATE without the marker does).
   s.toast_mask = mask == 0 ? 0 : (s.deleted || fresh ? mask : s.toast_mask | mask);
@@ -141,7 +134,7 @@ void Replay::Put(const SinkEvent& e, std::string&& key, const Location& where) {
   s.deleted = false;
 }
 
-void Replay::CheckOrder(const SinkEvent& e, KeyState& s, const std::string& key,
+void Replay::CheckOrder(const SinkEvent& e, KeyState& s, std::string_view key,
                         const Location& where) {
   uint64_t position = 0;
   uint32_t ordinal = 0;
@@ -170,9 +163,9 @@ void Replay::CheckOrder(const SinkEvent& e, KeyState& s, const std::string& key,
 
 void Replay::Finish() {
   stats_.toast_masked = 0;
-  for (const auto& [key, s] : state_) {
+  state_.ForEach([&](std::string_view, const KeyState& s) {
     if (!s.deleted && s.toast_mask != 0) ++stats_.toast_masked;
-  }
+  });
 }
 
 }  // namespace pgcdc::verify

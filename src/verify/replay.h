@@ -2,7 +2,7 @@
 // events in the order the sink keeps them. Per primary key the last
 // operation wins — INSERT/UPDATE/SNAPSHOT put the row, DELETE removes it,
 // TRUNCATE removes every row — and what stays is one 64-bit hash of the
-// row's canonical JSON (canonical.h), about 100 bytes per key in memory.
+// row's canonical JSON (canonical.h) in a KeyTable.
 //
 // An UPDATE whose payload lists `_unchanged_toast_columns` (the WAL source
 // without --toast-cache) does not carry those values: the key keeps a mask of
@@ -32,6 +32,7 @@
 #include "core/uuid.h"
 #include "verify/canonical.h"
 #include "verify/json_tree.h"
+#include "verify/key_table.h"
 #include "verify/sink_event.h"
 
 namespace pgcdc::verify {
@@ -45,15 +46,6 @@ struct ReplayOptions {
 struct Finding {
   std::string where;   // "out.jsonl:12", "partition 0 offset 7", "id 0193…"
   std::string detail;  // what is wrong
-};
-
-// What is kept per key.
-struct KeyState {
-  uint64_t hash = 0;
-  uint64_t toast_mask = 0;  // columns left out (see above)
-  uint64_t position = 0;    // WAL id: commit LSN >> 4; 0 = no position yet
-  uint32_t ordinal = 0;     // WAL id: change ordinal
-  bool deleted = false;     // order check: a tombstone that keeps the position
 };
 
 struct ReplayStats {
@@ -80,7 +72,7 @@ bool DecodeWalPosition(const Uuid& id, uint64_t& position, uint32_t& ordinal);
 
 class Replay {
  public:
-  using State = std::unordered_map<std::string, KeyState>;
+  using State = KeyTable;
 
   Replay(const RowShape& shape, TableMatch match, ReplayOptions options);
 
@@ -88,7 +80,7 @@ class Replay {
   void Add(std::string_view document, const Hints& hints, const Location& where);
 
   const ReplayStats& stats() const { return stats_; }
-  // The state; the diff takes it over (entries are erased as they match).
+  // The state; the diff marks the keys it meets.
   State& state() { return state_; }
   // Counts the masked keys into stats (call once, before the diff).
   void Finish();
@@ -100,8 +92,8 @@ class Replay {
 
  private:
   void Apply(const SinkEvent& e, const Location& where);
-  void Put(const SinkEvent& e, std::string&& key, const Location& where);
-  void CheckOrder(const SinkEvent& e, KeyState& s, const std::string& key, const Location& where);
+  void Put(const SinkEvent& e, const std::string& key, const Location& where);
+  void CheckOrder(const SinkEvent& e, KeyState& s, std::string_view key, const Location& where);
   void Note(std::vector<Finding>& examples, const Location& where, std::string detail);
   uint64_t ToastMask(const SinkEvent& e) const;
 

@@ -27,6 +27,20 @@ std::string Event(std::string_view op, std::string_view row, std::string_view id
   return e;
 }
 
+// Keys the sink holds (not deleted).
+size_t Live(Replay& r) {
+  size_t n = 0;
+  r.state().ForEach([&](std::string_view, const KeyState& s) { n += s.deleted ? 0 : 1; });
+  return n;
+}
+
+const KeyState& At(Replay& r, std::string_view key) {
+  static const KeyState kAbsent;
+  const KeyState* s = r.state().Find(key);
+  EXPECT_TRUE(s != nullptr && !s->deleted) << key;
+  return s != nullptr ? *s : kAbsent;
+}
+
 struct Fixture : ::testing::Test {
   Replay Make(bool check_order = false) {
     return Replay(Shape(), TableMatch::For("", "orders"), ReplayOptions{check_order, 3});
@@ -44,13 +58,13 @@ TEST_F(Fixture, LastOperationPerKeyWins) {
   Add(r, Event("UPDATE", R"({"id":1,"status":"paid","doc":null})"));
   Add(r, Event("DELETE", R"({"id":2,"status":null,"doc":null})"));
   Add(r, Event("SNAPSHOT", R"({"id":3,"status":"old","doc":null})"));
-  ASSERT_EQ(r.state().size(), 2u);
-  EXPECT_EQ(r.state().at("[1]").hash, RowHash(R"({"id":1,"status":"paid","doc":null})"));
-  EXPECT_EQ(r.state().at("[3]").hash, RowHash(R"({"doc":null,"status":"old","id":3})"));
+  ASSERT_EQ(Live(r), 2u);
+  EXPECT_EQ(At(r, "[1]").hash, RowHash(R"({"id":1,"status":"paid","doc":null})"));
+  EXPECT_EQ(At(r, "[3]").hash, RowHash(R"({"doc":null,"status":"old","id":3})"));
   EXPECT_EQ(r.stats().row_events, 5u);
   Add(r,
       R"({"id":"x","channel":"pgcdc:orders","operation":"TRUNCATE","payload":{"op":"TRUNCATE","table":"orders"}})");
-  EXPECT_TRUE(r.state().empty());
+  EXPECT_EQ(Live(r), 0u);
   EXPECT_EQ(r.stats().truncates, 1u);
 }
 
@@ -62,7 +76,7 @@ TEST_F(Fixture, OtherTablesMarkersAndBadRecordsAreCountedNotApplied) {
   Add(r, R"({"hello":"world"})");
   Add(r, "[1,2]");
   Add(r, Event("INSERT", R"({"status":"no key","doc":null})"));
-  EXPECT_TRUE(r.state().empty());
+  EXPECT_EQ(Live(r), 0u);
   EXPECT_EQ(r.stats().other_tables, 1u);
   EXPECT_EQ(r.stats().non_row_events, 1u);
   EXPECT_EQ(r.stats().unreadable, 3u);
@@ -86,8 +100,8 @@ TEST_F(Fixture, ReadsPayloadsDebeziumAndCloudEvents) {
   // CloudEvents.
   Add(r,
       R"({"data":{"old":null,"op":"UPDATE","row":{"id":1,"status":"c","doc":null},"table":"orders"},"id":"x","source":"/pgcdc","specversion":"1.0","subject":"pgcdc:orders","type":"io.pgcdc.change.UPDATE"})");
-  ASSERT_EQ(r.state().size(), 1u);
-  EXPECT_EQ(r.state().at("[1]").hash, RowHash(R"({"id":1,"status":"c","doc":null})"));
+  ASSERT_EQ(Live(r), 1u);
+  EXPECT_EQ(At(r, "[1]").hash, RowHash(R"({"id":1,"status":"c","doc":null})"));
   EXPECT_EQ(r.stats().other_tables, 1u) << "schema other";
 }
 
@@ -96,8 +110,8 @@ TEST_F(Fixture, KeyChangeRemovesTheOldKey) {
   Add(r, Event("INSERT", R"({"id":1,"status":"a","doc":null})"));
   Add(r,
       R"({"id":"x","channel":"pgcdc:orders","operation":"UPDATE","payload":{"old":{"id":1,"status":null,"doc":null},"op":"UPDATE","row":{"id":5,"status":"a","doc":null},"table":"orders"}})");
-  ASSERT_EQ(r.state().size(), 1u);
-  EXPECT_TRUE(r.state().contains("[5]"));
+  ASSERT_EQ(Live(r), 1u);
+  EXPECT_NE(r.state().Find("[5]"), nullptr);
 }
 
 TEST_F(Fixture, UnchangedToastColumnsAreMaskedUntilAFullImage) {
@@ -105,13 +119,13 @@ TEST_F(Fixture, UnchangedToastColumnsAreMaskedUntilAFullImage) {
   Add(r, Event("INSERT", R"({"id":1,"status":"a","doc":"big"})"));
   Add(r, Event("UPDATE", R"({"id":1,"status":"b","doc":null})", "", "pgcdc:orders",
                R"("_unchanged_toast_columns":["doc"],)"));
-  const KeyState& s = r.state().at("[1]");
+  const KeyState& s = At(r, "[1]");
   EXPECT_EQ(s.toast_mask, Shape().MaskBit("doc"));
   EXPECT_EQ(s.hash, RowHash(R"({"id":1,"status":"b"})", 0));
   r.Finish();
   EXPECT_EQ(r.stats().toast_masked, 1u);
   Add(r, Event("UPDATE", R"({"id":1,"status":"c","doc":"big2"})"));
-  EXPECT_EQ(r.state().at("[1]").toast_mask, 0u);
+  EXPECT_EQ(At(r, "[1]").toast_mask, 0u);
 }
 
 TEST(WalPosition, DecodesWhatMakePositionUuidEncodes) {

@@ -3,9 +3,13 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <deque>
+#include <optional>
+#include <thread>
 
-#include "core/json.h"
+#include "core/mutex.h"
 #include "snapshot/table_snapshot.h"
+#include "verify/row_canonicalizer.h"
 
 namespace pgcdc::verify {
 
@@ -23,18 +27,71 @@ struct ResultDeleter {
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
-// The row being hashed: its JSON parsed into `tree`.
-class TreeRow final : public SourceRow {
+// Row `i` of a result as text values (NULL = nullopt).
+void LoadRow(const PGresult* r, int i, std::vector<std::optional<std::string_view>>& values) {
+  values.clear();
+  for (int c = 0; c < PQnfields(r); ++c) {
+    if (PQgetisnull(r, i, c)) {
+      values.emplace_back(std::nullopt);
+    } else {
+      values.emplace_back(std::string_view(PQgetvalue(r, i, c), PQgetlength(r, i, c)));
+    }
+  }
+}
+
+// A row of the current chunk, canonicalised again only when the diff asks
+// (a missing or differing row, a masked comparison).
+class ChunkRow final : public SourceRow {
  public:
-  TreeRow(const JsonTree& tree, const RowShape& shape) : tree_(tree), shape_(shape) {}
+  ChunkRow(const PGresult* r, RowCanonicalizer& row) : result_(r), row_(row) {}
+  void Select(int i) { index_ = i; }
   void AppendCanonical(uint64_t mask, std::string& out) const override {
-    AppendCanonicalRow(tree_, tree_.root(), shape_, mask, out);
+    LoadRow(result_, index_, values_);
+    (void)row_.Set(values_);  // errors were counted in the first pass
+    row_.AppendRow(mask, out);
   }
 
  private:
-  const JsonTree& tree_;
-  const RowShape& shape_;
+  const PGresult* result_;
+  RowCanonicalizer& row_;
+  int index_ = 0;
+  mutable std::vector<std::optional<std::string_view>> values_;
 };
+
+// Hashes a chunk's rows first (prefetching each key's state), then hands
+// them to `fn`: the lookups then mostly hit the cache.
+Status ProcessChunk(const PGresult* r, RowCanonicalizer& row, const TableScan::RowFn& fn,
+                    const TableScan::PrefetchFn& prefetch, ScanStats& stats) {
+  const int n = PQntuples(r);
+  std::vector<std::optional<std::string_view>> values;
+  std::string keys;
+  std::vector<size_t> key_ends;
+  std::vector<uint64_t> hashes;
+  std::string canonical;
+  key_ends.reserve(n);
+  hashes.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    LoadRow(r, i, values);
+    stats.value_errors += row.Set(values);
+    const size_t start = keys.size();
+    if (!row.AppendKey(keys)) return Fail(ErrorCode::kProtocol, "a row with a NULL key value");
+    key_ends.push_back(keys.size());
+    if (prefetch) prefetch(std::string_view(keys).substr(start));
+    canonical.clear();
+    row.AppendRow(0, canonical);
+    hashes.push_back(HashCanonical(canonical));
+  }
+  ChunkRow view(r, row);
+  std::string key;
+  for (int i = 0; i < n; ++i) {
+    const size_t start = i == 0 ? 0 : key_ends[i - 1];
+    key.assign(keys, start, key_ends[i] - start);
+    view.Select(i);
+    fn(key, hashes[i], view);
+  }
+  stats.rows += static_cast<uint64_t>(n);
+  return Ok();
+}
 
 // Sends chunk queries and hands their results over, one request ahead.
 class ChunkPager {
@@ -99,10 +156,6 @@ Status TableScan::Describe(std::string_view table) {
   for (const auto& c : describe.columns()) {
     info_.columns.push_back(c.name);
     info_.type_oids.push_back(c.type_oid);
-    std::string key;
-    json::AppendString(key, c.name);
-    key.push_back(':');
-    json_keys_.push_back(std::move(key));
   }
   return Ok();
 }
@@ -128,54 +181,106 @@ Status TableScan::ReadPrimaryKey() {
   return Ok();
 }
 
-Result<ScanStats> TableScan::Run(const RowShape& shape, size_t chunk_rows, const RowFn& fn) {
+namespace {
+
+// Reads the chunks on its own thread, one query ahead of the hashing: while
+// pgcdc hashes chunk n, libpq receives chunk n+1 (so the server never waits
+// on a full socket) and asks for chunk n+2 as soon as n+1 is in.
+class ChunkReader {
+ public:
+  ChunkReader(ChunkPager& pager, std::vector<int> key_index)
+      : pager_(pager), key_index_(std::move(key_index)), thread_([this] { Loop(); }) {}
+  ~ChunkReader() {
+    {
+      MutexLock lock(mu_);
+      stopping_ = true;
+    }
+    cv_.NotifyAll();
+    thread_.join();
+  }
+
+  // The next chunk; null after the last one; an error ends the scan.
+  Result<ResultPtr> Next() {
+    MutexLock lock(mu_);
+    while (queue_.empty() && !done_) cv_.Wait(mu_);
+    if (!queue_.empty()) {
+      ResultPtr r = std::move(queue_.front());
+      queue_.pop_front();
+      cv_.NotifyAll();
+      return r;
+    }
+    if (!error_) return ResultPtr();
+    return Fail(*error_);
+  }
+
+ private:
+  static constexpr size_t kQueued = 2;
+
+  void Loop() {
+    Status st = pager_.Send({});
+    while (st) {
+      auto result = pager_.Receive();
+      if (!result) {
+        st = Fail(result.error());
+        break;
+      }
+      const PGresult* r = result->get();
+      const bool more = pager_.Full(r);
+      if (more) {
+        std::vector<std::string> last;
+        for (int k : key_index_) last.emplace_back(PQgetvalue(r, PQntuples(r) - 1, k));
+        st = pager_.Send(last);
+      }
+      if (!Push(std::move(*result)) || !more) break;
+    }
+    MutexLock lock(mu_);
+    if (!st) error_ = st.error();
+    done_ = true;
+    cv_.NotifyAll();
+  }
+
+  // False when the scan was abandoned.
+  bool Push(ResultPtr r) {
+    MutexLock lock(mu_);
+    while (queue_.size() >= kQueued && !stopping_) cv_.Wait(mu_);
+    if (stopping_) return false;
+    queue_.push_back(std::move(r));
+    cv_.NotifyAll();
+    return true;
+  }
+
+  ChunkPager& pager_;
+  std::vector<int> key_index_;
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<ResultPtr> queue_ GUARDED_BY(mu_);
+  std::optional<Error> error_ GUARDED_BY(mu_);
+  bool done_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+}  // namespace
+
+Result<ScanStats> TableScan::Run(const RowShape& shape, size_t chunk_rows, const RowFn& fn,
+                                 const PrefetchFn& prefetch) {
   const auto started = std::chrono::steady_clock::now();
   ChunkPager pager(
       conn_.raw(), snapshot::BuildKeysetQuery(info_.name, "", info_.key_columns, false, chunk_rows),
       snapshot::BuildKeysetQuery(info_.name, "", info_.key_columns, true, chunk_rows), chunk_rows);
   ScanStats stats;
-  JsonTree tree;
-  const TreeRow row_view(tree, shape);
-  std::string json;
-  std::string key;
-  std::string canonical;
-  if (auto st = pager.Send({}); !st) return Fail(st.error());
-  for (;;) {
-    auto result = pager.Receive();
-    if (!result) return Fail(result.error());
-    PGresult* r = result->get();
-    const int n = PQntuples(r);
-    ++stats.chunks;
-    if (pager.Full(r)) {
-      std::vector<std::string> last;
-      for (int k : key_index_) last.emplace_back(PQgetvalue(r, n - 1, k));
-      if (auto st = pager.Send(last); !st) return Fail(st.error());
-    }
-    for (int i = 0; i < n; ++i) {
-      json.assign("{");
-      for (int c = 0; c < PQnfields(r); ++c) {
-        if (c > 0) json.push_back(',');
-        json.append(json_keys_[c]);
-        if (PQgetisnull(r, i, c)) {
-          json.append("null");
-        } else if (!pgtypes::AppendValueJson(
-                       catalog_, info_.type_oids[c],
-                       std::string_view(PQgetvalue(r, i, c), PQgetlength(r, i, c)), json)) {
-          ++stats.value_errors;
-        }
+  RowCanonicalizer row(catalog_, info_.type_oids, shape);
+  {
+    ChunkReader reader(pager, key_index_);
+    for (;;) {
+      auto result = reader.Next();
+      if (!result) return Fail(result.error());
+      if (!*result) break;
+      ++stats.chunks;
+      if (auto st = ProcessChunk(result->get(), row, fn, prefetch, stats); !st) {
+        return Fail(st.error());
       }
-      json.push_back('}');
-      if (auto st = tree.Parse(json); !st) return Fail(st.error().Wrap("row JSON"));
-      key.clear();
-      canonical.clear();
-      if (!AppendCanonicalKey(tree, tree.root(), shape, key)) {
-        return Fail(ErrorCode::kProtocol, "a row without a primary key value");
-      }
-      AppendCanonicalRow(tree, tree.root(), shape, 0, canonical);
-      fn(key, HashCanonical(canonical), row_view);
-      ++stats.rows;
     }
-    if (!pager.Full(r)) break;
   }
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return stats;

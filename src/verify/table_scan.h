@@ -26,7 +26,6 @@
 #include "pg/conn.h"
 #include "pg/table_name.h"
 #include "verify/canonical.h"
-#include "verify/json_tree.h"
 
 namespace pgcdc::verify {
 
@@ -63,8 +62,11 @@ class TableScan {
   const TableInfo& info() const { return info_; }
 
   using RowFn = std::function<void(const std::string& key, uint64_t hash, const SourceRow& row)>;
+  // Called with the key of a row some rows before `fn` gets that row.
+  using PrefetchFn = std::function<void(std::string_view key)>;
   // Calls `fn` for every row, in key order. `shape` must describe info().
-  Result<ScanStats> Run(const RowShape& shape, size_t chunk_rows, const RowFn& fn);
+  Result<ScanStats> Run(const RowShape& shape, size_t chunk_rows, const RowFn& fn,
+                        const PrefetchFn& prefetch = {});
 
  private:
   TableScan(pg::Conn& conn) : conn_(conn) {}
@@ -74,8 +76,7 @@ class TableScan {
   pg::Conn& conn_;
   pgtypes::TypeCatalog catalog_;
   TableInfo info_;
-  std::vector<std::string> json_keys_;  // `"name":` per column
-  std::vector<int> key_index_;          // column index of each key column
+  std::vector<int> key_index_;  // column index of each key column
 };
 
 }  // namespace pgcdc::verify

@@ -100,17 +100,20 @@ Result<VerifyReport> RunVerify(const VerifyOptions& o) {
   if (auto st = ReadSink(**sink, replay); !st) return Fail(st.error());
   replay.Finish();
   report.sink_seconds = SecondsSince(sink_start);
-  for (const auto& [key, s] : replay.state()) report.sink_keys += s.deleted ? 0 : 1;
+  replay.state().ForEach(
+      [&](std::string_view, const KeyState& s) { report.sink_keys += s.deleted ? 0 : 1; });
   log::Info("verify: sink read", {{"sink", report.sink},
                                   {"records", replay.stats().records},
                                   {"keys", report.sink_keys},
                                   {"seconds", report.sink_seconds}});
 
   Differ differ(replay.state(), o.max_examples);
-  auto scanned = (*scan)->Run(report.shape, o.chunk_rows,
-                              [&](const std::string& key, uint64_t hash, const SourceRow& row) {
-                                differ.SourceRow(key, hash, row);
-                              });
+  auto scanned = (*scan)->Run(
+      report.shape, o.chunk_rows,
+      [&](const std::string& key, uint64_t hash, const SourceRow& row) {
+        differ.SourceRow(key, hash, row);
+      },
+      [&](std::string_view key) { differ.Prefetch(key); });
   if (!scanned) return Fail(scanned.error().Wrap("table " + report.table));
   report.scan = *scanned;
   log::Info(
