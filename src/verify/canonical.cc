@@ -78,9 +78,47 @@ void SortedMembers(const JsonTree& tree, NodeId object, Keep keep, std::vector<N
                    [&](NodeId a, NodeId b) { return tree.key(a) < tree.key(b); });
 }
 
+// The common case without an exponent, no allocation: `-12.500` -> `-12.5`.
+// False when the general path must decide (an exponent, a long integer part,
+// many leading fraction zeros, invalid text).
+bool AppendPlainDecimal(std::string_view text, std::string& out) {
+  const bool negative = !text.empty() && text[0] == '-';
+  std::string_view digits = text.substr(negative ? 1 : 0);
+  const size_t dot = digits.find('.');
+  const std::string_view int_part = digits.substr(0, dot);
+  std::string_view frac =
+      dot == std::string_view::npos ? std::string_view() : digits.substr(dot + 1);
+  if (int_part.empty() || int_part.size() > static_cast<size_t>(kMaxPlainDigits) ||
+      (int_part.size() > 1 && int_part[0] == '0') ||
+      (dot != std::string_view::npos && frac.empty())) {
+    return false;
+  }
+  for (char c : int_part) {
+    if (!IsDigit(c)) return false;
+  }
+  for (char c : frac) {
+    if (!IsDigit(c)) return false;
+  }
+  while (!frac.empty() && frac.back() == '0') frac.remove_suffix(1);
+  if (int_part == "0") {
+    if (frac.empty()) {
+      out.push_back('0');
+      return true;
+    }
+    if (frac.find_first_not_of('0') >= 5) return false;  // 0.000001 and smaller: exponent form
+  }
+  if (negative) out.push_back('-');
+  out.append(int_part);
+  if (!frac.empty()) out.append(".").append(frac);
+  return true;
+}
+
 }  // namespace
 
 bool AppendCanonicalNumber(std::string_view text, std::string& out) {
+  if (text.find_first_of("eE") == std::string_view::npos && AppendPlainDecimal(text, out)) {
+    return true;
+  }
   Decimal d;
   if (!ParseNumber(text, d)) return false;
   // All digits, without leading zeros; value = digits * 10^exp10.

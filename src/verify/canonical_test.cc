@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace pgcdc::verify {
 namespace {
 
@@ -41,6 +43,47 @@ TEST(CanonicalNumber, EqualValuesHaveOneSpelling) {
   EXPECT_EQ(Number("4.9e-324"), "4.9e-324");
   EXPECT_EQ(Number("0.0000012"), "0.0000012");
   EXPECT_EQ(Number("0.00000012"), "1.2e-7");
+  EXPECT_EQ(Number("0.000001"), "0.000001");
+  EXPECT_EQ(Number("0.0000001"), "1e-7");
+  EXPECT_EQ(Number("-0.50"), "-0.5");
+  EXPECT_EQ(Number("-100.000"), "-100");
+}
+
+TEST(CanonicalNumber, PlainAndExponentSpellingsAgree) {
+  // Every decimal written without and with an exponent gets one spelling.
+  for (const char* plain :
+       {"0", "7", "-7", "10", "1200", "0.5", "0.05", "0.00005", "0.000005", "0.0000005", "123.456",
+        "-98765.4321", "100.25", "1234567890123456789012345678901234567890",
+        "12345678901234567890123456789012345678901"}) {
+    const std::string p = Number(plain);
+    EXPECT_NE(p, "<invalid>") << plain;
+    EXPECT_EQ(Number(std::string(plain) + "e0"), p) << plain;
+    EXPECT_EQ(Number(std::string(plain) + "E+000"), p) << plain;
+  }
+}
+
+TEST(CanonicalNumber, RandomDecimalsAgreeWithTheirExponentForm) {
+  std::mt19937 rng(15);
+  for (int i = 0; i < 20000; ++i) {
+    std::string digits = std::to_string(1 + rng() % 9);  // no leading zero
+    const int n = static_cast<int>(rng() % 25);
+    for (int k = 0; k < n; ++k) digits.push_back(static_cast<char>('0' + rng() % 10));
+    const int shift = static_cast<int>(rng() % 40) - 20;  // value = digits * 10^shift
+    // Plain spelling of digits * 10^shift.
+    std::string plain;
+    const int point = static_cast<int>(digits.size()) + shift;
+    if (shift >= 0) {
+      plain = digits + std::string(static_cast<size_t>(shift), '0');
+    } else if (point > 0) {
+      plain = digits.substr(0, static_cast<size_t>(point)) + "." + digits.substr(point);
+    } else {
+      plain = "0." + std::string(static_cast<size_t>(-point), '0') + digits;
+    }
+    const std::string exp = digits + "e" + std::to_string(shift);
+    const bool negative = rng() % 2 == 0;
+    EXPECT_EQ(Number((negative ? "-" : "") + plain), Number((negative ? "-" : "") + exp))
+        << plain << " vs " << exp;
+  }
 }
 
 TEST(CanonicalNumber, RejectsWhatIsNotAJsonNumber) {
