@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/mutex.h"
+#include "snapshot/copy_text.h"
 #include "snapshot/table_snapshot.h"
 #include "verify/row_canonicalizer.h"
 
@@ -27,114 +28,70 @@ struct ResultDeleter {
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
-// Row `i` of a result as text values (NULL = nullopt).
-void LoadRow(const PGresult* r, int i, std::vector<std::optional<std::string_view>>& values) {
-  values.clear();
-  for (int c = 0; c < PQnfields(r); ++c) {
-    if (PQgetisnull(r, i, c)) {
-      values.emplace_back(std::nullopt);
-    } else {
-      values.emplace_back(std::string_view(PQgetvalue(r, i, c), PQgetlength(r, i, c)));
-    }
-  }
-}
+// A batch of whole COPY text rows (PostgreSQL sends one row per CopyData
+// message, so a batch never ends inside a row).
+struct Batch {
+  std::string text;
+  size_t rows = 0;
+};
 
-// A row of the current chunk, canonicalised again only when the diff asks
-// (a missing or differing row, a masked comparison).
-class ChunkRow final : public SourceRow {
+// A row of the current batch, parsed and canonicalised again only when the
+// diff asks (a missing or differing row, a masked comparison).
+class BatchRow final : public SourceRow {
  public:
-  ChunkRow(const PGresult* r, RowCanonicalizer& row) : result_(r), row_(row) {}
-  void Select(int i) { index_ = i; }
+  explicit BatchRow(RowCanonicalizer& row) : row_(row) {}
+  void Select(std::string_view line) { line_ = line; }
   void AppendCanonical(uint64_t mask, std::string& out) const override {
-    LoadRow(result_, index_, values_);
-    (void)row_.Set(values_);  // errors were counted in the first pass
+    parser_.Reset();
+    if (!parser_.Feed(line_) || !parser_.Next().value_or(false)) return;
+    (void)row_.Set(parser_.fields());  // errors were counted in the first pass
     row_.AppendRow(mask, out);
   }
 
  private:
-  const PGresult* result_;
   RowCanonicalizer& row_;
-  int index_ = 0;
-  mutable std::vector<std::optional<std::string_view>> values_;
+  std::string_view line_;  // with its newline
+  mutable snapshot::CopyTextParser parser_;
 };
 
-// Hashes a chunk's rows first (prefetching each key's state), then hands
+// Hashes a batch's rows first (prefetching each key's state), then hands
 // them to `fn`: the lookups then mostly hit the cache.
-Status ProcessChunk(const PGresult* r, RowCanonicalizer& row, const TableScan::RowFn& fn,
+Status ProcessBatch(const Batch& batch, RowCanonicalizer& row, const TableScan::RowFn& fn,
                     const TableScan::PrefetchFn& prefetch, ScanStats& stats) {
-  const int n = PQntuples(r);
-  std::vector<std::optional<std::string_view>> values;
+  snapshot::CopyTextParser parser;
+  if (auto st = parser.Feed(batch.text); !st) return st;
   std::string keys;
   std::vector<size_t> key_ends;
+  std::vector<size_t> line_ends;
   std::vector<uint64_t> hashes;
   std::string canonical;
-  key_ends.reserve(n);
-  hashes.reserve(n);
-  for (int i = 0; i < n; ++i) {
-    LoadRow(r, i, values);
-    stats.value_errors += row.Set(values);
-    const size_t start = keys.size();
+  for (size_t start = 0;;) {
+    auto more = parser.Next();
+    if (!more) return Fail(more.error().Wrap("table data"));
+    if (!*more) break;
+    stats.value_errors += row.Set(parser.fields());
+    const size_t key_start = keys.size();
     if (!row.AppendKey(keys)) return Fail(ErrorCode::kProtocol, "a row with a NULL key value");
     key_ends.push_back(keys.size());
-    if (prefetch) prefetch(std::string_view(keys).substr(start));
+    if (prefetch) prefetch(std::string_view(keys).substr(key_start));
     canonical.clear();
     row.AppendRow(0, canonical);
     hashes.push_back(HashCanonical(canonical));
+    start = batch.text.find('\n', start) + 1;
+    line_ends.push_back(start);
   }
-  ChunkRow view(r, row);
+  BatchRow view(row);
   std::string key;
-  for (int i = 0; i < n; ++i) {
-    const size_t start = i == 0 ? 0 : key_ends[i - 1];
-    key.assign(keys, start, key_ends[i] - start);
-    view.Select(i);
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    const size_t key_start = i == 0 ? 0 : key_ends[i - 1];
+    const size_t line_start = i == 0 ? 0 : line_ends[i - 1];
+    key.assign(keys, key_start, key_ends[i] - key_start);
+    view.Select(std::string_view(batch.text).substr(line_start, line_ends[i] - line_start));
     fn(key, hashes[i], view);
   }
-  stats.rows += static_cast<uint64_t>(n);
+  stats.rows += hashes.size();
   return Ok();
 }
-
-// Sends chunk queries and hands their results over, one request ahead.
-class ChunkPager {
- public:
-  ChunkPager(PGconn* conn, std::string first_sql, std::string next_sql, size_t chunk_rows)
-      : conn_(conn),
-        first_sql_(std::move(first_sql)),
-        next_sql_(std::move(next_sql)),
-        chunk_rows_(chunk_rows) {}
-
-  // Sends the query for the chunk after `after` (no values: the first).
-  Status Send(const std::vector<std::string>& after) {
-    std::vector<const char*> values;
-    for (const auto& v : after) values.push_back(v.c_str());
-    const std::string& sql = after.empty() ? first_sql_ : next_sql_;
-    if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                          values.data(), nullptr, nullptr, 0) == 0) {
-      return Fail(ErrorCode::kConnection, "read table: " + pg::TrimMessage(PQerrorMessage(conn_)));
-    }
-    return Ok();
-  }
-
-  // The result of the query sent last.
-  Result<ResultPtr> Receive() {
-    ResultPtr result(PQgetResult(conn_));
-    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
-    if (!result || PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-      const char* msg = result ? PQresultErrorMessage(result.get()) : PQerrorMessage(conn_);
-      const ErrorCode code =
-          PQstatus(conn_) == CONNECTION_OK ? ErrorCode::kInvalidArgument : ErrorCode::kConnection;
-      return Fail(code, "read table: " + pg::TrimMessage(msg));
-    }
-    return result;
-  }
-
-  bool Full(const PGresult* r) const { return static_cast<size_t>(PQntuples(r)) >= chunk_rows_; }
-
- private:
-  PGconn* conn_;
-  std::string first_sql_;
-  std::string next_sql_;
-  size_t chunk_rows_;
-};
 
 }  // namespace
 
@@ -166,11 +123,6 @@ Status TableScan::ReadPrimaryKey() {
   for (const auto& r : *rows) {
     if (r.empty() || !r[0]) continue;
     info_.key_columns.push_back(*r[0]);
-    int index = 0;
-    while (index < static_cast<int>(info_.columns.size()) && info_.columns[index] != *r[0]) {
-      ++index;
-    }
-    key_index_.push_back(index);
   }
   if (info_.key_columns.empty()) {
     return Fail(ErrorCode::kInvalidArgument,
@@ -183,14 +135,15 @@ Status TableScan::ReadPrimaryKey() {
 
 namespace {
 
-// Reads the chunks on its own thread, one query ahead of the hashing: while
-// pgcdc hashes chunk n, libpq receives chunk n+1 (so the server never waits
-// on a full socket) and asks for chunk n+2 as soon as n+1 is in.
-class ChunkReader {
+// Streams `COPY (SELECT * … ORDER BY pk) TO STDOUT` on its own thread and
+// hands it over in batches of `batch_rows` rows, at most two ahead: while
+// pgcdc hashes one batch, libpq keeps receiving, so the server never waits
+// on a full socket.
+class CopyReader {
  public:
-  ChunkReader(ChunkPager& pager, std::vector<int> key_index)
-      : pager_(pager), key_index_(std::move(key_index)), thread_([this] { Loop(); }) {}
-  ~ChunkReader() {
+  CopyReader(PGconn* conn, std::string sql, size_t batch_rows)
+      : conn_(conn), sql_(std::move(sql)), batch_rows_(batch_rows), thread_([this] { Loop(); }) {}
+  ~CopyReader() {
     {
       MutexLock lock(mu_);
       stopping_ = true;
@@ -199,17 +152,17 @@ class ChunkReader {
     thread_.join();
   }
 
-  // The next chunk; null after the last one; an error ends the scan.
-  Result<ResultPtr> Next() {
+  // The next batch; nullopt after the last one; an error ends the scan.
+  Result<std::optional<Batch>> Next() {
     MutexLock lock(mu_);
     while (queue_.empty() && !done_) cv_.Wait(mu_);
     if (!queue_.empty()) {
-      ResultPtr r = std::move(queue_.front());
+      Batch b = std::move(queue_.front());
       queue_.pop_front();
       cv_.NotifyAll();
-      return r;
+      return std::optional<Batch>(std::move(b));
     }
-    if (!error_) return ResultPtr();
+    if (!error_) return std::optional<Batch>();
     return Fail(*error_);
   }
 
@@ -217,69 +170,88 @@ class ChunkReader {
   static constexpr size_t kQueued = 2;
 
   void Loop() {
-    Status st = pager_.Send({});
-    while (st) {
-      auto result = pager_.Receive();
-      if (!result) {
-        st = Fail(result.error());
-        break;
-      }
-      const PGresult* r = result->get();
-      const bool more = pager_.Full(r);
-      if (more) {
-        std::vector<std::string> last;
-        for (int k : key_index_) last.emplace_back(PQgetvalue(r, PQntuples(r) - 1, k));
-        st = pager_.Send(last);
-      }
-      if (!Push(std::move(*result)) || !more) break;
-    }
+    Status st = Stream();
     MutexLock lock(mu_);
     if (!st) error_ = st.error();
     done_ = true;
     cv_.NotifyAll();
   }
 
+  Status Stream() {
+    ResultPtr started(PQexec(conn_, sql_.c_str()));
+    if (PQresultStatus(started.get()) != PGRES_COPY_OUT) {
+      return Fail(
+          PQstatus(conn_) == CONNECTION_OK ? ErrorCode::kInvalidArgument : ErrorCode::kConnection,
+          "read table: " + pg::TrimMessage(PQresultErrorMessage(started.get())));
+    }
+    Batch batch;
+    for (;;) {
+      char* buf = nullptr;
+      const int n = PQgetCopyData(conn_, &buf, /*async=*/0);
+      if (n > 0) {
+        batch.text.append(buf, static_cast<size_t>(n));
+        PQfreemem(buf);
+        if (++batch.rows >= batch_rows_ && !Push(std::exchange(batch, Batch{}))) return Ok();
+        continue;
+      }
+      if (n == -1) break;
+      return Fail(ErrorCode::kConnection, "read table: " + pg::TrimMessage(PQerrorMessage(conn_)));
+    }
+    ResultPtr end(PQgetResult(conn_));
+    if (PQresultStatus(end.get()) != PGRES_COMMAND_OK) {
+      return Fail(ErrorCode::kConnection,
+                  "read table: " + pg::TrimMessage(PQresultErrorMessage(end.get())));
+    }
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+    if (batch.rows > 0) (void)Push(std::move(batch));  // false: abandoned, nothing to do
+    return Ok();
+  }
+
   // False when the scan was abandoned.
-  bool Push(ResultPtr r) {
+  bool Push(Batch b) {
     MutexLock lock(mu_);
     while (queue_.size() >= kQueued && !stopping_) cv_.Wait(mu_);
     if (stopping_) return false;
-    queue_.push_back(std::move(r));
+    queue_.push_back(std::move(b));
     cv_.NotifyAll();
     return true;
   }
 
-  ChunkPager& pager_;
-  std::vector<int> key_index_;
+  PGconn* conn_;
+  std::string sql_;
+  size_t batch_rows_;
   Mutex mu_;
   CondVar cv_;
-  std::deque<ResultPtr> queue_ GUARDED_BY(mu_);
+  std::deque<Batch> queue_ GUARDED_BY(mu_);
   std::optional<Error> error_ GUARDED_BY(mu_);
   bool done_ GUARDED_BY(mu_) = false;
   bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: starts once the members above exist
 };
 
+std::string CopySql(const TableInfo& info) {
+  std::string sql = "COPY (SELECT * FROM " + info.name.Quoted() + " ORDER BY ";
+  for (size_t i = 0; i < info.key_columns.size(); ++i) {
+    sql.append(i == 0 ? "" : ", ").append(pg::QuoteIdentifier(info.key_columns[i]));
+  }
+  return sql + ") TO STDOUT";
+}
+
 }  // namespace
 
 Result<ScanStats> TableScan::Run(const RowShape& shape, size_t chunk_rows, const RowFn& fn,
                                  const PrefetchFn& prefetch) {
   const auto started = std::chrono::steady_clock::now();
-  ChunkPager pager(
-      conn_.raw(), snapshot::BuildKeysetQuery(info_.name, "", info_.key_columns, false, chunk_rows),
-      snapshot::BuildKeysetQuery(info_.name, "", info_.key_columns, true, chunk_rows), chunk_rows);
   ScanStats stats;
   RowCanonicalizer row(catalog_, info_.type_oids, shape);
   {
-    ChunkReader reader(pager, key_index_);
+    CopyReader reader(conn_.raw(), CopySql(info_), chunk_rows);
     for (;;) {
-      auto result = reader.Next();
-      if (!result) return Fail(result.error());
-      if (!*result) break;
+      auto batch = reader.Next();
+      if (!batch) return Fail(batch.error());
+      if (!*batch) break;
       ++stats.chunks;
-      if (auto st = ProcessChunk(result->get(), row, fn, prefetch, stats); !st) {
-        return Fail(st.error());
-      }
+      if (auto st = ProcessBatch(**batch, row, fn, prefetch, stats); !st) return Fail(st.error());
     }
   }
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

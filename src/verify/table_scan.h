@@ -1,10 +1,11 @@
-// TableScan: the source side of `pgcdc verify`. Reads every row of one table
-// in primary-key order, in chunks of `chunk_rows` (keyset pagination:
-// `SELECT * … WHERE (pk) > ($1…) ORDER BY pk LIMIT n`, key values bound as
-// parameters), inside one REPEATABLE READ, READ ONLY transaction so all
-// chunks see one snapshot. The next chunk is requested as soon as the
-// previous one has arrived, so PostgreSQL reads chunk n+1 while pgcdc hashes
-// chunk n.
+// TableScan: the source side of `pgcdc verify`. Streams every row of one
+// table in primary-key order with one `COPY (SELECT * … ORDER BY pk) TO
+// STDOUT` (text format; the statement has no values, so nothing to bind)
+// inside a REPEATABLE READ, READ ONLY transaction, and hashes it in chunks of
+// `chunk_rows` rows. A reader thread keeps receiving the next chunks while
+// the current one is hashed, so PostgreSQL never waits for pgcdc. COPY,
+// not a keyset-paginated SELECT: the server sends COPY rows markedly cheaper
+// (BENCHMARKS.md, "pgcdc verify").
 //
 // Each row is rendered exactly as the WAL source renders it (the same session
 // settings and pgtypes conversion as snapshots), then canonicalised and
@@ -76,7 +77,6 @@ class TableScan {
   pg::Conn& conn_;
   pgtypes::TypeCatalog catalog_;
   TableInfo info_;
-  std::vector<int> key_index_;  // column index of each key column
 };
 
 }  // namespace pgcdc::verify
