@@ -56,7 +56,7 @@ void AddFlags(CLI::App& cmd, VerifyFlags& f) {
   cmd.add_option("-o,--output", f.output, "text | json")->check(CLI::IsMember({"text", "json"}));
   cmd.add_option("--examples", o.max_examples, "keys listed per category (default 10)")
       ->check(CLI::NonNegativeNumber);
-  cmd.add_option("--chunk-size", o.chunk_rows, "table rows read per query (default 20000)")
+  cmd.add_option("--chunk-size", o.chunk_rows, "table rows hashed per chunk (default 20000)")
       ->check(CLI::Range(size_t{1}, size_t{1000000}));
   cmd.add_option("--ignore-columns", o.ignore_columns,
                  "columns left out of the comparison (e.g. ones a transform drops)")
