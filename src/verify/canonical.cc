@@ -74,8 +74,12 @@ void SortedMembers(const JsonTree& tree, NodeId object, Keep keep, std::vector<N
   for (NodeId c = tree.node(object).first; c != kNone; c = tree.node(c).next) {
     if (keep(c)) out.push_back(c);
   }
-  std::stable_sort(out.begin(), out.end(),
-                   [&](NodeId a, NodeId b) { return tree.key(a) < tree.key(b); });
+  // Equal keys stay in document order (node ids grow along the document).
+  std::sort(out.begin(), out.end(), [&](NodeId a, NodeId b) {
+    const auto ka = tree.key(a);
+    const auto kb = tree.key(b);
+    return ka < kb || (ka == kb && a < b);
+  });
 }
 
 // The common case without an exponent, no allocation: `-12.500` -> `-12.5`.

@@ -139,6 +139,7 @@ TEST(Canonical, KeysAndTheirDisplay) {
 
 TEST(Canonical, WideTablesShareTheLastMaskBit) {
   std::vector<std::string> cols;
+  cols.reserve(70);
   for (int i = 0; i < 70; ++i) cols.push_back("c" + std::to_string(i));
   RowShape shape(cols, {"c0"}, {});
   EXPECT_EQ(shape.MaskBit("c62"), uint64_t{1} << 62);

@@ -13,10 +13,13 @@ constexpr int kMaxDepth = 512;
 // its last child so far.
 class TreeBuilder {
  public:
+  // Names Boost.JSON's handler concept requires.
+  // NOLINTBEGIN(readability-identifier-naming)
   static constexpr std::size_t max_array_size = UINT32_MAX;
   static constexpr std::size_t max_object_size = UINT32_MAX;
   static constexpr std::size_t max_string_size = UINT32_MAX;
   static constexpr std::size_t max_key_size = UINT32_MAX;
+  // NOLINTEND(readability-identifier-naming)
 
   explicit TreeBuilder(JsonTree* tree) : tree_(tree) {}
 
@@ -67,7 +70,7 @@ class TreeBuilder {
   bool on_comment(sv_t, ec_t&) { return true; }
 
  private:
-  struct Open_ {
+  struct OpenContainer {
     NodeId node;
     NodeId last;
   };
@@ -106,7 +109,7 @@ class TreeBuilder {
       key_pending_ = false;
     }
     if (!open_.empty()) {
-      Open_& parent = open_.back();
+      OpenContainer& parent = open_.back();
       if (parent.last == kNone) {
         nodes[parent.node].first = id;
       } else {
@@ -128,7 +131,7 @@ class TreeBuilder {
   }
 
   JsonTree* tree_;
-  std::vector<Open_> open_;
+  std::vector<OpenContainer> open_;
   bool key_pending_ = false;
   uint32_t key_offset_ = 0;
   uint32_t key_size_ = 0;

@@ -4,6 +4,7 @@
 // (WAL ids sort in commit order within one created_at microsecond).
 #include <libpq-fe.h>
 
+#include "core/log.h"
 #include "pg/conn.h"
 #include "pg/table_name.h"
 #include "verify/sink_reader.h"
@@ -31,7 +32,11 @@ class PgTableReader final : public SinkReader {
     }
     Status st = Declare();
     if (st) st = FetchAll(fn);
-    (void)conn_.Exec("ROLLBACK");  // read only: nothing to keep; a failure is already reported
+    // Read only: nothing to keep. A failed ROLLBACK leaves an aborted
+    // transaction on a connection that is not used again.
+    if (auto rolled_back = conn_.Exec("ROLLBACK"); !rolled_back) {
+      log::Debug("verify: rollback failed", {{"error", rolled_back.error().message()}});
+    }
     return st;
   }
 

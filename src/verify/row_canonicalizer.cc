@@ -72,14 +72,15 @@ uint32_t RowCanonicalizer::Set(std::span<const std::optional<std::string_view>> 
   values_.clear();
   uint32_t errors = 0;
   for (size_t c = 0; c < values.size() && c < spans_.size(); ++c) {
-    null_[c] = !values[c].has_value();
+    const std::optional<std::string_view>& value = values[c];
+    null_[c] = !value.has_value();
     const auto start = static_cast<uint32_t>(values_.size());
-    if (null_[c]) {
-      values_.append("null");
-    } else {
+    if (value.has_value()) {
       scratch_.clear();
-      if (!pgtypes::AppendValueJson(catalog_, type_oids_[c], *values[c], scratch_)) ++errors;
+      if (!pgtypes::AppendValueJson(catalog_, type_oids_[c], *value, scratch_)) ++errors;
       AppendValue(c, scratch_);
+    } else {
+      values_.append("null");
     }
     spans_[c] = {start, static_cast<uint32_t>(values_.size()) - start};
   }

@@ -38,10 +38,12 @@ void Reference(const pgtypes::TypeCatalog& catalog, const RowShape& shape,
     if (i > 0) json.push_back(',');
     json::AppendString(json, shape.columns()[i]);
     json.push_back(':');
-    if (!row[i].text) {
-      json.append("null");
+    if (const std::optional<std::string>& text = row[i].text; text.has_value()) {
+      // A value that does not parse is rendered as a string on both paths.
+      const Status typed = pgtypes::AppendValueJson(catalog, row[i].oid, *text, json);
+      (void)typed;
     } else {
-      (void)pgtypes::AppendValueJson(catalog, row[i].oid, *row[i].text, json);  // errors: strings
+      json.append("null");
     }
   }
   json.push_back('}');
@@ -55,6 +57,8 @@ void ExpectSameAsReference(const std::vector<Value>& row, std::vector<std::strin
   static const pgtypes::TypeCatalog catalog = MakeCatalog();
   std::vector<std::string> names;
   std::vector<uint32_t> oids;
+  names.reserve(row.size());
+  oids.reserve(row.size());
   for (size_t i = 0; i < row.size(); ++i) {
     // Names in an order unlike the table's, with one needing escapes.
     names.push_back(i == 0 ? "id"
@@ -64,6 +68,7 @@ void ExpectSameAsReference(const std::vector<Value>& row, std::vector<std::strin
   const RowShape shape(names, {"id"}, std::move(ignored));
   RowCanonicalizer fast(catalog, oids, shape);
   std::vector<std::optional<std::string_view>> values;
+  values.reserve(row.size());
   for (const auto& v : row) {
     values.push_back(v.text ? std::optional<std::string_view>(*v.text) : std::nullopt);
   }

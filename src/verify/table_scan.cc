@@ -121,8 +121,10 @@ Status TableScan::ReadPrimaryKey() {
   auto rows = conn_.Query(kPrimaryKeySql, {info_.name.Quoted()});
   if (!rows) return Fail(rows.error().Wrap("primary key of " + info_.name.Display()));
   for (const auto& r : *rows) {
-    if (r.empty() || !r[0]) continue;
-    info_.key_columns.push_back(*r[0]);
+    if (r.empty()) continue;
+    if (const std::optional<std::string>& name = r[0]; name.has_value()) {
+      info_.key_columns.push_back(*name);
+    }
   }
   if (info_.key_columns.empty()) {
     return Fail(ErrorCode::kInvalidArgument,
@@ -249,9 +251,10 @@ Result<ScanStats> TableScan::Run(const RowShape& shape, size_t chunk_rows, const
     for (;;) {
       auto batch = reader.Next();
       if (!batch) return Fail(batch.error());
-      if (!*batch) break;
+      const std::optional<Batch>& chunk = *batch;
+      if (!chunk.has_value()) break;
       ++stats.chunks;
-      if (auto st = ProcessBatch(**batch, row, fn, prefetch, stats); !st) return Fail(st.error());
+      if (auto st = ProcessBatch(*chunk, row, fn, prefetch, stats); !st) return Fail(st.error());
     }
   }
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
