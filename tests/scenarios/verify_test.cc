@@ -216,6 +216,39 @@ TEST(VerifyScenario, OrderCheckFindsAnEventDeliveredOutOfOrder) {
   EXPECT_EQ(violations.at("count").to_number<int>(), 1);
 }
 
+TEST(VerifyScenario, SchemaQualifiedTableWithACompositeKeyAndOtherTablesInTheSink) {
+  auto conn = Connect();
+  ExecOrFail(conn,
+             "DROP SCHEMA IF EXISTS vt_s CASCADE; CREATE SCHEMA vt_s; "
+             "CREATE TABLE vt_s.lines (order_id int, sku text, qty int, PRIMARY KEY (order_id, "
+             "sku)); CREATE TABLE vt_s.other (id int PRIMARY KEY, v text); "
+             "DROP PUBLICATION IF EXISTS p_vts; CREATE PUBLICATION p_vts FOR TABLE vt_s.lines, "
+             "vt_s.other");
+  TempDir dir;
+  const std::string path = dir.path + "/out.jsonl";
+  auto p = StartWal("p_vts", {"-a", "file", "--file-path", path});
+  ASSERT_TRUE(p);
+  ExecOrFail(conn,
+             "INSERT INTO vt_s.lines SELECT g / 3, 'sku-' || g % 3, g FROM "
+             "generate_series(3, 32) g");
+  ExecOrFail(conn, "INSERT INTO vt_s.other SELECT g, 'x' FROM generate_series(1, 5) g");
+  ExecOrFail(conn, "UPDATE vt_s.lines SET sku = 'renamed' WHERE order_id = 2 AND sku = 'sku-0'");
+  ExecOrFail(conn, "DELETE FROM vt_s.lines WHERE order_id = 3");
+  ASSERT_TRUE(Eventually([&] { return ReadFileLines(path).size() >= 30 + 5 + 1 + 3; }, 30s));
+  StopPipeline(*p);
+
+  auto ok = VerifyJson({"--table", "vt_s.lines", "--against", "file:" + path, "--check-order"}, 0);
+  ASSERT_FALSE(ok.empty());
+  EXPECT_EQ(ok.at("matching").to_number<int>(), 27);
+  EXPECT_EQ(ok.at("sink").as_object().at("other_tables").to_number<int>(), 5);
+  ExecOrFail(conn, "DROP PUBLICATION p_vts");
+  ExecOrFail(conn, "UPDATE vt_s.lines SET qty = 0 WHERE order_id = 4 AND sku = 'sku-1'");
+  auto changed = VerifyJson({"--table", "vt_s.lines", "--against", "file:" + path}, 1);
+  ASSERT_FALSE(changed.empty());
+  EXPECT_EQ(ExampleKeys(changed, "differing"),
+            std::vector<std::string>{"{\"order_id\":4,\"sku\":\"sku-1\"}"});
+}
+
 TEST(VerifyScenario, PgTableSinkWithARemovedAndAChangedRow) {
   auto conn = Connect();
   ExecOrFail(conn, kTypes);
