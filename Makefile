@@ -74,6 +74,7 @@ bench: bootstrap build/release/build.ninja
 	bench/latency/latency_bench.sh
 	bench/kafkaserver/kafkaserver_bench.sh
 	bench/kafka/kafka_bench.sh
+	bench/verify/verify_bench.sh
 
 # Regenerates docs/connectors.md from the connectors' declarations.
 docs: build

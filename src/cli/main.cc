@@ -58,6 +58,7 @@ int Main(int argc, char** argv) {
   AddPlaygroundCommand(app, global);
   AddSnapshotCommand(app, global);
   AddDlqCommands(app, global);
+  AddVerifyCommand(app, global);
   AddCatalogCommands(app);
   AddConfigCommands(app, global);
   AddSlotCommands(app, global);
