@@ -35,7 +35,8 @@ class EnumNames {
   }
 
   constexpr std::string_view operator()(E value) const {
-    const auto i = static_cast<size_t>(std::to_underlying(value));
+    using Unsigned = std::make_unsigned_t<std::underlying_type_t<E>>;
+    const auto i = static_cast<size_t>(static_cast<Unsigned>(std::to_underlying(value)));
     return i < kCount ? names_[i] : fallback_;
   }
 

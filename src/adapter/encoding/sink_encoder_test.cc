@@ -7,7 +7,7 @@
 namespace pgcdc::encoding {
 namespace {
 
-Event Row(std::string amount) {
+Event Row(const std::string& amount) {
   auto table = std::make_shared<RowSchema>();
   table->namespace_name = "public";
   table->table = "orders";

@@ -114,8 +114,8 @@ class BrokerTest : public ::testing::Test {
   }
 
   // Sends a frame; the replies collected so far (a delayed one arrives later).
-  void Send(std::string frame) {
-    broker_->Handle(conn_, std::move(frame), [this](Reply r) { replies_.push_back(std::move(r)); });
+  void Send(const std::string& frame) {
+    broker_->Handle(conn_, frame, [this](Reply r) { replies_.push_back(std::move(r)); });
   }
   Reply Only() {
     EXPECT_EQ(replies_.size(), 1u);

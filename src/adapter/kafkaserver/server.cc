@@ -217,8 +217,7 @@ class Connection final : public ConnBase {
         }
         busy_ = true;
         auto self = std::static_pointer_cast<Connection>(shared_from_this());
-        srv_.broker->Handle(state_, std::move(**next),
-                            [self](Reply r) { self->OnReply(std::move(r)); });
+        srv_.broker->Handle(state_, **next, [self](Reply r) { self->OnReply(std::move(r)); });
       }
     } while (repump_ && !closing_);
     in_pump_ = false;

@@ -407,8 +407,8 @@ TEST(PgTypesCatalog, Missing) {
 }
 
 std::optional<std::string> S(const char* s) { return std::string(s); }
-constexpr std::nullopt_t N =
-    std::nullopt;  // NOLINT(readability-identifier-naming): short for tables
+// NOLINTNEXTLINE(readability-identifier-naming): a short name keeps the tables readable.
+constexpr std::nullopt_t N = std::nullopt;
 
 TEST(PgTypesCatalog, ApplyDescriptorRows) {
   TypeCatalog c;
