@@ -31,6 +31,7 @@
 #include "pipeline/ack_tracker.h"
 #include "pipeline/backpressure.h"
 #include "pipeline/inspector.h"
+#include "pipeline/nack_window.h"
 #include "transform/transform.h"
 
 namespace pgcdc {
@@ -65,6 +66,10 @@ struct Options {
   transform::ChainSet transforms;
   // Where events a transform fails on are recorded (may be null: log only).
   dlq::DeadLetterQueue* dlq = nullptr;
+  // Optional nack window (--dlq-window-size): adapters wait here while paused
+  // and report what they hand to their sink; `dlq` (and the adapters' DLQ)
+  // must then be its WindowedDlq.
+  std::shared_ptr<NackWindows> nack_windows;
 };
 
 class Pipeline {
