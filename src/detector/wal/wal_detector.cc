@@ -83,6 +83,11 @@ struct Metrics {
 
 Metrics& M() { return metrics::Lazy<Metrics>(); }
 
+int64_t MillisSince(Clock::time_point start) {
+  return static_cast<int64_t>(
+      std::chrono::duration_cast<milliseconds>(Clock::now() - start).count());
+}
+
 std::string RandomSlotName() {
   static constexpr char kHex[] = "0123456789abcdef";
   std::random_device rd;
@@ -316,7 +321,8 @@ struct WalDetector::Cycle : ChangeSink {
 
   // One table from `conn`'s snapshot through Emit(): its row count, or
   // kInvalidArgument (no such table, bad condition), kCancelled (stopping).
-  Result<uint64_t> ExportTable(pg::Conn& conn, snapshot::SnapshotOptions so, std::stop_token stop) {
+  Result<uint64_t> ExportTable(pg::Conn& conn, snapshot::SnapshotOptions so,
+                               const std::stop_token& stop) {
     so.batch_size = det.options_.max_batch;
     snapshot::TableSnapshot ts(conn, catalog, std::move(so));
     if (auto st = ts.Describe(); !st) {
@@ -338,7 +344,7 @@ struct WalDetector::Cycle : ChangeSink {
   // Every table of `publication` (as `conn`'s snapshot sees it) between the
   // GAP and GAP_SNAPSHOT_COMPLETED events; returns the rows exported.
   Result<uint64_t> ExportPublication(pg::Conn& conn, const std::string& publication,
-                                     const GapWindow& gap, std::stop_token stop) {
+                                     const GapWindow& gap, const std::stop_token& stop) {
     auto rows = conn.Query(
         "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1 "
         "ORDER BY schemaname, tablename",
@@ -652,12 +658,8 @@ Status WalDetector::RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_n
   }
   if (!rows) return Fail(rows.error().Wrap("snapshot-first"));
   if (!cycle.Publish()) return Fail(ErrorCode::kCancelled, "pipeline stopping");
-  log::Info(
-      "snapshot-first complete",
-      {{"table", options_.snapshot_table},
-       {"rows", *rows},
-       {"ms", static_cast<int64_t>(
-                  std::chrono::duration_cast<milliseconds>(Clock::now() - started).count())}});
+  log::Info("snapshot-first complete",
+            {{"table", options_.snapshot_table}, {"rows", *rows}, {"ms", MillisSince(started)}});
   return Ok();
 }
 
@@ -712,12 +714,8 @@ Status WalDetector::RunResnapshot(Cycle& cycle, const SlotSession& s, RunContext
   (void)conn->Exec(rows ? "COMMIT" : "ROLLBACK");
   if (!rows) return Fail(rows.error().Wrap("resnapshot"));
   if (!cycle.Publish()) return Fail(ErrorCode::kCancelled, "pipeline stopping");
-  log::Info(
-      "wal: resnapshot exported",
-      {{"slot", s.name},
-       {"rows", *rows},
-       {"ms", static_cast<int64_t>(
-                  std::chrono::duration_cast<milliseconds>(Clock::now() - started).count())}});
+  log::Info("wal: resnapshot exported",
+            {{"slot", s.name}, {"rows", *rows}, {"ms", MillisSince(started)}});
   return Ok();
 }
 
