@@ -211,7 +211,7 @@ bool Pipeline::DeliverSlice(Worker& w, const bus::BatchSlice& slice) {
   NackWindows* windows = options_.nack_windows.get();
   // Paused by the nack window: hold the slice (unacknowledged) until resumed.
   if (windows != nullptr && !windows->WaitWhilePaused(w.name)) {
-    w.undelivered += slice.size();
+    StoppedWhilePaused(w, slice.size());
     return false;
   }
   // Shed under backpressure: skip (and acknowledge) the whole slice.
@@ -292,13 +292,7 @@ bool Pipeline::FlushWorker(Worker& w) {
 void Pipeline::WorkerFailed(Worker& w, const Error& e) {
   if (e.code() == ErrorCode::kCancelled && options_.nack_windows &&
       options_.nack_windows->Paused(w.name) && internal_stop_.stop_requested()) {
-    // Stopped while the nack window held it: not a failure; its events stay
-    // unacknowledged (a persistent slot delivers them again).
-    log::Warn(
-        "adapter stopped while paused by the nack window; its unacknowledged events stay "
-        "with the source",
-        {{"adapter", w.name}});
-    w.undelivered += w.events.size();
+    StoppedWhilePaused(w, w.events.size());
     return;
   }
   if (e.code() == ErrorCode::kClosed) {
@@ -309,6 +303,16 @@ void Pipeline::WorkerFailed(Worker& w, const Error& e) {
     health_.Down(w.name, e.message());
     RecordFailure(e.Wrap("adapter " + w.name));
   }
+}
+
+void Pipeline::StoppedWhilePaused(Worker& w, size_t events) {
+  // Not a failure: the events stay unacknowledged (a persistent slot
+  // delivers them again after a restart).
+  log::Warn(
+      "adapter stopped while paused by the nack window; its unacknowledged events stay with the "
+      "source",
+      {{"adapter", w.name}});
+  w.undelivered += events;
 }
 
 void Pipeline::FinishWorker(Worker& w) {

@@ -132,6 +132,9 @@ class Pipeline {
   bool FlushWorker(Worker& w);
   // A Deliver/Flush error: a closed sink stops the pipeline, anything else fails it.
   void WorkerFailed(Worker& w, const Error& e);
+  // The pipeline stopped while the nack window held the adapter paused with
+  // `events` in hand: logged, counted as undelivered, not a failure.
+  void StoppedWhilePaused(Worker& w, size_t events);
   // Drops the batches it holds, closes its queue and adapter, reports it done.
   void FinishWorker(Worker& w);
 

@@ -16,16 +16,6 @@
 namespace pgcdc::testing {
 namespace {
 
-std::unique_ptr<Process> StartWal(const std::string& publication,
-                                  std::vector<std::string> extra = {}) {
-  auto p = Process::Start({.args = WalListenArgs(publication, std::move(extra))});
-  EXPECT_TRUE(p);
-  if (p) {
-    EXPECT_TRUE(p->WaitForStderr("streaming detector=wal")) << p->Stderr();
-  }
-  return p;
-}
-
 // A pg_replication_slots column as text ("" when the slot or value is missing).
 std::string SlotColumn(pg::Conn& conn, const std::string& slot, const std::string& column) {
   auto r = conn.Query("SELECT to_jsonb(s) ->> $2 FROM pg_replication_slots s WHERE slot_name = $1",
@@ -42,15 +32,19 @@ std::string CheckpointLsn(pg::Conn& conn, const std::string& slot) {
   return *r->at(0).at(0);
 }
 
-// Runs pgcdc on `publication` with a persistent slot until `rows` INSERTs of
-// `table` (ids 1..rows) were delivered, then stops it (the checkpoint is saved).
+// Runs pgcdc on `publication` (persistent slot, plus `extra`) until the
+// INSERTs of ids `from`..`to` into `table` were delivered, without a lost
+// slot reported, then stops it (the checkpoint is saved).
 void DeliverAndStop(pg::Conn& conn, const std::string& table, const std::string& publication,
-                    int rows) {
-  auto p = StartWal(publication, {"--persistent-slot"});
+                    int from, int to, std::vector<std::string> extra = {}) {
+  extra.insert(extra.begin(), "--persistent-slot");
+  auto p = StartWalListen(WalListenArgs(publication, extra));
   ASSERT_TRUE(p);
-  ExecOrFail(conn, "INSERT INTO " + table + " (id) SELECT generate_series(1, " +
-                       std::to_string(rows) + ")");
-  ASSERT_TRUE(p->WaitForLines(static_cast<size_t>(rows))) << p->Stderr();
+  ExecOrFail(conn, "INSERT INTO " + table + " (id) SELECT generate_series(" + std::to_string(from) +
+                       ", " + std::to_string(to) + ")");
+  ASSERT_TRUE(p->WaitForLines(static_cast<size_t>(to - from + 1))) << p->Stderr();
+  EXPECT_EQ(p->StdoutLines().size(), static_cast<size_t>(to - from + 1)) << p->Stderr();
+  EXPECT_EQ(p->Stderr().find("lost changes"), std::string::npos) << p->Stderr();
   p->Signal(SIGTERM);
   ASSERT_EQ(p->Wait(), 0) << p->Stderr();
 }
@@ -101,7 +95,7 @@ TEST(SlotScenario, InvalidatedSlotStopsPgcdcByDefault) {
   auto conn = Connect();
   const std::string slot = "pgcdc_p_s_lost_fail";
   FreshPublishedTable(conn, "s_lost_fail", "id int PRIMARY KEY", "p_s_lost_fail", slot);
-  DeliverAndStop(conn, "s_lost_fail", "p_s_lost_fail", 1);
+  DeliverAndStop(conn, "s_lost_fail", "p_s_lost_fail", 1, 1);
   ASSERT_NE(CheckpointLsn(conn, slot), "");
   SmallWalKeep keep(conn);
   ExecOrFail(conn, "INSERT INTO s_lost_fail VALUES (2)");  // never delivered
@@ -128,7 +122,7 @@ TEST(SlotScenario, ResnapshotRecreatesTheSlotAndCoversTheGap) {
   ExecOrFail(conn, "DROP TABLE IF EXISTS s_gap.items");
   ExecOrFail(conn, "CREATE TABLE s_gap.items (id int PRIMARY KEY)");
   ExecOrFail(conn, "ALTER PUBLICATION p_s_lost_re ADD TABLE s_gap.items");
-  DeliverAndStop(conn, "s_lost_re", "p_s_lost_re", 1);
+  DeliverAndStop(conn, "s_lost_re", "p_s_lost_re", 1, 1);
   const std::string delivered_through = CheckpointLsn(conn, slot);
   ASSERT_NE(delivered_through, "");
 
@@ -211,14 +205,7 @@ TEST(SlotScenario, ResnapshotRecreatesTheSlotAndCoversTheGap) {
   ASSERT_EQ(p->Wait(), 0) << p->Stderr();
 
   // The recreated slot is healthy: the next start streams on, no resnapshot.
-  auto again = StartWal("p_s_lost_re", {"--persistent-slot", "--on-slot-lost", "resnapshot"});
-  ASSERT_TRUE(again);
-  ExecOrFail(conn, "INSERT INTO s_lost_re (id) VALUES (5001)");
-  ASSERT_TRUE(again->WaitForLines(1)) << again->Stderr();
-  EXPECT_EQ(again->StdoutLines().size(), 1u);
-  EXPECT_EQ(again->Stderr().find("lost changes"), std::string::npos);
-  again->Signal(SIGTERM);
-  EXPECT_EQ(again->Wait(), 0);
+  DeliverAndStop(conn, "s_lost_re", "p_s_lost_re", 5001, 5001, {"--on-slot-lost", "resnapshot"});
   (void)conn.Query("SELECT pg_drop_replication_slot($1)", {slot});
 }
 
@@ -227,25 +214,18 @@ TEST(SlotScenario, RewindIsNoLossButADroppedSlotIsUntilItsCheckpointIsForgotten)
   const std::string slot = "pgcdc_p_s_dropped";
   const std::string db = SharedCluster().Url();
   FreshPublishedTable(conn, "s_dropped", "id int PRIMARY KEY", "p_s_dropped", slot);
-  DeliverAndStop(conn, "s_dropped", "p_s_dropped", 3);
+  DeliverAndStop(conn, "s_dropped", "p_s_dropped", 1, 3);
 
   // `pgcdc rewind` moves the checkpoint behind the slot: not a loss.
   auto rw = RunCommand(
       {PgcdcBinary(), "rewind", "--db", db, "--slot-name", slot, "--lsn", "0/1", "--force"});
   ASSERT_EQ(rw.exit_code, 0) << rw.output;
-  {
-    auto p = StartWal("p_s_dropped", {"--persistent-slot"});
-    ASSERT_TRUE(p);
-    ExecOrFail(conn, "INSERT INTO s_dropped VALUES (4)");
-    ASSERT_TRUE(p->WaitForLines(1)) << p->Stderr();
-    EXPECT_EQ(p->Stderr().find("lost changes"), std::string::npos) << p->Stderr();
-    p->Signal(SIGTERM);
-    ASSERT_EQ(p->Wait(), 0);
-  }
+  DeliverAndStop(conn, "s_dropped", "p_s_dropped", 4, 4);
 
   // Dropped by hand while a checkpoint exists: a new slot would silently
   // start at the current position, so pgcdc refuses.
-  ExecOrFail(conn, "SELECT pg_drop_replication_slot('" + slot + "')");
+  auto dropped = conn.Query("SELECT pg_drop_replication_slot($1)", {slot});
+  ASSERT_TRUE(dropped) << dropped.error().message();
   auto [code, err] = RunToExit(WalListenArgs("p_s_dropped", {"--persistent-slot"}));
   EXPECT_EQ(code, 1) << err;
   EXPECT_NE(err.find("the slot does not exist although pgcdc acknowledged changes up to"),
@@ -257,12 +237,7 @@ TEST(SlotScenario, RewindIsNoLossButADroppedSlotIsUntilItsCheckpointIsForgotten)
   auto drop = RunCommand({PgcdcBinary(), "slot", "drop", "--db", db, "--name", slot});
   EXPECT_EQ(drop.exit_code, 0) << drop.output;
   EXPECT_NE(drop.output.find("forgot its checkpoint"), std::string::npos) << drop.output;
-  auto p = StartWal("p_s_dropped", {"--persistent-slot"});
-  ASSERT_TRUE(p);
-  ExecOrFail(conn, "INSERT INTO s_dropped VALUES (5)");
-  ASSERT_TRUE(p->WaitForLines(1)) << p->Stderr();
-  p->Signal(SIGTERM);
-  EXPECT_EQ(p->Wait(), 0);
+  DeliverAndStop(conn, "s_dropped", "p_s_dropped", 5, 5);
   (void)conn.Query("SELECT pg_drop_replication_slot($1)", {slot});
 }
 
@@ -272,7 +247,8 @@ TEST(SlotScenario, IdleSlotAdvancesOnTrafficInAnotherDatabaseOnly) {
   FreshPublishedTable(conn, "s_idle", "id int PRIMARY KEY", "p_s_idle", slot);
   (void)conn.Exec("DROP DATABASE IF EXISTS s_other");
   ExecOrFail(conn, "CREATE DATABASE s_other");
-  auto p = StartWal("p_s_idle", {"--persistent-slot", "--heartbeat-interval", "200ms"});
+  auto p = StartWalListen(
+      WalListenArgs("p_s_idle", {"--persistent-slot", "--heartbeat-interval", "200ms"}));
   ASSERT_TRUE(p);
   // The cluster keeps WAL for slots without limit: pgcdc says so at start.
   EXPECT_TRUE(p->WaitForStderr("max_slot_wal_keep_size is unlimited")) << p->Stderr();
@@ -305,7 +281,7 @@ TEST(SlotScenario, EveryWalsenderTerminationIsCountedAsAReconnect) {
   auto conn = Connect();
   const std::string slot = "pgcdc_p_s_reconnect";
   FreshPublishedTable(conn, "s_reconnect", "id int PRIMARY KEY", "p_s_reconnect", slot);
-  auto p = StartWal("p_s_reconnect", {"--persistent-slot"});
+  auto p = StartWalListen(WalListenArgs("p_s_reconnect", {"--persistent-slot"}));
   ASSERT_TRUE(p);
   const std::string series = "pgcdc_detector_reconnects_total{detector=\"wal\"}";
   EXPECT_EQ(ScrapeMetric(*p, series), 0.0);
