@@ -43,6 +43,8 @@ struct Assembly {
   detector::DetectorPtr detector;
   std::vector<adapter::AdapterPtr> adapters;
   std::unique_ptr<dlq::DeadLetterQueue> dead_letters;
+  // dead_letters behind the nack window (--dlq-window-size), when on.
+  std::unique_ptr<pipeline::WindowedDlq> windowed_dlq;
   pipeline::Options options;
   struct Listener {
     std::unique_ptr<net::HttpServer> server;
@@ -103,6 +105,12 @@ pipeline::Options PipelineOptions(const config::CoreSettings& core, const RunOpt
       opts.priorities[adapter] = *pipeline::ParsePriority(prio.at(0));  // validated
     }
   }
+  if (core.dlq.window_size > 0) {
+    opts.nack_windows = std::make_shared<pipeline::NackWindows>(
+        pipeline::NackWindowOptions{.size = static_cast<uint64_t>(core.dlq.window_size),
+                                    .threshold = static_cast<uint64_t>(core.dlq.window_threshold)},
+        core.adapters, &health);
+  }
   // Always present so /inspect can say it is disabled; records nothing at 0.
   opts.inspector =
       std::make_shared<pipeline::Inspector>(static_cast<size_t>(core.inspector_buffer_size));
@@ -126,6 +134,11 @@ Status AttachAndServe(const config::CoreSettings& core, const RunOptions& run, H
   }
   adapter::Services services;
   services.dlq = a.dead_letters.get();
+  if (a.options.nack_windows) {
+    a.windowed_dlq =
+        std::make_unique<pipeline::WindowedDlq>(*a.dead_letters, *a.options.nack_windows);
+    services.dlq = a.windowed_dlq.get();
+  }
   services.health = &health;
   a.options.dlq = services.dlq;
   size_t own_routes = 0;
@@ -252,7 +265,11 @@ int RunPipeline(const Registry& registry, const config::Config& values, RunOptio
   Reloader reloader(pipe, run, core.routes);
   Status st;
   {
-    pipeline::SignalWatcher watcher(stop, [&reloader] { reloader(); });
+    // SIGHUP also resumes adapters the nack window paused.
+    pipeline::SignalWatcher watcher(stop, [&reloader, windows = a.options.nack_windows] {
+      if (windows) windows->ResumeAll();
+      reloader();
+    });
     st = pipe->Run(stop.get_token());
   }
   const int code = run.finish ? run.finish(st) : (st ? kExitOk : kExitFailure);

@@ -157,17 +157,26 @@ void ShowSlot(const config::Config&, pg::Conn& conn, const SlotArgs& args) {
 }
 
 void DropSlot(const config::Config& cfg, pg::Conn& conn, const SlotArgs& args) {
-  auto r = conn.Query("SELECT pg_drop_replication_slot($1)", {args.name});
-  if (!Succeeded(r, "slot drop")) return;
+  // A slot that is already gone (dropped by hand, lost in a failover) still
+  // has a checkpoint that makes pgcdc report it lost: forget that checkpoint.
+  auto exists = conn.Query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {args.name});
+  if (!Succeeded(exists, "slot drop")) return;
+  const bool missing = exists->empty();
+  if (!missing) {
+    auto r = conn.Query("SELECT pg_drop_replication_slot($1)", {args.name});
+    if (!Succeeded(r, "slot drop")) return;
+  }
   // A checkpoint for a dropped slot would make a new slot of the same name
   // start from a stale position; forget it.
   if (auto ck = pg::Conn::Open(CheckpointDb(cfg))) {
     (void)ck->Query(
-        "DELETE FROM pgcdc_checkpoints WHERE slot_name = $1 AND "
+        "DELETE FROM pgcdc_checkpoints WHERE slot_name IN ($1, 'rewound_from:' || $1) AND "
         "to_regclass('pgcdc_checkpoints') IS NOT NULL",
         {args.name});
   }
-  std::cout << "dropped slot " << args.name << "\n";
+  std::cout << (missing ? "no replication slot named " + args.name + "; forgot its checkpoint"
+                        : "dropped slot " + args.name)
+            << "\n";
 }
 
 // What `pgcdc rewind` was given.
@@ -286,6 +295,9 @@ void Rewind(const GlobalFlags& global, const RewindArgs& a) {
   }
   const std::string prev = *current == 0 ? "(none)" : pgoutput::FormatLsn(*current);
   if (!ConfirmRewind(a, prev, target->lsn)) return;
+  // The slot guard must still know how far the slot was acknowledged, or a
+  // slot ahead of the rewound checkpoint would look consumed by someone else.
+  if (!Succeeded((*store)->RememberRewind(a.slot, *current), "rewind")) return;
   if (!Succeeded((*store)->Save(a.slot, target->lsn), "rewind")) return;
   std::cerr << "note: PostgreSQL never streams a logical slot from before its "
                "confirmed_flush_lsn; the rewound checkpoint only matters for a slot that is "

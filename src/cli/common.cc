@@ -228,6 +228,9 @@ void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg,
   const config::CoreSettings core = config::BindCore(cfg);
   if (kind == PipelineKind::kListen) ValidateDetector(registry, cfg, core, errors);
   const std::set<std::string> seen = ValidateAdapters(registry, cfg, core, errors);
+  if (core.dlq.window_size > 0 && core.dlq.window_threshold > core.dlq.window_size) {
+    errors.push_back("dlq.window_threshold: must not exceed dlq.window_size");
+  }
   for (const auto& [adapter, prio] : core.backpressure.adapter_priorities) {
     if (!seen.count(adapter)) {
       errors.push_back("backpressure.adapter_priorities: \"" + adapter +

@@ -5,7 +5,31 @@
 namespace pgcdc::config {
 
 namespace {
+
 using S = CoreSettings;
+
+// The dead letter queue and its nack window.
+std::vector<ParamSpec> DlqParams() {
+  return {
+      Param("dlq.type", &S::dlq, &DlqSettings::type,
+            "dead letter queue for events an adapter can never deliver: stderr (one JSON line "
+            "each), pg_table (replayable with `pgcdc dlq replay`), none",
+            {.flag = "dlq", .choices = {"stderr", "pg_table", "none"}}),
+      Param("dlq.table", &S::dlq, &DlqSettings::table,
+            "table for --dlq pg_table (created if missing; may be schema-qualified)"),
+      Param("dlq.db", &S::dlq, &DlqSettings::db, "database for --dlq pg_table (default: --db)",
+            {.aliases = {"dlq.db_url"}}),
+      Param("dlq.window_size", &S::dlq, &DlqSettings::window_size,
+            "nack window: the last N events of each adapter that --dlq-window-threshold "
+            "counts dead-lettered ones in (0 = off)",
+            {.flag = "dlq-window-size", .min = 0}),
+      Param("dlq.window_threshold", &S::dlq, &DlqSettings::window_threshold,
+            "dead-lettered events within the window that pause the adapter (nothing more "
+            "acknowledged, health red; resume with SIGHUP or a restart); 0 = half the window",
+            {.flag = "dlq-window-threshold", .min = 0}),
+  };
+}
+
 }  // namespace
 
 const std::vector<ParamSpec>& CoreParams() {
@@ -63,15 +87,8 @@ const std::vector<ParamSpec>& CoreParams() {
                     "never shed",
                     {.flag = "adapter-priority"}),
           }),
+      DlqParams(),
       {
-          Param("dlq.type", &S::dlq, &DlqSettings::type,
-                "dead letter queue for events an adapter can never deliver: stderr (one JSON line "
-                "each), pg_table (replayable with `pgcdc dlq replay`), none",
-                {.flag = "dlq", .choices = {"stderr", "pg_table", "none"}}),
-          Param("dlq.table", &S::dlq, &DlqSettings::table,
-                "table for --dlq pg_table (created if missing; may be schema-qualified)"),
-          Param("dlq.db", &S::dlq, &DlqSettings::db, "database for --dlq pg_table (default: --db)",
-                {.aliases = {"dlq.db_url"}}),
           Param(
               "inspector.buffer_size", &S::inspector_buffer_size,
               "events kept per inspector tap for /inspect, /inspect/stream and the web console (0 "

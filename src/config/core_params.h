@@ -28,6 +28,10 @@ struct DlqSettings {
   std::string type = "stderr";
   std::string table = "pgcdc_dead_letters";
   std::string db;  // empty = database_url
+  // Nack window (pipeline/nack_window.h): outcomes per adapter window (0 =
+  // off) and the dead-lettered events in it that pause the adapter (0 = half).
+  int64_t window_size = 0;
+  int64_t window_threshold = 0;
 };
 
 // The typed core configuration every command and connector factory sees.

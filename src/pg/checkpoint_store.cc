@@ -47,6 +47,43 @@ Status CheckpointStore::Save(const std::string& slot, uint64_t lsn) {
   return Fail(ErrorCode::kConnection, "checkpoint save: connection lost");
 }
 
+namespace {
+std::string RewoundKey(const std::string& slot) { return "rewound_from:" + slot; }
+}  // namespace
+
+Result<uint64_t> CheckpointStore::LoadAcknowledged(const std::string& slot) {
+  if (auto st = EnsureConnected(); !st) return Fail(st.error());
+  auto rows =
+      conn_.Query("SELECT max(lsn)::text FROM pgcdc_checkpoints WHERE slot_name IN ($1, $2)",
+                  {slot, RewoundKey(slot)});
+  if (!rows) return Fail(rows.error().Wrap("checkpoint load"));
+  if (rows->empty() || !rows->at(0).at(0)) return uint64_t{0};
+  return static_cast<uint64_t>(std::stoull(*rows->at(0).at(0)));
+}
+
+Status CheckpointStore::RememberRewind(const std::string& slot, uint64_t from) {
+  if (from == 0) return Ok();
+  if (auto st = EnsureConnected(); !st) return st;
+  auto r = conn_.Query(
+      "INSERT INTO pgcdc_checkpoints (slot_name, lsn, updated_at) VALUES ($1, $2, now()) "
+      "ON CONFLICT (slot_name) DO UPDATE SET lsn = GREATEST(pgcdc_checkpoints.lsn, EXCLUDED.lsn), "
+      "updated_at = now()",
+      {RewoundKey(slot), std::to_string(from)});
+  if (!r) return Fail(r.error().Wrap("checkpoint save rewind"));
+  return Ok();
+}
+
+Result<int64_t> CheckpointStore::SavedAt(const std::string& slot) {
+  if (auto st = EnsureConnected(); !st) return Fail(st.error());
+  auto rows = conn_.Query(
+      "SELECT (extract(epoch FROM updated_at) * 1000000)::bigint::text FROM pgcdc_checkpoints "
+      "WHERE slot_name = $1",
+      {slot});
+  if (!rows) return Fail(rows.error().Wrap("checkpoint load"));
+  if (rows->empty() || !rows->at(0).at(0)) return int64_t{0};
+  return std::stoll(*rows->at(0).at(0)) * 1000;
+}
+
 Status CheckpointStore::RunInTransaction(
     const std::vector<std::pair<std::string, std::vector<std::optional<std::string>>>>& statements,
     const char* what) {

@@ -25,6 +25,16 @@ class CheckpointStore {
   // if the connection was lost.
   Status Save(const std::string& slot, uint64_t lsn);
 
+  // The highest position ever saved for `slot`: its checkpoint or, when
+  // `pgcdc rewind` moved the checkpoint back, the position it was moved from
+  // (0: none). The wal detector's slot guard compares the slot with it.
+  Result<uint64_t> LoadAcknowledged(const std::string& slot);
+  // `pgcdc rewind`: remembers that the slot had been acknowledged up to
+  // `from` before its checkpoint moves back (kept as "rewound_from:<slot>").
+  Status RememberRewind(const std::string& slot, uint64_t from);
+  // When the slot's checkpoint was last saved (Unix nanoseconds; 0: never).
+  Result<int64_t> SavedAt(const std::string& slot);
+
   // Generic keyed int64 values in the same table, for other components (the
   // kafkaserver's committed offsets live under "kafka:<group>:<topic>:<p>").
   // Unlike Save, every value (0 included) is written. SaveValues upserts and

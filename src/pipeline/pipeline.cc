@@ -158,6 +158,8 @@ std::vector<Pipeline::Worker*> Pipeline::Workers() const {
 void Pipeline::RequestStop() {
   // Stop callbacks (detectors' sleepers) run here, without mu_.
   internal_stop_.request_stop();
+  // Adapters held by the nack window give up their events.
+  if (options_.nack_windows) options_.nack_windows->Release();
   // Run() checks stop_requested() under mu_ and then blocks. Notifying under
   // mu_ orders this wake-up after that check: without the lock it could fall
   // between the check and the wait and be lost (a shutdown hang).
@@ -206,6 +208,12 @@ bool Pipeline::DeliverSlices(Worker& w) {
 
 bool Pipeline::DeliverSlice(Worker& w, const bus::BatchSlice& slice) {
   w.events.clear();
+  NackWindows* windows = options_.nack_windows.get();
+  // Paused by the nack window: hold the slice (unacknowledged) until resumed.
+  if (windows != nullptr && !windows->WaitWhilePaused(w.name)) {
+    StoppedWhilePaused(w, slice.size());
+    return false;
+  }
   // Shed under backpressure: skip (and acknowledge) the whole slice.
   if (w.priority && options_.backpressure && options_.backpressure->ShouldShed(*w.priority)) {
     for (const Event& e : slice.events()) {
@@ -220,8 +228,11 @@ bool Pipeline::DeliverSlice(Worker& w, const bus::BatchSlice& slice) {
     // Serves both post-transform and pre-adapter (the same events).
     options_.inspector->Record(TapPoint::kPreAdapter, w.name, w.events);
   }
-  if (auto st = w.adapter->Deliver(w.events); !st) {
-    WorkerFailed(w, st.error());
+  if (windows != nullptr) windows->BeginDeliver(w.name, w.events);
+  const Status delivered = w.adapter->Deliver(w.events);
+  if (windows != nullptr) windows->EndDeliver(w.name);
+  if (!delivered) {
+    WorkerFailed(w, delivered.error());
     return false;
   }
   w.delivered->Inc(w.events.size());
@@ -279,6 +290,11 @@ bool Pipeline::FlushWorker(Worker& w) {
 }
 
 void Pipeline::WorkerFailed(Worker& w, const Error& e) {
+  if (e.code() == ErrorCode::kCancelled && options_.nack_windows &&
+      options_.nack_windows->Paused(w.name) && internal_stop_.stop_requested()) {
+    StoppedWhilePaused(w, w.events.size());
+    return;
+  }
   if (e.code() == ErrorCode::kClosed) {
     log::Info("sink closed, stopping pipeline", {{"adapter", w.name}, {"reason", e.message()}});
     RequestStop();
@@ -287,6 +303,16 @@ void Pipeline::WorkerFailed(Worker& w, const Error& e) {
     health_.Down(w.name, e.message());
     RecordFailure(e.Wrap("adapter " + w.name));
   }
+}
+
+void Pipeline::StoppedWhilePaused(Worker& w, size_t events) {
+  // Not a failure: the events stay unacknowledged (a persistent slot
+  // delivers them again after a restart).
+  log::Warn(
+      "adapter stopped while paused by the nack window; its unacknowledged events stay with the "
+      "source",
+      {{"adapter", w.name}});
+  w.undelivered += events;
 }
 
 void Pipeline::FinishWorker(Worker& w) {

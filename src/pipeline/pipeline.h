@@ -31,6 +31,7 @@
 #include "pipeline/ack_tracker.h"
 #include "pipeline/backpressure.h"
 #include "pipeline/inspector.h"
+#include "pipeline/nack_window.h"
 #include "transform/transform.h"
 
 namespace pgcdc {
@@ -65,6 +66,10 @@ struct Options {
   transform::ChainSet transforms;
   // Where events a transform fails on are recorded (may be null: log only).
   dlq::DeadLetterQueue* dlq = nullptr;
+  // Optional nack window (--dlq-window-size): adapters wait here while paused
+  // and report what they hand to their sink; `dlq` (and the adapters' DLQ)
+  // must then be its WindowedDlq.
+  std::shared_ptr<NackWindows> nack_windows;
 };
 
 class Pipeline {
@@ -127,6 +132,9 @@ class Pipeline {
   bool FlushWorker(Worker& w);
   // A Deliver/Flush error: a closed sink stops the pipeline, anything else fails it.
   void WorkerFailed(Worker& w, const Error& e);
+  // The pipeline stopped while the nack window held the adapter paused with
+  // `events` in hand: logged, counted as undelivered, not a failure.
+  void StoppedWhilePaused(Worker& w, size_t events);
   // Drops the batches it holds, closes its queue and adapter, reports it done.
   void FinishWorker(Worker& w);
 

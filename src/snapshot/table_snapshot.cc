@@ -252,7 +252,7 @@ Status TableSnapshot::Describe() {
     }
   }
 
-  channel_ = "pgcdc:" + options_.table;
+  channel_ = options_.channel.empty() ? "pgcdc:" + options_.table : options_.channel;
   payload_suffix_ = "}";
   if (!options_.snapshot_id.empty()) {
     payload_suffix_.append(",\"snapshot_id\":");

@@ -3,7 +3,8 @@
 // format and CopyTextParser.
 //
 // Event shape:
-//   channel   "pgcdc:" + the table string exactly as given (SPEC §1.4)
+//   channel   "pgcdc:" + the table string exactly as given (SPEC §1.4), or
+//             SnapshotOptions::channel
 //   operation "SNAPSHOT", source "snapshot" (or SnapshotOptions::source), lsn
 //   0, seq 0 (callers stamp seq)
 //   payload   {"old":null,"op":"SNAPSHOT","row":{<columns in table order>},
@@ -74,6 +75,7 @@ struct SnapshotOptions {
   std::string table;         // as given by the user; see ParseTableName
   std::string where;         // raw SQL condition, trusted operator input; "" = all rows
   std::string snapshot_id;   // adds "snapshot_id" to payloads when not empty
+  std::string channel;       // envelope channel; empty = "pgcdc:" + table
   size_t batch_size = 1000;  // events per batch callback (>= 1)
   size_t max_row_bytes = size_t{256} << 20;  // COPY text of one row
   std::string_view source = kSource;         // envelope `source`; must be static storage

@@ -4,16 +4,21 @@
 // with --to) and cleans up with `pgcdc dlq purge`.
 //
 // One test runs the whole way (a pipeline whose webhook rejects everything
-// fills the table through --dlq pg_table). The others seed records with the
+// fills the table through --dlq pg_table); another shows the nack window
+// (--dlq-window-size) pausing such a pipeline instead of draining the stream
+// into the DLQ. The others seed records with the
 // INSERT the backend runs (src/dlq/pg_dlq_test.cc covers the backend), so they
 // control created_at and the adapter names exactly.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <filesystem>
+#include <set>
+#include <sstream>
 
 #include "core/event.h"
 #include "harness.h"
+#include "http_receiver.h"
 #include "json_util.h"
 
 namespace pgcdc::testing {
@@ -284,6 +289,99 @@ TEST(DlqScenario, ReplayToAStillFailingWebhookKeepsRecordsPending) {
   const auto lines = peer->StdoutLines();
   EXPECT_EQ(lines[3], "BODY " + a);
   EXPECT_EQ(lines[4], "BODY " + b);
+}
+
+// The row ids of the events in the stderr DLQ lines and in the requests the
+// receiver answered with 200.
+std::set<int64_t> DeadLetteredIds(const std::string& err) {
+  std::set<int64_t> ids;
+  std::istringstream in(err);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("{\"event\":")) continue;
+    auto e = ParseJson(line).as_object()["event"].as_object();
+    ids.insert(e["payload"].as_object()["row"].as_object()["id"].as_int64());
+  }
+  return ids;
+}
+
+std::set<int64_t> AcceptedIds(const HttpReceiver& hook) {
+  std::set<int64_t> ids;
+  for (const auto& r : hook.Requests()) {
+    if (r.reply_status != 200) continue;
+    auto e = ParseJson(r.body).as_object();
+    ids.insert(e["payload"].as_object()["row"].as_object()["id"].as_int64());
+  }
+  return ids;
+}
+
+TEST(DlqScenario, NackWindowPausesInsteadOfDrainingTheStreamIntoTheDlq) {
+  HttpReceiver hook;
+  ASSERT_TRUE(hook.ok());
+  hook.SetResponder(
+      [](const HttpReceiver::Request&) { return HttpReceiver::Reply{.status = 400}; });
+  auto conn = Connect();
+  FreshPublishedTable(conn, "dl_window", "id int PRIMARY KEY", "p_dl_window", "pgcdc_p_dl_window");
+  const std::vector<std::string> args = WalListenArgs(
+      "p_dl_window", {"--persistent-slot", "-a", "webhook", "--url", hook.Url(), "--retries", "1",
+                      "--dlq-window-size", "20", "--dlq-window-threshold", "10"});
+  const std::string paused_series = "pgcdc_nack_window_exceeded_total{adapter=\"webhook\"}";
+  const std::string dlq_series = "pgcdc_dlq_records_total{adapter=\"webhook\"}";
+  auto p = Process::Start({.args = args});
+  ASSERT_TRUE(p && p->WaitForStderr("streaming detector=wal")) << (p ? p->Stderr() : "");
+  constexpr int kRows = 200;
+  ExecOrFail(conn,
+             "INSERT INTO dl_window SELECT generate_series(1, " + std::to_string(kRows) + ")");
+  // The insert position (the write position lags without synchronous commit).
+  auto end = conn.Query("SELECT pg_current_wal_insert_lsn()::text");
+  ASSERT_TRUE(end && !end->empty());
+  const std::string written = *end->at(0).at(0);
+
+  // Ten events dead-lettered, then the webhook is paused: health red, nothing
+  // more recorded, the slot not confirmed past the rows.
+  ASSERT_TRUE(Eventually([&] { return ScrapeMetric(*p, paused_series) == 1.0; })) << p->Stderr();
+  EXPECT_TRUE(p->WaitForStderr("nack window exceeded")) << p->Stderr();
+  auto health = HttpGet(*p->HttpAddr(), "/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 503);
+  EXPECT_NE(health->body.find("\"nack_window/webhook\":{\"status\":\"down\""), std::string::npos)
+      << health->body;
+  EXPECT_EQ(ScrapeMetric(*p, dlq_series), 10.0);
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_adapter_paused{adapter=\"webhook\"}"), 1.0);
+  EXPECT_LE(hook.Count(), 11u);  // the eleventh rejection waits, unrecorded
+  auto confirmed = conn.Query(
+      "SELECT confirmed_flush_lsn < $1::pg_lsn FROM pg_replication_slots WHERE slot_name = $2",
+      {written, std::string("pgcdc_p_dl_window")});
+  ASSERT_TRUE(confirmed && !confirmed->empty());
+  EXPECT_EQ(confirmed->at(0).at(0), "t") << written;
+
+  // Stopped while paused: a clean exit, nothing acknowledged.
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  EXPECT_NE(p->Stderr().find("stopped while paused"), std::string::npos) << p->Stderr();
+
+  // Restarted: the rows come again and pause it again; the sink is fixed and
+  // SIGHUP resumes it. Every row is then delivered or dead-lettered.
+  hook.Clear();
+  auto again = Process::Start({.args = args});
+  ASSERT_TRUE(again && again->WaitForStderr("streaming detector=wal"));
+  ASSERT_TRUE(Eventually([&] { return ScrapeMetric(*again, paused_series) == 1.0; }))
+      << again->Stderr();
+  hook.SetResponder(
+      [](const HttpReceiver::Request&) { return HttpReceiver::Reply{.status = 200}; });
+  again->Signal(SIGHUP);
+  ASSERT_TRUE(again->WaitForStderr("nack window: adapter resumed")) << again->Stderr();
+  std::set<int64_t> all;
+  ASSERT_TRUE(Eventually([&] {
+    all = AcceptedIds(hook);
+    for (int64_t id : DeadLetteredIds(again->Stderr())) all.insert(id);
+    return all.size() == static_cast<size_t>(kRows);
+  })) << all.size()
+      << " of " << kRows;
+  EXPECT_NE(Healthz(*again).find("\"nack_window/webhook\":{\"status\":\"up\""), std::string::npos);
+  EXPECT_EQ(ScrapeMetric(*again, "pgcdc_adapter_paused{adapter=\"webhook\"}"), 0.0);
+  again->Signal(SIGTERM);
+  EXPECT_EQ(again->Wait(), 0) << again->Stderr();
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_dl_window')");
 }
 
 TEST(DlqScenario, PipelineDeadLettersIntoTheTableThenReplay) {

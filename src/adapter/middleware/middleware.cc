@@ -205,6 +205,8 @@ struct ReliableAdapter::Impl {
       for (;;) {
         auto st = dlq->Record(*e, name, why);
         if (st) break;
+        // Paused by the nack window and shutting down: nothing to retry.
+        if (st.error().code() == ErrorCode::kCancelled) return Fail(st.error());
         const auto delay = backoff.Next();
         if (backoff.exhausted() || Stopping()) {
           return Fail(st.error().Wrap("adapter " + name + ": dead letter queue"));

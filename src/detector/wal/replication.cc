@@ -49,12 +49,10 @@ Result<SystemIdentity> ReplicationConn::IdentifySystem() {
   return id;
 }
 
-Result<SlotInfo> ReplicationConn::CreateSlot(const std::string& name, bool temporary,
-                                             bool export_snapshot, bool* exists) {
+Result<SlotInfo> ReplicationConn::CreateSlot(const std::string& name,
+                                             const CreateSlotOptions& options, bool* exists) {
   *exists = false;
-  std::string sql = "CREATE_REPLICATION_SLOT " + pg::QuoteIdentifier(name) +
-                    (temporary ? " TEMPORARY" : "") + " LOGICAL pgoutput (SNAPSHOT '" +
-                    (export_snapshot ? "export" : "nothing") + "')";
+  const std::string sql = CreateSlotCommand(name, options);
   PGresult* r = PQexec(conn_.raw(), sql.c_str());
   if (PQresultStatus(r) != PGRES_TUPLES_OK) {
     const std::string state = SqlState(r);
@@ -78,15 +76,26 @@ Result<SlotInfo> ReplicationConn::CreateSlot(const std::string& name, bool tempo
 }
 
 Status ReplicationConn::DropSlot(const std::string& name) {
-  const std::string sql = "DROP_REPLICATION_SLOT " + pg::QuoteIdentifier(name);
+  return Command("DROP_REPLICATION_SLOT " + pg::QuoteIdentifier(name), "drop slot " + name);
+}
+
+Status ReplicationConn::SetSlotFailover(const std::string& name, bool failover) {
+  return Command(AlterSlotFailoverCommand(name, failover), "alter slot " + name);
+}
+
+Status ReplicationConn::Command(const std::string& sql, const std::string& what) {
   PGresult* r = PQexec(conn_.raw(), sql.c_str());
   const auto st = PQresultStatus(r);
   std::string err = TrimMessage(PQresultErrorMessage(r));
   PQclear(r);
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-    return Fail(ErrorCode::kConnection, "drop slot " + name + ": " + err);
+    return Fail(ErrorCode::kConnection, what + ": " + err);
   }
   return Ok();
+}
+
+int ReplicationConn::server_version() {
+  return conn_.raw() == nullptr ? 0 : PQserverVersion(conn_.raw());
 }
 
 Status ReplicationConn::StartReplication(const std::string& slot, uint64_t start_lsn,

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "detector/wal/slot_guard.h"
 #include "pg/conn.h"
 
 namespace pgcdc::detector::wal {
@@ -40,10 +41,15 @@ class ReplicationConn {
 
   // The server's identity and current WAL insert position.
   Result<SystemIdentity> IdentifySystem();
-  // Creates a logical slot using pgoutput. `exists` is set (and Ok returned
-  // with only the name filled) when a persistent slot of that name exists.
-  Result<SlotInfo> CreateSlot(const std::string& name, bool temporary, bool export_snapshot,
+  // Creates a logical slot using pgoutput (see CreateSlotCommand). `exists`
+  // is set (and Ok returned with only the name filled) when a persistent slot
+  // of that name exists.
+  Result<SlotInfo> CreateSlot(const std::string& name, const CreateSlotOptions& options,
                               bool* exists);
+  // ALTER_REPLICATION_SLOT … (FAILOVER …) (PostgreSQL 17+).
+  Status SetSlotFailover(const std::string& name, bool failover);
+  // The server's version number (e.g. 150004), 0 when not connected.
+  int server_version();
   // DROP_REPLICATION_SLOT (the slot must not be in use).
   Status DropSlot(const std::string& name);
   // START_REPLICATION … LOGICAL lsn (proto_version '2', streaming, messages).
@@ -66,6 +72,8 @@ class ReplicationConn {
     void operator()(char* data) const;  // PQfreemem
   };
   explicit ReplicationConn(pg::Conn conn) : conn_(std::move(conn)) {}
+  // Runs a walsender command that returns no rows of interest.
+  Status Command(const std::string& sql, const std::string& what);
   pg::Conn conn_;
   std::unique_ptr<char, FreeCopyData> buffer_;  // the CopyData Receive() returned last
 };

@@ -19,6 +19,7 @@
 #include "core/time.h"
 #include "core/uuid.h"
 #include "detector/wal/replication.h"
+#include "detector/wal/slot_guard.h"
 #include "pg/checkpoint_store.h"
 #include "pg/conn.h"
 #include "pipeline/ack_tracker.h"
@@ -65,6 +66,14 @@ struct Metrics {
       metrics::DefaultCounter("pgcdc_checkpoint_total", "Checkpoints saved.");
   metrics::Gauge& slot_lag = metrics::DefaultGauge(
       "pgcdc_slot_lag_bytes", "Bytes of WAL the persistent slot has not confirmed yet.");
+  metrics::Counter& slot_lost = metrics::DefaultCounter(
+      "pgcdc_slot_lost_total",
+      "Times the persistent slot was found to have lost changes (invalidated, missing, or "
+      "consumed by another client).");
+  metrics::Gauge& safe_wal_size = metrics::DefaultGauge(
+      "pgcdc_slot_safe_wal_size_bytes",
+      "WAL that can still be written before PostgreSQL invalidates the persistent slot "
+      "(max_slot_wal_keep_size; absent when unlimited).");
   metrics::Counter& toast_hits = metrics::DefaultCounter(
       "pgcdc_toast_cache_hits_total", "Unchanged TOAST columns back-filled from the cache.");
   metrics::Counter& toast_misses =
@@ -73,6 +82,11 @@ struct Metrics {
 };
 
 Metrics& M() { return metrics::Lazy<Metrics>(); }
+
+int64_t MillisSince(Clock::time_point start) {
+  return static_cast<int64_t>(
+      std::chrono::duration_cast<milliseconds>(Clock::now() - start).count());
+}
 
 std::string RandomSlotName() {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -105,6 +119,38 @@ Status EnsurePublication(pg::Conn& meta, const Options& o) {
   return Ok();
 }
 
+// Opens the checkpoint store (--persistent-slot) and the replication
+// connection.
+Status Connect(const Options& o, std::unique_ptr<pg::CheckpointStore>& store, ReplicationConn& repl,
+               SystemIdentity& identity) {
+  if (o.persistent_slot) {
+    auto opened = pg::CheckpointStore::Open(o.checkpoint_db);
+    if (!opened) return Fail(opened.error());
+    store = std::move(*opened);
+  }
+  auto r = ReplicationConn::Open(o.database_url);
+  if (!r) return Fail(r.error());
+  repl = std::move(*r);
+  auto id = repl.IdentifySystem();
+  if (!id) return Fail(id.error());
+  identity = std::move(*id);
+  return Ok();
+}
+
+// A connection inside a read-only transaction on the slot's exported
+// snapshot (snapshot-first, resnapshot).
+Result<pg::Conn> OpenSnapshotConn(const std::string& url, const std::string& snapshot_name) {
+  auto conn = pg::Conn::Open(url);
+  if (!conn) return Fail(conn.error());
+  if (auto st = snapshot::PrepareSession(*conn); !st) return Fail(st.error());
+  if (auto st = snapshot::BeginSnapshotTransaction(*conn, snapshot_name); !st) {
+    return Fail(st.error());
+  }
+  return conn;
+}
+
+}  // namespace
+
 // The replication side of one cycle: connection, slot and start position.
 struct SlotSession {
   std::unique_ptr<pg::CheckpointStore> store;  // --persistent-slot only
@@ -115,36 +161,59 @@ struct SlotSession {
   bool exists = false;         // a persistent slot of that name was there
   bool want_snapshot = false;  // --snapshot-first runs in this cycle
   uint64_t start = 0;          // START_REPLICATION position
+  uint64_t checkpoint = 0;     // saved position (persistent slot)
+  // Set when the persistent slot lost changes (slot guard); the slot is left
+  // as it was until HandleSlotLoss().
+  std::optional<SlotLoss> loss;
+  std::optional<GapWindow> gap;  // set once a lost slot was recreated
+  bool failover = false;         // create (or switch) it as a failover slot
 };
 
-// Opens the checkpoint store and the replication connection, and creates
-// (or reuses) the slot. `snapshot_done`: --snapshot-first already ran.
-Result<SlotSession> OpenSlot(const Options& o, bool snapshot_done) {
-  SlotSession s;
-  if (o.persistent_slot) {
-    auto store = pg::CheckpointStore::Open(o.checkpoint_db);
-    if (!store) return Fail(store.error());
-    s.store = std::move(*store);
+namespace {
+
+// Persistent slot: loads the checkpoint and checks the slot (slot guard).
+// Sets s.loss when it lost changes; turns failover on when wanted.
+Status CheckPersistentSlot(pg::Conn& meta, SlotSession& s) {
+  // The slot first, then the checkpoint: pgcdc saves a position before it
+  // confirms it, so a checkpoint read later is never behind the slot's
+  // confirmed position unless another client moved the slot.
+  auto state = InspectSlot(meta, s.name);
+  if (!state) return Fail(state.error());
+  auto acknowledged = s.store->LoadAcknowledged(s.name);
+  if (!acknowledged) return Fail(acknowledged.error());
+  s.exists = state->exists;
+  s.loss = DiagnoseSlot(*state, *acknowledged);
+  if (s.loss || !state->exists || !s.failover || state->failover.value_or(true)) return Ok();
+  if (auto st = s.repl.SetSlotFailover(s.name, true); !st) {
+    log::Warn("wal: cannot make the slot a failover slot", {{"error", st.error().message()}});
+  } else {
+    log::Info("wal: slot is now a failover slot", {{"slot", s.name}});
   }
-  auto repl = ReplicationConn::Open(o.database_url);
-  if (!repl) return Fail(repl.error());
-  s.repl = std::move(*repl);
-  auto identity = s.repl.IdentifySystem();
-  if (!identity) return Fail(identity.error());
-  s.identity = std::move(*identity);
+  return Ok();
+}
+
+// Opens the checkpoint store and the replication connection, checks a
+// persistent slot and creates (or reuses) the slot. `snapshot_done`:
+// --snapshot-first already ran. A lost slot is left alone (s.loss).
+Result<SlotSession> OpenSlot(const Options& o, bool snapshot_done, pg::Conn& meta) {
+  SlotSession s;
+  if (auto st = Connect(o, s.store, s.repl, s.identity); !st) return Fail(st.error());
   s.name = o.persistent_slot ? o.slot_name : RandomSlotName();
-  uint64_t saved = 0;
+  s.failover = UseFailover(o.failover_slot, !o.persistent_slot, s.repl.server_version());
   if (o.persistent_slot) {
     auto loaded = s.store->Load(s.name);
     if (!loaded) return Fail(loaded.error());
-    saved = *loaded;
+    s.checkpoint = *loaded;
+    if (auto st = CheckPersistentSlot(meta, s); !st) return Fail(st.error());
+    if (s.loss) return s;
   }
   // --snapshot-first: once per process, and for a persistent slot only until
   // its first checkpoint (which is saved only after the snapshot's events
   // were delivered).
-  s.want_snapshot = o.snapshot_first && !snapshot_done && saved == 0;
-  auto info = s.repl.CreateSlot(s.name, /*temporary=*/!o.persistent_slot,
-                                /*export_snapshot=*/s.want_snapshot, &s.exists);
+  s.want_snapshot = o.snapshot_first && !snapshot_done && s.checkpoint == 0;
+  CreateSlotOptions create{
+      .temporary = !o.persistent_slot, .export_snapshot = s.want_snapshot, .failover = s.failover};
+  auto info = s.repl.CreateSlot(s.name, create, &s.exists);
   if (!info) return Fail(info.error());
   if (s.want_snapshot && s.exists) {
     // Left over from a run whose snapshot never completed: nothing was
@@ -152,14 +221,14 @@ Result<SlotSession> OpenSlot(const Options& o, bool snapshot_done) {
     // the stream exactly.
     log::Info("wal: recreating slot for --snapshot-first", {{"slot", s.name}});
     if (auto st = s.repl.DropSlot(s.name); !st) return Fail(st.error());
-    info = s.repl.CreateSlot(s.name, false, true, &s.exists);
+    info = s.repl.CreateSlot(s.name, create, &s.exists);
     if (!info) return Fail(info.error());
   }
   s.info = std::move(*info);
   if (o.persistent_slot) {
     // The server never streams from before the slot's confirmed position, so
     // an older checkpoint is harmless; a newer one skips nothing delivered.
-    s.start = saved != 0 ? saved : (s.exists ? 0 : s.info.consistent_point);
+    s.start = s.checkpoint != 0 ? s.checkpoint : (s.exists ? 0 : s.info.consistent_point);
   } else {
     s.start = s.info.consistent_point;
   }
@@ -248,6 +317,61 @@ struct WalDetector::Cycle : ChangeSink {
     return true;
   }
 
+  // ---- exports from the slot's snapshot (before streaming) ----
+
+  // One table from `conn`'s snapshot through Emit(): its row count, or
+  // kInvalidArgument (no such table, bad condition), kCancelled (stopping).
+  Result<uint64_t> ExportTable(pg::Conn& conn, snapshot::SnapshotOptions so,
+                               const std::stop_token& stop) {
+    so.batch_size = det.options_.max_batch;
+    snapshot::TableSnapshot ts(conn, catalog, std::move(so));
+    if (auto st = ts.Describe(); !st) {
+      return Fail(ErrorCode::kInvalidArgument, st.error().message());
+    }
+    auto stats = ts.Run(
+        [this](EventBatch&& batch) {
+          for (auto& e : batch.events) {
+            if (!Emit(std::move(e))) return false;
+          }
+          return true;
+        },
+        {}, stop);
+    if (!stats) return Fail(stats.error());
+    if (!stats->completed) return Fail(ErrorCode::kCancelled, "interrupted");
+    return stats->rows;
+  }
+
+  // Every table of `publication` (as `conn`'s snapshot sees it) between the
+  // GAP and GAP_SNAPSHOT_COMPLETED events; returns the rows exported.
+  Result<uint64_t> ExportPublication(pg::Conn& conn, const std::string& publication,
+                                     const GapWindow& gap, const std::stop_token& stop) {
+    auto rows = conn.Query(
+        "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1 "
+        "ORDER BY schemaname, tablename",
+        {publication});
+    if (!rows) return Fail(rows.error().Wrap("list publication tables"));
+    std::vector<pg::TableName> tables;
+    std::vector<std::string> names;
+    for (const auto& r : *rows) {
+      tables.push_back({r.at(0).value_or(""), r.at(1).value_or("")});
+      names.push_back(tables.back().Display());
+    }
+    if (!Emit(MakeGapEvent(gap, names))) return Fail(ErrorCode::kCancelled, "pipeline stopping");
+    uint64_t total = 0;
+    for (const auto& t : tables) {
+      snapshot::SnapshotOptions so;
+      so.table = t.Quoted();
+      so.channel = ChannelFor(t.schema, t.name);  // as the stream names it
+      auto n = ExportTable(conn, std::move(so), stop);
+      if (!n) return Fail(n.error().Wrap(t.Display()));
+      total += *n;
+    }
+    if (!Emit(MakeGapCompletedEvent(gap, names, total))) {
+      return Fail(ErrorCode::kCancelled, "pipeline stopping");
+    }
+    return total;
+  }
+
   // ---- steps of RunCycle's receive loop ----
 
   // Stamps and publishes the incremental-snapshot chunks queued by their
@@ -321,24 +445,30 @@ struct WalDetector::Cycle : ChangeSink {
     exported = bs;
   }
 
-  // Sends a standby status update with the confirmed position and saves it
-  // as the checkpoint (persistent slot).
+  // Saves the confirmed position as the checkpoint (persistent slot), then
+  // sends it in a standby status update. Saving first keeps the slot's
+  // confirmed_flush_lsn at or behind the checkpoint, which is how the slot
+  // guard tells another client's consumption from ours; when the save fails,
+  // the last saved position is confirmed instead.
   Status SendStatus(bool reply) {
     auto& m = M();
-    const uint64_t confirmed = det.confirmed_;
+    uint64_t confirmed = det.confirmed_;
+    if (store != nullptr && confirmed != 0) {
+      if (auto st = store->Save(slot, confirmed); !st) {
+        log::Warn("wal: checkpoint save failed; confirming the last saved position",
+                  {{"error", st.error().message()}});
+        confirmed = std::min(confirmed, saved);
+      } else {
+        saved = confirmed;
+        m.checkpoints.Inc();
+      }
+    }
     const auto msg = pgoutput::EncodeStandbyStatusUpdate(std::max(received, confirmed), confirmed,
                                                          confirmed, NowUnixNanos(), reply);
     if (auto st = repl->Send(msg); !st) return st;
     last_status = Clock::now();
     last_sent_confirmed = confirmed;
     m.confirmed_lsn.Set(static_cast<double>(confirmed));
-    if (store != nullptr) {
-      if (auto st = store->Save(slot, confirmed); !st) {
-        log::Warn("wal: checkpoint save failed", {{"error", st.error().message()}});
-      } else {
-        m.checkpoints.Inc();
-      }
-    }
     return Ok();
   }
 
@@ -347,6 +477,12 @@ struct WalDetector::Cycle : ChangeSink {
   Status ReportProgress(bool in_tx, bool reply_requested) {
     const auto& o = det.options_;
     const bool advanced = Advance(in_tx);
+    if (det.recovering_until_ != 0 && det.confirmed_ >= det.recovering_until_) {
+      // Every event of the resnapshot is delivered.
+      det.recovering_until_ = 0;
+      if (ctx.health != nullptr) ctx.health->Up("slot");
+      log::Info("wal: gap covered; the recreated slot is streaming", {{"slot", slot}});
+    }
     const auto now = Clock::now();
     if (reply_requested || now - last_status >= o.status_interval ||
         (advanced && det.confirmed_ != last_sent_confirmed && now - last_status >= kMinStatusGap)) {
@@ -374,12 +510,14 @@ struct WalDetector::Cycle : ChangeSink {
     if (!o.persistent_slot || now - last_lag_check < lag_interval) return;
     last_lag_check = now;
     auto lag = meta->Query(
-        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text "
-        "FROM pg_replication_slots WHERE slot_name = $1",
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text, "
+        "to_jsonb(s)->>'wal_status', to_jsonb(s)->>'safe_wal_size' "
+        "FROM pg_replication_slots s WHERE slot_name = $1",
         {slot});
     if (!lag || lag->empty() || !lag->at(0).at(0)) return;
     const double bytes = std::stod(*lag->at(0).at(0));
     M().slot_lag.Set(bytes);
+    CheckRetention(lag->at(0), now);
     if (bp != nullptr) bp->Update(static_cast<int64_t>(bytes));
     if (o.slot_lag_warn > 0 && bytes > static_cast<double>(o.slot_lag_warn) &&
         now - last_lag_warn >= kLagWarnInterval) {
@@ -391,18 +529,33 @@ struct WalDetector::Cycle : ChangeSink {
     }
   }
 
+  // The slot's WAL reservation (wal_status, safe_wal_size of CheckSlotLag's
+  // row): a gauge, and a warning while PostgreSQL may invalidate the slot.
+  void CheckRetention(const pg::Row& row, Clock::time_point now) {
+    if (row.size() > 2 && row[2]) M().safe_wal_size.Set(std::stod(*row[2]));
+    if (row.size() < 2 || !row[1] || *row[1] != "unreserved") return;
+    if (now - last_retention_warn < kLagWarnInterval) return;
+    last_retention_warn = now;
+    log::Warn(
+        "wal: the slot's WAL is no longer reserved (wal_status unreserved): PostgreSQL "
+        "invalidates it at the next checkpoint unless it catches up (max_slot_wal_keep_size)",
+        {{"slot", slot}, {"safe_wal_size", row.size() > 2 && row[2] ? *row[2] : "?"}});
+  }
+
   WalDetector& det;
   RunContext& ctx;
   pgtypes::TypeCatalog catalog;
   pg::Conn* meta = nullptr;
   ReplicationConn* repl = nullptr;
   pg::CheckpointStore* store = nullptr;  // --persistent-slot only
+  uint64_t saved = 0;                    // last position saved in `store`
   std::string slot;
   // Clocks of the periodic duties (ReportProgress).
   Clock::time_point last_status{};
   Clock::time_point last_heartbeat{};
   Clock::time_point last_lag_check{};
   Clock::time_point last_lag_warn{};
+  Clock::time_point last_retention_warn{};
   uint64_t last_sent_confirmed = 0;
   BuilderStats exported;  // builder stats already added to the metrics
   EventBatch batch;
@@ -442,7 +595,11 @@ Status WalDetector::Run(detector::RunContext& ctx) {
   SupervisorOptions so = detector::SupervisorFor(ctx, "wal", M().errors, options_.backoff);
   // Mistakes a retry cannot fix (missing publication, bad slot name, no
   // permission) end the detector before it ever streamed.
-  so.is_fatal = FatalBeforeUp(ErrorCode::kInvalidArgument);
+  // A slot that lost changes ends it too with --on-slot-lost fail.
+  so.is_fatal = [this, before_up = FatalBeforeUp(ErrorCode::kInvalidArgument)](const Error& error,
+                                                                               bool ever_up) {
+    return slot_lost_fatal_ || before_up(error, ever_up);
+  };
   Supervisor supervisor(std::move(so), ctx.stop);
   return supervisor.Run([&](Supervisor::Session& session) { return RunCycle(ctx, session); });
 }
@@ -488,52 +645,118 @@ bool WalDetector::WaitFedDelivered(detector::RunContext& ctx, std::stop_token st
 Status WalDetector::RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_name,
                                      RunContext& ctx) {
   const auto started = Clock::now();
-  auto conn = pg::Conn::Open(options_.database_url);
+  auto conn = OpenSnapshotConn(options_.database_url, snapshot_name);
   if (!conn) return Fail(conn.error().Wrap("snapshot-first"));
-  if (auto st = snapshot::PrepareSession(*conn); !st)
-    return Fail(st.error().Wrap("snapshot-first"));
-  if (auto st = snapshot::BeginSnapshotTransaction(*conn, snapshot_name); !st) {
-    return Fail(st.error().Wrap("snapshot-first"));
-  }
   snapshot::SnapshotOptions so;
   so.table = options_.snapshot_table;
   so.where = options_.snapshot_where;
-  so.batch_size = options_.max_batch;
-  snapshot::TableSnapshot ts(*conn, cycle.catalog, so);
-  if (auto st = ts.Describe(); !st) {
-    (void)conn->Exec("ROLLBACK");
-    // A missing table or bad WHERE will not fix itself: stop.
-    return Fail(ErrorCode::kInvalidArgument, "snapshot-first: " + st.error().message());
+  // A missing table or bad WHERE will not fix itself (kInvalidArgument): stop.
+  auto rows = cycle.ExportTable(*conn, std::move(so), ctx.stop);
+  (void)conn->Exec(rows ? "COMMIT" : "ROLLBACK");
+  if (!rows && rows.error().code() == ErrorCode::kCancelled) {
+    return Fail(ErrorCode::kCancelled, "snapshot-first interrupted");
   }
-  auto stats = ts.Run(
-      [&](EventBatch&& batch) {
-        for (auto& e : batch.events) {
-          if (!cycle.Emit(std::move(e))) return false;
-        }
-        return true;
-      },
-      {}, ctx.stop);
-  (void)conn->Exec(stats && stats->completed ? "COMMIT" : "ROLLBACK");
-  if (!stats) return Fail(stats.error().Wrap("snapshot-first"));
-  if (!stats->completed) return Fail(ErrorCode::kCancelled, "snapshot-first interrupted");
+  if (!rows) return Fail(rows.error().Wrap("snapshot-first"));
   if (!cycle.Publish()) return Fail(ErrorCode::kCancelled, "pipeline stopping");
-  log::Info(
-      "snapshot-first complete",
-      {{"table", options_.snapshot_table},
-       {"rows", stats->rows},
-       {"ms", static_cast<int64_t>(
-                  std::chrono::duration_cast<milliseconds>(Clock::now() - started).count())}});
+  log::Info("snapshot-first complete",
+            {{"table", options_.snapshot_table}, {"rows", *rows}, {"ms", MillisSince(started)}});
+  return Ok();
+}
+
+Status WalDetector::HandleSlotLoss(SlotSession& s, RunContext& ctx) {
+  const SlotLoss& loss = *s.loss;
+  M().slot_lost.Inc();
+  log::Error("wal: the replication slot lost changes",
+             {{"slot", s.name},
+              {"reason", loss.reason},
+              {"last_delivered_lsn", pgoutput::FormatLsn(loss.from_lsn)},
+              {"on_slot_lost", options_.on_slot_lost}});
+  const std::string what = "replication slot \"" + s.name + "\" lost changes after " +
+                           pgoutput::FormatLsn(loss.from_lsn) + ": " + loss.reason;
+  if (ctx.health != nullptr) ctx.health->Down("slot", what);
+  if (options_.on_slot_lost != "resnapshot") {
+    slot_lost_fatal_ = true;
+    return Fail(ErrorCode::kInvalidArgument,
+                what +
+                    ". pgcdc stops (--on-slot-lost fail). Restart with --on-slot-lost resnapshot "
+                    "to recreate the slot and export the publication's tables, or drop the slot "
+                    "and its checkpoint (pgcdc slot drop --name " +
+                    s.name + ") to start over without them");
+  }
+  GapWindow gap{.slot = s.name, .reason = loss.reason, .from_lsn = loss.from_lsn};
+  if (auto at = s.store->SavedAt(s.name)) gap.from_time_ns = *at;
+  // A lost slot cannot stream and one consumed by another client must not
+  // be shared: start over with a new slot and its exported snapshot.
+  if (s.exists) {
+    if (auto st = s.repl.DropSlot(s.name); !st) return st;
+  }
+  CreateSlotOptions create{.export_snapshot = true, .failover = s.failover};
+  auto info = s.repl.CreateSlot(s.name, create, &s.exists);
+  if (!info) return Fail(info.error());
+  if (s.exists) return Fail(ErrorCode::kConnection, "slot " + s.name + " was created meanwhile");
+  s.info = std::move(*info);
+  s.start = s.info.consistent_point;
+  gap.to_lsn = s.info.consistent_point;
+  gap.to_time_ns = NowUnixNanos();
+  log::Warn("wal: slot recreated; exporting the publication's tables to cover the gap",
+            {{"slot", s.name},
+             {"from_lsn", pgoutput::FormatLsn(gap.from_lsn)},
+             {"to_lsn", pgoutput::FormatLsn(gap.to_lsn)}});
+  s.gap = std::move(gap);
+  return Ok();
+}
+
+Status WalDetector::RunResnapshot(Cycle& cycle, const SlotSession& s, RunContext& ctx) {
+  const auto started = Clock::now();
+  auto conn = OpenSnapshotConn(options_.database_url, s.info.snapshot_name);
+  if (!conn) return Fail(conn.error().Wrap("resnapshot"));
+  auto rows = cycle.ExportPublication(*conn, options_.publication, *s.gap, ctx.stop);
+  (void)conn->Exec(rows ? "COMMIT" : "ROLLBACK");
+  if (!rows) return Fail(rows.error().Wrap("resnapshot"));
+  if (!cycle.Publish()) return Fail(ErrorCode::kCancelled, "pipeline stopping");
+  log::Info("wal: resnapshot exported",
+            {{"slot", s.name}, {"rows", *rows}, {"ms", MillisSince(started)}});
+  return Ok();
+}
+
+Status WalDetector::ExportBeforeStreaming(Cycle& cycle, const SlotSession& s, RunContext& ctx) {
+  if (!s.want_snapshot && !s.gap) {
+    if (confirmed_ < s.start) confirmed_ = s.start;
+    return Ok();
+  }
+  // The exported snapshot shows the database exactly at the slot's
+  // consistent point: rows from it, then the stream from that point, gives
+  // no gap and no overlap. The replication connection must stay idle until
+  // the snapshot transaction has started.
+  if (s.gap) {
+    if (auto st = RunResnapshot(cycle, s, ctx); !st) return st;
+    recovering_until_ = s.info.consistent_point;
+  } else if (auto st = RunSnapshotFirst(cycle, s.info.snapshot_name, ctx); !st) {
+    return st;
+  }
+  // Confirm the start only once every snapshot event has been delivered.
+  cycle.Boundary(s.info.consistent_point);
+  confirmed_ = 0;
+  snapshot_done_ = true;
   return Ok();
 }
 
 Status WalDetector::RunCycle(detector::RunContext& ctx, Supervisor::Session& session) {
   const Sleeper& sleeper = session.sleeper();
-  // Regular connection: publication check, type lookups, heartbeats.
+  // Regular connection: publication check, slot checks, type lookups,
+  // heartbeats.
   auto meta = pg::Conn::Open(options_.database_url);
   if (!meta) return Fail(meta.error());
   if (auto st = EnsurePublication(*meta, options_); !st) return st;
-  auto opened = OpenSlot(options_, snapshot_done_);
+  auto opened = OpenSlot(options_, snapshot_done_, *meta);
   if (!opened) return Fail(opened.error());
+  if (opened->loss) {
+    if (auto st = HandleSlotLoss(*opened, ctx); !st) return st;
+  }
+  if (options_.persistent_slot && !retention_checked_) {
+    retention_checked_ = true;
+    WarnAboutRetention(*meta, opened->name, options_.heartbeat_interval.count() > 0);
+  }
   const std::string& slot = opened->name;
   const uint64_t start = opened->start;
 
@@ -541,20 +764,9 @@ Status WalDetector::RunCycle(detector::RunContext& ctx, Supervisor::Session& ses
   cycle.meta = &*meta;
   cycle.repl = &opened->repl;
   cycle.store = opened->store.get();
+  cycle.saved = opened->checkpoint;
   cycle.slot = slot;
-  if (opened->want_snapshot) {
-    // The exported snapshot shows the database exactly at the slot's
-    // consistent point: rows from it, then the stream from that point, gives
-    // no gap and no overlap. The replication connection must stay idle until
-    // the snapshot transaction has started.
-    if (auto st = RunSnapshotFirst(cycle, opened->info.snapshot_name, ctx); !st) return st;
-    // Confirm the start only once every snapshot event has been delivered.
-    cycle.Boundary(opened->info.consistent_point);
-    confirmed_ = 0;
-    snapshot_done_ = true;
-  } else if (confirmed_ < start) {
-    confirmed_ = start;
-  }
+  if (auto st = ExportBeforeStreaming(cycle, *opened, ctx); !st) return st;
   if (auto st = opened->repl.StartReplication(slot, start, {options_.publication}, 2); !st) {
     return st;
   }
@@ -620,6 +832,26 @@ namespace {
 
 using O = Options;
 
+// The persistent slot's safety parameters (lag, loss, failover).
+std::vector<ParamSpec> SlotParams() {
+  return FlagsFromKeys(
+      "detector.", "",
+      {
+          Param("detector.slot_lag_warn", &O::slot_lag_warn,
+                "warn when the persistent slot lags the server by more than this many bytes",
+                {.min = 0}),
+          Param("detector.on_slot_lost", &O::on_slot_lost,
+                "when the persistent slot lost changes (invalidated by "
+                "max_slot_wal_keep_size, missing after a failover, consumed by another "
+                "client): fail = stop with an error; resnapshot = recreate it and export the "
+                "publication's tables between pgcdc:_gap events",
+                {.choices = {"fail", "resnapshot"}}),
+          Param("detector.failover_slot", &O::failover_slot,
+                "PostgreSQL 17+: make the persistent slot a failover slot, synchronized to "
+                "standbys (ignored on older servers)"),
+      });
+}
+
 // The wal detector's parameters. The detector.* flags are the keys without
 // "detector." (--tx-metadata), the incremental_snapshot.* ones
 // --snapshot-<name>, unless a parameter names its own.
@@ -671,10 +903,8 @@ std::vector<ParamSpec> WalParams() {
               Param("detector.toast_cache_max_entries", &O::builder,
                     &BuilderOptions::toast_cache_max_entries, "rows kept by the TOAST cache (LRU)",
                     {.min = 1}),
-              Param("detector.slot_lag_warn", &O::slot_lag_warn,
-                    "warn when the persistent slot lags the server by more than this many bytes",
-                    {.min = 0}),
           }),
+      SlotParams(),
       FlagsFromKeys(
           "incremental_snapshot.", "snapshot-",
           {
@@ -714,6 +944,9 @@ void Validate(const O& o, const Context& ctx, Errors& errors) {
   }
   if (o.snapshot_first && o.snapshot_table.empty()) {
     errors.push_back("snapshot.table: --snapshot-first needs --snapshot-table");
+  }
+  if (o.on_slot_lost == "resnapshot" && !o.persistent_slot) {
+    errors.push_back("detector.on_slot_lost: resnapshot requires --persistent-slot");
   }
   if (o.cooperative_checkpoint && !o.persistent_slot) {
     errors.push_back("detector.cooperative_checkpoint: requires --persistent-slot");

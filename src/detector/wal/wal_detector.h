@@ -12,6 +12,12 @@
 // disappears with the connection, so changes made while pgcdc is down are not
 // seen — use --persistent-slot for durable capture.
 //
+// A persistent slot is checked at every (re)connect (slot_guard.h): when it
+// lost changes (invalidated, missing, or consumed by someone else) the
+// detector stops with a clear error (--on-slot-lost fail) or recreates it and
+// exports the publication's tables from its snapshot, between two pgcdc:_gap
+// events (resnapshot). On PostgreSQL 17 it is created as a failover slot.
+//
 // With --incremental-snapshot, committed INSERTs into the signal table start
 // and stop chunked table snapshots that run on their own threads next to the
 // stream (see incremental_snapshot.h).
@@ -57,7 +63,17 @@ struct Options {
   std::string snapshot_table;
   std::string snapshot_where;
   IncrementalOptions incremental;  // signal-table snapshots
+  // A persistent slot that lost changes: "fail" ends the detector with an
+  // error, "resnapshot" recreates the slot and exports every table of the
+  // publication from its snapshot.
+  std::string on_slot_lost = "fail";
+  // PostgreSQL 17+: create the persistent slot with FAILOVER (and turn it on
+  // for an existing one) so standbys keep it across a failover.
+  bool failover_slot = true;
 };
+
+// The replication side of one cycle (defined in wal_detector.cc).
+struct SlotSession;
 
 class WalDetector : public Detector {
  public:
@@ -71,10 +87,26 @@ class WalDetector : public Detector {
   Status RunCycle(detector::RunContext& ctx, Supervisor::Session& session);
   Status RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_name,
                           detector::RunContext& ctx);
+  // The slot lost changes: reports it, then fails (on_slot_lost "fail") or
+  // recreates the slot with an exported snapshot.
+  Status HandleSlotLoss(SlotSession& s, detector::RunContext& ctx);
+  // After a recreated slot: the publication's tables from its snapshot,
+  // between the pgcdc:_gap events.
+  Status RunResnapshot(Cycle& cycle, const SlotSession& s, detector::RunContext& ctx);
+  // Before START_REPLICATION: snapshot-first or resnapshot (then the start
+  // is confirmed only once their events are delivered), else the start
+  // position counts as confirmed.
+  Status ExportBeforeStreaming(Cycle& cycle, const SlotSession& s, detector::RunContext& ctx);
   Options options_;
   uint64_t next_seq_ = 0;   // Event::seq counter, monotonic across cycles
   uint64_t confirmed_ = 0;  // last position confirmed to the server
   bool snapshot_done_ = false;
+  // Slot guard (detector thread only).
+  bool slot_lost_fatal_ = false;    // the cycle's error ends the detector
+  bool retention_checked_ = false;  // start-up warnings given
+  // After a resnapshot: the slot counts as recovered (health "slot" up) once
+  // the position confirmed to the server reaches this.
+  uint64_t recovering_until_ = 0;
   // Signal-table snapshots (when enabled); lives for one Run().
   std::unique_ptr<IncrementalSnapshots> incremental_;
 
