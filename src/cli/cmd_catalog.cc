@@ -105,54 +105,110 @@ std::string Markdown(const Registry& reg) {
   return out;
 }
 
+void RunList(const std::string& kind, const std::string& format) {
+  const Registry& reg = Builtins();
+  std::vector<ConnectorKind> kinds;
+  if (kind.empty() || kind == "detectors") kinds.push_back(ConnectorKind::kDetector);
+  if (kind.empty() || kind == "adapters") kinds.push_back(ConnectorKind::kAdapter);
+  if (kind.empty() || kind == "transforms") kinds.push_back(ConnectorKind::kTransform);
+  if (format == "json") {
+    std::string out;
+    json::Writer w(out);
+    w.BeginArray();
+    for (auto k : kinds) {
+      for (const auto* c : reg.List(k)) {
+        w.BeginObject();
+        w.StringField("kind", ConnectorKindName(k));
+        w.StringField("name", c->name);
+        w.StringField("description", c->description);
+        w.EndObject();
+      }
+    }
+    w.EndArray();
+    std::cout << out << "\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows = {{"KIND", "NAME", "DESCRIPTION"}};
+  for (auto k : kinds) {
+    auto items = reg.List(k);
+    if (items.empty()) {
+      rows.push_back(
+          {std::string(ConnectorKindName(k)), "(none yet)", "not implemented in this version"});
+    }
+    for (const auto* c : items) {
+      rows.push_back({std::string(ConnectorKindName(k)), c->name, c->description});
+    }
+  }
+  std::cout << RenderTable(rows);
+}
+
+// Prints one connector (or "pipeline") as a table or JSON.
+void PrintDescription(const std::string& name, const std::string& kind_name,
+                      const std::string& description, const std::vector<ParamSpec>& params,
+                      const std::string& format) {
+  if (format == "json") {
+    std::string out;
+    json::Writer w(out);
+    w.BeginObject();
+    w.StringField("name", name);
+    w.StringField("kind", kind_name);
+    w.StringField("description", description);
+    w.Key("params");
+    WriteParamsJson(w, params);
+    w.EndObject();
+    std::cout << out << "\n";
+    return;
+  }
+  std::cout << name << " (" << kind_name << ")\n  " << description << "\n\n";
+  if (params.empty()) {
+    std::cout << "No parameters.\n";
+  } else {
+    std::cout << RenderTable(ParamRows(params));
+  }
+}
+
+void RunDescribe(const std::string& name, const std::string& format, bool all) {
+  const Registry& reg = Builtins();
+  if (all || format == "markdown") {
+    if (!all || format != "markdown") {
+      std::cerr << "pgcdc describe: --all goes with -o markdown\n";
+      CommandExitCode() = kExitUsage;
+      return;
+    }
+    std::cout << Markdown(reg);
+    return;
+  }
+  if (name.empty()) {
+    std::cerr << "pgcdc describe: name a connector (see `pgcdc list`), or use --all -o "
+                 "markdown\n";
+    CommandExitCode() = kExitUsage;
+    return;
+  }
+  if (name == "pipeline") {
+    PrintDescription(name, "pipeline",
+                     "Core pipeline settings shared by every detector and adapter.",
+                     config::CoreParams(), format);
+  } else if (const ConnectorInfo* c = reg.FindAny(name)) {
+    PrintDescription(name, std::string(ConnectorKindName(c->kind)), c->description, c->params,
+                     format);
+  } else {
+    std::cerr << "pgcdc describe: unknown connector \"" << name
+              << "\" (see `pgcdc list`; `pgcdc describe pipeline` shows core settings)\n";
+    CommandExitCode() = kExitUsage;
+  }
+}
+
 }  // namespace
 
 void AddCatalogCommands(CLI::App& root) {
-  // ---- list ----
   auto* list = root.add_subcommand("list", "List detectors, adapters and transforms");
   auto kind = std::make_shared<std::string>();
   auto format = std::make_shared<std::string>("table");
   list->add_option("kind", *kind, "adapters | detectors | transforms (default: all)")
       ->check(CLI::IsMember({"adapters", "detectors", "transforms"}));
   list->add_option("-o,--output", *format, "table | json")->check(CLI::IsMember({"table", "json"}));
-  list->callback([kind, format] {
-    const Registry& reg = Builtins();
-    std::vector<ConnectorKind> kinds;
-    if (kind->empty() || *kind == "detectors") kinds.push_back(ConnectorKind::kDetector);
-    if (kind->empty() || *kind == "adapters") kinds.push_back(ConnectorKind::kAdapter);
-    if (kind->empty() || *kind == "transforms") kinds.push_back(ConnectorKind::kTransform);
-    if (*format == "json") {
-      std::string out;
-      json::Writer w(out);
-      w.BeginArray();
-      for (auto k : kinds) {
-        for (const auto* c : reg.List(k)) {
-          w.BeginObject();
-          w.StringField("kind", ConnectorKindName(k));
-          w.StringField("name", c->name);
-          w.StringField("description", c->description);
-          w.EndObject();
-        }
-      }
-      w.EndArray();
-      std::cout << out << "\n";
-      return;
-    }
-    std::vector<std::vector<std::string>> rows = {{"KIND", "NAME", "DESCRIPTION"}};
-    for (auto k : kinds) {
-      auto items = reg.List(k);
-      if (items.empty()) {
-        rows.push_back(
-            {std::string(ConnectorKindName(k)), "(none yet)", "not implemented in this version"});
-      }
-      for (const auto* c : items) {
-        rows.push_back({std::string(ConnectorKindName(k)), c->name, c->description});
-      }
-    }
-    std::cout << RenderTable(rows);
-  });
+  list->callback([kind, format] { RunList(*kind, *format); });
 
-  // ---- describe ----
   auto* describe = root.add_subcommand(
       "describe", "Show a connector's parameters (or 'pipeline' for core ones)");
   auto name = std::make_shared<std::string>();
@@ -162,58 +218,7 @@ void AddCatalogCommands(CLI::App& root) {
   describe->add_flag("--all", *all, "every connector and the core settings");
   describe->add_option("-o,--output", *dformat, "table | json | markdown (with --all)")
       ->check(CLI::IsMember({"table", "json", "markdown"}));
-  describe->callback([name, dformat, all] {
-    const Registry& reg = Builtins();
-    if (*all || *dformat == "markdown") {
-      if (!*all || *dformat != "markdown") {
-        std::cerr << "pgcdc describe: --all goes with -o markdown\n";
-        CommandExitCode() = kExitUsage;
-        return;
-      }
-      std::cout << Markdown(reg);
-      return;
-    }
-    if (name->empty()) {
-      std::cerr << "pgcdc describe: name a connector (see `pgcdc list`), or use --all -o "
-                   "markdown\n";
-      CommandExitCode() = kExitUsage;
-      return;
-    }
-    std::string kind_name = "pipeline";
-    std::string description = "Core pipeline settings shared by every detector and adapter.";
-    std::vector<ParamSpec> params;
-    if (*name == "pipeline") {
-      params = config::CoreParams();
-    } else if (const ConnectorInfo* c = reg.FindAny(*name)) {
-      kind_name = ConnectorKindName(c->kind);
-      description = c->description;
-      params = c->params;
-    } else {
-      std::cerr << "pgcdc describe: unknown connector \"" << *name
-                << "\" (see `pgcdc list`; `pgcdc describe pipeline` shows core settings)\n";
-      CommandExitCode() = kExitUsage;
-      return;
-    }
-    if (*dformat == "json") {
-      std::string out;
-      json::Writer w(out);
-      w.BeginObject();
-      w.StringField("name", *name);
-      w.StringField("kind", kind_name);
-      w.StringField("description", description);
-      w.Key("params");
-      WriteParamsJson(w, params);
-      w.EndObject();
-      std::cout << out << "\n";
-      return;
-    }
-    std::cout << *name << " (" << kind_name << ")\n  " << description << "\n\n";
-    if (params.empty()) {
-      std::cout << "No parameters.\n";
-    } else {
-      std::cout << RenderTable(ParamRows(params));
-    }
-  });
+  describe->callback([name, dformat, all] { RunDescribe(*name, *dformat, *all); });
 }
 
 }  // namespace pgcdc::cli

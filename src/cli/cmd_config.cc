@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "cli/cli.h"
 #include "core/json.h"
@@ -93,6 +94,81 @@ std::string RenderTemplate(const std::vector<ParamSpec>& specs) {
   return out;
 }
 
+// The parameters of `detector` and `adapters` (default stdout) with the
+// choice as default; nullopt (exit code set) when a name is unknown.
+std::optional<std::vector<ParamSpec>> TemplateParams(const std::string& detector,
+                                                     std::vector<std::string> adapters) {
+  const Registry& reg = Builtins();
+  if (reg.Find(ConnectorKind::kDetector, detector) == nullptr) {
+    std::cerr << "pgcdc config init: unknown detector \"" << detector << "\"\n";
+    CommandExitCode() = kExitUsage;
+    return std::nullopt;
+  }
+  if (adapters.empty()) adapters = {"stdout"};
+  std::vector<std::string> names = {detector};
+  for (const auto& a : adapters) {
+    if (reg.Find(ConnectorKind::kAdapter, a) == nullptr) {
+      std::cerr << "pgcdc config init: unknown adapter \"" << a << "\"\n";
+      CommandExitCode() = kExitUsage;
+      return std::nullopt;
+    }
+    names.push_back(a);
+  }
+  auto specs = ParamsFor(reg, names);
+  for (auto& s : specs) {
+    if (s.key == "detector.type") s.default_value = detector;
+    if (s.key == "adapters") {
+      s.default_value.clear();
+      for (const auto& a : adapters) s.default_value += (s.default_value.empty() ? "" : ",") + a;
+    }
+  }
+  return specs;
+}
+
+void RunInit(const std::string& detector, const std::vector<std::string>& adapters,
+             const std::string& output, bool force) {
+  auto specs = TemplateParams(detector, adapters);
+  if (!specs) return;
+  const std::string text = RenderTemplate(*specs);
+  if (output == "-") {
+    std::cout << text;
+    return;
+  }
+  if (std::filesystem::exists(output) && !force) {
+    std::cerr << "pgcdc config init: " << output << " already exists (use --force to overwrite)\n";
+    CommandExitCode() = kExitFailure;
+    return;
+  }
+  std::ofstream f(output);
+  f << text;
+  if (!f) {
+    std::cerr << "pgcdc config init: cannot write " << output << "\n";
+    CommandExitCode() = kExitFailure;
+    return;
+  }
+  std::cerr << "wrote " << output << "\n";
+}
+
+void RunValidate(GlobalFlags g, const std::string& file) {
+  if (!file.empty()) g.config_path = file;
+  if (g.config_path.empty()) g.config_path = "pgcdc.yaml";
+  auto loaded = LoadConfig(g, AllParams(Builtins()), {}, /*use_env=*/false);
+  NormalizePipelineConfig(loaded.config);
+  ValidatePipelineConfig(Builtins(), loaded.config, PipelineKind::kListen, loaded.errors);
+  if (std::filesystem::exists(g.config_path)) {
+    auto chains = transform::Build(loaded.config, g.config_path, nullptr, &loaded.errors);
+    if (!chains && loaded.errors.empty()) loaded.errors.push_back(chains.error().message());
+  }
+  for (const auto& w : loaded.warnings) std::cerr << "warning: " << w << "\n";
+  if (!loaded.errors.empty()) {
+    CommandExitCode() = ReportConfigErrors(loaded.errors);
+    return;
+  }
+  const config::CoreSettings core = config::BindCore(loaded.config);
+  std::cout << g.config_path << ": valid (detector " << core.detector_type << ", adapters "
+            << config::ValueToText(config::Value(core.adapters)) << ")\n";
+}
+
 }  // namespace
 
 void AddConfigCommands(CLI::App& root, GlobalFlags& global) {
@@ -108,76 +184,13 @@ void AddConfigCommands(CLI::App& root, GlobalFlags& global) {
   init->add_option("--adapter", *adapters, "adapter(s) to configure (default stdout)");
   init->add_option("-o,--output", *output, "file to write, - for stdout (default pgcdc.yaml)");
   init->add_flag("--force", *force, "overwrite an existing file");
-  init->callback([detector, adapters, output, force] {
-    const Registry& reg = Builtins();
-    std::vector<std::string> names = {*detector};
-    if (reg.Find(ConnectorKind::kDetector, *detector) == nullptr) {
-      std::cerr << "pgcdc config init: unknown detector \"" << *detector << "\"\n";
-      CommandExitCode() = kExitUsage;
-      return;
-    }
-    std::vector<std::string> ads =
-        adapters->empty() ? std::vector<std::string>{"stdout"} : *adapters;
-    for (const auto& a : ads) {
-      if (reg.Find(ConnectorKind::kAdapter, a) == nullptr) {
-        std::cerr << "pgcdc config init: unknown adapter \"" << a << "\"\n";
-        CommandExitCode() = kExitUsage;
-        return;
-      }
-      names.push_back(a);
-    }
-    auto specs = ParamsFor(reg, names);
-    for (auto& s : specs) {
-      if (s.key == "detector.type") s.default_value = *detector;
-      if (s.key == "adapters") {
-        s.default_value.clear();
-        for (const auto& a : ads) s.default_value += (s.default_value.empty() ? "" : ",") + a;
-      }
-    }
-    const std::string text = RenderTemplate(specs);
-    if (*output == "-") {
-      std::cout << text;
-      return;
-    }
-    if (std::filesystem::exists(*output) && !*force) {
-      std::cerr << "pgcdc config init: " << *output
-                << " already exists (use --force to overwrite)\n";
-      CommandExitCode() = kExitFailure;
-      return;
-    }
-    std::ofstream f(*output);
-    f << text;
-    if (!f) {
-      std::cerr << "pgcdc config init: cannot write " << *output << "\n";
-      CommandExitCode() = kExitFailure;
-      return;
-    }
-    std::cerr << "wrote " << *output << "\n";
-  });
+  init->callback(
+      [detector, adapters, output, force] { RunInit(*detector, *adapters, *output, *force); });
 
   auto* validate = config->add_subcommand("validate", "Validate a YAML configuration file");
   auto file = std::make_shared<std::string>();
   validate->add_option("file", *file, "file to check (default: --config or ./pgcdc.yaml)");
-  validate->callback([file, &global] {
-    GlobalFlags g = global;
-    if (!file->empty()) g.config_path = *file;
-    if (g.config_path.empty()) g.config_path = "pgcdc.yaml";
-    auto loaded = LoadConfig(g, AllParams(Builtins()), {}, /*use_env=*/false);
-    NormalizePipelineConfig(loaded.config);
-    ValidatePipelineConfig(Builtins(), loaded.config, PipelineKind::kListen, loaded.errors);
-    if (std::filesystem::exists(g.config_path)) {
-      auto chains = transform::Build(loaded.config, g.config_path, nullptr, &loaded.errors);
-      if (!chains && loaded.errors.empty()) loaded.errors.push_back(chains.error().message());
-    }
-    for (const auto& w : loaded.warnings) std::cerr << "warning: " << w << "\n";
-    if (!loaded.errors.empty()) {
-      CommandExitCode() = ReportConfigErrors(loaded.errors);
-      return;
-    }
-    const config::CoreSettings core = config::BindCore(loaded.config);
-    std::cout << g.config_path << ": valid (detector " << core.detector_type << ", adapters "
-              << config::ValueToText(config::Value(core.adapters)) << ")\n";
-  });
+  validate->callback([file, &global] { RunValidate(global, *file); });
 }
 
 }  // namespace pgcdc::cli
