@@ -22,11 +22,11 @@ std::vector<ParamSpec> DlqParams() {
       Param("dlq.window_size", &S::dlq, &DlqSettings::window_size,
             "nack window: the last N events of each adapter that --dlq-window-threshold "
             "counts dead-lettered ones in (0 = off)",
-            {.flag = "dlq-window-size", .min = 0}),
+            {.min = 0}),
       Param("dlq.window_threshold", &S::dlq, &DlqSettings::window_threshold,
             "dead-lettered events within the window that pause the adapter (nothing more "
             "acknowledged, health red; resume with SIGHUP or a restart); 0 = half the window",
-            {.flag = "dlq-window-threshold", .min = 0}),
+            {.min = 0}),
   };
 }
 
