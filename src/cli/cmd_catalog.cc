@@ -112,20 +112,19 @@ void RunList(const std::string& kind, const std::string& format) {
   if (kind.empty() || kind == "adapters") kinds.push_back(ConnectorKind::kAdapter);
   if (kind.empty() || kind == "transforms") kinds.push_back(ConnectorKind::kTransform);
   if (format == "json") {
-    std::string out;
-    json::Writer w(out);
-    w.BeginArray();
-    for (auto k : kinds) {
-      for (const auto* c : reg.List(k)) {
-        w.BeginObject();
-        w.StringField("kind", ConnectorKindName(k));
-        w.StringField("name", c->name);
-        w.StringField("description", c->description);
-        w.EndObject();
+    PrintJson([&](json::Writer& w) {
+      w.BeginArray();
+      for (auto k : kinds) {
+        for (const auto* c : reg.List(k)) {
+          w.BeginObject();
+          w.StringField("kind", ConnectorKindName(k));
+          w.StringField("name", c->name);
+          w.StringField("description", c->description);
+          w.EndObject();
+        }
       }
-    }
-    w.EndArray();
-    std::cout << out << "\n";
+      w.EndArray();
+    });
     return;
   }
   std::vector<std::vector<std::string>> rows = {{"KIND", "NAME", "DESCRIPTION"}};
@@ -147,16 +146,15 @@ void PrintDescription(const std::string& name, const std::string& kind_name,
                       const std::string& description, const std::vector<ParamSpec>& params,
                       const std::string& format) {
   if (format == "json") {
-    std::string out;
-    json::Writer w(out);
-    w.BeginObject();
-    w.StringField("name", name);
-    w.StringField("kind", kind_name);
-    w.StringField("description", description);
-    w.Key("params");
-    WriteParamsJson(w, params);
-    w.EndObject();
-    std::cout << out << "\n";
+    PrintJson([&](json::Writer& w) {
+      w.BeginObject();
+      w.StringField("name", name);
+      w.StringField("kind", kind_name);
+      w.StringField("description", description);
+      w.Key("params");
+      WriteParamsJson(w, params);
+      w.EndObject();
+    });
     return;
   }
   std::cout << name << " (" << kind_name << ")\n  " << description << "\n\n";

@@ -188,33 +188,32 @@ std::string ErrorColumn(std::string_view error) {
 }
 
 void PrintRecordsJson(const std::vector<dlq::Record>& records) {
-  std::string out;
-  json::Writer w(out);
-  w.BeginArray();
-  for (const auto& r : records) {
-    w.BeginObject();
-    w.IntField("id", r.id);
-    w.StringField("event_id", r.event_id);
-    w.StringField("adapter", r.adapter);
-    w.StringField("error", r.error);
-    w.Key("payload");
-    std::string compact;
-    if (json::Compact(r.payload, compact)) {
-      w.Raw(compact);
-    } else {
-      w.String(r.payload);
+  PrintJson([&](json::Writer& w) {
+    w.BeginArray();
+    for (const auto& r : records) {
+      w.BeginObject();
+      w.IntField("id", r.id);
+      w.StringField("event_id", r.event_id);
+      w.StringField("adapter", r.adapter);
+      w.StringField("error", r.error);
+      w.Key("payload");
+      std::string compact;
+      if (json::Compact(r.payload, compact)) {
+        w.Raw(compact);
+      } else {
+        w.String(r.payload);
+      }
+      w.StringField("created_at", FormatRfc3339Nano(r.created_at_ns));
+      w.Key("replayed_at");
+      if (r.replayed_at_ns) {
+        w.String(FormatRfc3339Nano(*r.replayed_at_ns));
+      } else {
+        w.Null();
+      }
+      w.EndObject();
     }
-    w.StringField("created_at", FormatRfc3339Nano(r.created_at_ns));
-    w.Key("replayed_at");
-    if (r.replayed_at_ns) {
-      w.String(FormatRfc3339Nano(*r.replayed_at_ns));
-    } else {
-      w.Null();
-    }
-    w.EndObject();
-  }
-  w.EndArray();
-  std::cout << out << "\n";
+    w.EndArray();
+  });
 }
 
 int RunList(const Loaded& l, const DlqFlags& f, dlq::Store& store, dlq::Filter filter) {

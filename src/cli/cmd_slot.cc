@@ -73,27 +73,26 @@ const char* kSlotColumns[] = {"slot_name", "plugin",      "slot_type",          
 
 void PrintSlots(const std::vector<pg::Row>& rows, const std::string& output) {
   if (output == "json") {
-    std::string out;
-    json::Writer w(out);
-    w.BeginArray();
-    for (const auto& r : rows) {
-      w.BeginObject();
-      for (size_t i = 0; i < r.size(); ++i) {
-        w.Key(kSlotColumns[i]);
-        if (!r[i]) {
-          w.Null();
-        } else if (i == 3 || i == 4) {
-          w.Bool(*r[i] == "true");
-        } else if (i == 7) {
-          w.Raw(*r[i]);
-        } else {
-          w.String(*r[i]);
+    PrintJson([&](json::Writer& w) {
+      w.BeginArray();
+      for (const auto& r : rows) {
+        w.BeginObject();
+        for (size_t i = 0; i < r.size(); ++i) {
+          w.Key(kSlotColumns[i]);
+          if (!r[i]) {
+            w.Null();
+          } else if (i == 3 || i == 4) {
+            w.Bool(*r[i] == "true");
+          } else if (i == 7) {
+            w.Raw(*r[i]);
+          } else {
+            w.String(*r[i]);
+          }
         }
+        w.EndObject();
       }
-      w.EndObject();
-    }
-    w.EndArray();
-    std::cout << out << "\n";
+      w.EndArray();
+    });
     return;
   }
   std::vector<std::vector<std::string>> table = {{"NAME", "PLUGIN", "TYPE", "ACTIVE", "TEMPORARY",
@@ -260,15 +259,14 @@ bool ConfirmRewind(const RewindArgs& a, const std::string& prev, uint64_t target
 
 void PrintRewind(const RewindArgs& a, const std::string& prev, const RewindTarget& target) {
   if (a.db.output == "json") {
-    std::string out;
-    json::Writer w(out);
-    w.BeginObject();
-    w.StringField("slot_name", a.slot);
-    w.StringField("previous_lsn", prev);
-    w.StringField("new_lsn", pgoutput::FormatLsn(target.lsn));
-    w.StringField("method", target.method);
-    w.EndObject();
-    std::cout << out << "\n";
+    PrintJson([&](json::Writer& w) {
+      w.BeginObject();
+      w.StringField("slot_name", a.slot);
+      w.StringField("previous_lsn", prev);
+      w.StringField("new_lsn", pgoutput::FormatLsn(target.lsn));
+      w.StringField("method", target.method);
+      w.EndObject();
+    });
   } else {
     std::cout << RenderTable({{"Slot", a.slot},
                               {"Previous LSN", prev},

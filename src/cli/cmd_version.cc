@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/cli.h"
+#include "cli/output.h"
 #include "core/json.h"
 
 #ifndef PGCDC_VERSION
@@ -29,15 +30,14 @@ void AddVersionCommand(CLI::App& root) {
     const std::string compiler = "unknown";
 #endif
     if (*format == "json") {
-      std::string out;
-      json::Writer w(out);
-      w.BeginObject();
-      w.StringField("version", PGCDC_VERSION);
-      w.StringField("commit", PGCDC_GIT_COMMIT);
-      w.StringField("build_type", PGCDC_BUILD_TYPE);
-      w.StringField("compiler", compiler);
-      w.EndObject();
-      std::cout << out << "\n";
+      PrintJson([&](json::Writer& w) {
+        w.BeginObject();
+        w.StringField("version", PGCDC_VERSION);
+        w.StringField("commit", PGCDC_GIT_COMMIT);
+        w.StringField("build_type", PGCDC_BUILD_TYPE);
+        w.StringField("compiler", compiler);
+        w.EndObject();
+      });
       return;
     }
     std::cout << "pgcdc " << PGCDC_VERSION << "\n"

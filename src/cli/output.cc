@@ -1,6 +1,9 @@
 #include "cli/output.h"
 
 #include <algorithm>
+#include <iostream>
+
+#include "core/json.h"
 
 namespace pgcdc::cli {
 
@@ -36,6 +39,13 @@ std::string OneLine(const std::string& message) {
     line.push_back(c);
   }
   return line;
+}
+
+void PrintJson(const std::function<void(json::Writer&)>& body) {
+  std::string out;
+  json::Writer w(out);
+  body(w);
+  std::cout << out << "\n";
 }
 
 }  // namespace pgcdc::cli
