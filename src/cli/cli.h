@@ -135,7 +135,7 @@ int RunPipeline(const Registry& registry, const config::Config& values, RunOptio
 
 // Command registration.
 void AddListenCommand(CLI::App& root, GlobalFlags& global);
-void AddInitCommand(CLI::App& root);
+void AddInitCommand(CLI::App& root, GlobalFlags& global);
 void AddCatalogCommands(CLI::App& root);
 void AddConfigCommands(CLI::App& root, GlobalFlags& global);
 void AddVersionCommand(CLI::App& root);

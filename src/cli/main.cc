@@ -54,7 +54,7 @@ int Main(int argc, char** argv) {
   app.add_option("--log-format", global.log_format, "text|json (default text)");
 
   AddListenCommand(app, global);
-  AddInitCommand(app);
+  AddInitCommand(app, global);
   AddPlaygroundCommand(app, global);
   AddSnapshotCommand(app, global);
   AddDlqCommands(app, global);

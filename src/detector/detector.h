@@ -16,6 +16,9 @@
 
 namespace pgcdc {
 class Health;
+namespace dlq {
+class DeadLetterQueue;
+}  // namespace dlq
 namespace pipeline {
 class AckTracker;
 class BackpressureController;
@@ -35,6 +38,9 @@ struct RunContext {
   // Source-aware backpressure, when enabled: the detector reports lag to it
   // and throttles/pauses reading as it says.
   pipeline::BackpressureController* backpressure = nullptr;
+  // Where a detector records source rows that cannot become events (may be
+  // null: then it logs them in full).
+  dlq::DeadLetterQueue* dlq = nullptr;
   std::string health_name = "detector";
 };
 

@@ -427,6 +427,7 @@ detector::RunContext Pipeline::MakeRunContext() {
   ctx.health = &health_;
   ctx.acks = acks_.get();
   ctx.backpressure = options_.backpressure.get();
+  ctx.dlq = options_.dlq;
   return ctx;
 }
 

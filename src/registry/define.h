@@ -342,6 +342,8 @@ struct ConnectorDef {
   // Cross-field checks beyond what ParamSpec expresses; appends messages.
   std::function<void(const Cfg&, const Context&, Errors&)> validate;
   std::function<Result<Made>(Cfg, const Context&)> make;
+  // Optional: `pgcdc init --detector <name>` (ConnectorInfo::setup).
+  std::function<Result<std::string>(const Cfg&, const SetupRequest&)> setup;
 };
 
 template <class Cfg>
@@ -363,6 +365,12 @@ ConnectorInfo Define(ConnectorKind kind, ConnectorDef<Cfg, Made> def, MakeSlot m
                         const config::Config& values, const config::CoreSettings& core,
                         Errors& errors) {
       fn(BindConfig<Cfg>(params, values), Context{core}, errors);
+    };
+  }
+  if (def.setup) {
+    info.setup = [params = info.params, fn = std::move(def.setup)](
+                     const config::Config& values, const SetupRequest& request) {
+      return fn(BindConfig<Cfg>(params, values), request);
     };
   }
   info.*make_slot = [params = info.params, fn = std::move(def.make)](

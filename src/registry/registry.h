@@ -31,6 +31,12 @@ class Adapter;
 enum class ConnectorKind { kDetector, kAdapter, kTransform };
 std::string_view ConnectorKindName(ConnectorKind kind);
 
+// `pgcdc init --detector <name> --table T [--apply]`.
+struct SetupRequest {
+  std::string table;
+  bool apply = false;  // run the script against the source too
+};
+
 struct ConnectorInfo {
   ConnectorKind kind = ConnectorKind::kAdapter;
   std::string name;
@@ -47,6 +53,11 @@ struct ConnectorInfo {
   std::function<Result<std::unique_ptr<adapter::Adapter>>(const config::Config&,
                                                           const config::CoreSettings&)>
       make_adapter;
+  // The setup the source needs for capturing `request.table` (e.g. SQLite's
+  // change table and triggers), as a script; applied to the source as well
+  // when request.apply. Null: nothing of its own (`pgcdc init` covers the
+  // PostgreSQL detectors itself).
+  std::function<Result<std::string>(const config::Config&, const SetupRequest&)> setup;
 };
 
 class Registry {

@@ -156,6 +156,10 @@ struct KillNineRun {
   uint32_t seed = 1;
   double min_progress = 1000;
   uint32_t spread = 5000;
+  // Writes rows first..last (inclusive) in one transaction of a source other
+  // than the shared PostgreSQL table (e.g. a SQLite file); empty = the
+  // PostgreSQL INSERT above.
+  std::function<Status(int first, int last)> write;
 };
 // Returns once the writer finished (test failures are recorded with gtest).
 // `start` returns a started process (null fails the test); `progress` reads

@@ -5,14 +5,13 @@
 #include <vector>
 
 #include "config/config.h"
-#include "core/ack_poll.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/sleep.h"
 #include "core/time.h"
+#include "detector/delivery.h"
 #include "pg/conn.h"
-#include "pipeline/ack_tracker.h"
 #include "registry/define.h"
 
 namespace pgcdc::detector::outbox {
@@ -20,16 +19,6 @@ namespace pgcdc::detector::outbox {
 namespace {
 
 using std::chrono::milliseconds;
-
-// While a batch waits for the adapters, the ack watermark is re-read with a
-// pause that starts short (sinks usually confirm within a fraction of a
-// millisecond) and doubles up to kAckPollMax.
-constexpr std::chrono::microseconds kAckFirstPause{50};
-constexpr milliseconds kAckPollMax{20};
-// After a stop request, the grace wait looks this often.
-constexpr milliseconds kGracePoll{2};
-// A batch waiting longer than this is reported (and again at this interval).
-constexpr milliseconds kAckWarnInterval{30000};
 
 struct Metrics {
   metrics::Counter& polls =
@@ -106,18 +95,9 @@ Status OutboxDetector::RunCycle(detector::RunContext& ctx, Supervisor::Session& 
                         {"poll_interval_ms", Millis(options_.poll_interval)}});
 
   const Sleeper& sleeper = session.sleeper();
-  while (!sleeper.woken()) {
-    size_t rows = 0;
-    bool stopped = false;
-    if (auto st = PollOnce(ctx, sleeper, *conn, &rows, &stopped); !st) return st;
-    if (stopped) return Ok();
-    // A full batch suggests more rows are waiting: poll again at once.
-    if (rows < static_cast<size_t>(options_.batch_size) &&
-        !sleeper.SleepFor(options_.poll_interval)) {
-      return Ok();
-    }
-  }
-  return Ok();
+  return PollLoop(
+      sleeper, static_cast<size_t>(options_.batch_size), options_.poll_interval,
+      [&](size_t* rows, bool* stopped) { return PollOnce(ctx, sleeper, *conn, rows, stopped); });
 }
 
 Status OutboxDetector::CheckTable(pg::Conn& conn) {
@@ -201,7 +181,15 @@ Status OutboxDetector::PollOnce(detector::RunContext& ctx, const Sleeper& sleepe
     *stopped = true;
     return Ok();
   }
-  if (!WaitDelivered(ctx, sleeper, last_seq, ids.size())) {
+  const DeliveryWaitOptions wait{
+      .stop_grace = options_.stop_grace, .on_slow = [&](uint64_t delivered) {
+        log::Warn("outbox: still waiting for the adapters to confirm a batch; its rows stay locked",
+                  {{"detector", "outbox"},
+                   {"rows", static_cast<uint64_t>(ids.size())},
+                   {"delivered_seq", delivered},
+                   {"batch_seq", last_seq}});
+      }};
+  if (!WaitDelivered(ctx, sleeper, last_seq, wait)) {
     (void)conn.Exec("ROLLBACK");
     log::Info(
         "outbox: stopped before the adapters confirmed the last batch; its rows stay in "
@@ -216,31 +204,6 @@ Status OutboxDetector::PollOnce(detector::RunContext& ctx, const Sleeper& sleepe
   m.committed.Inc(ids.size());
   m.inflight.Set(0);
   return Ok();
-}
-
-bool OutboxDetector::WaitDelivered(detector::RunContext& ctx, const Sleeper& sleeper, uint64_t seq,
-                                   size_t rows) {
-  if (ctx.acks == nullptr || ctx.acks->size() == 0) return true;
-  PollOptions wait{.first_pause = kAckFirstPause,
-                   .max_pause = kAckPollMax,
-                   .slow_every = kAckWarnInterval,
-                   .on_slow = [&](Clock::Duration) {
-                     log::Warn(
-                         "outbox: still waiting for the adapters to confirm a batch; its rows "
-                         "stay locked",
-                         {{"detector", "outbox"},
-                          {"rows", static_cast<uint64_t>(rows)},
-                          {"delivered_seq", ctx.acks->DeliveredThrough()},
-                          {"batch_seq", seq}});
-                   }};
-  if (WaitForAck(*ctx.acks, seq, sleeper, wait) == WaitResult::kDone) return true;
-  // Stopping. Adapters keep draining during shutdown: give them a moment so
-  // the batch can still be committed rather than re-delivered.
-  Sleeper grace({}, &sleeper.clock());
-  const PollOptions grace_wait{.first_pause = kAckFirstPause,
-                               .max_pause = kGracePoll,
-                               .deadline = sleeper.clock().Now() + options_.stop_grace};
-  return WaitForAck(*ctx.acks, seq, grace, grace_wait) == WaitResult::kDone;
 }
 
 ConnectorInfo Connector() {

@@ -76,10 +76,6 @@ class OutboxDetector : public Detector {
   // (the transaction was rolled back, nothing lost).
   Status PollOnce(detector::RunContext& ctx, const Sleeper& sleeper, pg::Conn& conn, size_t* rows,
                   bool* stopped);
-  // Waits until every adapter has finished with events up to `seq`. False
-  // when a stop request (plus stop_grace) came first.
-  bool WaitDelivered(detector::RunContext& ctx, const Sleeper& sleeper, uint64_t seq, size_t rows);
-
   Options options_;
   std::string quoted_table_;
   OutboxSql sql_;

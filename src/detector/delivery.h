@@ -1,0 +1,63 @@
+// Waiting until the adapters have finished with a batch a polling detector
+// published (outbox, sqlite): such detectors finish rows in their source
+// (delete or mark them) only after this returns true, so a crash before it
+// re-delivers instead of losing them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+
+#include "core/ack_poll.h"
+#include "core/sleep.h"
+#include "detector/detector.h"
+#include "pipeline/ack_tracker.h"
+
+namespace pgcdc::detector {
+
+struct DeliveryWaitOptions {
+  // After a stop request, how long the batch may still wait so it can be
+  // finished rather than re-delivered after the restart (adapters keep
+  // draining during shutdown).
+  std::chrono::milliseconds stop_grace{2500};
+  // Called every slow_every while still waiting (e.g. a warning).
+  std::chrono::milliseconds slow_every{30000};
+  std::function<void(uint64_t delivered_seq)> on_slow;
+};
+
+// True once every adapter finished with events up to `seq` (at once when
+// the run tracks no deliveries); false when a stop request (plus the grace)
+// came first.
+inline bool WaitDelivered(const RunContext& ctx, const Sleeper& sleeper, uint64_t seq,
+                          const DeliveryWaitOptions& options) {
+  if (ctx.acks == nullptr || ctx.acks->size() == 0) return true;
+  PollOptions wait{.first_pause = std::chrono::microseconds(50),
+                   .max_pause = std::chrono::milliseconds(20),
+                   .slow_every = options.slow_every,
+                   .on_slow = [&](Clock::Duration) {
+                     if (options.on_slow) options.on_slow(ctx.acks->DeliveredThrough());
+                   }};
+  if (WaitForAck(*ctx.acks, seq, sleeper, wait) == WaitResult::kDone) return true;
+  Sleeper grace({}, &sleeper.clock());
+  const PollOptions grace_wait{.first_pause = std::chrono::microseconds(50),
+                               .max_pause = std::chrono::milliseconds(2),
+                               .deadline = sleeper.clock().Now() + options.stop_grace};
+  return WaitForAck(*ctx.acks, seq, grace, grace_wait) == WaitResult::kDone;
+}
+
+// The polling loop of outbox-like detectors: runs `poll` until the sleeper
+// is woken or poll reports a stop; after a full batch (rows >= batch_size)
+// it polls again at once, otherwise it waits `interval` first.
+inline Status PollLoop(const Sleeper& sleeper, size_t batch_size, Clock::Duration interval,
+                       const std::function<Status(size_t* rows, bool* stopped)>& poll) {
+  while (!sleeper.woken()) {
+    size_t rows = 0;
+    bool stopped = false;
+    if (auto st = poll(&rows, &stopped); !st) return st;
+    if (stopped) return Ok();
+    if (rows < batch_size && !sleeper.SleepFor(interval)) return Ok();
+  }
+  return Ok();
+}
+
+}  // namespace pgcdc::detector
