@@ -1,10 +1,12 @@
 #include "detector/wal/tx_spool.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace pgcdc::detector::wal {
 
@@ -32,7 +34,29 @@ Error SpoolError(const std::string& what) {
   return Error(ErrorCode::kIo, "spool: " + what + ": " + std::strerror(errno));
 }
 
+size_t PageRound(size_t n) {
+  static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  return (n + page - 1) / page * page;
+}
+
 }  // namespace
+
+TxSpool::Chunk::Chunk(size_t bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return;
+  data = static_cast<uint8_t*>(p);
+  capacity = bytes;
+}
+
+TxSpool::Chunk::~Chunk() {
+  if (data != nullptr) ::munmap(data, capacity);
+}
+
+TxSpool::Chunk::Chunk(Chunk&& o) noexcept
+    : data(std::exchange(o.data, nullptr)),
+      capacity(std::exchange(o.capacity, 0)),
+      size(o.size),
+      records(o.records) {}
 
 TxSpool::TxSpool(SpoolBudget& budget, std::string dir) : budget_(budget), dir_(std::move(dir)) {}
 
@@ -62,18 +86,17 @@ Status TxSpool::Add(uint32_t xid, uint64_t lsn, std::span<const uint8_t> bytes) 
 bool TxSpool::AddToMemory(uint32_t xid, uint64_t lsn, std::span<const uint8_t> bytes) {
   const size_t need = kHeaderBytes + bytes.size();
   if (chunks_.empty() || chunks_.back().capacity - chunks_.back().size < need) {
-    const size_t cap = std::max(std::min(kSpoolChunkBytes, budget_.limit), need);
+    const size_t cap = PageRound(std::max(std::min(kSpoolChunkBytes, budget_.limit), need));
     if (budget_.used + cap > budget_.limit) return false;
-    Chunk c;
-    c.data = std::make_unique_for_overwrite<uint8_t[]>(cap);
-    c.capacity = cap;
+    Chunk c(cap);
+    if (c.data == nullptr) return false;  // no memory: the file takes it
     chunks_.push_back(std::move(c));
     budget_.used += cap;
     memory_bytes_ += cap;
   }
   Chunk& c = chunks_.back();
-  EncodeHeader(xid, static_cast<uint32_t>(bytes.size()), lsn, c.data.get() + c.size);
-  if (!bytes.empty()) std::memcpy(c.data.get() + c.size + kHeaderBytes, bytes.data(), bytes.size());
+  EncodeHeader(xid, static_cast<uint32_t>(bytes.size()), lsn, c.data + c.size);
+  if (!bytes.empty()) std::memcpy(c.data + c.size + kHeaderBytes, bytes.data(), bytes.size());
   c.size += need;
   ++c.records;
   ++memory_records_;
@@ -123,7 +146,7 @@ Status TxSpool::Drain(const std::function<Status(const Record&)>& fn) {
 Status TxSpool::DrainChunks(const std::function<Status(const Record&)>& fn) {
   while (!chunks_.empty()) {
     const Chunk& c = chunks_.front();
-    const uint8_t* p = c.data.get();
+    const uint8_t* p = c.data;
     for (size_t i = 0; i < c.records; ++i) {
       uint32_t len = 0;
       Record r = DecodeHeader(p, &len);

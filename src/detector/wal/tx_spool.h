@@ -2,7 +2,8 @@
 // kept until its Stream Commit (replayed) or Stream Abort (dropped).
 //
 // Memory: records are packed into chunks of at most kSpoolChunkBytes (a
-// record larger than that gets a chunk of its own size). Every chunk is
+// record larger than that gets a chunk of its own size, rounded up to whole
+// pages). Every chunk is
 // charged in full to a SpoolBudget shared by all spools of one builder, so
 // `budget.used` is the heap the spools really hold, not an estimate. Once a
 // chunk would take the budget past its limit, this spool appends every later
@@ -72,8 +73,17 @@ class TxSpool {
   uint64_t records() const { return memory_records_ + file_records_; }
 
  private:
+  // Chunks are mapped directly (not malloc'ed): unmapping gives the pages
+  // back to the system at once, instead of leaving them in the detector
+  // thread's malloc arena where other threads' allocations cannot use them.
   struct Chunk {
-    std::unique_ptr<uint8_t[]> data;
+    explicit Chunk(size_t bytes);
+    ~Chunk();
+    Chunk(Chunk&& o) noexcept;
+    Chunk(const Chunk&) = delete;
+    Chunk& operator=(const Chunk&) = delete;
+    Chunk& operator=(Chunk&&) = delete;
+    uint8_t* data = nullptr;  // null when the mapping failed
     size_t capacity = 0;
     size_t size = 0;
     size_t records = 0;
