@@ -72,6 +72,10 @@ Status FileAdapter::Deliver(std::span<const Event* const> events) {
     if (options_.fsync == FsyncPolicy::kAlways ||
         (options_.max_size > 0 && size_ + buffer_.size() >= options_.max_size)) {
       if (auto st = Flush(); !st) return st;
+    } else if (buffer_.size() >= options_.buffer_bytes) {
+      // Byte cap: write now; the fsync (and so the acknowledgement) still
+      // waits for Flush().
+      if (auto st = WriteBuffer(); !st) return st;
     }
   }
   return Ok();
@@ -89,6 +93,8 @@ Status FileAdapter::WriteBuffer() {
   }
   size_ += buffer_.size();
   buffer_.clear();
+  // One huge event must not pin its size for the rest of the run.
+  if (buffer_.capacity() > 2 * options_.buffer_bytes) buffer_.shrink_to_fit();
   return Ok();
 }
 

@@ -3,7 +3,10 @@
 //
 // Writes are buffered and written + fsync'ed in Flush(), which the pipeline
 // calls whenever the adapter's queue runs empty (and at least every
-// max_flush_interval). Events are acknowledged only after Flush() succeeded,
+// max_flush_interval). The buffer is also capped in bytes (buffer_bytes):
+// past the cap it is written at once, without fsync, so a sustained burst
+// never holds more than about buffer_bytes plus one event in memory. Events
+// are acknowledged only after Flush() succeeded,
 // so with --fsync flush (the default) every acknowledged event is on disk:
 // a crash or power loss never loses an event the source was told about.
 // --fsync always additionally syncs after every event (slower, no gain in
@@ -29,6 +32,8 @@ struct Options {
   uint64_t max_size = 100u << 20;  // bytes; 0 = never rotate
   int max_files = 5;               // rotated files kept
   FsyncPolicy fsync = FsyncPolicy::kFlush;
+  // Write (not sync) the buffer once it holds this many bytes.
+  size_t buffer_bytes = 1u << 20;
 };
 
 class FileAdapter : public Adapter {

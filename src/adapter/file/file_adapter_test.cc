@@ -49,6 +49,29 @@ TEST_F(FileAdapterTest, AppendsLinesOnFlush) {
   EXPECT_EQ(Slurp((dir_ / "out.jsonl").string()), e1.Json() + "\n" + e2.Json() + "\n");
 }
 
+TEST_F(FileAdapterTest, BufferIsCappedInBytesButSyncedOnlyOnFlush) {
+  const std::string path = (dir_ / "out.jsonl").string();
+  FileAdapter a({.path = path, .max_size = 0, .buffer_bytes = 1000});
+  ASSERT_TRUE(a.Open());
+  std::vector<Event> events;
+  for (int i = 0; i < 100; ++i) events.push_back(MakeEvent(i));
+  std::vector<const Event*> ptrs;
+  std::string all;
+  size_t held = 0;  // what the cap leaves buffered: written whenever it reaches 1000
+  for (auto& e : events) {
+    ptrs.push_back(&e);
+    all += e.Json() + "\n";
+    held += e.Json().size() + 1;
+    if (held >= 1000) held = 0;
+  }
+  ASSERT_GT(all.size(), 10000u);
+  ASSERT_GT(held, 0u) << "the events must leave a tail under the cap";
+  ASSERT_TRUE(a.Deliver(ptrs));  // one call, no Flush: the cap alone writes
+  EXPECT_EQ(Slurp(path), all.substr(0, all.size() - held));
+  ASSERT_TRUE(a.Flush());
+  EXPECT_EQ(Slurp(path), all);
+}
+
 TEST_F(FileAdapterTest, RotatesBySizeAndKeepsMaxFiles) {
   const std::string path = (dir_ / "out.jsonl").string();
   FileAdapter a({.path = path, .max_size = 200, .max_files = 2});

@@ -326,6 +326,21 @@ struct ReliableAdapter::Impl {
   }
   void attempts_total_inc() { attempts->Inc(); }
 
+  // End of the unit that starts at `j`: at most batch_size events and, with
+  // batch_bytes, at most that many bytes of envelope JSON (at least one event).
+  size_t UnitEnd(std::span<const Event* const> all, size_t j) const {
+    const size_t max_end = j + std::min(o.batch_size, all.size() - j);
+    if (o.batch_bytes == 0) return max_end;
+    size_t end = j;
+    size_t bytes = 0;
+    while (end < max_end) {
+      bytes += all[end]->Json().size();
+      if (end > j && bytes > o.batch_bytes) break;
+      ++end;
+    }
+    return end;
+  }
+
   Status RunLane(size_t lane, const std::vector<const Event*>& work) {
     std::span<const Event* const> all(work);
     const size_t depth = deliverer->PipelineDepth();
@@ -335,7 +350,7 @@ struct ReliableAdapter::Impl {
       units.clear();
       size_t j = i;
       while (j < all.size() && units.size() < std::max<size_t>(1, depth)) {
-        units.push_back(all.subspan(j, std::min(o.batch_size, all.size() - j)));
+        units.push_back(all.subspan(j, UnitEnd(all, j) - j));
         j += units.back().size();
       }
       if (units.size() == 1) {

@@ -2,7 +2,8 @@
 // can send one event, or a small batch, to a remote system and say how it
 // went — into a reliable Adapter.
 //
-// Per unit (one event, or up to batch_size events of one lane):
+// Per unit (one event, or up to batch_size events of one lane, and at most
+// batch_bytes of their JSON):
 //   rate limit (token bucket, one token per event)
 //   -> circuit breaker gate (open: wait for the reset timeout, then one probe)
 //   -> attempt with a per-attempt deadline
@@ -105,7 +106,11 @@ using DelivererPtr = std::unique_ptr<Deliverer>;
 struct Options {
   size_t concurrency = 1;  // lanes (>= 1)
   size_t batch_size = 1;   // events per Send (>= 1)
-  int max_attempts = 5;    // real attempts per unit, first one included (>= 1)
+  // Also end a unit before its events' envelope JSON passes this many bytes
+  // (a unit always has at least one event); 0 = no byte cap. Bounds the
+  // memory of one request body whatever the row width.
+  size_t batch_bytes = 0;
+  int max_attempts = 5;  // real attempts per unit, first one included (>= 1)
   std::chrono::milliseconds attempt_timeout{10'000};
   std::chrono::milliseconds backoff_base{1'000};
   std::chrono::milliseconds backoff_cap{32'000};

@@ -357,6 +357,28 @@ TEST(ReliableAdapter, BatchesKeepOrder) {
   EXPECT_EQ(h.fake->delivered().back(), "ch0/9");
 }
 
+TEST(ReliableAdapter, BatchesAreCappedInBytes) {
+  Options o = Fast();
+  o.batch_size = 100;
+  auto events = MakeEvents(10);
+  // Room for three envelopes per unit, not four.
+  o.batch_bytes = events[0].Json().size() * 3 + events[0].Json().size() / 2;
+  Harness h(o, [](const std::string&, int) -> SendResult { return {}; });
+  ASSERT_TRUE(h.adapter->Deliver(Ptrs(events)));
+  EXPECT_EQ(h.fake->batches(), (std::vector<size_t>{3, 3, 3, 1}));
+  EXPECT_EQ(h.fake->delivered().back(), "ch0/9");
+}
+
+TEST(ReliableAdapter, AnEventBiggerThanTheByteCapIsSentAlone) {
+  Options o = Fast();
+  o.batch_size = 100;
+  o.batch_bytes = 1;
+  Harness h(o, [](const std::string&, int) -> SendResult { return {}; });
+  auto events = MakeEvents(3);
+  ASSERT_TRUE(h.adapter->Deliver(Ptrs(events)));
+  EXPECT_EQ(h.fake->batches(), (std::vector<size_t>{1, 1, 1}));
+}
+
 TEST(ReliableAdapter, ConcurrencyKeepsPerChannelOrder) {
   Options o = Fast();
   o.concurrency = 4;

@@ -40,6 +40,11 @@ Status StdoutAdapter::Flush() {
     off += static_cast<size_t>(n);
   }
   buffer_.clear();
+  // One huge event must not pin its size for the rest of the run.
+  if (buffer_.capacity() > 2 * (flush_bytes_ + 4096)) {
+    buffer_.shrink_to_fit();
+    buffer_.reserve(flush_bytes_ + 4096);
+  }
   return Ok();
 }
 

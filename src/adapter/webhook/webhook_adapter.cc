@@ -36,6 +36,8 @@ using middleware::SendError;
 using middleware::SendResult;
 
 constexpr size_t kResponseSnippet = 256;  // response bytes kept for error messages
+// A batch ends early rather than let its body pass this (wide rows).
+constexpr size_t kMaxBodyBytes = 8u << 20;
 constexpr std::string_view kUserAgent = "pgcdc/" PGCDC_VERSION;
 
 void CurlGlobalInit() {
@@ -675,6 +677,7 @@ Result<AdapterPtr> Make(Config c, const Context&) {
   if (!headers) return Fail(headers.error());
   c.http.headers = std::move(*headers);
   c.http.batch = c.delivery.batch_size > 1;
+  c.delivery.batch_bytes = kMaxBodyBytes;
   c.http.pipeline = std::max<size_t>(1, c.http.pipeline);
   return std::make_unique<middleware::ReliableAdapter>(
       "webhook", c.delivery, std::make_unique<WebhookDeliverer>(std::move(c.http)));

@@ -127,103 +127,13 @@ std::string ChannelFor(std::string_view namespace_name, std::string_view table) 
   return ch;
 }
 
-// ---- Spool -------------------------------------------------------------------
-
-// Buffered messages of one streamed transaction: records (xid, lsn, bytes)
-// in memory, then appended to an unlinked temp file once the shared memory
-// budget is used up. Replay yields them in arrival order.
-class ChangeBuilder::TxSpool {
- public:
-  struct Record {
-    uint32_t xid;
-    uint64_t lsn;
-    std::string bytes;
-  };
-
-  ~TxSpool() {
-    if (file_ != nullptr) std::fclose(file_);
-  }
-
-  Status Add(uint32_t xid, uint64_t lsn, std::span<const uint8_t> bytes, bool to_file,
-             const std::string& dir) {
-    if (!to_file && file_ == nullptr) {
-      memory_.push_back(
-          Record{xid, lsn, std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size())});
-      memory_bytes_ += bytes.size() + sizeof(Record);
-      return Ok();
-    }
-    if (file_ == nullptr) {
-      std::string tmpl = dir + "/pgcdc-spool-XXXXXX";
-      const int fd = ::mkstemp(tmpl.data());
-      if (fd < 0) {
-        return Fail(ErrorCode::kIo, "spool: mkstemp " + tmpl + ": " + std::strerror(errno));
-      }
-      ::unlink(tmpl.c_str());  // disappears with the process, even on a crash
-      file_ = ::fdopen(fd, "w+b");
-      if (file_ == nullptr) {
-        ::close(fd);
-        return Fail(ErrorCode::kIo, std::string("spool: fdopen: ") + std::strerror(errno));
-      }
-    }
-    const uint32_t len = static_cast<uint32_t>(bytes.size());
-    if (std::fwrite(&xid, sizeof xid, 1, file_) != 1 ||
-        std::fwrite(&lsn, sizeof lsn, 1, file_) != 1 ||
-        std::fwrite(&len, sizeof len, 1, file_) != 1 ||
-        (len > 0 && std::fwrite(bytes.data(), 1, len, file_) != len)) {
-      return Fail(ErrorCode::kIo, std::string("spool: write: ") + std::strerror(errno));
-    }
-    file_bytes_ += len + 16;
-    ++file_records_;
-    return Ok();
-  }
-
-  void MarkAborted(uint32_t subxid) { aborted_.insert(subxid); }
-  const std::set<uint32_t>& aborted() const { return aborted_; }
-  size_t memory_bytes() const { return memory_bytes_; }
-  uint64_t file_bytes() const { return file_bytes_; }
-
-  // Calls fn(record) for every record in order; stops at the first error.
-  template <class Fn>
-  Status ForEach(Fn&& fn) {
-    for (const auto& r : memory_) {
-      if (auto st = fn(r); !st) return st;
-    }
-    if (file_ == nullptr) return Ok();
-    if (std::fflush(file_) != 0 || std::fseek(file_, 0, SEEK_SET) != 0) {
-      return Fail(ErrorCode::kIo, std::string("spool: cannot rewind: ") + std::strerror(errno));
-    }
-    Record r;
-    for (uint64_t i = 0; i < file_records_; ++i) {
-      uint32_t len = 0;
-      if (std::fread(&r.xid, sizeof r.xid, 1, file_) != 1 ||
-          std::fread(&r.lsn, sizeof r.lsn, 1, file_) != 1 ||
-          std::fread(&len, sizeof len, 1, file_) != 1) {
-        return Fail(ErrorCode::kIo, "spool: short read");
-      }
-      r.bytes.resize(len);
-      if (len > 0 && std::fread(r.bytes.data(), 1, len, file_) != len) {
-        return Fail(ErrorCode::kIo, "spool: short read");
-      }
-      if (auto st = fn(r); !st) return st;
-    }
-    return Ok();
-  }
-
- private:
-  std::vector<Record> memory_;
-  size_t memory_bytes_ = 0;
-  std::FILE* file_ = nullptr;
-  uint64_t file_bytes_ = 0;
-  uint64_t file_records_ = 0;
-  std::set<uint32_t> aborted_;
-};
-
 // ---- ChangeBuilder -------------------------------------------------------------
 
 ChangeBuilder::ChangeBuilder(BuilderOptions options, pgtypes::TypeCatalog& catalog,
                              ChangeSink& sink)
     : options_(std::move(options)), catalog_(catalog), sink_(sink) {
   if (options_.tx_markers) options_.tx_metadata = true;
+  spool_budget_.limit = options_.spool_memory_bytes;
   if (options_.spool_dir.empty()) {
     const char* tmp = std::getenv("TMPDIR");
     options_.spool_dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
@@ -284,13 +194,10 @@ Status ChangeBuilder::Handle(const pgoutput::XLogData& data) {
 Status ChangeBuilder::SpoolMessage(uint32_t top_xid, const pgoutput::Message& m,
                                    std::span<const uint8_t> payload, uint64_t lsn) {
   auto& spool = spools_[top_xid];
-  if (!spool) spool = std::make_unique<TxSpool>();
+  if (!spool) spool = std::make_unique<TxSpool>(spool_budget_, options_.spool_dir);
   const uint32_t xid = XidOf(m).value_or(top_xid);
-  const bool to_file = spool_memory_used_ + payload.size() > options_.spool_memory_bytes;
-  const size_t before = spool->memory_bytes();
   const uint64_t file_before = spool->file_bytes();
-  if (auto st = spool->Add(xid, lsn, payload, to_file, options_.spool_dir); !st) return st;
-  spool_memory_used_ += spool->memory_bytes() - before;
+  if (auto st = spool->Add(xid, lsn, payload); !st) return st;
   stats_.spilled_bytes += spool->file_bytes() - file_before;
   return Ok();
 }
@@ -450,10 +357,7 @@ Status ChangeBuilder::OnLogicalMessage(const pgoutput::LogicalMessage& lm, uint6
 void ChangeBuilder::OnStreamAbort(const pgoutput::StreamAbort& a) {
   auto it = spools_.find(a.xid);
   if (a.subxid == a.xid || a.subxid == 0) {
-    if (it != spools_.end()) {
-      spool_memory_used_ -= std::min(spool_memory_used_, it->second->memory_bytes());
-      spools_.erase(it);
-    }
+    if (it != spools_.end()) spools_.erase(it);  // frees its memory and file
     ++stats_.aborted_txns;
   } else if (it != spools_.end()) {
     it->second->MarkAborted(a.subxid);
@@ -720,7 +624,6 @@ Status ChangeBuilder::Replay(uint32_t xid, const pgoutput::StreamCommit& c) {
   if (it != spools_.end()) {
     spool = std::move(it->second);
     spools_.erase(it);
-    spool_memory_used_ -= std::min(spool_memory_used_, spool->memory_bytes());
   }
   ++stats_.streamed_txns;
   tx_ = TxState{true, xid, c.commit_time_ns, 0, c.commit_lsn};
@@ -734,10 +637,9 @@ Status ChangeBuilder::Replay(uint32_t xid, const pgoutput::StreamCommit& c) {
     rctx.in_stream = true;
     rctx.stream_xid = xid;
     const std::set<uint32_t>& aborted = spool->aborted();
-    auto st = spool->ForEach([&](const TxSpool::Record& r) -> Status {
-      auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(r.bytes.data()),
-                                            r.bytes.size());
-      auto m = pgoutput::DecodeMessage(bytes, rctx);
+    // Drain frees each chunk of the spool once it has been replayed.
+    auto st = spool->Drain([&](const TxSpool::Record& r) -> Status {
+      auto m = pgoutput::DecodeMessage(r.bytes, rctx);
       if (!m) return Fail(m.error().Wrap("spool replay"));
       return Apply(*m, r.lsn, overlay, &aborted);
     });

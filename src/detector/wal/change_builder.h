@@ -5,8 +5,9 @@
 // (in-progress) transactions. Streamed transactions are buffered until their
 // Stream Commit — events of an aborted transaction or subtransaction are
 // never emitted — in memory up to a budget, then in an unlinked temp file, so
-// a transaction of any size never has to fit in RAM. On Stream Commit the
-// spool is replayed with the relation definitions that were valid inside it.
+// a transaction of any size never has to fit in RAM (tx_spool.h). On Stream
+// Commit the spool is replayed with the relation definitions that were valid
+// inside it, and its memory is freed as it is replayed.
 //
 // Pure with respect to I/O besides the spill files: no sockets, no libpq. One
 // owner thread (the wal detector's).
@@ -28,8 +29,11 @@
 #include "core/event.h"
 #include "detector/wal/signal.h"
 #include "detector/wal/toast_cache.h"
+#include "detector/wal/tx_spool.h"
 
 namespace pgcdc::detector::wal {
+
+inline constexpr size_t kDefaultSpoolMemoryBytes = 16u << 20;
 
 struct BuilderOptions {
   bool tx_metadata = false;  // `transaction` block on row events
@@ -39,9 +43,9 @@ struct BuilderOptions {
   // Messages with this prefix are the detector's own heartbeats: they move the
   // confirmed position but are not emitted.
   std::string heartbeat_prefix = "pgcdc_heartbeat";
-  // Bytes of streamed-transaction data kept in memory (all spools together)
-  // before spilling to temp files.
-  size_t spool_memory_bytes = 64u << 20;
+  // Bytes of streamed-transaction data kept in memory (all spools together,
+  // counted as the chunks they allocate) before spilling to temp files.
+  size_t spool_memory_bytes = kDefaultSpoolMemoryBytes;
   // Back-fill unchanged TOAST columns of UPDATEs from recently seen rows.
   bool toast_cache = false;
   size_t toast_cache_max_entries = 100000;
@@ -100,6 +104,8 @@ class ChangeBuilder {
   bool in_transaction() const { return tx_.active; }
   // Bytes buffered for open streamed transactions (memory + files).
   uint64_t spooled_bytes() const;
+  // Bytes of memory the spools hold now (<= spool_memory_bytes).
+  size_t spool_memory_bytes() const { return spool_budget_.used; }
   const BuilderStats& stats() const { return stats_; }
   const pgoutput::DecodeContext& decode_context() const { return ctx_; }
   void set_protocol_version(uint32_t v) { ctx_.protocol_version = v; }
@@ -116,7 +122,6 @@ class ChangeBuilder {
   };
 
  private:
-  class TxSpool;
   struct TxState {
     bool active = false;
     uint32_t xid = 0;
@@ -183,8 +188,8 @@ class ChangeBuilder {
   pgoutput::DecodeContext ctx_;
   RelationMap relations_;
   TxState tx_;
+  SpoolBudget spool_budget_;  // before spools_: they release into it when destroyed
   std::map<uint32_t, std::unique_ptr<TxSpool>> spools_;
-  size_t spool_memory_used_ = 0;
   BuilderStats stats_;
   std::unique_ptr<ToastCache> toast_;
 };

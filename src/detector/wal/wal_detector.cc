@@ -62,6 +62,12 @@ struct Metrics {
       "WAL position confirmed to the server (all events up to it delivered).");
   metrics::Gauge& spool_bytes = metrics::DefaultGauge(
       "pgcdc_wal_spool_bytes", "Bytes buffered for open streamed transactions.");
+  metrics::Gauge& spool_memory_bytes = metrics::DefaultGauge(
+      "pgcdc_wal_spool_memory_bytes",
+      "Memory the streamed-transaction spools hold (at most --detector-stream-memory).");
+  metrics::Counter& spilled_bytes = metrics::DefaultCounter(
+      "pgcdc_wal_spilled_bytes_total",
+      "Bytes of streamed transactions written to spill files (beyond --detector-stream-memory).");
   metrics::Counter& checkpoints =
       metrics::DefaultCounter("pgcdc_checkpoint_total", "Checkpoints saved.");
   metrics::Gauge& slot_lag = metrics::DefaultGauge(
@@ -437,11 +443,13 @@ struct WalDetector::Cycle : ChangeSink {
     auto& m = M();
     m.received_lsn.Set(static_cast<double>(received));
     m.spool_bytes.Set(static_cast<double>(builder.spooled_bytes()));
+    m.spool_memory_bytes.Set(static_cast<double>(builder.spool_memory_bytes()));
     // The builder counts per cycle; export the deltas.
     const auto& bs = builder.stats();
     m.value_errors.Inc(bs.value_errors - exported.value_errors);
     m.toast_hits.Inc(bs.toast_hits - exported.toast_hits);
     m.toast_misses.Inc(bs.toast_misses - exported.toast_misses);
+    m.spilled_bytes.Inc(bs.spilled_bytes - exported.spilled_bytes);
     exported = bs;
   }
 
