@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -52,6 +53,9 @@ struct SnapshotFlags {
   int64_t batch_size = 1000;
 };
 
+// Shown as the default of --snapshot-state; the real default depends on --table.
+constexpr std::string_view kDefaultStateText = "./pgcdc-snapshot-<table>.json";
+
 // Settings of the chunked, resumable export (flags, PGCDC_* env or YAML
 // `snapshot:`).
 struct ChunkSettings {
@@ -72,7 +76,7 @@ std::vector<ParamSpec> ChunkParams() {
       Param("snapshot.state", &C::state,
             "state file recording the delivered chunks, so a rerun after a crash resumes; "
             "none = no state file",
-            {.flag = "snapshot-state", .default_text = "./pgcdc-snapshot-<table>.json"}),
+            {.flag = "snapshot-state", .default_text = std::string(kDefaultStateText)}),
   };
 }
 
@@ -158,8 +162,15 @@ int RunSnapshot(PreparedPipeline prepared, const SnapshotFlags& flags) {
   dopts.workers = static_cast<size_t>(prepared.values.GetInt("snapshot.workers"));
   dopts.chunk_pages = static_cast<uint64_t>(prepared.values.GetInt("snapshot.chunk_pages"));
   dopts.state_path = prepared.values.GetString("snapshot.state");
-  if (dopts.state_path.empty()) dopts.state_path = snapshot::DefaultStatePath(flags.table);
-  if (dopts.state_path == "none") dopts.state_path.clear();
+  if (dopts.state_path.empty() || dopts.state_path == kDefaultStateText) {
+    dopts.state_path = snapshot::DefaultStatePath(flags.table);
+  }
+  if (dopts.state_path == "none") {
+    dopts.state_path.clear();
+  } else {
+    std::error_code ec;  // absolute, so logs and errors name the file unambiguously
+    if (auto abs = std::filesystem::absolute(dopts.state_path, ec); !ec) dopts.state_path = abs;
+  }
   dopts.await_start = [adapters](std::stop_token stop) {
     return AwaitSubscribers(*adapters, std::move(stop));
   };
