@@ -51,7 +51,8 @@ std::string Describe(const PageRange& range) {
 
 Result<TableLayout> ReadTableLayout(pg::Conn& conn, const std::string& quoted_table) {
   auto rows = conn.Query(
-      "SELECT c.oid::text, c.relkind::text IN ('r', 'm', 't'), "
+      "SELECT c.oid::text, c.relkind::text IN ('r', 'm', 't') "
+      "AND current_setting('server_version_num')::int >= 140000, "
       "(pg_relation_size(c.oid) / current_setting('block_size')::bigint)::text "
       "FROM pg_class c WHERE c.oid = $1::regclass",
       {quoted_table});

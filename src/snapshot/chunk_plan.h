@@ -42,8 +42,9 @@ std::string CtidCondition(const PageRange& range);
 std::string Describe(const PageRange& range);
 
 // How a table can be split. `splittable` is false for relations without a
-// heap of their own (views, partitioned tables, foreign tables): they are
-// read in one piece.
+// heap of their own (views, partitioned tables, foreign tables), and on
+// servers before PostgreSQL 14 (no TID range scans: every chunk would scan
+// the whole table): they are read in one piece.
 struct TableLayout {
   bool splittable = false;
   uint64_t pages = 0;  // pg_relation_size / block_size when splittable

@@ -38,7 +38,6 @@ struct SnapshotDetector::Shared {
   uint64_t seq GUARDED_BY(mu) = 0;     // last seq stamped
   Status error GUARDED_BY(mu) = Ok();  // the first worker failure
   bool state_warned GUARDED_BY(mu) = false;
-  bool value_errors_warned = false;
   std::atomic<uint64_t> value_errors{0};
 };
 
