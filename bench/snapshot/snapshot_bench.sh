@@ -4,7 +4,9 @@
 #   pgcdc snapshot -a stdout > /dev/null                 (--snapshot-workers 1)
 #   pgcdc snapshot -a stdout --snapshot-workers 2 > /dev/null
 # Each run times the three one after the other on the same table (the table
-# stays in shared_buffers/page cache: the first, untimed, COPY warms it).
+# stays in shared_buffers/page cache: the first, untimed, COPY warms it), with
+# each contender's own CPU time and that of the backends it used (the
+# postmaster's reaped-children CPU), since the machine is shared.
 #
 # Usage (as root; the server runs as the postgres user):
 #   bench/snapshot/snapshot_bench.sh               # 5,000,000 rows, 3 runs
@@ -36,24 +38,46 @@ size=$(q "SELECT pg_size_pretty(pg_relation_size('bench_t'))")
 psql -qAtX -d "$DSN" -c "COPY bench_t TO STDOUT" >/dev/null  # warm the cache
 
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b - a}'; }
+hz=$(getconf CLK_TCK)
+# CPU of the backends a contender used: the postmaster's reaped-children CPU
+# (cutime + cstime), read once every backend it started has exited.
+baseline_children=$(pgrep -P "$postmaster" | sort | tr '\n' ' ')
+server_ticks() {
+  for _ in $(seq 1 500); do
+    [[ $(pgrep -P "$postmaster" | sort | tr '\n' ' ') == "$baseline_children" ]] && break
+    sleep 0.01
+  done
+  awk '{print $16 + $17}' "/proc/$postmaster/stat"
+}
+secs() { awk -v t="$1" -v hz="$hz" 'BEGIN{printf "%.2f", t / hz}'; }
+# Runs a contender; sets wall (s), client_cpu (s, user+sys) and server_cpu (s).
+timed() {
+  local s0 t0 t1 cpu
+  s0=$(server_ticks); t0=$(now)
+  /usr/bin/time -f "%U %S" -o "$T/time" "$@" >/dev/null 2>"$T/stderr" \
+    || { cat "$T/stderr" >&2; exit 1; }
+  cpu=$(tail -1 "$T/time")
+  t1=$(now)
+  wall=$(elapsed "$t0" "$t1")
+  client_cpu=$(awk -v u="${cpu% *}" -v s="${cpu#* }" 'BEGIN{printf "%.2f", u + s}')
+  server_cpu=$(secs $(( $(server_ticks) - s0 )))
+}
 rate() { awk -v n="$ROWS" -v s="$1" 'BEGIN{printf "%.0f", n / s}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a / b}'; }
 
 echo "rows=$ROWS table=$size postgres=$pgver cores=$(nproc)"
 echo "load before: $(uptime)"
 for run in $(seq 1 "$RUNS"); do
-  t0=$(now); psql -qAtX -d "$DSN" -c "COPY bench_t TO STDOUT" >/dev/null; t1=$(now)
-  copy_s=$(elapsed "$t0" "$t1")
-  line="run $run: COPY ${copy_s}s ($(rate "$copy_s") rows/s)"
+  timed psql -qAtX -d "$DSN" -c "COPY bench_t TO STDOUT"
+  copy_s=$wall
+  line="run $run: COPY ${copy_s}s ($(rate "$copy_s") rows/s, cpu psql ${client_cpu}s server ${server_cpu}s)"
   for w in $WORKERS; do
-    t0=$(now)
-    "$PGCDC" snapshot --db "$DSN" --table bench_t -a stdout --snapshot-workers "$w" \
-      --snapshot-state "$T/state-$w.json" --log-level warn >/dev/null
-    t1=$(now)
-    rm -f "$T/state-$w.json"
-    s=$(elapsed "$t0" "$t1")
-    line+=" | pgcdc w=$w ${s}s ($(rate "$s") rows/s, $(ratio "$copy_s" "$s")x COPY)"
+    timed "$PGCDC" snapshot --db "$DSN" --table bench_t -a stdout --snapshot-workers "$w" \
+      --snapshot-state none --log-level warn
+    line+=" | pgcdc w=$w ${wall}s ($(rate "$wall") rows/s, $(ratio "$copy_s" "$wall")x COPY,"
+    line+=" cpu pgcdc ${client_cpu}s server ${server_cpu}s)"
   done
   echo "$line"
+  echo "  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
 echo "load after: $(uptime)"
