@@ -40,11 +40,11 @@ psql -qAtX -d "$DSN" -c "COPY bench_t TO STDOUT" >/dev/null  # warm the cache
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b - a}'; }
 hz=$(getconf CLK_TCK)
 # CPU of the backends a contender used: the postmaster's reaped-children CPU
-# (cutime + cstime), read once every backend it started has exited.
-baseline_children=$(pgrep -P "$postmaster" | sort | tr '\n' ' ')
+# (cutime + cstime), read once no client backend ("postgres: postgres
+# postgres …", the process title) nor an unreaped (zombie) child is left.
 server_ticks() {
-  for _ in $(seq 1 500); do
-    [[ $(pgrep -P "$postmaster" | sort | tr '\n' ' ') == "$baseline_children" ]] && break
+  while pgrep -P "$postmaster" -f '^postgres: postgres postgres' >/dev/null ||
+    pgrep -P "$postmaster" -r Z >/dev/null; do
     sleep 0.01
   done
   awk '{print $16 + $17}' "/proc/$postmaster/stat"
