@@ -87,6 +87,36 @@ TEST(SnapshotWorkers, TwoWorkersDeliverEveryRowExactlyOnce) {
   EXPECT_FALSE(std::filesystem::exists(dir.path + "/s"));
 }
 
+TEST(SnapshotWorkers, FilterAndViewsWithWorkers) {
+  MakeTable("snap_wf", 5000);
+  auto conn = Connect();
+  ExecOrFail(conn, "CREATE OR REPLACE VIEW snap_wf_view AS SELECT * FROM snap_wf WHERE id <= 3000");
+  TempDir dir;
+  // The filter and the page ranges combine: every even row once.
+  auto filtered = Process::Start(
+      {.args = SnapshotArgs(
+           "snap_wf", {"--where", "id % 2 = 0", "--snapshot-workers", "2", "--snapshot-chunk-pages",
+                       "4", "--snapshot-state", dir.path + "/f"})});
+  ASSERT_TRUE(filtered);
+  ASSERT_EQ(filtered->Wait(60s), 0) << filtered->Stderr();
+  const auto even = CountIds(filtered->StdoutLines());
+  ASSERT_EQ(even.size(), 2500u);
+  for (const auto& [id, n] : even) {
+    ASSERT_EQ(id % 2, 0);
+    ASSERT_EQ(n, 1) << "row " << id;
+  }
+  // A view has no pages of its own: one chunk, one worker, every row once.
+  auto view = Process::Start(
+      {.args = SnapshotArgs("snap_wf_view", {"--snapshot-workers", "2", "--snapshot-chunk-pages",
+                                             "4", "--snapshot-state", dir.path + "/v"})});
+  ASSERT_TRUE(view);
+  ASSERT_EQ(view->Wait(60s), 0) << view->Stderr();
+  const auto all = CountIds(view->StdoutLines());
+  ASSERT_EQ(all.size(), 3000u);
+  for (const auto& [id, n] : all) ASSERT_EQ(n, 1) << "row " << id;
+  EXPECT_NE(view->Stderr().find("workers=1 chunks=1"), std::string::npos) << view->Stderr();
+}
+
 // The webhook receiver answers only while the gate lets it: the test decides
 // exactly how much the first run delivers before it is killed.
 struct Gate {
