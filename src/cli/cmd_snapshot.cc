@@ -6,11 +6,11 @@
 // transforms, routes, HTTP), so every adapter works here as under `listen`;
 // a pgcdc.yaml written for `listen` is accepted as is (detector settings are
 // ignored). Own flags: --table (required), --where, --batch-size,
-// --snapshot-name. The bus always runs in reliable mode (nothing is dropped)
-// and the command exits only after every adapter acknowledged every row.
-// Serving adapters (sse, ws, kafkaserver) wait for a first client before the
-// export starts; kafkaserver then holds the process until the consumer
-// groups have committed every row.
+// --snapshot-name, and (also YAML snapshot.*) --snapshot-workers,
+// --snapshot-chunk-pages, --snapshot-state. The bus always runs in reliable mode (nothing is
+// dropped) and the command exits only after every adapter acknowledged every row. Serving adapters
+// (sse, ws, kafkaserver) wait for a first client before the export starts; kafkaserver then holds
+// the process until the consumer groups have committed every row.
 //
 // Exit codes: 0 all rows exported and delivered; 1 runtime failure (unknown
 // table, bad WHERE, connection refused, adapter failure, interrupted);
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -36,6 +37,7 @@
 #include "pipeline/http_endpoints.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/signals.h"
+#include "registry/define.h"
 #include "snapshot/progress.h"
 #include "snapshot/snapshot_detector.h"
 #include "snapshot/table_snapshot.h"
@@ -50,6 +52,33 @@ struct SnapshotFlags {
   std::string snapshot_name;
   int64_t batch_size = 1000;
 };
+
+// Shown as the default of --snapshot-state; the real default depends on --table.
+constexpr std::string_view kDefaultStateText = "./pgcdc-snapshot-<table>.json";
+
+// Settings of the chunked, resumable export (flags, PGCDC_* env or YAML
+// `snapshot:`).
+struct ChunkSettings {
+  int64_t workers = 1;
+  int64_t chunk_pages = 1024;
+  std::string state;
+};
+
+std::vector<ParamSpec> ChunkParams() {
+  using C = ChunkSettings;
+  return {
+      Param("snapshot.workers", &C::workers,
+            "connections reading page ranges of the table in parallel, all on one snapshot",
+            {.flag = "snapshot-workers", .min = 1, .max = 64}),
+      Param("snapshot.chunk_pages", &C::chunk_pages,
+            "table pages (8 KiB each) per chunk: the unit of parallel reading and of resuming",
+            {.flag = "snapshot-chunk-pages", .min = 1, .max = 1'000'000'000}),
+      Param("snapshot.state", &C::state,
+            "state file recording the delivered chunks, so a rerun after a crash resumes; "
+            "none = no state file",
+            {.flag = "snapshot-state", .default_text = std::string(kDefaultStateText)}),
+  };
+}
 
 // The pipeline parameters that mean something for a one-shot export: core
 // settings except the detector's, the bus mode (always reliable) and
@@ -130,6 +159,18 @@ int RunSnapshot(PreparedPipeline prepared, const SnapshotFlags& flags) {
   dopts.snapshot.where = flags.where;
   dopts.snapshot.batch_size = static_cast<size_t>(flags.batch_size);
   dopts.snapshot_name = flags.snapshot_name;
+  dopts.workers = static_cast<size_t>(prepared.values.GetInt("snapshot.workers"));
+  dopts.chunk_pages = static_cast<uint64_t>(prepared.values.GetInt("snapshot.chunk_pages"));
+  dopts.state_path = prepared.values.GetString("snapshot.state");
+  if (dopts.state_path.empty() || dopts.state_path == kDefaultStateText) {
+    dopts.state_path = snapshot::DefaultStatePath(flags.table);
+  }
+  if (dopts.state_path == "none") {
+    dopts.state_path.clear();
+  } else {
+    std::error_code ec;  // absolute, so logs and errors name the file unambiguously
+    if (auto abs = std::filesystem::absolute(dopts.state_path, ec); !ec) dopts.state_path = abs;
+  }
   dopts.await_start = [adapters](std::stop_token stop) {
     return AwaitSubscribers(*adapters, std::move(stop));
   };
@@ -145,7 +186,11 @@ int RunSnapshot(PreparedPipeline prepared, const SnapshotFlags& flags) {
   snapshot::SnapshotDetector* detector = det.get();
   // User errors (connection refused, unknown table, bad WHERE) surface here,
   // before any adapter opens or any event exists.
-  if (auto st = detector->Prepare(); !st) return Report(st.error().message());
+  // A corrupt state file is a usage error (kConfig, exit 2).
+  if (auto st = detector->Prepare(); !st) {
+    const int code = Report(st.error().message());
+    return st.error().code() == ErrorCode::kConfig ? kExitUsage : code;
+  }
 
   pipeline::BlockSignals();
   std::stop_source stop;
@@ -181,7 +226,12 @@ void AddSnapshotCommand(CLI::App& root, GlobalFlags& global) {
   // Every pipeline parameter is loaded (so a listen pgcdc.yaml is accepted),
   // but only the relevant ones become flags.
   auto specs = std::make_shared<std::vector<ParamSpec>>(AllParams(Builtins()));
-  AddSpecFlags(*cmd, SnapshotFlagSpecs(Builtins(), *specs), *flags);
+  auto flag_specs = SnapshotFlagSpecs(Builtins(), *specs);
+  for (auto& p : ChunkParams()) {
+    specs->push_back(p);
+    flag_specs.push_back(std::move(p));
+  }
+  AddSpecFlags(*cmd, flag_specs, *flags);
   cmd->add_option("--table", own->table,
                   "table to export: name or schema.name (parts may be \"quoted\")")
       ->required()
@@ -199,9 +249,11 @@ void AddSnapshotCommand(CLI::App& root, GlobalFlags& global) {
                   "transaction) instead of a fresh one")
       ->type_name("ID");
   cmd->footer(
-      "Rows are read with COPY inside one REPEATABLE READ, READ ONLY transaction and emitted\n"
-      "as SNAPSHOT events (channel pgcdc:<table>, source snapshot, typed values). The command\n"
-      "exits 0 once every adapter has delivered every row. Progress goes to stderr.\n"
+      "Rows are read with COPY, page range by page range, on one REPEATABLE READ snapshot and\n"
+      "emitted as SNAPSHOT events (channel pgcdc:<table>, source snapshot, typed values). The\n"
+      "command exits 0 once every adapter has delivered every row. Progress goes to stderr.\n"
+      "After a crash, rerunning the same command skips the chunks recorded as delivered in\n"
+      "the state file (see docs/snapshot.md).\n"
       "Example: pgcdc snapshot --db postgres://localhost/app --table public.orders \\\n"
       "           --where \"created_at > now() - interval '1 day'\"");
   cmd->callback([&global, flags, own, specs] {

@@ -125,6 +125,12 @@ config::LoadResult LoadConfig(const GlobalFlags& global, const std::vector<Param
     sources.getenv = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
   }
   sources.schema = AllParams(Builtins());
+  // A command's own settings (e.g. snapshot.workers) are known keys too.
+  std::set<std::string> known;
+  for (const auto& p : sources.schema) known.insert(p.key);
+  for (const auto& p : specs) {
+    if (!known.count(p.key)) sources.schema.push_back(p);
+  }
   sources.upstream_keys = config::UpstreamKeys();
   // "wal: {...}" -> the wal detector's settings live under detector:.
   for (auto kind : {ConnectorKind::kDetector, ConnectorKind::kAdapter}) {

@@ -88,7 +88,11 @@ struct Inspector::State {
     {
       MutexLock lock(mu);
       Ring& ring = rings[r];
-      for (const auto& item : events) {
+      // Without live streams only the newest ring-size events can stay in
+      // the ring: skip (do not serialize) the ones they would overwrite.
+      const size_t skip =
+          live.empty() && events.size() > ring.slots.size() ? events.size() - ring.slots.size() : 0;
+      for (const auto& item : events.subspan(skip)) {
         const Event& e = get(item);
         Entry& slot = ring.slots[ring.next];
         slot.adapter.assign(adapter);

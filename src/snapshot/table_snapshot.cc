@@ -77,6 +77,10 @@ class Batcher {
     batch.events.reserve(reserve);
   }
 
+  // created_at of the events of the current batch: read once per batch (a
+  // clock read per row costs more than the rest of the envelope).
+  int64_t now_ns() const { return now_ns_; }
+
   // After a row event was appended to `batch`: hands it over when full.
   // False: stop (stop requested, or on_batch declined).
   bool RowAdded() { return batch.events.size() < batch_size_ || Flush(); }
@@ -89,6 +93,7 @@ class Batcher {
     stats_.rows += n;
     batch = EventBatch{};
     batch.events.reserve(batch_size_);
+    now_ns_ = NowUnixNanos();
     if (on_progress_) on_progress_(stats_.rows);
     return true;
   }
@@ -101,6 +106,7 @@ class Batcher {
   std::stop_token stop_;
   const size_t batch_size_;
   SnapshotStats& stats_;
+  int64_t now_ns_ = NowUnixNanos();
 };
 
 }  // namespace
@@ -266,13 +272,13 @@ Status TableSnapshot::Describe() {
 }
 
 void TableSnapshot::AppendRowEvent(std::span<const std::optional<std::string_view>> fields,
-                                   EventBatch& batch, SnapshotStats& stats) {
+                                   EventBatch& batch, int64_t now_ns, SnapshotStats& stats) {
   Event& e = batch.events.emplace_back();
-  e.id = NewUuidV7();
+  e.id = NewUuidV7At(static_cast<uint64_t>(now_ns / 1'000'000));
   e.channel = channel_;
   e.operation = std::string(kOperation);
   e.source = options_.source;
-  e.created_at_ns = NowUnixNanos();
+  e.created_at_ns = now_ns;
   std::string& p = e.payload;
   p.clear();
   size_t estimate = 48 + payload_suffix_.size();
@@ -355,7 +361,7 @@ Result<SnapshotStats> TableSnapshot::RunKeyset(const BatchFn& on_batch,
       fields.push_back(v ? std::optional<std::string_view>(*v) : std::nullopt);
       if (v) stats.bytes += v->size();
     }
-    AppendRowEvent(fields, batcher.batch, stats);
+    AppendRowEvent(fields, batcher.batch, batcher.now_ns(), stats);
     if (!batcher.RowAdded()) return stats;
   }
   if (!batcher.Flush()) return stats;
@@ -426,7 +432,11 @@ Result<SnapshotStats> TableSnapshot::Run(const BatchFn& on_batch, const Progress
   PGconn* pc = conn_.raw();
   SnapshotStats stats;
 
-  const std::string copy_sql = "COPY (" + select_sql_ + ") TO STDOUT";
+  std::string copy_sql = "COPY (" + select_sql_;
+  if (const std::string cond = range_ ? CtidCondition(*range_) : std::string(); !cond.empty()) {
+    copy_sql.append(options_.where.empty() ? " WHERE " : " AND ").append(cond);
+  }
+  copy_sql.append(") TO STDOUT");
   {
     ResultPtr r = ExecParams(pc, copy_sql);
     if (PQresultStatus(r.get()) != PGRES_COPY_OUT) {
@@ -465,7 +475,7 @@ Result<SnapshotStats> TableSnapshot::Run(const BatchFn& on_batch, const Progress
                                                  " columns, expected " + std::to_string(ncols));
         return false;
       }
-      AppendRowEvent(fields, batcher.batch, stats);
+      AppendRowEvent(fields, batcher.batch, batcher.now_ns(), stats);
       if (!batcher.RowAdded()) return false;
     }
   };

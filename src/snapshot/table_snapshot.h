@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -42,6 +43,7 @@
 #include "core/event.h"
 #include "pg/conn.h"
 #include "pg/table_name.h"
+#include "snapshot/chunk_plan.h"
 
 namespace pgcdc::snapshot {
 
@@ -130,6 +132,10 @@ class TableSnapshot {
   const std::vector<SnapshotColumn>& columns() const { return columns_; }
   const TableName& table() const { return table_; }
 
+  // Restricts the next Run()s (COPY mode) to the rows in `range` (a TID
+  // range scan); nullopt = the whole table.
+  void SetPageRange(std::optional<PageRange> range) { range_ = range; }
+
   // Streams the rows. Returns the stats (completed=false when stopped
   // early), or an error (connection loss, malformed COPY data, ...).
   Result<SnapshotStats> Run(const BatchFn& on_batch, const ProgressFn& on_progress = {},
@@ -137,7 +143,7 @@ class TableSnapshot {
 
  private:
   void AppendRowEvent(std::span<const std::optional<std::string_view>> fields, EventBatch& batch,
-                      SnapshotStats& stats);
+                      int64_t now_ns, SnapshotStats& stats);
   Result<SnapshotStats> RunKeyset(const BatchFn& on_batch, const ProgressFn& on_progress,
                                   std::stop_token stop);
   Status CancelCopy();
@@ -152,6 +158,7 @@ class TableSnapshot {
   std::vector<std::string> keys_;  // `"name":` per column
   std::string payload_suffix_;     // `}` + [snapshot_id] + table + `}`
   std::string select_sql_;         // SELECT * FROM … [WHERE (…)]
+  std::optional<PageRange> range_;
 };
 
 }  // namespace pgcdc::snapshot
