@@ -171,6 +171,44 @@ TEST(PgTableScenario, BackendKilledWhileEventsFlowLosesNothing) {
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
 }
 
+// A commit confirmed before its WAL is flushed is lost when the server
+// crashes, yet pgcdc would already have acknowledged its events (the chaos
+// suite lost a batch that way with `pg_ctl restart -m immediate`). The
+// shared cluster runs with synchronous_commit = off, so pgcdc's session must
+// raise it to `local`, and keep a stricter setting of the database. A column
+// default records each inserting session's setting.
+TEST(PgTableScenario, InsertsWaitForTheWalFlushEvenWhenTheServerDoesNot) {
+  auto conn = Connect();
+  (void)conn.Exec("DROP DATABASE IF EXISTS pt_sync WITH (FORCE)");
+  ExecOrFail(conn, "CREATE DATABASE pt_sync");
+  auto target = pg::Conn::Open(SharedCluster().Url("pt_sync"));
+  ASSERT_TRUE(target) << target.error().message();
+  ASSERT_EQ(Scalar(*target, "SELECT (current_setting('synchronous_commit') = 'off')::int"), 1);
+  ExecOrFail(*target, EventsDdl("pt_sync_events"));
+  ExecOrFail(*target,
+             "ALTER TABLE pt_sync_events ADD COLUMN sync text DEFAULT "
+             "current_setting('synchronous_commit')");
+  auto run = [&](const std::string& channel, int events) {
+    auto p =
+        StartPgTable(channel, "pt_sync_events", {"--pg-table-url", SharedCluster().Url("pt_sync")});
+    ASSERT_TRUE(p);
+    ExecOrFail(conn, "SELECT pg_notify('" + channel +
+                         "', json_build_object('n', g)::text) FROM generate_series(1, " +
+                         std::to_string(events) + ") g");
+    ASSERT_TRUE(Eventually([&] {
+      return ScrapeMetric(*p, "pgcdc_pg_table_rows_inserted_total") == events;
+    })) << p->Stderr();
+    p->Signal(SIGTERM);
+    EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  };
+  run("pgcdc:ptsync", 5);
+  EXPECT_EQ(Scalar(*target, "SELECT count(*) FROM pt_sync_events WHERE sync = 'local'"), 5);
+  // A stricter setting of the database stays as it is.
+  ExecOrFail(conn, "ALTER DATABASE pt_sync SET synchronous_commit = remote_apply");
+  run("pgcdc:ptsync2", 3);
+  EXPECT_EQ(Scalar(*target, "SELECT count(*) FROM pt_sync_events WHERE sync = 'remote_apply'"), 3);
+}
+
 TEST(PgTableScenario, RejectedRowsGoToTheDlqAndTheOthersAreInserted) {
   auto conn = Connect();
   ExecOrFail(conn, "DROP TABLE IF EXISTS pt_bad");

@@ -26,6 +26,9 @@ constexpr std::string_view kAdapter = "pg_table";
 // Set when the connection string names no application_name, so operators
 // can find the session in pg_stat_activity.
 constexpr const char* kApplicationName = "pgcdc_pg_table";
+constexpr std::string_view kDurableCommits =
+    "SELECT set_config('synchronous_commit', 'local', false) WHERE "
+    "current_setting('synchronous_commit') = 'off'";
 constexpr const char* kColumns[] = {"id",      "channel", "operation",
                                     "payload", "source",  "created_at"};
 constexpr size_t kColumnCount = std::size(kColumns);
@@ -153,6 +156,12 @@ Status PgTableAdapter::Connect() {
         Query("connect", "SELECT set_config('application_name', $1, false)", {kApplicationName});
     if (!set) return Fail(set.error());
   }
+  // Events count as delivered once their INSERT commits. With
+  // synchronous_commit = off the server confirms a COMMIT before its WAL is
+  // flushed, and a server crash then loses rows pgcdc has acknowledged: wait
+  // for the local flush at least (a stricter setting is kept).
+  auto durable = Query("connect", std::string(kDurableCommits), {});
+  if (!durable) return Fail(durable.error());
   return Ok();
 }
 
