@@ -411,9 +411,13 @@ Status PgTableAdapter::InsertSet(std::span<const size_t> idx, Outcome& stopped) 
 Status PgTableAdapter::HandleRejected(Row& row, const Outcome& failure, Outcome& stopped) {
   if (failure.sqlstate == "23505") {
     // A retry after a connection lost the reply to a committed INSERT finds
-    // its own row: identical values mean the event is already stored.
+    // its own row, and so does a redelivery after a crash (same event id,
+    // a new created_at): identical values but the creation time mean the
+    // event is already stored.
+    static_assert(std::string_view(kColumns[kColumnCount - 1]) == "created_at");
+    constexpr size_t kCompared = kColumnCount - 1;
     std::string sql = "SELECT 1 FROM " + quoted_table_ + " WHERE ";
-    for (size_t c = 0; c < kColumnCount; ++c) {
+    for (size_t c = 0; c < kCompared; ++c) {
       const std::string col = pg::QuoteIdentifier(kColumns[c]);
       const std::string p = "$" + std::to_string(c + 1);
       if (c > 0) sql += " AND ";
@@ -421,7 +425,9 @@ Status PgTableAdapter::HandleRejected(Row& row, const Outcome& failure, Outcome&
                                                         : col + " = " + p;
     }
     sql += " LIMIT 1";
-    Outcome same = Run(sql, RowValues(row.event));
+    auto values = RowValues(row.event);
+    values.resize(kCompared);
+    Outcome same = Run(sql, values);
     if (same.cancelled) return Fail(Cancelled());
     if (same.ok && !same.rows.empty()) {
       row.done = true;
