@@ -209,6 +209,42 @@ TEST(PgTableScenario, InsertsWaitForTheWalFlushEvenWhenTheServerDoesNot) {
   EXPECT_EQ(Scalar(*target, "SELECT count(*) FROM pt_sync_events WHERE sync = 'remote_apply'"), 3);
 }
 
+// After a crash the WAL source delivers events again with the ids of their
+// first delivery but a new created_at. Two persistent slots of one
+// publication give the same ids too, which makes the redelivery
+// deterministic here: the second run finds every row already stored and
+// neither inserts it again nor dead-letters it.
+TEST(PgTableScenario, RedeliveredWalEventsCountAsStored) {
+  auto conn = Connect();
+  FreshPublishedTable(conn, "pt_redo", "id int PRIMARY KEY", "p_ptredo", "pgcdc_ptredo_a");
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_ptredo_b')");
+  (void)conn.Query("DELETE FROM pgcdc_checkpoints WHERE slot_name = 'pgcdc_ptredo_b'");
+  for (const char* slot : {"pgcdc_ptredo_a", "pgcdc_ptredo_b"}) {
+    ExecOrFail(
+        conn, std::string("SELECT pg_create_logical_replication_slot('") + slot + "', 'pgoutput')");
+  }
+  ExecOrFail(conn, "DROP TABLE IF EXISTS pt_redo_events");
+  ExecOrFail(conn, EventsDdl("pt_redo_events"));
+  ExecOrFail(conn, "INSERT INTO pt_redo SELECT generate_series(1, 20)");
+  for (const char* slot : {"pgcdc_ptredo_a", "pgcdc_ptredo_b"}) {
+    auto p = StartWalListen(WalListenArgs(
+        "p_ptredo", {"--persistent-slot", "--slot-name", slot, "-a", "pg_table", "--pg-table-name",
+                     "pt_redo_events", "--pg-table-batch-size", "7"}));
+    ASSERT_TRUE(p);
+    ASSERT_TRUE(Eventually([&] {
+      return ScrapeMetric(*p, "pgcdc_pg_table_rows_inserted_total") == 20;
+    })) << p->Stderr();
+    EXPECT_EQ(ScrapeMetric(*p, "pgcdc_pg_table_rows_dead_lettered_total"), 0.0) << p->Stderr();
+    EXPECT_TRUE(DlqRecords(*p).empty()) << p->Stderr();
+    p->Signal(SIGTERM);
+    EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  }
+  EXPECT_EQ(Scalar(conn, "SELECT count(*) FROM pt_redo_events"), 20);
+  for (const char* slot : {"pgcdc_ptredo_a", "pgcdc_ptredo_b"}) {
+    (void)conn.Query(std::string("SELECT pg_drop_replication_slot('") + slot + "')");
+  }
+}
+
 TEST(PgTableScenario, RejectedRowsGoToTheDlqAndTheOthersAreInserted) {
   auto conn = Connect();
   ExecOrFail(conn, "DROP TABLE IF EXISTS pt_bad");
