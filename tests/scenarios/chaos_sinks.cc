@@ -16,6 +16,8 @@
 #include "http_receiver.h"
 #include "json_util.h"
 #include "kafka_clients.h"
+#include "nats_server.h"
+#include "redis_server.h"
 
 namespace pgcdc::testing::chaos {
 namespace {
@@ -371,6 +373,158 @@ class ExecSink : public Sink {
   double bytes_per_line_ = 0;
 };
 
+// A sink whose progress is a counter metric of the live process (summed
+// over the processes the run started).
+class CounterProgress {
+ public:
+  explicit CounterProgress(std::string series) : series_(std::move(series)) {}
+  double Read(Process* live) {
+    if (live != nullptr) last_ = ScrapeMetric(*live, series_).value_or(last_);
+    return base_ + last_;
+  }
+  void Ended() {
+    base_ += last_;
+    last_ = 0;
+  }
+
+ private:
+  std::string series_;
+  double base_ = 0;
+  double last_ = 0;
+};
+
+// ---- kafka: librdkafka's mock cluster (three brokers) in its own process;
+// unavailable = every broker refuses connections.
+class KafkaSink : public Sink {
+ public:
+  explicit KafkaSink(std::string table)
+      : channel_(Channel(table)),
+        topic_("pgcdc." + table),
+        mock_(MockKafka::Start({"--brokers", "3"})),
+        progress_("pgcdc_kafka_records_delivered_total") {
+    EXPECT_TRUE(mock_);
+  }
+  std::vector<std::string> Args() override {
+    return {"-a",
+            "kafka",
+            "--kafka-brokers",
+            mock_ ? mock_->bootstrap() : "",
+            "--kafka-value",
+            "envelope",
+            "--kafka-property",
+            "reconnect.backoff.max.ms=500",
+            "--kafka-connect-timeout",
+            "20s"};
+  }
+  std::vector<Delivered> Events(Process*) override {
+    std::vector<Delivered> out;
+    for (const auto& rec : ConsumeAll(mock_->bootstrap(), topic_)) {
+      if (auto d = ParseEvent(rec.value, channel_)) out.push_back(*d);
+    }
+    return out;
+  }
+  double Progress(Process* live) override { return progress_.Read(live); }
+  void Ended(Process&) override { progress_.Ended(); }
+  bool CanBeUnavailable() const override { return true; }
+  void SetAvailable(bool available, Process*) override {
+    EXPECT_TRUE(available ? mock_->Up() : mock_->Down());
+  }
+
+ private:
+  std::string channel_;
+  std::string topic_;
+  std::unique_ptr<MockKafka> mock_;
+  CounterProgress progress_;
+};
+
+// ---- nats: a JetStream server with a file store; unavailable = killed
+// (SIGKILL) and started again on the same port and store.
+class NatsSink : public Sink {
+ public:
+  explicit NatsSink(std::string table) : channel_(Channel(table)) {}
+  std::vector<std::string> Args() override {
+    return {"-a",
+            "nats",
+            "--nats-url",
+            nats_.Url(),
+            "--nats-stream",
+            "CHAOS",
+            "--nats-backoff-base",
+            "50ms",
+            "--nats-backoff-cap",
+            "300ms"};
+  }
+  std::vector<Delivered> Events(Process*) override {
+    std::vector<Delivered> out;
+    for (const auto& m : nats_.ReadStream("CHAOS")) {
+      if (auto d = ParseEvent(m.data, channel_)) out.push_back(*d);
+    }
+    return out;
+  }
+  double Progress(Process*) override {
+    return static_cast<double>(std::max<int64_t>(nats_.StreamMessages("CHAOS"), 0));
+  }
+  bool CanBeUnavailable() const override { return true; }
+  void SetAvailable(bool available, Process*) override {
+    if (available) {
+      EXPECT_TRUE(nats_.Start());
+    } else {
+      nats_.Kill();
+    }
+  }
+
+ private:
+  std::string channel_;
+  NatsServer nats_;
+};
+
+// ---- redis: stream mode (XADD of every event) on a server with an
+// append-only file (fsync always); unavailable = killed and started again.
+class RedisSink : public Sink {
+ public:
+  explicit RedisSink(std::string table) : channel_(Channel(table)), redis_(/*persistent=*/true) {}
+  std::vector<std::string> Args() override {
+    return {"-a",
+            "redis",
+            "--redis-url",
+            redis_.Url(),
+            "--redis-mode",
+            "stream",
+            "--redis-stream-maxlen",
+            "0",
+            "--redis-backoff-base",
+            "50ms",
+            "--redis-backoff-cap",
+            "300ms"};
+  }
+  std::vector<Delivered> Events(Process*) override {
+    std::vector<Delivered> out;
+    std::stringstream in(redis_.Cli({"--raw", "XRANGE", channel_, "-", "+"}));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty() && line[0] == '{') {
+        if (auto d = ParseEvent(line, channel_)) out.push_back(*d);
+      }
+    }
+    return out;
+  }
+  double Progress(Process*) override {
+    return static_cast<double>(std::max<long long>(redis_.CliInt({"XLEN", channel_}), 0));
+  }
+  bool CanBeUnavailable() const override { return true; }
+  void SetAvailable(bool available, Process*) override {
+    if (available) {
+      EXPECT_TRUE(redis_.Start());
+    } else {
+      redis_.Kill();
+    }
+  }
+
+ private:
+  std::string channel_;
+  RedisServer redis_;
+};
+
 }  // namespace
 
 Profile LoadProfile() {
@@ -378,7 +532,8 @@ Profile LoadProfile() {
   const char* name = std::getenv("PGCDC_CHAOS_PROFILE");
   p.name = name != nullptr && *name != '\0' ? name : "short";
   if (p.name == "full") {
-    p.sinks = {"stdout", "file", "webhook", "pg_table", "kafkaserver", "exec"};
+    p.sinks = {"stdout", "file",  "webhook", "pg_table", "kafkaserver",
+               "exec",   "kafka", "nats",    "redis"};
     p.rows = 200000;
     p.kills = 20;
     p.pg_restarts = 2;
@@ -449,6 +604,9 @@ std::unique_ptr<Sink> MakeSink(const std::string& name, const std::string& table
   if (name == "pg_table") return std::make_unique<PgTableSink>(table);
   if (name == "kafkaserver") return std::make_unique<KafkaServerSink>(table);
   if (name == "exec") return std::make_unique<ExecSink>(table);
+  if (name == "kafka") return std::make_unique<KafkaSink>(table);
+  if (name == "nats") return std::make_unique<NatsSink>(table);
+  if (name == "redis") return std::make_unique<RedisSink>(table);
   return nullptr;
 }
 
