@@ -61,12 +61,22 @@ double LinesEstimate(const std::string& path, double& bytes_per_line) {
   return size / bytes_per_line;
 }
 
+// The events of a Kafka topic (record values), partition by partition.
+std::vector<Delivered> TopicEvents(const std::string& addr, const std::string& topic,
+                                   const std::string& channel) {
+  std::vector<Delivered> out;
+  for (const auto& rec : ConsumeAll(addr, topic)) {
+    if (auto d = ParseEvent(rec.value, channel)) out.push_back(*d);
+  }
+  return out;
+}
+
 std::string Channel(const std::string& table) { return "pgcdc:" + table; }
 
 // ---- stdout: the lines every process wrote; unavailable = the reader stops.
 class StdoutSink : public Sink {
  public:
-  explicit StdoutSink(std::string table) : channel_(Channel(table)) {}
+  explicit StdoutSink(const std::string& table) : channel_(Channel(table)) {}
   std::vector<std::string> Args() override { return {"-a", "stdout"}; }
   std::vector<Delivered> Events(Process* live) override {
     std::vector<Delivered> out = ended_;
@@ -92,10 +102,29 @@ class StdoutSink : public Sink {
   std::vector<Delivered> ended_;
 };
 
-// ---- file: one file (no rotation) on a small tmpfs that can be filled up.
-class FileSink : public Sink {
+// A sink whose events end up as the lines of one file.
+class LineFileSink : public Sink {
  public:
-  explicit FileSink(std::string table) : channel_(Channel(table)) {
+  std::vector<Delivered> Events(Process*) override {
+    std::vector<Delivered> out;
+    AppendLines(out, ReadFileLines(path_), channel_);
+    return out;
+  }
+  double Progress(Process*) override { return LinesEstimate(path_, bytes_per_line_); }
+
+ protected:
+  explicit LineFileSink(const std::string& table) : channel_(Channel(table)) {}
+  std::string channel_;
+  std::string path_;
+
+ private:
+  double bytes_per_line_ = 0;
+};
+
+// ---- file: one file (no rotation) on a small tmpfs that can be filled up.
+class FileSink : public LineFileSink {
+ public:
+  explicit FileSink(const std::string& table) : LineFileSink(table) {
     mount_ = dir_.path + "/disk";
     fs::create_directories(mount_);
     // 512 MiB holds the full profile's stream (≈ 100 MB) with room to spare.
@@ -113,22 +142,13 @@ class FileSink : public Sink {
   std::vector<std::string> Args() override {
     return {"-a", "file", "--file-path", path_, "--file-max-size", "0"};
   }
-  std::vector<Delivered> Events(Process*) override {
-    std::vector<Delivered> out;
-    AppendLines(out, ReadFileLines(path_), channel_);
-    return out;
-  }
-  double Progress(Process*) override { return LinesEstimate(path_, bytes_per_line_); }
   bool HasDisk() const override { return mounted_; }
   void FillDisk(bool full) override;
 
  private:
-  std::string channel_;
   TempDir dir_;
   std::string mount_;
-  std::string path_;
   bool mounted_ = false;
-  double bytes_per_line_ = 0;
 };
 
 void FileSink::FillDisk(bool full) {
@@ -151,7 +171,7 @@ void FileSink::FillDisk(bool full) {
 // holds events back (so the retries never give up into the DLQ).
 class WebhookSink : public Sink {
  public:
-  explicit WebhookSink(std::string table) : channel_(Channel(table)) {
+  explicit WebhookSink(const std::string& table) : channel_(Channel(table)) {
     rx_.SetResponder([this](const HttpReceiver::Request&) {
       return down_ ? HttpReceiver::Reply{503, "{}", {}} : HttpReceiver::Reply{200, "{}", {}};
     });
@@ -209,7 +229,7 @@ class WebhookSink : public Sink {
 // database; unavailable = connections refused and pgcdc's session ended.
 class PgTableSink : public Sink {
  public:
-  explicit PgTableSink(std::string table)
+  explicit PgTableSink(const std::string& table)
       : channel_(Channel(table)), db_("chaos_" + table), events_(table + "_events") {
     auto conn = Connect();
     (void)conn.Exec("ALTER DATABASE " + pg::QuoteIdentifier(db_) + " ALLOW_CONNECTIONS true");
@@ -278,7 +298,7 @@ class PgTableSink : public Sink {
 // are read back with kcat from the final process.
 class KafkaServerSink : public Sink {
  public:
-  explicit KafkaServerSink(std::string table)
+  explicit KafkaServerSink(const std::string& table)
       : channel_(Channel(table)), topic_("pgcdc." + table) {}
   std::vector<std::string> Args() override {
     return {"-a",
@@ -297,10 +317,7 @@ class KafkaServerSink : public Sink {
     if (live == nullptr) return out;
     const std::string addr = Addr(*live);
     if (addr.empty()) return out;
-    for (const auto& rec : ConsumeAll(addr, topic_)) {
-      if (auto d = ParseEvent(rec.value, channel_)) out.push_back(*d);
-    }
-    return out;
+    return TopicEvents(addr, topic_, channel_);
   }
   double Progress(Process* live) override {
     if (live == nullptr) return base_;
@@ -331,16 +348,16 @@ class KafkaServerSink : public Sink {
 // ---- exec: a shell loop appending each line to a file; unavailable = the
 // script exits (status 1) while a flag file exists, so pgcdc restarts it
 // with backoff and gives the unread events to the next child.
-class ExecSink : public Sink {
+class ExecSink : public LineFileSink {
  public:
-  explicit ExecSink(std::string table) : channel_(Channel(table)) {
-    out_ = dir_.path + "/out.jsonl";
+  explicit ExecSink(const std::string& table) : LineFileSink(table) {
+    path_ = dir_.path + "/out.jsonl";
     down_ = dir_.path + "/down";
   }
   std::vector<std::string> Args() override {
     const std::string script = "while [ ! -e '" + down_ +
-                               "' ] && IFS= read -r line; do printf '%s\\n' \"$line\" >> '" + out_ +
-                               "'; done; exit 1";
+                               "' ] && IFS= read -r line; do printf '%s\\n' \"$line\" >> '" +
+                               path_ + "'; done; exit 1";
     return {"-a",
             "exec",
             "--exec-command",
@@ -350,12 +367,6 @@ class ExecSink : public Sink {
             "--exec-backoff-cap",
             "500ms"};
   }
-  std::vector<Delivered> Events(Process*) override {
-    std::vector<Delivered> out;
-    AppendLines(out, ReadFileLines(out_), channel_);
-    return out;
-  }
-  double Progress(Process*) override { return LinesEstimate(out_, bytes_per_line_); }
   bool CanBeUnavailable() const override { return true; }
   void SetAvailable(bool available, Process*) override {
     if (available) {
@@ -366,11 +377,8 @@ class ExecSink : public Sink {
   }
 
  private:
-  std::string channel_;
   TempDir dir_;
-  std::string out_;
   std::string down_;
-  double bytes_per_line_ = 0;
 };
 
 // A sink whose progress is a counter metric of the live process (summed
@@ -394,15 +402,22 @@ class CounterProgress {
 };
 
 // ---- kafka: librdkafka's mock cluster (three brokers) in its own process;
-// unavailable = every broker refuses connections.
+// unavailable = every broker refuses connections. The mock keeps only the
+// newest records of a partition (about 12,000 of 400 bytes), so a kcat per
+// partition reads along from the start; one that exits (the brokers were
+// down) is started again at the next offset.
 class KafkaSink : public Sink {
  public:
-  explicit KafkaSink(std::string table)
+  static constexpr int kPartitions = 4;
+  explicit KafkaSink(const std::string& table)
       : channel_(Channel(table)),
         topic_("pgcdc." + table),
-        mock_(MockKafka::Start({"--brokers", "3"})),
-        progress_("pgcdc_kafka_records_delivered_total") {
+        mock_(MockKafka::Start(
+            {"--brokers", "3", "--topic", topic_ + ":" + std::to_string(kPartitions)})),
+        progress_("pgcdc_kafka_records_delivered_total"),
+        readers_(kPartitions) {
     EXPECT_TRUE(mock_);
+    for (int i = 0; i < kPartitions; ++i) readers_[i].partition = i;
   }
   std::vector<std::string> Args() override {
     return {"-a",
@@ -417,11 +432,8 @@ class KafkaSink : public Sink {
             "20s"};
   }
   std::vector<Delivered> Events(Process*) override {
-    std::vector<Delivered> out;
-    for (const auto& rec : ConsumeAll(mock_->bootstrap(), topic_)) {
-      if (auto d = ParseEvent(rec.value, channel_)) out.push_back(*d);
-    }
-    return out;
+    for (auto& r : readers_) Read(r);
+    return cache_;
   }
   double Progress(Process* live) override { return progress_.Read(live); }
   void Ended(Process&) override { progress_.Ended(); }
@@ -431,17 +443,57 @@ class KafkaSink : public Sink {
   }
 
  private:
+  struct Reader {
+    int partition = 0;
+    int64_t next = 0;  // offset of the next record to read
+    size_t lines = 0;  // lines of `kcat` taken so far
+    std::unique_ptr<Process> kcat;
+  };
+  void Read(Reader& r) {
+    if (r.kcat) {
+      const auto lines = r.kcat->StdoutLines();
+      for (; r.lines < lines.size(); ++r.lines) {
+        const std::string& l = lines[r.lines];
+        const size_t tab = l.find('\t');
+        if (tab == std::string::npos) continue;
+        r.next = std::stoll(l.substr(0, tab)) + 1;
+        if (auto d = ParseEvent(std::string_view(l).substr(tab + 1), channel_)) {
+          cache_.push_back(*d);
+        }
+      }
+      if (!r.kcat->Wait(std::chrono::milliseconds(0))) return;  // still reading
+    }
+    r.lines = 0;
+    r.kcat =
+        Process::Start({.args = {"-b", mock_->bootstrap(), "-C", "-t", topic_, "-p",
+                                 std::to_string(r.partition), "-o", std::to_string(r.next), "-q",
+                                 "-u", "-f", "%o\t%s\n", "-X", "reconnect.backoff.max.ms=500"},
+                        .binary = "/usr/bin/kcat"});
+  }
   std::string channel_;
   std::string topic_;
   std::unique_ptr<MockKafka> mock_;
   CounterProgress progress_;
+  std::vector<Reader> readers_;
+  std::vector<Delivered> cache_;
 };
+
+// A server made unavailable by a crash (SIGKILL) and back on the same port
+// and store.
+template <class Server>
+void CrashOrStart(Server& server, bool available) {
+  if (available) {
+    EXPECT_TRUE(server.Start());
+  } else {
+    server.Kill();
+  }
+}
 
 // ---- nats: a JetStream server with a file store; unavailable = killed
 // (SIGKILL) and started again on the same port and store.
 class NatsSink : public Sink {
  public:
-  explicit NatsSink(std::string table) : channel_(Channel(table)) {}
+  explicit NatsSink(const std::string& table) : channel_(Channel(table)) {}
   std::vector<std::string> Args() override {
     return {"-a",
             "nats",
@@ -465,13 +517,7 @@ class NatsSink : public Sink {
     return static_cast<double>(std::max<int64_t>(nats_.StreamMessages("CHAOS"), 0));
   }
   bool CanBeUnavailable() const override { return true; }
-  void SetAvailable(bool available, Process*) override {
-    if (available) {
-      EXPECT_TRUE(nats_.Start());
-    } else {
-      nats_.Kill();
-    }
-  }
+  void SetAvailable(bool available, Process*) override { CrashOrStart(nats_, available); }
 
  private:
   std::string channel_;
@@ -482,7 +528,8 @@ class NatsSink : public Sink {
 // append-only file (fsync always); unavailable = killed and started again.
 class RedisSink : public Sink {
  public:
-  explicit RedisSink(std::string table) : channel_(Channel(table)), redis_(/*persistent=*/true) {}
+  explicit RedisSink(const std::string& table)
+      : channel_(Channel(table)), redis_(/*persistent=*/true) {}
   std::vector<std::string> Args() override {
     return {"-a",
             "redis",
@@ -512,13 +559,7 @@ class RedisSink : public Sink {
     return static_cast<double>(std::max<long long>(redis_.CliInt({"XLEN", channel_}), 0));
   }
   bool CanBeUnavailable() const override { return true; }
-  void SetAvailable(bool available, Process*) override {
-    if (available) {
-      EXPECT_TRUE(redis_.Start());
-    } else {
-      redis_.Kill();
-    }
-  }
+  void SetAvailable(bool available, Process*) override { CrashOrStart(redis_, available); }
 
  private:
   std::string channel_;

@@ -343,7 +343,7 @@ void ChaosRun::HoldDiskFull() {
   if (auto code = p_->Wait(0ms)) {
     std::cerr << "chaos " << sink_name_ << ": pgcdc exited with " << *code
               << " on the full disk; starting it again\n";
-    disk_full_exit_ = *code;
+    disk_full_exit_ = code;
     EndPgcdc(SIGKILL);
     StartPgcdc();
   }

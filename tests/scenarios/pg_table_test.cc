@@ -32,7 +32,7 @@ int64_t Scalar(pg::Conn& conn, const std::string& sql) {
 }
 
 std::vector<std::string> PgTableArgs(const std::string& channel, const std::string& table,
-                                     std::vector<std::string> extra = {}) {
+                                     const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args = {"listen",
                                    "--db",
                                    SharedCluster().Url(),
@@ -55,8 +55,8 @@ std::vector<std::string> PgTableArgs(const std::string& channel, const std::stri
 }
 
 std::unique_ptr<Process> StartPgTable(const std::string& channel, const std::string& table,
-                                      std::vector<std::string> extra = {}) {
-  auto p = Process::Start({.args = PgTableArgs(channel, table, std::move(extra))});
+                                      const std::vector<std::string>& extra = {}) {
+  auto p = Process::Start({.args = PgTableArgs(channel, table, extra)});
   EXPECT_TRUE(p);
   if (p) {
     EXPECT_TRUE(p->WaitForStderr("listening detector=listen_notify")) << p->Stderr();
