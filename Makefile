@@ -2,10 +2,11 @@
 #   make demo   - bootstrap, build, run the live playground (Ctrl-C to stop)
 #   make test   - bootstrap, build, run unit + scenario tests (what CI runs)
 #   make build  - release binary at build/release/pgcdc
+#   make chaos  - the chaos suite's full profile and the long type fuzz (docs/reliability.md)
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: all bootstrap build test unit scenario demo asan tsan fuzz bench format clean docs lint
+.PHONY: all bootstrap build test unit scenario demo asan tsan fuzz bench format clean docs lint chaos
 
 all: build
 
@@ -56,6 +57,19 @@ fuzz: bootstrap
 	  build/fuzz/tests/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) \
 	    build/fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
+
+# The chaos suite's full profile (every sink, 200,000 rows, 20 kill -9s, two
+# immediate PostgreSQL restarts, a walsender termination, a 30 s sink outage,
+# a full disk) and the long type fuzz; as root (tmpfs for the full disk). It
+# takes a while. The result table goes to build/chaos-report.md. Set
+# PGCDC_CHAOS_SEED / PGCDC_TYPE_FUZZ_SEED to replay a run, PGCDC_CHAOS_SINKS
+# (comma list) to pick sinks.
+chaos: bootstrap build/release/build.ninja
+	cmake --build build/release --target pgcdc chaos_scenario_test type_fuzz_scenario_test -j $(JOBS)
+	PGCDC_BIN=$(CURDIR)/build/release/pgcdc PGCDC_CHAOS_PROFILE=full \
+	  PGCDC_CHAOS_REPORT=$(CURDIR)/build/chaos-report.md build/release/tests/scenarios/chaos_scenario_test
+	PGCDC_BIN=$(CURDIR)/build/release/pgcdc PGCDC_TYPE_FUZZ_PROFILE=long \
+	  build/release/tests/scenarios/type_fuzz_scenario_test
 
 # In-process benchmarks, then the side-by-side scripts (as root: they start
 # their own PostgreSQL clusters). Results and commands: BENCHMARKS.md.

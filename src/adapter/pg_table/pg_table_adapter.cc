@@ -26,6 +26,9 @@ constexpr std::string_view kAdapter = "pg_table";
 // Set when the connection string names no application_name, so operators
 // can find the session in pg_stat_activity.
 constexpr const char* kApplicationName = "pgcdc_pg_table";
+constexpr std::string_view kDurableCommits =
+    "SELECT set_config('synchronous_commit', 'local', false) WHERE "
+    "current_setting('synchronous_commit') = 'off'";
 constexpr const char* kColumns[] = {"id",      "channel", "operation",
                                     "payload", "source",  "created_at"};
 constexpr size_t kColumnCount = std::size(kColumns);
@@ -153,6 +156,12 @@ Status PgTableAdapter::Connect() {
         Query("connect", "SELECT set_config('application_name', $1, false)", {kApplicationName});
     if (!set) return Fail(set.error());
   }
+  // Events count as delivered once their INSERT commits. With
+  // synchronous_commit = off the server confirms a COMMIT before its WAL is
+  // flushed, and a server crash then loses rows pgcdc has acknowledged: wait
+  // for the local flush at least (a stricter setting is kept).
+  auto durable = Query("connect", std::string(kDurableCommits), {});
+  if (!durable) return Fail(durable.error());
   return Ok();
 }
 
@@ -402,9 +411,13 @@ Status PgTableAdapter::InsertSet(std::span<const size_t> idx, Outcome& stopped) 
 Status PgTableAdapter::HandleRejected(Row& row, const Outcome& failure, Outcome& stopped) {
   if (failure.sqlstate == "23505") {
     // A retry after a connection lost the reply to a committed INSERT finds
-    // its own row: identical values mean the event is already stored.
+    // its own row, and so does a redelivery after a crash (same event id,
+    // a new created_at): identical values but the creation time mean the
+    // event is already stored.
+    static_assert(std::string_view(kColumns[kColumnCount - 1]) == "created_at");
+    constexpr size_t kCompared = kColumnCount - 1;
     std::string sql = "SELECT 1 FROM " + quoted_table_ + " WHERE ";
-    for (size_t c = 0; c < kColumnCount; ++c) {
+    for (size_t c = 0; c < kCompared; ++c) {
       const std::string col = pg::QuoteIdentifier(kColumns[c]);
       const std::string p = "$" + std::to_string(c + 1);
       if (c > 0) sql += " AND ";
@@ -412,7 +425,9 @@ Status PgTableAdapter::HandleRejected(Row& row, const Outcome& failure, Outcome&
                                                         : col + " = " + p;
     }
     sql += " LIMIT 1";
-    Outcome same = Run(sql, RowValues(row.event));
+    auto values = RowValues(row.event);
+    values.resize(kCompared);
+    Outcome same = Run(sql, values);
     if (same.cancelled) return Fail(Cancelled());
     if (same.ok && !same.rows.empty()) {
       row.done = true;
