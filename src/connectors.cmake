@@ -11,6 +11,7 @@ set(PGCDC_CONNECTORS
   detector/listennotify
   detector/wal
   detector/outbox
+  detector/mysql
   adapter/stdout
   adapter/file
   adapter/webhook

@@ -478,12 +478,17 @@ void RunKillNineRounds(const KillNineRun& run,
     }
     if (round == 0) {
       writer = std::thread([&] {
-        auto w = Connect();
+        std::optional<pg::Conn> w;
+        if (!run.write) w = Connect();
         for (int i = 1; i <= run.rows; i += run.per_tx) {
           const int last = std::min(run.rows, i + run.per_tx - 1);
-          auto st = w.Exec("INSERT INTO " + run.table + " SELECT " + run.values +
-                           " FROM generate_series(" + std::to_string(i) + ", " +
-                           std::to_string(last) + ") g");
+          if (run.write) {
+            if (!run.write(i, last)) ADD_FAILURE() << "writing rows " << i << ".." << last;
+            continue;
+          }
+          auto st = w->Exec("INSERT INTO " + run.table + " SELECT " + run.values +
+                            " FROM generate_series(" + std::to_string(i) + ", " +
+                            std::to_string(last) + ") g");
           if (!st) ADD_FAILURE() << st.error().message();
         }
         writer_done = true;

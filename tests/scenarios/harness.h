@@ -156,6 +156,10 @@ struct KillNineRun {
   uint32_t seed = 1;
   double min_progress = 1000;
   uint32_t spread = 5000;
+  // Writes rows first..last as one transaction, for a source other than the
+  // shared PostgreSQL cluster (e.g. MariaDB); `table`/`values` are then
+  // unused. Runs on the writer thread; false fails the test.
+  std::function<bool(int first, int last)> write;
 };
 // Returns once the writer finished (test failures are recorded with gtest).
 // `start` returns a started process (null fails the test); `progress` reads
