@@ -62,20 +62,11 @@ size_t MetadataSize(uint8_t type) {
 
 // Fills the type-specific fields of `c` from its metadata bytes.
 void ApplyTypeMetadata(Column& c, Bytes m) {
+  if (m.size() == 1) {  // pack length, length bytes or fractional digits
+    c.length = m[0];
+    return;
+  }
   switch (c.type) {
-    case kTypeFloat:
-    case kTypeDouble:
-    case kTypeBlob:
-    case kTypeTinyBlob:
-    case kTypeMediumBlob:
-    case kTypeLongBlob:
-    case kTypeJson:
-    case kTypeGeometry:
-    case kTypeTimestamp2:
-    case kTypeDatetime2:
-    case kTypeTime2:
-      c.length = m[0];
-      break;
     case kTypeVarchar:
     case kTypeVarString:
       c.length = static_cast<uint32_t>(m[0] | (m[1] << 8));

@@ -1,11 +1,13 @@
 #include "detector/mysql/client.h"
 
 #include <errmsg.h>
-#include <mariadb_rpl.h>
 #include <mysql.h>
 #include <mysqld_error.h>
 #include <poll.h>
 #include <sys/socket.h>
+
+// After mysql.h, which it needs.
+#include <mariadb_rpl.h>
 
 #include <charconv>
 #include <cstring>

@@ -18,9 +18,10 @@
 
 #include "core/error.h"
 
-struct st_mysql;
-struct st_mariadb_rpl;
-struct st_mariadb_rpl_event;
+// Connector/C's own type names.
+struct st_mysql;              // NOLINT(readability-identifier-naming)
+struct st_mariadb_rpl;        // NOLINT(readability-identifier-naming)
+struct st_mariadb_rpl_event;  // NOLINT(readability-identifier-naming)
 
 namespace pgcdc::detector::mysql {
 

@@ -470,7 +470,7 @@ Status MysqlDetector::RunCycle(RunContext& ctx, Supervisor::Session& session) {
     if (ev->size() >= 4) {
       const uint32_t ts =
           static_cast<uint32_t>((*ev)[0] | ((*ev)[1] << 8) | ((*ev)[2] << 16) | ((*ev)[3] << 24));
-      if (ts != 0) M().lag.Set(static_cast<double>(NowUnixNanos() / 1000000000 - ts));
+      if (ts != 0) M().lag.Set(static_cast<double>(NowUnixNanos()) / 1e9 - ts);
     }
     if (auto st = stream.Handle(*ev); !st) {
       if (st.error().code() == ErrorCode::kCancelled) break;

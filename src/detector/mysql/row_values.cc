@@ -70,20 +70,21 @@ uint64_t FractionMicros(Bytes b, size_t offset, uint32_t fsp) {
   }
 }
 
+// "a<sep>b<sep>c" with a at least `first_width` digits, b and c two.
+void AppendTriple(std::string& out, uint64_t a, int first_width, uint64_t b, uint64_t c, char sep) {
+  AppendPadded(out, a, first_width);
+  out.push_back(sep);
+  AppendPadded(out, b, 2);
+  out.push_back(sep);
+  AppendPadded(out, c, 2);
+}
+
 void AppendDate(std::string& out, uint64_t year, uint64_t month, uint64_t day) {
-  AppendPadded(out, year, 4);
-  out.push_back('-');
-  AppendPadded(out, month, 2);
-  out.push_back('-');
-  AppendPadded(out, day, 2);
+  AppendTriple(out, year, 4, month, day, '-');
 }
 
 void AppendClock(std::string& out, uint64_t hour, uint64_t minute, uint64_t second) {
-  AppendPadded(out, hour, 2);
-  out.push_back(':');
-  AppendPadded(out, minute, 2);
-  out.push_back(':');
-  AppendPadded(out, second, 2);
+  AppendTriple(out, hour, 2, minute, second, ':');
 }
 
 void AppendTimestamp(std::string& out, uint64_t seconds, uint64_t micros, uint32_t fsp) {
@@ -349,6 +350,8 @@ std::string IconvName(std::string_view cs) {
 // are invalid in it.
 std::optional<std::string> IconvToUtf8(std::string_view cs, std::string_view in) {
   iconv_t cd = iconv_open("UTF-8", IconvName(cs).c_str());
+  // iconv's documented failure value is (iconv_t)-1.
+  // NOLINTNEXTLINE(performance-no-int-to-ptr)
   if (cd == reinterpret_cast<iconv_t>(-1)) return std::nullopt;
   std::string out(in.size() * 4 + 4, '\0');
   char* src = const_cast<char*>(in.data());

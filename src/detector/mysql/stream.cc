@@ -81,7 +81,7 @@ class Words {
 };
 
 std::string TypeName(const Column& c) {
-  auto u = [&](std::string n) { return c.is_unsigned ? n + " unsigned" : n; };
+  auto u = [&](const std::string& n) { return c.is_unsigned ? n + " unsigned" : n; };
   switch (c.type) {
     case kTypeTiny:
       return u("tinyint");
@@ -501,7 +501,7 @@ Status BinlogStream::OnTableMap(const RawEvent& ev) {
   Status st = Ok();
   if (last != last_columns_.end() && options_.schema_events) {
     if (std::string changes = SchemaChanges(last->second, t->map.columns); !changes.empty()) {
-      st = EmitSchemaChange(*t, std::move(changes));
+      st = EmitSchemaChange(*t, changes);
     }
   }
   last_columns_[key] = t->map.columns;
@@ -610,7 +610,7 @@ Status BinlogStream::EmitRow(const Table& t, std::string_view op, const RowImage
   return Publish(std::move(e), true);
 }
 
-Status BinlogStream::EmitSchemaChange(const Table& t, std::string changes) {
+Status BinlogStream::EmitSchemaChange(const Table& t, const std::string& changes) {
   std::string payload;
   json::Writer w(payload);
   w.BeginObject();

@@ -159,7 +159,7 @@ class BinlogStream {
   Status EmitRowEvents(const Table& t, const RowsEvent& rows, uint64_t lsn);
   Status EmitRow(const Table& t, std::string_view op, const RowImage* row, const RowImage* old,
                  uint64_t lsn);
-  Status EmitSchemaChange(const Table& t, std::string changes);
+  Status EmitSchemaChange(const Table& t, const std::string& changes);
   Status EmitMarker(std::string_view op);
   Status Publish(Event e, bool row_event);
   void AppendImage(const Table& t, const RowImage& img, std::string& out);
