@@ -12,6 +12,7 @@ set(PGCDC_CONNECTORS
   detector/wal
   detector/outbox
   detector/sqlite
+  detector/mysql
   adapter/stdout
   adapter/file
   adapter/webhook

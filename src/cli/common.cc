@@ -168,6 +168,9 @@ void NormalizePipelineConfig(config::Config& cfg) {
   if (cfg.GetBool("detector.persistent_slot") && cfg.origin("bus.mode") == Origin::kDefault) {
     cfg.Set("bus.mode", std::string("reliable"), Origin::kDefault, "implied by --persistent-slot");
   }
+  if (cfg.Has("mysql.state_file") && cfg.origin("bus.mode") == Origin::kDefault) {
+    cfg.Set("bus.mode", std::string("reliable"), Origin::kDefault, "implied by --mysql-state-file");
+  }
 }
 
 namespace {

@@ -24,16 +24,18 @@ std::vector<std::string> ObjectKeys(const std::string& text) {
 
 std::string CheckEnvelope(const std::string& line, const std::string& channel,
                           const std::string& operation, const std::string& source) {
-  // Event ids (docs/events.md): WAL ids are version 8 (from the position),
-  // outbox ids are the row's own id (any version), others version 7.
+  // Event ids (docs/events.md): WAL and MySQL binlog ids are version 8 (from
+  // the position), outbox ids are the row's own id (any version), others
+  // version 7.
   static const std::regex kUuidV7(
       "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
   static const std::regex kUuidV8(
       "^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
   static const std::regex kUuidAny(
       "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
-  const std::regex& id_format =
-      source == "wal" ? kUuidV8 : (source == "outbox" ? kUuidAny : kUuidV7);
+  const std::regex& id_format = source == "wal" || source == "mysql_binlog"
+                                    ? kUuidV8
+                                    : (source == "outbox" ? kUuidAny : kUuidV7);
   static const std::regex kRfc3339Nano(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$)");
   EXPECT_EQ(ObjectKeys(line), (std::vector<std::string>{"id", "channel", "operation", "payload",
                                                         "source", "created_at"}))
