@@ -338,6 +338,33 @@ TEST(MysqlScenario, KillNineDuringAStreamLosesNothing) {
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
 }
 
+// A server that stops answering (SIGSTOP: the connection stays open) sends no
+// heartbeats; after three missed ones the detector reconnects and carries on
+// from where it was once the server is back.
+TEST(MysqlScenario, SilentServerIsDetectedByHeartbeatsAndReconnected) {
+  auto db = Db();
+  ASSERT_TRUE(db);
+  db->Exec("CREATE DATABASE IF NOT EXISTS mt");
+  db->Exec("DROP TABLE IF EXISTS mt.hb");
+  db->Exec("CREATE TABLE mt.hb (id int PRIMARY KEY)");
+  auto p = StartMysql({"--mysql-tables", "mt.hb"});
+  ASSERT_TRUE(p);
+  db->Exec("INSERT INTO mt.hb VALUES (1)");
+  ASSERT_TRUE(p->WaitForLines(1)) << p->Stderr();
+  SharedMariaDb().Pause();
+  const bool noticed = p->WaitForStderr("connection lost, reconnecting", 20s);
+  SharedMariaDb().Resume();
+  ASSERT_TRUE(noticed) << p->Stderr();
+  db->Exec("INSERT INTO mt.hb VALUES (2)");
+  ASSERT_TRUE(p->WaitForLines(2, 30s)) << p->Stderr();
+  std::vector<int64_t> ids;
+  for (auto& pl : Payloads(*p, "pgcdc:mt.hb")) ids.push_back(pl.at("row").at("id").as_int64());
+  EXPECT_EQ(ids, (std::vector<int64_t>{1, 2}));
+  EXPECT_GE(ScrapeMetric(*p, "pgcdc_detector_reconnects_total{detector=\"mysql\"}").value_or(0), 1);
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+}
+
 TEST(MysqlScenario, StatementBinlogFormatIsAClearErrorWithAFix) {
   auto db = Db();
   ASSERT_TRUE(db);
