@@ -32,17 +32,19 @@ Error ParseError(std::string_view what, std::string_view problem) {
   return Error(ErrorCode::kParse, "binlog: " + std::string(what) + ": " + std::string(problem));
 }
 
+// Types stored as a length prefix (of the size in the column's metadata)
+// plus bytes: blobs, and JSON and geometry, which are stored like blobs.
+bool IsBlobType(uint8_t type) {
+  return type == kTypeBlob || type == kTypeTinyBlob || type == kTypeMediumBlob ||
+         type == kTypeLongBlob || type == kTypeJson || type == kTypeGeometry;
+}
+
 // Bytes of the type metadata each column type carries in TABLE_MAP.
 size_t MetadataSize(uint8_t type) {
+  if (IsBlobType(type)) return 1;  // bytes of the length prefix
   switch (type) {
     case kTypeFloat:
     case kTypeDouble:
-    case kTypeBlob:
-    case kTypeTinyBlob:
-    case kTypeMediumBlob:
-    case kTypeLongBlob:
-    case kTypeJson:
-    case kTypeGeometry:
     case kTypeTimestamp2:
     case kTypeDatetime2:
     case kTypeTime2:
@@ -596,6 +598,7 @@ Result<RowsEvent> DecodeRows(uint8_t type, Bytes body, const FormatDescription& 
 }
 
 Result<size_t> ValueSize(const Column& c, Bytes d) {
+  if (IsBlobType(c.type)) return Prefixed(d, c.length);
   Result<size_t> err = size_t{0};
   size_t n = 0;
   switch (c.type) {
@@ -650,13 +653,6 @@ Result<size_t> ValueSize(const Column& c, Bytes d) {
     case kTypeVarString:
     case kTypeString:
       return Prefixed(d, c.length > 255 ? 2 : 1);
-    case kTypeBlob:
-    case kTypeTinyBlob:
-    case kTypeMediumBlob:
-    case kTypeLongBlob:
-    case kTypeJson:
-    case kTypeGeometry:
-      return Prefixed(d, c.length);
     default:
       return Fail(ParseError("value", "unsupported column type " + std::to_string(c.type)));
   }
