@@ -37,6 +37,12 @@ constexpr EnumNames<ConnectorKind, ConnectorKind::kTransform> kConnectorKindName
 
 std::string_view ConnectorKindName(ConnectorKind kind) { return kConnectorKindNames(kind); }
 
+constexpr EnumNames<CheckResult::Level, CheckResult::Level::kFail> kCheckLevelNames({"ok", "warn",
+                                                                                     "fail"},
+                                                                                    "fail");
+
+std::string_view CheckLevelName(CheckResult::Level level) { return kCheckLevelNames(level); }
+
 Status Registry::Add(ConnectorInfo info) {
   if (Find(info.kind, info.name) != nullptr) {
     return Fail(ErrorCode::kConfig, "registry: duplicate " +

@@ -328,19 +328,24 @@ Result<std::unique_ptr<Client>> MysqlDetector::ConnectChecked() {
   return c;
 }
 
+Result<bool> TableExists(Client& c, const std::string& entry) {
+  const size_t dot = entry.find('.');
+  auto rows =
+      dot == std::string::npos
+          ? c.Query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_NAME = ? LIMIT 1", {entry})
+          : c.Query(
+                "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND "
+                "TABLE_NAME = ? LIMIT 1",
+                {entry.substr(0, dot), entry.substr(dot + 1)});
+  if (!rows) return Fail(rows.error());
+  return !rows->empty();
+}
+
 Status MysqlDetector::CheckTables(Client& c) {
   for (const auto& entry : options_.tables) {
-    const size_t dot = entry.find('.');
-    auto rows =
-        dot == std::string::npos
-            ? c.Query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_NAME = ? LIMIT 1",
-                      {entry})
-            : c.Query(
-                  "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND "
-                  "TABLE_NAME = ? LIMIT 1",
-                  {entry.substr(0, dot), entry.substr(dot + 1)});
-    if (!rows) return Fail(rows.error());
-    if (rows->empty()) {
+    auto exists = TableExists(c, entry);
+    if (!exists) return Fail(exists.error());
+    if (!*exists) {
       return Fail(ErrorCode::kInvalidArgument, "mysql.tables: table " + entry +
                                                    " does not exist on " + options_.addr +
                                                    " (or this user cannot see it)");
@@ -503,14 +508,15 @@ using O = Options;
 std::vector<ParamSpec> MysqlParams() {
   return Params({
       {
-          Param("mysql.addr", &O::addr, "server address host:port (port 3306 when missing)"),
+          Param("mysql.addr", &O::addr, "server address host:port (port 3306 when missing)",
+                {.required = true}),
           Param("mysql.user", &O::user,
                 "user with REPLICATION SLAVE, REPLICATION CLIENT and "
                 "SELECT on information_schema"),
           Param("mysql.password", &O::password, "password of mysql.user"),
           Param("mysql.server_id", &O::server_id,
                 "replica server id (unique among the server's replicas, > 0)",
-                {.min = 0, .max = 4294967295LL}),
+                {.min = 0, .max = 4294967295LL, .required = true}),
           Param("mysql.tables", &O::tables, "tables to capture, db.table or table (default: all)"),
           Param("mysql.use_gtid", &O::use_gtid,
                 "resume by GTID state instead of file/position (MariaDB)", {.flag = "mysql-gtid"}),
@@ -542,16 +548,8 @@ std::vector<ParamSpec> MysqlParams() {
 
 void Validate(const O& o, const Context& ctx, Errors& errors) {
   (void)ctx;
-  if (o.addr.empty()) {
-    errors.push_back("mysql.addr: required for detector mysql (--mysql-addr host:port)");
-  } else if (auto a = ParseAddr(o.addr); !a) {
-    errors.push_back(a.error().message());
-  }
-  if (o.server_id <= 0) {
-    errors.push_back(
-        "mysql.server_id: required for detector mysql, a unique replica id > 0 "
-        "(--mysql-server-id)");
-  }
+  if (auto a = ParseAddr(o.addr); !a) errors.push_back(a.error().message());
+  if (o.server_id <= 0) errors.push_back("mysql.server_id: must be > 0 (a unique replica id)");
   if (auto f = TableFilter::Parse(o.tables); !f) errors.push_back(f.error().message());
   if (ctx.core.bus_mode == "fast" && !o.state_file.empty()) {
     errors.push_back(
@@ -576,6 +574,7 @@ ConnectorInfo Connector() {
         o.stop_grace = std::chrono::duration_cast<milliseconds>(ctx.core.shutdown_timeout) / 2;
         return std::make_unique<MysqlDetector>(std::move(o));
       },
+      .check = [](const O& o, const Context&) { return CheckServer(o); },
   });
 }
 

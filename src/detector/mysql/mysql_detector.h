@@ -38,6 +38,7 @@
 #include "detector/detector.h"
 #include "detector/mysql/row_values.h"
 #include "detector/mysql/stream.h"
+#include "registry/registry.h"
 
 namespace pgcdc::detector::mysql {
 
@@ -64,6 +65,12 @@ struct Options {
   // adapters so their position can be saved (core shutdown_timeout / 2).
   std::chrono::milliseconds stop_grace{2500};
 };
+
+// Whether a `--mysql-tables` entry (db.table or table) exists on the server.
+Result<bool> TableExists(Client& c, const std::string& entry);
+
+// `pgcdc doctor`: the server's prerequisites (doctor.cc).
+CheckList CheckServer(const Options& options);
 
 class MysqlDetector : public Detector {
  public:

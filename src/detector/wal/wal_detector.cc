@@ -992,6 +992,12 @@ ConnectorInfo Connector() {
       .params = WalParams(),
       .validate = Validate,
       .make = Make,
+      .check =
+          [](O o, const Context& ctx) {
+            o.database_url = ctx.core.database_url;
+            if (o.publication.empty() && o.all_tables) o.publication = "all";
+            return CheckServer(o);
+          },
   });
 }
 

@@ -36,6 +36,7 @@
 #include "detector/detector.h"
 #include "detector/wal/change_builder.h"
 #include "detector/wal/incremental_snapshot.h"
+#include "registry/registry.h"
 
 namespace pgcdc::detector::wal {
 
@@ -74,6 +75,9 @@ struct Options {
 
 // The replication side of one cycle (defined in wal_detector.cc).
 struct SlotSession;
+
+// `pgcdc doctor`: the server's prerequisites (doctor.cc); read-only.
+CheckList CheckServer(const Options& options);
 
 class WalDetector : public Detector {
  public:
