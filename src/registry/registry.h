@@ -48,6 +48,11 @@ struct CheckResult {
 };
 using CheckList = std::vector<CheckResult>;
 std::string_view CheckLevelName(CheckResult::Level level);
+// A finding: passed when `ok` (no hint), else at level `otherwise` with `hint`.
+CheckResult Verdict(bool ok, CheckResult::Level otherwise, std::string name, std::string detail,
+                    std::string hint);
+// A failed finding (e.g. the server could not be reached), as the only one.
+CheckList FailedCheck(std::string name, std::string detail, std::string hint = {});
 
 struct ConnectorInfo {
   ConnectorKind kind = ConnectorKind::kAdapter;

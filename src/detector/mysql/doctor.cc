@@ -20,11 +20,8 @@ constexpr const char* kServerFlags =
 
 CheckResult Expect(std::string name, const std::string& found, const std::string& want,
                    Level otherwise, std::string hint) {
-  const bool ok = found == want;
-  return {.level = ok ? Level::kOk : otherwise,
-          .name = std::move(name),
-          .detail = found.empty() ? "(not set)" : found,
-          .hint = ok ? "" : std::move(hint)};
+  return Verdict(found == want, otherwise, std::move(name), found.empty() ? "(not set)" : found,
+                 std::move(hint));
 }
 
 // log_bin, binlog_format, binlog_row_image, binlog_row_metadata, server_id.
@@ -56,11 +53,9 @@ void CheckVariables(Client& c, const Options& o, CheckList& out, bool& mariadb) 
                        "SET GLOBAL binlog_row_metadata = 'FULL' (otherwise column names come "
                        "from information_schema, which can lag behind DDL)"));
   const std::string ours = std::to_string(o.server_id);
-  const bool clash = v[3].value_or("") == ours;
-  out.push_back({.level = clash ? Level::kFail : Level::kOk,
-                 .name = "server_id",
-                 .detail = "server " + v[3].value_or("?") + ", pgcdc " + ours,
-                 .hint = clash ? "pick a --mysql-server-id different from the server's own" : ""});
+  out.push_back(Verdict(v[3].value_or("") != ours, Level::kFail, "server_id",
+                        "server " + v[3].value_or("?") + ", pgcdc " + ours,
+                        "pick a --mysql-server-id different from the server's own"));
 }
 
 // Another replica connected with our server id would be kicked off (or kick
@@ -123,34 +118,30 @@ void CheckPosition(Client& c, const Options& o, CheckList& out) {
     const auto dir = std::filesystem::path(o.state_file).parent_path();
     std::error_code ec;
     const bool dir_ok = dir.empty() || std::filesystem::is_directory(dir, ec);
-    out.push_back({.level = dir_ok ? Level::kOk : Level::kFail,
-                   .name = "state file",
-                   .detail = dir_ok ? "not written yet (first start begins at the current end)"
-                                    : "directory " + dir.string() + " does not exist",
-                   .hint = dir_ok ? "" : "create the directory"});
+    out.push_back(Verdict(dir_ok, Level::kFail, "state file",
+                          dir_ok ? "not written yet (first start begins at the current end)"
+                                 : "directory " + dir.string() + " does not exist",
+                          "create the directory"));
     return;
   }
   const Position& p = (*state)->position;
   bool present = o.use_gtid;
   for (const auto& row : *logs) present = present || row[0].value_or("") == p.file;
-  out.push_back(
-      {.level = present ? Level::kOk : Level::kFail,
-       .name = "state file",
-       .detail = p.file + ":" + std::to_string(p.pos) + (p.gtid.empty() ? "" : " gtid " + p.gtid),
-       .hint = present ? ""
-                       : "the stored binlog file was purged: events were lost to pgcdc; "
-                         "raise expire_logs_days / binlog_expire_logs_seconds, then remove the "
-                         "state file to start at the current end (and re-sync the sinks)"});
+  out.push_back(Verdict(
+      present, Level::kFail, "state file",
+      p.file + ":" + std::to_string(p.pos) + (p.gtid.empty() ? "" : " gtid " + p.gtid),
+      "the stored binlog file was purged: events were lost to pgcdc; raise expire_logs_days / "
+      "binlog_expire_logs_seconds, then remove the state file to start at the current end (and "
+      "re-sync the sinks)"));
 }
 
 void CheckTableList(Client& c, const Options& o, CheckList& out) {
   for (const auto& entry : o.tables) {
     auto exists = TableExists(c, entry);
     const bool ok = exists && *exists;
-    out.push_back({.level = ok ? Level::kOk : Level::kFail,
-                   .name = "table " + entry,
-                   .detail = !exists ? exists.error().message() : (ok ? "exists" : "not found"),
-                   .hint = ok ? "" : "check --mysql-tables and the user's SELECT grants"});
+    out.push_back(Verdict(ok, Level::kFail, "table " + entry,
+                          !exists ? exists.error().message() : (ok ? "exists" : "not found"),
+                          "check --mysql-tables and the user's SELECT grants"));
   }
 }
 
@@ -159,19 +150,16 @@ void CheckTableList(Client& c, const Options& o, CheckList& out) {
 CheckList CheckServer(const Options& o) {
   CheckList out;
   auto opts = ParseAddr(o.addr);
-  if (!opts)
-    return {{.level = Level::kFail, .name = "mysql.addr", .detail = opts.error().message()}};
+  if (!opts) return FailedCheck("mysql.addr", opts.error().message());
   opts->user = o.user;
   opts->password = o.password;
   opts->connect_timeout = std::chrono::seconds(5);
   opts->read_timeout = std::chrono::seconds(10);
   auto c = Client::Connect(*opts);
   if (!c) {
-    return {{.level = Level::kFail,
-             .name = "connect",
-             .detail = c.error().message(),
-             .hint = "check --mysql-addr, --mysql-user and --mysql-password (or "
-                     "PGCDC_MYSQL_PASSWORD) and that the server accepts TCP connections"}};
+    return FailedCheck("connect", c.error().message(),
+                       "check --mysql-addr, --mysql-user and --mysql-password (or "
+                       "PGCDC_MYSQL_PASSWORD) and that the server accepts TCP connections");
   }
   out.push_back({.name = "connect", .detail = o.addr + " as " + o.user});
   bool mariadb = false;

@@ -138,10 +138,8 @@ CheckList OutboxDetector::Doctor() {
   using Level = CheckResult::Level;
   auto conn = pg::Conn::Open(options_.database_url);
   if (!conn) {
-    return {{.level = Level::kFail,
-             .name = "connect",
-             .detail = conn.error().message(),
-             .hint = "check --db and that PostgreSQL accepts the connection"}};
+    return FailedCheck("connect", conn.error().message(),
+                       "check --db and that PostgreSQL accepts the connection");
   }
   CheckList out{{.name = "connect", .detail = pg::RedactUrl(options_.database_url)}};
   if (auto st = CheckTable(*conn); !st) {

@@ -260,34 +260,25 @@ void CheckChangeTable(Db& db, const std::string& path, CheckList& out) {
       "SELECT group_concat(DISTINCT tbl_name) FROM sqlite_master WHERE type = 'trigger' AND "
       "sql LIKE '%pgcdc_changes%'");
   const std::string tables = triggers && *triggers ? **triggers : "";
-  out.push_back({.level = tables.empty() ? Level::kWarn : Level::kOk,
-                 .name = "triggers",
-                 .detail = tables.empty() ? "no trigger writes pgcdc_changes" : "on " + tables,
-                 .hint = tables.empty() ? SetupHint(path) : ""});
+  out.push_back(Verdict(!tables.empty(), Level::kWarn, "triggers",
+                        tables.empty() ? "no trigger writes pgcdc_changes" : "on " + tables,
+                        SetupHint(path)));
 }
 
 CheckList Check(const Options& o) {
   std::error_code ec;
   if (!std::filesystem::exists(o.db_path, ec)) {
-    return {{.level = Level::kFail,
-             .name = "database file",
-             .detail = o.db_path + " does not exist",
-             .hint = "check --sqlite-db; pgcdc never creates the database"}};
+    return FailedCheck("database file", o.db_path + " does not exist",
+                       "check --sqlite-db; pgcdc never creates the database");
   }
   auto db = Db::Open(o.db_path, {.busy_timeout = o.busy_timeout});
-  if (!db) {
-    return {{.level = Level::kFail, .name = "database file", .detail = db.error().message()}};
-  }
+  if (!db) return FailedCheck("database file", db.error().message());
   CheckList out{{.name = "database file", .detail = o.db_path}};
   auto mode = db->QueryText("PRAGMA journal_mode");
   const std::string journal = mode && *mode ? **mode : "unknown";
-  out.push_back({.level = journal == "wal" ? Level::kOk : Level::kWarn,
-                 .name = "journal_mode",
-                 .detail = journal,
-                 .hint = journal == "wal" ? ""
-                                          : "pgcdc switches the file to WAL on start (writers are "
-                                            "not blocked by its reads); or run PRAGMA "
-                                            "journal_mode = WAL yourself"});
+  out.push_back(Verdict(journal == "wal", Level::kWarn, "journal_mode", journal,
+                        "pgcdc switches the file to WAL on start (writers are not blocked by its "
+                        "reads); or run PRAGMA journal_mode = WAL yourself"));
   CheckChangeTable(*db, o.db_path, out);
   return out;
 }

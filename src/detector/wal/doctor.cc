@@ -28,37 +28,29 @@ std::optional<pg::Row> One(pg::Conn& c, const std::string& sql, const std::strin
   return rows->front();
 }
 
+// "used of max in use" for a setting that caps a count.
+CheckResult Capacity(const std::string& name, const std::string& used, const std::string& max,
+                     CheckResult::Level full, std::string hint) {
+  return Verdict(std::atoi(used.c_str()) < std::atoi(max.c_str()), full, name,
+                 used + " of " + max + " in use", std::move(hint));
+}
+
 void CheckSettings(pg::Conn& c, CheckList& out) {
   auto r = One(c,
                "SELECT current_setting('server_version'), current_setting('wal_level'), "
-               "current_setting('max_replication_slots')::int, "
+               "current_setting('max_replication_slots'), "
                "(SELECT count(*) FROM pg_replication_slots), "
-               "current_setting('max_wal_senders')::int, "
-               "(SELECT count(*) FROM pg_stat_replication)",
+               "current_setting('max_wal_senders'), (SELECT count(*) FROM pg_stat_replication)",
                "server settings", out);
   if (!r) return;
   out.push_back({.name = "version", .detail = "PostgreSQL " + Value(*r, 0)});
-  const bool logical = Value(*r, 1) == "logical";
-  out.push_back({.level = logical ? Level::kOk : Level::kFail,
-                 .name = "wal_level",
-                 .detail = Value(*r, 1),
-                 .hint = logical ? ""
-                                 : "ALTER SYSTEM SET wal_level = logical; then restart "
-                                   "PostgreSQL"});
-  const int slots = std::atoi(Value(*r, 2).c_str());
-  const int used = std::atoi(Value(*r, 3).c_str());
-  out.push_back({.level = used < slots ? Level::kOk : Level::kWarn,
-                 .name = "max_replication_slots",
-                 .detail = std::to_string(used) + " of " + Value(*r, 2) + " in use",
-                 .hint = used < slots ? ""
-                                      : "no free slot for a new one: drop unused slots "
-                                        "(pgcdc slot list) or raise max_replication_slots"});
-  const int senders = std::atoi(Value(*r, 4).c_str());
-  const int active = std::atoi(Value(*r, 5).c_str());
-  out.push_back({.level = active < senders ? Level::kOk : Level::kFail,
-                 .name = "max_wal_senders",
-                 .detail = std::to_string(active) + " of " + Value(*r, 4) + " in use",
-                 .hint = active < senders ? "" : "raise max_wal_senders (restart needed)"});
+  out.push_back(Verdict(Value(*r, 1) == "logical", Level::kFail, "wal_level", Value(*r, 1),
+                        "ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL"));
+  out.push_back(Capacity("max_replication_slots", Value(*r, 3), Value(*r, 2), Level::kWarn,
+                         "no free slot for a new one: drop unused slots (pgcdc slot list) or "
+                         "raise max_replication_slots"));
+  out.push_back(Capacity("max_wal_senders", Value(*r, 5), Value(*r, 4), Level::kFail,
+                         "raise max_wal_senders (restart needed)"));
 }
 
 void CheckRole(pg::Conn& c, CheckList& out) {
@@ -68,11 +60,9 @@ void CheckRole(pg::Conn& c, CheckList& out) {
                "role", out);
   if (!r) return;
   const bool ok = Value(*r, 1) == "t";
-  out.push_back(
-      {.level = ok ? Level::kOk : Level::kFail,
-       .name = "role",
-       .detail = Value(*r, 0) + (ok ? " may replicate" : " lacks REPLICATION"),
-       .hint = ok ? "" : "ALTER ROLE " + pg::QuoteIdentifier(Value(*r, 0)) + " REPLICATION"});
+  out.push_back(Verdict(ok, Level::kFail, "role",
+                        Value(*r, 0) + (ok ? " may replicate" : " lacks REPLICATION"),
+                        "ALTER ROLE " + pg::QuoteIdentifier(Value(*r, 0)) + " REPLICATION"));
 }
 
 // Tables of the publication that cannot publish UPDATE/DELETE: no primary
@@ -88,13 +78,10 @@ void CheckReplicaIdentity(pg::Conn& c, const std::string& publication, CheckList
   if (!rows) return;
   std::string names;
   for (const auto& row : *rows) names += (names.empty() ? "" : ", ") + Value(row, 0);
-  out.push_back({.level = names.empty() ? Level::kOk : Level::kWarn,
-                 .name = "replica identity",
-                 .detail = names.empty() ? "every table has a key" : "no key: " + names,
-                 .hint = names.empty() ? ""
-                                       : "UPDATE/DELETE on these tables fail while they are "
-                                         "published: add a primary key or ALTER TABLE ... "
-                                         "REPLICA IDENTITY FULL"});
+  out.push_back(Verdict(names.empty(), Level::kWarn, "replica identity",
+                        names.empty() ? "every table has a key" : "no key: " + names,
+                        "UPDATE/DELETE on these tables fail while they are published: add a "
+                        "primary key or ALTER TABLE ... REPLICA IDENTITY FULL"));
 }
 
 void CheckPublication(pg::Conn& c, const Options& o, CheckList& out) {
@@ -104,22 +91,18 @@ void CheckPublication(pg::Conn& c, const Options& o, CheckList& out) {
                "publication", out, {o.publication});
   if (!r) return;
   if (r->empty()) {
-    const bool created = o.all_tables;
-    out.push_back({.level = created ? Level::kOk : Level::kFail,
-                   .name = "publication",
-                   .detail = o.publication +
-                             (created ? " (created FOR ALL TABLES on start)" : " does not exist"),
-                   .hint = created ? ""
-                                   : "pgcdc init --detector wal --table T --publication " +
-                                         o.publication + " | psql, or use --all-tables"});
+    out.push_back(Verdict(
+        o.all_tables, Level::kFail, "publication",
+        o.publication + (o.all_tables ? " (created FOR ALL TABLES on start)" : " does not exist"),
+        "pgcdc init --detector wal --table T --publication " + o.publication +
+            " | psql, or use --all-tables"));
     return;
   }
   const std::string tables = Value(*r, 1);
   out.push_back(
-      {.level = tables == "0" ? Level::kWarn : Level::kOk,
-       .name = "publication",
-       .detail = o.publication + ": " + (Value(*r, 0) == "t" ? "all tables" : tables + " tables"),
-       .hint = tables == "0" ? "the publication has no table: nothing is captured" : ""});
+      Verdict(tables != "0", Level::kWarn, "publication",
+              o.publication + ": " + (Value(*r, 0) == "t" ? "all tables" : tables + " tables"),
+              "the publication has no table: nothing is captured"));
   CheckReplicaIdentity(c, o.publication, out);
 }
 
@@ -170,11 +153,9 @@ void CheckSlot(pg::Conn& c, const Options& o, CheckList& out) {
 CheckList CheckServer(const Options& o) {
   auto c = pg::Conn::Open(o.database_url);
   if (!c) {
-    return {{.level = Level::kFail,
-             .name = "connect",
-             .detail = c.error().message(),
-             .hint = "check --db (a postgres:// URL) and that PostgreSQL accepts the "
-                     "connection (pg_hba.conf)"}};
+    return FailedCheck("connect", c.error().message(),
+                       "check --db (a postgres:// URL) and that PostgreSQL accepts the "
+                       "connection (pg_hba.conf)");
   }
   CheckList out{{.name = "connect", .detail = pg::RedactUrl(o.database_url)}};
   CheckSettings(*c, out);
