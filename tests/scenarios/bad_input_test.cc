@@ -161,7 +161,8 @@ TEST(BadInput, AHugeValueIsDeliveredWhole) {
   ExecOrFail(conn, "INSERT INTO bad_huge VALUES (1, repeat('v', " + std::to_string(mb) +
                        " * 1024 * 1024))");
   ExecOrFail(conn, "INSERT INTO bad_huge VALUES (2, 'after')");
-  ASSERT_TRUE(p->WaitForLines(2, 120s)) << p->Stderr();
+  const auto wait = 60s + std::chrono::seconds(mb);  // ~1 s per MiB under load, at worst
+  ASSERT_TRUE(p->WaitForLines(2, wait)) << p->Stderr();
   auto rows = Payloads(*p, "pgcdc:bad_huge");
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0]["row"].as_object().at("v").as_string().size(), mb * 1024 * 1024);
