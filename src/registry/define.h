@@ -410,6 +410,17 @@ Result<adapter::AdapterPtr> MakeRetryingAdapter(Cfg cfg, const Context& /*contex
   return std::make_unique<A>(std::move(cfg));
 }
 
+// `pgcdc doctor` for an adapter whose Open() is a pre-flight without side
+// effects (connect, look the target up): one finding named `what`.
+template <class A, class Cfg>
+CheckList OpenCheck(Cfg cfg, std::string what, std::string ok_detail) {
+  A adapter(std::move(cfg));
+  const Status st = adapter.Open();
+  adapter.Close();
+  if (!st) return FailedCheck(std::move(what), st.error().message());
+  return {{.name = std::move(what), .detail = std::move(ok_detail)}};
+}
+
 }  // namespace pgcdc
 
 // The registration entry the generated registry (src/connectors.cmake ->

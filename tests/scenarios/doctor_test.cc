@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "json_util.h"
 #include "mariadb_server.h"
+#include "redis_server.h"
 
 namespace pgcdc::testing {
 namespace {
@@ -102,6 +103,50 @@ TEST(Doctor, OutboxTable) {
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
   EXPECT_EQ(Status(ok, "outbox table"), "ok") << ok.output;
   EXPECT_NE(ok.checks["outbox table"][1].find("0 rows"), std::string::npos) << ok.output;
+}
+
+// Sinks whose start-up check has no side effects are checked too.
+TEST(Doctor, PgTableAndRedisSinks) {
+  auto conn = Connect();
+  ExecOrFail(conn, "DROP TABLE IF EXISTS doc_events");
+  FreshPublishedTable(conn, "doc_sink", "id int PRIMARY KEY", "p_doc_sink");
+  RedisServer redis;
+  ASSERT_TRUE(redis.Start());
+  const std::vector<std::string> base = {"--detector",
+                                         "wal",
+                                         "--db",
+                                         SharedCluster().Url(),
+                                         "--publication",
+                                         "p_doc_sink",
+                                         "-a",
+                                         "pg_table",
+                                         "-a",
+                                         "redis",
+                                         "--pg-table-name",
+                                         "doc_events",
+                                         "--redis-url",
+                                         redis.Url()};
+  auto missing = Doctor(base);
+  EXPECT_EQ(missing.exit_code, 1) << missing.output;
+  EXPECT_EQ(Status(missing, "table doc_events"), "fail") << missing.output;
+  EXPECT_NE(missing.checks["table doc_events"][1].find("pgcdc init --adapter pg_table"),
+            std::string::npos)
+      << missing.output;
+  EXPECT_EQ(Status(missing, "connect"), "ok") << missing.output;  // postgres and redis both
+
+  auto ddl = RunCommand({PgcdcBinary(), "init", "--adapter", "pg_table", "--table", "doc_events"});
+  ASSERT_EQ(ddl.exit_code, 0) << ddl.output;
+  ExecOrFail(conn, ddl.output);
+  auto ok = Doctor(base);
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_EQ(Status(ok, "table doc_events"), "ok") << ok.output;
+
+  redis.Kill();
+  auto down = Doctor(base);
+  EXPECT_EQ(down.exit_code, 1) << down.output;
+  EXPECT_NE(down.output.find("\"connector\":\"redis\",\"check\":\"connect\",\"status\":\"fail\""),
+            std::string::npos)
+      << down.output;
 }
 
 std::vector<std::string> MysqlArgs(const std::string& addr, const std::string& server_id) {

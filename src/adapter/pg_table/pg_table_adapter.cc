@@ -504,6 +504,13 @@ ConnectorInfo Connector() {
         if (o.url.empty()) o.url = ctx.core.database_url;
         return MakeRetryingAdapter<PgTableAdapter>(std::move(o), ctx);
       },
+      .check =
+          [](O o, const Context& ctx) {
+            if (o.url.empty()) o.url = ctx.core.database_url;
+            const std::string table = o.table;
+            return OpenCheck<PgTableAdapter>(std::move(o), "table " + table,
+                                             "exists with the event columns; INSERT allowed");
+          },
   });
 }
 

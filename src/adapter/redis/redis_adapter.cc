@@ -506,6 +506,10 @@ ConnectorInfo Connector() {
             ValidateBackoff("redis", o.backoff, errors);
           },
       .make = MakeRetryingAdapter<RedisAdapter, O>,
+      .check =
+          [](const O& o, const Context&) {
+            return OpenCheck<RedisAdapter>(o, "connect", RedactRedisUrl(o.url) + " answers");
+          },
   });
 }
 
