@@ -14,6 +14,7 @@ set(PGCDC_CONNECTORS
   detector/sqlite
   detector/mysql
   detector/kafka_consumer
+  detector/nats_consumer
   adapter/stdout
   adapter/file
   adapter/webhook
