@@ -272,7 +272,11 @@ int RunPipeline(const Registry& registry, const config::Config& values, RunOptio
     });
     st = pipe->Run(stop.get_token());
   }
-  const int code = run.finish ? run.finish(st) : (st ? kExitOk : kExitFailure);
+  // A configuration error the pipeline found only when it ran (a source
+  // that cannot be reached or set up at start) exits like one found by
+  // validation.
+  const int failed = !st && st.error().code() == ErrorCode::kConfig ? kExitUsage : kExitFailure;
+  const int code = run.finish ? run.finish(st) : (st ? kExitOk : failed);
   inspector->Close();
   for (auto& l : a.servers) l.server->Stop();
   if (!st && st.error().code() == ErrorCode::kTimeout) {
