@@ -149,6 +149,7 @@ struct KafkaConsumerDetector::Session {
   uint64_t& next_seq;  // the detector's
   std::unique_ptr<rd_kafka_t, RkDeleter> rk;
   OffsetBook book;
+  size_t uncommitted = 0;  // records delivered since the last commit
   bool paused = false;
   bool closing = false;
   std::optional<Error> failure;  // from a callback: ends the cycle
@@ -224,8 +225,12 @@ Status KafkaConsumerDetector::Session::Serve() {
   auto& m = M();
   while (!sleeper.woken()) {
     if (failure) return Fail(*failure);
-    if (SteadyClock::now() >= next_commit) {
-      CommitDelivered(false);
+    // Commits every commit_interval, and sooner once a batch worth of
+    // records was delivered (a crash then repeats little).
+    uncommitted += book.Delivered(consume::DeliveredThrough(ctx, next_seq));
+    const bool due = SteadyClock::now() >= next_commit;
+    if (due || uncommitted >= static_cast<size_t>(o.batch_size)) CommitDelivered(false);
+    if (due) {
       UpdateLag();
       next_commit = SteadyClock::now() + o.commit_interval;
     }
@@ -291,10 +296,11 @@ Status KafkaConsumerDetector::Session::Take(const rd_kafka_message_t* msg, Event
 }
 
 void KafkaConsumerDetector::Session::CommitDelivered(bool sync) {
-  const size_t released = book.Delivered(consume::DeliveredThrough(ctx, next_seq));
+  uncommitted += book.Delivered(consume::DeliveredThrough(ctx, next_seq));
   M().pending.Set(static_cast<double>(book.pending()));
   auto commits = book.TakeCommits();
   if (commits.empty()) return;
+  const size_t released = std::exchange(uncommitted, 0);
   ListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(commits.size())));
   for (const auto& c : commits) {
     rd_kafka_topic_partition_list_add(list.get(), c.topic.c_str(), c.partition)->offset = c.offset;
@@ -515,7 +521,15 @@ ConnectorInfo Connector() {
                      "records per published batch at most", {.min = 1, .max = 100'000})}),
           ReconnectParams<O>("detector"),
       }),
-      .validate = [](const O& o, const Context&, Errors& errors) { Validate(o, errors); },
+      .validate =
+          [](const O& o, const Context& ctx, Errors& errors) {
+            Validate(o, errors);
+            if (ctx.core.bus_mode == "fast") {
+              errors.push_back(
+                  "bus.mode: fast mode drops events when an adapter falls behind, and their offsets would be committed "
+                  "as delivered; use --bus-mode reliable (the default with --detector kafka_consumer)");
+            }
+          },
       .make = [](O o, const Context& ctx) -> Result<DetectorPtr> {
         o.stop_grace = std::chrono::duration_cast<milliseconds>(ctx.core.shutdown_timeout) / 2;
         return std::make_unique<KafkaConsumerDetector>(std::move(o));

@@ -480,7 +480,15 @@ ConnectorInfo Connector() {
                      {.min = 1, .max = 100'000})}),
           ReconnectParams<O>("detector"),
       }),
-      .validate = [](const O& o, const Context&, Errors& errors) { Validate(o, errors); },
+      .validate =
+          [](const O& o, const Context& ctx, Errors& errors) {
+            Validate(o, errors);
+            if (ctx.core.bus_mode == "fast") {
+              errors.push_back(
+                  "bus.mode: fast mode drops events when an adapter falls behind, and their messages would be acked "
+                  "as delivered; use --bus-mode reliable (the default with --detector nats_consumer)");
+            }
+          },
       .make = [](O o, const Context& ctx) -> Result<DetectorPtr> {
         o.stop_grace = std::chrono::duration_cast<milliseconds>(ctx.core.shutdown_timeout) / 2;
         return std::make_unique<NatsConsumerDetector>(std::move(o));
