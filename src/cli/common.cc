@@ -176,8 +176,7 @@ void NormalizePipelineConfig(config::Config& cfg) {
   if (const std::string type = cfg.GetString("detector.type");
       (type == "kafka_consumer" || type == "nats_consumer") &&
       cfg.origin("bus.mode") == Origin::kDefault) {
-    cfg.Set("bus.mode", std::string("reliable"), Origin::kDefault,
-            "implied by --detector " + type);
+    cfg.Set("bus.mode", std::string("reliable"), Origin::kDefault, "implied by --detector " + type);
   }
 }
 

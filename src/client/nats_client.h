@@ -55,7 +55,7 @@ template <class Cfg>
 std::vector<ParamSpec> ConnectionParams() {
   static_assert(std::is_base_of_v<Connection, Cfg>);
   auto field = [](auto member) {
-    return [member](Cfg& c) -> auto& { return static_cast<Connection&>(c).*member; };
+    return [member](Cfg & c) -> auto& { return static_cast<Connection&>(c).*member; };
   };
   return {
       ParamAt<Cfg>("nats.url", field(&Connection::url),

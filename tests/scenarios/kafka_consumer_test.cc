@@ -59,7 +59,9 @@ void Produce(const std::string& brokers, const std::string& topic, const std::st
   ASSERT_EQ(r.exit_code, 0) << r.output;
 }
 
-double Metric(Process& p, const std::string& series) { return ScrapeMetric(p, series).value_or(-1); }
+double Metric(Process& p, const std::string& series) {
+  return ScrapeMetric(p, series).value_or(-1);
+}
 
 boost::json::object Obj(const std::string& line) { return ParseJson(line).as_object(); }
 
@@ -73,8 +75,7 @@ TEST(KafkaConsumerScenario, RecordsBecomeEventsAndOffsetsAreCommittedOnceDeliver
   ASSERT_TRUE(p->WaitForLines(3, 30s)) << p->Stderr();
   auto lines = p->StdoutLines();
   ASSERT_EQ(lines.size(), 3U);
-  const std::vector<std::string> payloads = {R"({"id":1})", R"({"raw":"bm90IGpzb24="})",
-                                             "[1,2]"};
+  const std::vector<std::string> payloads = {R"({"id":1})", R"({"raw":"bm90IGpzb24="})", "[1,2]"};
   for (size_t i = 0; i < 3; ++i) {
     auto o = Obj(lines[i]);
     EXPECT_EQ(o["channel"].as_string(), "pgcdc:orders");
@@ -122,8 +123,8 @@ TEST(KafkaConsumerScenario, NothingIsCommittedBeforeTheSinkDelivered) {
   auto p = Process::Start({.args = ConsumerArgs(kafka->bootstrap(), "slow")});
   ASSERT_TRUE(p);
   p->PauseStdout();
-  ASSERT_TRUE(Eventually([&] { return Metric(*p, "pgcdc_kafka_consumer_received_total") >= 100; },
-                         30s))
+  ASSERT_TRUE(
+      Eventually([&] { return Metric(*p, "pgcdc_kafka_consumer_received_total") >= 100; }, 30s))
       << p->Stderr();
   EXPECT_LT(Metric(*p, "pgcdc_kafka_consumer_committed_total"), 100);
   p->ResumeStdout();
@@ -141,13 +142,13 @@ TEST(KafkaConsumerScenario, SpokeContinuesTheHubsStreamUnchanged) {
   const std::string out = dir.path + "/spoke.jsonl";
   auto conn = Connect();
   FreshPublishedTable(conn, "kc_hub", "id int PRIMARY KEY, v text", "p_kchub");
-  auto hub = StartWalListen(WalListenArgs(
-      "p_kchub", {"-a", "kafka", "--kafka-brokers", kafka->bootstrap(), "--kafka-value",
-                  "envelope", "-a", "stdout"}));
+  auto hub =
+      StartWalListen(WalListenArgs("p_kchub", {"-a", "kafka", "--kafka-brokers", kafka->bootstrap(),
+                                               "--kafka-value", "envelope", "-a", "stdout"}));
   ASSERT_TRUE(hub);
-  auto spoke = StartConsumer(ConsumerArgs(kafka->bootstrap(), "pgcdc.kc_hub",
-                                          {"--kafka-consumer-unwrap", "-a", "file",
-                                           "--file-path", out}));
+  auto spoke =
+      StartConsumer(ConsumerArgs(kafka->bootstrap(), "pgcdc.kc_hub",
+                                 {"--kafka-consumer-unwrap", "-a", "file", "--file-path", out}));
   ASSERT_TRUE(spoke);
   ExecOrFail(conn, "INSERT INTO kc_hub SELECT g, 'v' || g FROM generate_series(1, 150) g");
   ExecOrFail(conn, "UPDATE kc_hub SET v = 'u' WHERE id <= 30");
@@ -203,11 +204,11 @@ TEST(KafkaConsumerScenario, KillNineLosesNothing) {
   TempDir dir;
   const std::string out = dir.path + "/events.jsonl";
   constexpr int kRows = 4000;
-  const auto args = ConsumerArgs(kafka->bootstrap(), "kn",
-                                 {"-a", "file", "--file-path", out, "--kafka-consumer-batch-size",
-                                  "100"});
-  KillNineRun run{.table = "kn", .rows = kRows, .per_tx = 10, .seed = 5, .min_progress = 300,
-                  .spread = 800};
+  const auto args =
+      ConsumerArgs(kafka->bootstrap(), "kn",
+                   {"-a", "file", "--file-path", out, "--kafka-consumer-batch-size", "100"});
+  KillNineRun run{
+      .table = "kn", .rows = kRows, .per_tx = 10, .seed = 5, .min_progress = 300, .spread = 800};
   const std::string brokers = kafka->bootstrap();
   run.write = [brokers](int first, int last) -> Status {
     std::string lines;
@@ -257,10 +258,10 @@ TEST(KafkaConsumerScenario, KillNineLosesNothing) {
 }
 
 TEST(KafkaConsumerScenario, ConfigurationMistakesExitWithCode2) {
-  auto [code, err] = RunToExit({"listen", "--detector", "kafka_consumer", "--kafka-brokers",
-                                "127.0.0.1:" + std::to_string(FreeTcpPort()),
-                                "--kafka-consumer-topics", "t", "--kafka-consumer-connect-timeout",
-                                "1s", "--http-addr", "127.0.0.1:0"});
+  auto [code, err] =
+      RunToExit({"listen", "--detector", "kafka_consumer", "--kafka-brokers",
+                 "127.0.0.1:" + std::to_string(FreeTcpPort()), "--kafka-consumer-topics", "t",
+                 "--kafka-consumer-connect-timeout", "1s", "--http-addr", "127.0.0.1:0"});
   EXPECT_EQ(code, 2) << err;
   EXPECT_NE(err.find("check --kafka-brokers"), std::string::npos) << err;
   auto [none_code, none_err] = RunToExit({"listen", "--detector", "kafka_consumer"});

@@ -20,18 +20,12 @@ namespace {
 
 std::vector<std::string> ConsumerArgs(const NatsServer& nats, const std::string& stream,
                                       std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"listen",
-                                   "--detector",
-                                   "nats_consumer",
-                                   "--nats-url",
-                                   nats.Url(),
-                                   "--nats-consumer-stream",
-                                   stream,
-                                   "--http-addr",
-                                   "127.0.0.1:0",
-                                   "--detector-backoff-base",
-                                   "100ms",
-                                   "--detector-backoff-cap",
+  std::vector<std::string> args = {"listen",        "--detector",
+                                   "nats_consumer", "--nats-url",
+                                   nats.Url(),      "--nats-consumer-stream",
+                                   stream,          "--http-addr",
+                                   "127.0.0.1:0",   "--detector-backoff-base",
+                                   "100ms",         "--detector-backoff-cap",
                                    "500ms"};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
@@ -138,8 +132,8 @@ TEST(NatsConsumerScenario, SpokeContinuesTheHubsStreamUnchanged) {
       "p_nchub", {"-a", "nats", "--nats-url", nats.Url(), "--nats-stream", "HUB", "-a", "stdout"}));
   ASSERT_TRUE(hub);
   ASSERT_TRUE(hub->WaitForStderr("nats: stream created")) << hub->Stderr();
-  auto spoke = StartConsumer(ConsumerArgs(
-      nats, "HUB", {"--nats-consumer-unwrap", "-a", "file", "--file-path", out}));
+  auto spoke = StartConsumer(
+      ConsumerArgs(nats, "HUB", {"--nats-consumer-unwrap", "-a", "file", "--file-path", out}));
   ASSERT_TRUE(spoke);
   ExecOrFail(conn,
              "INSERT INTO nc_hub SELECT g, 'v<' || g || '>', jsonb_build_object('k', g, 'f', 1.5) "
@@ -190,12 +184,11 @@ TEST(NatsConsumerScenario, KillNineLosesNothing) {
   TempDir dir;
   const std::string out = dir.path + "/events.jsonl";
   constexpr int kRows = 6000;
-  const auto args =
-      ConsumerArgs(nats, "KN",
-                   {"-a", "file", "--file-path", out, "--nats-consumer-ack-wait", "2s",
-                    "--nats-consumer-batch-size", "100"});
-  KillNineRun run{.table = "kn", .rows = kRows, .per_tx = 50, .seed = 11, .min_progress = 300,
-                  .spread = 1500};
+  const auto args = ConsumerArgs(nats, "KN",
+                                 {"-a", "file", "--file-path", out, "--nats-consumer-ack-wait",
+                                  "2s", "--nats-consumer-batch-size", "100"});
+  KillNineRun run{
+      .table = "kn", .rows = kRows, .per_tx = 50, .seed = 11, .min_progress = 300, .spread = 1500};
   run.write = [&nats](int first, int last) -> Status {
     if (nats.PublishRange("kn.x", first, last,
                           [](int i) { return R"({"i":)" + std::to_string(i) + "}"; })) {
@@ -204,7 +197,8 @@ TEST(NatsConsumerScenario, KillNineLosesNothing) {
     return Fail(ErrorCode::kConnection, "publish failed");
   };
   auto lines_in = [&](Process&) { return static_cast<double>(ReadFileLines(out).size()); };
-  RunKillNineRounds(run, [&] { return StartConsumer(args); }, lines_in);
+  RunKillNineRounds(
+      run, [&] { return StartConsumer(args); }, lines_in);
   auto last = StartConsumer(args);
   ASSERT_TRUE(last);
   ASSERT_TRUE(Eventually([&] { return AllAcked(nats, "KN", kRows); }, 60s)) << last->Stderr();

@@ -10,10 +10,10 @@
 
 #include <cstdint>
 #include <functional>
-#include <utility>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "harness.h"

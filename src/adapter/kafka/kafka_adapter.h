@@ -59,7 +59,7 @@ namespace pgcdc::adapter::kafka {
 // The connection keys (kafka.brokers, kafka.sasl_*, kafka.tls*) are the
 // shared ones of client/kafka_client.h.
 struct Options : client::kafka::Connection {
-  std::string topic;  // empty: one topic per channel
+  std::string topic;             // empty: one topic per channel
   std::string transactional_id;  // non-empty: exactly-once transactions
   // Value encoding and schema registry (docs/encodings.md).
   encoding::Settings encoding;

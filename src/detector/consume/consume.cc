@@ -92,7 +92,8 @@ Status RecordUnusable(const RunContext& ctx, const Event& event, std::string_vie
   log::Warn("message cannot be delivered as an event; sent to the dead letter queue",
             {{"detector", source}, {"reason", reason}, {"channel", event.channel}});
   if (ctx.dlq == nullptr) {
-    log::Warn("no dead letter queue: the message was", {{"detector", source}, {"payload", event.payload}});
+    log::Warn("no dead letter queue: the message was",
+              {{"detector", source}, {"payload", event.payload}});
     return Ok();
   }
   if (auto st = ctx.dlq->Record(event, source, reason); !st) {

@@ -32,8 +32,9 @@ constexpr milliseconds kPollSlice{100};
 constexpr uint64_t kPositionMask = (uint64_t{1} << 60) - 1;
 
 struct Metrics {
-  metrics::Counter& received = metrics::DefaultCounter(
-      "pgcdc_kafka_consumer_received_total", "Kafka records consumed by the kafka_consumer source.");
+  metrics::Counter& received =
+      metrics::DefaultCounter("pgcdc_kafka_consumer_received_total",
+                              "Kafka records consumed by the kafka_consumer source.");
   metrics::Counter& errors = metrics::DefaultCounter(
       "pgcdc_kafka_consumer_errors_total",
       "Errors of the kafka_consumer source (client errors, failed commits, restarts).");
@@ -45,9 +46,8 @@ struct Metrics {
       "Kafka records sent to the dead letter queue (not a pgcdc envelope with unwrap).");
   metrics::Counter& rebalances = metrics::DefaultCounter(
       "pgcdc_kafka_consumer_rebalances_total", "Partition assignments and revocations served.");
-  metrics::Gauge& pending =
-      metrics::DefaultGauge("pgcdc_kafka_consumer_pending",
-                            "Kafka records consumed whose events are not yet delivered.");
+  metrics::Gauge& pending = metrics::DefaultGauge(
+      "pgcdc_kafka_consumer_pending", "Kafka records consumed whose events are not yet delivered.");
   metrics::Gauge& lag = metrics::DefaultGauge(
       "pgcdc_kafka_consumer_lag",
       "Records of the assigned partitions not yet consumed (high watermark - position).");
@@ -67,7 +67,8 @@ using ListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, ListDeleter>;
 
 std::set<PartitionKey> KeysOf(const rd_kafka_topic_partition_list_t* parts) {
   std::set<PartitionKey> keys;
-  for (int i = 0; i < parts->cnt; ++i) keys.emplace(parts->elems[i].topic, parts->elems[i].partition);
+  for (int i = 0; i < parts->cnt; ++i)
+    keys.emplace(parts->elems[i].topic, parts->elems[i].partition);
   return keys;
 }
 
@@ -78,9 +79,8 @@ std::vector<consume::Header> HeadersOf(const rd_kafka_message_t* msg) {
   const char* name = nullptr;
   const void* value = nullptr;
   size_t size = 0;
-  for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) ==
-                     RD_KAFKA_RESP_ERR_NO_ERROR;
-       ++i) {
+  for (size_t i = 0;
+       rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
     out.push_back({name, value == nullptr ? std::string()
                                           : std::string(static_cast<const char*>(value), size)});
   }
@@ -91,12 +91,9 @@ std::vector<consume::Header> HeadersOf(const rd_kafka_message_t* msg) {
 
 client::kafka::Properties ConsumerProperties(const Options& o) {
   client::kafka::Properties p = {
-      {"client.id", "pgcdc"},
-      {"group.id", o.group},
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", o.offset},
-      {"enable.partition.eof", "false"},
+      {"client.id", "pgcdc"},          {"group.id", o.group},
+      {"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", o.offset}, {"enable.partition.eof", "false"},
   };
   for (auto& kv : client::kafka::ConnectionProperties(o, o.properties)) p.push_back(std::move(kv));
   return p;
@@ -105,8 +102,10 @@ client::kafka::Properties ConsumerProperties(const Options& o) {
 Converted RecordEvent(const Record& r, const Options& o) {
   std::string payload = consume::PayloadOf(r.value, consume::RawForm::kBase64Object);
   if (o.metadata) {
-    consume::MessageInfo info{.coordinates = {}, .key = std::string(r.key.value_or("")),
-                              .has_key = r.key.has_value(), .headers = r.headers};
+    consume::MessageInfo info{.coordinates = {},
+                              .key = std::string(r.key.value_or("")),
+                              .has_key = r.key.has_value(),
+                              .headers = r.headers};
     std::string topic;
     json::AppendString(topic, r.topic);
     info.coordinates = {{"topic", std::move(topic)},
@@ -121,10 +120,9 @@ Converted RecordEvent(const Record& r, const Options& o) {
   c.event.payload = std::move(payload);
   c.event.source = kSource;
   c.event.created_at_ns = r.timestamp_ms >= 0 ? r.timestamp_ms * 1'000'000 : NowUnixNanos();
-  const std::string scope =
-      "kafka:" + std::string(r.topic) + "/" + std::to_string(r.partition);
-  c.event.id = MakePositionUuid(static_cast<uint64_t>(r.offset) & kPositionMask, 0,
-                                PositionOrigin(scope));
+  const std::string scope = "kafka:" + std::string(r.topic) + "/" + std::to_string(r.partition);
+  c.event.id =
+      MakePositionUuid(static_cast<uint64_t>(r.offset) & kPositionMask, 0, PositionOrigin(scope));
   if (r.key) c.event.key = std::string(*r.key);
   if (!o.unwrap) return c;
   auto inner = consume::Unwrap(r.value);
@@ -256,8 +254,8 @@ Status KafkaConsumerDetector::Session::PollBatch(EventBatch& batch) {
       st = Take(msg, batch);
     } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       M().errors.Inc();
-      log::Warn("kafka consume error", {{"detector", kSource},
-                                        {"error", rd_kafka_message_errstr(msg)}});
+      log::Warn("kafka consume error",
+                {{"detector", kSource}, {"error", rd_kafka_message_errstr(msg)}});
     }
     rd_kafka_message_destroy(msg);
     if (!st) return st;
@@ -278,7 +276,8 @@ Status KafkaConsumerDetector::Session::Take(const rd_kafka_message_t* msg, Event
            .value = std::string_view(static_cast<const char*>(msg->payload),
                                      msg->payload == nullptr ? 0 : msg->len),
            .headers = HeadersOf(msg)};
-  if (msg->key != nullptr) r.key = std::string_view(static_cast<const char*>(msg->key), msg->key_len);
+  if (msg->key != nullptr)
+    r.key = std::string_view(static_cast<const char*>(msg->key), msg->key_len);
   Converted c = RecordEvent(r, o);
   Position pos{std::string(r.topic), r.partition, r.offset};
   if (!c.unusable.empty()) {
@@ -310,7 +309,8 @@ void KafkaConsumerDetector::Session::CommitDelivered(bool sync) {
     // The records stay delivered; a later commit covers them (or they are
     // delivered again after a restart: at-least-once).
     M().errors.Inc();
-    log::Warn("kafka offset commit failed", {{"detector", kSource}, {"error", rd_kafka_err2str(e)}});
+    log::Warn("kafka offset commit failed",
+              {{"detector", kSource}, {"error", rd_kafka_err2str(e)}});
     return;
   }
   M().committed.Inc(released);
@@ -403,9 +403,10 @@ void KafkaConsumerDetector::Session::Revoke(rd_kafka_topic_partition_list_t* par
 Status KafkaConsumerDetector::Session::Close() {
   if (next_seq > 0 && book.pending() > 0) {
     if (!WaitDelivered(ctx, sleeper, next_seq, {.stop_grace = o.stop_grace})) {
-      log::Info("kafka consumer stopped before every event was delivered; the rest is read "
-                "again after the restart",
-                {{"detector", kSource}});
+      log::Info(
+          "kafka consumer stopped before every event was delivered; the rest is read "
+          "again after the restart",
+          {{"detector", kSource}});
     }
   }
   CommitDelivered(true);
@@ -436,8 +437,8 @@ Status KafkaConsumerDetector::RunCycle(RunContext& ctx, Supervisor::Session& ses
   if (auto st = s.Probe(); !st) {
     // Nobody answering at start is a configuration mistake, later an outage.
     if (!session.up() && session.failures() == 0 && next_seq_ == 0) {
-      return Fail(ErrorCode::kConfig, "kafka_consumer: " + st.error().message() +
-                                          " (check --kafka-brokers)");
+      return Fail(ErrorCode::kConfig,
+                  "kafka_consumer: " + st.error().message() + " (check --kafka-brokers)");
     }
     return st;
   }
@@ -526,8 +527,10 @@ ConnectorInfo Connector() {
             Validate(o, errors);
             if (ctx.core.bus_mode == "fast") {
               errors.push_back(
-                  "bus.mode: fast mode drops events when an adapter falls behind, and their offsets would be committed "
-                  "as delivered; use --bus-mode reliable (the default with --detector kafka_consumer)");
+                  "bus.mode: fast mode drops events when an adapter falls behind, and their "
+                  "offsets would be committed "
+                  "as delivered; use --bus-mode reliable (the default with --detector "
+                  "kafka_consumer)");
             }
           },
       .make = [](O o, const Context& ctx) -> Result<DetectorPtr> {

@@ -47,7 +47,7 @@ TEST(KafkaConsumerBook, RevokedPartitionsAreForgotten) {
   EXPECT_EQ(book.LastSeqOf({{"t", 0}}), 3U);
   EXPECT_EQ(book.LastSeqOf({{"u", 0}}), 0U);
   book.Delivered(1);
-  EXPECT_EQ(book.Forget({{"t", 0}}), 1U);  // seq 3 was still pending
+  EXPECT_EQ(book.Forget({{"t", 0}}), 1U);   // seq 3 was still pending
   EXPECT_TRUE(book.TakeCommits().empty());  // t/0's delivered offset went too
   book.Delivered(3);
   auto commits = book.TakeCommits();
@@ -56,8 +56,13 @@ TEST(KafkaConsumerBook, RevokedPartitionsAreForgotten) {
 }
 
 Record Rec(std::string_view value) {
-  return Record{.topic = "pgcdc.orders", .partition = 2, .offset = 42, .timestamp_ms = 1'700'000'000'123,
-                .key = "k", .value = value, .headers = {{"h", "v"}}};
+  return Record{.topic = "pgcdc.orders",
+                .partition = 2,
+                .offset = 42,
+                .timestamp_ms = 1'700'000'000'123,
+                .key = "k",
+                .value = value,
+                .headers = {{"h", "v"}}};
 }
 
 TEST(KafkaConsumerEvent, RecordBecomesAKafkaConsumeEvent) {
@@ -122,11 +127,12 @@ TEST(KafkaConsumerConfig, BadSettingsAreClearErrors) {
   EXPECT_TRUE(HasError(errors({{"kafka_consumer.topics", "a b"}}), "not a valid Kafka topic"));
   EXPECT_TRUE(
       HasError(errors({{"kafka_consumer.topics", "a"}, {"kafka.brokers", ""}}), "kafka.brokers"));
-  EXPECT_TRUE(HasError(errors({{"kafka_consumer.topics", "a"}, {"kafka_consumer.offset", "middle"}}),
-                       "kafka_consumer.offset"));
-  EXPECT_TRUE(HasError(
-      errors({{"kafka_consumer.topics", "a"}, {"kafka_consumer.properties", "no.such=1"}}),
-      "librdkafka property no.such=1"));
+  EXPECT_TRUE(
+      HasError(errors({{"kafka_consumer.topics", "a"}, {"kafka_consumer.offset", "middle"}}),
+               "kafka_consumer.offset"));
+  EXPECT_TRUE(
+      HasError(errors({{"kafka_consumer.topics", "a"}, {"kafka_consumer.properties", "no.such=1"}}),
+               "librdkafka property no.such=1"));
   auto [o, e] = testing::BindForTest<Options>(info, {{"kafka_consumer.topics", "a,b"}});
   EXPECT_EQ(o.topics, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(o.group, "pgcdc");

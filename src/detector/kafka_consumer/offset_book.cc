@@ -20,14 +20,16 @@ std::vector<Position> OffsetBook::TakeCommits() {
 }
 
 uint64_t OffsetBook::LastSeqOf(const std::set<PartitionKey>& parts) const {
-  return queue_.LastSeq(
-      [&](const Position& p) { return parts.contains(PartitionKey{p.topic, p.partition}); });
+  return queue_.LastSeq([&](const Position& p) {
+    return parts.contains(PartitionKey{p.topic, p.partition});
+  });
 }
 
 size_t OffsetBook::Forget(const std::set<PartitionKey>& parts) {
   std::erase_if(ready_, [&](const auto& kv) { return parts.contains(kv.first); });
-  return queue_.Drop(
-      [&](const Position& p) { return parts.contains(PartitionKey{p.topic, p.partition}); });
+  return queue_.Drop([&](const Position& p) {
+    return parts.contains(PartitionKey{p.topic, p.partition});
+  });
 }
 
 }  // namespace pgcdc::detector::kafka_consumer

@@ -29,8 +29,11 @@ TEST(NatsConsumerSubjects, WildcardsMatchLikeNats) {
 }
 
 Message Msg(std::string_view data) {
-  return Message{.stream = "pgcdc", .subject = "pgcdc.public.orders", .seq = 9,
-                 .timestamp_ns = 1'700'000'000'000'000'001, .data = data,
+  return Message{.stream = "pgcdc",
+                 .subject = "pgcdc.public.orders",
+                 .seq = 9,
+                 .timestamp_ns = 1'700'000'000'000'000'001,
+                 .data = data,
                  .headers = {{"Nats-Msg-Id", "x"}}};
 }
 
