@@ -75,23 +75,40 @@ run_pgcdc() {
   r_cpu=$(echo "$c / $hz" | bc -l)
 }
 
-# run_peer CMD... -> r_wall r_cpu (the command's own CPU, from bash's times)
+# run_peer CMD... -> r_wall r_cpu (the command's CPU: this shell's children
+# CPU since `peer_c` was taken)
 run_peer() {
-  local t0 t1 start_c end_c
-  start_c=$(awk '{print $3 + $4}' /proc/$$/stat)
+  local t0 t1 end_c
   t0=$(now)
   "$@" >/dev/null 2>"$T/peer.err" || { cat "$T/peer.err" >&2; exit 1; }
   t1=$(now)
-  # children's CPU (cutime + cstime) of this shell
   end_c=$(awk '{print $16 + $17}' /proc/$$/stat)
   r_wall=$(echo "$t1 - $t0" | bc -l)
-  r_cpu=$(echo "($end_c - ${peer_c:-0}) / $hz" | bc -l)
-  peer_c=$end_c
-  : "$start_c"
+  r_cpu=$(echo "($end_c - $peer_c) / $hz" | bc -l)
 }
 
 report() {  # NAME WALL CPU
   printf '%-28s %7.2f s  %9.0f msg/s  cpu %6.2f s\n' "$1" "$2" "$(echo "$N / $2" | bc -l)" "$3"
+}
+
+# alternate PGCDC_NAME PGCDC_FN PEER_NAME PEER_FN: RUNS runs, the order of the
+# two alternating; each function gets the run number.
+alternate() {
+  local run who
+  for run in $(seq 1 "$RUNS"); do
+    local order=(pgcdc peer)
+    ((run % 2 == 0)) && order=(peer pgcdc)
+    for who in "${order[@]}"; do
+      if [[ $who == pgcdc ]]; then
+        "$2" "$run"
+        report "run $run $1" "$r_wall" "$r_cpu"
+      else
+        peer_c=$(awk '{print $16 + $17}' /proc/$$/stat)
+        "$4" "$run"
+        report "run $run $3" "$r_wall" "$r_cpu"
+      fi
+    done
+  done
 }
 
 bench_kafka() {
@@ -103,23 +120,13 @@ bench_kafka() {
   log "kafka: filling topic bench ($PARTITIONS partitions) with $N records"
   seq 1 "$N" | awk '{printf "{\"i\":%d,\"v\":\"abcdefghijklmnop\"}\n", $1}' >"$T/data"
   kcat -P -b "$boot" -t bench -X queue.buffering.max.messages=1000000 -l "$T/data"
-  peer_c=$(awk '{print $16 + $17}' /proc/$$/stat)
-  for run in $(seq 1 "$RUNS"); do
-    local order=(pgcdc peer)
-    ((run % 2 == 0)) && order=(peer pgcdc)
-    for who in "${order[@]}"; do
-      if [[ $who == pgcdc ]]; then
-        run_pgcdc "kafka partitions assigned" pgcdc_kafka_consumer_committed_total \
-          --detector kafka_consumer --kafka-brokers "$boot" --kafka-consumer-topics bench \
-          --kafka-consumer-group "bench$run"
-        report "run $run pgcdc kafka_consumer" "$r_wall" "$r_cpu"
-      else
-        peer_c=$(awk '{print $16 + $17}' /proc/$$/stat)
-        run_peer kcat -C -b "$boot" -t bench -o beginning -e -q
-        report "run $run kcat -C -e" "$r_wall" "$r_cpu"
-      fi
-    done
-  done
+  kafka_pgcdc() {
+    run_pgcdc "kafka partitions assigned" pgcdc_kafka_consumer_committed_total \
+      --detector kafka_consumer --kafka-brokers "$boot" --kafka-consumer-topics bench \
+      --kafka-consumer-group "bench$1"
+  }
+  kafka_peer() { run_peer kcat -C -b "$boot" -t bench -o beginning -e -q; }
+  alternate "pgcdc kafka_consumer" kafka_pgcdc "kcat -C -e" kafka_peer
 }
 
 bench_nats() {
@@ -130,22 +137,13 @@ bench_nats() {
   until "$TOOL" fill "nats://127.0.0.1:$port" PROBE probe.x 1 2>/dev/null; do sleep 0.05; done
   log "nats: filling stream BENCH with $N messages"
   "$TOOL" fill "nats://127.0.0.1:$port" BENCH "bench.x" "$N"
-  for run in $(seq 1 "$RUNS"); do
-    local order=(pgcdc peer)
-    ((run % 2 == 0)) && order=(peer pgcdc)
-    for who in "${order[@]}"; do
-      if [[ $who == pgcdc ]]; then
-        run_pgcdc "consuming detector=nats_consumer" pgcdc_nats_consumer_acked_total \
-          --detector nats_consumer --nats-url "nats://127.0.0.1:$port" \
-          --nats-consumer-stream BENCH --nats-consumer-durable "pgcdc$run"
-        report "run $run pgcdc nats_consumer" "$r_wall" "$r_cpu"
-      else
-        peer_c=$(awk '{print $16 + $17}' /proc/$$/stat)
-        run_peer "$TOOL" consume "nats://127.0.0.1:$port" BENCH "peer$run" "$N" 500
-        report "run $run nats_bench_tool" "$r_wall" "$r_cpu"
-      fi
-    done
-  done
+  nats_pgcdc() {
+    run_pgcdc "consuming detector=nats_consumer" pgcdc_nats_consumer_acked_total \
+      --detector nats_consumer --nats-url "nats://127.0.0.1:$port" \
+      --nats-consumer-stream BENCH --nats-consumer-durable "pgcdc$1"
+  }
+  nats_peer() { run_peer "$TOOL" consume "nats://127.0.0.1:$port" BENCH "peer$1" "$N" 500; }
+  alternate "pgcdc nats_consumer" nats_pgcdc "nats_bench_tool" nats_peer
 }
 
 log "N=$N RUNS=$RUNS; $(nproc) CPUs; load: $(uptime)"

@@ -67,9 +67,7 @@ Result<ConfPtr> BuildConf(const Properties& properties);
 template <class Cfg>
 std::vector<ParamSpec> ConnectionParams() {
   static_assert(std::is_base_of_v<Connection, Cfg>);
-  auto field = [](auto member) {
-    return [member](Cfg & c) -> auto& { return static_cast<Connection&>(c).*member; };
-  };
+  auto field = [](auto member) { return Nested([](Cfg& c) -> Connection& { return c; }, member); };
   return {
       ParamAt<Cfg>("kafka.brokers", field(&Connection::brokers),
                    "bootstrap brokers, host:port[,host:port...]"),

@@ -54,9 +54,7 @@ std::string ErrorText(int status);
 template <class Cfg>
 std::vector<ParamSpec> ConnectionParams() {
   static_assert(std::is_base_of_v<Connection, Cfg>);
-  auto field = [](auto member) {
-    return [member](Cfg & c) -> auto& { return static_cast<Connection&>(c).*member; };
-  };
+  auto field = [](auto member) { return Nested([](Cfg& c) -> Connection& { return c; }, member); };
   return {
       ParamAt<Cfg>("nats.url", field(&Connection::url),
                    "nats://[user:password@]host[:port], tls:// for TLS; a comma-separated list "

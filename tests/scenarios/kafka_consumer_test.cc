@@ -158,20 +158,17 @@ TEST(KafkaConsumerScenario, SpokeContinuesTheHubsStreamUnchanged) {
       << spoke->Stderr();
   // Three partitions: each row's events stay in order, the interleaving of
   // rows may differ from the hub's.
-  auto hub_lines = hub->StdoutLines();
-  auto spoke_lines = ReadFileLines(out);
-  std::map<int64_t, std::vector<std::string>> hub_by_row;
-  std::map<int64_t, std::vector<std::string>> spoke_by_row;
-  for (const auto& l : hub_lines) {
-    hub_by_row[Obj(l)["payload"].as_object()["row"].as_object()["id"].to_number<int64_t>()]
-        .push_back(l);
-  }
-  for (const auto& l : spoke_lines) {
-    spoke_by_row[Obj(l)["payload"].as_object()["row"].as_object()["id"].to_number<int64_t>()]
-        .push_back(l);
-  }
+  auto by_row = [](const std::vector<std::string>& lines) {
+    std::map<int64_t, std::vector<std::string>> rows;
+    for (const auto& l : lines) {
+      rows[Obj(l)["payload"].as_object()["row"].as_object()["id"].to_number<int64_t>()].push_back(
+          l);
+    }
+    return rows;
+  };
+  const auto spoke_lines = ReadFileLines(out);
   EXPECT_EQ(spoke_lines.size(), kEvents);
-  EXPECT_EQ(spoke_by_row, hub_by_row);
+  EXPECT_EQ(by_row(spoke_lines), by_row(hub->StdoutLines()));
   spoke->Signal(SIGTERM);
   EXPECT_EQ(spoke->Wait(30s), 0) << spoke->Stderr();
   hub->Signal(SIGTERM);

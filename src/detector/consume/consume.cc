@@ -4,6 +4,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "detector/delivery.h"
 #include "dlq/dlq.h"
 #include "dlq/envelope.h"
 #include "pipeline/ack_tracker.h"
@@ -84,6 +85,65 @@ Result<Event> Unwrap(std::string_view data) {
     return Fail(ErrorCode::kParse, "not a pgcdc event envelope: " + event.error().message());
   }
   return event;
+}
+
+Converted ConsumedEvent(EventParts parts, std::string_view data, bool unwrap) {
+  Converted c;
+  c.event.id = parts.id;
+  c.event.channel = std::move(parts.channel);
+  c.event.operation = std::string(parts.operation);
+  c.event.payload = std::move(parts.payload);
+  c.event.source = parts.source;
+  c.event.created_at_ns = parts.created_at_ns;
+  c.event.key = std::move(parts.key);
+  if (!unwrap) return c;
+  auto inner = Unwrap(data);
+  if (!inner) {
+    c.unusable = inner.error().message();
+    return c;
+  }
+  inner->key = std::move(c.event.key);
+  c.event = std::move(*inner);
+  return c;
+}
+
+Uuid PositionId(std::string_view scope, uint64_t position) {
+  constexpr uint64_t kPositionMask = (uint64_t{1} << 60) - 1;
+  return MakePositionUuid(position & kPositionMask, 0, PositionOrigin(scope));
+}
+
+Status Supervise(RunContext& ctx, std::string_view source, metrics::Counter& errors,
+                 const RetryPolicy& backoff, const Supervisor::ServeFn& cycle) {
+  SupervisorOptions so = SupervisorFor(ctx, std::string(source), errors, backoff);
+  so.is_fatal = FatalBeforeUp(ErrorCode::kConfig);
+  Supervisor supervisor(std::move(so), ctx.stop);
+  return supervisor.Run(cycle);
+}
+
+Error AtStart(const Supervisor::Session& session, uint64_t next_seq, const Error& error,
+              std::string_view source, std::string_view hint) {
+  if (session.up() || session.failures() > 0 || next_seq > 0) return error;
+  return Error(ErrorCode::kConfig,
+               std::string(source) + ": " + error.message() + " (check " + std::string(hint) + ")");
+}
+
+bool FinishInFlight(const RunContext& ctx, const Sleeper& sleeper, uint64_t last_seq,
+                    std::chrono::milliseconds grace, std::string_view source) {
+  if (last_seq == 0 || WaitDelivered(ctx, sleeper, last_seq, {.stop_grace = grace})) return true;
+  log::Info(
+      "stopped before every consumed message was delivered; the source delivers the rest "
+      "again after the restart",
+      {{"detector", source}});
+  return false;
+}
+
+void ValidateCore(const config::CoreSettings& core, std::string_view detector,
+                  std::string_view finished, std::vector<std::string>& errors) {
+  if (core.bus_mode != "fast") return;
+  errors.push_back("bus.mode: fast mode drops events when an adapter falls behind, and their " +
+                   std::string(finished) +
+                   " as delivered; use --bus-mode reliable (the default with --detector " +
+                   std::string(detector) + ")");
 }
 
 Status RecordUnusable(const RunContext& ctx, const Event& event, std::string_view source,

@@ -25,9 +25,14 @@
 #include <utility>
 #include <vector>
 
+#include "config/core_params.h"
 #include "core/error.h"
 #include "core/event.h"
 #include "core/metrics.h"
+#include "core/retry_policy.h"
+#include "core/sleep.h"
+#include "core/supervisor.h"
+#include "core/uuid.h"
 #include "detector/detector.h"
 
 namespace pgcdc::detector::consume {
@@ -65,6 +70,30 @@ std::string MetadataPayload(const MessageInfo& info, std::string_view payload);
 // none (not JSON, not an object, a key missing or mistyped).
 Result<Event> Unwrap(std::string_view data);
 
+// The event of one consumed message, before unwrapping.
+struct EventParts {
+  std::string channel;
+  std::string_view operation;  // static storage
+  std::string payload;
+  std::string_view source;  // static storage
+  int64_t created_at_ns = 0;
+  Uuid id;
+  std::string key;
+};
+
+// A consumed message's event; with unwrap the pgcdc event inside `data`
+// (keeping the message's key), or `unusable` says why there is none (the
+// event of `parts` is then returned, for the dead letter queue).
+struct Converted {
+  Event event;
+  std::string unusable;
+};
+Converted ConsumedEvent(EventParts parts, std::string_view data, bool unwrap);
+
+// The id of the message at `position` of the log `scope` ("kafka:<topic>/
+// <partition>", "nats:<stream>"): the same message read again has the same id.
+Uuid PositionId(std::string_view scope, uint64_t position);
+
 // Records an event that cannot be delivered as it is (unwrap failed) in the
 // run's dead letter queue under `source`, counts it and logs a warning. An
 // error means it could not be recorded: the caller must not finish the
@@ -75,6 +104,35 @@ Status RecordUnusable(const RunContext& ctx, const Event& event, std::string_vie
 // How far every adapter has finished (by seq): everything when the run
 // tracks no deliveries.
 uint64_t DeliveredThrough(const RunContext& ctx, uint64_t last_seq);
+
+// Runs `cycle` (connect and consume) under the run's Supervisor: with
+// `errors` as its failure counter and kConfig errors fatal until the source
+// was up once.
+Status Supervise(RunContext& ctx, std::string_view source, metrics::Counter& errors,
+                 const RetryPolicy& backoff, const Supervisor::ServeFn& cycle);
+
+// A failure to reach the source on the very first attempt of a source that
+// never ran is a configuration mistake (kConfig, exit 2, naming `hint`);
+// later it is an outage, retried.
+Error AtStart(const Supervisor::Session& session, uint64_t next_seq, const Error& error,
+              std::string_view source, std::string_view hint);
+
+// At shutdown: waits (up to `grace`) until the events through `last_seq`
+// are delivered; logs and returns false when they were not.
+bool FinishInFlight(const RunContext& ctx, const Sleeper& sleeper, uint64_t last_seq,
+                    std::chrono::milliseconds grace, std::string_view source);
+
+// The rules every log consumer adds to its own: the reliable bus (a fast
+// bus would drop events whose position is then `finished` as delivered).
+void ValidateCore(const config::CoreSettings& core, std::string_view detector,
+                  std::string_view finished, std::vector<std::string>& errors);
+
+// The detector D for options O, with stop_grace from shutdown_timeout.
+template <class D, class O>
+Result<DetectorPtr> MakeConsumer(O o, const config::CoreSettings& core) {
+  o.stop_grace = std::chrono::duration_cast<std::chrono::milliseconds>(core.shutdown_timeout) / 2;
+  return std::make_unique<D>(std::move(o));
+}
 
 // Positions of published events by seq, in publish order. Push() with
 // non-decreasing seq; an entry for a message that produced no event (dead

@@ -29,7 +29,6 @@ constexpr std::string_view kOperation = "KAFKA_CONSUME";
 // How long one poll waits for a record, so stop requests and due commits
 // are noticed within it.
 constexpr milliseconds kPollSlice{100};
-constexpr uint64_t kPositionMask = (uint64_t{1} << 60) - 1;
 
 struct Metrics {
   metrics::Counter& received =
@@ -114,25 +113,16 @@ Converted RecordEvent(const Record& r, const Options& o) {
                         {"timestamp", std::to_string(r.timestamp_ms)}};
     payload = consume::MetadataPayload(info, payload);
   }
-  Converted c;
-  c.event.channel = "pgcdc:" + std::string(r.topic);
-  c.event.operation = std::string(kOperation);
-  c.event.payload = std::move(payload);
-  c.event.source = kSource;
-  c.event.created_at_ns = r.timestamp_ms >= 0 ? r.timestamp_ms * 1'000'000 : NowUnixNanos();
   const std::string scope = "kafka:" + std::string(r.topic) + "/" + std::to_string(r.partition);
-  c.event.id =
-      MakePositionUuid(static_cast<uint64_t>(r.offset) & kPositionMask, 0, PositionOrigin(scope));
-  if (r.key) c.event.key = std::string(*r.key);
-  if (!o.unwrap) return c;
-  auto inner = consume::Unwrap(r.value);
-  if (!inner) {
-    c.unusable = inner.error().message();
-    return c;
-  }
-  inner->key = std::move(c.event.key);
-  c.event = std::move(*inner);
-  return c;
+  return consume::ConsumedEvent(
+      {.channel = "pgcdc:" + std::string(r.topic),
+       .operation = kOperation,
+       .payload = std::move(payload),
+       .source = kSource,
+       .created_at_ns = r.timestamp_ms >= 0 ? r.timestamp_ms * 1'000'000 : NowUnixNanos(),
+       .id = consume::PositionId(scope, static_cast<uint64_t>(r.offset)),
+       .key = std::string(r.key.value_or(""))},
+      r.value, o.unwrap);
 }
 
 // ---------------------------------------------------------------------------
@@ -401,14 +391,8 @@ void KafkaConsumerDetector::Session::Revoke(rd_kafka_topic_partition_list_t* par
 // At shutdown: lets the events in flight finish (up to stop_grace), commits
 // and leaves the group.
 Status KafkaConsumerDetector::Session::Close() {
-  if (next_seq > 0 && book.pending() > 0) {
-    if (!WaitDelivered(ctx, sleeper, next_seq, {.stop_grace = o.stop_grace})) {
-      log::Info(
-          "kafka consumer stopped before every event was delivered; the rest is read "
-          "again after the restart",
-          {{"detector", kSource}});
-    }
-  }
+  if (book.pending() > 0)
+    (void)consume::FinishInFlight(ctx, sleeper, next_seq, o.stop_grace, kSource);
   CommitDelivered(true);
   closing = true;
   (void)rd_kafka_consumer_close(rk.get());
@@ -425,22 +409,15 @@ Status KafkaConsumerDetector::Run(RunContext& ctx) {
                                   {"brokers", options_.brokers},
                                   {"group", options_.group},
                                   {"unwrap", options_.unwrap}});
-  SupervisorOptions so = SupervisorFor(ctx, std::string(kSource), M().errors, options_.backoff);
-  so.is_fatal = FatalBeforeUp(ErrorCode::kConfig);
-  Supervisor supervisor(std::move(so), ctx.stop);
-  return supervisor.Run([&](Supervisor::Session& session) { return RunCycle(ctx, session); });
+  return consume::Supervise(ctx, kSource, M().errors, options_.backoff,
+                            [&](Supervisor::Session& session) { return RunCycle(ctx, session); });
 }
 
 Status KafkaConsumerDetector::RunCycle(RunContext& ctx, Supervisor::Session& session) {
   Session s(options_, ctx, session.sleeper(), next_seq_);
   if (auto st = s.Create(); !st) return st;
   if (auto st = s.Probe(); !st) {
-    // Nobody answering at start is a configuration mistake, later an outage.
-    if (!session.up() && session.failures() == 0 && next_seq_ == 0) {
-      return Fail(ErrorCode::kConfig,
-                  "kafka_consumer: " + st.error().message() + " (check --kafka-brokers)");
-    }
-    return st;
+    return Fail(consume::AtStart(session, next_seq_, st.error(), kSource, "--kafka-brokers"));
   }
   if (auto st = s.Subscribe(); !st) return st;
   session.Up();
@@ -525,17 +502,10 @@ ConnectorInfo Connector() {
       .validate =
           [](const O& o, const Context& ctx, Errors& errors) {
             Validate(o, errors);
-            if (ctx.core.bus_mode == "fast") {
-              errors.push_back(
-                  "bus.mode: fast mode drops events when an adapter falls behind, and their "
-                  "offsets would be committed "
-                  "as delivered; use --bus-mode reliable (the default with --detector "
-                  "kafka_consumer)");
-            }
+            consume::ValidateCore(ctx.core, kSource, "offsets would be committed", errors);
           },
       .make = [](O o, const Context& ctx) -> Result<DetectorPtr> {
-        o.stop_grace = std::chrono::duration_cast<milliseconds>(ctx.core.shutdown_timeout) / 2;
-        return std::make_unique<KafkaConsumerDetector>(std::move(o));
+        return consume::MakeConsumer<KafkaConsumerDetector>(std::move(o), ctx.core);
       },
   });
 }

@@ -80,10 +80,7 @@ struct Record {
 // The event of `r` (id from topic, partition and offset); with unwrap the
 // event inside it, or `unusable` set (the SPEC event is then returned, for
 // the DLQ). Pure.
-struct Converted {
-  Event event;
-  std::string unusable;
-};
+using consume::Converted;
 Converted RecordEvent(const Record& r, const Options& o);
 
 class KafkaConsumerDetector final : public Detector {

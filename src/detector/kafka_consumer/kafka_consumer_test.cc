@@ -12,12 +12,7 @@ ConnectorInfo Connector();
 
 namespace {
 
-bool HasError(const std::vector<std::string>& errors, const std::string& part) {
-  for (const auto& e : errors) {
-    if (e.find(part) != std::string::npos) return true;
-  }
-  return false;
-}
+using testing::HasError;
 
 TEST(KafkaConsumerBook, CommitsTheOffsetAfterTheHighestDeliveredRecord) {
   OffsetBook book;
@@ -119,11 +114,17 @@ TEST(KafkaConsumerConfig, PropertiesTurnAutoCommitOff) {
 
 TEST(KafkaConsumerConfig, BadSettingsAreClearErrors) {
   const ConnectorInfo info = Connector();
+  config::CoreSettings core;
+  core.bus_mode = "reliable";  // what --detector kafka_consumer implies
   auto errors = [&](std::vector<std::pair<std::string, std::string>> flags) {
-    return testing::BindForTest<Options>(info, flags).second;
+    return testing::BindForTest<Options>(info, flags, core).second;
   };
   EXPECT_TRUE(HasError(errors({}), "kafka_consumer.topics: required"));
   EXPECT_TRUE(errors({{"kafka_consumer.topics", "a,b"}}).empty());
+  // A fast bus would drop events whose position is then finished.
+  EXPECT_TRUE(
+      HasError(testing::BindForTest<Options>(info, {{"kafka_consumer.topics", "a,b"}}).second,
+               "use --bus-mode reliable"));
   EXPECT_TRUE(HasError(errors({{"kafka_consumer.topics", "a b"}}), "not a valid Kafka topic"));
   EXPECT_TRUE(
       HasError(errors({{"kafka_consumer.topics", "a"}, {"kafka.brokers", ""}}), "kafka.brokers"));

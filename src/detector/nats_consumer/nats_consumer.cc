@@ -2,6 +2,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -22,7 +23,6 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::string_view kSource = "nats_consumer";
 constexpr std::string_view kOperation = "NATS_CONSUME";
-constexpr uint64_t kPositionMask = (uint64_t{1} << 60) - 1;
 // While max_pending messages wait for delivery: how long one wait for the
 // adapters lasts before acks and keep-alives are looked at again.
 constexpr milliseconds kFullWait{100};
@@ -119,25 +119,17 @@ Converted MessageEvent(const Message& m, const Options& o) {
                         {"timestamp", std::to_string(m.timestamp_ns)}};
     payload = consume::MetadataPayload(info, payload);
   }
-  Converted c;
-  c.event.channel = "pgcdc:" + std::string(m.subject);
-  for (size_t i = 6; i < c.event.channel.size(); ++i) {
-    if (c.event.channel[i] == '.') c.event.channel[i] = ':';
-  }
-  c.event.operation = std::string(kOperation);
-  c.event.payload = std::move(payload);
-  c.event.source = kSource;
-  c.event.created_at_ns = m.timestamp_ns >= 0 ? m.timestamp_ns : NowUnixNanos();
-  c.event.id =
-      MakePositionUuid(m.seq & kPositionMask, 0, PositionOrigin("nats:" + std::string(m.stream)));
-  if (!o.unwrap) return c;
-  auto inner = consume::Unwrap(m.data);
-  if (!inner) {
-    c.unusable = inner.error().message();
-    return c;
-  }
-  c.event = std::move(*inner);
-  return c;
+  std::string channel = "pgcdc:" + std::string(m.subject);
+  std::replace(channel.begin() + 6, channel.end(), '.', ':');
+  return consume::ConsumedEvent(
+      {.channel = std::move(channel),
+       .operation = kOperation,
+       .payload = std::move(payload),
+       .source = kSource,
+       .created_at_ns = m.timestamp_ns >= 0 ? m.timestamp_ns : NowUnixNanos(),
+       .id = consume::PositionId("nats:" + std::string(m.stream), m.seq),
+       .key = {}},
+      m.data, o.unwrap);
 }
 
 // ---------------------------------------------------------------------------
@@ -367,13 +359,7 @@ void NatsConsumerDetector::Session::KeepAlive() {
 // At shutdown: lets the events in flight finish (up to stop_grace), acks
 // them and makes sure the acks left.
 Status NatsConsumerDetector::Session::Close() {
-  if (!held.empty() && next_seq > 0 &&
-      !WaitDelivered(ctx, sleeper, next_seq, {.stop_grace = o.stop_grace})) {
-    log::Info(
-        "nats consumer stopped before every event was delivered; JetStream delivers the "
-        "rest again",
-        {{"detector", kSource}, {"pending", static_cast<uint64_t>(held.size())}});
-  }
+  if (!held.empty()) (void)consume::FinishInFlight(ctx, sleeper, next_seq, o.stop_grace, kSource);
   AckDelivered();
   (void)natsConnection_FlushTimeout(nc, o.timeout.count());
   return Ok();
@@ -392,21 +378,14 @@ Status NatsConsumerDetector::Run(RunContext& ctx) {
                                   {"stream", options_.stream},
                                   {"durable", options_.durable},
                                   {"unwrap", options_.unwrap}});
-  SupervisorOptions so = SupervisorFor(ctx, std::string(kSource), M().errors, options_.backoff);
-  so.is_fatal = FatalBeforeUp(ErrorCode::kConfig);
-  Supervisor supervisor(std::move(so), ctx.stop);
-  return supervisor.Run([&](Supervisor::Session& session) { return RunCycle(ctx, session); });
+  return consume::Supervise(ctx, kSource, M().errors, options_.backoff,
+                            [&](Supervisor::Session& session) { return RunCycle(ctx, session); });
 }
 
 Status NatsConsumerDetector::RunCycle(RunContext& ctx, Supervisor::Session& session) {
   Session s(options_, servers_, ctx, session.sleeper(), next_seq_);
   if (auto st = s.Connect(); !st) {
-    // Nobody answering at start is a configuration mistake, later an outage.
-    if (!session.up() && session.failures() == 0 && next_seq_ == 0) {
-      return Fail(ErrorCode::kConfig,
-                  "nats_consumer: " + st.error().message() + " (check --nats-url)");
-    }
-    return st;
+    return Fail(consume::AtStart(session, next_seq_, st.error(), kSource, "--nats-url"));
   }
   if (auto st = s.EnsureConsumer(); !st) return Fail(st.error().Wrap("nats_consumer"));
   if (auto st = s.Subscribe(); !st) return st;
@@ -493,17 +472,10 @@ ConnectorInfo Connector() {
       .validate =
           [](const O& o, const Context& ctx, Errors& errors) {
             Validate(o, errors);
-            if (ctx.core.bus_mode == "fast") {
-              errors.push_back(
-                  "bus.mode: fast mode drops events when an adapter falls behind, and their "
-                  "messages would be acked "
-                  "as delivered; use --bus-mode reliable (the default with --detector "
-                  "nats_consumer)");
-            }
+            consume::ValidateCore(ctx.core, kSource, "messages would be acked", errors);
           },
       .make = [](O o, const Context& ctx) -> Result<DetectorPtr> {
-        o.stop_grace = std::chrono::duration_cast<milliseconds>(ctx.core.shutdown_timeout) / 2;
-        return std::make_unique<NatsConsumerDetector>(std::move(o));
+        return consume::MakeConsumer<NatsConsumerDetector>(std::move(o), ctx.core);
       },
   });
 }

@@ -70,11 +70,7 @@ struct Message {
   std::vector<consume::Header> headers;
 };
 
-struct Converted {
-  Event event;
-  std::string unusable;  // with unwrap: why the message holds no pgcdc event
-};
-// The event of `m` (pure).
+using consume::Converted;
 Converted MessageEvent(const Message& m, const Options& o);
 
 class NatsConsumerDetector final : public Detector {

@@ -9,12 +9,7 @@ ConnectorInfo Connector();
 
 namespace {
 
-bool HasError(const std::vector<std::string>& errors, const std::string& part) {
-  for (const auto& e : errors) {
-    if (e.find(part) != std::string::npos) return true;
-  }
-  return false;
-}
+using testing::HasError;
 
 TEST(NatsConsumerSubjects, WildcardsMatchLikeNats) {
   EXPECT_TRUE(SubjectMatches("pgcdc.orders", "pgcdc.orders"));
@@ -69,11 +64,17 @@ TEST(NatsConsumerEvent, UnwrapRestoresTheEnvelope) {
 
 TEST(NatsConsumerConfig, BadSettingsAreClearErrors) {
   const ConnectorInfo info = Connector();
+  config::CoreSettings core;
+  core.bus_mode = "reliable";  // what --detector nats_consumer implies
   auto errors = [&](std::vector<std::pair<std::string, std::string>> flags) {
-    return testing::BindForTest<Options>(info, flags).second;
+    return testing::BindForTest<Options>(info, flags, core).second;
   };
   EXPECT_TRUE(HasError(errors({}), "nats.url: required for detector nats_consumer"));
   EXPECT_TRUE(errors({{"nats.url", "nats://127.0.0.1:4222"}}).empty());
+  // A fast bus would drop events whose position is then finished.
+  EXPECT_TRUE(
+      HasError(testing::BindForTest<Options>(info, {{"nats.url", "nats://127.0.0.1:4222"}}).second,
+               "use --bus-mode reliable"));
   EXPECT_TRUE(HasError(errors({{"nats.url", "http://x"}}), "invalid NATS URL"));
   EXPECT_TRUE(HasError(errors({{"nats.url", "nats://a"}, {"nats_consumer.durable", "a.b"}}),
                        "nats_consumer.durable"));
