@@ -9,7 +9,10 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <map>
+#include <regex>
 #include <set>
 
 #include "harness.h"
@@ -64,6 +67,16 @@ double Metric(Process& p, const std::string& series) {
 }
 
 boost::json::object Obj(const std::string& line) { return ParseJson(line).as_object(); }
+
+// The lines of a file a sink is still writing: a last line without its
+// newline is not complete yet and left out.
+std::vector<std::string> CompleteLines(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::vector<std::string> out = Split(text, '\n');
+  if (!text.empty() && text.back() != '\n') out.pop_back();  // not complete yet
+  return out;
+}
 
 TEST(KafkaConsumerScenario, RecordsBecomeEventsAndOffsetsAreCommittedOnceDelivered) {
   auto kafka = MockKafka::Start({"--topic", "orders:1"});
@@ -234,7 +247,7 @@ TEST(KafkaConsumerScenario, KillNineLosesNothing) {
   auto read = [&] {
     ids.clear();
     lines = 0;
-    for (const auto& l : ReadFileLines(out)) {
+    for (const auto& l : CompleteLines(out)) {
       ++lines;
       auto o = Obj(l);
       ids[o["payload"].as_object()["i"].as_int64()].insert(std::string(o["id"].as_string()));
@@ -252,6 +265,87 @@ TEST(KafkaConsumerScenario, KillNineLosesNothing) {
   // the file sink confirms at its flushes (every 200 ms at the latest), so a
   // kill during a catch-up burst repeats up to one flush interval of records.
   EXPECT_LT(lines - kRows, static_cast<size_t>(kRows));
+}
+
+// Two members of one group: when the second joins, and again when it leaves,
+// partitions move between them. Before a member gives partitions up it
+// commits what it delivered, so nothing is lost and nothing is read twice
+// (periodic commits are off here, so only those commits count).
+TEST(KafkaConsumerScenario, RebalancesCommitWhatWasDeliveredBeforePartitionsMove) {
+  // The broker: pgcdc's own kafkaserver. Like Kafka (and unlike the
+  // librdkafka mock, which refuses them), it takes commits of the current
+  // generation while a rebalance is being prepared.
+  auto broker = Process::Start(
+      {.args = {"listen", "--db", SharedCluster().Url(), "-c", "kc_unused", "--http-addr",
+                "127.0.0.1:0", "-a", "kafkaserver", "--kafkaserver-addr", "127.0.0.1:0",
+                "--kafkaserver-rebalance-delay", "0s", "--kafkaserver-partitions", "4"}});
+  ASSERT_TRUE(broker);
+  ASSERT_TRUE(broker->WaitForStderr("kafkaserver listening")) << broker->Stderr();
+  std::smatch m;
+  const std::string log = broker->Stderr();
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("kafkaserver listening addr=([^ ]+)")));
+  const std::string brokers = m[1];
+  TempDir dir;
+  auto produce = [&](int first, int last) {
+    std::string lines;
+    for (int i = first; i <= last; ++i) {
+      lines += std::to_string(i % 13) + "|{\"i\":" + std::to_string(i) + "}\n";
+    }
+    Produce(brokers, "rb", lines);
+  };
+  auto member = [&](const std::string& file) {
+    auto p = StartConsumer(
+        // No periodic commits: only the rebalances (and shutdown) commit, so
+        // a revocation that did not commit would show as repeats.
+        ConsumerArgs(
+            brokers, "rb",
+            {"-a", "file", "--file-path", dir.path + "/" + file, "--kafka-consumer-commit-interval",
+             "1h", "--kafka-consumer-batch-size", "100000",
+             // kafkaserver's minimum, as Kafka's
+             "--kafka-consumer-property", "session.timeout.ms=6000"}));
+    if (p) EXPECT_TRUE(p->WaitForStderr("kafka partitions assigned", 30s)) << p->Stderr();
+    return p;
+  };
+  auto a = member("a.jsonl");
+  ASSERT_TRUE(a);
+  produce(1, 1000);
+  ASSERT_TRUE(Eventually([&] { return ReadFileLines(dir.path + "/a.jsonl").size() == 1000; }))
+      << a->Stderr();
+  auto b = member("b.jsonl");  // A revokes (after committing), both get partitions
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(a->WaitForStderr("kafka partitions revoked")) << a->Stderr();
+  produce(1001, 2000);
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return ReadFileLines(dir.path + "/a.jsonl").size() +
+                   ReadFileLines(dir.path + "/b.jsonl").size() >=
+               2000;
+      },
+      30s))
+      << a->Stderr() << b->Stderr();
+  EXPECT_GT(ReadFileLines(dir.path + "/b.jsonl").size(), 0U) << "B never got a partition";
+  b->Signal(SIGTERM);  // B leaves: it commits and A takes its partitions back
+  EXPECT_EQ(b->Wait(30s), 0) << b->Stderr();
+  produce(2001, 3000);
+  std::map<int64_t, int> seen;
+  auto all_seen = [&] {
+    seen.clear();
+    for (const auto* f : {"a.jsonl", "b.jsonl"}) {
+      for (const auto& l : CompleteLines(dir.path + "/" + f)) {
+        ++seen[Obj(l)["payload"].as_object()["i"].as_int64()];
+      }
+    }
+    return seen.size() == 3000;
+  };
+  ASSERT_TRUE(Eventually(all_seen, 60s)) << seen.size() << "\n" << a->Stderr();
+  a->Signal(SIGTERM);
+  EXPECT_EQ(a->Wait(30s), 0) << a->Stderr();
+  all_seen();
+  int repeated = 0;
+  for (const auto& [i, n] : seen) repeated += n - 1;
+  EXPECT_EQ(repeated, 0) << "records delivered twice across the rebalances\n" << a->Stderr();
+  broker->Signal(SIGTERM);
+  EXPECT_EQ(broker->Wait(30s), 0) << broker->Stderr();
 }
 
 TEST(KafkaConsumerScenario, ConfigurationMistakesExitWithCode2) {
