@@ -25,7 +25,10 @@
 # process.
 #
 # Usage: bench/consumers/consumers_bench.sh      (N=1000000, RUNS=3)
-# Env: PGCDC_BIN, MOCK_BIN, TOOL_BIN, N, RUNS, PARTITIONS (4), WHICH ("kafka nats")
+# Env: PGCDC_BIN, MOCK_BIN, TOOL_BIN, N, RUNS, PARTITIONS (32), WHICH ("kafka nats")
+# The mock cluster keeps only the newest ~60,000 small records of a partition
+# (its retention), so 1,000,000 records need enough partitions; the script
+# checks that the topic holds N records before it measures.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,7 +38,7 @@ MOCK=${MOCK_BIN:-$root/build/release/tests/scenarios/kafka_mock_cluster}
 TOOL=${TOOL_BIN:-$root/build/release/bench/consumers/nats_bench_tool}
 N=${N:-1000000}
 RUNS=${RUNS:-3}
-PARTITIONS=${PARTITIONS:-4}
+PARTITIONS=${PARTITIONS:-32}
 read -r -a which <<<"${WHICH:-kafka nats}"
 T=$(mktemp -d)
 pids=()
@@ -114,12 +117,15 @@ alternate() {
 bench_kafka() {
   "$MOCK" --topic "bench:$PARTITIONS" >"$T/mock.out" 2>"$T/mock.err" &
   pids+=($!)
-  until grep -q '^bootstrap=' "$T/mock.out"; do sleep 0.02; done
+  until grep -qs '^bootstrap=' "$T/mock.out"; do sleep 0.02; done
   local boot
   boot=$(sed -n 's/^bootstrap=//p' "$T/mock.out")
   log "kafka: filling topic bench ($PARTITIONS partitions) with $N records"
   seq 1 "$N" | awk '{printf "{\"i\":%d,\"v\":\"abcdefghijklmnop\"}\n", $1}' >"$T/data"
   kcat -P -b "$boot" -t bench -X queue.buffering.max.messages=1000000 -l "$T/data"
+  local held
+  held=$(kcat -C -b "$boot" -t bench -o beginning -e -q | wc -l)
+  [[ $held == "$N" ]] || { echo "the topic holds $held records, not $N: more PARTITIONS" >&2; exit 1; }
   kafka_pgcdc() {
     run_pgcdc "kafka partitions assigned" pgcdc_kafka_consumer_committed_total \
       --detector kafka_consumer --kafka-brokers "$boot" --kafka-consumer-topics bench \
