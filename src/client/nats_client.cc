@@ -60,8 +60,9 @@ void ValidateConnection(const Connection& c, std::string_view user,
   }
 }
 
-int ConfigureOptions(natsOptions* opts, const Connection& c,
-                     const std::vector<std::string>& servers, std::chrono::milliseconds timeout) {
+natsStatus ConfigureOptions(natsOptions* opts, const Connection& c,
+                            const std::vector<std::string>& servers,
+                            std::chrono::milliseconds timeout) {
   std::vector<const char*> urls;
   bool tls = !c.tls_ca_file.empty();
   for (const auto& u : servers) {
@@ -82,8 +83,7 @@ int ConfigureOptions(natsOptions* opts, const Connection& c,
   return s;
 }
 
-std::string ErrorText(int status) {
-  const auto s = static_cast<natsStatus>(status);
+std::string ErrorText(natsStatus s) {
   natsStatus last = NATS_OK;
   const char* text = nats_GetLastError(&last);
   if (last != s || text == nullptr || *text == '\0') return natsStatus_GetText(s);

@@ -5,6 +5,8 @@
 // the text of a libnats error. Any thread.
 #pragma once
 
+#include <nats/nats.h>
+
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -13,8 +15,6 @@
 
 #include "core/error.h"
 #include "registry/define.h"
-
-struct __natsOptions;
 
 namespace pgcdc::client::nats {
 
@@ -40,14 +40,15 @@ void ValidateConnection(const Connection& c, std::string_view user,
 // URL is tls:// or a CA file is given), client name "pgcdc", no automatic
 // reconnect (reconnects are the connector's, so nothing is buffered and sent
 // out of order), the connect timeout and the credentials. Returns the
-// libnats status (natsStatus as int; 0 = NATS_OK).
-int ConfigureOptions(__natsOptions* opts, const Connection& c,
-                     const std::vector<std::string>& servers, std::chrono::milliseconds timeout);
+// libnats status.
+natsStatus ConfigureOptions(natsOptions* opts, const Connection& c,
+                            const std::vector<std::string>& servers,
+                            std::chrono::milliseconds timeout);
 
 // The text of this thread's last libnats error when it is about `status`
 // (it carries details such as the server's -ERR text), else the status's
 // text.
-std::string ErrorText(int status);
+std::string ErrorText(natsStatus status);
 
 // The declarations of the shared keys for a config struct deriving from
 // Connection (declared alike by every connector that uses them).

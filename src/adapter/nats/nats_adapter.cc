@@ -403,8 +403,7 @@ Status NatsAdapter::Connect() {
   const int64_t timeout_ms = options_.timeout.count();
   natsStatus s = natsOptions_Create(&c->opts);
   if (s == NATS_OK) {
-    s = static_cast<natsStatus>(
-        client::nats::ConfigureOptions(c->opts, options_, servers_, options_.timeout));
+    s = client::nats::ConfigureOptions(c->opts, options_, servers_, options_.timeout);
   }
   if (s == NATS_OK) s = natsOptions_SetClosedCB(c->opts, OnClosed, closure);
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(c->opts, OnClosed, closure);

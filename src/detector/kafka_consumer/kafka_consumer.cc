@@ -181,7 +181,7 @@ Status KafkaConsumerDetector::Session::Create() {
   char err[512];
   rk.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), err, sizeof err));
   if (!rk) return Fail(ErrorCode::kConfig, std::string("kafka consumer: ") + err);
-  conf.value().release();  // rd_kafka_new took it
+  static_cast<void>(conf->release());  // rd_kafka_new took it
   rd_kafka_poll_set_consumer(rk.get());
   return Ok();
 }

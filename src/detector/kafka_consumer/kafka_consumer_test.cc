@@ -116,7 +116,7 @@ TEST(KafkaConsumerConfig, BadSettingsAreClearErrors) {
   const ConnectorInfo info = Connector();
   config::CoreSettings core;
   core.bus_mode = "reliable";  // what --detector kafka_consumer implies
-  auto errors = [&](std::vector<std::pair<std::string, std::string>> flags) {
+  auto errors = [&](const std::vector<std::pair<std::string, std::string>>& flags) {
     return testing::BindForTest<Options>(info, flags, core).second;
   };
   EXPECT_TRUE(HasError(errors({}), "kafka_consumer.topics: required"));

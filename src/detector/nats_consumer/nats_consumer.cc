@@ -180,7 +180,7 @@ struct NatsConsumerDetector::Session {
 Status NatsConsumerDetector::Session::Connect() {
   natsStatus s = natsOptions_Create(&opts);
   if (s == NATS_OK) {
-    s = static_cast<natsStatus>(client::nats::ConfigureOptions(opts, o, servers, o.timeout));
+    s = client::nats::ConfigureOptions(opts, o, servers, o.timeout);
   }
   if (s != NATS_OK) return Fail(ErrorCode::kConfig, "options: " + client::nats::ErrorText(s));
   s = natsConnection_Connect(&nc, opts);

@@ -66,7 +66,7 @@ TEST(NatsConsumerConfig, BadSettingsAreClearErrors) {
   const ConnectorInfo info = Connector();
   config::CoreSettings core;
   core.bus_mode = "reliable";  // what --detector nats_consumer implies
-  auto errors = [&](std::vector<std::pair<std::string, std::string>> flags) {
+  auto errors = [&](const std::vector<std::pair<std::string, std::string>>& flags) {
     return testing::BindForTest<Options>(info, flags, core).second;
   };
   EXPECT_TRUE(HasError(errors({}), "nats.url: required for detector nats_consumer"));
