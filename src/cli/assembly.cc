@@ -272,10 +272,13 @@ int RunPipeline(const Registry& registry, const config::Config& values, RunOptio
     });
     st = pipe->Run(stop.get_token());
   }
-  // A configuration error the pipeline found only when it ran (a source
-  // that cannot be reached or set up at start) exits like one found by
-  // validation.
-  const int failed = !st && st.error().code() == ErrorCode::kConfig ? kExitUsage : kExitFailure;
+  // A source that finds a configuration error only when it starts (a broker
+  // or server that cannot be reached, a stream that does not exist) exits
+  // like one found by validation. (Pipeline::Run wraps detector failures as
+  // "detector <name>: ...".)
+  const bool source_config = !st && st.error().code() == ErrorCode::kConfig &&
+                             st.error().message().starts_with("detector ");
+  const int failed = source_config ? kExitUsage : kExitFailure;
   const int code = run.finish ? run.finish(st) : (st ? kExitOk : failed);
   inspector->Close();
   for (auto& l : a.servers) l.server->Stop();

@@ -134,7 +134,8 @@ struct KafkaConsumerDetector::Session {
   const Options& o;
   RunContext& ctx;
   const Sleeper& sleeper;
-  uint64_t& next_seq;  // the detector's
+  uint64_t& next_seq;      // the detector's
+  uint64_t published = 0;  // the last seq handed to the bus by this session
   std::unique_ptr<rd_kafka_t, RkDeleter> rk;
   OffsetBook book;
   size_t uncommitted = 0;  // records delivered since the last commit
@@ -228,6 +229,7 @@ Status KafkaConsumerDetector::Session::Serve() {
     if (batch.events.empty()) continue;
     m.pending.Set(static_cast<double>(book.pending()));
     if (!ctx.publish(std::move(batch))) break;  // the pipeline is stopping
+    published = next_seq;
   }
   return Close();
 }
@@ -392,7 +394,7 @@ void KafkaConsumerDetector::Session::Revoke(rd_kafka_topic_partition_list_t* par
 // and leaves the group.
 Status KafkaConsumerDetector::Session::Close() {
   if (book.pending() > 0)
-    (void)consume::FinishInFlight(ctx, sleeper, next_seq, o.stop_grace, kSource);
+    (void)consume::FinishInFlight(ctx, sleeper, published, o.stop_grace, kSource);
   CommitDelivered(true);
   closing = true;
   (void)rd_kafka_consumer_close(rk.get());

@@ -157,7 +157,8 @@ struct NatsConsumerDetector::Session {
   const std::vector<std::string>& servers;
   RunContext& ctx;
   const Sleeper& sleeper;
-  uint64_t& next_seq;  // the detector's
+  uint64_t& next_seq;      // the detector's
+  uint64_t published = 0;  // the last seq handed to the bus by this session
   jsOptions jo;
   natsOptions* opts = nullptr;
   natsConnection* nc = nullptr;
@@ -265,6 +266,7 @@ Status NatsConsumerDetector::Session::Serve() {
     m.pending.Set(static_cast<double>(held.size()));
     if (batch.events.empty()) continue;
     if (!ctx.publish(std::move(batch))) break;  // the pipeline is stopping
+    published = next_seq;
   }
   return Close();
 }
@@ -359,7 +361,7 @@ void NatsConsumerDetector::Session::KeepAlive() {
 // At shutdown: lets the events in flight finish (up to stop_grace), acks
 // them and makes sure the acks left.
 Status NatsConsumerDetector::Session::Close() {
-  if (!held.empty()) (void)consume::FinishInFlight(ctx, sleeper, next_seq, o.stop_grace, kSource);
+  if (!held.empty()) (void)consume::FinishInFlight(ctx, sleeper, published, o.stop_grace, kSource);
   AckDelivered();
   (void)natsConnection_FlushTimeout(nc, o.timeout.count());
   return Ok();
