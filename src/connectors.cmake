@@ -13,6 +13,8 @@ set(PGCDC_CONNECTORS
   detector/outbox
   detector/sqlite
   detector/mysql
+  detector/kafka_consumer
+  detector/nats_consumer
   adapter/stdout
   adapter/file
   adapter/webhook

@@ -272,7 +272,14 @@ int RunPipeline(const Registry& registry, const config::Config& values, RunOptio
     });
     st = pipe->Run(stop.get_token());
   }
-  const int code = run.finish ? run.finish(st) : (st ? kExitOk : kExitFailure);
+  // A source that finds a configuration error only when it starts (a broker
+  // or server that cannot be reached, a stream that does not exist) exits
+  // like one found by validation. (Pipeline::Run wraps detector failures as
+  // "detector <name>: ...".)
+  const bool source_config = !st && st.error().code() == ErrorCode::kConfig &&
+                             st.error().message().starts_with("detector ");
+  const int failed = source_config ? kExitUsage : kExitFailure;
+  const int code = run.finish ? run.finish(st) : (st ? kExitOk : failed);
   inspector->Close();
   for (auto& l : a.servers) l.server->Stop();
   if (!st && st.error().code() == ErrorCode::kTimeout) {

@@ -175,6 +175,13 @@ void NormalizePipelineConfig(config::Config& cfg) {
   if (cfg.Has("mysql.state_file") && cfg.origin("bus.mode") == Origin::kDefault) {
     cfg.Set("bus.mode", std::string("reliable"), Origin::kDefault, "implied by --mysql-state-file");
   }
+  // The log consumers commit what the adapters finished: a dropped event
+  // would count as delivered.
+  if (const std::string type = cfg.GetString("detector.type");
+      (type == "kafka_consumer" || type == "nats_consumer") &&
+      cfg.origin("bus.mode") == Origin::kDefault) {
+    cfg.Set("bus.mode", std::string("reliable"), Origin::kDefault, "implied by --detector " + type);
+  }
 }
 
 namespace {

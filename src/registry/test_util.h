@@ -34,6 +34,14 @@ inline LoadedConfig LoadConnectorConfig(const ConnectorInfo& info,
   return out;
 }
 
+// True when one of `errors` contains `part`.
+inline bool HasError(const std::vector<std::string>& errors, const std::string& part) {
+  for (const auto& e : errors) {
+    if (e.find(part) != std::string::npos) return true;
+  }
+  return false;
+}
+
 // Runs the connector's validation; returns its messages.
 inline std::vector<std::string> Validate(const ConnectorInfo& info, const LoadedConfig& cfg) {
   std::vector<std::string> errors = cfg.errors;

@@ -107,6 +107,50 @@ bool NatsServer::CreateStream(const std::string& stream, const std::string& subj
   return js_AddStream(nullptr, c.js, &cfg, nullptr, nullptr) == NATS_OK;
 }
 
+bool NatsServer::Publish(const std::string& subject, const std::string& data,
+                         const std::vector<std::pair<std::string, std::string>>& headers) const {
+  Client c(Url());
+  natsMsg* msg = nullptr;
+  if (!c.ok() || natsMsg_Create(&msg, subject.c_str(), nullptr, data.data(),
+                                static_cast<int>(data.size())) != NATS_OK) {
+    return false;
+  }
+  for (const auto& [k, v] : headers) (void)natsMsgHeader_Add(msg, k.c_str(), v.c_str());
+  const bool ok = js_PublishMsg(nullptr, c.js, msg, nullptr, nullptr) == NATS_OK;
+  natsMsg_Destroy(msg);
+  return ok;
+}
+
+bool NatsServer::PublishRange(const std::string& subject, int first, int last,
+                              const std::function<std::string(int)>& make) const {
+  Client c(Url());
+  if (!c.ok()) return false;
+  for (int i = first; i <= last; ++i) {
+    const std::string data = make(i);
+    if (js_PublishAsync(c.js, subject.c_str(), data.data(), static_cast<int>(data.size()),
+                        nullptr) != NATS_OK) {
+      return false;
+    }
+  }
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = 30000;
+  return js_PublishAsyncComplete(c.js, &po) == NATS_OK;
+}
+
+std::optional<NatsServer::ConsumerState> NatsServer::Consumer(const std::string& stream,
+                                                              const std::string& durable) const {
+  Client c(Url());
+  jsConsumerInfo* ci = nullptr;
+  if (!c.ok() ||
+      js_GetConsumerInfo(&ci, c.js, stream.c_str(), durable.c_str(), nullptr, nullptr) != NATS_OK) {
+    return std::nullopt;
+  }
+  ConsumerState out{ci->AckFloor.Stream, ci->NumAckPending, ci->NumPending};
+  jsConsumerInfo_Destroy(ci);
+  return out;
+}
+
 std::vector<NatsServer::Message> NatsServer::ReadStream(const std::string& stream) const {
   std::vector<Message> out;
   auto state = Stream(stream);

@@ -9,9 +9,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "harness.h"
@@ -66,6 +68,21 @@ class NatsServer {
   // `max_msg_size` bytes.
   bool CreateStream(const std::string& stream, const std::string& subject,
                     int32_t max_msg_size) const;
+
+  // Publishes one message (with headers) and waits for JetStream's ack.
+  bool Publish(const std::string& subject, const std::string& data,
+               const std::vector<std::pair<std::string, std::string>>& headers = {}) const;
+  // Publishes make(i) for i in [first, last] to `subject` (asynchronously,
+  // then waits for every ack).
+  bool PublishRange(const std::string& subject, int first, int last,
+                    const std::function<std::string(int)>& make) const;
+  struct ConsumerState {
+    uint64_t ack_floor = 0;  // stream sequence every message up to is acked
+    int64_t ack_pending = 0;
+    uint64_t pending = 0;  // not yet delivered
+  };
+  std::optional<ConsumerState> Consumer(const std::string& stream,
+                                        const std::string& durable) const;
 
  private:
   bool jetstream_;

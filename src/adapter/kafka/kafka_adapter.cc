@@ -13,6 +13,7 @@
 #include "adapter/kafka/position.h"
 #include "adapter/middleware/flow.h"
 #include "adapter/middleware/params.h"
+#include "client/kafka_client.h"
 #include "codec/kafka/topic_name.h"
 #include "config/config.h"
 #include "core/health.h"
@@ -92,45 +93,9 @@ const Metrics& M() {
   return m;
 }
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return out;
-}
-
-// "name=value" -> (name, value); nullopt without '=' or with an empty name.
-std::optional<std::pair<std::string, std::string>> SplitProperty(std::string_view p) {
-  const size_t eq = p.find('=');
-  if (eq == std::string_view::npos || eq == 0) return std::nullopt;
-  return std::pair{std::string(p.substr(0, eq)), std::string(p.substr(eq + 1))};
-}
-
-// Properties that hold secrets: never echoed in messages.
-bool Secret(std::string_view name) {
-  return name.find("password") != std::string_view::npos ||
-         name.find("secret") != std::string_view::npos ||
-         name.find("key.pem") != std::string_view::npos;
-}
-
-struct ConfDeleter {
-  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
-};
-using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
-
-// A librdkafka configuration with every property of `o` set; the error names
-// the property librdkafka rejected.
-Result<ConfPtr> BuildConf(const Options& o) {
-  ConfPtr conf(rd_kafka_conf_new());
-  char err[512];
-  for (const auto& [name, value] : ProducerProperties(o)) {
-    if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), err, sizeof err) !=
-        RD_KAFKA_CONF_OK) {
-      return Fail(ErrorCode::kConfig,
-                  "librdkafka property " + name + (Secret(name) ? "" : "=" + value) + ": " + err);
-    }
-  }
-  return conf;
+// A librdkafka configuration with every producer property of `o` set.
+Result<client::kafka::ConfPtr> BuildConf(const Options& o) {
+  return client::kafka::BuildConf(ProducerProperties(o));
 }
 
 }  // namespace
@@ -158,52 +123,21 @@ std::vector<std::pair<std::string, std::string>> ProducerProperties(const Option
 }
 
 std::vector<std::pair<std::string, std::string>> ClientProperties(const Options& o) {
-  std::vector<std::pair<std::string, std::string>> p = {{"bootstrap.servers", o.brokers}};
-  const bool sasl = !o.sasl_mechanism.empty();
-  p.emplace_back("security.protocol",
-                 std::string(sasl ? "sasl_" : "") + (o.tls ? "ssl" : "plaintext"));
-  if (sasl) {
-    p.emplace_back("sasl.mechanisms", Upper(o.sasl_mechanism));
-    p.emplace_back("sasl.username", o.sasl_username);
-    p.emplace_back("sasl.password", o.sasl_password);
-  }
-  if (!o.tls_ca_file.empty()) p.emplace_back("ssl.ca.location", o.tls_ca_file);
-  for (const auto& extra : o.properties) {
-    if (auto kv = SplitProperty(extra)) p.push_back(std::move(*kv));
-  }
-  return p;
+  return client::kafka::ConnectionProperties(o, o.properties);
 }
 
 std::vector<std::string> ValidateOptions(const Options& o) {
   std::vector<std::string> errors;
-  if (o.brokers.find_first_not_of(" ,") == std::string::npos) {
-    errors.push_back("kafka.brokers: required for adapter kafka (--kafka-brokers host:port,...)");
-  }
+  client::kafka::ValidateConnection(o, "adapter kafka", o.properties, "kafka.properties", errors);
   if (!o.topic.empty() && !codec::kafka::IsValidTopicName(o.topic)) {
     errors.push_back("kafka.topic: \"" + o.topic +
                      "\" is not a valid Kafka topic name (1..249 of [a-zA-Z0-9._-], not . or ..)");
   }
   for (auto& e : encoding::ValidateSettings(o.encoding)) errors.push_back(std::move(e));
   for (auto& e : middleware::ValidateFlow(o.flow, "kafka.")) errors.push_back(std::move(e));
-  if (!o.sasl_mechanism.empty() && o.sasl_username.empty()) {
-    errors.push_back("kafka.sasl_username: required with kafka.sasl_mechanism " + o.sasl_mechanism);
-  }
-  if (o.sasl_mechanism.empty() && (!o.sasl_username.empty() || !o.sasl_password.empty())) {
-    errors.push_back(
-        "kafka.sasl_mechanism: required with kafka.sasl_username/password (plain, "
-        "scram-sha-256 or scram-sha-512)");
-  }
-  if (!o.tls_ca_file.empty() && !o.tls) {
-    errors.push_back("kafka.tls_ca_file: needs kafka.tls (--kafka-tls)");
-  }
   if (!o.offsets_topic.empty() && !codec::kafka::IsValidTopicName(o.offsets_topic)) {
     errors.push_back("kafka.offsets_topic: \"" + o.offsets_topic +
                      "\" is not a valid Kafka topic name");
-  }
-  for (const auto& p : o.properties) {
-    if (!SplitProperty(p)) {
-      errors.push_back("kafka.properties: \"" + p + "\" is not name=value");
-    }
   }
   ValidateBackoff("kafka", o.backoff, errors);
   if (errors.empty()) {
@@ -1010,8 +944,8 @@ ConnectorInfo Connector() {
           "primary key; acknowledges only what the brokers confirmed, retries transient "
           "failures without losing or reordering a key, rejected records go to the DLQ.",
       .params = Params({
-          {Param("kafka.brokers", &O::brokers, "bootstrap brokers, host:port[,host:port...]"),
-           Param("kafka.topic", &O::topic,
+          client::kafka::ConnectionParams<O>(),
+          {Param("kafka.topic", &O::topic,
                  "fixed topic for every event (default: one topic per channel, ':' -> '.', "
                  "pgcdc:orders -> pgcdc.orders)"),
            ParamEnum("kafka.key", &O::key, {{"pk", KeyMode::kPk}, {"id", KeyMode::kId}},
@@ -1021,13 +955,6 @@ ConnectorInfo Connector() {
                      {{"payload", ValueMode::kPayload}, {"envelope", ValueMode::kEnvelope}},
                      "record value: payload = the event payload JSON; envelope = the whole event "
                      "JSON (id, channel, operation, payload, source, created_at, ...)"),
-           Param("kafka.sasl_mechanism", &O::sasl_mechanism, "SASL mechanism (default: none)",
-                 {.choices = {"plain", "scram-sha-256", "scram-sha-512"}}),
-           Param("kafka.sasl_username", &O::sasl_username, "SASL user name"),
-           Param("kafka.sasl_password", &O::sasl_password, "SASL password"),
-           Param("kafka.tls", &O::tls, "connect with TLS"),
-           Param("kafka.tls_ca_file", &O::tls_ca_file,
-                 "PEM CA bundle to verify the brokers with (default: system store)"),
            Param("kafka.transactional_id", &O::transactional_id,
                  "exactly-once: produce in Kafka transactions under this id and commit the source "
                  "position with them (docs/kafka.md)"),

@@ -48,6 +48,7 @@
 #include "adapter/encoding/encoder.h"
 #include "adapter/kafka/record.h"
 #include "adapter/middleware/middleware.h"
+#include "client/kafka_client.h"
 #include "core/backoff.h"
 #include "registry/registry.h"
 
@@ -55,14 +56,10 @@ namespace pgcdc::adapter::kafka {
 
 // The kafka section (YAML `kafka:`); Connector() binds every kafka.* key to
 // a field. Initial values are the defaults.
-struct Options {
-  std::string brokers = "localhost:9092";  // comma-separated host:port list
-  std::string topic;                       // empty: one topic per channel
-  std::string sasl_mechanism;              // "", plain, scram-sha-256, scram-sha-512
-  std::string sasl_username;
-  std::string sasl_password;
-  bool tls = false;
-  std::string tls_ca_file;
+// The connection keys (kafka.brokers, kafka.sasl_*, kafka.tls*) are the
+// shared ones of client/kafka_client.h.
+struct Options : client::kafka::Connection {
+  std::string topic;             // empty: one topic per channel
   std::string transactional_id;  // non-empty: exactly-once transactions
   // Value encoding and schema registry (docs/encodings.md).
   encoding::Settings encoding;

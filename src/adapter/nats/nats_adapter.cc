@@ -1,7 +1,6 @@
 #include "adapter/nats/nats_adapter.h"
 
 #include <nats/nats.h>
-#include <unistd.h>
 
 #include <climits>
 #include <condition_variable>
@@ -10,11 +9,11 @@
 
 #include "adapter/encoding/params.h"
 #include "adapter/encoding/sink_encoder.h"
+#include "client/nats_client.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "dlq/dlq.h"
-#include "net/server_url.h"
 #include "registry/define.h"
 
 namespace pgcdc::adapter::nats {
@@ -77,60 +76,13 @@ const Metrics& M() {
 
 Error Cancelled() { return Error(ErrorCode::kCancelled, "nats: interrupted"); }
 
-// The text of this thread's last libnats error when it is about `s` (it
-// carries details such as the server's -ERR text), else the status's text.
-std::string NatsError(natsStatus s) {
-  natsStatus last = NATS_OK;
-  const char* text = nats_GetLastError(&last);
-  if (last != s || text == nullptr || *text == '\0') return natsStatus_GetText(s);
-  // libnats prefixes the source location: "(conn.c:2088): No server …".
-  std::string_view t = text;
-  if (t.starts_with('(')) {
-    if (const size_t end = t.find("): "); end != std::string_view::npos) t.remove_prefix(end + 3);
-  }
-  return std::string(t);
-}
+std::string NatsError(natsStatus s) { return client::nats::ErrorText(s); }
 
 int64_t Nanos(milliseconds d) { return std::chrono::nanoseconds(d).count(); }
 
 }  // namespace
 
 // ---- servers, subjects ---------------------------------------------------------
-
-Result<std::vector<std::string>> ParseServers(std::string_view url) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  for (;;) {
-    const size_t comma = std::min(url.find(',', pos), url.size());
-    const std::string_view one = url.substr(pos, comma - pos);
-    auto bad = [&](const std::string& why) {
-      return Fail(ErrorCode::kConfig,
-                  "invalid NATS URL \"" + net::RedactServerUrl(one) + "\": " + why);
-    };
-    if (!one.starts_with("nats://") && !one.starts_with("tls://")) {
-      return bad("expected nats://[user:password@]host[:port] or tls:// for TLS");
-    }
-    auto parsed = net::ParseServerUrl(one);
-    if (!parsed) return bad(parsed.error().message());
-    if (!parsed->path.empty()) return bad("a NATS URL has no path");
-    out.emplace_back(one);
-    if (comma == url.size()) break;
-    pos = comma + 1;
-  }
-  return out;
-}
-
-std::string RedactServers(std::string_view url) {
-  std::string out;
-  size_t pos = 0;
-  for (;;) {
-    const size_t comma = std::min(url.find(',', pos), url.size());
-    out += net::RedactServerUrl(url.substr(pos, comma - pos));
-    if (comma == url.size()) return out;
-    out += ',';
-    pos = comma + 1;
-  }
-}
 
 std::string SubjectProblem(std::string_view subject) {
   if (subject.empty()) return "empty subject";
@@ -448,30 +400,14 @@ Status NatsAdapter::Connect() {
   auto c = std::make_unique<Conn>();
   // An opaque token looked up in a registry by the callbacks, never dereferenced.
   void* closure = reinterpret_cast<void*>(c->token);  // NOLINT(performance-no-int-to-ptr)
-  std::vector<const char*> urls;
-  bool tls = !options_.tls_ca_file.empty();
-  for (const auto& u : servers_) {
-    urls.push_back(u.c_str());
-    tls = tls || u.starts_with("tls://");
-  }
   const int64_t timeout_ms = options_.timeout.count();
   natsStatus s = natsOptions_Create(&c->opts);
-  if (s == NATS_OK) s = natsOptions_SetServers(c->opts, urls.data(), static_cast<int>(urls.size()));
-  if (s == NATS_OK) s = natsOptions_SetName(c->opts, "pgcdc");
-  // Reconnects are the adapter's (so nothing is buffered and sent out of
-  // order while disconnected): a lost connection closes.
-  if (s == NATS_OK) s = natsOptions_SetAllowReconnect(c->opts, false);
-  if (s == NATS_OK) s = natsOptions_SetTimeout(c->opts, timeout_ms);
+  if (s == NATS_OK) {
+    s = client::nats::ConfigureOptions(c->opts, options_, servers_, options_.timeout);
+  }
   if (s == NATS_OK) s = natsOptions_SetClosedCB(c->opts, OnClosed, closure);
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(c->opts, OnClosed, closure);
   if (s == NATS_OK) s = natsOptions_SetErrorHandler(c->opts, OnAsyncError, closure);
-  if (s == NATS_OK && tls) s = natsOptions_SetSecure(c->opts, true);
-  if (s == NATS_OK && !options_.tls_ca_file.empty()) {
-    s = natsOptions_LoadCATrustedCertificates(c->opts, options_.tls_ca_file.c_str());
-  }
-  if (s == NATS_OK && !options_.cred_file.empty()) {
-    s = natsOptions_SetUserCredentialsFromFiles(c->opts, options_.cred_file.c_str(), nullptr);
-  }
   if (s != NATS_OK) return Fail(ErrorCode::kConfig, "options: " + NatsError(s));
   s = natsConnection_Connect(&c->nc, c->opts);
   if (s != NATS_OK) return Fail(ErrorCode::kConnection, "connect: " + NatsError(s));
@@ -773,17 +709,11 @@ ConnectorInfo Connector() {
                      "asynchronous with a bounded window of unacknowledged messages, publishes "
                      "again until JetStream acknowledges, messages NATS rejects go to the DLQ.",
       .params = Params({
-          {Param("nats.url", &O::url,
-                 "nats://[user:password@]host[:port], tls:// for TLS; a comma-separated list "
-                 "for a cluster"),
-           Param("nats.subject", &O::subject,
+          client::nats::ConnectionParams<O>(),
+          {Param("nats.subject", &O::subject,
                  "subject prefix: channel pgcdc:orders → <prefix>.orders, myapp:x → "
                  "<prefix>.myapp.x; the stream takes <prefix>.>"),
            Param("nats.stream", &O::stream, "JetStream stream, created or updated on start"),
-           Param("nats.cred_file", &O::cred_file,
-                 "credentials file (.creds: user JWT and NKey seed)"),
-           Param("nats.tls_ca_file", &O::tls_ca_file,
-                 "CA bundle to verify the server (implies TLS; default: system store)"),
            Param("nats.max_age", &O::max_age,
                  "stream retention: older messages are removed (0 = keep forever)", {.min = 0}),
            Param("nats.duplicate_window", &O::duplicate_window,
@@ -802,11 +732,7 @@ ConnectorInfo Connector() {
       }),
       .validate =
           [](const O& o, const Context&, Errors& errors) {
-            if (o.url.empty()) {
-              errors.push_back("nats.url: required for adapter nats (--nats-url)");
-            } else if (auto s = ParseServers(o.url); !s) {
-              errors.push_back("nats.url: " + s.error().message());
-            }
+            client::nats::ValidateConnection(o, "adapter nats", errors);
             if (std::string why = SubjectProblem(o.subject); !why.empty()) {
               errors.push_back("nats.subject: " + why);
             }
@@ -814,12 +740,6 @@ ConnectorInfo Connector() {
               errors.push_back("nats.stream: " + why);
             }
             for (auto& e : encoding::ValidateSettings(o.encoding)) errors.push_back(std::move(e));
-            for (const auto& [key, path] : {std::pair{"nats.cred_file", &o.cred_file},
-                                            {"nats.tls_ca_file", &o.tls_ca_file}}) {
-              if (!path->empty() && ::access(path->c_str(), R_OK) != 0) {
-                errors.push_back(std::string(key) + ": cannot read \"" + *path + "\"");
-              }
-            }
             if (o.max_age.count() > 0 && o.duplicate_window > o.max_age) {
               errors.push_back("nats.duplicate_window: must not exceed nats.max_age");
             }

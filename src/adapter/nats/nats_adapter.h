@@ -42,6 +42,7 @@
 
 #include "adapter/adapter.h"
 #include "adapter/encoding/encoder.h"
+#include "client/nats_client.h"
 #include "core/backoff.h"
 #include "core/sleep.h"
 #include "registry/registry.h"
@@ -55,12 +56,11 @@ class SinkEncoder;
 
 namespace pgcdc::adapter::nats {
 
-struct Options {
-  std::string url;  // one server URL or a comma-separated list
+// The connection keys (nats.url, nats.cred_file, nats.tls_ca_file) are the
+// shared ones of client/nats_client.h.
+struct Options : client::nats::Connection {
   std::string subject = "pgcdc";
   std::string stream = "pgcdc";
-  std::string cred_file;
-  std::string tls_ca_file;
   std::chrono::milliseconds max_age = std::chrono::hours(24);  // 0 = unlimited
   std::chrono::milliseconds duplicate_window = std::chrono::minutes(2);
   encoding::Settings encoding;  // message encoding and schema registry (docs/encodings.md)
@@ -72,11 +72,8 @@ struct Options {
 
 // --- pure pieces (unit tested) ---
 
-// The server URLs of a nats.url value (comma-separated nats:// or tls://
-// URLs). kConfig error naming the (redacted) bad URL.
-Result<std::vector<std::string>> ParseServers(std::string_view url);
-// nats.url with every secret replaced by "xxx".
-std::string RedactServers(std::string_view url);
+using client::nats::ParseServers;
+using client::nats::RedactServers;
 
 // A literal subject: non-empty dot-separated tokens, no whitespace or
 // control characters, no wildcard token ("*", ">"). Empty when valid, else
