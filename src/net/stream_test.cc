@@ -63,7 +63,7 @@ class Sock : public testing::LoopbackSocket {
 
 std::string Get(std::string_view target, std::string_view extra = "") {
   std::string r = "GET ";
-  r.append(target).append(" HTTP/1.1\r\nHost: t\r\n").append(extra).append("\r\n");
+  r.append(target).append(" HTTP/1.1\r\nHost: localhost\r\n").append(extra).append("\r\n");
   return r;
 }
 
@@ -285,7 +285,7 @@ TEST_F(StreamServerTest, SseBadFilterAndPrefixRoute) {
   ASSERT_TRUE(bad.ReadContains("bad filter"));
   EXPECT_EQ(bad.buf().rfind("HTTP/1.1 400", 0), 0u);
   Sock post(port_);
-  ASSERT_TRUE(post.Send("POST /events HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"));
+  ASSERT_TRUE(post.Send("POST /events HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n"));
   ASSERT_TRUE(post.ReadContains("\r\n\r\n"));
   EXPECT_EQ(post.buf().rfind("HTTP/1.1 405", 0), 0u);
   Sock file(port_);
