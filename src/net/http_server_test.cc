@@ -190,7 +190,8 @@ TEST_F(HttpServerTest, MethodNotAllowed) {
   EXPECT_EQ(r.headers["allow"], "GET, POST, HEAD");
   EXPECT_EQ(r.body, "{\"error\":\"method not allowed\"}");
 
-  auto r2 = Answer(port_, "POST /hello HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n", 405);
+  auto r2 =
+      Answer(port_, "POST /hello HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n", 405);
   EXPECT_EQ(r2.headers["allow"], "GET, HEAD");
 }
 
@@ -202,8 +203,9 @@ TEST_F(HttpServerTest, QueryHeadersAndBody) {
             "method=GET\npath=/echo\ntarget=/echo?a=1&b=hello+world&c=%2F%3D%26&d&e=%zz&a=2\n"
             "q:a=1\nq:b=hello world\nq:c=/=&\nq:d=\nq:e=%zz\nh:v1\nbody=");
 
-  auto p =
-      Answer(port_, "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n\r\nhello world", 201);
+  auto p = Answer(port_,
+                  "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n\r\nhello world",
+                  201);
   EXPECT_EQ(p.body, "{\"len\":11}");
 }
 
@@ -417,8 +419,8 @@ TEST(HttpAuthTest, BearerBasicAndConstantTimeCompare) {
 }
 
 TEST(HttpAuthTest, LoopbackHostNames) {
-  for (const char* ok : {"localhost", "LOCALHOST:8080", "app.localhost", "127.0.0.1",
-                         "127.0.0.1:9", "127.1.2.3:80", "[::1]", "[::1]:8080"}) {
+  for (const char* ok : {"localhost", "LOCALHOST:8080", "app.localhost", "127.0.0.1", "127.0.0.1:9",
+                         "127.1.2.3:80", "[::1]", "[::1]:8080"}) {
     EXPECT_TRUE(IsLoopbackHost(ok)) << ok;
   }
   for (const char* bad : {"", "evil.example", "evil.example:8080", "localhost.evil.example",
@@ -444,7 +446,8 @@ TEST(HttpServerHardeningTest, AuthPublicRoutesPreflightAndHostCheck) {
   const uint16_t port = PortOf(*bound);
 
   auto r = Answer(port, Get("/private"), 401);
-  EXPECT_EQ(r.headers["www-authenticate"], R"(Bearer realm="pgcdc", Basic realm="pgcdc", charset="UTF-8")");
+  EXPECT_EQ(r.headers["www-authenticate"],
+            R"(Bearer realm="pgcdc", Basic realm="pgcdc", charset="UTF-8")");
   Answer(port, Get("/private", "Authorization: Bearer nope\r\n"), 401);
   EXPECT_EQ(Answer(port, Get("/private", "Authorization: Bearer tok\r\n"), 200).body, "private");
   EXPECT_EQ(Answer(port, Get("/open"), 200).body, "open");
