@@ -69,6 +69,8 @@ Result<net::HttpServerOptions> HttpOptions(const config::HttpSettings& h) {
   o.idle_timeout = h.idle_timeout;
   o.stream_max_buffered_bytes = static_cast<size_t>(h.stream_max_buffered_bytes);
   o.loopback_host_check = h.loopback_host_check;
+  o.tls_cert_file = h.tls_cert_file;
+  o.tls_key_file = h.tls_key_file;
   o.auth.bearer_token = h.auth_token;
   if (!h.auth_token_file.empty()) {
     std::ifstream in(h.auth_token_file);
@@ -180,7 +182,12 @@ Status AttachAndServe(const config::CoreSettings& core, const RunOptions& run, H
   for (const auto& [addr, name] :
        {std::pair{core.http_addr, "http"}, {core.metrics_addr, "metrics"}}) {
     if (addr.empty()) continue;
-    auto server = std::make_unique<net::HttpServer>(name, a.http_options);
+    net::HttpServerOptions options = a.http_options;
+    if (std::string_view(name) == "metrics") {
+      options.tls_cert_file = core.http.metrics_tls_cert_file;
+      options.tls_key_file = core.http.metrics_tls_key_file;
+    }
+    auto server = std::make_unique<net::HttpServer>(name, options);
     pipeline::MountCoreEndpoints(*server, health, ready);
     a.servers.push_back({std::move(server), name, addr});
   }
@@ -223,7 +230,10 @@ Status AttachAndServe(const config::CoreSettings& core, const RunOptions& run, H
       return Fail(bound.error().code(), "cannot start " + l.name + " server on " + l.addr + ": " +
                                             bound.error().message());
     }
-    log::Info("http server listening", {{"server", l.name}, {"addr", *bound}});
+    log::Info("http server listening",
+              {{"server", l.name},
+               {"addr", *bound},
+               {"tls", l.server->options().tls_cert_file.empty() ? "false" : "true"}});
   }
   return Ok();
 }

@@ -59,6 +59,18 @@ std::vector<ParamSpec> HttpParams() {
             "bytes queued per SSE/WebSocket client before it is disconnected as a slow "
             "consumer (0 = only the per-client event cap)",
             {.min = 0}),
+      Param("http.tls_cert_file", &S::http, &H::tls_cert_file,
+            "serve the main HTTP server (and sse/ws own listeners) over TLS >= 1.2 with this PEM "
+            "certificate chain",
+            {.flag = "sse-tls-cert", .aliases = {"sse.tls_cert_file"}}),
+      Param("http.tls_key_file", &S::http, &H::tls_key_file, "PEM private key for --sse-tls-cert",
+            {.flag = "sse-tls-key", .aliases = {"sse.tls_key_file"}}),
+      Param("http.metrics_tls_cert_file", &S::http, &H::metrics_tls_cert_file,
+            "serve --metrics-addr over TLS >= 1.2 with this PEM certificate chain",
+            {.flag = "metrics-tls-cert", .aliases = {"metrics_tls_cert_file"}}),
+      Param("http.metrics_tls_key_file", &S::http, &H::metrics_tls_key_file,
+            "PEM private key for --metrics-tls-cert",
+            {.flag = "metrics-tls-key", .aliases = {"metrics_tls_key_file"}}),
       Param("http.loopback_host_check", &S::http, &H::loopback_host_check,
             "on a loopback listener, refuse requests whose Host is not localhost/127.x/[::1] "
             "(DNS rebinding protection; turn off behind a local reverse proxy)"),

@@ -48,6 +48,11 @@ struct HttpSettings {
   std::chrono::milliseconds idle_timeout{60'000};
   int64_t stream_max_buffered_bytes = 16 << 20;
   bool loopback_host_check = true;
+  // TLS of the main server (and sse/ws own listeners) and of the metrics one.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string metrics_tls_cert_file;
+  std::string metrics_tls_key_file;
 };
 
 // The typed core configuration every command and connector factory sees.

@@ -27,9 +27,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -47,15 +49,60 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/mutex.h"
+#include "net/tls_server.h"
 
 namespace pgcdc::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace {
+
+// One client connection, plain or TLS, usable with Asio/Beast composed
+// operations (AsyncReadStream + AsyncWriteStream). Timeouts and closing go
+// through Lowest(), the TCP stream under the TLS layer. Movable, so a request
+// session can hand it to a streaming session.
+class Transport {
+ public:
+  using executor_type = beast::tcp_stream::executor_type;
+
+  Transport(tcp::socket socket, ssl::context* tls) {
+    if (tls != nullptr) {
+      tls_.emplace(beast::tcp_stream(std::move(socket)), *tls);
+    } else {
+      plain_.emplace(std::move(socket));
+    }
+  }
+
+  bool tls() const { return tls_.has_value(); }
+  beast::ssl_stream<beast::tcp_stream>& Tls() { return *tls_; }
+  beast::tcp_stream& Lowest() { return tls_ ? tls_->next_layer() : *plain_; }
+  executor_type get_executor() { return Lowest().get_executor(); }
+
+  template <class Buffers, class Handler>
+  void async_read_some(const Buffers& buffers, Handler&& handler) {
+    if (tls_) {
+      tls_->async_read_some(buffers, std::forward<Handler>(handler));
+    } else {
+      plain_->async_read_some(buffers, std::forward<Handler>(handler));
+    }
+  }
+  template <class Buffers, class Handler>
+  void async_write_some(const Buffers& buffers, Handler&& handler) {
+    if (tls_) {
+      tls_->async_write_some(buffers, std::forward<Handler>(handler));
+    } else {
+      plain_->async_write_some(buffers, std::forward<Handler>(handler));
+    }
+  }
+
+ private:
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
+};
 
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
@@ -375,6 +422,7 @@ struct HttpServer::Impl {
   std::atomic<bool> closing{false};
 
   asio::io_context ioc{1};
+  std::unique_ptr<ssl::context> tls;  // when options.tls_cert_file is set
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> accept_retry;
   std::thread thread;
@@ -456,7 +504,8 @@ void AppendHeaderLine(std::string& out, std::string_view name, std::string_view 
 
 class HttpServer::Impl::Session : public Conn, public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Impl* server) : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket socket, Impl* server)
+      : stream_(std::move(socket), server->tls.get()), server_(server) {}
 
   ~Session() override {
     SetWaiting(false);
@@ -465,7 +514,23 @@ class HttpServer::Impl::Session : public Conn, public std::enable_shared_from_th
 
   void Start() {
     server_->Register(static_cast<Conn*>(this), weak_from_this());
-    ReadRequest();  // the first request must arrive within read_timeout
+    if (!stream_.tls()) {
+      ReadRequest();  // the first request must arrive within read_timeout
+      return;
+    }
+    // The handshake and the first request share read_timeout.
+    SetWaiting(true);
+    stream_.Lowest().expires_after(server_->options.read_timeout);
+    stream_.Tls().async_handshake(ssl::stream_base::server,
+                                  [self = shared_from_this()](beast::error_code ec) {
+                                    if (!ec) {
+                                      self->ReadRequest();
+                                      return;
+                                    }
+                                    self->SetWaiting(false);
+                                    self->server_->CountClosed("tls_handshake");
+                                    self->Close();
+                                  });
   }
 
   void Shutdown() override { Close(); }
@@ -475,8 +540,8 @@ class HttpServer::Impl::Session : public Conn, public std::enable_shared_from_th
   void Close() {
     SetWaiting(false);
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    stream_.Lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.Lowest().close();
   }
 
   // Closed to make room for a new connection (MakeRoom).
@@ -506,7 +571,7 @@ class HttpServer::Impl::Session : public Conn, public std::enable_shared_from_th
     }
     SetWaiting(true);
     idle_wait_ = true;
-    stream_.expires_after(server_->options.idle_timeout);
+    stream_.Lowest().expires_after(server_->options.idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096),
                             [self = shared_from_this()](beast::error_code ec, size_t n) {
                               if (ec) {
@@ -525,7 +590,7 @@ class HttpServer::Impl::Session : public Conn, public std::enable_shared_from_th
     parser_->body_limit(server_->options.max_body_bytes);
     parser_->header_limit(
         static_cast<uint32_t>(std::min<size_t>(server_->options.max_header_bytes, UINT32_MAX)));
-    stream_.expires_after(server_->options.read_timeout);
+    stream_.Lowest().expires_after(server_->options.read_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
@@ -560,7 +625,7 @@ class HttpServer::Impl::Session : public Conn, public std::enable_shared_from_th
       res->prepare_payload();
     }
     const bool close = !res->keep_alive();
-    stream_.expires_after(kWriteTimeout);
+    stream_.Lowest().expires_after(kWriteTimeout);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res, close](beast::error_code ec, size_t) {
                         self->OnWrite(ec, close);
@@ -575,7 +640,7 @@ class HttpServer::Impl::Session : public Conn, public std::enable_shared_from_th
     DoRead();
   }
 
-  beast::tcp_stream stream_;
+  Transport stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Impl* server_;
@@ -600,9 +665,9 @@ class HttpServer::Impl::StreamSession final : public Stream,
   static constexpr size_t kMaxBatchFrames = 512;
   static constexpr size_t kMaxBatchBytes = 1 << 20;
 
-  StreamSession(Impl* server, tcp::socket socket, StreamKind kind, StreamSpec spec, bool chunked)
+  StreamSession(Impl* server, Transport transport, StreamKind kind, StreamSpec spec, bool chunked)
       : server_(server),
-        socket_(std::move(socket)),
+        socket_(std::move(transport)),
         kind_(kind),
         spec_(std::move(spec)),
         chunked_(chunked),
@@ -611,11 +676,11 @@ class HttpServer::Impl::StreamSession final : public Stream,
         write_timer_(server->ioc),
         linger_timer_(server->ioc) {
     beast::error_code ec;
-    const auto ep = socket_.remote_endpoint(ec);
+    const auto ep = Socket().remote_endpoint(ec);
     peer_ = ec ? std::string("?") : FormatEndpoint(ep);
     if (server->options.stream_send_buffer > 0) {
-      socket_.set_option(asio::socket_base::send_buffer_size(server->options.stream_send_buffer),
-                         ec);
+      Socket().set_option(asio::socket_base::send_buffer_size(server->options.stream_send_buffer),
+                          ec);
     }
   }
 
@@ -816,7 +881,7 @@ class HttpServer::Impl::StreamSession final : public Stream,
                         // Wait (bounded by the linger) for the client's close
                         // frame or EOF; stop sending.
                         beast::error_code ignored;
-                        self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
+                        self->Socket().shutdown(tcp::socket::shutdown_send, ignored);
                       });
   }
 
@@ -830,8 +895,8 @@ class HttpServer::Impl::StreamSession final : public Stream,
       queued_bytes_ = 0;
     }
     beast::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    Socket().shutdown(tcp::socket::shutdown_both, ec);
+    Socket().close(ec);
     keepalive_timer_.cancel();
     write_timer_.cancel();
     linger_timer_.cancel();
@@ -983,7 +1048,9 @@ class HttpServer::Impl::StreamSession final : public Stream,
   }
 
   Impl* const server_;
-  tcp::socket socket_;
+  // The connection (plain or TLS); Socket() is its TCP socket.
+  Transport socket_;
+  tcp::socket& Socket() { return socket_.Lowest().socket(); }
   const StreamKind kind_;
   StreamSpec spec_;
   const bool chunked_;
@@ -1098,9 +1165,10 @@ void HttpServer::Impl::Session::OnRead(beast::error_code ec) {
 
   std::string leftover(static_cast<const char*>(buffer_.data().data()), buffer_.size());
   buffer_.clear();
-  stream_.expires_never();
-  auto s = std::make_shared<StreamSession>(server_, stream_.release_socket(), d.kind,
-                                           std::move(d.spec), chunked);
+  stream_.Lowest().expires_never();
+  SetWaiting(false);
+  auto s = std::make_shared<StreamSession>(server_, std::move(stream_), d.kind, std::move(d.spec),
+                                           chunked);
   s->Start(std::move(head_bytes), std::move(leftover));
 }
 
@@ -1353,6 +1421,11 @@ Result<std::string> HttpServer::Start(const ListenAddress& addr) {
     }
   }
 
+  if (!im.options.tls_cert_file.empty() || !im.options.tls_key_file.empty()) {
+    auto ctx = LoadServerTls(im.options.tls_cert_file, im.options.tls_key_file);
+    if (!ctx) return Fail(ctx.error().code(), "http: " + ctx.error().message());
+    im.tls = std::move(*ctx);
+  }
   // A previous Stop() issued from a handler leaves the thread to be joined.
   if (im.thread.joinable()) im.thread.join();
   // io_context may have been run and stopped by a previous Start()/Stop().

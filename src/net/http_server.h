@@ -103,6 +103,9 @@ struct HttpServerOptions {
   // owner then disconnects the slow consumer). 0 = no byte cap.
   size_t stream_max_buffered_bytes = 16u << 20;
   HttpAuth auth;
+  // TLS (>= 1.2) with this PEM certificate chain and key when both are set.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // When listening on a loopback address, refuse (403) requests whose Host
   // header is not a loopback name: a page on another site that rebinds its
   // DNS name to 127.0.0.1 cannot read the endpoints.

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "test_certs.h"
 
 namespace pgcdc::testing {
 namespace {
@@ -33,7 +34,9 @@ std::vector<std::string> ListenArgs(std::vector<std::string> extra) {
 std::unique_ptr<Process> Start(std::vector<std::string> args) {
   auto p = Process::Start({.args = std::move(args)});
   EXPECT_TRUE(p);
-  if (p) EXPECT_TRUE(p->WaitForStderr("listening detector=listen_notify")) << p->Stderr();
+  if (p) {
+    EXPECT_TRUE(p->WaitForStderr("listening detector=listen_notify")) << p->Stderr();
+  }
   return p;
 }
 
@@ -281,6 +284,55 @@ TEST(SecurityScenario, HostileClientsDoNotStarveGoodOnes) {
   EXPECT_GE(closed("read_timeout"), 1);
   EXPECT_GE(closed("bad_request") + closed("header_too_large"), 5);
   for (int fd : idle) ::close(fd);
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0);
+}
+
+TEST(SecurityScenario, TlsOnTheMainServer) {
+  TestCertificates certs;
+  ASSERT_TRUE(certs.Generate());
+  auto p = Start(ListenArgs({"--sse-tls-cert", certs.dir + "/server.pem", "--sse-tls-key",
+                             certs.dir + "/server.key", "--http-auth-token", "tok"}));
+  ASSERT_TRUE(p);
+  auto addr = p->HttpAddr();
+  ASSERT_TRUE(addr);
+  EXPECT_NE(p->Stderr().find("addr=" + *addr + " tls=true"), std::string::npos) << p->Stderr();
+  const std::string base = "https://" + *addr;
+  auto curl = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {"curl",       "-sS",
+                                     "--max-time", "5",
+                                     "--cacert",   certs.dir + "/ca.pem",
+                                     "-o",         "/dev/null",
+                                     "-w",         "%{http_code} %{ssl_verify_result}"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunCommand(argv);
+  };
+  auto health = curl({base + "/healthz"});
+  EXPECT_EQ(health.output, "200 0") << health.output;
+  auto denied = curl({base + "/inspect"});
+  EXPECT_EQ(denied.output, "401 0") << denied.output;
+  auto inspect = curl({"-H", "Authorization: Bearer tok", base + "/inspect"});
+  EXPECT_EQ(inspect.output, "200 0") << inspect.output;
+  // TLS 1.1 is refused.
+  auto old = curl({"--tls-max", "1.1", "--tlsv1.1", base + "/healthz"});
+  EXPECT_NE(old.exit_code, 0) << old.output;
+  // An SSE stream over TLS delivers events.
+  std::thread writer([] {
+    auto conn = Connect();
+    for (int n = 0; n < 30; ++n) {
+      (void)conn.Query("SELECT pg_notify('sec:ev', $1)", {"{\"tls\":" + std::to_string(n) + "}"});
+      std::this_thread::sleep_for(100ms);  // events spread over the stream's lifetime
+    }
+  });
+  auto events =
+      RunCommand({"curl", "-sS", "-N", "--max-time", "3", "--cacert", certs.dir + "/ca.pem", "-H",
+                  "Authorization: Bearer tok", base + "/events/sec:ev"});
+  writer.join();
+  EXPECT_NE(events.output.find("event: sec:ev"), std::string::npos) << events.output;
+  // Plain HTTP on the TLS port gets no answer, and the server keeps serving.
+  auto plain = HttpGet(*addr, "/healthz", 2s);
+  EXPECT_TRUE(!plain || plain->status != 200);
+  EXPECT_EQ(curl({base + "/healthz"}).output, "200 0");
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0);
 }

@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/mutex.h"
+#include "net/tls_server.h"
 
 namespace pgcdc::adapter::kafkaserver {
 
@@ -437,22 +438,9 @@ std::string Server::Advertised() const { return impl_->advertised; }
 Status Server::Impl::LoadTls() {
   const auto& o = options;
   if (o.tls_cert_file.empty() && o.tls_key_file.empty()) return Ok();
-  if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
-    return Fail(ErrorCode::kConfig, "kafkaserver: TLS needs both a certificate and a key");
-  }
-  tls.emplace(ssl::context::tls_server);
-  tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  error_code ec;
-  tls->use_certificate_chain_file(o.tls_cert_file, ec);
-  if (ec) {
-    return Fail(ErrorCode::kConfig,
-                "kafkaserver: TLS certificate " + o.tls_cert_file + ": " + ec.message());
-  }
-  tls->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
-  if (ec) {
-    return Fail(ErrorCode::kConfig, "kafkaserver: TLS key " + o.tls_key_file + ": " + ec.message());
-  }
+  auto ctx = net::LoadServerTls(o.tls_cert_file, o.tls_key_file);
+  if (!ctx) return Fail(ctx.error().code(), "kafkaserver: " + ctx.error().message());
+  tls.emplace(std::move(**ctx));
   return Ok();
 }
 
