@@ -441,5 +441,26 @@ TEST_F(StreamServerTest, WriteStallTimesOut) {
   EXPECT_EQ(MetricValue("pgcdc_t9sse_slow_client_disconnects_total"), 1);
 }
 
+TEST_F(StreamServerTest, ByteCapDisconnectsASlowConsumerBeforeTheFrameCap) {
+  HttpServerOptions so;
+  so.stream_max_buffered_bytes = 256 * 1024;  // the frame cap (100000) is far away
+  so.stream_write_timeout = std::chrono::minutes(1);
+  StartServer(Opts("t10sse", 100000), Opts("t10ws"), so);
+  Sock stalled(port_, 4096);
+  ASSERT_TRUE(stalled.Send(Get("/events")));
+  ASSERT_TRUE(Eventually([&] { return sse_->clients() == 1; }));
+  const std::string pad(64 * 1024, 'p');
+  int published = 0;
+  for (; published < 400 && sse_->clients() == 1; ++published) {
+    std::vector<BroadcastFrame> one = {Frame(std::to_string(published), "c", pad)};
+    sse_->Publish(one);
+  }
+  EXPECT_TRUE(Eventually([&] { return sse_->clients() == 0; }, 5s));
+  EXPECT_EQ(MetricValue("pgcdc_t10sse_slow_client_disconnects_total"), 1);
+  // Kernel buffers (128 KiB send buffer, a 4 KiB receive buffer) plus the
+  // 256 KiB cap: far fewer than 400 frames of 64 KiB.
+  EXPECT_LT(published, 100);
+}
+
 }  // namespace
 }  // namespace pgcdc::net
