@@ -1334,7 +1334,7 @@ void HttpServer::Impl::CloseAll() {
 // ---------------------------------------------------------------------------
 
 HttpServer::HttpServer(std::string name, HttpServerOptions options)
-    : impl_(std::make_unique<Impl>(std::move(name), options)) {}
+    : impl_(std::make_unique<Impl>(std::move(name), std::move(options))) {}
 
 HttpServer::~HttpServer() {
   // Only the mutex or a thread join can throw (std::system_error); a destructor
