@@ -25,7 +25,8 @@ namespace pgcdc {
 class Health;
 namespace net {
 class HttpServer;
-}
+struct HttpServerOptions;
+}  // namespace net
 namespace dlq {
 class DeadLetterQueue;
 }
@@ -42,6 +43,9 @@ struct Services {
   // ws, inspector); null when disabled. Routes must be added in Attach(),
   // before the server starts.
   net::HttpServer* http = nullptr;
+  // Limits and credentials for an adapter's own HTTP listener (the same as
+  // the main server's); null = HttpServerOptions defaults.
+  const net::HttpServerOptions* http_options = nullptr;
   // The process's health (/healthz). An adapter may report its own component
   // (its Name()) degraded while its peer is unreachable and up again after;
   // the pipeline sets it up when the adapter starts and down when it fails.

@@ -3,9 +3,13 @@
 // command built), adapters from the registry, dead letter queue, HTTP servers
 // (main + metrics), inspector and console, backpressure, SIGHUP reloads, then
 // Pipeline::Run until stopped, then an orderly teardown.
+#include <sys/resource.h>
+
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include "adapter/adapter.h"
@@ -52,7 +56,53 @@ struct Assembly {
     std::string addr;
   };
   std::vector<Listener> servers;
+  net::HttpServerOptions http_options;  // every listener's limits and credentials
 };
+
+// The HTTP listeners' options from --http-* (reads --http-auth-token-file).
+Result<net::HttpServerOptions> HttpOptions(const config::HttpSettings& h) {
+  net::HttpServerOptions o;
+  o.max_connections = static_cast<size_t>(h.max_connections);
+  o.max_header_bytes = static_cast<size_t>(h.max_header_bytes);
+  o.max_body_bytes = static_cast<size_t>(h.max_body_bytes);
+  o.read_timeout = h.read_timeout;
+  o.idle_timeout = h.idle_timeout;
+  o.stream_max_buffered_bytes = static_cast<size_t>(h.stream_max_buffered_bytes);
+  o.loopback_host_check = h.loopback_host_check;
+  o.tls_cert_file = h.tls_cert_file;
+  o.tls_key_file = h.tls_key_file;
+  o.auth.bearer_token = h.auth_token;
+  if (!h.auth_token_file.empty()) {
+    std::ifstream in(h.auth_token_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in)
+      return Fail(ErrorCode::kConfig, "cannot read http.auth_token_file " + h.auth_token_file);
+    o.auth.bearer_token = text.str();
+    while (!o.auth.bearer_token.empty() &&
+           (o.auth.bearer_token.back() == '\n' || o.auth.bearer_token.back() == '\r')) {
+      o.auth.bearer_token.pop_back();
+    }
+    if (o.auth.bearer_token.empty()) {
+      return Fail(ErrorCode::kConfig, "http.auth_token_file " + h.auth_token_file + " is empty");
+    }
+  }
+  o.auth.basic_user = h.basic_user;
+  o.auth.basic_password = h.basic_password;
+  if (o.auth.basic_user.empty() != o.auth.basic_password.empty()) {
+    return Fail(ErrorCode::kConfig, "http.basic_user and http.basic_password go together");
+  }
+  return o;
+}
+
+// Many idle clients must not exhaust descriptors before --http-max-connections
+// does: raise the soft open-files limit to the hard one.
+void RaiseOpenFileLimit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  lim.rlim_cur = lim.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &lim) != 0) log::Debug("cannot raise the open-files limit");
+}
 
 Status MakeConnectors(const Registry& registry, const config::Config& values,
                       const config::CoreSettings& core, RunOptions& run, Assembly& out) {
@@ -125,10 +175,19 @@ Status AttachAndServe(const config::CoreSettings& core, const RunOptions& run, H
     auto* p = pipe_ptr.load();
     return p != nullptr && p->ready();
   };
+  auto http_options = HttpOptions(core.http);
+  if (!http_options) return Fail(http_options.error());
+  a.http_options = std::move(*http_options);
+  RaiseOpenFileLimit();
   for (const auto& [addr, name] :
        {std::pair{core.http_addr, "http"}, {core.metrics_addr, "metrics"}}) {
     if (addr.empty()) continue;
-    auto server = std::make_unique<net::HttpServer>(name);
+    net::HttpServerOptions options = a.http_options;
+    if (std::string_view(name) == "metrics") {
+      options.tls_cert_file = core.http.metrics_tls_cert_file;
+      options.tls_key_file = core.http.metrics_tls_key_file;
+    }
+    auto server = std::make_unique<net::HttpServer>(name, options);
     pipeline::MountCoreEndpoints(*server, health, ready);
     a.servers.push_back({std::move(server), name, addr});
   }
@@ -140,6 +199,7 @@ Status AttachAndServe(const config::CoreSettings& core, const RunOptions& run, H
     services.dlq = a.windowed_dlq.get();
   }
   services.health = &health;
+  services.http_options = &a.http_options;
   a.options.dlq = services.dlq;
   size_t own_routes = 0;
   if (!a.servers.empty() && a.servers.front().name == "http") {
@@ -170,7 +230,10 @@ Status AttachAndServe(const config::CoreSettings& core, const RunOptions& run, H
       return Fail(bound.error().code(), "cannot start " + l.name + " server on " + l.addr + ": " +
                                             bound.error().message());
     }
-    log::Info("http server listening", {{"server", l.name}, {"addr", *bound}});
+    log::Info("http server listening",
+              {{"server", l.name},
+               {"addr", *bound},
+               {"tls", l.server->options().tls_cert_file.empty() ? "false" : "true"}});
   }
   return Ok();
 }

@@ -30,6 +30,53 @@ std::vector<ParamSpec> DlqParams() {
   };
 }
 
+// Limits and credentials shared by every HTTP listener.
+std::vector<ParamSpec> HttpParams() {
+  using H = HttpSettings;
+  return {
+      Param("http.auth_token", &S::http, &H::auth_token,
+            "require \"Authorization: Bearer <token>\" (or Basic with the token as password) on "
+            "every HTTP endpoint except /healthz and /readyz; empty = no authentication"),
+      Param("http.auth_token_file", &S::http, &H::auth_token_file,
+            "read --http-auth-token from this file (keeps it out of ps and the environment)"),
+      Param("http.basic_user", &S::http, &H::basic_user,
+            "require HTTP Basic auth with this user (and --http-basic-password)"),
+      Param("http.basic_password", &S::http, &H::basic_password, "password for --http-basic-user"),
+      Param("http.max_connections", &S::http, &H::max_connections,
+            "open connections per HTTP listener; when full the oldest idle one is closed "
+            "(0 = unlimited)",
+            {.min = 0, .max = 1'000'000}),
+      Param("http.max_header_bytes", &S::http, &H::max_header_bytes,
+            "request line + headers cap (431 above)", {.min = 1024, .max = 1 << 24}),
+      Param("http.max_body_bytes", &S::http, &H::max_body_bytes, "request body cap (413 above)",
+            {.min = 0, .max = int64_t{1} << 32}),
+      Param("http.read_timeout", &S::http, &H::read_timeout,
+            "a request must arrive completely within this time (slow clients are closed)",
+            {.min = 100}),
+      Param("http.idle_timeout", &S::http, &H::idle_timeout,
+            "how long a kept-alive connection may wait for its next request", {.min = 100}),
+      Param("http.stream_max_buffered_bytes", &S::http, &H::stream_max_buffered_bytes,
+            "bytes queued per SSE/WebSocket client before it is disconnected as a slow "
+            "consumer (0 = only the per-client event cap)",
+            {.min = 0}),
+      Param("http.tls_cert_file", &S::http, &H::tls_cert_file,
+            "serve the main HTTP server (and sse/ws own listeners) over TLS >= 1.2 with this PEM "
+            "certificate chain",
+            {.flag = "sse-tls-cert", .aliases = {"sse.tls_cert_file"}}),
+      Param("http.tls_key_file", &S::http, &H::tls_key_file, "PEM private key for --sse-tls-cert",
+            {.flag = "sse-tls-key", .aliases = {"sse.tls_key_file"}}),
+      Param("http.metrics_tls_cert_file", &S::http, &H::metrics_tls_cert_file,
+            "serve --metrics-addr over TLS >= 1.2 with this PEM certificate chain",
+            {.flag = "metrics-tls-cert", .aliases = {"metrics_tls_cert_file"}}),
+      Param("http.metrics_tls_key_file", &S::http, &H::metrics_tls_key_file,
+            "PEM private key for --metrics-tls-cert",
+            {.flag = "metrics-tls-key", .aliases = {"metrics_tls_key_file"}}),
+      Param("http.loopback_host_check", &S::http, &H::loopback_host_check,
+            "on a loopback listener, refuse requests whose Host is not localhost/127.x/[::1] "
+            "(DNS rebinding protection; turn off behind a local reverse proxy)"),
+  };
+}
+
 }  // namespace
 
 const std::vector<ParamSpec>& CoreParams() {
@@ -59,8 +106,11 @@ const std::vector<ParamSpec>& CoreParams() {
           Param("shutdown_timeout", &S::shutdown_timeout, "time adapters get to drain on shutdown",
                 {.min = 1}),
           Param("http_addr", &S::http_addr,
-                "HTTP server for /healthz, /readyz, /metrics (HOST:PORT; empty disables)"),
+                "HTTP server for the console, /inspect, /healthz, /readyz, /metrics and the "
+                "sse/ws sinks (HOST:PORT; loopback by default, :PORT = every interface; empty "
+                "disables)"),
       },
+      HttpParams(),
       // The bp- flags: --bp-warn-threshold for backpressure.warn_threshold.
       FlagsFromKeys(
           "backpressure.", "bp-",

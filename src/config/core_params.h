@@ -34,6 +34,27 @@ struct DlqSettings {
   int64_t window_threshold = 0;
 };
 
+// Limits and credentials of every HTTP listener (main, metrics, sse/ws own
+// listeners); see docs/security.md.
+struct HttpSettings {
+  std::string auth_token;       // bearer token (also the Basic password, any user)
+  std::string auth_token_file;  // file holding the token (trailing newline ignored)
+  std::string basic_user;
+  std::string basic_password;
+  int64_t max_connections = 1024;
+  int64_t max_header_bytes = 16 * 1024;
+  int64_t max_body_bytes = 1 << 20;
+  std::chrono::milliseconds read_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+  int64_t stream_max_buffered_bytes = 16 << 20;
+  bool loopback_host_check = true;
+  // TLS of the main server (and sse/ws own listeners) and of the metrics one.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string metrics_tls_cert_file;
+  std::string metrics_tls_key_file;
+};
+
 // The typed core configuration every command and connector factory sees.
 struct CoreSettings {
   std::string database_url;
@@ -45,8 +66,9 @@ struct CoreSettings {
   std::string bus_mode = "fast";
   RouteMap routes;
   std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(5);
-  std::string http_addr = ":8080";
+  std::string http_addr = "127.0.0.1:8080";
   std::string metrics_addr;
+  HttpSettings http;
   BackpressureSettings backpressure;
   DlqSettings dlq;
   int64_t inspector_buffer_size = 100;

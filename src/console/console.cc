@@ -23,8 +23,9 @@ constexpr std::string_view kPage = R"page(<!doctype html>
   .pill { padding:2px 10px; border-radius:999px; font-weight:600; font-size:12px; }
   .up { background:var(--ok); color:#052e16; } .degraded { background:var(--warn); color:#451a03; }
   .down, .unknown { background:var(--bad); color:#450a0a; }
-  main { display:grid; grid-template-columns: minmax(320px, 1fr) 2fr; gap:16px; padding:16px 20px; }
-  section { background:var(--panel); border:1px solid #1e293b; border-radius:8px; padding:12px; }
+  main { display:grid; grid-template-columns: minmax(320px, 1fr) minmax(0, 2fr); gap:16px;
+         padding:16px 20px; }
+  section { min-width:0; background:var(--panel); border:1px solid #1e293b; border-radius:8px; padding:12px; }
   h2 { font-size:14px; text-transform:uppercase; letter-spacing:.05em; color:var(--muted); margin:0 0 8px; }
   table { width:100%; border-collapse:collapse; }
   th, td { text-align:left; padding:4px 6px; border-bottom:1px solid #1e293b; }

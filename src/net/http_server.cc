@@ -27,15 +27,18 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <deque>
 #include <exception>
 #include <future>
+#include <list>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -44,20 +47,63 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/mutex.h"
+#include "net/tls_server.h"
 
 namespace pgcdc::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr uint64_t kBodyLimit = 1 << 20;                 // 1 MiB
-constexpr uint32_t kHeaderLimit = 16 * 1024;             // request line + headers
-constexpr auto kReadTimeout = std::chrono::seconds(30);  // idle keep-alive / slow client
+// One client connection, plain or TLS, usable with Asio/Beast composed
+// operations (AsyncReadStream + AsyncWriteStream). Timeouts and closing go
+// through Lowest(), the TCP stream under the TLS layer. Movable, so a request
+// session can hand it to a streaming session.
+class Transport {
+ public:
+  using executor_type = beast::tcp_stream::executor_type;
+
+  Transport(tcp::socket socket, ssl::context* tls) {
+    if (tls != nullptr) {
+      tls_.emplace(beast::tcp_stream(std::move(socket)), *tls);
+    } else {
+      plain_.emplace(std::move(socket));
+    }
+  }
+
+  bool tls() const { return tls_.has_value(); }
+  beast::ssl_stream<beast::tcp_stream>& Tls() { return *tls_; }
+  beast::tcp_stream& Lowest() { return tls_ ? tls_->next_layer() : *plain_; }
+  executor_type get_executor() { return Lowest().get_executor(); }
+
+  template <class Buffers, class Handler>
+  void async_read_some(const Buffers& buffers, Handler&& handler) {
+    if (tls_) {
+      tls_->async_read_some(buffers, std::forward<Handler>(handler));
+    } else {
+      plain_->async_read_some(buffers, std::forward<Handler>(handler));
+    }
+  }
+  template <class Buffers, class Handler>
+  void async_write_some(const Buffers& buffers, Handler&& handler) {
+    if (tls_) {
+      tls_->async_write_some(buffers, std::forward<Handler>(handler));
+    } else {
+      plain_->async_write_some(buffers, std::forward<Handler>(handler));
+    }
+  }
+
+ private:
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
+};
+
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
@@ -140,9 +186,109 @@ std::string FormatHostPort(std::string_view host, uint16_t port) {
   return out;
 }
 
+// Series per server name ("http", "metrics", "sse", ...).
+struct ServerMetrics {
+  metrics::Family<metrics::Gauge>& open = metrics::Default().AddGauge(
+      "pgcdc_http_connections", "Open HTTP connections (plain and streams)", {"server"});
+  metrics::Family<metrics::Counter>& closed = metrics::Default().AddCounter(
+      "pgcdc_http_connections_closed_total",
+      "HTTP connections closed by a server limit (read_timeout, idle_timeout, evicted, "
+      "rejected, header_too_large, body_too_large, bad_request)",
+      {"server", "reason"});
+  metrics::Family<metrics::Counter>& refused = metrics::Default().AddCounter(
+      "pgcdc_http_requests_refused_total",
+      "HTTP requests refused before their handler ran (unauthorized, host)", {"server", "reason"});
+};
+
+ServerMetrics& Metrics() { return metrics::Lazy<ServerMetrics>(); }
+
+// RFC 4648 base64 (padding optional); nothing on a bad character.
+std::optional<std::string> DecodeBase64(std::string_view in) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    const int v = value(c);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
+// Splits "Scheme credentials" (scheme compared case-insensitively).
+bool TakeScheme(std::string_view& header, std::string_view scheme) {
+  if (header.size() <= scheme.size() || header[scheme.size()] != ' ') return false;
+  if (ToLower(header.substr(0, scheme.size())) != scheme) return false;
+  header.remove_prefix(scheme.size() + 1);
+  while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
+  return true;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const size_t n = std::max(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    const auto x = static_cast<unsigned char>(i < a.size() ? a[i] : 0);
+    const auto y = static_cast<unsigned char>(i < b.size() ? b[i] : 0);
+    diff = static_cast<unsigned char>(diff | (x ^ y));
+  }
+  return diff == 0;
+}
+
+bool HttpAuthorized(const HttpAuth& auth, std::string_view authorization) {
+  if (!auth.enabled()) return true;
+  std::string_view cred = authorization;
+  if (TakeScheme(cred, "bearer")) {
+    return !auth.bearer_token.empty() && ConstantTimeEquals(cred, auth.bearer_token);
+  }
+  if (!TakeScheme(cred, "basic")) return false;
+  const auto decoded = DecodeBase64(cred);
+  if (!decoded) return false;
+  const size_t colon = decoded->find(':');
+  if (colon == std::string::npos) return false;
+  const std::string_view user = std::string_view(*decoded).substr(0, colon);
+  const std::string_view pass = std::string_view(*decoded).substr(colon + 1);
+  if (!auth.basic_user.empty()) {
+    // Both compared, always, so timing does not tell which one was wrong.
+    const bool user_ok = ConstantTimeEquals(user, auth.basic_user);
+    const bool pass_ok = ConstantTimeEquals(pass, auth.basic_password);
+    return user_ok && pass_ok;
+  }
+  return ConstantTimeEquals(pass, auth.bearer_token);
+}
+
+bool IsLoopbackHost(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    const size_t close = host.find(']');
+    return close != std::string_view::npos && host.substr(1, close - 1) == "::1";
+  }
+  if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  const std::string h = ToLower(host);
+  if (h == "localhost" || (h.size() > 10 && h.ends_with(".localhost"))) return true;
+  beast::error_code ec;
+  const auto addr = asio::ip::make_address_v4(h, ec);
+  return !ec && addr.is_loopback();
+}
 
 Result<ListenAddress> ParseListenAddress(std::string_view addr) {
   auto fail = [&](std::string_view why) {
@@ -197,6 +343,7 @@ struct HttpServer::Impl {
     std::map<std::string, HttpHandler> methods;
     StreamHandler stream;  // GET opens a stream when set
     StreamKind stream_kind = StreamKind::kEventStream;
+    bool is_public = false;  // served without options.auth
   };
 
   // What a request resolved to.
@@ -207,7 +354,8 @@ struct HttpServer::Impl {
     StreamSpec spec;
   };
 
-  Impl(std::string n, HttpServerOptions o) : name(std::move(n)), options(o) {}
+  Impl(std::string n, HttpServerOptions o)
+      : name(std::move(n)), options(std::move(o)), open_gauge(&Metrics().open.With({name})) {}
 
   // Resolves a request to a response or a stream (never throws).
   Dispatched Dispatch(const HttpRequest& req);
@@ -220,17 +368,36 @@ struct HttpServer::Impl {
     StreamHandler stream;  // set: a GET on a stream route
     StreamKind kind = StreamKind::kEventStream;
     std::string allow;  // neither set: the methods the path accepts (Allow header)
+    bool is_public = false;
   };
   // Dispatch()'s steps.
   Match MatchRoute(const HttpRequest& req);  // takes routes_mu
   // The exact route for `path`, else the longest matching prefix route.
   const Route* FindRoute(const std::string& path) const REQUIRES(routes_mu);
+  // The response refusing a request before its route runs (DNS rebinding
+  // Host check, authentication), if any.
+  std::optional<HttpResponse> Refusal(const HttpRequest& req, const Match& match);
   // Checks the upgrade, then asks the stream handler to accept the stream.
   Dispatched OpenStream(const HttpRequest& req, const Match& match);
   // Runs a plain handler; a 500 response when it throws.
   HttpResponse CallHandler(const HttpHandler& handler, const HttpRequest& req);
   void DoAccept();
+  // A new connection when `max_connections` are open: close the oldest one
+  // waiting for a request; false when none is (the new one is refused).
+  bool MakeRoom();
   void CloseAll();  // I/O thread only
+  // Connection bookkeeping (I/O thread).
+  void Register(Conn* c, std::weak_ptr<Conn> weak) {
+    sessions.emplace(c, std::move(weak));
+    conn_count.store(sessions.size());
+    open_gauge->Set(static_cast<double>(sessions.size()));
+  }
+  void Unregister(Conn* c) {
+    sessions.erase(c);
+    conn_count.store(sessions.size());
+    open_gauge->Set(static_cast<double>(sessions.size()));
+  }
+  void CountClosed(std::string_view reason) { Metrics().closed.With({name, reason}).Inc(); }
 
   const std::string name;
   const HttpServerOptions options;
@@ -242,13 +409,20 @@ struct HttpServer::Impl {
   Mutex lifecycle_mu;  // serialises Start()/Stop()
   bool running GUARDED_BY(lifecycle_mu) = false;
   std::atomic<size_t> stream_count{0};
+  std::atomic<size_t> conn_count{0};
+  metrics::Gauge* open_gauge;
+  // Set by Start() before the I/O thread runs: the listener is on loopback.
+  bool loopback_only = false;
 
   // I/O-thread state. Declared before io_context so it outlives handlers that
   // the io_context destroys (sessions unregister in their destructors).
   std::unordered_map<Conn*, std::weak_ptr<Conn>> sessions;
+  // Plain sessions waiting for (or reading) a request, oldest first.
+  std::list<std::weak_ptr<Session>> waiting;
   std::atomic<bool> closing{false};
 
   asio::io_context ioc{1};
+  std::unique_ptr<ssl::context> tls;  // when options.tls_cert_file is set
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> accept_retry;
   std::thread thread;
@@ -330,13 +504,33 @@ void AppendHeaderLine(std::string& out, std::string_view name, std::string_view 
 
 class HttpServer::Impl::Session : public Conn, public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Impl* server) : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket socket, Impl* server)
+      : stream_(std::move(socket), server->tls.get()), server_(server) {}
 
-  ~Session() override { server_->sessions.erase(static_cast<Conn*>(this)); }
+  ~Session() override {
+    SetWaiting(false);
+    server_->Unregister(static_cast<Conn*>(this));
+  }
 
   void Start() {
-    server_->sessions.emplace(static_cast<Conn*>(this), weak_from_this());
-    DoRead();
+    server_->Register(static_cast<Conn*>(this), weak_from_this());
+    if (!stream_.tls()) {
+      ReadRequest();  // the first request must arrive within read_timeout
+      return;
+    }
+    // The handshake and the first request share read_timeout.
+    SetWaiting(true);
+    stream_.Lowest().expires_after(server_->options.read_timeout);
+    stream_.Tls().async_handshake(ssl::stream_base::server,
+                                  [self = shared_from_this()](beast::error_code ec) {
+                                    if (!ec) {
+                                      self->ReadRequest();
+                                      return;
+                                    }
+                                    self->SetWaiting(false);
+                                    self->server_->CountClosed("tls_handshake");
+                                    self->Close();
+                                  });
   }
 
   void Shutdown() override { Close(); }
@@ -344,17 +538,59 @@ class HttpServer::Impl::Session : public Conn, public std::enable_shared_from_th
   // I/O thread only. Aborts pending operations; their handlers see errors and
   // drop the last references.
   void Close() {
+    SetWaiting(false);
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    stream_.Lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.Lowest().close();
+  }
+
+  // Closed to make room for a new connection (MakeRoom).
+  void Evict() {
+    evicted_ = true;
+    Close();
   }
 
  private:
+  // Membership in server_->waiting (eviction candidates).
+  void SetWaiting(bool on) {
+    if (on == waiting_.has_value()) return;
+    if (on) {
+      waiting_ = server_->waiting.insert(server_->waiting.end(), weak_from_this());
+    } else {
+      server_->waiting.erase(*waiting_);
+      waiting_.reset();
+    }
+  }
+
+  // Kept-alive connection: wait up to idle_timeout for the next request's
+  // first bytes, then read it within read_timeout.
   void DoRead() {
+    if (buffer_.size() > 0) {
+      ReadRequest();
+      return;
+    }
+    SetWaiting(true);
+    idle_wait_ = true;
+    stream_.Lowest().expires_after(server_->options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) {
+                                self->OnRead(ec);
+                                return;
+                              }
+                              self->idle_wait_ = false;
+                              self->buffer_.commit(n);
+                              self->ReadRequest();
+                            });
+  }
+
+  void ReadRequest() {
+    SetWaiting(true);
     parser_.emplace();
-    parser_->body_limit(kBodyLimit);
-    parser_->header_limit(kHeaderLimit);
-    stream_.expires_after(kReadTimeout);
+    parser_->body_limit(server_->options.max_body_bytes);
+    parser_->header_limit(
+        static_cast<uint32_t>(std::min<size_t>(server_->options.max_header_bytes, UINT32_MAX)));
+    stream_.Lowest().expires_after(server_->options.read_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
@@ -362,7 +598,9 @@ class HttpServer::Impl::Session : public Conn, public std::enable_shared_from_th
 
   void OnRead(beast::error_code ec);
 
-  void WriteError(int status, std::string_view message) {
+  // Answers a request that broke a limit, then closes; counted as `reason`.
+  void WriteError(int status, std::string_view message, std::string_view reason) {
+    server_->CountClosed(reason);
     Write(JsonError(status, message), 11, /*keep_alive=*/false, /*head=*/false);
   }
 
@@ -387,7 +625,7 @@ class HttpServer::Impl::Session : public Conn, public std::enable_shared_from_th
       res->prepare_payload();
     }
     const bool close = !res->keep_alive();
-    stream_.expires_after(kWriteTimeout);
+    stream_.Lowest().expires_after(kWriteTimeout);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res, close](beast::error_code ec, size_t) {
                         self->OnWrite(ec, close);
@@ -402,10 +640,13 @@ class HttpServer::Impl::Session : public Conn, public std::enable_shared_from_th
     DoRead();
   }
 
-  beast::tcp_stream stream_;
+  Transport stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Impl* server_;
+  std::optional<std::list<std::weak_ptr<Session>>::iterator> waiting_;
+  bool idle_wait_ = false;  // waiting for a kept-alive connection's next request
+  bool evicted_ = false;
 };
 
 // ---------------------------------------------------------------------------
@@ -424,9 +665,9 @@ class HttpServer::Impl::StreamSession final : public Stream,
   static constexpr size_t kMaxBatchFrames = 512;
   static constexpr size_t kMaxBatchBytes = 1 << 20;
 
-  StreamSession(Impl* server, tcp::socket socket, StreamKind kind, StreamSpec spec, bool chunked)
+  StreamSession(Impl* server, Transport transport, StreamKind kind, StreamSpec spec, bool chunked)
       : server_(server),
-        socket_(std::move(socket)),
+        socket_(std::move(transport)),
         kind_(kind),
         spec_(std::move(spec)),
         chunked_(chunked),
@@ -435,16 +676,16 @@ class HttpServer::Impl::StreamSession final : public Stream,
         write_timer_(server->ioc),
         linger_timer_(server->ioc) {
     beast::error_code ec;
-    const auto ep = socket_.remote_endpoint(ec);
+    const auto ep = Socket().remote_endpoint(ec);
     peer_ = ec ? std::string("?") : FormatEndpoint(ep);
     if (server->options.stream_send_buffer > 0) {
-      socket_.set_option(asio::socket_base::send_buffer_size(server->options.stream_send_buffer),
-                         ec);
+      Socket().set_option(asio::socket_base::send_buffer_size(server->options.stream_send_buffer),
+                          ec);
     }
   }
 
   void Start(std::string head, std::string leftover) {
-    server_->sessions.emplace(static_cast<Conn*>(this), weak_from_this());
+    server_->Register(static_cast<Conn*>(this), weak_from_this());
     server_->stream_count.fetch_add(1);
     head_ = std::move(head);
     if (kind_ == StreamKind::kWebSocket) rx_ = std::move(leftover);
@@ -464,8 +705,9 @@ class HttpServer::Impl::StreamSession final : public Stream,
       MutexLock lock(mu_);
       queued = 0;
       if (closing_) return PushResult::kClosed;
-      if (queue_.size() >= capacity_) return PushResult::kFull;
+      if (FullLocked()) return PushResult::kFull;
       queue_.insert(queue_.end(), frames.begin(), frames.end());
+      for (const auto& f : frames) queued_bytes_ += f->size();
       if (!frames.empty() && !kick_pending_) kick = kick_pending_ = true;
     }
     if (kick) PostKick();
@@ -477,7 +719,10 @@ class HttpServer::Impl::StreamSession final : public Stream,
       MutexLock lock(mu_);
       if (closing_) return;
       closing_ = true;
-      if (drop_queued) queue_.clear();
+      if (drop_queued) {
+        queue_.clear();
+        queued_bytes_ = 0;
+      }
       close_code_ = code;
       close_reason_ = std::string(reason);
     }
@@ -496,12 +741,19 @@ class HttpServer::Impl::StreamSession final : public Stream,
   void Shutdown() override { Close(kWsCloseNormal, "server shutting down", false); }
 
  private:
+  // The queue holds `queue_capacity` frames or the byte cap.
+  bool FullLocked() const REQUIRES(mu_) {
+    const size_t cap = server_->options.stream_max_buffered_bytes;
+    return queue_.size() >= capacity_ || (cap > 0 && queued_bytes_ >= cap);
+  }
+
   PushResult Enqueue(SharedFrame frame, bool bounded) {
     bool kick = false;
     {
       MutexLock lock(mu_);
       if (closing_) return PushResult::kClosed;
-      if (bounded && queue_.size() >= capacity_) return PushResult::kFull;
+      if (bounded && FullLocked()) return PushResult::kFull;
+      queued_bytes_ += frame->size();
       queue_.push_back(std::move(frame));
       if (!kick_pending_) kick = kick_pending_ = true;
     }
@@ -554,6 +806,7 @@ class HttpServer::Impl::StreamSession final : public Stream,
         size_t bytes = 0;
         while (!queue_.empty() && inflight_.size() < kMaxBatchFrames && bytes < kMaxBatchBytes) {
           bytes += queue_.front()->size();
+          queued_bytes_ -= queue_.front()->size();
           inflight_.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
@@ -628,7 +881,7 @@ class HttpServer::Impl::StreamSession final : public Stream,
                         // Wait (bounded by the linger) for the client's close
                         // frame or EOF; stop sending.
                         beast::error_code ignored;
-                        self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
+                        self->Socket().shutdown(tcp::socket::shutdown_send, ignored);
                       });
   }
 
@@ -639,14 +892,15 @@ class HttpServer::Impl::StreamSession final : public Stream,
       MutexLock lock(mu_);
       closing_ = true;
       queue_.clear();
+      queued_bytes_ = 0;
     }
     beast::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    Socket().shutdown(tcp::socket::shutdown_both, ec);
+    Socket().close(ec);
     keepalive_timer_.cancel();
     write_timer_.cancel();
     linger_timer_.cancel();
-    server_->sessions.erase(static_cast<Conn*>(this));
+    server_->Unregister(static_cast<Conn*>(this));
     server_->stream_count.fetch_sub(1);
     auto on_close = std::move(spec_.on_close);
     spec_.on_close = nullptr;
@@ -794,7 +1048,9 @@ class HttpServer::Impl::StreamSession final : public Stream,
   }
 
   Impl* const server_;
-  tcp::socket socket_;
+  // The connection (plain or TLS); Socket() is its TCP socket.
+  Transport socket_;
+  tcp::socket& Socket() { return socket_.Lowest().socket(); }
   const StreamKind kind_;
   StreamSpec spec_;
   const bool chunked_;
@@ -803,6 +1059,7 @@ class HttpServer::Impl::StreamSession final : public Stream,
 
   mutable Mutex mu_;
   std::deque<SharedFrame> queue_ GUARDED_BY(mu_);
+  size_t queued_bytes_ GUARDED_BY(mu_) = 0;
   bool kick_pending_ GUARDED_BY(mu_) = false;
   bool closing_ GUARDED_BY(mu_) = false;
   uint16_t close_code_ GUARDED_BY(mu_) = kWsCloseNormal;
@@ -833,18 +1090,24 @@ class HttpServer::Impl::StreamSession final : public Stream,
 };
 
 void HttpServer::Impl::Session::OnRead(beast::error_code ec) {
+  SetWaiting(false);
+  if (ec == beast::error::timeout) {
+    server_->CountClosed(idle_wait_ ? "idle_timeout" : "read_timeout");
+    Close();
+    return;
+  }
   if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
-      ec == beast::error::timeout || ec == asio::error::connection_reset ||
-      ec == asio::error::eof) {
+      ec == asio::error::connection_reset || ec == asio::error::eof || evicted_) {
+    if (evicted_) server_->CountClosed("evicted");
     Close();
     return;
   }
   if (ec == http::error::body_limit) {
-    WriteError(413, "request body too large");
+    WriteError(413, "request body too large", "body_too_large");
     return;
   }
   if (ec == http::error::header_limit) {
-    WriteError(431, "request header fields too large");
+    WriteError(431, "request header fields too large", "header_too_large");
     return;
   }
   if (ec) {
@@ -853,7 +1116,7 @@ void HttpServer::Impl::Session::OnRead(beast::error_code ec) {
       return;
     }
     // Malformed request or transport error: answer 400 if we can, then close.
-    WriteError(400, "bad request");
+    WriteError(400, "bad request", "bad_request");
     return;
   }
 
@@ -902,14 +1165,16 @@ void HttpServer::Impl::Session::OnRead(beast::error_code ec) {
 
   std::string leftover(static_cast<const char*>(buffer_.data().data()), buffer_.size());
   buffer_.clear();
-  stream_.expires_never();
-  auto s = std::make_shared<StreamSession>(server_, stream_.release_socket(), d.kind,
-                                           std::move(d.spec), chunked);
+  stream_.Lowest().expires_never();
+  SetWaiting(false);
+  auto s = std::make_shared<StreamSession>(server_, std::move(stream_), d.kind, std::move(d.spec),
+                                           chunked);
   s->Start(std::move(head_bytes), std::move(leftover));
 }
 
 HttpServer::Impl::Dispatched HttpServer::Impl::Dispatch(const HttpRequest& req) {
   const Match match = MatchRoute(req);
+  if (auto refusal = Refusal(req, match)) return {.response = std::move(*refusal)};
   if (!match.path_known) return {.response = JsonError(404, "not found")};
   if (match.stream) return OpenStream(req, match);
   if (!match.handler) {
@@ -926,6 +1191,7 @@ HttpServer::Impl::Match HttpServer::Impl::MatchRoute(const HttpRequest& req) {
   const Route* route = FindRoute(req.path);
   if (route == nullptr) return match;
   match.path_known = true;
+  match.is_public = route->is_public;
   if (route->stream && req.method == "GET") {
     match.stream = route->stream;
     match.kind = route->stream_kind;
@@ -954,6 +1220,31 @@ const HttpServer::Impl::Route* HttpServer::Impl::FindRoute(const std::string& pa
     }
   }
   return route;
+}
+
+std::optional<HttpResponse> HttpServer::Impl::Refusal(const HttpRequest& req, const Match& match) {
+  if (loopback_only && options.loopback_host_check) {
+    auto host = req.headers.find("host");
+    if (host != req.headers.end() && !IsLoopbackHost(host->second)) {
+      Metrics().refused.With({name, "host"}).Inc();
+      return JsonError(403, "host not allowed: this server listens on loopback only");
+    }
+  }
+  if (match.is_public || !options.auth.enabled()) return std::nullopt;
+  // CORS preflight carries no credentials.
+  if (req.method == "OPTIONS" && match.handler) return std::nullopt;
+  auto authz = req.headers.find("authorization");
+  if (HttpAuthorized(options.auth,
+                     authz == req.headers.end() ? std::string_view() : authz->second)) {
+    return std::nullopt;
+  }
+  Metrics().refused.With({name, "unauthorized"}).Inc();
+  HttpResponse r = JsonError(401, "unauthorized");
+  std::string challenge;
+  if (!options.auth.bearer_token.empty()) challenge = "Bearer realm=\"pgcdc\", ";
+  challenge += "Basic realm=\"pgcdc\", charset=\"UTF-8\"";
+  r.headers["WWW-Authenticate"] = challenge;
+  return r;
 }
 
 HttpServer::Impl::Dispatched HttpServer::Impl::OpenStream(const HttpRequest& req,
@@ -1002,11 +1293,28 @@ void HttpServer::Impl::DoAccept() {
       });
       return;
     }
+    if (options.max_connections > 0 && sessions.size() >= options.max_connections && !MakeRoom()) {
+      CountClosed("rejected");
+      beast::error_code ignored;
+      socket.close(ignored);
+      DoAccept();
+      return;
+    }
     beast::error_code opt_ec;
     socket.set_option(tcp::no_delay(true), opt_ec);
     std::make_shared<Session>(std::move(socket), this)->Start();
     DoAccept();
   });
+}
+
+bool HttpServer::Impl::MakeRoom() {
+  if (waiting.empty()) return false;
+  // Evict() takes the session off `waiting` (a session leaves the list in its
+  // destructor at the latest, so every entry is alive here).
+  auto oldest = waiting.front().lock();
+  if (!oldest) return false;
+  oldest->Evict();
+  return true;
 }
 
 void HttpServer::Impl::CloseAll() {
@@ -1026,7 +1334,7 @@ void HttpServer::Impl::CloseAll() {
 // ---------------------------------------------------------------------------
 
 HttpServer::HttpServer(std::string name, HttpServerOptions options)
-    : impl_(std::make_unique<Impl>(std::move(name), options)) {}
+    : impl_(std::make_unique<Impl>(std::move(name), std::move(options))) {}
 
 HttpServer::~HttpServer() {
   // Only the mutex or a thread join can throw (std::system_error); a destructor
@@ -1037,29 +1345,43 @@ HttpServer::~HttpServer() {
   }
 }
 
-void HttpServer::Handle(std::string method, std::string path, HttpHandler handler) {
+void HttpServer::Handle(std::string method, std::string path, HttpHandler handler,
+                        RouteOptions options) {
   MutexLock lock(impl_->routes_mu);
-  impl_->routes[std::move(path)].methods[std::move(method)] = std::move(handler);
+  auto& route = impl_->routes[std::move(path)];
+  route.methods[std::move(method)] = std::move(handler);
+  route.is_public = route.is_public || options.public_route;
 }
 
-void HttpServer::HandlePrefix(std::string method, std::string prefix, HttpHandler handler) {
+void HttpServer::HandlePrefix(std::string method, std::string prefix, HttpHandler handler,
+                              RouteOptions options) {
   MutexLock lock(impl_->routes_mu);
-  impl_->prefix_routes[std::move(prefix)].methods[std::move(method)] = std::move(handler);
+  auto& route = impl_->prefix_routes[std::move(prefix)];
+  route.methods[std::move(method)] = std::move(handler);
+  route.is_public = route.is_public || options.public_route;
 }
 
-void HttpServer::HandleEventStream(std::string path, StreamHandler handler, bool prefix) {
+void HttpServer::HandleEventStream(std::string path, StreamHandler handler, bool prefix,
+                                   RouteOptions options) {
   MutexLock lock(impl_->routes_mu);
   auto& route = prefix ? impl_->prefix_routes[std::move(path)] : impl_->routes[std::move(path)];
   route.stream = std::move(handler);
   route.stream_kind = StreamKind::kEventStream;
+  route.is_public = route.is_public || options.public_route;
 }
 
-void HttpServer::HandleWebSocket(std::string path, StreamHandler handler, bool prefix) {
+void HttpServer::HandleWebSocket(std::string path, StreamHandler handler, bool prefix,
+                                 RouteOptions options) {
   MutexLock lock(impl_->routes_mu);
   auto& route = prefix ? impl_->prefix_routes[std::move(path)] : impl_->routes[std::move(path)];
   route.stream = std::move(handler);
   route.stream_kind = StreamKind::kWebSocket;
+  route.is_public = route.is_public || options.public_route;
 }
+
+size_t HttpServer::ConnectionCount() const { return impl_->conn_count.load(); }
+
+const HttpServerOptions& HttpServer::options() const { return impl_->options; }
 
 size_t HttpServer::StreamCount() const { return impl_->stream_count.load(); }
 
@@ -1099,6 +1421,11 @@ Result<std::string> HttpServer::Start(const ListenAddress& addr) {
     }
   }
 
+  if (!im.options.tls_cert_file.empty() || !im.options.tls_key_file.empty()) {
+    auto ctx = LoadServerTls(im.options.tls_cert_file, im.options.tls_key_file);
+    if (!ctx) return Fail(ctx.error().code(), "http: " + ctx.error().message());
+    im.tls = std::move(*ctx);
+  }
   // A previous Stop() issued from a handler leaves the thread to be joined.
   if (im.thread.joinable()) im.thread.join();
   // io_context may have been run and stopped by a previous Start()/Stop().
@@ -1121,6 +1448,7 @@ Result<std::string> HttpServer::Start(const ListenAddress& addr) {
   if (ec) return fail_io("listen");
   const tcp::endpoint bound = acc.local_endpoint(ec);
   if (ec) return fail_io("getsockname");
+  im.loopback_only = bound.address().is_loopback();
 
   im.DoAccept();
   im.running = true;

@@ -38,6 +38,13 @@ struct HttpResponse {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// Per-route settings.
+struct RouteOptions {
+  // Served without HttpServerOptions::auth (health probes; routes that check
+  // their own credentials, e.g. a webhook gateway verifying signatures).
+  bool public_route = false;
+};
+
 // A stream route's decision for one request: accept (StreamSpec) or refuse
 // with a normal response (e.g. 400 for a bad filter). Runs on the I/O thread.
 struct StreamDecision {
@@ -58,7 +65,51 @@ struct StreamDecision {
 };
 using StreamHandler = std::function<StreamDecision(const HttpRequest&)>;
 
+// Credentials every non-public route asks for (RouteOptions::public_route).
+// Nothing set = no authentication. A bearer token is checked against
+// "Authorization: Bearer <token>"; basic credentials against
+// "Authorization: Basic"; with only a token, Basic with any user name and
+// the token as the password is accepted too (so a browser can log in to the
+// console). Comparisons are constant-time.
+struct HttpAuth {
+  std::string bearer_token;
+  std::string basic_user;
+  std::string basic_password;
+  bool enabled() const { return !bearer_token.empty() || !basic_user.empty(); }
+};
+
+// Whether `authorization` (the header's value, may be empty) satisfies `auth`.
+bool HttpAuthorized(const HttpAuth& auth, std::string_view authorization);
+// Equal without a data-dependent early exit (lengths may leak).
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+// Whether a Host header names this machine's loopback interface
+// ("localhost", "*.localhost", 127.x.y.z, [::1]; any port).
+bool IsLoopbackHost(std::string_view host_header);
+
 struct HttpServerOptions {
+  // Open connections (plain and streams). When full, the oldest connection
+  // that is waiting for a request is closed to make room; when none is
+  // waiting, the new connection is closed. 0 = unlimited.
+  size_t max_connections = 1024;
+  // Request line + headers, and request body caps (431 / 413).
+  size_t max_header_bytes = 16 * 1024;
+  size_t max_body_bytes = 1 << 20;
+  // A request must arrive completely within this time (from the connection's
+  // accept, or from its first byte on a kept-alive connection): slow-loris.
+  std::chrono::milliseconds read_timeout{std::chrono::seconds(10)};
+  // A kept-alive connection waits this long for its next request.
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+  // Bytes queued for one stream beyond which Push() reports kFull (the
+  // owner then disconnects the slow consumer). 0 = no byte cap.
+  size_t stream_max_buffered_bytes = 16u << 20;
+  HttpAuth auth;
+  // TLS (>= 1.2) with this PEM certificate chain and key when both are set.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // When listening on a loopback address, refuse (403) requests whose Host
+  // header is not a loopback name: a page on another site that rebinds its
+  // DNS name to 127.0.0.1 cannot read the endpoints.
+  bool loopback_host_check = true;
   // A stream write that makes no progress for this long ends the stream as a
   // slow client.
   std::chrono::milliseconds stream_write_timeout{std::chrono::seconds(30)};
@@ -89,17 +140,24 @@ class HttpServer {
 
   // Exact-path route. Unknown paths answer 404; a known path with another
   // method answers 405.
-  void Handle(std::string method, std::string path, HttpHandler handler);
+  void Handle(std::string method, std::string path, HttpHandler handler, RouteOptions route = {});
   // Route for every path that starts with `prefix` (e.g. "/events/"). Exact
   // routes win; among prefixes the longest wins.
-  void HandlePrefix(std::string method, std::string prefix, HttpHandler handler);
+  void HandlePrefix(std::string method, std::string prefix, HttpHandler handler,
+                    RouteOptions route = {});
 
   // GET on `path` (or any path under it when `prefix`) opens a Server-Sent
   // Events stream (text/event-stream, chunked) or a WebSocket. A WebSocket
   // route answers 426 to a GET without an upgrade. Streams are refused with
   // 503 once Stop() has begun. May be added before or after Start().
-  void HandleEventStream(std::string path, StreamHandler handler, bool prefix = false);
-  void HandleWebSocket(std::string path, StreamHandler handler, bool prefix = false);
+  // A route is public when any registration of its path says so.
+  // Unauthenticated requests to other routes get 401 with WWW-Authenticate;
+  // an OPTIONS request to a route with an OPTIONS handler (CORS preflight)
+  // needs no credentials.
+  void HandleEventStream(std::string path, StreamHandler handler, bool prefix = false,
+                         RouteOptions route = {});
+  void HandleWebSocket(std::string path, StreamHandler handler, bool prefix = false,
+                       RouteOptions route = {});
 
   // Binds and starts serving. Returns the bound "host:port" (useful with
   // port 0).
@@ -111,6 +169,9 @@ class HttpServer {
   // Registered exact and prefix routes (an owner can tell whether anyone
   // mounted something after its own routes).
   size_t RouteCount() const;
+  // Open connections (plain and streams).
+  size_t ConnectionCount() const;
+  const HttpServerOptions& options() const;
 
  private:
   struct Impl;

@@ -13,6 +13,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "net/test_socket.h"
 
@@ -106,7 +108,7 @@ RawResponse Answer(uint16_t port, const std::string& request, int status) {
 
 std::string Get(std::string_view target, std::string_view extra_headers = "") {
   std::string r = "GET ";
-  r.append(target).append(" HTTP/1.1\r\nHost: test\r\n").append(extra_headers).append("\r\n");
+  r.append(target).append(" HTTP/1.1\r\nHost: localhost\r\n").append(extra_headers).append("\r\n");
   return r;
 }
 
@@ -164,7 +166,7 @@ TEST_F(HttpServerTest, GetRoute) {
 
 TEST_F(HttpServerTest, HeadLikeGetWithoutBody) {
   Client c(port_);
-  ASSERT_TRUE(c.Send("HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(c.Send("HEAD /hello HTTP/1.1\r\nHost: localhost\r\n\r\n"));
   auto r = c.Read(/*head=*/true);
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 200);
@@ -184,11 +186,12 @@ TEST_F(HttpServerTest, NotFound) {
 }
 
 TEST_F(HttpServerTest, MethodNotAllowed) {
-  auto r = Answer(port_, "DELETE /echo HTTP/1.1\r\nHost: t\r\n\r\n", 405);
+  auto r = Answer(port_, "DELETE /echo HTTP/1.1\r\nHost: localhost\r\n\r\n", 405);
   EXPECT_EQ(r.headers["allow"], "GET, POST, HEAD");
   EXPECT_EQ(r.body, "{\"error\":\"method not allowed\"}");
 
-  auto r2 = Answer(port_, "POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405);
+  auto r2 =
+      Answer(port_, "POST /hello HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n", 405);
   EXPECT_EQ(r2.headers["allow"], "GET, HEAD");
 }
 
@@ -200,8 +203,9 @@ TEST_F(HttpServerTest, QueryHeadersAndBody) {
             "method=GET\npath=/echo\ntarget=/echo?a=1&b=hello+world&c=%2F%3D%26&d&e=%zz&a=2\n"
             "q:a=1\nq:b=hello world\nq:c=/=&\nq:d=\nq:e=%zz\nh:v1\nbody=");
 
-  auto p =
-      Answer(port_, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world", 201);
+  auto p = Answer(port_,
+                  "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n\r\nhello world",
+                  201);
   EXPECT_EQ(p.body, "{\"len\":11}");
 }
 
@@ -246,7 +250,7 @@ TEST_F(HttpServerTest, HandlerExceptionBecomes500) {
 }
 
 TEST_F(HttpServerTest, BodyTooLarge) {
-  Answer(port_, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n", 413);
+  Answer(port_, "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2000000\r\n\r\n", 413);
 }
 
 TEST_F(HttpServerTest, MalformedRequestIs400) { Answer(port_, "THIS IS NOT HTTP\r\n\r\n", 400); }
@@ -337,7 +341,7 @@ TEST(HttpServerStandaloneTest, StopFromHandler) {
   auto bound = s.Start(ListenAddress{"127.0.0.1", 0});
   ASSERT_TRUE(bound.has_value());
   Client c(PortOf(*bound));
-  ASSERT_TRUE(c.Send("POST /quit HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"));
+  ASSERT_TRUE(c.Send("POST /quit HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n"));
   c.Read();  // may or may not arrive; must not hang past the timeout
   EXPECT_TRUE(called);
   // Destructor joins the I/O thread.
@@ -380,6 +384,160 @@ TEST(HttpServerIpv6Test, BindsLoopbackV6) {
   auto bound = s.Start(ListenAddress{"::1", 0});
   if (!bound.has_value()) GTEST_SKIP() << "no IPv6 loopback: " << bound.error().message();
   EXPECT_TRUE(bound->starts_with("[::1]:")) << *bound;
+}
+
+// ---------------------------------------------------------------------------
+// Hardening: authentication, Host check, limits.
+
+TEST(HttpAuthTest, BearerBasicAndConstantTimeCompare) {
+  EXPECT_TRUE(ConstantTimeEquals("", ""));
+  EXPECT_TRUE(ConstantTimeEquals("secret", "secret"));
+  EXPECT_FALSE(ConstantTimeEquals("secret", "secreT"));
+  EXPECT_FALSE(ConstantTimeEquals("secret", "secret2"));
+  EXPECT_FALSE(ConstantTimeEquals("", "x"));
+
+  HttpAuth none;
+  EXPECT_TRUE(HttpAuthorized(none, ""));
+  HttpAuth token{.bearer_token = "s3cret"};
+  EXPECT_TRUE(HttpAuthorized(token, "Bearer s3cret"));
+  EXPECT_TRUE(HttpAuthorized(token, "bearer  s3cret"));
+  EXPECT_FALSE(HttpAuthorized(token, "Bearer s3cre"));
+  EXPECT_FALSE(HttpAuthorized(token, "Bearer "));
+  EXPECT_FALSE(HttpAuthorized(token, ""));
+  EXPECT_FALSE(HttpAuthorized(token, "s3cret"));
+  // Basic with any user and the token as the password ("u:s3cret", ":s3cret").
+  EXPECT_TRUE(HttpAuthorized(token, "Basic dTpzM2NyZXQ="));
+  EXPECT_TRUE(HttpAuthorized(token, "Basic OnMzY3JldA=="));
+  EXPECT_FALSE(HttpAuthorized(token, "Basic dTp3cm9uZw=="));  // u:wrong
+  EXPECT_FALSE(HttpAuthorized(token, "Basic !!!"));
+  EXPECT_FALSE(HttpAuthorized(token, "Basic dQ=="));  // "u": no colon
+
+  HttpAuth basic{.basic_user = "admin", .basic_password = "pw"};
+  EXPECT_TRUE(HttpAuthorized(basic, "Basic YWRtaW46cHc="));   // admin:pw
+  EXPECT_FALSE(HttpAuthorized(basic, "Basic dXNlcjpwdw=="));  // user:pw
+  EXPECT_FALSE(HttpAuthorized(basic, "Bearer pw"));
+}
+
+TEST(HttpAuthTest, LoopbackHostNames) {
+  for (const char* ok : {"localhost", "LOCALHOST:8080", "app.localhost", "127.0.0.1", "127.0.0.1:9",
+                         "127.1.2.3:80", "[::1]", "[::1]:8080"}) {
+    EXPECT_TRUE(IsLoopbackHost(ok)) << ok;
+  }
+  for (const char* bad : {"", "evil.example", "evil.example:8080", "localhost.evil.example",
+                          "10.0.0.1:8080", "[::2]:80", "[::1", "128.0.0.1", "xlocalhost"}) {
+    EXPECT_FALSE(IsLoopbackHost(bad)) << bad;
+  }
+}
+
+HttpResponse Text(std::string body) {
+  HttpResponse r;
+  r.content_type = "text/plain";
+  r.body = std::move(body);
+  return r;
+}
+
+TEST(HttpServerHardeningTest, AuthPublicRoutesPreflightAndHostCheck) {
+  HttpServer s("auth", {.auth = {.bearer_token = "tok"}});
+  s.Handle("GET", "/private", [](const HttpRequest&) { return Text("private"); });
+  s.Handle("GET", "/open", [](const HttpRequest&) { return Text("open"); }, {.public_route = true});
+  s.Handle("OPTIONS", "/private", [](const HttpRequest&) { return Text("preflight"); });
+  auto bound = s.Start(ListenAddress{"127.0.0.1", 0});
+  ASSERT_TRUE(bound.has_value());
+  const uint16_t port = PortOf(*bound);
+
+  auto r = Answer(port, Get("/private"), 401);
+  EXPECT_EQ(r.headers["www-authenticate"],
+            R"(Bearer realm="pgcdc", Basic realm="pgcdc", charset="UTF-8")");
+  Answer(port, Get("/private", "Authorization: Bearer nope\r\n"), 401);
+  EXPECT_EQ(Answer(port, Get("/private", "Authorization: Bearer tok\r\n"), 200).body, "private");
+  EXPECT_EQ(Answer(port, Get("/open"), 200).body, "open");
+  // Unknown paths do not tell whether they exist.
+  Answer(port, Get("/nothing"), 401);
+  Answer(port, Get("/nothing", "Authorization: Bearer tok\r\n"), 404);
+  EXPECT_EQ(Answer(port, "OPTIONS /private HTTP/1.1\r\nHost: localhost\r\n\r\n", 200).body,
+            "preflight");
+
+  // DNS rebinding: a loopback listener only answers loopback Host names.
+  auto host = Answer(port, "GET /open HTTP/1.1\r\nHost: evil.example:8080\r\n\r\n", 403);
+  EXPECT_NE(host.body.find("host not allowed"), std::string::npos) << host.body;
+  Answer(port, "GET /open HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n", 200);
+  Answer(port, "GET /open HTTP/1.0\r\n\r\n", 200);  // no Host at all
+
+  HttpServer off("off", {.loopback_host_check = false});
+  off.Handle("GET", "/", [](const HttpRequest&) { return Text("x"); });
+  auto off_bound = off.Start(ListenAddress{"127.0.0.1", 0});
+  ASSERT_TRUE(off_bound.has_value());
+  Answer(PortOf(*off_bound), "GET / HTTP/1.1\r\nHost: proxy.example\r\n\r\n", 200);
+}
+
+TEST(HttpServerHardeningTest, SlowLorisAndIdleConnectionsAreClosed) {
+  using std::chrono::milliseconds;
+  HttpServer s("slow", {.read_timeout = milliseconds(300), .idle_timeout = milliseconds(600)});
+  s.Handle("GET", "/", [](const HttpRequest&) { return Text("x"); });
+  auto bound = s.Start(ListenAddress{"127.0.0.1", 0});
+  ASSERT_TRUE(bound.has_value());
+  const uint16_t port = PortOf(*bound);
+
+  // A request trickling in never completes: closed after read_timeout
+  // although bytes keep arriving.
+  Client loris(port);
+  ASSERT_TRUE(loris.Send("GET / HTTP/1.1\r\n"));
+  const auto t0 = std::chrono::steady_clock::now();
+  bool closed = false;
+  while (!closed && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5)) {
+    // One byte per 50 ms (the attack's pace); a send fails once the server
+    // has closed the connection.
+    std::this_thread::sleep_for(milliseconds(50));
+    closed = !loris.Send("X");
+  }
+  EXPECT_TRUE(closed);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, milliseconds(250));
+  EXPECT_LT(took, std::chrono::seconds(3));
+
+  // A kept-alive connection is closed after idle_timeout, not read_timeout.
+  Client kept(port);
+  ASSERT_TRUE(kept.Send(Get("/")));
+  ASSERT_TRUE(kept.Read().has_value());
+  const auto t1 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(kept.WaitClosed());
+  const auto idle = std::chrono::steady_clock::now() - t1;
+  EXPECT_GE(idle, milliseconds(500));
+  EXPECT_LT(idle, milliseconds(3000));
+}
+
+TEST(HttpServerHardeningTest, FullServerEvictsTheOldestWaitingConnection) {
+  HttpServer s("cap", {.max_connections = 4});
+  s.Handle("GET", "/", [](const HttpRequest&) { return Text("x"); });
+  auto bound = s.Start(ListenAddress{"127.0.0.1", 0});
+  ASSERT_TRUE(bound.has_value());
+  const uint16_t port = PortOf(*bound);
+  std::vector<std::unique_ptr<Client>> idle;
+  for (int i = 0; i < 4; ++i) {
+    idle.push_back(std::make_unique<Client>(port));
+    ASSERT_TRUE(idle.back()->connected());
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (s.ConnectionCount() < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(s.ConnectionCount(), 4u);
+  // A good client still gets its answer; the oldest idle one made room.
+  EXPECT_EQ(Answer(port, Get("/"), 200).body, "x");
+  EXPECT_TRUE(idle.front()->WaitClosed());
+  EXPECT_LE(s.ConnectionCount(), 4u);
+}
+
+TEST(HttpServerHardeningTest, HeaderCapIsConfigurable) {
+  HttpServer s("hdr", {.max_header_bytes = 2048, .max_body_bytes = 10});
+  s.Handle("POST", "/", [](const HttpRequest&) { return Text("x"); });
+  auto bound = s.Start(ListenAddress{"127.0.0.1", 0});
+  ASSERT_TRUE(bound.has_value());
+  const uint16_t port = PortOf(*bound);
+  const std::string big(4096, 'a');
+  Answer(port, "POST / HTTP/1.1\r\nHost: localhost\r\nX-Big: " + big + "\r\n\r\n", 431);
+  Answer(port, "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n\r\nhello world", 413);
+  Answer(port, "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello", 200);
 }
 
 }  // namespace

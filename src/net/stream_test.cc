@@ -63,7 +63,7 @@ class Sock : public testing::LoopbackSocket {
 
 std::string Get(std::string_view target, std::string_view extra = "") {
   std::string r = "GET ";
-  r.append(target).append(" HTTP/1.1\r\nHost: t\r\n").append(extra).append("\r\n");
+  r.append(target).append(" HTTP/1.1\r\nHost: localhost\r\n").append(extra).append("\r\n");
   return r;
 }
 
@@ -285,7 +285,7 @@ TEST_F(StreamServerTest, SseBadFilterAndPrefixRoute) {
   ASSERT_TRUE(bad.ReadContains("bad filter"));
   EXPECT_EQ(bad.buf().rfind("HTTP/1.1 400", 0), 0u);
   Sock post(port_);
-  ASSERT_TRUE(post.Send("POST /events HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"));
+  ASSERT_TRUE(post.Send("POST /events HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n"));
   ASSERT_TRUE(post.ReadContains("\r\n\r\n"));
   EXPECT_EQ(post.buf().rfind("HTTP/1.1 405", 0), 0u);
   Sock file(port_);
@@ -439,6 +439,27 @@ TEST_F(StreamServerTest, WriteStallTimesOut) {
   }
   EXPECT_TRUE(Eventually([&] { return sse_->clients() == 0; }));
   EXPECT_EQ(MetricValue("pgcdc_t9sse_slow_client_disconnects_total"), 1);
+}
+
+TEST_F(StreamServerTest, ByteCapDisconnectsASlowConsumerBeforeTheFrameCap) {
+  HttpServerOptions so;
+  so.stream_max_buffered_bytes = 256 * 1024;  // the frame cap (100000) is far away
+  so.stream_write_timeout = std::chrono::minutes(1);
+  StartServer(Opts("t10sse", 100000), Opts("t10ws"), so);
+  Sock stalled(port_, 4096);
+  ASSERT_TRUE(stalled.Send(Get("/events")));
+  ASSERT_TRUE(Eventually([&] { return sse_->clients() == 1; }));
+  const std::string pad(64 * 1024, 'p');
+  int published = 0;
+  for (; published < 400 && sse_->clients() == 1; ++published) {
+    std::vector<BroadcastFrame> one = {Frame(std::to_string(published), "c", pad)};
+    sse_->Publish(one);
+  }
+  EXPECT_TRUE(Eventually([&] { return sse_->clients() == 0; }, 5s));
+  EXPECT_EQ(MetricValue("pgcdc_t10sse_slow_client_disconnects_total"), 1);
+  // Kernel buffers (128 KiB send buffer, a 4 KiB receive buffer) plus the
+  // 256 KiB cap: far fewer than 400 frames of 64 KiB.
+  EXPECT_LT(published, 100);
 }
 
 }  // namespace

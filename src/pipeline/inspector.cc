@@ -215,8 +215,8 @@ void Inspector::Mount(net::HttpServer& server) {
       r.body = body;
       return net::StreamDecision::Refuse(r);
     }
-    return net::StreamDecision::Accept(state->streams[static_cast<size_t>(*point)]->Subscribe(
-        filter.channels, {}, {{"Access-Control-Allow-Origin", "*"}}));
+    return net::StreamDecision::Accept(
+        state->streams[static_cast<size_t>(*point)]->Subscribe(filter.channels, {}, {}));
   });
 }
 

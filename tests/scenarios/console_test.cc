@@ -40,7 +40,10 @@ TEST(ConsoleScenario, LiveStreamFilterPauseAndCountersInChromium) {
     auto conn = Connect();
     for (int n = 1; !stop.load(); ++n) {
       const std::string ch = n % 2 ? "con:a" : "con:b";
-      auto r = conn.Query("SELECT pg_notify($1, $2)", {ch, "{\"n\":" + std::to_string(n) + "}"});
+      // Every 10th event has a long line (the layout must not grow with it).
+      const std::string pad = n % 10 == 0 ? std::string(3000, 'x') : std::string();
+      auto r = conn.Query("SELECT pg_notify($1, $2)",
+                          {ch, "{\"n\":" + std::to_string(n) + ",\"pad\":\"" + pad + "\"}"});
       if (!r) break;
       // Pace the writer so the page sees a steady stream, not a flood; the
       // wait is on the browser's conditions, not on this interval.

@@ -266,6 +266,12 @@ std::optional<std::string> Process::HttpAddr(const std::string& server,
 
 std::optional<HttpResult> HttpGet(const std::string& host_port, const std::string& path,
                                   std::chrono::milliseconds timeout) {
+  return HttpExchange(host_port, "GET", path, "", timeout);
+}
+
+std::optional<HttpResult> HttpExchange(const std::string& host_port, const std::string& method,
+                                       const std::string& path, const std::string& headers,
+                                       std::chrono::milliseconds timeout) {
   auto colon = host_port.rfind(':');
   std::string host = host_port.substr(0, colon);
   const std::string port = host_port.substr(colon + 1);
@@ -285,8 +291,8 @@ std::optional<HttpResult> HttpGet(const std::string& host_port, const std::strin
     ::close(fd);
     return std::nullopt;
   }
-  const std::string req =
-      "GET " + path + " HTTP/1.1\r\nHost: " + host_port + "\r\nConnection: close\r\n\r\n";
+  const std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + host_port +
+                          "\r\nConnection: close\r\n" + headers + "\r\n";
   if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
     ::close(fd);
     return std::nullopt;
@@ -294,7 +300,9 @@ std::optional<HttpResult> HttpGet(const std::string& host_port, const std::strin
   std::string raw;
   char buf[8192];
   ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) raw.append(buf, n);
+  // The whole answer within `timeout` (a stream that keeps sending is cut off).
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) raw.append(buf, n);
   ::close(fd);
   auto hdr_end = raw.find("\r\n\r\n");
   if (hdr_end == std::string::npos || raw.size() < 12) return std::nullopt;

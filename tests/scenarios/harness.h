@@ -105,6 +105,11 @@ struct HttpResult {
 // Minimal HTTP/1.1 GET over a plain socket (Connection: close).
 std::optional<HttpResult> HttpGet(const std::string& host_port, const std::string& path,
                                   std::chrono::milliseconds timeout = 5s);
+// Any method with extra header lines ("Name: value\r\n" each); reads until
+// the server closes or `timeout` passes (a stream's head then).
+std::optional<HttpResult> HttpExchange(const std::string& host_port, const std::string& method,
+                                       const std::string& path, const std::string& headers,
+                                       std::chrono::milliseconds timeout = 5s);
 
 // A TCP port nobody listens on right now (for a server a test starts, or
 // as an address where nothing answers).

@@ -119,7 +119,7 @@ TEST(SseScenario, StalledClientIsDisconnectedAndTwoHundredOthersGetEverything) {
   ASSERT_TRUE(p);
   auto addr = p->HttpAddr();
   ASSERT_TRUE(addr);
-  StalledClient stalled(*addr, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+  StalledClient stalled(*addr, "GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n");
   ASSERT_TRUE(stalled.ok());
   auto clients =
       StartNode("sse_clients.js", {"--url", "http://" + *addr + "/events", "--clients", "199",
@@ -173,7 +173,7 @@ TEST(SseScenario, BadFilterClientGoneAndMissingServerAreClearErrors) {
 
   // A client that goes away mid-stream is forgotten; the others keep going.
   {
-    StalledClient gone(*addr, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    StalledClient gone(*addr, "GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n");
     ASSERT_TRUE(gone.ok());
     ASSERT_TRUE(Eventually(
         [&] { return ScrapeMetric(*p, "pgcdc_sse_clients_active{channel=\"*\"}") == 1; }));

@@ -76,7 +76,7 @@ TEST(WsScenario, StalledClientGetsDisconnectedOthersGetEverything) {
   auto addr = p->HttpAddr();
   ASSERT_TRUE(addr);
   StalledClient stalled(*addr,
-                        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: "
+                        "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: "
                         "Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
                         "dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
   ASSERT_TRUE(stalled.ok());

@@ -29,6 +29,16 @@ async function main() {
       const chans = new Set([...document.querySelectorAll("#events li")].map((li) => li.dataset.channel));
       return chans.has("con:a") && chans.has("con:b");
     }, null, t);
+    // A long event line (the test sends some) must not widen the page: the
+    // buttons and every adapter column stay on screen at 1280 px.
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll("#events li")].some((li) => li.textContent.length > 1000), null, t);
+    const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (scrollWidth > 1280) throw new Error(`page is ${scrollWidth}px wide at a 1280px viewport`);
+    for (const sel of ["#pause", "#apply", "th:text('Failed')", "th:text('Backlog')"]) {
+      const b = await page.locator(sel).first().boundingBox();
+      if (!b || b.x < 0 || b.x + b.width > 1280) throw new Error(`${sel} off-screen: ${JSON.stringify(b)}`);
+    }
     // Channel filter: only con:b from now on.
     await page.fill("#channel", "con:b");
     await page.click("#apply");

@@ -317,7 +317,7 @@ struct Broker::Handlers {
         if (log == nullptr) {
           p.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
         } else {
-          auto r = log->ListOffsets(rp.timestamp);
+          auto r = log->ListOffsetsByRecord(rp.timestamp);
           if (req->isolation_level == 1 && rp.timestamp == PartitionLog::kLatest) {
             // read_committed: the end is the last stable offset.
             r.offset =

@@ -117,6 +117,9 @@ ServerOptions ServerOptionsFor(const AdapterOptions& o, const net::ListenAddress
   so.port = addr.port;
   so.tls_cert_file = o.tls_cert_file;
   so.tls_key_file = o.tls_key_file;
+  so.max_connections = static_cast<size_t>(o.max_connections);
+  so.max_frame_size = static_cast<size_t>(o.max_request_size);
+  so.idle_timeout = o.idle_timeout;
   so.broker.advertised_host = o.advertised_host;
   so.broker.advertised_port = 0;
   so.broker.sasl = !o.sasl_user.empty();
@@ -367,6 +370,17 @@ std::vector<ParamSpec> ClientParams() {
             "initial rebalance delay of a new consumer group (waits for more members to join; "
             "Kafka's group.initial.rebalance.delay.ms)",
             {.min = 0}),
+      Param("kafkaserver.max_connections", &O::max_connections,
+            "open client connections; more are closed at once (counted; 0 = unlimited)",
+            {.min = 0, .max = 1'000'000}),
+      Param("kafkaserver.max_request_size", &O::max_request_size,
+            "largest request accepted; a bigger one closes the connection "
+            "(Kafka's socket.request.max.bytes)",
+            {.min = 1024, .max = int64_t{1} << 30}),
+      Param("kafkaserver.idle_timeout", &O::idle_timeout,
+            "close a connection (or an unfinished TLS handshake) that sends nothing for this "
+            "long while no request is pending (Kafka's connections.max.idle.ms)",
+            {.min = 100}),
   };
 }
 

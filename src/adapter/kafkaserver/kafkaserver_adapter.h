@@ -76,6 +76,10 @@ struct AdapterOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::chrono::milliseconds rebalance_delay{3000};
+  // Listener limits (ServerOptions).
+  int64_t max_connections = 1024;
+  int64_t max_request_size = 100 * 1024 * 1024;
+  std::chrono::milliseconds idle_timeout{540'000};
   // Where committed offsets live: a PostgreSQL URL (pgcdc_checkpoints), else
   // the data dir's __consumer_offsets.json, else memory. The connector fills
   // in database_url when both this and data_dir are empty (SPEC default).

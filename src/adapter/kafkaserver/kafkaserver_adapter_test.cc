@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -238,6 +240,58 @@ TEST_F(AdapterTest, SubscribersCountsClientConnectionsWhenAckIsStored) {
   a->Close();
   EXPECT_EQ(a->Subscribers(), std::optional<size_t>(0));
   ::close(fd);
+}
+
+// A loopback client socket to "host:port" (-1 on failure).
+int ConnectTo(const std::string& bound) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(std::stoi(bound.substr(bound.rfind(':') + 1))));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+// True when the server closes `fd` within the 5 s receive timeout.
+bool ClosedByServer(int fd) {
+  char c;
+  const ssize_t n = ::recv(fd, &c, 1, 0);
+  return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+TEST(KafkaServerLimits, ConnectionCapAndIdleTimeout) {
+  AdapterOptions o;
+  o.addr = "127.0.0.1:0";
+  o.ack = "stored";  // Subscribers() counts connections
+  o.max_connections = 2;
+  o.idle_timeout = std::chrono::milliseconds(2500);
+  KafkaServerAdapter a(o);
+  ASSERT_TRUE(a.Open());
+  const int first = ConnectTo(a.BoundAddress());
+  const int second = ConnectTo(a.BoundAddress());
+  ASSERT_GE(first, 0);
+  ASSERT_GE(second, 0);
+  ASSERT_TRUE(
+      pgcdc::testing::Eventually([&] { return a.Subscribers() == std::optional<size_t>(2); }));
+  // Over the cap: closed at once, the others stay.
+  const int third = ConnectTo(a.BoundAddress());
+  ASSERT_GE(third, 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(ClosedByServer(third));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1500));
+  // Silent connections are closed after the idle timeout.
+  EXPECT_TRUE(ClosedByServer(first));
+  EXPECT_TRUE(ClosedByServer(second));
+  EXPECT_TRUE(
+      pgcdc::testing::Eventually([&] { return a.Subscribers() == std::optional<size_t>(0); }));
+  for (int fd : {first, second, third}) ::close(fd);
+  a.Close();
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "adapter/kafkaserver/batch_format.h"
+#include "codec/kafka/record_batch.h"
 #include "core/log.h"
 
 namespace pgcdc::adapter::kafkaserver {
@@ -532,6 +533,24 @@ OffsetAndTimestamp PartitionLog::ListOffsets(int64_t timestamp) const {
     if (e.max_timestamp >= timestamp) return {e.base_offset, e.max_timestamp};
   }
   return {};
+}
+
+OffsetAndTimestamp PartitionLog::ListOffsetsByRecord(int64_t timestamp) const {
+  const OffsetAndTimestamp batch = ListOffsets(timestamp);
+  if (timestamp < 0 || batch.offset < 0) return batch;
+  // The batch's records (read back from disk when evicted; Read outside the
+  // mutex): the first one at or after the target, with its own timestamp.
+  std::vector<std::shared_ptr<const std::string>> bytes;
+  auto read = Read(batch.offset, 1, bytes);
+  if (!read || bytes.empty()) return batch;
+  auto decoded = codec::kafka::DecodeRecordBatches(*bytes.front(), {.verify_crc = false});
+  if (!decoded || decoded->empty() || decoded->front().base_offset != batch.offset) return batch;
+  const auto& b = decoded->front();
+  if (b.log_append_time()) return {b.base_offset, b.max_timestamp};
+  for (const auto& r : b.records) {
+    if (r.timestamp_ms >= timestamp) return {r.offset, r.timestamp_ms};
+  }
+  return batch;
 }
 
 uint64_t PartitionLog::TagBefore(int64_t offset) const {

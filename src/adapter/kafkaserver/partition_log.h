@@ -139,6 +139,11 @@ class PartitionLog {
   // batch whose max timestamp is >= `timestamp` (batch granularity: the
   // answer may be a few records early), or {-1, -1} when there is none.
   OffsetAndTimestamp ListOffsets(int64_t timestamp) const;
+  // ListOffsets at record granularity, as Kafka answers it: for a timestamp
+  // target, the first record whose timestamp is >= `timestamp`, with that
+  // record's timestamp (decodes the batch found by ListOffsets; falls back to
+  // the batch answer when it cannot be read). Special targets as ListOffsets.
+  OffsetAndTimestamp ListOffsetsByRecord(int64_t timestamp) const;
 
   // Highest tag of the batches lying entirely below `offset` (0 if none).
   // Batches already removed count only while `offset` >= LogStartOffset()

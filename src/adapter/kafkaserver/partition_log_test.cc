@@ -298,6 +298,35 @@ TEST(PartitionLog, ListOffsetsByTimestamp) {
   EXPECT_EQ(none.timestamp, -1);
 }
 
+TEST(PartitionLog, ListOffsetsByRecordAnswersTheFirstRecordAtOrAfter) {
+  // Kafka: the first record whose timestamp is >= the target, with its own
+  // timestamp (not the batch's base offset and max timestamp).
+  for (const bool on_disk : {false, true}) {
+    TempDir dir;
+    PartitionLogOptions o;
+    if (on_disk) {
+      o.dir = dir.path;
+      o.buffer_records = 1;  // older batches are read back from the segment
+    }
+    auto log = OpenLog(o);
+    AppendN(*log, 3, 1000);  // 0-2, ts 1000-1002
+    AppendN(*log, 3, 2000);  // 3-5, ts 2000-2002
+    AppendN(*log, 1, 3000);  // 6
+    auto r = log->ListOffsetsByRecord(1001);
+    EXPECT_EQ(r.offset, 1) << on_disk;
+    EXPECT_EQ(r.timestamp, 1001) << on_disk;
+    r = log->ListOffsetsByRecord(2002);
+    EXPECT_EQ(r.offset, 5) << on_disk;
+    EXPECT_EQ(r.timestamp, 2002) << on_disk;
+    r = log->ListOffsetsByRecord(1500);
+    EXPECT_EQ(r.offset, 3) << on_disk;
+    EXPECT_EQ(r.timestamp, 2000) << on_disk;
+    EXPECT_EQ(log->ListOffsetsByRecord(3001).offset, -1);
+    EXPECT_EQ(log->ListOffsetsByRecord(PartitionLog::kLatest).offset, 7);
+    EXPECT_EQ(log->ListOffsetsByRecord(PartitionLog::kEarliest).offset, 0);
+  }
+}
+
 TEST(PartitionLog, TagBeforeAnswersHighestTagOfBatchesEntirelyBelow) {
   auto log = OpenLog({.buffer_records = 6});
   EXPECT_EQ(log->TagBefore(0), 0u);

@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/mutex.h"
+#include "net/tls_server.h"
 
 namespace pgcdc::adapter::kafkaserver {
 
@@ -60,6 +61,10 @@ struct ServerMetrics {
   metrics::Family<metrics::Counter>& closed_on_error = metrics::Default().AddCounter(
       "pgcdc_kafkaserver_protocol_errors_total",
       "Connections closed by the broker for a protocol violation, by reason", {"reason"});
+  metrics::Family<metrics::Counter>& limited = metrics::Default().AddCounter(
+      "pgcdc_kafkaserver_connections_closed_total",
+      "Connections closed by a server limit (rejected: over max_connections; idle_timeout)",
+      {"reason"});
 };
 
 ServerMetrics& Metrics() { return metrics::Lazy<ServerMetrics>(); }
@@ -165,14 +170,17 @@ class Connection final : public ConnBase {
       : srv_(srv),
         stream_(std::forward<Args>(args)...),
         splitter_(srv.options.max_frame_size),
-        peer_(std::move(peer)) {}
+        peer_(std::move(peer)),
+        idle_timer_(srv.ioc) {}
 
   void Start() override {
     state_ = srv_.broker->NewConnection(peer_);
     log::Debug("kafkaserver: client connected", {{"peer", peer_}});
+    ArmIdle();  // covers the TLS handshake too
     if constexpr (std::is_same_v<Stream, ssl::stream<tcp::socket>>) {
       auto self = shared_from_this();
       stream_.async_handshake(ssl::stream_base::server, [this, self](const error_code& ec) {
+        idle_timer_.cancel();
         if (ec) {
           Close("TLS handshake failed: " + ec.message(), /*protocol_error=*/true);
           return;
@@ -239,11 +247,24 @@ class Connection final : public ConnBase {
     Pump();
   }
 
+  // Closes the connection unless it is cancelled within idle_timeout.
+  void ArmIdle() {
+    if (srv_.options.idle_timeout.count() <= 0) return;
+    idle_timer_.expires_after(srv_.options.idle_timeout);
+    idle_timer_.async_wait([this, self = shared_from_this()](const error_code& ec) {
+      if (ec || closing_) return;
+      Metrics().limited.With({"idle_timeout"}).Inc();
+      Close("idle for " + std::to_string(srv_.options.idle_timeout.count()) + " ms", false);
+    });
+  }
+
   void DoRead() {
     reading_ = true;
     auto self = shared_from_this();
+    ArmIdle();
     stream_.async_read_some(asio::buffer(buf_), [this, self](const error_code& ec, size_t n) {
       reading_ = false;
+      idle_timer_.cancel();
       if (ec) {
         Close(ec == asio::error::eof ? "client closed the connection" : ec.message(), false);
         return;
@@ -298,6 +319,7 @@ class Connection final : public ConnBase {
       log::Debug("kafkaserver: connection closed", {{"peer", peer_}, {"reason", reason}});
     }
     if (state_) srv_.broker->CloseConnection(state_);
+    idle_timer_.cancel();
     error_code ignored;
     Socket().shutdown(tcp::socket::shutdown_both, ignored);
     Socket().close(ignored);
@@ -312,6 +334,7 @@ class Connection final : public ConnBase {
   codec::kafka::FrameSplitter splitter_;
   std::string peer_;
   BrokerConnectionPtr state_;
+  asio::steady_timer idle_timer_;
   std::array<char, 64 * 1024> buf_;
   std::deque<std::string> writes_;
   size_t pending_write_bytes_ = 0;
@@ -347,6 +370,15 @@ void Server::Impl::DoAccept() {
       return;
     }
     error_code ignored;
+    if (options.max_connections > 0 && conns.size() >= options.max_connections) {
+      Metrics().limited.With({"rejected"}).Inc();
+      log::Warn(
+          "kafkaserver: connection refused: too many connections",
+          {{"peer", PeerOf(socket)}, {"max_connections", std::to_string(options.max_connections)}});
+      socket.close(ignored);
+      DoAccept();
+      return;
+    }
     socket.set_option(tcp::no_delay(true), ignored);
     std::string peer = PeerOf(socket);
     Metrics().connections_total.Inc();
@@ -406,22 +438,9 @@ std::string Server::Advertised() const { return impl_->advertised; }
 Status Server::Impl::LoadTls() {
   const auto& o = options;
   if (o.tls_cert_file.empty() && o.tls_key_file.empty()) return Ok();
-  if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
-    return Fail(ErrorCode::kConfig, "kafkaserver: TLS needs both a certificate and a key");
-  }
-  tls.emplace(ssl::context::tls_server);
-  tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  error_code ec;
-  tls->use_certificate_chain_file(o.tls_cert_file, ec);
-  if (ec) {
-    return Fail(ErrorCode::kConfig,
-                "kafkaserver: TLS certificate " + o.tls_cert_file + ": " + ec.message());
-  }
-  tls->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
-  if (ec) {
-    return Fail(ErrorCode::kConfig, "kafkaserver: TLS key " + o.tls_key_file + ": " + ec.message());
-  }
+  auto ctx = net::LoadServerTls(o.tls_cert_file, o.tls_key_file);
+  if (!ctx) return Fail(ctx.error().code(), "kafkaserver: " + ctx.error().message());
+  tls.emplace(std::move(**ctx));
   return Ok();
 }
 

@@ -37,6 +37,12 @@ struct ServerOptions {
   // A connection's pending responses beyond this many bytes pause its
   // request processing until the client reads.
   size_t max_pending_write_bytes = 8u * 1024u * 1024u;
+  // Open connections; more are closed at once (0 = unlimited).
+  size_t max_connections = 1024;
+  // A connection waiting for its client's next bytes (or a TLS handshake)
+  // this long is closed. Connections with a request in progress (a Fetch
+  // long poll) are not idle.
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(9)};
   // How often group sessions are checked.
   std::chrono::milliseconds tick_interval{1000};
   // Broker settings; advertised_host empty = the listen host, or "localhost"

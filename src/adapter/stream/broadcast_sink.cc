@@ -36,12 +36,42 @@ std::map<std::string, std::string> CorsHeaders(const std::vector<std::string>& o
   return headers;
 }
 
+// The answer to a CORS preflight (OPTIONS) for an event stream: the allow
+// headers when the Origin is listed, none otherwise (the browser then refuses).
+net::HttpResponse Preflight(const std::vector<std::string>& origins, const net::HttpRequest& req) {
+  net::HttpResponse r;
+  r.status = 204;
+  r.content_type.clear();
+  r.headers = CorsHeaders(origins, req);
+  if (!r.headers.empty()) {
+    r.headers["Access-Control-Allow-Methods"] = "GET, OPTIONS";
+    r.headers["Access-Control-Allow-Headers"] =
+        "Authorization, Cache-Control, Content-Type, Last-Event-ID";
+    r.headers["Access-Control-Max-Age"] = "600";
+  }
+  return r;
+}
+
+// A WebSocket's Origin: absent (not a browser), the server's own
+// (scheme://Host) or listed ("*" = any). Browsers do not apply CORS to
+// WebSockets, so this check is what keeps other sites' pages out.
+bool WebSocketOriginAllowed(const std::vector<std::string>& origins, const net::HttpRequest& req) {
+  auto o = req.headers.find("origin");
+  if (o == req.headers.end()) return true;
+  if (auto h = req.headers.find("host"); h != req.headers.end()) {
+    if (o->second == "http://" + h->second || o->second == "https://" + h->second) return true;
+  }
+  return std::find(origins.begin(), origins.end(), "*") != origins.end() ||
+         std::find(origins.begin(), origins.end(), o->second) != origins.end();
+}
+
 }  // namespace
 
 struct BroadcastSink::Impl {
   Options options;
   std::shared_ptr<net::Broadcaster> broadcaster;
   std::unique_ptr<net::HttpServer> own_server;  // when `addr` is its own listener
+  net::HttpServerOptions server_options;        // for own_server
   bool mounted = false;
   std::vector<net::BroadcastFrame> frames;  // Deliver() scratch
 
@@ -64,6 +94,9 @@ struct BroadcastSink::Impl {
       }
       if (b->closed()) return net::StreamDecision::Refuse(JsonError(503, "server shutting down"));
       if (route == Route::kWebSocket) {
+        if (!WebSocketOriginAllowed(cors, req)) {
+          return net::StreamDecision::Refuse(JsonError(403, "origin not allowed"));
+        }
         return net::StreamDecision::Accept(b->Subscribe(std::move(filter.channels), {}));
       }
       std::string last_id;
@@ -77,6 +110,11 @@ struct BroadcastSink::Impl {
     } else {
       server.HandleEventStream(options.path, handler);
       server.HandleEventStream(prefix, handler, /*prefix=*/true);
+      auto preflight = [cors = options.cors_origins](const net::HttpRequest& req) {
+        return Preflight(cors, req);
+      };
+      server.Handle("OPTIONS", options.path, preflight);
+      server.HandlePrefix("OPTIONS", prefix, preflight);
     }
     mounted = true;
   }
@@ -97,7 +135,10 @@ BroadcastSink::~BroadcastSink() { Close(); }
 std::string_view BroadcastSink::Name() const { return impl_->options.name; }
 
 Status BroadcastSink::Attach(const adapter::Services& services) {
-  if (impl_->OwnServer()) return Ok();  // started in Open()
+  if (impl_->OwnServer()) {  // started in Open()
+    if (services.http_options != nullptr) impl_->server_options = *services.http_options;
+    return Ok();
+  }
   if (services.http == nullptr) {
     const auto& o = impl_->options;
     return Fail(ErrorCode::kConfig, o.name + ": no HTTP server to serve " + o.path +
@@ -110,7 +151,7 @@ Status BroadcastSink::Attach(const adapter::Services& services) {
 Status BroadcastSink::Open() {
   const auto& o = impl_->options;
   if (impl_->OwnServer() && !impl_->own_server) {
-    impl_->own_server = std::make_unique<net::HttpServer>(o.name);
+    impl_->own_server = std::make_unique<net::HttpServer>(o.name, impl_->server_options);
     impl_->Mount(*impl_->own_server);
   }
   if (!impl_->mounted) {

@@ -46,7 +46,11 @@ struct Options {
   std::chrono::milliseconds keepalive{std::chrono::seconds(15)};
   size_t client_queue = 1024;
   size_t replay_buffer = 1024;            // frames kept for resumes; 0 = off
-  std::vector<std::string> cors_origins;  // kEventStream only; empty = no CORS header
+  // kEventStream: origins answered with CORS headers (and OPTIONS preflight),
+  // empty = no CORS header. kWebSocket: browser origins allowed to connect
+  // besides the server's own (a request without Origin is not a browser's).
+  // "*" = any.
+  std::vector<std::string> cors_origins;
 };
 
 class BroadcastSink final : public adapter::Adapter {

@@ -31,6 +31,14 @@ ConnectorInfo Connector() {
                                "next ping is dropped",
       .queue_description = "messages queued per client; a client that falls this far behind is "
                            "disconnected (close 1013)",
+      .extra =
+          {
+              Param("websocket.allowed_origins", &streamsink::Options::cors_origins,
+                    "browser origins (scheme://host:port) allowed to connect besides the "
+                    "server's own; * = any. Requests without an Origin (non-browser clients) "
+                    "are always accepted",
+                    {.flag = "ws-allowed-origin"}),
+          },
   });
 }
 
