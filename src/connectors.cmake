@@ -13,6 +13,7 @@ set(PGCDC_CONNECTORS
   detector/outbox
   detector/sqlite
   detector/mysql
+  detector/webhook_gateway
   adapter/stdout
   adapter/file
   adapter/webhook

@@ -197,6 +197,7 @@ struct HttpServer::Impl {
     std::map<std::string, HttpHandler> methods;
     StreamHandler stream;  // GET opens a stream when set
     StreamKind stream_kind = StreamKind::kEventStream;
+    std::map<std::string, AsyncHttpHandler> deferred;  // answered through an HttpReply
   };
 
   // What a request resolved to.
@@ -205,6 +206,7 @@ struct HttpServer::Impl {
     bool stream = false;
     StreamKind kind = StreamKind::kEventStream;
     StreamSpec spec;
+    AsyncHttpHandler deferred;  // set: call it instead of writing `response`
   };
 
   Impl(std::string n, HttpServerOptions o) : name(std::move(n)), options(o) {}
@@ -217,6 +219,7 @@ struct HttpServer::Impl {
   struct Match {
     bool path_known = false;
     HttpHandler handler;   // set: the handler for the method
+    AsyncHttpHandler deferred;  // set: the deferred handler for the method
     StreamHandler stream;  // set: a GET on a stream route
     StreamKind kind = StreamKind::kEventStream;
     std::string allow;  // neither set: the methods the path accepts (Allow header)
@@ -229,6 +232,8 @@ struct HttpServer::Impl {
   Dispatched OpenStream(const HttpRequest& req, const Match& match);
   // Runs a plain handler; a 500 response when it throws.
   HttpResponse CallHandler(const HttpHandler& handler, const HttpRequest& req);
+  // Runs a deferred handler; answers 500 through `reply` when it throws.
+  void CallDeferred(const AsyncHttpHandler& handler, HttpRequest&& req, const HttpReply& reply);
   void DoAccept();
   void CloseAll();  // I/O thread only
 
@@ -242,6 +247,8 @@ struct HttpServer::Impl {
   Mutex lifecycle_mu;  // serialises Start()/Stop()
   bool running GUARDED_BY(lifecycle_mu) = false;
   std::atomic<size_t> stream_count{0};
+  std::atomic<uint64_t> body_limit{kBodyLimit};
+  std::function<void(const std::string&)> on_body_too_large GUARDED_BY(routes_mu);
 
   // I/O-thread state. Declared before io_context so it outlives handlers that
   // the io_context destroys (sessions unregister in their destructors).
@@ -352,7 +359,7 @@ class HttpServer::Impl::Session : public Conn, public std::enable_shared_from_th
  private:
   void DoRead() {
     parser_.emplace();
-    parser_->body_limit(kBodyLimit);
+    parser_->body_limit(server_->body_limit.load(std::memory_order_relaxed));
     parser_->header_limit(kHeaderLimit);
     stream_.expires_after(kReadTimeout);
     http::async_read(
@@ -840,6 +847,15 @@ void HttpServer::Impl::Session::OnRead(beast::error_code ec) {
     return;
   }
   if (ec == http::error::body_limit) {
+    std::function<void(const std::string&)> observer;
+    {
+      MutexLock lock(server_->routes_mu);
+      observer = server_->on_body_too_large;
+    }
+    if (observer) {
+      const std::string target(parser_->get().target());
+      observer(target.substr(0, target.find('?')));
+    }
     WriteError(413, "request body too large");
     return;
   }
@@ -874,6 +890,19 @@ void HttpServer::Impl::Session::OnRead(beast::error_code ec) {
 
   const bool head = msg.method() == http::verb::head;
   Dispatched d = server_->Dispatch(req);
+  if (d.deferred) {
+    // The reply may come from any thread; the write happens on this one.
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    HttpReply reply = [self = shared_from_this(), version = msg.version(),
+                       keep_alive = msg.keep_alive(), done](HttpResponse r) {
+      if (done->exchange(true)) return;
+      asio::post(self->server_->ioc, [self, r = std::move(r), version, keep_alive]() mutable {
+        self->Write(std::move(r), version, keep_alive, /*head=*/false);
+      });
+    };
+    server_->CallDeferred(d.deferred, std::move(req), reply);
+    return;
+  }
   if (!d.stream) {
     Write(std::move(d.response), msg.version(), msg.keep_alive(), head);
     return;
@@ -912,6 +941,7 @@ HttpServer::Impl::Dispatched HttpServer::Impl::Dispatch(const HttpRequest& req) 
   const Match match = MatchRoute(req);
   if (!match.path_known) return {.response = JsonError(404, "not found")};
   if (match.stream) return OpenStream(req, match);
+  if (match.deferred) return {.deferred = match.deferred};
   if (!match.handler) {
     Dispatched out{.response = JsonError(405, "method not allowed")};
     out.response.headers["Allow"] = match.allow;
@@ -936,8 +966,13 @@ HttpServer::Impl::Match HttpServer::Impl::MatchRoute(const HttpRequest& req) {
   if (m == methods.end() && req.method == "HEAD" && !route->stream) m = methods.find("GET");
   if (m != methods.end()) {
     match.handler = m->second;
+  } else if (auto d = route->deferred.find(req.method); d != route->deferred.end()) {
+    match.deferred = d->second;
   } else {
     match.allow = AllowedMethods(methods, route->stream != nullptr);
+    for (const auto& [method, h] : route->deferred) {
+      match.allow += (match.allow.empty() ? "" : ", ") + method;
+    }
   }
   return match;
 }
@@ -988,6 +1023,23 @@ HttpResponse HttpServer::Impl::CallHandler(const HttpHandler& handler, const Htt
         {{"server", name}, {"method", req.method}, {"path", req.path}, {"error", "unknown"}});
   }
   return JsonError(500, "internal server error");
+}
+
+void HttpServer::Impl::CallDeferred(const AsyncHttpHandler& handler, HttpRequest&& req,
+                                    const HttpReply& reply) {
+  const std::string method = req.method;
+  const std::string path = req.path;
+  try {
+    handler(std::move(req), reply);
+    return;
+  } catch (const std::exception& e) {
+    log::Error("http: handler threw",
+               {{"server", name}, {"method", method}, {"path", path}, {"error", e.what()}});
+  } catch (...) {
+    log::Error("http: handler threw",
+               {{"server", name}, {"method", method}, {"path", path}, {"error", "unknown"}});
+  }
+  reply(JsonError(500, "internal server error"));
 }
 
 void HttpServer::Impl::DoAccept() {
@@ -1045,6 +1097,23 @@ void HttpServer::Handle(std::string method, std::string path, HttpHandler handle
 void HttpServer::HandlePrefix(std::string method, std::string prefix, HttpHandler handler) {
   MutexLock lock(impl_->routes_mu);
   impl_->prefix_routes[std::move(prefix)].methods[std::move(method)] = std::move(handler);
+}
+
+void HttpServer::HandlePrefixAsync(std::string method, std::string prefix,
+                                   AsyncHttpHandler handler) {
+  MutexLock lock(impl_->routes_mu);
+  impl_->prefix_routes[std::move(prefix)].deferred[std::move(method)] = std::move(handler);
+}
+
+void HttpServer::RaiseBodyLimit(uint64_t bytes) {
+  uint64_t cur = impl_->body_limit.load();
+  while (bytes > cur && !impl_->body_limit.compare_exchange_weak(cur, bytes)) {
+  }
+}
+
+void HttpServer::OnBodyTooLarge(std::function<void(const std::string& path)> observer) {
+  MutexLock lock(impl_->routes_mu);
+  impl_->on_body_too_large = std::move(observer);
 }
 
 void HttpServer::HandleEventStream(std::string path, StreamHandler handler, bool prefix) {
