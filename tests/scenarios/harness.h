@@ -105,6 +105,13 @@ struct HttpResult {
 // Minimal HTTP/1.1 GET over a plain socket (Connection: close).
 std::optional<HttpResult> HttpGet(const std::string& host_port, const std::string& path,
                                   std::chrono::milliseconds timeout = 5s);
+// Any method, with extra header lines ("Name: value") and a body
+// (Content-Length), over a plain socket (Connection: close).
+std::optional<HttpResult> HttpSend(const std::string& host_port, const std::string& method,
+                                   const std::string& path,
+                                   const std::vector<std::string>& headers = {},
+                                   const std::string& body = {},
+                                   std::chrono::milliseconds timeout = 5s);
 
 // A TCP port nobody listens on right now (for a server a test starts, or
 // as an address where nothing answers).
