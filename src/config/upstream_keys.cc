@@ -43,7 +43,6 @@ Sections CoreAndSourceSections() {
       {"sqlite", {"db_path", "poll_interval", "batch_size", "keep_processed"}},
       {"kafka_consumer", {"topics", "group", "offset"}},
       {"nats_consumer", {"stream", "subjects", "durable"}},
-      {"webhook_gateway", {"max_body_size", "sources.*"}},
   };
 }
 

@@ -45,7 +45,9 @@ std::vector<std::string> Args(const std::string& http_addr, std::vector<std::str
 std::unique_ptr<Process> StartGateway(const std::vector<std::string>& args) {
   auto p = Process::Start({.args = args});
   EXPECT_TRUE(p);
-  if (p) EXPECT_TRUE(p->WaitForStderr("starting detector detector=webhook_gateway")) << p->Stderr();
+  if (p) {
+    EXPECT_TRUE(p->WaitForStderr("starting detector detector=webhook_gateway")) << p->Stderr();
+  }
   return p;
 }
 
@@ -286,27 +288,30 @@ TEST(WebhookGatewayScenario, NeedsASourceAndTheHttpServer) {
   EXPECT_NE(err.find("http_addr"), std::string::npos) << err;
 }
 
-// Posts events 1..n in order, each retried (new connection) until it is
-// answered 200; records the acknowledged event ids.
+// Posts events 1..n from `threads` concurrent clients (client t posts the
+// numbers = t mod threads, in order), each retried on a new connection until
+// it is answered 200; records the acknowledged event ids.
 class Poster {
  public:
-  Poster(std::string addr, int n) : addr_(std::move(addr)), n_(n) {
-    thread_ = std::thread([this] { Run(); });
+  Poster(std::string addr, int n, int threads) : addr_(std::move(addr)), n_(n) {
+    for (int t = 0; t < threads; ++t) {
+      threads_.emplace_back([this, t, threads] { Run(t + 1, threads); });
+    }
   }
   ~Poster() {
     stop_ = true;
-    thread_.join();
+    for (auto& t : threads_) t.join();
   }
   int acked() const { return acked_.load(); }
-  bool done() const { return done_.load(); }
+  bool done() const { return acked_.load() == n_; }
   std::map<int, std::string> acks() {
     std::lock_guard lock(mu_);
     return acks_;
   }
 
  private:
-  void Run() {
-    for (int i = 1; i <= n_ && !stop_; ++i) {
+  void Run(int first, int step) {
+    for (int i = first; i <= n_ && !stop_; i += step) {
       const auto deadline = Clock::now() + 60s;
       while (!stop_ && Clock::now() < deadline) {
         auto r = HttpSend(addr_, "POST", "/ingest/app", {"Idempotency-Key: n-" + std::to_string(i)},
@@ -319,56 +324,81 @@ class Poster {
         }
         std::this_thread::yield();  // the next attempt opens a new connection
       }
-      acked_ = i;
+      ++acked_;
     }
-    done_ = true;
   }
   std::string addr_;
   int n_;
   std::atomic<bool> stop_{false};
-  std::atomic<bool> done_{false};
   std::atomic<int> acked_{0};
   std::mutex mu_;
   std::map<int, std::string> acks_;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
+// Two sinks: a file, and stdout, which the test stops reading before each
+// kill so its events pile up undelivered. An event answered 200 must be in
+// both; with --webhookgw-ack enqueued this test fails (events acknowledged
+// while stdout was stalled are lost).
 TEST(WebhookGatewayScenario, KillNineLosesNoAcknowledgedEvent) {
   TempDir dir;
   const std::string file = dir.path + "/events.jsonl";
   const std::string addr = "127.0.0.1:" + std::to_string(FreeTcpPort());
-  const auto args = Args(addr, {"--webhookgw-source", "app", "-a", "file", "--file-path", file,
-                                "--file-max-size", "0"});
-  constexpr int kEvents = 1500;
+  const auto args = Args(addr, {"--webhookgw-source", "app", "-a", "file", "-a", "stdout",
+                                "--file-path", file, "--file-max-size", "0"});
+  constexpr int kEvents = 3000;
   auto p = StartGateway(args);
   ASSERT_TRUE(p);
-  Poster poster(addr, kEvents);
+  Poster poster(addr, kEvents, /*threads=*/8);
+  std::set<std::string> stdout_ids;
+  auto collect = [&](Process& proc) {
+    for (const auto& line : proc.StdoutLines()) {
+      boost::system::error_code ec;
+      auto v = boost::json::parse(line, ec);
+      if (!ec && v.is_object()) stdout_ids.insert(Str(v.as_object(), "id"));
+    }
+  };
   for (int round = 0; round < 3; ++round) {
     const int target = (round + 1) * kEvents / 4;
     ASSERT_TRUE(Eventually([&] { return poster.acked() >= target; }, 60s))
         << "round " << round << ": " << poster.acked() << " acknowledged";
-    std::cerr << "kill -9 after " << poster.acked() << " acknowledged\n";
+    // Stall stdout until its pipe and the bus queue fill up (with ack=delivered
+    // the posters stall too: give it a second), then kill.
+    p->PauseStdout();
+    const int paused_at = poster.acked();
+    (void)Eventually([&] { return poster.acked() >= paused_at + 2000; }, 1s);
+    std::cerr << "kill -9 after " << poster.acked() << " acknowledged (" << paused_at
+              << " when stdout stalled)\n";
     p->Signal(SIGKILL);
+    p->ResumeStdout();
     p->Wait();
+    collect(*p);
     p = StartGateway(args);
     ASSERT_TRUE(p);
   }
   ASSERT_TRUE(Eventually([&] { return poster.done(); }, 120s));
   const auto acks = poster.acks();
   ASSERT_EQ(acks.size(), static_cast<size_t>(kEvents));
-  std::set<std::string> ids;
+  p->Signal(SIGTERM);
+  p->Wait();
+  collect(*p);
+  std::set<std::string> file_ids;
   std::set<int64_t> numbers;
   for (const auto& line : ReadFileLines(file)) {
-    auto v = ParseJson(line);
-    if (!v.is_object()) continue;  // a line torn by the kill
-    ids.insert(Str(v.as_object(), "id"));
+    boost::system::error_code ec;
+    auto v = boost::json::parse(line, ec);
+    if (ec || !v.is_object()) continue;  // a line torn by the kill (never an acknowledged one)
+    file_ids.insert(Str(v.as_object(), "id"));
     numbers.insert(v.as_object()["payload"].as_object()["n"].as_int64());
   }
-  int missing = 0;
+  int missing_file = 0;
+  int missing_stdout = 0;
   for (const auto& [n, id] : acks) {
-    if (!ids.contains(id)) ++missing;
+    if (!file_ids.contains(id)) ++missing_file;
+    if (!stdout_ids.contains(id)) ++missing_stdout;
   }
-  EXPECT_EQ(missing, 0) << "acknowledged events missing from the file";
+  EXPECT_EQ(missing_file, 0) << "acknowledged events missing from the file";
+  EXPECT_EQ(missing_stdout, 0) << "acknowledged events missing from stdout";
   EXPECT_EQ(numbers.size(), static_cast<size_t>(kEvents));
 }
 

@@ -407,6 +407,18 @@ void WebhookGatewayDetector::Drain(RunContext& ctx, std::deque<Item>& inflight) 
 
 namespace pgcdc::detector::webhook_gateway {
 
+namespace {
+
+// --webhookgw-source values and the YAML sources map together.
+Result<std::vector<Source>> AllSources(const Options& o) {
+  auto sources = ParseCliSources(o.cli_sources);
+  if (!sources) return Fail(sources.error());
+  if (auto st = ParseYamlSources(o.sources_yaml, *sources); !st) return Fail(st.error());
+  return sources;
+}
+
+}  // namespace
+
 ConnectorInfo Connector() {
   using O = Options;
   return DefineDetector<Options>({
@@ -421,6 +433,9 @@ ConnectorInfo Connector() {
                 "sources, name[:secret=S,secret2=S2,header=H,prefix=P,scheme=stripe|github|slack|"
                 "shopify|generic] (repeatable)",
                 {.flag = "webhookgw-source"}),
+          TreeParamAt<O>("webhook_gateway.sources", &O::sources_yaml,
+                         "sources by name (YAML map): {secret, secondary_secret, "
+                         "signature_header, channel_prefix, scheme}"),
           Param("webhook_gateway.max_body_size", &O::max_body_size,
                 "largest request body in bytes (larger: 413)",
                 {.flag = "webhookgw-max-body", .min = 1, .max = int64_t{64} << 20}),
@@ -448,9 +463,9 @@ ConnectorInfo Connector() {
       }}),
       .validate =
           [](const O& o, const Context& ctx, Errors& errors) {
-            auto sources = ParseCliSources(o.cli_sources);
+            auto sources = AllSources(o);
             if (!sources) {
-              errors.push_back("webhook_gateway.cli_sources: " + sources.error().message());
+              errors.push_back(sources.error().message());
             } else if (sources->empty()) {
               errors.push_back(
                   "webhook_gateway: at least one source is required (--webhookgw-source NAME or "
@@ -463,7 +478,7 @@ ConnectorInfo Connector() {
             }
           },
       .make = [](O o, const Context& ctx) -> Result<DetectorPtr> {
-        auto sources = ParseCliSources(o.cli_sources);
+        auto sources = AllSources(o);
         if (!sources) return Fail(sources.error());
         o.sources = std::move(*sources);
         o.stop_grace = std::chrono::duration_cast<milliseconds>(ctx.core.shutdown_timeout) / 2;

@@ -1,5 +1,9 @@
 #include "detector/webhook_gateway/ingest.h"
 
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
 #include <set>
 #include <utility>
 
@@ -120,6 +124,57 @@ Result<std::vector<Source>> ParseCliSources(const std::vector<std::string>& item
     out.push_back(std::move(*source));
   }
   return out;
+}
+
+Status ParseYamlSources(const std::string& yaml, std::vector<Source>& out) {
+  // YAML key -> the --webhookgw-source option it sets.
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kKeys = {{
+      {"secret", "secret"},
+      {"secondary_secret", "secret2"},
+      {"signature_header", "header"},
+      {"channel_prefix", "prefix"},
+      {"scheme", "scheme"},
+  }};
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    return Fail(ErrorCode::kConfig, std::string("webhook_gateway.sources: ") + e.what());
+  }
+  if (root.IsNull()) return Ok();
+  if (!root.IsMap()) {
+    return Fail(ErrorCode::kConfig, "webhook_gateway.sources: must be a map of source names");
+  }
+  std::set<std::string> names;
+  for (const auto& s : out) names.insert(s.name);
+  for (const auto& entry : root) {
+    const auto name = entry.first.as<std::string>();
+    if (name.find(':') != std::string::npos) {
+      return Fail(ErrorCode::kConfig, "webhook_gateway.sources: invalid source name \"" + name + "\"");
+    }
+    auto source = ParseOne(name);
+    if (!source) return Fail(source.error());
+    if (!entry.second.IsNull() && !entry.second.IsMap()) {
+      return Fail(ErrorCode::kConfig, "webhook_gateway.sources." + source->name + ": must be a map");
+    }
+    for (const auto& kv : entry.second) {
+      const auto key = kv.first.as<std::string>();
+      auto it = std::find_if(kKeys.begin(), kKeys.end(), [&](const auto& k) { return k.first == key; });
+      if (it == kKeys.end() || !kv.second.IsScalar()) {
+        return Fail(ErrorCode::kConfig, "webhook_gateway.sources." + source->name + "." + key +
+                                            ": unknown or not a value (secret, secondary_secret, "
+                                            "signature_header, channel_prefix, scheme)");
+      }
+      const std::string value = kv.second.as<std::string>();
+      if (value.empty() && it->second != "secret" && it->second != "secret2") continue;
+      if (auto st = ApplyOption(*source, std::string(it->second) + "=" + value); !st) return st;
+    }
+    if (!names.insert(source->name).second) {
+      return Fail(ErrorCode::kConfig, "webhook_gateway source " + source->name + " declared twice");
+    }
+    out.push_back(std::move(*source));
+  }
+  return Ok();
 }
 
 std::optional<IngestPath> ParseIngestPath(std::string_view path) {

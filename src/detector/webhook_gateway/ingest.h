@@ -27,6 +27,11 @@ struct Source {
 // continues the source before it. Names must be unique.
 Result<std::vector<Source>> ParseCliSources(const std::vector<std::string>& items);
 
+// Parses the YAML map webhook_gateway.sources (as YAML text):
+// <name>: {secret, secondary_secret, signature_header, channel_prefix,
+// scheme}, and appends the sources to `out` (names unique across both).
+Status ParseYamlSources(const std::string& yaml, std::vector<Source>& out);
+
 // The path of a request under /ingest/: {source, channel} ("/ingest/s" or
 // "/ingest/s/c"); nullopt for anything else (empty or extra segments).
 struct IngestPath {

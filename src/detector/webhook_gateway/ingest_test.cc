@@ -124,3 +124,32 @@ TEST(IdempotencyCacheTest, FailedKeysAreForgottenAndTheCacheIsBounded) {
 
 }  // namespace
 }  // namespace pgcdc::detector::webhook_gateway
+
+namespace pgcdc::detector::webhook_gateway {
+namespace {
+
+TEST(IngestTest, YamlSources) {
+  std::vector<Source> out;
+  ASSERT_TRUE(ParseYamlSources("", out));
+  EXPECT_TRUE(out.empty());
+  out = *ParseCliSources({"cli"});
+  auto st = ParseYamlSources(
+      "{stripe: {secret: 'a,b', secondary_secret: old, signature_header: Stripe-Signature, "
+      "channel_prefix: '', scheme: stripe}, plain: {}}",
+      out);
+  ASSERT_TRUE(st) << st.error().message();
+  ASSERT_EQ(out.size(), 3U);
+  EXPECT_EQ(out[1].name, "stripe");
+  EXPECT_EQ(out[1].verify.secrets, (std::vector<std::string>{"a,b", "old"}));
+  EXPECT_EQ(out[1].verify.header, "stripe-signature");
+  EXPECT_EQ(out[1].prefix, "");
+  EXPECT_EQ(out[2].name, "plain");
+  EXPECT_FALSE(ParseYamlSources("{cli: {}}", out));  // declared by the flag already
+  std::vector<Source> fresh;
+  EXPECT_FALSE(ParseYamlSources("{x: {colour: red}}", fresh));
+  EXPECT_FALSE(ParseYamlSources("[a, b]", fresh));
+  EXPECT_FALSE(ParseYamlSources("{'a:b': {}}", fresh));
+}
+
+}  // namespace
+}  // namespace pgcdc::detector::webhook_gateway
