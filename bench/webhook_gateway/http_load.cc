@@ -90,8 +90,8 @@ int main(int argc, char** argv) {
   std::string request = method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\n";
   for (int i = 8; i < argc; ++i) request += std::string(argv[i]) + "\r\n";
   if (method != "GET") {
-    request += "Content-Type: application/json\r\nContent-Length: " +
-               std::to_string(body.size()) + "\r\n";
+    request +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
   request += "\r\n" + body;
 

@@ -218,9 +218,9 @@ struct HttpServer::Impl {
   // so handlers run without routes_mu.
   struct Match {
     bool path_known = false;
-    HttpHandler handler;   // set: the handler for the method
+    HttpHandler handler;        // set: the handler for the method
     AsyncHttpHandler deferred;  // set: the deferred handler for the method
-    StreamHandler stream;  // set: a GET on a stream route
+    StreamHandler stream;       // set: a GET on a stream route
     StreamKind kind = StreamKind::kEventStream;
     std::string allow;  // neither set: the methods the path accepts (Allow header)
   };

@@ -223,7 +223,8 @@ ParamSpec TreeParamAt(std::string key, std::string Cfg::*field, std::string desc
   ParamSpec spec = TreeParam(std::move(key), std::move(description));
   spec.bind_type = &typeid(Cfg);
   spec.bind = [field](void* target, const config::Value& value) {
-    if (const auto* text = std::get_if<std::string>(&value)) static_cast<Cfg*>(target)->*field = *text;
+    if (const auto* text = std::get_if<std::string>(&value))
+      static_cast<Cfg*>(target)->*field = *text;
   };
   return spec;
 }
@@ -380,8 +381,8 @@ ConnectorInfo Define(ConnectorKind kind, ConnectorDef<Cfg, Made> def, MakeSlot m
     };
   }
   if (def.setup) {
-    info.setup = [params = info.params, fn = std::move(def.setup)](
-                     const config::Config& values, const SetupRequest& request) {
+    info.setup = [params = info.params, fn = std::move(def.setup)](const config::Config& values,
+                                                                   const SetupRequest& request) {
       return fn(BindConfig<Cfg>(params, values), request);
     };
   }

@@ -294,7 +294,8 @@ std::optional<HttpResult> HttpSend(const std::string& host_port, const std::stri
   std::string req =
       method + " " + path + " HTTP/1.1\r\nHost: " + host_port + "\r\nConnection: close\r\n";
   for (const auto& h : headers) req += h + "\r\n";
-  if (method != "GET" || !body.empty()) req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  if (method != "GET" || !body.empty())
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   req += "\r\n" + body;
   // A server may answer (413) and close before the whole body was sent:
   // read its answer anyway.

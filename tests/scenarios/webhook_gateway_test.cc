@@ -87,14 +87,22 @@ boost::json::object EventById(Process& p, const std::string& id) {
 }
 
 const std::vector<std::string> kSources = {
-    "--webhookgw-source", "stripe:secret=whsec_new,secret2=whsec_old,scheme=stripe",
-    "--webhookgw-source", "gh:secret=gh_secret",
-    "--webhookgw-source", "slack:secret=slk_secret,scheme=slack",
-    "--webhookgw-source", "shop:secret=shp_secret,scheme=shopify,prefix=shopify",
-    "--webhookgw-source", "gen:secret=gen_secret",
-    "--webhookgw-source", "open",
-    "--webhookgw-max-body", "4096",
-    "-a", "stdout"};
+    "--webhookgw-source",
+    "stripe:secret=whsec_new,secret2=whsec_old,scheme=stripe",
+    "--webhookgw-source",
+    "gh:secret=gh_secret",
+    "--webhookgw-source",
+    "slack:secret=slk_secret,scheme=slack",
+    "--webhookgw-source",
+    "shop:secret=shp_secret,scheme=shopify,prefix=shopify",
+    "--webhookgw-source",
+    "gen:secret=gen_secret",
+    "--webhookgw-source",
+    "open",
+    "--webhookgw-max-body",
+    "4096",
+    "-a",
+    "stdout"};
 
 TEST(WebhookGatewayScenario, EverySchemeBecomesAnEvent) {
   auto p = StartGateway(Args("127.0.0.1:0", kSources));
@@ -110,24 +118,37 @@ TEST(WebhookGatewayScenario, EverySchemeBecomesAnEvent) {
   const std::string slack_body = "token=x&command=%2Fdeploy&text=now";
   const std::string slack_ts = Now();
   const std::vector<Case> cases = {
-      {"stripe (new secret)", "/ingest/stripe", stripe_body,
+      {"stripe (new secret)",
+       "/ingest/stripe",
+       stripe_body,
        {"Stripe-Signature: t=" + t + ",v1=" + OpensslHmac("whsec_new", t + "." + stripe_body)},
        "pgcdc:stripe.charge.succeeded"},
-      {"stripe (old secret, rotation)", "/ingest/stripe", R"({"id":"evt_2"})",
+      {"stripe (old secret, rotation)",
+       "/ingest/stripe",
+       R"({"id":"evt_2"})",
        {"Stripe-Signature: t=" + t + ",v1=" + OpensslHmac("whsec_old", t + R"(.{"id":"evt_2"})")},
        "pgcdc:stripe"},
-      {"github", "/ingest/gh/issues", R"({"action":"opened"})",
+      {"github",
+       "/ingest/gh/issues",
+       R"({"action":"opened"})",
        {"X-Hub-Signature-256: sha256=" + OpensslHmac("gh_secret", R"({"action":"opened"})")},
        "pgcdc:gh.issues"},
-      {"slack", "/ingest/slack", slack_body,
+      {"slack",
+       "/ingest/slack",
+       slack_body,
        {"X-Slack-Request-Timestamp: " + slack_ts,
         "X-Slack-Signature: v0=" + OpensslHmac("slk_secret", "v0:" + slack_ts + ":" + slack_body)},
        "pgcdc:slack"},
-      {"shopify", "/ingest/shop", R"({"type":"orders create"})",
+      {"shopify",
+       "/ingest/shop",
+       R"({"type":"orders create"})",
        {"X-Shopify-Hmac-Sha256: " + OpensslHmac("shp_secret", R"({"type":"orders create"})", true)},
        "shopify.orders_create"},
-      {"generic", "/ingest/gen", "[1,2,3]",
-       {"X-Signature: " + OpensslHmac("gen_secret", "[1,2,3]")}, "pgcdc:gen"},
+      {"generic",
+       "/ingest/gen",
+       "[1,2,3]",
+       {"X-Signature: " + OpensslHmac("gen_secret", "[1,2,3]")},
+       "pgcdc:gen"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -176,23 +197,46 @@ TEST(WebhookGatewayScenario, BadRequestsGetJsonErrorsAndAreCounted) {
     std::string method = "POST";
   };
   const std::vector<Case> cases = {
-      {"wrong secret", "/ingest/stripe", body, {stripe_at(now, "nope")}, 401,
+      {"wrong secret",
+       "/ingest/stripe",
+       body,
+       {stripe_at(now, "nope")},
+       401,
        "signature validation failed"},
-      {"stale stripe", "/ingest/stripe", body, {stripe_at(now - 600, "whsec_new")}, 401,
+      {"stale stripe",
+       "/ingest/stripe",
+       body,
+       {stripe_at(now - 600, "whsec_new")},
+       401,
        "signature validation failed"},
-      {"stripe from the future", "/ingest/stripe", body, {stripe_at(now + 600, "whsec_new")}, 401,
+      {"stripe from the future",
+       "/ingest/stripe",
+       body,
+       {stripe_at(now + 600, "whsec_new")},
+       401,
        "signature validation failed"},
       {"no signature", "/ingest/gh", body, {}, 401, "signature validation failed"},
-      {"tampered body", "/ingest/gen", body + " ", {"X-Signature: " + OpensslHmac("gen_secret", body)},
-       401, "signature validation failed"},
-      {"stale slack", "/ingest/slack", body,
+      {"tampered body",
+       "/ingest/gen",
+       body + " ",
+       {"X-Signature: " + OpensslHmac("gen_secret", body)},
+       401,
+       "signature validation failed"},
+      {"stale slack",
+       "/ingest/slack",
+       body,
        {"X-Slack-Request-Timestamp: " + std::to_string(now - 600),
         "X-Slack-Signature: v0=" +
             OpensslHmac("slk_secret", "v0:" + std::to_string(now - 600) + ":" + body)},
-       401, "signature validation failed"},
+       401,
+       "signature validation failed"},
       {"oversize", "/ingest/open", std::string(5000, 'x'), {}, 413, "request body too large"},
-      {"oversize beyond the server's default limit", "/ingest/open", std::string(1100000, 'x'),
-       {}, 413, "request body too large"},
+      {"oversize beyond the server's default limit",
+       "/ingest/open",
+       std::string(1100000, 'x'),
+       {},
+       413,
+       "request body too large"},
       {"unknown source", "/ingest/nope", body, {}, 404, "unknown source"},
       {"GET", "/ingest/open", "", {}, 405, "method not allowed", "GET"},
   };
@@ -205,11 +249,12 @@ TEST(WebhookGatewayScenario, BadRequestsGetJsonErrorsAndAreCounted) {
   }
   EXPECT_EQ(ScrapeMetric(*p, R"(pgcdc_webhook_gateway_signature_failures_total{source="stripe"})"),
             3);
-  EXPECT_EQ(ScrapeMetric(*p, R"(pgcdc_webhook_gateway_requests_total{source="stripe",status="401"})"),
-            3);
+  EXPECT_EQ(
+      ScrapeMetric(*p, R"(pgcdc_webhook_gateway_requests_total{source="stripe",status="401"})"), 3);
   EXPECT_EQ(ScrapeMetric(*p, R"(pgcdc_webhook_gateway_oversize_total{source="open"})"), 2);
-  EXPECT_EQ(ScrapeMetric(*p, R"(pgcdc_webhook_gateway_requests_total{source="_unknown",status="404"})"),
-            1);
+  EXPECT_EQ(
+      ScrapeMetric(*p, R"(pgcdc_webhook_gateway_requests_total{source="_unknown",status="404"})"),
+      1);
   EXPECT_TRUE(p->StdoutLines().empty()) << p->StdoutLines().front();
 }
 
@@ -236,16 +281,17 @@ TEST(WebhookGatewayScenario, RetriesWithAnIdempotencyKeyBecomeOneEvent) {
   std::string stripe_ids;
   for (int i = 0; i < 2; ++i) {
     const std::string t = Now();
-    Answer s = Post(addr, "/ingest/stripe", stripe_body,
-                    {"Stripe-Signature: t=" + t + ",v1=" +
-                     OpensslHmac("whsec_new", t + "." + stripe_body)});
+    Answer s = Post(
+        addr, "/ingest/stripe", stripe_body,
+        {"Stripe-Signature: t=" + t + ",v1=" + OpensslHmac("whsec_new", t + "." + stripe_body)});
     ASSERT_EQ(s.status, 200);
     stripe_ids += Str(s.body, "event_id") + " ";
   }
   EXPECT_EQ(stripe_ids.substr(0, stripe_ids.size() / 2), stripe_ids.substr(stripe_ids.size() / 2));
   // Keys are per source: the same key on another source is a new delivery.
-  Answer gen = Post(addr, "/ingest/gen", "{}",
-                    {"X-Signature: " + OpensslHmac("gen_secret", "{}"), "Idempotency-Key: order-1"});
+  Answer gen =
+      Post(addr, "/ingest/gen", "{}",
+           {"X-Signature: " + OpensslHmac("gen_secret", "{}"), "Idempotency-Key: order-1"});
   EXPECT_NE(Str(gen.body, "event_id"), Str(k1.body, "event_id"));
   ASSERT_TRUE(p->WaitForLines(5)) << p->Stderr();
   ASSERT_FALSE(Eventually([&] { return p->StdoutLines().size() > 5; }, 500ms))
@@ -278,8 +324,8 @@ TEST(WebhookGatewayScenario, NeedsASourceAndTheHttpServer) {
   auto [code, err] = RunToExit({"listen", "--detector", "webhook_gateway"});
   EXPECT_EQ(code, 2) << err;
   EXPECT_NE(err.find("at least one source is required"), std::string::npos) << err;
-  std::tie(code, err) = RunToExit(
-      {"listen", "--detector", "webhook_gateway", "--webhookgw-source", "a:scheme=md5"});
+  std::tie(code, err) =
+      RunToExit({"listen", "--detector", "webhook_gateway", "--webhookgw-source", "a:scheme=md5"});
   EXPECT_EQ(code, 2) << err;
   EXPECT_NE(err.find("unknown scheme"), std::string::npos) << err;
   std::tie(code, err) = RunToExit(

@@ -22,7 +22,7 @@ using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::string_view kSource = "webhook_gateway";
-constexpr size_t kMaxBatch = 1024;                  // events per published batch
+constexpr size_t kMaxBatch = 1024;  // events per published batch
 constexpr auto kFirstPause = std::chrono::microseconds(50);
 constexpr auto kMaxPause = std::chrono::microseconds(2000);
 
@@ -55,9 +55,9 @@ struct Families {
       "Accepted requests answered 503 (not delivered within ack_timeout, gateway busy, or "
       "shutting down).",
       {"source"});
-  metrics::Gauge& pending = metrics::DefaultGauge(
-      "pgcdc_webhook_gateway_pending",
-      "Requests queued or published and waiting for their answer.");
+  metrics::Gauge& pending =
+      metrics::DefaultGauge("pgcdc_webhook_gateway_pending",
+                            "Requests queued or published and waiting for their answer.");
 };
 
 Families& F() { return metrics::Lazy<Families>(); }
@@ -272,13 +272,12 @@ void WebhookGatewayDetector::Finish(Item& item, bool ok, std::string_view error)
 Status WebhookGatewayDetector::Run(RunContext& ctx) {
   std::string names;
   for (const auto& s : sources_) names += (names.empty() ? "" : ",") + s->source.name;
-  const bool track = options_.ack == AckMode::kDelivered && ctx.acks != nullptr &&
-                     ctx.acks->size() > 0;
-  log::Info("starting detector",
-            {{"detector", kSource},
-             {"sources", names},
-             {"ack", std::string(track ? "delivered" : "enqueued")},
-             {"routes", std::string("POST /ingest/{source}[/{channel}]")}});
+  const bool track =
+      options_.ack == AckMode::kDelivered && ctx.acks != nullptr && ctx.acks->size() > 0;
+  log::Info("starting detector", {{"detector", kSource},
+                                  {"sources", names},
+                                  {"ack", std::string(track ? "delivered" : "enqueued")},
+                                  {"routes", std::string("POST /ingest/{source}[/{channel}]")}});
   if (ctx.health != nullptr) ctx.health->Up(ctx.health_name);
   std::stop_callback on_stop(ctx.stop, [this] {
     MutexLock lock(mu_);
@@ -312,7 +311,8 @@ int WebhookGatewayDetector::PublishQueued(RunContext& ctx, std::deque<Item>& inf
     MutexLock lock(mu_);
     size_t room = std::min(queue_.size(), kMaxBatch);
     if (track && options_.max_inflight > 0) {
-      room = std::min(room, options_.max_inflight - std::min(options_.max_inflight, inflight.size()));
+      room =
+          std::min(room, options_.max_inflight - std::min(options_.max_inflight, inflight.size()));
     }
     take.reserve(room);
     for (size_t i = 0; i < room; ++i) {

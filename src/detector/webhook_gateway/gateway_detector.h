@@ -36,7 +36,7 @@ enum class AckMode { kDelivered, kEnqueued };
 // Also the connector's config struct (webhook_gateway.* parameters).
 struct Options {
   std::vector<std::string> cli_sources;  // name[:secret=…,secret2=…,header=…,prefix=…,scheme=…]
-  std::string sources_yaml;               // webhook_gateway.sources (YAML text)
+  std::string sources_yaml;              // webhook_gateway.sources (YAML text)
   int64_t max_body_size = 1048576;
   AckMode ack = AckMode::kDelivered;
   std::chrono::milliseconds ack_timeout{30000};

@@ -64,9 +64,9 @@ Status ApplyOption(Source& source, std::string_view item) {
     }
     source.verify.scheme = *scheme;
   } else {
-    return Fail(ErrorCode::kConfig,
-                "webhook_gateway source " + source.name + ": unknown option \"" +
-                    std::string(key) + "\" (secret, secret2, header, prefix, scheme)");
+    return Fail(ErrorCode::kConfig, "webhook_gateway source " + source.name +
+                                        ": unknown option \"" + std::string(key) +
+                                        "\" (secret, secret2, header, prefix, scheme)");
   }
   return Ok();
 }
@@ -95,7 +95,8 @@ Result<Source> ParseOne(std::string_view text) {
                 "webhook_gateway source \"" + std::string(text) +
                     "\": the name must be letters, digits, '-', '_' or '.' (name[:key=value,...])");
   }
-  std::string_view rest = colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
+  std::string_view rest =
+      colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
   while (!rest.empty()) {
     const size_t comma = rest.find(',');
     const std::string_view item = rest.substr(0, comma);
@@ -150,16 +151,19 @@ Status ParseYamlSources(const std::string& yaml, std::vector<Source>& out) {
   for (const auto& entry : root) {
     const auto name = entry.first.as<std::string>();
     if (name.find(':') != std::string::npos) {
-      return Fail(ErrorCode::kConfig, "webhook_gateway.sources: invalid source name \"" + name + "\"");
+      return Fail(ErrorCode::kConfig,
+                  "webhook_gateway.sources: invalid source name \"" + name + "\"");
     }
     auto source = ParseOne(name);
     if (!source) return Fail(source.error());
     if (!entry.second.IsNull() && !entry.second.IsMap()) {
-      return Fail(ErrorCode::kConfig, "webhook_gateway.sources." + source->name + ": must be a map");
+      return Fail(ErrorCode::kConfig,
+                  "webhook_gateway.sources." + source->name + ": must be a map");
     }
     for (const auto& kv : entry.second) {
       const auto key = kv.first.as<std::string>();
-      auto it = std::find_if(kKeys.begin(), kKeys.end(), [&](const auto& k) { return k.first == key; });
+      auto it =
+          std::find_if(kKeys.begin(), kKeys.end(), [&](const auto& k) { return k.first == key; });
       if (it == kKeys.end() || !kv.second.IsScalar()) {
         return Fail(ErrorCode::kConfig, "webhook_gateway.sources." + source->name + "." + key +
                                             ": unknown or not a value (secret, secondary_secret, "

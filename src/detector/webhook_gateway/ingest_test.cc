@@ -12,8 +12,8 @@ namespace {
 TEST(IngestTest, ParsesCliSourcesSplitOnCommas) {
   // --webhookgw-source stripe:secret=a,secret2=b,scheme=stripe --webhookgw-source gh
   // reaches the connector split on commas.
-  auto s = ParseCliSources({"stripe:secret=a", "secret2=b", "scheme=stripe", "prefix=pay",
-                            "gh", "header=X-Hub-Signature-256", "plain"});
+  auto s = ParseCliSources({"stripe:secret=a", "secret2=b", "scheme=stripe", "prefix=pay", "gh",
+                            "header=X-Hub-Signature-256", "plain"});
   ASSERT_TRUE(s) << s.error().message();
   ASSERT_EQ(s->size(), 3U);
   EXPECT_EQ((*s)[0].name, "stripe");
@@ -93,7 +93,8 @@ TEST(IdempotencyCacheTest, RetriesShareTheFirstOutcome) {
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(cache.Begin("k", "e1", {}, t0).state, IdempotencyCache::State::kNew);
   int told = 0;
-  auto hit = cache.Begin("k", "e2", [&](bool ok) { told += ok ? 1 : 100; }, t0);
+  auto hit = cache.Begin(
+      "k", "e2", [&](bool ok) { told += ok ? 1 : 100; }, t0);
   EXPECT_EQ(hit.state, IdempotencyCache::State::kPending);
   EXPECT_EQ(hit.event_id, "e1");
   for (auto& w : cache.Finish("k", true, t0)) w(true);

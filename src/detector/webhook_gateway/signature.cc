@@ -216,10 +216,9 @@ VerifyResult Verify(const VerifyConfig& config, const std::map<std::string, std:
 std::string HmacSha256(std::string_view key, std::string_view data) {
   std::string out(EVP_MAX_MD_SIZE, '\0');
   unsigned int len = 0;
-  const unsigned char* ok =
-      HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-           reinterpret_cast<unsigned char*>(out.data()), &len);
+  const unsigned char* ok = HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+                                 reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+                                 reinterpret_cast<unsigned char*>(out.data()), &len);
   out.resize(ok == nullptr ? 0 : len);
   return out;
 }

@@ -43,13 +43,12 @@ TEST(SignatureTest, Stripe) {
   EXPECT_EQ(Verify(Config({"other"}), h, kStripeBody, kT), VerifyResult::kMismatch);
   EXPECT_EQ(Verify(Config({"whsec_test"}), h, kStripeBody + " ", kT), VerifyResult::kMismatch);
   // Several v1 entries (Stripe sends one per active secret) and a v0.
-  const Headers several = {
-      {"stripe-signature", "t=1700000000, v1=" + std::string(64, '0') + ", v1=" + kStripeNew +
-                               ",v0=abc"}};
+  const Headers several = {{"stripe-signature", "t=1700000000, v1=" + std::string(64, '0') +
+                                                    ", v1=" + kStripeNew + ",v0=abc"}};
   EXPECT_EQ(Verify(Config({"whsec_test"}), several, kStripeBody, kT), VerifyResult::kOk);
-  EXPECT_EQ(Verify(Config({"whsec_test"}), {{"stripe-signature", "v1=" + kStripeNew}},
-                   kStripeBody, kT),
-            VerifyResult::kMalformed);
+  EXPECT_EQ(
+      Verify(Config({"whsec_test"}), {{"stripe-signature", "v1=" + kStripeNew}}, kStripeBody, kT),
+      VerifyResult::kMalformed);
   EXPECT_EQ(Verify(Config({"whsec_test"}), {{"stripe-signature", "t=x,v1=" + kStripeNew}},
                    kStripeBody, kT),
             VerifyResult::kMalformed);
@@ -78,11 +77,11 @@ TEST(SignatureTest, GithubAndGeneric) {
   EXPECT_EQ(Verify(Config({"gh_secret"}), {{"x-hub-signature-256", sig}}, body, 0),
             VerifyResult::kMalformed);
   // Generic: bare hex in X-Signature (the default header).
-  EXPECT_EQ(Verify(Config({"gen_secret"}),
-                   {{"x-signature",
-                     "d6f301e72eb7db6f436001ccec5df035428177ffe5df9c5a1b7f9d570021867b"}},
-                   "hello", 0),
-            VerifyResult::kOk);
+  EXPECT_EQ(
+      Verify(Config({"gen_secret"}),
+             {{"x-signature", "d6f301e72eb7db6f436001ccec5df035428177ffe5df9c5a1b7f9d570021867b"}},
+             "hello", 0),
+      VerifyResult::kOk);
   EXPECT_EQ(Verify(Config({"gen_secret"}), {{"x-signature", "zz"}}, "hello", 0),
             VerifyResult::kMalformed);
   EXPECT_EQ(Verify(Config({"gen_secret"}), {}, "hello", 0), VerifyResult::kMissing);
@@ -103,8 +102,7 @@ TEST(SignatureTest, Slack) {
       "2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121."
       "803a0bc887a14d10d2c447fce8b6703c";
   const Headers h = {
-      {"x-slack-signature",
-       "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"},
+      {"x-slack-signature", "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"},
       {"x-slack-request-timestamp", "1531420618"}};
   const VerifyConfig c = Config({"8f742231b10e8888abcd99yyyzzz85a5"});
   EXPECT_EQ(Verify(c, h, body, 1531420618 + 10), VerifyResult::kOk);
