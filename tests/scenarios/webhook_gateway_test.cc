@@ -334,6 +334,30 @@ TEST(WebhookGatewayScenario, NeedsASourceAndTheHttpServer) {
   EXPECT_NE(err.find("http_addr"), std::string::npos) << err;
 }
 
+TEST(WebhookGatewayScenario, ShutdownAnswers503ToUndeliveredRequests) {
+  // stdout is not read, so a 1 MB event cannot be delivered: its request waits
+  // until SIGTERM, then gets 503 and the caller knows to retry.
+  auto p = StartGateway(Args(
+      "127.0.0.1:0", {"--webhookgw-source", "app", "-a", "stdout", "--shutdown-timeout", "1s"}));
+  ASSERT_TRUE(p);
+  const std::string addr = p->HttpAddr().value_or("");
+  p->PauseStdout();
+  std::optional<HttpResult> answer;
+  std::thread client([&] {
+    answer = HttpSend(addr, "POST", "/ingest/app", {},
+                      "{\"big\":\"" + std::string(1000000, 'x') + "\"}", 20s);
+  });
+  ASSERT_TRUE(Eventually(
+      [&] { return ScrapeMetric(*p, "pgcdc_webhook_gateway_pending").value_or(0) == 1; }));
+  p->Signal(SIGTERM);
+  client.join();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status, 503);
+  EXPECT_NE(answer->body.find("request cancelled"), std::string::npos) << answer->body;
+  p->ResumeStdout();
+  p->Wait();
+}
+
 // Posts events 1..n from `threads` concurrent clients (client t posts the
 // numbers = t mod threads, in order), each retried on a new connection until
 // it is answered 200; records the acknowledged event ids.
