@@ -29,8 +29,12 @@ pid=
 cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-echo "| ack | run | target | requests/s | p50 ms | p99 ms | non-2xx | load average |"
-echo "|---|---:|---|---:|---:|---:|---:|---|"
+# pgcdc's CPU time (utime + stime, clock ticks) so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+tick=$(getconf CLK_TCK)
+
+echo "| ack | run | target | requests/s | p50 ms | p99 ms | non-2xx | pgcdc CPU µs/request | load average |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|---|"
 for ack in $ACKS; do
   "$PGCDC" listen --detector webhook_gateway --webhookgw-source bench --webhookgw-ack "$ack" \
     -a stdout --http-addr "127.0.0.1:$port" --log-level warn >/dev/null 2>/tmp/webhook_gateway_bench.err &
@@ -41,14 +45,17 @@ for ack in $ACKS; do
   done
   for run in $(seq "$RUNS"); do
     for target in healthz ingest; do
+      before=$(cpu_ticks "$pid")
       if [[ $target == healthz ]]; then
         out=$("$LOAD" 127.0.0.1 "$port" GET /healthz "$CONNECTIONS" "$SECONDS_PER_RUN")
       else
         out=$("$LOAD" 127.0.0.1 "$port" POST /ingest/bench "$CONNECTIONS" "$SECONDS_PER_RUN" "$BODY")
       fi
+      after=$(cpu_ticks "$pid")
       load=$(cut -d' ' -f1-3 /proc/loadavg)
-      eval "$(echo "$out" | tr ' ' '\n' | grep -E '^(rps|p50_ms|p99_ms|non2xx)=')"
-      echo "| $ack | $run | $target | $rps | $p50_ms | $p99_ms | $non2xx | $load |"
+      eval "$(echo "$out" | tr ' ' '\n' | grep -E '^(requests|rps|p50_ms|p99_ms|non2xx)=')"
+      cpu_us=$(( (after - before) * 1000000 / tick / requests ))
+      echo "| $ack | $run | $target | $rps | $p50_ms | $p99_ms | $non2xx | $cpu_us | $load |"
     done
   done
   kill "$pid"
