@@ -358,6 +358,53 @@ TEST(WebhookGatewayScenario, ShutdownAnswers503ToUndeliveredRequests) {
   p->Wait();
 }
 
+TEST(WebhookGatewayScenario, SlowDeliveryAnswers503AfterTheAckTimeout) {
+  auto p = StartGateway(Args("127.0.0.1:0", {"--webhookgw-source", "app", "-a", "stdout",
+                                             "--webhookgw-ack-timeout", "300ms"}));
+  ASSERT_TRUE(p);
+  const std::string addr = p->HttpAddr().value_or("");
+  p->PauseStdout();  // a 1 MB event cannot be delivered now
+  const std::string big = "{\"big\":\"" + std::string(1000000, 'x') + "\"}";
+  auto answer = HttpSend(addr, "POST", "/ingest/app", {"Idempotency-Key: k"}, big, 10s);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status, 503);
+  EXPECT_NE(answer->body.find("delivery timed out"), std::string::npos) << answer->body;
+  EXPECT_EQ(ScrapeMetric(*p, R"(pgcdc_webhook_gateway_errors_total{source="app"})"), 1);
+  p->ResumeStdout();
+  // The key was forgotten: the retry is a new delivery, answered once delivered.
+  auto retry = HttpSend(addr, "POST", "/ingest/app", {"Idempotency-Key: k"}, big, 10s);
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_EQ(retry->status, 200) << retry->body;
+  EXPECT_EQ(retry->body.find("duplicate"), std::string::npos) << retry->body;
+}
+
+TEST(WebhookGatewayScenario, SourcesFromTheConfigFile) {
+  TempDir dir;
+  const std::string config = dir.Write("pgcdc.yaml", R"(webhook_gateway:
+  sources:
+    billing:
+      secret: "new,with,commas"
+      secondary_secret: old
+      channel_prefix: payments
+      scheme: github
+)");
+  auto p = StartGateway(Args("127.0.0.1:0", {"--config", config, "-a", "stdout"}));
+  ASSERT_TRUE(p);
+  const std::string addr = p->HttpAddr().value_or("");
+  const std::string body = R"({"type":"invoice paid"})";
+  for (const char* secret : {"new,with,commas", "old"}) {
+    Answer a = Post(addr, "/ingest/billing", body,
+                    {"X-Hub-Signature-256: sha256=" + OpensslHmac(secret, body)});
+    ASSERT_EQ(a.status, 200) << secret;
+    ASSERT_TRUE(Eventually([&] { return !EventById(*p, Str(a.body, "event_id")).empty(); }));
+    EXPECT_EQ(Str(EventById(*p, Str(a.body, "event_id")), "channel"), "payments.invoice_paid");
+  }
+  EXPECT_EQ(Post(addr, "/ingest/billing", body,
+                 {"X-Hub-Signature-256: sha256=" + OpensslHmac("new", body)})
+                .status,
+            401);
+}
+
 // Posts events 1..n from `threads` concurrent clients (client t posts the
 // numbers = t mod threads, in order), each retried on a new connection until
 // it is answered 200; records the acknowledged event ids.

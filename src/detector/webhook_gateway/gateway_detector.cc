@@ -298,7 +298,7 @@ Status WebhookGatewayDetector::Run(RunContext& ctx) {
     AnswerDelivered(ctx, inflight);
     const bool progressed = published > 0 || inflight.size() != before;
     pause = progressed ? kFirstPause : std::min(pause * 2, kMaxPause);
-    WaitForWork(inflight.size(), pause);
+    WaitForWork(inflight.size(), track ? Unconfirmed(ctx, seq) : 0, pause);
   }
   Drain(ctx, inflight);
   return Ok();
@@ -311,8 +311,8 @@ int WebhookGatewayDetector::PublishQueued(RunContext& ctx, std::deque<Item>& inf
     MutexLock lock(mu_);
     size_t room = std::min(queue_.size(), kMaxBatch);
     if (track && options_.max_inflight > 0) {
-      room =
-          std::min(room, options_.max_inflight - std::min(options_.max_inflight, inflight.size()));
+      const size_t unconfirmed = Unconfirmed(ctx, *seq);
+      room = std::min(room, options_.max_inflight - std::min(options_.max_inflight, unconfirmed));
     }
     take.reserve(room);
     for (size_t i = 0; i < room; ++i) {
@@ -364,11 +364,18 @@ void WebhookGatewayDetector::AnswerDelivered(RunContext& ctx, std::deque<Item>& 
   }
 }
 
-void WebhookGatewayDetector::WaitForWork(size_t inflight, std::chrono::microseconds pause) {
+size_t WebhookGatewayDetector::Unconfirmed(const RunContext& ctx, uint64_t seq) {
+  // Events answered 503 after ack_timeout still count until delivered: they
+  // still occupy the adapter queues.
+  return static_cast<size_t>(seq - std::min(seq, ctx.acks->DeliveredThrough()));
+}
+
+void WebhookGatewayDetector::WaitForWork(size_t inflight, size_t unconfirmed,
+                                         std::chrono::microseconds pause) {
   MutexLock lock(mu_);
-  const bool full = options_.max_inflight > 0 && inflight >= options_.max_inflight;
+  const bool full = options_.max_inflight > 0 && unconfirmed >= options_.max_inflight;
   if (stop_ || (!queue_.empty() && !full)) return;
-  if (inflight == 0) {
+  if (inflight == 0 && !full) {
     while (!stop_ && queue_.empty()) cv_.Wait(mu_);
     return;
   }

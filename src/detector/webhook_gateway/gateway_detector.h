@@ -84,7 +84,11 @@ class WebhookGatewayDetector : public Detector {
   // bus no longer accepts events. `track`: wait for delivery (ack=delivered).
   int PublishQueued(RunContext& ctx, std::deque<Item>& inflight, bool track, uint64_t* seq);
   void AnswerDelivered(RunContext& ctx, std::deque<Item>& inflight);
-  void WaitForWork(size_t inflight, std::chrono::microseconds pause);
+  // Published events not yet confirmed by every adapter (ack=delivered).
+  static size_t Unconfirmed(const RunContext& ctx, uint64_t seq);
+  // Until there is something to publish or a stop; at most `pause` while
+  // answers are outstanding (`inflight`) or the unconfirmed cap is reached.
+  void WaitForWork(size_t inflight, size_t unconfirmed, std::chrono::microseconds pause);
   void Drain(RunContext& ctx, std::deque<Item>& inflight);
   // Answers an item (and its idempotent retries) and counts it.
   void Finish(Item& item, bool ok, std::string_view error = {});
