@@ -378,6 +378,35 @@ TEST(WebhookGatewayScenario, SlowDeliveryAnswers503AfterTheAckTimeout) {
   EXPECT_EQ(retry->body.find("duplicate"), std::string::npos) << retry->body;
 }
 
+TEST(WebhookGatewayScenario, ARetryWhileTheFirstWaitsGetsTheFirstOutcome) {
+  auto p = StartGateway(Args("127.0.0.1:0", {"--webhookgw-source", "app", "-a", "stdout"}));
+  ASSERT_TRUE(p);
+  const std::string addr = p->HttpAddr().value_or("");
+  p->PauseStdout();  // the first request's 1 MB event waits for delivery
+  const std::string big = "{\"big\":\"" + std::string(1000000, 'x') + "\"}";
+  std::optional<HttpResult> first, retry;
+  std::thread a(
+      [&] { first = HttpSend(addr, "POST", "/ingest/app", {"Idempotency-Key: k"}, big, 20s); });
+  ASSERT_TRUE(Eventually(
+      [&] { return ScrapeMetric(*p, "pgcdc_webhook_gateway_pending").value_or(0) == 1; }));
+  std::thread b(
+      [&] { retry = HttpSend(addr, "POST", "/ingest/app", {"Idempotency-Key: k"}, big, 20s); });
+  ASSERT_TRUE(Eventually([&] {
+    return ScrapeMetric(*p, R"(pgcdc_webhook_gateway_duplicates_total{source="app"})")
+               .value_or(0) == 1;
+  }));
+  p->ResumeStdout();
+  a.join();
+  b.join();
+  ASSERT_TRUE(first && retry);
+  ASSERT_EQ(first->status, 200) << first->body;
+  ASSERT_EQ(retry->status, 200) << retry->body;
+  const std::string id = Str(ParseJson(first->body).as_object(), "event_id");
+  EXPECT_EQ(Str(ParseJson(retry->body).as_object(), "event_id"), id);
+  ASSERT_TRUE(p->WaitForLines(1));
+  EXPECT_FALSE(Eventually([&] { return p->StdoutLines().size() > 1; }, 300ms));
+}
+
 TEST(WebhookGatewayScenario, SourcesFromTheConfigFile) {
   TempDir dir;
   const std::string config = dir.Write("pgcdc.yaml", R"(webhook_gateway:

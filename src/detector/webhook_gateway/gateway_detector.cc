@@ -209,7 +209,7 @@ void WebhookGatewayDetector::Accept(SourceState& src, const net::HttpRequest& re
   item.reply = reply;
   item.source = &src;
   if (!item.idem_key.empty()) {
-    auto waiter = [&src, reply, id = item.event_id](bool delivered) {
+    auto waiter = [&src, reply](bool delivered, const std::string& id) {
       if (delivered) {
         src.ok.Inc();
         reply(OkResponse(id, /*duplicate=*/true));
@@ -265,7 +265,9 @@ void WebhookGatewayDetector::Finish(Item& item, bool ok, std::string_view error)
     item.reply(std::move(r));
   }
   if (!item.idem_key.empty()) {
-    for (auto& waiter : idempotency_.Finish(item.idem_key, ok, SteadyClock::now())) waiter(ok);
+    for (auto& waiter : idempotency_.Finish(item.idem_key, ok, SteadyClock::now())) {
+      waiter(ok, item.event_id);
+    }
   }
 }
 

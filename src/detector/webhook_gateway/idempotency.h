@@ -24,8 +24,8 @@ namespace pgcdc::detector::webhook_gateway {
 class IdempotencyCache {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
-  // Told the outcome of the first request: delivered or not.
-  using Waiter = std::function<void(bool delivered)>;
+  // Told the outcome of the first request: delivered or not, and its event id.
+  using Waiter = std::function<void(bool delivered, const std::string& event_id)>;
 
   IdempotencyCache(std::chrono::nanoseconds window, size_t max_keys)
       : window_(window), max_keys_(max_keys) {}

@@ -92,13 +92,13 @@ TEST(IdempotencyCacheTest, RetriesShareTheFirstOutcome) {
   IdempotencyCache cache(1h, 2);
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(cache.Begin("k", "e1", {}, t0).state, IdempotencyCache::State::kNew);
-  int told = 0;
+  std::string told;
   auto hit = cache.Begin(
-      "k", "e2", [&](bool ok) { told += ok ? 1 : 100; }, t0);
+      "k", "e2", [&](bool ok, const std::string& id) { told = (ok ? "ok " : "failed ") + id; }, t0);
   EXPECT_EQ(hit.state, IdempotencyCache::State::kPending);
   EXPECT_EQ(hit.event_id, "e1");
-  for (auto& w : cache.Finish("k", true, t0)) w(true);
-  EXPECT_EQ(told, 1);
+  for (auto& w : cache.Finish("k", true, t0)) w(true, "e1");
+  EXPECT_EQ(told, "ok e1");
   hit = cache.Begin("k", "e3", {}, t0 + 1s);
   EXPECT_EQ(hit.state, IdempotencyCache::State::kDone);
   EXPECT_EQ(hit.event_id, "e1");
