@@ -3,10 +3,11 @@
 #   make test   - bootstrap, build, run unit + scenario tests (what CI runs)
 #   make build  - release binary at build/release/pgcdc
 #   make chaos  - the chaos suite's full profile and the long type fuzz (docs/reliability.md)
+#   make fuzz-long - every fuzz target 10 M executions with coverage (docs/development.md)
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: all bootstrap build test unit scenario demo asan tsan fuzz bench format clean docs lint chaos
+.PHONY: all bootstrap build test unit scenario demo asan tsan fuzz fuzz-long bench format clean docs lint chaos
 
 all: build
 
@@ -57,6 +58,15 @@ fuzz: bootstrap
 	  build/fuzz/tests/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) \
 	    build/fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
+
+# Every fuzz target for FUZZ_RUNS executions (default 10 M; hours in all),
+# coverage in build/fuzz/fuzz-long-report.md; new coverage is merged into the
+# checked-in corpus (scripts/fuzz-long).
+FUZZ_RUNS ?= 10000000
+fuzz-long: bootstrap
+	cmake --preset fuzz >/dev/null
+	cmake --build build/fuzz --target fuzz_all -j $(JOBS)
+	scripts/fuzz-long $(FUZZ_RUNS)
 
 # The chaos suite's full profile (every sink, 200,000 rows, 20 kill -9s, two
 # immediate PostgreSQL restarts, a walsender termination, a 30 s sink outage,

@@ -144,6 +144,7 @@ void AddPlaygroundCommand(CLI::App& root, GlobalFlags& global);
 void AddSnapshotCommand(CLI::App& root, GlobalFlags& global);
 void AddDlqCommands(CLI::App& root, GlobalFlags& global);
 void AddVerifyCommand(CLI::App& root, GlobalFlags& global);
+void AddDoctorCommand(CLI::App& root, GlobalFlags& global);
 
 // Result of a command callback (CLI11 callbacks cannot return values).
 int& CommandExitCode();

@@ -44,7 +44,11 @@ std::vector<ParamSpec> ParamsFor(const Registry& registry, const std::vector<std
   auto add = [&](const ConnectorInfo* c) {
     if (c == nullptr) return;
     for (const auto& p : c->params) {
-      if (keys.insert(p.key).second) out.push_back(p);
+      if (!keys.insert(p.key).second) continue;
+      out.push_back(p);
+      // A connector's required parameters are required only when it is
+      // selected (CheckRequired), not by the loader for every command.
+      out.back().required = false;
     }
   };
   for (const auto& n : names) add(registry.FindAny(n));
@@ -181,6 +185,22 @@ std::string Known(const Registry& registry, ConnectorKind kind) {
   return known;
 }
 
+// The selected connector's required parameters that are not set (a default
+// does not count); false when one is missing, so that the connector's own
+// validation, which reads them, is skipped.
+bool CheckRequired(const ConnectorInfo& c, const config::Config& cfg,
+                   std::vector<std::string>& errors) {
+  bool ok = true;
+  for (const auto& p : c.params) {
+    if (!p.required || (cfg.Has(p.key) && cfg.origin(p.key) != config::Origin::kDefault)) continue;
+    ok = false;
+    errors.push_back(p.key + ": required for " + std::string(ConnectorKindName(c.kind)) + " " +
+                     c.name + " (set " + FlagName(p) + ", " + EnvName(p) + " or " + p.key +
+                     " in the config file)");
+  }
+  return ok;
+}
+
 // Checks the `adapters` list (known, not repeated, per-adapter rules);
 // returns the enabled adapter names.
 std::set<std::string> ValidateAdapters(const Registry& registry, const config::Config& cfg,
@@ -197,8 +217,8 @@ std::set<std::string> ValidateAdapters(const Registry& registry, const config::C
     if (c == nullptr) {
       errors.push_back("adapters: unknown or not implemented adapter \"" + a +
                        "\" (available: " + Known(registry, ConnectorKind::kAdapter) + ")");
-    } else if (c->validate) {
-      c->validate(cfg, core, errors);
+    } else {
+      if (CheckRequired(*c, cfg, errors) && c->validate) c->validate(cfg, core, errors);
     }
   }
   return seen;
@@ -210,8 +230,8 @@ void ValidateDetector(const Registry& registry, const config::Config& cfg,
   if (d == nullptr) {
     errors.push_back("detector.type: unknown or not implemented detector \"" + core.detector_type +
                      "\" (available: " + Known(registry, ConnectorKind::kDetector) + ")");
-  } else if (d->validate) {
-    d->validate(cfg, core, errors);
+  } else {
+    if (CheckRequired(*d, cfg, errors) && d->validate) d->validate(cfg, core, errors);
   }
   // --all-tables is a wal setting (it implies --detector wal unless another
   // detector was chosen explicitly); no other detector can honour it.

@@ -59,6 +59,7 @@ int Main(int argc, char** argv) {
   AddSnapshotCommand(app, global);
   AddDlqCommands(app, global);
   AddVerifyCommand(app, global);
+  AddDoctorCommand(app, global);
   AddCatalogCommands(app);
   AddConfigCommands(app, global);
   AddSlotCommands(app, global);

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string>
 
+#include "core/metrics.h"
+
 namespace pgcdc::json {
 namespace {
 
@@ -582,7 +584,19 @@ bool Compactor::AfterMember(std::string& stack, State& state) {
 
 }  // namespace
 
+namespace {
+// Strings whose invalid UTF-8 was replaced (SQL_ASCII databases, binary
+// NOTIFY payloads, ...): the JSON stays valid, the change is counted.
+metrics::Counter& InvalidUtf8() {
+  static metrics::Counter& c = metrics::DefaultCounter(
+      "pgcdc_invalid_utf8_values_total",
+      "Strings written to JSON whose invalid UTF-8 bytes were replaced by U+FFFD.");
+  return c;
+}
+}  // namespace
+
 void AppendString(std::string& out, std::string_view s) {
+  bool replaced = false;
   const char* p = s.data();
   const char* const end = p + s.size();
   const char* run = p;  // start of bytes not yet copied
@@ -603,12 +617,14 @@ void AppendString(std::string& out, std::string_view s) {
     } else {
       out.append(run, static_cast<size_t>(p - run));
       out.append(kReplacementChar);
+      replaced = true;
       p += -n;
       run = p;
     }
   }
   out.append(run, static_cast<size_t>(p - run));
   out.push_back('"');
+  if (replaced) InvalidUtf8().Inc();
 }
 
 void Writer::Separate() {

@@ -357,6 +357,8 @@ struct ConnectorDef {
   std::function<Result<Made>(Cfg, const Context&)> make;
   // Optional: `pgcdc init --detector <name>` (ConnectorInfo::setup).
   std::function<Result<std::string>(const Cfg&, const SetupRequest&)> setup;
+  // Optional: `pgcdc doctor` (ConnectorInfo::check).
+  std::function<CheckList(const Cfg&, const Context&)> check;
 };
 
 template <class Cfg>
@@ -384,6 +386,12 @@ ConnectorInfo Define(ConnectorKind kind, ConnectorDef<Cfg, Made> def, MakeSlot m
     info.setup = [params = info.params, fn = std::move(def.setup)](const config::Config& values,
                                                                    const SetupRequest& request) {
       return fn(BindConfig<Cfg>(params, values), request);
+    };
+  }
+  if (def.check) {
+    info.check = [params = info.params, fn = std::move(def.check)](
+                     const config::Config& values, const config::CoreSettings& core) {
+      return fn(BindConfig<Cfg>(params, values), Context{core});
     };
   }
   info.*make_slot = [params = info.params, fn = std::move(def.make)](

@@ -37,6 +37,27 @@ constexpr EnumNames<ConnectorKind, ConnectorKind::kTransform> kConnectorKindName
 
 std::string_view ConnectorKindName(ConnectorKind kind) { return kConnectorKindNames(kind); }
 
+constexpr EnumNames<CheckResult::Level, CheckResult::Level::kFail> kCheckLevelNames({"ok", "warn",
+                                                                                     "fail"},
+                                                                                    "fail");
+
+std::string_view CheckLevelName(CheckResult::Level level) { return kCheckLevelNames(level); }
+
+CheckResult Verdict(bool ok, CheckResult::Level otherwise, std::string name, std::string detail,
+                    std::string hint) {
+  return {.level = ok ? CheckResult::Level::kOk : otherwise,
+          .name = std::move(name),
+          .detail = std::move(detail),
+          .hint = ok ? std::string() : std::move(hint)};
+}
+
+CheckList FailedCheck(std::string name, std::string detail, std::string hint) {
+  return {{.level = CheckResult::Level::kFail,
+           .name = std::move(name),
+           .detail = std::move(detail),
+           .hint = std::move(hint)}};
+}
+
 Status Registry::Add(ConnectorInfo info) {
   if (Find(info.kind, info.name) != nullptr) {
     return Fail(ErrorCode::kConfig, "registry: duplicate " +

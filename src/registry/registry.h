@@ -37,6 +37,23 @@ struct SetupRequest {
   bool apply = false;  // run the script against the source too
 };
 
+// One finding of `pgcdc doctor`: a prerequisite of a connector checked
+// against the real server (binlog_format, wal_level, a change table, ...).
+struct CheckResult {
+  enum class Level { kOk, kWarn, kFail };
+  Level level = Level::kOk;
+  std::string name;    // what was checked, e.g. "binlog_format"
+  std::string detail;  // what was found, e.g. "ROW"
+  std::string hint;    // how to fix it (warn/fail)
+};
+using CheckList = std::vector<CheckResult>;
+std::string_view CheckLevelName(CheckResult::Level level);
+// A finding: passed when `ok` (no hint), else at level `otherwise` with `hint`.
+CheckResult Verdict(bool ok, CheckResult::Level otherwise, std::string name, std::string detail,
+                    std::string hint);
+// A failed finding (e.g. the server could not be reached), as the only one.
+CheckList FailedCheck(std::string name, std::string detail, std::string hint = {});
+
 struct ConnectorInfo {
   ConnectorKind kind = ConnectorKind::kAdapter;
   std::string name;
@@ -58,6 +75,9 @@ struct ConnectorInfo {
   // when request.apply. Null: nothing of its own (`pgcdc init` covers the
   // PostgreSQL detectors itself).
   std::function<Result<std::string>(const config::Config&, const SetupRequest&)> setup;
+  // `pgcdc doctor`: the connector's prerequisites checked against its server.
+  // Null: nothing to check beyond the configuration.
+  std::function<CheckList(const config::Config&, const config::CoreSettings&)> check;
 };
 
 class Registry {

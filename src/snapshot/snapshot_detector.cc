@@ -263,6 +263,11 @@ Status SnapshotDetector::Run(detector::RunContext& ctx) {
   if (options_.on_start) options_.on_start(estimated_rows_.load());
 
   Shared shared{.ctx = ctx};
+  {
+    MutexLock lock(shared.mu);
+    shared.seq = options_.first_seq;
+  }
+  last_seq_ = options_.first_seq;
   std::stop_callback forward(ctx.stop, [&shared] { shared.stop.request_stop(); });
   {
     std::vector<std::jthread> threads;
@@ -275,6 +280,7 @@ Status SnapshotDetector::Run(detector::RunContext& ctx) {
   {
     MutexLock lock(shared.mu);
     error = shared.error;
+    last_seq_ = shared.seq;
   }
   const bool completed = error && shared.chunks_done.load() == todo_.size();
   EndTransactions(completed);
@@ -308,12 +314,12 @@ void SnapshotDetector::FinishRun(detector::RunContext& ctx, Shared& shared,
   // Ends early on a stop request; "exit 0" means "delivered", whatever the
   // shutdown timeout.
   bool delivered = true;
-  if (ctx.acks != nullptr && last > 0) {
+  if (ctx.acks != nullptr && last > options_.first_seq) {
     delivered =
         WaitForAck(*ctx.acks, last, ctx.stop, {.max_pause = kAckPollMax}) == WaitResult::kDone;
   }
   delivered_ = delivered;
-  if (delivered && state_) {
+  if (delivered && state_ && options_.remove_state_when_done) {
     if (auto st = RemoveSnapshotState(options_.state_path); !st) {
       log::Warn("snapshot: cannot remove the state file of the finished export",
                 {{"error", st.error().message()}});

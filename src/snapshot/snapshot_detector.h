@@ -84,6 +84,13 @@ struct SnapshotDetectorOptions {
   uint64_t chunk_pages = 1024;
   // State file for resuming; "" = none (a new run starts over).
   std::string state_path;
+  // Remove the state file once the export is delivered. The WAL detector's
+  // --snapshot-first keeps it until the slot's checkpoint covers the
+  // snapshot, and removes it then.
+  bool remove_state_when_done = true;
+  // Event::seq of the first event is first_seq + 1 (a detector that goes on
+  // publishing after the export continues from last_seq()).
+  uint64_t first_seq = 0;
 };
 
 class SnapshotDetector : public detector::Detector {
@@ -105,6 +112,8 @@ class SnapshotDetector : public detector::Detector {
   // ... and every adapter acknowledged all of them.
   bool delivered() const { return delivered_.load(); }
   double duration_seconds() const { return duration_seconds_.load(); }
+  // Event::seq of the last event published (first_seq when none).
+  uint64_t last_seq() const { return last_seq_.load(); }
   // Chunks of this run's plan, and how many a state file had already done.
   size_t chunks_total() const { return chunks_.size(); }
   size_t chunks_skipped() const { return chunks_.size() - todo_.size(); }
@@ -142,6 +151,7 @@ class SnapshotDetector : public detector::Detector {
   std::atomic<bool> completed_{false};
   std::atomic<bool> delivered_{false};
   std::atomic<double> duration_seconds_{0};
+  std::atomic<uint64_t> last_seq_{0};
   // Registered on construction so /metrics shows them from the start.
   metrics::Counter& rows_metric_;
   metrics::Histogram& duration_metric_;

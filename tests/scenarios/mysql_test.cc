@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "harness.h"
 #include "json_util.h"
@@ -227,6 +229,117 @@ TEST(MysqlScenario, TypedValuesMatchTheServersRendering) {
   EXPECT_EQ(ScrapeMetric(*p, "pgcdc_mysql_value_errors_total"), 0.0);
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0);
+}
+
+// --mysql-snapshot-first: the rows already in the table come as SNAPSHOT
+// events from one consistent snapshot, rows written while pgcdc starts come
+// exactly once (snapshot or stream, never both, never neither), and a
+// snapshot row renders every type exactly as the binlog renders the same
+// values. With a state file the snapshot is taken once.
+TEST(MysqlScenario, SnapshotFirstThenTheStreamWithoutGapOrOverlap) {
+  auto db = Db();
+  ASSERT_TRUE(db);
+  db->Exec("CREATE DATABASE IF NOT EXISTS mt");
+  db->Exec("DROP TABLE IF EXISTS mt.snap");
+  db->Exec(
+      "CREATE TABLE mt.snap (id int PRIMARY KEY, ti tinyint, bu bigint unsigned, "
+      "d decimal(30,10), d2 decimal(5,2), f float, dbl double, b bit(10), "
+      "e enum('red','green'), st set('a','b','c'), dt date, tm time(3), dtm datetime(6), "
+      "ts timestamp(2) NULL, y year, vc varchar(50), l1 varchar(10) CHARACTER SET latin1, "
+      "bn binary(3), bl blob, j json) DEFAULT CHARSET utf8mb4");
+  const std::string values =
+      "-7, 18446744073709551615, -12345678901234567890.0123456789, -1.5, 3.25, -2.5e100, "
+      "b'1010101010', 'green', 'a,c', '2024-02-29', '-838:59:59.999', "
+      "'2024-05-06 07:08:09.123456', '2024-01-02 03:04:05.67', 2155, 'h\xc3\xa9llo \"q\"', "
+      "'caf\xc3\xa9', x'000102', x'deadbeef', '{\"a\": [1, 2.5, null], \"b\": {\"c\": -1e-5}}'";
+  db->Exec("SET time_zone = '+00:00'");
+  db->Exec("INSERT INTO mt.snap VALUES (1, " + values + ")");
+  std::string bulk;
+  for (int id = 100; id < 2100; ++id) {
+    bulk += (bulk.empty() ? "" : ",") + ("(" + std::to_string(id) + ", 'pre')");
+  }
+  db->Exec("INSERT INTO mt.snap (id, vc) VALUES " + bulk);
+
+  TempDir dir;
+  const std::string state = dir.path + "/pos.json";
+  const std::vector<std::string> args = {"--mysql-tables", "mt.snap", "--mysql-snapshot-first",
+                                         "--mysql-state-file", state};
+  auto p = Process::Start({.args = MysqlArgs(args)});
+  ASSERT_TRUE(p);
+  // Rows written while pgcdc starts, snapshots and begins streaming: each
+  // must arrive once, as a snapshot row or as a binlog row.
+  std::atomic<int> written{0};
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    auto w = SharedMariaDb().Connect();
+    while (w && !stop.load()) {
+      const int id = 3000 + written.load();
+      if (!w->Exec("INSERT INTO mt.snap (id, vc) VALUES (" + std::to_string(id) + ", 'during')")) {
+        break;
+      }
+      written.fetch_add(1);
+    }
+  });
+  const bool streaming = p->WaitForStderr("streaming detector=mysql", 60s);
+  const int at_stream = written.load();
+  EXPECT_TRUE(Eventually([&] { return written.load() >= at_stream + 200; }, 30s));
+  stop.store(true);
+  writer.join();
+  ASSERT_TRUE(streaming) << p->Stderr();
+  db->Exec("SET time_zone = '+00:00'");
+  db->Exec("INSERT INTO mt.snap VALUES (2, " + values + ")");
+  const size_t kTotal = 1 + 2000 + static_cast<size_t>(written.load()) + 1;
+  ASSERT_TRUE(p->WaitForLines(kTotal, 60s)) << p->Stderr();
+
+  std::map<int64_t, int> seen;
+  std::map<int64_t, std::string> ops;
+  std::map<int64_t, boost::json::object> rows;
+  for (const auto& l : p->StdoutLines()) {
+    auto e = ParseJson(l).as_object();
+    if (e["channel"].as_string() != "pgcdc:mt.snap") continue;
+    auto row = e["payload"].as_object()["row"].as_object();
+    const int64_t id = row["id"].as_int64();
+    ++seen[id];
+    ops[id] = std::string(e["operation"].as_string());
+    rows[id] = row;
+  }
+  EXPECT_EQ(seen.size(), kTotal);
+  for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << "id " << id << " arrived " << n << " times";
+  EXPECT_EQ(ops[1], "SNAPSHOT");
+  EXPECT_EQ(ops[100], "SNAPSHOT");
+  EXPECT_EQ(ops[2099], "SNAPSHOT");
+  EXPECT_EQ(ops[2], "INSERT");
+  EXPECT_EQ(ops[3000 + written.load() - 1], "INSERT");  // written after streaming began
+  int during_snapshot = 0;
+  for (int id = 3000; id < 3000 + written.load(); ++id) during_snapshot += ops[id] == "SNAPSHOT";
+  std::cerr << "rows written during start-up: " << written.load() << ", " << during_snapshot
+            << " of them in the snapshot\n";
+  // Every type: the snapshot's rendering equals the binlog decoder's.
+  ASSERT_TRUE(rows.count(1) && rows.count(2));
+  rows[1].erase("id");
+  rows[2].erase("id");
+  for (const auto& [k, v] : rows[2]) {
+    ASSERT_TRUE(rows[1].contains(k)) << k;
+    EXPECT_TRUE(SameJson(rows[1].at(k), v))
+        << "column " << k << ": snapshot " << boost::json::serialize(rows[1].at(k)) << " binlog "
+        << boost::json::serialize(v);
+  }
+  EXPECT_EQ(rows[1].size(), rows[2].size());
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+
+  // The state file holds a position now: no second snapshot.
+  auto again = StartMysql(args);
+  ASSERT_TRUE(again);
+  db->Exec("INSERT INTO mt.snap (id, vc) VALUES (5000, 'after')");
+  ASSERT_TRUE(again->WaitForLines(1)) << again->Stderr();
+  auto first = ParseJson(again->StdoutLines().front()).as_object();
+  EXPECT_EQ(first["operation"].as_string(), "INSERT");
+  EXPECT_EQ(first["payload"].as_object()["row"].as_object()["id"].as_int64(), 5000);
+  EXPECT_EQ(again->StdoutLines().size(), 1u);
+  EXPECT_EQ(again->Stderr().find("snapshot started"), std::string::npos);
+  again->Signal(SIGTERM);
+  EXPECT_EQ(again->Wait(), 0);
 }
 
 TEST(MysqlScenario, StoredPositionResumesAndNoPositionStartsAtTheEnd) {

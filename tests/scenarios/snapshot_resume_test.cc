@@ -211,6 +211,94 @@ TEST(SnapshotResume, KillNineMidSnapshotResumesFromTheDeliveredChunks) {
   EXPECT_FALSE(std::filesystem::exists(state));
 }
 
+// `listen --snapshot-first --persistent-slot --snapshot-state F`: killed
+// mid-export, the restart keeps the slot (it still stands at the first
+// snapshot's point), exports only the chunks not yet delivered from a new
+// snapshot, then streams from the slot: rows changed while pgcdc was down
+// end in their latest state, nothing is missing, and once the slot's
+// checkpoint covers the export the state file is gone.
+TEST(SnapshotResume, KillNineDuringSnapshotFirstResumesAndTheStreamCatchesUp) {
+  constexpr int kRows = 3000;
+  auto conn = Connect();
+  FreshPublishedTable(conn, "wsnap_resume", "id int PRIMARY KEY, pad text", "p_wsnap",
+                      "pgcdc_p_wsnap");
+  ExecOrFail(conn, "INSERT INTO wsnap_resume SELECT g, repeat('x', 100) FROM generate_series(1, " +
+                       std::to_string(kRows) + ") g");
+  TempDir dir;
+  const std::string state = dir.path + "/first.json";
+  auto gate = std::make_shared<Gate>();
+  gate->allowed = 20;
+  HttpReceiver hook;
+  ASSERT_TRUE(hook.ok());
+  hook.SetResponder([gate](const HttpReceiver::Request& r) { return gate->Pass(r); });
+  const auto args = WalListenArgs(
+      "p_wsnap", {"--snapshot-first", "--snapshot-table", "wsnap_resume", "--persistent-slot",
+                  "--snapshot-state", state, "--snapshot-chunk-pages", std::to_string(kChunkPages),
+                  "-a", "webhook", "--url", hook.Url(), "--webhook-batch-size", "50"});
+
+  auto first = Process::Start({.args = args});
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(hook.WaitForRequests(20, 30s)) << first->Stderr();
+  ASSERT_TRUE(Eventually([&] {
+    const auto lines = ReadFileLines(state);
+    return !lines.empty() && lines[0].find("\"done\":[[") != std::string::npos;
+  })) << first->Stderr();
+  first->Signal(SIGKILL);
+  ASSERT_TRUE(first->Wait(20s).has_value());
+  gate->Open();
+  EXPECT_EQ(first->Stderr().find("snapshot-first complete"), std::string::npos);
+
+  // While pgcdc is down: changes in chunks already delivered and not yet read.
+  ExecOrFail(conn, "UPDATE wsnap_resume SET pad = 'changed' WHERE id IN (1, " +
+                       std::to_string(kRows) + ")");
+  ExecOrFail(conn, "DELETE FROM wsnap_resume WHERE id = 2");
+  ExecOrFail(conn, "INSERT INTO wsnap_resume SELECT g, 'new' FROM generate_series(" +
+                       std::to_string(kRows + 1) + ", " + std::to_string(kRows + 100) + ") g");
+
+  auto second = Process::Start({.args = args});
+  ASSERT_TRUE(second);
+  ASSERT_TRUE(second->WaitForStderr("snapshot-first complete", 60s)) << second->Stderr();
+  const std::string err = second->Stderr();
+  EXPECT_NE(err.find("resumed=true"), std::string::npos) << err;
+  const auto resumed_chunks = LoggedCount(err, R"(chunks_resumed=(\d+))");
+  ASSERT_TRUE(resumed_chunks) << err;
+  EXPECT_GE(*resumed_chunks, 1u);
+  const auto rerun_rows = LoggedCount(err, R"(snapshot-first complete.*rows=(\d+))");
+  ASSERT_TRUE(rerun_rows) << err;
+  EXPECT_LT(*rerun_rows, static_cast<uint64_t>(kRows));
+
+  // The latest event of every key (webhook batches arrive in order).
+  std::map<int64_t, std::pair<std::string, std::string>> last;  // id -> (op, pad)
+  ASSERT_TRUE(Eventually(
+      [&] {
+        last.clear();
+        for (const auto& r : hook.Requests()) {
+          auto v = ParseJson(r.body);
+          for (const auto& e : v.as_array()) {
+            const auto& o = e.as_object();
+            const auto& row = o.at("payload").at("row").as_object();
+            last[row.at("id").as_int64()] = {std::string(o.at("operation").as_string()),
+                                             row.contains("pad") && row.at("pad").is_string()
+                                                 ? std::string(row.at("pad").as_string())
+                                                 : ""};
+          }
+        }
+        return last.size() == static_cast<size_t>(kRows + 100) &&
+               last[kRows + 100].second == "new" && last[1].second == "changed" &&
+               last[kRows].second == "changed" && last[2].first == "DELETE";
+      },
+      60s))
+      << last.size() << " keys; " << second->Stderr();
+  for (int64_t id = 3; id < kRows; ++id) {
+    ASSERT_EQ(last[id].second, std::string(100, 'x')) << "id " << id;
+  }
+  // The slot's checkpoint covers the export now: the state file is removed.
+  EXPECT_TRUE(Eventually([&] { return !std::filesystem::exists(state); }, 30s)) << second->Stderr();
+  second->Signal(SIGTERM);
+  EXPECT_EQ(second->Wait(), 0) << second->Stderr();
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_wsnap')");
+}
+
 TEST(SnapshotResume, CorruptStateFileIsAUsageError) {
   MakeTable("snap_badstate", 10);
   TempDir dir;

@@ -123,6 +123,31 @@ Result<std::vector<Row>> Client::Query(const std::string& sql) {
   return rows;
 }
 
+Status Client::QueryEach(const std::string& sql, const std::function<Status(const RowView&)>& row) {
+  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) return Fail(LastError(sql));
+  std::unique_ptr<MYSQL_RES, ResCloser> res(mysql_use_result(mysql_));
+  if (!res) {
+    if (mysql_field_count(mysql_) != 0) return Fail(LastError(sql));
+    return Ok();
+  }
+  const unsigned int n = mysql_num_fields(res.get());
+  RowView view(n);
+  while (MYSQL_ROW r = mysql_fetch_row(res.get())) {
+    const unsigned long* lens = mysql_fetch_lengths(res.get());
+    for (unsigned int i = 0; i < n; ++i) {
+      view[i] = r[i] == nullptr ? std::nullopt : std::optional(std::string_view(r[i], lens[i]));
+    }
+    if (auto st = row(view); !st) {
+      // Freeing an unfinished result would read every remaining row first:
+      // drop the connection instead (it cannot be used for anything else).
+      ::shutdown(fd_, SHUT_RDWR);
+      return st;
+    }
+  }
+  if (mysql_errno(mysql_) != 0) return Fail(LastError(sql));
+  return Ok();
+}
+
 Result<std::vector<Row>> Client::Query(const std::string& sql,
                                        const std::vector<std::string>& params) {
   std::unique_ptr<MYSQL_STMT, StmtCloser> st(mysql_stmt_init(mysql_));

@@ -10,10 +10,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -50,6 +52,11 @@ class Client {
   Result<std::vector<Row>> Query(const std::string& sql);
   // `sql` with `?` placeholders, each bound to a string parameter.
   Result<std::vector<Row>> Query(const std::string& sql, const std::vector<std::string>& params);
+  // Streams a query's rows (mysql_use_result: one row in memory at a time)
+  // into `row`; a non-Ok return from `row` stops and is returned. The views
+  // are valid during the call only.
+  using RowView = std::vector<std::optional<std::string_view>>;
+  Status QueryEach(const std::string& sql, const std::function<Status(const RowView&)>& row);
   Status Exec(const std::string& sql);
   // One value of a one-row query ("" for NULL).
   Result<std::string> Scalar(const std::string& sql);

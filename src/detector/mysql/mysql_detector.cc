@@ -13,6 +13,7 @@
 #include "core/time.h"
 #include "core/uuid.h"
 #include "detector/mysql/client.h"
+#include "detector/mysql/snapshot.h"
 #include "detector/mysql/state_file.h"
 #include "pipeline/ack_tracker.h"
 #include "registry/define.h"
@@ -49,6 +50,8 @@ struct Metrics {
       "pgcdc_mysql_position_saves_total", "Delivered positions written to the state file.");
   metrics::Counter& save_errors = metrics::DefaultCounter("pgcdc_mysql_position_save_errors_total",
                                                           "Failed writes of the state file.");
+  metrics::Counter& snapshot_rows = metrics::DefaultCounter(
+      "pgcdc_mysql_snapshot_rows_total", "Rows emitted by --mysql-snapshot-first.");
   metrics::Gauge& lag = metrics::DefaultGauge(
       "pgcdc_mysql_lag_seconds", "Now minus the timestamp of the last binlog event read.");
 };
@@ -144,11 +147,7 @@ struct MysqlDetector::Cycle : StreamSink {
 std::optional<std::vector<ColumnInfo>> MysqlDetector::Cycle::DescribeTable(
     const std::string& db, const std::string& table) {
   if (!meta) {
-    auto opts = ParseAddr(det.options_.addr);
-    if (!opts) return std::nullopt;
-    opts->user = det.options_.user;
-    opts->password = det.options_.password;
-    auto c = Client::Connect(*opts);
+    auto c = det.ConnectPlain();
     if (!c) {
       log::Warn("mysql: cannot connect for table lookups", {{"error", c.error().message()}});
       return std::nullopt;
@@ -156,7 +155,8 @@ std::optional<std::vector<ColumnInfo>> MysqlDetector::Cycle::DescribeTable(
     meta = std::move(*c);
   }
   auto rows = meta->Query(
-      "SELECT COLUMN_NAME, COLUMN_TYPE, COLLATION_NAME, COLUMN_KEY FROM information_schema.COLUMNS "
+      "SELECT COLUMN_NAME, COLUMN_TYPE, COLLATION_NAME, COLUMN_KEY, DATA_TYPE FROM "
+      "information_schema.COLUMNS "
       "WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
       {db, table});
   if (!rows) {
@@ -180,6 +180,7 @@ std::optional<std::vector<ColumnInfo>> MysqlDetector::Cycle::DescribeTable(
       ci.collation = kBinaryCollation;
     }
     ci.key = r[3].value_or("") == "PRI";
+    ci.data_type = r[4].value_or("");
     cols.push_back(std::move(ci));
   }
   // MariaDB JSON: a text column with a json_valid() check.
@@ -196,6 +197,111 @@ std::optional<std::vector<ColumnInfo>> MysqlDetector::Cycle::DescribeTable(
     }
   }
   return cols;
+}
+
+Result<std::unique_ptr<Client>> MysqlDetector::ConnectPlain() const {
+  auto opts = ParseAddr(options_.addr);
+  if (!opts) return Fail(opts.error());
+  opts->user = options_.user;
+  opts->password = options_.password;
+  return Client::Connect(*opts);
+}
+
+Result<Position> MysqlDetector::OpenSnapshot(Client& snap) {
+  for (const char* sql :
+       {"SET time_zone = '+00:00'", "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"}) {
+    if (auto st = snap.Exec(sql); !st) return Fail(st.error());
+  }
+  Position p;
+  if (mariadb_) {
+    // MariaDB names the binlog position of the snapshot itself: no lock.
+    if (auto st = snap.Exec("START TRANSACTION WITH CONSISTENT SNAPSHOT"); !st)
+      return Fail(st.error());
+    auto rows = snap.Query("SHOW STATUS LIKE 'binlog_snapshot_%'");
+    if (!rows) return Fail(rows.error());
+    for (const auto& r : *rows) {
+      if (r.size() < 2) continue;
+      if (r[0] == "Binlog_snapshot_file") p.file = r[1].value_or("");
+      if (r[0] == "Binlog_snapshot_position") {
+        p.pos = std::strtoull(r[1].value_or("0").c_str(), nullptr, 10);
+      }
+    }
+    if (options_.use_gtid) {
+      auto g = snap.Query("SELECT BINLOG_GTID_POS(?, ?)", {p.file, std::to_string(p.pos)});
+      if (!g) return Fail(g.error());
+      if (!g->empty() && !g->front().empty()) p.gtid = g->front()[0].value_or("");
+    }
+  } else {
+    // MySQL: the snapshot opens while writes are held (RELOAD privilege).
+    if (auto st = snap.Exec("FLUSH TABLES WITH READ LOCK"); !st) {
+      return Fail(ErrorCode::kConfig, st.error().message() +
+                                          " (--mysql-snapshot-first on MySQL needs the RELOAD "
+                                          "privilege for a brief FLUSH TABLES WITH READ LOCK)");
+    }
+    auto st = snap.Exec("START TRANSACTION WITH CONSISTENT SNAPSHOT");
+    auto status =
+        st ? snap.Query("SHOW MASTER STATUS") : Result<std::vector<Row>>(Fail(st.error()));
+    (void)snap.Exec("UNLOCK TABLES");
+    if (!status) return Fail(status.error());
+    if (status->empty() || status->front().size() < 2) {
+      return Fail(ErrorCode::kConfig, "mysql: SHOW MASTER STATUS is empty (binary log off?)");
+    }
+    p.file = status->front()[0].value_or("");
+    p.pos = std::strtoull(status->front()[1].value_or("4").c_str(), nullptr, 10);
+  }
+  if (p.file.empty() || p.pos == 0) {
+    return Fail(ErrorCode::kConfig,
+                "mysql: the server reported no binlog position for the snapshot");
+  }
+  return p;
+}
+
+Result<Position> MysqlDetector::RunSnapshot(Cycle& cycle) {
+  auto snap = ConnectPlain();
+  if (!snap) return Fail(snap.error());
+  auto at = OpenSnapshot(**snap);
+  if (!at) return Fail(at.error());
+  log::Info("mysql: snapshot started", {{"position", Describe(*at)}});
+  auto tables = (*snap)->Query(
+      "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE "
+      "TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', "
+      "'sys') ORDER BY 1, 2");
+  if (!tables) return Fail(tables.error());
+  uint64_t total = 0;
+  for (const auto& t : *tables) {
+    const std::string db = t[0].value_or(""), name = t[1].value_or("");
+    if (!filter_.Matches(db, name)) continue;
+    auto info = cycle.DescribeTable(db, name);
+    if (!info) return Fail(ErrorCode::kConnection, "mysql: cannot describe " + db + "." + name);
+    std::vector<SnapshotColumn> cols;
+    for (const auto& ci : *info) {
+      cols.push_back(
+          {.name = ci.name,
+           .kind = SnapshotKind(ci.data_type, ci.collation == kBinaryCollation, ci.is_json_text),
+           .key = ci.key});
+    }
+    uint64_t rows = 0;
+    auto st = (*snap)->QueryEach("SELECT " + SnapshotSelectList(cols) + " FROM " +
+                                     QuoteMysqlIdentifier(db) + "." + QuoteMysqlIdentifier(name),
+                                 [&](const Client::RowView& values) -> Status {
+                                   if (!cycle.Emit(SnapshotRowEvent(db, name, cols, values))) {
+                                     return Fail(ErrorCode::kCancelled, "pipeline stopping");
+                                   }
+                                   ++rows;
+                                   return Ok();
+                                 });
+    if (!st) return Fail(st.error());
+    M().snapshot_rows.Inc(rows);
+    total += rows;
+    log::Info("mysql: snapshot table done", {{"table", db + "." + name}, {"rows", rows}});
+  }
+  (void)(*snap)->Exec("COMMIT");
+  if (!cycle.Publish()) return Fail(ErrorCode::kCancelled, "pipeline stopping");
+  // Saved to the state file once every snapshot row is delivered.
+  cycle.Boundary(*at);
+  snapshot_done_ = true;
+  log::Info("mysql: snapshot done", {{"rows", total}, {"position", Describe(*at)}});
+  return at;
 }
 
 void MysqlDetector::Cycle::Checkpoint(bool force) {
@@ -328,19 +434,24 @@ Result<std::unique_ptr<Client>> MysqlDetector::ConnectChecked() {
   return c;
 }
 
+Result<bool> TableExists(Client& c, const std::string& entry) {
+  const size_t dot = entry.find('.');
+  auto rows =
+      dot == std::string::npos
+          ? c.Query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_NAME = ? LIMIT 1", {entry})
+          : c.Query(
+                "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND "
+                "TABLE_NAME = ? LIMIT 1",
+                {entry.substr(0, dot), entry.substr(dot + 1)});
+  if (!rows) return Fail(rows.error());
+  return !rows->empty();
+}
+
 Status MysqlDetector::CheckTables(Client& c) {
   for (const auto& entry : options_.tables) {
-    const size_t dot = entry.find('.');
-    auto rows =
-        dot == std::string::npos
-            ? c.Query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_NAME = ? LIMIT 1",
-                      {entry})
-            : c.Query(
-                  "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND "
-                  "TABLE_NAME = ? LIMIT 1",
-                  {entry.substr(0, dot), entry.substr(dot + 1)});
-    if (!rows) return Fail(rows.error());
-    if (rows->empty()) {
+    auto exists = TableExists(c, entry);
+    if (!exists) return Fail(exists.error());
+    if (!*exists) {
       return Fail(ErrorCode::kInvalidArgument, "mysql.tables: table " + entry +
                                                    " does not exist on " + options_.addr +
                                                    " (or this user cannot see it)");
@@ -396,6 +507,7 @@ Result<Position> MysqlDetector::StartPosition(Client& c) {
   }
   log::Info("mysql: no stored position, starting at the server's current end",
             {{"position", Describe(p)}});
+  fresh_start_ = true;
   return p;
 }
 
@@ -426,6 +538,12 @@ Status MysqlDetector::RunCycle(RunContext& ctx, Supervisor::Session& session) {
   if (auto st = CheckTables(c); !st) return st;
   auto start = StartPosition(c);
   if (!start) return Fail(start.error());
+  Cycle cycle(*this, ctx);
+  if (options_.snapshot_first && fresh_start_ && !snapshot_done_) {
+    auto at = RunSnapshot(cycle);
+    if (!at) return Fail(at.error());
+    start = std::move(at);
+  }
   if (auto st = StartDump(c, *start); !st) {
     if (st.error().code() == ErrorCode::kNotFound) {
       return Fail(ErrorCode::kNotFound,
@@ -442,7 +560,6 @@ Status MysqlDetector::RunCycle(RunContext& ctx, Supervisor::Session& session) {
   session.Up();
   log::Info("streaming", {{"detector", "mysql"}, {"position", Describe(*start)}});
 
-  Cycle cycle(*this, ctx);
   StreamOptions so{.tables = filter_,
                    .tx_metadata = options_.tx_metadata,
                    .tx_markers = options_.tx_markers,
@@ -503,14 +620,15 @@ using O = Options;
 std::vector<ParamSpec> MysqlParams() {
   return Params({
       {
-          Param("mysql.addr", &O::addr, "server address host:port (port 3306 when missing)"),
+          Param("mysql.addr", &O::addr, "server address host:port (port 3306 when missing)",
+                {.required = true}),
           Param("mysql.user", &O::user,
                 "user with REPLICATION SLAVE, REPLICATION CLIENT and "
                 "SELECT on information_schema"),
           Param("mysql.password", &O::password, "password of mysql.user"),
           Param("mysql.server_id", &O::server_id,
                 "replica server id (unique among the server's replicas, > 0)",
-                {.min = 0, .max = 4294967295LL}),
+                {.min = 0, .max = 4294967295LL, .required = true}),
           Param("mysql.tables", &O::tables, "tables to capture, db.table or table (default: all)"),
           Param("mysql.use_gtid", &O::use_gtid,
                 "resume by GTID state instead of file/position (MariaDB)", {.flag = "mysql-gtid"}),
@@ -522,6 +640,9 @@ std::vector<ParamSpec> MysqlParams() {
           Param("mysql.state_file", &O::state_file,
                 "file holding the delivered binlog position (written atomically after "
                 "delivery; resumed from on start)"),
+          Param("mysql.snapshot_first", &O::snapshot_first,
+                "with no stored position: every captured table's rows as SNAPSHOT events from "
+                "one consistent snapshot, then the binlog from exactly that point"),
           Param("mysql.heartbeat_interval", &O::heartbeat_interval,
                 "server heartbeat period while idle; three missed heartbeats = dead connection",
                 {.min = 100}),
@@ -542,16 +663,8 @@ std::vector<ParamSpec> MysqlParams() {
 
 void Validate(const O& o, const Context& ctx, Errors& errors) {
   (void)ctx;
-  if (o.addr.empty()) {
-    errors.push_back("mysql.addr: required for detector mysql (--mysql-addr host:port)");
-  } else if (auto a = ParseAddr(o.addr); !a) {
-    errors.push_back(a.error().message());
-  }
-  if (o.server_id <= 0) {
-    errors.push_back(
-        "mysql.server_id: required for detector mysql, a unique replica id > 0 "
-        "(--mysql-server-id)");
-  }
+  if (auto a = ParseAddr(o.addr); !a) errors.push_back(a.error().message());
+  if (o.server_id <= 0) errors.push_back("mysql.server_id: must be > 0 (a unique replica id)");
   if (auto f = TableFilter::Parse(o.tables); !f) errors.push_back(f.error().message());
   if (ctx.core.bus_mode == "fast" && !o.state_file.empty()) {
     errors.push_back(
@@ -576,6 +689,7 @@ ConnectorInfo Connector() {
         o.stop_grace = std::chrono::duration_cast<milliseconds>(ctx.core.shutdown_timeout) / 2;
         return std::make_unique<MysqlDetector>(std::move(o));
       },
+      .check = [](const O& o, const Context&) { return CheckServer(o); },
   });
 }
 

@@ -38,6 +38,7 @@
 #include "detector/detector.h"
 #include "detector/mysql/row_values.h"
 #include "detector/mysql/stream.h"
+#include "registry/registry.h"
 
 namespace pgcdc::detector::mysql {
 
@@ -59,11 +60,19 @@ struct Options {
   bool tx_metadata = false;
   bool tx_markers = false;
   bool schema_events = false;
+  // With no stored position: the captured tables' rows first (snapshot.h).
+  bool snapshot_first = false;
   int64_t max_batch = 1024;
   // After a stop request, how long published events may still wait for the
   // adapters so their position can be saved (core shutdown_timeout / 2).
   std::chrono::milliseconds stop_grace{2500};
 };
+
+// Whether a `--mysql-tables` entry (db.table or table) exists on the server.
+Result<bool> TableExists(Client& c, const std::string& entry);
+
+// `pgcdc doctor`: the server's prerequisites (doctor.cc).
+CheckList CheckServer(const Options& options);
 
 class MysqlDetector : public Detector {
  public:
@@ -82,6 +91,12 @@ class MysqlDetector : public Detector {
   // Where this cycle starts (see the file comment).
   Result<Position> StartPosition(Client& c);
   Status StartDump(Client& c, const Position& start);
+  // A plain connection (table lookups, the snapshot).
+  Result<std::unique_ptr<Client>> ConnectPlain() const;
+  // --mysql-snapshot-first: emits every captured table's rows through
+  // `cycle`; returns the binlog position of the snapshot (snapshot.h).
+  Result<Position> RunSnapshot(Cycle& cycle);
+  Result<Position> OpenSnapshot(Client& snap);
 
   Options options_;
   TableFilter filter_;
@@ -95,7 +110,9 @@ class MysqlDetector : public Detector {
   std::optional<Position> confirmed_;  // delivered through (every adapter finished)
   std::optional<Position> saved_;      // last position written to the state file
   uint64_t next_seq_ = 0;
-  bool checked_ = false;  // the startup checks passed once
+  bool checked_ = false;        // the startup checks passed once
+  bool fresh_start_ = false;    // StartPosition found no position: the current end
+  bool snapshot_done_ = false;  // --mysql-snapshot-first ran in this process
 };
 
 }  // namespace pgcdc::detector::mysql

@@ -72,6 +72,7 @@ class TableFilter {
 // A table's columns as information_schema describes them (in order).
 struct ColumnInfo {
   std::string name;
+  std::string data_type;  // DATA_TYPE, e.g. "decimal", "varchar"
   bool is_unsigned = false;
   uint32_t collation = 0;  // 0 = none / unknown
   bool is_json_text = false;

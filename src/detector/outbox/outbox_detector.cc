@@ -134,6 +134,27 @@ Status OutboxDetector::CheckTable(pg::Conn& conn) {
   return Ok();
 }
 
+CheckList OutboxDetector::Doctor() {
+  using Level = CheckResult::Level;
+  auto conn = pg::Conn::Open(options_.database_url);
+  if (!conn) {
+    return FailedCheck("connect", conn.error().message(),
+                       "check --db and that PostgreSQL accepts the connection");
+  }
+  CheckList out{{.name = "connect", .detail = pg::RedactUrl(options_.database_url)}};
+  if (auto st = CheckTable(*conn); !st) {
+    out.push_back({.level = Level::kFail, .name = "outbox table", .detail = st.error().message()});
+    return out;
+  }
+  auto pending = conn->Query("SELECT count(*) FROM " + quoted_table_);
+  out.push_back({.name = "outbox table",
+                 .detail = options_.table + ", " +
+                           (pending && !pending->empty() ? pending->front()[0].value_or("?")
+                                                         : std::string("?")) +
+                           " rows"});
+  return out;
+}
+
 Status OutboxDetector::PollOnce(detector::RunContext& ctx, const Sleeper& sleeper, pg::Conn& conn,
                                 size_t* rows, bool* stopped) {
   auto& m = M();
@@ -254,6 +275,11 @@ ConnectorInfo Connector() {
         if (auto q = QuoteTableName(o.table); !q) return Fail(q.error());
         return std::make_unique<OutboxDetector>(std::move(o));
       },
+      .check =
+          [](Options o, const Context& ctx) {
+            o.database_url = ctx.core.database_url;
+            return OutboxDetector(std::move(o)).Doctor();
+          },
   });
 }
 

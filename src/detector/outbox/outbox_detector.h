@@ -36,6 +36,7 @@
 #include "core/supervisor.h"
 #include "detector/detector.h"
 #include "detector/outbox/outbox_event.h"
+#include "registry/registry.h"
 
 namespace pgcdc::pg {
 class Conn;
@@ -65,6 +66,8 @@ class OutboxDetector : public Detector {
   explicit OutboxDetector(Options options);
   std::string_view Name() const override { return "outbox"; }
   Status Run(RunContext& ctx) override;
+  // `pgcdc doctor`: connects once and runs the startup check of the table.
+  CheckList Doctor();
 
  private:
   // One connect-and-poll cycle (run by the Supervisor). Returns Ok when

@@ -241,6 +241,48 @@ Result<std::string> Setup(const Options& o, const SetupRequest& request) {
   return script;
 }
 
+using Level = CheckResult::Level;
+
+// The change table's state: present, usable, backlog, triggers feeding it.
+void CheckChangeTable(Db& db, const std::string& path, CheckList& out) {
+  auto count = db.QueryText("SELECT count(*) FROM pgcdc_changes WHERE processed = 0");
+  if (!count) {
+    const bool missing = count.error().message().find("no such table") != std::string::npos;
+    out.push_back({.level = Level::kFail,
+                   .name = "change table",
+                   .detail = missing ? "pgcdc_changes not found" : count.error().message(),
+                   .hint = SetupHint(path)});
+    return;
+  }
+  out.push_back({.name = "change table",
+                 .detail = "pgcdc_changes, " + count->value_or("0") + " rows pending"});
+  auto triggers = db.QueryText(
+      "SELECT group_concat(DISTINCT tbl_name) FROM sqlite_master WHERE type = 'trigger' AND "
+      "sql LIKE '%pgcdc_changes%'");
+  const std::string tables = triggers && *triggers ? **triggers : "";
+  out.push_back(Verdict(!tables.empty(), Level::kWarn, "triggers",
+                        tables.empty() ? "no trigger writes pgcdc_changes" : "on " + tables,
+                        SetupHint(path)));
+}
+
+CheckList Check(const Options& o) {
+  std::error_code ec;
+  if (!std::filesystem::exists(o.db_path, ec)) {
+    return FailedCheck("database file", o.db_path + " does not exist",
+                       "check --sqlite-db; pgcdc never creates the database");
+  }
+  auto db = Db::Open(o.db_path, {.busy_timeout = o.busy_timeout});
+  if (!db) return FailedCheck("database file", db.error().message());
+  CheckList out{{.name = "database file", .detail = o.db_path}};
+  auto mode = db->QueryText("PRAGMA journal_mode");
+  const std::string journal = mode && *mode ? **mode : "unknown";
+  out.push_back(Verdict(journal == "wal", Level::kWarn, "journal_mode", journal,
+                        "pgcdc switches the file to WAL on start (writers are not blocked by its "
+                        "reads); or run PRAGMA journal_mode = WAL yourself"));
+  CheckChangeTable(*db, o.db_path, out);
+  return out;
+}
+
 }  // namespace
 
 ConnectorInfo Connector() {
@@ -254,7 +296,7 @@ ConnectorInfo Connector() {
       .params = Params({
           {
               Param("sqlite.db_path", &Options::db_path, "SQLite database file (must exist)",
-                    {.flag = "sqlite-db"}),
+                    {.flag = "sqlite-db", .required = true}),
               Param("sqlite.poll_interval", &Options::poll_interval,
                     "pause between polls that found less than a full batch", {.min = 1}),
               Param("sqlite.batch_size", &Options::batch_size,
@@ -269,11 +311,6 @@ ConnectorInfo Connector() {
       }),
       .validate =
           [](const Options& o, const Context& ctx, Errors& errors) {
-            if (o.db_path.empty()) {
-              errors.push_back(
-                  "sqlite.db_path: required for detector sqlite (--sqlite-db, "
-                  "PGCDC_SQLITE_DB_PATH or sqlite.db_path in the config file)");
-            }
             if (ctx.core.bus_mode == "fast" && o.batch_size > ctx.core.bus_buffer_size) {
               errors.push_back("sqlite.batch_size: " + std::to_string(o.batch_size) +
                                " is larger than bus.buffer_size (" +
@@ -287,6 +324,7 @@ ConnectorInfo Connector() {
         return std::make_unique<SqliteDetector>(std::move(o));
       },
       .setup = Setup,
+      .check = [](const Options& o, const Context&) { return Check(o); },
   });
 }
 

@@ -25,6 +25,8 @@
 #include "pipeline/ack_tracker.h"
 #include "pipeline/backpressure.h"
 #include "registry/define.h"
+#include "snapshot/snapshot_detector.h"
+#include "snapshot/snapshot_state.h"
 #include "snapshot/table_snapshot.h"
 
 namespace pgcdc::detector::wal {
@@ -166,8 +168,12 @@ struct SlotSession {
   SystemIdentity identity;
   bool exists = false;         // a persistent slot of that name was there
   bool want_snapshot = false;  // --snapshot-first runs in this cycle
-  uint64_t start = 0;          // START_REPLICATION position
-  uint64_t checkpoint = 0;     // saved position (persistent slot)
+  // ... resuming the chunked export of an earlier run on the slot that run
+  // created (--snapshot-state): no new slot, a new snapshot.
+  bool resume_snapshot = false;
+  uint64_t confirmed_flush = 0;  // the existing slot's confirmed_flush_lsn
+  uint64_t start = 0;            // START_REPLICATION position
+  uint64_t checkpoint = 0;       // saved position (persistent slot)
   // Set when the persistent slot lost changes (slot guard); the slot is left
   // as it was until HandleSlotLoss().
   std::optional<SlotLoss> loss;
@@ -188,6 +194,7 @@ Status CheckPersistentSlot(pg::Conn& meta, SlotSession& s) {
   auto acknowledged = s.store->LoadAcknowledged(s.name);
   if (!acknowledged) return Fail(acknowledged.error());
   s.exists = state->exists;
+  s.confirmed_flush = state->confirmed_flush;
   s.loss = DiagnoseSlot(*state, *acknowledged);
   if (s.loss || !state->exists || !s.failover || state->failover.value_or(true)) return Ok();
   if (auto st = s.repl.SetSlotFailover(s.name, true); !st) {
@@ -217,11 +224,20 @@ Result<SlotSession> OpenSlot(const Options& o, bool snapshot_done, pg::Conn& met
   // its first checkpoint (which is saved only after the snapshot's events
   // were delivered).
   s.want_snapshot = o.snapshot_first && !snapshot_done && s.checkpoint == 0;
-  CreateSlotOptions create{
-      .temporary = !o.persistent_slot, .export_snapshot = s.want_snapshot, .failover = s.failover};
+  if (s.want_snapshot && s.exists && !o.snapshot_state.empty()) {
+    // An earlier run's chunked export: its slot still stands at the
+    // snapshot's point (nothing was confirmed past it), so keep it and
+    // export the chunks not yet delivered.
+    auto state = snapshot::LoadSnapshotState(o.snapshot_state);
+    if (!state) return Fail(ErrorCode::kConfig, state.error().message());
+    s.resume_snapshot = state->has_value();
+  }
+  CreateSlotOptions create{.temporary = !o.persistent_slot,
+                           .export_snapshot = s.want_snapshot && !s.resume_snapshot,
+                           .failover = s.failover};
   auto info = s.repl.CreateSlot(s.name, create, &s.exists);
   if (!info) return Fail(info.error());
-  if (s.want_snapshot && s.exists) {
+  if (s.want_snapshot && s.exists && !s.resume_snapshot) {
     // Left over from a run whose snapshot never completed: nothing was
     // confirmed past its start, so recreate it to get a snapshot that meets
     // the stream exactly.
@@ -469,6 +485,15 @@ struct WalDetector::Cycle : ChangeSink {
       } else {
         saved = confirmed;
         m.checkpoints.Inc();
+        // The checkpoint is past the snapshot-first export now: a restart
+        // streams, so its resume file has done its job.
+        if (det.snapshot_state_pending_) {
+          det.snapshot_state_pending_ = false;
+          if (auto rm = snapshot::RemoveSnapshotState(det.options_.snapshot_state); !rm) {
+            log::Warn("wal: cannot remove the snapshot-first state file",
+                      {{"error", rm.error().message()}});
+          }
+        }
       }
     }
     const auto msg = pgoutput::EncodeStandbyStatusUpdate(std::max(received, confirmed), confirmed,
@@ -671,6 +696,39 @@ Status WalDetector::RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_n
   return Ok();
 }
 
+Status WalDetector::RunChunkedSnapshotFirst(const SlotSession& s, RunContext& ctx) {
+  const auto started = Clock::now();
+  snapshot::SnapshotDetectorOptions so;
+  so.database_url = options_.database_url;
+  so.snapshot.table = options_.snapshot_table;
+  so.snapshot.where = options_.snapshot_where;
+  so.snapshot.batch_size = options_.max_batch;
+  // Resuming: the slot's snapshot died with its connection; a new one shows
+  // every change the stream (from the slot's point) will also replay.
+  so.snapshot_name = s.resume_snapshot ? std::string() : s.info.snapshot_name;
+  so.workers = static_cast<size_t>(options_.snapshot_workers);
+  so.chunk_pages = static_cast<uint64_t>(options_.snapshot_chunk_pages);
+  so.state_path = options_.snapshot_state;
+  so.remove_state_when_done = false;  // once the slot's checkpoint covers it
+  so.first_seq = next_seq_;
+  snapshot::SnapshotDetector export_run(std::move(so));
+  const Status st = export_run.Run(ctx);
+  next_seq_ = std::max(next_seq_, export_run.last_seq());
+  if (!st) {
+    const ErrorCode code =
+        st.error().code() == ErrorCode::kNotFound ? ErrorCode::kInvalidArgument : st.error().code();
+    return Fail(code, "snapshot-first: " + st.error().message());
+  }
+  if (!export_run.completed()) return Fail(ErrorCode::kCancelled, "snapshot-first interrupted");
+  snapshot_state_pending_ = true;
+  log::Info("snapshot-first complete", {{"table", options_.snapshot_table},
+                                        {"rows", export_run.rows()},
+                                        {"chunks_resumed", export_run.chunks_skipped()},
+                                        {"resumed", s.resume_snapshot},
+                                        {"ms", MillisSince(started)}});
+  return Ok();
+}
+
 Status WalDetector::HandleSlotLoss(SlotSession& s, RunContext& ctx) {
   const SlotLoss& loss = *s.loss;
   M().slot_lost.Inc();
@@ -739,11 +797,13 @@ Status WalDetector::ExportBeforeStreaming(Cycle& cycle, const SlotSession& s, Ru
   if (s.gap) {
     if (auto st = RunResnapshot(cycle, s, ctx); !st) return st;
     recovering_until_ = s.info.consistent_point;
+  } else if (!options_.snapshot_state.empty()) {
+    if (auto st = RunChunkedSnapshotFirst(s, ctx); !st) return st;
   } else if (auto st = RunSnapshotFirst(cycle, s.info.snapshot_name, ctx); !st) {
     return st;
   }
   // Confirm the start only once every snapshot event has been delivered.
-  cycle.Boundary(s.info.consistent_point);
+  cycle.Boundary(s.resume_snapshot ? s.confirmed_flush : s.info.consistent_point);
   confirmed_ = 0;
   snapshot_done_ = true;
   return Ok();
@@ -906,6 +966,17 @@ std::vector<ParamSpec> WalParams() {
                     "table exported by --snapshot-first (schema.table allowed)"),
               Param("snapshot.where", &O::snapshot_where,
                     "optional SQL condition for --snapshot-first (trusted input)"),
+              Param("snapshot.state", &O::snapshot_state,
+                    "with --persistent-slot: --snapshot-first reads page-range chunks and records "
+                    "the delivered ones in this file, so a restart after a crash resumes the "
+                    "export instead of starting it over",
+                    {.flag = "snapshot-state"}),
+              Param("snapshot.workers", &O::snapshot_workers,
+                    "with --snapshot-state: connections reading chunks in parallel",
+                    {.flag = "snapshot-workers", .min = 1, .max = 64}),
+              Param("snapshot.chunk_pages", &O::snapshot_chunk_pages,
+                    "with --snapshot-state: table pages (8 KiB each) per chunk",
+                    {.flag = "snapshot-chunk-pages", .min = 1, .max = 1'000'000'000}),
               Param("detector.toast_cache", &O::builder, &BuilderOptions::toast_cache,
                     "back-fill unchanged TOAST columns of UPDATEs from recently seen rows"),
               Param("detector.toast_cache_max_entries", &O::builder,
@@ -953,6 +1024,11 @@ void Validate(const O& o, const Context& ctx, Errors& errors) {
   if (o.snapshot_first && o.snapshot_table.empty()) {
     errors.push_back("snapshot.table: --snapshot-first needs --snapshot-table");
   }
+  if (!o.snapshot_state.empty() && (!o.snapshot_first || !o.persistent_slot)) {
+    errors.push_back(
+        "snapshot.state: a resumable --snapshot-first needs --snapshot-first and "
+        "--persistent-slot (a temporary slot cannot be resumed after a restart)");
+  }
   if (o.on_slot_lost == "resnapshot" && !o.persistent_slot) {
     errors.push_back("detector.on_slot_lost: resnapshot requires --persistent-slot");
   }
@@ -992,6 +1068,12 @@ ConnectorInfo Connector() {
       .params = WalParams(),
       .validate = Validate,
       .make = Make,
+      .check =
+          [](O o, const Context& ctx) {
+            o.database_url = ctx.core.database_url;
+            if (o.publication.empty() && o.all_tables) o.publication = "all";
+            return CheckServer(o);
+          },
   });
 }
 

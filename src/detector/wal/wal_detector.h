@@ -36,6 +36,7 @@
 #include "detector/detector.h"
 #include "detector/wal/change_builder.h"
 #include "detector/wal/incremental_snapshot.h"
+#include "registry/registry.h"
 
 namespace pgcdc::detector::wal {
 
@@ -62,6 +63,12 @@ struct Options {
   bool snapshot_first = false;
   std::string snapshot_table;
   std::string snapshot_where;
+  // --snapshot-state (with --persistent-slot): snapshot-first is read in
+  // page-range chunks whose delivery is recorded in this file, so a restart
+  // resumes it; "" = one transaction, a restart starts it over.
+  std::string snapshot_state;
+  int64_t snapshot_workers = 1;
+  int64_t snapshot_chunk_pages = 1024;
   IncrementalOptions incremental;  // signal-table snapshots
   // A persistent slot that lost changes: "fail" ends the detector with an
   // error, "resnapshot" recreates the slot and exports every table of the
@@ -75,6 +82,9 @@ struct Options {
 // The replication side of one cycle (defined in wal_detector.cc).
 struct SlotSession;
 
+// `pgcdc doctor`: the server's prerequisites (doctor.cc); read-only.
+CheckList CheckServer(const Options& options);
+
 class WalDetector : public Detector {
  public:
   explicit WalDetector(Options options);
@@ -87,6 +97,9 @@ class WalDetector : public Detector {
   Status RunCycle(detector::RunContext& ctx, Supervisor::Session& session);
   Status RunSnapshotFirst(Cycle& cycle, const std::string& snapshot_name,
                           detector::RunContext& ctx);
+  // --snapshot-state: the chunked, resumable export (snapshot_detector.h)
+  // on the slot's snapshot, or on a new one when resuming.
+  Status RunChunkedSnapshotFirst(const SlotSession& s, detector::RunContext& ctx);
   // The slot lost changes: reports it, then fails (on_slot_lost "fail") or
   // recreates the slot with an exported snapshot.
   Status HandleSlotLoss(SlotSession& s, detector::RunContext& ctx);
@@ -101,6 +114,8 @@ class WalDetector : public Detector {
   uint64_t next_seq_ = 0;   // Event::seq counter, monotonic across cycles
   uint64_t confirmed_ = 0;  // last position confirmed to the server
   bool snapshot_done_ = false;
+  // The snapshot-first state file is removed once a checkpoint covers it.
+  bool snapshot_state_pending_ = false;
   // Slot guard (detector thread only).
   bool slot_lost_fatal_ = false;    // the cycle's error ends the detector
   bool retention_checked_ = false;  // start-up warnings given
