@@ -219,6 +219,9 @@ Status AttachAndServe(const config::CoreSettings& core, const RunOptions& run, H
                                          ": " + st.error().message());
     }
   }
+  if (auto st = a.detector->AttachHttp(services.http); !st) {
+    return Fail(st.error().code(), "cannot attach detector: " + st.error().message());
+  }
   if (services.http != nullptr && run.main_http == RunOptions::MainHttp::kWhenUsed &&
       services.http->RouteCount() == own_routes) {
     a.servers.erase(a.servers.begin());  // no adapter serves on it

@@ -44,7 +44,8 @@ std::vector<std::vector<std::string>> ParamRows(const std::vector<ParamSpec>& pa
   std::vector<std::vector<std::string>> rows = {
       {"FLAG", "TYPE", "DEFAULT", "REQUIRED", "ENV / YAML", "DESCRIPTION"}};
   for (const auto& p : params) {
-    std::string flag = FlagName(p);
+    const bool tree = p.type == ParamType::kTree;  // YAML only: no flag, no env
+    std::string flag = tree ? "-" : FlagName(p);
     if (!p.short_flag.empty()) flag = "-" + p.short_flag + ", " + flag;
     std::string type(ParamTypeName(p.type));
     if (!p.choices.empty()) {
@@ -52,7 +53,8 @@ std::vector<std::vector<std::string>> ParamRows(const std::vector<ParamSpec>& pa
       for (const auto& c : p.choices) type += (type.empty() ? "" : "|") + c;
     }
     rows.push_back({flag, type, p.default_value.empty() ? "-" : p.default_value,
-                    p.required ? "yes" : "no", EnvName(p) + " / " + p.key, p.description});
+                    p.required ? "yes" : "no", (tree ? "YAML only: " : EnvName(p) + " / ") + p.key,
+                    p.description});
   }
   return rows;
 }

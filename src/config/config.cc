@@ -560,6 +560,16 @@ void ResolveYaml(const ParamSpec& spec, const YAML::Node& root, const std::strin
   }
 }
 
+void ResolveTreeText(const ParamSpec& spec, const YAML::Node& root, const std::string& file,
+                     LoadResult& result) {
+  YAML::Node node = Lookup(root, spec.key);
+  if (!node.IsDefined() || node.IsNull()) return;
+  YAML::Emitter emitter;
+  emitter << node;
+  result.config.Set(spec.key, Value(std::string(emitter.c_str())), Origin::kYaml,
+                    YamlWhere(file, node));
+}
+
 void ResolveEnv(const ParamSpec& spec, const std::string& env_name, const GetEnv& getenv,
                 Resolved& r, std::vector<std::string>& errors) {
   auto env = getenv(env_name);
@@ -674,7 +684,12 @@ LoadResult Load(const std::vector<ParamSpec>& specs, const Sources& sources) {
     FindUnknownKeys(*root, "", schema, sources, result.errors, result.warnings);
   }
   for (const auto& spec : specs) {
-    if (spec.type == ParamType::kTree) continue;  // read from the file by its owner
+    if (spec.type == ParamType::kTree) {
+      // Read from the file by its owner; one bound to a field gets the
+      // subtree as YAML text.
+      if (root && spec.bind) ResolveTreeText(spec, *root, sources.yaml_path, result);
+      continue;
+    }
     Resolved r;
     ResolveDefault(spec, r, result.errors);
     if (root) ResolveYaml(spec, *root, sources.yaml_path, r, result);

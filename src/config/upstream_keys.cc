@@ -41,7 +41,6 @@ Sections CoreAndSourceSections() {
        {"uri", "scope", "database", "collections", "full_document", "metadata_db", "metadata_coll",
         "backoff_base", "backoff_cap"}},
       {"sqlite", {"db_path", "poll_interval", "batch_size", "keep_processed"}},
-      {"webhook_gateway", {"max_body_size", "sources.*"}},
   };
 }
 

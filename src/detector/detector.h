@@ -19,6 +19,9 @@ class Health;
 namespace dlq {
 class DeadLetterQueue;
 }  // namespace dlq
+namespace net {
+class HttpServer;
+}  // namespace net
 namespace pipeline {
 class AckTracker;
 class BackpressureController;
@@ -53,6 +56,10 @@ class Detector {
   // Contract: report ctx.health Up once the source is connected and Down
   // (with the error) while it is not; the pipeline marks it Down on return.
   virtual Status Run(RunContext& ctx) = 0;
+  // Called once before the HTTP servers start, with the main server (null
+  // when http_addr is empty): a detector that receives requests (the webhook
+  // gateway) mounts its routes here. The server stops after Run() returned.
+  virtual Status AttachHttp(net::HttpServer* /*http*/) { return Ok(); }
 };
 using DetectorPtr = std::unique_ptr<Detector>;
 

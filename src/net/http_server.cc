@@ -343,7 +343,8 @@ struct HttpServer::Impl {
     std::map<std::string, HttpHandler> methods;
     StreamHandler stream;  // GET opens a stream when set
     StreamKind stream_kind = StreamKind::kEventStream;
-    bool is_public = false;  // served without options.auth
+    bool is_public = false;                            // served without options.auth
+    std::map<std::string, AsyncHttpHandler> deferred;  // answered through an HttpReply
   };
 
   // What a request resolved to.
@@ -352,10 +353,14 @@ struct HttpServer::Impl {
     bool stream = false;
     StreamKind kind = StreamKind::kEventStream;
     StreamSpec spec;
+    AsyncHttpHandler deferred;  // set: call it instead of writing `response`
   };
 
   Impl(std::string n, HttpServerOptions o)
-      : name(std::move(n)), options(std::move(o)), open_gauge(&Metrics().open.With({name})) {}
+      : name(std::move(n)),
+        options(std::move(o)),
+        open_gauge(&Metrics().open.With({name})),
+        body_limit(options.max_body_bytes) {}
 
   // Resolves a request to a response or a stream (never throws).
   Dispatched Dispatch(const HttpRequest& req);
@@ -364,8 +369,9 @@ struct HttpServer::Impl {
   // so handlers run without routes_mu.
   struct Match {
     bool path_known = false;
-    HttpHandler handler;   // set: the handler for the method
-    StreamHandler stream;  // set: a GET on a stream route
+    HttpHandler handler;        // set: the handler for the method
+    AsyncHttpHandler deferred;  // set: the deferred handler for the method
+    StreamHandler stream;       // set: a GET on a stream route
     StreamKind kind = StreamKind::kEventStream;
     std::string allow;  // neither set: the methods the path accepts (Allow header)
     bool is_public = false;
@@ -381,6 +387,8 @@ struct HttpServer::Impl {
   Dispatched OpenStream(const HttpRequest& req, const Match& match);
   // Runs a plain handler; a 500 response when it throws.
   HttpResponse CallHandler(const HttpHandler& handler, const HttpRequest& req);
+  // Runs a deferred handler; answers 500 through `reply` when it throws.
+  void CallDeferred(const AsyncHttpHandler& handler, HttpRequest&& req, const HttpReply& reply);
   void DoAccept();
   // A new connection when `max_connections` are open: close the oldest one
   // waiting for a request; false when none is (the new one is refused).
@@ -413,6 +421,10 @@ struct HttpServer::Impl {
   metrics::Gauge* open_gauge;
   // Set by Start() before the I/O thread runs: the listener is on loopback.
   bool loopback_only = false;
+  // The largest request body accepted: options.max_body_bytes, raised by
+  // RaiseBodyLimit() (e.g. --webhookgw-max-body).
+  std::atomic<uint64_t> body_limit{0};
+  std::function<void(const std::string&)> on_body_too_large GUARDED_BY(routes_mu);
 
   // I/O-thread state. Declared before io_context so it outlives handlers that
   // the io_context destroys (sessions unregister in their destructors).
@@ -587,7 +599,7 @@ class HttpServer::Impl::Session : public Conn, public std::enable_shared_from_th
   void ReadRequest() {
     SetWaiting(true);
     parser_.emplace();
-    parser_->body_limit(server_->options.max_body_bytes);
+    parser_->body_limit(server_->body_limit.load(std::memory_order_relaxed));
     parser_->header_limit(
         static_cast<uint32_t>(std::min<size_t>(server_->options.max_header_bytes, UINT32_MAX)));
     stream_.Lowest().expires_after(server_->options.read_timeout);
@@ -1103,6 +1115,15 @@ void HttpServer::Impl::Session::OnRead(beast::error_code ec) {
     return;
   }
   if (ec == http::error::body_limit) {
+    std::function<void(const std::string&)> observer;
+    {
+      MutexLock lock(server_->routes_mu);
+      observer = server_->on_body_too_large;
+    }
+    if (observer) {
+      const std::string target(parser_->get().target());
+      observer(target.substr(0, target.find('?')));
+    }
     WriteError(413, "request body too large", "body_too_large");
     return;
   }
@@ -1137,6 +1158,19 @@ void HttpServer::Impl::Session::OnRead(beast::error_code ec) {
 
   const bool head = msg.method() == http::verb::head;
   Dispatched d = server_->Dispatch(req);
+  if (d.deferred) {
+    // The reply may come from any thread; the write happens on this one.
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    HttpReply reply = [self = shared_from_this(), version = msg.version(),
+                       keep_alive = msg.keep_alive(), done](HttpResponse r) {
+      if (done->exchange(true)) return;
+      asio::post(self->server_->ioc, [self, r = std::move(r), version, keep_alive]() mutable {
+        self->Write(std::move(r), version, keep_alive, /*head=*/false);
+      });
+    };
+    server_->CallDeferred(d.deferred, std::move(req), reply);
+    return;
+  }
   if (!d.stream) {
     Write(std::move(d.response), msg.version(), msg.keep_alive(), head);
     return;
@@ -1177,6 +1211,7 @@ HttpServer::Impl::Dispatched HttpServer::Impl::Dispatch(const HttpRequest& req) 
   if (auto refusal = Refusal(req, match)) return {.response = std::move(*refusal)};
   if (!match.path_known) return {.response = JsonError(404, "not found")};
   if (match.stream) return OpenStream(req, match);
+  if (match.deferred) return {.deferred = match.deferred};
   if (!match.handler) {
     Dispatched out{.response = JsonError(405, "method not allowed")};
     out.response.headers["Allow"] = match.allow;
@@ -1202,8 +1237,13 @@ HttpServer::Impl::Match HttpServer::Impl::MatchRoute(const HttpRequest& req) {
   if (m == methods.end() && req.method == "HEAD" && !route->stream) m = methods.find("GET");
   if (m != methods.end()) {
     match.handler = m->second;
+  } else if (auto d = route->deferred.find(req.method); d != route->deferred.end()) {
+    match.deferred = d->second;
   } else {
     match.allow = AllowedMethods(methods, route->stream != nullptr);
+    for (const auto& [method, h] : route->deferred) {
+      match.allow += (match.allow.empty() ? "" : ", ") + method;
+    }
   }
   return match;
 }
@@ -1279,6 +1319,23 @@ HttpResponse HttpServer::Impl::CallHandler(const HttpHandler& handler, const Htt
         {{"server", name}, {"method", req.method}, {"path", req.path}, {"error", "unknown"}});
   }
   return JsonError(500, "internal server error");
+}
+
+void HttpServer::Impl::CallDeferred(const AsyncHttpHandler& handler, HttpRequest&& req,
+                                    const HttpReply& reply) {
+  const std::string method = req.method;
+  const std::string path = req.path;
+  try {
+    handler(std::move(req), reply);
+    return;
+  } catch (const std::exception& e) {
+    log::Error("http: handler threw",
+               {{"server", name}, {"method", method}, {"path", path}, {"error", e.what()}});
+  } catch (...) {
+    log::Error("http: handler threw",
+               {{"server", name}, {"method", method}, {"path", path}, {"error", "unknown"}});
+  }
+  reply(JsonError(500, "internal server error"));
 }
 
 void HttpServer::Impl::DoAccept() {
@@ -1359,6 +1416,25 @@ void HttpServer::HandlePrefix(std::string method, std::string prefix, HttpHandle
   auto& route = impl_->prefix_routes[std::move(prefix)];
   route.methods[std::move(method)] = std::move(handler);
   route.is_public = route.is_public || options.public_route;
+}
+
+void HttpServer::HandlePrefixAsync(std::string method, std::string prefix, AsyncHttpHandler handler,
+                                   RouteOptions options) {
+  MutexLock lock(impl_->routes_mu);
+  auto& route = impl_->prefix_routes[std::move(prefix)];
+  route.deferred[std::move(method)] = std::move(handler);
+  route.is_public = route.is_public || options.public_route;
+}
+
+void HttpServer::RaiseBodyLimit(uint64_t bytes) {
+  uint64_t cur = impl_->body_limit.load();
+  while (bytes > cur && !impl_->body_limit.compare_exchange_weak(cur, bytes)) {
+  }
+}
+
+void HttpServer::OnBodyTooLarge(std::function<void(const std::string& path)> observer) {
+  MutexLock lock(impl_->routes_mu);
+  impl_->on_body_too_large = std::move(observer);
 }
 
 void HttpServer::HandleEventStream(std::string path, StreamHandler handler, bool prefix,

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -44,6 +45,13 @@ struct RouteOptions {
   // their own credentials, e.g. a webhook gateway verifying signatures).
   bool public_route = false;
 };
+
+// A deferred answer: a handler that must not block the I/O thread (it waits
+// for other threads, e.g. the webhook gateway until its sinks delivered)
+// keeps the reply and calls it once, from any thread. The connection reads
+// no further request until then. A reply after Stop() is dropped.
+using HttpReply = std::function<void(HttpResponse)>;
+using AsyncHttpHandler = std::function<void(HttpRequest&&, HttpReply)>;
 
 // A stream route's decision for one request: accept (StreamSpec) or refuse
 // with a normal response (e.g. 400 for a bad filter). Runs on the I/O thread.
@@ -145,6 +153,17 @@ class HttpServer {
   // routes win; among prefixes the longest wins.
   void HandlePrefix(std::string method, std::string prefix, HttpHandler handler,
                     RouteOptions route = {});
+  // A prefix route answered later through its HttpReply (see AsyncHttpHandler).
+  void HandlePrefixAsync(std::string method, std::string prefix, AsyncHttpHandler handler,
+                         RouteOptions route = {});
+
+  // Raises the largest request body accepted (HttpServerOptions::max_body_bytes) to `bytes`
+  // for every route; never lowers it. Larger bodies are answered 413.
+  void RaiseBodyLimit(uint64_t bytes);
+  // Called (on the I/O thread) with the path of every request the server
+  // refused itself with 413 because its body was too large, before any
+  // handler saw it (a route's owner counts those).
+  void OnBodyTooLarge(std::function<void(const std::string& path)> observer);
 
   // GET on `path` (or any path under it when `prefix`) opens a Server-Sent
   // Events stream (text/event-stream, chunked) or a WebSocket. A WebSocket

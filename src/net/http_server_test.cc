@@ -347,6 +347,51 @@ TEST(HttpServerStandaloneTest, StopFromHandler) {
   // Destructor joins the I/O thread.
 }
 
+TEST(HttpServerStandaloneTest, DeferredRepliesFromAnotherThread) {
+  HttpServer s("x");
+  std::vector<std::thread> repliers;  // I/O thread only until Stop()
+  s.HandlePrefixAsync("POST", "/later/", [&](HttpRequest&& req, const HttpReply& reply) {
+    repliers.emplace_back([path = req.path, size = req.body.size(), reply] {
+      HttpResponse r;
+      r.status = 202;
+      r.body = path + " " + std::to_string(size);
+      reply(r);
+      reply(HttpResponse{});  // a second reply is ignored
+    });
+  });
+  s.RaiseBodyLimit(2 << 20);
+  s.RaiseBodyLimit(1);                 // never lowers it
+  std::vector<std::string> too_large;  // I/O thread only until Stop()
+  s.OnBodyTooLarge([&](const std::string& path) { too_large.push_back(path); });
+  auto bound = s.Start(ListenAddress{"127.0.0.1", 0});
+  ASSERT_TRUE(bound.has_value());
+  const uint16_t port = PortOf(*bound);
+  {
+    // Keep-alive: the next request is read once the deferred reply was written.
+    Client c(port);
+    for (const char* path : {"/later/a", "/later/b"}) {
+      ASSERT_TRUE(c.Send(std::string("POST ") + path +
+                         " HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"));
+      auto r = c.Read();
+      ASSERT_TRUE(r.has_value());
+      EXPECT_EQ(r->status, 202);
+      EXPECT_EQ(r->body, std::string(path) + " 3");
+    }
+  }
+  auto get = Answer(port, "GET /later/a HTTP/1.1\r\nHost: t\r\n\r\n", 405);
+  EXPECT_EQ(get.headers["allow"], "POST");
+  const std::string big(1536 * 1024, 'x');  // above the default 1 MiB, below the raised limit
+  auto r = Answer(port,
+                  "POST /later/big HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                      std::to_string(big.size()) + "\r\n\r\n" + big,
+                  202);
+  EXPECT_EQ(r.body, "/later/big " + std::to_string(big.size()));
+  Answer(port, "POST /later/huge?x=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 3000000\r\n\r\n", 413);
+  s.Stop();
+  for (auto& t : repliers) t.join();
+  EXPECT_EQ(too_large, std::vector<std::string>{"/later/huge"});
+}
+
 TEST(ParseListenAddressTest, Valid) {
   struct Case {
     const char* text;

@@ -216,6 +216,19 @@ inline ParamSpec TreeParam(std::string key, std::string description) {
   return spec;
 }
 
+// A free-form YAML subtree its owner parses itself, handed over as YAML
+// text in a string field (e.g. a map of objects): YAML only, no flag.
+template <class Cfg>
+ParamSpec TreeParamAt(std::string key, std::string Cfg::*field, std::string description) {
+  ParamSpec spec = TreeParam(std::move(key), std::move(description));
+  spec.bind_type = &typeid(Cfg);
+  spec.bind = [field](void* target, const config::Value& value) {
+    if (const auto* text = std::get_if<std::string>(&value))
+      static_cast<Cfg*>(target)->*field = *text;
+  };
+  return spec;
+}
+
 // The pair <section>.backoff_base / <section>.backoff_cap every retrying
 // connector has, bound to a policy with `base` and `cap` fields (defaults
 // from the policy's initializers). `flag_prefix` "exec" gives

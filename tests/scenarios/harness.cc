@@ -266,12 +266,25 @@ std::optional<std::string> Process::HttpAddr(const std::string& server,
 
 std::optional<HttpResult> HttpGet(const std::string& host_port, const std::string& path,
                                   std::chrono::milliseconds timeout) {
-  return HttpExchange(host_port, "GET", path, "", timeout);
+  return HttpSend(host_port, "GET", path, {}, {}, timeout);
 }
 
 std::optional<HttpResult> HttpExchange(const std::string& host_port, const std::string& method,
                                        const std::string& path, const std::string& headers,
                                        std::chrono::milliseconds timeout) {
+  std::vector<std::string> lines;
+  for (size_t at = 0; at < headers.size();) {
+    size_t end = headers.find("\r\n", at);
+    if (end == std::string::npos) end = headers.size();
+    if (end > at) lines.push_back(headers.substr(at, end - at));
+    at = end + 2;
+  }
+  return HttpSend(host_port, method, path, lines, {}, timeout);
+}
+
+std::optional<HttpResult> HttpSend(const std::string& host_port, const std::string& method,
+                                   const std::string& path, const std::vector<std::string>& headers,
+                                   const std::string& body, std::chrono::milliseconds timeout) {
   auto colon = host_port.rfind(':');
   std::string host = host_port.substr(0, colon);
   const std::string port = host_port.substr(colon + 1);
@@ -291,11 +304,18 @@ std::optional<HttpResult> HttpExchange(const std::string& host_port, const std::
     ::close(fd);
     return std::nullopt;
   }
-  const std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + host_port +
-                          "\r\nConnection: close\r\n" + headers + "\r\n";
-  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    ::close(fd);
-    return std::nullopt;
+  std::string req =
+      method + " " + path + " HTTP/1.1\r\nHost: " + host_port + "\r\nConnection: close\r\n";
+  for (const auto& h : headers) req += h + "\r\n";
+  if (method != "GET" || !body.empty())
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  req += "\r\n" + body;
+  // A server may answer (413) and close before the whole body was sent:
+  // read its answer anyway.
+  for (size_t sent = 0; sent < req.size();) {
+    const ssize_t w = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+    if (w <= 0) break;
+    sent += static_cast<size_t>(w);
   }
   std::string raw;
   char buf[8192];

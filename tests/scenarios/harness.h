@@ -110,6 +110,13 @@ std::optional<HttpResult> HttpGet(const std::string& host_port, const std::strin
 std::optional<HttpResult> HttpExchange(const std::string& host_port, const std::string& method,
                                        const std::string& path, const std::string& headers,
                                        std::chrono::milliseconds timeout = 5s);
+// Any method, with extra header lines ("Name: value") and a body
+// (Content-Length), over a plain socket (Connection: close).
+std::optional<HttpResult> HttpSend(const std::string& host_port, const std::string& method,
+                                   const std::string& path,
+                                   const std::vector<std::string>& headers = {},
+                                   const std::string& body = {},
+                                   std::chrono::milliseconds timeout = 5s);
 
 // A TCP port nobody listens on right now (for a server a test starts, or
 // as an address where nothing answers).
