@@ -371,22 +371,24 @@ TEST(HttpServerStandaloneTest, DeferredRepliesFromAnotherThread) {
     Client c(port);
     for (const char* path : {"/later/a", "/later/b"}) {
       ASSERT_TRUE(c.Send(std::string("POST ") + path +
-                         " HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"));
+                         " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nabc"));
       auto r = c.Read();
       ASSERT_TRUE(r.has_value());
       EXPECT_EQ(r->status, 202);
       EXPECT_EQ(r->body, std::string(path) + " 3");
     }
   }
-  auto get = Answer(port, "GET /later/a HTTP/1.1\r\nHost: t\r\n\r\n", 405);
+  auto get = Answer(port, "GET /later/a HTTP/1.1\r\nHost: localhost\r\n\r\n", 405);
   EXPECT_EQ(get.headers["allow"], "POST");
   const std::string big(1536 * 1024, 'x');  // above the default 1 MiB, below the raised limit
   auto r = Answer(port,
-                  "POST /later/big HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                  "POST /later/big HTTP/1.1\r\nHost: localhost\r\nContent-Length: " +
                       std::to_string(big.size()) + "\r\n\r\n" + big,
                   202);
   EXPECT_EQ(r.body, "/later/big " + std::to_string(big.size()));
-  Answer(port, "POST /later/huge?x=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 3000000\r\n\r\n", 413);
+  Answer(port,
+         "POST /later/huge?x=1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3000000\r\n\r\n",
+         413);
   s.Stop();
   for (auto& t : repliers) t.join();
   EXPECT_EQ(too_large, std::vector<std::string>{"/later/huge"});

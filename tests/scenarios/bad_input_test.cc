@@ -114,6 +114,30 @@ TEST(BadInput, DeeplyNestedJsonNeverCrashes) {
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
 }
 
+TEST(BadInput, DeeplyNestedWebhookBodiesAreCarriedAsText) {
+  auto p = Process::Start({.args = {"listen", "--detector", "webhook_gateway", "--webhookgw-source",
+                                    "deep", "--http-addr", "127.0.0.1:0"}});
+  ASSERT_TRUE(p);
+  auto addr = p->HttpAddr();
+  ASSERT_TRUE(addr) << p->Stderr();
+  const std::string arrays = std::string(100000, '[') + std::string(100000, ']');
+  std::string objects;
+  for (int i = 0; i < 50000; ++i) objects += "{\"a\":";
+  objects += "1" + std::string(50000, '}');
+  for (const auto& body : {arrays, objects}) {
+    auto r = HttpSend(*addr, "POST", "/ingest/deep", {"Content-Type: application/json"}, body);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+  }
+  ASSERT_TRUE(p->WaitForLines(2, 30s)) << p->Stderr();
+  auto events = Payloads(*p, "pgcdc:deep");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0]["raw"].as_string(), arrays);
+  EXPECT_EQ(events[1]["raw"].as_string(), objects);
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+}
+
 TEST(BadInput, ExtremeNumbersAndAWideTable) {
   auto conn = Connect();
   std::string cols = "id int PRIMARY KEY";
