@@ -45,6 +45,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/bytes.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -202,33 +203,6 @@ struct ServerMetrics {
 
 ServerMetrics& Metrics() { return metrics::Lazy<ServerMetrics>(); }
 
-// RFC 4648 base64 (padding optional); nothing on a bad character.
-std::optional<std::string> DecodeBase64(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    const int v = value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
-  }
-  return out;
-}
-
 // Splits "Scheme credentials" (scheme compared case-insensitively).
 bool TakeScheme(std::string_view& header, std::string_view scheme) {
   if (header.size() <= scheme.size() || header[scheme.size()] != ' ') return false;
@@ -241,17 +215,6 @@ bool TakeScheme(std::string_view& header, std::string_view scheme) {
 }  // namespace
 
 // ---------------------------------------------------------------------------
-
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const size_t n = std::max(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    const auto x = static_cast<unsigned char>(i < a.size() ? a[i] : 0);
-    const auto y = static_cast<unsigned char>(i < b.size() ? b[i] : 0);
-    diff = static_cast<unsigned char>(diff | (x ^ y));
-  }
-  return diff == 0;
-}
 
 bool HttpAuthorized(const HttpAuth& auth, std::string_view authorization) {
   if (!auth.enabled()) return true;

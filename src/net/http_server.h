@@ -88,8 +88,6 @@ struct HttpAuth {
 
 // Whether `authorization` (the header's value, may be empty) satisfies `auth`.
 bool HttpAuthorized(const HttpAuth& auth, std::string_view authorization);
-// Equal without a data-dependent early exit (lengths may leak).
-bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // Whether a Host header names this machine's loopback interface
 // ("localhost", "*.localhost", 127.x.y.z, [::1]; any port).
 bool IsLoopbackHost(std::string_view host_header);

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/bytes.h"
 #include "net/test_socket.h"
 
 namespace pgcdc::net {

@@ -10,6 +10,7 @@
 #include "codec/kafka/frame.h"
 #include "codec/kafka/messages.h"
 #include "codec/kafka/record_batch.h"
+#include "core/bytes.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -32,17 +33,6 @@ Uuid FromWireUuid(const k::Uuid& id) {
 }
 
 using k::Code;
-
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const size_t n = std::max(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
-    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
-    diff |= x ^ y;
-  }
-  return diff == 0;
-}
 
 // Records in a stored batch (recordsCount field of the v2 header).
 int64_t BatchBaseOffset(const std::string& batch) {

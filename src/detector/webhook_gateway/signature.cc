@@ -8,6 +8,7 @@
 #include <charconv>
 #include <utility>
 
+#include "core/bytes.h"
 #include "core/json.h"
 
 namespace pgcdc::detector::webhook_gateway {
@@ -51,7 +52,7 @@ bool AnyMatch(const std::vector<std::string>& secrets, std::string_view data,
   bool ok = false;
   for (const auto& secret : secrets) {
     const std::string mac = HmacSha256(secret, data);
-    for (const auto& d : digests) ok = ConstantTimeEqual(mac, d) || ok;
+    for (const auto& d : digests) ok = ConstantTimeEquals(mac, d) || ok;
   }
   return ok;
 }
@@ -223,12 +224,6 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
   return out;
 }
 
-bool ConstantTimeEqual(std::string_view a, std::string_view b) {
-  // The lengths are public (a digest has a fixed size); the contents are not.
-  if (a.size() != b.size() || a.empty()) return false;
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
 std::optional<std::string> DecodeHex(std::string_view hex) {
   if (hex.empty() || hex.size() % 2 != 0) return std::nullopt;
   std::string out;
@@ -238,33 +233,6 @@ std::optional<std::string> DecodeHex(std::string_view hex) {
     const int lo = json::HexValue(hex[i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out.push_back(static_cast<char>(hi * 16 + lo));
-  }
-  return out;
-}
-
-std::optional<std::string> DecodeBase64(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-  if (text.empty() || text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    const int v = value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
   }
   return out;
 }

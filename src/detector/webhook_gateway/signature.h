@@ -68,8 +68,6 @@ VerifyResult Verify(const VerifyConfig& config, const std::map<std::string, std:
 
 // Building blocks (exposed for tests).
 std::string HmacSha256(std::string_view key, std::string_view data);  // 32 raw bytes
-bool ConstantTimeEqual(std::string_view a, std::string_view b);
 std::optional<std::string> DecodeHex(std::string_view hex);
-std::optional<std::string> DecodeBase64(std::string_view text);
 
 }  // namespace pgcdc::detector::webhook_gateway

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/bytes.h"
 #include "core/json.h"
 
 namespace pgcdc::detector::webhook_gateway {
@@ -148,9 +149,9 @@ TEST(SignatureTest, Decoders) {
   EXPECT_EQ(DecodeBase64("aGVsbG8"), "hello");
   EXPECT_FALSE(DecodeBase64("a"));
   EXPECT_FALSE(DecodeBase64("aGV*"));
-  EXPECT_TRUE(ConstantTimeEqual("abc", "abc"));
-  EXPECT_FALSE(ConstantTimeEqual("abc", "abd"));
-  EXPECT_FALSE(ConstantTimeEqual("abc", "ab"));
+  EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
+  EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
+  EXPECT_FALSE(ConstantTimeEquals("abc", "ab"));
 }
 
 }  // namespace
