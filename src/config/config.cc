@@ -494,9 +494,10 @@ std::optional<std::string> ProcessEnv(const std::string& name) {
 // The config file's root node when a file was read (null for an empty file);
 // problems reading it go to `result`.
 std::optional<YAML::Node> ReadConfigFile(const Sources& sources, LoadResult& result) {
-  if (sources.yaml_path.empty()) return std::nullopt;
+  if (sources.yaml_path.empty() && !sources.yaml_text) return std::nullopt;
   try {
-    YAML::Node root = YAML::LoadFile(sources.yaml_path);
+    YAML::Node root =
+        sources.yaml_text ? YAML::Load(*sources.yaml_text) : YAML::LoadFile(sources.yaml_path);
     if (!root.IsNull() && !root.IsMap()) {
       result.errors.push_back(sources.yaml_path + ": top level must be a map of settings");
       return std::nullopt;

@@ -68,6 +68,9 @@ class Config {
 struct Sources {
   std::string yaml_path;       // file to read; empty = none
   bool yaml_required = false;  // an explicit --config must exist
+  // The document itself instead of reading yaml_path (which then only names
+  // it in messages): configurations that do not come from a file.
+  std::optional<std::string> yaml_text;
   // Raw values of flags that were given on the command line, by key.
   std::map<std::string, std::vector<std::string>> flags;
   // Environment lookup (defaults to getenv).

@@ -3,18 +3,15 @@
 // each type (string, int with bounds, bool, duration, list, choice, tree),
 // with the unknown-key walk, upstream keys and suggestions.
 //
-// Input: the YAML text, written to a temporary file that Load() reads.
+// Input: the YAML text (Sources::yaml_text).
 // Invariants checked (abort on violation):
 //  * Load() returns (no crash, no hang on deep or aliased documents);
 //  * every error message is non-empty;
 //  * a document that loads without errors loads again to the same values.
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 
 #include "config/config.h"
@@ -62,19 +59,10 @@ const std::vector<ParamSpec>& Specs() {
   return specs;
 }
 
-const std::string& Path() {
-  static const std::string path = [] {
-    char tmpl[] = "/tmp/pgcdc_config_fuzz_XXXXXX";
-    const int fd = mkstemp(tmpl);
-    if (fd >= 0) close(fd);
-    return std::string(tmpl);
-  }();
-  return path;
-}
-
-config::LoadResult LoadOnce() {
+config::LoadResult LoadOnce(std::string text) {
   config::Sources sources;
-  sources.yaml_path = Path();
+  sources.yaml_path = "fuzz.yaml";
+  sources.yaml_text = std::move(text);
   sources.yaml_required = true;
   sources.getenv = [](const std::string&) { return std::optional<std::string>(); };
   sources.upstream_keys = config::UpstreamKeys();
@@ -85,14 +73,11 @@ config::LoadResult LoadOnce() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  {
-    std::ofstream out(Path(), std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-  }
-  auto first = LoadOnce();
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  auto first = LoadOnce(text);
   for (const auto& e : first.errors) Check(!e.empty(), "error messages are not empty");
   if (!first.errors.empty()) return 0;
-  auto second = LoadOnce();
+  auto second = LoadOnce(text);
   Check(second.errors.empty(), "a valid document stays valid");
   for (const auto& spec : Specs()) {
     if (spec.type == ParamType::kTree) continue;
