@@ -331,11 +331,12 @@ TEST(MysqlScenario, SnapshotFirstThenTheStreamWithoutGapOrOverlap) {
   // The state file holds a position now: no second snapshot.
   auto again = StartMysql(args);
   ASSERT_TRUE(again);
-  db->Exec("INSERT INTO mt.snap (id, vc) VALUES (5000, 'after')");
+  // Far above the writer's ids (it writes as many as start-up takes).
+  db->Exec("INSERT INTO mt.snap (id, vc) VALUES (1000000, 'after')");
   ASSERT_TRUE(again->WaitForLines(1)) << again->Stderr();
   auto first = ParseJson(again->StdoutLines().front()).as_object();
   EXPECT_EQ(first["operation"].as_string(), "INSERT");
-  EXPECT_EQ(first["payload"].as_object()["row"].as_object()["id"].as_int64(), 5000);
+  EXPECT_EQ(first["payload"].as_object()["row"].as_object()["id"].as_int64(), 1000000);
   EXPECT_EQ(again->StdoutLines().size(), 1u);
   EXPECT_EQ(again->Stderr().find("snapshot started"), std::string::npos);
   again->Signal(SIGTERM);
