@@ -155,6 +155,12 @@ config::LoadResult LoadConfig(const GlobalFlags& global, const std::vector<Param
 
 void NormalizePipelineConfig(config::Config& cfg) {
   using config::Origin;
+  // The reference tool registers "webhook-gateway"; our names use '_'.
+  if (std::string type = cfg.GetString("detector.type"); type.find('-') != std::string::npos) {
+    std::replace(type.begin(), type.end(), '-', '_');
+    cfg.Set("detector.type", type, cfg.origin("detector.type"),
+            cfg.OriginDetail("detector.type") + " ('-' read as '_')");
+  }
   // --all-tables implies the wal detector and the "all" publication.
   if (cfg.GetBool("detector.all_tables")) {
     if (cfg.origin("detector.type") == Origin::kDefault) {

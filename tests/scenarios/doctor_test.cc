@@ -218,6 +218,13 @@ TEST(Doctor, SqliteChangeTable) {
   EXPECT_EQ(Status(after, "journal_mode"), "ok") << after.output;
 }
 
+// The reference tool's name for the gateway ("webhook-gateway") is accepted.
+TEST(Doctor, HyphenatedDetectorNameIsAccepted) {
+  auto r = Doctor({"--detector", "webhook-gateway", "--webhookgw-source", "a", "-a", "stdout"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"connector\":\"webhook_gateway\""), std::string::npos) << r.output;
+}
+
 TEST(Doctor, InvalidConfigurationIsAUsageError) {
   auto r = RunCommand({PgcdcBinary(), "doctor", "--detector", "mysql", "-a", "stdout"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
