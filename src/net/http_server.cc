@@ -343,6 +343,13 @@ struct HttpServer::Impl {
   Match MatchRoute(const HttpRequest& req);  // takes routes_mu
   // The exact route for `path`, else the longest matching prefix route.
   const Route* FindRoute(const std::string& path) const REQUIRES(routes_mu);
+  // The route for `path` (exact or prefix), created when new; public once any
+  // registration on it says so.
+  Route& AddRoute(std::string path, bool prefix, RouteOptions options) REQUIRES(routes_mu) {
+    Route& route = prefix ? prefix_routes[std::move(path)] : routes[std::move(path)];
+    route.is_public = route.is_public || options.public_route;
+    return route;
+  }
   // The response refusing a request before its route runs (DNS rebinding
   // Host check, authentication), if any.
   std::optional<HttpResponse> Refusal(const HttpRequest& req, const Match& match);
@@ -1368,25 +1375,20 @@ HttpServer::~HttpServer() {
 void HttpServer::Handle(std::string method, std::string path, HttpHandler handler,
                         RouteOptions options) {
   MutexLock lock(impl_->routes_mu);
-  auto& route = impl_->routes[std::move(path)];
-  route.methods[std::move(method)] = std::move(handler);
-  route.is_public = route.is_public || options.public_route;
+  impl_->AddRoute(std::move(path), false, options).methods[std::move(method)] = std::move(handler);
 }
 
 void HttpServer::HandlePrefix(std::string method, std::string prefix, HttpHandler handler,
                               RouteOptions options) {
   MutexLock lock(impl_->routes_mu);
-  auto& route = impl_->prefix_routes[std::move(prefix)];
-  route.methods[std::move(method)] = std::move(handler);
-  route.is_public = route.is_public || options.public_route;
+  impl_->AddRoute(std::move(prefix), true, options).methods[std::move(method)] = std::move(handler);
 }
 
 void HttpServer::HandlePrefixAsync(std::string method, std::string prefix, AsyncHttpHandler handler,
                                    RouteOptions options) {
   MutexLock lock(impl_->routes_mu);
-  auto& route = impl_->prefix_routes[std::move(prefix)];
-  route.deferred[std::move(method)] = std::move(handler);
-  route.is_public = route.is_public || options.public_route;
+  impl_->AddRoute(std::move(prefix), true, options).deferred[std::move(method)] =
+      std::move(handler);
 }
 
 void HttpServer::RaiseBodyLimit(uint64_t bytes) {
@@ -1403,19 +1405,17 @@ void HttpServer::OnBodyTooLarge(std::function<void(const std::string& path)> obs
 void HttpServer::HandleEventStream(std::string path, StreamHandler handler, bool prefix,
                                    RouteOptions options) {
   MutexLock lock(impl_->routes_mu);
-  auto& route = prefix ? impl_->prefix_routes[std::move(path)] : impl_->routes[std::move(path)];
+  auto& route = impl_->AddRoute(std::move(path), prefix, options);
   route.stream = std::move(handler);
   route.stream_kind = StreamKind::kEventStream;
-  route.is_public = route.is_public || options.public_route;
 }
 
 void HttpServer::HandleWebSocket(std::string path, StreamHandler handler, bool prefix,
                                  RouteOptions options) {
   MutexLock lock(impl_->routes_mu);
-  auto& route = prefix ? impl_->prefix_routes[std::move(path)] : impl_->routes[std::move(path)];
+  auto& route = impl_->AddRoute(std::move(path), prefix, options);
   route.stream = std::move(handler);
   route.stream_kind = StreamKind::kWebSocket;
-  route.is_public = route.is_public || options.public_route;
 }
 
 size_t HttpServer::ConnectionCount() const { return impl_->conn_count.load(); }

@@ -114,7 +114,7 @@ void CheckSlot(pg::Conn& c, const Options& o, CheckList& out) {
                    .hint = "use --persistent-slot for at-least-once delivery across restarts"});
     return;
   }
-  const std::string slot = o.slot_name.empty() ? "pgcdc_" + o.publication : o.slot_name;
+  const std::string& slot = o.slot_name;
   auto r = One(c,
                "SELECT plugin, active, coalesce(wal_status, ''), "
                "coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), 0)::bigint "

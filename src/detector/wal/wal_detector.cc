@@ -1043,9 +1043,16 @@ void Validate(const O& o, const Context& ctx, Errors& errors) {
   ValidateBackoff("detector", o.backoff, errors);
 }
 
-Result<DetectorPtr> Make(O o, const Context& ctx) {
+// The settings both the detector and `pgcdc doctor` derive from the core
+// configuration: the database, the --all-tables publication, the slot name.
+void ApplyContext(O& o, const Context& ctx) {
   o.database_url = ctx.core.database_url;
   if (o.publication.empty() && o.all_tables) o.publication = "all";
+  if (o.slot_name.empty()) o.slot_name = "pgcdc_" + o.publication;
+}
+
+Result<DetectorPtr> Make(O o, const Context& ctx) {
+  ApplyContext(o, ctx);
   o.lag_poll_interval = ctx.core.backpressure.poll_interval;
   o.incremental.database_url = o.database_url;
   if (o.incremental.enabled) {
@@ -1070,8 +1077,7 @@ ConnectorInfo Connector() {
       .make = Make,
       .check =
           [](O o, const Context& ctx) {
-            o.database_url = ctx.core.database_url;
-            if (o.publication.empty() && o.all_tables) o.publication = "all";
+            ApplyContext(o, ctx);
             return CheckServer(o);
           },
   });
