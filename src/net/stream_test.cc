@@ -191,7 +191,7 @@ TEST(ChannelFilterTest, Parses) {
 class StreamServerTest : public ::testing::Test {
  protected:
   void StartServer(const Broadcaster::Options& sse_opts, const Broadcaster::Options& ws_opts,
-                   HttpServerOptions server_opts = {}) {
+                   const HttpServerOptions& server_opts = {}) {
     server_ = std::make_unique<HttpServer>("stream-test", server_opts);
     sse_ = std::make_shared<Broadcaster>(sse_opts);
     ws_ = std::make_shared<Broadcaster>(ws_opts);
