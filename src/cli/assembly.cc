@@ -108,6 +108,10 @@ Status MakeConnectors(const Registry& registry, const config::Config& values,
                       const config::CoreSettings& core, RunOptions& run, Assembly& out) {
   if (run.detector) {
     out.detector = std::move(run.detector);
+  } else if (IsMultiDetector(values)) {
+    auto det = MakeMultiDetector(registry, values, core);
+    if (!det) return Fail(det.error().code(), "cannot create detectors: " + det.error().message());
+    out.detector = std::move(*det);
   } else {
     const ConnectorInfo* info = registry.Find(ConnectorKind::kDetector, core.detector_type);
     if (info == nullptr) return Fail(ErrorCode::kConfig, "unknown detector " + core.detector_type);

@@ -73,6 +73,28 @@ void NormalizePipelineConfig(config::Config& cfg);
 void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg, PipelineKind kind,
                             std::vector<std::string>& errors);
 
+// The detector named by detector.type (kListen): known, its required
+// settings present, its own checks; a multi-detector's children each.
+void ValidateDetector(const Registry& registry, const config::Config& cfg,
+                      const config::CoreSettings& core, std::vector<std::string>& errors);
+
+// Several detectors in one pipeline (cli/detectors.cc): a `detectors:` list
+// or a repeated / comma-separated --detector.
+struct ChildDetectorConfig {
+  std::string name;       // unique: the entry's name, its type, or type#n
+  config::Config values;  // the top-level settings with the child's own on top
+  config::CoreSettings core;
+};
+bool IsMultiDetector(const config::Config& cfg);
+// The children with their configurations, normalised and validated (errors
+// are prefixed with detectors[i] (name)).
+std::vector<ChildDetectorConfig> PlanDetectors(const Registry& registry, const config::Config& cfg,
+                                               std::vector<std::string>& errors);
+void ValidateMultiDetector(const Registry& registry, const config::Config& cfg,
+                           const config::CoreSettings& core, std::vector<std::string>& errors);
+Result<detector::DetectorPtr> MakeMultiDetector(const Registry& registry, const config::Config& cfg,
+                                                const config::CoreSettings& core);
+
 // Load + normalise + validate (no output). Errors are in the result.
 config::LoadResult LoadValidated(const GlobalFlags& global, const std::vector<ParamSpec>& specs,
                                  const FlagStore& flags, PipelineKind kind);

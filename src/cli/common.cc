@@ -123,6 +123,13 @@ config::LoadResult LoadConfig(const GlobalFlags& global, const std::vector<Param
   for (const auto& [key, values] : flags) {
     if (!values.empty()) sources.flags[key] = values;
   }
+  // --detector given more than once: several detectors (cli/detectors.cc).
+  if (auto it = sources.flags.find("detector.type");
+      it != sources.flags.end() && it->second.size() > 1) {
+    std::string joined;
+    for (const auto& v : it->second) joined += (joined.empty() ? "" : ",") + v;
+    it->second = {joined};
+  }
   if (!global.log_level.empty()) sources.flags["log_level"] = {global.log_level};
   if (!global.log_format.empty()) sources.flags["log_format"] = {global.log_format};
   if (!use_env) {
@@ -188,6 +195,17 @@ void NormalizePipelineConfig(config::Config& cfg) {
       cfg.origin("bus.mode") == Origin::kDefault) {
     cfg.Set("bus.mode", std::string("reliable"), Origin::kDefault, "implied by --detector " + type);
   }
+  // Several detectors: the bus is reliable when any child needs it.
+  if (IsMultiDetector(cfg) && cfg.origin("bus.mode") == Origin::kDefault) {
+    std::vector<std::string> ignored;  // reported by validation
+    for (const auto& c : PlanDetectors(Builtins(), cfg, ignored)) {
+      if (c.values.GetString("bus.mode") == "reliable") {
+        cfg.Set("bus.mode", std::string("reliable"), Origin::kDefault,
+                c.values.OriginDetail("bus.mode") + " (detector " + c.name + ")");
+        break;
+      }
+    }
+  }
 }
 
 namespace {
@@ -237,8 +255,14 @@ std::set<std::string> ValidateAdapters(const Registry& registry, const config::C
   return seen;
 }
 
+}  // namespace
+
 void ValidateDetector(const Registry& registry, const config::Config& cfg,
                       const config::CoreSettings& core, std::vector<std::string>& errors) {
+  if (IsMultiDetector(cfg)) {
+    ValidateMultiDetector(registry, cfg, core, errors);
+    return;
+  }
   const ConnectorInfo* d = registry.Find(ConnectorKind::kDetector, core.detector_type);
   if (d == nullptr) {
     errors.push_back("detector.type: unknown or not implemented detector \"" + core.detector_type +
@@ -262,8 +286,6 @@ void ValidateDetector(const Registry& registry, const config::Config& cfg,
     }
   }
 }
-
-}  // namespace
 
 void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg, PipelineKind kind,
                             std::vector<std::string>& errors) {

@@ -77,6 +77,30 @@ std::vector<ParamSpec> HttpParams() {
   };
 }
 
+// Several detectors in one pipeline.
+std::vector<ParamSpec> MultiDetectorParams() {
+  using M = MultiDetectorSettings;
+  return {
+      Param("detector_mode", &S::multi, &M::mode,
+            "how several detectors (repeated --detector, or detectors: in YAML) run: parallel "
+            "(all at once; the first error stops all), sequential (one after another), failover "
+            "(the next one when the current one fails or stays disconnected)",
+            {.choices = {"parallel", "sequential", "failover"}}),
+      Param("detector.dedup_window", &S::multi, &M::dedup_window,
+            "parallel detectors: drop an event whose id was among the last N published "
+            "(0 = off)",
+            {.min = 0, .max = 10'000'000}),
+      Param("detector.failover_timeout", &S::multi, &M::failover_timeout,
+            "failover detectors: one that is not connected for this long is stopped and the next "
+            "one started",
+            {.min = 1}),
+      TreeParamAt<S>("detectors", &S::detectors_yaml,
+                     "several detectors (YAML list): each a map with type, an optional name, and "
+                     "its own settings over the top-level ones (database_url, publication, "
+                     "slot_name, a mysql: section, ...)"),
+  };
+}
+
 }  // namespace
 
 const std::vector<ParamSpec>& CoreParams() {
@@ -88,7 +112,9 @@ const std::vector<ParamSpec>& CoreParams() {
                 {.choices = {"debug", "info", "warn", "error"}}),
           Param("log_format", &S::log_format, "log format on stderr",
                 {.choices = {"text", "json", "auto", "color"}}),
-          Param("detector.type", &S::detector_type, "change source (see `pgcdc list detectors`)",
+          Param("detector.type", &S::detector_type,
+                "change source (see `pgcdc list detectors`); repeat or comma-separate for several "
+                "(see --detector-mode)",
                 {.flag = "detector"}),
           Param("adapters", &S::adapters,
                 "sink(s) (repeatable or comma-separated; see `pgcdc list adapters`)",
@@ -111,6 +137,7 @@ const std::vector<ParamSpec>& CoreParams() {
                 "disables)"),
       },
       HttpParams(),
+      MultiDetectorParams(),
       // The bp- flags: --bp-warn-threshold for backpressure.warn_threshold.
       FlagsFromKeys(
           "backpressure.", "bp-",

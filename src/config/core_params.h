@@ -55,12 +55,23 @@ struct HttpSettings {
   std::string metrics_tls_key_file;
 };
 
+// Several detectors in one pipeline (detector/multi; cli/detectors.h).
+struct MultiDetectorSettings {
+  std::string mode = "parallel";
+  int64_t dedup_window = 0;
+  std::chrono::nanoseconds failover_timeout = std::chrono::seconds(30);
+};
+
 // The typed core configuration every command and connector factory sees.
 struct CoreSettings {
   std::string database_url;
   std::string log_level = "info";
   std::string log_format = "text";
+  // One detector's name; several comma-separated (repeated --detector) make
+  // a multi-detector, as does a `detectors:` list (its YAML text here).
   std::string detector_type = "listen_notify";
+  std::string detectors_yaml;
+  MultiDetectorSettings multi;
   std::vector<std::string> adapters = {"stdout"};
   int64_t bus_buffer_size = 1024;
   std::string bus_mode = "fast";

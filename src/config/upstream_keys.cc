@@ -23,7 +23,7 @@ Sections CoreAndSourceSections() {
       {"",
        {"database_url", "channels", "adapters", "log_level", "log_format", "shutdown_timeout",
         "metrics_addr", "metrics_tls_cert_file", "metrics_tls_key_file", "skip_validation",
-        "skip_migrations", "pipeline_name", "detector_mode"}},
+        "skip_migrations", "pipeline_name"}},
       // bus, detector
       {"bus", {"buffer_size", "mode"}},
       {"detector",

@@ -24,6 +24,13 @@ void Health::Set(const std::string& component, HealthStatus status, std::string 
   c.last_seen_ns = NowUnixNanos();
 }
 
+std::optional<Health::State> Health::Get(const std::string& component) const {
+  MutexLock lock(mu_);
+  auto it = components_.find(component);
+  if (it == components_.end()) return std::nullopt;
+  return State{it->second.status, it->second.last_error};
+}
+
 HealthStatus Health::Overall() const {
   MutexLock lock(mu_);
   HealthStatus overall = HealthStatus::kUp;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "core/mutex.h"
@@ -23,6 +24,13 @@ class Health {
   void Down(const std::string& component, std::string err = {}) {
     Set(component, HealthStatus::kDown, std::move(err));
   }
+
+  struct State {
+    HealthStatus status = HealthStatus::kDown;
+    std::string last_error;
+  };
+  // One component's state; nullopt when it never registered or reported.
+  std::optional<State> Get(const std::string& component) const;
 
   // Overall: down if any component is down, degraded if any is degraded.
   HealthStatus Overall() const;

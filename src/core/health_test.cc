@@ -20,6 +20,19 @@ TEST(HealthTest, OverallFollowsWorstComponent) {
   EXPECT_EQ(h.Overall(), HealthStatus::kDown);
 }
 
+TEST(HealthTest, GetReportsOneComponent) {
+  Health h;
+  EXPECT_FALSE(h.Get("detector").has_value());
+  h.Register("detector");
+  ASSERT_TRUE(h.Get("detector").has_value());
+  EXPECT_EQ(h.Get("detector")->status, HealthStatus::kDown);
+  h.Down("detector", "connection refused");
+  EXPECT_EQ(h.Get("detector")->last_error, "connection refused");
+  h.Up("detector");
+  EXPECT_EQ(h.Get("detector")->status, HealthStatus::kUp);
+  EXPECT_EQ(h.Get("detector")->last_error, "");
+}
+
 TEST(HealthTest, JsonShape) {
   Health h;
   h.Register("bus");

@@ -23,8 +23,8 @@ namespace net {
 class HttpServer;
 }  // namespace net
 namespace pipeline {
-class AckTracker;
 class BackpressureController;
+class DeliveryWatermark;
 }  // namespace pipeline
 }  // namespace pgcdc
 
@@ -37,7 +37,7 @@ struct RunContext {
   std::function<bool(EventBatch&&)> publish;
   Health* health = nullptr;  // component name "detector"
   // How far every adapter has finished (by Event::seq); for checkpointing.
-  const pipeline::AckTracker* acks = nullptr;
+  const pipeline::DeliveryWatermark* acks = nullptr;
   // Source-aware backpressure, when enabled: the detector reports lag to it
   // and throttles/pauses reading as it says.
   pipeline::BackpressureController* backpressure = nullptr;

@@ -17,7 +17,19 @@
 
 namespace pgcdc::pipeline {
 
-class AckTracker {
+// What a detector is told about delivery (RunContext::acks): the highest seq
+// of its own numbering up to which every adapter has finished. The pipeline
+// hands out its AckTracker; a composite detector hands each child a view
+// that translates the bus's numbering back into the child's.
+class DeliveryWatermark {
+ public:
+  virtual ~DeliveryWatermark() = default;
+  virtual uint64_t DeliveredThrough() const = 0;
+  // Adapters whose deliveries are tracked; 0 = nothing can be confirmed.
+  virtual size_t size() const = 0;
+};
+
+class AckTracker final : public DeliveryWatermark {
  public:
   explicit AckTracker(size_t adapters) : slots_(new std::atomic<uint64_t>[adapters]), n_(adapters) {
     for (size_t i = 0; i < n_; ++i) slots_[i].store(0, std::memory_order_relaxed);
@@ -34,7 +46,7 @@ class AckTracker {
 
   // Minimum watermark over all adapters (0 when none acked yet). With no
   // adapters nothing can be confirmed, so this returns 0.
-  uint64_t DeliveredThrough() const {
+  uint64_t DeliveredThrough() const override {
     if (n_ == 0) return 0;
     uint64_t min = UINT64_MAX;
     for (size_t i = 0; i < n_; ++i) {
@@ -44,7 +56,7 @@ class AckTracker {
     return min;
   }
 
-  size_t size() const { return n_; }
+  size_t size() const override { return n_; }
 
  private:
   std::unique_ptr<std::atomic<uint64_t>[]> slots_;

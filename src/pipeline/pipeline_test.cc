@@ -44,7 +44,7 @@ class FakeDetector : public detector::Detector {
     return Ok();
   }
   std::atomic<bool> published{false};
-  const AckTracker* acks = nullptr;
+  const DeliveryWatermark* acks = nullptr;
 
  private:
   size_t count_;

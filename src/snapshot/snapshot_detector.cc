@@ -236,7 +236,7 @@ void SnapshotDetector::RunWorker(Worker& w, Shared& shared) {
     }
     // The chunk counts as done once every adapter has its rows; waiting here
     // bounds what a crash re-delivers to one chunk per worker.
-    const pipeline::AckTracker* acks = shared.ctx.acks;
+    const pipeline::DeliveryWatermark* acks = shared.ctx.acks;
     if (acks != nullptr && last_seq > 0 &&
         WaitForAck(*acks, last_seq, stop, {.max_pause = kAckPollMax}) != WaitResult::kDone) {
       return;
