@@ -24,23 +24,36 @@ struct Finding {
   CheckResult result;
 };
 
+// One connector's findings (or "valid, nothing to check"), labelled `label`.
+void CheckConnector(const ConnectorInfo& info, const std::string& label,
+                    const config::Config& values, const config::CoreSettings& core,
+                    std::vector<Finding>& out) {
+  if (!info.check) {
+    out.push_back({label,
+                   {.level = CheckResult::Level::kOk,
+                    .name = "configuration",
+                    .detail = "valid (this connector has no server checks)"}});
+    return;
+  }
+  for (auto& r : info.check(values, core)) out.push_back({label, std::move(r)});
+}
+
 std::vector<Finding> RunChecks(const Registry& reg, const config::Config& values) {
   const config::CoreSettings core = config::BindCore(values);
-  std::vector<std::pair<ConnectorKind, std::string>> selected{
-      {ConnectorKind::kDetector, core.detector_type}};
-  for (const auto& a : core.adapters) selected.emplace_back(ConnectorKind::kAdapter, a);
   std::vector<Finding> out;
-  for (const auto& [kind, name] : selected) {
-    const ConnectorInfo* info = reg.Find(kind, name);
-    if (info == nullptr) continue;  // validation reported it
-    if (!info->check) {
-      out.push_back({name,
-                     {.level = CheckResult::Level::kOk,
-                      .name = "configuration",
-                      .detail = "valid (this connector has no server checks)"}});
-      continue;
+  if (IsMultiDetector(values)) {
+    // Each child with its own settings, labelled "<type>:<name>".
+    std::vector<std::string> ignored;  // validation reported them
+    for (const auto& c : PlanDetectors(reg, values, ignored)) {
+      const ConnectorInfo* info = reg.Find(ConnectorKind::kDetector, c.core.detector_type);
+      if (info != nullptr) CheckConnector(*info, info->name + ":" + c.name, c.values, c.core, out);
     }
-    for (auto& r : info->check(values, core)) out.push_back({name, std::move(r)});
+  } else if (const ConnectorInfo* info = reg.Find(ConnectorKind::kDetector, core.detector_type)) {
+    CheckConnector(*info, info->name, values, core, out);
+  }
+  for (const auto& a : core.adapters) {
+    const ConnectorInfo* info = reg.Find(ConnectorKind::kAdapter, a);
+    if (info != nullptr) CheckConnector(*info, a, values, core, out);
   }
   return out;
 }

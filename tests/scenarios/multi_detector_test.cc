@@ -255,6 +255,27 @@ TEST(MultiDetectorTest, RepeatedDetectorFlagRunsBoth) {
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
 }
 
+TEST(MultiDetectorTest, DoctorChecksEveryChild) {
+  auto conn = Connect();
+  FreshPublishedTable(conn, "multi_doc", "id int primary key", "multi_doc_pub");
+  TempDir dir;
+  const std::string cfg =
+      dir.Write("pgcdc.yaml",
+                "adapters: [stdout]\n"
+                "detectors:\n"
+                "  - {type: wal, name: good, publication: multi_doc_pub, database_url: \"" +
+                    SharedCluster().Url() +
+                    "\"}\n"
+                    "  - {type: wal, name: down, publication: multi_doc_pub, database_url: "
+                    "\"postgres://postgres@127.0.0.1:" +
+                    std::to_string(FreeTcpPort()) + "/postgres\"}\n");
+  auto r = RunCommand({PgcdcBinary(), "doctor", "--config", cfg});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("wal:good"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("wal:down"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Connection refused"), std::string::npos) << r.output;
+}
+
 TEST(MultiDetectorTest, BadConfigurationsAreUsageErrors) {
   TempDir dir;
   struct Case {
