@@ -111,7 +111,7 @@ class ScriptedDetector final : public Detector {
     std::optional<Uuid> same_id;  // every event carries this id
     enum class End { kFinish, kFail, kWaitForStop } end = End::kWaitForStop;
   };
-  explicit ScriptedDetector(Script s) : script_(std::move(s)) {}
+  explicit ScriptedDetector(Script s) : script_(s) {}
   std::string_view Name() const override { return "scripted"; }
   std::atomic<bool> delivered = false;
   std::atomic<bool> ran = false;
@@ -188,7 +188,7 @@ struct Harness {
 };
 
 Child MakeChild(std::string name, ScriptedDetector::Script s, ScriptedDetector** out) {
-  auto d = std::make_unique<ScriptedDetector>(std::move(s));
+  auto d = std::make_unique<ScriptedDetector>(s);
   *out = d.get();
   return Child{std::move(name), std::move(d)};
 }
