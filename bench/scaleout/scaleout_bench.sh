@@ -98,9 +98,9 @@ q "CREATE TABLE bench_sink (id text NOT NULL, channel text NOT NULL, operation t
                             created_at timestamptz NOT NULL,
                             arrived timestamptz NOT NULL DEFAULT clock_timestamp())"
 
-hub() {  # hub NAME STREAM SUBJECT (slot s_NAME, publication pub_NAME)
+hub() {  # hub NAME STREAM SUBJECT (slot s_NAME_RUN, publication pub_NAME)
   "$PGCDC" listen --detector wal --db "$DSN" --publication "pub_$1" --persistent-slot \
-    --slot-name "s_$1" --heartbeat-interval 0 --detector-status-interval 100ms --bus-mode reliable \
+    --slot-name "s_$1_$run" --heartbeat-interval 0 --detector-status-interval 100ms --bus-mode reliable \
     --http-addr "" -a nats --nats-url "$URLS" --nats-stream "$2" --nats-subject "$3" \
     >/dev/null 2>"$T/hub_$1.err" &
   pgcdc_pids+=($!)
@@ -135,7 +135,7 @@ drain_hub() {  # -> r_wall
   local t0 t1
   t0=$(now)
   hub hub B_hub bhub
-  wait_until "SELECT coalesce(confirmed_flush_lsn >= '$end', false) FROM pg_replication_slots WHERE slot_name = 's_hub'"
+  wait_until "SELECT coalesce(confirmed_flush_lsn >= '$end', false) FROM pg_replication_slots WHERE slot_name = 's_hub_$run'"
   t1=$(now)
   stop_pgcdc
   r_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
@@ -192,8 +192,10 @@ for run in $(seq 1 "$RUNS"); do
       fi
       q "TRUNCATE lat_$c"
     fi
-    q "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 's_$c'" >/dev/null
-    q "SELECT pg_create_logical_replication_slot('s_$c', 'pgoutput')" >/dev/null
+    # A new slot name per run: pgcdc keeps each slot's checkpoint, and a
+    # recreated slot under an old name would rightly count as lost changes.
+    q "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 's_${c}_$((run - 1))'" >/dev/null
+    q "SELECT pg_create_logical_replication_slot('s_${c}_$run', 'pgoutput')" >/dev/null
   done
   end=$(insert_batches bench_s "$ROWS")
   read -r -a order <<<"$(rotated "$run" "${contenders[@]}")"
