@@ -20,8 +20,9 @@
 //    by version (a trigger upserts only a higher version) and the final
 //    version of every key is the last one written. The out-of-order
 //    arrivals seen are printed, not asserted (docs/scaling.md).
-//  - failure path: a spoke whose stream does not exist exits 2 with a clear
-//    error.
+//  - failure paths: the whole cluster down holds the hub's changes (health
+//    degraded) until it is back; a spoke whose stream does not exist exits 2
+//    with a clear error.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -375,6 +376,53 @@ TEST(ScaleOutScenario, PartitionedBySubjectKeepsPerKeyOrder) {
   EXPECT_EQ(order.size(), static_cast<size_t>(kTotal));
   EXPECT_EQ(BackwardSteps(order), 0);
   for (auto* p : {hub.get(), spoke_a.get(), spoke_b.get()}) {
+    p->Signal(SIGTERM);
+    EXPECT_EQ(p->Wait(30s), 0) << p->Stderr();
+  }
+}
+
+// The whole cluster down (every node killed): the hub holds the changes
+// (health degraded, retries counted) and, once the nodes are back on their
+// stores, publishes them; the spoke reconnects and the target gets every
+// change. The stream still holds each change once.
+TEST(ScaleOutScenario, WholeClusterDownHoldsChangesUntilItIsBack) {
+  NatsCluster nats(3);
+  ASSERT_TRUE(nats.Ready()) << "no JetStream meta leader";
+  ASSERT_TRUE(nats.CreateStream(kStream, "scale.>", 3));
+  auto conn = Connect();
+  FreshPublishedTable(conn, "so_out", "k int PRIMARY KEY, ver int NOT NULL", "p_scale_out");
+  CreateTarget(conn);
+  auto hub = StartWalListen(HubArgs(nats, "p_scale_out"));
+  ASSERT_TRUE(hub);
+  auto spoke = StartSpoke(nats, "spoke1");
+  ASSERT_TRUE(spoke);
+  auto arrived = [&] { return Number(conn, "SELECT count(DISTINCT id) FROM so_sink"); };
+  ExecOrFail(conn, "INSERT INTO so_out SELECT g, 0 FROM generate_series(1, 200) g");
+  ASSERT_TRUE(Eventually([&] { return arrived() == 200; }, 30s)) << arrived();
+
+  for (size_t i = 0; i < nats.size(); ++i) nats.node(i).Kill();
+  for (int first = 201; first <= 500; first += 100) {
+    ExecOrFail(conn, "INSERT INTO so_out SELECT g, 0 FROM generate_series(" +
+                         std::to_string(first) + ", " + std::to_string(first + 99) + ") g");
+  }
+  ASSERT_TRUE(Eventually([&] {
+    return ScrapeMetric(*hub, "pgcdc_nats_retries_total").value_or(0) >= 2;
+  })) << hub->Stderr();
+  const std::string degraded = Healthz(*hub);
+  EXPECT_NE(degraded.find(R"("nats":{"status":"degraded")"), std::string::npos) << degraded;
+  EXPECT_EQ(arrived(), 200);
+
+  for (size_t i = 0; i < nats.size(); ++i) ASSERT_TRUE(nats.node(i).Start());
+  ASSERT_TRUE(nats.Ready(60s));
+  EXPECT_TRUE(Eventually([&] { return arrived() == 500; }, 90s)) << arrived() << "\nhub:\n"
+                                                                 << hub->Stderr() << "\nspoke:\n"
+                                                                 << spoke->Stderr();
+  EXPECT_TRUE(Eventually([&] {
+    return Healthz(*hub).find(R"("nats":{"status":"up")") != std::string::npos;
+  })) << Healthz(*hub);
+  EXPECT_EQ(nats.Any().StreamMessages(kStream), 500);
+  EXPECT_EQ(Number(conn, "SELECT count(DISTINCT (id, payload)) FROM so_sink"), 500);
+  for (auto* p : {hub.get(), spoke.get()}) {
     p->Signal(SIGTERM);
     EXPECT_EQ(p->Wait(30s), 0) << p->Stderr();
   }
