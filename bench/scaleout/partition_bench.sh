@@ -28,42 +28,11 @@ RUNS=${RUNS:-3}
 read -r -a contenders <<<"${CONTENDERS:-one_stdout two_stdout one_nats two_nats}"
 [[ -x $PGCDC ]] || { echo "pgcdc binary not found: $PGCDC" >&2; exit 1; }
 
-nats_pids=()
-pgcdc_pids=()
-stop_all() {
-  for p in "${pgcdc_pids[@]}" "${nats_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pgcdc_pids[@]}" "${nats_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  pgcdc_pids=()
-  nats_pids=()
-}
-bench_on_exit() { stop_all; }
 PG_SETTINGS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c autovacuum=off \
   -c shared_buffers=256MB -c max_wal_size=8GB -c checkpoint_timeout=1h"
 source "$root/bench/lib/pg_cluster.sh"
 source "$root/bench/lib/sink_bench.sh"
-
-declare -a CPORT RPORT
-for i in 0 1 2; do CPORT[i]=$(free_port); RPORT[i]=$(free_port); done
-URLS="nats://127.0.0.1:${CPORT[0]},nats://127.0.0.1:${CPORT[1]},nats://127.0.0.1:${CPORT[2]}"
-js() { "$here/js_api.py" "127.0.0.1:${CPORT[0]}" "$@"; }
-start_cluster() {
-  for i in 0 1 2; do
-    local routes=()
-    for j in 0 1 2; do [[ $j == "$i" ]] || routes+=("nats://127.0.0.1:${RPORT[j]}"); done
-    rm -rf "$T/nats$i"
-    nats-server -js -a 127.0.0.1 -p "${CPORT[i]}" -sd "$T/nats$i" -n "n$((i + 1))" \
-      --cluster_name bench --cluster "nats://127.0.0.1:${RPORT[i]}" \
-      --routes "$(IFS=,; echo "${routes[*]}")" >"$T/nats$i.log" 2>&1 &
-    nats_pids+=($!)
-  done
-  local deadline=$((SECONDS + 60))
-  until js "\$JS.API.STREAM.CREATE.P" \
-      '{"name":"P","subjects":["part.>"],"storage":"file","num_replicas":3,"max_age":86400000000000,"duplicate_window":120000000000}' \
-      >"$T/js.out" 2>&1; do
-    ((SECONDS < deadline)) || { cat "$T/js.out" "$T/nats0.log" >&2; exit 1; }
-    sleep 0.1
-  done
-}
+source "$here/nats_cluster.sh"
 
 for t in p1 p2; do
   q "CREATE TABLE bench_$t (id bigint PRIMARY KEY, a integer NOT NULL, b text NOT NULL,
@@ -134,7 +103,7 @@ for run in $(seq 1 "$RUNS"); do
   end=$(q "SELECT pg_current_wal_lsn()")
   read -r -a order <<<"$(rotated "$run" "${contenders[@]}")"
   for c in "${order[@]}"; do
-    if [[ $c == *_nats ]]; then stop_all; start_cluster; fi
+    if [[ $c == *_nats ]]; then start_cluster; create_stream P part; fi
     drain "$c" "$end"
     rates[$c]+="$(rate "$ROWS" "$r_wall") "
     log "run $run: $c ${r_wall}s ($(rate "$ROWS" "$r_wall") changes/s)"

@@ -38,56 +38,11 @@ ROWS=${ROWS:-100000}
 RUNS=${RUNS:-3}
 LAT_ROWS=${LAT_ROWS:-10000}
 [[ -x $PGCDC ]] || { echo "pgcdc binary not found: $PGCDC" >&2; exit 1; }
-command -v nats-server >/dev/null || { echo "nats-server not installed" >&2; exit 1; }
-
-nats_pids=()
-pgcdc_pids=()
-stop_all() {
-  for p in "${pgcdc_pids[@]}" "${nats_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pgcdc_pids[@]}" "${nats_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  pgcdc_pids=()
-  nats_pids=()
-}
-bench_on_exit() { stop_all; }
 PG_SETTINGS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c autovacuum=off \
   -c shared_buffers=256MB -c max_wal_size=8GB -c checkpoint_timeout=1h -c max_connections=50"
 source "$root/bench/lib/pg_cluster.sh"
 source "$root/bench/lib/sink_bench.sh"
-
-declare -a CPORT RPORT MPORT
-for i in 0 1 2; do CPORT[i]=$(free_port); RPORT[i]=$(free_port); MPORT[i]=$(free_port); done
-URLS="nats://127.0.0.1:${CPORT[0]},nats://127.0.0.1:${CPORT[1]},nats://127.0.0.1:${CPORT[2]}"
-js() { "$here/js_api.py" "127.0.0.1:${CPORT[0]}" "$@"; }
-
-start_cluster() {  # three fresh nodes; returns once JetStream has a meta leader
-  stop_all
-  for i in 0 1 2; do
-    local routes=()
-    for j in 0 1 2; do [[ $j == "$i" ]] || routes+=("nats://127.0.0.1:${RPORT[j]}"); done
-    rm -rf "$T/nats$i"
-    nats-server -js -a 127.0.0.1 -p "${CPORT[i]}" -m "${MPORT[i]}" -sd "$T/nats$i" -n "n$((i + 1))" \
-      --cluster_name bench --cluster "nats://127.0.0.1:${RPORT[i]}" \
-      --routes "$(IFS=,; echo "${routes[*]}")" >"$T/nats$i.log" 2>&1 &
-    nats_pids+=($!)
-  done
-  local deadline=$((SECONDS + 60))
-  until js '$JS.API.INFO' >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || { echo "no JetStream meta leader" >&2; cat "$T/nats0.log" >&2; exit 1; }
-    sleep 0.1
-  done
-}
-create_stream() {  # create_stream NAME SUBJECT_PREFIX: 3 replicas, file storage
-  local deadline=$((SECONDS + 60))
-  until js "\$JS.API.STREAM.CREATE.$1" \
-      "{\"name\":\"$1\",\"subjects\":[\"$2.>\"],\"storage\":\"file\",\"num_replicas\":3,\"max_age\":86400000000000,\"duplicate_window\":120000000000}" \
-      >"$T/js.out" 2>&1; do
-    ((SECONDS < deadline)) || { cat "$T/js.out" >&2; exit 1; }
-    sleep 0.1
-  done
-}
-stream_messages() {  # stream_messages NAME -> message count
-  js "\$JS.API.STREAM.INFO.$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"]["messages"])'
-}
+source "$here/nats_cluster.sh"
 
 q "CREATE TABLE bench_s (id bigint PRIMARY KEY, a integer NOT NULL, b text NOT NULL,
                          c timestamptz NOT NULL, d numeric(12,2) NOT NULL,

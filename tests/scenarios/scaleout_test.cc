@@ -28,6 +28,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <initializer_list>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -72,6 +73,30 @@ void CreateTarget(pg::Conn& conn) {
              "WHERE so_current.ver < EXCLUDED.ver; RETURN NULL; END $$; "
              "CREATE TRIGGER so_apply AFTER INSERT ON so_sink FOR EACH ROW EXECUTE FUNCTION "
              "so_apply()");
+}
+
+// A meta leader, and the stream SCALE (scale.>) on 3 replicas.
+::testing::AssertionResult ReadyWithStream(const NatsCluster& nats) {
+  if (!nats.Ready()) return ::testing::AssertionFailure() << "no JetStream meta leader";
+  if (!nats.CreateStream(kStream, "scale.>", 3)) {
+    return ::testing::AssertionFailure() << "stream with 3 replicas not created";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// A source table (k, ver) in its own publication, and a fresh target.
+void FreshSourceAndTarget(pg::Conn& conn, const std::string& table,
+                          const std::string& publication) {
+  FreshPublishedTable(conn, table, "k int PRIMARY KEY, ver int NOT NULL", publication);
+  CreateTarget(conn);
+}
+
+// SIGTERM to each; each must exit 0.
+void StopAll(std::initializer_list<Process*> processes) {
+  for (auto* p : processes) {
+    p->Signal(SIGTERM);
+    EXPECT_EQ(p->Wait(30s), 0) << p->Stderr();
+  }
 }
 
 std::vector<std::string> HubArgs(const NatsCluster& nats, const std::string& publication) {
@@ -211,11 +236,9 @@ void WriteWorkload(pg::Conn& probe, std::atomic<int>& rounds_written) {
 
 TEST(ScaleOutScenario, HubTwoSpokesSurviveSpokeAndNodeLoss) {
   NatsCluster nats(3);
-  ASSERT_TRUE(nats.Ready()) << "no JetStream meta leader";
-  ASSERT_TRUE(nats.CreateStream(kStream, "scale.>", 3)) << "stream with 3 replicas not created";
+  ASSERT_TRUE(ReadyWithStream(nats));
   auto conn = Connect();
-  FreshPublishedTable(conn, "so_items", "k int PRIMARY KEY, ver int NOT NULL", "p_scale");
-  CreateTarget(conn);
+  FreshSourceAndTarget(conn, "so_items", "p_scale");
 
   auto hub = StartWalListen(HubArgs(nats, "p_scale"));
   ASSERT_TRUE(hub);
@@ -331,10 +354,7 @@ TEST(ScaleOutScenario, HubTwoSpokesSurviveSpokeAndNodeLoss) {
   for (const auto& s : snapshots) std::cout << " " << s.ack_floor;
   std::cout << "\n";
 
-  for (auto* p : {hub.get(), spoke1.get()}) {
-    p->Signal(SIGTERM);
-    EXPECT_EQ(p->Wait(30s), 0) << p->Stderr();
-  }
+  StopAll({hub.get(), spoke1.get()});
 }
 
 // What does keep per-key order: one consumer per subject. Each spoke has
@@ -343,14 +363,12 @@ TEST(ScaleOutScenario, HubTwoSpokesSurviveSpokeAndNodeLoss) {
 // a crash would come after newer rows, docs/scaling.md).
 TEST(ScaleOutScenario, PartitionedBySubjectKeepsPerKeyOrder) {
   NatsCluster nats(3);
-  ASSERT_TRUE(nats.Ready()) << "no JetStream meta leader";
-  ASSERT_TRUE(nats.CreateStream(kStream, "scale.>", 3));
+  ASSERT_TRUE(ReadyWithStream(nats));
   auto conn = Connect();
-  FreshPublishedTable(conn, "so_pa", "k int PRIMARY KEY, ver int NOT NULL", "p_scale_part");
+  FreshSourceAndTarget(conn, "so_pa", "p_scale_part");
   ExecOrFail(conn,
              "DROP TABLE IF EXISTS so_pb; CREATE TABLE so_pb (k int PRIMARY KEY, ver int NOT "
              "NULL); ALTER PUBLICATION p_scale_part ADD TABLE so_pb");
-  CreateTarget(conn);
   auto hub = StartWalListen(HubArgs(nats, "p_scale_part"));
   ASSERT_TRUE(hub);
   auto spoke_a =
@@ -383,10 +401,7 @@ TEST(ScaleOutScenario, PartitionedBySubjectKeepsPerKeyOrder) {
   for (const auto& r : SinkRows(conn)) order.emplace_back(r.key, r.ver);
   EXPECT_EQ(order.size(), static_cast<size_t>(kTotal));
   EXPECT_EQ(BackwardSteps(order), 0);
-  for (auto* p : {hub.get(), spoke_a.get(), spoke_b.get()}) {
-    p->Signal(SIGTERM);
-    EXPECT_EQ(p->Wait(30s), 0) << p->Stderr();
-  }
+  StopAll({hub.get(), spoke_a.get(), spoke_b.get()});
 }
 
 // The whole cluster down (every node killed): the hub holds the changes
@@ -395,11 +410,9 @@ TEST(ScaleOutScenario, PartitionedBySubjectKeepsPerKeyOrder) {
 // change. The stream still holds each change once.
 TEST(ScaleOutScenario, WholeClusterDownHoldsChangesUntilItIsBack) {
   NatsCluster nats(3);
-  ASSERT_TRUE(nats.Ready()) << "no JetStream meta leader";
-  ASSERT_TRUE(nats.CreateStream(kStream, "scale.>", 3));
+  ASSERT_TRUE(ReadyWithStream(nats));
   auto conn = Connect();
-  FreshPublishedTable(conn, "so_out", "k int PRIMARY KEY, ver int NOT NULL", "p_scale_out");
-  CreateTarget(conn);
+  FreshSourceAndTarget(conn, "so_out", "p_scale_out");
   auto hub = StartWalListen(HubArgs(nats, "p_scale_out"));
   ASSERT_TRUE(hub);
   auto spoke = StartSpoke(nats, "spoke1");
@@ -430,10 +443,7 @@ TEST(ScaleOutScenario, WholeClusterDownHoldsChangesUntilItIsBack) {
   })) << Healthz(*hub);
   EXPECT_EQ(nats.Any().StreamMessages(kStream), 500);
   EXPECT_EQ(Number(conn, "SELECT count(DISTINCT (id, payload)) FROM so_sink"), 500);
-  for (auto* p : {hub.get(), spoke.get()}) {
-    p->Signal(SIGTERM);
-    EXPECT_EQ(p->Wait(30s), 0) << p->Stderr();
-  }
+  StopAll({hub.get(), spoke.get()});
 }
 
 TEST(ScaleOutScenario, SpokeOnAMissingStreamExitsWithAClearError) {
