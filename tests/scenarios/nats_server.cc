@@ -4,6 +4,9 @@
 #include <nats/nats.h>
 #include <signal.h>
 
+#include <memory>
+#include <utility>
+
 namespace pgcdc::testing {
 
 namespace {
@@ -32,19 +35,33 @@ NatsServer::NatsServer(bool jetstream) : jetstream_(jetstream), port_(FreeTcpPor
   EXPECT_TRUE(Start()) << "nats-server did not start on port " << port_;
 }
 
+NatsServer::NatsServer(ClusterNode node)
+    : jetstream_(true), node_(std::move(node)), port_(FreeTcpPort()) {
+  EXPECT_TRUE(Start()) << "nats-server " << node_.name << " did not start on port " << port_;
+}
+
 NatsServer::~NatsServer() { Kill(); }
 
 bool NatsServer::Start() {
   std::vector<std::string> args = {"-a",  "127.0.0.1",        "-p", std::to_string(port_),
                                    "-sd", dir_.path + "/nats"};
   if (jetstream_) args.insert(args.begin(), "-js");
+  if (!node_.name.empty()) {
+    std::string routes;
+    for (const int p : node_.peer_route_ports) {
+      routes += (routes.empty() ? "" : ",") + std::string("nats://127.0.0.1:") + std::to_string(p);
+    }
+    args.insert(args.end(),
+                {"-n", node_.name, "--cluster_name", node_.cluster, "--cluster",
+                 "nats://127.0.0.1:" + std::to_string(node_.route_port), "--routes", routes});
+  }
   process_ = Process::Start({.args = args, .binary = "/usr/sbin/nats-server"});
   if (!process_) return false;
   return Eventually(
       [&] {
         Client c(Url());
         if (c.nc == nullptr) return false;
-        if (!jetstream_) return true;
+        if (!jetstream_ || !node_.name.empty()) return true;
         jsAccountInfo* info = nullptr;
         const bool ready = c.ok() && js_GetAccountInfo(&info, c.js, nullptr, nullptr) == NATS_OK;
         jsAccountInfo_Destroy(info);
@@ -83,6 +100,13 @@ std::optional<NatsServer::StreamState> NatsServer::Stream(const std::string& str
   out.max_age_ns = info->Config->MaxAge;
   out.duplicates_ns = info->Config->Duplicates;
   out.max_msg_size = info->Config->MaxMsgSize;
+  out.replicas = info->Config->Replicas;
+  if (const jsClusterInfo* ci = info->Cluster; ci != nullptr) {
+    if (ci->Leader != nullptr) out.leader = ci->Leader;
+    for (int i = 0; i < ci->ReplicasLen; ++i) {
+      if (ci->Replicas[i]->Current && !ci->Replicas[i]->Offline) ++out.current_peers;
+    }
+  }
   jsStreamInfo_Destroy(info);
   return out;
 }
@@ -93,7 +117,7 @@ int64_t NatsServer::StreamMessages(const std::string& stream) const {
 }
 
 bool NatsServer::CreateStream(const std::string& stream, const std::string& subject,
-                              int32_t max_msg_size) const {
+                              int32_t max_msg_size, int replicas) const {
   Client c(Url());
   if (!c.ok()) return false;
   jsStreamConfig cfg;
@@ -104,6 +128,7 @@ bool NatsServer::CreateStream(const std::string& stream, const std::string& subj
   cfg.SubjectsLen = 1;
   cfg.MaxMsgSize = max_msg_size;
   cfg.Storage = js_FileStorage;
+  cfg.Replicas = replicas;
   return js_AddStream(nullptr, c.js, &cfg, nullptr, nullptr) == NATS_OK;
 }
 
@@ -146,7 +171,8 @@ std::optional<NatsServer::ConsumerState> NatsServer::Consumer(const std::string&
       js_GetConsumerInfo(&ci, c.js, stream.c_str(), durable.c_str(), nullptr, nullptr) != NATS_OK) {
     return std::nullopt;
   }
-  ConsumerState out{ci->AckFloor.Stream, ci->NumAckPending, ci->NumPending};
+  ConsumerState out{ci->AckFloor.Stream, ci->NumAckPending, ci->NumPending, ci->Delivered.Stream,
+                    ci->NumRedelivered};
   jsConsumerInfo_Destroy(ci);
   return out;
 }
@@ -196,6 +222,73 @@ std::vector<NatsServer::Message> NatsServer::ReadStream(const std::string& strea
   natsSubscription_Unsubscribe(sub);
   natsSubscription_Destroy(sub);
   return out;
+}
+
+// ---------------------------------------------------------------------------
+
+NatsCluster::NatsCluster(size_t nodes) {
+  std::vector<int> route_ports;
+  for (size_t i = 0; i < nodes; ++i) route_ports.push_back(FreeTcpPort());
+  for (size_t i = 0; i < nodes; ++i) {
+    NatsServer::ClusterNode node{.name = "n" + std::to_string(i + 1),
+                                 .cluster = "pgcdc-test",
+                                 .route_port = route_ports[i],
+                                 .peer_route_ports = {}};
+    for (size_t j = 0; j < nodes; ++j) {
+      if (j != i) node.peer_route_ports.push_back(route_ports[j]);
+    }
+    nodes_.push_back(std::make_unique<NatsServer>(std::move(node)));
+  }
+}
+
+bool NatsCluster::Ready(std::chrono::milliseconds timeout) const {
+  return Eventually(
+      [&] {
+        for (const auto& n : nodes_) {
+          if (!n->running()) continue;
+          Client c(n->Url());
+          jsAccountInfo* info = nullptr;
+          const bool ok = c.ok() && js_GetAccountInfo(&info, c.js, nullptr, nullptr) == NATS_OK;
+          jsAccountInfo_Destroy(info);
+          if (!ok) return false;
+        }
+        return true;
+      },
+      timeout);
+}
+
+bool NatsCluster::CreateStream(const std::string& stream, const std::string& subject, int replicas,
+                               std::chrono::milliseconds timeout) const {
+  // The meta leader may still be learning its peers: creating is retried
+  // (an identical stream that exists already is a success).
+  return Eventually(
+      [&] {
+        if (!Any().CreateStream(stream, subject, -1, replicas)) return false;
+        auto s = Any().Stream(stream);
+        return s && s->replicas == replicas && !s->leader.empty() &&
+               s->current_peers == replicas - 1;
+      },
+      timeout);
+}
+
+std::string NatsCluster::Urls() const {
+  std::string out;
+  for (const auto& n : nodes_) out += (out.empty() ? "" : ",") + n->Url();
+  return out;
+}
+
+const NatsServer& NatsCluster::Any() const {
+  for (const auto& n : nodes_) {
+    if (n->running()) return *n;
+  }
+  return *nodes_.front();
+}
+
+std::optional<size_t> NatsCluster::IndexOf(const std::string& name) const {
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i]->name() == name) return i;
+  }
+  return std::nullopt;
 }
 
 }  // namespace pgcdc::testing
