@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 
 #include "adapter/encoding/fake_registry.h"
 #include "adapter/encoding/node_decode.h"
@@ -217,6 +218,56 @@ TEST(EncodingScenario, KafkaAvroRecordsDecodeWithAvscAndTheRegisteredSchema) {
   EXPECT_EQ(Metric(*p, "pgcdc_encoding_encoded_total{adapter=\"kafka\"}"), kEvents);
   EXPECT_EQ(Metric(*p, "pgcdc_schema_registry_registrations_total"), 1);
   Stop(*p);
+}
+
+// Avro with exactly-once transactions (--kafka-transactional-id) into the
+// built-in broker: a read_committed consumer decodes every row once, with
+// the schema registered for the channel.
+TEST(EncodingScenario, KafkaAvroWithTransactionsDecodesForReadCommittedConsumers) {
+  FakeRegistry registry;
+  std::string addr;
+  auto broker = StartKafkaServerBroker(addr);
+  ASSERT_TRUE(broker);
+  auto conn = Connect();
+  FreshPublishedTable(conn, "e_avro_tx", "id int PRIMARY KEY, name text", "p_eavrotx",
+                      "pgcdc_p_eavrotx");
+  auto p = StartWalListen(KafkaArgs("p_eavrotx", addr, registry,
+                                    {"--persistent-slot", "--kafka-transactional-id", "avro-eos",
+                                     "--kafka-transaction-max-events", "40"}));
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->WaitForStderr("kafka exactly-once: transactional producer ready")) << p->Stderr();
+  constexpr int kRows = 150;
+  ExecOrFail(conn, "INSERT INTO e_avro_tx SELECT g, 'n' || g FROM generate_series(1, " +
+                       std::to_string(kRows) + ") g");
+  std::vector<KRecord> records;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        records =
+            ConsumeAllBinary(addr, "pgcdc.e_avro_tx", {"-X", "isolation.level=read_committed"});
+        return records.size() >= static_cast<size_t>(kRows);
+      },
+      60s))
+      << records.size() << "\n"
+      << p->Stderr();
+  EXPECT_EQ(records.size(), static_cast<size_t>(kRows)) << "each row once";
+  const auto decoded = DecodeAvroRecords(records, registry);
+  std::set<int64_t> ids;
+  for (auto d : decoded) {
+    auto& row = d["row"].as_object();
+    const int64_t id = row["id"].to_number<int64_t>();
+    ids.insert(id);
+    EXPECT_EQ(row["name"].as_string(), "n" + std::to_string(id));
+    EXPECT_EQ(d["op"].as_string(), "INSERT");
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kRows));
+  // The position went into the same transactions.
+  EXPECT_FALSE(
+      ConsumeAll(addr, "__pgcdc_offsets", {"-X", "isolation.level=read_committed"}).empty());
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  broker->Signal(SIGTERM);
+  (void)broker->Wait();
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_eavrotx')");
 }
 
 TEST(EncodingScenario, KafkaRegistryOutageHoldsEventsAndBadValuesGoToTheDlq) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <regex>
 #include <sstream>
 
 #ifndef KAFKA_MOCK_CLUSTER  // librdkafka missing at configure time: tests fail clearly
@@ -82,10 +83,22 @@ std::optional<std::string> Sized(const std::string& s, size_t& pos, const std::s
 
 }  // namespace
 
-std::vector<KRecord> ConsumeAllBinary(const std::string& addr, const std::string& topic) {
+std::vector<KRecord> ConsumeAllBinary(const std::string& addr, const std::string& topic,
+                                      std::vector<std::string> extra) {
   // "R\t<topic>\t<partition>\t<offset>\t<headers>\t<key size>\t<key>\t<value size>\t<value>\n"
-  auto r = Kcat({"-b", addr, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f",
-                 "R\t%t\t%p\t%o\t%h\t%K\t%k\t%S\t%s\n"});
+  std::vector<std::string> args = {"-b",
+                                   addr,
+                                   "-C",
+                                   "-t",
+                                   topic,
+                                   "-o",
+                                   "beginning",
+                                   "-e",
+                                   "-q",
+                                   "-f",
+                                   "R\t%t\t%p\t%o\t%h\t%K\t%k\t%S\t%s\n"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto r = Kcat(std::move(args));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   std::vector<KRecord> out;
   const std::string& s = r.output;
@@ -166,6 +179,20 @@ bool MockKafka::Up() {
   process_->Signal(SIGUSR2);
   ++ups_;
   return Eventually([&] { return CountLines(*process_, "up") >= ups_; });
+}
+
+std::unique_ptr<Process> StartKafkaServerBroker(std::string& addr) {
+  auto broker = Process::Start(
+      {.args = {"listen", "--db", SharedCluster().Url(), "-c", "k_unused", "--http-addr", "", "-a",
+                "kafkaserver", "--kafkaserver-addr", "127.0.0.1:0", "--kafkaserver-partitions", "3",
+                "--kafkaserver-buffer-size", "1000000"}});
+  EXPECT_TRUE(broker);
+  if (!broker) return nullptr;
+  EXPECT_TRUE(broker->WaitForStderr("kafkaserver listening")) << broker->Stderr();
+  std::smatch m;
+  const std::string err = broker->Stderr();
+  if (std::regex_search(err, m, std::regex("kafkaserver listening addr=([^ ]+)"))) addr = m[1];
+  return broker;
 }
 
 }  // namespace pgcdc::testing

@@ -40,7 +40,13 @@ std::vector<KRecord> ConsumeAll(const std::string& addr, const std::string& topi
 
 // Like ConsumeAll, for binary values (Avro, Protobuf): kcat prints each
 // key's and value's size, so any byte may occur in them.
-std::vector<KRecord> ConsumeAllBinary(const std::string& addr, const std::string& topic);
+std::vector<KRecord> ConsumeAllBinary(const std::string& addr, const std::string& topic,
+                                      std::vector<std::string> extra = {});
+
+// The built-in broker (-a kafkaserver, 3 partitions) in its own pgcdc
+// process; it speaks the transactional protocol, read_committed included.
+// Sets `addr` to its address.
+std::unique_ptr<Process> StartKafkaServerBroker(std::string& addr);
 
 // One balanced-consumer run of group `group` until the end of every
 // assigned partition (kcat -G ... -e); offsets are committed on exit.

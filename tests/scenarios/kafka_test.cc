@@ -306,29 +306,13 @@ TEST(KafkaScenario, KillNineWithPersistentSlotLosesNothing) {
   (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_kcrash')");
 }
 
-// The built-in broker (-a kafkaserver) in its own pgcdc process; it speaks
-// the transactional protocol, read_committed included.
-std::unique_ptr<Process> StartBroker(std::string& addr) {
-  auto broker = Process::Start(
-      {.args = {"listen", "--db", SharedCluster().Url(), "-c", "k_unused", "--http-addr", "", "-a",
-                "kafkaserver", "--kafkaserver-addr", "127.0.0.1:0", "--kafkaserver-partitions", "3",
-                "--kafkaserver-buffer-size", "1000000"}});
-  EXPECT_TRUE(broker);
-  if (!broker) return nullptr;
-  EXPECT_TRUE(broker->WaitForStderr("kafkaserver listening")) << broker->Stderr();
-  std::smatch m;
-  const std::string err = broker->Stderr();
-  if (std::regex_search(err, m, std::regex("kafkaserver listening addr=([^ ]+)"))) addr = m[1];
-  return broker;
-}
-
 // Exactly-once: Kafka transactions that carry the source position. pgcdc is
 // killed with SIGKILL three times mid-stream (open transactions die with it);
 // a read_committed consumer then sees every row exactly once, while a
 // read_uncommitted one also sees what the aborted transactions wrote.
 TEST(KafkaScenario, ExactlyOnceAcrossKillNineForReadCommittedConsumers) {
   std::string addr;
-  auto broker = StartBroker(addr);
+  auto broker = StartKafkaServerBroker(addr);
   ASSERT_TRUE(broker);
   auto conn = Connect();
   FreshPublishedTable(conn, "k_eos", "id int PRIMARY KEY", "p_keos", "pgcdc_p_keos");
@@ -439,7 +423,7 @@ TEST(KafkaScenario, RejectedRecordsGoToTheDeadLetterQueue) {
 TEST(KafkaScenario, ProducesToPgcdcsOwnKafkaServer) {
   // A second pgcdc process is the broker (idle LISTEN/NOTIFY source).
   std::string addr;
-  auto broker = StartBroker(addr);
+  auto broker = StartKafkaServerBroker(addr);
   ASSERT_TRUE(broker);
 
   auto conn = Connect();
