@@ -7,30 +7,19 @@
 #include <thread>
 #include <utility>
 
+#include "core/enum_names.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/sleep.h"
 
 namespace pgcdc::detector::multi {
 
-std::string_view ModeName(Mode mode) {
-  switch (mode) {
-    case Mode::kParallel:
-      return "parallel";
-    case Mode::kSequential:
-      return "sequential";
-    case Mode::kFailover:
-      return "failover";
-  }
-  return "parallel";
-}
+constexpr EnumNames<Mode, Mode::kFailover> kModeNames({"parallel", "sequential", "failover"},
+                                                      "parallel");
 
-std::optional<Mode> ParseMode(std::string_view text) {
-  for (Mode m : {Mode::kParallel, Mode::kSequential, Mode::kFailover}) {
-    if (ModeName(m) == text) return m;
-  }
-  return std::nullopt;
-}
+std::string_view ModeName(Mode mode) { return kModeNames(mode); }
+
+std::optional<Mode> ParseMode(std::string_view text) { return kModeNames.Find(text); }
 
 // ---------------------------------------------------------------------------
 // ChildWatermark, IdWindow

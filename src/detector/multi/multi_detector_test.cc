@@ -187,127 +187,98 @@ struct Harness {
   }
 };
 
-Child MakeChild(std::string name, ScriptedDetector::Script s, ScriptedDetector** out) {
-  auto d = std::make_unique<ScriptedDetector>(s);
-  *out = d.get();
-  return Child{std::move(name), std::move(d)};
-}
+using Script = ScriptedDetector::Script;
+using End = Script::End;
 
-TEST(MultiDetectorTest, ParallelRenumbersAndEachChildSeesItsOwnAcks) {
+// A composite of two scripted children "a" and "b" over a Harness.
+struct Pair {
+  Pair(const Script& sa, const Script& sb, Options options) {
+    auto da = std::make_unique<ScriptedDetector>(sa);
+    auto db = std::make_unique<ScriptedDetector>(sb);
+    a = da.get();
+    b = db.get();
+    std::vector<Child> children;
+    children.push_back({"a", std::move(da)});
+    children.push_back({"b", std::move(db)});
+    m = std::make_unique<MultiDetector>(std::move(children), options);
+  }
+  Status Run() { return m->Run(h.ctx); }
   Harness h;
   ScriptedDetector* a = nullptr;
   ScriptedDetector* b = nullptr;
-  using End = ScriptedDetector::Script::End;
-  std::vector<Child> children;
-  children.push_back(MakeChild("a", {.events = 50, .first_seq = 1, .end = End::kFinish}, &a));
-  children.push_back(MakeChild("b", {.events = 70, .first_seq = 1000, .end = End::kFinish}, &b));
-  MultiDetector m(std::move(children), {.mode = Mode::kParallel});
-  ASSERT_TRUE(m.Run(h.ctx).has_value());
-  EXPECT_EQ(h.bus.size(), 120u);
-  EXPECT_TRUE(a->delivered);
-  EXPECT_TRUE(b->delivered);
-  EXPECT_EQ(h.health.Get("detector:a")->status, HealthStatus::kUp);
+  std::unique_ptr<MultiDetector> m;
+};
+
+TEST(MultiDetectorTest, ParallelRenumbersAndEachChildSeesItsOwnAcks) {
+  Pair t({.events = 50, .first_seq = 1, .end = End::kFinish},
+         {.events = 70, .first_seq = 1000, .end = End::kFinish}, {.mode = Mode::kParallel});
+  ASSERT_TRUE(t.Run().has_value());
+  EXPECT_EQ(t.h.bus.size(), 120u);
+  EXPECT_TRUE(t.a->delivered);
+  EXPECT_TRUE(t.b->delivered);
+  EXPECT_EQ(t.h.health.Get("detector:a")->status, HealthStatus::kUp);
 }
 
 TEST(MultiDetectorTest, ParallelFirstErrorStopsTheOthers) {
-  Harness h;
-  ScriptedDetector* a = nullptr;
-  ScriptedDetector* b = nullptr;
-  using End = ScriptedDetector::Script::End;
-  std::vector<Child> children;
-  children.push_back(MakeChild("a", {.end = End::kWaitForStop}, &a));
-  children.push_back(MakeChild("b", {.events = 1, .end = End::kFail}, &b));
-  MultiDetector m(std::move(children), {.mode = Mode::kParallel});
-  Status st = m.Run(h.ctx);
+  Pair t({.end = End::kWaitForStop}, {.events = 1, .end = End::kFail}, {.mode = Mode::kParallel});
+  Status st = t.Run();
   ASSERT_FALSE(st.has_value());
   EXPECT_NE(st.error().message().find("detector b: scripted failure"), std::string::npos);
-  EXPECT_EQ(h.health.Get("detector:b")->status, HealthStatus::kDown);
+  EXPECT_EQ(t.h.health.Get("detector:b")->status, HealthStatus::kDown);
 }
 
 TEST(MultiDetectorTest, ParallelDedupDropsRepeatedIdsButStillAcknowledges) {
-  Harness h;
-  ScriptedDetector* a = nullptr;
-  ScriptedDetector* b = nullptr;
-  using End = ScriptedDetector::Script::End;
   const Uuid id = NewUuidV7();
-  std::vector<Child> children;
-  children.push_back(MakeChild("a", {.events = 1, .same_id = id, .end = End::kFinish}, &a));
-  children.push_back(MakeChild("b", {.events = 1, .same_id = id, .end = End::kFinish}, &b));
-  MultiDetector m(std::move(children), {.mode = Mode::kParallel, .dedup_window = 16});
-  ASSERT_TRUE(m.Run(h.ctx).has_value());
-  MutexLock lock(h.bus.mu);
-  ASSERT_EQ(h.bus.events.size(), 2u);
-  EXPECT_NE(h.bus.events[0].filtered, h.bus.events[1].filtered);  // exactly one dropped
-  EXPECT_TRUE(a->delivered);  // the dropped one's position is acknowledged too
-  EXPECT_TRUE(b->delivered);
+  Pair t({.events = 1, .same_id = id, .end = End::kFinish},
+         {.events = 1, .same_id = id, .end = End::kFinish},
+         {.mode = Mode::kParallel, .dedup_window = 16});
+  ASSERT_TRUE(t.Run().has_value());
+  MutexLock lock(t.h.bus.mu);
+  ASSERT_EQ(t.h.bus.events.size(), 2u);
+  EXPECT_NE(t.h.bus.events[0].filtered, t.h.bus.events[1].filtered);  // exactly one dropped
+  EXPECT_TRUE(t.a->delivered);  // the dropped one's position is acknowledged too
+  EXPECT_TRUE(t.b->delivered);
 }
 
 TEST(MultiDetectorTest, SequentialRunsChildrenInOrder) {
-  Harness h;
-  ScriptedDetector* a = nullptr;
-  ScriptedDetector* b = nullptr;
-  using End = ScriptedDetector::Script::End;
-  std::vector<Child> children;
-  children.push_back(MakeChild("a", {.events = 3, .end = End::kFinish}, &a));
-  children.push_back(MakeChild("b", {.events = 2, .end = End::kFinish}, &b));
-  MultiDetector m(std::move(children), {.mode = Mode::kSequential});
-  ASSERT_TRUE(m.Run(h.ctx).has_value());
-  EXPECT_EQ(h.bus.size(), 5u);
-  EXPECT_TRUE(b->delivered);
+  Pair t({.events = 3, .end = End::kFinish}, {.events = 2, .end = End::kFinish},
+         {.mode = Mode::kSequential});
+  ASSERT_TRUE(t.Run().has_value());
+  EXPECT_EQ(t.h.bus.size(), 5u);
+  EXPECT_TRUE(t.b->delivered);
 }
 
 TEST(MultiDetectorTest, SequentialStopsAtTheFirstError) {
-  Harness h;
-  ScriptedDetector* a = nullptr;
-  ScriptedDetector* b = nullptr;
-  using End = ScriptedDetector::Script::End;
-  std::vector<Child> children;
-  children.push_back(MakeChild("a", {.end = End::kFail}, &a));
-  children.push_back(MakeChild("b", {.events = 2, .end = End::kFinish}, &b));
-  MultiDetector m(std::move(children), {.mode = Mode::kSequential});
-  EXPECT_FALSE(m.Run(h.ctx).has_value());
-  EXPECT_FALSE(b->ran);
+  Pair t({.end = End::kFail}, {.events = 2, .end = End::kFinish}, {.mode = Mode::kSequential});
+  EXPECT_FALSE(t.Run().has_value());
+  EXPECT_FALSE(t.b->ran);
 }
 
 TEST(MultiDetectorTest, FailoverMovesOnFromAChildThatNeverComesUp) {
-  Harness h;
-  ScriptedDetector* a = nullptr;
-  ScriptedDetector* b = nullptr;
-  using End = ScriptedDetector::Script::End;
-  std::vector<Child> children;
-  children.push_back(MakeChild("a", {.report_up = false, .end = End::kWaitForStop}, &a));
-  children.push_back(MakeChild("b", {.events = 4, .end = End::kWaitForStop}, &b));
-  MultiDetector m(std::move(children),
-                  {.mode = Mode::kFailover, .failover_timeout = 50ms, .poll_interval = 5ms});
+  Pair t({.report_up = false, .end = End::kWaitForStop}, {.events = 4, .end = End::kWaitForStop},
+         {.mode = Mode::kFailover, .failover_timeout = 50ms, .poll_interval = 5ms});
   std::thread stopper([&] {
     const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!b->delivered && std::chrono::steady_clock::now() < deadline) {
+    while (!t.b->delivered && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(1ms);
     }
-    h.stop.request_stop();
+    t.h.stop.request_stop();
   });
-  Status st = m.Run(h.ctx);
+  Status st = t.Run();
   stopper.join();
   EXPECT_TRUE(st.has_value());
-  EXPECT_TRUE(b->delivered);
-  EXPECT_EQ(h.bus.size(), 4u);
-  EXPECT_EQ(h.health.Get("detector:a")->status, HealthStatus::kDegraded);
-  EXPECT_NE(h.health.Get("detector:a")->last_error.find("never connected"), std::string::npos);
+  EXPECT_TRUE(t.b->delivered);
+  EXPECT_EQ(t.h.bus.size(), 4u);
+  EXPECT_EQ(t.h.health.Get("detector:a")->status, HealthStatus::kDegraded);
+  EXPECT_NE(t.h.health.Get("detector:a")->last_error.find("never connected"), std::string::npos);
 }
 
 TEST(MultiDetectorTest, FailoverExhausted) {
-  Harness h;
-  ScriptedDetector* a = nullptr;
-  ScriptedDetector* b = nullptr;
-  using End = ScriptedDetector::Script::End;
-  std::vector<Child> children;
-  children.push_back(MakeChild("a", {.end = End::kFail}, &a));
-  children.push_back(MakeChild("b", {.end = End::kFail}, &b));
-  MultiDetector m(std::move(children), {.mode = Mode::kFailover});
-  Status st = m.Run(h.ctx);
+  Pair t({.end = End::kFail}, {.end = End::kFail}, {.mode = Mode::kFailover});
+  Status st = t.Run();
   ASSERT_FALSE(st.has_value());
   EXPECT_NE(st.error().message().find("all failover detectors exhausted"), std::string::npos);
-  EXPECT_TRUE(b->ran);
+  EXPECT_TRUE(t.b->ran);
 }
 
 }  // namespace
