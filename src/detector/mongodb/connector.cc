@@ -1,0 +1,142 @@
+// The mongodb connector's declaration (SPEC §2.6), its validation and
+// `pgcdc doctor --detector mongodb`.
+#include <mongoc/mongoc.h>
+
+#include "detector/mongodb/mongodb_detector.h"
+#include "registry/define.h"
+
+namespace pgcdc::detector::mongodb {
+
+void Validate(const Options& o, std::vector<std::string>& errors) {
+  if (o.uri.empty()) {
+    errors.emplace_back("mongodb.uri: required for detector mongodb (--mongodb-uri)");
+  } else {
+    mongoc_init();
+    bson_error_t error;
+    mongoc_uri_t* uri = mongoc_uri_new_with_error(o.uri.c_str(), &error);
+    if (uri == nullptr) {
+      errors.push_back(std::string("mongodb.uri: not a MongoDB connection string: ") +
+                       error.message);
+    }
+    mongoc_uri_destroy(uri);
+  }
+  if (o.scope != "cluster" && o.database.empty()) {
+    errors.push_back("mongodb.database: required with scope " + o.scope + " (--mongodb-database)");
+  }
+  if (o.scope == "collection" && o.collections.empty()) {
+    errors.emplace_back(
+        "mongodb.collections: scope collection needs at least one collection "
+        "(--mongodb-collections), or use --mongodb-scope database");
+  }
+  for (const auto& c : o.collections) {
+    if (c.empty() || c.starts_with("system.") || c.find('$') != std::string::npos) {
+      errors.push_back("mongodb.collections: \"" + c + "\" is not a collection name");
+    }
+  }
+  if (o.scope == "cluster" && o.metadata_db.empty() && o.database.empty()) {
+    errors.emplace_back(
+        "mongodb.metadata_db: scope cluster needs a database for the resume tokens "
+        "(--mongodb-metadata-db)");
+  }
+  if (o.metadata_coll.empty()) errors.emplace_back("mongodb.metadata_coll: must not be empty");
+  if (o.on_history_lost == "resnapshot") {
+    errors.emplace_back(
+        "mongodb.on_history_lost: resnapshot is not implemented yet; use fail (the default) and "
+        "recover by hand as docs/mongodb.md describes");
+  }
+  ValidateBackoff("mongodb", o.backoff, errors);
+}
+
+CheckList CheckServer(const Options& o) {
+  std::vector<std::string> errors;
+  Validate(o, errors);
+  if (!errors.empty()) return FailedCheck("configuration", errors.front());
+  mongoc_init();
+  mongoc_uri_t* uri = mongoc_uri_new(o.uri.c_str());
+  if (mongoc_uri_get_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 0) == 0) {
+    (void)mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
+                                         static_cast<int32_t>(o.timeout.count()));
+  }
+  mongoc_client_t* client = mongoc_client_new_from_uri(uri);
+  mongoc_uri_destroy(uri);
+  if (client == nullptr) return FailedCheck("connect", "libmongoc refused the URI");
+  (void)mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+  bson_t* hello = BCON_NEW("hello", BCON_INT32(1));
+  bson_t reply;
+  bson_error_t error;
+  const bool ok = mongoc_client_command_simple(client, "admin", hello, nullptr, &reply, &error);
+  bson_destroy(hello);
+  CheckList out;
+  if (!ok) {
+    out = FailedCheck("connect", error.message, "check --mongodb-uri and that the server runs");
+  } else {
+    bson_iter_t it;
+    const bool rs = bson_iter_init_find(&it, &reply, "setName") ||
+                    (bson_iter_init_find(&it, &reply, "msg") && BSON_ITER_HOLDS_UTF8(&it));
+    out.push_back({.name = "connect", .detail = "server answered hello"});
+    out.push_back(Verdict(rs, CheckResult::Level::kFail, "replica set",
+                          rs ? "replica set or sharded cluster" : "standalone server",
+                          "change streams need a replica set (a single-node one will do: "
+                          "mongod --replSet rs0, then rs.initiate())"));
+  }
+  bson_destroy(&reply);
+  mongoc_client_destroy(client);
+  return out;
+}
+
+ConnectorInfo Connector() {
+  using O = Options;
+  return DefineDetector<Options>({
+      .name = "mongodb",
+      .description =
+          "MongoDB change streams (collection, database or cluster scope): insert/update/"
+          "replace/delete as INSERT/UPDATE/DELETE with Extended JSON values; the resume token "
+          "is saved only after every adapter delivered the event. At-least-once; needs no --db.",
+      .params = Params({
+          {Param("mongodb.uri", &O::uri, "MongoDB connection string (mongodb://…, a replica set)",
+                 {.required = true}),
+           Param("mongodb.scope", &O::scope, "what to watch",
+                 {.choices = {"collection", "database", "cluster"}}),
+           Param("mongodb.database", &O::database, "database to watch (required unless cluster)"),
+           Param("mongodb.collections", &O::collections,
+                 "collections to watch with scope collection (several: a database stream "
+                 "filtered on them)"),
+           Param("mongodb.full_document", &O::full_document, "fullDocument mode of update events",
+                 {.choices = {"updateLookup", "default", "whenAvailable", "required"}}),
+           Param("mongodb.full_document_before_change", &O::full_document_before_change,
+                 "fullDocumentBeforeChange mode (MongoDB 6.0+, collections with "
+                 "changeStreamPreAndPostImages): the pre-image becomes `old` (`row` of deletes)",
+                 {.choices = {"off", "whenAvailable", "required"}}),
+           Param("mongodb.metadata_db", &O::metadata_db,
+                 "database of the resume token collection (default: mongodb.database)"),
+           Param("mongodb.metadata_coll", &O::metadata_coll,
+                 "collection holding {_id: scope key, resume_token, updated_at}"),
+           Param("mongodb.on_history_lost", &O::on_history_lost,
+                 "when the stored resume token is no longer in the oplog (code 286): fail "
+                 "(exit with the recovery steps); resnapshot is not implemented yet",
+                 {.choices = {"fail", "resnapshot"}}),
+           Param("mongodb.save_interval", &O::save_interval,
+                 "saving the delivered resume token at most this often (and at shutdown)",
+                 {.min = 1}),
+           Param("mongodb.max_await", &O::max_await,
+                 "how long one getMore waits for changes (maxAwaitTimeMS)", {.min = 1}),
+           Param("mongodb.timeout", &O::timeout,
+                 "server selection and connect timeout unless the URI sets them", {.min = 1})},
+          ReconnectParams<O>("mongodb"),
+      }),
+      .validate =
+          [](const O& o, const Context& ctx, Errors& errors) {
+            Validate(o, errors);
+            consume::ValidateCore(ctx.core, "mongodb", "their resume tokens would be saved",
+                                  errors);
+          },
+      .make = [](O o, const Context& ctx) -> Result<DetectorPtr> {
+        return consume::MakeConsumer<MongodbDetector>(std::move(o), ctx.core);
+      },
+      .check = [](const O& o, const Context&) { return CheckServer(o); },
+  });
+}
+
+}  // namespace pgcdc::detector::mongodb
+
+PGCDC_REGISTER_CONNECTOR(detector, mongodb, pgcdc::detector::mongodb::Connector)
