@@ -11,7 +11,7 @@ void Validate(const Options& o, std::vector<std::string>& errors) {
   if (o.uri.empty()) {
     errors.emplace_back("mongodb.uri: required for detector mongodb (--mongodb-uri)");
   } else {
-    mongoc_init();
+    EnsureInit();
     bson_error_t error;
     mongoc_uri_t* uri = mongoc_uri_new_with_error(o.uri.c_str(), &error);
     if (uri == nullptr) {
@@ -51,7 +51,6 @@ CheckList CheckServer(const Options& o) {
   std::vector<std::string> errors;
   Validate(o, errors);
   if (!errors.empty()) return FailedCheck("configuration", errors.front());
-  mongoc_init();
   mongoc_uri_t* uri = mongoc_uri_new(o.uri.c_str());
   if (mongoc_uri_get_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 0) == 0) {
     (void)mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,

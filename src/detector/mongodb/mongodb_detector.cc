@@ -43,10 +43,26 @@ struct Metrics {
 
 Metrics& M() { return metrics::Lazy<Metrics>(); }
 
+// libmongoc's own messages (warnings and worse) through pgcdc's log.
+void LogHandler(mongoc_log_level_t level, const char* domain, const char* message, void* /*user*/) {
+  if (level <= MONGOC_LOG_LEVEL_ERROR) {
+    log::Error("libmongoc", {{"detector", kSource}, {"domain", domain}, {"message", message}});
+  } else if (level == MONGOC_LOG_LEVEL_WARNING) {
+    log::Warn("libmongoc", {{"detector", kSource}, {"domain", domain}, {"message", message}});
+  }
+}
+
+}  // namespace
+
 void EnsureInit() {
   static std::once_flag once;
-  std::call_once(once, [] { mongoc_init(); });
+  std::call_once(once, [] {
+    mongoc_init();
+    mongoc_log_set_handler(LogHandler, nullptr);
+  });
 }
+
+namespace {
 
 struct UriDeleter {
   void operator()(mongoc_uri_t* u) const { mongoc_uri_destroy(u); }
@@ -125,7 +141,6 @@ Result<ClientPtr> Connect(const Options& o) {
   ClientPtr client(mongoc_client_new_from_uri(uri->get()));
   if (!client) return Fail(ErrorCode::kConfig, "mongodb.uri: libmongoc refused the URI");
   (void)mongoc_client_set_error_api(client.get(), MONGOC_ERROR_API_VERSION_2);
-  (void)mongoc_client_set_appname(client.get(), "pgcdc");
   bson_t* ping = BCON_NEW("ping", BCON_INT32(1));
   bson_error_t error;
   const bool ok =

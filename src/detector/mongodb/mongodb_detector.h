@@ -135,6 +135,9 @@ class MongodbDetector final : public Detector {
   std::chrono::steady_clock::time_point last_save_{};
 };
 
+// mongoc_init() and pgcdc's log handler for libmongoc, once per process.
+void EnsureInit();
+
 // `pgcdc doctor --detector mongodb`.
 CheckList CheckServer(const Options& o);
 
