@@ -330,11 +330,70 @@ TEST(MongodbScenario, HistoryLostStopsWithTheRecoverySteps) {
   EXPECT_NE(err.find("ChangeStreamHistoryLost, code 286"), std::string::npos) << err;
   EXPECT_NE(err.find("resume token lost"), std::string::npos) << err;
   EXPECT_NE(err.find("delete the token document"), std::string::npos) << err;
-  // resnapshot is refused up front until it exists.
-  auto [code2, err2] = RunToExit(
-      MongoArgs(m, {"--mongodb-collections", "orders", "--mongodb-on-history-lost", "resnapshot"}));
-  EXPECT_EQ(code2, 2) << err2;
-  EXPECT_NE(err2.find("resnapshot is not implemented yet"), std::string::npos) << err2;
+}
+
+// on_history_lost=resnapshot: every watched document as a SNAPSHOT event
+// (their state now), then the stream from now; the new start token is saved,
+// so the next restart resumes normally.
+TEST(MongodbScenario, HistoryLostResnapshotsWhenAsked) {
+  FakeMongo m;
+  const std::vector<std::string> args = {"--mongodb-scope", "database", "--mongodb-on-history-lost",
+                                         "resnapshot"};
+  auto p = StartMongo(m, args);
+  ASSERT_TRUE(p);
+  m.Post("/insert-range", R"({"db":"shop","coll":"orders","from":1,"to":3})");
+  m.Post("/insert", R"({"db":"shop","coll":"users","doc":{"_id":"u1"}})");
+  ASSERT_TRUE(p->WaitForLines(4)) << p->Stderr();
+  ASSERT_TRUE(Eventually([&] {
+    const std::string t = m.Token("shop.pgcdc_resume_tokens", "shop");
+    return !t.empty() &&
+           m.Get("/oplog?token=" + t).as_object()["ns"].as_object()["coll"] == "users";
+  })) << p->Stderr();
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  m.Post("/update", R"({"db":"shop","coll":"orders","id":2,"set":{"n":20},"unset":[]})");
+  m.Post("/delete", R"({"db":"shop","coll":"orders","id":3})");
+  m.Post("/forget");
+
+  auto q = StartMongo(m, args);
+  ASSERT_TRUE(q);
+  ASSERT_TRUE(q->WaitForLines(3)) << q->Stderr();
+  EXPECT_NE(q->Stderr().find("resume token lost: copying the watched collections anew"),
+            std::string::npos);
+  m.Post("/insert", R"({"db":"shop","coll":"orders","doc":{"_id":4,"n":4}})");
+  ASSERT_TRUE(q->WaitForLines(4)) << q->Stderr();
+  auto lines = q->StdoutLines();
+  std::vector<std::string> rows;
+  for (size_t i = 0; i < 3; ++i) {
+    auto o = Obj(lines[i]);
+    EXPECT_EQ(o["operation"].as_string(), "SNAPSHOT") << lines[i];
+    rows.push_back(std::string(o["channel"].as_string()) + " " +
+                   boost::json::serialize(o["payload"].as_object()["row"]));
+  }
+  EXPECT_EQ(rows, (std::vector<std::string>{R"(pgcdc:shop.orders {"_id":1,"n":1})",
+                                            R"(pgcdc:shop.orders {"_id":2,"n":20})",
+                                            R"(pgcdc:shop.users {"_id":"u1"})"}));
+  EXPECT_EQ(boost::json::serialize(Obj(lines[0])["payload"]),
+            R"({"collection":"orders","database":"shop","document_key":{"_id":1},"old":null,)"
+            R"("op":"SNAPSHOT","row":{"_id":1,"n":1}})");
+  EXPECT_EQ(Obj(lines[3])["operation"].as_string(), "INSERT");
+  ASSERT_TRUE(Eventually([&] {
+    const std::string t = m.Token("shop.pgcdc_resume_tokens", "shop");
+    auto e = m.Get("/oplog?token=" + t);
+    return e.is_object() && e.as_object()["key"].as_object()["_id"] == 4;
+  })) << q->Stderr();
+  q->Signal(SIGTERM);
+  EXPECT_EQ(q->Wait(), 0) << q->Stderr();
+
+  // The next run resumes from the saved token: no second copy.
+  m.Post("/insert", R"({"db":"shop","coll":"orders","doc":{"_id":5,"n":5}})");
+  auto r = StartMongo(m, args);
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(r->WaitForLines(1)) << r->Stderr();
+  EXPECT_EQ(Obj(r->StdoutLines()[0])["operation"].as_string(), "INSERT");
+  r->Signal(SIGTERM);
+  EXPECT_EQ(r->Wait(), 0) << r->Stderr();
+  EXPECT_EQ(r->StdoutLines().size(), 1U);
 }
 
 TEST(MongodbScenario, ConfigurationMistakesExitTwo) {

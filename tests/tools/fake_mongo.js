@@ -6,8 +6,8 @@
 // look like a one-member replica set primary (rs0): hello/isMaster, ping,
 // aggregate with $changeStream (resumeAfter / startAfter, fullDocument,
 // fullDocumentBeforeChange, $match stages), getMore (awaitData), killCursors,
-// endSessions, and find/update/insert/delete on plain collections (the
-// resume token collection). Changes (its oplog) are made through a control
+// endSessions, listDatabases, listCollections, and find/update/insert/delete
+// on plain collections (the resume token collection, resnapshots). Changes (its oplog) are made through a control
 // HTTP API:
 //   POST /insert {db, coll, doc}            doc in Extended JSON
 //   POST /insert-range {db, coll, from, to} docs {_id: i, n: i}
@@ -332,6 +332,15 @@ function command(conn, cmd, reply) {
     case 'find': return reply(findCommand(cmd));
     case 'insert': return reply(insertCommand(cmd));
     case 'delete': return reply(deleteCommand(cmd));
+    case 'listCollections': {
+      const names = [...collections.keys()].filter((ns) => ns.startsWith(`${cmd.$db}.`))
+        .map((ns) => ({ name: ns.slice(cmd.$db.length + 1), type: 'collection' }));
+      return reply({ cursor: { firstBatch: names, id: Long.fromNumber(0), ns: `${cmd.$db}.$cmd.listCollections` }, ok: 1 });
+    }
+    case 'listDatabases': {
+      const dbs = [...new Set([...collections.keys()].map((ns) => ns.split('.')[0]))];
+      return reply({ databases: dbs.map((name) => ({ name, sizeOnDisk: 1, empty: false })), ok: 1 });
+    }
     default:
       process.stderr.write(`fake_mongo: unsupported command ${name}\n`);
       return reply(error(59, 'CommandNotFound', `fake: no such command: '${name}'`));

@@ -60,12 +60,9 @@ std::string StringAt(const bson_t* doc, const char* dotted) {
   return {s, len};
 }
 
-std::string KeyText(const bson_t* change) {
-  bson_iter_t it;
-  bson_iter_t id;
-  if (!bson_iter_init(&it, change) || !bson_iter_find_descendant(&it, "documentKey._id", &id)) {
-    return {};
-  }
+// An _id as the event key: strings unquoted, ObjectIds as hex, anything
+// else its relaxed Extended JSON.
+std::string IdText(const bson_iter_t& id) {
   if (BSON_ITER_HOLDS_UTF8(&id)) {
     uint32_t len = 0;
     const char* s = bson_iter_utf8(&id, &len);
@@ -77,6 +74,15 @@ std::string KeyText(const bson_t* change) {
     return hex.data();
   }
   return ValueJson(id);
+}
+
+std::string KeyText(const bson_t* change) {
+  bson_iter_t it;
+  bson_iter_t id;
+  if (!bson_iter_init(&it, change) || !bson_iter_find_descendant(&it, "documentKey._id", &id)) {
+    return {};
+  }
+  return IdText(id);
 }
 
 int64_t CreatedAt(const bson_t* change) {
@@ -139,6 +145,29 @@ uint64_t TokenDigest(const bson_t* token) {
     h *= 1099511628211ULL;
   }
   return h;
+}
+
+ChangeEvent SnapshotEvent(const bson_t* doc, std::string_view db, std::string_view coll) {
+  ChangeEvent e;
+  e.operation_type = "snapshot";
+  e.operation = "SNAPSHOT";
+  e.channel = "pgcdc:" + std::string(db) + "." + std::string(coll);
+  std::string db_json;
+  json::AppendString(db_json, db);
+  std::string coll_json;
+  json::AppendString(coll_json, coll);
+  std::string id = MemberJson(doc, "_id");
+  e.payload = "{";
+  AppendMember(e.payload, "collection", coll_json);
+  AppendMember(e.payload, "database", db_json);
+  AppendMember(e.payload, "document_key", "{\"_id\":" + id + "}");
+  AppendMember(e.payload, "old", "null");
+  AppendMember(e.payload, "op", "\"SNAPSHOT\"");
+  AppendMember(e.payload, "row", RelaxedJson(doc));
+  e.payload += '}';
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, doc, "_id")) e.key = IdText(it);
+  return e;
 }
 
 ChangeEvent MapChangeEvent(const bson_t* change) {

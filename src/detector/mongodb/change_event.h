@@ -37,6 +37,12 @@ struct ChangeEvent {
 
 ChangeEvent MapChangeEvent(const bson_t* change);
 
+// A document read by a resnapshot (on_history_lost=resnapshot) as a
+// SNAPSHOT event on pgcdc:<db>.<collection>:
+//   {"collection":…,"database":…,"document_key":{"_id":…},"old":null,
+//    "op":"SNAPSHOT","row":{…}}
+ChangeEvent SnapshotEvent(const bson_t* doc, std::string_view db, std::string_view coll);
+
 // A document as compact relaxed Extended JSON v2 ("null" when libbson
 // cannot render it).
 std::string RelaxedJson(const bson_t* doc);

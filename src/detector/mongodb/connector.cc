@@ -39,11 +39,6 @@ void Validate(const Options& o, std::vector<std::string>& errors) {
         "(--mongodb-metadata-db)");
   }
   if (o.metadata_coll.empty()) errors.emplace_back("mongodb.metadata_coll: must not be empty");
-  if (o.on_history_lost == "resnapshot") {
-    errors.emplace_back(
-        "mongodb.on_history_lost: resnapshot is not implemented yet; use fail (the default) and "
-        "recover by hand as docs/mongodb.md describes");
-  }
   ValidateBackoff("mongodb", o.backoff, errors);
 }
 
@@ -112,7 +107,8 @@ ConnectorInfo Connector() {
                  "collection holding {_id: scope key, resume_token, updated_at}"),
            Param("mongodb.on_history_lost", &O::on_history_lost,
                  "when the stored resume token is no longer in the oplog (code 286): fail "
-                 "(exit with the recovery steps); resnapshot is not implemented yet",
+                 "(exit with the recovery steps) or resnapshot (every watched document as a "
+                 "SNAPSHOT event, then the stream from now)",
                  {.choices = {"fail", "resnapshot"}}),
            Param("mongodb.save_interval", &O::save_interval,
                  "saving the delivered resume token at most this often (and at shutdown)",

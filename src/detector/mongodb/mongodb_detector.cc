@@ -19,11 +19,13 @@ using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::string_view kSource = "mongodb";
+constexpr size_t kSnapshotBatch = 500;
 constexpr std::string_view kHistoryHint =
     "the oplog no longer holds the stored resume token, so changes made since it are lost to "
-    "the change stream: enlarge the oplog (replSetResizeOplog) to keep this from happening "
-    "again, then either copy the collections anew and delete the token document to start from "
-    "now, or start with --mongodb-on-history-lost resnapshot once it is implemented";
+    "the change stream: restart with --mongodb-on-history-lost resnapshot (every watched "
+    "document as a SNAPSHOT event, then the stream from now), or copy the collections by other "
+    "means and delete the token document to start from now; enlarge the oplog "
+    "(replSetResizeOplog) so it does not happen again";
 
 struct Metrics {
   metrics::Counter& received = metrics::DefaultCounter(
@@ -37,6 +39,9 @@ struct Metrics {
   metrics::Counter& dead_lettered = metrics::DefaultCounter(
       "pgcdc_mongodb_dead_lettered_total",
       "Change stream documents that could not become events (sent to the dead letter queue).");
+  metrics::Counter& resnapshots = metrics::DefaultCounter(
+      "pgcdc_mongodb_resnapshots_total",
+      "Collections copied anew after a lost resume token (on_history_lost=resnapshot).");
   metrics::Gauge& pending = metrics::DefaultGauge(
       "pgcdc_mongodb_pending", "Change stream events published whose delivery is not confirmed.");
 };
@@ -202,6 +207,53 @@ Error HistoryLost(const Target& t) {
                    std::string(kHistoryHint));
 }
 
+using Namespaces = std::vector<std::pair<std::string, std::string>>;
+
+bool Copied(const Target& t, const std::string& db, const std::string& coll) {
+  return !coll.starts_with("system.") && !(db == t.metadata_db && coll == t.metadata_coll);
+}
+
+// The collections of `db` (without system ones and the token collection).
+Status AppendCollections(mongoc_client_t* client, const Target& t, const std::string& db,
+                         Namespaces& out) {
+  mongoc_database_t* database = mongoc_client_get_database(client, db.c_str());
+  bson_error_t error;
+  char** names = mongoc_database_get_collection_names_with_opts(database, nullptr, &error);
+  mongoc_database_destroy(database);
+  if (names == nullptr) return Fail(CommandError(error, "list the collections of " + db));
+  for (char** n = names; *n != nullptr; ++n) {
+    if (Copied(t, db, *n)) out.emplace_back(db, *n);
+  }
+  bson_strfreev(names);
+  return Ok();
+}
+
+// What a resnapshot copies: the watched collections.
+Result<Namespaces> ListCollections(mongoc_client_t* client, const Target& t) {
+  Namespaces out;
+  if (t.kind == Target::Kind::kCollection) return Namespaces{{t.database, t.collection}};
+  if (!t.filter.empty()) {
+    for (const auto& c : t.filter) out.emplace_back(t.database, c);
+    return out;
+  }
+  if (t.kind == Target::Kind::kDatabase) {
+    if (auto st = AppendCollections(client, t, t.database, out); !st) return Fail(st.error());
+    return out;
+  }
+  bson_error_t error;
+  char** dbs = mongoc_client_get_database_names_with_opts(client, nullptr, &error);
+  if (dbs == nullptr) return Fail(CommandError(error, "list the databases"));
+  Status st = Ok();
+  for (char** db = dbs; *db != nullptr && st; ++db) {
+    const std::string name = *db;
+    if (name == "admin" || name == "local" || name == "config") continue;
+    st = AppendCollections(client, t, name, out);
+  }
+  bson_strfreev(dbs);
+  if (!st) return Fail(st.error());
+  return out;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -282,6 +334,9 @@ struct MongodbDetector::Session {
   uint64_t published = 0;  // the last seq this session handed to the bus
 
   Status Watch();
+  Status Resnapshot();
+  Status CopyCollection(const std::string& db, const std::string& coll);
+  bool Publish(EventBatch& batch);
   Status Serve();
   Status Take(const bson_t* doc, bool* invalidated);
   void SaveDelivered(bool force);
@@ -320,6 +375,72 @@ Status MongodbDetector::Session::Watch() {
   return Ok();
 }
 
+// on_history_lost=resnapshot: a new stream from now, then every document
+// of the watched collections as SNAPSHOT events; the new stream's start
+// token is saved once they are delivered (a crash before that copies again).
+Status MongodbDetector::Session::Resnapshot() {
+  log::Warn("resume token lost: copying the watched collections anew, then streaming from now",
+            {{"detector", kSource}, {"scope_key", d.target_.scope_key}});
+  d.resume_.reset();
+  d.start_after_ = false;
+  if (auto st = Watch(); !st) return st;
+  const bson_t* start = mongoc_change_stream_get_resume_token(stream.get());
+  BsonPtr start_token = start != nullptr ? Copy(start) : nullptr;
+  auto colls = ListCollections(client.get(), d.target_);
+  if (!colls) return Fail(colls.error());
+  for (const auto& [db, coll] : *colls) {
+    if (auto st = CopyCollection(db, coll); !st) return st;
+    if (sleeper.woken()) return Ok();
+  }
+  M().resnapshots.Inc();
+  if (!start_token) {
+    log::Warn("the server sent no start token: the lost one stays stored until the next event",
+              {{"detector", kSource}});
+    return Ok();
+  }
+  d.resume_ = Copy(start_token.get());
+  d.tokens_.Push(d.next_seq_, std::move(start_token));
+  return Ok();
+}
+
+Status MongodbDetector::Session::CopyCollection(const std::string& db, const std::string& coll) {
+  CollectionPtr c(mongoc_client_get_collection(client.get(), db.c_str(), coll.c_str()));
+  bson_t filter = BSON_INITIALIZER;
+  mongoc_cursor_t* cursor = mongoc_collection_find_with_opts(c.get(), &filter, nullptr, nullptr);
+  EventBatch batch;
+  const bson_t* doc = nullptr;
+  bool open = true;
+  size_t rows = 0;
+  while (open && !sleeper.woken() && mongoc_cursor_next(cursor, &doc)) {
+    ChangeEvent e = SnapshotEvent(doc, db, coll);
+    Event event = MakeEvent(std::move(e.channel), std::move(e.operation), std::move(e.payload),
+                            "mongodb_changestream");
+    event.key = std::move(e.key);
+    event.seq = ++d.next_seq_;
+    batch.events.push_back(std::move(event));
+    ++rows;
+    if (batch.events.size() >= kSnapshotBatch) open = Publish(batch);
+  }
+  bson_error_t error;
+  const bool failed = mongoc_cursor_error(cursor, &error);
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(&filter);
+  if (failed) return Fail(CommandError(error, "copy " + db + "." + coll));
+  if (open && !batch.events.empty()) (void)Publish(batch);
+  log::Info(
+      "collection copied",
+      {{"detector", kSource}, {"ns", db + "." + coll}, {"documents", static_cast<uint64_t>(rows)}});
+  return Ok();
+}
+
+// Hands `batch` to the bus (emptied); false once the pipeline stops.
+bool MongodbDetector::Session::Publish(EventBatch& batch) {
+  const bool ok = ctx.publish(std::move(batch));
+  batch = EventBatch{};
+  if (ok) published = d.next_seq_;
+  return ok;
+}
+
 Status MongodbDetector::Session::Serve() {
   while (!sleeper.woken()) {
     SaveDelivered(false);
@@ -339,8 +460,11 @@ Status MongodbDetector::Session::Serve() {
     if (mongoc_change_stream_error_document(stream.get(), &error, nullptr)) {
       M().errors.Inc();
       const Error e = CommandError(error, "change stream");
-      if (e.code() == ErrorCode::kNotFound) return Fail(HistoryLost(d.target_));
-      return Fail(e);
+      if (e.code() != ErrorCode::kNotFound) return Fail(e);
+      // Resnapshot: reconnect, where opening the stream meets the lost history.
+      if (d.options_.on_history_lost == "resnapshot")
+        return Fail(ErrorCode::kConnection, e.message());
+      return Fail(HistoryLost(d.target_));
     }
   }
   return Close();
@@ -378,8 +502,7 @@ Status MongodbDetector::Session::Take(const bson_t* doc, bool* invalidated) {
   d.tokens_.Push(d.next_seq_, std::move(token));
   EventBatch batch;
   batch.events.push_back(std::move(event));
-  if (!ctx.publish(std::move(batch))) return Ok();  // the pipeline is stopping
-  published = d.next_seq_;
+  if (!Publish(batch)) return Ok();  // the pipeline is stopping
   m.pending.Set(static_cast<double>(d.tokens_.size()));
   return Ok();
 }
@@ -449,8 +572,12 @@ Status MongodbDetector::RunCycle(RunContext& ctx, Supervisor::Session& session) 
     token_loaded_ = true;
   }
   if (auto st = s.Watch(); !st) {
-    if (st.error().code() == ErrorCode::kNotFound) return Fail(HistoryLost(target_));
-    return Fail(consume::AtStart(session, next_seq_, st.error(), kSource, "--mongodb-uri"));
+    if (st.error().code() != ErrorCode::kNotFound) {
+      return Fail(consume::AtStart(session, next_seq_, st.error(), kSource, "--mongodb-uri"));
+    }
+    if (options_.on_history_lost != "resnapshot") return Fail(HistoryLost(target_));
+    session.Up();
+    if (auto r = s.Resnapshot(); !r) return r;
   }
   session.Up();
   log::Info(

@@ -18,8 +18,10 @@
 // resumed (libmongoc once, then the Supervisor with mongodb.backoff_*) from
 // the last published token: nothing is lost or repeated. A stored token the
 // server no longer has (ChangeStreamHistoryLost, code 286) stops pgcdc with
-// an error naming the recovery (on_history_lost=fail, the default);
-// `resnapshot` is not implemented yet and refused at start.
+// an error naming the recovery (on_history_lost=fail, the default); with
+// `resnapshot` a new stream is opened from now, every watched document is
+// published as a SNAPSHOT event, and the new stream's start token is saved
+// once they are delivered.
 //
 // Thread: Run() on the detector thread; one single-threaded mongoc client
 // per connection.

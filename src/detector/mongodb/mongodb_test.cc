@@ -91,6 +91,18 @@ TEST(MongodbEvent, OtherOperationsAreSystemEvents) {
   EXPECT_FALSE(Map(R"({"_id":{"_data":"09"}})").error.empty());
 }
 
+TEST(MongodbEvent, SnapshotDocumentIsASnapshotRow) {
+  ChangeEvent e = SnapshotEvent(
+      FromJson(R"({"_id":{"$oid":"65a1b2c3d4e5f60718293a4b"},"v":1})").get(), "d", "c");
+  EXPECT_EQ(e.channel, "pgcdc:d.c");
+  EXPECT_EQ(e.operation, "SNAPSHOT");
+  EXPECT_EQ(e.key, "65a1b2c3d4e5f60718293a4b");
+  EXPECT_EQ(
+      e.payload,
+      R"({"collection":"c","database":"d","document_key":{"_id":{"$oid":"65a1b2c3d4e5f60718293a4b"}},)"
+      R"("old":null,"op":"SNAPSHOT","row":{"_id":{"$oid":"65a1b2c3d4e5f60718293a4b"},"v":1}})");
+}
+
 TEST(MongodbEvent, TokenDigestIsStable) {
   EXPECT_EQ(TokenDigest(FromJson(R"({"_data":"0A"})").get()),
             TokenDigest(FromJson(R"({"_data":"0A"})").get()));
@@ -167,11 +179,16 @@ TEST(MongodbConfig, BadSettingsAreClearErrors) {
                   .empty());
   EXPECT_TRUE(HasError(errors({{"mongodb.uri", "mongodb://h"}, {"mongodb.scope", "cluster"}}),
                        "mongodb.metadata_db"));
+  EXPECT_TRUE(errors({{"mongodb.uri", "mongodb://h"},
+                      {"mongodb.scope", "cluster"},
+                      {"mongodb.metadata_db", "m"},
+                      {"mongodb.on_history_lost", "resnapshot"}})
+                  .empty());
   EXPECT_TRUE(HasError(errors({{"mongodb.uri", "mongodb://h"},
-                               {"mongodb.scope", "cluster"},
-                               {"mongodb.metadata_db", "m"},
-                               {"mongodb.on_history_lost", "resnapshot"}}),
-                       "resnapshot is not implemented yet"));
+                               {"mongodb.scope", "database"},
+                               {"mongodb.database", "d"},
+                               {"mongodb.on_history_lost", "skip"}}),
+                       "mongodb.on_history_lost"));
   EXPECT_TRUE(HasError(testing::BindForTest<Options>(info, {{"mongodb.uri", "mongodb://h"},
                                                             {"mongodb.scope", "database"},
                                                             {"mongodb.database", "d"}})
