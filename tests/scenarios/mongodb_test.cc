@@ -330,6 +330,15 @@ TEST(MongodbScenario, HistoryLostStopsWithTheRecoverySteps) {
   EXPECT_NE(err.find("ChangeStreamHistoryLost, code 286"), std::string::npos) << err;
   EXPECT_NE(err.find("resume token lost"), std::string::npos) << err;
   EXPECT_NE(err.find("delete the token document"), std::string::npos) << err;
+  // pgcdc doctor says so too, before anything starts.
+  auto doctor =
+      RunCommand({PgcdcBinary(), "doctor", "--detector", "mongodb", "--mongodb-uri", m.Uri(),
+                  "--mongodb-database", "shop", "--mongodb-collections", "orders"});
+  EXPECT_EQ(doctor.exit_code, 1) << doctor.output;
+  EXPECT_NE(doctor.output.find("ok      mongodb    replica set"), std::string::npos)
+      << doctor.output;
+  EXPECT_NE(doctor.output.find("fail    mongodb    resume token"), std::string::npos)
+      << doctor.output;
 }
 
 // on_history_lost=resnapshot: every watched document as a SNAPSHOT event

@@ -42,42 +42,6 @@ void Validate(const Options& o, std::vector<std::string>& errors) {
   ValidateBackoff("mongodb", o.backoff, errors);
 }
 
-CheckList CheckServer(const Options& o) {
-  std::vector<std::string> errors;
-  Validate(o, errors);
-  if (!errors.empty()) return FailedCheck("configuration", errors.front());
-  mongoc_uri_t* uri = mongoc_uri_new(o.uri.c_str());
-  if (mongoc_uri_get_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 0) == 0) {
-    (void)mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
-                                         static_cast<int32_t>(o.timeout.count()));
-  }
-  mongoc_client_t* client = mongoc_client_new_from_uri(uri);
-  mongoc_uri_destroy(uri);
-  if (client == nullptr) return FailedCheck("connect", "libmongoc refused the URI");
-  (void)mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
-  bson_t* hello = BCON_NEW("hello", BCON_INT32(1));
-  bson_t reply;
-  bson_error_t error;
-  const bool ok = mongoc_client_command_simple(client, "admin", hello, nullptr, &reply, &error);
-  bson_destroy(hello);
-  CheckList out;
-  if (!ok) {
-    out = FailedCheck("connect", error.message, "check --mongodb-uri and that the server runs");
-  } else {
-    bson_iter_t it;
-    const bool rs = bson_iter_init_find(&it, &reply, "setName") ||
-                    (bson_iter_init_find(&it, &reply, "msg") && BSON_ITER_HOLDS_UTF8(&it));
-    out.push_back({.name = "connect", .detail = "server answered hello"});
-    out.push_back(Verdict(rs, CheckResult::Level::kFail, "replica set",
-                          rs ? "replica set or sharded cluster" : "standalone server",
-                          "change streams need a replica set (a single-node one will do: "
-                          "mongod --replSet rs0, then rs.initiate())"));
-  }
-  bson_destroy(&reply);
-  mongoc_client_destroy(client);
-  return out;
-}
-
 ConnectorInfo Connector() {
   using O = Options;
   return DefineDetector<Options>({

@@ -254,7 +254,97 @@ Result<Namespaces> ListCollections(mongoc_client_t* client, const Target& t) {
   return out;
 }
 
+// A change stream on `t` from `token` (null: from now).
+Result<StreamPtr> OpenStream(mongoc_client_t* client, const Options& o, const Target& t,
+                             const bson_t* token, bool start_after) {
+  bson_t pipeline = BSON_INITIALIZER;
+  bson_t opts = BSON_INITIALIZER;
+  BuildPipeline(t, &pipeline);
+  BuildWatchOptions(o, token, start_after, &opts);
+  StreamPtr stream;
+  switch (t.kind) {
+    case Target::Kind::kCluster:
+      stream.reset(mongoc_client_watch(client, &pipeline, &opts));
+      break;
+    case Target::Kind::kDatabase: {
+      mongoc_database_t* db = mongoc_client_get_database(client, t.database.c_str());
+      stream.reset(mongoc_database_watch(db, &pipeline, &opts));
+      mongoc_database_destroy(db);
+      break;
+    }
+    case Target::Kind::kCollection: {
+      CollectionPtr coll(
+          mongoc_client_get_collection(client, t.database.c_str(), t.collection.c_str()));
+      stream.reset(mongoc_collection_watch(coll.get(), &pipeline, &opts));
+      break;
+    }
+  }
+  bson_destroy(&pipeline);
+  bson_destroy(&opts);
+  bson_error_t error;
+  if (mongoc_change_stream_error_document(stream.get(), &error, nullptr)) {
+    return Fail(CommandError(error, "open the change stream"));
+  }
+  return stream;
+}
+
+// Whether change streams can work here: hello names a replica set (setName)
+// or a mongos (msg "isdbgrid").
+CheckResult ReplicaSetCheck(mongoc_client_t* client) {
+  bson_t* hello = BCON_NEW("hello", BCON_INT32(1));
+  bson_t reply;
+  bson_error_t error;
+  const bool ok = mongoc_client_command_simple(client, "admin", hello, nullptr, &reply, &error);
+  bson_destroy(hello);
+  bson_iter_t it;
+  const bool rs = ok && (bson_iter_init_find(&it, &reply, "setName") ||
+                         (bson_iter_init_find(&it, &reply, "msg") && BSON_ITER_HOLDS_UTF8(&it)));
+  bson_destroy(&reply);
+  return Verdict(rs, CheckResult::Level::kFail, "replica set",
+                 !ok ? std::string("hello failed: ") + error.message
+                     : (rs ? "replica set or sharded cluster" : "standalone server"),
+                 "change streams need a replica set (a single-node one will do: mongod --replSet "
+                 "rs0, then rs.initiate())");
+}
+
 }  // namespace
+
+CheckList CheckServer(const Options& o) {
+  std::vector<std::string> errors;
+  Validate(o, errors);
+  if (!errors.empty()) return FailedCheck("configuration", errors.front());
+  auto client = Connect(o);
+  if (!client) {
+    return FailedCheck("connect", client.error().message(),
+                       "check --mongodb-uri and that the server runs");
+  }
+  CheckList out{{.name = "connect", .detail = "server answered ping"},
+                ReplicaSetCheck(client->get())};
+  const Target t = TargetOf(o);
+  const std::string where =
+      t.metadata_db + "." + t.metadata_coll + " {_id: \"" + t.scope_key + "\"}";
+  auto token = LoadToken(client->get(), t);
+  if (!token) {
+    out.push_back({.level = CheckResult::Level::kFail,
+                   .name = "resume token",
+                   .detail = token.error().message(),
+                   .hint = "pgcdc reads and writes " + where});
+    return out;
+  }
+  if (!*token) {
+    out.push_back(
+        {.name = "resume token", .detail = "none stored in " + where + " (starts from now)"});
+    return out;
+  }
+  auto stream = OpenStream(client->get(), o, t, token->get(), false);
+  const bool lost = !stream && stream.error().code() == ErrorCode::kNotFound;
+  out.push_back(
+      Verdict(stream.has_value(), lost ? CheckResult::Level::kFail : CheckResult::Level::kWarn,
+              "resume token",
+              stream ? "stored in " + where + ", still in the oplog" : stream.error().message(),
+              lost ? std::string(kHistoryHint) : "pgcdc retries opening the stream"));
+  return out;
+}
 
 // ---------------------------------------------------------------------------
 
@@ -344,34 +434,9 @@ struct MongodbDetector::Session {
 };
 
 Status MongodbDetector::Session::Watch() {
-  bson_t pipeline = BSON_INITIALIZER;
-  bson_t opts = BSON_INITIALIZER;
-  BuildPipeline(d.target_, &pipeline);
-  BuildWatchOptions(d.options_, d.resume_.get(), d.start_after_, &opts);
-  const Target& t = d.target_;
-  switch (t.kind) {
-    case Target::Kind::kCluster:
-      stream.reset(mongoc_client_watch(client.get(), &pipeline, &opts));
-      break;
-    case Target::Kind::kDatabase: {
-      mongoc_database_t* db = mongoc_client_get_database(client.get(), t.database.c_str());
-      stream.reset(mongoc_database_watch(db, &pipeline, &opts));
-      mongoc_database_destroy(db);
-      break;
-    }
-    case Target::Kind::kCollection: {
-      CollectionPtr coll(
-          mongoc_client_get_collection(client.get(), t.database.c_str(), t.collection.c_str()));
-      stream.reset(mongoc_collection_watch(coll.get(), &pipeline, &opts));
-      break;
-    }
-  }
-  bson_destroy(&pipeline);
-  bson_destroy(&opts);
-  bson_error_t error;
-  if (mongoc_change_stream_error_document(stream.get(), &error, nullptr)) {
-    return Fail(CommandError(error, "open the change stream"));
-  }
+  auto opened = OpenStream(client.get(), d.options_, d.target_, d.resume_.get(), d.start_after_);
+  if (!opened) return Fail(opened.error());
+  stream = std::move(*opened);
   return Ok();
 }
 
