@@ -50,9 +50,13 @@ class BsonPtr {
   explicit BsonPtr(bson_t* b) : b_(b) {}
   BsonPtr(std::nullptr_t) {}  // NOLINT(google-explicit-constructor)
   ~BsonPtr() { reset(); }
-  BsonPtr(BsonPtr&& o) noexcept : b_(std::exchange(o.b_, nullptr)) {}
+  BsonPtr(BsonPtr&& o) noexcept : b_(o.b_) { o.b_ = nullptr; }
   BsonPtr& operator=(BsonPtr&& o) noexcept {
-    if (this != &o) reset(std::exchange(o.b_, nullptr));
+    if (this != &o) {
+      bson_t* b = o.b_;
+      o.b_ = nullptr;
+      reset(b);
+    }
     return *this;
   }
   BsonPtr(const BsonPtr&) = delete;
