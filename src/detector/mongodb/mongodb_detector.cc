@@ -2,6 +2,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include <memory>
 #include <mutex>
 #include <utility>
 
@@ -69,22 +70,17 @@ void EnsureInit() {
 
 namespace {
 
-struct UriDeleter {
-  void operator()(mongoc_uri_t* u) const { mongoc_uri_destroy(u); }
+// libmongoc handles owned with their destroy function.
+template <class T, void (*Destroy)(T*)>
+struct Destroyer {
+  void operator()(T* p) const { Destroy(p); }
 };
-using UriPtr = std::unique_ptr<mongoc_uri_t, UriDeleter>;
-struct ClientDeleter {
-  void operator()(mongoc_client_t* c) const { mongoc_client_destroy(c); }
-};
-using ClientPtr = std::unique_ptr<mongoc_client_t, ClientDeleter>;
-struct StreamDeleter {
-  void operator()(mongoc_change_stream_t* s) const { mongoc_change_stream_destroy(s); }
-};
-using StreamPtr = std::unique_ptr<mongoc_change_stream_t, StreamDeleter>;
-struct CollectionDeleter {
-  void operator()(mongoc_collection_t* c) const { mongoc_collection_destroy(c); }
-};
-using CollectionPtr = std::unique_ptr<mongoc_collection_t, CollectionDeleter>;
+template <class T, void (*Destroy)(T*)>
+using Owned = std::unique_ptr<T, Destroyer<T, Destroy>>;
+using UriPtr = Owned<mongoc_uri_t, mongoc_uri_destroy>;
+using ClientPtr = Owned<mongoc_client_t, mongoc_client_destroy>;
+using StreamPtr = Owned<mongoc_change_stream_t, mongoc_change_stream_destroy>;
+using CollectionPtr = Owned<mongoc_collection_t, mongoc_collection_destroy>;
 
 BsonPtr Copy(const bson_t* b) { return BsonPtr(bson_copy(b)); }
 
