@@ -418,6 +418,7 @@ struct MongodbDetector::Session {
   ClientPtr client;
   StreamPtr stream;
   uint64_t published = 0;  // the last seq this session handed to the bus
+  bool stopping = false;   // the bus no longer takes events
 
   Status Watch();
   Status Resnapshot();
@@ -499,11 +500,12 @@ bool MongodbDetector::Session::Publish(EventBatch& batch) {
   const bool ok = ctx.publish(std::move(batch));
   batch = EventBatch{};
   if (ok) published = d.next_seq_;
+  stopping = stopping || !ok;
   return ok;
 }
 
 Status MongodbDetector::Session::Serve() {
-  while (!sleeper.woken()) {
+  while (!sleeper.woken() && !stopping) {
     SaveDelivered(false);
     const bson_t* doc = nullptr;
     if (mongoc_change_stream_next(stream.get(), &doc)) {
