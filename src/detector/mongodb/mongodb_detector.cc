@@ -443,16 +443,18 @@ Status MongodbDetector::Session::Watch() {
 Status MongodbDetector::Session::Resnapshot() {
   log::Warn("resume token lost: copying the watched collections anew, then streaming from now",
             {{"detector", kSource}, {"scope_key", d.target_.scope_key}});
-  d.resume_.reset();
-  d.start_after_ = false;
-  if (auto st = Watch(); !st) return st;
+  // d.resume_ keeps the lost token until the copy is complete: a copy cut
+  // short by an error starts over after the reconnect.
+  auto opened = OpenStream(client.get(), d.options_, d.target_, nullptr, false);
+  if (!opened) return Fail(opened.error());
+  stream = std::move(*opened);
   const bson_t* start = mongoc_change_stream_get_resume_token(stream.get());
   BsonPtr start_token = start != nullptr ? Copy(start) : nullptr;
   auto colls = ListCollections(client.get(), d.target_);
   if (!colls) return Fail(colls.error());
   for (const auto& [db, coll] : *colls) {
     if (auto st = CopyCollection(db, coll); !st) return st;
-    if (sleeper.woken()) return Ok();
+    if (sleeper.woken() || stopping) return Ok();
   }
   M().resnapshots.Inc();
   if (!start_token) {
@@ -461,6 +463,7 @@ Status MongodbDetector::Session::Resnapshot() {
     return Ok();
   }
   d.resume_ = Copy(start_token.get());
+  d.start_after_ = false;
   d.tokens_.Push(d.next_seq_, std::move(start_token));
   return Ok();
 }
