@@ -14,7 +14,8 @@
 //   POST /update {db, coll, id, set, unset} POST /replace {db, coll, doc}
 //   POST /delete {db, coll, id}             POST /drop {db, coll}
 //   POST /forget        drops the oplog so far (resume tokens before now: code 286)
-//   POST /drop-connections                  closes every client socket
+//   POST /drop-connections {refuse_aggregates}  closes every client socket
+//        (and the connections of the next N aggregate commands)
 //   GET /collection?ns=db.coll              the documents (relaxed Extended JSON)
 //   GET /oplog?token=<_data>                the oplog entry of a resume token
 //   GET /stats                              counters and the resume tokens clients sent
@@ -166,6 +167,8 @@ function cursorReply(cur, batch, first) {
     operationTime: new Timestamp({ t: Math.floor(Date.now() / 1000), i: nextOrd }),
   };
 }
+
+let refuseAggregates = 0; // the next N aggregates close their connection instead
 
 function aggregate(cmd) {
   stats.aggregates++;
@@ -321,7 +324,13 @@ function command(conn, cmd, reply) {
     case 'hello': case 'isMaster': case 'ismaster': return reply(hello(conn));
     case 'ping': case 'endSessions': return reply({ ok: 1 });
     case 'buildInfo': case 'buildinfo': return reply({ version: '6.0.0-fake', versionArray: [6, 0, 0, 0], ok: 1 });
-    case 'aggregate': return reply(aggregate(cmd));
+    case 'aggregate':
+      if (refuseAggregates > 0) {
+        refuseAggregates--;
+        conn.socket.destroy();
+        return undefined;
+      }
+      return reply(aggregate(cmd));
     case 'getMore': return getMore(cmd, reply);
     case 'killCursors': {
       const ids = (cmd.cursors || []).map(Number);
@@ -477,6 +486,7 @@ function control(req, res) {
         break;
       case '/forget': forgotten = nextOrd; break;
       case '/drop-connections':
+        refuseAggregates = body.refuse_aggregates || 0;
         out.closed = sockets.size;
         for (const s of sockets) s.destroy();
         break;
