@@ -15,6 +15,7 @@ set(PGCDC_CONNECTORS
   detector/mysql
   detector/kafka_consumer
   detector/nats_consumer
+  detector/mongodb
   detector/webhook_gateway
   adapter/stdout
   adapter/file

@@ -191,7 +191,7 @@ void NormalizePipelineConfig(config::Config& cfg) {
   // The log consumers commit what the adapters finished: a dropped event
   // would count as delivered.
   if (const std::string type = cfg.GetString("detector.type");
-      (type == "kafka_consumer" || type == "nats_consumer") &&
+      (type == "kafka_consumer" || type == "nats_consumer" || type == "mongodb") &&
       cfg.origin("bus.mode") == Origin::kDefault) {
     cfg.Set("bus.mode", std::string("reliable"), Origin::kDefault, "implied by --detector " + type);
   }

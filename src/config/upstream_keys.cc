@@ -37,9 +37,6 @@ Sections CoreAndSourceSections() {
        {"enabled", "signal_table", "chunk_size", "chunk_delay", "progress_db"}},
       {"outbox",
        {"table", "poll_interval", "batch_size", "keep_processed", "backoff_base", "backoff_cap"}},
-      {"mongodb",
-       {"uri", "scope", "database", "collections", "full_document", "metadata_db", "metadata_coll",
-        "backoff_base", "backoff_cap"}},
       {"sqlite", {"db_path", "poll_interval", "batch_size", "keep_processed"}},
   };
 }
