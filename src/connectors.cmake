@@ -29,4 +29,5 @@ set(PGCDC_CONNECTORS
   adapter/null
   adapter/redis
   adapter/nats
+  adapter/chain
 )

@@ -29,6 +29,23 @@
 
 namespace pgcdc::cli {
 
+Result<adapter::AdapterPtr> MakeAdapter(const Registry& registry, const std::string& name,
+                                        const config::Config& values,
+                                        const config::CoreSettings& core) {
+  const ConnectorInfo* info = registry.Find(ConnectorKind::kAdapter, name);
+  if (info == nullptr) return Fail(ErrorCode::kConfig, "unknown adapter " + name);
+  if (!info->wrap_adapter) return info->make_adapter(values, core);
+  const std::string inner_name = values.GetString(info->inner_adapter_key);
+  const ConnectorInfo* inner = registry.Find(ConnectorKind::kAdapter, inner_name);
+  if (inner == nullptr || inner->wrap_adapter) {
+    return Fail(ErrorCode::kConfig, info->inner_adapter_key + ": \"" + inner_name +
+                                        "\" is not an adapter " + name + " can wrap");
+  }
+  auto made = inner->make_adapter(values, core);
+  if (!made) return Fail(made.error().Wrap(inner_name));
+  return info->wrap_adapter(values, core, std::move(*made));
+}
+
 namespace {
 
 std::string RoutesText(const config::RouteMap& routes) {
@@ -120,9 +137,7 @@ Status MakeConnectors(const Registry& registry, const config::Config& values,
     out.detector = std::move(*det);
   }
   for (const auto& name : core.adapters) {
-    const ConnectorInfo* info = registry.Find(ConnectorKind::kAdapter, name);
-    if (info == nullptr) return Fail(ErrorCode::kConfig, "unknown adapter " + name);
-    auto a = info->make_adapter(values, core);
+    auto a = MakeAdapter(registry, name, values, core);
     if (!a) {
       return Fail(a.error().code(), "cannot create adapter " + name + ": " + a.error().message());
     }

@@ -78,6 +78,13 @@ void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg,
 void ValidateDetector(const Registry& registry, const config::Config& cfg,
                       const config::CoreSettings& core, std::vector<std::string>& errors);
 
+// Adapter `name` of the registry, built from `values`; an adapter that wraps
+// another (chain) gets the inner one its inner_adapter_key names.
+Result<std::unique_ptr<adapter::Adapter>> MakeAdapter(const Registry& registry,
+                                                      const std::string& name,
+                                                      const config::Config& values,
+                                                      const config::CoreSettings& core);
+
 // Several detectors in one pipeline (cli/detectors.cc): a `detectors:` list
 // or a repeated / comma-separated --detector.
 struct ChildDetectorConfig {
@@ -167,6 +174,7 @@ void AddSnapshotCommand(CLI::App& root, GlobalFlags& global);
 void AddDlqCommands(CLI::App& root, GlobalFlags& global);
 void AddVerifyCommand(CLI::App& root, GlobalFlags& global);
 void AddDoctorCommand(CLI::App& root, GlobalFlags& global);
+void AddChainCommand(CLI::App& root, GlobalFlags& global);  // when the chain adapter is built
 
 // Result of a command callback (CLI11 callbacks cannot return values).
 int& CommandExitCode();

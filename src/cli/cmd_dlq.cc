@@ -350,12 +350,7 @@ class Replayer {
 
  private:
   void Start(const std::string& target, Sink& sink) {
-    const ConnectorInfo* info = Builtins().Find(ConnectorKind::kAdapter, target);
-    if (info == nullptr) {  // validated before; kept for safety
-      sink.broken = "adapter \"" + target + "\" is not available";
-      return;
-    }
-    auto a = info->make_adapter(cfg_, config::BindCore(cfg_));
+    auto a = MakeAdapter(Builtins(), target, cfg_, config::BindCore(cfg_));
     if (!a) {
       sink.broken = "cannot create adapter " + target + ": " + a.error().message();
       return;

@@ -232,6 +232,23 @@ bool CheckRequired(const ConnectorInfo& c, const config::Config& cfg,
   return ok;
 }
 
+// The adapter a wrapping adapter (chain) names: known, not itself a
+// wrapper, its own settings valid.
+void ValidateInnerAdapter(const Registry& registry, const ConnectorInfo& outer,
+                          const config::Config& cfg, const config::CoreSettings& core,
+                          std::vector<std::string>& errors) {
+  const std::string name = cfg.GetString(outer.inner_adapter_key);
+  if (name.empty()) return;  // the outer adapter's own validation requires it
+  const ConnectorInfo* inner = registry.Find(ConnectorKind::kAdapter, name);
+  if (inner == nullptr || inner->wrap_adapter) {
+    errors.push_back(outer.inner_adapter_key + ": \"" + name + "\" is not an adapter " +
+                     outer.name +
+                     " can wrap (available: " + Known(registry, ConnectorKind::kAdapter) + ")");
+    return;
+  }
+  if (CheckRequired(*inner, cfg, errors) && inner->validate) inner->validate(cfg, core, errors);
+}
+
 // Checks the `adapters` list (known, not repeated, per-adapter rules);
 // returns the enabled adapter names.
 std::set<std::string> ValidateAdapters(const Registry& registry, const config::Config& cfg,
@@ -250,6 +267,7 @@ std::set<std::string> ValidateAdapters(const Registry& registry, const config::C
                        "\" (available: " + Known(registry, ConnectorKind::kAdapter) + ")");
     } else {
       if (CheckRequired(*c, cfg, errors) && c->validate) c->validate(cfg, core, errors);
+      if (c->wrap_adapter) ValidateInnerAdapter(registry, *c, cfg, core, errors);
     }
   }
   return seen;

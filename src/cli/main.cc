@@ -60,6 +60,9 @@ int Main(int argc, char** argv) {
   AddDlqCommands(app, global);
   AddVerifyCommand(app, global);
   AddDoctorCommand(app, global);
+#ifdef PGCDC_HAVE_CHAIN
+  AddChainCommand(app, global);
+#endif
   AddCatalogCommands(app);
   AddConfigCommands(app, global);
   AddSlotCommands(app, global);

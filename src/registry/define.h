@@ -359,6 +359,10 @@ struct ConnectorDef {
   std::function<Result<std::string>(const Cfg&, const SetupRequest&)> setup;
   // Optional: `pgcdc doctor` (ConnectorInfo::check).
   std::function<CheckList(const Cfg&, const Context&)> check;
+  // Adapters that wrap another adapter (ConnectorInfo::wrap_adapter): the
+  // key naming the inner adapter and the wrapping factory (instead of make).
+  std::string inner_key;
+  std::function<Result<Made>(Cfg, const Context&, Made inner)> wrap;
 };
 
 template <class Cfg>
@@ -394,10 +398,22 @@ ConnectorInfo Define(ConnectorKind kind, ConnectorDef<Cfg, Made> def, MakeSlot m
       return fn(BindConfig<Cfg>(params, values), Context{core});
     };
   }
-  info.*make_slot = [params = info.params, fn = std::move(def.make)](
-                        const config::Config& values, const config::CoreSettings& core) {
-    return fn(BindConfig<Cfg>(params, values), Context{core});
-  };
+  if (def.make) {
+    info.*make_slot = [params = info.params, fn = std::move(def.make)](
+                          const config::Config& values, const config::CoreSettings& core) {
+      return fn(BindConfig<Cfg>(params, values), Context{core});
+    };
+  }
+  if constexpr (std::is_same_v<Made, adapter::AdapterPtr>) {
+    if (def.wrap) {
+      info.inner_adapter_key = std::move(def.inner_key);
+      info.wrap_adapter = [params = info.params, fn = std::move(def.wrap)](
+                              const config::Config& values, const config::CoreSettings& core,
+                              adapter::AdapterPtr inner) {
+        return fn(BindConfig<Cfg>(params, values), Context{core}, std::move(inner));
+      };
+    }
+  }
   return info;
 }
 }  // namespace param_detail

@@ -70,6 +70,14 @@ struct ConnectorInfo {
   std::function<Result<std::unique_ptr<adapter::Adapter>>(const config::Config&,
                                                           const config::CoreSettings&)>
       make_adapter;
+  // An adapter that wraps another adapter of the build (chain): the key that
+  // names the inner one, and the factory that wraps the inner adapter the
+  // assembly made (with the same configuration). When set, make_adapter is
+  // not used.
+  std::string inner_adapter_key;
+  std::function<Result<std::unique_ptr<adapter::Adapter>>(
+      const config::Config&, const config::CoreSettings&, std::unique_ptr<adapter::Adapter>)>
+      wrap_adapter;
   // The setup the source needs for capturing `request.table` (e.g. SQLite's
   // change table and triggers), as a script; applied to the source as well
   // when request.apply. Null: nothing of its own (`pgcdc init` covers the
