@@ -228,9 +228,8 @@ Status SearchAdapter::Exchange(std::span<const Unit> units, std::vector<int>& st
   heads.reserve(units.size());
   requests.reserve(units.size());
   for (const Unit& u : units) {
-    Request r{
-        .method = u.request.method, .target = conn_->base_path + u.request.target, .body = {}};
-    heads.push_back(RequestHead(options_.engine, r, host_header_, options_.api_key));
+    heads.push_back(
+        RequestHead(options_.engine, u.request, conn_->base_path, host_header_, options_.api_key));
     requests.push_back({.head = heads.back(), .body = u.request.body});
   }
   std::vector<net::Http1Response> responses;
@@ -435,8 +434,6 @@ Status SearchAdapter::Rejected(std::vector<Unit>& units, size_t i, const std::st
 Status SearchAdapter::DeadLetter(const Event& event, const std::string& reason) {
   if (auto st = dlq::DeadLetterRejected(dead_letters(), event, kAdapter, reason); !st) return st;
   M().dead_lettered.Inc();
-  log::Warn("search: document rejected, event sent to the DLQ",
-            {{"adapter", kAdapter}, {"event_id", event.id.ToString()}, {"error", reason}});
   return Ok();
 }
 

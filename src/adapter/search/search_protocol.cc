@@ -86,11 +86,12 @@ std::string EscapePathSegment(std::string_view segment) {
   return out;
 }
 
-std::string RequestHead(Engine engine, const Request& request, std::string_view host_header,
-                        std::string_view api_key) {
+std::string RequestHead(Engine engine, const Request& request, std::string_view base_path,
+                        std::string_view host_header, std::string_view api_key) {
   std::string head;
-  head.reserve(160 + request.target.size() + api_key.size());
-  head.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\nHost: ");
+  head.reserve(160 + base_path.size() + request.target.size() + api_key.size());
+  head.append(request.method).append(" ").append(base_path).append(request.target);
+  head.append(" HTTP/1.1\r\nHost: ");
   head.append(host_header).append("\r\nUser-Agent: pgcdc\r\n");
   if (!request.body.empty() || request.method != "GET") {
     head.append("Content-Type: application/json\r\nContent-Length: ")

@@ -61,10 +61,11 @@ struct Request {
   std::string body;
 };
 
-// Request line and headers, ending in the empty line. `api_key` goes into
-// the engine's header (none when empty).
-std::string RequestHead(Engine engine, const Request& request, std::string_view host_header,
-                        std::string_view api_key);
+// Request line and headers, ending in the empty line; the target is
+// `base_path` (the URL's path, e.g. behind a proxy) + request.target.
+// `api_key` goes into the engine's header (none when empty).
+std::string RequestHead(Engine engine, const Request& request, std::string_view base_path,
+                        std::string_view host_header, std::string_view api_key);
 
 Request UpsertRequest(Engine engine, std::string_view index,
                       std::span<const std::string* const> documents);

@@ -87,6 +87,8 @@ TEST(SearchRequestTest, TypesenseShapes) {
   EXPECT_EQ(r.method, "POST");
   EXPECT_EQ(r.target, "/collections/my%20items/documents/import?action=upsert");
   EXPECT_EQ(r.body, "{\"id\":\"1\"}\n{\"id\":\"2\"}");
+  EXPECT_NE(RequestHead(Engine::kTypesense, r, "", "h", "").find("Content-Length: 21\r\n"),
+            std::string::npos);
   r = PartialRequest(Engine::kTypesense, "items", "a/b", R"({"id":"a/b"})");
   EXPECT_EQ(r.method, "PATCH");
   EXPECT_EQ(r.target, "/collections/items/documents/a%2Fb");
@@ -94,9 +96,9 @@ TEST(SearchRequestTest, TypesenseShapes) {
   EXPECT_EQ(r.method, "DELETE");
   EXPECT_EQ(r.target, "/collections/items/documents/5");
   EXPECT_TRUE(r.body.empty());
-  const std::string head = RequestHead(Engine::kTypesense, r, "h:8108", "k3y");
+  const std::string head = RequestHead(Engine::kTypesense, r, "/ts", "h:8108", "k3y");
   EXPECT_EQ(head,
-            "DELETE /collections/items/documents/5 HTTP/1.1\r\nHost: h:8108\r\nUser-Agent: "
+            "DELETE /ts/collections/items/documents/5 HTTP/1.1\r\nHost: h:8108\r\nUser-Agent: "
             "pgcdc\r\nContent-Type: application/json\r\nContent-Length: 0\r\n"
             "X-TYPESENSE-API-KEY: k3y\r\n\r\n");
 }
@@ -118,10 +120,11 @@ TEST(SearchRequestTest, MeilisearchShapes) {
   EXPECT_EQ(r.target, "/indexes/items/documents/1");
   r = TaskRequest(42);
   EXPECT_EQ(r.target, "/tasks/42");
-  const std::string head = RequestHead(Engine::kMeilisearch, r, "m", "secret");
+  const std::string head = RequestHead(Engine::kMeilisearch, r, "", "m", "secret");
   EXPECT_NE(head.find("Authorization: Bearer secret\r\n"), std::string::npos);
   EXPECT_EQ(head.find("Content-Length"), std::string::npos);  // a GET without body
-  EXPECT_EQ(RequestHead(Engine::kMeilisearch, r, "m", "").find("Authorization"), std::string::npos);
+  EXPECT_EQ(RequestHead(Engine::kMeilisearch, r, "", "m", "").find("Authorization"),
+            std::string::npos);
 }
 
 TEST(SearchResponseTest, TypesenseImportLinesAreInspected) {
