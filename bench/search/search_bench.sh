@@ -83,10 +83,7 @@ contenders=(stdout typesense typesense1k meili1k)
 declare -A rates rss
 for run in $(seq 1 "$RUNS"); do
   q "TRUNCATE bench_s"
-  for c in "${contenders[@]}"; do
-    q "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 's_$c'" >/dev/null
-    q "SELECT pg_create_logical_replication_slot('s_$c', 'pgoutput')" >/dev/null
-  done
+  fresh_slots "${contenders[@]}"
   end=$(insert_batches bench_s "$ROWS")
   read -r -a order <<<"$(rotated "$run" "${contenders[@]}")"
   for c in "${order[@]}"; do
@@ -100,19 +97,16 @@ done
 
 echo "| contender | docs/s over $RUNS runs (min – max) | median vs pgcdc → stdout | peak RSS (MB, max) |"
 echo "|---|---:|---:|---:|"
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-base=$(echo "${rates[stdout]}" | median)
+read -r _ _ base <<<"$(range_of "${rates[stdout]}")"
 for c in "${contenders[@]}"; do
-  label=$c
   case $c in
     stdout) label="pgcdc → stdout" ;;
     typesense) label="pgcdc → search, fake Typesense, batch 100" ;;
     typesense1k) label="pgcdc → search, fake Typesense, batch 1000" ;;
     meili1k) label="pgcdc → search, fake Meilisearch, batch 1000" ;;
   esac
-  read -r lo hi < <(echo "${rates[$c]}" | tr ' ' '\n' | grep -v '^$' | sort -n | awk 'NR==1{lo=$1} {hi=$1} END{print lo, hi}')
-  med=$(echo "${rates[$c]}" | median)
-  mem=$(echo "${rss[$c]}" | tr ' ' '\n' | grep -v '^$' | sort -n | tail -1)
+  read -r lo hi med <<<"$(range_of "${rates[$c]}")"
+  read -r _ mem _ <<<"$(range_of "${rss[$c]}")"
   awk -v l="$label" -v lo="$lo" -v hi="$hi" -v m="$med" -v b="$base" -v r="$mem" \
     'BEGIN{printf "| %s | %.1f K – %.1f K | %.2f× | %s |\n", l, lo/1000, hi/1000, m/b, r}'
 done

@@ -11,6 +11,7 @@
 //  - a document the engine rejects (a Typesense import line, a failed
 //    Meilisearch task) goes to the DLQ, the others arrive;
 //  - a wrong API key (at start and mid-stream) is a clear error;
+//  - `pgcdc snapshot -a search` indexes every row (typed values);
 //  - pgcdc killed with SIGKILL three times with a persistent slot: the index
 //    ends up equal to the table.
 #include <gtest/gtest.h>
@@ -274,6 +275,31 @@ TEST(SearchScenario, AWrongApiKeyIsAClearError) {
   EXPECT_NE(err2.find("typesense collection"), std::string::npos) << err2;
   EXPECT_NE(err2.find("nope"), std::string::npos) << err2;
   EXPECT_NE(err2.find("does not exist: create it"), std::string::npos) << err2;
+}
+
+TEST(SearchScenario, SnapshotIndexesEveryRow) {
+  FakeEngine fake("typesense", "k");
+  ASSERT_TRUE(fake.ok());
+  auto conn = Connect();
+  ExecOrFail(conn, "DROP TABLE IF EXISTS s_snap");
+  ExecOrFail(conn, "CREATE TABLE s_snap (id int PRIMARY KEY, name text, n numeric)");
+  ExecOrFail(conn,
+             "INSERT INTO s_snap SELECT g, 'row ' || g, g / 4.0 FROM generate_series(1, 333) g");
+  auto p = Process::Start(
+      {.args = {"snapshot", "--db", SharedCluster().Url(), "--table", "s_snap", "-a", "search",
+                "--search-url", fake.Url(), "--search-api-key", "k", "--search-index", "items"}});
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->Wait(60s), 0) << p->Stderr();
+  auto items = fake.Items();
+  ASSERT_EQ(items.size(), 333u) << p->Stderr();
+  auto doc = items["333"].as_object();
+  EXPECT_EQ(doc["id"], boost::json::value("333"));  // Typesense ids are strings
+  EXPECT_EQ(doc["name"], boost::json::value("row 333"));
+  // 333 rows in batches of up to 100 (a partial one when the queue ran empty
+  // for the batch interval, the last at shutdown).
+  const size_t imports = CountPrefix(fake.Requests(), "POST /collections/items/documents/import");
+  EXPECT_GE(imports, 4u);
+  EXPECT_LE(imports, 12u);
 }
 
 TEST(SearchScenario, KillNineWithPersistentSlotLosesNothing) {
