@@ -53,7 +53,7 @@ q "CREATE TABLE bench_s (id bigint PRIMARY KEY, a integer NOT NULL, b text NOT N
                          c timestamptz NOT NULL, d numeric(12,2) NOT NULL)"
 q "CREATE PUBLICATION bench_spub FOR TABLE bench_s"
 
-# drain NAME END -> r_wall, r_rss (peak RSS in MB)
+# drain NAME END -> r_wall, r_rss (peak RSS in MB), r_cpu (pgcdc CPU seconds)
 drain() {
   local name=$1 end=$2 t0 t1
   local sink_args=(-a stdout)
@@ -75,12 +75,14 @@ drain() {
   done
   t1=$(now)
   r_rss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
+  # pgcdc's CPU seconds (utime + stime), less sensitive to other load than wall time.
+  r_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$pid/stat")
   kill -TERM "$pid"; wait "$pid" || true
   r_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
 }
 
 contenders=(stdout typesense typesense1k meili1k)
-declare -A rates rss
+declare -A rates rss cpu
 for run in $(seq 1 "$RUNS"); do
   q "TRUNCATE bench_s"
   fresh_slots "${contenders[@]}"
@@ -90,13 +92,14 @@ for run in $(seq 1 "$RUNS"); do
     drain "$c" "$end"
     rates[$c]+="$(rate "$ROWS" "$r_wall") "
     rss[$c]+="$r_rss "
-    log "run $run: $c ${r_wall}s, peak RSS ${r_rss} MB"
+    cpu[$c]+="$(rate "$ROWS" "$r_cpu") "
+    log "run $run: $c ${r_wall}s, pgcdc cpu ${r_cpu}s, peak RSS ${r_rss} MB"
   done
   log "run $run: fake typesense holds $(docs "$TS_PORT") docs, fake meilisearch $(docs "$MS_PORT") (expected $ROWS each)"
 done
 
-echo "| contender | docs/s over $RUNS runs (min – max) | median vs pgcdc → stdout | peak RSS (MB, max) |"
-echo "|---|---:|---:|---:|"
+echo "| contender | docs/s over $RUNS runs (min – max) | median vs pgcdc → stdout | docs per pgcdc CPU-second (median) | peak RSS (MB, max) |"
+echo "|---|---:|---:|---:|---:|"
 read -r _ _ base <<<"$(range_of "${rates[stdout]}")"
 for c in "${contenders[@]}"; do
   case $c in
@@ -107,6 +110,7 @@ for c in "${contenders[@]}"; do
   esac
   read -r lo hi med <<<"$(range_of "${rates[$c]}")"
   read -r _ mem _ <<<"$(range_of "${rss[$c]}")"
-  awk -v l="$label" -v lo="$lo" -v hi="$hi" -v m="$med" -v b="$base" -v r="$mem" \
-    'BEGIN{printf "| %s | %.1f K – %.1f K | %.2f× | %s |\n", l, lo/1000, hi/1000, m/b, r}'
+  read -r _ _ per_cpu <<<"$(range_of "${cpu[$c]}")"
+  awk -v l="$label" -v lo="$lo" -v hi="$hi" -v m="$med" -v b="$base" -v r="$mem" -v pc="$per_cpu" \
+    'BEGIN{printf "| %s | %.1f K – %.1f K | %.2f× | %.0f K | %s |\n", l, lo/1000, hi/1000, m/b, pc/1000, r}'
 done

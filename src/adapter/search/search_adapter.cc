@@ -329,9 +329,11 @@ Status SearchAdapter::HandleResponse(std::vector<Unit>& units, size_t i, int sta
 
 Status SearchAdapter::Accepted(std::vector<Unit>& units, size_t i, const std::string& body,
                                std::string& retry) {
-  const Unit u = units[i];
-  const size_t docs = u.end - u.begin;
-  if (options_.engine == Engine::kTypesense && u.kind == Document::Kind::kUpsert) {
+  // Not a reference: Rejected() may insert into `units`.
+  const Document::Kind kind = units[i].kind;
+  const size_t begin = units[i].begin;
+  const size_t docs = units[i].end - begin;
+  if (options_.engine == Engine::kTypesense && kind == Document::Kind::kUpsert) {
     const auto results = ParseImportResults(body, docs);
     for (size_t k = 0; k < docs; ++k) {
       if (results[k].empty()) {
@@ -339,8 +341,7 @@ Status SearchAdapter::Accepted(std::vector<Unit>& units, size_t i, const std::st
         continue;
       }
       M().errors.Inc();
-      if (auto st = DeadLetter(held_[u.begin + k].event, "typesense: " + results[k]); !st)
-        return st;
+      if (auto st = DeadLetter(held_[begin + k].event, "typesense: " + results[k]); !st) return st;
     }
     return Ok();
   }
@@ -355,11 +356,11 @@ Status SearchAdapter::Accepted(std::vector<Unit>& units, size_t i, const std::st
     if (!retry.empty()) return Ok();
     if (!failed.empty()) return Rejected(units, i, "meilisearch: " + failed);
   }
-  if (u.kind == Document::Kind::kDelete) {
+  if (kind == Document::Kind::kDelete) {
     M().deleted.Inc();
   } else {
     M().upserted.Inc(docs);
-    if (u.kind == Document::Kind::kPartial) M().partial.Inc();
+    if (kind == Document::Kind::kPartial) M().partial.Inc();
   }
   return Ok();
 }
@@ -412,14 +413,15 @@ Status SearchAdapter::WaitForTask(uint64_t uid, std::string& failed, std::string
 // ones (sent next, so only the rejected ones end in the DLQ); a single
 // document is dead-lettered.
 Status SearchAdapter::Rejected(std::vector<Unit>& units, size_t i, const std::string& why) {
-  const Unit u = units[i];
+  const size_t begin = units[i].begin;
+  const size_t end = units[i].end;
   M().errors.Inc();
-  if (u.end - u.begin > 1) {
+  if (end - begin > 1) {  // only upserts are sent several at a time
     std::vector<Unit> singles;
-    for (size_t k = u.begin; k < u.end; ++k) {
+    for (size_t k = begin; k < end; ++k) {
       const std::string* doc = &held_[k].doc.body;
       singles.push_back(
-          Unit{.kind = u.kind,
+          Unit{.kind = Document::Kind::kUpsert,
                .begin = k,
                .end = k + 1,
                .request = UpsertRequest(options_.engine, options_.index, std::span(&doc, 1))});
@@ -428,7 +430,7 @@ Status SearchAdapter::Rejected(std::vector<Unit>& units, size_t i, const std::st
                  std::make_move_iterator(singles.begin()), std::make_move_iterator(singles.end()));
     return Ok();
   }
-  return DeadLetter(held_[u.begin].event, why);
+  return DeadLetter(held_[begin].event, why);
 }
 
 Status SearchAdapter::DeadLetter(const Event& event, const std::string& reason) {

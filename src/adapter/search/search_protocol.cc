@@ -260,15 +260,17 @@ Outcome ClassifyStatus(int status) {
 }
 
 std::string ErrorMessage(std::string_view body) {
+  std::string out;
   auto dom = json::ParseDom(body);
-  if (dom && dom->is_object()) {
-    if (const auto* m = dom->as_object().if_contains("message"); m != nullptr && m->is_string()) {
-      return std::string(m->as_string());
-    }
+  const boost::json::value* m = nullptr;
+  if (dom && dom->is_object()) m = dom->as_object().if_contains("message");
+  if (m != nullptr && m->is_string()) {
+    out = std::string(m->as_string().subview().substr(0, 500));
+  } else {
+    out = std::string(body.substr(0, 200));
   }
-  std::string out(body.substr(0, 200));
   for (char& c : out) {
-    if (c == '\r' || c == '\n') c = ' ';
+    if (c == '\r' || c == '\n') c = ' ';  // it ends up in one log line
   }
   return out;
 }
