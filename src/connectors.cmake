@@ -30,4 +30,5 @@ set(PGCDC_CONNECTORS
   adapter/redis
   adapter/nats
   adapter/chain
+  adapter/search
 )

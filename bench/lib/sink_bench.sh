@@ -27,3 +27,21 @@ rotated() {
 
 # rate ROWS SECONDS: changes per second, rounded.
 rate() { awk -v n="$1" -v t="$2" 'BEGIN{printf "%.0f", n/t}'; }
+
+# fresh_slots C1 C2 …: (re)creates a pgoutput slot s_<C> per contender, all at
+# the current WAL position (so each one reads the workload written next), and
+# forgets pgcdc's checkpoint of the old one.
+fresh_slots() {
+  local c
+  for c in "$@"; do
+    q "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = 's_$c'" >/dev/null
+    q "DELETE FROM pgcdc_checkpoints WHERE slot_name = 's_$c'" >/dev/null 2>&1 || true
+    q "SELECT pg_create_logical_replication_slot('s_$c', 'pgoutput')" >/dev/null
+  done
+}
+
+# range_of "R1 R2 …": "min max median" of a list of rates.
+range_of() {
+  tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n |
+    awk '{a[NR]=$1} END {print a[1], a[NR], a[int((NR+1)/2)]}'
+}

@@ -356,15 +356,16 @@ Endpoint EndpointOf(const Http1Url& url) {
 }  // namespace
 
 struct Http1Connection::Impl {
-  Impl(const Http1Url& u, Http1TlsOptions tls) : url(u), socket(EndpointOf(u), std::move(tls)) {}
+  Impl(const Http1Url& u, Http1TlsOptions tls, size_t max_body)
+      : url(u), socket(EndpointOf(u), std::move(tls)), parser(max_body) {}
   Http1Url url;
   ClientSocket socket;
-  Http1ResponseParser parser{256};
+  Http1ResponseParser parser;
   std::string out;  // pending request bytes
 };
 
-Http1Connection::Http1Connection(const Http1Url& url, Http1TlsOptions tls)
-    : impl_(std::make_unique<Impl>(url, std::move(tls))) {}
+Http1Connection::Http1Connection(const Http1Url& url, Http1TlsOptions tls, size_t max_body)
+    : impl_(std::make_unique<Impl>(url, std::move(tls), max_body)) {}
 
 Http1Connection::~Http1Connection() = default;
 
@@ -391,7 +392,7 @@ Status Http1Connection::Exchange(std::span<const Request> requests,
   if (auto st = m.socket.Exchange(m.out, reader, deadline); !st) {
     m.parser.Reset();
     const size_t missing = requests.size() - responses.size();
-    return Fail(st.error().code(), "POST to " + m.url.host_header + ": " + st.error().message() +
+    return Fail(st.error().code(), "request to " + m.url.host_header + ": " + st.error().message() +
                                        " (" + std::to_string(missing) + " of " +
                                        std::to_string(requests.size()) + " requests unanswered)");
   }

@@ -96,7 +96,8 @@ class Http1Connection {
  public:
   using Clock = std::chrono::steady_clock;
 
-  Http1Connection(const Http1Url& url, Http1TlsOptions tls);
+  // `max_body`: how much of each response body is kept (Http1Response::body).
+  Http1Connection(const Http1Url& url, Http1TlsOptions tls, size_t max_body = 256);
   ~Http1Connection();
   Http1Connection(const Http1Connection&) = delete;
   Http1Connection& operator=(const Http1Connection&) = delete;
