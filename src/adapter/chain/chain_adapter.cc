@@ -253,7 +253,7 @@ ConnectorInfo Connector() {
             }
           },
       .inner_key = "chain.terminal",
-      .wrap = [](O o, const Context&, AdapterPtr inner) -> Result<AdapterPtr> {
+      .wrap = [](const O& o, const Context&, AdapterPtr inner) -> Result<AdapterPtr> {
         auto links = Links::Make(o.compress, o.encrypt_key);
         if (!links) return Fail(links.error());
         return std::make_unique<ChainAdapter>(std::move(*links), std::move(inner));

@@ -43,7 +43,7 @@ TEST(ChainLinksTest, SealOpensOnlyWithTheKeyAndIntactData) {
 
 TEST(ChainLinksTest, EncodeGivesAJsonStringThatDecodesBack) {
   const std::string payload = R"({"op":"INSERT","row":{"id":1,"name":"é"}})";
-  for (auto [compress, key] :
+  for (const auto& [compress, key] :
        std::vector<std::pair<bool, std::string>>{{true, ""}, {false, kKey128}, {true, kKey256}}) {
     auto links = Links::Make(compress, key);
     ASSERT_TRUE(links);
