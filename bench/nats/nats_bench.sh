@@ -25,11 +25,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-PGCDC=${PGCDC_BIN:-$root/build/release/pgcdc}
-ROWS=${ROWS:-200000}
-RUNS=${RUNS:-3}
+source "$root/bench/lib/bench_env.sh"
+bench_env 200000
 read -r -a contenders <<<"${CONTENDERS:-stdout nats}"
-[[ -x $PGCDC ]] || { echo "pgcdc binary not found: $PGCDC" >&2; exit 1; }
 command -v nats-server >/dev/null || { echo "nats-server not installed" >&2; exit 1; }
 
 nats_pid=""

@@ -22,11 +22,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-PGCDC=${PGCDC_BIN:-$root/build/release/pgcdc}
-ROWS=${ROWS:-200000}
-RUNS=${RUNS:-3}
+source "$root/bench/lib/bench_env.sh"
+bench_env 200000
 read -r -a contenders <<<"${CONTENDERS:-one_stdout two_stdout one_nats two_nats}"
-[[ -x $PGCDC ]] || { echo "pgcdc binary not found: $PGCDC" >&2; exit 1; }
 
 PG_SETTINGS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c autovacuum=off \
   -c shared_buffers=256MB -c max_wal_size=8GB -c checkpoint_timeout=1h"

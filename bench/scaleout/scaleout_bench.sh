@@ -33,11 +33,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-PGCDC=${PGCDC_BIN:-$root/build/release/pgcdc}
-ROWS=${ROWS:-100000}
-RUNS=${RUNS:-3}
+source "$root/bench/lib/bench_env.sh"
+bench_env 100000
 LAT_ROWS=${LAT_ROWS:-10000}
-[[ -x $PGCDC ]] || { echo "pgcdc binary not found: $PGCDC" >&2; exit 1; }
 PG_SETTINGS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c autovacuum=off \
   -c shared_buffers=256MB -c max_wal_size=8GB -c checkpoint_timeout=1h -c max_connections=50"
 source "$root/bench/lib/pg_cluster.sh"

@@ -21,10 +21,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-PGCDC=${PGCDC_BIN:-$root/build/release/pgcdc}
-ROWS=${ROWS:-200000}
-RUNS=${RUNS:-3}
-[[ -x $PGCDC ]] || { echo "pgcdc binary not found: $PGCDC" >&2; exit 1; }
+source "$root/bench/lib/bench_env.sh"
+bench_env 200000
 command -v node >/dev/null || { echo "node not installed" >&2; exit 1; }
 
 fake_pids=()
