@@ -348,6 +348,28 @@ TEST(KafkaConsumerScenario, RebalancesCommitWhatWasDeliveredBeforePartitionsMove
   EXPECT_EQ(broker->Wait(30s), 0) << broker->Stderr();
 }
 
+TEST(KafkaConsumerScenario, DoctorChecksBrokersTopicsAndTheGroupWithoutJoiningIt) {
+  auto kafka = MockKafka::Start({"--topic", "doc:3"});
+  ASSERT_TRUE(kafka);
+  auto doctor = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {PgcdcBinary(),    "doctor",          "--detector",
+                                     "kafka_consumer", "--kafka-brokers", kafka->bootstrap()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return RunCommand(args);
+  };
+  auto ok = doctor({"--kafka-consumer-topics", "doc"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("3 partitions"), std::string::npos) << ok.output;
+  EXPECT_NE(ok.output.find("0 of 3 partitions committed"), std::string::npos) << ok.output;
+  auto missing = doctor({"--kafka-consumer-topics", "doc,nosuch"});
+  EXPECT_EQ(missing.exit_code, 1) << missing.output;
+  EXPECT_NE(missing.output.find("topic nosuch"), std::string::npos) << missing.output;
+  kafka->Down();
+  auto down = doctor({"--kafka-consumer-topics", "doc", "--kafka-consumer-connect-timeout", "2s"});
+  EXPECT_EQ(down.exit_code, 1) << down.output;
+  EXPECT_NE(down.output.find("no broker of"), std::string::npos) << down.output;
+}
+
 TEST(KafkaConsumerScenario, ConfigurationMistakesExitWithCode2) {
   auto [code, err] =
       RunToExit({"listen", "--detector", "kafka_consumer", "--kafka-brokers",

@@ -222,6 +222,34 @@ TEST(NatsConsumerScenario, KillNineLosesNothing) {
   EXPECT_LT(lines - kRows, static_cast<size_t>(kRows));
 }
 
+TEST(NatsConsumerScenario, DoctorChecksTheStreamWithoutCreatingTheConsumer) {
+  NatsServer nats;
+  ASSERT_TRUE(nats.CreateStream("DOC", "doc.>", -1));
+  auto doctor = [&](const std::string& stream, std::vector<std::string> extra) {
+    std::vector<std::string> args = {PgcdcBinary(),
+                                     "doctor",
+                                     "--detector",
+                                     "nats_consumer",
+                                     "--nats-url",
+                                     nats.Url(),
+                                     "--nats-consumer-stream",
+                                     stream};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return RunCommand(args);
+  };
+  auto ok = doctor("DOC", {"--nats-consumer-subjects", "doc.orders"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("DOC (doc.>"), std::string::npos) << ok.output;
+  EXPECT_NE(ok.output.find("will be created on start"), std::string::npos) << ok.output;
+  auto elsewhere = doctor("DOC", {"--nats-consumer-subjects", "other.x"});
+  EXPECT_EQ(elsewhere.exit_code, 0) << elsewhere.output;  // a warning
+  EXPECT_NE(elsewhere.output.find("matches none of the stream's subjects"), std::string::npos)
+      << elsewhere.output;
+  auto missing = doctor("NOPE", {});
+  EXPECT_EQ(missing.exit_code, 1) << missing.output;
+  EXPECT_NE(missing.output.find("\"NOPE\" does not exist"), std::string::npos) << missing.output;
+}
+
 TEST(NatsConsumerScenario, ConfigurationMistakesExitWithCode2) {
   NatsServer nats;
   auto no_stream = Process::Start({.args = ConsumerArgs(nats, "NOPE")});

@@ -457,6 +457,60 @@ void Validate(const Options& o, std::vector<std::string>& errors) {
   }
 }
 
+// `pgcdc doctor`: a broker answers, every topic exists, and how far the
+// group has committed. Read-only: the handle never subscribes, so it does
+// not join the group.
+CheckList Doctor(const Options& o) {
+  auto conf = client::kafka::BuildConf(ConsumerProperties(o));
+  if (!conf) return FailedCheck("configuration", conf.error().message());
+  char err[512];
+  std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)> rk(
+      rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), err, sizeof err), rd_kafka_destroy);
+  if (!rk) return FailedCheck("configuration", err);
+  static_cast<void>(conf->release());  // rd_kafka_new took it
+  const int timeout = static_cast<int>(o.connect_timeout.count());
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t e = rd_kafka_metadata(rk.get(), 1, nullptr, &md, timeout);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR || md == nullptr) {
+    return FailedCheck("connect", "no broker of " + o.brokers + " answered: " + rd_kafka_err2str(e),
+                       "check --kafka-brokers and the security settings");
+  }
+  std::unique_ptr<const rd_kafka_metadata_t, decltype(&rd_kafka_metadata_destroy)> guard(
+      md, rd_kafka_metadata_destroy);
+  CheckList out{{.name = "connect",
+                 .detail = o.brokers + " (" + std::to_string(md->broker_cnt) + " brokers)"}};
+  std::unique_ptr<rd_kafka_topic_partition_list_t, decltype(&rd_kafka_topic_partition_list_destroy)>
+      parts(rd_kafka_topic_partition_list_new(8), rd_kafka_topic_partition_list_destroy);
+  for (const auto& topic : o.topics) {
+    const rd_kafka_metadata_topic_t* found = nullptr;
+    for (int i = 0; i < md->topic_cnt; ++i) {
+      if (topic == md->topics[i].topic && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        found = &md->topics[i];
+      }
+    }
+    out.push_back(Verdict(
+        found != nullptr, CheckResult::Level::kFail, "topic " + topic,
+        found != nullptr ? std::to_string(found->partition_cnt) + " partitions" : "does not exist",
+        "create the topic (or let the hub's kafka sink create it) first"));
+    if (found == nullptr) continue;
+    for (int p = 0; p < found->partition_cnt; ++p) {
+      rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), found->partitions[p].id);
+    }
+  }
+  if (parts->cnt > 0 &&
+      rd_kafka_committed(rk.get(), parts.get(), timeout) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    int committed = 0;
+    for (int i = 0; i < parts->cnt; ++i) committed += parts->elems[i].offset >= 0 ? 1 : 0;
+    out.push_back(
+        {.name = "group " + o.group,
+         .detail =
+             std::to_string(committed) + " of " + std::to_string(parts->cnt) +
+             " partitions committed" +
+             (committed == 0 ? " (starts at --kafka-consumer-offset " + o.offset + ")" : "")});
+  }
+  return out;
+}
+
 }  // namespace
 
 ConnectorInfo Connector() {
@@ -509,6 +563,7 @@ ConnectorInfo Connector() {
       .make = [](O o, const Context& ctx) -> Result<DetectorPtr> {
         return consume::MakeConsumer<KafkaConsumerDetector>(std::move(o), ctx.core);
       },
+      .check = [](const O& o, const Context&) { return Doctor(o); },
   });
 }
 

@@ -429,6 +429,79 @@ void Validate(const Options& o, std::vector<std::string>& errors) {
   ValidateBackoff("detector", o.backoff, errors);
 }
 
+// `pgcdc doctor`: the server answers, JetStream is on, the stream exists and
+// covers the subjects, and where the durable consumer stands. Changes nothing
+// (the consumer is created only by `listen`).
+CheckList Doctor(const Options& o) {
+  auto servers = client::nats::ParseServers(o.url);
+  if (!servers) return FailedCheck("connect", servers.error().message());
+  natsOptions* opts = nullptr;
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  jsStreamInfo* si = nullptr;
+  jsConsumerInfo* ci = nullptr;
+  auto cleanup = [&] {
+    if (ci != nullptr) jsConsumerInfo_Destroy(ci);
+    if (si != nullptr) jsStreamInfo_Destroy(si);
+    if (js != nullptr) jsCtx_Destroy(js);
+    if (nc != nullptr) natsConnection_Destroy(nc);
+    if (opts != nullptr) natsOptions_Destroy(opts);
+  };
+  natsStatus s = natsOptions_Create(&opts);
+  if (s == NATS_OK) s = client::nats::ConfigureOptions(opts, o, *servers, o.timeout);
+  if (s == NATS_OK) s = natsConnection_Connect(&nc, opts);
+  if (s != NATS_OK) {
+    cleanup();
+    return FailedCheck("connect",
+                       Bad(s, "connect to " + client::nats::RedactServers(o.url)).message(),
+                       "check --nats-url and that nats-server runs with -js");
+  }
+  CheckList out{{.name = "connect", .detail = client::nats::RedactServers(o.url)}};
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = o.timeout.count();
+  jsErrCode code = static_cast<jsErrCode>(0);
+  s = natsConnection_JetStream(&js, nc, &jo);
+  if (s == NATS_OK) s = js_GetStreamInfo(&si, js, o.stream.c_str(), &jo, &code);
+  if (s != NATS_OK || si == nullptr) {
+    const bool missing = s == NATS_NOT_FOUND || code == JSStreamNotFoundErr;
+    out.push_back(
+        Verdict(false, CheckResult::Level::kFail, "stream",
+                missing ? "\"" + o.stream + "\" does not exist" : Bad(s, "stream info").message(),
+                "create the stream, or start the hub's nats sink that publishes to it "
+                "(it creates the stream) before the consumer"));
+    cleanup();
+    return out;
+  }
+  std::string subjects;
+  for (int i = 0; i < si->Config->SubjectsLen; ++i) {
+    subjects += (subjects.empty() ? "" : ",") + std::string(si->Config->Subjects[i]);
+  }
+  out.push_back({.name = "stream",
+                 .detail = o.stream + " (" + subjects + "; " + std::to_string(si->State.Msgs) +
+                           " messages)"});
+  for (const auto& want : o.subjects) {
+    bool covered = false;
+    for (int i = 0; i < si->Config->SubjectsLen; ++i) {
+      covered = covered || SubjectMatches(si->Config->Subjects[i], want) ||
+                SubjectMatches(want, si->Config->Subjects[i]);
+    }
+    out.push_back(Verdict(covered, CheckResult::Level::kWarn, "subject " + want,
+                          covered ? "in the stream" : "matches none of the stream's subjects",
+                          "check --nats-consumer-subjects against the stream's subjects"));
+  }
+  s = js_GetConsumerInfo(&ci, js, o.stream.c_str(), o.durable.c_str(), &jo, &code);
+  if (s == NATS_OK && ci != nullptr) {
+    out.push_back({.name = "durable",
+                   .detail = o.durable + " exists (" + std::to_string(ci->NumPending) +
+                             " pending, " + std::to_string(ci->NumAckPending) + " unacked)"});
+  } else {
+    out.push_back({.name = "durable", .detail = o.durable + " will be created on start"});
+  }
+  cleanup();
+  return out;
+}
+
 }  // namespace
 
 ConnectorInfo Connector() {
@@ -479,6 +552,7 @@ ConnectorInfo Connector() {
       .make = [](O o, const Context& ctx) -> Result<DetectorPtr> {
         return consume::MakeConsumer<NatsConsumerDetector>(std::move(o), ctx.core);
       },
+      .check = [](const O& o, const Context&) { return Doctor(o); },
   });
 }
 
