@@ -28,4 +28,5 @@ set(PGCDC_CONNECTORS
   adapter/null
   adapter/redis
   adapter/nats
+  adapter/s3
 )
