@@ -16,12 +16,12 @@ Event At(std::string channel, uint64_t seq, uint64_t lsn, int64_t created_ns) {
   return e;
 }
 
-constexpr int64_t k2026_03_05 = 1772712000LL * 1'000'000'000;  // 2026-03-05T12:00:00Z
+constexpr int64_t kMarchFifth2026 = 1772712000LL * 1'000'000'000;  // 2026-03-05T12:00:00Z
 
 TEST(S3Keys, HiveLayoutNamedByTheFirstEvent) {
   Partition p{.first_lsn = 0x16B3748,
               .first_id = "0190a0d8-0000-8000-8000-000000000001",
-              .first_created_ns = k2026_03_05};
+              .first_created_ns = kMarchFifth2026};
   EXPECT_EQ(ObjectKey("cdc/", "pgcdc:public.orders", p, ".jsonl"),
             "cdc/channel=pgcdc_public.orders/year=2026/month=03/day=05/"
             "00000000016b3748-0190a0d8-0000-8000-8000-000000000001.jsonl");
@@ -37,9 +37,9 @@ TEST(S3Batch, PartitionsByChannelAndHoldsTheOldestSeq) {
   Batch b;
   EXPECT_TRUE(b.empty());
   EXPECT_FALSE(b.OldestSeq());
-  Event e1 = At("pgcdc:a", 5, 100, k2026_03_05);
-  Event e2 = At("pgcdc:b", 6, 101, k2026_03_05);
-  Event e3 = At("pgcdc:a", 7, 102, k2026_03_05);
+  Event e1 = At("pgcdc:a", 5, 100, kMarchFifth2026);
+  Event e2 = At("pgcdc:b", 6, 101, kMarchFifth2026);
+  Event e3 = At("pgcdc:a", 7, 102, kMarchFifth2026);
   b.Add(e1);
   b.Add(e2);
   b.Add(e3);
@@ -65,11 +65,11 @@ TEST(S3Batch, PartitionsByChannelAndHoldsTheOldestSeq) {
 
 TEST(S3Batch, TheSameEventsGiveTheSameKeys) {
   // A replay after a crash re-buffers the same events: same first event, same key.
-  Event e = At("pgcdc:t", 1, 0x2000, k2026_03_05);
+  Event e = At("pgcdc:t", 1, 0x2000, kMarchFifth2026);
   Batch first, replay;
   first.Add(e);
   replay.Add(e);
-  replay.Add(At("pgcdc:t", 2, 0x2001, k2026_03_05));
+  replay.Add(At("pgcdc:t", 2, 0x2001, kMarchFifth2026));
   EXPECT_EQ(ObjectKey("", "pgcdc:t", first.partitions().begin()->second, ".jsonl"),
             ObjectKey("", "pgcdc:t", replay.partitions().begin()->second, ".jsonl"));
 }

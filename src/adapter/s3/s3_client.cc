@@ -142,7 +142,9 @@ Reply S3Client::Send(const Request& request) {
   if (head) {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, nullptr);
   } else {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
+    // The size is set on the next line, so the body need not be NUL-terminated.
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+                     request.body.data());  // NOLINT(bugprone-suspicious-stringview-data-usage)
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
