@@ -27,3 +27,8 @@ rotated() {
 
 # rate ROWS SECONDS: changes per second, rounded.
 rate() { awk -v n="$1" -v t="$2" 'BEGIN{printf "%.0f", n/t}'; }
+
+# median: the median of the numbers on stdin (space or newline separated).
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# min_max: "lo hi" of the numbers on stdin.
+min_max() { tr ' ' '\n' | grep -v '^$' | sort -n | awk 'NR==1{lo=$1} {hi=$1} END{print lo, hi}'; }

@@ -79,7 +79,7 @@ s3_rows() {
 }
 
 contenders=(file s3 s3gz)
-declare -A rates hwm
+declare -A rates hwm labels
 for run in $(seq 1 "$RUNS"); do
   q "TRUNCATE bench_s"
   rm -rf "$T/s3/bench/"*
@@ -102,17 +102,13 @@ done
 
 echo "| contender | events/s over $RUNS runs (min – max) | median vs file | peak RSS MiB (max) |"
 echo "|---|---:|---:|---:|"
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+labels=([file]="pgcdc → file (local JSON lines, reference)" [s3]="pgcdc → s3 jsonl (s3rver)"
+        [s3gz]="pgcdc → s3 jsonl gzip (s3rver)")
 base=$(echo "${rates[file]}" | median)
 for c in "${contenders[@]}"; do
-  case $c in
-    file) label="pgcdc → file (local JSON lines, reference)" ;;
-    s3) label="pgcdc → s3 jsonl (s3rver)" ;;
-    s3gz) label="pgcdc → s3 jsonl gzip (s3rver)" ;;
-  esac
-  read -r lo hi < <(echo "${rates[$c]}" | tr ' ' '\n' | grep -v '^$' | sort -n | awk 'NR==1{lo=$1} {hi=$1} END{print lo, hi}')
-  med=$(echo "${rates[$c]}" | median)
-  peak=$(echo "${hwm[$c]}" | tr ' ' '\n' | grep -v '^$' | sort -n | tail -1)
-  awk -v l="$label" -v lo="$lo" -v hi="$hi" -v m="$med" -v b="$base" -v p="$peak" \
-    'BEGIN{printf "| %s | %.1f K – %.1f K | %.2f× | %s |\n", l, lo/1000, hi/1000, m/b, p}'
+  read -r lo hi < <(echo "${rates[$c]}" | min_max)
+  read -r _ peak < <(echo "${hwm[$c]}" | min_max)
+  printf '| %s | %s K – %s K | %s× | %s |\n' "${labels[$c]}" \
+    "$(awk -v x="$lo" 'BEGIN{printf "%.1f", x/1000}')" "$(awk -v x="$hi" 'BEGIN{printf "%.1f", x/1000}')" \
+    "$(awk -v m="$(echo "${rates[$c]}" | median)" -v b="$base" 'BEGIN{printf "%.2f", m/b}')" "$peak"
 done
