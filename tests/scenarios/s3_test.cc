@@ -12,70 +12,17 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
 #include "harness.h"
 #include "json_util.h"
-#include "stream_clients.h"
+#include "s3_server.h"
 
 namespace pgcdc::testing {
 namespace {
 
-namespace fs = std::filesystem;
-
-constexpr std::string_view kObjectSuffix = "._S3rver_object";
-
-// s3rver (npm) on a fixed port and directory, so it can be restarted.
-class S3rver {
- public:
-  S3rver() : port_(FreeTcpPort()) { EXPECT_TRUE(Start()); }
-  ~S3rver() { Stop(); }
-  bool Start() {
-    proc_ = Process::Start(
-        {.args = {ToolsDir() + "/node_modules/s3rver/bin/s3rver.js", "-d", dir_.path, "-a",
-                  "127.0.0.1", "-p", std::to_string(port_), "-s", "--configure-bucket", "bkt"},
-         .binary = "/usr/bin/node"});
-    if (!proc_) return false;
-    // Any HTTP answer (an unsigned request gets an error document) means it serves.
-    return Eventually([&] { return HttpGet(Addr(), "/", 1s).has_value(); }, 20s);
-  }
-  void Stop() {
-    if (!proc_) return;
-    proc_->Signal(SIGKILL);
-    (void)proc_->Wait();
-    proc_.reset();
-  }
-  std::string Addr() const { return "127.0.0.1:" + std::to_string(port_); }
-  std::string Endpoint() const { return "http://" + Addr(); }
-  // Object keys (relative to the bucket) -> stored bytes.
-  std::map<std::string, std::string> Objects() const {
-    std::map<std::string, std::string> out;
-    const fs::path root = fs::path(dir_.path) / "bkt";
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(root, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      const std::string path = it->path().string();
-      if (!it->is_regular_file() || !path.ends_with(kObjectSuffix)) continue;
-      std::ifstream in(path, std::ios::binary);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      std::string key = fs::relative(it->path(), root).string();
-      key.resize(key.size() - kObjectSuffix.size());
-      out[key] = ss.str();
-    }
-    return out;
-  }
-
- private:
-  TempDir dir_;
-  int port_;
-  std::unique_ptr<Process> proc_;
-};
-
-std::vector<std::string> WalS3Args(const std::string& publication, const S3rver& s3,
+std::vector<std::string> WalS3Args(const std::string& publication, const S3Server& s3,
                                    std::vector<std::string> extra) {
   std::vector<std::string> sink = {"-a",
                                    "s3",
@@ -121,7 +68,7 @@ std::string Gunzip(const std::string& data) {
 }
 
 TEST(S3Scenario, WalRowsArriveAsJsonLinesUnderHiveKeys) {
-  S3rver s3;
+  S3Server s3;
   auto conn = Connect();
   FreshPublishedTable(conn, "s3_rows", "id int PRIMARY KEY, v text", "p_s3rows");
   auto p = Process::Start(
@@ -152,7 +99,7 @@ TEST(S3Scenario, WalRowsArriveAsJsonLinesUnderHiveKeys) {
 }
 
 TEST(S3Scenario, LargeGzipFlushGoesThroughAMultipartUpload) {
-  S3rver s3;
+  S3Server s3;
   auto conn = Connect();
   FreshPublishedTable(conn, "s3_big", "id int PRIMARY KEY, doc text", "p_s3big");
   auto p = Process::Start(
@@ -187,7 +134,7 @@ TEST(S3Scenario, LargeGzipFlushGoesThroughAMultipartUpload) {
 }
 
 TEST(S3Scenario, AnOutageHoldsEventsUntilS3IsBack) {
-  S3rver s3;
+  S3Server s3;
   auto conn = Connect();
   FreshPublishedTable(conn, "s3_outage", "id int PRIMARY KEY, v text", "p_s3outage");
   auto p = Process::Start({.args = WalS3Args("p_s3outage", s3, {"--s3-flush-size", "50"})});
@@ -223,7 +170,7 @@ TEST(S3Scenario, AnOutageHoldsEventsUntilS3IsBack) {
 }
 
 TEST(S3Scenario, KillNineWithPersistentSlotLosesNothing) {
-  S3rver s3;
+  S3Server s3;
   auto conn = Connect();
   FreshPublishedTable(conn, "s3_crash", "id int PRIMARY KEY, v int", "p_s3crash",
                       "pgcdc_p_s3crash");
@@ -262,7 +209,7 @@ TEST(S3Scenario, KillNineWithPersistentSlotLosesNothing) {
 }
 
 TEST(S3Scenario, RejectedCredentialsAndMissingBucketAreClearErrors) {
-  S3rver s3;
+  S3Server s3;
   auto run = [&](const std::vector<std::string>& extra) {
     std::vector<std::string> args = {"--s3-endpoint", s3.Endpoint(), "--s3-region", "us-east-1"};
     args.insert(args.end(), extra.begin(), extra.end());
