@@ -33,9 +33,10 @@ void MakeTable(const std::string& table) {
                        std::to_string(kRows) + ") g");
 }
 
-std::unique_ptr<Process> StartSnapshot(const std::string& table, std::vector<std::string> extra) {
+std::unique_ptr<Process> StartSnapshot(const std::string& table,
+                                       const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"snapshot", "--db", SharedCluster().Url(), "--table", table};
-  for (auto& a : extra) args.push_back(a);
+  for (const auto& a : extra) args.push_back(a);
   return Process::Start({.args = std::move(args)});
 }
 
@@ -248,10 +249,10 @@ TEST(SnapshotAdapters, MisconfiguredAdapterIsAUsageError) {
 
 // Serving adapters: the export waits for a client, then every row reaches it.
 std::unique_ptr<Process> StartServing(const std::string& table, const std::string& adapter,
-                                      std::vector<std::string> extra = {}) {
+                                      const std::vector<std::string>& extra = {}) {
   MakeTable(table);
   std::vector<std::string> args = {"-a", adapter, "--http-addr", "127.0.0.1:0"};
-  for (auto& a : extra) args.push_back(a);
+  for (const auto& a : extra) args.push_back(a);
   auto p = StartSnapshot(table, args);
   if (p && !p->WaitForStderr("waiting for a client", 20s)) {
     ADD_FAILURE() << p->Stderr();
