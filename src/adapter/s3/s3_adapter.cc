@@ -133,21 +133,46 @@ S3Adapter::S3Adapter(Options options)
 
 S3Adapter::~S3Adapter() = default;
 
-Status S3Adapter::Open() {
-  Credentials creds{EnvOr(options_.access_key_id, "AWS_ACCESS_KEY_ID"),
-                    EnvOr(options_.secret_access_key, "AWS_SECRET_ACCESS_KEY"),
-                    EnvOr(options_.session_token, "AWS_SESSION_TOKEN")};
+namespace {
+
+// The client with resolved credentials (flags, else the AWS_* environment).
+Result<std::unique_ptr<S3Client>> MakeClient(const Options& o) {
+  Credentials creds{EnvOr(o.access_key_id, "AWS_ACCESS_KEY_ID"),
+                    EnvOr(o.secret_access_key, "AWS_SECRET_ACCESS_KEY"),
+                    EnvOr(o.session_token, "AWS_SESSION_TOKEN")};
   if (creds.access_key_id.empty() || creds.secret_access_key.empty()) {
     return Fail(ErrorCode::kConfig,
                 "s3: no credentials: set --s3-access-key-id and --s3-secret-access-key (or "
                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
   }
-  client_ = std::make_unique<S3Client>(ClientOptions{.endpoint = options_.endpoint,
-                                                     .bucket = options_.bucket,
-                                                     .region = options_.region,
-                                                     .credentials = std::move(creds),
-                                                     .timeout = options_.timeout});
-  if (auto st = client_->Open(); !st) return st;
+  auto client = std::make_unique<S3Client>(ClientOptions{.endpoint = o.endpoint,
+                                                         .bucket = o.bucket,
+                                                         .region = o.region,
+                                                         .credentials = std::move(creds),
+                                                         .timeout = o.timeout});
+  if (auto st = client->Open(); !st) return Fail(st.error());
+  return client;
+}
+
+}  // namespace
+
+CheckList CheckBucket(const Options& o) {
+  auto client = MakeClient(o);
+  if (!client) return FailedCheck("bucket", client.error().message());
+  const Reply head = (*client)->HeadBucket();
+  if (!head.ok()) {
+    return FailedCheck("bucket", head.Retryable() ? "s3: " + head.message : Permanent(head, o),
+                       "check --s3-endpoint, --s3-bucket and the credentials");
+  }
+  return {
+      {.name = "bucket",
+       .detail = "bucket \"" + o.bucket + "\" at " + (*client)->display_endpoint() + " answers"}};
+}
+
+Status S3Adapter::Open() {
+  auto client = MakeClient(options_);
+  if (!client) return Fail(client.error());
+  client_ = std::move(*client);
   const Reply head = client_->HeadBucket();
   if (!head.ok() && !head.Retryable())
     return Fail(ErrorCode::kConnection, Permanent(head, options_));
@@ -368,6 +393,7 @@ ConnectorInfo Connector() {
           {S3Params(), BackoffParams<Options>("s3", "s3", &Options::backoff, "upload retry")}),
       .validate = Validate,
       .make = MakeRetryingAdapter<S3Adapter, Options>,
+      .check = [](const Options& o, const Context&) { return CheckBucket(o); },
   });
 }
 

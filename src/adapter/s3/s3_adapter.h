@@ -130,6 +130,10 @@ class S3Adapter final : public RetryingAdapter {
   std::string extension_;
 };
 
+// `pgcdc doctor`: HeadBucket with the configured credentials (any failure,
+// also an unreachable endpoint, is a failed finding).
+CheckList CheckBucket(const Options& o);
+
 ConnectorInfo Connector();
 
 }  // namespace pgcdc::adapter::s3

@@ -177,6 +177,23 @@ TEST(S3Adapter, RejectedCredentialsAreAClearErrorAndNothingIsAcknowledged) {
   EXPECT_EQ(a.OldestHeldSeq(), std::optional<uint64_t>(7));
 }
 
+TEST(S3Adapter, DoctorChecksTheBucket) {
+  FakeS3 s3;
+  Options o = s3.Config();
+  auto ok = CheckBucket(o);
+  ASSERT_EQ(ok.size(), 1u);
+  EXPECT_EQ(ok[0].level, CheckResult::Level::kOk) << ok[0].detail;
+  s3.Fail({403});
+  auto denied = CheckBucket(o);
+  ASSERT_EQ(denied.size(), 1u);
+  EXPECT_EQ(denied[0].level, CheckResult::Level::kFail);
+  EXPECT_NE(denied[0].detail.find("access denied"), std::string::npos) << denied[0].detail;
+  o.endpoint = "http://127.0.0.1:1";
+  auto down = CheckBucket(o);
+  ASSERT_EQ(down.size(), 1u);
+  EXPECT_EQ(down[0].level, CheckResult::Level::kFail) << "an unreachable endpoint fails";
+}
+
 TEST(S3Client, XmlValues) {
   const std::string xml =
       "<InitiateMultipartUploadResult><Bucket>b</Bucket><UploadId>abc-1</UploadId>"
