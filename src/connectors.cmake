@@ -31,4 +31,5 @@ set(PGCDC_CONNECTORS
   adapter/nats
   adapter/chain
   adapter/search
+  adapter/s3
 )

@@ -45,3 +45,7 @@ range_of() {
   tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n |
     awk '{a[NR]=$1} END {print a[1], a[NR], a[int((NR+1)/2)]}'
 }
+# median: the median of the numbers on stdin (space or newline separated).
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# min_max: "lo hi" of the numbers on stdin.
+min_max() { tr ' ' '\n' | grep -v '^$' | sort -n | awk 'NR==1{lo=$1} {hi=$1} END{print lo, hi}'; }

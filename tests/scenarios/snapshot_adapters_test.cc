@@ -1,13 +1,14 @@
 // User journey: `pgcdc snapshot --table t -a <adapter>` exports every row
 // into each adapter that exists, through the same pipeline assembly as
 // `listen` (adapters, DLQ, transforms, HTTP): file, pg_table, webhook, sse,
-// ws, kafkaserver, redis, kafka and nats. Serving adapters wait for a first client before the
+// ws, kafkaserver, redis, kafka, nats and s3. Serving adapters wait for a first client before the
 // export starts. Failure paths: a sink that rejects rows dead-letters them
 // (nothing lost, exit 0), a misconfigured adapter is a usage error.
 #include <gtest/gtest.h>
 
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "harness.h"
 #include "http_receiver.h"
@@ -15,6 +16,7 @@
 #include "kafka_clients.h"
 #include "nats_server.h"
 #include "redis_server.h"
+#include "s3_server.h"
 #include "stream_clients.h"
 
 namespace pgcdc::testing {
@@ -31,9 +33,10 @@ void MakeTable(const std::string& table) {
                        std::to_string(kRows) + ") g");
 }
 
-std::unique_ptr<Process> StartSnapshot(const std::string& table, std::vector<std::string> extra) {
+std::unique_ptr<Process> StartSnapshot(const std::string& table,
+                                       const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"snapshot", "--db", SharedCluster().Url(), "--table", table};
-  for (auto& a : extra) args.push_back(a);
+  for (const auto& a : extra) args.push_back(a);
   return Process::Start({.args = std::move(args)});
 }
 
@@ -151,6 +154,28 @@ TEST(SnapshotAdapters, RedisSync) {
   ExpectAllRows(ids, static_cast<size_t>(redis.CliInt({"DBSIZE"})));
 }
 
+// The sink acknowledges rows only once their object is stored, and the export
+// waits for that: it ends with the first flush (here the 1 s interval), and
+// every row is in the bucket.
+TEST(SnapshotAdapters, S3) {
+  MakeTable("snap_a_s3");
+  S3Server s3;
+  auto p =
+      StartSnapshot("snap_a_s3", {"-a", "s3", "--s3-bucket", "bkt", "--s3-endpoint", s3.Endpoint(),
+                                  "--s3-access-key-id", "S3RVER", "--s3-secret-access-key",
+                                  "S3RVER", "--s3-flush-interval", "1s"});
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->Wait(60s), 0) << p->Stderr();
+  EXPECT_EQ(s3.Objects().size(), 1u) << "one flush";
+  std::vector<std::string> events;
+  for (const auto& [key, body] : s3.Objects()) {
+    EXPECT_TRUE(key.starts_with("channel=pgcdc_snap_a_s3/year=")) << key;
+    std::istringstream in(body);
+    for (std::string line; std::getline(in, line);) events.push_back(line);
+  }
+  ExpectAllRows(RowIds(events), events.size());
+}
+
 // Every row lands in the JetStream stream (read back by our own consumer),
 // once, with its event id as Nats-Msg-Id.
 TEST(SnapshotAdapters, Nats) {
@@ -224,10 +249,10 @@ TEST(SnapshotAdapters, MisconfiguredAdapterIsAUsageError) {
 
 // Serving adapters: the export waits for a client, then every row reaches it.
 std::unique_ptr<Process> StartServing(const std::string& table, const std::string& adapter,
-                                      std::vector<std::string> extra = {}) {
+                                      const std::vector<std::string>& extra = {}) {
   MakeTable(table);
   std::vector<std::string> args = {"-a", adapter, "--http-addr", "127.0.0.1:0"};
-  for (auto& a : extra) args.push_back(a);
+  for (const auto& a : extra) args.push_back(a);
   auto p = StartSnapshot(table, args);
   if (p && !p->WaitForStderr("waiting for a client", 20s)) {
     ADD_FAILURE() << p->Stderr();

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# S3 sink benchmark (issue 19): the same WAL drained by
+#   file     pgcdc → file sink (JSON lines on local disk: the reference peer)
+#   s3       pgcdc → s3 jsonl into s3rver (npm, tests/tools) on loopback
+#   s3gz     pgcdc → s3 jsonl + gzip
+# Every contender has its own slot created before the workload, so each reads
+# exactly the same WAL, and runs with --persistent-slot until its slot's
+# confirmed position reaches the end LSN (the s3 sink confirms only what
+# s3rver stored). The drain order rotates per run. The peak RSS (VmHWM) of
+# each pgcdc process is reported: the s3 sink's memory is bounded by its flush.
+#
+# Usage (as root; PostgreSQL runs as the postgres user):
+#   bench/s3/s3_bench.sh                       # 200,000 INSERTs, 3 runs
+#   ROWS=50000 RUNS=1 bench/s3/s3_bench.sh
+# Env: PGCDC_BIN (default build/release/pgcdc), ROWS (200000), RUNS (3),
+#      S3_ARGS (extra flags for the s3 contenders, default "--s3-flush-size 10000").
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+PGCDC=${PGCDC_BIN:-$root/build/release/pgcdc}
+ROWS=${ROWS:-200000}
+RUNS=${RUNS:-3}
+S3_ARGS=${S3_ARGS:---s3-flush-size 10000}
+S3RVER=$root/tests/tools/node_modules/s3rver/bin/s3rver.js
+[[ -x $PGCDC ]] || { echo "pgcdc binary not found: $PGCDC" >&2; exit 1; }
+[[ -f $S3RVER ]] || { echo "s3rver not installed: (cd tests/tools && npm ci)" >&2; exit 1; }
+
+s3_pid=""
+bench_on_exit() { [[ -n $s3_pid ]] && kill "$s3_pid" 2>/dev/null || true; }
+PG_SETTINGS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c autovacuum=off \
+  -c shared_buffers=256MB -c max_wal_size=8GB -c checkpoint_timeout=1h"
+source "$root/bench/lib/pg_cluster.sh"
+source "$root/bench/lib/sink_bench.sh"
+
+SPORT=$(free_port)
+mkdir -p "$T/s3"
+node "$S3RVER" -d "$T/s3" -a 127.0.0.1 -p "$SPORT" -s --configure-bucket bench >"$T/s3rver.log" 2>&1 &
+s3_pid=$!
+until curl -s -o /dev/null "http://127.0.0.1:$SPORT/"; do sleep 0.05; done
+
+q "CREATE TABLE bench_s (id bigint PRIMARY KEY, a integer NOT NULL, b text NOT NULL,
+                         c timestamptz NOT NULL, d numeric(12,2) NOT NULL)"
+q "CREATE PUBLICATION bench_spub FOR TABLE bench_s"
+
+# drain NAME END -> r_wall, r_hwm (peak RSS, MiB)
+drain() {
+  local name=$1 end=$2 t0 t1
+  local sink_args=(-a file --file-path "$T/out.jsonl" --file-max-size 0)
+  local s3=(-a s3 --s3-bucket bench --s3-endpoint "http://127.0.0.1:$SPORT" --s3-access-key-id S3RVER
+            --s3-secret-access-key S3RVER --s3-flush-interval 1s --s3-prefix "$name" $S3_ARGS)
+  case $name in
+    s3) sink_args=("${s3[@]}") ;;
+    s3gz) sink_args=("${s3[@]}" --s3-compression gzip) ;;
+  esac
+  rm -f "$T/out.jsonl"
+  t0=$(now)
+  "$PGCDC" listen --detector wal --db "$DSN" --publication bench_spub --persistent-slot \
+    --slot-name "s_$name" --heartbeat-interval 0 --detector-status-interval 100ms \
+    --bus-mode reliable --http-addr "" "${sink_args[@]}" >/dev/null 2>"$T/pgcdc.err" &
+  local pid=$!
+  until [[ $(q "SELECT coalesce(confirmed_flush_lsn >= '$end', false) FROM pg_replication_slots WHERE slot_name = 's_$name'") == t ]]; do
+    kill -0 "$pid" 2>/dev/null || { cat "$T/pgcdc.err" >&2; exit 1; }
+    sleep 0.05
+  done
+  t1=$(now)
+  r_hwm=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
+  kill -TERM "$pid"; wait "$pid" || true
+  r_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
+}
+
+# Rows in the objects of one contender (s3rver keeps them as files).
+s3_rows() {
+  local n=0 f
+  while IFS= read -r -d '' f; do
+    if [[ $f == *.gz._S3rver_object ]]; then n=$((n + $(gzip -dc "$f" | wc -l))); else n=$((n + $(wc -l <"$f"))); fi
+  done < <(find "$T/s3/bench/$1" -name '*._S3rver_object' -print0 2>/dev/null)
+  echo "$n"
+}
+
+contenders=(file s3 s3gz)
+declare -A rates hwm labels
+for run in $(seq 1 "$RUNS"); do
+  q "TRUNCATE bench_s"
+  rm -rf "$T/s3/bench/"*
+  for c in "${contenders[@]}"; do
+    # The slot and pgcdc's stored checkpoint of it (a new slot starts behind the old one).
+    "$PGCDC" slot drop --db "$DSN" --name "s_$c" >/dev/null 2>&1 || true
+    q "SELECT pg_create_logical_replication_slot('s_$c', 'pgoutput')" >/dev/null
+  done
+  end=$(insert_batches bench_s "$ROWS")
+  read -r -a order <<<"$(rotated "$run" "${contenders[@]}")"
+  for c in "${order[@]}"; do
+    drain "$c" "$end"
+    rates[$c]+="$(rate "$ROWS" "$r_wall") "
+    hwm[$c]+="$r_hwm "
+    extra=""
+    [[ $c != file ]] && extra=", $(s3_rows "$c") rows in $(find "$T/s3/bench/$c" -name '*._S3rver_object' | wc -l) objects"
+    log "run $run: $c ${r_wall}s, peak RSS ${r_hwm} MiB$extra"
+  done
+done
+
+echo "| contender | events/s over $RUNS runs (min – max) | median vs file | peak RSS MiB (max) |"
+echo "|---|---:|---:|---:|"
+labels=([file]="pgcdc → file (local JSON lines, reference)" [s3]="pgcdc → s3 jsonl (s3rver)"
+        [s3gz]="pgcdc → s3 jsonl gzip (s3rver)")
+base=$(echo "${rates[file]}" | median)
+for c in "${contenders[@]}"; do
+  read -r lo hi < <(echo "${rates[$c]}" | min_max)
+  read -r _ peak < <(echo "${hwm[$c]}" | min_max)
+  printf '| %s | %s K – %s K | %s× | %s |\n' "${labels[$c]}" \
+    "$(awk -v x="$lo" 'BEGIN{printf "%.1f", x/1000}')" "$(awk -v x="$hi" 'BEGIN{printf "%.1f", x/1000}')" \
+    "$(awk -v m="$(echo "${rates[$c]}" | median)" -v b="$base" 'BEGIN{printf "%.2f", m/b}')" "$peak"
+done

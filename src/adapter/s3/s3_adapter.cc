@@ -1,0 +1,402 @@
+#include "adapter/s3/s3_adapter.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+#include "codec/kafka/record_batch.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "registry/define.h"
+
+namespace pgcdc::adapter::s3 {
+
+namespace {
+
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr std::string_view kAdapter = "s3";
+constexpr std::string_view kTxnChannel = "pgcdc:_txn";
+
+struct Metrics {
+  metrics::Family<metrics::Counter>& flushes = metrics::Default().AddCounter(
+      "pgcdc_s3_flushes_total", "S3 flushes by outcome (success, error).", {"status"});
+  metrics::Counter& flush_ok = flushes.With({"success"});
+  metrics::Counter& flush_error = flushes.With({"error"});
+  metrics::Histogram& flush_size = metrics::DefaultHistogram(
+      "pgcdc_s3_flush_size", "Events per S3 flush.", {10, 100, 500, 1000, 5000, 10000, 50000});
+  metrics::Histogram& flush_duration = metrics::DefaultHistogram(
+      "pgcdc_s3_flush_duration_seconds", "Time to upload one S3 flush (retries included).",
+      metrics::DefaultBuckets());
+  metrics::Gauge& buffered =
+      metrics::DefaultGauge("pgcdc_s3_buffer_size", "Events buffered for the next S3 flush.");
+  metrics::Counter& objects =
+      metrics::DefaultCounter("pgcdc_s3_objects_uploaded_total", "S3 objects uploaded.");
+  metrics::Counter& bytes = metrics::DefaultCounter(
+      "pgcdc_s3_bytes_uploaded_total", "Bytes of S3 objects uploaded (after compression).");
+  metrics::Counter& failures = metrics::DefaultCounter(
+      "pgcdc_s3_request_failures_total", "S3 requests that failed (each retry counts).");
+  metrics::Counter& skipped = metrics::DefaultCounter(
+      "pgcdc_s3_skipped_total", "Transaction marker events (pgcdc:_txn) not written to S3.");
+};
+Metrics& M() { return metrics::Lazy<Metrics>(); }
+
+Error Cancelled() { return Error(ErrorCode::kCancelled, "s3: interrupted"); }
+
+// The message for an answer that retrying cannot fix.
+std::string Permanent(const Reply& r, const Options& o) {
+  std::string msg = "s3: " + r.message;
+  if (r.status == 403) {
+    msg +=
+        " (access denied: check the credentials --s3-access-key-id/--s3-secret-access-key "
+        "or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, and that they may write to bucket \"" +
+        o.bucket + "\")";
+  } else if (r.status == 404) {
+    msg += " (bucket \"" + o.bucket + "\" not found at " +
+           (o.endpoint.empty() ? "AWS region " + o.region : o.endpoint) + ")";
+  }
+  return msg;
+}
+
+std::string EnvOr(const std::string& value, const char* name) {
+  if (!value.empty()) return value;
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : "";
+}
+
+}  // namespace
+
+std::string Extension(std::string_view format, std::string_view compression) {
+  std::string out = "." + std::string(format);
+  if (compression == "gzip") out += ".gz";
+  if (compression == "zstd") out += ".zst";
+  return out;
+}
+
+std::string ObjectKey(std::string_view prefix, std::string_view channel, const Partition& p,
+                      std::string_view extension) {
+  std::string key(prefix);
+  while (!key.empty() && key.back() == '/') key.pop_back();
+  if (!key.empty()) key.push_back('/');
+  key.append("channel=");
+  for (char c : channel) key.push_back(c == ':' ? '_' : c);
+  const auto t = static_cast<time_t>(p.first_created_ns / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char date[64];
+  std::snprintf(date, sizeof date, "/year=%04d/month=%02d/day=%02d/%016llx-", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, static_cast<unsigned long long>(p.first_lsn));
+  key.append(date).append(p.first_id).append(extension);
+  return key;
+}
+
+void Batch::Add(const Event& event) {
+  if (partitions_.empty()) since_ = SteadyClock::now();
+  Partition& p = partitions_[event.channel];
+  if (p.events == 0) {
+    p.first_seq = event.seq;
+    p.first_lsn = event.lsn;
+    p.first_id = event.id.ToString();
+    p.first_created_ns = event.created_at_ns;
+  }
+  const size_t before = p.body.size();
+  p.body.append(event.Json()).push_back('\n');
+  ++p.events;
+  ++events_;
+  bytes_ += p.body.size() - before;
+}
+
+std::optional<uint64_t> Batch::OldestSeq() const {
+  std::optional<uint64_t> oldest;
+  for (const auto& [channel, p] : partitions_) {
+    if (p.first_seq != 0 && (!oldest || p.first_seq < *oldest)) oldest = p.first_seq;
+  }
+  return oldest;
+}
+
+void Batch::Erase(std::map<std::string, Partition>::iterator it) {
+  events_ -= it->second.events;
+  bytes_ -= it->second.body.size();
+  partitions_.erase(it);
+}
+
+S3Adapter::S3Adapter(Options options)
+    : RetryingAdapter(kAdapter, options.backoff),
+      options_(std::move(options)),
+      content_type_(options_.format == "jsonl" ? "application/x-ndjson"
+                                               : "application/octet-stream"),
+      extension_(Extension(options_.format, options_.compression)) {
+  if (options_.compression != "none") content_encoding_ = options_.compression;
+}
+
+S3Adapter::~S3Adapter() = default;
+
+namespace {
+
+// The client with resolved credentials (flags, else the AWS_* environment).
+Result<std::unique_ptr<S3Client>> MakeClient(const Options& o) {
+  Credentials creds{EnvOr(o.access_key_id, "AWS_ACCESS_KEY_ID"),
+                    EnvOr(o.secret_access_key, "AWS_SECRET_ACCESS_KEY"),
+                    EnvOr(o.session_token, "AWS_SESSION_TOKEN")};
+  if (creds.access_key_id.empty() || creds.secret_access_key.empty()) {
+    return Fail(ErrorCode::kConfig,
+                "s3: no credentials: set --s3-access-key-id and --s3-secret-access-key (or "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
+  }
+  auto client = std::make_unique<S3Client>(ClientOptions{.endpoint = o.endpoint,
+                                                         .bucket = o.bucket,
+                                                         .region = o.region,
+                                                         .credentials = std::move(creds),
+                                                         .timeout = o.timeout});
+  if (auto st = client->Open(); !st) return Fail(st.error());
+  return client;
+}
+
+}  // namespace
+
+CheckList CheckBucket(const Options& o) {
+  auto client = MakeClient(o);
+  if (!client) return FailedCheck("bucket", client.error().message());
+  const Reply head = (*client)->HeadBucket();
+  if (!head.ok()) {
+    return FailedCheck("bucket", head.Retryable() ? "s3: " + head.message : Permanent(head, o),
+                       "check --s3-endpoint, --s3-bucket and the credentials");
+  }
+  return {
+      {.name = "bucket",
+       .detail = "bucket \"" + o.bucket + "\" at " + (*client)->display_endpoint() + " answers"}};
+}
+
+Status S3Adapter::Open() {
+  auto client = MakeClient(options_);
+  if (!client) return Fail(client.error());
+  client_ = std::move(*client);
+  const Reply head = client_->HeadBucket();
+  if (!head.ok() && !head.Retryable())
+    return Fail(ErrorCode::kConnection, Permanent(head, options_));
+  if (!head.ok()) {
+    // Not there yet: uploads wait for it (health degraded) rather than fail start-up.
+    Degraded(head.message);
+    log::Warn("s3: bucket check failed; uploads will retry",
+              {{"adapter", kAdapter}, {"error", head.message}});
+  }
+  log::Info("s3: ready", {{"endpoint", client_->display_endpoint()},
+                          {"bucket", options_.bucket},
+                          {"format", options_.format},
+                          {"compression", options_.compression},
+                          {"flush_size", static_cast<uint64_t>(options_.flush_size)}});
+  return Ok();
+}
+
+Status S3Adapter::Deliver(std::span<const Event* const> events) {
+  for (const Event* e : events) {
+    if (e->filtered) continue;
+    if (e->channel == kTxnChannel) {
+      M().skipped.Inc();
+      continue;
+    }
+    batch_.Add(*e);
+    if (batch_.events() >= options_.flush_size || batch_.bytes() >= options_.flush_bytes) {
+      if (auto st = Upload(SteadyClock::time_point::max()); !st) return st;
+    }
+  }
+  M().buffered.Set(static_cast<double>(batch_.events()));
+  return Ok();
+}
+
+Status S3Adapter::Flush() {
+  if (batch_.empty() || SteadyClock::now() - batch_.since() < options_.flush_interval) return Ok();
+  return Upload(SteadyClock::time_point::max());
+}
+
+std::optional<uint64_t> S3Adapter::OldestHeldSeq() const { return batch_.OldestSeq(); }
+
+void S3Adapter::Interrupt() {
+  RetryingAdapter::Interrupt();
+  if (client_) client_->Interrupt();
+}
+
+void S3Adapter::Close() {
+  if (!batch_.empty() && client_) {
+    const size_t left = batch_.events();
+    if (auto st = Upload(SteadyClock::now() + options_.drain_timeout); !st) {
+      log::Error(
+          "s3: final flush failed; the events are not acknowledged and will be replayed "
+          "by a persistent slot",
+          {{"adapter", kAdapter},
+           {"events", static_cast<uint64_t>(left)},
+           {"error", st.error().message()}});
+    }
+  }
+  client_.reset();
+}
+
+Status S3Adapter::Upload(SteadyClock::time_point deadline) {
+  const auto start = SteadyClock::now();
+  const size_t events = batch_.events();
+  auto& parts = batch_.partitions();
+  while (!parts.empty()) {
+    auto it = parts.begin();
+    const std::string key = ObjectKey(options_.prefix, it->first, it->second, extension_);
+    std::string compressed;
+    const std::string* body = &it->second.body;
+    if (options_.compression != "none") {
+      const auto codec = options_.compression == "gzip" ? codec::kafka::Compression::kGzip
+                                                        : codec::kafka::Compression::kZstd;
+      auto c = codec::kafka::Compress(codec, it->second.body);
+      if (!c) return Fail(c.error().Wrap("s3: compress"));
+      compressed = std::move(*c);
+      body = &compressed;
+    }
+    Status st =
+        body->size() > options_.part_size
+            ? Multipart(key, *body, deadline)
+            : Retry(
+                  [&] { return client_->PutObject(key, *body, content_type_, content_encoding_); },
+                  deadline);
+    if (!st) {
+      M().flush_error.Inc();
+      return st;
+    }
+    M().objects.Inc();
+    M().bytes.Inc(body->size());
+    batch_.Erase(it);
+  }
+  M().flush_ok.Inc();
+  M().flush_size.Observe(static_cast<double>(events));
+  M().flush_duration.Observe(std::chrono::duration<double>(SteadyClock::now() - start).count());
+  M().buffered.Set(0);
+  return Ok();
+}
+
+Status S3Adapter::Multipart(const std::string& key, const std::string& body,
+                            SteadyClock::time_point deadline) {
+  Reply created;
+  if (auto st =
+          Retry([&] { return client_->CreateMultipart(key, content_type_, content_encoding_); },
+                deadline, &created);
+      !st) {
+    return st;
+  }
+  const std::string upload_id = created.body;
+  std::vector<std::string> etags;
+  Status st = Ok();
+  for (size_t off = 0; off < body.size() && st; off += options_.part_size) {
+    const std::string_view part = std::string_view(body).substr(off, options_.part_size);
+    const int number = static_cast<int>(etags.size()) + 1;
+    Reply r;
+    st = Retry([&] { return client_->UploadPart(key, upload_id, number, part); }, deadline, &r);
+    if (st) etags.push_back(r.etag);
+  }
+  if (st) st = Retry([&] { return client_->CompleteMultipart(key, upload_id, etags); }, deadline);
+  if (!st) {
+    // Best effort: the parts would otherwise be billed until a lifecycle rule removes them.
+    (void)client_->AbortMultipart(key, upload_id);
+  }
+  return st;
+}
+
+Status S3Adapter::Retry(const std::function<Reply()>& call, SteadyClock::time_point deadline,
+                        Reply* out) {
+  for (;;) {
+    if (interrupted()) return Fail(Cancelled());
+    Reply r = call();
+    if (r.ok()) {
+      backoff().Reset();
+      Recovered();
+      if (out != nullptr) *out = std::move(r);
+      return Ok();
+    }
+    M().failures.Inc();
+    if (interrupted()) return Fail(Cancelled());
+    if (!r.Retryable()) return Fail(ErrorCode::kConnection, Permanent(r, options_));
+    Degraded(r.message);
+    const milliseconds delay = backoff().Next();
+    log::Warn("s3: upload failed; retrying (the events stay buffered and unacknowledged)",
+              {{"adapter", kAdapter},
+               {"error", r.message},
+               {"buffered_events", static_cast<uint64_t>(batch_.events())},
+               {"retry_in_ms", static_cast<int64_t>(delay.count())}});
+    if (SteadyClock::now() + delay > deadline) {
+      return Fail(ErrorCode::kTimeout, "s3: drain timeout passed: " + r.message);
+    }
+    if (!sleeper().SleepFor(delay)) return Fail(Cancelled());
+  }
+}
+
+// ---- declaration ---------------------------------------------------------------
+
+namespace {
+
+void Validate(const Options& o, const Context&, Errors& errors) {
+  if (o.bucket.empty()) errors.push_back("s3.bucket: required for adapter s3 (--s3-bucket)");
+  if (o.format == "parquet") {
+    errors.push_back("s3.format: parquet is not implemented yet in pgcdc; use jsonl");
+  }
+  if (o.part_size < (5u << 20)) {
+    errors.push_back("s3.part_size: must be at least 5MiB (S3's smallest multipart part)");
+  }
+  if (o.access_key_id.empty() != o.secret_access_key.empty()) {
+    errors.push_back("s3.access_key_id / s3.secret_access_key: set both or neither");
+  }
+  ValidateBackoff("s3", o.backoff, errors);
+}
+
+std::vector<ParamSpec> S3Params() {
+  using O = Options;
+  return {
+      Param("s3.bucket", &O::bucket, "bucket to write objects to"),
+      Param("s3.prefix", &O::prefix, "key prefix (before channel=...)"),
+      Param("s3.endpoint", &O::endpoint,
+            "S3-compatible endpoint (http(s)://host:port: MinIO, R2, s3rver); set = path-style "
+            "requests, empty = AWS"),
+      Param("s3.region", &O::region, "signing region"),
+      Param("s3.access_key_id", &O::access_key_id,
+            "access key id (default: $AWS_ACCESS_KEY_ID); never logged"),
+      Param("s3.secret_access_key", &O::secret_access_key,
+            "secret access key (default: $AWS_SECRET_ACCESS_KEY); never logged"),
+      Param("s3.session_token", &O::session_token,
+            "session token of temporary credentials (default: $AWS_SESSION_TOKEN)"),
+      Param("s3.format", &O::format,
+            "object format; parquet is not implemented yet (refused at start-up)",
+            {.choices = {"jsonl", "parquet"}}),
+      Param("s3.compression", &O::compression, "compression of jsonl objects",
+            {.choices = {"none", "gzip", "zstd"}}),
+      Param("s3.flush_interval", &O::flush_interval, "upload buffered events at least this often",
+            {.min = 1}),
+      Param("s3.flush_size", &O::flush_size, "upload once this many events are buffered",
+            {.min = 1, .max = 10'000'000}),
+      Param("s3.flush_bytes", &O::flush_bytes,
+            "upload once the buffered JSON reaches this many bytes (bounds memory)", {.min = 1024}),
+      Param("s3.part_size", &O::part_size,
+            "objects larger than this are sent as multipart uploads of parts this size "
+            "(at least 5MiB)",
+            {.min = 5 << 20}),
+      Param("s3.drain_timeout", &O::drain_timeout, "time the final flush at shutdown may take",
+            {.min = 1}),
+      Param("s3.timeout", &O::timeout, "deadline of one HTTP request", {.min = 1}),
+  };
+}
+
+}  // namespace
+
+ConnectorInfo Connector() {
+  return DefineAdapter<Options>({
+      .name = "s3",
+      .description =
+          "Writes events as JSON-lines objects (optionally gzip/zstd) to S3 or an S3-compatible "
+          "store under Hive-style channel/date keys; SigV4, multipart uploads, retries, and "
+          "events acknowledged only after their object is stored.",
+      .params = Params(
+          {S3Params(), BackoffParams<Options>("s3", "s3", &Options::backoff, "upload retry")}),
+      .validate = Validate,
+      .make = MakeRetryingAdapter<S3Adapter, Options>,
+      .check = [](const Options& o, const Context&) { return CheckBucket(o); },
+  });
+}
+
+}  // namespace pgcdc::adapter::s3
+
+PGCDC_REGISTER_CONNECTOR(adapter, s3, pgcdc::adapter::s3::Connector)
