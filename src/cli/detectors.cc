@@ -21,21 +21,6 @@ namespace pgcdc::cli {
 
 namespace {
 
-std::vector<std::string> SplitTypes(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    std::string item = text.substr(start, end - start);
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty()) out.push_back(item);
-    start = end + 1;
-  }
-  return out;
-}
-
 // The keys a child of detector `info` may set.
 std::set<std::string> ChildKeys(const ConnectorInfo& info) {
   std::set<std::string> keys = {"database_url", "detector.type"};
@@ -180,7 +165,8 @@ std::vector<ChildDetectorConfig> PlanDetectors(const Registry& registry, const c
     }
     entries = EntriesFromYaml(yaml, errors);
   } else {
-    for (auto& t : SplitTypes(cfg.GetString("detector.type"))) entries.push_back({.type = t});
+    for (auto& t : config::SplitCommas(cfg.GetString("detector.type")))
+      entries.push_back({.type = t});
   }
   NameChildren(entries, errors);
   std::set<std::string> known;

@@ -22,6 +22,10 @@ std::string Trim(std::string_view s) {
   return std::string(s.substr(b, e - b));
 }
 
+std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+}  // namespace
+
 std::vector<std::string> SplitCommas(std::string_view s) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -34,10 +38,6 @@ std::vector<std::string> SplitCommas(std::string_view s) {
   }
   return out;
 }
-
-std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
-}  // namespace
 
 constexpr EnumNames<Origin, Origin::kFlag> kOriginNames({"unset", "default", "yaml", "env", "flag"},
                                                         "unset");

@@ -96,6 +96,10 @@ struct LoadResult {
 // applies per-spec checks (required, choices, min/max).
 LoadResult Load(const std::vector<ParamSpec>& specs, const Sources& sources);
 
+// "a, b,,c" -> {"a", "b", "c"}: items trimmed, empty ones dropped (how list
+// values are read from flags and the environment).
+std::vector<std::string> SplitCommas(std::string_view s);
+
 // The candidate closest to `name` by edit distance, if close enough to be a
 // likely typo (at most max(2, len/3) edits); "" otherwise.
 std::string DidYouMean(std::string_view name, const std::vector<std::string>& candidates);
