@@ -45,7 +45,16 @@ range_of() {
   tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n |
     awk '{a[NR]=$1} END {print a[1], a[NR], a[int((NR+1)/2)]}'
 }
-# median: the median of the numbers on stdin (space or newline separated).
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# min_max: "lo hi" of the numbers on stdin.
-min_max() { tr ' ' '\n' | grep -v '^$' | sort -n | awk 'NR==1{lo=$1} {hi=$1} END{print lo, hi}'; }
+# median / min_max: the same for the numbers on stdin ("m" / "lo hi").
+median() { range_of "$(cat)" | awk '{print $3}'; }
+min_max() { range_of "$(cat)" | awk '{print $1, $2}'; }
+
+# wait_confirmed SLOT END_LSN PID: waits until the slot's confirmed position
+# reaches END_LSN (pgcdc with --persistent-slot confirms only what its sinks
+# finished); if PID exits first, prints its $T/pgcdc.err and exits 1.
+wait_confirmed() {
+  until [[ $(q "SELECT coalesce(confirmed_flush_lsn >= '$2', false) FROM pg_replication_slots WHERE slot_name = '$1'") == t ]]; do
+    kill -0 "$3" 2>/dev/null || { cat "$T/pgcdc.err" >&2; exit 1; }
+    sleep 0.05
+  done
+}

@@ -59,10 +59,7 @@ drain() {
     --slot-name "s_$name" --heartbeat-interval 0 --detector-status-interval 100ms \
     --bus-mode reliable --http-addr "" "${sink_args[@]}" >/dev/null 2>"$T/pgcdc.err" &
   local pid=$!
-  until [[ $(q "SELECT coalesce(confirmed_flush_lsn >= '$end', false) FROM pg_replication_slots WHERE slot_name = 's_$name'") == t ]]; do
-    kill -0 "$pid" 2>/dev/null || { cat "$T/pgcdc.err" >&2; exit 1; }
-    sleep 0.05
-  done
+  wait_confirmed "s_$name" "$end" "$pid"
   t1=$(now)
   r_hwm=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
   kill -TERM "$pid"; wait "$pid" || true
