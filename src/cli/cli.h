@@ -168,6 +168,7 @@ void AddInitCommand(CLI::App& root, GlobalFlags& global);
 void AddCatalogCommands(CLI::App& root);
 void AddConfigCommands(CLI::App& root, GlobalFlags& global);
 void AddVersionCommand(CLI::App& root);
+void AddCompletionCommands(CLI::App& root);  // completion bash|zsh|fish, man
 void AddSlotCommands(CLI::App& root, GlobalFlags& global);
 void AddPlaygroundCommand(CLI::App& root, GlobalFlags& global);
 void AddSnapshotCommand(CLI::App& root, GlobalFlags& global);

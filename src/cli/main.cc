@@ -32,15 +32,20 @@ std::string UnknownFlagHints(const CLI::App& app, const std::string& message) {
     if (end == std::string::npos) end = message.size();
     const std::string flag = message.substr(start, end - start);
     const std::string best = pgcdc::config::DidYouMean(flag, flags);
-    if (!best.empty()) hints += "\n  unknown flag " + flag + ": did you mean " + best + "?";
+    if (!best.empty() && best != flag) hints += "\n  unknown flag " + flag + ": did you mean " + best + "?";
     pos = end;
   }
   return hints;
 }
 
-}  // namespace
-
-namespace {
+// --config, --log-level and --log-format are accepted after any command
+// (`pgcdc dlq list --log-level debug`), not only before the first one.
+void AllowRootFlagsEverywhere(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    sub->fallthrough();
+    AllowRootFlagsEverywhere(*sub);
+  }
+}
 
 int Main(int argc, char** argv) {
   using namespace pgcdc::cli;
@@ -67,6 +72,8 @@ int Main(int argc, char** argv) {
   AddConfigCommands(app, global);
   AddSlotCommands(app, global);
   AddVersionCommand(app);
+  AddCompletionCommands(app);
+  AllowRootFlagsEverywhere(app);
 
   // Log settings from flags/env apply before configuration loading so early
   // messages respect them.
