@@ -4,10 +4,13 @@
 #   make build  - release binary at build/release/pgcdc
 #   make chaos  - the chaos suite's full profile and the long type fuzz (docs/reliability.md)
 #   make fuzz-long - every fuzz target 10 M executions with coverage (docs/development.md)
+#   make package - build/release/pgcdc_<version>_amd64.deb (+ -dbgsym), checked (docs/packaging.md)
+#   make package-check - the package installed, run and purged in a fresh Debian 12 chroot
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: all bootstrap build test unit scenario demo asan tsan fuzz fuzz-long bench format clean docs lint chaos
+.PHONY: all bootstrap build test unit scenario demo asan tsan fuzz fuzz-long bench format clean docs lint chaos \
+  package package-check
 
 all: build
 
@@ -99,6 +102,18 @@ bench: bootstrap build/release/build.ninja
 	bench/kafkaserver/kafkaserver_bench.sh
 	bench/kafka/kafka_bench.sh
 	bench/verify/verify_bench.sh
+
+# The .deb (binary stripped, symbols in pgcdc-dbgsym, man page, completions,
+# systemd units, examples) and its quick checks; package-check also installs it
+# into a fresh debootstrap'ed Debian 12 root (needs root and the Debian mirror).
+package: bootstrap build/release/build.ninja
+	cmake --build build/release -j $(JOBS)
+	rm -f build/release/pgcdc_*.deb build/release/pgcdc-dbgsym_*.ddeb
+	cd build/release && cpack >/dev/null
+	scripts/check-package build/release
+
+package-check: package
+	scripts/check-package build/release --chroot
 
 # Regenerates docs/connectors.md from the connectors' declarations.
 docs: build

@@ -38,6 +38,10 @@ function(pgcdc_connector_library name)
 endfunction()
 
 # Adds every connector of src/connectors.cmake whose PGCDC_WITH_<FOLDER> option is ON.
+# PGCDC_CONNECTORS_ONLY (a list of folder names) makes every other connector's option
+# default to OFF: the slim builds of docs/packaging.md.
+set(PGCDC_CONNECTORS_ONLY "" CACHE STRING
+  "if set: build only these connector folders (e.g. wal;stdout;webhook); the others default OFF")
 function(pgcdc_add_connectors)
   include(${PROJECT_SOURCE_DIR}/src/connectors.cmake)
   set(seen)
@@ -51,7 +55,14 @@ function(pgcdc_add_connectors)
     endif()
     list(APPEND seen ${folder})
     string(TOUPPER ${folder} upper)
-    option(PGCDC_WITH_${upper} "build the ${entry} connector" ON)
+    set(default ON)
+    if(PGCDC_CONNECTORS_ONLY AND NOT folder IN_LIST PGCDC_CONNECTORS_ONLY)
+      set(default OFF)
+    endif()
+    option(PGCDC_WITH_${upper} "build the ${entry} connector" ${default})
+    if(NOT PGCDC_WITH_${upper})
+      set_property(GLOBAL APPEND PROPERTY PGCDC_OMITTED_CONNECTORS ${entry})
+    endif()
     if(PGCDC_WITH_${upper})
       get_property(before GLOBAL PROPERTY PGCDC_CONNECTOR_FOLDERS)
       add_subdirectory(${PROJECT_SOURCE_DIR}/src/${entry} ${CMAKE_BINARY_DIR}/src/${entry})
@@ -69,6 +80,11 @@ function(pgcdc_generate_registry out)
   set(decls "")
   set(calls "")
   set(names "")
+  set(omitted "")
+  get_property(omitted_entries GLOBAL PROPERTY PGCDC_OMITTED_CONNECTORS)
+  foreach(rel ${omitted_entries})
+    string(APPEND omitted "\"${rel}\", ")
+  endforeach()
   foreach(rel ${folders})
     string(APPEND names "\"${rel}\", ")
     string(REPLACE "/" "_" id ${rel})
@@ -89,6 +105,10 @@ std::vector<ConnectorInfo> BuiltinConnectors() {
 
 std::vector<std::string> BuiltinConnectorFolders() {
   return {@names@};
+}
+
+std::vector<std::string> OmittedConnectorFolders() {
+  return {@omitted@};
 }
 
 }  // namespace pgcdc

@@ -64,9 +64,8 @@ completion::Command Model(const CLI::App& app) {
     if (opt->get_group().empty() || !opt->nonpositional()) continue;  // hidden or positional
     c.options.push_back(Model(*opt));
   }
-  for (const CLI::App* sub : app.get_subcommands([](const CLI::App* a) {
-         return !a->get_group().empty() && !a->get_name().empty();
-       })) {
+  for (const CLI::App* sub : app.get_subcommands(
+           [](const CLI::App* a) { return !a->get_group().empty() && !a->get_name().empty(); })) {
     c.subcommands.push_back(Model(*sub));
   }
   return c;
@@ -91,9 +90,7 @@ void AddCompletionCommands(CLI::App& root) {
   });
 
   auto* man = root.add_subcommand("man", "Print the pgcdc(1) man page (roff) for every command");
-  man->callback([&root] {
-    std::cout << completion::ManPage(Model(root), PGCDC_VERSION);
-  });
+  man->callback([&root] { std::cout << completion::ManPage(Model(root), PGCDC_VERSION); });
 }
 
 }  // namespace pgcdc::cli

@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "core/json.h"
+#include "registry/builtin.h"
 
 #ifndef PGCDC_VERSION
 #define PGCDC_VERSION "0.0.0"
@@ -29,6 +30,8 @@ void AddVersionCommand(CLI::App& root) {
 #else
     const std::string compiler = "unknown";
 #endif
+    const auto built = BuiltinConnectorFolders();
+    const auto omitted = OmittedConnectorFolders();
     if (*format == "json") {
       PrintJson([&](json::Writer& w) {
         w.BeginObject();
@@ -36,6 +39,14 @@ void AddVersionCommand(CLI::App& root) {
         w.StringField("commit", PGCDC_GIT_COMMIT);
         w.StringField("build_type", PGCDC_BUILD_TYPE);
         w.StringField("compiler", compiler);
+        w.Key("connectors");
+        w.BeginArray();
+        for (const auto& c : built) w.String(c);
+        w.EndArray();
+        w.Key("connectors_left_out");
+        w.BeginArray();
+        for (const auto& c : omitted) w.String(c);
+        w.EndArray();
         w.EndObject();
       });
       return;
@@ -43,7 +54,13 @@ void AddVersionCommand(CLI::App& root) {
     std::cout << "pgcdc " << PGCDC_VERSION << "\n"
               << "commit:     " << PGCDC_GIT_COMMIT << "\n"
               << "build type: " << PGCDC_BUILD_TYPE << "\n"
-              << "compiler:   " << compiler << "\n";
+              << "compiler:   " << compiler << "\n"
+              << "connectors: " << built.size() << " built in";
+    if (!omitted.empty()) {
+      std::cout << "; left out:";
+      for (const auto& c : omitted) std::cout << " " << c;
+    }
+    std::cout << "\n";
   });
 }
 

@@ -216,6 +216,27 @@ std::string Known(const Registry& registry, ConnectorKind kind) {
   return known;
 }
 
+// "unknown … \"kafka\"" or, for a connector a slim build left out, "… is not in
+// this build". Folder names drop the connector name's underscores at most
+// (listennotify for listen_notify).
+std::string UnknownConnector(const Registry& registry, ConnectorKind kind,
+                             const std::string& name) {
+  const std::string kind_name(ConnectorKindName(kind));
+  std::string squashed = name;
+  std::erase(squashed, '_');
+  for (const std::string& entry : OmittedConnectorFolders()) {
+    const std::string folder = entry.substr(entry.find('/') + 1);
+    if (!entry.starts_with(kind_name + "/") || (folder != name && folder != squashed)) continue;
+    std::string option = folder;
+    std::ranges::transform(option, option.begin(),
+                           [](char c) { return static_cast<char>(std::toupper(c)); });
+    return kind_name + " \"" + name + "\" is not in this build (it was built with PGCDC_WITH_" +
+           option + "=OFF; available: " + Known(registry, kind) + ")";
+  }
+  return "unknown or not implemented " + kind_name + " \"" + name +
+         "\" (available: " + Known(registry, kind) + ")";
+}
+
 // The selected connector's required parameters that are not set (a default
 // does not count); false when one is missing, so that the connector's own
 // validation, which reads them, is skipped.
@@ -263,8 +284,7 @@ std::set<std::string> ValidateAdapters(const Registry& registry, const config::C
     }
     const ConnectorInfo* c = registry.Find(ConnectorKind::kAdapter, a);
     if (c == nullptr) {
-      errors.push_back("adapters: unknown or not implemented adapter \"" + a +
-                       "\" (available: " + Known(registry, ConnectorKind::kAdapter) + ")");
+      errors.push_back("adapters: " + UnknownConnector(registry, ConnectorKind::kAdapter, a));
     } else {
       if (CheckRequired(*c, cfg, errors) && c->validate) c->validate(cfg, core, errors);
       if (c->wrap_adapter) ValidateInnerAdapter(registry, *c, cfg, core, errors);
@@ -283,8 +303,8 @@ void ValidateDetector(const Registry& registry, const config::Config& cfg,
   }
   const ConnectorInfo* d = registry.Find(ConnectorKind::kDetector, core.detector_type);
   if (d == nullptr) {
-    errors.push_back("detector.type: unknown or not implemented detector \"" + core.detector_type +
-                     "\" (available: " + Known(registry, ConnectorKind::kDetector) + ")");
+    errors.push_back("detector.type: " +
+                     UnknownConnector(registry, ConnectorKind::kDetector, core.detector_type));
   } else {
     if (CheckRequired(*d, cfg, errors) && d->validate) d->validate(cfg, core, errors);
   }

@@ -13,7 +13,7 @@ struct Option {
   std::vector<std::string> longs;   // without the leading "--"
   std::vector<std::string> shorts;  // without the leading "-"
   bool takes_value = false;
-  std::string value_name;            // shown in the man page ("URL", "N", …)
+  std::string value_name;  // shown in the man page ("URL", "N", …)
   std::string description;
   std::vector<std::string> choices;  // completed values; empty = files
 };

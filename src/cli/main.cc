@@ -32,7 +32,8 @@ std::string UnknownFlagHints(const CLI::App& app, const std::string& message) {
     if (end == std::string::npos) end = message.size();
     const std::string flag = message.substr(start, end - start);
     const std::string best = pgcdc::config::DidYouMean(flag, flags);
-    if (!best.empty() && best != flag) hints += "\n  unknown flag " + flag + ": did you mean " + best + "?";
+    if (!best.empty() && best != flag)
+      hints += "\n  unknown flag " + flag + ": did you mean " + best + "?";
     pos = end;
   }
   return hints;
