@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "cli/cli.h"
+#include "config/yaml_diff.h"
 #include "core/json.h"
 
 namespace pgcdc::cli {
@@ -169,6 +170,26 @@ void RunValidate(GlobalFlags g, const std::string& file) {
             << config::ValueToText(config::Value(core.adapters)) << ")\n";
 }
 
+// Exit 0 (or 1 with --exit-code when the files differ); 2 when one cannot be read.
+void RunDiff(const std::string& before_path, const std::string& after_path, bool exit_code) {
+  auto before = config::FlattenYamlFile(before_path);
+  auto after = config::FlattenYamlFile(after_path);
+  for (const auto* side : {&before, &after}) {
+    if (!*side) {
+      std::cerr << "pgcdc config diff: " << side->error().message() << "\n";
+      CommandExitCode() = kExitUsage;
+      return;
+    }
+  }
+  const auto lines = config::DiffYaml(*before, *after);
+  if (lines.empty()) {
+    std::cout << "No differences found.\n";
+    return;
+  }
+  for (const auto& line : lines) std::cout << line << "\n";
+  if (exit_code) CommandExitCode() = kExitFailure;
+}
+
 }  // namespace
 
 void AddConfigCommands(CLI::App& root, GlobalFlags& global) {
@@ -191,6 +212,16 @@ void AddConfigCommands(CLI::App& root, GlobalFlags& global) {
   auto file = std::make_shared<std::string>();
   validate->add_option("file", *file, "file to check (default: --config or ./pgcdc.yaml)");
   validate->callback([file, &global] { RunValidate(global, *file); });
+
+  auto* diff = config->add_subcommand(
+      "diff", "Compare two YAML files setting by setting (+ added, - removed, old -> new)");
+  auto before = std::make_shared<std::string>();
+  auto after = std::make_shared<std::string>();
+  auto exit_code = std::make_shared<bool>(false);
+  diff->add_option("old", *before, "the file before")->required();
+  diff->add_option("new", *after, "the file after")->required();
+  diff->add_flag("--exit-code", *exit_code, "exit 1 when the files differ (like git diff)");
+  diff->callback([before, after, exit_code] { RunDiff(*before, *after, *exit_code); });
 }
 
 }  // namespace pgcdc::cli

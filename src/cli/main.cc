@@ -57,7 +57,8 @@ int Main(int argc, char** argv) {
   app.add_option("--config", global.config_path,
                  "YAML config file (default ./pgcdc.yaml when present)");
   app.add_option("--log-level", global.log_level, "debug|info|warn|error (default info)");
-  app.add_option("--log-format", global.log_format, "text|json (default text)");
+  app.add_option("--log-format", global.log_format,
+                 "text|json|color|auto (default auto: color when stderr is a terminal)");
 
   AddListenCommand(app, global);
   AddInitCommand(app, global);

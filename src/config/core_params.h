@@ -66,7 +66,7 @@ struct MultiDetectorSettings {
 struct CoreSettings {
   std::string database_url;
   std::string log_level = "info";
-  std::string log_format = "text";
+  std::string log_format = "auto";  // colour on a terminal, text otherwise
   // One detector's name; several comma-separated (repeated --detector) make
   // a multi-detector, as does a `detectors:` list (its YAML text here).
   std::string detector_type = "listen_notify";

@@ -14,6 +14,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <ctime>
 
 #include "core/json.h"
@@ -102,6 +103,39 @@ void WriteAll(std::string_view line) {
   }
 }
 
+// "<time> LEVEL msg key=value…", with ANSI colours when colour is set.
+void AppendTextRecord(std::string& line, Level level, std::string_view msg,
+                      std::span<const Field> fields, bool colour) {
+  static constexpr std::string_view kLevelColours[] = {"\x1b[36m", "\x1b[32m", "\x1b[33m",
+                                                       "\x1b[1;31m"};
+  constexpr std::string_view kDim = "\x1b[2m";
+  constexpr std::string_view kReset = "\x1b[0m";
+  if (colour) line += kDim;
+  AppendTimestamp(line);
+  if (colour) line += kReset;
+  line += ' ';
+  const auto i = static_cast<size_t>(level);
+  if (colour && i < std::size(kLevelColours)) line += kLevelColours[i];
+  line += NamesOf(level).text;
+  if (colour) line += kReset;
+  line += ' ';
+  // The message is bare unless it holds control or non-ASCII bytes.
+  if (HasControlOrNonAscii(msg)) {
+    json::AppendString(line, msg);
+  } else {
+    line += msg;
+  }
+  for (const Field& f : fields) {
+    line += ' ';
+    if (colour) line += kDim;
+    line += f.key;
+    line += '=';
+    if (colour) line += kReset;
+    AppendTextValue(line, f.value);
+  }
+  line += '\n';
+}
+
 }  // namespace
 
 Field::Field(std::string_view k, double v) : key(k), quoted(false) {
@@ -133,11 +167,21 @@ bool ParseLevel(std::string_view name, Level* out) {
   return true;
 }
 
+Format AutoFormat(bool stderr_is_tty, const char* no_color_env, const char* term_env) {
+  const bool no_color = no_color_env != nullptr && *no_color_env != '\0';
+  const bool dumb = term_env == nullptr || std::string_view(term_env) == "dumb";
+  return stderr_is_tty && !no_color && !dumb ? Format::kColor : Format::kText;
+}
+
 bool ParseFormat(std::string_view name, Format* out) {
-  if (name == "text" || name == "auto" || name == "color") {
+  if (name == "text") {
     *out = Format::kText;
   } else if (name == "json") {
     *out = Format::kJson;
+  } else if (name == "color") {
+    *out = Format::kColor;
+  } else if (name == "auto") {
+    *out = AutoFormat(::isatty(STDERR_FILENO) == 1, std::getenv("NO_COLOR"), std::getenv("TERM"));
   } else {
     return false;
   }
@@ -176,23 +220,9 @@ void Write(Level level, std::string_view msg, std::span<const Field> fields) {
     }
     line += "}\n";
   } else {
-    AppendTimestamp(line);
-    line += ' ';
-    line += NamesOf(level).text;
-    line += ' ';
-    // The message is bare unless it holds control or non-ASCII bytes.
-    if (HasControlOrNonAscii(msg)) {
-      json::AppendString(line, msg);
-    } else {
-      line += msg;
-    }
-    for (const Field& f : fields) {
-      line += ' ';
-      line += f.key;
-      line += '=';
-      AppendTextValue(line, f.value);
-    }
-    line += '\n';
+    AppendTextRecord(
+        line, level, msg, fields,
+        static_cast<Format>(g_format.load(std::memory_order_relaxed)) == Format::kColor);
   }
   WriteAll(line);
 }

@@ -1,6 +1,7 @@
 // Structured logging to stderr.
 //
 // Text format:  2025-06-15T12:00:00.123Z INFO  message key=value key2="quoted value"
+// Color format: the text format with the level coloured and time/keys dimmed.
 // JSON format:  {"time":"…","level":"info","msg":"message","key":"value"}
 // stdout never carries logs; it is reserved for events.
 #pragma once
@@ -14,7 +15,7 @@
 namespace pgcdc::log {
 
 enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3, kOff = 4 };
-enum class Format { kText, kJson };
+enum class Format { kText, kJson, kColor };  // kColor: text with ANSI colours
 
 struct Field {
   Field(std::string_view k, std::string_view v) : key(k), value(v) {}
@@ -33,8 +34,11 @@ struct Field {
 
 // Parses "debug|info|warn|error"; returns false on unknown names.
 bool ParseLevel(std::string_view name, Level* out);
-// Parses "text|json" (also accepts "auto" and "color" as text).
+// Parses "text|json|color|auto"; auto is color when stderr is a terminal (and
+// NO_COLOR is unset and TERM is not "dumb"), text otherwise.
 bool ParseFormat(std::string_view name, Format* out);
+// What "auto" picks for the given terminal facts (testable without a TTY).
+Format AutoFormat(bool stderr_is_tty, const char* no_color_env, const char* term_env);
 
 void Configure(Level level, Format format);
 bool Enabled(Level level);

@@ -63,13 +63,35 @@ TEST_F(LogTest, ParseLevelAndFormat) {
   Level l;
   EXPECT_FALSE(ParseLevel("loud", &l));
   for (const auto& [text, want] :
-       {std::pair{"json", Format::kJson}, std::pair{"auto", Format::kText}}) {
+       {std::pair{"json", Format::kJson}, std::pair{"text", Format::kText},
+        std::pair{"color", Format::kColor}}) {
     Format f;
     EXPECT_TRUE(ParseFormat(text, &f)) << text;
     EXPECT_EQ(f, want) << text;
   }
   Format f;
   EXPECT_FALSE(ParseFormat("xml", &f));
+  EXPECT_TRUE(ParseFormat("auto", &f));
+}
+
+TEST_F(LogTest, AutoIsColourOnlyOnAUsableTerminal) {
+  EXPECT_EQ(AutoFormat(true, nullptr, "xterm-256color"), Format::kColor);
+  EXPECT_EQ(AutoFormat(false, nullptr, "xterm-256color"), Format::kText);  // a pipe or file
+  EXPECT_EQ(AutoFormat(true, "1", "xterm"), Format::kText);                // NO_COLOR set
+  EXPECT_EQ(AutoFormat(true, "", "xterm"), Format::kColor);                // NO_COLOR empty
+  EXPECT_EQ(AutoFormat(true, nullptr, "dumb"), Format::kText);
+  EXPECT_EQ(AutoFormat(true, nullptr, nullptr), Format::kText);
+}
+
+TEST_F(LogTest, ColourLineWrapsLevelTimeAndKeys) {
+  Configure(Level::kInfo, Format::kColor);
+  StderrCapture cap;
+  Warn("slow sink", {{"adapter", "webhook"}});
+  const std::string out = cap.Take();
+  EXPECT_EQ(out.rfind("\x1b[2m", 0), 0u) << out;
+  EXPECT_NE(out.find("\x1b[33mWARN \x1b[0m slow sink \x1b[2madapter=\x1b[0mwebhook\n"),
+            std::string::npos)
+      << out;
 }
 
 TEST_F(LogTest, TextLine) {
