@@ -227,9 +227,6 @@ TEST(S3Scenario, RejectedCredentialsAndMissingBucketAreClearErrors) {
   EXPECT_NE(err.find("HTTP 404"), std::string::npos) << err;
   EXPECT_NE(err.find("nope"), std::string::npos) << err;
   EXPECT_NE(err.find("not found at " + s3.Endpoint()), std::string::npos) << err;
-  std::tie(code, err) = run({"--s3-bucket", "bkt", "--s3-format", "parquet"});
-  EXPECT_EQ(code, 2);
-  EXPECT_NE(err.find("parquet is not implemented"), std::string::npos) << err;
   std::tie(code, err) = run({});
   EXPECT_EQ(code, 2);
   EXPECT_NE(err.find("s3.bucket: required"), std::string::npos) << err;

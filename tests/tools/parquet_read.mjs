@@ -2,10 +2,14 @@
 // DuckDB, which writes them) and prints one JSON document per file:
 //   {"file":…,"num_rows":N,"codec":"SNAPPY","columns":[{"name","type","logical"}],"rows":[{…}]}
 // 64-bit integers are printed as decimal strings, timestamps as ISO-8601 UTC,
-// byte arrays without a string type as hex.
+// byte arrays without a string type as hex. Codecs: SNAPPY, GZIP, UNCOMPRESSED.
 // Usage: node parquet_read.mjs <file.parquet>...
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { readFileSync } from 'fs';
+import { gunzipSync } from 'zlib';
+
+// hyparquet decodes Snappy itself; GZIP with node's zlib.
+const compressors = { GZIP: (input) => new Uint8Array(gunzipSync(input)) };
 
 function plain(value) {
   if (typeof value === 'bigint') return value.toString();
@@ -18,7 +22,8 @@ function plain(value) {
   return value;
 }
 
-for (const file of process.argv.slice(2)) {
+// A file that cannot be read prints {"file":…,"error":"…"} (the exit code is 0).
+async function read(file) {
   const buf = readFileSync(file);
   const data = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
   const md = parquetMetadata(data);
@@ -29,6 +34,16 @@ for (const file of process.argv.slice(2)) {
     utc: s.logical_type?.isAdjustedToUTC ?? null,
   }));
   const codec = md.row_groups.length ? md.row_groups[0].columns[0].meta_data.codec : null;
-  const rows = await parquetReadObjects({ file: data });
-  console.log(JSON.stringify({ file, num_rows: Number(md.num_rows), codec, columns, rows: plain(rows) }));
+  const rows = await parquetReadObjects({ file: data, compressors });
+  return { file, num_rows: Number(md.num_rows), codec, columns, rows: plain(rows) };
+}
+
+for (const file of process.argv.slice(2)) {
+  let doc;
+  try {
+    doc = await read(file);
+  } catch (e) {
+    doc = { file, error: String(e.message || e) };
+  }
+  console.log(JSON.stringify(doc));
 }
