@@ -3,6 +3,8 @@
 #   file     pgcdc → file sink (JSON lines on local disk: the reference peer)
 #   s3       pgcdc → s3 jsonl into s3rver (npm, tests/tools) on loopback
 #   s3gz     pgcdc → s3 jsonl + gzip
+#   s3pq     pgcdc → s3 parquet, SPEC's envelope columns (Snappy)
+#   s3pqt    pgcdc → s3 parquet, --s3-parquet-schema typed (a column per table column)
 # Every contender has its own slot created before the workload, so each reads
 # exactly the same WAL, and runs with --persistent-slot until its slot's
 # confirmed position reaches the end LSN (the s3 sink confirms only what
@@ -13,6 +15,7 @@
 #   bench/s3/s3_bench.sh                       # 200,000 INSERTs, 3 runs
 #   ROWS=50000 RUNS=1 bench/s3/s3_bench.sh
 # Env: PGCDC_BIN (default build/release/pgcdc), ROWS (200000), RUNS (3),
+#      CONTENDERS (default "file s3 s3gz s3pq s3pqt"; file is the baseline),
 #      S3_ARGS (extra flags for the s3 contenders, default "--s3-flush-size 10000").
 set -euo pipefail
 
@@ -52,6 +55,8 @@ drain() {
   case $name in
     s3) sink_args=("${s3[@]}") ;;
     s3gz) sink_args=("${s3[@]}" --s3-compression gzip) ;;
+    s3pq) sink_args=("${s3[@]}" --s3-format parquet) ;;
+    s3pqt) sink_args=("${s3[@]}" --s3-format parquet --s3-parquet-schema typed) ;;
   esac
   rm -f "$T/out.jsonl"
   t0=$(now)
@@ -66,16 +71,23 @@ drain() {
   r_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
 }
 
-# Rows in the objects of one contender (s3rver keeps them as files).
+# Rows in the objects of one contender (s3rver keeps them as files); Parquet
+# row counts come from the files' metadata, read with hyparquet (npm).
 s3_rows() {
   local n=0 f
+  if [[ $1 == s3pq* ]]; then
+    local files=()
+    while IFS= read -r -d '' f; do files+=("$f"); done < <(find "$T/s3/bench/$1" -name '*._S3rver_object' -print0)
+    (cd "$root/tests/tools" && node parquet_read.mjs --count "${files[@]}")
+    return
+  fi
   while IFS= read -r -d '' f; do
     if [[ $f == *.gz._S3rver_object ]]; then n=$((n + $(gzip -dc "$f" | wc -l))); else n=$((n + $(wc -l <"$f"))); fi
   done < <(find "$T/s3/bench/$1" -name '*._S3rver_object' -print0 2>/dev/null)
   echo "$n"
 }
 
-contenders=(file s3 s3gz)
+contenders=(${CONTENDERS:-file s3 s3gz s3pq s3pqt})
 declare -A rates hwm labels
 for run in $(seq 1 "$RUNS"); do
   q "TRUNCATE bench_s"
@@ -100,7 +112,8 @@ done
 echo "| contender | events/s over $RUNS runs (min – max) | median vs file | peak RSS MiB (max) |"
 echo "|---|---:|---:|---:|"
 labels=([file]="pgcdc → file (local JSON lines, reference)" [s3]="pgcdc → s3 jsonl (s3rver)"
-        [s3gz]="pgcdc → s3 jsonl gzip (s3rver)")
+        [s3gz]="pgcdc → s3 jsonl gzip (s3rver)" [s3pq]="pgcdc → s3 parquet envelope (s3rver)"
+        [s3pqt]="pgcdc → s3 parquet typed (s3rver)")
 base=$(echo "${rates[file]}" | median)
 for c in "${contenders[@]}"; do
   read -r lo hi < <(echo "${rates[$c]}" | min_max)

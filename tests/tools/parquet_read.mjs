@@ -3,7 +3,8 @@
 //   {"file":…,"num_rows":N,"codec":"SNAPPY","columns":[{"name","type","logical"}],"rows":[{…}]}
 // 64-bit integers are printed as decimal strings, timestamps as ISO-8601 UTC,
 // byte arrays without a string type as hex. Codecs: SNAPPY, GZIP, UNCOMPRESSED.
-// Usage: node parquet_read.mjs <file.parquet>...
+// With --count only the metadata is read and the total row count printed.
+// Usage: node parquet_read.mjs [--count] <file.parquet>...
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { readFileSync } from 'fs';
 import { gunzipSync } from 'zlib';
@@ -38,7 +39,17 @@ async function read(file) {
   return { file, num_rows: Number(md.num_rows), codec, columns, rows: plain(rows) };
 }
 
-for (const file of process.argv.slice(2)) {
+const args = process.argv.slice(2);
+if (args[0] === '--count') {
+  let rows = 0;
+  for (const file of args.slice(1)) {
+    const buf = readFileSync(file);
+    rows += Number(parquetMetadata(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength)).num_rows);
+  }
+  console.log(rows);
+  process.exit(0);
+}
+for (const file of args) {
   let doc;
   try {
     doc = await read(file);
