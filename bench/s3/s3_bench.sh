@@ -46,7 +46,7 @@ q "CREATE TABLE bench_s (id bigint PRIMARY KEY, a integer NOT NULL, b text NOT N
                          c timestamptz NOT NULL, d numeric(12,2) NOT NULL)"
 q "CREATE PUBLICATION bench_spub FOR TABLE bench_s"
 
-# drain NAME END -> r_wall, r_hwm (peak RSS, MiB)
+# drain NAME END -> r_wall, r_hwm (peak RSS, MiB), r_cpu (pgcdc's user+system CPU seconds)
 drain() {
   local name=$1 end=$2 t0 t1
   local sink_args=(-a file --file-path "$T/out.jsonl" --file-max-size 0)
@@ -67,6 +67,8 @@ drain() {
   wait_confirmed "s_$name" "$end" "$pid"
   t1=$(now)
   r_hwm=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
+  # utime + stime (fields 14, 15 after the command name) in clock ticks.
+  r_cpu=$(sed 's/^.*) //' "/proc/$pid/stat" | awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($12 + $13) / hz}')
   kill -TERM "$pid"; wait "$pid" || true
   r_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
 }
@@ -88,7 +90,7 @@ s3_rows() {
 }
 
 contenders=(${CONTENDERS:-file s3 s3gz s3pq s3pqt})
-declare -A rates hwm labels
+declare -A rates hwm cpu labels
 for run in $(seq 1 "$RUNS"); do
   q "TRUNCATE bench_s"
   rm -rf "$T/s3/bench/"*
@@ -103,14 +105,15 @@ for run in $(seq 1 "$RUNS"); do
     drain "$c" "$end"
     rates[$c]+="$(rate "$ROWS" "$r_wall") "
     hwm[$c]+="$r_hwm "
+    cpu[$c]+="$r_cpu "
     extra=""
     [[ $c != file ]] && extra=", $(s3_rows "$c") rows in $(find "$T/s3/bench/$c" -name '*._S3rver_object' | wc -l) objects"
-    log "run $run: $c ${r_wall}s, peak RSS ${r_hwm} MiB$extra"
+    log "run $run: $c ${r_wall}s, pgcdc CPU ${r_cpu}s, peak RSS ${r_hwm} MiB$extra"
   done
 done
 
-echo "| contender | events/s over $RUNS runs (min – max) | median vs file | peak RSS MiB (max) |"
-echo "|---|---:|---:|---:|"
+echo "| contender | events/s over $RUNS runs (min – max) | median vs file | pgcdc CPU s (min – max) | peak RSS MiB (max) |"
+echo "|---|---:|---:|---:|---:|"
 labels=([file]="pgcdc → file (local JSON lines, reference)" [s3]="pgcdc → s3 jsonl (s3rver)"
         [s3gz]="pgcdc → s3 jsonl gzip (s3rver)" [s3pq]="pgcdc → s3 parquet envelope (s3rver)"
         [s3pqt]="pgcdc → s3 parquet typed (s3rver)")
@@ -118,7 +121,8 @@ base=$(echo "${rates[file]}" | median)
 for c in "${contenders[@]}"; do
   read -r lo hi < <(echo "${rates[$c]}" | min_max)
   read -r _ peak < <(echo "${hwm[$c]}" | min_max)
-  printf '| %s | %s K – %s K | %s× | %s |\n' "${labels[$c]}" \
+  read -r cpu_lo cpu_hi < <(echo "${cpu[$c]}" | min_max)
+  printf '| %s | %s K – %s K | %s× | %s – %s | %s |\n' "${labels[$c]}" \
     "$(awk -v x="$lo" 'BEGIN{printf "%.1f", x/1000}')" "$(awk -v x="$hi" 'BEGIN{printf "%.1f", x/1000}')" \
-    "$(awk -v m="$(echo "${rates[$c]}" | median)" -v b="$base" 'BEGIN{printf "%.2f", m/b}')" "$peak"
+    "$(awk -v m="$(echo "${rates[$c]}" | median)" -v b="$base" 'BEGIN{printf "%.2f", m/b}')" "$cpu_lo" "$cpu_hi" "$peak"
 done

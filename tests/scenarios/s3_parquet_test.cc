@@ -22,29 +22,10 @@ namespace {
 
 namespace bj = boost::json;
 
+// The s3 sink writing Parquet, then `extra`.
 std::vector<std::string> S3Sink(const S3Server& s3, std::vector<std::string> extra) {
-  std::vector<std::string> sink = {"-a",
-                                   "s3",
-                                   "--s3-bucket",
-                                   "bkt",
-                                   "--s3-endpoint",
-                                   s3.Endpoint(),
-                                   "--s3-access-key-id",
-                                   "S3RVER",
-                                   "--s3-secret-access-key",
-                                   "S3RVER",
-                                   "--s3-format",
-                                   "parquet",
-                                   "--s3-backoff-base",
-                                   "100ms",
-                                   "--s3-backoff-cap",
-                                   "500ms",
-                                   "--s3-flush-interval",
-                                   "300ms",
-                                   "--bus-mode",
-                                   "reliable"};
-  sink.insert(sink.end(), extra.begin(), extra.end());
-  return sink;
+  extra.insert(extra.begin(), {"--s3-format", "parquet"});
+  return S3SinkArgs(s3, extra);
 }
 
 // hyparquet's reading of every object: key -> the parquet_read.mjs document
