@@ -104,7 +104,7 @@ Layout LayoutOf(const Options& o) {
   return l;
 }
 
-Result<Partition*> Batch::PartitionFor(const Event& event, bool typed) {
+Result<Batch::Partitions::iterator> Batch::PartitionFor(const Event& event, bool typed) {
   std::string key = event.channel;
   if (typed) {
     // One file per table version: a changed relation starts a new file.
@@ -120,6 +120,7 @@ Result<Partition*> Batch::PartitionFor(const Event& event, bool typed) {
     p.first_lsn = event.lsn;
     p.first_id = event.id.ToString();
     p.first_created_ns = event.created_at_ns;
+    if (typed) p.schema = event.schema;
     if (layout_.parquet) {
       auto w = parquet::Writer::Create(typed ? TypedColumns(*event.schema) : EnvelopeColumns(),
                                        layout_.parquet_options);
@@ -130,7 +131,7 @@ Result<Partition*> Batch::PartitionFor(const Event& event, bool typed) {
       p.rows = std::move(*w);
     }
   }
-  return &p;
+  return it;
 }
 
 Status Batch::Add(const Event& event, AppendStats* stats) {
@@ -138,7 +139,7 @@ Status Batch::Add(const Event& event, AppendStats* stats) {
   const bool typed = layout_.parquet && layout_.typed && ParseTypedRow(event, parsed);
   auto part = PartitionFor(event, typed);
   if (!part) return Fail(part.error());
-  Partition& p = **part;
+  Partition& p = (*part)->second;
   const size_t before = p.bytes;
   if (!layout_.parquet) {
     p.body.append(event.Json()).push_back('\n');
@@ -147,7 +148,12 @@ Status Batch::Add(const Event& event, AppendStats* stats) {
     AppendStats local;
     Status st = typed ? AppendTyped(*p.rows, event, *parsed.row, stats != nullptr ? *stats : local)
                       : AppendEnvelope(*p.rows, event);
-    if (!st) return st;
+    if (!st) {
+      // Only DuckDB itself failing gets here; the sink stops with the error
+      // (nothing of this flush is acknowledged). No empty object is left.
+      if (p.events == 0) partitions_.erase(*part);
+      return st;
+    }
     // An estimate of what the rows take (DuckDB stores them columnar).
     p.bytes += event.payload.size() + event.channel.size() + kParquetRowOverhead;
   }

@@ -80,7 +80,10 @@ struct Partition {
   // until it is uploaded, so a retry sends the same bytes).
   std::string body;
   parquet::WriterPtr rows;  // parquet: rows not yet encoded
-  size_t bytes = 0;         // buffered bytes (parquet: an estimate)
+  // parquet typed: the table version of the rows (held, so the address that
+  // keys the partition cannot be reused by another version meanwhile).
+  std::shared_ptr<const RowSchema> schema;
+  size_t bytes = 0;  // buffered bytes (parquet: an estimate)
   size_t events = 0;
   uint64_t first_seq = 0;  // 0 = untracked source
   uint64_t first_lsn = 0;
@@ -117,7 +120,8 @@ class Batch {
   std::chrono::steady_clock::time_point since() const { return since_; }
 
  private:
-  Result<Partition*> PartitionFor(const Event& event, bool typed);
+  using Partitions = std::map<std::string, Partition>;
+  Result<Partitions::iterator> PartitionFor(const Event& event, bool typed);
 
   Layout layout_;
   std::map<std::string, Partition> partitions_;
