@@ -1,6 +1,6 @@
 // s3 adapter (SPEC §5.15): buffers events and writes them as objects to S3 or
 // any S3-compatible store (MinIO, R2, s3rver), one object per channel per
-// flush, under Hive-style keys:
+// flush (parquet typed: per table version), under Hive-style keys:
 //
 //   [<prefix>/]channel=<channel, ':'→'_'>/year=YYYY/month=MM/day=DD/<name>.jsonl[.gz|.zst]
 //   (or <name>.parquet: --s3-format parquet, see parquet_rows.h for the columns)

@@ -78,6 +78,20 @@ TEST(S3Parquet, BatchWritesTypedRowsPerTableAndEnvelopesForTheRest) {
   ASSERT_TRUE(b.Add(notify));
   ASSERT_EQ(b.partitions().size(), 2u);
   EXPECT_EQ(b.events(), 3u);
+  {
+    // ALTER TABLE: a new table version starts its own file.
+    Batch altered(Layout{.parquet = true, .typed = true});
+    Event after = row;
+    auto v2 = std::make_shared<RowSchema>(*row.schema);
+    v2->columns.push_back({"extra", 25});
+    after.schema = v2;
+    ASSERT_TRUE(altered.Add(row));
+    ASSERT_TRUE(altered.Add(after));
+    ASSERT_EQ(altered.partitions().size(), 2u);
+    size_t widths = 0;
+    for (auto& [key, p] : altered.partitions()) widths += p.rows->columns().size();
+    EXPECT_EQ(widths, 8u + 9u);
+  }
   EXPECT_EQ(b.OldestSeq(), std::optional<uint64_t>(1));
   for (auto& [key, p] : b.partitions()) {
     EXPECT_EQ(p.channel, "pgcdc:orders");
