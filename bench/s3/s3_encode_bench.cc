@@ -38,7 +38,7 @@ std::vector<Event> Events() {
   return out;
 }
 
-void Run(benchmark::State& state, Layout layout) {
+void Run(benchmark::State& state, const Layout& layout) {
   const std::vector<Event> events = Events();
   size_t bytes = 0;
   for (auto _ : state) {
