@@ -17,7 +17,9 @@ all: build
 bootstrap:
 	@scripts/bootstrap
 
-build/release/build.ninja:
+# Configure after bootstrap (also under make -j): cmake/DuckDB.cmake looks for the
+# npm-installed libduckdb that bootstrap's `npm ci` puts into tests/tools/node_modules.
+build/release/build.ninja: | bootstrap
 	cmake --preset release >/dev/null
 
 build: bootstrap build/release/build.ninja

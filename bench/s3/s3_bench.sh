@@ -3,6 +3,8 @@
 #   file     pgcdc → file sink (JSON lines on local disk: the reference peer)
 #   s3       pgcdc → s3 jsonl into s3rver (npm, tests/tools) on loopback
 #   s3gz     pgcdc → s3 jsonl + gzip
+#   s3pq     pgcdc → s3 parquet, SPEC's envelope columns (Snappy)
+#   s3pqt    pgcdc → s3 parquet, --s3-parquet-schema typed (a column per table column)
 # Every contender has its own slot created before the workload, so each reads
 # exactly the same WAL, and runs with --persistent-slot until its slot's
 # confirmed position reaches the end LSN (the s3 sink confirms only what
@@ -13,6 +15,7 @@
 #   bench/s3/s3_bench.sh                       # 200,000 INSERTs, 3 runs
 #   ROWS=50000 RUNS=1 bench/s3/s3_bench.sh
 # Env: PGCDC_BIN (default build/release/pgcdc), ROWS (200000), RUNS (3),
+#      CONTENDERS (default "file s3 s3gz s3pq s3pqt"; file is the baseline),
 #      S3_ARGS (extra flags for the s3 contenders, default "--s3-flush-size 10000").
 set -euo pipefail
 
@@ -43,7 +46,7 @@ q "CREATE TABLE bench_s (id bigint PRIMARY KEY, a integer NOT NULL, b text NOT N
                          c timestamptz NOT NULL, d numeric(12,2) NOT NULL)"
 q "CREATE PUBLICATION bench_spub FOR TABLE bench_s"
 
-# drain NAME END -> r_wall, r_hwm (peak RSS, MiB)
+# drain NAME END -> r_wall, r_hwm (peak RSS, MiB), r_cpu (pgcdc's user+system CPU seconds)
 drain() {
   local name=$1 end=$2 t0 t1
   local sink_args=(-a file --file-path "$T/out.jsonl" --file-max-size 0)
@@ -52,6 +55,8 @@ drain() {
   case $name in
     s3) sink_args=("${s3[@]}") ;;
     s3gz) sink_args=("${s3[@]}" --s3-compression gzip) ;;
+    s3pq) sink_args=("${s3[@]}" --s3-format parquet) ;;
+    s3pqt) sink_args=("${s3[@]}" --s3-format parquet --s3-parquet-schema typed) ;;
   esac
   rm -f "$T/out.jsonl"
   t0=$(now)
@@ -62,21 +67,30 @@ drain() {
   wait_confirmed "s_$name" "$end" "$pid"
   t1=$(now)
   r_hwm=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
+  # utime + stime (fields 14, 15 after the command name) in clock ticks.
+  r_cpu=$(sed 's/^.*) //' "/proc/$pid/stat" | awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($12 + $13) / hz}')
   kill -TERM "$pid"; wait "$pid" || true
   r_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
 }
 
-# Rows in the objects of one contender (s3rver keeps them as files).
+# Rows in the objects of one contender (s3rver keeps them as files); Parquet
+# row counts come from the files' metadata, read with hyparquet (npm).
 s3_rows() {
   local n=0 f
+  if [[ $1 == s3pq* ]]; then
+    local files=()
+    while IFS= read -r -d '' f; do files+=("$f"); done < <(find "$T/s3/bench/$1" -name '*._S3rver_object' -print0)
+    (cd "$root/tests/tools" && node parquet_read.mjs --count "${files[@]}")
+    return
+  fi
   while IFS= read -r -d '' f; do
     if [[ $f == *.gz._S3rver_object ]]; then n=$((n + $(gzip -dc "$f" | wc -l))); else n=$((n + $(wc -l <"$f"))); fi
   done < <(find "$T/s3/bench/$1" -name '*._S3rver_object' -print0 2>/dev/null)
   echo "$n"
 }
 
-contenders=(file s3 s3gz)
-declare -A rates hwm labels
+contenders=(${CONTENDERS:-file s3 s3gz s3pq s3pqt})
+declare -A rates hwm cpu labels
 for run in $(seq 1 "$RUNS"); do
   q "TRUNCATE bench_s"
   rm -rf "$T/s3/bench/"*
@@ -91,21 +105,24 @@ for run in $(seq 1 "$RUNS"); do
     drain "$c" "$end"
     rates[$c]+="$(rate "$ROWS" "$r_wall") "
     hwm[$c]+="$r_hwm "
+    cpu[$c]+="$r_cpu "
     extra=""
     [[ $c != file ]] && extra=", $(s3_rows "$c") rows in $(find "$T/s3/bench/$c" -name '*._S3rver_object' | wc -l) objects"
-    log "run $run: $c ${r_wall}s, peak RSS ${r_hwm} MiB$extra"
+    log "run $run: $c ${r_wall}s, pgcdc CPU ${r_cpu}s, peak RSS ${r_hwm} MiB$extra"
   done
 done
 
-echo "| contender | events/s over $RUNS runs (min – max) | median vs file | peak RSS MiB (max) |"
-echo "|---|---:|---:|---:|"
+echo "| contender | events/s over $RUNS runs (min – max) | median vs file | pgcdc CPU s (min – max) | peak RSS MiB (max) |"
+echo "|---|---:|---:|---:|---:|"
 labels=([file]="pgcdc → file (local JSON lines, reference)" [s3]="pgcdc → s3 jsonl (s3rver)"
-        [s3gz]="pgcdc → s3 jsonl gzip (s3rver)")
+        [s3gz]="pgcdc → s3 jsonl gzip (s3rver)" [s3pq]="pgcdc → s3 parquet envelope (s3rver)"
+        [s3pqt]="pgcdc → s3 parquet typed (s3rver)")
 base=$(echo "${rates[file]}" | median)
 for c in "${contenders[@]}"; do
   read -r lo hi < <(echo "${rates[$c]}" | min_max)
   read -r _ peak < <(echo "${hwm[$c]}" | min_max)
-  printf '| %s | %s K – %s K | %s× | %s |\n' "${labels[$c]}" \
+  read -r cpu_lo cpu_hi < <(echo "${cpu[$c]}" | min_max)
+  printf '| %s | %s K – %s K | %s× | %s – %s | %s |\n' "${labels[$c]}" \
     "$(awk -v x="$lo" 'BEGIN{printf "%.1f", x/1000}')" "$(awk -v x="$hi" 'BEGIN{printf "%.1f", x/1000}')" \
-    "$(awk -v m="$(echo "${rates[$c]}" | median)" -v b="$base" 'BEGIN{printf "%.2f", m/b}')" "$peak"
+    "$(awk -v m="$(echo "${rates[$c]}" | median)" -v b="$base" 'BEGIN{printf "%.2f", m/b}')" "$cpu_lo" "$cpu_hi" "$peak"
 done

@@ -56,4 +56,27 @@ std::map<std::string, std::string> S3Server::Objects() const {
   return out;
 }
 
+std::vector<std::string> S3SinkArgs(const S3Server& s3, const std::vector<std::string>& extra) {
+  std::vector<std::string> sink = {"-a",
+                                   "s3",
+                                   "--s3-bucket",
+                                   "bkt",
+                                   "--s3-endpoint",
+                                   s3.Endpoint(),
+                                   "--s3-access-key-id",
+                                   "S3RVER",
+                                   "--s3-secret-access-key",
+                                   "S3RVER",
+                                   "--s3-backoff-base",
+                                   "100ms",
+                                   "--s3-backoff-cap",
+                                   "500ms",
+                                   "--s3-flush-interval",
+                                   "300ms",
+                                   "--bus-mode",
+                                   "reliable"};
+  sink.insert(sink.end(), extra.begin(), extra.end());
+  return sink;
+}
+
 }  // namespace pgcdc::testing

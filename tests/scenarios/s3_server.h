@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "harness.h"
 
@@ -34,5 +35,9 @@ class S3Server {
   int port_;
   std::unique_ptr<Process> proc_;
 };
+
+// The s3 sink's flags for `s3` (bucket "bkt", its credentials, short backoff,
+// a 300ms flush interval, reliable bus), then `extra`.
+std::vector<std::string> S3SinkArgs(const S3Server& s3, const std::vector<std::string>& extra);
 
 }  // namespace pgcdc::testing

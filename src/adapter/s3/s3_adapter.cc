@@ -19,6 +19,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::string_view kAdapter = "s3";
 constexpr std::string_view kTxnChannel = "pgcdc:_txn";
+// Bytes counted per parquet row besides its payload and channel (id, times, …).
+constexpr size_t kParquetRowOverhead = 64;
 
 struct Metrics {
   metrics::Family<metrics::Counter>& flushes = metrics::Default().AddCounter(
@@ -40,6 +42,9 @@ struct Metrics {
       "pgcdc_s3_request_failures_total", "S3 requests that failed (each retry counts).");
   metrics::Counter& skipped = metrics::DefaultCounter(
       "pgcdc_s3_skipped_total", "Transaction marker events (pgcdc:_txn) not written to S3.");
+  metrics::Counter& unconverted = metrics::DefaultCounter(
+      "pgcdc_s3_parquet_unconverted_total",
+      "Values of typed Parquet rows that did not convert to their column type (written as NULL).");
 };
 Metrics& M() { return metrics::Lazy<Metrics>(); }
 
@@ -70,6 +75,7 @@ std::string EnvOr(const std::string& value, const char* name) {
 
 std::string Extension(std::string_view format, std::string_view compression) {
   std::string out = "." + std::string(format);
+  if (format == "parquet") return out;  // compressed inside the file
   if (compression == "gzip") out += ".gz";
   if (compression == "zstd") out += ".zst";
   return out;
@@ -92,20 +98,78 @@ std::string ObjectKey(std::string_view prefix, std::string_view channel, const P
   return key;
 }
 
-void Batch::Add(const Event& event) {
-  if (partitions_.empty()) since_ = SteadyClock::now();
-  Partition& p = partitions_[event.channel];
-  if (p.events == 0) {
+Layout LayoutOf(const Options& o) {
+  Layout l{.parquet = o.format == "parquet", .typed = o.parquet_schema == "typed"};
+  l.parquet_options.compression = o.compression == "none" ? "snappy" : o.compression;
+  return l;
+}
+
+Result<Batch::Partitions::iterator> Batch::PartitionFor(const Event& event, bool typed) {
+  std::string key = event.channel;
+  if (typed) {
+    // One file per table version: a changed relation starts a new file.
+    char id[32];
+    std::snprintf(id, sizeof id, "\x1f%p", static_cast<const void*>(event.schema.get()));
+    key.append(id);
+  }
+  auto [it, added] = partitions_.try_emplace(std::move(key));
+  Partition& p = it->second;
+  if (added) {
+    p.channel = event.channel;
     p.first_seq = event.seq;
     p.first_lsn = event.lsn;
     p.first_id = event.id.ToString();
     p.first_created_ns = event.created_at_ns;
+    if (typed) p.schema = event.schema;
+    if (layout_.parquet) {
+      auto w = parquet::Writer::Create(typed ? TypedColumns(*event.schema) : EnvelopeColumns(),
+                                       layout_.parquet_options);
+      if (!w) {
+        partitions_.erase(it);
+        return Fail(w.error().Wrap("s3"));
+      }
+      p.rows = std::move(*w);
+    }
   }
-  const size_t before = p.body.size();
-  p.body.append(event.Json()).push_back('\n');
+  return it;
+}
+
+Status Batch::Add(const Event& event, AppendStats* stats) {
+  ParsedRow parsed;
+  const bool typed = layout_.parquet && layout_.typed && ParseTypedRow(event, parsed);
+  auto part = PartitionFor(event, typed);
+  if (!part) return Fail(part.error());
+  Partition& p = (*part)->second;
+  const size_t before = p.bytes;
+  if (!layout_.parquet) {
+    p.body.append(event.Json()).push_back('\n');
+    p.bytes = p.body.size();
+  } else {
+    AppendStats local;
+    Status st = typed ? AppendTyped(*p.rows, event, *parsed.row, stats != nullptr ? *stats : local)
+                      : AppendEnvelope(*p.rows, event);
+    if (!st) {
+      // Only DuckDB itself failing gets here; the sink stops with the error
+      // (nothing of this flush is acknowledged). No empty object is left.
+      if (p.events == 0) partitions_.erase(*part);
+      return st;
+    }
+    // An estimate of what the rows take (DuckDB stores them columnar).
+    p.bytes += event.payload.size() + event.channel.size() + kParquetRowOverhead;
+  }
+  if (events_ == 0) since_ = SteadyClock::now();
   ++p.events;
   ++events_;
-  bytes_ += p.body.size() - before;
+  bytes_ += p.bytes - before;
+  return Ok();
+}
+
+Status Batch::Encode(Partition& p) {
+  if (!layout_.parquet || p.rows == nullptr || p.rows->rows() == 0) return Ok();
+  auto file = p.rows->Finish();
+  if (!file) return Fail(file.error().Wrap("s3: encode parquet"));
+  p.body = std::move(*file);
+  return Ok();
 }
 
 std::optional<uint64_t> Batch::OldestSeq() const {
@@ -118,17 +182,20 @@ std::optional<uint64_t> Batch::OldestSeq() const {
 
 void Batch::Erase(std::map<std::string, Partition>::iterator it) {
   events_ -= it->second.events;
-  bytes_ -= it->second.body.size();
+  bytes_ -= it->second.bytes;
   partitions_.erase(it);
 }
 
 S3Adapter::S3Adapter(Options options)
     : RetryingAdapter(kAdapter, options.backoff),
       options_(std::move(options)),
+      batch_(LayoutOf(options_)),
       content_type_(options_.format == "jsonl" ? "application/x-ndjson"
                                                : "application/octet-stream"),
       extension_(Extension(options_.format, options_.compression)) {
-  if (options_.compression != "none") content_encoding_ = options_.compression;
+  if (options_.compression != "none" && options_.format == "jsonl") {
+    content_encoding_ = options_.compression;
+  }
 }
 
 S3Adapter::~S3Adapter() = default;
@@ -186,6 +253,7 @@ Status S3Adapter::Open() {
                           {"bucket", options_.bucket},
                           {"format", options_.format},
                           {"compression", options_.compression},
+                          {"parquet_schema", options_.parquet_schema},
                           {"flush_size", static_cast<uint64_t>(options_.flush_size)}});
   return Ok();
 }
@@ -197,7 +265,9 @@ Status S3Adapter::Deliver(std::span<const Event* const> events) {
       M().skipped.Inc();
       continue;
     }
-    batch_.Add(*e);
+    AppendStats stats;
+    if (auto st = batch_.Add(*e, &stats); !st) return st;
+    if (stats.unconverted > 0) Unconverted(*e, stats);
     if (batch_.events() >= options_.flush_size || batch_.bytes() >= options_.flush_bytes) {
       if (auto st = Upload(SteadyClock::time_point::max()); !st) return st;
     }
@@ -209,6 +279,16 @@ Status S3Adapter::Deliver(std::span<const Event* const> events) {
 Status S3Adapter::Flush() {
   if (batch_.empty() || SteadyClock::now() - batch_.since() < options_.flush_interval) return Ok();
   return Upload(SteadyClock::time_point::max());
+}
+
+void S3Adapter::Unconverted(const Event& e, const AppendStats& stats) {
+  M().unconverted.Inc(stats.unconverted);
+  log::Warn("s3: parquet values that do not convert to their column type are written as NULL",
+            {{"adapter", kAdapter},
+             {"event_id", e.id.ToString()},
+             {"channel", e.channel},
+             {"values", static_cast<uint64_t>(stats.unconverted)},
+             {"error", stats.first_error}});
 }
 
 std::optional<uint64_t> S3Adapter::OldestHeldSeq() const { return batch_.OldestSeq(); }
@@ -239,10 +319,14 @@ Status S3Adapter::Upload(SteadyClock::time_point deadline) {
   auto& parts = batch_.partitions();
   while (!parts.empty()) {
     auto it = parts.begin();
-    const std::string key = ObjectKey(options_.prefix, it->first, it->second, extension_);
+    const std::string key = ObjectKey(options_.prefix, it->second.channel, it->second, extension_);
+    if (auto st = batch_.Encode(it->second); !st) {
+      M().flush_error.Inc();
+      return st;
+    }
     std::string compressed;
     const std::string* body = &it->second.body;
-    if (options_.compression != "none") {
+    if (!content_encoding_.empty()) {
       const auto codec = options_.compression == "gzip" ? codec::kafka::Compression::kGzip
                                                         : codec::kafka::Compression::kZstd;
       auto c = codec::kafka::Compress(codec, it->second.body);
@@ -332,8 +416,11 @@ namespace {
 
 void Validate(const Options& o, const Context&, Errors& errors) {
   if (o.bucket.empty()) errors.push_back("s3.bucket: required for adapter s3 (--s3-bucket)");
-  if (o.format == "parquet") {
-    errors.push_back("s3.format: parquet is not implemented yet in pgcdc; use jsonl");
+  if (o.format == "parquet" && !parquet::Available()) {
+    errors.push_back("s3.format: parquet: " + std::string(parquet::UnavailableReason()));
+  }
+  if (o.parquet_schema == "typed" && o.format != "parquet") {
+    errors.push_back("s3.parquet_schema: typed needs s3.format parquet (--s3-format parquet)");
   }
   if (o.part_size < (5u << 20)) {
     errors.push_back("s3.part_size: must be at least 5MiB (S3's smallest multipart part)");
@@ -360,9 +447,15 @@ std::vector<ParamSpec> S3Params() {
       Param("s3.session_token", &O::session_token,
             "session token of temporary credentials (default: $AWS_SESSION_TOKEN)"),
       Param("s3.format", &O::format,
-            "object format; parquet is not implemented yet (refused at start-up)",
+            "object format: JSON lines, or Parquet files (needs a build with DuckDB)",
             {.choices = {"jsonl", "parquet"}}),
-      Param("s3.compression", &O::compression, "compression of jsonl objects",
+      Param("s3.parquet_schema", &O::parquet_schema,
+            "parquet columns: envelope (event_id, operation, timestamp, channel, source, "
+            "payload) or typed (a column per table column, PostgreSQL types mapped; a file per "
+            "table per flush)",
+            {.choices = {"envelope", "typed"}}),
+      Param("s3.compression", &O::compression,
+            "jsonl: compression of the object; parquet: the file's codec (none = snappy)",
             {.choices = {"none", "gzip", "zstd"}}),
       Param("s3.flush_interval", &O::flush_interval, "upload buffered events at least this often",
             {.min = 1}),
@@ -386,9 +479,10 @@ ConnectorInfo Connector() {
   return DefineAdapter<Options>({
       .name = "s3",
       .description =
-          "Writes events as JSON-lines objects (optionally gzip/zstd) to S3 or an S3-compatible "
-          "store under Hive-style channel/date keys; SigV4, multipart uploads, retries, and "
-          "events acknowledged only after their object is stored.",
+          "Writes events as JSON-lines objects (optionally gzip/zstd) or Parquet files (envelope "
+          "or typed columns) to S3 or an S3-compatible store under Hive-style channel/date keys; "
+          "SigV4, multipart uploads, retries, and events acknowledged only after their object "
+          "is stored.",
       .params = Params(
           {S3Params(), BackoffParams<Options>("s3", "s3", &Options::backoff, "upload retry")}),
       .validate = Validate,

@@ -1,8 +1,9 @@
 // s3 adapter (SPEC §5.15): buffers events and writes them as objects to S3 or
 // any S3-compatible store (MinIO, R2, s3rver), one object per channel per
-// flush, under Hive-style keys:
+// flush (parquet typed: per table version), under Hive-style keys:
 //
 //   [<prefix>/]channel=<channel, ':'→'_'>/year=YYYY/month=MM/day=DD/<name>.jsonl[.gz|.zst]
+//   (or <name>.parquet: --s3-format parquet, see parquet_rows.h for the columns)
 //
 // <name> = <first LSN, 16 hex digits>-<first event id>: a function of the
 // first event of the object only, so an object written again after a crash
@@ -35,7 +36,9 @@
 #include <string_view>
 
 #include "adapter/retrying_adapter.h"
+#include "adapter/s3/parquet_rows.h"
 #include "adapter/s3/s3_client.h"
+#include "parquet/writer.h"
 #include "registry/registry.h"
 
 namespace pgcdc::adapter::s3 {
@@ -45,11 +48,12 @@ struct Options {
   std::string prefix;
   std::string endpoint;  // set = path-style requests to it
   std::string region = "us-east-1";
-  std::string access_key_id;      // empty = AWS_ACCESS_KEY_ID
-  std::string secret_access_key;  // empty = AWS_SECRET_ACCESS_KEY
-  std::string session_token;      // empty = AWS_SESSION_TOKEN
-  std::string format = "jsonl";
-  std::string compression = "none";  // none, gzip, zstd
+  std::string access_key_id;                // empty = AWS_ACCESS_KEY_ID
+  std::string secret_access_key;            // empty = AWS_SECRET_ACCESS_KEY
+  std::string session_token;                // empty = AWS_SESSION_TOKEN
+  std::string format = "jsonl";             // jsonl, parquet
+  std::string compression = "none";         // none, gzip, zstd (parquet: the file's codec)
+  std::string parquet_schema = "envelope";  // envelope (SPEC), typed (a column per table column)
   std::chrono::milliseconds flush_interval{60'000};
   size_t flush_size = 10'000;      // events per flush
   size_t flush_bytes = 64u << 20;  // encoded bytes per flush (memory bound)
@@ -60,9 +64,26 @@ struct Options {
                         std::chrono::milliseconds(100)};
 };
 
-// One object being filled: the events of one channel since the last flush.
+// How a batch encodes events (from Options).
+struct Layout {
+  bool parquet = false;
+  bool typed = false;  // parquet: a typed file per table (WAL row events)
+  parquet::Options parquet_options;
+};
+Layout LayoutOf(const Options& o);
+
+// One object being filled: the events of one channel (parquet typed: of one
+// table version) since the last flush.
 struct Partition {
-  std::string body;  // JSON lines
+  std::string channel;
+  // jsonl: the JSON lines; parquet: the finished file once encoded (kept
+  // until it is uploaded, so a retry sends the same bytes).
+  std::string body;
+  parquet::WriterPtr rows;  // parquet: rows not yet encoded
+  // parquet typed: the table version of the rows (held, so the address that
+  // keys the partition cannot be reused by another version meanwhile).
+  std::shared_ptr<const RowSchema> schema;
+  size_t bytes = 0;  // buffered bytes (parquet: an estimate)
   size_t events = 0;
   uint64_t first_seq = 0;  // 0 = untracked source
   uint64_t first_lsn = 0;
@@ -79,8 +100,14 @@ std::string Extension(std::string_view format, std::string_view compression);
 // The buffer: partitions by channel plus totals (pure, unit tested).
 class Batch {
  public:
-  // Appends one event (the caller skips what is not written).
-  void Add(const Event& event);
+  explicit Batch(Layout layout = {}) : layout_(std::move(layout)) {}
+  // Appends one event (the caller skips what is not written). Fails only
+  // for parquet (no Parquet support, a row DuckDB refuses). Parquet typed:
+  // values that did not convert to their column type are written as NULL
+  // and counted in `stats`.
+  Status Add(const Event& event, AppendStats* stats = nullptr);
+  // Parquet: encodes the partition's rows into its body (once).
+  Status Encode(Partition& p);
   bool empty() const { return partitions_.empty(); }
   size_t events() const { return events_; }
   size_t bytes() const { return bytes_; }
@@ -93,6 +120,10 @@ class Batch {
   std::chrono::steady_clock::time_point since() const { return since_; }
 
  private:
+  using Partitions = std::map<std::string, Partition>;
+  Result<Partitions::iterator> PartitionFor(const Event& event, bool typed);
+
+  Layout layout_;
   std::map<std::string, Partition> partitions_;
   size_t events_ = 0;
   size_t bytes_ = 0;
@@ -115,6 +146,8 @@ class S3Adapter final : public RetryingAdapter {
 
  private:
   Status Upload(std::chrono::steady_clock::time_point deadline);
+  // Counts and logs typed-parquet values written as NULL.
+  static void Unconverted(const Event& e, const AppendStats& stats);
   Status UploadPartition(const std::string& key, const std::string& body);
   Status Multipart(const std::string& key, const std::string& body,
                    std::chrono::steady_clock::time_point deadline);

@@ -1,0 +1,266 @@
+// The Parquet writer on DuckDB's C API (see writer.h). The only file that
+// includes duckdb.h.
+#include <duckdb.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "parquet/writer.h"
+
+namespace pgcdc::parquet {
+
+namespace {
+
+std::atomic<uint64_t> next_id{1};
+
+std::string Quote(std::string_view text, char quote) {
+  std::string out(1, quote);
+  for (char c : text) {
+    out.push_back(c);
+    if (c == quote) out.push_back(quote);
+  }
+  out.push_back(quote);
+  return out;
+}
+
+std::string QuoteIdent(std::string_view name) { return Quote(name, '"'); }
+std::string QuoteLiteral(std::string_view text) { return Quote(text, '\''); }
+
+// The process-wide in-memory database (opened on first use, never closed:
+// writers may live until exit). Extensions are never installed or loaded
+// from the network: Parquet is built into libduckdb.
+struct Database {
+  duckdb_database db = nullptr;
+  std::string error;
+};
+
+const Database& SharedDatabase() {
+  static const Database database = [] {
+    Database d;
+    duckdb_config config = nullptr;
+    if (duckdb_create_config(&config) == DuckDBError) {
+      d.error = "parquet: cannot create a DuckDB configuration";
+      return d;
+    }
+    (void)duckdb_set_config(config, "autoinstall_known_extensions", "false");
+    (void)duckdb_set_config(config, "autoload_known_extensions", "false");
+    char* err = nullptr;
+    if (duckdb_open_ext(nullptr, &d.db, config, &err) == DuckDBError) {
+      d.error = std::string("parquet: cannot open DuckDB: ") + (err != nullptr ? err : "?");
+      d.db = nullptr;
+    }
+    if (err != nullptr) duckdb_free(err);
+    duckdb_destroy_config(&config);
+    return d;
+  }();
+  return database;
+}
+
+// Runs one statement; kIo with DuckDB's message on failure.
+Status Exec(duckdb_connection conn, const std::string& sql, std::string_view what) {
+  duckdb_result result;
+  const bool failed = duckdb_query(conn, sql.c_str(), &result) == DuckDBError;
+  std::string error = failed ? duckdb_result_error(&result) : "";
+  duckdb_destroy_result(&result);
+  if (failed) return Fail(ErrorCode::kIo, "parquet: " + std::string(what) + ": " + error);
+  return Ok();
+}
+
+std::string AppenderError(duckdb_appender appender) {
+  duckdb_error_data data = duckdb_appender_error_data(appender);
+  std::string msg = data != nullptr && duckdb_error_data_message(data) != nullptr
+                        ? duckdb_error_data_message(data)
+                        : "unknown DuckDB appender error";
+  duckdb_destroy_error_data(&data);
+  return msg;
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(ErrorCode::kIo, "parquet: cannot read " + path);
+  std::ostringstream body;
+  body << in.rdbuf();
+  if (!in && !in.eof()) return Fail(ErrorCode::kIo, "parquet: cannot read " + path);
+  return std::move(body).str();
+}
+
+}  // namespace
+
+bool Available() { return true; }
+std::string_view UnavailableReason() { return {}; }
+
+struct Writer::Impl {
+  std::vector<Column> columns;
+  Options options;
+  std::string table;  // quoted
+  duckdb_connection conn = nullptr;
+  duckdb_appender appender = nullptr;
+  size_t column = 0;  // next column of the current row
+  uint64_t rows = 0;
+
+  ~Impl() {
+    if (appender != nullptr) duckdb_appender_destroy(&appender);
+    if (conn != nullptr) {
+      (void)Exec(conn, "DROP TABLE IF EXISTS " + table, "drop");
+      duckdb_disconnect(&conn);
+    }
+  }
+
+  Status OpenAppender() {
+    if (appender != nullptr) duckdb_appender_destroy(&appender);
+    const std::string name = table.substr(1, table.size() - 2);
+    if (duckdb_appender_create(conn, nullptr, name.c_str(), &appender) == DuckDBError) {
+      std::string msg = appender != nullptr ? AppenderError(appender) : "?";
+      return Fail(ErrorCode::kIo, "parquet: appender: " + msg);
+    }
+    return Ok();
+  }
+
+  // Checks a value call's result; advances to the next column on success.
+  Status Value(duckdb_state state) {
+    if (state == DuckDBError) {
+      return Fail(ErrorCode::kInvalidArgument, "parquet: column " +
+                                                   QuoteIdent(columns[column].name) + " (" +
+                                                   std::string(TypeName(columns[column].type)) +
+                                                   "): " + AppenderError(appender));
+    }
+    ++column;
+    return Ok();
+  }
+
+  // Writes every buffered row to `path`; the rows stay buffered.
+  Status Copy(const std::string& path) {
+    if (column != 0) return Fail(ErrorCode::kInvalidArgument, "parquet: finish inside a row");
+    if (duckdb_appender_flush(appender) == DuckDBError) {
+      // The appender is unusable now and its rows are gone: start over clean.
+      const std::string msg = AppenderError(appender);
+      (void)Reset();
+      (void)OpenAppender();
+      return Fail(ErrorCode::kIo, "parquet: flush rows: " + msg);
+    }
+    const std::string copy = "COPY " + table + " TO " + QuoteLiteral(path) +
+                             " (FORMAT PARQUET, COMPRESSION " + QuoteLiteral(options.compression) +
+                             ", ROW_GROUP_SIZE " + std::to_string(options.row_group_size) + ")";
+    return Exec(conn, copy, "write " + path);
+  }
+
+  Status Reset() {
+    rows = 0;
+    return Exec(conn, "DELETE FROM " + table, "reset");
+  }
+
+  Status Ready() const {
+    if (column >= columns.size()) {
+      return Fail(ErrorCode::kInvalidArgument, "parquet: more values than columns in a row");
+    }
+    return Ok();
+  }
+};
+
+Writer::Writer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Writer::~Writer() = default;
+
+Result<WriterPtr> Writer::Create(std::vector<Column> columns, Options options) {
+  if (columns.empty()) return Fail(ErrorCode::kInvalidArgument, "parquet: no columns");
+  std::set<std::string> names;
+  for (const Column& c : columns) {
+    if (!names.insert(c.name).second) {
+      return Fail(ErrorCode::kInvalidArgument, "parquet: column " + QuoteIdent(c.name) + " twice");
+    }
+  }
+  const Database& db = SharedDatabase();
+  if (db.db == nullptr) return Fail(ErrorCode::kIo, db.error);
+  auto impl = std::make_unique<Impl>();
+  impl->columns = std::move(columns);
+  impl->options = std::move(options);
+  impl->table = QuoteIdent("pgcdc_parquet_" + std::to_string(next_id.fetch_add(1)));
+  if (duckdb_connect(db.db, &impl->conn) == DuckDBError) {
+    impl->conn = nullptr;
+    return Fail(ErrorCode::kIo, "parquet: cannot connect to DuckDB");
+  }
+  std::string ddl = "CREATE TABLE " + impl->table + " (";
+  for (size_t i = 0; i < impl->columns.size(); ++i) {
+    if (i > 0) ddl += ", ";
+    ddl += QuoteIdent(impl->columns[i].name) + " " + std::string(TypeName(impl->columns[i].type));
+  }
+  ddl += ")";
+  if (auto st = Exec(impl->conn, ddl, "create table"); !st) return Fail(st.error());
+  if (auto st = impl->OpenAppender(); !st) return Fail(st.error());
+  return WriterPtr(new Writer(std::move(impl)));
+}
+
+Status Writer::Null() {
+  if (auto st = impl_->Ready(); !st) return st;
+  return impl_->Value(duckdb_append_null(impl_->appender));
+}
+
+Status Writer::String(std::string_view value) { return Text(value); }
+
+Status Writer::Text(std::string_view value) {
+  if (auto st = impl_->Ready(); !st) return st;
+  if (impl_->columns[impl_->column].type == Type::kTimestampTz) {
+    if (auto micros = ParseTimestampTz(value)) return TimestampMicros(*micros);
+  }
+  return impl_->Value(duckdb_append_varchar_length(impl_->appender, value.data(), value.size()));
+}
+
+Status Writer::Bool(bool value) {
+  if (auto st = impl_->Ready(); !st) return st;
+  return impl_->Value(duckdb_append_bool(impl_->appender, value));
+}
+
+Status Writer::Int64(int64_t value) {
+  if (auto st = impl_->Ready(); !st) return st;
+  return impl_->Value(duckdb_append_int64(impl_->appender, value));
+}
+
+Status Writer::Double(double value) {
+  if (auto st = impl_->Ready(); !st) return st;
+  return impl_->Value(duckdb_append_double(impl_->appender, value));
+}
+
+Status Writer::TimestampMicros(int64_t micros) {
+  if (auto st = impl_->Ready(); !st) return st;
+  return impl_->Value(duckdb_append_timestamp(impl_->appender, duckdb_timestamp{micros}));
+}
+
+Status Writer::EndRow() {
+  if (impl_->column != impl_->columns.size()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "parquet: row ended after " + std::to_string(impl_->column) + " of " +
+                    std::to_string(impl_->columns.size()) + " columns");
+  }
+  if (duckdb_appender_end_row(impl_->appender) == DuckDBError) {
+    return Fail(ErrorCode::kIo, "parquet: end row: " + AppenderError(impl_->appender));
+  }
+  impl_->column = 0;
+  ++impl_->rows;
+  return Ok();
+}
+
+uint64_t Writer::rows() const { return impl_->rows; }
+const std::vector<Column>& Writer::columns() const { return impl_->columns; }
+
+Status Writer::FinishToFile(const std::string& path) {
+  if (auto st = impl_->Copy(path); !st) return st;
+  return impl_->Reset();
+}
+
+Result<std::string> Writer::Finish() {
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("pgcdc-" + std::to_string(::getpid()) + "-" +
+                                                std::to_string(next_id.fetch_add(1)) + ".parquet");
+  Status st = impl_->Copy(path.string());
+  Result<std::string> body = st ? ReadFile(path.string()) : Fail(st.error());
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  if (!body) return body;
+  if (auto reset = impl_->Reset(); !reset) return Fail(reset.error());
+  return body;
+}
+
+}  // namespace pgcdc::parquet
