@@ -30,6 +30,14 @@ add_custom_command(OUTPUT ${_generated}
 add_custom_target(pgcdc_package_files ALL DEPENDS ${_generated})
 
 install(TARGETS pgcdc RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# DuckDB (Parquet output) is not a Debian package: its library ships privately in
+# /usr/lib/pgcdc and the binary finds it through its RUNPATH.
+if(PGCDC_HAVE_DUCKDB)
+  get_target_property(_duckdb_lib DuckDB::duckdb IMPORTED_LOCATION)
+  install(FILES ${_duckdb_lib} DESTINATION lib/pgcdc)
+  set_target_properties(pgcdc PROPERTIES INSTALL_RPATH "\$ORIGIN/../lib/pgcdc")
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS usr/lib/pgcdc)
+endif()
 install(FILES ${_gen}/pgcdc.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${_gen}/pgcdc.bash DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
   RENAME pgcdc)
