@@ -136,7 +136,8 @@ TEST(CliScenario, PrecedenceFlagOverEnvOverYaml) {
                            .env = {{"PGCDC_DATABASE_URL",
                                     "postgresql://postgres@127.0.0.1:1/fromenv?connect_timeout=1"},
                                    {"PGCDC_CHANNELS", "fromenv"}},
-                           .cwd = d.path});
+                           .cwd = d.path,
+                           .own_http_addr = true});
   ASSERT_TRUE(p);
   ASSERT_TRUE(p->WaitForStderr("connection lost")) << p->Stderr();
   p->Signal(SIGTERM);

@@ -94,6 +94,11 @@ std::unique_ptr<Process> Process::Start(Options options) {
     it = it->first.rfind("PGCDC_", 0) == 0 && it->first != "PGCDC_BIN" ? env_map.erase(it)
                                                                        : std::next(it);
   }
+  const bool binary_is_pgcdc = options.binary.empty();
+  if (binary_is_pgcdc && !options.own_http_addr &&
+      std::ranges::find(options.args, "--http-addr") == options.args.end()) {
+    env_map["PGCDC_HTTP_ADDR"] = "127.0.0.1:0";
+  }
   for (auto& [k, v] : options.env) env_map[k] = v;
   std::vector<std::string> env_s;
   for (auto& [k, v] : env_map) env_s.push_back(k + "=" + v);

@@ -51,6 +51,11 @@ class Process {
     std::map<std::string, std::string> env;  // added to (and overriding) the environment
     std::string cwd;                         // empty = inherit
     std::string binary;                      // empty = pgcdc
+    // Unless a test passes --http-addr or PGCDC_HTTP_ADDR itself, pgcdc gets
+    // PGCDC_HTTP_ADDR=127.0.0.1:0 so tests running in parallel never collide
+    // on the default 127.0.0.1:8080. true: leave the address to pgcdc (its
+    // default, or the test's YAML).
+    bool own_http_addr = false;
   };
   static std::unique_ptr<Process> Start(Options options);
   ~Process();  // kills the child if still running

@@ -87,7 +87,8 @@ TEST(SecurityScenario, DefaultListenerIsLoopbackOnly) {
 
   // Without --http-addr pgcdc serves on 127.0.0.1:8080, not on other addresses.
   auto p = Process::Start(
-      {.args = {"listen", "--db", SharedCluster().Url(), "-c", "sec:ev", "-a", "stdout"}});
+      {.args = {"listen", "--db", SharedCluster().Url(), "-c", "sec:ev", "-a", "stdout"},
+       .own_http_addr = true});
   ASSERT_TRUE(p);
   auto addr = p->HttpAddr();
   if (!addr) {
