@@ -53,9 +53,10 @@ struct Services {
   // Null in tools that run an adapter outside a pipeline.
   Health* health = nullptr;
   // Publishes events the adapter derives (e.g. the view adapter's
-  // VIEW_RESULTs) into the bus ingest, like a detector: the global transform
-  // chain runs, then every adapter receives them (the publisher too, which
-  // must ignore its own). Blocks while the ingest is full (reliable mode),
+  // VIEW_RESULTs) into the bus ingest: every adapter receives them (the
+  // publisher too, which must ignore its own), through its own transform
+  // chain; the global chain, which runs on the detector thread, does not
+  // apply. Blocks while the ingest is full (reliable mode),
   // so never call it from Deliver()/Flush(): the adapter's own queue may be
   // what is full. Returns false once the pipeline stopped taking events or
   // before it runs. Thread-safe; null in tools without a pipeline.

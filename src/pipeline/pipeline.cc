@@ -457,7 +457,7 @@ bool Pipeline::Publish(EventBatch&& batch) {
 
 bool Pipeline::Inject(EventBatch&& batch) {
   if (!bus_started_.load()) return false;
-  return Publish(std::move(batch));
+  return bus_->Publish(std::move(batch));
 }
 
 void Pipeline::RunDetector(detector::RunContext& ctx) {

@@ -95,8 +95,9 @@ class Pipeline {
   void Reconfigure(const std::map<std::string, std::vector<std::string>>& routes,
                    const transform::ChainSet& transforms);
 
-  // Publishes a batch an adapter derived (adapter::Services::publish): the
-  // same path as the detector's batches (inspector tap, global chain, bus).
+  // Publishes a batch an adapter derived (adapter::Services::publish) onto
+  // the bus. The global chain is not applied (its transforms may keep state
+  // and run on the detector thread only); each adapter's own chain is.
   // False before Run() started the bus and once its ingest closed.
   // Thread-safe.
   bool Inject(EventBatch&& batch);

@@ -136,7 +136,8 @@ Result<std::optional<Match>> MatchClause(const std::vector<Token>& t, size_t i, 
     }
     auto slide = DurationAt(t, i + 4, i + 3, "SLIDE");
     if (!slide) return Fail(slide.error());
-    if (*slide > *size) return Fail(ErrorAt("SLIDE must not exceed the window size", Pos(t[i + 4])));
+    if (*slide > *size)
+      return Fail(ErrorAt("SLIDE must not exceed the window size", Pos(t[i + 4])));
     out.window.slide_ns = *slide;
     return Match{i + 4};
   };
@@ -185,10 +186,10 @@ Result<Clauses> StripClauses(std::string_view query) {
     i = (*m)->last;
   }
   if (!have_window) {
-    return Fail(ErrorAt(
-        "missing window clause (TUMBLING WINDOW <dur>, SLIDING WINDOW <dur> SLIDE <dur> or "
-        "SESSION WINDOW <dur>)",
-        static_cast<int>(query.size()) + 1));
+    return Fail(
+        ErrorAt("missing window clause (TUMBLING WINDOW <dur>, SLIDING WINDOW <dur> SLIDE <dur> or "
+                "SESSION WINDOW <dur>)",
+                static_cast<int>(query.size()) + 1));
   }
   if (out.lateness_ns > 0 && out.event_time.empty()) {
     return Fail(ErrorAt("ALLOWED LATENESS needs EVENT TIME BY", 1));

@@ -221,19 +221,17 @@ void Engine::Process(const EventView& e, int64_t now_ns) {
                   .type_errors = &counters_.type_errors};
   int64_t t = 0;
   if (!EventTime(ctx, now_ns, t)) return;
-  if (query_->where) {
-    const Value keep = Eval(*query_->where, ctx);
-    const auto* b = std::get_if<bool>(&keep.v);
-    if (b == nullptr || !*b) return;
+  if (Matches(ctx)) {
+    std::vector<Value> keys;
+    keys.reserve(query_->group_by.size());
+    for (const auto& g : query_->group_by) keys.push_back(Eval(g, ctx));
+    const std::string key = KeyOf(keys);
+    const bool added = query_->window.kind == WindowKind::kSession
+                           ? AddToSession(t, key, keys, ctx)
+                           : AddToWindows(t, key, keys, ctx);
+    if (added) ++counters_.events;  // otherwise late or over max_groups, counted there
   }
-  std::vector<Value> keys;
-  keys.reserve(query_->group_by.size());
-  for (const auto& g : query_->group_by) keys.push_back(Eval(g, ctx));
-  const std::string key = KeyOf(keys);
-  const bool added = query_->window.kind == WindowKind::kSession
-                         ? AddToSession(t, key, keys, ctx)
-                         : AddToWindows(t, key, keys, ctx);
-  if (added) ++counters_.events;  // otherwise late or over max_groups, counted there
+  // Event time moves on with every event, matching WHERE or not.
   if (!query_->event_time.empty()) {
     const int64_t wm = t - query_->lateness_ns;
     if (!have_watermark_ || wm > watermark_) watermark_ = wm;
@@ -241,12 +239,20 @@ void Engine::Process(const EventView& e, int64_t now_ns) {
   }
 }
 
+bool Engine::Matches(const EvalContext& ctx) const {
+  if (!query_->where) return true;
+  const Value keep = Eval(*query_->where, ctx);
+  const auto* b = std::get_if<bool>(&keep.v);
+  return b != nullptr && *b;
+}
+
 WindowResult Engine::Close(int64_t start, int64_t end, const std::vector<const Group*>& groups) {
   WindowResult r{.start_ns = start, .end_ns = end};
   for (const Group* g : groups) {
     std::vector<Value> aggs;
     aggs.reserve(g->accs.size());
-    for (size_t i = 0; i < g->accs.size(); ++i) aggs.push_back(Final(query_->aggregates[i], g->accs[i]));
+    for (size_t i = 0; i < g->accs.size(); ++i)
+      aggs.push_back(Final(query_->aggregates[i], g->accs[i]));
     EvalContext ctx{.group = &g->keys, .aggregates = &aggs, .type_errors = &counters_.type_errors};
     if (query_->having) {
       const Value keep = Eval(*query_->having, ctx);
@@ -286,8 +292,9 @@ std::vector<WindowResult> Engine::CloseUpTo(int64_t watermark, bool all) {
     }
     it = list.empty() ? sessions_.erase(it) : std::next(it);
   }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const WindowResult& a, const WindowResult& b) { return a.start_ns < b.start_ns; });
+  std::stable_sort(out.begin(), out.end(), [](const WindowResult& a, const WindowResult& b) {
+    return a.start_ns < b.start_ns;
+  });
   return out;
 }
 
@@ -389,8 +396,9 @@ std::optional<int64_t> ParseTimestamp(std::string_view s) {
     i = next < s.size() ? next + 2 : next;
   }
   if (i != s.size()) return std::nullopt;
-  const int64_t secs = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 +
-                       h * 3600 + mi * 60 + se - offset;
+  const int64_t secs =
+      DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
+      mi * 60 + se - offset;
   return secs * 1000000000 + frac;
 }
 

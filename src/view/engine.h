@@ -16,8 +16,8 @@
 
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -41,12 +41,12 @@ struct EngineOptions {
 };
 
 struct Counters {
-  uint64_t events = 0;          // processed (matched WHERE and counted in a window)
-  uint64_t late = 0;            // every window of the event had closed
-  uint64_t type_errors = 0;     // non-numeric values in SUM/AVG/STDDEV, bad arithmetic
-  uint64_t groups_overflow = 0; // new groups dropped at max_groups
-  uint64_t bad_event_time = 0;  // EVENT TIME BY field missing or unparsable
-  uint64_t bad_payload = 0;     // payload is not JSON
+  uint64_t events = 0;           // processed (matched WHERE and counted in a window)
+  uint64_t late = 0;             // every window of the event had closed
+  uint64_t type_errors = 0;      // non-numeric values in SUM/AVG/STDDEV, bad arithmetic
+  uint64_t groups_overflow = 0;  // new groups dropped at max_groups
+  uint64_t bad_event_time = 0;   // EVENT TIME BY field missing or unparsable
+  uint64_t bad_payload = 0;      // payload is not JSON
 };
 
 // One closed window: its rows (columns in SELECT order) after HAVING.
@@ -88,6 +88,7 @@ class Engine {
     std::unordered_map<std::string, Group> groups;
   };
   bool EventTime(const EvalContext& ctx, int64_t now_ns, int64_t& t);
+  bool Matches(const EvalContext& ctx) const;  // WHERE is TRUE
   Group* FindOrAdd(std::unordered_map<std::string, Group>& groups, const std::string& key,
                    const std::vector<Value>& keys);
   void Accumulate(Group& g, const EvalContext& ctx);

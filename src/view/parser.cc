@@ -156,7 +156,8 @@ Result<Expr> Builder::AExpr(const bj::object& o, Scope scope) {
   if (kind == "AEXPR_OP") {
     static const std::set<std::string> kArith = {"+", "-", "*", "/", "%"};
     static const std::set<std::string> kCmp = {"=", "<>", "!=", "<", "<=", ">", ">="};
-    if (l == nullptr && op == "-") return Expr{.kind = ExprKind::kNeg, .position = pos, .args = {*rhs}};
+    if (l == nullptr && op == "-")
+      return Expr{.kind = ExprKind::kNeg, .position = pos, .args = {*rhs}};
     if (l == nullptr && op == "+") return *rhs;
     if (kArith.count(op) == 0 && kCmp.count(op) == 0) {
       return Fail(ErrorAt("unsupported operator " + op, pos));
@@ -194,7 +195,7 @@ Result<Expr> Builder::Bool(const bj::object& o, Scope scope) {
   const std::string_view op = o.at("boolop").as_string();
   auto args = List(o.if_contains("args"), scope);
   if (!args) return Fail(args.error());
-  const ExprKind kind = op == "AND_EXPR" ? ExprKind::kAnd
+  const ExprKind kind = op == "AND_EXPR"  ? ExprKind::kAnd
                         : op == "OR_EXPR" ? ExprKind::kOr
                                           : ExprKind::kNot;
   return Expr{.kind = kind, .position = Location(o), .args = std::move(*args)};
@@ -205,10 +206,14 @@ Result<Expr> Builder::Func(const bj::object& o, Scope scope) {
   const auto& names = o.at("funcname").as_array();
   const std::string name = Sval(names.back());
   static const std::map<std::string, AggFn> kAggs = {
-      {"count", AggFn::kCount},           {"sum", AggFn::kSum},
-      {"avg", AggFn::kAvg},               {"min", AggFn::kMin},
-      {"max", AggFn::kMax},               {"stddev", AggFn::kStddevPop},
-      {"stddev_pop", AggFn::kStddevPop},  {"stddev_samp", AggFn::kStddevSamp},
+      {"count", AggFn::kCount},
+      {"sum", AggFn::kSum},
+      {"avg", AggFn::kAvg},
+      {"min", AggFn::kMin},
+      {"max", AggFn::kMax},
+      {"stddev", AggFn::kStddevPop},
+      {"stddev_pop", AggFn::kStddevPop},
+      {"stddev_samp", AggFn::kStddevSamp},
   };
   auto it = kAggs.find(name);
   if (it == kAggs.end()) return Fail(ErrorAt("unknown function " + name, pos));
@@ -216,9 +221,8 @@ Result<Expr> Builder::Func(const bj::object& o, Scope scope) {
     return Fail(ErrorAt("aggregate " + name + " is not allowed here", pos));
   }
   if (in_aggregate_) return Fail(ErrorAt("aggregate calls cannot be nested", pos));
-  Aggregate agg{.fn = it->second,
-                .star = o.contains("agg_star"),
-                .distinct = o.contains("agg_distinct")};
+  Aggregate agg{
+      .fn = it->second, .star = o.contains("agg_star"), .distinct = o.contains("agg_distinct")};
   if (o.contains("agg_order") || o.contains("agg_filter") || o.contains("over")) {
     return Fail(ErrorAt("ORDER BY, FILTER and OVER are not supported in " + name, pos));
   }
@@ -295,8 +299,8 @@ Status BindToGroups(Expr& e, const std::vector<Expr>& groups,
   if (e.kind == ExprKind::kField) {
     std::string name;
     for (const auto& p : e.path) name += (name.empty() ? "" : ".") + p;
-    return Fail(ErrorAt("column \"" + name + "\" must appear in GROUP BY or be used in an aggregate",
-                        e.position));
+    return Fail(ErrorAt(
+        "column \"" + name + "\" must appear in GROUP BY or be used in an aggregate", e.position));
   }
   for (auto& a : e.args) {
     if (auto st = BindToGroups(a, groups, group_keys); !st) return st;
@@ -327,11 +331,16 @@ std::string DefaultName(const Expr& e, const Query& q, size_t n) {
 // The statement's parts we do not support, by parse-tree key.
 Status RejectUnsupported(const bj::object& stmt) {
   static const std::map<std::string, std::string> kWhat = {
-      {"distinctClause", "SELECT DISTINCT"}, {"sortClause", "ORDER BY"},
-      {"limitCount", "LIMIT"},               {"limitOffset", "OFFSET"},
-      {"withClause", "WITH"},                {"windowClause", "WINDOW (SQL)"},
-      {"valuesLists", "VALUES"},             {"intoClause", "SELECT INTO"},
-      {"lockingClause", "FOR UPDATE"},       {"larg", "UNION/INTERSECT/EXCEPT"},
+      {"distinctClause", "SELECT DISTINCT"},
+      {"sortClause", "ORDER BY"},
+      {"limitCount", "LIMIT"},
+      {"limitOffset", "OFFSET"},
+      {"withClause", "WITH"},
+      {"windowClause", "WINDOW (SQL)"},
+      {"valuesLists", "VALUES"},
+      {"intoClause", "SELECT INTO"},
+      {"lockingClause", "FOR UPDATE"},
+      {"larg", "UNION/INTERSECT/EXCEPT"},
   };
   for (const auto& [key, what] : kWhat) {
     if (const auto* v = stmt.if_contains(key)) {
@@ -401,7 +410,8 @@ Status BuildSelect(const bj::object& stmt, std::string_view text, Query& q) {
 Result<bj::object> ParseSelect(const std::string& sql) {
   PgQueryParseResult r = pg_query_parse(sql.c_str());
   if (r.error != nullptr) {
-    Error e = ErrorAt(std::string("syntax error: ") + r.error->message, std::max(1, r.error->cursorpos));
+    Error e =
+        ErrorAt(std::string("syntax error: ") + r.error->message, std::max(1, r.error->cursorpos));
     pg_query_free_parse_result(r);
     return Fail(std::move(e));
   }
@@ -417,9 +427,7 @@ Result<bj::object> ParseSelect(const std::string& sql) {
   return *o;
 }
 
-}  // namespace
-
-Result<Query> ParseQuery(std::string_view text) {
+Result<Query> ParseQueryTree(std::string_view text) {
   auto clauses = StripClauses(text);
   if (!clauses) return Fail(clauses.error());
   auto stmt = ParseSelect(clauses->sql);
@@ -433,6 +441,18 @@ Result<Query> ParseQuery(std::string_view text) {
   if (auto st = BuildSelect(*stmt, clauses->sql, q); !st) return Fail(st.error());
   if (q.columns.empty()) return Fail(ErrorAt("a view selects at least one column", 1));
   return q;
+}
+
+}  // namespace
+
+Result<Query> ParseQuery(std::string_view text) {
+  // The parse tree's shape is PostgreSQL's; a node we did not expect makes
+  // Boost.JSON throw, which must end as an error, never a crash.
+  try {
+    return ParseQueryTree(text);
+  } catch (const std::exception& e) {
+    return Fail(ErrorAt(std::string("unsupported query (") + e.what() + ")", 1));
+  }
 }
 
 }  // namespace pgcdc::view

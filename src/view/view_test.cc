@@ -28,8 +28,8 @@ std::string At(int sec) {
 }
 
 std::string Ev(const std::string& region, const std::string& amount, int sec) {
-  return R"({"op":"INSERT","table":"orders","row":{"region":)" + region + R"(,"amount":)" +
-         amount + R"(,"ts":")" + At(sec) + R"("}})";
+  return R"({"op":"INSERT","table":"orders","row":{"region":)" + region + R"(,"amount":)" + amount +
+         R"(,"ts":")" + At(sec) + R"("}})";
 }
 
 TEST(ViewClauses, StripsAndKeepsPositions) {
@@ -47,8 +47,9 @@ TEST(ViewClauses, StripsAndKeepsPositions) {
 }
 
 TEST(ViewClauses, QuotedTextIsNotAClause) {
-  auto c = StripClauses("SELECT COUNT(*) FROM pgcdc_events WHERE a = 'TUMBLING WINDOW 1s' "
-                        "SLIDING WINDOW 10s SLIDE 5s");
+  auto c = StripClauses(
+      "SELECT COUNT(*) FROM pgcdc_events WHERE a = 'TUMBLING WINDOW 1s' "
+      "SLIDING WINDOW 10s SLIDE 5s");
   ASSERT_TRUE(c);
   EXPECT_EQ(c->window.kind, WindowKind::kSliding);
   EXPECT_EQ(c->window.slide_ns, 5 * kSec);
@@ -105,8 +106,9 @@ TEST(ViewParser, PlanNamesAndSharesAggregates) {
 
 TEST(ViewParser, NegativeAndZeroIntegerConstants) {
   // libpg_query's JSON drops negative integers; they are re-read from the text.
-  auto q = Parse("SELECT COUNT(*) AS n FROM pgcdc_events WHERE x > -3 AND y = 0 AND z < - 12 "
-                 "TUMBLING WINDOW 1s");
+  auto q = Parse(
+      "SELECT COUNT(*) AS n FROM pgcdc_events WHERE x > -3 AND y = 0 AND z < - 12 "
+      "TUMBLING WINDOW 1s");
   ASSERT_TRUE(q);
   const Expr& w = *q->where;
   EXPECT_EQ(std::get<int64_t>(w.args[0].args[1].constant.v), -3);
@@ -115,7 +117,8 @@ TEST(ViewParser, NegativeAndZeroIntegerConstants) {
 }
 
 Value EvalWhere(const std::string& predicate, const std::string& payload) {
-  auto q = ParseQuery("SELECT COUNT(*) FROM pgcdc_events WHERE " + predicate + " TUMBLING WINDOW 1s");
+  auto q =
+      ParseQuery("SELECT COUNT(*) FROM pgcdc_events WHERE " + predicate + " TUMBLING WINDOW 1s");
   EXPECT_TRUE(q) << predicate << ": " << (q ? "" : q.error().message());
   if (!q) return {};
   Engine e(std::make_shared<const Query>(*q), {});
@@ -131,12 +134,11 @@ TEST(ViewExpr, ThreeValuedLogic) {
                            "b IN (1, 2)", "a NOT IN (2, NULL)", "b LIKE '%'", "b + 1 > 0"}) {
     EXPECT_FALSE(std::get<bool>(EvalWhere(pred, p).v)) << pred;
   }
-  for (const char* pred : {"a = 1", "b IS NULL", "missing IS NULL", "a IS NOT NULL",
-                           "b = 1 OR a = 1", "NOT (b = 1 AND a = 2)", "a IN (1, NULL)",
-                           "s LIKE 'a%c'", "s NOT LIKE 'x%'", "s LIKE 'a_c'", "n > 12",
-                           "a * 10 + 2 = 12", "COALESCE(b, 7) = 7", "a BETWEEN 0 AND 2",
-                           "channel = 'c'", "operation = 'INSERT'", "-a = -1", "7 / 2 = 3",
-                           "payload.s = 'abc'"}) {
+  for (const char* pred :
+       {"a = 1", "b IS NULL", "missing IS NULL", "a IS NOT NULL", "b = 1 OR a = 1",
+        "NOT (b = 1 AND a = 2)", "a IN (1, NULL)", "s LIKE 'a%c'", "s NOT LIKE 'x%'",
+        "s LIKE 'a_c'", "n > 12", "a * 10 + 2 = 12", "COALESCE(b, 7) = 7", "a BETWEEN 0 AND 2",
+        "channel = 'c'", "operation = 'INSERT'", "-a = -1", "7 / 2 = 3", "payload.s = 'abc'"}) {
     EXPECT_TRUE(std::get<bool>(EvalWhere(pred, p).v)) << pred;
   }
 }
@@ -178,13 +180,14 @@ TEST(ViewEngine, TumblingEventTimeAggregates) {
   EXPECT_DOUBLE_EQ(std::get<double>(eu[6].v), 5);
   EXPECT_EQ(std::get<int64_t>(eu[7].v), 3);
   EXPECT_EQ(std::get<int64_t>(us[1].v), 1);
-  EXPECT_TRUE(us[2].is_null());  // SUM over no values is NULL, as in SQL
+  EXPECT_TRUE(us[2].is_null());             // SUM over no values is NULL, as in SQL
   EXPECT_EQ(e.counters().type_errors, 3u);  // "abc" in SUM, AVG and STDDEV
 }
 
 TEST(ViewEngine, LateEventsAreCountedAndLatenessKeepsWindowsOpen) {
-  auto q = Parse("SELECT COUNT(*) AS n FROM pgcdc_events EVENT TIME BY row.ts "
-                 "ALLOWED LATENESS 5s TUMBLING WINDOW 10s");
+  auto q = Parse(
+      "SELECT COUNT(*) AS n FROM pgcdc_events EVENT TIME BY row.ts "
+      "ALLOWED LATENESS 5s TUMBLING WINDOW 10s");
   Engine e(q, {});
   e.Process({.payload = Ev("1", "1", 1)}, 0);
   e.Process({.payload = Ev("1", "1", 12)}, 0);  // watermark 12:00:07: [0,10) still open
@@ -202,8 +205,9 @@ TEST(ViewEngine, LateEventsAreCountedAndLatenessKeepsWindowsOpen) {
 }
 
 TEST(ViewEngine, SlidingWindowsOverlap) {
-  auto q = Parse("SELECT COUNT(*) AS n FROM pgcdc_events EVENT TIME BY row.ts "
-                 "SLIDING WINDOW 10s SLIDE 5s");
+  auto q = Parse(
+      "SELECT COUNT(*) AS n FROM pgcdc_events EVENT TIME BY row.ts "
+      "SLIDING WINDOW 10s SLIDE 5s");
   Engine e(q, {});
   for (int s : {1, 6, 11}) e.Process({.payload = Ev("1", "1", s)}, 0);
   e.Process({.payload = Ev("1", "1", 30)}, 0);
@@ -216,8 +220,9 @@ TEST(ViewEngine, SlidingWindowsOverlap) {
 }
 
 TEST(ViewEngine, SessionsMergeAndCloseAfterGap) {
-  auto q = Parse("SELECT row.region AS k, COUNT(*) AS n FROM pgcdc_events GROUP BY row.region "
-                 "EVENT TIME BY row.ts SESSION WINDOW 5s");
+  auto q = Parse(
+      "SELECT row.region AS k, COUNT(*) AS n FROM pgcdc_events GROUP BY row.region "
+      "EVENT TIME BY row.ts SESSION WINDOW 5s");
   Engine e(q, {});
   e.Process({.payload = Ev("\"a\"", "1", 1)}, 0);
   e.Process({.payload = Ev("\"a\"", "1", 9)}, 0);  // a second session (gap 8s)
@@ -231,10 +236,12 @@ TEST(ViewEngine, SessionsMergeAndCloseAfterGap) {
 }
 
 TEST(ViewEngine, ProcessingTimeTumblingAndMaxGroups) {
-  auto q = Parse("SELECT row.region AS k, COUNT(*) AS n FROM pgcdc_events GROUP BY row.region "
-                 "TUMBLING WINDOW 1s");
+  auto q = Parse(
+      "SELECT row.region AS k, COUNT(*) AS n FROM pgcdc_events GROUP BY row.region "
+      "TUMBLING WINDOW 1s");
   Engine e(q, {.max_groups = 2});
-  for (const char* r : {"\"a\"", "\"b\"", "\"c\"", "\"a\""}) e.Process({.payload = Ev(r, "1", 0)}, 100);
+  for (const char* r : {"\"a\"", "\"b\"", "\"c\"", "\"a\""})
+    e.Process({.payload = Ev(r, "1", 0)}, 100);
   EXPECT_EQ(e.counters().groups_overflow, 1u);
   EXPECT_EQ(e.groups(), 2u);
   EXPECT_TRUE(e.Advance(kSec - 1).empty());
@@ -242,7 +249,9 @@ TEST(ViewEngine, ProcessingTimeTumblingAndMaxGroups) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].rows.size(), 2u);
   EXPECT_EQ(e.groups(), 0u);
-  EXPECT_EQ(BatchJson(*q, {.start_ns = 0, .end_ns = kSec, .rows = {{Value{std::string("a")}, Value{int64_t{2}}}}}),
+  EXPECT_EQ(BatchJson(*q, {.start_ns = 0,
+                           .end_ns = kSec,
+                           .rows = {{Value{std::string("a")}, Value{int64_t{2}}}}}),
             R"({"_window":{"start":"1970-01-01T00:00:00Z","end":"1970-01-01T00:00:01Z"},)"
             R"("rows":[{"k":"a","n":2}]})");
 }

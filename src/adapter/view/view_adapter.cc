@@ -58,8 +58,9 @@ Status ParseYamlView(const YAML::Node& node, const Options& o, RawView& out) {
     } else if (key == "event_time_field") {
       out.event_time_field = value;
     } else {
-      return Fail(ErrorCode::kConfig, "unknown key \"" + key + "\" (name, query, emit, "
-                                      "max_groups, event_time_field)");
+      return Fail(ErrorCode::kConfig, "unknown key \"" + key +
+                                          "\" (name, query, emit, "
+                                          "max_groups, event_time_field)");
     }
   }
   return Ok();
@@ -158,8 +159,9 @@ struct ViewAdapter::View {
         windows(Series("pgcdc_view_windows_emitted_total", "Windows a view closed and emitted.")),
         late(Series("pgcdc_view_late_events_total",
                     "Events that arrived after every window they belong to had closed.")),
-        type_errors(Series("pgcdc_view_type_errors_total",
-                           "Non-numeric values in SUM/AVG/STDDEV and failed arithmetic (skipped).")),
+        type_errors(
+            Series("pgcdc_view_type_errors_total",
+                   "Non-numeric values in SUM/AVG/STDDEV and failed arithmetic (skipped).")),
         overflow(Series("pgcdc_view_groups_overflow_total",
                         "Events dropped because a view reached max_groups.")),
         bad(Series("pgcdc_view_bad_events_total",
@@ -191,7 +193,8 @@ ViewAdapter::~ViewAdapter() {
 
 Status ViewAdapter::Attach(const Services& services) {
   publish_ = services.publish;
-  if (!publish_) return Fail(ErrorCode::kConfig, "the view adapter needs a pipeline to publish into");
+  if (!publish_)
+    return Fail(ErrorCode::kConfig, "the view adapter needs a pipeline to publish into");
   return Ok();
 }
 
@@ -306,30 +309,32 @@ ConnectorInfo Connector() {
           "Streaming SQL views: windowed GROUP BY aggregates (tumbling, sliding, session; "
           "processing or event time) over every event, published back as VIEW_RESULT events on "
           "pgcdc:_view:<name>. Enabled by views: or --view-query.",
-      .params = {
-          TreeParamAt<O>("views", &O::views_yaml,
-                         "views (YAML list): {name, query, emit: row|batch, max_groups, "
-                         "event_time_field}"),
-          Param("view.cli_queries", &O::cli_queries, "a view, name:query (repeatable)",
-                {.flag = "view-query"}),
-          ParamEnum("view.emit", &O::emit, {{"row", Emit::kRow}, {"batch", Emit::kBatch}},
-                    "--view-query views: one event per group row (row) or per window (batch)",
-                    {.flag = "view-emit"}),
-          Param("view.max_groups", &O::max_groups,
-                "--view-query views: most live groups per view (more are dropped and counted)",
-                {.flag = "view-max-groups", .min = 1}),
-          Param("view.result_buffer", &O::result_buffer,
-                "VIEW_RESULT events waiting for the bus (more are dropped and counted)",
-                {.flag = "view-result-buffer", .min = 1}),
-      },
-      .validate = [](const O& o, const Context&, Errors& errors) {
-        auto views = BuildViews(o);
-        if (!views) {
-          errors.push_back(views.error().message());
-        } else if (views->empty()) {
-          errors.push_back("adapter view: define at least one view (views: or --view-query)");
-        }
-      },
+      .params =
+          {
+              TreeParamAt<O>("views", &O::views_yaml,
+                             "views (YAML list): {name, query, emit: row|batch, max_groups, "
+                             "event_time_field}"),
+              Param("view.cli_queries", &O::cli_queries, "a view, name:query (repeatable)",
+                    {.flag = "view-query", .split_commas = false}),
+              ParamEnum("view.emit", &O::emit, {{"row", Emit::kRow}, {"batch", Emit::kBatch}},
+                        "--view-query views: one event per group row (row) or per window (batch)",
+                        {.flag = "view-emit"}),
+              Param("view.max_groups", &O::max_groups,
+                    "--view-query views: most live groups per view (more are dropped and counted)",
+                    {.flag = "view-max-groups", .min = 1}),
+              Param("view.result_buffer", &O::result_buffer,
+                    "VIEW_RESULT events waiting for the bus (more are dropped and counted)",
+                    {.flag = "view-result-buffer", .min = 1}),
+          },
+      .validate =
+          [](const O& o, const Context&, Errors& errors) {
+            auto views = BuildViews(o);
+            if (!views) {
+              errors.push_back(views.error().message());
+            } else if (views->empty()) {
+              errors.push_back("adapter view: define at least one view (views: or --view-query)");
+            }
+          },
       .make = [](O o, const Context&) -> Result<AdapterPtr> {
         auto views = BuildViews(o);
         if (!views) return Fail(views.error());

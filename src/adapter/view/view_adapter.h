@@ -37,7 +37,7 @@ namespace pgcdc::adapter::view {
 enum class Emit { kRow, kBatch };
 
 struct Options {
-  std::string views_yaml;                // views: [{name, query, emit, max_groups, event_time_field}]
+  std::string views_yaml;  // views: [{name, query, emit, max_groups, event_time_field}]
   std::vector<std::string> cli_queries;  // --view-query name:query
   Emit emit = Emit::kRow;                // for --view-query views
   int64_t max_groups = 100000;           // for --view-query views

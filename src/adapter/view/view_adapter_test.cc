@@ -20,6 +20,15 @@ TEST(ViewAdapter, ValidationNamesTheViewAndThePosition) {
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0],
             "view \"bad\": syntax error: syntax error at or near \"FROM\" at position 16");
+  // A query's commas are not list separators.
+  auto commas = testing::LoadConnectorConfig(
+      info, {{"view.cli_queries",
+              {"a:SELECT COUNT(*), SUM(x) FROM pgcdc_events TUMBLING WINDOW 1s",
+               "b:SELECT MIN(x), MAX(x) FROM pgcdc_events TUMBLING WINDOW 1s"}}});
+  EXPECT_TRUE(testing::Validate(info, commas).empty());
+  auto views = BuildViews({.cli_queries = commas.values.GetList("view.cli_queries")});
+  ASSERT_TRUE(views) << views.error().message();
+  EXPECT_EQ(views->size(), 2u);
   auto none = testing::LoadConnectorConfig(info, {});
   EXPECT_EQ(testing::Validate(info, none).size(), 1u);
 }
@@ -51,16 +60,18 @@ TEST(ViewAdapter, YamlViewsAndCliOverride) {
   o.views_yaml = "- name: x\n  query: SELECT 1\n  color: red\n";
   EXPECT_EQ(BuildViews(o).error().message(),
             "views[0]: unknown key \"color\" (name, query, emit, max_groups, event_time_field)");
-  o.views_yaml = "- name: x\n  query: SELECT COUNT(*) FROM pgcdc_events WHERE channel = "
-                 "'pgcdc:_view:y' TUMBLING WINDOW 1s\n";
+  o.views_yaml =
+      "- name: x\n  query: SELECT COUNT(*) FROM pgcdc_events WHERE channel = "
+      "'pgcdc:_view:y' TUMBLING WINDOW 1s\n";
   EXPECT_EQ(BuildViews(o).error().message(),
             "view \"x\": a query must not read pgcdc:_view: channels");
 }
 
 TEST(ViewAdapter, PublishesClosedWindowsAndIgnoresItsOwnResults) {
   Options o;
-  o.cli_queries = {"per_region:SELECT row.region AS region, COUNT(*) AS n FROM pgcdc_events "
-                   "GROUP BY row.region TUMBLING WINDOW 10s"};
+  o.cli_queries = {
+      "per_region:SELECT row.region AS region, COUNT(*) AS n FROM pgcdc_events "
+      "GROUP BY row.region TUMBLING WINDOW 10s"};
   auto views = BuildViews(o);
   ASSERT_TRUE(views);
   std::atomic<int64_t> now{5 * kSec};
@@ -78,7 +89,8 @@ TEST(ViewAdapter, PublishesClosedWindowsAndIgnoresItsOwnResults) {
   ASSERT_TRUE(a.Attach(s));
   ASSERT_TRUE(a.Open());
   Event e1 = MakeEvent("pgcdc:orders", "INSERT", R"({"row":{"region":"eu"}})", "wal");
-  Event e2 = MakeEvent("pgcdc:_view:per_region", "VIEW_RESULT", R"({"row":{"region":"eu"}})", "view");
+  Event e2 =
+      MakeEvent("pgcdc:_view:per_region", "VIEW_RESULT", R"({"row":{"region":"eu"}})", "view");
   const Event* batch[] = {&e1, &e1, &e2};
   ASSERT_TRUE(a.Deliver(batch));
   now = 10 * kSec;
