@@ -292,8 +292,8 @@ std::vector<WindowResult> Engine::CloseUpTo(int64_t watermark, bool all) {
     }
     it = list.empty() ? sessions_.erase(it) : std::next(it);
   }
-  std::stable_sort(out.begin(), out.end(), [](const WindowResult& a, const WindowResult& b) {
-    return a.start_ns < b.start_ns;
+  std::sort(out.begin(), out.end(), [](const WindowResult& a, const WindowResult& b) {
+    return a.start_ns != b.start_ns ? a.start_ns < b.start_ns : a.end_ns < b.end_ns;
   });
   return out;
 }

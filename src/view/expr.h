@@ -14,7 +14,7 @@
 #include "view/query.h"
 
 namespace boost::json {
-class value;
+class value;  // NOLINT(readability-identifier-naming): Boost.JSON's name
 }
 
 namespace pgcdc::view {

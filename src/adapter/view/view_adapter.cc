@@ -230,7 +230,7 @@ void ViewAdapter::Close() {
   if (emitter_.joinable()) emitter_.join();
 }
 
-void ViewAdapter::Collect(View& view, std::vector<v::WindowResult> windows) {
+void ViewAdapter::Collect(View& view, const std::vector<v::WindowResult>& windows) {
   UpdateMetrics(view);
   if (windows.empty()) return;
   EventBatch batch;

@@ -70,7 +70,7 @@ class ViewAdapter : public Adapter {
 
  private:
   struct View;
-  void Collect(View& v, std::vector<pgcdc::view::WindowResult> windows);
+  void Collect(View& v, const std::vector<pgcdc::view::WindowResult>& windows);
   void UpdateMetrics(View& v);
   void Enqueue(EventBatch batch) EXCLUDES(mu_);
   void RunEmitter() EXCLUDES(mu_);
