@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -51,6 +52,15 @@ struct Services {
   // the pipeline sets it up when the adapter starts and down when it fails.
   // Null in tools that run an adapter outside a pipeline.
   Health* health = nullptr;
+  // Publishes events the adapter derives (e.g. the view adapter's
+  // VIEW_RESULTs) into the bus ingest: every adapter receives them (the
+  // publisher too, which must ignore its own), through its own transform
+  // chain; the global chain, which runs on the detector thread, does not
+  // apply. Blocks while the ingest is full (reliable mode),
+  // so never call it from Deliver()/Flush(): the adapter's own queue may be
+  // what is full. Returns false once the pipeline stopped taking events or
+  // before it runs. Thread-safe; null in tools without a pipeline.
+  std::function<bool(EventBatch&&)> publish;
 };
 
 class Adapter {

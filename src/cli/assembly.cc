@@ -219,6 +219,10 @@ Status AttachAndServe(const config::CoreSettings& core, const RunOptions& run, H
   }
   services.health = &health;
   services.http_options = &a.http_options;
+  services.publish = [&pipe_ptr](EventBatch&& batch) {
+    auto* p = pipe_ptr.load();
+    return p != nullptr && p->Inject(std::move(batch));
+  };
   a.options.dlq = services.dlq;
   size_t own_routes = 0;
   if (!a.servers.empty() && a.servers.front().name == "http") {

@@ -178,6 +178,15 @@ void NormalizePipelineConfig(config::Config& cfg) {
               "implied by --all-tables");
     }
   }
+  // Views (views: or --view-query) bring their adapter along (SPEC §5.22).
+  if (cfg.Has("views") || cfg.Has("view.cli_queries")) {
+    std::vector<std::string> adapters = cfg.GetList("adapters");
+    if (std::find(adapters.begin(), adapters.end(), "view") == adapters.end()) {
+      adapters.push_back("view");
+      cfg.Set("adapters", adapters, cfg.origin("adapters"),
+              cfg.OriginDetail("adapters") + " (+view: views are defined)");
+    }
+  }
   if (cfg.GetBool("detector.tx_markers")) {
     cfg.Set("detector.tx_metadata", true, Origin::kDefault, "implied by --tx-markers");
   }

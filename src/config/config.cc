@@ -157,7 +157,8 @@ Result<Value> ParseText(const ParamSpec& spec, std::string_view text) {
       return Value(*d);
     }
     case ParamType::kStringList:
-      return Value(SplitCommas(text));
+      return spec.split_commas ? Value(SplitCommas(text))
+                               : Value(std::vector<std::string>{std::string(text)});
     case ParamType::kRouteMap: {
       RouteMap routes;
       const size_t eq = text.find('=');
@@ -596,6 +597,10 @@ void ResolveFlags(const ParamSpec& spec, const std::vector<std::string>& raws, R
   if (spec.type == ParamType::kStringList) {
     std::vector<std::string> all;
     for (const auto& raw : raws) {
+      if (!spec.split_commas) {
+        all.push_back(raw);
+        continue;
+      }
       for (auto& s : SplitCommas(raw)) all.push_back(std::move(s));
     }
     merged = std::move(all);

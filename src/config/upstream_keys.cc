@@ -77,7 +77,6 @@ Sections SinkSections() {
 
 Sections PipelineFeatureSections() {
   return {
-      {"views", {"*"}},
       {"transforms", {"*"}},
       {"routes", {"*"}},
       {"dlq", {"type", "table", "db_url", "window_size", "window_threshold"}},

@@ -336,6 +336,7 @@ Status Pipeline::Run(const std::stop_token& stop) {
 
   std::stop_callback forward(stop, [this] { RequestStop(); });
   bus_->Start();
+  bus_started_ = true;
   health_.Up("bus");
   for (Worker* w : Workers()) {
     w->thread = std::thread([this, w] { RunWorker(*w); });
@@ -451,6 +452,11 @@ bool Pipeline::Publish(EventBatch&& batch) {
     }
     if (kept == 0 && !any_tracked) return true;  // nothing to deliver or acknowledge
   }
+  return bus_->Publish(std::move(batch));
+}
+
+bool Pipeline::Inject(EventBatch&& batch) {
+  if (!bus_started_.load()) return false;
   return bus_->Publish(std::move(batch));
 }
 

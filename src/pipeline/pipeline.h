@@ -95,6 +95,13 @@ class Pipeline {
   void Reconfigure(const std::map<std::string, std::vector<std::string>>& routes,
                    const transform::ChainSet& transforms);
 
+  // Publishes a batch an adapter derived (adapter::Services::publish) onto
+  // the bus. The global chain is not applied (its transforms may keep state
+  // and run on the detector thread only); each adapter's own chain is.
+  // False before Run() started the bus and once its ingest closed.
+  // Thread-safe.
+  bool Inject(EventBatch&& batch);
+
   // Per-adapter counters for the web console and /api/stats:
   // {"adapters":[{"name","delivered","skipped","failed","shed","queue_depth"}]}.
   std::string StatsJson() const;
@@ -171,6 +178,7 @@ class Pipeline {
   ChainScope global_scope_{"global"};
   std::stop_source internal_stop_;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> bus_started_{false};  // Inject() may publish (bus_ lives until destruction)
   std::atomic<bool> abandon_{false};
   mutable Mutex mu_;
   // Signalled (under mu_) when a stop is requested, the detector returns or a

@@ -63,6 +63,7 @@ struct ParamOptions {
   std::optional<int64_t> max;
   bool required = false;
   std::vector<std::string> aliases;  // upstream YAML spellings (full dotted paths)
+  bool split_commas = true;          // lists: split flag values at commas (ParamSpec)
   // Text shown as the default instead of the field's initial value (rare:
   // e.g. a default computed at run time). Empty = render the field.
   std::string default_text;
@@ -155,6 +156,7 @@ ParamSpec ParamAt(std::string key, Proj proj, std::string description, ParamOpti
   spec.max = opts.max;
   spec.required = opts.required;
   spec.aliases = std::move(opts.aliases);
+  spec.split_commas = opts.split_commas;
   spec.bind_type = &typeid(Cfg);
   Cfg defaults{};
   if constexpr (param_detail::IsOptional<Field>::value) {
@@ -309,6 +311,7 @@ ParamSpec ParamEnumAt(std::string key, Proj proj, std::vector<std::pair<std::str
   spec.short_flag = std::move(opts.short_flag);
   spec.required = opts.required;
   spec.aliases = std::move(opts.aliases);
+  spec.split_commas = opts.split_commas;
   spec.bind_type = &typeid(Cfg);
   Cfg defaults{};
   for (const auto& [name, value] : names) {

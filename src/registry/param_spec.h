@@ -41,6 +41,9 @@ struct ParamSpec {
   // Other YAML keys accepted for this one (upstream spellings SPEC lists);
   // full dotted paths. Using one gives a deprecation warning.
   std::vector<std::string> aliases;
+  // Lists: a flag value or env var is split at commas. false = each flag
+  // value (env var) is one item, for values that contain commas (SQL).
+  bool split_commas = true;
   // Writes the resolved value into a connector's typed config struct. Set by
   // Param<Cfg>() (registry/define.h); `bind_type` is typeid(Cfg), checked
   // before the void* is used.

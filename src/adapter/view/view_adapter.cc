@@ -1,0 +1,348 @@
+#include "adapter/view/view_adapter.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <map>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/time.h"
+#include "registry/define.h"
+#include "view/parser.h"
+
+namespace pgcdc::adapter::view {
+
+namespace v = pgcdc::view;
+
+namespace {
+
+constexpr std::string_view kResultPrefix = "pgcdc:_view:";
+
+Result<Emit> ParseEmit(const std::string& text) {
+  if (text == "row") return Emit::kRow;
+  if (text == "batch") return Emit::kBatch;
+  return Fail(ErrorCode::kConfig, "emit must be row or batch, not \"" + text + "\"");
+}
+
+struct RawView {
+  std::string name;
+  std::string query;
+  Emit emit = Emit::kRow;
+  int64_t max_groups = 0;
+  std::string event_time_field;
+};
+
+Status ParseYamlView(const YAML::Node& node, const Options& o, RawView& out) {
+  out.emit = o.emit;
+  out.max_groups = o.max_groups;
+  if (!node.IsMap()) return Fail(ErrorCode::kConfig, "each view is a map {name, query, ...}");
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string value = kv.second.IsScalar() ? kv.second.as<std::string>() : std::string();
+    if (key == "name") {
+      out.name = value;
+    } else if (key == "query") {
+      out.query = value;
+    } else if (key == "emit") {
+      auto e = ParseEmit(value);
+      if (!e) return Fail(e.error());
+      out.emit = *e;
+    } else if (key == "max_groups") {
+      int64_t n = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || ptr != value.data() + value.size() || n < 1) {
+        return Fail(ErrorCode::kConfig, "max_groups must be an integer >= 1");
+      }
+      out.max_groups = n;
+    } else if (key == "event_time_field") {
+      out.event_time_field = value;
+    } else {
+      return Fail(ErrorCode::kConfig, "unknown key \"" + key +
+                                          "\" (name, query, emit, "
+                                          "max_groups, event_time_field)");
+    }
+  }
+  return Ok();
+}
+
+Result<std::vector<RawView>> ParseYamlViews(const Options& o) {
+  std::vector<RawView> out;
+  if (o.views_yaml.empty()) return out;
+  YAML::Node root;
+  try {
+    root = YAML::Load(o.views_yaml);
+    if (!root.IsSequence()) return Fail(ErrorCode::kConfig, "views: a list of views");
+    for (size_t i = 0; i < root.size(); ++i) {
+      RawView raw;
+      if (auto st = ParseYamlView(root[i], o, raw); !st) {
+        return Fail(st.error().Wrap("views[" + std::to_string(i) + "]"));
+      }
+      out.push_back(std::move(raw));
+    }
+  } catch (const YAML::Exception& e) {
+    return Fail(ErrorCode::kConfig, std::string("views: ") + e.what());
+  }
+  return out;
+}
+
+Result<ViewDef> Plan(const RawView& raw) {
+  const std::string who = "view \"" + raw.name + "\"";
+  if (raw.name.empty()) return Fail(ErrorCode::kConfig, "a view needs a name");
+  if (raw.query.empty()) return Fail(ErrorCode::kConfig, who + ": empty query");
+  if (raw.query.find(kResultPrefix) != std::string::npos) {
+    return Fail(ErrorCode::kConfig, who + ": a query must not read pgcdc:_view: channels");
+  }
+  auto q = v::ParseQuery(raw.query);
+  if (!q) return Fail(q.error().Wrap(who));
+  // event_time_field (YAML): the event time when the query has no EVENT TIME BY.
+  if (q->event_time.empty() && !raw.event_time_field.empty()) {
+    std::string path = raw.event_time_field;
+    if (path.starts_with("payload.")) path.erase(0, 8);
+    for (size_t start = 0;;) {
+      const size_t dot = path.find('.', start);
+      q->event_time.push_back(path.substr(start, dot == std::string::npos ? dot : dot - start));
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+  }
+  return ViewDef{raw.name, std::make_shared<const v::Query>(std::move(*q)), raw.emit,
+                 raw.max_groups};
+}
+
+}  // namespace
+
+Result<std::vector<ViewDef>> BuildViews(const Options& o) {
+  auto raws = ParseYamlViews(o);
+  if (!raws) return Fail(raws.error());
+  for (const auto& spec : o.cli_queries) {
+    const size_t colon = spec.find(':');
+    if (colon == std::string::npos) {
+      return Fail(ErrorCode::kConfig, "--view-query: expected name:query, got \"" + spec + "\"");
+    }
+    RawView raw{spec.substr(0, colon), spec.substr(colon + 1), o.emit, o.max_groups, {}};
+    std::erase_if(*raws, [&](const RawView& r) { return r.name == raw.name; });
+    raws->push_back(std::move(raw));
+  }
+  std::vector<ViewDef> out;
+  std::map<std::string, int> seen;
+  for (const auto& raw : *raws) {
+    if (seen[raw.name]++ > 0) {
+      return Fail(ErrorCode::kConfig, "view \"" + raw.name + "\" is defined twice");
+    }
+    auto def = Plan(raw);
+    if (!def) return Fail(def.error());
+    out.push_back(std::move(*def));
+  }
+  return out;
+}
+
+struct ViewAdapter::View {
+  ViewDef def;
+  std::string channel;
+  v::Engine engine;
+  v::Counters reported;
+  metrics::Counter& processed;
+  metrics::Counter& windows;
+  metrics::Counter& late;
+  metrics::Counter& type_errors;
+  metrics::Counter& overflow;
+  metrics::Counter& bad;
+  metrics::Counter& dropped;
+  metrics::Gauge& groups;
+
+  explicit View(ViewDef d)
+      : def(std::move(d)),
+        channel(std::string(kResultPrefix) + def.name),
+        engine(def.query, {.max_groups = def.max_groups}),
+        processed(Series("pgcdc_view_events_processed_total", "Events a view aggregated.")),
+        windows(Series("pgcdc_view_windows_emitted_total", "Windows a view closed and emitted.")),
+        late(Series("pgcdc_view_late_events_total",
+                    "Events that arrived after every window they belong to had closed.")),
+        type_errors(
+            Series("pgcdc_view_type_errors_total",
+                   "Non-numeric values in SUM/AVG/STDDEV and failed arithmetic (skipped).")),
+        overflow(Series("pgcdc_view_groups_overflow_total",
+                        "Events dropped because a view reached max_groups.")),
+        bad(Series("pgcdc_view_bad_events_total",
+                   "Events without a readable event time or with a non-JSON payload (skipped).")),
+        dropped(Series("pgcdc_view_results_dropped_total",
+                       "VIEW_RESULT events lost: result queue full or pipeline stopping.")),
+        groups(metrics::Default()
+                   .AddGauge("pgcdc_view_groups", "Live groups in a view's open windows.", {"view"})
+                   .With({def.name})) {}
+
+  metrics::Counter& Series(const char* name, const char* help) {
+    return metrics::Default().AddCounter(name, help, {"view"}).With({def.name});
+  }
+};
+
+ViewAdapter::ViewAdapter(std::vector<ViewDef> views, Options options, Clock clock)
+    : options_(std::move(options)), clock_(clock ? std::move(clock) : Clock(NowUnixNanos)) {
+  for (auto& d : views) views_.push_back(std::make_unique<View>(std::move(d)));
+}
+
+ViewAdapter::~ViewAdapter() {
+  {
+    MutexLock lock(mu_);
+    stopping_ = true;
+  }
+  cv_.NotifyAll();
+  if (emitter_.joinable()) emitter_.join();
+}
+
+Status ViewAdapter::Attach(const Services& services) {
+  publish_ = services.publish;
+  if (!publish_)
+    return Fail(ErrorCode::kConfig, "the view adapter needs a pipeline to publish into");
+  return Ok();
+}
+
+Status ViewAdapter::Open() {
+  emitter_ = std::thread([this] { RunEmitter(); });
+  return Ok();
+}
+
+Status ViewAdapter::Deliver(std::span<const Event* const> events) {
+  const int64_t now = clock_();
+  for (const Event* e : events) {
+    if (e->channel.starts_with(kResultPrefix)) continue;
+    const v::EventView ev{e->channel, e->operation, e->source, e->payload};
+    for (auto& view : views_) view->engine.Process(ev, now);
+  }
+  for (auto& view : views_) Collect(*view, view->engine.Advance(now));
+  return Ok();
+}
+
+Status ViewAdapter::Flush() {
+  const int64_t now = clock_();
+  for (auto& view : views_) Collect(*view, view->engine.Advance(now));
+  return Ok();
+}
+
+void ViewAdapter::Close() {
+  for (auto& view : views_) Collect(*view, view->engine.FlushAll());
+  {
+    MutexLock lock(mu_);
+    stopping_ = true;
+  }
+  cv_.NotifyAll();
+  if (emitter_.joinable()) emitter_.join();
+}
+
+void ViewAdapter::Collect(View& view, const std::vector<v::WindowResult>& windows) {
+  UpdateMetrics(view);
+  if (windows.empty()) return;
+  EventBatch batch;
+  for (const auto& w : windows) {
+    view.windows.Inc();
+    if (view.def.emit == Emit::kBatch) {
+      batch.events.push_back(
+          MakeEvent(view.channel, "VIEW_RESULT", v::BatchJson(*view.def.query, w), "view"));
+      continue;
+    }
+    for (size_t r = 0; r < w.rows.size(); ++r) {
+      batch.events.push_back(
+          MakeEvent(view.channel, "VIEW_RESULT", v::RowJson(*view.def.query, w, r), "view"));
+    }
+  }
+  if (batch.events.empty()) return;
+  const size_t n = batch.events.size();
+  {
+    MutexLock lock(mu_);
+    if (pending_events_ + n <= static_cast<size_t>(options_.result_buffer) && !stopping_) {
+      pending_events_ += n;
+      pending_.push_back(std::move(batch));
+      cv_.NotifyAll();
+      return;
+    }
+  }
+  view.dropped.Inc(n);
+  log::Warn("view results dropped: result queue full",
+            {{"view", view.def.name}, {"events", std::to_string(n)}});
+}
+
+void ViewAdapter::UpdateMetrics(View& view) {
+  const v::Counters& c = view.engine.counters();
+  v::Counters& r = view.reported;
+  view.processed.Inc(c.events - r.events);
+  view.late.Inc(c.late - r.late);
+  view.type_errors.Inc(c.type_errors - r.type_errors);
+  view.overflow.Inc(c.groups_overflow - r.groups_overflow);
+  view.bad.Inc((c.bad_event_time + c.bad_payload) - (r.bad_event_time + r.bad_payload));
+  if (c.groups_overflow > r.groups_overflow && r.groups_overflow == 0) {
+    log::Warn("view reached max_groups; new groups are dropped",
+              {{"view", view.def.name}, {"max_groups", std::to_string(view.def.max_groups)}});
+  }
+  r = c;
+  view.groups.Set(static_cast<double>(view.engine.groups()));
+}
+
+void ViewAdapter::RunEmitter() {
+  MutexLock lock(mu_);
+  for (;;) {
+    while (pending_.empty() && !stopping_) cv_.Wait(mu_);
+    if (pending_.empty()) return;
+    EventBatch batch = std::move(pending_.front());
+    pending_.pop_front();
+    const size_t n = batch.events.size();
+    pending_events_ -= n;
+    const std::string channel = batch.events.front().channel;
+    lock.Unlock();
+    const bool ok = publish_(std::move(batch));
+    if (!ok) {
+      metrics::Default()
+          .AddCounter("pgcdc_view_results_dropped_total",
+                      "VIEW_RESULT events lost: result queue full or pipeline stopping.", {"view"})
+          .With({std::string_view(channel).substr(kResultPrefix.size())})
+          .Inc(n);
+    }
+    lock.Lock();
+  }
+}
+
+ConnectorInfo Connector() {
+  using O = Options;
+  return DefineAdapter<Options>({
+      .name = "view",
+      .description =
+          "Streaming SQL views: windowed GROUP BY aggregates (tumbling, sliding, session; "
+          "processing or event time) over every event, published back as VIEW_RESULT events on "
+          "pgcdc:_view:<name>. Enabled by views: or --view-query.",
+      .params =
+          {
+              TreeParamAt<O>("views", &O::views_yaml,
+                             "views (YAML list): {name, query, emit: row|batch, max_groups, "
+                             "event_time_field}"),
+              Param("view.cli_queries", &O::cli_queries, "a view, name:query (repeatable)",
+                    {.flag = "view-query", .split_commas = false}),
+              ParamEnum("view.emit", &O::emit, {{"row", Emit::kRow}, {"batch", Emit::kBatch}},
+                        "--view-query views: one event per group row (row) or per window (batch)",
+                        {.flag = "view-emit"}),
+              Param("view.max_groups", &O::max_groups,
+                    "--view-query views: most live groups per view (more are dropped and counted)",
+                    {.flag = "view-max-groups", .min = 1}),
+              Param("view.result_buffer", &O::result_buffer,
+                    "VIEW_RESULT events waiting for the bus (more are dropped and counted)",
+                    {.flag = "view-result-buffer", .min = 1}),
+          },
+      .validate =
+          [](const O& o, const Context&, Errors& errors) {
+            auto views = BuildViews(o);
+            if (!views) {
+              errors.push_back(views.error().message());
+            } else if (views->empty()) {
+              errors.push_back("adapter view: define at least one view (views: or --view-query)");
+            }
+          },
+      .make = [](O o, const Context&) -> Result<AdapterPtr> {
+        auto views = BuildViews(o);
+        if (!views) return Fail(views.error());
+        return std::make_unique<ViewAdapter>(std::move(*views), std::move(o));
+      },
+  });
+}
+
+}  // namespace pgcdc::adapter::view
+
+PGCDC_REGISTER_CONNECTOR(adapter, view, pgcdc::adapter::view::Connector)

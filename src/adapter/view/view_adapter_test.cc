@@ -1,0 +1,119 @@
+#include "adapter/view/view_adapter.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "core/mutex.h"
+#include "registry/test_util.h"
+
+namespace pgcdc::adapter::view {
+namespace {
+
+constexpr int64_t kSec = 1000000000;
+
+TEST(ViewAdapter, ValidationNamesTheViewAndThePosition) {
+  const ConnectorInfo info = Connector();
+  auto cfg = testing::LoadConnectorConfig(
+      info, {{"view.cli_queries", {"bad:SELECT COUNT(* FROM pgcdc_events TUMBLING WINDOW 1s"}}});
+  const auto errors = testing::Validate(info, cfg);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0],
+            "view \"bad\": syntax error: syntax error at or near \"FROM\" at position 16");
+  // A query's commas are not list separators.
+  auto commas = testing::LoadConnectorConfig(
+      info, {{"view.cli_queries",
+              {"a:SELECT COUNT(*), SUM(x) FROM pgcdc_events TUMBLING WINDOW 1s",
+               "b:SELECT MIN(x), MAX(x) FROM pgcdc_events TUMBLING WINDOW 1s"}}});
+  EXPECT_TRUE(testing::Validate(info, commas).empty());
+  auto views = BuildViews({.cli_queries = commas.values.GetList("view.cli_queries")});
+  ASSERT_TRUE(views) << views.error().message();
+  EXPECT_EQ(views->size(), 2u);
+  auto none = testing::LoadConnectorConfig(info, {});
+  EXPECT_EQ(testing::Validate(info, none).size(), 1u);
+}
+
+TEST(ViewAdapter, YamlViewsAndCliOverride) {
+  Options o;
+  o.views_yaml = R"(
+- name: a
+  query: SELECT COUNT(*) AS n FROM pgcdc_events TUMBLING WINDOW 1s
+  emit: batch
+  max_groups: 7
+- name: b
+  query: SELECT COUNT(*) AS n FROM pgcdc_events TUMBLING WINDOW 1m
+  event_time_field: payload.row.ts
+)";
+  o.cli_queries = {"b:SELECT COUNT(*) AS m FROM pgcdc_events SESSION WINDOW 5s"};
+  auto views = BuildViews(o);
+  ASSERT_TRUE(views) << views.error().message();
+  ASSERT_EQ(views->size(), 2u);
+  EXPECT_EQ((*views)[0].emit, Emit::kBatch);
+  EXPECT_EQ((*views)[0].max_groups, 7);
+  EXPECT_EQ((*views)[1].query->window.kind, pgcdc::view::WindowKind::kSession);
+
+  o.cli_queries.clear();
+  views = BuildViews(o);
+  ASSERT_TRUE(views);
+  EXPECT_EQ((*views)[1].query->event_time, (std::vector<std::string>{"row", "ts"}));
+
+  o.views_yaml = "- name: x\n  query: SELECT 1\n  color: red\n";
+  EXPECT_EQ(BuildViews(o).error().message(),
+            "views[0]: unknown key \"color\" (name, query, emit, max_groups, event_time_field)");
+  o.views_yaml =
+      "- name: x\n  query: SELECT COUNT(*) FROM pgcdc_events WHERE channel = "
+      "'pgcdc:_view:y' TUMBLING WINDOW 1s\n";
+  EXPECT_EQ(BuildViews(o).error().message(),
+            "view \"x\": a query must not read pgcdc:_view: channels");
+}
+
+TEST(ViewAdapter, PublishesClosedWindowsAndIgnoresItsOwnResults) {
+  Options o;
+  o.cli_queries = {
+      "per_region:SELECT row.region AS region, COUNT(*) AS n FROM pgcdc_events "
+      "GROUP BY row.region TUMBLING WINDOW 10s"};
+  auto views = BuildViews(o);
+  ASSERT_TRUE(views);
+  std::atomic<int64_t> now{5 * kSec};
+  ViewAdapter a(std::move(*views), o, [&] { return now.load(); });
+  Mutex mu;
+  CondVar cv;
+  std::vector<Event> published;
+  Services s;
+  s.publish = [&](EventBatch&& b) {
+    MutexLock lock(mu);
+    for (auto& e : b.events) published.push_back(std::move(e));
+    cv.NotifyAll();
+    return true;
+  };
+  ASSERT_TRUE(a.Attach(s));
+  ASSERT_TRUE(a.Open());
+  Event e1 = MakeEvent("pgcdc:orders", "INSERT", R"({"row":{"region":"eu"}})", "wal");
+  Event e2 =
+      MakeEvent("pgcdc:_view:per_region", "VIEW_RESULT", R"({"row":{"region":"eu"}})", "view");
+  const Event* batch[] = {&e1, &e1, &e2};
+  ASSERT_TRUE(a.Deliver(batch));
+  now = 10 * kSec;
+  ASSERT_TRUE(a.Flush());
+  {
+    MutexLock lock(mu);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (published.empty()) ASSERT_TRUE(cv.WaitUntil(mu, deadline));
+    ASSERT_EQ(published.size(), 1u);
+    EXPECT_EQ(published[0].channel, "pgcdc:_view:per_region");
+    EXPECT_EQ(published[0].operation, "VIEW_RESULT");
+    EXPECT_EQ(published[0].source, "view");
+    EXPECT_EQ(published[0].payload,
+              R"({"region":"eu","n":2,"_window":{"start":"1970-01-01T00:00:00Z",)"
+              R"("end":"1970-01-01T00:00:10Z"}})");
+  }
+  a.Close();
+}
+
+TEST(ViewAdapter, NeedsAPipeline) {
+  ViewAdapter a({}, {});
+  EXPECT_FALSE(a.Attach(Services{}));
+}
+
+}  // namespace
+}  // namespace pgcdc::adapter::view

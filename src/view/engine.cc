@@ -1,0 +1,405 @@
+#include "view/engine.h"
+
+#include <algorithm>
+#include <boost/json/value.hpp>
+#include <cmath>
+
+#include "core/json.h"
+#include "core/json_dom.h"
+#include "core/time.h"
+
+namespace pgcdc::view {
+
+// One aggregate's running state; mergeable (sessions merge).
+struct Engine::Acc {
+  int64_t count = 0;  // non-null values (COUNT)
+  int64_t n = 0;      // numeric values (SUM/AVG/STDDEV)
+  double sum = 0;
+  int64_t isum = 0;
+  bool ints = true;  // every numeric value was an integer and isum did not overflow
+  double mean = 0;   // Welford
+  double m2 = 0;
+  Value min;
+  Value max;
+  std::unordered_set<std::string> distinct;
+};
+
+namespace {
+
+bool NeedsNumber(AggFn fn) {
+  return fn == AggFn::kSum || fn == AggFn::kAvg || fn == AggFn::kStddevPop ||
+         fn == AggFn::kStddevSamp;
+}
+
+void AddNumber(Engine::Acc& a, const Value& v, double d) {
+  ++a.n;
+  a.sum += d;
+  const auto* i = std::get_if<int64_t>(&v.v);
+  if (i == nullptr || __builtin_add_overflow(a.isum, *i, &a.isum)) a.ints = false;
+  const double delta = d - a.mean;
+  a.mean += delta / static_cast<double>(a.n);
+  a.m2 += delta * (d - a.mean);
+}
+
+void Merge(Engine::Acc& a, const Engine::Acc& b) {
+  if (b.n > 0) {
+    const double n = static_cast<double>(a.n + b.n);
+    const double delta = b.mean - a.mean;
+    a.m2 += b.m2 + delta * delta * static_cast<double>(a.n) * static_cast<double>(b.n) / n;
+    a.mean += delta * static_cast<double>(b.n) / n;
+  }
+  a.count += b.count;
+  a.n += b.n;
+  a.sum += b.sum;
+  a.ints = a.ints && b.ints && !__builtin_add_overflow(a.isum, b.isum, &a.isum);
+  if (!b.min.is_null() && (a.min.is_null() || Compare(b.min, a.min) < 0)) a.min = b.min;
+  if (!b.max.is_null() && (a.max.is_null() || Compare(b.max, a.max) > 0)) a.max = b.max;
+  a.distinct.insert(b.distinct.begin(), b.distinct.end());
+}
+
+Value Final(const Aggregate& agg, const Engine::Acc& a) {
+  switch (agg.fn) {
+    case AggFn::kCount:
+      return {agg.distinct ? static_cast<int64_t>(a.distinct.size()) : a.count};
+    case AggFn::kSum:
+      if (a.n == 0) return {};
+      return a.ints ? Value{a.isum} : Value{a.sum};
+    case AggFn::kAvg:
+      return a.n == 0 ? Value{} : Value{a.sum / static_cast<double>(a.n)};
+    case AggFn::kMin:
+      return a.min;
+    case AggFn::kMax:
+      return a.max;
+    case AggFn::kStddevPop:
+      return a.n == 0 ? Value{} : Value{std::sqrt(a.m2 / static_cast<double>(a.n))};
+    case AggFn::kStddevSamp:
+      return a.n < 2 ? Value{} : Value{std::sqrt(a.m2 / static_cast<double>(a.n - 1))};
+  }
+  return {};
+}
+
+// Group key: each value's type tag and text, NUL-separated (NULL differs from "<nil>").
+std::string KeyOf(const std::vector<Value>& keys) {
+  std::string out;
+  for (const auto& k : keys) {
+    out += static_cast<char>('0' + k.v.index());
+    out += ToText(k);
+    out += '\0';
+  }
+  return out;
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+}  // namespace
+
+Engine::Engine(std::shared_ptr<const Query> query, EngineOptions options)
+    : query_(std::move(query)), options_(options) {}
+
+Engine::~Engine() = default;
+
+bool Engine::EventTime(const EvalContext& ctx, int64_t now_ns, int64_t& t) {
+  if (query_->event_time.empty()) {
+    t = now_ns;
+    return true;
+  }
+  const Value v = ResolveField(query_->event_time, ctx);
+  const auto* s = std::get_if<std::string>(&v.v);
+  std::optional<int64_t> parsed = s != nullptr ? ParseTimestamp(*s) : std::nullopt;
+  if (!parsed) {
+    ++counters_.bad_event_time;
+    return false;
+  }
+  t = *parsed;
+  return true;
+}
+
+Engine::Group* Engine::FindOrAdd(std::unordered_map<std::string, Group>& groups,
+                                 const std::string& key, const std::vector<Value>& keys) {
+  auto it = groups.find(key);
+  if (it != groups.end()) return &it->second;
+  if (static_cast<int64_t>(live_groups_) >= options_.max_groups) {
+    ++counters_.groups_overflow;
+    return nullptr;
+  }
+  ++live_groups_;
+  Group& g = groups[key];
+  g.keys = keys;
+  g.accs.resize(query_->aggregates.size());
+  return &g;
+}
+
+void Engine::Accumulate(Group& g, const EvalContext& ctx) {
+  for (size_t i = 0; i < query_->aggregates.size(); ++i) {
+    const Aggregate& agg = query_->aggregates[i];
+    Acc& a = g.accs[i];
+    if (agg.star) {
+      ++a.count;
+      continue;
+    }
+    const Value v = Eval(agg.arg, ctx);
+    if (v.is_null()) continue;
+    ++a.count;
+    if (agg.distinct) {
+      a.distinct.insert(ToText(v));
+    } else if (NeedsNumber(agg.fn)) {
+      if (auto d = ToNumber(v)) {
+        AddNumber(a, v, *d);
+      } else {
+        ++counters_.type_errors;
+      }
+    } else if (agg.fn == AggFn::kMin && (a.min.is_null() || Compare(v, a.min) < 0)) {
+      a.min = v;
+    } else if (agg.fn == AggFn::kMax && (a.max.is_null() || Compare(v, a.max) > 0)) {
+      a.max = v;
+    }
+  }
+}
+
+bool Engine::AddToWindows(int64_t t, const std::string& key, const std::vector<Value>& keys,
+                          const EvalContext& ctx) {
+  const int64_t size = query_->window.size_ns;
+  const int64_t slide =
+      query_->window.kind == WindowKind::kSliding ? query_->window.slide_ns : size;
+  bool added = false;
+  bool open = false;
+  for (int64_t start = FloorDiv(t, slide) * slide; start + size > t; start -= slide) {
+    if (have_watermark_ && start + size <= watermark_) break;  // closed: older ones too
+    open = true;
+    Window& win = windows_[start];
+    win.start = start;
+    win.end = start + size;
+    Group* g = FindOrAdd(win.groups, key, keys);
+    if (g == nullptr) continue;
+    Accumulate(*g, ctx);
+    added = true;
+  }
+  if (!open) ++counters_.late;
+  return added;
+}
+
+bool Engine::AddToSession(int64_t t, const std::string& key, const std::vector<Value>& keys,
+                          const EvalContext& ctx) {
+  const int64_t gap = query_->window.size_ns;
+  if (have_watermark_ && t + gap <= watermark_) {
+    ++counters_.late;
+    return false;
+  }
+  std::vector<Group>& list = sessions_[key];
+  std::unordered_map<std::string, Group> fresh;
+  Group* g = FindOrAdd(fresh, key, keys);
+  if (g == nullptr) return false;
+  g->first = g->last = t;
+  Accumulate(*g, ctx);
+  Group merged = std::move(*g);
+  // Absorb every session within `gap` of the new one (it may bridge several).
+  for (auto it = list.begin(); it != list.end();) {
+    if (t + gap >= it->first && t <= it->last + gap) {
+      for (size_t i = 0; i < merged.accs.size(); ++i) Merge(merged.accs[i], it->accs[i]);
+      merged.first = std::min(merged.first, it->first);
+      merged.last = std::max(merged.last, it->last);
+      --live_groups_;
+      it = list.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  list.push_back(std::move(merged));
+  return true;
+}
+
+void Engine::Process(const EventView& e, int64_t now_ns) {
+  auto payload = json::ParseDom(e.payload);
+  if (!payload) {
+    ++counters_.bad_payload;
+    return;
+  }
+  EvalContext ctx{.payload = &*payload,
+                  .channel = e.channel,
+                  .operation = e.operation,
+                  .source = e.source,
+                  .type_errors = &counters_.type_errors};
+  int64_t t = 0;
+  if (!EventTime(ctx, now_ns, t)) return;
+  if (Matches(ctx)) {
+    std::vector<Value> keys;
+    keys.reserve(query_->group_by.size());
+    for (const auto& g : query_->group_by) keys.push_back(Eval(g, ctx));
+    const std::string key = KeyOf(keys);
+    const bool added = query_->window.kind == WindowKind::kSession
+                           ? AddToSession(t, key, keys, ctx)
+                           : AddToWindows(t, key, keys, ctx);
+    if (added) ++counters_.events;  // otherwise late or over max_groups, counted there
+  }
+  // Event time moves on with every event, matching WHERE or not.
+  if (!query_->event_time.empty()) {
+    const int64_t wm = t - query_->lateness_ns;
+    if (!have_watermark_ || wm > watermark_) watermark_ = wm;
+    have_watermark_ = true;
+  }
+}
+
+bool Engine::Matches(const EvalContext& ctx) const {
+  if (!query_->where) return true;
+  const Value keep = Eval(*query_->where, ctx);
+  const auto* b = std::get_if<bool>(&keep.v);
+  return b != nullptr && *b;
+}
+
+WindowResult Engine::Close(int64_t start, int64_t end, const std::vector<const Group*>& groups) {
+  WindowResult r{.start_ns = start, .end_ns = end};
+  for (const Group* g : groups) {
+    std::vector<Value> aggs;
+    aggs.reserve(g->accs.size());
+    for (size_t i = 0; i < g->accs.size(); ++i)
+      aggs.push_back(Final(query_->aggregates[i], g->accs[i]));
+    EvalContext ctx{.group = &g->keys, .aggregates = &aggs, .type_errors = &counters_.type_errors};
+    if (query_->having) {
+      const Value keep = Eval(*query_->having, ctx);
+      const auto* b = std::get_if<bool>(&keep.v);
+      if (b == nullptr || !*b) continue;
+    }
+    std::vector<Value> row;
+    row.reserve(query_->columns.size());
+    for (const auto& c : query_->columns) row.push_back(Eval(c.expr, ctx));
+    r.rows.push_back(std::move(row));
+  }
+  return r;
+}
+
+std::vector<WindowResult> Engine::CloseUpTo(int64_t watermark, bool all) {
+  std::vector<WindowResult> out;
+  while (!windows_.empty()) {
+    auto it = windows_.begin();
+    // Sliding windows: the one with the smallest start also ends first.
+    if (!all && it->second.end > watermark) break;
+    std::vector<const Group*> groups;
+    for (const auto& [k, g] : it->second.groups) groups.push_back(&g);
+    out.push_back(Close(it->second.start, it->second.end, groups));
+    live_groups_ -= it->second.groups.size();
+    windows_.erase(it);
+  }
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    auto& list = it->second;
+    for (auto s = list.begin(); s != list.end();) {
+      if (!all && s->last + query_->window.size_ns > watermark) {
+        ++s;
+        continue;
+      }
+      out.push_back(Close(s->first, s->last, {&*s}));
+      --live_groups_;
+      s = list.erase(s);
+    }
+    it = list.empty() ? sessions_.erase(it) : std::next(it);
+  }
+  std::sort(out.begin(), out.end(), [](const WindowResult& a, const WindowResult& b) {
+    return a.start_ns != b.start_ns ? a.start_ns < b.start_ns : a.end_ns < b.end_ns;
+  });
+  return out;
+}
+
+std::vector<WindowResult> Engine::Advance(int64_t now_ns) {
+  if (query_->event_time.empty()) {
+    watermark_ = now_ns;
+    have_watermark_ = true;
+  }
+  if (!have_watermark_) return {};
+  return CloseUpTo(watermark_, false);
+}
+
+std::vector<WindowResult> Engine::FlushAll() { return CloseUpTo(0, true); }
+
+namespace {
+
+void WriteWindow(json::Writer& w, const WindowResult& win) {
+  w.Key("_window");
+  w.BeginObject();
+  w.StringField("start", FormatRfc3339Nano(win.start_ns));
+  w.StringField("end", FormatRfc3339Nano(win.end_ns));
+  w.EndObject();
+}
+
+void WriteRow(json::Writer& w, const Query& q, const std::vector<Value>& row) {
+  for (size_t i = 0; i < row.size(); ++i) {
+    w.Key(q.columns[i].name);
+    WriteValue(w, row[i]);
+  }
+}
+
+}  // namespace
+
+std::string RowJson(const Query& q, const WindowResult& win, size_t row) {
+  std::string out;
+  json::Writer w(out);
+  w.BeginObject();
+  WriteRow(w, q, win.rows[row]);
+  WriteWindow(w, win);
+  w.EndObject();
+  return out;
+}
+
+std::string BatchJson(const Query& q, const WindowResult& win) {
+  std::string out;
+  json::Writer w(out);
+  w.BeginObject();
+  WriteWindow(w, win);
+  w.Key("rows");
+  w.BeginArray();
+  for (const auto& row : win.rows) {
+    w.BeginObject();
+    WriteRow(w, q, row);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return out;
+}
+
+std::optional<int64_t> ParseTimestamp(std::string_view s) {
+  // YYYY-MM-DD[T ]HH:MM:SS[.frac][Z|±HH[:MM]]
+  auto num = [&](size_t pos, size_t len, int& out) {
+    if (pos + len > s.size()) return false;
+    out = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      out = out * 10 + (s[i] - '0');
+    }
+    return true;
+  };
+  int y, mo, d, h, mi, se;
+  if (!num(0, 4, y) || s.size() < 19 || s[4] != '-' || !num(5, 2, mo) || s[7] != '-' ||
+      !num(8, 2, d) || (s[10] != 'T' && s[10] != ' ' && s[10] != 't') || !num(11, 2, h) ||
+      s[13] != ':' || !num(14, 2, mi) || s[16] != ':' || !num(17, 2, se) || mo < 1 || mo > 12 ||
+      d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
+    return std::nullopt;
+  }
+  size_t i = 19;
+  int64_t frac = 0;
+  int digits = 0;
+  if (i < s.size() && s[i] == '.') {
+    for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+      if (digits < 9) frac = frac * 10 + (s[i] - '0'), ++digits;
+    }
+    if (digits == 0) return std::nullopt;
+    for (; digits < 9; ++digits) frac *= 10;
+  }
+  int64_t offset = 0;
+  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
+    ++i;
+  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    int oh = 0, om = 0;
+    if (!num(i + 1, 2, oh)) return std::nullopt;
+    size_t next = i + 3;
+    if (next < s.size() && s[next] == ':') ++next;
+    if (next < s.size() && !num(next, 2, om)) return std::nullopt;
+    offset = (oh * 3600 + om * 60) * (s[i] == '-' ? -1 : 1);
+    i = next < s.size() ? next + 2 : next;
+  }
+  if (i != s.size()) return std::nullopt;
+  const int64_t secs =
+      DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
+      mi * 60 + se - offset;
+  return secs * 1000000000 + frac;
+}
+
+}  // namespace pgcdc::view

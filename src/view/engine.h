@@ -1,0 +1,121 @@
+// Engine: runs one view's plan over events (SPEC §7.3, §7.4) and yields the
+// windows that closed. Single-threaded (the view adapter's worker); no I/O,
+// no clock of its own: callers pass processing time in, so tests drive it.
+//
+// Time: with EVENT TIME BY the event's timestamp places it in windows and
+// the watermark is max(event time) - ALLOWED LATENESS; without, the event
+// time is the processing time passed in and the watermark is that time.
+// Tumbling and sliding windows are aligned to the Unix epoch ([k*slide,
+// k*slide+size)); a window closes once the watermark reaches its end, a
+// session (per group key) once the watermark passes last event + gap. An
+// event whose every window already closed is late: counted and skipped.
+//
+// State is bounded by `max_groups` live groups across all open windows and
+// sessions; a new group beyond it is dropped and counted.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "view/expr.h"
+#include "view/query.h"
+
+namespace pgcdc::view {
+
+struct EventView {
+  std::string_view channel;
+  std::string_view operation;
+  std::string_view source;
+  std::string_view payload;  // JSON text
+};
+
+struct EngineOptions {
+  int64_t max_groups = 100000;
+};
+
+struct Counters {
+  uint64_t events = 0;           // processed (matched WHERE and counted in a window)
+  uint64_t late = 0;             // every window of the event had closed
+  uint64_t type_errors = 0;      // non-numeric values in SUM/AVG/STDDEV, bad arithmetic
+  uint64_t groups_overflow = 0;  // new groups dropped at max_groups
+  uint64_t bad_event_time = 0;   // EVENT TIME BY field missing or unparsable
+  uint64_t bad_payload = 0;      // payload is not JSON
+};
+
+// One closed window: its rows (columns in SELECT order) after HAVING.
+struct WindowResult {
+  int64_t start_ns = 0;
+  int64_t end_ns = 0;
+  std::vector<std::vector<Value>> rows;
+};
+
+class Engine {
+ public:
+  Engine(std::shared_ptr<const Query> query, EngineOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void Process(const EventView& event, int64_t now_ns);
+  // The windows the watermark (now, for processing time) has closed, oldest first.
+  std::vector<WindowResult> Advance(int64_t now_ns);
+  // Every open window and session, closed now (shutdown).
+  std::vector<WindowResult> FlushAll();
+
+  const Counters& counters() const { return counters_; }
+  size_t groups() const { return live_groups_; }
+  const Query& query() const { return *query_; }
+
+  struct Acc;
+  struct Group {
+    std::vector<Value> keys;
+    std::vector<Acc> accs;
+    int64_t first = 0;  // session bounds (event times)
+    int64_t last = 0;
+  };
+
+ private:
+  struct Window {
+    int64_t start = 0;
+    int64_t end = 0;
+    std::unordered_map<std::string, Group> groups;
+  };
+  bool EventTime(const EvalContext& ctx, int64_t now_ns, int64_t& t);
+  bool Matches(const EvalContext& ctx) const;  // WHERE is TRUE
+  Group* FindOrAdd(std::unordered_map<std::string, Group>& groups, const std::string& key,
+                   const std::vector<Value>& keys);
+  void Accumulate(Group& g, const EvalContext& ctx);
+  bool AddToWindows(int64_t t, const std::string& key, const std::vector<Value>& keys,
+                    const EvalContext& ctx);
+  bool AddToSession(int64_t t, const std::string& key, const std::vector<Value>& keys,
+                    const EvalContext& ctx);
+  WindowResult Close(int64_t start, int64_t end, const std::vector<const Group*>& groups);
+  std::vector<WindowResult> CloseUpTo(int64_t watermark, bool all);
+
+  std::shared_ptr<const Query> query_;
+  EngineOptions options_;
+  Counters counters_;
+  size_t live_groups_ = 0;
+  bool have_watermark_ = false;
+  int64_t watermark_ = 0;
+  std::map<int64_t, Window> windows_;  // tumbling and sliding, by start
+  std::unordered_map<std::string, std::vector<Group>> sessions_;
+};
+
+// SPEC §7.6 payloads: one row {<columns…>, "_window": {start, end}}, or a
+// batch {"_window": {...}, "rows": [...]} of a whole window.
+std::string RowJson(const Query& query, const WindowResult& window, size_t row);
+std::string BatchJson(const Query& query, const WindowResult& window);
+
+// RFC 3339 ("2025-06-15T12:00:00Z", "…+02:00") and PostgreSQL's text form
+// ("2025-06-15 12:00:00.5+00"); no offset = UTC. Unix nanoseconds.
+std::optional<int64_t> ParseTimestamp(std::string_view text);
+
+}  // namespace pgcdc::view

@@ -1,0 +1,165 @@
+// User journey: a streaming SQL view over WAL changes. Rows inserted into
+// PostgreSQL flow WAL → view (windows by an event-time column) → VIEW_RESULT
+// events on stdout; every closed tumbling window's aggregates must equal what
+// PostgreSQL computes with the same GROUP BY over the same rows. Late events
+// are counted and change nothing; a non-numeric value in SUM is counted, not
+// a crash; a query that does not parse stops start-up with exit 2, naming
+// the view and the position.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <ctime>
+#include <map>
+
+#include "harness.h"
+#include "json_util.h"
+
+namespace pgcdc::testing {
+namespace {
+
+// "2025-01-01T00:01:00Z" → Unix seconds (the view's window starts are whole seconds).
+int64_t UnixSeconds(const std::string& rfc3339) {
+  std::tm tm{};
+  EXPECT_NE(strptime(rfc3339.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm), nullptr) << rfc3339;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+struct Cell {
+  std::optional<double> value;  // nullopt = NULL
+};
+
+std::string Describe(const std::map<std::string, Cell>& row) {
+  std::string out;
+  for (const auto& [k, v] : row) {
+    out += k + "=" + (v.value ? std::to_string(*v.value) : "NULL") + " ";
+  }
+  return out;
+}
+
+bool Close(const Cell& a, const Cell& b) {
+  if (!a.value || !b.value) return !a.value && !b.value;
+  const double scale = std::max({1.0, std::fabs(*a.value), std::fabs(*b.value)});
+  return std::fabs(*a.value - *b.value) <= 1e-9 * scale;
+}
+
+constexpr const char* kColumns[] = {"n",  "n_amount", "total", "avg_price", "lo",
+                                    "hi", "sd",       "d",     "weighted",  "bad_sum"};
+
+// The view, and the same aggregates in SQL over window buckets of 60 s.
+constexpr const char* kView =
+    "w:SELECT row.region AS region, COUNT(*) AS n, COUNT(row.amount) AS n_amount, "
+    "SUM(row.amount) AS total, AVG(row.price) AS avg_price, MIN(row.amount) AS lo, "
+    "MAX(row.price) AS hi, STDDEV(row.price) AS sd, COUNT(DISTINCT row.amount) AS d, "
+    "SUM(row.amount * row.qty) AS weighted, SUM(row.note) AS bad_sum "
+    "FROM pgcdc_events "
+    "TUMBLING WINDOW 1m "  // before GROUP BY: accepted too
+    "WHERE row.region <> 'zz' AND (COALESCE(row.amount, 0) >= 5 OR row.amount IS NULL) "
+    "GROUP BY row.region HAVING COUNT(*) > 1 "
+    "EVENT TIME BY payload.row.ts";
+constexpr const char* kSql =
+    "SELECT region, (floor(extract(epoch FROM ts) / 60) * 60)::bigint AS ws, count(*), "
+    "count(amount), sum(amount), avg(price), min(amount), max(price), stddev_pop(price), "
+    "count(DISTINCT amount), sum(amount * qty), "
+    "sum(note::int) FILTER (WHERE note ~ '^[0-9]+$') "
+    "FROM v_orders WHERE region <> 'zz' AND (COALESCE(amount, 0) >= 5 OR amount IS NULL) "
+    "AND id <= 600 GROUP BY 1, 2 HAVING count(*) > 1";
+
+TEST(ViewScenario, TumblingWindowsEqualPostgresGroupBy) {
+  auto conn = Connect();
+  FreshPublishedTable(conn, "v_orders",
+                      "id int PRIMARY KEY, region text, amount int, qty int, price float8, "
+                      "note text, ts timestamptz",
+                      "p_vorders");
+  auto p = StartWalListen(WalListenArgs("p_vorders", {"--view-query", kView}));
+  ASSERT_TRUE(p);
+  // 600 rows over 10 minutes of event time, NULLs and non-numeric notes
+  // included, then one row an hour later that moves the watermark past them.
+  ExecOrFail(conn,
+             "INSERT INTO v_orders SELECT g, (ARRAY['eu','us','ap'])[1 + g % 3], "
+             "CASE WHEN g % 7 = 0 THEN NULL ELSE (g * 37) % 101 END, g % 5, "
+             "CASE WHEN g % 11 = 0 THEN NULL ELSE ((g * 13) % 50) / 4.0 END, "
+             "CASE WHEN g % 9 = 0 THEN 'n/a' ELSE (g % 10)::text END, "
+             "'2025-01-01 00:00:00+00'::timestamptz + g * interval '1 second' "
+             "FROM generate_series(1, 600) g");
+  ExecOrFail(conn,
+             "INSERT INTO v_orders VALUES (1000, 'zz', 1, 1, 1, '1', "
+             "'2025-01-01 01:00:00+00')");
+
+  auto expected = conn.Query(kSql);
+  ASSERT_TRUE(expected) << expected.error().message();
+  ASSERT_GT(expected->size(), 25u);
+  auto results = [&] {
+    std::vector<std::string> out;
+    for (const auto& l : p->StdoutLines()) {
+      if (l.find("\"channel\":\"pgcdc:_view:w\"") != std::string::npos) out.push_back(l);
+    }
+    return out;
+  };
+  ASSERT_TRUE(Eventually([&] { return results().size() >= expected->size(); }, 30s))
+      << results().size() << " of " << expected->size() << "\n"
+      << p->Stderr();
+
+  // A late row (its window closed an hour of event time ago): counted, ignored.
+  ExecOrFail(conn,
+             "INSERT INTO v_orders VALUES (1001, 'eu', 50, 1, 1, '1', "
+             "'2025-01-01 00:00:30+00')");
+  ASSERT_TRUE(Eventually([&] {
+    return ScrapeMetric(*p, "pgcdc_view_late_events_total{view=\"w\"}") == 1.0;
+  })) << p->Stderr();
+
+  std::map<std::pair<std::string, int64_t>, std::map<std::string, Cell>> want;
+  for (const auto& row : *expected) {
+    auto& cells = want[{*row[0], std::stoll(*row[1])}];
+    for (size_t i = 0; i < std::size(kColumns); ++i) {
+      cells[kColumns[i]] = {row[i + 2] ? std::optional<double>(std::stod(*row[i + 2]))
+                                       : std::nullopt};
+    }
+  }
+  std::map<std::pair<std::string, int64_t>, std::map<std::string, Cell>> got;
+  for (const auto& line : results()) {
+    CheckEnvelope(line, "pgcdc:_view:w", "VIEW_RESULT", "view");
+    auto payload = ParseJson(line).at("payload").as_object();
+    const auto& window = payload.at("_window").as_object();
+    const int64_t start = UnixSeconds(std::string(window.at("start").as_string()));
+    EXPECT_EQ(UnixSeconds(std::string(window.at("end").as_string())), start + 60);
+    auto& cells = got[{std::string(payload.at("region").as_string()), start}];
+    for (const char* c : kColumns) {
+      const auto& v = payload.at(c);
+      cells[c] = {v.is_null() ? std::nullopt : std::optional<double>(v.to_number<double>())};
+    }
+  }
+  ASSERT_EQ(got.size(), want.size());
+  for (const auto& [key, cells] : want) {
+    ASSERT_TRUE(got.count(key)) << key.first << "@" << key.second;
+    for (const char* c : kColumns) {
+      EXPECT_TRUE(Close(got[key][c], cells.at(c)))
+          << key.first << "@" << key.second << " " << c << "\n view: " << Describe(got[key])
+          << "\n   pg: " << Describe(cells);
+    }
+  }
+  // "n/a" notes are counted as type errors (SUM skips them), never a crash.
+  auto bad = conn.Query(
+      "SELECT count(*) FROM v_orders WHERE note = 'n/a' AND region <> 'zz' "
+      "AND (COALESCE(amount, 0) >= 5 OR amount IS NULL) AND id <= 600");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_view_type_errors_total{view=\"w\"}"), std::stod(*(*bad)[0][0]));
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+}
+
+TEST(ViewScenario, BadQueryStopsStartupWithThePosition) {
+  auto [code, err] = RunAdapterToExit(
+      "stdout", {"--view-query", "broken:SELECT COUNT(* FROM pgcdc_events TUMBLING WINDOW 1s"});
+  EXPECT_EQ(code, 2) << err;
+  EXPECT_NE(
+      err.find("view \"broken\": syntax error: syntax error at or near \"FROM\" at position 16"),
+      std::string::npos)
+      << err;
+  auto [code2, err2] =
+      RunAdapterToExit("stdout", {"--view-query", "nowin:SELECT COUNT(*) FROM pgcdc_events"});
+  EXPECT_EQ(code2, 2) << err2;
+  EXPECT_NE(err2.find("view \"nowin\": missing window clause"), std::string::npos) << err2;
+}
+
+}  // namespace
+}  // namespace pgcdc::testing
