@@ -32,4 +32,5 @@ set(PGCDC_CONNECTORS
   adapter/chain
   adapter/search
   adapter/s3
+  adapter/graphql
 )

@@ -83,6 +83,11 @@ struct StreamSpec {
   // Called on the I/O thread once the response head / handshake is written.
   // Frames pushed from here come before anything pushed later.
   std::function<void(const StreamPtr&)> on_open;
+  // WebSocket only: called on the I/O thread with every complete client data
+  // message (fragments joined; at most HttpServerOptions::ws_max_client_frame
+  // bytes, larger ones close the stream with 1009). `binary` for opcode 2.
+  // Unset: client messages are ignored.
+  std::function<void(const StreamPtr&, std::string&& message, bool binary)> on_message;
   // Called once on the I/O thread when the stream has ended (also when the
   // stream ends before on_open ran; then `stream` is the same handle).
   std::function<void(const StreamPtr&, StreamEnd)> on_close;
