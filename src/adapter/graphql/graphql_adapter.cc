@@ -430,7 +430,7 @@ Status GraphqlAdapter::Deliver(std::span<const Event* const> events) {
       }
       if (body == nullptr) {
         bodies.emplace_back(&s->plan.projection_key, std::string());
-        AppendEventObject(s->plan, *e, payload, bodies.back().second);
+        AppendEventObject(s->plan, *e, bodies.back().second);
         body = &bodies.back().second;
       }
       st.Send(s, *body);

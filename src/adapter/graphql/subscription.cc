@@ -4,6 +4,7 @@
 #include <charconv>
 #include <map>
 
+#include "adapter/graphql/raw_json.h"
 #include "core/json.h"
 #include "core/json_dom.h"
 #include "core/time.h"
@@ -205,7 +206,6 @@ std::expected<Plan, DocumentError> MakePlan(const Operation& op, const value& va
     plan.fields = root.selections;
     for (const auto& f : plan.fields) {
       if (auto st = CheckEventField(f, type); !st) return std::unexpected(st.error());
-      if (f.name == "payload" && f.has_selection_set) plan.needs_payload = true;
     }
     AppendKey(plan.fields, plan.projection_key);
   } else {
@@ -224,38 +224,50 @@ bool ValueMatches(const value* actual, const value& expected) {
   return *actual == expected;
 }
 
-void AppendProjected(const value& v, const std::vector<Field>& fields, std::string& out) {
-  if (const auto* o = v.if_object()) {
+// Appends the projection of the raw JSON `raw` (objects by key, lists
+// element-wise, anything else as is; malformed containers as null).
+void AppendProjected(std::string_view raw, const std::vector<Field>& fields, std::string& out) {
+  const size_t i = raw.find_first_not_of(" \t\r\n");
+  const char c = i == std::string_view::npos ? '\0' : raw[i];
+  if (c == '{') {
+    std::vector<std::pair<std::string, std::string_view>> members;
+    auto add = [&](const std::string& k, std::string_view v) { members.emplace_back(k, v); };
+    if (!ForEachMember(raw, add)) return (void)out.append("null");
     out.push_back('{');
-    bool first = true;
-    for (const auto& f : fields) {
-      if (!first) out.push_back(',');
-      first = false;
-      json::AppendString(out, f.alias);
+    for (size_t f = 0; f < fields.size(); ++f) {
+      if (f > 0) out.push_back(',');
+      json::AppendString(out, fields[f].alias);
       out.push_back(':');
-      const value* child = o->if_contains(f.name);
-      if (child == nullptr) {
+      const std::string_view* v = nullptr;
+      for (const auto& [k, mv] : members) {
+        if (k == fields[f].name) v = &mv;  // the last of duplicate keys, like JSON.parse
+      }
+      if (v == nullptr) {
         out.append("null");
-      } else if (f.has_selection_set) {
-        AppendProjected(*child, f.selections, out);
+      } else if (fields[f].has_selection_set) {
+        AppendProjected(*v, fields[f].selections, out);
       } else {
-        out.append(json::SerializeDom(*child));
+        out.append(*v);
       }
     }
     out.push_back('}');
-  } else if (const auto* a = v.if_array()) {
+  } else if (c == '[') {
+    std::vector<std::string_view> items;
+    if (!ForEachElement(raw, [&](std::string_view v) { items.push_back(v); })) {
+      return (void)out.append("null");
+    }
     out.push_back('[');
-    for (size_t i = 0; i < a->size(); ++i) {
-      if (i > 0) out.push_back(',');
-      AppendProjected((*a)[i], fields, out);
+    for (size_t k = 0; k < items.size(); ++k) {
+      if (k > 0) out.push_back(',');
+      AppendProjected(items[k], fields, out);
     }
     out.push_back(']');
   } else {
-    out.append(json::SerializeDom(v));
+    out.append(raw.empty() ? std::string_view("null") : raw);
   }
 }
 
-void AppendField(const Field& f, const Event& e, const value* payload, std::string& out) {
+void AppendField(const Field& f, const Event& e, std::string& out) {
   if (f.name == "id") {
     out.push_back('"');
     e.id.AppendTo(out);
@@ -272,8 +284,8 @@ void AppendField(const Field& f, const Event& e, const value* payload, std::stri
     out.push_back('"');
   } else if (f.name == "__typename") {
     out.append("\"Event\"");
-  } else if (f.has_selection_set && payload != nullptr) {
-    AppendProjected(*payload, f.selections, out);
+  } else if (f.has_selection_set) {
+    AppendProjected(e.payload, f.selections, out);
   } else {
     out.append(e.payload);
   }
@@ -303,7 +315,7 @@ bool Matches(const Plan& plan, const Event& e, const value* payload) {
   return true;
 }
 
-void AppendEventObject(const Plan& plan, const Event& e, const value* payload, std::string& out) {
+void AppendEventObject(const Plan& plan, const Event& e, std::string& out) {
   if (plan.whole_event) {
     out.append(e.Json());  // the envelope (transaction included when known)
     return;
@@ -313,7 +325,7 @@ void AppendEventObject(const Plan& plan, const Event& e, const value* payload, s
     if (i > 0) out.push_back(',');
     json::AppendString(out, plan.fields[i].alias);
     out.push_back(':');
-    AppendField(plan.fields[i], e, payload, out);
+    AppendField(plan.fields[i], e, out);
   }
   out.push_back('}');
 }

@@ -37,7 +37,7 @@ struct Plan {
   std::optional<boost::json::object> where;
   bool whole_event = true;      // no selection set
   std::vector<Field> fields;    // the selected event fields, when !whole_event
-  bool needs_payload = false;   // where or a payload selection: the payload is parsed
+  bool needs_payload = false;   // `where`: Matches() needs the parsed payload
   std::string projection_key;   // equal for plans that encode an event identically
 };
 
@@ -57,7 +57,7 @@ using TableLookup = std::function<std::optional<std::string>(std::string_view fi
 bool Matches(const Plan& plan, const Event& event, const boost::json::value* payload);
 
 // Appends the event object the plan selects (the value of data.<key>).
-void AppendEventObject(const Plan& plan, const Event& event, const boost::json::value* payload,
-                       std::string& out);
+// Payload members are copied byte for byte (numbers keep their spelling).
+void AppendEventObject(const Plan& plan, const Event& event, std::string& out);
 
 }  // namespace pgcdc::adapter::graphql
