@@ -514,8 +514,7 @@ TEST(WebSocketMessagesTest, FragmentsAreJoinedAndLimitsEnforced) {
   ASSERT_TRUE(stray.Send(WsUpgrade("/m")));
   ASSERT_TRUE(stray.ReadContains("\r\n\r\n"));
   ASSERT_TRUE(stray.Send(ClientFrame(0x0, "x")));
-  ASSERT_TRUE(
-      stray.ReadUntil([](const std::string& b) { return !DecodeServerFrames(b).empty(); }));
+  ASSERT_TRUE(stray.ReadUntil([](const std::string& b) { return !DecodeServerFrames(b).empty(); }));
   EXPECT_EQ(DecodeServerFrames(stray.buf())[0].payload.substr(0, 2), std::string("\x03\xea", 2));
   EXPECT_EQ(count(), 2u);
   server.Stop();

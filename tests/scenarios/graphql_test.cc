@@ -69,25 +69,24 @@ TEST(GraphqlScenario, WalRowsReachSubscribersFilteredAndProjected) {
   ExecOrFail(conn, "DROP TABLE IF EXISTS gql_items CASCADE");
   ExecOrFail(conn, "CREATE TABLE gql_items (id int PRIMARY KEY)");
   ExecOrFail(conn, "ALTER PUBLICATION gql_pub ADD TABLE gql_items");
-  auto p = StartWalListen(WalListenArgs(
-      "gql_pub", {"-a", "graphql", "--graphql-schema-aware", "--graphql-keepalive-interval",
-                  "300ms"}));
+  auto p = StartWalListen(WalListenArgs("gql_pub", {"-a", "graphql", "--graphql-schema-aware",
+                                                    "--graphql-keepalive-interval", "300ms"}));
   ASSERT_TRUE(p);
   auto addr = p->HttpAddr();
   ASSERT_TRUE(addr) << p->Stderr();
+  const std::string orders_query =
+      "subscription Orders($w: JSON) { events(channel: \"pgcdc:gql_orders\", where: $w) "
+      "{ operation payload { row { id status } } } }";
   auto orders = Client(
-      *addr, {"--query",
-              "subscription Orders($w: JSON) { events(channel: \"pgcdc:gql_orders\", where: $w) "
-              "{ operation payload { row { id status } } } }",
-              "--variables", R"({"w":{"op":"INSERT"}})", "--expect", "3"});
+      *addr, {"--query", orders_query, "--variables", R"({"w":{"op":"INSERT"}})", "--expect", "3"});
   // Go-tool style: the filter only in the variables.
   auto items = Client(*addr, {"--query", "subscription { events { channel payload { table } } }",
                               "--variables", R"({"channel":"pgcdc:gql_items"})", "--expect", "2"});
   ASSERT_TRUE(orders && items);
   ASSERT_TRUE(WaitFor(*orders, "open") && WaitFor(*items, "open"));
-  ASSERT_TRUE(
-      Eventually([&] { return ScrapeMetric(*p, "pgcdc_graphql_subscriptions_active") == 2; }))
-      << p->Stderr();
+  ASSERT_TRUE(Eventually([&] {
+    return ScrapeMetric(*p, "pgcdc_graphql_subscriptions_active") == 2;
+  })) << p->Stderr();
   // The server's keepalive pings reach graphql-ws (it answers them).
   ASSERT_TRUE(WaitFor(*orders, "server_ping"));
 
@@ -115,10 +114,11 @@ TEST(GraphqlScenario, WalRowsReachSubscribersFilteredAndProjected) {
 
   // Schema-aware: the SDL has typed per-table types that npm graphql builds,
   // and a query using them validates; the typed root field delivers.
-  const std::string typed = "subscription { public_gql_orders { payload { op row { id amount } } } }";
-  auto sdl = StartNode("graphql_clients.js", {"--mode", "sdl", "--url",
-                                               "http://" + *addr + "/graphql/schema", "--query",
-                                               typed});
+  const std::string typed =
+      "subscription { public_gql_orders { payload { op row { id amount } } } }";
+  auto sdl = StartNode(
+      "graphql_clients.js",
+      {"--mode", "sdl", "--url", "http://" + *addr + "/graphql/schema", "--query", typed});
   ASSERT_TRUE(sdl && WaitFor(*sdl, "done"));
   auto sdl_done = *LastWith(*sdl, "done");
   EXPECT_EQ(sdl_done["status"].as_int64(), 200);
@@ -129,9 +129,10 @@ TEST(GraphqlScenario, WalRowsReachSubscribersFilteredAndProjected) {
                               "Float\n  secret: String\n}"),
             std::string::npos)
       << schema->body;
-  auto wrong = StartNode("graphql_clients.js",
-                         {"--mode", "sdl", "--url", "http://" + *addr + "/graphql/schema",
-                          "--query", "subscription { public_gql_orders { payload { row { nope } } } }"});
+  auto wrong =
+      StartNode("graphql_clients.js",
+                {"--mode", "sdl", "--url", "http://" + *addr + "/graphql/schema", "--query",
+                 "subscription { public_gql_orders { payload { row { nope } } } }"});
   ASSERT_TRUE(wrong && WaitFor(*wrong, "done"));
   EXPECT_EQ((*LastWith(*wrong, "done"))["errors"].as_array().size(), 1u);
 
@@ -144,9 +145,10 @@ TEST(GraphqlScenario, WalRowsReachSubscribersFilteredAndProjected) {
   ExecOrFail(conn, "INSERT INTO gql_items VALUES (12)");
   ExecOrFail(conn, "INSERT INTO gql_orders VALUES (4, 'new', 4.25, 's4')");
   ASSERT_TRUE(WaitFor(*tables, "done")) << p->Stderr();
-  EXPECT_EQ(Messages(*tables),
-            Parsed({
-                R"({"public_gql_orders":{"payload":{"op":"INSERT","row":{"id":4,"amount":4.25}}}})"}));
+  EXPECT_EQ(
+      Messages(*tables),
+      Parsed(
+          {R"({"public_gql_orders":{"payload":{"op":"INSERT","row":{"id":4,"amount":4.25}}}})"}));
 
   // Shutdown: a live subscription is completed, then the socket closes 1000.
   EXPECT_EQ(tables->Wait(), 0);
@@ -162,8 +164,8 @@ TEST(GraphqlScenario, WalRowsReachSubscribersFilteredAndProjected) {
 }
 
 TEST(GraphqlScenario, ProtocolViolationsGetTheProtocolsAnswers) {
-  auto p = StartStreamSink("graphql", {"-c", "gql_bad", "--graphql-connection-init-timeout",
-                                       "500ms"});
+  auto p =
+      StartStreamSink("graphql", {"-c", "gql_bad", "--graphql-connection-init-timeout", "500ms"});
   ASSERT_TRUE(p);
   auto addr = p->HttpAddr();
   ASSERT_TRUE(addr);
@@ -186,8 +188,9 @@ TEST(GraphqlScenario, ProtocolViolationsGetTheProtocolsAnswers) {
   auto early = Raw(*addr, "[" + Subscribe("x", "subscription { events { id } }") + "]");
   auto twice = Raw(*addr, std::string("[") + kInit + "," + kAwaitAck + "," + kInit + "]");
   auto junk = Raw(*addr, std::string("[") + kInit + "," + kAwaitAck + R"(,{"typo":1}])");
-  auto no_id = Raw(*addr, std::string("[") + kInit + "," + kAwaitAck +
-                              R"(,{"type":"subscribe","payload":{"query":"subscription { events }"}}])");
+  auto no_id =
+      Raw(*addr, std::string("[") + kInit + "," + kAwaitAck +
+                     R"(,{"type":"subscribe","payload":{"query":"subscription { events }"}}])");
   // No subprotocol: accepted, then closed 1008 (a client asking for another
   // subprotocol, e.g. the legacy "graphql-ws", gets none and gives up itself).
   auto protocol = Raw(*addr, "[]", {"--protocol", ""});
@@ -195,7 +198,8 @@ TEST(GraphqlScenario, ProtocolViolationsGetTheProtocolsAnswers) {
                   protocol.get()}) {
     ASSERT_TRUE(c && WaitFor(*c, "close")) << p->Stderr();
   }
-  EXPECT_EQ(CloseOf(*dup), std::make_pair(int64_t{4409}, std::string("Subscriber for a already exists")));
+  EXPECT_EQ(CloseOf(*dup),
+            std::make_pair(int64_t{4409}, std::string("Subscriber for a already exists")));
   EXPECT_EQ(CloseOf(*no_init),
             std::make_pair(int64_t{4408}, std::string("Connection initialisation timeout")));
   EXPECT_EQ(CloseOf(*early), std::make_pair(int64_t{4401}, std::string("Unauthorized")));
@@ -210,9 +214,10 @@ TEST(GraphqlScenario, ProtocolViolationsGetTheProtocolsAnswers) {
   EXPECT_EQ(Errors(*p, "invalid_message"), 2);
 
   // ping -> pong; complete ends the subscription (no more next messages).
-  auto ping = Raw(*addr, std::string("[") + kInit + "," + kAwaitAck + "," +
-                             Subscribe("s", "subscription { events { id } }") +
-                             R"(,{"id":"s","type":"complete"},{"type":"ping"}])",
+  auto ping = Raw(*addr,
+                  std::string("[") + kInit + "," + kAwaitAck + "," +
+                      Subscribe("s", "subscription { events { id } }") +
+                      R"(,{"id":"s","type":"complete"},{"type":"ping"}])",
                   {"--finish-on", "pong"});
   ASSERT_TRUE(ping && WaitFor(*ping, "done"));
   EXPECT_EQ((*LastWith(*ping, "msg"))["msg"].as_object()["type"].as_string(), "pong");
@@ -220,10 +225,11 @@ TEST(GraphqlScenario, ProtocolViolationsGetTheProtocolsAnswers) {
       Eventually([&] { return ScrapeMetric(*p, "pgcdc_graphql_subscriptions_active") == 0; }));
 
   // A page on another site cannot open the socket.
-  auto evil = HttpExchange(*addr, "GET", "/graphql",
-                           "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: "
-                           "13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: "
-                           "https://evil.example\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n");
+  auto evil =
+      HttpExchange(*addr, "GET", "/graphql",
+                   "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: "
+                   "13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: "
+                   "https://evil.example\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n");
   ASSERT_TRUE(evil);
   EXPECT_EQ(evil->status, 403);
   p->Signal(SIGTERM);
@@ -237,8 +243,8 @@ TEST(GraphqlScenario, TokenIsRequiredWhenSet) {
   ASSERT_TRUE(addr);
   auto wrong = Client(*addr, {"--token", "guess", "--query", "subscription { events { id } }"});
   auto none = Raw(*addr, std::string("[") + kInit + "]");
-  auto right = Client(*addr, {"--token", "s3cret", "--query",
-                              "subscription { events { channel } }", "--expect", "1"});
+  auto right = Client(*addr, {"--token", "s3cret", "--query", "subscription { events { channel } }",
+                              "--expect", "1"});
   ASSERT_TRUE(wrong && none && right);
   ASSERT_TRUE(WaitFor(*wrong, "closed"));
   EXPECT_EQ((*LastWith(*wrong, "closed"))["closed"].as_object()["code"].as_int64(), 4403);
@@ -257,8 +263,8 @@ TEST(GraphqlScenario, TokenIsRequiredWhenSet) {
 
 TEST(GraphqlScenario, SlowSubscriberIsEndedWithAnErrorAndCountedOthersGetEverything) {
   constexpr int kChunk = 25;
-  auto p = StartStreamSink("graphql", {"-c", "gql_slow", "--graphql-buffer-size", "64",
-                                       "--bus-buffer", "100000"});
+  auto p = StartStreamSink(
+      "graphql", {"-c", "gql_slow", "--graphql-buffer-size", "64", "--bus-buffer", "100000"});
   ASSERT_TRUE(p);
   auto addr = p->HttpAddr();
   ASSERT_TRUE(addr);

@@ -21,9 +21,7 @@ struct Failure {
   DocumentError error;
 };
 
-bool IsNameStart(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsNameContinue(char c) { return IsNameStart(c) || IsDigit(c); }
 
@@ -287,7 +285,8 @@ class Lexer {
       if (n != std::string::npos) common = std::min(common, n);
     }
     if (common != std::string::npos) {
-      for (size_t i = 1; i < lines.size(); ++i) lines[i].erase(0, std::min(common, lines[i].size()));
+      for (size_t i = 1; i < lines.size(); ++i)
+        lines[i].erase(0, std::min(common, lines[i].size()));
     }
     auto blank = [&](const std::string& l) { return indent(l) == std::string::npos; };
     size_t first = 0;
@@ -324,7 +323,9 @@ class Parser {
   [[noreturn]] void Fail(const Token& at, std::string message) const {
     throw Failure{{std::move(message), at.line, at.column}};
   }
-  [[noreturn]] void Unexpected() const { Fail(tok_, "Syntax Error: Unexpected " + Describe(tok_) + "."); }
+  [[noreturn]] void Unexpected() const {
+    Fail(tok_, "Syntax Error: Unexpected " + Describe(tok_) + ".");
+  }
 
   void Advance() { tok_ = lex_.Next(); }
   bool Peek(std::string_view punct) const { return tok_.kind == Tok::kPunct && tok_.text == punct; }
@@ -335,8 +336,8 @@ class Parser {
   }
   void Expect(std::string_view punct) {
     if (!Skip(punct)) {
-      Fail(tok_, "Syntax Error: Expected \"" + std::string(punct) + "\", found " + Describe(tok_) +
-                     ".");
+      Fail(tok_,
+           "Syntax Error: Expected \"" + std::string(punct) + "\", found " + Describe(tok_) + ".");
     }
   }
   std::string Name() {
@@ -469,9 +470,9 @@ class Parser {
       Enter(at);
       v.kind = Value::Kind::kObject;
       while (!Skip("}")) {
-        std::string key = Name();
+        v.keys.push_back(Name());
         Expect(":");
-        v.fields.emplace_back(std::move(key), ParseValue(is_const));
+        v.items.push_back(ParseValue(is_const));
       }
       --depth_;
     } else {

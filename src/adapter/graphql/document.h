@@ -27,8 +27,8 @@ struct Value {
   enum class Kind { kVariable, kNull, kInt, kFloat, kString, kBool, kEnum, kList, kObject };
   Kind kind = Kind::kNull;
   std::string text;  // variable name, number text, decoded string, enum name, "true"/"false"
-  std::vector<Value> items;                           // kList
-  std::vector<std::pair<std::string, Value>> fields;  // kObject, in document order
+  std::vector<Value> items;       // kList elements; kObject member values
+  std::vector<std::string> keys;  // kObject member names (parallel to items), in document order
   uint32_t line = 0, column = 0;
 };
 

@@ -46,7 +46,8 @@ TEST(GraphqlDocumentTest, ParsesLiteralsStringsAndBlockStrings) {
   ASSERT_TRUE(op) << op.error().message;
   const Value& where = op->selections[0].arguments[0].value;
   ASSERT_EQ(where.kind, Value::Kind::kObject);
-  const Value& a = where.fields[0].second;
+  EXPECT_EQ(where.keys, (std::vector<std::string>{"a", "b"}));
+  const Value& a = where.items[0];
   ASSERT_EQ(a.items.size(), 5u);
   EXPECT_EQ(a.items[0].kind, Value::Kind::kInt);
   EXPECT_EQ(a.items[1].kind, Value::Kind::kFloat);
@@ -54,7 +55,7 @@ TEST(GraphqlDocumentTest, ParsesLiteralsStringsAndBlockStrings) {
   EXPECT_EQ(a.items[2].kind, Value::Kind::kBool);
   EXPECT_EQ(a.items[3].kind, Value::Kind::kNull);
   EXPECT_EQ(a.items[4].text, "x\xC3\xA9\n\xF0\x9F\x98\x80");
-  EXPECT_EQ(where.fields[1].second.text, "hello\n  world");
+  EXPECT_EQ(where.items[1].text, "hello\n  world");
 }
 
 TEST(GraphqlDocumentTest, PicksTheNamedOperation) {
@@ -87,8 +88,8 @@ TEST(GraphqlDocumentTest, InvalidDocumentsHaveClearMessagesAndLocations) {
       {"subscription { events(a: 01) }", "Syntax Error: Invalid number, unexpected digit after 0.",
        1, 26},
       {"subscription { events(a: 1x) }", "Syntax Error: Invalid number, expected digit.", 1, 26},
-      {"subscription { events(a: \"\\q\") }", "Syntax Error: Invalid character escape sequence.",
-       1, 26},
+      {"subscription { events(a: \"\\q\") }", "Syntax Error: Invalid character escape sequence.", 1,
+       26},
       {"subscription { events(a: \"\\uD800\") }", "Syntax Error: Invalid Unicode escape sequence.",
        1, 26},
       {"subscription ($a: String = $b) { events }",

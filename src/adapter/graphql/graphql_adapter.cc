@@ -34,8 +34,8 @@ constexpr uint16_t kPolicyViolation = 1008;
 struct Metrics {
   metrics::Gauge& clients = metrics::DefaultGauge(
       "pgcdc_graphql_clients_active", "WebSocket connections open on the graphql endpoint.");
-  metrics::Gauge& subscriptions = metrics::DefaultGauge(
-      "pgcdc_graphql_subscriptions_active", "Active graphql subscriptions.");
+  metrics::Gauge& subscriptions =
+      metrics::DefaultGauge("pgcdc_graphql_subscriptions_active", "Active graphql subscriptions.");
   metrics::Counter& sent = metrics::DefaultCounter(
       "pgcdc_graphql_events_sent_total", "Events queued to graphql subscribers (next messages).");
   metrics::Counter& slow = metrics::DefaultCounter(
@@ -134,7 +134,14 @@ struct GraphqlAdapter::State {
   }
 
   void HandleInit(Connection& c, const boost::json::object& msg) REQUIRES(mu);
-  void HandleSubscribe(Connection& c, const boost::json::object& msg) REQUIRES(mu);
+  // A subscribe message checked and planned (without the lock).
+  struct SubscribeRequest {
+    bool valid = false;  // has an id and a query
+    std::string id;
+    std::expected<Plan, DocumentError> plan = std::unexpected(DocumentError{});
+  };
+  SubscribeRequest ReadSubscribe(const boost::json::object& msg) const;
+  void HandleSubscribe(Connection& c, SubscribeRequest&& req) REQUIRES(mu);
   void HandleMessage(const ConnPtr& c, const std::string& text);
   net::StreamDecision Upgrade(const std::shared_ptr<State>& self, const net::HttpRequest& req);
   void Send(const SubPtr& s, const std::string& body);
@@ -154,7 +161,8 @@ void GraphqlAdapter::State::HandleInit(Connection& c, const boost::json::object&
         credential = "Bearer " + std::string(t->as_string());
       }
     }
-    if (!net::HttpAuthorized(auth, credential)) return CloseConn(c, kForbidden, "Forbidden", "forbidden");
+    if (!net::HttpAuthorized(auth, credential))
+      return CloseConn(c, kForbidden, "Forbidden", "forbidden");
     c.authorized = true;
   }
   c.acked = true;
@@ -162,35 +170,47 @@ void GraphqlAdapter::State::HandleInit(Connection& c, const boost::json::object&
   c.stream->PushUnbounded(Text(R"({"type":"connection_ack"})"));
 }
 
-void GraphqlAdapter::State::HandleSubscribe(Connection& c, const boost::json::object& msg) {
-  if (!c.acked) return CloseConn(c, kUnauthorized, "Unauthorized", "unauthorized");
+GraphqlAdapter::State::SubscribeRequest GraphqlAdapter::State::ReadSubscribe(
+    const boost::json::object& msg) const {
+  SubscribeRequest r;
   const auto* id = msg.if_contains("id");
   const auto* payload = msg.if_contains("payload");
   const boost::json::value* query = nullptr;
   if (payload != nullptr && payload->is_object()) query = payload->as_object().if_contains("query");
   if (id == nullptr || !id->is_string() || id->as_string().empty() || query == nullptr ||
       !query->is_string()) {
-    return CloseConn(c, kBadMessage, "Invalid message received", "invalid_message");
+    return r;
   }
-  const std::string sid(id->as_string());
-  if (c.subs.contains(sid)) {
-    return CloseConn(c, kDuplicateId, "Subscriber for " + sid + " already exists", "duplicate_id");
-  }
+  r.valid = true;
+  r.id = std::string(id->as_string());
   const auto& p = payload->as_object();
   std::string op_name;
   if (const auto* n = p.if_contains("operationName"); n && n->is_string()) op_name = n->as_string();
+  auto op = ParseOperation(query->as_string(), op_name);
+  if (!op) {
+    r.plan = std::unexpected(op.error());
+    return r;
+  }
   static const boost::json::value kNoVariables;
   const auto* vars = p.if_contains("variables");
+  TableLookup lookup;
+  if (options.schema_aware) lookup = [this](std::string_view f) { return tables.TableForField(f); };
+  r.plan = MakePlan(*op, vars != nullptr ? *vars : kNoVariables, lookup);
+  return r;
+}
+
+void GraphqlAdapter::State::HandleSubscribe(Connection& c, SubscribeRequest&& req) {
+  if (!c.acked) return CloseConn(c, kUnauthorized, "Unauthorized", "unauthorized");
+  if (!req.valid) return CloseConn(c, kBadMessage, "Invalid message received", "invalid_message");
+  const std::string& sid = req.id;
+  if (c.subs.contains(sid)) {
+    return CloseConn(c, kDuplicateId, "Subscriber for " + sid + " already exists", "duplicate_id");
+  }
   auto refuse = [&](const DocumentError& e) {
     M().errors.With({"document"}).Inc();
     c.stream->PushUnbounded(Text(ErrorJson(sid, e)));
   };
-  auto op = ParseOperation(query->as_string(), op_name);
-  if (!op) return refuse(op.error());
-  TableLookup lookup;
-  if (options.schema_aware) lookup = [this](std::string_view f) { return tables.TableForField(f); };
-  auto plan = MakePlan(*op, vars != nullptr ? *vars : kNoVariables, lookup);
-  if (!plan) return refuse(plan.error());
+  if (!req.plan) return refuse(req.plan.error());
   if (c.subs.size() >= options.max_subscriptions) {
     return refuse({"Too many subscriptions on this connection (graphql.max_subscriptions = " +
                    std::to_string(options.max_subscriptions) + ")."});
@@ -201,9 +221,9 @@ void GraphqlAdapter::State::HandleSubscribe(Connection& c, const boost::json::ob
   s->prefix = "{\"id\":";
   json::AppendString(s->prefix, sid);
   s->prefix += ",\"type\":\"next\",\"payload\":{\"data\":{";
-  json::AppendString(s->prefix, plan->response_key);
+  json::AppendString(s->prefix, req.plan->response_key);
   s->prefix += ":";
-  s->plan = std::move(*plan);
+  s->plan = std::move(*req.plan);
   c.subs.emplace(sid, s);
   subs.push_back(std::move(s));
   ++generation;
@@ -211,19 +231,20 @@ void GraphqlAdapter::State::HandleSubscribe(Connection& c, const boost::json::ob
 }
 
 void GraphqlAdapter::State::HandleMessage(const ConnPtr& c, const std::string& text) {
-  MutexLock lock(mu);
-  if (c->closed) return;
+  // Parsing (JSON, the document) happens before taking the lock.
   auto doc = json::ParseDom(text);
   const boost::json::object* msg = doc ? doc->if_object() : nullptr;
   const boost::json::value* type = msg != nullptr ? msg->if_contains("type") : nullptr;
-  if (type == nullptr || !type->is_string()) {
-    return CloseConn(*c, kBadMessage, "Invalid message received", "invalid_message");
-  }
-  const std::string_view t = type->as_string();
+  std::string_view t;
+  if (type != nullptr && type->is_string()) t = type->as_string();
+  std::optional<SubscribeRequest> sub;
+  if (t == "subscribe") sub = ReadSubscribe(*msg);
+  MutexLock lock(mu);
+  if (c->closed) return;
   if (t == "connection_init") return HandleInit(*c, *msg);
   if (t == "ping") return (void)c->stream->PushUnbounded(Text(R"({"type":"pong"})"));
   if (t == "pong") return;
-  if (t == "subscribe") return HandleSubscribe(*c, *msg);
+  if (t == "subscribe") return HandleSubscribe(*c, std::move(*sub));
   if (t == "complete") {
     const auto* id = msg->if_contains("id");
     if (id == nullptr || !id->is_string()) {
@@ -304,9 +325,9 @@ void GraphqlAdapter::State::EndSlow(const SubPtr& s) {
   M().slow.Inc();
   log::Warn("graphql: slow subscriber, subscription ended",
             {{"peer", s->stream->peer()}, {"id", s->id}});
-  s->stream->PushUnbounded(Text(ErrorJson(
-      s->id, {"slow subscriber: more than " + std::to_string(options.buffer_size) +
-              " messages waiting (graphql.buffer_size); subscription ended"})));
+  s->stream->PushUnbounded(
+      Text(ErrorJson(s->id, {"slow subscriber: more than " + std::to_string(options.buffer_size) +
+                             " messages waiting (graphql.buffer_size); subscription ended"})));
   for (auto& [_, c] : conns) {
     if (c->stream == s->stream) {
       RemoveSub(*c, s);
@@ -489,8 +510,8 @@ ConnectorInfo Connector() {
            Param("graphql.allowed_origins", &O::allowed_origins,
                  "browser origins allowed to connect besides the server's own; * = any",
                  {.flag = "graphql-allowed-origin"}),
-           Param("graphql.max_subscriptions", &O::max_subscriptions,
-                 "subscriptions per connection", {.flag = "graphql-max-subscriptions", .min = 1})},
+           Param("graphql.max_subscriptions", &O::max_subscriptions, "subscriptions per connection",
+                 {.flag = "graphql-max-subscriptions", .min = 1})},
       }),
       .validate =
           [](const O& o, const Context& ctx, Errors& errors) {
@@ -498,7 +519,8 @@ ConnectorInfo Connector() {
               errors.push_back("graphql: needs the main HTTP server: set --http-addr");
             }
             if (!o.path.starts_with("/") || o.path.size() < 2 || o.path.ends_with("/")) {
-              errors.push_back("graphql.path: must start with / and not end with / (e.g. /graphql)");
+              errors.push_back(
+                  "graphql.path: must start with / and not end with / (e.g. /graphql)");
             }
           },
       .make = [](O o, const Context&) -> Result<AdapterPtr> {

@@ -36,11 +36,11 @@ size_t SkipAt(std::string_view s, size_t i, int depth) {
   if (i >= s.size() || depth > kMaxDepth) return kNpos;
   const char c = s[i];
   if (c == '"') return SkipString(s, i);
-  if (c == '{' || c == '[') return WalkContainer(s, i, depth + 1, [](size_t, size_t, size_t, size_t) {});
+  if (c == '{' || c == '[')
+    return WalkContainer(s, i, depth + 1, [](size_t, size_t, size_t, size_t) {});
   const size_t start = i;
-  while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' &&
-         s[i] != '\n' && s[i] != '\r' && s[i] != '\t' && s[i] != '"' && s[i] != '{' &&
-         s[i] != '[' && s[i] != ':') {
+  while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\n' &&
+         s[i] != '\r' && s[i] != '\t' && s[i] != '"' && s[i] != '{' && s[i] != '[' && s[i] != ':') {
     ++i;
   }
   return i == start ? kNpos : i;

@@ -48,8 +48,8 @@ void AppendTableTypes(const std::string& field, const RowSchema& s, std::string&
     out += "  " + TableFieldName("", c.name) + ": " + std::string(ScalarForOid(c.type_oid)) + "\n";
   }
   out += "}\n\n\"\"\"A change to " + s.namespace_name + "." + s.table + ".\"\"\"\ntype " + t +
-         "Change {\n  op: String\n  table: String\n  schema: String\n  row: " + t + "Row\n  old: " +
-         t + "Row\n}\n\ntype " + t +
+         "Change {\n  op: String\n  table: String\n  schema: String\n  row: " + t +
+         "Row\n  old: " + t + "Row\n}\n\ntype " + t +
          "Event {\n  id: String!\n  channel: String!\n  operation: String!\n  payload: " + t +
          "Change\n  source: String!\n  created_at: String!\n}\n\n";
 }

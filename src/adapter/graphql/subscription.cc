@@ -20,7 +20,7 @@ std::unexpected<DocumentError> Error(std::string message, uint32_t line = 0, uin
 }
 
 struct Scope {
-  const boost::json::object* given = nullptr;           // the client's variables
+  const boost::json::object* given = nullptr;  // the client's variables
   std::map<std::string, const VariableDefinition*> defined;
 };
 
@@ -64,10 +64,10 @@ std::expected<value, DocumentError> Resolve(const Value& v, const Scope& scope) 
     }
     case Value::Kind::kObject: {
       boost::json::object o;
-      for (const auto& [k, item] : v.fields) {
-        auto r = Resolve(item, scope);
+      for (size_t i = 0; i < v.keys.size() && i < v.items.size(); ++i) {
+        auto r = Resolve(v.items[i], scope);
         if (!r) return r;
-        o[k] = std::move(*r);
+        o[v.keys[i]] = std::move(*r);
       }
       return value(std::move(o));
     }
@@ -109,7 +109,7 @@ std::expected<void, DocumentError> SetFilter(Plan& plan, std::string_view name, 
   return {};
 }
 
-constexpr std::string_view kEventFields[] = {"id",      "channel", "operation", "source",
+constexpr std::string_view kEventFields[] = {"id",         "channel", "operation", "source",
                                              "created_at", "payload", "__typename"};
 
 std::expected<void, DocumentError> CheckEventField(const Field& f, std::string_view type) {
@@ -149,9 +149,9 @@ std::expected<void, DocumentError> ApplyArguments(Plan& plan, const Field& root,
                                                   const Scope& scope) {
   for (const auto& a : root.arguments) {
     if (a.name != "channel" && a.name != "operation" && a.name != "where") {
-      return Error("Unknown argument \"" + a.name + "\" on field \"Subscription." + root.name +
-                       "\".",
-                   a.value.line, a.value.column);
+      return Error(
+          "Unknown argument \"" + a.name + "\" on field \"Subscription." + root.name + "\".",
+          a.value.line, a.value.column);
     }
     auto v = Resolve(a.value, scope);
     if (!v) return std::unexpected(v.error());
@@ -216,7 +216,9 @@ std::expected<Plan, DocumentError> MakePlan(const Operation& op, const value& va
 
 namespace {
 
-bool NumberEquals(const value& a, const value& b) { return a.to_number<double>() == b.to_number<double>(); }
+bool NumberEquals(const value& a, const value& b) {
+  return a.to_number<double>() == b.to_number<double>();
+}
 
 bool ValueMatches(const value* actual, const value& expected) {
   if (actual == nullptr) return expected.is_null();

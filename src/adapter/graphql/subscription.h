@@ -35,10 +35,10 @@ struct Plan {
   std::optional<std::string> operation;
   std::optional<std::string> table;  // schema-aware table fields: "schema.table"
   std::optional<boost::json::object> where;
-  bool whole_event = true;      // no selection set
-  std::vector<Field> fields;    // the selected event fields, when !whole_event
-  bool needs_payload = false;   // `where`: Matches() needs the parsed payload
-  std::string projection_key;   // equal for plans that encode an event identically
+  bool whole_event = true;     // no selection set
+  std::vector<Field> fields;   // the selected event fields, when !whole_event
+  bool needs_payload = false;  // `where`: Matches() needs the parsed payload
+  std::string projection_key;  // equal for plans that encode an event identically
 };
 
 // Resolves a schema-aware root field name to its "schema.table"; nullopt for

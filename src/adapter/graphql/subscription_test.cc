@@ -137,8 +137,8 @@ TEST(GraphqlPlanTest, SchemaAwareTableFieldsFilterByRelation) {
   auto schema = std::make_shared<RowSchema>();
   schema->namespace_name = "public";
   schema->table = "orders";
-  schema->columns = {{"id", 23, true}, {"total", 1700, false}, {"big", 20, false},
-                     {"note", 25, false}, {"doc", 3802, false}, {"ok", 16, false}};
+  schema->columns = {{"id", 23, true},    {"total", 1700, false}, {"big", 20, false},
+                     {"note", 25, false}, {"doc", 3802, false},   {"ok", 16, false}};
   tables.Observe(schema);
   TableLookup lookup = [&](std::string_view f) { return tables.TableForField(f); };
   auto p = PlanFor("subscription { public_orders { payload { row { id } } } }", "null", lookup);
@@ -156,13 +156,14 @@ TEST(GraphqlPlanTest, SchemaAwareTableFieldsFilterByRelation) {
   EXPECT_FALSE(PlanFor("subscription { public_items { id } }", "null", lookup));
 
   const std::string sdl = tables.Sdl();
-  for (const char* part :
-       {"type Event {", "type Subscription {",
-        "  events(channel: String, operation: String, where: JSON): Event\n",
-        "  public_orders(channel: String, operation: String, where: JSON): PublicOrdersEvent\n",
-        "type PublicOrdersRow {\n  id: Int\n  total: Float\n  big: BigInt\n  note: String\n  doc: "
-        "JSON\n  ok: Boolean\n}",
-        "  payload: PublicOrdersChange\n", "  row: PublicOrdersRow\n"}) {
+  const std::string row_type =
+      "type PublicOrdersRow {\n  id: Int\n  total: Float\n  big: BigInt\n  note: String\n  doc: "
+      "JSON\n  ok: Boolean\n}";
+  for (const std::string& part : std::vector<std::string>{
+           "type Event {", "type Subscription {",
+           "  events(channel: String, operation: String, where: JSON): Event\n",
+           "  public_orders(channel: String, operation: String, where: JSON): PublicOrdersEvent\n",
+           row_type, "  payload: PublicOrdersChange\n", "  row: PublicOrdersRow\n"}) {
     EXPECT_NE(sdl.find(part), std::string::npos) << part << "\n" << sdl;
   }
 }
