@@ -3,7 +3,9 @@
 // WebSocket clients read by one epoll thread. graphql clients speak
 // graphql-transport-ws (connection_init + one subscription each, selecting
 // `id operation payload { pad }`); ws clients take every envelope. Each
-// event's payload holds one '#', so counting '#' per client counts events.
+// event's payload holds one '#': a client counts the text frames holding
+// one (frames are parsed, so a length byte that happens to be '#' does not
+// count).
 // The publisher delivers batches and stays at most --window events ahead of
 // the slowest client (nobody is dropped); the result is the sustained rate
 // at which every client received every event.
@@ -84,7 +86,9 @@ std::string Handshake(bool graphql) {
 adapter::AdapterPtr MakeSink(bool graphql, long window) {
   if (graphql) {
     adapter::graphql::Options o;
-    o.buffer_size = static_cast<size_t>(window) * 2;
+    // Counts the batch being written too (up to 512 frames) where the ws
+    // queue does not: twice the ws bound keeps both sinks from dropping.
+    o.buffer_size = static_cast<size_t>(window) * 4;
     return std::make_unique<adapter::graphql::GraphqlAdapter>(o);
   }
   streamsink::Options o;
@@ -123,6 +127,35 @@ std::vector<int> Connect(long n, uint16_t port, const std::string& hello, int ep
   return fds;
 }
 
+// Counts the complete text frames holding a '#' in `buf` (server frames are
+// unmasked), consuming them; a partial frame stays for the next read.
+long CountEvents(std::string& buf) {
+  long n = 0;
+  size_t pos = 0;
+  for (;;) {
+    if (buf.size() - pos < 2) break;
+    const auto b0 = static_cast<uint8_t>(buf[pos]);
+    uint64_t len = static_cast<uint8_t>(buf[pos + 1]) & 0x7F;
+    size_t hdr = 2;
+    if (len == 126) {
+      if (buf.size() - pos < 4) break;
+      len = (static_cast<uint64_t>(static_cast<uint8_t>(buf[pos + 2])) << 8) |
+            static_cast<uint8_t>(buf[pos + 3]);
+      hdr = 4;
+    } else if (len == 127) {
+      if (buf.size() - pos < 10) break;
+      len = 0;
+      for (size_t k = 2; k < 10; ++k) len = (len << 8) | static_cast<uint8_t>(buf[pos + k]);
+      hdr = 10;
+    }
+    if (buf.size() - pos < hdr + len) break;
+    if ((b0 & 0x0F) == 0x1 && std::memchr(buf.data() + pos + hdr, '#', len) != nullptr) ++n;
+    pos += hdr + len;
+  }
+  buf.erase(0, pos);
+  return n;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -154,6 +187,8 @@ int main(int argc, char** argv) {
   }
 
   std::vector<long> got(static_cast<size_t>(clients), 0);
+  std::vector<std::string> pending(static_cast<size_t>(clients));
+  std::vector<char> upgraded(static_cast<size_t>(clients), 0);
   std::atomic<long> min_got{0};
   std::atomic<bool> stop{false};
   std::thread reader([&] {
@@ -164,12 +199,15 @@ int main(int argc, char** argv) {
       for (int k = 0; k < n; ++k) {
         const size_t i = evs[k].data.u64;
         for (ssize_t r; (r = recv(fds[i], buf.data(), buf.size(), 0)) > 0;) {
-          const char* end = buf.data() + r;
-          for (const char* p = buf.data();
-               (p = static_cast<const char*>(std::memchr(p, '#', static_cast<size_t>(end - p))));
-               ++p) {
-            ++got[i];
+          std::string& in = pending[i];
+          in.append(buf.data(), static_cast<size_t>(r));
+          if (!upgraded[i]) {  // skip the 101 response head
+            const size_t head = in.find("\r\n\r\n");
+            if (head == std::string::npos) continue;
+            in.erase(0, head + 4);
+            upgraded[i] = true;
           }
+          got[i] += CountEvents(in);
         }
       }
       long m = events;

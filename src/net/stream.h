@@ -98,6 +98,10 @@ struct StreamSpec {
 // becomes several data: lines (the client joins them back with "\n").
 std::string EncodeSseEvent(std::string_view id, std::string_view event, std::string_view data);
 
+// The header of an unfragmented, unmasked server-to-client frame whose
+// payload of `payload_len` bytes the caller appends next (builds a frame
+// from pieces without copying it twice).
+void AppendWebSocketHeader(std::string& out, uint8_t opcode, uint64_t payload_len);
 // One unfragmented, unmasked server-to-client WebSocket frame.
 std::string EncodeWebSocketFrame(uint8_t opcode, std::string_view payload);
 inline std::string EncodeWebSocketText(std::string_view payload) {

@@ -112,6 +112,7 @@ struct GraphqlAdapter::State {
   // Adapter worker only.
   uint64_t seen_generation = ~uint64_t{0};
   std::vector<SubPtr> snapshot;
+  std::vector<std::vector<net::SharedFrame>> outbox;  // parallel to snapshot
   const RowSchema* last_schema = nullptr;
 
   // Ends the connection with a graphql-transport-ws close code (counted).
@@ -144,7 +145,11 @@ struct GraphqlAdapter::State {
   void HandleSubscribe(Connection& c, SubscribeRequest&& req) REQUIRES(mu);
   void HandleMessage(const ConnPtr& c, const std::string& text);
   net::StreamDecision Upgrade(const std::shared_ptr<State>& self, const net::HttpRequest& req);
-  void Send(const SubPtr& s, const std::string& body);
+  // Deliver(): the next message of `s` with the event object `body`.
+  net::SharedFrame NextFrame(const SubPtr& s, const std::string& body);
+  // Deliver(): frames per snapshot subscription, then queued per stream.
+  void FanOut(std::span<const Event* const> events);
+  void FlushOutbox();
   void EndSlow(const SubPtr& s);
   void Housekeep();
 };
@@ -290,7 +295,9 @@ net::StreamDecision GraphqlAdapter::State::Upgrade(const std::shared_ptr<State>&
     subprotocol = h->second.find(kSubprotocol) != std::string::npos;
   }
   if (subprotocol) spec.headers["Sec-WebSocket-Protocol"] = std::string(kSubprotocol);
-  spec.queue_capacity = options.buffer_size;  // frames are pushed unbounded, per-sub counted
+  // Subscriptions count their own messages (buffer_size); the connection's
+  // queue is bounded by all of them (and the server's byte cap).
+  spec.queue_capacity = options.buffer_size * options.max_subscriptions;
   spec.keepalive = options.keepalive_interval;
   spec.on_open = [self, conn, subprotocol](const net::StreamPtr& stream) {
     MutexLock lock(self->mu);
@@ -324,10 +331,14 @@ void GraphqlAdapter::State::EndSlow(const SubPtr& s) {
   if (s->ended) return;
   M().slow.Inc();
   log::Warn("graphql: slow subscriber, subscription ended",
-            {{"peer", s->stream->peer()}, {"id", s->id}});
+            {{"peer", s->stream->peer()},
+             {"id", s->id},
+             {"waiting", std::to_string(s->pending->load())},
+             {"connection_queue", std::to_string(s->stream->queued())}});
   s->stream->PushUnbounded(
-      Text(ErrorJson(s->id, {"slow subscriber: more than " + std::to_string(options.buffer_size) +
-                             " messages waiting (graphql.buffer_size); subscription ended"})));
+      Text(ErrorJson(s->id, {"slow subscriber: " + std::to_string(options.buffer_size) +
+                             " messages still waiting to be sent (graphql.buffer_size); "
+                             "subscription ended"})));
   for (auto& [_, c] : conns) {
     if (c->stream == s->stream) {
       RemoveSub(*c, s);
@@ -337,19 +348,71 @@ void GraphqlAdapter::State::EndSlow(const SubPtr& s) {
   s->ended = true;
 }
 
-void GraphqlAdapter::State::Send(const SubPtr& s, const std::string& body) {
-  if (s->pending->load(std::memory_order_relaxed) >= options.buffer_size) return EndSlow(s);
-  std::string msg;
-  msg.reserve(s->prefix.size() + body.size() + 3);
-  msg.append(s->prefix).append(body).append("}}}");
+namespace {
+
+// A `next` frame that counts itself out of its subscription's waiting
+// messages once the server dropped it (written, or the stream closed).
+struct CountedFrame {
+  std::string bytes;
+  std::shared_ptr<std::atomic<size_t>> pending;
+  CountedFrame() = default;
+  CountedFrame(const CountedFrame&) = delete;
+  CountedFrame& operator=(const CountedFrame&) = delete;
+  ~CountedFrame() { pending->fetch_sub(1, std::memory_order_relaxed); }
+};
+
+}  // namespace
+
+net::SharedFrame GraphqlAdapter::State::NextFrame(const SubPtr& s, const std::string& body) {
+  constexpr std::string_view kSuffix = "}}}";
+  const size_t len = s->prefix.size() + body.size() + kSuffix.size();
   s->pending->fetch_add(1, std::memory_order_relaxed);
-  net::SharedFrame frame(new std::string(net::EncodeWebSocketText(msg)),
-                         [pending = s->pending](const std::string* p) {
-                           pending->fetch_sub(1, std::memory_order_relaxed);
-                           delete p;
-                         });
-  if (s->stream->PushUnbounded(std::move(frame)) == net::Stream::PushResult::kQueued) {
-    M().sent.Inc();
+  auto f = std::make_shared<CountedFrame>();
+  f->pending = s->pending;
+  f->bytes.reserve(len + 10);
+  net::AppendWebSocketHeader(f->bytes, 0x1, len);
+  f->bytes.append(s->prefix).append(body).append(kSuffix);
+  return {f, &f->bytes};  // shares f's ownership
+}
+
+void GraphqlAdapter::State::FanOut(std::span<const Event* const> events) {
+  std::vector<std::pair<const std::string*, std::string>> bodies;  // per projection
+  for (const Event* e : events) {
+    if (e->filtered) continue;
+    std::optional<boost::json::value> dom;
+    bool parsed = false;
+    bodies.clear();
+    for (size_t k = 0; k < snapshot.size(); ++k) {
+      const SubPtr& s = snapshot[k];
+      if (s->ended.load(std::memory_order_relaxed)) continue;
+      if (s->plan.needs_payload && !parsed) {
+        parsed = true;
+        if (auto d = json::ParseDom(e->payload)) dom = std::move(*d);
+      }
+      if (!Matches(s->plan, *e, dom ? &*dom : nullptr)) continue;
+      const std::string* body = nullptr;
+      for (const auto& [key, b] : bodies) {
+        if (*key == s->plan.projection_key) body = &b;
+      }
+      if (body == nullptr) {
+        bodies.emplace_back(&s->plan.projection_key, std::string());
+        AppendEventObject(s->plan, *e, bodies.back().second);
+        body = &bodies.back().second;
+      }
+      outbox[k].push_back(NextFrame(s, *body));
+    }
+  }
+}
+
+void GraphqlAdapter::State::FlushOutbox() {
+  for (size_t k = 0; k < snapshot.size(); ++k) {
+    auto& frames = outbox[k];
+    if (frames.empty()) continue;
+    size_t queued = 0;
+    const auto r = snapshot[k]->stream->PushMany(frames, queued);
+    frames.clear();  // frames not queued count themselves out here
+    if (r == net::Stream::PushResult::kFull) EndSlow(snapshot[k]);
+    M().sent.Inc(queued);
   }
 }
 
@@ -431,32 +494,18 @@ Status GraphqlAdapter::Deliver(std::span<const Event* const> events) {
     }
   }
   if (st.snapshot.empty()) return Ok();
-  std::vector<std::pair<const std::string*, std::string>> bodies;  // per projection
-  for (const Event* e : events) {
-    if (e->filtered) continue;
-    std::optional<boost::json::value> dom;
-    bool parsed = false;
-    bodies.clear();
-    for (const auto& s : st.snapshot) {
-      if (s->ended.load(std::memory_order_relaxed)) continue;
-      if (s->plan.needs_payload && !parsed) {
-        parsed = true;
-        if (auto d = json::ParseDom(e->payload)) dom = std::move(*d);
-      }
-      const boost::json::value* payload = dom ? &*dom : nullptr;
-      if (!Matches(s->plan, *e, payload)) continue;
-      const std::string* body = nullptr;
-      for (const auto& [key, b] : bodies) {
-        if (*key == s->plan.projection_key) body = &b;
-      }
-      if (body == nullptr) {
-        bodies.emplace_back(&s->plan.projection_key, std::string());
-        AppendEventObject(s->plan, *e, bodies.back().second);
-        body = &bodies.back().second;
-      }
-      st.Send(s, *body);
+  // A subscription that still has buffer_size messages waiting when a batch
+  // comes is slow; one that caught up takes the whole batch (so a burst
+  // larger than the buffer, e.g. a bulk insert, does not end everybody).
+  for (const auto& s : st.snapshot) {
+    if (!s->ended.load(std::memory_order_relaxed) &&
+        s->pending->load(std::memory_order_relaxed) >= st.options.buffer_size) {
+      st.EndSlow(s);
     }
   }
+  st.outbox.resize(st.snapshot.size());
+  st.FanOut(events);
+  st.FlushOutbox();
   return Ok();
 }
 

@@ -11,11 +11,12 @@
 // Each matching event is one `next` message; `complete` from either side
 // ends a subscription.
 //
-// Slow subscribers: each subscription may have `buffer_size` messages
-// waiting to be written; one more and the subscription is ended with an
-// `error` message ("slow subscriber ...") and counted
-// (pgcdc_graphql_slow_subscriptions_total) — events are never dropped
-// silently.
+// Slow subscribers: a subscription that still has `buffer_size` messages
+// waiting to be written (queued or in the write in progress) when the next
+// batch of events comes is ended with an `error` message ("slow subscriber
+// ...") and counted (pgcdc_graphql_slow_subscriptions_total) — events are
+// never dropped silently. One that caught up takes a whole batch, so the
+// bound is buffer_size + one batch.
 //
 // Threads: Deliver()/Close() on the adapter worker; WebSocket callbacks on the
 // HTTP server's I/O thread; one housekeeping thread for init timeouts and
@@ -37,7 +38,7 @@ namespace pgcdc::adapter::graphql {
 struct Options {
   std::string path = "/graphql";
   bool schema_aware = false;
-  size_t buffer_size = 256;  // messages waiting per subscription
+  size_t buffer_size = 256;  // messages waiting per subscription (+ one batch)
   std::chrono::milliseconds keepalive_interval{std::chrono::seconds(15)};
   std::chrono::milliseconds init_timeout{std::chrono::seconds(15)};
   std::string token;  // required bearer token (header or connection_init payload); empty = none
