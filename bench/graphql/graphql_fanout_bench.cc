@@ -32,27 +32,16 @@
 
 #include "adapter/graphql/graphql_adapter.h"
 #include "adapter/stream/broadcast_sink.h"
+#include "bench_args.h"
 #include "net/broadcaster.h"
 #include "net/http_server.h"
 
 using namespace pgcdc;
+using bench::Arg;
+using bench::StrArg;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-long Arg(int argc, char** argv, const char* name, long def) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], name) == 0) return std::atol(argv[i + 1]);
-  }
-  return def;
-}
-
-std::string StrArg(int argc, char** argv, const char* name, const char* def) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
-  }
-  return def;
-}
 
 // A masked client text frame (payload < 64 KiB).
 std::string Masked(std::string_view text) {
@@ -166,10 +155,7 @@ int main(int argc, char** argv) {
   const long batch = Arg(argc, argv, "--batch", 64);
   const long window = Arg(argc, argv, "--window", 512);
 
-  rlimit rl{};
-  getrlimit(RLIMIT_NOFILE, &rl);
-  rl.rlim_cur = rl.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &rl);
+  bench::RaiseFileLimit();
 
   net::HttpServer server("bench");
   auto sink = MakeSink(graphql, window);
