@@ -33,4 +33,5 @@ set(PGCDC_CONNECTORS
   adapter/search
   adapter/s3
   adapter/view
+  adapter/graphql
 )

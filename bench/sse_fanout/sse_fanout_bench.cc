@@ -24,23 +24,14 @@
 #include <thread>
 #include <vector>
 
+#include "bench_args.h"
 #include "core/metrics.h"
 #include "net/broadcaster.h"
 #include "net/http_server.h"
 
 using namespace pgcdc;
+using bench::Arg;
 using Clock = std::chrono::steady_clock;
-
-namespace {
-
-long Arg(int argc, char** argv, const char* name, long def) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], name) == 0) return std::atol(argv[i + 1]);
-  }
-  return def;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   const long clients = Arg(argc, argv, "--clients", 1000);
@@ -49,10 +40,7 @@ int main(int argc, char** argv) {
   const long batch = Arg(argc, argv, "--batch", 64);
   const long window = Arg(argc, argv, "--window", 512);
 
-  rlimit rl{};
-  getrlimit(RLIMIT_NOFILE, &rl);
-  rl.rlim_cur = rl.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &rl);
+  bench::RaiseFileLimit();
 
   net::HttpServer server("bench");
   net::Broadcaster::Options bo;

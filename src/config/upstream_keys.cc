@@ -64,7 +64,6 @@ Sections SinkSections() {
       {"iceberg",
        {"catalog_type", "catalog_uri", "warehouse", "namespace", "table", "mode", "schema_mode",
         "primary_keys", "flush_interval", "flush_size", "backoff_base", "backoff_cap"}},
-      {"graphql", {"path", "schema_aware", "buffer_size", "keepalive_interval"}},
       {"arrow", {"addr", "buffer_size"}},
       {"duckdb", {"path", "retention", "flush_interval", "flush_size"}},
       {"clickhouse",

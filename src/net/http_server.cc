@@ -238,6 +238,16 @@ bool HttpAuthorized(const HttpAuth& auth, std::string_view authorization) {
   return ConstantTimeEquals(pass, auth.bearer_token);
 }
 
+bool WebSocketOriginAllowed(const std::vector<std::string>& origins, const HttpRequest& req) {
+  auto o = req.headers.find("origin");
+  if (o == req.headers.end()) return true;
+  if (auto h = req.headers.find("host"); h != req.headers.end()) {
+    if (o->second == "http://" + h->second || o->second == "https://" + h->second) return true;
+  }
+  return std::find(origins.begin(), origins.end(), "*") != origins.end() ||
+         std::find(origins.begin(), origins.end(), o->second) != origins.end();
+}
+
 bool IsLoopbackHost(std::string_view host) {
   if (!host.empty() && host.front() == '[') {
     const size_t close = host.find(']');
@@ -887,6 +897,7 @@ class HttpServer::Impl::StreamSession final : public Stream,
     auto on_close = std::move(spec_.on_close);
     spec_.on_close = nullptr;
     spec_.on_open = nullptr;
+    spec_.on_message = nullptr;
     if (on_close) on_close(shared_from_this(), why);
   }
 
@@ -959,6 +970,31 @@ class HttpServer::Impl::StreamSession final : public Stream,
     Close(code, reason, true);
   }
 
+  // Joins data frames into messages for spec_.on_message; false after a
+  // protocol error.
+  bool OnDataFrame(uint8_t opcode, bool fin, std::string&& payload) {
+    if ((opcode == 0x0) != msg_active_) {
+      ProtocolError(kWsCloseProtocol, opcode == 0x0 ? "unexpected continuation frame"
+                                                    : "new message inside a fragmented one");
+      return false;
+    }
+    if (opcode != 0x0) {
+      msg_binary_ = opcode == 0x2;
+      msg_.clear();
+    }
+    if (msg_.size() + payload.size() > server_->options.ws_max_client_frame) {
+      ProtocolError(kWsCloseTooBig, "client message too large");
+      return false;
+    }
+    msg_.append(payload);
+    msg_active_ = !fin;
+    if (fin) {
+      spec_.on_message(shared_from_this(), std::move(msg_), msg_binary_);
+      msg_.clear();
+    }
+    return !terminated_ && !discard_input_;
+  }
+
   // Handles every complete client frame in rx_.
   void ParseFrames() {
     const size_t max_frame = server_->options.ws_max_client_frame;
@@ -1022,7 +1058,9 @@ class HttpServer::Impl::StreamSession final : public Stream,
         case 0x0:
         case 0x1:
         case 0x2:
-          break;  // client messages are ignored
+          if (!spec_.on_message) break;  // client messages are ignored
+          if (!OnDataFrame(opcode, fin, std::move(payload))) return;
+          break;
         default:
           return ProtocolError(kWsCloseProtocol, "unknown opcode");
       }
@@ -1058,6 +1096,9 @@ class HttpServer::Impl::StreamSession final : public Stream,
   bool wrote_since_keepalive_ = false;
   bool awaiting_pong_ = false;
   bool rx_since_ping_ = false;
+  std::string msg_;  // a fragmented client message being joined
+  bool msg_active_ = false;
+  bool msg_binary_ = false;
   bool peer_closed_ = false;
   bool discard_input_ = false;
   uint16_t peer_close_code_ = kWsCloseNormal;

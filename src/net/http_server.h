@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.h"
 #include "net/stream.h"
@@ -91,6 +92,12 @@ bool HttpAuthorized(const HttpAuth& auth, std::string_view authorization);
 // Whether a Host header names this machine's loopback interface
 // ("localhost", "*.localhost", 127.x.y.z, [::1]; any port).
 bool IsLoopbackHost(std::string_view host_header);
+
+// A WebSocket upgrade's Origin is acceptable: absent (not a browser), the
+// server's own (scheme://Host) or listed in `origins` ("*" = any). Browsers
+// do not apply CORS to WebSockets, so this check is what keeps other sites'
+// pages out.
+bool WebSocketOriginAllowed(const std::vector<std::string>& origins, const HttpRequest& req);
 
 struct HttpServerOptions {
   // Open connections (plain and streams). When full, the oldest connection

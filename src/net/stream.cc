@@ -77,11 +77,8 @@ std::string EncodeSseEvent(std::string_view id, std::string_view event, std::str
   return out;
 }
 
-std::string EncodeWebSocketFrame(uint8_t opcode, std::string_view payload) {
-  std::string out;
-  out.reserve(payload.size() + 10);
+void AppendWebSocketHeader(std::string& out, uint8_t opcode, uint64_t n) {
   out += static_cast<char>(0x80 | (opcode & 0x0F));  // FIN + opcode
-  const uint64_t n = payload.size();
   if (n < 126) {
     out += static_cast<char>(n);
   } else if (n <= 0xFFFF) {
@@ -92,6 +89,12 @@ std::string EncodeWebSocketFrame(uint8_t opcode, std::string_view payload) {
     out += static_cast<char>(127);
     for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((n >> shift) & 0xFF);
   }
+}
+
+std::string EncodeWebSocketFrame(uint8_t opcode, std::string_view payload) {
+  std::string out;
+  out.reserve(payload.size() + 10);
+  AppendWebSocketHeader(out, opcode, payload.size());
   out.append(payload);
   return out;
 }

@@ -83,6 +83,11 @@ struct StreamSpec {
   // Called on the I/O thread once the response head / handshake is written.
   // Frames pushed from here come before anything pushed later.
   std::function<void(const StreamPtr&)> on_open;
+  // WebSocket only: called on the I/O thread with every complete client data
+  // message (fragments joined; at most HttpServerOptions::ws_max_client_frame
+  // bytes, larger ones close the stream with 1009). `binary` for opcode 2.
+  // Unset: client messages are ignored.
+  std::function<void(const StreamPtr&, std::string&& message, bool binary)> on_message;
   // Called once on the I/O thread when the stream has ended (also when the
   // stream ends before on_open ran; then `stream` is the same handle).
   std::function<void(const StreamPtr&, StreamEnd)> on_close;
@@ -93,6 +98,10 @@ struct StreamSpec {
 // becomes several data: lines (the client joins them back with "\n").
 std::string EncodeSseEvent(std::string_view id, std::string_view event, std::string_view data);
 
+// The header of an unfragmented, unmasked server-to-client frame whose
+// payload of `payload_len` bytes the caller appends next (builds a frame
+// from pieces without copying it twice).
+void AppendWebSocketHeader(std::string& out, uint8_t opcode, uint64_t payload_len);
 // One unfragmented, unmasked server-to-client WebSocket frame.
 std::string EncodeWebSocketFrame(uint8_t opcode, std::string_view payload);
 inline std::string EncodeWebSocketText(std::string_view payload) {

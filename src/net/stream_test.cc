@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -73,10 +74,10 @@ std::string WsUpgrade(std::string_view target) {
              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n");
 }
 
-// A masked client frame.
-std::string ClientFrame(uint8_t opcode, std::string_view payload) {
+// A masked client frame (FIN unless `fin` is false).
+std::string ClientFrame(uint8_t opcode, std::string_view payload, bool fin = true) {
   std::string f;
-  f += static_cast<char>(0x80 | opcode);
+  f += static_cast<char>((fin ? 0x80 : 0x00) | opcode);
   f += static_cast<char>(0x80 | payload.size());  // < 126 in these tests
   const char mask[4] = {0x11, 0x22, 0x33, 0x44};
   f.append(mask, 4);
@@ -460,6 +461,63 @@ TEST_F(StreamServerTest, ByteCapDisconnectsASlowConsumerBeforeTheFrameCap) {
   // Kernel buffers (128 KiB send buffer, a 4 KiB receive buffer) plus the
   // 256 KiB cap: far fewer than 400 frames of 64 KiB.
   EXPECT_LT(published, 100);
+}
+
+// Client messages reach StreamSpec::on_message whole: fragments joined
+// (control frames may come between them), too large ones close 1009, a
+// stray continuation 1002.
+TEST(WebSocketMessagesTest, FragmentsAreJoinedAndLimitsEnforced) {
+  HttpServerOptions so;
+  so.ws_max_client_frame = 100;
+  HttpServer server("wsmsg", so);
+  std::mutex mu;
+  std::vector<std::pair<std::string, bool>> got;
+  server.HandleWebSocket("/m", [&](const HttpRequest&) {
+    StreamSpec spec;
+    spec.on_message = [&](const StreamPtr& s, std::string&& m, bool binary) {
+      std::lock_guard lock(mu);
+      got.emplace_back(m, binary);
+      s->Push(std::make_shared<const std::string>(EncodeWebSocketText("echo:" + m)));
+    };
+    return StreamDecision::Accept(std::move(spec));
+  });
+  auto bound = server.Start({"127.0.0.1", 0});
+  ASSERT_TRUE(bound);
+  const uint16_t port = PortOf(*bound);
+  auto count = [&] {
+    std::lock_guard lock(mu);
+    return got.size();
+  };
+
+  Sock c(port);
+  ASSERT_TRUE(c.Send(WsUpgrade("/m")));
+  ASSERT_TRUE(c.ReadContains("\r\n\r\n"));
+  ASSERT_TRUE(c.Send(ClientFrame(0x1, "hel", false) + ClientFrame(0x9, "p") +
+                     ClientFrame(0x0, "lo", false) + ClientFrame(0x0, "!") +
+                     ClientFrame(0x2, "bin")));
+  ASSERT_TRUE(c.ReadUntil([](const std::string& b) { return DecodeServerFrames(b).size() >= 3; }));
+  auto frames = DecodeServerFrames(c.buf());
+  EXPECT_EQ(frames[0].opcode, 0xA);  // the pong came while the message was incomplete
+  EXPECT_EQ(frames[1].payload, "echo:hello!");
+  EXPECT_EQ(frames[2].payload, "echo:bin");
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(got, (std::vector<std::pair<std::string, bool>>{{"hello!", false}, {"bin", true}}));
+  }
+  // 60 + 60 bytes > 100 across fragments.
+  ASSERT_TRUE(c.Send(ClientFrame(0x1, std::string(60, 'a'), false) +
+                     ClientFrame(0x0, std::string(60, 'b'))));
+  ASSERT_TRUE(c.ReadUntil([](const std::string& b) { return DecodeServerFrames(b).size() >= 4; }));
+  EXPECT_EQ(DecodeServerFrames(c.buf())[3].payload.substr(0, 2), std::string("\x03\xf1", 2));
+
+  Sock stray(port);
+  ASSERT_TRUE(stray.Send(WsUpgrade("/m")));
+  ASSERT_TRUE(stray.ReadContains("\r\n\r\n"));
+  ASSERT_TRUE(stray.Send(ClientFrame(0x0, "x")));
+  ASSERT_TRUE(stray.ReadUntil([](const std::string& b) { return !DecodeServerFrames(b).empty(); }));
+  EXPECT_EQ(DecodeServerFrames(stray.buf())[0].payload.substr(0, 2), std::string("\x03\xea", 2));
+  EXPECT_EQ(count(), 2u);
+  server.Stop();
 }
 
 }  // namespace

@@ -268,8 +268,11 @@ void ExpectClientGotAllRows(Process& client, Process& snapshot) {
   std::vector<std::string> events;
   if (const auto* sse = done->if_contains("events")) {  // sse_clients.js: {id, event, data}
     for (const auto& e : sse->as_array()) events.emplace_back(e.as_object().at("data").as_string());
-  } else {  // ws_clients.js: message texts
-    for (const auto& m : done->at("messages").as_array()) events.emplace_back(m.as_string());
+  } else {  // ws_clients.js: message texts; graphql_clients.js: {"events":{envelope}}
+    for (const auto& m : done->at("messages").as_array()) {
+      events.push_back(m.is_string() ? std::string(m.as_string())
+                                     : boost::json::serialize(m.as_object().at("events")));
+    }
   }
   ExpectAllRows(RowIds(events), events.size());
   EXPECT_EQ(snapshot.Wait(60s), 0) << snapshot.Stderr();
@@ -296,6 +299,19 @@ TEST(SnapshotAdapters, WebSocket) {
   auto client = StartNode("ws_clients.js",
                           {"--url", "ws://" + *addr + "/ws", "--expect", std::to_string(kRows),
                            "--keep", std::to_string(kRows), "--timeout-ms", "60000"});
+  ASSERT_TRUE(client);
+  ExpectClientGotAllRows(*client, *p);
+}
+
+TEST(SnapshotAdapters, Graphql) {
+  auto p = StartServing("snap_a_gql", "graphql", {"--graphql-buffer-size", std::to_string(kRows)});
+  ASSERT_TRUE(p);
+  auto addr = p->HttpAddr();
+  ASSERT_TRUE(addr) << p->Stderr();
+  auto client =
+      StartNode("graphql_clients.js", {"--url", "ws://" + *addr + "/graphql", "--query",
+                                       "subscription { events }", "--expect", std::to_string(kRows),
+                                       "--keep", std::to_string(kRows), "--timeout-ms", "60000"});
   ASSERT_TRUE(client);
   ExpectClientGotAllRows(*client, *p);
 }

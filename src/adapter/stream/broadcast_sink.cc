@@ -52,19 +52,6 @@ net::HttpResponse Preflight(const std::vector<std::string>& origins, const net::
   return r;
 }
 
-// A WebSocket's Origin: absent (not a browser), the server's own
-// (scheme://Host) or listed ("*" = any). Browsers do not apply CORS to
-// WebSockets, so this check is what keeps other sites' pages out.
-bool WebSocketOriginAllowed(const std::vector<std::string>& origins, const net::HttpRequest& req) {
-  auto o = req.headers.find("origin");
-  if (o == req.headers.end()) return true;
-  if (auto h = req.headers.find("host"); h != req.headers.end()) {
-    if (o->second == "http://" + h->second || o->second == "https://" + h->second) return true;
-  }
-  return std::find(origins.begin(), origins.end(), "*") != origins.end() ||
-         std::find(origins.begin(), origins.end(), o->second) != origins.end();
-}
-
 }  // namespace
 
 struct BroadcastSink::Impl {
@@ -94,7 +81,7 @@ struct BroadcastSink::Impl {
       }
       if (b->closed()) return net::StreamDecision::Refuse(JsonError(503, "server shutting down"));
       if (route == Route::kWebSocket) {
-        if (!WebSocketOriginAllowed(cors, req)) {
+        if (!net::WebSocketOriginAllowed(cors, req)) {
           return net::StreamDecision::Refuse(JsonError(403, "origin not allowed"));
         }
         return net::StreamDecision::Accept(b->Subscribe(std::move(filter.channels), {}));
