@@ -38,6 +38,22 @@ size_t Count(const std::string& s, const std::string& needle) {
   return n;
 }
 
+// libmongoc (linked when the mongodb connector is built) creates a shared
+// memory segment /dev/shm/mongoc-<pid> in every process it is loaded into;
+// pgcdc unlinks it at start so a killed process leaves nothing behind.
+TEST(CliScenario, NoSharedMemorySegmentIsLeftInDevShm) {
+  auto p =
+      Process::Start({.args = {"listen", "--db", "postgresql://127.0.0.1:1/x?connect_timeout=1",
+                               "-c", "c", "--detector-backoff-base", "1s"}});
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->WaitForStderr("pipeline started")) << p->Stderr();
+  const std::string segment = "/dev/shm/mongoc-" + std::to_string(p->pid());
+  EXPECT_FALSE(std::filesystem::exists(segment)) << segment;
+  p->Signal(SIGKILL);
+  p->Wait();
+  EXPECT_FALSE(std::filesystem::exists(segment)) << segment;
+}
+
 TEST(CliScenario, UnknownFlagIsOneClearUsageError) {
   auto r = RunPgcdc({"listen", "--no-such-flag"});
   EXPECT_EQ(r.code, 2);

@@ -1,11 +1,32 @@
 // The mongodb connector's declaration (SPEC §2.6), its validation and
 // `pgcdc doctor --detector mongodb`.
 #include <mongoc/mongoc.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <string>
 
 #include "detector/mongodb/mongodb_detector.h"
 #include "registry/define.h"
 
 namespace pgcdc::detector::mongodb {
+
+namespace {
+
+// Debian's libmongoc initialises itself when it is loaded (automatic init),
+// which creates a shared-memory counters segment /dev/shm/mongoc-<pid> in
+// every pgcdc process, mongodb in use or not. A process that is killed (or
+// exits without mongoc_cleanup) leaves the file behind, and a later process
+// that gets the same pid finds it and logs "Falling back to malloc for
+// counters". Unlinking the name right away keeps the mapping (libmongoc's
+// counters still work) and leaves nothing in /dev/shm. Runs during static
+// initialisation, after the library's own constructor.
+const bool kCountersSegmentUnlinked = [] {
+  const std::string name = "/mongoc-" + std::to_string(static_cast<unsigned>(::getpid()));
+  return ::shm_unlink(name.c_str()) == 0;
+}();
+
+}  // namespace
 
 void Validate(const Options& o, std::vector<std::string>& errors) {
   if (o.uri.empty()) {
