@@ -346,8 +346,12 @@ Status Pipeline::Run(const std::stop_token& stop) {
   std::thread detector_thread([this, &ctx] { RunDetector(ctx); });
 
   ready_ = true;
+  std::string adapter_names;
+  for (const auto& a : adapters_) {
+    adapter_names += (adapter_names.empty() ? "" : ",") + std::string(a->Name());
+  }
   log::Info("pipeline started", {{"detector", detector_->Name()},
-                                 {"adapters", std::to_string(adapters_.size())},
+                                 {"adapters", adapter_names},
                                  {"bus_mode", bus::ModeName(options_.bus.mode)}});
   {
     MutexLock lock(mu_);
