@@ -60,4 +60,27 @@ inline void AppendReplacing(std::string& out, std::string_view s,
 static_assert(UnescapeLetter('n') == '\n' && EscapeLetter('\v') == 'v');
 static_assert(UnescapeLetter('a', kJsonEscapes) == 0 && EscapeLetter('\a', kCopyTextEscapes) == 0);
 
+// RFC 3986 percent-encoding: unreserved characters (A-Z a-z 0-9 - _ . ~), and
+// '/' when keep_slash, stay; every other byte becomes %XX (upper-case hex), as
+// SigV4 canonical URIs and URL path segments need.
+inline std::string PercentEncode(std::string_view s, bool keep_slash = false) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+                            c == '~' || (keep_slash && c == '/');
+    if (unreserved) {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
 }  // namespace pgcdc

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/escape.h"
 #include "core/json.h"
 #include "core/json_dom.h"
 #include "transform/payload.h"
@@ -67,24 +68,7 @@ Document PlanDocument(Engine engine, std::string_view id_column, const Event& ev
   return doc;
 }
 
-std::string EscapePathSegment(std::string_view segment) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(segment.size());
-  for (const char ch : segment) {
-    const auto c = static_cast<unsigned char>(ch);
-    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '_' || c == '.' || c == '~';
-    if (keep) {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
+std::string EscapePathSegment(std::string_view segment) { return PercentEncode(segment); }
 
 std::string RequestHead(Engine engine, const Request& request, std::string_view base_path,
                         std::string_view host_header, std::string_view api_key) {
