@@ -2,11 +2,19 @@
 // arguments and the file-descriptor limit raised for many client sockets.
 #pragma once
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace pgcdc::bench {
 
@@ -33,6 +41,32 @@ inline void RaiseFileLimit() {
   getrlimit(RLIMIT_NOFILE, &rl);
   rl.rlim_cur = rl.rlim_max;
   setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+// Connects `n` non-blocking loopback clients to `port`, sends each `hello`
+// (the HTTP request or WebSocket handshake) and registers it with epoll `ep`
+// (data = its index). Exits the program when one cannot connect.
+inline std::vector<int> ConnectClients(long n, uint16_t port, const std::string& hello, int ep) {
+  std::vector<int> fds;
+  for (long i = 0; i < n; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
+        send(fd, hello.data(), hello.size(), 0) != static_cast<ssize_t>(hello.size())) {
+      std::perror("connect");
+      std::exit(1);
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = static_cast<uint64_t>(i);
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    fds.push_back(fd);
+  }
+  return fds;
 }
 
 }  // namespace pgcdc::bench

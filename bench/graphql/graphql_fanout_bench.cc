@@ -92,30 +92,6 @@ adapter::AdapterPtr MakeSink(bool graphql, long window) {
   return std::make_unique<streamsink::BroadcastSink>(o);
 }
 
-// Connects `n` clients, registered with epoll `ep` (data = index).
-std::vector<int> Connect(long n, uint16_t port, const std::string& hello, int ep) {
-  std::vector<int> fds;
-  for (long i = 0; i < n; ++i) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-        send(fd, hello.data(), hello.size(), 0) != static_cast<ssize_t>(hello.size())) {
-      std::perror("connect");
-      std::exit(1);
-    }
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = static_cast<uint64_t>(i);
-    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-    fds.push_back(fd);
-  }
-  return fds;
-}
-
 // Counts the complete text frames holding a '#' in `buf` (server frames are
 // unmasked), consuming them; a partial frame stays for the next read.
 long CountEvents(std::string& buf) {
@@ -167,7 +143,7 @@ int main(int argc, char** argv) {
   const uint16_t port = static_cast<uint16_t>(std::stoi(bound->substr(bound->rfind(':') + 1)));
 
   const int ep = epoll_create1(0);
-  std::vector<int> fds = Connect(clients, port, Handshake(graphql), ep);
+  std::vector<int> fds = bench::ConnectClients(clients, port, Handshake(graphql), ep);
   while (sink->Subscribers().value_or(0) < static_cast<size_t>(clients)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -59,27 +59,9 @@ int main(int argc, char** argv) {
 
   // Clients: '#' appears exactly once per frame, so counting it counts events.
   const int ep = epoll_create1(0);
-  std::vector<int> fds;
   std::vector<long> got(static_cast<size_t>(clients), 0);
   const std::string req = "GET /events HTTP/1.1\r\nHost: b\r\n\r\n";
-  for (long i = 0; i < clients; ++i) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-        send(fd, req.data(), req.size(), 0) != static_cast<ssize_t>(req.size())) {
-      std::perror("connect");
-      return 1;
-    }
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = static_cast<uint64_t>(i);
-    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-    fds.push_back(fd);
-  }
+  std::vector<int> fds = bench::ConnectClients(clients, port, req, ep);
   while (b->clients() < static_cast<size_t>(clients))
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
 
