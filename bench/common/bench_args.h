@@ -43,6 +43,19 @@ inline void RaiseFileLimit() {
   setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+// The fan-out programs' common arguments (sse_fanout, graphql_fanout).
+struct FanoutArgs {
+  long clients, events, payload, batch, window;
+};
+
+inline FanoutArgs ParseFanoutArgs(int argc, char** argv) {
+  return {.clients = Arg(argc, argv, "--clients", 1000),
+          .events = Arg(argc, argv, "--events", 20000),
+          .payload = Arg(argc, argv, "--payload", 300),
+          .batch = Arg(argc, argv, "--batch", 64),
+          .window = Arg(argc, argv, "--window", 512)};
+}
+
 // Connects `n` non-blocking loopback clients to `port`, sends each `hello`
 // (the HTTP request or WebSocket handshake) and registers it with epoll `ep`
 // (data = its index). Exits the program when one cannot connect.

@@ -37,7 +37,6 @@
 #include "net/http_server.h"
 
 using namespace pgcdc;
-using bench::Arg;
 using bench::StrArg;
 using Clock = std::chrono::steady_clock;
 
@@ -125,11 +124,7 @@ long CountEvents(std::string& buf) {
 
 int main(int argc, char** argv) {
   const bool graphql = StrArg(argc, argv, "--sink", "graphql") == "graphql";
-  const long clients = Arg(argc, argv, "--clients", 1000);
-  const long events = Arg(argc, argv, "--events", 20000);
-  const long payload = Arg(argc, argv, "--payload", 300);
-  const long batch = Arg(argc, argv, "--batch", 64);
-  const long window = Arg(argc, argv, "--window", 512);
+  const auto [clients, events, payload, batch, window] = bench::ParseFanoutArgs(argc, argv);
 
   bench::RaiseFileLimit();
 

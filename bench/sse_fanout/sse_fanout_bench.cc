@@ -30,15 +30,10 @@
 #include "net/http_server.h"
 
 using namespace pgcdc;
-using bench::Arg;
 using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
-  const long clients = Arg(argc, argv, "--clients", 1000);
-  const long events = Arg(argc, argv, "--events", 20000);
-  const long payload = Arg(argc, argv, "--payload", 300);
-  const long batch = Arg(argc, argv, "--batch", 64);
-  const long window = Arg(argc, argv, "--window", 512);
+  const auto [clients, events, payload, batch, window] = bench::ParseFanoutArgs(argc, argv);
 
   bench::RaiseFileLimit();
 
