@@ -67,6 +67,7 @@ int Main(int argc, char** argv) {
   AddDlqCommands(app, global);
   AddVerifyCommand(app, global);
   AddDoctorCommand(app, global);
+  AddServeCommand(app, global);
 #ifdef PGCDC_HAVE_CHAIN
   AddChainCommand(app, global);
 #endif

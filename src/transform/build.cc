@@ -194,12 +194,14 @@ class Builder {
   }
 
   // Reads the `transforms:` section; fills `global` and `per_adapter`.
+  void SetText(const std::string* text) { text_ = text; }
+
   void ReadYaml(std::vector<TransformPtr>& global,
                 std::map<std::string, std::vector<TransformPtr>>& per_adapter) {
-    if (file_.empty()) return;
+    if (file_.empty() && !text_) return;
     YAML::Node root;
     try {
-      root = YAML::LoadFile(file_);
+      root = text_ ? YAML::Load(*text_) : YAML::LoadFile(file_);
     } catch (const YAML::BadFile&) {
       errors.push_back(file_ + ": cannot read the config file");
       return;
@@ -528,6 +530,7 @@ class Builder {
   Shortcuts shortcuts_;
   std::vector<std::string> adapters_;
   std::string file_;
+  const std::string* text_ = nullptr;  // the document itself (file_ only names it)
   const ChainSet* previous_;
   std::map<std::string, int> dedup_count_;
 };
@@ -535,8 +538,10 @@ class Builder {
 }  // namespace
 
 Result<ChainSet> Build(const config::Config& cfg, const std::string& yaml_path,
-                       const ChainSet* previous, std::vector<std::string>* errors) {
+                       const ChainSet* previous, std::vector<std::string>* errors,
+                       const std::string* yaml_text) {
   Builder b(cfg, yaml_path, previous);
+  b.SetText(yaml_text);
   std::vector<TransformPtr> global;
   std::map<std::string, std::vector<TransformPtr>> per_adapter;
   b.AddCliHead(global);
