@@ -10,6 +10,7 @@
 #include "core/mutex.h"
 #include "net/http_server.h"
 #include "serve/manager.h"
+#include "serve/page.h"
 
 namespace pgcdc::serve {
 
@@ -93,6 +94,24 @@ std::optional<std::pair<std::string, std::string>> SplitPath(const std::string& 
 }
 
 net::HttpResponse NotFound() { return Json(404, R"({"error":"not found"})"); }
+
+// A page on another site must not drive the API through the operator's
+// browser (a pipeline with an exec sink runs commands): changes come only
+// from non-browser clients (no Origin) or from the API's own origin, and a
+// body only with a JSON or YAML content type, which a cross-site form cannot
+// send without a CORS preflight (never granted).
+std::optional<net::HttpResponse> RefuseCrossSite(const net::HttpRequest& req) {
+  if (!net::WebSocketOriginAllowed({}, req)) {
+    return Json(403, R"({"error":"cross-origin requests may not change pipelines"})");
+  }
+  if (req.body.empty()) return std::nullopt;
+  auto ct = req.headers.find("content-type");
+  const std::string type = ct == req.headers.end() ? "" : ct->second;
+  if (type.find("json") == std::string::npos && type.find("yaml") == std::string::npos) {
+    return Json(415, R"({"error":"send the body as application/json or application/yaml"})");
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -212,12 +231,24 @@ void Api::Mount(net::HttpServer& server) {
     const std::string m = method;
     server.HandlePrefixAsync(m, std::string(kBase),
                              [impl, fn, m, counted](net::HttpRequest&& req, net::HttpReply reply) {
+                               if (auto refused = RefuseCrossSite(req)) {
+                                 return reply(counted(m, std::move(*refused)));
+                               }
                                auto shared = std::make_shared<net::HttpRequest>(std::move(req));
                                impl->Defer(std::move(reply), [impl, fn, m, counted, shared] {
                                  return counted(m, (impl->*fn)(*shared));
                                });
                              });
   }
+  server.Handle("GET", "/", [](const net::HttpRequest&) {
+    net::HttpResponse r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = std::string(Page());
+    r.headers["Content-Security-Policy"] =
+        "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        "frame-ancestors 'none'";
+    return r;
+  });
   Manager* manager = &impl->manager;
   server.Handle("GET", "/healthz",
                 [manager](const net::HttpRequest&) { return Json(200, manager->HealthJson()); },

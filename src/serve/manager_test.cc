@@ -349,6 +349,19 @@ TEST_F(ServeApi, Crud) {
   EXPECT_EQ(Call("POST", "/api/v1/pipelines/file1/explode").status, 404);
   EXPECT_EQ(Call("GET", "/api/v1/pipelinesX").status, 404);
   EXPECT_EQ(Call("GET", "/readyz", "", "").status, 200);
+  // Another site's page cannot drive the API through a browser.
+  EXPECT_EQ(Call("POST", "/api/v1/pipelines", R"({"name":"z"})", "tok", "text/plain").status, 415);
+  auto u = net::ParseHttp1Url("http://" + addr_ + "/api/v1/pipelines/file1/stop");
+  net::Http1Connection conn(*u, {}, 4096);
+  const std::string head = "POST " + u->target + " HTTP/1.1\r\nHost: " + u->host_header +
+                           "\r\nOrigin: http://evil.example\r\nAuthorization: Bearer tok\r\n"
+                           "Content-Length: 0\r\n\r\n";
+  std::vector<net::Http1Connection::Request> reqs{{head, ""}};
+  std::vector<net::Http1Response> out;
+  ASSERT_TRUE(conn.Exchange(reqs, out, net::Http1Connection::Clock::now() + 10s));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].status, 403);
+  EXPECT_EQ(manager_.Get("file1")->status, "running");
   auto metrics = Call("GET", "/metrics");
   EXPECT_NE(metrics.body.find("pgcdc_serve_api_requests_total"), std::string::npos);
 }

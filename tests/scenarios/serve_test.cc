@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <set>
 
 #include "harness.h"
@@ -201,6 +203,38 @@ TEST(ServeScenario, BadInputIsRefusedAndFailuresAreIsolated) {
   EXPECT_EQ(health->status, 200);
   EXPECT_NE(health->body.find(R"("pipeline:down":{"status":"degraded")"), std::string::npos)
       << health->body;
+  p->Signal(SIGTERM);
+  ASSERT_EQ(p->Wait(), 0) << p->Stderr();
+}
+
+TEST(ServeScenario, ManagedFromTheWebPageInChromium) {
+  TempDir dir;
+  auto p = StartServe(dir.Write("serve.yaml", "state_file: \"" + dir.path + "/state.json\"\n"));
+  ASSERT_TRUE(p);
+  const std::string addr = *p->HttpAddr("serve");
+  auto page = HttpGet(addr, "/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 401);  // the page needs the token too (Basic, any user)
+  const std::string out = dir.path + "/page.jsonl";
+  const std::string spec = R"({"name":"from-page","database_url":")" + SharedCluster().Url() +
+                           R"(","channels":["serve_page"],"adapters":["file"],"file":{"path":")" +
+                           out + R"("}})";
+  const char* src = std::getenv("PGCDC_SOURCE_DIR");
+  const std::string tools = std::string(src ? src : ".") + "/tests/tools";
+  // Kept as a test artifact beside the test binary's working directory.
+  const std::string shot = (std::filesystem::current_path() / "serve-console.png").string();
+  auto node = Process::Start(
+      {.args = {tools + "/serve_console_check.js", "http://" + addr, "s3cret", spec, shot},
+       .cwd = tools,
+       .binary = "/usr/bin/node"});
+  ASSERT_TRUE(node);
+  auto code = node->Wait(90s);
+  std::string result;
+  for (const auto& l : node->StdoutLines()) result += l + "\n";
+  ASSERT_EQ(code, 0) << result << node->Stderr() << p->Stderr();
+  EXPECT_NE(result.find("OK"), std::string::npos) << result;
+  Api api{addr};
+  EXPECT_EQ(api.Call("GET", "/api/v1/pipelines/from-page")->status, 404);  // deleted
   p->Signal(SIGTERM);
   ASSERT_EQ(p->Wait(), 0) << p->Stderr();
 }
