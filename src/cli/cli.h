@@ -194,6 +194,7 @@ void AddVerifyCommand(CLI::App& root, GlobalFlags& global);
 void AddDoctorCommand(CLI::App& root, GlobalFlags& global);
 void AddChainCommand(CLI::App& root, GlobalFlags& global);  // when the chain adapter is built
 void AddServeCommand(CLI::App& root, GlobalFlags& global);
+void AddValidateCommand(CLI::App& root, GlobalFlags& global);  // cmd_doctor.cc
 
 // Sources for a configuration given as text (a `serve` pipeline entry):
 // the same schema, upstream keys and section hints as LoadConfig, no

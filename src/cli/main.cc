@@ -68,6 +68,7 @@ int Main(int argc, char** argv) {
   AddVerifyCommand(app, global);
   AddDoctorCommand(app, global);
   AddServeCommand(app, global);
+  AddValidateCommand(app, global);
 #ifdef PGCDC_HAVE_CHAIN
   AddChainCommand(app, global);
 #endif
