@@ -38,6 +38,13 @@ if(PGCDC_HAVE_DUCKDB)
   set_target_properties(pgcdc PROPERTIES INSTALL_RPATH "\$ORIGIN/../lib/pgcdc")
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS usr/lib/pgcdc)
 endif()
+# V8 (Wasm plugins) likewise: libnode108 conflicts with NodeSource's nodejs.
+if(PGCDC_HAVE_LIBNODE)
+  get_target_property(_libnode_lib LibNode::v8 IMPORTED_LOCATION)
+  install(FILES ${_libnode_lib} DESTINATION lib/pgcdc)
+  set_target_properties(pgcdc PROPERTIES INSTALL_RPATH "\$ORIGIN/../lib/pgcdc")
+  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS usr/lib/pgcdc)
+endif()
 install(FILES ${_gen}/pgcdc.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${_gen}/pgcdc.bash DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
   RENAME pgcdc)
