@@ -203,7 +203,8 @@ Result<std::vector<PluginEntry>> Entries(const PluginSettings& s) {
     out.push_back(std::move(e));
   }
   if (s.configs.size() > s.paths.size()) {
-    return Fail(ErrorCode::kConfig, "--plugin-transform-config given more often than --plugin-transform");
+    return Fail(ErrorCode::kConfig,
+                "--plugin-transform-config given more often than --plugin-transform");
   }
   if (s.transforms_yaml.empty()) return out;
   try {
@@ -264,7 +265,8 @@ void AddPluginTransforms(const config::Config& cfg, const std::vector<std::strin
     return;
   }
   for (auto& e : *entries) {
-    if (!e.adapter.empty() && std::find(adapters.begin(), adapters.end(), e.adapter) == adapters.end()) {
+    if (!e.adapter.empty() &&
+        std::find(adapters.begin(), adapters.end(), e.adapter) == adapters.end()) {
       errors.push_back("plugin " + e.name + ": scope adapter " + e.adapter + " is not configured");
       continue;
     }

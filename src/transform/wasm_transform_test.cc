@@ -25,7 +25,8 @@ config::Config WithAdapters() {
 
 TEST(WasmTransformTest, FlagsBuildGlobalPluginTransformsInOrder) {
   config::Config cfg = WithAdapters();
-  cfg.Set("plugins.transform", std::vector<std::string>{PluginPath("noop"), PluginPath("drop_event")},
+  cfg.Set("plugins.transform",
+          std::vector<std::string>{PluginPath("noop"), PluginPath("drop_event")},
           config::Origin::kFlag);
   cfg.Set("transforms.drop_columns", std::vector<std::string>{"secret"}, config::Origin::kFlag);
   auto set = Build(cfg, {}, nullptr);
@@ -55,7 +56,8 @@ TEST(WasmTransformTest, YamlListWithConfigAndAdapterScope) {
   cfg.Set("plugins.transforms",
           std::string("- {name: scrub, path: " + PluginPath("drop_field") +
                       ", config: {field: email}, scope: {adapter: webhook}}\n"
-                      "- {path: " + PluginPath("noop") + ", encoding: json}\n"),
+                      "- {path: " +
+                      PluginPath("noop") + ", encoding: json}\n"),
           config::Origin::kYaml);
   auto set = Build(cfg, {}, nullptr);
   ASSERT_TRUE(set) << set.error().message();

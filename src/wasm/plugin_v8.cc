@@ -1,6 +1,8 @@
 // Plugins on V8's WebAssembly engine (libnode108). The only file that
 // includes V8's headers (plugin.h explains the contract).
 #include <libplatform/libplatform.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <v8.h>
 
@@ -38,15 +40,30 @@ constexpr int32_t kWasiEnosys = 52;
 constexpr int32_t kWasiEbadf = 8;
 constexpr int32_t kWasiEfault = 21;
 
+// Runs `fn` with every signal blocked, so the threads it starts (V8's
+// workers, the watchdog) never take the process's SIGTERM/SIGHUP, which the
+// CLI waits for on a thread of its own.
+template <class Fn>
+void WithSignalsBlocked(Fn fn) {
+  sigset_t all;
+  sigset_t old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  fn();
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
 // V8 and its platform, started once per process (V8 cannot be restarted).
 void StartEngine(uint32_t max_memory_pages) {
   static std::once_flag once;
   std::call_once(once, [max_memory_pages] {
-    const std::string flags = "--wasm-max-mem-pages=" + std::to_string(max_memory_pages);
-    v8::V8::SetFlagsFromString(flags.c_str(), flags.size());
-    static std::unique_ptr<v8::Platform> platform = v8::platform::NewDefaultPlatform(2);
-    v8::V8::InitializePlatform(platform.get());
-    v8::V8::Initialize();
+    WithSignalsBlocked([max_memory_pages] {
+      const std::string flags = "--wasm-max-mem-pages=" + std::to_string(max_memory_pages);
+      v8::V8::SetFlagsFromString(flags.c_str(), flags.size());
+      static std::unique_ptr<v8::Platform> platform = v8::platform::NewDefaultPlatform(2);
+      v8::V8::InitializePlatform(platform.get());
+      v8::V8::Initialize();
+    });
   });
 }
 
@@ -164,8 +181,10 @@ class V8Plugin final : public Plugin {
     v8::Isolate::CreateParams params;
     allocator_.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
     params.array_buffer_allocator = allocator_.get();
-    isolate_ = v8::Isolate::New(params);
-    watchdog_ = std::make_unique<Watchdog>(isolate_);
+    WithSignalsBlocked([&] {
+      isolate_ = v8::Isolate::New(params);
+      watchdog_ = std::make_unique<Watchdog>(isolate_);
+    });
   }
 
   ~V8Plugin() override {
@@ -181,6 +200,15 @@ class V8Plugin final : public Plugin {
   }
 
   [[nodiscard]] Status Instantiate(std::string_view wasm);
+  // WASI reactors (clang -mexec-model=reactor) run their constructors in
+  // `_initialize`; not counted as a call.
+  [[nodiscard]] Status Initialize() {
+    if (!HasFunction("_initialize")) return {};
+    std::lock_guard lock(mu_);
+    auto r = CallLocked("_initialize", {});
+    if (!r) return Fail(r.error());
+    return {};
+  }
   Result<std::string> Call(std::string_view function, std::string_view input) override;
   bool HasFunction(std::string_view function) const override {
     return functions_.contains(function);
@@ -685,10 +713,7 @@ Result<std::unique_ptr<Plugin>> Plugin::FromBytes(std::string_view wasm, PluginO
   StartEngine(options.max_memory_pages);
   auto plugin = std::make_unique<V8Plugin>(std::move(options));
   if (auto st = plugin->Instantiate(wasm); !st) return Fail(st.error());
-  // WASI reactors (clang -mexec-model=reactor) run their constructors here.
-  if (plugin->HasFunction("_initialize")) {
-    if (auto init = plugin->Call("_initialize", {}); !init) return Fail(init.error());
-  }
+  if (auto st = plugin->Initialize(); !st) return Fail(st.error());
   return std::unique_ptr<Plugin>(std::move(plugin));
 }
 
