@@ -22,6 +22,26 @@ struct PluginSettings {
   int64_t max_memory_mb = 64;
 };
 
+// True when `json` has whitespace outside strings.
+bool HasWhitespace(std::string_view json) {
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      return true;
+    }
+  }
+  return false;
+}
+
 // JSON text without whitespace outside strings (Event::payload is compact);
 // numbers keep their exact text.
 std::string Compact(std::string_view json) {
@@ -92,7 +112,9 @@ class WasmTransform final : public Transform {
         ev.InvalidateJson();
       }
     }
-    std::string compact = Compact(payload->raw);
+    if (payload->raw == ctx.PayloadText()) return {};  // unchanged (the common case)
+    std::string compact =
+        HasWhitespace(payload->raw) ? Compact(payload->raw) : std::string(payload->raw);
     if (compact != ctx.PayloadText()) {
       ctx.ReplacePayload(std::move(compact));
       ev.schema.reset();  // the row may no longer match the relation's columns

@@ -2,145 +2,69 @@
 
 #include <cstring>
 
-namespace pgcdc::wasm {
+namespace pgcdc::wasm::kernel {
 
 namespace {
-// Offset 0 means "none" in the ABI; blocks start after a small reserved head.
-constexpr uint64_t kBase = 8;
+
+uint64_t Load(std::span<const uint8_t> m, uint64_t at) {
+  uint64_t v = 0;
+  if (at <= m.size() && m.size() - at >= 8) std::memcpy(&v, m.data() + at, 8);
+  return v;
+}
+
+void Store(std::span<uint8_t> m, uint64_t at, uint64_t v) {
+  if (at <= m.size() && m.size() - at >= 8) std::memcpy(m.data() + at, &v, 8);
+}
+
+uint64_t Padded(uint64_t n) { return (n + 7) & ~uint64_t{7}; }
+
 }  // namespace
 
-void Kernel::BeginCall(std::string_view input) {
-  memory_.assign(kBase, 0);
-  blocks_.clear();
-  output_.clear();
-  error_.reset();
-  error_offset_ = 0;
-  input_offset_ = AllocBytes(input);
-  input_length_ = input_offset_ == 0 ? 0 : input.size();
+uint64_t BytesNeeded(uint64_t input_size) { return kBase + kHeader + Padded(input_size) + 8; }
+
+uint64_t HostAlloc(std::span<uint8_t> memory, std::string_view data) {
+  const uint64_t p = Load(memory, kHeap);
+  const uint64_t end = p + kHeader + Padded(data.size());
+  if (p < kBase || end + 8 > memory.size()) return 0;
+  Store(memory, p, data.size());
+  Store(memory, p + 8, (p + kHeader) ^ kTag);
+  if (!data.empty()) std::memcpy(memory.data() + p + kHeader, data.data(), data.size());
+  Store(memory, kHeap, end);
+  return p + kHeader;
 }
 
-uint64_t Kernel::Alloc(uint64_t length) {
-  if (memory_.size() < kBase) memory_.assign(kBase, 0);
-  const uint64_t offset = memory_.size();
-  if (length > memory_limit_ || offset + length > memory_limit_) return 0;
-  memory_.resize(offset + length);
-  blocks_[offset] = length;
-  return offset;
+void BeginCall(std::span<uint8_t> memory, std::string_view input) {
+  Store(memory, kHeap, kBase);
+  const uint64_t input_offset = HostAlloc(memory, input);
+  Store(memory, kInputOffset, input_offset);
+  Store(memory, kInputLength, input_offset == 0 ? 0 : input.size());
+  Store(memory, kOutputOffset, 0);
+  Store(memory, kOutputLength, 0);
+  Store(memory, kErrorOffset, 0);
 }
 
-void Kernel::Free(uint64_t offset) { blocks_.erase(offset); }
-
-uint64_t Kernel::Length(uint64_t offset) const {
-  auto it = blocks_.find(offset);
-  return it == blocks_.end() ? 0 : it->second;
+std::optional<std::string_view> Block(std::span<const uint8_t> memory, uint64_t offset) {
+  const uint64_t heap = Load(memory, kHeap);
+  if (offset < kBase + kHeader || offset > heap || heap > memory.size()) return std::nullopt;
+  if (Load(memory, offset - 8) != (offset ^ kTag)) return std::nullopt;
+  const uint64_t length = Load(memory, offset - kHeader);
+  if (length > heap - offset) return std::nullopt;
+  return std::string_view(reinterpret_cast<const char*>(memory.data()) + offset, length);
 }
 
-std::optional<uint8_t> Kernel::LoadU8(uint64_t offset) const {
-  if (offset < kBase || offset >= memory_.size()) return std::nullopt;
-  return memory_[offset];
+std::optional<std::string_view> Output(std::span<const uint8_t> memory) {
+  const uint64_t offset = Load(memory, kOutputOffset);
+  const uint64_t length = Load(memory, kOutputLength);
+  if (offset == 0 || length == 0) return std::string_view();
+  if (offset > memory.size() || memory.size() - offset < length) return std::nullopt;
+  return std::string_view(reinterpret_cast<const char*>(memory.data()) + offset, length);
 }
 
-std::optional<uint64_t> Kernel::LoadU64(uint64_t offset) const {
-  if (offset < kBase || offset > memory_.size() || memory_.size() - offset < 8) return std::nullopt;
-  uint64_t v = 0;
-  std::memcpy(&v, memory_.data() + offset, 8);  // little-endian host, like Wasm
-  return v;
+std::optional<std::string> Error(std::span<const uint8_t> memory) {
+  const uint64_t offset = Load(memory, kErrorOffset);
+  if (offset == 0) return std::nullopt;
+  auto block = Block(memory, offset);
+  return block ? std::string(*block) : std::string("(error_set with an invalid offset)");
 }
 
-bool Kernel::StoreU8(uint64_t offset, uint8_t value) {
-  if (offset < kBase || offset >= memory_.size()) return false;
-  memory_[offset] = value;
-  return true;
-}
-
-bool Kernel::StoreU64(uint64_t offset, uint64_t value) {
-  if (offset < kBase || offset > memory_.size() || memory_.size() - offset < 8) return false;
-  std::memcpy(memory_.data() + offset, &value, 8);
-  return true;
-}
-
-std::optional<std::string_view> Kernel::Block(uint64_t offset) const {
-  auto it = blocks_.find(offset);
-  if (it == blocks_.end()) return std::nullopt;
-  return Range(offset, it->second);
-}
-
-std::optional<std::string_view> Kernel::Range(uint64_t offset, uint64_t length) const {
-  if (offset < kBase || offset > memory_.size() || memory_.size() - offset < length) {
-    return std::nullopt;
-  }
-  return std::string_view(reinterpret_cast<const char*>(memory_.data()) + offset, length);
-}
-
-uint64_t Kernel::AllocBytes(std::string_view bytes) {
-  const uint64_t offset = Alloc(bytes.size());
-  if (offset != 0 && !bytes.empty())
-    std::memcpy(memory_.data() + offset, bytes.data(), bytes.size());
-  return offset;
-}
-
-std::optional<uint8_t> Kernel::InputLoadU8(uint64_t index) const {
-  if (index >= input_length_) return std::nullopt;
-  return LoadU8(input_offset_ + index);
-}
-
-std::optional<uint64_t> Kernel::InputLoadU64(uint64_t index) const {
-  if (index >= input_length_) return std::nullopt;
-  // The PDKs read the input in 8-byte words; the last one may be partial.
-  uint64_t v = 0;
-  const uint64_t n = std::min<uint64_t>(8, input_length_ - index);
-  std::memcpy(&v, memory_.data() + input_offset_ + index, n);
-  return v;
-}
-
-bool Kernel::SetOutput(uint64_t offset, uint64_t length) {
-  auto bytes = Range(offset, length);
-  if (!bytes) return false;
-  output_.assign(*bytes);
-  return true;
-}
-
-bool Kernel::SetError(uint64_t offset) {
-  if (offset == 0) {
-    error_.reset();
-    error_offset_ = 0;
-    return true;
-  }
-  auto bytes = Block(offset);
-  if (!bytes) return false;
-  error_ = std::string(*bytes);
-  error_offset_ = offset;
-  return true;
-}
-
-uint64_t Kernel::ConfigGet(uint64_t key_offset) {
-  auto key = Block(key_offset);
-  if (!key) return 0;
-  auto it = config_.find(*key);
-  return it == config_.end() ? 0 : AllocBytes(it->second);
-}
-
-uint64_t Kernel::VarGet(uint64_t key_offset) {
-  auto key = Block(key_offset);
-  if (!key) return 0;
-  auto it = vars_.find(*key);
-  return it == vars_.end() ? 0 : AllocBytes(it->second);
-}
-
-bool Kernel::VarSet(uint64_t key_offset, uint64_t value_offset) {
-  auto key = Block(key_offset);
-  if (!key) return false;
-  auto it = vars_.find(*key);
-  if (it != vars_.end()) {
-    vars_bytes_ -= it->first.size() + it->second.size();
-    vars_.erase(it);
-  }
-  if (value_offset == 0) return true;  // 0 removes the variable
-  auto value = Block(value_offset);
-  if (!value || vars_bytes_ + key->size() + value->size() > memory_limit_) return false;
-  vars_bytes_ += key->size() + value->size();
-  vars_.emplace(std::string(*key), std::string(*value));
-  return true;
-}
-
-}  // namespace pgcdc::wasm
+}  // namespace pgcdc::wasm::kernel

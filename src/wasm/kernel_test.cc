@@ -2,79 +2,67 @@
 
 #include <gtest/gtest.h>
 
-namespace pgcdc::wasm {
+#include <cstring>
+#include <vector>
+
+namespace pgcdc::wasm::kernel {
 namespace {
 
-TEST(KernelTest, BlocksHoldBytesAndLengths) {
-  Kernel k(1024);
-  k.BeginCall("input!");
-  EXPECT_EQ(k.input_length(), 6U);
-  EXPECT_EQ(k.Block(k.input_offset()), "input!");
-  const uint64_t a = k.AllocBytes("abc");
+void Put(std::vector<uint8_t>& m, uint64_t at, uint64_t v) { std::memcpy(m.data() + at, &v, 8); }
+uint64_t Get(const std::vector<uint8_t>& m, uint64_t at) {
+  uint64_t v = 0;
+  std::memcpy(&v, m.data() + at, 8);
+  return v;
+}
+
+TEST(KernelTest, BeginCallWritesTheInputAsTheFirstBlock) {
+  std::vector<uint8_t> m(BytesNeeded(6), 0xee);
+  BeginCall(m, "input!");
+  const uint64_t off = Get(m, kInputOffset);
+  EXPECT_EQ(off, kBase + kHeader);
+  EXPECT_EQ(Get(m, kInputLength), 6U);
+  EXPECT_EQ(Block(m, off), "input!");
+  EXPECT_EQ(Get(m, kHeap), off + 8) << "blocks are padded to 8 bytes";
+  EXPECT_EQ(Output(m), "") << "no output set";
+  EXPECT_FALSE(Error(m));
+}
+
+TEST(KernelTest, BlocksAreRecognisedOnlyAtTheirStartAndWhileLive) {
+  std::vector<uint8_t> m(512, 0);
+  BeginCall(m, "");
+  const uint64_t a = HostAlloc(m, "abc");
   ASSERT_NE(a, 0U);
-  EXPECT_EQ(k.Length(a), 3U);
-  EXPECT_EQ(k.LoadU8(a + 1), uint8_t{'b'});
-  EXPECT_TRUE(k.StoreU8(a + 2, 'z'));
-  EXPECT_EQ(k.Block(a), "abz");
-  EXPECT_EQ(k.Length(a + 1), 0U) << "only block starts have a length";
-  k.Free(a);
-  EXPECT_EQ(k.Length(a), 0U);
-  EXPECT_FALSE(k.Block(a));
+  EXPECT_EQ(Block(m, a), "abc");
+  EXPECT_FALSE(Block(m, a + 1));
+  EXPECT_FALSE(Block(m, 0));
+  EXPECT_FALSE(Block(m, 1U << 20));
+  Put(m, a - 8, 0);  // what the kernel's free does
+  EXPECT_FALSE(Block(m, a));
+  Put(m, a - 8, a ^ kTag);
+  Put(m, a - 16, 1U << 20);  // a length past the heap
+  EXPECT_FALSE(Block(m, a));
 }
 
-TEST(KernelTest, OutOfRangeAccessFailsInsteadOfReadingPastTheMemory) {
-  Kernel k(1024);
-  k.BeginCall("");
-  const uint64_t a = k.Alloc(8);
-  EXPECT_TRUE(k.StoreU64(a, 0x0102030405060708ULL));
-  EXPECT_EQ(k.LoadU64(a), 0x0102030405060708ULL);
-  EXPECT_EQ(k.LoadU8(a), uint8_t{8}) << "little-endian like Wasm";
-  EXPECT_FALSE(k.LoadU64(a + 1));
-  EXPECT_FALSE(k.LoadU8(a + 8));
-  EXPECT_FALSE(k.LoadU8(0));
-  EXPECT_FALSE(k.StoreU64(a + 4, 1));
-  EXPECT_FALSE(k.SetOutput(a, 9));
-  EXPECT_FALSE(k.Range(~uint64_t{0}, 2));
+TEST(KernelTest, HostAllocFailsWhenTheMemoryIsFull) {
+  std::vector<uint8_t> m(BytesNeeded(8), 0);
+  BeginCall(m, "12345678");
+  EXPECT_EQ(HostAlloc(m, "x"), 0U);
 }
 
-TEST(KernelTest, AllocBeyondTheLimitReturnsZero) {
-  Kernel k(64);
-  k.BeginCall("");
-  EXPECT_NE(k.Alloc(40), 0U);
-  EXPECT_EQ(k.Alloc(40), 0U);
-  EXPECT_EQ(k.Alloc(~uint64_t{0}), 0U);
-}
-
-TEST(KernelTest, InputWordsMayBePartialAtTheEnd) {
-  Kernel k(1024);
-  k.BeginCall("0123456789");
-  EXPECT_EQ(k.InputLoadU64(8), uint64_t{'8'} | (uint64_t{'9'} << 8));
-  EXPECT_EQ(k.InputLoadU8(9), uint8_t{'9'});
-  EXPECT_FALSE(k.InputLoadU8(10));
-  EXPECT_FALSE(k.InputLoadU64(10));
-}
-
-TEST(KernelTest, ConfigVarsOutputAndError) {
-  Kernel k(1024);
-  k.config()["greeting"] = "\"hi\"";
-  k.BeginCall("");
-  const uint64_t v = k.ConfigGet(k.AllocBytes("greeting"));
-  EXPECT_EQ(k.Block(v), "\"hi\"");
-  EXPECT_EQ(k.ConfigGet(k.AllocBytes("missing")), 0U);
-  EXPECT_TRUE(k.VarSet(k.AllocBytes("n"), k.AllocBytes("1")));
-  k.BeginCall("next call");  // variables outlive calls, blocks do not
-  EXPECT_EQ(k.Block(k.VarGet(k.AllocBytes("n"))), "1");
-  EXPECT_TRUE(k.VarSet(k.AllocBytes("n"), 0));
-  EXPECT_EQ(k.VarGet(k.AllocBytes("n")), 0U);
-  const uint64_t out = k.AllocBytes("out");
-  EXPECT_TRUE(k.SetOutput(out, 3));
-  EXPECT_EQ(k.output(), "out");
-  EXPECT_TRUE(k.SetError(k.AllocBytes("bad")));
-  EXPECT_EQ(k.error(), "bad");
-  k.BeginCall("");
-  EXPECT_FALSE(k.error());
-  EXPECT_EQ(k.output(), "");
+TEST(KernelTest, OutputAndErrorAreReadFromTheControlBlock) {
+  std::vector<uint8_t> m(512, 0);
+  BeginCall(m, "in");
+  const uint64_t out = HostAlloc(m, "result");
+  Put(m, kOutputOffset, out);
+  Put(m, kOutputLength, 6);
+  EXPECT_EQ(Output(m), "result");
+  Put(m, kOutputLength, 1000);
+  EXPECT_FALSE(Output(m)) << "a range outside the memory";
+  Put(m, kErrorOffset, HostAlloc(m, "bad"));
+  EXPECT_EQ(Error(m), "bad");
+  Put(m, kErrorOffset, 7);
+  EXPECT_NE(Error(m)->find("invalid offset"), std::string::npos);
 }
 
 }  // namespace
-}  // namespace pgcdc::wasm
+}  // namespace pgcdc::wasm::kernel

@@ -2,7 +2,9 @@
 //
 // A Plugin is one instance of one module, run by V8's WebAssembly engine
 // (libnode, cmake/LibNode.cmake) in an isolate of its own. It offers the
-// `extism:host/env` kernel (kernel.h), pgcdc's host functions `pgcdc_log` and
+// `extism:host/env` imports — the memory functions from pgcdc's kernel
+// module (kernel.wat, linked Wasm to Wasm), config, variables and logging
+// from the host — pgcdc's host functions `pgcdc_log` and
 // `pgcdc_metric_inc` (namespaces `extism:host/user` and `pgcdc`) and the part
 // of WASI preview 1 that plugins built with clang's wasm32-wasi need (fd_write
 // to our log, clocks, random, proc_exit; everything else answers ENOSYS).
@@ -37,7 +39,6 @@ struct PluginOptions {
   // The most 64 KiB pages a module's memory may grow to. V8 applies one limit
   // to every instance of the process: the first plugin loaded sets it.
   uint32_t max_memory_pages = 1024;  // 64 MiB
-  size_t kernel_memory_limit = 64U << 20;
 };
 
 class Plugin {

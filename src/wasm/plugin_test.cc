@@ -33,12 +33,13 @@ TEST(PluginTest, NoopReturnsItsInputWhateverTheLength) {
   EXPECT_TRUE(p->HasFunction("transform"));
   EXPECT_FALSE(p->HasFunction("handle"));
   for (const std::string& input :
-       std::vector<std::string>{"", "a", "12345678", "123456789", std::string(10000, 'x')}) {
+       std::vector<std::string>{"", "a", "12345678", "123456789", std::string(10000, 'x'),
+                                std::string(300000, 'y'), "small again"}) {
     auto out = p->Call("transform", input);
     ASSERT_TRUE(out) << out.error().message();
     EXPECT_EQ(*out, input);
   }
-  EXPECT_TRUE(ExposedHas("pgcdc_plugin_calls_total{plugin=\"noop\",type=\"transform\"} 5"));
+  EXPECT_TRUE(ExposedHas("pgcdc_plugin_calls_total{plugin=\"noop\",type=\"transform\"} 7"));
 }
 
 TEST(PluginTest, NoOutputIsAnEmptyString) {

@@ -22,6 +22,7 @@
 #include "core/metrics.h"
 #include "core/time.h"
 #include "wasm/kernel.h"
+#include "wasm/kernel_wasm.h"
 #include "wasm/plugin.h"
 
 namespace pgcdc::wasm {
@@ -123,13 +124,18 @@ class Watchdog {
     cv_.notify_one();
     thread_.join();
   }
+  // Wakes the thread only when it sleeps without a deadline: otherwise it
+  // wakes at the previous deadline and sleeps on until the new one, so a
+  // busy plugin costs no wake-up per call.
   void Arm(std::chrono::milliseconds timeout) {
+    bool wake = false;
     {
       std::lock_guard lock(mu_);
       deadline_ = std::chrono::steady_clock::now() + timeout;
       fired_ = false;
+      wake = idle_;
     }
-    cv_.notify_one();
+    if (wake) cv_.notify_one();
   }
   // True when the watchdog fired for this call; it cannot fire after this.
   bool Disarm() {
@@ -143,7 +149,9 @@ class Watchdog {
     std::unique_lock lock(mu_);
     while (!stop_) {
       if (!deadline_) {
+        idle_ = true;
         cv_.wait(lock);
+        idle_ = false;
       } else if (cv_.wait_until(lock, *deadline_) == std::cv_status::timeout && deadline_ &&
                  std::chrono::steady_clock::now() >= *deadline_) {
         isolate_->TerminateExecution();
@@ -158,6 +166,7 @@ class Watchdog {
   std::condition_variable cv_;
   std::optional<std::chrono::steady_clock::time_point> deadline_;
   bool fired_ = false;
+  bool idle_ = false;
   bool stop_ = false;
   std::thread thread_;
 };
@@ -175,9 +184,8 @@ class V8Plugin final : public Plugin {
  public:
   explicit V8Plugin(PluginOptions options)
       : options_(std::move(options)),
-        kernel_(options_.kernel_memory_limit),
+        config_(options_.config.begin(), options_.config.end()),
         metrics_(MetricsFor(options_)) {
-    for (const auto& [k, v] : options_.config) kernel_.config().emplace(k, v);
     v8::Isolate::CreateParams params;
     allocator_.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
     params.array_buffer_allocator = allocator_.get();
@@ -194,6 +202,11 @@ class V8Plugin final : public Plugin {
       v8::Isolate::Scope scope(isolate_);
       functions_.clear();
       memory_.Reset();
+      kernel_exports_.Reset();
+      kernel_memory_.Reset();
+      kernel_buffer_.Reset();
+      kernel_alloc_.Reset();
+      kernel_reserve_.Reset();
       context_.Reset();
     }
     isolate_->Dispose();
@@ -219,7 +232,19 @@ class V8Plugin final : public Plugin {
   static V8Plugin& Self(const Info& info) {
     return *static_cast<V8Plugin*>(info.Data().As<v8::External>()->Value());
   }
-  Kernel& kernel() { return kernel_; }
+  // The kernel's memory (refreshed when a memory.grow replaced its buffer).
+  std::span<uint8_t> KernelMemory(v8::Isolate* iso);
+  // A new kernel block holding `data` (through the kernel's alloc); 0 = full.
+  uint64_t KernelAlloc(v8::Isolate* iso, std::string_view data);
+  uint64_t ConfigGet(std::string_view key) {
+    auto it = config_.find(key);
+    return it == config_.end() ? 0 : KernelAlloc(isolate_, it->second);
+  }
+  uint64_t VarGet(std::string_view key) {
+    auto it = vars_.find(key);
+    return it == vars_.end() ? 0 : KernelAlloc(isolate_, it->second);
+  }
+  bool VarSet(std::string_view key, std::optional<std::string_view> value);
   // Throws a trap-like error into the plugin; the call then fails with it.
   void Trap(const Info& info, std::string message) {
     host_error_ = message;
@@ -232,6 +257,9 @@ class V8Plugin final : public Plugin {
 
  private:
   Result<std::string> CallLocked(std::string_view function, std::string_view input);
+  Status InstantiateKernel(v8::Local<v8::Context> ctx, v8::TryCatch& tc);
+  Status BeginKernelCall(std::string_view input);
+  Result<std::string> KernelResult(const std::string& where);
   v8::Local<v8::Object> BuildImports(v8::Local<v8::Context> ctx,
                                      v8::Local<v8::WasmModuleObject> module);
   void AddWasiStubs(v8::Local<v8::Context> ctx, v8::Local<v8::WasmModuleObject> module,
@@ -240,13 +268,21 @@ class V8Plugin final : public Plugin {
   void FlushLogs();
 
   PluginOptions options_;
-  Kernel kernel_;
+  std::map<std::string, std::string, std::less<>> config_;  // Extism config
+  std::map<std::string, std::string, std::less<>> vars_;    // Extism variables
+  size_t vars_bytes_ = 0;
   PluginMetrics metrics_;
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;
   v8::Isolate* isolate_ = nullptr;
   std::unique_ptr<Watchdog> watchdog_;
   v8::Global<v8::Context> context_;
   v8::Global<v8::Object> memory_;  // the exported WebAssembly.Memory, if any
+  v8::Global<v8::Object> kernel_exports_;
+  v8::Global<v8::Object> kernel_memory_;
+  v8::Global<v8::ArrayBuffer> kernel_buffer_;
+  std::shared_ptr<v8::BackingStore> kernel_store_;
+  v8::Global<v8::Function> kernel_alloc_;
+  v8::Global<v8::Function> kernel_reserve_;
   std::map<std::string, v8::Global<v8::Function>, std::less<>> functions_;
   std::mutex mu_;
   std::string host_error_;
@@ -270,81 +306,32 @@ void ReturnU64(const Info& info, uint64_t v) {
   info.GetReturnValue().Set(v8::BigInt::NewFromUnsigned(info.GetIsolate(), v));
 }
 
-// The bytes of kernel block `offset`, or a trap.
+// The bytes of kernel block argument `i`, or a trap.
 std::optional<std::string_view> BlockArg(const Info& info, int i) {
   V8Plugin& self = V8Plugin::Self(info);
-  auto block = self.kernel().Block(U64(info, i));
+  auto block = kernel::Block(self.KernelMemory(info.GetIsolate()), U64(info, i));
   if (!block) self.Trap(info, "invalid kernel memory offset " + std::to_string(U64(info, i)));
   return block;
 }
 
-// ---- extism:host/env --------------------------------------------------------
+// ---- extism:host/env (the memory functions are kernel.wat's) ---------------
 
-void HostAlloc(const Info& info) {
-  ReturnU64(info, V8Plugin::Self(info).kernel().Alloc(U64(info, 0)));
-}
-void HostFree(const Info& info) { V8Plugin::Self(info).kernel().Free(U64(info, 0)); }
-void HostLength(const Info& info) {
-  ReturnU64(info, V8Plugin::Self(info).kernel().Length(U64(info, 0)));
-}
-void HostLoadU8(const Info& info) {
-  auto v = V8Plugin::Self(info).kernel().LoadU8(U64(info, 0));
-  if (!v) return V8Plugin::Self(info).Trap(info, "load_u8 outside kernel memory");
-  info.GetReturnValue().Set(static_cast<uint32_t>(*v));
-}
-void HostLoadU64(const Info& info) {
-  auto v = V8Plugin::Self(info).kernel().LoadU64(U64(info, 0));
-  if (!v) return V8Plugin::Self(info).Trap(info, "load_u64 outside kernel memory");
-  ReturnU64(info, *v);
-}
-void HostStoreU8(const Info& info) {
-  if (!V8Plugin::Self(info).kernel().StoreU8(U64(info, 0), static_cast<uint8_t>(U32(info, 1)))) {
-    V8Plugin::Self(info).Trap(info, "store_u8 outside kernel memory");
-  }
-}
-void HostStoreU64(const Info& info) {
-  if (!V8Plugin::Self(info).kernel().StoreU64(U64(info, 0), U64(info, 1))) {
-    V8Plugin::Self(info).Trap(info, "store_u64 outside kernel memory");
-  }
-}
-void HostInputLength(const Info& info) {
-  ReturnU64(info, V8Plugin::Self(info).kernel().input_length());
-}
-void HostInputOffset(const Info& info) {
-  ReturnU64(info, V8Plugin::Self(info).kernel().input_offset());
-}
-void HostInputLoadU8(const Info& info) {
-  auto v = V8Plugin::Self(info).kernel().InputLoadU8(U64(info, 0));
-  if (!v) return V8Plugin::Self(info).Trap(info, "input_load_u8 past the input");
-  info.GetReturnValue().Set(static_cast<uint32_t>(*v));
-}
-void HostInputLoadU64(const Info& info) {
-  auto v = V8Plugin::Self(info).kernel().InputLoadU64(U64(info, 0));
-  if (!v) return V8Plugin::Self(info).Trap(info, "input_load_u64 past the input");
-  ReturnU64(info, *v);
-}
-void HostOutputSet(const Info& info) {
-  if (!V8Plugin::Self(info).kernel().SetOutput(U64(info, 0), U64(info, 1))) {
-    V8Plugin::Self(info).Trap(info, "output_set outside kernel memory");
-  }
-}
-void HostErrorSet(const Info& info) {
-  if (!V8Plugin::Self(info).kernel().SetError(U64(info, 0))) {
-    V8Plugin::Self(info).Trap(info, "error_set with an invalid offset");
-  }
-}
-void HostErrorGet(const Info& info) {
-  ReturnU64(info, V8Plugin::Self(info).kernel().error_offset());
-}
 void HostConfigGet(const Info& info) {
-  ReturnU64(info, V8Plugin::Self(info).kernel().ConfigGet(U64(info, 0)));
+  if (auto key = BlockArg(info, 0)) ReturnU64(info, V8Plugin::Self(info).ConfigGet(*key));
 }
 void HostVarGet(const Info& info) {
-  ReturnU64(info, V8Plugin::Self(info).kernel().VarGet(U64(info, 0)));
+  if (auto key = BlockArg(info, 0)) ReturnU64(info, V8Plugin::Self(info).VarGet(*key));
 }
 void HostVarSet(const Info& info) {
-  if (!V8Plugin::Self(info).kernel().VarSet(U64(info, 0), U64(info, 1))) {
-    V8Plugin::Self(info).Trap(info, "var_set: invalid offset or variable memory full");
+  auto key = BlockArg(info, 0);
+  if (!key) return;
+  std::optional<std::string_view> value;
+  if (U64(info, 1) != 0) {
+    value = BlockArg(info, 1);
+    if (!value) return;
+  }
+  if (!V8Plugin::Self(info).VarSet(*key, value)) {
+    V8Plugin::Self(info).Trap(info, "var_set: the plugin's variables exceed 1 MiB");
   }
 }
 template <const char* kLevel>
@@ -358,7 +345,6 @@ constexpr char kError[] = "error";
 void HostGetLogLevel(const Info& info) {
   info.GetReturnValue().Set(log::Enabled(log::Level::kDebug) ? 1 : 2);  // debug : info
 }
-void HostReset(const Info& info) { V8Plugin::Self(info).kernel().BeginCall({}); }
 void HostHttpRequest(const Info& info) {
   V8Plugin::Self(info).Trap(info, "http_request is not supported by pgcdc (docs/plugins.md)");
 }
@@ -466,21 +452,6 @@ void WasiFdstatGet(const Info& info) {
 }
 
 constexpr HostFunction kHostFunctions[] = {
-    {kEnv, "alloc", HostAlloc},
-    {kEnv, "free", HostFree},
-    {kEnv, "length", HostLength},
-    {kEnv, "length_unsafe", HostLength},
-    {kEnv, "load_u8", HostLoadU8},
-    {kEnv, "load_u64", HostLoadU64},
-    {kEnv, "store_u8", HostStoreU8},
-    {kEnv, "store_u64", HostStoreU64},
-    {kEnv, "input_length", HostInputLength},
-    {kEnv, "input_offset", HostInputOffset},
-    {kEnv, "input_load_u8", HostInputLoadU8},
-    {kEnv, "input_load_u64", HostInputLoadU64},
-    {kEnv, "output_set", HostOutputSet},
-    {kEnv, "error_set", HostErrorSet},
-    {kEnv, "error_get", HostErrorGet},
     {kEnv, "config_get", HostConfigGet},
     {kEnv, "var_get", HostVarGet},
     {kEnv, "var_set", HostVarSet},
@@ -490,7 +461,6 @@ constexpr HostFunction kHostFunctions[] = {
     {kEnv, "log_warn", HostLog<kWarn>},
     {kEnv, "log_error", HostLog<kError>},
     {kEnv, "get_log_level", HostGetLogLevel},
-    {kEnv, "reset", HostReset},
     {kEnv, "http_request", HostHttpRequest},
     {kEnv, "http_status_code", HostHttpStatus},
     {kEnv, "http_headers", HostHttpHeaders},
@@ -575,6 +545,17 @@ v8::Local<v8::Object> V8Plugin::BuildImports(v8::Local<v8::Context> ctx,
   v8::Local<v8::External> self = v8::External::New(iso, this);
   for (const char* ns : {kEnv, kUser, kPgcdc, kWasi}) {
     v8::Local<v8::Object> obj = v8::Object::New(iso);
+    if (std::string_view(ns) == kEnv) {
+      // kernel.wat's functions: the plugin calls them Wasm to Wasm.
+      v8::Local<v8::Object> kernel = kernel_exports_.Get(iso);
+      v8::Local<v8::Array> names = kernel->GetOwnPropertyNames(ctx).ToLocalChecked();
+      for (uint32_t i = 0; i < names->Length(); ++i) {
+        v8::Local<v8::Value> key = names->Get(ctx, i).ToLocalChecked();
+        const std::string name = Text(iso, key);
+        if (name == "memory" || name == "reserve") continue;
+        obj->Set(ctx, key, kernel->Get(ctx, key).ToLocalChecked()).Check();
+      }
+    }
     for (const HostFunction& f : kHostFunctions) {
       if (std::string_view(f.module) != ns) continue;
       v8::Local<v8::Function> fn = v8::Function::New(ctx, f.callback, self).ToLocalChecked();
@@ -640,6 +621,7 @@ Status V8Plugin::Instantiate(std::string_view wasm) {
   context_.Reset(isolate_, ctx);
   v8::Context::Scope context_scope(ctx);
   v8::TryCatch tc(isolate_);
+  if (auto st = InstantiateKernel(ctx, tc); !st) return st;
   v8::Local<v8::WasmModuleObject> module;
   const v8::MemorySpan<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(wasm.data()),
                                             wasm.size());
@@ -683,7 +665,8 @@ Result<std::string> V8Plugin::CallLocked(std::string_view function, std::string_
   v8::Local<v8::Context> ctx = context_.Get(isolate_);
   v8::Context::Scope context_scope(ctx);
   v8::TryCatch tc(isolate_);
-  kernel_.BeginCall(input);
+  if (auto st = BeginKernelCall(input); !st)
+    return Fail(ErrorCode::kUnknown, where + ": " + st.error().message());
   host_error_.clear();
   watchdog_->Arm(options_.call_timeout);
   v8::MaybeLocal<v8::Value> result = it->second.Get(isolate_)->Call(ctx, ctx->Global(), 0, nullptr);
@@ -699,12 +682,95 @@ Result<std::string> V8Plugin::CallLocked(std::string_view function, std::string_
     return Fail(ErrorCode::kUnknown,
                 where + ": " + (host_error_.empty() ? ExceptionText(isolate_, tc) : host_error_));
   }
-  if (kernel_.error()) return Fail(ErrorCode::kUnknown, where + ": " + *kernel_.error());
+  auto output = KernelResult(where);
+  if (!output) return output;
   const int32_t code = rc->Int32Value(ctx).FromMaybe(0);
-  if (code != 0) {
-    return Fail(ErrorCode::kUnknown, where + ": returned " + std::to_string(code));
+  if (code != 0) return Fail(ErrorCode::kUnknown, where + ": returned " + std::to_string(code));
+  return output;
+}
+
+Status V8Plugin::InstantiateKernel(v8::Local<v8::Context> ctx, v8::TryCatch& tc) {
+  const v8::MemorySpan<const uint8_t> bytes(kKernelWasm, kKernelWasmSize);
+  v8::Local<v8::WasmModuleObject> module;
+  v8::Local<v8::Object> instance;
+  v8::Local<v8::Value> ctor =
+      Get(ctx, Get(ctx, ctx->Global(), "WebAssembly").As<v8::Object>(), "Instance");
+  v8::Local<v8::Value> args[] = {v8::Local<v8::Value>()};
+  if (!v8::WasmModuleObject::Compile(isolate_, bytes).ToLocal(&module) ||
+      !(args[0] = module, ctor.As<v8::Function>()->NewInstance(ctx, 1, args).ToLocal(&instance))) {
+    return Fail(ErrorCode::kUnknown,
+                "cannot start the Extism kernel: " + ExceptionText(isolate_, tc));
   }
-  return kernel_.output();
+  v8::Local<v8::Object> exports = Get(ctx, instance, "exports").As<v8::Object>();
+  kernel_exports_.Reset(isolate_, exports);
+  kernel_memory_.Reset(isolate_, Get(ctx, exports, "memory").As<v8::Object>());
+  kernel_alloc_.Reset(isolate_, Get(ctx, exports, "alloc").As<v8::Function>());
+  kernel_reserve_.Reset(isolate_, Get(ctx, exports, "reserve").As<v8::Function>());
+  return {};
+}
+
+std::span<uint8_t> V8Plugin::KernelMemory(v8::Isolate* iso) {
+  if (kernel_buffer_.IsEmpty() || kernel_buffer_.Get(iso)->ByteLength() == 0) {
+    // First use, or a memory.grow detached the old buffer.
+    v8::Local<v8::Context> ctx = iso->GetCurrentContext();
+    v8::Local<v8::ArrayBuffer> buffer =
+        Get(ctx, kernel_memory_.Get(iso), "buffer").As<v8::ArrayBuffer>();
+    kernel_buffer_.Reset(iso, buffer);
+    kernel_store_ = buffer->GetBackingStore();
+  }
+  return {static_cast<uint8_t*>(kernel_store_->Data()), kernel_store_->ByteLength()};
+}
+
+uint64_t V8Plugin::KernelAlloc(v8::Isolate* iso, std::string_view data) {
+  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
+  v8::Local<v8::Value> args[] = {v8::BigInt::NewFromUnsigned(iso, data.size())};
+  v8::Local<v8::Value> r;
+  if (!kernel_alloc_.Get(iso)->Call(ctx, ctx->Global(), 1, args).ToLocal(&r) || !r->IsBigInt()) {
+    return 0;
+  }
+  const uint64_t offset = r.As<v8::BigInt>()->Uint64Value();
+  std::span<uint8_t> memory = KernelMemory(iso);
+  if (offset == 0 || offset > memory.size() || memory.size() - offset < data.size()) return 0;
+  if (!data.empty()) std::memcpy(memory.data() + offset, data.data(), data.size());
+  return offset;
+}
+
+bool V8Plugin::VarSet(std::string_view key, std::optional<std::string_view> value) {
+  constexpr size_t kMaxVarBytes = 1U << 20;
+  auto it = vars_.find(key);
+  if (it != vars_.end()) {
+    vars_bytes_ -= it->first.size() + it->second.size();
+    vars_.erase(it);
+  }
+  if (!value) return true;  // offset 0 removes the variable
+  if (vars_bytes_ + key.size() + value->size() > kMaxVarBytes) return false;
+  vars_bytes_ += key.size() + value->size();
+  vars_.emplace(std::string(key), std::string(*value));
+  return true;
+}
+
+Status V8Plugin::BeginKernelCall(std::string_view input) {
+  const uint64_t needed = kernel::BytesNeeded(input.size());
+  if (KernelMemory(isolate_).size() < needed) {
+    v8::Local<v8::Context> ctx = isolate_->GetCurrentContext();
+    v8::Local<v8::Value> args[] = {v8::BigInt::NewFromUnsigned(isolate_, needed)};
+    v8::Local<v8::Value> ok;
+    if (!kernel_reserve_.Get(isolate_)->Call(ctx, ctx->Global(), 1, args).ToLocal(&ok) ||
+        ok->Int32Value(ctx).FromMaybe(0) == 0) {
+      return Fail(ErrorCode::kInvalidArgument, "input of " + std::to_string(input.size()) +
+                                                   " bytes does not fit the kernel memory limit");
+    }
+  }
+  kernel::BeginCall(KernelMemory(isolate_), input);
+  return {};
+}
+
+Result<std::string> V8Plugin::KernelResult(const std::string& where) {
+  std::span<uint8_t> memory = KernelMemory(isolate_);
+  if (auto error = kernel::Error(memory)) return Fail(ErrorCode::kUnknown, where + ": " + *error);
+  auto output = kernel::Output(memory);
+  if (!output) return Fail(ErrorCode::kUnknown, where + ": output_set outside the kernel memory");
+  return std::string(*output);
 }
 
 }  // namespace
