@@ -1,6 +1,9 @@
 #include "wasm/plugin.h"
 
 #include <gtest/gtest.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <thread>
@@ -155,6 +158,26 @@ TEST(PluginTest, CallsFromSeveralThreadsAreSerialised) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(good.load(), 800);
+}
+
+// systemd's MemoryDenyWriteExecute=yes forbids what V8 needs; V8 would abort
+// the process. A child process under the kernel's equivalent (PR_SET_MDWE,
+// Linux >= 6.3) must get an error instead. The check runs first, so the
+// child never touches the V8 its parent started.
+TEST(PluginTest, NoExecutableMemoryIsAnErrorNotAnAbort) {
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    constexpr int kSetMdwe = 65;  // PR_SET_MDWE
+    if (prctl(kSetMdwe, 1, 0, 0, 0) != 0) _exit(3);
+    auto p = Plugin::Load(PluginPath("noop"), {});
+    _exit(!p && p.error().message().find("executable memory") != std::string::npos ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child died of signal " << WTERMSIG(status);
+  if (WEXITSTATUS(status) == 3) GTEST_SKIP() << "kernel without PR_SET_MDWE";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(PluginTest, CPluginBuiltForWasiDropsAField) {

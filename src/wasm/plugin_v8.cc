@@ -3,7 +3,9 @@
 #include <libplatform/libplatform.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/random.h>
+#include <unistd.h>
 #include <v8.h>
 
 #include <algorithm>
@@ -775,7 +777,23 @@ Result<std::string> V8Plugin::KernelResult(const std::string& where) {
 
 }  // namespace
 
+// V8 compiles Wasm to machine code: it needs pages it can write, then
+// execute. Under systemd's MemoryDenyWriteExecute=yes (or prctl PR_SET_MDWE)
+// it would abort the process, so refuse with an error first.
+Status CheckExecutableMemory() {
+  const long page = sysconf(_SC_PAGESIZE);
+  void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return Fail(ErrorCode::kIo, "cannot map memory for the Wasm engine");
+  const bool ok = mprotect(p, page, PROT_READ | PROT_EXEC) == 0;
+  munmap(p, page);
+  if (ok) return {};
+  return Fail(ErrorCode::kConfig,
+              "Wasm plugins need executable memory for V8's compiler, which this process may not "
+              "create (systemd MemoryDenyWriteExecute=yes?); see docs/plugins.md");
+}
+
 Result<std::unique_ptr<Plugin>> Plugin::FromBytes(std::string_view wasm, PluginOptions options) {
+  if (auto st = CheckExecutableMemory(); !st) return Fail(st.error());
   StartEngine(options.max_memory_pages);
   auto plugin = std::make_unique<V8Plugin>(std::move(options));
   if (auto st = plugin->Instantiate(wasm); !st) return Fail(st.error());
