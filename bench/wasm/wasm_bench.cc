@@ -15,6 +15,7 @@
 #include "core/event.h"
 #include "transform/builtins.h"
 #include "transform/wasm_transform.h"
+#include "wal_update_event.h"
 #include "wasm/plugin.h"
 
 namespace {
@@ -37,17 +38,7 @@ std::shared_ptr<wasm::Plugin> Load(const char* name,
   return std::shared_ptr<wasm::Plugin>(std::move(*p));
 }
 
-// The event of bench/transform: a 550-byte WAL UPDATE.
-Event WalUpdate() {
-  return MakeEvent("pgcdc:orders", "UPDATE",
-                   R"({"old":{"id":"42","customer_id":"1001","email":"ann@example.com",)"
-                   R"("status":"paid","total":"129.50","currency":"EUR",)"
-                   R"("created_at":"2025-06-15 12:00:00.123456+00","note":null},"op":"UPDATE",)"
-                   R"("row":{"id":"42","customer_id":"1001","email":"ann@example.com",)"
-                   R"("status":"shipped","total":"129.50","currency":"EUR",)"
-                   R"("created_at":"2025-06-15 12:00:00.123456+00","note":null},"table":"orders"})",
-                   "wal_replication");
-}
+Event WalUpdate() { return bench::WalUpdateEvent(); }
 
 void BM_LoadNoop(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(Load("noop"));

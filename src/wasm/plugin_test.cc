@@ -136,6 +136,14 @@ TEST(PluginTest, LoadErrorsAreClear) {
       "\1\4\1\x60\0\0"
       "\2\x0c\1\3env\4nope\0\0",
       28);
+  // A module whose memory starts at 2000 pages (125 MiB), past the 1024-page limit.
+  const std::string too_big(
+      "\0asm\1\0\0\0"
+      "\5\4\1\0\xd0\x0f",
+      14);
+  auto big = Plugin::FromBytes(too_big, {});
+  ASSERT_FALSE(big);
+  EXPECT_NE(big.error().message().find("memory"), std::string::npos) << big.error().message();
   auto unlinked = Plugin::FromBytes(needs_import, {});
   ASSERT_FALSE(unlinked);
   EXPECT_NE(unlinked.error().message().find("module=\"env\""), std::string::npos)
