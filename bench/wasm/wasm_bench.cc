@@ -29,8 +29,8 @@ std::string PluginPath(const char* name) {
 
 std::shared_ptr<wasm::Plugin> Load(const char* name,
                                    std::map<std::string, std::string> config = {}) {
-  auto p =
-      wasm::Plugin::Load(PluginPath(name), {.name = name, .type = "transform", .config = config});
+  auto p = wasm::Plugin::Load(PluginPath(name),
+                              {.name = name, .type = "transform", .config = std::move(config)});
   if (!p) {
     std::fprintf(stderr, "%s\n", p.error().message().c_str());
     std::abort();

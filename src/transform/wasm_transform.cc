@@ -141,13 +141,13 @@ void YamlToJson(const YAML::Node& node, json::Writer& w) {
   } else if (!node.IsDefined() || node.IsNull()) {
     w.Null();
   } else {
-    const std::string s = node.Scalar();
+    const std::string& s = node.Scalar();
     char* end = nullptr;
-    const bool plain = node.Tag() != "!";
-    if (plain && (s == "true" || s == "false")) {
-      w.Raw(s);
-    } else if (plain && !s.empty() && (std::strtod(s.c_str(), &end), *end == '\0') &&
-               json::ParseDom(s)) {
+    // Plain scalars that are JSON literals or numbers stay as they are.
+    const bool literal = s == "true" || s == "false" ||
+                         (!s.empty() && (std::strtod(s.c_str(), &end), *end == '\0') &&
+                          json::ParseDom(s).has_value());
+    if (node.Tag() != "!" && literal) {
       w.Raw(s);
     } else {
       w.String(s);

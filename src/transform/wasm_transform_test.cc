@@ -44,7 +44,7 @@ TEST(WasmTransformTest, NoopKeepsTheEventExactly) {
   auto set = Build(cfg, {}, nullptr);
   ASSERT_TRUE(set) << set.error().message();
   Event e = TestEvent("UPDATE", R"({"op":"UPDATE","row":{"id":1,"amount":12.50}})");
-  const std::string before = e.Json();
+  const std::string& before = e.Json();
   Event copy = e;
   ASSERT_EQ(*set->global->Apply(copy), Verdict::kKeep);
   EXPECT_EQ(copy.Json(), before) << "numbers keep their text";

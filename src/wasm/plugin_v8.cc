@@ -248,7 +248,7 @@ class V8Plugin final : public Plugin {
   }
   bool VarSet(std::string_view key, std::optional<std::string_view> value);
   // Throws a trap-like error into the plugin; the call then fails with it.
-  void Trap(const Info& info, std::string message) {
+  void Trap(const Info& info, const std::string& message) {
     host_error_ = message;
     info.GetIsolate()->ThrowException(v8::Exception::Error(Str(info.GetIsolate(), message)));
   }
@@ -697,11 +697,13 @@ Status V8Plugin::InstantiateKernel(v8::Local<v8::Context> ctx, v8::TryCatch& tc)
   v8::Local<v8::Object> instance;
   v8::Local<v8::Value> ctor =
       Get(ctx, Get(ctx, ctx->Global(), "WebAssembly").As<v8::Object>(), "Instance");
-  v8::Local<v8::Value> args[] = {v8::Local<v8::Value>()};
-  if (!v8::WasmModuleObject::Compile(isolate_, bytes).ToLocal(&module) ||
-      !(args[0] = module, ctor.As<v8::Function>()->NewInstance(ctx, 1, args).ToLocal(&instance))) {
-    return Fail(ErrorCode::kUnknown,
-                "cannot start the Extism kernel: " + ExceptionText(isolate_, tc));
+  const std::string failed = "cannot start the Extism kernel: ";
+  if (!v8::WasmModuleObject::Compile(isolate_, bytes).ToLocal(&module)) {
+    return Fail(ErrorCode::kUnknown, failed + ExceptionText(isolate_, tc));
+  }
+  v8::Local<v8::Value> args[] = {module};
+  if (!ctor.As<v8::Function>()->NewInstance(ctx, 1, args).ToLocal(&instance)) {
+    return Fail(ErrorCode::kUnknown, failed + ExceptionText(isolate_, tc));
   }
   v8::Local<v8::Object> exports = Get(ctx, instance, "exports").As<v8::Object>();
   kernel_exports_.Reset(isolate_, exports);
