@@ -32,7 +32,8 @@ void RunChain(benchmark::State& state, const Chain& chain) {
     bytes += e.Json().size();
   }
   state.SetItemsProcessed(state.iterations());
-  state.counters["json_bytes"] = static_cast<double>(bytes) / state.iterations();
+  state.counters["json_bytes"] =
+      static_cast<double>(bytes) / static_cast<double>(state.iterations());
 }
 
 void BM_EncodeOnly(benchmark::State& state) { RunChain(state, Chain()); }
