@@ -10,6 +10,7 @@
 #include "config/core_params.h"
 #include "registry/define.h"
 #include "transform/builtins.h"
+#include "transform/wasm_transform.h"
 
 namespace pgcdc::transform {
 
@@ -147,6 +148,12 @@ std::vector<ConnectorInfo> Connectors() {
     }
     out.push_back(std::move(info));
   }
+  ConnectorInfo wasm;
+  wasm.kind = ConnectorKind::kTransform;
+  wasm.name = "wasm";
+  wasm.description = "Wasm plugins (Extism ABI) that rewrite or drop events (docs/plugins.md)";
+  wasm.params = PluginParams();
+  out.push_back(std::move(wasm));
   return out;
 }
 
@@ -545,6 +552,8 @@ Result<ChainSet> Build(const config::Config& cfg, const std::string& yaml_path,
   std::vector<TransformPtr> global;
   std::map<std::string, std::vector<TransformPtr>> per_adapter;
   b.AddCliHead(global);
+  // SPEC §4.6: Wasm transforms come before the YAML chains.
+  AddPluginTransforms(cfg, config::BindCore(cfg).adapters, global, per_adapter, b.errors);
   b.ReadYaml(global, per_adapter);
   b.AddCliTail(global);
   if (!b.errors.empty()) {
