@@ -7,8 +7,9 @@
 #   bench/serve/serve_idle.sh            (as root; N=20, IDLE=30 s, RUNS=3)
 #   N=20 IDLE=30 RUNS=3 bench/serve/serve_idle.sh
 #
-# Prints one line per run and contender: RSS (MiB, summed over processes) once
-# every pipeline streams, and CPU seconds used during IDLE seconds of no writes.
+# Prints one line per run and contender: RSS and PSS (MiB, summed over the
+# processes) once every pipeline streams, and CPU seconds used during IDLE
+# seconds of no writes. PSS is the fair memory figure for N processes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 N=${N:-20}
@@ -25,19 +26,25 @@ for i in $(seq 1 "$N"); do
 done
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# PSS splits pages shared between processes (the binary, libraries) among
+# them, so a sum over N processes does not count them N times.
+pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 ready() { curl -sf "http://$1/readyz" >/dev/null; }
 
 measure() {  # label pid...
   local label=$1; shift
-  local rss=0 t0=0 t1=0
+  local rss=0 pss=0 t0=0 t1=0
   sleep 5  # settle after start-up (allocations of the first batches)
   for p in "$@"; do t0=$((t0 + $(cpu_ticks "$p"))); done
   sleep "$IDLE"
-  for p in "$@"; do t1=$((t1 + $(cpu_ticks "$p"))); rss=$((rss + $(rss_kib "$p"))); done
+  for p in "$@"; do
+    t1=$((t1 + $(cpu_ticks "$p"))); rss=$((rss + $(rss_kib "$p"))); pss=$((pss + $(pss_kib "$p")))
+  done
   local hz; hz=$(getconf CLK_TCK)
-  printf '%-7s run %d: N=%d  RSS %.1f MiB  CPU %.2f s in %d s idle\n' "$label" "$run" "$N" \
-    "$(echo "$rss / 1024" | bc -l)" "$(echo "($t1 - $t0) / $hz" | bc -l)" "$IDLE"
+  printf '%-7s run %d: N=%d  RSS %.1f MiB  PSS %.1f MiB  CPU %.2f s in %d s idle\n' "$label" \
+    "$run" "$N" "$(echo "$rss / 1024" | bc -l)" "$(echo "$pss / 1024" | bc -l)" \
+    "$(echo "($t1 - $t0) / $hz" | bc -l)" "$IDLE"
 }
 
 wal_keys() {  # i -> the pipeline's settings (YAML flow map entries)

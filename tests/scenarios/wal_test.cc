@@ -248,6 +248,44 @@ TEST(WalScenario, HeartbeatAdvancesAnIdleSlotAndTerminatedWalsenderResumes) {
   (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_idle')");
 }
 
+// --heartbeat-table: heartbeats upsert a row (table created when missing)
+// instead of a logical message. With the table in the publication its rows
+// move the slot but are never delivered; other rows are.
+TEST(WalScenario, HeartbeatTableMovesTheSlotWithoutEvents) {
+  auto conn = Connect();
+  ExecOrFail(conn, "DROP TABLE IF EXISTS w_hb_rows CASCADE");
+  ExecOrFail(conn, "DROP TABLE IF EXISTS w_hb_beat CASCADE");
+  ExecOrFail(conn, "CREATE TABLE w_hb_rows (id int PRIMARY KEY)");
+  // A FOR ALL TABLES publication would cover the heartbeat table pgcdc
+  // creates; a table list must name it, so it exists up front here.
+  ExecOrFail(conn,
+             "CREATE TABLE w_hb_beat (id integer PRIMARY KEY DEFAULT 1, "
+             "last_beat timestamptz NOT NULL DEFAULT now())");
+  ExecOrFail(conn, "DROP PUBLICATION IF EXISTS p_hb");
+  ExecOrFail(conn, "CREATE PUBLICATION p_hb FOR TABLE w_hb_rows, w_hb_beat");
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_hb')");
+  auto p = StartWal("p_hb", {"--persistent-slot", "--heartbeat-interval", "200ms",
+                             "--heartbeat-table", "w_hb_beat"});
+  ASSERT_TRUE(p);
+  const std::string first = ConfirmedFlush(conn, "pgcdc_p_hb");
+  ASSERT_TRUE(Eventually([&] {
+    auto r = conn.Query("SELECT count(*) FROM w_hb_beat WHERE last_beat > now() - interval '5s'");
+    return r && !r->empty() && (*r)[0][0] == "1";
+  })) << p->Stderr();
+  ASSERT_TRUE(Eventually([&] { return ConfirmedFlush(conn, "pgcdc_p_hb") != first; }, 20s))
+      << "slot stayed at " << first;
+  ASSERT_TRUE(Eventually([&] { return ScrapeMetric(*p, "pgcdc_wal_heartbeat_rows_total") >= 2; }))
+      << p->Stderr();
+  ExecOrFail(conn, "INSERT INTO w_hb_rows VALUES (7)");
+  ASSERT_TRUE(p->WaitForLines(1));
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0);
+  auto events = Events(*p);
+  ASSERT_EQ(events.size(), 1u) << p->Stderr();  // no heartbeat row among them
+  EXPECT_EQ(events[0]["channel"].as_string(), "pgcdc:w_hb_rows");
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_hb')");
+}
+
 TEST(WalScenario, SlotCommandsAndRewind) {
   auto conn = Connect();
   ExecOrFail(conn, "DROP TABLE IF EXISTS w_slot CASCADE");

@@ -469,6 +469,11 @@ Status ChangeBuilder::EmitRow(const RelationInfo* rel, uint32_t relid, std::stri
               {{"relation_id", relid}, {"op", op}});
     return Ok();
   }
+  if (options_.heartbeat_table &&
+      options_.heartbeat_table->Matches(rel->namespace_name, rel->name)) {
+    ++stats_.heartbeat_rows;  // ours: it moved the position, nothing to deliver
+    return Ok();
+  }
   std::string row_json, old_json;
   std::vector<std::string> unchanged;
   if (row != nullptr) AppendTuple(*rel, *row, row_json, op == "UPDATE" ? &unchanged : nullptr);

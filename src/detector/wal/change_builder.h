@@ -43,6 +43,9 @@ struct BuilderOptions {
   // Messages with this prefix are the detector's own heartbeats: they move the
   // confirmed position but are not emitted.
   std::string heartbeat_prefix = "pgcdc_heartbeat";
+  // With --heartbeat-table: that table's changes are the detector's own
+  // heartbeats (when the publication covers it) and are not emitted either.
+  std::optional<SignalTable> heartbeat_table;
   // Bytes of streamed-transaction data kept in memory (all spools together,
   // counted as the chunks they allocate) before spilling to temp files.
   size_t spool_memory_bytes = kDefaultSpoolMemoryBytes;
@@ -83,6 +86,7 @@ class ChangeSink {
 struct BuilderStats {
   uint64_t value_errors = 0;       // values that fell back to strings
   uint64_t unknown_relations = 0;  // changes for a relation never described
+  uint64_t heartbeat_rows = 0;     // heartbeat-table changes not emitted
   uint64_t streamed_txns = 0;
   uint64_t aborted_txns = 0;
   uint64_t spilled_bytes = 0;

@@ -153,6 +153,29 @@ TEST_F(ChangeBuilderTest, InsertBecomesTypedEventInTableOrder) {
   EXPECT_FALSE(e.schema->columns[2].key);
 }
 
+// --heartbeat-table: the detector's own upserts move the position (the
+// boundary) but are not emitted; other tables' rows are.
+TEST_F(ChangeBuilderTest, HeartbeatTableRowsAreNotEmitted) {
+  BuilderOptions o;
+  o.heartbeat_table = SignalTable{"ops", "beat"};
+  Make(o);
+  Feed(Begin(0x200, 7));
+  Feed(Relation(16400, "ops", "beat", {{"id", 23, true}, {"last_beat", 1184, false}}));
+  Feed(Insert(16400, {"1", "2026-12-07 00:00:00+00"}), 0x150);
+  Feed(Commit(0x200, 0x210));
+  EXPECT_TRUE(sink_.events.empty());
+  ASSERT_EQ(sink_.boundaries.size(), 1u);
+  EXPECT_EQ(sink_.boundaries[0].second, 0x210u);
+  EXPECT_EQ(builder_->stats().heartbeat_rows, 1u);
+  // Same name in another schema: an ordinary table.
+  Feed(Begin(0x300, 8));
+  Feed(Relation(16401, "public", "beat", {{"id", 23, true}}));
+  Feed(Insert(16401, {"5"}), 0x250);
+  Feed(Commit(0x300, 0x310));
+  ASSERT_EQ(sink_.events.size(), 1u);
+  EXPECT_EQ(sink_.events[0].channel, "pgcdc:beat");
+}
+
 TEST_F(ChangeBuilderTest, UpdateDeleteTruncateAndToast) {
   Make();
   Feed(Begin(0x300, 8));

@@ -57,6 +57,9 @@ struct Metrics {
   metrics::Counter& value_errors =
       metrics::DefaultCounter("pgcdc_wal_value_errors_total",
                               "Column values that could not be typed and were emitted as strings.");
+  metrics::Counter& heartbeat_rows = metrics::DefaultCounter(
+      "pgcdc_wal_heartbeat_rows_total",
+      "Changes of the --heartbeat-table seen in the stream and not emitted (the detector's own).");
   metrics::Gauge& received_lsn =
       metrics::DefaultGauge("pgcdc_wal_received_lsn", "Highest WAL position received.");
   metrics::Gauge& confirmed_lsn = metrics::DefaultGauge(
@@ -463,6 +466,7 @@ struct WalDetector::Cycle : ChangeSink {
     // The builder counts per cycle; export the deltas.
     const auto& bs = builder.stats();
     m.value_errors.Inc(bs.value_errors - exported.value_errors);
+    m.heartbeat_rows.Inc(bs.heartbeat_rows - exported.heartbeat_rows);
     m.toast_hits.Inc(bs.toast_hits - exported.toast_hits);
     m.toast_misses.Inc(bs.toast_misses - exported.toast_misses);
     m.spilled_bytes.Inc(bs.spilled_bytes - exported.spilled_bytes);
@@ -524,13 +528,36 @@ struct WalDetector::Cycle : ChangeSink {
     CheckSlotLag(now);
     if (o.heartbeat_interval.count() > 0 && now - last_heartbeat >= o.heartbeat_interval) {
       last_heartbeat = now;
-      // A non-transactional logical message: travels through the slot without
-      // touching any table, so an idle database's slot keeps advancing.
-      auto hb = meta->Query("SELECT pg_logical_emit_message(false, $1, '')",
-                            {o.builder.heartbeat_prefix});
+      // A non-transactional logical message travels through the slot without
+      // touching any table, so an idle database's slot keeps advancing; or,
+      // with --heartbeat-table, an upsert of that table's one row.
+      Status hb = o.heartbeat_table.empty() ? HeartbeatMessage() : HeartbeatRow();
       if (!hb) log::Warn("wal: heartbeat failed", {{"error", hb.error().message()}});
     }
     return Ok();
+  }
+
+  Status HeartbeatMessage() {
+    auto r = meta->Query("SELECT pg_logical_emit_message(false, $1, '')",
+                         {det.options_.builder.heartbeat_prefix});
+    return r ? Ok() : Status(Fail(r.error()));
+  }
+
+  // --heartbeat-table: the table is created on the first beat (so a
+  // migration-less database works), then its row id 1 is upserted.
+  Status HeartbeatRow() {
+    const auto& t = *det.options_.builder.heartbeat_table;
+    const std::string name = pg::QuoteIdentifier(t.schema) + "." + pg::QuoteIdentifier(t.name);
+    if (!heartbeat_table_ready) {
+      auto made = meta->Exec("CREATE TABLE IF NOT EXISTS " + name +
+                             " (id integer PRIMARY KEY DEFAULT 1, last_beat timestamptz NOT NULL "
+                             "DEFAULT now())");
+      if (!made) return made;
+      heartbeat_table_ready = true;
+    }
+    return meta->Exec("INSERT INTO " + name +
+                      " (id, last_beat) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET last_beat "
+                      "= EXCLUDED.last_beat");
   }
 
   // Persistent slot: how far the slot trails the server (metric, warning,
@@ -586,6 +613,7 @@ struct WalDetector::Cycle : ChangeSink {
   // Clocks of the periodic duties (ReportProgress).
   Clock::time_point last_status{};
   Clock::time_point last_heartbeat{};
+  bool heartbeat_table_ready = false;
   Clock::time_point last_lag_check{};
   Clock::time_point last_lag_warn{};
   Clock::time_point last_retention_warn{};
@@ -949,6 +977,10 @@ std::vector<ParamSpec> WalParams() {
               Param(
                   "detector.heartbeat_interval", &O::heartbeat_interval,
                   "emit a logical message this often so an idle slot keeps advancing (0 disables)"),
+              Param("detector.heartbeat_table", &O::heartbeat_table,
+                    "upsert heartbeats into this table (created if missing; \"t\" or "
+                    "\"schema.t\") instead of emitting logical messages; its row events are "
+                    "not emitted"),
               Param("detector.status_interval", &O::status_interval,
                     "longest time between standby status updates to the server",
                     {.flag = "detector-status-interval", .min = 100}),
@@ -1040,6 +1072,11 @@ void Validate(const O& o, const Context& ctx, Errors& errors) {
       errors.push_back("incremental_snapshot.signal_table: " + t.error().message());
     }
   }
+  if (!o.heartbeat_table.empty()) {
+    if (auto t = ParseSignalTable(o.heartbeat_table); !t) {
+      errors.push_back("detector.heartbeat_table: " + t.error().message());
+    }
+  }
   ValidateBackoff("detector", o.backoff, errors);
 }
 
@@ -1059,6 +1096,11 @@ Result<DetectorPtr> Make(O o, const Context& ctx) {
     auto t = ParseSignalTable(o.incremental.signal_table);
     if (!t) return Fail(t.error());
     o.builder.signal_table = std::move(*t);
+  }
+  if (!o.heartbeat_table.empty()) {
+    auto t = ParseSignalTable(o.heartbeat_table);
+    if (!t) return Fail(t.error());
+    o.builder.heartbeat_table = std::move(*t);
   }
   return std::make_unique<WalDetector>(std::move(o));
 }

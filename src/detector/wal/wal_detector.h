@@ -55,6 +55,10 @@ struct Options {
   bool cooperative_checkpoint = false;
   BuilderOptions builder;
   std::chrono::milliseconds heartbeat_interval{30000};  // 0 disables
+  // Heartbeats upsert a row of this table ("t" or "schema.t"; created when
+  // missing) instead of emitting a logical message. Its own row events are
+  // not emitted (BuilderOptions::heartbeat_table).
+  std::string heartbeat_table;
   std::chrono::milliseconds status_interval{10000};
   BackoffPolicy backoff;
   size_t max_batch = 1024;
