@@ -32,14 +32,14 @@ Result<duckdb_database> Open(const std::string& path,
   if (duckdb_create_config(&config) == DuckDBError) {
     return Fail(ErrorCode::kIo, std::string(who) + ": cannot create a DuckDB configuration");
   }
-  std::vector<std::pair<std::string, std::string>> all = {
-      {"autoinstall_known_extensions", "false"}, {"autoload_known_extensions", "false"}};
+  std::vector<std::pair<std::string, std::string>> all = {{"autoinstall_known_extensions", "false"},
+                                                          {"autoload_known_extensions", "false"}};
   all.insert(all.end(), settings.begin(), settings.end());
   for (const auto& [key, value] : all) {
     if (duckdb_set_config(config, key.c_str(), value.c_str()) == DuckDBError) {
       duckdb_destroy_config(&config);
-      return Fail(ErrorCode::kIo, std::string(who) + ": DuckDB setting " + key + "=" + value +
-                                      " refused");
+      return Fail(ErrorCode::kIo,
+                  std::string(who) + ": DuckDB setting " + key + "=" + value + " refused");
     }
   }
   duckdb_database db = nullptr;

@@ -3,10 +3,10 @@
 #include <deque>
 #include <thread>
 
-#include "core/time.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/mutex.h"
+#include "core/time.h"
 #include "net/http_server.h"
 #include "registry/define.h"
 
@@ -28,10 +28,12 @@ struct Metrics {
   metrics::Gauge& rows =
       metrics::DefaultGauge("pgcdc_duckdb_rows_total", "Rows in the duckdb cdc_events table.");
   metrics::Family<metrics::Counter>& flushes = metrics::Default().AddCounter(
-      "pgcdc_duckdb_flushes_total", "duckdb flushes (one transaction each) by status.",
-      {"status"});
-  metrics::Counter& expired = metrics::DefaultCounter(
-      "pgcdc_duckdb_retention_deleted_total", "duckdb rows deleted by retention.");
+      "pgcdc_duckdb_flushes_total", "duckdb flushes (one transaction each) by status.", {"status"});
+  metrics::Gauge& buffered = metrics::DefaultGauge(
+      "pgcdc_duckdb_buffered_events",
+      "Events staged in duckdb and not yet committed (not yet acknowledged).");
+  metrics::Counter& expired = metrics::DefaultCounter("pgcdc_duckdb_retention_deleted_total",
+                                                      "duckdb rows deleted by retention.");
 };
 
 Metrics& M() { return metrics::Lazy<Metrics>(); }
@@ -204,16 +206,17 @@ DuckdbAdapter::~DuckdbAdapter() { Close(); }
 
 Status DuckdbAdapter::Attach(const Services& services) {
   if (services.http == nullptr) {
-    return Fail(ErrorCode::kConfig,
-                "duckdb: no HTTP server to serve /query on: set --http-addr");
+    return Fail(ErrorCode::kConfig, "duckdb: no HTTP server to serve /query on: set --http-addr");
   }
   auto q = queries_;
-  services.http->HandlePrefixAsync(
-      "POST", "/query",
-      [q](net::HttpRequest&& req, const net::HttpReply& reply) { q->OnQuery(std::move(req), reply); });
-  services.http->HandlePrefixAsync(
-      "GET", "/query/tables",
-      [q](net::HttpRequest&& req, const net::HttpReply& reply) { q->OnTables(std::move(req), reply); });
+  services.http->HandlePrefixAsync("POST", "/query",
+                                   [q](net::HttpRequest&& req, const net::HttpReply& reply) {
+                                     q->OnQuery(std::move(req), reply);
+                                   });
+  services.http->HandlePrefixAsync("GET", "/query/tables",
+                                   [q](net::HttpRequest&& req, const net::HttpReply& reply) {
+                                     q->OnTables(std::move(req), reply);
+                                   });
   return Ok();
 }
 
@@ -264,6 +267,7 @@ Status DuckdbAdapter::Deliver(std::span<const Event* const> events) {
       if (auto st = Commit(); !st) return st;
     }
   }
+  M().buffered.Set(static_cast<double>(store_->staged()));
   return Housekeep();
 }
 
@@ -273,6 +277,7 @@ Status DuckdbAdapter::Commit() {
     return st;
   }
   M().flushes.With({"ok"}).Inc();
+  M().buffered.Set(0);
   first_seq_.reset();
   return Ok();
 }
@@ -289,7 +294,8 @@ Status DuckdbAdapter::Housekeep() {
   const auto now = Clock::now();
   if (now < next_retention_) return Ok();
   next_retention_ = now + RetentionInterval(options_.retention);
-  const int64_t cutoff = (NowUnixNanos() - std::chrono::nanoseconds(options_.retention).count()) / 1000;
+  const int64_t cutoff =
+      (NowUnixNanos() - std::chrono::nanoseconds(options_.retention).count()) / 1000;
   auto deleted = store_->DeleteBefore(cutoff);
   if (!deleted) return Fail(deleted.error());
   M().expired.Inc(*deleted);
@@ -320,8 +326,7 @@ ConnectorInfo Connector() {
           "events acknowledged once committed; read-only queries by default.",
       .params = Params({
           {Param("duckdb.path", &O::path, "database file; :memory: keeps it in memory"),
-           Param("duckdb.retention", &O::retention, "rows older than this are deleted",
-                 {.min = 1}),
+           Param("duckdb.retention", &O::retention, "rows older than this are deleted", {.min = 1}),
            Param("duckdb.flush_interval", &O::flush_interval,
                  "write buffered events at least this often", {.min = 1}),
            Param("duckdb.flush_size", &O::flush_size,
@@ -335,8 +340,7 @@ ConnectorInfo Connector() {
            Param("duckdb.query_max_timeout", &O::query_max_timeout,
                  "largest \"timeout\" a request may ask for", {.min = 1}),
            Param("duckdb.query_max_bytes", &O::query_max_bytes,
-                 "largest /query result (JSON bytes); larger results answer 400",
-                 {.min = 1024}),
+                 "largest /query result (JSON bytes); larger results answer 400", {.min = 1024}),
            Param("duckdb.query_threads", &O::query_threads, "queries running at once",
                  {.min = 1, .max = 64}),
            Param("duckdb.query_token", &O::query_token,

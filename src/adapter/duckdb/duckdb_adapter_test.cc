@@ -31,11 +31,10 @@ TEST(DuckdbQueryRequest, ParsesSqlParamsAndTimeout) {
 }
 
 TEST(DuckdbQueryRequest, RefusesBadBodies) {
-  for (const char* body :
-       {"not json", "[]", "{}", R"({"sql":""})", R"({"sql":1})", R"({"sql":"x","params":"a"})",
-        R"({"sql":"x","params":[{}]})", R"({"sql":"x","timeout":"soon"})",
-        R"({"sql":"x","timeout":5})", R"({"sql":"x","timeout":"0s"})",
-        R"({"sql":"x","timeout":"1h"})"}) {
+  for (const char* body : {"not json", "[]", "{}", R"({"sql":""})", R"({"sql":1})",
+                           R"({"sql":"x","params":"a"})", R"({"sql":"x","params":[{}]})",
+                           R"({"sql":"x","timeout":"soon"})", R"({"sql":"x","timeout":5})",
+                           R"({"sql":"x","timeout":"0s"})", R"({"sql":"x","timeout":"1h"})"}) {
     auto r = ParseQueryRequest(body, kDefault, kMax);
     ASSERT_FALSE(r) << body;
     EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument) << body;
@@ -59,11 +58,11 @@ TEST(DuckdbSql, RetentionInterval) {
 
 // ---- the store on a real in-memory DuckDB ----------------------------------------
 
-Event RowEvent(int id, std::string status,
-               std::shared_ptr<const RowSchema> schema) {
+Event RowEvent(int id, std::string status, std::shared_ptr<const RowSchema> schema) {
   Event e = MakeEvent("pgcdc:orders", "INSERT",
                       R"({"op":"INSERT","table":"orders","row":{"id":)" + std::to_string(id) +
-                          R"(,"status":")" + status + R"(","placed_at":"2025-06-15 12:00:00+00"},"old":null})",
+                          R"(,"status":")" + status +
+                          R"(","placed_at":"2025-06-15 12:00:00+00"},"old":null})",
                       "wal_replication");
   e.schema = std::move(schema);
   return e;
@@ -90,7 +89,7 @@ std::unique_ptr<Store> OpenStore(bool readonly = true, size_t max_bytes = 1u << 
 }
 
 QueryOutcome Exec(Store& s, std::string sql, std::vector<std::optional<std::string>> params = {},
-                 milliseconds timeout = milliseconds(10'000)) {
+                  milliseconds timeout = milliseconds(10'000)) {
   return s.Query(0, QueryRequest{std::move(sql), std::move(params), timeout});
 }
 
@@ -105,7 +104,7 @@ TEST(DuckdbStore, CommitsAndQueriesAsJsonRows) {
   ASSERT_TRUE(s->Commit());
   EXPECT_EQ(s->staged(), 0u);
   auto out = Exec(*s, "SELECT payload->>'$.row.status' AS s FROM cdc_events WHERE id = $1",
-                 {b.id.ToString()});
+                  {b.id.ToString()});
   EXPECT_EQ(out.kind, Kind::kOk) << out.body;
   EXPECT_EQ(out.body, R"([{"s":"paid"}])");
   EXPECT_EQ(Exec(*s, "SELECT 1 WHERE false").body, "[]");
@@ -135,9 +134,10 @@ TEST(DuckdbStore, TypedViewHasTheRowColumns) {
   ASSERT_TRUE(s->Append(a));
   ASSERT_TRUE(s->Commit());
   ASSERT_TRUE(s->CreateView(*Orders(), "pgcdc:orders"));
-  auto out = Exec(*s,
-                 "SELECT id, status, epoch(placed_at)::BIGINT AS at, _operation, typeof(id) AS t FROM "
-                 "\"public.orders\"");
+  auto out =
+      Exec(*s,
+           "SELECT id, status, epoch(placed_at)::BIGINT AS at, _operation, typeof(id) AS t FROM "
+           "\"public.orders\"");
   EXPECT_EQ(out.kind, Kind::kOk) << out.body;
   EXPECT_EQ(out.body,
             R"([{"id":7,"status":"new","at":1749988800,"_operation":"INSERT","t":"INTEGER"}])");
@@ -147,8 +147,9 @@ TEST(DuckdbStore, ReadOnlyRefusesWritesAndFiles) {
   auto s = OpenStore();
   ASSERT_TRUE(s);
   for (const char* sql :
-       {"DROP TABLE cdc_events", "DELETE FROM cdc_events", "ATTACH ':memory:' AS x", "INSTALL httpfs", "LOAD httpfs", "SET threads = 1",
-        "PRAGMA enable_profiling", "CREATE TABLE t (a INT)", "CALL pragma_version()"}) {
+       {"DROP TABLE cdc_events", "DELETE FROM cdc_events", "ATTACH ':memory:' AS x",
+        "INSTALL httpfs", "LOAD httpfs", "SET threads = 1", "PRAGMA enable_profiling",
+        "CREATE TABLE t (a INT)", "CALL pragma_version()"}) {
     auto out = Exec(*s, sql);
     EXPECT_EQ(out.kind, Kind::kRefused) << sql << ": " << out.body;
   }

@@ -51,7 +51,7 @@ Result<std::chrono::milliseconds> ParseTimeout(const boost::json::value* timeout
   }
   if (ms > max_timeout) {
     return BadRequest("timeout: at most " + config::FormatDuration(max_timeout) +
-                           " (--duckdb-query-timeout)");
+                      " (--duckdb-query-timeout)");
   }
   return ms;
 }
@@ -134,9 +134,10 @@ std::string ViewSql(const RowSchema& schema, std::string_view channel) {
     }
     sql += " AS " + Ident(c.name) + ", ";
   }
-  sql += "operation AS _operation, created_at AS _created_at, id AS _event_id FROM cdc_events "
-         "WHERE channel = " +
-         Literal(channel);
+  sql +=
+      "operation AS _operation, created_at AS _created_at, id AS _event_id FROM cdc_events "
+      "WHERE channel = " +
+      Literal(channel);
   return sql;
 }
 

@@ -42,33 +42,58 @@ struct ResultGuard {
 
 std::string_view StatementName(duckdb_statement_type type) {
   switch (type) {
-    case DUCKDB_STATEMENT_TYPE_INSERT: return "INSERT";
-    case DUCKDB_STATEMENT_TYPE_UPDATE: return "UPDATE";
-    case DUCKDB_STATEMENT_TYPE_DELETE: return "DELETE";
-    case DUCKDB_STATEMENT_TYPE_CREATE: return "CREATE";
-    case DUCKDB_STATEMENT_TYPE_ALTER: return "ALTER";
-    case DUCKDB_STATEMENT_TYPE_DROP: return "DROP";
-    case DUCKDB_STATEMENT_TYPE_COPY: return "COPY";
-    case DUCKDB_STATEMENT_TYPE_EXPORT: return "EXPORT";
-    case DUCKDB_STATEMENT_TYPE_ATTACH: return "ATTACH";
-    case DUCKDB_STATEMENT_TYPE_DETACH: return "DETACH";
-    case DUCKDB_STATEMENT_TYPE_LOAD: return "INSTALL/LOAD";
-    case DUCKDB_STATEMENT_TYPE_PRAGMA: return "PRAGMA";
+    case DUCKDB_STATEMENT_TYPE_INSERT:
+      return "INSERT";
+    case DUCKDB_STATEMENT_TYPE_UPDATE:
+      return "UPDATE";
+    case DUCKDB_STATEMENT_TYPE_DELETE:
+      return "DELETE";
+    case DUCKDB_STATEMENT_TYPE_CREATE:
+      return "CREATE";
+    case DUCKDB_STATEMENT_TYPE_ALTER:
+      return "ALTER";
+    case DUCKDB_STATEMENT_TYPE_DROP:
+      return "DROP";
+    case DUCKDB_STATEMENT_TYPE_COPY:
+      return "COPY";
+    case DUCKDB_STATEMENT_TYPE_EXPORT:
+      return "EXPORT";
+    case DUCKDB_STATEMENT_TYPE_ATTACH:
+      return "ATTACH";
+    case DUCKDB_STATEMENT_TYPE_DETACH:
+      return "DETACH";
+    case DUCKDB_STATEMENT_TYPE_LOAD:
+      return "INSTALL/LOAD";
+    case DUCKDB_STATEMENT_TYPE_PRAGMA:
+      return "PRAGMA";
     case DUCKDB_STATEMENT_TYPE_SET:
-    case DUCKDB_STATEMENT_TYPE_VARIABLE_SET: return "SET";
-    case DUCKDB_STATEMENT_TYPE_CALL: return "CALL";
-    case DUCKDB_STATEMENT_TYPE_TRANSACTION: return "transaction";
-    case DUCKDB_STATEMENT_TYPE_EXPLAIN: return "EXPLAIN";
-    default: return "this kind of";
+    case DUCKDB_STATEMENT_TYPE_VARIABLE_SET:
+      return "SET";
+    case DUCKDB_STATEMENT_TYPE_CALL:
+      return "CALL";
+    case DUCKDB_STATEMENT_TYPE_TRANSACTION:
+      return "transaction";
+    case DUCKDB_STATEMENT_TYPE_EXPLAIN:
+      return "EXPLAIN";
+    default:
+      return "this kind of";
   }
 }
 
 bool IsNumeric(duckdb_type t) {
   switch (t) {
-    case DUCKDB_TYPE_TINYINT: case DUCKDB_TYPE_SMALLINT: case DUCKDB_TYPE_INTEGER:
-    case DUCKDB_TYPE_BIGINT: case DUCKDB_TYPE_UTINYINT: case DUCKDB_TYPE_USMALLINT:
-    case DUCKDB_TYPE_UINTEGER: case DUCKDB_TYPE_UBIGINT: case DUCKDB_TYPE_FLOAT:
-    case DUCKDB_TYPE_DOUBLE: case DUCKDB_TYPE_HUGEINT: case DUCKDB_TYPE_DECIMAL:
+    case DUCKDB_TYPE_TINYINT:
+    case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_UTINYINT:
+    case DUCKDB_TYPE_USMALLINT:
+    case DUCKDB_TYPE_UINTEGER:
+    case DUCKDB_TYPE_UBIGINT:
+    case DUCKDB_TYPE_FLOAT:
+    case DUCKDB_TYPE_DOUBLE:
+    case DUCKDB_TYPE_HUGEINT:
+    case DUCKDB_TYPE_DECIMAL:
     case DUCKDB_TYPE_BOOLEAN:
       return true;
     default:
@@ -166,8 +191,7 @@ Status DuckStore::Init() {
 
 Status DuckStore::OpenStage() {
   if (stage_ != nullptr) duckdb_appender_destroy(&stage_);
-  if (duckdb_appender_create_ext(writer_, "temp", "main", "pgcdc_stage", &stage_) ==
-      DuckDBError) {
+  if (duckdb_appender_create_ext(writer_, "temp", "main", "pgcdc_stage", &stage_) == DuckDBError) {
     std::string msg = stage_ != nullptr ? duckdb_api::AppenderError(stage_) : "?";
     return Fail(ErrorCode::kIo, "duckdb: staging appender: " + msg);
   }
@@ -183,8 +207,7 @@ Status DuckStore::Append(const Event& e) {
           DuckDBSuccess &&
       duckdb_append_varchar_length(stage_, e.payload.data(), e.payload.size()) == DuckDBSuccess &&
       duckdb_append_varchar_length(stage_, e.source.data(), e.source.size()) == DuckDBSuccess &&
-      duckdb_append_timestamp(stage_, duckdb_timestamp{e.created_at_ns / 1000}) ==
-          DuckDBSuccess &&
+      duckdb_append_timestamp(stage_, duckdb_timestamp{e.created_at_ns / 1000}) == DuckDBSuccess &&
       duckdb_appender_end_row(stage_) == DuckDBSuccess;
   if (!ok) return Fail(ErrorCode::kIo, "duckdb: stage event: " + duckdb_api::AppenderError(stage_));
   ++staged_;
@@ -335,10 +358,9 @@ QueryOutcome DuckStore::Query(size_t slot, const QueryRequest& request) {
   }
   const duckdb_statement_type type = duckdb_prepared_statement_type(stmt.stmt);
   if (options_.readonly_queries && type != DUCKDB_STATEMENT_TYPE_SELECT) {
-    return Outcome(Kind::kRefused,
-                   "read-only: " + std::string(StatementName(type)) +
-                       " statements are refused; only SELECT queries run "
-                       "(--duckdb-query-readonly=false allows any statement)");
+    return Outcome(Kind::kRefused, "read-only: " + std::string(StatementName(type)) +
+                                       " statements are refused; only SELECT queries run "
+                                       "(--duckdb-query-readonly=false allows any statement)");
   }
   if (type == DUCKDB_STATEMENT_TYPE_SELECT) {
     Prepared wrapped;
@@ -359,8 +381,8 @@ QueryOutcome DuckStore::Run(size_t slot, duckdb_prepared_statement stmt, const Q
   res.filled = true;
   QueryOutcome out = state == DuckDBError ? Failed(res.res) : Fetch(res.res, json);
   if (Disarm(slot) && out.kind != Kind::kOk && out.kind != Kind::kTooLarge) {
-    out = Outcome(Kind::kTimeout, "query timeout: interrupted after " +
-                                      std::to_string(r.timeout.count()) + " ms");
+    out = Outcome(Kind::kTimeout,
+                  "query timeout: interrupted after " + std::to_string(r.timeout.count()) + " ms");
   }
   return out;
 }
