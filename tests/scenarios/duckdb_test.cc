@@ -8,12 +8,18 @@
 //    request without a JSON content type or with the wrong token is refused;
 //  - with a database file and a persistent slot, pgcdc killed with SIGKILL
 //    several times: every row is in the table afterwards (acknowledged only
-//    once committed) and exactly once (replays replace their copy).
+//    once committed) and exactly once (replays replace their copy);
+//  - `pgcdc snapshot -a duckdb` into a file: the export ends once the rows
+//    are committed (the first flush) and every row is in it (read back with
+//    DuckDB's C API).
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include "harness.h"
 #include "json_util.h"
+#ifdef PGCDC_TEST_DUCKDB_API
+#include "parquet/duckdb_api.h"
+#endif
 
 namespace pgcdc::testing {
 namespace {
@@ -177,6 +183,51 @@ TEST(DuckdbScenario, KillNineWithAFileAndPersistentSlotLosesNothing) {
   EXPECT_EQ(p->Wait(), 0);
   (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_duckcrash')");
 }
+
+#ifdef PGCDC_TEST_DUCKDB_API
+// One integer from `sql` on the database file at `path` (opened read-only).
+int64_t ReadInt(const std::string& path, const std::string& sql) {
+  auto db = duckdb_api::Open(path, {{"access_mode", "READ_ONLY"}}, "test");
+  if (!db) {
+    ADD_FAILURE() << db.error().message();
+    return -1;
+  }
+  duckdb_database handle = *db;
+  duckdb_connection conn = nullptr;
+  int64_t value = -1;
+  if (duckdb_connect(handle, &conn) == DuckDBSuccess) {
+    duckdb_result res;
+    if (duckdb_query(conn, sql.c_str(), &res) == DuckDBSuccess) {
+      value = duckdb_value_int64(&res, 0, 0);
+    } else {
+      ADD_FAILURE() << duckdb_result_error(&res);
+    }
+    duckdb_destroy_result(&res);
+    duckdb_disconnect(&conn);
+  }
+  duckdb_close(&handle);
+  return value;
+}
+
+TEST(DuckdbScenario, SnapshotIntoAFileHasEveryRow) {
+  auto conn = Connect();
+  ExecOrFail(conn, "DROP TABLE IF EXISTS duck_snap");
+  ExecOrFail(conn, "CREATE TABLE duck_snap (id int PRIMARY KEY, name text)");
+  ExecOrFail(conn, "INSERT INTO duck_snap SELECT g, 'row ' || g FROM generate_series(1, 300) g");
+  TempDir dir;
+  const std::string db = dir.path + "/snap.duckdb";
+  auto p = Process::Start({
+      .args = {"snapshot", "--db", SharedCluster().Url(), "--table", "duck_snap", "-a", "duckdb",
+               "--duckdb-path", db, "--duckdb-flush-interval", "1s"},
+  });
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->Wait(60s), 0) << p->Stderr();
+  EXPECT_EQ(ReadInt(db,
+                    "SELECT count(DISTINCT payload->>'$.row.id') FROM cdc_events WHERE "
+                    "operation = 'SNAPSHOT'"),
+            300);
+}
+#endif
 
 }  // namespace
 }  // namespace pgcdc::testing
