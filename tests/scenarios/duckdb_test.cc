@@ -25,7 +25,7 @@ namespace pgcdc::testing {
 namespace {
 
 std::optional<HttpResult> Query(const std::string& addr, const std::string& body,
-                                std::vector<std::string> headers = {
+                                const std::vector<std::string>& headers = {
                                     "Content-Type: application/json"}) {
   return HttpSend(addr, "POST", "/query", headers, body, 10s);
 }

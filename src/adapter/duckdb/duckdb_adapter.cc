@@ -239,17 +239,21 @@ Status DuckdbAdapter::Open() {
 }
 
 Status DuckdbAdapter::EnsureView(const Event& e) {
+  // Events of one relation version share their schema: one pointer compare.
+  if (e.schema == last_schema_) return Ok();
   std::vector<std::pair<std::string, uint32_t>> cols;
   cols.reserve(e.schema->columns.size());
   for (const auto& c : e.schema->columns) cols.emplace_back(c.name, c.type_oid);
   std::string name = ViewName(*e.schema);
   auto it = views_.find(name);
-  if (it != views_.end() && it->second == cols) return Ok();
-  if (auto st = store_->CreateView(*e.schema, e.channel); !st) {
-    // A view is a convenience: the event itself is stored regardless.
-    log::Warn(st.error().message());
+  if (it == views_.end() || it->second != cols) {
+    if (auto st = store_->CreateView(*e.schema, e.channel); !st) {
+      // A view is a convenience: the event itself is stored regardless.
+      log::Warn(st.error().message());
+    }
+    views_[std::move(name)] = std::move(cols);
   }
-  views_[std::move(name)] = std::move(cols);
+  last_schema_ = e.schema;
   return Ok();
 }
 

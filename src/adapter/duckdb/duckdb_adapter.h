@@ -78,6 +78,7 @@ class DuckdbAdapter final : public Adapter {
   std::chrono::steady_clock::time_point next_retention_{};
   // The columns each view was created with (recreated when they change).
   std::map<std::string, std::vector<std::pair<std::string, uint32_t>>> views_;
+  std::shared_ptr<const RowSchema> last_schema_;  // the schema last checked
 };
 
 ConnectorInfo Connector();

@@ -58,7 +58,7 @@ TEST(DuckdbSql, RetentionInterval) {
 
 // ---- the store on a real in-memory DuckDB ----------------------------------------
 
-Event RowEvent(int id, std::string status, std::shared_ptr<const RowSchema> schema) {
+Event RowEvent(int id, const std::string& status, std::shared_ptr<const RowSchema> schema) {
   Event e = MakeEvent("pgcdc:orders", "INSERT",
                       R"({"op":"INSERT","table":"orders","row":{"id":)" + std::to_string(id) +
                           R"(,"status":")" + status +

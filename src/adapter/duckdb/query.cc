@@ -93,13 +93,16 @@ std::string CreateStageSql() {
          "VARCHAR, payload VARCHAR, source VARCHAR, created_at TIMESTAMP)";
 }
 
-std::string UpsertSql(bool dedupe) {
-  std::string sql =
-      "INSERT OR REPLACE INTO cdc_events SELECT id, channel, operation, TRY_CAST(payload AS "
-      "JSON), source, created_at FROM pgcdc_stage";
-  // The same id twice in one statement is an error for DuckDB: keep the last.
-  if (dedupe) sql += " QUALIFY row_number() OVER (PARTITION BY id ORDER BY rowid DESC) = 1";
-  return sql;
+std::string InsertSql(bool replace) {
+  if (!replace) {
+    return "INSERT INTO cdc_events SELECT id, channel, operation, TRY_CAST(payload AS JSON), "
+           "source, created_at FROM pgcdc_stage";
+  }
+  // Replayed events (ids already stored, or twice in the batch): the last
+  // copy wins (DuckDB refuses the same key twice in one INSERT OR REPLACE).
+  return "INSERT OR REPLACE INTO cdc_events SELECT id, channel, operation, TRY_CAST(payload AS "
+         "JSON), source, created_at FROM pgcdc_stage QUALIFY row_number() OVER (PARTITION BY id "
+         "ORDER BY rowid DESC) = 1";
 }
 
 std::string ViewName(const RowSchema& schema) {
