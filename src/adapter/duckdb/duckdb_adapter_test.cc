@@ -115,6 +115,20 @@ TEST(DuckdbStore, CommitsAndQueriesAsJsonRows) {
   EXPECT_EQ(tables.body, R"([{"channel":"pgcdc:orders","count":2}])");
 }
 
+// The JSON shape docs/duckdb.md documents.
+TEST(DuckdbStore, ResultShapeIsToJsonOfEachRow) {
+  auto s = OpenStore();
+  ASSERT_TRUE(s);
+  auto out = Exec(*s,
+                  "SELECT 1 AS id, 2 AS id, 1830.50::DECIMAL(12,2) AS d, 'x' AS s, NULL AS n, "
+                  "true AS b, TIMESTAMP '2025-06-15 12:00:00' AS t, [1, 2] AS l, {'k': 'v'} AS o, "
+                  "'{\"a\":1}'::JSON AS j, 1.5::DOUBLE AS f");
+  EXPECT_EQ(out.kind, Kind::kOk) << out.body;
+  EXPECT_EQ(out.body,
+            R"([{"id":1,"id_1":2,"d":1830.5,"s":"x","n":null,"b":true,"t":"2025-06-15 12:00:00",)"
+            R"("l":[1,2],"o":{"k":"v"},"j":{"a":1},"f":1.5}])");
+}
+
 TEST(DuckdbStore, ReplayedIdsReplaceTheirCopy) {
   auto s = OpenStore();
   ASSERT_TRUE(s);
