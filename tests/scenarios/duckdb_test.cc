@@ -80,6 +80,10 @@ TEST(DuckdbScenario, WalRowsAreQueryableOverHttp) {
   EXPECT_EQ(typed->body,
             R"([{"id":3,"status":"s3","amount":"4.5","t":1749988800,"ty":"INTEGER"}])");
 
+  EXPECT_TRUE(Eventually(
+      [&] { return ScrapeMetric(*p, "pgcdc_duckdb_rows_total").value_or(0) == 51; }, 5s));
+  EXPECT_GE(ScrapeMetric(*p, "pgcdc_duckdb_flushes_total{status=\"ok\"}").value_or(0), 7);
+  EXPECT_GE(ScrapeMetric(*p, "pgcdc_duckdb_queries_total{status=\"ok\"}").value_or(0), 3);
   auto tables = HttpGet(*addr, "/query/tables");
   ASSERT_TRUE(tables);
   EXPECT_EQ(tables->status, 200);

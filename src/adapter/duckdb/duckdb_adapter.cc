@@ -283,6 +283,8 @@ Status DuckdbAdapter::Commit() {
   M().flushes.With({"ok"}).Inc();
   M().buffered.Set(0);
   first_seq_.reset();
+  rows_changed_ = true;
+  CountRows();
   return Ok();
 }
 
@@ -294,7 +296,17 @@ Status DuckdbAdapter::Flush() {
   return Housekeep();
 }
 
+void DuckdbAdapter::CountRows() {
+  // At most once a second, after a change (count(*) costs ~1 ms per million rows).
+  const auto now = Clock::now();
+  if (!rows_changed_ || now < next_count_) return;
+  next_count_ = now + std::chrono::seconds(1);
+  rows_changed_ = false;
+  if (auto rows = store_->RowCount()) M().rows.Set(static_cast<double>(*rows));
+}
+
 Status DuckdbAdapter::Housekeep() {
+  CountRows();
   const auto now = Clock::now();
   if (now < next_retention_) return Ok();
   next_retention_ = now + RetentionInterval(options_.retention);
@@ -303,7 +315,7 @@ Status DuckdbAdapter::Housekeep() {
   auto deleted = store_->DeleteBefore(cutoff);
   if (!deleted) return Fail(deleted.error());
   M().expired.Inc(*deleted);
-  if (auto rows = store_->RowCount()) M().rows.Set(static_cast<double>(*rows));
+  rows_changed_ = rows_changed_ || *deleted > 0;
   return Ok();
 }
 

@@ -68,6 +68,7 @@ class DuckdbAdapter final : public Adapter {
  private:
   Status Commit();
   Status Housekeep();
+  void CountRows();
   Status EnsureView(const Event& e);
 
   Options options_;
@@ -76,6 +77,8 @@ class DuckdbAdapter final : public Adapter {
   std::optional<uint64_t> first_seq_;  // lowest tracked seq staged
   std::chrono::steady_clock::time_point since_{};
   std::chrono::steady_clock::time_point next_retention_{};
+  std::chrono::steady_clock::time_point next_count_{};
+  bool rows_changed_ = true;  // the row gauge needs a count
   // The columns each view was created with (recreated when they change).
   std::map<std::string, std::vector<std::pair<std::string, uint32_t>>> views_;
   std::shared_ptr<const RowSchema> last_schema_;  // the schema last checked
