@@ -5,8 +5,8 @@
 //
 // Table cdc_events(id PRIMARY KEY, channel, operation, payload JSON, source,
 // created_at); per WAL table a typed view "<schema>.<table>" with the row's
-// columns (query.h). Events are staged in DuckDB and moved into the table in
-// one transaction (INSERT OR REPLACE) every flush_size events or
+// columns (query.h). Events are appended to the table (DuckDB's appender) and
+// committed in one transaction (replays: INSERT OR REPLACE) every flush_size events or
 // flush_interval; retention deletes old rows every max(retention/10, 1s).
 //
 // Durability (beyond SPEC, whose sink acknowledges on receipt): events are

@@ -141,6 +141,21 @@ TEST(DuckdbStore, ReplayedIdsReplaceTheirCopy) {
   EXPECT_EQ(*s->RowCount(), 1u);
 }
 
+// SPEC: a payload that is not JSON is stored as NULL (events always carry
+// JSON; this is the guard).
+TEST(DuckdbStore, InvalidPayloadIsStoredAsNull) {
+  auto s = OpenStore();
+  ASSERT_TRUE(s);
+  Event good = RowEvent(1, "new", nullptr);
+  Event bad = RowEvent(2, "new", nullptr);
+  bad.payload = "{not json";
+  ASSERT_TRUE(s->Append(good));
+  ASSERT_TRUE(s->Append(bad));
+  ASSERT_TRUE(s->Commit());
+  EXPECT_EQ(Exec(*s, "SELECT count(*) AS n, count(payload) AS p FROM cdc_events").body,
+            R"([{"n":2,"p":1}])");
+}
+
 TEST(DuckdbStore, TypedViewHasTheRowColumns) {
   auto s = OpenStore();
   ASSERT_TRUE(s);

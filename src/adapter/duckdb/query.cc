@@ -93,13 +93,9 @@ std::string CreateStageSql() {
          "VARCHAR, payload VARCHAR, source VARCHAR, created_at TIMESTAMP)";
 }
 
-std::string InsertSql(bool replace) {
-  if (!replace) {
-    return "INSERT INTO cdc_events SELECT id, channel, operation, TRY_CAST(payload AS JSON), "
-           "source, created_at FROM pgcdc_stage";
-  }
-  // Replayed events (ids already stored, or twice in the batch): the last
-  // copy wins (DuckDB refuses the same key twice in one INSERT OR REPLACE).
+std::string ReplaceSql() {
+  // The last copy of an id wins (DuckDB refuses the same key twice in one
+  // INSERT OR REPLACE).
   return "INSERT OR REPLACE INTO cdc_events SELECT id, channel, operation, TRY_CAST(payload AS "
          "JSON), source, created_at FROM pgcdc_stage QUALIFY row_number() OVER (PARTITION BY id "
          "ORDER BY rowid DESC) = 1";

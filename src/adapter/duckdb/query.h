@@ -30,12 +30,12 @@ Result<QueryRequest> ParseQueryRequest(std::string_view body,
                                        std::chrono::milliseconds default_timeout,
                                        std::chrono::milliseconds max_timeout);
 
-// The events table (SPEC §5.19) and the statements that move the staged rows
-// into it: a plain INSERT (the usual case: new ids), else — a replay after a
-// restart — INSERT OR REPLACE where the latest copy of an id wins.
+// The events table (SPEC §5.19), the staging table of the replay path and
+// the statement that moves its rows into cdc_events (INSERT OR REPLACE; the
+// latest copy of an id wins).
 std::string CreateTableSql();
 std::string CreateStageSql();
-std::string InsertSql(bool replace);
+std::string ReplaceSql();
 
 // The typed view of a WAL table: named "<schema>.<table>" (e.g.
 // "public.orders"), one column per table column (its PostgreSQL type mapped

@@ -44,11 +44,14 @@ class Store {
   [[nodiscard]] static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
   virtual ~Store() = default;
 
-  // Stages one event (not yet visible, not yet durable).
+  // Stages one event (not yet visible, not yet durable): appended to
+  // cdc_events through DuckDB's appender, and kept until Commit().
   [[nodiscard]] virtual Status Append(const Event& event) = 0;
   virtual size_t staged() const = 0;
-  // Moves every staged row into cdc_events in one transaction (INSERT OR
-  // REPLACE). On error the rows stay staged.
+  // Commits every staged row in one transaction (the appender's flush). A
+  // batch DuckDB refuses (an id already stored or twice in it: a replay)
+  // goes again through a staging table and INSERT OR REPLACE, where the last
+  // copy of an id wins. On error the rows stay staged.
   [[nodiscard]] virtual Status Commit() = 0;
   // Deletes rows created before `micros` (µs since the epoch, UTC).
   [[nodiscard]] virtual Result<uint64_t> DeleteBefore(int64_t micros) = 0;

@@ -6,6 +6,7 @@
 
 #include "adapter/duckdb/store.h"
 #include "core/json.h"
+#include "core/metrics.h"
 #include "core/mutex.h"
 #include "parquet/duckdb_api.h"
 
@@ -16,6 +17,12 @@ namespace {
 using duckdb_api::Exec;
 using Clock = std::chrono::steady_clock;
 using Kind = QueryOutcome::Kind;
+
+metrics::Counter& InvalidPayloads() {
+  static metrics::Counter& c = metrics::DefaultCounter(
+      "pgcdc_duckdb_invalid_payloads_total", "Events whose payload was not JSON (stored as NULL).");
+  return c;
+}
 
 QueryOutcome Outcome(Kind kind, std::string body) { return {kind, std::move(body), 0}; }
 
@@ -108,7 +115,7 @@ class DuckStore final : public Store {
 
   Status Init();
   Status Append(const Event& event) override;
-  size_t staged() const override { return staged_; }
+  size_t staged() const override { return rows_.size(); }
   Status Commit() override;
   Result<uint64_t> DeleteBefore(int64_t micros) override;
   Result<uint64_t> RowCount() override;
@@ -117,8 +124,10 @@ class DuckStore final : public Store {
   void InterruptQueries() override;
 
  private:
-  Status OpenStage();
-  Status Upsert();
+  struct Row;
+  Status OpenAppender(const char* schema, const char* table, duckdb_appender& out);
+  static Status AppendRow(duckdb_appender app, const Row& r);
+  Status Replace();
   QueryOutcome Run(size_t slot, duckdb_prepared_statement stmt, const QueryRequest& r, bool json);
   QueryOutcome Fetch(duckdb_result& res, bool json);
   static QueryOutcome Failed(duckdb_result& res);
@@ -130,8 +139,17 @@ class DuckStore final : public Store {
   StoreOptions options_;
   duckdb_database db_ = nullptr;
   duckdb_connection writer_ = nullptr;
-  duckdb_appender stage_ = nullptr;
-  size_t staged_ = 0;
+  // A delivered event until its commit.
+  struct Row {
+    std::string id, channel, operation, payload;
+    std::string_view source;
+    int64_t created_at_us = 0;
+    bool payload_null = false;
+  };
+  duckdb_appender direct_ = nullptr;  // into cdc_events
+  duckdb_appender stage_ = nullptr;   // into pgcdc_stage (replays)
+  std::vector<Row> rows_;
+  std::string scratch_;  // payload validation
   std::vector<duckdb_connection> readers_;
 
   Mutex mu_;
@@ -150,6 +168,7 @@ DuckStore::~DuckStore() {
   cv_.NotifyAll();
   if (watchdog_.joinable()) watchdog_.join();
   if (stage_ != nullptr) duckdb_appender_destroy(&stage_);
+  if (direct_ != nullptr) duckdb_appender_destroy(&direct_);
   for (auto& c : readers_) duckdb_disconnect(&c);
   if (writer_ != nullptr) duckdb_disconnect(&writer_);
   if (db_ != nullptr) duckdb_close(&db_);
@@ -172,7 +191,8 @@ Status DuckStore::Init() {
   }
   if (auto st = Exec(writer_, CreateTableSql(), "duckdb: create table cdc_events"); !st) return st;
   if (auto st = Exec(writer_, CreateStageSql(), "duckdb: create staging table"); !st) return st;
-  if (auto st = OpenStage(); !st) return st;
+  if (auto st = OpenAppender("temp", "pgcdc_stage", stage_); !st) return st;
+  if (auto st = OpenAppender(nullptr, "cdc_events", direct_); !st) return st;
   readers_.assign(options_.query_threads, nullptr);
   for (auto& c : readers_) {
     if (duckdb_connect(db_, &c) == DuckDBError) {
@@ -189,56 +209,74 @@ Status DuckStore::Init() {
   return Ok();
 }
 
-Status DuckStore::OpenStage() {
-  if (stage_ != nullptr) duckdb_appender_destroy(&stage_);
-  if (duckdb_appender_create_ext(writer_, "temp", "main", "pgcdc_stage", &stage_) == DuckDBError) {
-    std::string msg = stage_ != nullptr ? duckdb_api::AppenderError(stage_) : "?";
-    return Fail(ErrorCode::kIo, "duckdb: staging appender: " + msg);
+Status DuckStore::OpenAppender(const char* schema, const char* table, duckdb_appender& out) {
+  if (out != nullptr) duckdb_appender_destroy(&out);
+  if (duckdb_appender_create_ext(writer_, schema, "main", table, &out) == DuckDBError) {
+    std::string msg = out != nullptr ? duckdb_api::AppenderError(out) : "?";
+    return Fail(ErrorCode::kIo, std::string("duckdb: appender for ") + table + ": " + msg);
   }
   return Ok();
 }
 
-Status DuckStore::Append(const Event& e) {
-  std::string id = e.id.ToString();
+Status DuckStore::AppendRow(duckdb_appender app, const Row& r) {
   const bool ok =
-      duckdb_append_varchar_length(stage_, id.data(), id.size()) == DuckDBSuccess &&
-      duckdb_append_varchar_length(stage_, e.channel.data(), e.channel.size()) == DuckDBSuccess &&
-      duckdb_append_varchar_length(stage_, e.operation.data(), e.operation.size()) ==
+      duckdb_append_varchar_length(app, r.id.data(), r.id.size()) == DuckDBSuccess &&
+      duckdb_append_varchar_length(app, r.channel.data(), r.channel.size()) == DuckDBSuccess &&
+      duckdb_append_varchar_length(app, r.operation.data(), r.operation.size()) == DuckDBSuccess &&
+      (r.payload_null ? duckdb_append_null(app)
+                      : duckdb_append_varchar_length(app, r.payload.data(), r.payload.size())) ==
           DuckDBSuccess &&
-      duckdb_append_varchar_length(stage_, e.payload.data(), e.payload.size()) == DuckDBSuccess &&
-      duckdb_append_varchar_length(stage_, e.source.data(), e.source.size()) == DuckDBSuccess &&
-      duckdb_append_timestamp(stage_, duckdb_timestamp{e.created_at_ns / 1000}) == DuckDBSuccess &&
-      duckdb_appender_end_row(stage_) == DuckDBSuccess;
-  if (!ok) return Fail(ErrorCode::kIo, "duckdb: stage event: " + duckdb_api::AppenderError(stage_));
-  ++staged_;
+      duckdb_append_varchar_length(app, r.source.data(), r.source.size()) == DuckDBSuccess &&
+      duckdb_append_timestamp(app, duckdb_timestamp{r.created_at_us}) == DuckDBSuccess &&
+      duckdb_appender_end_row(app) == DuckDBSuccess;
+  if (!ok) return Fail(ErrorCode::kIo, "duckdb: append: " + duckdb_api::AppenderError(app));
   return Ok();
 }
 
-Status DuckStore::Upsert() {
-  if (auto st = Exec(writer_, "BEGIN TRANSACTION", "duckdb: begin"); !st) return st;
-  // A plain INSERT is several times cheaper than INSERT OR REPLACE; a
-  // duplicate id (a replay) makes it fail, and then the batch goes again as
-  // INSERT OR REPLACE.
-  Status st = Exec(writer_, InsertSql(false), "duckdb: insert");
-  if (!st) {
-    (void)Exec(writer_, "ROLLBACK", "duckdb: rollback");
-    if (auto b = Exec(writer_, "BEGIN TRANSACTION", "duckdb: begin"); !b) return b;
-    st = Exec(writer_, InsertSql(true), "duckdb: insert");
+// Rows go straight into cdc_events through an appender (one write, the
+// fastest path) and are kept here until committed, for the replay path.
+Status DuckStore::Append(const Event& e) {
+  // SPEC: a payload that is not JSON is stored as NULL. Events always carry
+  // JSON (core/event.h); the appender would store anything as is.
+  scratch_.clear();
+  const bool json = json::Compact(e.payload, scratch_).has_value();
+  if (!json) InvalidPayloads().Inc();
+  rows_.push_back(Row{e.id.ToString(), e.channel, e.operation, json ? e.payload : std::string(),
+                      e.source, e.created_at_ns / 1000, !json});
+  if (auto st = AppendRow(direct_, rows_.back()); !st) {
+    rows_.pop_back();
+    return st;
   }
+  return Ok();
+}
+
+// The slow path for a batch the direct flush refused (an id already stored
+// or twice in the batch: a replay, or a payload DuckDB does not take as
+// JSON): staged, then INSERT OR REPLACE in one transaction.
+Status DuckStore::Replace() {
+  for (const Row& r : rows_) {
+    if (auto st = AppendRow(stage_, r); !st) return st;
+  }
+  if (duckdb_appender_flush(stage_) == DuckDBError) {
+    return Fail(ErrorCode::kIo, "duckdb: flush staged rows: " + duckdb_api::AppenderError(stage_));
+  }
+  Status st = Exec(writer_, "BEGIN TRANSACTION", "duckdb: begin");
+  if (st) st = Exec(writer_, ReplaceSql(), "duckdb: insert");
   if (st) st = Exec(writer_, "COMMIT", "duckdb: commit");
   if (!st) (void)Exec(writer_, "ROLLBACK", "duckdb: rollback");
+  (void)Exec(writer_, "DELETE FROM pgcdc_stage", "duckdb: clear staging");
   return st;
 }
 
 Status DuckStore::Commit() {
-  if (staged_ == 0) return Ok();
-  if (duckdb_appender_flush(stage_) == DuckDBError) {
-    const std::string msg = duckdb_api::AppenderError(stage_);
-    return Fail(ErrorCode::kIo, "duckdb: flush staged rows: " + msg);
+  if (rows_.empty()) return Ok();
+  if (duckdb_appender_flush(direct_) == DuckDBError) {
+    // The appender dropped the batch (nothing of it was written): a new one,
+    // and the rows again through the slow path.
+    if (auto st = OpenAppender(nullptr, "cdc_events", direct_); !st) return st;
+    if (auto st = Replace(); !st) return st;
   }
-  if (auto st = Upsert(); !st) return st;
-  if (auto st = Exec(writer_, "DELETE FROM pgcdc_stage", "duckdb: clear staging"); !st) return st;
-  staged_ = 0;
+  rows_.clear();
   return Ok();
 }
 
