@@ -20,7 +20,7 @@ struct Metrics {
   metrics::Family<metrics::Counter>& queries = metrics::Default().AddCounter(
       "pgcdc_duckdb_queries_total",
       "duckdb /query and /query/tables requests by outcome (ok, sql_error, bad_request, "
-      "readonly_refused, timeout, too_large, unauthorized, unavailable).",
+      "readonly_refused, timeout, too_large, unauthorized, forbidden, unavailable, busy).",
       {"status"});
   metrics::Histogram& duration =
       metrics::DefaultHistogram("pgcdc_duckdb_query_duration_seconds",
