@@ -83,4 +83,17 @@ inline std::string PercentEncode(std::string_view s, bool keep_slash = false) {
   return out;
 }
 
+// SQL quoting by doubling: QuoteSql(name, '"') is an identifier, QuoteSql(text,
+// '\'') a string literal (standard SQL: DuckDB, SQLite, PostgreSQL with
+// standard_conforming_strings).
+inline std::string QuoteSql(std::string_view text, char quote) {
+  std::string out(1, quote);
+  for (const char c : text) {
+    out.push_back(c);
+    if (c == quote) out.push_back(quote);
+  }
+  out.push_back(quote);
+  return out;
+}
+
 }  // namespace pgcdc

@@ -35,6 +35,39 @@ std::string_view TypeName(Type type) {
   return "VARCHAR";
 }
 
+Type TypeForPgOid(uint32_t oid) {
+  switch (oid) {
+    case 16:
+      return Type::kBool;
+    case 21:
+      return Type::kInt16;
+    case 23:
+      return Type::kInt32;
+    case 20:
+    case 26:  // oid
+      return Type::kInt64;
+    case 700:
+      return Type::kFloat;
+    case 701:
+      return Type::kDouble;
+    case 1082:
+      return Type::kDate;
+    case 1083:
+      return Type::kTime;
+    case 1114:
+      return Type::kTimestamp;
+    case 1184:
+      return Type::kTimestampTz;
+    case 2950:
+      return Type::kUuid;
+    case 114:   // json
+    case 3802:  // jsonb
+      return Type::kJson;
+    default:
+      return Type::kString;
+  }
+}
+
 namespace {
 
 // Reads exactly `n` digits at `pos` (advancing it).

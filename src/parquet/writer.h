@@ -43,6 +43,10 @@ enum class Type {
   kUuid,         // FIXED_LEN_BYTE_ARRAY(16) UUID
 };
 
+// The type a PostgreSQL type (its OID) is written as. Unmapped types (numeric
+// — kept exact —, text, bytea, arrays, intervals, enums, …) are strings.
+Type TypeForPgOid(uint32_t oid);
+
 // DuckDB's name of the type (for messages and tests): "VARCHAR", "BIGINT", ...
 std::string_view TypeName(Type type);
 

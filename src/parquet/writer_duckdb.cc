@@ -1,6 +1,5 @@
-// The Parquet writer on DuckDB's C API (see writer.h). The only file that
-// includes duckdb.h.
-#include <duckdb.h>
+// The Parquet writer on DuckDB's C API (see writer.h), on the helpers of
+// duckdb_api.h (which includes duckdb.h).
 #include <unistd.h>
 
 #include <atomic>
@@ -9,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "parquet/duckdb_api.h"
 #include "parquet/writer.h"
 
 namespace pgcdc::parquet {
@@ -17,18 +17,9 @@ namespace {
 
 std::atomic<uint64_t> next_id{1};
 
-std::string Quote(std::string_view text, char quote) {
-  std::string out(1, quote);
-  for (char c : text) {
-    out.push_back(c);
-    if (c == quote) out.push_back(quote);
-  }
-  out.push_back(quote);
-  return out;
-}
-
-std::string QuoteIdent(std::string_view name) { return Quote(name, '"'); }
-std::string QuoteLiteral(std::string_view text) { return Quote(text, '\''); }
+using duckdb_api::AppenderError;
+using duckdb_api::QuoteIdent;
+using duckdb_api::QuoteLiteral;
 
 // The process-wide in-memory database (opened on first use, never closed:
 // writers may live until exit). Extensions are never installed or loaded
@@ -41,20 +32,12 @@ struct Database {
 const Database& SharedDatabase() {
   static const Database database = [] {
     Database d;
-    duckdb_config config = nullptr;
-    if (duckdb_create_config(&config) == DuckDBError) {
-      d.error = "parquet: cannot create a DuckDB configuration";
-      return d;
+    auto db = duckdb_api::Open("", {}, "parquet");
+    if (db) {
+      d.db = *db;
+    } else {
+      d.error = db.error().message();
     }
-    (void)duckdb_set_config(config, "autoinstall_known_extensions", "false");
-    (void)duckdb_set_config(config, "autoload_known_extensions", "false");
-    char* err = nullptr;
-    if (duckdb_open_ext(nullptr, &d.db, config, &err) == DuckDBError) {
-      d.error = std::string("parquet: cannot open DuckDB: ") + (err != nullptr ? err : "?");
-      d.db = nullptr;
-    }
-    if (err != nullptr) duckdb_free(err);
-    duckdb_destroy_config(&config);
     return d;
   }();
   return database;
@@ -62,21 +45,7 @@ const Database& SharedDatabase() {
 
 // Runs one statement; kIo with DuckDB's message on failure.
 Status Exec(duckdb_connection conn, const std::string& sql, std::string_view what) {
-  duckdb_result result;
-  const bool failed = duckdb_query(conn, sql.c_str(), &result) == DuckDBError;
-  std::string error = failed ? duckdb_result_error(&result) : "";
-  duckdb_destroy_result(&result);
-  if (failed) return Fail(ErrorCode::kIo, "parquet: " + std::string(what) + ": " + error);
-  return Ok();
-}
-
-std::string AppenderError(duckdb_appender appender) {
-  duckdb_error_data data = duckdb_appender_error_data(appender);
-  std::string msg = data != nullptr && duckdb_error_data_message(data) != nullptr
-                        ? duckdb_error_data_message(data)
-                        : "unknown DuckDB appender error";
-  duckdb_destroy_error_data(&data);
-  return msg;
+  return duckdb_api::Exec(conn, sql, "parquet: " + std::string(what));
 }
 
 Result<std::string> ReadFile(const std::string& path) {

@@ -35,39 +35,6 @@ const transform::JsonObject::Member* Member(const transform::JsonObject& row, si
 
 }  // namespace
 
-parquet::Type TypeForOid(uint32_t oid) {
-  switch (oid) {
-    case 16:
-      return Type::kBool;
-    case 21:
-      return Type::kInt16;
-    case 23:
-      return Type::kInt32;
-    case 20:
-    case 26:  // oid
-      return Type::kInt64;
-    case 700:
-      return Type::kFloat;
-    case 701:
-      return Type::kDouble;
-    case 1082:
-      return Type::kDate;
-    case 1083:
-      return Type::kTime;
-    case 1114:
-      return Type::kTimestamp;
-    case 1184:
-      return Type::kTimestampTz;
-    case 2950:
-      return Type::kUuid;
-    case 114:   // json
-    case 3802:  // jsonb
-      return Type::kJson;
-    default:
-      return Type::kString;
-  }
-}
-
 std::vector<parquet::Column> EnvelopeColumns() {
   return {{"event_id", Type::kString},       {"operation", Type::kString},
           {"timestamp", Type::kTimestampTz}, {"channel", Type::kString},
@@ -83,7 +50,7 @@ std::vector<parquet::Column> TypedColumns(const RowSchema& schema) {
   for (const auto& c : schema.columns) {
     std::string name = c.name;
     for (int n = 2; !used.insert(name).second; ++n) name = c.name + "_" + std::to_string(n);
-    cols.push_back({std::move(name), TypeForOid(c.type_oid)});
+    cols.push_back({std::move(name), parquet::TypeForPgOid(c.type_oid)});
   }
   return cols;
 }

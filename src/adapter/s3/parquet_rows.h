@@ -4,7 +4,7 @@
 //  - typed schema (--s3-parquet-schema typed), for WAL row events: the
 //    metadata columns _pgcdc_event_id, _pgcdc_operation, _pgcdc_created_at,
 //    _pgcdc_lsn, then one column per table column in table order, its
-//    PostgreSQL type mapped by TypeForOid (unmapped types → string).
+//    PostgreSQL type mapped by parquet::TypeForPgOid (unmapped types → string).
 // Pure conversion on top of parquet::Writer; no I/O.
 #pragma once
 
@@ -18,10 +18,6 @@
 #include "transform/payload.h"
 
 namespace pgcdc::adapter::s3 {
-
-// The Parquet type a PostgreSQL type is written as. Unmapped types (numeric
-// — kept exact —, text, bytea, arrays, intervals, enums, …) are strings.
-parquet::Type TypeForOid(uint32_t oid);
 
 std::vector<parquet::Column> EnvelopeColumns();
 // Metadata columns + the table's columns (a table column named like a

@@ -54,8 +54,8 @@ TEST(S3Parquet, TypedColumnsMapTypesAndAvoidNameClashes) {
   EXPECT_EQ(cols[5].type, parquet::Type::kString);  // numeric stays exact text
   EXPECT_EQ(cols[6].type, parquet::Type::kTimestampTz);
   EXPECT_EQ(cols[7].name, "_pgcdc_lsn_2");
-  EXPECT_EQ(TypeForOid(3802), parquet::Type::kJson);
-  EXPECT_EQ(TypeForOid(1007), parquet::Type::kString);  // int4[]: unmapped → string
+  EXPECT_EQ(parquet::TypeForPgOid(3802), parquet::Type::kJson);
+  EXPECT_EQ(parquet::TypeForPgOid(1007), parquet::Type::kString);  // int4[]: unmapped → string
 }
 
 TEST(S3Parquet, BatchWritesTypedRowsPerTableAndEnvelopesForTheRest) {
