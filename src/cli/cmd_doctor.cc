@@ -9,6 +9,7 @@
 // 2 the configuration itself is invalid.
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <memory>
 
@@ -183,63 +184,70 @@ void PrintValidateRows(const std::vector<ValidateRow>& rows, bool json_output, b
 
 }  // namespace
 
-void AddValidateCommand(CLI::App& root, GlobalFlags& global) {
-  auto* cmd = root.add_subcommand(
-      "validate", "Check the configuration and that the database answers, without starting");
+namespace {
+
+// doctor and validate: `listen`'s flags and config file, -o text|json; `run`
+// gets the loaded (and validated) configuration and whether JSON is wanted.
+using CheckRun = std::function<void(config::LoadResult&, bool json_output)>;
+void AddCheckCommand(CLI::App& root, GlobalFlags& global, const std::string& name,
+                     const std::string& description, const std::string& footer, CheckRun run) {
+  auto* cmd = root.add_subcommand(name, description);
   cmd->fallthrough();
   auto flags = std::make_shared<FlagStore>();
   auto specs = std::make_shared<std::vector<ParamSpec>>(AllParams(Builtins()));
   auto output = std::make_shared<std::string>("text");
   AddSpecFlags(*cmd, *specs, *flags);
   cmd->add_option("-o,--output", *output, "text | json")->check(CLI::IsMember({"text", "json"}));
-  cmd->footer(
-      "Takes the same flags and config file as `pgcdc listen`. Rows: config, database\n"
-      "(a connection within 5 s), then the detector's and adapters' server checks (as\n"
-      "`pgcdc doctor`). Exit codes: 0 valid, 1 validation failed.");
-  cmd->callback([&global, flags, specs, output] {
+  cmd->footer("Takes the same flags and config file as `pgcdc listen`.\n" + footer);
+  cmd->callback([&global, flags, specs, output, run = std::move(run)] {
     auto loaded = LoadValidated(global, *specs, *flags, PipelineKind::kListen);
-    if (loaded.errors.empty()) ApplyLogging(loaded.config);
-    const auto rows = ValidateRows(loaded);
-    bool ok = true;
-    for (const auto& r : rows) ok = ok && r.status != "FAIL";
-    PrintValidateRows(rows, *output == "json", ok);
-    if (!ok) std::cerr << "pgcdc: validation failed\n";
-    CommandExitCode() = ok ? kExitOk : kExitFailure;
+    run(loaded, *output == "json");
   });
 }
 
+}  // namespace
+
+void AddValidateCommand(CLI::App& root, GlobalFlags& global) {
+  AddCheckCommand(
+      root, global, "validate",
+      "Check the configuration and that the database answers, without starting",
+      "Rows: config, database (a connection within 5 s), then the detector's and adapters'\n"
+      "server checks (as `pgcdc doctor`). Exit codes: 0 valid, 1 validation failed.",
+      [](config::LoadResult& loaded, bool json_output) {
+        if (loaded.errors.empty()) ApplyLogging(loaded.config);
+        const auto rows = ValidateRows(loaded);
+        bool ok = true;
+        for (const auto& r : rows) ok = ok && r.status != "FAIL";
+        PrintValidateRows(rows, json_output, ok);
+        if (!ok) std::cerr << "pgcdc: validation failed\n";
+        CommandExitCode() = ok ? kExitOk : kExitFailure;
+      });
+}
+
 void AddDoctorCommand(CLI::App& root, GlobalFlags& global) {
-  auto* cmd = root.add_subcommand(
-      "doctor", "Check the configured detector's and sinks' server prerequisites (no events read)");
-  cmd->fallthrough();
-  auto flags = std::make_shared<FlagStore>();
-  auto specs = std::make_shared<std::vector<ParamSpec>>(AllParams(Builtins()));
-  auto output = std::make_shared<std::string>("text");
-  AddSpecFlags(*cmd, *specs, *flags);
-  cmd->add_option("-o,--output", *output, "text | json")->check(CLI::IsMember({"text", "json"}));
-  cmd->footer(
-      "Takes the same flags and config file as `pgcdc listen`.\n"
+  AddCheckCommand(
+      root, global, "doctor",
+      "Check the configured detector's and sinks' server prerequisites (no events read)",
       "Exit codes: 0 all checks passed (warnings allowed), 1 a check failed, 2 invalid "
       "configuration.\n"
       "Example: pgcdc doctor --detector mysql --mysql-addr 127.0.0.1:3306 --mysql-user repl "
-      "--mysql-server-id 4242");
-  cmd->callback([&global, flags, specs, output] {
-    auto loaded = LoadValidated(global, *specs, *flags, PipelineKind::kListen);
-    if (!loaded.errors.empty()) {
-      CommandExitCode() = ReportConfigErrors(loaded.errors);
-      return;
-    }
-    ApplyLogging(loaded.config);
-    const auto findings = RunChecks(Builtins(), loaded.config);
-    bool ok = true;
-    for (const auto& f : findings) ok = ok && f.result.level != CheckResult::Level::kFail;
-    if (*output == "json") {
-      PrintJsonFindings(findings, ok);
-    } else {
-      PrintText(findings);
-    }
-    CommandExitCode() = ok ? kExitOk : kExitFailure;
-  });
+      "--mysql-server-id 4242",
+      [](config::LoadResult& loaded, bool json_output) {
+        if (!loaded.errors.empty()) {
+          CommandExitCode() = ReportConfigErrors(loaded.errors);
+          return;
+        }
+        ApplyLogging(loaded.config);
+        const auto findings = RunChecks(Builtins(), loaded.config);
+        bool ok = true;
+        for (const auto& f : findings) ok = ok && f.result.level != CheckResult::Level::kFail;
+        if (json_output) {
+          PrintJsonFindings(findings, ok);
+        } else {
+          PrintText(findings);
+        }
+        CommandExitCode() = ok ? kExitOk : kExitFailure;
+      });
 }
 
 }  // namespace pgcdc::cli

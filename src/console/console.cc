@@ -174,16 +174,21 @@ setInterval(refresh, 1000);
 
 std::string_view Page() { return kPage; }
 
-void Mount(net::HttpServer& server, std::function<std::string()> stats) {
-  server.Handle("GET", "/", [](const net::HttpRequest&) {
+void MountPage(net::HttpServer& server, std::string_view html) {
+  server.Handle("GET", "/", [html](const net::HttpRequest&) {
     net::HttpResponse r;
     r.content_type = "text/html; charset=utf-8";
-    r.body = std::string(kPage);
+    r.body = std::string(html);
     r.headers["Cache-Control"] = "no-cache";
     r.headers["Content-Security-Policy"] =
-        "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'";
+        "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+        "frame-ancestors 'none'";
     return r;
   });
+}
+
+void Mount(net::HttpServer& server, std::function<std::string()> stats) {
+  MountPage(server, kPage);
   server.Handle("GET", "/api/stats", [stats = std::move(stats)](const net::HttpRequest&) {
     net::HttpResponse r;
     r.body = stats();

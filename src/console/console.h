@@ -18,6 +18,11 @@ namespace pgcdc::console {
 // The page (HTML with inline CSS and JavaScript).
 std::string_view Page();
 
+// Mounts GET / answering `html` (a page that lives as long as the server)
+// with the headers every page of ours carries (no cache, a CSP that allows
+// only its own inline script and style, no framing).
+void MountPage(net::HttpServer& server, std::string_view html);
+
 // Mounts GET / (the page) and GET /api/stats (`stats()` must return JSON).
 void Mount(net::HttpServer& server, std::function<std::string()> stats);
 

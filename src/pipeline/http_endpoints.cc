@@ -27,6 +27,10 @@ void MountCoreEndpoints(net::HttpServer& server, const Health& health,
                   return r;
                 },
                 {.public_route = true});
+  MountMetrics(server);
+}
+
+void MountMetrics(net::HttpServer& server) {
   server.Handle("GET", "/metrics", [](const net::HttpRequest&) {
     net::HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";

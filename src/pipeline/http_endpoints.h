@@ -16,4 +16,7 @@ namespace pgcdc::pipeline {
 void MountCoreEndpoints(net::HttpServer& server, const Health& health,
                         const std::function<bool()>& ready);
 
+// GET /metrics: the process-wide registry, Prometheus text format.
+void MountMetrics(net::HttpServer& server);
+
 }  // namespace pgcdc::pipeline

@@ -4,11 +4,13 @@
 #include <list>
 #include <thread>
 
+#include "console/console.h"
 #include "core/json.h"
 #include "core/json_dom.h"
 #include "core/metrics.h"
 #include "core/mutex.h"
 #include "net/http_server.h"
+#include "pipeline/http_endpoints.h"
 #include "serve/manager.h"
 #include "serve/page.h"
 
@@ -240,15 +242,7 @@ void Api::Mount(net::HttpServer& server) {
                                });
                              });
   }
-  server.Handle("GET", "/", [](const net::HttpRequest&) {
-    net::HttpResponse r;
-    r.content_type = "text/html; charset=utf-8";
-    r.body = std::string(Page());
-    r.headers["Content-Security-Policy"] =
-        "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-        "frame-ancestors 'none'";
-    return r;
-  });
+  console::MountPage(server, Page());
   Manager* manager = &impl->manager;
   server.Handle("GET", "/healthz",
                 [manager](const net::HttpRequest&) { return Json(200, manager->HealthJson()); },
@@ -259,12 +253,7 @@ void Api::Mount(net::HttpServer& server) {
                   return Json(ok ? 200 : 503, ok ? R"({"ready":true})" : R"({"ready":false})");
                 },
                 {.public_route = true});
-  server.Handle("GET", "/metrics", [](const net::HttpRequest&) {
-    net::HttpResponse r;
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = metrics::Default().Expose();
-    return r;
-  });
+  pipeline::MountMetrics(server);
 }
 
 }  // namespace pgcdc::serve

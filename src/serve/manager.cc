@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json/value.hpp>
 #include <cstdio>
 #include <cstring>
@@ -222,12 +223,6 @@ void Manager::Halt(Entry& e, Phase then) {
   Publish(e);
 }
 
-OpResult<PipelineInfo> Manager::Conflict(const Entry& e, const std::string& op) const {
-  MutexLock lock(mu_);
-  return std::unexpected(
-      Err(409, "cannot " + op + " pipeline " + e.name + ": it is " + StatusName(e)));
-}
-
 std::vector<PipelineInfo> Manager::List() const {
   MutexLock lock(mu_);
   std::vector<PipelineInfo> out;
@@ -342,76 +337,44 @@ OpResult<PipelineInfo> Manager::Remove(const std::string& name) {
   return info;
 }
 
-OpResult<PipelineInfo> Manager::Start(const std::string& name) {
+OpResult<PipelineInfo> Manager::Transition(const std::string& name, const char* verb,
+                                           std::initializer_list<Phase> from, Phase wanted,
+                                           const std::function<void(const EntryPtr&)>& act) {
   EntryPtr e = Find(name);
   if (!e) return std::unexpected(Err(404, "no pipeline named " + name));
   MutexLock op(e->op);
   {
     MutexLock lock(mu_);
-    if (e->phase != Phase::kStopped && e->phase != Phase::kError) {
-      return std::unexpected(
-          Err(409, "cannot start pipeline " + name + ": it is " + StatusName(*e)));
+    if (std::find(from.begin(), from.end(), e->phase) == from.end()) {
+      return std::unexpected(Err(
+          409, "cannot " + std::string(verb) + " pipeline " + name + ": it is " + StatusName(*e)));
     }
-    e->wanted = Phase::kRunning;
+    e->wanted = wanted;
   }
-  Launch(e);
+  act(e);
   Persist();
   MutexLock lock(mu_);
   return Info(*e);
+}
+
+OpResult<PipelineInfo> Manager::Start(const std::string& name) {
+  return Transition(name, "start", {Phase::kStopped, Phase::kError}, Phase::kRunning,
+                    [this](const EntryPtr& e) { Launch(e); });
 }
 
 OpResult<PipelineInfo> Manager::Stop(const std::string& name) {
-  EntryPtr e = Find(name);
-  if (!e) return std::unexpected(Err(404, "no pipeline named " + name));
-  MutexLock op(e->op);
-  {
-    MutexLock lock(mu_);
-    if (e->phase != Phase::kRunning && e->phase != Phase::kPaused) {
-      return std::unexpected(
-          Err(409, "cannot stop pipeline " + name + ": it is " + StatusName(*e)));
-    }
-    e->wanted = Phase::kStopped;
-  }
-  Halt(*e, Phase::kStopped);
-  Persist();
-  MutexLock lock(mu_);
-  return Info(*e);
+  return Transition(name, "stop", {Phase::kRunning, Phase::kPaused}, Phase::kStopped,
+                    [this](const EntryPtr& e) { Halt(*e, Phase::kStopped); });
 }
 
 OpResult<PipelineInfo> Manager::Pause(const std::string& name) {
-  EntryPtr e = Find(name);
-  if (!e) return std::unexpected(Err(404, "no pipeline named " + name));
-  MutexLock op(e->op);
-  {
-    MutexLock lock(mu_);
-    if (e->phase != Phase::kRunning) {
-      return std::unexpected(
-          Err(409, "cannot pause pipeline " + name + ": it is " + StatusName(*e)));
-    }
-    e->wanted = Phase::kPaused;
-  }
-  Halt(*e, Phase::kPaused);
-  Persist();
-  MutexLock lock(mu_);
-  return Info(*e);
+  return Transition(name, "pause", {Phase::kRunning}, Phase::kPaused,
+                    [this](const EntryPtr& e) { Halt(*e, Phase::kPaused); });
 }
 
 OpResult<PipelineInfo> Manager::Resume(const std::string& name) {
-  EntryPtr e = Find(name);
-  if (!e) return std::unexpected(Err(404, "no pipeline named " + name));
-  MutexLock op(e->op);
-  {
-    MutexLock lock(mu_);
-    if (e->phase != Phase::kPaused) {
-      return std::unexpected(
-          Err(409, "cannot resume pipeline " + name + ": it is " + StatusName(*e)));
-    }
-    e->wanted = Phase::kRunning;
-  }
-  Launch(e);
-  Persist();
-  MutexLock lock(mu_);
-  return Info(*e);
+  return Transition(name, "resume", {Phase::kPaused}, Phase::kRunning,
+                    [this](const EntryPtr& e) { Launch(e); });
 }
 
 void Manager::StartWanted() {

@@ -11,6 +11,7 @@
 
 #include <expected>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <stop_token>
@@ -113,7 +114,11 @@ class Manager {
   struct Entry;
   using EntryPtr = std::shared_ptr<Entry>;
   EntryPtr Find(const std::string& name) const;
-  OpResult<PipelineInfo> Conflict(const Entry& e, const std::string& op) const;
+  // A lifecycle call: the pipeline must be in one of `from`; `wanted` is
+  // remembered (state file); `act` runs with the pipeline's op lock held.
+  OpResult<PipelineInfo> Transition(const std::string& name, const char* verb,
+                                    std::initializer_list<Phase> from, Phase wanted,
+                                    const std::function<void(const EntryPtr&)>& act);
   void Launch(const EntryPtr& e);   // e->op held
   void Halt(Entry& e, Phase then);  // e->op held; joins
   PipelineInfo Info(const Entry& e) const;

@@ -3,16 +3,11 @@
 // The scenario test keeps sending NOTIFYs on con:a and con:b while this runs.
 // Prints "OK" and exits 0 when every check passed; otherwise prints why, exits 1.
 "use strict";
-const { chromium } = require("playwright-core");
-const fs = require("fs");
+const { launchChromium, checkScreenshot, run } = require("./chromium");
 
 async function main() {
   const [base, shot] = process.argv.slice(2);
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const errors = [];
@@ -57,21 +52,13 @@ async function main() {
     await page.waitForFunction((old) =>
       [...document.querySelectorAll("#events li")].map((li) => li.dataset.id).join() !== old, frozen, t);
     // Screenshot: a real rendering of the page, not a blank one.
-    const png = await page.screenshot({ path: shot, fullPage: false });
-    if (png.readUInt32BE(0) !== 0x89504e47) throw new Error("screenshot is not a PNG");
-    const width = png.readUInt32BE(16), height = png.readUInt32BE(20);
-    if (width !== 1280 || height !== 800) throw new Error(`screenshot is ${width}x${height}`);
-    if (fs.statSync(shot).size < 20000) throw new Error("screenshot looks blank (too small)");
+    checkScreenshot(await page.screenshot({ path: shot, fullPage: false }), shot, 1280, 800, 20000);
     const box = await page.locator("#events").boundingBox();
     if (!box || box.height < 50) throw new Error("event list not visible");
     if (errors.length) throw new Error("page errors: " + errors.join("; "));
-    console.log("OK");
   } finally {
     await browser.close();
   }
 }
 
-main().catch((e) => {
-  console.log("FAIL " + (e && e.stack ? e.stack : e));
-  process.exit(1);
-});
+run(main);

@@ -4,17 +4,12 @@
 // Usage: node serve_console_check.js <base-url> <token> <pipeline-json> <screenshot.png>
 // Prints "OK" and exits 0 when every check passed; otherwise prints why, exits 1.
 "use strict";
-const { chromium } = require("playwright-core");
-const fs = require("fs");
+const { launchChromium, checkScreenshot, run } = require("./chromium");
 
 async function main() {
   const [base, token, spec, shot] = process.argv.slice(2);
   const name = JSON.parse(spec).name;
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 },
                                          httpCredentials: { username: "operator", password: token } });
@@ -44,21 +39,15 @@ async function main() {
     await click("resume");
     await status("running");
     await page.waitForFunction(() => document.getElementById("ready").textContent === "ready", null, t);
-    const png = await page.screenshot({ path: shot, fullPage: false });
-    if (png.readUInt32BE(0) !== 0x89504e47) throw new Error("screenshot is not a PNG");
-    if (fs.statSync(shot).size < 10000) throw new Error("screenshot looks blank (too small)");
+    checkScreenshot(await page.screenshot({ path: shot, fullPage: false }), shot, 1280, 800, 10000);
     await click("stop");
     await status("stopped");
     await click("delete");
     await page.waitForFunction((n) => !document.querySelector(`tr[data-pipeline="${n}"]`), name, t);
     if (errors.length) throw new Error("page errors: " + errors.join("; "));
-    console.log("OK");
   } finally {
     await browser.close();
   }
 }
 
-main().catch((e) => {
-  console.log("FAIL " + (e && e.stack ? e.stack : e));
-  process.exit(1);
-});
+run(main);
