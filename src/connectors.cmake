@@ -34,4 +34,5 @@ set(PGCDC_CONNECTORS
   adapter/s3
   adapter/view
   adapter/graphql
+  adapter/grpc
 )
