@@ -6,12 +6,12 @@
 // stream). Includes grpcpp, never generated code.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "core/error.h"
 

@@ -16,10 +16,11 @@ TEST(GrpcListenAddress, EmptyHostMeansAllInterfacesAndIpv6IsBracketed) {
 // src/adapter/grpc/grpc_adapter_test.cc: gRPC refuses to start without one.
 
 TEST(Server, UnreadableTlsFilesAreAConfigError) {
-  auto s = Server::Start(
-      {.name = "t", .addr = "127.0.0.1:0", .tls_cert_file = "/nonexistent.pem",
-       .tls_key_file = "/nonexistent.key"},
-      {});
+  auto s = Server::Start({.name = "t",
+                          .addr = "127.0.0.1:0",
+                          .tls_cert_file = "/nonexistent.pem",
+                          .tls_key_file = "/nonexistent.key"},
+                         {});
   ASSERT_FALSE(s.has_value());
   EXPECT_EQ(s.error().code(), ErrorCode::kConfig);
   EXPECT_NE(s.error().message().find("/nonexistent.pem"), std::string::npos);

@@ -17,7 +17,8 @@ class GrpcAdapter final : public Adapter {
       : options_(std::move(options)),
         hub_(std::make_shared<Hub>(Hub::Options{.client_queue = options_.client_queue,
                                                 .replay_capacity = options_.replay_buffer,
-                                                .max_clients = options_.max_clients})) {}
+                                                .max_clients = options_.max_clients,
+                                                .slow_timeout = options_.slow_client_timeout})) {}
   ~GrpcAdapter() override { Close(); }
 
   std::string_view Name() const override { return "grpc"; }
@@ -46,6 +47,10 @@ class GrpcAdapter final : public Adapter {
   }
 
   std::optional<size_t> Subscribers() const override { return hub_->clients(); }
+
+  // Shutdown gave up waiting: end every stream (wakes a Deliver waiting for
+  // a slow client).
+  void Interrupt() override { hub_->CloseAll(); }
 
   void Close() override {
     if (server_) server_->Stop(options_.shutdown_grace);
@@ -87,9 +92,12 @@ ConnectorInfo Connector() {
                  "listen address HOST:PORT (empty host = all interfaces; the default binds "
                  "localhost only)"),
            Param("grpc.client_queue", &O::client_queue,
-                 "events queued per client; a client that falls this far behind is ended with "
-                 "RESOURCE_EXHAUSTED",
+                 "events queued per client (memory bound: clients x queue x event size)",
                  {.min = 1, .max = 10'000'000}),
+           Param("grpc.slow_client_timeout", &O::slow_client_timeout,
+                 "how long the sink waits for a client whose queue is full before ending it with "
+                 "RESOURCE_EXHAUSTED (0 = at once, never wait)",
+                 {.min = 0}),
            Param("grpc.replay_buffer", &O::replay_buffer,
                  "recent events kept for SubscribeRequest.resume_from (0 = off)",
                  {.min = 0, .max = 10'000'000}),

@@ -3,8 +3,9 @@
 // sends every event on the requested channels (empty = all).
 //
 // Differences from upstream (docs/grpc.md):
-//  - a client that falls `client_queue` events behind is ended with
-//    RESOURCE_EXHAUSTED and counted (upstream dropped its events silently);
+//  - a client whose queue (`client_queue` events) stays full for
+//    `slow_client_timeout` is ended with RESOURCE_EXHAUSTED and counted
+//    (upstream dropped its events silently); meanwhile the sink waits;
 //  - shutdown ends every stream with UNAVAILABLE and waits at most the
 //    shutdown grace for them (upstream hung while a client stayed connected);
 //  - SubscribeRequest.resume_from replays from a bounded buffer (NOT_FOUND
@@ -30,6 +31,7 @@ struct Options {
   size_t client_queue = 256;
   size_t replay_buffer = 1024;
   size_t max_clients = 1000;
+  std::chrono::milliseconds slow_client_timeout{std::chrono::seconds(1)};
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string token;

@@ -15,8 +15,8 @@ constexpr size_t kMaxFilterChannels = 64;
 struct Metrics {
   metrics::Gauge& active =
       metrics::DefaultGauge("pgcdc_grpc_active_clients", "gRPC Subscribe streams open.");
-  metrics::Counter& connected = metrics::DefaultCounter(
-      "pgcdc_grpc_clients_connected_total", "gRPC Subscribe streams accepted.");
+  metrics::Counter& connected = metrics::DefaultCounter("pgcdc_grpc_clients_connected_total",
+                                                        "gRPC Subscribe streams accepted.");
   metrics::Counter& sent = metrics::DefaultCounter(
       "pgcdc_grpc_events_sent_total", "Events queued to gRPC subscribers (replays included).");
   metrics::Counter& slow = metrics::DefaultCounter(
@@ -49,28 +49,48 @@ Result<std::vector<std::string>> NormalizeChannels(std::vector<std::string> chan
   return channels;
 }
 
-Client::Client(std::vector<std::string> channels, size_t limit, Transport* transport)
-    : channels_(std::move(channels)), limit_(limit), transport_(transport) {}
+Client::Client(std::vector<std::string> channels, size_t limit, Transport* transport,
+               std::shared_ptr<std::atomic<size_t>> active)
+    : channels_(std::move(channels)),
+      limit_(limit),
+      active_(std::move(active)),
+      transport_(transport) {
+  active_->fetch_add(1);
+  M().active.Add(1);
+}
 
 bool Client::Wants(std::string_view channel) const {
   return channels_.empty() || std::binary_search(channels_.begin(), channels_.end(), channel);
 }
 
-size_t Client::Offer(std::span<const Item> items) {
+Client::Offered Client::Offer(std::span<const Item> items) {
   MutexLock lock(mu_);
-  if (ended_ != EndReason::kNone) return 0;
-  size_t queued = 0;
+  Offered r;
+  if (ended_ != EndReason::kNone) return {.consumed = items.size(), .queued = 0};
   for (const auto& item : items) {
-    if (!Wants(item.channel)) continue;
-    if (queue_.size() >= limit_) {
-      EndLocked(EndReason::kSlow);
-      return queued;
+    if (Wants(item.channel)) {
+      if (queue_.size() >= limit_) break;
+      queue_.push_back(item);
+      ++r.queued;
     }
-    queue_.push_back(item);
-    ++queued;
+    ++r.consumed;
   }
   if (!writing_) StartNextLocked();
-  return queued;
+  return r;
+}
+
+bool Client::WaitForRoom(std::chrono::steady_clock::time_point deadline) {
+  MutexLock lock(mu_);
+  waiting_ = true;
+  bool room = true;
+  while (ended_ == EndReason::kNone && queue_.size() > limit_ / 2) {
+    if (!room_.WaitUntil(mu_, deadline)) {
+      room = ended_ != EndReason::kNone || queue_.size() <= limit_ / 2;
+      break;
+    }
+  }
+  waiting_ = false;
+  return room;
 }
 
 void Client::StartNextLocked() {
@@ -81,6 +101,7 @@ void Client::StartNextLocked() {
   writing_ = true;
   Item next = std::move(queue_.front());
   queue_.pop_front();
+  if (waiting_ && queue_.size() <= limit_ / 2) room_.NotifyAll();
   transport_->Send(next);
 }
 
@@ -103,9 +124,12 @@ void Client::EndLocked(EndReason reason) {
   if (ended_ != EndReason::kNone) return;
   ended_ = reason;
   queue_.clear();
+  active_->fetch_sub(1);
+  M().active.Add(-1);
+  room_.NotifyAll();
   if (reason == EndReason::kSlow) {
     M().slow.Inc();
-    log::Warn("grpc: slow client disconnected (RESOURCE_EXHAUSTED): its queue was full",
+    log::Warn("grpc: slow client disconnected (RESOURCE_EXHAUSTED): its queue stayed full",
               {{"queue", std::to_string(limit_)}});
   }
   if (transport_ != nullptr) transport_->Close(reason);
@@ -113,9 +137,8 @@ void Client::EndLocked(EndReason reason) {
 
 void Client::Detach() {
   MutexLock lock(mu_);
-  transport_ = nullptr;
-  if (ended_ == EndReason::kNone) ended_ = EndReason::kGone;
-  queue_.clear();
+  transport_ = nullptr;  // EndLocked must not call it any more
+  EndLocked(EndReason::kGone);
 }
 
 EndReason Client::ended() const {
@@ -130,8 +153,8 @@ size_t Client::queued() const {
 
 Hub::Hub(Options options) : options_(options) {}
 
-Hub::Subscription Hub::Subscribe(std::vector<std::string> channels,
-                                 const std::string& resume_from, Transport* transport) {
+Hub::Subscription Hub::Subscribe(std::vector<std::string> channels, const std::string& resume_from,
+                                 Transport* transport) {
   auto refuse = [](Refusal r, std::string message) {
     M().refused.Inc();
     return Subscription{.client = nullptr, .refusal = r, .message = std::move(message)};
@@ -140,7 +163,7 @@ Hub::Subscription Hub::Subscribe(std::vector<std::string> channels,
   if (!normalized) return refuse(Refusal::kBadChannel, normalized.error().message());
   MutexLock lock(mu_);
   if (closed_) return refuse(Refusal::kShuttingDown, "server shutting down");
-  if (clients_.size() >= options_.max_clients) {
+  if (active_->load() >= options_.max_clients) {
     return refuse(Refusal::kTooManyClients,
                   "too many subscribers (" + std::to_string(options_.max_clients) + ")");
   }
@@ -161,13 +184,12 @@ Hub::Subscription Hub::Subscribe(std::vector<std::string> channels,
     }
   }
   auto client = std::make_shared<Client>(std::move(*normalized),
-                                         options_.client_queue + replay.size(), transport);
+                                         options_.client_queue + replay.size(), transport, active_);
   clients_.push_back(client);
   M().connected.Inc();
-  M().active.Set(static_cast<double>(clients_.size()));
   if (!replay.empty()) {
     M().replayed.Inc(replay.size());
-    M().sent.Inc(client->Offer(replay));
+    M().sent.Inc(client->Offer(replay).queued);
   }
   return {.client = std::move(client)};
 }
@@ -175,21 +197,47 @@ Hub::Subscription Hub::Subscribe(std::vector<std::string> channels,
 void Hub::Remove(const Client* client) {
   MutexLock lock(mu_);
   std::erase_if(clients_, [&](const auto& c) { return c.get() == client; });
-  M().active.Set(static_cast<double>(clients_.size()));
 }
 
 void Hub::Publish(std::span<const Item> items) {
-  MutexLock lock(mu_);
-  if (options_.replay_capacity > 0) {
-    for (const auto& item : items) {
-      if (item.id.empty()) continue;
-      if (replay_.size() == options_.replay_capacity) replay_.pop_front();
-      replay_.push_back(item);
+  std::vector<std::shared_ptr<Client>> clients;
+  {
+    // The ring first: a client resuming from one of these ids while they
+    // are being queued gets them from the ring, not twice.
+    MutexLock lock(mu_);
+    if (options_.replay_capacity > 0) {
+      for (const auto& item : items) {
+        if (item.id.empty()) continue;
+        if (replay_.size() == options_.replay_capacity) replay_.pop_front();
+        replay_.push_back(item);
+      }
     }
+    clients = clients_;
   }
+  // Without the hub lock: waiting for a slow client must not hold up
+  // subscriptions or the end of other streams.
   size_t sent = 0;
-  for (const auto& c : clients_) sent += c->Offer(items);
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  for (const auto& c : clients) sent += OfferTo(*c, items, deadline);
   M().sent.Inc(sent);
+}
+
+size_t Hub::OfferTo(Client& client, std::span<const Item> items,
+                    std::optional<std::chrono::steady_clock::time_point>& deadline) {
+  size_t done = 0;
+  size_t queued = 0;
+  for (;;) {
+    auto r = client.Offer(items.subspan(done));
+    done += r.consumed;
+    queued += r.queued;
+    if (done == items.size()) return queued;
+    if (options_.slow_timeout.count() > 0) {
+      if (!deadline) deadline = std::chrono::steady_clock::now() + options_.slow_timeout;
+      if (client.WaitForRoom(*deadline)) continue;
+    }
+    client.End(EndReason::kSlow);
+    return queued;
+  }
 }
 
 void Hub::CloseAll() {
@@ -202,9 +250,6 @@ void Hub::CloseAll() {
   for (const auto& c : clients) c->End(EndReason::kShutdown);
 }
 
-size_t Hub::clients() const {
-  MutexLock lock(mu_);
-  return clients_.size();
-}
+size_t Hub::clients() const { return active_->load(); }
 
 }  // namespace pgcdc::adapter::grpc

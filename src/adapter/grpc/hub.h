@@ -2,11 +2,14 @@
 // filters and bounded queues, a bounded replay buffer for resumes, and the
 // end-of-stream decisions (slow client, shutdown, client gone).
 //
-// Publish() runs on the adapter worker and never blocks on a client: it only
-// appends to queues. A client whose queue already holds `client_queue` events
-// when more come is ended at once with kSlow (the transport answers
-// RESOURCE_EXHAUSTED) and counted: it is never silently skipped. CloseAll()
-// ends every client with kShutdown and refuses new ones.
+// Publish() runs on the adapter worker and appends to the clients' bounded
+// queues. When a client's queue is full it waits for room (half the queue)
+// at most `slow_timeout` per Publish() call — a burst (a large transaction)
+// slows the pipeline a little instead of cutting a client that keeps up on
+// average — then ends that client with kSlow (the transport answers
+// RESOURCE_EXHAUSTED), counted: a client is never silently skipped.
+// slow_timeout 0 = end it at once, never wait. CloseAll() ends every client
+// with kShutdown (waking a waiting Publish) and refuses new ones.
 //
 // Transport contract (one per client, implemented by the gRPC stream): Send()
 // is called with the next event when the client is idle; the transport calls
@@ -17,9 +20,12 @@
 // further calls.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -52,14 +58,23 @@ class Transport {
 
 class Client {
  public:
-  Client(std::vector<std::string> channels, size_t limit, Transport* transport);
+  // `active` counts the hub's clients that have not ended yet.
+  Client(std::vector<std::string> channels, size_t limit, Transport* transport,
+         std::shared_ptr<std::atomic<size_t>> active);
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
   bool Wants(std::string_view channel) const;
-  // Queues the wanted items (in order); returns how many were queued, or
-  // nothing once the client ended (it ends with kSlow here on overflow).
-  size_t Offer(std::span<const Item> items) EXCLUDES(mu_);
+  struct Offered {
+    size_t consumed = 0;  // items handled: queued or not wanted
+    size_t queued = 0;
+  };
+  // Queues the wanted items in order until the queue is full (consumed <
+  // items.size()) ; consumes everything once the client ended.
+  Offered Offer(std::span<const Item> items) EXCLUDES(mu_);
+  // Waits until the queue is at most half full or the client ended: false
+  // when `deadline` passed first.
+  bool WaitForRoom(std::chrono::steady_clock::time_point deadline) EXCLUDES(mu_);
   // The transport's write completed (ok=false: the client is gone).
   void WriteDone(bool ok) EXCLUDES(mu_);
   // Ends the stream (once; later calls are ignored).
@@ -75,7 +90,10 @@ class Client {
 
   const std::vector<std::string> channels_;  // sorted, unique; empty = all
   const size_t limit_;
+  const std::shared_ptr<std::atomic<size_t>> active_;
   mutable Mutex mu_;
+  CondVar room_;  // signalled when the queue drained to half, or at the end
+  bool waiting_ GUARDED_BY(mu_) = false;
   Transport* transport_ GUARDED_BY(mu_);
   std::deque<Item> queue_ GUARDED_BY(mu_);
   bool writing_ GUARDED_BY(mu_) = false;
@@ -88,6 +106,7 @@ class Hub {
     size_t client_queue = 256;   // events per client
     size_t replay_capacity = 0;  // recent events kept for resume_from; 0 = off
     size_t max_clients = 1000;
+    std::chrono::milliseconds slow_timeout{0};  // see above
   };
   enum class Refusal { kNone, kShuttingDown, kTooManyClients, kResumeMiss, kBadChannel };
   struct Subscription {
@@ -105,12 +124,20 @@ class Hub {
                          Transport* transport) EXCLUDES(mu_);
   // Forgets a client whose stream is done.
   void Remove(const Client* client) EXCLUDES(mu_);
+  // Only one thread publishes at a time (the adapter worker).
   void Publish(std::span<const Item> items) EXCLUDES(mu_);
   void CloseAll() EXCLUDES(mu_);
-  size_t clients() const EXCLUDES(mu_);
+  // Clients not ended yet.
+  size_t clients() const;
 
  private:
+  // Queues `items` to one client, waiting for room until `deadline` (set on
+  // the first wait of this Publish); returns how many were queued.
+  size_t OfferTo(Client& client, std::span<const Item> items,
+                 std::optional<std::chrono::steady_clock::time_point>& deadline);
+
   const Options options_;
+  const std::shared_ptr<std::atomic<size_t>> active_ = std::make_shared<std::atomic<size_t>>(0);
   mutable Mutex mu_;
   std::vector<std::shared_ptr<Client>> clients_ GUARDED_BY(mu_);
   std::deque<Item> replay_ GUARDED_BY(mu_);

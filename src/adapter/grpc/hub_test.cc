@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/metrics.h"
+#include "core/test_util.h"
 
 namespace pgcdc::adapter::grpc {
 namespace {
@@ -36,7 +39,7 @@ class FakeTransport : public Transport {
   void Drain(Client& c) {
     while (in_flight) Complete(c);
   }
-  bool in_flight = false;
+  std::atomic<bool> in_flight{false};
   std::vector<std::string> sent;
   EndReason closed = EndReason::kNone;
   int closes = 0;
@@ -116,6 +119,47 @@ TEST(Hub, SlowClientIsEndedOnceAndCountedOthersUnaffected) {
   const size_t sent = slow_t.sent.size();
   slow_t.Complete(*slow);
   EXPECT_EQ(slow_t.sent.size(), sent);
+}
+
+TEST(Hub, PublishWaitsForRoomUpToTheSlowTimeout) {
+  Hub hub({.client_queue = 4, .slow_timeout = std::chrono::seconds(10)});
+  FakeTransport t;
+  auto c = hub.Subscribe({}, "", &t).client;
+  std::vector<Item> burst;
+  for (int i = 0; i < 20; ++i) burst.push_back(MakeItem(std::to_string(i), "x"));
+  // The transport completes writes on another thread while Publish waits.
+  std::atomic<bool> stop{false};
+  std::thread drainer([&] {
+    while (!stop.load()) {
+      if (c->queued() > 0) {
+        // Only the drainer completes writes: the single-writer rule holds.
+        t.in_flight = false;
+        c->WriteDone(true);
+      }
+      std::this_thread::yield();
+    }
+  });
+  hub.Publish(burst);
+  // Everything was queued (none dropped, nobody ended) despite a queue of 4.
+  EXPECT_TRUE(testing::Eventually([&] { return c->queued() == 0; }));
+  stop = true;
+  drainer.join();
+  EXPECT_EQ(c->ended(), EndReason::kNone);
+  EXPECT_EQ(t.closes, 0);
+}
+
+TEST(Hub, AClientThatNeverDrainsIsEndedWhenTheSlowTimeoutPasses) {
+  Hub hub({.client_queue = 4, .slow_timeout = std::chrono::milliseconds(50)});
+  FakeTransport t;
+  auto c = hub.Subscribe({}, "", &t).client;
+  EXPECT_EQ(hub.clients(), 1u);
+  std::vector<Item> burst;
+  for (int i = 0; i < 20; ++i) burst.push_back(MakeItem(std::to_string(i), "x"));
+  const auto t0 = std::chrono::steady_clock::now();
+  hub.Publish(burst);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(50));
+  EXPECT_EQ(t.closed, EndReason::kSlow);
+  EXPECT_EQ(hub.clients(), 0u);  // ended: no longer counted, even before its stream is done
 }
 
 TEST(Hub, CloseAllEndsEveryClientWithShutdownAndRefusesNewOnes) {

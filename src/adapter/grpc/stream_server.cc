@@ -17,8 +17,9 @@ namespace wire = ::pgcdc_wire;
   switch (reason) {
     case EndReason::kSlow:
       return {::grpc::StatusCode::RESOURCE_EXHAUSTED,
-              "slow consumer: " + std::to_string(client_queue) +
-                  " events queued (--grpc-client-queue); reconnect with resume_from"};
+              "slow consumer: its queue of " + std::to_string(client_queue) +
+                  " events (--grpc-client-queue) stayed full longer than "
+                  "--grpc-slow-client-timeout; reconnect with resume_from"};
     case EndReason::kShutdown:
       return {::grpc::StatusCode::UNAVAILABLE, "server shutting down"};
     case EndReason::kGone:
@@ -59,6 +60,8 @@ class SubscribeStream final : public ::grpc::ServerWriteReactor<::grpc::ByteBuff
       return;
     }
     client_ = std::move(sub.client);
+    // Clients learn at once that the subscription stands (before any event).
+    StartSendInitialMetadata();
   }
 
   // Transport (called with the client's lock held).
