@@ -5,7 +5,7 @@
 //                     when a stream ends (T: since the first client opened)
 // The done line adds "events" (the first client's events: id, channel,
 // operation, payload (text), source, created_at, traceparent) and
-// "statuses". The run is done when every client has --expect events, when
+// "statuses" and "elapsed_ms" (since the first client opened). The run is done when every client has --expect events, when
 // every stream ended, or at --timeout-ms.
 // Usage: node grpc_clients.js --addr HOST:PORT [--channels a,b]
 //        [--resume-from ID] [--token T] [--ca ca.pem] [--clients N]
@@ -37,7 +37,7 @@ const calls = [];
 let t0 = 0;
 let ended = 0;
 const run = new ClientRun({
-  report: () => ({ events, statuses }),
+  report: () => ({ events, statuses, elapsed_ms: t0 ? Date.now() - t0 : 0 }),
   close: () => calls.forEach((c) => c.cancel()),
 });
 

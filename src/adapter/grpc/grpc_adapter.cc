@@ -36,6 +36,9 @@ class GrpcAdapter final : public Adapter {
   }
 
   Status Deliver(std::span<const Event* const> events) override {
+    if (options_.wait_for_client && !hub_->WaitForClient()) {
+      return Fail(ErrorCode::kCancelled, "grpc: stopped before a first client subscribed");
+    }
     items_.clear();
     items_.reserve(events.size());
     for (const Event* e : events) {
@@ -111,7 +114,10 @@ ConnectorInfo Connector() {
            Param("grpc.shutdown_grace", &O::shutdown_grace,
                  "at shutdown, how long streams get to receive UNAVAILABLE before they are "
                  "cancelled",
-                 {.min = 0})},
+                 {.min = 0}),
+           Param("grpc.wait_for_client", &O::wait_for_client,
+                 "hold delivery (and so the source) while no client is subscribed; with "
+                 "--persistent-slot nothing is lost before the first client")},
       }),
       .validate = [](const O& o, const Context& ctx, Errors& errors) { Validate(o, errors); },
       .make = [](O o, const Context& ctx) -> Result<AdapterPtr> {

@@ -36,6 +36,7 @@ struct Options {
   std::string tls_key_file;
   std::string token;
   std::chrono::milliseconds shutdown_grace{std::chrono::seconds(2)};
+  bool wait_for_client = false;
 };
 
 [[nodiscard]] AdapterPtr MakeGrpcAdapter(Options options);

@@ -102,7 +102,7 @@ void Client::StartNextLocked() {
   Item next = std::move(queue_.front());
   queue_.pop_front();
   if (waiting_ && queue_.size() <= limit_ / 2) room_.NotifyAll();
-  transport_->Send(next);
+  transport_->Send(next, !queue_.empty());
 }
 
 void Client::WriteDone(bool ok) {
@@ -187,6 +187,7 @@ Hub::Subscription Hub::Subscribe(std::vector<std::string> channels, const std::s
                                          options_.client_queue + replay.size(), transport, active_);
   clients_.push_back(client);
   M().connected.Inc();
+  subscribed_.NotifyAll();
   if (!replay.empty()) {
     M().replayed.Inc(replay.size());
     M().sent.Inc(client->Offer(replay).queued);
@@ -247,7 +248,14 @@ void Hub::CloseAll() {
     closed_ = true;
     clients = clients_;
   }
+  subscribed_.NotifyAll();
   for (const auto& c : clients) c->End(EndReason::kShutdown);
+}
+
+bool Hub::WaitForClient() {
+  MutexLock lock(mu_);
+  while (!closed_ && active_->load() == 0) subscribed_.Wait(mu_);
+  return !closed_;
 }
 
 size_t Hub::clients() const { return active_->load(); }

@@ -48,7 +48,9 @@ enum class EndReason { kNone, kSlow, kShutdown, kGone };
 class Transport {
  public:
   virtual ~Transport() = default;
-  virtual void Send(const Item& item) = 0;
+  // `more`: other items are queued behind this one (the transport may
+  // buffer it and complete the write before it reaches the socket).
+  virtual void Send(const Item& item, bool more) = 0;
   virtual void Close(EndReason reason) = 0;
 };
 
@@ -127,6 +129,8 @@ class Hub {
   // Only one thread publishes at a time (the adapter worker).
   void Publish(std::span<const Item> items) EXCLUDES(mu_);
   void CloseAll() EXCLUDES(mu_);
+  // Blocks until a client is subscribed (true) or CloseAll() (false).
+  bool WaitForClient() EXCLUDES(mu_);
   // Clients not ended yet.
   size_t clients() const;
 
@@ -142,6 +146,7 @@ class Hub {
   std::vector<std::shared_ptr<Client>> clients_ GUARDED_BY(mu_);
   std::deque<Item> replay_ GUARDED_BY(mu_);
   bool closed_ GUARDED_BY(mu_) = false;
+  CondVar subscribed_;  // a client subscribed, or CloseAll()
 };
 
 }  // namespace pgcdc::adapter::grpc

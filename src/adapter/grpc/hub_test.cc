@@ -21,7 +21,7 @@ Item MakeItem(const std::string& id, const std::string& channel) {
 // the test says so (Complete()).
 class FakeTransport : public Transport {
  public:
-  void Send(const Item& item) override {
+  void Send(const Item& item, bool more) override {
     EXPECT_FALSE(in_flight) << "two writes in flight";
     in_flight = true;
     sent.push_back(item.id);
@@ -160,6 +160,19 @@ TEST(Hub, AClientThatNeverDrainsIsEndedWhenTheSlowTimeoutPasses) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(50));
   EXPECT_EQ(t.closed, EndReason::kSlow);
   EXPECT_EQ(hub.clients(), 0u);  // ended: no longer counted, even before its stream is done
+}
+
+TEST(Hub, WaitForClientReturnsOnSubscribeOrClose) {
+  Hub hub({});
+  FakeTransport t;
+  std::shared_ptr<Client> c;
+  std::thread subscriber([&] { c = hub.Subscribe({}, "", &t).client; });
+  EXPECT_TRUE(hub.WaitForClient());
+  subscriber.join();
+  Hub closing({});
+  std::thread closer([&] { closing.CloseAll(); });
+  EXPECT_FALSE(closing.WaitForClient());
+  closer.join();
 }
 
 TEST(Hub, CloseAllEndsEveryClientWithShutdownAndRefusesNewOnes) {

@@ -65,10 +65,14 @@ class SubscribeStream final : public ::grpc::ServerWriteReactor<::grpc::ByteBuff
   }
 
   // Transport (called with the client's lock held).
-  void Send(const Item& item) override {
+  void Send(const Item& item, bool more) override {
     ::grpc::Slice slice(item.bytes->data(), item.bytes->size());
     buffer_ = ::grpc::ByteBuffer(&slice, 1);
-    StartWrite(&buffer_);
+    // More queued: let gRPC coalesce this message with the next ones (one
+    // frame and syscall for many); the last one of a run goes out at once.
+    ::grpc::WriteOptions options;
+    if (more) options.set_buffer_hint();
+    StartWrite(&buffer_, options);
   }
   void Close(EndReason reason) override { Finish(StatusFor(reason, client_queue_)); }
 
