@@ -67,7 +67,8 @@ boost::json::object OnlyStatus(Process& c, std::chrono::milliseconds timeout = 2
     ADD_FAILURE() << "client not done";
     return {};
   }
-  const auto& statuses = (*LastWith(c, "done"))["statuses"].as_array();
+  auto done = LastWith(c, "done");
+  const auto& statuses = (*done)["statuses"].as_array();
   if (statuses.size() != 1) {
     ADD_FAILURE() << "statuses: " << boost::json::serialize(statuses);
     return {};
