@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  // A large stream window up front (like @grpc/grpc-js's): the server is not
+  // held to small writes while BDP probing grows gRPC's default 64 KB.
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8 * 1024 * 1024);
   // "ipv4:" skips the DNS resolver for a literal address.
   auto channel =
       grpc::CreateCustomChannel("ipv4:" + addr, grpc::InsecureChannelCredentials(), args);
