@@ -47,15 +47,6 @@ std::unique_ptr<Process> StartGrpc(const std::string& publication, std::vector<s
   return StartWalListen(WalListenArgs(publication, args));
 }
 
-// The address pgcdc logged ("grpc server listening server=grpc addr=H:P").
-std::string GrpcAddr(Process& p) {
-  const std::string needle = "grpc server listening server=grpc addr=";
-  if (!p.WaitForStderr(needle)) return {};
-  const std::string err = p.Stderr();
-  const auto pos = err.find(needle) + needle.size();
-  return err.substr(pos, err.find_first_of(" \n", pos) - pos);
-}
-
 std::unique_ptr<Process> StartClients(std::vector<std::string> args) {
   return StartNode("grpc_clients.js", std::move(args));
 }
