@@ -30,14 +30,17 @@ add_custom_command(OUTPUT ${_generated}
 add_custom_target(pgcdc_package_files ALL DEPENDS ${_generated})
 
 install(TARGETS pgcdc RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-# DuckDB (Parquet output) is not a Debian package: its library ships privately in
-# /usr/lib/pgcdc and the binary finds it through its RUNPATH.
-if(PGCDC_HAVE_DUCKDB)
-  get_target_property(_duckdb_lib DuckDB::duckdb IMPORTED_LOCATION)
-  install(FILES ${_duckdb_lib} DESTINATION lib/pgcdc)
-  set_target_properties(pgcdc PROPERTIES INSTALL_RPATH "\$ORIGIN/../lib/pgcdc")
-  set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS usr/lib/pgcdc)
-endif()
+# Libraries that are not Debian packages ship privately in /usr/lib/pgcdc and
+# the binary finds them through its RUNPATH: DuckDB (Parquet output) and V8 from
+# libnode108 (Wasm plugins; it conflicts with NodeSource's nodejs).
+foreach(_private DuckDB::duckdb LibNode::v8)
+  if(TARGET ${_private})
+    get_target_property(_private_lib ${_private} IMPORTED_LOCATION)
+    install(FILES ${_private_lib} DESTINATION lib/pgcdc)
+    set_target_properties(pgcdc PROPERTIES INSTALL_RPATH "\$ORIGIN/../lib/pgcdc")
+    set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS usr/lib/pgcdc)
+  endif()
+endforeach()
 install(FILES ${_gen}/pgcdc.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${_gen}/pgcdc.bash DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
   RENAME pgcdc)

@@ -8,22 +8,14 @@
 
 #include "core/event.h"
 #include "transform/builtins.h"
+#include "wal_update_event.h"
 
 namespace {
 
 using namespace pgcdc;
 using namespace pgcdc::transform;
 
-Event WalUpdate() {
-  return MakeEvent("pgcdc:orders", "UPDATE",
-                   R"({"old":{"id":"42","customer_id":"1001","email":"ann@example.com",)"
-                   R"("status":"paid","total":"129.50","currency":"EUR",)"
-                   R"("created_at":"2025-06-15 12:00:00.123456+00","note":null},"op":"UPDATE",)"
-                   R"("row":{"id":"42","customer_id":"1001","email":"ann@example.com",)"
-                   R"("status":"shipped","total":"129.50","currency":"EUR",)"
-                   R"("created_at":"2025-06-15 12:00:00.123456+00","note":null},"table":"orders"})",
-                   "wal_replication");
-}
+Event WalUpdate() { return bench::WalUpdateEvent(); }
 
 TransformPtr Must(Result<TransformPtr> t) {
   if (!t) std::abort();
@@ -40,7 +32,8 @@ void RunChain(benchmark::State& state, const Chain& chain) {
     bytes += e.Json().size();
   }
   state.SetItemsProcessed(state.iterations());
-  state.counters["json_bytes"] = static_cast<double>(bytes) / state.iterations();
+  state.counters["json_bytes"] =
+      static_cast<double>(bytes) / static_cast<double>(state.iterations());
 }
 
 void BM_EncodeOnly(benchmark::State& state) { RunChain(state, Chain()); }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -327,6 +328,7 @@ int RunPipeline(const Registry& registry, const config::Config& values, RunOptio
   Assembly a;
   if (auto st = MakeConnectors(registry, values, core, run, a); !st) {
     log::Error("cannot start pipeline", {{"error", st.error().message()}});
+    if (run.on_start_failure) run.on_start_failure(st);
     return kExitFailure;
   }
   Health health;
@@ -334,6 +336,7 @@ int RunPipeline(const Registry& registry, const config::Config& values, RunOptio
   std::atomic<pipeline::Pipeline*> pipe_ptr{nullptr};
   if (auto st = AttachAndServe(core, run, health, pipe_ptr, a); !st) {
     log::Error("cannot start pipeline", {{"error", st.error().message()}});
+    if (run.on_start_failure) run.on_start_failure(st);
     for (auto& l : a.servers) l.server->Stop();
     return kExitFailure;
   }
@@ -352,15 +355,25 @@ int RunPipeline(const Registry& registry, const config::Config& values, RunOptio
     log::Info("transforms", {{"chains", run.transforms.Describe()}});
   }
   Reloader reloader(pipe, run, core.routes);
+  if (run.on_running) {
+    const RunOptions::Probes probes{
+        [pipe] { return pipe->ready(); }, [pipe] { return pipe->StatsJson(); },
+        [&health] { return health.Overall(); }, [&health] { return health.ToJson(); }};
+    run.on_running(&probes);
+  }
   Status st;
   {
     // SIGHUP also resumes adapters the nack window paused.
-    pipeline::SignalWatcher watcher(stop, [&reloader, windows = a.options.nack_windows] {
-      if (windows) windows->ResumeAll();
-      reloader();
-    });
+    std::optional<pipeline::SignalWatcher> watcher;
+    if (run.watch_signals) {
+      watcher.emplace(stop, [&reloader, windows = a.options.nack_windows] {
+        if (windows) windows->ResumeAll();
+        reloader();
+      });
+    }
     st = pipe->Run(stop.get_token());
   }
+  if (run.on_running) run.on_running(nullptr);
   // A source that finds a configuration error only when it starts (a broker
   // or server that cannot be reached, a stream that does not exist) exits
   // like one found by validation. (Pipeline::Run wraps detector failures as
@@ -373,8 +386,11 @@ int RunPipeline(const Registry& registry, const config::Config& values, RunOptio
   for (auto& l : a.servers) l.server->Stop();
   if (!st && st.error().code() == ErrorCode::kTimeout) {
     log::Error("shutdown incomplete", {{"error", st.error().message()}});
-    std::cout.flush();
-    std::_Exit(kExitFailure);
+    if (run.exit_on_stuck_shutdown) {
+      std::cout.flush();
+      std::_Exit(kExitFailure);
+    }
+    return kExitFailure;  // the pipeline is left behind: a worker may still use it
   }
   delete pipe;
   a.dead_letters->Close();

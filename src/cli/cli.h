@@ -14,6 +14,7 @@
 #include "bus/bus.h"
 #include "config/config.h"
 #include "config/core_params.h"
+#include "core/health.h"
 #include "detector/detector.h"
 #include "registry/registry.h"
 #include "transform/transform.h"
@@ -153,6 +154,22 @@ struct RunOptions {
   // Maps the pipeline's result to the exit code, before teardown (the
   // detector is still alive). Default: 0 on Ok, 1 otherwise (logged).
   std::function<int(const Status&)> finish;
+  // `serve` runs several pipelines in one process: it watches the signals
+  // itself, and a pipeline whose sinks do not drain in time is abandoned
+  // (logged, its memory leaked) instead of ending the process.
+  bool watch_signals = true;
+  bool exit_on_stuck_shutdown = true;
+  // Views into the running pipeline: called with them once it exists and
+  // with nullptr before it is torn down (they are invalid after that).
+  struct Probes {
+    std::function<bool()> ready;
+    std::function<std::string()> stats_json;
+    std::function<HealthStatus()> health;  // the pipeline's own /healthz
+    std::function<std::string()> health_json;
+  };
+  std::function<void(const Probes*)> on_running;
+  // Told why the pipeline could not be assembled (before any event flowed).
+  std::function<void(const Status&)> on_start_failure;
 };
 
 // Runs a pipeline from a validated configuration until `stop` or the
@@ -176,6 +193,13 @@ void AddDlqCommands(CLI::App& root, GlobalFlags& global);
 void AddVerifyCommand(CLI::App& root, GlobalFlags& global);
 void AddDoctorCommand(CLI::App& root, GlobalFlags& global);
 void AddChainCommand(CLI::App& root, GlobalFlags& global);  // when the chain adapter is built
+void AddServeCommand(CLI::App& root, GlobalFlags& global);
+void AddValidateCommand(CLI::App& root, GlobalFlags& global);  // cmd_doctor.cc
+
+// Sources for a configuration given as text (a `serve` pipeline entry):
+// the same schema, upstream keys and section hints as LoadConfig, no
+// environment, no flags. `label` names the document in messages.
+config::Sources TextSources(std::string text, std::string label);
 
 // Result of a command callback (CLI11 callbacks cannot return values).
 int& CommandExitCode();

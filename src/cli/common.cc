@@ -115,26 +115,11 @@ std::string ConfigFilePath(const GlobalFlags& global) {
   return {};
 }
 
-config::LoadResult LoadConfig(const GlobalFlags& global, const std::vector<ParamSpec>& specs,
-                              const FlagStore& flags, bool use_env) {
-  config::Sources sources;
-  sources.yaml_path = ConfigFilePath(global);
-  sources.yaml_required = !global.config_path.empty();
-  for (const auto& [key, values] : flags) {
-    if (!values.empty()) sources.flags[key] = values;
-  }
-  // --detector given more than once: several detectors (cli/detectors.cc).
-  if (auto it = sources.flags.find("detector.type");
-      it != sources.flags.end() && it->second.size() > 1) {
-    std::string joined;
-    for (const auto& v : it->second) joined += (joined.empty() ? "" : ",") + v;
-    it->second = {joined};
-  }
-  if (!global.log_level.empty()) sources.flags["log_level"] = {global.log_level};
-  if (!global.log_format.empty()) sources.flags["log_format"] = {global.log_format};
-  if (!use_env) {
-    sources.getenv = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
-  }
+namespace {
+
+// What every configuration is checked against: every connector's keys and
+// the command's own, upstream spellings, and the section hints.
+void AddSchema(config::Sources& sources, const std::vector<ParamSpec>& specs) {
   sources.schema = AllParams(Builtins());
   // A command's own settings (e.g. snapshot.workers) are known keys too.
   std::set<std::string> known;
@@ -157,6 +142,40 @@ config::LoadResult LoadConfig(const GlobalFlags& global, const std::vector<Param
       }
     }
   }
+}
+
+}  // namespace
+
+config::Sources TextSources(std::string text, std::string label) {
+  config::Sources sources;
+  sources.yaml_path = std::move(label);
+  sources.yaml_text = std::move(text);
+  sources.getenv = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  AddSchema(sources, {});
+  return sources;
+}
+
+config::LoadResult LoadConfig(const GlobalFlags& global, const std::vector<ParamSpec>& specs,
+                              const FlagStore& flags, bool use_env) {
+  config::Sources sources;
+  sources.yaml_path = ConfigFilePath(global);
+  sources.yaml_required = !global.config_path.empty();
+  for (const auto& [key, values] : flags) {
+    if (!values.empty()) sources.flags[key] = values;
+  }
+  // --detector given more than once: several detectors (cli/detectors.cc).
+  if (auto it = sources.flags.find("detector.type");
+      it != sources.flags.end() && it->second.size() > 1) {
+    std::string joined;
+    for (const auto& v : it->second) joined += (joined.empty() ? "" : ",") + v;
+    it->second = {joined};
+  }
+  if (!global.log_level.empty()) sources.flags["log_level"] = {global.log_level};
+  if (!global.log_format.empty()) sources.flags["log_format"] = {global.log_format};
+  if (!use_env) {
+    sources.getenv = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  }
+  AddSchema(sources, specs);
   return config::Load(specs, sources);
 }
 

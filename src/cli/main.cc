@@ -67,6 +67,8 @@ int Main(int argc, char** argv) {
   AddDlqCommands(app, global);
   AddVerifyCommand(app, global);
   AddDoctorCommand(app, global);
+  AddServeCommand(app, global);
+  AddValidateCommand(app, global);
 #ifdef PGCDC_HAVE_CHAIN
   AddChainCommand(app, global);
 #endif

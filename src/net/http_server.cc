@@ -602,7 +602,18 @@ class HttpServer::Impl::Session : public Conn, public std::enable_shared_from_th
     res->result(static_cast<unsigned>(r.status));
     res->set(http::field::server, "pgcdc");
     if (!r.content_type.empty()) res->set(http::field::content_type, r.content_type);
-    for (const auto& [k, v] : r.headers) res->set(k, v);
+    for (const auto& [k, v] : r.headers) {
+      // A value with newlines is one header line per part (HttpResponse).
+      size_t start = 0;
+      for (size_t nl; (nl = v.find('\n', start)) != std::string::npos; start = nl + 1) {
+        res->insert(k, v.substr(start, nl - start));
+      }
+      if (start == 0) {
+        res->set(k, v);
+      } else {
+        res->insert(k, v.substr(start));
+      }
+    }
     res->keep_alive(keep_alive);
     // 1xx, 204 and 304 carry no body (Beast refuses to serialise one).
     const bool no_body = r.status < 200 || r.status == 204 || r.status == 304;
@@ -1291,9 +1302,10 @@ std::optional<HttpResponse> HttpServer::Impl::Refusal(const HttpRequest& req, co
   }
   Metrics().refused.With({name, "unauthorized"}).Inc();
   HttpResponse r = JsonError(401, "unauthorized");
-  std::string challenge;
-  if (!options.auth.bearer_token.empty()) challenge = "Bearer realm=\"pgcdc\", ";
-  challenge += "Basic realm=\"pgcdc\", charset=\"UTF-8\"";
+  // One challenge per header line: browsers (Chromium) read only the first
+  // challenge of a line, and Basic is the one they can answer.
+  std::string challenge = "Basic realm=\"pgcdc\", charset=\"UTF-8\"";
+  if (!options.auth.bearer_token.empty()) challenge += "\nBearer realm=\"pgcdc\"";
   r.headers["WWW-Authenticate"] = challenge;
   return r;
 }

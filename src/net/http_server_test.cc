@@ -57,7 +57,9 @@ class Client : public testing::LoopbackSocket {
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       std::string value = line.substr(colon + 1);
       while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-      r.headers[name] = value;
+      // A repeated header keeps every value, one per line.
+      auto [it, fresh] = r.headers.try_emplace(name, value);
+      if (!fresh) it->second += "\n" + value;
     }
     size_t length = 0;
     if (!head && r.headers.contains("content-length")) {
@@ -494,8 +496,9 @@ TEST(HttpServerHardeningTest, AuthPublicRoutesPreflightAndHostCheck) {
   const uint16_t port = PortOf(*bound);
 
   auto r = Answer(port, Get("/private"), 401);
+  // One challenge per line, Basic first: browsers read only a line's first challenge.
   EXPECT_EQ(r.headers["www-authenticate"],
-            R"(Bearer realm="pgcdc", Basic realm="pgcdc", charset="UTF-8")");
+            "Basic realm=\"pgcdc\", charset=\"UTF-8\"\nBearer realm=\"pgcdc\"");
   Answer(port, Get("/private", "Authorization: Bearer nope\r\n"), 401);
   EXPECT_EQ(Answer(port, Get("/private", "Authorization: Bearer tok\r\n"), 200).body, "private");
   EXPECT_EQ(Answer(port, Get("/open"), 200).body, "open");

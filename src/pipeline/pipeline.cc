@@ -27,10 +27,18 @@ struct Pipeline::Worker {
   bus::BatchQueue* queue = nullptr;
   std::atomic<std::shared_ptr<const WorkerConfig>> config;
   std::thread thread;
-  metrics::Counter* delivered = nullptr;
-  metrics::Counter* skipped = nullptr;
-  metrics::Counter* failed = nullptr;
-  metrics::Counter* shed = nullptr;
+  // The process-wide series (shared by every pipeline with an adapter of
+  // this name, under `serve`) and this pipeline's own count (StatsJson).
+  struct Tally {
+    metrics::Counter* global = nullptr;
+    std::atomic<uint64_t> own{0};
+    void Inc(uint64_t n = 1) {
+      global->Inc(n);
+      own.fetch_add(n, std::memory_order_relaxed);
+    }
+    uint64_t Value() const { return own.load(std::memory_order_relaxed); }
+  };
+  Tally delivered, skipped, failed, shed;
   std::unique_ptr<ChainScope> chain_scope;  // counters of the adapter's own chain
   std::optional<Priority> priority;         // set: may be shed under backpressure
   metrics::Gauge* depth = nullptr;
@@ -122,10 +130,10 @@ std::string Pipeline::StatsJson() const {
   for (const auto& wk : workers_) {
     w.BeginObject();
     w.StringField("name", wk->name);
-    w.UintField("delivered", wk->delivered->Value());
-    w.UintField("skipped", wk->skipped->Value());
-    w.UintField("failed", wk->failed->Value());
-    w.UintField("shed", wk->shed->Value());
+    w.UintField("delivered", wk->delivered.Value());
+    w.UintField("skipped", wk->skipped.Value());
+    w.UintField("failed", wk->failed.Value());
+    w.UintField("shed", wk->shed.Value());
     w.Key("dead_lettered");
     w.Uint(dlq::RecordsFor(wk->name).Value());
     w.UintField("queue_depth", wk->queue->size_events());
@@ -219,7 +227,7 @@ bool Pipeline::DeliverSlice(Worker& w, const bus::BatchSlice& slice) {
     for (const Event& e : slice.events()) {
       if (e.seq > w.pending_ack) w.pending_ack = e.seq;
     }
-    w.shed->Inc(slice.size());
+    w.shed.Inc(slice.size());
     return true;
   }
   SelectEvents(w, slice);
@@ -235,7 +243,7 @@ bool Pipeline::DeliverSlice(Worker& w, const bus::BatchSlice& slice) {
     WorkerFailed(w, delivered.error());
     return false;
   }
-  w.delivered->Inc(w.events.size());
+  w.delivered.Inc(w.events.size());
   return true;
 }
 
@@ -247,7 +255,7 @@ void Pipeline::SelectEvents(Worker& w, const bus::BatchSlice& slice) {
     if (e.seq > w.pending_ack) w.pending_ack = e.seq;
     if (e.filtered) continue;  // dropped by the global chain (counted there)
     if (cfg->routed && !std::binary_search(cfg->channels.begin(), cfg->channels.end(), e.channel)) {
-      w.skipped->Inc();
+      w.skipped.Inc();
       continue;
     }
     if (cfg->chain) {
@@ -299,7 +307,7 @@ void Pipeline::WorkerFailed(Worker& w, const Error& e) {
     log::Info("sink closed, stopping pipeline", {{"adapter", w.name}, {"reason", e.message()}});
     RequestStop();
   } else {
-    w.failed->Inc(w.events.size());
+    w.failed.Inc(w.events.size());
     health_.Down(w.name, e.message());
     RecordFailure(e.Wrap("adapter " + w.name));
   }
@@ -407,13 +415,13 @@ std::unique_ptr<Pipeline::Worker> Pipeline::MakeWorker(adapter::Adapter& adapter
   w->name = std::string(adapter.Name());
   w->queue = &bus_->Subscribe(w->name);
   w->config.store(MakeWorkerConfig(routes_, transforms_, w->name));
-  w->delivered = &metrics::AdapterCounter("pgcdc_events_delivered_total",
-                                          "Events handed to an adapter successfully.", w->name);
-  w->skipped = &metrics::AdapterCounter(
+  w->delivered.global = &metrics::AdapterCounter(
+      "pgcdc_events_delivered_total", "Events handed to an adapter successfully.", w->name);
+  w->skipped.global = &metrics::AdapterCounter(
       "pgcdc_events_skipped_total", "Events not sent to an adapter because of its route.", w->name);
-  w->failed = &metrics::AdapterCounter("pgcdc_events_failed_total",
-                                       "Events an adapter failed to deliver.", w->name);
-  w->shed =
+  w->failed.global = &metrics::AdapterCounter("pgcdc_events_failed_total",
+                                              "Events an adapter failed to deliver.", w->name);
+  w->shed.global =
       &metrics::AdapterCounter("pgcdc_backpressure_load_shed_total",
                                "Events an adapter skipped because backpressure shed it.", w->name);
   w->chain_scope = std::make_unique<ChainScope>(w->name);

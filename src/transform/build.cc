@@ -10,6 +10,7 @@
 #include "config/core_params.h"
 #include "registry/define.h"
 #include "transform/builtins.h"
+#include "transform/wasm_transform.h"
 
 namespace pgcdc::transform {
 
@@ -147,6 +148,12 @@ std::vector<ConnectorInfo> Connectors() {
     }
     out.push_back(std::move(info));
   }
+  ConnectorInfo wasm;
+  wasm.kind = ConnectorKind::kTransform;
+  wasm.name = "wasm";
+  wasm.description = "Wasm plugins (Extism ABI) that rewrite or drop events (docs/plugins.md)";
+  wasm.params = PluginParams();
+  out.push_back(std::move(wasm));
   return out;
 }
 
@@ -194,12 +201,14 @@ class Builder {
   }
 
   // Reads the `transforms:` section; fills `global` and `per_adapter`.
+  void SetText(const std::string* text) { text_ = text; }
+
   void ReadYaml(std::vector<TransformPtr>& global,
                 std::map<std::string, std::vector<TransformPtr>>& per_adapter) {
-    if (file_.empty()) return;
+    if (file_.empty() && !text_) return;
     YAML::Node root;
     try {
-      root = YAML::LoadFile(file_);
+      root = text_ ? YAML::Load(*text_) : YAML::LoadFile(file_);
     } catch (const YAML::BadFile&) {
       errors.push_back(file_ + ": cannot read the config file");
       return;
@@ -528,6 +537,7 @@ class Builder {
   Shortcuts shortcuts_;
   std::vector<std::string> adapters_;
   std::string file_;
+  const std::string* text_ = nullptr;  // the document itself (file_ only names it)
   const ChainSet* previous_;
   std::map<std::string, int> dedup_count_;
 };
@@ -535,11 +545,15 @@ class Builder {
 }  // namespace
 
 Result<ChainSet> Build(const config::Config& cfg, const std::string& yaml_path,
-                       const ChainSet* previous, std::vector<std::string>* errors) {
+                       const ChainSet* previous, std::vector<std::string>* errors,
+                       const std::string* yaml_text) {
   Builder b(cfg, yaml_path, previous);
+  b.SetText(yaml_text);
   std::vector<TransformPtr> global;
   std::map<std::string, std::vector<TransformPtr>> per_adapter;
   b.AddCliHead(global);
+  // SPEC §4.6: Wasm transforms come before the YAML chains.
+  AddPluginTransforms(cfg, config::BindCore(cfg).adapters, global, per_adapter, b.errors);
   b.ReadYaml(global, per_adapter);
   b.AddCliTail(global);
   if (!b.errors.empty()) {

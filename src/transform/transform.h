@@ -135,7 +135,9 @@ const std::vector<std::string>& TypeNames();
 // error message joins them with "; "; when `errors` is given each one is also
 // appended to it. Nothing is skipped silently: on error the caller keeps its
 // old chains.
+// `yaml_text`, when given, is the document itself and yaml_path only names it.
 Result<ChainSet> Build(const config::Config& cfg, const std::string& yaml_path,
-                       const ChainSet* previous, std::vector<std::string>* errors = nullptr);
+                       const ChainSet* previous, std::vector<std::string>* errors = nullptr,
+                       const std::string* yaml_text = nullptr);
 
 }  // namespace pgcdc::transform

@@ -236,5 +236,37 @@ TEST(Doctor, InvalidConfigurationIsAUsageError) {
   EXPECT_NE(sqlite.output.find("sqlite.db_path: required"), std::string::npos) << sqlite.output;
 }
 
+// `pgcdc validate` (SPEC's command): config, database and the same server
+// checks as doctor, as COMPONENT STATUS DURATION MESSAGE rows; exit 1 on any FAIL.
+TEST(Validate, RowsAndExitCodes) {
+  auto ok = RunCommand({PgcdcBinary(), "validate", "--db", SharedCluster().Url(), "-c", "v"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("COMPONENT"), std::string::npos) << ok.output;
+  EXPECT_NE(ok.output.find("database"), std::string::npos) << ok.output;
+  EXPECT_EQ(ok.output.find("FAIL"), std::string::npos) << ok.output;
+
+  auto json = RunCommand({PgcdcBinary(), "validate", "-o", "json", "--db",
+                          "postgres://postgres@127.0.0.1:" + std::to_string(FreeTcpPort()) + "/x",
+                          "-c", "v"});
+  EXPECT_EQ(json.exit_code, 1) << json.output;
+  EXPECT_NE(json.output.find("validation failed"), std::string::npos) << json.output;
+  const auto start = json.output.find("{\"ok\"");
+  ASSERT_NE(start, std::string::npos) << json.output;
+  auto doc = ParseJson(json.output.substr(start, json.output.find('\n', start) - start));
+  EXPECT_FALSE(doc.at("ok").as_bool());
+  bool database_failed = false;
+  for (const auto& c : doc.at("checks").as_array()) {
+    if (c.at("component").as_string() == "database") {
+      database_failed = c.at("status").as_string() == "FAIL";
+    }
+  }
+  EXPECT_TRUE(database_failed) << json.output;
+
+  auto bad = RunCommand(
+      {PgcdcBinary(), "validate", "--db", SharedCluster().Url(), "-c", "v", "--bus-mode", "turbo"});
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("bus.mode"), std::string::npos) << bad.output;
+}
+
 }  // namespace
 }  // namespace pgcdc::testing

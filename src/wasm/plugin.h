@@ -1,0 +1,66 @@
+// Wasm plugins with Extism's ABI (SPEC §10.1, docs/plugins.md).
+//
+// A Plugin is one instance of one module, run by V8's WebAssembly engine
+// (libnode, cmake/LibNode.cmake) in an isolate of its own. It offers the
+// `extism:host/env` imports — the memory functions from pgcdc's kernel
+// module (kernel.wat, linked Wasm to Wasm), config, variables and logging
+// from the host — pgcdc's host functions `pgcdc_log` and
+// `pgcdc_metric_inc` (namespaces `extism:host/user` and `pgcdc`) and the part
+// of WASI preview 1 that plugins built with clang's wasm32-wasi need (fd_write
+// to our log, clocks, random, proc_exit; everything else answers ENOSYS).
+//
+// Call() runs one export with an input and returns its output. A trap, a
+// call that runs past `call_timeout` (stopped from a watchdog thread) or a
+// memory.grow past `max_memory_pages` is an error returned to the caller,
+// never a crash; the instance stays usable. Calls are serialised per plugin,
+// so a Plugin may be shared between threads.
+//
+// Only plugin_v8.cc includes V8's headers. Builds without libnode use
+// plugin_none.cc, whose Load() says so.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+
+namespace pgcdc::wasm {
+
+struct PluginOptions {
+  std::string name;  // for logs and metrics, e.g. "wasm-transform-0"
+  std::string type;  // metric label `type`: transform, adapter, dlq, checkpoint
+  // Extism per-instance config (config_get). SPEC §10.1: values JSON-encoded.
+  std::map<std::string, std::string> config;
+  std::chrono::milliseconds call_timeout{1000};
+  // The most 64 KiB pages a module's memory may grow to. V8 applies one limit
+  // to every instance of the process: the first plugin loaded sets it.
+  uint32_t max_memory_pages = 1024;  // 64 MiB
+};
+
+class Plugin {
+ public:
+  virtual ~Plugin();
+  // Compiles and instantiates the module at `path`. Errors: missing or
+  // invalid file, a missing import, a build without Wasm support.
+  [[nodiscard]] static Result<std::unique_ptr<Plugin>> Load(const std::string& path,
+                                                            PluginOptions options);
+  [[nodiscard]] static Result<std::unique_ptr<Plugin>> FromBytes(std::string_view wasm,
+                                                                 PluginOptions options);
+
+  // Runs the export `function` (Extism signature () -> i32) with `input`.
+  // Returns the output set with output_set (empty when none). A non-zero
+  // return code, error_set, a trap or a timeout is an error.
+  [[nodiscard]] virtual Result<std::string> Call(std::string_view function,
+                                                 std::string_view input) = 0;
+  virtual bool HasFunction(std::string_view function) const = 0;
+  virtual const PluginOptions& options() const = 0;
+};
+
+// False when this build has no Wasm engine (built without libnode).
+bool Available();
+
+}  // namespace pgcdc::wasm

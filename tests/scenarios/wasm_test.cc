@@ -1,0 +1,91 @@
+// User journey: a Wasm plugin (docs/plugins.md) rewrites WAL events on their
+// way to stdout; a plugin that traps or runs forever sends the events it fails
+// on to the dead letter queue, is counted, and pgcdc keeps streaming.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "harness.h"
+#include "json_util.h"
+
+namespace pgcdc::testing {
+namespace {
+
+std::string PluginPath(std::string_view name) {
+  return std::string(PGCDC_WASM_TESTDATA) + "/" + std::string(name) + ".wasm";
+}
+
+TEST(WasmScenario, WalThroughACPluginThatDropsAFieldToStdout) {
+  if (!std::filesystem::exists(PluginPath("drop_field"))) GTEST_SKIP() << "no wasm32-wasi clang";
+  auto conn = Connect();
+  FreshPublishedTable(conn, "wasm_users", "id int PRIMARY KEY, email text, name text",
+                      "p_wasm_users");
+  auto p = StartWalListen(
+      WalListenArgs("p_wasm_users", {"--plugin-transform", PluginPath("drop_field"),
+                                     "--plugin-transform-config", R"({"field": "email"})"}));
+  ASSERT_TRUE(p);
+  ExecOrFail(conn,
+             "INSERT INTO wasm_users VALUES (1, 'a@example.com', 'Ann'), (2, 'b@example.com', "
+             "'Bob'); DELETE FROM wasm_users WHERE id = 1");
+  ASSERT_TRUE(p->WaitForLines(3)) << p->Stderr();
+  const auto lines = p->StdoutLines();
+  for (const auto& line : lines) {
+    EXPECT_EQ(line.find("email"), std::string::npos) << line;
+    EXPECT_EQ(line.find("example.com"), std::string::npos) << line;
+  }
+  auto first = ParseJson(lines.at(0)).as_object();
+  EXPECT_EQ(first.at("channel").as_string(), "pgcdc:wasm_users");
+  EXPECT_EQ(first.at("operation").as_string(), "INSERT");
+  EXPECT_EQ(first.at("payload").at("row").at("name").as_string(), "Ann");
+  EXPECT_EQ(ParseJson(lines.at(2)).at("operation").as_string(), "DELETE");
+  EXPECT_EQ(
+      ScrapeMetric(*p, "pgcdc_plugin_calls_total{plugin=\"wasm-transform-0\",type=\"transform\"}"),
+      3.0);
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+}
+
+TEST(WasmScenario, FailingPluginsDeadLetterTheEventAndPgcdcKeepsRunning) {
+  auto conn = Connect();
+  FreshPublishedTable(conn, "wasm_fail", "id int PRIMARY KEY", "p_wasm_fail");
+  ExecOrFail(conn, "DROP TABLE IF EXISTS wasm_dlq");
+  // The plugin from YAML (plugins.transforms), its time limit from a flag.
+  const std::string yaml = std::filesystem::temp_directory_path() / "pgcdc_wasm_scenario.yaml";
+  {
+    std::ofstream(yaml) << "plugins:\n  transforms:\n"
+                        << "    - {name: looper, path: " << PluginPath("loop") << "}\n";
+  }
+  auto p = StartWalListen(
+      WalListenArgs("p_wasm_fail", {"--config", yaml, "--plugin-call-timeout", "200ms", "--dlq",
+                                    "pg_table", "--dlq-table", "wasm_dlq"}));
+  ASSERT_TRUE(p);
+  ExecOrFail(conn, "INSERT INTO wasm_fail SELECT generate_series(1, 3)");
+  ASSERT_TRUE(Eventually([&] {
+    auto r = conn.Query("SELECT count(*) FROM wasm_dlq");
+    return r && r->at(0).at(0) == "3";
+  })) << p->Stderr();
+  auto errors = conn.Query("SELECT error FROM wasm_dlq ORDER BY id LIMIT 1");
+  ASSERT_TRUE(errors && !errors->empty());
+  EXPECT_NE(errors->at(0).at(0)->find("time limit"), std::string::npos) << *errors->at(0).at(0);
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_plugin_errors_total{plugin=\"looper\",type=\"transform\"}"),
+            3.0);
+  EXPECT_TRUE(p->StdoutLines().empty());
+  auto health = HttpGet(*p->HttpAddr(), "/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200) << health->body;
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  std::filesystem::remove(yaml);
+}
+
+TEST(WasmScenario, AMissingPluginIsAConfigurationError) {
+  auto r = RunCommand({std::getenv("PGCDC_BIN"), "listen", "--db", "postgres://x/y",
+                       "--plugin-transform", "/nonexistent/p.wasm"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("/nonexistent/p.wasm"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace pgcdc::testing
