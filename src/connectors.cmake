@@ -35,4 +35,5 @@ set(PGCDC_CONNECTORS
   adapter/view
   adapter/graphql
   adapter/duckdb
+  adapter/grpc
 )

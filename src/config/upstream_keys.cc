@@ -57,7 +57,6 @@ Sections SinkSections() {
        {"api_url", "api_key", "model", "columns", "id_column", "table", "db_url", "dimension",
         "max_retries", "timeout", "backoff_base", "backoff_cap", "cb_max_failures",
         "cb_reset_timeout", "rate_limit", "rate_limit_burst", "skip_unchanged"}},
-      {"grpc", {"addr"}},
       {"kafkaserver",
        {"addr", "partition_count", "buffer_size", "session_timeout", "checkpoint_db",
         "key_column"}},

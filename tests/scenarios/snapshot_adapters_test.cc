@@ -1,9 +1,9 @@
 // User journey: `pgcdc snapshot --table t -a <adapter>` exports every row
 // into each adapter that exists, through the same pipeline assembly as
 // `listen` (adapters, DLQ, transforms, HTTP): file, pg_table, webhook, sse,
-// ws, kafkaserver, redis, kafka, nats and s3. Serving adapters wait for a first client before the
-// export starts. Failure paths: a sink that rejects rows dead-letters them
-// (nothing lost, exit 0), a misconfigured adapter is a usage error.
+// ws, grpc, kafkaserver, redis, kafka, nats and s3. Serving adapters wait for a first client before
+// the export starts. Failure paths: a sink that rejects rows dead-letters them (nothing lost, exit
+// 0), a misconfigured adapter is a usage error.
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -266,8 +266,17 @@ void ExpectClientGotAllRows(Process& client, Process& snapshot) {
   auto done = LastWith(client, "done");
   ASSERT_TRUE(done);
   std::vector<std::string> events;
-  if (const auto* sse = done->if_contains("events")) {  // sse_clients.js: {id, event, data}
-    for (const auto& e : sse->as_array()) events.emplace_back(e.as_object().at("data").as_string());
+  if (const auto* sse = done->if_contains("events")) {
+    for (const auto& v : sse->as_array()) {
+      const auto& e = v.as_object();
+      if (const auto* data = e.if_contains("data")) {  // sse_clients.js: {id, event, data}
+        events.emplace_back(data->as_string());
+        continue;
+      }
+      // grpc_clients.js: the Event message's fields, payload as JSON text.
+      events.push_back(R"({"operation":)" + boost::json::serialize(e.at("operation")) +
+                       R"(,"payload":)" + std::string(e.at("payload").as_string()) + "}");
+    }
   } else {  // ws_clients.js: message texts; graphql_clients.js: {"events":{envelope}}
     for (const auto& m : done->at("messages").as_array()) {
       events.push_back(m.is_string() ? std::string(m.as_string())
@@ -299,6 +308,18 @@ TEST(SnapshotAdapters, WebSocket) {
   auto client = StartNode("ws_clients.js",
                           {"--url", "ws://" + *addr + "/ws", "--expect", std::to_string(kRows),
                            "--keep", std::to_string(kRows), "--timeout-ms", "60000"});
+  ASSERT_TRUE(client);
+  ExpectClientGotAllRows(*client, *p);
+}
+
+TEST(SnapshotAdapters, Grpc) {
+  auto p = StartServing("snap_a_grpc", "grpc", {"--grpc-addr", "127.0.0.1:0"});
+  ASSERT_TRUE(p);
+  const std::string addr = GrpcAddr(*p);
+  ASSERT_FALSE(addr.empty()) << p->Stderr();
+  auto client =
+      StartNode("grpc_clients.js", {"--addr", addr, "--expect", std::to_string(kRows), "--keep",
+                                    std::to_string(kRows), "--timeout-ms", "60000"});
   ASSERT_TRUE(client);
   ExpectClientGotAllRows(*client, *p);
 }

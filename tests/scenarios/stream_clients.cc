@@ -64,6 +64,14 @@ std::vector<int64_t> Counts(Process& p) {
   return out;
 }
 
+std::string GrpcAddr(Process& p) {
+  const std::string needle = "grpc server listening server=grpc addr=";
+  if (!p.WaitForStderr(needle)) return {};
+  const std::string err = p.Stderr();
+  const auto pos = err.find(needle) + needle.size();
+  return err.substr(pos, err.find_first_of(" \n", pos) - pos);
+}
+
 void NotifyMany(const std::string& channel, int count, int pad) {
   auto conn = Connect();
   auto r = conn.Query("SELECT pg_notify($1, json_build_object('i', g, 'pad', repeat('x', " +

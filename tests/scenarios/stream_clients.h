@@ -24,6 +24,10 @@ std::string ToolsDir();
 std::unique_ptr<Process> StartStreamSink(const std::string& adapter,
                                          const std::vector<std::string>& extra);
 
+// The address of pgcdc's gRPC server ("grpc server listening server=grpc
+// addr=H:P" in its log); empty when it did not log one within 15 s.
+std::string GrpcAddr(Process& p);
+
 // `node <script> <args...>` from tests/tools.
 std::unique_ptr<Process> StartNode(const std::string& script, std::vector<std::string> args);
 
