@@ -18,8 +18,8 @@ namespace pgcdc::testing {
 namespace {
 
 std::unique_ptr<Process> StartWal(const std::string& publication,
-                                  std::vector<std::string> extra = {}) {
-  auto p = Process::Start({.args = WalListenArgs(publication, std::move(extra))});
+                                  const std::vector<std::string>& extra = {}) {
+  auto p = Process::Start({.args = WalListenArgs(publication, extra)});
   EXPECT_TRUE(p);
   if (p) {
     EXPECT_TRUE(p->WaitForStderr("streaming detector=wal")) << p->Stderr();
@@ -696,7 +696,7 @@ std::vector<boost::json::object> WithOperation(Process& p, const std::string& op
   return out;
 }
 
-std::vector<std::string> IncrementalArgs(std::vector<std::string> extra) {
+std::vector<std::string> IncrementalArgs(const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"--incremental-snapshot", "--heartbeat-interval", "0"};
   for (auto& a : extra) args.push_back(a);
   return args;
