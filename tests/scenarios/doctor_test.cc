@@ -110,8 +110,7 @@ TEST(Doctor, PgTableAndRedisSinks) {
   auto conn = Connect();
   ExecOrFail(conn, "DROP TABLE IF EXISTS doc_events");
   FreshPublishedTable(conn, "doc_sink", "id int PRIMARY KEY", "p_doc_sink");
-  RedisServer redis;
-  ASSERT_TRUE(redis.Start());
+  RedisServer redis;  // started by its constructor
   const std::vector<std::string> base = {"--detector",
                                          "wal",
                                          "--db",

@@ -13,6 +13,9 @@ RedisServer::RedisServer(bool persistent, std::string tls_dir)
 RedisServer::~RedisServer() { Kill(); }
 
 bool RedisServer::Start() {
+  // A second Start() while running would race the new server's bind against
+  // the old one's exit (the old Process is killed when replaced): stop first.
+  Kill();
   std::vector<std::string> args = {"--bind", "127.0.0.1", "--save",      "",
                                    "--dir",  dir_.path,   "--daemonize", "no"};
   if (tls_dir_.empty()) {
