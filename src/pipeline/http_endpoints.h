@@ -19,4 +19,9 @@ void MountCoreEndpoints(net::HttpServer& server, const Health& health,
 // GET /metrics: the process-wide registry, Prometheus text format.
 void MountMetrics(net::HttpServer& server);
 
+// GET /debug/threads (each thread's id, name, state and CPU time) and
+// GET /debug/memory (resident/virtual size, allocator totals): SPEC's pprof
+// for a C++ process. Behind the server's credentials like /metrics.
+void MountDebug(net::HttpServer& server);
+
 }  // namespace pgcdc::pipeline

@@ -254,6 +254,7 @@ void Api::Mount(net::HttpServer& server) {
                 },
                 {.public_route = true});
   pipeline::MountMetrics(server);
+  pipeline::MountDebug(server);
 }
 
 }  // namespace pgcdc::serve

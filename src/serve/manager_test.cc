@@ -362,6 +362,10 @@ TEST_F(ServeApi, Crud) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].status, 403);
   EXPECT_EQ(manager_.Get("file1")->status, "running");
+  EXPECT_EQ(Call("GET", "/debug/threads", "", "").status, 401);
+  auto threads = Call("GET", "/debug/threads");
+  EXPECT_EQ(threads.status, 200);
+  EXPECT_NE(threads.body.find(R"("threads":[{"tid":)"), std::string::npos) << threads.body;
   auto metrics = Call("GET", "/metrics");
   EXPECT_NE(metrics.body.find("pgcdc_serve_api_requests_total"), std::string::npos);
 }

@@ -19,7 +19,7 @@ std::string ToolsDir() {
   return std::string(src ? src : ".") + "/tests/tools";
 }
 
-std::unique_ptr<Process> StartListen(std::vector<std::string> extra) {
+std::unique_ptr<Process> StartListen(const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"listen", "--db",  SharedCluster().Url(), "-c",         "con:a",
                                    "-c",     "con:b", "--http-addr",         "127.0.0.1:0"};
   for (auto& a : extra) args.push_back(a);
@@ -109,6 +109,19 @@ TEST(ConsoleScenario, BadRequestsAndDisabledConsoleAnswerClearly) {
   auto bad_stream = HttpGet(*addr2, "/inspect/stream?point=nowhere");
   ASSERT_TRUE(bad_stream);
   EXPECT_EQ(bad_stream->status, 400);
+  // SPEC's /debug/pprof for a C++ process: threads and memory.
+  auto threads = HttpGet(*addr2, "/debug/threads");
+  ASSERT_TRUE(threads);
+  EXPECT_EQ(threads->status, 200);
+  auto t = ParseJson(threads->body);
+  EXPECT_GT(t.at("count").as_int64(), 2);
+  EXPECT_EQ(t.at("threads").as_array().size(), static_cast<size_t>(t.at("count").as_int64()));
+  auto memory = HttpGet(*addr2, "/debug/memory");
+  ASSERT_TRUE(memory);
+  EXPECT_EQ(memory->status, 200);
+  auto m = ParseJson(memory->body);
+  EXPECT_GT(m.at("rss_bytes").as_int64(), 1 << 20);
+  EXPECT_GT(m.at("malloc").at("in_use_bytes").as_int64(), 0);
   auto page = HttpGet(*addr2, "/");
   ASSERT_TRUE(page);
   EXPECT_EQ(page->status, 200);

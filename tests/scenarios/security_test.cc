@@ -120,7 +120,8 @@ TEST(SecurityScenario, TokenGuardsEverythingButHealth) {
   ASSERT_TRUE(p);
   auto addr = p->HttpAddr();
   ASSERT_TRUE(addr);
-  for (const char* path : {"/inspect", "/metrics", "/", "/api/stats", "/events"}) {
+  for (const char* path :
+       {"/inspect", "/metrics", "/", "/api/stats", "/events", "/debug/threads", "/debug/memory"}) {
     auto r = HttpExchange(*addr, "GET", path, "");
     ASSERT_TRUE(r) << path;
     EXPECT_EQ(r->status, 401) << path;
