@@ -214,8 +214,11 @@ int BackwardSteps(const std::vector<std::pair<std::string, int>>& key_versions) 
 }
 
 // Writes the inserts then kRounds transactions updating every key, keeping
-// at most `window` rounds ahead of what reached the target.
-void WriteWorkload(pg::Conn& probe, std::atomic<int>& rounds_written) {
+// at most `window` rounds ahead of what reached the target. Rounds after
+// `hold_after` wait until `release` is set, so the test decides which
+// consumers are present for the tail of the workload.
+void WriteWorkload(pg::Conn& probe, std::atomic<int>& rounds_written, int hold_after,
+                   const std::atomic<bool>& release) {
   auto w = Connect();
   ExecOrFail(w, "INSERT INTO so_items SELECT g, 0 FROM generate_series(1, " +
                     std::to_string(kKeys) + ") g");
@@ -227,6 +230,10 @@ void WriteWorkload(pg::Conn& probe, std::atomic<int>& rounds_written) {
         !Eventually([&] { return Number(probe, "SELECT count(DISTINCT id) FROM so_sink") >= need; },
                     90s)) {
       ADD_FAILURE() << "the target stopped growing before round " << r;
+      return;
+    }
+    if (r > hold_after && !Eventually([&] { return release.load(); }, 180s)) {
+      ADD_FAILURE() << "the writer was never released after round " << hold_after;
       return;
     }
     ExecOrFail(w, "UPDATE so_items SET ver = ver + 1");
@@ -248,9 +255,13 @@ TEST(ScaleOutScenario, HubTwoSpokesSurviveSpokeAndNodeLoss) {
 
   auto probe = Connect();
   std::atomic<int> rounds{0};
+  // The last rounds are written only once spoke2 has left, so the restarted
+  // spoke1 must take them however fast spoke2 drained the rest.
+  constexpr int kHoldAfter = kRounds * 4 / 5;
+  std::atomic<bool> release{false};
   std::thread writer([&] {
     auto p = Connect();
-    WriteWorkload(p, rounds);
+    WriteWorkload(p, rounds, kHoldAfter, release);
   });
   auto arrived = [&] { return Number(probe, "SELECT count(DISTINCT id) FROM so_sink"); };
   auto reach = [&](int64_t n) { return Eventually([&] { return arrived() >= n; }, 90s); };
@@ -283,6 +294,7 @@ TEST(ScaleOutScenario, HubTwoSpokesSurviveSpokeAndNodeLoss) {
   snapshots.push_back(Take(nats, probe));
   spoke2->Signal(SIGTERM);
   EXPECT_EQ(spoke2->Wait(30s), 0) << spoke2->Stderr();
+  release = true;
 
   writer.join();
   ASSERT_EQ(rounds.load(), kRounds);
