@@ -30,17 +30,21 @@ add_custom_command(OUTPUT ${_generated}
 add_custom_target(pgcdc_package_files ALL DEPENDS ${_generated})
 
 install(TARGETS pgcdc RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-# Libraries that are not Debian packages ship privately in /usr/lib/pgcdc and
-# the binary finds them through its RUNPATH: DuckDB (Parquet output) and V8 from
-# libnode108 (Wasm plugins; it conflicts with NodeSource's nodejs).
+# Libraries that are not Debian packages ship privately in /usr/lib/pgcdc, as
+# does the Wasm engine module; the binary links none of them and loads them
+# when a configuration needs them (src/core/dynlib.h): DuckDB (Parquet output,
+# the duckdb sink) and V8 from libnode108 (Wasm plugins; it conflicts with
+# NodeSource's nodejs), which the module finds through its RUNPATH ($ORIGIN).
 foreach(_private DuckDB::duckdb LibNode::v8)
   if(TARGET ${_private})
     get_target_property(_private_lib ${_private} IMPORTED_LOCATION)
     install(FILES ${_private_lib} DESTINATION lib/pgcdc)
-    set_target_properties(pgcdc PROPERTIES INSTALL_RPATH "\$ORIGIN/../lib/pgcdc")
     set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS usr/lib/pgcdc)
   endif()
 endforeach()
+if(TARGET pgcdc_wasm_v8)
+  install(TARGETS pgcdc_wasm_v8 LIBRARY DESTINATION lib/pgcdc)
+endif()
 install(FILES ${_gen}/pgcdc.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${_gen}/pgcdc.bash DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
   RENAME pgcdc)

@@ -7,6 +7,15 @@ function(pgcdc_library name)
   target_compile_options(${name} PRIVATE -Wall -Wextra -Werror=unused-result -Wno-unused-parameter -Wno-missing-field-initializers)
 endfunction()
 
+# pgcdc_module_host(TARGET): the executable exports pgcdc's symbols to the
+# modules it loads (cmake/module-exports.list, src/wasm/engine.h).
+function(pgcdc_module_host name)
+  target_link_options(${name} PRIVATE
+    "-Wl,--dynamic-list=${PROJECT_SOURCE_DIR}/cmake/module-exports.list")
+  set_property(TARGET ${name} APPEND PROPERTY LINK_DEPENDS
+    "${PROJECT_SOURCE_DIR}/cmake/module-exports.list")
+endfunction()
+
 # pgcdc_test(NAME SOURCES ... DEPS ... LABEL unit|scenario): a GoogleTest binary registered with CTest.
 function(pgcdc_test name)
   cmake_parse_arguments(ARG "" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
@@ -20,6 +29,7 @@ function(pgcdc_test name)
     set(ARG_TIMEOUT 120)
   endif()
   add_executable(${name} ${ARG_SOURCES})
+  pgcdc_module_host(${name})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
   target_compile_options(${name} PRIVATE -Wall -Wextra -Werror=unused-result -Wno-unused-parameter -Wno-missing-field-initializers)
   add_test(NAME ${name} COMMAND ${name})

@@ -66,7 +66,8 @@ struct Options {
   uint64_t row_group_size = 122'880;   // rows per row group
 };
 
-// True when this build can write Parquet (linked with DuckDB).
+// True when this build can write Parquet: built with DuckDB's header and its
+// library loads (the first call loads it).
 bool Available();
 // Why it cannot (empty when Available()).
 std::string_view UnavailableReason();

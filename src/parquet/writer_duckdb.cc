@@ -18,6 +18,7 @@ namespace {
 std::atomic<uint64_t> next_id{1};
 
 using duckdb_api::AppenderError;
+using duckdb_api::Duck;
 using duckdb_api::QuoteIdent;
 using duckdb_api::QuoteLiteral;
 
@@ -59,8 +60,14 @@ Result<std::string> ReadFile(const std::string& path) {
 
 }  // namespace
 
-bool Available() { return true; }
-std::string_view UnavailableReason() { return {}; }
+bool Available() { return duckdb_api::Load().has_value(); }
+std::string_view UnavailableReason() {
+  static const std::string reason = [] {
+    Status loaded = duckdb_api::Load();
+    return loaded ? std::string() : loaded.error().message();
+  }();
+  return reason;
+}
 
 struct Writer::Impl {
   std::vector<Column> columns;
@@ -72,17 +79,17 @@ struct Writer::Impl {
   uint64_t rows = 0;
 
   ~Impl() {
-    if (appender != nullptr) duckdb_appender_destroy(&appender);
+    if (appender != nullptr) Duck().appender_destroy(&appender);
     if (conn != nullptr) {
       (void)Exec(conn, "DROP TABLE IF EXISTS " + table, "drop");
-      duckdb_disconnect(&conn);
+      Duck().disconnect(&conn);
     }
   }
 
   Status OpenAppender() {
-    if (appender != nullptr) duckdb_appender_destroy(&appender);
+    if (appender != nullptr) Duck().appender_destroy(&appender);
     const std::string name = table.substr(1, table.size() - 2);
-    if (duckdb_appender_create(conn, nullptr, name.c_str(), &appender) == DuckDBError) {
+    if (Duck().appender_create(conn, nullptr, name.c_str(), &appender) == DuckDBError) {
       std::string msg = appender != nullptr ? AppenderError(appender) : "?";
       return Fail(ErrorCode::kIo, "parquet: appender: " + msg);
     }
@@ -104,7 +111,7 @@ struct Writer::Impl {
   // Writes every buffered row to `path`; the rows stay buffered.
   Status Copy(const std::string& path) {
     if (column != 0) return Fail(ErrorCode::kInvalidArgument, "parquet: finish inside a row");
-    if (duckdb_appender_flush(appender) == DuckDBError) {
+    if (Duck().appender_flush(appender) == DuckDBError) {
       // The appender is unusable now and its rows are gone: start over clean.
       const std::string msg = AppenderError(appender);
       (void)Reset();
@@ -147,7 +154,7 @@ Result<WriterPtr> Writer::Create(std::vector<Column> columns, Options options) {
   impl->columns = std::move(columns);
   impl->options = std::move(options);
   impl->table = QuoteIdent("pgcdc_parquet_" + std::to_string(next_id.fetch_add(1)));
-  if (duckdb_connect(db.db, &impl->conn) == DuckDBError) {
+  if (Duck().connect(db.db, &impl->conn) == DuckDBError) {
     impl->conn = nullptr;
     return Fail(ErrorCode::kIo, "parquet: cannot connect to DuckDB");
   }
@@ -164,7 +171,7 @@ Result<WriterPtr> Writer::Create(std::vector<Column> columns, Options options) {
 
 Status Writer::Null() {
   if (auto st = impl_->Ready(); !st) return st;
-  return impl_->Value(duckdb_append_null(impl_->appender));
+  return impl_->Value(Duck().append_null(impl_->appender));
 }
 
 Status Writer::String(std::string_view value) { return Text(value); }
@@ -174,27 +181,27 @@ Status Writer::Text(std::string_view value) {
   if (impl_->columns[impl_->column].type == Type::kTimestampTz) {
     if (auto micros = ParseTimestampTz(value)) return TimestampMicros(*micros);
   }
-  return impl_->Value(duckdb_append_varchar_length(impl_->appender, value.data(), value.size()));
+  return impl_->Value(Duck().append_varchar_length(impl_->appender, value.data(), value.size()));
 }
 
 Status Writer::Bool(bool value) {
   if (auto st = impl_->Ready(); !st) return st;
-  return impl_->Value(duckdb_append_bool(impl_->appender, value));
+  return impl_->Value(Duck().append_bool(impl_->appender, value));
 }
 
 Status Writer::Int64(int64_t value) {
   if (auto st = impl_->Ready(); !st) return st;
-  return impl_->Value(duckdb_append_int64(impl_->appender, value));
+  return impl_->Value(Duck().append_int64(impl_->appender, value));
 }
 
 Status Writer::Double(double value) {
   if (auto st = impl_->Ready(); !st) return st;
-  return impl_->Value(duckdb_append_double(impl_->appender, value));
+  return impl_->Value(Duck().append_double(impl_->appender, value));
 }
 
 Status Writer::TimestampMicros(int64_t micros) {
   if (auto st = impl_->Ready(); !st) return st;
-  return impl_->Value(duckdb_append_timestamp(impl_->appender, duckdb_timestamp{micros}));
+  return impl_->Value(Duck().append_timestamp(impl_->appender, duckdb_timestamp{micros}));
 }
 
 Status Writer::EndRow() {
@@ -203,7 +210,7 @@ Status Writer::EndRow() {
                 "parquet: row ended after " + std::to_string(impl_->column) + " of " +
                     std::to_string(impl_->columns.size()) + " columns");
   }
-  if (duckdb_appender_end_row(impl_->appender) == DuckDBError) {
+  if (Duck().appender_end_row(impl_->appender) == DuckDBError) {
     return Fail(ErrorCode::kIo, "parquet: end row: " + AppenderError(impl_->appender));
   }
   impl_->column = 0;

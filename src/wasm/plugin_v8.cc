@@ -13,8 +13,6 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -23,16 +21,12 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/time.h"
+#include "wasm/engine.h"
 #include "wasm/kernel.h"
 #include "wasm/kernel_wasm.h"
 #include "wasm/plugin.h"
 
 namespace pgcdc::wasm {
-
-Plugin::~Plugin() = default;
-
-bool Available() { return true; }
-
 namespace {
 
 constexpr const char* kEnv = "extism:host/env";
@@ -777,8 +771,6 @@ Result<std::string> V8Plugin::KernelResult(const std::string& where) {
   return std::string(*output);
 }
 
-}  // namespace
-
 // V8 compiles Wasm to machine code: it needs pages it can write, then
 // execute. Under systemd's MemoryDenyWriteExecute=yes (or prctl PR_SET_MDWE)
 // it would abort the process, so refuse with an error first.
@@ -794,7 +786,7 @@ Status CheckExecutableMemory() {
               "create (systemd MemoryDenyWriteExecute=yes?); see docs/plugins.md");
 }
 
-Result<std::unique_ptr<Plugin>> Plugin::FromBytes(std::string_view wasm, PluginOptions options) {
+Result<std::unique_ptr<Plugin>> FromBytes(std::string_view wasm, PluginOptions options) {
   if (auto st = CheckExecutableMemory(); !st) return Fail(st.error());
   StartEngine(options.max_memory_pages);
   auto plugin = std::make_unique<V8Plugin>(std::move(options));
@@ -803,13 +795,9 @@ Result<std::unique_ptr<Plugin>> Plugin::FromBytes(std::string_view wasm, PluginO
   return std::unique_ptr<Plugin>(std::move(plugin));
 }
 
-Result<std::unique_ptr<Plugin>> Plugin::Load(const std::string& path, PluginOptions options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail(ErrorCode::kNotFound, "cannot open Wasm plugin " + path);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto plugin = FromBytes(bytes, std::move(options));
-  if (!plugin) return Fail(plugin.error().code(), path + ": " + plugin.error().message());
-  return plugin;
-}
-
+}  // namespace
 }  // namespace pgcdc::wasm
+
+// The module's one entry point (engine.h).
+extern "C" [[gnu::visibility("default")]] const pgcdc::wasm::Engine pgcdc_wasm_engine{
+    pgcdc::wasm::kEngineVersion, &pgcdc::wasm::FromBytes};

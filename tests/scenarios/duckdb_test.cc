@@ -146,6 +146,18 @@ TEST(DuckdbScenario, RefusalsAndErrorsAreClearAndCounted) {
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
 }
 
+// DuckDB's library is loaded when the sink opens (src/parquet/duckdb_api.h):
+// without it the pipeline stops with an error naming where it looked.
+TEST(DuckdbScenario, AMissingLibraryIsAClearError) {
+  auto r = RunCommand({"env", "PGCDC_DUCKDB_LIBRARY=/nonexistent/libduckdb.so", PgcdcBinary(),
+                       "listen", "--db", SharedCluster().Url(), "-c", "duck_nolib", "-a", "duckdb",
+                       "--http-addr", "127.0.0.1:0"});
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("DuckDB's library"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("/nonexistent/libduckdb.so"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("PGCDC_DUCKDB_LIBRARY"), std::string::npos) << r.output;
+}
+
 TEST(DuckdbScenario, KillNineWithAFileAndPersistentSlotLosesNothing) {
   auto conn = Connect();
   TempDir dir;

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "harness.h"
 #include "json_util.h"
@@ -15,6 +16,12 @@ namespace {
 
 std::string PluginPath(std::string_view name) {
   return std::string(PGCDC_WASM_TESTDATA) + "/" + std::string(name) + ".wasm";
+}
+
+// The running process's memory map (which libraries it loaded).
+std::string Maps(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 TEST(WasmScenario, WalThroughACPluginThatDropsAFieldToStdout) {
@@ -43,8 +50,38 @@ TEST(WasmScenario, WalThroughACPluginThatDropsAFieldToStdout) {
   EXPECT_EQ(
       ScrapeMetric(*p, "pgcdc_plugin_calls_total{plugin=\"wasm-transform-0\",type=\"transform\"}"),
       3.0);
+  // The engine was loaded for the plugin (src/wasm/engine.h).
+  EXPECT_NE(Maps(p->pid()).find("pgcdc-wasm-v8.so"), std::string::npos);
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+}
+
+// Without plugins, Parquet or the duckdb sink, neither V8 nor DuckDB is in the
+// process: they are loaded on first use, never linked.
+TEST(WasmScenario, EnginesAreLoadedOnlyWhenAConfigurationUsesThem) {
+  auto conn = Connect();
+  FreshPublishedTable(conn, "wasm_plain", "id int PRIMARY KEY", "p_wasm_plain");
+  auto p = StartWalListen(WalListenArgs("p_wasm_plain", {}));
+  ASSERT_TRUE(p);
+  ExecOrFail(conn, "INSERT INTO wasm_plain VALUES (1)");
+  ASSERT_TRUE(p->WaitForLines(1)) << p->Stderr();
+  const std::string maps = Maps(p->pid());
+  ASSERT_NE(maps.find("libc.so"), std::string::npos) << maps;
+  for (const char* lib : {"libnode", "pgcdc-wasm-v8", "libduckdb"}) {
+    EXPECT_EQ(maps.find(lib), std::string::npos) << lib << " is loaded";
+  }
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+}
+
+TEST(WasmScenario, AMissingEngineIsAConfigurationErrorNamingWhereItLooked) {
+  auto r = RunCommand({"env", "PGCDC_WASM_ENGINE=/nonexistent/engine.so", std::getenv("PGCDC_BIN"),
+                       "listen", "--db", "postgres://x/y", "-c", "x", "--plugin-transform",
+                       PluginPath("noop")});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("the Wasm engine"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("/nonexistent/engine.so"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("PGCDC_WASM_ENGINE"), std::string::npos) << r.output;
 }
 
 TEST(WasmScenario, FailingPluginsDeadLetterTheEventAndPgcdcKeepsRunning) {

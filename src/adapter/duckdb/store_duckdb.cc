@@ -14,6 +14,7 @@ namespace pgcdc::adapter::duckdb {
 
 namespace {
 
+using duckdb_api::Duck;
 using duckdb_api::Exec;
 using Clock = std::chrono::steady_clock;
 using Kind = QueryOutcome::Kind;
@@ -30,10 +31,10 @@ QueryOutcome Outcome(Kind kind, std::string body) { return {kind, std::move(body
 struct Prepared {
   duckdb_prepared_statement stmt = nullptr;
   ~Prepared() {
-    if (stmt != nullptr) duckdb_destroy_prepare(&stmt);
+    if (stmt != nullptr) Duck().destroy_prepare(&stmt);
   }
   std::string Error() const {
-    const char* e = stmt != nullptr ? duckdb_prepare_error(stmt) : nullptr;
+    const char* e = stmt != nullptr ? Duck().prepare_error(stmt) : nullptr;
     return e != nullptr ? e : "cannot prepare the statement";
   }
 };
@@ -43,7 +44,7 @@ struct ResultGuard {
   duckdb_result res{};
   bool filled = false;
   ~ResultGuard() {
-    if (filled) duckdb_destroy_result(&res);
+    if (filled) Duck().destroy_result(&res);
   }
 };
 
@@ -167,11 +168,11 @@ DuckStore::~DuckStore() {
   }
   cv_.NotifyAll();
   if (watchdog_.joinable()) watchdog_.join();
-  if (stage_ != nullptr) duckdb_appender_destroy(&stage_);
-  if (direct_ != nullptr) duckdb_appender_destroy(&direct_);
-  for (auto& c : readers_) duckdb_disconnect(&c);
-  if (writer_ != nullptr) duckdb_disconnect(&writer_);
-  if (db_ != nullptr) duckdb_close(&db_);
+  if (stage_ != nullptr) Duck().appender_destroy(&stage_);
+  if (direct_ != nullptr) Duck().appender_destroy(&direct_);
+  for (auto& c : readers_) Duck().disconnect(&c);
+  if (writer_ != nullptr) Duck().disconnect(&writer_);
+  if (db_ != nullptr) Duck().close(&db_);
 }
 
 Status DuckStore::Init() {
@@ -185,7 +186,7 @@ Status DuckStore::Init() {
   auto db = duckdb_api::Open(options_.path, settings, "duckdb");
   if (!db) return Fail(db.error());
   db_ = *db;
-  if (duckdb_connect(db_, &writer_) == DuckDBError) {
+  if (Duck().connect(db_, &writer_) == DuckDBError) {
     writer_ = nullptr;
     return Fail(ErrorCode::kIo, "duckdb: cannot connect");
   }
@@ -195,7 +196,7 @@ Status DuckStore::Init() {
   if (auto st = OpenAppender(nullptr, "cdc_events", direct_); !st) return st;
   readers_.assign(options_.query_threads, nullptr);
   for (auto& c : readers_) {
-    if (duckdb_connect(db_, &c) == DuckDBError) {
+    if (Duck().connect(db_, &c) == DuckDBError) {
       c = nullptr;
       return Fail(ErrorCode::kIo, "duckdb: cannot connect");
     }
@@ -210,8 +211,8 @@ Status DuckStore::Init() {
 }
 
 Status DuckStore::OpenAppender(const char* schema, const char* table, duckdb_appender& out) {
-  if (out != nullptr) duckdb_appender_destroy(&out);
-  if (duckdb_appender_create_ext(writer_, schema, "main", table, &out) == DuckDBError) {
+  if (out != nullptr) Duck().appender_destroy(&out);
+  if (Duck().appender_create_ext(writer_, schema, "main", table, &out) == DuckDBError) {
     std::string msg = out != nullptr ? duckdb_api::AppenderError(out) : "?";
     return Fail(ErrorCode::kIo, std::string("duckdb: appender for ") + table + ": " + msg);
   }
@@ -220,15 +221,15 @@ Status DuckStore::OpenAppender(const char* schema, const char* table, duckdb_app
 
 Status DuckStore::AppendRow(duckdb_appender app, const Row& r) {
   const bool ok =
-      duckdb_append_varchar_length(app, r.id.data(), r.id.size()) == DuckDBSuccess &&
-      duckdb_append_varchar_length(app, r.channel.data(), r.channel.size()) == DuckDBSuccess &&
-      duckdb_append_varchar_length(app, r.operation.data(), r.operation.size()) == DuckDBSuccess &&
-      (r.payload_null ? duckdb_append_null(app)
-                      : duckdb_append_varchar_length(app, r.payload.data(), r.payload.size())) ==
+      Duck().append_varchar_length(app, r.id.data(), r.id.size()) == DuckDBSuccess &&
+      Duck().append_varchar_length(app, r.channel.data(), r.channel.size()) == DuckDBSuccess &&
+      Duck().append_varchar_length(app, r.operation.data(), r.operation.size()) == DuckDBSuccess &&
+      (r.payload_null ? Duck().append_null(app)
+                      : Duck().append_varchar_length(app, r.payload.data(), r.payload.size())) ==
           DuckDBSuccess &&
-      duckdb_append_varchar_length(app, r.source.data(), r.source.size()) == DuckDBSuccess &&
-      duckdb_append_timestamp(app, duckdb_timestamp{r.created_at_us}) == DuckDBSuccess &&
-      duckdb_appender_end_row(app) == DuckDBSuccess;
+      Duck().append_varchar_length(app, r.source.data(), r.source.size()) == DuckDBSuccess &&
+      Duck().append_timestamp(app, duckdb_timestamp{r.created_at_us}) == DuckDBSuccess &&
+      Duck().appender_end_row(app) == DuckDBSuccess;
   if (!ok) return Fail(ErrorCode::kIo, "duckdb: append: " + duckdb_api::AppenderError(app));
   return Ok();
 }
@@ -257,7 +258,7 @@ Status DuckStore::Replace() {
   for (const Row& r : rows_) {
     if (auto st = AppendRow(stage_, r); !st) return st;
   }
-  if (duckdb_appender_flush(stage_) == DuckDBError) {
+  if (Duck().appender_flush(stage_) == DuckDBError) {
     return Fail(ErrorCode::kIo, "duckdb: flush staged rows: " + duckdb_api::AppenderError(stage_));
   }
   Status st = Exec(writer_, "BEGIN TRANSACTION", "duckdb: begin");
@@ -270,7 +271,7 @@ Status DuckStore::Replace() {
 
 Status DuckStore::Commit() {
   if (rows_.empty()) return Ok();
-  if (duckdb_appender_flush(direct_) == DuckDBError) {
+  if (Duck().appender_flush(direct_) == DuckDBError) {
     // The appender dropped the batch (nothing of it was written): a new one,
     // and the rows again through the slow path.
     if (auto st = OpenAppender(nullptr, "cdc_events", direct_); !st) return st;
@@ -282,26 +283,26 @@ Status DuckStore::Commit() {
 
 Result<uint64_t> DuckStore::DeleteBefore(int64_t micros) {
   Prepared p;
-  if (duckdb_prepare(writer_, "DELETE FROM cdc_events WHERE created_at < make_timestamp($1)",
+  if (Duck().prepare(writer_, "DELETE FROM cdc_events WHERE created_at < make_timestamp($1)",
                      &p.stmt) == DuckDBError) {
     return Fail(ErrorCode::kIo, "duckdb: retention: " + p.Error());
   }
-  (void)duckdb_bind_int64(p.stmt, 1, micros);
+  (void)Duck().bind_int64(p.stmt, 1, micros);
   ResultGuard r;
   r.filled = true;
-  if (duckdb_execute_prepared(p.stmt, &r.res) == DuckDBError) {
-    return Fail(ErrorCode::kIo, std::string("duckdb: retention: ") + duckdb_result_error(&r.res));
+  if (Duck().execute_prepared(p.stmt, &r.res) == DuckDBError) {
+    return Fail(ErrorCode::kIo, std::string("duckdb: retention: ") + Duck().result_error(&r.res));
   }
-  return duckdb_rows_changed(&r.res);
+  return Duck().rows_changed(&r.res);
 }
 
 Result<uint64_t> DuckStore::RowCount() {
   ResultGuard r;
   r.filled = true;
-  if (duckdb_query(writer_, "SELECT count(*) FROM cdc_events", &r.res) == DuckDBError) {
-    return Fail(ErrorCode::kIo, std::string("duckdb: count: ") + duckdb_result_error(&r.res));
+  if (Duck().query(writer_, "SELECT count(*) FROM cdc_events", &r.res) == DuckDBError) {
+    return Fail(ErrorCode::kIo, std::string("duckdb: count: ") + Duck().result_error(&r.res));
   }
-  return static_cast<uint64_t>(duckdb_value_int64(&r.res, 0, 0));
+  return static_cast<uint64_t>(Duck().value_int64(&r.res, 0, 0));
 }
 
 Status DuckStore::CreateView(const RowSchema& schema, std::string_view channel) {
@@ -333,7 +334,7 @@ void DuckStore::Watchdog() {
     for (size_t i = 0; i < deadlines_.size(); ++i) {
       if (!deadlines_[i]) continue;
       if (*deadlines_[i] <= now) {
-        duckdb_interrupt(readers_[i]);
+        Duck().interrupt(readers_[i]);
         interrupted_[i] = true;
         deadlines_[i].reset();
       } else {
@@ -352,14 +353,14 @@ void DuckStore::InterruptQueries() {
   MutexLock lock(mu_);
   for (size_t i = 0; i < readers_.size(); ++i) {
     if (deadlines_[i]) {
-      duckdb_interrupt(readers_[i]);
+      Duck().interrupt(readers_[i]);
       interrupted_[i] = true;
     }
   }
 }
 
 Status DuckStore::Bind(duckdb_prepared_statement stmt, const QueryRequest& r) {
-  const idx_t n = duckdb_nparams(stmt);
+  const idx_t n = Duck().nparams(stmt);
   if (n != r.params.size()) {
     return Fail(ErrorCode::kInvalidArgument, "the statement takes " + std::to_string(n) +
                                                  " parameter(s), params has " +
@@ -367,8 +368,8 @@ Status DuckStore::Bind(duckdb_prepared_statement stmt, const QueryRequest& r) {
   }
   for (idx_t i = 0; i < n; ++i) {
     const auto& p = r.params[i];
-    const duckdb_state st = p ? duckdb_bind_varchar_length(stmt, i + 1, p->data(), p->size())
-                              : duckdb_bind_null(stmt, i + 1);
+    const duckdb_state st = p ? Duck().bind_varchar_length(stmt, i + 1, p->data(), p->size())
+                              : Duck().bind_null(stmt, i + 1);
     if (st == DuckDBError) {
       return Fail(ErrorCode::kInvalidArgument, "cannot bind parameter " + std::to_string(i + 1));
     }
@@ -379,23 +380,23 @@ Status DuckStore::Bind(duckdb_prepared_statement stmt, const QueryRequest& r) {
 QueryOutcome DuckStore::Query(size_t slot, const QueryRequest& request) {
   duckdb_connection conn = readers_[slot];
   duckdb_extracted_statements ext = nullptr;
-  const idx_t n = duckdb_extract_statements(conn, request.sql.c_str(), &ext);
+  const idx_t n = Duck().extract_statements(conn, request.sql.c_str(), &ext);
   struct ExtGuard {
     duckdb_extracted_statements& e;
-    ~ExtGuard() { duckdb_destroy_extracted(&e); }
+    ~ExtGuard() { Duck().destroy_extracted(&e); }
   } ext_guard{ext};
   if (n == 0) {
-    const char* e = duckdb_extract_statements_error(ext);
+    const char* e = Duck().extract_statements_error(ext);
     return Outcome(Kind::kSqlError, e != nullptr ? e : "no SQL statement");
   }
   if (n > 1) {
     return Outcome(Kind::kSqlError, "one statement per request (got " + std::to_string(n) + ")");
   }
   Prepared stmt;
-  if (duckdb_prepare_extracted_statement(conn, ext, 0, &stmt.stmt) == DuckDBError) {
+  if (Duck().prepare_extracted_statement(conn, ext, 0, &stmt.stmt) == DuckDBError) {
     return Outcome(Kind::kSqlError, stmt.Error());
   }
-  const duckdb_statement_type type = duckdb_prepared_statement_type(stmt.stmt);
+  const duckdb_statement_type type = Duck().prepared_statement_type(stmt.stmt);
   if (options_.readonly_queries && type != DUCKDB_STATEMENT_TYPE_SELECT) {
     return Outcome(Kind::kRefused, "read-only: " + std::string(StatementName(type)) +
                                        " statements are refused; only SELECT queries run "
@@ -403,7 +404,7 @@ QueryOutcome DuckStore::Query(size_t slot, const QueryRequest& request) {
   }
   if (type == DUCKDB_STATEMENT_TYPE_SELECT) {
     Prepared wrapped;
-    if (duckdb_prepare(conn, JsonRowsSql(request.sql).c_str(), &wrapped.stmt) == DuckDBSuccess) {
+    if (Duck().prepare(conn, JsonRowsSql(request.sql).c_str(), &wrapped.stmt) == DuckDBSuccess) {
       return Run(slot, wrapped.stmt, request, true);
     }
   }
@@ -415,8 +416,8 @@ QueryOutcome DuckStore::Run(size_t slot, duckdb_prepared_statement stmt, const Q
   if (auto st = Bind(stmt, r); !st) return Outcome(Kind::kSqlError, st.error().message());
   ResultGuard res;
   Arm(slot, Clock::now() + r.timeout);
-  const duckdb_state state = json ? duckdb_execute_prepared_streaming(stmt, &res.res)
-                                  : duckdb_execute_prepared(stmt, &res.res);
+  const duckdb_state state = json ? Duck().execute_prepared_streaming(stmt, &res.res)
+                                  : Duck().execute_prepared(stmt, &res.res);
   res.filled = true;
   QueryOutcome out = state == DuckDBError ? Failed(res.res) : Fetch(res.res, json);
   if (Disarm(slot) && out.kind != Kind::kOk && out.kind != Kind::kTooLarge) {
@@ -427,10 +428,10 @@ QueryOutcome DuckStore::Run(size_t slot, duckdb_prepared_statement stmt, const Q
 }
 
 QueryOutcome DuckStore::Failed(duckdb_result& res) {
-  if (duckdb_result_error_type(&res) == DUCKDB_ERROR_INTERRUPT) {
+  if (Duck().result_error_type(&res) == DUCKDB_ERROR_INTERRUPT) {
     return Outcome(Kind::kTimeout, "query interrupted");
   }
-  const char* e = duckdb_result_error(&res);
+  const char* e = Duck().result_error(&res);
   return Outcome(Kind::kSqlError, e != nullptr ? e : "query failed");
 }
 
@@ -444,39 +445,39 @@ QueryOutcome DuckStore::Fetch(duckdb_result& res, bool json) {
                                         "aggregate");
   };
   if (json) {
-    while (duckdb_data_chunk chunk = duckdb_fetch_chunk(res)) {
-      const idx_t rows = duckdb_data_chunk_get_size(chunk);
+    while (duckdb_data_chunk chunk = Duck().fetch_chunk(res)) {
+      const idx_t rows = Duck().data_chunk_get_size(chunk);
       auto* data = static_cast<duckdb_string_t*>(
-          duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 0)));
+          Duck().vector_get_data(Duck().data_chunk_get_vector(chunk, 0)));
       for (idx_t i = 0; i < rows; ++i) {
         if (out.rows++ > 0) out.body.push_back(',');
-        out.body.append(duckdb_string_t_data(&data[i]), duckdb_string_t_length(data[i]));
+        out.body.append(Duck().string_t_data(&data[i]), Duck().string_t_length(data[i]));
       }
-      duckdb_destroy_data_chunk(&chunk);
+      Duck().destroy_data_chunk(&chunk);
       if (out.body.size() > options_.max_result_bytes) return too_large();
     }
-    if (const char* e = duckdb_result_error(&res); e != nullptr) return Failed(res);
+    if (const char* e = Duck().result_error(&res); e != nullptr) return Failed(res);
   } else {
-    const idx_t cols = duckdb_column_count(&res);
-    const idx_t rows = duckdb_row_count(&res);
+    const idx_t cols = Duck().column_count(&res);
+    const idx_t rows = Duck().row_count(&res);
     for (idx_t r = 0; r < rows; ++r, ++out.rows) {
       out.body += r > 0 ? ",{" : "{";
       for (idx_t c = 0; c < cols; ++c) {
         if (c > 0) out.body.push_back(',');
-        json::AppendString(out.body, duckdb_column_name(&res, c));
+        json::AppendString(out.body, Duck().column_name(&res, c));
         out.body.push_back(':');
-        char* v = duckdb_value_is_null(&res, c, r) ? nullptr : duckdb_value_varchar(&res, c, r);
+        char* v = Duck().value_is_null(&res, c, r) ? nullptr : Duck().value_varchar(&res, c, r);
         if (v == nullptr) {
           out.body += "null";
-        } else if (IsNumeric(duckdb_column_type(&res, c)) && *v != '\0' &&
-                   (duckdb_column_type(&res, c) == DUCKDB_TYPE_BOOLEAN ||
+        } else if (IsNumeric(Duck().column_type(&res, c)) && *v != '\0' &&
+                   (Duck().column_type(&res, c) == DUCKDB_TYPE_BOOLEAN ||
                     std::isdigit(static_cast<unsigned char>(v[std::strlen(v) - 1])) != 0)) {
           // Numbers as JSON numbers; inf/nan stay strings.
           out.body += v;
         } else {
           json::AppendString(out.body, v);
         }
-        if (v != nullptr) duckdb_free(v);
+        if (v != nullptr) Duck().free(v);
       }
       out.body.push_back('}');
       if (out.body.size() > options_.max_result_bytes) return too_large();
