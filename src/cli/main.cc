@@ -72,6 +72,9 @@ int Main(int argc, char** argv) {
 #ifdef PGCDC_HAVE_CHAIN
   AddChainCommand(app, global);
 #endif
+#ifdef PGCDC_HAVE_VIEW
+  AddViewCommand(app, global);
+#endif
   AddCatalogCommands(app);
   AddConfigCommands(app, global);
   AddSlotCommands(app, global);

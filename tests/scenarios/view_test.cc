@@ -10,6 +10,7 @@
 #include <cmath>
 #include <ctime>
 #include <map>
+#include <set>
 
 #include "harness.h"
 #include "json_util.h"
@@ -143,8 +144,41 @@ TEST(ViewScenario, TumblingWindowsEqualPostgresGroupBy) {
       "AND (COALESCE(amount, 0) >= 5 OR amount IS NULL) AND id <= 600");
   ASSERT_TRUE(bad);
   EXPECT_EQ(ScrapeMetric(*p, "pgcdc_view_type_errors_total{view=\"w\"}"), std::stod(*(*bad)[0][0]));
+  const auto processed = ScrapeMetric(*p, "pgcdc_view_events_processed_total{view=\"w\"}");
+  ASSERT_TRUE(processed);
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+
+  // `pgcdc view test` over the captured row events computes the same windows
+  // offline (event time: the same watermark, the same late row).
+  std::string events;
+  std::multiset<std::string> live;
+  const std::string marker = "\"channel\":\"pgcdc:_view:w\"";
+  for (const auto& l : p->StdoutLines()) {
+    if (l.find(marker) == std::string::npos) {
+      events += l + "\n";
+    } else {
+      live.insert(boost::json::serialize(ParseJson(l).at("payload")));
+    }
+  }
+  auto offline = RunCommand({PgcdcBinary(), "view", "test", "--view-query", kView}, events);
+  EXPECT_EQ(offline.exit_code, 0) << offline.output;
+  std::multiset<std::string> replayed;
+  for (size_t start = 0; start < offline.output.size();) {
+    size_t end = offline.output.find('\n', start);
+    if (end == std::string::npos) end = offline.output.size();
+    const std::string line = offline.output.substr(start, end - start);
+    if (line.find(marker) != std::string::npos) {
+      replayed.insert(boost::json::serialize(ParseJson(line).at("payload")));
+    }
+    start = end + 1;
+  }
+  EXPECT_GE(live.size(), expected->size());
+  EXPECT_EQ(replayed, live) << offline.output;
+  EXPECT_NE(offline.output.find("view w: " + std::to_string(static_cast<int64_t>(*processed)) +
+                                " events aggregated, 1 late"),
+            std::string::npos)
+      << offline.output;
 }
 
 TEST(ViewScenario, BadQueryStopsStartupWithThePosition) {

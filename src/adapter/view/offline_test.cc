@@ -1,0 +1,86 @@
+#include "adapter/view/offline.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace pgcdc::adapter::view {
+namespace {
+
+std::vector<ViewDef> Views(const std::string& spec, Emit emit = Emit::kRow) {
+  auto views = BuildViews({.cli_queries = {spec}, .emit = emit});
+  EXPECT_TRUE(views) << views.error().message();
+  return views ? std::move(*views) : std::vector<ViewDef>{};
+}
+
+std::string Event(const std::string& created_at, const std::string& region, int amount) {
+  return R"({"id":"x","channel":"pgcdc:orders","operation":"INSERT","source":"wal",)"
+         R"("created_at":")" +
+         created_at + R"(","payload":{"row":{"region":")" + region + R"(","amount":)" +
+         std::to_string(amount) + "}}}\n";
+}
+
+TEST(ViewOffline, WindowsCloseAsCaptureTimePassesAndAtTheEnd) {
+  auto views = Views(
+      "by_region:SELECT payload.row.region AS region, COUNT(*) AS n, SUM(payload.row.amount) "
+      "AS total FROM pgcdc_events GROUP BY payload.row.region TUMBLING WINDOW 1m");
+  std::istringstream in(Event("2026-01-01T00:00:10Z", "eu", 5) +
+                        Event("2026-01-01T00:00:20Z", "us", 7) +
+                        Event("2026-01-01T00:00:50Z", "eu", 1) +
+                        // the next minute: the first window closes
+                        Event("2026-01-01T00:01:05Z", "eu", 2));
+  std::ostringstream out, err;
+  auto report = RunOffline(views, in, out, err);
+  EXPECT_EQ(report.lines, 4u);
+  EXPECT_EQ(report.bad_lines, 0u);
+  EXPECT_EQ(report.results, 3u);  // eu and us of minute 0, eu of minute 1 (at the end)
+  std::istringstream lines(out.str());
+  std::string first, second, third;
+  std::getline(lines, first);
+  std::getline(lines, second);
+  std::getline(lines, third);
+  EXPECT_NE(first.find(R"("channel":"pgcdc:_view:by_region","operation":"VIEW_RESULT")"),
+            std::string::npos)
+      << first;
+  EXPECT_NE(out.str().find(R"("region":"eu","n":2,"total":6)"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find(R"("region":"us","n":1,"total":7)"), std::string::npos) << out.str();
+  EXPECT_NE(third.find(R"("region":"eu","n":1,"total":2)"), std::string::npos) << third;
+  EXPECT_NE(third.find("2026-01-01T00:01:00"), std::string::npos) << third;
+  EXPECT_NE(err.str().find("view by_region: 4 events aggregated"), std::string::npos) << err.str();
+}
+
+TEST(ViewOffline, BadLinesAreReportedWithTheirNumberAndSkipped) {
+  auto views = Views("n:SELECT COUNT(*) AS n FROM pgcdc_events TUMBLING WINDOW 1m");
+  std::istringstream in("not json\n\n" + Event("2026-01-01T00:00:10Z", "eu", 1) +
+                        "[1,2]\n{\"payload\":{}}\n");
+  std::ostringstream out, err;
+  auto report = RunOffline(views, in, out, err);
+  EXPECT_EQ(report.lines, 4u);
+  EXPECT_EQ(report.bad_lines, 3u);
+  EXPECT_EQ(report.results, 1u);
+  EXPECT_NE(err.str().find("line 1: not a JSON event object"), std::string::npos) << err.str();
+  EXPECT_NE(err.str().find("line 4: not a JSON event object"), std::string::npos) << err.str();
+  EXPECT_NE(err.str().find("line 5: event without a channel"), std::string::npos) << err.str();
+  EXPECT_NE(out.str().find(R"("n":1)"), std::string::npos) << out.str();
+}
+
+TEST(ViewOffline, SameInputSameBytesAndBatchEmit) {
+  auto views = Views("n:SELECT COUNT(*) AS n FROM pgcdc_events TUMBLING WINDOW 1m", Emit::kBatch);
+  const std::string input = Event("2026-01-01T00:00:10Z", "eu", 1) +
+                            Event("2026-01-01T00:00:11Z", "us", 1) +
+                            // a view's own result is not aggregated again
+                            R"({"channel":"pgcdc:_view:n","payload":{"n":9}})" + "\n";
+  std::string outputs[2];
+  for (auto& output : outputs) {
+    std::istringstream in(input);
+    std::ostringstream out, err;
+    auto report = RunOffline(views, in, out, err);
+    EXPECT_EQ(report.results, 1u);
+    output = out.str();
+  }
+  EXPECT_EQ(outputs[0], outputs[1]);
+  EXPECT_NE(outputs[0].find(R"("rows":[{"n":2}])"), std::string::npos) << outputs[0];
+}
+
+}  // namespace
+}  // namespace pgcdc::adapter::view
