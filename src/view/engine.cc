@@ -7,6 +7,7 @@
 #include "core/json.h"
 #include "core/json_dom.h"
 #include "core/time.h"
+#include "view/hll.h"
 
 namespace pgcdc::view {
 
@@ -22,6 +23,7 @@ struct Engine::Acc {
   Value min;
   Value max;
   std::unordered_set<std::string> distinct;
+  Hll approx;  // approx_count_distinct
 };
 
 namespace {
@@ -55,6 +57,7 @@ void Merge(Engine::Acc& a, const Engine::Acc& b) {
   if (!b.min.is_null() && (a.min.is_null() || Compare(b.min, a.min) < 0)) a.min = b.min;
   if (!b.max.is_null() && (a.max.is_null() || Compare(b.max, a.max) > 0)) a.max = b.max;
   a.distinct.insert(b.distinct.begin(), b.distinct.end());
+  a.approx.Merge(b.approx);
 }
 
 Value Final(const Aggregate& agg, const Engine::Acc& a) {
@@ -74,6 +77,8 @@ Value Final(const Aggregate& agg, const Engine::Acc& a) {
       return a.n == 0 ? Value{} : Value{std::sqrt(a.m2 / static_cast<double>(a.n))};
     case AggFn::kStddevSamp:
       return a.n < 2 ? Value{} : Value{std::sqrt(a.m2 / static_cast<double>(a.n - 1))};
+    case AggFn::kApproxCountDistinct:
+      return {static_cast<int64_t>(a.approx.Estimate())};
   }
   return {};
 }
@@ -142,6 +147,8 @@ void Engine::Accumulate(Group& g, const EvalContext& ctx) {
     ++a.count;
     if (agg.distinct) {
       a.distinct.insert(ToText(v));
+    } else if (agg.fn == AggFn::kApproxCountDistinct) {
+      a.approx.Add(ToText(v));
     } else if (NeedsNumber(agg.fn)) {
       if (auto d = ToNumber(v)) {
         AddNumber(a, v, *d);

@@ -214,6 +214,7 @@ Result<Expr> Builder::Func(const bj::object& o, Scope scope) {
       {"stddev", AggFn::kStddevPop},
       {"stddev_pop", AggFn::kStddevPop},
       {"stddev_samp", AggFn::kStddevSamp},
+      {"approx_count_distinct", AggFn::kApproxCountDistinct},
   };
   auto it = kAggs.find(name);
   if (it == kAggs.end()) return Fail(ErrorAt("unknown function " + name, pos));
@@ -227,6 +228,10 @@ Result<Expr> Builder::Func(const bj::object& o, Scope scope) {
     return Fail(ErrorAt("ORDER BY, FILTER and OVER are not supported in " + name, pos));
   }
   if (agg.star && agg.fn != AggFn::kCount) return Fail(ErrorAt(name + "(*) is not valid", pos));
+  if (agg.distinct && agg.fn == AggFn::kApproxCountDistinct) {
+    return Fail(
+        ErrorAt("approx_count_distinct counts distinct values already: drop DISTINCT", pos));
+  }
   if (agg.distinct && agg.fn != AggFn::kCount) {
     return Fail(ErrorAt("DISTINCT is only supported in COUNT", pos));
   }
@@ -319,7 +324,8 @@ std::string PathName(const std::vector<std::string>& path, size_t from) {
 std::string DefaultName(const Expr& e, const Query& q, size_t n) {
   if (e.kind == ExprKind::kField) return e.path.back();
   if (e.kind == ExprKind::kAggRef) {
-    static const char* kNames[] = {"count", "sum", "avg", "min", "max", "stddev", "stddev_samp"};
+    static const char* kNames[] = {"count", "sum",    "avg",         "min",
+                                   "max",   "stddev", "stddev_samp", "approx_count_distinct"};
     const Aggregate& a = q.aggregates[e.index];
     std::string name = a.distinct ? "count_distinct" : kNames[static_cast<int>(a.fn)];
     if (!a.star && a.arg.kind == ExprKind::kField) name += "_" + PathName(a.arg.path, 0);

@@ -46,7 +46,7 @@ struct Expr {
   std::vector<Expr> args;
 };
 
-enum class AggFn { kCount, kSum, kAvg, kMin, kMax, kStddevPop, kStddevSamp };
+enum class AggFn { kCount, kSum, kAvg, kMin, kMax, kStddevPop, kStddevSamp, kApproxCountDistinct };
 
 struct Aggregate {
   AggFn fn = AggFn::kCount;

@@ -279,3 +279,47 @@ TEST(ViewTime, ParsesRfc3339AndPostgresText) {
 
 }  // namespace
 }  // namespace pgcdc::view
+
+namespace pgcdc::view {
+namespace {
+
+TEST(ViewEngine, ApproxCountDistinctIsExactForSmallGroupsAndMergesSessions) {
+  auto q = Parse(
+      "SELECT row.region AS k, approx_count_distinct(row.amount), COUNT(DISTINCT row.amount) AS d "
+      "FROM pgcdc_events GROUP BY row.region EVENT TIME BY row.ts SESSION WINDOW 5s");
+  ASSERT_EQ(q->columns.at(1).name, "approx_count_distinct_row_amount");
+  Engine e(q, {});
+  e.Process({.payload = Ev("\"a\"", "1", 1)}, 0);
+  e.Process({.payload = Ev("\"a\"", "2", 9)}, 0);
+  e.Process({.payload = Ev("\"a\"", "1", 5)}, 0);  // bridges both sessions: merged
+  e.Process({.payload = Ev("\"a\"", "null", 6)}, 0);
+  e.Process({.payload = Ev("\"b\"", "1", 30)}, 0);
+  auto out = e.Advance(0);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(std::get<int64_t>(out[0].rows[0][1].v), 2);
+  EXPECT_EQ(std::get<int64_t>(out[0].rows[0][2].v), 2);
+}
+
+TEST(ViewEngine, ApproxCountDistinctOnManyValues) {
+  auto q = Parse(
+      "SELECT approx_count_distinct(row.amount) AS u FROM pgcdc_events "
+      "EVENT TIME BY row.ts TUMBLING WINDOW 10s");
+  Engine e(q, {});
+  for (int i = 0; i < 50'000; ++i) {
+    e.Process({.payload = Ev("\"a\"", std::to_string(i % 20'000), 1)}, 0);
+  }
+  auto out = e.FlushAll();
+  ASSERT_EQ(out.size(), 1u);
+  const auto u = std::get<int64_t>(out[0].rows[0][0].v);
+  EXPECT_NEAR(static_cast<double>(u), 20'000, 20'000 * 0.05);
+}
+
+TEST(ViewParser, ApproxCountDistinctRejectsDistinctAndStar) {
+  EXPECT_FALSE(
+      ParseQuery("SELECT approx_count_distinct(DISTINCT row.x) FROM pgcdc_events "
+                 "TUMBLING WINDOW 1s"));
+  EXPECT_FALSE(ParseQuery("SELECT approx_count_distinct(*) FROM pgcdc_events TUMBLING WINDOW 1s"));
+}
+
+}  // namespace
+}  // namespace pgcdc::view

@@ -43,14 +43,15 @@ bool Close(const Cell& a, const Cell& b) {
   return std::fabs(*a.value - *b.value) <= 1e-9 * scale;
 }
 
-constexpr const char* kColumns[] = {"n",  "n_amount", "total", "avg_price", "lo",
-                                    "hi", "sd",       "d",     "weighted",  "bad_sum"};
+constexpr const char* kColumns[] = {"n",  "n_amount", "total", "avg_price", "lo",      "hi",
+                                    "sd", "d",        "u",     "weighted",  "bad_sum"};
 
 // The view, and the same aggregates in SQL over window buckets of 60 s.
 constexpr const char* kView =
     "w:SELECT row.region AS region, COUNT(*) AS n, COUNT(row.amount) AS n_amount, "
     "SUM(row.amount) AS total, AVG(row.price) AS avg_price, MIN(row.amount) AS lo, "
     "MAX(row.price) AS hi, STDDEV(row.price) AS sd, COUNT(DISTINCT row.amount) AS d, "
+    "approx_count_distinct(row.amount) AS u, "
     "SUM(row.amount * row.qty) AS weighted, SUM(row.note) AS bad_sum "
     "FROM pgcdc_events "
     "TUMBLING WINDOW 1m "  // before GROUP BY: accepted too
@@ -60,7 +61,7 @@ constexpr const char* kView =
 constexpr const char* kSql =
     "SELECT region, (floor(extract(epoch FROM ts) / 60) * 60)::bigint AS ws, count(*), "
     "count(amount), sum(amount), avg(price), min(amount), max(price), stddev_pop(price), "
-    "count(DISTINCT amount), sum(amount * qty), "
+    "count(DISTINCT amount), count(DISTINCT amount), sum(amount * qty), "
     "sum(note::int) FILTER (WHERE note ~ '^[0-9]+$') "
     "FROM v_orders WHERE region <> 'zz' AND (COALESCE(amount, 0) >= 5 OR amount IS NULL) "
     "AND id <= 600 GROUP BY 1, 2 HAVING count(*) > 1";
