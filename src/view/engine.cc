@@ -215,11 +215,11 @@ bool Engine::AddToSession(int64_t t, const std::string& key, const std::vector<V
   return true;
 }
 
-void Engine::Process(const EventView& e, int64_t now_ns) {
+Outcome Engine::Process(const EventView& e, int64_t now_ns) {
   auto payload = json::ParseDom(e.payload);
   if (!payload) {
     ++counters_.bad_payload;
-    return;
+    return Outcome::kSkipped;
   }
   EvalContext ctx{.payload = &*payload,
                   .channel = e.channel,
@@ -227,7 +227,9 @@ void Engine::Process(const EventView& e, int64_t now_ns) {
                   .source = e.source,
                   .type_errors = &counters_.type_errors};
   int64_t t = 0;
-  if (!EventTime(ctx, now_ns, t)) return;
+  if (!EventTime(ctx, now_ns, t)) return Outcome::kSkipped;
+  const uint64_t late_before = counters_.late;
+  Outcome outcome = Outcome::kSkipped;
   if (Matches(ctx)) {
     std::vector<Value> keys;
     keys.reserve(query_->group_by.size());
@@ -237,6 +239,9 @@ void Engine::Process(const EventView& e, int64_t now_ns) {
                            ? AddToSession(t, key, keys, ctx)
                            : AddToWindows(t, key, keys, ctx);
     if (added) ++counters_.events;  // otherwise late or over max_groups, counted there
+    outcome = added                          ? Outcome::kAggregated
+              : counters_.late > late_before ? Outcome::kLate
+                                             : Outcome::kSkipped;
   }
   // Event time moves on with every event, matching WHERE or not.
   if (!query_->event_time.empty()) {
@@ -244,6 +249,7 @@ void Engine::Process(const EventView& e, int64_t now_ns) {
     if (!have_watermark_ || wm > watermark_) watermark_ = wm;
     have_watermark_ = true;
   }
+  return outcome;
 }
 
 bool Engine::Matches(const EvalContext& ctx) const {
@@ -341,6 +347,19 @@ std::string RowJson(const Query& q, const WindowResult& win, size_t row) {
   w.BeginObject();
   WriteRow(w, q, win.rows[row]);
   WriteWindow(w, win);
+  w.EndObject();
+  return out;
+}
+
+std::string LateJson(const EventView& e) {
+  std::string out;
+  json::Writer w(out);
+  w.BeginObject();
+  w.StringField("id", e.id);
+  w.StringField("channel", e.channel);
+  w.StringField("operation", e.operation);
+  w.Key("payload");
+  w.Raw(e.payload);
   w.EndObject();
   return out;
 }

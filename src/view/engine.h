@@ -34,6 +34,14 @@ struct EventView {
   std::string_view operation;
   std::string_view source;
   std::string_view payload;  // JSON text
+  std::string_view id;       // for late-event reports only
+};
+
+// What Process() did with an event.
+enum class Outcome {
+  kAggregated,  // counted in at least one window or session
+  kLate,        // every window it belongs to had closed (Counters::late)
+  kSkipped,     // filtered by WHERE, over max_groups, or unreadable (counted)
 };
 
 struct EngineOptions {
@@ -63,7 +71,7 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  void Process(const EventView& event, int64_t now_ns);
+  Outcome Process(const EventView& event, int64_t now_ns);
   // The windows the watermark (now, for processing time) has closed, oldest first.
   std::vector<WindowResult> Advance(int64_t now_ns);
   // Every open window and session, closed now (shutdown).
@@ -113,6 +121,10 @@ class Engine {
 // batch {"_window": {...}, "rows": [...]} of a whole window.
 std::string RowJson(const Query& query, const WindowResult& window, size_t row);
 std::string BatchJson(const Query& query, const WindowResult& window);
+// The payload of a late-event report on pgcdc:_view:<name>:late: the event
+// as it arrived, {"id", "channel", "operation", "payload"}. `event.payload`
+// must be JSON (Process() only reports late events whose payload parsed).
+std::string LateJson(const EventView& event);
 
 // RFC 3339 ("2025-06-15T12:00:00Z", "…+02:00") and PostgreSQL's text form
 // ("2025-06-15 12:00:00.5+00"); no offset = UTC. Unix nanoseconds.

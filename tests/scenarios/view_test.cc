@@ -43,7 +43,7 @@ bool Close(const Cell& a, const Cell& b) {
   return std::fabs(*a.value - *b.value) <= 1e-9 * scale;
 }
 
-constexpr const char* kColumns[] = {"n",  "n_amount", "total", "avg_price", "lo",      "hi",
+constexpr const char* kColumns[] = {"n",  "n_amount", "total", "avg_price", "lo",     "hi",
                                     "sd", "d",        "u",     "weighted",  "bad_sum"};
 
 // The view, and the same aggregates in SQL over window buckets of 60 s.
@@ -72,7 +72,7 @@ TEST(ViewScenario, TumblingWindowsEqualPostgresGroupBy) {
                       "id int PRIMARY KEY, region text, amount int, qty int, price float8, "
                       "note text, ts timestamptz",
                       "p_vorders");
-  auto p = StartWalListen(WalListenArgs("p_vorders", {"--view-query", kView}));
+  auto p = StartWalListen(WalListenArgs("p_vorders", {"--view-query", kView, "--view-emit-late"}));
   ASSERT_TRUE(p);
   // 600 rows over 10 minutes of event time, NULLs and non-numeric notes
   // included, then one row an hour later that moves the watermark past them.
@@ -108,6 +108,21 @@ TEST(ViewScenario, TumblingWindowsEqualPostgresGroupBy) {
   ASSERT_TRUE(Eventually([&] {
     return ScrapeMetric(*p, "pgcdc_view_late_events_total{view=\"w\"}") == 1.0;
   })) << p->Stderr();
+  // … and reported on the view's :late channel (--view-emit-late), as it arrived.
+  auto late_line = [&]() -> std::optional<std::string> {
+    for (const auto& l : p->StdoutLines()) {
+      if (l.find("\"channel\":\"pgcdc:_view:w:late\"") != std::string::npos) return l;
+    }
+    return std::nullopt;
+  };
+  ASSERT_TRUE(Eventually([&] { return late_line().has_value(); })) << p->Stderr();
+  {
+    CheckEnvelope(*late_line(), "pgcdc:_view:w:late", "VIEW_LATE", "view");
+    const auto report = ParseJson(*late_line()).at("payload");
+    EXPECT_EQ(report.at("channel").as_string(), "pgcdc:v_orders");
+    EXPECT_EQ(report.at("operation").as_string(), "INSERT");
+    EXPECT_EQ(report.at("payload").at("row").at("id").to_number<int64_t>(), 1001);
+  }
 
   std::map<std::pair<std::string, int64_t>, std::map<std::string, Cell>> want;
   for (const auto& row : *expected) {

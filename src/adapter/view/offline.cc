@@ -22,7 +22,7 @@ struct Running {
 
 // The event fields a view reads; false when the line is not an event object.
 struct Parsed {
-  std::string channel, operation, source, payload;
+  std::string channel, operation, source, payload, id;
   std::optional<int64_t> created_at;
 };
 
@@ -35,8 +35,9 @@ Result<Parsed> ParseLine(const std::string& line) {
   auto doc = json::ParseDom(line);
   if (!doc || !doc->is_object()) return Fail(ErrorCode::kParse, "not a JSON event object");
   const auto& o = doc->as_object();
-  Parsed p{
-      StringField(o, "channel"), StringField(o, "operation"), StringField(o, "source"), {}, {}};
+  Parsed p{StringField(o, "channel"), StringField(o, "operation"),
+           StringField(o, "source"),  {},
+           StringField(o, "id"),      {}};
   if (p.channel.empty()) return Fail(ErrorCode::kParse, "event without a channel");
   // A payload that is JSON text in a string (LISTEN/NOTIFY) is read as that text.
   if (const auto* payload = o.if_contains("payload"); payload != nullptr) {
@@ -96,9 +97,14 @@ OfflineReport RunOffline(const std::vector<ViewDef>& views, std::istream& in, st
     }
     if (event->created_at) now = *event->created_at;
     if (event->channel.starts_with("pgcdc:_view:")) continue;  // a view's own results
-    const v::EventView ev{event->channel, event->operation, event->source, event->payload};
+    const v::EventView ev{event->channel, event->operation, event->source, event->payload,
+                          event->id};
     for (auto& view : running) {
-      view->engine.Process(ev, now);
+      if (view->engine.Process(ev, now) == v::Outcome::kLate && view->def->emit_late) {
+        out << R"({"channel":)" << json::SerializeDom(boost::json::value(view->channel + ":late"))
+            << R"(,"operation":"VIEW_LATE","payload":)" << v::LateJson(ev) << "}\n";
+        ++report.results;
+      }
       report.results += Print(*view, view->engine.Advance(now), out);
     }
   }

@@ -82,5 +82,26 @@ TEST(ViewOffline, SameInputSameBytesAndBatchEmit) {
   EXPECT_NE(outputs[0].find(R"("rows":[{"n":2}])"), std::string::npos) << outputs[0];
 }
 
+TEST(ViewOffline, LateEventsArePrintedOnTheLateChannelWithEmitLate) {
+  auto views = BuildViews({.cli_queries = {"w:SELECT COUNT(*) AS n FROM pgcdc_events "
+                                           "EVENT TIME BY row.ts TUMBLING WINDOW 10s"},
+                           .emit_late = true});
+  ASSERT_TRUE(views);
+  std::istringstream in(
+      R"({"id":"a","channel":"pgcdc:t","operation":"INSERT","payload":{"row":{"ts":"2026-01-01T00:00:25Z"}}})"
+      "\n"
+      R"({"id":"b","channel":"pgcdc:t","operation":"INSERT","payload":{"row":{"ts":"2026-01-01T00:00:05Z"}}})"
+      "\n");
+  std::ostringstream out, err;
+  auto report = RunOffline(*views, in, out, err);
+  EXPECT_EQ(report.results, 2u);
+  EXPECT_NE(out.str().find(R"({"channel":"pgcdc:_view:w:late","operation":"VIEW_LATE",)"
+                           R"("payload":{"id":"b","channel":"pgcdc:t","operation":"INSERT",)"
+                           R"("payload":{"row":{"ts":"2026-01-01T00:00:05Z"}}}})"),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(err.str().find("1 late"), std::string::npos) << err.str();
+}
+
 }  // namespace
 }  // namespace pgcdc::adapter::view

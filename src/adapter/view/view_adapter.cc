@@ -31,11 +31,13 @@ struct RawView {
   Emit emit = Emit::kRow;
   int64_t max_groups = 0;
   std::string event_time_field;
+  bool emit_late = false;
 };
 
 Status ParseYamlView(const YAML::Node& node, const Options& o, RawView& out) {
   out.emit = o.emit;
   out.max_groups = o.max_groups;
+  out.emit_late = o.emit_late;
   if (!node.IsMap()) return Fail(ErrorCode::kConfig, "each view is a map {name, query, ...}");
   for (const auto& kv : node) {
     const std::string key = kv.first.as<std::string>();
@@ -57,10 +59,15 @@ Status ParseYamlView(const YAML::Node& node, const Options& o, RawView& out) {
       out.max_groups = n;
     } else if (key == "event_time_field") {
       out.event_time_field = value;
+    } else if (key == "emit_late") {
+      if (value != "true" && value != "false") {
+        return Fail(ErrorCode::kConfig, "emit_late must be true or false");
+      }
+      out.emit_late = value == "true";
     } else {
       return Fail(ErrorCode::kConfig, "unknown key \"" + key +
                                           "\" (name, query, emit, "
-                                          "max_groups, event_time_field)");
+                                          "max_groups, event_time_field, emit_late)");
     }
   }
   return Ok();
@@ -107,7 +114,7 @@ Result<ViewDef> Plan(const RawView& raw) {
     }
   }
   return ViewDef{raw.name, std::make_shared<const v::Query>(std::move(*q)), raw.emit,
-                 raw.max_groups};
+                 raw.max_groups, raw.emit_late};
 }
 
 }  // namespace
@@ -120,7 +127,8 @@ Result<std::vector<ViewDef>> BuildViews(const Options& o) {
     if (colon == std::string::npos) {
       return Fail(ErrorCode::kConfig, "--view-query: expected name:query, got \"" + spec + "\"");
     }
-    RawView raw{spec.substr(0, colon), spec.substr(colon + 1), o.emit, o.max_groups, {}};
+    RawView raw{
+        spec.substr(0, colon), spec.substr(colon + 1), o.emit, o.max_groups, {}, o.emit_late};
     std::erase_if(*raws, [&](const RawView& r) { return r.name == raw.name; });
     raws->push_back(std::move(raw));
   }
@@ -140,6 +148,8 @@ Result<std::vector<ViewDef>> BuildViews(const Options& o) {
 struct ViewAdapter::View {
   ViewDef def;
   std::string channel;
+  std::string late_channel;        // pgcdc:_view:<name>:late
+  std::vector<Event> late_events;  // to publish with the next results
   v::Engine engine;
   v::Counters reported;
   metrics::Counter& processed;
@@ -154,6 +164,7 @@ struct ViewAdapter::View {
   explicit View(ViewDef d)
       : def(std::move(d)),
         channel(std::string(kResultPrefix) + def.name),
+        late_channel(channel + ":late"),
         engine(def.query, {.max_groups = def.max_groups}),
         processed(Series("pgcdc_view_events_processed_total", "Events a view aggregated.")),
         windows(Series("pgcdc_view_windows_emitted_total", "Windows a view closed and emitted.")),
@@ -207,8 +218,16 @@ Status ViewAdapter::Deliver(std::span<const Event* const> events) {
   const int64_t now = clock_();
   for (const Event* e : events) {
     if (e->channel.starts_with(kResultPrefix)) continue;
-    const v::EventView ev{e->channel, e->operation, e->source, e->payload};
-    for (auto& view : views_) view->engine.Process(ev, now);
+    v::EventView ev{e->channel, e->operation, e->source, e->payload};
+    std::string id;  // rendered only for a late event that is reported
+    for (auto& view : views_) {
+      if (view->engine.Process(ev, now) == v::Outcome::kLate && view->def.emit_late) {
+        if (id.empty()) id = e->id.ToString();
+        ev.id = id;
+        view->late_events.push_back(
+            MakeEvent(view->late_channel, "VIEW_LATE", v::LateJson(ev), "view"));
+      }
+    }
   }
   for (auto& view : views_) Collect(*view, view->engine.Advance(now));
   return Ok();
@@ -232,8 +251,10 @@ void ViewAdapter::Close() {
 
 void ViewAdapter::Collect(View& view, const std::vector<v::WindowResult>& windows) {
   UpdateMetrics(view);
-  if (windows.empty()) return;
+  if (windows.empty() && view.late_events.empty()) return;
   EventBatch batch;
+  batch.events = std::move(view.late_events);
+  view.late_events.clear();
   for (const auto& w : windows) {
     view.windows.Inc();
     if (view.def.emit == Emit::kBatch) {
@@ -313,12 +334,15 @@ ConnectorInfo Connector() {
           {
               TreeParamAt<O>("views", &O::views_yaml,
                              "views (YAML list): {name, query, emit: row|batch, max_groups, "
-                             "event_time_field}"),
+                             "event_time_field, emit_late}"),
               Param("view.cli_queries", &O::cli_queries, "a view, name:query (repeatable)",
                     {.flag = "view-query", .split_commas = false}),
               ParamEnum("view.emit", &O::emit, {{"row", Emit::kRow}, {"batch", Emit::kBatch}},
                         "--view-query views: one event per group row (row) or per window (batch)",
                         {.flag = "view-emit"}),
+              Param("view.emit_late", &O::emit_late,
+                    "--view-query views: publish late events on pgcdc:_view:<name>:late",
+                    {.flag = "view-emit-late"}),
               Param("view.max_groups", &O::max_groups,
                     "--view-query views: most live groups per view (more are dropped and counted)",
                     {.flag = "view-max-groups", .min = 1}),

@@ -41,6 +41,7 @@ struct Options {
   std::vector<std::string> cli_queries;  // --view-query name:query
   Emit emit = Emit::kRow;                // for --view-query views
   int64_t max_groups = 100000;           // for --view-query views
+  bool emit_late = false;                // for --view-query views
   int64_t result_buffer = 1000;          // results waiting for the bus
 };
 
@@ -49,6 +50,8 @@ struct ViewDef {
   std::shared_ptr<const pgcdc::view::Query> query;
   Emit emit = Emit::kRow;
   int64_t max_groups = 100000;
+  // Late events go to pgcdc:_view:<name>:late as VIEW_LATE events.
+  bool emit_late = false;
 };
 
 // Every view of the configuration, parsed (YAML first; a --view-query of the

@@ -59,7 +59,8 @@ TEST(ViewAdapter, YamlViewsAndCliOverride) {
 
   o.views_yaml = "- name: x\n  query: SELECT 1\n  color: red\n";
   EXPECT_EQ(BuildViews(o).error().message(),
-            "views[0]: unknown key \"color\" (name, query, emit, max_groups, event_time_field)");
+            "views[0]: unknown key \"color\" (name, query, emit, max_groups, event_time_field, "
+            "emit_late)");
   o.views_yaml =
       "- name: x\n  query: SELECT COUNT(*) FROM pgcdc_events WHERE channel = "
       "'pgcdc:_view:y' TUMBLING WINDOW 1s\n";
@@ -108,6 +109,46 @@ TEST(ViewAdapter, PublishesClosedWindowsAndIgnoresItsOwnResults) {
               R"("end":"1970-01-01T00:00:10Z"}})");
   }
   a.Close();
+}
+
+TEST(ViewAdapter, LateEventsArePublishedOnTheLateChannelWhenAsked) {
+  for (const bool emit_late : {true, false}) {
+    Options o;
+    o.emit_late = emit_late;
+    o.cli_queries = {
+        "w:SELECT COUNT(*) AS n FROM pgcdc_events EVENT TIME BY row.ts TUMBLING WINDOW 10s"};
+    auto views = BuildViews(o);
+    ASSERT_TRUE(views);
+    ViewAdapter a(std::move(*views), o, [] { return int64_t{0}; });
+    Mutex mu;
+    std::vector<Event> published;
+    Services s;
+    s.publish = [&](EventBatch&& b) {
+      MutexLock lock(mu);
+      for (auto& e : b.events) published.push_back(std::move(e));
+      return true;
+    };
+    ASSERT_TRUE(a.Attach(s));
+    ASSERT_TRUE(a.Open());
+    Event on_time =
+        MakeEvent("pgcdc:t", "INSERT", R"({"row":{"ts":"2026-01-01T00:00:25Z"}})", "wal");
+    Event late = MakeEvent("pgcdc:t", "UPDATE", R"({"row":{"ts":"2026-01-01T00:00:05Z"}})", "wal");
+    const Event* batch[] = {&on_time, &late};
+    ASSERT_TRUE(a.Deliver(batch));
+    a.Close();  // flushes: the open window [20,30) and, when asked, the late event
+    MutexLock lock(mu);
+    std::vector<const Event*> reports;
+    for (const auto& e : published) {
+      if (e.channel == "pgcdc:_view:w:late") reports.push_back(&e);
+    }
+    ASSERT_EQ(reports.size(), emit_late ? 1u : 0u);
+    if (emit_late) {
+      EXPECT_EQ(reports[0]->operation, "VIEW_LATE");
+      EXPECT_EQ(reports[0]->payload, R"({"id":")" + late.id.ToString() +
+                                         R"(","channel":"pgcdc:t","operation":"UPDATE",)"
+                                         R"("payload":{"row":{"ts":"2026-01-01T00:00:05Z"}}})");
+    }
+  }
 }
 
 TEST(ViewAdapter, NeedsAPipeline) {
