@@ -23,7 +23,7 @@ struct Engine::Acc {
   Value min;
   Value max;
   std::unordered_set<std::string> distinct;
-  Hll approx;  // approx_count_distinct
+  std::unique_ptr<Hll> approx;  // approx_count_distinct only (allocated on its first value)
 };
 
 namespace {
@@ -57,7 +57,10 @@ void Merge(Engine::Acc& a, const Engine::Acc& b) {
   if (!b.min.is_null() && (a.min.is_null() || Compare(b.min, a.min) < 0)) a.min = b.min;
   if (!b.max.is_null() && (a.max.is_null() || Compare(b.max, a.max) > 0)) a.max = b.max;
   a.distinct.insert(b.distinct.begin(), b.distinct.end());
-  a.approx.Merge(b.approx);
+  if (b.approx) {
+    if (!a.approx) a.approx = std::make_unique<Hll>();
+    a.approx->Merge(*b.approx);
+  }
 }
 
 Value Final(const Aggregate& agg, const Engine::Acc& a) {
@@ -78,7 +81,7 @@ Value Final(const Aggregate& agg, const Engine::Acc& a) {
     case AggFn::kStddevSamp:
       return a.n < 2 ? Value{} : Value{std::sqrt(a.m2 / static_cast<double>(a.n - 1))};
     case AggFn::kApproxCountDistinct:
-      return {static_cast<int64_t>(a.approx.Estimate())};
+      return {static_cast<int64_t>(a.approx ? a.approx->Estimate() : 0)};
   }
   return {};
 }
@@ -148,7 +151,8 @@ void Engine::Accumulate(Group& g, const EvalContext& ctx) {
     if (agg.distinct) {
       a.distinct.insert(ToText(v));
     } else if (agg.fn == AggFn::kApproxCountDistinct) {
-      a.approx.Add(ToText(v));
+      if (!a.approx) a.approx = std::make_unique<Hll>();
+      a.approx->Add(ToText(v));
     } else if (NeedsNumber(agg.fn)) {
       if (auto d = ToNumber(v)) {
         AddNumber(a, v, *d);
