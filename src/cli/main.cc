@@ -75,6 +75,7 @@ int Main(int argc, char** argv) {
 #ifdef PGCDC_HAVE_VIEW
   AddViewCommand(app, global);
 #endif
+  AddPluginCommand(app);
   AddCatalogCommands(app);
   AddConfigCommands(app, global);
   AddSlotCommands(app, global);

@@ -84,6 +84,50 @@ TEST(WasmScenario, AMissingEngineIsAConfigurationErrorNamingWhereItLooked) {
   EXPECT_NE(r.output.find("PGCDC_WASM_ENGINE"), std::string::npos) << r.output;
 }
 
+// A user scaffolds a plugin, builds it with the Makefile's compiler line and
+// runs it: the template passes events on and drops the configured operation.
+TEST(WasmScenario, PluginInitTemplateBuildsAndRuns) {
+#ifndef PGCDC_CLANG_WASM
+  GTEST_SKIP() << "no clang-19 with wasi-libc";
+#else
+  TempDir dir;
+  const std::string project = dir.path + "/audit";
+  auto init = RunCommand({PgcdcBinary(), "plugin", "init", "audit", "-o", project});
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  auto again = RunCommand({PgcdcBinary(), "plugin", "init", "audit", "-o", project});
+  EXPECT_EQ(again.exit_code, 2) << again.output;
+  EXPECT_NE(again.output.find("not empty"), std::string::npos) << again.output;
+  auto other = RunCommand(
+      {PgcdcBinary(), "plugin", "init", "audit", "--type", "dlq", "-o", dir.path + "/dlq"});
+  EXPECT_EQ(other.exit_code, 2) << other.output;
+  auto build = RunCommand({"make", "-C", project, "CLANG=" PGCDC_CLANG_WASM});
+  ASSERT_EQ(build.exit_code, 0) << build.output;
+
+  auto conn = Connect();
+  FreshPublishedTable(conn, "wasm_init", "id int PRIMARY KEY, v text", "p_wasm_init");
+  auto p = StartWalListen(WalListenArgs(
+      "p_wasm_init", {"--plugin-transform", project + "/audit.wasm", "--plugin-transform-config",
+                      R"({"drop_operation": "DELETE"})"}));
+  ASSERT_TRUE(p);
+  ExecOrFail(conn,
+             "INSERT INTO wasm_init VALUES (1, 'a'), (2, 'b'); DELETE FROM wasm_init WHERE id = 1; "
+             "UPDATE wasm_init SET v = 'c' WHERE id = 2");
+  ASSERT_TRUE(p->WaitForLines(3)) << p->Stderr();
+  ASSERT_TRUE(Eventually([&] {
+    return ScrapeMetric(*p, "pgcdc_plugin_custom_dropped_total{plugin=\"wasm-transform-0\"}") ==
+           1.0;
+  })) << p->Stderr();
+  const auto lines = p->StdoutLines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(ParseJson(lines[0]).at("operation").as_string(), "INSERT");
+  EXPECT_EQ(ParseJson(lines[2]).at("operation").as_string(), "UPDATE");
+  EXPECT_EQ(ParseJson(lines[2]).at("payload").at("row").at("v").as_string(), "c");
+  for (const auto& l : lines) EXPECT_EQ(l.find("\"DELETE\""), std::string::npos) << l;
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+#endif
+}
+
 TEST(WasmScenario, FailingPluginsDeadLetterTheEventAndPgcdcKeepsRunning) {
   auto conn = Connect();
   FreshPublishedTable(conn, "wasm_fail", "id int PRIMARY KEY", "p_wasm_fail");
