@@ -223,8 +223,6 @@ Status EmbeddingAdapter::DeadLetter(Held& h, std::string_view reason, const std:
   if (auto st = dlq::DeadLetterRejected(dead_letters(), h.event, kAdapter, why); !st) return st;
   h.dead = true;
   M().dead_lettered.With({std::string(reason)}).Inc();
-  log::Warn("embedding: event sent to the dead letter queue",
-            {{"adapter", kAdapter}, {"event_id", h.event.id.ToString()}, {"error", why}});
   return Ok();
 }
 

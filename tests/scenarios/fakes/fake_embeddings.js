@@ -13,9 +13,10 @@
 //  - control endpoints (no key), for the tests:
 //      GET  /_fake/count                  {"requests":N,"inputs":N,"texts":{text:times}}
 //      POST /_fake/fail?status=S&count=N  the next N requests answer S
-//      POST /_fake/bad?text=X&kind=K      a request with an input containing X gets
-//                                         K=dim (vectors one dimension short) or
-//                                         K=json (a body that is not JSON) or K=reject (400)
+//      POST /_fake/bad?text=X&kind=K      inputs containing X get K=dim (a vector one
+//                                         dimension short); a request with such an input
+//                                         gets K=json (a body that is not JSON) or
+//                                         K=reject (400)
 //      POST /_fake/down?ms=T              stop listening (connections refused) for T ms
 //      POST /_fake/delay?ms=T             answer each request after T ms (latency)
 //      POST /_fake/embed?text=X           the vector of X (for similarity queries)
@@ -105,16 +106,17 @@ function handle(req, url, body, res) {
   if (typeof parsed.model !== 'string' || inputs.some((x) => typeof x !== 'string')) {
     return reply(res, 400, { error: { message: 'model and input strings required' } });
   }
-  const bad = state.bad.find((b) => inputs.some((t) => t.includes(b.text)));
-  if (bad && bad.kind === 'json') return reply(res, 200, '{"data":[{"embedding":[0.1,');
-  if (bad && bad.kind === 'reject') return reply(res, 400, { error: { message: 'input rejected by the fake' } });
-  const dim = bad && bad.kind === 'dim' ? args.dim - 1 : args.dim;
+  const badFor = (t, kind) => state.bad.some((b) => b.kind === kind && t.includes(b.text));
+  if (inputs.some((t) => badFor(t, 'json'))) return reply(res, 200, '{"data":[{"embedding":[0.1,');
+  if (inputs.some((t) => badFor(t, 'reject'))) {
+    return reply(res, 400, { error: { message: 'input rejected by the fake' } });
+  }
   state.inputs += inputs.length;
   for (const t of inputs) state.texts[t] = (state.texts[t] || 0) + 1;
   let tokens = 0;
   const data = inputs.map((t, i) => {
     tokens += t.split(/\s+/).filter(Boolean).length;
-    return { object: 'embedding', index: i, embedding: embed(t, dim) };
+    return { object: 'embedding', index: i, embedding: embed(t, badFor(t, 'dim') ? args.dim - 1 : args.dim) };
   });
   return reply(res, 200, { object: 'list', data, model: parsed.model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
 }
