@@ -28,20 +28,6 @@ Item Reject(std::string reason) {
   return it;
 }
 
-bool IsRowOperation(std::string_view op) {
-  return op == "INSERT" || op == "UPDATE" || op == "DELETE" || op == "SNAPSHOT";
-}
-
-std::vector<std::string> StringArray(std::string_view raw) {
-  std::vector<std::string> out;
-  auto dom = json::ParseDom(raw);
-  if (!dom || !dom->is_array()) return out;
-  for (const auto& v : dom->as_array()) {
-    if (v.is_string()) out.emplace_back(v.as_string());
-  }
-  return out;
-}
-
 // The text of the configured columns present in `row` (nulls left out), or
 // a rejection.
 struct Text {
@@ -92,7 +78,7 @@ std::string Joined(const std::vector<std::string>& v) {
 
 Item PlanItem(const PlanOptions& o, const Event& event) {
   if (event.operation == "TRUNCATE") return Skip("truncate");
-  if (!IsRowOperation(event.operation)) return Skip("not_row");
+  if (!transform::IsRowOperation(event.operation)) return Skip("not_row");
   transform::Arena arena;
   auto root = transform::JsonObject::Parse(event.payload, arena);
   if (!root) return Skip("not_row");
@@ -111,7 +97,7 @@ Item PlanItem(const PlanOptions& o, const Event& event) {
   }
   std::vector<std::string> toast;
   if (const auto* t = (*root)->Find("_unchanged_toast_columns"); t != nullptr) {
-    toast = StringArray(t->raw);
+    toast = transform::JsonStringList(t->raw);
   }
   Text text = Gather(o, **row, toast);
   if (!text.toast.empty()) {
