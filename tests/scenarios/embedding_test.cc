@@ -40,6 +40,7 @@ namespace pgcdc::testing {
 namespace {
 
 constexpr int kDim = 64;
+constexpr const char* kDocs = "id int PRIMARY KEY, title text, body text";
 
 std::string SourceDir() {
   const char* src = std::getenv("PGCDC_SOURCE_DIR");
@@ -94,10 +95,11 @@ class FakeEmbeddings {
   int port_ = 0;
 };
 
-// PGlite with pgvector on a free port (in memory).
+// PGlite with pgvector on a free port (in memory), holding `table` as
+// `pgcdc init --adapter embedding` creates it.
 class Pglite {
  public:
-  Pglite() : port_(FreeTcpPort()) {
+  explicit Pglite(const std::string& table) : port_(FreeTcpPort()) {
     process_ = Process::Start(
         {.args = {"node", "node_modules/@electric-sql/pglite-socket/dist/scripts/server.js", "-d",
                   "memory://", "-h", "127.0.0.1", "-p", std::to_string(port_), "-e",
@@ -112,6 +114,7 @@ class Pglite {
                             return false;
                           },
                           60s);
+    ok_ = ok_ && Init(table);
   }
   bool ok() const { return ok_; }
   std::string Url() const {
@@ -136,22 +139,24 @@ class Pglite {
     if (!c) return Fail(c.error());
     return c->Query(sql, params);
   }
-  // Creates `table` with the DDL `pgcdc init --adapter embedding` prints.
-  void Init(const std::string& table) {
-    auto r = RunCommand({PgcdcBinary(), "init", "--adapter", "embedding", "--table", table,
-                         "--dimension", std::to_string(kDim)});
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-    auto c = Open();
-    ASSERT_TRUE(c) << c.error().message();
-    auto st = c->Exec(r.output);
-    ASSERT_TRUE(st) << st.error().message() << "\n" << r.output;
-  }
   int64_t Count(const std::string& table) {
     auto rows = Query("SELECT count(*) FROM " + table);
     return rows && !rows->empty() ? std::stoll(*(*rows)[0][0]) : -1;
   }
 
  private:
+  bool Init(const std::string& table) {
+    auto r = RunCommand({PgcdcBinary(), "init", "--adapter", "embedding", "--table", table,
+                         "--dimension", std::to_string(kDim)});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    auto c = Open();
+    EXPECT_TRUE(c) << c.error().message();
+    if (r.exit_code != 0 || !c) return false;
+    auto st = c->Exec(r.output);
+    EXPECT_TRUE(st) << st.error().message() << "\n" << r.output;
+    return st.has_value();
+  }
+
   int port_;
   bool ok_ = false;
   std::unique_ptr<Process> process_;
@@ -208,9 +213,8 @@ void Stop(Process& p) {
 TEST(EmbeddingScenario, RowsEmbeddedUnchangedTextSkippedDeletesAndSimilaritySearch) {
   FakeEmbeddings api;
   ASSERT_TRUE(api.ok());
-  Pglite db;
+  Pglite db("docs_vec");
   ASSERT_TRUE(db.ok());
-  db.Init("docs_vec");
   auto conn = Connect();
   FreshPublishedTable(conn, "e_docs", "id int PRIMARY KEY, title text, body text, n int",
                       "p_edocs");
@@ -272,11 +276,10 @@ TEST(EmbeddingScenario, BadInputAndUnusableAnswersGoToTheDlq) {
   api.Control("/_fake/bad?text=BADDIM&kind=dim");
   api.Control("/_fake/bad?text=BADJSON&kind=json");
   api.Control("/_fake/bad?text=TOOLONG&kind=reject");
-  Pglite db;
+  Pglite db("bad_vec");
   ASSERT_TRUE(db.ok());
-  db.Init("bad_vec");
   auto conn = Connect();
-  FreshPublishedTable(conn, "e_bad", "id int PRIMARY KEY, title text, body text", "p_ebad");
+  FreshPublishedTable(conn, "e_bad", kDocs, "p_ebad");
   // A second table in the publication without the text columns.
   ExecOrFail(conn,
              "DROP TABLE IF EXISTS e_other; CREATE TABLE e_other (id int PRIMARY KEY, x int)");
@@ -308,11 +311,10 @@ TEST(EmbeddingScenario, BadInputAndUnusableAnswersGoToTheDlq) {
 TEST(EmbeddingScenario, ApiOutageIsRetriedWithHealthDegradedAndNothingLost) {
   FakeEmbeddings api("k1");
   ASSERT_TRUE(api.ok());
-  Pglite db;
+  Pglite db("out_vec");
   ASSERT_TRUE(db.ok());
-  db.Init("out_vec");
   auto conn = Connect();
-  FreshPublishedTable(conn, "e_out", "id int PRIMARY KEY, title text, body text", "p_eout");
+  FreshPublishedTable(conn, "e_out", kDocs, "p_eout");
   auto p =
       StartWalListen(EmbeddingArgs("p_eout", api, db, "out_vec", {"--embedding-api-key", "k1"}));
   ASSERT_TRUE(p);
@@ -338,11 +340,10 @@ TEST(EmbeddingScenario, ApiOutageIsRetriedWithHealthDegradedAndNothingLost) {
 TEST(EmbeddingScenario, RefusedKeyIsAClearError) {
   FakeEmbeddings api("right-key");
   ASSERT_TRUE(api.ok());
-  Pglite db;
+  Pglite db("key_vec");
   ASSERT_TRUE(db.ok());
-  db.Init("key_vec");
   auto conn = Connect();
-  FreshPublishedTable(conn, "e_key", "id int PRIMARY KEY, title text, body text", "p_ekey");
+  FreshPublishedTable(conn, "e_key", kDocs, "p_ekey");
   auto p = StartWalListen(
       EmbeddingArgs("p_ekey", api, db, "key_vec", {"--embedding-api-key", "wrong-key"}));
   ASSERT_TRUE(p);
@@ -359,9 +360,8 @@ TEST(EmbeddingScenario, RefusedKeyIsAClearError) {
 TEST(EmbeddingScenario, KillNineWithPersistentSlotLosesNothing) {
   FakeEmbeddings api;
   ASSERT_TRUE(api.ok());
-  Pglite db;
+  Pglite db("crash_vec");
   ASSERT_TRUE(db.ok());
-  db.Init("crash_vec");
   auto conn = Connect();
   FreshPublishedTable(conn, "e_crash", "id int PRIMARY KEY, v int", "p_ecrash", "pgcdc_p_ecrash");
   auto args = EmbeddingArgs("p_ecrash", api, db, "crash_vec",

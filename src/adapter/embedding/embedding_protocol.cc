@@ -308,11 +308,4 @@ std::string WriteSql(const std::string& quoted_table, size_t rows) {
   return sql;
 }
 
-Outcome ClassifyStatus(int status) {
-  if (status >= 200 && status < 300) return Outcome::kOk;
-  if (status == 401 || status == 403) return Outcome::kAuth;
-  if (status == 408 || status == 429 || status >= 500) return Outcome::kRetry;
-  return Outcome::kReject;
-}
-
 }  // namespace pgcdc::adapter::embedding

@@ -19,6 +19,7 @@
 
 #include "core/error.h"
 #include "core/event.h"
+#include "net/http1_client.h"
 
 namespace pgcdc::adapter::embedding {
 
@@ -85,13 +86,8 @@ std::string LookupSql(const std::string& quoted_table);
 std::string WriteSql(const std::string& quoted_table, size_t rows);
 constexpr size_t kParamsPerRow = 6;
 
-// How an HTTP status is handled.
-enum class Outcome {
-  kOk,
-  kRetry,   // 408, 429, 5xx: the API is (temporarily) unable
-  kAuth,    // 401, 403: the key is wrong; an operator must fix it
-  kReject,  // any other status: the API refused this input
-};
-Outcome ClassifyStatus(int status);
+// How an HTTP status is handled (net::ClassifyHttpStatus).
+using Outcome = net::HttpOutcome;
+inline Outcome ClassifyStatus(int status) { return net::ClassifyHttpStatus(status); }
 
 }  // namespace pgcdc::adapter::embedding

@@ -226,13 +226,6 @@ Result<TaskState> ParseTaskState(std::string_view body) {
   return state;
 }
 
-Outcome ClassifyStatus(int status) {
-  if (status >= 200 && status < 300) return Outcome::kOk;
-  if (status == 401 || status == 403) return Outcome::kAuth;
-  if (status == 408 || status == 429 || status >= 500) return Outcome::kRetry;
-  return Outcome::kReject;
-}
-
 std::string ErrorMessage(std::string_view body) {
   std::string out;
   auto dom = json::ParseDom(body);
