@@ -31,6 +31,7 @@ set(PGCDC_CONNECTORS
   adapter/nats
   adapter/chain
   adapter/search
+  adapter/embedding
   adapter/s3
   adapter/view
   adapter/graphql

@@ -69,7 +69,11 @@ void AddInitCommand(CLI::App& root, GlobalFlags& global) {
                   "print a table instead of the capture setup: outbox (the outbox detector's "
                   "table) or signal (the wal detector's incremental-snapshot signal table, "
                   "default pgcdc_signals) or pg_table (the pg_table sink's events table, default "
-                  "pgcdc_events); --table may be schema.table");
+                  "pgcdc_events) or embedding (the embedding sink's pgvector table, default "
+                  "pgcdc_embeddings); --table may be schema.table");
+  cmd->add_option("--dimension", opts->dimension,
+                  "--adapter embedding: vector dimension of the embedding column")
+      ->default_str("1536");
   cmd->add_flag("--apply", *apply,
                 "sqlite: run the setup against the database file instead of printing it");
   AddSpecFlags(*cmd, SetupParams(Builtins()), *flags);

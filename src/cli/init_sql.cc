@@ -166,17 +166,45 @@ Result<std::string> GeneratePgTableSql(const std::string& table) {
   return std::move(out);
 }
 
+Result<std::string> GenerateEmbeddingSql(const std::string& table, int dimension) {
+  if (dimension < 1 || dimension > 16000) {
+    return Fail(ErrorCode::kConfig,
+                "--dimension must be between 1 and 16000 (got " + std::to_string(dimension) + ")");
+  }
+  auto script = BeginScript(table, "pgcdc_embeddings", "pgvector table for",
+                            "pgcdc listen -a embedding", "--embedding-table");
+  if (!script) return Fail(script.error());
+  const std::string& quoted = script->quoted;
+  std::string& out = script->out;
+  out += "CREATE EXTENSION IF NOT EXISTS vector;\n";
+  out += "CREATE TABLE IF NOT EXISTS " + quoted +
+         " (source_id TEXT PRIMARY KEY, source_table TEXT NOT NULL, content TEXT NOT NULL, "
+         "embedding vector(" +
+         std::to_string(dimension) +
+         "), event_id TEXT NOT NULL, content_hash TEXT, created_at TIMESTAMPTZ NOT NULL DEFAULT "
+         "now(), updated_at TIMESTAMPTZ NOT NULL DEFAULT now());\n";
+  out += "-- A table made for an older version: ALTER TABLE " + quoted +
+         " ADD COLUMN IF NOT EXISTS content_hash TEXT;\n";
+  out += "CREATE INDEX IF NOT EXISTS " + pg::QuoteIdentifier("idx_" + script->last + "_embedding") +
+         " ON " + quoted + " USING hnsw (embedding vector_cosine_ops);\n";
+  out += "CREATE INDEX IF NOT EXISTS " + pg::QuoteIdentifier(script->last + "_source_table_idx") +
+         " ON " + quoted + " (source_table);\n";
+  return std::move(out);
+}
+
 Result<std::string> GenerateInitSql(const InitOptions& o) {
   using pg::QuoteIdentifier;
   using pg::QuoteLiteral;
   if (!o.adapter.empty()) {
-    if (o.adapter != "outbox" && o.adapter != "signal" && o.adapter != "pg_table") {
-      return Fail(ErrorCode::kConfig, "--adapter must be outbox, signal or pg_table (got \"" +
-                                          o.adapter +
-                                          "\"; the embedding table is not available yet)");
+    if (o.adapter != "outbox" && o.adapter != "signal" && o.adapter != "pg_table" &&
+        o.adapter != "embedding") {
+      return Fail(
+          ErrorCode::kConfig,
+          "--adapter must be outbox, signal, pg_table or embedding (got \"" + o.adapter + "\")");
     }
     if (o.all_tables) return Fail(ErrorCode::kConfig, "--all-tables cannot be used with --adapter");
     if (o.adapter == "pg_table") return GeneratePgTableSql(o.table);
+    if (o.adapter == "embedding") return GenerateEmbeddingSql(o.table, o.dimension);
     return o.adapter == "signal" ? GenerateSignalSql(o.table) : GenerateOutboxSql(o.table);
   }
   if (o.detector != "listen_notify" && o.detector != "wal") {

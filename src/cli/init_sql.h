@@ -19,6 +19,8 @@ struct InitOptions {
   // `table` may then be schema-qualified, schema.table). --detector is
   // ignored.
   std::string adapter;
+  // --adapter embedding: the vector dimension of the embedding column.
+  int dimension = 1536;
 };
 
 // Validates names (^[A-Za-z_][A-Za-z0-9_]*$ for tables and publications,
@@ -38,5 +40,10 @@ Result<std::string> GenerateSignalSql(const std::string& table);
 // The events table for `-a pg_table` (SPEC §5.7) with indexes on channel and
 // created_at. Empty `table` = pgcdc_events.
 Result<std::string> GeneratePgTableSql(const std::string& table);
+
+// The pgvector table for `-a embedding` (SPEC §5.8, plus content_hash, the
+// text hash that lets unchanged text skip the API) with an HNSW cosine index
+// and an index on source_table. Empty `table` = pgcdc_embeddings.
+Result<std::string> GenerateEmbeddingSql(const std::string& table, int dimension);
 
 }  // namespace pgcdc::cli

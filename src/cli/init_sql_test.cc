@@ -93,7 +93,8 @@ TEST(InitSqlTest, OutboxRejectsBadInput) {
   EXPECT_FALSE(GenerateInitSql({.table = "t", .all_tables = true, .adapter = "outbox"}));
   auto e = GenerateInitSql({.table = "t", .adapter = "kafka"});
   ASSERT_FALSE(e);
-  EXPECT_THAT(e.error().message(), HasSubstr("--adapter must be outbox, signal or pg_table"));
+  EXPECT_THAT(e.error().message(),
+              HasSubstr("--adapter must be outbox, signal, pg_table or embedding"));
   // Plain capture still refuses schema-qualified names.
   EXPECT_FALSE(GenerateInitSql({.table = "app.t"}));
 }
@@ -118,6 +119,23 @@ TEST(InitSqlTest, PgTableEventsTable) {
                       "TEXT NOT NULL, operation TEXT NOT NULL, payload JSONB NOT NULL, source TEXT "
                       "NOT NULL, created_at TIMESTAMPTZ NOT NULL);\n"));
   EXPECT_THAT(*sql, HasSubstr("\"pgcdc_events_channel_idx\" ON \"pgcdc_events\" (channel)"));
+}
+
+TEST(InitSqlTest, EmbeddingTable) {
+  auto sql = GenerateInitSql({.table = "docs_vec", .adapter = "embedding", .dimension = 3});
+  ASSERT_TRUE(sql) << sql.error().message();
+  EXPECT_THAT(*sql, HasSubstr("CREATE EXTENSION IF NOT EXISTS vector;\n"));
+  EXPECT_THAT(*sql, HasSubstr("CREATE TABLE IF NOT EXISTS \"docs_vec\" (source_id TEXT PRIMARY "
+                              "KEY, source_table TEXT NOT NULL, content TEXT NOT NULL, embedding "
+                              "vector(3), event_id TEXT NOT NULL, content_hash TEXT,"));
+  EXPECT_THAT(*sql, HasSubstr("\"idx_docs_vec_embedding\" ON \"docs_vec\" USING hnsw (embedding "
+                              "vector_cosine_ops)"));
+  EXPECT_THAT(*sql, HasSubstr("--embedding-table docs_vec"));
+  auto d = GenerateInitSql({.adapter = "embedding"});
+  ASSERT_TRUE(d);
+  EXPECT_THAT(*d, HasSubstr("\"pgcdc_embeddings\""));
+  EXPECT_THAT(*d, HasSubstr("vector(1536)"));
+  EXPECT_FALSE(GenerateInitSql({.adapter = "embedding", .dimension = 0}));
 }
 
 // The tables of --adapter signal and pg_table may be schema-qualified: the

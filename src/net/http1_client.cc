@@ -70,6 +70,13 @@ std::optional<int64_t> ParseChunkSize(std::string_view line) {
 
 // ---- URL ------------------------------------------------------------------
 
+HttpOutcome ClassifyHttpStatus(int status) {
+  if (status >= 200 && status < 300) return HttpOutcome::kOk;
+  if (status == 401 || status == 403) return HttpOutcome::kAuth;
+  if (status == 408 || status == 429 || status >= 500) return HttpOutcome::kRetry;
+  return HttpOutcome::kReject;
+}
+
 Result<Http1Url> ParseHttp1Url(std::string_view url) {
   Http1Url u;
   auto bad = [&](const std::string& why) {

@@ -40,6 +40,15 @@ struct Http1Url {
   std::string host_header;  // value for the Host header (with port when not default)
 };
 
+// How a sink treats an HTTP answer.
+enum class HttpOutcome {
+  kOk,      // 2xx
+  kRetry,   // 408, 429, 5xx: the peer is (temporarily) unable; send again later
+  kAuth,    // 401, 403: the credentials are wrong; an operator must fix them
+  kReject,  // any other status: the peer refused this content
+};
+HttpOutcome ClassifyHttpStatus(int status);
+
 // Parses an absolute http:// or https:// URL. Credentials in the URL are
 // refused (they would have to become an Authorization header: configure that
 // header explicitly instead).

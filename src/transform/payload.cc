@@ -269,6 +269,25 @@ Result<size_t> SkipJsonValue(std::string_view s, size_t pos) {
   return end;
 }
 
+std::vector<std::string> JsonStringList(std::string_view raw) {
+  std::vector<std::string> out;
+  if (raw.empty() || raw[0] != '[') return out;
+  size_t pos = 1;
+  while (pos < raw.size()) {
+    while (pos < raw.size() && (raw[pos] == ' ' || raw[pos] == ',')) ++pos;
+    if (pos >= raw.size() || raw[pos] == ']') break;
+    auto end = SkipJsonValue(raw, pos);
+    if (!end) break;
+    out.push_back(StringifyJson(raw.substr(pos, *end - pos)));
+    pos = *end;
+  }
+  return out;
+}
+
+bool IsRowOperation(std::string_view op) {
+  return op == "INSERT" || op == "UPDATE" || op == "DELETE" || op == "SNAPSHOT";
+}
+
 std::string StringifyJson(std::string_view raw) {
   if (raw.size() >= 2 && raw.front() == '"' && raw.back() == '"') {
     return Unescape(raw.substr(1, raw.size() - 2));

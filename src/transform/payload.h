@@ -107,6 +107,14 @@ class JsonObject {
 // objects and arrays).
 std::string StringifyJson(std::string_view raw);
 
+// The strings of a JSON array of strings, e.g. an `_unchanged_toast_columns`
+// value, each as StringifyJson gives it; malformed parts end the list.
+std::vector<std::string> JsonStringList(std::string_view raw);
+
+// INSERT, UPDATE, DELETE or SNAPSHOT: the operations whose payload carries a
+// row image (what row sinks write; the rest they skip).
+bool IsRowOperation(std::string_view operation);
+
 // Returns the end offset of the JSON value starting at `pos` (leading
 // whitespace skipped), or a kParse error. Validates structure and strings
 // but not number grammar.

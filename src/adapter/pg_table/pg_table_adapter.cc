@@ -1,11 +1,6 @@
 #include "adapter/pg_table/pg_table_adapter.h"
 
-#include <libpq-fe.h>
-#include <poll.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <set>
 
 #include "config/config.h"
@@ -26,9 +21,6 @@ constexpr std::string_view kAdapter = "pg_table";
 // Set when the connection string names no application_name, so operators
 // can find the session in pg_stat_activity.
 constexpr const char* kApplicationName = "pgcdc_pg_table";
-constexpr std::string_view kDurableCommits =
-    "SELECT set_config('synchronous_commit', 'local', false) WHERE "
-    "current_setting('synchronous_commit') = 'off'";
 constexpr const char* kColumns[] = {"id",      "channel", "operation",
                                     "payload", "source",  "created_at"};
 constexpr size_t kColumnCount = std::size(kColumns);
@@ -47,42 +39,9 @@ struct Metrics {
 
 Metrics& M() { return metrics::Lazy<Metrics>(); }
 
-using pg::TrimMessage;
-
 Error Cancelled() { return Error(ErrorCode::kCancelled, "pg_table: interrupted"); }
 
-// A failed result's message: the primary message (or libpq's), the SQLSTATE
-// and the detail.
-std::string ErrorText(const PGresult* r, const std::string& sqlstate) {
-  const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-  std::string message =
-      primary != nullptr ? TrimMessage(primary) : TrimMessage(PQresultErrorMessage(r));
-  if (!sqlstate.empty()) message += " (SQLSTATE " + sqlstate + ")";
-  if (const char* detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)) {
-    message += ": " + TrimMessage(detail);
-  }
-  return message;
-}
-
 }  // namespace
-
-struct PgTableAdapter::Outcome {
-  bool ok = true;
-  bool cancelled = false;
-  Failure failure = Failure::kTransient;
-  std::string sqlstate;
-  std::string message;
-  std::vector<pg::Row> rows;
-
-  static Outcome Failed(Failure f, std::string msg, std::string state = {}) {
-    Outcome o;
-    o.ok = false;
-    o.failure = f;
-    o.message = std::move(msg);
-    o.sqlstate = std::move(state);
-    return o;
-  }
-};
 
 Result<std::string> QuoteTableName(std::string_view table) {
   auto name = pg::ParseTableName(table);
@@ -109,24 +68,6 @@ std::string InsertSql(const std::string& quoted_table, size_t rows) {
   return sql;
 }
 
-Failure ClassifyFailure(std::string_view sqlstate, bool connection_ok) {
-  if (!connection_ok) return Failure::kConnection;
-  if (sqlstate.size() != 5) return Failure::kTransient;  // client-side (e.g. out of memory)
-  const std::string_view cls = sqlstate.substr(0, 2);
-  // Connection exceptions; admin/crash shutdown; a read-only server (after
-  // a failover a new session may reach the new primary).
-  if (cls == "08" || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03" ||
-      sqlstate == "25006") {
-    return Failure::kConnection;
-  }
-  // Errors about the content of a row: data exceptions, integrity
-  // constraints, WITH CHECK OPTION, trigger RAISE, a too large index row.
-  if (cls == "22" || cls == "23" || cls == "44" || cls == "P0" || sqlstate == "54000") {
-    return Failure::kRow;
-  }
-  return Failure::kTransient;
-}
-
 std::vector<std::string> RowValues(const Event& event) {
   return {event.id.ToString(),       event.channel,
           event.operation,           event.payload,
@@ -134,111 +75,16 @@ std::vector<std::string> RowValues(const Event& event) {
 }
 
 PgTableAdapter::PgTableAdapter(Options options)
-    : RetryingAdapter(kAdapter, options.backoff), options_(std::move(options)) {
+    : RetryingAdapter(kAdapter, options.backoff),
+      options_(std::move(options)),
+      session_(options_.url, kApplicationName, sleeper()) {
   if (options_.batch_size == 0) options_.batch_size = 1;
   M();
 }
 
 PgTableAdapter::~PgTableAdapter() { Close(); }
 
-Status PgTableAdapter::Connect() {
-  Disconnect();
-  auto c = pg::Conn::Open(options_.url);
-  if (!c) return Fail(c.error());
-  PGconn* raw = c->raw();
-  if (PQsetnonblocking(raw, 1) != 0) {
-    return Fail(ErrorCode::kConnection, "connect: set non-blocking: " + c->ErrorMessage());
-  }
-  conn_.emplace(std::move(*c));
-  const char* app = PQparameterStatus(raw, "application_name");
-  if (app == nullptr || *app == '\0') {
-    auto set =
-        Query("connect", "SELECT set_config('application_name', $1, false)", {kApplicationName});
-    if (!set) return Fail(set.error());
-  }
-  // Events count as delivered once their INSERT commits. With
-  // synchronous_commit = off the server confirms a COMMIT before its WAL is
-  // flushed, and a server crash then loses rows pgcdc has acknowledged: wait
-  // for the local flush at least (a stricter setting is kept).
-  auto durable = Query("connect", std::string(kDurableCommits), {});
-  if (!durable) return Fail(durable.error());
-  return Ok();
-}
-
-void PgTableAdapter::Disconnect() { conn_.reset(); }
-
-PgTableAdapter::Outcome PgTableAdapter::Run(const std::string& sql,
-                                            const std::vector<std::string>& params) {
-  if (!conn_ || !conn_->ok()) return Outcome::Failed(Failure::kConnection, "not connected");
-  PGconn* c = conn_->raw();
-  auto broken = [&](const std::string& what) {
-    const bool ok = PQstatus(c) == CONNECTION_OK;
-    return Outcome::Failed(ok ? Failure::kTransient : Failure::kConnection,
-                           what + ": " + TrimMessage(PQerrorMessage(c)));
-  };
-  auto cancelled = [&] {
-    // The session is in the middle of a statement; drop it (the server
-    // rolls the statement back unless it already committed, and the rows
-    // are not acknowledged either way).
-    Disconnect();
-    Outcome o = Outcome::Failed(Failure::kConnection, "interrupted");
-    o.cancelled = true;
-    return o;
-  };
-  // Waits until the socket is readable (and writable when `write`), or
-  // Interrupt(). Returns false when interrupted.
-  auto wait = [&](bool write) {
-    pollfd fds[2] = {{PQsocket(c), static_cast<short>(POLLIN | (write ? POLLOUT : 0)), 0},
-                     {sleeper().fd(), POLLIN, 0}};
-    while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
-    }
-    return !interrupted();
-  };
-
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p.c_str());
-  if (PQsendQueryParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                        nullptr, nullptr, 0) == 0) {
-    return broken("send");
-  }
-  for (;;) {
-    const int f = PQflush(c);
-    if (f < 0) return broken("send");
-    if (f == 0) break;
-    if (!wait(true)) return cancelled();
-    if (PQconsumeInput(c) == 0) return broken("receive");
-  }
-  Outcome out;
-  for (;;) {
-    while (PQisBusy(c) != 0) {
-      if (!wait(false)) return cancelled();
-      if (PQconsumeInput(c) == 0) return broken("receive");
-    }
-    PGresult* r = PQgetResult(c);
-    if (r == nullptr) break;
-    const ExecStatusType st = PQresultStatus(r);
-    if (st == PGRES_TUPLES_OK) {
-      pg::AppendRows(r, out.rows);
-    } else if (st != PGRES_COMMAND_OK && out.ok) {
-      out.ok = false;
-      const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-      out.sqlstate = state != nullptr ? state : "";
-      out.message = ErrorText(r, out.sqlstate);
-    }
-    PQclear(r);
-  }
-  if (!out.ok) out.failure = ClassifyFailure(out.sqlstate, PQstatus(c) == CONNECTION_OK);
-  return out;
-}
-
-Result<std::vector<pg::Row>> PgTableAdapter::Query(std::string_view what, const std::string& sql,
-                                                   const std::vector<std::string>& params) {
-  Outcome o = Run(sql, params);
-  if (o.cancelled) return Fail(Cancelled());
-  if (!o.ok) return Fail(ErrorCode::kConnection, std::string(what) + ": " + o.message);
-  return std::move(o.rows);
-}
+Status PgTableAdapter::Connect() { return session_.Connect(); }
 
 Status PgTableAdapter::Open() {
   auto quoted = QuoteTableName(options_.table);
@@ -247,10 +93,10 @@ Status PgTableAdapter::Open() {
   const std::string where = " (database " + pg::RedactUrl(options_.url) + ")";
   if (auto st = Connect(); !st) return Fail(st.error().Wrap("pg_table" + where));
 
-  auto found = Query("pg_table: look up table",
-                     "SELECT c.oid::oid::text, has_table_privilege(c.oid, 'INSERT') FROM "
-                     "(SELECT to_regclass($1::text) AS oid) c",
-                     {quoted_table_});
+  auto found = session_.Query("pg_table: look up table",
+                              "SELECT c.oid::oid::text, has_table_privilege(c.oid, 'INSERT') FROM "
+                              "(SELECT to_regclass($1::text) AS oid) c",
+                              {quoted_table_});
   if (!found) return Fail(found.error());
   if (found->empty() || !(*found)[0][0]) {
     return Fail(ErrorCode::kNotFound,
@@ -263,10 +109,11 @@ Status PgTableAdapter::Open() {
     return Fail(ErrorCode::kConfig,
                 "pg_table: no INSERT privilege on table \"" + options_.table + "\"" + where);
   }
-  auto cols = Query("pg_table: read columns",
-                    "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::oid AND attnum > "
-                    "0 AND NOT attisdropped",
-                    {oid});
+  auto cols =
+      session_.Query("pg_table: read columns",
+                     "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::oid AND attnum > "
+                     "0 AND NOT attisdropped",
+                     {oid});
   if (!cols) return Fail(cols.error());
   std::set<std::string> have;
   for (auto& r : *cols) have.insert(r[0].value_or(""));
@@ -340,7 +187,7 @@ Status PgTableAdapter::WriteChunk(size_t begin, size_t end) {
       backoff().Reset();
       return Ok();
     }
-    if (!conn_ || !conn_->ok()) {
+    if (!session_.connected()) {
       if (auto st = Connect(); !st) {
         if (st.error().code() == ErrorCode::kCancelled) return st;
         lost_connection_ = true;

@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "adapter/retrying_adapter.h"
-#include "pg/conn.h"
+#include "pg/session.h"
 #include "registry/registry.h"
 
 namespace pgcdc::adapter::pg_table {
@@ -54,13 +54,9 @@ Result<std::string> QuoteTableName(std::string_view table);
 // VALUES ($1, …, $6), … for `rows` rows.
 std::string InsertSql(const std::string& quoted_table, size_t rows);
 
-// What to do about a failed statement.
-enum class Failure {
-  kConnection,  // the session is gone: reconnect, retry
-  kTransient,   // retry later on the same session
-  kRow,         // this content is rejected: isolate and dead-letter
-};
-Failure ClassifyFailure(std::string_view sqlstate, bool connection_ok);
+// What to do about a failed statement (shared with other PostgreSQL sinks).
+using pg::ClassifyFailure;
+using pg::Failure;
 
 // The six bound values of an event's row.
 std::vector<std::string> RowValues(const Event& event);
@@ -80,7 +76,7 @@ class PgTableAdapter : public RetryingAdapter {
   Status Flush() override;
   void Close() override;
 
-  struct Outcome;  // result of one statement (defined in the .cc)
+  using Outcome = pg::Outcome;
 
  private:
   struct Row {
@@ -97,16 +93,14 @@ class PgTableAdapter : public RetryingAdapter {
   // A single row the server rejected: already present (identical), or DLQ.
   Status HandleRejected(Row& row, const Outcome& failure, Outcome& stopped);
   Status Connect();
-  Outcome Run(const std::string& sql, const std::vector<std::string>& params);
-  // Run() for a statement whose failure ends the caller: its rows, else
-  // kCancelled when interrupted or kConnection naming `what`.
-  Result<std::vector<pg::Row>> Query(std::string_view what, const std::string& sql,
-                                     const std::vector<std::string>& params);
-  void Disconnect();
+  Outcome Run(const std::string& sql, const std::vector<std::string>& params) {
+    return session_.Run(sql, params);
+  }
+  void Disconnect() { session_.Disconnect(); }
 
   Options options_;
   std::string quoted_table_;
-  std::optional<pg::Conn> conn_;
+  pg::Session session_;
   bool lost_connection_ = false;  // the next successful connect is a reconnect
   std::vector<Row> rows_;
 };

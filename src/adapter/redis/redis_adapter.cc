@@ -82,26 +82,7 @@ std::string RedactRedisUrl(std::string_view url) { return net::RedactServerUrl(u
 
 // ---- planning ------------------------------------------------------------------
 
-namespace {
-
-// The names in a JSON array of strings (the `_unchanged_toast_columns`
-// value); malformed parts end the list.
-std::vector<std::string> StringList(std::string_view raw) {
-  std::vector<std::string> out;
-  if (raw.empty() || raw[0] != '[') return out;
-  size_t pos = 1;
-  while (pos < raw.size()) {
-    while (pos < raw.size() && (raw[pos] == ' ' || raw[pos] == ',')) ++pos;
-    if (pos >= raw.size() || raw[pos] == ']') break;
-    auto end = transform::SkipJsonValue(raw, pos);
-    if (!end) break;
-    out.push_back(transform::StringifyJson(raw.substr(pos, *end - pos)));
-    pos = *end;
-  }
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Plan PlanEvent(const Options& options, const Event& event) {
   Plan plan;
@@ -154,7 +135,7 @@ Plan PlanEvent(const Options& options, const Event& event) {
     return plan;
   }
   if (const auto* toast = (*root)->Find("_unchanged_toast_columns"); toast != nullptr) {
-    plan.toast_columns = StringList(toast->raw);
+    plan.toast_columns = transform::JsonStringList(toast->raw);
   }
   if (!plan.toast_columns.empty()) {
     plan.kind = Plan::Kind::kMergeToast;

@@ -14,13 +14,7 @@ std::string_view EngineName(Engine engine) {
 }
 
 std::vector<std::string> ToastColumns(std::string_view raw_array) {
-  std::vector<std::string> out;
-  auto dom = json::ParseDom(raw_array);
-  if (!dom || !dom->is_array()) return out;
-  for (const auto& v : dom->as_array()) {
-    if (v.is_string()) out.emplace_back(v.as_string());
-  }
-  return out;
+  return transform::JsonStringList(raw_array);
 }
 
 namespace {
@@ -31,15 +25,11 @@ Document Skip(std::string reason) {
   return d;
 }
 
-bool IsRowOperation(std::string_view op) {
-  return op == "INSERT" || op == "UPDATE" || op == "DELETE" || op == "SNAPSHOT";
-}
-
 }  // namespace
 
 Document PlanDocument(Engine engine, std::string_view id_column, const Event& event) {
   if (event.operation == "TRUNCATE") return Skip("truncate");
-  if (!IsRowOperation(event.operation)) return Skip("not_row");
+  if (!transform::IsRowOperation(event.operation)) return Skip("not_row");
   transform::Arena arena;
   auto root = transform::JsonObject::Parse(event.payload, arena);
   if (!root) return Skip("not_row");
@@ -234,13 +224,6 @@ Result<TaskState> ParseTaskState(std::string_view body) {
     }
   }
   return state;
-}
-
-Outcome ClassifyStatus(int status) {
-  if (status >= 200 && status < 300) return Outcome::kOk;
-  if (status == 401 || status == 403) return Outcome::kAuth;
-  if (status == 408 || status == 429 || status >= 500) return Outcome::kRetry;
-  return Outcome::kReject;
 }
 
 std::string ErrorMessage(std::string_view body) {

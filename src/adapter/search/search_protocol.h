@@ -23,6 +23,7 @@
 
 #include "core/error.h"
 #include "core/event.h"
+#include "net/http1_client.h"
 
 namespace pgcdc::adapter::search {
 
@@ -93,14 +94,9 @@ struct TaskState {
 };
 Result<TaskState> ParseTaskState(std::string_view body);
 
-// How an HTTP status is handled.
-enum class Outcome {
-  kOk,
-  kRetry,   // 408, 429, 5xx: the engine is (temporarily) unable
-  kAuth,    // 401, 403: the API key is wrong; an operator must fix it
-  kReject,  // any other status: the engine refused this content
-};
-Outcome ClassifyStatus(int status);
+// How an HTTP status is handled (net::ClassifyHttpStatus).
+using Outcome = net::HttpOutcome;
+inline Outcome ClassifyStatus(int status) { return net::ClassifyHttpStatus(status); }
 
 // The `message` of an error answer (Typesense and Meilisearch both use it),
 // else the body's start; for error texts.
