@@ -36,4 +36,5 @@ set(PGCDC_CONNECTORS
   adapter/graphql
   adapter/duckdb
   adapter/grpc
+  adapter/arrow
 )
