@@ -1,4 +1,4 @@
-// A gRPC server's lifecycle for the connectors that serve gRPC (grpc, Arrow
+// A gRPC server's lifecycle for the connectors that serve gRPC (grpc, arrow
 // Flight): listen address in pgcdc's HOST:PORT form (empty host = all
 // interfaces, port 0 = any free port), optional TLS from PEM files, a bearer
 // token check, and a bounded shutdown. The services are registered by the
