@@ -260,9 +260,9 @@ void Column::MarkValid(bool valid) {
 void Column::AppendNull() {
   MarkValid(false);
   if (HasOffsets(type_)) {
-    AppendValue<int32_t>(static_cast<int32_t>(std::min<size_t>(
-                             data_.size(), std::numeric_limits<int32_t>::max())),
-                         offsets_);
+    AppendValue<int32_t>(
+        static_cast<int32_t>(std::min<size_t>(data_.size(), std::numeric_limits<int32_t>::max())),
+        offsets_);
   } else if (type_ == Type::kBool) {
     if (bool_bits_++ % 8 == 0) data_.push_back(0);
   } else {
@@ -274,9 +274,9 @@ void Column::AppendBytes(std::string_view bytes) {
   MarkValid(true);
   data_.append(bytes);
   // Past 2 GiB the offset saturates; RecordBatchMessage refuses the column.
-  AppendValue<int32_t>(static_cast<int32_t>(std::min<size_t>(
-                           data_.size(), std::numeric_limits<int32_t>::max())),
-                       offsets_);
+  AppendValue<int32_t>(
+      static_cast<int32_t>(std::min<size_t>(data_.size(), std::numeric_limits<int32_t>::max())),
+      offsets_);
 }
 
 void Column::AppendBool(bool value) {
@@ -337,9 +337,9 @@ std::string SchemaMessage(const Schema& schema) {
 
 Result<EncodedBatch> RecordBatchMessage(const Schema& schema, const std::vector<Column>& columns) {
   if (columns.size() != schema.size()) {
-    return Fail(ErrorCode::kInvalidArgument, "arrow: record batch has " +
-                                                 std::to_string(columns.size()) +
-                                                 " columns, schema " + std::to_string(schema.size()));
+    return Fail(ErrorCode::kInvalidArgument,
+                "arrow: record batch has " + std::to_string(columns.size()) + " columns, schema " +
+                    std::to_string(schema.size()));
   }
   const int64_t rows = columns.empty() ? 0 : columns[0].length();
   std::vector<std::pair<int64_t, int64_t>> nodes, buffers;
@@ -356,8 +356,7 @@ Result<EncodedBatch> RecordBatchMessage(const Schema& schema, const std::vector<
         return Fail(ErrorCode::kInvalidArgument,
                     "arrow: column " + schema[i].name + " holds more than 2 GiB in one batch");
       }
-      buffers.emplace_back(static_cast<int64_t>(out.body.size()),
-                           static_cast<int64_t>(buf.size()));
+      buffers.emplace_back(static_cast<int64_t>(out.body.size()), static_cast<int64_t>(buf.size()));
       out.body.append(buf);
       out.body.resize(Padded8(out.body.size()), '\0');
     }

@@ -34,19 +34,18 @@ size_t FieldAt(std::string_view fb, size_t table, int id) {
 size_t Deref(std::string_view fb, size_t at) { return at + Le32(fb, at); }
 
 TEST(ArrowIpc, SchemaMessageIsAnAlignedV5SchemaFlatbuffer) {
-  const auto header = SchemaMessage({{.name = "id", .type = Type::kUtf8, .nullable = false},
-                                     {.name = "created_at",
-                                      .type = Type::kTimestampMicros,
-                                      .timezone = "UTC"}});
+  const auto header =
+      SchemaMessage({{.name = "id", .type = Type::kUtf8, .nullable = false},
+                     {.name = "created_at", .type = Type::kTimestampMicros, .timezone = "UTC"}});
   EXPECT_EQ(header.size() % 8, 0u);
   const size_t root = Deref(header, 0);
   EXPECT_EQ(root % 4, 0u);
   const size_t version = FieldAt(header, root, 0);
   ASSERT_NE(version, 0u);
-  EXPECT_EQ(header[version], 4);                               // MetadataVersion.V5
-  EXPECT_EQ(header[FieldAt(header, root, 1)], 1);              // MessageHeader.Schema
-  EXPECT_EQ(Le64(header, FieldAt(header, root, 3)), 0);        // bodyLength
-  EXPECT_EQ(FieldAt(header, root, 3) % 8, 0u);                 // int64 aligned
+  EXPECT_EQ(header[version], 4);                         // MetadataVersion.V5
+  EXPECT_EQ(header[FieldAt(header, root, 1)], 1);        // MessageHeader.Schema
+  EXPECT_EQ(Le64(header, FieldAt(header, root, 3)), 0);  // bodyLength
+  EXPECT_EQ(FieldAt(header, root, 3) % 8, 0u);           // int64 aligned
   const size_t schema = Deref(header, FieldAt(header, root, 2));
   const size_t fields = Deref(header, FieldAt(header, schema, 1));
   ASSERT_EQ(Le32(header, fields), 2u);

@@ -67,8 +67,8 @@ void FuzzRow(std::string_view in) {
   auto schema = std::make_shared<pgcdc::RowSchema>();
   int i = 0;
   for (uint32_t oid : {16u, 21u, 23u, 20u, 700u, 701u, 1082u, 1114u, 1184u, 17u, 1700u, 3802u}) {
-    schema->columns.push_back({.name = std::string(1, static_cast<char>('a' + i++)),
-                               .type_oid = oid});
+    schema->columns.push_back(
+        {.name = std::string(1, static_cast<char>('a' + i++)), .type_oid = oid});
   }
   auto e = std::make_shared<aa::Entry>();
   e->payload = R"({"row":)" + std::string(in) + "}";

@@ -64,24 +64,25 @@ bool Buffered(Process& p, double n) {
 
 void InsertTyped(int first, int last) {
   auto conn = Connect();
-  ExecOrFail(conn, "INSERT INTO ar_types SELECT g, "
-                   "CASE WHEN g % 7 = 0 THEN NULL ELSE g END, "
-                   "CASE WHEN g % 7 = 0 THEN NULL ELSE g * 10000000000 END, "
-                   "CASE WHEN g % 7 = 0 THEN NULL ELSE g + 0.5 END, "
-                   "CASE WHEN g % 7 = 0 THEN NULL ELSE g + 0.25 END, "
-                   "CASE WHEN g % 7 = 0 THEN NULL ELSE g % 2 = 0 END, "
-                   "CASE WHEN g % 7 = 0 THEN NULL ELSE 'row é ' || g END, "
-                   "CASE WHEN g % 7 = 0 THEN NULL ELSE (g || '.50')::numeric END, "
-                   "CASE WHEN g % 7 = 0 THEN NULL ELSE "
-                   "  '2024-01-01'::timestamp + make_interval(secs => g + 0.123456) END, "
-                   "CASE WHEN g % 7 = 0 THEN NULL ELSE "
-                   "  '2024-01-01 00:00:00+02'::timestamptz + make_interval(secs => g) END, "
-                   "CASE WHEN g % 7 = 0 THEN NULL ELSE '2024-01-01'::date + g END, "
-                   "CASE WHEN g % 7 = 0 THEN NULL ELSE decode(lpad(to_hex(g), 4, '0'), 'hex') "
-                   "END, "
-                   "CASE WHEN g % 7 = 0 THEN NULL ELSE jsonb_build_object('i', g) END "
-                   "FROM generate_series(" +
-                       std::to_string(first) + ", " + std::to_string(last) + ") g");
+  ExecOrFail(conn,
+             "INSERT INTO ar_types SELECT g, "
+             "CASE WHEN g % 7 = 0 THEN NULL ELSE g END, "
+             "CASE WHEN g % 7 = 0 THEN NULL ELSE g * 10000000000 END, "
+             "CASE WHEN g % 7 = 0 THEN NULL ELSE g + 0.5 END, "
+             "CASE WHEN g % 7 = 0 THEN NULL ELSE g + 0.25 END, "
+             "CASE WHEN g % 7 = 0 THEN NULL ELSE g % 2 = 0 END, "
+             "CASE WHEN g % 7 = 0 THEN NULL ELSE 'row é ' || g END, "
+             "CASE WHEN g % 7 = 0 THEN NULL ELSE (g || '.50')::numeric END, "
+             "CASE WHEN g % 7 = 0 THEN NULL ELSE "
+             "  '2024-01-01'::timestamp + make_interval(secs => g + 0.123456) END, "
+             "CASE WHEN g % 7 = 0 THEN NULL ELSE "
+             "  '2024-01-01 00:00:00+02'::timestamptz + make_interval(secs => g) END, "
+             "CASE WHEN g % 7 = 0 THEN NULL ELSE '2024-01-01'::date + g END, "
+             "CASE WHEN g % 7 = 0 THEN NULL ELSE decode(lpad(to_hex(g), 4, '0'), 'hex') "
+             "END, "
+             "CASE WHEN g % 7 = 0 THEN NULL ELSE jsonb_build_object('i', g) END "
+             "FROM generate_series(" +
+                 std::to_string(first) + ", " + std::to_string(last) + ") g");
 }
 
 // Row i of ar_types as flight_client.js reports it (int64 and temporal
@@ -270,8 +271,8 @@ TEST(ArrowScenario, Tls) {
   ASSERT_FALSE(addr.empty()) << p->Stderr();
   ExecOrFail(conn, "INSERT INTO ar_tls SELECT g FROM generate_series(1, 5) g");
   ASSERT_TRUE(Buffered(*p, 5));
-  auto got = Flight({"--addr", addr, "--ca", certs.dir + "/ca.pem", "--get",
-                     Ticket("pgcdc:ar_tls", 0)});
+  auto got =
+      Flight({"--addr", addr, "--ca", certs.dir + "/ca.pem", "--get", Ticket("pgcdc:ar_tls", 0)});
   EXPECT_EQ(got["rows"].as_array().size(), 5u) << got;
   auto plain = Flight({"--addr", addr, "--get", Ticket("pgcdc:ar_tls", 0)});
   EXPECT_EQ(StatusCode(plain), kUnavailable) << plain;

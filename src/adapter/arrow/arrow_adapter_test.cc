@@ -13,11 +13,10 @@ TEST(ArrowDeclaration, DefaultsAndValidation) {
   EXPECT_EQ(o.addr, "127.0.0.1:8815");
   EXPECT_EQ(o.buffer_size, 10000u);
   EXPECT_EQ(o.schema, "envelope");
-  auto [bad, bad_errors] = testing::BindForTest<Options>(
-      Connector(), {{"arrow.addr", "nope"},
-                    {"arrow.tls_cert", "c.pem"},
-                    {"arrow.buffer_size", "0"},
-                    {"arrow.schema", "wide"}});
+  auto [bad, bad_errors] = testing::BindForTest<Options>(Connector(), {{"arrow.addr", "nope"},
+                                                                       {"arrow.tls_cert", "c.pem"},
+                                                                       {"arrow.buffer_size", "0"},
+                                                                       {"arrow.schema", "wide"}});
   EXPECT_TRUE(testing::HasError(bad_errors, "arrow.addr"));
   EXPECT_TRUE(testing::HasError(bad_errors, "--arrow-tls-key go together"));
   EXPECT_TRUE(testing::HasError(bad_errors, "arrow.buffer_size"));

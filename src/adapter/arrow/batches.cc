@@ -252,15 +252,13 @@ Type TypeForPgOid(uint32_t oid) {
 }
 
 arrow_ipc::Schema EnvelopeSchema() {
-  return {{.name = "id", .nullable = false},
-          {.name = "channel", .nullable = false},
-          {.name = "operation", .nullable = false},
-          {.name = "payload", .nullable = true},
-          {.name = "source", .nullable = false},
-          {.name = "created_at",
-           .type = Type::kTimestampMicros,
-           .nullable = false,
-           .timezone = "UTC"}};
+  return {
+      {.name = "id", .nullable = false},
+      {.name = "channel", .nullable = false},
+      {.name = "operation", .nullable = false},
+      {.name = "payload", .nullable = true},
+      {.name = "source", .nullable = false},
+      {.name = "created_at", .type = Type::kTimestampMicros, .nullable = false, .timezone = "UTC"}};
 }
 
 arrow_ipc::Schema TypedSchema(const RowSchema* row) {
@@ -273,10 +271,8 @@ arrow_ipc::Schema TypedSchema(const RowSchema* row) {
   if (row == nullptr) return s;
   for (const auto& c : row->columns) {
     const Type t = TypeForPgOid(c.type_oid);
-    s.push_back({.name = c.name,
-                 .type = t,
-                 .nullable = true,
-                 .timezone = c.type_oid == 1184 ? "UTC" : ""});
+    s.push_back(
+        {.name = c.name, .type = t, .nullable = true, .timezone = c.type_oid == 1184 ? "UTC" : ""});
   }
   return s;
 }

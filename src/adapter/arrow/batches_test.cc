@@ -61,7 +61,8 @@ TEST(ArrowBatches, TypedPlanStopsAtATableChange) {
 TEST(ArrowBatches, TypedValuesThatDoNotConvertAreNullAndCounted) {
   auto t = Table({{"i", 21}, {"d", 1082}, {"ts", 1114}, {"b", 17}, {"n", 1700}, {"j", 3802}});
   std::vector<EntryPtr> entries = {
-      Row(t, R"({"i":7,"d":"2024-02-29","ts":"2024-02-29T12:00:00.5","b":"\\x00ff","n":1.50,"j":{"a":[1]}})"),
+      Row(t,
+          R"({"i":7,"d":"2024-02-29","ts":"2024-02-29T12:00:00.5","b":"\\x00ff","n":1.50,"j":{"a":[1]}})"),
       Row(t, R"({"i":70000,"d":"infinity","ts":"infinity","b":"zz","n":null,"j":null})")};
   auto plan = PlanStream(SchemaMode::kTyped, entries);
   size_t errors = 0;

@@ -84,9 +84,9 @@ class Service final : public fl::FlightService::Service {
   Status DoGet(ServerContext* ctx, const fl::Ticket* ticket,
                ::grpc::ServerWriter<fl::FlightData>* writer) override;
 
-  Status Handshake(ServerContext*,
-                   ::grpc::ServerReaderWriter<fl::HandshakeResponse, fl::HandshakeRequest>*)
-      override {
+  Status Handshake(
+      ServerContext*,
+      ::grpc::ServerReaderWriter<fl::HandshakeResponse, fl::HandshakeRequest>*) override {
     return Unimplemented("Handshake (send `authorization: Bearer <token>` metadata instead)");
   }
   Status PollFlightInfo(ServerContext*, const fl::FlightDescriptor*, fl::PollInfo*) override {

@@ -67,8 +67,8 @@ Result<Slice> Store::Read(std::string_view channel, uint64_t offset, size_t max)
                     "): the oldest available offset is " + std::to_string(first));
   }
   if (offset > next) {
-    return Fail(ErrorCode::kNotFound, "offset " + std::to_string(offset) +
-                                            " is past the newest event (" + where + ")");
+    return Fail(ErrorCode::kNotFound,
+                "offset " + std::to_string(offset) + " is past the newest event (" + where + ")");
   }
   Slice slice{.first = offset};
   const uint64_t end = std::min<uint64_t>(next, offset + max);
