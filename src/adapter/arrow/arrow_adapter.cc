@@ -5,8 +5,8 @@
 #include "adapter/arrow/flight_server.h"
 #include "adapter/arrow/store.h"
 #include "core/metrics.h"
-#include "net/http_server.h"
 #include "registry/define.h"
+#include "rpc/server.h"
 
 namespace pgcdc::adapter::arrow {
 
@@ -68,12 +68,9 @@ class ArrowAdapter final : public Adapter {
 };
 
 void Validate(const Options& o, Errors& errors) {
-  if (auto a = net::ParseListenAddress(o.addr); !a) {
-    errors.push_back("arrow.addr: " + a.error().message());
-  }
-  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
-    errors.push_back("arrow.tls_cert: --arrow-tls-cert and --arrow-tls-key go together");
-  }
+  rpc::ValidateServerOptions(
+      "arrow", {.addr = o.addr, .tls_cert_file = o.tls_cert_file, .tls_key_file = o.tls_key_file},
+      errors);
 }
 
 }  // namespace

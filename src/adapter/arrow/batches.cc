@@ -225,28 +225,27 @@ std::string TicketJson(std::string_view channel, uint64_t offset) {
 }
 
 Type TypeForPgOid(uint32_t oid) {
-  switch (oid) {
-    case 16:
+  if (oid == 17) return Type::kBinary;  // bytea (a string in Parquet)
+  // The same OID mapping as Parquet files (parquet/writer.h), in Arrow types.
+  switch (parquet::TypeForPgOid(oid)) {
+    case parquet::Type::kBool:
       return Type::kBool;
-    case 21:
+    case parquet::Type::kInt16:
       return Type::kInt16;
-    case 23:
+    case parquet::Type::kInt32:
       return Type::kInt32;
-    case 20:
-    case 26:  // oid
+    case parquet::Type::kInt64:
       return Type::kInt64;
-    case 700:
+    case parquet::Type::kFloat:
       return Type::kFloat32;
-    case 701:
+    case parquet::Type::kDouble:
       return Type::kFloat64;
-    case 1082:
+    case parquet::Type::kDate:
       return Type::kDate32;
-    case 1114:
-    case 1184:
+    case parquet::Type::kTimestamp:
+    case parquet::Type::kTimestampTz:
       return Type::kTimestampMicros;
-    case 17:
-      return Type::kBinary;
-    default:
+    default:  // text, json, time, uuid, numeric, …
       return Type::kUtf8;
   }
 }
