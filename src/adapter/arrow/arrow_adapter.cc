@@ -52,7 +52,7 @@ class ArrowAdapter final : public Adapter {
     for (const Event* e : events) evicted += store_->Append(MakeEntry(*e));
     M().evicted.Inc(evicted);
     M().buffered.Set(static_cast<double>(store_->total()));
-    M().channels.Set(static_cast<double>(store_->Channels().size()));
+    M().channels.Set(static_cast<double>(store_->channel_count()));
     return Ok();
   }
 

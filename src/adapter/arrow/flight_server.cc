@@ -160,8 +160,7 @@ Status Service::DoGet(ServerContext* ctx, const fl::Ticket* ticket,
   if (auto st = Auth(*ctx); !st.ok()) return st;
   auto t = ParseTicket(ticket->ticket());
   if (!t) return Reject("bad_ticket", StatusCode::INVALID_ARGUMENT, t.error().message());
-  const uint64_t offset = t->offset ? *t->offset : store_->Channel(t->channel).first;
-  auto slice = store_->Read(t->channel, offset, store_->capacity());
+  auto slice = store_->Read(t->channel, t->offset, store_->capacity());
   if (!slice) return Reject("out_of_range", StatusCode::OUT_OF_RANGE, slice.error().message());
   M().doget.Inc();
   const Plan plan = PlanStream(o_.mode, slice->entries);

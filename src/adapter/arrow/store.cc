@@ -53,11 +53,13 @@ ChannelState Store::Channel(std::string_view channel) const {
   return StateOf(it->first, it->second);
 }
 
-Result<Slice> Store::Read(std::string_view channel, uint64_t offset, size_t max) const {
+Result<Slice> Store::Read(std::string_view channel, std::optional<uint64_t> from,
+                          size_t max) const {
   std::lock_guard lock(mu_);
   auto it = rings_.find(channel);
   const uint64_t first = it == rings_.end() ? 0 : it->second.first;
   const uint64_t next = it == rings_.end() ? 0 : it->second.next;
+  const uint64_t offset = from.value_or(first);
   const std::string where = "channel " + std::string(channel) + " holds offsets [" +
                             std::to_string(first) + ", " + std::to_string(next) + ")";
   if (offset < first) {
@@ -75,6 +77,11 @@ Result<Slice> Store::Read(std::string_view channel, uint64_t offset, size_t max)
   slice.entries.reserve(end - offset);
   for (uint64_t o = offset; o < end; ++o) slice.entries.push_back(it->second.slots[o % capacity_]);
   return slice;
+}
+
+size_t Store::channel_count() const {
+  std::lock_guard lock(mu_);
+  return rings_.size();
 }
 
 size_t Store::total() const {

@@ -65,11 +65,13 @@ class Store {
   // Up to `max` events from absolute `offset` on. An error when `offset`
   // was overwritten (message names the oldest offset) or lies past the
   // newest (kNotFound; Flight answers OUT_OF_RANGE); offset == next gives
-  // an empty slice.
-  [[nodiscard]] Result<Slice> Read(std::string_view channel, uint64_t offset, size_t max) const;
+  // an empty slice. No offset: from the oldest held.
+  [[nodiscard]] Result<Slice> Read(std::string_view channel, std::optional<uint64_t> from,
+                                   size_t max) const;
 
   size_t capacity() const { return capacity_; }
   size_t total() const;
+  size_t channel_count() const;
 
  private:
   struct Ring {

@@ -37,6 +37,7 @@ TEST(ArrowStore, OffsetsAreAbsoluteAcrossWraps) {
   ASSERT_TRUE(more);
   EXPECT_EQ(Ids(*more), (std::vector<std::string>{"5"}));
   EXPECT_EQ(store.total(), 4u);
+  EXPECT_EQ(store.channel_count(), 2u);
   auto channels = store.Channels();
   ASSERT_EQ(channels.size(), 2u);
   EXPECT_EQ(channels[0].channel, "a");
@@ -56,6 +57,10 @@ TEST(ArrowStore, EvictedAndFutureOffsetsAreRefusedNamingTheOldest) {
   auto at_end = store.Read("a", 4, 10);
   ASSERT_TRUE(at_end);
   EXPECT_TRUE(at_end->entries.empty());
+  auto oldest = store.Read("a", std::nullopt, 10);
+  ASSERT_TRUE(oldest);
+  EXPECT_EQ(oldest->first, 2u);
+  EXPECT_EQ(Ids(*oldest), (std::vector<std::string>{"2", "3"}));
   auto limited = store.Read("a", 2, 1);
   ASSERT_TRUE(limited);
   EXPECT_EQ(Ids(*limited), (std::vector<std::string>{"2"}));
