@@ -158,7 +158,8 @@ TEST(ArrowScenario, TypedColumnsEveryRowAndTheNextOffsetContinuesExactly) {
   ASSERT_EQ(StatusCode(first), 0) << first;
   const auto& rows = first["rows"].as_array();
   ASSERT_EQ(rows.size(), 300u);
-  for (size_t i = 0; i < rows.size(); ++i) ExpectTypedRow(rows[i].as_object(), 1 + i);
+  for (size_t i = 0; i < rows.size(); ++i)
+    ExpectTypedRow(rows[i].as_object(), static_cast<int64_t>(1 + i));
   const auto& meta = first["app_metadata"].as_array();
   ASSERT_FALSE(meta.empty());
   const int64_t next = meta.back().at("next_offset").as_int64();
@@ -171,7 +172,8 @@ TEST(ArrowScenario, TypedColumnsEveryRowAndTheNextOffsetContinuesExactly) {
   auto second = Flight({"--addr", addr, "--get", Ticket("pgcdc:ar_types", next)});
   const auto& more = second["rows"].as_array();
   ASSERT_EQ(more.size(), 200u) << second;
-  for (size_t i = 0; i < more.size(); ++i) ExpectTypedRow(more[i].as_object(), 301 + i);
+  for (size_t i = 0; i < more.size(); ++i)
+    ExpectTypedRow(more[i].as_object(), static_cast<int64_t>(301 + i));
   EXPECT_EQ(ScrapeMetric(*p, "pgcdc_arrow_rows_served_total"), 500);
   EXPECT_EQ(ScrapeMetric(*p, "pgcdc_arrow_value_errors_total"), 0);
   p->Signal(SIGTERM);

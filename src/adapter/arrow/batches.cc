@@ -20,7 +20,7 @@ using arrow_ipc::Type;
 constexpr size_t kMaxTicketBytes = 4096;
 constexpr size_t kEnvelopeTypedColumns = 3;  // _pgcdc_id, _pgcdc_operation, _pgcdc_created_at
 
-Error BadTicket(std::string why) {
+Error BadTicket(const std::string& why) {
   return Error(ErrorCode::kInvalidArgument,
                "bad ticket: " + why + R"( (want {"channel":"<channel>","offset":<n>}))");
 }

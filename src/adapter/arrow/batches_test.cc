@@ -27,13 +27,13 @@ TEST(ArrowTicket, ParsesAndRefusesClearly) {
   EXPECT_FALSE(ParseTicket(R"({"channel":")" + std::string(5000, 'x') + "\"}"));
 }
 
-std::shared_ptr<RowSchema> Table(std::vector<std::pair<std::string, uint32_t>> cols) {
+std::shared_ptr<RowSchema> Table(const std::vector<std::pair<std::string, uint32_t>>& cols) {
   auto s = std::make_shared<RowSchema>();
-  for (auto& [n, oid] : cols) s->columns.push_back({.name = n, .type_oid = oid});
+  for (const auto& [n, oid] : cols) s->columns.push_back({.name = n, .type_oid = oid});
   return s;
 }
 
-EntryPtr Row(std::shared_ptr<const RowSchema> schema, std::string row) {
+EntryPtr Row(std::shared_ptr<const RowSchema> schema, const std::string& row) {
   auto e = std::make_shared<Entry>();
   e->id = "id";
   e->operation = "INSERT";
