@@ -1,5 +1,5 @@
-# gRPC plumbing shared by the connectors that serve gRPC (grpc today, Arrow
-# Flight later). Include it from a connector's CMakeLists.txt; nothing is
+# gRPC plumbing shared by the connectors that serve gRPC (grpc and arrow).
+# Include it from a connector's CMakeLists.txt; nothing is
 # looked up unless such a connector is part of the build.
 #
 #   pgcdc_use_grpc()

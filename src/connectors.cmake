@@ -37,4 +37,5 @@ set(PGCDC_CONNECTORS
   adapter/graphql
   adapter/duckdb
   adapter/grpc
+  adapter/arrow
 )

@@ -43,6 +43,18 @@ Result<std::string> GrpcListenAddress(const std::string& addr) {
   return host + ":" + std::to_string(a->port);
 }
 
+void ValidateServerOptions(std::string_view section, const ServerOptions& options,
+                           std::vector<std::string>& errors) {
+  const std::string name(section);
+  if (auto a = net::ParseListenAddress(options.addr); !a) {
+    errors.push_back(name + ".addr: " + a.error().message());
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    errors.push_back(name + ".tls_cert: --" + name + "-tls-cert and --" + name +
+                     "-tls-key go together");
+  }
+}
+
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                               const std::vector<::grpc::Service*>& services) {
   auto listen = GrpcListenAddress(options.addr);

@@ -1,4 +1,4 @@
-// A gRPC server's lifecycle for the connectors that serve gRPC (grpc, Arrow
+// A gRPC server's lifecycle for the connectors that serve gRPC (grpc, arrow
 // Flight): listen address in pgcdc's HOST:PORT form (empty host = all
 // interfaces, port 0 = any free port), optional TLS from PEM files, a bearer
 // token check, and a bounded shutdown. The services are registered by the
@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -51,6 +52,12 @@ class Server {
 // OK when `token` is empty or the call carries `authorization: Bearer
 // <token>` (compared in constant time); UNAUTHENTICATED otherwise.
 ::grpc::Status CheckBearer(const ::grpc::ServerContextBase& context, const std::string& token);
+
+// Configuration checks of the connectors that serve gRPC: `<section>.addr`
+// is a listen address, and --<section>-tls-cert / --<section>-tls-key come
+// together. Appends one message per problem to `errors`.
+void ValidateServerOptions(std::string_view section, const ServerOptions& options,
+                           std::vector<std::string>& errors);
 
 // "host:port" for gRPC from pgcdc's listen address ("" host = all
 // interfaces: "[::]"; an IPv6 host is bracketed).

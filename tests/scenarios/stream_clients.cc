@@ -64,8 +64,8 @@ std::vector<int64_t> Counts(Process& p) {
   return out;
 }
 
-std::string GrpcAddr(Process& p) {
-  const std::string needle = "grpc server listening server=grpc addr=";
+std::string GrpcAddr(Process& p, const std::string& server) {
+  const std::string needle = "grpc server listening server=" + server + " addr=";
   if (!p.WaitForStderr(needle)) return {};
   const std::string err = p.Stderr();
   const auto pos = err.find(needle) + needle.size();

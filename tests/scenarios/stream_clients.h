@@ -24,9 +24,9 @@ std::string ToolsDir();
 std::unique_ptr<Process> StartStreamSink(const std::string& adapter,
                                          const std::vector<std::string>& extra);
 
-// The address of pgcdc's gRPC server ("grpc server listening server=grpc
-// addr=H:P" in its log); empty when it did not log one within 15 s.
-std::string GrpcAddr(Process& p);
+// The address of pgcdc's gRPC server ("grpc server listening server=<server>
+// addr=H:P" in its log: grpc, arrow); empty when it did not log one within 15 s.
+std::string GrpcAddr(Process& p, const std::string& server = "grpc");
 
 // `node <script> <args...>` from tests/tools.
 std::unique_ptr<Process> StartNode(const std::string& script, std::vector<std::string> args);

@@ -4,8 +4,8 @@
 
 #include "adapter/grpc/hub.h"
 #include "adapter/grpc/stream_server.h"
-#include "net/http_server.h"
 #include "registry/define.h"
+#include "rpc/server.h"
 
 namespace pgcdc::adapter::grpc {
 
@@ -69,12 +69,9 @@ class GrpcAdapter final : public Adapter {
 };
 
 void Validate(const Options& o, Errors& errors) {
-  if (auto a = net::ParseListenAddress(o.addr); !a) {
-    errors.push_back("grpc.addr: " + a.error().message());
-  }
-  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
-    errors.push_back("grpc.tls_cert: --grpc-tls-cert and --grpc-tls-key go together");
-  }
+  rpc::ValidateServerOptions(
+      "grpc", {.addr = o.addr, .tls_cert_file = o.tls_cert_file, .tls_key_file = o.tls_key_file},
+      errors);
 }
 
 }  // namespace

@@ -1,0 +1,327 @@
+#include "adapter/arrow/batches.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+#include "core/json.h"
+#include "core/time.h"
+#include "parquet/writer.h"
+#include "transform/payload.h"
+
+namespace pgcdc::adapter::arrow {
+
+namespace {
+
+using arrow_ipc::Column;
+using arrow_ipc::Type;
+
+constexpr size_t kMaxTicketBytes = 4096;
+constexpr size_t kEnvelopeTypedColumns = 3;  // _pgcdc_id, _pgcdc_operation, _pgcdc_created_at
+
+Error BadTicket(const std::string& why) {
+  return Error(ErrorCode::kInvalidArgument,
+               "bad ticket: " + why + R"( (want {"channel":"<channel>","offset":<n>}))");
+}
+
+bool SameTable(const RowSchema* a, const RowSchema* b) {
+  if (a == b) return true;
+  if (a == nullptr || b == nullptr || a->columns.size() != b->columns.size()) return false;
+  for (size_t i = 0; i < a->columns.size(); ++i) {
+    if (a->columns[i].name != b->columns[i].name ||
+        a->columns[i].type_oid != b->columns[i].type_oid) {
+      return false;
+    }
+  }
+  return true;
+}
+
+template <class T>
+bool ParseNumber(std::string_view text, T& out) {
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && p == text.data() + text.size();
+}
+
+std::optional<double> ParseFloating(std::string_view text) {
+  if (text == "NaN") return std::numeric_limits<double>::quiet_NaN();
+  if (text == "Infinity") return HUGE_VAL;
+  if (text == "-Infinity") return -HUGE_VAL;
+  double d = 0;
+  if (!ParseNumber(text, d)) return std::nullopt;
+  return d;
+}
+
+std::optional<int64_t> ParseDays(std::string_view t) {
+  unsigned y = 0, m = 0, d = 0;
+  if (t.size() != 10 || t[4] != '-' || t[7] != '-' || !ParseNumber(t.substr(0, 4), y) ||
+      !ParseNumber(t.substr(5, 2), m) || !ParseNumber(t.substr(8, 2), d) || m < 1 || m > 12 ||
+      d < 1 || d > 31) {
+    return std::nullopt;
+  }
+  return DaysFromCivil(y, m, d);
+}
+
+std::optional<std::string> HexBytea(std::string_view t) {
+  if (!t.starts_with("\\x") || t.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(t.size() / 2 - 1);
+  for (size_t i = 2; i < t.size(); i += 2) {
+    const int hi = json::HexValue(t[i]), lo = json::HexValue(t[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi << 4 | lo));
+  }
+  return out;
+}
+
+bool InRange(Type type, int64_t v) {
+  if (type == Type::kInt16) {
+    return v >= std::numeric_limits<int16_t>::min() && v <= std::numeric_limits<int16_t>::max();
+  }
+  if (type == Type::kInt32) {
+    return v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max();
+  }
+  return true;
+}
+
+// One row value (`raw`: its JSON text in the payload) into `c`; false when
+// it does not convert (the caller appends null and counts it).
+bool AppendTyped(Column& c, uint32_t oid, std::string_view raw) {
+  switch (c.type()) {
+    case Type::kBool:
+      if (raw != "true" && raw != "false") return false;
+      c.AppendBool(raw == "true");
+      return true;
+    case Type::kInt16:
+    case Type::kInt32:
+    case Type::kInt64: {
+      int64_t v = 0;
+      if (!ParseNumber(transform::StringifyJson(raw), v) || !InRange(c.type(), v)) return false;
+      c.AppendInt(v);
+      return true;
+    }
+    case Type::kFloat32:
+    case Type::kFloat64: {
+      auto d = ParseFloating(transform::StringifyJson(raw));
+      if (d) c.AppendDouble(*d);
+      return d.has_value();
+    }
+    case Type::kDate32: {
+      auto days = ParseDays(transform::StringifyJson(raw));
+      if (days) c.AppendInt(*days);
+      return days.has_value();
+    }
+    case Type::kTimestampMicros: {
+      std::string t = transform::StringifyJson(raw);
+      if (oid == 1114) t += "Z";  // timestamp without time zone: the wall clock, as UTC
+      auto micros = parquet::ParseTimestampTz(t);
+      if (micros) c.AppendInt(*micros);
+      return micros.has_value();
+    }
+    case Type::kBinary: {
+      auto bytes = HexBytea(transform::StringifyJson(raw));
+      if (bytes) c.AppendBytes(*bytes);
+      return bytes.has_value();
+    }
+    case Type::kUtf8:
+      // json/jsonb stay JSON text; strings and numbers (numeric's exact
+      // digits) their text.
+      c.AppendBytes(oid == 114 || oid == 3802 ? std::string(raw) : transform::StringifyJson(raw));
+      return true;
+  }
+  return false;
+}
+
+void AppendEnvelope(std::vector<Column>& cols, const Entry& e) {
+  cols[0].AppendBytes(e.id);
+  cols[1].AppendBytes(e.channel);
+  cols[2].AppendBytes(e.operation);
+  if (e.payload == "null") {
+    cols[3].AppendNull();
+  } else {
+    cols[3].AppendBytes(e.payload);
+  }
+  cols[4].AppendBytes(e.source);
+  cols[5].AppendInt(e.created_at_ns / 1000);
+}
+
+// The `row` image's values in `row`'s column order (empty views = null).
+std::vector<std::optional<std::string_view>> RowValues(const Entry& e, const RowSchema& row,
+                                                       transform::Arena& arena) {
+  std::vector<std::optional<std::string_view>> out(row.columns.size());
+  auto doc = transform::JsonObject::Parse(e.payload, arena, true);
+  if (!doc) return out;
+  auto image = (*doc)->Child("row", arena);
+  if (!image || *image == nullptr) return out;
+  const auto& members = (*image)->members();
+  size_t hint = 0;
+  for (size_t i = 0; i < row.columns.size(); ++i) {
+    // Members come in table order: look at the expected place first.
+    for (size_t k = 0; k < members.size(); ++k) {
+      const auto& m = members[(hint + k) % members.size()];
+      if (m.key != row.columns[i].name) continue;
+      if (m.raw != "null") out[i] = m.raw;
+      hint = (hint + k + 1) % members.size();
+      break;
+    }
+  }
+  return out;
+}
+
+void AppendTypedRow(std::vector<Column>& cols, const Plan& plan, const Entry& e,
+                    size_t& value_errors) {
+  cols[0].AppendBytes(e.id);
+  cols[1].AppendBytes(e.operation);
+  cols[2].AppendInt(e.created_at_ns / 1000);
+  if (plan.row == nullptr) return;
+  const size_t n = plan.row->columns.size();
+  if (e.schema == nullptr) {
+    for (size_t i = 0; i < n; ++i) cols[kEnvelopeTypedColumns + i].AppendNull();
+    return;
+  }
+  transform::Arena arena;
+  const auto values = RowValues(e, *plan.row, arena);
+  for (size_t i = 0; i < n; ++i) {
+    Column& c = cols[kEnvelopeTypedColumns + i];
+    if (!values[i]) {
+      c.AppendNull();
+    } else if (!AppendTyped(c, plan.row->columns[i].type_oid, *values[i])) {
+      c.AppendNull();
+      ++value_errors;
+    }
+  }
+}
+
+}  // namespace
+
+Result<Ticket> ParseTicket(std::string_view bytes) {
+  if (bytes.size() > kMaxTicketBytes) return Fail(BadTicket("longer than 4096 bytes"));
+  boost::system::error_code ec;
+  auto v = boost::json::parse(bytes, ec);
+  if (ec || !v.is_object()) return Fail(BadTicket("not a JSON object"));
+  Ticket t;
+  for (const auto& [key, value] : v.as_object()) {
+    if (key == "channel" && value.is_string() && !value.as_string().empty()) {
+      t.channel = std::string(value.as_string());
+    } else if (key == "offset" && value.is_uint64()) {
+      t.offset = value.as_uint64();
+    } else if (key == "offset" && value.is_int64() && value.as_int64() >= 0) {
+      t.offset = static_cast<uint64_t>(value.as_int64());
+    } else if (key == "offset") {
+      return Fail(BadTicket("offset must be a non-negative integer"));
+    } else if (key != "channel") {
+      return Fail(BadTicket("unknown key \"" + std::string(key) + "\""));
+    }
+  }
+  if (t.channel.empty()) return Fail(BadTicket("channel must be a non-empty string"));
+  return t;
+}
+
+std::string TicketJson(std::string_view channel, uint64_t offset) {
+  std::string out = R"({"channel":)";
+  json::AppendString(out, channel);
+  out += R"(,"offset":)" + std::to_string(offset) + "}";
+  return out;
+}
+
+Type TypeForPgOid(uint32_t oid) {
+  if (oid == 17) return Type::kBinary;  // bytea (a string in Parquet)
+  // The same OID mapping as Parquet files (parquet/writer.h), in Arrow types.
+  switch (parquet::TypeForPgOid(oid)) {
+    case parquet::Type::kBool:
+      return Type::kBool;
+    case parquet::Type::kInt16:
+      return Type::kInt16;
+    case parquet::Type::kInt32:
+      return Type::kInt32;
+    case parquet::Type::kInt64:
+      return Type::kInt64;
+    case parquet::Type::kFloat:
+      return Type::kFloat32;
+    case parquet::Type::kDouble:
+      return Type::kFloat64;
+    case parquet::Type::kDate:
+      return Type::kDate32;
+    case parquet::Type::kTimestamp:
+    case parquet::Type::kTimestampTz:
+      return Type::kTimestampMicros;
+    default:  // text, json, time, uuid, numeric, …
+      return Type::kUtf8;
+  }
+}
+
+arrow_ipc::Schema EnvelopeSchema() {
+  return {
+      {.name = "id", .nullable = false},
+      {.name = "channel", .nullable = false},
+      {.name = "operation", .nullable = false},
+      {.name = "payload", .nullable = true},
+      {.name = "source", .nullable = false},
+      {.name = "created_at", .type = Type::kTimestampMicros, .nullable = false, .timezone = "UTC"}};
+}
+
+arrow_ipc::Schema TypedSchema(const RowSchema* row) {
+  arrow_ipc::Schema s = {{.name = "_pgcdc_id", .nullable = false},
+                         {.name = "_pgcdc_operation", .nullable = false},
+                         {.name = "_pgcdc_created_at",
+                          .type = Type::kTimestampMicros,
+                          .nullable = false,
+                          .timezone = "UTC"}};
+  if (row == nullptr) return s;
+  for (const auto& c : row->columns) {
+    const Type t = TypeForPgOid(c.type_oid);
+    s.push_back(
+        {.name = c.name, .type = t, .nullable = true, .timezone = c.type_oid == 1184 ? "UTC" : ""});
+  }
+  return s;
+}
+
+Plan PlanStream(SchemaMode mode, std::span<const EntryPtr> entries) {
+  Plan plan;
+  if (mode == SchemaMode::kEnvelope) {
+    plan.schema = EnvelopeSchema();
+    plan.count = entries.size();
+    return plan;
+  }
+  for (const auto& e : entries) {
+    if (e->schema == nullptr) {
+      ++plan.count;
+      continue;
+    }
+    if (plan.row == nullptr) {
+      plan.row = e->schema.get();
+    } else if (!SameTable(plan.row, e->schema.get())) {
+      break;
+    }
+    ++plan.count;
+  }
+  plan.schema = TypedSchema(plan.row);
+  return plan;
+}
+
+size_t BatchEnd(std::span<const EntryPtr> entries, size_t max_rows, size_t max_bytes) {
+  size_t bytes = 0, i = 0;
+  for (; i < entries.size() && i < max_rows; ++i) {
+    bytes += entries[i]->payload.size() + entries[i]->id.size() + 64;
+    if (bytes > max_bytes && i > 0) break;
+  }
+  return i;
+}
+
+Result<arrow_ipc::EncodedBatch> EncodeBatch(SchemaMode mode, const Plan& plan,
+                                            std::span<const EntryPtr> entries,
+                                            size_t& value_errors) {
+  std::vector<Column> cols;
+  cols.reserve(plan.schema.size());
+  for (const auto& f : plan.schema) cols.emplace_back(f.type);
+  for (const auto& e : entries) {
+    if (mode == SchemaMode::kEnvelope) {
+      AppendEnvelope(cols, *e);
+    } else {
+      AppendTypedRow(cols, plan, *e, value_errors);
+    }
+  }
+  return arrow_ipc::RecordBatchMessage(plan.schema, cols);
+}
+
+}  // namespace pgcdc::adapter::arrow
