@@ -18,11 +18,6 @@ if(PGCDC_LIBNODE_DIR AND EXISTS "${_libnode_include}/v8.h" AND EXISTS "${_libnod
     INTERFACE_SYSTEM_INCLUDE_DIRECTORIES "${_libnode_include}"
     INTERFACE_INCLUDE_DIRECTORIES "${_libnode_include}")
   set(PGCDC_HAVE_LIBNODE ON)
-  if(PGCDC_SANITIZE_UNDEFINED)
-    # UBSan's vptr check vs libnode's missing RTTI (tests/sanitizers/libnode.map).
-    set_property(TARGET LibNode::v8 APPEND PROPERTY INTERFACE_LINK_OPTIONS
-      "LINKER:--version-script=${PROJECT_SOURCE_DIR}/tests/sanitizers/libnode.map")
-  endif()
   message(STATUS "LibNode: ${_libnode_library} (Wasm plugins enabled)")
 else()
   message(STATUS "LibNode: not found under PGCDC_LIBNODE_DIR=\"${PGCDC_LIBNODE_DIR}\" "
