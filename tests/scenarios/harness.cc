@@ -534,8 +534,8 @@ void RunKillNineRounds(const KillNineRun& run,
         writer_done = true;
       });
     }
-    const double target =
-        progress(*p) + run.min_progress + rng() % std::max<uint32_t>(run.spread, 1);
+    const double target = progress(*p) + run.min_progress +
+                          static_cast<double>(rng() % std::max<uint32_t>(run.spread, 1));
     // Until the target, or until the writer is done and the process caught
     // up (its progress stopped moving: the target was beyond what is left).
     double last = -1;
