@@ -1,3 +1,5 @@
+include(Sanitizers)
+
 # pgcdc_library(NAME SOURCES ... DEPS ...): a static module library rooted at src/.
 function(pgcdc_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
@@ -35,6 +37,7 @@ function(pgcdc_test name)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
     ENVIRONMENT "PGCDC_BIN=${CMAKE_BINARY_DIR}/pgcdc;PGCDC_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  pgcdc_sanitizer_test(${name})
 endfunction()
 
 # pgcdc_connector_library(NAME SOURCES ... DEPS ...): the library of a connector

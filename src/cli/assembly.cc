@@ -62,18 +62,21 @@ std::string RoutesText(const config::RouteMap& routes) {
 
 // What RunPipeline builds before events flow; torn down in reverse.
 struct Assembly {
+  struct Listener {
+    std::unique_ptr<net::HttpServer> server;
+    std::string name;
+    std::string addr;
+  };
+  // Declared first, destroyed last: the streams that adapters (sse, ws,
+  // graphql) still hold own timers and sockets of the server's io_context,
+  // which must outlive them (ASan: heap-use-after-free at graphql shutdown).
+  std::vector<Listener> servers;
   detector::DetectorPtr detector;
   std::vector<adapter::AdapterPtr> adapters;
   std::unique_ptr<dlq::DeadLetterQueue> dead_letters;
   // dead_letters behind the nack window (--dlq-window-size), when on.
   std::unique_ptr<pipeline::WindowedDlq> windowed_dlq;
   pipeline::Options options;
-  struct Listener {
-    std::unique_ptr<net::HttpServer> server;
-    std::string name;
-    std::string addr;
-  };
-  std::vector<Listener> servers;
   net::HttpServerOptions http_options;  // every listener's limits and credentials
 };
 

@@ -334,6 +334,19 @@ struct HttpServer::Impl {
         options(std::move(o)),
         open_gauge(&Metrics().open.With({name})),
         body_limit(options.max_body_bytes) {}
+  // Handlers may own streams (an adapter's state captured by its stream
+  // handler): they go while the io_context their timers and sockets belong to
+  // still exists (the members below would destroy ioc first).
+  ~Impl() {
+    std::map<std::string, Route, std::less<>> gone, gone_prefix;
+    {
+      MutexLock lock(routes_mu);
+      gone.swap(routes);
+      gone_prefix.swap(prefix_routes);
+    }
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   // Resolves a request to a response or a stream (never throws).
   Dispatched Dispatch(const HttpRequest& req);

@@ -54,8 +54,18 @@ std::string PgcdcBinary() {
   return bin != nullptr ? bin : "pgcdc";
 }
 
+std::chrono::milliseconds Scaled(std::chrono::milliseconds timeout) {
+  static const double scale = [] {
+    const char* text = std::getenv("PGCDC_TEST_TIMEOUT_SCALE");
+    const double value = text != nullptr ? std::strtod(text, nullptr) : 1.0;
+    return value >= 1.0 ? value : 1.0;
+  }();
+  return std::chrono::milliseconds(
+      static_cast<int64_t>(static_cast<double>(timeout.count()) * scale));
+}
+
 bool Eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = Clock::now() + Scaled(timeout);
   while (Clock::now() < deadline) {
     if (pred()) return true;
     std::this_thread::sleep_for(5ms);
@@ -186,7 +196,7 @@ void Process::Signal(int sig) {
 
 std::optional<int> Process::Wait(std::chrono::milliseconds timeout) {
   if (exit_code_) return exit_code_;
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = Clock::now() + Scaled(timeout);
   while (true) {
     int status = 0;
     pid_t r = ::waitpid(pid_, &status, WNOHANG);
@@ -216,13 +226,13 @@ std::string Process::Stderr() {
 
 bool Process::WaitForLines(size_t n, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  return cv_.wait_for(lock, timeout, [&] { return out_lines_.size() >= n; });
+  return cv_.wait_for(lock, Scaled(timeout), [&] { return out_lines_.size() >= n; });
 }
 
 bool Process::WaitForStderr(const std::string& needle, std::chrono::milliseconds timeout,
                             size_t times) {
   std::unique_lock lock(mu_);
-  return cv_.wait_for(lock, timeout, [&] {
+  return cv_.wait_for(lock, Scaled(timeout), [&] {
     size_t count = 0, pos = 0;
     while ((pos = err_.find(needle, pos)) != std::string::npos) {
       ++count;
@@ -524,8 +534,8 @@ void RunKillNineRounds(const KillNineRun& run,
         writer_done = true;
       });
     }
-    const double target =
-        progress(*p) + run.min_progress + rng() % std::max<uint32_t>(run.spread, 1);
+    const double target = progress(*p) + run.min_progress +
+                          static_cast<double>(rng() % std::max<uint32_t>(run.spread, 1));
     // Until the target, or until the writer is done and the process caught
     // up (its progress stopped moving: the target was beyond what is left).
     double last = -1;

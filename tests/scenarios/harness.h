@@ -40,7 +40,12 @@ std::vector<std::string> ReadFileLines(const std::string& path);
 // Path of the binary under test ($PGCDC_BIN, set by CTest).
 std::string PgcdcBinary();
 
-// Polls `pred` every few milliseconds until it holds or `timeout` passes.
+// `timeout` times $PGCDC_TEST_TIMEOUT_SCALE (default 1). The sanitizer builds
+// set it through CTest (cmake/PgcdcHelpers.cmake), since ASan and TSan make
+// pgcdc several times slower; Eventually and Process's waits apply it.
+std::chrono::milliseconds Scaled(std::chrono::milliseconds timeout);
+
+// Polls `pred` every few milliseconds until it holds or `timeout` (scaled) passes.
 bool Eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 15s);
 
 // A child process with stdout and stderr captured line by line.
