@@ -58,11 +58,7 @@ size_t Print(const Running& view, const std::vector<v::WindowResult>& windows, s
     ++n;
   };
   for (const auto& w : windows) {
-    if (view.def->emit == Emit::kBatch) {
-      line(v::BatchJson(*view.def->query, w));
-      continue;
-    }
-    for (size_t r = 0; r < w.rows.size(); ++r) line(v::RowJson(*view.def->query, w, r));
+    for (const auto& payload : ResultPayloads(*view.def, w)) line(payload);
   }
   return n;
 }

@@ -119,6 +119,14 @@ Result<ViewDef> Plan(const RawView& raw) {
 
 }  // namespace
 
+std::vector<std::string> ResultPayloads(const ViewDef& view, const v::WindowResult& window) {
+  if (view.emit == Emit::kBatch) return {v::BatchJson(*view.query, window)};
+  std::vector<std::string> out;
+  out.reserve(window.rows.size());
+  for (size_t r = 0; r < window.rows.size(); ++r) out.push_back(v::RowJson(*view.query, window, r));
+  return out;
+}
+
 Result<std::vector<ViewDef>> BuildViews(const Options& o) {
   auto raws = ParseYamlViews(o);
   if (!raws) return Fail(raws.error());
@@ -257,14 +265,8 @@ void ViewAdapter::Collect(View& view, const std::vector<v::WindowResult>& window
   view.late_events.clear();
   for (const auto& w : windows) {
     view.windows.Inc();
-    if (view.def.emit == Emit::kBatch) {
-      batch.events.push_back(
-          MakeEvent(view.channel, "VIEW_RESULT", v::BatchJson(*view.def.query, w), "view"));
-      continue;
-    }
-    for (size_t r = 0; r < w.rows.size(); ++r) {
-      batch.events.push_back(
-          MakeEvent(view.channel, "VIEW_RESULT", v::RowJson(*view.def.query, w, r), "view"));
+    for (auto& payload : ResultPayloads(view.def, w)) {
+      batch.events.push_back(MakeEvent(view.channel, "VIEW_RESULT", std::move(payload), "view"));
     }
   }
   if (batch.events.empty()) return;

@@ -54,6 +54,12 @@ struct ViewDef {
   bool emit_late = false;
 };
 
+// The VIEW_RESULT payloads of one closed window: one per row (emit: row) or
+// one for the whole window (emit: batch). Shared by the adapter and
+// `pgcdc view test`.
+std::vector<std::string> ResultPayloads(const ViewDef& view,
+                                        const pgcdc::view::WindowResult& window);
+
 // Every view of the configuration, parsed (YAML first; a --view-query of the
 // same name replaces it). Errors name the view: `view "x": … at position N`.
 Result<std::vector<ViewDef>> BuildViews(const Options& options);
