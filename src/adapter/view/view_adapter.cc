@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/scope.h"
 #include "core/time.h"
 #include "registry/define.h"
 #include "view/parser.h"
@@ -218,7 +219,7 @@ Status ViewAdapter::Attach(const Services& services) {
 }
 
 Status ViewAdapter::Open() {
-  emitter_ = std::thread([this] { RunEmitter(); });
+  emitter_ = std::thread(scope::Bind([this] { RunEmitter(); }));
   return Ok();
 }
 
