@@ -31,6 +31,7 @@
 #include "core/enum_names.h"
 #include "core/escape.h"
 #include "core/log.h"
+#include "core/metric_aliases.h"
 #include "core/mutex.h"
 #include "core/scope.h"
 
@@ -250,14 +251,14 @@ class FamilyBase {
   // One "name{labels} value" line per counter or gauge ("name 0" for an
   // unlabelled family that has none yet).
   template <class Samples, class Value>
-  void ExposeSamples(std::string& out, const Samples& samples,
+  void ExposeSamples(std::string& out, const std::string& name, const Samples& samples,
                      void (*append_value)(std::string&, Value)) const {
     if (samples.empty() && labels_.empty()) {
-      out += name_;
+      out += name;
       out += " 0\n";
     }
     for (const auto& [key, sample] : samples) {
-      out += name_;
+      out += name;
       AppendLabels(out, labels_, key);
       out += ' ';
       append_value(out, sample->Value());
@@ -265,22 +266,25 @@ class FamilyBase {
     }
   }
 
-  void Expose(std::string& out) const {
-    AppendHeader(out, name_, help_, type_);
+  // The family's exposition; under `alias` (with a help text saying so) when
+  // one is given.
+  void Expose(std::string& out, const std::string* alias = nullptr) const {
+    const std::string& name = alias != nullptr ? *alias : name_;
+    AppendHeader(out, name, alias != nullptr ? "Same as " + name_ + ". " + help_ : help_, type_);
     MutexLock lock(mu_);
     switch (type_) {
       case Type::kCounter:
-        ExposeSamples(out, counters_, AppendUint);
+        ExposeSamples(out, name, counters_, AppendUint);
         break;
       case Type::kGauge:
-        ExposeSamples(out, gauges_, AppendDouble);
+        ExposeSamples(out, name, gauges_, AppendDouble);
         break;
       case Type::kHistogram:
         if (histograms_.empty() && labels_.empty()) {
           Histogram zero(bounds_);
-          ExposeHistogram(out, Key{""}, zero);
+          ExposeHistogram(out, name, Key{""}, zero);
         }
-        for (const auto& [key, h] : histograms_) ExposeHistogram(out, key, *h);
+        for (const auto& [key, h] : histograms_) ExposeHistogram(out, name, key, *h);
         break;
     }
   }
@@ -312,7 +316,8 @@ class FamilyBase {
     }
   }
 
-  void ExposeHistogram(std::string& out, const Key& key, const Histogram& h) const {
+  void ExposeHistogram(std::string& out, const std::string& name, const Key& key,
+                       const Histogram& h) const {
     const std::vector<uint64_t> counts = h.CumulativeCounts();
     const double sum = h.Sum();
     std::string le;
@@ -323,20 +328,20 @@ class FamilyBase {
       } else {
         le = "+Inf";
       }
-      out += name_;
+      out += name;
       out += "_bucket";
       AppendLabels(out, labels_, key, &le);
       out += ' ';
       AppendUint(out, counts[i]);
       out += '\n';
     }
-    out += name_;
+    out += name;
     out += "_sum";
     AppendLabels(out, labels_, key);
     out += ' ';
     AppendDouble(out, sum);
     out += '\n';
-    out += name_;
+    out += name;
     out += "_count";
     AppendLabels(out, labels_, key);
     out += ' ';
@@ -512,6 +517,7 @@ struct Registry::Impl {
   // Families handed out for conflicting re-registrations; never exposed.
   std::vector<std::unique_ptr<FamilyBase>> detached GUARDED_BY(mu);
   bool process_metrics GUARDED_BY(mu) = false;
+  std::map<std::string, std::string, std::less<>> aliases GUARDED_BY(mu);  // alias -> target
 
   template <class M>
   Family<M>& Add(Type type, std::string name, std::string help, std::vector<std::string> labels,
@@ -567,6 +573,12 @@ Family<Histogram>& Registry::AddHistogram(std::string name, std::string help,
                                std::move(labels), std::move(bounds));
 }
 
+void Registry::AddAlias(std::string alias, std::string target) {
+  if (!IsValidMetricName(alias)) ReportMisuse("invalid metric name", alias);
+  MutexLock lock(impl_->mu);
+  impl_->aliases[std::move(alias)] = std::move(target);
+}
+
 void Registry::EnableProcessMetrics(bool enable) {
   MutexLock lock(impl_->mu);
   impl_->process_metrics = enable;
@@ -584,6 +596,15 @@ std::string Registry::Expose() const {
   std::string out;
   out.reserve(4096);
   MutexLock lock(impl_->mu);
+  // Aliases of registered families join the process blocks (rendered now,
+  // under the registry lock; a family's own lock nests inside it as below).
+  for (const auto& [alias, target] : impl_->aliases) {
+    auto it = impl_->families.find(target);
+    if (it == impl_->families.end() || impl_->families.contains(alias)) continue;
+    Block b{alias, {}};
+    it->second->Expose(b.text, &alias);
+    extra.push_back(std::move(b));
+  }
   // Merge registered families (already sorted) with the process blocks
   // (sorted here); a registered family shadows a process metric of the same
   // name.
@@ -606,6 +627,7 @@ Registry& Default() {
     // threads while static destructors run.
     auto* r = new Registry();
     r->EnableProcessMetrics();
+    AddReferenceAliases(*r);
     return *r;
   }();
   return registry;

@@ -91,6 +91,12 @@ class Registry {
   Family<Histogram>& AddHistogram(std::string name, std::string help, std::vector<double> bounds,
                                   std::vector<std::string> labels = {});
 
+  // Also exposes the family `target` under the name `alias` (same type, labels
+  // and samples), for names other tools use for the same measurement. Shown
+  // only while `target` is registered; an alias that is itself a registered
+  // name is ignored.
+  void AddAlias(std::string alias, std::string target);
+
   // Prometheus text exposition of every family, sorted by name.
   std::string Expose() const;
 

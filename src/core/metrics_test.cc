@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/metric_aliases.h"
 #include "core/scope.h"
 
 namespace pgcdc::metrics {
@@ -70,6 +71,49 @@ TEST(MetricsTest, SeriesMadeInAPipelineScopeCarryItsLabel) {
             "# HELP x_state State.\n"
             "# TYPE x_state gauge\n"
             "x_state{pipeline=\"b\"} 1\n");
+}
+
+TEST(MetricsTest, AliasesRepeatAFamilyUnderAnotherName) {
+  Registry r;
+  r.AddAlias("old_events_total", "x_events_total");
+  r.AddAlias("old_latency_seconds", "x_latency_seconds");
+  r.AddAlias("x_taken_total", "x_events_total");  // a registered name: not an alias
+  r.AddAlias("old_missing_total", "x_missing_total");
+  auto& c = r.AddCounter("x_events_total", "Events.", {"adapter"});
+  r.AddCounter("x_taken_total", "Taken.");
+  c.With({"file"}).Inc(2);
+  r.AddHistogram("x_latency_seconds", "Latency.", {1}).Get().Observe(0.5);
+  EXPECT_EQ(r.Expose(),
+            "# HELP old_events_total Same as x_events_total. Events.\n"
+            "# TYPE old_events_total counter\n"
+            "old_events_total{adapter=\"file\"} 2\n"
+            "# HELP old_latency_seconds Same as x_latency_seconds. Latency.\n"
+            "# TYPE old_latency_seconds histogram\n"
+            "old_latency_seconds_bucket{le=\"1\"} 1\n"
+            "old_latency_seconds_bucket{le=\"+Inf\"} 1\n"
+            "old_latency_seconds_sum 0.5\n"
+            "old_latency_seconds_count 1\n"
+            "# HELP x_events_total Events.\n"
+            "# TYPE x_events_total counter\n"
+            "x_events_total{adapter=\"file\"} 2\n"
+            "# HELP x_latency_seconds Latency.\n"
+            "# TYPE x_latency_seconds histogram\n"
+            "x_latency_seconds_bucket{le=\"1\"} 1\n"
+            "x_latency_seconds_bucket{le=\"+Inf\"} 1\n"
+            "x_latency_seconds_sum 0.5\n"
+            "x_latency_seconds_count 1\n"
+            "# HELP x_taken_total Taken.\n"
+            "# TYPE x_taken_total counter\n"
+            "x_taken_total 0\n");
+}
+
+TEST(MetricsTest, ReferenceAliasesAreWellFormed) {
+  for (const auto& [alias, target] : ReferenceAliases()) {
+    EXPECT_NE(alias, target);
+    EXPECT_TRUE(target.starts_with("pgcdc_")) << target;
+    // A counter's alias is a counter: both end in _total, or neither does.
+    EXPECT_EQ(alias.ends_with("_total"), target.ends_with("_total")) << alias;
+  }
 }
 
 struct ScopedSeriesProbe {

@@ -430,6 +430,14 @@ TEST(WalScenario, BackpressureShedsBestEffortAdaptersAndPausesInRed) {
   })) << HttpGet(*addr, "/metrics")->body;
   auto m = HttpGet(*addr, "/metrics");
   EXPECT_EQ(MetricValue(m->body, "pgcdc_backpressure_state"), 1.0);
+  // The reference tool's names for the confirmed position show the same value
+  // (docs/operations.md#metric-names).
+  EXPECT_TRUE(Eventually([&] {
+    auto mm = HttpGet(*addr, "/metrics");
+    const auto ours = MetricValue(mm->body, "pgcdc_wal_confirmed_lsn");
+    return ours && *ours > 0 && MetricValue(mm->body, "pgcdc_checkpoint_lsn") == ours &&
+           MetricValue(mm->body, "pgcdc_cooperative_checkpoint_lsn") == ours;
+  })) << HttpGet(*addr, "/metrics")->body;
   auto h = HttpGet(*addr, "/healthz");
   ASSERT_TRUE(h);
   EXPECT_EQ(h->status, 200);
