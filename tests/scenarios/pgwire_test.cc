@@ -60,8 +60,9 @@ CommandResult Psql(const std::string& conninfo, const std::vector<std::string>& 
 
 std::unique_ptr<Process> StartPgwire(const std::vector<std::string>& channels,
                                      const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {"listen", "--db", SharedCluster().Url(), "-a", "pgwire",
-                                   "--http-addr", "127.0.0.1:0", "--pgwire-addr", "127.0.0.1:0"};
+  std::vector<std::string> args = {"listen",      "--db",          SharedCluster().Url(),
+                                   "-a",          "pgwire",        "--http-addr",
+                                   "127.0.0.1:0", "--pgwire-addr", "127.0.0.1:0"};
   for (const auto& c : channels) {
     args.push_back("-c");
     args.push_back(c);
@@ -91,10 +92,12 @@ TEST(PgwireScenario, PsqlReadsEventsChannelsAndStatus) {
   const std::string ci = Conninfo(addr);
   ASSERT_TRUE(Eventually([&] {
     return Trim(Psql(ci, {"SELECT count(*) FROM pgcdc_events"}).output) == "5";
-  })) << Psql(ci, {"SELECT count(*) FROM pgcdc_events"}).output << p->Stderr();
+  })) << Psql(ci, {"SELECT count(*) FROM pgcdc_events"}).output
+      << p->Stderr();
 
   // Exact, case-sensitive channel match; the ring holds the newest five, oldest first.
-  auto r = Psql(ci, {"SELECT channel, payload, lsn FROM pgcdc_events WHERE channel = 'Pgw_Orders'"});
+  auto r =
+      Psql(ci, {"SELECT channel, payload, lsn FROM pgcdc_events WHERE channel = 'Pgw_Orders'"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(Trim(r.output),
             "Pgw_Orders|{\"i\":1,\"pad\":\"\"}|0/0\n"
@@ -125,9 +128,8 @@ TEST(PgwireScenario, BadSqlIsAnErrorAndTheSessionGoesOn) {
   ASSERT_FALSE(addr.empty()) << p->Stderr();
   NotifyMany("pgw_err", 2);
   const std::string ci = Conninfo(addr);
-  ASSERT_TRUE(Eventually([&] {
-    return Trim(Psql(ci, {"SELECT count(*) FROM pgcdc_events"}).output) == "2";
-  }));
+  ASSERT_TRUE(Eventually(
+      [&] { return Trim(Psql(ci, {"SELECT count(*) FROM pgcdc_events"}).output) == "2"; }));
   // Several -c in one session: each error is reported with its position, the
   // next statement still runs on the same connection.
   auto r = Psql(ci, {"SELECT * FROM pgcdc_evnts", "SELEKT 1", "DROP TABLE pgcdc_events",
@@ -165,8 +167,8 @@ TEST(PgwireScenario, LibpqExtendedProtocolOnWalEvents) {
   auto conn = Connect();
   FreshPublishedTable(conn, "pgw_items", "id int PRIMARY KEY, name text", "pgw_pub",
                       "pgcdc_pgw_pub");
-  auto p = StartWalListen(WalListenArgs("pgw_pub", {"-a", "pgwire", "--pgwire-addr",
-                                                    "127.0.0.1:0"}));
+  auto p =
+      StartWalListen(WalListenArgs("pgw_pub", {"-a", "pgwire", "--pgwire-addr", "127.0.0.1:0"}));
   ASSERT_TRUE(p);
   const std::string addr = PgwireAddr(*p);
   ASSERT_FALSE(addr.empty()) << p->Stderr();
@@ -179,7 +181,8 @@ TEST(PgwireScenario, LibpqExtendedProtocolOnWalEvents) {
   ASSERT_TRUE(Eventually([&] {
     r.reset(PQexecParams(c.get(), "SELECT count(*) FROM pgcdc_events WHERE channel = $1", 1,
                          nullptr, channel, nullptr, nullptr, 0));
-    return PQresultStatus(r.get()) == PGRES_TUPLES_OK && std::string(PQgetvalue(r.get(), 0, 0)) == "3";
+    return PQresultStatus(r.get()) == PGRES_TUPLES_OK &&
+           std::string(PQgetvalue(r.get(), 0, 0)) == "3";
   })) << PQerrorMessage(c.get());
   const char* params[] = {"pgcdc:pgw_items", "UPDATE"};
   r.reset(PQexecParams(c.get(),
@@ -235,9 +238,10 @@ TEST(PgwireScenario, LiveTailStreamsUntilCancelled) {
     ResultPtr r(PQexec(c.get(), "SELECT count(*) FROM pgcdc_events"));
     return std::string(PQgetvalue(r.get(), 0, 0)) == "1";
   }));
-  ASSERT_EQ(PQsendQuery(c.get(),
-                        "SELECT channel, payload FROM pgcdc_events_live WHERE channel = 'pgw_live'"),
-            1);
+  ASSERT_EQ(
+      PQsendQuery(c.get(),
+                  "SELECT channel, payload FROM pgcdc_events_live WHERE channel = 'pgw_live'"),
+      1);
   ResultPtr r(PQgetResult(c.get()));
   ASSERT_EQ(PQresultStatus(r.get()), PGRES_COPY_OUT) << PQerrorMessage(c.get());
   ASSERT_TRUE(Eventually([&] { return ScrapeMetric(*p, "pgcdc_pgwire_live_tails") == 1; }));
@@ -278,12 +282,56 @@ TEST(PgwireScenario, LiveTailStreamsUntilCancelled) {
   EXPECT_TRUE(Eventually([&] { return ScrapeMetric(*p, "pgcdc_pgwire_clients_active") == 1; }));
 }
 
+// psycopg 3 (Debian python3-psycopg): bound parameters over the extended
+// protocol, then the live tail through cursor.copy(), as docs/pgwire.md shows.
+constexpr const char* kPsycopgScript = R"PY(
+import sys, psycopg
+with psycopg.connect(sys.argv[1], autocommit=True) as conn:
+    rows = conn.execute(
+        "SELECT channel, payload FROM pgcdc_events WHERE channel = %s ORDER BY id LIMIT %s",
+        ("pgw_py", 2)).fetchall()
+    print("rows", rows, flush=True)
+    try:
+        conn.execute("SELECT * FROM nope")
+    except psycopg.errors.UndefinedTable as e:
+        print("error", e.sqlstate, flush=True)
+    with conn.cursor().copy(
+            "SELECT payload FROM pgcdc_events_live WHERE channel = %s LIMIT 2", ("pgw_py",)) as copy:
+        for row in copy.rows():
+            print("live", row, flush=True)
+    print("done", conn.execute("SELECT count(*) FROM pgcdc_events").fetchone()[0], flush=True)
+)PY";
+
+TEST(PgwireScenario, PsycopgQueriesAndTails) {
+  if (RunCommand({"/usr/bin/python3", "-c", "import psycopg"}).exit_code != 0) {
+    GTEST_SKIP() << "python3-psycopg is not installed (scripts/bootstrap installs it)";
+  }
+  auto p = StartPgwire({"pgw_py"}, {"--pgwire-password", "pw"});
+  ASSERT_TRUE(p);
+  const std::string addr = PgwireAddr(*p);
+  ASSERT_FALSE(addr.empty()) << p->Stderr();
+  NotifyMany("pgw_py", 3);
+  const std::string ci = Conninfo(addr, "password=pw");
+  ASSERT_TRUE(Eventually(
+      [&] { return Trim(Psql(ci, {"SELECT count(*) FROM pgcdc_events"}).output) == "3"; }));
+  auto py = Process::Start({.args = {"-c", kPsycopgScript, ci}, .binary = "/usr/bin/python3"});
+  ASSERT_TRUE(Eventually([&] { return ScrapeMetric(*p, "pgcdc_pgwire_live_tails") == 1; }))
+      << py->Stderr();
+  NotifyMany("pgw_py", 2);
+  ASSERT_EQ(py->Wait(30s), 0) << py->Stderr();
+  EXPECT_EQ(
+      py->StdoutLines(),
+      (std::vector<std::string>{
+          R"(rows [('pgw_py', '{"i":1,"pad":""}'), ('pgw_py', '{"i":2,"pad":""}')])", "error 42P01",
+          R"(live ('{"i":1,"pad":""}',))", R"(live ('{"i":2,"pad":""}',))", "done 5"}));
+}
+
 TEST(PgwireScenario, ScramPasswordAndTls) {
   TestCertificates certs;
   ASSERT_TRUE(certs.Generate());
-  auto p = StartPgwire({"pgw_sec"}, {"--pgwire-password", "s3cret", "--pgwire-tls-cert",
-                                     certs.dir + "/server.pem", "--pgwire-tls-key",
-                                     certs.dir + "/server.key"});
+  auto p = StartPgwire(
+      {"pgw_sec"}, {"--pgwire-password", "s3cret", "--pgwire-tls-cert", certs.dir + "/server.pem",
+                    "--pgwire-tls-key", certs.dir + "/server.key"});
   ASSERT_TRUE(p);
   const std::string addr = PgwireAddr(*p);
   ASSERT_FALSE(addr.empty()) << p->Stderr();
@@ -304,9 +352,8 @@ TEST(PgwireScenario, ScramPasswordAndTls) {
   EXPECT_NE(wrong.output.find("password authentication failed for user \"analyst\""),
             std::string::npos)
       << wrong.output;
-  EXPECT_TRUE(Eventually([&] {
-    return ScrapeMetric(*p, "pgcdc_pgwire_errors_total{sqlstate=\"28P01\"}") == 1;
-  }));
+  EXPECT_TRUE(Eventually(
+      [&] { return ScrapeMetric(*p, "pgcdc_pgwire_errors_total{sqlstate=\"28P01\"}") == 1; }));
   // No password at all.
   auto none = Psql(Conninfo(addr, "sslmode=require"), {"SELECT 1"}, {"-w"});
   EXPECT_EQ(none.exit_code, 2) << none.output;

@@ -177,7 +177,31 @@ SqlResult<std::optional<int64_t>> Bound(const Predicate::Operand& o, const Param
   auto n = ToInt(**value);
   if (!n) return SqlFail("22P02", "invalid input syntax for type bigint: \"" + **value + "\"");
   if (*n < 0) return SqlFail(sqlstate, std::string(what) + " must not be negative");
-  return std::optional<int64_t>(*n);
+  return n;
+}
+
+// Sorts by the ORDER BY keys; ties keep ring order (the original index).
+void SortRows(std::vector<CellRow>& rows, const std::vector<Statement::Order>& order) {
+  std::vector<size_t> idx(rows.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+    for (const auto& o : order) {
+      const Cell& x = rows[a][o.column];
+      const Cell& y = rows[b][o.column];
+      int c = 0;
+      if (x.kind == Cell::Kind::kText) {
+        c = x.text.compare(y.text);
+      } else {
+        c = x.number < y.number ? -1 : (x.number > y.number ? 1 : 0);
+      }
+      if (c != 0) return o.desc ? c > 0 : c < 0;
+    }
+    return a < b;
+  });
+  std::vector<CellRow> sorted;
+  sorted.reserve(rows.size());
+  for (size_t i : idx) sorted.push_back(std::move(rows[i]));
+  rows = std::move(sorted);
 }
 
 SqlResult<ResultSet> RunSelect(const Statement& s, const Params& params, const Ring& ring,
@@ -191,19 +215,7 @@ SqlResult<ResultSet> RunSelect(const Statement& s, const Params& params, const R
     }
     rows.push_back(std::move(row));
   }
-  if (!s.order.empty()) {
-    std::stable_sort(rows.begin(), rows.end(), [&](const CellRow& a, const CellRow& b) {
-      for (const auto& o : s.order) {
-        const Cell& x = a[o.column];
-        const Cell& y = b[o.column];
-        const int c = x.kind == Cell::Kind::kText
-                          ? x.text.compare(y.text)
-                          : (x.number < y.number ? -1 : x.number > y.number);
-        if (c != 0) return o.desc ? c > 0 : c < 0;
-      }
-      return false;
-    });
-  }
+  if (!s.order.empty()) SortRows(rows, s.order);
   auto limit = Bound(s.limit, params, "LIMIT", "2201W");
   if (!limit) return std::unexpected(limit.error());
   auto offset = Bound(s.offset, params, "OFFSET", "2201X");

@@ -74,6 +74,7 @@ class PgwireServerTest : public ::testing::Test {
     }
     (void)ring_->Append(std::move(rows));
     server_ = std::make_unique<Server>(o, ring_);
+    ring_->SetListener([s = server_.get()] { s->Notify(); });
     auto bound = server_->Start();
     ASSERT_TRUE(bound) << bound.error().message();
     port_ = bound->substr(bound->rfind(':') + 1);
@@ -91,6 +92,11 @@ class PgwireServerTest : public ::testing::Test {
                                           : field == std::string("P") ? PG_DIAG_STATEMENT_POSITION
                                                                       : PG_DIAG_MESSAGE_PRIMARY);
     return v != nullptr ? v : "";
+  }
+
+  void TearDown() override {
+    if (server_) server_->Stop();
+    if (ring_) ring_->SetListener(nullptr);
   }
 
   std::shared_ptr<Ring> ring_;
@@ -222,6 +228,56 @@ TEST_F(PgwireServerTest, ConnectionCapAndGarbage) {
   ASSERT_TRUE(WaitFor([&] { return server_->ConnectionCount() == 0; }));
   auto again = Connect();
   EXPECT_EQ(PQstatus(again.get()), CONNECTION_OK) << PQerrorMessage(again.get());
+}
+
+TEST_F(PgwireServerTest, TimeoutsAndMessageSizeCap) {
+  Start({.max_message_size = 2048,
+         .startup_timeout = std::chrono::milliseconds(300),
+         .idle_timeout = std::chrono::milliseconds(300)});
+  // A query over the cap closes that connection.
+  auto big = Connect();
+  ASSERT_EQ(PQstatus(big.get()), CONNECTION_OK);
+  auto r = Exec(big.get(), "SELECT '" + std::string(4096, 'x') + "'");
+  EXPECT_NE(PQresultStatus(r.get()), PGRES_TUPLES_OK);
+  EXPECT_EQ(PQstatus(big.get()), CONNECTION_BAD);
+  // An idle session is closed after the idle timeout.
+  auto idle = Connect();
+  ASSERT_EQ(PQstatus(idle.get()), CONNECTION_OK);
+  ASSERT_TRUE(WaitFor([&] { return server_->ConnectionCount() == 0; }));
+  r = Exec(idle.get(), "SELECT 1");
+  EXPECT_NE(PQresultStatus(r.get()), PGRES_TUPLES_OK);
+  // A client that never sends its start-up packet is closed too.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(port_)));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  char buf[8];
+  EXPECT_EQ(read(fd, buf, sizeof buf), 0);
+  close(fd);
+}
+
+TEST_F(PgwireServerTest, LiveTailThatFallsBehindEndsWithAnError) {
+  Start();
+  auto c = Connect();
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK);
+  ASSERT_EQ(PQsendQuery(c.get(), "SELECT id FROM pgcdc_events_live"), 1);
+  ResultPtr r(PQgetResult(c.get()));
+  ASSERT_EQ(PQresultStatus(r.get()), PGRES_COPY_OUT) << PQerrorMessage(c.get());
+  // One batch larger than the ring (100): rows the tail had not sent are gone.
+  std::vector<Row> rows(150, Row{.channel = "x"});
+  (void)ring_->Append(std::move(rows));
+  char* buf = nullptr;
+  EXPECT_EQ(PQgetCopyData(c.get(), &buf, 0), -1);  // the copy ended
+  r.reset(PQgetResult(c.get()));
+  EXPECT_STREQ(PQresultErrorField(r.get(), PG_DIAG_SQLSTATE), "54000");
+  EXPECT_NE(std::string(PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY))
+                .find("50 rows were overwritten"),
+            std::string::npos);
+  while (PGresult* rest = PQgetResult(c.get())) PQclear(rest);
+  r = Exec(c.get(), "SELECT count(*) FROM pgcdc_events");
+  EXPECT_STREQ(PQgetvalue(r.get(), 0, 0), "100");
 }
 
 }  // namespace

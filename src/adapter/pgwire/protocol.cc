@@ -42,7 +42,23 @@ Error Malformed(std::string_view what) {
 int16_t FormatAt(const std::vector<int16_t>& formats, size_t i) {
   if (formats.empty()) return 0;
   if (formats.size() == 1) return formats[0];
-  return i < formats.size() ? formats[i] : 0;
+  if (i < formats.size()) return formats[i];
+  return 0;
+}
+
+// pg_type.typlen of the types we serve (-1 = variable length).
+int16_t TypeLength(int32_t oid) {
+  switch (oid) {
+    case kOidBool:
+      return 1;
+    case kOidInt4:
+      return 4;
+    case kOidInt8:
+    case kOidTimestamptz:
+      return 8;
+    default:
+      return -1;
+  }
 }
 
 }  // namespace
@@ -261,12 +277,7 @@ void AppendRowDescription(std::string& out, const std::vector<Field>& fields) {
     PutInt32(out, 0);  // table OID
     PutInt16(out, 0);  // column number
     PutInt32(out, f.type_oid);
-    const int16_t len = f.type_oid == kOidInt4          ? 4
-                        : f.type_oid == kOidInt8        ? 8
-                        : f.type_oid == kOidBool        ? 1
-                        : f.type_oid == kOidTimestamptz ? 8
-                                                        : -1;
-    PutInt16(out, len);
+    PutInt16(out, TypeLength(f.type_oid));
     PutInt32(out, -1);  // type modifier
     PutInt16(out, f.format);
   }

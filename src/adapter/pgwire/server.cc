@@ -183,7 +183,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<bool> HandleExecute(std::string_view body);
   void AppendRows(const ResultSet& rs, const std::vector<Field>& fields, size_t from, size_t to);
   asio::awaitable<Outcome> Tail(const Statement& st, const Params& params,
-                                const std::vector<Field>& fields);
+                                std::vector<Field> fields);
 
   Server::Impl& srv_;
   const ServerOptions& opt_;
@@ -608,7 +608,9 @@ asio::awaitable<bool> Session::SimpleQuery(std::string_view body) {
   } else if (parsed->statements.empty()) {
     AppendEmptyQuery(out_);
   }
-  for (const auto& st : parsed ? parsed->statements : std::vector<SqlResult<Statement>>{}) {
+  std::vector<SqlResult<Statement>> statements;
+  if (parsed) statements = std::move(parsed->statements);
+  for (const auto& st : statements) {
     if (!st) {
       M().queries.Inc();
       SendError(st.error());
@@ -767,7 +769,8 @@ asio::awaitable<bool> Session::HandleExecute(std::string_view body) {
 
 // The live tail: COPY OUT rows from the ring as they arrive.
 asio::awaitable<Outcome> Session::Tail(const Statement& st, const Params& params,
-                                       const std::vector<Field>& fields) {
+                                       std::vector<Field> fields) {
+  for (Field& f : fields) f.format = 0;  // COPY's text format, whatever Bind asked for
   std::optional<int64_t> max_rows;
   if (st.limit.constant || st.limit.param != 0) {
     auto n = LimitOf(st, params);
@@ -777,9 +780,11 @@ asio::awaitable<Outcome> Session::Tail(const Statement& st, const Params& params
     }
     max_rows = *n;
   }
+  // Rows from the moment the query runs (taken before the client can see
+  // the CopyOutResponse, so nothing it does afterwards is missed).
+  uint64_t cursor = srv_.ring->next();
   AppendCopyOutResponse(out_, fields.size());
   if (!co_await Flush()) co_return Outcome::kClose;
-  uint64_t cursor = srv_.ring->next();
   int64_t sent = 0;
   tailing_ = true;
   cancel_ = false;
