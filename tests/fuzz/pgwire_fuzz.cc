@@ -33,7 +33,8 @@ void Check(bool ok, const char* what) {
   }
 }
 
-std::vector<pw::Frame> Cut(std::string buffer, bool startup, size_t chunk, pw::FrameStatus& end) {
+std::vector<pw::Frame> Cut(const std::string& buffer, bool startup, size_t chunk,
+                           pw::FrameStatus& end) {
   std::vector<pw::Frame> frames;
   std::string pending;
   size_t pos = 0;

@@ -15,20 +15,15 @@
 #include <vector>
 
 #include "harness.h"
+#include "pg/libpq_ptr.h"
 #include "stream_clients.h"
 #include "test_certs.h"
 
 namespace pgcdc::testing {
 namespace {
 
-struct PgConnDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-using ConnPtr = std::unique_ptr<PGconn, PgConnDeleter>;
-struct PgResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using ResultPtr = std::unique_ptr<PGresult, PgResultDeleter>;
+using ConnPtr = pg::PgConnPtr;
+using ResultPtr = pg::PgResultPtr;
 
 // The address pgcdc logged ("pgwire: serving addr=H:P").
 std::string PgwireAddr(Process& p) {

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "adapter/pgwire/server.h"
+#include "pg/libpq_ptr.h"
 #include "registry/test_util.h"
 
 namespace pgcdc::adapter::pgwire {
@@ -48,14 +49,8 @@ bool WaitFor(const std::function<bool()>& pred) {
   return true;
 }
 
-struct PgConnDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-using ConnPtr = std::unique_ptr<PGconn, PgConnDeleter>;
-struct PgResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using ResultPtr = std::unique_ptr<PGresult, PgResultDeleter>;
+using ConnPtr = pg::PgConnPtr;
+using ResultPtr = pg::PgResultPtr;
 
 class PgwireServerTest : public ::testing::Test {
  protected:
@@ -97,6 +92,20 @@ class PgwireServerTest : public ::testing::Test {
   void TearDown() override {
     if (server_) server_->Stop();
     if (ring_) ring_->SetListener(nullptr);
+  }
+
+  // A plain TCP connection to the server (-1 on failure).
+  int ConnectRaw() const {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(std::stoi(port_)));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      close(fd);
+      return -1;
+    }
+    return fd;
   }
 
   std::shared_ptr<Ring> ring_;
@@ -213,12 +222,8 @@ TEST_F(PgwireServerTest, ConnectionCapAndGarbage) {
   first.reset();
   ASSERT_TRUE(WaitFor([&] { return server_->ConnectionCount() == 0; }));
   // Garbage instead of a start-up packet: the server closes the connection.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(port_)));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const int fd = ConnectRaw();
+  ASSERT_GE(fd, 0);
   const std::string junk = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   ASSERT_EQ(write(fd, junk.data(), junk.size()), static_cast<ssize_t>(junk.size()));
   char buf[64];
@@ -247,12 +252,8 @@ TEST_F(PgwireServerTest, TimeoutsAndMessageSizeCap) {
   r = Exec(idle.get(), "SELECT 1");
   EXPECT_NE(PQresultStatus(r.get()), PGRES_TUPLES_OK);
   // A client that never sends its start-up packet is closed too.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(port_)));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const int fd = ConnectRaw();
+  ASSERT_GE(fd, 0);
   char buf[8];
   EXPECT_EQ(read(fd, buf, sizeof buf), 0);
   close(fd);

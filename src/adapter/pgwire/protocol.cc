@@ -39,6 +39,15 @@ Error Malformed(std::string_view what) {
   return Error(ErrorCode::kProtocol, "malformed " + std::string(what) + " message");
 }
 
+// An int16 count, then that many items read by `item` (a negative count
+// marks the body bad).
+template <class F>
+void ReadList(BodyReader& r, F item) {
+  const int16_t n = r.Int16();
+  if (n < 0) r.MarkBad();
+  for (int16_t i = 0; i < n && r.ok(); ++i) item();
+}
+
 int16_t FormatAt(const std::vector<int16_t>& formats, size_t i) {
   if (formats.empty()) return 0;
   if (formats.size() == 1) return formats[0];
@@ -155,9 +164,7 @@ Result<ParseMsg> ParseParse(std::string_view body) {
   ParseMsg m;
   m.name = r.CString();
   m.query = r.CString();
-  const int16_t n = r.Int16();
-  if (n < 0) return Fail(Malformed("Parse"));
-  for (int16_t i = 0; i < n && r.ok(); ++i) m.param_types.push_back(r.Int32());
+  ReadList(r, [&] { m.param_types.push_back(r.Int32()); });
   if (!r.ok() || !r.at_end()) return Fail(Malformed("Parse"));
   return m;
 }
@@ -167,22 +174,19 @@ Result<BindMsg> ParseBind(std::string_view body) {
   BindMsg m;
   m.portal = r.CString();
   m.statement = r.CString();
-  const int16_t nf = r.Int16();
-  for (int16_t i = 0; i < nf && r.ok(); ++i) m.param_formats.push_back(r.Int16());
-  const int16_t np = r.Int16();
-  for (int16_t i = 0; i < np && r.ok(); ++i) {
+  ReadList(r, [&] { m.param_formats.push_back(r.Int16()); });
+  ReadList(r, [&] {
     const int32_t len = r.Int32();
     if (len == -1) {
       m.params.emplace_back(std::nullopt);
     } else if (len < 0) {
-      return Fail(Malformed("Bind"));
+      r.MarkBad();
     } else {
       m.params.emplace_back(r.Bytes(static_cast<size_t>(len)));
     }
-  }
-  const int16_t nr = r.Int16();
-  for (int16_t i = 0; i < nr && r.ok(); ++i) m.result_formats.push_back(r.Int16());
-  if (!r.ok() || !r.at_end() || nf < 0 || np < 0 || nr < 0) return Fail(Malformed("Bind"));
+  });
+  ReadList(r, [&] { m.result_formats.push_back(r.Int16()); });
+  if (!r.ok() || !r.at_end()) return Fail(Malformed("Bind"));
   if (m.param_formats.size() > 1 && m.param_formats.size() != m.params.size()) {
     return Fail(Malformed("Bind"));
   }

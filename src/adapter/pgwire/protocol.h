@@ -43,6 +43,7 @@ class BodyReader {
   uint8_t Byte();
   std::string CString();  // up to the next NUL (which is consumed)
   std::string Bytes(size_t n);
+  void MarkBad() { ok_ = false; }
   bool ok() const { return ok_; }
   bool at_end() const { return pos_ == data_.size(); }
 

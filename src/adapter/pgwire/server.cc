@@ -45,6 +45,7 @@ using Params = std::vector<std::optional<std::string>>;
 
 namespace {
 
+// PostgreSQL's own cap on a start-up packet (MAX_STARTUP_PACKET_LENGTH).
 constexpr size_t kMaxStartupPacket = 10'000;
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
@@ -907,7 +908,14 @@ void Server::Impl::CloseAll() {
 Server::Server(ServerOptions options, std::shared_ptr<Ring> ring)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(ring))) {}
 
-Server::~Server() { Stop(); }
+Server::~Server() {
+  // Only the mutex or the join can throw (std::system_error); a destructor
+  // has nobody to report that to, and the I/O thread is gone either way.
+  try {
+    Stop();
+  } catch (...) {  // NOLINT(bugprone-empty-catch): see above
+  }
+}
 
 Result<std::string> Server::Start() {
   std::lock_guard lock(impl_->lifecycle_mu);
