@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -275,6 +276,14 @@ TEST(PgwireScenario, LiveTailStreamsUntilCancelled) {
   gone.reset();
   EXPECT_TRUE(Eventually([&] { return ScrapeMetric(*p, "pgcdc_pgwire_live_tails") == 0; }));
   EXPECT_TRUE(Eventually([&] { return ScrapeMetric(*p, "pgcdc_pgwire_clients_active") == 1; }));
+
+  // SIGTERM with a tail running: pgcdc closes its clients and exits cleanly.
+  ConnPtr tail(PQconnectdb(Conninfo(addr).c_str()));
+  ASSERT_EQ(PQsendQuery(tail.get(), "SELECT * FROM pgcdc_events_live"), 1);
+  ASSERT_TRUE(Eventually([&] { return ScrapeMetric(*p, "pgcdc_pgwire_live_tails") == 1; }));
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(20s), 0) << p->Stderr();
+  EXPECT_EQ(CopyRow(tail.get(), 15s), "");  // the server closed the connection
 }
 
 // psycopg 3 (Debian python3-psycopg): bound parameters over the extended
