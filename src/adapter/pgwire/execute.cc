@@ -27,14 +27,56 @@ std::optional<int64_t> ToInt(std::string_view s) {
 
 Cell Text(std::string s) { return Cell{.kind = Cell::Kind::kText, .text = std::move(s)}; }
 
+constexpr size_t kEventColumnCount = 7;
+constexpr uint32_t kAllColumns = (1u << kEventColumnCount) - 1;
+
+// Fills the cells of the pgcdc_events columns in `mask` (bit i = column i),
+// so rows a WHERE rejects never copy their payload.
+void FillEventCells(const Row& r, uint32_t mask, CellRow& cells) {
+  cells.resize(kEventColumnCount);
+  for (size_t c = 0; c < kEventColumnCount; ++c) {
+    if ((mask & (1u << c)) == 0) continue;
+    switch (c) {
+      case 0:
+        cells[c] = Text(r.id);
+        break;
+      case 1:
+        cells[c] = Text(r.channel);
+        break;
+      case 2:
+        cells[c] = Text(r.operation);
+        break;
+      case 3:
+        cells[c] = Text(r.source);
+        break;
+      case 4:
+        cells[c] = Text(r.payload);
+        break;
+      case 5:
+        cells[c] = Cell{.kind = Cell::Kind::kTime, .number = r.created_at_ns};
+        break;
+      default:
+        cells[c] = Text(pgoutput::FormatLsn(r.lsn));
+        break;
+    }
+  }
+}
+
 CellRow EventCells(const Row& r) {
-  return {Text(r.id),
-          Text(r.channel),
-          Text(r.operation),
-          Text(r.source),
-          Text(r.payload),
-          Cell{.kind = Cell::Kind::kTime, .number = r.created_at_ns},
-          Text(pgoutput::FormatLsn(r.lsn))};
+  CellRow cells;
+  FillEventCells(r, kAllColumns, cells);
+  return cells;
+}
+
+// The columns a predicate reads, as a mask.
+uint32_t ColumnsOf(const Predicate& p) {
+  uint32_t mask = 0;
+  if (p.kind == Predicate::Kind::kAnd || p.kind == Predicate::Kind::kOr ||
+      p.kind == Predicate::Kind::kNot) {
+    for (const auto& child : p.children) mask |= ColumnsOf(child);
+    return mask;
+  }
+  return p.column < 32 ? 1u << p.column : 0;
 }
 
 std::vector<CellRow> TableRows(Table table, const Ring& ring, int64_t now_ns) {
@@ -204,18 +246,48 @@ void SortRows(std::vector<CellRow>& rows, const std::vector<Statement::Order>& o
   rows = std::move(sorted);
 }
 
+// The table's rows that pass the WHERE clause. Event rows are built in two
+// steps: the columns the WHERE reads, then (for rows it keeps) the columns
+// the result and ORDER BY need.
+SqlResult<std::vector<CellRow>> FilteredRows(const Statement& s, const Params& params,
+                                             const Ring& ring, int64_t now_ns) {
+  std::vector<CellRow> rows;
+  const bool events = s.table == Table::kEvents || s.table == Table::kEventsLive;
+  const uint32_t where_mask = s.where ? ColumnsOf(*s.where) : 0;
+  uint32_t out_mask = 0;
+  for (size_t c : s.columns) out_mask |= 1u << c;
+  for (const auto& o : s.order) out_mask |= 1u << o.column;
+  auto keep = [&](const CellRow& row) -> SqlResult<bool> {
+    if (!s.where) return true;
+    auto v = Eval(*s.where, row, params);
+    if (!v) return std::unexpected(v.error());
+    return *v == true;
+  };
+  if (events) {
+    for (const auto& r : ring.Snapshot()) {
+      CellRow cells;
+      FillEventCells(*r, where_mask, cells);
+      auto k = keep(cells);
+      if (!k) return std::unexpected(k.error());
+      if (!*k) continue;
+      FillEventCells(*r, out_mask & ~where_mask, cells);
+      rows.push_back(std::move(cells));
+    }
+    return rows;
+  }
+  for (auto& row : TableRows(s.table, ring, now_ns)) {
+    auto k = keep(row);
+    if (!k) return std::unexpected(k.error());
+    if (*k) rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 SqlResult<ResultSet> RunSelect(const Statement& s, const Params& params, const Ring& ring,
                                int64_t now_ns) {
-  std::vector<CellRow> rows;
-  for (auto& row : TableRows(s.table, ring, now_ns)) {
-    if (s.where) {
-      auto keep = Eval(*s.where, row, params);
-      if (!keep) return std::unexpected(keep.error());
-      if (*keep != true) continue;
-    }
-    rows.push_back(std::move(row));
-  }
-  if (!s.order.empty()) SortRows(rows, s.order);
+  auto rows = FilteredRows(s, params, ring, now_ns);
+  if (!rows) return std::unexpected(rows.error());
+  if (!s.order.empty()) SortRows(*rows, s.order);
   auto limit = Bound(s.limit, params, "LIMIT", "2201W");
   if (!limit) return std::unexpected(limit.error());
   auto offset = Bound(s.offset, params, "OFFSET", "2201X");
@@ -223,16 +295,16 @@ SqlResult<ResultSet> RunSelect(const Statement& s, const Params& params, const R
   ResultSet out{.fields = s.fields};
   if (s.count) {
     out.rows.push_back(
-        {Cell{.kind = Cell::Kind::kInt, .number = static_cast<int64_t>(rows.size())}});
+        {Cell{.kind = Cell::Kind::kInt, .number = static_cast<int64_t>(rows->size())}});
     if (offset->value_or(0) > 0 || *limit == 0) out.rows.clear();
   } else {
-    const size_t from = std::min<size_t>(rows.size(), offset->value_or(0));
+    const size_t from = std::min<size_t>(rows->size(), offset->value_or(0));
     const size_t to =
-        limit->has_value() ? std::min<size_t>(rows.size(), from + **limit) : rows.size();
+        limit->has_value() ? std::min<size_t>(rows->size(), from + **limit) : rows->size();
     for (size_t i = from; i < to; ++i) {
       CellRow projected;
       projected.reserve(s.columns.size());
-      for (size_t c : s.columns) projected.push_back(std::move(rows[i][c]));
+      for (size_t c : s.columns) projected.push_back(std::move((*rows)[i][c]));
       out.rows.push_back(std::move(projected));
     }
   }
