@@ -63,7 +63,6 @@ Sections SinkSections() {
       {"clickhouse",
        {"dsn", "table", "auto_create", "async_insert", "settings.*", "batch_size", "flush_interval",
         "backoff_base", "backoff_cap"}},
-      {"pgwire", {"addr", "buffer_size", "password", "tls_cert", "tls_key"}},
       {"chain", {"terminal", "compress", "encrypt_key", "batch_size"}},
   };
 }

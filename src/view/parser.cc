@@ -1,13 +1,11 @@
 #include "view/parser.h"
 
-#include <pg_query.h>
-
 #include <boost/json.hpp>
 #include <charconv>
 #include <map>
 #include <set>
 
-#include "core/json_dom.h"
+#include "sqlparse/pg_parse.h"
 #include "view/clauses.h"
 #include "view/expr.h"
 
@@ -19,13 +17,7 @@ namespace bj = boost::json;
 
 enum class Scope { kRow, kSelect };  // kSelect: aggregates allowed
 
-// The one member of a parse-tree node {"Type": {...}}.
-std::pair<std::string_view, const bj::object*> NodeOf(const bj::value& v) {
-  const auto* o = v.if_object();
-  if (o == nullptr || o->size() != 1) return {"", nullptr};
-  const auto& [k, inner] = *o->begin();
-  return {std::string_view(k), inner.if_object()};
-}
+using sqlparse::NodeOf;
 
 int Location(const bj::object& o) {
   const auto* l = o.if_contains("location");
@@ -414,17 +406,11 @@ Status BuildSelect(const bj::object& stmt, std::string_view text, Query& q) {
 }
 
 Result<bj::object> ParseSelect(const std::string& sql) {
-  PgQueryParseResult r = pg_query_parse(sql.c_str());
-  if (r.error != nullptr) {
-    Error e =
-        ErrorAt(std::string("syntax error: ") + r.error->message, std::max(1, r.error->cursorpos));
-    pg_query_free_parse_result(r);
-    return Fail(std::move(e));
+  sqlparse::Parsed parsed = sqlparse::Parse(sql);
+  if (!parsed.ok()) {
+    return Fail(ErrorAt("syntax error: " + parsed.error, std::max(1, parsed.error_position)));
   }
-  auto dom = json::ParseDom(r.parse_tree);
-  pg_query_free_parse_result(r);
-  if (!dom) return Fail(dom.error());
-  const auto& stmts = dom->as_object().at("stmts").as_array();
+  const auto& stmts = parsed.stmts;
   if (stmts.size() != 1) return Fail(ErrorAt("a view is exactly one SELECT statement", 1));
   auto [type, o] = NodeOf(stmts[0].as_object().at("stmt"));
   if (type != "SelectStmt" || o == nullptr) {
