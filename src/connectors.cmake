@@ -38,4 +38,5 @@ set(PGCDC_CONNECTORS
   adapter/duckdb
   adapter/grpc
   adapter/arrow
+  adapter/clickhouse
 )
