@@ -102,10 +102,9 @@ TEST(ClickHouseScenario, EveryChangeArrivesAsARowWithItsPayload) {
   ASSERT_TRUE(fake.ok());
   auto conn = Connect();
   FreshPublishedTable(conn, "ch_happy", "id int PRIMARY KEY, title text, n numeric", "p_chhappy");
-  auto p = StartWalListen(ClickHouseArgs(
-      "p_chhappy", fake,
-      {"--clickhouse-auto-create", "--clickhouse-async-insert", "--clickhouse-setting",
-       "max_insert_threads=2"}));
+  auto p = StartWalListen(ClickHouseArgs("p_chhappy", fake,
+                                         {"--clickhouse-auto-create", "--clickhouse-async-insert",
+                                          "--clickhouse-setting", "max_insert_threads=2"}));
   ASSERT_TRUE(p);
   ExecOrFail(conn,
              "INSERT INTO ch_happy SELECT g, 't' || g, g / 4.0 FROM generate_series(1, 250) g");
@@ -160,8 +159,8 @@ TEST(ClickHouseScenario, ATenSecondOutageLosesNothing) {
   ASSERT_TRUE(fake.ok());
   auto conn = Connect();
   FreshPublishedTable(conn, "ch_outage", "id int PRIMARY KEY, v text", "p_choutage");
-  auto p = StartWalListen(ClickHouseArgs("p_choutage", fake,
-                                         {"--clickhouse-auto-create", "--clickhouse-timeout", "1s"}));
+  auto p = StartWalListen(ClickHouseArgs(
+      "p_choutage", fake, {"--clickhouse-auto-create", "--clickhouse-timeout", "1s"}));
   ASSERT_TRUE(p);
   ExecOrFail(conn, "INSERT INTO ch_outage SELECT g, 'v' FROM generate_series(1, 100) g");
   ASSERT_TRUE(Eventually([&] { return fake.Count().first == 100; })) << p->Stderr();
@@ -216,10 +215,9 @@ TEST(ClickHouseScenario, ARefusedRowGoesToTheDlqAndTheRestIsInserted) {
                "ReplacingMergeTree(_version) ORDER BY (channel, id)");
   auto conn = Connect();
   FreshPublishedTable(conn, "ch_reject", "id int PRIMARY KEY, v text", "p_chreject");
-  auto p = StartWalListen(ClickHouseArgs(
-      "p_chreject", fake,
-      {"--clickhouse-table", "ops", "--clickhouse-batch-size", "1000", "--clickhouse-flush-interval",
-       "500ms"}));
+  auto p = StartWalListen(ClickHouseArgs("p_chreject", fake,
+                                         {"--clickhouse-table", "ops", "--clickhouse-batch-size",
+                                          "1000", "--clickhouse-flush-interval", "500ms"}));
   ASSERT_TRUE(p);
   ExecOrFail(conn,
              "BEGIN; INSERT INTO ch_reject SELECT g, 'v' FROM generate_series(1, 10) g; "
@@ -238,15 +236,15 @@ TEST(ClickHouseScenario, ARefusedRowGoesToTheDlqAndTheRestIsInserted) {
   EXPECT_NE(p->Stderr().find(R"("adapter":"clickhouse")"), std::string::npos);
   EXPECT_NE(p->Stderr().find("Code: 691. DB::Exception"), std::string::npos);
   EXPECT_GE(ScrapeMetric(*p, "pgcdc_clickhouse_split_requests_total").value_or(0), 1);
-  EXPECT_GE(ScrapeMetric(*p, "pgcdc_clickhouse_flushes_total{status=\"partial\"}").value_or(0),
-            1);
+  EXPECT_GE(ScrapeMetric(*p, "pgcdc_clickhouse_flushes_total{status=\"partial\"}").value_or(0), 1);
   EXPECT_EQ(ScrapeMetric(*p, "pgcdc_clickhouse_rows_inserted_total").value_or(0), 20);
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0);
 }
 
 TEST(ClickHouseScenario, BadDsnsAndTablesAreClearErrors) {
-  auto [c1, e1] = RunAdapterToExit("clickhouse", {"--clickhouse-dsn", "clickhouse://u:pw@h:9000/db"});
+  auto [c1, e1] =
+      RunAdapterToExit("clickhouse", {"--clickhouse-dsn", "clickhouse://u:pw@h:9000/db"});
   EXPECT_EQ(c1, 2) << e1;
   EXPECT_NE(e1.find("native TCP protocol"), std::string::npos) << e1;
   EXPECT_NE(e1.find("use http://u:xxx@h:8123/db"), std::string::npos) << e1;
@@ -264,7 +262,8 @@ TEST(ClickHouseScenario, BadDsnsAndTablesAreClearErrors) {
   EXPECT_NE(e3.find("--clickhouse-auto-create"), std::string::npos) << e3;
   // A wrong password.
   const std::string wrong = "http://pgcdc:nope@" + fake.Addr() + "/cdc";
-  auto [c4, e4] = RunAdapterToExit("clickhouse", {"--clickhouse-dsn", wrong, "--clickhouse-auto-create"});
+  auto [c4, e4] =
+      RunAdapterToExit("clickhouse", {"--clickhouse-dsn", wrong, "--clickhouse-auto-create"});
   EXPECT_NE(c4, 0);
   EXPECT_NE(e4.find("Code: 516"), std::string::npos) << e4;
   EXPECT_NE(e4.find("check the user and password of clickhouse.dsn"), std::string::npos) << e4;
@@ -272,8 +271,8 @@ TEST(ClickHouseScenario, BadDsnsAndTablesAreClearErrors) {
   // A table without the columns.
   fake.Control("/_fake/exec?database=cdc",
                "CREATE TABLE cdc.narrow (id String) ENGINE = MergeTree ORDER BY id");
-  auto [c5, e5] =
-      RunAdapterToExit("clickhouse", {"--clickhouse-dsn", fake.Dsn(), "--clickhouse-table", "narrow"});
+  auto [c5, e5] = RunAdapterToExit(
+      "clickhouse", {"--clickhouse-dsn", fake.Dsn(), "--clickhouse-table", "narrow"});
   EXPECT_NE(c5, 0);
   EXPECT_NE(e5.find("lacks the column(s) channel, operation"), std::string::npos) << e5;
   // Nothing listening.
@@ -287,12 +286,12 @@ TEST(ClickHouseScenario, KillNineWithPersistentSlotLosesNothing) {
   ASSERT_TRUE(fake.ok());
   fake.Control("/_fake/quiet");
   auto conn = Connect();
-  FreshPublishedTable(conn, "ch_crash", "id int PRIMARY KEY, v int", "p_chcrash", "pgcdc_p_chcrash");
-  const auto args = ClickHouseArgs("p_chcrash", fake,
-                                   {"--clickhouse-auto-create", "--persistent-slot",
-                                    "--detector-status-interval", "200ms",
-                                    "--clickhouse-batch-size", "5000",
-                                    "--clickhouse-flush-interval", "1500ms"});
+  FreshPublishedTable(conn, "ch_crash", "id int PRIMARY KEY, v int", "p_chcrash",
+                      "pgcdc_p_chcrash");
+  const auto args = ClickHouseArgs(
+      "p_chcrash", fake,
+      {"--clickhouse-auto-create", "--persistent-slot", "--detector-status-interval", "200ms",
+       "--clickhouse-batch-size", "5000", "--clickhouse-flush-interval", "1500ms"});
   // Rows wait up to 1.5 s in the adapter before their insert: a sink that
   // confirmed them earlier would lose them to the kills.
   constexpr int kRows = 30000;

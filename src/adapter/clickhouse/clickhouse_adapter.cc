@@ -32,17 +32,17 @@ struct Metrics {
       "Time from a batch's first request until ClickHouse accepted (or refused) all its rows, "
       "retries included.",
       metrics::DefaultBuckets());
-  metrics::Counter& rows_inserted = metrics::DefaultCounter(
-      "pgcdc_clickhouse_rows_inserted_total", "Rows ClickHouse accepted (HTTP 200).");
+  metrics::Counter& rows_inserted = metrics::DefaultCounter("pgcdc_clickhouse_rows_inserted_total",
+                                                            "Rows ClickHouse accepted (HTTP 200).");
   metrics::Counter& dedup_skipped = metrics::DefaultCounter(
       "pgcdc_clickhouse_dedup_skipped_total",
       "Events not sent because an event with the same id was already in the batch.");
   metrics::Counter& retries = metrics::DefaultCounter(
       "pgcdc_clickhouse_retries_total",
       "Requests sent again after a connection error, a timeout, 408, 429 or 5xx.");
-  metrics::Counter& dead_lettered = metrics::DefaultCounter(
-      "pgcdc_clickhouse_dead_lettered_total",
-      "Events sent to the DLQ because ClickHouse refused their row.");
+  metrics::Counter& dead_lettered =
+      metrics::DefaultCounter("pgcdc_clickhouse_dead_lettered_total",
+                              "Events sent to the DLQ because ClickHouse refused their row.");
   metrics::Counter& split_requests = metrics::DefaultCounter(
       "pgcdc_clickhouse_split_requests_total",
       "Refused inserts of several rows that were split in halves to find the refused rows.");
@@ -79,9 +79,9 @@ Status ClickHouseAdapter::Open() {
   if (!settings) return Fail(settings.error());
   settings->emplace("database", dsn_.database);
   insert_target_ = Target(InsertStatement(dsn_.database, options_.table), *settings);
-  conn_ = std::make_unique<Conn>(
-      dsn_.url,
-      net::TlsOptions{.ca_file = options_.tls_ca_file, .insecure_skip_verify = options_.tls_insecure});
+  conn_ = std::make_unique<Conn>(dsn_.url,
+                                 net::TlsOptions{.ca_file = options_.tls_ca_file,
+                                                 .insecure_skip_verify = options_.tls_insecure});
   if (auto st = Preflight(); !st) return st;
   log::Info("clickhouse ready", {{"adapter", kAdapter},
                                  {"dsn", dsn_.redacted},
@@ -117,20 +117,21 @@ Status ClickHouseAdapter::Preflight() {
 
 Status ClickHouseAdapter::CheckColumns() {
   const std::string qualified = QualifiedTable(dsn_.database, options_.table);
-  const std::string target = Target(ColumnsQuery(), ColumnsQueryParams(dsn_.database, options_.table));
+  const std::string target =
+      Target(ColumnsQuery(), ColumnsQueryParams(dsn_.database, options_.table));
   Reply reply;
   if (auto st = Send(RequestHead(dsn_, target, 0), {}, reply); !st) return st;
   if (!reply.failure.empty()) {
-    return Fail(ErrorCode::kConnection, "clickhouse: reading the columns of " + qualified + ": " +
-                                            reply.failure);
+    return Fail(ErrorCode::kConnection,
+                "clickhouse: reading the columns of " + qualified + ": " + reply.failure);
   }
-  if (reply.answer.verdict != Verdict::kOk) return Fatal("reading the table's columns", reply.answer);
+  if (reply.answer.verdict != Verdict::kOk)
+    return Fatal("reading the table's columns", reply.answer);
   const auto names = ParseColumnNames(reply.body);
   if (names.empty()) {
-    return Fail(ErrorCode::kConfig,
-                "clickhouse: table " + qualified +
-                    " does not exist: create it (docs/clickhouse.md) or pass "
-                    "--clickhouse-auto-create");
+    return Fail(ErrorCode::kConfig, "clickhouse: table " + qualified +
+                                        " does not exist: create it (docs/clickhouse.md) or pass "
+                                        "--clickhouse-auto-create");
   }
   std::string missing;
   for (std::string_view column : kColumns) {
@@ -271,8 +272,8 @@ Status ClickHouseAdapter::Send(std::string_view head, std::string_view body, Rep
   reply = Reply{};
   const net::Http1Connection::Request request{.head = head, .body = body};
   std::vector<net::Http1Response> responses;
-  const Status st = conn_->http.Exchange(std::span(&request, 1), responses,
-                                         Clock::now() + options_.timeout);
+  const Status st =
+      conn_->http.Exchange(std::span(&request, 1), responses, Clock::now() + options_.timeout);
   if (!responses.empty()) {
     reply.answer = Classify(responses[0].status, responses[0].body);
     reply.body = std::move(responses[0].body);
@@ -364,8 +365,8 @@ ConnectorInfo Connector() {
       .description = "Inserts every event as a row of a ClickHouse table over the HTTP interface "
                      "(JSONEachRow batches, ReplacingMergeTree by event id); acknowledged once "
                      "ClickHouse accepted the batch, refused rows go to the DLQ.",
-      .params = Params({OwnParams(), BackoffParams<O>("clickhouse", "clickhouse", &O::backoff,
-                                                      "retry")}),
+      .params =
+          Params({OwnParams(), BackoffParams<O>("clickhouse", "clickhouse", &O::backoff, "retry")}),
       .validate =
           [](const O& o, const Context&, Errors& errors) {
             if (auto d = ParseDsn(o.dsn); !d) errors.push_back(d.error().message());

@@ -8,10 +8,10 @@ namespace pgcdc::adapter::clickhouse {
 namespace {
 
 TEST(ClickHouseConfigTest, DeclarationAppliesTheEffectiveDefaults) {
-  auto [o, errors] = testing::BindForTest<Options>(
-      Connector(), {{"clickhouse.dsn", "http://127.0.0.1:8123/db"},
-                    {"clickhouse.settings", "max_insert_threads=4"},
-                    {"clickhouse.settings", "insert_quorum=2"}});
+  auto [o, errors] =
+      testing::BindForTest<Options>(Connector(), {{"clickhouse.dsn", "http://127.0.0.1:8123/db"},
+                                                  {"clickhouse.settings", "max_insert_threads=4"},
+                                                  {"clickhouse.settings", "insert_quorum=2"}});
   EXPECT_TRUE(errors.empty()) << errors[0];
   EXPECT_EQ(o.table, "pgcdc_events");
   EXPECT_FALSE(o.auto_create);

@@ -15,7 +15,9 @@ namespace pgcdc::adapter::clickhouse {
 
 namespace {
 
-Error Bad(std::string why) { return Error(ErrorCode::kConfig, "clickhouse.dsn: " + std::move(why)); }
+Error Bad(std::string why) {
+  return Error(ErrorCode::kConfig, "clickhouse.dsn: " + std::move(why));
+}
 
 constexpr std::string_view kHttpForm = "http://user:password@host:8123/database";
 
@@ -48,7 +50,8 @@ Result<Dsn> ParseDsn(std::string_view text) {
   if (text.empty()) return Fail(Bad("required (" + std::string(kHttpForm) + ")"));
   if (text.find_first_of("?#") != std::string_view::npos) {
     return Fail(Bad("query parameters are not supported: put the database in the path (" +
-                    std::string(kHttpForm) + ") and settings in clickhouse.settings "
+                    std::string(kHttpForm) +
+                    ") and settings in clickhouse.settings "
                     "(--clickhouse-setting k=v)"));
   }
   auto u = net::ParseServerUrl(text);
@@ -66,8 +69,7 @@ Result<Dsn> ParseDsn(std::string_view text) {
   dsn.url.port = u->port.value_or(dsn.url.tls ? 8443 : 8123);
   dsn.url.target = "/";
   const bool v6 = u->host.find(':') != std::string::npos;
-  dsn.url.host_header =
-      (v6 ? "[" + u->host + "]" : u->host) + ":" + std::to_string(dsn.url.port);
+  dsn.url.host_header = (v6 ? "[" + u->host + "]" : u->host) + ":" + std::to_string(dsn.url.port);
   if (u->lone_secret) {
     return Fail(Bad("write the credentials as user:password@ (a lone \"" +
                     std::string(u->password.empty() ? "" : "xxx") + "@\" is ambiguous)"));
@@ -232,8 +234,8 @@ namespace {
 
 // Exception codes (ClickHouse's src/Common/ErrorCodes.cpp) that mean the
 // rows themselves were refused: the batch is split to find them.
-constexpr std::array kDataCodes = {6,   25,  26,  27,  32,  33,  38,  41,  53,  69,  70,
-                                   72,  117, 130, 131, 321, 349, 376, 441, 469, 691};
+constexpr std::array kDataCodes = {6,  25,  26,  27,  32,  33,  38,  41,  53,  69, 70,
+                                   72, 117, 130, 131, 321, 349, 376, 441, 469, 691};
 // Credentials and rights.
 constexpr std::array kAuthCodes = {192, 193, 194, 195, 291, 497, 516};
 // The table, a column or the statement is wrong: no row can succeed.
@@ -264,26 +266,23 @@ std::string Message(int status, std::string_view body) {
   return out;
 }
 
+Verdict VerdictFor(int status, int code) {
+  if (status >= 200 && status < 300) return Verdict::kOk;
+  if (In(kDataCodes, code)) return Verdict::kReject;
+  const bool operator_error =
+      In(kAuthCodes, code) || In(kStatementCodes, code) || status == 401 || status == 403;
+  if (operator_error) return Verdict::kFatal;
+  if (status == 408 || status == 429 || status >= 500) return Verdict::kRetry;
+  return status == 400 ? Verdict::kReject : Verdict::kFatal;
+}
+
 }  // namespace
 
 Answer Classify(int status, std::string_view body) {
   Answer a;
   a.code = ParseCode(body);
   a.message = Message(status, body);
-  if (status >= 200 && status < 300) {
-    a.verdict = Verdict::kOk;
-  } else if (In(kDataCodes, a.code)) {
-    a.verdict = Verdict::kReject;
-  } else if (In(kAuthCodes, a.code) || In(kStatementCodes, a.code) || status == 401 ||
-             status == 403) {
-    a.verdict = Verdict::kFatal;
-  } else if (status == 408 || status == 429 || status >= 500) {
-    a.verdict = Verdict::kRetry;
-  } else if (status == 400) {
-    a.verdict = Verdict::kReject;
-  } else {
-    a.verdict = Verdict::kFatal;
-  }
+  a.verdict = VerdictFor(status, a.code);
   return a;
 }
 

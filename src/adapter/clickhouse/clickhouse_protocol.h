@@ -22,11 +22,11 @@ namespace pgcdc::adapter::clickhouse {
 
 // http(s)://[user[:password]@]host[:port][/database]
 struct Dsn {
-  net::Http1Url url;          // target "/"; port 8123 (http) or 8443 (https) when not given
-  std::string user;           // empty: ClickHouse's `default` user, no credential headers
+  net::Http1Url url;  // target "/"; port 8123 (http) or 8443 (https) when not given
+  std::string user;   // empty: ClickHouse's `default` user, no credential headers
   std::string password;
   std::string database = "default";
-  std::string redacted;       // the DSN with the password replaced, for logs and errors
+  std::string redacted;  // the DSN with the password replaced, for logs and errors
 };
 
 // Parses clickhouse.dsn. Errors never contain the password.
@@ -39,7 +39,7 @@ std::string QuoteIdentifier(std::string_view name);
 std::string QualifiedTable(std::string_view database, std::string_view table);
 
 // The columns every row carries, in insert order (SPEC §5.20).
-inline constexpr std::string_view kColumns[] = {"id",     "channel", "operation",  "source",
+inline constexpr std::string_view kColumns[] = {"id",      "channel", "operation",  "source",
                                                 "payload", "lsn",     "created_at", "_version"};
 
 // CREATE TABLE IF NOT EXISTS … ENGINE = ReplacingMergeTree(_version) ORDER BY (channel, id)

@@ -69,7 +69,8 @@ TEST(ClickHouseSqlTest, IdentifiersAreQuotedWithClickHouseRules) {
 }
 
 TEST(ClickHouseSqlTest, TargetCarriesQueryAndSettingsPercentEncoded) {
-  auto s = MergeSettings(true, {{"max_insert_threads", {"4"}}, {"wait_for_async_insert", {"0"}},
+  auto s = MergeSettings(true, {{"max_insert_threads", {"4"}},
+                                {"wait_for_async_insert", {"0"}},
                                 {"format_csv_delimiter", {"a", "b"}}});
   ASSERT_TRUE(s) << s.error().message();
   EXPECT_EQ(s->at("async_insert"), "1");
