@@ -242,6 +242,26 @@ TEST(ClickHouseScenario, ARefusedRowGoesToTheDlqAndTheRestIsInserted) {
   EXPECT_EQ(p->Wait(), 0);
 }
 
+TEST(ClickHouseScenario, SnapshotInsertsEveryRow) {
+  FakeClickHouse fake;
+  ASSERT_TRUE(fake.ok());
+  auto conn = Connect();
+  ExecOrFail(conn, "DROP TABLE IF EXISTS ch_snap");
+  ExecOrFail(conn, "CREATE TABLE ch_snap (id int PRIMARY KEY, name text, n numeric)");
+  ExecOrFail(conn,
+             "INSERT INTO ch_snap SELECT g, 'row ' || g, g / 4.0 FROM generate_series(1, 333) g");
+  auto p = Process::Start({.args = {"snapshot", "--db", SharedCluster().Url(), "--table", "ch_snap",
+                                    "-a", "clickhouse", "--clickhouse-dsn", fake.Dsn(),
+                                    "--clickhouse-auto-create", "--clickhouse-batch-size", "100"}});
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->Wait(60s), 0) << p->Stderr();
+  EXPECT_EQ(fake.Count(), std::make_pair(int64_t{333}, int64_t{333}));
+  const auto payloads = PayloadsByRow(fake.Rows());
+  ASSERT_EQ(payloads.size(), 333u);
+  const auto& row = payloads.at("SNAPSHOT/333").at("row").as_object();
+  EXPECT_EQ(row.at("name"), boost::json::value("row 333"));
+}
+
 TEST(ClickHouseScenario, BadDsnsAndTablesAreClearErrors) {
   auto [c1, e1] =
       RunAdapterToExit("clickhouse", {"--clickhouse-dsn", "clickhouse://u:pw@h:9000/db"});

@@ -98,8 +98,12 @@ std::string QuoteIdentifier(std::string_view name) {
     } else if (const char letter = EscapeLetter(c); letter != 0) {
       out.push_back('\\');
       out.push_back(letter);
-    } else if (c == '\0') {
-      out += "\\0";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      const auto u = static_cast<unsigned char>(c);
+      out += "\\x";
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
     } else {
       out.push_back(c);
     }

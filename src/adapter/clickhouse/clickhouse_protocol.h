@@ -33,7 +33,7 @@ struct Dsn {
 Result<Dsn> ParseDsn(std::string_view dsn);
 
 // A ClickHouse identifier in double quotes; `\` and `"` escaped with a
-// backslash, control characters as \n-style escapes.
+// backslash, control characters as \n-style or \xHH escapes.
 std::string QuoteIdentifier(std::string_view name);
 // "db"."table"
 std::string QualifiedTable(std::string_view database, std::string_view table);

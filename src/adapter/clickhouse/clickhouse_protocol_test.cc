@@ -57,7 +57,7 @@ TEST(ClickHouseSqlTest, IdentifiersAreQuotedWithClickHouseRules) {
   EXPECT_EQ(QuoteIdentifier("events"), "\"events\"");
   EXPECT_EQ(QuoteIdentifier("we\"ird\\name"), "\"we\\\"ird\\\\name\"");
   EXPECT_EQ(QuoteIdentifier("a\nb\tc"), "\"a\\nb\\tc\"");
-  EXPECT_EQ(QuoteIdentifier(std::string_view("x\0y", 3)), "\"x\\0y\"");
+  EXPECT_EQ(QuoteIdentifier(std::string_view("x\0y\x1f", 4)), "\"x\\x00y\\x1f\"");
   EXPECT_EQ(QualifiedTable("db", "t\"1"), "\"db\".\"t\\\"1\"");
   EXPECT_EQ(InsertStatement("db", "pgcdc_events"),
             "INSERT INTO \"db\".\"pgcdc_events\" (\"id\", \"channel\", \"operation\", "
