@@ -301,6 +301,25 @@ TEST(ClickHouseScenario, BadDsnsAndTablesAreClearErrors) {
   EXPECT_NE(e6.find("cannot reach ClickHouse at http://127.0.0.1:1/db"), std::string::npos) << e6;
 }
 
+// `pgcdc doctor` pings ClickHouse and checks the table without creating it.
+TEST(ClickHouseScenario, DoctorChecksTheServerAndTheTable) {
+  FakeClickHouse fake;
+  ASSERT_TRUE(fake.ok());
+  const std::vector<std::string> base = {
+      PgcdcBinary(), "doctor", "--db",       SharedCluster().Url(), "-c",
+      "x",           "-a",     "clickhouse", "--clickhouse-dsn",    fake.Dsn()};
+  auto missing = RunCommand(base);
+  EXPECT_NE(missing.exit_code, 0) << missing.output;
+  EXPECT_NE(missing.output.find("does not exist"), std::string::npos) << missing.output;
+  auto args = base;
+  args.push_back("--clickhouse-auto-create");
+  auto create = RunCommand(args);
+  EXPECT_EQ(create.exit_code, 0) << create.output;
+  EXPECT_NE(create.output.find("the table is created at start"), std::string::npos)
+      << create.output;
+  EXPECT_EQ(fake.Count().first, -1);  // the doctor created nothing
+}
+
 TEST(ClickHouseScenario, KillNineWithPersistentSlotLosesNothing) {
   FakeClickHouse fake;
   ASSERT_TRUE(fake.ok());

@@ -38,6 +38,10 @@ TEST(ClickHouseConfigTest, BadValuesAreNamed) {
             .second;
   EXPECT_TRUE(testing::HasError(bad, "clickhouse.batch_size")) << bad[0];
   EXPECT_TRUE(testing::HasError(bad, "not a setting name"));
+  bad = testing::BindForTest<Options>(
+            Connector(), {{"clickhouse.dsn", "http://h"}, {"clickhouse.settings", "foo"}})
+            .second;
+  EXPECT_TRUE(testing::HasError(bad, "invalid entry \"foo\" (expected name=value)")) << bad[0];
 }
 
 TEST(ClickHouseAdapterTest, UnreachableServerIsAClearStartUpError) {
