@@ -271,7 +271,10 @@ std::string Message(int status, std::string_view body) {
 }
 
 Verdict VerdictFor(int status, int code) {
-  if (status >= 200 && status < 300) return Verdict::kOk;
+  const bool success = status >= 200 && status < 300;
+  if (success && code == 0) return Verdict::kOk;
+  // An exception after a 200 (ClickHouse had started the answer): a server error.
+  if (success) status = 500;
   if (In(kDataCodes, code)) return Verdict::kReject;
   const bool operator_error =
       In(kAuthCodes, code) || In(kStatementCodes, code) || status == 401 || status == 403;

@@ -80,7 +80,7 @@ std::string PingHead(const Dsn& dsn);
 
 // How the sink treats an answer.
 enum class Verdict {
-  kOk,      // 2xx
+  kOk,      // 2xx (without an exception text)
   kRetry,   // 408, 429, 5xx without a data error code: hold the batch, back off, send again
   kReject,  // the rows were refused (a data error code, or 400 without a known code): split
   kFatal,   // credentials, missing table/column, statement errors: an operator must act

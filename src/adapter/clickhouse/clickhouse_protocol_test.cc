@@ -135,6 +135,10 @@ TEST(ClickHouseRowTest, DedupKeepsTheFirstOfEachId) {
 
 TEST(ClickHouseAnswerTest, ClassifiesByExceptionCodeThenStatus) {
   EXPECT_EQ(Classify(200, "").verdict, Verdict::kOk);
+  EXPECT_EQ(Classify(200, "{\"name\":\"id\"}\n").verdict, Verdict::kOk);
+  // An exception written after the 200 status line was sent.
+  EXPECT_EQ(Classify(200, "Code: 241. DB::Exception: Memory limit").verdict, Verdict::kRetry);
+  EXPECT_EQ(Classify(200, "Code: 27. DB::Exception: Cannot parse input").verdict, Verdict::kReject);
   auto a = Classify(400,
                     "Code: 27. DB::Exception: Cannot parse input: expected '\"' before: '1}':\n"
                     "(at row 3). (CANNOT_PARSE_INPUT_ASSERTION_FAILED)\n");
