@@ -80,9 +80,12 @@ function tokenize(sql) {
       let s = '';
       i++;
       while (i < sql.length && sql[i] !== c) {
-        if (sql[i] === '\\' && i + 1 < sql.length) {
+        if (sql[i] === '\\' && sql[i + 1] === 'x' && /^[0-9a-fA-F]{2}$/.test(sql.slice(i + 2, i + 4))) {
+          s += String.fromCharCode(parseInt(sql.slice(i + 2, i + 4), 16));
+          i += 4;
+        } else if (sql[i] === '\\' && i + 1 < sql.length) {
           const e = sql[i + 1];
-          s += ({ n: '\n', t: '\t', r: '\r', 0: '\0', b: '\b', f: '\f' })[e] ?? e;
+          s += ({ n: '\n', t: '\t', r: '\r', 0: '\0', b: '\b', f: '\f', a: '\x07', v: '\v' })[e] ?? e;
           i += 2;
         } else {
           s += sql[i++];
