@@ -39,4 +39,5 @@ set(PGCDC_CONNECTORS
   adapter/grpc
   adapter/arrow
   adapter/pgwire
+  adapter/clickhouse
 )

@@ -160,18 +160,17 @@ Result<Value> ParseText(const ParamSpec& spec, std::string_view text) {
       return spec.split_commas ? Value(SplitCommas(text))
                                : Value(std::vector<std::string>{std::string(text)});
     case ParamType::kRouteMap: {
+      // Routes are the common map; other maps (clickhouse.settings) are name=value.
+      const std::string bad =
+          spec.key.ends_with("routes")
+              ? "invalid route " + Quote(text) + " (expected adapter=channel1,channel2)"
+              : "invalid entry " + Quote(text) + " (expected name=value)";
       RouteMap routes;
       const size_t eq = text.find('=');
-      if (eq == std::string_view::npos) {
-        return Fail(ErrorCode::kConfig,
-                    "invalid route " + Quote(text) + " (expected adapter=channel1,channel2)");
-      }
+      if (eq == std::string_view::npos) return Fail(ErrorCode::kConfig, bad);
       std::string adapter = Trim(text.substr(0, eq));
       auto channels = SplitCommas(text.substr(eq + 1));
-      if (adapter.empty() || channels.empty()) {
-        return Fail(ErrorCode::kConfig,
-                    "invalid route " + Quote(text) + " (expected adapter=channel1,channel2)");
-      }
+      if (adapter.empty() || channels.empty()) return Fail(ErrorCode::kConfig, bad);
       routes[adapter] = std::move(channels);
       return Value(std::move(routes));
     }

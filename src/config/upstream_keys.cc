@@ -60,9 +60,6 @@ Sections SinkSections() {
       {"iceberg",
        {"catalog_type", "catalog_uri", "warehouse", "namespace", "table", "mode", "schema_mode",
         "primary_keys", "flush_interval", "flush_size", "backoff_base", "backoff_cap"}},
-      {"clickhouse",
-       {"dsn", "table", "auto_create", "async_insert", "settings.*", "batch_size", "flush_interval",
-        "backoff_base", "backoff_cap"}},
       {"chain", {"terminal", "compress", "encrypt_key", "batch_size"}},
   };
 }

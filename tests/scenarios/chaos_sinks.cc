@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "chaos.h"
+#include "fake_clickhouse.h"
 #include "http_receiver.h"
 #include "json_util.h"
 #include "kafka_clients.h"
@@ -538,6 +539,56 @@ class RedisSink : public Sink {
   RedisServer redis_;
 };
 
+// ---- clickhouse: the FAKE ClickHouse server (no ClickHouse is packaged);
+// rows in arrival order; unavailable = every insert answered 503.
+class ClickHouseSink : public Sink {
+ public:
+  explicit ClickHouseSink(const std::string& table) : channel_(Channel(table)) {}
+  std::vector<std::string> Args() override {
+    EXPECT_TRUE(fake_.ok());
+    return {"-a",
+            "clickhouse",
+            "--clickhouse-dsn",
+            fake_.Dsn(),
+            "--clickhouse-auto-create",
+            "--clickhouse-batch-size",
+            "500",
+            "--clickhouse-flush-interval",
+            "200ms",
+            "--clickhouse-backoff-base",
+            "50ms",
+            "--clickhouse-backoff-cap",
+            "300ms"};
+  }
+  // Each row as the envelope ParseEvent reads (the payload column is JSON text).
+  std::vector<Delivered> Events(Process*) override {
+    std::vector<Delivered> out;
+    for (const auto& r : fake_.Rows()) {
+      const auto& row = r.as_object();
+      boost::json::object envelope;
+      envelope["id"] = row.at("id");
+      envelope["channel"] = row.at("channel");
+      boost::system::error_code ec;
+      envelope["payload"] = boost::json::parse(row.at("payload").as_string(), ec);
+      if (ec) continue;
+      if (auto d = ParseEvent(boost::json::serialize(envelope), channel_)) out.push_back(*d);
+    }
+    return out;
+  }
+  double Progress(Process*) override {
+    return static_cast<double>(std::max<int64_t>(fake_.Count().first, 0));
+  }
+  bool CanBeUnavailable() const override { return true; }
+  void SetAvailable(bool available, Process*) override {
+    fake_.Control(available ? "/_fake/fail?status=503&count=0"
+                            : "/_fake/fail?status=503&count=1000000000");
+  }
+
+ private:
+  std::string channel_;
+  FakeClickHouse fake_;
+};
+
 }  // namespace
 
 Profile LoadProfile() {
@@ -546,7 +597,7 @@ Profile LoadProfile() {
   p.name = name != nullptr && *name != '\0' ? name : "short";
   if (p.name == "full") {
     p.sinks = {"stdout", "file",  "webhook", "pg_table", "kafkaserver",
-               "exec",   "kafka", "nats",    "redis"};
+               "exec",   "kafka", "nats",    "redis",    "clickhouse"};
     p.rows = 200000;
     p.kills = 20;
     p.pg_restarts = 2;
@@ -620,6 +671,7 @@ std::unique_ptr<Sink> MakeSink(const std::string& name, const std::string& table
   if (name == "kafka") return std::make_unique<KafkaSink>(table);
   if (name == "nats") return std::make_unique<NatsSink>(table);
   if (name == "redis") return std::make_unique<RedisSink>(table);
+  if (name == "clickhouse") return std::make_unique<ClickHouseSink>(table);
   return nullptr;
 }
 

@@ -537,7 +537,7 @@ TEST_P(ChaosScenario, EveryVersionArrivesInKeyOrderAndDuplicatesStayBounded) {
 
 INSTANTIATE_TEST_SUITE_P(Sinks, ChaosScenario,
                          ::testing::Values("stdout", "file", "webhook", "pg_table", "kafkaserver",
-                                           "exec", "kafka", "nats", "redis"),
+                                           "exec", "kafka", "nats", "redis", "clickhouse"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

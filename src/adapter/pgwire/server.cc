@@ -30,6 +30,7 @@
 #include "core/bytes.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/scope.h"
 #include "core/time.h"
 #include "net/http_server.h"
 #include "net/tls_server.h"
@@ -949,7 +950,7 @@ Result<std::string> Server::Start() {
   }
   const auto bound = s.acceptor->local_endpoint(ec);
   asio::co_spawn(s.ioc, s.AcceptLoop(), asio::detached);
-  s.thread = std::thread([&s] { s.ioc.run(); });
+  s.thread = std::thread(scope::Bind([&s] { s.ioc.run(); }));
   s.running = true;
   M();
   const std::string host = bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
