@@ -345,6 +345,7 @@ void ChaosRun::HoldDiskFull() {
               << " on the full disk; starting it again\n";
     disk_full_exit_ = code;
     EndPgcdc(SIGKILL);
+    AddWindow(ConfirmedLsn());  // the restart delivers what was not confirmed again
     StartPgcdc();
   }
 }

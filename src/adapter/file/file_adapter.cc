@@ -87,7 +87,14 @@ Status FileAdapter::WriteBuffer() {
     const ssize_t n = ::write(fd_, buffer_.data() + off, buffer_.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return Fail(Errno("file: write " + options_.path));
+      Error error = Errno("file: write " + options_.path);
+      // Cut off what this attempt wrote (a disk that filled up mid-buffer):
+      // a retry then writes the buffer once, with no duplicate or cut line.
+      if (off > 0 && ::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+        log::Warn("file: cannot remove a partly written batch; it stays as a cut line",
+                  {{"path", options_.path}, {"error", Errno("ftruncate").message()}});
+      }
+      return Fail(std::move(error));
     }
     off += static_cast<size_t>(n);
   }

@@ -1,7 +1,9 @@
 #include "adapter/file/file_adapter.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -111,6 +113,41 @@ TEST_F(FileAdapterTest, PartialLastLineFromACrashIsTerminated) {
   ASSERT_TRUE(a.Deliver(evs));
   ASSERT_TRUE(a.Flush());
   EXPECT_EQ(Slurp(path), "{\"whole\":1}\n{\"cut\n" + e.Json() + "\n");
+}
+
+TEST_F(FileAdapterTest, AWriteThatStopsPartWayLeavesNoPartOfTheBatch) {
+  // A file size limit stops write() part-way (EFBIG), as a disk that fills up
+  // does (ENOSPC); the retry after it must write the batch exactly once.
+  const std::string path = (dir_ / "out.jsonl").string();
+  FileAdapter a({.path = path});
+  ASSERT_TRUE(a.Open());
+  Event first = MakeEvent(0);
+  const Event* one[] = {&first};
+  ASSERT_TRUE(a.Deliver(one));
+  ASSERT_TRUE(a.Flush());
+  const std::string before = Slurp(path);
+  std::vector<Event> events;
+  for (int i = 1; i <= 50; ++i) events.push_back(MakeEvent(i));
+  std::vector<const Event*> ptrs;
+  std::string batch;
+  for (const auto& e : events) {
+    ptrs.push_back(&e);
+    batch += e.Json() + "\n";
+  }
+  ASSERT_TRUE(a.Deliver(ptrs));
+  const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  rlimit limit = old_limit;
+  limit.rlim_cur = before.size() + batch.size() / 2;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  const Status failed = a.Flush();
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  ::signal(SIGXFSZ, old_handler);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(Slurp(path), before) << "the part written before the error is removed";
+  ASSERT_TRUE(a.Flush());
+  EXPECT_EQ(Slurp(path), before + batch);
 }
 
 TEST_F(FileAdapterTest, MissingDirectoryIsAClearError) {
