@@ -102,7 +102,9 @@ int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0
 }  // namespace
 
 Engine::Engine(std::shared_ptr<const Query> query, EngineOptions options)
-    : query_(std::move(query)), options_(options) {}
+    : query_(std::move(query)), options_(options) {
+  if (query_->join) join_ = std::make_unique<JoinState>(*query_, options_.max_groups);
+}
 
 Engine::~Engine() = default;
 
@@ -232,6 +234,7 @@ Outcome Engine::Process(const EventView& e, int64_t now_ns) {
                   .type_errors = &counters_.type_errors};
   int64_t t = 0;
   if (!EventTime(ctx, now_ns, t)) return Outcome::kSkipped;
+  if (join_) return ProcessJoin(ctx, t);
   const uint64_t late_before = counters_.late;
   Outcome outcome = Outcome::kSkipped;
   if (Matches(ctx)) {
@@ -254,6 +257,35 @@ Outcome Engine::Process(const EventView& e, int64_t now_ns) {
     have_watermark_ = true;
   }
   return outcome;
+}
+
+Outcome Engine::ProcessJoin(const EvalContext& ctx, int64_t t) {
+  std::optional<int64_t> watermark;
+  if (query_->event_time.empty()) {
+    // Processing time never goes back: the event is at the newest time seen.
+    if (have_watermark_) t = std::max(t, watermark_);
+    watermark = t;
+  } else if (have_watermark_) {
+    watermark = watermark_;
+  }
+  bool late = false;
+  JoinCounters jc;
+  const bool taken = join_->Add(ctx, t, watermark, late, jc);
+  counters_.late += jc.late;
+  counters_.join_evicted += jc.evicted;
+  if (taken) ++counters_.events;
+  const int64_t wm = query_->event_time.empty() ? t : t - query_->lateness_ns;
+  if (!have_watermark_ || wm > watermark_) watermark_ = wm;
+  have_watermark_ = true;
+  return taken ? Outcome::kAggregated : late ? Outcome::kLate : Outcome::kSkipped;
+}
+
+std::vector<WindowResult> Engine::JoinRows() {
+  auto rows = join_->TakeRows();
+  if (rows.empty()) return {};
+  std::vector<WindowResult> out(1);
+  out[0].rows = std::move(rows);
+  return out;
 }
 
 bool Engine::Matches(const EvalContext& ctx) const {
@@ -317,14 +349,18 @@ std::vector<WindowResult> Engine::CloseUpTo(int64_t watermark, bool all) {
 
 std::vector<WindowResult> Engine::Advance(int64_t now_ns) {
   if (query_->event_time.empty()) {
-    watermark_ = now_ns;
+    watermark_ = join_ && have_watermark_ ? std::max(watermark_, now_ns) : now_ns;
     have_watermark_ = true;
+  }
+  if (join_) {
+    if (have_watermark_) join_->Expire(watermark_);
+    return JoinRows();
   }
   if (!have_watermark_) return {};
   return CloseUpTo(watermark_, false);
 }
 
-std::vector<WindowResult> Engine::FlushAll() { return CloseUpTo(0, true); }
+std::vector<WindowResult> Engine::FlushAll() { return join_ ? JoinRows() : CloseUpTo(0, true); }
 
 namespace {
 
@@ -350,7 +386,7 @@ std::string RowJson(const Query& q, const WindowResult& win, size_t row) {
   json::Writer w(out);
   w.BeginObject();
   WriteRow(w, q, win.rows[row]);
-  WriteWindow(w, win);
+  if (!q.join) WriteWindow(w, win);
   w.EndObject();
   return out;
 }

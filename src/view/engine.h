@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "view/expr.h"
+#include "view/join.h"
 #include "view/query.h"
 
 namespace pgcdc::view {
@@ -55,6 +56,7 @@ struct Counters {
   uint64_t groups_overflow = 0;  // new groups dropped at max_groups
   uint64_t bad_event_time = 0;   // EVENT TIME BY field missing or unparsable
   uint64_t bad_payload = 0;      // payload is not JSON
+  uint64_t join_evicted = 0;     // interval joins: buffered rows evicted at max_groups
 };
 
 // One closed window: its rows (columns in SELECT order) after HAVING.
@@ -78,7 +80,8 @@ class Engine {
   std::vector<WindowResult> FlushAll();
 
   const Counters& counters() const { return counters_; }
-  size_t groups() const { return live_groups_; }
+  // Live groups; for an interval join, buffered rows (both sides).
+  size_t groups() const { return join_ ? join_->size() : live_groups_; }
   const Query& query() const { return *query_; }
 
   struct Acc;
@@ -106,6 +109,8 @@ class Engine {
                     const EvalContext& ctx);
   WindowResult Close(int64_t start, int64_t end, const std::vector<const Group*>& groups);
   std::vector<WindowResult> CloseUpTo(int64_t watermark, bool all);
+  Outcome ProcessJoin(const EvalContext& ctx, int64_t t);
+  std::vector<WindowResult> JoinRows();
 
   std::shared_ptr<const Query> query_;
   EngineOptions options_;
@@ -115,10 +120,13 @@ class Engine {
   int64_t watermark_ = 0;
   std::map<int64_t, Window> windows_;  // tumbling and sliding, by start
   std::unordered_map<std::string, std::vector<Group>> sessions_;
+  std::unique_ptr<JoinState> join_;  // interval joins only
 };
 
 // SPEC §7.6 payloads: one row {<columns…>, "_window": {start, end}}, or a
-// batch {"_window": {...}, "rows": [...]} of a whole window.
+// batch {"_window": {...}, "rows": [...]} of a whole window. Interval joins
+// (SPEC §7.5) yield one WindowResult of pairs (start = end = 0) per
+// Advance(); their rows have no "_window" and are always one per event.
 std::string RowJson(const Query& query, const WindowResult& window, size_t row);
 std::string BatchJson(const Query& query, const WindowResult& window);
 // The payload of a late-event report on pgcdc:_view:<name>:late: the event

@@ -85,7 +85,7 @@ TEST(ViewParser, SyntaxAndSemanticErrorsCarryPositions) {
             "ORDER BY is not supported in a view at position 44");
   EXPECT_EQ(ParseError("SELECT a.x FROM pgcdc_events a JOIN pgcdc_events b ON a.k = b.k "
                        "TUMBLING WINDOW 1s"),
-            "interval joins are not supported yet at position 17");
+            "an interval join has no window clause at position 65");
   EXPECT_EQ(ParseError("SELECT x::int FROM pgcdc_events GROUP BY x TUMBLING WINDOW 1s"),
             "unsupported expression (TypeCast) at position 9");
 }

@@ -120,7 +120,8 @@ Result<ViewDef> Plan(const RawView& raw) {
 }  // namespace
 
 std::vector<std::string> ResultPayloads(const ViewDef& view, const v::WindowResult& window) {
-  if (view.emit == Emit::kBatch) return {v::BatchJson(*view.query, window)};
+  // Interval joins emit one event per pair whatever `emit` says.
+  if (view.emit == Emit::kBatch && !view.query->join) return {v::BatchJson(*view.query, window)};
   std::vector<std::string> out;
   out.reserve(window.rows.size());
   for (size_t r = 0; r < window.rows.size(); ++r) out.push_back(v::RowJson(*view.query, window, r));
@@ -167,7 +168,10 @@ struct ViewAdapter::View {
   metrics::Counter& overflow;
   metrics::Counter& bad;
   metrics::Counter& dropped;
+  metrics::Counter& evicted;
   metrics::Gauge& groups;
+  int64_t evicted_logged_at = 0;  // clock of the last eviction warning
+  uint64_t evicted_logged = 0;    // join_evicted when it was logged
 
   explicit View(ViewDef d)
       : def(std::move(d)),
@@ -187,8 +191,13 @@ struct ViewAdapter::View {
                    "Events without a readable event time or with a non-JSON payload (skipped).")),
         dropped(Series("pgcdc_view_results_dropped_total",
                        "VIEW_RESULT events lost: result queue full or pipeline stopping.")),
+        evicted(Series("pgcdc_view_join_evicted_total",
+                       "Interval joins: buffered events evicted at max_groups before their "
+                       "WITHIN bound expired (their later matches are lost).")),
         groups(metrics::Default()
-                   .AddGauge("pgcdc_view_groups", "Live groups in a view's open windows.", {"view"})
+                   .AddGauge("pgcdc_view_groups",
+                             "Live groups in a view's open windows (joins: buffered events).",
+                             {"view"})
                    .With({def.name})) {}
 
   metrics::Counter& Series(const char* name, const char* help) {
@@ -264,7 +273,7 @@ void ViewAdapter::Collect(View& view, const std::vector<v::WindowResult>& window
   batch.events = std::move(view.late_events);
   view.late_events.clear();
   for (const auto& w : windows) {
-    view.windows.Inc();
+    if (!view.def.query->join) view.windows.Inc();
     for (auto& payload : ResultPayloads(view.def, w)) {
       batch.events.push_back(MakeEvent(view.channel, "VIEW_RESULT", std::move(payload), "view"));
     }
@@ -296,6 +305,20 @@ void ViewAdapter::UpdateMetrics(View& view) {
   if (c.groups_overflow > r.groups_overflow && r.groups_overflow == 0) {
     log::Warn("view reached max_groups; new groups are dropped",
               {{"view", view.def.name}, {"max_groups", std::to_string(view.def.max_groups)}});
+  }
+  view.evicted.Inc(c.join_evicted - r.join_evicted);
+  // Joins at their cap lose matches: say so, at most every 10 s.
+  const int64_t now = clock_();
+  if (c.join_evicted > view.evicted_logged &&
+      (view.evicted_logged == 0 || now - view.evicted_logged_at >= 10'000'000'000)) {
+    log::Warn(
+        "interval join at max_groups: oldest buffered events evicted, their later "
+        "matches are lost (raise max_groups or shorten WITHIN)",
+        {{"view", view.def.name},
+         {"max_groups", std::to_string(view.def.max_groups)},
+         {"evicted", std::to_string(c.join_evicted - view.evicted_logged)}});
+    view.evicted_logged = c.join_evicted;
+    view.evicted_logged_at = now;
   }
   r = c;
   view.groups.Set(static_cast<double>(view.engine.groups()));
