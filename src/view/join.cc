@@ -173,8 +173,8 @@ std::optional<std::string> JoinState::KeyOf(const std::vector<Expr>& keys,
   return out;
 }
 
-bool JoinState::Add(const EvalContext& ctx, int64_t t, std::optional<int64_t> watermark, bool& late,
-                    JoinCounters& counters) {
+bool JoinState::Add(const EvalContext& ctx, int64_t t, std::optional<int64_t> watermark,
+                    uint64_t seq, bool& late, JoinCounters& counters) {
   const Join& j = *q_.join;
   late = false;
   auto passes = [&](const std::optional<Expr>& f) {
@@ -201,7 +201,7 @@ bool JoinState::Add(const EvalContext& ctx, int64_t t, std::optional<int64_t> wa
       slots.push_back(ResolveField(path, ctx));
     }
     Probe(side, *key, t, slots);
-    Insert(side, *key, t, std::move(slots), counters);
+    Insert(side, *key, t, Entry{std::move(slots), seq}, counters);
     taken = true;
   }
   return taken;
@@ -216,8 +216,8 @@ void JoinState::Probe(int side, const std::string& key, int64_t t,
   const Bucket& b = bucket->second;
   for (auto it = b.lower_bound(t - j.within_ns); it != b.end() && it->first <= t + j.within_ns;
        ++it) {
-    const std::vector<Value>& left = side == 0 ? slots : it->second;
-    const std::vector<Value>& right = side == 0 ? it->second : slots;
+    const std::vector<Value>& left = side == 0 ? slots : it->second.slots;
+    const std::vector<Value>& right = side == 0 ? it->second.slots : slots;
     std::vector<Value> both = left;
     both.insert(both.end(), right.begin(), right.end());
     EvalContext ctx{.group = &both};
@@ -233,13 +233,14 @@ void JoinState::Probe(int side, const std::string& key, int64_t t,
   }
 }
 
-void JoinState::Insert(int side, const std::string& key, int64_t t, std::vector<Value> slots,
+void JoinState::Insert(int side, const std::string& key, int64_t t, Entry entry,
                        JoinCounters& counters) {
   while (!order_.empty() && static_cast<int64_t>(order_.size()) >= max_rows_) {
     Erase(order_.begin());  // the oldest entry makes room
     ++counters.evicted;
   }
-  sides_[side].by_key[key].emplace(t, std::move(slots));
+  if (entry.seq != UINT64_MAX) seqs_.insert(entry.seq);
+  sides_[side].by_key[key].emplace(t, std::move(entry));
   order_.emplace(t, std::make_pair(side, key));
 }
 
@@ -248,7 +249,10 @@ void JoinState::Erase(std::multimap<int64_t, std::pair<int, std::string>>::itera
   auto bucket = by_key.find(it->second.second);
   if (bucket != by_key.end()) {
     auto entry = bucket->second.find(it->first);
-    if (entry != bucket->second.end()) bucket->second.erase(entry);
+    if (entry != bucket->second.end()) {
+      if (auto s = seqs_.find(entry->second.seq); s != seqs_.end()) seqs_.erase(s);
+      bucket->second.erase(entry);
+    }
     if (bucket->second.empty()) by_key.erase(bucket);
   }
   order_.erase(it);

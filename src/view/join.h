@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -63,24 +64,30 @@ class JoinState {
   // Adds the event at time `t`, given the watermark before it (nullopt:
   // none yet). Returns false when no side takes the event; `late` when it
   // was older than the watermark. Pairs go to rows().
-  bool Add(const EvalContext& ctx, int64_t t, std::optional<int64_t> watermark, bool& late,
-           JoinCounters& counters);
+  // `seq` is the event's Event::seq (UINT64_MAX: untracked).
+  bool Add(const EvalContext& ctx, int64_t t, std::optional<int64_t> watermark, uint64_t seq,
+           bool& late, JoinCounters& counters);
   // Drops entries that no event at or after `watermark` can match.
   void Expire(int64_t watermark);
 
   std::vector<std::vector<Value>> TakeRows() { return std::exchange(rows_, {}); }
   size_t size() const { return order_.size(); }
+  // The oldest tracked Event::seq still buffered (UINT64_MAX: none).
+  uint64_t OldestSeq() const { return seqs_.empty() ? UINT64_MAX : *seqs_.begin(); }
 
  private:
-  using Bucket = std::multimap<int64_t, std::vector<Value>>;  // by time
+  struct Entry {
+    std::vector<Value> slots;
+    uint64_t seq;
+  };
+  using Bucket = std::multimap<int64_t, Entry>;  // by time
   struct Side {
     std::unordered_map<std::string, Bucket> by_key;
   };
   // Key text of the event on a side; nullopt when a key is NULL (never equal).
   std::optional<std::string> KeyOf(const std::vector<Expr>& keys, const EvalContext& ctx) const;
   void Probe(int side, const std::string& key, int64_t t, const std::vector<Value>& slots);
-  void Insert(int side, const std::string& key, int64_t t, std::vector<Value> slots,
-              JoinCounters& counters);
+  void Insert(int side, const std::string& key, int64_t t, Entry entry, JoinCounters& counters);
   void Erase(std::multimap<int64_t, std::pair<int, std::string>>::iterator it);
 
   const Query& q_;
@@ -89,6 +96,7 @@ class JoinState {
   // Every buffered entry by time (side, key): expiry and eviction order.
   std::multimap<int64_t, std::pair<int, std::string>> order_;
   std::vector<std::vector<Value>> rows_;
+  std::multiset<uint64_t> seqs_;  // of the buffered entries
 };
 
 }  // namespace pgcdc::view

@@ -1,10 +1,19 @@
 #include "adapter/view/view_adapter.h"
 
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <boost/json.hpp>
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
 #include <map>
+#include <sstream>
 
+#include "core/json_dom.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/time.h"
@@ -154,8 +163,25 @@ Result<std::vector<ViewDef>> BuildViews(const Options& o) {
   return out;
 }
 
+// Results published but not yet known delivered by every other adapter: the
+// source events of their windows stay held (docs/views.md, "Restarts").
+struct PendingResults {
+  uint64_t min_seq = v::kNoSeq;
+  int64_t restore_cap = INT64_MAX;  // the restart watermark must stay below it
+  Uuid last_id;                     // of the batch's last event
+  uint64_t guard = 0;               // first seq after the batch in the bus (0: not seen yet)
+};
+
+// A restart watermark that reopens the window: replayed events of a window
+// whose results may not have been delivered are counted again.
+int64_t RestoreCap(const v::Query& q, const v::WindowResult& w) {
+  if (q.window.kind == v::WindowKind::kSession) return w.start_ns + q.window.size_ns - 1;
+  return w.end_ns - 1;
+}
+
 struct ViewAdapter::View {
   ViewDef def;
+  std::deque<PendingResults> pending;
   std::string channel;
   std::string late_channel;        // pgcdc:_view:<name>:late
   std::vector<Event> late_events;  // to publish with the next results
@@ -221,12 +247,14 @@ ViewAdapter::~ViewAdapter() {
 
 Status ViewAdapter::Attach(const Services& services) {
   publish_ = services.publish;
+  delivered_by_others_ = services.delivered_by_others;
   if (!publish_)
     return Fail(ErrorCode::kConfig, "the view adapter needs a pipeline to publish into");
   return Ok();
 }
 
 Status ViewAdapter::Open() {
+  if (auto st = LoadState(); !st) return st;
   emitter_ = std::thread([this] { RunEmitter(); });
   return Ok();
 }
@@ -234,8 +262,18 @@ Status ViewAdapter::Open() {
 Status ViewAdapter::Deliver(std::span<const Event* const> events) {
   const int64_t now = clock_();
   for (const Event* e : events) {
-    if (e->channel.starts_with(kResultPrefix)) continue;
-    v::EventView ev{e->channel, e->operation, e->source, e->payload};
+    if (e->channel.starts_with(kResultPrefix)) {
+      // Our own results came back through the bus: every event published
+      // after them has a higher seq than any seen so far.
+      for (auto& view : views_) {
+        for (auto& p : view->pending) {
+          if (p.guard == 0 && p.last_id == e->id) p.guard = max_seq_seen_ + 1;
+        }
+      }
+      continue;
+    }
+    max_seq_seen_ = std::max(max_seq_seen_, e->seq);
+    v::EventView ev{e->channel, e->operation, e->source, e->payload, {}, e->seq};
     std::string id;  // rendered only for a late event that is reported
     for (auto& view : views_) {
       if (view->engine.Process(ev, now) == v::Outcome::kLate && view->def.emit_late) {
@@ -253,7 +291,94 @@ Status ViewAdapter::Deliver(std::span<const Event* const> events) {
 Status ViewAdapter::Flush() {
   const int64_t now = clock_();
   for (auto& view : views_) Collect(*view, view->engine.Advance(now));
+  Release();
+  // The state on disk first: the pipeline confirms up to held_ right after.
+  return SaveState();
+}
+
+std::optional<uint64_t> ViewAdapter::OldestHeldSeq() const {
+  if (held_ == v::kNoSeq) return std::nullopt;
+  return held_;
+}
+
+namespace {
+
+// Replaces `path` with `text` atomically (temporary file, fsync, rename).
+Status WriteAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "we");
+  if (f == nullptr)
+    return Fail(ErrorCode::kIo, "view state: create " + tmp + ": " + strerror(errno));
+  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size() &&
+                       std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+  const int err = errno;
+  if (std::fclose(f) != 0 || !written || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Fail(ErrorCode::kIo,
+                "view state: write " + path + ": " + strerror(written ? errno : err));
+  }
   return Ok();
+}
+
+}  // namespace
+
+// {"views":{"<name>":{"watermark_ns":N}}}: per event-time view, the
+// watermark a restart resumes from (Engine::RestorePoint, kept below the
+// windows whose results are not yet delivered).
+Status ViewAdapter::SaveState() {
+  if (options_.state_file.empty()) return Ok();
+  boost::json::object views;
+  for (const auto& view : views_) {
+    auto point = view->engine.RestorePoint();
+    if (!point) continue;
+    for (const auto& p : view->pending) point = std::min(*point, p.restore_cap);
+    views[view->def.name] = boost::json::object{{"watermark_ns", *point}};
+  }
+  std::string text = json::SerializeDom(boost::json::object{{"views", std::move(views)}});
+  if (text == saved_state_) return Ok();
+  if (auto st = WriteAtomically(options_.state_file, text); !st) return st;
+  saved_state_ = std::move(text);
+  return Ok();
+}
+
+Status ViewAdapter::LoadState() {
+  if (options_.state_file.empty()) return Ok();
+  std::ifstream in(options_.state_file);
+  if (!in) return Ok();  // first start
+  std::stringstream text;
+  text << in.rdbuf();
+  auto doc = json::ParseDom(text.str());
+  const auto* root = doc ? doc->if_object() : nullptr;
+  const auto* views = root != nullptr ? root->if_contains("views") : nullptr;
+  if (views == nullptr || !views->is_object()) {
+    return Fail(ErrorCode::kConfig, "view state file " + options_.state_file +
+                                        " is not a pgcdc view state (delete it to start afresh)");
+  }
+  for (auto& view : views_) {
+    const auto* saved = views->as_object().if_contains(view->def.name);
+    const auto* wm = saved != nullptr && saved->is_object()
+                         ? saved->as_object().if_contains("watermark_ns")
+                         : nullptr;
+    if (wm == nullptr || !wm->is_int64()) continue;
+    view->engine.Restore(wm->as_int64());
+    log::Info("view resumes from its saved watermark",
+              {{"view", view->def.name}, {"watermark", FormatRfc3339Nano(wm->as_int64())}});
+  }
+  saved_state_ = json::SerializeDom(*doc);
+  return Ok();
+}
+
+void ViewAdapter::Release() {
+  const uint64_t others =
+      delivered_by_others_ ? delivered_by_others_(Name()) : std::numeric_limits<uint64_t>::max();
+  uint64_t held = v::kNoSeq;
+  for (auto& view : views_) {
+    std::erase_if(view->pending,
+                  [&](const PendingResults& p) { return p.guard != 0 && others >= p.guard; });
+    held = std::min(held, view->engine.OldestSeq());
+    for (const auto& p : view->pending) held = std::min(held, p.min_seq);
+  }
+  held_ = held;
 }
 
 void ViewAdapter::Close() {
@@ -272,7 +397,10 @@ void ViewAdapter::Collect(View& view, const std::vector<v::WindowResult>& window
   EventBatch batch;
   batch.events = std::move(view.late_events);
   view.late_events.clear();
+  PendingResults pending;
   for (const auto& w : windows) {
+    pending.min_seq = std::min(pending.min_seq, w.min_seq);
+    pending.restore_cap = std::min(pending.restore_cap, RestoreCap(*view.def.query, w));
     if (!view.def.query->join) view.windows.Inc();
     for (auto& payload : ResultPayloads(view.def, w)) {
       batch.events.push_back(MakeEvent(view.channel, "VIEW_RESULT", std::move(payload), "view"));
@@ -280,9 +408,11 @@ void ViewAdapter::Collect(View& view, const std::vector<v::WindowResult>& window
   }
   if (batch.events.empty()) return;
   const size_t n = batch.events.size();
+  pending.last_id = batch.events.back().id;
   {
     MutexLock lock(mu_);
     if (pending_events_ + n <= static_cast<size_t>(options_.result_buffer) && !stopping_) {
+      if (pending.min_seq != v::kNoSeq) view.pending.push_back(pending);
       pending_events_ += n;
       pending_.push_back(std::move(batch));
       cv_.NotifyAll();
@@ -371,6 +501,10 @@ ConnectorInfo Connector() {
               Param("view.max_groups", &O::max_groups,
                     "--view-query views: most live groups per view (more are dropped and counted)",
                     {.flag = "view-max-groups", .min = 1}),
+              Param("view.state_file", &O::state_file,
+                    "file where event-time views keep the watermark a restart resumes from "
+                    "(with --persistent-slot: no window lost or counted twice; docs/views.md)",
+                    {.flag = "view-state-file"}),
               Param("view.result_buffer", &O::result_buffer,
                     "VIEW_RESULT events waiting for the bus (more are dropped and counted)",
                     {.flag = "view-result-buffer", .min = 1}),
