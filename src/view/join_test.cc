@@ -154,9 +154,15 @@ TEST(ViewJoin, StateIsCappedAndEvictionsCounted) {
       "SELECT a.row.i, b.row.i FROM pgcdc_events a JOIN pgcdc_events b ON a.row.oid = b.row.oid "
       "WITHIN 1h WHERE a.channel = 'o' AND b.channel = 'p'");
   Engine e(q, {.max_groups = 3});
-  for (int i = 1; i <= 5; ++i) e.Process({.channel = "o", .payload = Row(i, i)}, i * kSec);
+  std::vector<std::string> rows;
+  for (int i = 1; i <= 5; ++i) {
+    rows.push_back(Row(i, i));
+    e.Process({.channel = "o", .payload = rows.back(), .seq = static_cast<uint64_t>(10 + i)},
+              i * kSec);
+  }
   EXPECT_EQ(e.groups(), 3u);
   EXPECT_EQ(e.counters().join_evicted, 2u);
+  EXPECT_EQ(e.OldestSeq(), 13u);  // buffered events a restart must replay
   // Orders 1 and 2 (the oldest) were evicted: their payments find nothing.
   e.Process({.channel = "p", .payload = Row(1, 11)}, 6 * kSec);
   e.Process({.channel = "p", .payload = Row(5, 15)}, 6 * kSec);

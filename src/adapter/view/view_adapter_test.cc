@@ -1,8 +1,13 @@
 #include "adapter/view/view_adapter.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "core/mutex.h"
 #include "registry/test_util.h"
@@ -149,6 +154,102 @@ TEST(ViewAdapter, LateEventsArePublishedOnTheLateChannelWhenAsked) {
                                          R"("payload":{"row":{"ts":"2026-01-01T00:00:05Z"}}})");
     }
   }
+}
+
+// Restarts (docs/views.md): the adapter holds the source events of open
+// windows, and of closed windows until the other adapters delivered the
+// results; the state file keeps the restart watermark below such windows.
+TEST(ViewAdapter, HoldsEventsUntilResultsAreDeliveredAndSavesTheWatermark) {
+  char dir[] = "/tmp/pgcdc-view-state-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  Options o;
+  o.state_file = std::string(dir) + "/state.json";
+  o.cli_queries = {
+      "w:SELECT COUNT(*) AS n FROM pgcdc_events EVENT TIME BY row.ts TUMBLING WINDOW 10s"};
+  auto views = BuildViews(o);
+  ASSERT_TRUE(views);
+  ViewAdapter a(*views, o, [] { return int64_t{0}; });
+  Mutex mu;
+  CondVar cv;
+  std::vector<Event> published;
+  std::atomic<uint64_t> others{0};
+  Services s;
+  s.publish = [&](EventBatch&& b) {
+    MutexLock lock(mu);
+    for (auto& e : b.events) published.push_back(std::move(e));
+    cv.NotifyAll();
+    return true;
+  };
+  s.delivered_by_others = [&](std::string_view name) {
+    EXPECT_EQ(name, "view");
+    return others.load();
+  };
+  ASSERT_TRUE(a.Attach(s));
+  ASSERT_TRUE(a.Open());
+  auto at = [](int sec, uint64_t seq) {
+    Event e =
+        MakeEvent("pgcdc:t", "INSERT",
+                  R"({"row":{"ts":"2026-01-01T00:00:)" + std::to_string(sec) + R"(Z"}})", "wal");
+    e.seq = seq;
+    return e;
+  };
+  Event e1 = at(11, 1), e2 = at(15, 2), e3 = at(25, 3);  // e3 closes [10,20)
+  const Event* first[] = {&e1, &e2, &e3};
+  ASSERT_TRUE(a.Deliver(first));
+  ASSERT_TRUE(a.Flush());
+  // [10,20) is closed but its results are not delivered: 1 is still held.
+  EXPECT_EQ(a.OldestHeldSeq(), std::optional<uint64_t>(1));
+  Event result;
+  {
+    MutexLock lock(mu);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (published.empty()) ASSERT_TRUE(cv.WaitUntil(mu, deadline));
+    result = published[0];
+  }
+  // The state file keeps the watermark below the undelivered window's end.
+  auto saved = [&] {
+    std::ifstream in(o.state_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  EXPECT_EQ(saved(), R"({"views":{"w":{"watermark_ns":1767225619999999999}}})");
+  // The result comes back through the bus, then a later event (seq 4):
+  // once the others finished seq 4, [10,20)'s events are released; the open
+  // window [20,30) still holds 3.
+  Event e4 = at(26, 4);
+  const Event* second[] = {&result, &e4};
+  ASSERT_TRUE(a.Deliver(second));
+  ASSERT_TRUE(a.Flush());
+  EXPECT_EQ(a.OldestHeldSeq(), std::optional<uint64_t>(1));
+  others = 4;
+  ASSERT_TRUE(a.Flush());
+  EXPECT_EQ(a.OldestHeldSeq(), std::optional<uint64_t>(3));
+  EXPECT_EQ(saved(), R"({"views":{"w":{"watermark_ns":1767225626000000000}}})");
+  a.Close();
+
+  // A restart resumes from the saved watermark: a replayed event of the
+  // emitted window [10,20) is late, one of the open window [20,30) counts.
+  ViewAdapter b(*views, o, [] { return int64_t{0}; });
+  std::vector<Event> again;
+  s.publish = [&](EventBatch&& batch) {
+    MutexLock lock(mu);
+    for (auto& e : batch.events) again.push_back(std::move(e));
+    return true;
+  };
+  ASSERT_TRUE(b.Attach(s));
+  ASSERT_TRUE(b.Open());
+  Event r2 = at(15, 1), r3 = at(25, 2);
+  const Event* replay[] = {&r2, &r3};
+  ASSERT_TRUE(b.Deliver(replay));
+  b.Close();
+  MutexLock lock(mu);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_NE(again[0].payload.find(R"("n":1,"_window":{"start":"2026-01-01T00:00:20Z")"),
+            std::string::npos)
+      << again[0].payload;
+  std::remove(o.state_file.c_str());
+  rmdir(dir);
 }
 
 TEST(ViewAdapter, NeedsAPipeline) {
