@@ -340,7 +340,7 @@ TEST(ViewScenario, KillNineMidWindowLosesAndDoublesNothing) {
           auto r = conn.Query(
               "SELECT confirmed_flush_lsn >= $1::pg_lsn FROM pg_replication_slots "
               "WHERE slot_name = 'pgcdc_p_vkill'",
-              {*(*before)[0][0]});
+              {(*before)[0][0]});
           return r && !r->empty() && (*r)[0][0] == std::optional<std::string>("t");
         },
         30s))

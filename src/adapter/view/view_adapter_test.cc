@@ -17,6 +17,23 @@ namespace {
 
 constexpr int64_t kSec = 1000000000;
 
+// Services whose publish collects what the adapter's emitter thread publishes.
+struct Collector {
+  Mutex mu;
+  CondVar cv;
+  std::vector<Event> events;  // under mu
+  Services Make() {
+    Services s;
+    s.publish = [this](EventBatch&& b) {
+      MutexLock lock(mu);
+      for (auto& e : b.events) events.push_back(std::move(e));
+      cv.NotifyAll();
+      return true;
+    };
+    return s;
+  }
+};
+
 TEST(ViewAdapter, ValidationNamesTheViewAndThePosition) {
   const ConnectorInfo info = Connector();
   auto cfg = testing::LoadConnectorConfig(
@@ -125,15 +142,8 @@ TEST(ViewAdapter, LateEventsArePublishedOnTheLateChannelWhenAsked) {
     auto views = BuildViews(o);
     ASSERT_TRUE(views);
     ViewAdapter a(std::move(*views), o, [] { return int64_t{0}; });
-    Mutex mu;
-    std::vector<Event> published;
-    Services s;
-    s.publish = [&](EventBatch&& b) {
-      MutexLock lock(mu);
-      for (auto& e : b.events) published.push_back(std::move(e));
-      return true;
-    };
-    ASSERT_TRUE(a.Attach(s));
+    Collector c;
+    ASSERT_TRUE(a.Attach(c.Make()));
     ASSERT_TRUE(a.Open());
     Event on_time =
         MakeEvent("pgcdc:t", "INSERT", R"({"row":{"ts":"2026-01-01T00:00:25Z"}})", "wal");
@@ -141,9 +151,9 @@ TEST(ViewAdapter, LateEventsArePublishedOnTheLateChannelWhenAsked) {
     const Event* batch[] = {&on_time, &late};
     ASSERT_TRUE(a.Deliver(batch));
     a.Close();  // flushes: the open window [20,30) and, when asked, the late event
-    MutexLock lock(mu);
+    MutexLock lock(c.mu);
     std::vector<const Event*> reports;
-    for (const auto& e : published) {
+    for (const auto& e : c.events) {
       if (e.channel == "pgcdc:_view:w:late") reports.push_back(&e);
     }
     ASSERT_EQ(reports.size(), emit_late ? 1u : 0u);
@@ -169,17 +179,9 @@ TEST(ViewAdapter, HoldsEventsUntilResultsAreDeliveredAndSavesTheWatermark) {
   auto views = BuildViews(o);
   ASSERT_TRUE(views);
   ViewAdapter a(*views, o, [] { return int64_t{0}; });
-  Mutex mu;
-  CondVar cv;
-  std::vector<Event> published;
+  Collector c;
   std::atomic<uint64_t> others{0};
-  Services s;
-  s.publish = [&](EventBatch&& b) {
-    MutexLock lock(mu);
-    for (auto& e : b.events) published.push_back(std::move(e));
-    cv.NotifyAll();
-    return true;
-  };
+  Services s = c.Make();
   s.delivered_by_others = [&](std::string_view name) {
     EXPECT_EQ(name, "view");
     return others.load();
@@ -201,10 +203,10 @@ TEST(ViewAdapter, HoldsEventsUntilResultsAreDeliveredAndSavesTheWatermark) {
   EXPECT_EQ(a.OldestHeldSeq(), std::optional<uint64_t>(1));
   Event result;
   {
-    MutexLock lock(mu);
+    MutexLock lock(c.mu);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (published.empty()) ASSERT_TRUE(cv.WaitUntil(mu, deadline));
-    result = published[0];
+    while (c.events.empty()) ASSERT_TRUE(c.cv.WaitUntil(c.mu, deadline));
+    result = c.events[0];
   }
   // The state file keeps the watermark below the undelivered window's end.
   auto saved = [&] {
@@ -231,23 +233,18 @@ TEST(ViewAdapter, HoldsEventsUntilResultsAreDeliveredAndSavesTheWatermark) {
   // A restart resumes from the saved watermark: a replayed event of the
   // emitted window [10,20) is late, one of the open window [20,30) counts.
   ViewAdapter b(*views, o, [] { return int64_t{0}; });
-  std::vector<Event> again;
-  s.publish = [&](EventBatch&& batch) {
-    MutexLock lock(mu);
-    for (auto& e : batch.events) again.push_back(std::move(e));
-    return true;
-  };
-  ASSERT_TRUE(b.Attach(s));
+  Collector again;
+  ASSERT_TRUE(b.Attach(again.Make()));
   ASSERT_TRUE(b.Open());
   Event r2 = at(15, 1), r3 = at(25, 2);
   const Event* replay[] = {&r2, &r3};
   ASSERT_TRUE(b.Deliver(replay));
   b.Close();
-  MutexLock lock(mu);
-  ASSERT_EQ(again.size(), 1u);
-  EXPECT_NE(again[0].payload.find(R"("n":1,"_window":{"start":"2026-01-01T00:00:20Z")"),
+  MutexLock lock(again.mu);
+  ASSERT_EQ(again.events.size(), 1u);
+  EXPECT_NE(again.events[0].payload.find(R"("n":1,"_window":{"start":"2026-01-01T00:00:20Z")"),
             std::string::npos)
-      << again[0].payload;
+      << again.events[0].payload;
   std::remove(o.state_file.c_str());
   rmdir(dir);
 }
