@@ -4,22 +4,12 @@
 
 #include "view/engine.h"
 #include "view/parser.h"
+#include "view/test_util.h"
 
 namespace pgcdc::view {
 namespace {
 
 constexpr int64_t kSec = 1000000000;
-
-std::shared_ptr<const Query> Parse(const std::string& text) {
-  auto q = ParseQuery(text);
-  EXPECT_TRUE(q) << (q ? "" : q.error().message());
-  return q ? std::make_shared<const Query>(std::move(*q)) : nullptr;
-}
-
-std::string ParseError(const std::string& text) {
-  auto q = ParseQuery(text);
-  return q ? std::string("(parsed)") : q.error().message();
-}
 
 // {"row": {"oid": <oid>, "i": <i>, "kind": "<kind>", "ts": "12:00:<sec>"}}
 std::string Row(int oid, int i, const std::string& kind = "x", int sec = 0) {

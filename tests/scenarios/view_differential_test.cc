@@ -166,6 +166,49 @@ class DuckDb {
   duckdb_connection conn_ = nullptr;
 };
 
+// A result payload's `columns` as cells (numbers as text, 17 digits).
+std::vector<Cell> Cells(const boost::json::object& payload,
+                        const std::vector<std::string>& columns) {
+  std::vector<Cell> cells;
+  for (const auto& c : columns) {
+    const auto& v = payload.at(c);
+    if (v.is_null()) {
+      cells.emplace_back();
+    } else if (v.is_string()) {
+      cells.emplace_back(std::string(v.as_string()));
+    } else {
+      std::ostringstream num;
+      num.precision(17);
+      num << v.to_number<double>();
+      cells.emplace_back(num.str());
+    }
+  }
+  return cells;
+}
+
+// Every row DuckDB wants must be the view's (same key, same cells); the
+// first differences are reported. Returns the rows compared.
+size_t CompareRows(const std::string& query, const Rows& want, const Rows& got) {
+  EXPECT_EQ(got.size(), want.size()) << query;
+  size_t compared = 0;
+  int shown = 0;
+  for (const auto& [key, cells] : want) {
+    auto it = got.find(key);
+    if (it == got.end()) {
+      if (shown++ < 3) ADD_FAILURE() << query << "\nmissing " << key;
+      continue;
+    }
+    for (size_t col = 0; col < cells.size(); ++col) {
+      if (!SameCell(it->second[col], cells[col]) && shown++ < 3) {
+        ADD_FAILURE() << query << "\n"
+                      << key << " view: " << Show(it->second) << "\n duckdb: " << Show(cells);
+      }
+    }
+    ++compared;
+  }
+  return compared;
+}
+
 // The view's rows: `columns` in order, keyed like DuckDb::Query (the key
 // column `k` when grouped, else none).
 Rows ViewRows(const std::string& output, const std::string& view,
@@ -186,20 +229,7 @@ Rows ViewRows(const std::string& output, const std::string& view,
     } else {
       key += "NULL";
     }
-    std::vector<Cell> cells;
-    for (const auto& c : columns) {
-      const auto& v = payload.at(c);
-      if (v.is_null()) {
-        cells.emplace_back();
-      } else if (v.is_string()) {
-        cells.emplace_back(std::string(v.as_string()));
-      } else {
-        std::ostringstream num;
-        num.precision(17);
-        num << v.to_number<double>();
-        cells.emplace_back(num.str());
-      }
-    }
+    std::vector<Cell> cells = Cells(payload, columns);
     out[key] = std::move(cells);
   }
   return out;
@@ -402,22 +432,7 @@ TEST(ViewDifferential, EveryWindowEqualsDuckDbOverTheSameEvents) {
       const Rows got = ViewRows(run.output, name, Split(c.columns), c.grouped);
       const Rows want = duck.Query(Sql(c, (*list)[i].windows));
       ASSERT_GT(want.size(), 10u) << c.query;
-      EXPECT_EQ(got.size(), want.size()) << c.query;
-      int shown = 0;
-      for (const auto& [key, cells] : want) {
-        auto it = got.find(key);
-        if (it == got.end()) {
-          if (shown++ < 3) ADD_FAILURE() << c.query << "\nmissing window/group " << key;
-          continue;
-        }
-        for (size_t col = 0; col < cells.size(); ++col) {
-          if (!SameCell(it->second[col], cells[col]) && shown++ < 3) {
-            ADD_FAILURE() << c.query << "\n"
-                          << key << " view: " << Show(it->second) << "\n duckdb: " << Show(cells);
-          }
-        }
-        ++compared;
-      }
+      compared += CompareRows(c.query, want, got);
     }
   }
   std::cout << "view differential: " << compared << " window rows compared over "
@@ -484,20 +499,7 @@ Rows JoinViewRows(const std::string& output, const std::string& view,
     const auto payload = ParseJson(line).at("payload").as_object();
     const std::string key = std::to_string(payload.at("l").to_number<int64_t>()) + "|" +
                             std::to_string(payload.at("r").to_number<int64_t>());
-    std::vector<Cell> cells;
-    for (const auto& c : columns) {
-      const auto& v = payload.at(c);
-      if (v.is_null()) {
-        cells.emplace_back();
-      } else if (v.is_string()) {
-        cells.emplace_back(std::string(v.as_string()));
-      } else {
-        std::ostringstream num;
-        num.precision(17);
-        num << v.to_number<double>();
-        cells.emplace_back(num.str());
-      }
-    }
+    std::vector<Cell> cells = Cells(payload, columns);
     EXPECT_TRUE(out.emplace(key, std::move(cells)).second) << "pair emitted twice: " << key;
   }
   return out;
@@ -572,22 +574,7 @@ TEST(ViewDifferential, IntervalJoinsEqualDuckDbRangeJoins) {
     const Rows want = duck.Query(jc.sql);
     const Rows got = JoinViewRows(run.output, "j" + std::to_string(i), Split(jc.columns));
     ASSERT_GT(want.size(), 1000u) << jc.query;
-    EXPECT_EQ(got.size(), want.size()) << jc.query;
-    int shown = 0;
-    for (const auto& [key, cells] : want) {
-      auto it = got.find(key);
-      if (it == got.end()) {
-        if (shown++ < 3) ADD_FAILURE() << jc.query << "\nmissing pair " << key;
-        continue;
-      }
-      for (size_t col = 0; col < cells.size(); ++col) {
-        if (!SameCell(it->second[col], cells[col]) && shown++ < 3) {
-          ADD_FAILURE() << jc.query << "\n"
-                        << key << " view: " << Show(it->second) << "\n duckdb: " << Show(cells);
-        }
-      }
-      ++compared;
-    }
+    compared += CompareRows(jc.query, want, got);
   }
   std::cout << "view differential: " << compared << " join pairs compared over " << cases.size()
             << " join views\n";
