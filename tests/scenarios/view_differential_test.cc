@@ -64,32 +64,43 @@ struct Generated {
   std::string csv;    // the same events for DuckDB
 };
 
+// Random integers in [lo, hi] from a seeded generator.
+class Uniform {
+ public:
+  explicit Uniform(uint32_t seed) : rng_(seed) {}
+  int64_t operator()(int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng_);
+  }
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+// The event time of an event captured at `clock_us`: 1 % unreadable
+// (nullopt), `late_pct` % moved back by [late_lo, late_hi] µs, the rest by
+// up to `jitter` µs.
+std::optional<int64_t> EventTime(Uniform& uniform, int64_t clock_us, int64_t late_pct,
+                                 int64_t late_lo, int64_t late_hi, int64_t jitter) {
+  const int64_t roll = uniform(0, 99);
+  if (roll == 0) return std::nullopt;
+  if (roll <= late_pct) return clock_us - uniform(late_lo, late_hi);
+  return clock_us - uniform(0, jitter);
+}
+
 // Stream A: 100 K events, ~5 ms apart in capture time, event times jittered
 // back by up to 2 s (4 % up to 20 s: late for small lateness), 1 % with an
 // unreadable timestamp; 40 keys (1 % NULL), ints and floats with 5 % NULLs.
 // Stream B (in_order): 20 K events, event time = capture time, 10 keys, ~300 ms
 // apart on average (sessions).
 Generated Generate(bool in_order, int n, uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  auto uniform = [&](int64_t lo, int64_t hi) {
-    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
-  };
+  Uniform uniform(seed);
   Generated g;
   g.csv = "seq,ts_us,k,v,f,s,pt_us\n";
   int64_t clock_us = 0;
   for (int i = 0; i < n; ++i) {
     clock_us += in_order ? uniform(1, 600'000) : uniform(1, 10'000);
     std::optional<int64_t> ts_us = clock_us;
-    if (!in_order) {
-      const int64_t roll = uniform(0, 99);
-      if (roll == 0) {
-        ts_us.reset();
-      } else if (roll <= 4) {
-        *ts_us -= uniform(2'000'000, 20'000'000);
-      } else {
-        *ts_us -= uniform(0, 2'000'000);
-      }
-    }
+    if (!in_order) ts_us = EventTime(uniform, clock_us, 4, 2'000'000, 20'000'000, 2'000'000);
     const int keys = in_order ? 10 : 40;
     std::optional<std::string> k;
     if (uniform(0, 99) != 0) k = "k" + std::to_string(uniform(0, keys - 1));
@@ -447,24 +458,14 @@ TEST(ViewDifferential, EveryWindowEqualsDuckDbOverTheSameEvents) {
 // must emit exactly the pairs of the SQL join over the events that were not
 // late (event time below the newest earlier event time minus the lateness).
 Generated GenerateJoin(int n, uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  auto uniform = [&](int64_t lo, int64_t hi) {
-    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
-  };
+  Uniform uniform(seed);
   Generated g;
   g.csv = "seq,ts_us,k,v,f,pt_us,ch\n";
   int64_t clock_us = 0;
   for (int i = 0; i < n; ++i) {
     clock_us += uniform(1, 10'000);
-    std::optional<int64_t> ts_us = clock_us;
-    const int64_t roll = uniform(0, 99);
-    if (roll == 0) {
-      ts_us.reset();
-    } else if (roll <= 3) {
-      *ts_us -= uniform(2'000'000, 10'000'000);
-    } else {
-      *ts_us -= uniform(0, 500'000);
-    }
+    const std::optional<int64_t> ts_us =
+        EventTime(uniform, clock_us, 3, 2'000'000, 10'000'000, 500'000);
     std::optional<std::string> k;
     if (uniform(0, 99) != 0) k = "o" + std::to_string(i / 8 + uniform(0, 30));
     const int64_t v = uniform(-1000, 1000);
