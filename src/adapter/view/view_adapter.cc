@@ -382,7 +382,18 @@ void ViewAdapter::Release() {
 }
 
 void ViewAdapter::Close() {
-  for (auto& view : views_) Collect(*view, view->engine.FlushAll());
+  for (auto& view : views_) {
+    // Resuming after a restart (state file): windows holding unconfirmed
+    // events are rebuilt from the source's replay; flushing them now would
+    // emit a partial window, or count their events twice (processing time).
+    if (!options_.state_file.empty() && view->engine.OldestSeq() != v::kNoSeq &&
+        !view->def.query->join) {
+      log::Info("view: open windows resume after the restart, not flushed",
+                {{"view", view->def.name}});
+      continue;
+    }
+    Collect(*view, view->engine.FlushAll());
+  }
   {
     MutexLock lock(mu_);
     stopping_ = true;
