@@ -2,6 +2,7 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/scope.h"
 #include "core/time.h"
 
 namespace pgcdc::bus {
@@ -52,7 +53,8 @@ void Bus::Start() {
   // itself (one thread hop less per batch: lower latency and fewer wake-ups
   // for a trickle of small batches). Reliable mode keeps the dispatcher so a
   // full subscriber blocks it, not the publisher's shutdown path.
-  if (options_.mode == Mode::kReliable) dispatcher_ = std::thread([this] { Dispatch(); });
+  if (options_.mode == Mode::kReliable)
+    dispatcher_ = std::thread(scope::Bind([this] { Dispatch(); }));
 }
 
 bool Bus::Publish(EventBatch batch) {

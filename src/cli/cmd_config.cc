@@ -150,10 +150,10 @@ void RunInit(const std::string& detector, const std::vector<std::string>& adapte
   std::cerr << "wrote " << output << "\n";
 }
 
-void RunValidate(GlobalFlags g, const std::string& file) {
+void RunValidate(GlobalFlags g, const std::string& file, bool use_env) {
   if (!file.empty()) g.config_path = file;
   if (g.config_path.empty()) g.config_path = "pgcdc.yaml";
-  auto loaded = LoadConfig(g, AllParams(Builtins()), {}, /*use_env=*/false);
+  auto loaded = LoadConfig(g, AllParams(Builtins()), {}, use_env);
   NormalizePipelineConfig(loaded.config);
   ValidatePipelineConfig(Builtins(), loaded.config, PipelineKind::kListen, loaded.errors);
   if (std::filesystem::exists(g.config_path)) {
@@ -163,6 +163,10 @@ void RunValidate(GlobalFlags g, const std::string& file) {
   for (const auto& w : loaded.warnings) std::cerr << "warning: " << w << "\n";
   if (!loaded.errors.empty()) {
     CommandExitCode() = ReportConfigErrors(loaded.errors);
+    if (!use_env) {
+      std::cerr << "note: only the file was read; `pgcdc config validate --env` also reads the "
+                   "PGCDC_* environment variables\n";
+    }
     return;
   }
   const config::CoreSettings core = config::BindCore(loaded.config);
@@ -211,7 +215,11 @@ void AddConfigCommands(CLI::App& root, GlobalFlags& global) {
   auto* validate = config->add_subcommand("validate", "Validate a YAML configuration file");
   auto file = std::make_shared<std::string>();
   validate->add_option("file", *file, "file to check (default: --config or ./pgcdc.yaml)");
-  validate->callback([file, &global] { RunValidate(global, *file); });
+  auto use_env = std::make_shared<bool>(false);
+  validate->add_flag("--env", *use_env,
+                     "also read the PGCDC_* environment variables, as listen does (for a file "
+                     "that leaves settings such as database_url to the environment)");
+  validate->callback([file, use_env, &global] { RunValidate(global, *file, *use_env); });
 
   auto* diff = config->add_subcommand(
       "diff", "Compare two YAML files setting by setting (+ added, - removed, old -> new)");

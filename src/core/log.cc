@@ -16,9 +16,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
+#include <vector>
 
 #include "core/json.h"
 #include "core/mutex.h"
+#include "core/scope.h"
 
 namespace pgcdc::log {
 
@@ -197,8 +199,28 @@ bool Enabled(Level level) {
   return level != Level::kOff && static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
 }
 
+namespace {
+
+// The fields plus `pipeline=<name>` when the thread works for a pipeline of
+// `pgcdc serve` (core/scope.h) and the caller did not name one itself.
+std::span<const Field> WithPipeline(std::span<const Field> fields, std::vector<Field>& storage) {
+  const std::string_view pipeline = scope::Pipeline();
+  if (pipeline.empty()) return fields;
+  for (const Field& f : fields) {
+    if (f.key == "pipeline") return fields;
+  }
+  storage.reserve(fields.size() + 1);
+  storage.emplace_back("pipeline", pipeline);
+  storage.insert(storage.end(), fields.begin(), fields.end());
+  return storage;
+}
+
+}  // namespace
+
 void Write(Level level, std::string_view msg, std::span<const Field> fields) {
   if (!Enabled(level)) return;
+  std::vector<Field> storage;
+  fields = WithPipeline(fields, storage);
   std::string line;
   line.reserve(128 + msg.size());
   if (static_cast<Format>(g_format.load(std::memory_order_relaxed)) == Format::kJson) {

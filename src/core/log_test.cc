@@ -8,7 +8,10 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <utility>
+
+#include "core/scope.h"
 
 namespace pgcdc::log {
 namespace {
@@ -129,6 +132,25 @@ TEST_F(LogTest, JsonLine) {
   EXPECT_EQ(out.substr(33),
             "\",\"level\":\"debug\",\"msg\":\"hello \\\"world\\\"\",\"key\":\"va\\tlue\","
             "\"n\":-3,\"nan\":\"NaN\"}\n");
+}
+
+TEST_F(LogTest, LinesInAPipelineScopeNameThePipeline) {
+  Configure(Level::kInfo, Format::kText);
+  StderrCapture cap;
+  {
+    scope::Enter in(scope::Make("orders"));
+    Info("connected", {{"slot", "s1"}});
+    std::thread([] { Info("on a plain thread"); }).join();  // not bound: no name
+    std::thread(scope::Bind([] { Info("bound"); })).join();
+    Info("named by caller", {{"pipeline", "other"}});
+  }
+  Info("outside");
+  const std::string out = cap.Take();
+  EXPECT_NE(out.find("INFO  connected pipeline=orders slot=s1\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("INFO  on a plain thread\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("INFO  bound pipeline=orders\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("INFO  named by caller pipeline=other\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("INFO  outside\n"), std::string::npos) << out;
 }
 
 TEST_F(LogTest, LevelOffSilences) {

@@ -32,6 +32,7 @@
 #include "core/escape.h"
 #include "core/log.h"
 #include "core/mutex.h"
+#include "core/scope.h"
 
 namespace pgcdc::metrics {
 
@@ -123,19 +124,26 @@ void AppendHeader(std::string& out, std::string_view name, std::string_view help
   out += '\n';
 }
 
-// Appends `{a="x",b="y"[,le="..."]}` (nothing when there are no labels).
-void AppendLabels(std::string& out, const std::vector<std::string>& names, const Key& values,
+void AppendLabel(std::string& out, bool& first, std::string_view name, std::string_view value) {
+  if (!first) out += ',';
+  first = false;
+  out += name;
+  out += "=\"";
+  AppendEscapedLabelValue(out, value);
+  out += '"';
+}
+
+// Appends `{[pipeline="p",]a="x",b="y"[,le="..."]}` (nothing when there are no
+// labels). key[0] is the pipeline ("" for none), then one value per name.
+void AppendLabels(std::string& out, const std::vector<std::string>& names, const Key& key,
                   const std::string* le = nullptr) {
-  if (names.empty() && le == nullptr) return;
+  const bool scoped = !key.empty() && !key[0].empty();
+  if (names.empty() && le == nullptr && !scoped) return;
   out += '{';
   bool first = true;
-  for (size_t i = 0; i < names.size() && i < values.size(); ++i) {
-    if (!first) out += ',';
-    first = false;
-    out += names[i];
-    out += "=\"";
-    AppendEscapedLabelValue(out, values[i]);
-    out += '"';
+  if (scoped) AppendLabel(out, first, "pipeline", key[0]);
+  for (size_t i = 0; i < names.size() && i + 1 < key.size(); ++i) {
+    AppendLabel(out, first, names[i], key[i + 1]);
   }
   if (le != nullptr) {
     if (!first) out += ',';
@@ -202,7 +210,9 @@ class FamilyBase {
         help_(std::move(help)),
         type_(type),
         labels_(std::move(labels)),
-        bounds_(SanitizeBounds(std::move(bounds))) {}
+        bounds_(SanitizeBounds(std::move(bounds))),
+        own_pipeline_label_(std::find(labels_.begin(), labels_.end(), "pipeline") !=
+                            labels_.end()) {}
   FamilyBase(const FamilyBase&) = delete;
   FamilyBase& operator=(const FamilyBase&) = delete;
 
@@ -211,23 +221,27 @@ class FamilyBase {
   const std::vector<std::string>& labels() const { return labels_; }
   const std::vector<double>& bounds() const { return bounds_; }
 
+  // A child's key is the pipeline of the creating thread's scope (core/scope.h;
+  // "" outside serve, or when the family has its own `pipeline` label) and
+  // then the label values.
   template <class M>
   M& Child(std::initializer_list<std::string_view> values) {
-    std::span<const std::string_view> vals(values.begin(), values.size());
-    std::vector<std::string_view> fixed;
-    if (vals.size() != labels_.size()) {
+    std::vector<std::string_view> key;
+    key.reserve(labels_.size() + 1);
+    key.push_back(own_pipeline_label_ ? std::string_view() : scope::Pipeline());
+    key.insert(
+        key.end(), values.begin(),
+        values.begin() + static_cast<std::ptrdiff_t>(std::min(values.size(), labels_.size())));
+    if (values.size() != labels_.size()) {
       // Programming error; keep going with a normalised tuple.
       ReportMisuse("label value count does not match label names", name_);
-      fixed.assign(vals.begin(), vals.begin() + static_cast<std::ptrdiff_t>(
-                                                    std::min(vals.size(), labels_.size())));
-      fixed.resize(labels_.size());
-      vals = fixed;
+      key.resize(labels_.size() + 1);
     }
     MutexLock lock(mu_);
     auto& children = Children<M>();
-    auto it = children.find(vals);
+    auto it = children.find(key);
     if (it == children.end()) {
-      it = children.emplace(Key(vals.begin(), vals.end()), MakeChild<M>()).first;
+      it = children.emplace(Key(key.begin(), key.end()), MakeChild<M>()).first;
     }
     return *it->second;
   }
@@ -264,7 +278,7 @@ class FamilyBase {
       case Type::kHistogram:
         if (histograms_.empty() && labels_.empty()) {
           Histogram zero(bounds_);
-          ExposeHistogram(out, Key{}, zero);
+          ExposeHistogram(out, Key{""}, zero);
         }
         for (const auto& [key, h] : histograms_) ExposeHistogram(out, key, *h);
         break;
@@ -336,6 +350,7 @@ class FamilyBase {
   const Type type_;
   const std::vector<std::string> labels_;
   const std::vector<double> bounds_;
+  const bool own_pipeline_label_;
 
   mutable Mutex mu_;
   ChildMap<Counter> counters_ GUARDED_BY(mu_);
@@ -599,6 +614,28 @@ Registry& Default() {
 std::vector<double> DefaultBuckets() {
   return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
+
+namespace detail {
+
+void* ScopedSeries(const void* tag, std::string_view pipeline, void* (*make)()) {
+  // Leaked like Default(): other threads may use the series during exit.
+  static Mutex& mu = *new Mutex;
+  static auto& instances = *new std::map<std::pair<const void*, std::string>, void*, std::less<>>;
+  const std::pair<const void*, std::string> key(tag, pipeline);
+  {
+    MutexLock lock(mu);
+    if (auto it = instances.find(key); it != instances.end()) return it->second;
+  }
+  // Made outside the lock: the constructor registers families (other locks).
+  void* made = make();
+  MutexLock lock(mu);
+  // A racing thread may have won; its instance is equivalent (both hold
+  // references to the same children), so ours is leaked rather than freed
+  // under a reader.
+  return instances.emplace(key, made).first->second;
+}
+
+}  // namespace detail
 
 Counter& DefaultCounter(std::string name, std::string help) {
   return Default().AddCounter(std::move(name), std::move(help)).Get();

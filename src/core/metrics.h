@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/scope.h"
+
 namespace pgcdc::metrics {
 
 class Counter {
@@ -119,13 +121,34 @@ Gauge& AdapterGauge(std::string name, std::string help, std::string_view adapter
 Histogram& AdapterHistogram(std::string name, std::string help, std::vector<double> bounds,
                             std::string_view adapter);
 
+namespace detail {
+template <class Series>
+inline constexpr char kLazyTag = 0;
+// The instance of the series struct identified by `tag` for `pipeline`, made
+// with `make` (in the caller's scope) on first use.
+void* ScopedSeries(const void* tag, std::string_view pipeline, void* (*make)());
+}  // namespace detail
+
 // The one instance of a component's struct of series (reference members
 // initialised with DefaultCounter() and the like), built on first use so that
-// only the components a process runs appear on /metrics.
+// only the components a process runs appear on /metrics. Inside a pipeline
+// scope of `pgcdc serve` (core/scope.h) there is one instance per pipeline,
+// whose series carry its `pipeline` label.
 template <class Series>
 Series& Lazy() {
-  static Series series;
-  return series;
+  const scope::ScopePtr& s = scope::Current();
+  if (!s) {
+    static Series series;
+    return series;
+  }
+  thread_local uint64_t cached_scope = 0;
+  thread_local Series* cached = nullptr;
+  if (cached_scope != s->id) {
+    cached = static_cast<Series*>(detail::ScopedSeries(&detail::kLazyTag<Series>, s->pipeline,
+                                                       []() -> void* { return new Series(); }));
+    cached_scope = s->id;
+  }
+  return *cached;
 }
 
 }  // namespace pgcdc::metrics

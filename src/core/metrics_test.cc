@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/scope.h"
 
 namespace pgcdc::metrics {
 namespace {
@@ -38,6 +39,71 @@ TEST(MetricsTest, FreshLabelLessFamiliesShowZero) {
             "# HELP pgcdc_lag_bytes Replication lag.\n"
             "# TYPE pgcdc_lag_bytes gauge\n"
             "pgcdc_lag_bytes 0\n");
+}
+
+TEST(MetricsTest, SeriesMadeInAPipelineScopeCarryItsLabel) {
+  Registry r;
+  auto& c = r.AddCounter("x_delivered_total", "Delivered.", {"adapter"});
+  auto& u = r.AddCounter("x_events_total", "Events.");
+  auto& own = r.AddGauge("x_state", "State.", {"pipeline"});
+  c.With({"stdout"}).Inc();
+  {
+    scope::Enter in(scope::Make("a"));
+    c.With({"stdout"}).Inc(2);
+    u.Get().Inc(3);
+    own.With({"b"}).Set(1);  // the family's own label wins
+    std::thread(scope::Bind([&] { c.With({"stdout"}).Inc(4); })).join();
+  }
+  {
+    scope::Enter in(scope::Make("b\"q"));
+    c.With({"stdout"}).Inc(5);
+  }
+  EXPECT_EQ(r.Expose(),
+            "# HELP x_delivered_total Delivered.\n"
+            "# TYPE x_delivered_total counter\n"
+            "x_delivered_total{adapter=\"stdout\"} 1\n"
+            "x_delivered_total{pipeline=\"a\",adapter=\"stdout\"} 6\n"
+            "x_delivered_total{pipeline=\"b\\\"q\",adapter=\"stdout\"} 5\n"
+            "# HELP x_events_total Events.\n"
+            "# TYPE x_events_total counter\n"
+            "x_events_total{pipeline=\"a\"} 3\n"
+            "# HELP x_state State.\n"
+            "# TYPE x_state gauge\n"
+            "x_state{pipeline=\"b\"} 1\n");
+}
+
+struct ScopedSeriesProbe {
+  Counter& events = DefaultCounter("pgcdc_test_scoped_probe_total", "Probe.");
+};
+
+TEST(MetricsTest, LazySeriesArePerPipeline) {
+  ScopedSeriesProbe& plain = Lazy<ScopedSeriesProbe>();
+  ScopedSeriesProbe* a = nullptr;
+  ScopedSeriesProbe* a_again = nullptr;
+  ScopedSeriesProbe* b = nullptr;
+  {
+    scope::Enter in(scope::Make("pa"));
+    a = &Lazy<ScopedSeriesProbe>();
+    a->events.Inc();
+  }
+  {
+    scope::Enter in(scope::Make("pb"));
+    b = &Lazy<ScopedSeriesProbe>();
+    b->events.Inc(2);
+  }
+  {
+    // A restarted pipeline (a new scope with the same name) keeps its series.
+    scope::Enter in(scope::Make("pa"));
+    a_again = &Lazy<ScopedSeriesProbe>();
+  }
+  EXPECT_EQ(&Lazy<ScopedSeriesProbe>(), &plain);
+  EXPECT_NE(a, &plain);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a, a_again);
+  EXPECT_EQ(&a->events, &a_again->events);
+  const std::string out = Default().Expose();
+  EXPECT_TRUE(Contains(out, "pgcdc_test_scoped_probe_total{pipeline=\"pa\"} 1\n")) << out;
+  EXPECT_TRUE(Contains(out, "pgcdc_test_scoped_probe_total{pipeline=\"pb\"} 2\n")) << out;
 }
 
 TEST(MetricsTest, CountersAndGaugesWithLabelsSorted) {

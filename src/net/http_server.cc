@@ -50,6 +50,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/mutex.h"
+#include "core/scope.h"
 #include "net/tls_server.h"
 
 namespace pgcdc::net {
@@ -1557,7 +1558,7 @@ Result<std::string> HttpServer::Start(const ListenAddress& addr) {
 
   im.DoAccept();
   im.running = true;
-  im.thread = std::thread([&im] {
+  im.thread = std::thread(scope::Bind([&im] {
     // Handlers catch their own exceptions; this guards against surprises so
     // the process is never terminated by the I/O thread.
     for (;;) {
@@ -1568,7 +1569,7 @@ Result<std::string> HttpServer::Start(const ListenAddress& addr) {
         log::Error("http: I/O thread exception", {{"server", im.name}, {"error", e.what()}});
       }
     }
-  });
+  }));
   return FormatEndpoint(bound);
 }
 

@@ -9,6 +9,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/scope.h"
 #include "dlq/dlq.h"
 
 namespace pgcdc::pipeline {
@@ -347,11 +348,11 @@ Status Pipeline::Run(const std::stop_token& stop) {
   bus_started_ = true;
   health_.Up("bus");
   for (Worker* w : Workers()) {
-    w->thread = std::thread([this, w] { RunWorker(*w); });
+    w->thread = std::thread(scope::Bind([this, w] { RunWorker(*w); }));
   }
 
   detector::RunContext ctx = MakeRunContext();
-  std::thread detector_thread([this, &ctx] { RunDetector(ctx); });
+  std::thread detector_thread(scope::Bind([this, &ctx] { RunDetector(ctx); }));
 
   ready_ = true;
   std::string adapter_names;

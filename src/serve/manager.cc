@@ -16,6 +16,7 @@
 #include "core/json_dom.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/scope.h"
 #include "core/time.h"
 
 namespace pgcdc::serve {
@@ -178,14 +179,18 @@ void Manager::Launch(const EntryPtr& e) {
   Publish(*e);
   log::Info("pipeline starting", {{"pipeline", e->name}});
   e->thread = std::thread([this, e, spec = std::move(spec), token] {
-    Status st = runtime_.Run(spec, token, [this, e](const RunProbes* p) {
-      MutexLock lock(mu_);
-      if (p != nullptr) {
-        e->probes = *p;
-      } else {
-        e->probes.reset();
-      }
-    });
+    Status st = [&] {
+      // Logs and metric series of the pipeline's threads name it (core/scope.h).
+      scope::Enter in(scope::Make(e->name));
+      return runtime_.Run(spec, token, [this, e](const RunProbes* p) {
+        MutexLock lock(mu_);
+        if (p != nullptr) {
+          e->probes = *p;
+        } else {
+          e->probes.reset();
+        }
+      });
+    }();
     bool failed = false;
     {
       MutexLock lock(mu_);

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/mutex.h"
+#include "core/scope.h"
 #include "pipeline/ack_tracker.h"
 
 namespace pgcdc::snapshot {
@@ -272,7 +273,7 @@ Status SnapshotDetector::Run(detector::RunContext& ctx) {
   {
     std::vector<std::jthread> threads;
     for (size_t i = 1; i < workers_.size(); ++i) {
-      threads.emplace_back([this, &shared, i] { RunWorker(*workers_[i], shared); });
+      threads.emplace_back(scope::Bind([this, &shared, i] { RunWorker(*workers_[i], shared); }));
     }
     RunWorker(*workers_[0], shared);
   }  // joins the other workers

@@ -228,6 +228,15 @@ TEST(CliScenario, ConfigInitThenValidate) {
   r = RunPgcdc({"config", "validate", d.path + "/pgcdc.yaml"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("database_url: required"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("config validate --env"), std::string::npos) << r.err;
+  // A file that leaves the database (and the channels) to the environment, as a
+  // container or a systemd EnvironmentFile would: valid with --env only.
+  const std::map<std::string, std::string> env = {
+      {"PGCDC_DATABASE_URL", "postgres://u@localhost/db"}, {"PGCDC_CHANNELS", "orders"}};
+  r = RunPgcdc({"config", "validate", d.path + "/pgcdc.yaml"}, env);
+  EXPECT_EQ(r.code, 2) << r.err;
+  r = RunPgcdc({"config", "validate", "--env", d.path + "/pgcdc.yaml"}, env);
+  EXPECT_EQ(r.code, 0) << r.err;
   // Refuses to overwrite.
   r = RunPgcdc({"config", "init", "-o", d.path + "/pgcdc.yaml"});
   EXPECT_EQ(r.code, 1);

@@ -106,6 +106,19 @@ TEST(ServeScenario, PipelinesOverTheApiLoseNothing) {
   ExecOrFail(conn, "INSERT INTO serve_b SELECT g FROM generate_series(1, 100) g");
   ASSERT_TRUE(Eventually([&] { return HasIds(file_a, 1, 100) && HasIds(file_b, 1, 100); }))
       << api.Call("GET", "/api/v1/pipelines")->body << p->Stderr();
+  // Each pipeline's series carry its name, although both use a file sink, and
+  // so do the log lines written on its threads.
+  const std::string metrics = api.Call("GET", "/metrics")->body;
+  for (const std::string name : {"a", "b"}) {
+    const std::string series =
+        "pgcdc_events_delivered_total{pipeline=\"" + name + "\",adapter=\"file\"} ";
+    const size_t at = metrics.find(series);
+    ASSERT_NE(at, std::string::npos) << series << "\n" << metrics;
+    EXPECT_GE(std::stoll(metrics.substr(at + series.size())), 100) << metrics;
+    EXPECT_NE(p->Stderr().find("streaming pipeline=" + name + " detector=wal"), std::string::npos)
+        << p->Stderr();
+  }
+  EXPECT_EQ(metrics.find("pgcdc_events_delivered_total{adapter="), std::string::npos) << metrics;
 
   // Paused: rows written meanwhile arrive after resume (the slot kept them).
   ASSERT_EQ(api.Call("POST", "/api/v1/pipelines/a/pause")->status, 200);

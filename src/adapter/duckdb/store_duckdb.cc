@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/metrics.h"
 #include "core/mutex.h"
+#include "core/scope.h"
 #include "parquet/duckdb_api.h"
 
 namespace pgcdc::adapter::duckdb {
@@ -206,7 +207,7 @@ Status DuckStore::Init() {
     deadlines_.assign(readers_.size(), std::nullopt);
     interrupted_.assign(readers_.size(), false);
   }
-  watchdog_ = std::thread([this] { Watchdog(); });
+  watchdog_ = std::thread(scope::Bind([this] { Watchdog(); }));
   return Ok();
 }
 

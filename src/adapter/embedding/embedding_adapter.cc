@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/scope.h"
 #include "dlq/dlq.h"
 #include "net/http1_client.h"
 #include "pg/table_name.h"
@@ -355,7 +356,7 @@ void EmbeddingAdapter::SendWave(std::vector<Request>& requests, const std::vecto
   };
   std::vector<std::jthread> threads;
   threads.reserve(wave.size());
-  for (size_t k = 1; k < wave.size(); ++k) threads.emplace_back(one, k);
+  for (size_t k = 1; k < wave.size(); ++k) threads.emplace_back(scope::Bind(one), k);
   one(0);
 }
 

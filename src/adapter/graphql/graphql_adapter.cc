@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/mutex.h"
+#include "core/scope.h"
 #include "net/http_server.h"
 #include "registry/define.h"
 
@@ -472,7 +473,8 @@ Status GraphqlAdapter::Attach(const Services& services) {
 
 Status GraphqlAdapter::Open() {
   (void)M();
-  if (!housekeeper_.joinable()) housekeeper_ = std::thread([s = state_] { s->Housekeep(); });
+  if (!housekeeper_.joinable())
+    housekeeper_ = std::thread(scope::Bind([s = state_] { s->Housekeep(); }));
   return Ok();
 }
 

@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/mutex.h"
+#include "core/scope.h"
 #include "net/tls_server.h"
 
 namespace pgcdc::adapter::kafkaserver {
@@ -533,7 +534,7 @@ void Server::Impl::Run(const tcp::endpoint& bound) {
   DoTick();
   DoAccept();
   running = true;
-  thread = std::thread([this] {
+  thread = std::thread(scope::Bind([this] {
     for (;;) {
       try {
         ioc.run();
@@ -542,7 +543,7 @@ void Server::Impl::Run(const tcp::endpoint& bound) {
         log::Error("kafkaserver: I/O thread exception", {{"error", e.what()}});
       }
     }
-  });
+  }));
 }
 
 Result<std::string> Server::Start() {

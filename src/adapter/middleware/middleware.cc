@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/mutex.h"
+#include "core/scope.h"
 #include "core/sleep.h"
 #include "core/time.h"
 #include "dlq/dlq.h"
@@ -496,7 +497,7 @@ Status ReliableAdapter::Open() {
   if (auto st = impl_->deliverer->Open(impl_->o.concurrency); !st) return st;
   impl_->lanes.resize(impl_->o.concurrency);
   for (size_t i = 1; i < impl_->o.concurrency; ++i) {
-    impl_->threads.emplace_back([this, i] { impl_->LaneLoop(i); });
+    impl_->threads.emplace_back(scope::Bind([this, i] { impl_->LaneLoop(i); }));
   }
   impl_->opened = true;
   return Ok();

@@ -16,6 +16,7 @@
 #include "core/json_dom.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/scope.h"
 #include "core/time.h"
 #include "registry/define.h"
 #include "view/parser.h"
@@ -255,7 +256,7 @@ Status ViewAdapter::Attach(const Services& services) {
 
 Status ViewAdapter::Open() {
   if (auto st = LoadState(); !st) return st;
-  emitter_ = std::thread([this] { RunEmitter(); });
+  emitter_ = std::thread(scope::Bind([this] { RunEmitter(); }));
   return Ok();
 }
 

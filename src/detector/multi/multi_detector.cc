@@ -10,6 +10,7 @@
 #include "core/enum_names.h"
 #include "core/health.h"
 #include "core/log.h"
+#include "core/scope.h"
 #include "core/sleep.h"
 
 namespace pgcdc::detector::multi {
@@ -190,7 +191,7 @@ Status RunParallel(const RunContext& ctx, Runs& runs) {
   std::vector<std::thread> threads;
   threads.reserve(runs.size());
   for (auto& r : runs) {
-    threads.emplace_back([&, run = r.get()] {
+    threads.emplace_back(scope::Bind([&, run = r.get()] {
       Status st = RunChild(*run);
       if (st) {
         if (!ctx.stop.stop_requested()) {
@@ -201,7 +202,7 @@ Status RunParallel(const RunContext& ctx, Runs& runs) {
       MutexLock lock(mu);
       if (!first) first = st.error();
       StopAll(runs);
-    });
+    }));
   }
   for (auto& t : threads) t.join();
   MutexLock lock(mu);
@@ -222,10 +223,10 @@ Status RunSequential(const RunContext& ctx, Runs& runs) {
 Status RunWatched(const RunContext& ctx, ChildRun& c, const Options& options) {
   std::atomic<bool> done = false;
   Status result = Ok();
-  std::thread t([&] {
+  std::thread t(scope::Bind([&] {
     result = RunChild(c);
     done.store(true);
-  });
+  }));
   Sleeper sleeper(ctx.stop);
   std::optional<Clock::TimePoint> down_since;
   std::string why;

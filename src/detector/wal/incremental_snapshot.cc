@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/scope.h"
 #include "core/supervisor.h"
 #include "core/time.h"
 #include "core/uuid.h"
@@ -154,10 +155,10 @@ void IncrementalSnapshots::StartJob(std::string snapshot_id, std::string table) 
   job->table = std::move(table);
   Job* j = job.get();
   jobs_[TableKey(j->table)] = std::move(job);
-  j->thread = std::jthread([this, j](std::stop_token stop) {
+  j->thread = std::jthread(scope::Bind([this, j](std::stop_token stop) {
     RunJob(*j, std::move(stop));
     j->done.store(true);
-  });
+  }));
 }
 
 void IncrementalSnapshots::HandleSignal(const Signal& signal) {
