@@ -61,6 +61,12 @@ struct Services {
   // what is full. Returns false once the pipeline stopped taking events or
   // before it runs. Thread-safe; null in tools without a pipeline.
   std::function<bool(EventBatch&&)> publish;
+  // The highest Event::seq that every *other* adapter has finished with
+  // (delivered and flushed): lets an adapter that publishes derived events
+  // hold its source events (OldestHeldSeq) until what it published after
+  // them was delivered too. The argument is the adapter's Name(). 0 while
+  // unknown; null in tools without a pipeline. Thread-safe.
+  std::function<uint64_t(std::string_view adapter)> delivered_by_others;
 };
 
 class Adapter {

@@ -227,6 +227,10 @@ Status AttachAndServe(const config::CoreSettings& core, const RunOptions& run, H
     auto* p = pipe_ptr.load();
     return p != nullptr && p->Inject(std::move(batch));
   };
+  services.delivered_by_others = [&pipe_ptr](std::string_view adapter) -> uint64_t {
+    auto* p = pipe_ptr.load();
+    return p != nullptr ? p->DeliveredByOthers(adapter) : 0;
+  };
   a.options.dlq = services.dlq;
   size_t own_routes = 0;
   if (!a.servers.empty() && a.servers.front().name == "http") {

@@ -58,6 +58,19 @@ class AckTracker final : public DeliveryWatermark {
 
   size_t size() const override { return n_; }
 
+  // Minimum watermark over every adapter but `index` (UINT64_MAX when it is
+  // the only one): what the others have finished, for an adapter that holds
+  // events until the events it derived from them are delivered.
+  uint64_t DeliveredThroughExcept(size_t index) const {
+    uint64_t min = UINT64_MAX;
+    for (size_t i = 0; i < n_; ++i) {
+      if (i == index) continue;
+      const uint64_t v = slots_[i].load(std::memory_order_acquire);
+      if (v < min) min = v;
+    }
+    return min;
+  }
+
  private:
   std::unique_ptr<std::atomic<uint64_t>[]> slots_;
   size_t n_;

@@ -473,6 +473,14 @@ bool Pipeline::Inject(EventBatch&& batch) {
   return bus_->Publish(std::move(batch));
 }
 
+uint64_t Pipeline::DeliveredByOthers(std::string_view adapter) const {
+  if (!bus_started_.load()) return 0;
+  for (size_t i = 0; i < adapters_.size(); ++i) {
+    if (adapters_[i]->Name() == adapter) return acks_->DeliveredThroughExcept(i);
+  }
+  return 0;
+}
+
 void Pipeline::RunDetector(detector::RunContext& ctx) {
   Status st = detector_->Run(ctx);
   health_.Down("detector", st ? std::string() : st.error().message());

@@ -101,6 +101,10 @@ class Pipeline {
   // False before Run() started the bus and once its ingest closed.
   // Thread-safe.
   bool Inject(EventBatch&& batch);
+  // The highest Event::seq every adapter other than `adapter` has finished
+  // with (AckTracker::DeliveredThroughExcept); 0 before Run() started the
+  // bus or for an unknown name. Thread-safe.
+  uint64_t DeliveredByOthers(std::string_view adapter) const;
 
   // Per-adapter counters for the web console and /api/stats:
   // {"adapters":[{"name","delivered","skipped","failed","shed","queue_depth"}]}.

@@ -126,6 +126,8 @@ Result<std::optional<Match>> MatchClause(const std::vector<Token>& t, size_t i, 
   auto window = [&](WindowKind kind, const char* name) -> Result<std::optional<Match>> {
     if (have_window) return Fail(ErrorAt("more than one window clause", Pos(t[i])));
     have_window = true;
+    out.have_window = true;
+    out.window_pos = Pos(t[i]);
     auto size = DurationAt(t, i + 2, i + 1, name);
     if (!size) return Fail(size.error());
     out.window = {.kind = kind, .size_ns = *size};
@@ -155,6 +157,14 @@ Result<std::optional<Match>> MatchClause(const std::vector<Token>& t, size_t i, 
     out.event_time = SplitPath(t[i + 3].text);
     return Match{i + 3};
   }
+  if (IsWord(t, i, "WITHIN") && !IsWord(t, i + 1, "GROUP")) {
+    if (out.within_pos != 0) return Fail(ErrorAt("more than one WITHIN", Pos(t[i])));
+    auto d = DurationAt(t, i + 1, i, "WITHIN");
+    if (!d) return Fail(d.error());
+    out.within_ns = *d;
+    out.within_pos = Pos(t[i]);
+    return Match{i + 1};
+  }
   if (IsWord(t, i, "ALLOWED") && IsWord(t, i + 1, "LATENESS")) {
     auto d = DurationAt(t, i + 2, i + 1, "ALLOWED LATENESS", /*allow_zero=*/true);
     if (!d) return Fail(d.error());
@@ -165,6 +175,13 @@ Result<std::optional<Match>> MatchClause(const std::vector<Token>& t, size_t i, 
 }
 
 }  // namespace
+
+Error MissingWindow(std::string_view query) {
+  return ErrorAt(
+      "missing window clause (TUMBLING WINDOW <dur>, SLIDING WINDOW <dur> SLIDE <dur> or "
+      "SESSION WINDOW <dur>)",
+      static_cast<int>(query.size()) + 1);
+}
 
 Result<Clauses> StripClauses(std::string_view query) {
   Clauses out;
@@ -184,12 +201,6 @@ Result<Clauses> StripClauses(std::string_view query) {
     have_lateness = have_lateness || lateness;
     for (size_t k = tokens[i].begin; k < tokens[(*m)->last].end; ++k) out.sql[k] = ' ';
     i = (*m)->last;
-  }
-  if (!have_window) {
-    return Fail(
-        ErrorAt("missing window clause (TUMBLING WINDOW <dur>, SLIDING WINDOW <dur> SLIDE <dur> or "
-                "SESSION WINDOW <dur>)",
-                static_cast<int>(query.size()) + 1));
   }
   if (out.lateness_ns > 0 && out.event_time.empty()) {
     return Fail(ErrorAt("ALLOWED LATENESS needs EVENT TIME BY", 1));

@@ -8,6 +8,9 @@
 // accept it before GROUP BY, where upstream's README puts it):
 //   TUMBLING WINDOW <dur> | SLIDING WINDOW <dur> SLIDE <dur> | SESSION WINDOW <dur>
 //   EVENT TIME BY <path>  | ALLOWED LATENESS <dur>
+//   WITHIN <dur>          (interval joins, SPEC §7.5; between ON and WHERE there)
+// Whether a window (aggregating view) or WITHIN (join) is required is the
+// parser's call: it knows whether FROM is a join.
 #pragma once
 
 #include <string>
@@ -24,7 +27,14 @@ struct Clauses {
   Window window;
   std::vector<std::string> event_time;  // path without a leading "payload"
   int64_t lateness_ns = 0;
+  bool have_window = false;
+  int window_pos = 0;  // 1-based position of the window clause (when have_window)
+  int64_t within_ns = 0;
+  int within_pos = 0;  // 1-based position of WITHIN; 0 = none
 };
+
+// The error for a view without a window clause (at the end of the query).
+Error MissingWindow(std::string_view query);
 
 // kConfig errors read "<message> at position <n>" (1-based).
 Result<Clauses> StripClauses(std::string_view query);

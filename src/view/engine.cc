@@ -102,7 +102,9 @@ int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0
 }  // namespace
 
 Engine::Engine(std::shared_ptr<const Query> query, EngineOptions options)
-    : query_(std::move(query)), options_(options) {}
+    : query_(std::move(query)), options_(options) {
+  if (query_->join) join_ = std::make_unique<JoinState>(*query_, options_.max_groups);
+}
 
 Engine::~Engine() = default;
 
@@ -183,6 +185,7 @@ bool Engine::AddToWindows(int64_t t, const std::string& key, const std::vector<V
     Group* g = FindOrAdd(win.groups, key, keys);
     if (g == nullptr) continue;
     Accumulate(*g, ctx);
+    win.min_seq = std::min(win.min_seq, seq_);
     added = true;
   }
   if (!open) ++counters_.late;
@@ -201,6 +204,7 @@ bool Engine::AddToSession(int64_t t, const std::string& key, const std::vector<V
   Group* g = FindOrAdd(fresh, key, keys);
   if (g == nullptr) return false;
   g->first = g->last = t;
+  g->min_seq = seq_;
   Accumulate(*g, ctx);
   Group merged = std::move(*g);
   // Absorb every session within `gap` of the new one (it may bridge several).
@@ -209,6 +213,7 @@ bool Engine::AddToSession(int64_t t, const std::string& key, const std::vector<V
       for (size_t i = 0; i < merged.accs.size(); ++i) Merge(merged.accs[i], it->accs[i]);
       merged.first = std::min(merged.first, it->first);
       merged.last = std::max(merged.last, it->last);
+      merged.min_seq = std::min(merged.min_seq, it->min_seq);
       --live_groups_;
       it = list.erase(it);
     } else {
@@ -225,6 +230,7 @@ Outcome Engine::Process(const EventView& e, int64_t now_ns) {
     ++counters_.bad_payload;
     return Outcome::kSkipped;
   }
+  seq_ = e.seq == 0 ? kNoSeq : e.seq;
   EvalContext ctx{.payload = &*payload,
                   .channel = e.channel,
                   .operation = e.operation,
@@ -232,6 +238,7 @@ Outcome Engine::Process(const EventView& e, int64_t now_ns) {
                   .type_errors = &counters_.type_errors};
   int64_t t = 0;
   if (!EventTime(ctx, now_ns, t)) return Outcome::kSkipped;
+  if (join_) return ProcessJoin(ctx, t);
   const uint64_t late_before = counters_.late;
   Outcome outcome = Outcome::kSkipped;
   if (Matches(ctx)) {
@@ -254,6 +261,35 @@ Outcome Engine::Process(const EventView& e, int64_t now_ns) {
     have_watermark_ = true;
   }
   return outcome;
+}
+
+Outcome Engine::ProcessJoin(const EvalContext& ctx, int64_t t) {
+  std::optional<int64_t> watermark;
+  if (query_->event_time.empty()) {
+    // Processing time never goes back: the event is at the newest time seen.
+    if (have_watermark_) t = std::max(t, watermark_);
+    watermark = t;
+  } else if (have_watermark_) {
+    watermark = watermark_;
+  }
+  bool late = false;
+  JoinCounters jc;
+  const bool taken = join_->Add(ctx, t, watermark, seq_, late, jc);
+  counters_.late += jc.late;
+  counters_.join_evicted += jc.evicted;
+  if (taken) ++counters_.events;
+  const int64_t wm = query_->event_time.empty() ? t : t - query_->lateness_ns;
+  if (!have_watermark_ || wm > watermark_) watermark_ = wm;
+  have_watermark_ = true;
+  return taken ? Outcome::kAggregated : late ? Outcome::kLate : Outcome::kSkipped;
+}
+
+std::vector<WindowResult> Engine::JoinRows() {
+  auto rows = join_->TakeRows();
+  if (rows.empty()) return {};
+  std::vector<WindowResult> out(1);
+  out[0].rows = std::move(rows);
+  return out;
 }
 
 bool Engine::Matches(const EvalContext& ctx) const {
@@ -293,6 +329,7 @@ std::vector<WindowResult> Engine::CloseUpTo(int64_t watermark, bool all) {
     std::vector<const Group*> groups;
     for (const auto& [k, g] : it->second.groups) groups.push_back(&g);
     out.push_back(Close(it->second.start, it->second.end, groups));
+    out.back().min_seq = it->second.min_seq;
     live_groups_ -= it->second.groups.size();
     windows_.erase(it);
   }
@@ -304,6 +341,7 @@ std::vector<WindowResult> Engine::CloseUpTo(int64_t watermark, bool all) {
         continue;
       }
       out.push_back(Close(s->first, s->last, {&*s}));
+      out.back().min_seq = s->min_seq;
       --live_groups_;
       s = list.erase(s);
     }
@@ -317,14 +355,44 @@ std::vector<WindowResult> Engine::CloseUpTo(int64_t watermark, bool all) {
 
 std::vector<WindowResult> Engine::Advance(int64_t now_ns) {
   if (query_->event_time.empty()) {
-    watermark_ = now_ns;
+    watermark_ = join_ && have_watermark_ ? std::max(watermark_, now_ns) : now_ns;
     have_watermark_ = true;
+  }
+  if (join_) {
+    if (have_watermark_) join_->Expire(watermark_);
+    return JoinRows();
   }
   if (!have_watermark_) return {};
   return CloseUpTo(watermark_, false);
 }
 
-std::vector<WindowResult> Engine::FlushAll() { return CloseUpTo(0, true); }
+uint64_t Engine::OldestSeq() const {
+  if (join_) return join_->OldestSeq();
+  uint64_t oldest = kNoSeq;
+  for (const auto& [start, w] : windows_) oldest = std::min(oldest, w.min_seq);
+  for (const auto& [key, list] : sessions_) {
+    for (const auto& s : list) oldest = std::min(oldest, s.min_seq);
+  }
+  return oldest;
+}
+
+std::optional<int64_t> Engine::RestorePoint() const {
+  if (join_ || query_->event_time.empty() || !have_watermark_) return std::nullopt;
+  int64_t point = watermark_;
+  // An open session's first event must not be late when replayed.
+  for (const auto& [key, list] : sessions_) {
+    for (const auto& s : list) point = std::min(point, s.first + query_->window.size_ns - 1);
+  }
+  return point;
+}
+
+void Engine::Restore(int64_t watermark) {
+  if (join_ || query_->event_time.empty()) return;
+  watermark_ = watermark;
+  have_watermark_ = true;
+}
+
+std::vector<WindowResult> Engine::FlushAll() { return join_ ? JoinRows() : CloseUpTo(0, true); }
 
 namespace {
 
@@ -350,7 +418,7 @@ std::string RowJson(const Query& q, const WindowResult& win, size_t row) {
   json::Writer w(out);
   w.BeginObject();
   WriteRow(w, q, win.rows[row]);
-  WriteWindow(w, win);
+  if (!q.join) WriteWindow(w, win);
   w.EndObject();
   return out;
 }

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "view/expr.h"
+#include "view/join.h"
 #include "view/query.h"
 
 namespace pgcdc::view {
@@ -35,7 +36,12 @@ struct EventView {
   std::string_view source;
   std::string_view payload;  // JSON text
   std::string_view id;       // for late-event reports only
+  // The event's acknowledgement ordinal (Event::seq; 0 = not tracked): the
+  // engine reports the oldest one its open state still depends on.
+  uint64_t seq = 0;
 };
+
+constexpr uint64_t kNoSeq = UINT64_MAX;
 
 // What Process() did with an event.
 enum class Outcome {
@@ -55,12 +61,14 @@ struct Counters {
   uint64_t groups_overflow = 0;  // new groups dropped at max_groups
   uint64_t bad_event_time = 0;   // EVENT TIME BY field missing or unparsable
   uint64_t bad_payload = 0;      // payload is not JSON
+  uint64_t join_evicted = 0;     // interval joins: buffered rows evicted at max_groups
 };
 
 // One closed window: its rows (columns in SELECT order) after HAVING.
 struct WindowResult {
   int64_t start_ns = 0;
   int64_t end_ns = 0;
+  uint64_t min_seq = kNoSeq;  // oldest tracked event counted in it
   std::vector<std::vector<Value>> rows;
 };
 
@@ -78,7 +86,18 @@ class Engine {
   std::vector<WindowResult> FlushAll();
 
   const Counters& counters() const { return counters_; }
-  size_t groups() const { return live_groups_; }
+  // Checkpointing (docs/views.md): the oldest Event::seq that open windows,
+  // sessions or join buffers hold (kNoSeq: none). Events from it on must be
+  // replayed after a restart to rebuild the open state.
+  uint64_t OldestSeq() const;
+  // The watermark to restore after a restart (nullopt: nothing to restore):
+  // replayed events of windows it has closed are skipped as late, those of
+  // windows still open are counted again. Event-time windows and sessions
+  // only (processing time restarts with the clock; joins re-pair).
+  std::optional<int64_t> RestorePoint() const;
+  void Restore(int64_t watermark);
+  // Live groups; for an interval join, buffered rows (both sides).
+  size_t groups() const { return join_ ? join_->size() : live_groups_; }
   const Query& query() const { return *query_; }
 
   struct Acc;
@@ -87,12 +106,14 @@ class Engine {
     std::vector<Acc> accs;
     int64_t first = 0;  // session bounds (event times)
     int64_t last = 0;
+    uint64_t min_seq = kNoSeq;  // sessions: oldest tracked event
   };
 
  private:
   struct Window {
     int64_t start = 0;
     int64_t end = 0;
+    uint64_t min_seq = kNoSeq;
     std::unordered_map<std::string, Group> groups;
   };
   bool EventTime(const EvalContext& ctx, int64_t now_ns, int64_t& t);
@@ -106,6 +127,8 @@ class Engine {
                     const EvalContext& ctx);
   WindowResult Close(int64_t start, int64_t end, const std::vector<const Group*>& groups);
   std::vector<WindowResult> CloseUpTo(int64_t watermark, bool all);
+  Outcome ProcessJoin(const EvalContext& ctx, int64_t t);
+  std::vector<WindowResult> JoinRows();
 
   std::shared_ptr<const Query> query_;
   EngineOptions options_;
@@ -115,10 +138,14 @@ class Engine {
   int64_t watermark_ = 0;
   std::map<int64_t, Window> windows_;  // tumbling and sliding, by start
   std::unordered_map<std::string, std::vector<Group>> sessions_;
+  std::unique_ptr<JoinState> join_;  // interval joins only
+  uint64_t seq_ = kNoSeq;            // of the event being processed (kNoSeq: untracked)
 };
 
 // SPEC §7.6 payloads: one row {<columns…>, "_window": {start, end}}, or a
-// batch {"_window": {...}, "rows": [...]} of a whole window.
+// batch {"_window": {...}, "rows": [...]} of a whole window. Interval joins
+// (SPEC §7.5) yield one WindowResult of pairs (start = end = 0) per
+// Advance(); their rows have no "_window" and are always one per event.
 std::string RowJson(const Query& query, const WindowResult& window, size_t row);
 std::string BatchJson(const Query& query, const WindowResult& window);
 // The payload of a late-event report on pgcdc:_view:<name>:late: the event

@@ -8,6 +8,7 @@
 #include "sqlparse/pg_parse.h"
 #include "view/clauses.h"
 #include "view/expr.h"
+#include "view/join.h"
 
 namespace pgcdc::view {
 
@@ -355,9 +356,6 @@ Status CheckFrom(const bj::object& stmt, int end_pos) {
   }
   const auto& items = from->as_array();
   auto [type, o] = NodeOf(items[0]);
-  if (type == "JoinExpr") {
-    return Fail(ErrorAt("interval joins are not supported yet", FirstLocation(items[0])));
-  }
   if (items.size() > 1 || type != "RangeVar" || o->at("relname").as_string() != "pgcdc_events" ||
       o->contains("schemaname")) {
     return Fail(ErrorAt("a view reads FROM pgcdc_events only", FirstLocation(items[0])));
@@ -419,12 +417,91 @@ Result<bj::object> ParseSelect(const std::string& sql) {
   return *o;
 }
 
+// One side of an interval join: pgcdc_events with an alias.
+Result<std::string> JoinSide(const bj::value& node) {
+  auto [type, o] = NodeOf(node);
+  if (type != "RangeVar" || o->at("relname").as_string() != "pgcdc_events" ||
+      o->contains("schemaname")) {
+    return Fail(ErrorAt("an interval join reads pgcdc_events on both sides", FirstLocation(node)));
+  }
+  const auto* alias = o->if_contains("alias");
+  if (alias == nullptr) {
+    return Fail(
+        ErrorAt("each side of an interval join needs an alias (pgcdc_events a)", Location(*o)));
+  }
+  return std::string(alias->as_object().at("aliasname").as_string());
+}
+
+// SPEC §7.5: SELECT a.x, b.y FROM pgcdc_events a JOIN pgcdc_events b ON a.k = b.k
+// WITHIN <dur> [WHERE …] (no aggregates, GROUP BY, HAVING or window).
+Result<Query> ParseJoin(const bj::object& stmt, const bj::object& join, const Clauses& clauses) {
+  const int pos = FirstLocation(bj::value(join));
+  if (clauses.have_window) {
+    return Fail(ErrorAt("an interval join has no window clause", clauses.window_pos));
+  }
+  if (clauses.within_pos == 0) {
+    return Fail(ErrorAt("an interval join needs a bound: ON … WITHIN <duration>", pos));
+  }
+  for (const char* key : {"groupClause", "havingClause"}) {
+    if (const auto* v = stmt.if_contains(key)) {
+      return Fail(ErrorAt("an interval join does not aggregate (GROUP BY/HAVING)",
+                          std::max(1, FirstLocation(*v))));
+    }
+  }
+  if (join.at("jointype").as_string() != "JOIN_INNER" || join.contains("usingClause") ||
+      join.contains("isNatural")) {
+    return Fail(ErrorAt("an interval join is an inner JOIN … ON", pos));
+  }
+  JoinSyntax s{.position = pos};
+  auto left = JoinSide(join.at("larg"));
+  if (!left) return Fail(left.error());
+  auto right = JoinSide(join.at("rarg"));
+  if (!right) return Fail(right.error());
+  if (*left == *right) return Fail(ErrorAt("the two sides need different aliases", pos));
+  s.left_alias = *left;
+  s.right_alias = *right;
+  Query q;
+  Builder b(clauses.sql, q);
+  for (auto [node, out] : {std::pair{join.if_contains("quals"), &s.on},
+                           std::pair{stmt.if_contains("whereClause"), &s.where}}) {
+    if (node == nullptr) continue;
+    auto e = b.Build(*node, Scope::kRow);
+    if (!e) return Fail(e.error());
+    *out = std::move(*e);
+  }
+  for (const auto& t : stmt.at("targetList").as_array()) {
+    const bj::object& rt = NodeOf(t).second != nullptr ? *NodeOf(t).second : bj::object();
+    const auto* val = rt.if_contains("val");
+    if (val == nullptr) return Fail(ErrorAt("unsupported select item", Location(rt)));
+    auto e = b.Build(*val, Scope::kRow);
+    if (!e) return Fail(e.error());
+    const auto* alias = rt.if_contains("name");
+    s.items.push_back({std::move(*e), alias != nullptr ? std::string(alias->as_string()) : ""});
+  }
+  q.event_time = clauses.event_time;
+  q.lateness_ns = clauses.lateness_ns;
+  if (auto st = PlanJoin(std::move(s), clauses.within_ns, q); !st) return Fail(st.error());
+  return q;
+}
+
+const bj::object* JoinOf(const bj::object& stmt) {
+  const auto* from = stmt.if_contains("fromClause");
+  if (from == nullptr || from->as_array().size() != 1) return nullptr;
+  auto [type, o] = NodeOf(from->as_array()[0]);
+  return type == "JoinExpr" ? o : nullptr;
+}
+
 Result<Query> ParseQueryTree(std::string_view text) {
   auto clauses = StripClauses(text);
   if (!clauses) return Fail(clauses.error());
   auto stmt = ParseSelect(clauses->sql);
   if (!stmt) return Fail(stmt.error());
   if (auto st = RejectUnsupported(*stmt); !st) return Fail(st.error());
+  if (const bj::object* join = JoinOf(*stmt)) return ParseJoin(*stmt, *join, *clauses);
+  if (clauses->within_pos != 0) {
+    return Fail(ErrorAt("WITHIN is only for interval joins", clauses->within_pos));
+  }
+  if (!clauses->have_window) return Fail(MissingWindow(text));
   if (auto st = CheckFrom(*stmt, static_cast<int>(text.size()) + 1); !st) return Fail(st.error());
   Query q;
   q.window = clauses->window;

@@ -69,6 +69,26 @@ struct Window {
   int64_t slide_ns = 0;  // sliding only
 };
 
+// An interval join (SPEC §7.5): `FROM pgcdc_events a JOIN pgcdc_events b ON
+// a.k = b.k [AND …] WITHIN <dur> [WHERE …]`. Each event is tested against
+// each side's filter and may feed both (a self-join on one channel works).
+// Fields of the filters and keys read the event (alias stripped); the
+// residual predicate and the output columns read `slots`: the values of the
+// left side's `left_slots` paths followed by the right side's, stored per
+// buffered event (kGroupRef indexes into that row).
+struct Join {
+  std::string left_alias;
+  std::string right_alias;
+  int64_t within_ns = 0;
+  std::vector<Expr> left_keys;   // pairwise equal to right_keys[i]
+  std::vector<Expr> right_keys;  // (ON a.x = b.y conjuncts)
+  std::optional<Expr> left_filter;
+  std::optional<Expr> right_filter;
+  std::optional<Expr> residual;  // conjuncts that read both sides, over slots
+  std::vector<std::vector<std::string>> left_slots;
+  std::vector<std::vector<std::string>> right_slots;
+};
+
 struct Query {
   std::vector<OutputColumn> columns;
   std::vector<Aggregate> aggregates;
@@ -79,6 +99,9 @@ struct Query {
   // EVENT TIME BY: payload path of the event time; empty = processing time.
   std::vector<std::string> event_time;
   int64_t lateness_ns = 0;  // ALLOWED LATENESS
+  // Set for an interval join: no aggregates, group_by, where, having or window
+  // then; `columns` read the join's slots.
+  std::optional<Join> join;
 };
 
 }  // namespace pgcdc::view

@@ -7,7 +7,8 @@
 // window, with the lateness rule written in SQL: an event is left out of a
 // window whose end the watermark (newest earlier event time minus ALLOWED
 // LATENESS) had reached. Every window row must match: same windows, same
-// groups, integers equal, floats within 1e-9 relative.
+// groups, integers equal, floats within 1e-9 relative. Interval joins are
+// checked the same way against DuckDB range joins (IntervalJoins… below).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -63,32 +64,43 @@ struct Generated {
   std::string csv;    // the same events for DuckDB
 };
 
+// Random integers in [lo, hi] from a seeded generator.
+class Uniform {
+ public:
+  explicit Uniform(uint32_t seed) : rng_(seed) {}
+  int64_t operator()(int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng_);
+  }
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+// The event time of an event captured at `clock_us`: 1 % unreadable
+// (nullopt), `late_pct` % moved back by [late_lo, late_hi] µs, the rest by
+// up to `jitter` µs.
+std::optional<int64_t> EventTime(Uniform& uniform, int64_t clock_us, int64_t late_pct,
+                                 int64_t late_lo, int64_t late_hi, int64_t jitter) {
+  const int64_t roll = uniform(0, 99);
+  if (roll == 0) return std::nullopt;
+  if (roll <= late_pct) return clock_us - uniform(late_lo, late_hi);
+  return clock_us - uniform(0, jitter);
+}
+
 // Stream A: 100 K events, ~5 ms apart in capture time, event times jittered
 // back by up to 2 s (4 % up to 20 s: late for small lateness), 1 % with an
 // unreadable timestamp; 40 keys (1 % NULL), ints and floats with 5 % NULLs.
 // Stream B (in_order): 20 K events, event time = capture time, 10 keys, ~300 ms
 // apart on average (sessions).
 Generated Generate(bool in_order, int n, uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  auto uniform = [&](int64_t lo, int64_t hi) {
-    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
-  };
+  Uniform uniform(seed);
   Generated g;
   g.csv = "seq,ts_us,k,v,f,s,pt_us\n";
   int64_t clock_us = 0;
   for (int i = 0; i < n; ++i) {
     clock_us += in_order ? uniform(1, 600'000) : uniform(1, 10'000);
     std::optional<int64_t> ts_us = clock_us;
-    if (!in_order) {
-      const int64_t roll = uniform(0, 99);
-      if (roll == 0) {
-        ts_us.reset();
-      } else if (roll <= 4) {
-        *ts_us -= uniform(2'000'000, 20'000'000);
-      } else {
-        *ts_us -= uniform(0, 2'000'000);
-      }
-    }
+    if (!in_order) ts_us = EventTime(uniform, clock_us, 4, 2'000'000, 20'000'000, 2'000'000);
     const int keys = in_order ? 10 : 40;
     std::optional<std::string> k;
     if (uniform(0, 99) != 0) k = "k" + std::to_string(uniform(0, keys - 1));
@@ -165,6 +177,49 @@ class DuckDb {
   duckdb_connection conn_ = nullptr;
 };
 
+// A result payload's `columns` as cells (numbers as text, 17 digits).
+std::vector<Cell> Cells(const boost::json::object& payload,
+                        const std::vector<std::string>& columns) {
+  std::vector<Cell> cells;
+  for (const auto& c : columns) {
+    const auto& v = payload.at(c);
+    if (v.is_null()) {
+      cells.emplace_back();
+    } else if (v.is_string()) {
+      cells.emplace_back(std::string(v.as_string()));
+    } else {
+      std::ostringstream num;
+      num.precision(17);
+      num << v.to_number<double>();
+      cells.emplace_back(num.str());
+    }
+  }
+  return cells;
+}
+
+// Every row DuckDB wants must be the view's (same key, same cells); the
+// first differences are reported. Returns the rows compared.
+size_t CompareRows(const std::string& query, const Rows& want, const Rows& got) {
+  EXPECT_EQ(got.size(), want.size()) << query;
+  size_t compared = 0;
+  int shown = 0;
+  for (const auto& [key, cells] : want) {
+    auto it = got.find(key);
+    if (it == got.end()) {
+      if (shown++ < 3) ADD_FAILURE() << query << "\nmissing " << key;
+      continue;
+    }
+    for (size_t col = 0; col < cells.size(); ++col) {
+      if (!SameCell(it->second[col], cells[col]) && shown++ < 3) {
+        ADD_FAILURE() << query << "\n"
+                      << key << " view: " << Show(it->second) << "\n duckdb: " << Show(cells);
+      }
+    }
+    ++compared;
+  }
+  return compared;
+}
+
 // The view's rows: `columns` in order, keyed like DuckDb::Query (the key
 // column `k` when grouped, else none).
 Rows ViewRows(const std::string& output, const std::string& view,
@@ -185,20 +240,7 @@ Rows ViewRows(const std::string& output, const std::string& view,
     } else {
       key += "NULL";
     }
-    std::vector<Cell> cells;
-    for (const auto& c : columns) {
-      const auto& v = payload.at(c);
-      if (v.is_null()) {
-        cells.emplace_back();
-      } else if (v.is_string()) {
-        cells.emplace_back(std::string(v.as_string()));
-      } else {
-        std::ostringstream num;
-        num.precision(17);
-        num << v.to_number<double>();
-        cells.emplace_back(num.str());
-      }
-    }
+    std::vector<Cell> cells = Cells(payload, columns);
     out[key] = std::move(cells);
   }
   return out;
@@ -401,28 +443,142 @@ TEST(ViewDifferential, EveryWindowEqualsDuckDbOverTheSameEvents) {
       const Rows got = ViewRows(run.output, name, Split(c.columns), c.grouped);
       const Rows want = duck.Query(Sql(c, (*list)[i].windows));
       ASSERT_GT(want.size(), 10u) << c.query;
-      EXPECT_EQ(got.size(), want.size()) << c.query;
-      int shown = 0;
-      for (const auto& [key, cells] : want) {
-        auto it = got.find(key);
-        if (it == got.end()) {
-          if (shown++ < 3) ADD_FAILURE() << c.query << "\nmissing window/group " << key;
-          continue;
-        }
-        for (size_t col = 0; col < cells.size(); ++col) {
-          if (!SameCell(it->second[col], cells[col]) && shown++ < 3) {
-            ADD_FAILURE() << c.query << "\n"
-                          << key << " view: " << Show(it->second) << "\n duckdb: " << Show(cells);
-          }
-        }
-        ++compared;
-      }
+      compared += CompareRows(c.query, want, got);
     }
   }
   std::cout << "view differential: " << compared << " window rows compared over "
             << specs.size() + sessions.size() << " views\n";
   // Late events and unreadable timestamps were part of the input.
   EXPECT_NE(a.jsonl.find("\"n/a\""), std::string::npos);
+}
+// Interval joins (SPEC §7.5) against DuckDB's range join. 20 K events on
+// two channels (and a third that no side reads), ~5 ms apart, order ids
+// reused over ~1 s, 1 % NULL keys, event times jittered back by up to
+// 500 ms (3 % by 2–10 s: late for a 1 s lateness), 1 % unreadable. The view
+// must emit exactly the pairs of the SQL join over the events that were not
+// late (event time below the newest earlier event time minus the lateness).
+Generated GenerateJoin(int n, uint32_t seed) {
+  Uniform uniform(seed);
+  Generated g;
+  g.csv = "seq,ts_us,k,v,f,pt_us,ch\n";
+  int64_t clock_us = 0;
+  for (int i = 0; i < n; ++i) {
+    clock_us += uniform(1, 10'000);
+    const std::optional<int64_t> ts_us =
+        EventTime(uniform, clock_us, 3, 2'000'000, 10'000'000, 500'000);
+    std::optional<std::string> k;
+    if (uniform(0, 99) != 0) k = "o" + std::to_string(i / 8 + uniform(0, 30));
+    const int64_t v = uniform(-1000, 1000);
+    std::optional<std::string> f;
+    if (uniform(0, 19) != 0) f = std::to_string(uniform(-500'000, 500'000)) + "e-3";
+    const int64_t c = uniform(0, 9);
+    const std::string ch = c < 5 ? "pgcdc:orders" : c < 9 ? "pgcdc:payments" : "pgcdc:other";
+    std::string row = "{\"i\":" + std::to_string(i);
+    row += ",\"ts\":" + (ts_us ? "\"" + FormatRfc3339Nano(kT0 + *ts_us * 1000) + "\"" : "\"n/a\"");
+    row += ",\"k\":" + (k ? "\"" + *k + "\"" : "null");
+    row += ",\"v\":" + std::to_string(v) + ",\"f\":" + f.value_or("null") + "}";
+    g.jsonl += R"({"id":"e)" + std::to_string(i) + R"(","channel":")" + ch +
+               R"(","operation":"INSERT","source":"wal","created_at":")" +
+               FormatRfc3339Nano(kT0 + clock_us * 1000) + R"(","payload":{"row":)" + row + "}}\n";
+    g.csv += std::to_string(i) + "," + (ts_us ? std::to_string(*ts_us) : "") + "," +
+             k.value_or("") + "," + std::to_string(v) + "," + f.value_or("") + "," +
+             std::to_string(clock_us) + "," + ch + "\n";
+  }
+  return g;
+}
+
+// Join output rows keyed by "<l>|<r>" (the pair's event numbers), the
+// other columns as cells, from the view's lines or DuckDB's result.
+Rows JoinViewRows(const std::string& output, const std::string& view,
+                  const std::vector<std::string>& columns) {
+  Rows out;
+  std::istringstream in(output);
+  std::string line;
+  const std::string prefix = R"({"channel":"pgcdc:_view:)" + view + "\"";
+  while (std::getline(in, line)) {
+    if (!line.starts_with(prefix)) continue;
+    const auto payload = ParseJson(line).at("payload").as_object();
+    const std::string key = std::to_string(payload.at("l").to_number<int64_t>()) + "|" +
+                            std::to_string(payload.at("r").to_number<int64_t>());
+    std::vector<Cell> cells = Cells(payload, columns);
+    EXPECT_TRUE(out.emplace(key, std::move(cells)).second) << "pair emitted twice: " << key;
+  }
+  return out;
+}
+
+TEST(ViewDifferential, IntervalJoinsEqualDuckDbRangeJoins) {
+  TempDir dir;
+  const Generated c = GenerateJoin(20'000, 99);
+  const std::string jsonl = dir.Write("c.jsonl", c.jsonl);
+  const std::string csv = dir.Write("c.csv", c.csv);
+  struct JoinCase {
+    std::string query;    // selects l, r and `columns`
+    std::string columns;  // comma-separated
+    std::string sql;      // DuckDB: l, r, the columns, over `ok a, ok b` (admitted events)
+    int64_t lateness_us = 0;
+  };
+  const std::string from = " FROM pgcdc_events a JOIN pgcdc_events b ON a.row.k = b.row.k ";
+  const std::string two = " a.channel = 'pgcdc:orders' AND b.channel = 'pgcdc:payments' ";
+  const std::string range = "a.k = b.k AND abs(a.ts_us - b.ts_us) <= ";
+  const std::vector<JoinCase> cases = {
+      // Two channels, event time, a residual across the sides and a side filter.
+      {"SELECT a.row.i AS l, b.row.i AS r, a.row.v AS av, b.row.f AS bf" + from +
+           "AND a.row.v < b.row.v + 500 WITHIN 2s WHERE" + two +
+           "AND a.row.f IS NOT NULL EVENT TIME BY row.ts ALLOWED LATENESS 1s",
+       "av,bf",
+       "SELECT a.seq, b.seq, a.v, b.f FROM ok a JOIN ok b ON " + range +
+           "2000000 WHERE a.ch = 'pgcdc:orders' AND b.ch = 'pgcdc:payments' AND a.v < b.v + 500 "
+           "AND a.f IS NOT NULL",
+       1'000'000},
+      // SPEC quirk 43: a self-join on one channel.
+      {"SELECT a.row.i AS l, b.row.i AS r, b.row.v - a.row.v AS dv" + from +
+           "AND a.row.i < b.row.i WITHIN 1s WHERE a.channel = 'pgcdc:orders' AND "
+           "b.channel = 'pgcdc:orders' EVENT TIME BY row.ts ALLOWED LATENESS 1s",
+       "dv",
+       "SELECT a.seq, b.seq, b.v - a.v FROM ok a JOIN ok b ON " + range +
+           "1000000 WHERE a.ch = 'pgcdc:orders' AND b.ch = 'pgcdc:orders' AND a.seq < b.seq",
+       1'000'000},
+      // Every event on both sides, no lateness (out-of-order events are late),
+      // an event pairs with itself.
+      {"SELECT a.row.i AS l, b.row.i AS r, a.channel AS ac" + from +
+           "WITHIN 300ms EVENT TIME BY row.ts",
+       "ac", "SELECT a.seq, b.seq, a.ch FROM ok a JOIN ok b ON " + range + "300000", 0},
+      // Processing time (capture time): no late events, unreadable ts irrelevant.
+      {"SELECT a.row.i AS l, b.row.i AS r, b.row.k AS k" + from + "WITHIN 500ms WHERE" + two, "k",
+       "SELECT a.seq, b.seq, b.k FROM evc a JOIN evc b ON a.k = b.k AND abs(a.pt_us - b.pt_us) "
+       "<= 500000 WHERE a.ch = 'pgcdc:orders' AND b.ch = 'pgcdc:payments'",
+       -1},
+  };
+  std::string yaml = "views:\n";
+  for (size_t i = 0; i < cases.size(); ++i) {
+    yaml += "  - name: j" + std::to_string(i) + "\n    query: \"" + cases[i].query +
+            "\"\n    max_groups: 1000000\n";
+  }
+  auto run = RunCommand(
+      {PgcdcBinary(), "view", "test", "--config", dir.Write("c.yaml", yaml), "-i", jsonl});
+  ASSERT_EQ(run.exit_code, 0) << run.output.substr(0, 2000);
+  EXPECT_NE(run.output.find("0 join rows evicted"), std::string::npos) << run.output.substr(0, 500);
+
+  DuckDb duck;
+  duck.Exec("CREATE TABLE evc AS SELECT * FROM read_csv('" + csv +
+            "', header=true, columns={'seq':'BIGINT','ts_us':'BIGINT','k':'VARCHAR','v':'BIGINT',"
+            "'f':'DOUBLE','pt_us':'BIGINT','ch':'VARCHAR'})");
+  size_t compared = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const JoinCase& jc = cases[i];
+    const std::string admitted =
+        "CREATE OR REPLACE TABLE ok AS SELECT * FROM (SELECT *, max(ts_us) OVER (ORDER BY seq "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) - " +
+        std::to_string(std::max<int64_t>(jc.lateness_us, 0)) +
+        " AS wm FROM evc WHERE ts_us IS NOT NULL) WHERE wm IS NULL OR ts_us >= wm";
+    duck.Exec(admitted);
+    const Rows want = duck.Query(jc.sql);
+    const Rows got = JoinViewRows(run.output, "j" + std::to_string(i), Split(jc.columns));
+    ASSERT_GT(want.size(), 1000u) << jc.query;
+    compared += CompareRows(jc.query, want, got);
+  }
+  std::cout << "view differential: " << compared << " join pairs compared over " << cases.size()
+            << " join views\n";
 }
 #endif  // PGCDC_TEST_DUCKDB
 

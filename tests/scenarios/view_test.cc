@@ -197,6 +197,187 @@ TEST(ViewScenario, TumblingWindowsEqualPostgresGroupBy) {
       << offline.output;
 }
 
+// Interval joins live (SPEC §7.5): orders and payments, two tables of one
+// publication, joined by order id within 10 minutes of event time; and a
+// self-join on the orders channel alone (SPEC's quirk 43: it never matched).
+// The pairs on stdout must be exactly what PostgreSQL's join returns.
+TEST(ViewScenario, IntervalJoinsOverTwoTablesEqualPostgresJoin) {
+  auto conn = Connect();
+  FreshPublishedTable(conn, "j_orders",
+                      "id int PRIMARY KEY, customer int, amount int, ts timestamptz", "p_join");
+  ExecOrFail(conn, "DROP TABLE IF EXISTS j_payments");
+  ExecOrFail(
+      conn, "CREATE TABLE j_payments (id int PRIMARY KEY, order_id int, paid int, ts timestamptz)");
+  ExecOrFail(conn, "ALTER PUBLICATION p_join ADD TABLE j_payments");
+  const std::string paid =
+      "paid:SELECT a.row.id AS order_id, b.row.id AS payment, a.row.amount AS amount, "
+      "b.row.paid AS paid FROM pgcdc_events a JOIN pgcdc_events b ON a.row.id = b.row.order_id "
+      "WITHIN 10m WHERE a.channel = 'pgcdc:j_orders' AND b.channel = 'pgcdc:j_payments' "
+      "EVENT TIME BY row.ts ALLOWED LATENESS 1h";
+  const std::string again =
+      "again:SELECT a.row.id AS first, b.row.id AS second FROM pgcdc_events a "
+      "JOIN pgcdc_events b ON a.row.customer = b.row.customer AND a.row.id < b.row.id "
+      "WITHIN 5m WHERE a.channel = 'pgcdc:j_orders' AND b.channel = 'pgcdc:j_orders' "
+      "EVENT TIME BY row.ts ALLOWED LATENESS 1h";
+  auto p = StartWalListen(WalListenArgs("p_join", {"--view-query", paid, "--view-query", again}));
+  ASSERT_TRUE(p);
+  // 60 orders a minute apart (3 customers); a payment for each paid 0..14
+  // minutes after its order (two in three within the bound); every 10th order
+  // is paid twice.
+  ExecOrFail(conn,
+             "INSERT INTO j_orders SELECT g, g % 3, g * 10, "
+             "'2025-01-01 00:00:00+00'::timestamptz + g * interval '1 minute' "
+             "FROM generate_series(1, 60) g");
+  ExecOrFail(conn,
+             "INSERT INTO j_payments SELECT g, CASE WHEN g > 60 THEN g - 60 ELSE g END, g, "
+             "'2025-01-01 00:00:00+00'::timestamptz + (CASE WHEN g > 60 THEN g - 60 ELSE g END) * "
+             "interval '1 minute' + (g % 15) * interval '1 minute' "
+             "FROM generate_series(1, 120) g WHERE g <= 60 OR g % 10 = 0");
+  auto want_paid = conn.Query(
+      "SELECT o.id, p.id, o.amount, p.paid FROM j_orders o JOIN j_payments p ON o.id = p.order_id "
+      "AND abs(extract(epoch FROM p.ts - o.ts)) <= 600");
+  auto want_again = conn.Query(
+      "SELECT a.id, b.id FROM j_orders a JOIN j_orders b ON a.customer = b.customer AND a.id < "
+      "b.id "
+      "AND abs(extract(epoch FROM b.ts - a.ts)) <= 300");
+  ASSERT_TRUE(want_paid && want_again);
+  ASSERT_GT(want_paid->size(), 30u);
+  ASSERT_GT(want_again->size(), 5u);
+  auto pairs = [&](const std::string& view, const char* l, const char* r) {
+    std::multiset<std::string> out;
+    for (const auto& line : p->StdoutLines()) {
+      if (line.find("\"channel\":\"pgcdc:_view:" + view + "\"") == std::string::npos) continue;
+      CheckEnvelope(line, "pgcdc:_view:" + view, "VIEW_RESULT", "view");
+      const auto payload = ParseJson(line).at("payload");
+      EXPECT_FALSE(payload.as_object().contains("_window")) << line;
+      std::string row = std::to_string(payload.at(l).to_number<int64_t>()) + "-" +
+                        std::to_string(payload.at(r).to_number<int64_t>());
+      if (view == "paid") {
+        row += ":" + std::to_string(payload.at("amount").to_number<int64_t>()) + "/" +
+               std::to_string(payload.at("paid").to_number<int64_t>());
+      }
+      out.insert(row);
+    }
+    return out;
+  };
+  std::multiset<std::string> expect_paid, expect_again;
+  for (const auto& row : *want_paid) {
+    expect_paid.insert(*row[0] + "-" + *row[1] + ":" + *row[2] + "/" + *row[3]);
+  }
+  for (const auto& row : *want_again) expect_again.insert(*row[0] + "-" + *row[1]);
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return pairs("paid", "order_id", "payment").size() >= expect_paid.size() &&
+               pairs("again", "first", "second").size() >= expect_again.size();
+      },
+      30s))
+      << p->Stderr();
+  EXPECT_EQ(pairs("paid", "order_id", "payment"), expect_paid);
+  EXPECT_EQ(pairs("again", "first", "second"), expect_again);
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_view_join_evicted_total{view=\"paid\"}"), 0.0);
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_view_late_events_total{view=\"paid\"}"), 0.0);
+  EXPECT_GT(ScrapeMetric(*p, "pgcdc_view_groups{view=\"paid\"}").value_or(0), 0.0);
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+}
+
+// Restarts (docs/views.md): kill -9 while a window is open, with
+// --persistent-slot and --view-state-file; after the restart every window
+// equals PostgreSQL's GROUP BY over all rows: the open window's rows before
+// the kill are neither lost (they were held, so the slot replays them) nor
+// counted twice, and rows of windows emitted before the kill that the
+// replay brings back (transactions straddle windows) do not reopen them.
+TEST(ViewScenario, KillNineMidWindowLosesAndDoublesNothing) {
+  auto conn = Connect();
+  TempDir dir;
+  FreshPublishedTable(conn, "vk_orders",
+                      "id int PRIMARY KEY, region text, amount int, ts timestamptz", "p_vkill",
+                      "pgcdc_p_vkill");
+  const std::string view =
+      "w:SELECT row.region AS region, COUNT(*) AS n, SUM(row.amount) AS total FROM pgcdc_events "
+      "GROUP BY row.region EVENT TIME BY row.ts TUMBLING WINDOW 1m";
+  const auto args = WalListenArgs("p_vkill", {"--persistent-slot", "--view-query", view,
+                                              "--view-state-file", dir.path + "/view-state.json"});
+  // Rows 1..n, one per second of event time, in transactions of 7 rows.
+  auto insert = [&](int from, int to) {
+    for (int i = from; i <= to; i += 7) {
+      ExecOrFail(conn,
+                 "INSERT INTO vk_orders SELECT g, (ARRAY['eu','us'])[1 + g % 2], g % 13, "
+                 "'2025-01-01 00:00:00+00'::timestamptz + g * interval '1 second' "
+                 "FROM generate_series(" +
+                     std::to_string(i) + ", " + std::to_string(std::min(to, i + 6)) + ") g");
+    }
+  };
+  std::map<std::string, std::set<std::string>> got;  // "<start>|<region>" → distinct results
+  auto collect = [&](Process& p) {
+    for (const auto& l : p.StdoutLines()) {
+      if (l.find("\"channel\":\"pgcdc:_view:w\"") == std::string::npos) continue;
+      const auto payload = ParseJson(l).at("payload");
+      if (payload.at("region").as_string() == "zz") continue;  // the row that closes the rest
+      got[std::string(payload.at("_window").at("start").as_string()) + "|" +
+          std::string(payload.at("region").as_string())]
+          .insert(std::to_string(payload.at("n").to_number<int64_t>()) + "/" +
+                  std::to_string(payload.at("total").to_number<int64_t>()));
+    }
+  };
+  auto emitted = [&](Process& p, const std::string& start) {
+    for (const auto& l : p.StdoutLines()) {
+      if (l.find("\"start\":\"" + start + "\"") != std::string::npos) return true;
+    }
+    return false;
+  };
+  {
+    auto p = StartWalListen(args);
+    ASSERT_TRUE(p);
+    insert(1, 287);
+    auto before = conn.Query("SELECT pg_current_wal_lsn()::text");
+    ASSERT_TRUE(before);
+    insert(288, 330);  // windows up to 00:05:00 close; 00:05:00-00:06:00 holds rows 300..330
+    // The slot confirms past 287 (so the replay does not start from the
+    // beginning), not past 299: the transaction of rows 295..301 is replayed.
+    ASSERT_TRUE(Eventually(
+        [&] {
+          auto r = conn.Query(
+              "SELECT confirmed_flush_lsn >= $1::pg_lsn FROM pg_replication_slots "
+              "WHERE slot_name = 'pgcdc_p_vkill'",
+              {(*before)[0][0]});
+          return r && !r->empty() && (*r)[0][0] == std::optional<std::string>("t");
+        },
+        30s))
+        << p->Stderr();
+    ASSERT_TRUE(Eventually([&] { return emitted(*p, "2025-01-01T00:04:00Z"); }, 30s))
+        << p->Stderr();
+    // The open window's rows were received (counted), not confirmed.
+    ASSERT_TRUE(Eventually([&] {
+      return ScrapeMetric(*p, "pgcdc_view_events_processed_total{view=\"w\"}").value_or(0) >= 330;
+    })) << p->Stderr();
+    p->Signal(SIGKILL);
+    p->Wait();
+    collect(*p);
+  }
+  auto p = StartWalListen(args);
+  ASSERT_TRUE(p);
+  insert(331, 600);
+  ExecOrFail(conn, "INSERT INTO vk_orders VALUES (1000, 'zz', 0, '2025-01-01 02:00:00+00')");
+  ASSERT_TRUE(Eventually([&] { return emitted(*p, "2025-01-01T00:10:00Z"); }, 30s)) << p->Stderr();
+  collect(*p);
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  auto want = conn.Query(
+      "SELECT to_char(date_trunc('minute', ts) AT TIME ZONE 'UTC', "
+      "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || '|' || region, count(*) || '/' || sum(amount) "
+      "FROM vk_orders WHERE id <= 600 GROUP BY 1");
+  ASSERT_TRUE(want);
+  ASSERT_EQ(want->size(), 21u);
+  for (const auto& row : *want) {
+    const auto it = got.find(*row[0]);
+    ASSERT_NE(it, got.end()) << "window lost: " << *row[0];
+    EXPECT_EQ(it->second, std::set<std::string>{*row[1]}) << *row[0];
+  }
+  EXPECT_EQ(got.size(), want->size());
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_vkill')");
+}
+
 TEST(ViewScenario, BadQueryStopsStartupWithThePosition) {
   auto [code, err] = RunAdapterToExit(
       "stdout", {"--view-query", "broken:SELECT COUNT(* FROM pgcdc_events TUMBLING WINDOW 1s"});

@@ -68,7 +68,9 @@ void Summary(const Running& view, std::ostream& err) {
   err << "view " << view.def->name << ": " << c.events << " events aggregated, " << c.late
       << " late, " << c.type_errors << " type errors, " << c.bad_event_time + c.bad_payload
       << " without a readable event time or JSON payload, " << c.groups_overflow
-      << " dropped at max_groups\n";
+      << " dropped at max_groups";
+  if (view.def->query->join) err << ", " << c.join_evicted << " join rows evicted at max_groups";
+  err << "\n";
 }
 
 }  // namespace

@@ -103,5 +103,34 @@ TEST(ViewOffline, LateEventsArePrintedOnTheLateChannelWithEmitLate) {
   EXPECT_NE(err.str().find("1 late"), std::string::npos) << err.str();
 }
 
+// SPEC §7.5 interval join, offline: orders and payments of the same order id
+// within 1 minute of capture time; one VIEW_RESULT per pair, without
+// _window, even with emit: batch.
+TEST(ViewOffline, IntervalJoinPrintsOnePairPerLine) {
+  auto views = Views(
+      "paid:SELECT a.row.id AS order_id, a.row.amount AS ordered, b.row.amount AS paid "
+      "FROM pgcdc_events a JOIN pgcdc_events b ON a.row.id = b.row.order_id WITHIN 1m "
+      "WHERE a.channel = 'pgcdc:orders' AND b.channel = 'pgcdc:payments'",
+      Emit::kBatch);
+  auto ev = [](const std::string& at, const std::string& channel, const std::string& row) {
+    return R"({"id":"x","channel":")" + channel + R"(","operation":"INSERT","created_at":")" + at +
+           R"(","payload":{"row":)" + row + "}}\n";
+  };
+  std::istringstream in(
+      ev("2026-01-01T00:00:10Z", "pgcdc:orders", R"({"id":1,"amount":30})") +
+      ev("2026-01-01T00:00:20Z", "pgcdc:orders", R"({"id":2,"amount":40})") +
+      ev("2026-01-01T00:00:50Z", "pgcdc:payments", R"({"order_id":1,"amount":30})") +
+      // 1 min 15 s after order 2: too late to pair
+      ev("2026-01-01T00:01:35Z", "pgcdc:payments", R"({"order_id":2,"amount":40})"));
+  std::ostringstream out, err;
+  auto report = RunOffline(views, in, out, err);
+  EXPECT_EQ(report.results, 1u);
+  EXPECT_EQ(out.str(), R"({"channel":"pgcdc:_view:paid","operation":"VIEW_RESULT","payload":)"
+                       R"({"order_id":1,"ordered":30,"paid":30}})"
+                       "\n");
+  EXPECT_NE(err.str().find("view paid: 4 events aggregated, 0 late"), std::string::npos)
+      << err.str();
+}
+
 }  // namespace
 }  // namespace pgcdc::adapter::view

@@ -1,10 +1,19 @@
 #include "adapter/view/view_adapter.h"
 
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <boost/json.hpp>
+#include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
 #include <map>
+#include <sstream>
 
+#include "core/json_dom.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/scope.h"
@@ -121,7 +130,8 @@ Result<ViewDef> Plan(const RawView& raw) {
 }  // namespace
 
 std::vector<std::string> ResultPayloads(const ViewDef& view, const v::WindowResult& window) {
-  if (view.emit == Emit::kBatch) return {v::BatchJson(*view.query, window)};
+  // Interval joins emit one event per pair whatever `emit` says.
+  if (view.emit == Emit::kBatch && !view.query->join) return {v::BatchJson(*view.query, window)};
   std::vector<std::string> out;
   out.reserve(window.rows.size());
   for (size_t r = 0; r < window.rows.size(); ++r) out.push_back(v::RowJson(*view.query, window, r));
@@ -154,8 +164,25 @@ Result<std::vector<ViewDef>> BuildViews(const Options& o) {
   return out;
 }
 
+// Results published but not yet known delivered by every other adapter: the
+// source events of their windows stay held (docs/views.md, "Restarts").
+struct PendingResults {
+  uint64_t min_seq = v::kNoSeq;
+  int64_t restore_cap = INT64_MAX;  // the restart watermark must stay below it
+  Uuid last_id;                     // of the batch's last event
+  uint64_t guard = 0;               // first seq after the batch in the bus (0: not seen yet)
+};
+
+// A restart watermark that reopens the window: replayed events of a window
+// whose results may not have been delivered are counted again.
+int64_t RestoreCap(const v::Query& q, const v::WindowResult& w) {
+  if (q.window.kind == v::WindowKind::kSession) return w.start_ns + q.window.size_ns - 1;
+  return w.end_ns - 1;
+}
+
 struct ViewAdapter::View {
   ViewDef def;
+  std::deque<PendingResults> pending;
   std::string channel;
   std::string late_channel;        // pgcdc:_view:<name>:late
   std::vector<Event> late_events;  // to publish with the next results
@@ -168,7 +195,10 @@ struct ViewAdapter::View {
   metrics::Counter& overflow;
   metrics::Counter& bad;
   metrics::Counter& dropped;
+  metrics::Counter& evicted;
   metrics::Gauge& groups;
+  int64_t evicted_logged_at = 0;  // clock of the last eviction warning
+  uint64_t evicted_logged = 0;    // join_evicted when it was logged
 
   explicit View(ViewDef d)
       : def(std::move(d)),
@@ -188,8 +218,13 @@ struct ViewAdapter::View {
                    "Events without a readable event time or with a non-JSON payload (skipped).")),
         dropped(Series("pgcdc_view_results_dropped_total",
                        "VIEW_RESULT events lost: result queue full or pipeline stopping.")),
+        evicted(Series("pgcdc_view_join_evicted_total",
+                       "Interval joins: buffered events evicted at max_groups before their "
+                       "WITHIN bound expired (their later matches are lost).")),
         groups(metrics::Default()
-                   .AddGauge("pgcdc_view_groups", "Live groups in a view's open windows.", {"view"})
+                   .AddGauge("pgcdc_view_groups",
+                             "Live groups in a view's open windows (joins: buffered events).",
+                             {"view"})
                    .With({def.name})) {}
 
   metrics::Counter& Series(const char* name, const char* help) {
@@ -213,12 +248,14 @@ ViewAdapter::~ViewAdapter() {
 
 Status ViewAdapter::Attach(const Services& services) {
   publish_ = services.publish;
+  delivered_by_others_ = services.delivered_by_others;
   if (!publish_)
     return Fail(ErrorCode::kConfig, "the view adapter needs a pipeline to publish into");
   return Ok();
 }
 
 Status ViewAdapter::Open() {
+  if (auto st = LoadState(); !st) return st;
   emitter_ = std::thread(scope::Bind([this] { RunEmitter(); }));
   return Ok();
 }
@@ -226,8 +263,18 @@ Status ViewAdapter::Open() {
 Status ViewAdapter::Deliver(std::span<const Event* const> events) {
   const int64_t now = clock_();
   for (const Event* e : events) {
-    if (e->channel.starts_with(kResultPrefix)) continue;
-    v::EventView ev{e->channel, e->operation, e->source, e->payload};
+    if (e->channel.starts_with(kResultPrefix)) {
+      // Our own results came back through the bus: every event published
+      // after them has a higher seq than any seen so far.
+      for (auto& view : views_) {
+        for (auto& p : view->pending) {
+          if (p.guard == 0 && p.last_id == e->id) p.guard = max_seq_seen_ + 1;
+        }
+      }
+      continue;
+    }
+    max_seq_seen_ = std::max(max_seq_seen_, e->seq);
+    v::EventView ev{e->channel, e->operation, e->source, e->payload, {}, e->seq};
     std::string id;  // rendered only for a late event that is reported
     for (auto& view : views_) {
       if (view->engine.Process(ev, now) == v::Outcome::kLate && view->def.emit_late) {
@@ -245,11 +292,109 @@ Status ViewAdapter::Deliver(std::span<const Event* const> events) {
 Status ViewAdapter::Flush() {
   const int64_t now = clock_();
   for (auto& view : views_) Collect(*view, view->engine.Advance(now));
+  Release();
+  // The state on disk first: the pipeline confirms up to held_ right after.
+  return SaveState();
+}
+
+std::optional<uint64_t> ViewAdapter::OldestHeldSeq() const {
+  if (held_ == v::kNoSeq) return std::nullopt;
+  return held_;
+}
+
+namespace {
+
+// Replaces `path` with `text` atomically (temporary file, fsync, rename).
+Status WriteAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "we");
+  if (f == nullptr)
+    return Fail(ErrorCode::kIo, "view state: create " + tmp + ": " + strerror(errno));
+  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size() &&
+                       std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+  const int err = errno;
+  if (std::fclose(f) != 0 || !written || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Fail(ErrorCode::kIo,
+                "view state: write " + path + ": " + strerror(written ? errno : err));
+  }
   return Ok();
 }
 
+}  // namespace
+
+// {"views":{"<name>":{"watermark_ns":N}}}: per event-time view, the
+// watermark a restart resumes from (Engine::RestorePoint, kept below the
+// windows whose results are not yet delivered).
+Status ViewAdapter::SaveState() {
+  if (options_.state_file.empty()) return Ok();
+  boost::json::object views;
+  for (const auto& view : views_) {
+    auto point = view->engine.RestorePoint();
+    if (!point) continue;
+    for (const auto& p : view->pending) point = std::min(*point, p.restore_cap);
+    views[view->def.name] = boost::json::object{{"watermark_ns", *point}};
+  }
+  std::string text = json::SerializeDom(boost::json::object{{"views", std::move(views)}});
+  if (text == saved_state_) return Ok();
+  if (auto st = WriteAtomically(options_.state_file, text); !st) return st;
+  saved_state_ = std::move(text);
+  return Ok();
+}
+
+Status ViewAdapter::LoadState() {
+  if (options_.state_file.empty()) return Ok();
+  std::ifstream in(options_.state_file);
+  if (!in) return Ok();  // first start
+  std::stringstream text;
+  text << in.rdbuf();
+  auto doc = json::ParseDom(text.str());
+  const auto* root = doc ? doc->if_object() : nullptr;
+  const auto* views = root != nullptr ? root->if_contains("views") : nullptr;
+  if (views == nullptr || !views->is_object()) {
+    return Fail(ErrorCode::kConfig, "view state file " + options_.state_file +
+                                        " is not a pgcdc view state (delete it to start afresh)");
+  }
+  for (auto& view : views_) {
+    const auto* saved = views->as_object().if_contains(view->def.name);
+    const auto* wm = saved != nullptr && saved->is_object()
+                         ? saved->as_object().if_contains("watermark_ns")
+                         : nullptr;
+    if (wm == nullptr || !wm->is_int64()) continue;
+    view->engine.Restore(wm->as_int64());
+    log::Info("view resumes from its saved watermark",
+              {{"view", view->def.name}, {"watermark", FormatRfc3339Nano(wm->as_int64())}});
+  }
+  saved_state_ = json::SerializeDom(*doc);
+  return Ok();
+}
+
+void ViewAdapter::Release() {
+  const uint64_t others =
+      delivered_by_others_ ? delivered_by_others_(Name()) : std::numeric_limits<uint64_t>::max();
+  uint64_t held = v::kNoSeq;
+  for (auto& view : views_) {
+    std::erase_if(view->pending,
+                  [&](const PendingResults& p) { return p.guard != 0 && others >= p.guard; });
+    held = std::min(held, view->engine.OldestSeq());
+    for (const auto& p : view->pending) held = std::min(held, p.min_seq);
+  }
+  held_ = held;
+}
+
 void ViewAdapter::Close() {
-  for (auto& view : views_) Collect(*view, view->engine.FlushAll());
+  for (auto& view : views_) {
+    // Resuming after a restart (state file): windows holding unconfirmed
+    // events are rebuilt from the source's replay; flushing them now would
+    // emit a partial window, or count their events twice (processing time).
+    if (!options_.state_file.empty() && view->engine.OldestSeq() != v::kNoSeq &&
+        !view->def.query->join) {
+      log::Info("view: open windows resume after the restart, not flushed",
+                {{"view", view->def.name}});
+      continue;
+    }
+    Collect(*view, view->engine.FlushAll());
+  }
   {
     MutexLock lock(mu_);
     stopping_ = true;
@@ -264,17 +409,22 @@ void ViewAdapter::Collect(View& view, const std::vector<v::WindowResult>& window
   EventBatch batch;
   batch.events = std::move(view.late_events);
   view.late_events.clear();
+  PendingResults pending;
   for (const auto& w : windows) {
-    view.windows.Inc();
+    pending.min_seq = std::min(pending.min_seq, w.min_seq);
+    pending.restore_cap = std::min(pending.restore_cap, RestoreCap(*view.def.query, w));
+    if (!view.def.query->join) view.windows.Inc();
     for (auto& payload : ResultPayloads(view.def, w)) {
       batch.events.push_back(MakeEvent(view.channel, "VIEW_RESULT", std::move(payload), "view"));
     }
   }
   if (batch.events.empty()) return;
   const size_t n = batch.events.size();
+  pending.last_id = batch.events.back().id;
   {
     MutexLock lock(mu_);
     if (pending_events_ + n <= static_cast<size_t>(options_.result_buffer) && !stopping_) {
+      if (pending.min_seq != v::kNoSeq) view.pending.push_back(pending);
       pending_events_ += n;
       pending_.push_back(std::move(batch));
       cv_.NotifyAll();
@@ -297,6 +447,20 @@ void ViewAdapter::UpdateMetrics(View& view) {
   if (c.groups_overflow > r.groups_overflow && r.groups_overflow == 0) {
     log::Warn("view reached max_groups; new groups are dropped",
               {{"view", view.def.name}, {"max_groups", std::to_string(view.def.max_groups)}});
+  }
+  view.evicted.Inc(c.join_evicted - r.join_evicted);
+  // Joins at their cap lose matches: say so, at most every 10 s.
+  const int64_t now = clock_();
+  if (c.join_evicted > view.evicted_logged &&
+      (view.evicted_logged == 0 || now - view.evicted_logged_at >= 10'000'000'000)) {
+    log::Warn(
+        "interval join at max_groups: oldest buffered events evicted, their later "
+        "matches are lost (raise max_groups or shorten WITHIN)",
+        {{"view", view.def.name},
+         {"max_groups", std::to_string(view.def.max_groups)},
+         {"evicted", std::to_string(c.join_evicted - view.evicted_logged)}});
+    view.evicted_logged = c.join_evicted;
+    view.evicted_logged_at = now;
   }
   r = c;
   view.groups.Set(static_cast<double>(view.engine.groups()));
@@ -349,6 +513,10 @@ ConnectorInfo Connector() {
               Param("view.max_groups", &O::max_groups,
                     "--view-query views: most live groups per view (more are dropped and counted)",
                     {.flag = "view-max-groups", .min = 1}),
+              Param("view.state_file", &O::state_file,
+                    "file where event-time views keep the watermark a restart resumes from "
+                    "(with --persistent-slot: no window lost or counted twice; docs/views.md)",
+                    {.flag = "view-state-file"}),
               Param("view.result_buffer", &O::result_buffer,
                     "VIEW_RESULT events waiting for the bus (more are dropped and counted)",
                     {.flag = "view-result-buffer", .min = 1}),

@@ -43,6 +43,9 @@ struct Options {
   int64_t max_groups = 100000;           // for --view-query views
   bool emit_late = false;                // for --view-query views
   int64_t result_buffer = 1000;          // results waiting for the bus
+  // Where event-time views keep their restart watermark (docs/views.md,
+  // "Restarts"); empty = none.
+  std::string state_file;
 };
 
 struct ViewDef {
@@ -76,10 +79,18 @@ class ViewAdapter : public Adapter {
   Status Deliver(std::span<const Event* const> events) override;
   Status Flush() override;
   void Close() override;
+  // The oldest source event an open window (or a window whose results are
+  // not yet delivered by every other adapter) still needs: the pipeline
+  // confirms only the events before it, so a restart replays what the
+  // windows need (docs/views.md, "Restarts").
+  std::optional<uint64_t> OldestHeldSeq() const override;
 
  private:
   struct View;
   void Collect(View& v, const std::vector<pgcdc::view::WindowResult>& windows);
+  void Release();
+  Status SaveState();
+  Status LoadState();
   void UpdateMetrics(View& v);
   void Enqueue(EventBatch batch) EXCLUDES(mu_);
   void RunEmitter() EXCLUDES(mu_);
@@ -88,6 +99,10 @@ class ViewAdapter : public Adapter {
   Options options_;
   Clock clock_;
   std::function<bool(EventBatch&&)> publish_;
+  std::function<uint64_t(std::string_view)> delivered_by_others_;
+  uint64_t max_seq_seen_ = 0;   // highest Event::seq delivered to this adapter
+  uint64_t held_ = UINT64_MAX;  // OldestHeldSeq as of the last Flush
+  std::string saved_state_;     // what the state file holds
   Mutex mu_;
   CondVar cv_;
   std::deque<EventBatch> pending_ GUARDED_BY(mu_);

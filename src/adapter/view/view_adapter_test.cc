@@ -1,8 +1,13 @@
 #include "adapter/view/view_adapter.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "core/mutex.h"
 #include "registry/test_util.h"
@@ -11,6 +16,23 @@ namespace pgcdc::adapter::view {
 namespace {
 
 constexpr int64_t kSec = 1000000000;
+
+// Services whose publish collects what the adapter's emitter thread publishes.
+struct Collector {
+  Mutex mu;
+  CondVar cv;
+  std::vector<Event> events;  // under mu
+  Services Make() {
+    Services s;
+    s.publish = [this](EventBatch&& b) {
+      MutexLock lock(mu);
+      for (auto& e : b.events) events.push_back(std::move(e));
+      cv.NotifyAll();
+      return true;
+    };
+    return s;
+  }
+};
 
 TEST(ViewAdapter, ValidationNamesTheViewAndThePosition) {
   const ConnectorInfo info = Connector();
@@ -120,15 +142,8 @@ TEST(ViewAdapter, LateEventsArePublishedOnTheLateChannelWhenAsked) {
     auto views = BuildViews(o);
     ASSERT_TRUE(views);
     ViewAdapter a(std::move(*views), o, [] { return int64_t{0}; });
-    Mutex mu;
-    std::vector<Event> published;
-    Services s;
-    s.publish = [&](EventBatch&& b) {
-      MutexLock lock(mu);
-      for (auto& e : b.events) published.push_back(std::move(e));
-      return true;
-    };
-    ASSERT_TRUE(a.Attach(s));
+    Collector c;
+    ASSERT_TRUE(a.Attach(c.Make()));
     ASSERT_TRUE(a.Open());
     Event on_time =
         MakeEvent("pgcdc:t", "INSERT", R"({"row":{"ts":"2026-01-01T00:00:25Z"}})", "wal");
@@ -136,9 +151,9 @@ TEST(ViewAdapter, LateEventsArePublishedOnTheLateChannelWhenAsked) {
     const Event* batch[] = {&on_time, &late};
     ASSERT_TRUE(a.Deliver(batch));
     a.Close();  // flushes: the open window [20,30) and, when asked, the late event
-    MutexLock lock(mu);
+    MutexLock lock(c.mu);
     std::vector<const Event*> reports;
-    for (const auto& e : published) {
+    for (const auto& e : c.events) {
       if (e.channel == "pgcdc:_view:w:late") reports.push_back(&e);
     }
     ASSERT_EQ(reports.size(), emit_late ? 1u : 0u);
@@ -149,6 +164,94 @@ TEST(ViewAdapter, LateEventsArePublishedOnTheLateChannelWhenAsked) {
                                          R"("payload":{"row":{"ts":"2026-01-01T00:00:05Z"}}})");
     }
   }
+}
+
+// Restarts (docs/views.md): the adapter holds the source events of open
+// windows, and of closed windows until the other adapters delivered the
+// results; the state file keeps the restart watermark below such windows.
+TEST(ViewAdapter, HoldsEventsUntilResultsAreDeliveredAndSavesTheWatermark) {
+  char dir[] = "/tmp/pgcdc-view-state-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  Options o;
+  o.state_file = std::string(dir) + "/state.json";
+  o.cli_queries = {
+      "w:SELECT COUNT(*) AS n FROM pgcdc_events EVENT TIME BY row.ts TUMBLING WINDOW 10s"};
+  auto views = BuildViews(o);
+  ASSERT_TRUE(views);
+  ViewAdapter a(*views, o, [] { return int64_t{0}; });
+  Collector c;
+  std::atomic<uint64_t> others{0};
+  Services s = c.Make();
+  s.delivered_by_others = [&](std::string_view name) {
+    EXPECT_EQ(name, "view");
+    return others.load();
+  };
+  ASSERT_TRUE(a.Attach(s));
+  ASSERT_TRUE(a.Open());
+  auto at = [](int sec, uint64_t seq) {
+    Event e =
+        MakeEvent("pgcdc:t", "INSERT",
+                  R"({"row":{"ts":"2026-01-01T00:00:)" + std::to_string(sec) + R"(Z"}})", "wal");
+    e.seq = seq;
+    return e;
+  };
+  Event e1 = at(11, 1), e2 = at(15, 2), e3 = at(25, 3);  // e3 closes [10,20)
+  const Event* first[] = {&e1, &e2, &e3};
+  ASSERT_TRUE(a.Deliver(first));
+  ASSERT_TRUE(a.Flush());
+  // [10,20) is closed but its results are not delivered: 1 is still held.
+  EXPECT_EQ(a.OldestHeldSeq(), std::optional<uint64_t>(1));
+  Event result;
+  {
+    MutexLock lock(c.mu);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (c.events.empty()) ASSERT_TRUE(c.cv.WaitUntil(c.mu, deadline));
+    result = c.events[0];
+  }
+  // The state file keeps the watermark below the undelivered window's end.
+  auto saved = [&] {
+    std::ifstream in(o.state_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  EXPECT_EQ(saved(), R"({"views":{"w":{"watermark_ns":1767225619999999999}}})");
+  // The result comes back through the bus, then a later event (seq 4):
+  // once the others finished seq 4, [10,20)'s events are released; the open
+  // window [20,30) still holds 3.
+  Event e4 = at(26, 4);
+  const Event* second[] = {&result, &e4};
+  ASSERT_TRUE(a.Deliver(second));
+  ASSERT_TRUE(a.Flush());
+  EXPECT_EQ(a.OldestHeldSeq(), std::optional<uint64_t>(1));
+  others = 4;
+  ASSERT_TRUE(a.Flush());
+  EXPECT_EQ(a.OldestHeldSeq(), std::optional<uint64_t>(3));
+  EXPECT_EQ(saved(), R"({"views":{"w":{"watermark_ns":1767225626000000000}}})");
+  // With a state file, a stop does not flush [20,30): it resumes after the restart.
+  a.Close();
+  {
+    MutexLock lock(c.mu);
+    EXPECT_EQ(c.events.size(), 1u);
+  }
+
+  // A restart resumes from the saved watermark: a replayed event of the
+  // emitted window [10,20) is late, one of the open window [20,30) counts.
+  ViewAdapter b(*views, o, [] { return int64_t{0}; });
+  Collector again;
+  ASSERT_TRUE(b.Attach(again.Make()));
+  ASSERT_TRUE(b.Open());
+  Event r2 = at(15, 0), r3 = at(25, 0);  // untracked: Close() flushes what they open
+  const Event* replay[] = {&r2, &r3};
+  ASSERT_TRUE(b.Deliver(replay));
+  b.Close();
+  MutexLock lock(again.mu);
+  ASSERT_EQ(again.events.size(), 1u);
+  EXPECT_NE(again.events[0].payload.find(R"("n":1,"_window":{"start":"2026-01-01T00:00:20Z")"),
+            std::string::npos)
+      << again.events[0].payload;
+  std::remove(o.state_file.c_str());
+  rmdir(dir);
 }
 
 TEST(ViewAdapter, NeedsAPipeline) {
