@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -227,16 +228,18 @@ class FamilyBase {
   // then the label values.
   template <class M>
   M& Child(std::initializer_list<std::string_view> values) {
-    std::vector<std::string_view> key;
-    key.reserve(labels_.size() + 1);
-    key.push_back(own_pipeline_label_ ? std::string_view() : scope::Pipeline());
-    key.insert(
-        key.end(), values.begin(),
-        values.begin() + static_cast<std::ptrdiff_t>(std::min(values.size(), labels_.size())));
+    // On the stack for the usual few labels: With() may run per event.
+    std::array<std::string_view, 8> small{};
+    std::vector<std::string_view> large;
+    const size_t n = labels_.size() + 1;
+    if (n > small.size()) large.resize(n);
+    const std::span<std::string_view> key =
+        n > small.size() ? std::span<std::string_view>(large) : std::span(small.data(), n);
+    key[0] = own_pipeline_label_ ? std::string_view() : scope::Pipeline();
+    std::copy_n(values.begin(), std::min(values.size(), labels_.size()), key.begin() + 1);
     if (values.size() != labels_.size()) {
-      // Programming error; keep going with a normalised tuple.
+      // Programming error; keep going with a normalised tuple (missing values empty).
       ReportMisuse("label value count does not match label names", name_);
-      key.resize(labels_.size() + 1);
     }
     MutexLock lock(mu_);
     auto& children = Children<M>();
