@@ -10,7 +10,7 @@
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: all bootstrap build test unit scenario demo asan tsan sanitize fuzz fuzz-long bench format clean docs lint chaos \
+.PHONY: all bootstrap build test unit scenario demo asan tsan sanitize fuzz fuzz-long bench bench-report format clean docs lint chaos \
   package package-check
 
 all: build
@@ -119,6 +119,13 @@ bench: bootstrap build/release/build.ninja
 	bench/kafkaserver/kafkaserver_bench.sh
 	bench/kafka/kafka_bench.sh
 	bench/verify/verify_bench.sh
+
+# Every benchmark of bench/ with its peer, RUNS (3) times, at HEAD; rewrites the
+# "Latest bench-report run" block of BENCHMARKS.md (commit, date, machine, load).
+# About an hour on 2 cores; run it on an otherwise idle machine.
+bench-report: bootstrap build/release/build.ninja
+	cmake --build build/release -j $(JOBS)
+	scripts/bench-report --update
 
 # The .deb (binary stripped, symbols in pgcdc-dbgsym, man page, completions,
 # systemd units, examples) and its quick checks; package-check also installs it

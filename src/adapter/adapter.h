@@ -67,6 +67,10 @@ struct Services {
   // them was delivered too. The argument is the adapter's Name(). 0 while
   // unknown; null in tools without a pipeline. Thread-safe.
   std::function<uint64_t(std::string_view adapter)> delivered_by_others;
+  // --skip-validation: an adapter that checks its target in Open() (the
+  // search index, the S3 bucket) skips that check; problems then show on the
+  // first delivery, retried like any other failure.
+  bool skip_validation = false;
 };
 
 class Adapter {

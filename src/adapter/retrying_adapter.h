@@ -34,6 +34,7 @@ class RetryingAdapter : public Adapter {
   Status Attach(const Services& services) override {
     dlq_ = services.dlq;
     health_ = services.health;
+    skip_validation_ = services.skip_validation;
     return Ok();
   }
   void Interrupt() override { sleeper_.Interrupt(); }
@@ -43,6 +44,8 @@ class RetryingAdapter : public Adapter {
   Sleeper& sleeper() { return sleeper_; }
   Backoff& backoff() { return backoff_; }
   dlq::DeadLetterQueue* dead_letters() const { return dlq_; }
+  // --skip-validation: skip start-up checks of the target in Open().
+  bool skip_validation() const { return skip_validation_; }
 
   // Reports the adapter degraded (`why`) in the health until Recovered().
   void Degraded(const std::string& why) {
@@ -63,6 +66,7 @@ class RetryingAdapter : public Adapter {
   Sleeper sleeper_;
   Backoff backoff_;
   bool degraded_ = false;
+  bool skip_validation_ = false;
 };
 
 }  // namespace pgcdc::adapter

@@ -24,6 +24,7 @@
 #include "detector/detector.h"
 #include "dlq/dlq.h"
 #include "net/http_server.h"
+#include "pg/migrations.h"
 #include "pipeline/http_endpoints.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/signals.h"
@@ -223,6 +224,9 @@ Status AttachAndServe(const config::CoreSettings& core, const RunOptions& run, H
   }
   services.health = &health;
   services.http_options = &a.http_options;
+  services.skip_validation = core.skip_validation;
+  // Process-wide (every pipeline of `serve` shares pgcdc's tables).
+  if (core.skip_migrations) pg::SetMigrationsSkipped(true);
   services.publish = [&pipe_ptr](EventBatch&& batch) {
     auto* p = pipe_ptr.load();
     return p != nullptr && p->Inject(std::move(batch));

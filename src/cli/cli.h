@@ -195,6 +195,7 @@ void AddDoctorCommand(CLI::App& root, GlobalFlags& global);
 void AddChainCommand(CLI::App& root, GlobalFlags& global);  // when the chain adapter is built
 void AddViewCommand(CLI::App& root, GlobalFlags& global);   // when the view adapter is built
 void AddPluginCommand(CLI::App& root);
+void AddQuickstartCommand(CLI::App& root);
 void AddServeCommand(CLI::App& root, GlobalFlags& global);
 void AddValidateCommand(CLI::App& root, GlobalFlags& global);  // cmd_doctor.cc
 

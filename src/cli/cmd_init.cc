@@ -70,7 +70,8 @@ void AddInitCommand(CLI::App& root, GlobalFlags& global) {
                   "table) or signal (the wal detector's incremental-snapshot signal table, "
                   "default pgcdc_signals) or pg_table (the pg_table sink's events table, default "
                   "pgcdc_events) or embedding (the embedding sink's pgvector table, default "
-                  "pgcdc_embeddings); --table may be schema.table");
+                  "pgcdc_embeddings) or state (pgcdc's own checkpoint and snapshot-progress "
+                  "tables, for --skip-migrations); --table may be schema.table");
   cmd->add_option("--dimension", opts->dimension,
                   "--adapter embedding: vector dimension of the embedding column")
       ->default_str("1536");

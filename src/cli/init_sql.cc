@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pg/conn.h"
+#include "pg/migrations.h"
 
 namespace pgcdc::cli {
 
@@ -196,11 +197,12 @@ Result<std::string> GenerateInitSql(const InitOptions& o) {
   using pg::QuoteIdentifier;
   using pg::QuoteLiteral;
   if (!o.adapter.empty()) {
+    if (o.adapter == "state") return pg::MigrationsScript();
     if (o.adapter != "outbox" && o.adapter != "signal" && o.adapter != "pg_table" &&
         o.adapter != "embedding") {
-      return Fail(
-          ErrorCode::kConfig,
-          "--adapter must be outbox, signal, pg_table or embedding (got \"" + o.adapter + "\")");
+      return Fail(ErrorCode::kConfig,
+                  "--adapter must be outbox, signal, pg_table, embedding or state (got \"" +
+                      o.adapter + "\")");
     }
     if (o.all_tables) return Fail(ErrorCode::kConfig, "--all-tables cannot be used with --adapter");
     if (o.adapter == "pg_table") return GeneratePgTableSql(o.table);

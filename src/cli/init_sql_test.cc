@@ -45,6 +45,20 @@ TEST(InitSqlTest, WalPublication) {
   EXPECT_FALSE(GenerateInitSql({.all_tables = true}));  // needs wal
 }
 
+TEST(InitSqlTest, StateTablesForSkipMigrations) {
+  auto sql = GenerateInitSql({.adapter = "state"});
+  ASSERT_TRUE(sql) << sql.error().message();
+  EXPECT_THAT(*sql, HasSubstr("CREATE TABLE IF NOT EXISTS pgcdc_schema_migrations"));
+  EXPECT_THAT(*sql, HasSubstr("CREATE TABLE IF NOT EXISTS pgcdc_checkpoints"));
+  EXPECT_THAT(*sql, HasSubstr("CREATE TABLE IF NOT EXISTS pgcdc_snapshot_progress"));
+  // Each migration is recorded, so a later pgcdc without --skip-migrations
+  // does not apply it again.
+  EXPECT_THAT(*sql, HasSubstr("INSERT INTO pgcdc_schema_migrations (version, name) VALUES (2, "
+                              "'snapshot_progress') ON CONFLICT DO NOTHING;"));
+  EXPECT_THAT(*sql, HasSubstr("BEGIN;"));
+  EXPECT_THAT(*sql, HasSubstr("COMMIT;"));
+}
+
 TEST(InitSqlTest, OutboxTable) {
   auto sql = GenerateInitSql({.table = "pgcdc_outbox", .adapter = "outbox"});
   ASSERT_TRUE(sql) << sql.error().message();
@@ -94,7 +108,7 @@ TEST(InitSqlTest, OutboxRejectsBadInput) {
   auto e = GenerateInitSql({.table = "t", .adapter = "kafka"});
   ASSERT_FALSE(e);
   EXPECT_THAT(e.error().message(),
-              HasSubstr("--adapter must be outbox, signal, pg_table or embedding"));
+              HasSubstr("--adapter must be outbox, signal, pg_table, embedding or state"));
   // Plain capture still refuses schema-qualified names.
   EXPECT_FALSE(GenerateInitSql({.table = "app.t"}));
 }

@@ -76,6 +76,7 @@ int Main(int argc, char** argv) {
   AddViewCommand(app, global);
 #endif
   AddPluginCommand(app);
+  AddQuickstartCommand(app);
   AddCatalogCommands(app);
   AddConfigCommands(app, global);
   AddSlotCommands(app, global);

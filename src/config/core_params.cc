@@ -175,6 +175,13 @@ const std::vector<ParamSpec>& CoreParams() {
                 "serve the web console at / on the main HTTP server", {.flag = "console"}),
           Param("metrics_addr", &S::metrics_addr,
                 "optional separate listener for /metrics, /healthz, /readyz"),
+          Param("skip_validation", &S::skip_validation,
+                "start without the sinks' start-up checks of their targets (search index, S3 "
+                "bucket): problems show on the first delivery and are retried as usual"),
+          Param("skip_migrations", &S::skip_migrations,
+                "do not create or upgrade pgcdc's own tables (checkpoints, snapshot progress); "
+                "check they are current instead (create them with `pgcdc init --adapter "
+                "state`)"),
       },
   });
   return params;

@@ -84,6 +84,8 @@ struct CoreSettings {
   DlqSettings dlq;
   int64_t inspector_buffer_size = 100;
   bool console_enabled = true;
+  bool skip_validation = false;
+  bool skip_migrations = false;
 };
 
 const std::vector<ParamSpec>& CoreParams();

@@ -22,8 +22,7 @@ Sections CoreAndSourceSections() {
   return {
       {"",
        {"database_url", "channels", "adapters", "log_level", "log_format", "shutdown_timeout",
-        "metrics_addr", "metrics_tls_cert_file", "metrics_tls_key_file", "skip_validation",
-        "skip_migrations", "pipeline_name"}},
+        "metrics_addr", "metrics_tls_cert_file", "metrics_tls_key_file", "pipeline_name"}},
       // bus, detector
       {"bus", {"buffer_size", "mode"}},
       {"detector",

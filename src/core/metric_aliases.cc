@@ -16,6 +16,8 @@ const std::vector<std::pair<std::string_view, std::string_view>>& ReferenceAlias
       // (every adapter delivered up to it).
       {"pgcdc_checkpoint_lsn", "pgcdc_wal_confirmed_lsn"},
       {"pgcdc_cooperative_checkpoint_lsn", "pgcdc_wal_confirmed_lsn"},
+      // WAL the checkpoint (the slot's confirmed position) is behind the server.
+      {"pgcdc_checkpoint_lag_bytes", "pgcdc_slot_lag_bytes"},
       // Delivery middleware (webhook and the other middleware-wrapped sinks).
       {"pgcdc_middleware_retries_total", "pgcdc_delivery_retries_total"},
       {"pgcdc_webhook_retries_total", "pgcdc_delivery_retries_total"},
@@ -32,6 +34,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& ReferenceAlias
       {"pgcdc_redis_operations_total", "pgcdc_redis_commands_total"},
       {"pgcdc_chain_link_errors_total", "pgcdc_chain_errors_total"},
       {"pgcdc_arrow_flight_records_sent_total", "pgcdc_arrow_rows_served_total"},
+      {"pgcdc_arrow_flight_errors_total", "pgcdc_arrow_rejected_total"},
   };
   return kAliases;
 }

@@ -7,6 +7,7 @@
 // once and retries; if that fails too it returns the error, and the caller
 // must not acknowledge the event. A retry after a lost reply may store a
 // record twice (at-least-once). Thread-safe: one connection behind a mutex.
+#include <chrono>
 #include <optional>
 
 #include "core/log.h"
@@ -25,6 +26,14 @@ metrics::Counter& Errors() {
       "pgcdc_dlq_errors_total",
       "Dead letter queue writes that failed (the event was not acknowledged).");
   return c;
+}
+
+metrics::Gauge& Depth() {
+  static metrics::Gauge& g = metrics::DefaultGauge(
+      "pgcdc_dlq_depth",
+      "Records in the pg_table dead letter queue not replayed yet (counted when pgcdc writes to "
+      "it, at most every 10 s).");
+  return g;
 }
 
 class PgTableDlq final : public DeadLetterQueue {
@@ -46,6 +55,7 @@ class PgTableDlq final : public DeadLetterQueue {
       st = TryRecord(event, adapter, error);
       if (st) {
         RecordsFor(adapter).Inc();
+        UpdateDepth();
         return Ok();
       }
       conn_.reset();  // a fresh connection (and table check) for the retry
@@ -64,6 +74,22 @@ class PgTableDlq final : public DeadLetterQueue {
   }
 
  private:
+  // The table's pending count, re-read at most every 10 s (other writers and
+  // `pgcdc dlq replay` change it too); in between, this process's records.
+  void UpdateDepth() REQUIRES(mu_) {
+    const auto now = std::chrono::steady_clock::now();
+    if (conn_ && (!depth_read_ || now - *depth_read_ >= std::chrono::seconds(10))) {
+      Filter pending;
+      pending.pending_only = true;
+      if (auto n = Store(*conn_, table_).Count(pending); n) {
+        Depth().Set(static_cast<double>(*n));
+        depth_read_ = now;
+        return;
+      }
+    }
+    Depth().Add(1);
+  }
+
   Status TryRecord(const Event& event, std::string_view adapter, std::string_view error)
       REQUIRES(mu_) {
     if (!conn_) {
@@ -81,6 +107,7 @@ class PgTableDlq final : public DeadLetterQueue {
   const TableName table_;
   Mutex mu_;
   std::optional<pg::Conn> conn_ GUARDED_BY(mu_);
+  std::optional<std::chrono::steady_clock::time_point> depth_read_ GUARDED_BY(mu_);
 };
 
 }  // namespace

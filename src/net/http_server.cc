@@ -50,6 +50,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/mutex.h"
+#include "core/recovered.h"
 #include "core/scope.h"
 #include "net/tls_server.h"
 
@@ -1335,9 +1336,11 @@ HttpServer::Impl::Dispatched HttpServer::Impl::OpenStream(const HttpRequest& req
     if (!decision.accept) return {.response = std::move(decision.response)};
     return {.stream = true, .kind = match.kind, .spec = std::move(decision.spec)};
   } catch (const std::exception& e) {
+    CountRecovered("http");
     log::Error("http: stream handler threw",
                {{"server", name}, {"path", req.path}, {"error", e.what()}});
   } catch (...) {
+    CountRecovered("http");
     log::Error("http: stream handler threw",
                {{"server", name}, {"path", req.path}, {"error", "unknown"}});
   }
@@ -1348,9 +1351,11 @@ HttpResponse HttpServer::Impl::CallHandler(const HttpHandler& handler, const Htt
   try {
     return handler(req);
   } catch (const std::exception& e) {
+    CountRecovered("http");
     log::Error("http: handler threw",
                {{"server", name}, {"method", req.method}, {"path", req.path}, {"error", e.what()}});
   } catch (...) {
+    CountRecovered("http");
     log::Error(
         "http: handler threw",
         {{"server", name}, {"method", req.method}, {"path", req.path}, {"error", "unknown"}});
@@ -1366,9 +1371,11 @@ void HttpServer::Impl::CallDeferred(const AsyncHttpHandler& handler, HttpRequest
     handler(std::move(req), reply);
     return;
   } catch (const std::exception& e) {
+    CountRecovered("http");
     log::Error("http: handler threw",
                {{"server", name}, {"method", method}, {"path", path}, {"error", e.what()}});
   } catch (...) {
+    CountRecovered("http");
     log::Error("http: handler threw",
                {{"server", name}, {"method", method}, {"path", path}, {"error", "unknown"}});
   }
@@ -1566,6 +1573,7 @@ Result<std::string> HttpServer::Start(const ListenAddress& addr) {
         im.ioc.run();
         break;
       } catch (const std::exception& e) {
+        CountRecovered("http");
         log::Error("http: I/O thread exception", {{"server", im.name}, {"error", e.what()}});
       }
     }

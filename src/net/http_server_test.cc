@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/bytes.h"
+#include "core/metrics.h"
 #include "net/test_socket.h"
 
 namespace pgcdc::net {
@@ -246,8 +247,13 @@ TEST_F(HttpServerTest, ConnectionCloseHonoured) {
 }
 
 TEST_F(HttpServerTest, HandlerExceptionBecomes500) {
+  auto& recovered = metrics::Default()
+                        .AddCounter("pgcdc_panics_recovered_total", "", {"component"})
+                        .With({"http"});
+  const uint64_t before = recovered.Value();
   auto r = Answer(port_, Get("/throw"), 500);
   EXPECT_EQ(r.body, "{\"error\":\"internal server error\"}");
+  EXPECT_EQ(recovered.Value(), before + 1);  // counted as a recovered failure
   // The server still works afterwards.
   Answer(port_, Get("/hello"), 200);
 }

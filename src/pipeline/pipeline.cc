@@ -52,6 +52,8 @@ struct Pipeline::Worker {
   // Highest Event::seq handled since the last flush; acknowledged once the
   // sink has flushed (only then is the data really out of our hands).
   uint64_t pending_ack = 0;
+  uint64_t pending_lsn = 0;  // highest WAL position among them (0: none)
+  metrics::Gauge* ack_position = nullptr;
   std::chrono::steady_clock::time_point last_flush;
 };
 
@@ -227,6 +229,7 @@ bool Pipeline::DeliverSlice(Worker& w, const bus::BatchSlice& slice) {
   if (w.priority && options_.backpressure && options_.backpressure->ShouldShed(*w.priority)) {
     for (const Event& e : slice.events()) {
       if (e.seq > w.pending_ack) w.pending_ack = e.seq;
+      if (e.lsn > w.pending_lsn) w.pending_lsn = e.lsn;
     }
     w.shed.Inc(slice.size());
     return true;
@@ -254,6 +257,7 @@ void Pipeline::SelectEvents(Worker& w, const bus::BatchSlice& slice) {
   w.owned.clear();
   for (const Event& e : slice.events()) {
     if (e.seq > w.pending_ack) w.pending_ack = e.seq;
+    if (e.lsn > w.pending_lsn) w.pending_lsn = e.lsn;
     if (e.filtered) continue;  // dropped by the global chain (counted there)
     if (cfg->routed && !std::binary_search(cfg->channels.begin(), cfg->channels.end(), e.channel)) {
       w.skipped.Inc();
@@ -293,7 +297,13 @@ bool Pipeline::FlushWorker(Worker& w) {
   w.last_flush = std::chrono::steady_clock::now();
   uint64_t ack = w.pending_ack;
   // Events the adapter still holds (deferred acknowledgement) stay unconfirmed.
-  if (const auto held = w.adapter->OldestHeldSeq(); held && *held <= ack) ack = *held - 1;
+  const auto held = w.adapter->OldestHeldSeq();
+  if (held && *held <= ack) {
+    ack = *held - 1;
+  } else if (w.pending_lsn != 0) {
+    // Everything handled so far is acknowledged: its newest WAL position too.
+    w.ack_position->Set(static_cast<double>(w.pending_lsn));
+  }
   if (ack != 0) acks_->Ack(w.index, ack);
   return true;
 }
@@ -394,7 +404,14 @@ Status Pipeline::Run(const std::stop_token& stop) {
 
 Status Pipeline::OpenAdapters() {
   for (auto& a : adapters_) {
-    if (auto st = a->Open(); !st) {
+    const auto start = std::chrono::steady_clock::now();
+    Status st = a->Open();
+    metrics::AdapterHistogram("pgcdc_validation_duration_seconds",
+                              "Time an adapter took to open and check its target at start-up "
+                              "(connection, pre-flight requests).",
+                              metrics::DefaultBuckets(), a->Name())
+        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (!st) {
       return Fail(st.error().Wrap("adapter " + std::string(a->Name()) + ": open"));
     }
   }
@@ -431,6 +448,9 @@ std::unique_ptr<Pipeline::Worker> Pipeline::MakeWorker(adapter::Adapter& adapter
   }
   w->depth = &metrics::AdapterGauge("pgcdc_adapter_queue_depth",
                                     "Events waiting in an adapter's queue.", w->name);
+  w->ack_position = &metrics::AdapterGauge(
+      "pgcdc_ack_position",
+      "WAL position (LSN) of the newest event the adapter acknowledged (WAL sources).", w->name);
   return w;
 }
 

@@ -175,6 +175,8 @@ TEST(ArrowScenario, TypedColumnsEveryRowAndTheNextOffsetContinuesExactly) {
   for (size_t i = 0; i < more.size(); ++i)
     ExpectTypedRow(more[i].as_object(), static_cast<int64_t>(301 + i));
   EXPECT_EQ(ScrapeMetric(*p, "pgcdc_arrow_rows_served_total"), 500);
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_arrow_flight_records_sent_total"), 500);  // SPEC's name
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_arrow_flight_clients_active"), 0);        // both streams ended
   EXPECT_EQ(ScrapeMetric(*p, "pgcdc_arrow_value_errors_total"), 0);
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(10s), 0) << p->Stderr();

@@ -260,6 +260,70 @@ TEST(CliScenario, ConfigInitThenValidate) {
   EXPECT_NE(r.out[0].find("valid (detector listen_notify, adapters stdout)"), std::string::npos);
 }
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+TEST(CliScenario, QuickstartWritesAValidConfigAndTheCaptureSql) {
+  TempDir d;
+  // Without a terminal and with --non-interactive nothing is asked: what the
+  // configuration lacks is named (exit 2) and nothing is written.
+  const std::vector<std::string> base = {"quickstart", "--non-interactive", "--table", "orders",
+                                         "--adapter",  "webhook",           "-d",      d.path};
+  auto r = RunPgcdc(base);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("webhook.url: required"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(d.path + "/pgcdc.yaml"));
+  auto args = base;
+  for (const char* a : {"--set", "webhook.url=http://127.0.0.1:9/hook", "--docker"}) {
+    args.push_back(a);
+  }
+  r = RunPgcdc(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = RunPgcdc({"config", "validate", d.path + "/pgcdc.yaml"});
+  EXPECT_EQ(r.code, 0) << r.err << ReadAll(d.path + "/pgcdc.yaml");
+  ASSERT_EQ(r.out.size(), 1u);
+  EXPECT_NE(r.out[0].find("valid (detector wal, adapters webhook)"), std::string::npos) << r.out[0];
+  const std::string yaml = ReadAll(d.path + "/pgcdc.yaml");
+  EXPECT_NE(yaml.find("publication: \"pgcdc_orders\""), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("persistent_slot: true"), std::string::npos) << yaml;
+  const std::string sql = ReadAll(d.path + "/init.sql");
+  EXPECT_NE(sql.find("CREATE PUBLICATION \"pgcdc_orders\""), std::string::npos) << sql;
+  EXPECT_NE(ReadAll(d.path + "/docker-compose.yml").find("wal_level=logical"), std::string::npos);
+  // Existing files are kept unless --force.
+  r = RunPgcdc(args);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
+  args.push_back("--force");
+  EXPECT_EQ(RunPgcdc(args).code, 0);
+  // Bad choices are usage errors.
+  r = RunPgcdc({"quickstart", "--non-interactive", "--adapter", "nope", "-d", d.path});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown or not built adapter \"nope\""), std::string::npos) << r.err;
+
+  // Answers on stdin (plain prompts, no terminal needed): a file sink, whose
+  // path the wizard asks for because validation reports it missing.
+  TempDir e;
+  auto p = Process::Start(
+      {.args = {"-c",
+                "printf 'postgres\\nlisten_notify\\npostgres://u@localhost/app\\nitems\\nfile\\n" +
+                    e.path + "/events.jsonl\\n' | \"$0\" quickstart -d " + e.path,
+                PgcdcBinary()},
+       .binary = "/bin/sh"});
+  ASSERT_TRUE(p);
+  const auto code = p->Wait(20s);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0) << p->Stderr();
+  EXPECT_NE(p->Stderr().find("file.path — "), std::string::npos) << p->Stderr();
+  r = RunPgcdc({"config", "validate", e.path + "/pgcdc.yaml"});
+  EXPECT_EQ(r.code, 0) << r.err << ReadAll(e.path + "/pgcdc.yaml");
+  const std::string asked = ReadAll(e.path + "/pgcdc.yaml");
+  EXPECT_NE(asked.find("\"pgcdc:items\""), std::string::npos) << asked;
+  EXPECT_NE(asked.find(e.path + "/events.jsonl"), std::string::npos) << asked;
+  EXPECT_NE(ReadAll(e.path + "/init.sql").find("pg_notify"), std::string::npos);
+}
+
 TEST(CliScenario, InitValidatesNames) {
   auto r = RunPgcdc({"init", "--table", "orders; DROP TABLE users"});
   EXPECT_EQ(r.code, 2);

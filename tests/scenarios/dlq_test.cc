@@ -409,6 +409,8 @@ TEST(DlqScenario, PipelineDeadLettersIntoTheTableThenReplay) {
     return r && r->at(0).at(0) == "2";
   })) << listen->Stderr();
   EXPECT_EQ(ScrapeMetric(*listen, "pgcdc_dlq_records_total{adapter=\"webhook\"}"), 2);
+  // Records not replayed yet (counted from the table on the first write).
+  EXPECT_EQ(ScrapeMetric(*listen, "pgcdc_dlq_depth"), 2);
   listen->Signal(SIGTERM);
   EXPECT_EQ(listen->Wait(), 0) << listen->Stderr();
 

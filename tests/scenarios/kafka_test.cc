@@ -243,6 +243,8 @@ TEST(KafkaScenario, RateLimitAndCircuitBreakerLoseNothing) {
   // 400 events/s with a bucket of one: 299 waits of 2.5 ms at least.
   EXPECT_GE(Clock::now() - start, 299 * 2500us);
   EXPECT_GT(Metric(*p, "pgcdc_rate_limit_waits_total{adapter=\"kafka\"}"), 0);
+  EXPECT_GT(Metric(*p, "pgcdc_rate_limit_wait_duration_seconds_count{adapter=\"kafka\"}"), 0);
+  EXPECT_GE(Metric(*p, "pgcdc_kafka_publish_duration_seconds_count"), 300);
 
   ASSERT_TRUE(mock->Down());
   ExecOrFail(conn, "INSERT INTO k_flow SELECT generate_series(301, 400)");

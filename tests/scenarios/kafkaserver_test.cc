@@ -324,6 +324,23 @@ TEST(KafkaServerScenario, ConsumerGroupsResumeFromCommittedOffsets) {
     seen.insert(id);
   }
   EXPECT_EQ(seen.size(), 20u);
+  // The reference tool's broker families (SPEC §9.2) moved.
+  auto http = p->HttpAddr();
+  ASSERT_TRUE(http);
+  auto m = HttpGet(*http, "/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_GT(MetricValue(m->body, "pgcdc_kafkaserver_fetch_requests_total").value_or(0), 0);
+  EXPECT_GE(MetricValue(m->body, "pgcdc_kafkaserver_offset_commits_total").value_or(0), 2);
+  EXPECT_GE(MetricValue(m->body, "pgcdc_kafkaserver_group_rebalances_total").value_or(0), 2);
+  double buffered = 0;
+  for (int part = 0; part < 4; ++part) {
+    buffered += MetricValue(m->body,
+                            "pgcdc_kafkaserver_buffer_usage{topic=\"ks_resume\","
+                            "partition=\"" +
+                                std::to_string(part) + "\"}")
+                    .value_or(0);
+  }
+  EXPECT_EQ(buffered, 100);
   Stop(*p);
 }
 

@@ -143,6 +143,7 @@ TEST(RedisScenario, AnOutageHoldsEventsUntilRedisIsBack) {
     return Healthz(*p).find(R"("redis":{"status":"up")") != std::string::npos;
   })) << Healthz(*p);
   EXPECT_GE(ScrapeMetric(*p, "pgcdc_redis_reconnects_total").value_or(0), 1);
+  EXPECT_GE(ScrapeMetric(*p, "pgcdc_redis_errors_total").value_or(0), 2);
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0);
 }

@@ -210,6 +210,34 @@ TEST(SearchScenario, AnOutageHoldsDocumentsUntilTheEngineIsBack) {
   EXPECT_EQ(p->Wait(), 0);
 }
 
+// --skip-validation: with the engine not answering at start, pgcdc normally
+// refuses to start; with the flag it starts, holds the documents (health
+// degraded) and indexes them once the engine is back.
+TEST(SearchScenario, SkipValidationStartsBeforeTheEngineIsUp) {
+  FakeEngine fake("typesense", "s3cret-key");
+  ASSERT_TRUE(fake.ok());
+  auto conn = Connect();
+  FreshPublishedTable(conn, "s_skipval", "id int PRIMARY KEY, v text", "p_sskipval");
+  fake.Control("/_fake/down?ms=8000");
+  auto refused = Process::Start({.args = SearchArgs("p_sskipval", fake, "typesense", {})});
+  ASSERT_TRUE(refused);
+  const auto code = refused->Wait(20s);
+  ASSERT_TRUE(code) << refused->Stderr();
+  EXPECT_NE(*code, 0);
+  EXPECT_NE(refused->Stderr().find("cannot reach typesense"), std::string::npos)
+      << refused->Stderr();
+
+  auto p = StartWalListen(SearchArgs("p_sskipval", fake, "typesense", {"--skip-validation"}));
+  ASSERT_TRUE(p);
+  EXPECT_NE(p->Stderr().find("start-up checks skipped (--skip-validation)"), std::string::npos)
+      << p->Stderr();
+  ExecOrFail(conn, "INSERT INTO s_skipval SELECT g, 'v' FROM generate_series(1, 50) g");
+  ASSERT_TRUE(Eventually([&] { return fake.Docs() == 50; }, 30s)) << fake.Docs() << "\n"
+                                                                  << p->Stderr();
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0);
+}
+
 // A rejected document goes to the DLQ (stderr here) with the engine's
 // message; the rest of its batch is indexed.
 void RunRejection(const std::string& engine, const std::vector<std::string>& extra) {

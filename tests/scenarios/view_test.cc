@@ -162,6 +162,8 @@ TEST(ViewScenario, TumblingWindowsEqualPostgresGroupBy) {
   EXPECT_EQ(ScrapeMetric(*p, "pgcdc_view_type_errors_total{view=\"w\"}"), std::stod(*(*bad)[0][0]));
   const auto processed = ScrapeMetric(*p, "pgcdc_view_events_processed_total{view=\"w\"}");
   ASSERT_TRUE(processed);
+  EXPECT_GT(ScrapeMetric(*p, "pgcdc_view_window_duration_seconds_count{view=\"w\"}").value_or(0),
+            0);
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
 

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "harness.h"
+#include "http_receiver.h"
 #include "json_util.h"
 
 namespace pgcdc::testing {
@@ -780,6 +781,9 @@ TEST(WalScenario, IncrementalSnapshotDeliversEveryRowOnceAndQualifiedTablesWork)
   EXPECT_EQ(item_rows, 100u);
   EXPECT_EQ(ScrapeMetric(*p, "pgcdc_incremental_snapshot_rows_exported_total"), 5100.0);
   EXPECT_EQ(ScrapeMetric(*p, "pgcdc_incremental_snapshot_chunks_total"), 18.0);  // 17 + 1
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_incremental_snapshot_duration_seconds_count"), 2.0);
+  EXPECT_TRUE(
+      Eventually([&] { return ScrapeMetric(*p, "pgcdc_incremental_snapshots_active") == 0.0; }));
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
 }
@@ -924,6 +928,122 @@ TEST(WalScenario, IncrementalSnapshotResumesAfterKillNine) {
   EXPECT_EQ(WithOperation(*again, "SNAPSHOT_STARTED").size(), 1u);
   again->Signal(SIGTERM);
   EXPECT_EQ(again->Wait(), 0) << again->Stderr();
+}
+
+// The reference tool's metric families (SPEC §9.2, listed with how pgcdc
+// exports each in tests/metrics/reference_families.tsv): every family of the
+// components a WAL → file + webhook pipeline runs is on /metrics, and the
+// families added for parity move.
+TEST(WalScenario, ReferenceMetricFamiliesOfARunningPipelineAreOnMetrics) {
+  const char* src = std::getenv("PGCDC_SOURCE_DIR");
+  ASSERT_NE(src, nullptr) << "PGCDC_SOURCE_DIR is not set";
+  std::ifstream table(std::string(src) + "/tests/metrics/reference_families.tsv");
+  ASSERT_TRUE(table) << "cannot read reference_families.tsv";
+  const std::set<std::string> running = {"core", "middleware", "wal", "wal_persistent"};
+  std::vector<std::string> expected;
+  for (std::string line; std::getline(table, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> cols;
+    std::istringstream in(line);
+    for (std::string c; std::getline(in, c, '\t');) cols.push_back(c);
+    ASSERT_GE(cols.size(), 3u) << line;
+    if (cols[1] != "none" && running.contains(cols[2])) expected.push_back(cols[0]);
+  }
+  ASSERT_GE(expected.size(), 20u);
+
+  auto conn = Connect();
+  ExecOrFail(conn, "DROP TABLE IF EXISTS w_metrics CASCADE");
+  ExecOrFail(conn, "CREATE TABLE w_metrics (id int PRIMARY KEY, doc text)");
+  ExecOrFail(conn, "DROP PUBLICATION IF EXISTS p_metrics");
+  ExecOrFail(conn, "CREATE PUBLICATION p_metrics FOR TABLE w_metrics");
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_metrics')");
+  HttpReceiver rx;
+  ASSERT_TRUE(rx.ok());
+  TempDir dir;
+  auto p = StartWal("p_metrics", {"--persistent-slot", "--toast-cache", "-a", "file", "--file-path",
+                                  dir.path + "/events.jsonl", "-a", "webhook", "-u", rx.Url(),
+                                  "--webhook-rate-limit", "200"});
+  ASSERT_TRUE(p);
+  auto addr = p->HttpAddr();
+  ASSERT_TRUE(addr);
+  ExecOrFail(conn, "INSERT INTO w_metrics SELECT g, 'doc ' || g FROM generate_series(1, 300) g");
+  ASSERT_TRUE(rx.WaitForRequests(300, 30s)) << rx.Count() << "\n" << p->Stderr();
+  std::string body;
+  auto value = [&](const std::string& series) { return MetricValue(body, series).value_or(-1); };
+  // Acknowledged positions are exported after each flush.
+  ASSERT_TRUE(Eventually([&] {
+    auto m = HttpGet(*addr, "/metrics");
+    if (!m) return false;
+    body = m->body;
+    return value("pgcdc_ack_position{adapter=\"webhook\"}") > 0 &&
+           value("pgcdc_ack_position{adapter=\"file\"}") > 0;
+  })) << body;
+  for (const auto& name : expected) {
+    EXPECT_NE(body.find("# TYPE " + name + " "), std::string::npos) << name << " is missing";
+  }
+  const double received = value("pgcdc_wal_received_lsn");
+  EXPECT_LE(value("pgcdc_ack_position{adapter=\"webhook\"}"), received);
+  EXPECT_EQ(value("pgcdc_toast_cache_entries"), 300);
+  EXPECT_EQ(value("pgcdc_toast_cache_evictions_total"), 0);
+  EXPECT_EQ(value("pgcdc_validation_duration_seconds_count{adapter=\"webhook\"}"), 1);
+  EXPECT_EQ(value("pgcdc_validation_duration_seconds_count{adapter=\"file\"}"), 1);
+  // 300 events at 200/s (a burst of 200): the last ones waited for tokens.
+  EXPECT_GT(value("pgcdc_rate_limit_wait_duration_seconds_count{adapter=\"webhook\"}"), 0);
+  EXPECT_GT(value("pgcdc_rate_limit_wait_duration_seconds_sum{adapter=\"webhook\"}"), 0);
+  EXPECT_GE(value("pgcdc_checkpoint_lag_bytes"), 0);
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_metrics')");
+}
+
+// --skip-migrations: pgcdc creates none of its own tables; a database
+// without them is a clear start-up error naming the fix, and once an admin
+// ran `pgcdc init --adapter state` the pipeline runs.
+TEST(WalScenario, SkipMigrationsNeedsTheStateTablesAndThenStreams) {
+  auto admin = Connect();
+  (void)admin.Exec("DROP DATABASE IF EXISTS skip_mig WITH (FORCE)");
+  ExecOrFail(admin, "CREATE DATABASE skip_mig");
+  const std::string url = SharedCluster().Url("skip_mig");
+  auto opened = pg::Conn::Open(url);
+  ASSERT_TRUE(opened) << opened.error().message();
+  pg::Conn& conn = *opened;
+  ExecOrFail(conn, "CREATE TABLE t (id int PRIMARY KEY)");
+  ExecOrFail(conn, "CREATE PUBLICATION p_skip FOR TABLE t");
+  auto args = WalListenArgs("p_skip", {"--persistent-slot", "--skip-migrations"});
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--db") args[i + 1] = url;
+  }
+  auto refused = Process::Start({.args = args});
+  ASSERT_TRUE(refused);
+  const auto code = refused->Wait(30s);
+  ASSERT_TRUE(code) << refused->Stderr();
+  EXPECT_NE(*code, 0);
+  EXPECT_NE(refused->Stderr().find("--skip-migrations is set: run `pgcdc init --adapter state`"),
+            std::string::npos)
+      << refused->Stderr();
+  auto tables = conn.Query("SELECT count(*)::text FROM pg_tables WHERE tablename LIKE 'pgcdc_%'");
+  ASSERT_TRUE(tables);
+  EXPECT_EQ(tables->at(0).at(0), "0");  // nothing was created
+
+  auto script = Process::Start({.args = {"init", "--adapter", "state"}});
+  ASSERT_TRUE(script);
+  ASSERT_EQ(script->Wait(), 0) << script->Stderr();
+  std::string sql;
+  for (const auto& line : script->StdoutLines()) sql += line + "\n";
+  ExecOrFail(conn, sql);
+  auto p = Process::Start({.args = args});
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(p->WaitForStderr("streaming detector=wal")) << p->Stderr();
+  ExecOrFail(conn, "INSERT INTO t VALUES (1), (2)");
+  ASSERT_TRUE(p->WaitForLines(2)) << p->Stderr();
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  auto saved = conn.Query("SELECT count(*)::text FROM pgcdc_checkpoints");
+  ASSERT_TRUE(saved) << saved.error().message();
+  EXPECT_EQ(saved->at(0).at(0), "1");
+  (void)conn.Exec(
+      "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE "
+      "database = 'skip_mig'");
 }
 
 }  // namespace

@@ -165,6 +165,8 @@ TEST(WebhookScenario, OutageRetriesOpensAndClosesTheBreakerAndLosesNothing) {
   // The breaker opens, and a half-open probe fails and re-opens it.
   ASSERT_TRUE(Eventually([&] { return metric(opened) >= 2; }, 20s)) << p->Stderr();
   EXPECT_EQ(metric(Series("pgcdc_circuit_breaker_state", "adapter=\"webhook\"")), 1);
+  // The reference tool's count of openings (SPEC §9.2) follows the transitions.
+  EXPECT_GE(metric(Series("pgcdc_circuit_breaker_trips_total", "adapter=\"webhook\"")), 2);
   EXPECT_EQ(Accepted(rx).size(), 0u);
   recovered = true;
   ASSERT_TRUE(Eventually([&] { return Accepted(rx).size() >= 20; }, 30s))

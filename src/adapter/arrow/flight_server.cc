@@ -27,6 +27,8 @@ struct Metrics {
       "Arrow Flight calls refused, by reason: bad_ticket, out_of_range (the ticket's offset is "
       "no longer or not yet buffered), unauthenticated, bad_descriptor, unimplemented.",
       {"reason"});
+  metrics::Gauge& streams = metrics::DefaultGauge("pgcdc_arrow_flight_clients_active",
+                                                  "Arrow Flight DoGet streams being sent now.");
 };
 
 Metrics& M() { return metrics::Lazy<Metrics>(); }
@@ -158,6 +160,10 @@ class Service final : public fl::FlightService::Service {
 Status Service::DoGet(ServerContext* ctx, const fl::Ticket* ticket,
                       ::grpc::ServerWriter<fl::FlightData>* writer) {
   if (auto st = Auth(*ctx); !st.ok()) return st;
+  M().streams.Add(1);
+  struct Done {
+    ~Done() { M().streams.Add(-1); }
+  } done;
   auto t = ParseTicket(ticket->ticket());
   if (!t) return Reject("bad_ticket", StatusCode::INVALID_ARGUMENT, t.error().message());
   auto slice = store_->Read(t->channel, t->offset, store_->capacity());

@@ -28,6 +28,7 @@
 // rd_kafka_poll on that thread).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -50,6 +51,7 @@ struct Record {
   RecordState state = RecordState::kInFlight;
   std::string error;  // the last failure (retry) or the rejection (DLQ)
   uint32_t failures = 0;
+  std::chrono::steady_clock::time_point produced_at{};  // the last hand-over to the producer
 
   const std::string& Value() const { return value_is_payload ? event.payload : value; }
 };

@@ -52,6 +52,8 @@ struct Metrics {
   metrics::Counter* txn_committed;
   metrics::Counter* txn_aborted;
   metrics::Counter* skipped;
+  metrics::Counter* txn_errors;
+  metrics::Histogram* publish_seconds;
 };
 
 const Metrics& M() {
@@ -87,6 +89,14 @@ const Metrics& M() {
         &r.AddCounter("pgcdc_kafka_events_skipped_total",
                       "Events not produced again after a restart because a committed Kafka "
                       "transaction already holds them (exactly-once mode).")
+             .Get(),
+        &r.AddCounter("pgcdc_kafka_transaction_errors_total",
+                      "Kafka transaction commits that failed (retried or aborted) in the "
+                      "exactly-once mode.")
+             .Get(),
+        &r.AddHistogram("pgcdc_kafka_publish_duration_seconds",
+                        "Time from handing a record to the producer to the brokers' confirmation.",
+                        metrics::DefaultBuckets())
              .Get(),
     };
   }();
@@ -218,6 +228,8 @@ struct KafkaAdapter::Impl {
   }
   void Delivered(Record& r, rd_kafka_resp_err_t err) {
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      M().publish_seconds->Observe(
+          std::chrono::duration<double>(SteadyClock::now() - r.produced_at).count());
       window.Delivered(r, transactional());
       M().delivered->Inc();
       BreakerSaw(r, true);
@@ -479,6 +491,7 @@ struct KafkaAdapter::Impl {
   // Hands `r` (state kInFlight) to the producer; a synchronous failure is
   // recorded in the window like a delivery report.
   Status Produce(Record& r) {
+    r.produced_at = SteadyClock::now();
     for (;;) {
       rd_kafka_topic_t* topic = TopicHandle(r.topic);
       if (topic == nullptr) {
@@ -678,6 +691,7 @@ struct KafkaAdapter::Impl {
         window.Release();
         return Ok();
       }
+      if (e != nullptr) M().txn_errors->Inc();
       if (e != nullptr && rd_kafka_error_is_fatal(e)) return Fail(TxnFatal("commit: " + Take(e)));
       if (e != nullptr && !rd_kafka_error_txn_requires_abort(e) && rd_kafka_error_is_retriable(e)) {
         const std::string text = Take(e);

@@ -87,6 +87,10 @@ struct Broker::Metrics {
                                                  "Consumer groups known to the broker");
   metrics::Gauge& group_members = metrics::DefaultGauge("pgcdc_kafkaserver_consumer_group_members",
                                                         "Members of all consumer groups");
+  metrics::Counter& fetch_requests = metrics::DefaultCounter(
+      "pgcdc_kafkaserver_fetch_requests_total", "Fetch requests received from Kafka clients");
+  metrics::Counter& offset_commits = metrics::DefaultCounter(
+      "pgcdc_kafkaserver_offset_commits_total", "OffsetCommit requests received from consumers");
   std::array<metrics::Counter*, kMaxApiKey> by_api{};
 
   metrics::Counter& Request(int16_t key) {
@@ -1013,6 +1017,8 @@ void Broker::Dispatch(const BrokerConnectionPtr& conn, const std::string& frame,
   const int16_t key = hdr->api_key;
   const int16_t version = hdr->api_version;
   metrics_->Request(key).Inc();
+  if (key == static_cast<int16_t>(k::ApiKey::kFetch)) metrics_->fetch_requests.Inc();
+  if (key == static_cast<int16_t>(k::ApiKey::kOffsetCommit)) metrics_->offset_commits.Inc();
   if (k::FindApi(key) == nullptr) {
     close("unknown_api", "unknown API key " + std::to_string(key));
     return;

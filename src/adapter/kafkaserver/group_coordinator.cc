@@ -6,6 +6,7 @@
 
 #include "core/enum_names.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/uuid.h"
 
 namespace pgcdc::adapter::kafkaserver {
@@ -493,6 +494,9 @@ void GroupCoordinator::PrepareRebalance(Group& g, GroupTime now, std::string_vie
                                                        {"reason", reason},
                                                        {"from_state", GroupStateName(g.state)}});
   g.state = GroupState::kPreparingRebalance;
+  metrics::DefaultCounter("pgcdc_kafkaserver_group_rebalances_total",
+                          "Consumer group rebalances started (a member joined, left or changed).")
+      .Inc();
   MaybeCompleteJoin(g, now);
 }
 

@@ -132,6 +132,14 @@ ServerOptions ServerOptionsFor(const AdapterOptions& o, const net::ListenAddress
   return so;
 }
 
+metrics::Family<metrics::Gauge>& BufferUsage() {
+  return metrics::Default().AddGauge(
+      "pgcdc_kafkaserver_buffer_usage",
+      "Records of a partition held in the broker's memory cache (--kafkaserver-buffer-size caps "
+      "it).",
+      {"topic", "partition"});
+}
+
 }  // namespace
 
 KafkaServerAdapter::KafkaServerAdapter(AdapterOptions options)
@@ -243,6 +251,9 @@ Status KafkaServerAdapter::Deliver(std::span<const Event* const> events) {
                                    std::to_string(g.partition)));
     }
     records_metric_.Inc(g.records.size());
+    BufferUsage()
+        .With({g.topic->name(), std::to_string(g.partition)})
+        .Set(static_cast<double>(log->Stats().memory_records));
     batch = std::string();
   }
   return Ok();

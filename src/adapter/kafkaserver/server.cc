@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/mutex.h"
+#include "core/recovered.h"
 #include "core/scope.h"
 #include "net/tls_server.h"
 
@@ -540,6 +541,7 @@ void Server::Impl::Run(const tcp::endpoint& bound) {
         ioc.run();
         break;
       } catch (const std::exception& e) {
+        CountRecovered("kafkaserver");
         log::Error("kafkaserver: I/O thread exception", {{"error", e.what()}});
       }
     }

@@ -25,17 +25,26 @@ FlowControl::FlowControl(std::string adapter, const Options& options)
                                          "Circuit breaker state: 0 closed, 1 open, 2 half-open.",
                                          adapter_)),
       to_open_(Transitions(adapter_, "open")),
+      trips_(metrics::AdapterCounter("pgcdc_circuit_breaker_trips_total",
+                                     "Times the circuit breaker opened.", adapter_)),
       to_half_open_(Transitions(adapter_, "half_open")),
       to_closed_(Transitions(adapter_, "closed")),
       rate_waits_(metrics::AdapterCounter("pgcdc_rate_limit_waits_total",
                                           "Events that waited for the adapter's rate limit.",
-                                          adapter_)) {}
+                                          adapter_)),
+      rate_wait_seconds_(
+          metrics::AdapterHistogram("pgcdc_rate_limit_wait_duration_seconds",
+                                    "Time a delivery waited for the adapter's rate limit.",
+                                    {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1}, adapter_)) {}
 
 Clock::duration FlowControl::TakeTokens(size_t events, Clock::time_point now) {
   if (!rate_limited_) return Clock::duration::zero();
   Clock::duration wait{};
   for (size_t i = 0; i < events; ++i) wait = bucket_.Take(now);
-  if (wait > Clock::duration::zero()) rate_waits_.Inc(events);
+  if (wait > Clock::duration::zero()) {
+    rate_waits_.Inc(events);
+    rate_wait_seconds_.Observe(std::chrono::duration<double>(wait).count());
+  }
   return wait;
 }
 
@@ -65,6 +74,7 @@ void FlowControl::Note(CircuitBreaker::State before) {
   switch (after) {
     case CircuitBreaker::State::kOpen:
       to_open_.Inc();
+      trips_.Inc();
       log::Warn("circuit breaker open: holding deliveries",
                 {{"adapter", adapter_},
                  {"reset_after_ms",

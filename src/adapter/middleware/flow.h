@@ -49,9 +49,11 @@ class FlowControl {
   TokenBucket bucket_;
   metrics::Gauge& state_gauge_;
   metrics::Counter& to_open_;
+  metrics::Counter& trips_;
   metrics::Counter& to_half_open_;
   metrics::Counter& to_closed_;
   metrics::Counter& rate_waits_;
+  metrics::Histogram& rate_wait_seconds_;
 };
 
 }  // namespace pgcdc::middleware

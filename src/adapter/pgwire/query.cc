@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "core/recovered.h"
 #include "sqlparse/pg_parse.h"
 
 namespace pgcdc::adapter::pgwire {
@@ -551,6 +552,7 @@ SqlResult<Parsed> ParseSql(const std::string& sql, const std::string& user) {
       out.statements.push_back(planner.Plan(item.as_object().at("stmt")));
     } catch (const std::exception& e) {
       // A parse-tree shape we did not expect: an error, never a crash.
+      CountRecovered("pgwire");
       out.statements.push_back(
           SqlFail(std::string(kFeature), std::string("unsupported query (") + e.what() + ")"));
     }

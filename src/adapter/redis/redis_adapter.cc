@@ -36,6 +36,10 @@ struct Metrics {
   metrics::Counter& retries = metrics::DefaultCounter(
       "pgcdc_redis_retries_total",
       "Round trips the redis adapter retried after a connection-class failure.");
+  metrics::Counter& errors = metrics::DefaultCounter(
+      "pgcdc_redis_errors_total",
+      "Failures of the redis adapter: error replies and failed round trips (connection, "
+      "timeout).");
   metrics::Counter& reconnects =
       metrics::DefaultCounter("pgcdc_redis_reconnects_total",
                               "Times the redis adapter reconnected after losing its connection.");
@@ -356,6 +360,7 @@ Status RedisAdapter::ApplyReplies(std::vector<Pending>& pending,
     Pending& p = pending[window[r].first];
     const Reply& reply = replies[r];
     if (reply.is_error()) {
+      M().errors.Inc();
       if (ClassifyReplyError(reply.text) == ReplyError::kRetry) {
         if (failure.empty()) failure = reply.text;
         continue;
@@ -384,6 +389,7 @@ Result<std::string> RedisAdapter::SendWindow(std::vector<Pending>& pending, size
   if (!conn_) {
     if (auto st = Connect(); !st) {
       if (st.error().code() == ErrorCode::kCancelled) return Fail(Cancelled());
+      M().errors.Inc();
       return "connect: " + st.error().message();
     }
     if (degraded()) {
@@ -397,6 +403,7 @@ Result<std::string> RedisAdapter::SendWindow(std::vector<Pending>& pending, size
   std::string failure;
   if (auto applied = ApplyReplies(pending, window, failure); !applied) return Fail(applied.error());
   if (!st) {
+    M().errors.Inc();
     failure = st.error().message();
     conn_.reset();
   }

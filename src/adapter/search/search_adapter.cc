@@ -95,7 +95,11 @@ Status SearchAdapter::Open() {
                                                    .insecure_skip_verify = options_.tls_insecure});
   conn_->base_path = url->target.substr(0, url->target.find('?'));
   while (conn_->base_path.ends_with('/')) conn_->base_path.pop_back();
-  if (auto st = Preflight(); !st) return st;
+  if (skip_validation()) {
+    log::Info("search: start-up checks skipped (--skip-validation)", {{"adapter", kAdapter}});
+  } else if (auto st = Preflight(); !st) {
+    return st;
+  }
   log::Info("search ready", {{"adapter", kAdapter},
                              {"engine", EngineName(options_.engine)},
                              {"url", options_.url},

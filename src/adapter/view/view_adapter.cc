@@ -197,6 +197,7 @@ struct ViewAdapter::View {
   metrics::Counter& dropped;
   metrics::Counter& evicted;
   metrics::Gauge& groups;
+  metrics::Histogram& close_seconds;
   int64_t evicted_logged_at = 0;  // clock of the last eviction warning
   uint64_t evicted_logged = 0;    // join_evicted when it was logged
 
@@ -225,7 +226,13 @@ struct ViewAdapter::View {
                    .AddGauge("pgcdc_view_groups",
                              "Live groups in a view's open windows (joins: buffered events).",
                              {"view"})
-                   .With({def.name})) {}
+                   .With({def.name})),
+        close_seconds(metrics::Default()
+                          .AddHistogram("pgcdc_view_window_duration_seconds",
+                                        "Time to close a view's due windows and compute their "
+                                        "results.",
+                                        {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1}, {"view"})
+                          .With({def.name})) {}
 
   metrics::Counter& Series(const char* name, const char* help) {
     return metrics::Default().AddCounter(name, help, {"view"}).With({def.name});
@@ -285,13 +292,13 @@ Status ViewAdapter::Deliver(std::span<const Event* const> events) {
       }
     }
   }
-  for (auto& view : views_) Collect(*view, view->engine.Advance(now));
+  for (auto& view : views_) CloseWindows(*view, now);
   return Ok();
 }
 
 Status ViewAdapter::Flush() {
   const int64_t now = clock_();
-  for (auto& view : views_) Collect(*view, view->engine.Advance(now));
+  for (auto& view : views_) CloseWindows(*view, now);
   Release();
   // The state on disk first: the pipeline confirms up to held_ right after.
   return SaveState();
@@ -393,7 +400,7 @@ void ViewAdapter::Close() {
                 {{"view", view->def.name}});
       continue;
     }
-    Collect(*view, view->engine.FlushAll());
+    CloseWindows(*view, std::nullopt);
   }
   {
     MutexLock lock(mu_);
@@ -401,6 +408,16 @@ void ViewAdapter::Close() {
   }
   cv_.NotifyAll();
   if (emitter_.joinable()) emitter_.join();
+}
+
+void ViewAdapter::CloseWindows(View& view, std::optional<int64_t> now) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto windows = now ? view.engine.Advance(*now) : view.engine.FlushAll();
+  if (!windows.empty()) {
+    view.close_seconds.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  Collect(view, windows);
 }
 
 void ViewAdapter::Collect(View& view, const std::vector<v::WindowResult>& windows) {

@@ -18,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -87,6 +88,9 @@ class ViewAdapter : public Adapter {
 
  private:
   struct View;
+  // Closes the view's due windows (all of them when `now` is empty) and queues
+  // their results.
+  void CloseWindows(View& v, std::optional<int64_t> now);
   void Collect(View& v, const std::vector<pgcdc::view::WindowResult>& windows);
   void Release();
   Status SaveState();

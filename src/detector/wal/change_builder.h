@@ -111,6 +111,9 @@ class ChangeBuilder {
   // Bytes of memory the spools hold now (<= spool_memory_bytes).
   size_t spool_memory_bytes() const { return spool_budget_.used; }
   const BuilderStats& stats() const { return stats_; }
+  // Rows the TOAST cache holds now, and rows it evicted since this builder began.
+  size_t toast_entries() const { return toast_ ? toast_->size() : 0; }
+  uint64_t toast_evictions() const { return toast_ ? toast_->evictions() : 0; }
   const pgoutput::DecodeContext& decode_context() const { return ctx_; }
   void set_protocol_version(uint32_t v) { ctx_.protocol_version = v; }
 

@@ -32,6 +32,12 @@ struct Metrics {
   metrics::Counter& unknown_signals =
       metrics::DefaultCounter("pgcdc_incremental_snapshot_unknown_signals_total",
                               "Signal-table rows with a signal name pgcdc does not know.");
+  metrics::Gauge& active = metrics::DefaultGauge("pgcdc_incremental_snapshots_active",
+                                                 "Incremental snapshots running now.");
+  metrics::Histogram& duration = metrics::DefaultHistogram(
+      "pgcdc_incremental_snapshot_duration_seconds",
+      "Time from start (or resume) to completion of incremental snapshots.",
+      {1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600});
 };
 
 Metrics& M() { return metrics::Lazy<Metrics>(); }
@@ -156,7 +162,9 @@ void IncrementalSnapshots::StartJob(std::string snapshot_id, std::string table) 
   Job* j = job.get();
   jobs_[TableKey(j->table)] = std::move(job);
   j->thread = std::jthread(scope::Bind([this, j](std::stop_token stop) {
+    M().active.Add(1);
     RunJob(*j, std::move(stop));
+    M().active.Add(-1);
     j->done.store(true);
   }));
 }
@@ -382,6 +390,7 @@ class Runner {
     b.events.push_back(ControlEvent(
         "SNAPSHOT_COMPLETED", CompletedPayload(static_cast<int64_t>(ms), rows_, id_, table_)));
     (void)publish_(std::move(b));
+    M().duration.Observe(static_cast<double>(ms) / 1000.0);
     log::Info("incremental snapshot completed", {{"table", table_},
                                                  {"snapshot_id", id_},
                                                  {"rows", rows_},

@@ -90,6 +90,15 @@ struct Metrics {
   metrics::Counter& toast_misses =
       metrics::DefaultCounter("pgcdc_toast_cache_misses_total",
                               "UPDATEs with unchanged TOAST columns not found in the cache.");
+  metrics::Counter& toast_evictions = metrics::DefaultCounter(
+      "pgcdc_toast_cache_evictions_total",
+      "Rows the TOAST cache dropped (least recently used, or their table changed shape).");
+  metrics::Histogram& throttle_seconds =
+      metrics::DefaultHistogram("pgcdc_backpressure_throttle_duration_seconds",
+                                "Pauses in reading WAL under backpressure (yellow zone).",
+                                {0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5});
+  metrics::Gauge& toast_entries =
+      metrics::DefaultGauge("pgcdc_toast_cache_entries", "Rows the TOAST cache holds.");
 };
 
 Metrics& M() { return metrics::Lazy<Metrics>(); }
@@ -471,6 +480,9 @@ struct WalDetector::Cycle : ChangeSink {
     m.toast_misses.Inc(bs.toast_misses - exported.toast_misses);
     m.spilled_bytes.Inc(bs.spilled_bytes - exported.spilled_bytes);
     exported = bs;
+    m.toast_entries.Set(static_cast<double>(builder.toast_entries()));
+    m.toast_evictions.Inc(builder.toast_evictions() - exported_toast_evictions);
+    exported_toast_evictions = builder.toast_evictions();
   }
 
   // Saves the confirmed position as the checkpoint (persistent slot), then
@@ -619,6 +631,7 @@ struct WalDetector::Cycle : ChangeSink {
   Clock::time_point last_retention_warn{};
   uint64_t last_sent_confirmed = 0;
   BuilderStats exported;  // builder stats already added to the metrics
+  uint64_t exported_toast_evictions = 0;
   EventBatch batch;
   Clock::time_point batch_started{};  // when the first event of `batch` was added
   Clock::time_point last_publish{};
@@ -900,7 +913,10 @@ Status WalDetector::Cycle::Stream(ChangeBuilder& builder, const Sleeper& sleeper
     // in yellow slow down in proportion to the lag.
     const bool paused = bp != nullptr && bp->Paused();
     if (bp != nullptr && !paused) {
-      if (const auto t = bp->Throttle(); t.count() > 0) sleep_unless_stopped(t);
+      if (const auto t = bp->Throttle(); t.count() > 0) {
+        M().throttle_seconds.Observe(std::chrono::duration<double>(t).count());
+        sleep_unless_stopped(t);
+      }
     }
     if (paused) sleep_unless_stopped(milliseconds(100));
     // Incremental-snapshot chunks: stamp and publish them from this thread.
