@@ -11,6 +11,10 @@
 
 namespace pgcdc::trace {
 
+namespace internal {
+std::atomic<bool> g_enabled{false};
+}  // namespace internal
+
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
@@ -54,7 +58,6 @@ void Store64(uint64_t v, uint8_t* p) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (56 - 8 * i));
 }
 
-std::atomic<bool> g_enabled{false};
 // Root traces are sampled when the low half of the trace id is below this.
 std::atomic<uint64_t> g_threshold{~uint64_t{0}};
 std::atomic<bool> g_sample_all{true};
@@ -165,7 +168,6 @@ uint64_t DeliverSpanId(uint64_t detect_span_id, std::string_view adapter) {
   return id != 0 ? id : 1;
 }
 
-bool Enabled() { return g_enabled.load(std::memory_order_relaxed); }
 
 void Configure(bool enabled, double ratio) {
   ratio = std::clamp(ratio, 0.0, 1.0);
@@ -175,7 +177,7 @@ void Configure(bool enabled, double ratio) {
                                  : static_cast<uint64_t>(static_cast<long double>(ratio) *
                                                          18446744073709551616.0L),
                     std::memory_order_relaxed);
-  g_enabled.store(enabled, std::memory_order_release);
+  internal::g_enabled.store(enabled, std::memory_order_release);
 }
 
 TraceContext ContextOf(const Event& event) {

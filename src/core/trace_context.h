@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -74,8 +75,11 @@ uint64_t DeliverSpanId(uint64_t detect_span_id, std::string_view adapter);
 // webhook gateway) continue that trace: RememberRemoteParent() keeps their
 // parent until they are delivered (a bounded table, see below).
 
+namespace internal {
+extern std::atomic<bool> g_enabled;
+}  // namespace internal
 // True while tracing is on. One relaxed load: the whole off path.
-bool Enabled();
+inline bool Enabled() { return internal::g_enabled.load(std::memory_order_relaxed); }
 // Turns tracing on with a parent-based trace-id-ratio sampler (ratio in
 // [0,1]), or off. Called once at start-up (and at exit).
 void Configure(bool enabled, double sample_ratio);
