@@ -1,5 +1,8 @@
 #include "tracing/tracer.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <atomic>
 #include <thread>
 
@@ -93,6 +96,12 @@ struct BatchProcessor::Impl {
   }
 
   void Run(SpanQueue& queue) {
+    // Signals belong to the command's signal watcher: a process-directed
+    // SIGTERM must never be delivered to (and kill the process through) this
+    // thread, whenever it was started.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
     std::vector<SpanRecord> batch;
     batch.reserve(settings.batch_size);
     for (;;) {
