@@ -110,7 +110,7 @@ TEST(TracingScenario, WalToWebhookSpansParentLinksAndTraceparent) {
     if (Str(s, "name") == "pgcdc.detect") {
       EXPECT_EQ(s.at("kind").as_int64(), 4);  // producer
       EXPECT_EQ(Str(s, "parentSpanId"), "");  // a root
-      EXPECT_EQ(Attr(s, "pgcdc.source"), "wal");
+      EXPECT_EQ(Attr(s, "pgcdc.source"), "wal_replication");
       EXPECT_EQ(Attr(s, "pgcdc.table"), "tr_orders");
       EXPECT_NE(Attr(s, "pgcdc.lsn"), "");
       detect_by_event[Attr(s, "pgcdc.event.id")] = s;
