@@ -168,7 +168,6 @@ uint64_t DeliverSpanId(uint64_t detect_span_id, std::string_view adapter) {
   return id != 0 ? id : 1;
 }
 
-
 void Configure(bool enabled, double ratio) {
   ratio = std::clamp(ratio, 0.0, 1.0);
   g_sample_all.store(ratio >= 1.0, std::memory_order_relaxed);
