@@ -125,6 +125,21 @@ std::optional<PreparedPipeline> PreparePipeline(const GlobalFlags& global,
 int ReportConfigErrors(const std::vector<std::string>& errors);
 void ReportWarnings(const std::vector<std::string>& warnings);
 
+// Process-wide OpenTelemetry tracing (src/tracing) for the life of a
+// command: started from the otel.* keys of `cfg` and the OTEL_* variables,
+// flushed and stopped on destruction. ok() is false after a reported error.
+class TracingSession {
+ public:
+  explicit TracingSession(const config::Config& cfg);
+  ~TracingSession();
+  TracingSession(const TracingSession&) = delete;
+  TracingSession& operator=(const TracingSession&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  bool ok_ = true;
+};
+
 // Applies log_level/log_format from the configuration.
 void ApplyLogging(const config::Config& cfg);
 

@@ -21,6 +21,8 @@ void AddListenCommand(CLI::App& root, GlobalFlags& global) {
   cmd->callback([&global, flags, specs] {
     auto prepared = PreparePipeline(global, *specs, *flags, PipelineKind::kListen);
     if (!prepared) return;  // reported; exit code set
+    TracingSession tracing(prepared->values);
+    if (!tracing.ok()) return;
     pipeline::BlockSignals();
     std::stop_source stop;
     RunOptions run;

@@ -101,9 +101,8 @@ std::optional<config::Config> PlaygroundConfig(const GlobalFlags& global, const 
 }
 
 // Streams the demo table's changes until `stop`; returns the exit code.
-int StreamDemo(const config::Config& config, const std::string& url,
-               std::chrono::nanoseconds every, const std::string& interval,
-               std::stop_source& stop) {
+int StreamDemo(const config::Config& config, const std::string& url, std::chrono::nanoseconds every,
+               const std::string& interval, std::stop_source& stop) {
   log::Info("playground: streaming changes of table orders (Ctrl-C to stop)",
             {{"every", interval}});
   std::jthread writer([url, every](const std::stop_token& st) { WriteDemoRows(url, every, st); });
@@ -114,6 +113,8 @@ int StreamDemo(const config::Config& config, const std::string& url,
   }
   RunOptions run;
   run.transforms = std::move(*chains);
+  TracingSession tracing(config);
+  if (!tracing.ok()) return CommandExitCode();
   return RunPipeline(Builtins(), config, std::move(run), stop);
 }
 

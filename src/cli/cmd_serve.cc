@@ -39,6 +39,15 @@ Checked Check(const serve::PipelineSpec& spec) {
   }
   NormalizePipelineConfig(loaded.config);
   ValidatePipelineConfig(Builtins(), loaded.config, PipelineKind::kListen, loaded.errors);
+  for (const auto& [key, value] : loaded.config.values()) {
+    const auto origin = loaded.config.origin(key);
+    if (key.starts_with("otel.") && origin != config::Origin::kDefault &&
+        origin != config::Origin::kUnset) {
+      loaded.errors.push_back(key +
+                              ": tracing is process-wide under serve; set the OTEL_* "
+                              "environment variables instead (docs/tracing.md)");
+    }
+  }
   auto chains = transform::Build(loaded.config, label, nullptr, &loaded.errors, &doc);
   // The document is the entry as one line of JSON: a line:column in it
   // would point nowhere the user wrote.
@@ -173,6 +182,9 @@ int Serve(const GlobalFlags& global, const ServeFlags& flags) {
   auto listen = net::ParseListenAddress(file->addr);
   if (!listen) return ReportConfigErrors({"addr: " + listen.error().message()});
   pipeline::BlockSignals();
+  // Tracing for every pipeline, from the OTEL_* variables.
+  TracingSession tracing{config::Config{}};
+  if (!tracing.ok()) return CommandExitCode();
 
   CliRuntime runtime;
   serve::Manager manager(runtime, file->state_file);

@@ -263,6 +263,8 @@ void AddSnapshotCommand(CLI::App& root, GlobalFlags& global) {
                           ValidateSnapshotFlags(cfg, *own, errors);
                         });
     if (!prepared) return;
+    TracingSession tracing(prepared->values);
+    if (!tracing.ok()) return;
     if (prepared->values.GetString("bus.mode") == "fast" &&
         prepared->values.origin("bus.mode") != config::Origin::kDefault) {
       log::Info("snapshot always uses the reliable bus mode; bus.mode=fast ignored");

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "pipeline/backpressure.h"
 #include "registry/builtin.h"
+#include "tracing/tracer.h"
 #include "transform/transform.h"
 
 namespace pgcdc::cli {
@@ -376,6 +377,7 @@ void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg,
       errors.push_back("routes: route for \"" + adapter + "\" but that adapter is not enabled");
     }
   }
+  for (auto& e : tracing::Validate(cfg)) errors.push_back(std::move(e));
 }
 
 config::LoadResult LoadValidated(const GlobalFlags& global, const std::vector<ParamSpec>& specs,
@@ -414,6 +416,24 @@ int ReportConfigErrors(const std::vector<std::string>& errors) {
 void ReportWarnings(const std::vector<std::string>& warnings) {
   for (const auto& w : warnings) log::Warn(w);
 }
+
+TracingSession::TracingSession(const config::Config& cfg) {
+  auto settings = tracing::SettingsFrom(cfg, [](const std::string& name) {
+    const char* v = std::getenv(name.c_str());
+    return v != nullptr ? std::optional<std::string>(v) : std::nullopt;
+  });
+  if (!settings) {
+    CommandExitCode() = ReportConfigErrors({settings.error().message()});
+    ok_ = false;
+    return;
+  }
+  if (auto st = tracing::Start(*settings); !st) {
+    CommandExitCode() = ReportConfigErrors({st.error().message()});
+    ok_ = false;
+  }
+}
+
+TracingSession::~TracingSession() { tracing::Shutdown(); }
 
 void ApplyLogging(const config::Config& cfg) {
   const config::CoreSettings core = config::BindCore(cfg);

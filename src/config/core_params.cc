@@ -30,6 +30,50 @@ std::vector<ParamSpec> DlqParams() {
   };
 }
 
+// OpenTelemetry tracing (src/tracing reads them from the Config with the
+// OTEL_* variables as fallback, so they bind to no struct here).
+ParamSpec OtelParam(std::string key, ParamType type, std::string default_value,
+                    std::string description, std::vector<std::string> choices = {},
+                    std::optional<int64_t> min = std::nullopt) {
+  ParamSpec spec;
+  spec.key = std::move(key);
+  spec.type = type;
+  spec.default_value = std::move(default_value);
+  spec.description = std::move(description);
+  spec.choices = std::move(choices);
+  spec.min = min;
+  return spec;
+}
+
+std::vector<ParamSpec> OtelParams() {
+  using T = ParamType;
+  return {
+      OtelParam("otel.exporter", T::kString, "none",
+                "OpenTelemetry trace export: none, otlp (OTLP/HTTP protobuf), stdout (JSON "
+                "spans on stderr; stdout carries only events); env OTEL_TRACES_EXPORTER when unset",
+                {"none", "stdout", "otlp"}),
+      OtelParam("otel.endpoint", T::kString, "",
+                "OTLP/HTTP collector: http(s)://host:port (/v1/traces is added) or a full URL; "
+                "default OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT, "
+                "http://localhost:4318"),
+      OtelParam("otel.sample_ratio", T::kString, "1.0",
+                "share of new traces recorded (parent-based trace-id ratio, 0..1; an incoming "
+                "traceparent's decision is kept); default OTEL_TRACES_SAMPLER_ARG"),
+      OtelParam("otel.headers", T::kStringList, "",
+                "extra OTLP request headers name=value (repeatable); default "
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS / OTEL_EXPORTER_OTLP_HEADERS"),
+      OtelParam("otel.service_name", T::kString, "pgcdc",
+                "resource attribute service.name; default OTEL_SERVICE_NAME"),
+      OtelParam("otel.queue_size", T::kInt, "2048",
+                "spans waiting for export; more are dropped (counted), never events", {}, 1),
+      OtelParam("otel.batch_size", T::kInt, "512", "spans per export request", {}, 1),
+      OtelParam("otel.export_interval", T::kDuration, "5s",
+                "longest wait before queued spans are exported", {}, 10),
+      OtelParam("otel.export_timeout", T::kDuration, "10s",
+                "deadline of one export request (and of the flush at shutdown)", {}, 10),
+  };
+}
+
 // Limits and credentials shared by every HTTP listener.
 std::vector<ParamSpec> HttpParams() {
   using H = HttpSettings;
@@ -165,6 +209,7 @@ const std::vector<ParamSpec>& CoreParams() {
                     {.flag = "adapter-priority"}),
           }),
       DlqParams(),
+      OtelParams(),
       {
           Param(
               "inspector.buffer_size", &S::inspector_buffer_size,

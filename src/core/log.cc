@@ -21,6 +21,7 @@
 #include "core/json.h"
 #include "core/mutex.h"
 #include "core/scope.h"
+#include "core/trace_context.h"
 
 namespace pgcdc::log {
 
@@ -203,15 +204,25 @@ namespace {
 
 // The fields plus `pipeline=<name>` when the thread works for a pipeline of
 // `pgcdc serve` (core/scope.h) and the caller did not name one itself.
+// Also adds trace_id/span_id when a sampled span is current on the thread
+// (core/trace_context.h: tracing is on and the record is about one event).
 std::span<const Field> WithPipeline(std::span<const Field> fields, std::vector<Field>& storage) {
   const std::string_view pipeline = scope::Pipeline();
-  if (pipeline.empty()) return fields;
-  for (const Field& f : fields) {
-    if (f.key == "pipeline") return fields;
+  const trace::CurrentSpan* span = trace::Current();
+  bool add_pipeline = !pipeline.empty();
+  if (add_pipeline) {
+    for (const Field& f : fields) {
+      if (f.key == "pipeline") add_pipeline = false;
+    }
   }
-  storage.reserve(fields.size() + 1);
-  storage.emplace_back("pipeline", pipeline);
+  if (!add_pipeline && span == nullptr) return fields;
+  storage.reserve(fields.size() + 3);
+  if (add_pipeline) storage.emplace_back("pipeline", pipeline);
   storage.insert(storage.end(), fields.begin(), fields.end());
+  if (span != nullptr) {
+    storage.emplace_back("trace_id", trace::TraceIdHex(span->trace_id));
+    storage.emplace_back("span_id", trace::SpanIdHex(span->span_id));
+  }
   return storage;
 }
 

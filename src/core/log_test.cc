@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "core/scope.h"
+#include "core/trace_context.h"
 
 namespace pgcdc::log {
 namespace {
@@ -151,6 +152,24 @@ TEST_F(LogTest, LinesInAPipelineScopeNameThePipeline) {
   EXPECT_NE(out.find("INFO  bound pipeline=orders\n"), std::string::npos) << out;
   EXPECT_NE(out.find("INFO  named by caller pipeline=other\n"), std::string::npos) << out;
   EXPECT_NE(out.find("INFO  outside\n"), std::string::npos) << out;
+}
+
+TEST_F(LogTest, RecordsNameTheCurrentSpan) {
+  Configure(Level::kInfo, Format::kJson);
+  StderrCapture cap;
+  trace::TraceId id{};
+  id[0] = 0xAB;
+  {
+    trace::ScopedSpan span(id, 0x1234, /*sampled=*/true);
+    Warn("delivery failed", {{"adapter", "webhook"}});
+  }
+  Info("no span");
+  const std::string out = cap.Take();
+  EXPECT_NE(out.find("\"adapter\":\"webhook\",\"trace_id\":\"ab000000000000000000000000000000\","
+                     "\"span_id\":\"0000000000001234\"}"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("trace_id", out.find("no span")), std::string::npos) << out;
 }
 
 TEST_F(LogTest, LevelOffSilences) {

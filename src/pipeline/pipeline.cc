@@ -10,7 +10,10 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/scope.h"
+#include "core/time.h"
+#include "core/trace_context.h"
 #include "dlq/dlq.h"
+#include "tracing/tracer.h"
 
 namespace pgcdc::pipeline {
 
@@ -241,7 +244,12 @@ bool Pipeline::DeliverSlice(Worker& w, const bus::BatchSlice& slice) {
     options_.inspector->Record(TapPoint::kPreAdapter, w.name, w.events);
   }
   if (windows != nullptr) windows->BeginDeliver(w.name, w.events);
+  // pgcdc.adapter.deliver spans: one per event, over this Deliver call.
+  const int64_t trace_start = trace::Enabled() ? NowUnixNanos() : 0;
   const Status delivered = w.adapter->Deliver(w.events);
+  if (trace_start != 0) {
+    tracing::RecordDeliver(w.name, w.events, trace_start, delivered ? nullptr : &delivered.error());
+  }
   if (windows != nullptr) windows->EndDeliver(w.name);
   if (!delivered) {
     WorkerFailed(w, delivered.error());
@@ -466,6 +474,8 @@ detector::RunContext Pipeline::MakeRunContext() {
 }
 
 bool Pipeline::Publish(EventBatch&& batch) {
+  // Ends the events' pgcdc.detect spans (tracing on only).
+  if (trace::Enabled()) tracing::RecordDetect(batch.events);
   if (options_.inspector && options_.inspector->enabled()) {
     options_.inspector->Record(TapPoint::kPostDetector, {}, std::span<const Event>(batch.events));
   }

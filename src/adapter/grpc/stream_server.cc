@@ -3,6 +3,7 @@
 #include <grpcpp/support/byte_buffer.h>
 
 #include "core/time.h"
+#include "core/trace_context.h"
 #include "pgcdc/eventstream.grpc.pb.h"
 #include "pgcdc/eventstream.pb.h"
 #include "rpc/server.h"
@@ -142,6 +143,8 @@ std::shared_ptr<const std::string> EncodeEvent(const Event& event) {
   m.set_payload(event.payload);
   m.set_source(std::string(event.source));
   m.set_created_at(FormatRfc3339Nano(event.created_at_ns));
+  // SPEC §5.15 field 7: the deliver span's traceparent, "" without tracing.
+  if (trace::Enabled()) m.set_traceparent(trace::DeliveryTraceparent(event, "grpc"));
   auto out = std::make_shared<std::string>();
   m.SerializeToString(out.get());
   return out;

@@ -21,6 +21,7 @@
 #include "core/metrics.h"
 #include "core/sleep.h"
 #include "core/time.h"
+#include "core/trace_context.h"
 #include "dlq/dlq.h"
 #include "registry/define.h"
 
@@ -501,20 +502,44 @@ struct KafkaAdapter::Impl {
       }
       const std::string& value = r.Value();
       const auto headers = RecordHeaders(r.event, r.id, encoder.content_type());
-      const rd_kafka_resp_err_t err =
-          rd_kafka_producev(rk, RD_KAFKA_V_RKT(topic),
-                            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                            RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
-                            RD_KAFKA_V_TIMESTAMP(r.event.created_at_ns / 1000000),
-                            RD_KAFKA_V_HEADER(headers[0].name.data(), headers[0].value.data(),
-                                              static_cast<ssize_t>(headers[0].value.size())),
-                            RD_KAFKA_V_HEADER(headers[1].name.data(), headers[1].value.data(),
-                                              static_cast<ssize_t>(headers[1].value.size())),
-                            RD_KAFKA_V_HEADER(headers[2].name.data(), headers[2].value.data(),
-                                              static_cast<ssize_t>(headers[2].value.size())),
-                            RD_KAFKA_V_HEADER(headers[3].name.data(), headers[3].value.data(),
-                                              static_cast<ssize_t>(headers[3].value.size())),
-                            RD_KAFKA_V_OPAQUE(&r), RD_KAFKA_V_END);
+      // Tracing on: the four headers plus traceparent/tracestate.
+      const std::string traceparent =
+          trace::Enabled() ? trace::DeliveryTraceparent(r.event, "kafka") : std::string();
+      rd_kafka_resp_err_t err;
+      if (traceparent.empty()) {
+        err = rd_kafka_producev(rk, RD_KAFKA_V_RKT(topic),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+                                RD_KAFKA_V_TIMESTAMP(r.event.created_at_ns / 1000000),
+                                RD_KAFKA_V_HEADER(headers[0].name.data(), headers[0].value.data(),
+                                                  static_cast<ssize_t>(headers[0].value.size())),
+                                RD_KAFKA_V_HEADER(headers[1].name.data(), headers[1].value.data(),
+                                                  static_cast<ssize_t>(headers[1].value.size())),
+                                RD_KAFKA_V_HEADER(headers[2].name.data(), headers[2].value.data(),
+                                                  static_cast<ssize_t>(headers[2].value.size())),
+                                RD_KAFKA_V_HEADER(headers[3].name.data(), headers[3].value.data(),
+                                                  static_cast<ssize_t>(headers[3].value.size())),
+                                RD_KAFKA_V_OPAQUE(&r), RD_KAFKA_V_END);
+      } else {
+        rd_kafka_headers_t* list = rd_kafka_headers_new(headers.size() + 2);
+        for (const Header& h : headers) {
+          rd_kafka_header_add(list, h.name.data(), static_cast<ssize_t>(h.name.size()),
+                              h.value.data(), static_cast<ssize_t>(h.value.size()));
+        }
+        rd_kafka_header_add(list, "traceparent", -1, traceparent.data(),
+                            static_cast<ssize_t>(traceparent.size()));
+        if (const std::string state = trace::TracestateOf(r.event); !state.empty()) {
+          rd_kafka_header_add(list, "tracestate", -1, state.data(),
+                              static_cast<ssize_t>(state.size()));
+        }
+        err = rd_kafka_producev(rk, RD_KAFKA_V_RKT(topic),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+                                RD_KAFKA_V_TIMESTAMP(r.event.created_at_ns / 1000000),
+                                RD_KAFKA_V_HEADERS(list), RD_KAFKA_V_OPAQUE(&r), RD_KAFKA_V_END);
+        // On success the producer owns the list.
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_headers_destroy(list);
+      }
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Ok();
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         // The producer's queue is full: serve delivery reports and try again.

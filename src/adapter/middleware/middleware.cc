@@ -17,6 +17,7 @@
 #include "core/scope.h"
 #include "core/sleep.h"
 #include "core/time.h"
+#include "core/trace_context.h"
 #include "dlq/dlq.h"
 
 namespace pgcdc::middleware {
@@ -257,6 +258,8 @@ struct ReliableAdapter::Impl {
   // The caller has taken the unit's rate-limit tokens.
   Status SendUnit(size_t lane, std::span<const Event* const> unit,
                   std::optional<SendError> first_failure = std::nullopt) {
+    // Log records of this unit carry its (first) event's trace_id/span_id.
+    const trace::ScopedSpan current_span(*unit.front(), name);
     // Built on the first retry only: seeding its generator is not free and
     // almost every unit succeeds at once.
     std::optional<Backoff> backoff;

@@ -13,6 +13,7 @@
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/trace_context.h"
 #include "dlq/dlq.h"
 #include "registry/define.h"
 
@@ -518,6 +519,14 @@ Status NatsAdapter::PublishQueued(std::string& failure) {
     if (s == NATS_OK) s = natsMsgHeader_Set(msg, kMsgIdHeader, slot.msg_id.c_str());
     if (s == NATS_OK && !encoder_->passthrough()) {
       s = natsMsgHeader_Set(msg, kContentTypeHeader, std::string(encoder_->content_type()).c_str());
+    }
+    // W3C trace context of the event's deliver span, when tracing is on.
+    if (s == NATS_OK && trace::Enabled()) {
+      if (const std::string tp = trace::DeliveryTraceparent(*slot.event, "nats"); !tp.empty()) {
+        s = natsMsgHeader_Set(msg, "traceparent", tp.c_str());
+        const std::string state = trace::TracestateOf(*slot.event);
+        if (s == NATS_OK && !state.empty()) s = natsMsgHeader_Set(msg, "tracestate", state.c_str());
+      }
     }
     const natsMsg* key = msg;
     if (s == NATS_OK) {

@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/mutex.h"
+#include "core/trace_context.h"
 #include "net/http1_client.h"
 #include "registry/define.h"
 
@@ -490,6 +491,13 @@ bool ForEachHeader(const Options& options, EVP_MAC_CTX* hmac, std::span<const Ev
                                        [&](const Event* e) { return e->channel == channel; });
   if (one_channel) headers.emplace_back("X-PGCDC-Channel", SafeHeaderValue(channel));
   if (array) headers.emplace_back("X-PGCDC-Batch-Size", std::to_string(events.size()));
+  // W3C trace context of the (first) event's deliver span, when tracing is on.
+  if (char tp[trace::kTraceparentSize]; trace::DeliveryTraceparent(*events[0], "webhook", tp)) {
+    headers.emplace_back("traceparent", std::string(tp, sizeof tp));
+    if (std::string state = trace::TracestateOf(*events[0]); !state.empty()) {
+      headers.emplace_back("tracestate", std::move(state));
+    }
+  }
   for (const auto& [name, value] : options.headers) {
     auto it = std::find_if(headers.begin(), headers.end(),
                            [&](const auto& h) { return EqualsIgnoreCase(h.first, name); });

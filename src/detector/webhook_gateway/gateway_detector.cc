@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/time.h"
+#include "core/trace_context.h"
 #include "pipeline/ack_tracker.h"
 #include "registry/define.h"
 
@@ -208,6 +209,16 @@ void WebhookGatewayDetector::Accept(SourceState& src, const net::HttpRequest& re
   item.event = MakeEvent(ChannelFor(src.source, path_channel, body.type), "INSERT",
                          std::move(body.payload), kSource);
   item.event_id = item.event.id.ToString();
+  // An incoming W3C traceparent: the event's trace continues the caller's.
+  if (trace::Enabled()) {
+    if (auto tp = req.headers.find("traceparent"); tp != req.headers.end()) {
+      if (auto parent = trace::ParseTraceparent(tp->second)) {
+        auto ts = req.headers.find("tracestate");
+        trace::RememberRemoteParent(item.event.id, *parent,
+                                    ts != req.headers.end() ? ts->second : std::string());
+      }
+    }
+  }
   item.idem_key = IdempotencyKey(src.source, scheme, req.headers, body.id);
   item.reply = reply;
   item.source = &src;
