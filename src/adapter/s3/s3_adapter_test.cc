@@ -226,7 +226,7 @@ TEST(S3Adapter, HoldsEventsUntilTheObjectIsStoredAndRetries5xx) {
   const net::HttpRequest& put = puts[1];
   EXPECT_EQ(put.body, e1.Json() + "\n" + e2.Json() + "\n" + e3.Json() + "\n");
   EXPECT_TRUE(put.path.starts_with("/bkt/channel%3Dpgcdc_t/year%3D2026/")) << put.path;
-  EXPECT_EQ(put.headers.at("x-amz-content-sha256"), Sha256Hex(put.body));
+  EXPECT_EQ(put.headers.at("x-amz-content-sha256"), pgcdc::s3::Sha256Hex(put.body));
   EXPECT_TRUE(put.headers.at("authorization").starts_with("AWS4-HMAC-SHA256 Credential=AKIDTEST/"));
   EXPECT_EQ(put.headers.at("content-type"), "application/x-ndjson");
   a.Close();
