@@ -82,7 +82,7 @@ committed() {
     ices3) md=$(ls -v "$T/s3/bench/wh/pgcdc/$1/metadata/"v*.metadata.json._S3rver_object | tail -1) ;;
     *) echo "$(find "$T/s3/bench/$1" -name '*._S3rver_object' 2>/dev/null | wc -l) objects"; return ;;
   esac
-  echo "$(grep -o '"total-records" : "[0-9]*"' "$md" | tail -1 | grep -o '[0-9]*$') rows committed in $(grep -c '"manifest-list"' "$md") snapshots"
+  echo "$(grep -o '"total-records" : "[0-9]*"' "$md" | tail -1 | grep -o '[0-9][0-9]*') rows committed in $(grep -c '"manifest-list"' "$md") snapshots"
 }
 
 contenders=(${CONTENDERS:-file s3pq ice iceup ices3})
