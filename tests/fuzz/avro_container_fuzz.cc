@@ -53,9 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   avro::AppendString("k", rec);
   avro::AppendString(in.substr(size / 2), rec);
   avro::AppendInt(0, rec);
-  const std::string file =
-      avro::ContainerFile(kSchema, {{"x", std::string(in.substr(0, 8))}},
-                          std::vector<std::string>{rec}, "0123456789abcdef");
+  const std::string file = avro::ContainerFile(kSchema, {{"x", std::string(in.substr(0, 8))}},
+                                               std::vector<std::string>{rec}, "0123456789abcdef");
   auto back = avro::ReadContainer(file);
   Check(back.has_value(), "own file reads back");
   Check(back->records.size() == 1, "one record");
