@@ -40,4 +40,5 @@ set(PGCDC_CONNECTORS
   adapter/arrow
   adapter/pgwire
   adapter/clickhouse
+  adapter/iceberg
 )

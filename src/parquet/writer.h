@@ -59,6 +59,8 @@ std::optional<int64_t> ParseTimestampTz(std::string_view text);
 struct Column {
   std::string name;  // any text; quoted, so never interpreted as SQL
   Type type = Type::kString;
+  // The Parquet field_id of the column (Iceberg data files need them); 0 = none.
+  int field_id = 0;
 };
 
 struct Options {

@@ -120,8 +120,21 @@ struct Writer::Impl {
     }
     const std::string copy = "COPY " + table + " TO " + QuoteLiteral(path) +
                              " (FORMAT PARQUET, COMPRESSION " + QuoteLiteral(options.compression) +
-                             ", ROW_GROUP_SIZE " + std::to_string(options.row_group_size) + ")";
+                             ", ROW_GROUP_SIZE " + std::to_string(options.row_group_size) +
+                             FieldIds() + ")";
     return Exec(conn, copy, "write " + path);
+  }
+
+  // ", FIELD_IDS {'name': id, ...}" when the columns carry field ids.
+  std::string FieldIds() const {
+    std::string out;
+    for (const Column& c : columns) {
+      if (c.field_id <= 0) continue;
+      out += out.empty() ? ", FIELD_IDS {" : ", ";
+      out += QuoteLiteral(c.name) + ": " + std::to_string(c.field_id);
+    }
+    if (!out.empty()) out += "}";
+    return out;
   }
 
   Status Reset() {

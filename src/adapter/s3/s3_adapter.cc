@@ -122,8 +122,9 @@ Result<Batch::Partitions::iterator> Batch::PartitionFor(const Event& event, bool
     p.first_created_ns = event.created_at_ns;
     if (typed) p.schema = event.schema;
     if (layout_.parquet) {
-      auto w = parquet::Writer::Create(typed ? TypedColumns(*event.schema) : EnvelopeColumns(),
-                                       layout_.parquet_options);
+      auto w = parquet::Writer::Create(
+          typed ? parquet::TypedColumns(*event.schema) : parquet::EnvelopeColumns(),
+          layout_.parquet_options);
       if (!w) {
         partitions_.erase(it);
         return Fail(w.error().Wrap("s3"));
@@ -135,8 +136,8 @@ Result<Batch::Partitions::iterator> Batch::PartitionFor(const Event& event, bool
 }
 
 Status Batch::Add(const Event& event, AppendStats* stats) {
-  ParsedRow parsed;
-  const bool typed = layout_.parquet && layout_.typed && ParseTypedRow(event, parsed);
+  parquet::ParsedRow parsed;
+  const bool typed = layout_.parquet && layout_.typed && parquet::ParseTypedRow(event, parsed);
   auto part = PartitionFor(event, typed);
   if (!part) return Fail(part.error());
   Partition& p = (*part)->second;
@@ -146,8 +147,9 @@ Status Batch::Add(const Event& event, AppendStats* stats) {
     p.bytes = p.body.size();
   } else {
     AppendStats local;
-    Status st = typed ? AppendTyped(*p.rows, event, *parsed.row, stats != nullptr ? *stats : local)
-                      : AppendEnvelope(*p.rows, event);
+    Status st =
+        typed ? parquet::AppendTyped(*p.rows, event, *parsed.row, stats != nullptr ? *stats : local)
+              : parquet::AppendEnvelope(*p.rows, event);
     if (!st) {
       // Only DuckDB itself failing gets here; the sink stops with the error
       // (nothing of this flush is acknowledged). No empty object is left.

@@ -3,7 +3,7 @@
 // flush (parquet typed: per table version), under Hive-style keys:
 //
 //   [<prefix>/]channel=<channel, ':'→'_'>/year=YYYY/month=MM/day=DD/<name>.jsonl[.gz|.zst]
-//   (or <name>.parquet: --s3-format parquet, see parquet_rows.h for the columns)
+//   (or <name>.parquet: --s3-format parquet, see parquet/event_rows.h for the columns)
 //
 // <name> = <first LSN, 16 hex digits>-<first event id>: a function of the
 // first event of the object only, so an object written again after a crash
@@ -36,12 +36,19 @@
 #include <string_view>
 
 #include "adapter/retrying_adapter.h"
-#include "adapter/s3/parquet_rows.h"
-#include "adapter/s3/s3_client.h"
+#include "parquet/event_rows.h"
 #include "parquet/writer.h"
 #include "registry/registry.h"
+#include "s3/client.h"
 
 namespace pgcdc::adapter::s3 {
+
+// The shared S3 client (src/s3) and Parquet event rows (src/parquet).
+using parquet::AppendStats;
+using pgcdc::s3::ClientOptions;
+using pgcdc::s3::Credentials;
+using pgcdc::s3::Reply;
+using pgcdc::s3::S3Client;
 
 struct Options {
   std::string bucket;

@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include "adapter/s3/s3_client.h"
 #include "core/mutex.h"
 #include "net/http_server.h"
 #include "registry/test_util.h"
+#include "s3/client.h"
 
 namespace pgcdc::adapter::s3 {
 namespace {
@@ -46,7 +46,7 @@ std::shared_ptr<const RowSchema> Orders() {
 }
 
 TEST(S3Parquet, TypedColumnsMapTypesAndAvoidNameClashes) {
-  const auto cols = TypedColumns(*Orders());
+  const auto cols = parquet::TypedColumns(*Orders());
   ASSERT_EQ(cols.size(), 8u);
   EXPECT_EQ(cols[0].name, "_pgcdc_event_id");
   EXPECT_EQ(cols[4].name, "id");
@@ -226,7 +226,7 @@ TEST(S3Adapter, HoldsEventsUntilTheObjectIsStoredAndRetries5xx) {
   const net::HttpRequest& put = puts[1];
   EXPECT_EQ(put.body, e1.Json() + "\n" + e2.Json() + "\n" + e3.Json() + "\n");
   EXPECT_TRUE(put.path.starts_with("/bkt/channel%3Dpgcdc_t/year%3D2026/")) << put.path;
-  EXPECT_EQ(put.headers.at("x-amz-content-sha256"), Sha256Hex(put.body));
+  EXPECT_EQ(put.headers.at("x-amz-content-sha256"), pgcdc::s3::Sha256Hex(put.body));
   EXPECT_TRUE(put.headers.at("authorization").starts_with("AWS4-HMAC-SHA256 Credential=AKIDTEST/"));
   EXPECT_EQ(put.headers.at("content-type"), "application/x-ndjson");
   a.Close();
@@ -270,8 +270,8 @@ TEST(S3Client, XmlValues) {
   const std::string xml =
       "<InitiateMultipartUploadResult><Bucket>b</Bucket><UploadId>abc-1</UploadId>"
       "</InitiateMultipartUploadResult>";
-  EXPECT_EQ(XmlValue(xml, "UploadId"), "abc-1");
-  EXPECT_EQ(XmlValue(xml, "Key"), "");
+  EXPECT_EQ(pgcdc::s3::XmlValue(xml, "UploadId"), "abc-1");
+  EXPECT_EQ(pgcdc::s3::XmlValue(xml, "Key"), "");
   Reply r;
   EXPECT_TRUE(r.Retryable());  // no response
   r.status = 503;

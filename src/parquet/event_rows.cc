@@ -1,10 +1,10 @@
-#include "adapter/s3/parquet_rows.h"
+#include "parquet/event_rows.h"
 
 #include <set>
 
 #include "transform/payload.h"
 
-namespace pgcdc::adapter::s3 {
+namespace pgcdc::parquet {
 
 namespace {
 
@@ -99,4 +99,4 @@ Status AppendTyped(parquet::Writer& w, const Event& e, const transform::JsonObje
   return w.EndRow();
 }
 
-}  // namespace pgcdc::adapter::s3
+}  // namespace pgcdc::parquet

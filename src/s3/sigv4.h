@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-namespace pgcdc::adapter::s3 {
+namespace pgcdc::s3 {
 
 struct Credentials {
   std::string access_key_id;
@@ -57,4 +57,4 @@ std::string Authorization(const SignedRequest& request, const Credentials& crede
 // "YYYYMMDDTHHMMSSZ" of a Unix time.
 std::string AmzDate(int64_t unix_seconds);
 
-}  // namespace pgcdc::adapter::s3
+}  // namespace pgcdc::s3

@@ -1,4 +1,4 @@
-#include "adapter/s3/sigv4.h"
+#include "s3/sigv4.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -11,7 +11,7 @@
 #include "core/escape.h"
 #include "core/json.h"
 
-namespace pgcdc::adapter::s3 {
+namespace pgcdc::s3 {
 
 namespace {
 
@@ -148,4 +148,4 @@ std::string AmzDate(int64_t unix_seconds) {
   return buf;
 }
 
-}  // namespace pgcdc::adapter::s3
+}  // namespace pgcdc::s3

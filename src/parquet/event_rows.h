@@ -17,7 +17,7 @@
 #include "parquet/writer.h"
 #include "transform/payload.h"
 
-namespace pgcdc::adapter::s3 {
+namespace pgcdc::parquet {
 
 std::vector<parquet::Column> EnvelopeColumns();
 // Metadata columns + the table's columns (a table column named like a
@@ -49,4 +49,4 @@ Status AppendEnvelope(parquet::Writer& writer, const Event& event);
 Status AppendTyped(parquet::Writer& writer, const Event& event, const transform::JsonObject& row,
                    AppendStats& stats);
 
-}  // namespace pgcdc::adapter::s3
+}  // namespace pgcdc::parquet

@@ -1,10 +1,10 @@
 // SigV4 against the worked examples AWS publishes (the values below are the
 // documented inputs and outputs, not computed by this code).
-#include "adapter/s3/sigv4.h"
+#include "s3/sigv4.h"
 
 #include <gtest/gtest.h>
 
-namespace pgcdc::adapter::s3 {
+namespace pgcdc::s3 {
 namespace {
 
 constexpr std::string_view kEmptyHash =
@@ -91,4 +91,4 @@ TEST(SigV4, EncodingAndValues) {
 }
 
 }  // namespace
-}  // namespace pgcdc::adapter::s3
+}  // namespace pgcdc::s3

@@ -1,4 +1,4 @@
-#include "adapter/s3/s3_client.h"
+#include "s3/client.h"
 
 #include <curl/curl.h>
 
@@ -6,11 +6,13 @@
 #include <ctime>
 #include <mutex>
 
-namespace pgcdc::adapter::s3 {
+namespace pgcdc::s3 {
 
 namespace {
 
 constexpr size_t kMaxReplyBody = 64 << 10;
+// GetObject bodies (metadata files, manifests) are kept whole up to this size.
+constexpr size_t kMaxObjectBody = size_t{1} << 30;
 
 std::string UrlPart(CURLU* u, CURLUPart part) {
   char* v = nullptr;
@@ -29,6 +31,7 @@ struct S3Client::Impl {
   std::string path_prefix;  // "/bucket" path-style, "" virtual-hosted
   std::atomic<bool> interrupted{false};
   std::string body;
+  size_t body_limit = kMaxReplyBody;
   std::string etag;
   std::string header_scratch;
   char error[CURL_ERROR_SIZE] = {};
@@ -42,8 +45,8 @@ namespace {
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* impl = static_cast<S3Client::Impl*>(user);
   const size_t len = size * n;
-  if (impl->body.size() < kMaxReplyBody) {
-    impl->body.append(data, std::min(len, kMaxReplyBody - impl->body.size()));
+  if (impl->body.size() < impl->body_limit) {
+    impl->body.append(data, std::min(len, impl->body_limit - impl->body.size()));
   }
   return len;
 }
@@ -141,6 +144,9 @@ Reply S3Client::Send(const Request& request) {
   curl_easy_setopt(c, CURLOPT_NOBODY, head ? 1L : 0L);
   if (head) {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, nullptr);
+  } else if (request.method == "GET") {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, nullptr);
   } else {
     // The size is set on the next line, so the body need not be NUL-terminated.
     curl_easy_setopt(c, CURLOPT_POSTFIELDS,
@@ -150,6 +156,7 @@ Reply S3Client::Send(const Request& request) {
   }
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
   im.body.clear();
+  im.body_limit = request.whole_body ? kMaxObjectBody : kMaxReplyBody;
   im.etag.clear();
   im.error[0] = '\0';
   const CURLcode rc = curl_easy_perform(c);
@@ -183,6 +190,20 @@ Reply S3Client::PutObject(std::string_view key, std::string_view body,
     r.headers.emplace_back("content-encoding", std::string(content_encoding));
   return Send(r);
 }
+
+Reply S3Client::PutObjectIfAbsent(std::string_view key, std::string_view body,
+                                  std::string_view content_type) {
+  Request r{.method = "PUT", .key = key, .body = body};
+  r.headers.emplace_back("content-type", std::string(content_type));
+  r.headers.emplace_back("if-none-match", "*");
+  return Send(r);
+}
+
+Reply S3Client::GetObject(std::string_view key) {
+  return Send({.method = "GET", .key = key, .whole_body = true});
+}
+
+Reply S3Client::HeadObject(std::string_view key) { return Send({.method = "HEAD", .key = key}); }
 
 Reply S3Client::CreateMultipart(std::string_view key, std::string_view content_type,
                                 std::string_view content_encoding) {
@@ -245,4 +266,4 @@ std::string XmlValue(std::string_view xml, std::string_view tag) {
   return std::string(xml.substr(a + open.size(), b - a - open.size()));
 }
 
-}  // namespace pgcdc::adapter::s3
+}  // namespace pgcdc::s3

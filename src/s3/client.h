@@ -1,7 +1,7 @@
-// S3Client: the few S3 REST calls the sink needs (HeadBucket, PutObject and
-// multipart upload), signed with SigV4 (sigv4.h) and sent with one reused
-// libcurl easy handle (keep-alive). Path-style URLs (<endpoint>/<bucket>/<key>)
-// when an endpoint is configured (MinIO, R2, s3rver), virtual-hosted AWS URLs
+// S3Client: the few S3 REST calls the sinks need (HeadBucket, Get/Head/PutObject,
+// a conditional PutObject and multipart upload), signed with SigV4 (sigv4.h) and sent with one
+// reused libcurl easy handle (keep-alive). Path-style URLs (<endpoint>/<bucket>/<key>) when an
+// endpoint is configured (MinIO, R2, s3rver), virtual-hosted AWS URLs
 // (https://<bucket>.s3.<region>.amazonaws.com/<key>) otherwise.
 //
 // Every call returns a Reply: the HTTP status (0 = no response: network
@@ -16,10 +16,10 @@
 #include <utility>
 #include <vector>
 
-#include "adapter/s3/sigv4.h"
 #include "core/error.h"
+#include "s3/sigv4.h"
 
-namespace pgcdc::adapter::s3 {
+namespace pgcdc::s3 {
 
 struct ClientOptions {
   std::string endpoint;  // empty = AWS (virtual-hosted); else scheme://host[:port]
@@ -32,7 +32,7 @@ struct ClientOptions {
 struct Reply {
   long status = 0;      // 0 = no HTTP response
   std::string message;  // "PUT /bucket/key: HTTP 503 SlowDown: ..." (no secrets)
-  std::string body;     // response body (first 64 KiB)
+  std::string body;     // response body (first 64 KiB; GetObject: all of it)
   std::string etag;     // ETag response header (UploadPart)
   bool ok() const { return status >= 200 && status < 300; }
   // Worth another attempt: no response, 408, 429, 5xx.
@@ -51,6 +51,15 @@ class S3Client {
   Reply HeadBucket();
   Reply PutObject(std::string_view key, std::string_view body, std::string_view content_type,
                   std::string_view content_encoding);
+  // PutObject with `If-None-Match: *`: 412 (or 409) when the key exists, on
+  // stores that support conditional writes (AWS S3 since 2024, MinIO, R2);
+  // stores that ignore the header (s3rver) overwrite.
+  Reply PutObjectIfAbsent(std::string_view key, std::string_view body,
+                          std::string_view content_type);
+  // The whole object in Reply::body (up to 1 GiB); 404 when absent.
+  Reply GetObject(std::string_view key);
+  // 200 when the key exists, 404 when not.
+  Reply HeadObject(std::string_view key);
   // Multipart upload: Create returns the upload id in Reply::body.
   Reply CreateMultipart(std::string_view key, std::string_view content_type,
                         std::string_view content_encoding);
@@ -71,6 +80,7 @@ class S3Client {
     std::vector<std::pair<std::string, std::string>> query;
     std::vector<std::pair<std::string, std::string>> headers;  // extra, signed
     std::string_view body;
+    bool whole_body = false;  // keep the whole response body (GetObject)
   };
   Reply Send(const Request& request);
 
@@ -85,4 +95,4 @@ class S3Client {
 // The value of <Tag>...</Tag> in an S3 XML reply ("" when absent).
 std::string XmlValue(std::string_view xml, std::string_view tag);
 
-}  // namespace pgcdc::adapter::s3
+}  // namespace pgcdc::s3
