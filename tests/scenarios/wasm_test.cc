@@ -253,8 +253,6 @@ TEST(WasmScenario, WalToAWasmAdapterWithAWasmCheckpointStoreSurvivesKillNine) {
       {slot});
   ASSERT_TRUE(rows) << rows.error().message();
   EXPECT_EQ(rows->at(0).at(0), "0");
-  EXPECT_GE(ScrapeMetric(*p, "pgcdc_plugin_custom_handled_total{plugin=\"echo\"}").value_or(0),
-            1.0);
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
   EXPECT_NE(p->Stderr().find("echo adapter closed after"), std::string::npos) << p->Stderr();
