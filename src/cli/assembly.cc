@@ -28,6 +28,8 @@
 #include "pipeline/http_endpoints.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/signals.h"
+#include "wasm/settings.h"
+#include "wasm/sinks.h"
 
 namespace pgcdc::cli {
 
@@ -126,6 +128,13 @@ void RaiseOpenFileLimit() {
   if (setrlimit(RLIMIT_NOFILE, &lim) != 0) log::Debug("cannot raise the open-files limit");
 }
 
+// The names of the pipeline's adapters (built-in and plugin ones).
+std::vector<std::string> AdapterNames(const std::vector<adapter::AdapterPtr>& adapters) {
+  std::vector<std::string> names;
+  for (const auto& a : adapters) names.emplace_back(a->Name());
+  return names;
+}
+
 Status MakeConnectors(const Registry& registry, const config::Config& values,
                       const config::CoreSettings& core, RunOptions& run, Assembly& out) {
   if (run.detector) {
@@ -141,12 +150,38 @@ Status MakeConnectors(const Registry& registry, const config::Config& values,
     if (!det) return Fail(det.error().code(), "cannot create detector: " + det.error().message());
     out.detector = std::move(*det);
   }
+  // A Wasm checkpoint store (--checkpoint-plugin) replaces pgcdc_checkpoints.
+  const wasm::Settings plugins = wasm::Bind(values);
+  if (!plugins.checkpoint_path.empty()) {
+    auto store = wasm::PluginCheckpointStore::Open(plugins);
+    if (!store) {
+      return Fail(store.error().code(),
+                  "cannot load the checkpoint plugin: " + store.error().message());
+    }
+    if (auto st = out.detector->UseCheckpointBackend(std::move(*store)); !st) return st;
+  }
   for (const auto& name : core.adapters) {
     auto a = MakeAdapter(registry, name, values, core);
     if (!a) {
       return Fail(a.error().code(), "cannot create adapter " + name + ": " + a.error().message());
     }
     out.adapters.push_back(std::move(*a));
+  }
+  // Wasm adapter plugins (--plugin-adapter, plugins.adapters).
+  auto plugin_adapters = wasm::MakePluginAdapters(plugins);
+  if (!plugin_adapters) {
+    return Fail(plugin_adapters.error().code(),
+                "cannot create adapter plugins: " + plugin_adapters.error().message());
+  }
+  for (auto& a : *plugin_adapters) out.adapters.push_back(std::move(a));
+  if (core.dlq.type == "plugin") {
+    auto dead_letters = wasm::MakePluginDlq(plugins);
+    if (!dead_letters) {
+      return Fail(dead_letters.error().code(),
+                  "cannot create dead letter queue: " + dead_letters.error().message());
+    }
+    out.dead_letters = std::move(*dead_letters);
+    return Ok();
   }
   dlq::Options dlq_options;
   dlq_options.type = core.dlq.type;
@@ -162,6 +197,7 @@ Status MakeConnectors(const Registry& registry, const config::Config& values,
 }
 
 pipeline::Options PipelineOptions(const config::CoreSettings& core, const RunOptions& run,
+                                  const std::vector<adapter::AdapterPtr>& adapters,
                                   Health& health) {
   pipeline::Options opts;
   opts.bus.buffer_size = static_cast<size_t>(core.bus_buffer_size);
@@ -183,7 +219,7 @@ pipeline::Options PipelineOptions(const config::CoreSettings& core, const RunOpt
     opts.nack_windows = std::make_shared<pipeline::NackWindows>(
         pipeline::NackWindowOptions{.size = static_cast<uint64_t>(core.dlq.window_size),
                                     .threshold = static_cast<uint64_t>(core.dlq.window_threshold)},
-        core.adapters, &health);
+        AdapterNames(adapters), &health);
   }
   // Always present so /inspect can say it is disabled; records nothing at 0.
   opts.inspector =
@@ -343,7 +379,7 @@ int RunPipeline(const Registry& registry, const config::Config& values, RunOptio
     return kExitFailure;
   }
   Health health;
-  a.options = PipelineOptions(core, run, health);
+  a.options = PipelineOptions(core, run, a.adapters, health);
   std::atomic<pipeline::Pipeline*> pipe_ptr{nullptr};
   if (auto st = AttachAndServe(core, run, health, pipe_ptr, a); !st) {
     log::Error("cannot start pipeline", {{"error", st.error().message()}});

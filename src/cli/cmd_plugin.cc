@@ -2,8 +2,9 @@
 // (plugin.c, Makefile, README.md) that builds with Debian's clang-19 and
 // wasi-libc and loads in pgcdc as is (docs/plugins.md). SPEC's scaffold is
 // TinyGo and its adapter/DLQ/checkpoint templates export names the host never
-// calls; this one exports exactly what pgcdc calls (`transform`), and refuses
-// the plugin types pgcdc does not run yet instead of writing dead templates.
+// calls; this one exports exactly what pgcdc calls (`transform`). Templates for
+// the other plugin types are not written yet: --type refuses them and points
+// to the complete examples instead.
 //
 // Exit codes: 0 written; 2 bad name/type or a target folder that is not
 // empty (without --force); 1 a file could not be written.
@@ -182,8 +183,9 @@ int RunInit(const InitFlags& f) {
   if (f.type != "transform") {
     return ReportConfigErrors(
         {"--type " + f.type +
-         ": this pgcdc runs transform plugins only; adapter, dlq and checkpoint plugins are "
-         "not implemented yet (docs/plugins.md)"});
+         ": templates for adapter, dlq and checkpoint plugins are not implemented yet; start "
+         "from the complete examples in docs/plugins.md (echo_adapter.c, mem_dlq.c, "
+         "mem_checkpoint.c)"});
   }
   namespace fs = std::filesystem;
   const fs::path dir = f.dir.empty() ? fs::path(f.name) : fs::path(f.dir);

@@ -14,6 +14,7 @@
 #include "registry/builtin.h"
 #include "tracing/tracer.h"
 #include "transform/transform.h"
+#include "wasm/settings.h"
 
 namespace pgcdc::cli {
 
@@ -198,6 +199,12 @@ void NormalizePipelineConfig(config::Config& cfg) {
               "implied by --all-tables");
     }
   }
+  // Adapter plugins replace the default stdout adapter (-a still adds more).
+  if ((cfg.Has("plugins.adapter") || cfg.Has("plugins.adapters")) &&
+      cfg.origin("adapters") == Origin::kDefault) {
+    cfg.Set("adapters", std::vector<std::string>{}, Origin::kDefault,
+            "none by default with --plugin-adapter");
+  }
   // Views (views: or --view-query) bring their adapter along (SPEC §5.22).
   if (cfg.Has("views") || cfg.Has("view.cli_queries")) {
     std::vector<std::string> adapters = cfg.GetList("adapters");
@@ -304,8 +311,53 @@ void ValidateInnerAdapter(const Registry& registry, const ConnectorInfo& outer,
 std::set<std::string> ValidateAdapters(const Registry& registry, const config::Config& cfg,
                                        const config::CoreSettings& core,
                                        std::vector<std::string>& errors) {
-  if (core.adapters.empty()) errors.push_back("adapters: at least one adapter is required");
   std::set<std::string> seen;
+  // Wasm adapter plugins (--plugin-adapter) are adapters too, named by their
+  // entries; they must not take a built-in adapter's name.
+  const wasm::Settings plugins = wasm::Bind(cfg);
+  auto plugin_adapters = wasm::AdapterEntries(plugins);
+  if (!plugin_adapters) {
+    errors.push_back(plugin_adapters.error().message());
+  } else {
+    for (const auto& e : *plugin_adapters) {
+      if (registry.Find(ConnectorKind::kAdapter, e.name) != nullptr) {
+        errors.push_back("adapter plugin name \"" + e.name + "\" is a built-in adapter's name");
+      }
+      seen.insert(e.name);
+    }
+  }
+  if (core.adapters.empty() && seen.empty()) {
+    errors.push_back("adapters: at least one adapter is required");
+  }
+  // Plugin files are loaded when the pipeline starts: check they are there.
+  if (plugin_adapters) {
+    for (const auto& e : *plugin_adapters) {
+      if (!std::filesystem::exists(e.path)) {
+        errors.push_back("adapter plugin " + e.name + ": no file " + e.path);
+      }
+    }
+  }
+  for (const auto& [path, what] : {std::pair{plugins.dlq_path, "plugins.dlq.path"},
+                                   {plugins.checkpoint_path, "plugins.checkpoint.path"}}) {
+    if (!path.empty() && !std::filesystem::exists(path)) {
+      errors.push_back(std::string(what) + ": no file " + path);
+    }
+  }
+  if (!plugins.checkpoint_path.empty() &&
+      (core.detector_type != "wal" || !cfg.GetBool("detector.persistent_slot"))) {
+    errors.push_back(
+        "plugins.checkpoint.path (--checkpoint-plugin): needs --detector wal with "
+        "--persistent-slot");
+  }
+  if (auto cp = wasm::CheckpointEntry(plugins); !cp) errors.push_back(cp.error().message());
+  if (core.dlq.type == "plugin") {
+    auto entry = wasm::DlqEntry(plugins);
+    if (!entry) {
+      errors.push_back(entry.error().message());
+    } else if (!*entry) {
+      errors.push_back("dlq.type plugin needs plugins.dlq.path (--dlq-plugin-path)");
+    }
+  }
   for (const auto& a : core.adapters) {
     if (!seen.insert(a).second) {
       errors.push_back("adapters: \"" + a + "\" listed twice");

@@ -13,8 +13,9 @@ std::vector<ParamSpec> DlqParams() {
   return {
       Param("dlq.type", &S::dlq, &DlqSettings::type,
             "dead letter queue for events an adapter can never deliver: stderr (one JSON line "
-            "each), pg_table (replayable with `pgcdc dlq replay`), none",
-            {.flag = "dlq", .choices = {"stderr", "pg_table", "none"}}),
+            "each), pg_table (replayable with `pgcdc dlq replay`), none, plugin (a Wasm plugin, "
+            "--dlq-plugin-path)",
+            {.flag = "dlq", .choices = {"stderr", "pg_table", "none", "plugin"}}),
       Param("dlq.table", &S::dlq, &DlqSettings::table,
             "table for --dlq pg_table (created if missing; may be schema-qualified)"),
       Param("dlq.db", &S::dlq, &DlqSettings::db, "database for --dlq pg_table (default: --db)",

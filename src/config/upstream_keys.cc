@@ -71,7 +71,6 @@ Sections PipelineFeatureSections() {
       {"backpressure",
        {"enabled", "warn_threshold", "critical_threshold", "max_throttle", "poll_interval",
         "adapter_priorities.*"}},
-      {"plugins", {"adapters", "dlq.*", "checkpoint.*"}},  // transforms: transform/wasm
       {"otel", {"exporter", "endpoint", "sample_ratio"}},
       {"inspector", {"buffer_size"}},
       {"schema", {"enabled", "store", "db_url"}},

@@ -22,6 +22,9 @@ class DeadLetterQueue;
 namespace net {
 class HttpServer;
 }  // namespace net
+namespace pg {
+class CheckpointBackend;
+}  // namespace pg
 namespace pipeline {
 class BackpressureController;
 class DeliveryWatermark;
@@ -60,6 +63,14 @@ class Detector {
   // when http_addr is empty): a detector that receives requests (the webhook
   // gateway) mounts its routes here. The server stops after Run() returned.
   virtual Status AttachHttp(net::HttpServer* /*http*/) { return Ok(); }
+  // Keeps the detector's checkpoints in `backend` (a Wasm checkpoint store
+  // plugin, --checkpoint-plugin) instead of the pgcdc_checkpoints table.
+  // Called once before Run(); detectors without checkpoints refuse.
+  virtual Status UseCheckpointBackend(std::shared_ptr<pg::CheckpointBackend> /*backend*/) {
+    return Fail(ErrorCode::kConfig, "detector " + std::string(Name()) +
+                                        " keeps no checkpoints: --checkpoint-plugin needs "
+                                        "--detector wal with --persistent-slot");
+  }
 };
 using DetectorPtr = std::unique_ptr<Detector>;
 

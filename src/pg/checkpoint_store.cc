@@ -11,7 +11,18 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string
   return std::unique_ptr<CheckpointStore>(new CheckpointStore(url, std::move(*conn)));
 }
 
+std::unique_ptr<CheckpointStore> CheckpointStore::WithBackend(
+    std::shared_ptr<CheckpointBackend> backend) {
+  auto store = std::unique_ptr<CheckpointStore>(new CheckpointStore("", Conn()));
+  store->backend_ = std::move(backend);
+  return store;
+}
+
 Status CheckpointStore::EnsureConnected() {
+  if (backend_) {
+    return Fail(ErrorCode::kUnimplemented,
+                "this operation needs the pgcdc_checkpoints table, not a checkpoint plugin");
+  }
   if (conn_.ok()) return Ok();
   auto conn = Conn::Open(url_);
   if (!conn) return Fail(conn.error().Wrap("checkpoint store"));
@@ -20,6 +31,12 @@ Status CheckpointStore::EnsureConnected() {
 }
 
 Result<uint64_t> CheckpointStore::Load(const std::string& slot) {
+  if (backend_) {
+    auto lsn = backend_->Load(slot);
+    if (!lsn) return Fail(lsn.error().Wrap("checkpoint load"));
+    last_saved_ = *lsn;
+    return lsn;
+  }
   if (auto st = EnsureConnected(); !st) return Fail(st.error());
   auto rows = conn_.Query("SELECT lsn::text FROM pgcdc_checkpoints WHERE slot_name = $1", {slot});
   if (!rows) return Fail(rows.error().Wrap("checkpoint load"));
@@ -31,6 +48,11 @@ Result<uint64_t> CheckpointStore::Load(const std::string& slot) {
 
 Status CheckpointStore::Save(const std::string& slot, uint64_t lsn) {
   if (lsn == 0 || lsn == last_saved_) return Ok();
+  if (backend_) {
+    if (auto st = backend_->Save(slot, lsn); !st) return Fail(st.error().Wrap("checkpoint save"));
+    last_saved_ = lsn;
+    return Ok();
+  }
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (auto st = EnsureConnected(); !st) return st;
     // lsn is stored as BIGINT; LSNs stay far below 2^63 in practice.
@@ -52,6 +74,7 @@ std::string RewoundKey(const std::string& slot) { return "rewound_from:" + slot;
 }  // namespace
 
 Result<uint64_t> CheckpointStore::LoadAcknowledged(const std::string& slot) {
+  if (backend_) return Load(slot);  // no rewind marks outside the table
   if (auto st = EnsureConnected(); !st) return Fail(st.error());
   auto rows =
       conn_.Query("SELECT max(lsn)::text FROM pgcdc_checkpoints WHERE slot_name IN ($1, $2)",
@@ -74,6 +97,7 @@ Status CheckpointStore::RememberRewind(const std::string& slot, uint64_t from) {
 }
 
 Result<int64_t> CheckpointStore::SavedAt(const std::string& slot) {
+  if (backend_) return int64_t{0};
   if (auto st = EnsureConnected(); !st) return Fail(st.error());
   auto rows = conn_.Query(
       "SELECT (extract(epoch FROM updated_at) * 1000000)::bigint::text FROM pgcdc_checkpoints "

@@ -14,10 +14,24 @@
 
 namespace pgcdc::pg {
 
+// Somewhere else to keep slot checkpoints than the pgcdc_checkpoints table:
+// a Wasm checkpoint store plugin (wasm/sinks.h, docs/plugins.md). Load
+// returns 0 when the slot has none. Used by one thread at a time.
+class CheckpointBackend {
+ public:
+  virtual ~CheckpointBackend() = default;
+  virtual Result<uint64_t> Load(const std::string& slot) = 0;
+  virtual Status Save(const std::string& slot, uint64_t lsn) = 0;
+};
+
 class CheckpointStore {
  public:
   // Connects to `url` and applies migrations.
   static Result<std::unique_ptr<CheckpointStore>> Open(const std::string& url);
+  // A store whose Load/Save/LoadAcknowledged go to `backend` (no database).
+  // It keeps no rewind marks and no save times (SavedAt answers 0), and
+  // the generic keyed values are not available.
+  static std::unique_ptr<CheckpointStore> WithBackend(std::shared_ptr<CheckpointBackend> backend);
 
   // 0 when the slot has no checkpoint.
   Result<uint64_t> Load(const std::string& slot);
@@ -57,6 +71,7 @@ class CheckpointStore {
   std::string url_;
   Conn conn_;
   uint64_t last_saved_ = 0;
+  std::shared_ptr<CheckpointBackend> backend_;
 };
 
 }  // namespace pgcdc::pg

@@ -151,7 +151,9 @@ std::vector<ConnectorInfo> Connectors() {
   ConnectorInfo wasm;
   wasm.kind = ConnectorKind::kTransform;
   wasm.name = "wasm";
-  wasm.description = "Wasm plugins (Extism ABI) that rewrite or drop events (docs/plugins.md)";
+  wasm.description =
+      "Wasm plugins (Extism ABI): transforms that rewrite or drop events; the same plugins.* "
+      "keys load adapter, DLQ and checkpoint store plugins (docs/plugins.md)";
   wasm.params = PluginParams();
   out.push_back(std::move(wasm));
   return out;

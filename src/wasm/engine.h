@@ -23,7 +23,7 @@ struct Engine {
   int version;
   Result<std::unique_ptr<Plugin>> (*from_bytes)(std::string_view wasm, PluginOptions options);
 };
-inline constexpr int kEngineVersion = 1;
+inline constexpr int kEngineVersion = 2;  // 2: PluginOptions::http
 inline constexpr const char* kEngineSymbol = "pgcdc_wasm_engine";
 
 // The engine, loaded on first use; an error says why there is none (a build

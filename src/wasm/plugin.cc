@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "wasm/engine.h"
+#include "wasm/http_host.h"
 
 namespace pgcdc::wasm {
 
@@ -13,13 +14,21 @@ Plugin::~Plugin() = default;
 
 bool Available() { return LoadEngine().has_value(); }
 
+namespace {
+void SetHttp(PluginOptions& options) {
+  if (!options.http) options.http = MakeHttpHost(options.http_allow, options.http_timeout);
+}
+}  // namespace
+
 Result<std::unique_ptr<Plugin>> Plugin::FromBytes(std::string_view wasm, PluginOptions options) {
+  SetHttp(options);
   auto engine = LoadEngine();
   if (!engine) return Fail(engine.error());
   return (*engine)->from_bytes(wasm, std::move(options));
 }
 
 Result<std::unique_ptr<Plugin>> Plugin::Load(const std::string& path, PluginOptions options) {
+  SetHttp(options);
   auto engine = LoadEngine();
   if (!engine) return Fail(engine.error());
   std::ifstream in(path, std::ios::binary);

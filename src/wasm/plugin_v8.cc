@@ -255,7 +255,8 @@ class V8Plugin final : public Plugin {
   Result<std::string> CallLocked(std::string_view function, std::string_view input);
   Status InstantiateKernel(v8::Local<v8::Context> ctx, v8::TryCatch& tc);
   Status BeginKernelCall(std::string_view input);
-  Result<std::string> KernelResult(const std::string& where);
+  template <class Where>
+  Result<std::string> KernelResult(const Where& where);
   v8::Local<v8::Object> BuildImports(v8::Local<v8::Context> ctx,
                                      v8::Local<v8::WasmModuleObject> module);
   void AddWasiStubs(v8::Local<v8::Context> ctx, v8::Local<v8::WasmModuleObject> module,
@@ -360,8 +361,17 @@ void HostPgcdcMetricInc(const Info& info) {
   double value = info[1]->NumberValue(info.GetIsolate()->GetCurrentContext()).FromMaybe(0);
   V8Plugin::Self(info).MetricInc(*name, value);
 }
+// The request JSON in, the response JSON (a new kernel block) out; the
+// request runs on this thread while the call's time limit keeps running.
 void HostPgcdcHttp(const Info& info) {
-  V8Plugin::Self(info).Trap(info, "pgcdc_http_request is not implemented yet (docs/plugins.md)");
+  auto request = BlockArg(info, 0);
+  if (!request) return;
+  V8Plugin& self = V8Plugin::Self(info);
+  if (!self.options().http) return self.Trap(info, "pgcdc_http_request is not available");
+  const std::string response = self.options().http(*request);
+  const uint64_t offset = self.KernelAlloc(info.GetIsolate(), response);
+  if (offset == 0) return self.Trap(info, "pgcdc_http_request: the response does not fit memory");
+  ReturnU64(info, offset);
 }
 
 // ---- WASI preview 1 ---------------------------------------------------------
@@ -653,8 +663,9 @@ Result<std::string> V8Plugin::Call(std::string_view function, std::string_view i
 
 Result<std::string> V8Plugin::CallLocked(std::string_view function, std::string_view input) {
   auto it = functions_.find(function);
-  const std::string where = "plugin " + options_.name + ": " + std::string(function);
-  if (it == functions_.end()) return Fail(ErrorCode::kNotFound, where + ": no such export");
+  // Only built on errors: the successful call allocates nothing but its output.
+  auto where = [&] { return "plugin " + options_.name + ": " + std::string(function); };
+  if (it == functions_.end()) return Fail(ErrorCode::kNotFound, where() + ": no such export");
   v8::Locker locker(isolate_);
   v8::Isolate::Scope isolate_scope(isolate_);
   v8::HandleScope handles(isolate_);
@@ -662,26 +673,27 @@ Result<std::string> V8Plugin::CallLocked(std::string_view function, std::string_
   v8::Context::Scope context_scope(ctx);
   v8::TryCatch tc(isolate_);
   if (auto st = BeginKernelCall(input); !st)
-    return Fail(ErrorCode::kUnknown, where + ": " + st.error().message());
+    return Fail(ErrorCode::kUnknown, where() + ": " + st.error().message());
   host_error_.clear();
   watchdog_->Arm(options_.call_timeout);
-  v8::MaybeLocal<v8::Value> result = it->second.Get(isolate_)->Call(ctx, ctx->Global(), 0, nullptr);
+  v8::MaybeLocal<v8::Value> result =
+      it->second.Get(isolate_)->Call(ctx, v8::Undefined(isolate_), 0, nullptr);
   const bool timed_out = watchdog_->Disarm();
   if (timed_out) isolate_->CancelTerminateExecution();
   FlushLogs();
   v8::Local<v8::Value> rc;
   if (!result.ToLocal(&rc)) {
     if (timed_out) {
-      return Fail(ErrorCode::kTimeout, where + ": stopped after the call time limit (" +
+      return Fail(ErrorCode::kTimeout, where() + ": stopped after the call time limit (" +
                                            std::to_string(options_.call_timeout.count()) + " ms)");
     }
     return Fail(ErrorCode::kUnknown,
-                where + ": " + (host_error_.empty() ? ExceptionText(isolate_, tc) : host_error_));
+                where() + ": " + (host_error_.empty() ? ExceptionText(isolate_, tc) : host_error_));
   }
   auto output = KernelResult(where);
   if (!output) return output;
   const int32_t code = rc->Int32Value(ctx).FromMaybe(0);
-  if (code != 0) return Fail(ErrorCode::kUnknown, where + ": returned " + std::to_string(code));
+  if (code != 0) return Fail(ErrorCode::kUnknown, where() + ": returned " + std::to_string(code));
   return output;
 }
 
@@ -763,11 +775,12 @@ Status V8Plugin::BeginKernelCall(std::string_view input) {
   return {};
 }
 
-Result<std::string> V8Plugin::KernelResult(const std::string& where) {
+template <class Where>
+Result<std::string> V8Plugin::KernelResult(const Where& where) {
   std::span<uint8_t> memory = KernelMemory(isolate_);
-  if (auto error = kernel::Error(memory)) return Fail(ErrorCode::kUnknown, where + ": " + *error);
+  if (auto error = kernel::Error(memory)) return Fail(ErrorCode::kUnknown, where() + ": " + *error);
   auto output = kernel::Output(memory);
-  if (!output) return Fail(ErrorCode::kUnknown, where + ": output_set outside the kernel memory");
+  if (!output) return Fail(ErrorCode::kUnknown, where() + ": output_set outside the kernel memory");
   return std::string(*output);
 }
 

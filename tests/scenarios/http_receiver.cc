@@ -16,7 +16,7 @@ std::string HttpReceiver::Request::Header(const std::string& name) const {
 HttpReceiver::HttpReceiver(std::vector<std::string> paths)
     : server_(std::make_unique<net::HttpServer>("receiver")) {
   for (const auto& path : paths) {
-    for (const char* method : {"POST", "PUT"}) {
+    for (const char* method : {"POST", "PUT", "GET"}) {
       server_->Handle(method, path, [this](const net::HttpRequest& r) {
         Request req;
         req.method = r.method;

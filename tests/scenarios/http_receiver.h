@@ -47,7 +47,7 @@ class HttpReceiver {
   // Decides the answer (request.index is its arrival order).
   using Responder = std::function<Reply(const Request&)>;
 
-  // Starts serving POST (and PUT) on each of `paths`; check ok() afterwards.
+  // Starts serving POST, PUT and GET on each of `paths`; check ok() afterwards.
   explicit HttpReceiver(std::vector<std::string> paths = {"/hook"});
   ~HttpReceiver();
   HttpReceiver(const HttpReceiver&) = delete;

@@ -7,8 +7,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <mutex>
+#include <set>
 
 #include "harness.h"
+#include "http_receiver.h"
 #include "json_util.h"
 
 namespace pgcdc::testing {
@@ -159,6 +163,163 @@ TEST(WasmScenario, FailingPluginsDeadLetterTheEventAndPgcdcKeepsRunning) {
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
   std::filesystem::remove(yaml);
+}
+
+// A receiver for the plugins' pgcdc_http_request calls: POST /events
+// collects events, POST /dlq dead letters, and /kv/<slot> is a key-value
+// store (PUT stores the body, GET answers it or 404) that outlives pgcdc.
+struct PluginPeer {
+  explicit PluginPeer(const std::string& slot)
+      : kv_path("/kv/" + slot), receiver({"/events", "/dlq", kv_path}) {
+    receiver.SetResponder([this](const HttpReceiver::Request& r) {
+      HttpReceiver::Reply reply;
+      if (r.path != kv_path) return reply;
+      std::lock_guard lock(mu);
+      if (r.method == "PUT") {
+        checkpoint = r.body;
+        reply.status = 204;
+      } else if (checkpoint.empty()) {
+        reply.status = 404;
+      } else {
+        reply.body = checkpoint;
+      }
+      return reply;
+    });
+  }
+  // The distinct row ids of the events POSTed to /events.
+  std::set<int64_t> Ids() const {
+    std::set<int64_t> ids;
+    for (const auto& r : receiver.Requests()) {
+      if (r.path != "/events") continue;
+      ids.insert(ParseJson(r.body).at("payload").at("row").at("id").as_int64());
+    }
+    return ids;
+  }
+  std::string Checkpoint() {
+    std::lock_guard lock(mu);
+    return checkpoint;
+  }
+  std::string kv_path;
+  HttpReceiver receiver;
+  std::mutex mu;
+  std::string checkpoint;
+};
+
+// WAL -> a Wasm adapter (echo_adapter POSTs every event through
+// pgcdc_http_request) with a Wasm checkpoint store that keeps the slot's
+// position on an HTTP server; pgcdc is killed with SIGKILL mid-stream several
+// times: every row arrives (at least once), and the checkpoint lived in the
+// plugin's store, not in pgcdc_checkpoints.
+TEST(WasmScenario, WalToAWasmAdapterWithAWasmCheckpointStoreSurvivesKillNine) {
+  if (!std::filesystem::exists(PluginPath("echo_adapter"))) GTEST_SKIP() << "no wasm32-wasi clang";
+  const std::string slot = "pgcdc_p_wasm_crash";
+  auto conn = Connect();
+  FreshPublishedTable(conn, "wasm_crash", "id int PRIMARY KEY, v int", "p_wasm_crash", slot);
+  (void)conn.Query("DELETE FROM pgcdc_checkpoints WHERE slot_name = $1", {slot});
+  PluginPeer peer(slot);
+  ASSERT_TRUE(peer.receiver.ok());
+  const std::string base = peer.receiver.Url("");
+  const auto args = WalListenArgs(
+      "p_wasm_crash",
+      {"--persistent-slot", "--plugin-adapter", PluginPath("echo_adapter"), "--plugin-adapter-name",
+       "echo", "--plugin-adapter-config", R"({"url": ")" + base + R"(/events"})",
+       "--checkpoint-plugin", PluginPath("mem_checkpoint"), "--checkpoint-plugin-config",
+       R"({"url": ")" + base + R"(/kv"})", "--plugin-http-allow", base});
+  constexpr int kRows = 4000;
+  RunKillNineRounds({.table = "wasm_crash",
+                     .values = "g, g",
+                     .rows = kRows,
+                     .per_tx = 20,
+                     .seed = 23,
+                     .min_progress = 300,
+                     .spread = 1500},
+                    args, [&](Process&) { return static_cast<double>(peer.Ids().size()); });
+  if (HasFailure()) return;
+  auto p = StartWalListen(args);
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(Eventually([&] { return peer.Ids().size() == kRows; }, std::chrono::seconds(120)))
+      << peer.Ids().size() << " of " << kRows << "\n"
+      << p->Stderr();
+  const auto ids = peer.Ids();
+  EXPECT_EQ(*ids.begin(), 1);
+  EXPECT_EQ(*ids.rbegin(), kRows);
+  // The position went to the plugin's store, never to the table.
+  ASSERT_TRUE(Eventually([&] { return !peer.Checkpoint().empty(); })) << p->Stderr();
+  EXPECT_GT(ParseJson(peer.Checkpoint()).at("lsn").as_int64(), 0) << peer.Checkpoint();
+  auto rows = conn.Query(
+      "SELECT CASE WHEN to_regclass('pgcdc_checkpoints') IS NULL THEN 0 ELSE "
+      "(xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM "
+      "pgcdc_checkpoints WHERE slot_name = %L', $1::text), false, true, '')))[1]::text::int END",
+      {slot});
+  ASSERT_TRUE(rows) << rows.error().message();
+  EXPECT_EQ(rows->at(0).at(0), "0");
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  EXPECT_NE(p->Stderr().find("echo adapter closed after"), std::string::npos) << p->Stderr();
+  (void)conn.Query("SELECT pg_drop_replication_slot($1)", {slot});
+}
+
+// An adapter plugin that refuses every event: each is retried, then recorded
+// by the DLQ plugin (which POSTs it on), and pgcdc keeps running.
+TEST(WasmScenario, AFailingAdapterPluginDeadLettersThroughADlqPlugin) {
+  if (!std::filesystem::exists(PluginPath("mem_dlq"))) GTEST_SKIP() << "no wasm32-wasi clang";
+  auto conn = Connect();
+  FreshPublishedTable(conn, "wasm_refused", "id int PRIMARY KEY", "p_wasm_refused");
+  PluginPeer peer("unused");
+  const std::string base = peer.receiver.Url("");
+  const std::string yaml = std::filesystem::temp_directory_path() / "pgcdc_wasm_dlq.yaml";
+  {
+    std::ofstream(yaml) << "plugins:\n  adapters:\n    - {name: refuser, path: "
+                        << PluginPath("fail_adapter") << "}\n"
+                        << "  dlq:\n    path: " << PluginPath("mem_dlq") << "\n"
+                        << "    config: {url: " << base << "/dlq}\n"
+                        << "  http_allow: [" << base << "]\n";
+  }
+  auto p = StartWalListen(WalListenArgs(
+      "p_wasm_refused", {"--config", yaml, "--dlq", "plugin", "--plugin-adapter-max-attempts", "2",
+                         "--plugin-adapter-backoff-base", "10ms"}));
+  ASSERT_TRUE(p);
+  ExecOrFail(conn, "INSERT INTO wasm_refused SELECT generate_series(1, 3)");
+  ASSERT_TRUE(peer.receiver.WaitForRequests(3)) << p->Stderr();
+  const auto requests = peer.receiver.Requests();
+  ASSERT_EQ(requests.size(), 3u);
+  for (const auto& r : requests) {
+    EXPECT_EQ(r.path, "/dlq");
+    auto rec = ParseJson(r.body);
+    EXPECT_EQ(rec.at("adapter").as_string(), "refuser");
+    EXPECT_NE(rec.at("error").as_string().find("peer refused the event"), std::string::npos)
+        << r.body;
+    EXPECT_EQ(rec.at("event").at("operation").as_string(), "INSERT");
+  }
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_plugin_calls_total{plugin=\"refuser\",type=\"adapter\"}"), 6.0);
+  EXPECT_EQ(ScrapeMetric(*p, "pgcdc_dlq_records_total{adapter=\"refuser\"}"), 3.0);
+  EXPECT_TRUE(p->StdoutLines().empty());  // no stdout adapter by default with plugins
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  std::filesystem::remove(yaml);
+}
+
+TEST(WasmScenario, PluginSinkMisconfigurationsAreConfigurationErrors) {
+  const std::string bin = std::getenv("PGCDC_BIN");
+  struct Case {
+    std::vector<std::string> args;
+    std::string expect;
+  };
+  const std::vector<Case> cases = {
+      {{"--plugin-adapter", PluginPath("fail_adapter"), "--plugin-adapter-name", "stdout"},
+       "built-in adapter"},
+      {{"--plugin-adapter", "/nonexistent/a.wasm"}, "/nonexistent/a.wasm"},
+      {{"--dlq", "plugin"}, "--dlq-plugin-path"},
+      {{"--checkpoint-plugin", PluginPath("noop")}, "--persistent-slot"},
+      {{"--plugin-http-allow", "ftp://x"}, "plugins.http_allow"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = {bin, "listen", "--db", "postgres://x/y", "-c", "x"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    auto r = RunCommand(args);
+    EXPECT_EQ(r.exit_code, 2) << c.expect << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.expect), std::string::npos) << r.output;
+  }
 }
 
 TEST(WasmScenario, AMissingPluginIsAConfigurationError) {

@@ -143,7 +143,9 @@ Status EnsurePublication(pg::Conn& meta, const Options& o) {
 // connection.
 Status Connect(const Options& o, std::unique_ptr<pg::CheckpointStore>& store, ReplicationConn& repl,
                SystemIdentity& identity) {
-  if (o.persistent_slot) {
+  if (o.persistent_slot && o.checkpoint_backend) {
+    store = pg::CheckpointStore::WithBackend(o.checkpoint_backend);
+  } else if (o.persistent_slot) {
     auto opened = pg::CheckpointStore::Open(o.checkpoint_db);
     if (!opened) return Fail(opened.error());
     store = std::move(*opened);
@@ -644,6 +646,16 @@ struct WalDetector::Cycle : ChangeSink {
 WalDetector::WalDetector(Options options) : options_(std::move(options)) {
   if (options_.slot_name.empty()) options_.slot_name = "pgcdc_" + options_.publication;
   if (options_.checkpoint_db.empty()) options_.checkpoint_db = options_.database_url;
+}
+
+Status WalDetector::UseCheckpointBackend(std::shared_ptr<pg::CheckpointBackend> backend) {
+  if (!options_.persistent_slot) {
+    return Fail(ErrorCode::kConfig,
+                "--checkpoint-plugin needs --persistent-slot (a temporary slot keeps no "
+                "checkpoints)");
+  }
+  options_.checkpoint_backend = std::move(backend);
+  return Ok();
 }
 
 Status WalDetector::Run(detector::RunContext& ctx) {

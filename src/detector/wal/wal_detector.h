@@ -27,6 +27,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,9 @@ struct Options {
   bool persistent_slot = false;
   std::string slot_name;      // persistent slot name (default pgcdc_<publication>)
   std::string checkpoint_db;  // default: database_url
+  // Set by UseCheckpointBackend (a checkpoint plugin): used instead of the
+  // pgcdc_checkpoints table in checkpoint_db. Not a configuration key.
+  std::shared_ptr<pg::CheckpointBackend> checkpoint_backend;
   // Accepted for compatibility (needs persistent_slot): the slot always
   // advances only past events every adapter acknowledged.
   bool cooperative_checkpoint = false;
@@ -94,6 +98,7 @@ class WalDetector : public Detector {
   explicit WalDetector(Options options);
   std::string_view Name() const override { return "wal"; }
   Status Run(RunContext& ctx) override;
+  Status UseCheckpointBackend(std::shared_ptr<pg::CheckpointBackend> backend) override;
 
  private:
   struct Cycle;
