@@ -47,7 +47,7 @@ q "CREATE TABLE bench_c (id bigint PRIMARY KEY, a integer NOT NULL, b text NOT N
                          c timestamptz NOT NULL, d numeric(12,2) NOT NULL)"
 q "CREATE PUBLICATION bench_cpub FOR TABLE bench_c"
 
-# drain NAME END TABLE -> r_wall, r_rss (peak RSS in MB), r_cpu (pgcdc CPU seconds)
+# drain NAME END TABLE -> r_wall, r_hwm (peak RSS in MB), r_cpu (pgcdc CPU seconds)
 drain() {
   local name=$1 end=$2 table=$3 t0 t1
   local sink_args=(-a stdout)
@@ -57,17 +57,7 @@ drain() {
     clickhouse) sink_args=("${ch[@]}") ;;
     ch1k) sink_args=("${ch[@]}" --clickhouse-batch-size 1000) ;;
   esac
-  t0=$(now)
-  "$PGCDC" listen --detector wal --db "$DSN" --publication bench_cpub --persistent-slot \
-    --slot-name "s_$name" --heartbeat-interval 0 --detector-status-interval 100ms \
-    --http-addr "" "${sink_args[@]}" >/dev/null 2>"$T/pgcdc.err" &
-  local pid=$!
-  wait_confirmed "s_$name" "$end" "$pid"
-  t1=$(now)
-  r_rss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
-  r_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$pid/stat")
-  kill -TERM "$pid"; wait "$pid" || true
-  r_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
+  drain_wal bench_cpub "$name" "$end" "${sink_args[@]}"
 }
 
 contenders=(stdout clickhouse ch1k)
@@ -81,9 +71,9 @@ for run in $(seq 1 "$RUNS"); do
   for c in "${order[@]}"; do
     drain "$c" "$end" "t_${c}_$run"
     rates[$c]+="$(rate "$ROWS" "$r_wall") "
-    rss[$c]+="$r_rss "
+    rss[$c]+="$r_hwm "
     cpu[$c]+="$(rate "$ROWS" "$r_cpu") "
-    log "run $run: $c ${r_wall}s, pgcdc cpu ${r_cpu}s, peak RSS ${r_rss} MB"
+    log "run $run: $c ${r_wall}s, pgcdc cpu ${r_cpu}s, peak RSS ${r_hwm} MB"
   done
   for c in clickhouse ch1k; do
     got=$(distinct "t_${c}_$run")

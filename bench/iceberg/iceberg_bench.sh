@@ -60,17 +60,7 @@ drain() {
     ices3) sink_args=("${ice[@]}" --iceberg-warehouse s3://bench/wh "${creds[@]}") ;;
   esac
   rm -f "$T/out.jsonl"
-  t0=$(now)
-  "$PGCDC" listen --detector wal --db "$DSN" --publication bench_ipub --persistent-slot \
-    --slot-name "s_$name" --heartbeat-interval 0 --detector-status-interval 100ms \
-    --bus-mode reliable --http-addr "" "${sink_args[@]}" >/dev/null 2>"$T/pgcdc.err" &
-  local pid=$!
-  wait_confirmed "s_$name" "$end" "$pid"
-  t1=$(now)
-  r_hwm=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
-  r_cpu=$(sed 's/^.*) //' "/proc/$pid/stat" | awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($12 + $13) / hz}')
-  kill -TERM "$pid"; wait "$pid" || true
-  r_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
+  drain_wal bench_ipub "$name" "$end" --bus-mode reliable "${sink_args[@]}"
 }
 
 # The committed row count of an iceberg contender (its newest metadata's

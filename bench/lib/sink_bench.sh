@@ -58,3 +58,25 @@ wait_confirmed() {
     sleep 0.05
   done
 }
+
+# drain_wal PUBLICATION NAME END_LSN [pgcdc listen arguments…]: runs `pgcdc
+# listen` on slot s_NAME (persistent slot, no HTTP server, stderr in
+# $T/pgcdc.err) until the slot confirmed END_LSN, then stops it. Sets r_wall
+# (seconds from exec until confirmed), r_cpu (pgcdc's utime + stime, seconds,
+# less sensitive to other load than wall time) and r_hwm (peak RSS, MiB).
+drain_wal() {
+  local pub=$1 name=$2 end=$3 t0 t1 pid
+  shift 3
+  t0=$(now)
+  "$PGCDC" listen --detector wal --db "$DSN" --publication "$pub" --persistent-slot \
+    --slot-name "s_$name" --heartbeat-interval 0 --detector-status-interval 100ms \
+    --http-addr "" "$@" >/dev/null 2>"$T/pgcdc.err" &
+  pid=$!
+  wait_confirmed "s_$name" "$end" "$pid"
+  t1=$(now)
+  r_hwm=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
+  # utime + stime (fields 14, 15; counted after the command name, which may hold spaces).
+  r_cpu=$(sed 's/^.*) //' "/proc/$pid/stat" | awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($12 + $13) / hz}')
+  kill -TERM "$pid"; wait "$pid" || true
+  r_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
+}

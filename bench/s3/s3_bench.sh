@@ -59,18 +59,7 @@ drain() {
     s3pqt) sink_args=("${s3[@]}" --s3-format parquet --s3-parquet-schema typed) ;;
   esac
   rm -f "$T/out.jsonl"
-  t0=$(now)
-  "$PGCDC" listen --detector wal --db "$DSN" --publication bench_spub --persistent-slot \
-    --slot-name "s_$name" --heartbeat-interval 0 --detector-status-interval 100ms \
-    --bus-mode reliable --http-addr "" "${sink_args[@]}" >/dev/null 2>"$T/pgcdc.err" &
-  local pid=$!
-  wait_confirmed "s_$name" "$end" "$pid"
-  t1=$(now)
-  r_hwm=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
-  # utime + stime (fields 14, 15 after the command name) in clock ticks.
-  r_cpu=$(sed 's/^.*) //' "/proc/$pid/stat" | awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($12 + $13) / hz}')
-  kill -TERM "$pid"; wait "$pid" || true
-  r_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
+  drain_wal bench_spub "$name" "$end" --bus-mode reliable "${sink_args[@]}"
 }
 
 # Rows in the objects of one contender (s3rver keeps them as files); Parquet

@@ -51,7 +51,7 @@ q "CREATE TABLE bench_s (id bigint PRIMARY KEY, a integer NOT NULL, b text NOT N
                          c timestamptz NOT NULL, d numeric(12,2) NOT NULL)"
 q "CREATE PUBLICATION bench_spub FOR TABLE bench_s"
 
-# drain NAME END -> r_wall, r_rss (peak RSS in MB), r_cpu (pgcdc CPU seconds)
+# drain NAME END -> r_wall, r_hwm (peak RSS in MB), r_cpu (pgcdc CPU seconds)
 drain() {
   local name=$1 end=$2 t0 t1
   local sink_args=(-a stdout)
@@ -62,18 +62,7 @@ drain() {
     meili1k) sink_args=(-a search --search-engine meilisearch --search-url "http://127.0.0.1:$MS_PORT"
                         --search-api-key bench --search-index items --search-batch-size 1000) ;;
   esac
-  t0=$(now)
-  "$PGCDC" listen --detector wal --db "$DSN" --publication bench_spub --persistent-slot \
-    --slot-name "s_$name" --heartbeat-interval 0 --detector-status-interval 100ms \
-    --http-addr "" "${sink_args[@]}" >/dev/null 2>"$T/pgcdc.err" &
-  local pid=$!
-  wait_confirmed "s_$name" "$end" "$pid"
-  t1=$(now)
-  r_rss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
-  # pgcdc's CPU seconds (utime + stime), less sensitive to other load than wall time.
-  r_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$pid/stat")
-  kill -TERM "$pid"; wait "$pid" || true
-  r_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
+  drain_wal bench_spub "$name" "$end" "${sink_args[@]}"
 }
 
 contenders=(stdout typesense typesense1k meili1k)
@@ -86,9 +75,9 @@ for run in $(seq 1 "$RUNS"); do
   for c in "${order[@]}"; do
     drain "$c" "$end"
     rates[$c]+="$(rate "$ROWS" "$r_wall") "
-    rss[$c]+="$r_rss "
+    rss[$c]+="$r_hwm "
     cpu[$c]+="$(rate "$ROWS" "$r_cpu") "
-    log "run $run: $c ${r_wall}s, pgcdc cpu ${r_cpu}s, peak RSS ${r_rss} MB"
+    log "run $run: $c ${r_wall}s, pgcdc cpu ${r_cpu}s, peak RSS ${r_hwm} MB"
   done
   log "run $run: fake typesense holds $(docs "$TS_PORT") docs, fake meilisearch $(docs "$MS_PORT") (expected $ROWS each)"
 done
