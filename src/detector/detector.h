@@ -66,6 +66,7 @@ class Detector {
   // Keeps the detector's checkpoints in `backend` (a Wasm checkpoint store
   // plugin, --checkpoint-plugin) instead of the pgcdc_checkpoints table.
   // Called once before Run(); detectors without checkpoints refuse.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): overrides keep it
   virtual Status UseCheckpointBackend(std::shared_ptr<pg::CheckpointBackend> /*backend*/) {
     return Fail(ErrorCode::kConfig, "detector " + std::string(Name()) +
                                         " keeps no checkpoints: --checkpoint-plugin needs "

@@ -8,8 +8,6 @@ namespace pgcdc::parquet {
 
 namespace {
 
-using parquet::Type;
-
 constexpr std::string_view kMetaColumns[] = {"_pgcdc_event_id", "_pgcdc_operation",
                                              "_pgcdc_created_at", "_pgcdc_lsn"};
 

@@ -88,7 +88,7 @@ struct FixedText {
   std::array<char, N> data;
   void Assign(std::string_view s) {
     size = static_cast<uint16_t>(std::min(s.size(), N));
-    std::copy_n(s.data(), size, data.data());
+    s.copy(data.data(), size);
   }
   std::string_view view() const { return {data.data(), size}; }
 };

@@ -103,10 +103,10 @@ TEST(CliScenario, TyposInAnySectionAreUsageErrorsWithSuggestions) {
   }
   // Keys of the reference tool that this build does not implement load with
   // a warning (an upstream file still works).
-  auto file = d.Write("upstream.yaml", base + "iceberg: {flush_size: 5}\n");
+  auto file = d.Write("upstream.yaml", base + "schema: {store: pg}\n");
   auto r = RunPgcdc({"--config", file, "config", "validate", file});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.err.find("iceberg.flush_size\" is not supported by this build"), std::string::npos)
+  EXPECT_NE(r.err.find("schema.store\" is not supported by this build"), std::string::npos)
       << r.err;
 }
 

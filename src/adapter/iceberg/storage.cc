@@ -33,7 +33,7 @@ Result<std::string> WriteTemp(const std::string& path, std::string_view body) {
     return Fail(ErrorCode::kIo, "iceberg: create directory " +
                                     fs::path(path).parent_path().string() + ": " + ec.message());
   }
-  const std::string temp =
+  std::string temp =
       path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(temp_counter.fetch_add(1));
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Fail(Errno("create", temp));
