@@ -97,17 +97,7 @@ for run in $(seq 1 "$RUNS"); do
   done
 done
 
-echo "| contender | events/s over $RUNS runs (min – max) | median vs file | pgcdc CPU s (min – max) | peak RSS MiB (max) |"
-echo "|---|---:|---:|---:|---:|"
 labels=([file]="pgcdc → file (local JSON lines, reference)" [s3pq]="pgcdc → s3 parquet envelope (s3rver)"
         [ice]="pgcdc → iceberg append, local warehouse" [iceup]="pgcdc → iceberg upsert (--iceberg-pk id), local"
         [ices3]="pgcdc → iceberg append, s3:// warehouse (s3rver)")
-base=$(echo "${rates[file]}" | median)
-for c in "${contenders[@]}"; do
-  read -r lo hi < <(echo "${rates[$c]}" | min_max)
-  read -r _ peak < <(echo "${hwm[$c]}" | min_max)
-  read -r cpu_lo cpu_hi < <(echo "${cpu[$c]}" | min_max)
-  printf '| %s | %s K – %s K | %s× | %s – %s | %s |\n' "${labels[$c]}" \
-    "$(awk -v x="$lo" 'BEGIN{printf "%.1f", x/1000}')" "$(awk -v x="$hi" 'BEGIN{printf "%.1f", x/1000}')" \
-    "$(awk -v m="$(echo "${rates[$c]}" | median)" -v b="$base" 'BEGIN{printf "%.2f", m/b}')" "$cpu_lo" "$cpu_hi" "$peak"
-done
+sink_table

@@ -80,3 +80,21 @@ drain_wal() {
   kill -TERM "$pid"; wait "$pid" || true
   r_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
 }
+
+# sink_table: prints the Markdown table of a "file reference vs sinks" run from
+# the arrays contenders, labels, rates, cpu and hwm (the first contender, file,
+# is the reference).
+sink_table() {
+  local c lo hi peak cpu_lo cpu_hi base
+  echo "| contender | events/s over $RUNS runs (min – max) | median vs file | pgcdc CPU s (min – max) | peak RSS MiB (max) |"
+  echo "|---|---:|---:|---:|---:|"
+  base=$(echo "${rates[file]}" | median)
+  for c in "${contenders[@]}"; do
+    read -r lo hi < <(echo "${rates[$c]}" | min_max)
+    read -r _ peak < <(echo "${hwm[$c]}" | min_max)
+    read -r cpu_lo cpu_hi < <(echo "${cpu[$c]}" | min_max)
+    printf '| %s | %s K – %s K | %s× | %s – %s | %s |\n' "${labels[$c]}" \
+      "$(awk -v x="$lo" 'BEGIN{printf "%.1f", x/1000}')" "$(awk -v x="$hi" 'BEGIN{printf "%.1f", x/1000}')" \
+      "$(awk -v m="$(echo "${rates[$c]}" | median)" -v b="$base" 'BEGIN{printf "%.2f", m/b}')" "$cpu_lo" "$cpu_hi" "$peak"
+  done
+}
