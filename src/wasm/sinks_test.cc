@@ -89,14 +89,15 @@ std::vector<const Event*> Ptrs(const std::vector<Event>& events) {
   return out;
 }
 
-TEST(PluginAdapterTest, EchoAdapterPostsEveryEventAndRetriesFailures) {
+// The `plugin init --type adapter` template.
+TEST(PluginAdapterTest, TemplateAdapterPostsEveryEventAndRetriesFailures) {
   if (!HaveC()) GTEST_SKIP() << "no wasm32-wasi clang";
   LocalServer server;
   server.fail_next = 2;  // the first event needs three attempts
   const Settings s = TestSettings({server.base});
-  auto plugin =
-      LoadWithInit(s, EntryFor("echo", "echo_adapter", {{"url", "\"" + server.base + "/events\""}}),
-                   "adapter", {"handle"});
+  auto plugin = LoadWithInit(
+      s, EntryFor("echo", "template_adapter", {{"url", "\"" + server.base + "/events\""}}),
+      "adapter", {"handle"});
   ASSERT_TRUE(plugin) << plugin.error().message();
   auto adapter = MakePluginAdapter("echo", *plugin, s);
   CapturingDlq dlq;
@@ -166,13 +167,14 @@ TEST(PluginDlqTest, InMemoryDlqKeepsRecords) {
   EXPECT_NE(dump->find("\"adapter\":\"redis\""), std::string::npos);
 }
 
+// The `plugin init --type dlq` template.
 TEST(PluginDlqTest, AFailingRecordIsAnError) {
   if (!HaveC()) GTEST_SKIP() << "no wasm32-wasi clang";
   LocalServer server;
   server.fail_next = 1;
   const Settings s = TestSettings({server.base});
   auto plugin = LoadWithInit(
-      s, EntryFor("dlq-plugin", "mem_dlq", {{"url", "\"" + server.base + "/events\""}}), "dlq",
+      s, EntryFor("dlq-plugin", "template_dlq", {{"url", "\"" + server.base + "/events\""}}), "dlq",
       {"record"});
   ASSERT_TRUE(plugin) << plugin.error().message();
   auto dlq = MakePluginDlq(*plugin);
@@ -204,12 +206,13 @@ TEST(PluginCheckpointTest, InMemoryStoreLoadsWhatWasSaved) {
   EXPECT_FALSE(pg_store->SaveValues({{"k", 1}}));  // table-only features say so
 }
 
+// The `plugin init --type checkpoint` template.
 TEST(PluginCheckpointTest, HttpBackedStoreSurvivesANewInstance) {
   if (!HaveC()) GTEST_SKIP() << "no wasm32-wasi clang";
   LocalServer server;
   const Settings s = TestSettings({server.base});
   const Entry e =
-      EntryFor("checkpoint-plugin", "mem_checkpoint", {{"url", "\"" + server.base + "/kv\""}});
+      EntryFor("checkpoint-plugin", "template_checkpoint", {{"url", "\"" + server.base + "/kv\""}});
   {
     auto plugin = LoadWithInit(s, e, "checkpoint", {"load", "save"});
     ASSERT_TRUE(plugin) << plugin.error().message();
@@ -224,6 +227,23 @@ TEST(PluginCheckpointTest, HttpBackedStoreSurvivesANewInstance) {
   server.server.Stop();
   auto down = store.Save("slot_a", 1);
   EXPECT_FALSE(down);  // not saved: the detector keeps its older position
+}
+
+// Each template refuses to start without the "url" it needs: init's output is
+// the error, naming the plugin and the key.
+TEST(PluginTemplateTest, TemplatesWithoutAUrlFailAtInit) {
+  if (!HaveC()) GTEST_SKIP() << "no wasm32-wasi clang";
+  const Settings s = TestSettings();
+  const std::pair<const char*, const char*> cases[] = {{"template_adapter", "adapter"},
+                                                       {"template_dlq", "dlq"},
+                                                       {"template_checkpoint", "checkpoint"}};
+  for (const auto& [file, type] : cases) {
+    auto plugin = LoadWithInit(s, EntryFor(file, file), type, {});
+    ASSERT_FALSE(plugin) << file;
+    EXPECT_NE(plugin.error().message().find(std::string(file) + ": the config needs \"url\""),
+              std::string::npos)
+        << plugin.error().message();
+  }
 }
 
 }  // namespace

@@ -101,11 +101,27 @@ TEST(WasmScenario, PluginInitTemplateBuildsAndRuns) {
   auto again = RunCommand({PgcdcBinary(), "plugin", "init", "audit", "-o", project});
   EXPECT_EQ(again.exit_code, 2) << again.output;
   EXPECT_NE(again.output.find("not empty"), std::string::npos) << again.output;
-  auto other = RunCommand(
-      {PgcdcBinary(), "plugin", "init", "audit", "--type", "dlq", "-o", dir.path + "/dlq"});
-  EXPECT_EQ(other.exit_code, 2) << other.output;
+  auto bogus = RunCommand(
+      {PgcdcBinary(), "plugin", "init", "audit", "--type", "sink", "-o", dir.path + "/bogus"});
+  EXPECT_EQ(bogus.exit_code, 2) << bogus.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.path + "/bogus"));
   auto build = RunCommand({"make", "-C", project, "CLANG=" PGCDC_CLANG_WASM});
   ASSERT_EQ(build.exit_code, 0) << build.output;
+  // The other kinds scaffold and build as well (their behaviour is tested on the
+  // same sources built by CMake: template_adapter.wasm, ...).
+  for (const char* type : {"adapter", "dlq", "checkpoint"}) {
+    const std::string folder = dir.path + "/" + type;
+    auto made = RunCommand(
+        {PgcdcBinary(), "plugin", "init", std::string("my_") + type, "--type", type, "-o", folder});
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    auto built = RunCommand({"make", "-C", folder, "CLANG=" PGCDC_CLANG_WASM});
+    ASSERT_EQ(built.exit_code, 0) << type << ": " << built.output;
+    EXPECT_TRUE(std::filesystem::exists(folder + "/my_" + type + ".wasm")) << type;
+    std::ifstream readme(folder + "/README.md");
+    const std::string text{std::istreambuf_iterator<char>(readme), {}};
+    EXPECT_NE(text.find(std::string("--type ") + type), std::string::npos) << text;
+    EXPECT_EQ(text.find('@'), std::string::npos) << "a placeholder left: " << text;
+  }
 
   auto conn = Connect();
   FreshPublishedTable(conn, "wasm_init", "id int PRIMARY KEY, v text", "p_wasm_init");
@@ -205,13 +221,15 @@ struct PluginPeer {
   std::string checkpoint;
 };
 
-// WAL -> a Wasm adapter (echo_adapter POSTs every event through
-// pgcdc_http_request) with a Wasm checkpoint store that keeps the slot's
-// position on an HTTP server; pgcdc is killed with SIGKILL mid-stream several
-// times: every row arrives (at least once), and the checkpoint lived in the
-// plugin's store, not in pgcdc_checkpoints.
+// WAL -> a Wasm adapter (the adapter template of `plugin init` POSTs every
+// event through pgcdc_http_request) with a Wasm checkpoint store (the
+// checkpoint template) that keeps the slot's position on an HTTP server; pgcdc is killed with
+// SIGKILL mid-stream several times: every row arrives (at least once), and the checkpoint lived in
+// the plugin's store, not in pgcdc_checkpoints.
 TEST(WasmScenario, WalToAWasmAdapterWithAWasmCheckpointStoreSurvivesKillNine) {
-  if (!std::filesystem::exists(PluginPath("echo_adapter"))) GTEST_SKIP() << "no wasm32-wasi clang";
+  if (!std::filesystem::exists(PluginPath("template_adapter"))) {
+    GTEST_SKIP() << "no wasm32-wasi clang";
+  }
   const std::string slot = "pgcdc_p_wasm_crash";
   auto conn = Connect();
   FreshPublishedTable(conn, "wasm_crash", "id int PRIMARY KEY, v int", "p_wasm_crash", slot);
@@ -220,11 +238,11 @@ TEST(WasmScenario, WalToAWasmAdapterWithAWasmCheckpointStoreSurvivesKillNine) {
   ASSERT_TRUE(peer.receiver.ok());
   const std::string base = peer.receiver.Url("");
   const auto args = WalListenArgs(
-      "p_wasm_crash",
-      {"--persistent-slot", "--plugin-adapter", PluginPath("echo_adapter"), "--plugin-adapter-name",
-       "echo", "--plugin-adapter-config", R"({"url": ")" + base + R"(/events"})",
-       "--checkpoint-plugin", PluginPath("mem_checkpoint"), "--checkpoint-plugin-config",
-       R"({"url": ")" + base + R"(/kv"})", "--plugin-http-allow", base});
+      "p_wasm_crash", {"--persistent-slot", "--plugin-adapter", PluginPath("template_adapter"),
+                       "--plugin-adapter-name", "echo", "--plugin-adapter-config",
+                       R"({"url": ")" + base + R"(/events"})", "--checkpoint-plugin",
+                       PluginPath("template_checkpoint"), "--checkpoint-plugin-config",
+                       R"({"url": ")" + base + R"(/kv"})", "--plugin-http-allow", base});
   constexpr int kRows = 4000;
   RunKillNineRounds({.table = "wasm_crash",
                      .values = "g, g",
@@ -255,14 +273,14 @@ TEST(WasmScenario, WalToAWasmAdapterWithAWasmCheckpointStoreSurvivesKillNine) {
   EXPECT_EQ(rows->at(0).at(0), "0");
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
-  EXPECT_NE(p->Stderr().find("echo adapter closed after"), std::string::npos) << p->Stderr();
+  EXPECT_NE(p->Stderr().find("template_adapter: closed after"), std::string::npos) << p->Stderr();
   (void)conn.Query("SELECT pg_drop_replication_slot($1)", {slot});
 }
 
 // An adapter plugin that refuses every event: each is retried, then recorded
 // by the DLQ plugin (which POSTs it on), and pgcdc keeps running.
 TEST(WasmScenario, AFailingAdapterPluginDeadLettersThroughADlqPlugin) {
-  if (!std::filesystem::exists(PluginPath("mem_dlq"))) GTEST_SKIP() << "no wasm32-wasi clang";
+  if (!std::filesystem::exists(PluginPath("template_dlq"))) GTEST_SKIP() << "no wasm32-wasi clang";
   auto conn = Connect();
   FreshPublishedTable(conn, "wasm_refused", "id int PRIMARY KEY", "p_wasm_refused");
   PluginPeer peer("unused");
@@ -271,7 +289,7 @@ TEST(WasmScenario, AFailingAdapterPluginDeadLettersThroughADlqPlugin) {
   {
     std::ofstream(yaml) << "plugins:\n  adapters:\n    - {name: refuser, path: "
                         << PluginPath("fail_adapter") << "}\n"
-                        << "  dlq:\n    path: " << PluginPath("mem_dlq") << "\n"
+                        << "  dlq:\n    path: " << PluginPath("template_dlq") << "\n"
                         << "    config: {url: " << base << "/dlq}\n"
                         << "  http_allow: [" << base << "]\n";
   }
