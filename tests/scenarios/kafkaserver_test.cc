@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -757,6 +758,63 @@ TEST(KafkaServerScenario, SaslPlainOverTls) {
   ASSERT_TRUE(WaitFor(*js, "done", 60s)) << js->Stderr();
   EXPECT_EQ(LastWith(*js, "done")->at("count").as_int64(), 7);
   Stop(*p);
+}
+
+// Several SASL users from a file, per-topic ACLs: alice reads the events'
+// topic, bob only his own; each Kafka client sees what the rules grant.
+TEST(KafkaServerScenario, AclsGiveEachSaslUserItsOwnTopics) {
+  TempDir dir;
+  const std::string users = dir.path + "/users";
+  std::ofstream(users) << "# kafkaserver accounts\nalice:a-pass\nbob:b-pass\n";
+  auto p = StartNotify("ks_acl", {"--kafkaserver-users-file", users, "--kafkaserver-acl",
+                                  "alice:read:ks_acl", "--kafkaserver-acl", "bob:all:bob.*"});
+  ASSERT_TRUE(p);
+  const std::string addr = KafkaAddr(*p);
+  NotifyMany("ks_acl", 4);
+  ASSERT_TRUE(WaitStored(*p, 4));
+  auto as = [](const std::string& user, const std::string& password) {
+    return std::vector<std::string>{"-X", "security.protocol=SASL_PLAINTEXT",
+                                    "-X", "sasl.mechanisms=PLAIN",
+                                    "-X", "sasl.username=" + user,
+                                    "-X", "sasl.password=" + password};
+  };
+  EXPECT_EQ(ConsumeAll(addr, "ks_acl", as("alice", "a-pass")).size(), 4u);
+  // alice may not write to the topic she reads.
+  auto alice_args = as("alice", "a-pass");
+  std::vector<std::string> produce = {"-b", addr, "-P", "-t", "ks_acl"};
+  produce.insert(produce.end(), alice_args.begin(), alice_args.end());
+  auto refused = Kcat(produce, "forged\n");
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
+  EXPECT_NE(refused.output.find("uthorization"), std::string::npos) << refused.output;
+  EXPECT_EQ(ConsumeAll(addr, "ks_acl", as("alice", "a-pass")).size(), 4u);
+
+  // bob does not see the events' topic, and is refused when he asks for it...
+  auto bob = as("bob", "b-pass");
+  std::vector<std::string> list = {"-b", addr, "-L"};
+  list.insert(list.end(), bob.begin(), bob.end());
+  auto all = Kcat(list);
+  EXPECT_EQ(all.exit_code, 0) << all.output;
+  EXPECT_EQ(all.output.find("\"ks_acl\""), std::string::npos) << all.output;
+  list.insert(list.end(), {"-t", "ks_acl"});
+  auto one = Kcat(list);
+  EXPECT_NE(one.output.find("uthorization"), std::string::npos) << one.output;
+  // ...but writes and reads his own topics.
+  std::vector<std::string> bob_produce = {"-b", addr, "-P", "-t", "bob.notes"};
+  bob_produce.insert(bob_produce.end(), bob.begin(), bob.end());
+  auto wrote = Kcat(bob_produce, "n1\nn2\n");
+  EXPECT_EQ(wrote.exit_code, 0) << wrote.output;
+  EXPECT_EQ(ConsumeAll(addr, "bob.notes", bob).size(), 2u);
+  EXPECT_GE(ScrapeMetric(*p, "pgcdc_kafkaserver_authorization_denied_total{api=\"Metadata\"}")
+                .value_or(0),
+            1.0);
+  Stop(*p);
+
+  // A rule naming a user nobody configured is a configuration error.
+  auto bad = RunCommand({PgcdcBinary(), "listen", "--db", SharedCluster().Url(), "-c", "x", "-a",
+                         "kafkaserver", "--kafkaserver-users-file", users, "--kafkaserver-acl",
+                         "carol:read:x"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("user \"carol\" is not a SASL user"), std::string::npos) << bad.output;
 }
 
 }  // namespace

@@ -91,6 +91,11 @@ struct Broker::Metrics {
       "pgcdc_kafkaserver_fetch_requests_total", "Fetch requests received from Kafka clients");
   metrics::Counter& offset_commits = metrics::DefaultCounter(
       "pgcdc_kafkaserver_offset_commits_total", "OffsetCommit requests received from consumers");
+  metrics::Family<metrics::Counter>& denied = reg.AddCounter(
+      "pgcdc_kafkaserver_authorization_denied_total",
+      "Topics a SASL user was refused by kafkaserver.acls (TOPIC_AUTHORIZATION_FAILED, or left "
+      "out of a Metadata listing), by API",
+      {"api"});
   std::array<metrics::Counter*, kMaxApiKey> by_api{};
 
   metrics::Counter& Request(int16_t key) {
@@ -154,6 +159,15 @@ struct Broker::Handlers {
     return false;
   }
   void CountError(int16_t code) { b.metrics_->Error(hdr.api_key, code); }
+  // kafkaserver.acls: may this connection's user do `op` on `topic`? A refusal
+  // is counted.
+  bool Allowed(TopicOp op, std::string_view topic) const {
+    return b.Authorized(*conn, hdr.api_key, op, topic);
+  }
+  bool Describable(std::string_view topic) const {
+    return b.Describable(*conn, hdr.api_key, topic);
+  }
+  static constexpr auto kDenied = static_cast<int16_t>(ErrorCode::kTopicAuthorizationFailed);
 
   // Runs the handler of API `key`; false when the broker serves no such API.
   bool Serve(ApiKey key) {
@@ -226,16 +240,18 @@ struct Broker::Handlers {
     resp.controller_id = 0;
     const bool all = !req->topics || (version() == 0 && req->topics->empty());
     if (all) {
-      for (const auto& t : b.topics_.All()) resp.topics.push_back(TopicEntry(*t));
+      for (const auto& t : b.topics_.All()) {
+        if (Describable(t->name())) resp.topics.push_back(TopicEntry(*t));
+      }
     } else {
       for (const auto& rt : *req->topics) {
         k::MetadataResponse::Topic e;
         if (!rt.name) {
           auto t = b.topics_.FindById(FromWireUuid(rt.topic_id));
-          if (t) {
+          if (t && Describable(t->name())) {
             resp.topics.push_back(TopicEntry(*t));
           } else {
-            e.error_code = Code(ErrorCode::kUnknownTopicId);
+            e.error_code = t ? kDenied : Code(ErrorCode::kUnknownTopicId);
             e.topic_id = rt.topic_id;
             CountError(e.error_code);
             resp.topics.push_back(std::move(e));
@@ -245,6 +261,8 @@ struct Broker::Handlers {
         e.name = *rt.name;
         if (!IsValidTopicName(*rt.name)) {
           e.error_code = Code(ErrorCode::kInvalidTopic);
+        } else if (!Describable(*rt.name)) {
+          e.error_code = kDenied;  // and not created
         } else {
           // Topics are created on demand (SPEC §5.14), so consumers may
           // subscribe before the first event of a channel arrives.
@@ -308,7 +326,9 @@ struct Broker::Handlers {
         k::ListOffsetsResponse::Partition p;
         p.partition_index = rp.partition_index;
         PartitionLog* log = t ? t->partition(rp.partition_index) : nullptr;
-        if (log == nullptr) {
+        if (!Allowed(TopicOp::kRead, rt.name)) {
+          p.error_code = kDenied;
+        } else if (log == nullptr) {
           p.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
         } else {
           auto r = log->ListOffsetsByRecord(rp.timestamp);
@@ -350,6 +370,8 @@ struct Broker::Handlers {
         topic_error = Code(ErrorCode::kInvalidRequiredAcks);
       } else if (!IsValidTopicName(rt.name)) {
         topic_error = Code(ErrorCode::kInvalidTopic);
+      } else if (!Allowed(TopicOp::kWrite, rt.name)) {
+        topic_error = kDenied;
       } else {
         auto t = b.topics_.FindOrAutoCreate(rt.name);
         if (!t) {
@@ -500,11 +522,14 @@ struct Broker::Handlers {
     for (const auto& t : req->topics) {
       k::AddPartitionsToTxnResponse::Topic out;
       out.name = t.name;
-      auto topic = IsValidTopicName(t.name) ? b.topics_.FindOrAutoCreate(t.name)
-                                            : Result<std::shared_ptr<Topic>>(nullptr);
+      const bool allowed = Allowed(TopicOp::kWrite, t.name);
+      auto topic = allowed && IsValidTopicName(t.name) ? b.topics_.FindOrAutoCreate(t.name)
+                                                       : Result<std::shared_ptr<Topic>>(nullptr);
       for (const int32_t p : t.partitions) {
         int16_t err = 0;
-        if (!topic || !*topic || (*topic)->partition(p) == nullptr) {
+        if (!allowed) {
+          err = kDenied;
+        } else if (!topic || !*topic || (*topic)->partition(p) == nullptr) {
           err = Code(ErrorCode::kUnknownTopicOrPartition);
         } else {
           err = b.txns_.AddPartition(req->transactional_id, req->producer_id, req->producer_epoch,
@@ -717,8 +742,9 @@ struct Broker::Handlers {
     std::vector<kafkaserver::OffsetCommit> commits;
     for (const auto& rt : req->topics) {
       auto& tc = codes.emplace_back();
+      const bool allowed = Allowed(TopicOp::kRead, rt.name);
       for (const auto& rp : rt.partitions) {
-        int16_t code = error;
+        int16_t code = error == 0 && !allowed ? kDenied : error;
         const std::string metadata = rp.committed_metadata.value_or("");
         if (code == 0 && metadata.size() > OffsetStore::kMaxMetadataBytes) {
           code = Code(KafkaError::kOffsetMetadataTooLarge);
@@ -780,6 +806,9 @@ struct Broker::Handlers {
         // Every partition this group committed.
         std::map<std::string, std::vector<k::OffsetFetchResponse::Partition>> by_topic;
         for (const auto& [key, c] : b.offsets_->FetchGroup(rg.group_id)) {
+          if (b.options_.acl.enabled() && !b.options_.acl.Describes(conn->user, key.topic)) {
+            continue;  // a topic this user may not see
+          }
           k::OffsetFetchResponse::Partition p;
           p.partition_index = key.partition;
           p.committed_offset = c.offset;
@@ -792,12 +821,16 @@ struct Broker::Handlers {
         for (const auto& rt : *rg.topics) {
           k::OffsetFetchResponse::Topic t;
           t.name = rt.name;
-          b.offsets_->NoteConsumer(rg.group_id, rt.name);
+          const bool allowed = Allowed(TopicOp::kRead, rt.name);
+          if (allowed) b.offsets_->NoteConsumer(rg.group_id, rt.name);
           for (int32_t idx : rt.partition_indexes) {
             k::OffsetFetchResponse::Partition p;
             p.partition_index = idx;
             p.metadata = "";
-            if (auto c = b.offsets_->Fetch(rg.group_id, rt.name, idx)) {
+            if (!allowed) {
+              p.error_code = kDenied;
+              CountError(p.error_code);
+            } else if (auto c = b.offsets_->Fetch(rg.group_id, rt.name, idx)) {
               p.committed_offset = c->offset;
               p.committed_leader_epoch = c->leader_epoch;
               p.metadata = c->metadata;
@@ -851,13 +884,14 @@ struct Broker::Handlers {
       resp.error_code = Code(ErrorCode::kIllegalSaslState);
       resp.error_message = "SaslAuthenticate without a SaslHandshake";
       close = true;
-    } else if (!b.CheckPlain(req->auth_bytes)) {
+    } else if (const SaslUser* user = b.CheckPlain(req->auth_bytes); user == nullptr) {
       resp.error_code = Code(ErrorCode::kSaslAuthenticationFailed);
       resp.error_message = "Authentication failed: Invalid username or password";
       close = true;
       log::Warn("kafkaserver: SASL authentication failed", {{"peer", conn->peer}});
     } else {
       conn->authenticated = true;
+      conn->user = user->name;
       conn->sasl = BrokerConnection::Sasl::kNone;
     }
     CountError(resp.error_code);
@@ -974,13 +1008,24 @@ void Broker::UpdateGroupGauges() {
   metrics_->group_members.Set(static_cast<double>(members));
 }
 
-bool Broker::CheckPlain(std::string_view token) const {
+bool Broker::Authorized(const BrokerConnection& conn, int16_t api, TopicOp op,
+                        std::string_view topic) const {
+  if (options_.acl.Allows(conn.user, op, topic)) return true;
+  metrics_->denied.With({k::ApiName(api)}).Inc();
+  return false;
+}
+
+bool Broker::Describable(const BrokerConnection& conn, int16_t api, std::string_view topic) const {
+  if (options_.acl.Describes(conn.user, topic)) return true;
+  metrics_->denied.With({k::ApiName(api)}).Inc();
+  return false;
+}
+
+const SaslUser* Broker::CheckPlain(std::string_view token) const {
   auto creds = k::ParseSaslPlain(token);
-  if (!creds) return false;
-  if (!creds->authzid.empty() && creds->authzid != creds->username) return false;
-  const bool user_ok = ConstantTimeEquals(creds->username, options_.sasl_user);
-  const bool pass_ok = ConstantTimeEquals(creds->password, options_.sasl_password);
-  return user_ok && pass_ok;
+  if (!creds) return nullptr;
+  if (!creds->authzid.empty() && creds->authzid != creds->username) return nullptr;
+  return FindSaslUser(options_.users, creds->username, creds->password);
 }
 
 void Broker::Handle(const BrokerConnectionPtr& conn, const std::string& frame, ReplyFn done) {
@@ -999,12 +1044,14 @@ void Broker::Dispatch(const BrokerConnectionPtr& conn, const std::string& frame,
   // SaslHandshake v0: the next frame is a bare PLAIN token.
   if (conn->sasl == BrokerConnection::Sasl::kRawToken) {
     conn->sasl = BrokerConnection::Sasl::kNone;
-    if (!CheckPlain(frame)) {
+    const SaslUser* user = CheckPlain(frame);
+    if (user == nullptr) {
       log::Warn("kafkaserver: SASL authentication failed", {{"peer", conn->peer}});
       close("sasl_failed", "SASL authentication failed");
       return;
     }
     conn->authenticated = true;
+    conn->user = user->name;
     done(Reply{k::FrameWithSize("")});
     return;
   }
@@ -1163,6 +1210,10 @@ void Broker::RunFetch(const std::shared_ptr<PendingFetch>& f, bool final_attempt
       out.topic = rt.topic;
       topic = topics_.Find(rt.topic);
       if (!topic) topic_error = Code(ErrorCode::kUnknownTopicOrPartition);
+    }
+    if (topic && !Authorized(*conn, f->header.api_key, TopicOp::kRead, topic->name())) {
+      topic_error = Code(ErrorCode::kTopicAuthorizationFailed);
+      topic.reset();
     }
     for (const auto& rp : rt.partitions) {
       k::FetchResponse::Partition& p = out.partitions.emplace_back();

@@ -7,7 +7,7 @@
 // Executor. Handlers: ApiVersions, Metadata, Produce, Fetch (long poll),
 // ListOffsets, FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
 // OffsetCommit, OffsetFetch, DescribeGroups, ListGroups, SaslHandshake and
-// SaslAuthenticate (SASL/PLAIN).
+// SaslAuthenticate (SASL/PLAIN), with per-topic ACLs (acl.h).
 //
 // Protocol failures close the connection, as Kafka does: an undecodable
 // header or body, an unknown API key, an unsupported version of a known key
@@ -30,7 +30,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "adapter/kafkaserver/acl.h"
 #include "adapter/kafkaserver/group_coordinator.h"
 #include "adapter/kafkaserver/topic_store.h"
 #include "adapter/kafkaserver/transactions.h"
@@ -60,10 +62,11 @@ struct BrokerOptions {
   std::string advertised_host = "localhost";
   int32_t advertised_port = 9092;
   std::string cluster_id = "pgcdc";
-  // SASL/PLAIN: when enabled every connection must authenticate first.
+  // SASL/PLAIN: when enabled every connection must authenticate first, as
+  // one of `users`; `acl` then limits what each user may do per topic.
   bool sasl = false;
-  std::string sasl_user;
-  std::string sasl_password;
+  std::vector<SaslUser> users;
+  TopicAcl acl;
   // Upper bound for a Fetch long poll, whatever the client asks.
   std::chrono::milliseconds max_fetch_wait{std::chrono::minutes(5)};
   // Session timeouts requested in JoinGroup are capped at this value (0 = no cap).
@@ -87,6 +90,7 @@ struct BrokerConnection {
   std::string host;  // client host only
   bool closed = false;
   bool authenticated = false;
+  std::string user;  // the SASL user, once authenticated
   enum class Sasl { kNone, kHandshakeDone, kRawToken } sasl = Sasl::kNone;
   // The pending Fetch long poll, if any (broker-private).
   std::shared_ptr<PendingFetch> fetch;
@@ -130,7 +134,13 @@ class Broker {
   void FinishFetch(const std::shared_ptr<PendingFetch>& fetch);
   void CancelFetch(PendingFetch& fetch);
   void UpdateGroupGauges();
-  bool CheckPlain(std::string_view token) const;
+  // kafkaserver.acls: may `conn`'s user do `op` on `topic` (kRead | kWrite
+  // both: either)? A refusal is counted under `api`.
+  bool Authorized(const BrokerConnection& conn, int16_t api, TopicOp op,
+                  std::string_view topic) const;
+  bool Describable(const BrokerConnection& conn, int16_t api, std::string_view topic) const;
+  // The user a SASL/PLAIN token authenticates, or nullptr.
+  const SaslUser* CheckPlain(std::string_view token) const;
   // Appends a transaction marker (control batch) to a partition.
   Result<int64_t> WriteMarker(const TxnPartition& partition, int64_t producer_id, int16_t epoch,
                               bool commit);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 
@@ -85,17 +86,36 @@ std::string_view ResponseBody(const std::string& reply, bool flexible_header) {
 
 int32_t CorrelationOf(const std::string& reply) { return LoadBe32(reply.data() + 4); }
 
+std::string SaslHandshake(const std::string& mechanism);
+std::string SaslAuthenticate(const std::string& user, const std::string& password);
+std::string MetadataAll();
+
 class BrokerTest : public ::testing::Test {
  protected:
   void SetUp() override { Make({}); }
 
-  // A broker that requires SASL/PLAIN as user/password.
-  void MakeSaslPlain(const std::string& user, const std::string& password) {
+  // A broker that requires SASL/PLAIN as user/password (and more users),
+  // with these ACL rules.
+  void MakeSaslPlain(const std::string& user, const std::string& password,
+                     std::vector<SaslUser> more = {}, std::vector<std::string> acls = {}) {
     BrokerOptions o;
     o.sasl = true;
-    o.sasl_user = user;
-    o.sasl_password = password;
+    o.users = std::move(more);
+    o.users.push_back({user, password});
+    auto acl = TopicAcl::Parse(acls);
+    ASSERT_TRUE(acl) << acl.error().message();
+    o.acl = std::move(*acl);
     Make(o);
+  }
+
+  // A new connection authenticated as user/password.
+  void LogIn(const std::string& user, const std::string& password) {
+    conn_ = broker_->NewConnection("127.0.0.1:7000");
+    Send(SaslHandshake("PLAIN"));
+    Only();
+    Send(SaslAuthenticate(user, password));
+    Reply r = Only();
+    ASSERT_FALSE(r.close) << r.close_reason;
   }
 
   void Make(BrokerOptions options) {
@@ -625,6 +645,61 @@ TEST_F(BrokerTest, SaslPlainGatesEveryOtherRequest) {
   EXPECT_EQ(ok.Int16(), 0);
   Send(MetadataAll());
   EXPECT_FALSE(Only().close);
+}
+
+// kafkaserver.acls: alice reads pgcdc.* only, bob writes "inbox" only.
+TEST_F(BrokerTest, AclsLimitEachUserToItsTopics) {
+  MakeSaslPlain("alice", "a", {{"bob", "b"}}, {"alice:read:pgcdc.*", "bob:write:inbox"});
+  ASSERT_TRUE(topics_->GetOrCreate("pgcdc.orders"));
+  ASSERT_TRUE(topics_->GetOrCreate("secret"));
+  ASSERT_TRUE(Log("pgcdc.orders", 0)->Append(testing::MakeBatch({"o1"}), 1, 1000));
+  ASSERT_TRUE(Log("secret", 0)->Append(testing::MakeBatch({"s1"}), 1, 1000));
+  auto metadata_names = [&] {
+    Send(MetadataAll());
+    auto resp = k::DecodeMetadataResponse(ResponseBody(Only().bytes, false), 4);
+    EXPECT_TRUE(resp);
+    std::vector<std::string> names;
+    if (resp) {
+      for (const auto& t : resp->topics) names.push_back(t.name.value_or(""));
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  LogIn("alice", "a");
+  EXPECT_EQ(metadata_names(), std::vector<std::string>{"pgcdc.orders"});
+  Send(FetchFrame("pgcdc.orders", 0, 0));
+  auto allowed = FetchPartition(Only());
+  EXPECT_EQ(allowed.error_code, 0);
+  EXPECT_FALSE(allowed.records.empty());
+  Send(FetchFrame("secret", 0, 0));
+  auto denied = FetchPartition(Only());
+  EXPECT_EQ(denied.error_code, 29);  // TOPIC_AUTHORIZATION_FAILED
+  EXPECT_TRUE(denied.records.empty());
+  Send(ProduceFrame("pgcdc.orders", 0, testing::MakeBatch({"x"})));
+  auto produced = k::DecodeProduceResponse(ResponseBody(Only().bytes, true), 9);
+  ASSERT_TRUE(produced);
+  EXPECT_EQ(produced->topics[0].partitions[0].error_code, 29);
+  EXPECT_EQ(Log("pgcdc.orders", 0)->HighWatermark(), 1);
+  // Asking by name for a topic it may not see neither answers nor creates it.
+  Send(Request(k::ApiKey::kMetadata, 4, [&](k::Writer& w) {
+    k::MetadataRequest m;
+    m.topics = std::vector<k::MetadataRequest::Topic>{{.name = "brand.new"}};
+    k::EncodeMetadataRequest(m, 4, w);
+  }));
+  auto named = k::DecodeMetadataResponse(ResponseBody(Only().bytes, false), 4);
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->topics[0].error_code, 29);
+  EXPECT_EQ(topics_->Find("brand.new"), nullptr);
+
+  LogIn("bob", "b");
+  EXPECT_TRUE(metadata_names().empty());  // "inbox" does not exist yet
+  Send(ProduceFrame("inbox", 0, testing::MakeBatch({"hello"})));
+  produced = k::DecodeProduceResponse(ResponseBody(Only().bytes, true), 9);
+  ASSERT_TRUE(produced);
+  EXPECT_EQ(produced->topics[0].partitions[0].error_code, 0);
+  EXPECT_EQ(metadata_names(), std::vector<std::string>{"inbox"});
+  Send(FetchFrame("inbox", 0, 0));
+  EXPECT_EQ(FetchPartition(Only()).error_code, 29);  // write, not read
 }
 
 TEST_F(BrokerTest, SaslHandshakeV0TakesARawToken) {

@@ -1,6 +1,7 @@
 #include "adapter/kafkaserver/kafkaserver_adapter.h"
 
 #include <algorithm>
+#include <fstream>
 #include <iterator>
 #include <limits>
 #include <map>
@@ -111,6 +112,50 @@ Result<std::unique_ptr<OffsetStore>> OpenOffsets(const AdapterOptions& o) {
   return OffsetStore::InMemory();
 }
 
+// Every SASL/PLAIN account: sasl_user, then users, then users_file.
+Result<std::vector<SaslUser>> SaslUsers(const AdapterOptions& o) {
+  auto users = ParseSaslUsers(o.users, "kafkaserver.users");
+  if (!users) return users;
+  if (!o.sasl_user.empty()) users->insert(users->begin(), {o.sasl_user, o.sasl_password});
+  if (!o.users_file.empty()) {
+    std::ifstream in(o.users_file, std::ios::binary);
+    if (!in) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "kafkaserver.users_file: cannot read " + o.users_file);
+    }
+    const std::string text{std::istreambuf_iterator<char>(in), {}};
+    auto more = ParseSaslUsersFile(text, "kafkaserver.users_file " + o.users_file);
+    if (!more) return Fail(more.error());
+    users->insert(users->end(), more->begin(), more->end());
+  }
+  return users;
+}
+
+// The broker's authentication and authorization settings, checked.
+Status ConfigureAccess(const AdapterOptions& o, BrokerOptions& broker) {
+  auto users = SaslUsers(o);
+  if (!users) return Fail(users.error());
+  auto acl = TopicAcl::Parse(o.acls);
+  if (!acl) return Fail(acl.error());
+  if (acl->enabled() && users->empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "kafkaserver.acls: ACLs need SASL users (--kafkaserver-sasl-user, "
+                "--kafkaserver-user or --kafkaserver-users-file)");
+  }
+  for (const auto& name : acl->NamedUsers()) {
+    const bool known = std::any_of(users->begin(), users->end(),
+                                   [&](const SaslUser& u) { return u.name == name; });
+    if (!known) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "kafkaserver.acls: user \"" + name + "\" is not a SASL user");
+    }
+  }
+  broker.sasl = !users->empty();
+  broker.users = std::move(*users);
+  broker.acl = std::move(*acl);
+  return Ok();
+}
+
 ServerOptions ServerOptionsFor(const AdapterOptions& o, const net::ListenAddress& addr) {
   ServerOptions so;
   so.host = addr.host;
@@ -122,9 +167,6 @@ ServerOptions ServerOptionsFor(const AdapterOptions& o, const net::ListenAddress
   so.idle_timeout = o.idle_timeout;
   so.broker.advertised_host = o.advertised_host;
   so.broker.advertised_port = 0;
-  so.broker.sasl = !o.sasl_user.empty();
-  so.broker.sasl_user = o.sasl_user;
-  so.broker.sasl_password = o.sasl_password;
   so.broker.session_timeout_cap = o.session_timeout;
   so.broker.groups.initial_rebalance_delay = o.rebalance_delay;
   so.broker.groups.min_session_timeout =
@@ -165,8 +207,10 @@ Status KafkaServerAdapter::Open() {
   if (!offsets) return Fail(offsets.error());
   offsets_ = std::move(*offsets);
 
-  auto server =
-      std::make_unique<Server>(ServerOptionsFor(options_, *addr), *topics_, offsets_.get());
+  ServerOptions so = ServerOptionsFor(options_, *addr);
+  if (auto st = ConfigureAccess(options_, so.broker); !st) return Fail(st.error());
+  const auto sasl_users = static_cast<int64_t>(so.broker.users.size());
+  auto server = std::make_unique<Server>(std::move(so), *topics_, offsets_.get());
   auto bound = server->Start();
   if (!bound) return Fail(bound.error());
   bound_ = *bound;
@@ -176,7 +220,9 @@ Status KafkaServerAdapter::Open() {
              {"partitions", static_cast<int64_t>(options_.partitions)},
              {"offsets", std::string(offsets_->backend_name())},
              {"data_dir", options_.data_dir.empty() ? "(memory)" : options_.data_dir},
-             {"ack", options_.ack}});
+             {"ack", options_.ack},
+             {"sasl_users", sasl_users},
+             {"acl_rules", static_cast<int64_t>(options_.acls.size())}});
   MutexLock lock(server_mu_);
   server_ = std::move(server);
   return Ok();
@@ -374,6 +420,17 @@ std::vector<ParamSpec> ClientParams() {
             "require SASL/PLAIN authentication with this user name"),
       Param("kafkaserver.sasl_password", &O::sasl_password,
             "SASL/PLAIN password (with --kafkaserver-sasl-user)"),
+      Param("kafkaserver.users", &O::users,
+            "more SASL/PLAIN accounts, name:password each (a file keeps passwords out of ps: "
+            "--kafkaserver-users-file)",
+            {.flag = "kafkaserver-user"}),
+      Param("kafkaserver.users_file", &O::users_file,
+            "file of SASL/PLAIN accounts, one name:password per line (# comments)"),
+      Param("kafkaserver.acls", &O::acls,
+            "per-topic ACL rules user:read|write|all:topic (topic: a name, * or a prefix ending "
+            "in *; user * = every user); with any rule, what no rule grants is refused "
+            "(TOPIC_AUTHORIZATION_FAILED)",
+            {.flag = "kafkaserver-acl"}),
       Param("kafkaserver.tls_cert", &O::tls_cert_file,
             "PEM certificate (chain): the listener speaks TLS"),
       Param("kafkaserver.tls_key", &O::tls_key_file, "PEM private key for --kafkaserver-tls-cert"),
@@ -404,6 +461,8 @@ void Validate(const AdapterOptions& o, const Context&, Errors& errors) {
         "kafkaserver.sasl_user: --kafkaserver-sasl-user and --kafkaserver-sasl-password go "
         "together");
   }
+  BrokerOptions access;
+  if (auto st = ConfigureAccess(o, access); !st) errors.push_back(st.error().message());
   if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
     errors.push_back(
         "kafkaserver.tls_cert: --kafkaserver-tls-cert and --kafkaserver-tls-key go together");

@@ -35,6 +35,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "adapter/adapter.h"
 #include "codec/kafka/topic_name.h"
@@ -73,6 +74,11 @@ struct AdapterOptions {
   std::string advertised_host;
   std::string sasl_user;
   std::string sasl_password;
+  // More SASL/PLAIN accounts ("name:password"), and a file of them; ACL
+  // rules "user:read|write|all:topic-pattern" (acl.h).
+  std::vector<std::string> users;
+  std::string users_file;
+  std::vector<std::string> acls;
   std::string tls_cert_file;
   std::string tls_key_file;
   std::chrono::milliseconds rebalance_delay{3000};

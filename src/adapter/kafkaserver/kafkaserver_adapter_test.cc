@@ -340,6 +340,29 @@ TEST(KafkaServerConnector, DefaultsValidationAndOffsetsDefault) {
   EXPECT_FALSE(load({{"kafkaserver.addr", "nope"}}).second.empty());
   EXPECT_FALSE(load({{"kafkaserver.sasl_user", "u"}}).second.empty());
   EXPECT_FALSE(load({{"kafkaserver.tls_key", "k.pem"}}).second.empty());
+  // Users and ACLs.
+  auto first_error = [&](const std::vector<std::pair<std::string, std::string>>& flags) {
+    auto errors = load(flags).second;
+    return errors.empty() ? std::string() : errors[0];
+  };
+  EXPECT_EQ(
+      first_error({{"kafkaserver.users", "alice:p"}, {"kafkaserver.acls", "alice:read:pgcdc.*"}}),
+      "");
+  EXPECT_NE(first_error({{"kafkaserver.acls", "alice:read:t"}}).find("ACLs need SASL users"),
+            std::string::npos);
+  EXPECT_NE(first_error({{"kafkaserver.sasl_user", "alice"},
+                         {"kafkaserver.sasl_password", "p"},
+                         {"kafkaserver.acls", "bob:read:t"}})
+                .find("user \"bob\" is not a SASL user"),
+            std::string::npos);
+  EXPECT_NE(first_error({{"kafkaserver.users", "alice"}}).find("expected name:password"),
+            std::string::npos);
+  EXPECT_NE(first_error({{"kafkaserver.users_file", "/nonexistent/users"}})
+                .find("kafkaserver.users_file: cannot read /nonexistent/users"),
+            std::string::npos);
+  EXPECT_NE(first_error({{"kafkaserver.users", "alice:p"}, {"kafkaserver.acls", "alice:rw:t"}})
+                .find("expected read, write or all"),
+            std::string::npos);
 }
 
 }  // namespace
