@@ -1,13 +1,16 @@
 // `pgcdc playground`: a self-contained demo. Starts a throwaway PostgreSQL
 // cluster from the local binaries (no Docker, no existing database), creates
-// an `orders` table with the `pgcdc init` trigger, changes rows on a timer and
-// streams the events to stdout until Ctrl-C, then removes everything.
+// an `orders` table with the `pgcdc init` trigger (and a publication for the
+// wal detector), changes rows on a timer and streams the events to stdout —
+// or to the adapters `--playground-adapter` names, read by
+// `--playground-detector` — until Ctrl-C, then removes everything.
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <optional>
 #include <random>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "cli/cli.h"
 #include "cli/init_sql.h"
@@ -67,30 +70,46 @@ void WriteDemoRows(const std::string& url, std::chrono::nanoseconds interval,
   }
 }
 
-// The demo's orders table and its notify trigger.
+struct PlaygroundFlags {
+  std::string interval = "2s";
+  std::string http_addr;
+  std::vector<std::string> adapters = {"stdout"};
+  std::string detector = "listen_notify";
+};
+
+constexpr const char* kPublication = "pgcdc_playground";
+
+// The demo's orders table, its notify trigger and a publication of it.
 Status SetUpDemoSchema(const std::string& url) {
   auto conn = pg::Conn::Open(url);
   if (!conn) return Fail(conn.error());
   if (Status st = conn->Exec(kCreateOrders); !st) return st;
   auto sql = GenerateInitSql({.table = "orders"});
-  return conn->Exec(*sql);
+  if (Status st = conn->Exec(*sql); !st) return st;
+  return conn->Exec(std::string("CREATE PUBLICATION \"") + kPublication + "\" FOR TABLE orders");
 }
 
 // The pipeline settings: the demo's own, then the user's config file and
-// flags. Sets the exit code and returns nullopt on a configuration error.
-std::optional<config::Config> PlaygroundConfig(const GlobalFlags& global, const std::string& url,
-                                               const std::string& http_addr) {
+// flags, checked before any cluster starts (the database URL is filled in
+// once it runs). Sets the exit code and returns nullopt on a configuration
+// error.
+std::optional<config::Config> PlaygroundConfig(const GlobalFlags& global,
+                                               const PlaygroundFlags& f) {
   FlagStore flags;
-  flags["database_url"] = {url};
-  flags["channels"] = {"pgcdc:orders"};
-  flags["adapters"] = {"stdout"};
-  flags["detector.type"] = {"listen_notify"};
+  flags["database_url"] = {"postgres://playground.invalid/pgcdc"};
+  flags["adapters"] = f.adapters;
+  flags["detector.type"] = {f.detector};
+  if (f.detector == "wal") {
+    flags["detector.publication"] = {kPublication};
+  } else {
+    flags["channels"] = {"pgcdc:orders"};
+  }
   flags["detector.backoff_base"] = {"200ms"};
   flags["detector.backoff_cap"] = {"2s"};
-  flags["http_addr"] = {http_addr};
+  flags["http_addr"] = {f.http_addr};
   auto loaded = LoadConfig(global, AllParams(Builtins()), flags);
   // An empty --http-addr must disable the server even if a config file sets one.
-  if (http_addr.empty()) loaded.config.Set("http_addr", std::string(), config::Origin::kFlag);
+  if (f.http_addr.empty()) loaded.config.Set("http_addr", std::string(), config::Origin::kFlag);
   NormalizePipelineConfig(loaded.config);
   ValidatePipelineConfig(Builtins(), loaded.config, PipelineKind::kListen, loaded.errors);
   if (!loaded.errors.empty()) {
@@ -118,21 +137,19 @@ int StreamDemo(const config::Config& config, const std::string& url, std::chrono
   return RunPipeline(Builtins(), config, std::move(run), stop);
 }
 
-void RunPlayground(const GlobalFlags& global, const std::string& interval,
-                   const std::string& http_addr) {
-  auto every = config::ParseDuration(interval);
+void RunPlayground(const GlobalFlags& global, const PlaygroundFlags& f) {
+  auto every = config::ParseDuration(f.interval);
   if (!every || every->count() <= 0) {
-    std::cerr << "pgcdc playground: invalid --interval \"" << interval << "\"\n";
+    std::cerr << "pgcdc playground: invalid --interval \"" << f.interval << "\"\n";
     CommandExitCode() = kExitUsage;
     return;
   }
+  auto config = PlaygroundConfig(global, f);
+  if (!config) return;
   pipeline::BlockSignals();
   std::stop_source stop;
   pipeline::SignalWatcher watcher(stop);
-  {
-    auto pre = LoadConfig(global, AllParams(Builtins()), {});
-    ApplyLogging(pre.config);
-  }
+  ApplyLogging(*config);
   log::Info("playground: starting a throwaway PostgreSQL cluster");
   auto cluster = pg::TempCluster::Start({.log_prefix = "pgcdc-playground"});
   if (!cluster) {
@@ -145,8 +162,9 @@ void RunPlayground(const GlobalFlags& global, const std::string& interval,
   if (Status st = SetUpDemoSchema(url); !st) {
     log::Error("playground: setup failed", {{"error", st.error().message()}});
     CommandExitCode() = kExitFailure;
-  } else if (auto config = PlaygroundConfig(global, url, http_addr)) {
-    CommandExitCode() = StreamDemo(*config, url, *every, interval, stop);
+  } else {
+    config->Set("database_url", url, config::Origin::kFlag);
+    CommandExitCode() = StreamDemo(*config, url, *every, f.interval, stop);
   }
   const std::string dir = (*cluster)->dir();
   if (auto st = (*cluster)->Stop(); !st) {
@@ -163,12 +181,20 @@ void AddPlaygroundCommand(CLI::App& root, GlobalFlags& global) {
       "playground",
       "Demo: throwaway PostgreSQL + orders table + live events on stdout (Ctrl-C to stop)");
   cmd->fallthrough();
-  auto interval = std::make_shared<std::string>("2s");
-  auto http_addr = std::make_shared<std::string>();
-  cmd->add_option("--interval", *interval, "time between demo row changes (default 2s)");
-  cmd->add_option("--http-addr", *http_addr,
+  auto f = std::make_shared<PlaygroundFlags>();
+  cmd->add_option("--interval", f->interval, "time between demo row changes (default 2s)");
+  cmd->add_option("--http-addr", f->http_addr,
                   "serve /healthz, /metrics on HOST:PORT (default: disabled)");
-  cmd->callback([&global, interval, http_addr] { RunPlayground(global, *interval, *http_addr); });
+  cmd->add_option("--playground-adapter", f->adapters,
+                  "adapters the demo's events go to (repeatable; their own settings come from "
+                  "--config or PGCDC_* variables)")
+      ->capture_default_str();
+  cmd->add_option("--playground-detector", f->detector,
+                  "listen_notify (the table's trigger) or wal (logical replication of the "
+                  "table's publication)")
+      ->check(CLI::IsMember({"listen_notify", "wal"}))
+      ->capture_default_str();
+  cmd->callback([&global, f] { RunPlayground(global, *f); });
 }
 
 }  // namespace pgcdc::cli

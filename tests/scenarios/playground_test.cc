@@ -46,6 +46,50 @@ TEST(PlaygroundScenario, StreamsDemoChangesAndCleansUp) {
   EXPECT_NE(ps.exit_code, 0) << ps.output;
 }
 
+// The same demo read by the wal detector and written by another adapter (its
+// settings from the environment, as from any config).
+TEST(PlaygroundScenario, WalDetectorIntoAFileAdapter) {
+  TempDir dir;
+  const std::string out = dir.path + "/events.jsonl";
+  auto p = Process::Start({.args = {"playground", "--interval", "50ms", "--playground-detector",
+                                    "wal", "--playground-adapter", "file"},
+                           .env = {{"PGCDC_FILE_PATH", out}}});
+  ASSERT_TRUE(p);
+  std::set<std::string> ops;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        ops.clear();
+        for (const auto& l : ReadFileLines(out)) {
+          auto v = ParseJson(l).as_object();
+          EXPECT_EQ(v["channel"].as_string(), "pgcdc:orders");
+          if (v["operation"].as_string() == "INSERT") {
+            EXPECT_TRUE(v["payload"].as_object().at("row").as_object().contains("customer")) << l;
+          }
+          ops.insert(std::string(v["operation"].as_string()));
+        }
+        return ops.size() == 3;
+      },
+      60s))
+      << p->Stderr();
+  EXPECT_TRUE(p->StdoutLines().empty());  // the file adapter only
+  p->Signal(SIGINT);
+  auto code = p->Wait(60s);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 0) << p->Stderr();
+}
+
+// Bad choices are refused before any cluster starts.
+TEST(PlaygroundScenario, UnknownAdapterOrDetectorIsAUsageError) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"playground", "--playground-adapter", "nosuchsink"},
+                                             {"playground", "--playground-detector", "outbox"}}) {
+    auto p = Process::Start({.args = args});
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->Wait(), 2) << p->Stderr();
+    EXPECT_EQ(p->Stderr().find("starting a throwaway"), std::string::npos) << p->Stderr();
+  }
+}
+
 TEST(PlaygroundScenario, BadIntervalIsUsageError) {
   auto p = Process::Start({.args = {"playground", "--interval", "often"}});
   ASSERT_TRUE(p);
