@@ -44,8 +44,9 @@ Checked Check(const serve::PipelineSpec& spec) {
     if (key.starts_with("otel.") && origin != config::Origin::kDefault &&
         origin != config::Origin::kUnset) {
       loaded.errors.push_back(key +
-                              ": tracing is process-wide under serve; set the OTEL_* "
-                              "environment variables instead (docs/tracing.md)");
+                              ": tracing is process-wide under serve; set it in the serve "
+                              "file's top-level otel: section or the OTEL_* variables "
+                              "(docs/tracing.md)");
     }
   }
   auto chains = transform::Build(loaded.config, label, nullptr, &loaded.errors, &doc);
@@ -182,8 +183,16 @@ int Serve(const GlobalFlags& global, const ServeFlags& flags) {
   auto listen = net::ParseListenAddress(file->addr);
   if (!listen) return ReportConfigErrors({"addr: " + listen.error().message()});
   pipeline::BlockSignals();
-  // Tracing for every pipeline, from the OTEL_* variables.
-  TracingSession tracing{config::Config{}};
+  // Tracing for every pipeline: the file's otel: section, then the OTEL_*
+  // variables. Its keys are checked like listen's (unknown ones refused).
+  config::Config otel;
+  if (!file->otel_json.empty()) {
+    auto loaded = config::Load(AllParams(Builtins()),
+                               TextSources("{\"otel\": " + file->otel_json + "}", "serve otel"));
+    if (!loaded.errors.empty()) return ReportConfigErrors(loaded.errors);
+    otel = std::move(loaded.config);
+  }
+  TracingSession tracing{otel};
   if (!tracing.ok()) return CommandExitCode();
 
   CliRuntime runtime;

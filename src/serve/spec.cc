@@ -235,9 +235,9 @@ Result<bj::value> YamlToJson(const std::string& text, std::string_view label) {
 namespace {
 
 const std::vector<std::string>& ServeKeys() {
-  static const std::vector<std::string> keys = {"addr",      "tls_cert_file",  "tls_key_file",
-                                                "api_token", "api_token_file", "state_file",
-                                                "log_level", "log_format",     "pipelines"};
+  static const std::vector<std::string> keys = {
+      "addr",       "tls_cert_file", "tls_key_file", "api_token", "api_token_file",
+      "state_file", "log_level",     "log_format",   "pipelines", "otel"};
   return keys;
 }
 
@@ -280,6 +280,13 @@ Result<ServeFile> ParseServeFile(const std::string& text, std::string_view label
   for (auto& [key, field] : scalars) {
     if (auto st = ReadScalar(root, key, *field, out.set_keys); !st) {
       errors.push_back(at + st.error().message());
+    }
+  }
+  if (const bj::value* otel = root.if_contains("otel"); otel != nullptr && !otel->is_null()) {
+    if (otel->is_object()) {
+      out.otel_json = bj::serialize(*otel);
+    } else {
+      errors.push_back(at + "otel: expected a map of otel.* settings (exporter, endpoint, ...)");
     }
   }
   std::set<std::string> names;

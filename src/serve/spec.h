@@ -58,6 +58,9 @@ struct ServeFile {
   std::string log_level;
   std::string log_format;
   std::vector<PipelineSpec> pipelines;
+  // The `otel:` map (process-wide tracing for every pipeline) as JSON, or
+  // empty; its keys are the otel.* keys of `listen` (docs/tracing.md).
+  std::string otel_json;
   // Which scalar keys the file set (flags only override the ones it did not
   // set when they were left at their defaults).
   std::vector<std::string> set_keys;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -251,6 +252,51 @@ TEST(TracingScenario, BadSettingsAreConfigurationErrors) {
   std::tie(code, err) = RunAdapterToExit("stdout", {"--otel-exporter", "jaeger"});
   EXPECT_EQ(code, 2) << err;
   EXPECT_NE(err.find("otel.exporter"), std::string::npos) << err;
+}
+
+// `pgcdc serve`: the serve file's otel: section traces every pipeline; an
+// unknown key in it is refused like in listen.
+TEST(TracingScenario, ServeTracesPipelinesFromItsOtelSection) {
+  FakeCollector collector;
+  TempDir dir;
+  const std::string out = dir.path + "/events.jsonl";
+  const std::string yaml = dir.path + "/serve.yaml";
+  auto write_file = [&](const std::string& otel) {
+    std::ofstream(yaml) << "otel:\n"
+                        << otel << "pipelines:\n  - name: traced\n    database_url: \""
+                        << SharedCluster().Url()
+                        << "\"\n    detector: {type: listen_notify}\n"
+                           "    channels: [\"tr_serve\"]\n    adapters: [file]\n"
+                           "    file: {path: \""
+                        << out << "\"}\n";
+  };
+  write_file("  exporter: otlp\n  endpoint: " + collector.Url() +
+             "\n  export_interval: 100ms\n  service_name: pgcdc-serve\n");
+  auto p = Process::Start(
+      {.args = {"serve", "--config", yaml, "--addr", "127.0.0.1:0", "--api-token", "t"}});
+  ASSERT_TRUE(p);
+  auto conn = Connect();
+  // NOTIFY until the pipeline listens (earlier notifications reach no one).
+  ASSERT_TRUE(Eventually([&] {
+    ExecOrFail(conn, "NOTIFY tr_serve, '{\"n\": 1}'");
+    return !ReadFileLines(out).empty();
+  })) << p->Stderr();
+  auto spans = collector.WaitForSpans(2);
+  std::set<std::string> names;
+  for (const auto& span : spans) {
+    names.insert(Str(span, "name"));
+    EXPECT_EQ(Str(span, "service"), "pgcdc-serve") << boost::json::serialize(span);
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"pgcdc.detect", "pgcdc.adapter.deliver"}));
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+
+  write_file("  exporter: otlp\n  endpont: http://x\n");
+  auto bad = RunCommand({PgcdcBinary(), "serve", "--config", yaml, "--addr", "127.0.0.1:0"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("otel.endpont"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("otel.endpoint"), std::string::npos)
+      << "a did-you-mean: " << bad.output;
 }
 
 }  // namespace
