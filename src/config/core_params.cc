@@ -50,13 +50,17 @@ std::vector<ParamSpec> OtelParams() {
   using T = ParamType;
   return {
       OtelParam("otel.exporter", T::kString, "none",
-                "OpenTelemetry trace export: none, otlp (OTLP/HTTP protobuf), stdout (JSON "
+                "OpenTelemetry trace export: none, otlp (OTLP, see otel.protocol), stdout (JSON "
                 "spans on stderr; stdout carries only events); env OTEL_TRACES_EXPORTER when unset",
                 {"none", "stdout", "otlp"}),
+      OtelParam("otel.protocol", T::kString, "http/protobuf",
+                "OTLP transport: http/protobuf (collector port 4318) or grpc (port 4317); default "
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_PROTOCOL",
+                {"http/protobuf", "grpc"}),
       OtelParam("otel.endpoint", T::kString, "",
-                "OTLP/HTTP collector: http(s)://host:port (/v1/traces is added) or a full URL; "
-                "default OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT, "
-                "http://localhost:4318"),
+                "OTLP collector: http(s)://host:port (for http/protobuf /v1/traces is added "
+                "unless the URL has a path); default OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "
+                "OTEL_EXPORTER_OTLP_ENDPOINT, http://localhost:4318 (grpc: :4317)"),
       OtelParam("otel.sample_ratio", T::kString, "1.0",
                 "share of new traces recorded (parent-based trace-id ratio, 0..1; an incoming "
                 "traceparent's decision is kept); default OTEL_TRACES_SAMPLER_ARG"),

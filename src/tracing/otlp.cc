@@ -1,4 +1,5 @@
-// OTLP/HTTP protobuf export (and the stdout exporter's JSON lines).
+// OTLP/HTTP protobuf export (and the stdout exporter's JSON lines; OTLP/gRPC
+// is otlp_grpc.cc).
 
 #include <unistd.h>
 
@@ -9,6 +10,10 @@
 #include "net/http1_client.h"
 #include "pgcdc/otlp_trace.pb.h"
 #include "tracing/tracer.h"
+
+#ifdef PGCDC_HAVE_OTLP_GRPC
+#include "tracing/otlp_grpc.h"
+#endif
 
 namespace pgcdc::tracing {
 
@@ -148,6 +153,9 @@ ExportFn MakeExporter(const Settings& settings) {
       return Ok();
     };
   }
+#ifdef PGCDC_HAVE_OTLP_GRPC
+  if (settings.protocol == "grpc") return MakeGrpcExporter(settings);
+#endif
   auto exporter = std::make_shared<OtlpHttpExporter>(settings);
   return [exporter](std::span<const SpanRecord> spans) { return exporter->Export(spans); };
 }

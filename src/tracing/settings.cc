@@ -140,15 +140,39 @@ Result<Settings> SettingsFrom(const config::Config& cfg, const Getenv& getenv) {
                   "OTEL_TRACES_EXPORTER: \"" + *env + "\" is not supported (otlp, console, none)");
     }
   }
+  if (SetByConfig(cfg, "otel.protocol")) {
+    s.protocol = cfg.GetString("otel.protocol");
+  } else {
+    for (const char* var : {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"}) {
+      auto env = Env(getenv, var);
+      if (!env) continue;
+      if (*env != "grpc" && *env != "http/protobuf") {
+        return Fail(ErrorCode::kConfig,
+                    std::string(var) + ": \"" + *env + "\" is not supported (grpc, http/protobuf)");
+      }
+      s.protocol = *env;
+      break;
+    }
+  }
+  const bool grpc = s.protocol == "grpc";
+  if (grpc) s.endpoint = "http://localhost:4317";
   if (SetByConfig(cfg, "otel.endpoint")) {
-    s.endpoint = TracesUrl(cfg.GetString("otel.endpoint"));
+    s.endpoint = grpc ? cfg.GetString("otel.endpoint") : TracesUrl(cfg.GetString("otel.endpoint"));
   } else if (auto env = Env(getenv, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) {
     s.endpoint = *env;  // the signal-specific variable is used as is
   } else if (auto env2 = Env(getenv, "OTEL_EXPORTER_OTLP_ENDPOINT")) {
     std::string base = *env2;
     if (!base.empty() && base.back() == '/') base.pop_back();
-    s.endpoint = base + "/v1/traces";
+    s.endpoint = grpc ? base : base + "/v1/traces";
   }
+  if (grpc && s.endpoint.find("://") == std::string::npos) s.endpoint = "http://" + s.endpoint;
+#ifndef PGCDC_HAVE_OTLP_GRPC
+  if (grpc && s.exporter == "otlp") {
+    return Fail(ErrorCode::kConfig,
+                "otel.protocol: grpc is not in this build (built with PGCDC_WITH_OTLP_GRPC=OFF); "
+                "use http/protobuf");
+  }
+#endif
   if (SetByConfig(cfg, "otel.headers")) {
     for (const std::string& h : cfg.GetList("otel.headers")) {
       auto parsed = ParseHeaderList(h);

@@ -49,7 +49,10 @@ namespace pgcdc::tracing {
 
 struct Settings {
   std::string exporter = "none";  // none | stdout | otlp
-  // Full URL the OTLP/HTTP requests go to (…/v1/traces).
+  // OTLP transport: "http/protobuf" or "grpc".
+  std::string protocol = "http/protobuf";
+  // Full URL the OTLP/HTTP requests go to (…/v1/traces); for grpc the
+  // collector's http(s)://host:port.
   std::string endpoint = "http://localhost:4318/v1/traces";
   std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
   double sample_ratio = 1.0;

@@ -246,6 +246,42 @@ TEST(Settings, ConfigWinsOverTheOtelVariables) {
   EXPECT_NE(s.error().message().find("otel.sample_ratio"), std::string::npos);
 }
 
+TEST(Settings, GrpcProtocolFromConfigOrVariables) {
+  std::map<std::string, std::string> env = {{"OTEL_TRACES_EXPORTER", "otlp"},
+                                            {"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"}};
+  Getenv getenv = [&](const std::string& k) -> std::optional<std::string> {
+    auto it = env.find(k);
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  };
+  config::Config cfg;
+  auto s = SettingsFrom(cfg, getenv);
+#ifdef PGCDC_HAVE_OTLP_GRPC
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->protocol, "grpc");
+  EXPECT_EQ(s->endpoint, "http://localhost:4317");  // gRPC's default port, no path
+  env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "https://collector:4317/";
+  s = SettingsFrom(cfg, getenv);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->endpoint, "https://collector:4317");
+  cfg.Set("otel.endpoint", std::string("10.0.0.5:14317"), config::Origin::kFlag);
+  s = SettingsFrom(cfg, getenv);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->endpoint, "http://10.0.0.5:14317");
+  cfg.Set("otel.protocol", std::string("http/protobuf"), config::Origin::kFlag);
+  s = SettingsFrom(cfg, getenv);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->endpoint, "http://10.0.0.5:14317/v1/traces");  // the flag wins over the env
+#else
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message().find("PGCDC_WITH_OTLP_GRPC=OFF"), std::string::npos);
+#endif
+  env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/json";
+  s = SettingsFrom(config::Config{}, getenv);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message().find("OTEL_EXPORTER_OTLP_PROTOCOL"), std::string::npos);
+}
+
 TEST(Settings, OffByDefault) {
   auto s = SettingsFrom(config::Config{}, [](const std::string&) { return std::nullopt; });
   ASSERT_TRUE(s);

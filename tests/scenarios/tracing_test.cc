@@ -29,9 +29,13 @@ class FakeCollector {
       ADD_FAILURE() << "fake_otlp did not start: " << (proc_ ? proc_->Stderr() : "");
       return;
     }
-    port_ = static_cast<int>(ParseJson(proc_->StdoutLines()[0]).as_object()["port"].as_int64());
+    auto ports = ParseJson(proc_->StdoutLines()[0]).as_object();
+    port_ = static_cast<int>(ports["port"].as_int64());
+    grpc_port_ = static_cast<int>(ports["grpc_port"].as_int64());
   }
   std::string Addr() const { return "127.0.0.1:" + std::to_string(port_); }
+  // Its OTLP/gRPC endpoint.
+  std::string GrpcUrl() const { return "http://127.0.0.1:" + std::to_string(grpc_port_); }
   std::string Url() const { return "http://" + Addr(); }
   boost::json::array Spans() {
     auto r = HttpGet(Addr(), "/spans");
@@ -52,6 +56,7 @@ class FakeCollector {
  private:
   std::unique_ptr<Process> proc_;
   int port_ = 0;
+  int grpc_port_ = 0;
 };
 
 std::string Str(const boost::json::value& v, const char* key) {
@@ -157,6 +162,37 @@ TEST(TracingScenario, WalToWebhookSpansParentLinksAndTraceparent) {
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
 }
 
+// OTLP/gRPC: the same spans through the collector's TraceService/Export call,
+// the headers as gRPC metadata.
+TEST(TracingScenario, WalToStdoutExportsOverGrpc) {
+  FakeCollector collector;
+  auto conn = Connect();
+  ExecOrFail(conn, "DROP TABLE IF EXISTS tr_grpc CASCADE");
+  ExecOrFail(conn, "CREATE TABLE tr_grpc (id int PRIMARY KEY)");
+  ExecOrFail(conn, "DROP PUBLICATION IF EXISTS p_tracing_grpc");
+  ExecOrFail(conn, "CREATE PUBLICATION p_tracing_grpc FOR TABLE tr_grpc");
+  std::vector<std::string> extra = TracingArgs(collector.GrpcUrl());
+  extra.insert(extra.end(), {"--otel-protocol", "grpc"});
+  auto p = StartStreaming(WalListenArgs("p_tracing_grpc", extra));
+  ASSERT_TRUE(p);
+  ExecOrFail(conn, "INSERT INTO tr_grpc VALUES (1), (2)");
+  ASSERT_TRUE(p->WaitForLines(2)) << p->Stderr();
+  auto spans = collector.WaitForSpans(4);
+  ASSERT_EQ(spans.size(), 4u) << boost::json::serialize(spans) << p->Stderr();
+  std::multiset<std::string> names;
+  for (const auto& s : spans) {
+    names.insert(Str(s, "name"));
+    EXPECT_EQ(Str(s, "service"), "pgcdc-scenario");
+    EXPECT_EQ(s.at("headers").at("authorization").as_string(), "Bearer otel-token");
+    EXPECT_EQ(Attr(s, "pgcdc.channel"), "pgcdc:tr_grpc");
+  }
+  EXPECT_EQ(names.count("pgcdc.detect"), 2u);
+  EXPECT_EQ(names.count("pgcdc.adapter.deliver"), 2u);
+  EXPECT_GE(ScrapeMetric(*p, "pgcdc_tracing_spans_exported_total").value_or(0), 4.0);
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+}
+
 TEST(TracingScenario, WebhookGatewayContinuesAnIncomingTrace) {
   FakeCollector collector;
   std::vector<std::string> args = {"listen",      "--detector",  "webhook_gateway",
@@ -252,6 +288,10 @@ TEST(TracingScenario, BadSettingsAreConfigurationErrors) {
   std::tie(code, err) = RunAdapterToExit("stdout", {"--otel-exporter", "jaeger"});
   EXPECT_EQ(code, 2) << err;
   EXPECT_NE(err.find("otel.exporter"), std::string::npos) << err;
+  std::tie(code, err) =
+      RunAdapterToExit("stdout", {"--otel-exporter", "otlp", "--otel-protocol", "thrift"});
+  EXPECT_EQ(code, 2) << err;
+  EXPECT_NE(err.find("otel.protocol"), std::string::npos) << err;
 }
 
 // `pgcdc serve`: the serve file's otel: section traces every pipeline; an

@@ -9,9 +9,14 @@
 //                      start, end, attributes: {k: v}, links: [{traceId, spanId}],
 //                      status: {code, message}, service, headers}
 //   POST /_fake/fail  answer the next N exports with 503 (body: N)
-// Prints {"port": N} on its first stdout line. Binds 127.0.0.1 only.
+// It also serves OTLP/gRPC (npm @grpc/grpc-js): the unary call
+// /opentelemetry.proto.collector.trace.v1.TraceService/Export with the same
+// protobuf request, decoded the same way (headers from the call's metadata).
+// Prints {"port": N, "grpc_port": M} on its first stdout line. Binds
+// 127.0.0.1 only.
 'use strict';
 const http = require('http');
+const grpc = require('@grpc/grpc-js');
 const root = require('@opentelemetry/otlp-transformer/build/src/generated/root');
 
 const Request = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
@@ -107,6 +112,44 @@ const server = http.createServer((req, res) => {
   });
 });
 
+const identity = (b) => b;
+const grpcServer = new grpc.Server();
+grpcServer.addService(
+  {
+    Export: {
+      path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    },
+  },
+  {
+    Export: (call, callback) => {
+      if (failNext > 0) {
+        failNext--;
+        callback({ code: grpc.status.UNAVAILABLE, details: 'fake outage' });
+        return;
+      }
+      const auth = call.metadata.get('authorization');
+      try {
+        decode(call.request, { authorization: auth.length ? String(auth[0]) : '' });
+      } catch (e) {
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: 'cannot decode: ' + e.message });
+        return;
+      }
+      callback(null, Buffer.alloc(0)); // an empty ExportTraceServiceResponse
+    },
+  },
+);
+
 server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
+  grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, grpcPort) => {
+    if (err) throw err;
+    process.stdout.write(
+      JSON.stringify({ port: server.address().port, grpc_port: grpcPort }) + '\n',
+    );
+  });
 });
