@@ -27,6 +27,18 @@ struct Checked {
 };
 
 // An entry through the same load, normalisation and validation as `listen`.
+// Errors about a document made of one line of JSON: a line:column in it
+// would point nowhere the user wrote, so "<label>:1:<col>:" becomes "<label>:".
+void DropJsonPositions(std::vector<std::string>& errors, const std::string& label) {
+  const std::string at = label + ":1:";
+  for (auto& e : errors) {
+    if (!e.starts_with(at)) continue;
+    size_t end = at.size();
+    while (end < e.size() && e[end] >= '0' && e[end] <= '9') ++end;
+    if (end < e.size() && e[end] == ':') e = label + e.substr(end);
+  }
+}
+
 Checked Check(const serve::PipelineSpec& spec) {
   Checked out;
   const std::string doc = serve::ListenDocument(spec, out.errors, out.warnings);
@@ -50,15 +62,7 @@ Checked Check(const serve::PipelineSpec& spec) {
     }
   }
   auto chains = transform::Build(loaded.config, label, nullptr, &loaded.errors, &doc);
-  // The document is the entry as one line of JSON: a line:column in it
-  // would point nowhere the user wrote.
-  const std::string at = label + ":1:";
-  for (auto& e : loaded.errors) {
-    if (!e.starts_with(at)) continue;
-    size_t end = at.size();
-    while (end < e.size() && e[end] >= '0' && e[end] <= '9') ++end;
-    if (end < e.size() && e[end] == ':') e = label + e.substr(end);
-  }
+  DropJsonPositions(loaded.errors, label);
   // The caller names the pipeline.
   for (auto& e : loaded.errors) {
     if (e.starts_with(label + ": ")) e = e.substr(label.size() + 2);
@@ -187,8 +191,10 @@ int Serve(const GlobalFlags& global, const ServeFlags& flags) {
   // variables. Its keys are checked like listen's (unknown ones refused).
   config::Config otel;
   if (!file->otel_json.empty()) {
+    const std::string label = global.config_path + " (otel)";
     auto loaded = config::Load(AllParams(Builtins()),
-                               TextSources("{\"otel\": " + file->otel_json + "}", "serve otel"));
+                               TextSources("{\"otel\": " + file->otel_json + "}", label));
+    DropJsonPositions(loaded.errors, label);
     if (!loaded.errors.empty()) return ReportConfigErrors(loaded.errors);
     otel = std::move(loaded.config);
   }

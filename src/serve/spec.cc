@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <charconv>
 #include <set>

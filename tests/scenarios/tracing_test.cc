@@ -335,8 +335,8 @@ TEST(TracingScenario, ServeTracesPipelinesFromItsOtelSection) {
   auto bad = RunCommand({PgcdcBinary(), "serve", "--config", yaml, "--addr", "127.0.0.1:0"});
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("otel.endpont"), std::string::npos) << bad.output;
-  EXPECT_NE(bad.output.find("otel.endpoint"), std::string::npos)
-      << "a did-you-mean: " << bad.output;
+  EXPECT_NE(bad.output.find("did you mean `endpoint`"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find(yaml + " (otel): unknown key"), std::string::npos) << bad.output;
 }
 
 }  // namespace

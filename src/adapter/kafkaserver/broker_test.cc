@@ -97,7 +97,7 @@ class BrokerTest : public ::testing::Test {
   // A broker that requires SASL/PLAIN as user/password (and more users),
   // with these ACL rules.
   void MakeSaslPlain(const std::string& user, const std::string& password,
-                     std::vector<SaslUser> more = {}, std::vector<std::string> acls = {}) {
+                     std::vector<SaslUser> more = {}, const std::vector<std::string>& acls = {}) {
     BrokerOptions o;
     o.sasl = true;
     o.users = std::move(more);
