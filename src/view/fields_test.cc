@@ -5,7 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
+#include <bit>
+#include <cstdint>
 #include <functional>
 #include <random>
 
@@ -24,7 +25,7 @@ const Paths kPaths = {{"row", "customer"}, {"row", "amount"}, {"a"},
 bool Same(const Value& a, const Value& b) {
   if (a.v.index() != b.v.index()) return false;
   if (const auto* d = std::get_if<double>(&a.v)) {
-    return std::memcmp(d, &std::get<double>(b.v), sizeof(double)) == 0;
+    return std::bit_cast<uint64_t>(*d) == std::bit_cast<uint64_t>(std::get<double>(b.v));
   }
   return a.v == b.v;
 }
