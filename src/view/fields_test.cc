@@ -8,9 +8,11 @@
 #include <bit>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <random>
 
 #include "core/json_dom.h"
+#include "view/engine.h"
 #include "view/expr.h"
 #include "view/test_util.h"
 
@@ -156,6 +158,30 @@ TEST(ViewFields, RandomDocuments) {
     if (Check(x, doc) == FieldExtractor::Outcome::kOk) ++ok;
   }
   EXPECT_GT(ok, 5000);  // the fast path is the common one
+}
+
+// Events the extractor hands back (a key that is an object, a repeated key)
+// are read through the document: same groups as a document gives.
+TEST(ViewFields, EngineReadsHandedBackEventsThroughTheDocument) {
+  Engine e(Parse("SELECT row.k AS k, COUNT(*) AS n, SUM(row.v) AS s FROM pgcdc_events "
+                 "GROUP BY row.k TUMBLING WINDOW 1m"),
+           {});
+  for (const char* p : {R"({"row":{"k":{"a":1},"v":1}})", R"({"row":{"k":"x","v":2}})",
+                        R"({"row":{"k":"y","v":3,"k":"x"}})", R"({"row":{"k":"x"},"row":{"v":4}})",
+                        R"({"row":{"k":[1, 2],"v":5}})", "not json"}) {
+    e.Process({.payload = p}, 0);
+  }
+  EXPECT_EQ(e.counters().bad_payload, 1u);
+  auto out = e.FlushAll();
+  ASSERT_EQ(out.size(), 1u);
+  std::map<std::string, std::pair<std::string, std::string>> rows;
+  for (const auto& r : out[0].rows) rows[ToText(r[0])] = {ToText(r[1]), ToText(r[2])};
+  const std::map<std::string, std::pair<std::string, std::string>> want = {
+      {R"({"a":1})", {"1", "1"}},
+      {"x", {"2", "5"}},      // 2, and 3 (the last "k" is "x")
+      {"<nil>", {"1", "4"}},  // the second "row" replaced the first
+      {"[1,2]", {"1", "5"}}};
+  EXPECT_EQ(rows, want);
 }
 
 TEST(ViewFields, AssignFieldsNumbersPayloadPaths) {
