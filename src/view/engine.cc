@@ -11,21 +11,6 @@
 
 namespace pgcdc::view {
 
-// One aggregate's running state; mergeable (sessions merge).
-struct Engine::Acc {
-  int64_t count = 0;  // non-null values (COUNT)
-  int64_t n = 0;      // numeric values (SUM/AVG/STDDEV)
-  double sum = 0;
-  int64_t isum = 0;
-  bool ints = true;  // every numeric value was an integer and isum did not overflow
-  double mean = 0;   // Welford
-  double m2 = 0;
-  Value min;
-  Value max;
-  std::unordered_set<std::string> distinct;
-  std::unique_ptr<Hll> approx;  // approx_count_distinct only (allocated on its first value)
-};
-
 namespace {
 
 bool NeedsNumber(AggFn fn) {
@@ -33,18 +18,21 @@ bool NeedsNumber(AggFn fn) {
          fn == AggFn::kStddevSamp;
 }
 
-void AddNumber(Engine::Acc& a, const Value& v, double d) {
+bool IsStddev(AggFn fn) { return fn == AggFn::kStddevPop || fn == AggFn::kStddevSamp; }
+
+void AddNumber(Engine::Acc& a, const Value& v, double d, bool welford) {
   ++a.n;
   a.sum += d;
   const auto* i = std::get_if<int64_t>(&v.v);
   if (i == nullptr || __builtin_add_overflow(a.isum, *i, &a.isum)) a.ints = false;
+  if (!welford) return;
   const double delta = d - a.mean;
   a.mean += delta / static_cast<double>(a.n);
   a.m2 += delta * (d - a.mean);
 }
 
-void Merge(Engine::Acc& a, const Engine::Acc& b) {
-  if (b.n > 0) {
+void Merge(const Aggregate& agg, Engine::Acc& a, const Engine::Acc& b) {
+  if (b.n > 0 && IsStddev(agg.fn)) {
     const double n = static_cast<double>(a.n + b.n);
     const double delta = b.mean - a.mean;
     a.m2 += b.m2 + delta * delta * static_cast<double>(a.n) * static_cast<double>(b.n) / n;
@@ -54,9 +42,15 @@ void Merge(Engine::Acc& a, const Engine::Acc& b) {
   a.n += b.n;
   a.sum += b.sum;
   a.ints = a.ints && b.ints && !__builtin_add_overflow(a.isum, b.isum, &a.isum);
-  if (!b.min.is_null() && (a.min.is_null() || Compare(b.min, a.min) < 0)) a.min = b.min;
-  if (!b.max.is_null() && (a.max.is_null() || Compare(b.max, a.max) > 0)) a.max = b.max;
-  a.distinct.insert(b.distinct.begin(), b.distinct.end());
+  if (!b.best.is_null() &&
+      (a.best.is_null() ||
+       (agg.fn == AggFn::kMin ? Compare(b.best, a.best) < 0 : Compare(b.best, a.best) > 0))) {
+    a.best = b.best;
+  }
+  if (b.distinct) {
+    if (!a.distinct) a.distinct = std::make_unique<std::unordered_set<std::string>>();
+    a.distinct->insert(b.distinct->begin(), b.distinct->end());
+  }
   if (b.approx) {
     if (!a.approx) a.approx = std::make_unique<Hll>();
     a.approx->Merge(*b.approx);
@@ -66,16 +60,16 @@ void Merge(Engine::Acc& a, const Engine::Acc& b) {
 Value Final(const Aggregate& agg, const Engine::Acc& a) {
   switch (agg.fn) {
     case AggFn::kCount:
-      return {agg.distinct ? static_cast<int64_t>(a.distinct.size()) : a.count};
+      if (!agg.distinct) return {a.count};
+      return {static_cast<int64_t>(a.distinct ? a.distinct->size() : 0)};
     case AggFn::kSum:
       if (a.n == 0) return {};
       return a.ints ? Value{a.isum} : Value{a.sum};
     case AggFn::kAvg:
       return a.n == 0 ? Value{} : Value{a.sum / static_cast<double>(a.n)};
     case AggFn::kMin:
-      return a.min;
     case AggFn::kMax:
-      return a.max;
+      return a.best;
     case AggFn::kStddevPop:
       return a.n == 0 ? Value{} : Value{std::sqrt(a.m2 / static_cast<double>(a.n))};
     case AggFn::kStddevSamp:
@@ -86,15 +80,11 @@ Value Final(const Aggregate& agg, const Engine::Acc& a) {
   return {};
 }
 
-// Group key: each value's type tag and text, NUL-separated (NULL differs from "<nil>").
-std::string KeyOf(const std::vector<Value>& keys) {
-  std::string out;
-  for (const auto& k : keys) {
-    out += static_cast<char>('0' + k.v.index());
-    out += ToText(k);
-    out += '\0';
-  }
-  return out;
+// One group key value: its type tag and text, NUL-ended (NULL differs from "<nil>").
+void AppendKey(std::string& out, const Value& k) {
+  out += static_cast<char>('0' + k.v.index());
+  AppendText(out, k);
+  out += '\0';
 }
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
@@ -102,7 +92,11 @@ int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0
 }  // namespace
 
 Engine::Engine(std::shared_ptr<const Query> query, EngineOptions options)
-    : query_(std::move(query)), options_(options) {
+    : query_(std::move(query)),
+      options_(options),
+      extractor_(query_->fields),
+      key_scratch_(query_->group_by.size()),
+      key_refs_(query_->group_by.size()) {
   if (query_->join) join_ = std::make_unique<JoinState>(*query_, options_.max_groups);
 }
 
@@ -113,7 +107,7 @@ bool Engine::EventTime(const EvalContext& ctx, int64_t now_ns, int64_t& t) {
     t = now_ns;
     return true;
   }
-  const Value v = ResolveField(query_->event_time, ctx);
+  const Value v = ResolveField(query_->event_time, query_->event_time_field, ctx);
   const auto* s = std::get_if<std::string>(&v.v);
   std::optional<int64_t> parsed = s != nullptr ? ParseTimestamp(*s) : std::nullopt;
   if (!parsed) {
@@ -124,18 +118,36 @@ bool Engine::EventTime(const EvalContext& ctx, int64_t now_ns, int64_t& t) {
   return true;
 }
 
-Engine::Group* Engine::FindOrAdd(std::unordered_map<std::string, Group>& groups,
-                                 const std::string& key, const std::vector<Value>& keys) {
-  auto it = groups.find(key);
-  if (it != groups.end()) return &it->second;
+void Engine::EvalKey(const EvalContext& ctx) {
+  key_.clear();
+  for (size_t i = 0; i < query_->group_by.size(); ++i) {
+    const Value& v = EvalRef(query_->group_by[i], ctx, key_scratch_[i]);
+    key_refs_[i] = &v;
+    AppendKey(key_, v);
+  }
+}
+
+bool Engine::Admit() {
   if (static_cast<int64_t>(live_groups_) >= options_.max_groups) {
     ++counters_.groups_overflow;
-    return nullptr;
+    return false;
   }
   ++live_groups_;
-  Group& g = groups[key];
-  g.keys = keys;
+  return true;
+}
+
+void Engine::InitGroup(Group& g) const {
+  g.keys.reserve(key_refs_.size());
+  for (const Value* k : key_refs_) g.keys.push_back(*k);
   g.accs.resize(query_->aggregates.size());
+}
+
+Engine::Group* Engine::FindOrAdd(std::unordered_map<std::string, Group>& groups) {
+  auto it = groups.find(key_);
+  if (it != groups.end()) return &it->second;
+  if (!Admit()) return nullptr;
+  Group& g = groups[key_];
+  InitGroup(g);
   return &g;
 }
 
@@ -147,30 +159,30 @@ void Engine::Accumulate(Group& g, const EvalContext& ctx) {
       ++a.count;
       continue;
     }
-    const Value v = Eval(agg.arg, ctx);
+    const Value& v = EvalRef(agg.arg, ctx, scratch_);
     if (v.is_null()) continue;
     ++a.count;
     if (agg.distinct) {
-      a.distinct.insert(ToText(v));
+      if (!a.distinct) a.distinct = std::make_unique<std::unordered_set<std::string>>();
+      a.distinct->insert(ToText(v));
     } else if (agg.fn == AggFn::kApproxCountDistinct) {
       if (!a.approx) a.approx = std::make_unique<Hll>();
       a.approx->Add(ToText(v));
     } else if (NeedsNumber(agg.fn)) {
       if (auto d = ToNumber(v)) {
-        AddNumber(a, v, *d);
+        AddNumber(a, v, *d, IsStddev(agg.fn));
       } else {
         ++counters_.type_errors;
       }
-    } else if (agg.fn == AggFn::kMin && (a.min.is_null() || Compare(v, a.min) < 0)) {
-      a.min = v;
-    } else if (agg.fn == AggFn::kMax && (a.max.is_null() || Compare(v, a.max) > 0)) {
-      a.max = v;
+    } else if ((agg.fn == AggFn::kMin || agg.fn == AggFn::kMax) &&
+               (a.best.is_null() ||
+                (agg.fn == AggFn::kMin ? Compare(v, a.best) < 0 : Compare(v, a.best) > 0))) {
+      a.best = v;
     }
   }
 }
 
-bool Engine::AddToWindows(int64_t t, const std::string& key, const std::vector<Value>& keys,
-                          const EvalContext& ctx) {
+bool Engine::AddToWindows(int64_t t, const EvalContext& ctx) {
   const int64_t size = query_->window.size_ns;
   const int64_t slide =
       query_->window.kind == WindowKind::kSliding ? query_->window.slide_ns : size;
@@ -182,7 +194,7 @@ bool Engine::AddToWindows(int64_t t, const std::string& key, const std::vector<V
     Window& win = windows_[start];
     win.start = start;
     win.end = start + size;
-    Group* g = FindOrAdd(win.groups, key, keys);
+    Group* g = FindOrAdd(win.groups);
     if (g == nullptr) continue;
     Accumulate(*g, ctx);
     win.min_seq = std::min(win.min_seq, seq_);
@@ -192,25 +204,25 @@ bool Engine::AddToWindows(int64_t t, const std::string& key, const std::vector<V
   return added;
 }
 
-bool Engine::AddToSession(int64_t t, const std::string& key, const std::vector<Value>& keys,
-                          const EvalContext& ctx) {
+bool Engine::AddToSession(int64_t t, const EvalContext& ctx) {
   const int64_t gap = query_->window.size_ns;
   if (have_watermark_ && t + gap <= watermark_) {
     ++counters_.late;
     return false;
   }
-  std::vector<Group>& list = sessions_[key];
-  std::unordered_map<std::string, Group> fresh;
-  Group* g = FindOrAdd(fresh, key, keys);
-  if (g == nullptr) return false;
-  g->first = g->last = t;
-  g->min_seq = seq_;
-  Accumulate(*g, ctx);
-  Group merged = std::move(*g);
+  if (!Admit()) return false;
+  std::vector<Group>& list = sessions_[key_];
+  Group merged;
+  InitGroup(merged);
+  merged.first = merged.last = t;
+  merged.min_seq = seq_;
+  Accumulate(merged, ctx);
   // Absorb every session within `gap` of the new one (it may bridge several).
   for (auto it = list.begin(); it != list.end();) {
     if (t + gap >= it->first && t <= it->last + gap) {
-      for (size_t i = 0; i < merged.accs.size(); ++i) Merge(merged.accs[i], it->accs[i]);
+      for (size_t i = 0; i < merged.accs.size(); ++i) {
+        Merge(query_->aggregates[i], merged.accs[i], it->accs[i]);
+      }
       merged.first = std::min(merged.first, it->first);
       merged.last = std::max(merged.last, it->last);
       merged.min_seq = std::min(merged.min_seq, it->min_seq);
@@ -225,30 +237,43 @@ bool Engine::AddToSession(int64_t t, const std::string& key, const std::vector<V
 }
 
 Outcome Engine::Process(const EventView& e, int64_t now_ns) {
-  auto payload = json::ParseDom(e.payload);
-  if (!payload) {
+  EvalContext ctx{.channel = e.channel,
+                  .operation = e.operation,
+                  .source = e.source,
+                  .type_errors = &counters_.type_errors};
+  boost::json::value document;  // only for payloads the extractor hands back
+  switch (extractor_.Extract(e.payload)) {
+    case FieldExtractor::Outcome::kOk:
+      ctx.fields = &extractor_.values();
+      break;
+    case FieldExtractor::Outcome::kNeedsDocument: {
+      auto payload = json::ParseDom(e.payload);
+      if (!payload) break;  // not reached: the extractor accepted it
+      document = std::move(*payload);
+      ctx.payload = &document;
+      break;
+    }
+    case FieldExtractor::Outcome::kInvalid:
+      break;
+  }
+  if (ctx.fields == nullptr && ctx.payload == nullptr) {
     ++counters_.bad_payload;
     return Outcome::kSkipped;
   }
   seq_ = e.seq == 0 ? kNoSeq : e.seq;
-  EvalContext ctx{.payload = &*payload,
-                  .channel = e.channel,
-                  .operation = e.operation,
-                  .source = e.source,
-                  .type_errors = &counters_.type_errors};
+  return ProcessIn(ctx, now_ns);
+}
+
+Outcome Engine::ProcessIn(const EvalContext& ctx, int64_t now_ns) {
   int64_t t = 0;
   if (!EventTime(ctx, now_ns, t)) return Outcome::kSkipped;
   if (join_) return ProcessJoin(ctx, t);
   const uint64_t late_before = counters_.late;
   Outcome outcome = Outcome::kSkipped;
   if (Matches(ctx)) {
-    std::vector<Value> keys;
-    keys.reserve(query_->group_by.size());
-    for (const auto& g : query_->group_by) keys.push_back(Eval(g, ctx));
-    const std::string key = KeyOf(keys);
-    const bool added = query_->window.kind == WindowKind::kSession
-                           ? AddToSession(t, key, keys, ctx)
-                           : AddToWindows(t, key, keys, ctx);
+    EvalKey(ctx);
+    const bool added =
+        query_->window.kind == WindowKind::kSession ? AddToSession(t, ctx) : AddToWindows(t, ctx);
     if (added) ++counters_.events;  // otherwise late or over max_groups, counted there
     outcome = added                          ? Outcome::kAggregated
               : counters_.late > late_before ? Outcome::kLate

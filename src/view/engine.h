@@ -14,6 +14,7 @@
 // sessions; a new group beyond it is dropped and counted.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -25,6 +26,8 @@
 #include <vector>
 
 #include "view/expr.h"
+#include "view/fields.h"
+#include "view/hll.h"
 #include "view/join.h"
 #include "view/query.h"
 
@@ -100,11 +103,26 @@ class Engine {
   size_t groups() const { return join_ ? join_->size() : live_groups_; }
   const Query& query() const { return *query_; }
 
-  struct Acc;
+  // One aggregate's running state; mergeable (sessions merge).
+  struct Acc {
+    int64_t count = 0;  // non-null values (COUNT)
+    int64_t n = 0;      // numeric values (SUM/AVG/STDDEV)
+    double sum = 0;
+    int64_t isum = 0;
+    bool ints = true;  // every numeric value was an integer and isum did not overflow
+    double mean = 0;   // Welford (STDDEV only)
+    double m2 = 0;
+    Value best;  // MIN or MAX so far
+    // COUNT(DISTINCT) and approx_count_distinct, allocated on their first value.
+    std::unique_ptr<std::unordered_set<std::string>> distinct;
+    std::unique_ptr<Hll> approx;
+  };
   struct Group {
     std::vector<Value> keys;
-    std::vector<Acc> accs;
-    int64_t first = 0;  // session bounds (event times)
+    // In place for up to two aggregates (no allocation of its own).
+    boost::container::small_vector<Acc, 2> accs;
+    // Session bounds (event times).
+    int64_t first = 0;
     int64_t last = 0;
     uint64_t min_seq = kNoSeq;  // sessions: oldest tracked event
   };
@@ -118,13 +136,14 @@ class Engine {
   };
   bool EventTime(const EvalContext& ctx, int64_t now_ns, int64_t& t);
   bool Matches(const EvalContext& ctx) const;  // WHERE is TRUE
-  Group* FindOrAdd(std::unordered_map<std::string, Group>& groups, const std::string& key,
-                   const std::vector<Value>& keys);
+  Outcome ProcessIn(const EvalContext& ctx, int64_t now_ns);
+  void EvalKey(const EvalContext& ctx);  // key_ and key_refs_ of the event
+  bool Admit();                          // room for one more group (max_groups)
+  void InitGroup(Group& g) const;        // keys from key_refs_, empty accumulators
+  Group* FindOrAdd(std::unordered_map<std::string, Group>& groups);
   void Accumulate(Group& g, const EvalContext& ctx);
-  bool AddToWindows(int64_t t, const std::string& key, const std::vector<Value>& keys,
-                    const EvalContext& ctx);
-  bool AddToSession(int64_t t, const std::string& key, const std::vector<Value>& keys,
-                    const EvalContext& ctx);
+  bool AddToWindows(int64_t t, const EvalContext& ctx);
+  bool AddToSession(int64_t t, const EvalContext& ctx);
   WindowResult Close(int64_t start, int64_t end, const std::vector<const Group*>& groups);
   std::vector<WindowResult> CloseUpTo(int64_t watermark, bool all);
   Outcome ProcessJoin(const EvalContext& ctx, int64_t t);
@@ -140,6 +159,13 @@ class Engine {
   std::unordered_map<std::string, std::vector<Group>> sessions_;
   std::unique_ptr<JoinState> join_;  // interval joins only
   uint64_t seq_ = kNoSeq;            // of the event being processed (kNoSeq: untracked)
+  FieldExtractor extractor_;         // the payload fields the query reads
+  // The event's group key (type tag and text of each GROUP BY value) and
+  // its values; reused from event to event.
+  std::string key_;
+  std::vector<Value> key_scratch_;      // computed key values
+  std::vector<const Value*> key_refs_;  // each key value (into fields or key_scratch_)
+  Value scratch_;                       // an aggregate's computed argument
 };
 
 // SPEC §7.6 payloads: one row {<columns…>, "_window": {start, end}}, or a

@@ -153,7 +153,7 @@ Value Eval(const Expr& e, const EvalContext& ctx) {
     case ExprKind::kConst:
       return e.constant;
     case ExprKind::kField:
-      return ResolveField(e.path, ctx);
+      return ResolveField(e.path, e.field, ctx);
     case ExprKind::kNeg:
       return Arith("-", Value{int64_t{0}}, Eval(e.args[0], ctx), ctx);
     case ExprKind::kArith:
@@ -172,12 +172,21 @@ Value Eval(const Expr& e, const EvalContext& ctx) {
   }
 }
 
-Value ResolveField(const std::vector<std::string>& path, const EvalContext& ctx) {
+const Value& EvalRef(const Expr& e, const EvalContext& ctx, Value& scratch) {
+  if (e.kind == ExprKind::kField && e.field >= 0 && ctx.fields != nullptr) {
+    return (*ctx.fields)[static_cast<size_t>(e.field)];
+  }
+  scratch = Eval(e, ctx);
+  return scratch;
+}
+
+Value ResolveField(const std::vector<std::string>& path, int field, const EvalContext& ctx) {
   if (path.size() == 1) {
     if (path[0] == "channel") return {std::string(ctx.channel)};
     if (path[0] == "operation") return {std::string(ctx.operation)};
     if (path[0] == "source") return {std::string(ctx.source)};
   }
+  if (ctx.fields != nullptr && field >= 0) return (*ctx.fields)[static_cast<size_t>(field)];
   if (ctx.payload == nullptr) return {};
   const boost::json::value* cur = ctx.payload;
   const size_t first = path.size() > 1 && path[0] == "payload" ? 1 : 0;
@@ -221,14 +230,26 @@ std::optional<double> ToNumber(const Value& v) {
 
 std::string ToText(const Value& v) {
   if (const auto* s = std::get_if<std::string>(&v.v)) return *s;
-  if (const auto* b = std::get_if<bool>(&v.v)) return *b ? "true" : "false";
-  if (const auto* i = std::get_if<int64_t>(&v.v)) return std::to_string(*i);
-  if (const auto* d = std::get_if<double>(&v.v)) {
-    char buf[32];
+  std::string out;
+  AppendText(out, v);
+  return out;
+}
+
+void AppendText(std::string& out, const Value& v) {
+  char buf[32];
+  if (const auto* s = std::get_if<std::string>(&v.v)) {
+    out += *s;
+  } else if (const auto* b = std::get_if<bool>(&v.v)) {
+    out += *b ? "true" : "false";
+  } else if (const auto* i = std::get_if<int64_t>(&v.v)) {
+    auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), *i);
+    out.append(buf, ptr);
+  } else if (const auto* d = std::get_if<double>(&v.v)) {
     auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), *d);
-    return ec == std::errc() ? std::string(buf, ptr) : std::string();
+    if (ec == std::errc()) out.append(buf, ptr);
+  } else {
+    out += "<nil>";
   }
-  return "<nil>";
 }
 
 int Compare(const Value& a, const Value& b) {

@@ -22,6 +22,9 @@ namespace pgcdc::view {
 // What an expression reads: an event (fields) or an output row (group
 // values and aggregate results).
 struct EvalContext {
+  // The payload's fields by Query::fields slot (FieldExtractor), or else
+  // the payload as a document.
+  const std::vector<Value>* fields = nullptr;
   const boost::json::value* payload = nullptr;
   std::string_view channel;
   std::string_view operation;
@@ -34,11 +37,15 @@ struct EvalContext {
 };
 
 Value Eval(const Expr& expr, const EvalContext& ctx);
+// Eval without a copy where the value already exists (a payload field read
+// from ctx.fields); anything else is evaluated into `scratch`.
+const Value& EvalRef(const Expr& expr, const EvalContext& ctx, Value& scratch);
 
 // The field `path` of an event: "channel", "operation", "source" are the
 // envelope's; anything else walks the payload (a leading "payload" is the
-// payload's root). Missing → NULL.
-Value ResolveField(const std::vector<std::string>& path, const EvalContext& ctx);
+// payload's root). Missing → NULL. `field` is the path's Query::fields slot
+// (-1: none), read from ctx.fields when the context has them.
+Value ResolveField(const std::vector<std::string>& path, int field, const EvalContext& ctx);
 
 // A JSON value as a SQL value (objects/arrays as compact JSON text).
 Value FromJson(const boost::json::value& json);
@@ -47,6 +54,7 @@ Value FromJson(const boost::json::value& json);
 std::optional<double> ToNumber(const Value& v);
 // Go's %v-like text: integers without a fraction, floats shortest, true/false.
 std::string ToText(const Value& v);
+void AppendText(std::string& out, const Value& v);  // ToText(v) appended
 // Both non-null: numerically when both convert to numbers, else as text.
 int Compare(const Value& a, const Value& b);
 // SQL LIKE: % any run, _ one character, backslash escapes the next.

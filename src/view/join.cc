@@ -196,9 +196,12 @@ bool JoinState::Add(const EvalContext& ctx, int64_t t, std::optional<int64_t> wa
     if (!on[side]) continue;
     auto key = KeyOf(side == 0 ? j.left_keys : j.right_keys, ctx);
     if (!key) continue;  // a NULL key equals nothing
+    const auto& paths = side == 0 ? j.left_slots : j.right_slots;
+    const auto& fields = side == 0 ? j.left_slot_fields : j.right_slot_fields;
     std::vector<Value> slots;
-    for (const auto& path : side == 0 ? j.left_slots : j.right_slots) {
-      slots.push_back(ResolveField(path, ctx));
+    slots.reserve(paths.size());
+    for (size_t i = 0; i < paths.size(); ++i) {
+      slots.push_back(ResolveField(paths[i], i < fields.size() ? fields[i] : -1, ctx));
     }
     Probe(side, *key, t, slots);
     Insert(side, *key, t, Entry{std::move(slots), seq}, counters);

@@ -8,6 +8,7 @@
 #include "sqlparse/pg_parse.h"
 #include "view/clauses.h"
 #include "view/expr.h"
+#include "view/fields.h"
 #include "view/join.h"
 
 namespace pgcdc::view {
@@ -518,7 +519,9 @@ Result<Query> ParseQuery(std::string_view text) {
   // The parse tree's shape is PostgreSQL's; a node we did not expect makes
   // Boost.JSON throw, which must end as an error, never a crash.
   try {
-    return ParseQueryTree(text);
+    auto q = ParseQueryTree(text);
+    if (q) AssignFields(*q);
+    return q;
   } catch (const std::exception& e) {
     return Fail(ErrorAt(std::string("unsupported query (") + e.what() + ")", 1));
   }

@@ -43,6 +43,9 @@ struct Expr {
   std::string op;
   bool negated = false;  // IS NOT NULL, NOT LIKE, NOT IN
   size_t index = 0;
+  // kField of the payload: its slot in Query::fields (-1: an envelope
+  // attribute, or a plan that AssignFields did not number).
+  int field = -1;
   std::vector<Expr> args;
 };
 
@@ -87,6 +90,8 @@ struct Join {
   std::optional<Expr> residual;  // conjuncts that read both sides, over slots
   std::vector<std::vector<std::string>> left_slots;
   std::vector<std::vector<std::string>> right_slots;
+  std::vector<int> left_slot_fields;  // each slot's Query::fields slot (-1: envelope)
+  std::vector<int> right_slot_fields;
 };
 
 struct Query {
@@ -98,10 +103,15 @@ struct Query {
   Window window;
   // EVENT TIME BY: payload path of the event time; empty = processing time.
   std::vector<std::string> event_time;
-  int64_t lateness_ns = 0;  // ALLOWED LATENESS
+  int event_time_field = -1;  // its slot in `fields` (-1: envelope or none)
+  int64_t lateness_ns = 0;    // ALLOWED LATENESS
   // Set for an interval join: no aggregates, group_by, where, having or window
   // then; `columns` read the join's slots.
   std::optional<Join> join;
+  // The distinct payload paths the plan reads (leading "payload" stripped),
+  // numbered by AssignFields (view/fields.h): the engine pulls exactly these
+  // out of each event's JSON in one pass.
+  std::vector<std::vector<std::string>> fields;
 };
 
 }  // namespace pgcdc::view
