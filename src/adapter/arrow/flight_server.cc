@@ -133,8 +133,8 @@ class Service final : public fl::FlightService::Service {
 
   // The schema a DoGet from the channel's oldest offset starts with.
   arrow_ipc::Schema SchemaFor(const ChannelState& ch) const {
-    if (o_.mode == SchemaMode::kEnvelope) return EnvelopeSchema();
-    return TypedSchema(ch.oldest ? ch.oldest->schema.get() : nullptr);
+    if (o_.mode == SchemaMode::kEnvelope) return EnvelopeSchema(o_.dictionaries);
+    return TypedSchema(ch.oldest ? ch.oldest->schema.get() : nullptr, o_.dictionaries);
   }
 
   fl::FlightInfo Info(const ChannelState& ch) const {
@@ -169,10 +169,18 @@ Status Service::DoGet(ServerContext* ctx, const fl::Ticket* ticket,
   auto slice = store_->Read(t->channel, t->offset, store_->capacity());
   if (!slice) return Reject("out_of_range", StatusCode::OUT_OF_RANGE, slice.error().message());
   M().doget.Inc();
-  const Plan plan = PlanStream(o_.mode, slice->entries);
+  const Plan plan = PlanStream(o_.mode, slice->entries, o_.dictionaries);
   fl::FlightData schema;
   schema.set_data_header(arrow_ipc::SchemaMessage(plan.schema));
   if (!writer->Write(schema)) return Status::OK;  // client gone
+  auto dictionaries = EncodeDictionaries(plan);
+  if (!dictionaries) return {StatusCode::INTERNAL, dictionaries.error().message()};
+  for (auto& d : *dictionaries) {
+    fl::FlightData data;
+    data.set_data_header(std::move(d.header));
+    data.set_data_body(std::move(d.body));
+    if (!writer->Write(data)) return Status::OK;
+  }
   return WriteBatches(*ctx, plan, *slice, *writer);
 }
 
