@@ -84,9 +84,20 @@ bool InRange(Type type, int64_t v) {
   return true;
 }
 
+// StringifyJson's text of `raw` without a copy when it is a number or a
+// string without escapes (the usual case); otherwise unescaped into `scratch`.
+std::string_view TextOf(std::string_view raw, std::string& scratch) {
+  if (raw.size() < 2 || raw.front() != '"' || raw.back() != '"') return raw;
+  const std::string_view inner = raw.substr(1, raw.size() - 2);
+  if (inner.find('\\') == std::string_view::npos) return inner;
+  scratch = transform::StringifyJson(raw);
+  return scratch;
+}
+
 // One row value (`raw`: its JSON text in the payload) into `c`; false when
-// it does not convert (the caller appends null and counts it).
-bool AppendTyped(Column& c, uint32_t oid, std::string_view raw) {
+// it does not convert (the caller appends null and counts it). `scratch`:
+// reused storage, so most values convert without an allocation.
+bool AppendTyped(Column& c, uint32_t oid, std::string_view raw, std::string& scratch) {
   switch (c.type()) {
     case Type::kBool:
       if (raw != "true" && raw != "false") return false;
@@ -96,37 +107,41 @@ bool AppendTyped(Column& c, uint32_t oid, std::string_view raw) {
     case Type::kInt32:
     case Type::kInt64: {
       int64_t v = 0;
-      if (!ParseNumber(transform::StringifyJson(raw), v) || !InRange(c.type(), v)) return false;
+      if (!ParseNumber(TextOf(raw, scratch), v) || !InRange(c.type(), v)) return false;
       c.AppendInt(v);
       return true;
     }
     case Type::kFloat32:
     case Type::kFloat64: {
-      auto d = ParseFloating(transform::StringifyJson(raw));
+      auto d = ParseFloating(TextOf(raw, scratch));
       if (d) c.AppendDouble(*d);
       return d.has_value();
     }
     case Type::kDate32: {
-      auto days = ParseDays(transform::StringifyJson(raw));
+      auto days = ParseDays(TextOf(raw, scratch));
       if (days) c.AppendInt(*days);
       return days.has_value();
     }
     case Type::kTimestampMicros: {
-      std::string t = transform::StringifyJson(raw);
-      if (oid == 1114) t += "Z";  // timestamp without time zone: the wall clock, as UTC
+      std::string_view t = TextOf(raw, scratch);
+      if (oid == 1114) {  // timestamp without time zone: the wall clock, as UTC
+        if (t.data() != scratch.data()) scratch.assign(t);
+        scratch += 'Z';
+        t = scratch;
+      }
       auto micros = parquet::ParseTimestampTz(t);
       if (micros) c.AppendInt(*micros);
       return micros.has_value();
     }
     case Type::kBinary: {
-      auto bytes = HexBytea(transform::StringifyJson(raw));
+      auto bytes = HexBytea(TextOf(raw, scratch));
       if (bytes) c.AppendBytes(*bytes);
       return bytes.has_value();
     }
     case Type::kUtf8:
       // json/jsonb stay JSON text; strings and numbers (numeric's exact
       // digits) their text.
-      c.AppendBytes(oid == 114 || oid == 3802 ? std::string(raw) : transform::StringifyJson(raw));
+      c.AppendBytes(oid == 114 || oid == 3802 ? raw : TextOf(raw, scratch));
       return true;
   }
   return false;
@@ -191,14 +206,22 @@ bool AddToDictionaries(SchemaMode mode, const Entry& e, std::vector<Dictionary>&
   return true;
 }
 
-// The `row` image's values in `row`'s column order (empty views = null).
-std::vector<std::optional<std::string_view>> RowValues(const Entry& e, const RowSchema& row,
-                                                       transform::Arena& arena) {
-  std::vector<std::optional<std::string_view>> out(row.columns.size());
+// Storage reused from row to row of a batch.
+struct TypedScratch {
+  std::vector<std::optional<std::string_view>> values;
+  std::string text;
+  transform::Arena arena;
+};
+
+// The `row` image's values in `row`'s column order into `out` (nullopt =
+// null).
+void RowValues(const Entry& e, const RowSchema& row, transform::Arena& arena,
+               std::vector<std::optional<std::string_view>>& out) {
+  out.assign(row.columns.size(), std::nullopt);
   auto doc = transform::JsonObject::Parse(e.payload, arena, true);
-  if (!doc) return out;
+  if (!doc) return;
   auto image = (*doc)->Child("row", arena);
-  if (!image || *image == nullptr) return out;
+  if (!image || *image == nullptr) return;
   const auto& members = (*image)->members();
   size_t hint = 0;
   for (size_t i = 0; i < row.columns.size(); ++i) {
@@ -211,11 +234,10 @@ std::vector<std::optional<std::string_view>> RowValues(const Entry& e, const Row
       break;
     }
   }
-  return out;
 }
 
 void AppendTypedRow(std::vector<Column>& cols, const Plan& plan, const Entry& e,
-                    size_t& value_errors) {
+                    TypedScratch& scratch, size_t& value_errors) {
   cols[0].AppendBytes(e.id);
   AppendString(cols[1], plan, 1, e.operation);
   cols[2].AppendInt(e.created_at_ns / 1000);
@@ -225,13 +247,14 @@ void AppendTypedRow(std::vector<Column>& cols, const Plan& plan, const Entry& e,
     for (size_t i = 0; i < n; ++i) cols[kEnvelopeTypedColumns + i].AppendNull();
     return;
   }
-  transform::Arena arena;
-  const auto values = RowValues(e, *plan.row, arena);
+  scratch.arena.Clear();
+  RowValues(e, *plan.row, scratch.arena, scratch.values);
+  const auto& values = scratch.values;
   for (size_t i = 0; i < n; ++i) {
     Column& c = cols[kEnvelopeTypedColumns + i];
     if (!values[i]) {
       c.AppendNull();
-    } else if (!AppendTyped(c, plan.row->columns[i].type_oid, *values[i])) {
+    } else if (!AppendTyped(c, plan.row->columns[i].type_oid, *values[i], scratch.text)) {
       c.AppendNull();
       ++value_errors;
     }
@@ -399,16 +422,21 @@ Result<arrow_ipc::EncodedBatch> EncodeBatch(SchemaMode mode, const Plan& plan,
   for (const auto& e : entries) bytes += e->payload.size();
   std::vector<Column> cols;
   cols.reserve(plan.schema.size());
-  for (const auto& f : plan.schema) {
+  constexpr size_t kEnvelopePayload = 3;
+  for (size_t i = 0; i < plan.schema.size(); ++i) {
+    const auto& f = plan.schema[i];
     cols.emplace_back(f.dictionary_id >= 0 ? Type::kInt32 : f.type);
-    // Exact for the payload; the other string columns are short (one growth at most).
-    cols.back().Reserve(entries.size(), f.name == "payload" ? bytes : 40 * entries.size());
+    // Exact for the envelope's payload; other string columns are shorter
+    // (one growth at most).
+    const bool payload = mode == SchemaMode::kEnvelope && i == kEnvelopePayload;
+    cols.back().Reserve(entries.size(), payload ? bytes : std::min(bytes, 40 * entries.size()));
   }
+  TypedScratch scratch;
   for (const auto& e : entries) {
     if (mode == SchemaMode::kEnvelope) {
       AppendEnvelope(cols, plan, *e);
     } else {
-      AppendTypedRow(cols, plan, *e, value_errors);
+      AppendTypedRow(cols, plan, *e, scratch, value_errors);
     }
   }
   return arrow_ipc::RecordBatchMessage(plan.schema, cols);
