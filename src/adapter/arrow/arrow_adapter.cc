@@ -101,8 +101,7 @@ ConnectorInfo Connector() {
                  "envelope: SPEC's id/channel/operation/payload/source/created_at columns; "
                  "typed: one typed column per table column of WAL rows",
                  {.choices = {"envelope", "typed"}}),
-           Param("arrow.batch_rows", &O::batch_rows,
-                 "rows per DoGet record batch at most (larger batches decode faster)",
+           Param("arrow.batch_rows", &O::batch_rows, "rows per DoGet record batch at most",
                  {.min = 1, .max = 1'000'000}),
            Param("arrow.batch_bytes", &O::batch_bytes,
                  "about this many bytes per DoGet record batch (one gRPC message; keep it under "
