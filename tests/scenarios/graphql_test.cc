@@ -326,6 +326,12 @@ TEST(GraphqlScenario, NoNextFollowsTheClientsComplete) {
             R"({"type":"complete","id":")" + id + R"("},{"type":"ping"},{"await":"pong"})";
   }
   send += R"(,{"type":"bogus"}])";  // ends the connection (4400): the client is done
+  // 300 more subscriptions keep the delivery path busy fanning out.
+  auto others =
+      Client(*addr, {"--clients", "3", "--subs", "100", "--keep", "0", "--timeout-ms", "120000"});
+  ASSERT_TRUE(others && WaitFor(*others, "open"));
+  ASSERT_TRUE(
+      Eventually([&] { return ScrapeMetric(*p, "pgcdc_graphql_subscriptions_active") == 300; }));
   std::atomic<bool> stop{false};
   std::thread load([&] {
     while (!stop) NotifyMany("gql_race", 200);
