@@ -192,7 +192,7 @@ class DoGetStream final : public ::grpc::ServerWriteReactor<::grpc::ByteBuffer> 
       auto step = ready_ ? std::move(*std::exchange(ready_, std::nullopt)) : messages_.Next();
       if (step.kind == DoGetMessages::Step::kEnd) return End(::grpc::Status::OK);
       if (step.kind == DoGetMessages::Step::kError) return End(step.status);
-      in_flight_ = std::move(step.message);
+      in_flight_ = step.message;  // ByteBuffer copies are slice references, not bytes
       ahead_.Started(step.rows);
       StartWrite(&in_flight_);
       ready_ = messages_.Next();      // while the write is on its way
