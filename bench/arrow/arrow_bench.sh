@@ -12,11 +12,17 @@
 # --quiet: @grpc/grpc-js + apache-arrow, every value of every row read into
 # a JS object) is timed by the client: call start → last row decoded. The
 # peak RSS is pgcdc's with ROWS events buffered. Drain order rotates per run.
+# The last run saves each arrow contender's stream (flight_client.js --save,
+# after the clock stopped); bench/arrow/decode_ceiling.js then times the JS
+# decode alone on it and on the same rows written by apache-arrow itself
+# (the client's ceiling), printed as a second table.
 #
 # Usage (as root; PostgreSQL runs as the postgres user):
 #   bench/arrow/arrow_bench.sh                  # 200,000 INSERTs, 3 runs
 #   ROWS=1000000 RUNS=3 bench/arrow/arrow_bench.sh
-# Env: PGCDC_BIN (default build/release/pgcdc), ROWS (200000), RUNS (3).
+# Env: PGCDC_BIN (default build/release/pgcdc), ROWS (200000), RUNS (3),
+#      CONTENDERS (default "stdout arrow_envelope arrow_typed"; also
+#      arrow_plain: envelope with --arrow-dictionary=false).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,6 +49,8 @@ drain() {
     arrow_envelope) args=(-a arrow --arrow-addr 127.0.0.1:0 --arrow-buffer-size "$ROWS") ;;
     arrow_typed) args=(-a arrow --arrow-addr 127.0.0.1:0 --arrow-buffer-size "$ROWS"
                        --arrow-schema typed) ;;
+    arrow_plain) args=(-a arrow --arrow-addr 127.0.0.1:0 --arrow-buffer-size "$ROWS"
+                       --arrow-dictionary=false) ;;
   esac
   t0=$(now)
   "$PGCDC" listen --detector wal --db "$DSN" --publication bench_apub --persistent-slot \
@@ -54,7 +62,9 @@ drain() {
   r_get="" r_transfer=""
   if [[ $name == arrow_* ]]; then
     addr=$(sed -n 's/.*grpc server listening server=arrow addr=\([^ ]*\).*/\1/p' "$T/pgcdc.err")
-    node "$root/tests/tools/flight_client.js" --addr "$addr" --quiet \
+    local save=()
+    [[ $run == "$RUNS" ]] && save=(--save "$T/$name.arrow")
+    node "$root/tests/tools/flight_client.js" --addr "$addr" --quiet "${save[@]}" \
       --get '{"channel":"pgcdc:bench_a","offset":0}' >"$T/client.out"
     rows=$(sed -n 's/.*"row_count":\([0-9]*\).*/\1/p' "$T/client.out")
     [[ $rows == "$ROWS" ]] || { echo "DoGet returned ${rows:-?} rows" >&2; head -c 2000 "$T/client.out" >&2; exit 1; }
@@ -67,8 +77,8 @@ drain() {
   r_wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')
 }
 
-contenders=(stdout arrow_envelope arrow_typed)
-declare -A rates get_rates decode_rates rss cpu
+read -r -a contenders <<<"${CONTENDERS:-stdout arrow_envelope arrow_typed}"
+declare -A rates get_rates decode_rates transfer_rates rss cpu
 log "uptime at start: $(uptime)"
 for run in $(seq 1 "$RUNS"); do
   q "TRUNCATE bench_a"
@@ -81,6 +91,7 @@ for run in $(seq 1 "$RUNS"); do
     if [[ -n $r_get ]]; then
       get_rates[$c]+="$(rate "$ROWS" "$(awk -v m="$r_get" 'BEGIN{print m/1000}')") "
       decode_rates[$c]+="$(rate "$ROWS" "$(awk -v m="$r_get" -v t="$r_transfer" 'BEGIN{print (m-t)/1000}')") "
+      transfer_rates[$c]+="$(rate "$ROWS" "$(awk -v t="$r_transfer" 'BEGIN{print t/1000}')") "
     fi
     rss[$c]+="$r_rss "
     cpu[$c]+="$r_cpu "
@@ -89,26 +100,43 @@ for run in $(seq 1 "$RUNS"); do
 done
 log "uptime at end: $(uptime)"
 
-echo "| contender | ingest events/s, $RUNS runs (min – max) | median vs stdout | DoGet rows/s, call → every column decoded (min – max) | of which decode only, rows/s (min – max) | pgcdc CPU s (median) | peak RSS (MB, max) |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| contender | ingest events/s, $RUNS runs (min – max) | median vs stdout | DoGet rows/s, call → every column decoded (min – max) | transfer only (call → end of stream), rows/s | decode only, rows/s (min – max) | pgcdc CPU s (median) | peak RSS (MB, max) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 read -r _ _ base <<<"$(range_of "${rates[stdout]}")"
 for c in "${contenders[@]}"; do
   case $c in
     stdout) label="pgcdc → stdout" ;;
     arrow_envelope) label="pgcdc → arrow (envelope)" ;;
     arrow_typed) label="pgcdc → arrow (typed)" ;;
+    arrow_plain) label="pgcdc → arrow (envelope, --arrow-dictionary=false)" ;;
   esac
   read -r lo hi med <<<"$(range_of "${rates[$c]}")"
   read -r _ mem _ <<<"$(range_of "${rss[$c]}")"
   read -r _ _ cpu_med <<<"$(range_of "${cpu[$c]}")"
-  get="–" dec="–"
+  get="–" dec="–" tra="–"
   if [[ -n ${get_rates[$c]:-} ]]; then
+    read -r tlo thi _ <<<"$(range_of "${transfer_rates[$c]}")"
+    tra=$(awk -v a="$tlo" -v b="$thi" 'BEGIN{printf "%.0f K – %.0f K", a/1000, b/1000}')
     read -r glo ghi _ <<<"$(range_of "${get_rates[$c]}")"
     get=$(awk -v a="$glo" -v b="$ghi" 'BEGIN{printf "%.0f K – %.0f K", a/1000, b/1000}')
     read -r dlo dhi _ <<<"$(range_of "${decode_rates[$c]}")"
     dec=$(awk -v a="$dlo" -v b="$dhi" 'BEGIN{printf "%.0f K – %.0f K", a/1000, b/1000}')
   fi
   awk -v l="$label" -v lo="$lo" -v hi="$hi" -v m="$med" -v b="$base" -v r="$mem" -v pc="$cpu_med" \
-    -v g="$get" -v d="$dec" \
-    'BEGIN{printf "| %s | %.1f K – %.1f K | %.2f× | %s | %s | %.2f | %s |\n", l, lo/1000, hi/1000, m/b, g, d, pc, r}'
+    -v g="$get" -v d="$dec" -v t="$tra" \
+    'BEGIN{printf "| %s | %.1f K – %.1f K | %.2f× | %s | %s | %s | %.2f | %s |\n", l, lo/1000, hi/1000, m/b, g, t, d, pc, r}'
+done
+
+# The JS client's decode alone (no pgcdc, no gRPC) on the last run's streams,
+# and on the same rows written by apache-arrow itself.
+echo
+echo "| stream (last run) | variant | bytes (MB) | batches | decode ms, best – worst of 3 | rows/s (best) |"
+echo "|---|---|---:|---:|---:|---:|"
+for c in "${contenders[@]}"; do
+  [[ -f $T/$c.arrow ]] || continue
+  node "$here/decode_ceiling.js" "$T/$c.arrow" 3 | while read -r line; do
+    node -e 'const r = JSON.parse(process.argv[1]);
+      console.log(`| ${process.argv[2]} | ${r.variant} | ${(r.bytes / 1048576).toFixed(0)} | ${r.batches} | ${r.best_ms} – ${r.worst_ms} | ${(r.rows_per_s / 1000).toFixed(0)} K |`);
+      console.error(process.argv[2], JSON.stringify(r.per_column_ms));' "$line" "$c"
+  done
 done

@@ -123,6 +123,7 @@ class FlatBuilder {
 // Message.fbs / Schema.fbs constants.
 constexpr int16_t kMetadataV5 = 4;
 constexpr uint8_t kHeaderSchema = 1;
+constexpr uint8_t kHeaderDictionaryBatch = 2;
 constexpr uint8_t kHeaderRecordBatch = 3;
 enum TypeTag : uint8_t {
   kTagInt = 2,
@@ -187,13 +188,28 @@ FlatBuilder::Ref TypeTable(FlatBuilder& b, const Field& f) {
   return b.EndTable();
 }
 
+// A DictionaryEncoding table: `id`, signed int32 indices, not ordered.
+FlatBuilder::Ref DictionaryTable(FlatBuilder& b, int64_t id) {
+  b.StartTable();
+  b.Scalar<int32_t>(0, 32);  // Int.bitWidth
+  b.Scalar<uint8_t>(1, 1);   // Int.is_signed
+  const auto index_type = b.EndTable();
+  b.StartTable();
+  b.Scalar<int64_t>(0, id);
+  b.FieldRef(1, index_type);
+  return b.EndTable();
+}
+
 FlatBuilder::Ref FieldTable(FlatBuilder& b, const Field& f) {
   const auto name = b.String(f.name);
   const auto type = TypeTable(b, f);
   const auto children = b.Offsets({});  // readers require the (empty) vector
+  const FlatBuilder::Ref dictionary =
+      f.dictionary_id >= 0 ? DictionaryTable(b, f.dictionary_id) : 0;
   b.StartTable();
   b.FieldRef(0, name);
   b.FieldRef(3, type);
+  if (dictionary != 0) b.FieldRef(4, dictionary);
   b.FieldRef(5, children);
   b.Scalar<uint8_t>(1, f.nullable ? 1 : 0);
   b.Scalar<uint8_t>(2, TagOf(f.type));
@@ -310,6 +326,18 @@ void Column::AppendDouble(double value) {
   }
 }
 
+void Column::Reserve(size_t rows, size_t bytes) {
+  validity_.reserve(validity_.size() + rows / 8 + 1);
+  if (HasOffsets(type_)) {
+    offsets_.reserve(offsets_.size() + 4 * (rows + 1));
+    data_.reserve(data_.size() + bytes);
+  } else if (type_ == Type::kBool) {
+    data_.reserve(data_.size() + rows / 8 + 1);
+  } else {
+    data_.reserve(data_.size() + ValueWidth(type_) * rows);
+  }
+}
+
 std::vector<std::string_view> Column::Buffers() const {
   // No nulls: an empty validity buffer (readers treat every row as valid).
   std::vector<std::string_view> out = {null_count_ == 0 ? std::string_view() : validity_};
@@ -335,6 +363,51 @@ std::string SchemaMessage(const Schema& schema) {
   return MessageTable(b, kHeaderSchema, table, 0);
 }
 
+namespace {
+
+Status CheckColumn(const std::string& name, const Column& c, Type type, int64_t rows) {
+  if (c.type() != type || c.length() != rows) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "arrow: column " + name + " does not match the schema or row count");
+  }
+  for (std::string_view buf : c.Buffers()) {
+    if (HasOffsets(c.type()) && buf.size() > size_t{std::numeric_limits<int32_t>::max()}) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "arrow: column " + name + " holds more than 2 GiB in one batch");
+    }
+  }
+  return Ok();
+}
+
+// A RecordBatch table of `columns`; their buffers are appended to `body`
+// (8-aligned, one allocation).
+FlatBuilder::Ref BatchTable(FlatBuilder& b, const std::vector<const Column*>& columns, int64_t rows,
+                            std::string& body) {
+  std::vector<std::pair<int64_t, int64_t>> nodes, buffers;
+  size_t total = body.size();
+  for (const Column* c : columns) {
+    for (std::string_view buf : c->Buffers()) total += Padded8(buf.size());
+  }
+  body.reserve(total);
+  for (const Column* c : columns) {
+    nodes.emplace_back(c->length(), c->null_count());
+    for (std::string_view buf : c->Buffers()) {
+      buffers.emplace_back(static_cast<int64_t>(body.size()), static_cast<int64_t>(buf.size()));
+      body.append(buf);
+      body.resize(Padded8(body.size()), '\0');
+    }
+  }
+  const auto buffer_vec = b.Pairs(buffers);
+  const auto node_vec = b.Pairs(nodes);
+  b.StartTable();
+  b.Scalar<int64_t>(0, rows);
+  b.FieldRef(1, node_vec);
+  b.FieldRef(2, buffer_vec);
+  return b.EndTable();
+}
+
+}  // namespace
+
 Result<EncodedBatch> RecordBatchMessage(const Schema& schema, const std::vector<Column>& columns) {
   if (columns.size() != schema.size()) {
     return Fail(ErrorCode::kInvalidArgument,
@@ -342,34 +415,36 @@ Result<EncodedBatch> RecordBatchMessage(const Schema& schema, const std::vector<
                     std::to_string(schema.size()));
   }
   const int64_t rows = columns.empty() ? 0 : columns[0].length();
-  std::vector<std::pair<int64_t, int64_t>> nodes, buffers;
-  EncodedBatch out;
+  std::vector<const Column*> refs;
+  refs.reserve(columns.size());
   for (size_t i = 0; i < columns.size(); ++i) {
-    const Column& c = columns[i];
-    if (c.type() != schema[i].type || c.length() != rows) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "arrow: column " + schema[i].name + " does not match the schema or row count");
-    }
-    nodes.emplace_back(c.length(), c.null_count());
-    for (std::string_view buf : c.Buffers()) {
-      if (HasOffsets(c.type()) && buf.size() > size_t{std::numeric_limits<int32_t>::max()}) {
-        return Fail(ErrorCode::kInvalidArgument,
-                    "arrow: column " + schema[i].name + " holds more than 2 GiB in one batch");
-      }
-      buffers.emplace_back(static_cast<int64_t>(out.body.size()), static_cast<int64_t>(buf.size()));
-      out.body.append(buf);
-      out.body.resize(Padded8(out.body.size()), '\0');
-    }
+    // A dictionary-encoded column holds the int32 indices.
+    const Type want = schema[i].dictionary_id >= 0 ? Type::kInt32 : schema[i].type;
+    if (auto st = CheckColumn(schema[i].name, columns[i], want, rows); !st) return Fail(st.error());
+    refs.push_back(&columns[i]);
   }
+  EncodedBatch out;
   FlatBuilder b;
-  const auto buffer_vec = b.Pairs(buffers);
-  const auto node_vec = b.Pairs(nodes);
-  b.StartTable();
-  b.Scalar<int64_t>(0, rows);
-  b.FieldRef(1, node_vec);
-  b.FieldRef(2, buffer_vec);
-  const auto table = b.EndTable();
+  const auto table = BatchTable(b, refs, rows, out.body);
   out.header = MessageTable(b, kHeaderRecordBatch, table, static_cast<int64_t>(out.body.size()));
+  return out;
+}
+
+Result<EncodedBatch> DictionaryBatchMessage(int64_t id, const Column& values) {
+  if (auto st =
+          CheckColumn("dictionary " + std::to_string(id), values, values.type(), values.length());
+      !st) {
+    return Fail(st.error());
+  }
+  EncodedBatch out;
+  FlatBuilder b;
+  const auto batch = BatchTable(b, {&values}, values.length(), out.body);
+  b.StartTable();
+  b.Scalar<int64_t>(0, id);
+  b.FieldRef(1, batch);
+  const auto table = b.EndTable();
+  out.header =
+      MessageTable(b, kHeaderDictionaryBatch, table, static_cast<int64_t>(out.body.size()));
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Arrow IPC streaming format encoder: a schema message and record batches
 // (https://arrow.apache.org/docs/format/Columnar.html#serialization-and-interprocess-communication-ipc),
-// metadata version V5, little-endian, no compression, no dictionaries.
+// metadata version V5, little-endian, no compression; dictionary-encoded
+// columns (int32 indices) with one DictionaryBatch per dictionary.
 //
 // Debian packages no Arrow C++ library (nor flatbuffers for C++), so the
 // flatbuffer metadata (Message, Schema, Field, RecordBatch of Arrow's
@@ -42,6 +43,10 @@ struct Field {
   Type type = Type::kUtf8;
   bool nullable = true;
   std::string timezone;  // kTimestampMicros only ("UTC")
+  // >= 0: the column is dictionary-encoded: its record batch column holds
+  // int32 indices (a kInt32 Column) into the values (of `type`) sent in the
+  // DictionaryBatch with this id before the first record batch.
+  int64_t dictionary_id = -1;
 };
 
 using Schema = std::vector<Field>;
@@ -60,6 +65,8 @@ class Column {
   // callers range-check).
   void AppendInt(int64_t value);
   void AppendDouble(double value);  // kFloat32 (narrowed) and kFloat64
+  // Room for `rows` more rows and `bytes` more utf8/binary bytes.
+  void Reserve(size_t rows, size_t bytes);
 
   Type type() const { return type_; }
   int64_t length() const { return length_; }
@@ -96,6 +103,11 @@ struct EncodedBatch {
 // utf8/binary column holds more than 2 GiB (int32 offsets).
 [[nodiscard]] Result<EncodedBatch> RecordBatchMessage(const Schema& schema,
                                                       const std::vector<Column>& columns);
+
+// A DictionaryBatch message (not a delta): the values of dictionary `id`
+// (`values`: a column of the dictionary field's value type).
+// kInvalidArgument like RecordBatchMessage.
+[[nodiscard]] Result<EncodedBatch> DictionaryBatchMessage(int64_t id, const Column& values);
 
 // An encapsulated message: continuation marker, padded metadata length,
 // metadata (padded to 8), body. Appended to `out`.

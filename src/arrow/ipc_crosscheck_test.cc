@@ -107,5 +107,63 @@ TEST(ArrowIpcCrosscheck, EveryTypeWithNullsDecodesWithApacheArrow) {
   }
 }
 
+// Dictionary-encoded utf8 columns (the arrow sink's channel/operation/
+// source): one DictionaryBatch per dictionary, then record batches of int32
+// indices, with nulls and an empty batch.
+TEST(ArrowIpcCrosscheck, DictionaryEncodedColumnsDecodeWithApacheArrow) {
+  const Schema schema = {{.name = "plain", .nullable = false},
+                         {.name = "op", .nullable = true, .dictionary_id = 0},
+                         {.name = "ch", .nullable = false, .dictionary_id = 1}};
+  const std::vector<std::string> ops = {"INSERT", "UPDATE", "DELETE \xc3\xa9"};
+  Column op_values(Type::kUtf8), ch_values(Type::kUtf8);
+  for (const auto& v : ops) op_values.AppendBytes(v);
+  ch_values.AppendBytes("pgcdc:orders");
+  std::string stream;
+  AppendFramed(SchemaMessage(schema), {}, stream);
+  for (auto [id, values] : {std::pair<int64_t, const Column*>{0, &op_values}, {1, &ch_values}}) {
+    auto d = DictionaryBatchMessage(id, *values);
+    ASSERT_TRUE(d) << d.error().message();
+    AppendFramed(d->header, d->body, stream);
+  }
+  size_t row = 0;
+  for (size_t rows : {5u, 0u, 4u}) {
+    std::vector<Column> cols;
+    cols.emplace_back(Type::kUtf8);
+    cols.emplace_back(Type::kInt32);
+    cols.emplace_back(Type::kInt32);
+    for (size_t i = 0; i < rows; ++i, ++row) {
+      cols[0].AppendBytes("r" + std::to_string(row));
+      if (row % 4 == 3) {
+        cols[1].AppendNull();
+      } else {
+        cols[1].AppendInt(static_cast<int64_t>(row % 3));
+      }
+      cols[2].AppendInt(0);
+    }
+    auto b = RecordBatchMessage(schema, cols);
+    ASSERT_TRUE(b) << b.error().message();
+    AppendFramed(b->header, b->body, stream);
+  }
+  AppendEndOfStream(stream);
+  auto got = Decode(stream);
+  ASSERT_EQ(got["batches"].as_int64(), 3) << got;
+  const auto& fields = got["schema"].as_array();
+  ASSERT_EQ(fields.size(), 3u);
+  EXPECT_EQ(fields[1].at("type").as_string(), "Dictionary<Int32, Utf8>");
+  EXPECT_EQ(fields[2].at("type").as_string(), "Dictionary<Int32, Utf8>");
+  const auto& rows = got["rows"].as_array();
+  ASSERT_EQ(rows.size(), 9u);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i].as_object();
+    EXPECT_EQ(r.at("plain").as_string(), "r" + std::to_string(i));
+    EXPECT_EQ(r.at("ch").as_string(), "pgcdc:orders");
+    if (i % 4 == 3) {
+      EXPECT_TRUE(r.at("op").is_null()) << r;
+    } else {
+      EXPECT_EQ(r.at("op").as_string(), ops[i % 3]) << r;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pgcdc::arrow_ipc

@@ -123,5 +123,42 @@ TEST(ArrowIpc, EmptyBatchStillHasOffsets) {
   EXPECT_EQ(batch->body.size(), 8u);  // one zero offset, padded
 }
 
+TEST(ArrowIpc, DictionaryFieldsAndDictionaryBatches) {
+  const auto header = SchemaMessage({{.name = "op", .nullable = false, .dictionary_id = 7}});
+  const size_t schema = Deref(header, FieldAt(header, Deref(header, 0), 2));
+  const size_t field = Deref(header, Deref(header, FieldAt(header, schema, 1)) + 4);
+  EXPECT_EQ(header[FieldAt(header, field, 2)], 5);  // the value type: Utf8
+  const size_t dict = Deref(header, FieldAt(header, field, 4));
+  EXPECT_EQ(Le64(header, FieldAt(header, dict, 0)), 7);  // id
+  const size_t index_type = Deref(header, FieldAt(header, dict, 1));
+  EXPECT_EQ(Le32(header, FieldAt(header, index_type, 0)), 32u);  // int32
+  EXPECT_EQ(header[FieldAt(header, index_type, 1)], 1);          // signed
+
+  Column values(Type::kUtf8);
+  values.AppendBytes("INSERT");
+  values.AppendBytes("DELETE");
+  auto d = DictionaryBatchMessage(7, values);
+  ASSERT_TRUE(d) << d.error().message();
+  const auto& h = d->header;
+  const size_t root = Deref(h, 0);
+  EXPECT_EQ(h[FieldAt(h, root, 1)], 2);  // MessageHeader.DictionaryBatch
+  EXPECT_EQ(Le64(h, FieldAt(h, root, 3)), static_cast<int64_t>(d->body.size()));
+  const size_t batch = Deref(h, FieldAt(h, root, 2));
+  EXPECT_EQ(Le64(h, FieldAt(h, batch, 0)), 7);  // id
+  EXPECT_EQ(FieldAt(h, batch, 2), 0u);          // isDelta: default false
+  const size_t rb = Deref(h, FieldAt(h, batch, 1));
+  EXPECT_EQ(Le64(h, FieldAt(h, rb, 0)), 2);  // two values
+  EXPECT_NE(d->body.find("INSERTDELETE"), std::string::npos);
+
+  // A record batch of a dictionary field takes int32 indices, not strings.
+  const Schema s = {{.name = "op", .dictionary_id = 7}};
+  std::vector<Column> indices = {Column(Type::kInt32)};
+  indices[0].AppendInt(1);
+  EXPECT_TRUE(RecordBatchMessage(s, indices));
+  std::vector<Column> strings = {Column(Type::kUtf8)};
+  strings[0].AppendBytes("DELETE");
+  EXPECT_FALSE(RecordBatchMessage(s, strings));
+}
+
 }  // namespace
 }  // namespace pgcdc::arrow_ipc

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <boost/json.hpp>
+#include <thread>
 
 #include "harness.h"
 #include "json_util.h"
@@ -302,6 +304,56 @@ TEST(GraphqlScenario, SlowSubscriberIsEndedWithAnErrorAndCountedOthersGetEveryth
   NotifyMany("gql_slow", kChunk);
   sent += kChunk;
   EXPECT_TRUE(Eventually([&] { return Counts(*healthy) == std::vector<int64_t>{sent}; }));
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(10s), 0);
+}
+
+// No `next` for a subscription after the client completed it, while events
+// keep coming (the delivery path used to build a batch's frames, then push
+// them after a `complete` handled meanwhile). The server answers a `ping`
+// sent right after each `complete` only once it handled that complete, so a
+// `next` for a completed id after the pong was pushed after its complete.
+TEST(GraphqlScenario, NoNextFollowsTheClientsComplete) {
+  constexpr int kCycles = 40;
+  auto p = StartStreamSink("graphql", {"-c", "gql_race", "--bus-buffer", "100000"});
+  ASSERT_TRUE(p);
+  auto addr = p->HttpAddr();
+  ASSERT_TRUE(addr);
+  std::string send = std::string("[") + kInit + "," + kAwaitAck;
+  for (int i = 0; i < kCycles; ++i) {
+    const std::string id = "s" + std::to_string(i);
+    send += "," + Subscribe(id, "subscription { events { id } }") + R"(,{"await":"next"},)" +
+            R"({"type":"complete","id":")" + id + R"("},{"type":"ping"},{"await":"pong"})";
+  }
+  send += R"(,{"type":"bogus"}])";  // ends the connection (4400): the client is done
+  // 300 more subscriptions keep the delivery path busy fanning out.
+  auto others =
+      Client(*addr, {"--clients", "3", "--subs", "100", "--keep", "0", "--timeout-ms", "120000"});
+  ASSERT_TRUE(others && WaitFor(*others, "open"));
+  ASSERT_TRUE(
+      Eventually([&] { return ScrapeMetric(*p, "pgcdc_graphql_subscriptions_active") == 300; }));
+  std::atomic<bool> stop{false};
+  std::thread load([&] {
+    while (!stop) NotifyMany("gql_race", 200);
+  });
+  auto c = Raw(*addr, send, {"--timeout-ms", "60000"});
+  const bool done = c && WaitFor(*c, "done", 90s);
+  stop = true;
+  load.join();
+  ASSERT_TRUE(done) << (c ? c->Stderr() : "") << p->Stderr();
+  auto last = *LastWith(*c, "done");
+  int pongs = 0, nexts = 0;
+  for (const auto& m : last["messages"].as_array()) {
+    const auto& o = m.as_object();
+    const auto type = o.at("type").as_string();
+    if (type == "pong") ++pongs;
+    if (type != "next") continue;
+    ++nexts;
+    const int id = std::stoi(std::string(o.at("id").as_string()).substr(1));
+    EXPECT_GE(id, pongs) << "a next for s" << id << " after its complete was handled";
+  }
+  EXPECT_EQ(pongs, kCycles);
+  EXPECT_GE(nexts, kCycles);
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(10s), 0);
 }

@@ -11,9 +11,12 @@
 //                        "app_metadata":[...],"elapsed_ms":T}
 //                       (--quiet: every column decoded with toArray(), no
 //                       row objects; "row_count" instead of "rows")
+//                       (--save FILE: the IPC stream as received, for
+//                       bench/arrow/decode_ceiling.js)
 // A failed call: {"done":true,"status":{"code":C,"details":D}}.
 // Usage: node flight_client.js --addr HOST:PORT [--token T] [--ca ca.pem]
 //        (--list | --list-actions | --info CH | --get '{"channel":"c","offset":0}') [--quiet]
+//        [--window BYTES (HTTP/2 flow-control window: grpc-node.flow_control_window)]
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -30,9 +33,9 @@ const flight = grpc.loadPackageDefinition(def).arrow.flight.protocol;
 const token = arg('token', '');
 const ca = arg('ca', '');
 const creds = ca ? grpc.credentials.createSsl(fs.readFileSync(ca)) : grpc.credentials.createInsecure();
-const client = new flight.FlightService(arg('addr'), creds, {
-  'grpc.max_receive_message_length': 64 * 1024 * 1024,
-});
+const channelOptions = { 'grpc.max_receive_message_length': 64 * 1024 * 1024 };
+if (arg('window')) channelOptions['grpc-node.flow_control_window'] = Number(arg('window'));
+const client = new flight.FlightService(arg('addr'), creds, channelOptions);
 const md = new grpc.Metadata();
 if (token) md.set('authorization', 'Bearer ' + token);
 
@@ -119,8 +122,10 @@ function get(ticket) {
         rowCount += batch.numRows;
         for (let c = 0; c < batch.numCols; c++) batch.getChildAt(c).toArray();
       }
+      const elapsedMs = Date.now() - t0;
+      if (arg('save')) fs.writeFileSync(arg('save'), bytes); // after the clock stopped
       finish({ done: true, batches, row_count: rowCount, app_metadata: appMetadata,
-        transfer_ms: transferMs, elapsed_ms: Date.now() - t0 });
+        transfer_ms: transferMs, elapsed_ms: elapsedMs });
       return;
     }
     const decoded = decodeStream(bytes);

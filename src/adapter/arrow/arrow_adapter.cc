@@ -39,7 +39,10 @@ class ArrowAdapter final : public Adapter {
          .tls_cert_file = options_.tls_cert_file,
          .tls_key_file = options_.tls_key_file,
          .token = options_.token,
-         .mode = options_.schema == "typed" ? SchemaMode::kTyped : SchemaMode::kEnvelope},
+         .mode = options_.schema == "typed" ? SchemaMode::kTyped : SchemaMode::kEnvelope,
+         .batch_rows = options_.batch_rows,
+         .batch_bytes = options_.batch_bytes,
+         .dictionaries = options_.dictionary},
         store_);
     if (!server) return Fail(server.error());
     server_ = std::move(*server);
@@ -98,6 +101,15 @@ ConnectorInfo Connector() {
                  "envelope: SPEC's id/channel/operation/payload/source/created_at columns; "
                  "typed: one typed column per table column of WAL rows",
                  {.choices = {"envelope", "typed"}}),
+           Param("arrow.batch_rows", &O::batch_rows, "rows per DoGet record batch at most",
+                 {.min = 1, .max = 1'000'000}),
+           Param("arrow.batch_bytes", &O::batch_bytes,
+                 "about this many bytes per DoGet record batch (one gRPC message; keep it under "
+                 "your clients' receive limit, 4 MiB by default; one larger event is sent alone)",
+                 {.min = 1024, .max = 1u << 30}),
+           Param("arrow.dictionary", &O::dictionary,
+                 "dictionary-encode the repetitive string columns (channel, operation, source; "
+                 "typed: _pgcdc_operation): Arrow readers decode them much faster"),
            Param("arrow.tls_cert", &O::tls_cert_file, "PEM certificate chain: serve TLS"),
            Param("arrow.tls_key", &O::tls_key_file, "PEM private key for --arrow-tls-cert"),
            Param("arrow.token", &O::token,

@@ -7,9 +7,10 @@
 //    moving ring window and skipped or repeated rows); an offset that fell out
 //    of the ring is refused with OUT_OF_RANGE naming the oldest available one;
 //  - `--arrow-schema typed`: one typed column per table column of WAL rows;
-//  - DoGet sends several record batches (≤ 64 Ki rows, about 2 MiB each, so
-//    clients' default 4 MiB message limit holds), each with app_metadata
-//    {"first_offset":A,"next_offset":B};
+//  - DoGet sends several record batches (≤ --arrow-batch-rows rows and about
+//    --arrow-batch-bytes each; the defaults keep clients' default 4 MiB
+//    message limit), each with app_metadata {"first_offset":A,"next_offset":B};
+//  - channel/operation/source are dictionary-encoded (--arrow-dictionary);
 //  - TLS, a bearer token, and a localhost default address.
 // Events are acknowledged once buffered: the sink keeps them for whoever asks.
 #pragma once
@@ -27,6 +28,9 @@ struct Options {
   std::string addr = "127.0.0.1:8815";
   size_t buffer_size = 10'000;
   std::string schema = "envelope";
+  size_t batch_rows = 65'536;
+  size_t batch_bytes = 3u << 20;
+  bool dictionary = true;
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string token;

@@ -84,9 +84,20 @@ bool InRange(Type type, int64_t v) {
   return true;
 }
 
+// StringifyJson's text of `raw` without a copy when it is a number or a
+// string without escapes (the usual case); otherwise unescaped into `scratch`.
+std::string_view TextOf(std::string_view raw, std::string& scratch) {
+  if (raw.size() < 2 || raw.front() != '"' || raw.back() != '"') return raw;
+  const std::string_view inner = raw.substr(1, raw.size() - 2);
+  if (inner.find('\\') == std::string_view::npos) return inner;
+  scratch = transform::StringifyJson(raw);
+  return scratch;
+}
+
 // One row value (`raw`: its JSON text in the payload) into `c`; false when
-// it does not convert (the caller appends null and counts it).
-bool AppendTyped(Column& c, uint32_t oid, std::string_view raw) {
+// it does not convert (the caller appends null and counts it). `scratch`:
+// reused storage, so most values convert without an allocation.
+bool AppendTyped(Column& c, uint32_t oid, std::string_view raw, std::string& scratch) {
   switch (c.type()) {
     case Type::kBool:
       if (raw != "true" && raw != "false") return false;
@@ -96,63 +107,121 @@ bool AppendTyped(Column& c, uint32_t oid, std::string_view raw) {
     case Type::kInt32:
     case Type::kInt64: {
       int64_t v = 0;
-      if (!ParseNumber(transform::StringifyJson(raw), v) || !InRange(c.type(), v)) return false;
+      if (!ParseNumber(TextOf(raw, scratch), v) || !InRange(c.type(), v)) return false;
       c.AppendInt(v);
       return true;
     }
     case Type::kFloat32:
     case Type::kFloat64: {
-      auto d = ParseFloating(transform::StringifyJson(raw));
+      auto d = ParseFloating(TextOf(raw, scratch));
       if (d) c.AppendDouble(*d);
       return d.has_value();
     }
     case Type::kDate32: {
-      auto days = ParseDays(transform::StringifyJson(raw));
+      auto days = ParseDays(TextOf(raw, scratch));
       if (days) c.AppendInt(*days);
       return days.has_value();
     }
     case Type::kTimestampMicros: {
-      std::string t = transform::StringifyJson(raw);
-      if (oid == 1114) t += "Z";  // timestamp without time zone: the wall clock, as UTC
+      std::string_view t = TextOf(raw, scratch);
+      if (oid == 1114) {  // timestamp without time zone: the wall clock, as UTC
+        if (t.data() != scratch.data()) scratch.assign(t);
+        scratch += 'Z';
+        t = scratch;
+      }
       auto micros = parquet::ParseTimestampTz(t);
       if (micros) c.AppendInt(*micros);
       return micros.has_value();
     }
     case Type::kBinary: {
-      auto bytes = HexBytea(transform::StringifyJson(raw));
+      auto bytes = HexBytea(TextOf(raw, scratch));
       if (bytes) c.AppendBytes(*bytes);
       return bytes.has_value();
     }
     case Type::kUtf8:
       // json/jsonb stay JSON text; strings and numbers (numeric's exact
       // digits) their text.
-      c.AppendBytes(oid == 114 || oid == 3802 ? std::string(raw) : transform::StringifyJson(raw));
+      c.AppendBytes(oid == 114 || oid == 3802 ? raw : TextOf(raw, scratch));
       return true;
   }
   return false;
 }
 
-void AppendEnvelope(std::vector<Column>& cols, const Entry& e) {
+constexpr size_t kLinearDictionary = 8;  // Dictionary: linear search up to this many values
+
+// The value of dictionary-encodable column `column` of `e`.
+std::string_view DictionaryValue(SchemaMode mode, const Entry& e, size_t column) {
+  if (mode == SchemaMode::kTyped) return e.operation;  // _pgcdc_operation
+  switch (column) {
+    case 1:
+      return e.channel;
+    case 2:
+      return e.operation;
+    default:
+      return e.source;
+  }
+}
+
+// Column `i` gets the string `v`: an index when it is dictionary-encoded.
+void AppendString(Column& c, const Plan& plan, size_t i, std::string_view v) {
+  if (plan.schema[i].dictionary_id >= 0) {
+    c.AppendInt(plan.dictionaries[plan.schema[i].dictionary_id].IndexOf(v));
+  } else {
+    c.AppendBytes(v);
+  }
+}
+
+void AppendEnvelope(std::vector<Column>& cols, const Plan& plan, const Entry& e) {
   cols[0].AppendBytes(e.id);
-  cols[1].AppendBytes(e.channel);
-  cols[2].AppendBytes(e.operation);
+  AppendString(cols[1], plan, 1, e.channel);
+  AppendString(cols[2], plan, 2, e.operation);
   if (e.payload == "null") {
     cols[3].AppendNull();
   } else {
     cols[3].AppendBytes(e.payload);
   }
-  cols[4].AppendBytes(e.source);
+  AppendString(cols[4], plan, 4, e.source);
   cols[5].AppendInt(e.created_at_ns / 1000);
 }
 
-// The `row` image's values in `row`'s column order (empty views = null).
-std::vector<std::optional<std::string_view>> RowValues(const Entry& e, const RowSchema& row,
-                                                       transform::Arena& arena) {
-  std::vector<std::optional<std::string_view>> out(row.columns.size());
+// Dictionaries for the schema's dictionary-encoded fields (ids = positions).
+std::vector<Dictionary> DictionariesFor(const arrow_ipc::Schema& schema) {
+  std::vector<Dictionary> out;
+  for (size_t i = 0; i < schema.size(); ++i) {
+    if (schema[i].dictionary_id >= 0) out.emplace_back(i, schema[i].dictionary_id);
+  }
+  return out;
+}
+
+// Adds `e`'s values to the plan's dictionaries; false (nothing added) when
+// one would grow past kMaxDictionaryValues.
+bool AddToDictionaries(SchemaMode mode, const Entry& e, std::vector<Dictionary>& dicts) {
+  for (const auto& d : dicts) {
+    if (d.values().size() >= kMaxDictionaryValues &&
+        d.IndexOf(DictionaryValue(mode, e, d.column())) < 0) {
+      return false;
+    }
+  }
+  for (auto& d : dicts) (void)d.Add(DictionaryValue(mode, e, d.column()));
+  return true;
+}
+
+// Storage reused from row to row of a batch.
+struct TypedScratch {
+  std::vector<std::optional<std::string_view>> values;
+  std::string text;
+  transform::Arena arena;
+};
+
+// The `row` image's values in `row`'s column order into `out` (nullopt =
+// null).
+void RowValues(const Entry& e, const RowSchema& row, transform::Arena& arena,
+               std::vector<std::optional<std::string_view>>& out) {
+  out.assign(row.columns.size(), std::nullopt);
   auto doc = transform::JsonObject::Parse(e.payload, arena, true);
-  if (!doc) return out;
+  if (!doc) return;
   auto image = (*doc)->Child("row", arena);
-  if (!image || *image == nullptr) return out;
+  if (!image || *image == nullptr) return;
   const auto& members = (*image)->members();
   size_t hint = 0;
   for (size_t i = 0; i < row.columns.size(); ++i) {
@@ -165,13 +234,12 @@ std::vector<std::optional<std::string_view>> RowValues(const Entry& e, const Row
       break;
     }
   }
-  return out;
 }
 
 void AppendTypedRow(std::vector<Column>& cols, const Plan& plan, const Entry& e,
-                    size_t& value_errors) {
+                    TypedScratch& scratch, size_t& value_errors) {
   cols[0].AppendBytes(e.id);
-  cols[1].AppendBytes(e.operation);
+  AppendString(cols[1], plan, 1, e.operation);
   cols[2].AppendInt(e.created_at_ns / 1000);
   if (plan.row == nullptr) return;
   const size_t n = plan.row->columns.size();
@@ -179,13 +247,14 @@ void AppendTypedRow(std::vector<Column>& cols, const Plan& plan, const Entry& e,
     for (size_t i = 0; i < n; ++i) cols[kEnvelopeTypedColumns + i].AppendNull();
     return;
   }
-  transform::Arena arena;
-  const auto values = RowValues(e, *plan.row, arena);
+  scratch.arena.Clear();
+  RowValues(e, *plan.row, scratch.arena, scratch.values);
+  const auto& values = scratch.values;
   for (size_t i = 0; i < n; ++i) {
     Column& c = cols[kEnvelopeTypedColumns + i];
     if (!values[i]) {
       c.AppendNull();
-    } else if (!AppendTyped(c, plan.row->columns[i].type_oid, *values[i])) {
+    } else if (!AppendTyped(c, plan.row->columns[i].type_oid, *values[i], scratch.text)) {
       c.AppendNull();
       ++value_errors;
     }
@@ -250,23 +319,47 @@ Type TypeForPgOid(uint32_t oid) {
   }
 }
 
-arrow_ipc::Schema EnvelopeSchema() {
+int32_t Dictionary::IndexOf(std::string_view value) const {
+  if (values_.size() <= kLinearDictionary) {
+    for (size_t i = 0; i < values_.size(); ++i) {
+      if (values_[i] == value) return static_cast<int32_t>(i);
+    }
+    return -1;
+  }
+  auto it = index_.find(value);
+  return it == index_.end() ? -1 : it->second;
+}
+
+int32_t Dictionary::Add(std::string_view value) {
+  if (int32_t i = IndexOf(value); i >= 0) return i;
+  if (values_.size() >= kMaxDictionaryValues) return -1;
+  values_.push_back(value);
+  if (values_.size() == kLinearDictionary + 1) {
+    for (size_t i = 0; i < values_.size(); ++i) index_.emplace(values_[i], static_cast<int32_t>(i));
+  } else if (values_.size() > kLinearDictionary) {
+    index_.emplace(value, static_cast<int32_t>(values_.size() - 1));
+  }
+  return static_cast<int32_t>(values_.size() - 1);
+}
+
+arrow_ipc::Schema EnvelopeSchema(bool dictionaries) {
   return {
       {.name = "id", .nullable = false},
-      {.name = "channel", .nullable = false},
-      {.name = "operation", .nullable = false},
+      {.name = "channel", .nullable = false, .dictionary_id = dictionaries ? 0 : -1},
+      {.name = "operation", .nullable = false, .dictionary_id = dictionaries ? 1 : -1},
       {.name = "payload", .nullable = true},
-      {.name = "source", .nullable = false},
+      {.name = "source", .nullable = false, .dictionary_id = dictionaries ? 2 : -1},
       {.name = "created_at", .type = Type::kTimestampMicros, .nullable = false, .timezone = "UTC"}};
 }
 
-arrow_ipc::Schema TypedSchema(const RowSchema* row) {
-  arrow_ipc::Schema s = {{.name = "_pgcdc_id", .nullable = false},
-                         {.name = "_pgcdc_operation", .nullable = false},
-                         {.name = "_pgcdc_created_at",
-                          .type = Type::kTimestampMicros,
-                          .nullable = false,
-                          .timezone = "UTC"}};
+arrow_ipc::Schema TypedSchema(const RowSchema* row, bool dictionaries) {
+  arrow_ipc::Schema s = {
+      {.name = "_pgcdc_id", .nullable = false},
+      {.name = "_pgcdc_operation", .nullable = false, .dictionary_id = dictionaries ? 0 : -1},
+      {.name = "_pgcdc_created_at",
+       .type = Type::kTimestampMicros,
+       .nullable = false,
+       .timezone = "UTC"}};
   if (row == nullptr) return s;
   for (const auto& c : row->columns) {
     const Type t = TypeForPgOid(c.type_oid);
@@ -276,27 +369,41 @@ arrow_ipc::Schema TypedSchema(const RowSchema* row) {
   return s;
 }
 
-Plan PlanStream(SchemaMode mode, std::span<const EntryPtr> entries) {
+Plan PlanStream(SchemaMode mode, std::span<const EntryPtr> entries, bool dictionaries) {
   Plan plan;
-  if (mode == SchemaMode::kEnvelope) {
-    plan.schema = EnvelopeSchema();
-    plan.count = entries.size();
-    return plan;
-  }
-  for (const auto& e : entries) {
-    if (e->schema == nullptr) {
-      ++plan.count;
-      continue;
+  // Typed: the table definition comes from the first row event.
+  if (mode == SchemaMode::kTyped) {
+    for (const auto& e : entries) {
+      if (e->schema != nullptr) {
+        plan.row = e->schema.get();
+        break;
+      }
     }
-    if (plan.row == nullptr) {
-      plan.row = e->schema.get();
-    } else if (!SameTable(plan.row, e->schema.get())) {
+  }
+  plan.schema = mode == SchemaMode::kEnvelope ? EnvelopeSchema(dictionaries)
+                                              : TypedSchema(plan.row, dictionaries);
+  plan.dictionaries = DictionariesFor(plan.schema);
+  for (const auto& e : entries) {
+    if (mode == SchemaMode::kTyped && e->schema != nullptr &&
+        !SameTable(plan.row, e->schema.get())) {
       break;
     }
+    if (!AddToDictionaries(mode, *e, plan.dictionaries)) break;
     ++plan.count;
   }
-  plan.schema = TypedSchema(plan.row);
   return plan;
+}
+
+Result<std::vector<arrow_ipc::EncodedBatch>> EncodeDictionaries(const Plan& plan) {
+  std::vector<arrow_ipc::EncodedBatch> out;
+  for (const auto& d : plan.dictionaries) {
+    Column values(plan.schema[d.column()].type);
+    for (std::string_view v : d.values()) values.AppendBytes(v);
+    auto batch = arrow_ipc::DictionaryBatchMessage(d.id(), values);
+    if (!batch) return Fail(batch.error());
+    out.push_back(std::move(*batch));
+  }
+  return out;
 }
 
 size_t BatchEnd(std::span<const EntryPtr> entries, size_t max_rows, size_t max_bytes) {
@@ -311,14 +418,25 @@ size_t BatchEnd(std::span<const EntryPtr> entries, size_t max_rows, size_t max_b
 Result<arrow_ipc::EncodedBatch> EncodeBatch(SchemaMode mode, const Plan& plan,
                                             std::span<const EntryPtr> entries,
                                             size_t& value_errors) {
+  size_t bytes = 0;
+  for (const auto& e : entries) bytes += e->payload.size();
   std::vector<Column> cols;
   cols.reserve(plan.schema.size());
-  for (const auto& f : plan.schema) cols.emplace_back(f.type);
+  constexpr size_t kEnvelopePayload = 3;
+  for (size_t i = 0; i < plan.schema.size(); ++i) {
+    const auto& f = plan.schema[i];
+    cols.emplace_back(f.dictionary_id >= 0 ? Type::kInt32 : f.type);
+    // Exact for the envelope's payload; other string columns are shorter
+    // (one growth at most).
+    const bool payload = mode == SchemaMode::kEnvelope && i == kEnvelopePayload;
+    cols.back().Reserve(entries.size(), payload ? bytes : std::min(bytes, 40 * entries.size()));
+  }
+  TypedScratch scratch;
   for (const auto& e : entries) {
     if (mode == SchemaMode::kEnvelope) {
-      AppendEnvelope(cols, *e);
+      AppendEnvelope(cols, plan, *e);
     } else {
-      AppendTypedRow(cols, plan, *e, value_errors);
+      AppendTypedRow(cols, plan, *e, scratch, value_errors);
     }
   }
   return arrow_ipc::RecordBatchMessage(plan.schema, cols);

@@ -12,6 +12,12 @@
 //    columns. One DoGet stream has one schema, so a typed stream ends before
 //    the first event whose table definition differs (ALTER TABLE); the next
 //    ticket (its offset is the stream's next_offset) continues with the new one.
+// With dictionaries (the default), the repetitive string columns — channel,
+// operation and source; typed: _pgcdc_operation — are dictionary-encoded:
+// int32 indices plus one DictionaryBatch per column per stream, which Arrow
+// readers decode much faster than a string per row. A stream then also ends
+// before the event that would give one dictionary more than
+// kMaxDictionaryValues values (the next ticket continues there).
 #pragma once
 
 #include <cstdint>
@@ -19,6 +25,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "adapter/arrow/store.h"
@@ -47,10 +54,35 @@ std::string TicketJson(std::string_view channel, uint64_t offset);
 // JSON), text, uuid, intervals, arrays, … — utf8 text.
 arrow_ipc::Type TypeForPgOid(uint32_t oid);
 
-arrow_ipc::Schema EnvelopeSchema();
+inline constexpr size_t kMaxDictionaryValues = 4096;
+
+// `dictionaries`: channel/operation/source (typed: _pgcdc_operation) are
+// dictionary-encoded utf8 (ids 0, 1, … in column order).
+arrow_ipc::Schema EnvelopeSchema(bool dictionaries = true);
 // Typed mode: the envelope columns above, then `row`'s columns (none when
 // null).
-arrow_ipc::Schema TypedSchema(const RowSchema* row);
+arrow_ipc::Schema TypedSchema(const RowSchema* row, bool dictionaries = true);
+
+// The distinct values of one dictionary-encoded column in a stream, in the
+// order first seen (views into the stream's entries).
+class Dictionary {
+ public:
+  Dictionary(size_t column, int64_t id) : column_(column), id_(id) {}
+  // The index of `value`, adding it; -1 when that would make more than
+  // kMaxDictionaryValues values.
+  int32_t Add(std::string_view value);
+  // The index of a value added before.
+  int32_t IndexOf(std::string_view value) const;
+  size_t column() const { return column_; }
+  int64_t id() const { return id_; }
+  const std::vector<std::string_view>& values() const { return values_; }
+
+ private:
+  size_t column_;
+  int64_t id_;
+  std::vector<std::string_view> values_;
+  std::unordered_map<std::string_view, int32_t> index_;  // used past a few values
+};
 
 // How many of `entries` (from the front) one stream serves and with which
 // schema: all of them in envelope mode; in typed mode up to the first event
@@ -59,8 +91,13 @@ struct Plan {
   arrow_ipc::Schema schema;
   const RowSchema* row = nullptr;  // typed mode: the table definition
   size_t count = 0;
+  std::vector<Dictionary> dictionaries;  // of entries[0, count)
 };
-Plan PlanStream(SchemaMode mode, std::span<const EntryPtr> entries);
+Plan PlanStream(SchemaMode mode, std::span<const EntryPtr> entries, bool dictionaries = true);
+
+// The DictionaryBatch messages of `plan` (sent after the schema, before the
+// first record batch).
+[[nodiscard]] Result<std::vector<arrow_ipc::EncodedBatch>> EncodeDictionaries(const Plan& plan);
 
 // Where the record batch that starts at entries[0] ends: at most
 // `max_rows` rows and about `max_bytes` of payload (at least one row).

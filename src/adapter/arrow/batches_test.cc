@@ -77,6 +77,65 @@ TEST(ArrowBatches, TypedValuesThatDoNotConvertAreNullAndCounted) {
   EXPECT_EQ(TypedSchema(t.get())[5].timezone, "");
 }
 
+EntryPtr Envelope(std::string operation, std::string source = "wal_replication") {
+  auto e = std::make_shared<Entry>();
+  e->id = "id";
+  e->channel = "pgcdc:t";
+  e->operation = std::move(operation);
+  e->payload = "{}";
+  e->source = source == "wal_replication" ? "wal_replication" : "listen_notify";
+  return e;
+}
+
+TEST(ArrowBatches, RepetitiveStringColumnsAreDictionaryEncoded) {
+  std::vector<EntryPtr> entries = {Envelope("INSERT"), Envelope("UPDATE"), Envelope("INSERT"),
+                                   Envelope("DELETE", "listen_notify")};
+  auto plan = PlanStream(SchemaMode::kEnvelope, entries);
+  EXPECT_EQ(plan.count, 4u);
+  ASSERT_EQ(plan.dictionaries.size(), 3u);  // channel, operation, source
+  EXPECT_EQ(plan.schema[1].dictionary_id, 0);
+  EXPECT_EQ(plan.schema[2].dictionary_id, 1);
+  EXPECT_EQ(plan.schema[4].dictionary_id, 2);
+  EXPECT_EQ(plan.dictionaries[0].values(), (std::vector<std::string_view>{"pgcdc:t"}));
+  EXPECT_EQ(plan.dictionaries[1].values(),
+            (std::vector<std::string_view>{"INSERT", "UPDATE", "DELETE"}));
+  auto dicts = EncodeDictionaries(plan);
+  ASSERT_TRUE(dicts) << dicts.error().message();
+  ASSERT_EQ(dicts->size(), 3u);
+  EXPECT_NE((*dicts)[1].body.find("INSERTUPDATEDELETE"), std::string::npos);
+  size_t errors = 0;
+  auto batch = EncodeBatch(SchemaMode::kEnvelope, plan, entries, errors);
+  ASSERT_TRUE(batch) << batch.error().message();
+  EXPECT_EQ(batch->body.find("INSERT"), std::string::npos);  // indices only
+  // Indices 0 1 0 2 of the operation column.
+  EXPECT_NE(batch->body.find(std::string("\0\0\0\0\1\0\0\0\0\0\0\0\2\0\0\0", 16)),
+            std::string::npos);
+
+  auto plain = PlanStream(SchemaMode::kEnvelope, entries, false);
+  EXPECT_TRUE(plain.dictionaries.empty());
+  auto plain_batch = EncodeBatch(SchemaMode::kEnvelope, plain, entries, errors);
+  ASSERT_TRUE(plain_batch);
+  EXPECT_NE(plain_batch->body.find("INSERTUPDATEINSERTDELETE"), std::string::npos);
+  EXPECT_EQ(PlanStream(SchemaMode::kTyped, entries).dictionaries.size(), 1u);
+}
+
+TEST(ArrowBatches, AStreamEndsBeforeADictionaryWouldOverflow) {
+  std::vector<EntryPtr> entries;
+  for (size_t i = 0; i < 2 * kMaxDictionaryValues + 5; ++i) {
+    entries.push_back(Envelope(i % 2 == 0 ? "INSERT" : "op" + std::to_string(i)));
+  }
+  auto plan = PlanStream(SchemaMode::kEnvelope, entries);
+  EXPECT_EQ(plan.dictionaries[1].values().size(), kMaxDictionaryValues);
+  // INSERT plus 4095 distinct others (the last at 8189), INSERT at 8190: the
+  // next distinct one starts the next stream.
+  EXPECT_EQ(plan.count, 2 * kMaxDictionaryValues - 1);
+  EXPECT_LT(plan.count, entries.size());
+  for (size_t i = 0; i < plan.count; ++i) {
+    EXPECT_GE(plan.dictionaries[1].IndexOf(entries[i]->operation), 0) << i;
+  }
+  EXPECT_EQ(PlanStream(SchemaMode::kEnvelope, entries, false).count, entries.size());
+}
+
 TEST(ArrowBatches, BatchEndBoundsRowsAndBytes) {
   std::vector<EntryPtr> entries;
   for (int i = 0; i < 10; ++i) {

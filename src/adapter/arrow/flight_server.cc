@@ -1,5 +1,11 @@
 #include "adapter/arrow/flight_server.h"
 
+#include <grpcpp/support/byte_buffer.h>
+
+#include <optional>
+#include <utility>
+
+#include "adapter/arrow/write_ahead.h"
 #include "arrow/flight/flight.grpc.pb.h"
 #include "arrow/flight/flight.pb.h"
 #include "core/metrics.h"
@@ -51,7 +57,165 @@ std::string FramedSchema(const arrow_ipc::Schema& schema) {
   return out;
 }
 
-class Service final : public fl::FlightService::Service {
+// A slice that owns `bytes` (no copy into gRPC).
+::grpc::Slice OwnedSlice(std::string bytes) {
+  auto* owned = new std::string(std::move(bytes));
+  return {owned->data(), owned->size(), [](void* p) { delete static_cast<std::string*>(p); },
+          owned};
+}
+
+void AppendVarint(uint64_t v, std::string& out) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+// One FlightData as protobuf wire bytes: header and app_metadata serialised
+// by protobuf, then data_body (field 1000, length-delimited) whose bytes —
+// the megabytes of a record batch — go to gRPC in their own slice, uncopied.
+::grpc::ByteBuffer FlightMessage(std::string header, std::string body,
+                                 std::string app_metadata = {}) {
+  fl::FlightData meta;
+  meta.set_data_header(std::move(header));
+  if (!app_metadata.empty()) meta.set_app_metadata(std::move(app_metadata));
+  std::string prefix = meta.SerializeAsString();
+  if (body.empty()) {
+    ::grpc::Slice only = OwnedSlice(std::move(prefix));
+    return {&only, 1};
+  }
+  constexpr uint64_t kDataBodyTag = (1000 << 3) | 2;
+  AppendVarint(kDataBodyTag, prefix);
+  AppendVarint(body.size(), prefix);
+  ::grpc::Slice slices[2] = {OwnedSlice(std::move(prefix)), OwnedSlice(std::move(body))};
+  return {slices, 2};
+}
+
+// What a DoGet sends, in order: the schema, one DictionaryBatch per
+// dictionary, then record batches of `plan` (one empty batch when there is
+// nothing), each with app_metadata {"first_offset":A,"next_offset":B}.
+class DoGetMessages {
+ public:
+  struct Step {
+    enum Kind { kMessage, kEnd, kError } kind = kEnd;
+    ::grpc::ByteBuffer message;
+    size_t rows = 0;
+    ::grpc::Status status;
+  };
+
+  DoGetMessages(const FlightServerOptions& o, Slice slice)
+      : mode_(o.mode),
+        batch_rows_(o.batch_rows),
+        batch_bytes_(o.batch_bytes),
+        slice_(std::move(slice)),
+        plan_(PlanStream(mode_, slice_.entries, o.dictionaries)) {}
+
+  Step Next() {
+    if (!schema_sent_) {
+      schema_sent_ = true;
+      auto dictionaries = EncodeDictionaries(plan_);
+      if (!dictionaries) return Error(dictionaries.error().message());
+      dictionaries_ = std::move(*dictionaries);
+      return {.kind = Step::kMessage,
+              .message = FlightMessage(arrow_ipc::SchemaMessage(plan_.schema), {})};
+    }
+    if (next_dictionary_ < dictionaries_.size()) {
+      auto& d = dictionaries_[next_dictionary_++];
+      return {.kind = Step::kMessage,
+              .message = FlightMessage(std::move(d.header), std::move(d.body))};
+    }
+    if (at_ >= plan_.count && batch_sent_) return {};
+    return NextBatch();
+  }
+
+ private:
+  static Step Error(const std::string& message) {
+    return {.kind = Step::kError, .status = {StatusCode::INTERNAL, message}};
+  }
+
+  Step NextBatch() {
+    const std::span<const EntryPtr> all(slice_.entries.data(), plan_.count);
+    const size_t n = BatchEnd(all.subspan(at_), batch_rows_, batch_bytes_);
+    size_t value_errors = 0;
+    auto batch = EncodeBatch(mode_, plan_, all.subspan(at_, n), value_errors);
+    if (!batch) return Error(batch.error().message());
+    M().value_errors.Inc(value_errors);
+    const uint64_t first = slice_.first + at_;
+    at_ += n;
+    batch_sent_ = true;
+    return {.kind = Step::kMessage,
+            .message = FlightMessage(std::move(batch->header), std::move(batch->body),
+                                     R"({"first_offset":)" + std::to_string(first) +
+                                         R"(,"next_offset":)" + std::to_string(first + n) + "}"),
+            .rows = n};
+  }
+
+  SchemaMode mode_;
+  size_t batch_rows_;
+  size_t batch_bytes_;
+  Slice slice_;  // before plan_, which points into it
+  Plan plan_;
+  bool schema_sent_ = false;
+  std::vector<arrow_ipc::EncodedBatch> dictionaries_;
+  size_t next_dictionary_ = 0;
+  size_t at_ = 0;
+  bool batch_sent_ = false;
+};
+
+// One DoGet call (callback API; deletes itself in OnDone). While a message
+// is being written, the next one is encoded, so encoding and the transfer
+// overlap; whichever finishes last goes on with the next write.
+class DoGetStream final : public ::grpc::ServerWriteReactor<::grpc::ByteBuffer> {
+ public:
+  DoGetStream(const FlightServerOptions& o, Slice slice) : messages_(o, std::move(slice)) {
+    M().streams.Add(1);
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    const auto done = ahead_.WriteDone(ok);
+    M().rows.Inc(done.rows);
+    if (done.go_on) Pump();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void End(const ::grpc::Status& status) {
+    M().streams.Add(-1);
+    Finish(status);
+  }
+
+  void Pump() {
+    for (;;) {
+      if (ahead_.failed()) return End(::grpc::Status::OK);  // the client went away
+      auto step = ready_ ? std::move(*std::exchange(ready_, std::nullopt)) : messages_.Next();
+      if (step.kind == DoGetMessages::Step::kEnd) return End(::grpc::Status::OK);
+      if (step.kind == DoGetMessages::Step::kError) return End(step.status);
+      in_flight_ = step.message;  // ByteBuffer copies are slice references, not bytes
+      ahead_.Started(step.rows);
+      StartWrite(&in_flight_);
+      ready_ = messages_.Next();      // while the write is on its way
+      if (!ahead_.Encoded()) return;  // OnWriteDone goes on
+    }
+  }
+
+  // Used by the one thread driving the stream (WriteAhead hands it over).
+  DoGetMessages messages_;
+  std::optional<DoGetMessages::Step> ready_;  // encoded ahead
+  ::grpc::ByteBuffer in_flight_;
+  WriteAhead ahead_;
+};
+
+// A call refused before any message.
+class Refused final : public ::grpc::ServerWriteReactor<::grpc::ByteBuffer> {
+ public:
+  explicit Refused(const ::grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+class Service final
+    : public fl::FlightService::WithRawCallbackMethod_DoGet<fl::FlightService::Service> {
  public:
   Service(std::shared_ptr<const Store> store, const FlightServerOptions& o)
       : store_(std::move(store)), o_(o) {}
@@ -83,8 +247,8 @@ class Service final : public fl::FlightService::Service {
     return Status::OK;
   }
 
-  Status DoGet(ServerContext* ctx, const fl::Ticket* ticket,
-               ::grpc::ServerWriter<fl::FlightData>* writer) override;
+  ::grpc::ServerWriteReactor<::grpc::ByteBuffer>* DoGet(::grpc::CallbackServerContext* ctx,
+                                                        const ::grpc::ByteBuffer* request) override;
 
   Status Handshake(
       ServerContext*,
@@ -117,7 +281,7 @@ class Service final : public fl::FlightService::Service {
     bool ok() const { return status.ok(); }
   };
 
-  Status Auth(const ServerContext& ctx) const {
+  Status Auth(const ::grpc::ServerContextBase& ctx) const {
     auto st = rpc::CheckBearer(ctx, o_.token);
     if (!st.ok()) M().rejected.With({"unauthenticated"}).Inc();
     return st;
@@ -133,8 +297,8 @@ class Service final : public fl::FlightService::Service {
 
   // The schema a DoGet from the channel's oldest offset starts with.
   arrow_ipc::Schema SchemaFor(const ChannelState& ch) const {
-    if (o_.mode == SchemaMode::kEnvelope) return EnvelopeSchema();
-    return TypedSchema(ch.oldest ? ch.oldest->schema.get() : nullptr);
+    if (o_.mode == SchemaMode::kEnvelope) return EnvelopeSchema(o_.dictionaries);
+    return TypedSchema(ch.oldest ? ch.oldest->schema.get() : nullptr, o_.dictionaries);
   }
 
   fl::FlightInfo Info(const ChannelState& ch) const {
@@ -150,54 +314,27 @@ class Service final : public fl::FlightService::Service {
     return info;
   }
 
-  Status WriteBatches(ServerContext& ctx, const Plan& plan, const Slice& slice,
-                      ::grpc::ServerWriter<fl::FlightData>& writer) const;
-
   std::shared_ptr<const Store> store_;
   FlightServerOptions o_;
 };
 
-Status Service::DoGet(ServerContext* ctx, const fl::Ticket* ticket,
-                      ::grpc::ServerWriter<fl::FlightData>* writer) {
-  if (auto st = Auth(*ctx); !st.ok()) return st;
-  M().streams.Add(1);
-  struct Done {
-    ~Done() { M().streams.Add(-1); }
-  } done;
-  auto t = ParseTicket(ticket->ticket());
-  if (!t) return Reject("bad_ticket", StatusCode::INVALID_ARGUMENT, t.error().message());
+::grpc::ServerWriteReactor<::grpc::ByteBuffer>* Service::DoGet(::grpc::CallbackServerContext* ctx,
+                                                               const ::grpc::ByteBuffer* request) {
+  if (auto st = Auth(*ctx); !st.ok()) return new Refused(st);
+  fl::Ticket ticket;
+  ::grpc::ByteBuffer copy = *request;  // Deserialize consumes its buffer
+  if (!::grpc::SerializationTraits<fl::Ticket>::Deserialize(&copy, &ticket).ok()) {
+    return new Refused(Reject("bad_ticket", StatusCode::INVALID_ARGUMENT, "malformed Ticket"));
+  }
+  auto t = ParseTicket(ticket.ticket());
+  if (!t)
+    return new Refused(Reject("bad_ticket", StatusCode::INVALID_ARGUMENT, t.error().message()));
   auto slice = store_->Read(t->channel, t->offset, store_->capacity());
-  if (!slice) return Reject("out_of_range", StatusCode::OUT_OF_RANGE, slice.error().message());
+  if (!slice) {
+    return new Refused(Reject("out_of_range", StatusCode::OUT_OF_RANGE, slice.error().message()));
+  }
   M().doget.Inc();
-  const Plan plan = PlanStream(o_.mode, slice->entries);
-  fl::FlightData schema;
-  schema.set_data_header(arrow_ipc::SchemaMessage(plan.schema));
-  if (!writer->Write(schema)) return Status::OK;  // client gone
-  return WriteBatches(*ctx, plan, *slice, *writer);
-}
-
-// The record batches of `plan` (one empty batch when there is nothing), each
-// with app_metadata {"first_offset":A,"next_offset":B}.
-Status Service::WriteBatches(ServerContext& ctx, const Plan& plan, const Slice& slice,
-                             ::grpc::ServerWriter<fl::FlightData>& writer) const {
-  const std::span<const EntryPtr> all(slice.entries.data(), plan.count);
-  size_t at = 0;
-  do {
-    const size_t n = BatchEnd(all.subspan(at), o_.batch_rows, o_.batch_bytes);
-    size_t value_errors = 0;
-    auto batch = EncodeBatch(o_.mode, plan, all.subspan(at, n), value_errors);
-    if (!batch) return {StatusCode::INTERNAL, batch.error().message()};
-    M().value_errors.Inc(value_errors);
-    fl::FlightData data;
-    data.set_data_header(std::move(batch->header));
-    data.set_data_body(std::move(batch->body));
-    data.set_app_metadata(R"({"first_offset":)" + std::to_string(slice.first + at) +
-                          R"(,"next_offset":)" + std::to_string(slice.first + at + n) + "}");
-    if (ctx.IsCancelled() || !writer.Write(data)) return Status::OK;
-    M().rows.Inc(n);
-    at += n;
-  } while (at < all.size());
-  return Status::OK;
+  return new DoGetStream(o_, std::move(*slice));
 }
 
 }  // namespace

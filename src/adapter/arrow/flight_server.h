@@ -21,8 +21,9 @@ struct FlightServerOptions {
   std::string tls_key_file;
   std::string token;  // bearer token; empty = no check
   SchemaMode mode = SchemaMode::kEnvelope;
-  size_t batch_rows = 65'536;            // rows per record batch at most
-  size_t batch_bytes = 2 * 1024 * 1024;  // about this much payload per record batch
+  size_t batch_rows = 65'536;     // rows per record batch at most
+  size_t batch_bytes = 3u << 20;  // about this many bytes per record batch
+  bool dictionaries = true;       // dictionary-encoded channel/operation/source
 };
 
 class FlightServer {

@@ -406,15 +406,27 @@ void GraphqlAdapter::State::FanOut(std::span<const Event* const> events) {
 }
 
 void GraphqlAdapter::State::FlushOutbox() {
-  for (size_t k = 0; k < snapshot.size(); ++k) {
-    auto& frames = outbox[k];
-    if (frames.empty()) continue;
-    size_t queued = 0;
-    const auto r = snapshot[k]->stream->PushMany(frames, queued);
-    frames.clear();  // frames not queued count themselves out here
-    if (r == net::Stream::PushResult::kFull) EndSlow(snapshot[k]);
-    M().sent.Inc(queued);
+  // Under the lock that `complete` (RemoveSub) and shutdown take: a
+  // subscription ended while FanOut built its frames gets none of them, so
+  // no `next` follows its `complete` or error.
+  std::vector<SubPtr> slow;
+  {
+    MutexLock lock(mu);
+    for (size_t k = 0; k < snapshot.size(); ++k) {
+      auto& frames = outbox[k];
+      if (frames.empty()) continue;
+      if (snapshot[k]->ended.load(std::memory_order_relaxed)) {
+        frames.clear();  // they count themselves out
+        continue;
+      }
+      size_t queued = 0;
+      const auto r = snapshot[k]->stream->PushMany(frames, queued);
+      frames.clear();  // frames not queued count themselves out here
+      if (r == net::Stream::PushResult::kFull) slow.push_back(snapshot[k]);
+      M().sent.Inc(queued);
+    }
   }
+  for (const auto& s : slow) EndSlow(s);
 }
 
 void GraphqlAdapter::State::Housekeep() {
@@ -522,7 +534,10 @@ void GraphqlAdapter::Close() {
     if (!state_->stopping) {
       state_->stopping = true;
       for (auto& [_, c] : state_->conns) {
-        for (auto& [id, s] : c->subs) c->stream->PushUnbounded(Text(IdMessage(id, "complete")));
+        for (auto& [id, s] : c->subs) {
+          s->ended = true;  // nothing after its complete (FlushOutbox checks)
+          c->stream->PushUnbounded(Text(IdMessage(id, "complete")));
+        }
         if (!c->closed) c->stream->Close(net::kWsCloseNormal, "server shutting down", false);
         c->closed = true;
       }
