@@ -124,8 +124,8 @@ class PgStore : public Store {
 
 Result<std::shared_ptr<Store>> OpenPg(const std::string& db_url) {
   auto conn = pg::Conn::Open(db_url);
-  if (!conn) return Fail(conn.error().Wrap("schema store (pg)"));
-  if (auto m = pg::Migrate(*conn); !m) return Fail(m.error().Wrap("schema store (pg)"));
+  if (!conn) return Fail(conn.error());
+  if (auto m = pg::Migrate(*conn); !m) return Fail(m.error());
   return std::shared_ptr<Store>(std::make_shared<PgStore>(db_url, std::move(*conn)));
 }
 

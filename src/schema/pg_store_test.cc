@@ -152,8 +152,7 @@ TEST(PgSchemaStoreTest, ConcurrentWritersDoNotCollide) {
 TEST(PgSchemaStoreTest, UnreachableDatabaseIsAnError) {
   auto store = Open({.type = "pg", .db_url = "postgres://127.0.0.1:1/nowhere?connect_timeout=2"});
   ASSERT_FALSE(store);
-  EXPECT_NE(store.error().message().find("schema store (pg)"), std::string::npos)
-      << store.error().message();
+  EXPECT_EQ(store.error().code(), ErrorCode::kConnection) << store.error().message();
 }
 
 TEST(PgSchemaStoreTest, SkipMigrationsNeedsTheTable) {

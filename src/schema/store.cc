@@ -80,9 +80,11 @@ Result<std::vector<Column>> ParseColumns(std::string_view text) {
       return Fail(ErrorCode::kParse,
                   "schema columns: each entry needs name, type_oid and type_name");
     }
+    boost::system::error_code ec;
     Column c;
     c.name = std::string(name->as_string());
-    c.type_oid = oid->to_number<uint32_t>();
+    c.type_oid = oid->to_number<uint32_t>(ec);
+    if (ec) return Fail(ErrorCode::kParse, "schema columns: type_oid is not an OID");
     c.type_name = std::string(type_name->as_string());
     if (const auto* n = obj->if_contains("nullable"); n != nullptr && n->is_bool()) {
       c.nullable = n->as_bool();

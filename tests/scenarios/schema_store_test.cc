@@ -95,7 +95,9 @@ TEST(SchemaStoreScenario, MemoryStoreVersionsAColumnAddedByAlterTable) {
   auto m = Get(*addr, "/metrics");
   EXPECT_EQ(MetricValue(m.body, "pgcdc_schema_store_registrations_total"), 2.0) << m.body;
   EXPECT_EQ(MetricValue(m.body, "pgcdc_schema_store_errors_total"), 0.0);
-  EXPECT_LE(MetricValue(m.body, "pgcdc_schema_store_unchanged_total").value_or(99), 1.0);
+  // (PostgreSQL re-sends a Relation message after any relcache invalidation,
+  // e.g. autovacuum's ANALYZE; those find the cached hash.)
+  EXPECT_LT(MetricValue(m.body, "pgcdc_schema_store_unchanged_total").value_or(99), 10.0);
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
 }
@@ -146,7 +148,7 @@ TEST(SchemaStoreScenario, PgStoreKeepsVersionsInPgcdcSchemasAcrossRestarts) {
   ASSERT_TRUE(addr2);
   auto m = Get(*addr2, "/metrics", "s3cret");
   EXPECT_EQ(MetricValue(m.body, "pgcdc_schema_store_registrations_total"), 0.0) << m.body;
-  EXPECT_EQ(MetricValue(m.body, "pgcdc_schema_store_unchanged_total"), 1.0) << m.body;
+  EXPECT_GE(MetricValue(m.body, "pgcdc_schema_store_unchanged_total").value_or(0), 1.0) << m.body;
   auto count =
       conn.Query("SELECT count(*)::text FROM pgcdc_schemas WHERE subject = 'public.ss_pg'");
   ASSERT_TRUE(count);
