@@ -29,6 +29,15 @@ constexpr const char* kColumns =
     "(extract(epoch FROM created_at) * 1000000)::bigint::text";
 constexpr int kInsertAttempts = 5;
 
+// A hung database must not hold the WAL detector (which registers) or the
+// HTTP I/O thread (which reads) for long.
+Result<pg::Conn> Connect(const std::string& url) {
+  auto conn = pg::Conn::Open(url);
+  if (!conn) return Fail(conn.error());
+  if (auto st = conn->Exec("SET statement_timeout = '10s'"); !st) return Fail(st.error());
+  return conn;
+}
+
 class PgStore : public Store {
  public:
   PgStore(std::string url, pg::Conn conn) : url_(std::move(url)), conn_(std::move(conn)) {}
@@ -84,7 +93,7 @@ class PgStore : public Store {
     MutexLock lock(mu_);
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!conn_.ok()) {
-        auto conn = pg::Conn::Open(url_);
+        auto conn = Connect(url_);
         if (!conn) return Fail(conn.error());
         conn_ = std::move(*conn);
       }
@@ -123,7 +132,7 @@ class PgStore : public Store {
 }  // namespace
 
 Result<std::shared_ptr<Store>> OpenPg(const std::string& db_url) {
-  auto conn = pg::Conn::Open(db_url);
+  auto conn = Connect(db_url);
   if (!conn) return Fail(conn.error());
   if (auto m = pg::Migrate(*conn); !m) return Fail(m.error());
   return std::shared_ptr<Store>(std::make_shared<PgStore>(db_url, std::move(*conn)));
