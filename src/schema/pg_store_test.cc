@@ -78,7 +78,7 @@ TEST(PgSchemaStoreTest, VersionsLiveInPgcdcSchemas) {
   EXPECT_EQ(rows[0][1], "1");
   EXPECT_EQ(rows[0][2], R"([{"name": "c0", "type_oid": 23, "type_name": "int4"}])");
   EXPECT_EQ(rows[0][3], Hash(Columns(1)));
-  EXPECT_EQ(rows[0][4], "t");
+  EXPECT_EQ(rows[0][4], "true");
   EXPECT_EQ(rows[1][1], "2");
   EXPECT_EQ(rows[2][0], "s.other");
   // The index SPEC §9.4 names.
