@@ -108,7 +108,7 @@ net::HttpResponse One(Store& store, std::string_view rest) {
 
 }  // namespace
 
-void MountApi(net::HttpServer& server, std::shared_ptr<Store> store) {
+void MountApi(net::HttpServer& server, const std::shared_ptr<Store>& store) {
   server.Handle("GET", std::string(kRoot),
                 [store](const net::HttpRequest&) { return List(*store); });
   server.HandlePrefix("GET", std::string(kRoot) + "/", [store](const net::HttpRequest& req) {

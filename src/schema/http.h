@@ -16,6 +16,6 @@ namespace pgcdc::schema {
 
 class Store;
 
-void MountApi(net::HttpServer& server, std::shared_ptr<Store> store);
+void MountApi(net::HttpServer& server, const std::shared_ptr<Store>& store);
 
 }  // namespace pgcdc::schema
