@@ -164,7 +164,7 @@ TEST(SchemaStoreScenario, BadSettingsAreClearErrors) {
   EXPECT_EQ(bogus->Wait(), 2);
   EXPECT_NE(
       bogus->Stderr().find(
-          R"(schema.store: invalid value "bogus" (from --schema-store-type; allowed: memory, pg))"),
+          R"(schema.store: invalid value "bogus" (from flag --schema-store-type; allowed: memory, pg))"),
       std::string::npos)
       << bogus->Stderr();
 
