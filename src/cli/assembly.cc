@@ -28,6 +28,8 @@
 #include "pipeline/http_endpoints.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/signals.h"
+#include "schema/http.h"
+#include "schema/store.h"
 #include "wasm/settings.h"
 #include "wasm/sinks.h"
 
@@ -79,6 +81,8 @@ struct Assembly {
   std::unique_ptr<dlq::DeadLetterQueue> dead_letters;
   // dead_letters behind the nack window (--dlq-window-size), when on.
   std::unique_ptr<pipeline::WindowedDlq> windowed_dlq;
+  // --schema-store: fed by the detector, read by /api/v1/schemas.
+  std::shared_ptr<schema::Store> schema_store;
   pipeline::Options options;
   net::HttpServerOptions http_options;  // every listener's limits and credentials
 };
@@ -135,8 +139,28 @@ std::vector<std::string> AdapterNames(const std::vector<adapter::AdapterPtr>& ad
   return names;
 }
 
+// --schema-store: opens the store (a pg one connects and migrates now, so an
+// unreachable --schema-db fails the start) and hands it to the detector.
+Status AttachSchemaStore(const config::CoreSettings& core, Assembly& out) {
+  if (!core.schema.enabled) return Ok();
+  schema::Options so;
+  so.type = core.schema.store;
+  so.db_url = core.schema.db_url.empty() ? core.database_url : core.schema.db_url;
+  auto store = schema::Open(so);
+  if (!store) {
+    return Fail(store.error().code(), "cannot open the schema store (" + core.schema.store +
+                                          "): " + store.error().message());
+  }
+  if (auto st = out.detector->UseSchemaStore(*store); !st) return st;
+  out.schema_store = std::move(*store);
+  return Ok();
+}
+
 Status MakeConnectors(const Registry& registry, const config::Config& values,
                       const config::CoreSettings& core, RunOptions& run, Assembly& out) {
+  // Process-wide (every pipeline of `serve` shares pgcdc's tables); before
+  // anything opens them.
+  if (core.skip_migrations) pg::SetMigrationsSkipped(true);
   if (run.detector) {
     out.detector = std::move(run.detector);
   } else if (IsMultiDetector(values)) {
@@ -150,6 +174,7 @@ Status MakeConnectors(const Registry& registry, const config::Config& values,
     if (!det) return Fail(det.error().code(), "cannot create detector: " + det.error().message());
     out.detector = std::move(*det);
   }
+  if (auto st = AttachSchemaStore(core, out); !st) return st;
   // A Wasm checkpoint store (--checkpoint-plugin) replaces pgcdc_checkpoints.
   const wasm::Settings plugins = wasm::Bind(values);
   if (!plugins.checkpoint_path.empty()) {
@@ -261,8 +286,6 @@ Status AttachAndServe(const config::CoreSettings& core, const RunOptions& run, H
   services.health = &health;
   services.http_options = &a.http_options;
   services.skip_validation = core.skip_validation;
-  // Process-wide (every pipeline of `serve` shares pgcdc's tables).
-  if (core.skip_migrations) pg::SetMigrationsSkipped(true);
   services.publish = [&pipe_ptr](EventBatch&& batch) {
     auto* p = pipe_ptr.load();
     return p != nullptr && p->Inject(std::move(batch));
@@ -276,6 +299,7 @@ Status AttachAndServe(const config::CoreSettings& core, const RunOptions& run, H
   if (!a.servers.empty() && a.servers.front().name == "http") {
     services.http = a.servers.front().server.get();
     a.options.inspector->Mount(*services.http);
+    if (a.schema_store) schema::MountApi(*services.http, a.schema_store);
     if (core.console_enabled) {
       console::Mount(*services.http, [&pipe_ptr] {
         auto* p = pipe_ptr.load();

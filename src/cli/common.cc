@@ -406,10 +406,28 @@ void ValidateDetector(const Registry& registry, const config::Config& cfg,
   }
 }
 
+namespace {
+// --schema-store: only the wal detector sees table definitions.
+void ValidateSchemaStore(const config::Config& cfg, const config::CoreSettings& core,
+                         std::vector<std::string>& errors) {
+  if (!core.schema.enabled) return;
+  if (IsMultiDetector(cfg) || core.detector_type != "wal") {
+    errors.push_back("schema.enabled: --schema-store needs --detector wal (detector " +
+                     core.detector_type + " registers no table schemas)");
+  }
+  if (core.schema.store == "pg" && core.schema.db_url.empty() && core.database_url.empty()) {
+    errors.push_back("schema.db_url: --schema-store-type pg needs --schema-db or --db");
+  }
+}
+}  // namespace
+
 void ValidatePipelineConfig(const Registry& registry, const config::Config& cfg, PipelineKind kind,
                             std::vector<std::string>& errors) {
   const config::CoreSettings core = config::BindCore(cfg);
-  if (kind == PipelineKind::kListen) ValidateDetector(registry, cfg, core, errors);
+  if (kind == PipelineKind::kListen) {
+    ValidateDetector(registry, cfg, core, errors);
+    ValidateSchemaStore(cfg, core, errors);
+  }
   const std::set<std::string> seen = ValidateAdapters(registry, cfg, core, errors);
   if (core.dlq.window_size > 0 && core.dlq.window_threshold > core.dlq.window_size) {
     errors.push_back("dlq.window_threshold: must not exceed dlq.window_size");

@@ -51,6 +51,8 @@ TEST(InitSqlTest, StateTablesForSkipMigrations) {
   EXPECT_THAT(*sql, HasSubstr("CREATE TABLE IF NOT EXISTS pgcdc_schema_migrations"));
   EXPECT_THAT(*sql, HasSubstr("CREATE TABLE IF NOT EXISTS pgcdc_checkpoints"));
   EXPECT_THAT(*sql, HasSubstr("CREATE TABLE IF NOT EXISTS pgcdc_snapshot_progress"));
+  EXPECT_THAT(*sql, HasSubstr("CREATE TABLE IF NOT EXISTS pgcdc_schemas"));
+  EXPECT_THAT(*sql, HasSubstr("CREATE INDEX IF NOT EXISTS idx_pgcdc_schemas_subject"));
   // Each migration is recorded, so a later pgcdc without --skip-migrations
   // does not apply it again.
   EXPECT_THAT(*sql, HasSubstr("INSERT INTO pgcdc_schema_migrations (version, name) VALUES (2, "

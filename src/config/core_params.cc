@@ -31,6 +31,23 @@ std::vector<ParamSpec> DlqParams() {
   };
 }
 
+// The schema store: every relation's column list, versioned (SPEC §9.4).
+std::vector<ParamSpec> SchemaStoreParams() {
+  using C = SchemaStoreSettings;
+  return {
+      Param("schema.enabled", &S::schema, &C::enabled,
+            "keep a versioned schema (column names and types) of every table the wal detector "
+            "sees, served at /api/v1/schemas on the main HTTP server",
+            {.flag = "schema-store"}),
+      Param("schema.store", &S::schema, &C::store,
+            "where --schema-store keeps versions: memory (lost at exit) or pg (table "
+            "pgcdc_schemas in --schema-db)",
+            {.flag = "schema-store-type", .choices = {"memory", "pg"}}),
+      Param("schema.db_url", &S::schema, &C::db_url,
+            "database for --schema-store-type pg (default: --db)", {.flag = "schema-db"}),
+  };
+}
+
 // OpenTelemetry tracing (src/tracing reads them from the Config with the
 // OTEL_* variables as fallback, so they bind to no struct here).
 ParamSpec OtelParam(std::string key, ParamType type, std::string default_value,
@@ -214,6 +231,7 @@ const std::vector<ParamSpec>& CoreParams() {
                     {.flag = "adapter-priority"}),
           }),
       DlqParams(),
+      SchemaStoreParams(),
       OtelParams(),
       {
           Param(
@@ -229,7 +247,8 @@ const std::vector<ParamSpec>& CoreParams() {
                 "start without the sinks' start-up checks of their targets (search index, S3 "
                 "bucket): problems show on the first delivery and are retried as usual"),
           Param("skip_migrations", &S::skip_migrations,
-                "do not create or upgrade pgcdc's own tables (checkpoints, snapshot progress); "
+                "do not create or upgrade pgcdc's own tables (checkpoints, snapshot progress, "
+                "schema store); "
                 "check they are current instead (create them with `pgcdc init --adapter "
                 "state`)"),
       },

@@ -1,6 +1,6 @@
 // Parameters of the pipeline itself (not of a connector): connection,
 // logging, adapters, detector selection, bus, HTTP, shutdown, routes, DLQ,
-// backpressure. Declared once in CoreParams(), bound into CoreSettings.
+// backpressure, schema store. Declared once in CoreParams(), bound into CoreSettings.
 #pragma once
 
 #include <chrono>
@@ -55,6 +55,13 @@ struct HttpSettings {
   std::string metrics_tls_key_file;
 };
 
+// The schema store (src/schema, docs/schema-store.md).
+struct SchemaStoreSettings {
+  bool enabled = false;
+  std::string store = "memory";  // memory | pg
+  std::string db_url;            // pg; empty = database_url
+};
+
 // Several detectors in one pipeline (detector/multi; cli/detectors.h).
 struct MultiDetectorSettings {
   std::string mode = "parallel";
@@ -82,6 +89,7 @@ struct CoreSettings {
   HttpSettings http;
   BackpressureSettings backpressure;
   DlqSettings dlq;
+  SchemaStoreSettings schema;
   int64_t inspector_buffer_size = 100;
   bool console_enabled = true;
   bool skip_validation = false;

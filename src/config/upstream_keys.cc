@@ -73,7 +73,6 @@ Sections PipelineFeatureSections() {
         "adapter_priorities.*"}},
       {"otel", {"exporter", "endpoint", "sample_ratio"}},
       {"inspector", {"buffer_size"}},
-      {"schema", {"enabled", "store", "db_url"}},
   };
 }
 

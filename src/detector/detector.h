@@ -25,6 +25,9 @@ class HttpServer;
 namespace pg {
 class CheckpointBackend;
 }  // namespace pg
+namespace schema {
+class Store;
+}  // namespace schema
 namespace pipeline {
 class BackpressureController;
 class DeliveryWatermark;
@@ -71,6 +74,14 @@ class Detector {
     return Fail(ErrorCode::kConfig, "detector " + std::string(Name()) +
                                         " keeps no checkpoints: --checkpoint-plugin needs "
                                         "--detector wal with --persistent-slot");
+  }
+  // Registers the column list of every table the detector sees in `store`
+  // (--schema-store, src/schema). Called once before Run(); detectors that
+  // see no table definitions refuse.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): overrides keep it
+  virtual Status UseSchemaStore(std::shared_ptr<schema::Store> /*store*/) {
+    return Fail(ErrorCode::kConfig, "--schema-store needs --detector wal (detector " +
+                                        std::string(Name()) + " registers no table schemas)");
   }
 };
 using DetectorPtr = std::unique_ptr<Detector>;

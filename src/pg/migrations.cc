@@ -39,9 +39,10 @@ Result<int> CheckMigrated(Conn& conn) {
 void SetMigrationsSkipped(bool skip) { skipped.store(skip); }
 
 std::string MigrationsScript() {
-  std::string out = "-- pgcdc's own tables (checkpoints, snapshot progress) at schema version " +
-                    std::to_string(Migrations().back().version) +
-                    ", for pgcdc --skip-migrations.\nBEGIN;\n" + std::string(kVersionTable) + ";\n";
+  std::string out =
+      "-- pgcdc's own tables (checkpoints, snapshot progress, schema store) at schema version " +
+      std::to_string(Migrations().back().version) + ", for pgcdc --skip-migrations.\nBEGIN;\n" +
+      std::string(kVersionTable) + ";\n";
   for (const auto& m : Migrations()) {
     out += m.sql + ";\n";
     out += "INSERT INTO pgcdc_schema_migrations (version, name) VALUES (" +
@@ -68,6 +69,18 @@ const std::vector<Migration>& Migrations() {
        "  status TEXT NOT NULL DEFAULT 'pending',\n"
        "  updated_at TIMESTAMPTZ NOT NULL DEFAULT now()\n"
        ")"},
+      // The pg schema store (src/schema, --schema-store-type pg).
+      {3, "schemas",
+       "CREATE TABLE IF NOT EXISTS pgcdc_schemas (\n"
+       "  subject TEXT NOT NULL,\n"
+       "  version INT NOT NULL,\n"
+       "  columns JSONB NOT NULL,\n"
+       "  hash TEXT NOT NULL,\n"
+       "  created_at TIMESTAMPTZ NOT NULL DEFAULT now(),\n"
+       "  PRIMARY KEY (subject, version)\n"
+       ");\n"
+       "CREATE INDEX IF NOT EXISTS idx_pgcdc_schemas_subject ON pgcdc_schemas (subject, version "
+       "DESC)"},
   };
   return migrations;
 }

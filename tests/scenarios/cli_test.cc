@@ -103,10 +103,21 @@ TEST(CliScenario, TyposInAnySectionAreUsageErrorsWithSuggestions) {
   }
   // Keys of the reference tool that this build does not implement load with
   // a warning (an upstream file still works).
-  auto file = d.Write("upstream.yaml", base + "schema: {store: pg}\n");
+  auto file = d.Write("upstream.yaml", base + "sse: {read_timeout: 5s}\n");
   auto r = RunPgcdc({"--config", file, "config", "validate", file});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.err.find("schema.store\" is not supported by this build"), std::string::npos)
+  EXPECT_NE(r.err.find("sse.read_timeout\" is not supported by this build"), std::string::npos)
+      << r.err;
+  // The schema store's section is typed and strict.
+  auto schema =
+      d.Write("schema.yaml", base + "schema: {enabled: false, store: pg, db_url: postgres://y}\n");
+  r = RunPgcdc({"--config", schema, "config", "validate", schema});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("not supported by this build"), std::string::npos) << r.err;
+  auto typo = d.Write("schema_typo.yaml", base + "schema: {enabled: true, stor: pg}\n");
+  r = RunPgcdc({"--config", typo, "config", "validate", typo});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("unknown key `schema.stor` (did you mean `store`?)"), std::string::npos)
       << r.err;
 }
 

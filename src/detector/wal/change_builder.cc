@@ -380,6 +380,7 @@ Status ChangeBuilder::OnRelation(const pgoutput::Relation& r, RelationMap& relat
   }
   if (global && toast_) toast_->EvictRelation(r.relation_id);
   relations[r.relation_id] = std::move(info);
+  sink_.OnRelationDefined(r);
   return st;
 }
 

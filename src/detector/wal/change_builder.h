@@ -81,6 +81,10 @@ class ChangeSink {
   // committed once the next Boundary() is reached.
   virtual void OnSignal(std::optional<std::string_view> signal,
                         std::optional<std::string_view> payload) {}
+  // A Relation message (re)defined a table: once per definition the server
+  // sends (at the first change of each session and after DDL), never per row.
+  // The schema store registers its columns here (--schema-store).
+  virtual void OnRelationDefined(const pgoutput::Relation& relation) {}
 };
 
 struct BuilderStats {

@@ -25,6 +25,7 @@
 #include "pipeline/ack_tracker.h"
 #include "pipeline/backpressure.h"
 #include "registry/define.h"
+#include "schema/store.h"
 #include "snapshot/snapshot_detector.h"
 #include "snapshot/snapshot_state.h"
 #include "snapshot/table_snapshot.h"
@@ -102,6 +103,31 @@ struct Metrics {
 };
 
 Metrics& M() { return metrics::Lazy<Metrics>(); }
+
+// Registers a relation's columns in the schema store under
+// "<schema>.<table>" (a failure is logged and counted by the store; the
+// stream goes on).
+void RegisterSchema(schema::Store& store, const pgoutput::Relation& r) {
+  std::vector<schema::Column> columns;
+  columns.reserve(r.columns.size());
+  for (const auto& c : r.columns) {
+    const std::string_view name = pgtypes::TypeName(c.type_oid);
+    columns.push_back(
+        {.name = c.name,
+         .type_oid = c.type_oid,
+         .type_name = name.empty() ? "oid:" + std::to_string(c.type_oid) : std::string(name)});
+  }
+  const std::string subject =
+      (r.namespace_name.empty() ? std::string("public") : r.namespace_name) + "." + r.name;
+  auto registered = store.Register(subject, columns);
+  if (!registered) {
+    log::Warn("wal: cannot register the table schema",
+              {{"subject", subject}, {"error", registered.error().message()}});
+  } else if (registered->created) {
+    log::Info("schema version registered",
+              {{"subject", subject}, {"version", registered->version}});
+  }
+}
 
 int64_t MillisSince(Clock::time_point start) {
   return static_cast<int64_t>(
@@ -325,6 +351,9 @@ struct WalDetector::Cycle : ChangeSink {
     if (auto st = catalog.ApplyDescriptorRows(*rows); !st) {
       log::Warn("wal: some type descriptors were malformed", {{"error", st.error().message()}});
     }
+  }
+  void OnRelationDefined(const pgoutput::Relation& r) override {
+    if (det.options_.schema_store != nullptr) RegisterSchema(*det.options_.schema_store, r);
   }
   bool Publish() {
     if (batch.events.empty()) return true;
@@ -655,6 +684,11 @@ Status WalDetector::UseCheckpointBackend(std::shared_ptr<pg::CheckpointBackend> 
                 "checkpoints)");
   }
   options_.checkpoint_backend = std::move(backend);
+  return Ok();
+}
+
+Status WalDetector::UseSchemaStore(std::shared_ptr<schema::Store> store) {
+  options_.schema_store = std::move(store);
   return Ok();
 }
 

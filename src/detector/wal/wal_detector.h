@@ -39,6 +39,10 @@
 #include "detector/wal/incremental_snapshot.h"
 #include "registry/registry.h"
 
+namespace pgcdc::schema {
+class Store;
+}  // namespace pgcdc::schema
+
 namespace pgcdc::detector::wal {
 
 // Also the connector's config struct: its parameters bind to these fields
@@ -54,6 +58,9 @@ struct Options {
   // Set by UseCheckpointBackend (a checkpoint plugin): used instead of the
   // pgcdc_checkpoints table in checkpoint_db. Not a configuration key.
   std::shared_ptr<pg::CheckpointBackend> checkpoint_backend;
+  // Set by UseSchemaStore (--schema-store): every relation definition's
+  // columns are registered there. Not a configuration key.
+  std::shared_ptr<schema::Store> schema_store;
   // Accepted for compatibility (needs persistent_slot): the slot always
   // advances only past events every adapter acknowledged.
   bool cooperative_checkpoint = false;
@@ -99,6 +106,7 @@ class WalDetector : public Detector {
   std::string_view Name() const override { return "wal"; }
   Status Run(RunContext& ctx) override;
   Status UseCheckpointBackend(std::shared_ptr<pg::CheckpointBackend> backend) override;
+  Status UseSchemaStore(std::shared_ptr<schema::Store> store) override;
 
  private:
   struct Cycle;
