@@ -42,9 +42,20 @@ void DeliverAndStop(pg::Conn& conn, const std::string& table, const std::string&
   ASSERT_TRUE(p);
   ExecOrFail(conn, "INSERT INTO " + table + " (id) SELECT generate_series(" + std::to_string(from) +
                        ", " + std::to_string(to) + ")");
+  auto end = conn.Query("SELECT pg_current_wal_lsn()::text");
+  ASSERT_TRUE(end && !end->empty() && end->at(0).at(0));
   ASSERT_TRUE(p->WaitForLines(static_cast<size_t>(to - from + 1))) << p->Stderr();
   EXPECT_EQ(p->StdoutLines().size(), static_cast<size_t>(to - from + 1)) << p->Stderr();
   EXPECT_EQ(p->Stderr().find("lost changes"), std::string::npos) << p->Stderr();
+  // Stop once the slot confirmed the rows: the next run must start after
+  // them (a stop before that may deliver them again, at least once).
+  const std::string slot = "pgcdc_" + publication;
+  EXPECT_TRUE(Eventually([&] {
+    auto r = conn.Query(
+        "SELECT confirmed_flush_lsn >= $2::pg_lsn FROM pg_replication_slots WHERE slot_name = $1",
+        {slot, *end->at(0).at(0)});
+    return r && !r->empty() && r->at(0).at(0) && *r->at(0).at(0) == "t";
+  })) << p->Stderr();
   p->Signal(SIGTERM);
   ASSERT_EQ(p->Wait(), 0) << p->Stderr();
 }
