@@ -11,26 +11,14 @@
 #include "dlq/store.h"
 #include "pg/cluster.h"
 #include "pg/conn.h"
+#include "pg/test_cluster.h"
 
 namespace pgcdc::dlq {
 namespace {
 
 using pgcdc::testing::MetricValue;
 
-pg::TempCluster& Cluster() {
-  static std::unique_ptr<pg::TempCluster> cluster = [] {
-    pg::ClusterOptions o;
-    o.logical_replication = false;
-    o.log_prefix = "pgcdc-dlq";
-    auto c = pg::TempCluster::Start(o);
-    if (!c) {
-      ADD_FAILURE() << c.error().message();
-      std::abort();
-    }
-    return std::move(*c);
-  }();
-  return *cluster;
-}
+pg::TempCluster& Cluster() { return pg::SharedTestCluster("pgcdc-dlq"); }
 
 pg::Conn Connect() {
   auto c = pg::Conn::Open(Cluster().Url());

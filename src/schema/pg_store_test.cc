@@ -9,25 +9,13 @@
 #include "pg/cluster.h"
 #include "pg/conn.h"
 #include "pg/migrations.h"
+#include "pg/test_cluster.h"
 #include "schema/store.h"
 
 namespace pgcdc::schema {
 namespace {
 
-pg::TempCluster& Cluster() {
-  static std::unique_ptr<pg::TempCluster> cluster = [] {
-    pg::ClusterOptions o;
-    o.logical_replication = false;
-    o.log_prefix = "pgcdc-schema";
-    auto c = pg::TempCluster::Start(o);
-    if (!c) {
-      ADD_FAILURE() << c.error().message();
-      std::abort();
-    }
-    return std::move(*c);
-  }();
-  return *cluster;
-}
+pg::TempCluster& Cluster() { return pg::SharedTestCluster("pgcdc-schema"); }
 
 // A fresh database per test.
 std::string FreshDatabase(const std::string& name) {

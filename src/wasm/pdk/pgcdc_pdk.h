@@ -107,6 +107,13 @@ static inline char* read_input(size_t* len) {
 static inline void output(const char* s, size_t n) { output_set(to_kernel(s, n), n); }
 static inline void output_str(const char* s) { output(s, strlen(s)); }
 
+// Fails a transform call with `message` (pgcdc counts the error and
+// dead-letters the event): `return fail("...");`.
+static inline int fail(const char* message) {
+  error_set(to_kernel_str(message));
+  return 1;
+}
+
 // Logs at "debug", "info", "warn" or "error" (pgcdc's log, source=plugin).
 static inline void log_at(const char* level, const char* message) {
   pgcdc_log(to_kernel_str(level), to_kernel_str(message));
