@@ -27,14 +27,6 @@ struct StoreMetrics {
 
 StoreMetrics& M() { return metrics::Lazy<StoreMetrics>(); }
 
-void AppendHex(const unsigned char* data, size_t n, std::string& out) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kDigits[data[i] >> 4]);
-    out.push_back(kDigits[data[i] & 0xf]);
-  }
-}
-
 }  // namespace
 
 std::string CanonicalJson(const std::vector<Column>& columns) {
@@ -61,7 +53,7 @@ std::string Hash(const std::vector<Column>& columns) {
   if (EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
     return out;  // OpenSSL without SHA-256: callers treat "" as an error
   }
-  AppendHex(digest, len, out);
+  json::AppendHex(out, std::string_view(reinterpret_cast<const char*>(digest), len));
   return out;
 }
 
