@@ -393,7 +393,8 @@ Status Pipeline::Run(const std::stop_token& stop) {
                              "ms"}});
 
   // 1. Detector: give it until the deadline to return (it may be blocked
-  //    handing a batch to a full bus); then close the ingest to unblock it.
+  //    handing a batch to a full bus, or in finish_delivery waiting for the
+  //    adapters); then close the ingest to unblock it.
   {
     MutexLock lock(mu_);
     while (!detector_done_) {
@@ -468,6 +469,10 @@ detector::RunContext Pipeline::MakeRunContext() {
   ctx.publish = [this](EventBatch&& batch) { return Publish(std::move(batch)); };
   ctx.health = &health_;
   ctx.acks = acks_.get();
+  ctx.finish_delivery = [this] {
+    bus_->CloseIngest();
+    return WaitForWorkers(std::chrono::steady_clock::now() + options_.shutdown_timeout);
+  };
   ctx.backpressure = options_.backpressure.get();
   ctx.dlq = options_.dlq;
   return ctx;

@@ -41,8 +41,15 @@ class FakeDetector : public detector::Detector {
     published = true;
     if (fail_) return Fail(ErrorCode::kConnection, "boom");
     while (!ctx.stop.stop_requested()) std::this_thread::sleep_for(1ms);
+    if (finish_at_stop && ctx.finish_delivery) {
+      finished = ctx.finish_delivery();
+      through_at_stop = ctx.acks->DeliveredThrough();
+    }
     return Ok();
   }
+  bool finish_at_stop = false;  // at the stop, wait for delivery like the WAL detector
+  std::atomic<bool> finished{false};
+  std::atomic<uint64_t> through_at_stop{0};
   std::atomic<bool> published{false};
   const DeliveryWatermark* acks = nullptr;
 
@@ -186,6 +193,24 @@ TEST(PipelineTest, AcksReachTheLastEventOnlyAfterEveryAdapterFlushed) {
   }
   ASSERT_TRUE(Eventually([&] { return h.det()->acks->DeliveredThrough() == 300; }));
   ASSERT_TRUE(h.Stop());
+}
+
+// What a checkpointing detector confirms at an orderly stop: with
+// finish_delivery, everything the adapters were handed (they finish and flush
+// first), not just what they had acknowledged when the stop came.
+TEST(PipelineTest, FinishDeliveryAtStopCoversEverythingPublished) {
+  Harness h(2000, {"a"});
+  h.det()->finish_at_stop = true;
+  auto* slow = h.Add("slow_sink", 5ms);
+  h.opts.bus = {.buffer_size = 64, .mode = bus::Mode::kReliable};
+  h.Start();
+  ASSERT_TRUE(Eventually([&] { return h.det()->published.load(); }));
+  const uint64_t at_stop = h.det()->acks->DeliveredThrough();
+  ASSERT_TRUE(h.Stop());
+  EXPECT_LT(at_stop, 2000u);  // there was something left to finish
+  EXPECT_TRUE(h.det()->finished.load());
+  EXPECT_EQ(h.det()->through_at_stop.load(), 2000u);
+  EXPECT_EQ(slow->seen().size(), 2000u);
 }
 
 // Holds every event it received until released (like a broker waiting for

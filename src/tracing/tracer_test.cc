@@ -201,6 +201,15 @@ TEST(Settings, UrlsAndHeaders) {
   EXPECT_FALSE(ParseHeaderList("x=a%0d%0aInjected: 1"));
 }
 
+// A Getenv over `env`, which the test may change between lookups.
+Getenv LookupIn(const std::map<std::string, std::string>& env) {
+  return [&env](const std::string& k) -> std::optional<std::string> {
+    auto it = env.find(k);
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
 TEST(Settings, ConfigWinsOverTheOtelVariables) {
   std::map<std::string, std::string> env = {
       {"OTEL_TRACES_EXPORTER", "otlp"},
@@ -210,11 +219,7 @@ TEST(Settings, ConfigWinsOverTheOtelVariables) {
       {"OTEL_TRACES_SAMPLER_ARG", "0.25"},
       {"OTEL_BSP_SCHEDULE_DELAY", "250"},
   };
-  Getenv getenv = [&](const std::string& k) -> std::optional<std::string> {
-    auto it = env.find(k);
-    if (it == env.end()) return std::nullopt;
-    return it->second;
-  };
+  const Getenv getenv = LookupIn(env);
   config::Config cfg;
   auto s = SettingsFrom(cfg, getenv);
   ASSERT_TRUE(s) << s.error().message();
@@ -249,11 +254,7 @@ TEST(Settings, ConfigWinsOverTheOtelVariables) {
 TEST(Settings, GrpcProtocolFromConfigOrVariables) {
   std::map<std::string, std::string> env = {{"OTEL_TRACES_EXPORTER", "otlp"},
                                             {"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"}};
-  Getenv getenv = [&](const std::string& k) -> std::optional<std::string> {
-    auto it = env.find(k);
-    if (it == env.end()) return std::nullopt;
-    return it->second;
-  };
+  const Getenv getenv = LookupIn(env);
   config::Config cfg;
   auto s = SettingsFrom(cfg, getenv);
 #ifdef PGCDC_HAVE_OTLP_GRPC

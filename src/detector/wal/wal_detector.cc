@@ -979,8 +979,15 @@ Status WalDetector::Cycle::Stream(ChangeBuilder& builder, const Sleeper& sleeper
     ExportStats(builder);
     if (auto st = ReportProgress(builder.in_transaction(), reply_requested); !st) return st;
   }
-  // Orderly stop: publish what we have and report the final position.
+  // Orderly stop: publish what we have, let the adapters finish it, and
+  // report the final position (which then covers everything delivered).
   Publish();
+  if (ctx.finish_delivery && !ctx.finish_delivery()) {
+    log::Warn(
+        "wal: adapters did not finish before the shutdown timeout; the slot resumes at "
+        "the last delivered event",
+        {{"slot", slot}});
+  }
   Advance(builder.in_transaction());
   (void)SendStatus(false);
   return Ok();
