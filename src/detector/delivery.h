@@ -25,6 +25,27 @@ struct DeliveryWaitOptions {
   std::function<void(uint64_t delivered_seq)> on_slow;
 };
 
+// After a stop request: lets the adapters finish what the detector published,
+// up to `seq`, so it can confirm that to its source before it returns. With
+// the pipeline's finish_delivery (a detector that owns the bus) the bus stops
+// taking events and every adapter delivers and flushes its queue, bounded by
+// --shutdown-timeout; otherwise (a composite's child: the bus goes on) the
+// acknowledgements are awaited for up to `grace`. True when every adapter
+// finished with events up to `seq` (at once when the run tracks none).
+inline bool FinishAfterStop(const RunContext& ctx, uint64_t seq, Clock& clock,
+                            std::chrono::milliseconds grace) {
+  if (ctx.acks == nullptr || ctx.acks->size() == 0) return true;
+  if (ctx.finish_delivery) {
+    (void)ctx.finish_delivery();  // false (timeout) shows in the watermark below
+    return ctx.acks->DeliveredThrough() >= seq;
+  }
+  Sleeper sleeper({}, &clock);
+  const PollOptions wait{.first_pause = std::chrono::microseconds(50),
+                         .max_pause = std::chrono::milliseconds(2),
+                         .deadline = clock.Now() + grace};
+  return WaitForAck(*ctx.acks, seq, sleeper, wait) == WaitResult::kDone;
+}
+
 // True once every adapter finished with events up to `seq` (at once when
 // the run tracks no deliveries); false when a stop request (plus the grace)
 // came first.
@@ -38,11 +59,7 @@ inline bool WaitDelivered(const RunContext& ctx, const Sleeper& sleeper, uint64_
                      if (options.on_slow) options.on_slow(ctx.acks->DeliveredThrough());
                    }};
   if (WaitForAck(*ctx.acks, seq, sleeper, wait) == WaitResult::kDone) return true;
-  Sleeper grace({}, &sleeper.clock());
-  const PollOptions grace_wait{.first_pause = std::chrono::microseconds(50),
-                               .max_pause = std::chrono::milliseconds(2),
-                               .deadline = sleeper.clock().Now() + options.stop_grace};
-  return WaitForAck(*ctx.acks, seq, grace, grace_wait) == WaitResult::kDone;
+  return FinishAfterStop(ctx, seq, sleeper.clock(), options.stop_grace);
 }
 
 // The polling loop of outbox-like detectors: runs `poll` until the sleeper

@@ -12,6 +12,7 @@
 #include "core/metrics.h"
 #include "core/time.h"
 #include "core/uuid.h"
+#include "detector/delivery.h"
 #include "detector/mysql/client.h"
 #include "detector/mysql/snapshot.h"
 #include "detector/mysql/state_file.h"
@@ -338,13 +339,8 @@ void MysqlDetector::Cycle::AwaitAcks(Client& c) {
 
 void MysqlDetector::Cycle::Drain() {
   Publish();
-  if (ctx.acks != nullptr && ctx.acks->size() > 0) {
-    Sleeper grace;
-    const PollOptions wait{.first_pause = std::chrono::microseconds(50),
-                           .max_pause = milliseconds(2),
-                           .deadline = RealClock().Now() + det.options_.stop_grace};
-    (void)WaitForAck(*ctx.acks, det.next_seq_, grace, wait);
-  }
+  // Whatever is not finished stays unconfirmed and comes again after a restart.
+  (void)FinishAfterStop(ctx, det.next_seq_, RealClock(), det.options_.stop_grace);
   Checkpoint(true);
 }
 

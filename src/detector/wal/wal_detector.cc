@@ -12,12 +12,14 @@
 #include "codec/pgtypes/pgtypes.h"
 #include "config/config.h"
 #include "core/ack_poll.h"
+#include "core/clock.h"
 #include "core/health.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/sleep.h"
 #include "core/time.h"
 #include "core/uuid.h"
+#include "detector/delivery.h"
 #include "detector/wal/replication.h"
 #include "detector/wal/slot_guard.h"
 #include "pg/checkpoint_store.h"
@@ -43,6 +45,9 @@ using std::chrono::milliseconds;
 // Shortest gap between two status updates sent because the confirmed
 // position moved (the server asking, or status_interval, always send one).
 constexpr milliseconds kMinStatusGap{500};
+// At a stop, how long a composite's WAL child waits for the adapters to finish
+// what it published (a detector that owns the bus waits --shutdown-timeout).
+constexpr milliseconds kStopGrace{2500};
 // A lagging persistent slot is reported at most this often.
 constexpr std::chrono::minutes kLagWarnInterval{1};
 // An incremental-snapshot thread waiting for its chunk to be delivered looks
@@ -982,10 +987,10 @@ Status WalDetector::Cycle::Stream(ChangeBuilder& builder, const Sleeper& sleeper
   // Orderly stop: publish what we have, let the adapters finish it, and
   // report the final position (which then covers everything delivered).
   Publish();
-  if (ctx.finish_delivery && !ctx.finish_delivery()) {
+  if (!FinishAfterStop(ctx, det.next_seq_, RealClock(), kStopGrace)) {
     log::Warn(
-        "wal: adapters did not finish before the shutdown timeout; the slot resumes at "
-        "the last delivered event",
+        "wal: stopped before the adapters finished; the slot resumes at the last delivered "
+        "event, and what follows it comes again after the restart",
         {{"slot", slot}});
   }
   Advance(builder.in_transaction());
