@@ -398,14 +398,14 @@ ChangeBuilder::RelationInfo ChangeBuilder::MakeRelationInfo(const pgoutput::Rela
     info.keys.push_back(std::move(k));
   }
   if (options_.include_schema) info.columns_json = ColumnsJson(r.columns);
-  RowSchema schema;
-  schema.namespace_name = r.namespace_name;
-  schema.table = r.name;
-  schema.columns.reserve(r.columns.size());
-  for (const auto& c : r.columns) schema.columns.push_back({c.name, c.type_oid, c.is_key()});
-  // One allocation per definition; its row events share it (and the ref).
-  info.schema = ref ? schema::WithRef(std::move(schema), std::move(*ref))
-                    : std::make_shared<const RowSchema>(std::move(schema));
+  RowSchema row;
+  row.namespace_name = r.namespace_name;
+  row.table = r.name;
+  row.columns.reserve(r.columns.size());
+  for (const auto& c : r.columns) row.columns.push_back({c.name, c.type_oid, c.is_key()});
+  // Made once per definition; its row events share it (and the store ref).
+  info.schema = ref ? schema::WithRef(std::move(row), std::move(*ref))
+                    : std::make_shared<const RowSchema>(std::move(row));
   return info;
 }
 
