@@ -318,7 +318,8 @@ TEST(EncodingScenario, KafkaAvroSchemasFollowTheSchemaStoreVersions) {
   const auto records = TopicInOrder(mock->bootstrap(), "pgcdc.e_avro_ss");
   ASSERT_EQ(records.size(), 5u);
   std::vector<int64_t> versions;
-  for (const auto& r : records) versions.push_back(StoreVersionOf(registry.schema(SchemaId(r.value))));
+  for (const auto& r : records)
+    versions.push_back(StoreVersionOf(registry.schema(SchemaId(r.value))));
   EXPECT_EQ(versions, (std::vector<int64_t>{1, 1, 2, 2, 3}));
   EXPECT_EQ(SchemaId(records[0].value), SchemaId(records[1].value));
   EXPECT_NE(SchemaId(records[1].value), SchemaId(records[2].value));
@@ -392,7 +393,8 @@ TEST(EncodingScenario, KafkaAvroWhileTheSchemaStoreIsDownLosesNothing) {
   const auto records = TopicInOrder(mock->bootstrap(), "pgcdc.e_ss_down");
   ASSERT_EQ(records.size(), 3u);
   std::vector<int64_t> versions;
-  for (const auto& r : records) versions.push_back(StoreVersionOf(registry.schema(SchemaId(r.value))));
+  for (const auto& r : records)
+    versions.push_back(StoreVersionOf(registry.schema(SchemaId(r.value))));
   // The shape registered while the store was down never got a version.
   EXPECT_EQ(versions, (std::vector<int64_t>{1, 0, 2}));
   const auto decoded = DecodeAvroRecords(records, registry);

@@ -183,13 +183,15 @@ TEST(GraphqlScenario, SchemaAwareSdlNamesTheSchemaStoreVersion) {
     });
   };
   ExecOrFail(conn, "INSERT INTO gql_ss VALUES (1, 'a')");
-  EXPECT_TRUE(sdl_has("\"\"\"A row of public.gql_ss (schema store: public.gql_ss version 1).\"\"\"\n"
-                      "type PublicGqlSsRow {\n  id: Int\n  v: String\n}"))
+  EXPECT_TRUE(
+      sdl_has("\"\"\"A row of public.gql_ss (schema store: public.gql_ss version 1).\"\"\"\n"
+              "type PublicGqlSsRow {\n  id: Int\n  v: String\n}"))
       << HttpGet(*addr, "/graphql/schema")->body;
   ExecOrFail(conn, "ALTER TABLE gql_ss ADD COLUMN n int");
   ExecOrFail(conn, "INSERT INTO gql_ss VALUES (2, 'b', 2)");
-  EXPECT_TRUE(sdl_has("\"\"\"A row of public.gql_ss (schema store: public.gql_ss version 2).\"\"\"\n"
-                      "type PublicGqlSsRow {\n  id: Int\n  v: String\n  n: Int\n}"))
+  EXPECT_TRUE(
+      sdl_has("\"\"\"A row of public.gql_ss (schema store: public.gql_ss version 2).\"\"\"\n"
+              "type PublicGqlSsRow {\n  id: Int\n  v: String\n  n: Int\n}"))
       << HttpGet(*addr, "/graphql/schema")->body;
   auto sdl = StartNode("graphql_clients.js",
                        {"--mode", "sdl", "--url", "http://" + *addr + "/graphql/schema", "--query",

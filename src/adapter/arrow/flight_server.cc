@@ -118,8 +118,7 @@ class DoGetMessages {
       if (!dictionaries) return Error(dictionaries.error().message());
       dictionaries_ = std::move(*dictionaries);
       return {.kind = Step::kMessage,
-              .message = FlightMessage(arrow_ipc::SchemaMessage(plan_.schema, plan_.metadata),
-                                       {})};
+              .message = FlightMessage(arrow_ipc::SchemaMessage(plan_.schema, plan_.metadata), {})};
     }
     if (next_dictionary_ < dictionaries_.size()) {
       auto& d = dictionaries_[next_dictionary_++];

@@ -72,7 +72,7 @@ struct Schema {
   // The schema store version it was made for (0: none; typed records only).
   std::string store_subject;
   int store_version = 0;
-  std::string json;       // the Avro schema, compact JSON (what a registry stores)
+  std::string json;  // the Avro schema, compact JSON (what a registry stores)
   // Typed records: one entry per column, in table order.
   struct Field {
     std::string column;  // PostgreSQL column name (key in the row images)

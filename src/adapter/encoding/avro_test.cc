@@ -204,8 +204,8 @@ TEST(AvroTest, SchemaStoreVersionIsARecordAttribute) {
   // A subject that needs JSON escaping stays valid JSON.
   RowSchema odd = columns;
   odd.table = "we\"ird";
-  auto s3 = TableSchema(odd, schema::RefOf(schema::WithRef(odd, {.subject = "public.we\"ird",
-                                                                 .version = 4})));
+  auto s3 = TableSchema(
+      odd, schema::RefOf(schema::WithRef(odd, {.subject = "public.we\"ird", .version = 4})));
   EXPECT_NE(s3->json.find(R"("pgcdc.schema_subject":"public.we\"ird")"), std::string::npos)
       << s3->json;
 }

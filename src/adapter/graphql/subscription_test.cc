@@ -5,8 +5,8 @@
 #include <boost/json.hpp>
 
 #include "adapter/graphql/schema.h"
-#include "schema/ref.h"
 #include "core/json_dom.h"
+#include "schema/ref.h"
 
 namespace pgcdc::adapter::graphql {
 namespace {

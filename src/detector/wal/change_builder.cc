@@ -384,7 +384,7 @@ Status ChangeBuilder::OnRelation(const pgoutput::Relation& r, RelationMap& relat
 }
 
 ChangeBuilder::RelationInfo ChangeBuilder::MakeRelationInfo(const pgoutput::Relation& r,
-                                                             std::optional<schema::Ref> ref) const {
+                                                            std::optional<schema::Ref> ref) const {
   RelationInfo info;
   info.namespace_name = r.namespace_name;
   info.name = r.name;

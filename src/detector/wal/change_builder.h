@@ -29,9 +29,9 @@
 #include "core/error.h"
 #include "core/event.h"
 #include "detector/wal/signal.h"
-#include "schema/ref.h"
 #include "detector/wal/toast_cache.h"
 #include "detector/wal/tx_spool.h"
+#include "schema/ref.h"
 
 namespace pgcdc::detector::wal {
 
