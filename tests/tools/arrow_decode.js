@@ -47,10 +47,11 @@ function rowsOf(batches) {
 function decodeStream(bytes) {
   const reader = arrow.RecordBatchReader.from(bytes).open();
   const schema = reader.schema.fields.map(describeField);
+  const metadata = reader.schema.metadata;  // (the reader drops its schema once read)
   const batches = [...reader];
   const out = { schema, batches: batches.length, rows: rowsOf(batches) };
   // The schema's custom_metadata, only when there is some.
-  if (reader.schema.metadata.size > 0) out.metadata = Object.fromEntries(reader.schema.metadata);
+  if (metadata.size > 0) out.metadata = Object.fromEntries(metadata);
   return out;
 }
 
