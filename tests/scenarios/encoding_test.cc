@@ -270,13 +270,30 @@ TEST(EncodingScenario, KafkaAvroWithTransactionsDecodesForReadCommittedConsumers
   (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_eavrotx')");
 }
 
-// Kafka records sorted by (partition, offset): one table's topic in order.
-std::vector<KRecord> TopicInOrder(const std::string& bootstrap, const std::string& topic) {
+// One table's records per row key, each key's records in order (a key's
+// records share a partition), with the store version of the schema each was
+// written with and its avsc decoding.
+struct KeyedRecord {
+  uint32_t schema_id = 0;
+  int64_t store_version = 0;
+  boost::json::object decoded;
+};
+int64_t StoreVersionOf(const std::string& avro_schema);
+std::map<std::string, std::vector<KeyedRecord>> ByKey(const std::string& bootstrap,
+                                                      const std::string& topic,
+                                                      FakeRegistry& registry, size_t* count) {
   auto records = ConsumeAllBinary(bootstrap, topic);
   std::sort(records.begin(), records.end(), [](const KRecord& a, const KRecord& b) {
     return std::tie(a.partition, a.offset) < std::tie(b.partition, b.offset);
   });
-  return records;
+  *count = records.size();
+  const auto decoded = DecodeAvroRecords(records, registry);
+  std::map<std::string, std::vector<KeyedRecord>> out;
+  for (size_t i = 0; i < records.size() && i < decoded.size(); ++i) {
+    const uint32_t id = SchemaId(records[i].value);
+    out[records[i].key].push_back({id, StoreVersionOf(registry.schema(id)), decoded[i]});
+  }
+  return out;
 }
 
 // The "pgcdc.schema_version" attribute of a registered Avro schema (0: none).
@@ -315,32 +332,39 @@ TEST(EncodingScenario, KafkaAvroSchemasFollowTheSchemaStoreVersions) {
   ExecOrFail(conn, "INSERT INTO e_avro_ss VALUES (4, 'd', 4)");
   ASSERT_TRUE(WaitKafkaDelivered(*p, 5)) << p->Stderr();
 
-  const auto records = TopicInOrder(mock->bootstrap(), "pgcdc.e_avro_ss");
-  ASSERT_EQ(records.size(), 5u);
-  std::vector<int64_t> versions;
-  for (const auto& r : records)
-    versions.push_back(StoreVersionOf(registry.schema(SchemaId(r.value))));
-  EXPECT_EQ(versions, (std::vector<int64_t>{1, 1, 2, 2, 3}));
-  EXPECT_EQ(SchemaId(records[0].value), SchemaId(records[1].value));
-  EXPECT_NE(SchemaId(records[1].value), SchemaId(records[2].value));
-  EXPECT_EQ(SchemaId(records[2].value), SchemaId(records[3].value));
-  EXPECT_NE(SchemaId(records[3].value), SchemaId(records[4].value));
+  size_t count = 0;
+  auto keys = ByKey(mock->bootstrap(), "pgcdc.e_avro_ss", registry, &count);
+  ASSERT_EQ(count, 5u);
+  ASSERT_EQ(keys["1"].size(), 2u);
+  ASSERT_EQ(keys["2"].size(), 1u);
+  ASSERT_EQ(keys["3"].size(), 1u);
+  ASSERT_EQ(keys["4"].size(), 1u);
+  // Before the ALTER: version 1, no `extra`; after: version 2 with it.
+  const auto& before = keys["1"][0];
+  EXPECT_EQ(before.store_version, 1);
+  EXPECT_EQ(keys["2"][0].store_version, 1);
+  EXPECT_EQ(keys["2"][0].schema_id, before.schema_id);
+  EXPECT_EQ(before.decoded.at("row").as_object().at("v").as_string(), "a");
+  EXPECT_FALSE(before.decoded.at("row").as_object().contains("extra")) << "version 1 has no extra";
+  const auto& added = keys["3"][0];
+  EXPECT_EQ(added.store_version, 2);
+  EXPECT_NE(added.schema_id, before.schema_id);
+  EXPECT_EQ(added.decoded.at("row").as_object().at("extra").as_string(), "9007199254740993");
+  const auto& updated = keys["1"][1];
+  EXPECT_EQ(updated.store_version, 2);
+  EXPECT_EQ(updated.schema_id, added.schema_id);
+  EXPECT_EQ(updated.decoded.at("op").as_string(), "UPDATE");
+  EXPECT_EQ(updated.decoded.at("row").as_object().at("extra").as_string(), "7");
+  const auto& retyped = keys["4"][0];
+  EXPECT_EQ(retyped.store_version, 3);
+  EXPECT_NE(retyped.schema_id, added.schema_id);
+  EXPECT_EQ(retyped.decoded.at("row").as_object().at("v").as_string(), "d");
   // Three registrations under the channel's subject, one per store version.
   const auto requests = registry.requests();
   ASSERT_EQ(requests.size(), 3u);
   for (const auto& r : requests) {
     EXPECT_EQ(r.path, "/prefix/subjects/pgcdc.e_avro_ss-value/versions");
   }
-
-  const auto decoded = DecodeAvroRecords(records, registry);
-  ASSERT_EQ(decoded.size(), 5u);
-  EXPECT_EQ(decoded[0].at("row").as_object().at("v").as_string(), "a");
-  EXPECT_FALSE(decoded[0].at("row").as_object().contains("extra")) << "version 1 has no extra";
-  EXPECT_EQ(decoded[2].at("row").as_object().at("id").to_number<int64_t>(), 3);
-  EXPECT_EQ(decoded[2].at("row").as_object().at("extra").as_string(), "9007199254740993");
-  EXPECT_EQ(decoded[3].at("op").as_string(), "UPDATE");
-  EXPECT_EQ(decoded[3].at("row").as_object().at("extra").as_string(), "7");
-  EXPECT_EQ(decoded[4].at("row").as_object().at("v").as_string(), "d");
 
   // The store agrees: version 3 is the latest, with the varchar column.
   auto addr = p->HttpAddr();
@@ -390,20 +414,17 @@ TEST(EncodingScenario, KafkaAvroWhileTheSchemaStoreIsDownLosesNothing) {
   ASSERT_TRUE(WaitKafkaDelivered(*p, 3)) << p->Stderr();
   Stop(*p);
 
-  const auto records = TopicInOrder(mock->bootstrap(), "pgcdc.e_ss_down");
-  ASSERT_EQ(records.size(), 3u);
-  std::vector<int64_t> versions;
-  for (const auto& r : records)
-    versions.push_back(StoreVersionOf(registry.schema(SchemaId(r.value))));
-  // The shape registered while the store was down never got a version.
-  EXPECT_EQ(versions, (std::vector<int64_t>{1, 0, 2}));
-  const auto decoded = DecodeAvroRecords(records, registry);
-  ASSERT_EQ(decoded.size(), 3u);
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(decoded[i].at("row").as_object().at("id").to_number<int64_t>(), i + 1);
-  }
-  EXPECT_EQ(decoded[1].at("row").as_object().at("a").to_number<int64_t>(), 2);
-  EXPECT_EQ(decoded[2].at("row").as_object().at("b").to_number<int64_t>(), 3);
+  size_t count = 0;
+  auto keys = ByKey(mock->bootstrap(), "pgcdc.e_ss_down", registry, &count);
+  ASSERT_EQ(count, 3u);
+  for (const char* k : {"1", "2", "3"}) ASSERT_EQ(keys[k].size(), 1u) << k;
+  // The shape in use while the store was down never got a version.
+  EXPECT_EQ(keys["1"][0].store_version, 1);
+  EXPECT_EQ(keys["2"][0].store_version, 0);
+  EXPECT_EQ(keys["3"][0].store_version, 2);
+  EXPECT_EQ(keys["1"][0].decoded.at("row").as_object().at("v").as_string(), "a");
+  EXPECT_EQ(keys["2"][0].decoded.at("row").as_object().at("a").to_number<int64_t>(), 2);
+  EXPECT_EQ(keys["3"][0].decoded.at("row").as_object().at("b").to_number<int64_t>(), 3);
   auto store = pg::Conn::Open(SharedCluster().Url(kStoreDb));
   ASSERT_TRUE(store) << store.error().message();
   auto rows = store->Query(
