@@ -100,7 +100,7 @@ TEST(ArrowBatches, TypedValuesThatDoNotConvertAreNullAndCounted) {
   EXPECT_EQ(TypedSchema(t.get())[5].timezone, "");
 }
 
-EntryPtr Envelope(std::string operation, std::string source = "wal_replication") {
+EntryPtr Envelope(std::string operation, const std::string& source = "wal_replication") {
   auto e = std::make_shared<Entry>();
   e->id = "id";
   e->channel = "pgcdc:t";
