@@ -350,14 +350,28 @@ std::vector<std::string_view> Column::Buffers() const {
   return out;
 }
 
-std::string SchemaMessage(const Schema& schema) {
+std::string SchemaMessage(const Schema& schema, const Metadata& metadata) {
   FlatBuilder b;
   std::vector<FlatBuilder::Ref> fields;
   fields.reserve(schema.size());
   for (const auto& f : schema) fields.push_back(FieldTable(b, f));
   const auto vec = b.Offsets(fields);
+  FlatBuilder::Ref custom = 0;
+  if (!metadata.empty()) {
+    std::vector<FlatBuilder::Ref> pairs;  // KeyValue {key: string, value: string}
+    for (const auto& [key, value] : metadata) {
+      const auto k = b.String(key);
+      const auto v = b.String(value);
+      b.StartTable();
+      b.FieldRef(0, k);
+      b.FieldRef(1, v);
+      pairs.push_back(b.EndTable());
+    }
+    custom = b.Offsets(pairs);
+  }
   b.StartTable();
   b.FieldRef(1, vec);
+  if (custom != 0) b.FieldRef(2, custom);
   b.Scalar<int16_t>(0, 0);  // Endianness.Little
   const auto table = b.EndTable();
   return MessageTable(b, kHeaderSchema, table, 0);

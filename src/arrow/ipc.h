@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -50,6 +51,8 @@ struct Field {
 };
 
 using Schema = std::vector<Field>;
+// Schema-level custom_metadata (key, value), in order.
+using Metadata = std::vector<std::pair<std::string, std::string>>;
 
 // One column's values while a batch is being built. Call exactly the append
 // matching the column's type (or AppendNull) once per row.
@@ -90,8 +93,9 @@ class Column {
 };
 
 // The Message flatbuffer of a Schema message (Flight's data_header of the
-// first FlightData; no body).
-std::string SchemaMessage(const Schema& schema);
+// first FlightData; no body), with `metadata` as the schema's
+// custom_metadata (none when empty).
+std::string SchemaMessage(const Schema& schema, const Metadata& metadata = {});
 
 struct EncodedBatch {
   std::string header;  // the Message flatbuffer (Flight's data_header)

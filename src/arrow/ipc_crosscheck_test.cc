@@ -165,5 +165,28 @@ TEST(ArrowIpcCrosscheck, DictionaryEncodedColumnsDecodeWithApacheArrow) {
   }
 }
 
+TEST(ArrowIpcCrosscheck, SchemaCustomMetadataDecodesWithApacheArrow) {
+  const Schema schema = {{.name = "id", .type = Type::kInt32}};
+  std::string stream;
+  AppendFramed(SchemaMessage(schema, {{"pgcdc.schema_subject", "public.orders"},
+                                      {"pgcdc.schema_version", "2"}}),
+               {}, stream);
+  std::vector<Column> cols;
+  cols.emplace_back(Type::kInt32);
+  cols[0].AppendInt(7);
+  auto b = RecordBatchMessage(schema, cols);
+  ASSERT_TRUE(b) << b.error().message();
+  AppendFramed(b->header, b->body, stream);
+  AppendEndOfStream(stream);
+  auto got = Decode(stream);
+  ASSERT_TRUE(got.contains("metadata")) << got;
+  EXPECT_EQ(boost::json::serialize(got["metadata"]),
+            R"({"pgcdc.schema_subject":"public.orders","pgcdc.schema_version":"2"})");
+  ASSERT_EQ(got["rows"].as_array().size(), 1u);
+  EXPECT_EQ(got["rows"].as_array()[0].at("id").to_number<int64_t>(), 7);
+  // Without metadata the field is absent (as before).
+  EXPECT_FALSE(Decode(Stream(schema, {})).contains("metadata"));
+}
+
 }  // namespace
 }  // namespace pgcdc::arrow_ipc

@@ -27,7 +27,11 @@ constexpr const char* kLatestHash =
 constexpr const char* kColumns =
     "subject, version::text, columns::text, hash, "
     "(extract(epoch FROM created_at) * 1000000)::bigint::text";
-constexpr int kInsertAttempts = 5;
+// Each lost race means another writer added a version, so a writer retries
+// at most as often as the others register new shapes meanwhile: 5 was too few
+// for 4 processes registering 10 shapes each (pg_store_test failed now and
+// then); this bound only stops a pathological stream of new shapes.
+constexpr int kInsertAttempts = 100;
 
 // A hung database must not hold the WAL detector (which registers) or the
 // HTTP I/O thread (which reads) for long.

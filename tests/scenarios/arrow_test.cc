@@ -182,6 +182,47 @@ TEST(ArrowScenario, TypedColumnsEveryRowAndTheNextOffsetContinuesExactly) {
   EXPECT_EQ(p->Wait(10s), 0) << p->Stderr();
 }
 
+// --schema-store: a typed stream's Arrow schema names the store version of
+// its table definition (custom_metadata pgcdc.schema_subject/_version, read
+// by apache-arrow); after ALTER TABLE ADD COLUMN the next ticket's stream has
+// the new column and version 2.
+TEST(ArrowScenario, TypedSchemasCarryTheSchemaStoreVersion) {
+  auto conn = Connect();
+  FreshPublishedTable(conn, "ar_ss", "id int PRIMARY KEY, v text", "p_arrow_ss");
+  auto p = StartArrow("p_arrow_ss", {"--arrow-schema", "typed", "--schema-store"});
+  ASSERT_TRUE(p);
+  const auto addr = GrpcAddr(*p, "arrow");
+  ASSERT_FALSE(addr.empty()) << p->Stderr();
+  ExecOrFail(conn, "INSERT INTO ar_ss VALUES (1, 'a'), (2, 'b')");
+  ExecOrFail(conn, "ALTER TABLE ar_ss ADD COLUMN extra int8");
+  ExecOrFail(conn, "INSERT INTO ar_ss VALUES (3, 'c', 30)");
+  ASSERT_TRUE(Buffered(*p, 3)) << p->Stderr();
+
+  auto info = Flight({"--addr", addr, "--info", "pgcdc:ar_ss"});
+  ASSERT_EQ(info["flights"].as_array().size(), 1u) << info;
+  const auto& flight = info["flights"].as_array()[0].as_object();
+  ASSERT_TRUE(flight.contains("schema_metadata")) << flight;
+  EXPECT_EQ(boost::json::serialize(flight.at("schema_metadata")),
+            R"({"pgcdc.schema_subject":"public.ar_ss","pgcdc.schema_version":"1"})");
+
+  auto first = Flight({"--addr", addr, "--get", Ticket("pgcdc:ar_ss", 0)});
+  ASSERT_EQ(StatusCode(first), 0) << first;
+  EXPECT_EQ(boost::json::serialize(first["metadata"]),
+            R"({"pgcdc.schema_subject":"public.ar_ss","pgcdc.schema_version":"1"})");
+  ASSERT_EQ(first["rows"].as_array().size(), 2u) << first;
+  EXPECT_EQ(FieldType(first["schema"].as_array(), "extra"), "(missing)");
+  const int64_t next = first["app_metadata"].as_array().back().at("next_offset").as_int64();
+  ASSERT_EQ(next, 2);
+  auto second = Flight({"--addr", addr, "--get", Ticket("pgcdc:ar_ss", next)});
+  ASSERT_EQ(StatusCode(second), 0) << second;
+  EXPECT_EQ(boost::json::serialize(second["metadata"]),
+            R"({"pgcdc.schema_subject":"public.ar_ss","pgcdc.schema_version":"2"})");
+  ASSERT_EQ(second["rows"].as_array().size(), 1u) << second;
+  EXPECT_EQ(second["rows"].as_array()[0].at("extra").as_string(), "30");
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(10s), 0) << p->Stderr();
+}
+
 TEST(ArrowScenario, EvictedOffsetsBadTokensAndBadTicketsGetClearErrorsAndServingGoesOn) {
   auto conn = Connect();
   FreshPublishedTable(conn, "ar_ring", "id int PRIMARY KEY, pad text", "p_arrow_ring");

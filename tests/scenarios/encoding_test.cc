@@ -270,6 +270,172 @@ TEST(EncodingScenario, KafkaAvroWithTransactionsDecodesForReadCommittedConsumers
   (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_eavrotx')");
 }
 
+// One table's records per row key, each key's records in order (a key's
+// records share a partition), with the store version of the schema each was
+// written with and its avsc decoding.
+struct KeyedRecord {
+  uint32_t schema_id = 0;
+  int64_t store_version = 0;
+  boost::json::object decoded;
+};
+int64_t StoreVersionOf(const std::string& avro_schema);
+std::map<std::string, std::vector<KeyedRecord>> ByKey(const std::string& bootstrap,
+                                                      const std::string& topic,
+                                                      FakeRegistry& registry, size_t* count) {
+  auto records = ConsumeAllBinary(bootstrap, topic);
+  std::sort(records.begin(), records.end(), [](const KRecord& a, const KRecord& b) {
+    return std::tie(a.partition, a.offset) < std::tie(b.partition, b.offset);
+  });
+  *count = records.size();
+  const auto decoded = DecodeAvroRecords(records, registry);
+  std::map<std::string, std::vector<KeyedRecord>> out;
+  for (size_t i = 0; i < records.size() && i < decoded.size(); ++i) {
+    const uint32_t id = SchemaId(records[i].value);
+    out[records[i].key].push_back({id, StoreVersionOf(registry.schema(id)), decoded[i]});
+  }
+  return out;
+}
+
+// The "pgcdc.schema_version" attribute of a registered Avro schema (0: none).
+int64_t StoreVersionOf(const std::string& avro_schema) {
+  const auto parsed = ParseJson(avro_schema);
+  const auto& o = parsed.as_object();
+  if (!o.contains("pgcdc.schema_version")) return 0;
+  // The subject is the table's: "public.<record name>".
+  EXPECT_EQ(std::string(o.at("pgcdc.schema_subject").as_string()),
+            "public." + std::string(o.at("name").as_string()));
+  return o.at("pgcdc.schema_version").as_int64();
+}
+
+// --schema-store with Avro (docs/schema-store.md): each store version of a
+// table is one Avro schema, tagged with the subject and version; a column
+// added mid-stream (and a type change Avro maps to the same type) gives a new
+// registry schema in step with the store, and the records on either side of
+// it decode with avsc under the schema their id names.
+TEST(EncodingScenario, KafkaAvroSchemasFollowTheSchemaStoreVersions) {
+  FakeRegistry registry;
+  auto mock = MockKafka::Start();
+  ASSERT_TRUE(mock);
+  auto conn = Connect();
+  FreshPublishedTable(conn, "e_avro_ss", "id int PRIMARY KEY, v text", "p_eavross");
+  auto p = StartWalListen(KafkaArgs("p_eavross", mock->bootstrap(), registry, {"--schema-store"}));
+  ASSERT_TRUE(p);
+  ExecOrFail(conn, "INSERT INTO e_avro_ss VALUES (1, 'a'), (2, 'b')");
+  ASSERT_TRUE(WaitKafkaDelivered(*p, 2)) << p->Stderr();
+  ExecOrFail(conn, "ALTER TABLE e_avro_ss ADD COLUMN extra bigint");
+  ExecOrFail(conn, "INSERT INTO e_avro_ss VALUES (3, 'c', 9007199254740993)");
+  ExecOrFail(conn, "UPDATE e_avro_ss SET extra = 7 WHERE id = 1");
+  ASSERT_TRUE(WaitKafkaDelivered(*p, 4)) << p->Stderr();
+  // text -> varchar: a new store version; Avro still says "string", but the
+  // version attribute makes it a new schema too.
+  ExecOrFail(conn, "ALTER TABLE e_avro_ss ALTER COLUMN v TYPE varchar(20)");
+  ExecOrFail(conn, "INSERT INTO e_avro_ss VALUES (4, 'd', 4)");
+  ASSERT_TRUE(WaitKafkaDelivered(*p, 5)) << p->Stderr();
+
+  size_t count = 0;
+  auto keys = ByKey(mock->bootstrap(), "pgcdc.e_avro_ss", registry, &count);
+  ASSERT_EQ(count, 5u);
+  ASSERT_EQ(keys["1"].size(), 2u);
+  ASSERT_EQ(keys["2"].size(), 1u);
+  ASSERT_EQ(keys["3"].size(), 1u);
+  ASSERT_EQ(keys["4"].size(), 1u);
+  // Before the ALTER: version 1, no `extra`; after: version 2 with it.
+  const auto& before = keys["1"][0];
+  EXPECT_EQ(before.store_version, 1);
+  EXPECT_EQ(keys["2"][0].store_version, 1);
+  EXPECT_EQ(keys["2"][0].schema_id, before.schema_id);
+  EXPECT_EQ(before.decoded.at("row").as_object().at("v").as_string(), "a");
+  EXPECT_FALSE(before.decoded.at("row").as_object().contains("extra")) << "version 1 has no extra";
+  const auto& added = keys["3"][0];
+  EXPECT_EQ(added.store_version, 2);
+  EXPECT_NE(added.schema_id, before.schema_id);
+  EXPECT_EQ(added.decoded.at("row").as_object().at("extra").as_string(), "9007199254740993");
+  const auto& updated = keys["1"][1];
+  EXPECT_EQ(updated.store_version, 2);
+  EXPECT_EQ(updated.schema_id, added.schema_id);
+  EXPECT_EQ(updated.decoded.at("op").as_string(), "UPDATE");
+  EXPECT_EQ(updated.decoded.at("row").as_object().at("extra").as_string(), "7");
+  const auto& retyped = keys["4"][0];
+  EXPECT_EQ(retyped.store_version, 3);
+  EXPECT_NE(retyped.schema_id, added.schema_id);
+  EXPECT_EQ(retyped.decoded.at("row").as_object().at("v").as_string(), "d");
+  // Three registrations under the channel's subject, one per store version.
+  const auto requests = registry.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  for (const auto& r : requests) {
+    EXPECT_EQ(r.path, "/prefix/subjects/pgcdc.e_avro_ss-value/versions");
+  }
+
+  // The store agrees: version 3 is the latest, with the varchar column.
+  auto addr = p->HttpAddr();
+  ASSERT_TRUE(addr);
+  auto latest = HttpSend(*addr, "GET", "/api/v1/schemas/public.e_avro_ss");
+  ASSERT_TRUE(latest);
+  ASSERT_EQ(latest->status, 200) << latest->body;
+  EXPECT_EQ(ParseJson(latest->body).as_object().at("version").as_int64(), 3);
+  EXPECT_NE(latest->body.find(R"("type_name":"varchar")"), std::string::npos) << latest->body;
+  Stop(*p);
+}
+
+// The store's database goes away mid-stream: the change is still delivered
+// (no loss) and decodes, without a store version, and the failure is a clear
+// warning and a counted error; once the database is back, the next table
+// definition is registered and its records carry the version again.
+TEST(EncodingScenario, KafkaAvroWhileTheSchemaStoreIsDownLosesNothing) {
+  constexpr const char* kStoreDb = "pgcdc_ss_down";
+  FakeRegistry registry;
+  auto mock = MockKafka::Start();
+  ASSERT_TRUE(mock);
+  auto conn = Connect();
+  (void)conn.Exec(std::string("ALTER DATABASE ") + kStoreDb + " ALLOW_CONNECTIONS true");
+  (void)conn.Exec(std::string("DROP DATABASE IF EXISTS ") + kStoreDb + " WITH (FORCE)");
+  ExecOrFail(conn, std::string("CREATE DATABASE ") + kStoreDb);
+  FreshPublishedTable(conn, "e_ss_down", "id int PRIMARY KEY, v text", "p_essdown");
+  auto p = StartWalListen(KafkaArgs("p_essdown", mock->bootstrap(), registry,
+                                    {"--schema-store", "--schema-store-type", "pg", "--schema-db",
+                                     SharedCluster().Url(kStoreDb)}));
+  ASSERT_TRUE(p);
+  ExecOrFail(conn, "INSERT INTO e_ss_down VALUES (1, 'a')");
+  ASSERT_TRUE(WaitKafkaDelivered(*p, 1)) << p->Stderr();
+
+  ExecOrFail(conn, std::string("ALTER DATABASE ") + kStoreDb + " ALLOW_CONNECTIONS false");
+  ExecOrFail(conn, std::string("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = '") +
+                       kStoreDb + "'");
+  ExecOrFail(conn, "ALTER TABLE e_ss_down ADD COLUMN a int");
+  ExecOrFail(conn, "INSERT INTO e_ss_down VALUES (2, 'b', 2)");
+  ASSERT_TRUE(WaitKafkaDelivered(*p, 2)) << p->Stderr();
+  EXPECT_TRUE(p->WaitForStderr("cannot register the table schema")) << p->Stderr();
+  EXPECT_GE(Metric(*p, "pgcdc_schema_store_errors_total"), 1);
+
+  ExecOrFail(conn, std::string("ALTER DATABASE ") + kStoreDb + " ALLOW_CONNECTIONS true");
+  ExecOrFail(conn, "ALTER TABLE e_ss_down ADD COLUMN b int");
+  ExecOrFail(conn, "INSERT INTO e_ss_down VALUES (3, 'c', 3, 3)");
+  ASSERT_TRUE(WaitKafkaDelivered(*p, 3)) << p->Stderr();
+  Stop(*p);
+
+  size_t count = 0;
+  auto keys = ByKey(mock->bootstrap(), "pgcdc.e_ss_down", registry, &count);
+  ASSERT_EQ(count, 3u);
+  for (const char* k : {"1", "2", "3"}) ASSERT_EQ(keys[k].size(), 1u) << k;
+  // The shape in use while the store was down never got a version.
+  EXPECT_EQ(keys["1"][0].store_version, 1);
+  EXPECT_EQ(keys["2"][0].store_version, 0);
+  EXPECT_EQ(keys["3"][0].store_version, 2);
+  EXPECT_EQ(keys["1"][0].decoded.at("row").as_object().at("v").as_string(), "a");
+  EXPECT_EQ(keys["2"][0].decoded.at("row").as_object().at("a").to_number<int64_t>(), 2);
+  EXPECT_EQ(keys["3"][0].decoded.at("row").as_object().at("b").to_number<int64_t>(), 3);
+  auto store = pg::Conn::Open(SharedCluster().Url(kStoreDb));
+  ASSERT_TRUE(store) << store.error().message();
+  auto rows = store->Query(
+      "SELECT version::text, jsonb_array_length(columns)::text FROM pgcdc_schemas "
+      "WHERE subject = 'public.e_ss_down' ORDER BY version");
+  ASSERT_TRUE(rows) << rows.error().message();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0][1], "2");
+  EXPECT_EQ((*rows)[1][1], "4");
+}
+
 TEST(EncodingScenario, KafkaRegistryOutageHoldsEventsAndBadValuesGoToTheDlq) {
   FakeRegistry registry;
   auto mock = MockKafka::Start();

@@ -165,6 +165,45 @@ TEST(GraphqlScenario, WalRowsReachSubscribersFilteredAndProjected) {
   EXPECT_TRUE(WaitFor(*live, "complete"));
 }
 
+// --schema-store with the schema-aware SDL: the row type's description
+// names the table definition's store version, and follows ALTER TABLE; npm
+// graphql still builds the SDL.
+TEST(GraphqlScenario, SchemaAwareSdlNamesTheSchemaStoreVersion) {
+  auto conn = Connect();
+  FreshPublishedTable(conn, "gql_ss", "id int PRIMARY KEY, v text", "gql_ss_pub");
+  auto p = StartWalListen(
+      WalListenArgs("gql_ss_pub", {"-a", "graphql", "--graphql-schema-aware", "--schema-store"}));
+  ASSERT_TRUE(p);
+  auto addr = p->HttpAddr();
+  ASSERT_TRUE(addr) << p->Stderr();
+  auto sdl_has = [&](const std::string& text) {
+    return Eventually([&] {
+      auto schema = HttpGet(*addr, "/graphql/schema");
+      return schema && schema->body.find(text) != std::string::npos;
+    });
+  };
+  ExecOrFail(conn, "INSERT INTO gql_ss VALUES (1, 'a')");
+  EXPECT_TRUE(
+      sdl_has("\"\"\"A row of public.gql_ss (schema store: public.gql_ss version 1).\"\"\"\n"
+              "type PublicGqlSsRow {\n  id: Int\n  v: String\n}"))
+      << HttpGet(*addr, "/graphql/schema")->body;
+  ExecOrFail(conn, "ALTER TABLE gql_ss ADD COLUMN n int");
+  ExecOrFail(conn, "INSERT INTO gql_ss VALUES (2, 'b', 2)");
+  EXPECT_TRUE(
+      sdl_has("\"\"\"A row of public.gql_ss (schema store: public.gql_ss version 2).\"\"\"\n"
+              "type PublicGqlSsRow {\n  id: Int\n  v: String\n  n: Int\n}"))
+      << HttpGet(*addr, "/graphql/schema")->body;
+  auto sdl = StartNode("graphql_clients.js",
+                       {"--mode", "sdl", "--url", "http://" + *addr + "/graphql/schema", "--query",
+                        "subscription { public_gql_ss { payload { row { id n } } } }"});
+  ASSERT_TRUE(sdl && WaitFor(*sdl, "done"));
+  auto done = *LastWith(*sdl, "done");
+  EXPECT_EQ(done["status"].as_int64(), 200);
+  EXPECT_TRUE(done["errors"].as_array().empty()) << boost::json::serialize(done);
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(10s), 0) << p->Stderr();
+}
+
 TEST(GraphqlScenario, ProtocolViolationsGetTheProtocolsAnswers) {
   auto p =
       StartStreamSink("graphql", {"-c", "gql_bad", "--graphql-connection-init-timeout", "500ms"});

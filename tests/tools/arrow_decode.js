@@ -2,7 +2,8 @@
 // and prints it as one JSON line: {"schema":[{"name","type","nullable"}],
 // "batches":N,"rows":[{column: value}]}. Values: int64 and timestamps as
 // decimal strings of the stored integer (µs for timestamp[us]), binary as
-// hex, dates as the stored day number, null as null.
+// hex, dates as the stored day number, null as null; "metadata":{k:v} when
+// the schema has custom_metadata.
 // Usage: node arrow_decode.js <ignored> <stream.arrow>
 // Also a module: toJson(table-like RecordBatch list) for flight_client.js.
 'use strict';
@@ -46,8 +47,12 @@ function rowsOf(batches) {
 function decodeStream(bytes) {
   const reader = arrow.RecordBatchReader.from(bytes).open();
   const schema = reader.schema.fields.map(describeField);
+  const metadata = reader.schema.metadata;  // (the reader drops its schema once read)
   const batches = [...reader];
-  return { schema, batches: batches.length, rows: rowsOf(batches) };
+  const out = { schema, batches: batches.length, rows: rowsOf(batches) };
+  // The schema's custom_metadata, only when there is some.
+  if (metadata.size > 0) out.metadata = Object.fromEntries(metadata);
+  return out;
 }
 
 module.exports = { decodeStream };

@@ -4,10 +4,10 @@
 // framed back into an IPC stream: continuation, length, header, body).
 // Prints one JSON line and exits:
 //   --list              {"done":true,"flights":[{path,ticket,total_records,
-//                        total_bytes,schema:[fields]}]}
+//                        total_bytes,schema:[fields][,schema_metadata:{k:v}]}]}
 //   --info CHANNEL      {"done":true,"flights":[one]}
 //   --list-actions      {"done":true,"actions":[...]} (pgcdc: UNIMPLEMENTED)
-//   --get TICKET        {"done":true,"schema":[...],"batches":N,"rows":[...],
+//   --get TICKET        {"done":true,"schema":[...][,"metadata":{k:v}],"batches":N,"rows":[...],
 //                        "app_metadata":[...],"elapsed_ms":T}
 //                       (--quiet: every column decoded with toArray(), no
 //                       row objects; "row_count" instead of "rows")
@@ -53,22 +53,25 @@ function failed(err) {
   finish({ done: true, status: { code: err.code, details: err.details } });
 }
 
-function schemaFields(bytes) {
+function readSchema(bytes) {
   // An encapsulated Schema message plus an end-of-stream marker is a stream.
   const eos = Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
-  const reader = arrow.RecordBatchReader.from(Buffer.concat([bytes, eos])).open();
-  return reader.schema.fields.map((f) => ({ name: f.name, type: String(f.type), nullable: f.nullable }));
+  return arrow.RecordBatchReader.from(Buffer.concat([bytes, eos])).open().schema;
 }
 
 function describeInfo(info) {
-  return {
+  const schema = readSchema(info.schema);
+  const out = {
     path: info.flight_descriptor.path,
     ticket: info.endpoint.map((e) => e.ticket.ticket.toString('utf8')),
     total_records: Number(info.total_records),
     total_bytes: Number(info.total_bytes),
     ordered: info.ordered,
-    schema: schemaFields(info.schema),
+    schema: schema.fields.map((f) => ({ name: f.name, type: String(f.type), nullable: f.nullable })),
   };
+  // The schema's custom_metadata, only when there is some.
+  if (schema.metadata.size > 0) out.schema_metadata = Object.fromEntries(schema.metadata);
+  return out;
 }
 
 function frame(header, body) {

@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/time.h"
 #include "parquet/writer.h"
+#include "schema/ref.h"
 #include "transform/payload.h"
 
 namespace pgcdc::adapter::arrow {
@@ -369,6 +370,13 @@ arrow_ipc::Schema TypedSchema(const RowSchema* row, bool dictionaries) {
   return s;
 }
 
+arrow_ipc::Metadata StoreMetadata(const std::shared_ptr<const RowSchema>& row) {
+  const schema::Ref* ref = schema::RefOf(row);
+  if (ref == nullptr) return {};
+  return {{"pgcdc.schema_subject", ref->subject},
+          {"pgcdc.schema_version", std::to_string(ref->version)}};
+}
+
 Plan PlanStream(SchemaMode mode, std::span<const EntryPtr> entries, bool dictionaries) {
   Plan plan;
   // Typed: the table definition comes from the first row event.
@@ -376,6 +384,7 @@ Plan PlanStream(SchemaMode mode, std::span<const EntryPtr> entries, bool diction
     for (const auto& e : entries) {
       if (e->schema != nullptr) {
         plan.row = e->schema.get();
+        plan.metadata = StoreMetadata(e->schema);
         break;
       }
     }

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -62,6 +63,10 @@ arrow_ipc::Schema EnvelopeSchema(bool dictionaries = true);
 // Typed mode: the envelope columns above, then `row`'s columns (none when
 // null).
 arrow_ipc::Schema TypedSchema(const RowSchema* row, bool dictionaries = true);
+// Typed mode with --schema-store: the schema's custom_metadata
+// pgcdc.schema_subject ("public.orders") and pgcdc.schema_version ("2") of
+// the table definition `row` was registered as; empty without one.
+arrow_ipc::Metadata StoreMetadata(const std::shared_ptr<const RowSchema>& row);
 
 // The distinct values of one dictionary-encoded column in a stream, in the
 // order first seen (views into the stream's entries).
@@ -89,6 +94,7 @@ class Dictionary {
 // whose table definition differs from the first one's.
 struct Plan {
   arrow_ipc::Schema schema;
+  arrow_ipc::Metadata metadata;    // typed mode: StoreMetadata(row)
   const RowSchema* row = nullptr;  // typed mode: the table definition
   size_t count = 0;
   std::vector<Dictionary> dictionaries;  // of entries[0, count)

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "schema/ref.h"
+
 namespace pgcdc::adapter::arrow {
 namespace {
 
@@ -58,6 +60,27 @@ TEST(ArrowBatches, TypedPlanStopsAtATableChange) {
   EXPECT_EQ(PlanStream(SchemaMode::kEnvelope, entries).schema.size(), 6u);
 }
 
+// --schema-store: a typed stream's schema names the store version of its
+// table definition in custom_metadata; a new version starts a new stream.
+TEST(ArrowBatches, TypedPlanCarriesTheSchemaStoreVersion) {
+  RowSchema columns = *Table({{"id", 23}});
+  auto v1 = schema::WithRef(columns, {.subject = "public.orders", .version = 1});
+  columns.columns.push_back({.name = "note", .type_oid = 25});
+  auto v2 = schema::WithRef(columns, {.subject = "public.orders", .version = 2});
+  std::vector<EntryPtr> entries = {Row(v1, R"({"id":1})"), Row(v1, R"({"id":2})"),
+                                   Row(v2, R"({"id":3,"note":"x"})")};
+  auto plan = PlanStream(SchemaMode::kTyped, entries);
+  EXPECT_EQ(plan.count, 2u);
+  EXPECT_EQ(plan.metadata, (arrow_ipc::Metadata{{"pgcdc.schema_subject", "public.orders"},
+                                                {"pgcdc.schema_version", "1"}}));
+  auto next = PlanStream(SchemaMode::kTyped, std::span<const EntryPtr>(entries).subspan(2));
+  EXPECT_EQ(next.metadata[1].second, "2");
+  EXPECT_TRUE(PlanStream(SchemaMode::kEnvelope, entries).metadata.empty());
+  const std::vector<EntryPtr> unversioned = {Row(Table({{"id", 23}}), R"({"id":1})")};
+  EXPECT_TRUE(PlanStream(SchemaMode::kTyped, unversioned).metadata.empty());
+  EXPECT_TRUE(StoreMetadata(nullptr).empty());
+}
+
 TEST(ArrowBatches, TypedValuesThatDoNotConvertAreNullAndCounted) {
   auto t = Table({{"i", 21}, {"d", 1082}, {"ts", 1114}, {"b", 17}, {"n", 1700}, {"j", 3802}});
   std::vector<EntryPtr> entries = {
@@ -77,7 +100,7 @@ TEST(ArrowBatches, TypedValuesThatDoNotConvertAreNullAndCounted) {
   EXPECT_EQ(TypedSchema(t.get())[5].timezone, "");
 }
 
-EntryPtr Envelope(std::string operation, std::string source = "wal_replication") {
+EntryPtr Envelope(std::string operation, const std::string& source = "wal_replication") {
   auto e = std::make_shared<Entry>();
   e->id = "id";
   e->channel = "pgcdc:t";

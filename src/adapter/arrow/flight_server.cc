@@ -51,9 +51,9 @@ Status Unimplemented(std::string_view rpc) {
                     std::string(rpc) + " is not supported");
 }
 
-std::string FramedSchema(const arrow_ipc::Schema& schema) {
+std::string FramedSchema(const arrow_ipc::Schema& schema, const arrow_ipc::Metadata& metadata) {
   std::string out;
-  arrow_ipc::AppendFramed(arrow_ipc::SchemaMessage(schema), {}, out);
+  arrow_ipc::AppendFramed(arrow_ipc::SchemaMessage(schema, metadata), {}, out);
   return out;
 }
 
@@ -118,7 +118,7 @@ class DoGetMessages {
       if (!dictionaries) return Error(dictionaries.error().message());
       dictionaries_ = std::move(*dictionaries);
       return {.kind = Step::kMessage,
-              .message = FlightMessage(arrow_ipc::SchemaMessage(plan_.schema), {})};
+              .message = FlightMessage(arrow_ipc::SchemaMessage(plan_.schema, plan_.metadata), {})};
     }
     if (next_dictionary_ < dictionaries_.size()) {
       auto& d = dictionaries_[next_dictionary_++];
@@ -243,7 +243,8 @@ class Service final
     if (auto st = Auth(*ctx); !st.ok()) return st;
     auto channel = ChannelOf(*d);
     if (!channel.ok()) return channel.status;
-    out->set_schema(FramedSchema(SchemaFor(store_->Channel(channel.name))));
+    const ChannelState ch = store_->Channel(channel.name);
+    out->set_schema(FramedSchema(SchemaFor(ch), MetadataFor(ch)));
     return Status::OK;
   }
 
@@ -300,10 +301,15 @@ class Service final
     if (o_.mode == SchemaMode::kEnvelope) return EnvelopeSchema(o_.dictionaries);
     return TypedSchema(ch.oldest ? ch.oldest->schema.get() : nullptr, o_.dictionaries);
   }
+  // Its custom_metadata (typed mode with --schema-store: the store version).
+  arrow_ipc::Metadata MetadataFor(const ChannelState& ch) const {
+    if (o_.mode == SchemaMode::kEnvelope || !ch.oldest) return {};
+    return StoreMetadata(ch.oldest->schema);
+  }
 
   fl::FlightInfo Info(const ChannelState& ch) const {
     fl::FlightInfo info;
-    info.set_schema(FramedSchema(SchemaFor(ch)));
+    info.set_schema(FramedSchema(SchemaFor(ch), MetadataFor(ch)));
     auto* d = info.mutable_flight_descriptor();
     d->set_type(fl::FlightDescriptor::PATH);
     d->add_path(ch.channel);

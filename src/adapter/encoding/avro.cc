@@ -11,6 +11,7 @@
 
 #include "core/json.h"
 #include "core/time.h"
+#include "schema/ref.h"
 #include "transform/payload.h"
 
 namespace pgcdc::encoding::avro {
@@ -433,7 +434,7 @@ std::shared_ptr<const Schema> OpaqueSchema() {
   return s;
 }
 
-std::shared_ptr<const Schema> TableSchema(const RowSchema& table) {
+std::shared_ptr<const Schema> TableSchema(const RowSchema& table, const schema::Ref* store_ref) {
   auto schema = std::make_shared<Schema>();
   schema->opaque = false;
   const std::string name = SanitizeName(table.table);
@@ -452,7 +453,15 @@ std::shared_ptr<const Schema> TableSchema(const RowSchema& table) {
     schema->fields.push_back({c.name, std::move(field), t});
   }
   std::string& j = schema->json;
-  j = R"({"type":"record","name":")" + name + R"(","namespace":")" + ns + R"(","fields":[)";
+  j = R"({"type":"record","name":")" + name + R"(","namespace":")" + ns + R"(",)";
+  if (store_ref != nullptr) {
+    schema->store_subject = store_ref->subject;
+    schema->store_version = store_ref->version;
+    j += R"("pgcdc.schema_subject":)";
+    json::AppendString(j, store_ref->subject);
+    j += R"(,"pgcdc.schema_version":)" + std::to_string(store_ref->version) + ",";
+  }
+  j += R"("fields":[)";
   j += R"({"name":"op","type":"string"},{"name":"table","type":"string"},)";
   j += R"({"name":"schema","type":"string"},)";
   j += R"({"name":"row","type":["null",{"type":"record","name":")" + name + R"(_row","fields":[)" +
@@ -474,7 +483,7 @@ std::shared_ptr<const Schema> SchemaCache::For(const Event& event) {
   if (event.schema.get() != last_key_) {
     last_table_ = event.schema;
     last_key_ = event.schema.get();
-    last_ = TableSchema(*event.schema);
+    last_ = TableSchema(*event.schema, schema::RefOf(event.schema));
   }
   return last_;
 }

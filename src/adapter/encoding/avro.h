@@ -17,6 +17,17 @@
 // value's text, JSON values as compact JSON text). Any other event becomes
 // the opaque record pgcdc.OpaqueEvent{payload: bytes} holding the payload.
 //
+// With a schema store (--schema-store, docs/schema-store.md) the event's
+// RowSchema carries the store version its table definition was registered as
+// (schema/ref.h); the typed record then also has two attributes,
+// "pgcdc.schema_subject" ("public.orders") and "pgcdc.schema_version" (2).
+// Avro readers ignore them (they do not change the encoding), but they make
+// one Avro schema per store version: a column added mid-stream is a new
+// schema (a new registry version) exactly when the store makes a new version,
+// and a registry schema id maps back to the store version. The fields are the
+// store version's columns (the store and the encoder read the same Relation
+// message), so the encoder never queries the store.
+//
 // A value the type cannot hold without loss (a numeric with more than 18
 // fractional digits or 38 digits in all, NaN in a numeric, ±infinity in a
 // date or timestamp, an integer out of range) is an error naming the column:
@@ -31,6 +42,10 @@
 
 #include "core/error.h"
 #include "core/event.h"
+
+namespace pgcdc::schema {
+struct Ref;
+}  // namespace pgcdc::schema
 
 namespace pgcdc::encoding::avro {
 
@@ -54,7 +69,10 @@ FieldType FieldTypeFor(uint32_t type_oid);
 struct Schema {
   bool opaque = true;
   std::string full_name;  // e.g. "pgcdc.public.orders"
-  std::string json;       // the Avro schema, compact JSON (what a registry stores)
+  // The schema store version it was made for (0: none; typed records only).
+  std::string store_subject;
+  int store_version = 0;
+  std::string json;  // the Avro schema, compact JSON (what a registry stores)
   // Typed records: one entry per column, in table order.
   struct Field {
     std::string column;  // PostgreSQL column name (key in the row images)
@@ -66,15 +84,17 @@ struct Schema {
 
 // The opaque schema (shared, built once).
 std::shared_ptr<const Schema> OpaqueSchema();
-// The typed schema of a table.
-std::shared_ptr<const Schema> TableSchema(const RowSchema& table);
+// The typed schema of a table; `store_ref` (may be null): its schema store
+// version, written as the record's pgcdc.schema_subject/_version attributes.
+std::shared_ptr<const Schema> TableSchema(const RowSchema& table,
+                                          const schema::Ref* store_ref = nullptr);
 // An Avro name from any text: [A-Za-z0-9_] kept, others → '_', a leading
 // digit gets a '_' in front; empty → "_".
 std::string SanitizeName(std::string_view text);
 
 // Picks the schema for an event (typed when it has a RowSchema and a
-// structured payload) and caches typed schemas per RowSchema (one cache per
-// sink, used by one thread).
+// structured payload; with the RowSchema's store version, if any) and caches
+// typed schemas per RowSchema (one cache per sink, used by one thread).
 class SchemaCache {
  public:
   std::shared_ptr<const Schema> For(const Event& event);

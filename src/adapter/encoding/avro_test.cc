@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/json.h"
+#include "schema/ref.h"
 
 namespace pgcdc::encoding::avro {
 namespace {
@@ -169,6 +170,44 @@ TEST(AvroTest, WholeEventAndCacheAndOpaque) {
   const Event bad = RowEvent(table, R"({"op":"INSERT","row":{"id":"x"}})");
   EXPECT_FALSE(Encode(bad, *s, out));
   EXPECT_EQ(out, "keep");
+}
+
+// --schema-store: the RowSchema's store version becomes two attributes of
+// the record (one Avro schema per store version); the encoding is unchanged.
+TEST(AvroTest, SchemaStoreVersionIsARecordAttribute) {
+  RowSchema columns = *Table({{"id", 23, true}, {"note", 25, false}});
+  auto v1 = schema::WithRef(columns, {.subject = "public.orders", .version = 1});
+  auto v2 = schema::WithRef(columns, {.subject = "public.orders", .version = 2});
+  auto plain = Table(columns.columns);
+  SchemaCache cache;
+  const std::string payload = R"({"old":null,"op":"INSERT","row":{"id":7,"note":"x"}})";
+  auto s1 = cache.For(RowEvent(v1, payload));
+  EXPECT_EQ(s1->store_subject, "public.orders");
+  EXPECT_EQ(s1->store_version, 1);
+  EXPECT_NE(
+      s1->json.find(
+          R"("namespace":"pgcdc.public","pgcdc.schema_subject":"public.orders","pgcdc.schema_version":1,"fields":[)"),
+      std::string::npos)
+      << s1->json;
+  auto s2 = cache.For(RowEvent(v2, payload));
+  EXPECT_EQ(s2->store_version, 2);
+  EXPECT_NE(s1->json, s2->json) << "a new store version is a new Avro schema";
+  auto s0 = cache.For(RowEvent(plain, payload));
+  EXPECT_EQ(s0->store_version, 0);
+  EXPECT_EQ(s0->json.find("pgcdc.schema_"), std::string::npos) << s0->json;
+  EXPECT_EQ(s0->json, TableSchema(*plain)->json);
+  // Same bytes whatever the attributes say.
+  std::string a, b;
+  ASSERT_TRUE(Encode(RowEvent(v1, payload), *s1, a));
+  ASSERT_TRUE(Encode(RowEvent(plain, payload), *s0, b));
+  EXPECT_EQ(ToHex(a), ToHex(b));
+  // A subject that needs JSON escaping stays valid JSON.
+  RowSchema odd = columns;
+  odd.table = "we\"ird";
+  auto s3 = TableSchema(
+      odd, schema::RefOf(schema::WithRef(odd, {.subject = "public.we\"ird", .version = 4})));
+  EXPECT_NE(s3->json.find(R"("pgcdc.schema_subject":"public.we\"ird")"), std::string::npos)
+      << s3->json;
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "adapter/graphql/schema.h"
 
+#include "schema/ref.h"
+
 namespace pgcdc::adapter::graphql {
 
 namespace {
@@ -41,9 +43,18 @@ std::string TypeName(std::string_view field) {
   return out;
 }
 
-void AppendTableTypes(const std::string& field, const RowSchema& s, std::string& out) {
+// The table's schema store version (--schema-store), when it has one, goes
+// into the row type's description:
+// "A row of public.orders (schema store: public.orders version 2)."
+void AppendTableTypes(const std::string& field, const std::shared_ptr<const RowSchema>& table,
+                      std::string& out) {
+  const RowSchema& s = *table;
   const std::string t = TypeName(field);
-  out += "\"\"\"A row of " + s.namespace_name + "." + s.table + ".\"\"\"\ntype " + t + "Row {\n";
+  out += "\"\"\"A row of " + s.namespace_name + "." + s.table;
+  if (const schema::Ref* ref = schema::RefOf(table); ref != nullptr) {
+    out += " (schema store: " + ref->subject + " version " + std::to_string(ref->version) + ")";
+  }
+  out += ".\"\"\"\ntype " + t + "Row {\n";
   for (const auto& c : s.columns) {
     out += "  " + TableFieldName("", c.name) + ": " + std::string(ScalarForOid(c.type_oid)) + "\n";
   }
@@ -120,7 +131,7 @@ std::string TableTypes::Sdl() const {
   std::string roots = "type Subscription {\n  events" + std::string(kFilterArgs) + ": Event\n";
   MutexLock lock(mu_);
   for (const auto& [field, schema] : by_field_) {
-    AppendTableTypes(field, *schema, out);
+    AppendTableTypes(field, schema, out);
     roots += "  " + field + std::string(kFilterArgs) + ": " + TypeName(field) + "Event\n";
   }
   out += roots + "}\n";

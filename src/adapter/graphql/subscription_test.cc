@@ -6,6 +6,7 @@
 
 #include "adapter/graphql/schema.h"
 #include "core/json_dom.h"
+#include "schema/ref.h"
 
 namespace pgcdc::adapter::graphql {
 namespace {
@@ -166,6 +167,33 @@ TEST(GraphqlPlanTest, SchemaAwareTableFieldsFilterByRelation) {
            row_type, "  payload: PublicOrdersChange\n", "  row: PublicOrdersRow\n"}) {
     EXPECT_NE(sdl.find(part), std::string::npos) << part << "\n" << sdl;
   }
+}
+
+// --schema-store: the row type's description names the store version of
+// the definition last seen; a table without one keeps the plain text.
+TEST(GraphqlPlanTest, SdlNamesTheSchemaStoreVersion) {
+  TableTypes tables;
+  RowSchema orders;
+  orders.namespace_name = "public";
+  orders.table = "orders";
+  orders.columns = {{"id", 23, true}};
+  tables.Observe(schema::WithRef(orders, {.subject = "public.orders", .version = 1}));
+  RowSchema items = orders;
+  items.table = "items";
+  tables.Observe(std::make_shared<const RowSchema>(items));
+  EXPECT_NE(tables.Sdl().find("\"\"\"A row of public.orders (schema store: public.orders version "
+                              "1).\"\"\"\ntype PublicOrdersRow {"),
+            std::string::npos)
+      << tables.Sdl();
+  EXPECT_NE(tables.Sdl().find("\"\"\"A row of public.items.\"\"\"\ntype PublicItemsRow {"),
+            std::string::npos)
+      << tables.Sdl();
+  orders.columns.push_back({"note", 25, false});
+  tables.Observe(schema::WithRef(orders, {.subject = "public.orders", .version = 2}));
+  const std::string sdl = tables.Sdl();
+  EXPECT_NE(sdl.find("(schema store: public.orders version 2)"), std::string::npos) << sdl;
+  EXPECT_EQ(sdl.find("version 1)"), std::string::npos) << sdl;
+  EXPECT_NE(sdl.find("  note: String\n"), std::string::npos) << sdl;
 }
 
 TEST(GraphqlPlanTest, TableFieldNamesAreGraphqlSafe) {

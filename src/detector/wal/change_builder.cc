@@ -369,7 +369,7 @@ Status ChangeBuilder::OnRelation(const pgoutput::Relation& r, RelationMap& relat
   for (const auto& c : r.columns) oids.push_back(c.type_oid);
   if (auto missing = catalog_.Missing(oids); !missing.empty()) sink_.ResolveTypes(missing);
 
-  RelationInfo info = MakeRelationInfo(r);
+  RelationInfo info = MakeRelationInfo(r, sink_.OnRelationDefined(r));
   Status st = Ok();
   auto it = relations.find(r.relation_id);
   if (global && options_.schema_events && it != relations.end()) {
@@ -380,11 +380,11 @@ Status ChangeBuilder::OnRelation(const pgoutput::Relation& r, RelationMap& relat
   }
   if (global && toast_) toast_->EvictRelation(r.relation_id);
   relations[r.relation_id] = std::move(info);
-  sink_.OnRelationDefined(r);
   return st;
 }
 
-ChangeBuilder::RelationInfo ChangeBuilder::MakeRelationInfo(const pgoutput::Relation& r) const {
+ChangeBuilder::RelationInfo ChangeBuilder::MakeRelationInfo(const pgoutput::Relation& r,
+                                                            std::optional<schema::Ref> ref) const {
   RelationInfo info;
   info.namespace_name = r.namespace_name;
   info.name = r.name;
@@ -398,11 +398,14 @@ ChangeBuilder::RelationInfo ChangeBuilder::MakeRelationInfo(const pgoutput::Rela
     info.keys.push_back(std::move(k));
   }
   if (options_.include_schema) info.columns_json = ColumnsJson(r.columns);
-  auto schema = std::make_shared<RowSchema>();
-  schema->namespace_name = r.namespace_name;
-  schema->table = r.name;
-  for (const auto& c : r.columns) schema->columns.push_back({c.name, c.type_oid, c.is_key()});
-  info.schema = std::move(schema);
+  RowSchema row;
+  row.namespace_name = r.namespace_name;
+  row.table = r.name;
+  row.columns.reserve(r.columns.size());
+  for (const auto& c : r.columns) row.columns.push_back({c.name, c.type_oid, c.is_key()});
+  // Made once per definition; its row events share it (and the store ref).
+  info.schema = ref ? schema::WithRef(std::move(row), std::move(*ref))
+                    : std::make_shared<const RowSchema>(std::move(row));
   return info;
 }
 

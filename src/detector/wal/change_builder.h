@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -30,6 +31,7 @@
 #include "detector/wal/signal.h"
 #include "detector/wal/toast_cache.h"
 #include "detector/wal/tx_spool.h"
+#include "schema/ref.h"
 
 namespace pgcdc::detector::wal {
 
@@ -83,8 +85,12 @@ class ChangeSink {
                         std::optional<std::string_view> payload) {}
   // A Relation message (re)defined a table: once per definition the server
   // sends (at the first change of each session and after DDL), never per row.
-  // The schema store registers its columns here (--schema-store).
-  virtual void OnRelationDefined(const pgoutput::Relation& relation) {}
+  // The schema store registers its columns here (--schema-store) and returns
+  // where they are: the row events of this definition carry it
+  // (schema::RefOf(event.schema)). nullopt: no store, or registering failed.
+  virtual std::optional<schema::Ref> OnRelationDefined(const pgoutput::Relation& relation) {
+    return std::nullopt;
+  }
 };
 
 struct BuilderStats {
@@ -162,7 +168,8 @@ class ChangeBuilder {
   // Caches the relation (in `relations`; `global` = the global cache, which
   // also emits SCHEMA_CHANGE events and evicts the TOAST cache).
   Status OnRelation(const pgoutput::Relation& r, RelationMap& relations, bool global);
-  RelationInfo MakeRelationInfo(const pgoutput::Relation& r) const;
+  // `ref`: the relation's schema store version, carried by its RowSchema.
+  RelationInfo MakeRelationInfo(const pgoutput::Relation& r, std::optional<schema::Ref> ref) const;
   Status EmitSchemaChange(const pgoutput::Relation& r, std::string_view changes);
   // `relations` first, then (for a replay overlay) the global cache; null if unknown.
   const RelationInfo* FindRelation(const RelationMap& relations, uint32_t relid) const;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -95,6 +96,28 @@ struct Captured : ChangeSink {
   void Boundary(uint64_t lsn) override { boundaries.emplace_back(events.size(), lsn); }
   void ResolveTypes(const std::vector<uint32_t>& oids) override {
     resolved.insert(resolved.end(), oids.begin(), oids.end());
+  }
+};
+
+// A sink with a schema store: versions per subject, bumped on every
+// definition whose columns differ from the previous one; `fail` makes
+// registration fail (the store is down).
+struct StoreSink : Captured {
+  std::map<std::string, std::pair<std::string, int>> latest;  // subject -> (columns, version)
+  int calls = 0;
+  bool fail = false;
+  std::optional<schema::Ref> OnRelationDefined(const pgoutput::Relation& r) override {
+    ++calls;
+    if (fail) return std::nullopt;
+    std::string cols;
+    for (const auto& c : r.columns) cols += c.name + ":" + std::to_string(c.type_oid) + ",";
+    const std::string subject = r.namespace_name + "." + r.name;
+    auto& [last, version] = latest[subject];
+    if (last != cols) {
+      last = cols;
+      ++version;
+    }
+    return schema::Ref{.subject = subject, .version = version};
   }
 };
 
@@ -451,6 +474,86 @@ TEST_F(ChangeBuilderTest, GarbageIsAnErrorNotACrash) {
   EXPECT_EQ(ChannelFor("", "t"), "pgcdc:t");
   EXPECT_EQ(ChannelFor("public", "t"), "pgcdc:t");
   EXPECT_EQ(ChannelFor("s", "t"), "pgcdc:s.t");
+}
+
+// --schema-store: each relation definition is registered once (not per row)
+// and its row events carry the store's subject and version on their shared
+// RowSchema; a column added by DDL gives the later rows version 2.
+TEST(ChangeBuilderSchemaStore, RowEventsCarryTheVersionOfTheirDefinition) {
+  pgtypes::TypeCatalog catalog;
+  StoreSink sink;
+  BuilderOptions o;
+  o.spool_dir = ::testing::TempDir();
+  ChangeBuilder builder(o, catalog, sink);
+  auto feed = [&](const Msg& m) {
+    pgoutput::XLogData x;
+    x.wal_start = 0x100;
+    x.payload = std::span<const uint8_t>(m.bytes());
+    auto st = builder.Handle(x);
+    ASSERT_TRUE(st) << st.error().message();
+  };
+  feed(Begin(0x200, 7));
+  feed(Relation(16384, "public", "orders", {{"id", 23, true}, {"v", 25}}));
+  for (int i = 1; i <= 3; ++i) feed(Insert(16384, {std::to_string(i), "a"}));
+  feed(Commit(0x200, 0x210));
+  feed(Begin(0x300, 8));
+  feed(Relation(16384, "public", "orders", {{"id", 23, true}, {"v", 25}, {"extra", 1184}}));
+  feed(Insert(16384, {"4", "b", std::nullopt}));
+  feed(Commit(0x300, 0x310));
+  // A re-sent, unchanged definition (a reconnect) keeps the version.
+  feed(Begin(0x400, 9));
+  feed(Relation(16384, "public", "orders", {{"id", 23, true}, {"v", 25}, {"extra", 1184}}));
+  feed(Insert(16384, {"5", "c", std::nullopt}));
+  feed(Commit(0x400, 0x410));
+
+  EXPECT_EQ(sink.calls, 3) << "once per Relation message, not per row";
+  ASSERT_EQ(sink.events.size(), 5u);
+  std::vector<int> versions;
+  for (const auto& e : sink.events) {
+    const schema::Ref* ref = schema::RefOf(e.schema);
+    ASSERT_NE(ref, nullptr);
+    EXPECT_EQ(ref->subject, "public.orders");
+    versions.push_back(ref->version);
+    // Internal metadata only: never in the JSON.
+    EXPECT_EQ(e.payload.find("schema_version"), std::string::npos) << e.payload;
+    EXPECT_EQ(e.Json().find("schema_subject"), std::string::npos) << e.Json();
+  }
+  EXPECT_EQ(versions, (std::vector<int>{1, 1, 1, 2, 2}));
+  // The rows of one definition share one RowSchema (no per-event allocation).
+  EXPECT_EQ(sink.events[0].schema.get(), sink.events[2].schema.get());
+  EXPECT_EQ(sink.events[3].schema->columns.size(), 3u);
+}
+
+TEST(ChangeBuilderSchemaStore, AFailedRegistrationLeavesTheEventsWithoutAVersion) {
+  pgtypes::TypeCatalog catalog;
+  StoreSink sink;
+  sink.fail = true;
+  BuilderOptions o;
+  o.spool_dir = ::testing::TempDir();
+  ChangeBuilder builder(o, catalog, sink);
+  auto feed = [&](const Msg& m) {
+    pgoutput::XLogData x;
+    x.wal_start = 0x100;
+    x.payload = std::span<const uint8_t>(m.bytes());
+    auto st = builder.Handle(x);
+    ASSERT_TRUE(st) << st.error().message();
+  };
+  feed(Begin(0x200, 7));
+  feed(Relation(16384, "public", "orders", {{"id", 23, true}}));
+  feed(Insert(16384, {"1"}));
+  feed(Commit(0x200, 0x210));
+  // The store is back: the next definition of the table is registered.
+  sink.fail = false;
+  feed(Begin(0x300, 8));
+  feed(Relation(16384, "public", "orders", {{"id", 23, true}}));
+  feed(Insert(16384, {"2"}));
+  feed(Commit(0x300, 0x310));
+  ASSERT_EQ(sink.events.size(), 2u) << "nothing is lost";
+  ASSERT_NE(sink.events[0].schema, nullptr);
+  EXPECT_EQ(sink.events[0].schema->table, "orders");
+  EXPECT_EQ(schema::RefOf(sink.events[0].schema), nullptr);
+  ASSERT_NE(schema::RefOf(sink.events[1].schema), nullptr);
+  EXPECT_EQ(schema::RefOf(sink.events[1].schema)->version, 1);
 }
 
 }  // namespace

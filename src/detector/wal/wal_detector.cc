@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <deque>
+#include <optional>
 #include <random>
 #include <utility>
 
@@ -27,6 +28,7 @@
 #include "pipeline/ack_tracker.h"
 #include "pipeline/backpressure.h"
 #include "registry/define.h"
+#include "schema/ref.h"
 #include "schema/store.h"
 #include "snapshot/snapshot_detector.h"
 #include "snapshot/snapshot_state.h"
@@ -110,9 +112,10 @@ struct Metrics {
 Metrics& M() { return metrics::Lazy<Metrics>(); }
 
 // Registers a relation's columns in the schema store under
-// "<schema>.<table>" (a failure is logged and counted by the store; the
-// stream goes on).
-void RegisterSchema(schema::Store& store, const pgoutput::Relation& r) {
+// "<schema>.<table>" and returns the version, which the relation's row events
+// carry. A failure is logged and counted by the store; the stream goes on and
+// those events carry no version.
+std::optional<schema::Ref> RegisterSchema(schema::Store& store, const pgoutput::Relation& r) {
   std::vector<schema::Column> columns;
   columns.reserve(r.columns.size());
   for (const auto& c : r.columns) {
@@ -126,12 +129,15 @@ void RegisterSchema(schema::Store& store, const pgoutput::Relation& r) {
       (r.namespace_name.empty() ? std::string("public") : r.namespace_name) + "." + r.name;
   auto registered = store.Register(subject, columns);
   if (!registered) {
-    log::Warn("wal: cannot register the table schema",
+    log::Warn("wal: cannot register the table schema; its events carry no schema version",
               {{"subject", subject}, {"error", registered.error().message()}});
-  } else if (registered->created) {
+    return std::nullopt;
+  }
+  if (registered->created) {
     log::Info("schema version registered",
               {{"subject", subject}, {"version", registered->version}});
   }
+  return schema::Ref{.subject = subject, .version = registered->version};
 }
 
 int64_t MillisSince(Clock::time_point start) {
@@ -357,8 +363,9 @@ struct WalDetector::Cycle : ChangeSink {
       log::Warn("wal: some type descriptors were malformed", {{"error", st.error().message()}});
     }
   }
-  void OnRelationDefined(const pgoutput::Relation& r) override {
-    if (det.options_.schema_store != nullptr) RegisterSchema(*det.options_.schema_store, r);
+  std::optional<schema::Ref> OnRelationDefined(const pgoutput::Relation& r) override {
+    if (det.options_.schema_store == nullptr) return std::nullopt;
+    return RegisterSchema(*det.options_.schema_store, r);
   }
   bool Publish() {
     if (batch.events.empty()) return true;
