@@ -58,12 +58,18 @@ void DeliverAndStop(pg::Conn& conn, const std::string& table, const std::string&
   p->Signal(SIGTERM);
   ASSERT_EQ(p->Wait(), 0) << p->Stderr();
   // A clean stop confirms what was delivered: the next run starts after it.
+  // The walsender reads pgcdc's last status update on its own time; once it
+  // has released the slot it has read everything pgcdc sent.
   const std::string slot = "pgcdc_" + publication;
+  EXPECT_TRUE(Eventually([&] { return SlotColumn(conn, slot, "active") == "false"; }));
   auto r = conn.Query(
       "SELECT confirmed_flush_lsn >= $2::pg_lsn FROM pg_replication_slots WHERE slot_name = $1",
       {slot, *end->at(0).at(0)});
   ASSERT_TRUE(r && !r->empty() && r->at(0).at(0));
-  EXPECT_EQ(*r->at(0).at(0), "t") << SlotColumn(conn, slot, "confirmed_flush_lsn");
+  EXPECT_EQ(*r->at(0).at(0), "t") << "rows " << from << ".." << to << ": confirmed "
+                                  << SlotColumn(conn, slot, "confirmed_flush_lsn") << ", want "
+                                  << *end->at(0).at(0) << "\n"
+                                  << p->Stderr();
 }
 
 // Lets PostgreSQL invalidate a slot that falls one WAL segment behind, until

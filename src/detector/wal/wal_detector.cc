@@ -50,6 +50,8 @@ constexpr milliseconds kMinStatusGap{500};
 // At a stop, how long a composite's WAL child waits for the adapters to finish
 // what it published (a detector that owns the bus waits --shutdown-timeout).
 constexpr milliseconds kStopGrace{2500};
+// At a stop inside a transaction, how long to read on for its commit.
+constexpr milliseconds kFinishTransactionGrace{500};
 // A lagging persistent slot is reported at most this often.
 constexpr std::chrono::minutes kLagWarnInterval{1};
 // An incremental-snapshot thread waiting for its chunk to be delivered looks
@@ -991,8 +993,18 @@ Status WalDetector::Cycle::Stream(ChangeBuilder& builder, const Sleeper& sleeper
     ExportStats(builder);
     if (auto st = ReportProgress(builder.in_transaction(), reply_requested); !st) return st;
   }
-  // Orderly stop: publish what we have, let the adapters finish it, and
-  // report the final position (which then covers everything delivered).
+  // Orderly stop. A transaction whose first events went out before its
+  // commit was read (the commit is usually in the socket already) is read on,
+  // briefly, so that it can be confirmed with the rest.
+  const auto until = Clock::now() + kFinishTransactionGrace;
+  while (builder.in_transaction() && Clock::now() < until) {
+    auto msg = repl->Receive(milliseconds(20), -1, -1);
+    if (!msg) break;
+    bool reply_requested = false;
+    if (msg->has_value() && !Handle(builder, **msg, &reply_requested)) break;
+  }
+  // Then publish what we have, let the adapters finish it, and report the
+  // final position (which then covers everything delivered).
   Publish();
   if (!FinishAfterStop(ctx, det.next_seq_, RealClock(), kStopGrace)) {
     log::Warn(
