@@ -207,5 +207,36 @@ TEST(PluginTest, CPluginBuiltForWasiDropsAField) {
   EXPECT_FALSE(no_config->Call("transform", "{}"));
 }
 
+// drop_field.rs: the same plugin in Rust (rustc, wasm32-unknown-unknown, no
+// crates: pdk/pgcdc_pdk.rs declares the imports).
+TEST(PluginTest, RustPluginBuiltWithoutCratesDropsAField) {
+  if (!std::filesystem::exists(PluginPath("drop_field_rs"))) {
+    GTEST_SKIP() << "no rustc with the wasm32-unknown-unknown std at build time "
+                    "(apt install rustc libstd-rust-dev-wasm32 lld-14)";
+  }
+  auto p = MustLoad("drop_field_rs", {.config = {{"field", "\"email\""}}});
+  ASSERT_TRUE(p);
+  auto out = p->Call(
+      "transform",
+      R"({"id":"1","payload":{"op":"INSERT","row":{"id":1,"email":"a@b.c","name":"x,\"email\":"},)"
+      R"("old":{"email":{"n":[1,2]}}}})");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(*out, R"({"id":"1","payload":{"op":"INSERT","row":{"id":1,"name":"x,\"email\":"},)"
+                  R"("old":{}}})");
+  // Far more than one 64 KiB page: the Rust allocator grows the memory.
+  std::string big = R"({"rows":[)";
+  for (int i = 0; i < 20000; ++i) big += (i ? "," : "") + std::string(R"({"id":1,"email":"e"})");
+  out = p->Call("transform", big + "]}");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(out->size(), big.size() + 2 - 20000 * std::string(R"(,"email":"e")").size());
+  auto no_config = MustLoad("drop_field_rs", {.name = "drop_field_rs_unconfigured"});
+  ASSERT_TRUE(no_config);
+  auto failed = no_config->Call("transform", "{}");
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().message().find("config \"field\" is required"), std::string::npos)
+      << failed.error().message();
+  EXPECT_FALSE(no_config->Call("transform", "{}")) << "stays usable and fails again";
+}
+
 }  // namespace
 }  // namespace pgcdc::wasm
