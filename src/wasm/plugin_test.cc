@@ -238,5 +238,36 @@ TEST(PluginTest, RustPluginBuiltWithoutCratesDropsAField) {
   EXPECT_FALSE(no_config->Call("transform", "{}")) << "stays usable and fails again";
 }
 
+// The `plugin init --type transform` templates, in C and in Rust: they pass
+// events on unchanged and drop (and count) those of the configured operation.
+TEST(PluginTest, TransformTemplatesDropTheConfiguredOperation) {
+  int tested = 0;
+  for (const char* name : {"template_transform", "template_transform_rs"}) {
+    if (!std::filesystem::exists(PluginPath(name))) continue;
+    SCOPED_TRACE(name);
+    ++tested;
+    auto p = MustLoad(name, {.config = {{"drop_operation", "\"DELETE\""}}});
+    ASSERT_TRUE(p);
+    const std::string insert = R"({"id":"1","operation":"INSERT","payload":{"op":"DELETE"}})";
+    auto out = p->Call("transform", insert);
+    ASSERT_TRUE(out) << out.error().message();
+    EXPECT_EQ(*out, insert);
+    out = p->Call("transform", R"({"id":"2","operation":"DELETE","payload":{}})");
+    ASSERT_TRUE(out) << out.error().message();
+    EXPECT_EQ(*out, "") << "no output: dropped";
+    EXPECT_TRUE(
+        ExposedHas("pgcdc_plugin_custom_dropped_total{plugin=\"" + std::string(name) + "\"} 1"))
+        << metrics::Default().Expose();
+    auto unconfigured = MustLoad(name, {.name = std::string(name) + "_plain"});
+    ASSERT_TRUE(unconfigured);
+    out = unconfigured->Call("transform", R"({"operation":"DELETE"})");
+    ASSERT_TRUE(out) << out.error().message();
+    EXPECT_EQ(*out, R"({"operation":"DELETE"})");
+  }
+  if (tested == 0) {
+    GTEST_SKIP() << "neither clang-19 with wasi-libc nor rustc with libstd-rust-dev-wasm32";
+  }
+}
+
 }  // namespace
 }  // namespace pgcdc::wasm

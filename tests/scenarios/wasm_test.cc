@@ -232,6 +232,69 @@ TEST(WasmScenario, PluginInitTemplateBuildsAndRuns) {
 #endif
 }
 
+// The same journey in Rust: `plugin init --lang rust` writes plugin.rs,
+// pgcdc_pdk.rs and a Makefile calling rustc (no crates); the transform builds
+// and runs, the other kinds build, and an unknown language is refused.
+TEST(WasmScenario, PluginInitRustTemplateBuildsAndRuns) {
+#ifndef PGCDC_RUSTC_WASM
+  GTEST_SKIP() << kNoRust;
+#else
+  TempDir dir;
+  const std::string project = dir.path + "/audit_rs";
+  auto init =
+      RunCommand({PgcdcBinary(), "plugin", "init", "audit_rs", "--lang", "rust", "-o", project});
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  EXPECT_NE(init.output.find("plugin.rs, pgcdc_pdk.rs, Makefile, README.md"), std::string::npos)
+      << init.output;
+  EXPECT_FALSE(std::filesystem::exists(project + "/plugin.c"));
+  auto go =
+      RunCommand({PgcdcBinary(), "plugin", "init", "x", "--lang", "go", "-o", dir.path + "/go"});
+  EXPECT_EQ(go.exit_code, 2) << go.output;
+  EXPECT_NE(go.output.find("--lang"), std::string::npos) << go.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.path + "/go"));
+  auto build = RunCommand({"make", "-C", project, "RUSTC=" PGCDC_RUSTC_WASM});
+  ASSERT_EQ(build.exit_code, 0) << build.output;
+  for (const char* type : {"adapter", "dlq", "checkpoint"}) {
+    const std::string folder = dir.path + "/rs_" + type;
+    auto made = RunCommand({PgcdcBinary(), "plugin", "init", std::string("my_") + type, "--type",
+                            type, "--lang", "rust", "-o", folder});
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    auto built = RunCommand({"make", "-C", folder, "RUSTC=" PGCDC_RUSTC_WASM});
+    ASSERT_EQ(built.exit_code, 0) << type << ": " << built.output;
+    EXPECT_TRUE(std::filesystem::exists(folder + "/my_" + type + ".wasm")) << type;
+    std::ifstream readme(folder + "/README.md");
+    const std::string text{std::istreambuf_iterator<char>(readme), {}};
+    EXPECT_NE(text.find(std::string("--type ") + type + " --lang rust"), std::string::npos) << text;
+    EXPECT_NE(text.find("`plugin.rs`"), std::string::npos) << text;
+    EXPECT_EQ(text.find("plugin.c"), std::string::npos) << text;
+    EXPECT_EQ(text.find('@'), std::string::npos) << "a placeholder left: " << text;
+  }
+
+  auto conn = Connect();
+  FreshPublishedTable(conn, "wasm_init_rs", "id int PRIMARY KEY, v text", "p_wasm_init_rs");
+  auto p = StartWalListen(WalListenArgs(
+      "p_wasm_init_rs", {"--plugin-transform", project + "/audit_rs.wasm",
+                         "--plugin-transform-config", R"({"drop_operation": "DELETE"})"}));
+  ASSERT_TRUE(p);
+  ExecOrFail(conn,
+             "INSERT INTO wasm_init_rs VALUES (1, 'a'), (2, 'b'); DELETE FROM wasm_init_rs WHERE "
+             "id = 1; UPDATE wasm_init_rs SET v = 'c' WHERE id = 2");
+  ASSERT_TRUE(p->WaitForLines(3)) << p->Stderr();
+  ASSERT_TRUE(Eventually([&] {
+    return ScrapeMetric(*p, "pgcdc_plugin_custom_dropped_total{plugin=\"wasm-transform-0\"}") ==
+           1.0;
+  })) << p->Stderr();
+  const auto lines = p->StdoutLines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(ParseJson(lines[0]).at("operation").as_string(), "INSERT");
+  EXPECT_EQ(ParseJson(lines[2]).at("operation").as_string(), "UPDATE");
+  EXPECT_EQ(ParseJson(lines[2]).at("payload").at("row").at("v").as_string(), "c");
+  for (const auto& l : lines) EXPECT_EQ(l.find("\"DELETE\""), std::string::npos) << l;
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+#endif
+}
+
 TEST(WasmScenario, FailingPluginsDeadLetterTheEventAndPgcdcKeepsRunning) {
   auto conn = Connect();
   FreshPublishedTable(conn, "wasm_fail", "id int PRIMARY KEY", "p_wasm_fail");

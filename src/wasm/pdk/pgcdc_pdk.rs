@@ -8,8 +8,9 @@
 // It declares the Extism imports pgcdc provides (module "extism:host/env"),
 // copies bytes between the plugin's memory and the host's kernel blocks (8
 // bytes per call where it can, as Extism's PDKs do), reads config values, and
-// wraps pgcdc's host functions pgcdc_log and pgcdc_metric_inc. It is the Rust
-// counterpart of pgcdc_pdk.h; the host calls are the only `unsafe` code.
+// wraps pgcdc's host functions: pgcdc_log, pgcdc_metric_inc and
+// pgcdc_http_request. It is the Rust counterpart of pgcdc_pdk.h; the host
+// calls are its only `unsafe` code.
 #![allow(dead_code)]
 
 mod host {
@@ -33,6 +34,7 @@ mod host {
     extern "C" {
         pub fn pgcdc_log(level: u64, message: u64);
         pub fn pgcdc_metric_inc(name: u64, value: f64);
+        pub fn pgcdc_http_request(request: u64) -> u64;
     }
 }
 
@@ -139,4 +141,73 @@ pub fn log(level: &str, message: &str) {
 /// Adds to the counter pgcdc_plugin_custom_<name>_total{plugin}.
 pub fn count(name: &str, value: f64) {
     unsafe { host::pgcdc_metric_inc(to_kernel(name.as_bytes()), value) }
+}
+
+/// Where `needle` first occurs in `haystack`.
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The first run of decimal digits in `s` as a number (0 when there is none).
+pub fn first_number(s: &[u8]) -> u64 {
+    let digits = s.iter().skip_while(|c| !c.is_ascii_digit());
+    let mut n: u64 = 0;
+    for c in digits.take_while(|c| c.is_ascii_digit()) {
+        n = n.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+    }
+    n
+}
+
+/// Appends `s` to `out` as the inside of a JSON string.
+pub fn json_escape_into(out: &mut Vec<u8>, s: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &c in s {
+        match c {
+            b'"' | b'\\' => out.extend_from_slice(&[b'\\', c]),
+            0..=0x1f => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(c >> 4)],
+                HEX[usize::from(c & 15)],
+            ]),
+            _ => out.push(c),
+        }
+    }
+}
+
+/// pgcdc_http_request: the answer's HTTP status (0: nothing received, e.g. the
+/// URL is not in plugins.http_allow) and the answer's JSON
+/// {"status","headers","body"}.
+pub fn http(method: &str, url: &str, body: &[u8]) -> (u32, Vec<u8>) {
+    let mut req = Vec::with_capacity(body.len() + url.len() + 96);
+    req.extend_from_slice(b"{\"method\":\"");
+    json_escape_into(&mut req, method.as_bytes());
+    req.extend_from_slice(b"\",\"url\":\"");
+    json_escape_into(&mut req, url.as_bytes());
+    req.extend_from_slice(b"\",\"headers\":{\"Content-Type\":\"application/json\"},\"body\":\"");
+    json_escape_into(&mut req, body);
+    req.extend_from_slice(b"\"}");
+    let resp = from_kernel(unsafe { host::pgcdc_http_request(to_kernel(&req)) });
+    let status = match find(&resp, b"\"status\":") {
+        Some(i) => first_number(&resp[i..]) as u32,
+        None => 0,
+    };
+    (status, resp)
+}
+
+/// Sends a request and answers true for a 2xx status; otherwise sets the
+/// call's output to the answer (the error message pgcdc records) and answers
+/// false.
+pub fn http_ok(method: &str, url: &str, body: &[u8]) -> bool {
+    let (status, resp) = http(method, url, body);
+    let ok = (200..=299).contains(&status);
+    if !ok {
+        output(&resp);
+    }
+    ok
 }
