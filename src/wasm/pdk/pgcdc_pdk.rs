@@ -3,7 +3,8 @@
 // the plugin's source and declare it there with `mod pgcdc_pdk;`; build with
 // Debian's rustc and libstd-rust-dev-wasm32:
 //
-//   rustc --target wasm32-unknown-unknown --crate-type cdylib -C opt-level=2 plugin.rs
+//   rustc --edition 2021 --target wasm32-unknown-unknown --crate-type cdylib \
+//     -C opt-level=2 -C strip=symbols plugin.rs -o plugin.wasm
 //
 // It declares the Extism imports pgcdc provides (module "extism:host/env"),
 // copies bytes between the plugin's memory and the host's kernel blocks (8

@@ -3,7 +3,8 @@
 // member named by the config key "field" (a JSON string, SPEC §10.1:
 // {"field": "\"email\""}) from the event JSON, at any depth. The build puts
 // pgcdc_pdk.rs (src/wasm/pdk) next to it and runs
-//   rustc --target wasm32-unknown-unknown --crate-type cdylib -C opt-level=2 drop_field.rs
+//   rustc --edition 2021 --target wasm32-unknown-unknown --crate-type cdylib \
+//     -C opt-level=2 -C strip=symbols drop_field.rs -o drop_field_rs.wasm
 mod pgcdc_pdk;
 
 // End of the JSON string starting at s[i] == b'"' (index past the closing
