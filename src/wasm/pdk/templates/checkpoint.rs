@@ -67,10 +67,14 @@ pub extern "C" fn save() -> i32 {
             return 0;
         }
     };
-    let len = input[start..].iter().position(|&c| c == b'"').unwrap_or(input.len() - start);
+    let len = input[start..]
+        .iter()
+        .position(|&c| c == b'"')
+        .unwrap_or(input.len() - start);
+    let slot = &input[start..start + len];
     let lsn = pdk::find(&input, b"\"lsn\"").map_or(0, |i| lsn_in(&input[i..]));
     let body = format!("{{\"lsn\":{}}}", lsn);
-    pdk::http_ok("PUT", &slot_url(&input[start..start + len]), body.as_bytes());
+    pdk::http_ok("PUT", &slot_url(slot), body.as_bytes());
     0
 }
 
