@@ -5,12 +5,14 @@
 // - per call: BM_Call* (the host boundary alone and with a 550-byte event);
 // - per event in a chain, as transform_bench measures it: copy the event,
 //   run the chain, encode the JSON — built-in drop_columns next to the noop
-//   WAT plugin and the drop_field C plugin (src/wasm/testdata).
+//   WAT plugin and the drop_field plugin in C and in Rust (src/wasm/testdata;
+//   the Rust one when rustc with libstd-rust-dev-wasm32 built it).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include "core/event.h"
 #include "transform/builtins.h"
@@ -49,6 +51,18 @@ void BM_LoadDropFieldC(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(Load("drop_field", {{"field", "\"email\""}}));
 }
 BENCHMARK(BM_LoadDropFieldC)->Unit(benchmark::kMillisecond);
+
+bool HaveRust(benchmark::State& state) {
+  if (std::filesystem::exists(PluginPath("drop_field_rs"))) return true;
+  state.SkipWithError("drop_field_rs.wasm not built (no rustc with libstd-rust-dev-wasm32)");
+  return false;
+}
+
+void BM_LoadDropFieldRust(benchmark::State& state) {
+  if (!HaveRust(state)) return;
+  for (auto _ : state) benchmark::DoNotOptimize(Load("drop_field_rs", {{"field", "\"email\""}}));
+}
+BENCHMARK(BM_LoadDropFieldRust)->Unit(benchmark::kMillisecond);
 
 void BM_CallEmptyPlugin(benchmark::State& state) {
   auto p = Load("drop_event");
@@ -93,6 +107,12 @@ void BM_ChainWasmDropFieldC(benchmark::State& state) {
   RunChain(state, Chain({MakeWasmTransform(Load("drop_field", {{"field", "\"email\""}}))}));
 }
 BENCHMARK(BM_ChainWasmDropFieldC);
+
+void BM_ChainWasmDropFieldRust(benchmark::State& state) {
+  if (!HaveRust(state)) return;
+  RunChain(state, Chain({MakeWasmTransform(Load("drop_field_rs", {{"field", "\"email\""}}))}));
+}
+BENCHMARK(BM_ChainWasmDropFieldRust);
 
 }  // namespace
 

@@ -1,9 +1,12 @@
-// `pgcdc plugin init <name> [--type transform|adapter|dlq|checkpoint]`:
-// scaffolds a Wasm plugin project in C (plugin.c, pgcdc_pdk.h, Makefile,
-// README.md) that builds with Debian's clang-19 and wasi-libc and loads in
-// pgcdc as is (docs/plugins.md). The files are src/wasm/pdk (embedded at
-// build time by cmake/EmbedText.cmake), and the build compiles the same
-// templates into the test plugins, so the tests run what users start from.
+// `pgcdc plugin init <name> [--type transform|adapter|dlq|checkpoint]
+// [--lang c|rust]`: scaffolds a Wasm plugin project in C (plugin.c,
+// pgcdc_pdk.h, Makefile, README.md) that builds with Debian's clang-19 and
+// wasi-libc, or in Rust without crates (plugin.rs, pgcdc_pdk.rs, Makefile,
+// README.md) that builds with Debian's rustc and libstd-rust-dev-wasm32, and
+// loads in pgcdc as is (docs/plugins.md). The files are src/wasm/pdk
+// (embedded at build time by cmake/EmbedText.cmake), and the build compiles
+// the same templates into the test plugins, so the tests run what users start
+// from.
 // SPEC's scaffold is TinyGo, and its adapter/DLQ/checkpoint templates export
 // names the host never calls; these export exactly what pgcdc calls.
 //
@@ -32,6 +35,7 @@ namespace {
 struct InitFlags {
   std::string name;
   std::string type = "transform";
+  std::string lang = "c";
   std::string dir;
   bool force = false;
 };
@@ -103,13 +107,20 @@ const PluginType* FindType(std::string_view name) {
 
 // The project's files: name in the folder → text with @NAME@ filled in.
 std::vector<std::pair<std::string, std::string>> ProjectFiles(const PluginType& type,
+                                                              const std::string& lang,
                                                               const std::string& name) {
-  std::string readme = Fill(std::string(PluginFile("README.md")), "@WHAT@", type.what);
+  const bool rust = lang == "rust";
+  const std::string what = rust ? Fill(type.what, "`plugin.c`", "`plugin.rs`") : type.what;
+  std::string readme =
+      Fill(std::string(PluginFile(rust ? "README.rust.md" : "README.md")), "@WHAT@", what);
   readme = Fill(std::move(readme), "@RUN@", type.run);
   readme = Fill(std::move(readme), "@TYPE@", type.name);
-  return {{"plugin.c", Fill(std::string(PluginFile(type.name)), "@NAME@", name)},
-          {"pgcdc_pdk.h", std::string(PluginFile("pgcdc_pdk.h"))},
-          {"Makefile", Fill(std::string(PluginFile("Makefile")), "@NAME@", name)},
+  const std::string source = rust ? std::string(type.name) + ".rs" : std::string(type.name);
+  return {{rust ? "plugin.rs" : "plugin.c", Fill(std::string(PluginFile(source)), "@NAME@", name)},
+          {rust ? "pgcdc_pdk.rs" : "pgcdc_pdk.h",
+           std::string(PluginFile(rust ? "pgcdc_pdk.rs" : "pgcdc_pdk.h"))},
+          {"Makefile",
+           Fill(std::string(PluginFile(rust ? "Makefile.rust" : "Makefile")), "@NAME@", name)},
           {"README.md", Fill(std::move(readme), "@NAME@", name)}};
 }
 
@@ -122,6 +133,9 @@ int RunInit(const InitFlags& f) {
   if (type == nullptr) {
     return ReportConfigErrors(
         {"--type " + f.type + ": expected transform, adapter, dlq or checkpoint"});
+  }
+  if (f.lang != "c" && f.lang != "rust") {
+    return ReportConfigErrors({"--lang " + f.lang + ": expected c or rust"});
   }
   namespace fs = std::filesystem;
   const fs::path dir = f.dir.empty() ? fs::path(f.name) : fs::path(f.dir);
@@ -136,17 +150,19 @@ int RunInit(const InitFlags& f) {
               << "\n";
     return kExitFailure;
   }
-  for (const auto& [file, text] : ProjectFiles(*type, f.name)) {
+  std::string written;
+  for (const auto& [file, text] : ProjectFiles(*type, f.lang, f.name)) {
     std::ofstream out(dir / file, std::ios::trunc);
     out << text;
     if (!out.flush()) {
       std::cerr << "pgcdc plugin init: cannot write " << (dir / file).string() << "\n";
       return kExitFailure;
     }
+    written += (written.empty() ? "" : ", ") + file;
   }
-  std::cerr << "wrote a " << type->name << " plugin project in " << dir.string()
-            << " (plugin.c, pgcdc_pdk.h, Makefile, README.md); build it with: make -C "
-            << dir.string() << "\n";
+  std::cerr << "wrote a " << type->name << " plugin project in "
+            << (f.lang == "rust" ? "Rust" : "C") << " in " << dir.string() << " (" << written
+            << "); build it with: make -C " << dir.string() << "\n";
   return kExitOk;
 }
 
@@ -156,11 +172,17 @@ void AddPluginCommand(CLI::App& root) {
   auto* plugin = root.add_subcommand("plugin", "Wasm plugin tools");
   plugin->require_subcommand(1);
   auto* init = plugin->add_subcommand(
-      "init", "Scaffold a Wasm plugin project in C (plugin.c, pgcdc_pdk.h, Makefile, README.md)");
+      "init",
+      "Scaffold a Wasm plugin project in C (plugin.c, pgcdc_pdk.h, Makefile, README.md) or "
+      "Rust (plugin.rs, pgcdc_pdk.rs, Makefile, README.md)");
   auto f = std::make_shared<InitFlags>();
   init->add_option("name", f->name, "the plugin's name (letters, digits, _ and -)")->required();
   init->add_option("--type", f->type, "the plugin's kind")
       ->check(CLI::IsMember({"transform", "adapter", "dlq", "checkpoint"}))
+      ->capture_default_str();
+  init->add_option("--lang", f->lang,
+                   "the plugin's language: c (clang-19, wasi-libc) or rust (rustc, no crates)")
+      ->check(CLI::IsMember({"c", "rust"}))
       ->capture_default_str();
   init->add_option("-o,--output", f->dir, "the project folder (default: ./<name>)");
   init->add_flag("--force", f->force, "write into a folder that is not empty");

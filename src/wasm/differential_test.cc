@@ -88,6 +88,15 @@ std::vector<std::string> Inputs() {
       R"({"channel":"pgcdc:t","operation":"DELETE","payload":{"row":{"email":"x","nested":{"email":"y","keep":[1,2,{"email":3}]}}}})",
       R"({"payload":{"text":"unicode: żółć 日本語 🎉 \"quoted\" back\\slash","email":null}})",
       "not json at all, fail here",
+      // Edges of drop_field's scan (C and Rust must agree on them too): the only
+      // member, top-level arrays, members cut at the end of the input.
+      R"({"email":1})",
+      R"([{"email":1},{"a":{"email":[1,{"email":2}]},"email":"x","b":"email"}])",
+      R"({"a":1,"email")",
+      R"({"a":1,"email":)",
+      R"({"a":1,"email":"unterminated)",
+      R"({"a":"trailing backslash\)",
+      R"({"email":{"deep":[1,{"email":2})",
   };
   std::mt19937 rng(23);
   std::string big = R"({"payload":{"rows":[)";
@@ -119,10 +128,16 @@ TEST(DifferentialTest, PgcdcAndTheReferenceExtismHostAgree) {
   if (std::filesystem::exists(PluginPath("drop_field"))) {
     cases.push_back({"drop_field", "transform", {{"field", R"("email")"}}, {}});
     cases.push_back({"drop_field", "transform", {}, {}});  // no config: an error each time
+    cases.push_back({"drop_field", "transform", {{"field", R"("payload")"}}, {}});
     cases.push_back({"echo_adapter",
                      "handle",
                      {{"fail_match", R"("fail")"}},
                      std::string(R"({"fail_match":"fail"})")});
+  }
+  if (std::filesystem::exists(PluginPath("drop_field_rs"))) {  // drop_field.rs (rustc)
+    cases.push_back({"drop_field_rs", "transform", {{"field", R"("email")"}}, {}});
+    cases.push_back({"drop_field_rs", "transform", {}, {}});
+    cases.push_back({"drop_field_rs", "transform", {{"field", R"("payload")"}}, {}});
   }
   const auto inputs = Inputs();
   for (const auto& c : cases) {
@@ -158,6 +173,60 @@ TEST(DifferentialTest, PgcdcAndTheReferenceExtismHostAgree) {
       }
     }
   }
+}
+
+// drop_field.rs is drop_field.c in Rust: on the same inputs and config, both
+// give the same output bytes, or fail with the same message.
+TEST(DifferentialTest, RustDropFieldGivesTheCPluginsOutputs) {
+  for (const char* name : {"drop_field", "drop_field_rs"}) {
+    if (!std::filesystem::exists(PluginPath(name))) {
+      GTEST_SKIP() << PluginPath(name)
+                   << " was not built: drop_field needs clang-19 with wasi-libc, drop_field_rs "
+                      "rustc with libstd-rust-dev-wasm32 (scripts/bootstrap)";
+    }
+  }
+  auto inputs = Inputs();
+  inputs.push_back(R"({"e\"mail":1,"x":[{"e\"mail":{"y":"}"}}],"z":"e\"mail"})");
+  const std::vector<std::map<std::string, std::string>> configs = {
+      {{"field", R"("email")"}},
+      {{"field", R"("payload")"}},
+      {{"field", R"("e\"mail")"}},
+      {{"field", R"("not_there")"}},
+      {{"fields", R"("email")"}},  // the key is misspelt
+      {}};
+  int compared = 0;
+  for (const auto& config : configs) {
+    const std::string field = config.count("field") ? config.at("field") : "<none>";
+    SCOPED_TRACE("field=" + field);
+    auto c =
+        Plugin::Load(PluginPath("drop_field"), {.name = "c", .type = "test", .config = config});
+    auto rust = Plugin::Load(PluginPath("drop_field_rs"),
+                             {.name = "rust", .type = "test", .config = config});
+    ASSERT_TRUE(c) << c.error().message();
+    ASSERT_TRUE(rust) << rust.error().message();
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      SCOPED_TRACE("input #" + std::to_string(i) + ": " + inputs[i].substr(0, 200));
+      auto from_c = (*c)->Call("transform", inputs[i]);
+      auto from_rust = (*rust)->Call("transform", inputs[i]);
+      ASSERT_EQ(from_c.has_value(), from_rust.has_value())
+          << "C: " << (from_c ? *from_c : from_c.error().message())
+          << "\nRust: " << (from_rust ? *from_rust : from_rust.error().message());
+      if (from_c) {
+        EXPECT_EQ(*from_rust, *from_c);
+      } else {
+        // "plugin <name>: transform: <the plugin's message>"
+        auto message = [](const Error& e) {
+          const std::string& m = e.message();
+          return m.substr(m.find(": ") == std::string::npos ? 0 : m.find(": ") + 2);
+        };
+        EXPECT_EQ(message(from_rust.error()), message(from_c.error()));
+        EXPECT_NE(from_c.error().message().find("config \"field\" is required"), std::string::npos)
+            << from_c.error().message();
+      }
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, static_cast<int>(configs.size() * inputs.size()));
 }
 
 }  // namespace

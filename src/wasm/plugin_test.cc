@@ -207,5 +207,67 @@ TEST(PluginTest, CPluginBuiltForWasiDropsAField) {
   EXPECT_FALSE(no_config->Call("transform", "{}"));
 }
 
+// drop_field.rs: the same plugin in Rust (rustc, wasm32-unknown-unknown, no
+// crates: pdk/pgcdc_pdk.rs declares the imports).
+TEST(PluginTest, RustPluginBuiltWithoutCratesDropsAField) {
+  if (!std::filesystem::exists(PluginPath("drop_field_rs"))) {
+    GTEST_SKIP() << "no rustc with the wasm32-unknown-unknown std at build time "
+                    "(apt install rustc libstd-rust-dev-wasm32 lld-14)";
+  }
+  auto p = MustLoad("drop_field_rs", {.config = {{"field", "\"email\""}}});
+  ASSERT_TRUE(p);
+  auto out = p->Call(
+      "transform",
+      R"({"id":"1","payload":{"op":"INSERT","row":{"id":1,"email":"a@b.c","name":"x,\"email\":"},)"
+      R"("old":{"email":{"n":[1,2]}}}})");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(*out, R"({"id":"1","payload":{"op":"INSERT","row":{"id":1,"name":"x,\"email\":"},)"
+                  R"("old":{}}})");
+  // Far more than one 64 KiB page: the Rust allocator grows the memory.
+  std::string big = R"({"rows":[)";
+  for (int i = 0; i < 20000; ++i) big += (i ? "," : "") + std::string(R"({"id":1,"email":"e"})");
+  out = p->Call("transform", big + "]}");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(out->size(), big.size() + 2 - 20000 * std::string(R"(,"email":"e")").size());
+  auto no_config = MustLoad("drop_field_rs", {.name = "drop_field_rs_unconfigured"});
+  ASSERT_TRUE(no_config);
+  auto failed = no_config->Call("transform", "{}");
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().message().find("config \"field\" is required"), std::string::npos)
+      << failed.error().message();
+  EXPECT_FALSE(no_config->Call("transform", "{}")) << "stays usable and fails again";
+}
+
+// The `plugin init --type transform` templates, in C and in Rust: they pass
+// events on unchanged and drop (and count) those of the configured operation.
+TEST(PluginTest, TransformTemplatesDropTheConfiguredOperation) {
+  int tested = 0;
+  for (const char* name : {"template_transform", "template_transform_rs"}) {
+    if (!std::filesystem::exists(PluginPath(name))) continue;
+    SCOPED_TRACE(name);
+    ++tested;
+    auto p = MustLoad(name, {.config = {{"drop_operation", "\"DELETE\""}}});
+    ASSERT_TRUE(p);
+    const std::string insert = R"({"id":"1","operation":"INSERT","payload":{"op":"DELETE"}})";
+    auto out = p->Call("transform", insert);
+    ASSERT_TRUE(out) << out.error().message();
+    EXPECT_EQ(*out, insert);
+    out = p->Call("transform", R"({"id":"2","operation":"DELETE","payload":{}})");
+    ASSERT_TRUE(out) << out.error().message();
+    EXPECT_EQ(*out, "") << "no output: dropped";
+    EXPECT_TRUE(
+        ExposedHas("pgcdc_plugin_custom_dropped_total{plugin=\"" + std::string(name) + "\"} 1"))
+        << metrics::Default().Expose();
+    auto unconfigured = MustLoad(name, {.name = std::string(name) + "_plain"});
+    ASSERT_TRUE(unconfigured);
+    out = unconfigured->Call("transform", R"({"operation":"DELETE"})");
+    ASSERT_TRUE(out) << out.error().message();
+    EXPECT_EQ(*out, R"({"operation":"DELETE"})");
+  }
+  if (tested == 0) {
+    GTEST_SKIP() << "neither clang-19 with wasi-libc nor rustc with libstd-rust-dev-wasm32";
+  }
+}
+
 }  // namespace
 }  // namespace pgcdc::wasm

@@ -17,6 +17,18 @@ std::string PluginPath(std::string_view name) {
 
 bool HaveC() { return std::filesystem::exists(PluginPath("echo_adapter")); }
 
+// The built `plugin init` templates of a type: template_<type> (C) and
+// template_<type>_rs (Rust), each when its compiler was found.
+std::vector<std::string> Templates(const std::string& type) {
+  std::vector<std::string> out;
+  for (const std::string& name : {"template_" + type, "template_" + type + "_rs"}) {
+    if (std::filesystem::exists(PluginPath(name))) out.push_back(name);
+  }
+  return out;
+}
+constexpr const char* kNoTemplates =
+    "neither clang-19 with wasi-libc nor rustc with libstd-rust-dev-wasm32 at build time";
+
 // Records what the adapters dead-letter.
 class CapturingDlq final : public dlq::DeadLetterQueue {
  public:
@@ -89,31 +101,37 @@ std::vector<const Event*> Ptrs(const std::vector<Event>& events) {
   return out;
 }
 
-// The `plugin init --type adapter` template.
+// The `plugin init --type adapter` templates (C and Rust).
 TEST(PluginAdapterTest, TemplateAdapterPostsEveryEventAndRetriesFailures) {
-  if (!HaveC()) GTEST_SKIP() << "no wasm32-wasi clang";
-  LocalServer server;
-  server.fail_next = 2;  // the first event needs three attempts
-  const Settings s = TestSettings({server.base});
-  auto plugin = LoadWithInit(
-      s, EntryFor("echo", "template_adapter", {{"url", "\"" + server.base + "/events\""}}),
-      "adapter", {"handle"});
-  ASSERT_TRUE(plugin) << plugin.error().message();
-  auto adapter = MakePluginAdapter("echo", *plugin, s);
-  CapturingDlq dlq;
-  ASSERT_TRUE(adapter->Attach(adapter::Services{.dlq = &dlq}));
-  ASSERT_TRUE(adapter->Open());
-  std::vector<Event> events;
-  for (int i = 0; i < 3; ++i) {
-    events.push_back(MakeEvent("pgcdc:t", "INSERT", R"({"i":)" + std::to_string(i) + "}", "test"));
+  if (Templates("adapter").empty()) GTEST_SKIP() << kNoTemplates;
+  for (const auto& name : Templates("adapter")) {
+    SCOPED_TRACE(name);
+    LocalServer server;
+    server.fail_next = 2;  // the first event needs three attempts
+    const Settings s = TestSettings({server.base});
+    auto plugin =
+        LoadWithInit(s, EntryFor("echo", name, {{"url", "\"" + server.base + "/events\""}}),
+                     "adapter", {"handle"});
+    ASSERT_TRUE(plugin) << plugin.error().message();
+    auto adapter = MakePluginAdapter("echo", *plugin, s);
+    CapturingDlq dlq;
+    ASSERT_TRUE(adapter->Attach(adapter::Services{.dlq = &dlq}));
+    ASSERT_TRUE(adapter->Open());
+    std::vector<Event> events;
+    for (int i = 0; i < 3; ++i) {
+      events.push_back(
+          MakeEvent("pgcdc:t", "INSERT", R"({"i":)" + std::to_string(i) + "}", "test"));
+    }
+    auto st = adapter->Deliver(Ptrs(events));
+    ASSERT_TRUE(st) << st.error().message();
+    EXPECT_TRUE(dlq.records.empty());
+    {
+      std::lock_guard lock(server.mu);
+      ASSERT_EQ(server.bodies.size(), 5u);  // 2 failed attempts + 3 deliveries
+      for (size_t i = 0; i < 3; ++i) EXPECT_EQ(server.bodies[2 + i], events[i].Json());
+    }
+    adapter->Close();
   }
-  auto st = adapter->Deliver(Ptrs(events));
-  ASSERT_TRUE(st) << st.error().message();
-  EXPECT_TRUE(dlq.records.empty());
-  std::lock_guard lock(server.mu);
-  ASSERT_EQ(server.bodies.size(), 5u);  // 2 failed attempts + 3 deliveries
-  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(server.bodies[2 + i], events[i].Json());
-  adapter->Close();
 }
 
 TEST(PluginAdapterTest, FailuresAreRetriedThenDeadLettered) {
@@ -169,20 +187,26 @@ TEST(PluginDlqTest, InMemoryDlqKeepsRecords) {
 
 // The `plugin init --type dlq` template.
 TEST(PluginDlqTest, AFailingRecordIsAnError) {
-  if (!HaveC()) GTEST_SKIP() << "no wasm32-wasi clang";
-  LocalServer server;
-  server.fail_next = 1;
-  const Settings s = TestSettings({server.base});
-  auto plugin = LoadWithInit(
-      s, EntryFor("dlq-plugin", "template_dlq", {{"url", "\"" + server.base + "/events\""}}), "dlq",
-      {"record"});
-  ASSERT_TRUE(plugin) << plugin.error().message();
-  auto dlq = MakePluginDlq(*plugin);
-  const Event ev = MakeEvent("c", "INSERT", "{}", "test");
-  auto st = dlq->Record(ev, "a", "e");
-  ASSERT_FALSE(st);  // the caller must not acknowledge the event
-  EXPECT_NE(st.error().message().find("503"), std::string::npos) << st.error().message();
-  EXPECT_TRUE(dlq->Record(ev, "a", "e"));
+  if (Templates("dlq").empty()) GTEST_SKIP() << kNoTemplates;
+  for (const auto& name : Templates("dlq")) {
+    SCOPED_TRACE(name);
+    LocalServer server;
+    server.fail_next = 1;
+    const Settings s = TestSettings({server.base});
+    auto plugin =
+        LoadWithInit(s, EntryFor("dlq-plugin", name, {{"url", "\"" + server.base + "/events\""}}),
+                     "dlq", {"record"});
+    ASSERT_TRUE(plugin) << plugin.error().message();
+    auto dlq = MakePluginDlq(*plugin);
+    const Event ev = MakeEvent("c", "INSERT", R"({"text":"a \"quoted\" line\n"})", "test");
+    auto st = dlq->Record(ev, "a", "e");
+    ASSERT_FALSE(st);  // the caller must not acknowledge the event
+    EXPECT_NE(st.error().message().find("503"), std::string::npos) << st.error().message();
+    EXPECT_TRUE(dlq->Record(ev, "a", "e"));
+    std::lock_guard lock(server.mu);
+    ASSERT_EQ(server.bodies.size(), 2u);
+    EXPECT_TRUE(server.bodies[1].starts_with("{\"event\":" + ev.Json())) << server.bodies[1];
+  }
 }
 
 TEST(PluginCheckpointTest, InMemoryStoreLoadsWhatWasSaved) {
@@ -208,35 +232,39 @@ TEST(PluginCheckpointTest, InMemoryStoreLoadsWhatWasSaved) {
 
 // The `plugin init --type checkpoint` template.
 TEST(PluginCheckpointTest, HttpBackedStoreSurvivesANewInstance) {
-  if (!HaveC()) GTEST_SKIP() << "no wasm32-wasi clang";
-  LocalServer server;
-  const Settings s = TestSettings({server.base});
-  const Entry e =
-      EntryFor("checkpoint-plugin", "template_checkpoint", {{"url", "\"" + server.base + "/kv\""}});
-  {
+  if (Templates("checkpoint").empty()) GTEST_SKIP() << kNoTemplates;
+  for (const auto& name : Templates("checkpoint")) {
+    SCOPED_TRACE(name);
+    LocalServer server;
+    const Settings s = TestSettings({server.base});
+    const Entry e = EntryFor("checkpoint-plugin", name, {{"url", "\"" + server.base + "/kv\""}});
+    {
+      auto plugin = LoadWithInit(s, e, "checkpoint", {"load", "save"});
+      ASSERT_TRUE(plugin) << plugin.error().message();
+      PluginCheckpointStore store(*plugin);
+      EXPECT_EQ(store.Load("slot_a").value_or(99), 0u);  // 404: none
+      ASSERT_TRUE(store.Save("slot_a", 123456789012ULL));
+    }
     auto plugin = LoadWithInit(s, e, "checkpoint", {"load", "save"});
-    ASSERT_TRUE(plugin) << plugin.error().message();
-    PluginCheckpointStore store(*plugin);
-    EXPECT_EQ(store.Load("slot_a").value_or(99), 0u);  // 404: none
-    ASSERT_TRUE(store.Save("slot_a", 123456789012ULL));
+    ASSERT_TRUE(plugin);
+    PluginCheckpointStore store(*plugin);  // a new process would start like this
+    EXPECT_EQ(store.Load("slot_a").value_or(0), 123456789012ULL);
+    EXPECT_EQ(store.Load("slot_b").value_or(99), 0u);
+    server.server.Stop();
+    auto down = store.Save("slot_a", 1);
+    EXPECT_FALSE(down);  // not saved: the detector keeps its older position
   }
-  auto plugin = LoadWithInit(s, e, "checkpoint", {"load", "save"});
-  ASSERT_TRUE(plugin);
-  PluginCheckpointStore store(*plugin);  // a new process would start like this
-  EXPECT_EQ(store.Load("slot_a").value_or(0), 123456789012ULL);
-  server.server.Stop();
-  auto down = store.Save("slot_a", 1);
-  EXPECT_FALSE(down);  // not saved: the detector keeps its older position
 }
 
 // Each template refuses to start without the "url" it needs: init's output is
 // the error, naming the plugin and the key.
 TEST(PluginTemplateTest, TemplatesWithoutAUrlFailAtInit) {
-  if (!HaveC()) GTEST_SKIP() << "no wasm32-wasi clang";
   const Settings s = TestSettings();
-  const std::pair<const char*, const char*> cases[] = {{"template_adapter", "adapter"},
-                                                       {"template_dlq", "dlq"},
-                                                       {"template_checkpoint", "checkpoint"}};
+  std::vector<std::pair<std::string, std::string>> cases;
+  for (const std::string type : {"adapter", "dlq", "checkpoint"}) {
+    for (const auto& file : Templates(type)) cases.emplace_back(file, type);
+  }
+  if (cases.empty()) GTEST_SKIP() << kNoTemplates;
   for (const auto& [file, type] : cases) {
     auto plugin = LoadWithInit(s, EntryFor(file, file), type, {});
     ASSERT_FALSE(plugin) << file;

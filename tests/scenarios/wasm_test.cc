@@ -60,6 +60,90 @@ TEST(WasmScenario, WalThroughACPluginThatDropsAFieldToStdout) {
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
 }
 
+constexpr const char* kNoRust =
+    "no rustc with the wasm32-unknown-unknown std at build time (apt install rustc "
+    "libstd-rust-dev-wasm32 lld-14)";
+
+// The same journey with drop_field.rs: a plugin written in Rust without crates
+// and built with Debian's rustc (docs/plugins.md, "A plugin in Rust").
+TEST(WasmScenario, WalThroughARustPluginThatDropsAFieldToStdout) {
+  if (!std::filesystem::exists(PluginPath("drop_field_rs"))) GTEST_SKIP() << kNoRust;
+  auto conn = Connect();
+  FreshPublishedTable(conn, "wasm_rs_users", "id int PRIMARY KEY, email text, name text",
+                      "p_wasm_rs_users");
+  auto p = StartWalListen(
+      WalListenArgs("p_wasm_rs_users", {"--plugin-transform", PluginPath("drop_field_rs"),
+                                        "--plugin-transform-config", R"({"field": "email"})"}));
+  ASSERT_TRUE(p);
+  ExecOrFail(conn,
+             "INSERT INTO wasm_rs_users VALUES (1, 'a@example.com', 'Ann'), (2, 'b@example.com', "
+             "'Bob'); UPDATE wasm_rs_users SET name = 'Bo' WHERE id = 2; "
+             "DELETE FROM wasm_rs_users WHERE id = 1");
+  ASSERT_TRUE(p->WaitForLines(4)) << p->Stderr();
+  const auto lines = p->StdoutLines();
+  ASSERT_EQ(lines.size(), 4u) << p->Stderr();
+  for (const auto& line : lines) {
+    EXPECT_EQ(line.find("email"), std::string::npos) << line;
+    EXPECT_EQ(line.find("example.com"), std::string::npos) << line;
+  }
+  auto first = ParseJson(lines.at(0)).as_object();
+  EXPECT_EQ(first.at("channel").as_string(), "pgcdc:wasm_rs_users");
+  EXPECT_EQ(first.at("operation").as_string(), "INSERT");
+  EXPECT_EQ(first.at("payload").at("row").at("name").as_string(), "Ann");
+  EXPECT_EQ(first.at("payload").at("row").at("id").as_int64(), 1);
+  auto update = ParseJson(lines.at(2));
+  EXPECT_EQ(update.at("operation").as_string(), "UPDATE");
+  EXPECT_EQ(update.at("payload").at("row").at("name").as_string(), "Bo");
+  EXPECT_EQ(ParseJson(lines.at(3)).at("operation").as_string(), "DELETE");
+  EXPECT_EQ(
+      ScrapeMetric(*p, "pgcdc_plugin_calls_total{plugin=\"wasm-transform-0\",type=\"transform\"}"),
+      4.0);
+  EXPECT_EQ(
+      ScrapeMetric(*p, "pgcdc_plugin_errors_total{plugin=\"wasm-transform-0\",type=\"transform\"}")
+          .value_or(0.0),
+      0.0);
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+}
+
+// The Rust plugin given a misspelt config key ("fields") fails every event
+// with its own message, as drop_field.c does: each event goes to the DLQ
+// unchanged (the field it was meant to drop is not sent anywhere else), the
+// errors are counted, and pgcdc keeps running.
+TEST(WasmScenario, ARustPluginWithAMisspeltConfigKeyDeadLettersEachEvent) {
+  if (!std::filesystem::exists(PluginPath("drop_field_rs"))) GTEST_SKIP() << kNoRust;
+  auto conn = Connect();
+  FreshPublishedTable(conn, "wasm_rs_bad", "id int PRIMARY KEY, email text", "p_wasm_rs_bad");
+  ExecOrFail(conn, "DROP TABLE IF EXISTS wasm_rs_dlq");
+  auto p = StartWalListen(
+      WalListenArgs("p_wasm_rs_bad",
+                    {"--plugin-transform", PluginPath("drop_field_rs"), "--plugin-transform-config",
+                     R"({"fields": "email"})", "--dlq", "pg_table", "--dlq-table", "wasm_rs_dlq"}));
+  ASSERT_TRUE(p);
+  ExecOrFail(conn, "INSERT INTO wasm_rs_bad VALUES (1, 'a@example.com'), (2, 'b@example.com')");
+  ASSERT_TRUE(Eventually([&] {
+    auto r = conn.Query("SELECT count(*) FROM wasm_rs_dlq");
+    return r && r->at(0).at(0) == "2";
+  })) << p->Stderr();
+  auto rows = conn.Query("SELECT error, payload::text FROM wasm_rs_dlq ORDER BY id");
+  ASSERT_TRUE(rows) << rows.error().message();
+  for (const auto& row : *rows) {
+    EXPECT_NE(row.at(0)->find("plugin wasm-transform-0: transform: config \"field\" is required"),
+              std::string::npos)
+        << *row.at(0);
+    EXPECT_NE(row.at(1)->find("example.com"), std::string::npos) << "the event as it came";
+  }
+  EXPECT_EQ(
+      ScrapeMetric(*p, "pgcdc_plugin_errors_total{plugin=\"wasm-transform-0\",type=\"transform\"}"),
+      2.0);
+  EXPECT_TRUE(p->StdoutLines().empty());
+  auto health = HttpGet(*p->HttpAddr(), "/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200) << health->body;
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+}
+
 // Without plugins, Parquet or the duckdb sink, neither V8 nor DuckDB is in the
 // process: they are loaded on first use, never linked.
 TEST(WasmScenario, EnginesAreLoadedOnlyWhenAConfigurationUsesThem) {
@@ -132,6 +216,69 @@ TEST(WasmScenario, PluginInitTemplateBuildsAndRuns) {
   ExecOrFail(conn,
              "INSERT INTO wasm_init VALUES (1, 'a'), (2, 'b'); DELETE FROM wasm_init WHERE id = 1; "
              "UPDATE wasm_init SET v = 'c' WHERE id = 2");
+  ASSERT_TRUE(p->WaitForLines(3)) << p->Stderr();
+  ASSERT_TRUE(Eventually([&] {
+    return ScrapeMetric(*p, "pgcdc_plugin_custom_dropped_total{plugin=\"wasm-transform-0\"}") ==
+           1.0;
+  })) << p->Stderr();
+  const auto lines = p->StdoutLines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(ParseJson(lines[0]).at("operation").as_string(), "INSERT");
+  EXPECT_EQ(ParseJson(lines[2]).at("operation").as_string(), "UPDATE");
+  EXPECT_EQ(ParseJson(lines[2]).at("payload").at("row").at("v").as_string(), "c");
+  for (const auto& l : lines) EXPECT_EQ(l.find("\"DELETE\""), std::string::npos) << l;
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+#endif
+}
+
+// The same journey in Rust: `plugin init --lang rust` writes plugin.rs,
+// pgcdc_pdk.rs and a Makefile calling rustc (no crates); the transform builds
+// and runs, the other kinds build, and an unknown language is refused.
+TEST(WasmScenario, PluginInitRustTemplateBuildsAndRuns) {
+#ifndef PGCDC_RUSTC_WASM
+  GTEST_SKIP() << kNoRust;
+#else
+  TempDir dir;
+  const std::string project = dir.path + "/audit_rs";
+  auto init =
+      RunCommand({PgcdcBinary(), "plugin", "init", "audit_rs", "--lang", "rust", "-o", project});
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  EXPECT_NE(init.output.find("plugin.rs, pgcdc_pdk.rs, Makefile, README.md"), std::string::npos)
+      << init.output;
+  EXPECT_FALSE(std::filesystem::exists(project + "/plugin.c"));
+  auto go =
+      RunCommand({PgcdcBinary(), "plugin", "init", "x", "--lang", "go", "-o", dir.path + "/go"});
+  EXPECT_EQ(go.exit_code, 2) << go.output;
+  EXPECT_NE(go.output.find("--lang"), std::string::npos) << go.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.path + "/go"));
+  auto build = RunCommand({"make", "-C", project, "RUSTC=" PGCDC_RUSTC_WASM});
+  ASSERT_EQ(build.exit_code, 0) << build.output;
+  for (const char* type : {"adapter", "dlq", "checkpoint"}) {
+    const std::string folder = dir.path + "/rs_" + type;
+    auto made = RunCommand({PgcdcBinary(), "plugin", "init", std::string("my_") + type, "--type",
+                            type, "--lang", "rust", "-o", folder});
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    auto built = RunCommand({"make", "-C", folder, "RUSTC=" PGCDC_RUSTC_WASM});
+    ASSERT_EQ(built.exit_code, 0) << type << ": " << built.output;
+    EXPECT_TRUE(std::filesystem::exists(folder + "/my_" + type + ".wasm")) << type;
+    std::ifstream readme(folder + "/README.md");
+    const std::string text{std::istreambuf_iterator<char>(readme), {}};
+    EXPECT_NE(text.find(std::string("--type ") + type + " --lang rust"), std::string::npos) << text;
+    EXPECT_NE(text.find("`plugin.rs`"), std::string::npos) << text;
+    EXPECT_EQ(text.find("plugin.c"), std::string::npos) << text;
+    EXPECT_EQ(text.find('@'), std::string::npos) << "a placeholder left: " << text;
+  }
+
+  auto conn = Connect();
+  FreshPublishedTable(conn, "wasm_init_rs", "id int PRIMARY KEY, v text", "p_wasm_init_rs");
+  auto p = StartWalListen(WalListenArgs(
+      "p_wasm_init_rs", {"--plugin-transform", project + "/audit_rs.wasm",
+                         "--plugin-transform-config", R"({"drop_operation": "DELETE"})"}));
+  ASSERT_TRUE(p);
+  ExecOrFail(conn,
+             "INSERT INTO wasm_init_rs VALUES (1, 'a'), (2, 'b'); DELETE FROM wasm_init_rs WHERE "
+             "id = 1; UPDATE wasm_init_rs SET v = 'c' WHERE id = 2");
   ASSERT_TRUE(p->WaitForLines(3)) << p->Stderr();
   ASSERT_TRUE(Eventually([&] {
     return ScrapeMetric(*p, "pgcdc_plugin_custom_dropped_total{plugin=\"wasm-transform-0\"}") ==

@@ -3,12 +3,13 @@
 // SPEC §10.1: {"field": "\"email\""}) from the event JSON, at any depth.
 #include "pgcdc_pdk.h"
 
-// End of the JSON string starting at s[i] == '"' (index past the closing quote).
+// End of the JSON string starting at s[i] == '"' (index past the closing quote;
+// n when it is not closed, so that a cut input is never read past its end).
 static size_t skip_string(const char* s, size_t n, size_t i) {
   for (i++; i < n && s[i] != '"'; i++) {
     if (s[i] == '\\') i++;
   }
-  return i + 1;
+  return i < n ? i + 1 : n;
 }
 
 // End of the JSON value starting at s[i] (compact JSON).
