@@ -174,6 +174,32 @@ TEST(WasmScenario, AMissingEngineIsAConfigurationErrorNamingWhereItLooked) {
 
 // A user scaffolds a plugin, builds it with the Makefile's compiler line and
 // runs it: the template passes events on and drops the configured operation.
+// WAL → the transform `plugin init` scaffolded (configured to drop DELETEs) →
+// stdout: the DELETE is dropped and counted, the other events pass unchanged.
+[[maybe_unused]] void RunTheScaffoldedTransform(const std::string& table, const std::string& wasm) {
+  auto conn = Connect();
+  FreshPublishedTable(conn, table, "id int PRIMARY KEY, v text", "p_" + table);
+  auto p = StartWalListen(
+      WalListenArgs("p_" + table, {"--plugin-transform", wasm, "--plugin-transform-config",
+                                   R"({"drop_operation": "DELETE"})"}));
+  ASSERT_TRUE(p);
+  ExecOrFail(conn, "INSERT INTO " + table + " VALUES (1, 'a'), (2, 'b'); DELETE FROM " + table +
+                       " WHERE id = 1; UPDATE " + table + " SET v = 'c' WHERE id = 2");
+  ASSERT_TRUE(p->WaitForLines(3)) << p->Stderr();
+  ASSERT_TRUE(Eventually([&] {
+    return ScrapeMetric(*p, "pgcdc_plugin_custom_dropped_total{plugin=\"wasm-transform-0\"}") ==
+           1.0;
+  })) << p->Stderr();
+  const auto lines = p->StdoutLines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(ParseJson(lines[0]).at("operation").as_string(), "INSERT");
+  EXPECT_EQ(ParseJson(lines[2]).at("operation").as_string(), "UPDATE");
+  EXPECT_EQ(ParseJson(lines[2]).at("payload").at("row").at("v").as_string(), "c");
+  for (const auto& l : lines) EXPECT_EQ(l.find("\"DELETE\""), std::string::npos) << l;
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+}
+
 TEST(WasmScenario, PluginInitTemplateBuildsAndRuns) {
 #ifndef PGCDC_CLANG_WASM
   GTEST_SKIP() << "no clang-19 with wasi-libc";
@@ -207,28 +233,7 @@ TEST(WasmScenario, PluginInitTemplateBuildsAndRuns) {
     EXPECT_EQ(text.find('@'), std::string::npos) << "a placeholder left: " << text;
   }
 
-  auto conn = Connect();
-  FreshPublishedTable(conn, "wasm_init", "id int PRIMARY KEY, v text", "p_wasm_init");
-  auto p = StartWalListen(WalListenArgs(
-      "p_wasm_init", {"--plugin-transform", project + "/audit.wasm", "--plugin-transform-config",
-                      R"({"drop_operation": "DELETE"})"}));
-  ASSERT_TRUE(p);
-  ExecOrFail(conn,
-             "INSERT INTO wasm_init VALUES (1, 'a'), (2, 'b'); DELETE FROM wasm_init WHERE id = 1; "
-             "UPDATE wasm_init SET v = 'c' WHERE id = 2");
-  ASSERT_TRUE(p->WaitForLines(3)) << p->Stderr();
-  ASSERT_TRUE(Eventually([&] {
-    return ScrapeMetric(*p, "pgcdc_plugin_custom_dropped_total{plugin=\"wasm-transform-0\"}") ==
-           1.0;
-  })) << p->Stderr();
-  const auto lines = p->StdoutLines();
-  ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(ParseJson(lines[0]).at("operation").as_string(), "INSERT");
-  EXPECT_EQ(ParseJson(lines[2]).at("operation").as_string(), "UPDATE");
-  EXPECT_EQ(ParseJson(lines[2]).at("payload").at("row").at("v").as_string(), "c");
-  for (const auto& l : lines) EXPECT_EQ(l.find("\"DELETE\""), std::string::npos) << l;
-  p->Signal(SIGTERM);
-  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  RunTheScaffoldedTransform("wasm_init", project + "/audit.wasm");
 #endif
 }
 
@@ -270,28 +275,7 @@ TEST(WasmScenario, PluginInitRustTemplateBuildsAndRuns) {
     EXPECT_EQ(text.find('@'), std::string::npos) << "a placeholder left: " << text;
   }
 
-  auto conn = Connect();
-  FreshPublishedTable(conn, "wasm_init_rs", "id int PRIMARY KEY, v text", "p_wasm_init_rs");
-  auto p = StartWalListen(WalListenArgs(
-      "p_wasm_init_rs", {"--plugin-transform", project + "/audit_rs.wasm",
-                         "--plugin-transform-config", R"({"drop_operation": "DELETE"})"}));
-  ASSERT_TRUE(p);
-  ExecOrFail(conn,
-             "INSERT INTO wasm_init_rs VALUES (1, 'a'), (2, 'b'); DELETE FROM wasm_init_rs WHERE "
-             "id = 1; UPDATE wasm_init_rs SET v = 'c' WHERE id = 2");
-  ASSERT_TRUE(p->WaitForLines(3)) << p->Stderr();
-  ASSERT_TRUE(Eventually([&] {
-    return ScrapeMetric(*p, "pgcdc_plugin_custom_dropped_total{plugin=\"wasm-transform-0\"}") ==
-           1.0;
-  })) << p->Stderr();
-  const auto lines = p->StdoutLines();
-  ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(ParseJson(lines[0]).at("operation").as_string(), "INSERT");
-  EXPECT_EQ(ParseJson(lines[2]).at("operation").as_string(), "UPDATE");
-  EXPECT_EQ(ParseJson(lines[2]).at("payload").at("row").at("v").as_string(), "c");
-  for (const auto& l : lines) EXPECT_EQ(l.find("\"DELETE\""), std::string::npos) << l;
-  p->Signal(SIGTERM);
-  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  RunTheScaffoldedTransform("wasm_init_rs", project + "/audit_rs.wasm");
 #endif
 }
 

@@ -121,7 +121,9 @@ struct StoreSink : Captured {
   }
 };
 
-class ChangeBuilderTest : public ::testing::Test {
+// A builder feeding `Sink`: Make() builds it, Feed() hands it one message.
+template <class Sink>
+class BuilderFixture : public ::testing::Test {
  protected:
   void Make(BuilderOptions o = {}) {
     o.spool_dir = ::testing::TempDir();
@@ -139,9 +141,11 @@ class ChangeBuilderTest : public ::testing::Test {
                   {{"id", 23, true}, {"status", 25}, {"amount", 1700}, {"tags", 3802}}));
   }
   pgtypes::TypeCatalog catalog_;
-  Captured sink_;
+  Sink sink_;
   std::unique_ptr<ChangeBuilder> builder_;
 };
+using ChangeBuilderTest = BuilderFixture<Captured>;
+using ChangeBuilderSchemaStore = BuilderFixture<StoreSink>;
 
 TEST_F(ChangeBuilderTest, InsertBecomesTypedEventInTableOrder) {
   Make();
@@ -479,37 +483,26 @@ TEST_F(ChangeBuilderTest, GarbageIsAnErrorNotACrash) {
 // --schema-store: each relation definition is registered once (not per row)
 // and its row events carry the store's subject and version on their shared
 // RowSchema; a column added by DDL gives the later rows version 2.
-TEST(ChangeBuilderSchemaStore, RowEventsCarryTheVersionOfTheirDefinition) {
-  pgtypes::TypeCatalog catalog;
-  StoreSink sink;
-  BuilderOptions o;
-  o.spool_dir = ::testing::TempDir();
-  ChangeBuilder builder(o, catalog, sink);
-  auto feed = [&](const Msg& m) {
-    pgoutput::XLogData x;
-    x.wal_start = 0x100;
-    x.payload = std::span<const uint8_t>(m.bytes());
-    auto st = builder.Handle(x);
-    ASSERT_TRUE(st) << st.error().message();
-  };
-  feed(Begin(0x200, 7));
-  feed(Relation(16384, "public", "orders", {{"id", 23, true}, {"v", 25}}));
-  for (int i = 1; i <= 3; ++i) feed(Insert(16384, {std::to_string(i), "a"}));
-  feed(Commit(0x200, 0x210));
-  feed(Begin(0x300, 8));
-  feed(Relation(16384, "public", "orders", {{"id", 23, true}, {"v", 25}, {"extra", 1184}}));
-  feed(Insert(16384, {"4", "b", std::nullopt}));
-  feed(Commit(0x300, 0x310));
+TEST_F(ChangeBuilderSchemaStore, RowEventsCarryTheVersionOfTheirDefinition) {
+  Make();
+  Feed(Begin(0x200, 7));
+  Feed(Relation(16384, "public", "orders", {{"id", 23, true}, {"v", 25}}));
+  for (int i = 1; i <= 3; ++i) Feed(Insert(16384, {std::to_string(i), "a"}));
+  Feed(Commit(0x200, 0x210));
+  Feed(Begin(0x300, 8));
+  Feed(Relation(16384, "public", "orders", {{"id", 23, true}, {"v", 25}, {"extra", 1184}}));
+  Feed(Insert(16384, {"4", "b", std::nullopt}));
+  Feed(Commit(0x300, 0x310));
   // A re-sent, unchanged definition (a reconnect) keeps the version.
-  feed(Begin(0x400, 9));
-  feed(Relation(16384, "public", "orders", {{"id", 23, true}, {"v", 25}, {"extra", 1184}}));
-  feed(Insert(16384, {"5", "c", std::nullopt}));
-  feed(Commit(0x400, 0x410));
+  Feed(Begin(0x400, 9));
+  Feed(Relation(16384, "public", "orders", {{"id", 23, true}, {"v", 25}, {"extra", 1184}}));
+  Feed(Insert(16384, {"5", "c", std::nullopt}));
+  Feed(Commit(0x400, 0x410));
 
-  EXPECT_EQ(sink.calls, 3) << "once per Relation message, not per row";
-  ASSERT_EQ(sink.events.size(), 5u);
+  EXPECT_EQ(sink_.calls, 3) << "once per Relation message, not per row";
+  ASSERT_EQ(sink_.events.size(), 5u);
   std::vector<int> versions;
-  for (const auto& e : sink.events) {
+  for (const auto& e : sink_.events) {
     const schema::Ref* ref = schema::RefOf(e.schema);
     ASSERT_NE(ref, nullptr);
     EXPECT_EQ(ref->subject, "public.orders");
@@ -520,40 +513,29 @@ TEST(ChangeBuilderSchemaStore, RowEventsCarryTheVersionOfTheirDefinition) {
   }
   EXPECT_EQ(versions, (std::vector<int>{1, 1, 1, 2, 2}));
   // The rows of one definition share one RowSchema (no per-event allocation).
-  EXPECT_EQ(sink.events[0].schema.get(), sink.events[2].schema.get());
-  EXPECT_EQ(sink.events[3].schema->columns.size(), 3u);
+  EXPECT_EQ(sink_.events[0].schema.get(), sink_.events[2].schema.get());
+  EXPECT_EQ(sink_.events[3].schema->columns.size(), 3u);
 }
 
-TEST(ChangeBuilderSchemaStore, AFailedRegistrationLeavesTheEventsWithoutAVersion) {
-  pgtypes::TypeCatalog catalog;
-  StoreSink sink;
-  sink.fail = true;
-  BuilderOptions o;
-  o.spool_dir = ::testing::TempDir();
-  ChangeBuilder builder(o, catalog, sink);
-  auto feed = [&](const Msg& m) {
-    pgoutput::XLogData x;
-    x.wal_start = 0x100;
-    x.payload = std::span<const uint8_t>(m.bytes());
-    auto st = builder.Handle(x);
-    ASSERT_TRUE(st) << st.error().message();
-  };
-  feed(Begin(0x200, 7));
-  feed(Relation(16384, "public", "orders", {{"id", 23, true}}));
-  feed(Insert(16384, {"1"}));
-  feed(Commit(0x200, 0x210));
+TEST_F(ChangeBuilderSchemaStore, AFailedRegistrationLeavesTheEventsWithoutAVersion) {
+  sink_.fail = true;
+  Make();
+  Feed(Begin(0x200, 7));
+  Feed(Relation(16384, "public", "orders", {{"id", 23, true}}));
+  Feed(Insert(16384, {"1"}));
+  Feed(Commit(0x200, 0x210));
   // The store is back: the next definition of the table is registered.
-  sink.fail = false;
-  feed(Begin(0x300, 8));
-  feed(Relation(16384, "public", "orders", {{"id", 23, true}}));
-  feed(Insert(16384, {"2"}));
-  feed(Commit(0x300, 0x310));
-  ASSERT_EQ(sink.events.size(), 2u) << "nothing is lost";
-  ASSERT_NE(sink.events[0].schema, nullptr);
-  EXPECT_EQ(sink.events[0].schema->table, "orders");
-  EXPECT_EQ(schema::RefOf(sink.events[0].schema), nullptr);
-  ASSERT_NE(schema::RefOf(sink.events[1].schema), nullptr);
-  EXPECT_EQ(schema::RefOf(sink.events[1].schema)->version, 1);
+  sink_.fail = false;
+  Feed(Begin(0x300, 8));
+  Feed(Relation(16384, "public", "orders", {{"id", 23, true}}));
+  Feed(Insert(16384, {"2"}));
+  Feed(Commit(0x300, 0x310));
+  ASSERT_EQ(sink_.events.size(), 2u) << "nothing is lost";
+  ASSERT_NE(sink_.events[0].schema, nullptr);
+  EXPECT_EQ(sink_.events[0].schema->table, "orders");
+  EXPECT_EQ(schema::RefOf(sink_.events[0].schema), nullptr);
+  ASSERT_NE(schema::RefOf(sink_.events[1].schema), nullptr);
+  EXPECT_EQ(schema::RefOf(sink_.events[1].schema)->version, 1);
 }
 
 }  // namespace
