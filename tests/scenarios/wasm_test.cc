@@ -28,57 +28,21 @@ std::string Maps(pid_t pid) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-TEST(WasmScenario, WalThroughACPluginThatDropsAFieldToStdout) {
-  if (!std::filesystem::exists(PluginPath("drop_field"))) GTEST_SKIP() << "no wasm32-wasi clang";
+// WAL → a drop_field plugin (`plugin`, configured to drop "email") → stdout:
+// inserts, an update and a delete arrive without the column, nothing fails,
+// and the engine library is what ran it.
+void RunDropFieldJourney(const std::string& plugin, const std::string& table) {
   auto conn = Connect();
-  FreshPublishedTable(conn, "wasm_users", "id int PRIMARY KEY, email text, name text",
-                      "p_wasm_users");
+  FreshPublishedTable(conn, table, "id int PRIMARY KEY, email text, name text", "p_" + table);
   auto p = StartWalListen(
-      WalListenArgs("p_wasm_users", {"--plugin-transform", PluginPath("drop_field"),
-                                     "--plugin-transform-config", R"({"field": "email"})"}));
+      WalListenArgs("p_" + table, {"--plugin-transform", PluginPath(plugin),
+                                   "--plugin-transform-config", R"({"field": "email"})"}));
   ASSERT_TRUE(p);
-  ExecOrFail(conn,
-             "INSERT INTO wasm_users VALUES (1, 'a@example.com', 'Ann'), (2, 'b@example.com', "
-             "'Bob'); DELETE FROM wasm_users WHERE id = 1");
-  ASSERT_TRUE(p->WaitForLines(3)) << p->Stderr();
-  const auto lines = p->StdoutLines();
-  for (const auto& line : lines) {
-    EXPECT_EQ(line.find("email"), std::string::npos) << line;
-    EXPECT_EQ(line.find("example.com"), std::string::npos) << line;
-  }
-  auto first = ParseJson(lines.at(0)).as_object();
-  EXPECT_EQ(first.at("channel").as_string(), "pgcdc:wasm_users");
-  EXPECT_EQ(first.at("operation").as_string(), "INSERT");
-  EXPECT_EQ(first.at("payload").at("row").at("name").as_string(), "Ann");
-  EXPECT_EQ(ParseJson(lines.at(2)).at("operation").as_string(), "DELETE");
-  EXPECT_EQ(
-      ScrapeMetric(*p, "pgcdc_plugin_calls_total{plugin=\"wasm-transform-0\",type=\"transform\"}"),
-      3.0);
-  // The engine was loaded for the plugin (src/wasm/engine.h).
-  EXPECT_NE(Maps(p->pid()).find("pgcdc-wasm-v8.so"), std::string::npos);
-  p->Signal(SIGTERM);
-  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
-}
-
-constexpr const char* kNoRust =
-    "no rustc with the wasm32-unknown-unknown std at build time (apt install rustc "
-    "libstd-rust-dev-wasm32 lld-14)";
-
-// The same journey with drop_field.rs: a plugin written in Rust without crates
-// and built with Debian's rustc (docs/plugins.md, "A plugin in Rust").
-TEST(WasmScenario, WalThroughARustPluginThatDropsAFieldToStdout) {
-  if (!std::filesystem::exists(PluginPath("drop_field_rs"))) GTEST_SKIP() << kNoRust;
-  auto conn = Connect();
-  FreshPublishedTable(conn, "wasm_rs_users", "id int PRIMARY KEY, email text, name text",
-                      "p_wasm_rs_users");
-  auto p = StartWalListen(
-      WalListenArgs("p_wasm_rs_users", {"--plugin-transform", PluginPath("drop_field_rs"),
-                                        "--plugin-transform-config", R"({"field": "email"})"}));
-  ASSERT_TRUE(p);
-  ExecOrFail(conn,
-             "INSERT INTO wasm_rs_users VALUES (1, 'a@example.com', 'Ann'), (2, 'b@example.com', "
-             "'Bob'); UPDATE wasm_rs_users SET name = 'Bo' WHERE id = 2; "
-             "DELETE FROM wasm_rs_users WHERE id = 1");
+  ExecOrFail(conn, "INSERT INTO " + table +
+                       " VALUES (1, 'a@example.com', 'Ann'), (2, 'b@example.com', 'Bob'); "
+                       "UPDATE " +
+                       table + " SET name = 'Bo' WHERE id = 2; DELETE FROM " + table +
+                       " WHERE id = 1");
   ASSERT_TRUE(p->WaitForLines(4)) << p->Stderr();
   const auto lines = p->StdoutLines();
   ASSERT_EQ(lines.size(), 4u) << p->Stderr();
@@ -87,7 +51,7 @@ TEST(WasmScenario, WalThroughARustPluginThatDropsAFieldToStdout) {
     EXPECT_EQ(line.find("example.com"), std::string::npos) << line;
   }
   auto first = ParseJson(lines.at(0)).as_object();
-  EXPECT_EQ(first.at("channel").as_string(), "pgcdc:wasm_rs_users");
+  EXPECT_EQ(first.at("channel").as_string(), "pgcdc:" + table);
   EXPECT_EQ(first.at("operation").as_string(), "INSERT");
   EXPECT_EQ(first.at("payload").at("row").at("name").as_string(), "Ann");
   EXPECT_EQ(first.at("payload").at("row").at("id").as_int64(), 1);
@@ -102,8 +66,26 @@ TEST(WasmScenario, WalThroughARustPluginThatDropsAFieldToStdout) {
       ScrapeMetric(*p, "pgcdc_plugin_errors_total{plugin=\"wasm-transform-0\",type=\"transform\"}")
           .value_or(0.0),
       0.0);
+  // The engine was loaded for the plugin (src/wasm/engine.h).
+  EXPECT_NE(Maps(p->pid()).find("pgcdc-wasm-v8.so"), std::string::npos);
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+}
+
+TEST(WasmScenario, WalThroughACPluginThatDropsAFieldToStdout) {
+  if (!std::filesystem::exists(PluginPath("drop_field"))) GTEST_SKIP() << "no wasm32-wasi clang";
+  RunDropFieldJourney("drop_field", "wasm_users");
+}
+
+constexpr const char* kNoRust =
+    "no rustc with the wasm32-unknown-unknown std at build time (apt install rustc "
+    "libstd-rust-dev-wasm32 lld-14)";
+
+// The same journey with drop_field.rs: a plugin written in Rust without crates
+// and built with Debian's rustc (docs/plugins.md, "A plugin in Rust").
+TEST(WasmScenario, WalThroughARustPluginThatDropsAFieldToStdout) {
+  if (!std::filesystem::exists(PluginPath("drop_field_rs"))) GTEST_SKIP() << kNoRust;
+  RunDropFieldJourney("drop_field_rs", "wasm_rs_users");
 }
 
 // The Rust plugin given a misspelt config key ("fields") fails every event
