@@ -27,10 +27,10 @@ struct DeliveryWaitOptions {
 
 // After a stop request: lets the adapters finish what the detector published,
 // up to `seq`, so it can confirm that to its source before it returns. With
-// the pipeline's finish_delivery (a detector that owns the bus) the bus stops
-// taking events and every adapter delivers and flushes its queue, bounded by
-// --shutdown-timeout; otherwise (a composite's child: the bus goes on) the
-// acknowledgements are awaited for up to `grace`. True when every adapter
+// finish_delivery (the pipeline's, or a composite's for its children) the bus
+// stops taking events and every adapter delivers and flushes its queue,
+// bounded by --shutdown-timeout; without it the acknowledgements are awaited
+// for up to `grace` while the bus goes on. True when every adapter
 // finished with events up to `seq` (at once when the run tracks none).
 inline bool FinishAfterStop(const RunContext& ctx, uint64_t seq, Clock& clock,
                             std::chrono::milliseconds grace) {

@@ -51,12 +51,13 @@ struct RunContext {
   // null: then it logs them in full).
   dlq::DeadLetterQueue* dlq = nullptr;
   std::string health_name = "detector";
-  // For the orderly stop of a checkpointing detector, after its last publish:
-  // closes the bus to new events and waits (up to the shutdown timeout) until
-  // every adapter has delivered and flushed what it was handed, so the final
-  // checkpoint covers all of it instead of leaving it to be sent again after a
-  // restart. True when every adapter finished. Null where the detector does
-  // not own the bus (a composite's children, tests): skip the wait.
+  // For the orderly stop of a checkpointing detector, after its last publish
+  // (detector::FinishAfterStop): closes the bus to new events and waits (up to
+  // the shutdown timeout) until every adapter has delivered and flushed what it
+  // was handed, so the final checkpoint covers all of it instead of leaving it
+  // to be sent again after a restart. True when every adapter finished. Set by
+  // the pipeline; a composite gives its children one that finishes them
+  // together. Null in tests that track no deliveries.
   std::function<bool()> finish_delivery;
 };
 

@@ -7,9 +7,12 @@
 #include <thread>
 #include <utility>
 
+#include "core/ack_poll.h"
+#include "core/clock.h"
 #include "core/enum_names.h"
 #include "core/health.h"
 #include "core/log.h"
+#include "core/mutex.h"
 #include "core/scope.h"
 #include "core/sleep.h"
 
@@ -110,9 +113,23 @@ struct MultiDetector::State {
   Mutex mu;
   uint64_t seq GUARDED_BY(mu) = 0;
   std::optional<IdWindow> dedup GUARDED_BY(mu);
+  // The orderly stop of the whole composite: each running child that asks to
+  // finish its deliveries waits until every running child has asked (or
+  // returned), or a grace period passed; then one of them has the pipeline
+  // close the bus and drain the sinks (the parent's finish_delivery), and all
+  // share the result.
+  CondVar cv;
+  size_t running GUARDED_BY(mu) = 0;    // children inside Run()
+  size_t finishing GUARDED_BY(mu) = 0;  // of those, waiting to finish
+  bool closing GUARDED_BY(mu) = false;
+  std::optional<bool> finished GUARDED_BY(mu);
 };
 
 namespace {
+
+// At a stop, how long a child waits for its siblings, or (stopped alone) for
+// the sinks to finish what it published.
+constexpr std::chrono::milliseconds kStopGrace{2500};
 
 struct ChildRun {
   ChildRun(Child& c, const RunContext& parent)
@@ -122,7 +139,9 @@ struct ChildRun {
         running(&S().running.With({c.name})) {}
 
   Child* child;
+  MultiDetector::State* state = nullptr;
   ChildWatermark watermark;
+  std::atomic<uint64_t> last_seq{0};  // the newest tracked event, in the child's numbering
   std::stop_source stop;
   RunContext ctx;
   metrics::Counter* events;
@@ -139,6 +158,7 @@ bool Publish(MultiDetector::State& s, ChildRun& c, EventBatch&& batch) {
       S().duplicates.Inc();
     }
     if (e.seq != 0) {
+      c.last_seq.store(e.seq, std::memory_order_relaxed);
       const uint64_t bus = ++s.seq;
       c.watermark.Map(bus, e.seq);
       e.seq = bus;
@@ -148,8 +168,54 @@ bool Publish(MultiDetector::State& s, ChildRun& c, EventBatch&& batch) {
   return s.parent->publish(std::move(batch));
 }
 
+// At a stop of the whole composite: waits for the other running children
+// (bounded by kStopGrace), then the pipeline closes the bus and drains the
+// sinks once for all of them (see State).
+bool FinishTogether(MultiDetector::State& s) {
+  bool close = false;
+  {
+    MutexLock lock(s.mu);
+    ++s.finishing;
+    s.cv.NotifyAll();
+    const auto until = std::chrono::steady_clock::now() + kStopGrace;
+    while (!s.finished && !s.closing && s.finishing < s.running) {
+      if (!s.cv.WaitUntil(s.mu, until)) break;  // a child that never comes
+    }
+    if (!s.finished && !s.closing) {
+      s.closing = true;
+      close = true;
+    }
+  }
+  if (close) {
+    const bool ok = s.parent->finish_delivery();
+    MutexLock lock(s.mu);
+    s.finished = ok;
+    s.cv.NotifyAll();
+    return ok;
+  }
+  MutexLock lock(s.mu);
+  while (!s.finished) s.cv.Wait(s.mu);
+  return *s.finished;
+}
+
+// A child's finish_delivery. When the whole composite stops (and the pipeline
+// offers it), the children finish together through the pipeline; when only
+// this child stops (failover, a sibling's error), the bus goes on, so it
+// waits up to kStopGrace for the sinks to finish what it published.
+bool FinishChild(MultiDetector::State& s, ChildRun& c) {
+  if (s.parent->stop.stop_requested() && s.parent->finish_delivery) return FinishTogether(s);
+  const uint64_t seq = c.last_seq.load(std::memory_order_relaxed);
+  if (seq == 0) return true;
+  Sleeper sleeper;
+  const PollOptions wait{.first_pause = std::chrono::microseconds(50),
+                         .max_pause = std::chrono::milliseconds(2),
+                         .deadline = RealClock().Now() + kStopGrace};
+  return WaitForAck(c.watermark, seq, sleeper, wait) == WaitResult::kDone;
+}
+
 void Wire(MultiDetector::State& s, ChildRun& c) {
   const RunContext& parent = *s.parent;
+  c.state = &s;
   c.ctx.stop = c.stop.get_token();
   c.ctx.publish = [&s, &c](EventBatch&& batch) { return Publish(s, c, std::move(batch)); };
   c.ctx.health = parent.health;
@@ -157,6 +223,7 @@ void Wire(MultiDetector::State& s, ChildRun& c) {
   c.ctx.acks = parent.acks != nullptr ? &c.watermark : nullptr;
   c.ctx.backpressure = nullptr;  // per-source lag needs a single wal detector
   c.ctx.dlq = parent.dlq;
+  if (parent.acks != nullptr) c.ctx.finish_delivery = [&s, &c] { return FinishChild(s, c); };
 }
 
 Status RunChild(ChildRun& c) {
@@ -166,7 +233,16 @@ Status RunChild(ChildRun& c) {
   // child waiting its turn must not make the process look down.
   if (c.ctx.health != nullptr) c.ctx.health->Register(c.ctx.health_name);
   c.running->Set(1);
+  {
+    MutexLock lock(c.state->mu);
+    ++c.state->running;
+  }
   Status st = c.child->detector->Run(c.ctx);
+  {
+    MutexLock lock(c.state->mu);
+    --c.state->running;
+    c.state->cv.NotifyAll();  // one fewer to wait for at a stop
+  }
   c.running->Set(0);
   if (c.ctx.health != nullptr) {
     if (st) {
