@@ -55,7 +55,9 @@ std::unique_ptr<Process> StartClients(std::vector<std::string> args) {
 // {"code":C,"details":D}; an empty object (and a test failure) otherwise.
 boost::json::object OnlyStatus(Process& c, std::chrono::milliseconds timeout = 20s) {
   if (!WaitFor(c, "done", timeout)) {
-    ADD_FAILURE() << "client not done";
+    const auto lines = c.StdoutLines();
+    ADD_FAILURE() << "client not done; its last line: " << (lines.empty() ? "" : lines.back())
+                  << "\nstderr: " << c.Stderr();
     return {};
   }
   auto done = LastWith(c, "done");
@@ -117,7 +119,9 @@ TEST(GrpcScenario, RowsArriveInOrderFilteredAndShutdownEndsStreamsWithUnavailabl
     EXPECT_EQ(Details(st), "server shutting down");
   }
   // Every g_orders row, in commit order, with SPEC's fields.
-  auto done = *LastWith(*all, "done");
+  const auto last = LastWith(*all, "done");
+  ASSERT_TRUE(last);
+  auto done = *last;
   const auto& events = done["events"].as_array();
   ASSERT_EQ(events.size(), static_cast<size_t>(kRows + 10));
   int next_order = 1;
