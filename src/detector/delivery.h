@@ -15,15 +15,31 @@
 
 namespace pgcdc::detector {
 
+// At a stop, how long a detector that cannot drain the pipeline itself (no
+// finish_delivery, or a composite's child stopped alone) waits for the sinks.
+inline constexpr std::chrono::milliseconds kStopGrace{2500};
+
 struct DeliveryWaitOptions {
   // After a stop request, how long the batch may still wait so it can be
   // finished rather than re-delivered after the restart (adapters keep
   // draining during shutdown).
-  std::chrono::milliseconds stop_grace{2500};
+  std::chrono::milliseconds stop_grace = kStopGrace;
   // Called every slow_every while still waiting (e.g. a warning).
   std::chrono::milliseconds slow_every{30000};
   std::function<void(uint64_t delivered_seq)> on_slow;
 };
+
+// Polls (finely: a stop is waiting) until `tracker` has delivered through
+// `seq`, for up to `grace`. True when it has.
+template <class Tracker>
+bool AwaitAcks(const Tracker& tracker, uint64_t seq, Clock& clock,
+               std::chrono::milliseconds grace) {
+  Sleeper sleeper({}, &clock);
+  const PollOptions wait{.first_pause = std::chrono::microseconds(50),
+                         .max_pause = std::chrono::milliseconds(2),
+                         .deadline = clock.Now() + grace};
+  return WaitForAck(tracker, seq, sleeper, wait) == WaitResult::kDone;
+}
 
 // After a stop request: lets the adapters finish what the detector published,
 // up to `seq`, so it can confirm that to its source before it returns. With
@@ -39,11 +55,7 @@ inline bool FinishAfterStop(const RunContext& ctx, uint64_t seq, Clock& clock,
     (void)ctx.finish_delivery();  // false (timeout) shows in the watermark below
     return ctx.acks->DeliveredThrough() >= seq;
   }
-  Sleeper sleeper({}, &clock);
-  const PollOptions wait{.first_pause = std::chrono::microseconds(50),
-                         .max_pause = std::chrono::milliseconds(2),
-                         .deadline = clock.Now() + grace};
-  return WaitForAck(*ctx.acks, seq, sleeper, wait) == WaitResult::kDone;
+  return AwaitAcks(*ctx.acks, seq, clock, grace);
 }
 
 // True once every adapter finished with events up to `seq` (at once when

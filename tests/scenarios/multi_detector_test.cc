@@ -124,6 +124,17 @@ std::unique_ptr<Process> StartBothStreaming(const std::vector<std::string>& args
   return p;
 }
 
+// Waits (30 s at most) until children orders_a and orders_b have each
+// published at least `n` events.
+bool BothChildrenPublished(Process& p, double n) {
+  auto child_events = [&](const std::string& child) {
+    return ScrapeMetric(p, "pgcdc_detector_child_events_total{child=\"" + child + "\"}")
+        .value_or(0);
+  };
+  return Eventually([&] { return child_events("orders_a") >= n && child_events("orders_b") >= n; },
+                    30s);
+}
+
 TEST(MultiDetectorTest, ParallelWalFromTwoDatabasesSurvivesKillNine) {
   EnsureSecondDatabase();
   FreshTableIn("postgres", "multi_orders", "multi_pub_a", "multi_slot_a");
@@ -146,13 +157,7 @@ TEST(MultiDetectorTest, ParallelWalFromTwoDatabasesSurvivesKillNine) {
       InsertRows("postgres", "multi_orders", first, std::min(400, first + 49));
       InsertRows(kSecondDb, "multi_orders", first, std::min(400, first + 49));
     }
-    auto child_events = [&](const std::string& child) {
-      return ScrapeMetric(*p, "pgcdc_detector_child_events_total{child=\"" + child + "\"}")
-          .value_or(0);
-    };
-    ASSERT_TRUE(Eventually(
-        [&] { return child_events("orders_a") >= 400 && child_events("orders_b") >= 400; }, 30s))
-        << p->Stderr();
+    ASSERT_TRUE(BothChildrenPublished(*p, 400)) << p->Stderr();
     const double saved = ScrapeMetric(*p, "pgcdc_checkpoint_total").value_or(0);
     ASSERT_TRUE(Eventually(
         [&] { return ScrapeMetric(*p, "pgcdc_checkpoint_total").value_or(0) >= saved + 6; }, 30s));
@@ -205,13 +210,7 @@ TEST(MultiDetectorTest, CleanStopConfirmsBothChildrenSoARestartRepeatsNothing) {
     p->PauseStdout();  // the sink falls behind
     InsertRows("postgres", "multi_stop", 1, 300);
     InsertRows(kSecondDb, "multi_stop", 1, 300);
-    auto child_events = [&](const std::string& child) {
-      return ScrapeMetric(*p, "pgcdc_detector_child_events_total{child=\"" + child + "\"}")
-          .value_or(0);
-    };
-    ASSERT_TRUE(Eventually(
-        [&] { return child_events("orders_a") >= 300 && child_events("orders_b") >= 300; }, 30s))
-        << p->Stderr();
+    ASSERT_TRUE(BothChildrenPublished(*p, 300)) << p->Stderr();
     p->Signal(SIGTERM);
     // The sink stays stalled longer than a child alone would wait for it
     // (2.5 s): the children must wait for the drain of the whole pipeline.

@@ -28,6 +28,14 @@ std::string Maps(pid_t pid) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// Waits until the pg_table DLQ `table` holds `n` records.
+bool DlqHolds(pg::Conn& conn, const std::string& table, int n) {
+  return Eventually([&] {
+    auto r = conn.Query("SELECT count(*) FROM \"" + table + "\"");
+    return r && !r->empty() && r->at(0).at(0) == std::to_string(n);
+  });
+}
+
 // WAL → a drop_field plugin (`plugin`, configured to drop "email") → stdout:
 // inserts, an update and a delete arrive without the column, nothing fails,
 // and the engine library is what ran it.
@@ -103,10 +111,7 @@ TEST(WasmScenario, ARustPluginWithAMisspeltConfigKeyDeadLettersEachEvent) {
                      R"({"fields": "email"})", "--dlq", "pg_table", "--dlq-table", "wasm_rs_dlq"}));
   ASSERT_TRUE(p);
   ExecOrFail(conn, "INSERT INTO wasm_rs_bad VALUES (1, 'a@example.com'), (2, 'b@example.com')");
-  ASSERT_TRUE(Eventually([&] {
-    auto r = conn.Query("SELECT count(*) FROM wasm_rs_dlq");
-    return r && r->at(0).at(0) == "2";
-  })) << p->Stderr();
+  ASSERT_TRUE(DlqHolds(conn, "wasm_rs_dlq", 2)) << p->Stderr();
   auto rows = conn.Query("SELECT error, payload::text FROM wasm_rs_dlq ORDER BY id");
   ASSERT_TRUE(rows) << rows.error().message();
   for (const auto& row : *rows) {
@@ -276,10 +281,7 @@ TEST(WasmScenario, FailingPluginsDeadLetterTheEventAndPgcdcKeepsRunning) {
                                     "pg_table", "--dlq-table", "wasm_dlq"}));
   ASSERT_TRUE(p);
   ExecOrFail(conn, "INSERT INTO wasm_fail SELECT generate_series(1, 3)");
-  ASSERT_TRUE(Eventually([&] {
-    auto r = conn.Query("SELECT count(*) FROM wasm_dlq");
-    return r && r->at(0).at(0) == "3";
-  })) << p->Stderr();
+  ASSERT_TRUE(DlqHolds(conn, "wasm_dlq", 3)) << p->Stderr();
   auto errors = conn.Query("SELECT error FROM wasm_dlq ORDER BY id LIMIT 1");
   ASSERT_TRUE(errors && !errors->empty());
   EXPECT_NE(errors->at(0).at(0)->find("time limit"), std::string::npos) << *errors->at(0).at(0);

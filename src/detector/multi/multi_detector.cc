@@ -15,6 +15,7 @@
 #include "core/mutex.h"
 #include "core/scope.h"
 #include "core/sleep.h"
+#include "detector/delivery.h"
 
 namespace pgcdc::detector::multi {
 
@@ -127,10 +128,6 @@ struct MultiDetector::State {
 
 namespace {
 
-// At a stop, how long a child waits for its siblings, or (stopped alone) for
-// the sinks to finish what it published.
-constexpr std::chrono::milliseconds kStopGrace{2500};
-
 struct ChildRun {
   ChildRun(Child& c, const RunContext& parent)
       : child(&c),
@@ -206,11 +203,7 @@ bool FinishChild(MultiDetector::State& s, ChildRun& c) {
   if (s.parent->stop.stop_requested() && s.parent->finish_delivery) return FinishTogether(s);
   const uint64_t seq = c.last_seq.load(std::memory_order_relaxed);
   if (seq == 0) return true;
-  Sleeper sleeper;
-  const PollOptions wait{.first_pause = std::chrono::microseconds(50),
-                         .max_pause = std::chrono::milliseconds(2),
-                         .deadline = RealClock().Now() + kStopGrace};
-  return WaitForAck(c.watermark, seq, sleeper, wait) == WaitResult::kDone;
+  return AwaitAcks(c.watermark, seq, RealClock(), kStopGrace);
 }
 
 void Wire(MultiDetector::State& s, ChildRun& c) {

@@ -47,9 +47,6 @@ using std::chrono::milliseconds;
 // Shortest gap between two status updates sent because the confirmed
 // position moved (the server asking, or status_interval, always send one).
 constexpr milliseconds kMinStatusGap{500};
-// At a stop, how long a composite's WAL child waits for the adapters to finish
-// what it published (a detector that owns the bus waits --shutdown-timeout).
-constexpr milliseconds kStopGrace{2500};
 // At a stop inside a transaction, how long to read on for its commit.
 constexpr milliseconds kFinishTransactionGrace{500};
 // A lagging persistent slot is reported at most this often.
