@@ -125,32 +125,36 @@ std::string HttpResponseJson(int status, std::string_view body) {
   return out;
 }
 
-std::function<std::string(std::string_view)> MakeHttpHost(std::vector<std::string> allow,
-                                                          std::chrono::milliseconds timeout) {
-  return [allow = std::move(allow), timeout](std::string_view request_json) -> std::string {
-    auto req = ParseHttpRequest(request_json);
-    if (!req) return Failure("pgcdc_http_request: " + req.error().message());
-    if (!HttpAllowed(req->url, allow)) {
-      return Failure("pgcdc_http_request: " + req->url +
-                     " is not allowed (plugins.http_allow / --plugin-http-allow)");
+HttpCall MakeHttpHost(std::vector<std::string> allow, std::chrono::milliseconds timeout) {
+  return [allow = std::move(allow), timeout](const HttpRequest& req) -> HttpReply {
+    if (!HttpAllowed(req.url, allow)) {
+      return {.body = req.url + " is not allowed (plugins.http_allow / --plugin-http-allow)"};
     }
-    auto url = net::ParseHttp1Url(req->url);
-    if (!url) return Failure("pgcdc_http_request: " + url.error().message());
+    auto url = net::ParseHttp1Url(req.url);
+    if (!url) return {.body = url.error().message()};
     std::string head =
-        req->method + " " + url->target + " HTTP/1.1\r\nHost: " + url->host_header +
-        "\r\nConnection: close\r\nContent-Length: " + std::to_string(req->body.size()) + "\r\n";
-    for (const auto& [k, v] : req->headers) head += k + ": " + v + "\r\n";
+        req.method + " " + url->target + " HTTP/1.1\r\nHost: " + url->host_header +
+        "\r\nConnection: close\r\nContent-Length: " + std::to_string(req.body.size()) + "\r\n";
+    for (const auto& [k, v] : req.headers) head += k + ": " + v + "\r\n";
     head += "\r\n";
     net::Http1Connection conn(*url, net::Http1TlsOptions{}, kMaxBody);
-    const net::Http1Connection::Request one{.head = head, .body = req->body};
+    const net::Http1Connection::Request one{.head = head, .body = req.body};
     std::vector<net::Http1Response> responses;
     auto st =
         conn.Exchange(std::span(&one, 1), responses, std::chrono::steady_clock::now() + timeout);
     if (!st || responses.empty()) {
-      return Failure(st ? std::string("no response") : st.error().message());
+      return {.body = st ? std::string("no response") : st.error().message()};
     }
-    return HttpResponseJson(responses.front().status, responses.front().body);
+    return {.status = responses.front().status, .body = std::move(responses.front().body)};
   };
+}
+
+std::string HttpJsonCall(const HttpCall& call, std::string_view request_json) {
+  auto req = ParseHttpRequest(request_json);
+  if (!req) return Failure("pgcdc_http_request: " + req.error().message());
+  HttpReply reply = call(*req);
+  if (reply.status == 0) return Failure("pgcdc_http_request: " + reply.body);
+  return HttpResponseJson(reply.status, reply.body);
 }
 
 }  // namespace pgcdc::wasm

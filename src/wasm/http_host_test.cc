@@ -63,7 +63,8 @@ TEST(HttpHostTest, MakesRequestsToAllowedLocalServers) {
   auto bound = server.Start(net::ListenAddress{"127.0.0.1", 0});
   ASSERT_TRUE(bound) << bound.error().message();
   const std::string base = "http://" + *bound;
-  auto http = MakeHttpHost({base}, std::chrono::seconds(5));
+  const HttpCall call = MakeHttpHost({base}, std::chrono::seconds(5));
+  auto http = [&call](std::string_view request) { return HttpJsonCall(call, request); };
   auto ok = json::ParseDom(http(R"({"method":"POST","url":")" + base +
                                 R"(/echo","headers":{"X-Token":"t1"},"body":"{\"a\":1}"})"));
   ASSERT_TRUE(ok);
@@ -71,11 +72,19 @@ TEST(HttpHostTest, MakesRequestsToAllowedLocalServers) {
   EXPECT_EQ(std::string(ok->at("body").as_string()), "POST {\"a\":1} t1");
   auto missing = json::ParseDom(http(R"({"url":")" + base + R"(/nope"})"));
   EXPECT_EQ(missing->at("status").as_int64(), 404);
+  // The structured form (Extism's http_request) keeps bytes that are not UTF-8.
+  HttpRequest binary{
+      .method = "POST", .url = base + "/echo", .body = std::string("\xff\x00\x01", 3)};
+  binary.headers.emplace_back("x-token", "t2");
+  HttpReply raw = call(binary);
+  EXPECT_EQ(raw.status, 201);
+  EXPECT_EQ(raw.body, std::string("POST \xff\x00\x01 t2", 11));
   // Not on the allow-list: not sent.
   auto refused = json::ParseDom(
-      MakeHttpHost({}, std::chrono::seconds(5))(R"({"url":")" + base + R"(/echo"})"));
+      HttpJsonCall(MakeHttpHost({}, std::chrono::seconds(5)), R"({"url":")" + base + R"(/echo"})"));
   EXPECT_EQ(refused->at("status").as_int64(), 0);
   EXPECT_NE(std::string(refused->at("body").as_string()).find("not allowed"), std::string::npos);
+  EXPECT_EQ(MakeHttpHost({}, std::chrono::seconds(5))(binary).status, 0);
   server.Stop();
   // Transport errors are a status of 0 with the reason.
   auto down = json::ParseDom(http(R"({"method":"POST","url":")" + base + R"(/echo"})"));

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "wasm/http_host.h"
 
 namespace pgcdc::wasm {
 
@@ -41,16 +42,16 @@ struct PluginOptions {
   // The most 64 KiB pages a module's memory may grow to. V8 applies one limit
   // to every instance of the process: the first plugin loaded sets it.
   uint32_t max_memory_pages = 1024;  // 64 MiB
-  // What pgcdc_http_request may reach (http_host.h): origins
+  // What the plugin's HTTP requests may reach (http_host.h): origins
   // ("http://127.0.0.1:8080", "https://api.example.com"); empty = nothing,
   // "*" = anything. Each request is also bounded by `http_timeout` (and by
   // the call's own time limit, which keeps running while it waits).
   std::vector<std::string> http_allow;
   std::chrono::milliseconds http_timeout{30000};
-  // Set by Plugin::Load/FromBytes from the two fields above: request JSON in,
-  // response JSON out (SPEC §10.1). The engine calls it for
-  // pgcdc_http_request; tests may set their own.
-  std::function<std::string(std::string_view request)> http;
+  // Set by Plugin::Load/FromBytes from the two fields above (http_host.h).
+  // The engine calls it for pgcdc_http_request and Extism's http_request;
+  // tests may set their own.
+  std::function<HttpReply(const HttpRequest&)> http;
 };
 
 class Plugin {

@@ -123,6 +123,61 @@ TEST(PluginTest, PluginErrorsBecomeCallErrors) {
   EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
 }
 
+// Extism's http_request through the engine: the request JSON and raw body
+// reach PluginOptions::http (here a fake), the raw answer and its status come
+// back; no answer traps with the reason.
+TEST(PluginTest, ExtismHttpRequestPassesBytesAndStatus) {
+  std::vector<HttpRequest> seen;
+  PluginOptions o{.name = "eh",
+                  .config = {{"request", R"({"url":"http://h/x","method":"post",)"
+                                         R"("headers":{"X-Token":"t"}})"}}};
+  o.http = [&seen](const HttpRequest& r) -> HttpReply {
+    seen.push_back(r);
+    if (r.url == "http://h/x") return {.status = 201, .body = std::string("\xff\x00ok", 4)};
+    return {.body = r.url + " is not allowed"};
+  };
+  auto p = MustLoad("extism_http", o);
+  ASSERT_TRUE(p);
+  auto status = p->Call("status", "");
+  ASSERT_TRUE(status) << status.error().message();
+  EXPECT_EQ(*status, "000") << "no request yet";
+  auto out = p->Call("call", std::string("\x01\x00\xfe", 3));
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(*out, std::string("\xff\x00ok", 4));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].method, "POST");
+  EXPECT_EQ(seen[0].body, std::string("\x01\x00\xfe", 3));
+  ASSERT_EQ(seen[0].headers.size(), 1u);
+  EXPECT_EQ(seen[0].headers[0].second, "t");
+  status = p->Call("status", "");
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, "201");
+  // No body: the body argument is 0 and the request has none.
+  ASSERT_TRUE(p->Call("call", ""));
+  EXPECT_TRUE(seen.back().body.empty());
+
+  // Refused (not on the allow-list, connection error): the call fails with why.
+  o.config = {{"request", R"({"url":"http://elsewhere/"})"}};
+  o.name = "eh2";
+  auto refused = MustLoad("extism_http", o);
+  ASSERT_TRUE(refused);
+  auto r = refused->Call("call", "x");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("http_request: http://elsewhere/ is not allowed"),
+            std::string::npos)
+      << r.error().message();
+  // A malformed request JSON is refused before anything is sent.
+  o.config = {{"request", R"({"method":"GET"})"}};
+  o.name = "eh3";
+  auto bad = MustLoad("extism_http", o);
+  ASSERT_TRUE(bad);
+  const size_t before = seen.size();
+  auto b = bad->Call("call", "");
+  ASSERT_FALSE(b);
+  EXPECT_NE(b.error().message().find("url: required"), std::string::npos) << b.error().message();
+  EXPECT_EQ(seen.size(), before);
+}
+
 TEST(PluginTest, LoadErrorsAreClear) {
   auto missing = Plugin::Load("/nonexistent/plugin.wasm", {});
   ASSERT_FALSE(missing);

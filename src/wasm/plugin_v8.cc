@@ -247,6 +247,9 @@ class V8Plugin final : public Plugin {
     info.GetIsolate()->ThrowException(v8::Exception::Error(Str(info.GetIsolate(), message)));
   }
   std::span<uint8_t> Memory(v8::Isolate* iso);
+  // The status of the plugin's last Extism http_request (0: none yet).
+  int http_status() const { return http_status_; }
+  void set_http_status(int status) { http_status_ = status; }
   void WriteLog(int fd, std::string_view bytes);
   void LogFromPlugin(std::string_view level, std::string_view message) const;
   void MetricInc(std::string_view name, double value);
@@ -283,6 +286,7 @@ class V8Plugin final : public Plugin {
   std::map<std::string, v8::Global<v8::Function>, std::less<>> functions_;
   std::mutex mu_;
   std::string host_error_;
+  int http_status_ = 0;
   std::string log_lines_[3];  // partial fd_write lines per fd (1, 2)
   std::map<std::string, metrics::Counter*, std::less<>> custom_;
 };
@@ -342,10 +346,33 @@ constexpr char kError[] = "error";
 void HostGetLogLevel(const Info& info) {
   info.GetReturnValue().Set(log::Enabled(log::Level::kDebug) ? 1 : 2);  // debug : info
 }
+// http_request(request, body) -> response body: Extism's request JSON
+// ({"url","method","headers"}), the body block (0: none). The answer's status
+// is kept for http_status_code(); an empty body gives 0. A request that gets
+// no answer (not allowed, connection error, timeout) traps, as in Extism.
 void HostHttpRequest(const Info& info) {
-  V8Plugin::Self(info).Trap(info, "http_request is not supported by pgcdc (docs/plugins.md)");
+  auto request_json = BlockArg(info, 0);
+  if (!request_json) return;
+  V8Plugin& self = V8Plugin::Self(info);
+  auto request = ParseHttpRequest(*request_json);
+  if (!request) return self.Trap(info, "http_request: " + request.error().message());
+  if (U64(info, 1) != 0) {
+    auto body = BlockArg(info, 1);
+    if (!body) return;
+    request->body = std::string(*body);
+  }
+  if (!self.options().http) return self.Trap(info, "http_request is not available");
+  HttpReply reply = self.options().http(*request);
+  if (reply.status == 0) return self.Trap(info, "http_request: " + reply.body);
+  self.set_http_status(reply.status);
+  if (reply.body.empty()) return ReturnU64(info, 0);
+  const uint64_t offset = self.KernelAlloc(info.GetIsolate(), reply.body);
+  if (offset == 0) return self.Trap(info, "http_request: the response does not fit memory");
+  ReturnU64(info, offset);
 }
-void HostHttpStatus(const Info& info) { info.GetReturnValue().Set(0); }
+void HostHttpStatus(const Info& info) {
+  info.GetReturnValue().Set(V8Plugin::Self(info).http_status());
+}
 void HostHttpHeaders(const Info& info) { ReturnU64(info, 0); }
 
 // ---- pgcdc host functions (SPEC §10.1) --------------------------------------
@@ -368,7 +395,7 @@ void HostPgcdcHttp(const Info& info) {
   if (!request) return;
   V8Plugin& self = V8Plugin::Self(info);
   if (!self.options().http) return self.Trap(info, "pgcdc_http_request is not available");
-  const std::string response = self.options().http(*request);
+  const std::string response = HttpJsonCall(self.options().http, *request);
   const uint64_t offset = self.KernelAlloc(info.GetIsolate(), response);
   if (offset == 0) return self.Trap(info, "pgcdc_http_request: the response does not fit memory");
   ReturnU64(info, offset);

@@ -223,11 +223,11 @@ const std::vector<ParamSpec>& Params() {
             "most linear memory one plugin instance may grow to (MiB)",
             {.flag = "plugin-max-memory-mb", .min = 1, .max = 4096}),
       Param("plugins.http_allow", &S::http_allow,
-            "origins (scheme://host[:port][/path]) pgcdc_http_request may reach; none by "
-            "default, * = any",
+            "origins (scheme://host[:port][/path]) plugins' HTTP requests (pgcdc_http_request, "
+            "Extism's http_request) may reach; none by default, * = any",
             {.flag = "plugin-http-allow"}),
       Param("plugins.http_timeout", &S::http_timeout,
-            "time limit of one pgcdc_http_request (the call's own limit also applies)",
+            "time limit of one HTTP request from a plugin (the call's own limit also applies)",
             {.flag = "plugin-http-timeout", .min = 1}),
   };
   return params;

@@ -379,8 +379,9 @@ TEST(EncodingScenario, KafkaAvroSchemasFollowTheSchemaStoreVersions) {
 
 // The store's database goes away mid-stream: the change is still delivered
 // (no loss) and decodes, without a store version, and the failure is a clear
-// warning and a counted error; once the database is back, the next table
-// definition is registered and its records carry the version again.
+// warning and a counted error; once the database is back, a later change of
+// the table registers the shape in use (no DDL or reconnect needed), and the
+// next table definition is registered too.
 TEST(EncodingScenario, KafkaAvroWhileTheSchemaStoreIsDownLosesNothing) {
   constexpr const char* kStoreDb = "pgcdc_ss_down";
   FakeRegistry registry;
@@ -409,31 +410,60 @@ TEST(EncodingScenario, KafkaAvroWhileTheSchemaStoreIsDownLosesNothing) {
   EXPECT_GE(Metric(*p, "pgcdc_schema_store_errors_total"), 1);
 
   ExecOrFail(conn, std::string("ALTER DATABASE ") + kStoreDb + " ALLOW_CONNECTIONS true");
+  auto store = pg::Conn::Open(SharedCluster().Url(kStoreDb));
+  ASSERT_TRUE(store) << store.error().message();
+  // Rows of the unchanged table until one of them, after the retry delay,
+  // gets the shape registered as version 2.
+  int retry_rows = 0;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        ExecOrFail(conn, "INSERT INTO e_ss_down VALUES (" + std::to_string(100 + retry_rows++) +
+                             ", 'r', 0)");
+        auto v = store->Query(
+            "SELECT 1 FROM pgcdc_schemas WHERE subject = 'public.e_ss_down' AND version = 2");
+        return v && !v->empty();
+      },
+      30s))
+      << p->Stderr();
+  ExecOrFail(conn, "INSERT INTO e_ss_down VALUES (99, 'z', 0)");
   ExecOrFail(conn, "ALTER TABLE e_ss_down ADD COLUMN b int");
   ExecOrFail(conn, "INSERT INTO e_ss_down VALUES (3, 'c', 3, 3)");
-  ASSERT_TRUE(WaitKafkaDelivered(*p, 3)) << p->Stderr();
+  const size_t total = 4 + retry_rows;
+  ASSERT_TRUE(WaitKafkaDelivered(*p, total)) << p->Stderr();
   Stop(*p);
 
   size_t count = 0;
   auto keys = ByKey(mock->bootstrap(), "pgcdc.e_ss_down", registry, &count);
-  ASSERT_EQ(count, 3u);
-  for (const char* k : {"1", "2", "3"}) ASSERT_EQ(keys[k].size(), 1u) << k;
-  // The shape in use while the store was down never got a version.
+  ASSERT_EQ(count, total);
+  for (const char* k : {"1", "2", "3", "99"}) ASSERT_EQ(keys[k].size(), 1u) << k;
+  // The rows sent while the store was down, or before the retry, carry no
+  // version; from the successful retry on, the shape's version 2.
   EXPECT_EQ(keys["1"][0].store_version, 1);
   EXPECT_EQ(keys["2"][0].store_version, 0);
-  EXPECT_EQ(keys["3"][0].store_version, 2);
+  EXPECT_EQ(keys["99"][0].store_version, 2) << "registered by a retry, without DDL";
+  EXPECT_EQ(keys["3"][0].store_version, 3);
+  int unversioned = 0;
+  for (int i = 100; i < 100 + retry_rows; ++i) {
+    const auto& k = keys[std::to_string(i)];
+    ASSERT_EQ(k.size(), 1u) << i;
+    EXPECT_TRUE(k[0].store_version == 0 || k[0].store_version == 2) << k[0].store_version;
+    if (k[0].store_version == 0) ++unversioned;
+    if (i > 100 && keys[std::to_string(i - 1)][0].store_version == 2) {
+      EXPECT_EQ(k[0].store_version, 2) << "versioned once registered";
+    }
+  }
+  EXPECT_LT(unversioned, retry_rows) << "the retry came before the last of these rows";
   EXPECT_EQ(keys["1"][0].decoded.at("row").as_object().at("v").as_string(), "a");
   EXPECT_EQ(keys["2"][0].decoded.at("row").as_object().at("a").to_number<int64_t>(), 2);
   EXPECT_EQ(keys["3"][0].decoded.at("row").as_object().at("b").to_number<int64_t>(), 3);
-  auto store = pg::Conn::Open(SharedCluster().Url(kStoreDb));
-  ASSERT_TRUE(store) << store.error().message();
   auto rows = store->Query(
       "SELECT version::text, jsonb_array_length(columns)::text FROM pgcdc_schemas "
       "WHERE subject = 'public.e_ss_down' ORDER BY version");
   ASSERT_TRUE(rows) << rows.error().message();
-  ASSERT_EQ(rows->size(), 2u);
+  ASSERT_EQ(rows->size(), 3u);
   EXPECT_EQ((*rows)[0][1], "2");
-  EXPECT_EQ((*rows)[1][1], "4");
+  EXPECT_EQ((*rows)[1][1], "3");
+  EXPECT_EQ((*rows)[2][1], "4");
 }
 
 TEST(EncodingScenario, KafkaRegistryOutageHoldsEventsAndBadValuesGoToTheDlq) {

@@ -34,7 +34,8 @@ struct TempDir {
   std::string Write(const std::string& name, const std::string& text) const;
 };
 
-// Reads a text file's lines (no trailing newline characters).
+// Reads a text file's complete lines (without their newline characters); a
+// last line not yet ended by a newline is still being written and is left out.
 std::vector<std::string> ReadFileLines(const std::string& path);
 
 // Path of the binary under test ($PGCDC_BIN, set by CTest).

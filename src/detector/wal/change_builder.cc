@@ -35,6 +35,11 @@ std::optional<uint32_t> XidOf(const pgoutput::Message& m) {
       m);
 }
 
+bool IsRowChange(const pgoutput::Message& m) {
+  return std::holds_alternative<pgoutput::Insert>(m) ||
+         std::holds_alternative<pgoutput::Update>(m) || std::holds_alternative<pgoutput::Delete>(m);
+}
+
 std::string ColumnsJson(const std::vector<pgoutput::RelationColumn>& cols) {
   std::string out;
   json::Writer w(out);
@@ -131,7 +136,11 @@ std::string ChannelFor(std::string_view namespace_name, std::string_view table) 
 
 ChangeBuilder::ChangeBuilder(BuilderOptions options, pgtypes::TypeCatalog& catalog,
                              ChangeSink& sink)
-    : options_(std::move(options)), catalog_(catalog), sink_(sink) {
+    : options_(std::move(options)),
+      catalog_(catalog),
+      sink_(sink),
+      registration_backoff_(options_.schema_retry) {
+  if (options_.clock == nullptr) options_.clock = &RealClock();
   if (options_.tx_markers) options_.tx_metadata = true;
   spool_budget_.limit = options_.spool_memory_bytes;
   if (options_.spool_dir.empty()) {
@@ -218,6 +227,7 @@ Status ChangeBuilder::Apply(const pgoutput::Message& m, uint64_t lsn, RelationMa
   if (const auto* r = std::get_if<Relation>(&m)) {
     return OnRelation(*r, relations, &relations == &relations_);
   }
+  if (!unregistered_.empty() && IsRowChange(m)) RetryRegistrations();
   if (const auto* i = std::get_if<Insert>(&m)) return OnInsert(*i, lsn, relations);
   if (const auto* u = std::get_if<Update>(&m)) return OnUpdate(*u, lsn, relations);
   if (const auto* d = std::get_if<Delete>(&m)) return OnDelete(*d, lsn, relations);
@@ -369,7 +379,19 @@ Status ChangeBuilder::OnRelation(const pgoutput::Relation& r, RelationMap& relat
   for (const auto& c : r.columns) oids.push_back(c.type_oid);
   if (auto missing = catalog_.Missing(oids); !missing.empty()) sink_.ResolveTypes(missing);
 
-  RelationInfo info = MakeRelationInfo(r, sink_.OnRelationDefined(r));
+  auto ref = sink_.OnRelationDefined(r);
+  if (global) {
+    if (ref) {
+      unregistered_.erase(r.relation_id);
+    } else {
+      // Retried at the table's next change once the delay has passed.
+      if (unregistered_.empty()) {
+        next_registration_ = options_.clock->Now() + registration_backoff_.Next();
+      }
+      unregistered_.insert_or_assign(r.relation_id, r);
+    }
+  }
+  RelationInfo info = MakeRelationInfo(r, ref ? std::move(*ref) : std::optional<schema::Ref>());
   Status st = Ok();
   auto it = relations.find(r.relation_id);
   if (global && options_.schema_events && it != relations.end()) {
@@ -381,6 +403,27 @@ Status ChangeBuilder::OnRelation(const pgoutput::Relation& r, RelationMap& relat
   if (global && toast_) toast_->EvictRelation(r.relation_id);
   relations[r.relation_id] = std::move(info);
   return st;
+}
+
+void ChangeBuilder::RetryRegistrations() {
+  const Clock::TimePoint now = options_.clock->Now();
+  if (now < next_registration_) return;
+  for (auto it = unregistered_.begin(); it != unregistered_.end();) {
+    auto ref = sink_.OnRelationDefined(it->second);
+    if (!ref) break;  // still failing: all of them wait for the next delay
+    auto rel = relations_.find(it->first);
+    if (*ref && rel != relations_.end()) {
+      // The definition in the cache is the one registered (a later Relation
+      // message replaces the pending entry): its later rows carry the ref.
+      rel->second.schema = schema::WithRef(RowSchema(*rel->second.schema), std::move(**ref));
+    }
+    it = unregistered_.erase(it);
+  }
+  if (unregistered_.empty()) {
+    registration_backoff_.Reset();
+  } else {
+    next_registration_ = now + registration_backoff_.Next();
+  }
 }
 
 ChangeBuilder::RelationInfo ChangeBuilder::MakeRelationInfo(const pgoutput::Relation& r,

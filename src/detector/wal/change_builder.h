@@ -26,6 +26,8 @@
 
 #include "codec/pgoutput/pgoutput.h"
 #include "codec/pgtypes/pgtypes.h"
+#include "core/backoff.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/event.h"
 #include "detector/wal/signal.h"
@@ -63,6 +65,12 @@ struct BuilderOptions {
   // Incremental snapshots: INSERTs into this table are emitted as usual and
   // also handed to ChangeSink::OnSignal.
   std::optional<SignalTable> signal_table;
+  // Time for retrying failed schema registrations (null: RealClock()).
+  Clock* clock = nullptr;
+  // Delays between those retries (full jitter, doubling up to the cap).
+  RetryPolicy schema_retry{.base = std::chrono::seconds(1),
+                           .cap = std::chrono::seconds(60),
+                           .floor = std::chrono::milliseconds(500)};
 };
 
 // Where the builder sends its output.
@@ -87,9 +95,12 @@ class ChangeSink {
   // sends (at the first change of each session and after DDL), never per row.
   // The schema store registers its columns here (--schema-store) and returns
   // where they are: the row events of this definition carry it
-  // (schema::RefOf(event.schema)). nullopt: no store, or registering failed.
-  virtual std::optional<schema::Ref> OnRelationDefined(const pgoutput::Relation& relation) {
-    return std::nullopt;
+  // (schema::RefOf(event.schema)). nullopt: no store. An error: registering
+  // failed; the definition's events carry no version until a retry (at the
+  // table's next change once BuilderOptions::schema_retry's delay has passed)
+  // succeeds.
+  virtual Result<std::optional<schema::Ref>> OnRelationDefined(const pgoutput::Relation& relation) {
+    return std::optional<schema::Ref>();
   }
 };
 
@@ -168,6 +179,9 @@ class ChangeBuilder {
   // Caches the relation (in `relations`; `global` = the global cache, which
   // also emits SCHEMA_CHANGE events and evicts the TOAST cache).
   Status OnRelation(const pgoutput::Relation& r, RelationMap& relations, bool global);
+  // Registers again the global definitions whose registration failed, once
+  // the retry delay has passed; a success gives their later events the ref.
+  void RetryRegistrations();
   // `ref`: the relation's schema store version, carried by its RowSchema.
   RelationInfo MakeRelationInfo(const pgoutput::Relation& r, std::optional<schema::Ref> ref) const;
   Status EmitSchemaChange(const pgoutput::Relation& r, std::string_view changes);
@@ -210,6 +224,10 @@ class ChangeBuilder {
   std::map<uint32_t, std::unique_ptr<TxSpool>> spools_;
   BuilderStats stats_;
   std::unique_ptr<ToastCache> toast_;
+  // Global definitions the schema store failed to register, by relation id.
+  std::map<uint32_t, pgoutput::Relation> unregistered_;
+  Backoff registration_backoff_;
+  Clock::TimePoint next_registration_ = {};
 };
 
 // Channel for a relation: pgcdc:<table> in `public` (or no namespace),

@@ -106,9 +106,9 @@ struct StoreSink : Captured {
   std::map<std::string, std::pair<std::string, int>> latest;  // subject -> (columns, version)
   int calls = 0;
   bool fail = false;
-  std::optional<schema::Ref> OnRelationDefined(const pgoutput::Relation& r) override {
+  Result<std::optional<schema::Ref>> OnRelationDefined(const pgoutput::Relation& r) override {
     ++calls;
-    if (fail) return std::nullopt;
+    if (fail) return Fail(ErrorCode::kConnection, "schema store: connection refused");
     std::string cols;
     for (const auto& c : r.columns) cols += c.name + ":" + std::to_string(c.type_oid) + ",";
     const std::string subject = r.namespace_name + "." + r.name;
@@ -117,7 +117,7 @@ struct StoreSink : Captured {
       last = cols;
       ++version;
     }
-    return schema::Ref{.subject = subject, .version = version};
+    return std::optional<schema::Ref>(schema::Ref{.subject = subject, .version = version});
   }
 };
 
@@ -142,6 +142,7 @@ class BuilderFixture : public ::testing::Test {
   }
   pgtypes::TypeCatalog catalog_;
   Sink sink_;
+  FakeClock clock_;  // for BuilderOptions::clock
   std::unique_ptr<ChangeBuilder> builder_;
 };
 using ChangeBuilderTest = BuilderFixture<Captured>;
@@ -519,7 +520,9 @@ TEST_F(ChangeBuilderSchemaStore, RowEventsCarryTheVersionOfTheirDefinition) {
 
 TEST_F(ChangeBuilderSchemaStore, AFailedRegistrationLeavesTheEventsWithoutAVersion) {
   sink_.fail = true;
-  Make();
+  BuilderOptions o;
+  o.clock = &clock_;
+  Make(o);
   Feed(Begin(0x200, 7));
   Feed(Relation(16384, "public", "orders", {{"id", 23, true}}));
   Feed(Insert(16384, {"1"}));
@@ -536,6 +539,87 @@ TEST_F(ChangeBuilderSchemaStore, AFailedRegistrationLeavesTheEventsWithoutAVersi
   EXPECT_EQ(schema::RefOf(sink_.events[0].schema), nullptr);
   ASSERT_NE(schema::RefOf(sink_.events[1].schema), nullptr);
   EXPECT_EQ(schema::RefOf(sink_.events[1].schema)->version, 1);
+}
+
+}  // namespace
+}  // namespace pgcdc::detector::wal
+
+namespace pgcdc::detector::wal {
+namespace {
+
+TEST_F(ChangeBuilderSchemaStore, AFailedRegistrationIsRetriedAtALaterChangeOfTheTable) {
+  sink_.fail = true;
+  BuilderOptions o;
+  o.clock = &clock_;
+  o.schema_retry = {.base = std::chrono::seconds(1),
+                    .cap = std::chrono::seconds(4),
+                    .floor = std::chrono::seconds(1)};
+  Make(o);
+  Feed(Begin(0x200, 7));
+  Feed(Relation(16384, "public", "orders", {{"id", 23, true}}));
+  Feed(Insert(16384, {"1"}));
+  EXPECT_EQ(sink_.calls, 1);
+  // The store is back, but the retry waits for its delay: no call per row.
+  sink_.fail = false;
+  Feed(Insert(16384, {"2"}));
+  EXPECT_EQ(sink_.calls, 1);
+  // Once the delay has passed, the table's next change registers it, and the
+  // rows from then on carry the version (same transaction, same definition).
+  clock_.Advance(std::chrono::seconds(2));
+  Feed(Insert(16384, {"3"}));
+  Feed(Insert(16384, {"4"}));
+  Feed(Commit(0x200, 0x210));
+  EXPECT_EQ(sink_.calls, 2) << "registered once, then never again for the same definition";
+  ASSERT_EQ(sink_.events.size(), 4u) << "nothing is lost";
+  EXPECT_EQ(schema::RefOf(sink_.events[0].schema), nullptr);
+  EXPECT_EQ(schema::RefOf(sink_.events[1].schema), nullptr);
+  for (size_t i = 2; i < 4; ++i) {
+    const schema::Ref* ref = schema::RefOf(sink_.events[i].schema);
+    ASSERT_NE(ref, nullptr) << i;
+    EXPECT_EQ(ref->subject, "public.orders");
+    EXPECT_EQ(ref->version, 1);
+    EXPECT_EQ(sink_.events[i].schema->columns.size(), 1u);
+  }
+}
+
+TEST_F(ChangeBuilderSchemaStore, RetriesBackOffWhileTheStoreStaysDown) {
+  sink_.fail = true;
+  BuilderOptions o;
+  o.clock = &clock_;
+  o.schema_retry = {.base = std::chrono::seconds(1),
+                    .cap = std::chrono::seconds(4),
+                    .floor = std::chrono::seconds(1)};
+  Make(o);
+  Feed(Begin(0x200, 7));
+  Feed(Relation(16384, "public", "orders", {{"id", 23, true}}));
+  Feed(Relation(16385, "public", "items", {{"id", 23, true}}));
+  EXPECT_EQ(sink_.calls, 2);
+  // Each elapsed delay gives one attempt (the first pending table fails, the
+  // others wait with it); rows in between make no call.
+  int attempts = 0;
+  for (int second = 0; second < 20; ++second) {
+    clock_.Advance(std::chrono::seconds(1));
+    const int before = sink_.calls;
+    Feed(Insert(16384, {std::to_string(second)}));
+    Feed(Insert(16385, {std::to_string(second)}));
+    EXPECT_LE(sink_.calls - before, 1);
+    attempts += sink_.calls - before;
+  }
+  // Delays of 1 s, then up to 2 s, then up to 4 s (the cap): fewer attempts
+  // than seconds, and at least one per cap period.
+  EXPECT_GE(attempts, 20 / 4);
+  EXPECT_LT(attempts, 20);
+  // Both tables are registered by the first attempt after the store is back.
+  sink_.fail = false;
+  clock_.Advance(std::chrono::seconds(5));
+  Feed(Insert(16385, {"x"}));
+  Feed(Insert(16384, {"y"}));
+  Feed(Commit(0x200, 0x210));
+  ASSERT_GE(sink_.events.size(), 2u);
+  ASSERT_NE(schema::RefOf(sink_.events.back().schema), nullptr);
+  EXPECT_EQ(schema::RefOf(sink_.events.back().schema)->subject, "public.orders");
+  ASSERT_NE(schema::RefOf(sink_.events[sink_.events.size() - 2].schema), nullptr);
+  EXPECT_EQ(schema::RefOf(sink_.events[sink_.events.size() - 2].schema)->subject, "public.items");
 }
 
 }  // namespace

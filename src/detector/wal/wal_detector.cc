@@ -112,9 +112,9 @@ Metrics& M() { return metrics::Lazy<Metrics>(); }
 
 // Registers a relation's columns in the schema store under
 // "<schema>.<table>" and returns the version, which the relation's row events
-// carry. A failure is logged and counted by the store; the stream goes on and
-// those events carry no version.
-std::optional<schema::Ref> RegisterSchema(schema::Store& store, const pgoutput::Relation& r) {
+// carry. A failure is logged and counted by the store; the stream goes on,
+// those events carry no version, and the change builder tries again later.
+Result<schema::Ref> RegisterSchema(schema::Store& store, const pgoutput::Relation& r) {
   std::vector<schema::Column> columns;
   columns.reserve(r.columns.size());
   for (const auto& c : r.columns) {
@@ -128,9 +128,11 @@ std::optional<schema::Ref> RegisterSchema(schema::Store& store, const pgoutput::
       (r.namespace_name.empty() ? std::string("public") : r.namespace_name) + "." + r.name;
   auto registered = store.Register(subject, columns);
   if (!registered) {
-    log::Warn("wal: cannot register the table schema; its events carry no schema version",
-              {{"subject", subject}, {"error", registered.error().message()}});
-    return std::nullopt;
+    log::Warn(
+        "wal: cannot register the table schema; its events carry no schema version until a "
+        "retry succeeds",
+        {{"subject", subject}, {"error", registered.error().message()}});
+    return Fail(registered.error());
   }
   if (registered->created) {
     log::Info("schema version registered",
@@ -362,9 +364,11 @@ struct WalDetector::Cycle : ChangeSink {
       log::Warn("wal: some type descriptors were malformed", {{"error", st.error().message()}});
     }
   }
-  std::optional<schema::Ref> OnRelationDefined(const pgoutput::Relation& r) override {
-    if (det.options_.schema_store == nullptr) return std::nullopt;
-    return RegisterSchema(*det.options_.schema_store, r);
+  Result<std::optional<schema::Ref>> OnRelationDefined(const pgoutput::Relation& r) override {
+    if (det.options_.schema_store == nullptr) return std::optional<schema::Ref>();
+    auto ref = RegisterSchema(*det.options_.schema_store, r);
+    if (!ref) return Fail(ref.error());
+    return std::optional<schema::Ref>(std::move(*ref));
   }
   bool Publish() {
     if (batch.events.empty()) return true;
