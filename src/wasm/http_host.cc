@@ -60,7 +60,9 @@ Result<HttpRequest> ParseHttpRequest(std::string_view json) {
     return Fail(ErrorCode::kInvalidArgument, "method " + r.method + " is not supported");
   }
   if (r.url.empty()) return Fail(ErrorCode::kInvalidArgument, "url: required");
-  if (const auto* h = obj.if_contains("headers"); h != nullptr && !h->is_null()) {
+  const auto* h = obj.if_contains("headers");
+  if (h == nullptr) h = obj.if_contains("header");  // Extism's hosts accept both
+  if (h != nullptr && !h->is_null()) {
     if (!h->is_object()) return Fail(ErrorCode::kInvalidArgument, "headers: not an object");
     for (const auto& kv : h->as_object()) {
       const std::string name(kv.key());

@@ -347,7 +347,7 @@ void HostGetLogLevel(const Info& info) {
   info.GetReturnValue().Set(log::Enabled(log::Level::kDebug) ? 1 : 2);  // debug : info
 }
 // http_request(request, body) -> response body: Extism's request JSON
-// ({"url","method","headers"}), the body block (0: none). The answer's status
+// ({"url","method","headers"}), the body block (0: none; ignored for GET). The answer's status
 // is kept for http_status_code(); an empty body gives 0. A request that gets
 // no answer (not allowed, connection error, timeout) traps, as in Extism.
 void HostHttpRequest(const Info& info) {
@@ -356,7 +356,8 @@ void HostHttpRequest(const Info& info) {
   V8Plugin& self = V8Plugin::Self(info);
   auto request = ParseHttpRequest(*request_json);
   if (!request) return self.Trap(info, "http_request: " + request.error().message());
-  if (U64(info, 1) != 0) {
+  // As in Extism's hosts, a GET sends no body.
+  if (U64(info, 1) != 0 && request->method != "GET") {
     auto body = BlockArg(info, 1);
     if (!body) return;
     request->body = std::string(*body);

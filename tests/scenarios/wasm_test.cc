@@ -296,6 +296,70 @@ TEST(WasmScenario, FailingPluginsDeadLetterTheEventAndPgcdcKeepsRunning) {
   std::filesystem::remove(yaml);
 }
 
+// WAL → a plugin that calls Extism's own http_request (as plugins built with
+// the Extism PDKs do): each event is POSTed to an enrichment service, whose
+// answer becomes the event. Then the same plugin without the service on
+// --plugin-http-allow: every event goes to the DLQ with the reason, none is
+// sent, and pgcdc keeps running.
+TEST(WasmScenario, APluginUsingExtismHttpRequestEnrichesEventsOnlyFromAllowedOrigins) {
+  HttpReceiver service({"/enrich"});
+  ASSERT_TRUE(service.ok());
+  service.SetResponder([](const HttpReceiver::Request& r) {
+    HttpReceiver::Reply reply;
+    auto event = ParseJson(r.body);
+    event.as_object()["payload"].as_object()["row"].as_object()["enriched_by"] =
+        r.Header("x-token");
+    reply.body = boost::json::serialize(event);
+    return reply;
+  });
+  const std::string base = service.Url("");
+  const std::string config = R"({"request": {"url": ")" + service.Url("/enrich") +
+                             R"(", "method": "POST", "headers": {"X-Token": "t1"}}})";
+  auto conn = Connect();
+  FreshPublishedTable(conn, "wasm_http", "id int PRIMARY KEY", "p_wasm_http");
+  {
+    auto p = StartWalListen(WalListenArgs(
+        "p_wasm_http", {"--plugin-transform", PluginPath("extism_http"),
+                        "--plugin-transform-config", config, "--plugin-http-allow", base}));
+    ASSERT_TRUE(p);
+    ExecOrFail(conn, "INSERT INTO wasm_http SELECT generate_series(1, 3)");
+    ASSERT_TRUE(p->WaitForLines(3)) << p->Stderr();
+    const auto lines = p->StdoutLines();
+    ASSERT_EQ(lines.size(), 3u);
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const auto event = ParseJson(lines[i]);
+      EXPECT_EQ(event.at("payload").at("row").at("id").as_int64(), static_cast<int64_t>(i + 1));
+      EXPECT_EQ(event.at("payload").at("row").at("enriched_by").as_string(), "t1") << lines[i];
+    }
+    ASSERT_EQ(service.Count(), 3u);
+    EXPECT_EQ(service.Requests()[0].method, "POST");
+    p->Signal(SIGTERM);
+    EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  }
+
+  ExecOrFail(conn, "DROP TABLE IF EXISTS wasm_http_dlq");
+  auto p = StartWalListen(WalListenArgs(
+      "p_wasm_http", {"--plugin-transform", PluginPath("extism_http"), "--plugin-transform-config",
+                      config, "--dlq", "pg_table", "--dlq-table", "wasm_http_dlq"}));
+  ASSERT_TRUE(p);
+  ExecOrFail(conn, "INSERT INTO wasm_http SELECT generate_series(4, 5)");
+  ASSERT_TRUE(DlqHolds(conn, "wasm_http_dlq", 2)) << p->Stderr();
+  auto errors = conn.Query("SELECT error FROM wasm_http_dlq ORDER BY id");
+  ASSERT_TRUE(errors) << errors.error().message();
+  for (const auto& row : *errors) {
+    EXPECT_NE(row.at(0)->find("http_request: " + service.Url("/enrich") + " is not allowed"),
+              std::string::npos)
+        << *row.at(0);
+  }
+  EXPECT_EQ(service.Count(), 3u) << "nothing sent to an origin that is not allowed";
+  EXPECT_TRUE(p->StdoutLines().empty());
+  EXPECT_EQ(
+      ScrapeMetric(*p, "pgcdc_plugin_errors_total{plugin=\"wasm-transform-0\",type=\"transform\"}"),
+      2.0);
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+}
+
 // A receiver for the plugins' pgcdc_http_request calls: POST /events
 // collects events, POST /dlq dead letters, and /kv/<slot> is a key-value
 // store (PUT stores the body, GET answers it or 404) that outlives pgcdc.

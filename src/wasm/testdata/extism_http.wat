@@ -1,6 +1,8 @@
 ;; Calls Extism's own http_request, as plugins built with the Extism PDKs do.
-;; `call` sends the config value "request" (Extism's request JSON: url, method,
-;; headers) with the call's input as the body, and outputs the response body.
+;; `call` (also exported as `transform`: the event is the body, the answer the
+;; new event) sends the config value "request" (Extism's request JSON: url,
+;; method, headers) with the call's input as the body, and outputs the
+;; response body.
 ;; `status` outputs http_status_code() of the last request as three digits.
 (module
   (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
@@ -28,7 +30,7 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $copy)))
     (local.get $off))
-  (func (export "call") (result i32)
+  (func $call (export "call") (result i32)
     (local $req i64) (local $n i64) (local $body i64) (local $i i64) (local $resp i64)
     (local.set $req (call $config_get (call $block (i32.const 0) (i32.const 7))))
     (if (i64.eqz (local.get $req))
@@ -51,6 +53,7 @@
     (if (i64.ne (local.get $resp) (i64.const 0))
       (then (call $output_set (local.get $resp) (call $length (local.get $resp)))))
     (i32.const 0))
+  (func (export "transform") (result i32) (call $call))
   (func (export "status") (result i32)
     (local $s i32) (local $out i64)
     (local.set $s (call $http_status_code))
