@@ -34,6 +34,30 @@ struct Collector {
   }
 };
 
+// A view state file in a fresh temporary directory, removed at scope exit.
+struct StateFile {
+  std::string dir;
+  std::string path;
+  StateFile() {
+    char tmpl[] = "/tmp/pgcdc-view-state-XXXXXX";
+    EXPECT_NE(mkdtemp(tmpl), nullptr);
+    dir = tmpl;
+    path = dir + "/state.json";
+  }
+  ~StateFile() {
+    std::remove(path.c_str());
+    rmdir(dir.c_str());
+  }
+  StateFile(const StateFile&) = delete;
+  StateFile& operator=(const StateFile&) = delete;
+  std::string Read() const {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+};
+
 TEST(ViewAdapter, ValidationNamesTheViewAndThePosition) {
   const ConnectorInfo info = Connector();
   auto cfg = testing::LoadConnectorConfig(
@@ -170,10 +194,9 @@ TEST(ViewAdapter, LateEventsArePublishedOnTheLateChannelWhenAsked) {
 // windows, and of closed windows until the other adapters delivered the
 // results; the state file keeps the restart watermark below such windows.
 TEST(ViewAdapter, HoldsEventsUntilResultsAreDeliveredAndSavesTheWatermark) {
-  char dir[] = "/tmp/pgcdc-view-state-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
+  StateFile file;
   Options o;
-  o.state_file = std::string(dir) + "/state.json";
+  o.state_file = file.path;
   o.cli_queries = {
       "w:SELECT COUNT(*) AS n FROM pgcdc_events EVENT TIME BY row.ts TUMBLING WINDOW 10s"};
   auto views = BuildViews(o);
@@ -209,13 +232,7 @@ TEST(ViewAdapter, HoldsEventsUntilResultsAreDeliveredAndSavesTheWatermark) {
     result = c.events[0];
   }
   // The state file keeps the watermark below the undelivered window's end.
-  auto saved = [&] {
-    std::ifstream in(o.state_file);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  };
-  EXPECT_EQ(saved(), R"({"views":{"w":{"watermark_ns":1767225619999999999}}})");
+  EXPECT_EQ(file.Read(), R"({"views":{"w":{"watermark_ns":1767225619999999999}}})");
   // The result comes back through the bus, then a later event (seq 4):
   // once the others finished seq 4, [10,20)'s events are released; the open
   // window [20,30) still holds 3.
@@ -227,7 +244,7 @@ TEST(ViewAdapter, HoldsEventsUntilResultsAreDeliveredAndSavesTheWatermark) {
   others = 4;
   ASSERT_TRUE(a.Flush());
   EXPECT_EQ(a.OldestHeldSeq(), std::optional<uint64_t>(3));
-  EXPECT_EQ(saved(), R"({"views":{"w":{"watermark_ns":1767225626000000000}}})");
+  EXPECT_EQ(file.Read(), R"({"views":{"w":{"watermark_ns":1767225626000000000}}})");
   // With a state file, a stop does not flush [20,30): it resumes after the restart.
   a.Close();
   {
@@ -250,8 +267,6 @@ TEST(ViewAdapter, HoldsEventsUntilResultsAreDeliveredAndSavesTheWatermark) {
   EXPECT_NE(again.events[0].payload.find(R"("n":1,"_window":{"start":"2026-01-01T00:00:20Z")"),
             std::string::npos)
       << again.events[0].payload;
-  std::remove(o.state_file.c_str());
-  rmdir(dir);
 }
 
 // Restarts with sessions: the state file keeps, next to the watermark, the
@@ -260,10 +275,9 @@ TEST(ViewAdapter, HoldsEventsUntilResultsAreDeliveredAndSavesTheWatermark) {
 // with only a watermark (before sessions were kept) still load; a damaged
 // entry stops start-up.
 TEST(ViewAdapter, SavesDeliveredSessionsAndSkipsThemAfterARestart) {
-  char dir[] = "/tmp/pgcdc-view-state-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
+  StateFile file;
   Options o;
-  o.state_file = std::string(dir) + "/state.json";
+  o.state_file = file.path;
   o.cli_queries = {
       "s:SELECT row.k AS k, COUNT(*) AS n FROM pgcdc_events GROUP BY row.k "
       "EVENT TIME BY row.ts SESSION WINDOW 5s"};
@@ -276,12 +290,6 @@ TEST(ViewAdapter, SavesDeliveredSessionsAndSkipsThemAfterARestart) {
                         "wal");
     e.seq = seq;
     return e;
-  };
-  auto saved = [&] {
-    std::ifstream in(o.state_file);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
   };
   auto wait_for = [](Collector& c, size_t n) {
     MutexLock lock(c.mu);
@@ -309,7 +317,7 @@ TEST(ViewAdapter, SavesDeliveredSessionsAndSkipsThemAfterARestart) {
     ASSERT_EQ(results.size(), 1u);
     EXPECT_NE(results[0].payload.find(R"({"k":"b","n":3,)"), std::string::npos);
     // Not delivered yet: the watermark stays before b@0 (none), no session kept.
-    EXPECT_EQ(saved().find("sessions"), std::string::npos) << saved();
+    EXPECT_EQ(file.Read().find("sessions"), std::string::npos) << file.Read();
     Event e7 = at("a", 10, 7);
     const Event* back[] = {&results[0], &e7};
     ASSERT_TRUE(a.Deliver(back));
@@ -317,8 +325,8 @@ TEST(ViewAdapter, SavesDeliveredSessionsAndSkipsThemAfterARestart) {
     ASSERT_TRUE(a.Flush());
     EXPECT_EQ(a.OldestHeldSeq(), std::optional<uint64_t>(3));  // a's open session
     // "b" as the engine keys it: type tag '4' (text), the text, NUL.
-    EXPECT_EQ(saved(), R"({"views":{"s":{"watermark_ns":1767225602000000000,)"
-                       R"("sessions":{"346200":1767225604000000000}}}})");
+    EXPECT_EQ(file.Read(), R"({"views":{"s":{"watermark_ns":1767225602000000000,)"
+                           R"("sessions":{"346200":1767225604000000000}}}})");
     a.Close();
   }
   {
@@ -353,8 +361,6 @@ TEST(ViewAdapter, SavesDeliveredSessionsAndSkipsThemAfterARestart) {
     EXPECT_NE(st.error().message().find("bad session entry \"zz\""), std::string::npos)
         << st.error().message();
   }
-  std::remove(o.state_file.c_str());
-  rmdir(dir);
 }
 
 TEST(ViewAdapter, NeedsAPipeline) {
