@@ -420,8 +420,9 @@ boost::json::value SavedViewState(const std::string& path, const std::string& vi
 // session) are open. The slot replays from a's first event, so the replay
 // brings back the tail of delivered sessions (b 20..40) and whole delivered
 // ones (b 100..140, c 50..60 and 150..160). Every session must be emitted
-// exactly once, equal to PostgreSQL's gaps-and-islands over all rows.
-TEST(ViewScenario, KillNineWithSessionsEmitsEachSessionOnce) {
+// exactly once, equal to PostgreSQL's gaps-and-islands over all rows. The
+// same after a clean stop (SIGTERM) in the same place.
+void SessionsSurviveARestart(int stop_signal) {
   auto conn = Connect();
   TempDir dir;
   FreshPublishedTable(conn, "vs_events", "id int PRIMARY KEY, k text, v int, ts timestamptz",
@@ -509,8 +510,9 @@ TEST(ViewScenario, KillNineWithSessionsEmitsEachSessionOnce) {
           ExecOrFail(conn, "INSERT INTO vs_events VALUES (" + std::to_string(2000 + ticks++) +
                                ", 'tick', 0, '2025-01-01 00:04:10+00')");
         });
-    p->Signal(SIGKILL);
-    p->Wait();
+    p->Signal(stop_signal);
+    const auto code = p->Wait();
+    if (stop_signal == SIGTERM) EXPECT_EQ(code, 0) << p->Stderr();
     collect(*p);
   }
   EXPECT_TRUE(recorded) << "the state file never recorded the delivered sessions";
@@ -563,8 +565,8 @@ TEST(ViewScenario, KillNineWithSessionsEmitsEachSessionOnce) {
 // Restarts with an interval join: kill -9 after pairs were emitted and known
 // delivered; the replay brings their events back (the join buffers hold
 // them), and every pair must be emitted exactly once over both runs, equal
-// to PostgreSQL's join of all rows.
-TEST(ViewScenario, KillNineWithAnIntervalJoinEmitsEachPairOnce) {
+// to PostgreSQL's join of all rows. The same after a clean stop (SIGTERM).
+void JoinPairsSurviveARestart(int stop_signal) {
   auto conn = Connect();
   TempDir dir;
   FreshPublishedTable(conn, "vj_orders", "id int PRIMARY KEY, amount int, ts timestamptz",
@@ -658,8 +660,9 @@ TEST(ViewScenario, KillNineWithAnIntervalJoinEmitsEachPairOnce) {
           ExecOrFail(conn, "INSERT INTO vj_orders VALUES (" + std::to_string(900 + ticks++) +
                                ", 0, '2025-01-01 00:30:00+00')");
         });
-    p->Signal(SIGKILL);
-    p->Wait();
+    p->Signal(stop_signal);
+    const auto code = p->Wait();
+    if (stop_signal == SIGTERM) EXPECT_EQ(code, 0) << p->Stderr();
     got = pairs(*p);
   }
   EXPECT_TRUE(recorded) << "the state file never recorded the delivered pairs";
@@ -699,6 +702,13 @@ TEST(ViewScenario, KillNineWithAnIntervalJoinEmitsEachPairOnce) {
   EXPECT_EQ(got, want);
   (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_vjoin')");
 }
+
+TEST(ViewScenario, KillNineWithSessionsEmitsEachSessionOnce) { SessionsSurviveARestart(SIGKILL); }
+TEST(ViewScenario, StopWithSessionsEmitsEachSessionOnce) { SessionsSurviveARestart(SIGTERM); }
+TEST(ViewScenario, KillNineWithAnIntervalJoinEmitsEachPairOnce) {
+  JoinPairsSurviveARestart(SIGKILL);
+}
+TEST(ViewScenario, StopWithAnIntervalJoinEmitsEachPairOnce) { JoinPairsSurviveARestart(SIGTERM); }
 
 TEST(ViewScenario, BadQueryStopsStartupWithThePosition) {
   auto [code, err] = RunAdapterToExit(
