@@ -89,7 +89,39 @@ void AppendKey(std::string& out, const Value& k) {
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
+// Source-position ids (UUID version 8, docs/events.md "Event ids") of one
+// origin sort in source order, which a replay repeats.
+bool IsPositionId(const Uuid& id) { return (id.bytes[6] >> 4) == 8; }
+
+uint32_t Origin(const Uuid& id) {
+  return ((uint32_t{id.bytes[12]} << 24) | (uint32_t{id.bytes[13]} << 16) |
+          (uint32_t{id.bytes[14]} << 8) | id.bytes[15]) &
+         0x3FFFFFFF;
+}
+
+// The entry of `id`'s origin in a per-origin list (nullptr: none).
+Uuid* OfOrigin(std::vector<Uuid>& list, const Uuid& id) {
+  for (auto& u : list) {
+    if (Origin(u) == Origin(id)) return &u;
+  }
+  return nullptr;
+}
+
+// Keeps the newest id per origin.
+void Newest(std::vector<Uuid>& list, const Uuid& id) {
+  if (Uuid* u = OfOrigin(list, id)) {
+    *u = std::max(*u, id);
+  } else {
+    list.push_back(id);
+  }
+}
+
 }  // namespace
+
+void Delivery::Add(const Delivery& other) {
+  sessions.insert(sessions.end(), other.sessions.begin(), other.sessions.end());
+  for (const Uuid& id : other.joined) Newest(joined, id);
+}
 
 Engine::Engine(std::shared_ptr<const Query> query, EngineOptions options)
     : query_(std::move(query)),
@@ -210,12 +242,22 @@ bool Engine::AddToSession(int64_t t, const EvalContext& ctx) {
     ++counters_.late;
     return false;
   }
+  // A replayed event of a session whose results were delivered (events of
+  // the key up to that session's end that are not in it were late anyway).
+  if (!delivered_sessions_.empty()) {
+    auto done = delivered_sessions_.find(key_);
+    if (done != delivered_sessions_.end() && t <= done->second) {
+      ++counters_.late;
+      return false;
+    }
+  }
   if (!Admit()) return false;
   std::vector<Group>& list = sessions_[key_];
   Group merged;
   InitGroup(merged);
   merged.first = merged.last = t;
   merged.min_seq = seq_;
+  merged.wm_before = have_watermark_ ? watermark_ : kNoWatermark;
   Accumulate(merged, ctx);
   // Absorb every session within `gap` of the new one (it may bridge several).
   for (auto it = list.begin(); it != list.end();) {
@@ -225,7 +267,10 @@ bool Engine::AddToSession(int64_t t, const EvalContext& ctx) {
       }
       merged.first = std::min(merged.first, it->first);
       merged.last = std::max(merged.last, it->last);
-      merged.min_seq = std::min(merged.min_seq, it->min_seq);
+      if (it->min_seq < merged.min_seq) {
+        merged.min_seq = it->min_seq;
+        merged.wm_before = it->wm_before;
+      }
       --live_groups_;
       it = list.erase(it);
     } else {
@@ -261,6 +306,7 @@ Outcome Engine::Process(const EventView& e, int64_t now_ns) {
     return Outcome::kSkipped;
   }
   seq_ = e.seq == 0 ? kNoSeq : e.seq;
+  uuid_ = e.uuid;
   return ProcessIn(ctx, now_ns);
 }
 
@@ -297,9 +343,17 @@ Outcome Engine::ProcessJoin(const EvalContext& ctx, int64_t t) {
   } else if (have_watermark_) {
     watermark = watermark_;
   }
+  // A replayed event whose pairs were delivered before the restart pairs
+  // silently (source-position ids repeat, in the same order, on a replay).
+  bool emit = true;
+  if (uuid_ != nullptr && IsPositionId(*uuid_)) {
+    const Uuid* done = OfOrigin(joined_delivered_, *uuid_);
+    emit = done == nullptr || *uuid_ > *done;
+    Newest(joined_seen_, *uuid_);
+  }
   bool late = false;
   JoinCounters jc;
-  const bool taken = join_->Add(ctx, t, watermark, seq_, late, jc);
+  const bool taken = join_->Add(ctx, t, watermark, seq_, emit, late, jc);
   counters_.late += jc.late;
   counters_.join_evicted += jc.evicted;
   if (taken) ++counters_.events;
@@ -311,9 +365,12 @@ Outcome Engine::ProcessJoin(const EvalContext& ctx, int64_t t) {
 
 std::vector<WindowResult> Engine::JoinRows() {
   auto rows = join_->TakeRows();
-  if (rows.empty()) return {};
+  if (rows.rows.empty()) return {};
   std::vector<WindowResult> out(1);
-  out[0].rows = std::move(rows);
+  out[0].rows = std::move(rows.rows);
+  out[0].min_seq = rows.min_seq;
+  out[0].restore_ns = rows.wm_before;
+  out[0].delivery.joined = joined_seen_;
   return out;
 }
 
@@ -367,6 +424,9 @@ std::vector<WindowResult> Engine::CloseUpTo(int64_t watermark, bool all) {
       }
       out.push_back(Close(s->first, s->last, {&*s}));
       out.back().min_seq = s->min_seq;
+      out.back().restore_ns = s->wm_before;
+      if (!query_->event_time.empty())
+        out.back().delivery.sessions.emplace_back(it->first, s->last);
       --live_groups_;
       s = list.erase(s);
     }
@@ -402,19 +462,59 @@ uint64_t Engine::OldestSeq() const {
 }
 
 std::optional<int64_t> Engine::RestorePoint() const {
-  if (join_ || query_->event_time.empty() || !have_watermark_) return std::nullopt;
+  if (query_->event_time.empty() || !have_watermark_) return std::nullopt;
   int64_t point = watermark_;
-  // An open session's first event must not be late when replayed.
-  for (const auto& [key, list] : sessions_) {
-    for (const auto& s : list) point = std::min(point, s.first + query_->window.size_ns - 1);
+  // Sessions and joins resume from the watermark before the oldest event
+  // they hold: the replay from that event on decides lateness (and joins
+  // pair) exactly as this run did, and the events before it that the
+  // replay brings back are late or in delivered results.
+  if (join_) {
+    if (join_->OldestSeq() != kNoSeq) point = std::min(point, join_->OldestWatermark());
+  } else {
+    for (const auto& [key, list] : sessions_) {
+      for (const auto& s : list) point = std::min(point, s.wm_before);
+    }
   }
+  if (point == kNoWatermark) return std::nullopt;
   return point;
 }
 
-void Engine::Restore(int64_t watermark) {
-  if (join_ || query_->event_time.empty()) return;
-  watermark_ = watermark;
-  have_watermark_ = true;
+RestartState Engine::Checkpoint(int64_t cap) {
+  RestartState st;
+  st.watermark_ns = RestorePoint();
+  if (st.watermark_ns && cap < *st.watermark_ns) {
+    st.watermark_ns = cap == kNoWatermark ? std::nullopt : std::optional<int64_t>(cap);
+  }
+  // A delivered session whose end + gap the restored watermark has reached
+  // is late on any replay: it no longer needs its entry.
+  if (st.watermark_ns) {
+    const int64_t gap = query_->window.size_ns;
+    std::erase_if(delivered_sessions_,
+                  [&](const auto& kv) { return kv.second + gap <= *st.watermark_ns; });
+  }
+  st.sessions.insert(delivered_sessions_.begin(), delivered_sessions_.end());
+  st.joined = joined_delivered_;
+  return st;
+}
+
+void Engine::Restore(const RestartState& st) {
+  if (join_) joined_delivered_ = st.joined;  // by ids: processing time too
+  if (query_->event_time.empty()) return;    // processing time restarts with the clock
+  if (st.watermark_ns) {
+    watermark_ = *st.watermark_ns;
+    have_watermark_ = true;
+  }
+  if (!join_ && query_->window.kind == WindowKind::kSession) {
+    delivered_sessions_.insert(st.sessions.begin(), st.sessions.end());
+  }
+}
+
+void Engine::Delivered(const Delivery& d) {
+  for (const auto& [key, last] : d.sessions) {
+    auto [it, added] = delivered_sessions_.emplace(key, last);
+    if (!added) it->second = std::max(it->second, last);
+  }
+  for (const Uuid& id : d.joined) Newest(joined_delivered_, id);
 }
 
 std::vector<WindowResult> Engine::FlushAll() { return join_ ? JoinRows() : CloseUpTo(0, true); }

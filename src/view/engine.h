@@ -23,8 +23,10 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
+#include "core/uuid.h"
 #include "view/expr.h"
 #include "view/fields.h"
 #include "view/hll.h"
@@ -42,9 +44,40 @@ struct EventView {
   // The event's acknowledgement ordinal (Event::seq; 0 = not tracked): the
   // engine reports the oldest one its open state still depends on.
   uint64_t seq = 0;
+  // The event's id (null: none). Interval joins recognise replayed events by
+  // it when it is a source-position id (docs/events.md, "Event ids").
+  const Uuid* uuid = nullptr;
 };
 
 constexpr uint64_t kNoSeq = UINT64_MAX;
+// A watermark of "none yet" (restore no watermark).
+constexpr int64_t kNoWatermark = INT64_MIN;
+
+// What delivering a closed window's results settles for a restart
+// (docs/views.md, "Restarts"): event-time sessions a replay must not rebuild,
+// join events whose pairs a replay must not emit again.
+struct Delivery {
+  // Event-time sessions: group key (engine encoding) and last event time.
+  std::vector<std::pair<std::string, int64_t>> sessions;
+  // Interval joins: per id origin, the last source-position id processed
+  // when the pairs were taken (every pair of an event up to it is in them).
+  std::vector<Uuid> joined;
+  void Add(const Delivery& other);
+  bool empty() const { return sessions.empty() && joined.empty(); }
+};
+
+// What a view keeps across restarts (the view state file).
+struct RestartState {
+  // The watermark to resume from (nullopt: none).
+  std::optional<int64_t> watermark_ns;
+  // Event-time sessions: per group key (engine encoding), the last event time
+  // of its last delivered session. Kept while a replay could bring that
+  // session's events back without the watermark making them late.
+  std::map<std::string, int64_t> sessions;
+  // Interval joins: per id origin, the newest event whose pairs are delivered.
+  std::vector<Uuid> joined;
+  bool empty() const { return !watermark_ns && sessions.empty() && joined.empty(); }
+};
 
 // What Process() did with an event.
 enum class Outcome {
@@ -73,6 +106,11 @@ struct WindowResult {
   int64_t end_ns = 0;
   uint64_t min_seq = kNoSeq;  // oldest tracked event counted in it
   std::vector<std::vector<Value>> rows;
+  // Sessions and joins: the watermark just before its oldest tracked event
+  // (kNoWatermark: there was none). A replay resumed from it decides lateness
+  // exactly as the first run did from that event on.
+  int64_t restore_ns = kNoWatermark;
+  Delivery delivery;  // what its delivery settles (checkpointing)
 };
 
 class Engine {
@@ -93,12 +131,19 @@ class Engine {
   // sessions or join buffers hold (kNoSeq: none). Events from it on must be
   // replayed after a restart to rebuild the open state.
   uint64_t OldestSeq() const;
-  // The watermark to restore after a restart (nullopt: nothing to restore):
-  // replayed events of windows it has closed are skipped as late, those of
-  // windows still open are counted again. Event-time windows and sessions
-  // only (processing time restarts with the clock; joins re-pair).
-  std::optional<int64_t> RestorePoint() const;
-  void Restore(int64_t watermark);
+  // What to save for a restart (docs/views.md, "Restarts"), given `cap`: the
+  // lowest restore point of closed windows whose results are not yet
+  // delivered (WindowResult::restore_ns, or end − 1 for tumbling and sliding
+  // windows; INT64_MAX: none). The watermark: replayed events of windows it
+  // has closed are skipped as late, those of windows still open (or not yet
+  // delivered) counted again; event time only (processing time restarts
+  // with the clock). Prunes the delivered sessions it no longer needs.
+  RestartState Checkpoint(int64_t cap);
+  void Restore(const RestartState& state);
+  // Results of windows closed earlier are delivered: a replay skips their
+  // sessions' events and does not emit their pairs again. Call only when
+  // Checkpoint() runs too (it prunes what this records).
+  void Delivered(const Delivery& delivery);
   // Live groups; for an interval join, buffered rows (both sides).
   size_t groups() const { return join_ ? join_->size() : live_groups_; }
   const Query& query() const { return *query_; }
@@ -124,7 +169,8 @@ class Engine {
     // Session bounds (event times).
     int64_t first = 0;
     int64_t last = 0;
-    uint64_t min_seq = kNoSeq;  // sessions: oldest tracked event
+    uint64_t min_seq = kNoSeq;         // sessions: oldest tracked event
+    int64_t wm_before = kNoWatermark;  // sessions: the watermark before that event
   };
 
  private:
@@ -147,6 +193,8 @@ class Engine {
   WindowResult Close(int64_t start, int64_t end, const std::vector<const Group*>& groups);
   std::vector<WindowResult> CloseUpTo(int64_t watermark, bool all);
   Outcome ProcessJoin(const EvalContext& ctx, int64_t t);
+  // The watermark a restart resumes from, before pending caps (nullopt: none).
+  std::optional<int64_t> RestorePoint() const;
   std::vector<WindowResult> JoinRows();
 
   std::shared_ptr<const Query> query_;
@@ -159,7 +207,15 @@ class Engine {
   std::unordered_map<std::string, std::vector<Group>> sessions_;
   std::unique_ptr<JoinState> join_;  // interval joins only
   uint64_t seq_ = kNoSeq;            // of the event being processed (kNoSeq: untracked)
-  FieldExtractor extractor_;         // the payload fields the query reads
+  const Uuid* uuid_ = nullptr;       // of the event being processed
+  // Event-time sessions: group key → last event time of its last delivered
+  // session (RestartState::sessions); events of the key up to it are late.
+  std::unordered_map<std::string, int64_t> delivered_sessions_;
+  // Interval joins, per id origin: the newest id whose pairs are delivered
+  // (a replayed event up to it pairs silently), and the newest id processed.
+  std::vector<Uuid> joined_delivered_;
+  std::vector<Uuid> joined_seen_;
+  FieldExtractor extractor_;  // the payload fields the query reads
   // The event's group key (type tag and text of each GROUP BY value) and
   // its values; reused from event to event.
   std::string key_;

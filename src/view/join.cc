@@ -174,7 +174,7 @@ std::optional<std::string> JoinState::KeyOf(const std::vector<Expr>& keys,
 }
 
 bool JoinState::Add(const EvalContext& ctx, int64_t t, std::optional<int64_t> watermark,
-                    uint64_t seq, bool& late, JoinCounters& counters) {
+                    uint64_t seq, bool emit, bool& late, JoinCounters& counters) {
   const Join& j = *q_.join;
   late = false;
   auto passes = [&](const std::optional<Expr>& f) {
@@ -203,15 +203,16 @@ bool JoinState::Add(const EvalContext& ctx, int64_t t, std::optional<int64_t> wa
     for (size_t i = 0; i < paths.size(); ++i) {
       slots.push_back(ResolveField(paths[i], i < fields.size() ? fields[i] : -1, ctx));
     }
-    Probe(side, *key, t, slots);
-    Insert(side, *key, t, Entry{std::move(slots), seq}, counters);
+    Entry entry{std::move(slots), seq, watermark.value_or(INT64_MIN)};
+    if (emit) Probe(side, *key, t, entry);
+    Insert(side, *key, t, std::move(entry), counters);
     taken = true;
   }
   return taken;
 }
 
-void JoinState::Probe(int side, const std::string& key, int64_t t,
-                      const std::vector<Value>& slots) {
+void JoinState::Probe(int side, const std::string& key, int64_t t, const Entry& arriving) {
+  const std::vector<Value>& slots = arriving.slots;
   const Join& j = *q_.join;
   const Side& other = sides_[1 - side];
   auto bucket = other.by_key.find(key);
@@ -232,7 +233,13 @@ void JoinState::Probe(int side, const std::string& key, int64_t t,
     std::vector<Value> row;
     row.reserve(q_.columns.size());
     for (const auto& c : q_.columns) row.push_back(Eval(c.expr, ctx));
-    rows_.push_back(std::move(row));
+    rows_.rows.push_back(std::move(row));
+    // The older event of the pair holds the pair until it is delivered.
+    for (const Entry* e : {&it->second, &arriving}) {
+      if (e->seq == UINT64_MAX || e->seq >= rows_.min_seq) continue;
+      rows_.min_seq = e->seq;
+      rows_.wm_before = e->wm_before;
+    }
   }
 }
 
@@ -242,7 +249,7 @@ void JoinState::Insert(int side, const std::string& key, int64_t t, Entry entry,
     Erase(order_.begin());  // the oldest entry makes room
     ++counters.evicted;
   }
-  if (entry.seq != UINT64_MAX) seqs_.insert(entry.seq);
+  if (entry.seq != UINT64_MAX) seqs_.emplace(entry.seq, entry.wm_before);
   sides_[side].by_key[key].emplace(t, std::move(entry));
   order_.emplace(t, std::make_pair(side, key));
 }

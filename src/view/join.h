@@ -63,22 +63,34 @@ class JoinState {
 
   // Adds the event at time `t`, given the watermark before it (nullopt:
   // none yet). Returns false when no side takes the event; `late` when it
-  // was older than the watermark. Pairs go to rows().
+  // was older than the watermark. Pairs go to the rows TakeRows() returns,
+  // unless `emit` is false (a replayed event whose pairs were delivered: it
+  // is buffered, its pairs are not emitted again).
   // `seq` is the event's Event::seq (UINT64_MAX: untracked).
   bool Add(const EvalContext& ctx, int64_t t, std::optional<int64_t> watermark, uint64_t seq,
-           bool& late, JoinCounters& counters);
+           bool emit, bool& late, JoinCounters& counters);
   // Drops entries that no event at or after `watermark` can match.
   void Expire(int64_t watermark);
 
-  std::vector<std::vector<Value>> TakeRows() { return std::exchange(rows_, {}); }
+  // The pairs so far; `min_seq` and `wm_before` of the oldest tracked event
+  // in them (UINT64_MAX and INT64_MIN when none).
+  struct Rows {
+    std::vector<std::vector<Value>> rows;
+    uint64_t min_seq = UINT64_MAX;
+    int64_t wm_before = INT64_MIN;
+  };
+  Rows TakeRows() { return std::exchange(rows_, {}); }
   size_t size() const { return order_.size(); }
   // The oldest tracked Event::seq still buffered (UINT64_MAX: none).
-  uint64_t OldestSeq() const { return seqs_.empty() ? UINT64_MAX : *seqs_.begin(); }
+  uint64_t OldestSeq() const { return seqs_.empty() ? UINT64_MAX : seqs_.begin()->first; }
+  // The watermark before that event (INT64_MIN: none, or nothing buffered).
+  int64_t OldestWatermark() const { return seqs_.empty() ? INT64_MIN : seqs_.begin()->second; }
 
  private:
   struct Entry {
     std::vector<Value> slots;
     uint64_t seq;
+    int64_t wm_before;  // the watermark before the event (INT64_MIN: none)
   };
   using Bucket = std::multimap<int64_t, Entry>;  // by time
   struct Side {
@@ -86,7 +98,7 @@ class JoinState {
   };
   // Key text of the event on a side; nullopt when a key is NULL (never equal).
   std::optional<std::string> KeyOf(const std::vector<Expr>& keys, const EvalContext& ctx) const;
-  void Probe(int side, const std::string& key, int64_t t, const std::vector<Value>& slots);
+  void Probe(int side, const std::string& key, int64_t t, const Entry& arriving);
   void Insert(int side, const std::string& key, int64_t t, Entry entry, JoinCounters& counters);
   void Erase(std::multimap<int64_t, std::pair<int, std::string>>::iterator it);
 
@@ -95,8 +107,8 @@ class JoinState {
   Side sides_[2];
   // Every buffered entry by time (side, key): expiry and eviction order.
   std::multimap<int64_t, std::pair<int, std::string>> order_;
-  std::vector<std::vector<Value>> rows_;
-  std::multiset<uint64_t> seqs_;  // of the buffered entries
+  Rows rows_;
+  std::multimap<uint64_t, int64_t> seqs_;  // of the buffered entries: seq → wm_before
 };
 
 }  // namespace pgcdc::view

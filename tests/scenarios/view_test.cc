@@ -7,10 +7,13 @@
 // the view and the position.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "harness.h"
 #include "json_util.h"
@@ -379,6 +382,333 @@ TEST(ViewScenario, KillNineMidWindowLosesAndDoublesNothing) {
   EXPECT_EQ(got.size(), want->size());
   (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_vkill')");
 }
+
+// Waits until `pred` holds, running `tick` (an insert) every 300 ms: results
+// are known delivered once the other adapters finished an event the source
+// published after the results came back through the bus.
+bool EventuallyWithTicks(const std::function<bool()>& pred, const std::function<void()>& tick) {
+  auto next = Clock::now();
+  return Eventually(
+      [&] {
+        if (pred()) return true;
+        if (Clock::now() >= next) {
+          tick();
+          next = Clock::now() + 300ms;
+        }
+        return false;
+      },
+      15s);
+}
+
+// The view state file's entry for `view` (null when there is none yet).
+boost::json::value SavedViewState(const std::string& path, const std::string& view) {
+  std::ifstream in(path);  // replaced atomically (rename): always complete
+  std::stringstream text;
+  text << in.rdbuf();
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(text.str(), ec);
+  if (ec || !doc.is_object()) return nullptr;
+  const auto* views = doc.as_object().if_contains("views");
+  const auto* entry =
+      views != nullptr && views->is_object() ? views->as_object().if_contains(view) : nullptr;
+  return entry != nullptr ? *entry : boost::json::value(nullptr);
+}
+
+// Restarts with session windows (docs/views.md): key "a" keeps one session
+// open for the whole run while sessions of "b" and "c" close and are
+// delivered; the process is killed with kill -9 while "a" (and one "b"
+// session) are open. The slot replays from a's first event, so the replay
+// brings back the tail of delivered sessions (b 20..40) and whole delivered
+// ones (b 100..140, c 50..60 and 150..160). Every session must be emitted
+// exactly once, equal to PostgreSQL's gaps-and-islands over all rows. The
+// same after a clean stop (SIGTERM) in the same place.
+void SessionsSurviveARestart(int stop_signal) {
+  auto conn = Connect();
+  TempDir dir;
+  FreshPublishedTable(conn, "vs_events", "id int PRIMARY KEY, k text, v int, ts timestamptz",
+                      "p_vsess", "pgcdc_p_vsess");
+  const std::string state = dir.path + "/view-state.json";
+  const std::string view =
+      "s:SELECT row.k AS k, COUNT(*) AS n, SUM(row.v) AS total FROM pgcdc_events "
+      "WHERE row.k <> 'tick' GROUP BY row.k EVENT TIME BY row.ts SESSION WINDOW 30s";
+  const auto args = WalListenArgs(
+      "p_vsess", {"--persistent-slot", "--view-query", view, "--view-state-file", state});
+  // (second, key): a every 10 s from 20 to 400; b and c in bursts 60 s apart.
+  std::vector<std::pair<int, std::string>> rows;
+  for (int t = 20; t <= 400; t += 10) rows.emplace_back(t, "a");
+  for (int start : {0, 100, 200, 300}) {
+    for (int t = start; t <= start + 40; t += 10) rows.emplace_back(t, "b");
+  }
+  for (int start : {50, 150, 270}) {
+    for (int t = start; t <= start + 10; t += 10) rows.emplace_back(t, "c");
+  }
+  std::sort(rows.begin(), rows.end());
+  size_t inserted = 0;
+  auto insert_until = [&](int last_second) {  // one transaction per row, in time order
+    for (; inserted < rows.size() && rows[inserted].first <= last_second; ++inserted) {
+      const auto& [t, k] = rows[inserted];
+      ExecOrFail(conn, "INSERT INTO vs_events VALUES (" + std::to_string(inserted + 1) + ", '" + k +
+                           "', " + std::to_string((inserted * 7) % 13) +
+                           ", '2025-01-01 00:00:00+00'::timestamptz + interval '" +
+                           std::to_string(t) + " seconds')");
+    }
+  };
+  // "<key>|<start>" → every result emitted for it, "<n>/<total>@<end>".
+  std::map<std::string, std::vector<std::string>> got;
+  auto results = [](Process& p) {
+    std::vector<boost::json::object> out;
+    for (const auto& l : p.StdoutLines()) {
+      if (l.find("\"channel\":\"pgcdc:_view:s\"") == std::string::npos) continue;
+      out.push_back(ParseJson(l).at("payload").as_object());
+    }
+    return out;
+  };
+  auto collect = [&](Process& p) {
+    for (const auto& r : results(p)) {
+      if (r.at("k").as_string() == "zz") continue;  // the row that closes the rest
+      got[std::string(r.at("k").as_string()) + "|" +
+          std::string(r.at("_window").at("start").as_string())]
+          .push_back(std::to_string(r.at("n").to_number<int64_t>()) + "/" +
+                     std::to_string(r.at("total").to_number<int64_t>()) + "@" +
+                     std::string(r.at("_window").at("end").as_string()));
+    }
+  };
+  const int64_t t0 = 1735689600;  // 2025-01-01T00:00:00Z
+  bool recorded = false;
+  {
+    auto p = StartWalListen(args);
+    ASSERT_TRUE(p);
+    insert_until(250);  // b 200..240 and a (from 20) are open; b, c sessions before closed
+    const size_t first_run = inserted;
+    ASSERT_TRUE(Eventually(
+        [&] {
+          return ScrapeMetric(*p, "pgcdc_view_events_processed_total{view=\"s\"}").value_or(0) >=
+                 static_cast<double>(first_run);
+        },
+        30s))
+        << p->Stderr();
+    ASSERT_TRUE(Eventually([&] { return results(*p).size() >= 4; }, 30s)) << p->Stderr();
+    // Wait until the closed sessions are known delivered (recorded in the
+    // state file next to the watermark): only then must a restart not emit
+    // them again. (Not asserted here: the unfixed build never records them,
+    // and the test shows the duplicates it emits instead.) Ticks: rows the
+    // view skips (WHERE) at the newest event time, so nothing changes.
+    int ticks = 0;
+    recorded = EventuallyWithTicks(
+        [&] {
+          const auto entry = SavedViewState(state, "s");
+          const auto* sessions =
+              entry.is_object() ? entry.as_object().if_contains("sessions") : nullptr;
+          if (sessions == nullptr || !sessions->is_object()) return false;
+          size_t done = 0;  // b through 140 s, c through 160 s
+          for (const auto& kv : sessions->as_object()) {
+            if (kv.value().to_number<int64_t>() >= (t0 + 140) * 1000000000) ++done;
+          }
+          return done >= 2;
+        },
+        [&] {
+          ExecOrFail(conn, "INSERT INTO vs_events VALUES (" + std::to_string(2000 + ticks++) +
+                               ", 'tick', 0, '2025-01-01 00:04:10+00')");
+        });
+    p->Signal(stop_signal);
+    const auto code = p->Wait();
+    if (stop_signal == SIGTERM) EXPECT_EQ(code, 0) << p->Stderr();
+    collect(*p);
+  }
+  EXPECT_TRUE(recorded) << "the state file never recorded the delivered sessions";
+  auto p = StartWalListen(args);
+  ASSERT_TRUE(p);
+  insert_until(400);
+  ExecOrFail(conn, "INSERT INTO vs_events VALUES (1000, 'zz', 0, '2025-01-01 02:00:00+00')");
+  auto want = conn.Query(
+      "WITH o AS (SELECT k, v, ts, CASE WHEN lag(ts) OVER w IS NULL OR "
+      "ts - lag(ts) OVER w > interval '30 seconds' THEN 1 ELSE 0 END AS brk "
+      "FROM vs_events WHERE k NOT IN ('zz', 'tick') WINDOW w AS (PARTITION BY k ORDER BY ts)), "
+      "g AS (SELECT *, sum(brk) OVER (PARTITION BY k ORDER BY ts) AS sid FROM o) "
+      "SELECT k || '|' || to_char(min(ts) AT TIME ZONE 'UTC', "
+      "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), count(*) || '/' || sum(v) || '@' || "
+      "to_char(max(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+      "FROM g GROUP BY k, sid");
+  ASSERT_TRUE(want) << want.error().message();
+  ASSERT_EQ(want->size(), 8u);  // a: 1, b: 4, c: 3
+  // a's session, the last to close (with the "zz" row), is out: so is every
+  // other (and anything a replay emitted again came before).
+  ASSERT_TRUE(Eventually(
+      [&] {
+        for (const auto& r : results(*p)) {
+          if (r.at("k").as_string() == "a") return true;
+        }
+        return false;
+      },
+      30s))
+      << p->Stderr();
+  // The replay did bring back delivered sessions' events (b 20..40 and
+  // 100..140, c 50..60 and 150..160 at least): skipped, counted as late.
+  EXPECT_GE(ScrapeMetric(*p, "pgcdc_view_late_events_total{view=\"s\"}").value_or(0), 12.0);
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  collect(*p);
+  for (const auto& row : *want) {
+    const auto it = got.find(*row[0]);
+    ASSERT_NE(it, got.end()) << "session lost: " << *row[0];
+    EXPECT_EQ(it->second, std::vector<std::string>{*row[1]}) << "session " << *row[0];
+  }
+  for (const auto& [key, emitted] : got) {
+    bool known = false;
+    for (const auto& row : *want) known = known || *row[0] == key;
+    EXPECT_TRUE(known) << "session that does not exist (a partial replay?): " << key << " "
+                       << emitted.front();
+  }
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_vsess')");
+}
+
+// Restarts with an interval join: kill -9 after pairs were emitted and known
+// delivered; the replay brings their events back (the join buffers hold
+// them), and every pair must be emitted exactly once over both runs, equal
+// to PostgreSQL's join of all rows. The same after a clean stop (SIGTERM).
+void JoinPairsSurviveARestart(int stop_signal) {
+  auto conn = Connect();
+  TempDir dir;
+  FreshPublishedTable(conn, "vj_orders", "id int PRIMARY KEY, amount int, ts timestamptz",
+                      "p_vjoin", "pgcdc_p_vjoin");
+  ExecOrFail(conn, "DROP TABLE IF EXISTS vj_payments");
+  ExecOrFail(conn,
+             "CREATE TABLE vj_payments (id int PRIMARY KEY, order_id int, paid int, ts "
+             "timestamptz)");
+  ExecOrFail(conn, "ALTER PUBLICATION p_vjoin ADD TABLE vj_payments");
+  const std::string state = dir.path + "/view-state.json";
+  const std::string view =
+      "paid:SELECT a.row.id AS order_id, b.row.id AS payment, a.row.amount AS amount "
+      "FROM pgcdc_events a JOIN pgcdc_events b ON a.row.id = b.row.order_id WITHIN 10m "
+      "WHERE a.channel = 'pgcdc:vj_orders' AND b.channel = 'pgcdc:vj_payments' "
+      "EVENT TIME BY row.ts ALLOWED LATENESS 1h";
+  const auto args = WalListenArgs(
+      "p_vjoin", {"--persistent-slot", "--view-query", view, "--view-state-file", state});
+  // Orders a minute apart; payments 0..14 minutes after their order (two in
+  // three within the bound); every 10th order paid twice. Payment p pays
+  // order p (p <= 60) or p - 60.
+  auto orders = [&](int from, int to) {
+    ExecOrFail(conn,
+               "INSERT INTO vj_orders SELECT g, g * 10, '2025-01-01 00:00:00+00'::timestamptz "
+               "+ g * interval '1 minute' FROM generate_series(" +
+                   std::to_string(from) + ", " + std::to_string(to) + ") g");
+  };
+  auto payments = [&](int from, int to) {  // in transactions of 5
+    for (int i = from; i <= to; i += 5) {
+      ExecOrFail(conn,
+                 "INSERT INTO vj_payments SELECT g, CASE WHEN g > 60 THEN g - 60 ELSE g END, g, "
+                 "'2025-01-01 00:00:00+00'::timestamptz + (CASE WHEN g > 60 THEN g - 60 ELSE g "
+                 "END) * interval '1 minute' + (g % 15) * interval '1 minute' "
+                 "FROM generate_series(" +
+                     std::to_string(i) + ", " + std::to_string(std::min(to, i + 4)) +
+                     ") g WHERE g <= 60 OR g % 10 = 0");
+    }
+  };
+  auto pairs = [](Process& p) {
+    std::multiset<std::string> out;
+    for (const auto& l : p.StdoutLines()) {
+      if (l.find("\"channel\":\"pgcdc:_view:paid\"") == std::string::npos) continue;
+      const auto payload = ParseJson(l).at("payload");
+      out.insert(std::to_string(payload.at("order_id").to_number<int64_t>()) + "-" +
+                 std::to_string(payload.at("payment").to_number<int64_t>()) + ":" +
+                 std::to_string(payload.at("amount").to_number<int64_t>()));
+    }
+    return out;
+  };
+  auto want_pairs = [&](const std::string& where) {
+    auto r = conn.Query(
+        "SELECT o.id || '-' || p.id || ':' || o.amount FROM vj_orders o JOIN vj_payments p "
+        "ON o.id = p.order_id AND abs(extract(epoch FROM p.ts - o.ts)) <= 600 " +
+        where);
+    EXPECT_TRUE(r) << r.error().message();
+    std::multiset<std::string> out;
+    if (r) {
+      for (const auto& row : *r) out.insert(*row[0]);
+    }
+    return out;
+  };
+  std::multiset<std::string> got;
+  bool recorded = false;
+  {
+    auto p = StartWalListen(args);
+    ASSERT_TRUE(p);
+    orders(1, 40);
+    payments(1, 25);
+    const auto first = want_pairs("");
+    ASSERT_GT(first.size(), 10u);
+    ASSERT_TRUE(Eventually([&] { return pairs(*p).size() >= first.size(); }, 30s)) << p->Stderr();
+    // The id of the last payment event so far.
+    std::string last_payment;
+    for (const auto& l : p->StdoutLines()) {
+      if (l.find("\"channel\":\"pgcdc:vj_payments\"") == std::string::npos) continue;
+      last_payment = std::string(ParseJson(l).at("id").as_string());
+    }
+    ASSERT_FALSE(last_payment.empty());
+    // Wait until the state file records the pairs as delivered (not
+    // asserted here: the unfixed build never does). Ticks: orders nothing pays.
+    int ticks = 0;
+    recorded = EventuallyWithTicks(
+        [&] {
+          const auto entry = SavedViewState(state, "paid");
+          const auto* joined =
+              entry.is_object() ? entry.as_object().if_contains("joined") : nullptr;
+          return joined != nullptr && joined->is_array() && joined->as_array().size() == 1 &&
+                 joined->as_array()[0].is_string() &&
+                 std::string(joined->as_array()[0].as_string()) >= last_payment;
+        },
+        [&] {
+          ExecOrFail(conn, "INSERT INTO vj_orders VALUES (" + std::to_string(900 + ticks++) +
+                               ", 0, '2025-01-01 00:30:00+00')");
+        });
+    p->Signal(stop_signal);
+    const auto code = p->Wait();
+    if (stop_signal == SIGTERM) EXPECT_EQ(code, 0) << p->Stderr();
+    got = pairs(*p);
+  }
+  EXPECT_TRUE(recorded) << "the state file never recorded the delivered pairs";
+  auto p = StartWalListen(args);
+  ASSERT_TRUE(p);
+  payments(26, 120);
+  orders(41, 45);
+  const auto want = want_pairs("");
+  ASSERT_TRUE(Eventually(  // every pair out (anything emitted twice came before)
+      [&] {
+        auto second = pairs(*p);
+        for (const auto& pair : want) {
+          if (!got.count(pair) && !second.count(pair)) return false;
+        }
+        return true;
+      },
+      30s))
+      << p->Stderr();
+  p->Signal(SIGTERM);
+  EXPECT_EQ(p->Wait(), 0) << p->Stderr();
+  for (const auto& pair : pairs(*p)) got.insert(pair);
+  std::vector<std::string> twice, extra, missing;
+  for (const auto& pair : got) {
+    if (!want.count(pair)) {
+      extra.push_back(pair);
+    } else if (got.count(pair) > want.count(pair)) {
+      twice.push_back(pair);
+    }
+  }
+  for (const auto& pair : want) {
+    if (!got.count(pair)) missing.push_back(pair);
+  }
+  EXPECT_TRUE(twice.empty()) << "pairs emitted twice: " << twice.size() << ", e.g. "
+                             << twice.front();
+  EXPECT_TRUE(extra.empty()) << "pairs that do not exist: " << extra.front();
+  EXPECT_TRUE(missing.empty()) << "pairs lost: " << missing.front();
+  EXPECT_EQ(got, want);
+  (void)conn.Query("SELECT pg_drop_replication_slot('pgcdc_p_vjoin')");
+}
+
+TEST(ViewScenario, KillNineWithSessionsEmitsEachSessionOnce) { SessionsSurviveARestart(SIGKILL); }
+TEST(ViewScenario, StopWithSessionsEmitsEachSessionOnce) { SessionsSurviveARestart(SIGTERM); }
+TEST(ViewScenario, KillNineWithAnIntervalJoinEmitsEachPairOnce) {
+  JoinPairsSurviveARestart(SIGKILL);
+}
+TEST(ViewScenario, StopWithAnIntervalJoinEmitsEachPairOnce) { JoinPairsSurviveARestart(SIGTERM); }
 
 TEST(ViewScenario, BadQueryStopsStartupWithThePosition) {
   auto [code, err] = RunAdapterToExit(

@@ -18,6 +18,7 @@
 #include "core/metrics.h"
 #include "core/scope.h"
 #include "core/time.h"
+#include "core/uuid.h"
 #include "registry/define.h"
 #include "view/parser.h"
 
@@ -171,13 +172,38 @@ struct PendingResults {
   int64_t restore_cap = INT64_MAX;  // the restart watermark must stay below it
   Uuid last_id;                     // of the batch's last event
   uint64_t guard = 0;               // first seq after the batch in the bus (0: not seen yet)
+  v::Delivery delivery;             // what the batch's delivery settles for a restart
 };
 
 // A restart watermark that reopens the window: replayed events of a window
-// whose results may not have been delivered are counted again.
+// whose results may not have been delivered are counted again (sessions and
+// joins: the replay from its oldest event decides as this run did).
 int64_t RestoreCap(const v::Query& q, const v::WindowResult& w) {
-  if (q.window.kind == v::WindowKind::kSession) return w.start_ns + q.window.size_ns - 1;
+  if (q.join || q.window.kind == v::WindowKind::kSession) return w.restore_ns;
   return w.end_ns - 1;
+}
+
+std::string Hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+std::optional<std::string> Unhex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out(hex.size() / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    unsigned value = 0;
+    auto [ptr, ec] = std::from_chars(hex.data() + 2 * i, hex.data() + 2 * i + 2, value, 16);
+    if (ec != std::errc() || ptr != hex.data() + 2 * i + 2) return std::nullopt;
+    out[i] = static_cast<char>(value);
+  }
+  return out;
 }
 
 struct ViewAdapter::View {
@@ -281,7 +307,7 @@ Status ViewAdapter::Deliver(std::span<const Event* const> events) {
       continue;
     }
     max_seq_seen_ = std::max(max_seq_seen_, e->seq);
-    v::EventView ev{e->channel, e->operation, e->source, e->payload, {}, e->seq};
+    v::EventView ev{e->channel, e->operation, e->source, e->payload, {}, e->seq, &e->id};
     std::string id;  // rendered only for a late event that is reported
     for (auto& view : views_) {
       if (view->engine.Process(ev, now) == v::Outcome::kLate && view->def.emit_late) {
@@ -330,17 +356,33 @@ Status WriteAtomically(const std::string& path, const std::string& text) {
 
 }  // namespace
 
-// {"views":{"<name>":{"watermark_ns":N}}}: per event-time view, the
-// watermark a restart resumes from (Engine::RestorePoint, kept below the
-// windows whose results are not yet delivered).
+// {"views":{"<name>":{"watermark_ns":N, "sessions":{"<key hex>":N},
+// "joined":["<id>"]}}}: per view, what a restart resumes from
+// (Engine::Checkpoint): the watermark (event time; kept below the windows
+// whose results are not yet delivered), the delivered sessions a replay
+// could rebuild, and the newest event whose join pairs are delivered. Keys
+// are optional (files with only "watermark_ns" load).
 Status ViewAdapter::SaveState() {
   if (options_.state_file.empty()) return Ok();
   boost::json::object views;
   for (const auto& view : views_) {
-    auto point = view->engine.RestorePoint();
-    if (!point) continue;
-    for (const auto& p : view->pending) point = std::min(*point, p.restore_cap);
-    views[view->def.name] = boost::json::object{{"watermark_ns", *point}};
+    int64_t cap = INT64_MAX;
+    for (const auto& p : view->pending) cap = std::min(cap, p.restore_cap);
+    const v::RestartState st = view->engine.Checkpoint(cap);
+    if (st.empty()) continue;
+    boost::json::object entry;
+    if (st.watermark_ns) entry["watermark_ns"] = *st.watermark_ns;
+    if (!st.sessions.empty()) {
+      boost::json::object sessions;
+      for (const auto& [key, last] : st.sessions) sessions[Hex(key)] = last;
+      entry["sessions"] = std::move(sessions);
+    }
+    if (!st.joined.empty()) {
+      boost::json::array joined;
+      for (const Uuid& id : st.joined) joined.emplace_back(id.ToString());
+      entry["joined"] = std::move(joined);
+    }
+    views[view->def.name] = std::move(entry);
   }
   std::string text = json::SerializeDom(boost::json::object{{"views", std::move(views)}});
   if (text == saved_state_) return Ok();
@@ -348,6 +390,37 @@ Status ViewAdapter::SaveState() {
   saved_state_ = std::move(text);
   return Ok();
 }
+
+namespace {
+
+// One view's entry of the state file (SaveState's format).
+Result<v::RestartState> ParseRestartState(const boost::json::object& saved) {
+  v::RestartState st;
+  if (const auto* wm = saved.if_contains("watermark_ns"); wm != nullptr && wm->is_int64()) {
+    st.watermark_ns = wm->as_int64();
+  }
+  if (const auto* sessions = saved.if_contains("sessions"); sessions != nullptr) {
+    if (!sessions->is_object()) return Fail(ErrorCode::kConfig, "sessions is not an object");
+    for (const auto& kv : sessions->as_object()) {
+      auto key = Unhex(kv.key());
+      if (!key || !kv.value().is_int64()) {
+        return Fail(ErrorCode::kConfig, "bad session entry \"" + std::string(kv.key()) + "\"");
+      }
+      st.sessions[*key] = kv.value().as_int64();
+    }
+  }
+  if (const auto* joined = saved.if_contains("joined"); joined != nullptr) {
+    if (!joined->is_array()) return Fail(ErrorCode::kConfig, "joined is not an array");
+    for (const auto& id : joined->as_array()) {
+      auto uuid = id.is_string() ? ParseUuid(id.as_string()) : std::nullopt;
+      if (!uuid) return Fail(ErrorCode::kConfig, "joined: not an event id");
+      st.joined.push_back(*uuid);
+    }
+  }
+  return st;
+}
+
+}  // namespace
 
 Status ViewAdapter::LoadState() {
   if (options_.state_file.empty()) return Ok();
@@ -364,13 +437,19 @@ Status ViewAdapter::LoadState() {
   }
   for (auto& view : views_) {
     const auto* saved = views->as_object().if_contains(view->def.name);
-    const auto* wm = saved != nullptr && saved->is_object()
-                         ? saved->as_object().if_contains("watermark_ns")
-                         : nullptr;
-    if (wm == nullptr || !wm->is_int64()) continue;
-    view->engine.Restore(wm->as_int64());
-    log::Info("view resumes from its saved watermark",
-              {{"view", view->def.name}, {"watermark", FormatRfc3339Nano(wm->as_int64())}});
+    if (saved == nullptr || !saved->is_object()) continue;
+    auto st = ParseRestartState(saved->as_object());
+    if (!st) {
+      return Fail(ErrorCode::kConfig, "view state file " + options_.state_file + ": view \"" +
+                                          view->def.name + "\": " + st.error().message() +
+                                          " (delete the file to start afresh)");
+    }
+    view->engine.Restore(*st);
+    log::Info("view resumes from its saved state",
+              {{"view", view->def.name},
+               {"watermark", st->watermark_ns ? FormatRfc3339Nano(*st->watermark_ns) : "none"},
+               {"delivered_sessions", std::to_string(st->sessions.size())},
+               {"joined_through", st->joined.empty() ? "none" : st->joined.front().ToString()}});
   }
   saved_state_ = json::SerializeDom(*doc);
   return Ok();
@@ -380,9 +459,13 @@ void ViewAdapter::Release() {
   const uint64_t others =
       delivered_by_others_ ? delivered_by_others_(Name()) : std::numeric_limits<uint64_t>::max();
   uint64_t held = v::kNoSeq;
+  const bool keep = !options_.state_file.empty();
   for (auto& view : views_) {
-    std::erase_if(view->pending,
-                  [&](const PendingResults& p) { return p.guard != 0 && others >= p.guard; });
+    std::erase_if(view->pending, [&](const PendingResults& p) {
+      if (p.guard == 0 || others < p.guard) return false;
+      if (keep) view->engine.Delivered(p.delivery);
+      return true;
+    });
     held = std::min(held, view->engine.OldestSeq());
     for (const auto& p : view->pending) held = std::min(held, p.min_seq);
   }
@@ -430,6 +513,7 @@ void ViewAdapter::Collect(View& view, const std::vector<v::WindowResult>& window
   for (const auto& w : windows) {
     pending.min_seq = std::min(pending.min_seq, w.min_seq);
     pending.restore_cap = std::min(pending.restore_cap, RestoreCap(*view.def.query, w));
+    pending.delivery.Add(w.delivery);
     if (!view.def.query->join) view.windows.Inc();
     for (auto& payload : ResultPayloads(view.def, w)) {
       batch.events.push_back(MakeEvent(view.channel, "VIEW_RESULT", std::move(payload), "view"));
@@ -531,8 +615,9 @@ ConnectorInfo Connector() {
                     "--view-query views: most live groups per view (more are dropped and counted)",
                     {.flag = "view-max-groups", .min = 1}),
               Param("view.state_file", &O::state_file,
-                    "file where event-time views keep the watermark a restart resumes from "
-                    "(with --persistent-slot: no window lost or counted twice; docs/views.md)",
+                    "file where views keep what a restart resumes from: watermark, delivered "
+                    "sessions, delivered join pairs (with --persistent-slot: no window lost or "
+                    "counted twice, no session or pair emitted twice; docs/views.md)",
                     {.flag = "view-state-file"}),
               Param("view.result_buffer", &O::result_buffer,
                     "VIEW_RESULT events waiting for the bus (more are dropped and counted)",

@@ -44,8 +44,8 @@ struct Options {
   int64_t max_groups = 100000;           // for --view-query views
   bool emit_late = false;                // for --view-query views
   int64_t result_buffer = 1000;          // results waiting for the bus
-  // Where event-time views keep their restart watermark (docs/views.md,
-  // "Restarts"); empty = none.
+  // Where views keep what a restart resumes from — the watermark, delivered
+  // sessions, delivered join pairs (docs/views.md, "Restarts"); empty = none.
   std::string state_file;
 };
 

@@ -34,6 +34,30 @@ struct Collector {
   }
 };
 
+// A view state file in a fresh temporary directory, removed at scope exit.
+struct StateFile {
+  std::string dir;
+  std::string path;
+  StateFile() {
+    char tmpl[] = "/tmp/pgcdc-view-state-XXXXXX";
+    EXPECT_NE(mkdtemp(tmpl), nullptr);
+    dir = tmpl;
+    path = dir + "/state.json";
+  }
+  ~StateFile() {
+    std::remove(path.c_str());
+    rmdir(dir.c_str());
+  }
+  StateFile(const StateFile&) = delete;
+  StateFile& operator=(const StateFile&) = delete;
+  std::string Read() const {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+};
+
 TEST(ViewAdapter, ValidationNamesTheViewAndThePosition) {
   const ConnectorInfo info = Connector();
   auto cfg = testing::LoadConnectorConfig(
@@ -170,10 +194,9 @@ TEST(ViewAdapter, LateEventsArePublishedOnTheLateChannelWhenAsked) {
 // windows, and of closed windows until the other adapters delivered the
 // results; the state file keeps the restart watermark below such windows.
 TEST(ViewAdapter, HoldsEventsUntilResultsAreDeliveredAndSavesTheWatermark) {
-  char dir[] = "/tmp/pgcdc-view-state-XXXXXX";
-  ASSERT_NE(mkdtemp(dir), nullptr);
+  StateFile file;
   Options o;
-  o.state_file = std::string(dir) + "/state.json";
+  o.state_file = file.path;
   o.cli_queries = {
       "w:SELECT COUNT(*) AS n FROM pgcdc_events EVENT TIME BY row.ts TUMBLING WINDOW 10s"};
   auto views = BuildViews(o);
@@ -209,13 +232,7 @@ TEST(ViewAdapter, HoldsEventsUntilResultsAreDeliveredAndSavesTheWatermark) {
     result = c.events[0];
   }
   // The state file keeps the watermark below the undelivered window's end.
-  auto saved = [&] {
-    std::ifstream in(o.state_file);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  };
-  EXPECT_EQ(saved(), R"({"views":{"w":{"watermark_ns":1767225619999999999}}})");
+  EXPECT_EQ(file.Read(), R"({"views":{"w":{"watermark_ns":1767225619999999999}}})");
   // The result comes back through the bus, then a later event (seq 4):
   // once the others finished seq 4, [10,20)'s events are released; the open
   // window [20,30) still holds 3.
@@ -227,7 +244,7 @@ TEST(ViewAdapter, HoldsEventsUntilResultsAreDeliveredAndSavesTheWatermark) {
   others = 4;
   ASSERT_TRUE(a.Flush());
   EXPECT_EQ(a.OldestHeldSeq(), std::optional<uint64_t>(3));
-  EXPECT_EQ(saved(), R"({"views":{"w":{"watermark_ns":1767225626000000000}}})");
+  EXPECT_EQ(file.Read(), R"({"views":{"w":{"watermark_ns":1767225626000000000}}})");
   // With a state file, a stop does not flush [20,30): it resumes after the restart.
   a.Close();
   {
@@ -250,8 +267,100 @@ TEST(ViewAdapter, HoldsEventsUntilResultsAreDeliveredAndSavesTheWatermark) {
   EXPECT_NE(again.events[0].payload.find(R"("n":1,"_window":{"start":"2026-01-01T00:00:20Z")"),
             std::string::npos)
       << again.events[0].payload;
-  std::remove(o.state_file.c_str());
-  rmdir(dir);
+}
+
+// Restarts with sessions: the state file keeps, next to the watermark, the
+// end of each key's last delivered session, so a replay that brings part of
+// it back (another key's session was open) does not emit it again. Files
+// with only a watermark (before sessions were kept) still load; a damaged
+// entry stops start-up.
+TEST(ViewAdapter, SavesDeliveredSessionsAndSkipsThemAfterARestart) {
+  StateFile file;
+  Options o;
+  o.state_file = file.path;
+  o.cli_queries = {
+      "s:SELECT row.k AS k, COUNT(*) AS n FROM pgcdc_events GROUP BY row.k "
+      "EVENT TIME BY row.ts SESSION WINDOW 5s"};
+  auto views = BuildViews(o);
+  ASSERT_TRUE(views);
+  auto at = [](const char* key, int sec, uint64_t seq) {
+    Event e = MakeEvent("pgcdc:t", "INSERT",
+                        std::string(R"({"row":{"k":")") + key + R"(","ts":"2026-01-01T00:00:)" +
+                            (sec < 10 ? "0" : "") + std::to_string(sec) + R"(Z"}})",
+                        "wal");
+    e.seq = seq;
+    return e;
+  };
+  auto wait_for = [](Collector& c, size_t n) {
+    MutexLock lock(c.mu);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (c.events.size() < n) {
+      if (!c.cv.WaitUntil(c.mu, deadline)) break;
+    }
+    return c.events;
+  };
+  {
+    ViewAdapter a(*views, o, [] { return int64_t{0}; });
+    Collector c;
+    std::atomic<uint64_t> others{0};
+    Services s = c.Make();
+    s.delivered_by_others = [&](std::string_view) { return others.load(); };
+    ASSERT_TRUE(a.Attach(s));
+    ASSERT_TRUE(a.Open());
+    // b@0..4 closes at a@9 while a's session (from a@3) is open.
+    Event e1 = at("b", 0, 1), e2 = at("b", 2, 2), e3 = at("a", 3, 3), e4 = at("b", 4, 4),
+          e5 = at("a", 6, 5), e6 = at("a", 9, 6);
+    const Event* batch[] = {&e1, &e2, &e3, &e4, &e5, &e6};
+    ASSERT_TRUE(a.Deliver(batch));
+    ASSERT_TRUE(a.Flush());
+    auto results = wait_for(c, 1);
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_NE(results[0].payload.find(R"({"k":"b","n":3,)"), std::string::npos);
+    // Not delivered yet: the watermark stays before b@0 (none), no session kept.
+    EXPECT_EQ(file.Read().find("sessions"), std::string::npos) << file.Read();
+    Event e7 = at("a", 10, 7);
+    const Event* back[] = {&results[0], &e7};
+    ASSERT_TRUE(a.Deliver(back));
+    others = 7;
+    ASSERT_TRUE(a.Flush());
+    EXPECT_EQ(a.OldestHeldSeq(), std::optional<uint64_t>(3));  // a's open session
+    // "b" as the engine keys it: type tag '4' (text), the text, NUL.
+    EXPECT_EQ(file.Read(), R"({"views":{"s":{"watermark_ns":1767225602000000000,)"
+                           R"("sessions":{"346200":1767225604000000000}}}})");
+    a.Close();
+  }
+  {
+    // The replay from b@2: b@2 and b@4 are skipped; a's session is rebuilt.
+    ViewAdapter b(*views, o, [] { return int64_t{0}; });
+    Collector c;
+    ASSERT_TRUE(b.Attach(c.Make()));
+    ASSERT_TRUE(b.Open());
+    Event r2 = at("b", 2, 0), r3 = at("a", 3, 0), r4 = at("b", 4, 0), r5 = at("a", 6, 0),
+          r6 = at("a", 9, 0), r7 = at("a", 10, 0);
+    const Event* replay[] = {&r2, &r3, &r4, &r5, &r6, &r7};
+    ASSERT_TRUE(b.Deliver(replay));
+    b.Close();  // untracked events: Close flushes a's session
+    auto results = wait_for(c, 1);
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_NE(results[0].payload.find(R"({"k":"a","n":4,)"), std::string::npos)
+        << results[0].payload;
+  }
+  {
+    // A file from before sessions were kept loads; a damaged entry does not.
+    std::ofstream(o.state_file) << R"({"views":{"s":{"watermark_ns":5}}})";
+    ViewAdapter old(*views, o, [] { return int64_t{0}; });
+    Collector c;
+    ASSERT_TRUE(old.Attach(c.Make()));
+    EXPECT_TRUE(old.Open());
+    old.Close();
+    std::ofstream(o.state_file) << R"({"views":{"s":{"sessions":{"zz":1}}}})";
+    ViewAdapter bad(*views, o, [] { return int64_t{0}; });
+    ASSERT_TRUE(bad.Attach(c.Make()));
+    auto st = bad.Open();
+    ASSERT_FALSE(st);
+    EXPECT_NE(st.error().message().find("bad session entry \"zz\""), std::string::npos)
+        << st.error().message();
+  }
 }
 
 TEST(ViewAdapter, NeedsAPipeline) {
