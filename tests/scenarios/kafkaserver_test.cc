@@ -769,6 +769,14 @@ std::vector<std::string> SaslAs(const std::string& user, const std::string& pass
           "-X", "sasl.password=" + password};
 }
 
+// pgcdc with the accounts of `users_file` and one ACL `rule` (a bad one:
+// pgcdc exits).
+CommandResult ListenWithAcl(const std::string& users_file, const std::string& rule) {
+  return RunCommand({PgcdcBinary(), "listen", "--db", SharedCluster().Url(), "-c", "x", "-a",
+                     "kafkaserver", "--kafkaserver-users-file", users_file, "--kafkaserver-acl",
+                     rule});
+}
+
 // Several SASL users from a file, per-topic ACLs: alice reads the events'
 // topic, bob only his own; each Kafka client sees what the rules grant.
 TEST(KafkaServerScenario, AclsGiveEachSaslUserItsOwnTopics) {
@@ -782,6 +790,10 @@ TEST(KafkaServerScenario, AclsGiveEachSaslUserItsOwnTopics) {
   NotifyMany("ks_acl", 4);
   ASSERT_TRUE(WaitStored(*p, 4));
   EXPECT_EQ(ConsumeAll(addr, "ks_acl", SaslAs("alice", "a-pass")).size(), 4u);
+  // Topic rules alone leave consumer groups open: alice consumes in one.
+  auto grouped = KcatGroup(addr, "alice-grp", "ks_acl", SaslAs("alice", "a-pass"));
+  EXPECT_EQ(grouped.exit_code, 0) << grouped.output;
+  EXPECT_EQ(ParseKcatRecords(grouped.output).size(), 4u) << grouped.output;
   // alice may not write to the topic she reads.
   auto alice_args = SaslAs("alice", "a-pass");
   std::vector<std::string> produce = {"-b", addr, "-P", "-t", "ks_acl"};
@@ -813,9 +825,7 @@ TEST(KafkaServerScenario, AclsGiveEachSaslUserItsOwnTopics) {
   Stop(*p);
 
   // A rule naming a user nobody configured is a configuration error.
-  auto bad = RunCommand({PgcdcBinary(), "listen", "--db", SharedCluster().Url(), "-c", "x", "-a",
-                         "kafkaserver", "--kafkaserver-users-file", users, "--kafkaserver-acl",
-                         "carol:read:x"});
+  auto bad = ListenWithAcl(users, "carol:read:x");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("user \"carol\" is not a SASL user"), std::string::npos) << bad.output;
 }
@@ -836,11 +846,7 @@ TEST(KafkaServerScenario, GroupAclsRefuseConsumerGroupsNoRuleGrants) {
   NotifyMany("ks_gacl", 5);
   ASSERT_TRUE(WaitStored(*p, 5));
   auto kcat_group = [&](const std::vector<std::string>& creds, const std::string& group) {
-    std::vector<std::string> args = {
-        "-b", addr, "-G", group, "-X", "auto.offset.reset=earliest", "-e", "-q", "-f", kKcatFormat};
-    args.insert(args.end(), creds.begin(), creds.end());
-    args.push_back("ks_gacl");
-    return Kcat(args);
+    return KcatGroup(addr, group, "ks_gacl", creds);
   };
   // alice consumes in her group (kcat -G, then kafkajs).
   auto alice = kcat_group(SaslAs("alice", "a-pass"), "ks-team.kcat");
@@ -894,9 +900,7 @@ TEST(KafkaServerScenario, GroupAclsRefuseConsumerGroupsNoRuleGrants) {
   Stop(*p);
 
   // A malformed group rule is a configuration error (exit 2).
-  auto bad = RunCommand({PgcdcBinary(), "listen", "--db", SharedCluster().Url(), "-c", "x", "-a",
-                         "kafkaserver", "--kafkaserver-users-file", users, "--kafkaserver-acl",
-                         "alice:write:group:ks-team.*"});
+  auto bad = ListenWithAcl(users, "alice:write:group:ks-team.*");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("config validation:"), std::string::npos) << bad.output;
   EXPECT_NE(bad.output.find("kafkaserver.acls[0] \"alice:write:group:ks-team.*\": operation "
