@@ -138,10 +138,18 @@ std::vector<KRecord> ConsumeAllBinary(const std::string& addr, const std::string
 
 std::vector<KRecord> ConsumeGroup(const std::string& addr, const std::string& group,
                                   const std::string& topic) {
-  auto r = Kcat({"-b", addr, "-G", group, "-X", "auto.offset.reset=earliest", "-e", "-q", "-f",
-                 kKcatFormat, topic});
+  auto r = KcatGroup(addr, group, topic, {});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return ParseKcatRecords(r.output);
+}
+
+CommandResult KcatGroup(const std::string& addr, const std::string& group, const std::string& topic,
+                        const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"-b", addr, "-G", group,      "-X", "auto.offset.reset=earliest",
+                                   "-e", "-q", "-f", kKcatFormat};
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.push_back(topic);
+  return Kcat(args);
 }
 
 std::unique_ptr<MockKafka> MockKafka::Start(std::vector<std::string> args) {

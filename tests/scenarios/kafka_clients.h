@@ -52,6 +52,10 @@ std::unique_ptr<Process> StartKafkaServerBroker(std::string& addr);
 // assigned partition (kcat -G ... -e); offsets are committed on exit.
 std::vector<KRecord> ConsumeGroup(const std::string& addr, const std::string& group,
                                   const std::string& topic);
+// The same run with `extra` kcat options (SASL), for the caller to check
+// (ConsumeGroup expects success).
+CommandResult KcatGroup(const std::string& addr, const std::string& group, const std::string& topic,
+                        const std::vector<std::string>& extra);
 
 // The librdkafka mock cluster helper. Brokers keep their data while down.
 class MockKafka {

@@ -4,9 +4,10 @@
 // C++ consumer group (kafka_group_consumer.cc) whose members are killed
 // mid-stream. Covers WAL and LISTEN/NOTIFY events with keys, headers and
 // murmur2 partitions, committed offsets across consumer restarts and pgcdc
-// restarts (data dir), deferred WAL acknowledgement, Produce, SASL/PLAIN and
-// TLS, and the failure paths (garbage, oversized frames, unsupported
-// versions, port in use).
+// restarts (data dir), deferred WAL acknowledgement, Produce, SASL/PLAIN with
+// topic, group and transactional-id ACLs, TLS, and the failure paths
+// (garbage, oversized frames, unsupported versions, port in use, malformed
+// ACL rules).
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -247,7 +248,7 @@ TEST(KafkaServerScenario, CompressedEventBatchesDecodeInKcat) {
     auto conn = Connect();
     for (int i = 0; i < 20; ++i) {
       ExecOrFail(conn, "NOTIFY " + channel + ", '{\"id\":" + std::to_string(i) + ",\"text\":\"" +
-                           std::string(2000, 'a' + i % 26) + "\"}'");
+                           std::string(2000, static_cast<char>('a' + i % 26)) + "\"}'");
     }
     ASSERT_TRUE(WaitStored(*p, 20)) << p->Stderr();
     auto records = ConsumeAll(addr, channel);
@@ -760,6 +761,22 @@ TEST(KafkaServerScenario, SaslPlainOverTls) {
   Stop(*p);
 }
 
+// kcat options: SASL/PLAIN (no TLS) as `user`.
+std::vector<std::string> SaslAs(const std::string& user, const std::string& password) {
+  return {"-X", "security.protocol=SASL_PLAINTEXT",
+          "-X", "sasl.mechanisms=PLAIN",
+          "-X", "sasl.username=" + user,
+          "-X", "sasl.password=" + password};
+}
+
+// pgcdc with the accounts of `users_file` and one ACL `rule` (a bad one:
+// pgcdc exits).
+CommandResult ListenWithAcl(const std::string& users_file, const std::string& rule) {
+  return RunCommand({PgcdcBinary(), "listen", "--db", SharedCluster().Url(), "-c", "x", "-a",
+                     "kafkaserver", "--kafkaserver-users-file", users_file, "--kafkaserver-acl",
+                     rule});
+}
+
 // Several SASL users from a file, per-topic ACLs: alice reads the events'
 // topic, bob only his own; each Kafka client sees what the rules grant.
 TEST(KafkaServerScenario, AclsGiveEachSaslUserItsOwnTopics) {
@@ -772,24 +789,22 @@ TEST(KafkaServerScenario, AclsGiveEachSaslUserItsOwnTopics) {
   const std::string addr = KafkaAddr(*p);
   NotifyMany("ks_acl", 4);
   ASSERT_TRUE(WaitStored(*p, 4));
-  auto as = [](const std::string& user, const std::string& password) {
-    return std::vector<std::string>{"-X", "security.protocol=SASL_PLAINTEXT",
-                                    "-X", "sasl.mechanisms=PLAIN",
-                                    "-X", "sasl.username=" + user,
-                                    "-X", "sasl.password=" + password};
-  };
-  EXPECT_EQ(ConsumeAll(addr, "ks_acl", as("alice", "a-pass")).size(), 4u);
+  EXPECT_EQ(ConsumeAll(addr, "ks_acl", SaslAs("alice", "a-pass")).size(), 4u);
+  // Topic rules alone leave consumer groups open: alice consumes in one.
+  auto grouped = KcatGroup(addr, "alice-grp", "ks_acl", SaslAs("alice", "a-pass"));
+  EXPECT_EQ(grouped.exit_code, 0) << grouped.output;
+  EXPECT_EQ(ParseKcatRecords(grouped.output).size(), 4u) << grouped.output;
   // alice may not write to the topic she reads.
-  auto alice_args = as("alice", "a-pass");
+  auto alice_args = SaslAs("alice", "a-pass");
   std::vector<std::string> produce = {"-b", addr, "-P", "-t", "ks_acl"};
   produce.insert(produce.end(), alice_args.begin(), alice_args.end());
   auto refused = Kcat(produce, "forged\n");
   EXPECT_NE(refused.exit_code, 0) << refused.output;
   EXPECT_NE(refused.output.find("uthorization"), std::string::npos) << refused.output;
-  EXPECT_EQ(ConsumeAll(addr, "ks_acl", as("alice", "a-pass")).size(), 4u);
+  EXPECT_EQ(ConsumeAll(addr, "ks_acl", SaslAs("alice", "a-pass")).size(), 4u);
 
   // bob does not see the events' topic, and is refused when he asks for it...
-  auto bob = as("bob", "b-pass");
+  auto bob = SaslAs("bob", "b-pass");
   std::vector<std::string> list = {"-b", addr, "-L"};
   list.insert(list.end(), bob.begin(), bob.end());
   auto all = Kcat(list);
@@ -810,11 +825,135 @@ TEST(KafkaServerScenario, AclsGiveEachSaslUserItsOwnTopics) {
   Stop(*p);
 
   // A rule naming a user nobody configured is a configuration error.
-  auto bad = RunCommand({PgcdcBinary(), "listen", "--db", SharedCluster().Url(), "-c", "x", "-a",
-                         "kafkaserver", "--kafkaserver-users-file", users, "--kafkaserver-acl",
-                         "carol:read:x"});
+  auto bad = ListenWithAcl(users, "carol:read:x");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("user \"carol\" is not a SASL user"), std::string::npos) << bad.output;
+}
+
+// Group ACLs: both users read the topic, only alice may use the ks-team.*
+// consumer groups. bob's kcat and kafkajs group consumers get "group
+// authorization failed"; without a group bob still reads; a malformed rule is
+// a configuration error.
+TEST(KafkaServerScenario, GroupAclsRefuseConsumerGroupsNoRuleGrants) {
+  TempDir dir;
+  const std::string users = dir.path + "/users";
+  std::ofstream(users) << "alice:a-pass\nbob:b-pass\n";
+  auto p =
+      StartNotify("ks_gacl", {"--kafkaserver-users-file", users, "--kafkaserver-acl",
+                              "*:read:ks_gacl", "--kafkaserver-acl", "alice:read:group:ks-team.*"});
+  ASSERT_TRUE(p);
+  const std::string addr = KafkaAddr(*p);
+  NotifyMany("ks_gacl", 5);
+  ASSERT_TRUE(WaitStored(*p, 5));
+  auto kcat_group = [&](const std::vector<std::string>& creds, const std::string& group) {
+    return KcatGroup(addr, group, "ks_gacl", creds);
+  };
+  // alice consumes in her group (kcat -G, then kafkajs).
+  auto alice = kcat_group(SaslAs("alice", "a-pass"), "ks-team.kcat");
+  EXPECT_EQ(alice.exit_code, 0) << alice.output;
+  EXPECT_EQ(ParseKcatRecords(alice.output).size(), 5u) << alice.output;
+  auto js =
+      StartNode("kafkajs_consume.js", {"--brokers", addr, "--topic", "ks_gacl", "--group",
+                                       "ks-team.js", "--expect", "5", "--from-beginning", "--quiet",
+                                       "--sasl-user", "alice", "--sasl-password", "a-pass"});
+  ASSERT_TRUE(js);
+  ASSERT_TRUE(WaitFor(*js, "done", 60s)) << js->Stderr();
+  EXPECT_EQ(LastWith(*js, "done")->at("count").as_int64(), 5);
+
+  // bob may read the topic, but not join the group: kcat -G fails...
+  auto bob = kcat_group(SaslAs("bob", "b-pass"), "ks-team.kcat");
+  EXPECT_NE(bob.exit_code, 0) << bob.output;
+  EXPECT_TRUE(ParseKcatRecords(bob.output).empty()) << bob.output;
+  EXPECT_NE(bob.output.find("roup authorization failed"), std::string::npos) << bob.output;
+  // ...kafkajs fails: it reports "Failed to find group coordinator" and logs
+  // the broker's error code it decoded (kafkajs_common.js --log-errors).
+  auto bob_js = StartNode("kafkajs_consume.js",
+                          {"--brokers", addr, "--topic", "ks_gacl", "--group", "ks-team.js",
+                           "--expect", "5", "--from-beginning", "--quiet", "--timeout-ms", "20000",
+                           "--sasl-user", "bob", "--sasl-password", "b-pass", "--log-errors"});
+  ASSERT_TRUE(bob_js);
+  ASSERT_TRUE(WaitFor(*bob_js, "error", 30s)) << bob_js->Stderr();
+  const std::string js_error(LastWith(*bob_js, "error")->at("error").as_string());
+  EXPECT_NE(js_error.find("group coordinator"), std::string::npos) << js_error;
+  EXPECT_NE(bob_js->Stderr().find("Not authorized to access group"), std::string::npos)
+      << bob_js->Stderr();
+  EXPECT_FALSE(LastWith(*bob_js, "message"));
+  bob_js->Signal(SIGTERM);
+  bob_js->Wait();
+  // ...and without a group he reads the topic.
+  EXPECT_EQ(ConsumeAll(addr, "ks_gacl", SaslAs("bob", "b-pass")).size(), 5u);
+  // alice's committed offsets are intact: her group resumes with nothing new.
+  auto again = kcat_group(SaslAs("alice", "a-pass"), "ks-team.kcat");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_TRUE(ParseKcatRecords(again.output).empty()) << again.output;
+
+  EXPECT_GE(
+      ScrapeMetric(*p, "pgcdc_kafkaserver_authorization_denied_total{api=\"FindCoordinator\"}")
+          .value_or(0),
+      2.0);
+  EXPECT_TRUE(p->WaitForStderr("request refused by kafkaserver.acls")) << p->Stderr();
+  EXPECT_NE(p->Stderr().find("user=bob"), std::string::npos) << p->Stderr();
+  EXPECT_NE(p->Stderr().find("resource=group name=ks-team.kcat operation=describe"),
+            std::string::npos)
+      << p->Stderr();
+  EXPECT_NE(p->Stderr().find("resource=group name=ks-team.js"), std::string::npos) << p->Stderr();
+  Stop(*p);
+
+  // A malformed group rule is a configuration error (exit 2).
+  auto bad = ListenWithAcl(users, "alice:write:group:ks-team.*");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("config validation:"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("kafkaserver.acls[0] \"alice:write:group:ks-team.*\": operation "
+                            "\"write\" on a group: expected read, describe or all"),
+            std::string::npos)
+      << bad.output;
+}
+
+// Transactional-id ACLs: ingest writes inbound.* in transactions under
+// ingest-* ids only; kafkajs reports the refusal of any other id.
+TEST(KafkaServerScenario, TransactionalIdAclsLimitTransactionalProducers) {
+  TempDir dir;
+  const std::string users = dir.path + "/users";
+  std::ofstream(users) << "ingest:i-pass\n";
+  auto p = StartNotify(
+      "ks_unused", {"--kafkaserver-users-file", users, "--kafkaserver-acl", "ingest:all:inbound.*",
+                    "--kafkaserver-acl", "ingest:write:transactional_id:ingest-*"});
+  ASSERT_TRUE(p);
+  const std::string addr = KafkaAddr(*p);
+  auto produce = [&](const std::string& txn_id) {
+    auto js = StartNode("kafkajs_produce.js",
+                        {"--brokers", addr, "--topic", "inbound.tx", "--count", "6", "--batch", "3",
+                         "--transactional-id", txn_id, "--sasl-user", "ingest", "--sasl-password",
+                         "i-pass", "--log-errors"});
+    EXPECT_TRUE(js);
+    if (js) js->Wait(60s);
+    return js;
+  };
+  auto ok = produce("ingest-1");
+  ASSERT_TRUE(ok);
+  ASSERT_TRUE(LastWith(*ok, "produced")) << ok->Stderr();
+  EXPECT_EQ(LastWith(*ok, "produced")->at("produced").as_int64(), 6);
+  auto refused = produce("other-1");
+  ASSERT_TRUE(refused);
+  EXPECT_FALSE(LastWith(*refused, "produced"));
+  ASSERT_TRUE(LastWith(*refused, "error")) << refused->Stderr();
+  // kafkajs: "Failed to find group coordinator" (the transaction
+  // coordinator), with the decoded broker error in its log.
+  const std::string error(LastWith(*refused, "error")->at("error").as_string());
+  EXPECT_NE(error.find("coordinator"), std::string::npos) << error;
+  EXPECT_NE(refused->Stderr().find("Transactional Id authorization failed"), std::string::npos)
+      << refused->Stderr();
+  // Only the committed transactions are there (kcat reads read_committed).
+  EXPECT_EQ(ConsumeAll(addr, "inbound.tx", SaslAs("ingest", "i-pass")).size(), 6u);
+  EXPECT_GE(
+      ScrapeMetric(*p, "pgcdc_kafkaserver_authorization_denied_total{api=\"FindCoordinator\"}")
+              .value_or(0) +
+          ScrapeMetric(*p, "pgcdc_kafkaserver_authorization_denied_total{api=\"InitProducerId\"}")
+              .value_or(0),
+      1.0);
+  EXPECT_NE(p->Stderr().find("resource=transactional_id name=other-1"), std::string::npos)
+      << p->Stderr();
+  Stop(*p);
 }
 
 }  // namespace

@@ -9,33 +9,19 @@
 //   {"error":"..."}                              on a client error
 // Usage: node kafkajs_consume.js --brokers H:P --topic T --group G
 //          [--expect N] [--timeout-ms T] [--from-beginning] [--quiet]
-//          [--sasl-user U --sasl-password P] [--ssl-ca FILE]
+//          [--sasl-user U --sasl-password P] [--ssl-ca FILE] [--log-errors]
+//          (kafkajs_common.js)
 'use strict';
-const fs = require('fs');
-const { Kafka, logLevel } = require('kafkajs');
+const { Kafka } = require('kafkajs');
+const { arg, flag, emit, kafkaConfig } = require('./kafkajs_common');
 
-function arg(name, def) {
-  const i = process.argv.indexOf('--' + name);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
-const flag = (name) => process.argv.includes('--' + name);
-const emit = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
-
-const brokers = arg('brokers').split(',');
 const topic = arg('topic');
 const group = arg('group', 'kafkajs-test');
 const expect = Number(arg('expect', '0'));
 const timeoutMs = Number(arg('timeout-ms', '30000'));
 const quiet = flag('quiet');
 
-const config = { clientId: 'pgcdc-kafkajs-test', brokers, logLevel: logLevel.WARN };
-if (arg('sasl-user')) {
-  config.sasl = { mechanism: 'plain', username: arg('sasl-user'), password: arg('sasl-password') };
-}
-if (arg('ssl-ca')) {
-  config.ssl = { ca: [fs.readFileSync(arg('ssl-ca'), 'utf8')], rejectUnauthorized: true };
-}
-const kafka = new Kafka(config);
+const kafka = new Kafka(kafkaConfig('pgcdc-kafkajs-test'));
 const consumer = kafka.consumer({
   groupId: group,
   sessionTimeout: 10000,

@@ -4,38 +4,27 @@
 //   {"error":"..."}  (exit code 1) on failure
 // Records: key "<key-prefix><i>", value {"i":i} for i in 0..count-1, sent in
 // batches of --batch (one produce request each), with --compression
-// none|gzip and header "source: kafkajs".
+// none|gzip and header "source: kafkajs". With --transactional-id each batch
+// is one committed transaction (idempotent producer, acks -1).
 // Usage: node kafkajs_produce.js --brokers H:P --topic T [--count N]
 //          [--key-prefix P] [--batch B] [--compression gzip] [--acks -1|0|1]
-//          [--sasl-user U --sasl-password P] [--ssl-ca FILE]
+//          [--transactional-id ID]
+//          [--sasl-user U --sasl-password P] [--ssl-ca FILE] [--log-errors]
+//          (kafkajs_common.js)
 'use strict';
-const fs = require('fs');
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
-const { Kafka, CompressionTypes, Partitioners, logLevel } = require('kafkajs');
+const { Kafka, CompressionTypes, Partitioners } = require('kafkajs');
+const { arg, emit, kafkaConfig } = require('./kafkajs_common');
 
-function arg(name, def) {
-  const i = process.argv.indexOf('--' + name);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
-const emit = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
-
-const config = {
-  clientId: 'pgcdc-kafkajs-producer',
-  brokers: arg('brokers').split(','),
-  logLevel: logLevel.WARN,
-};
-if (arg('sasl-user')) {
-  config.sasl = { mechanism: 'plain', username: arg('sasl-user'), password: arg('sasl-password') };
-}
-if (arg('ssl-ca')) {
-  config.ssl = { ca: [fs.readFileSync(arg('ssl-ca'), 'utf8')], rejectUnauthorized: true };
-}
+const config = kafkaConfig('pgcdc-kafkajs-producer');
 
 async function main() {
   const kafka = new Kafka(config);
+  const transactionalId = arg('transactional-id');
   const producer = kafka.producer({
     allowAutoTopicCreation: true,
     createPartitioner: Partitioners.DefaultPartitioner,
+    ...(transactionalId ? { transactionalId, idempotent: true, maxInFlightRequests: 1 } : {}),
   });
   await producer.connect();
   const count = Number(arg('count', '10'));
@@ -49,12 +38,15 @@ async function main() {
     for (let i = start; i < Math.min(count, start + batch); i++) {
       messages.push({ key: prefix + i, value: JSON.stringify({ i }), headers: { source: 'kafkajs' } });
     }
-    const r = await producer.send({
-      topic: arg('topic'),
-      acks: Number(arg('acks', '-1')),
-      compression,
-      messages,
-    });
+    const record = { topic: arg('topic'), acks: Number(arg('acks', '-1')), compression, messages };
+    let r;
+    if (transactionalId) {
+      const tx = await producer.transaction();
+      r = await tx.send(record);
+      await tx.commit();
+    } else {
+      r = await producer.send(record);
+    }
     for (const x of r) results.push({ partition: x.partition, baseOffset: x.baseOffset });
   }
   await producer.disconnect();

@@ -64,61 +64,199 @@ const SaslUser* FindSaslUser(const std::vector<SaslUser>& users, std::string_vie
   return found;
 }
 
-Result<TopicAcl> TopicAcl::Parse(const std::vector<std::string>& rules) {
-  TopicAcl acl;
+std::string_view AclResourceName(AclResource type) {
+  switch (type) {
+    case AclResource::kTopic:
+      return "topic";
+    case AclResource::kGroup:
+      return "group";
+    case AclResource::kTransactionalId:
+      return "transactional_id";
+    case AclResource::kCluster:
+      return "cluster";
+  }
+  return "?";
+}
+
+std::string_view AclOpName(AclOp op) {
+  switch (op) {
+    case AclOp::kRead:
+      return "read";
+    case AclOp::kWrite:
+      return "write";
+    case AclOp::kDescribe:
+      return "describe";
+    case AclOp::kIdempotentWrite:
+      return "idempotent_write";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr uint8_t Bit(AclOp op) { return static_cast<uint8_t>(op); }
+constexpr uint8_t TypeBit(AclResource type) {
+  return static_cast<uint8_t>(1u << static_cast<uint8_t>(type));
+}
+
+// The operations a rule may name for each resource type, and what each grants
+// (read and write imply describe, as in Kafka; `all` is every one of them).
+struct OpSpelling {
+  std::string_view name;
+  uint8_t grants;
+};
+struct TypeSpec {
+  AclResource type;
+  std::string_view what;  // "a topic", for messages
+  std::vector<OpSpelling> ops;
+  std::string_view expected;  // "read, write, describe or all"
+};
+
+const TypeSpec& SpecOf(AclResource type) {
+  static const TypeSpec kSpecs[] = {
+      {AclResource::kTopic,
+       "a topic",
+       {{"read", Bit(AclOp::kRead) | Bit(AclOp::kDescribe)},
+        {"write", Bit(AclOp::kWrite) | Bit(AclOp::kDescribe)},
+        {"describe", Bit(AclOp::kDescribe)},
+        {"all", Bit(AclOp::kRead) | Bit(AclOp::kWrite) | Bit(AclOp::kDescribe)}},
+       "read, write, describe or all"},
+      {AclResource::kGroup,
+       "a group",
+       {{"read", Bit(AclOp::kRead) | Bit(AclOp::kDescribe)},
+        {"describe", Bit(AclOp::kDescribe)},
+        {"all", Bit(AclOp::kRead) | Bit(AclOp::kDescribe)}},
+       "read, describe or all"},
+      {AclResource::kTransactionalId,
+       "a transactional id",
+       {{"write", Bit(AclOp::kWrite) | Bit(AclOp::kDescribe)},
+        {"describe", Bit(AclOp::kDescribe)},
+        {"all", Bit(AclOp::kWrite) | Bit(AclOp::kDescribe)}},
+       "write, describe or all"},
+      {AclResource::kCluster,
+       "the cluster",
+       {{"describe", Bit(AclOp::kDescribe)},
+        {"idempotent_write", Bit(AclOp::kIdempotentWrite)},
+        {"all", Bit(AclOp::kDescribe) | Bit(AclOp::kIdempotentWrite)}},
+       "describe, idempotent_write or all"},
+  };
+  return kSpecs[static_cast<uint8_t>(type)];
+}
+
+constexpr std::string_view kForms =
+    "expected user:operation:topic, user:operation:topic|group|transactional_id:NAME or "
+    "user:operation:cluster, e.g. alice:read:pgcdc.orders or alice:read:group:analytics";
+
+// A name pattern: exact, `*`, or a prefix ending in `*` (no other `*`).
+// Topic names (and prefixes) must also be valid topic names.
+bool ValidPattern(AclResource type, std::string_view pattern) {
+  if (pattern.empty()) return false;
+  const std::string_view prefix =
+      pattern.ends_with('*') ? pattern.substr(0, pattern.size() - 1) : pattern;
+  if (prefix.find('*') != std::string_view::npos) return false;
+  if (type == AclResource::kTopic) return prefix.empty() || codec::kafka::IsValidTopicName(prefix);
+  return true;
+}
+
+}  // namespace
+
+Result<Acl> Acl::Parse(const std::vector<std::string>& rules) {
+  Acl acl;
   for (size_t i = 0; i < rules.size(); ++i) {
     const std::string where = "kafkaserver.acls[" + std::to_string(i) + "] \"" + rules[i] + "\"";
+    auto fail = [&](const std::string& why) {
+      return Fail(ErrorCode::kInvalidArgument, where + ": " + why);
+    };
     const std::string_view r = rules[i];
     const size_t a = r.find(':');
     const size_t b = a == std::string_view::npos ? a : r.find(':', a + 1);
-    if (b == std::string_view::npos) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  where + ": expected user:operation:topic, e.g. alice:read:pgcdc.orders");
-    }
-    Rule rule{std::string(r.substr(0, a)), 0, std::string(r.substr(b + 1))};
+    if (b == std::string_view::npos) return fail(std::string(kForms));
+    Rule rule;
+    rule.user = std::string(r.substr(0, a));
+    if (rule.user.empty()) return fail("empty user");
     const std::string_view op = r.substr(a + 1, b - a - 1);
-    if (op == "read") {
-      rule.ops = static_cast<uint8_t>(TopicOp::kRead);
-    } else if (op == "write") {
-      rule.ops = static_cast<uint8_t>(TopicOp::kWrite);
-    } else if (op == "all") {
-      rule.ops = static_cast<uint8_t>(TopicOp::kRead) | static_cast<uint8_t>(TopicOp::kWrite);
+    const std::string_view rest = r.substr(b + 1);
+    // user:op:NAME is a topic, except the word `cluster`; user:op:TYPE:NAME.
+    const size_t c = rest.find(':');
+    bool short_cluster = false;
+    if (c == std::string_view::npos) {
+      short_cluster = rest == "cluster";
+      rule.type = short_cluster ? AclResource::kCluster : AclResource::kTopic;
+      if (!short_cluster) rule.pattern = std::string(rest);
     } else {
-      return Fail(ErrorCode::kInvalidArgument,
-                  where + ": operation \"" + std::string(op) + "\": expected read, write or all");
+      const std::string_view type = rest.substr(0, c);
+      rule.pattern = std::string(rest.substr(c + 1));
+      if (type == "topic") {
+        rule.type = AclResource::kTopic;
+      } else if (type == "group") {
+        rule.type = AclResource::kGroup;
+      } else if (type == "transactional_id") {
+        rule.type = AclResource::kTransactionalId;
+      } else if (type == "cluster") {
+        return fail("the cluster takes no name: write user:operation:cluster");
+      } else {
+        return fail("resource type \"" + std::string(type) +
+                    "\": expected topic, group, transactional_id or cluster");
+      }
     }
-    if (rule.user.empty()) return Fail(ErrorCode::kInvalidArgument, where + ": empty user");
-    const std::string_view prefix =
-        std::string_view(rule.pattern)
-            .substr(0, rule.pattern.ends_with('*') ? rule.pattern.size() - 1 : rule.pattern.size());
-    if (rule.pattern.empty() || (!prefix.empty() && (prefix.find('*') != std::string_view::npos ||
-                                                     !codec::kafka::IsValidTopicName(prefix)))) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  where + ": topic \"" + rule.pattern +
-                      "\": expected a topic name, `*`, or a prefix ending in `*`");
+    const TypeSpec& spec = SpecOf(rule.type);
+    for (const auto& o : spec.ops) {
+      if (o.name == op) rule.ops = o.grants;
     }
+    if (rule.ops == 0) {
+      std::string why = "operation \"" + std::string(op) + "\" on " + std::string(spec.what) +
+                        ": expected " + std::string(spec.expected);
+      if (short_cluster) {
+        why += " (the topic named \"cluster\" is written " + rule.user + ":" + std::string(op) +
+               ":topic:cluster)";
+      }
+      return fail(why);
+    }
+    if (rule.type != AclResource::kCluster && !ValidPattern(rule.type, rule.pattern)) {
+      const std::string_view name = rule.type == AclResource::kTopic   ? "a topic name"
+                                    : rule.type == AclResource::kGroup ? "a group id"
+                                                                       : "a transactional id";
+      return fail(std::string(AclResourceName(rule.type)) + " \"" + rule.pattern + "\": expected " +
+                  std::string(name) + ", `*`, or a prefix ending in `*`");
+    }
+    acl.restricted_ |= TypeBit(rule.type);
     acl.rules_.push_back(std::move(rule));
   }
+  // Topics hold the data: any rule at all restricts them.
+  if (!acl.rules_.empty()) acl.restricted_ |= TypeBit(AclResource::kTopic);
   return acl;
 }
 
-uint8_t TopicAcl::Granted(std::string_view user, std::string_view topic) const {
+bool Acl::Restricts(AclResource type) const { return (restricted_ & TypeBit(type)) != 0; }
+
+uint8_t Acl::Granted(std::string_view user, AclResource type, std::string_view name) const {
   uint8_t ops = 0;
   for (const auto& r : rules_) {
-    if ((r.user == "*" || r.user == user) && MatchesPattern(r.pattern, topic)) ops |= r.ops;
+    if (r.type == type && (r.user == "*" || r.user == user) &&
+        (type == AclResource::kCluster || MatchesPattern(r.pattern, name))) {
+      ops |= r.ops;
+    }
   }
   return ops;
 }
 
-bool TopicAcl::Allows(std::string_view user, TopicOp op, std::string_view topic) const {
-  return !enabled() || (Granted(user, topic) & static_cast<uint8_t>(op)) != 0;
+bool Acl::Allows(std::string_view user, AclResource type, AclOp op, std::string_view name) const {
+  return !Restricts(type) || (Granted(user, type, name) & Bit(op)) != 0;
 }
 
-bool TopicAcl::Describes(std::string_view user, std::string_view topic) const {
-  return !enabled() || Granted(user, topic) != 0;
+bool Acl::AllowsAny(std::string_view user, AclResource type, AclOp op) const {
+  if (!Restricts(type)) return true;
+  return std::any_of(rules_.begin(), rules_.end(), [&](const Rule& r) {
+    return r.type == type && (r.user == "*" || r.user == user) && (r.ops & Bit(op)) != 0;
+  });
 }
 
-std::vector<std::string> TopicAcl::NamedUsers() const {
+bool Acl::GrantsCluster(std::string_view user, AclOp op) const {
+  return Restricts(AclResource::kCluster) &&
+         (Granted(user, AclResource::kCluster, {}) & Bit(op)) != 0;
+}
+
+std::vector<std::string> Acl::NamedUsers() const {
   std::vector<std::string> names;
   for (const auto& r : rules_) {
     if (r.user != "*" && std::find(names.begin(), names.end(), r.user) == names.end()) {

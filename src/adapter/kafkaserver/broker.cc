@@ -93,8 +93,9 @@ struct Broker::Metrics {
       "pgcdc_kafkaserver_offset_commits_total", "OffsetCommit requests received from consumers");
   metrics::Family<metrics::Counter>& denied = reg.AddCounter(
       "pgcdc_kafkaserver_authorization_denied_total",
-      "Topics a SASL user was refused by kafkaserver.acls (TOPIC_AUTHORIZATION_FAILED, or left "
-      "out of a Metadata listing), by API",
+      "Resources (topics, groups, transactional ids, the cluster) a SASL user was refused by "
+      "kafkaserver.acls (an *_AUTHORIZATION_FAILED error, or left out of a Metadata or ListGroups "
+      "listing), by API",
       {"api"});
   std::array<metrics::Counter*, kMaxApiKey> by_api{};
 
@@ -160,14 +161,40 @@ struct Broker::Handlers {
   }
   void CountError(int16_t code) { b.metrics_->Error(hdr.api_key, code); }
   // kafkaserver.acls: may this connection's user do `op` on `topic`? A refusal
-  // is counted.
-  bool Allowed(TopicOp op, std::string_view topic) const {
-    return b.Authorized(*conn, hdr.api_key, op, topic);
+  // is counted and logged.
+  bool Allowed(AclOp op, std::string_view topic) const {
+    return b.Authorized(*conn, hdr.api_key, AclResource::kTopic, op, topic);
   }
-  bool Describable(std::string_view topic) const {
-    return b.Describable(*conn, hdr.api_key, topic);
+  bool Describable(std::string_view topic) const { return Allowed(AclOp::kDescribe, topic); }
+  // Whether a full listing (Metadata of every topic, ListGroups) shows the
+  // resource: a resource left out is counted, not logged.
+  bool Listed(AclResource type, std::string_view name) const {
+    return b.Authorized(*conn, hdr.api_key, type, AclOp::kDescribe, name, /*listing=*/true);
+  }
+  // The same for a consumer group, a transactional id.
+  bool GroupAllowed(AclOp op, std::string_view group) const {
+    return b.Authorized(*conn, hdr.api_key, AclResource::kGroup, op, group);
+  }
+  bool TxnAllowed(AclOp op, std::string_view transactional_id) const {
+    return b.Authorized(*conn, hdr.api_key, AclResource::kTransactionalId, op, transactional_id);
+  }
+  // InitProducerId without a transactional id: idempotent_write on the
+  // cluster, or (KIP-679) write on any topic.
+  bool IdempotentAllowed() const {
+    const Acl& acl = b.options_.acl;
+    if (acl.Allows(conn->user, AclResource::kCluster, AclOp::kIdempotentWrite, {}) ||
+        acl.AllowsAny(conn->user, AclResource::kTopic, AclOp::kWrite)) {
+      return true;
+    }
+    b.Refused(*conn, hdr.api_key, AclResource::kCluster, AclOp::kIdempotentWrite, {});
+    return false;
   }
   static constexpr auto kDenied = static_cast<int16_t>(ErrorCode::kTopicAuthorizationFailed);
+  static constexpr auto kGroupDenied = static_cast<int16_t>(ErrorCode::kGroupAuthorizationFailed);
+  static constexpr auto kTxnDenied =
+      static_cast<int16_t>(ErrorCode::kTransactionalIdAuthorizationFailed);
+  static constexpr auto kClusterDenied =
+      static_cast<int16_t>(ErrorCode::kClusterAuthorizationFailed);
 
   // Runs the handler of API `key`; false when the broker serves no such API.
   bool Serve(ApiKey key) {
@@ -241,7 +268,7 @@ struct Broker::Handlers {
     const bool all = !req->topics || (version() == 0 && req->topics->empty());
     if (all) {
       for (const auto& t : b.topics_.All()) {
-        if (Describable(t->name())) resp.topics.push_back(TopicEntry(*t));
+        if (Listed(AclResource::kTopic, t->name())) resp.topics.push_back(TopicEntry(*t));
       }
     } else {
       for (const auto& rt : *req->topics) {
@@ -300,6 +327,9 @@ struct Broker::Handlers {
         c.error_message = "unknown coordinator key type";
       } else if (key.empty()) {
         c.error_code = Code(ErrorCode::kInvalidGroupId);
+      } else if (req->key_type == k::kCoordinatorKeyGroup ? !GroupAllowed(AclOp::kDescribe, key)
+                                                          : !TxnAllowed(AclOp::kDescribe, key)) {
+        c.error_code = req->key_type == k::kCoordinatorKeyGroup ? kGroupDenied : kTxnDenied;
       } else {
         c.node_id = 0;
         c.host = b.options_.advertised_host;
@@ -326,7 +356,7 @@ struct Broker::Handlers {
         k::ListOffsetsResponse::Partition p;
         p.partition_index = rp.partition_index;
         PartitionLog* log = t ? t->partition(rp.partition_index) : nullptr;
-        if (!Allowed(TopicOp::kRead, rt.name)) {
+        if (!Allowed(AclOp::kRead, rt.name)) {
           p.error_code = kDenied;
         } else if (log == nullptr) {
           p.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
@@ -360,6 +390,8 @@ struct Broker::Handlers {
     if (!Decoded(req)) return;
     k::ProduceResponse resp;
     const bool acks_ok = req->acks == 0 || req->acks == 1 || req->acks == -1;
+    // A transactional producer needs write on its transactional id.
+    const bool txn_ok = !req->transactional_id || TxnAllowed(AclOp::kWrite, *req->transactional_id);
     int64_t produced = 0;
     for (const auto& rt : req->topics) {
       k::ProduceResponse::Topic out;
@@ -368,9 +400,11 @@ struct Broker::Handlers {
       int16_t topic_error = 0;
       if (!acks_ok) {
         topic_error = Code(ErrorCode::kInvalidRequiredAcks);
+      } else if (!txn_ok) {
+        topic_error = kTxnDenied;
       } else if (!IsValidTopicName(rt.name)) {
         topic_error = Code(ErrorCode::kInvalidTopic);
-      } else if (!Allowed(TopicOp::kWrite, rt.name)) {
+      } else if (!Allowed(AclOp::kWrite, rt.name)) {
         topic_error = kDenied;
       } else {
         auto t = b.topics_.FindOrAutoCreate(rt.name);
@@ -503,12 +537,19 @@ struct Broker::Handlers {
   void InitProducerId() {
     auto req = k::DecodeInitProducerIdRequest(body, version());
     if (!Decoded(req)) return;
-    const auto r = b.txns_.InitProducerId(req->transactional_id, req->transaction_timeout_ms,
-                                          b.executor_.Now());
     k::InitProducerIdResponse resp;
-    resp.error_code = r.error;
-    resp.producer_id = r.id;
-    resp.producer_epoch = r.epoch;
+    const bool transactional = req->transactional_id && !req->transactional_id->empty();
+    if (transactional && !TxnAllowed(AclOp::kWrite, *req->transactional_id)) {
+      resp.error_code = kTxnDenied;
+    } else if (!transactional && !IdempotentAllowed()) {
+      resp.error_code = kClusterDenied;
+    } else {
+      const auto r = b.txns_.InitProducerId(req->transactional_id, req->transaction_timeout_ms,
+                                            b.executor_.Now());
+      resp.error_code = r.error;
+      resp.producer_id = r.id;
+      resp.producer_epoch = r.epoch;
+    }
     CountError(resp.error_code);
     k::Writer w;
     k::EncodeInitProducerIdResponse(resp, version(), w);
@@ -519,15 +560,19 @@ struct Broker::Handlers {
     auto req = k::DecodeAddPartitionsToTxnRequest(body, version());
     if (!Decoded(req)) return;
     k::AddPartitionsToTxnResponse resp;
+    // Kafka: without write on the transactional id every partition fails.
+    const bool txn_ok = TxnAllowed(AclOp::kWrite, req->transactional_id);
     for (const auto& t : req->topics) {
       k::AddPartitionsToTxnResponse::Topic out;
       out.name = t.name;
-      const bool allowed = Allowed(TopicOp::kWrite, t.name);
+      const bool allowed = txn_ok && Allowed(AclOp::kWrite, t.name);
       auto topic = allowed && IsValidTopicName(t.name) ? b.topics_.FindOrAutoCreate(t.name)
                                                        : Result<std::shared_ptr<Topic>>(nullptr);
       for (const int32_t p : t.partitions) {
         int16_t err = 0;
-        if (!allowed) {
+        if (!txn_ok) {
+          err = kTxnDenied;
+        } else if (!allowed) {
           err = kDenied;
         } else if (!topic || !*topic || (*topic)->partition(p) == nullptr) {
           err = Code(ErrorCode::kUnknownTopicOrPartition);
@@ -549,8 +594,10 @@ struct Broker::Handlers {
     auto req = k::DecodeEndTxnRequest(body, version());
     if (!Decoded(req)) return;
     k::EndTxnResponse resp;
-    resp.error_code = b.txns_.EndTxn(req->transactional_id, req->producer_id, req->producer_epoch,
-                                     req->committed);
+    resp.error_code = !TxnAllowed(AclOp::kWrite, req->transactional_id)
+                          ? kTxnDenied
+                          : b.txns_.EndTxn(req->transactional_id, req->producer_id,
+                                           req->producer_epoch, req->committed);
     CountError(resp.error_code);
     k::Writer w;
     k::EncodeEndTxnResponse(resp, version(), w);
@@ -563,6 +610,16 @@ struct Broker::Handlers {
   void JoinGroup() {
     auto req = k::DecodeJoinGroupRequest(body, version());
     if (!Decoded(req)) return;
+    if (!GroupAllowed(AclOp::kRead, req->group_id)) {
+      k::JoinGroupResponse resp;
+      resp.error_code = kGroupDenied;
+      resp.member_id = req->member_id;
+      CountError(resp.error_code);
+      k::Writer w;
+      k::EncodeJoinGroupResponse(resp, version(), w);
+      Respond(w);
+      return;
+    }
     JoinArgs a;
     a.group_id = req->group_id;
     a.member_id = req->member_id;
@@ -608,6 +665,15 @@ struct Broker::Handlers {
   void SyncGroup() {
     auto req = k::DecodeSyncGroupRequest(body, version());
     if (!Decoded(req)) return;
+    if (!GroupAllowed(AclOp::kRead, req->group_id)) {
+      k::SyncGroupResponse resp;
+      resp.error_code = kGroupDenied;
+      CountError(resp.error_code);
+      k::Writer w;
+      k::EncodeSyncGroupResponse(resp, version(), w);
+      Respond(w);
+      return;
+    }
     SyncArgs a;
     a.group_id = req->group_id;
     a.member_id = req->member_id;
@@ -642,8 +708,10 @@ struct Broker::Handlers {
     if (!Decoded(req)) return;
     k::HeartbeatResponse resp;
     resp.error_code =
-        Code(b.groups_.Heartbeat(req->group_id, req->member_id, req->group_instance_id,
-                                 req->generation_id, b.executor_.Now()));
+        !GroupAllowed(AclOp::kRead, req->group_id)
+            ? kGroupDenied
+            : Code(b.groups_.Heartbeat(req->group_id, req->member_id, req->group_instance_id,
+                                       req->generation_id, b.executor_.Now()));
     CountError(resp.error_code);
     k::Writer w;
     k::EncodeHeartbeatResponse(resp, version(), w);
@@ -653,6 +721,15 @@ struct Broker::Handlers {
   void LeaveGroup() {
     auto req = k::DecodeLeaveGroupRequest(body, version());
     if (!Decoded(req)) return;
+    if (!GroupAllowed(AclOp::kRead, req->group_id)) {
+      k::LeaveGroupResponse resp;
+      resp.error_code = kGroupDenied;  // and no member entries, as Kafka answers
+      CountError(resp.error_code);
+      k::Writer w;
+      k::EncodeLeaveGroupResponse(resp, version(), w);
+      Respond(w);
+      return;
+    }
     std::vector<LeaveMember> members;
     for (auto& m : req->members) members.push_back({m.member_id, m.group_instance_id});
     auto r = b.groups_.Leave(req->group_id, members, b.executor_.Now());
@@ -684,6 +761,14 @@ struct Broker::Handlers {
     if (!Decoded(req)) return;
     k::DescribeGroupsResponse resp;
     for (const auto& id : req->groups) {
+      if (!GroupAllowed(AclOp::kDescribe, id)) {
+        k::DescribeGroupsResponse::Group g;
+        g.error_code = kGroupDenied;
+        g.group_id = id;
+        CountError(g.error_code);
+        resp.groups.push_back(std::move(g));
+        continue;
+      }
       auto d = b.groups_.Describe(id);
       k::DescribeGroupsResponse::Group g;
       g.error_code = Code(d.error);
@@ -712,8 +797,12 @@ struct Broker::Handlers {
     }
     k::ListGroupsResponse resp;
     // A filter naming only unknown states matches nothing.
+    // Kafka: describe on the cluster lists every group, else only the groups
+    // the user may describe.
+    const bool every = b.options_.acl.GrantsCluster(conn->user, AclOp::kDescribe);
     if (req->states_filter.empty() || !states.empty()) {
       for (auto& g : b.groups_.List(states)) {
+        if (!every && !Listed(AclResource::kGroup, g.group_id)) continue;
         resp.groups.push_back({g.group_id, g.protocol_type, g.state});
       }
     }
@@ -729,7 +818,9 @@ struct Broker::Handlers {
     auto req = k::DecodeOffsetCommitRequest(body, version());
     if (!Decoded(req)) return;
     int16_t error = 0;
-    if (b.offsets_ == nullptr) {
+    if (!GroupAllowed(AclOp::kRead, req->group_id)) {
+      error = kGroupDenied;
+    } else if (b.offsets_ == nullptr) {
       error = Code(ErrorCode::kCoordinatorNotAvailable);
     } else if (req->group_id.empty()) {
       error = Code(ErrorCode::kInvalidGroupId);
@@ -742,7 +833,7 @@ struct Broker::Handlers {
     std::vector<kafkaserver::OffsetCommit> commits;
     for (const auto& rt : req->topics) {
       auto& tc = codes.emplace_back();
-      const bool allowed = Allowed(TopicOp::kRead, rt.name);
+      const bool allowed = error != 0 || Allowed(AclOp::kRead, rt.name);
       for (const auto& rp : rt.partitions) {
         int16_t code = error == 0 && !allowed ? kDenied : error;
         const std::string metadata = rp.committed_metadata.value_or("");
@@ -800,13 +891,31 @@ struct Broker::Handlers {
     for (const auto& rg : req->groups) {
       k::OffsetFetchResponse::Group g;
       g.group_id = rg.group_id;
-      if (b.offsets_ == nullptr) {
+      if (!GroupAllowed(AclOp::kDescribe, rg.group_id)) {
+        g.error_code = kGroupDenied;
+        // v0-1 have no group-level error: each requested partition carries it.
+        if (version() < 2 && rg.topics) {
+          for (const auto& rt : *rg.topics) {
+            k::OffsetFetchResponse::Topic t;
+            t.name = rt.name;
+            for (int32_t idx : rt.partition_indexes) {
+              k::OffsetFetchResponse::Partition p;
+              p.partition_index = idx;
+              p.metadata = "";
+              p.error_code = kGroupDenied;
+              t.partitions.push_back(std::move(p));
+            }
+            g.topics.push_back(std::move(t));
+          }
+        }
+      } else if (b.offsets_ == nullptr) {
         g.error_code = Code(ErrorCode::kCoordinatorNotAvailable);
       } else if (!rg.topics) {
         // Every partition this group committed.
         std::map<std::string, std::vector<k::OffsetFetchResponse::Partition>> by_topic;
         for (const auto& [key, c] : b.offsets_->FetchGroup(rg.group_id)) {
-          if (b.options_.acl.enabled() && !b.options_.acl.Describes(conn->user, key.topic)) {
+          if (!b.options_.acl.Allows(conn->user, AclResource::kTopic, AclOp::kDescribe,
+                                     key.topic)) {
             continue;  // a topic this user may not see
           }
           k::OffsetFetchResponse::Partition p;
@@ -821,7 +930,7 @@ struct Broker::Handlers {
         for (const auto& rt : *rg.topics) {
           k::OffsetFetchResponse::Topic t;
           t.name = rt.name;
-          const bool allowed = Allowed(TopicOp::kRead, rt.name);
+          const bool allowed = Allowed(AclOp::kRead, rt.name);
           if (allowed) b.offsets_->NoteConsumer(rg.group_id, rt.name);
           for (int32_t idx : rt.partition_indexes) {
             k::OffsetFetchResponse::Partition p;
@@ -1008,17 +1117,39 @@ void Broker::UpdateGroupGauges() {
   metrics_->group_members.Set(static_cast<double>(members));
 }
 
-bool Broker::Authorized(const BrokerConnection& conn, int16_t api, TopicOp op,
-                        std::string_view topic) const {
-  if (options_.acl.Allows(conn.user, op, topic)) return true;
-  metrics_->denied.With({k::ApiName(api)}).Inc();
+bool Broker::Authorized(const BrokerConnection& conn, int16_t api, AclResource type, AclOp op,
+                        std::string_view name, bool listing) {
+  if (options_.acl.Allows(conn.user, type, op, name)) return true;
+  if (listing) {
+    metrics_->denied.With({k::ApiName(api)}).Inc();
+  } else {
+    Refused(conn, api, type, op, name);
+  }
   return false;
 }
 
-bool Broker::Describable(const BrokerConnection& conn, int16_t api, std::string_view topic) const {
-  if (options_.acl.Describes(conn.user, topic)) return true;
+void Broker::Refused(const BrokerConnection& conn, int16_t api, AclResource type, AclOp op,
+                     std::string_view name) {
   metrics_->denied.With({k::ApiName(api)}).Inc();
-  return false;
+  constexpr auto kLogEvery = std::chrono::minutes(1);
+  constexpr size_t kMaxRemembered = 4096;
+  const auto now = executor_.Now();
+  std::string key = conn.user;
+  key.append(1, '\0').append(k::ApiName(api)).append(1, '\0');
+  key.append(AclResourceName(type)).append(1, '\0').append(name);
+  auto it = refusals_logged_.find(key);
+  if (it != refusals_logged_.end() && now - it->second < kLogEvery) return;
+  if (it == refusals_logged_.end() && refusals_logged_.size() >= kMaxRemembered) {
+    refusals_logged_.clear();
+  }
+  refusals_logged_[std::move(key)] = now;
+  log::Warn("kafkaserver: request refused by kafkaserver.acls",
+            {{"user", conn.user},
+             {"peer", conn.peer},
+             {"api", k::ApiName(api)},
+             {"resource", AclResourceName(type)},
+             {"name", name},
+             {"operation", AclOpName(op)}});
 }
 
 const SaslUser* Broker::CheckPlain(std::string_view token) const {
@@ -1211,7 +1342,8 @@ void Broker::RunFetch(const std::shared_ptr<PendingFetch>& f, bool final_attempt
       topic = topics_.Find(rt.topic);
       if (!topic) topic_error = Code(ErrorCode::kUnknownTopicOrPartition);
     }
-    if (topic && !Authorized(*conn, f->header.api_key, TopicOp::kRead, topic->name())) {
+    if (topic &&
+        !Authorized(*conn, f->header.api_key, AclResource::kTopic, AclOp::kRead, topic->name())) {
       topic_error = Code(ErrorCode::kTopicAuthorizationFailed);
       topic.reset();
     }

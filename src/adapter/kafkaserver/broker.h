@@ -7,7 +7,8 @@
 // Executor. Handlers: ApiVersions, Metadata, Produce, Fetch (long poll),
 // ListOffsets, FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
 // OffsetCommit, OffsetFetch, DescribeGroups, ListGroups, SaslHandshake and
-// SaslAuthenticate (SASL/PLAIN), with per-topic ACLs (acl.h).
+// SaslAuthenticate (SASL/PLAIN), InitProducerId, AddPartitionsToTxn and
+// EndTxn, with topic, group, transactional-id and cluster ACLs (acl.h).
 //
 // Protocol failures close the connection, as Kafka does: an undecodable
 // header or body, an unknown API key, an unsupported version of a known key
@@ -63,10 +64,11 @@ struct BrokerOptions {
   int32_t advertised_port = 9092;
   std::string cluster_id = "pgcdc";
   // SASL/PLAIN: when enabled every connection must authenticate first, as
-  // one of `users`; `acl` then limits what each user may do per topic.
+  // one of `users`; `acl` then limits what each user may do with topics,
+  // groups, transactional ids and the cluster.
   bool sasl = false;
   std::vector<SaslUser> users;
-  TopicAcl acl;
+  Acl acl;
   // Upper bound for a Fetch long poll, whatever the client asks.
   std::chrono::milliseconds max_fetch_wait{std::chrono::minutes(5)};
   // Session timeouts requested in JoinGroup are capped at this value (0 = no cap).
@@ -134,11 +136,15 @@ class Broker {
   void FinishFetch(const std::shared_ptr<PendingFetch>& fetch);
   void CancelFetch(PendingFetch& fetch);
   void UpdateGroupGauges();
-  // kafkaserver.acls: may `conn`'s user do `op` on `topic` (kRead | kWrite
-  // both: either)? A refusal is counted under `api`.
-  bool Authorized(const BrokerConnection& conn, int16_t api, TopicOp op,
-                  std::string_view topic) const;
-  bool Describable(const BrokerConnection& conn, int16_t api, std::string_view topic) const;
+  // kafkaserver.acls: may `conn`'s user do `op` on resource `name` of `type`?
+  // A refusal is counted under `api` and logged (Refused); one that only
+  // leaves the resource out of a full listing is counted only.
+  bool Authorized(const BrokerConnection& conn, int16_t api, AclResource type, AclOp op,
+                  std::string_view name, bool listing = false);
+  // Counts and logs a refusal: one log line per user, API and resource a
+  // minute at most, so a retrying client cannot flood the log.
+  void Refused(const BrokerConnection& conn, int16_t api, AclResource type, AclOp op,
+               std::string_view name);
   // The user a SASL/PLAIN token authenticates, or nullptr.
   const SaslUser* CheckPlain(std::string_view token) const;
   // Appends a transaction marker (control batch) to a partition.
@@ -155,6 +161,7 @@ class Broker {
   std::map<uint64_t, std::weak_ptr<BrokerConnection>> connections_;
   Metrics* metrics_;
   std::function<void()> on_commit_;
+  std::map<std::string, GroupTime> refusals_logged_;  // Refused's rate limit
   struct Handlers;
   friend struct Handlers;
 };

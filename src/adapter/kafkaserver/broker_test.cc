@@ -7,11 +7,14 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <optional>
+#include <tuple>
 
 #include "adapter/kafkaserver/offset_store.h"
 #include "adapter/kafkaserver/test_batches.h"
 #include "codec/kafka/messages.h"
 #include "codec/kafka/record_batch.h"
+#include "core/metrics.h"
 
 namespace pgcdc::adapter::kafkaserver {
 namespace {
@@ -102,7 +105,7 @@ class BrokerTest : public ::testing::Test {
     o.sasl = true;
     o.users = std::move(more);
     o.users.push_back({user, password});
-    auto acl = TopicAcl::Parse(acls);
+    auto acl = Acl::Parse(acls);
     ASSERT_TRUE(acl) << acl.error().message();
     o.acl = std::move(*acl);
     Make(o);
@@ -700,6 +703,243 @@ TEST_F(BrokerTest, AclsLimitEachUserToItsTopics) {
   EXPECT_EQ(metadata_names(), std::vector<std::string>{"inbox"});
   Send(FetchFrame("inbox", 0, 0));
   EXPECT_EQ(FetchPartition(Only()).error_code, 29);  // write, not read
+}
+
+// Group, transactional-id and cluster rules: each refusal carries its own
+// error code (GROUP_/TRANSACTIONAL_ID_/CLUSTER_AUTHORIZATION_FAILED).
+TEST_F(BrokerTest, GroupTransactionalIdAndClusterAclsAnswerTheirOwnErrors) {
+  MakeSaslPlain(
+      "alice", "a", {{"bob", "b"}, {"ops", "o"}, {"admin", "d"}, {"ingest", "i"}},
+      {"*:read:pgcdc.*", "alice:read:group:analytics", "ops:read:group:*", "admin:describe:cluster",
+       "ingest:write:inbound.*", "ingest:write:transactional_id:ingest-*"});
+  ASSERT_TRUE(topics_->GetOrCreate("pgcdc.orders"));
+  auto find_coordinator = [&](const std::string& key, int8_t type) {
+    Send(Request(k::ApiKey::kFindCoordinator, 1, [&](k::Writer& w) {
+      w.String(key);
+      w.Int8(type);
+    }));
+    const Reply reply = Only();
+    k::Reader r(ResponseBody(reply.bytes, false));
+    r.Int32();  // throttle
+    return r.Int16();
+  };
+  auto join = [&](const std::string& group) {
+    Send(Request(k::ApiKey::kJoinGroup, 0, [&](k::Writer& w) {
+      w.String(group);
+      w.Int32(10000);
+      w.String("");  // member id
+      w.String("consumer");
+      w.ArrayLength(1);
+      w.String("range");
+      w.Bytes("meta");
+    }));
+    ex_.Advance(1ms);
+    broker_->Tick();
+    const Reply reply = Only();
+    k::Reader r(ResponseBody(reply.bytes, false));
+    return r.Int16();
+  };
+  auto heartbeat = [&](const std::string& group) {
+    Send(Request(k::ApiKey::kHeartbeat, 0, [&](k::Writer& w) {
+      w.String(group);
+      w.Int32(1);
+      w.String("m");
+    }));
+    const Reply reply = Only();
+    k::Reader r(ResponseBody(reply.bytes, false));
+    return r.Int16();
+  };
+  auto sync = [&](const std::string& group) {
+    Send(Request(k::ApiKey::kSyncGroup, 0, [&](k::Writer& w) {
+      w.String(group);
+      w.Int32(1);
+      w.String("m");
+      w.ArrayLength(0);
+    }));
+    const Reply reply = Only();
+    k::Reader r(ResponseBody(reply.bytes, false));
+    return r.Int16();
+  };
+  auto leave = [&](const std::string& group) {
+    Send(Request(k::ApiKey::kLeaveGroup, 0, [&](k::Writer& w) {
+      w.String(group);
+      w.String("m");
+    }));
+    const Reply reply = Only();
+    k::Reader r(ResponseBody(reply.bytes, false));
+    return r.Int16();
+  };
+  auto commit = [&](const std::string& group) {
+    Send(CommitFrame(group, "pgcdc.orders", 0, 5));
+    const Reply reply = Only();
+    k::Reader r(ResponseBody(reply.bytes, false));
+    r.ArrayLength();
+    r.String();
+    r.ArrayLength();
+    r.Int32();
+    return r.Int16();
+  };
+  // OffsetFetch v3 (group-level error) and v1 (per-partition error).
+  auto offset_fetch = [&](const std::string& group, int16_t version) {
+    Send(Request(k::ApiKey::kOffsetFetch, version, [&](k::Writer& w) {
+      w.String(group);
+      w.ArrayLength(1);
+      w.String("pgcdc.orders");
+      w.ArrayLength(1);
+      w.Int32(0);
+    }));
+    const Reply reply = Only();
+    k::Reader r(ResponseBody(reply.bytes, false));
+    if (version >= 3) r.Int32();
+    int64_t offset = -1;
+    int16_t partition_error = -1;
+    if (r.ArrayLength() == 1) {  // v2+: no topics with a group-level error
+      r.String();
+      EXPECT_EQ(r.ArrayLength(), 1);
+      r.Int32();
+      offset = r.Int64();
+      r.NullableString();
+      partition_error = r.Int16();
+    }
+    const int16_t group_error = version >= 2 ? r.Int16() : partition_error;
+    EXPECT_TRUE(r.ok()) << r.error();
+    return std::make_tuple(offset, partition_error, group_error);
+  };
+  auto describe = [&](const std::string& group) {
+    Send(Request(k::ApiKey::kDescribeGroups, 0, [&](k::Writer& w) {
+      w.ArrayLength(1);
+      w.String(group);
+    }));
+    const Reply reply = Only();
+    k::Reader r(ResponseBody(reply.bytes, false));
+    EXPECT_EQ(r.ArrayLength(), 1);
+    return r.Int16();
+  };
+  auto list = [&] {
+    Send(Request(k::ApiKey::kListGroups, 0, [](k::Writer&) {}));
+    const Reply reply = Only();
+    k::Reader r(ResponseBody(reply.bytes, false));
+    EXPECT_EQ(r.Int16(), 0);
+    std::vector<std::string> names;
+    for (int32_t n = r.ArrayLength(); n > 0; --n) {
+      names.emplace_back(r.String());
+      r.String();
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  auto init = [&](std::optional<std::string> txn_id) {
+    Send(Request(k::ApiKey::kInitProducerId, 4, [&](k::Writer& w) {
+      k::InitProducerIdRequest r;
+      r.transactional_id = txn_id;
+      r.transaction_timeout_ms = 60000;
+      k::EncodeInitProducerIdRequest(r, 4, w);
+    }));
+    auto resp = k::DecodeInitProducerIdResponse(ResponseBody(Only().bytes, true), 4);
+    EXPECT_TRUE(resp);
+    return resp ? *resp : k::InitProducerIdResponse{};
+  };
+
+  // alice: her group works end to end; any other group is refused.
+  LogIn("alice", "a");
+  EXPECT_EQ(find_coordinator("analytics", 0), 0);
+  EXPECT_EQ(find_coordinator("other", 0), 30);
+  EXPECT_EQ(commit("analytics"), 0);
+  EXPECT_EQ(commit("other"), 30);
+  EXPECT_EQ(join("analytics"), 0);
+  EXPECT_EQ(join("other"), 30);
+  EXPECT_EQ(heartbeat("other"), 30);
+  EXPECT_EQ(sync("other"), 30);
+  EXPECT_EQ(leave("other"), 30);
+  EXPECT_EQ(offset_fetch("analytics", 3), std::make_tuple(int64_t{5}, int16_t{0}, int16_t{0}));
+  EXPECT_EQ(std::get<2>(offset_fetch("other", 3)), 30);
+  EXPECT_EQ(std::get<1>(offset_fetch("other", 1)), 30);
+  EXPECT_EQ(describe("analytics"), 0);
+  EXPECT_EQ(describe("other"), 30);
+  EXPECT_FALSE(offsets_->Fetch("other", "pgcdc.orders", 0));
+
+  // ops may use every group; it joins a second one.
+  LogIn("ops", "o");
+  EXPECT_EQ(join("team.x"), 0);
+  EXPECT_EQ(list(), (std::vector<std::string>{"analytics", "team.x"}));
+
+  // ListGroups shows each user the groups it may describe; cluster describe
+  // shows all of them.
+  LogIn("alice", "a");
+  EXPECT_EQ(list(), std::vector<std::string>{"analytics"});
+  LogIn("bob", "b");
+  EXPECT_TRUE(list().empty());
+  EXPECT_EQ(join("analytics"), 30);  // bob reads the topic, not the group
+  LogIn("admin", "d");
+  EXPECT_EQ(list(), (std::vector<std::string>{"analytics", "team.x"}));
+  EXPECT_EQ(describe("team.x"), 30);  // cluster describe lists, does not describe
+
+  // Transactional ids: ingest-* only.
+  LogIn("ingest", "i");
+  EXPECT_EQ(find_coordinator("ingest-1", 1), 0);
+  EXPECT_EQ(find_coordinator("tx", 1), 53);
+  EXPECT_EQ(init(std::string("tx")).error_code, 53);
+  EXPECT_EQ(init(std::string("tx")).producer_id, -1);
+  const auto pid = init(std::string("ingest-1"));
+  EXPECT_EQ(pid.error_code, 0);
+  Send(Request(k::ApiKey::kAddPartitionsToTxn, 3, [&](k::Writer& w) {
+    k::AddPartitionsToTxnRequest r{"tx", pid.producer_id, pid.producer_epoch, {{"inbound.a", {0}}}};
+    k::EncodeAddPartitionsToTxnRequest(r, 3, w);
+  }));
+  auto added = k::DecodeAddPartitionsToTxnResponse(ResponseBody(Only().bytes, true), 3);
+  ASSERT_TRUE(added);
+  EXPECT_EQ(added->results[0].results[0].error_code, 53);
+  Send(Request(k::ApiKey::kEndTxn, 3, [&](k::Writer& w) {
+    k::EndTxnRequest r{"tx", pid.producer_id, pid.producer_epoch, true};
+    k::EncodeEndTxnRequest(r, 3, w);
+  }));
+  auto ended = k::DecodeEndTxnResponse(ResponseBody(Only().bytes, true), 3);
+  ASSERT_TRUE(ended);
+  EXPECT_EQ(ended->error_code, 53);
+  // Idempotent producers: write on any topic is enough (KIP-679)...
+  EXPECT_EQ(init(std::nullopt).error_code, 0);
+  // ...a user without it, or idempotent_write on the cluster, is refused.
+  LogIn("bob", "b");
+  EXPECT_EQ(init(std::nullopt).error_code, 31);
+  EXPECT_EQ(init(std::string("ingest-1")).error_code, 53);
+
+  // Every refusal is counted by API.
+  const std::string text = metrics::Default().Expose();
+  for (const char* api : {"FindCoordinator", "JoinGroup", "Heartbeat", "SyncGroup", "LeaveGroup",
+                          "OffsetCommit", "OffsetFetch", "DescribeGroups", "ListGroups",
+                          "InitProducerId", "AddPartitionsToTxn", "EndTxn"}) {
+    EXPECT_NE(
+        text.find("pgcdc_kafkaserver_authorization_denied_total{api=\"" + std::string(api) + "\"}"),
+        std::string::npos)
+        << api;
+  }
+}
+
+// Topic rules alone keep consumer groups, transactional ids and idempotent
+// producers open (configurations from before group rules existed).
+TEST_F(BrokerTest, TopicRulesAloneLeaveGroupsOpen) {
+  MakeSaslPlain("alice", "a", {}, {"alice:read:pgcdc.*"});
+  LogIn("alice", "a");
+  Send(Request(k::ApiKey::kFindCoordinator, 1, [&](k::Writer& w) {
+    w.String("any-group");
+    w.Int8(0);
+  }));
+  const Reply reply = Only();
+  k::Reader r(ResponseBody(reply.bytes, false));
+  r.Int32();
+  EXPECT_EQ(r.Int16(), 0);
+  Send(CommitFrame("any-group", "pgcdc.orders", 0, 3));
+  Only();
+  EXPECT_TRUE(offsets_->Fetch("any-group", "pgcdc.orders", 0));
+  Send(Request(k::ApiKey::kInitProducerId, 4, [&](k::Writer& w) {
+    k::InitProducerIdRequest req;
+    req.transactional_id = "any-txn";
+    req.transaction_timeout_ms = 60000;
+    k::EncodeInitProducerIdRequest(req, 4, w);
+  }));
+  auto init = k::DecodeInitProducerIdResponse(ResponseBody(Only().bytes, true), 4);
+  ASSERT_TRUE(init);
+  EXPECT_EQ(init->error_code, 0);
 }
 
 TEST_F(BrokerTest, SaslHandshakeV0TakesARawToken) {

@@ -135,7 +135,7 @@ Result<std::vector<SaslUser>> SaslUsers(const AdapterOptions& o) {
 Status ConfigureAccess(const AdapterOptions& o, BrokerOptions& broker) {
   auto users = SaslUsers(o);
   if (!users) return Fail(users.error());
-  auto acl = TopicAcl::Parse(o.acls);
+  auto acl = Acl::Parse(o.acls);
   if (!acl) return Fail(acl.error());
   if (acl->enabled() && users->empty()) {
     return Fail(ErrorCode::kInvalidArgument,
@@ -427,9 +427,12 @@ std::vector<ParamSpec> ClientParams() {
       Param("kafkaserver.users_file", &O::users_file,
             "file of SASL/PLAIN accounts, one name:password per line (# comments)"),
       Param("kafkaserver.acls", &O::acls,
-            "per-topic ACL rules user:read|write|all:topic (topic: a name, * or a prefix ending "
-            "in *; user * = every user); with any rule, what no rule grants is refused "
-            "(TOPIC_AUTHORIZATION_FAILED)",
+            "ACL rules: user:read|write|describe|all:TOPIC, "
+            "user:read|describe|all:group:GROUP, user:write|describe|all:transactional_id:ID, "
+            "user:describe|idempotent_write|all:cluster (names: exact, * or a prefix ending in "
+            "*; user * = every user). With any rule, topics no rule grants are refused "
+            "(TOPIC_AUTHORIZATION_FAILED); groups, transactional ids and the cluster only once a "
+            "rule names that type (GROUP_/TRANSACTIONAL_ID_/CLUSTER_AUTHORIZATION_FAILED)",
             {.flag = "kafkaserver-acl"}),
       Param("kafkaserver.tls_cert", &O::tls_cert_file,
             "PEM certificate (chain): the listener speaks TLS"),

@@ -75,7 +75,8 @@ struct AdapterOptions {
   std::string sasl_user;
   std::string sasl_password;
   // More SASL/PLAIN accounts ("name:password"), and a file of them; ACL
-  // rules "user:read|write|all:topic-pattern" (acl.h).
+  // rules "user:operation:topic", "user:operation:group|transactional_id|
+  // topic:NAME", "user:operation:cluster" (acl.h).
   std::vector<std::string> users;
   std::string users_file;
   std::vector<std::string> acls;

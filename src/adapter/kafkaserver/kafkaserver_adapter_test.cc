@@ -361,7 +361,22 @@ TEST(KafkaServerConnector, DefaultsValidationAndOffsetsDefault) {
                 .find("kafkaserver.users_file: cannot read /nonexistent/users"),
             std::string::npos);
   EXPECT_NE(first_error({{"kafkaserver.users", "alice:p"}, {"kafkaserver.acls", "alice:rw:t"}})
-                .find("expected read, write or all"),
+                .find("expected read, write, describe or all"),
+            std::string::npos);
+  // Group, transactional-id and cluster rules.
+  EXPECT_EQ(first_error({{"kafkaserver.users", "alice:p"},
+                         {"kafkaserver.acls", "alice:read:group:analytics"},
+                         {"kafkaserver.acls", "alice:write:transactional_id:tx-*"},
+                         {"kafkaserver.acls", "alice:describe:cluster"}}),
+            "");
+  EXPECT_NE(first_error({{"kafkaserver.users", "alice:p"},
+                         {"kafkaserver.acls", "alice:write:group:analytics"}})
+                .find("kafkaserver.acls[0] \"alice:write:group:analytics\": operation \"write\" "
+                      "on a group: expected read, describe or all"),
+            std::string::npos);
+  EXPECT_NE(first_error({{"kafkaserver.users", "alice:p"},
+                         {"kafkaserver.acls", "bob:read:group:analytics"}})
+                .find("user \"bob\" is not a SASL user"),
             std::string::npos);
 }
 
