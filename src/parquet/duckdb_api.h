@@ -54,6 +54,7 @@ namespace pgcdc::duckdb_api {
   X(destroy_prepare)              \
   X(destroy_result)               \
   X(disconnect)                   \
+  X(error_data_error_type)        \
   X(error_data_message)           \
   X(execute_prepared)             \
   X(execute_prepared_streaming)   \

@@ -72,6 +72,9 @@ class Sink {
   virtual void FillDisk(bool /*full*/) {}
 };
 
+// Why sink `name` cannot run in this build (duckdb, iceberg: no DuckDB); ""
+// when it can.
+std::string SinkMissing(const std::string& name);
 // Builds the sink `name` for `table` (channel pgcdc:<table>); null if unknown.
 std::unique_ptr<Sink> MakeSink(const std::string& name, const std::string& table);
 

@@ -1,11 +1,9 @@
 // The sinks of the chaos suite (chaos.h): how each is started, read back and
 // made unavailable.
 #include <gtest/gtest.h>
-#include <sys/mount.h>
 
-#include <cerrno>
+#include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -14,12 +12,16 @@
 #include <sstream>
 
 #include "chaos.h"
+#ifdef PGCDC_TEST_DUCKDB_API
+#include "duckdb_reader.h"
+#endif
 #include "fake_clickhouse.h"
 #include "http_receiver.h"
 #include "json_util.h"
 #include "kafka_clients.h"
 #include "nats_server.h"
 #include "redis_server.h"
+#include "s3_server.h"
 
 namespace pgcdc::testing::chaos {
 namespace {
@@ -113,51 +115,29 @@ class LineFileSink : public Sink {
   double bytes_per_line_ = 0;
 };
 
-// ---- file: one file (no rotation) on a small tmpfs that can be filled up.
-class FileSink : public LineFileSink {
+// A sink whose files are on a tmpfs of its own (TmpfsDisk): the disk-full
+// fault.
+template <class Base>
+class OnTmpfs : public Base {
  public:
-  explicit FileSink(const std::string& table) : LineFileSink(table) {
-    mount_ = dir_.path + "/disk";
-    fs::create_directories(mount_);
-    // 512 MiB holds the full profile's stream (≈ 100 MB) with room to spare.
-    if (::mount("chaos", mount_.c_str(), "tmpfs", 0, "size=512m") == 0) {
-      mounted_ = true;
-    } else {
-      std::cerr << "chaos: cannot mount a tmpfs (" << std::strerror(errno)
-                << "); the disk-full fault is skipped\n";
-    }
-    path_ = mount_ + "/events.jsonl";
-  }
-  ~FileSink() override {
-    if (mounted_) ::umount2(mount_.c_str(), MNT_DETACH);
+  using Base::Base;
+  bool HasDisk() const override { return disk_.mounted(); }
+  void FillDisk(bool full) override { disk_.Fill(full); }
+
+ protected:
+  TmpfsDisk disk_;
+};
+
+// ---- file: one file (no rotation) on a small tmpfs that can be filled up.
+class FileSink : public OnTmpfs<LineFileSink> {
+ public:
+  explicit FileSink(const std::string& table) : OnTmpfs(table) {
+    path_ = disk_.path() + "/events.jsonl";
   }
   std::vector<std::string> Args() override {
     return {"-a", "file", "--file-path", path_, "--file-max-size", "0"};
   }
-  bool HasDisk() const override { return mounted_; }
-  void FillDisk(bool full) override;
-
- private:
-  TempDir dir_;
-  std::string mount_;
-  bool mounted_ = false;
 };
-
-void FileSink::FillDisk(bool full) {
-  const std::string filler = mount_ + "/filler";
-  if (!full) {
-    fs::remove(filler);
-    return;
-  }
-  std::ofstream out(filler, std::ios::binary);
-  const std::string block(1 << 20, 'x');
-  while (out.write(block.data(), static_cast<std::streamsize>(block.size()))) {
-  }
-  // The last partial block: byte by byte until the disk refuses.
-  out.clear();
-  for (int i = 0; i < (1 << 20) && out.put('x') && out.flush(); ++i) {
-  }
-}
 
 // ---- webhook: a receiver answering 503 while unavailable; the breaker
 // holds events back (so the retries never give up into the DLQ).
@@ -589,6 +569,198 @@ class ClickHouseSink : public Sink {
   FakeClickHouse fake_;
 };
 
+// ---- s3: JSON-lines objects in the real s3rver (npm, SERVICES.md), read
+// back from its directory: objects in the order of their names' first LSN
+// (a replay that starts an object at the same event replaces it), lines in
+// order; unavailable = s3rver killed (SIGKILL) and started again on the same
+// port and directory.
+class S3Sink : public Sink {
+ public:
+  explicit S3Sink(const std::string& table)
+      : channel_(Channel(table)), progress_("pgcdc_s3_flush_size_sum") {}
+  std::vector<std::string> Args() override { return S3SinkArgs(s3_, {"--s3-flush-size", "2000"}); }
+  std::vector<Delivered> Events(Process*) override {
+    const auto objects = s3_.Objects();
+    std::vector<const std::pair<const std::string, std::string>*> sorted;
+    for (const auto& o : objects) sorted.push_back(&o);
+    // <…>/day=DD/<first LSN, 16 hex digits>-<first event id>.jsonl
+    auto name = [](const std::string& key) { return key.substr(key.rfind('/') + 1); };
+    std::sort(sorted.begin(), sorted.end(), [&](const auto* a, const auto* b) {
+      return std::pair(name(a->first), a->first) < std::pair(name(b->first), b->first);
+    });
+    std::vector<Delivered> out;
+    for (const auto* o : sorted) {
+      std::istringstream in(o->second);
+      for (std::string line; std::getline(in, line);) {
+        if (auto d = ParseEvent(line, channel_)) out.push_back(*d);
+      }
+    }
+    return out;
+  }
+  double Progress(Process* live) override { return progress_.Read(live); }
+  void Ended(Process&) override { progress_.Ended(); }
+  bool CanBeUnavailable() const override { return true; }
+  void SetAvailable(bool available, Process*) override {
+    if (available) {
+      EXPECT_TRUE(s3_.Start());
+    } else {
+      s3_.Stop();
+    }
+  }
+
+ private:
+  std::string channel_;
+  S3Server s3_;
+  CounterProgress progress_;
+};
+
+#ifdef PGCDC_TEST_DUCKDB_API
+// A Delivered from a row of key `k`, version `v` and event id `id` (text).
+std::optional<Delivered> FromRow(const std::string& k, const std::string& v,
+                                 const std::string& id) {
+  if (k.empty() || v.empty()) return std::nullopt;
+  return Delivered{.key = std::stoi(k), .version = std::stoi(v), .lsn = LsnOfEventId(id)};
+}
+
+// ---- duckdb: a database file on its own tmpfs (local: no outage, the
+// disk fills up instead). Read back over POST /query while pgcdc runs (it
+// holds the file's lock), else with DuckDB's C API. The table keeps one row
+// per event id and no arrival order (INSERT OR REPLACE, which a replayed
+// batch goes through, inserts in no particular order): rows are read in
+// created_at order, which a replay renews, ties by event id.
+class DuckdbSink : public OnTmpfs<Sink> {
+ public:
+  explicit DuckdbSink(const std::string& table)
+      : channel_(Channel(table)), path_(disk_.path() + "/cdc.duckdb") {}
+  std::vector<std::string> Args() override {
+    return {"-a",
+            "duckdb",
+            "--duckdb-path",
+            path_,
+            "--duckdb-retention",
+            "24h",
+            "--duckdb-query-max-bytes",
+            "1073741824",
+            "--duckdb-query-timeout",
+            "2m"};
+  }
+  std::vector<Delivered> Events(Process* live) override {
+    const std::string sql =
+        "SELECT CAST(payload->>'$.row.id' AS INTEGER) AS k, CAST(payload->>'$.row.v' AS "
+        "INTEGER) AS v, id FROM cdc_events WHERE channel = " +
+        duckdb_api::QuoteLiteral(channel_) + " ORDER BY created_at, id";
+    std::vector<Delivered> out;
+    if (live == nullptr) {
+      DuckReader db(path_);
+      std::string error = db.error();
+      for (const auto& r : db.Query(sql, error)) {
+        if (auto d = FromRow(r.at("k"), r.at("v"), r.at("id"))) out.push_back(*d);
+      }
+      EXPECT_EQ(error, "") << "reading " << path_;
+      return out;
+    }
+    const auto addr = live->HttpAddr();
+    const auto reply =
+        addr
+            ? HttpSend(*addr, "POST", "/query", {"Content-Type: application/json"},
+                       boost::json::serialize(boost::json::object{{"sql", sql}, {"timeout", "2m"}}),
+                       150s)
+            : std::nullopt;
+    if (!reply || reply->status != 200) {
+      ADD_FAILURE() << "POST /query: " << (reply ? reply->body : "no answer");
+      return out;
+    }
+    const auto rows = ParseJson(reply->body);
+    for (const auto& r : rows.as_array()) {
+      const auto& o = r.as_object();
+      if (!o.at("k").is_int64() || !o.at("v").is_int64()) continue;
+      out.push_back({.key = static_cast<int>(o.at("k").as_int64()),
+                     .version = static_cast<int>(o.at("v").as_int64()),
+                     .lsn = LsnOfEventId(o.at("id").as_string())});
+    }
+    return out;
+  }
+  // Rows in the table (a gauge pgcdc updates about once a second).
+  double Progress(Process* live) override {
+    if (live != nullptr) {
+      rows_ = std::max(rows_, ScrapeMetric(*live, "pgcdc_duckdb_rows_total").value_or(0));
+    }
+    return rows_;
+  }
+
+ private:
+  std::string channel_;
+  std::string path_;
+  double rows_ = 0;
+};
+
+// ---- iceberg: a local warehouse on its own tmpfs (no outage; the disk
+// fills up instead). Read back as a reader would: the current metadata and
+// manifests with tests/tools/iceberg_read.js, the data files it lists with
+// DuckDB's read_parquet, in commit (sequence number) order.
+class IcebergSink : public OnTmpfs<Sink> {
+ public:
+  explicit IcebergSink(const std::string& table)
+      : channel_(Channel(table)),
+        warehouse_(disk_.path() + "/wh"),
+        progress_("pgcdc_iceberg_flush_size_sum") {}
+  std::vector<std::string> Args() override {
+    return {"-a",
+            "iceberg",
+            "--iceberg-warehouse",
+            warehouse_,
+            "--iceberg-table",
+            "events",
+            "--iceberg-flush-size",
+            "5000",
+            "--iceberg-flush-interval",
+            "1s",
+            "--iceberg-backoff-base",
+            "100ms",
+            "--iceberg-backoff-cap",
+            "500ms"};
+  }
+  std::vector<Delivered> Events(Process*) override {
+    std::vector<Delivered> out;
+    const std::string dir = warehouse_ + "/pgcdc/events";
+    if (!fs::exists(dir + "/metadata/version-hint.text")) return out;
+    boost::json::object table = ReadIcebergTable(dir);
+    if (table.contains("error")) {
+      ADD_FAILURE() << "iceberg_read.js: " << boost::json::serialize(table);
+      return out;
+    }
+    std::vector<std::pair<int64_t, std::string>> files;  // sequence number, path
+    for (const auto& f : table.at("files").as_array()) {
+      if (f.at("content").to_number<int64_t>() != 0) continue;
+      files.emplace_back(std::stoll(std::string(f.at("sequence_number").as_string())),
+                         std::string(f.at("local").as_string()));
+    }
+    std::sort(files.begin(), files.end());
+    DuckReader duck;
+    std::string error = duck.error();
+    for (const auto& [seq, path] : files) {
+      for (const auto& r :
+           duck.Query("SELECT json_extract_string(payload, '$.row.id') AS k, "
+                      "json_extract_string(payload, '$.row.v') AS v, event_id FROM read_parquet(" +
+                          duckdb_api::QuoteLiteral(path) +
+                          ") WHERE channel = " + duckdb_api::QuoteLiteral(channel_),
+                      error)) {
+        if (auto d = FromRow(r.at("k"), r.at("v"), r.at("event_id"))) out.push_back(*d);
+      }
+    }
+    EXPECT_EQ(error, "") << "reading the iceberg table's data files";
+    return out;
+  }
+  double Progress(Process* live) override { return progress_.Read(live); }
+  void Ended(Process&) override { progress_.Ended(); }
+
+ private:
+  std::string channel_;
+  std::string warehouse_;
+  CounterProgress progress_;
+};
+#endif
+
 }  // namespace
 
 Profile LoadProfile() {
@@ -596,8 +768,8 @@ Profile LoadProfile() {
   const char* name = std::getenv("PGCDC_CHAOS_PROFILE");
   p.name = name != nullptr && *name != '\0' ? name : "short";
   if (p.name == "full") {
-    p.sinks = {"stdout", "file",  "webhook", "pg_table", "kafkaserver",
-               "exec",   "kafka", "nats",    "redis",    "clickhouse"};
+    p.sinks = {"stdout", "file",  "webhook", "pg_table",   "kafkaserver", "exec",   "kafka",
+               "nats",   "redis", "s3",      "clickhouse", "duckdb",      "iceberg"};
     p.rows = 200000;
     p.kills = 20;
     p.pg_restarts = 2;
@@ -661,6 +833,14 @@ std::optional<Delivered> ParseEvent(std::string_view json, const std::string& ch
                    .lsn = LsnOfEventId(id->as_string())};
 }
 
+std::string SinkMissing(const std::string& name) {
+#ifndef PGCDC_TEST_DUCKDB_API
+  if (name == "duckdb" || name == "iceberg") return "this build has no DuckDB (cmake/DuckDB.cmake)";
+#endif
+  (void)name;
+  return {};
+}
+
 std::unique_ptr<Sink> MakeSink(const std::string& name, const std::string& table) {
   if (name == "stdout") return std::make_unique<StdoutSink>(table);
   if (name == "file") return std::make_unique<FileSink>(table);
@@ -672,6 +852,11 @@ std::unique_ptr<Sink> MakeSink(const std::string& name, const std::string& table
   if (name == "nats") return std::make_unique<NatsSink>(table);
   if (name == "redis") return std::make_unique<RedisSink>(table);
   if (name == "clickhouse") return std::make_unique<ClickHouseSink>(table);
+  if (name == "s3") return std::make_unique<S3Sink>(table);
+#ifdef PGCDC_TEST_DUCKDB_API
+  if (name == "duckdb") return std::make_unique<DuckdbSink>(table);
+  if (name == "iceberg") return std::make_unique<IcebergSink>(table);
+#endif
   return nullptr;
 }
 

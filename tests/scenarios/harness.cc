@@ -7,12 +7,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -33,6 +35,37 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
+}
+
+TmpfsDisk::TmpfsDisk() : path_(dir_.path + "/disk") {
+  std::filesystem::create_directories(path_);
+  // 512 MiB holds the chaos suite's full profile (≈ 100 MB as JSON lines).
+  if (::mount("chaos", path_.c_str(), "tmpfs", 0, "size=512m") == 0) {
+    mounted_ = true;
+  } else {
+    std::cerr << "cannot mount a tmpfs (" << std::strerror(errno)
+              << "); the full-disk fault is skipped\n";
+  }
+}
+
+TmpfsDisk::~TmpfsDisk() {
+  if (mounted_) ::umount2(path_.c_str(), MNT_DETACH);
+}
+
+void TmpfsDisk::Fill(bool full) const {
+  const std::string filler = path_ + "/filler";
+  if (!full) {
+    std::filesystem::remove(filler);
+    return;
+  }
+  std::ofstream out(filler, std::ios::binary);
+  const std::string block(1 << 20, 'x');
+  while (out.write(block.data(), static_cast<std::streamsize>(block.size()))) {
+  }
+  // The last partial block: byte by byte until the disk refuses.
+  out.clear();
+  for (int i = 0; i < (1 << 20) && out.put('x') && out.flush(); ++i) {
+  }
 }
 
 std::string TempDir::Write(const std::string& name, const std::string& text) const {

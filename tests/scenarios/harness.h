@@ -34,6 +34,27 @@ struct TempDir {
   std::string Write(const std::string& name, const std::string& text) const;
 };
 
+// A 512 MiB tmpfs of its own (mounted as root) that can be filled up: the
+// full-disk fault of sinks that write local files (the chaos suite's file,
+// duckdb and iceberg sinks). Without the permission to mount it is a plain
+// directory and mounted() is false (callers skip the fault).
+class TmpfsDisk {
+ public:
+  TmpfsDisk();
+  ~TmpfsDisk();
+  TmpfsDisk(const TmpfsDisk&) = delete;
+  TmpfsDisk& operator=(const TmpfsDisk&) = delete;
+  const std::string& path() const { return path_; }
+  bool mounted() const { return mounted_; }
+  // A filler file takes every free byte (full) or is removed.
+  void Fill(bool full) const;
+
+ private:
+  TempDir dir_;
+  std::string path_;
+  bool mounted_ = false;
+};
+
 // Reads a text file's complete lines (without their newline characters); a
 // last line not yet ended by a newline is still being written and is left out.
 std::vector<std::string> ReadFileLines(const std::string& path);

@@ -19,7 +19,9 @@
 
 #include "harness.h"
 #include "json_util.h"
-#include "parquet/duckdb_api.h"
+#ifdef PGCDC_TEST_DUCKDB_API
+#include "duckdb_reader.h"
+#endif
 #include "s3_server.h"
 #include "stream_clients.h"
 
@@ -29,18 +31,6 @@ namespace {
 namespace bj = boost::json;
 namespace fs = std::filesystem;
 
-// iceberg_read.js's document for the table at `dir` (an {"error"} object when
-// it cannot be read yet).
-bj::object ReadTable(const std::string& dir, const std::string& map = {}) {
-  std::vector<std::string> args = {"/usr/bin/node", ToolsDir() + "/iceberg_read.js", dir};
-  if (!map.empty()) args.insert(args.end(), {"--map", map});
-  const CommandResult r = RunCommand(args);
-  boost::system::error_code ec;
-  auto v = bj::parse(r.output, ec);
-  if (ec || !v.is_object()) return {{"error", r.output}};
-  return v.as_object();
-}
-
 struct Live {
   // event_id, operation, channel, payload (+ key columns) of every live row.
   std::vector<std::map<std::string, std::string>> rows;
@@ -49,44 +39,12 @@ struct Live {
 };
 
 #ifdef PGCDC_TEST_DUCKDB_API
-// Rows of `sql` as maps column -> text (NULL -> "").
-std::vector<std::map<std::string, std::string>> Query(duckdb_connection conn,
-                                                      const std::string& sql, std::string& error) {
-  std::vector<std::map<std::string, std::string>> out;
-  duckdb_result res;
-  if (duckdb_query(conn, sql.c_str(), &res) != DuckDBSuccess) {
-    error = duckdb_result_error(&res);
-    duckdb_destroy_result(&res);
-    return out;
-  }
-  const idx_t cols = duckdb_column_count(&res);
-  const idx_t rows = duckdb_row_count(&res);
-  for (idx_t r = 0; r < rows; ++r) {
-    std::map<std::string, std::string> row;
-    for (idx_t c = 0; c < cols; ++c) {
-      char* v = duckdb_value_varchar(&res, c, r);
-      row[duckdb_column_name(&res, c)] = v != nullptr ? v : "";
-      duckdb_free(v);
-    }
-    out.push_back(std::move(row));
-  }
-  duckdb_destroy_result(&res);
-  return out;
-}
-
 // The table's live rows: data files read with read_parquet, equality deletes applied.
 Live LiveRows(const bj::object& table, std::map<std::string, int>* field_ids = nullptr) {
   Live live;
-  auto db = duckdb_api::Open("", {}, "test");
-  if (!db) {
-    live.error = db.error().message();
-    return live;
-  }
-  duckdb_database handle = *db;
-  duckdb_connection conn = nullptr;
-  if (duckdb_connect(handle, &conn) != DuckDBSuccess) {
-    duckdb_close(&handle);
-    live.error = "connect";
+  DuckReader duck;
+  if (!duck.error().empty()) {
+    live.error = duck.error();
     return live;
   }
   // key (joined) -> highest delete sequence number
@@ -113,9 +71,8 @@ Live LiveRows(const bj::object& table, std::map<std::string, int>* field_ids = n
     const int64_t seq = std::stoll(std::string(f.at("sequence_number").as_string()));
     const int64_t content = f.at("content").to_number<int64_t>();
     if (content != 2) continue;
-    for (const auto& row :
-         Query(conn, "SELECT * FROM read_parquet(" + duckdb_api::QuoteLiteral(path) + ")",
-               live.error)) {
+    for (const auto& row : duck.Query(
+             "SELECT * FROM read_parquet(" + duckdb_api::QuoteLiteral(path) + ")", live.error)) {
       int64_t& at = deleted_at[key_of(row)];
       at = std::max(at, seq);
     }
@@ -124,8 +81,8 @@ Live LiveRows(const bj::object& table, std::map<std::string, int>* field_ids = n
     const std::string path(f.at("local").as_string());
     const int64_t seq = std::stoll(std::string(f.at("sequence_number").as_string()));
     if (f.at("content").to_number<int64_t>() != 0) continue;
-    auto rows = Query(conn, "SELECT * FROM read_parquet(" + duckdb_api::QuoteLiteral(path) + ")",
-                      live.error);
+    auto rows = duck.Query("SELECT * FROM read_parquet(" + duckdb_api::QuoteLiteral(path) + ")",
+                           live.error);
     live.data_records += static_cast<int64_t>(rows.size());
     for (auto& row : rows) {
       auto it = key_names.empty() ? deleted_at.end() : deleted_at.find(key_of(row));
@@ -134,16 +91,13 @@ Live LiveRows(const bj::object& table, std::map<std::string, int>* field_ids = n
     }
     if (field_ids != nullptr && field_ids->empty()) {
       for (const auto& r :
-           Query(conn,
-                 "SELECT name, field_id FROM parquet_schema(" + duckdb_api::QuoteLiteral(path) +
-                     ") WHERE field_id IS NOT NULL",
-                 live.error)) {
+           duck.Query("SELECT name, field_id FROM parquet_schema(" +
+                          duckdb_api::QuoteLiteral(path) + ") WHERE field_id IS NOT NULL",
+                      live.error)) {
         (*field_ids)[r.at("name")] = std::stoi(r.at("field_id"));
       }
     }
   }
-  duckdb_disconnect(&conn);
-  duckdb_close(&handle);
   return live;
 }
 
@@ -198,7 +152,7 @@ TEST(IcebergScenario, WalToALocalWarehouseHasEveryRowAndAFullSnapshotChain) {
   ASSERT_TRUE(Eventually(
       [&] {
         if (!fs::exists(table_dir + "/metadata/version-hint.text")) return false;
-        table = ReadTable(table_dir);
+        table = ReadIcebergTable(table_dir);
         if (table.contains("error")) return false;
         live = LiveRows(table);
         return RowIds(live).size() == 1200;
@@ -209,7 +163,7 @@ TEST(IcebergScenario, WalToALocalWarehouseHasEveryRowAndAFullSnapshotChain) {
       << p->Stderr();
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0);
-  table = ReadTable(table_dir);
+  table = ReadIcebergTable(table_dir);
   ASSERT_FALSE(table.contains("error")) << bj::serialize(table);
   std::map<std::string, int> field_ids;
   live = LiveRows(table, &field_ids);
@@ -278,7 +232,7 @@ TEST(IcebergScenario, UpsertLeavesTheNewestRowPerKey) {
   ASSERT_TRUE(Eventually(
       [&] {
         if (!fs::exists(table_dir + "/metadata/version-hint.text")) return false;
-        table = ReadTable(table_dir);
+        table = ReadIcebergTable(table_dir);
         if (table.contains("error")) return false;
         live = LiveRows(table);
         got.clear();
@@ -331,7 +285,7 @@ TEST(IcebergScenario, S3WarehouseOnS3rver) {
           std::ofstream(copy.path + "/" + key, std::ios::binary) << body;
         }
         if (!fs::exists(copy.path + "/wh/pgcdc/events/metadata/version-hint.text")) return false;
-        table = ReadTable(copy.path + "/wh/pgcdc/events", "s3://bkt/=" + copy.path + "/");
+        table = ReadIcebergTable(copy.path + "/wh/pgcdc/events", "s3://bkt/=" + copy.path + "/");
         if (table.contains("error")) return false;
         live = LiveRows(table);
         return RowIds(live).size() == 500;
@@ -370,7 +324,7 @@ TEST(IcebergScenario, KillNineWithAPersistentSlotLosesNothing) {
   Live live;
   ASSERT_TRUE(Eventually(
       [&] {
-        auto table = ReadTable(table_dir);
+        auto table = ReadIcebergTable(table_dir);
         if (table.contains("error")) return false;
         live = LiveRows(table);
         return RowIds(live).size() == static_cast<size_t>(kRows);
@@ -382,7 +336,7 @@ TEST(IcebergScenario, KillNineWithAPersistentSlotLosesNothing) {
   const auto ids = RowIds(live);
   EXPECT_EQ(ids.begin()->first, 1);
   EXPECT_EQ(ids.rbegin()->first, kRows);
-  auto table = ReadTable(table_dir);
+  auto table = ReadIcebergTable(table_dir);
   EXPECT_TRUE(table.at("chain_errors").as_array().empty()) << table.at("chain_errors");
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0);
@@ -419,7 +373,7 @@ TEST(IcebergScenario, AnUnwritableWarehouseHoldsTheEventsUntilFixed) {
   Live live;
   ASSERT_TRUE(Eventually(
       [&] {
-        auto table = ReadTable(warehouse + "/pgcdc/events");
+        auto table = ReadIcebergTable(warehouse + "/pgcdc/events");
         if (table.contains("error")) return false;
         live = LiveRows(table);
         return RowIds(live).size() == 300;

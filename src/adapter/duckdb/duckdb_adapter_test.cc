@@ -141,6 +141,36 @@ TEST(DuckdbStore, ReplayedIdsReplaceTheirCopy) {
   EXPECT_EQ(*s->RowCount(), 1u);
 }
 
+// A batch refused by the direct flush and then by the slow path stays
+// staged: a later Commit() must not report it committed (it once did: the
+// new, empty appender flushed "successfully" and the rows were dropped, and
+// the events acknowledged; the chaos suite's full disk lost 496 of them).
+TEST(DuckdbStore, ARefusedBatchStaysStagedUntilACommitStoresIt) {
+  auto s = OpenStore(/*readonly=*/false);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(s->Append(RowEvent(1, "new", nullptr)));
+  ASSERT_TRUE(s->Commit());
+  // Every further row of the channel is refused, by both paths.
+  ASSERT_EQ(Exec(*s, "CREATE UNIQUE INDEX one_per_channel ON cdc_events (channel)").kind,
+            Kind::kOk);
+  ASSERT_TRUE(s->Append(RowEvent(2, "new", nullptr)));
+  EXPECT_FALSE(s->Commit());
+  EXPECT_EQ(s->staged(), 1u);
+  EXPECT_FALSE(s->Commit()) << "reported committed, but not stored";
+  EXPECT_EQ(s->staged(), 1u);
+  ASSERT_TRUE(s->Append(RowEvent(3, "new", nullptr)));
+  EXPECT_FALSE(s->Commit());
+  EXPECT_EQ(*s->RowCount(), 1u);
+  ASSERT_EQ(Exec(*s, "DROP INDEX one_per_channel").kind, Kind::kOk);
+  ASSERT_TRUE(s->Commit());
+  EXPECT_EQ(s->staged(), 0u);
+  EXPECT_EQ(*s->RowCount(), 3u);
+  // And the direct path works again.
+  ASSERT_TRUE(s->Append(RowEvent(4, "new", nullptr)));
+  ASSERT_TRUE(s->Commit());
+  EXPECT_EQ(*s->RowCount(), 4u);
+}
+
 // SPEC: a payload that is not JSON is stored as NULL (events always carry
 // JSON; this is the guard).
 TEST(DuckdbStore, InvalidPayloadIsStoredAsNull) {

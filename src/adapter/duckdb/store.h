@@ -51,7 +51,10 @@ class Store {
   // Commits every staged row in one transaction (the appender's flush). A
   // batch DuckDB refuses (an id already stored or twice in it: a replay)
   // goes again through a staging table and INSERT OR REPLACE, where the last
-  // copy of an id wins. On error the rows stay staged.
+  // copy of an id wins. On error the rows stay staged: nothing is reported
+  // committed before a later Commit() stored them. After an error that can
+  // leave DuckDB's state unlike the file's (I/O, a full disk) every later
+  // Append()/Commit() fails: the process must reopen the database.
   [[nodiscard]] virtual Status Commit() = 0;
   // Deletes rows created before `micros` (µs since the epoch, UTC).
   [[nodiscard]] virtual Result<uint64_t> DeleteBefore(int64_t micros) = 0;

@@ -1,6 +1,8 @@
 // The duckdb sink's store on DuckDB's C API (see store.h).
 #include <cctype>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -151,6 +153,13 @@ class DuckStore final : public Store {
   duckdb_appender direct_ = nullptr;  // into cdc_events
   duckdb_appender stage_ = nullptr;   // into pgcdc_stage (replays)
   std::vector<Row> rows_;
+  // The direct appender refused rows_ (and dropped them): they, and rows
+  // staged after them, go through Replace() until it succeeds.
+  bool replace_pending_ = false;
+  // Set once a commit failed in a way that can leave DuckDB's state unlike
+  // the file's (an I/O error such as a full disk): nothing more is written
+  // or reported committed in this process.
+  std::optional<std::string> failed_;
   std::string scratch_;  // payload validation
   std::vector<duckdb_connection> readers_;
 
@@ -243,8 +252,10 @@ Status DuckStore::Append(const Event& e) {
   scratch_.clear();
   const bool json = json::Compact(e.payload, scratch_).has_value();
   if (!json) InvalidPayloads().Inc();
+  if (failed_) return Fail(ErrorCode::kIo, *failed_);
   rows_.push_back(Row{e.id.ToString(), e.channel, e.operation, json ? e.payload : std::string(),
                       e.source, e.created_at_ns / 1000, !json});
+  if (replace_pending_) return Ok();
   if (auto st = AppendRow(direct_, rows_.back()); !st) {
     rows_.pop_back();
     return st;
@@ -256,29 +267,68 @@ Status DuckStore::Append(const Event& e) {
 // or twice in the batch: a replay, or a payload DuckDB does not take as
 // JSON): staged, then INSERT OR REPLACE in one transaction.
 Status DuckStore::Replace() {
+  Status st = Ok();
   for (const Row& r : rows_) {
-    if (auto st = AppendRow(stage_, r); !st) return st;
+    if (st = AppendRow(stage_, r); !st) break;
   }
-  if (Duck().appender_flush(stage_) == DuckDBError) {
-    return Fail(ErrorCode::kIo, "duckdb: flush staged rows: " + duckdb_api::AppenderError(stage_));
+  if (st && Duck().appender_flush(stage_) == DuckDBError) {
+    st = Fail(ErrorCode::kIo, "duckdb: flush staged rows: " + duckdb_api::AppenderError(stage_));
   }
-  Status st = Exec(writer_, "BEGIN TRANSACTION", "duckdb: begin");
+  if (!st) {
+    // A failed appender keeps neither its rows nor its use: a new one.
+    (void)OpenAppender("temp", "pgcdc_stage", stage_);
+    return st;
+  }
+  st = Exec(writer_, "BEGIN TRANSACTION", "duckdb: begin");
   if (st) st = Exec(writer_, ReplaceSql(), "duckdb: insert");
-  if (st) st = Exec(writer_, "COMMIT", "duckdb: commit");
+  if (st) {
+    st = Exec(writer_, "COMMIT", "duckdb: commit");
+    if (!st) failed_ = st.error().message();  // the commit itself failed (its WAL write)
+  }
   if (!st) (void)Exec(writer_, "ROLLBACK", "duckdb: rollback");
   (void)Exec(writer_, "DELETE FROM pgcdc_stage", "duckdb: clear staging");
   return st;
 }
 
+namespace {
+
+// Errors of a batch the table refuses as such (a replayed id, a value that
+// does not convert): the slow path stores it. Anything else (I/O, a full
+// disk, a fatal error) may have left the database in memory unlike its file.
+bool RefusedBatch(duckdb_error_type type) {
+  return type == DUCKDB_ERROR_CONSTRAINT || type == DUCKDB_ERROR_CONVERSION ||
+         type == DUCKDB_ERROR_INVALID_INPUT;
+}
+
+}  // namespace
+
 Status DuckStore::Commit() {
+  if (failed_) return Fail(ErrorCode::kIo, *failed_);
   if (rows_.empty()) return Ok();
-  if (Duck().appender_flush(direct_) == DuckDBError) {
-    // The appender dropped the batch (nothing of it was written): a new one,
-    // and the rows again through the slow path.
-    if (auto st = OpenAppender(nullptr, "cdc_events", direct_); !st) return st;
-    if (auto st = Replace(); !st) return st;
+  if (!replace_pending_) {
+    if (Duck().appender_flush(direct_) != DuckDBError) {
+      rows_.clear();
+      return Ok();
+    }
+    // The appender dropped the batch (nothing of it was written) and takes
+    // no more rows: the batch goes through the slow path, now or at a later
+    // Commit() — never reported committed before one succeeded.
+    duckdb_error_data data = Duck().appender_error_data(direct_);
+    const duckdb_error_type type =
+        data != nullptr ? Duck().error_data_error_type(data) : DUCKDB_ERROR_INVALID;
+    Duck().destroy_error_data(&data);
+    replace_pending_ = true;
+    if (!RefusedBatch(type)) {
+      failed_ = "duckdb: commit: " + duckdb_api::AppenderError(direct_) +
+                " (nothing more is written by this process and the staged events are not "
+                "acknowledged; a restart reopens the database and the source replays them)";
+      return Fail(ErrorCode::kIo, *failed_);
+    }
   }
+  if (auto st = Replace(); !st) return st;
   rows_.clear();
+  if (auto st = OpenAppender(nullptr, "cdc_events", direct_); !st) return st;
+  replace_pending_ = false;
   return Ok();
 }
 
