@@ -547,14 +547,19 @@ TEST_F(ChangeBuilderSchemaStore, AFailedRegistrationLeavesTheEventsWithoutAVersi
 namespace pgcdc::detector::wal {
 namespace {
 
-TEST_F(ChangeBuilderSchemaStore, AFailedRegistrationIsRetriedAtALaterChangeOfTheTable) {
-  sink_.fail = true;
+// Schema registration retries on `clock`: 1 s, then up to 2 s, then 4 s.
+BuilderOptions RetryOptions(FakeClock& clock) {
   BuilderOptions o;
-  o.clock = &clock_;
+  o.clock = &clock;
   o.schema_retry = {.base = std::chrono::seconds(1),
                     .cap = std::chrono::seconds(4),
                     .floor = std::chrono::seconds(1)};
-  Make(o);
+  return o;
+}
+
+TEST_F(ChangeBuilderSchemaStore, AFailedRegistrationIsRetriedAtALaterChangeOfTheTable) {
+  sink_.fail = true;
+  Make(RetryOptions(clock_));
   Feed(Begin(0x200, 7));
   Feed(Relation(16384, "public", "orders", {{"id", 23, true}}));
   Feed(Insert(16384, {"1"}));
@@ -584,12 +589,7 @@ TEST_F(ChangeBuilderSchemaStore, AFailedRegistrationIsRetriedAtALaterChangeOfThe
 
 TEST_F(ChangeBuilderSchemaStore, RetriesBackOffWhileTheStoreStaysDown) {
   sink_.fail = true;
-  BuilderOptions o;
-  o.clock = &clock_;
-  o.schema_retry = {.base = std::chrono::seconds(1),
-                    .cap = std::chrono::seconds(4),
-                    .floor = std::chrono::seconds(1)};
-  Make(o);
+  Make(RetryOptions(clock_));
   Feed(Begin(0x200, 7));
   Feed(Relation(16384, "public", "orders", {{"id", 23, true}}));
   Feed(Relation(16385, "public", "items", {{"id", 23, true}}));
