@@ -28,6 +28,29 @@ metrics::Counter& Rotations() {
   return c;
 }
 
+metrics::Counter& CutLinesRemoved() {
+  static metrics::Counter& c = metrics::DefaultCounter(
+      "pgcdc_file_cut_lines_removed_total",
+      "Partial last lines (cut by a crash mid-write) removed from the file at start.");
+  return c;
+}
+
+// The size of the file up to and including its last newline (0: none):
+// where a line cut by a crash begins.
+Result<uint64_t> EndOfLastLine(int fd, uint64_t size) {
+  constexpr uint64_t kChunk = 64 * 1024;
+  std::string chunk;
+  for (uint64_t end = size; end > 0;) {
+    const uint64_t begin = end > kChunk ? end - kChunk : 0;
+    chunk.resize(end - begin);
+    const ssize_t n = ::pread(fd, chunk.data(), chunk.size(), static_cast<off_t>(begin));
+    if (n != static_cast<ssize_t>(chunk.size())) return Fail(Errno("file: read"));
+    if (const size_t at = chunk.rfind('\n'); at != std::string::npos) return begin + at + 1;
+    end = begin;
+  }
+  return uint64_t{0};
+}
+
 }  // namespace
 
 FileAdapter::FileAdapter(Options options) : options_(std::move(options)) {}
@@ -50,16 +73,25 @@ Status FileAdapter::OpenFile() {
   struct stat st {};
   if (::fstat(fd_, &st) != 0) return Fail(Errno("file: stat " + options_.path));
   size_ = static_cast<uint64_t>(st.st_size);
-  // A crash in the middle of a write can leave a partial last line; end it
-  // so the next event starts on a line of its own (the partial line stays
-  // behind as one line that is not valid JSON).
+  // A crash in the middle of a write (kill -9 between two pages of a write)
+  // can leave a cut last line. Its events were never acknowledged (that
+  // waits for the whole batch to be written and synced), so they come again:
+  // the cut part is removed, and the file holds only whole lines.
   if (size_ > 0) {
     char last = '\n';
-    if (::pread(fd_, &last, 1, static_cast<off_t>(size_ - 1)) == 1 && last != '\n') {
-      if (::write(fd_, "\n", 1) != 1) return Fail(Errno("file: write " + options_.path));
-      ++size_;
-      log::Warn("file: terminated a partial last line left by an earlier crash",
-                {{"path", options_.path}});
+    if (::pread(fd_, &last, 1, static_cast<off_t>(size_ - 1)) != 1) {
+      return Fail(Errno("file: read " + options_.path));
+    }
+    if (last != '\n') {
+      auto end = EndOfLastLine(fd_, size_);
+      if (!end) return Fail(end.error().Wrap(options_.path));
+      if (::ftruncate(fd_, static_cast<off_t>(*end)) != 0) {
+        return Fail(Errno("file: remove the cut last line of " + options_.path));
+      }
+      log::Warn("file: removed a cut last line left by a crash; its events come again",
+                {{"path", options_.path}, {"bytes", static_cast<int64_t>(size_ - *end)}});
+      CutLinesRemoved().Inc();
+      size_ = *end;
     }
   }
   return Ok();

@@ -103,16 +103,26 @@ TEST_F(FileAdapterTest, RotatesBySizeAndKeepsMaxFiles) {
               Slurp(path + ".1").find("\"i\":39") != std::string::npos);
 }
 
-TEST_F(FileAdapterTest, PartialLastLineFromACrashIsTerminated) {
+TEST_F(FileAdapterTest, ACutLastLineFromACrashIsRemoved) {
   const std::string path = (dir_ / "out.jsonl").string();
-  { std::ofstream(path) << "{\"whole\":1}\n{\"cut"; }
-  FileAdapter a({.path = path});
-  ASSERT_TRUE(a.Open());
   Event e = MakeEvent(7);
   const Event* evs[] = {&e};
-  ASSERT_TRUE(a.Deliver(evs));
-  ASSERT_TRUE(a.Flush());
-  EXPECT_EQ(Slurp(path), "{\"whole\":1}\n{\"cut\n" + e.Json() + "\n");
+  // A cut line after whole ones, one longer than the backwards read's chunk,
+  // and a file that is only a cut line.
+  const std::string whole = "{\"whole\":1}\n";
+  for (const auto& [before, expected] : std::vector<std::pair<std::string, std::string>>{
+           {whole + "{\"cut", whole},
+           {whole + "{\"v\":\"" + std::string(200000, 'x'), whole},
+           {"{\"cut", ""},
+           {whole, whole}}) {
+    { std::ofstream(path, std::ios::trunc) << before; }
+    FileAdapter a({.path = path});
+    ASSERT_TRUE(a.Open());
+    ASSERT_TRUE(a.Deliver(evs));
+    ASSERT_TRUE(a.Flush());
+    a.Close();
+    EXPECT_EQ(Slurp(path), expected + e.Json() + "\n") << before.size();
+  }
 }
 
 TEST_F(FileAdapterTest, AWriteThatStopsPartWayLeavesNoPartOfTheBatch) {
