@@ -6,11 +6,12 @@
 #   make fuzz-long - every fuzz target 10 M executions with coverage (docs/development.md)
 #   make package - build/release/pgcdc_<version>_amd64.deb (+ -dbgsym), checked (docs/packaging.md)
 #   make package-check - the package installed, run and purged in a fresh Debian 12 chroot
-#   make sanitize - make asan (unit + scenario under ASan+UBSan) and make tsan (CI runs it)
+#   make sanitize - make asan (unit + scenario under ASan+UBSan) and make tsan
+#   make asan-unit / make tsan - the unit suite under ASan+UBSan / the threaded tests under TSan (CI runs both)
 JOBS ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: all bootstrap build test unit scenario demo asan tsan sanitize fuzz fuzz-long bench bench-report format clean docs lint chaos \
+.PHONY: all bootstrap build test unit scenario demo asan asan-unit tsan sanitize fuzz fuzz-long bench bench-report format clean docs lint chaos \
   package package-check
 
 all: build
@@ -57,6 +58,16 @@ asan: bootstrap
 	cmake --preset asan >/dev/null
 	cmake --build build/asan -j $(JOBS)
 	ctest --test-dir build/asan --output-on-failure -L 'unit|scenario' -j $(CTEST_JOBS) $(ASAN_CTEST_ARGS)
+
+# ASan + UBSan over the unit suite only: it builds just the unit_tests target
+# (about 9 minutes from a cold cache on 2 cores, against 14 for the whole tree)
+# and runs in under a minute; CI runs it. The three checks left out compare
+# the pgcdc binary's output with the docs (the release suite runs them).
+asan-unit: bootstrap
+	cmake --preset asan >/dev/null
+	cmake --build build/asan -j $(JOBS) --target unit_tests
+	ctest --test-dir build/asan --output-on-failure -L unit -j $(CTEST_JOBS) \
+	  -E '^(derived_lists_check|deploy_check|completion_check)$$'
 
 tsan: bootstrap
 	cmake --preset tsan >/dev/null

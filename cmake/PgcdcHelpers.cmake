@@ -43,6 +43,9 @@ function(pgcdc_test name)
   target_compile_options(${name} PRIVATE -Wall -Wextra -Werror=unused-result -Wno-unused-parameter -Wno-missing-field-initializers
     ${PGCDC_TEST_CODE_FLAGS})
   add_test(NAME ${name} COMMAND ${name})
+  if(ARG_LABEL STREQUAL "unit")
+    set_property(GLOBAL APPEND PROPERTY PGCDC_UNIT_TEST_TARGETS ${name})
+  endif()
   set_tests_properties(${name} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
     ENVIRONMENT "PGCDC_BIN=${CMAKE_BINARY_DIR}/pgcdc;PGCDC_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
   pgcdc_sanitizer_test(${name})
