@@ -956,5 +956,45 @@ TEST(KafkaServerScenario, TransactionalIdAclsLimitTransactionalProducers) {
   Stop(*p);
 }
 
+// Cluster ACLs with a real client: once a rule names the cluster, an
+// idempotent producer needs cluster idempotent_write or write on some topic
+// (Kafka's KIP-679 rule), so a read-only user's idempotent producer is
+// refused with CLUSTER_AUTHORIZATION_FAILED while a writer's succeeds.
+TEST(KafkaServerScenario, IdempotentProducersNeedAWriteOrIdempotentWriteRule) {
+  TempDir dir;
+  const std::string users = dir.path + "/users";
+  std::ofstream(users) << "writer:w-pass\nreader:r-pass\n";
+  auto p = StartNotify("ks_unused", {"--kafkaserver-users-file", users, "--kafkaserver-acl",
+                                     "writer:all:idem.*", "--kafkaserver-acl", "reader:read:idem.*",
+                                     "--kafkaserver-acl", "writer:describe:cluster"});
+  ASSERT_TRUE(p);
+  const std::string addr = KafkaAddr(*p);
+  auto produce = [&](const std::string& user, const std::string& password) {
+    auto js = StartNode("kafkajs_produce.js", {"--brokers", addr, "--topic", "idem.t", "--count",
+                                               "4", "--batch", "2", "--idempotent", "--sasl-user",
+                                               user, "--sasl-password", password, "--log-errors"});
+    EXPECT_TRUE(js);
+    if (js) js->Wait(60s);
+    return js;
+  };
+  auto ok = produce("writer", "w-pass");
+  ASSERT_TRUE(ok);
+  ASSERT_TRUE(LastWith(*ok, "produced")) << ok->Stderr();
+  auto refused = produce("reader", "r-pass");
+  ASSERT_TRUE(refused);
+  EXPECT_FALSE(LastWith(*refused, "produced"));
+  ASSERT_TRUE(LastWith(*refused, "error")) << refused->Stderr();
+  const std::string error(LastWith(*refused, "error")->at("error").as_string());
+  EXPECT_TRUE(error.find("Cluster authorization failed") != std::string::npos ||
+              refused->Stderr().find("Cluster authorization failed") != std::string::npos)
+      << error << "\n"
+      << refused->Stderr();
+  EXPECT_GE(ScrapeMetric(*p, "pgcdc_kafkaserver_authorization_denied_total{api=\"InitProducerId\"}")
+                .value_or(0),
+            1.0);
+  EXPECT_EQ(ConsumeAll(addr, "idem.t", SaslAs("writer", "w-pass")).size(), 4u);
+  Stop(*p);
+}
+
 }  // namespace
 }  // namespace pgcdc::testing

@@ -5,10 +5,11 @@
 // Records: key "<key-prefix><i>", value {"i":i} for i in 0..count-1, sent in
 // batches of --batch (one produce request each), with --compression
 // none|gzip and header "source: kafkajs". With --transactional-id each batch
-// is one committed transaction (idempotent producer, acks -1).
+// is one committed transaction (idempotent producer, acks -1); --idempotent
+// alone makes an idempotent producer without transactions.
 // Usage: node kafkajs_produce.js --brokers H:P --topic T [--count N]
 //          [--key-prefix P] [--batch B] [--compression gzip] [--acks -1|0|1]
-//          [--transactional-id ID]
+//          [--transactional-id ID] [--idempotent]
 //          [--sasl-user U --sasl-password P] [--ssl-ca FILE] [--log-errors]
 //          (kafkajs_common.js)
 'use strict';
@@ -24,7 +25,11 @@ async function main() {
   const producer = kafka.producer({
     allowAutoTopicCreation: true,
     createPartitioner: Partitioners.DefaultPartitioner,
-    ...(transactionalId ? { transactionalId, idempotent: true, maxInFlightRequests: 1 } : {}),
+    ...(transactionalId
+      ? { transactionalId, idempotent: true, maxInFlightRequests: 1 }
+      : process.argv.includes('--idempotent')
+        ? { idempotent: true, maxInFlightRequests: 1 }
+        : {}),
   });
   await producer.connect();
   const count = Number(arg('count', '10'));
