@@ -188,7 +188,11 @@ TEST(TracingScenario, WalToStdoutExportsOverGrpc) {
   }
   EXPECT_EQ(names.count("pgcdc.detect"), 2u);
   EXPECT_EQ(names.count("pgcdc.adapter.deliver"), 2u);
-  EXPECT_GE(ScrapeMetric(*p, "pgcdc_tracing_spans_exported_total").value_or(0), 4.0);
+  // Counted once the collector's answer is back, which can be after the
+  // collector has recorded the spans.
+  EXPECT_TRUE(Eventually([&] {
+    return ScrapeMetric(*p, "pgcdc_tracing_spans_exported_total").value_or(0) >= 4.0;
+  })) << ScrapeMetric(*p, "pgcdc_tracing_spans_exported_total").value_or(0);
   p->Signal(SIGTERM);
   EXPECT_EQ(p->Wait(), 0) << p->Stderr();
 }
