@@ -4,6 +4,7 @@
 
 #include "codec/kafka/topic_name.h"
 #include "core/bytes.h"
+#include "core/enum_names.h"
 
 namespace pgcdc::adapter::kafkaserver {
 namespace {
@@ -64,19 +65,10 @@ const SaslUser* FindSaslUser(const std::vector<SaslUser>& users, std::string_vie
   return found;
 }
 
-std::string_view AclResourceName(AclResource type) {
-  switch (type) {
-    case AclResource::kTopic:
-      return "topic";
-    case AclResource::kGroup:
-      return "group";
-    case AclResource::kTransactionalId:
-      return "transactional_id";
-    case AclResource::kCluster:
-      return "cluster";
-  }
-  return "?";
-}
+constexpr EnumNames<AclResource, AclResource::kCluster> kAclResourceNames(
+    {"topic", "group", "transactional_id", "cluster"}, "?");
+
+std::string_view AclResourceName(AclResource type) { return kAclResourceNames(type); }
 
 std::string_view AclOpName(AclOp op) {
   switch (op) {
